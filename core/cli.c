@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: MIT */
+/* The command line a person uses: options, help, version, plugin list,
+ * config check. Human output goes to stdout here; errors to stderr. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "host.h"
+#include "result.h"
+#include "smcp-config.h"
+#include "status.h"
+
+static const char usage[] =
+	"Usage: schedmcp [OPTIONS]            serve MCP on stdin/stdout (what an MCP client runs)\n"
+	"       schedmcp report [--json] [OPTIONS]\n"
+	"                                     print a summary of this machine's scheduler\n"
+	"\n"
+	"Options:\n"
+	"  -c, --config FILE      config file (default " SMCP_DEFAULT_CONFIG " if it exists)\n"
+	"  -p, --plugin-dir DIR   load plugins from DIR (root-owned, not writable by others)\n"
+	"  -e, --enable LIST      load only these plugins (comma-separated names)\n"
+	"  -d, --disable LIST     do not load these plugins\n"
+	"      --list-plugins     list plugins with version, state and the reason when not loaded\n"
+	"      --check-config     validate the config and report every error, then exit\n"
+	"      --help-config      list every config key with its type, default and meaning\n"
+	"      --json             machine-readable output for report and --list-plugins\n"
+	"      --interval SECS    report: sample for SECS before printing (default 1)\n"
+	"      --log-level LEVEL  stderr log level (debug, info, warning, error, ...)\n"
+	"      --daemon           accepted for scxtop compatibility (schedmcp always serves stdio)\n"
+	"      --fs-root DIR      read /proc and /sys under DIR (testing with fixture trees)\n"
+	"  -h, --help             this text\n"
+	"  -V, --version          version and plugin ABI\n";
+
+void cli_help(void)
+{
+	fputs(usage, stdout);
+}
+
+void cli_version(void)
+{
+	printf("schedmcp %s (plugin ABI %s, MCP %s down to 2024-11-05)\n", SMCP_VERSION,
+	       SMCP_ABI_VERSION_STR, "2025-11-25");
+}
+
+int daemon_parse_args(int argc, char **argv, struct daemon_opts *o)
+{
+	enum { OPT_LIST = 256, OPT_CHECK, OPT_HELP_CONFIG, OPT_JSON, OPT_LOG, OPT_DAEMON,
+	       OPT_ROOT, OPT_INTERVAL };
+	static const struct option longs[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "plugin-dir", required_argument, NULL, 'p' },
+		{ "enable", required_argument, NULL, 'e' },
+		{ "disable", required_argument, NULL, 'd' },
+		{ "list-plugins", no_argument, NULL, OPT_LIST },
+		{ "check-config", no_argument, NULL, OPT_CHECK },
+		{ "help-config", no_argument, NULL, OPT_HELP_CONFIG },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "interval", required_argument, NULL, OPT_INTERVAL },
+		{ "log-level", required_argument, NULL, OPT_LOG },
+		{ "daemon", no_argument, NULL, OPT_DAEMON },
+		{ "fs-root", required_argument, NULL, OPT_ROOT },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	char *end;
+	int c;
+
+	o->mode = MODE_SERVE;
+	o->report_interval_s = 1.0;
+	if (argc > 1 && strcmp(argv[1], "report") == 0) {
+		o->mode = MODE_REPORT;
+		argv[1] = argv[0];
+		argv++;
+		argc--;
+	}
+	while ((c = getopt_long(argc, argv, "c:p:e:d:hV", longs, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o->config_path = optarg;
+			o->config_explicit = true;
+			break;
+		case 'p':
+			o->plugin_dir = optarg;
+			break;
+		case 'e':
+			o->enable = optarg;
+			break;
+		case 'd':
+			o->disable = optarg;
+			break;
+		case OPT_LIST:
+			o->mode = MODE_LIST_PLUGINS;
+			break;
+		case OPT_CHECK:
+			o->mode = MODE_CHECK_CONFIG;
+			break;
+		case OPT_HELP_CONFIG:
+			o->mode = MODE_HELP_CONFIG;
+			break;
+		case OPT_JSON:
+			o->json = true;
+			break;
+		case OPT_INTERVAL:
+			o->report_interval_s = strtod(optarg, &end);
+			if (*end || !(o->report_interval_s >= 0 && o->report_interval_s <= 3600)) {
+				fprintf(stderr, "schedmcp: --interval: expected seconds in 0..3600, got '%s'\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_LOG:
+			o->log_level = optarg;
+			break;
+		case OPT_DAEMON:
+			break;
+		case OPT_ROOT:
+			o->fs_root = optarg;
+			break;
+		case 'h':
+			o->mode = MODE_HELP;
+			break;
+		case 'V':
+			o->mode = MODE_VERSION;
+			break;
+		default:
+			fputs("Try 'schedmcp --help'.\n", stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "schedmcp: unexpected argument '%s'\nTry 'schedmcp --help'.\n",
+			argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static const char *type_name(enum smcp_config_type t)
+{
+	switch (t) {
+	case SMCP_CONFIG_BOOL:
+		return "bool";
+	case SMCP_CONFIG_INT:
+		return "int";
+	case SMCP_CONFIG_STRING:
+		return "string";
+	case SMCP_CONFIG_PATH:
+		return "path";
+	}
+	return "?";
+}
+
+static void print_keys(const char *section, const struct smcp_config_key *keys)
+{
+	printf("[%s]\n", section);
+	if (strncmp(section, "plugin ", 7) == 0)
+		printf("  %-24s %-7s %-10s %s\n", "enabled", "bool", "true", "load this plugin");
+	if (!keys || !keys[0].name)
+		return;
+	for (const char *p = (const char *)keys;; p += keys[0].sz) {
+		const struct smcp_config_key *k = (const struct smcp_config_key *)p;
+		char range[64] = "";
+
+		if (!k->name)
+			break;
+		if (k->type == SMCP_CONFIG_INT && (k->min || k->max))
+			snprintf(range, sizeof(range), " (%lld..%lld)", (long long)k->min,
+				 (long long)k->max);
+		printf("  %-24s %-7s %-10s %s%s\n", k->name, type_name(k->type),
+		       k->default_value ? k->default_value : "(unset)", k->description, range);
+	}
+}
+
+void cli_help_config(void)
+{
+	struct daemon_opts o = { .mode = MODE_HELP_CONFIG };
+	struct config cfg = { 0 };
+	struct core_limits lim;
+	char *dir = NULL;
+	size_t n;
+	struct smcp_host *const *all;
+
+	printf("Config file: INI sections, 'key = value' lines, '#' comments.\n\n");
+	print_keys("core", core_config_keys);
+	if (daemon_configure(&o, &cfg, &lim, &dir) == 0) {
+		all = loader_plugins(&n);
+		for (size_t i = 0; i < n; i++) {
+			char sec[96];
+
+			if (!all[i]->info)
+				continue;
+			snprintf(sec, sizeof(sec), "plugin %s", all[i]->name);
+			printf("\n");
+			print_keys(sec, all[i]->info->config_keys);
+		}
+	}
+	daemon_stop();
+	config_free(&cfg);
+	free(dir);
+}
+
+void cli_print_errors(const struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_errors; i++)
+		fprintf(stderr, "schedmcp: %s\n", cfg->errors[i]);
+	if (cfg->n_errors)
+		fprintf(stderr, "schedmcp: %zu configuration error%s; nothing was started\n",
+			cfg->n_errors, cfg->n_errors == 1 ? "" : "s");
+}
+
+int cli_check_config(const struct config *cfg, const char *plugin_dir)
+{
+	size_t n, on = 0;
+	struct smcp_host *const *all = loader_plugins(&n);
+
+	if (cfg->n_errors) {
+		cli_print_errors(cfg);
+		return 2;
+	}
+	for (size_t i = 0; i < n; i++)
+		on += all[i]->state == PLUGIN_LOADED;
+	printf("%s: OK (plugin directory %s: %zu plugin%s found, %zu enabled)\n", cfg->path,
+	       plugin_dir, n, n == 1 ? "" : "s", on);
+	return 0;
+}
+
+int cli_list_plugins(bool json)
+{
+	struct smcp_json j;
+	size_t n;
+	struct smcp_host *const *all = loader_plugins(&n);
+	char *text;
+
+	if (json) {
+		if (json_writer_init(&j))
+			return 1;
+		status_write_plugins(&host_api, &j);
+		text = cJSON_Print(j.root);
+		if (text)
+			puts(text);
+		free(text);
+		json_writer_release(&j);
+		return 0;
+	}
+	printf("%-16s %-10s %-9s %s\n", "NAME", "VERSION", "STATE", "DETAIL");
+	for (size_t i = 0; i < n; i++) {
+		const struct smcp_host *p = all[i];
+
+		printf("%-16s %-10s %-9s %s\n", p->name, p->version ? p->version : "-",
+		       plugin_state_name(p->state),
+		       p->reason ? p->reason : (p->description ? p->description : ""));
+	}
+	if (!n)
+		printf("(no plugins found)\n");
+	return 0;
+}

@@ -1,0 +1,417 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A config file larger than this is a mistake, not a configuration. */
+#define CONFIG_MAX_FILE (1 << 20)
+
+void config_error(struct config *c, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg = NULL;
+	char **ne;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	if (!msg)
+		return;
+	ne = realloc(c->errors, (c->n_errors + 1) * sizeof(*ne));
+	if (!ne) {
+		free(msg);
+		return;
+	}
+	c->errors = ne;
+	c->errors[c->n_errors++] = msg;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (*s && isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+static bool valid_name(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) || *s == '_'))
+			return false;
+	return true;
+}
+
+static struct config_section *add_section(struct config *c, const char *name, bool plugin,
+					  int line)
+{
+	struct config_section *ns;
+
+	for (size_t i = 0; i < c->n_sections; i++) {
+		if (c->sections[i].is_plugin == plugin && strcmp(c->sections[i].name, name) == 0) {
+			config_error(c, "%s:%d: section [%s%s] repeats the one at line %d", c->path,
+				     line, plugin ? "plugin " : "", name, c->sections[i].line);
+			return &c->sections[i];
+		}
+	}
+	ns = realloc(c->sections, (c->n_sections + 1) * sizeof(*ns));
+	if (!ns)
+		return NULL;
+	c->sections = ns;
+	ns = &c->sections[c->n_sections];
+	*ns = (struct config_section){ .name = strdup(name), .is_plugin = plugin, .line = line };
+	if (!ns->name)
+		return NULL;
+	c->n_sections++;
+	return ns;
+}
+
+static int add_entry(struct config *c, struct config_section *s, const char *key,
+		     const char *value, int line)
+{
+	struct config_entry *ne;
+
+	for (size_t i = 0; i < s->n_entries; i++) {
+		if (strcmp(s->entries[i].key, key) == 0) {
+			config_error(c, "%s:%d: %s: set twice (first at line %d)", c->path, line,
+				     key, s->entries[i].line);
+			return 0;
+		}
+	}
+	ne = realloc(s->entries, (s->n_entries + 1) * sizeof(*ne));
+	if (!ne)
+		return -ENOMEM;
+	s->entries = ne;
+	ne = &s->entries[s->n_entries];
+	ne->key = strdup(key);
+	ne->value = strdup(value);
+	ne->line = line;
+	if (!ne->key || !ne->value) {
+		free(ne->key);
+		free(ne->value);
+		return -ENOMEM;
+	}
+	s->n_entries++;
+	return 0;
+}
+
+static int parse_line(struct config *c, struct config_section **cur, char *line, int lineno)
+{
+	char *s = trim(line);
+	char *eq, *key, *value;
+
+	if (!*s || *s == '#' || *s == ';')
+		return 0;
+	if (*s == '[') {
+		char *end = strchr(s, ']');
+		char *name;
+		bool plugin = false;
+
+		if (!end || *trim(end + 1)) {
+			config_error(c, "%s:%d: malformed section header (expected [core] or [plugin NAME])",
+				     c->path, lineno);
+			*cur = NULL;
+			return 0;
+		}
+		*end = '\0';
+		name = trim(s + 1);
+		if (strncmp(name, "plugin", 6) == 0 && isspace((unsigned char)name[6])) {
+			plugin = true;
+			name = trim(name + 6);
+		}
+		if ((!plugin && strcmp(name, "core") != 0) || (plugin && !valid_name(name))) {
+			config_error(c, "%s:%d: unknown section [%s] (expected [core] or [plugin NAME] with NAME in [a-z0-9_])",
+				     c->path, lineno, name);
+			*cur = NULL;
+			return 0;
+		}
+		*cur = add_section(c, name, plugin, lineno);
+		return *cur ? 0 : -ENOMEM;
+	}
+	eq = strchr(s, '=');
+	if (!eq) {
+		config_error(c, "%s:%d: expected 'key = value'", c->path, lineno);
+		return 0;
+	}
+	*eq = '\0';
+	key = trim(s);
+	value = trim(eq + 1);
+	if (!valid_name(key)) {
+		config_error(c, "%s:%d: bad key '%s' (use [a-z0-9_])", c->path, lineno, key);
+		return 0;
+	}
+	/* optional double quotes keep leading/trailing spaces and '#' */
+	if (value[0] == '"') {
+		size_t n = strlen(value);
+
+		if (n < 2 || value[n - 1] != '"') {
+			config_error(c, "%s:%d: %s: unterminated quoted value", c->path, lineno, key);
+			return 0;
+		}
+		value[n - 1] = '\0';
+		value++;
+	}
+	if (strlen(value) > CONFIG_MAX_VALUE) {
+		config_error(c, "%s:%d: %s: value longer than %d bytes", c->path, lineno, key,
+			     CONFIG_MAX_VALUE);
+		return 0;
+	}
+	if (!*cur) {
+		config_error(c, "%s:%d: %s: key outside a section", c->path, lineno, key);
+		return 0;
+	}
+	return add_entry(c, *cur, key, value, lineno);
+}
+
+int config_load_string(struct config *c, const char *text, const char *name)
+{
+	struct config_section *cur = NULL;
+	char *copy, *line;
+	int lineno = 0, err = 0;
+	const char *p;
+
+	free(c->path);
+	c->path = strdup(name);
+	copy = strdup(text);
+	if (!c->path || !copy) {
+		free(copy);
+		return -ENOMEM;
+	}
+	/* split by hand: strtok would merge empty lines and lose numbering */
+	line = copy;
+	for (p = copy;; p++) {
+		if (*p == '\n' || *p == '\0') {
+			bool last = *p == '\0';
+
+			*(char *)p = '\0';
+			lineno++;
+			if (memchr(line, '\0', (size_t)(p - line)) != NULL) {
+				config_error(c, "%s:%d: NUL byte in line", c->path, lineno);
+			} else {
+				err = parse_line(c, &cur, line, lineno);
+				if (err)
+					break;
+			}
+			if (last)
+				break;
+			line = (char *)p + 1;
+		}
+	}
+	free(copy);
+	return err;
+}
+
+int config_load_file(struct config *c, const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t n;
+	int err = 0;
+
+	if (!f)
+		return -errno;
+	buf = malloc(CONFIG_MAX_FILE + 1);
+	if (!buf) {
+		err = -ENOMEM;
+		goto out;
+	}
+	n = fread(buf, 1, CONFIG_MAX_FILE + 1, f);
+	if (ferror(f)) {
+		err = -EIO;
+		goto out;
+	}
+	if (n > CONFIG_MAX_FILE) {
+		err = -EFBIG;
+		goto out;
+	}
+	if (memchr(buf, '\0', n)) {
+		free(c->path);
+		c->path = strdup(path);
+		config_error(c, "%s: contains a NUL byte (not a text file)", path);
+		goto out;
+	}
+	buf[n] = '\0';
+	err = config_load_string(c, buf, path);
+out:
+	free(buf);
+	fclose(f);
+	return err;
+}
+
+void config_free(struct config *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n_sections; i++) {
+		struct config_section *s = &c->sections[i];
+
+		for (size_t j = 0; j < s->n_entries; j++) {
+			free(s->entries[j].key);
+			free(s->entries[j].value);
+		}
+		free(s->entries);
+		free(s->name);
+	}
+	free(c->sections);
+	for (size_t i = 0; i < c->n_errors; i++)
+		free(c->errors[i]);
+	free(c->errors);
+	free(c->path);
+	*c = (struct config){ 0 };
+}
+
+const struct config_section *config_find(const struct config *c, const char *name, bool plugin)
+{
+	for (size_t i = 0; i < c->n_sections; i++)
+		if (c->sections[i].is_plugin == plugin && strcmp(c->sections[i].name, name) == 0)
+			return &c->sections[i];
+	return NULL;
+}
+
+const char *config_value(const struct config_section *s, const char *key, int *ret_line)
+{
+	if (!s)
+		return NULL;
+	for (size_t i = 0; i < s->n_entries; i++) {
+		if (strcmp(s->entries[i].key, key) == 0) {
+			if (ret_line)
+				*ret_line = s->entries[i].line;
+			return s->entries[i].value;
+		}
+	}
+	return NULL;
+}
+
+int config_parse_bool(const char *v, bool *ret)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" };
+	static const char *const no[] = { "false", "no", "off", "0" };
+
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(v, yes[i]) == 0) {
+			*ret = true;
+			return 0;
+		}
+		if (strcasecmp(v, no[i]) == 0) {
+			*ret = false;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+int config_parse_int(const char *v, int64_t min, int64_t max, int64_t *ret)
+{
+	char *end;
+	long long x;
+
+	errno = 0;
+	if (!*v || isspace((unsigned char)*v))
+		return -EINVAL;
+	x = strtoll(v, &end, 10);
+	if (*end)
+		return -EINVAL;
+	if (errno == ERANGE || ((min || max) && (x < min || x > max)))
+		return -ERANGE;
+	*ret = x;
+	return 0;
+}
+
+const struct smcp_config_key *config_key_find(const struct smcp_config_key *keys,
+					      const char *name)
+{
+	size_t stride;
+
+	if (!keys || !keys[0].name)
+		return NULL;
+	stride = keys[0].sz;
+	if (stride < offsetof(struct smcp_config_key, max) + sizeof(keys[0].max))
+		return NULL;
+	for (const char *p = (const char *)keys;; p += stride) {
+		const struct smcp_config_key *k = (const struct smcp_config_key *)p;
+
+		if (!k->name)
+			return NULL;
+		if (strcmp(k->name, name) == 0)
+			return k;
+	}
+}
+
+const char *config_check_value(const struct smcp_config_key *k, const char *v)
+{
+	bool b;
+	int64_t i;
+
+	switch (k->type) {
+	case SMCP_CONFIG_BOOL:
+		return config_parse_bool(v, &b) ? "expected true or false" : NULL;
+	case SMCP_CONFIG_INT:
+		switch (config_parse_int(v, k->min, k->max, &i)) {
+		case 0:
+			return NULL;
+		case -ERANGE:
+			return "integer out of range";
+		default:
+			return "expected an integer";
+		}
+	case SMCP_CONFIG_PATH:
+		return v[0] == '/' ? NULL : "expected an absolute path";
+	case SMCP_CONFIG_STRING:
+		return NULL;
+	}
+	return "key has an unknown type";
+}
+
+int config_validate(struct config *c, const struct config_section *s,
+		    const struct smcp_config_key *keys)
+{
+	int added = 0;
+
+	if (!s)
+		return 0;
+	for (size_t i = 0; i < s->n_entries; i++) {
+		const struct config_entry *e = &s->entries[i];
+		const struct smcp_config_key *k;
+		const char *why;
+		bool b;
+
+		if (s->is_plugin && strcmp(e->key, "enabled") == 0) {
+			if (config_parse_bool(e->value, &b)) {
+				config_error(c, "%s:%d: enabled: expected true or false, got '%s'",
+					     c->path, e->line, e->value);
+				added++;
+			}
+			continue;
+		}
+		k = config_key_find(keys, e->key);
+		if (!k) {
+			config_error(c, "%s:%d: %s: unknown key in [%s%s]", c->path, e->line, e->key,
+				     s->is_plugin ? "plugin " : "", s->name);
+			added++;
+			continue;
+		}
+		why = config_check_value(k, e->value);
+		if (why) {
+			if (k->type == SMCP_CONFIG_INT && (k->min || k->max))
+				config_error(c, "%s:%d: %s: %s, got '%s' (allowed %lld..%lld)",
+					     c->path, e->line, e->key, why, e->value,
+					     (long long)k->min, (long long)k->max);
+			else
+				config_error(c, "%s:%d: %s: %s, got '%s'", c->path, e->line, e->key,
+					     why, e->value);
+			added++;
+		}
+	}
+	return added;
+}

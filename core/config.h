@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/* The INI-style configuration: a [core] section and one [plugin NAME]
+ * section per plugin. Parsing collects every error (file:line: key: why) so
+ * --check-config can report them all at once. */
+#ifndef SMCP_CONFIG_H
+#define SMCP_CONFIG_H
+
+#include <schedmcp/plugin.h>
+
+#define CONFIG_MAX_VALUE 4095
+
+struct config_entry {
+	char *key;
+	char *value;
+	int line;
+};
+
+struct config_section {
+	char *name; /* "core" or the plugin name */
+	bool is_plugin;
+	int line;
+	struct config_entry *entries;
+	size_t n_entries;
+};
+
+struct config {
+	char *path; /* where it came from, for messages */
+	struct config_section *sections;
+	size_t n_sections;
+	char **errors;
+	size_t n_errors;
+};
+
+/* Parse a file. 0 when read (syntax errors are in c->errors), -errno when it
+ * cannot be read. */
+int config_load_file(struct config *c, const char *path);
+/* Parse text; name is used in messages. */
+int config_load_string(struct config *c, const char *text, const char *name);
+void config_free(struct config *c);
+
+void config_error(struct config *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The section, or NULL. */
+const struct config_section *config_find(const struct config *c, const char *name, bool plugin);
+/* The value of key in s (NULL if s is NULL or key absent); line in *ret_line. */
+const char *config_value(const struct config_section *s, const char *key, int *ret_line);
+
+/* Check every key of s against keys (terminated by a NULL name, stepped by
+ * keys[0].sz); "enabled" is always accepted for plugin sections. Appends one
+ * error per unknown key or bad value; returns the number added. */
+int config_validate(struct config *c, const struct config_section *s,
+		    const struct smcp_config_key *keys);
+
+/* Find a key declaration by name; NULL if absent. */
+const struct smcp_config_key *config_key_find(const struct smcp_config_key *keys,
+					      const char *name);
+
+/* Value conversions: 0 or -EINVAL (-ERANGE outside [min, max]). */
+int config_parse_bool(const char *v, bool *ret);
+int config_parse_int(const char *v, int64_t min, int64_t max, int64_t *ret);
+/* Check v against the key's type; NULL when fine, else a static reason. */
+const char *config_check_value(const struct smcp_config_key *k, const char *v);
+
+#endif

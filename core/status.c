@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+#include "status.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "../mcp/server.h"
+#include "host.h"
+#include "loader.h"
+#include "registry.h"
+#include "smcp-config.h"
+
+static const struct smcp_host_api *api;
+
+static unsigned count_owned(const struct smcp_host *p, int kind)
+{
+	unsigned n = 0;
+
+	if (kind == 0)
+		for (size_t i = 0; i < registry.n_resources; i++)
+			n += registry.resources[i]->owner == p;
+	if (kind == 1)
+		for (size_t i = 0; i < registry.n_tools; i++)
+			n += registry.tools[i]->owner == p;
+	if (kind == 2)
+		for (size_t i = 0; i < registry.n_prompts; i++)
+			n += registry.prompts[i]->owner == p;
+	return n;
+}
+
+static void write_one(struct smcp_json *j, const struct smcp_host *p)
+{
+	api->json_object(j, NULL);
+	api->json_string(j, "name", p->name);
+	api->json_string(j, "version", p->version);
+	api->json_string(j, "state", plugin_state_name(p->state));
+	api->json_string(j, "reason", p->reason);
+	api->json_string(j, "description", p->description);
+	api->json_string(j, "path", p->path);
+	api->json_uint(j, "resources", count_owned(p, 0));
+	api->json_uint(j, "tools", count_owned(p, 1));
+	api->json_uint(j, "prompts", count_owned(p, 2));
+	api->json_end(j);
+}
+
+void status_write_plugins(const struct smcp_host_api *a, struct smcp_json *j)
+{
+	size_t n;
+	struct smcp_host *const *all = loader_plugins(&n);
+
+	api = a;
+	api->json_array(j, "plugins");
+	write_one(j, loader_core());
+	for (size_t i = 0; i < n; i++)
+		write_one(j, all[i]);
+	api->json_end(j);
+}
+
+static int plugins_read(void *data, struct smcp_call *call, const char *uri,
+			const struct smcp_args *vars, struct smcp_result *res)
+{
+	struct smcp_json *j = api->result_json(res);
+	struct mcp_stats st;
+
+	if (!j)
+		return -ENOMEM;
+	api->json_string(j, "server_version", SMCP_VERSION);
+	api->json_string(j, "plugin_abi", SMCP_ABI_VERSION_STR);
+	status_write_plugins(api, j);
+	mcp_server_stats(&st);
+	api->json_object(j, "session");
+	api->json_uint(j, "requests", st.requests);
+	api->json_uint(j, "notifications_received", st.notifications);
+	api->json_uint(j, "errors_sent", st.errors_sent);
+	api->json_uint(j, "notifications_dropped", st.dropped_notifications);
+	api->json_uint(j, "requests_in_flight", st.pending);
+	api->json_uint(j, "subscriptions", st.subscriptions);
+	api->json_end(j);
+	return 0;
+}
+
+int status_init(struct smcp_host *core, const struct smcp_host_api *a)
+{
+	struct smcp_resource_desc d = {
+		.sz = sizeof(d),
+		.uri = "schedmcp://plugins",
+		.name = "plugins",
+		.title = "Loaded plugins",
+		.description = "Every plugin found: version, state (loaded, degraded, failed, "
+			       "disabled, refused), the reason when not loaded, and what each "
+			       "registered; plus this session's protocol counters.",
+		.mime_type = "application/json",
+		.flags = SMCP_RESOURCE_REPORT,
+		.read = plugins_read,
+	};
+
+	api = a;
+	return api->register_resource(core, &d);
+}

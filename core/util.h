@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef SMCP_UTIL_H
+#define SMCP_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Whether [s, s+n) is well-formed UTF-8 (no overlongs, surrogates or
+ * code points above U+10FFFF). */
+bool utf8_valid(const char *s, size_t n);
+/* A copy of s with every ill-formed sequence replaced by U+FFFD, or NULL
+ * when s is already valid (use s) or on ENOMEM (*ret_err = -ENOMEM). */
+char *utf8_sanitize(const char *s, int *ret_err);
+
+/* Base64 (RFC 4648, padded) of data; caller frees. NULL on ENOMEM. */
+char *base64_encode(const void *data, size_t len);
+
+#endif

@@ -1,0 +1,1428 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * MCP protocol handling: message classification, the lifecycle, and the
+ * methods. Calls into plugins go through the registry; a handler that
+ * answers SMCP_PENDING keeps its request in the pending list until
+ * call_complete() or a cancellation.
+ */
+#include "server.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/host.h"
+#include "../core/log.h"
+#include "../core/loop.h"
+#include "../core/registry.h"
+#include "../core/result.h"
+#include "../core/schema.h"
+#include "../core/util.h"
+#include "protocol.h"
+#include "smcp-config.h"
+
+#define MAX_JSON_DEPTH 64
+#define CLIENT_REQUEST_TIMEOUT_MS 60000
+#define MAX_CLIENT_REQUESTS 64
+
+struct client_req {
+	struct client_req *next;
+	char id[32];
+	struct request *owner;
+	smcp_response_fn cb;
+	void *data;
+	int timer;
+};
+
+struct request {
+	struct smcp_call call;
+	struct request *next, *prev;
+	cJSON *id;
+	cJSON *progress_token;
+	double last_progress;
+	bool has_progress;
+	const char *what; /* tool/prompt name or uri, for messages */
+};
+
+static struct {
+	struct mcp_limits lim;
+	mcp_send_fn send;
+	void *transport;
+	char *instructions_extra;
+	bool initialized;   /* initialize answered */
+	bool ready;         /* notifications/initialized received */
+	const char *version; /* negotiated */
+	cJSON *client_caps;
+	cJSON *client_info;
+	struct request *pending;
+	uint32_t n_pending;
+	struct client_req *client_reqs;
+	uint32_t n_client_reqs;
+	uint64_t next_client_id;
+	char **subs;
+	uint32_t n_subs;
+	enum smcp_log_level log_level;
+	struct mcp_stats stats;
+} srv;
+
+static const struct call_ops request_ops;
+
+/* ------------------------------------------------------------------ output */
+
+static void send_json(cJSON *msg, bool droppable)
+{
+	char *text = cJSON_PrintUnformatted(msg);
+	int err;
+
+	if (!text) {
+		log_err("out of memory serialising a message");
+		return;
+	}
+	err = srv.send(srv.transport, text, strlen(text), droppable);
+	if (err == -ENOBUFS)
+		srv.stats.dropped_notifications++;
+	free(text);
+}
+
+static cJSON *envelope(void)
+{
+	cJSON *m = cJSON_CreateObject();
+
+	if (m)
+		cJSON_AddStringToObject(m, "jsonrpc", "2.0");
+	return m;
+}
+
+/* Send a result; takes ownership of result. id may be NULL (never for a
+ * response, but defensive). */
+static void send_result(const cJSON *id, cJSON *result)
+{
+	cJSON *m = envelope();
+
+	if (!m || !result) {
+		cJSON_Delete(m);
+		cJSON_Delete(result);
+		return;
+	}
+	cJSON_AddItemToObject(m, "id", id ? cJSON_Duplicate(id, true) : cJSON_CreateNull());
+	cJSON_AddItemToObject(m, "result", result);
+	send_json(m, false);
+	cJSON_Delete(m);
+}
+
+static void send_error_data(const cJSON *id, int code, const char *message, cJSON *data)
+{
+	cJSON *m = envelope(), *e = cJSON_CreateObject();
+
+	srv.stats.errors_sent++;
+	if (!m || !e) {
+		cJSON_Delete(m);
+		cJSON_Delete(e);
+		cJSON_Delete(data);
+		return;
+	}
+	cJSON_AddItemToObject(m, "id", id ? cJSON_Duplicate(id, true) : cJSON_CreateNull());
+	cJSON_AddNumberToObject(e, "code", code);
+	cJSON_AddItemToObject(e, "message", json_string_node(message));
+	if (data)
+		cJSON_AddItemToObject(e, "data", data);
+	cJSON_AddItemToObject(m, "error", e);
+	send_json(m, false);
+	cJSON_Delete(m);
+}
+
+__attribute__((format(printf, 3, 4))) static void send_error(const cJSON *id, int code,
+							     const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	send_error_data(id, code, msg, NULL);
+}
+
+static void send_notification(const char *method, cJSON *params, bool droppable)
+{
+	cJSON *m = envelope();
+
+	if (!m) {
+		cJSON_Delete(params);
+		return;
+	}
+	cJSON_AddStringToObject(m, "method", method);
+	if (params)
+		cJSON_AddItemToObject(m, "params", params);
+	send_json(m, droppable);
+	cJSON_Delete(m);
+}
+
+/* --------------------------------------------------------------- helpers */
+
+static bool version_at_least(const char *v)
+{
+	/* revision strings are dates: they compare as strings */
+	return srv.version && strcmp(srv.version, v) >= 0;
+}
+
+static const char *str_param(const cJSON *params, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(params, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static void add_str(cJSON *o, const char *key, const char *val)
+{
+	if (val)
+		cJSON_AddItemToObject(o, key, json_string_node(val));
+}
+
+/*
+ * Cursors are opaque to clients: "p" + offset + "." + registry generation,
+ * so a cursor from before a list change is refused instead of skipping or
+ * repeating items silently.
+ */
+static int cursor_decode(const cJSON *params, size_t *ret_off)
+{
+	const cJSON *c = cJSON_GetObjectItemCaseSensitive(params, "cursor");
+	unsigned long long off;
+	unsigned gen;
+	char tail;
+
+	*ret_off = 0;
+	if (!c || cJSON_IsNull(c))
+		return 0;
+	if (!cJSON_IsString(c) ||
+	    sscanf(c->valuestring, "p%llu.%u%c", &off, &gen, &tail) != 2 ||
+	    gen != registry.generation)
+		return -EINVAL;
+	*ret_off = (size_t)off;
+	return 0;
+}
+
+static void cursor_encode(cJSON *result, size_t next, size_t total)
+{
+	char buf[64];
+
+	if (next >= total)
+		return;
+	snprintf(buf, sizeof(buf), "p%zu.%u", next, registry.generation);
+	cJSON_AddStringToObject(result, "nextCursor", buf);
+}
+
+/* ----------------------------------------------------------- lifecycle */
+
+static const char *const versions[] = { SMCP_PROTOCOL_LATEST, "2025-06-18", "2025-03-26",
+					"2024-11-05" };
+
+static cJSON *build_instructions(void)
+{
+	char buf[2048];
+	size_t n = 0;
+
+	n += (size_t)snprintf(buf + n, sizeof(buf) - n,
+			      "schedmcp observes the Linux CPU scheduler on this machine (read-only). ");
+	if (registry_find_prompt("summarize_system"))
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n,
+				      "Start with the summarize_system prompt. ");
+	if (registry_find_resource("scheduler://current"))
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n,
+				      "scheduler://current names the active scheduler. ");
+	if (registry_find_resource("topology://info"))
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n,
+				      "topology://info maps CPUs to cores, caches and nodes. ");
+	n += (size_t)snprintf(buf + n, sizeof(buf) - n,
+			      "schedmcp://plugins lists what is loaded and why anything is degraded. "
+			      "Answers are bounded; when one is cut it says so and how to narrow it. "
+			      "For live events, call poll_events with the returned cursor.");
+	if (srv.instructions_extra && n < sizeof(buf))
+		snprintf(buf + n, sizeof(buf) - n, " %s", srv.instructions_extra);
+	return json_string_node(buf);
+}
+
+static cJSON *handle_initialize(const cJSON *params, int *code, const char **msg)
+{
+	const char *asked = str_param(params, "protocolVersion");
+	cJSON *r, *caps, *c;
+
+	if (srv.initialized) {
+		*code = JSONRPC_INVALID_REQUEST;
+		*msg = "already initialized (send initialize once per session)";
+		return NULL;
+	}
+	if (!asked) {
+		*code = JSONRPC_INVALID_PARAMS;
+		*msg = "initialize: params.protocolVersion (string) is required";
+		return NULL;
+	}
+	srv.version = versions[0];
+	for (size_t i = 0; i < ARRAY_SIZE(versions); i++)
+		if (strcmp(asked, versions[i]) == 0)
+			srv.version = versions[i];
+	cJSON_Delete(srv.client_caps);
+	cJSON_Delete(srv.client_info);
+	c = cJSON_GetObjectItemCaseSensitive(params, "capabilities");
+	srv.client_caps = cJSON_IsObject(c) ? cJSON_Duplicate(c, true) : cJSON_CreateObject();
+	c = cJSON_GetObjectItemCaseSensitive(params, "clientInfo");
+	srv.client_info = cJSON_IsObject(c) ? cJSON_Duplicate(c, true) : NULL;
+
+	r = cJSON_CreateObject();
+	cJSON_AddStringToObject(r, "protocolVersion", srv.version);
+	caps = cJSON_AddObjectToObject(r, "capabilities");
+	c = cJSON_AddObjectToObject(caps, "resources");
+	cJSON_AddBoolToObject(c, "subscribe", true);
+	cJSON_AddBoolToObject(c, "listChanged", true);
+	cJSON_AddBoolToObject(cJSON_AddObjectToObject(caps, "tools"), "listChanged", true);
+	cJSON_AddBoolToObject(cJSON_AddObjectToObject(caps, "prompts"), "listChanged", true);
+	cJSON_AddObjectToObject(caps, "logging");
+	if (version_at_least("2025-03-26"))
+		cJSON_AddObjectToObject(caps, "completions");
+	c = cJSON_AddObjectToObject(r, "serverInfo");
+	cJSON_AddStringToObject(c, "name", "schedmcp");
+	if (version_at_least("2025-06-18"))
+		cJSON_AddStringToObject(c, "title", "schedmcp: Linux scheduler observability");
+	cJSON_AddStringToObject(c, "version", SMCP_VERSION);
+	cJSON_AddItemToObject(r, "instructions", build_instructions());
+	srv.initialized = true;
+	return r;
+}
+
+/* -------------------------------------------------------------- lists */
+
+static cJSON *list_page(const cJSON *params, const char *key, size_t total,
+			cJSON *(*item)(size_t i, bool *skip), int *code, const char **msg)
+{
+	size_t off, i, emitted = 0;
+	cJSON *r, *arr;
+
+	if (cursor_decode(params, &off) || off > total) {
+		*code = JSONRPC_INVALID_PARAMS;
+		*msg = "invalid or stale cursor (lists changed or the cursor was not ours); "
+		       "start again without a cursor";
+		return NULL;
+	}
+	r = cJSON_CreateObject();
+	arr = cJSON_AddArrayToObject(r, key);
+	for (i = off; i < total && emitted < srv.lim.page_size; i++) {
+		bool skip = false;
+		cJSON *it = item(i, &skip);
+
+		if (skip)
+			continue;
+		if (!it) {
+			cJSON_Delete(r);
+			*code = JSONRPC_INTERNAL_ERROR;
+			*msg = "out of memory";
+			return NULL;
+		}
+		cJSON_AddItemToArray(arr, it);
+		emitted++;
+	}
+	cursor_encode(r, i, total);
+	return r;
+}
+
+static cJSON *resource_item(struct reg_resource *res)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	add_str(o, res->is_template ? "uriTemplate" : "uri", res->uri);
+	add_str(o, "name", res->name);
+	if (version_at_least("2025-06-18"))
+		add_str(o, "title", res->title);
+	add_str(o, "description", res->description);
+	add_str(o, "mimeType", res->mime_type);
+	return o;
+}
+
+static cJSON *plain_resource_item(size_t i, bool *skip)
+{
+	*skip = registry.resources[i]->is_template;
+	return *skip ? NULL : resource_item(registry.resources[i]);
+}
+
+static cJSON *template_item(size_t i, bool *skip)
+{
+	*skip = !registry.resources[i]->is_template;
+	return *skip ? NULL : resource_item(registry.resources[i]);
+}
+
+static cJSON *tool_item(size_t i, bool *skip)
+{
+	struct reg_tool *t = registry.tools[i];
+	cJSON *o = cJSON_CreateObject(), *a;
+	bool ro = t->flags & SMCP_TOOL_READ_ONLY;
+
+	add_str(o, "name", t->name);
+	if (version_at_least("2025-06-18"))
+		add_str(o, "title", t->title);
+	add_str(o, "description", t->description);
+	cJSON_AddItemToObject(o, "inputSchema", cJSON_Duplicate(t->input_schema, true));
+	if (t->output_schema && version_at_least("2025-06-18"))
+		cJSON_AddItemToObject(o, "outputSchema", cJSON_Duplicate(t->output_schema, true));
+	if (version_at_least("2025-03-26")) {
+		a = cJSON_AddObjectToObject(o, "annotations");
+		if (t->title)
+			add_str(a, "title", t->title);
+		cJSON_AddBoolToObject(a, "readOnlyHint", ro);
+		cJSON_AddBoolToObject(a, "destructiveHint", !ro && (t->flags & SMCP_TOOL_DESTRUCTIVE));
+		cJSON_AddBoolToObject(a, "idempotentHint", ro || (t->flags & SMCP_TOOL_IDEMPOTENT));
+		cJSON_AddBoolToObject(a, "openWorldHint", t->flags & SMCP_TOOL_OPEN_WORLD);
+	}
+	return o;
+}
+
+static cJSON *prompt_item(size_t i, bool *skip)
+{
+	struct reg_prompt *p = registry.prompts[i];
+	cJSON *o = cJSON_CreateObject(), *args;
+
+	add_str(o, "name", p->name);
+	if (version_at_least("2025-06-18"))
+		add_str(o, "title", p->title);
+	add_str(o, "description", p->description);
+	args = cJSON_AddArrayToObject(o, "arguments");
+	for (size_t k = 0; k < p->n_args; k++) {
+		cJSON *a = cJSON_CreateObject();
+
+		add_str(a, "name", p->args[k].name);
+		add_str(a, "description", p->args[k].description);
+		cJSON_AddBoolToObject(a, "required", p->args[k].required);
+		cJSON_AddItemToArray(args, a);
+	}
+	return o;
+}
+
+/* ---------------------------------------------------------------- calls */
+
+static struct request *request_new(const cJSON *id, const cJSON *params, const char *what)
+{
+	struct request *r = calloc(1, sizeof(*r));
+	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(params, "_meta");
+	const cJSON *tok = cJSON_GetObjectItemCaseSensitive(meta, "progressToken");
+
+	if (!r)
+		return NULL;
+	r->id = cJSON_Duplicate(id, true);
+	if (cJSON_IsString(tok) || cJSON_IsNumber(tok))
+		r->progress_token = cJSON_Duplicate(tok, true);
+	r->call.ops = &request_ops;
+	r->call.ctx = r;
+	r->what = what;
+	return r;
+}
+
+static void pending_add(struct request *r)
+{
+	r->next = srv.pending;
+	if (srv.pending)
+		srv.pending->prev = r;
+	srv.pending = r;
+	srv.n_pending++;
+}
+
+static void pending_del(struct request *r)
+{
+	if (r->prev)
+		r->prev->next = r->next;
+	else if (srv.pending == r)
+		srv.pending = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	r->next = r->prev = NULL;
+	srv.n_pending--;
+}
+
+static void client_reqs_drop(struct request *owner)
+{
+	struct client_req **pp = &srv.client_reqs;
+
+	while (*pp) {
+		struct client_req *c = *pp;
+
+		if (c->owner == owner) {
+			*pp = c->next;
+			if (c->timer > 0)
+				(void)loop_timer_remove(c->timer);
+			free(c);
+			srv.n_client_reqs--;
+		} else {
+			pp = &c->next;
+		}
+	}
+}
+
+static void request_free(struct request *r)
+{
+	client_reqs_drop(r);
+	result_release(&r->call.result);
+	cJSON_Delete(r->id);
+	cJSON_Delete(r->progress_token);
+	free(r);
+}
+
+/* The result object for a finished tool call. */
+static cJSON *tool_result(struct request *r, int err)
+{
+	struct smcp_result *res = &r->call.result;
+	int st = result_status(res);
+	cJSON *out = cJSON_CreateObject(), *structured;
+	char *text;
+
+	if (err >= 0 && st) {
+		log_msg(SMCP_LOG_ERROR, r->call.owner->name,
+			"tool %s built an invalid result (%s); this is a plugin bug", r->what,
+			strerror(-st));
+		err = st;
+	}
+	if (err < 0) {
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "tool %s failed: %s", r->what,
+			 res->error ? res->error : strerror(-err));
+		cJSON *content = cJSON_AddArrayToObject(out, "content");
+		cJSON *t = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(t, "type", "text");
+		cJSON_AddItemToObject(t, "text", json_string_node(msg));
+		cJSON_AddItemToArray(content, t);
+		cJSON_AddBoolToObject(out, "isError", true);
+		return out;
+	}
+	structured = result_take_json(res);
+	if (structured && cJSON_GetArraySize(res->content) == 0) {
+		/* the spec asks for the JSON as text too, for older clients */
+		text = cJSON_PrintUnformatted(structured);
+		if (text) {
+			(void)api_result_text(res, text);
+			free(text);
+		}
+	}
+	cJSON_AddItemToObject(out, "content", res->content);
+	res->content = NULL;
+	if (structured && version_at_least("2025-06-18"))
+		cJSON_AddItemToObject(out, "structuredContent", structured);
+	else
+		cJSON_Delete(structured);
+	cJSON_AddBoolToObject(out, "isError", res->is_error);
+	return out;
+}
+
+/* Serialized size check: an answer over the limit is replaced by a tool
+ * error (or a protocol error for reads) saying how to narrow it. */
+static bool too_large(cJSON *result, size_t *ret_size)
+{
+	char *text = cJSON_PrintUnformatted(result);
+	size_t n = text ? strlen(text) : 0;
+
+	free(text);
+	*ret_size = n;
+	return n > srv.lim.max_result_bytes;
+}
+
+static void finish_tool(struct request *r, int err)
+{
+	cJSON *out = tool_result(r, err);
+	size_t size;
+
+	if (out && too_large(out, &size)) {
+		char msg[512];
+		cJSON *t, *content;
+
+		cJSON_Delete(out);
+		out = cJSON_CreateObject();
+		content = cJSON_AddArrayToObject(out, "content");
+		t = cJSON_CreateObject();
+		snprintf(msg, sizeof(msg),
+			 "tool %s produced %zu bytes, over this server's limit of %zu bytes "
+			 "(max_result_bytes); narrow the query (a smaller limit, a filter, "
+			 "summary detail) and call it again",
+			 r->what, size, srv.lim.max_result_bytes);
+		cJSON_AddStringToObject(t, "type", "text");
+		cJSON_AddStringToObject(t, "text", msg);
+		cJSON_AddItemToArray(content, t);
+		cJSON_AddBoolToObject(out, "isError", true);
+	}
+	send_result(r->id, out);
+}
+
+static void finish_read(struct request *r, int err)
+{
+	struct smcp_result *res = &r->call.result;
+	int st = err >= 0 ? result_status(res) : 0;
+	cJSON *out, *contents, *root;
+	size_t size;
+
+	if (err == -ENOENT) {
+		cJSON *data = cJSON_CreateObject();
+
+		add_str(data, "uri", res->uri);
+		send_error_data(r->id, MCP_RESOURCE_NOT_FOUND, "Resource not found", data);
+		return;
+	}
+	if (err < 0 || st) {
+		send_error(r->id, JSONRPC_INTERNAL_ERROR, "reading %s failed: %s", r->what,
+			   res->error ? res->error : strerror(-(err < 0 ? err : st)));
+		return;
+	}
+	contents = cJSON_CreateArray();
+	root = result_take_json(res);
+	if (root) {
+		char *text = cJSON_PrintUnformatted(root);
+		cJSON *item = cJSON_CreateObject();
+
+		add_str(item, "uri", res->uri);
+		cJSON_AddStringToObject(item, "mimeType", "application/json");
+		cJSON_AddItemToObject(item, "text", text ? cJSON_CreateString(text) : cJSON_CreateNull());
+		cJSON_AddItemToArray(contents, item);
+		free(text);
+		cJSON_Delete(root);
+	}
+	while (cJSON_GetArraySize(res->content) > 0)
+		cJSON_AddItemToArray(contents, cJSON_DetachItemFromArray(res->content, 0));
+	out = cJSON_CreateObject();
+	cJSON_AddItemToObject(out, "contents", contents);
+	if (too_large(out, &size)) {
+		cJSON_Delete(out);
+		send_error(r->id, JSONRPC_INTERNAL_ERROR,
+			   "%s is %zu bytes, over this server's limit of %zu bytes "
+			   "(max_result_bytes); read a narrower resource or use the matching tool "
+			   "with a limit",
+			   r->what, size, srv.lim.max_result_bytes);
+		return;
+	}
+	send_result(r->id, out);
+}
+
+static void finish_prompt(struct request *r, int err)
+{
+	struct smcp_result *res = &r->call.result;
+	int st = err >= 0 ? result_status(res) : 0;
+	cJSON *out;
+
+	if (err == -EINVAL) {
+		send_error(r->id, JSONRPC_INVALID_PARAMS, "prompt %s: %s", r->what,
+			   res->error ? res->error : "invalid arguments");
+		return;
+	}
+	if (err < 0 || st) {
+		send_error(r->id, JSONRPC_INTERNAL_ERROR, "prompt %s failed: %s", r->what,
+			   res->error ? res->error : strerror(-(err < 0 ? err : st)));
+		return;
+	}
+	out = cJSON_CreateObject();
+	add_str(out, "description", res->description);
+	cJSON_AddItemToObject(out, "messages", res->content);
+	res->content = NULL;
+	send_result(r->id, out);
+}
+
+static void finish(struct request *r, int err)
+{
+	switch (r->call.result.kind) {
+	case RESULT_TOOL:
+		finish_tool(r, err);
+		break;
+	case RESULT_READ:
+		finish_read(r, err);
+		break;
+	case RESULT_PROMPT:
+		finish_prompt(r, err);
+		break;
+	}
+}
+
+/* Run a handler's return value: answer now or keep the request pending. */
+static void settle(struct request *r, int ret)
+{
+	if (ret == SMCP_PENDING) {
+		r->call.pending = true;
+		pending_add(r);
+		return;
+	}
+	r->call.finished = true;
+	finish(r, ret);
+	request_free(r);
+}
+
+static void op_complete(struct smcp_call *c, int err)
+{
+	struct request *r = c->ctx;
+
+	pending_del(r);
+	finish(r, err);
+	request_free(r);
+}
+
+static int op_progress(struct smcp_call *c, double progress, double total, const char *msg)
+{
+	struct request *r = c->ctx;
+	cJSON *p;
+
+	if (!r->progress_token)
+		return 0;
+	if (!isfinite(progress) || (r->has_progress && progress <= r->last_progress))
+		return -EINVAL; /* the spec requires progress to increase */
+	r->has_progress = true;
+	r->last_progress = progress;
+	p = cJSON_CreateObject();
+	cJSON_AddItemToObject(p, "progressToken", cJSON_Duplicate(r->progress_token, true));
+	cJSON_AddNumberToObject(p, "progress", progress);
+	if (total > 0 && isfinite(total))
+		cJSON_AddNumberToObject(p, "total", total);
+	if (msg && version_at_least("2025-03-26"))
+		add_str(p, "message", msg);
+	send_notification("notifications/progress", p, true);
+	return 0;
+}
+
+static void client_req_timeout(void *data)
+{
+	struct client_req *c = data, **pp;
+
+	for (pp = &srv.client_reqs; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			srv.n_client_reqs--;
+			c->timer = 0;
+			c->cb(c->data, &c->owner->call, -ETIMEDOUT, NULL, "the client did not answer in time");
+			free(c);
+			return;
+		}
+	}
+}
+
+static int op_client_request(struct smcp_call *call, const char *method, const char *params_json,
+			     uint32_t timeout_ms, smcp_response_fn cb, void *data)
+{
+	struct request *r = call->ctx;
+	struct client_req *c;
+	cJSON *m, *params = NULL;
+	const char *cap = NULL;
+
+	if (strncmp(method, "sampling/", 9) == 0)
+		cap = "sampling";
+	else if (strncmp(method, "elicitation/", 12) == 0)
+		cap = "elicitation";
+	else if (strncmp(method, "roots/", 6) == 0)
+		cap = "roots";
+	if (cap && !cJSON_GetObjectItemCaseSensitive(srv.client_caps, cap))
+		return -ENOTSUP;
+	if (srv.n_client_reqs >= MAX_CLIENT_REQUESTS)
+		return -EBUSY;
+	if (params_json) {
+		params = cJSON_Parse(params_json);
+		if (!cJSON_IsObject(params)) {
+			cJSON_Delete(params);
+			return -EINVAL;
+		}
+	}
+	c = calloc(1, sizeof(*c));
+	m = envelope();
+	if (!c || !m) {
+		free(c);
+		cJSON_Delete(m);
+		cJSON_Delete(params);
+		return -ENOMEM;
+	}
+	snprintf(c->id, sizeof(c->id), "schedmcp-%llu", (unsigned long long)++srv.next_client_id);
+	c->owner = r;
+	c->cb = cb;
+	c->data = data;
+	c->timer = loop_timer_add(timeout_ms ? timeout_ms : CLIENT_REQUEST_TIMEOUT_MS, false,
+				  client_req_timeout, c, &srv);
+	c->next = srv.client_reqs;
+	srv.client_reqs = c;
+	srv.n_client_reqs++;
+	cJSON_AddStringToObject(m, "id", c->id);
+	cJSON_AddStringToObject(m, "method", method);
+	if (params)
+		cJSON_AddItemToObject(m, "params", params);
+	send_json(m, false);
+	cJSON_Delete(m);
+	return 0;
+}
+
+static const struct call_ops request_ops = {
+	.progress = op_progress,
+	.complete = op_complete,
+	.client_request = op_client_request,
+};
+
+/* A response from the client to one of our requests. */
+static void handle_response(const cJSON *msg)
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
+	const cJSON *result = cJSON_GetObjectItemCaseSensitive(msg, "result");
+	const cJSON *error = cJSON_GetObjectItemCaseSensitive(msg, "error");
+	struct client_req **pp, *c = NULL;
+
+	if (!cJSON_IsString(id))
+		return;
+	for (pp = &srv.client_reqs; *pp; pp = &(*pp)->next) {
+		if (strcmp((*pp)->id, id->valuestring) == 0) {
+			c = *pp;
+			*pp = c->next;
+			srv.n_client_reqs--;
+			break;
+		}
+	}
+	if (!c) {
+		log_debug("response to unknown request %s ignored", id->valuestring);
+		return;
+	}
+	if (c->timer > 0)
+		(void)loop_timer_remove(c->timer);
+	if (cJSON_IsObject(result)) {
+		struct smcp_args a = { .obj = (cJSON *)result };
+
+		c->cb(c->data, &c->owner->call, 0, &a, NULL);
+	} else {
+		const char *m = str_param(error, "message");
+
+		c->cb(c->data, &c->owner->call, -EPROTO, NULL, m ? m : "malformed response");
+	}
+	free(c);
+}
+
+static struct request *find_pending(const cJSON *id)
+{
+	for (struct request *r = srv.pending; r; r = r->next)
+		if (cJSON_Compare(r->id, id, true) && (cJSON_IsString(r->id) == cJSON_IsString(id)))
+			return r;
+	return NULL;
+}
+
+static void cancel_request(struct request *r)
+{
+	pending_del(r);
+	client_reqs_drop(r);
+	r->call.finished = true;
+	if (r->call.cancel_cb)
+		r->call.cancel_cb(r->call.cancel_data, &r->call);
+	request_free(r);
+}
+
+static void handle_cancelled(const cJSON *params)
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(params, "requestId");
+	struct request *r = id ? find_pending(id) : NULL;
+
+	/* unknown or already answered: the spec says ignore it */
+	if (r) {
+		log_debug("request %s cancelled by the client", r->what);
+		cancel_request(r);
+	}
+}
+
+/* -------------------------------------------------------- the methods */
+
+static void call_tool(const cJSON *id, const cJSON *params)
+{
+	const char *name = str_param(params, "name");
+	const cJSON *args = cJSON_GetObjectItemCaseSensitive(params, "arguments");
+	struct reg_tool *t;
+	struct request *r;
+	struct smcp_args a;
+	cJSON *copy;
+	char err[512];
+
+	if (!name) {
+		send_error(id, JSONRPC_INVALID_PARAMS, "tools/call: params.name (string) is required");
+		return;
+	}
+	t = registry_find_tool(name);
+	if (!t) {
+		send_error(id, JSONRPC_INVALID_PARAMS, "Unknown tool: %s", name);
+		return;
+	}
+	if (args && !cJSON_IsObject(args) && !cJSON_IsNull(args)) {
+		send_error(id, JSONRPC_INVALID_PARAMS, "tools/call: arguments must be an object");
+		return;
+	}
+	copy = cJSON_IsObject(args) ? cJSON_Duplicate(args, true) : cJSON_CreateObject();
+	r = request_new(id, params, t->name);
+	if (!copy || !r) {
+		cJSON_Delete(copy);
+		if (r)
+			request_free(r);
+		send_error(id, JSONRPC_INTERNAL_ERROR, "out of memory");
+		return;
+	}
+	r->call.owner = t->owner;
+	result_init(&r->call.result, RESULT_TOOL, NULL, NULL);
+	/* Invalid arguments are a tool error the model can read and correct
+	 * (MCP 2025-11-25), not a protocol error. */
+	if (schema_validate(t->input_schema, copy, err, sizeof(err))) {
+		(void)api_result_error(&r->call.result, "invalid arguments for %s: %s", t->name, err);
+		cJSON_Delete(copy);
+		settle(r, 0);
+		return;
+	}
+	a.obj = copy;
+	settle(r, t->call(t->data, &r->call, &a, &r->call.result));
+	cJSON_Delete(copy);
+}
+
+static void read_resource(const cJSON *id, const cJSON *params)
+{
+	const char *uri = str_param(params, "uri");
+	struct reg_resource *res;
+	cJSON *vars = NULL;
+	struct request *r;
+	struct smcp_args a;
+
+	if (!uri) {
+		send_error(id, JSONRPC_INVALID_PARAMS, "resources/read: params.uri (string) is required");
+		return;
+	}
+	res = registry_find_resource(uri);
+	if (!res)
+		res = registry_match_template(uri, &vars);
+	if (!res) {
+		cJSON *data = cJSON_CreateObject();
+
+		add_str(data, "uri", uri);
+		send_error_data(id, MCP_RESOURCE_NOT_FOUND, "Resource not found", data);
+		return;
+	}
+	r = request_new(id, params, res->uri);
+	if (!r) {
+		cJSON_Delete(vars);
+		send_error(id, JSONRPC_INTERNAL_ERROR, "out of memory");
+		return;
+	}
+	r->call.owner = res->owner;
+	result_init(&r->call.result, RESULT_READ, uri, res->mime_type);
+	a.obj = vars ? vars : NULL;
+	settle(r, res->read(res->data, &r->call, uri, &a, &r->call.result));
+	cJSON_Delete(vars);
+}
+
+static int check_prompt_args(const struct reg_prompt *p, const cJSON *args, char *err, size_t len)
+{
+	const cJSON *m;
+
+	if (args && !cJSON_IsObject(args)) {
+		snprintf(err, len, "arguments must be an object of strings");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < p->n_args; i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, p->args[i].name);
+		char *end;
+
+		if (!v) {
+			if (p->args[i].required) {
+				snprintf(err, len, "missing required argument '%s'", p->args[i].name);
+				return -EINVAL;
+			}
+			continue;
+		}
+		if (!cJSON_IsString(v)) {
+			snprintf(err, len, "argument '%s' must be a string", p->args[i].name);
+			return -EINVAL;
+		}
+		if (p->args[i].type == SMCP_ARG_INT) {
+			errno = 0;
+			(void)strtoll(v->valuestring, &end, 10);
+			if (!*v->valuestring || *end || errno) {
+				snprintf(err, len, "argument '%s' must be an integer, got \"%.40s\"",
+					 p->args[i].name, v->valuestring);
+				return -EINVAL;
+			}
+		}
+	}
+	cJSON_ArrayForEach(m, args) {
+		bool known = false;
+
+		for (size_t i = 0; i < p->n_args; i++)
+			known |= strcmp(p->args[i].name, m->string) == 0;
+		if (!known) {
+			snprintf(err, len, "unknown argument '%.60s'", m->string);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static void get_prompt(const cJSON *id, const cJSON *params)
+{
+	const char *name = str_param(params, "name");
+	const cJSON *args = cJSON_GetObjectItemCaseSensitive(params, "arguments");
+	struct reg_prompt *p;
+	struct request *r;
+	struct smcp_args a;
+	char err[256];
+
+	if (!name) {
+		send_error(id, JSONRPC_INVALID_PARAMS, "prompts/get: params.name (string) is required");
+		return;
+	}
+	p = registry_find_prompt(name);
+	if (!p) {
+		send_error(id, JSONRPC_INVALID_PARAMS, "Unknown prompt: %s", name);
+		return;
+	}
+	if (check_prompt_args(p, args, err, sizeof(err))) {
+		send_error(id, JSONRPC_INVALID_PARAMS, "prompt %s: %s", name, err);
+		return;
+	}
+	r = request_new(id, params, p->name);
+	if (!r) {
+		send_error(id, JSONRPC_INTERNAL_ERROR, "out of memory");
+		return;
+	}
+	r->call.owner = p->owner;
+	result_init(&r->call.result, RESULT_PROMPT, NULL, NULL);
+	a.obj = (cJSON *)(cJSON_IsObject(args) ? args : NULL);
+	settle(r, p->get(p->data, &r->call, &a, &r->call.result));
+}
+
+static cJSON *complete(const cJSON *params, int *code, const char **msg)
+{
+	const cJSON *ref = cJSON_GetObjectItemCaseSensitive(params, "ref");
+	const cJSON *arg = cJSON_GetObjectItemCaseSensitive(params, "argument");
+	const cJSON *ctx = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(params, "context"), "arguments");
+	const char *type = str_param(ref, "type"), *name = str_param(arg, "name");
+	const char *value = str_param(arg, "value");
+	struct smcp_completion c = { 0 };
+	smcp_complete_fn fn = NULL;
+	void *data = NULL;
+	cJSON *r, *comp;
+	bool known = false;
+	int err;
+
+	*code = JSONRPC_INVALID_PARAMS;
+	if (!type || !name || !value) {
+		*msg = "completion/complete: ref.type, argument.name and argument.value are required";
+		return NULL;
+	}
+	if (strcmp(type, "ref/prompt") == 0) {
+		struct reg_prompt *p = str_param(ref, "name") ? registry_find_prompt(str_param(ref, "name")) : NULL;
+
+		if (!p) {
+			*msg = "completion/complete: unknown prompt";
+			return NULL;
+		}
+		for (size_t i = 0; i < p->n_args; i++)
+			known |= strcmp(p->args[i].name, name) == 0;
+		fn = p->complete;
+		data = p->data;
+	} else if (strcmp(type, "ref/resource") == 0) {
+		const char *uri = str_param(ref, "uri");
+		struct reg_resource *t = uri ? registry_find_template(uri) : NULL;
+
+		if (!t) {
+			*msg = "completion/complete: unknown resource template";
+			return NULL;
+		}
+		cJSON *vars = registry_template_vars(t->uri);
+		const cJSON *v;
+
+		cJSON_ArrayForEach(v, vars)
+			known |= strcmp(v->valuestring, name) == 0;
+		cJSON_Delete(vars);
+		fn = t->complete;
+		data = t->data;
+	} else {
+		*msg = "completion/complete: ref.type must be ref/prompt or ref/resource";
+		return NULL;
+	}
+	if (!known) {
+		*msg = "completion/complete: no such argument";
+		return NULL;
+	}
+	c.values = cJSON_CreateArray();
+	if (fn) {
+		struct smcp_args a = { .obj = (cJSON *)(cJSON_IsObject(ctx) ? ctx : NULL) };
+
+		err = fn(data, name, value, &a, &c);
+		if (err < 0 && err != -ENOSPC)
+			log_debug("completion for %s failed: %s", name, strerror(-err));
+	}
+	r = cJSON_CreateObject();
+	comp = cJSON_AddObjectToObject(r, "completion");
+	cJSON_AddItemToObject(comp, "values", c.values);
+	cJSON_AddNumberToObject(comp, "total", c.total > c.count ? c.total : c.count);
+	cJSON_AddBoolToObject(comp, "hasMore", c.more);
+	return r;
+}
+
+static int sub_find(const char *uri)
+{
+	for (uint32_t i = 0; i < srv.n_subs; i++)
+		if (strcmp(srv.subs[i], uri) == 0)
+			return (int)i;
+	return -1;
+}
+
+static cJSON *subscribe(const cJSON *params, bool on, int *code, const char **msg)
+{
+	const char *uri = str_param(params, "uri");
+	cJSON *vars = NULL;
+	int i;
+
+	*code = JSONRPC_INVALID_PARAMS;
+	if (!uri) {
+		*msg = "params.uri (string) is required";
+		return NULL;
+	}
+	i = sub_find(uri);
+	if (!on) {
+		if (i >= 0) {
+			free(srv.subs[i]);
+			srv.subs[i] = srv.subs[--srv.n_subs];
+		}
+		return cJSON_CreateObject();
+	}
+	if (!registry_find_resource(uri)) {
+		if (!registry_match_template(uri, &vars)) {
+			*code = MCP_RESOURCE_NOT_FOUND;
+			*msg = "Resource not found";
+			return NULL;
+		}
+		cJSON_Delete(vars);
+	}
+	if (i < 0) {
+		char **ns;
+
+		if (srv.n_subs >= srv.lim.max_subscriptions) {
+			*code = JSONRPC_INVALID_REQUEST;
+			*msg = "too many subscriptions; unsubscribe from some first";
+			return NULL;
+		}
+		ns = realloc(srv.subs, (srv.n_subs + 1) * sizeof(*ns));
+		if (!ns || !(ns[srv.n_subs] = strdup(uri))) {
+			srv.subs = ns ? ns : srv.subs;
+			*code = JSONRPC_INTERNAL_ERROR;
+			*msg = "out of memory";
+			return NULL;
+		}
+		srv.subs = ns;
+		srv.n_subs++;
+	}
+	return cJSON_CreateObject();
+}
+
+static cJSON *set_level(const cJSON *params, int *code, const char **msg)
+{
+	const char *lvl = str_param(params, "level");
+	enum smcp_log_level l;
+
+	if (!lvl || log_level_parse(lvl, &l)) {
+		*code = JSONRPC_INVALID_PARAMS;
+		*msg = "logging/setLevel: level must be one of debug, info, notice, warning, "
+		       "error, critical, alert, emergency";
+		return NULL;
+	}
+	srv.log_level = l;
+	log_set_sink_level(l);
+	return cJSON_CreateObject();
+}
+
+/* ------------------------------------------------------------- dispatch */
+
+static void handle_request(const cJSON *id, const char *method, const cJSON *params)
+{
+	int code = JSONRPC_INTERNAL_ERROR;
+	const char *msg = "internal error";
+	cJSON *result = NULL;
+
+	srv.stats.requests++;
+	if (params && !cJSON_IsObject(params)) {
+		send_error(id, JSONRPC_INVALID_PARAMS, "params must be an object");
+		return;
+	}
+	if (strcmp(method, "ping") == 0) {
+		send_result(id, cJSON_CreateObject());
+		return;
+	}
+	if (strcmp(method, "initialize") == 0) {
+		result = handle_initialize(params, &code, &msg);
+		goto answer;
+	}
+	if (!srv.initialized) {
+		send_error(id, JSONRPC_INVALID_REQUEST,
+			   "not initialized: send initialize first (only ping is allowed before it)");
+		return;
+	}
+	if (srv.n_pending >= srv.lim.max_pending) {
+		send_error(id, MCP_SERVER_BUSY,
+			   "%u requests are already in flight (the limit); wait for some to finish",
+			   srv.n_pending);
+		return;
+	}
+	if (!params && (!strcmp(method, "tools/call") || !strcmp(method, "resources/read") ||
+			!strcmp(method, "prompts/get"))) {
+		send_error(id, JSONRPC_INVALID_PARAMS, "%s needs params", method);
+		return;
+	}
+	if (strcmp(method, "tools/call") == 0) {
+		call_tool(id, params);
+		return;
+	}
+	if (strcmp(method, "resources/read") == 0) {
+		read_resource(id, params);
+		return;
+	}
+	if (strcmp(method, "prompts/get") == 0) {
+		get_prompt(id, params);
+		return;
+	}
+	if (strcmp(method, "tools/list") == 0)
+		result = list_page(params, "tools", registry.n_tools, tool_item, &code, &msg);
+	else if (strcmp(method, "resources/list") == 0)
+		result = list_page(params, "resources", registry.n_resources, plain_resource_item, &code, &msg);
+	else if (strcmp(method, "resources/templates/list") == 0)
+		result = list_page(params, "resourceTemplates", registry.n_resources, template_item, &code, &msg);
+	else if (strcmp(method, "prompts/list") == 0)
+		result = list_page(params, "prompts", registry.n_prompts, prompt_item, &code, &msg);
+	else if (strcmp(method, "resources/subscribe") == 0)
+		result = subscribe(params, true, &code, &msg);
+	else if (strcmp(method, "resources/unsubscribe") == 0)
+		result = subscribe(params, false, &code, &msg);
+	else if (strcmp(method, "logging/setLevel") == 0)
+		result = set_level(params, &code, &msg);
+	else if (strcmp(method, "completion/complete") == 0)
+		result = complete(params, &code, &msg);
+	else {
+		send_error(id, JSONRPC_METHOD_NOT_FOUND, "Method not found: %.100s", method);
+		return;
+	}
+answer:
+	if (result)
+		send_result(id, result);
+	else
+		send_error(id, code, "%s", msg);
+}
+
+static void handle_notification(const char *method, const cJSON *params)
+{
+	srv.stats.notifications++;
+	if (strcmp(method, "notifications/initialized") == 0)
+		srv.ready = true;
+	else if (strcmp(method, "notifications/cancelled") == 0)
+		handle_cancelled(params);
+	/* roots/list_changed, progress and unknown notifications: nothing to do */
+}
+
+/* Deepest nesting of [ and { outside strings; stops counting past limit. */
+static int json_depth(const char *s, size_t n, int limit)
+{
+	int depth = 0, max = 0;
+	bool in_str = false;
+
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = false;
+			continue;
+		}
+		if (c == '"')
+			in_str = true;
+		else if (c == '[' || c == '{') {
+			if (++depth > max)
+				max = depth;
+			if (max > limit)
+				return max;
+		} else if (c == ']' || c == '}')
+			depth--;
+	}
+	return max;
+}
+
+static bool valid_id(const cJSON *id)
+{
+	if (cJSON_IsString(id))
+		return true;
+	if (!cJSON_IsNumber(id))
+		return false;
+	/* MCP ids are strings or integers; 2^53-1 is the largest we echo exactly */
+	return id->valuedouble == floor(id->valuedouble) && fabs(id->valuedouble) <= 9007199254740991.0;
+}
+
+void mcp_server_handle_line(const char *line, size_t len)
+{
+	const cJSON *id, *method, *params, *ver;
+	cJSON *msg;
+
+	while (len && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
+		len--;
+	while (len && (*line == ' ' || *line == '\t')) {
+		line++;
+		len--;
+	}
+	if (!len)
+		return;
+	if (!utf8_valid(line, len)) {
+		send_error(NULL, JSONRPC_PARSE_ERROR, "Parse error: message is not valid UTF-8");
+		return;
+	}
+	if (json_depth(line, len, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
+		send_error(NULL, JSONRPC_INVALID_REQUEST, "Invalid request: nested deeper than %d levels",
+			   MAX_JSON_DEPTH);
+		return;
+	}
+	msg = cJSON_ParseWithLength(line, len);
+	if (!msg) {
+		send_error(NULL, JSONRPC_PARSE_ERROR, "Parse error: not a JSON value");
+		return;
+	}
+	if (cJSON_IsArray(msg)) {
+		send_error(NULL, JSONRPC_INVALID_REQUEST,
+			   "Invalid request: JSON-RPC batches are not supported (MCP removed them in 2025-06-18); send one message per line");
+		goto out;
+	}
+	if (!cJSON_IsObject(msg)) {
+		send_error(NULL, JSONRPC_INVALID_REQUEST, "Invalid request: a message must be a JSON object");
+		goto out;
+	}
+	ver = cJSON_GetObjectItemCaseSensitive(msg, "jsonrpc");
+	id = cJSON_GetObjectItemCaseSensitive(msg, "id");
+	method = cJSON_GetObjectItemCaseSensitive(msg, "method");
+	params = cJSON_GetObjectItemCaseSensitive(msg, "params");
+	if (!method && id && (cJSON_GetObjectItemCaseSensitive(msg, "result") ||
+			      cJSON_GetObjectItemCaseSensitive(msg, "error"))) {
+		handle_response(msg);
+		goto out;
+	}
+	if (!cJSON_IsString(ver) || strcmp(ver->valuestring, "2.0") != 0 || !cJSON_IsString(method)) {
+		/* a notification (no id) is never answered, even when malformed */
+		if (id)
+			send_error(valid_id(id) ? id : NULL, JSONRPC_INVALID_REQUEST,
+				   "Invalid request: need \"jsonrpc\":\"2.0\" and a string \"method\"");
+		else
+			log_debug("malformed notification ignored");
+		goto out;
+	}
+	if (!id) {
+		handle_notification(method->valuestring, params);
+		goto out;
+	}
+	if (!valid_id(id)) {
+		send_error(NULL, JSONRPC_INVALID_REQUEST,
+			   "Invalid request: id must be a string or an integer");
+		goto out;
+	}
+	if (find_pending(id)) {
+		send_error(id, JSONRPC_INVALID_REQUEST,
+			   "Invalid request: id is already in use by a request in flight");
+		goto out;
+	}
+	handle_request(id, method->valuestring, params);
+out:
+	cJSON_Delete(msg);
+}
+
+void mcp_server_line_too_long(size_t len)
+{
+	send_error(NULL, JSONRPC_INVALID_REQUEST,
+		   "Invalid request: message of %zu bytes or more exceeds the limit of %zu bytes "
+		   "(max_line_bytes); it was discarded",
+		   len, srv.lim.max_line_bytes);
+}
+
+/* ---------------------------------------------------- host hooks, logging */
+
+static bool hook_has_capability(const char *name)
+{
+	return cJSON_GetObjectItemCaseSensitive(srv.client_caps, name) != NULL;
+}
+
+static void hook_resource_updated(const char *uri)
+{
+	cJSON *p;
+
+	if (!srv.initialized || sub_find(uri) < 0)
+		return;
+	p = cJSON_CreateObject();
+	add_str(p, "uri", uri);
+	send_notification("notifications/resources/updated", p, true);
+}
+
+static void hook_list_changed(void)
+{
+	if (!srv.initialized)
+		return;
+	send_notification("notifications/resources/list_changed", NULL, true);
+	send_notification("notifications/tools/list_changed", NULL, true);
+	send_notification("notifications/prompts/list_changed", NULL, true);
+}
+
+static const struct host_hooks hooks = {
+	.client_has_capability = hook_has_capability,
+	.resource_updated = hook_resource_updated,
+	.list_changed = hook_list_changed,
+};
+
+static void log_sink(void *data, enum smcp_log_level lvl, const char *logger, const char *text)
+{
+	cJSON *p;
+
+	/* the client may only receive notifications once initialize is answered */
+	if (!srv.initialized)
+		return;
+	p = cJSON_CreateObject();
+	cJSON_AddStringToObject(p, "level", log_level_name(lvl));
+	add_str(p, "logger", logger);
+	cJSON_AddItemToObject(p, "data", json_string_node(text));
+	send_notification("notifications/message", p, true);
+}
+
+int mcp_server_init(const struct mcp_limits *limits, const char *instructions_extra,
+		    mcp_send_fn send, void *transport)
+{
+	srv.lim = *limits;
+	srv.send = send;
+	srv.transport = transport;
+	srv.log_level = SMCP_LOG_INFO;
+	if (instructions_extra && !(srv.instructions_extra = strdup(instructions_extra)))
+		return -ENOMEM;
+	host_set_hooks(&hooks);
+	log_set_sink(log_sink, NULL, srv.log_level);
+	return 0;
+}
+
+void mcp_server_fini(void)
+{
+	while (srv.pending)
+		cancel_request(srv.pending);
+	while (srv.client_reqs) {
+		struct client_req *c = srv.client_reqs;
+
+		srv.client_reqs = c->next;
+		free(c);
+	}
+	log_set_sink(NULL, NULL, SMCP_LOG_EMERGENCY);
+	host_set_hooks(NULL);
+	loop_remove_owner(&srv);
+	for (uint32_t i = 0; i < srv.n_subs; i++)
+		free(srv.subs[i]);
+	free(srv.subs);
+	cJSON_Delete(srv.client_caps);
+	cJSON_Delete(srv.client_info);
+	free(srv.instructions_extra);
+	memset(&srv, 0, sizeof(srv));
+}
+
+void mcp_server_stats(struct mcp_stats *ret)
+{
+	*ret = srv.stats;
+	ret->pending = srv.n_pending;
+	ret->subscriptions = srv.n_subs;
+}
+
+void mcp_server_count_dropped(void)
+{
+	srv.stats.dropped_notifications++;
+}

@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: MIT */
+#include "stdio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "../core/log.h"
+#include "../core/loop.h"
+#include "server.h"
+
+#define READ_CHUNK 65536
+
+struct chunk {
+	struct chunk *next;
+	size_t len, off;
+	char data[];
+};
+
+static struct {
+	struct stdio_limits lim;
+	char *in;
+	size_t in_len, in_cap;
+	bool discarding;     /* inside an over-long line */
+	size_t discarded;
+	bool in_paused;
+	bool in_eof;
+	struct chunk *head, *tail;
+	size_t queued;
+	bool out_watched;
+	bool out_dead;
+	uint64_t dropped;
+	int in_tick;
+} io;
+
+static void on_stdin(void *data, int fd, uint32_t revents);
+
+static void stdin_tick(void *data)
+{
+	if (!io.in_eof && !io.in_paused)
+		on_stdin(NULL, STDIN_FILENO, EPOLLIN);
+}
+
+static void maybe_quit(void)
+{
+	if (io.in_eof && !io.head)
+		loop_quit(0);
+}
+
+static void set_input_paused(bool pause)
+{
+	if (io.in_eof || pause == io.in_paused)
+		return;
+	io.in_paused = pause;
+	if (io.in_tick > 0)
+		return; /* the tick checks in_paused itself */
+	if (pause)
+		(void)loop_unwatch(STDIN_FILENO);
+	else
+		(void)loop_watch(STDIN_FILENO, EPOLLIN, on_stdin, NULL, &io);
+}
+
+/* Write as much of the queue as the pipe takes. */
+static int drain(void)
+{
+	while (io.head) {
+		struct chunk *c = io.head;
+		ssize_t n = write(STDOUT_FILENO, c->data + c->off, c->len - c->off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return 0;
+			return -errno;
+		}
+		c->off += (size_t)n;
+		io.queued -= (size_t)n;
+		if (c->off == c->len) {
+			io.head = c->next;
+			if (!io.head)
+				io.tail = NULL;
+			free(c);
+		}
+	}
+	return 0;
+}
+
+static void out_gone(int err)
+{
+	if (!io.out_dead)
+		log_warn("stdout closed by the client (%s); exiting", strerror(-err));
+	io.out_dead = true;
+	loop_quit(0);
+}
+
+static void on_stdout(void *data, int fd, uint32_t revents)
+{
+	int err = drain();
+
+	if (err) {
+		out_gone(err);
+		return;
+	}
+	if (!io.head && io.out_watched) {
+		(void)loop_unwatch(STDOUT_FILENO);
+		io.out_watched = false;
+	}
+	if (io.queued < io.lim.max_queue_bytes / 2)
+		set_input_paused(false);
+	maybe_quit();
+}
+
+int stdio_transport_send(void *t, const char *line, size_t len, bool droppable)
+{
+	struct chunk *c;
+	int err;
+
+	if (io.out_dead)
+		return -EPIPE;
+	if (droppable && io.queued > io.lim.max_queue_bytes / 2) {
+		io.dropped++;
+		return -ENOBUFS;
+	}
+	c = malloc(sizeof(*c) + len + 1);
+	if (!c) {
+		io.dropped++;
+		return -ENOBUFS;
+	}
+	memcpy(c->data, line, len);
+	c->data[len] = '\n';
+	c->len = len + 1;
+	c->off = 0;
+	c->next = NULL;
+	if (io.tail)
+		io.tail->next = c;
+	else
+		io.head = c;
+	io.tail = c;
+	io.queued += c->len;
+	err = drain();
+	if (err) {
+		out_gone(err);
+		return -EPIPE;
+	}
+	if (io.head && !io.out_watched) {
+		if (loop_watch(STDOUT_FILENO, EPOLLOUT, on_stdout, NULL, &io) == 0)
+			io.out_watched = true;
+	}
+	/* a client that does not read stops us reading its requests */
+	if (io.queued > io.lim.max_queue_bytes)
+		set_input_paused(true);
+	return 0;
+}
+
+static void consume_lines(void)
+{
+	size_t start = 0;
+
+	for (;;) {
+		char *nl = memchr(io.in + start, '\n', io.in_len - start);
+
+		if (!nl)
+			break;
+		mcp_server_handle_line(io.in + start, (size_t)(nl - (io.in + start)));
+		start = (size_t)(nl - io.in) + 1;
+		if (io.in_paused || loop_quitting())
+			break;
+	}
+	memmove(io.in, io.in + start, io.in_len - start);
+	io.in_len -= start;
+}
+
+static void on_stdin(void *data, int fd, uint32_t revents)
+{
+	ssize_t n;
+
+	if (io.in_cap - io.in_len < READ_CHUNK) {
+		size_t cap = io.in_len + READ_CHUNK;
+		char *nb = realloc(io.in, cap);
+
+		if (!nb) {
+			log_err("out of memory reading stdin");
+			return;
+		}
+		io.in = nb;
+		io.in_cap = cap;
+	}
+	n = read(STDIN_FILENO, io.in + io.in_len, io.in_cap - io.in_len);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		log_err("reading stdin: %s", strerror(errno));
+		n = 0;
+	}
+	if (n == 0) {
+		/* EOF: a last line without a newline still counts */
+		if (io.in_len && !io.discarding)
+			mcp_server_handle_line(io.in, io.in_len);
+		io.in_len = 0;
+		(void)loop_unwatch(STDIN_FILENO);
+		if (io.in_tick > 0)
+			(void)loop_timer_remove(io.in_tick);
+		io.in_tick = 0;
+		io.in_eof = true;
+		maybe_quit();
+		return;
+	}
+	if (io.discarding) {
+		char *nl = memchr(io.in + io.in_len, '\n', (size_t)n);
+
+		if (!nl) {
+			io.discarded += (size_t)n;
+			return;
+		}
+		io.discarded += (size_t)(nl - (io.in + io.in_len));
+		mcp_server_line_too_long(io.discarded);
+		io.discarding = false;
+		memmove(io.in, nl + 1, (size_t)(io.in + io.in_len + n - (nl + 1)));
+		io.in_len = (size_t)(io.in + io.in_len + n - (nl + 1));
+	} else {
+		io.in_len += (size_t)n;
+	}
+	consume_lines();
+	if (io.in_len > io.lim.max_line_bytes) {
+		/* no newline within the limit: drop until the next newline */
+		io.discarding = true;
+		io.discarded = io.in_len;
+		io.in_len = 0;
+	}
+	/* keep the buffer small after a burst */
+	if (io.in_cap > 4 * READ_CHUNK && io.in_len < READ_CHUNK) {
+		char *nb = realloc(io.in, 2 * READ_CHUNK);
+
+		if (nb) {
+			io.in = nb;
+			io.in_cap = 2 * READ_CHUNK;
+		}
+	}
+}
+
+int stdio_transport_init(const struct stdio_limits *lim)
+{
+	int err;
+
+	io.lim = *lim;
+	if (fcntl(STDIN_FILENO, F_SETFL, fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK) < 0 ||
+	    fcntl(STDOUT_FILENO, F_SETFL, fcntl(STDOUT_FILENO, F_GETFL) | O_NONBLOCK) < 0)
+		return -errno;
+	err = loop_watch(STDIN_FILENO, EPOLLIN, on_stdin, NULL, &io);
+	if (err == -EPERM) {
+		/* a regular file or /dev/null: epoll refuses it, but reading
+		 * never blocks, so a 1 ms tick reads it to the end */
+		io.in_tick = loop_timer_add(1, true, stdin_tick, NULL, &io);
+		err = io.in_tick < 0 ? io.in_tick : 0;
+	}
+	return err;
+}
+
+void stdio_transport_flush(int timeout_ms)
+{
+	struct pollfd p = { .fd = STDOUT_FILENO, .events = POLLOUT };
+
+	while (io.head && !io.out_dead) {
+		if (poll(&p, 1, timeout_ms) <= 0 || drain() < 0)
+			break;
+	}
+}
+
+void stdio_transport_fini(void)
+{
+	while (io.head) {
+		struct chunk *c = io.head;
+
+		io.head = c->next;
+		free(c);
+	}
+	loop_remove_owner(&io);
+	free(io.in);
+	memset(&io, 0, sizeof(io));
+}
+
+uint64_t stdio_transport_dropped(void)
+{
+	return io.dropped;
+}

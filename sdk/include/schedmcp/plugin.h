@@ -1,0 +1,409 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * schedmcp plugin ABI.
+ *
+ * A plugin is a shared object that exports exactly one symbol,
+ * SMCP_PLUGIN_ENTRY (a function returning a pointer to a static
+ * struct smcp_plugin_info). Everything else in the plugin is static; build
+ * with -fvisibility=hidden and mark the entry with SMCP_EXPORT.
+ *
+ * Versioning: the host refuses a plugin whose abi_major differs from
+ * SMCP_ABI_MAJOR or whose abi_minor is newer than the host's. The host API
+ * table grows only by appending; members carry "Since: 1.N". A plugin that
+ * wants a member newer than 1.0 checks api->sz with SMCP_API_HAS() first (the
+ * inline wrappers at the end of this header do it and return -ENOTSUP).
+ *
+ * Every descriptor struct starts with its size (sz): set it to sizeof() of
+ * the struct you compiled against. The host copies what it needs out of a
+ * descriptor during the call; strings passed in are borrowed for the call.
+ *
+ * Errors: 0 or positive is success, -errno is failure, everywhere.
+ *
+ * Threads: every callback runs on the host's single loop thread. A plugin
+ * must not start threads that call the API, must not block for long, and
+ * must never write to stdout (stdout is the protocol wire).
+ */
+#ifndef SCHEDMCP_PLUGIN_H
+#define SCHEDMCP_PLUGIN_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SMCP_ABI_MAJOR 1
+#define SMCP_ABI_MINOR 0
+#define SMCP_STR_(x) #x
+#define SMCP_STR(x) SMCP_STR_(x)
+/* "MAJOR.MINOR" of this header. */
+#define SMCP_ABI_VERSION_STR SMCP_STR(SMCP_ABI_MAJOR) "." SMCP_STR(SMCP_ABI_MINOR)
+
+/* The single exported symbol every plugin defines. */
+#define SMCP_PLUGIN_ENTRY schedmcp_plugin_entry
+#define SMCP_PLUGIN_ENTRY_NAME "schedmcp_plugin_entry"
+#define SMCP_EXPORT __attribute__((visibility("default")))
+
+/*
+ * A handler returns SMCP_PENDING to say it has kept the call and will finish
+ * it later with api->call_complete() (from a timer or fd callback).
+ */
+#define SMCP_PENDING 1
+
+/* Opaque, host-owned objects. */
+struct smcp_host;       /* the host's handle for one loaded plugin */
+struct smcp_call;       /* one in-flight client request */
+struct smcp_args;       /* validated arguments (tool, prompt, template variables) */
+struct smcp_result;     /* builder for a tool result, resource contents or prompt */
+struct smcp_json;       /* JSON writer owned by a result or an event */
+struct smcp_completion; /* list of completion candidates being built */
+struct smcp_host_api;
+
+/* Log levels: the syslog levels MCP uses for notifications/message. */
+enum smcp_log_level {
+	SMCP_LOG_DEBUG = 0,
+	SMCP_LOG_INFO,
+	SMCP_LOG_NOTICE,
+	SMCP_LOG_WARNING,
+	SMCP_LOG_ERROR,
+	SMCP_LOG_CRITICAL,
+	SMCP_LOG_ALERT,
+	SMCP_LOG_EMERGENCY,
+};
+
+/* ---------------------------------------------------------------- config */
+
+enum smcp_config_type {
+	SMCP_CONFIG_BOOL = 1, /* true/false/yes/no/on/off/1/0 */
+	SMCP_CONFIG_INT,      /* decimal integer within [min, max] */
+	SMCP_CONFIG_STRING,   /* any text up to 4095 bytes */
+	SMCP_CONFIG_PATH,     /* absolute path */
+};
+
+/*
+ * One key a plugin accepts in its [plugin NAME] config section. Declared in
+ * a static array terminated by an entry whose name is NULL; every entry's sz
+ * is sizeof(struct smcp_config_key) and the host steps through the array
+ * by the first entry's sz. The host validates values before init() so that
+ * --check-config can report every error without loading anything.
+ */
+struct smcp_config_key {
+	size_t sz;
+	const char *name;          /* [a-z0-9_]+; "enabled" is reserved */
+	enum smcp_config_type type;
+	const char *default_value; /* text as it would appear in the file; NULL = unset */
+	const char *description;   /* one line, for --help-config and the docs */
+	int64_t min, max;          /* SMCP_CONFIG_INT only; min == max == 0: unbounded */
+};
+
+/* ---------------------------------------------------------------- plugin */
+
+struct smcp_plugin_info {
+	size_t sz;
+	uint32_t abi_major; /* SMCP_ABI_MAJOR the plugin was built against */
+	uint32_t abi_minor; /* SMCP_ABI_MINOR the plugin was built against */
+	const char *name;   /* [a-z0-9_]+, unique among loaded plugins */
+	const char *version;
+	const char *description; /* one line */
+	const struct smcp_config_key *config_keys; /* may be NULL */
+	/*
+	 * Register resources, templates, tools and prompts, watch fds, add
+	 * timers. Registration is only allowed here. Return 0 on success or
+	 * -errno; on failure the host undoes every registration, calls fini()
+	 * once, unloads the plugin and reports it as failed with the reason
+	 * set by api->set_status() (or strerror of the return value).
+	 * The api pointer stays valid until fini() returns.
+	 */
+	int (*init)(struct smcp_host *host, const struct smcp_host_api *api);
+	/* Release everything. Called once, also after a failed init(). May be NULL. */
+	void (*fini)(struct smcp_host *host);
+};
+
+typedef const struct smcp_plugin_info *(*smcp_plugin_entry_fn)(void);
+
+/* --------------------------------------------------------------- resources */
+
+/*
+ * Read a resource. For a template, vars holds the URI template variables as
+ * strings (read them with api->arg_string/arg_int). Fill res with
+ * api->result_text()/result_json()/result_blob(). Return 0, SMCP_PENDING,
+ * -ENOENT when the URI names nothing (the client gets "resource not found"),
+ * or another -errno (the client gets an internal error with the message set
+ * by api->result_error(), if any).
+ */
+typedef int (*smcp_read_fn)(void *data, struct smcp_call *call, const char *uri,
+			    const struct smcp_args *vars, struct smcp_result *res);
+
+/*
+ * Offer completion candidates for argument arg_name (a prompt argument or a
+ * template variable) starting with prefix. context holds the other arguments
+ * the client has already filled in (may be empty). Add candidates with
+ * api->completion_add(); return 0 or -errno.
+ */
+typedef int (*smcp_complete_fn)(void *data, const char *arg_name, const char *prefix,
+				const struct smcp_args *context, struct smcp_completion *out);
+
+enum smcp_resource_flags {
+	/* include in `schedmcp report` (a summary a person wants at a terminal) */
+	SMCP_RESOURCE_REPORT = 1u << 0,
+};
+
+struct smcp_resource_desc {
+	size_t sz;
+	const char *uri;         /* exact URI, or an RFC 6570 level-1 template ("x://p/{pid}") */
+	const char *name;        /* short machine name */
+	const char *title;       /* human title; may be NULL */
+	const char *description; /* what it holds, for the model */
+	const char *mime_type;   /* e.g. "application/json"; NULL = "text/plain" */
+	uint32_t flags;          /* enum smcp_resource_flags */
+	smcp_read_fn read;
+	smcp_complete_fn complete; /* templates only; may be NULL */
+	void *data;
+};
+
+/* -------------------------------------------------------------------- tools */
+
+enum smcp_tool_flags {
+	SMCP_TOOL_READ_ONLY = 1u << 0,   /* readOnlyHint */
+	SMCP_TOOL_DESTRUCTIVE = 1u << 1, /* destructiveHint (ignored when read-only) */
+	SMCP_TOOL_IDEMPOTENT = 1u << 2,  /* idempotentHint */
+	SMCP_TOOL_OPEN_WORLD = 1u << 3,  /* openWorldHint */
+};
+
+/*
+ * Run a tool. The host has already validated args against input_schema
+ * (types, required, enum, bounds, unknown keys); numeric strings were
+ * accepted where a number is expected. A failure the model should read is a
+ * result built with api->result_error() and a return of 0. Return
+ * SMCP_PENDING to finish later, or -errno for an internal failure.
+ */
+typedef int (*smcp_tool_fn)(void *data, struct smcp_call *call, const struct smcp_args *args,
+			    struct smcp_result *res);
+
+struct smcp_tool_desc {
+	size_t sz;
+	const char *name;
+	const char *title;         /* may be NULL */
+	const char *description;   /* for the model: what it returns, units, an example */
+	const char *input_schema;  /* JSON Schema (type object) as text; NULL = no arguments */
+	const char *output_schema; /* JSON Schema of structuredContent; NULL = none */
+	uint32_t flags;            /* enum smcp_tool_flags */
+	smcp_tool_fn call;
+	void *data;
+};
+
+/* ------------------------------------------------------------------ prompts */
+
+enum smcp_arg_type {
+	SMCP_ARG_STRING = 0,
+	SMCP_ARG_INT, /* must parse as a decimal integer; the host rejects anything else */
+};
+
+struct smcp_prompt_arg {
+	const char *name;
+	const char *description;
+	bool required;
+	enum smcp_arg_type type;
+};
+
+/*
+ * Build the prompt's messages with api->result_role() and the content
+ * functions; return 0 or -errno (-EINVAL: the client gets invalid params
+ * with the message set by api->result_error()).
+ */
+typedef int (*smcp_prompt_fn)(void *data, struct smcp_call *call, const struct smcp_args *args,
+			      struct smcp_result *res);
+
+struct smcp_prompt_desc {
+	size_t sz;
+	const char *name;
+	const char *title;       /* may be NULL */
+	const char *description;
+	const struct smcp_prompt_arg *args; /* n_args entries */
+	size_t n_args;
+	smcp_prompt_fn get;
+	smcp_complete_fn complete; /* may be NULL */
+	void *data;
+};
+
+enum smcp_role {
+	SMCP_ROLE_USER = 0,
+	SMCP_ROLE_ASSISTANT,
+};
+
+/* ------------------------------------------------------------ loop callbacks */
+
+typedef void (*smcp_fd_fn)(void *data, int fd, uint32_t revents);
+typedef void (*smcp_timer_fn)(void *data);
+typedef void (*smcp_cancel_fn)(void *data, struct smcp_call *call);
+/*
+ * Response to a request the plugin sent to the client. err is 0 and result
+ * holds the response's result object, or err is -errno (-ECANCELED when the
+ * call went away, -ETIMEDOUT, -EPROTO when the client answered with an error;
+ * message then holds the client's error message, else NULL).
+ */
+typedef void (*smcp_response_fn)(void *data, struct smcp_call *call, int err,
+				 const struct smcp_args *result, const char *message);
+
+/* ----------------------------------------------------------------- host API */
+
+struct smcp_host_api {
+	size_t sz; /* sizeof the host's table; see SMCP_API_HAS() */
+
+	/* Registration (only inside init()). Return 0, -EEXIST (name/URI taken),
+	 * -EINVAL (bad descriptor, schema that does not parse), -EPERM (outside
+	 * init) or -ENOMEM. Since: 1.0 */
+	int (*register_resource)(struct smcp_host *h, const struct smcp_resource_desc *d);
+	int (*register_template)(struct smcp_host *h, const struct smcp_resource_desc *d);
+	int (*register_tool)(struct smcp_host *h, const struct smcp_tool_desc *d);
+	int (*register_prompt)(struct smcp_host *h, const struct smcp_prompt_desc *d);
+
+	/* Logging to stderr and, at or above the client's level, to the client
+	 * as notifications/message with logger = plugin name. Since: 1.0 */
+	void (*log)(struct smcp_host *h, enum smcp_log_level lvl, const char *fmt, ...)
+		__attribute__((format(printf, 3, 4)));
+
+	/* Plugin state shown in schedmcp://plugins and --list-plugins: a
+	 * degraded plugin serves part of what it offers; reason says why in
+	 * words a user can act on. Also the failure reason when init() fails.
+	 * Since: 1.0 */
+	int (*set_status)(struct smcp_host *h, bool degraded, const char *reason);
+
+	/* Config values of this plugin's section, validated, defaults applied.
+	 * -ENOENT: key not declared or unset. Since: 1.0 */
+	int (*config_string)(struct smcp_host *h, const char *key, const char **ret);
+	int (*config_int)(struct smcp_host *h, const char *key, int64_t *ret);
+	int (*config_bool)(struct smcp_host *h, const char *key, bool *ret);
+
+	/* Root prefix for /proc and /sys reads ("" normally; a fixture tree in
+	 * tests). Since: 1.0 */
+	const char *(*fs_root)(struct smcp_host *h);
+
+	/* Monotonic time in nanoseconds. Since: 1.0 */
+	uint64_t (*now_ns)(struct smcp_host *h);
+
+	/* Event loop. watch_fd: events are EPOLLIN/EPOLLOUT...; returns 0 or
+	 * -EEXIST/-EBADF/-ENOMEM. The fd stays owned by the plugin; unwatch
+	 * before closing it. Timers: returns a timer id > 0; repeat timers fire
+	 * every interval_ms until removed, one-shots remove themselves after
+	 * firing. Everything left is removed when the plugin unloads. Since: 1.0 */
+	int (*watch_fd)(struct smcp_host *h, int fd, uint32_t events, smcp_fd_fn cb, void *data);
+	int (*unwatch_fd)(struct smcp_host *h, int fd);
+	int (*timer_add)(struct smcp_host *h, uint64_t interval_ms, bool repeat, smcp_timer_fn cb,
+			 void *data);
+	int (*timer_remove)(struct smcp_host *h, int timer_id);
+
+	/* Tell subscribers that a resource changed / the resource list changed.
+	 * Cheap when nobody subscribed. Since: 1.0 */
+	int (*notify_resource_updated)(struct smcp_host *h, const char *uri);
+	int (*notify_list_changed)(struct smcp_host *h);
+
+	/* Live event stream (events://stream, poll_events). event_begin returns a
+	 * JSON object writer for one event of the given type (NULL on -ENOMEM);
+	 * event_commit publishes it into the host's bounded ring (the oldest
+	 * event is dropped and counted when full). Since: 1.0 */
+	struct smcp_json *(*event_begin)(struct smcp_host *h, const char *type);
+	int (*event_commit)(struct smcp_host *h, struct smcp_json *ev);
+
+	/* Arguments. 0: found and converted; -ENOENT: absent; -EINVAL: present
+	 * but not convertible. Numeric strings convert to numbers. name may be a
+	 * dotted path into nested objects ("content.text"). The string is
+	 * borrowed until the callback returns. Since: 1.0 */
+	int (*arg_string)(const struct smcp_args *a, const char *name, const char **ret);
+	int (*arg_int)(const struct smcp_args *a, const char *name, int64_t *ret);
+	int (*arg_double)(const struct smcp_args *a, const char *name, double *ret);
+	int (*arg_bool)(const struct smcp_args *a, const char *name, bool *ret);
+
+	/* Results. Content functions append one content item (tool results and
+	 * prompt messages) or one contents entry (resource reads; text/blob take
+	 * the resource's URI and MIME type). result_error marks a tool result
+	 * isError (or sets the error message of a failed read/prompt) and adds
+	 * the text. result_json returns the writer for the root object of
+	 * structuredContent (tools; also mirrored as text) or of a JSON resource
+	 * body; NULL on -ENOMEM. Binary data is base64-encoded by the host.
+	 * Since: 1.0 */
+	int (*result_text)(struct smcp_result *r, const char *text);
+	int (*result_textf)(struct smcp_result *r, const char *fmt, ...)
+		__attribute__((format(printf, 2, 3)));
+	int (*result_error)(struct smcp_result *r, const char *fmt, ...)
+		__attribute__((format(printf, 2, 3)));
+	struct smcp_json *(*result_json)(struct smcp_result *r);
+	int (*result_blob)(struct smcp_result *r, const char *mime_type, const void *data,
+			   size_t len);
+	int (*result_image)(struct smcp_result *r, const char *mime_type, const void *data,
+			    size_t len);
+	int (*result_audio)(struct smcp_result *r, const char *mime_type, const void *data,
+			    size_t len);
+	int (*result_resource_link)(struct smcp_result *r, const char *uri, const char *name,
+				    const char *description, const char *mime_type);
+	int (*result_embedded_text)(struct smcp_result *r, const char *uri, const char *mime_type,
+				    const char *text);
+	int (*result_embedded_blob)(struct smcp_result *r, const char *uri, const char *mime_type,
+				    const void *data, size_t len);
+	/* Prompts: role of the messages added next; description of the prompt. */
+	int (*result_role)(struct smcp_result *r, enum smcp_role role);
+	int (*result_description)(struct smcp_result *r, const char *text);
+
+	/* JSON writer. key is the member name inside an object and must be NULL
+	 * inside an array. Strings are made valid UTF-8 (bad bytes become
+	 * U+FFFD); NaN and infinities become null. Errors are sticky: after the
+	 * first error every call returns it and the result reports an internal
+	 * error. Since: 1.0 */
+	int (*json_object)(struct smcp_json *j, const char *key); /* open; close with json_end */
+	int (*json_array)(struct smcp_json *j, const char *key);
+	int (*json_end)(struct smcp_json *j);
+	int (*json_string)(struct smcp_json *j, const char *key, const char *val); /* NULL: null */
+	int (*json_int)(struct smcp_json *j, const char *key, int64_t val);
+	int (*json_uint)(struct smcp_json *j, const char *key, uint64_t val);
+	int (*json_double)(struct smcp_json *j, const char *key, double val);
+	int (*json_bool)(struct smcp_json *j, const char *key, bool val);
+	int (*json_null)(struct smcp_json *j, const char *key);
+	int (*json_raw)(struct smcp_json *j, const char *key, const char *json_text); /* -EINVAL if not JSON */
+
+	/* In-flight calls. call_progress sends notifications/progress when the
+	 * request carried a progressToken (else it does nothing and returns 0);
+	 * total <= 0 means unknown. call_complete finishes a call a handler
+	 * answered SMCP_PENDING for, with err as the handler's return would have
+	 * been; call and its result are invalid afterwards. call_on_cancel sets
+	 * the function run when the client cancels or the host shuts down: the
+	 * host then sends no response and frees the call after cb returns (do
+	 * not call call_complete from cb). Since: 1.0 */
+	int (*call_progress)(struct smcp_call *c, double progress, double total,
+			     const char *message);
+	int (*call_complete)(struct smcp_call *c, int err);
+	int (*call_on_cancel)(struct smcp_call *c, smcp_cancel_fn cb, void *data);
+	/* Send a request to the client on behalf of a pending call (sampling,
+	 * elicitation, roots). params_json is the request's params object as
+	 * text. -ENOTSUP when the client did not declare the capability named
+	 * by the method's prefix. The response arrives through cb, at most
+	 * once, before the call is freed. Since: 1.0 */
+	int (*call_client_request)(struct smcp_call *c, const char *method,
+				   const char *params_json, uint32_t timeout_ms,
+				   smcp_response_fn cb, void *data);
+	/* Whether the client declared a capability ("sampling", "elicitation",
+	 * "roots"). Since: 1.0 */
+	bool (*client_has_capability)(struct smcp_host *h, const char *name);
+
+	/* Completion: add one candidate. -ENOSPC once the answer is full (the
+	 * host then reports hasMore); keep counting with completion_total.
+	 * Since: 1.0 */
+	int (*completion_add)(struct smcp_completion *c, const char *value);
+	int (*completion_total)(struct smcp_completion *c, uint32_t total);
+};
+
+/* Whether the host's API table has member m. */
+#define SMCP_API_HAS(api, m)                                                                       \
+	((api)->sz >= offsetof(struct smcp_host_api, m) + sizeof((api)->m) && (api)->m != NULL)
+
+/* Convenience: a static plugin_info with the ABI this header describes. */
+#define SMCP_PLUGIN_INFO_INIT .sz = sizeof(struct smcp_plugin_info), \
+			      .abi_major = SMCP_ABI_MAJOR, .abi_minor = SMCP_ABI_MINOR
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SCHEDMCP_PLUGIN_H */

@@ -9,6 +9,7 @@
 
 #include "daemon.h"
 #include "host.h"
+#include "registry.h"
 #include "result.h"
 #include "smcp-config.h"
 #include "status.h"
@@ -26,6 +27,7 @@ static const char usage[] =
 	"      --list-plugins     list plugins with version, state and the reason when not loaded\n"
 	"      --check-config     validate the config and report every error, then exit\n"
 	"      --help-config      list every config key with its type, default and meaning\n"
+	"      --list-surface     print the resources, templates, tools and prompts as Markdown\n"
 	"      --json             machine-readable output for report and --list-plugins\n"
 	"      --interval SECS    report: sample for SECS before printing (default 1)\n"
 	"      --log-level LEVEL  stderr log level (debug, info, warning, error, ...)\n"
@@ -48,7 +50,7 @@ void cli_version(void)
 int daemon_parse_args(int argc, char **argv, struct daemon_opts *o)
 {
 	enum { OPT_LIST = 256, OPT_CHECK, OPT_HELP_CONFIG, OPT_JSON, OPT_LOG, OPT_DAEMON,
-	       OPT_ROOT, OPT_INTERVAL };
+	       OPT_ROOT, OPT_INTERVAL, OPT_SURFACE };
 	static const struct option longs[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "plugin-dir", required_argument, NULL, 'p' },
@@ -57,6 +59,7 @@ int daemon_parse_args(int argc, char **argv, struct daemon_opts *o)
 		{ "list-plugins", no_argument, NULL, OPT_LIST },
 		{ "check-config", no_argument, NULL, OPT_CHECK },
 		{ "help-config", no_argument, NULL, OPT_HELP_CONFIG },
+		{ "list-surface", no_argument, NULL, OPT_SURFACE },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "interval", required_argument, NULL, OPT_INTERVAL },
 		{ "log-level", required_argument, NULL, OPT_LOG },
@@ -100,6 +103,9 @@ int daemon_parse_args(int argc, char **argv, struct daemon_opts *o)
 			break;
 		case OPT_HELP_CONFIG:
 			o->mode = MODE_HELP_CONFIG;
+			break;
+		case OPT_SURFACE:
+			o->mode = MODE_LIST_SURFACE;
 			break;
 		case OPT_JSON:
 			o->json = true;
@@ -256,5 +262,56 @@ int cli_list_plugins(bool json)
 	}
 	if (!n)
 		printf("(no plugins found)\n");
+	return 0;
+}
+
+/* First sentence of a description, for one-line table cells. */
+static void print_cell(const char *s)
+{
+	for (; s && *s; s++) {
+		if (*s == '|')
+			fputs("\\|", stdout);
+		else if (*s == '\n')
+			fputc(' ', stdout);
+		else
+			fputc(*s, stdout);
+		if (*s == '.' && (s[1] == ' ' || s[1] == '\0'))
+			break;
+	}
+}
+
+int cli_list_surface(void)
+{
+	printf("| resource | plugin | what it holds |\n|---|---|---|\n");
+	for (int tpl = 0; tpl < 2; tpl++) {
+		if (tpl)
+			printf("\n| resource template | plugin | what it holds |\n|---|---|---|\n");
+		for (size_t i = 0; i < registry.n_resources; i++) {
+			const struct reg_resource *r = registry.resources[i];
+
+			if (r->is_template != tpl)
+				continue;
+			printf("| `%s` | %s | ", r->uri, r->owner->name);
+			print_cell(r->description);
+			printf(" |\n");
+		}
+	}
+	printf("\n| tool | plugin | what it does |\n|---|---|---|\n");
+	for (size_t i = 0; i < registry.n_tools; i++) {
+		printf("| `%s` | %s | ", registry.tools[i]->name, registry.tools[i]->owner->name);
+		print_cell(registry.tools[i]->description);
+		printf(" |\n");
+	}
+	printf("\n| prompt | plugin | arguments | what it does |\n|---|---|---|---|\n");
+	for (size_t i = 0; i < registry.n_prompts; i++) {
+		const struct reg_prompt *p = registry.prompts[i];
+
+		printf("| `%s` | %s | ", p->name, p->owner->name);
+		for (size_t k = 0; k < p->n_args; k++)
+			printf("%s%s%s", k ? ", " : "", p->args[k].name, p->args[k].required ? "" : "?");
+		printf("%s | ", p->n_args ? "" : "-");
+		print_cell(p->description);
+		printf(" |\n");
+	}
 	return 0;
 }

@@ -18,6 +18,7 @@ enum daemon_mode {
 	MODE_HELP,
 	MODE_VERSION,
 	MODE_HELP_CONFIG,
+	MODE_LIST_SURFACE,
 };
 
 struct daemon_opts {
@@ -57,6 +58,7 @@ void cli_help(void);
 void cli_version(void);
 void cli_help_config(void);
 int cli_list_plugins(bool json);
+int cli_list_surface(void);
 int cli_check_config(const struct config *cfg, const char *plugin_dir);
 void cli_print_errors(const struct config *cfg);
 int report_run(const struct daemon_opts *o);

@@ -50,6 +50,11 @@ void host_set_hooks(const struct host_hooks *h)
 	hooks = h;
 }
 
+const struct host_hooks *host_get_hooks(void)
+{
+	return hooks;
+}
+
 static int check_reg(struct smcp_host *h, const char *what, const char *name)
 {
 	if (!h)

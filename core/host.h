@@ -48,7 +48,10 @@ struct host_hooks {
 	bool (*client_has_capability)(const char *name);
 	void (*resource_updated)(const char *uri);
 	void (*list_changed)(void);
+	/* Add the session's protocol counters to j (schedmcp://plugins). */
+	void (*write_session)(const struct smcp_host_api *api, struct smcp_json *j);
 };
+const struct host_hooks *host_get_hooks(void);
 void host_set_hooks(const struct host_hooks *hooks);
 
 /* Completion candidates being built (struct smcp_completion). */

@@ -269,6 +269,11 @@ int main(int argc, char **argv)
 		rc = err ? 1 : cli_list_plugins(o.json);
 		daemon_stop();
 		break;
+	case MODE_LIST_SURFACE:
+		err = daemon_start(&lim);
+		rc = err ? 1 : cli_list_surface();
+		daemon_stop();
+		break;
 	case MODE_REPORT:
 		err = daemon_start(&lim);
 		rc = err ? 1 : report_run(&o);

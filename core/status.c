@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../mcp/server.h"
 #include "host.h"
 #include "loader.h"
 #include "registry.h"
@@ -60,22 +59,16 @@ static int plugins_read(void *data, struct smcp_call *call, const char *uri,
 			const struct smcp_args *vars, struct smcp_result *res)
 {
 	struct smcp_json *j = api->result_json(res);
-	struct mcp_stats st;
+	const struct host_hooks *hooks;
 
 	if (!j)
 		return -ENOMEM;
 	api->json_string(j, "server_version", SMCP_VERSION);
 	api->json_string(j, "plugin_abi", SMCP_ABI_VERSION_STR);
 	status_write_plugins(api, j);
-	mcp_server_stats(&st);
-	api->json_object(j, "session");
-	api->json_uint(j, "requests", st.requests);
-	api->json_uint(j, "notifications_received", st.notifications);
-	api->json_uint(j, "errors_sent", st.errors_sent);
-	api->json_uint(j, "notifications_dropped", st.dropped_notifications);
-	api->json_uint(j, "requests_in_flight", st.pending);
-	api->json_uint(j, "subscriptions", st.subscriptions);
-	api->json_end(j);
+	hooks = host_get_hooks();
+	if (hooks && hooks->write_session)
+		hooks->write_session(api, j);
 	return 0;
 }
 

@@ -1359,7 +1359,21 @@ static void hook_list_changed(void)
 	send_notification("notifications/prompts/list_changed", NULL, true);
 }
 
+static void hook_write_session(const struct smcp_host_api *api, struct smcp_json *j)
+{
+	api->json_object(j, "session");
+	api->json_string(j, "protocol_version", srv.version);
+	api->json_uint(j, "requests", srv.stats.requests);
+	api->json_uint(j, "notifications_received", srv.stats.notifications);
+	api->json_uint(j, "errors_sent", srv.stats.errors_sent);
+	api->json_uint(j, "notifications_dropped", srv.stats.dropped_notifications);
+	api->json_uint(j, "requests_in_flight", srv.n_pending);
+	api->json_uint(j, "subscriptions", srv.n_subs);
+	api->json_end(j);
+}
+
 static const struct host_hooks hooks = {
+	.write_session = hook_write_session,
 	.client_has_capability = hook_has_capability,
 	.resource_updated = hook_resource_updated,
 	.list_changed = hook_list_changed,

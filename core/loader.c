@@ -387,6 +387,13 @@ void loader_init_all(void)
 		struct smcp_host *p = plugins[i];
 		int err;
 
+		if (p->state == PLUGIN_DISABLED && p->dl) {
+			/* nothing of it will run: do not keep its libraries mapped */
+			dlclose(p->dl);
+			p->dl = NULL;
+			p->info = NULL;
+			p->cfg = NULL;
+		}
 		if (p->state != PLUGIN_LOADED || !p->dl)
 			continue;
 		p->in_init = true;

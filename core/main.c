@@ -34,7 +34,7 @@ const struct smcp_config_key core_config_keys[] = {
 	{ sizeof(struct smcp_config_key), "max_result_bytes", SMCP_CONFIG_INT, "98304",
 	  "largest tool result or resource read sent (about 25k tokens by default)", 4096,
 	  16 << 20 },
-	{ sizeof(struct smcp_config_key), "max_output_queue_bytes", SMCP_CONFIG_INT, "16777216",
+	{ sizeof(struct smcp_config_key), "max_output_queue_bytes", SMCP_CONFIG_INT, "4194304",
 	  "output the client has not read yet; notifications are dropped past half of it and "
 	  "requests are not read past all of it",
 	  65536, 1 << 30 },

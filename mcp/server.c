@@ -113,6 +113,40 @@ static void send_result(const cJSON *id, cJSON *result)
 	cJSON_Delete(m);
 }
 
+/*
+ * Send a result serialized once, unless the message is over the answer
+ * limit: then nothing is sent and the size is returned so the caller can
+ * answer with an explanation instead. Takes ownership of result.
+ */
+static size_t send_result_bounded(const cJSON *id, cJSON *result)
+{
+	cJSON *m = envelope();
+	size_t n = 0;
+	char *text;
+
+	if (!m || !result) {
+		cJSON_Delete(m);
+		cJSON_Delete(result);
+		return 0;
+	}
+	cJSON_AddItemToObject(m, "id", cJSON_Duplicate(id, true));
+	cJSON_AddItemToObject(m, "result", result);
+	text = cJSON_PrintUnformatted(m);
+	if (!text) {
+		log_err("out of memory serialising a message");
+	} else {
+		n = strlen(text);
+		/* the envelope and id cost a few dozen bytes beyond the result */
+		if (n <= srv.lim.max_result_bytes + 128) {
+			(void)srv.send(srv.transport, text, n, false);
+			n = 0;
+		}
+	}
+	free(text);
+	cJSON_Delete(m);
+	return n;
+}
+
 static void send_error_data(const cJSON *id, int code, const char *message, cJSON *data)
 {
 	cJSON *m = envelope(), *e = cJSON_CreateObject();
@@ -513,41 +547,25 @@ static cJSON *tool_result(struct request *r, int err)
 	return out;
 }
 
-/* Serialized size check: an answer over the limit is replaced by a tool
- * error (or a protocol error for reads) saying how to narrow it. */
-static bool too_large(cJSON *result, size_t *ret_size)
-{
-	char *text = cJSON_PrintUnformatted(result);
-	size_t n = text ? strlen(text) : 0;
-
-	free(text);
-	*ret_size = n;
-	return n > srv.lim.max_result_bytes;
-}
-
 static void finish_tool(struct request *r, int err)
 {
-	cJSON *out = tool_result(r, err);
-	size_t size;
+	size_t size = send_result_bounded(r->id, tool_result(r, err));
+	char msg[512];
+	cJSON *out, *t;
 
-	if (out && too_large(out, &size)) {
-		char msg[512];
-		cJSON *t, *content;
-
-		cJSON_Delete(out);
-		out = cJSON_CreateObject();
-		content = cJSON_AddArrayToObject(out, "content");
-		t = cJSON_CreateObject();
-		snprintf(msg, sizeof(msg),
-			 "tool %s produced %zu bytes, over this server's limit of %zu bytes "
-			 "(max_result_bytes); narrow the query (a smaller limit, a filter, "
-			 "summary detail) and call it again",
-			 r->what, size, srv.lim.max_result_bytes);
-		cJSON_AddStringToObject(t, "type", "text");
-		cJSON_AddStringToObject(t, "text", msg);
-		cJSON_AddItemToArray(content, t);
-		cJSON_AddBoolToObject(out, "isError", true);
-	}
+	if (!size)
+		return;
+	out = cJSON_CreateObject();
+	t = cJSON_CreateObject();
+	snprintf(msg, sizeof(msg),
+		 "tool %s produced about %zu bytes, over this server's limit of %zu bytes "
+		 "(max_result_bytes); narrow the query (a smaller limit, a filter, "
+		 "summary detail) and call it again",
+		 r->what, size, srv.lim.max_result_bytes);
+	cJSON_AddStringToObject(t, "type", "text");
+	cJSON_AddStringToObject(t, "text", msg);
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(out, "content"), t);
+	cJSON_AddBoolToObject(out, "isError", true);
 	send_result(r->id, out);
 }
 
@@ -587,16 +605,13 @@ static void finish_read(struct request *r, int err)
 		cJSON_AddItemToArray(contents, cJSON_DetachItemFromArray(res->content, 0));
 	out = cJSON_CreateObject();
 	cJSON_AddItemToObject(out, "contents", contents);
-	if (too_large(out, &size)) {
-		cJSON_Delete(out);
+	size = send_result_bounded(r->id, out);
+	if (size)
 		send_error(r->id, JSONRPC_INTERNAL_ERROR,
-			   "%s is %zu bytes, over this server's limit of %zu bytes "
+			   "%s is about %zu bytes, over this server's limit of %zu bytes "
 			   "(max_result_bytes); read a narrower resource or use the matching tool "
 			   "with a limit",
 			   r->what, size, srv.lim.max_result_bytes);
-		return;
-	}
-	send_result(r->id, out);
 }
 
 static void finish_prompt(struct request *r, int err)

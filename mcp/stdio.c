@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -33,6 +34,8 @@ static struct {
 	bool in_eof;
 	struct chunk *head, *tail;
 	size_t queued;
+	size_t queued_peak;
+	bool batching;
 	bool out_watched;
 	bool out_dead;
 	uint64_t dropped;
@@ -40,6 +43,7 @@ static struct {
 } io;
 
 static void on_stdin(void *data, int fd, uint32_t revents);
+static void on_stdout(void *data, int fd, uint32_t revents);
 
 static void stdin_tick(void *data)
 {
@@ -66,13 +70,19 @@ static void set_input_paused(bool pause)
 		(void)loop_watch(STDIN_FILENO, EPOLLIN, on_stdin, NULL, &io);
 }
 
-/* Write as much of the queue as the pipe takes. */
+/* Write as much of the queue as the pipe takes, many messages per writev. */
 static int drain(void)
 {
 	while (io.head) {
-		struct chunk *c = io.head;
-		ssize_t n = write(STDOUT_FILENO, c->data + c->off, c->len - c->off);
+		struct iovec iov[64];
+		int k = 0;
+		ssize_t n;
 
+		for (struct chunk *c = io.head; c && k < 64; c = c->next, k++) {
+			iov[k].iov_base = c->data + c->off;
+			iov[k].iov_len = c->len - c->off;
+		}
+		n = writev(STDOUT_FILENO, iov, k);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -80,9 +90,16 @@ static int drain(void)
 				return 0;
 			return -errno;
 		}
-		c->off += (size_t)n;
 		io.queued -= (size_t)n;
-		if (c->off == c->len) {
+		while (n > 0) {
+			struct chunk *c = io.head;
+			size_t left = c->len - c->off;
+
+			if ((size_t)n < left) {
+				c->off += (size_t)n;
+				break;
+			}
+			n -= (ssize_t)left;
 			io.head = c->next;
 			if (!io.head)
 				io.tail = NULL;
@@ -100,6 +117,32 @@ static void out_gone(int err)
 	loop_quit(0);
 }
 
+/* A burst of output grew the heap: give it back once the queue drained. */
+static void maybe_trim(void)
+{
+	if (!io.head && io.queued_peak > (1u << 20)) {
+		malloc_trim(0);
+		io.queued_peak = 0;
+	}
+}
+
+/* Write what is queued; watch stdout for the rest. */
+static int flush(void)
+{
+	int err = drain();
+
+	if (err) {
+		out_gone(err);
+		return -EPIPE;
+	}
+	if (io.head && !io.out_watched) {
+		if (loop_watch(STDOUT_FILENO, EPOLLOUT, on_stdout, NULL, &io) == 0)
+			io.out_watched = true;
+	}
+	maybe_trim();
+	return 0;
+}
+
 static void on_stdout(void *data, int fd, uint32_t revents)
 {
 	int err = drain();
@@ -112,6 +155,7 @@ static void on_stdout(void *data, int fd, uint32_t revents)
 		(void)loop_unwatch(STDOUT_FILENO);
 		io.out_watched = false;
 	}
+	maybe_trim();
 	if (io.queued < io.lim.max_queue_bytes / 2)
 		set_input_paused(false);
 	maybe_quit();
@@ -144,14 +188,14 @@ int stdio_transport_send(void *t, const char *line, size_t len, bool droppable)
 		io.head = c;
 	io.tail = c;
 	io.queued += c->len;
-	err = drain();
-	if (err) {
-		out_gone(err);
-		return -EPIPE;
-	}
-	if (io.head && !io.out_watched) {
-		if (loop_watch(STDOUT_FILENO, EPOLLOUT, on_stdout, NULL, &io) == 0)
-			io.out_watched = true;
+	if (io.queued > io.queued_peak)
+		io.queued_peak = io.queued;
+	/* while a batch of input lines is handled, answers are written
+	 * together afterwards: one writev instead of one write each */
+	if (!(io.batching && io.queued < 65536)) {
+		err = flush();
+		if (err)
+			return err;
 	}
 	/* a client that does not read stops us reading its requests */
 	if (io.queued > io.lim.max_queue_bytes)
@@ -163,6 +207,8 @@ static void consume_lines(void)
 {
 	size_t start = 0;
 
+	io.batching = true;
+
 	for (;;) {
 		char *nl = memchr(io.in + start, '\n', io.in_len - start);
 
@@ -173,6 +219,9 @@ static void consume_lines(void)
 		if (io.in_paused || loop_quitting())
 			break;
 	}
+	io.batching = false;
+	if (io.head)
+		(void)flush();
 	memmove(io.in, io.in + start, io.in_len - start);
 	io.in_len -= start;
 }

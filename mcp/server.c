@@ -44,6 +44,8 @@ struct request {
 	cJSON *progress_token;
 	double last_progress;
 	bool has_progress;
+	int defer_timer; /* response waiting one tick after progress */
+	int defer_err;
 	const char *what; /* tool/prompt name or uri, for messages */
 };
 
@@ -472,6 +474,8 @@ static void pending_del(struct request *r)
 	srv.n_pending--;
 }
 
+/* End the requests a call sent to the client: each callback hears
+ * -ECANCELED once (the call is already finished, so it cannot complete it). */
 static void client_reqs_drop(struct request *owner)
 {
 	struct client_req **pp = &srv.client_reqs;
@@ -479,20 +483,24 @@ static void client_reqs_drop(struct request *owner)
 	while (*pp) {
 		struct client_req *c = *pp;
 
-		if (c->owner == owner) {
-			*pp = c->next;
-			if (c->timer > 0)
-				(void)loop_timer_remove(c->timer);
-			free(c);
-			srv.n_client_reqs--;
-		} else {
+		if (c->owner != owner) {
 			pp = &c->next;
+			continue;
 		}
+		*pp = c->next;
+		srv.n_client_reqs--;
+		if (c->timer > 0)
+			(void)loop_timer_remove(c->timer);
+		c->cb(c->data, &owner->call, -ECANCELED, NULL, "the request was cancelled");
+		free(c);
+		pp = &srv.client_reqs; /* the callback may have changed the list */
 	}
 }
 
 static void request_free(struct request *r)
 {
+	if (r->defer_timer > 0)
+		(void)loop_timer_remove(r->defer_timer);
 	client_reqs_drop(r);
 	result_release(&r->call.result);
 	cJSON_Delete(r->id);
@@ -665,10 +673,36 @@ static void settle(struct request *r, int ret)
 	request_free(r);
 }
 
+static void deferred_complete(void *data)
+{
+	struct request *r = data;
+
+	r->defer_timer = 0;
+	pending_del(r);
+	finish(r, r->defer_err);
+	request_free(r);
+}
+
 static void op_complete(struct smcp_call *c, int err)
 {
 	struct request *r = c->ctx;
 
+	/*
+	 * A response right behind a progress notification can reach a client
+	 * in the same read, and the TypeScript SDK then handles the response
+	 * first and drops the progress as "unknown token" (typescript-sdk
+	 * #2580; Claude Code disconnects on it). One loop tick keeps them apart.
+	 */
+	if (r->has_progress) {
+		r->defer_err = err;
+		r->defer_timer = loop_timer_add(2, false, deferred_complete, r, &srv);
+		if (r->defer_timer > 0) {
+			/* the plugin is done with the call: a cancel now only
+			 * suppresses the response */
+			r->call.cancel_cb = NULL;
+			return;
+		}
+	}
 	pending_del(r);
 	finish(r, err);
 	request_free(r);

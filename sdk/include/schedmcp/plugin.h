@@ -36,7 +36,7 @@ extern "C" {
 #endif
 
 #define SMCP_ABI_MAJOR 1
-#define SMCP_ABI_MINOR 0
+#define SMCP_ABI_MINOR 1
 #define SMCP_STR_(x) #x
 #define SMCP_STR(x) SMCP_STR_(x)
 /* "MAJOR.MINOR" of this header. */
@@ -248,6 +248,92 @@ typedef void (*smcp_cancel_fn)(void *data, struct smcp_call *call);
 typedef void (*smcp_response_fn)(void *data, struct smcp_call *call, int err,
 				 const struct smcp_args *result, const char *message);
 
+/* ------------------------------------------------------------------ metrics */
+
+/*
+ * Typed metrics (Since: 1.1). A plugin registers metric families in init()
+ * and publishes values into them at any time; the core keeps a bounded
+ * rolling history of every series (one series per distinct set of label
+ * values), answers history://{metric}, query_history and what_changed from
+ * it, and evaluates watches on it. A plugin keeps no history of its own.
+ * docs/metrics.md is the guide: naming, units, labels, what to publish.
+ */
+enum smcp_metric_type {
+	/* A total that only grows (events, ns spent). Publish the cumulative
+	 * value with metric_set() (a decrease is taken as a reset) or
+	 * increments with metric_add(). History keeps the increase per step;
+	 * queries report rates per second. */
+	SMCP_METRIC_COUNTER = 1,
+	/* A value that goes up and down (utilisation, queue depth, load).
+	 * Publish with metric_set(). History keeps mean, min and max per step. */
+	SMCP_METRIC_GAUGE,
+	/* A distribution over fixed buckets (latencies). Publish bucket counts
+	 * with metric_hist() or single values with metric_observe(). History
+	 * keeps the bucket counts of every step; coarser steps sum buckets, so
+	 * percentiles over any range are exact to the bucket. */
+	SMCP_METRIC_HISTOGRAM,
+};
+
+enum smcp_metric_flags {
+	/*
+	 * The series are keyed by a high-cardinality label (pid, tid, cgroup,
+	 * comm): the core keeps only the top N series by activity in the latest
+	 * step ([core] metrics_top_n), where activity is the increase (counter),
+	 * the value (gauge) or the sum of observed values (histogram). A new
+	 * series replaces the least active one when it is more active by a
+	 * quarter; otherwise the publish returns -ENOSPC, which is normal here.
+	 * Publish such metrics as increments (metric_add, SMCP_HIST_DELTA) or
+	 * gauges, so a newcomer's activity is known at once.
+	 */
+	SMCP_METRIC_TOP_N = 1u << 0,
+	/* Show this metric's latest values (top series first) in the context
+	 * snapshot taken when a watch breaches: e.g. per-process latency, the
+	 * current scheduler, CPU load. */
+	SMCP_METRIC_CONTEXT = 1u << 1,
+};
+
+enum smcp_hist_flags {
+	/* counts and sum are since the previous call (else cumulative totals) */
+	SMCP_HIST_DELTA = 1u << 0,
+};
+
+#define SMCP_METRIC_MAX_LABELS 6
+#define SMCP_METRIC_MAX_BUCKETS 256
+#define SMCP_METRIC_NAME_MAX 63 /* bytes of a metric or label name */
+#define SMCP_METRIC_VALUE_MAX 63 /* bytes of one label value; all values of a series: 191 */
+
+/*
+ * One metric family. Strings and arrays are copied during metric_register().
+ */
+struct smcp_metric_desc {
+	size_t sz;
+	/* [a-z][a-z0-9_]*, unique in the daemon, ending in its unit:
+	 * "sched_runq_latency_ns", "cpu_busy_pct", "sched_switches_total" */
+	const char *name;
+	const char *help; /* one line for the model: what is measured, where */
+	/* "ns", "us", "ms", "s", "pct", "bytes", "1" (a count); NULL = "1" */
+	const char *unit;
+	enum smcp_metric_type type;
+	uint32_t flags; /* enum smcp_metric_flags */
+	/* n_labels label names ([a-z][a-z0-9_]*): "cpu", "llc", "node", "dsq",
+	 * "cgroup", "pid", "comm"... NULL when n_labels is 0. Values are given
+	 * in this order when publishing. */
+	const char *const *labels;
+	uint32_t n_labels; /* <= SMCP_METRIC_MAX_LABELS */
+	/* Histograms only: the exclusive upper bound of each bucket, in unit,
+	 * strictly increasing; bucket 0 starts at 0; the last bound may be
+	 * INFINITY (an open-ended bucket). */
+	const double *bucket_bounds;
+	uint32_t n_buckets; /* 1..SMCP_METRIC_MAX_BUCKETS */
+};
+
+/*
+ * Called by the core on its loop thread once per history step (1 s by
+ * default), just before it records the step: publish the current values
+ * here and they land in exactly one step. now_ns is api->now_ns().
+ */
+typedef void (*smcp_collect_fn)(void *data, uint64_t now_ns);
+
 /* ----------------------------------------------------------------- host API */
 
 struct smcp_host_api {
@@ -379,7 +465,9 @@ struct smcp_host_api {
 	 * elicitation, roots). params_json is the request's params object as
 	 * text. -ENOTSUP when the client did not declare the capability named
 	 * by the method's prefix. The response arrives through cb, at most
-	 * once, before the call is freed. Since: 1.0 */
+	 * once, before the call is freed: -ECANCELED when the call was cancelled
+	 * or the host stops (the call is then finished; do not complete it).
+	 * Since: 1.0 */
 	int (*call_client_request)(struct smcp_call *c, const char *method,
 				   const char *params_json, uint32_t timeout_ms,
 				   smcp_response_fn cb, void *data);
@@ -392,6 +480,50 @@ struct smcp_host_api {
 	 * Since: 1.0 */
 	int (*completion_add)(struct smcp_completion *c, const char *value);
 	int (*completion_total)(struct smcp_completion *c, uint32_t total);
+
+	/*
+	 * Metrics. Since: 1.1 (check with SMCP_API_HAS first).
+	 *
+	 * metric_register: only inside init(). Returns a metric id > 0 (for the
+	 * calls below), or -EINVAL (bad name, unit, labels or buckets), -EEXIST
+	 * (name taken), -EPERM (outside init), -ENOSPC (too many metrics).
+	 * The metric goes away with the plugin.
+	 *
+	 * Publishing: label_values holds the metric's n_labels values in the
+	 * order of its labels (NULL when it has none); they are borrowed for
+	 * the call. The first publish of new label values creates the series
+	 * (the only allocation; later publishes of it allocate nothing). They
+	 * return 0, or -ENOENT (no such metric of this plugin), -EINVAL (wrong
+	 * type, missing or over-long label value, bucket count mismatch),
+	 * -ENOSPC (series not created: the series limit, the memory budget or
+	 * SMCP_METRIC_TOP_N said no; counted and shown in the metric catalog).
+	 *
+	 * metric_set: gauge: the current value; counter: the cumulative total.
+	 * metric_add: counter: an increment (>= 0); gauge: added to the value.
+	 * metric_hist: histogram: n_counts == n_buckets counts (cumulative, or
+	 *   since the previous call with SMCP_HIST_DELTA) and the sum of the
+	 *   observed values alike (NAN when unknown: means are then estimated
+	 *   from bucket midpoints).
+	 * metric_observe: histogram: count one observed value.
+	 * metric_collect: call cb once per history step (see smcp_collect_fn);
+	 *   only inside init(); -EPERM outside, -ENOSPC past 8 per plugin.
+	 */
+	/* Since: 1.1 */
+	int (*metric_register)(struct smcp_host *h, const struct smcp_metric_desc *d);
+	/* Since: 1.1 */
+	int (*metric_set)(struct smcp_host *h, int metric, const char *const *label_values,
+			  double value);
+	/* Since: 1.1 */
+	int (*metric_add)(struct smcp_host *h, int metric, const char *const *label_values,
+			  double delta);
+	/* Since: 1.1 */
+	int (*metric_hist)(struct smcp_host *h, int metric, const char *const *label_values,
+			   const uint64_t *counts, uint32_t n_counts, double sum, uint32_t flags);
+	/* Since: 1.1 */
+	int (*metric_observe)(struct smcp_host *h, int metric, const char *const *label_values,
+			      double value);
+	/* Since: 1.1 */
+	int (*metric_collect)(struct smcp_host *h, smcp_collect_fn cb, void *data);
 };
 
 /* Whether the host's API table has member m. */

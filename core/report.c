@@ -102,6 +102,8 @@ static void print_scalar(const cJSON *v)
 		fputs(cJSON_IsTrue(v) ? "yes" : "no", stdout);
 	else if (cJSON_IsNull(v))
 		fputs("-", stdout);
+	else if (cJSON_IsRaw(v))
+		fputs(v->valuestring, stdout);
 	else if (cJSON_IsNumber(v)) {
 		double d = v->valuedouble;
 
@@ -138,7 +140,7 @@ static int cell_width(const cJSON *v)
 {
 	char buf[64];
 
-	if (cJSON_IsString(v))
+	if (cJSON_IsString(v) || cJSON_IsRaw(v))
 		return (int)strlen(v->valuestring);
 	if (cJSON_IsNumber(v)) {
 		double d = v->valuedouble;

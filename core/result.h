@@ -107,6 +107,9 @@ int api_arg_int(const struct smcp_args *a, const char *name, int64_t *ret);
 int api_arg_double(const struct smcp_args *a, const char *name, double *ret);
 int api_arg_bool(const struct smcp_args *a, const char *name, bool *ret);
 
+/* The value of a number node, including the raw integers the writer makes. */
+bool json_number(const cJSON *v, double *ret);
+
 /* A JSON string node holding valid UTF-8 (ill-formed bytes replaced). */
 cJSON *json_string_node(const char *s);
 

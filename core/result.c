@@ -162,7 +162,8 @@ int api_result_text(struct smcp_result *r, const char *text)
 	return add_item(r, item);
 }
 
-static int vtextf(struct smcp_result *r, const char *fmt, va_list ap, char **ret)
+__attribute__((format(printf, 2, 0))) static int vtextf(struct smcp_result *r, const char *fmt,
+						     va_list ap, char **ret)
 {
 	char *s = NULL;
 

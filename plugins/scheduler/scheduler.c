@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * scheduler plugin: scheduler://current, stats://scheduler/scx and
+ * query_stats.
+ *
+ * A 1 s timer reads three small sysfs files (sched_ext state, ops name,
+ * enable_seq); when the scheduler changes it notifies subscribers of both
+ * resources, publishes a scheduler.changed event for clients that poll, and
+ * logs. Reads use a fresh sched_ext state and fair tunables cached for 5 s.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <schedmcp/plugin.h>
+
+#include "sched_emit.h"
+
+#define POLL_MS 1000
+#define FAIR_TTL_NS (5 * 1000000000ull)
+
+static const char query_stats_input[] =
+	"{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
+	"\"stat_type\":{\"type\":\"string\",\"enum\":[\"all\",\"cpu\",\"llc\",\"node\",\"dsq\","
+	"\"process\",\"scheduler\",\"system\",\"topology\",\"memory\",\"network\",\"events\","
+	"\"bpf\",\"profiling\"],\"description\":\"which statistics (default all)\"}}}";
+
+static const char query_stats_output[] =
+	"{\"type\":\"object\",\"required\":[\"stat_type\",\"resources\"],\"properties\":{"
+	"\"stat_type\":{\"type\":\"string\"},"
+	"\"resources\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{"
+	"\"uri\":{\"type\":\"string\"},\"description\":{\"type\":\"string\"},"
+	"\"plugin\":{\"type\":[\"string\",\"null\"]},"
+	"\"available\":{\"type\":[\"boolean\",\"null\"]},"
+	"\"tool\":{\"type\":[\"string\",\"null\"]}}}},"
+	"\"how_to_read\":{\"type\":\"string\"},\"notes\":{\"type\":\"array\"}}}";
+
+struct sched_plugin {
+	struct smcp_host *host;
+	const struct smcp_host_api *api;
+	struct scx_state polled; /* what the last poll saw */
+	struct kernel_release kernel;
+	struct fair_state fair;
+	uint64_t fair_read_ns; /* 0: never */
+};
+
+static struct sched_plugin plugin;
+
+static const char *root(const struct sched_plugin *p)
+{
+	return p->api->fs_root(p->host);
+}
+
+static void view(struct sched_plugin *p, struct sched_view *v)
+{
+	uint64_t now = p->api->now_ns(p->host);
+
+	if (!p->fair_read_ns || now - p->fair_read_ns >= FAIR_TTL_NS) {
+		fair_read(root(p), &p->fair);
+		p->fair_read_ns = now ? now : 1;
+	}
+	scx_read(root(p), true, &v->scx);
+	v->kernel = p->kernel;
+	v->fair = &p->fair;
+	v->root = root(p);
+}
+
+static void publish_change(struct sched_plugin *p, const struct scx_state *before,
+			   const struct scx_state *after)
+{
+	const struct smcp_host_api *api = p->api;
+	struct sched_view from = { .scx = *before, .kernel = p->kernel };
+	struct sched_view to = { .scx = *after, .kernel = p->kernel };
+	struct smcp_json *ev;
+
+	api->log(p->host, SMCP_LOG_INFO, "scheduler changed: %s (%s) -> %s (%s), sched_ext %s",
+		 sched_name(&from), sched_class(&from), sched_name(&to), sched_class(&to),
+		 after->state[0] ? after->state : "absent");
+	(void)api->notify_resource_updated(p->host, "scheduler://current");
+	(void)api->notify_resource_updated(p->host, "stats://scheduler/scx");
+	ev = api->event_begin(p->host, "scheduler.changed");
+	if (!ev)
+		return;
+	api->json_string(ev, "from_class", sched_class(&from));
+	api->json_string(ev, "from_name", sched_name(&from));
+	api->json_string(ev, "to_class", sched_class(&to));
+	api->json_string(ev, "to_name", sched_name(&to));
+	api->json_string(ev, "sched_ext_state", after->state[0] ? after->state : NULL);
+	if (after->enable_seq >= 0)
+		api->json_int(ev, "enable_seq", after->enable_seq);
+	(void)api->event_commit(p->host, ev);
+}
+
+static void sched_poll(void *data)
+{
+	struct sched_plugin *p = data;
+	struct scx_state now;
+
+	scx_read(root(p), false, &now);
+	if (!scx_changed(&p->polled, &now))
+		return;
+	publish_change(p, &p->polled, &now);
+	p->polled = now;
+}
+
+static int read_current(void *data, struct smcp_call *call, const char *uri,
+			const struct smcp_args *vars, struct smcp_result *res)
+{
+	struct sched_plugin *p = data;
+	struct smcp_json *j = p->api->result_json(res);
+	struct sched_view v;
+
+	if (!j)
+		return -ENOMEM;
+	view(p, &v);
+	return emit_current(p->api, j, &v);
+}
+
+static int read_scx(void *data, struct smcp_call *call, const char *uri,
+		    const struct smcp_args *vars, struct smcp_result *res)
+{
+	struct sched_plugin *p = data;
+	struct smcp_json *j = p->api->result_json(res);
+	struct sched_view v;
+
+	if (!j)
+		return -ENOMEM;
+	view(p, &v);
+	return emit_scx(p->api, j, &v);
+}
+
+static int query_stats(void *data, struct smcp_call *call, const struct smcp_args *args,
+		       struct smcp_result *res)
+{
+	struct sched_plugin *p = data;
+	const char *type = "all";
+	struct smcp_json *j;
+
+	(void)p->api->arg_string(args, "stat_type", &type);
+	if (catalog_mask(type) < 0) {
+		(void)p->api->result_error(res,
+					   "stat_type must be one of: all, cpu, llc, node, dsq, "
+					   "process, scheduler, system, topology, memory, network, "
+					   "events, bpf, profiling (got \"%s\")",
+					   type);
+		return 0;
+	}
+	j = p->api->result_json(res);
+	return j ? emit_catalog(p->api, j, type) : -ENOMEM;
+}
+
+static int sched_init(struct smcp_host *host, const struct smcp_host_api *api)
+{
+	struct sched_plugin *p = &plugin;
+	int err;
+
+	p->host = host;
+	p->api = api;
+	kernel_release_read(root(p), &p->kernel);
+	scx_read(root(p), false, &p->polled);
+	if (!p->kernel.text[0])
+		(void)api->set_status(host, true,
+				      "cannot read /proc/sys/kernel/osrelease: the fair class "
+				      "(EEVDF or CFS) is unknown");
+	err = api->register_resource(host, &(struct smcp_resource_desc){
+		.sz = sizeof(struct smcp_resource_desc),
+		.uri = "scheduler://current",
+		.name = "scheduler",
+		.title = "Active scheduler",
+		.description = "The scheduler in charge: class sched_ext with the BPF scheduler's "
+			       "ops name (state, switch_all, enable_seq, nr_rejected, event "
+			       "counters), else the kernel's fair class (EEVDF on 6.6+, CFS "
+			       "before) with its tunables. Updated notifications when a "
+			       "sched_ext scheduler loads or unloads.",
+		.mime_type = "application/json",
+		.flags = SMCP_RESOURCE_REPORT,
+		.read = read_current,
+		.data = p,
+	});
+	if (err)
+		return err;
+	err = api->register_resource(host, &(struct smcp_resource_desc){
+		.sz = sizeof(struct smcp_resource_desc),
+		.uri = "stats://scheduler/scx",
+		.name = "scheduler_scx",
+		.title = "Kernel sched_ext state",
+		.description = "The kernel's sched_ext state and event counters "
+			       "(/sys/kernel/sched_ext) and its debug dump "
+			       "(/sys/kernel/debug/sched/ext) when readable, each with the reason "
+			       "when not (no sched_ext, debugfs not mounted, not root, lockdown).",
+		.mime_type = "application/json",
+		.flags = 0,
+		.read = read_scx,
+		.data = p,
+	});
+	if (err)
+		return err;
+	err = api->register_tool(host, &(struct smcp_tool_desc){
+		.sz = sizeof(struct smcp_tool_desc),
+		.name = "query_stats",
+		.title = "Find statistics",
+		.description = "Where each statistic lives: resource URIs (and the tool that "
+			       "answers the same with arguments) for a stat_type such as cpu, "
+			       "llc, node, dsq, process, scheduler, system or all. Start here "
+			       "when unsure what to read. Example: {\"stat_type\":\"cpu\"}",
+		.input_schema = query_stats_input,
+		.output_schema = query_stats_output,
+		.flags = SMCP_TOOL_READ_ONLY | SMCP_TOOL_IDEMPOTENT,
+		.call = query_stats,
+		.data = p,
+	});
+	if (err)
+		return err;
+	err = api->timer_add(host, POLL_MS, true, sched_poll, p);
+	return err < 0 ? err : 0;
+}
+
+static void sched_fini(struct smcp_host *host)
+{
+	memset(&plugin, 0, sizeof(plugin));
+}
+
+static const struct smcp_plugin_info sched_info = {
+	SMCP_PLUGIN_INFO_INIT,
+	.name = "scheduler",
+	.version = "0.1.0",
+	.description = "the active scheduler (sched_ext or the fair class) and query_stats",
+	.init = sched_init,
+	.fini = sched_fini,
+};
+
+/* plugin.h declares no prototype for the entry; -Wmissing-prototypes wants one */
+SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void);
+
+SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void)
+{
+	return &sched_info;
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/* JSON answers of the sysstat plugin, computed from the sample ring. */
+#ifndef SMCP_SYSSTAT_EMIT_H
+#define SMCP_SYSSTAT_EMIT_H
+
+#include <schedmcp/plugin.h>
+
+#include "sample.h"
+
+/* Resources list every CPU's split up to this many CPUs, then summarise. */
+#define EMIT_FULL_CPU_ROWS 32
+/* Summarised per-CPU busy list and interface lists stop here. */
+#define EMIT_MAX_BUSY_ROWS 256
+#define EMIT_MAX_IFACE_ROWS 32
+
+enum window_id { WIN_1S, WIN_10S, WIN_60S, WIN_START, WIN_NR };
+
+struct emit_ctx {
+	const struct smcp_host_api *api;
+	struct smcp_json *j;
+	const struct sampler *s;
+	uint64_t interval_ns;
+};
+
+/* What get_system_stats asked for. */
+struct stat_query {
+	enum window_id window;
+	const uint8_t *cpu_filter; /* cpu_slots flags, or NULL: every CPU */
+	int64_t offset, limit;
+};
+
+/* Window by name ("1s", "10s", "60s", "since_start"); -1 if unknown. */
+int window_by_name(const char *name);
+const char *window_name(enum window_id w);
+
+/* Resource bodies. Each returns the writer's sticky status. */
+int emit_cpu_resource(const struct emit_ctx *c);
+int emit_memory_resource(const struct emit_ctx *c);
+int emit_network_resource(const struct emit_ctx *c);
+
+/* get_system_stats: one window, rows paginated. */
+int emit_cpu_query(const struct emit_ctx *c, const struct stat_query *q);
+int emit_network_query(const struct emit_ctx *c, const struct stat_query *q);
+
+#endif

@@ -1,0 +1,305 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sysstat plugin: windowed CPU, memory and network statistics.
+ *
+ * A 1 s timer on the core loop samples /proc into a 64-slot ring; every
+ * answer is the difference of two samples (last 1 s, 10 s, 60 s, or since
+ * the plugin started), named in the answer, never since-boot totals.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <schedmcp/plugin.h>
+
+#include "stat_emit.h"
+
+#define SAMPLE_INTERVAL_MS 1000
+#define QUERY_DEFAULT_ROWS 64
+#define QUERY_MAX_ROWS 128
+#define STAT_UNREADABLE "cannot read /proc/stat: CPU utilisation is unavailable"
+
+static const char get_system_stats_input[] =
+	"{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
+	"\"kind\":{\"type\":\"string\",\"enum\":[\"cpu\",\"memory\",\"network\"],"
+	"\"description\":\"what to return (default cpu)\"},"
+	"\"window\":{\"type\":\"string\",\"enum\":[\"1s\",\"10s\",\"60s\",\"since_start\"],"
+	"\"description\":\"cpu/network: the window to report (default 10s)\"},"
+	"\"cpus\":{\"type\":\"string\",\"description\":"
+	"\"cpu: only these CPUs, cpulist syntax, e.g. \\\"0-15,64\\\"\"},"
+	"\"offset\":{\"type\":\"integer\",\"minimum\":0,\"description\":"
+	"\"index of the first CPU or interface row (default 0)\"},"
+	"\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":128,\"description\":"
+	"\"rows per page (default 64)\"}}}";
+
+static const char get_system_stats_output[] =
+	"{\"type\":\"object\",\"properties\":{"
+	"\"kind\":{\"type\":\"string\"},\"window\":{\"type\":\"object\"},"
+	"\"cpus\":{\"type\":\"array\"},\"interfaces\":{\"type\":\"array\"},"
+	"\"windows\":{\"type\":\"array\"},\"page\":{\"type\":\"object\"},"
+	"\"now\":{\"type\":\"object\"},\"sampling\":{\"type\":\"object\"},"
+	"\"notes\":{\"type\":\"array\"},\"truncated\":{\"type\":\"boolean\"}}}";
+
+struct sysstat {
+	struct smcp_host *host;
+	const struct smcp_host_api *api;
+	struct sampler sampler;
+	bool sampler_ready;
+	bool stat_ok; /* last /proc/stat read worked */
+};
+
+static struct sysstat plugin;
+
+static void sysstat_tick(void *data)
+{
+	struct sysstat *p = data;
+	bool ok = sampler_take(&p->sampler, p->api->now_ns(p->host)) == 0;
+
+	if (ok != p->stat_ok) {
+		p->api->log(p->host, ok ? SMCP_LOG_INFO : SMCP_LOG_WARNING,
+			    ok ? "/proc/stat readable again" : "cannot read /proc/stat");
+		(void)p->api->set_status(p->host, !ok, ok ? NULL : STAT_UNREADABLE);
+	}
+	p->stat_ok = ok;
+}
+
+static struct emit_ctx ctx(struct sysstat *p, struct smcp_json *j)
+{
+	return (struct emit_ctx){
+		.api = p->api,
+		.j = j,
+		.s = &p->sampler,
+		.interval_ns = SAMPLE_INTERVAL_MS * 1000000ull,
+	};
+}
+
+typedef int (*emit_fn)(const struct emit_ctx *c);
+
+static int read_with(struct sysstat *p, struct smcp_result *res, emit_fn fn)
+{
+	struct smcp_json *j = p->api->result_json(res);
+	struct emit_ctx c;
+
+	if (!j)
+		return -ENOMEM;
+	c = ctx(p, j);
+	return fn(&c);
+}
+
+static int read_cpu(void *data, struct smcp_call *call, const char *uri,
+		    const struct smcp_args *vars, struct smcp_result *res)
+{
+	return read_with(data, res, emit_cpu_resource);
+}
+
+static int read_memory(void *data, struct smcp_call *call, const char *uri,
+		       const struct smcp_args *vars, struct smcp_result *res)
+{
+	return read_with(data, res, emit_memory_resource);
+}
+
+static int read_network(void *data, struct smcp_call *call, const char *uri,
+			const struct smcp_args *vars, struct smcp_result *res)
+{
+	return read_with(data, res, emit_network_resource);
+}
+
+/* cpus filter as one flag per sampler CPU slot; -EINVAL on bad syntax. */
+static int parse_cpu_filter(const char *text, int slots, uint8_t **ret)
+{
+	uint8_t *f = calloc((size_t)slots, 1);
+	const char *p = text;
+
+	if (!f)
+		return -ENOMEM;
+	while (*p == ' ')
+		p++;
+	while (*p) {
+		char *end;
+		long lo = strtol(p, &end, 10), hi;
+
+		if (end == p || lo < 0)
+			goto bad;
+		hi = lo;
+		p = end;
+		if (*p == '-') {
+			hi = strtol(p + 1, &end, 10);
+			if (end == p + 1 || hi < lo)
+				goto bad;
+			p = end;
+		}
+		for (long c = lo; c <= hi && c < slots; c++)
+			f[c] = 1;
+		if (*p == ',')
+			p++;
+		else if (*p)
+			goto bad;
+	}
+	*ret = f;
+	return 0;
+bad:
+	free(f);
+	return -EINVAL;
+}
+
+static int get_system_stats(void *data, struct smcp_call *call, const struct smcp_args *args,
+			    struct smcp_result *res)
+{
+	struct sysstat *p = data;
+	const struct smcp_host_api *api = p->api;
+	struct stat_query q = { .window = WIN_10S, .limit = QUERY_DEFAULT_ROWS };
+	const char *kind = "cpu", *window = NULL, *cpus = NULL;
+	uint8_t *filter = NULL;
+	struct smcp_json *j;
+	struct emit_ctx c;
+	int64_t v;
+	int err;
+
+	(void)api->arg_string(args, "kind", &kind);
+	if (api->arg_string(args, "window", &window) == 0) {
+		int w = window_by_name(window);
+
+		if (w < 0) {
+			(void)api->result_error(res,
+						"window must be one of: 1s, 10s, 60s, since_start "
+						"(got \"%s\")",
+						window);
+			return 0;
+		}
+		q.window = w;
+	}
+	if (strcmp(kind, "cpu") != 0 && strcmp(kind, "memory") != 0 &&
+	    strcmp(kind, "network") != 0) {
+		(void)api->result_error(res,
+					"kind must be one of: cpu, memory, network (got \"%s\")",
+					kind);
+		return 0;
+	}
+	if (api->arg_int(args, "offset", &v) == 0)
+		q.offset = v < 0 ? 0 : v;
+	if (api->arg_int(args, "limit", &v) == 0)
+		q.limit = v < 1 ? 1 : v > QUERY_MAX_ROWS ? QUERY_MAX_ROWS : v;
+	if (api->arg_string(args, "cpus", &cpus) == 0) {
+		err = parse_cpu_filter(cpus, p->sampler.cpu_slots, &filter);
+		if (err == -EINVAL) {
+			(void)api->result_error(res,
+						"cpus must be a CPU list such as \"0-15,64\" "
+						"(got \"%s\")",
+						cpus);
+			return 0;
+		}
+		if (err)
+			return err;
+		q.cpu_filter = filter;
+	}
+	j = api->result_json(res);
+	if (!j) {
+		free(filter);
+		return -ENOMEM;
+	}
+	c = ctx(p, j);
+	if (strcmp(kind, "cpu") == 0)
+		err = emit_cpu_query(&c, &q);
+	else if (strcmp(kind, "network") == 0)
+		err = emit_network_query(&c, &q);
+	else
+		err = api->json_string(j, "kind", "memory") ?: emit_memory_resource(&c);
+	free(filter);
+	return err;
+}
+
+static int sysstat_init(struct smcp_host *host, const struct smcp_host_api *api)
+{
+	static const struct {
+		const char *uri, *name, *title, *description;
+		smcp_read_fn read;
+		uint32_t flags;
+	} res[] = {
+		{ "stats://system/cpu", "system_cpu", "CPU utilisation",
+		  "CPU utilisation over the last 1 s, 10 s, 60 s and since schedmcp started "
+		  "(each window named, with the seconds it really covers): user/nice/system/"
+		  "irq/softirq/steal/iowait/idle %, context switches/s, forks/s, run-queue "
+		  "length, CPU pressure (PSI); load averages; per-CPU split for the 10 s "
+		  "window (summarised on machines with more than 32 CPUs).",
+		  read_cpu, SMCP_RESOURCE_REPORT },
+		{ "stats://system/memory", "system_memory", "Memory",
+		  "Memory from /proc/meminfo (kB) with used %, memory pressure (PSI), and "
+		  "page-fault and swap rates over 1 s, 10 s, 60 s and since start.",
+		  read_memory, SMCP_RESOURCE_REPORT },
+		{ "stats://system/network", "system_network", "Network",
+		  "Per-interface byte/packet/error/drop rates over 1 s, 10 s, 60 s and since "
+		  "start (totals leave out loopback), busiest 32 interfaces listed.",
+		  read_network, 0 },
+	};
+	struct sysstat *p = &plugin;
+	int err;
+
+	p->host = host;
+	p->api = api;
+	err = sampler_init(&p->sampler, api->fs_root(host));
+	if (err)
+		return err;
+	p->sampler_ready = true;
+	p->stat_ok = sampler_take(&p->sampler, api->now_ns(host)) == 0;
+	if (!p->stat_ok)
+		(void)api->set_status(host, true, STAT_UNREADABLE);
+	for (size_t i = 0; i < sizeof(res) / sizeof(res[0]); i++) {
+		err = api->register_resource(host, &(struct smcp_resource_desc){
+			.sz = sizeof(struct smcp_resource_desc),
+			.uri = res[i].uri,
+			.name = res[i].name,
+			.title = res[i].title,
+			.description = res[i].description,
+			.mime_type = "application/json",
+			.flags = res[i].flags,
+			.read = res[i].read,
+			.data = p,
+		});
+		if (err)
+			return err;
+	}
+	err = api->register_tool(host, &(struct smcp_tool_desc){
+		.sz = sizeof(struct smcp_tool_desc),
+		.name = "get_system_stats",
+		.title = "Windowed system statistics",
+		.description = "CPU, memory or network statistics over one window (1s, 10s, 60s "
+			       "or since_start; default 10s), from 1 s samples. kind=cpu adds "
+			       "every CPU's user/system/iowait/... split (pick CPUs with cpus, "
+			       "64 rows per page); kind=network lists every interface by "
+			       "traffic. Example: {\"kind\":\"cpu\",\"window\":\"60s\","
+			       "\"cpus\":\"0-7\"}",
+		.input_schema = get_system_stats_input,
+		.output_schema = get_system_stats_output,
+		.flags = SMCP_TOOL_READ_ONLY | SMCP_TOOL_IDEMPOTENT,
+		.call = get_system_stats,
+		.data = p,
+	});
+	if (err)
+		return err;
+	err = api->timer_add(host, SAMPLE_INTERVAL_MS, true, sysstat_tick, p);
+	return err < 0 ? err : 0;
+}
+
+static void sysstat_fini(struct smcp_host *host)
+{
+	if (plugin.sampler_ready)
+		sampler_fini(&plugin.sampler);
+	memset(&plugin, 0, sizeof(plugin));
+}
+
+static const struct smcp_plugin_info sysstat_info = {
+	SMCP_PLUGIN_INFO_INIT,
+	.name = "sysstat",
+	.version = "0.1.0",
+	.description = "windowed CPU, memory and network statistics from /proc",
+	.init = sysstat_init,
+	.fini = sysstat_fini,
+};
+
+/* plugin.h declares no prototype for the entry; -Wmissing-prototypes wants one */
+SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void);
+
+SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void)
+{
+	return &sysstat_info;
+}

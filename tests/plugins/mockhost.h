@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/* State shared by the mock host's API (mockhost_api.c) and its command
+ * loop (mockhost.c). Test code only. */
+#ifndef SMCP_MOCKHOST_H
+#define SMCP_MOCKHOST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <schedmcp/plugin.h>
+
+#define MAX_REG 64
+#define MAX_TIMERS 16
+#define MAX_DEPTH 64
+
+struct smcp_host {
+	const char *fs_root;
+	uint64_t now_ns;
+	bool in_init, degraded;
+	char reason[512];
+};
+
+struct reg {
+	char *key;       /* URI or tool name */
+	char *desc_json; /* what was registered, for "list" */
+	smcp_read_fn read;
+	smcp_tool_fn call;
+	void *data;
+};
+
+struct timer {
+	int id; /* 0: free slot */
+	uint64_t interval_ns, due_ns;
+	bool repeat;
+	smcp_timer_fn cb;
+	void *data;
+};
+
+struct smcp_json {
+	cJSON *stack[MAX_DEPTH];
+	int depth;
+	int err;
+};
+
+struct smcp_result {
+	cJSON *content; /* array of content items */
+	struct smcp_json json;
+	cJSON *root;    /* structuredContent / JSON body, when result_json was used */
+	bool is_error;
+};
+
+struct smcp_args {
+	cJSON *obj;
+};
+
+extern struct smcp_host host;
+extern struct reg resources[MAX_REG], tools[MAX_REG];
+extern int n_resources, n_tools;
+extern struct timer timers[MAX_TIMERS];
+extern const struct smcp_host_api mock_api;
+
+void writer_init(struct smcp_json *j, cJSON *root);
+
+#endif

@@ -1,0 +1,267 @@
+#!/usr/bin/env python3
+"""sysstat plugin against a fake kernel (mock host, fake clock).
+
+The test plays the kernel: before each 1 s tick it rewrites /proc/stat,
+/proc/pressure/*, /proc/vmstat and /proc/net/dev with counters that grow at
+known rates, so every percentage and rate the plugin reports has an exact
+expected value, per window (1 s, 10 s, 60 s, since start).
+"""
+import os
+import shutil
+import tempfile
+
+from plugtest import Checker, Mock, write
+
+ck = Checker()
+HZ = 100
+
+
+class FakeKernel:
+    """Counters integrated second by second from per-second rates."""
+
+    FIELDS = ["user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"]
+
+    def __init__(self, root, ncpu, ifaces=("lo", "eth0")):
+        self.root, self.ncpu, self.t = root, ncpu, 0
+        self.cpu = [[0] * 8 for _ in range(ncpu)]
+        self.ctxt = self.forks = 0
+        self.psi = {"cpu": [0, 0], "memory": [0, 0]}
+        self.vm = {"pgfault": 0, "pgmajfault": 0, "pswpin": 0, "pswpout": 0}
+        self.net = {i: [0] * 16 for i in ifaces}
+        self.running = 3
+        write(root, "sys/devices/system/cpu/possible", "0-%d\n" % (ncpu - 1))
+        write(root, "proc/loadavg", "2.50 1.75 1.00 4/321 4242\n")
+        write(root, "proc/meminfo", "MemTotal:       16000000 kB\nMemFree:         2000000 kB\n"
+              "MemAvailable:    4000000 kB\nBuffers:          100000 kB\n"
+              "Cached:          3000000 kB\nSwapTotal:       1000000 kB\n"
+              "SwapFree:         750000 kB\nDirty:               123 kB\n")
+
+    def tick(self, rates, seconds=1, running=None):
+        """Advance the fake counters by `seconds` at `rates` and write them."""
+        for _ in range(seconds):
+            self.t += 1
+            for c in range(self.ncpu):
+                for f, v in enumerate(rates["cpu"](c)):
+                    self.cpu[c][f] += v
+            self.ctxt += rates.get("ctxt", 0)
+            self.forks += rates.get("forks", 0)
+            for r in self.psi:
+                for k in range(2):
+                    self.psi[r][k] += rates.get("psi_" + r, (0, 0))[k]
+            for k in self.vm:
+                self.vm[k] += rates.get(k, 0)
+            for i, (rx, tx) in rates.get("net", {}).items():
+                self.net[i][0] += rx
+                self.net[i][1] += rx // 100
+                self.net[i][8] += tx
+                self.net[i][9] += tx // 100
+        self.running = running if running is not None else 3 + self.t % 2
+        self.write()
+
+    def write(self):
+        total = [sum(c[f] for c in self.cpu) for f in range(8)]
+        lines = ["cpu  " + " ".join(map(str, total)) + " 0 0"]
+        lines += ["cpu%d " % i + " ".join(map(str, c)) + " 0 0" for i, c in enumerate(self.cpu)]
+        lines += ["intr 1 0 0", "ctxt %d" % self.ctxt, "btime 1700000000",
+                  "processes %d" % self.forks, "procs_running %d" % self.running,
+                  "procs_blocked 1", "softirq 0 0"]
+        write(self.root, "proc/stat", "\n".join(lines) + "\n")
+        for r, (some, full) in self.psi.items():
+            write(self.root, "proc/pressure/" + r,
+                  "some avg10=1.50 avg60=2.50 avg300=3.50 total=%d\n"
+                  "full avg10=0.10 avg60=0.20 avg300=0.30 total=%d\n" % (some, full))
+        write(self.root, "proc/vmstat", "".join("%s %d\n" % kv for kv in self.vm.items()))
+        head = ("Inter-|   Receive                                                |  Transmit\n"
+                " face |bytes    packets errs drop fifo frame compressed multicast|bytes    "
+                "packets errs drop fifo colls carrier compressed\n")
+        body = "".join("%6s: %s\n" % (i, " ".join(map(str, v))) for i, v in self.net.items())
+        write(self.root, "proc/net/dev", head + body)
+
+
+# per-second ticks: cpu0 80% busy, cpu1 20% busy + 30% iowait, cpu2 irq/softirq/steal
+def phase_a(c):
+    return [[60, 0, 20, 20, 0, 0, 0, 0], [10, 10, 0, 50, 30, 0, 0, 0],
+            [0, 0, 0, 80, 0, 5, 5, 10], [0, 0, 0, 100, 0, 0, 0, 0]][c]
+
+
+def phase_b(c):  # cpu0 goes idle
+    return [0, 0, 0, 100, 0, 0, 0, 0] if c == 0 else phase_a(c)
+
+
+RATES = {"cpu": phase_a, "ctxt": 1234, "forks": 7, "psi_cpu": (250000, 0),
+         "psi_memory": (50000, 10000), "pgfault": 1000, "pgmajfault": 2, "pswpout": 5,
+         "net": {"eth0": (125000, 25000), "lo": (500, 500)}}
+
+
+def win(body, name):
+    """A window by name, following "same_as" to the window it repeats."""
+    w = next(w for w in body["windows"] if w["window"] == name)
+    if "same_as" in w:
+        return dict(win(body, w["same_as"]), window=name, requested_s=w["requested_s"],
+                    complete=w["complete"], same_as=w["same_as"])
+    return w
+
+
+def approx(what, got, want, tol=0.011):
+    ck.true("%s: got %r, want %r" % (what, got, want), got is not None and abs(got - want) <= tol)
+
+
+tmp = tempfile.mkdtemp(prefix="smcp-sysstat-")
+try:
+    root = os.path.join(tmp, "root")
+    k = FakeKernel(root, 4)
+    k.tick(RATES)  # t=1: the sample taken at init
+    with Mock("sysstat", root) as m:
+        cpu = m.read("stats://system/cpu")
+        for w in cpu["windows"]:
+            ck.eq("first read: %s not yet available" % w["window"], w["available"], False)
+            ck.true("first read: says why", "only one sample" in w["reason"])
+        ck.eq("first read: load averages right away", cpu["now"]["load_avg_1m"], 2.5)
+        ck.eq("first read: kernel PSI averages right away",
+              cpu["now"]["cpu_pressure"]["some"]["avg60"], 2.5)
+
+        for _ in range(5):  # t=2..6
+            k.tick(RATES)
+            m.advance(1000)
+        cpu = m.read("stats://system/cpu")
+        w10 = win(cpu, "10s")
+        ck.eq("5 s in: 10s window is partial", (w10["complete"], w10["covered_s"]), (False, 5))
+        ck.eq("5 s in: 1s window complete", win(cpu, "1s")["complete"], True)
+        ck.eq("5 s in: 60s and since_start repeat 10s, said once",
+              [w.get("same_as") for w in cpu["windows"]], [None, None, "10s", "10s"])
+
+        for _ in range(55):  # t=7..61: 60 s of phase A
+            k.tick(RATES)
+            m.advance(1000)
+        cpu = m.read("stats://system/cpu")
+        w60 = win(cpu, "60s")
+        ck.eq("60 s in: 60s window complete", (w60["complete"], w60["covered_s"]), (True, 60))
+        want = {"busy_pct": 30, "user_pct": 17.5, "nice_pct": 2.5, "system_pct": 5,
+                "idle_pct": 62.5, "iowait_pct": 7.5, "irq_pct": 1.25, "softirq_pct": 1.25,
+                "steal_pct": 2.5}
+        for name in ("1s", "10s", "60s", "since_start"):
+            w = win(cpu, name)
+            for f, v in want.items():
+                approx("phase A %s %s" % (name, f), w["cpu"][f], v)
+            approx("%s ctxt/s" % name, w["context_switches_per_s"], 1234)
+            approx("%s forks/s" % name, w["forks_per_s"], 7)
+            approx("%s cpu pressure some" % name, w["cpu_pressure_some_pct"], 25)
+            approx("%s cpu pressure full" % name, w["cpu_pressure_full_pct"], 0)
+        approx("10s run queue average", win(cpu, "10s")["procs_running_avg"], 3.5)
+        ck.eq("10s procs_blocked average", win(cpu, "10s")["procs_blocked_avg"], 1)
+        rows = {r["cpu"]: r for r in cpu["per_cpu"]["cpus"]}
+        ck.eq("per-CPU window named", cpu["per_cpu"]["window"], "10s")
+        ck.eq("per-CPU busy", [rows[c]["busy_pct"] for c in range(4)], [80, 20, 20, 0])
+        ck.eq("cpu1 iowait", rows[1]["iowait_pct"], 30)
+        ck.eq("cpu2 steal", rows[2]["steal_pct"], 10)
+
+        for _ in range(10):  # t=62..71: phase B, cpu0 idle
+            k.tick(dict(RATES, cpu=phase_b))
+            m.advance(1000)
+        cpu = m.read("stats://system/cpu")
+        approx("phase B 1s busy", win(cpu, "1s")["cpu"]["busy_pct"], 10)
+        approx("phase B 10s busy", win(cpu, "10s")["cpu"]["busy_pct"], 10)
+        approx("60s mixes 50 s of A and 10 s of B", win(cpu, "60s")["cpu"]["busy_pct"],
+               (50 * 120 + 10 * 40) * 100 / (60 * 400))
+        st = win(cpu, "since_start")
+        approx("since start covers 70 s", st["covered_s"], 70)
+        approx("since start busy", st["cpu"]["busy_pct"], (60 * 120 + 10 * 40) * 100 / (70 * 400))
+        ck.true("since start: no run-queue average once the ring wrapped",
+                "procs_running_avg" not in st)
+        ck.eq("ring holds 64 samples", cpu["sampling"]["samples_kept"], 64)
+
+        mem = m.read("stats://system/memory")
+        ck.eq("meminfo total", mem["total_kb"], 16000000)
+        ck.eq("used_pct from MemAvailable", mem["used_pct"], 75)
+        ck.eq("swap_used_pct", mem["swap_used_pct"], 25)
+        w = win(mem, "10s")
+        approx("page faults/s", w["page_faults_per_s"], 1000)
+        approx("major faults/s", w["major_faults_per_s"], 2)
+        approx("swap out pages/s", w["swap_out_pages_per_s"], 5)
+        approx("memory pressure some", w["pressure_some_pct"], 5)
+        approx("memory pressure full", w["pressure_full_pct"], 1)
+
+        net = m.read("stats://system/network")
+        w = win(net, "60s")
+        approx("net rx bytes/s leaves out lo", w["rx_bytes_per_s"], 125000)
+        approx("net tx bytes/s", w["tx_bytes_per_s"], 25000)
+        ck.eq("interfaces busiest first", [i["name"] for i in net["interfaces"]], ["eth0", "lo"])
+        approx("lo rate listed", net["interfaces"][1]["rates"]["rx_bytes_per_s"], 500)
+        ck.eq("scxtop total_recv_bytes (cumulative)", net["total_recv_bytes"],
+              71 * 125000 + 71 * 500)
+
+        r = m.call_json("get_system_stats", {"kind": "cpu", "window": "60s", "cpus": "0,2"})
+        ck.eq("tool names its window", r["window"]["window"], "60s")
+        ck.eq("tool cpus filter", [c["cpu"] for c in r["cpus"]], [0, 2])
+        approx("tool cpu0 over 60 s", r["cpus"][0]["busy_pct"], (50 * 80) / 60)
+        r = m.call("get_system_stats", {"window": "5m"})
+        ck.true("bad window lists the valid ones",
+                r["isError"] and "1s, 10s, 60s, since_start" in r["content"][0]["text"])
+        r = m.call("get_system_stats", {"kind": "disk"})
+        ck.true("bad kind lists the valid ones",
+                r["isError"] and "cpu, memory, network" in r["content"][0]["text"])
+        r = m.call("get_system_stats", {"cpus": "x"})
+        ck.true("bad cpus is a tool error", r["isError"])
+        r = m.call_json("get_system_stats", {"kind": "memory"})
+        ck.eq("tool kind=memory", (r["kind"], r["total_kb"]), ("memory", 16000000))
+    shutil.rmtree(tmp)
+
+    # --- 256 CPUs, 40 interfaces: bounded answers that say how to get the rest ---
+    root = os.path.join(tmp, "root")
+    ifaces = ["lo", "eth0"] + ["veth%02d" % i for i in range(38)]
+    k = FakeKernel(root, 256, ifaces)
+    big = {"cpu": lambda c: [c % 100, 0, 0, 100 - c % 100, 0, 0, 0, 0],
+           "net": {i: (1000 * (n + 1), 10) for n, i in enumerate(ifaces)}}
+    k.tick(big)
+    with Mock("sysstat", root) as m:
+        for _ in range(10):
+            k.tick(big)
+            m.advance(1000)
+        cpu = m.read("stats://system/cpu")
+        pc = cpu["per_cpu"]
+        ck.eq("256 CPUs: per-CPU summarised", pc.get("summarised"), True)
+        ck.eq("256 CPUs: busiest first", [r["cpu"] for r in pc["busiest"]][:3], [99, 199, 98])
+        ck.eq("256 CPUs: busy for every CPU", len(pc["busy_by_cpu"]), 256)
+        ck.eq("256 CPUs: max", pc["busy_pct"]["max"], 99)
+        ck.true("256 CPUs: note says how to get every split",
+                "get_system_stats" in pc["note"] and '"cpus"' in pc["note"])
+        import json
+        ck.true("256 CPUs: resource under 25k tokens", len(json.dumps(cpu)) < 60000)
+        r = m.call_json("get_system_stats", {"kind": "cpu"})
+        ck.eq("256 CPUs: first page", (len(r["cpus"]), r["page"]["next_offset"]), (64, 64))
+        ck.true("256 CPUs: page cut is flagged", r["truncated"])
+        r = m.call_json("get_system_stats", {"kind": "cpu", "offset": 192})
+        ck.eq("256 CPUs: last page", (r["cpus"][-1]["cpu"], r["page"]["next_offset"]),
+              (255, None))
+        net = m.read("stats://system/network")
+        ck.eq("40 interfaces: 32 listed", len(net["interfaces"]), 32)
+        ck.eq("40 interfaces: busiest first", net["interfaces"][0]["name"], "veth37")
+        ck.true("40 interfaces: cut flagged and explained",
+                net["truncated"] and any("offset" in n for n in net["notes"]))
+        r = m.call_json("get_system_stats", {"kind": "network", "offset": 32})
+        ck.eq("40 interfaces: the rest by page", len(r["interfaces"]), 8)
+    shutil.rmtree(tmp)
+
+    # --- no /proc/stat: degraded, CPU windows null, the rest still served --------
+    root = os.path.join(tmp, "root")
+    k = FakeKernel(root, 2)
+    k.tick(RATES)
+    os.unlink(os.path.join(root, "proc/stat"))
+    with Mock("sysstat", root, valgrind=True) as m:
+        ck.true("no /proc/stat: degraded", m.cmd("status")["degraded"])
+        k.tick(RATES)
+        os.unlink(os.path.join(root, "proc/stat"))
+        m.advance(1000)
+        cpu = m.read("stats://system/cpu")
+        ck.eq("no /proc/stat: cpu split null", win(cpu, "1s")["cpu"], None)
+        ck.true("no /proc/stat: said in notes", "cannot read /proc/stat" in cpu["notes"])
+        approx("no /proc/stat: PSI still windowed", win(cpu, "1s")["cpu_pressure_some_pct"], 25)
+        m.read("stats://system/memory")
+        m.read("stats://system/network")
+        k.tick(RATES)
+        m.advance(1000)
+        ck.eq("/proc/stat back: no longer degraded", m.cmd("status")["degraded"], False)
+finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+
+ck.done()

@@ -1,0 +1,592 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bpf_inventory plugin: bpf://programs, bpf://programs/{id}, bpf://maps,
+ * and control_stats_collection, which holds a BPF_ENABLE_STATS fd only
+ * while it samples so programs report real run counts and run times.
+ *
+ * Every read takes a fresh snapshot with the BPF syscall (inv_scan.c);
+ * only kernel BTF is kept between reads, and released BTF_KEEP_MS after
+ * the last one.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <schedmcp/plugin.h>
+
+#include "inv.h"
+#include "inv_emit.h"
+#include "inv_stats.h"
+
+#define BTF_KEEP_MS 30000
+#define MAX_PENDING 8
+
+static const struct smcp_config_key inv_config[] = {
+	{ sizeof(struct smcp_config_key), "max_rows", SMCP_CONFIG_INT, "100",
+	  "programs (and maps) described in bpf://programs and bpf://maps; the rest are "
+	  "listed by id", 10, 2000 },
+	{ sizeof(struct smcp_config_key), "default_interval_ms", SMCP_CONFIG_INT, "1000",
+	  "run-time stats window when control_stats_collection gives no interval_ms", 100,
+	  60000 },
+	{ sizeof(struct smcp_config_key), "default_duration_s", SMCP_CONFIG_INT, "600",
+	  "stats collection stops by itself after this long unless duration_s says "
+	  "otherwise (0: only on stop)", 0, 86400 },
+	{ 0 },
+};
+
+static const char stats_input[] =
+	"{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"action\"],"
+	"\"properties\":{"
+	"\"action\":{\"type\":\"string\",\"enum\":[\"start\",\"stop\",\"status\",\"sample\"],"
+	"\"description\":\"sample: measure one window now and answer with it (the stats fd is "
+	"released after); start: keep sampling every interval_ms; stop: release the stats fd "
+	"(the last window stays readable); status: state and the last window\"},"
+	"\"interval_ms\":{\"type\":\"integer\",\"minimum\":100,\"maximum\":60000,"
+	"\"description\":\"window length in ms (default 1000)\"},"
+	"\"duration_s\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":86400,"
+	"\"description\":\"start: stop by itself after this many seconds (default 600; 0 = "
+	"only on stop)\"},"
+	"\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":50,"
+	"\"description\":\"programs listed in top, by run time (default 10)\"}}}";
+
+static const char stats_output[] =
+	"{\"type\":\"object\",\"required\":[\"action\",\"stats\"],\"properties\":{"
+	"\"action\":{\"type\":\"string\"},\"message\":{\"type\":\"string\"},"
+	"\"stats\":{\"type\":\"object\",\"properties\":{\"collecting\":{\"type\":\"boolean\"},"
+	"\"stats_fd_held_by_schedmcp\":{\"type\":\"boolean\"},"
+	"\"kernel_counting\":{\"type\":\"boolean\"},\"interval_ms\":{\"type\":\"integer\"},"
+	"\"windows\":{\"type\":\"integer\"},\"note\":{\"type\":\"string\"}}},"
+	"\"window\":{\"type\":\"object\"},\"since_start\":{\"type\":\"object\"},"
+	"\"top\":{\"type\":\"array\"},\"total_programs\":{\"type\":\"integer\"}}}";
+
+struct pending {
+	struct smcp_call *call;
+	struct smcp_result *res;
+	size_t top;
+};
+
+struct inv_plugin {
+	struct smcp_host *host;
+	const struct smcp_host_api *api;
+	char root[PATH_MAX];
+	size_t max_rows;
+	uint64_t default_interval_ms, default_duration_s;
+	struct inv_btf *btf;
+	int btf_timer;
+	struct inv_stats st;
+	int stats_timer;
+	bool user_started; /* start was asked for (not just a one-window sample) */
+	struct pending pend[MAX_PENDING];
+	size_t n_pend;
+};
+
+static struct inv_plugin plugin;
+
+static uint64_t now_ns(struct inv_plugin *p)
+{
+	return p->api->now_ns(p->host);
+}
+
+static void btf_release(void *data)
+{
+	struct inv_plugin *p = data;
+
+	inv_btf_release(p->btf);
+	p->btf_timer = 0;
+}
+
+/* BTF is worth keeping while reads come in; drop it once they stop. */
+static void btf_touch(struct inv_plugin *p)
+{
+	int t;
+
+	if (!inv_btf_loaded(p->btf))
+		return;
+	if (p->btf_timer)
+		(void)p->api->timer_remove(p->host, p->btf_timer);
+	t = p->api->timer_add(p->host, BTF_KEEP_MS, false, btf_release, p);
+	p->btf_timer = t > 0 ? t : 0;
+	if (t <= 0)
+		inv_btf_release(p->btf);
+}
+
+static int snapshot(struct inv_plugin *p, struct inv_snap *s, unsigned want,
+		    struct smcp_result *res)
+{
+	char why[320] = "";
+	int err = inv_scan(s, p->btf, p->root, want, why, sizeof(why));
+
+	btf_touch(p);
+	if (err)
+		(void)p->api->result_error(res, "%s", why[0] ? why : strerror(-err));
+	return err;
+}
+
+static struct inv_emit emitter(struct inv_plugin *p, struct smcp_json *j, const struct inv_snap *s)
+{
+	return (struct inv_emit){
+		.api = p->api,
+		.j = j,
+		.s = s,
+		.st = &p->st,
+		.now_ns = now_ns(p),
+		.default_duration_s = p->default_duration_s,
+		.max_rows = p->max_rows,
+	};
+}
+
+/* ------------------------------------------------------------- resources */
+
+static int programs_read(void *data, struct smcp_call *call, const char *uri,
+			 const struct smcp_args *vars, struct smcp_result *res)
+{
+	struct inv_plugin *p = data;
+	struct smcp_json *j;
+	struct inv_snap s;
+	struct inv_emit e;
+	int err = snapshot(p, &s, INV_WANT_ALL, res);
+
+	if (err)
+		return err;
+	j = p->api->result_json(res);
+	if (!j) {
+		inv_snap_free(&s);
+		return -ENOMEM;
+	}
+	e = emitter(p, j, &s);
+	err = inv_emit_programs(&e);
+	inv_snap_free(&s);
+	return err < 0 ? err : 0;
+}
+
+static int program_read(void *data, struct smcp_call *call, const char *uri,
+			const struct smcp_args *vars, struct smcp_result *res)
+{
+	struct inv_plugin *p = data;
+	const struct inv_prog *prog;
+	struct smcp_json *j;
+	struct inv_snap s;
+	struct inv_emit e;
+	int64_t id;
+	int err;
+
+	if (p->api->arg_int(vars, "id", &id) || id <= 0 || id > UINT32_MAX)
+		return -ENOENT;
+	err = snapshot(p, &s, INV_WANT_ALL, res);
+	if (err)
+		return err;
+	prog = inv_find_prog(&s, (uint32_t)id);
+	if (!prog) {
+		inv_snap_free(&s);
+		return -ENOENT;
+	}
+	j = p->api->result_json(res);
+	if (!j) {
+		inv_snap_free(&s);
+		return -ENOMEM;
+	}
+	e = emitter(p, j, &s);
+	err = inv_emit_program(&e, prog);
+	inv_snap_free(&s);
+	return err < 0 ? err : 0;
+}
+
+static int maps_read(void *data, struct smcp_call *call, const char *uri,
+		     const struct smcp_args *vars, struct smcp_result *res)
+{
+	struct inv_plugin *p = data;
+	struct smcp_json *j;
+	struct inv_snap s;
+	struct inv_emit e;
+	int err = snapshot(p, &s, INV_WANT_MAPS | INV_WANT_OWNERS, res);
+
+	if (err)
+		return err;
+	j = p->api->result_json(res);
+	if (!j) {
+		inv_snap_free(&s);
+		return -ENOMEM;
+	}
+	e = emitter(p, j, &s);
+	err = inv_emit_maps(&e);
+	inv_snap_free(&s);
+	return err < 0 ? err : 0;
+}
+
+static int complete_id(void *data, const char *arg_name, const char *prefix,
+		       const struct smcp_args *context, struct smcp_completion *out)
+{
+	struct inv_plugin *p = data;
+	size_t pl = strlen(prefix);
+	uint32_t total = 0;
+	__u32 id = 0;
+
+	if (strcmp(arg_name, "id") != 0)
+		return 0;
+	while (bpf_prog_get_next_id(id, &id) == 0) {
+		char s[16];
+
+		snprintf(s, sizeof(s), "%u", id);
+		if (strncmp(s, prefix, pl) != 0)
+			continue;
+		total++;
+		(void)p->api->completion_add(out, s);
+	}
+	return p->api->completion_total(out, total);
+}
+
+/* ------------------------------------------------------------ sampling */
+
+static void stats_tick(void *data);
+
+static void stop_collection(struct inv_plugin *p, const char *reason)
+{
+	if (p->stats_timer)
+		(void)p->api->timer_remove(p->host, p->stats_timer);
+	p->stats_timer = 0;
+	p->user_started = false;
+	if (inv_stats_running(&p->st)) {
+		inv_stats_stop(&p->st, now_ns(p), reason);
+		p->api->log(p->host, SMCP_LOG_INFO, "BPF run-time stats released: %s", reason);
+	}
+}
+
+static int arm_timer(struct inv_plugin *p, uint64_t interval_ms)
+{
+	int t;
+
+	if (p->stats_timer)
+		(void)p->api->timer_remove(p->host, p->stats_timer);
+	p->stats_timer = 0;
+	t = p->api->timer_add(p->host, interval_ms, true, stats_tick, p);
+	if (t < 0)
+		return t;
+	p->stats_timer = t;
+	p->st.interval_ms = interval_ms;
+	return 0;
+}
+
+static int start_collection(struct inv_plugin *p, uint64_t interval_ms, struct smcp_result *res)
+{
+	char why[256];
+	int err;
+
+	err = inv_stats_start(&p->st, now_ns(p), interval_ms, why, sizeof(why));
+	if (err) {
+		(void)p->api->result_error(res, "cannot collect BPF run-time stats: %s", why);
+		return err;
+	}
+	err = arm_timer(p, interval_ms);
+	if (err) {
+		inv_stats_stop(&p->st, now_ns(p), "could not add a timer");
+		(void)p->api->result_error(res, "cannot add the sampling timer: %s",
+					   strerror(-err));
+		return err;
+	}
+	p->api->log(p->host, SMCP_LOG_INFO, "BPF run-time stats on, window %llu ms",
+		    (unsigned long long)interval_ms);
+	return 0;
+}
+
+static int emit_report(struct inv_plugin *p, struct smcp_result *res, const char *action,
+		       size_t top, const char *message)
+{
+	struct smcp_json *j;
+	struct inv_snap s;
+	struct inv_emit e;
+	char why[320] = "";
+	bool have;
+	int err;
+
+	have = inv_scan(&s, p->btf, p->root,
+			INV_WANT_MAPS | INV_WANT_STRUCT_OPS | INV_WANT_OWNERS | INV_WANT_NAMES, why,
+			sizeof(why)) == 0;
+	btf_touch(p);
+	j = p->api->result_json(res);
+	if (!j) {
+		if (have)
+			inv_snap_free(&s);
+		return -ENOMEM;
+	}
+	e = emitter(p, j, have ? &s : NULL);
+	err = inv_emit_stats_report(&e, action, top, message);
+	if (!have)
+		p->api->json_string(j, "snapshot_error", why);
+	else
+		inv_snap_free(&s);
+	return err < 0 ? err : 0;
+}
+
+static void finish_pending(struct inv_plugin *p, const char *error)
+{
+	struct pending done[MAX_PENDING];
+	size_t n = p->n_pend;
+
+	/* completing may run host code; work on a copy of the list */
+	memcpy(done, p->pend, sizeof(done));
+	p->n_pend = 0;
+	for (size_t i = 0; i < n; i++) {
+		int err = 0;
+
+		if (error)
+			(void)p->api->result_error(done[i].res, "%s", error);
+		else
+			err = emit_report(p, done[i].res, "sample", done[i].top, NULL);
+		(void)p->api->call_complete(done[i].call, err);
+	}
+}
+
+static void stats_tick(void *data)
+{
+	struct inv_plugin *p = data;
+	int err = inv_stats_tick(&p->st, now_ns(p));
+
+	if (err) {
+		char why[160];
+
+		snprintf(why, sizeof(why), "reading program counters failed: %s", strerror(-err));
+		stop_collection(p, why);
+		finish_pending(p, why);
+		return;
+	}
+	if (p->user_started && p->st.stop_at_ns && now_ns(p) >= p->st.stop_at_ns)
+		stop_collection(p, "stopped by itself after duration_s");
+	/* a sample alone needs one window: release the fd before answering */
+	if (!p->user_started && inv_stats_running(&p->st))
+		stop_collection(p, "one-window sample finished");
+	finish_pending(p, NULL);
+	(void)p->api->notify_resource_updated(p->host, "bpf://programs");
+}
+
+static void sample_cancelled(void *data, struct smcp_call *call)
+{
+	struct inv_plugin *p = data;
+
+	if (!p->api)
+		return; /* unloaded already */
+	for (size_t i = 0; i < p->n_pend; i++) {
+		if (p->pend[i].call != call)
+			continue;
+		p->pend[i] = p->pend[--p->n_pend];
+		break;
+	}
+	if (!p->n_pend && !p->user_started)
+		stop_collection(p, "sample cancelled");
+}
+
+static int control_stats(void *data, struct smcp_call *call, const struct smcp_args *args,
+			 struct smcp_result *res)
+{
+	struct inv_plugin *p = data;
+	const struct smcp_host_api *api = p->api;
+	uint64_t interval = p->default_interval_ms, duration = p->default_duration_s;
+	const char *action = NULL;
+	char msg[256];
+	size_t top = 10;
+	int64_t v;
+
+	if (api->arg_string(args, "action", &action)) {
+		(void)api->result_error(res, "action is required: start, stop, status or sample");
+		return 0;
+	}
+	if (api->arg_int(args, "interval_ms", &v) == 0)
+		interval = v < 100 ? 100 : v > 60000 ? 60000 : (uint64_t)v;
+	if (api->arg_int(args, "duration_s", &v) == 0)
+		duration = v < 0 ? 0 : v > 86400 ? 86400 : (uint64_t)v;
+	if (api->arg_int(args, "limit", &v) == 0)
+		top = v < 1 ? 1 : v > 50 ? 50 : (size_t)v;
+
+	if (strcmp(action, "start") == 0) {
+		if (!inv_stats_running(&p->st)) {
+			if (start_collection(p, interval, res))
+				return 0;
+			snprintf(msg, sizeof(msg),
+				 "collecting: holding a BPF_ENABLE_STATS fd; the first window "
+				 "completes in %llu ms", (unsigned long long)interval);
+		} else {
+			if (interval != p->st.interval_ms && arm_timer(p, interval) == 0)
+				snprintf(msg, sizeof(msg), "already collecting; window now %llu ms",
+					 (unsigned long long)interval);
+			else
+				snprintf(msg, sizeof(msg), "already collecting");
+		}
+		p->user_started = true;
+		p->st.stop_at_ns = duration ? now_ns(p) + duration * 1000000000ull : 0;
+		return emit_report(p, res, "start", top, msg);
+	}
+	if (strcmp(action, "stop") == 0) {
+		bool was = inv_stats_running(&p->st);
+
+		stop_collection(p, "stopped by control_stats_collection");
+		finish_pending(p, "stats collection was stopped before the window ended");
+		return emit_report(p, res, "stop", top,
+				   was ? "stopped: the stats fd is released; the last window "
+					 "stays readable until the next start"
+				       : "was not collecting");
+	}
+	if (strcmp(action, "status") == 0)
+		return emit_report(p, res, "status", top, NULL);
+	if (strcmp(action, "sample") == 0) {
+		if (p->n_pend == MAX_PENDING) {
+			(void)api->result_error(res, "%d samples are already waiting for the next "
+						"window; call again after it", MAX_PENDING);
+			return 0;
+		}
+		if (!inv_stats_running(&p->st) && start_collection(p, interval, res))
+			return 0;
+		if (!call)
+			return emit_report(p, res, "sample", top, "no call to complete later: "
+							       "this is the state now");
+		p->pend[p->n_pend++] = (struct pending){ .call = call, .res = res, .top = top };
+		(void)api->call_on_cancel(call, sample_cancelled, p);
+		return SMCP_PENDING;
+	}
+	(void)api->result_error(res, "action must be start, stop, status or sample (got \"%s\")",
+				action);
+	return 0;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static int inv_register(struct inv_plugin *p)
+{
+	const struct smcp_host_api *api = p->api;
+	int err;
+
+	err = api->register_resource(p->host, &(struct smcp_resource_desc){
+		.sz = sizeof(struct smcp_resource_desc),
+		.uri = "bpf://programs",
+		.name = "bpf-programs",
+		.title = "Loaded BPF programs",
+		.description = "Every loaded BPF program: id, name, type, tag, load time, uid, "
+			       "verified instructions, xlated/jited bytes, memory, maps, attach "
+			       "points (links, BTF), owning processes, run_cnt and run_time_ns, "
+			       "and the last stats window (ns per call, calls/s, cpu_pct) while "
+			       "control_stats_collection samples. sched_ext and other struct_ops "
+			       "programs are grouped under their scheduler with the op name; this "
+			       "daemon's own programs are marked, with their cost.",
+		.mime_type = "application/json",
+		.read = programs_read,
+		.data = p,
+	});
+	if (err)
+		return err;
+	err = api->register_template(p->host, &(struct smcp_resource_desc){
+		.sz = sizeof(struct smcp_resource_desc),
+		.uri = "bpf://programs/{id}",
+		.name = "bpf-program",
+		.title = "One BPF program in detail",
+		.description = "One program by id: everything in bpf://programs plus its links "
+			       "with targets, its maps, all owners, since-start stats, recursion "
+			       "misses and its struct_ops group. Ids complete.",
+		.mime_type = "application/json",
+		.read = program_read,
+		.complete = complete_id,
+		.data = p,
+	});
+	if (err)
+		return err;
+	err = api->register_resource(p->host, &(struct smcp_resource_desc){
+		.sz = sizeof(struct smcp_resource_desc),
+		.uri = "bpf://maps",
+		.name = "bpf-maps",
+		.title = "Loaded BPF maps",
+		.description = "Every BPF map: id, name, type, key/value size, max entries, "
+			       "flags, memory charged (memlock bytes), how many programs use it "
+			       "and which processes hold it.",
+		.mime_type = "application/json",
+		.read = maps_read,
+		.data = p,
+	});
+	if (err)
+		return err;
+	return api->register_tool(p->host, &(struct smcp_tool_desc){
+		.sz = sizeof(struct smcp_tool_desc),
+		.name = "control_stats_collection",
+		.title = "BPF run-time statistics",
+		.description = "Measure what BPF programs cost (calls/s, ns per call, percent of "
+			       "one CPU), in total, for this daemon, and per program. sample: one "
+			       "window of interval_ms, answered when it ends. start/stop/status: "
+			       "continuous windows, stopping by itself after duration_s. The kernel "
+			       "counts run_cnt and run_time_ns only while stats are enabled, so "
+			       "this holds a BPF_ENABLE_STATS fd only while sampling. Example: "
+			       "{\"action\":\"sample\",\"interval_ms\":1000}",
+		.input_schema = stats_input,
+		.output_schema = stats_output,
+		.flags = SMCP_TOOL_IDEMPOTENT,
+		.call = control_stats,
+		.data = p,
+	});
+}
+
+static int inv_init(struct smcp_host *host, const struct smcp_host_api *api)
+{
+	struct inv_plugin *p = &plugin;
+	int64_t v;
+	__u32 id;
+	int err;
+
+	memset(p, 0, sizeof(*p));
+	p->host = host;
+	p->api = api;
+	snprintf(p->root, sizeof(p->root), "%s", api->fs_root(host));
+	p->max_rows = 100;
+	p->default_interval_ms = 1000;
+	p->default_duration_s = 600;
+	if (api->config_int(host, "max_rows", &v) == 0)
+		p->max_rows = (size_t)v;
+	if (api->config_int(host, "default_interval_ms", &v) == 0)
+		p->default_interval_ms = (uint64_t)v;
+	if (api->config_int(host, "default_duration_s", &v) == 0)
+		p->default_duration_s = (uint64_t)v;
+	inv_stats_init(&p->st);
+	p->btf = inv_btf_new();
+	if (!p->btf)
+		return -ENOMEM;
+	err = inv_register(p);
+	if (err)
+		return err;
+	err = bpf_prog_get_next_id(0, &id);
+	if (err && err != -ENOENT) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "cannot list BPF programs: %s%s", strerror(-err),
+			 err == -EPERM ? " (needs CAP_SYS_ADMIN: run schedmcp as root)" : "");
+		(void)api->set_status(host, true, why);
+		api->log(host, SMCP_LOG_WARNING, "%s", why);
+	}
+	return 0;
+}
+
+static void inv_fini(struct smcp_host *host)
+{
+	struct inv_plugin *p = &plugin;
+
+	/* the host removes our timers and has cancelled pending calls */
+	inv_stats_free(&p->st);
+	inv_btf_free(p->btf);
+	memset(p, 0, sizeof(*p));
+}
+
+static const struct smcp_plugin_info inv_info = {
+	SMCP_PLUGIN_INFO_INIT,
+	.name = "bpf_inventory",
+	.version = "0.1.0",
+	.description = "loaded BPF programs and maps, with run-time statistics sampled on demand",
+	.config_keys = inv_config,
+	.init = inv_init,
+	.fini = inv_fini,
+};
+
+/* plugin.h declares no prototype for the entry; -Wmissing-prototypes wants one */
+SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void);
+
+SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void)
+{
+	return &inv_info;
+}

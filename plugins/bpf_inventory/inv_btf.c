@@ -1,0 +1,310 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * BTF for naming what programs attach to and reading struct_ops maps.
+ * Kernel BTF is large (vmlinux parses into tens of MB), so it is loaded
+ * on first need and released by the plugin a little after the last read.
+ */
+#include "inv.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <linux/bpf.h>
+
+#define MAX_SPLIT 16
+
+struct inv_btf {
+	struct btf *vmlinux;
+	bool vmlinux_failed;
+	uint32_t vmlinux_id; /* its object id, once seen (0: not yet) */
+	struct {
+		uint32_t id;
+		struct btf *btf;
+	} split[MAX_SPLIT];
+	size_t n_split;
+};
+
+struct inv_btf *inv_btf_new(void)
+{
+	return calloc(1, sizeof(struct inv_btf));
+}
+
+void inv_btf_release(struct inv_btf *b)
+{
+	if (!b)
+		return;
+	for (size_t i = 0; i < b->n_split; i++)
+		btf__free(b->split[i].btf);
+	b->n_split = 0;
+	btf__free(b->vmlinux);
+	b->vmlinux = NULL;
+	b->vmlinux_failed = false;
+}
+
+void inv_btf_free(struct inv_btf *b)
+{
+	inv_btf_release(b);
+	free(b);
+}
+
+bool inv_btf_loaded(const struct inv_btf *b)
+{
+	return b && (b->vmlinux || b->n_split);
+}
+
+static struct btf *vmlinux(struct inv_btf *b)
+{
+	if (!b->vmlinux && !b->vmlinux_failed) {
+		b->vmlinux = btf__load_vmlinux_btf();
+		if (!b->vmlinux || libbpf_get_error(b->vmlinux)) {
+			b->vmlinux = NULL;
+			b->vmlinux_failed = true;
+		}
+	}
+	return b->vmlinux;
+}
+
+/* The BTF object with this id: vmlinux, a module's (split on vmlinux), or
+ * a program's own. NULL when it cannot be loaded. */
+static const struct btf *btf_by_obj(struct inv_btf *b, uint32_t obj_id)
+{
+	struct bpf_btf_info info;
+	__u32 len = sizeof(info);
+	char name[64] = "";
+	struct btf *t;
+	int fd;
+
+	if (!obj_id)
+		return NULL;
+	if (obj_id == b->vmlinux_id)
+		return vmlinux(b);
+	for (size_t i = 0; i < b->n_split; i++)
+		if (b->split[i].id == obj_id)
+			return b->split[i].btf;
+	fd = bpf_btf_get_fd_by_id(obj_id);
+	if (fd < 0)
+		return NULL;
+	memset(&info, 0, sizeof(info));
+	info.name = (__u64)(uintptr_t)name;
+	info.name_len = sizeof(name);
+	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		close(fd);
+		return NULL;
+	}
+	close(fd);
+	name[sizeof(name) - 1] = '\0';
+	if (info.kernel_btf && strcmp(name, "vmlinux") == 0) {
+		b->vmlinux_id = obj_id;
+		return vmlinux(b);
+	}
+	if (b->n_split == MAX_SPLIT)
+		return NULL;
+	if (info.kernel_btf) {
+		if (!vmlinux(b))
+			return NULL;
+		t = btf__load_from_kernel_by_id_split(obj_id, b->vmlinux);
+	} else {
+		t = btf__load_from_kernel_by_id(obj_id);
+	}
+	if (!t || libbpf_get_error(t))
+		return NULL;
+	b->split[b->n_split].id = obj_id;
+	b->split[b->n_split].btf = t;
+	b->n_split++;
+	return t;
+}
+
+static const char *strip(const char *s, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return strncmp(s, prefix, n) == 0 ? s + n : s;
+}
+
+void inv_btf_target(struct inv_btf *b, uint32_t prog_type, uint32_t attach_type,
+		    uint32_t obj_id, uint32_t type_id, char *buf, size_t len)
+{
+	const struct btf *btf;
+	const struct btf_type *t;
+	const char *name;
+
+	buf[0] = '\0';
+	if (!b || !obj_id || !type_id)
+		return;
+	btf = btf_by_obj(b, obj_id);
+	t = btf ? btf__type_by_id(btf, type_id) : NULL;
+	name = t ? btf__name_by_offset(btf, t->name_off) : NULL;
+	if (!name || !*name)
+		return;
+	switch (prog_type) {
+	case BPF_PROG_TYPE_TRACING:
+		if (btf_is_typedef(t) && strncmp(name, "btf_trace_", 10) == 0)
+			snprintf(buf, len, "tp_btf/%s", name + 10);
+		else if (strncmp(name, "bpf_iter_", 9) == 0)
+			snprintf(buf, len, "iter/%s", name + 9);
+		else if (attach_type == BPF_TRACE_FENTRY)
+			snprintf(buf, len, "fentry/%s", name);
+		else if (attach_type == BPF_TRACE_FEXIT)
+			snprintf(buf, len, "fexit/%s", name);
+		else if (attach_type == BPF_MODIFY_RETURN)
+			snprintf(buf, len, "fmod_ret/%s", name);
+		else
+			snprintf(buf, len, "function %s (fentry, fexit or fmod_ret)", name);
+		break;
+	case BPF_PROG_TYPE_LSM:
+		snprintf(buf, len, "lsm/%s", strip(name, "bpf_lsm_"));
+		break;
+	case BPF_PROG_TYPE_STRUCT_OPS:
+		snprintf(buf, len, "struct_ops %s", name);
+		break;
+	case BPF_PROG_TYPE_EXT:
+		snprintf(buf, len, "freplace %s", name);
+		break;
+	default:
+		snprintf(buf, len, "%s", name);
+	}
+}
+
+void inv_btf_type_name(struct inv_btf *b, uint32_t obj_id, uint32_t type_id, char *buf,
+		       size_t len)
+{
+	const struct btf_type *t;
+	struct btf *btf;
+	const char *name;
+
+	buf[0] = '\0';
+	if (!b || !obj_id || !type_id)
+		return;
+	btf = btf__load_from_kernel_by_id(obj_id);
+	if (!btf || libbpf_get_error(btf))
+		return;
+	t = btf__type_by_id(btf, type_id);
+	name = t ? btf__name_by_offset(btf, t->name_off) : NULL;
+	if (name)
+		snprintf(buf, len, "%s", name);
+	btf__free(btf);
+}
+
+/* The member called name of struct type st (after typedefs), or NULL. */
+static const struct btf_member *member(const struct btf *btf, const struct btf_type *st,
+				       const char *name, uint32_t *ret_off)
+{
+	const struct btf_member *m = btf_members(st);
+
+	for (uint16_t i = 0; i < btf_vlen(st); i++, m++) {
+		if (strcmp(btf__name_by_offset(btf, m->name_off), name) == 0) {
+			*ret_off = btf_member_bit_offset(st, i) / 8;
+			return m;
+		}
+	}
+	return NULL;
+}
+
+static const struct btf_type *resolved(const struct btf *btf, uint32_t id)
+{
+	int r = btf__resolve_type(btf, id);
+
+	return r < 0 ? NULL : btf__type_by_id(btf, (uint32_t)r);
+}
+
+static int read_state(const struct btf *btf, const struct btf_type *vt, const uint8_t *v,
+		      size_t size)
+{
+	const struct btf_member *m;
+	uint32_t off, sub;
+	uint32_t state;
+
+	/* 6.9+: value { common { refcnt; state }; data }; before: { refcnt; state; data } */
+	m = member(btf, vt, "common", &off);
+	if (m) {
+		const struct btf_type *ct = resolved(btf, m->type);
+
+		if (!ct || !btf_is_struct(ct) || !member(btf, ct, "state", &sub))
+			return -1;
+		off += sub;
+	} else if (!member(btf, vt, "state", &off)) {
+		return -1;
+	}
+	if (off + sizeof(state) > size)
+		return -1;
+	memcpy(&state, v + off, sizeof(state));
+	return (int)state;
+}
+
+int inv_btf_struct_ops(struct inv_btf *b, uint32_t value_type_id, const void *value,
+		       size_t value_size, struct inv_so_group *g)
+{
+	const struct btf *btf = vmlinux(b);
+	const struct btf_type *vt, *st;
+	const struct btf_member *dm, *m;
+	const uint8_t *v = value;
+	const char *vname;
+	uint32_t data_off;
+	size_t cap = 0;
+
+	if (!btf) {
+		snprintf(g->error, sizeof(g->error), "kernel BTF (/sys/kernel/btf/vmlinux) unreadable");
+		return -ENOENT;
+	}
+	vt = btf__type_by_id(btf, value_type_id);
+	vname = vt ? btf__name_by_offset(btf, vt->name_off) : NULL;
+	if (!vt || !btf_is_struct(vt) || !vname) {
+		snprintf(g->error, sizeof(g->error), "value type %u is not in vmlinux BTF "
+			 "(a struct_ops defined by a module?)", value_type_id);
+		return -ENOENT;
+	}
+	snprintf(g->kind, sizeof(g->kind), "%s", strip(vname, "bpf_struct_ops_"));
+	g->state = read_state(btf, vt, v, value_size);
+	dm = member(btf, vt, "data", &data_off);
+	st = dm ? resolved(btf, dm->type) : NULL;
+	if (!st || !btf_is_struct(st)) {
+		snprintf(g->error, sizeof(g->error), "%s has no data member", vname);
+		return -EINVAL;
+	}
+	m = btf_members(st);
+	for (uint16_t i = 0; i < btf_vlen(st); i++, m++) {
+		const char *mname = btf__name_by_offset(btf, m->name_off);
+		const struct btf_type *mt = resolved(btf, m->type);
+		size_t off = data_off + btf_member_bit_offset(st, i) / 8;
+
+		if (!mt || !mname)
+			continue;
+		if (btf_is_array(mt) && strcmp(mname, "name") == 0) {
+			size_t n = btf_array(mt)->nelems;
+
+			if (off + n <= value_size && n)
+				snprintf(g->name, sizeof(g->name), "%.*s", (int)n,
+					 (const char *)v + off);
+			continue;
+		}
+		if (btf_is_ptr(mt)) {
+			const struct btf_type *pt = resolved(btf, mt->type);
+			uint64_t id;
+
+			if (!pt || !btf_is_func_proto(pt) || off + sizeof(id) > value_size)
+				continue;
+			/* the kernel keeps each ops program's id in its slot */
+			memcpy(&id, v + off, sizeof(id));
+			if (!id || id > UINT32_MAX)
+				continue;
+			if (g->n_ops == cap) {
+				size_t ncap = cap ? cap * 2 : 16;
+				struct inv_so_op *no = realloc(g->ops, ncap * sizeof(*no));
+
+				if (!no)
+					return -ENOMEM;
+				g->ops = no;
+				cap = ncap;
+			}
+			snprintf(g->ops[g->n_ops].op, sizeof(g->ops[g->n_ops].op), "%s", mname);
+			g->ops[g->n_ops].prog_id = (uint32_t)id;
+			g->n_ops++;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,98 @@
+"""bpf_inventory without privileges: the plugin loads degraded and says why
+(CAP_SYS_ADMIN), every read and the stats tool answer with that reason, and
+nothing crashes. Run as root, the daemon is started as nobody (setpriv);
+run unprivileged, as the current user. Also checks that the plugin exports
+only its entry symbol. Suite 'plugins'."""
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.environ["SMCP_SOURCE_DIR"], "tests", "lib"))
+import mcp_client  # noqa: E402
+
+passed = failed = 0
+
+
+def check(cond, what):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL:", what)
+
+
+def unprivileged_daemon(tmp):
+    """A wrapper that starts the daemon without privileges, or None."""
+    if os.geteuid() != 0:
+        return mcp_client.daemon_path()
+    setpriv = shutil.which("setpriv")
+    if not setpriv:
+        return None
+    w = os.path.join(tmp, "schedmcp-nobody")
+    with open(w, "w") as f:
+        f.write(f"#!/bin/sh\nexec {setpriv} --reuid=65534 --regid=65534 --clear-groups "
+                f"--inh-caps=-all --bounding-set=-all {mcp_client.daemon_path()} \"$@\"\n")
+    os.chmod(w, stat.S_IRWXU)
+    return w
+
+
+def exported(so):
+    out = subprocess.run(["nm", "-D", "--defined-only", so], capture_output=True, text=True).stdout
+    return [ln.split()[-1] for ln in out.splitlines() if ln.strip()]
+
+
+def main():
+    so = os.path.join(mcp_client.plugin_dir(), "bpf_inventory", "bpf_inventory.so")
+    if shutil.which("nm"):
+        check(exported(so) == ["schedmcp_plugin_entry"], f"only the entry is exported: {exported(so)}")
+    tmp = tempfile.mkdtemp()
+    os.chmod(tmp, 0o755)
+    daemon = unprivileged_daemon(tmp)
+    if not daemon:
+        print("SKIP: cannot drop privileges (no setpriv)")
+        return 77
+    os.environ["SMCP_DAEMON"] = daemon
+    try:
+        c = mcp_client.Client(["--enable", "bpf_inventory", "--log-level", "error"])
+    except (TimeoutError, OSError, json.JSONDecodeError) as e:
+        print(f"SKIP: the daemon does not start unprivileged here ({e})")
+        return 77
+    with c:
+        if not c.init_result or "result" not in c.init_result:
+            print("SKIP: the daemon does not start unprivileged here")
+            return 77
+        d = c.read_json("schedmcp://plugins")
+        st = [p for p in d["plugins"] if p["name"] == "bpf_inventory"][0]
+        check(st["state"] == "degraded" and "CAP_SYS_ADMIN" in (st["reason"] or ""),
+              f"degraded with the capability named: {st}")
+        for uri in ("bpf://programs", "bpf://maps", "bpf://programs/1"):
+            r = c.read(uri)
+            check("error" in r and "CAP_SYS_ADMIN" in r["error"]["message"], f"{uri} says why: {r}")
+        r = c.call_tool("control_stats_collection", {"action": "sample"})["result"]
+        check(r["isError"] and "BPF_ENABLE_STATS" in r["content"][0]["text"],
+              f"sample explains: {r['content'][0]['text']}")
+        r = c.call_tool("control_stats_collection", {"action": "status"})["result"]
+        s = r["structuredContent"]
+        check(not r["isError"] and not s["stats"]["collecting"] and "snapshot_error" in s,
+              f"status still answers: {s}")
+        r = c.call_tool("control_stats_collection", {"action": "bogus"})["result"]
+        check(r["isError"] and "action" in r["content"][0]["text"], "unknown action refused by the schema")
+        r = c.call_tool("control_stats_collection", {"action": "start", "interval_ms": 5})["result"]
+        check(r["isError"] and "interval_ms" in r["content"][0]["text"], "interval bound enforced")
+        tl = c.request("tools/list")["result"]["tools"]
+        check("control_stats_collection" in [t["name"] for t in tl] and st["tools"] == 1,
+              f"one tool: {st['tools']}")
+        tpl = c.request("resources/templates/list")["result"]["resourceTemplates"]
+        check(any(t["uriTemplate"] == "bpf://programs/{id}" for t in tpl), "template listed")
+    shutil.rmtree(tmp)
+    del os.environ["SMCP_DAEMON"]
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+sys.exit(main())

@@ -1,0 +1,76 @@
+"""event_lister without privileges on the live system: it loads, says why
+tracepoints are unavailable when tracefs is root-only (and does not try to
+mount over it), still lists kernel functions from kallsyms and says that
+the addresses were hidden. Run as root, the daemon is started as nobody
+(setpriv). Also checks the exported symbols. Suite 'plugins'."""
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.environ["SMCP_SOURCE_DIR"], "tests", "lib"))
+import mcp_client  # noqa: E402
+
+passed = failed = 0
+
+
+def check(cond, what):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL:", what)
+
+
+def main():
+    so = os.path.join(mcp_client.plugin_dir(), "event_lister", "event_lister.so")
+    if shutil.which("nm"):
+        out = subprocess.run(["nm", "-D", "--defined-only", so], capture_output=True, text=True).stdout
+        syms = [ln.split()[-1] for ln in out.splitlines() if ln.strip()]
+        check(syms == ["schedmcp_plugin_entry"], f"only the entry is exported: {syms}")
+    tmp = tempfile.mkdtemp()
+    os.chmod(tmp, 0o755)
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if not setpriv:
+            print("SKIP: cannot drop privileges (no setpriv)")
+            return 77
+        w = os.path.join(tmp, "schedmcp-nobody")
+        with open(w, "w") as f:
+            f.write(f"#!/bin/sh\nexec {setpriv} --reuid=65534 --regid=65534 --clear-groups "
+                    f"--inh-caps=-all --bounding-set=-all {mcp_client.daemon_path()} \"$@\"\n")
+        os.chmod(w, stat.S_IRWXU)
+        os.environ["SMCP_DAEMON"] = w
+    with mcp_client.Client(["--enable", "event_lister", "--log-level", "error"]) as c:
+        if not c.init_result or "result" not in c.init_result:
+            print("SKIP: the daemon does not start unprivileged here")
+            return 77
+        st = [p for p in c.read_json("schedmcp://plugins")["plugins"] if p["name"] == "event_lister"][0]
+        r = c.read("events://perf")
+        if "error" in r:
+            msg = r["error"]["message"]
+            check(st["state"] == "degraded" and st["reason"], f"degraded with a reason: {st}")
+            check("root" in msg or "CAP_SYS_ADMIN" in msg, f"the reason names what is missing: {msg}")
+        else:
+            check(st["state"] == "loaded", "tracefs readable here: loaded")
+        r = c.read("events://kprobe")
+        if "result" in r:
+            d = json.loads(r["result"]["contents"][0]["text"])
+            check(d["total_functions"] > 0, "kernel functions listed without privileges")
+            check(d["source"]["name"] == "available_filter_functions" or "kallsyms" in d["source"]["detail"],
+                  f"source named: {d['source']}")
+            if "hidden" in d["source"]["detail"]:
+                check(d["excluded"]["init_text"] == 0, "no address-based exclusion without addresses")
+        else:
+            check("kallsyms" in r["error"]["message"], f"function list error names the files: {r['error']}")
+    os.environ.pop("SMCP_DAEMON", None)
+    shutil.rmtree(tmp)
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+sys.exit(main())

@@ -151,7 +151,17 @@ static int parse_line(struct config *c, struct config_section **cur, char *line,
 		config_error(c, "%s:%d: bad key '%s' (use [a-z0-9_])", c->path, lineno, key);
 		return 0;
 	}
-	/* optional double quotes keep leading/trailing spaces and '#' */
+	/* optional double quotes keep leading/trailing spaces, '#' and ';';
+	 * unquoted, a '#' or ';' after whitespace starts a comment */
+	if (value[0] != '"') {
+		for (char *q = value; *q; q++) {
+			if ((*q == '#' || *q == ';') && (q == value || isspace((unsigned char)q[-1]))) {
+				*q = '\0';
+				value = trim(value);
+				break;
+			}
+		}
+	}
 	if (value[0] == '"') {
 		size_t n = strlen(value);
 

@@ -301,8 +301,18 @@ static void check_list(struct config *cfg, const char *opt, const char *list)
 		if (len && len < sizeof(name)) {
 			memcpy(name, p, len);
 			name[len] = '\0';
-			if (!find_plugin(name))
-				config_error(cfg, "%s: no plugin named '%s' was found", opt, name);
+			if (!find_plugin(name)) {
+				const struct smcp_host *r = NULL;
+
+				for (size_t i = 0; i < n_plugins && !r; i++)
+					if (plugins[i]->name && !strcmp(plugins[i]->name, name))
+						r = plugins[i];
+				if (r)
+					config_error(cfg, "%s: plugin '%s' cannot be loaded: %s", opt,
+						     name, r->reason ? r->reason : "refused");
+				else
+					config_error(cfg, "%s: no plugin named '%s' was found", opt, name);
+			}
 		}
 		p = e ? e + 1 : NULL;
 	}

@@ -107,7 +107,7 @@ int daemon_configure(const struct daemon_opts *o, struct config *cfg, struct cor
 	struct loader_opts lo = { .enable = o->enable, .disable = o->disable };
 	enum smcp_log_level lvl;
 	const char *v;
-	int err;
+	int err, line = 0;
 
 	err = config_load_file(cfg, path);
 	if (err == -ENOENT && !o->config_explicit) {
@@ -120,9 +120,11 @@ int daemon_configure(const struct daemon_opts *o, struct config *cfg, struct cor
 	}
 	core = config_find(cfg, "core", false);
 	config_validate(cfg, core, core_config_keys);
-	v = config_value(core, "log_level", NULL);
+	v = config_value(core, "log_level", &line);
 	if (v && log_level_parse(v, &lvl))
-		config_error(cfg, "%s: log_level: unknown level '%s'", cfg->path, v);
+		config_error(cfg, "%s:%d: log_level: unknown level '%s' (use debug, info, notice, "
+			     "warning, error, critical, alert or emergency)",
+			     cfg->path, line, v);
 	else if (v && !o->log_level)
 		log_set_stderr_level(lvl);
 	lim->max_line_bytes = core_int(cfg, "max_line_bytes");

@@ -48,7 +48,8 @@ static bool template_ok(const char *t)
 			in = true;
 			vars++;
 		} else if (*p == '}') {
-			if (!in)
+			/* an empty name: "{}" or "{+}" */
+			if (!in || p[-1] == '{' || (p[-1] == '+' && p[-2] == '{'))
 				return false;
 			in = false;
 		} else if (in && !(isalnum((unsigned char)*p) || *p == '_' || (*p == '+' && p[-1] == '{'))) {

@@ -372,8 +372,10 @@ static int put(struct smcp_json *j, const char *key, cJSON *item)
 {
 	cJSON *top;
 
-	if (!j)
+	if (!j) {
+		cJSON_Delete(item);
 		return -EINVAL;
+	}
 	if (j->err) {
 		cJSON_Delete(item);
 		return j->err;
@@ -414,7 +416,11 @@ static int open_container(struct smcp_json *j, const char *key, cJSON *c)
 {
 	int err;
 
-	if (j && j->depth >= JSON_MAX_DEPTH) {
+	if (!j) {
+		cJSON_Delete(c);
+		return -EINVAL;
+	}
+	if (j->depth >= JSON_MAX_DEPTH) {
 		cJSON_Delete(c);
 		return j->err = -E2BIG;
 	}

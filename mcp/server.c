@@ -89,6 +89,25 @@ static void send_json(cJSON *msg, bool droppable)
 	free(text);
 }
 
+/*
+ * A copy of a client id or progress token for echoing. Integers are copied
+ * as raw text so that large ones (up to 2^53-1) print exactly: cJSON would
+ * print 9007199254740991 as 9.00719925474099e+15.
+ */
+static cJSON *id_copy(const cJSON *id)
+{
+	char buf[32];
+
+	if (!id)
+		return cJSON_CreateNull();
+	if (cJSON_IsNumber(id) && id->valuedouble == floor(id->valuedouble) &&
+	    fabs(id->valuedouble) <= 9007199254740991.0) {
+		snprintf(buf, sizeof(buf), "%lld", (long long)id->valuedouble);
+		return cJSON_CreateRaw(buf);
+	}
+	return cJSON_Duplicate(id, true);
+}
+
 static cJSON *envelope(void)
 {
 	cJSON *m = cJSON_CreateObject();
@@ -109,7 +128,7 @@ static void send_result(const cJSON *id, cJSON *result)
 		cJSON_Delete(result);
 		return;
 	}
-	cJSON_AddItemToObject(m, "id", id ? cJSON_Duplicate(id, true) : cJSON_CreateNull());
+	cJSON_AddItemToObject(m, "id", id_copy(id));
 	cJSON_AddItemToObject(m, "result", result);
 	send_json(m, false);
 	cJSON_Delete(m);
@@ -131,7 +150,7 @@ static size_t send_result_bounded(const cJSON *id, cJSON *result)
 		cJSON_Delete(result);
 		return 0;
 	}
-	cJSON_AddItemToObject(m, "id", cJSON_Duplicate(id, true));
+	cJSON_AddItemToObject(m, "id", id_copy(id));
 	cJSON_AddItemToObject(m, "result", result);
 	text = cJSON_PrintUnformatted(m);
 	if (!text) {
@@ -160,7 +179,7 @@ static void send_error_data(const cJSON *id, int code, const char *message, cJSO
 		cJSON_Delete(data);
 		return;
 	}
-	cJSON_AddItemToObject(m, "id", id ? cJSON_Duplicate(id, true) : cJSON_CreateNull());
+	cJSON_AddItemToObject(m, "id", id_copy(id));
 	cJSON_AddNumberToObject(e, "code", code);
 	cJSON_AddItemToObject(e, "message", json_string_node(message));
 	if (data)
@@ -358,6 +377,16 @@ static cJSON *list_page(const cJSON *params, const char *key, size_t total,
 		}
 		cJSON_AddItemToArray(arr, it);
 		emitted++;
+	}
+	/* a cursor only when something is left to list */
+	while (i < total) {
+		bool skip = false;
+		cJSON *it = item(i, &skip);
+
+		cJSON_Delete(it);
+		if (!skip)
+			break;
+		i++;
 	}
 	cursor_encode(r, i, total);
 	return r;
@@ -720,7 +749,7 @@ static int op_progress(struct smcp_call *c, double progress, double total, const
 	r->has_progress = true;
 	r->last_progress = progress;
 	p = cJSON_CreateObject();
-	cJSON_AddItemToObject(p, "progressToken", cJSON_Duplicate(r->progress_token, true));
+	cJSON_AddItemToObject(p, "progressToken", id_copy(r->progress_token));
 	cJSON_AddNumberToObject(p, "progress", progress);
 	if (total > 0 && isfinite(total))
 		cJSON_AddNumberToObject(p, "total", total);
@@ -1303,6 +1332,7 @@ static bool valid_id(const cJSON *id)
 void mcp_server_handle_line(const char *line, size_t len)
 {
 	const cJSON *id, *method, *params, *ver;
+	const char *end = NULL;
 	cJSON *msg;
 
 	while (len && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
@@ -1322,9 +1352,19 @@ void mcp_server_handle_line(const char *line, size_t len)
 			   MAX_JSON_DEPTH);
 		return;
 	}
-	msg = cJSON_ParseWithLength(line, len);
+	msg = cJSON_ParseWithLengthOpts(line, len, &end, false);
+	if (msg) {
+		/* one message per line: anything but spaces after it is an error */
+		while (end < line + len && (*end == ' ' || *end == '\t'))
+			end++;
+		if (end != line + len) {
+			cJSON_Delete(msg);
+			msg = NULL;
+		}
+	}
 	if (!msg) {
-		send_error(NULL, JSONRPC_PARSE_ERROR, "Parse error: not a JSON value");
+		send_error(NULL, JSONRPC_PARSE_ERROR,
+			   "Parse error: a line must hold exactly one JSON value");
 		return;
 	}
 	if (cJSON_IsArray(msg)) {

@@ -31,7 +31,8 @@ static struct {
 	bool discarding;     /* inside an over-long line */
 	size_t discarded;
 	bool in_paused;
-	bool in_eof;
+	bool in_eof;   /* read() saw the end of stdin */
+	bool in_done;  /* ... and every line before it was handled */
 	struct chunk *head, *tail;
 	size_t queued;
 	size_t queued_peak;
@@ -53,21 +54,26 @@ static void stdin_tick(void *data)
 
 static void maybe_quit(void)
 {
-	if (io.in_eof && !io.head)
+	if (io.in_done && !io.head)
 		loop_quit(0);
 }
 
+static void process_input(void);
+
 static void set_input_paused(bool pause)
 {
-	if (io.in_eof || pause == io.in_paused)
+	if (pause == io.in_paused)
 		return;
 	io.in_paused = pause;
-	if (io.in_tick > 0)
-		return; /* the tick checks in_paused itself */
-	if (pause)
-		(void)loop_unwatch(STDIN_FILENO);
-	else
-		(void)loop_watch(STDIN_FILENO, EPOLLIN, on_stdin, NULL, &io);
+	if (!io.in_eof && io.in_tick <= 0) {
+		if (pause)
+			(void)loop_unwatch(STDIN_FILENO);
+		else
+			(void)loop_watch(STDIN_FILENO, EPOLLIN, on_stdin, NULL, &io);
+	}
+	/* lines read before the pause are still waiting: handle them now */
+	if (!pause)
+		process_input();
 }
 
 /* Write as much of the queue as the pipe takes, many messages per writev. */
@@ -203,33 +209,71 @@ int stdio_transport_send(void *t, const char *line, size_t len, bool droppable)
 	return 0;
 }
 
-static void consume_lines(void)
+/* Handle one line; a line over the limit is refused, not parsed. */
+static void handle(const char *line, size_t n)
+{
+	if (io.discarding) {
+		/* the end of a line whose start was dropped */
+		io.discarding = false;
+		mcp_server_line_too_long(io.discarded + n);
+	} else if (n > io.lim.max_line_bytes) {
+		mcp_server_line_too_long(n);
+	} else {
+		mcp_server_handle_line(line, n);
+	}
+}
+
+/*
+ * Handle the complete lines in the buffer until output back-pressure pauses
+ * input; answers to the batch go out together. A partial line already over
+ * the limit is dropped (and counted) up to its newline, so the buffer never
+ * holds more than max_line_bytes plus one read.
+ */
+static void process_input(void)
 {
 	size_t start = 0;
 
+	if (io.in_done)
+		return;
 	io.batching = true;
-
-	for (;;) {
+	while (!io.in_paused && !loop_quitting()) {
 		char *nl = memchr(io.in + start, '\n', io.in_len - start);
+		size_t n;
 
 		if (!nl)
 			break;
-		mcp_server_handle_line(io.in + start, (size_t)(nl - (io.in + start)));
-		start = (size_t)(nl - io.in) + 1;
-		if (io.in_paused || loop_quitting())
-			break;
+		n = (size_t)(nl - (io.in + start));
+		handle(io.in + start, n);
+		start += n + 1;
 	}
 	io.batching = false;
 	if (io.head)
 		(void)flush();
 	memmove(io.in, io.in + start, io.in_len - start);
 	io.in_len -= start;
+	if (io.in_paused || memchr(io.in, '\n', io.in_len))
+		return;
+	if (io.in_len > io.lim.max_line_bytes) {
+		io.discarding = true;
+		io.discarded += io.in_len;
+		io.in_len = 0;
+	}
+	if (io.in_eof) {
+		/* a last line without a newline still counts */
+		if (io.in_len || io.discarding)
+			handle(io.in, io.in_len);
+		io.in_len = 0;
+		io.in_done = true;
+		maybe_quit();
+	}
 }
 
 static void on_stdin(void *data, int fd, uint32_t revents)
 {
 	ssize_t n;
 
+	if (io.in_paused || io.in_eof)
+		return;
 	if (io.in_cap - io.in_len < READ_CHUNK) {
 		size_t cap = io.in_len + READ_CHUNK;
 		char *nb = realloc(io.in, cap);
@@ -249,40 +293,15 @@ static void on_stdin(void *data, int fd, uint32_t revents)
 		n = 0;
 	}
 	if (n == 0) {
-		/* EOF: a last line without a newline still counts */
-		if (io.in_len && !io.discarding)
-			mcp_server_handle_line(io.in, io.in_len);
-		io.in_len = 0;
-		(void)loop_unwatch(STDIN_FILENO);
+		io.in_eof = true;
 		if (io.in_tick > 0)
 			(void)loop_timer_remove(io.in_tick);
+		else
+			(void)loop_unwatch(STDIN_FILENO);
 		io.in_tick = 0;
-		io.in_eof = true;
-		maybe_quit();
-		return;
 	}
-	if (io.discarding) {
-		char *nl = memchr(io.in + io.in_len, '\n', (size_t)n);
-
-		if (!nl) {
-			io.discarded += (size_t)n;
-			return;
-		}
-		io.discarded += (size_t)(nl - (io.in + io.in_len));
-		mcp_server_line_too_long(io.discarded);
-		io.discarding = false;
-		memmove(io.in, nl + 1, (size_t)(io.in + io.in_len + n - (nl + 1)));
-		io.in_len = (size_t)(io.in + io.in_len + n - (nl + 1));
-	} else {
-		io.in_len += (size_t)n;
-	}
-	consume_lines();
-	if (io.in_len > io.lim.max_line_bytes) {
-		/* no newline within the limit: drop until the next newline */
-		io.discarding = true;
-		io.discarded = io.in_len;
-		io.in_len = 0;
-	}
+	io.in_len += (size_t)n;
+	process_input();
 	/* keep the buffer small after a burst */
 	if (io.in_cap > 4 * READ_CHUNK && io.in_len < READ_CHUNK) {
 		char *nb = realloc(io.in, 2 * READ_CHUNK);

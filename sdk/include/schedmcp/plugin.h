@@ -10,8 +10,8 @@
  * Versioning: the host refuses a plugin whose abi_major differs from
  * SMCP_ABI_MAJOR or whose abi_minor is newer than the host's. The host API
  * table grows only by appending; members carry "Since: 1.N". A plugin that
- * wants a member newer than 1.0 checks api->sz with SMCP_API_HAS() first (the
- * inline wrappers at the end of this header do it and return -ENOTSUP).
+ * wants a member newer than 1.0 checks SMCP_API_HAS(api, member) first and
+ * treats its absence as -ENOTSUP.
  *
  * Every descriptor struct starts with its size (sz): set it to sizeof() of
  * the struct you compiled against. The host copies what it needs out of a

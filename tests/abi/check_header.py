@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""The public header compiles on its own, as C (several standards, strict
+warnings) and as C++, and its macros work in both.
+
+argv[1]: the SDK include directory.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from smcp_test import SKIP, Checker, Skip  # noqa: E402
+
+T = Checker("abi/header-standalone")
+INC = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
+    os.environ.get("SMCP_SOURCE_DIR", "."), "sdk", "include")
+CC = os.environ.get("CC", "cc").split()[0]
+CXX = os.environ.get("CXX", "g++").split()[0]
+WARN = ["-Wall", "-Wextra", "-Werror", "-pedantic", "-Wshadow", "-Wundef"]
+
+ALONE = "#include <schedmcp/plugin.h>\n"
+USES = r"""
+#include <schedmcp/plugin.h>
+/* the macros and types a plugin uses, after nothing else */
+static const struct smcp_host_api *api;
+static int f(struct smcp_host *h, const struct smcp_host_api *a)
+{
+	api = a;
+	(void)h;
+	return SMCP_API_HAS(a, completion_total) ? SMCP_PENDING : -1;
+}
+const char *abi_version_string = SMCP_ABI_VERSION_STR;
+const char *entry_name = SMCP_PLUGIN_ENTRY_NAME;
+int use_f(void);
+int use_f(void) { return f(0, api) + (int)SMCP_ABI_MAJOR + (int)SMCP_ABI_MINOR; }
+"""
+C_INFO = r"""
+static const struct smcp_plugin_info info = { SMCP_PLUGIN_INFO_INIT, .name = "x" };
+SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void);
+SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void) { return &info; }
+"""
+CXX_INFO = r"""
+extern "C" SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void);
+static_assert(sizeof(struct smcp_plugin_info) > sizeof(size_t), "layout");
+"""
+
+
+def compile_(compiler, lang, std, source):
+    with tempfile.NamedTemporaryFile("w", suffix=".c" if lang == "c" else ".cc") as f:
+        f.write(source)
+        f.flush()
+        cmd = [compiler, "-x", lang, f"-std={std}", *WARN, "-I", INC, "-fsyntax-only", f.name]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        return r.returncode, " ".join(cmd) + "\n" + r.stderr
+
+
+@T.case
+def test_c():
+    if not shutil.which(CC):
+        raise Skip(f"{CC} not found")
+    for std in ["c99", "c11", "c17", "gnu11"]:
+        rc, out = compile_(CC, "c", std, ALONE)
+        T.eq(rc, 0, f"C {std}, header alone: {out}")
+        rc, out = compile_(CC, "c", std, USES + C_INFO)
+        T.eq(rc, 0, f"C {std}, header in use: {out}")
+
+
+@T.case
+def test_cxx():
+    if not shutil.which(CXX):
+        raise Skip(f"{CXX} not found")
+    for std in ["c++11", "c++17", "c++20"]:
+        rc, out = compile_(CXX, "c++", std, ALONE)
+        T.eq(rc, 0, f"C++ {std}, header alone: {out}")
+        rc, out = compile_(CXX, "c++", std, USES + CXX_INFO)
+        T.eq(rc, 0, f"C++ {std}, header in use: {out}")
+
+
+@T.case
+def test_clang():
+    if not shutil.which("clang"):
+        raise Skip("clang not found")
+    rc, out = compile_("clang", "c", "c11", USES + C_INFO)
+    T.eq(rc, 0, f"clang C11: {out}")
+
+
+if __name__ == "__main__":
+    if not os.path.isfile(os.path.join(INC, "schedmcp", "plugin.h")):
+        print(f"no header under {INC}")
+        sys.exit(SKIP)
+    T.main()

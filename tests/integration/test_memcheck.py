@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""A session that touches every server path, with the daemon under valgrind:
+no invalid access, no uninitialised read, no definite leak, clean exit.
+Skipped (77) when valgrind is missing."""
+import os
+import shutil
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import smcp_test  # noqa: E402
+from smcp_test import SKIP, Checker, Daemon, itest_dir  # noqa: E402
+
+T = Checker("integration/valgrind-session")
+VALGRIND = shutil.which("valgrind")
+VG_ERROR = 99
+
+
+class VgDaemon(Daemon):
+    """Daemon whose command line starts with valgrind."""
+
+    def __init__(self, logfile, **kw):
+        real = smcp_test.mcp_client.daemon_path
+        wrapper = os.path.join(os.path.dirname(logfile), "vg-schedmcp.sh")
+        with open(wrapper, "w") as f:
+            f.write("#!/bin/sh\nexec %s -q --error-exitcode=%d --leak-check=full "
+                    "--errors-for-leak-kinds=definite --show-leak-kinds=definite "
+                    "--log-file=%s %s \"$@\"\n" % (VALGRIND, VG_ERROR, logfile, real()))
+        os.chmod(wrapper, 0o755)
+        smcp_test.mcp_client.daemon_path = lambda: wrapper
+        try:
+            super().__init__(**kw)
+        finally:
+            smcp_test.mcp_client.daemon_path = real
+
+
+def session(d):
+    d.request("tools/list")
+    d.request("resources/list")
+    d.request("resources/templates/list")
+    d.request("prompts/list")
+    d.read("schedmcp://plugins")
+    d.read("events://stream")
+    d.read("itest://echo/a%20b")
+    d.read("itest://missing/1")
+    d.read("nope://x")
+    d.call_tool("itest_echo", {"pid": "12", "opts": {"verbose": "true"}, "text": "x"})
+    d.call_tool("itest_echo", {"pid": "abc"})
+    d.call_tool("itest_fail")
+    d.call_tool("itest_blob", {"bytes": 200000})
+    d.call_tool("itest_emit", {"count": 10})
+    d.call_tool("poll_events", {"limit": 5})
+    d.call_tool("nope")
+    d.request("prompts/get", {"name": "itest_prompt", "arguments": {"cpu": "3"}})
+    d.request("prompts/get", {"name": "itest_prompt", "arguments": {"cpu": "5000"}})
+    d.request("completion/complete", {"ref": {"type": "ref/prompt", "name": "itest_prompt"},
+                                      "argument": {"name": "cpu", "value": "1"}})
+    d.request("completion/complete", {"ref": {"type": "ref/resource", "uri": "itest://echo/{value}"},
+                                      "argument": {"name": "value", "value": ""}})
+    d.request("resources/subscribe", {"uri": "events://stream"})
+    d.request("logging/setLevel", {"level": "debug"})
+    d.call_tool("itest_log", {"level": "info", "count": 3})
+    d.request("resources/unsubscribe", {"uri": "events://stream"})
+    d.request("tools/list", {"cursor": "bogus"})
+    # pending calls: one completes with progress, one is cancelled, one is
+    # still in flight at exit
+    for id_, ms in [("done", 100), ("cancel", 2000), ("left", 5000)]:
+        d.send({"jsonrpc": "2.0", "id": id_, "method": "tools/call",
+                "params": {"name": "itest_slow", "arguments": {"delay_ms": ms, "steps": 2},
+                           "_meta": {"progressToken": id_}}})
+    d.notify("notifications/cancelled", {"requestId": "cancel"})
+    d.wait_response("done", timeout=20)
+    for raw in [b'{"jsonrpc":"2.0","id":1,"method":"ping"', b"[1]", b"\xff\xfe",
+                b"[" * 1000, b'{"jsonrpc":"2.0","id":null,"method":"ping"}',
+                b'{"jsonrpc":"2.0","id":"r1","result":{}}']:
+        d.send_raw(raw + b"\n")
+    d.request("ping", timeout=20)
+
+
+@T.case
+def test_session_under_valgrind():
+    logdir = smcp_test.plugin_dir()
+    log = os.path.join(logdir, "valgrind.log")
+    with VgDaemon(log, plugin_dir_=itest_dir()) as d:
+        session(d)
+        time.sleep(0.2)
+        d.proc.stdin.close()
+        rc = d.wait_exit(30)
+    report = open(log).read() if os.path.exists(log) else ""
+    T.check(rc is not None, "exited after EOF")
+    T.check(rc != VG_ERROR, f"valgrind found errors:\n{report[-6000:]}")
+    T.eq(rc, 0, "clean exit")
+
+
+if __name__ == "__main__":
+    if not VALGRIND:
+        print("valgrind not found")
+        sys.exit(SKIP)
+    T.main()

@@ -1,0 +1,348 @@
+"""Shared pieces of schedmcp's Python tests (ABI and integration suites).
+
+- Checker: named test cases, counted assertions, "N passed, N failed",
+  exit code 0 / 1 / 77 (skip) for meson's exitcode protocol.
+- Daemon: mcp_client.Client with stderr kept in a file (a full stderr pipe
+  would block the daemon) and every received line checked: strict UTF-8,
+  no NaN/Infinity, one JSON-RPC 2.0 object.
+- plugin_dir(): a private, root-owned 0755 directory of plugin copies, as the
+  loader insists on.
+Standard library only.
+"""
+import atexit
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mcp_client  # noqa: E402
+
+SKIP = 77
+BUILD = mcp_client.BUILD
+
+
+def daemon_path():
+    return mcp_client.daemon_path()
+
+
+# --------------------------------------------------------------- checking
+
+class Skip(Exception):
+    """Raise inside a case to skip it (the program exits 77 if nothing ran)."""
+
+
+class Checker:
+    def __init__(self, name):
+        self.name = name
+        self.passed = 0
+        self.failed = 0
+        self.skipped = 0
+        self.cases = []
+        self.current = "-"
+
+    def case(self, fn):
+        self.cases.append(fn)
+        return fn
+
+    def check(self, cond, msg=""):
+        if cond:
+            self.passed += 1
+        else:
+            self.failed += 1
+            here = os.path.abspath(__file__)
+            frames = [f for f in traceback.extract_stack()[:-1]
+                      if os.path.abspath(f.filename) != here]
+            where = f"{os.path.basename(frames[-1].filename)}:{frames[-1].lineno}" if frames else "?"
+            print(f"FAIL [{self.current}] {where}: {msg}", file=sys.stderr, flush=True)
+        return bool(cond)
+
+    def eq(self, got, want, msg=""):
+        return self.check(got == want, f"{msg}: got {got!r}, expected {want!r}")
+
+    def run(self, only=None):
+        for fn in self.cases:
+            if only and fn.__name__ not in only:
+                continue
+            self.current = fn.__name__
+            t0 = time.monotonic()
+            try:
+                fn()
+                status = "ok"
+            except Skip as e:
+                self.skipped += 1
+                status = f"skipped ({e})"
+            except Exception:  # a crash in a case is a failure of that case
+                self.failed += 1
+                status = "ERROR"
+                print(f"ERROR [{fn.__name__}]\n{traceback.format_exc()}", file=sys.stderr,
+                      flush=True)
+            print(f"  {fn.__name__}: {status} ({time.monotonic() - t0:.2f}s)", flush=True)
+        print(f"{self.name}: {self.passed} passed, {self.failed} failed"
+              + (f", {self.skipped} cases skipped" if self.skipped else ""), flush=True)
+        if self.failed:
+            return 1
+        if self.skipped and not self.passed:
+            return SKIP
+        return 0
+
+    def main(self):
+        only = [a for a in sys.argv[1:] if a.startswith("test_")]
+        sys.exit(self.run(only or None))
+
+
+# ---------------------------------------------------------------- plugins
+
+_made = []
+
+
+def _on_sigterm(signum, frame):
+    # meson's time-out sends SIGTERM: leave through SystemExit so that the
+    # daemons are stopped (with-blocks) and temp files removed (atexit)
+    sys.exit(1)
+
+
+signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+@atexit.register
+def _cleanup():
+    for d in _made:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def plugin_dir(files=(), nested=(), mode=0o755):
+    """A fresh directory holding copies of the given .so files (DIR/x.so),
+    and of `nested` ones in the build-tree layout (DIR/x/x.so). Removed at
+    exit."""
+    d = tempfile.mkdtemp(prefix="smcp-plugins-")
+    _made.append(d)
+    os.chmod(d, mode)
+    for f in files:
+        dst = os.path.join(d, os.path.basename(f))
+        shutil.copyfile(f, dst)
+        os.chmod(dst, 0o755)
+    for f in nested:
+        name = os.path.basename(f)[:-3]
+        os.mkdir(os.path.join(d, name), 0o755)
+        dst = os.path.join(d, name, name + ".so")
+        shutil.copyfile(f, dst)
+        os.chmod(dst, 0o755)
+    return d
+
+
+def empty_dir():
+    return plugin_dir()
+
+
+def fixture(name):
+    """A test plugin meson passed on the command line (or built in the
+    usual place)."""
+    for a in sys.argv[1:]:
+        if os.path.basename(a) == name + ".so":
+            return a
+    return os.path.join(BUILD, "tests", "integration", name + ".so")
+
+
+_itest = None
+
+
+def itest_dir():
+    """A plugin directory holding only the itest plugin."""
+    global _itest
+    if _itest is None:
+        _itest = plugin_dir([fixture("itest")])
+    return _itest
+
+
+def remove_dir(d):
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def run_cli(args, plugin_dir_=None, timeout=20, input_=None):
+    cmd = [daemon_path()]
+    if plugin_dir_ is not None:
+        cmd += ["--plugin-dir", plugin_dir_]
+    cmd += list(args)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                          input=input_ if input_ is not None else "",
+                          errors="replace")
+
+
+def write_config(text):
+    """A config file with this text; removed at exit."""
+    fd, path = tempfile.mkstemp(prefix="smcp-", suffix=".conf")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    _files.append(path)
+    return path
+
+
+_files = []
+
+
+@atexit.register
+def _cleanup_files():
+    for f in _files:
+        try:
+            os.unlink(f)
+        except OSError:
+            pass
+
+
+# ---------------------------------------------------------------- daemon
+
+class ProtocolViolation(AssertionError):
+    pass
+
+
+def strict_loads(line: bytes):
+    """Parse one line the way a strict client would."""
+    try:
+        text = line.decode("utf-8", errors="strict")
+    except UnicodeDecodeError as e:
+        raise ProtocolViolation(f"server sent invalid UTF-8: {e}: {line[:200]!r}")
+    # Python's decoder accepts encoded surrogates only with surrogatepass;
+    # strict decoding above already refuses them.
+
+    def bad_constant(name):
+        raise ProtocolViolation(f"server sent {name}: {line[:200]!r}")
+    try:
+        msg = json.loads(text, parse_constant=bad_constant)
+    except ValueError as e:
+        raise ProtocolViolation(f"server sent a line that is not JSON ({e}): {line[:200]!r}")
+    if not isinstance(msg, dict) or msg.get("jsonrpc") != "2.0":
+        raise ProtocolViolation(f"server sent a non-JSON-RPC-2.0 message: {line[:200]!r}")
+    return msg
+
+
+class Daemon(mcp_client.Client):
+    """The real daemon over pipes, with a strict reader and stderr in a file."""
+
+    def __init__(self, args=None, plugin_dir_=None, initialize=True, protocol="2025-11-25",
+                 capabilities=None, env=None):
+        self.stderr_file = tempfile.TemporaryFile()
+        self.raw_lines = 0
+        self.last_raw = b""
+        super().__init__(args=args, env=env, plugin_dir_=plugin_dir_ or empty_dir_cached(),
+                         stderr=self.stderr_file, initialize=initialize, protocol=protocol,
+                         capabilities=capabilities)
+        if initialize and (self.init_result is None or "result" not in self.init_result):
+            raise AssertionError(f"initialize failed: {self.init_result}")
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def recv(self, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            r, _, _ = select.select([self.proc.stdout], [], [], left)
+            if not r:
+                return None
+            chunk = os.read(self.proc.stdout.fileno(), 1 << 16)
+            if not chunk:
+                return None
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        self.raw_lines += 1
+        self.last_raw = line
+        msg = strict_loads(line)
+        self.messages.append(msg)
+        return msg
+
+    def drain(self, quiet=0.3, timeout=10.0):
+        """Read until nothing arrives for `quiet` seconds; return what came."""
+        got = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = self.recv(quiet)
+            if m is None:
+                break
+            got.append(m)
+        return got
+
+    def wait_for(self, pred, timeout=5.0):
+        """Read until a message satisfies pred; return it, or None on timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            m = self.recv(left)
+            if m is None:
+                return None
+            if pred(m):
+                return m
+
+    def stderr_text(self):
+        self.stderr_file.seek(0)
+        return self.stderr_file.read().decode("utf-8", errors="replace")
+
+    def rss_kb(self):
+        return rss_kb(self.proc.pid)
+
+    def signal(self, sig=signal.SIGTERM):
+        self.proc.send_signal(sig)
+
+    def wait_exit(self, timeout=5.0):
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            try:
+                self.close(timeout=5)
+            except Exception:
+                self.kill()
+        self.stderr_file.close()
+
+
+_empty = None
+
+
+def empty_dir_cached():
+    global _empty
+    if _empty is None or not os.path.isdir(_empty):
+        _empty = plugin_dir()
+    return _empty
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def is_error(resp, code=None):
+    if not isinstance(resp, dict) or "error" not in resp:
+        return False
+    return code is None or resp["error"].get("code") == code
+
+
+def result(resp):
+    if not isinstance(resp, dict) or "result" not in resp:
+        raise AssertionError(f"expected a result, got {resp!r}")
+    return resp["result"]
+
+
+def is_root():
+    return os.geteuid() == 0

@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: MIT */
+/* UTF-8 checks and repair, base64 (core/util.c). */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "unit.h"
+#include "util.h"
+
+#define V(s) utf8_valid(s, sizeof(s) - 1)
+
+static void test_utf8_valid(void)
+{
+	UNIT_CASE("utf8_valid: well-formed");
+	CHECK(V(""));
+	CHECK(V("plain ascii"));
+	CHECK(V("\xc2\x80"));                 /* U+0080 */
+	CHECK(V("\xdf\xbf"));                 /* U+07FF */
+	CHECK(V("\xe0\xa0\x80"));             /* U+0800 */
+	CHECK(V("\xed\x9f\xbf"));             /* U+D7FF, just below the surrogates */
+	CHECK(V("\xee\x80\x80"));             /* U+E000, just above */
+	CHECK(V("\xef\xbf\xbd"));             /* U+FFFD */
+	CHECK(V("\xef\xbf\xbf"));             /* U+FFFF */
+	CHECK(V("\xf0\x90\x80\x80"));         /* U+10000 */
+	CHECK(V("\xf4\x8f\xbf\xbf"));         /* U+10FFFF */
+	CHECK(V("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
+	CHECK(utf8_valid("a\0b", 3));         /* NUL is a character */
+	CHECK(utf8_valid("\xff", 0));         /* nothing to look at */
+
+	UNIT_CASE("utf8_valid: ill-formed");
+	CHECK(!V("\x80"));                    /* lone continuation */
+	CHECK(!V("\xbf"));
+	CHECK(!V("\xc0\xaf"));                /* overlong '/' */
+	CHECK(!V("\xc1\xbf"));                /* overlong */
+	CHECK(!V("\xe0\x80\xaf"));            /* overlong 3-byte */
+	CHECK(!V("\xe0\x9f\xbf"));            /* overlong U+07FF */
+	CHECK(!V("\xf0\x80\x80\xaf"));        /* overlong 4-byte */
+	CHECK(!V("\xf0\x8f\xbf\xbf"));        /* overlong U+FFFF */
+	CHECK(!V("\xed\xa0\x80"));            /* U+D800 high surrogate */
+	CHECK(!V("\xed\xbf\xbf"));            /* U+DFFF low surrogate */
+	CHECK(!V("\xed\xa0\xbd\xed\xb8\x80")); /* CESU-8 pair */
+	CHECK(!V("\xf4\x90\x80\x80"));        /* U+110000 */
+	CHECK(!V("\xf5\x80\x80\x80"));
+	CHECK(!V("\xf8\x88\x80\x80\x80"));    /* 5-byte form */
+	CHECK(!V("\xfe"));
+	CHECK(!V("\xff"));
+	CHECK(!V("\xc3"));                    /* truncated */
+	CHECK(!V("\xe2\x82"));
+	CHECK(!V("\xf0\x9f\x98"));
+	CHECK(!V("\xc3\x28"));                /* bad continuation */
+	CHECK(!V("\xe2\x28\xa1"));
+	CHECK(!V("ok then \xe2\x82"));
+	/* the length bounds the check: a sequence cut by n is ill-formed */
+	CHECK(!utf8_valid("\xc3\xa9", 1));
+	CHECK(utf8_valid("\xc3\xa9" "\xff", 2));
+}
+
+static void test_utf8_sanitize(void)
+{
+	int err = 1;
+	char *s;
+	uint32_t seed = 12345;
+
+	UNIT_CASE("utf8_sanitize");
+	CHECK(utf8_sanitize("already fine \xc3\xa9", &err) == NULL);
+	CHECK_INT(err, 0);
+	CHECK(utf8_sanitize("", NULL) == NULL);
+	s = utf8_sanitize("a\xff" "b", &err);
+	CHECK_STR(s, "a\xef\xbf\xbd" "b");
+	CHECK_INT(err, 0);
+	free(s);
+	s = utf8_sanitize("\xc0\xaf", NULL);
+	CHECK(s && utf8_valid(s, strlen(s)) && strstr(s, "\xef\xbf\xbd") && !strchr(s, '/'));
+	free(s);
+	s = utf8_sanitize("\xed\xa0\x80x", NULL);
+	CHECK(s && utf8_valid(s, strlen(s)) && s[strlen(s) - 1] == 'x' && strstr(s, "\xef\xbf\xbd"));
+	free(s);
+	s = utf8_sanitize("end \xe2\x82", NULL);
+	CHECK(s && utf8_valid(s, strlen(s)) && strncmp(s, "end \xef\xbf\xbd", 7) == 0);
+	free(s);
+	/* good sequences around bad bytes survive intact */
+	s = utf8_sanitize("\xc3\xa9\x80\xe2\x82\xac", NULL);
+	CHECK_STR(s, "\xc3\xa9\xef\xbf\xbd\xe2\x82\xac");
+	free(s);
+
+	UNIT_CASE("utf8_sanitize: random bytes always come out valid");
+	for (int round = 0; round < 20000; round++) {
+		char in[24];
+		size_t n = 1 + (size_t)(round % 23);
+
+		for (size_t i = 0; i < n; i++) {
+			seed = seed * 1103515245u + 12345u;
+			in[i] = (char)((seed >> 16) | 1); /* never NUL */
+		}
+		in[n] = '\0';
+		s = utf8_sanitize(in, &err);
+		if (s) {
+			if (!utf8_valid(s, strlen(s))) {
+				CHECK_MSG(false, "round %d: output not valid", round);
+				free(s);
+				break;
+			}
+			free(s);
+		} else if (err || !utf8_valid(in, n)) {
+			CHECK_MSG(false, "round %d: NULL for invalid input (err %d)", round, err);
+			break;
+		}
+	}
+	CHECK(true);
+}
+
+static void test_base64(void)
+{
+	static const struct {
+		const char *in, *out;
+	} rfc4648[] = {
+		{ "", "" },         { "f", "Zg==" },         { "fo", "Zm8=" },
+		{ "foo", "Zm9v" },  { "foob", "Zm9vYg==" },  { "fooba", "Zm9vYmE=" },
+		{ "foobar", "Zm9vYmFy" },
+	};
+	static const unsigned char bin[] = { 0x00, 0xff, 0xfe, 0x3e, 0x3f, 0x80, 0x00 };
+	unsigned char all[256];
+	char *s;
+
+	UNIT_CASE("base64: RFC 4648 section 10 vectors");
+	for (size_t i = 0; i < sizeof(rfc4648) / sizeof(rfc4648[0]); i++) {
+		s = base64_encode(rfc4648[i].in, strlen(rfc4648[i].in));
+		CHECK_STR(s, rfc4648[i].out);
+		free(s);
+	}
+
+	UNIT_CASE("base64: binary");
+	s = base64_encode(bin, 1);
+	CHECK_STR(s, "AA==");
+	free(s);
+	s = base64_encode(bin, 2);
+	CHECK_STR(s, "AP8=");
+	free(s);
+	s = base64_encode(bin, sizeof(bin));
+	CHECK_STR(s, "AP/+Pj+AAA==");
+	free(s);
+	s = base64_encode(NULL, 0);
+	CHECK_STR(s, "");
+	free(s);
+	for (int i = 0; i < 256; i++)
+		all[i] = (unsigned char)i;
+	s = base64_encode(all, sizeof(all));
+	CHECK(s && strlen(s) == 344);
+	CHECK(s && strncmp(s, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g", 44) == 0);
+	CHECK(s && strcmp(s + 340, "/w==") == 0);
+	free(s);
+}
+
+int main(void)
+{
+	test_utf8_valid();
+	test_utf8_sanitize();
+	test_base64();
+	return unit_done("test-util");
+}

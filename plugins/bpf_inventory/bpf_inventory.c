@@ -471,6 +471,7 @@ static int inv_register(struct inv_plugin *p)
 			       "programs are grouped under their scheduler with the op name; this "
 			       "daemon's own programs are marked, with their cost.",
 		.mime_type = "application/json",
+		.flags = SMCP_RESOURCE_REPORT,
 		.read = programs_read,
 		.data = p,
 	});

@@ -1,0 +1,632 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sched_latency: run-queue latency, scheduler counters and the live event
+ * stream, aggregated in the kernel.
+ *
+ * Each program exists twice, as tp_btf (task storage, direct loads) and as
+ * raw_tp (a tid-keyed LRU hash, CO-RE probe reads); user space loads one
+ * set with autoload. Everything is cumulative: user space computes windows
+ * from differences, so readers never reset each other.
+ *
+ * Per-thread counters live in the thread's own task storage, so the hot
+ * path touches no hash map: an iter/task program (sl_dump) exports the
+ * threads that changed once per user-space tick, and exiting threads send
+ * their final counters through the exits ring buffer. Processes are summed
+ * from their threads in user space.
+ *
+ * Run-queue latency is the time from a task becoming runnable (sched_wakeup,
+ * sched_wakeup_new, or being switched out while still runnable) to its next
+ * sched_switch in, stamped with bpf_ktime_get_ns() exactly as libbpf-tools
+ * runqlat does. The histogram layout is in sched_latency.h.
+ *
+ * Always attached: sched_switch, sched_wakeup, sched_wakeup_new,
+ * sched_process_exit. Attached only while needed (sl_bpf.c):
+ * sched_waking (waker CPU and identity), sched_migrate_task (migrate
+ * events); migrations are otherwise counted at switch-in.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#include "sl_common.bpf.h"
+#include "sl_stream.bpf.h"
+
+/* Set by user space between open and load. */
+const volatile __u16 cpu_llc[SL_MAX_CPUS] = {};
+const volatile __u16 cpu_node[SL_MAX_CPUS] = {};
+const volatile bool have_topology = false;
+
+/* Changed by user space at run time through the mmapped .bss. */
+struct sl_measure_ctl measure[SL_MEASURE_SLOTS] = {};
+__u32 measure_active = 0; /* number of active slots */
+__u32 track_wakers = 0;
+
+static struct sl_task zero_task;
+static struct sl_wake_val zero_wake;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sl_cpu_stats);
+} cpu_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1); /* set to the number of possible CPUs */
+	__type(key, __u32);
+	__type(value, struct sl_cpu_remote);
+} cpu_remote SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sl_task);
+} task_store SEC(".maps");
+
+/* raw_tp fallback only: sized by user space when used. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sl_task);
+} task_hash SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SL_MEASURE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct sl_measure);
+} measure_hist SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct sl_wake_key);
+	__type(value, struct sl_wake_val);
+} wake_pairs SEC(".maps");
+
+/* Final counters of exiting threads; drained by user space every tick. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1024 * 1024);
+} exits SEC(".maps");
+
+__u64 exits_lost = 0;
+
+/* ------------------------------------------------------- task accessors */
+
+struct task_struct___old {
+	long state;
+} __attribute__((preserve_access_index));
+
+struct task_struct___cpu {
+	unsigned int cpu;
+} __attribute__((preserve_access_index));
+
+/* btf: t is a BTF pointer (tp_btf) and may be loaded directly; otherwise
+ * it is a plain address (raw_tp) read with CO-RE probe reads. Every caller
+ * passes a constant, so the other branch is compiled out. */
+#define TREAD(btf, t, field) ((btf) ? (t)->field : BPF_CORE_READ((t), field))
+
+static __always_inline __u32 task_state(struct task_struct *t, bool btf)
+{
+	if (bpf_core_field_exists(t->__state))
+		return TREAD(btf, t, __state);
+	return (__u32)BPF_CORE_READ((struct task_struct___old *)t, state);
+}
+
+static __always_inline __u32 task_cpu(struct task_struct *t, bool btf)
+{
+	if (bpf_core_field_exists(t->thread_info.cpu))
+		return TREAD(btf, t, thread_info.cpu);
+	return BPF_CORE_READ((struct task_struct___cpu *)t, cpu);
+}
+
+/* The task's state, created on first use. With tp_btf the pid is read
+ * only then, keeping the hot path to the storage lookup. */
+static __always_inline struct sl_task *task_get(struct task_struct *t, bool btf)
+{
+	struct sl_task *v;
+	__u32 pid;
+
+	if (btf) {
+		v = bpf_task_storage_get(&task_store, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (v && !v->inited) {
+			v->st.tid = t->pid;
+			v->st.tgid = t->tgid;
+			v->inited = 1;
+		}
+		return v;
+	}
+	pid = BPF_CORE_READ(t, pid);
+	v = bpf_map_lookup_elem(&task_hash, &pid);
+	if (v)
+		return v;
+	bpf_map_update_elem(&task_hash, &pid, &zero_task, BPF_NOEXIST);
+	v = bpf_map_lookup_elem(&task_hash, &pid);
+	if (v && !v->inited) {
+		v->inited = 1;
+		v->st.tid = pid;
+		v->st.tgid = BPF_CORE_READ(t, tgid);
+		bpf_probe_read_kernel_str(v->st.comm, sizeof(v->st.comm), &t->comm);
+	}
+	return v;
+}
+
+/* Cgroup v2 id of t's cgroup's ancestor at level (itself when equal);
+ * 0 when t is not that deep. */
+static __always_inline __u64 task_cgroup_at(struct task_struct *t, __u32 level)
+{
+	struct cgroup *cg = BPF_CORE_READ(t, cgroups, dfl_cgrp), *anc = NULL;
+	int l;
+
+	if (!cg)
+		return 0;
+	l = BPF_CORE_READ(cg, level);
+	if (l < 0 || (__u32)l < level)
+		return 0;
+	if ((__u32)l == level)
+		return BPF_CORE_READ(cg, kn, id);
+	if (!bpf_core_field_exists(cg->ancestors))
+		return 0;
+	bpf_probe_read_kernel(&anc, sizeof(anc), &cg->ancestors[level & 63]);
+	return anc ? BPF_CORE_READ(anc, kn, id) : 0;
+}
+
+/* ---------------------------------------------------------- aggregation */
+
+static __always_inline void measure_add(struct task_struct *next, __u32 pid, __u32 tgid,
+					__u32 cpu, bool have, __u64 lat, __u32 b)
+{
+	__u64 cgid_level = ~0ull, cgid = 0;
+
+#pragma unroll
+	for (__u32 i = 0; i < SL_MEASURE_SLOTS; i++) {
+		struct sl_measure_ctl *m = &measure[i];
+		struct sl_measure *h;
+		__u32 key = i;
+
+		if (!m->active)
+			continue;
+		if (m->pid && m->pid != pid && m->pid != tgid)
+			continue;
+		if (m->cpu >= 0 && (__u32)m->cpu != cpu)
+			continue;
+		if (m->cgroup_id) {
+			if (cgid_level != m->cgroup_level) {
+				cgid_level = m->cgroup_level;
+				cgid = task_cgroup_at(next, m->cgroup_level);
+			}
+			if (cgid != m->cgroup_id)
+				continue;
+		}
+		h = bpf_map_lookup_elem(&measure_hist, &key);
+		if (!h)
+			continue;
+		h->switches_in++;
+		if (!have)
+			continue;
+		h->waits++;
+		h->wait_ns += lat;
+		if (lat > h->wait_max_ns)
+			h->wait_max_ns = lat;
+		h->hist[sl_hidx(b)]++;
+	}
+}
+
+/* ------------------------------------------------------------- handlers */
+
+static __always_inline struct sl_cpu_stats *this_cpu_stats(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&cpu_stats, &zero);
+}
+
+/* A task runs on cpu after last running on src: a migration, however it
+ * came about (wakeup placement, load balancing, affinity change). Counted
+ * here rather than in sched_migrate_task so that the common path needs no
+ * extra program; src's share is the one remote update. */
+static __always_inline void count_migration(struct sl_cpu_stats *cs, struct sl_task *t,
+					    __u32 src, __u32 cpu)
+{
+	struct sl_cpu_remote *r = bpf_map_lookup_elem(&cpu_remote, &src);
+	bool xllc = false, xnode = false;
+
+	if (have_topology && src < SL_MAX_CPUS && cpu < SL_MAX_CPUS) {
+		xllc = cpu_llc[src & (SL_MAX_CPUS - 1)] != cpu_llc[cpu & (SL_MAX_CPUS - 1)];
+		xnode = cpu_node[src & (SL_MAX_CPUS - 1)] != cpu_node[cpu & (SL_MAX_CPUS - 1)];
+	}
+	t->st.migrations++;
+	cs->migrations_in++;
+	cs->migrations_in_xllc += xllc;
+	cs->migrations_in_xnode += xnode;
+	if (!r)
+		return;
+	__sync_fetch_and_add(&r->migrations_out, 1);
+	if (xllc)
+		__sync_fetch_and_add(&r->migrations_out_xllc, 1);
+	if (xnode)
+		__sync_fetch_and_add(&r->migrations_out_xnode, 1);
+}
+
+static __always_inline int on_switch(bool preempt, struct task_struct *prev,
+				     struct task_struct *next, bool btf)
+{
+	__u32 prev_pid = TREAD(btf, prev, pid), next_pid = TREAD(btf, next, pid);
+	__u32 cpu = bpf_get_smp_processor_id(), prev_state, next_tgid, b = 0, reason;
+	__u64 now = bpf_ktime_get_ns(), lat = 0;
+	struct sl_cpu_stats *cs = this_cpu_stats();
+	struct sl_task *pt, *nt;
+	bool runnable, have = false;
+
+	if (!cs)
+		return 0;
+	prev_state = task_state(prev, btf);
+	runnable = preempt || prev_state == 0;
+	cs->switches++;
+	if (!next_pid)
+		cs->switches_to_idle++;
+
+	pt = prev_pid ? task_get(prev, btf) : NULL; /* never the idle task */
+	if (pt) {
+		if (runnable) {
+			cs->switches_involuntary++;
+			pt->st.switches_involuntary++;
+			pt->enq_ts = now;
+			pt->enq_reason = SL_ENQ_PREEMPT;
+		} else {
+			cs->switches_voluntary++;
+			pt->st.switches_voluntary++;
+		}
+		if (pt->oncpu_ts && now > pt->oncpu_ts) {
+			__u64 ran = now - pt->oncpu_ts;
+
+			cs->slices++;
+			cs->run_ns += ran;
+			cs->slice_hist[sl_hidx(sl_bucket(ran))]++;
+			pt->st.run_ns += ran;
+		}
+		pt->oncpu_ts = 0;
+		pt->gen++;
+	}
+
+	nt = next_pid ? task_get(next, btf) : NULL;
+	if (!nt)
+		goto stream;
+	next_tgid = nt->st.tgid;
+	nt->oncpu_ts = now;
+	if (nt->ran_on && nt->ran_on != cpu + 1)
+		count_migration(cs, nt, nt->ran_on - 1, cpu);
+	nt->ran_on = cpu + 1; /* st.last_cpu is set from this at export */
+	nt->gen++;
+	if (nt->enq_ts && now > nt->enq_ts) {
+		lat = now - nt->enq_ts;
+		b = sl_bucket(lat);
+		have = true;
+		cs->waits++;
+		cs->wait_ns += lat;
+		if (lat > cs->wait_max_ns)
+			cs->wait_max_ns = lat;
+		cs->wait_hist[sl_hidx(b)]++;
+		nt->st.waits++;
+		nt->st.wait_ns += lat;
+		if (lat > nt->st.wait_max_ns)
+			nt->st.wait_max_ns = lat;
+		nt->st.hist[sl_hidx(b)]++;
+	}
+	reason = nt->enq_reason;
+	if (reason == SL_ENQ_WAKEUP || reason == SL_ENQ_WAKEUP_NEW)
+		cs->wakeups_target++;
+	nt->st.wakeups += nt->wakeups;
+	nt->wakeups = 0;
+	nt->enq_ts = 0;
+	nt->enq_reason = SL_ENQ_NONE;
+	if (measure_active)
+		measure_add(next, next_pid, next_tgid, cpu, have, lat, b);
+	if (track_wakers && have && reason == SL_ENQ_WAKEUP && nt->waker_pid) {
+		struct sl_wake_key k = { nt->waker_pid, next_pid };
+		struct sl_wake_val *w = bpf_map_lookup_elem(&wake_pairs, &k);
+
+		if (w) {
+			__sync_fetch_and_add(&w->waits, 1);
+			__sync_fetch_and_add(&w->wait_ns, lat);
+		}
+	}
+
+stream:
+	if (stream.enabled && (have || !stream.min_latency_ns) && lat >= stream.min_latency_ns) {
+		__u32 prev_tgid = TREAD(btf, prev, tgid);
+		struct sl_event *e;
+
+		next_tgid = TREAD(btf, next, tgid);
+		if (!stream_wants(SL_EV_SWITCH, cpu, next_pid, next_tgid, prev_pid, prev_tgid))
+			return 0;
+		e = stream_reserve(cs, now);
+		if (!e)
+			return 0;
+		e->latency_ns = lat;
+		e->type = SL_EV_SWITCH;
+		e->cpu = cpu;
+		e->pid = next_pid;
+		e->tgid = next_tgid;
+		e->other_pid = prev_pid;
+		e->other_tgid = prev_tgid;
+		e->src_cpu = e->dst_cpu = -1;
+		e->prev_state = runnable ? 0 : prev_state;
+		e->flags = preempt;
+		bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), &next->comm);
+		bpf_probe_read_kernel_str(e->other_comm, sizeof(e->other_comm), &prev->comm);
+		stream_submit(e);
+	}
+	return 0;
+}
+
+/* Only attached while waker CPUs are counted ([plugin sched_latency]
+ * waker_cpu) or someone needs the waker's identity (stream, analysis). */
+static __always_inline int on_waking(struct task_struct *p, bool btf)
+{
+	struct sl_cpu_stats *cs = this_cpu_stats();
+	struct sl_task *t;
+	__u64 id;
+
+	if (cs)
+		cs->wakeups_waker++;
+	/* who woke whom costs a task lookup: only while someone looks */
+	if (!stream.enabled && !track_wakers)
+		return 0;
+	t = task_get(p, btf);
+	if (!t)
+		return 0;
+	id = bpf_get_current_pid_tgid();
+	t->waker_pid = (__u32)id;
+	t->waker_tgid = id >> 32;
+	return 0;
+}
+
+static __always_inline int on_wakeup(struct task_struct *p, bool btf, bool is_new)
+{
+	__u32 type = is_new ? SL_EV_WAKEUP_NEW : SL_EV_WAKEUP, pid, tgid, cpu;
+	struct sl_cpu_stats *cs;
+	struct sl_event *e;
+	struct sl_task *t;
+	__u64 now;
+
+	/* the target CPU is counted when the task runs (sl_switch) */
+	t = task_get(p, btf);
+	if (!t)
+		return 0;
+	now = bpf_ktime_get_ns();
+	t->enq_ts = now;
+	t->enq_reason = is_new ? SL_ENQ_WAKEUP_NEW : SL_ENQ_WAKEUP;
+	t->wakeups++;
+	t->gen++;
+	if (is_new)
+		t->waker_pid = t->waker_tgid = 0;
+	if (!track_wakers && !stream.enabled)
+		return 0;
+	pid = t->st.tid;
+
+	if (track_wakers && !is_new && t->waker_pid) {
+		struct sl_wake_key k = { t->waker_pid, pid };
+		struct sl_wake_val *w = bpf_map_lookup_elem(&wake_pairs, &k);
+
+		if (!w) {
+			bpf_map_update_elem(&wake_pairs, &k, &zero_wake, BPF_NOEXIST);
+			w = bpf_map_lookup_elem(&wake_pairs, &k);
+			if (w) {
+				struct task_struct *cur = (void *)bpf_get_current_task();
+
+				w->waker_tgid = t->waker_tgid;
+				w->wakee_tgid = TREAD(btf, p, tgid);
+				bpf_probe_read_kernel_str(w->wakee_comm, sizeof(w->wakee_comm),
+							  &p->comm);
+				/* the waker is current when the wakeup is not deferred */
+				if ((__u32)bpf_get_current_pid_tgid() == t->waker_pid)
+					bpf_probe_read_kernel_str(w->waker_comm,
+								  sizeof(w->waker_comm),
+								  &cur->comm);
+			}
+		}
+		if (w)
+			__sync_fetch_and_add(&w->wakeups, 1);
+	}
+
+	if (!stream.enabled)
+		return 0;
+	tgid = t->st.tgid;
+	cpu = task_cpu(p, btf);
+	if (!stream_wants(type, cpu, pid, tgid, t->waker_pid, t->waker_tgid))
+		return 0;
+	cs = this_cpu_stats();
+	if (!cs)
+		return 0;
+	e = stream_reserve(cs, now);
+	if (!e)
+		return 0;
+	e->latency_ns = 0;
+	e->type = type;
+	e->cpu = cpu;
+	e->pid = pid;
+	e->tgid = tgid;
+	e->other_pid = t->waker_pid;
+	e->other_tgid = t->waker_tgid;
+	e->src_cpu = -1;
+	e->dst_cpu = cpu;
+	e->prev_state = 0;
+	e->flags = 0;
+	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), &p->comm);
+	e->other_comm[0] = 0;
+	stream_submit(e);
+	return 0;
+}
+
+/* Only attached while the stream wants migrate events. */
+static __always_inline int on_migrate(struct task_struct *p, int dest, bool btf)
+{
+	__u32 src = task_cpu(p, btf), dst = dest, pid, tgid;
+	struct sl_cpu_stats *cs;
+	struct sl_event *e;
+
+	if (src == dst || !stream.enabled)
+		return 0;
+	pid = TREAD(btf, p, pid);
+	tgid = TREAD(btf, p, tgid);
+	if (!stream_wants(SL_EV_MIGRATE, dst, pid, tgid, 0, 0) &&
+	    !stream_wants(SL_EV_MIGRATE, src, pid, tgid, 0, 0))
+		return 0;
+	cs = this_cpu_stats();
+	if (!cs)
+		return 0;
+	e = stream_reserve(cs, bpf_ktime_get_ns());
+	if (!e)
+		return 0;
+	e->latency_ns = 0;
+	e->type = SL_EV_MIGRATE;
+	e->cpu = bpf_get_smp_processor_id();
+	e->pid = pid;
+	e->tgid = tgid;
+	e->other_pid = e->other_tgid = 0;
+	e->src_cpu = src;
+	e->dst_cpu = dst;
+	e->prev_state = 0;
+	e->flags = 0;
+	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), &p->comm);
+	e->other_comm[0] = 0;
+	stream_submit(e);
+	return 0;
+}
+
+/* Send an exiting thread's final counters, unless the last export has
+ * them already; its task storage goes away with it. */
+static __always_inline int on_exit(struct task_struct *p, bool btf)
+{
+	__u32 pid = TREAD(btf, p, pid);
+	struct sl_task *t;
+
+	if (!pid)
+		return 0;
+	t = btf ? bpf_task_storage_get(&task_store, p, 0, 0)
+		: bpf_map_lookup_elem(&task_hash, &pid);
+	if (t && t->gen != t->exported) {
+		t->exported = t->gen;
+		t->st.wakeups += t->wakeups;
+		t->wakeups = 0;
+		t->st.last_cpu = t->ran_on ? t->ran_on - 1 : 0;
+		t->st.exited = 1;
+		bpf_probe_read_kernel_str(t->st.comm, sizeof(t->st.comm), &p->comm);
+		/* user space drains it every tick, and early once half full */
+		if (bpf_ringbuf_output(&exits, &t->st, sizeof(t->st),
+				       bpf_ringbuf_query(&exits, BPF_RB_AVAIL_DATA) > (512 << 10)
+					       ? BPF_RB_FORCE_WAKEUP
+					       : BPF_RB_NO_WAKEUP))
+			__sync_fetch_and_add(&exits_lost, 1);
+	}
+	if (!btf)
+		bpf_map_delete_elem(&task_hash, &pid);
+	return 0;
+}
+
+/* Export the threads that changed since the last run (user space runs this
+ * iterator once per tick). */
+SEC("iter/task")
+int sl_dump(struct bpf_iter__task *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct sl_task *t;
+	__u64 was;
+
+	if (!task)
+		return 0;
+	t = bpf_task_storage_get(&task_store, task, 0, 0);
+	if (!t || t->gen == t->exported)
+		return 0;
+	was = t->exported;
+	t->exported = t->gen;
+	t->st.wakeups += t->wakeups;
+	t->wakeups = 0;
+	t->st.last_cpu = t->ran_on ? t->ran_on - 1 : 0;
+	bpf_probe_read_kernel_str(t->st.comm, sizeof(t->st.comm), &task->comm);
+	/* a full buffer makes the kernel show this task again in the next
+	 * read(): it must still look changed then */
+	if (bpf_seq_write(ctx->meta->seq, &t->st, sizeof(t->st)))
+		t->exported = was;
+	return 0;
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(sl_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	return on_switch(preempt, prev, next, true);
+}
+
+SEC("tp_btf/sched_waking")
+int BPF_PROG(sl_waking, struct task_struct *p)
+{
+	return on_waking(p, true);
+}
+
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(sl_wakeup, struct task_struct *p)
+{
+	return on_wakeup(p, true, false);
+}
+
+SEC("tp_btf/sched_wakeup_new")
+int BPF_PROG(sl_wakeup_new, struct task_struct *p)
+{
+	return on_wakeup(p, true, true);
+}
+
+SEC("tp_btf/sched_migrate_task")
+int BPF_PROG(sl_migrate, struct task_struct *p, int dest_cpu)
+{
+	return on_migrate(p, dest_cpu, true);
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(sl_exit, struct task_struct *p)
+{
+	return on_exit(p, true);
+}
+
+SEC("raw_tp/sched_switch")
+int BPF_PROG(sl_switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	return on_switch(preempt, prev, next, false);
+}
+
+SEC("raw_tp/sched_waking")
+int BPF_PROG(sl_waking_raw, struct task_struct *p)
+{
+	return on_waking(p, false);
+}
+
+SEC("raw_tp/sched_wakeup")
+int BPF_PROG(sl_wakeup_raw, struct task_struct *p)
+{
+	return on_wakeup(p, false, false);
+}
+
+SEC("raw_tp/sched_wakeup_new")
+int BPF_PROG(sl_wakeup_new_raw, struct task_struct *p)
+{
+	return on_wakeup(p, false, true);
+}
+
+SEC("raw_tp/sched_migrate_task")
+int BPF_PROG(sl_migrate_raw, struct task_struct *p, int dest_cpu)
+{
+	return on_migrate(p, dest_cpu, false);
+}
+
+SEC("raw_tp/sched_process_exit")
+int BPF_PROG(sl_exit_raw, struct task_struct *p)
+{
+	return on_exit(p, false);
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sched_latency plugin: run-queue latency, scheduler counters, sched_ext
+ * DSQ statistics and the live scheduler event stream, from BPF.
+ *
+ * The kernel keeps cumulative counters and histograms (sched_latency.bpf.c);
+ * a 1 s timer on the core loop reads them and records what changed, so
+ * every answer can name a window (last 1 s, 10 s, 60 s, or since start)
+ * without any reader resetting another's data. Without the privileges or
+ * kernel features BPF needs, the plugin stays loaded but degraded, and
+ * every resource and tool answers with the reason.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <bpf/libbpf.h>
+
+#include "sl.h"
+
+#define TICK_MS 1000
+#define MIN_TICK_GAP_NS 50000000ull
+/* changes recorded per tick and series (beyond: the window says incomplete) */
+#define SLOT_CAP_BYTES (128 * 1024)
+
+static const struct smcp_config_key config_keys[] = {
+	{ sizeof(struct smcp_config_key), "max_threads", SMCP_CONFIG_INT, "8192",
+	  "threads kept for the per-thread views (about 0.5 KiB each; the least recently "
+	  "active make room)",
+	  256, 1 << 17 },
+	{ sizeof(struct smcp_config_key), "max_processes", SMCP_CONFIG_INT, "4096",
+	  "processes kept for the per-process views (about 1 KiB each)", 128, 1 << 16 },
+	{ sizeof(struct smcp_config_key), "ring_buffer_kb", SMCP_CONFIG_INT, "256",
+	  "event stream ring buffer between BPF and the daemon (rounded up to a power of 2)",
+	  16, 1 << 16 },
+	{ sizeof(struct smcp_config_key), "max_events_per_s", SMCP_CONFIG_INT, "200",
+	  "live events published per second at most; the rest are counted as lost", 1, 100000 },
+	{ sizeof(struct smcp_config_key), "stream_at_start", SMCP_CONFIG_BOOL, "false",
+	  "publish sched.* events from start-up (all types, no filter) without "
+	  "control_event_tracking",
+	  0, 0 },
+	{ sizeof(struct smcp_config_key), "waker_cpu", SMCP_CONFIG_BOOL, "false",
+	  "also count wakeups on the waker's CPU (one more BPF program on every wakeup, "
+	  "about 130 ns)",
+	  0, 0 },
+	{ sizeof(struct smcp_config_key), "programs", SMCP_CONFIG_STRING, "auto",
+	  "auto (tp_btf, else raw_tp), tp_btf or raw_tp", 0, 0 },
+	{ sizeof(struct smcp_config_key), "dsq", SMCP_CONFIG_BOOL, "true",
+	  "hook the sched_ext DSQ kfuncs when the kernel has them", 0, 0 },
+	{ 0 },
+};
+
+static struct sl plugin;
+
+static int64_t cfg_int(struct sl *p, const char *key, int64_t def)
+{
+	int64_t v;
+
+	return p->api->config_int(p->h, key, &v) == 0 ? v : def;
+}
+
+static bool cfg_bool(struct sl *p, const char *key, bool def)
+{
+	bool v;
+
+	return p->api->config_bool(p->h, key, &v) == 0 ? v : def;
+}
+
+static uint64_t cost_clock_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void tick_tasks(struct sl *p, bool procs, uint64_t now)
+{
+	struct slw_input *in = NULL;
+	uint64_t *store = NULL;
+	int n = sl_tasks_inputs(&p->tasks, procs, &in, &store);
+
+	if (n >= 0)
+		(void)slw_tick(procs ? &p->w_proc : &p->w_thread, now, in, (size_t)n, p->start_ns);
+	free(in);
+	free(store);
+}
+
+void sl_refresh_tasks(struct sl *p)
+{
+	/* a burst of reads runs the task iterator at most every 50 ms */
+	if (p->running && p->api->now_ns(p->h) - sl_bpf_collected_ns(p) >= MIN_TICK_GAP_NS)
+		(void)sl_bpf_collect_tasks(p);
+}
+
+void sl_tick_now(struct sl *p)
+{
+	uint64_t now = p->api->now_ns(p->h), t0 = cost_clock_ns();
+	struct slw_input *in = NULL;
+	struct sl_cpu_snap s;
+	int n;
+
+	if (!p->running || (p->ticks && now - p->w_cpu.last_tick_ns < MIN_TICK_GAP_NS))
+		return;
+	if (sl_bpf_read_cpus(p, &s) == 0) {
+		n = sl_cpu_inputs(p, &s, &in);
+		if (n >= 0)
+			(void)slw_tick(&p->w_cpu, now, in, (size_t)n, p->start_ns);
+		free(in);
+		sl_stream_tick(p, &s);
+		sl_cpu_snap_free(&s);
+	}
+	(void)sl_bpf_collect_tasks(p);
+	tick_tasks(p, false, now);
+	tick_tasks(p, true, now);
+	sl_dsq_tick(p, now);
+	p->ticks++;
+	p->tick_cost_ns = cost_clock_ns() - t0;
+}
+
+static void on_tick(void *data)
+{
+	sl_tick_now(data);
+}
+
+static void sl_fini(struct smcp_host *h)
+{
+	struct sl *p = &plugin;
+
+	if (!p->api)
+		return;
+	sl_calls_fini(p);
+	if (p->tick_timer > 0)
+		(void)p->api->timer_remove(p->h, p->tick_timer);
+	p->tick_timer = 0;
+	sl_stream_fini(p);
+	sl_dsq_fini(p);
+	sl_bpf_stop(p);
+	slw_free(&p->w_cpu);
+	slw_free(&p->w_thread);
+	slw_free(&p->w_proc);
+	sl_tasks_free(&p->tasks);
+	sl_topo_free(&p->topo);
+	memset(p, 0, sizeof(*p));
+}
+
+static int sl_init(struct smcp_host *h, const struct smcp_host_api *api)
+{
+	struct sl *p = &plugin;
+	size_t cpu_cap;
+	int err;
+
+	memset(p, 0, sizeof(*p));
+	p->h = h;
+	p->api = api;
+	p->stream.rb_fd = -1;
+	p->cfg.max_threads = cfg_int(p, "max_threads", 8192);
+	p->cfg.max_procs = cfg_int(p, "max_processes", 4096);
+	p->cfg.ring_kb = cfg_int(p, "ring_buffer_kb", 256);
+	p->cfg.stream_rate = cfg_int(p, "max_events_per_s", 200);
+	p->cfg.stream_at_start = cfg_bool(p, "stream_at_start", false);
+	p->cfg.dsq = cfg_bool(p, "dsq", true);
+	p->cfg.waker_cpu = cfg_bool(p, "waker_cpu", false);
+	{
+		const char *v = NULL;
+
+		(void)api->config_string(h, "programs", &v);
+		if (!v || strcmp(v, "auto") == 0) {
+			p->cfg.programs = SL_PROGS_AUTO;
+		} else if (strcmp(v, "tp_btf") == 0) {
+			p->cfg.programs = SL_PROGS_TP_BTF;
+		} else if (strcmp(v, "raw_tp") == 0) {
+			p->cfg.programs = SL_PROGS_RAW_TP;
+		} else {
+			api->set_status(h, true, "programs must be auto, tp_btf or raw_tp");
+			return -EINVAL;
+		}
+	}
+	p->start_ns = api->now_ns(h);
+	p->stream.ctl.cpu = -1;
+
+	p->ncpus = libbpf_num_possible_cpus();
+	if (p->ncpus <= 0) {
+		snprintf(p->reason, sizeof(p->reason),
+			 "cannot count the possible CPUs (/sys/devices/system/cpu/possible): %s",
+			 strerror(p->ncpus ? -p->ncpus : EINVAL));
+		p->ncpus = 1;
+	}
+	p->topo_ok = sl_topo_read(api->fs_root(h), p->ncpus, &p->topo) == 0;
+	cpu_cap = (size_t)p->ncpus * 768 > SLOT_CAP_BYTES / 2 ? (size_t)p->ncpus * 768
+							       : SLOT_CAP_BYTES / 2;
+	err = slw_init(&p->w_cpu, SLC_N, SLC_NH, (size_t)p->ncpus, cpu_cap);
+	if (!err)
+		err = sl_tasks_init(&p->tasks, (size_t)p->cfg.max_threads,
+				    (size_t)p->cfg.max_procs);
+	if (!err)
+		err = slw_init(&p->w_thread, SLT_N, 1, (size_t)p->cfg.max_threads, SLOT_CAP_BYTES);
+	if (!err)
+		err = slw_init(&p->w_proc, SLT_N, 1, (size_t)p->cfg.max_procs, SLOT_CAP_BYTES);
+	if (!err)
+		err = sl_resources_register(p);
+	if (!err)
+		err = sl_measure_register(p);
+	if (!err)
+		err = sl_stream_register(p);
+	if (!err)
+		err = sl_wakers_register(p);
+	if (err)
+		return err;
+
+	if (!p->reason[0] && sl_bpf_start(p) == 0)
+		p->running = true;
+	p->start_ns = api->now_ns(h); /* the counters start at attach */
+	if (p->running) {
+		err = sl_stream_init(p);
+		if (err) {
+			snprintf(p->reason, sizeof(p->reason),
+				 "the event ring buffer cannot be watched: %s", strerror(-err));
+			p->running = false;
+		}
+	}
+	if (p->running) {
+		err = api->timer_add(h, TICK_MS, true, on_tick, p);
+		if (err < 0)
+			return err;
+		p->tick_timer = err;
+		if (p->cfg.stream_at_start) {
+			p->stream.ctl = (struct sl_stream_ctl){ .enabled = 1,
+								.type_mask = SL_EV_ALL,
+								.cpu = -1 };
+			sl_bpf_stream_apply(p);
+		}
+	} else {
+		sl_bpf_stop(p);
+		api->set_status(h, true, p->reason);
+		api->log(h, SMCP_LOG_WARNING, "degraded: %s", p->reason);
+	}
+	err = sl_dsq_init(p);
+	if (err)
+		return err;
+	if (p->running)
+		api->log(h, SMCP_LOG_INFO, "collecting with %s programs on %d CPUs", p->mode,
+			 p->ncpus);
+	return 0;
+}
+
+static const struct smcp_plugin_info info = {
+	SMCP_PLUGIN_INFO_INIT,
+	.name = "sched_latency",
+	.version = "0.1.0",
+	.description = "run-queue and DSQ latency, scheduler counters and live events from BPF",
+	.config_keys = config_keys,
+	.init = sl_init,
+	.fini = sl_fini,
+};
+
+SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void);
+
+SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void)
+{
+	return &info;
+}

@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sched_latency, sched_ext part: per-DSQ inserts, consumption, depth and
+ * insert -> run latency.
+ *
+ * A separate object from sched_latency.bpf.c so that a kernel without
+ * sched_ext (or one whose kfuncs changed shape) costs nothing and breaks
+ * nothing: user space opens it only when vmlinux BTF has the scx kfuncs,
+ * and enables (autoload) only the programs whose targets this kernel has.
+ * Every program here starts with autoload off ("?").
+ *
+ * The DSQ kfuncs are hooked with fentry/fexit, the way scxtop does:
+ *   insert:  scx_bpf_dsq_insert___v2, scx_bpf_dsq_insert, scx_bpf_dispatch,
+ *            __scx_bpf_dsq_insert_vtime, scx_bpf_dsq_insert_vtime,
+ *            scx_bpf_dispatch_vtime
+ *   consume: scx_bpf_dsq_move_to_local (6.13+) or scx_bpf_consume
+ *   move:    scx_bpf_dsq_move[_vtime] (6.13+) or scx_bpf_dispatch[_vtime]_from_dsq
+ *   depth:   scx_bpf_dsq_nr_queued, called from a syscall program
+ * Compatibility wrappers call the newer kfunc on some kernels, so one
+ * insert can pass two hooks; a per-CPU note of the last insert drops the
+ * second.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#include "sl_common.bpf.h"
+
+#define DEDUP_NS 2000
+
+/* Newer kernels pass the vtime insert's arguments in a struct. */
+struct scx_bpf_dsq_insert_vtime_args___sl {
+	__u64 dsq_id;
+} __attribute__((preserve_access_index));
+
+extern __s32 scx_bpf_dsq_nr_queued(__u64 dsq_id) __ksym __weak;
+
+static struct sl_dsq_stats zero_dsq;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, struct sl_dsq_stats);
+} dsq_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sl_dsq_task);
+} dsq_task SEC(".maps");
+
+struct last_insert {
+	__u64 task;
+	__u64 dsq_id;
+	__u64 ts;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct last_insert);
+} dedup SEC(".maps");
+
+/* DSQ events not counted because dsq_stats was full. */
+__u64 untracked = 0;
+
+/* Depth query: user space fills depth_ids[0..depth_n), runs dsq_depth. */
+__u64 depth_ids[SL_DEPTH_IDS] = {};
+__s64 depth_out[SL_DEPTH_IDS] = {};
+__u32 depth_n = 0;
+
+static __always_inline struct sl_dsq_stats *dsq_get(__u64 id)
+{
+	struct sl_dsq_stats *s = bpf_map_lookup_elem(&dsq_stats, &id);
+
+	if (s)
+		return s;
+	bpf_map_update_elem(&dsq_stats, &id, &zero_dsq, BPF_NOEXIST);
+	s = bpf_map_lookup_elem(&dsq_stats, &id);
+	if (!s)
+		__sync_fetch_and_add(&untracked, 1);
+	return s;
+}
+
+static __always_inline int on_insert(struct task_struct *p, __u64 dsq_id)
+{
+	__u64 now = bpf_ktime_get_ns();
+	struct last_insert *li;
+	struct sl_dsq_stats *s;
+	struct sl_dsq_task *t;
+	__u32 zero = 0;
+
+	if (!p)
+		return 0;
+	li = bpf_map_lookup_elem(&dedup, &zero);
+	if (li) {
+		if (li->task == (__u64)p && li->dsq_id == dsq_id && now - li->ts < DEDUP_NS)
+			return 0;
+		li->task = (__u64)p;
+		li->dsq_id = dsq_id;
+		li->ts = now;
+	}
+	s = dsq_get(dsq_id);
+	if (s)
+		__sync_fetch_and_add(&s->inserted, 1);
+	t = bpf_task_storage_get(&dsq_task, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (t) {
+		t->dsq_id = dsq_id;
+		t->insert_ts = now;
+	}
+	return 0;
+}
+
+static __always_inline void on_consumed(__u64 dsq_id)
+{
+	struct sl_dsq_stats *s = dsq_get(dsq_id);
+
+	if (s)
+		__sync_fetch_and_add(&s->consumed, 1);
+}
+
+/* A task moved from the DSQ we saw it in to another one. */
+static __always_inline int on_move(void *ctx, struct task_struct *p, __u64 dsq_id)
+{
+	struct sl_dsq_task *t;
+	__u64 ret = 0;
+
+	if (bpf_get_func_ret(ctx, &ret) || !(ret & 0xff) || !p)
+		return 0;
+	t = bpf_task_storage_get(&dsq_task, p, 0, 0);
+	if (t && t->insert_ts)
+		on_consumed(t->dsq_id);
+	return on_insert(p, dsq_id);
+}
+
+SEC("?fentry/scx_bpf_dsq_insert___v2")
+int BPF_PROG(sl_dsq_insert_v2, struct task_struct *p, __u64 dsq_id)
+{
+	return on_insert(p, dsq_id);
+}
+
+SEC("?fentry/scx_bpf_dsq_insert")
+int BPF_PROG(sl_dsq_insert, struct task_struct *p, __u64 dsq_id)
+{
+	return on_insert(p, dsq_id);
+}
+
+SEC("?fentry/scx_bpf_dispatch")
+int BPF_PROG(sl_dsq_dispatch, struct task_struct *p, __u64 dsq_id)
+{
+	return on_insert(p, dsq_id);
+}
+
+SEC("?fentry/__scx_bpf_dsq_insert_vtime")
+int BPF_PROG(sl_dsq_insert_vtime_args, struct task_struct *p,
+	     struct scx_bpf_dsq_insert_vtime_args___sl *args)
+{
+	return on_insert(p, BPF_CORE_READ(args, dsq_id));
+}
+
+SEC("?fentry/scx_bpf_dsq_insert_vtime")
+int BPF_PROG(sl_dsq_insert_vtime, struct task_struct *p, __u64 dsq_id)
+{
+	return on_insert(p, dsq_id);
+}
+
+SEC("?fentry/scx_bpf_dispatch_vtime")
+int BPF_PROG(sl_dsq_dispatch_vtime, struct task_struct *p, __u64 dsq_id)
+{
+	return on_insert(p, dsq_id);
+}
+
+SEC("?fexit/scx_bpf_dsq_move_to_local")
+int BPF_PROG(sl_dsq_move_to_local, __u64 dsq_id)
+{
+	__u64 ret = 0;
+
+	if (!bpf_get_func_ret(ctx, &ret) && (ret & 0xff))
+		on_consumed(dsq_id);
+	return 0;
+}
+
+SEC("?fexit/scx_bpf_consume")
+int BPF_PROG(sl_dsq_consume, __u64 dsq_id)
+{
+	__u64 ret = 0;
+
+	if (!bpf_get_func_ret(ctx, &ret) && (ret & 0xff))
+		on_consumed(dsq_id);
+	return 0;
+}
+
+SEC("?fexit/scx_bpf_dsq_move")
+int BPF_PROG(sl_dsq_move, void *it, struct task_struct *p, __u64 dsq_id)
+{
+	return on_move(ctx, p, dsq_id);
+}
+
+SEC("?fexit/scx_bpf_dsq_move_vtime")
+int BPF_PROG(sl_dsq_move_vtime, void *it, struct task_struct *p, __u64 dsq_id)
+{
+	return on_move(ctx, p, dsq_id);
+}
+
+SEC("?fexit/scx_bpf_dispatch_from_dsq")
+int BPF_PROG(sl_dsq_dispatch_from_dsq, void *it, struct task_struct *p, __u64 dsq_id)
+{
+	return on_move(ctx, p, dsq_id);
+}
+
+SEC("?fexit/scx_bpf_dispatch_vtime_from_dsq")
+int BPF_PROG(sl_dsq_dispatch_vtime_from_dsq, void *it, struct task_struct *p, __u64 dsq_id)
+{
+	return on_move(ctx, p, dsq_id);
+}
+
+/* Insert -> run latency, attributed to the DSQ the task last entered. */
+SEC("?tp_btf/sched_switch")
+int BPF_PROG(sl_dsq_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	struct sl_dsq_task *t = bpf_task_storage_get(&dsq_task, next, 0, 0);
+	struct sl_dsq_stats *s;
+	__u64 now, lat;
+
+	if (!t || !t->insert_ts)
+		return 0;
+	now = bpf_ktime_get_ns();
+	lat = now > t->insert_ts ? now - t->insert_ts : 0;
+	t->insert_ts = 0;
+	s = dsq_get(t->dsq_id);
+	if (!s)
+		return 0;
+	__sync_fetch_and_add(&s->ran, 1);
+	__sync_fetch_and_add(&s->wait_ns, lat);
+	if (lat > s->wait_max_ns)
+		s->wait_max_ns = lat;
+	__sync_fetch_and_add(&s->hist[sl_hidx(sl_bucket(lat))], 1);
+	return 0;
+}
+
+SEC("?syscall")
+int sl_dsq_depth(void *ctx)
+{
+	__u32 n = depth_n;
+
+	for (__u32 i = 0; i < SL_DEPTH_IDS; i++) {
+		if (i >= n)
+			break;
+		depth_out[i] = scx_bpf_dsq_nr_queued ? scx_bpf_dsq_nr_queued(depth_ids[i]) : -95;
+	}
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

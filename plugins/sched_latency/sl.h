@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The sched_latency plugin's user side: one context shared by its files.
+ *
+ *   sched_latency.c  entry, config, registration, the 1 s tick, init/fini
+ *   sl_bpf.c         the main BPF object: load (tp_btf or raw_tp), read, control
+ *   sl_tasks.c       threads and processes from the exported per-thread records
+ *   sl_dsq.c         the sched_ext object: kfunc choice, attach while scx runs
+ *   sl_stream.c      ring buffer -> core event stream; control_event_tracking
+ *   sl_emit.c        JSON for windows, latency blocks, CPU and task rows
+ *   sl_resources.c   the stats:// resources and the per-process template
+ *   sl_call.c        tool calls answered later: progress, completion, cancel
+ *   sl_measure.c     measure_latency
+ *   sl_wakers.c      analyze_waker_wakee
+ *   sl_hist.c, sl_window.c, sl_topo.c, sl_tasks.c  pure helpers (unit-tested)
+ *
+ * Private to the plugin: nothing here is exported (-fvisibility=hidden).
+ */
+#ifndef SL_H
+#define SL_H
+
+#include <linux/types.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <schedmcp/plugin.h>
+
+#include "sched_latency.h"
+#include "sl_hist.h"
+#include "sl_tasks.h"
+#include "sl_topo.h"
+#include "sl_window.h"
+
+/* Counters of the CPU series (struct slw_input.c), in this order. */
+enum {
+	SLC_SWITCHES,
+	SLC_VOL,
+	SLC_INVOL,
+	SLC_TO_IDLE,
+	SLC_WAKE_WAKER,
+	SLC_WAKE_TARGET,
+	SLC_WAITS,
+	SLC_WAIT_NS,
+	SLC_SLICES,
+	SLC_RUN_NS,
+	SLC_MIG_IN,
+	SLC_MIG_OUT,
+	SLC_MIG_XLLC,
+	SLC_MIG_XNODE,
+	SLC_WAIT_MAX, /* not additive: meaningful only since start */
+	SLC_N
+};
+#define SLC_NH 2 /* histograms: run-queue wait, time slice */
+
+/* Counters of the DSQ series. */
+enum {
+	SLD_INSERTED,
+	SLD_CONSUMED,
+	SLD_RAN,
+	SLD_WAIT_NS,
+	SLD_WAIT_MAX, /* since start only */
+	SLD_N
+};
+
+enum sl_window_id { SL_W1, SL_W10, SL_W60, SL_WSTART, SL_NWINDOWS };
+
+enum sl_programs { SL_PROGS_AUTO, SL_PROGS_TP_BTF, SL_PROGS_RAW_TP };
+
+struct sl_cfg {
+	int64_t max_threads, max_procs, ring_kb, stream_rate;
+	bool stream_at_start, dsq, waker_cpu;
+	enum sl_programs programs;
+};
+
+/* A fresh read of the per-CPU maps: cumulative since load. */
+struct sl_cpu_snap {
+	int ncpus;
+	uint64_t *c; /* ncpus * SLC_N */
+	uint64_t *h; /* ncpus * SLC_NH * SL_NB */
+	uint64_t ev_sent, ev_dropped, ev_rate_limited;
+};
+
+struct sl_stream {
+	struct ring_buffer *rb;
+	int rb_fd; /* epoll fd of rb, watched on the loop; -1 when not */
+	int drain_timer;
+	struct sl_stream_ctl ctl; /* what BPF filters by */
+	uint64_t published, publish_failed, over_budget;
+	uint64_t budget_window_ns, budget_used;
+	uint64_t last_sent, last_dropped, last_limited, last_over; /* for loss events */
+};
+
+struct sl_dsq;
+struct sl_bpf;
+struct sl_call;
+
+struct sl {
+	struct smcp_host *h;
+	const struct smcp_host_api *api;
+	struct sl_cfg cfg;
+	uint64_t start_ns;
+	bool running;           /* the main BPF object is attached */
+	char reason[512];       /* why not, when !running */
+	const char *mode;       /* "tp_btf" or "raw_tp" */
+	int ncpus;              /* possible CPUs, as the per-CPU maps see them */
+	struct sl_bpf *bpf;
+	struct sl_topo topo;
+	bool topo_ok;
+	struct sl_tasks tasks;  /* threads and processes, as of the last tick */
+	struct slw_series w_cpu, w_thread, w_proc, w_dsq;
+	int tick_timer;
+	uint64_t ticks;
+	struct sl_stream stream;
+	struct sl_dsq *dsq;
+	struct sl_call *calls;
+	uint64_t tick_cost_ns; /* user-space time of the last tick */
+};
+
+/* ---------------------------------------------------------------- sl_bpf.c */
+
+int sl_bpf_start(struct sl *p);
+void sl_bpf_stop(struct sl *p);
+/* Attach or detach the programs only some features need. */
+void sl_bpf_optional_update(struct sl *p);
+int sl_bpf_read_cpus(struct sl *p, struct sl_cpu_snap *out);
+void sl_cpu_snap_free(struct sl_cpu_snap *s);
+/* Feed p->tasks with the threads that changed and those that exited. */
+int sl_bpf_collect_tasks(struct sl *p);
+uint64_t sl_bpf_exits_lost(struct sl *p);
+uint64_t sl_bpf_collected_ns(struct sl *p);
+int sl_bpf_events_fd(struct sl *p);
+int sl_bpf_stream_apply(struct sl *p);
+/* A free measurement slot set to m and started, or -EBUSY. */
+int sl_bpf_measure_start(struct sl *p, const struct sl_measure_ctl *m);
+int sl_bpf_measure_read(struct sl *p, int slot, struct sl_measure *sum);
+void sl_bpf_measure_stop(struct sl *p, int slot);
+int sl_bpf_wakers_start(struct sl *p);
+void sl_bpf_wakers_stop(struct sl *p);
+struct sl_wake_pair {
+	struct sl_wake_key k;
+	struct sl_wake_val v;
+};
+int sl_bpf_wakers_read(struct sl *p, struct sl_wake_pair **ret, size_t *ret_n);
+
+/* ---------------------------------------------------------------- sl_dsq.c */
+
+int sl_dsq_init(struct sl *p);
+void sl_dsq_fini(struct sl *p);
+void sl_dsq_tick(struct sl *p, uint64_t now_ns);
+int sl_dsq_emit(struct sl *p, struct smcp_json *j);
+
+/* ------------------------------------------------------------- sl_stream.c */
+
+int sl_stream_init(struct sl *p);
+void sl_stream_fini(struct sl *p);
+void sl_stream_tick(struct sl *p, const struct sl_cpu_snap *s);
+void sl_stream_drain(struct sl *p);
+
+/* ---------------------------------------------------- sl_emit.c, sl_resources.c */
+
+/* Series inputs from fresh reads (arrays owned by the caller's snapshot). */
+int sl_cpu_inputs(struct sl *p, const struct sl_cpu_snap *s, struct slw_input **ret);
+/* The rows of window w for series kind ("cpu", "thread", "process"). */
+int sl_window_rows(struct sl *p, const char *kind, enum sl_window_id w, struct slw_result *out);
+extern const char *const sl_window_names[SL_NWINDOWS];
+int sl_window_parse(const char *name, enum sl_window_id *ret);
+void sl_emit_window(struct sl *p, struct smcp_json *j, const char *key, const char *name,
+		    const struct slw_result *r);
+void sl_emit_latency(struct sl *p, struct smcp_json *j, const char *key, const uint64_t *h,
+		     uint64_t sum_ns, int64_t max_ns);
+void sl_emit_histogram(struct sl *p, struct smcp_json *j, const char *key, const uint64_t *h);
+double sl_span_s(const struct slw_result *r);
+
+enum sl_sort {
+	SL_SORT_WAIT_TIME,
+	SL_SORT_P99,
+	SL_SORT_P50,
+	SL_SORT_MEAN,
+	SL_SORT_WAITS,
+	SL_SORT_SWITCHES,
+	SL_SORT_WAKEUPS,
+	SL_SORT_MIGRATIONS,
+	SL_SORT_RUN_TIME,
+	SL_NSORT
+};
+extern const char *const sl_sort_names[SL_NSORT];
+/* Task rows (thread or process series): filtered by tgid (0: all), sorted,
+ * paginated, written as array key. */
+void sl_emit_task_rows(struct sl *p, struct smcp_json *j, const char *key, bool threads,
+		       const struct slw_result *r, bool since_start, uint32_t tgid_filter,
+		       enum sl_sort sort, size_t offset, size_t limit, bool histogram);
+/* All CPUs folded into one object under key. */
+void sl_emit_system(struct sl *p, struct smcp_json *j, const char *key,
+		    const struct slw_result *r, bool since_start);
+/* CPU / LLC / node rows. */
+void sl_emit_cpu_rows(struct sl *p, struct smcp_json *j, const char *key, const char *what,
+		      const struct slw_result *r, bool since_start, int cpu_filter,
+		      size_t offset, size_t limit);
+
+int sl_resources_register(struct sl *p);
+
+/* ------------------------------------- sl_measure.c, sl_wakers.c, sl_call.c */
+
+int sl_measure_register(struct sl *p);
+int sl_wakers_register(struct sl *p);
+int sl_stream_register(struct sl *p); /* control_event_tracking, in sl_stream.c */
+void sl_calls_fini(struct sl *p);
+/* Record a tick now (measurements; at most one per 50 ms). */
+void sl_tick_now(struct sl *p);
+/* Bring the thread and process tables up to date without recording a
+ * tick (readers of since-start data). */
+void sl_refresh_tasks(struct sl *p);
+/* Set when running is false: resources answer with this. */
+int sl_unavailable(struct sl *p, struct smcp_result *res, bool tool);
+
+#endif

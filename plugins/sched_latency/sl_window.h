@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Rolling windows over cumulative counters, computed in user space.
+ *
+ * A series tracks entities (CPUs, threads, processes, DSQs) by key. Every
+ * tick the caller hands in each entity's cumulative counters and
+ * histograms; the series stores only what changed since the previous tick,
+ * sparsely, in a ring of slots (one per tick). A window ("last 10 s") is
+ * the sum of the slots it covers, so several readers never reset anything
+ * and idle entities cost nothing. An entity whose counters went backwards
+ * (its BPF map entry was evicted and re-created) starts over from zero.
+ *
+ * Bounds: at most max_entities tracked, at most slot_cap bytes of changes
+ * per tick (beyond: the slot is marked truncated and windows that include
+ * it say so), SLW_SLOTS slots. Pure code; unit-tested without BPF.
+ */
+#ifndef SL_WINDOW_H
+#define SL_WINDOW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sl_hist.h"
+
+#define SLW_SLOTS 96 /* 60 one-second ticks plus room for forced ticks */
+#define SLW_MAX_COUNTERS 16
+#define SLW_MAX_HISTS 2
+#define SLW_COMM_LEN 16
+
+struct slw_meta {
+	uint32_t tgid;
+	uint32_t last_cpu;
+	char comm[SLW_COMM_LEN];
+};
+
+/* One entity's cumulative values at a tick: nc counters, nh histograms of
+ * SL_NB buckets. */
+struct slw_input {
+	uint64_t key;
+	struct slw_meta meta;
+	const uint64_t *c;
+	const uint64_t *h;
+};
+
+struct slw_slot {
+	uint64_t start_ns, end_ns;
+	uint8_t *buf;
+	size_t used, cap;
+	uint32_t nrec;
+	bool truncated;
+};
+
+struct slw_series {
+	unsigned nc, nh;
+	size_t max_entities, slot_cap;
+	size_t n_tracked, tracked_cap;
+	uint8_t *tracked, *next; /* entity arrays, sorted by key */
+	struct slw_slot slots[SLW_SLOTS];
+	unsigned newest; /* index of the newest slot */
+	unsigned count;  /* valid slots */
+	uint64_t last_tick_ns;
+	uint64_t dropped_entities; /* inputs beyond max_entities, total */
+};
+
+struct slw_row {
+	uint64_t key;
+	struct slw_meta meta;
+	uint64_t *c; /* nc */
+	uint64_t *h; /* nh * SL_NB */
+};
+
+struct slw_result {
+	unsigned nc, nh;
+	size_t n;
+	struct slw_row *rows; /* sorted by key */
+	uint64_t *store;
+	uint64_t start_ns, end_ns; /* what the rows cover */
+	unsigned slots;            /* ticks summed (0: cumulative) */
+	bool truncated;            /* some change was not recorded */
+};
+
+int slw_init(struct slw_series *s, unsigned nc, unsigned nh, size_t max_entities,
+	     size_t slot_cap);
+void slw_free(struct slw_series *s);
+
+/* Record a tick at now_ns. in is sorted by key in place. Returns the
+ * number of entities that changed, or -errno. The first tick after
+ * slw_init() also records everything since the counters started. */
+int slw_tick(struct slw_series *s, uint64_t now_ns, struct slw_input *in, size_t n,
+	     uint64_t started_ns);
+
+/* Sum of the slots ending within the last `seconds` before the newest
+ * tick (window_ns = seconds * 1e9), or of those starting at or after
+ * since_ns. -ENODATA when no tick has been recorded yet. */
+int slw_window_last(const struct slw_series *s, uint64_t window_ns, struct slw_result *out);
+int slw_window_since(const struct slw_series *s, uint64_t since_ns, struct slw_result *out);
+
+/* Rows from cumulative inputs (a "since start" view). */
+int slw_result_from_inputs(unsigned nc, unsigned nh, const struct slw_input *in, size_t n,
+			   struct slw_result *out);
+
+/* Fold rows into groups: row with key k goes to group map[k] (skipped when
+ * k >= n_map or map[k] < 0). Counters and histograms are summed; meta is
+ * left empty. */
+int slw_result_fold(const struct slw_result *src, const int *map, size_t n_map,
+		    struct slw_result *out);
+
+/* The row with key, or NULL. */
+struct slw_row *slw_result_find(const struct slw_result *r, uint64_t key);
+
+void slw_result_free(struct slw_result *r);
+
+#endif

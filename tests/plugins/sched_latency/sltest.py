@@ -1,0 +1,199 @@
+"""Shared pieces of the sched_latency tests: counted checks with meson's exit
+codes (0 pass, 1 fail, 77 skip), a daemon with only this plugin (stderr kept
+in a file so it can never block), the workload helper, and runqlat's output
+parser. Standard library only."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+SRC = os.environ.get("SMCP_SOURCE_DIR",
+                     os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+                         os.path.abspath(__file__))))))
+sys.path.insert(0, os.path.join(SRC, "tests", "lib"))
+import mcp_client  # noqa: E402
+
+SKIP = 77
+OUR_PROGS = {"sl_switch", "sl_waking", "sl_wakeup", "sl_wakeup_new", "sl_migrate", "sl_exit",
+             "sl_dump", "sl_switch_raw", "sl_waking_raw", "sl_wakeup_raw", "sl_wakeup_new_r",
+             "sl_migrate_raw", "sl_exit_raw"}
+
+
+class Checker:
+    def __init__(self):
+        self.passed = self.failed = 0
+
+    def check(self, cond, what):
+        if cond:
+            self.passed += 1
+        else:
+            self.failed += 1
+            print("FAIL:", what, flush=True)
+        return cond
+
+    def done(self):
+        print(f"{self.passed} passed, {self.failed} failed")
+        return 1 if self.failed else 0
+
+
+def skip(why):
+    print("SKIP:", why)
+    sys.exit(SKIP)
+
+
+def need_root():
+    if os.geteuid() != 0:
+        skip("needs root (loads BPF programs)")
+
+
+def workload_path():
+    p = os.environ.get("SL_WORKLOAD")
+    if not p or not os.path.exists(p):
+        skip("sl-workload helper not built")
+    return p
+
+
+class Daemon(mcp_client.Client):
+    """The daemon with only sched_latency; stderr goes to a file."""
+
+    def __init__(self, extra_args=None, config=None, **kw):
+        self.tmp = tempfile.mkdtemp(prefix="sl-test-")
+        os.chmod(self.tmp, 0o755)
+        args = ["--enable", "sched_latency"]
+        if config is not None:
+            path = os.path.join(self.tmp, "schedmcp.conf")
+            with open(path, "w") as f:
+                f.write(config)
+            args += ["--config", path]
+        self.errpath = os.path.join(self.tmp, "stderr")
+        self.errfile = open(self.errpath, "wb")
+        super().__init__(args=args + list(extra_args or []), stderr=self.errfile, **kw)
+
+    def stderr_text(self):
+        self.errfile.flush()
+        with open(self.errpath, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def plugin_state(self):
+        st = self.read_json("schedmcp://plugins")
+        me = [p for p in st["plugins"] if p["name"] == "sched_latency"]
+        return me[0] if me else None
+
+    def tool(self, name, args=None, timeout=30.0, meta=None):
+        params = {"name": name, "arguments": args or {}}
+        if meta:
+            params["_meta"] = meta
+        r = self.request("tools/call", params, timeout=timeout)
+        if "error" in r:
+            raise RuntimeError(f"{name}: {r['error']}")
+        return r["result"]
+
+    def structured(self, name, args=None, timeout=30.0):
+        r = self.tool(name, args, timeout)
+        if r.get("isError"):
+            raise RuntimeError(f"{name} failed: {r['content'][0]['text']}")
+        return r["structuredContent"]
+
+
+def start_loaded(checker, **kw):
+    """A daemon whose plugin loaded (not degraded), or skip."""
+    d = Daemon(**kw)
+    st = d.plugin_state()
+    if not st or st["state"] != "loaded":
+        d.close()
+        skip(f"sched_latency did not load here: {st}")
+    return d
+
+
+def our_programs():
+    """Names of BPF programs of ours loaded now (bpftool), or None."""
+    bpftool = shutil.which("bpftool") or ("/usr/sbin/bpftool"
+                                          if os.path.exists("/usr/sbin/bpftool") else None)
+    if not bpftool:
+        return None
+    out = subprocess.run([bpftool, "prog", "show", "-j"], capture_output=True, text=True)
+    if out.returncode:
+        return None
+    return sorted(p.get("name", "") for p in json.loads(out.stdout)
+                  if p.get("name", "") in OUR_PROGS)
+
+
+def ctxt():
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith("ctxt "):
+                return int(line.split()[1])
+    raise RuntimeError("no ctxt in /proc/stat")
+
+
+class Workload:
+    def __init__(self, *args):
+        self.proc = subprocess.Popen([workload_path()] + [str(a) for a in args],
+                                     stdout=subprocess.PIPE, text=True)
+        first = self.proc.stdout.readline().split()
+        self.pids = [int(x) for x in first[1:]] if first and first[0] == "pids" else []
+
+    def wait(self, timeout=120):
+        out, _ = self.proc.communicate(timeout=timeout)
+        return out
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def runqlat_path():
+    return shutil.which("runqlat") or ("/usr/sbin/runqlat"
+                                       if os.path.exists("/usr/sbin/runqlat") else None)
+
+
+def parse_runqlat(text):
+    """runqlat's log2 usecs histogram -> {slot: count} (slot = log2 of the
+    lower bound, with the 0 -> 1 row as slot 0)."""
+    hist = {}
+    for line in text.splitlines():
+        m = re.match(r"\s*(\d+)\s*->\s*(\d+)\s*:\s*(\d+)", line)
+        if not m:
+            continue
+        lo, count = int(m.group(1)), int(m.group(3))
+        slot = 0 if lo == 0 else lo.bit_length() - 1
+        hist[slot] = hist.get(slot, 0) + count
+    return hist
+
+
+def slot_quantile(hist, q):
+    """The slot holding rank ceil(q * total)."""
+    total = sum(hist.values())
+    if not total:
+        return None
+    rank = max(1, -(-int(q * total * 1000) // 1000))
+    cum = 0
+    for slot in sorted(hist):
+        cum += hist[slot]
+        if cum >= rank:
+            return slot
+    return max(hist)
+
+
+def our_slot_hist(histogram):
+    """measure_latency's histogram ([lo_us, hi_us, count] buckets) folded
+    into runqlat's log2 microsecond slots."""
+    hist = {}
+    for lo, _hi, count in histogram["counts"]:
+        slot = 0 if lo < 2 else int(lo).bit_length() - 1
+        hist[slot] = hist.get(slot, 0) + count
+    return hist
+
+
+def wait_until(cond, timeout=5.0, step=0.1):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(step)
+    return cond()

@@ -1,0 +1,395 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of the sched_latency plugin's pure parts: the histogram layout
+ * (user space against the BPF side's bucket function), percentiles, rolling
+ * windows, the thread/process tables, the sched_ext kfunc choice for each
+ * kernel generation, and the CPU -> LLC/node mapping read from fixture
+ * sysfs trees.
+ *
+ *   test-sched-latency-units FIXTURES_DIR
+ */
+#include <linux/types.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sched_latency.h"
+#include "sl_common.bpf.h"
+#include "sl_dsq_hooks.h"
+#include "sl_hist.h"
+#include "sl_tasks.h"
+#include "sl_topo.h"
+#include "sl_window.h"
+
+static int failures, checks;
+
+#define CHECK(cond, ...)                                                       \
+	do {                                                                   \
+		checks++;                                                      \
+		if (!(cond)) {                                                 \
+			failures++;                                            \
+			printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+			printf(__VA_ARGS__);                                   \
+			printf("\n");                                          \
+		}                                                              \
+	} while (0)
+
+static uint64_t rnd_state = 88172645463325252ull;
+
+static uint64_t rnd(void)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return rnd_state;
+}
+
+/* ---------------------------------------------------------------- hist */
+
+static void test_buckets(void)
+{
+	CHECK(SL_NB == SL_HIST_BUCKETS, "layouts differ");
+	for (unsigned b = 0; b < SL_NB; b++) {
+		uint64_t lo = sl_hist_lo_ns(b), hi = sl_hist_hi_ns(b);
+
+		CHECK(lo < hi, "bucket %u empty", b);
+		CHECK(sl_hist_bucket(lo) == b, "lo of %u maps to %u", b, sl_hist_bucket(lo));
+		if (b + 1 < SL_NB)
+			CHECK(sl_hist_bucket(hi - 1) == b, "hi-1 of %u maps to %u", b,
+			      sl_hist_bucket(hi - 1));
+		/* the BPF function must agree with user space */
+		CHECK(sl_bucket(lo) == b && sl_bucket(hi - 1) == (b + 1 < SL_NB ? b : SL_NB - 1),
+		      "BPF bucket of %llu", (unsigned long long)lo);
+	}
+	for (int i = 0; i < 200000; i++) {
+		uint64_t ns = rnd() >> (rnd() % 64);
+
+		CHECK(sl_bucket(ns) == sl_hist_bucket(ns), "ns %llu: bpf %u user %u",
+		      (unsigned long long)ns, sl_bucket(ns), sl_hist_bucket(ns));
+		if (failures > 10)
+			return;
+	}
+	/* octaves align with runqlat's log2(us) slots */
+	for (uint64_t us = 1; us < (1ull << 24); us = us * 3 + 1) {
+		uint64_t ns = us * 1000 + 999;
+		unsigned slot = 0;
+
+		for (uint64_t v = us; v > 1; v >>= 1)
+			slot++;
+		CHECK(sl_hist_runqlat_slot(sl_hist_bucket(ns)) == slot, "us %llu: slot %u vs %u",
+		      (unsigned long long)us, sl_hist_runqlat_slot(sl_hist_bucket(ns)), slot);
+	}
+	CHECK(sl_hist_bucket(0) == 0 && sl_hist_bucket(999) == 3 && sl_hist_bucket(1000) == 4,
+	      "sub-microsecond buckets");
+	CHECK(sl_hist_bucket(~0ull) == SL_NB - 1, "overflow bucket");
+}
+
+static void test_percentiles(void)
+{
+	uint64_t h[SL_NB] = { 0 };
+	struct sl_pct pc;
+	unsigned b10 = sl_hist_bucket(10000), b100 = sl_hist_bucket(100000);
+
+	sl_hist_percentiles(h, &pc);
+	CHECK(pc.samples == 0 && isnan(pc.p50_us), "empty histogram");
+	h[b10] = 99;
+	h[b100] = 1;
+	sl_hist_percentiles(h, &pc);
+	CHECK(pc.samples == 100, "samples %llu", (unsigned long long)pc.samples);
+	CHECK(pc.p50_us >= sl_hist_lo_ns(b10) / 1000.0 && pc.p50_us < sl_hist_hi_ns(b10) / 1000.0,
+	      "p50 %f inside its bucket", pc.p50_us);
+	CHECK(pc.p50_bucket == b10 && pc.p99_bucket == b10, "p99 rank 99 is in the 10 us bucket");
+	CHECK(pc.p999_us >= sl_hist_lo_ns(b100) / 1000.0, "p99.9 %f in the tail", pc.p999_us);
+	CHECK(pc.p50_us <= pc.p90_us && pc.p90_us <= pc.p99_us && pc.p99_us <= pc.p999_us,
+	      "monotonic");
+}
+
+/* -------------------------------------------------------------- window */
+
+static void feed(struct slw_series *s, uint64_t t_s, uint64_t key, uint64_t count, unsigned b)
+{
+	static uint64_t c[4][2], h[4][SL_NB];
+	struct slw_input in = { .key = key, .c = c[key], .h = h[key] };
+
+	c[key][0] += count;
+	c[key][1] += count * 10;
+	h[key][b] += count;
+	slw_tick(s, t_s * 1000000000ull, &in, 1, 0);
+}
+
+static void test_window(void)
+{
+	struct slw_series s;
+	struct slw_result r;
+	unsigned b = sl_hist_bucket(5000);
+
+	CHECK(slw_init(&s, 2, 1, 16, 1 << 16) == 0, "init");
+	CHECK(slw_window_last(&s, 10000000000ull, &r) == -ENODATA, "no data before a tick");
+	for (uint64_t t = 1; t <= 70; t++)
+		feed(&s, t, 1, t, b); /* t events in second t */
+	CHECK(slw_window_last(&s, 1000000000ull, &r) == 0, "1 s window");
+	CHECK(r.n == 1 && r.rows[0].c[0] == 70 && r.rows[0].h[b] == 70,
+	      "last second holds 70, got %llu", r.n ? (unsigned long long)r.rows[0].c[0] : 0ull);
+	CHECK(r.end_ns - r.start_ns == 1000000000ull, "span 1 s");
+	slw_result_free(&r);
+	CHECK(slw_window_last(&s, 10000000000ull, &r) == 0, "10 s window");
+	CHECK(r.n == 1 && r.rows[0].c[0] == 61 + 62 + 63 + 64 + 65 + 66 + 67 + 68 + 69 + 70,
+	      "10 s sum %llu", r.n ? (unsigned long long)r.rows[0].c[0] : 0ull);
+	CHECK(r.rows[0].c[1] == 10 * r.rows[0].c[0], "second counter");
+	slw_result_free(&r);
+	CHECK(slw_window_last(&s, 60000000000ull, &r) == 0 && r.slots == 60, "60 slots, got %u",
+	      r.slots);
+	slw_result_free(&r);
+	CHECK(slw_window_since(&s, 65000000000ull, &r) == 0 &&
+		      r.rows[0].c[0] == 66 + 67 + 68 + 69 + 70,
+	      "since 65 s");
+	slw_result_free(&r);
+	/* an idle entity records nothing; a new key appears; a reset starts over */
+	{
+		uint64_t c2[2] = { 5, 50 }, h2[SL_NB] = { 0 }, c3[2] = { 2, 20 };
+		struct slw_input in[2] = { { .key = 2, .c = c2, .h = h2 },
+					   { .key = 1, .c = c3, .h = h2 } };
+
+		slw_tick(&s, 71000000000ull, in, 2, 0);
+		CHECK(slw_window_last(&s, 1000000000ull, &r) == 0 && r.n == 2, "two rows");
+		CHECK(slw_result_find(&r, 2) && slw_result_find(&r, 2)->c[0] == 5, "new key");
+		CHECK(slw_result_find(&r, 1) && slw_result_find(&r, 1)->c[0] == 2,
+		      "counter went backwards: starts over");
+		slw_result_free(&r);
+	}
+	slw_free(&s);
+
+	/* a full slot is marked truncated */
+	CHECK(slw_init(&s, 2, 1, 1000, 200) == 0, "init small");
+	{
+		uint64_t c[8][2], h[8][SL_NB];
+		struct slw_input in[8];
+
+		memset(h, 0, sizeof(h));
+		for (int i = 0; i < 8; i++) {
+			c[i][0] = c[i][1] = 1;
+			in[i] = (struct slw_input){ .key = (uint64_t)i, .c = c[i], .h = h[i] };
+		}
+		slw_tick(&s, 1000000000ull, in, 8, 0);
+		CHECK(slw_window_last(&s, 1000000000ull, &r) == 0 && r.truncated && r.n < 8,
+		      "truncated");
+		slw_result_free(&r);
+	}
+	slw_free(&s);
+
+	/* folding CPUs into groups */
+	{
+		uint64_t c[4][2] = { { 1, 0 }, { 2, 0 }, { 4, 0 }, { 8, 0 } }, h[4][SL_NB];
+		struct slw_input in[4];
+		struct slw_result all, f;
+		int map[4] = { 0, 0, 1, -1 };
+
+		memset(h, 0, sizeof(h));
+		for (int i = 0; i < 4; i++)
+			in[i] = (struct slw_input){ .key = (uint64_t)i, .c = c[i], .h = h[i] };
+		CHECK(slw_result_from_inputs(2, 1, in, 4, &all) == 0, "from inputs");
+		CHECK(slw_result_fold(&all, map, 4, &f) == 0 && f.n == 2, "fold");
+		CHECK(f.rows[0].c[0] == 3 && f.rows[1].c[0] == 4, "fold sums %llu %llu",
+		      (unsigned long long)f.rows[0].c[0], (unsigned long long)f.rows[1].c[0]);
+		slw_result_free(&f);
+		slw_result_free(&all);
+	}
+}
+
+/* --------------------------------------------------------------- tasks */
+
+static struct sl_task_stats rec(uint32_t tid, uint32_t tgid, uint64_t waits, bool exited)
+{
+	struct sl_task_stats r;
+
+	memset(&r, 0, sizeof(r));
+	r.tid = tid;
+	r.tgid = tgid;
+	r.waits = waits;
+	r.wait_ns = waits * 1000;
+	r.hist[sl_hist_bucket(1000)] = (uint32_t)waits;
+	r.exited = exited;
+	snprintf(r.comm, sizeof(r.comm), "t%u", tid);
+	return r;
+}
+
+static void test_tasks(void)
+{
+	struct sl_tasks t;
+	struct sl_task_stats r;
+	struct sl_proc *pr;
+
+	CHECK(sl_tasks_init(&t, 4, 2) == 0, "init");
+	sl_tasks_begin(&t);
+	r = rec(100, 100, 5, false);
+	sl_tasks_update(&t, &r);
+	r = rec(101, 100, 3, false);
+	sl_tasks_update(&t, &r);
+	pr = sl_tasks_process(&t, 100);
+	CHECK(pr && pr->c[SLT_WAITS] == 8 && pr->live_threads == 2, "process sums threads");
+	CHECK(pr && strcmp(pr->comm, "t100") == 0, "leader's comm");
+	sl_tasks_begin(&t);
+	r = rec(101, 100, 10, true); /* exits after 7 more waits */
+	sl_tasks_update(&t, &r);
+	CHECK(pr->c[SLT_WAITS] == 15 && pr->live_threads == 1, "exit adds the last delta");
+	CHECK(pr->h[sl_hist_bucket(1000)] == 15, "histogram folded too");
+	r = rec(101, 200, 1, false); /* tid reused by another process */
+	sl_tasks_update(&t, &r);
+	CHECK(sl_tasks_process(&t, 100)->c[SLT_WAITS] == 15, "old process keeps its counts");
+	CHECK(sl_tasks_process(&t, 200) && sl_tasks_process(&t, 200)->c[SLT_WAITS] == 1,
+	      "new thread starts over");
+	CHECK(t.restarts == 1, "one restart");
+	/* fill up: the oldest entries make room */
+	for (uint32_t i = 0; i < 6; i++) {
+		sl_tasks_begin(&t);
+		r = rec(300 + i, 300 + i, 1, false);
+		sl_tasks_update(&t, &r);
+	}
+	CHECK(t.n_thr == 4 && t.n_proc == 2, "bounded: %zu threads, %zu processes", t.n_thr,
+	      t.n_proc);
+	CHECK(t.evicted_threads >= 3 && t.evicted_procs >= 4, "evictions %llu %llu",
+	      (unsigned long long)t.evicted_threads, (unsigned long long)t.evicted_procs);
+	CHECK(sl_tasks_thread(&t, 305) && !sl_tasks_thread(&t, 100), "newest kept");
+	/* every remaining index entry still finds its thread */
+	for (size_t i = 0; i < t.n_thr; i++)
+		CHECK(sl_tasks_thread(&t, t.thr[i].tid) == &t.thr[i], "index of %u", t.thr[i].tid);
+	{
+		struct slw_input *in;
+		uint64_t *store;
+		int n = sl_tasks_inputs(&t, true, &in, &store);
+
+		CHECK(n == 2 && in[0].c[SLT_WAITS] == 1, "process inputs");
+		free(in);
+		free(store);
+	}
+	sl_tasks_free(&t);
+
+	/* churn: many short-lived threads through a small table */
+	CHECK(sl_tasks_init(&t, 64, 16) == 0, "init churn");
+	for (uint32_t i = 1; i <= 20000; i++) {
+		if (i % 100 == 0)
+			sl_tasks_begin(&t);
+		r = rec(i, i / 4 + 1, 2, false);
+		sl_tasks_update(&t, &r);
+		r = rec(i, i / 4 + 1, 3, true);
+		sl_tasks_update(&t, &r);
+	}
+	CHECK(t.n_thr <= 64 && t.n_proc <= 16, "churn stays bounded");
+	for (size_t i = 0; i < t.n_thr; i++)
+		CHECK(sl_tasks_thread(&t, t.thr[i].tid) == &t.thr[i], "churn index of %u",
+		      t.thr[i].tid);
+	sl_tasks_free(&t);
+}
+
+/* ---------------------------------------------------------------- topo */
+
+static void test_topo(const char *fixtures)
+{
+	char root[512], buf[64];
+	unsigned char bits[16] = { 0 };
+	struct sl_topo t;
+
+	CHECK(sl_cpulist_parse("0-2,5,7-8", bits, 16) == 0 && bits[0] && bits[2] && !bits[3] &&
+		      bits[5] && bits[8] && !bits[9],
+	      "cpulist");
+	CHECK(sl_cpulist_parse("3-1", bits, 16) < 0 && sl_cpulist_parse("x", bits, 16) < 0,
+	      "bad cpulists refused");
+
+	snprintf(root, sizeof(root), "%s/topo-2llc-2node", fixtures);
+	CHECK(sl_topo_read(root, 0, &t) == 0, "read %s", root);
+	CHECK(t.ncpus == 8 && t.n_llc == 2 && t.n_node == 2, "8 CPUs, 2 LLCs, 2 nodes: %d %d %d",
+	      t.ncpus, t.n_llc, t.n_node);
+	CHECK(t.llc_level == 3, "L3 used, got level %d", t.llc_level);
+	CHECK(t.cpu_llc[3] == 0 && t.cpu_llc[4] == 1 && t.cpu_node[7] == 1, "mapping");
+	CHECK(sl_topo_cpus(&t, 1, 1, buf, sizeof(buf)) == 4 && strcmp(buf, "4-7") == 0,
+	      "llc 1 cpus '%s'", buf);
+	sl_topo_free(&t);
+
+	/* the BPF side may see fewer CPUs than sysfs describes */
+	CHECK(sl_topo_read(root, 2, &t) == 0 && t.ncpus == 2 && t.n_llc == 1, "truncated to 2");
+	sl_topo_free(&t);
+
+	snprintf(root, sizeof(root), "%s/topo-nocache", fixtures);
+	CHECK(sl_topo_read(root, 0, &t) == 0, "read %s", root);
+	CHECK(t.n_llc == 1 && t.llc_level == 0 && strstr(t.llc_source, "package"),
+	      "package fallback: %s", t.llc_source);
+	CHECK(t.n_node == 1 && t.cpu_node[3] == 0 && strstr(t.node_source, "none"),
+	      "no NUMA: %s", t.node_source);
+	sl_topo_free(&t);
+
+	snprintf(root, sizeof(root), "%s/does-not-exist", fixtures);
+	CHECK(sl_topo_read(root, 0, &t) == -ENOENT, "missing tree");
+}
+
+/* ----------------------------------------------------------------- dsq */
+
+static bool in_list(void *ctx, const char *name)
+{
+	for (const char *const *n = ctx; *n; n++)
+		if (strcmp(*n, name) == 0)
+			return true;
+	return false;
+}
+
+static void expect_chosen(const char *kernel, const char *const *have, const char *const *want)
+{
+	bool present[SL_DSQ_NHOOKS], chosen[SL_DSQ_NHOOKS];
+	bool scx = sl_dsq_choose(in_list, (void *)have, present, chosen);
+
+	CHECK(scx == (want[0] != NULL), "%s: sched_ext present", kernel);
+	for (int i = 0; i < SL_DSQ_NHOOKS; i++)
+		CHECK(chosen[i] == in_list((void *)want, sl_dsq_hooks[i].kfunc), "%s: %s %s", kernel,
+		      sl_dsq_hooks[i].kfunc, chosen[i] ? "hooked" : "not hooked");
+}
+
+static void test_dsq_choice(void)
+{
+	static const char *const none[] = { "schedule", NULL };
+	static const char *const none_want[] = { NULL };
+	/* 6.12: the first sched_ext release */
+	static const char *const k612[] = { "scx_bpf_dispatch", "scx_bpf_dispatch_vtime",
+					    "scx_bpf_consume", "scx_bpf_dispatch_from_dsq",
+					    "scx_bpf_dispatch_vtime_from_dsq",
+					    "scx_bpf_dsq_nr_queued", NULL };
+	/* 6.13 - 6.18: the renames, with the old names kept as wrappers */
+	static const char *const k613[] = { "scx_bpf_dsq_insert", "scx_bpf_dsq_insert_vtime",
+					    "scx_bpf_dispatch", "scx_bpf_dispatch_vtime",
+					    "scx_bpf_dsq_move_to_local", "scx_bpf_consume",
+					    "scx_bpf_dsq_move", "scx_bpf_dsq_move_vtime",
+					    "scx_bpf_dispatch_from_dsq",
+					    "scx_bpf_dispatch_vtime_from_dsq",
+					    "scx_bpf_dsq_nr_queued", NULL };
+	static const char *const k613_want[] = { "scx_bpf_dsq_insert", "scx_bpf_dsq_insert_vtime",
+						 "scx_bpf_dispatch", "scx_bpf_dispatch_vtime",
+						 "scx_bpf_dsq_move_to_local", "scx_bpf_dsq_move",
+						 "scx_bpf_dsq_move_vtime", "scx_bpf_dsq_nr_queued",
+						 NULL };
+	/* 6.19+ / 7.x: bool-returning inserts, vtime arguments in a struct */
+	static const char *const k7[] = { "scx_bpf_dsq_insert___v2", "scx_bpf_dsq_insert",
+					  "__scx_bpf_dsq_insert_vtime", "scx_bpf_dsq_insert_vtime",
+					  "scx_bpf_dsq_move_to_local", "scx_bpf_dsq_move",
+					  "scx_bpf_dsq_move_vtime", "scx_bpf_dsq_nr_queued", NULL };
+
+	expect_chosen("no sched_ext", none, none_want);
+	expect_chosen("6.12", k612, k612);
+	expect_chosen("6.13", k613, k613_want);
+	expect_chosen("7.x", k7, k7);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s FIXTURES_DIR\n", argv[0]);
+		return 2;
+	}
+	test_buckets();
+	test_percentiles();
+	test_window();
+	test_tasks();
+	test_dsq_choice();
+	test_topo(argv[1]);
+	printf("%d checks, %d failed\n", checks, failures);
+	return failures ? 1 : 0;
+}

@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The cache of ELF images: lookup by file identity or build-id, loading,
+ * reference counting and eviction of the least recently used unreferenced
+ * entries beyond max_entries.
+ */
+#include "elf_cache.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_IMAGE (4ULL << 30)
+#define KEY_VDSO 0x76647330ULL
+
+static uint64_t key_bid(const uint8_t *bid, size_t len)
+{
+	return pp_hash_bytes(bid, len, 0x62696400);
+}
+
+static uint64_t key_file(dev_t dev, ino_t ino, off_t size, int64_t mtime_ns)
+{
+	uint64_t k[4] = { (uint64_t)dev, (uint64_t)ino, (uint64_t)size, (uint64_t)mtime_ns };
+
+	return pp_hash_bytes(k, sizeof(k), 0x66696c65);
+}
+
+int pp_elf_cache_init(struct pp_elf_cache *c, const char *debug_dir, size_t max_entries)
+{
+	memset(c, 0, sizeof(*c));
+	c->debug_dir = strdup(debug_dir ? debug_dir : "");
+	c->max_entries = max_entries ? max_entries : 256;
+	return c->debug_dir ? 0 : -ENOMEM;
+}
+
+static void elf_free(struct pp_elf *e)
+{
+	if (!e)
+		return;
+	if (e->img) {
+		if (e->is_vdso)
+			free(e->img);
+		else
+			munmap(e->img, e->img_len);
+	}
+	free(e->path);
+	free(e->debug_path);
+	free(e->dframe);
+	free(e->syms);
+	pp_arena_free(&e->names);
+	free(e);
+}
+
+static void remove_slot(struct pp_elf_cache *c, uint32_t slot)
+{
+	struct pp_elf *e = c->slots[slot];
+	uint64_t *v;
+
+	/* the keys point at this slot + 1; clear those that do */
+	if (e->build_id_len && (v = pp_map64_get(&c->by_key, key_bid(e->build_id, e->build_id_len))) &&
+	    *v == slot + 1ULL)
+		*v = 0;
+	if ((v = pp_map64_get(&c->by_key, key_file(e->dev, e->ino, e->size, e->mtime_ns))) &&
+	    *v == slot + 1ULL)
+		*v = 0;
+	if (e->is_vdso && (v = pp_map64_get(&c->by_key, KEY_VDSO)) && *v == slot + 1ULL)
+		*v = 0;
+	c->slots[slot] = NULL;
+	c->n_entries--;
+	elf_free(e);
+}
+
+void pp_elf_cache_fini(struct pp_elf_cache *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n_slots; i++)
+		if (c->slots[i])
+			remove_slot(c, (uint32_t)i);
+	free(c->slots);
+	free(c->debug_dir);
+	pp_map64_free(&c->by_key);
+	memset(c, 0, sizeof(*c));
+}
+
+void pp_elf_cache_drop_unused(struct pp_elf_cache *c)
+{
+	for (size_t i = 0; i < c->n_slots; i++)
+		if (c->slots[i] && !c->slots[i]->refs)
+			remove_slot(c, (uint32_t)i);
+}
+
+static void evict(struct pp_elf_cache *c)
+{
+	while (c->n_entries > c->max_entries) {
+		struct pp_elf *old = NULL;
+		uint32_t slot = 0;
+
+		for (size_t i = 0; i < c->n_slots; i++) {
+			struct pp_elf *e = c->slots[i];
+
+			if (e && !e->refs && (!old || e->last_use < old->last_use)) {
+				old = e;
+				slot = (uint32_t)i;
+			}
+		}
+		if (!old)
+			return; /* everything is in use by the current profile */
+		remove_slot(c, slot);
+		c->st.evictions++;
+	}
+}
+
+static struct pp_elf *lookup(struct pp_elf_cache *c, uint64_t key)
+{
+	uint64_t *v = pp_map64_get(&c->by_key, key);
+
+	if (!v || !*v || *v > c->n_slots)
+		return NULL;
+	return c->slots[*v - 1];
+}
+
+static int insert(struct pp_elf_cache *c, struct pp_elf *e)
+{
+	uint64_t *v;
+	size_t slot;
+
+	for (slot = 0; slot < c->n_slots && c->slots[slot]; slot++)
+		;
+	if (slot == c->n_slots) {
+		size_t n = c->n_slots ? c->n_slots * 2 : 64;
+		struct pp_elf **ns;
+
+		/* the windows must stay below the kernel half */
+		if (n > (1u << 20))
+			return -ENOSPC;
+		ns = realloc(c->slots, n * sizeof(*ns));
+		if (!ns)
+			return -ENOMEM;
+		memset(ns + c->n_slots, 0, (n - c->n_slots) * sizeof(*ns));
+		c->slots = ns;
+		c->n_slots = n;
+	}
+	e->slot = (uint32_t)slot;
+	if (e->is_vdso) {
+		v = pp_map64_put(&c->by_key, KEY_VDSO, NULL);
+		if (!v)
+			return -ENOMEM;
+		*v = slot + 1;
+	} else {
+		v = pp_map64_put(&c->by_key, key_file(e->dev, e->ino, e->size, e->mtime_ns), NULL);
+		if (!v)
+			return -ENOMEM;
+		*v = slot + 1;
+		if (e->build_id_len) {
+			v = pp_map64_put(&c->by_key, key_bid(e->build_id, e->build_id_len), NULL);
+			if (!v)
+				return -ENOMEM;
+			*v = slot + 1;
+		}
+	}
+	c->slots[slot] = e;
+	c->n_entries++;
+	return 0;
+}
+
+static struct pp_elf *take(struct pp_elf_cache *c, struct pp_elf *e)
+{
+	e->refs++;
+	e->last_use = ++c->tick;
+	c->st.hits++;
+	return e;
+}
+
+static int open_image(const char *path, struct pp_elf **ret)
+{
+	struct pp_elf *e;
+	struct stat st;
+	void *p;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size < 64 || (uint64_t)st.st_size > MAX_IMAGE) {
+		close(fd);
+		return -ENOEXEC;
+	}
+	/* writable private mapping: libelf may touch it, the file never sees it */
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return -errno;
+	e = calloc(1, sizeof(*e));
+	if (!e) {
+		munmap(p, (size_t)st.st_size);
+		return -ENOMEM;
+	}
+	e->img = p;
+	e->img_len = (size_t)st.st_size;
+	e->dev = st.st_dev;
+	e->ino = st.st_ino;
+	e->size = st.st_size;
+	e->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+	*ret = e;
+	return 0;
+}
+
+int pp_elf_get(struct pp_elf_cache *c, const char *path, const char *alt,
+	       const uint8_t *build_id, size_t build_id_len, struct pp_elf **ret)
+{
+	struct pp_elf *e = NULL, *hit;
+	const char *used = path;
+	struct stat st;
+	int err;
+
+	c->st.lookups++;
+	if (build_id_len > PP_BUILD_ID_MAX)
+		build_id_len = PP_BUILD_ID_MAX;
+	/* the kernel told us the build-id: no need to touch the file */
+	if (build_id_len && (hit = lookup(c, key_bid(build_id, build_id_len)))) {
+		*ret = take(c, hit);
+		return 0;
+	}
+	if (stat(path, &st) != 0 && alt) {
+		used = alt;
+		if (stat(alt, &st) != 0)
+			return -ENOENT;
+	}
+	hit = lookup(c, key_file(st.st_dev, st.st_ino, st.st_size,
+				 (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec));
+	if (hit && (!build_id_len || (hit->build_id_len == build_id_len &&
+				      !memcmp(hit->build_id, build_id, build_id_len)))) {
+		*ret = take(c, hit);
+		return 0;
+	}
+	err = open_image(used, &e);
+	if (err)
+		return err;
+	err = pp_elf_parse_image(e);
+	if (err)
+		goto fail;
+	if (build_id_len && (e->build_id_len != build_id_len ||
+			     memcmp(e->build_id, build_id, build_id_len))) {
+		err = -ESTALE;
+		goto fail;
+	}
+	/* the same file reached by another path (container root, hard link) */
+	if (e->build_id_len && (hit = lookup(c, key_bid(e->build_id, e->build_id_len)))) {
+		elf_free(e);
+		*ret = take(c, hit);
+		return 0;
+	}
+	e->path = strdup(path);
+	if (!e->path) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	err = insert(c, e);
+	if (err)
+		goto fail;
+	c->st.loads++;
+	e->refs = 1;
+	e->last_use = ++c->tick;
+	evict(c);
+	*ret = e;
+	return 0;
+fail:
+	c->st.failures++;
+	elf_free(e);
+	return err;
+}
+
+int pp_elf_get_vdso(struct pp_elf_cache *c, struct pp_elf **ret)
+{
+	const unsigned char *vdso = (const unsigned char *)getauxval(AT_SYSINFO_EHDR);
+	struct pp_elf *e, *hit;
+	const Elf64_Ehdr *eh;
+	size_t len = 0;
+	int err;
+
+	c->st.lookups++;
+	if ((hit = lookup(c, KEY_VDSO))) {
+		*ret = take(c, hit);
+		return 0;
+	}
+	if (!vdso)
+		return -ENOENT;
+	eh = (const Elf64_Ehdr *)vdso;
+	if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0)
+		return -ENOEXEC;
+	/* the image ends with the last of the section headers or segments */
+	len = eh->e_shoff + (size_t)eh->e_shnum * eh->e_shentsize;
+	for (int i = 0; i < eh->e_phnum; i++) {
+		const Elf64_Phdr *ph = (const Elf64_Phdr *)(vdso + eh->e_phoff) + i;
+
+		if (ph->p_offset + ph->p_filesz > len)
+			len = ph->p_offset + ph->p_filesz;
+	}
+	if (len < sizeof(*eh) || len > (1u << 20))
+		return -ENOEXEC;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->is_vdso = true;
+	e->img = malloc(len);
+	e->path = strdup("[vdso]");
+	if (!e->img || !e->path) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	memcpy(e->img, vdso, len);
+	e->img_len = len;
+	err = pp_elf_parse_image(e);
+	if (!err)
+		err = insert(c, e);
+	if (err)
+		goto fail;
+	c->st.loads++;
+	e->refs = 1;
+	e->last_use = ++c->tick;
+	*ret = e;
+	return 0;
+fail:
+	elf_free(e);
+	return err;
+}
+
+void pp_elf_put(struct pp_elf_cache *c, struct pp_elf *e)
+{
+	if (!e || !e->refs)
+		return;
+	e->refs--;
+	if (!e->refs)
+		evict(c);
+}

@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ELF images of the files processes map, cached across profiles by build-id
+ * (or by device, inode, size and mtime when a file has none).
+ *
+ * An entry keeps the file mapped (read-only, private) so that unwinding can
+ * read .eh_frame_hdr/.eh_frame at any time and so that a file deleted or
+ * replaced after it was sampled still symbolises. Symbols are loaded lazily
+ * from .symtab and .dynsym, following the build-id and .gnu_debuglink to a
+ * separate debug file (compressed sections inflated with zlib) when the file
+ * itself is stripped.
+ *
+ * Unwind windows: each entry owns a slot; the window of slot s is the fake
+ * address range PP_WIN_BASE + s * PP_WIN_SIZE, in which window offset v reads
+ * the byte at link-time address v of the file. libunwind is handed addresses
+ * in that window, so one copy of the unwind tables serves every process that
+ * maps the file, whatever its load address (see unwind.c).
+ */
+#ifndef SMCP_PP_ELF_CACHE_H
+#define SMCP_PP_ELF_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "pp_util.h"
+
+#define PP_WIN_BASE 0x4000000000000000ULL
+#define PP_WIN_SHIFT 36
+#define PP_WIN_SIZE (1ULL << PP_WIN_SHIFT)
+#define PP_ELF_MAX_LOADS 16
+#define PP_BUILD_ID_MAX 20
+
+struct pp_elf_load {
+	uint64_t vaddr, memsz, off, filesz;
+	uint32_t flags;
+};
+
+struct pp_sym {
+	uint64_t addr;
+	uint64_t size;
+	const char *name;
+};
+
+/* Where symbols came from, for the status resource and the results. */
+enum pp_sym_source {
+	PP_SYMS_NONE = 0,
+	PP_SYMS_SYMTAB,   /* the file's own .symtab */
+	PP_SYMS_DYNSYM,   /* only .dynsym: exported functions */
+	PP_SYMS_BUILD_ID, /* DEBUG_DIR/.build-id/xx/yyyy.debug */
+	PP_SYMS_DEBUGLINK,/* .gnu_debuglink target */
+};
+
+struct pp_elf {
+	char *path;      /* the file opened (or "[vdso]") */
+	uint8_t build_id[PP_BUILD_ID_MAX];
+	uint8_t build_id_len;
+	bool is_vdso;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	int64_t mtime_ns;
+
+	/* image: the mapped file (or a malloc'd copy of the vDSO) */
+	unsigned char *img;
+	size_t img_len;
+	uint16_t e_type;
+	struct pp_elf_load loads[PP_ELF_MAX_LOADS];
+	unsigned int n_loads;
+	uint64_t min_vaddr, max_vaddr; /* span of the PT_LOAD segments */
+
+	/* unwind tables, all as link-time addresses */
+	bool have_eh_table;
+	uint64_t eh_hdr_vaddr, eh_table_vaddr, eh_fde_count;
+	bool dframe_tried;
+	unsigned char *dframe; /* .debug_frame converted to .eh_frame form + table */
+	size_t dframe_len;
+	uint64_t dframe_base;  /* window offset of dframe[0] */
+	uint64_t dframe_table_off, dframe_fde_count;
+
+	/* symbols, loaded on first lookup */
+	bool syms_tried;
+	enum pp_sym_source sym_source;
+	char *debug_path; /* separate debug file used, if any */
+	struct pp_sym *syms;
+	size_t n_syms;
+	struct pp_arena names;
+	const char *debug_note; /* why symbols or CFI are missing, if they are */
+
+	/* cache bookkeeping */
+	uint32_t slot;
+	uint32_t refs;
+	uint64_t last_use;
+	size_t mem_bytes; /* heap held (symbols, names, converted CFI) */
+};
+
+struct pp_elf_cache_stats {
+	uint64_t lookups, hits, loads, evictions, debug_files, failures;
+};
+
+struct pp_elf_cache {
+	struct pp_elf **slots; /* index = window slot; NULL = free */
+	size_t n_slots, n_entries, max_entries;
+	struct pp_map64 by_key; /* key hash -> slot + 1 */
+	uint64_t tick;
+	char *debug_dir;        /* "/usr/lib/debug" */
+	struct pp_elf_cache_stats st;
+};
+
+int pp_elf_cache_init(struct pp_elf_cache *c, const char *debug_dir, size_t max_entries);
+void pp_elf_cache_fini(struct pp_elf_cache *c);
+
+/*
+ * Get the ELF image of the file at path (tried in order: path, then alt if
+ * not NULL, e.g. /proc/PID/root/path or /proc/PID/map_files/...). When the
+ * kernel told the build-id at map time, pass it: a file on disk whose
+ * build-id differs (replaced since) is refused with -ESTALE. Takes a
+ * reference; 0 or -errno (-ENOENT, -ENOEXEC: not ELF, -ENOMEM).
+ */
+int pp_elf_get(struct pp_elf_cache *c, const char *path, const char *alt,
+	       const uint8_t *build_id, size_t build_id_len, struct pp_elf **ret);
+/* The vDSO of this kernel, read from our own process. */
+int pp_elf_get_vdso(struct pp_elf_cache *c, struct pp_elf **ret);
+/* Drop a reference; unreferenced entries stay cached until evicted. */
+void pp_elf_put(struct pp_elf_cache *c, struct pp_elf *e);
+/* Drop every unreferenced entry (a cold cache for benchmarks). */
+void pp_elf_cache_drop_unused(struct pp_elf_cache *c);
+
+/* File offset -> link-time address, through the PT_LOAD segments. */
+bool pp_elf_off_to_vaddr(const struct pp_elf *e, uint64_t off, uint64_t *ret);
+
+/* Read len bytes at window offset woff (link-time address, or the converted
+ * CFI above max_vaddr); bytes past what the file holds read as zero.
+ * Returns false when nothing at all is there. */
+bool pp_elf_window_read(struct pp_elf *e, uint64_t woff, void *buf, size_t len);
+
+/* Symbol containing link-time address vaddr (loads symbols on first use). */
+const struct pp_sym *pp_elf_symbol(struct pp_elf *e, const char *debug_dir, uint64_t vaddr);
+
+/* Load symbols and the converted .debug_frame if not done yet. */
+void pp_elf_load_debuginfo(struct pp_elf *e, const char *debug_dir, struct pp_elf_cache_stats *st);
+
+const char *pp_sym_source_name(enum pp_sym_source s);
+
+/* internal, across elf_*.c */
+int pp_elf_parse_image(struct pp_elf *e);
+void pp_elf_parse_notes(struct pp_elf *e, const unsigned char *p, size_t len);
+int pp_debug_frame_convert(struct pp_elf *e, const unsigned char *df, size_t len);
+int pp_elf_section(const unsigned char *img, size_t img_len, const char *name, void **ret,
+		   size_t *ret_len, bool *ret_alloc);
+
+#endif

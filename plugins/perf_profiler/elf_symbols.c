@@ -1,0 +1,480 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Symbols and debug information of one cached ELF image: .symtab and
+ * .dynsym through libelf, and for stripped files the separate debug file
+ * found by build-id (DEBUG_DIR/.build-id/xx/rest.debug) or .gnu_debuglink
+ * (next to the file, in its .debug/ folder, or under DEBUG_DIR), checked
+ * against its CRC32. The same debug file supplies .debug_frame when the
+ * image has no .eh_frame entry for a function.
+ */
+#include "elf_cache.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#define MAX_DEBUG_FILE (4ULL << 30)
+
+const char *pp_sym_source_name(enum pp_sym_source s)
+{
+	switch (s) {
+	case PP_SYMS_SYMTAB:
+		return "symtab";
+	case PP_SYMS_DYNSYM:
+		return "dynsym";
+	case PP_SYMS_BUILD_ID:
+		return "build-id debug file";
+	case PP_SYMS_DEBUGLINK:
+		return "debuglink debug file";
+	default:
+		return "none";
+	}
+}
+
+struct sym_tmp {
+	struct pp_sym s;
+	uint8_t bind, has_size;
+};
+
+static int leading_underscores(const char *s)
+{
+	int n = 0;
+
+	while (s[n] == '_')
+		n++;
+	return n;
+}
+
+/* perf's preference among aliases (choose_best_symbol): sized, non-weak,
+ * global, fewer leading underscores, longer name. Negative: a is better. */
+static int cmp_sym_tmp(const void *pa, const void *pb)
+{
+	const struct sym_tmp *a = pa, *b = pb;
+	int d;
+
+	if (a->s.addr != b->s.addr)
+		return a->s.addr < b->s.addr ? -1 : 1;
+	if (a->has_size != b->has_size)
+		return a->has_size ? -1 : 1;
+	if ((a->bind == STB_WEAK) != (b->bind == STB_WEAK))
+		return a->bind == STB_WEAK ? 1 : -1;
+	if ((a->bind == STB_GLOBAL) != (b->bind == STB_GLOBAL))
+		return a->bind == STB_GLOBAL ? -1 : 1;
+	d = leading_underscores(a->s.name) - leading_underscores(b->s.name);
+	if (d)
+		return d;
+	d = (int)strlen(b->s.name) - (int)strlen(a->s.name);
+	return d ? d : strcmp(a->s.name, b->s.name);
+}
+
+/* Append the function symbols of every SHT_SYMTAB / SHT_DYNSYM section of
+ * img (want_type) to *v. Returns how many were added or -errno. */
+static int read_symtab(struct pp_elf *e, const unsigned char *img, size_t len, Elf64_Word want_type,
+		       struct sym_tmp **v, size_t *n, size_t *cap)
+{
+	Elf_Scn *scn = NULL;
+	int added = 0;
+	Elf *elf;
+
+	elf_version(EV_CURRENT);
+	elf = elf_memory((char *)img, len);
+	if (!elf)
+		return -ENOEXEC;
+	while ((scn = elf_nextscn(elf, scn))) {
+		Elf_Data *d;
+		GElf_Shdr sh;
+		size_t cnt;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != want_type || !sh.sh_entsize)
+			continue;
+		if (sh.sh_offset > len || sh.sh_size > len - sh.sh_offset)
+			continue;
+		d = elf_getdata(scn, NULL);
+		if (!d)
+			continue;
+		cnt = sh.sh_size / sh.sh_entsize;
+		for (size_t i = 0; i < cnt; i++) {
+			GElf_Sym sym;
+			const char *name;
+			int t;
+
+			if (!gelf_getsym(d, (int)i, &sym))
+				break;
+			t = GELF_ST_TYPE(sym.st_info);
+			if ((t != STT_FUNC && t != STT_GNU_IFUNC) || sym.st_shndx == SHN_UNDEF ||
+			    !sym.st_value)
+				continue;
+			name = elf_strptr(elf, sh.sh_link, sym.st_name);
+			if (!name || !*name)
+				continue;
+			if (*n == *cap) {
+				struct sym_tmp *nv;
+
+				*cap = *cap ? *cap * 2 : 1024;
+				nv = realloc(*v, *cap * sizeof(*nv));
+				if (!nv) {
+					elf_end(elf);
+					return -ENOMEM;
+				}
+				*v = nv;
+			}
+			(*v)[*n].s.addr = sym.st_value;
+			(*v)[*n].s.size = sym.st_size;
+			(*v)[*n].s.name = pp_arena_strdup(&e->names, name);
+			(*v)[*n].bind = GELF_ST_BIND(sym.st_info);
+			(*v)[*n].has_size = sym.st_size != 0;
+			if (!(*v)[*n].s.name) {
+				elf_end(elf);
+				return -ENOMEM;
+			}
+			(*n)++;
+			added++;
+		}
+	}
+	elf_end(elf);
+	return added;
+}
+
+/* Sort, keep the best alias per address, fill sizes up to the next
+ * symbol where the table gave none. */
+static int finish_syms(struct pp_elf *e, struct sym_tmp *v, size_t n)
+{
+	size_t out = 0;
+
+	qsort(v, n, sizeof(*v), cmp_sym_tmp);
+	e->syms = malloc((n ? n : 1) * sizeof(*e->syms));
+	if (!e->syms)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (out && e->syms[out - 1].addr == v[i].s.addr)
+			continue;
+		e->syms[out++] = v[i].s;
+	}
+	for (size_t i = 0; i < out; i++) {
+		uint64_t gap = i + 1 < out ? e->syms[i + 1].addr - e->syms[i].addr : 4096;
+
+		if (!e->syms[i].size || e->syms[i].size > gap)
+			e->syms[i].size = e->syms[i].size ? e->syms[i].size : gap;
+	}
+	e->n_syms = out;
+	e->mem_bytes += out * sizeof(*e->syms);
+	return 0;
+}
+
+struct mapped {
+	unsigned char *p;
+	size_t len;
+};
+
+static int map_file(const char *path, struct mapped *m)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	void *p;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < 64 ||
+	    (uint64_t)st.st_size > MAX_DEBUG_FILE) {
+		close(fd);
+		return -ENOEXEC;
+	}
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return -errno;
+	m->p = p;
+	m->len = (size_t)st.st_size;
+	return 0;
+}
+
+static void unmap_file(struct mapped *m)
+{
+	if (m->p)
+		munmap(m->p, m->len);
+	m->p = NULL;
+}
+
+static bool same_build_id(const struct pp_elf *e, const struct mapped *m)
+{
+	struct pp_elf probe = { .img = m->p, .img_len = m->len };
+
+	/* a debug file keeps the note of the file it was split from */
+	(void)pp_elf_parse_image(&probe);
+	return probe.build_id_len && probe.build_id_len == e->build_id_len &&
+	       memcmp(probe.build_id, e->build_id, e->build_id_len) == 0;
+}
+
+static int try_build_id_file(struct pp_elf *e, const char *debug_dir, struct mapped *m,
+			     char *path, size_t path_len)
+{
+	char hex[2 * PP_BUILD_ID_MAX + 1];
+
+	if (!e->build_id_len || !debug_dir || !*debug_dir)
+		return -ENOENT;
+	for (unsigned int i = 0; i < e->build_id_len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", e->build_id[i]);
+	snprintf(path, path_len, "%s/.build-id/%.2s/%s.debug", debug_dir, hex, hex + 2);
+	if (map_file(path, m))
+		return -ENOENT;
+	if (!same_build_id(e, m)) {
+		unmap_file(m);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int try_debuglink(struct pp_elf *e, const char *debug_dir, struct mapped *m, char *path,
+			 size_t path_len)
+{
+	char dir[PATH_MAX], link[256];
+	const char *slash;
+	void *sec;
+	size_t len, namelen;
+	bool alloc;
+	uint32_t crc;
+	int err;
+
+	err = pp_elf_section(e->img, e->img_len, ".gnu_debuglink", &sec, &len, &alloc);
+	if (err)
+		return -ENOENT;
+	namelen = strnlen(sec, len);
+	if (namelen == 0 || namelen >= sizeof(link) || len < ((namelen + 4) & ~3u) + 4) {
+		if (alloc)
+			free(sec);
+		return -ENOENT;
+	}
+	memcpy(link, sec, namelen);
+	link[namelen] = '\0';
+	memcpy(&crc, (const char *)sec + ((namelen + 4) & ~3u), 4);
+	if (alloc)
+		free(sec);
+	if (strchr(link, '/'))
+		return -ENOENT;
+	slash = strrchr(e->path, '/');
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - e->path) : 0, e->path);
+	for (int i = 0; i < 3; i++) {
+		if (i == 0)
+			snprintf(path, path_len, "%s/%s", dir, link);
+		else if (i == 1)
+			snprintf(path, path_len, "%s/.debug/%s", dir, link);
+		else if (debug_dir && *debug_dir)
+			snprintf(path, path_len, "%s%s/%s", debug_dir, dir, link);
+		else
+			break;
+		if (strcmp(path, e->path) == 0 || map_file(path, m))
+			continue;
+		if ((uint32_t)crc32_z(0L, m->p, m->len) == crc)
+			return 0;
+		unmap_file(m);
+	}
+	return -ENOENT;
+}
+
+static bool has_section(const unsigned char *img, size_t len, const char *name)
+{
+	void *p;
+	size_t n;
+	bool alloc;
+
+	if (pp_elf_section(img, len, name, &p, &n, &alloc))
+		return false;
+	if (alloc)
+		free(p);
+	return n > 0;
+}
+
+static void convert_debug_frame(struct pp_elf *e, const unsigned char *img, size_t len)
+{
+	void *df;
+	size_t n;
+	bool alloc;
+	int err;
+
+	err = pp_elf_section(img, len, ".debug_frame", &df, &n, &alloc);
+	if (err) {
+		if (err == -ENOTSUP)
+			e->debug_note = ".debug_frame is compressed with zstd (only zlib supported)";
+		return;
+	}
+	err = pp_debug_frame_convert(e, df, n);
+	if (err && !e->debug_note)
+		e->debug_note = ".debug_frame could not be converted";
+	if (alloc)
+		free(df);
+}
+
+void pp_elf_load_debuginfo(struct pp_elf *e, const char *debug_dir, struct pp_elf_cache_stats *st)
+{
+	struct sym_tmp *v = NULL;
+	size_t n = 0, cap = 0;
+	struct mapped dbg = { 0 };
+	char dpath[PATH_MAX];
+	int r;
+
+	if (e->syms_tried)
+		return;
+	e->syms_tried = true;
+	e->dframe_tried = true;
+	if (!e->img)
+		return;
+	r = read_symtab(e, e->img, e->img_len, SHT_SYMTAB, &v, &n, &cap);
+	if (r > 0) {
+		e->sym_source = PP_SYMS_SYMTAB;
+	} else if (!e->is_vdso) {
+		enum pp_sym_source src = PP_SYMS_BUILD_ID;
+
+		if (try_build_id_file(e, debug_dir, &dbg, dpath, sizeof(dpath)) != 0) {
+			src = PP_SYMS_DEBUGLINK;
+			if (try_debuglink(e, debug_dir, &dbg, dpath, sizeof(dpath)) != 0)
+				src = PP_SYMS_NONE;
+		}
+		if (src != PP_SYMS_NONE) {
+			if (st)
+				st->debug_files++;
+			r = read_symtab(e, dbg.p, dbg.len, SHT_SYMTAB, &v, &n, &cap);
+			if (r > 0) {
+				e->sym_source = src;
+				e->debug_path = strdup(dpath);
+			}
+		}
+	}
+	r = read_symtab(e, e->img, e->img_len, SHT_DYNSYM, &v, &n, &cap);
+	if (r > 0 && e->sym_source == PP_SYMS_NONE)
+		e->sym_source = PP_SYMS_DYNSYM;
+	if (e->sym_source == PP_SYMS_NONE)
+		e->debug_note = "no .symtab, .dynsym or debug file";
+	else if (e->sym_source == PP_SYMS_DYNSYM)
+		e->debug_note = "stripped and no debug file: only exported functions resolve";
+	if (finish_syms(e, v, n))
+		e->n_syms = 0;
+	free(v);
+
+	/* CFI for functions .eh_frame does not cover */
+	if (has_section(e->img, e->img_len, ".debug_frame"))
+		convert_debug_frame(e, e->img, e->img_len);
+	else if (dbg.p)
+		convert_debug_frame(e, dbg.p, dbg.len);
+	unmap_file(&dbg);
+	e->mem_bytes += e->names.bytes;
+}
+
+/*
+ * C++ names are demangled when a symbol is first hit, with libstdc++'s
+ * __cxa_demangle if the system has it (looked up at run time: the daemon
+ * is C and must not depend on libstdc++), and shown without the parameter
+ * list, as perf report shows them.
+ */
+typedef char *(*demangle_fn)(const char *mangled, char *buf, size_t *len, int *status);
+
+static demangle_fn demangler(void)
+{
+	static demangle_fn fn;
+	static bool tried;
+	void *lib;
+
+	if (tried)
+		return fn;
+	tried = true;
+	lib = dlopen("libstdc++.so.6", RTLD_LAZY | RTLD_LOCAL);
+	if (lib)
+		fn = (demangle_fn)dlsym(lib, "__cxa_demangle");
+	/* kept open for the life of the process: fn points into it */
+	return fn;
+}
+
+/* "ns::f<int>(char const*) const [clone .isra.0]" -> "ns::f<int>" */
+static void strip_params(char *s)
+{
+	size_t n = strlen(s);
+	char *clone;
+	int depth = 0;
+
+	while (n && s[n - 1] == ']' && (clone = strstr(s, " [clone "))) {
+		*clone = '\0';
+		n = strlen(s);
+	}
+	/* trailing qualifiers after the parameter list */
+	for (;;) {
+		static const char *const quals[] = { " const", " volatile", " &&", " &" };
+		bool cut = false;
+
+		for (size_t i = 0; i < PP_ARRAY_SIZE(quals); i++) {
+			size_t q = strlen(quals[i]);
+
+			if (n > q && strcmp(s + n - q, quals[i]) == 0) {
+				n -= q;
+				s[n] = '\0';
+				cut = true;
+			}
+		}
+		if (!cut)
+			break;
+	}
+	if (!n || s[n - 1] != ')')
+		return;
+	for (size_t i = n; i-- > 0;) {
+		if (s[i] == ')')
+			depth++;
+		else if (s[i] == '(' && --depth == 0) {
+			if (i > 0)
+				s[i] = '\0';
+			return;
+		}
+	}
+}
+
+static void demangle(struct pp_elf *e, struct pp_sym *sym)
+{
+	demangle_fn fn;
+	char *d;
+	const char *kept;
+	int status = -1;
+
+	if (strncmp(sym->name, "_Z", 2) != 0 || !(fn = demangler()))
+		return;
+	d = fn(sym->name, NULL, NULL, &status);
+	if (!d || status != 0) {
+		free(d);
+		return;
+	}
+	strip_params(d);
+	kept = pp_arena_strdup(&e->names, d);
+	free(d);
+	if (kept)
+		sym->name = kept;
+}
+
+const struct pp_sym *pp_elf_symbol(struct pp_elf *e, const char *debug_dir, uint64_t vaddr)
+{
+	size_t lo = 0, hi;
+
+	if (!e->syms_tried)
+		pp_elf_load_debuginfo(e, debug_dir, NULL);
+	hi = e->n_syms;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (e->syms[mid].addr <= vaddr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return NULL;
+	lo--;
+	if (vaddr - e->syms[lo].addr >= e->syms[lo].size)
+		return NULL;
+	demangle(e, &e->syms[lo]);
+	return &e->syms[lo];
+}

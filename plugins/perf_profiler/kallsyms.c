@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+#include "kallsyms.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* kallsyms is ~10 MB on a distribution kernel with many modules */
+#define KALLSYMS_MAX_BYTES (256u << 20)
+/* a gap this large is not one function (e.g. the end of .text) */
+#define KSYM_MAX_SIZE (1u << 20)
+
+static int underscores(const char *s)
+{
+	int n = 0;
+
+	while (s[n] == '_')
+		n++;
+	return n;
+}
+
+/* At one address, perf's preference among aliases: non-weak, global,
+ * fewer leading underscores, longer name. */
+static int cmp_ksym(const void *a, const void *b)
+{
+	const struct pp_ksym *x = a, *y = b;
+	int d;
+
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	if ((x->type == 'w' || x->type == 'W') != (y->type == 'w' || y->type == 'W'))
+		return x->type == 'w' || x->type == 'W' ? 1 : -1;
+	if ((x->type == 'T') != (y->type == 'T'))
+		return x->type == 'T' ? -1 : 1;
+	d = underscores(x->name) - underscores(y->name);
+	if (d)
+		return d;
+	d = (int)strlen(y->name) - (int)strlen(x->name);
+	return d ? d : strcmp(x->name, y->name);
+}
+
+static bool is_text_type(char t)
+{
+	return t == 't' || t == 'T' || t == 'w' || t == 'W';
+}
+
+void pp_kallsyms_free(struct pp_kallsyms *ks)
+{
+	if (!ks)
+		return;
+	free(ks->syms);
+	pp_arena_free(&ks->arena);
+	memset(ks, 0, sizeof(*ks));
+}
+
+int pp_kallsyms_load(struct pp_kallsyms *ks, const char *root)
+{
+	struct pp_kallsyms n = { 0 };
+	char *buf = NULL, *line, *next;
+	const char *kernel_mod;
+	size_t len, cap = 0, nonzero = 0;
+	int err;
+
+	err = pp_slurp(root, "/proc/kallsyms", KALLSYMS_MAX_BYTES, &buf, &len);
+	if (err)
+		return err;
+	kernel_mod = pp_arena_strdup(&n.arena, "[kernel.kallsyms]");
+	if (!kernel_mod) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (line = buf; line && *line; line = next) {
+		char *end, *name, *mod;
+		unsigned long long addr;
+		char type;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		addr = strtoull(line, &end, 16);
+		if (end == line || end[0] != ' ' || !end[1] || end[2] != ' ')
+			continue;
+		type = end[1];
+		if (!is_text_type(type))
+			continue;
+		name = end + 3;
+		mod = strchr(name, '\t');
+		if (mod)
+			*mod++ = '\0';
+		if (n.n == cap) {
+			struct pp_ksym *s;
+
+			cap = cap ? cap * 2 : 65536;
+			s = realloc(n.syms, cap * sizeof(*s));
+			if (!s) {
+				err = -ENOMEM;
+				goto out;
+			}
+			n.syms = s;
+		}
+		n.syms[n.n].addr = addr;
+		n.syms[n.n].size = 0;
+		n.syms[n.n].type = type;
+		n.syms[n.n].name = pp_arena_strdup(&n.arena, name);
+		if (mod) {
+			/* modules repeat their name on every line: intern the last one */
+			if (n.n && n.syms[n.n - 1].module != kernel_mod &&
+			    strcmp(n.syms[n.n - 1].module, mod) == 0)
+				n.syms[n.n].module = n.syms[n.n - 1].module;
+			else
+				n.syms[n.n].module = pp_arena_strdup(&n.arena, mod);
+			n.n_modules_syms++;
+			if (strcmp(mod, "[bpf]") == 0)
+				n.n_bpf++;
+		} else {
+			n.syms[n.n].module = kernel_mod;
+		}
+		if (!n.syms[n.n].name || !n.syms[n.n].module) {
+			err = -ENOMEM;
+			goto out;
+		}
+		if (addr)
+			nonzero++;
+		n.n++;
+	}
+	n.restricted = n.n > 0 && nonzero == 0;
+	qsort(n.syms, n.n, sizeof(*n.syms), cmp_ksym);
+	/* size: distance to the next different address */
+	for (size_t i = n.n, nx = n.n; i-- > 0;) {
+		uint64_t gap = nx < n.n ? n.syms[nx].addr - n.syms[i].addr : 4096;
+
+		n.syms[i].size = gap > KSYM_MAX_SIZE ? KSYM_MAX_SIZE : (uint32_t)gap;
+		if (i > 0 && n.syms[i - 1].addr != n.syms[i].addr)
+			nx = i;
+	}
+	pp_kallsyms_free(ks);
+	*ks = n;
+	memset(&n, 0, sizeof(n));
+out:
+	free(buf);
+	pp_kallsyms_free(&n);
+	return err;
+}
+
+const struct pp_ksym *pp_kallsyms_lookup(const struct pp_kallsyms *ks, uint64_t addr,
+					 uint64_t *ret_off)
+{
+	size_t lo = 0, hi = ks->n;
+
+	if (ks->restricted || !ks->n)
+		return NULL;
+	/* last symbol with sym.addr <= addr */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ks->syms[mid].addr <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return NULL;
+	lo--;
+	/* several names at one address: the sort put the preferred one first */
+	while (lo > 0 && ks->syms[lo - 1].addr == ks->syms[lo].addr)
+		lo--;
+	if (addr - ks->syms[lo].addr >= ks->syms[lo].size)
+		return NULL;
+	if (ret_off)
+		*ret_off = addr - ks->syms[lo].addr;
+	return &ks->syms[lo];
+}

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Small helpers shared by the profiler's files: a u64 -> u64 open-addressing
+ * hash map, a string arena, and file reading under the host's fs root.
+ */
+#ifndef SMCP_PP_UTIL_H
+#define SMCP_PP_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PP_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Mix a 64-bit value into a well-spread hash (splitmix64 finaliser). */
+static inline uint64_t pp_hash64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
+}
+
+uint64_t pp_hash_bytes(const void *p, size_t len, uint64_t seed);
+
+/*
+ * u64 -> u64 map. Keys are arbitrary (0 included); the map grows at 50%
+ * load. Entries are never removed one by one (profiles are freed whole).
+ */
+struct pp_map64 {
+	uint64_t *keys, *vals;
+	uint8_t *used;
+	size_t cap, n; /* cap is 0 or a power of two */
+};
+
+void pp_map64_free(struct pp_map64 *m);
+/* Pointer to the value of key, or NULL when absent. */
+uint64_t *pp_map64_get(const struct pp_map64 *m, uint64_t key);
+/* Pointer to the value of key, inserted with value 0 (and *ret_new set)
+ * when absent; NULL on -ENOMEM. */
+uint64_t *pp_map64_put(struct pp_map64 *m, uint64_t key, bool *ret_new);
+
+/* String arena: many small strings freed at once. */
+struct pp_arena {
+	struct pp_arena_chunk *head;
+	size_t bytes; /* total allocated, for status reports */
+};
+
+char *pp_arena_strndup(struct pp_arena *a, const char *s, size_t len);
+char *pp_arena_strdup(struct pp_arena *a, const char *s);
+void *pp_arena_alloc(struct pp_arena *a, size_t len);
+void pp_arena_free(struct pp_arena *a);
+
+/*
+ * Read root + path into buf (NUL-terminated, at most len - 1 bytes).
+ * Returns the byte count or -errno.
+ */
+int pp_read_file(const char *root, const char *path, char *buf, size_t len);
+
+/* Read a whole file (root + path) into a malloc'd NUL-terminated buffer of
+ * at most max bytes; returns 0 or -errno. */
+int pp_slurp(const char *root, const char *path, size_t max, char **ret, size_t *ret_len);
+
+/* Base name of a path (pointer into it). */
+const char *pp_basename(const char *path);
+
+/* Whether this process may profile system-wide and the kernel
+ * (CAP_PERFMON or CAP_SYS_ADMIN in the effective set). */
+bool pp_privileged(void);
+
+/* kernel.perf_event_paranoid, or 2 when unreadable (the kernel default). */
+int pp_perf_paranoid(const char *root);
+
+#endif

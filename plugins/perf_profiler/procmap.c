@@ -1,0 +1,395 @@
+/* SPDX-License-Identifier: MIT */
+#include "procmap.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_MAPS_PER_PROC 4096
+#define MAPS_FILE_MAX (16u << 20)
+#define REREAD_MIN_NS 100000000ULL
+#define MAX_READS_PER_PROC 16
+
+int pp_procs_init(struct pp_procs *ps, const char *root, struct pp_elf_cache *cache)
+{
+	memset(ps, 0, sizeof(*ps));
+	ps->root = root ? root : "";
+	ps->cache = cache;
+	ps->max_procs = 65536;
+	ps->cap_mods = 64;
+	ps->mods = calloc(ps->cap_mods, sizeof(*ps->mods));
+	if (!ps->mods)
+		return -ENOMEM;
+	ps->n_mods = 1; /* id 0 is the kernel */
+	return 0;
+}
+
+void pp_procs_free(struct pp_procs *ps)
+{
+	if (!ps)
+		return;
+	for (size_t i = 0; i < ps->n; i++)
+		free(ps->v[i].maps);
+	free(ps->v);
+	for (size_t i = 1; i < ps->n_mods; i++) {
+		if (ps->mods[i].elf && ps->cache)
+			pp_elf_put(ps->cache, ps->mods[i].elf);
+		free(ps->mods[i].path);
+		free(ps->mods[i].alt_path);
+	}
+	free(ps->mods);
+	pp_map64_free(&ps->by_pid);
+	pp_map64_free(&ps->mod_by_key);
+	memset(ps, 0, sizeof(*ps));
+}
+
+struct pp_proc *pp_proc_get(struct pp_procs *ps, int32_t pid, bool create)
+{
+	uint64_t *v = pp_map64_get(&ps->by_pid, (uint64_t)(uint32_t)pid);
+	struct pp_proc *p;
+	bool isnew;
+
+	if (v)
+		return &ps->v[*v - 1];
+	if (!create)
+		return NULL;
+	if (ps->n >= ps->max_procs) {
+		ps->procs_dropped++;
+		return NULL;
+	}
+	if (ps->n == ps->cap) {
+		size_t cap = ps->cap ? ps->cap * 2 : 256;
+		struct pp_proc *nv = realloc(ps->v, cap * sizeof(*nv));
+
+		if (!nv)
+			return NULL;
+		ps->v = nv;
+		ps->cap = cap;
+	}
+	v = pp_map64_put(&ps->by_pid, (uint64_t)(uint32_t)pid, &isnew);
+	if (!v)
+		return NULL;
+	p = &ps->v[ps->n++];
+	memset(p, 0, sizeof(*p));
+	p->pid = pid;
+	*v = ps->n;
+	return p;
+}
+
+void pp_proc_set_comm(struct pp_proc *p, const char *comm)
+{
+	snprintf(p->comm, sizeof(p->comm), "%s", comm);
+}
+
+static uint64_t module_key(const char *path, const uint8_t *bid, size_t bid_len, uint64_t ino)
+{
+	uint64_t h = pp_hash_bytes(path, strlen(path), 0x6d6f64);
+
+	if (bid_len)
+		return h ^ pp_hash_bytes(bid, bid_len, 1);
+	return h ^ pp_hash64(ino + 2);
+}
+
+static int module_id(struct pp_procs *ps, const char *path, const uint8_t *bid, size_t bid_len,
+		     uint64_t ino, int32_t pid, const char *alt, uint16_t *ret)
+{
+	uint64_t key = module_key(path, bid, bid_len, ino), *v;
+	struct pp_module *m;
+	bool isnew;
+
+	for (;;) {
+		v = pp_map64_get(&ps->mod_by_key, key);
+		if (!v)
+			break;
+		m = &ps->mods[*v];
+		if (strcmp(m->path, path) == 0 && m->build_id_len == bid_len &&
+		    (!bid_len || !memcmp(m->build_id, bid, bid_len)) && (bid_len || m->ino == ino)) {
+			*ret = (uint16_t)*v;
+			return 0;
+		}
+		key++; /* a hash collision: probe the next key */
+	}
+	if (ps->n_mods > PP_MOD_MAX) {
+		ps->modules_dropped++;
+		return -ENOSPC;
+	}
+	if (ps->n_mods == ps->cap_mods) {
+		size_t cap = ps->cap_mods * 2;
+		struct pp_module *nm = realloc(ps->mods, cap * sizeof(*nm));
+
+		if (!nm)
+			return -ENOMEM;
+		ps->mods = nm;
+		ps->cap_mods = cap;
+	}
+	m = &ps->mods[ps->n_mods];
+	memset(m, 0, sizeof(*m));
+	m->path = strdup(path);
+	m->alt_path = alt ? strdup(alt) : NULL;
+	if (!m->path || (alt && !m->alt_path)) {
+		free(m->path);
+		free(m->alt_path);
+		return -ENOMEM;
+	}
+	if (bid_len) {
+		m->build_id_len = (uint8_t)(bid_len > PP_BUILD_ID_MAX ? PP_BUILD_ID_MAX : bid_len);
+		memcpy(m->build_id, bid, m->build_id_len);
+	}
+	m->ino = ino;
+	m->pid = pid;
+	m->is_vdso = strcmp(path, "[vdso]") == 0;
+	v = pp_map64_put(&ps->mod_by_key, key, &isnew);
+	if (!v) {
+		free(m->path);
+		free(m->alt_path);
+		return -ENOMEM;
+	}
+	*v = ps->n_mods;
+	*ret = (uint16_t)ps->n_mods++;
+	return 0;
+}
+
+static bool is_file_path(const char *path)
+{
+	return path[0] == '/' && strncmp(path, "//anon", 6) != 0 &&
+	       strncmp(path, "/memfd:", 7) != 0 && strncmp(path, "/dev/zero", 9) != 0;
+}
+
+/* Insert [start, end) keeping the array sorted; what it overlaps is cut. */
+static int insert_map(struct pp_proc *p, const struct pp_map *m)
+{
+	struct pp_map tail = { 0 };
+	bool have_tail = false;
+	uint32_t i, j;
+
+	for (i = 0, j = 0; i < p->n_maps; i++) {
+		struct pp_map o = p->maps[i];
+
+		if (o.end <= m->start || o.start >= m->end) {
+			p->maps[j++] = o;
+			continue;
+		}
+		if (o.start < m->start) {
+			struct pp_map head = o;
+
+			head.end = m->start;
+			p->maps[j++] = head;
+		}
+		if (o.end > m->end) {
+			tail = o;
+			tail.pgoff += m->end - o.start;
+			tail.start = m->end;
+			have_tail = true;
+		}
+	}
+	if (j != p->n_maps || have_tail)
+		p->gen++; /* something was unmapped under it */
+	p->n_maps = j;
+	if (p->n_maps + 2 > p->cap_maps) {
+		uint32_t cap = p->cap_maps ? p->cap_maps * 2 : 16;
+		struct pp_map *nv;
+
+		if (cap > MAX_MAPS_PER_PROC)
+			return -ENOSPC;
+		nv = realloc(p->maps, cap * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		p->maps = nv;
+		p->cap_maps = cap;
+	}
+	for (int k = 0; k < 1 + have_tail; k++) {
+		const struct pp_map *ins = k ? &tail : m;
+
+		for (i = 0; i < p->n_maps && p->maps[i].start < ins->start; i++)
+			;
+		memmove(p->maps + i + 1, p->maps + i, (p->n_maps - i) * sizeof(*p->maps));
+		p->maps[i] = *ins;
+		p->n_maps++;
+	}
+	return 0;
+}
+
+static int add_map(struct pp_procs *ps, struct pp_proc *p, uint64_t start, uint64_t len,
+		   uint64_t pgoff, const char *path, const uint8_t *bid, size_t bid_len, uint64_t ino,
+		   const char *alt)
+{
+	struct pp_map m = { .start = start, .end = start + len, .pgoff = pgoff,
+			    .module = PP_MOD_UNKNOWN };
+	int err;
+
+	if (!len || start + len < start)
+		return -EINVAL;
+	if (is_file_path(path) || strcmp(path, "[vdso]") == 0) {
+		err = module_id(ps, path, bid, bid_len, ino, p->pid, alt, &m.module);
+		if (err == -ENOMEM)
+			return err;
+	}
+	return insert_map(p, &m);
+}
+
+int pp_proc_add_map(struct pp_procs *ps, struct pp_proc *p, uint64_t start, uint64_t len,
+		    uint64_t pgoff, const char *path, const uint8_t *build_id, size_t build_id_len,
+		    uint64_t ino)
+{
+	return add_map(ps, p, start, len, pgoff, path, build_id, build_id_len, ino, NULL);
+}
+
+void pp_proc_exec(struct pp_proc *p)
+{
+	p->gen++;
+	p->n_maps = 0;
+	p->maps_read = false;
+	p->n_reads = 0;
+}
+
+int pp_proc_fork(struct pp_procs *ps, int32_t parent, int32_t child)
+{
+	struct pp_proc *pp, *c;
+
+	if (parent == child)
+		return 0;
+	c = pp_proc_get(ps, child, true);
+	if (!c)
+		return -ENOMEM;
+	/* c may have moved the array: look the parent up afterwards */
+	pp = pp_proc_get(ps, parent, false);
+	if (!pp)
+		return 0;
+	memcpy(c->comm, pp->comm, sizeof(c->comm));
+	if (pp->n_maps) {
+		struct pp_map *m = malloc(pp->n_maps * sizeof(*m));
+
+		if (!m)
+			return -ENOMEM;
+		memcpy(m, pp->maps, pp->n_maps * sizeof(*m));
+		free(c->maps);
+		c->maps = m;
+		c->n_maps = c->cap_maps = pp->n_maps;
+	}
+	c->maps_read = pp->maps_read;
+	return 0;
+}
+
+int pp_proc_read(struct pp_procs *ps, struct pp_proc *p, uint64_t now_ns)
+{
+	char path[64], *buf = NULL, *line, *next;
+	size_t len;
+	int err;
+
+	/* 100 ms, 200 ms, 400 ms ... apart: a process that keeps running code
+	 * outside any file (a JIT) must not make us re-read its maps forever */
+	if (p->n_reads >= MAX_READS_PER_PROC ||
+	    (p->n_reads && now_ns - p->last_read_ns < (REREAD_MIN_NS << (p->n_reads - 1))))
+		return -EAGAIN;
+	p->n_reads++;
+	p->last_read_ns = now_ns;
+	ps->maps_reads++;
+	snprintf(path, sizeof(path), "/proc/%d/comm", p->pid);
+	{
+		char comm[32];
+
+		if (pp_read_file(ps->root, path, comm, sizeof(comm)) > 0) {
+			comm[strcspn(comm, "\n")] = '\0';
+			pp_proc_set_comm(p, comm);
+		}
+	}
+	snprintf(path, sizeof(path), "/proc/%d/maps", p->pid);
+	err = pp_slurp(ps->root, path, MAPS_FILE_MAX, &buf, &len);
+	if (err) {
+		ps->maps_read_failures++;
+		p->maps_read = true; /* gone: what MMAP2 told us is all there is */
+		return err == -ENOENT ? -ESRCH : err;
+	}
+	for (line = buf; line && *line; line = next) {
+		unsigned long long start, end, off, ino;
+		char perms[8], dev[16], alt[96];
+		int pos = 0;
+		const char *file;
+		char *del;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (sscanf(line, "%llx-%llx %7s %llx %15s %llu %n", &start, &end, perms, &off, dev,
+			   &ino, &pos) < 6 || !pos)
+			continue;
+		if (perms[2] != 'x')
+			continue;
+		file = line + pos;
+		del = strstr(line + pos, " (deleted)");
+		alt[0] = '\0';
+		if (del && del[10] == '\0') {
+			*del = '\0';
+			snprintf(alt, sizeof(alt), "/proc/%d/map_files/%llx-%llx", p->pid, start, end);
+		}
+		err = add_map(ps, p, start, end - start, off, file, NULL, 0, ino,
+			      alt[0] ? alt : NULL);
+		if (err == -ENOMEM)
+			break;
+		err = 0;
+	}
+	free(buf);
+	p->maps_read = true;
+	return err;
+}
+
+const struct pp_map *pp_proc_find_map(const struct pp_proc *p, uint64_t addr)
+{
+	uint32_t lo = 0, hi = p->n_maps;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (p->maps[mid].start <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo || addr >= p->maps[lo - 1].end)
+		return NULL;
+	return &p->maps[lo - 1];
+}
+
+uint64_t pp_proc_frame(const struct pp_proc *p, uint64_t addr)
+{
+	const struct pp_map *m = p ? pp_proc_find_map(p, addr) : NULL;
+
+	if (!m || m->module == PP_MOD_UNKNOWN)
+		return pp_frame_make(PP_MOD_UNKNOWN, addr);
+	return pp_frame_make(m->module, addr - m->start + m->pgoff);
+}
+
+struct pp_elf *pp_module_elf(struct pp_procs *ps, uint16_t mod)
+{
+	struct pp_module *m;
+	char alt[PATH_MAX];
+	const char *altp = NULL;
+
+	if (mod == PP_MOD_KERNEL || mod >= ps->n_mods || !ps->cache)
+		return NULL;
+	m = &ps->mods[mod];
+	if (m->tried)
+		return m->elf;
+	m->tried = true;
+	if (m->is_vdso) {
+		m->load_err = pp_elf_get_vdso(ps->cache, &m->elf);
+		return m->elf;
+	}
+	if (m->alt_path) {
+		altp = m->alt_path;
+	} else if (m->pid > 0) {
+		/* a process in another mount namespace sees its own files */
+		snprintf(alt, sizeof(alt), "%s/proc/%d/root%s", ps->root, m->pid, m->path);
+		altp = alt;
+	}
+	m->load_err = pp_elf_get(ps->cache, m->path, altp, m->build_id, m->build_id_len, &m->elf);
+	if (m->load_err == -ESTALE && altp) /* replaced on our side; the container may differ */
+		m->load_err = pp_elf_get(ps->cache, altp, NULL, m->build_id, m->build_id_len,
+					 &m->elf);
+	if (m->load_err)
+		m->elf = NULL;
+	return m->elf;
+}

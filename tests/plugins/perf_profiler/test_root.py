@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Root-only profiler checks (suite root; exit 77 otherwise):
+
+  a system-wide profile with the workload and a syscall-heavy process: both
+  processes, user frames unwound by DWARF, kernel frames resolved through
+  kallsyms under the syscall's user frames, every online CPU; a CPU filter;
+  a tracepoint event (every hit, kernel stacks at __schedule); the kallsyms
+  inventory (modules, BPF JIT symbols); and the same daemon run as an
+  unprivileged user: a degraded status with the reason, system-wide start
+  refused with a reason naming perf_event_paranoid, and a profile of the
+  user's own process with kernel frames excluded (and said so).
+"""
+import os
+import shutil
+import subprocess
+import tempfile
+
+from pptest import (BUILD, Checker, Workload, daemon, perf_fds, require_perf, skip, symbols,
+                    tool, workload)
+
+if os.geteuid() != 0:
+    skip("needs root (system-wide sampling, kernel stacks, switching to an unprivileged user)")
+
+ck = Checker()
+tmp = tempfile.mkdtemp(prefix="pp-root-")
+os.chmod(tmp, 0o755)
+
+
+def online_cpus():
+    with open("/sys/devices/system/cpu/online") as f:
+        n = 0
+        for part in f.read().strip().split(","):
+            a, _, b = part.partition("-")
+            n += int(b or a) - int(a) + 1
+        return n
+
+
+try:
+    with daemon() as c:
+        st = require_perf(c)
+        dpid = c.proc.pid
+        ck.ok("root: system-wide and kernel stacks allowed",
+              st["capabilities"]["system_wide"] and st["capabilities"]["kernel_stacks"], st)
+
+        w = Workload(workload("nofp"), 8)
+        dd = subprocess.Popen(["dd", "if=/dev/zero", "of=/dev/null", "bs=64", "count=100000000"],
+                              stderr=subprocess.DEVNULL)
+        e, b = tool(c, "start_perf_profiling",
+                    {"frequency_hz": 499, "duration_secs": 3, "wait": True}, timeout=20)
+        dd.kill()
+        dd.wait()
+        ck.ok("system-wide profile", not e and b.get("scope") == "all processes", b)
+        ck.eq("every perf fd closed", perf_fds(dpid), 0)
+        e, p = tool(c, "get_perf_results", {"group_by": "process", "limit": 50})
+        procs = {r["pid"]: r for r in p["processes"]}
+        ck.ok("the workload is a process row with leaf_a on top",
+              w.pid in procs and procs[w.pid]["top_symbols"][0]["symbol"] == "leaf_a",
+              procs.get(w.pid))
+        ck.ok("dd is a process row, with kernel symbols on top",
+              dd.pid in procs and procs[dd.pid]["top_symbols"][0]["kind"] == "kernel",
+              procs.get(dd.pid))
+        e, s = tool(c, "get_perf_results", {"pid": dd.pid, "include_stacks": True, "limit": 5})
+        k = [r for r in s["symbols"] if r["kind"] == "kernel"]
+        ck.ok("kernel frames resolved by name", k and all(r["symbol"] != "[unknown]"
+                                                          for r in k[:3]), k[:3])
+        frames = s["symbols"][0]["stacks"][0]["frames"] if s["symbols"][0].get("stacks") else []
+        ck.ok("kernel frames sit under dd's user frames (syscall entry in between)",
+              any("(" in f for f in frames) and any("[k]" in f for f in frames) and
+              any("entry_SYSCALL" in f or "do_syscall" in f for f in frames), frames)
+        e, s = tool(c, "get_perf_results", {"pid": w.pid, "include_stacks": True, "limit": 2})
+        ck.ok("workload stacks unwound by DWARF in a system-wide profile",
+              s["symbols"][0]["symbol"] == "leaf_a" and
+              any("caller_a" in f for f in s["symbols"][0]["stacks"][0]["frames"]), s["symbols"][:1])
+        e, g = tool(c, "get_perf_results", {"group_by": "cpu"})
+        ck.eq("every online CPU sampled", len(g["cpus"]), online_cpus())
+
+        e, b = tool(c, "start_perf_profiling", {"cpu": 0, "frequency_hz": 499,
+                                                 "duration_secs": 1, "wait": True}, timeout=15)
+        e, g = tool(c, "get_perf_results", {"group_by": "cpu"})
+        ck.ok("cpu filter: only CPU 0", [r["cpu"] for r in g["cpus"]] == [0], g["cpus"])
+
+        if os.path.exists("/sys/kernel/tracing/events/sched/sched_switch/id"):
+            e, b = tool(c, "start_perf_profiling", {"event": "tp:sched:sched_switch",
+                                                     "duration_secs": 1, "wait": True},
+                        timeout=15)
+            ck.ok("tracepoint event: every hit", not e and b.get("sampling") ==
+                  "every tracepoint hit" and b["samples"] > 0, b)
+            ck.ok("tracepoint stacks end in the scheduler",
+                  any(r["symbol"] in ("__schedule", "schedule") for r in b["symbols"]),
+                  [r["symbol"] for r in b["symbols"]][:10])
+        else:
+            print("note: tracefs is not mounted; tracepoint event not exercised")
+
+        st = c.read_json("profiling://perf/status")
+        ks = st["kallsyms"]
+        ck.ok("kallsyms loaded with addresses", ks["symbols"] > 1000 and not ks["restricted"], ks)
+        with open("/proc/kallsyms") as f:
+            bpf = sum(1 for line in f if line.rstrip().endswith("[bpf]"))
+        if bpf:
+            ck.ok("BPF programs counted from their JIT symbols", ks["bpf_programs"] > 0, ks)
+        w.kill()
+
+    # ---- the same daemon as an unprivileged user
+    wrapper = os.path.join(tmp, "schedmcp-nobody")
+    with open(wrapper, "w") as f:
+        f.write("#!/bin/sh\nexec setpriv --reuid=65534 --regid=65534 --clear-groups "
+                "%s/core/schedmcp \"$@\"\n" % BUILD)
+    os.chmod(wrapper, 0o755)
+    if not shutil.which("setpriv"):
+        print("note: setpriv (util-linux) missing: unprivileged run not exercised")
+    else:
+        os.environ["SMCP_DAEMON"] = wrapper
+        with daemon() as c:
+            st = c.read_json("profiling://perf/status")
+            caps = st["capabilities"]
+            if not caps["perf_event_open"]:
+                print("note: perf_event_open refused to user 65534 altogether (%s)" %
+                      caps.get("perf_error"))
+            else:
+                para = caps["perf_event_paranoid"]
+                ck.ok("unprivileged: not privileged", not caps["privileged"], caps)
+                if para > 0:
+                    pl = c.read_json("schedmcp://plugins")
+                    me = [x for x in pl.get("plugins", pl if isinstance(pl, list) else [])
+                          if x.get("name") == "perf_profiler"]
+                    ck.ok("unprivileged: plugin degraded, the reason names the paranoid level",
+                          me and me[0].get("state") == "degraded" and
+                          "perf_event_paranoid" in (me[0].get("reason") or ""), me)
+                e, b = tool(c, "start_perf_profiling", {"duration_secs": 1})
+                if para > 0:
+                    ck.ok("unprivileged: system-wide refused, naming the paranoid level",
+                          e and "perf_event_paranoid" in b, b)
+                exe = os.path.join(tmp, "wl")
+                shutil.copy(workload("nofp"), exe)
+                os.chmod(exe, 0o755)
+                wp = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534",
+                                       "--clear-groups", exe, "5"], stdout=subprocess.PIPE,
+                                      text=True)
+                wp.stdout.readline()
+                e, b = tool(c, "start_perf_profiling",
+                            {"pid": wp.pid, "frequency_hz": 299, "duration_secs": 1.5,
+                             "wait": True}, timeout=15)
+                wp.kill()
+                wp.wait()
+                ck.ok("unprivileged: own process profiled", not e and b["samples"] > 0, b)
+                if para >= 2:
+                    ck.ok("unprivileged: kernel frames excluded, and the answer says so",
+                          "kernel frames are not sampled" in b.get("note", "") and
+                          all(r["kind"] == "user" for r in b["symbols"]), b.get("note"))
+                ck.ok("unprivileged: user stacks still unwound",
+                      symbols(b).get("leaf_a") and b["unwind_methods"]["dwarf"] > 0,
+                      b.get("unwind_methods"))
+        del os.environ["SMCP_DAEMON"]
+finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+ck.done()

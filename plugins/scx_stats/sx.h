@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * scx_stats plugin: a client for the statistics socket that sched_ext
+ * schedulers written with the scx_stats crate serve (scx_layered, scx_rusty,
+ * scx_lavd, scx_p2dq...). One JSON object per line on a unix stream socket:
+ *
+ *   -> {"req":"stats","args":{"target":"top"}}     (or "stats_meta")
+ *   <- {"errno":0,"args":{"resp":<json>}}           (errno != 0: resp is a message)
+ *
+ * Everything is non-blocking on the host loop: a request is queued on a
+ * connection, the reply completes a pending call later.
+ */
+#ifndef SX_H
+#define SX_H
+
+#include <cjson/cJSON.h>
+#include <schedmcp/plugin.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SX_TARGET_MAX 64
+#define SX_MAX_SAMPLERS 4
+#define SX_SEEN_TARGETS 8
+
+struct sx_conn;
+struct sx_req;
+struct sx_meta;
+struct sx_sampler;
+
+struct sx_plugin {
+	struct smcp_host *host;
+	const struct smcp_host_api *api;
+	char socket_path[108]; /* sizeof(sockaddr_un.sun_path) */
+	uint32_t connect_timeout_ms;
+	uint32_t read_timeout_ms;
+	size_t max_reply_bytes;
+	size_t max_answer_bytes;
+	struct sx_conn *main; /* resource reads */
+	struct sx_meta *meta; /* last stats_meta, NULL until fetched */
+	uint64_t meta_gen;    /* main connection generation it came from */
+	bool meta_prefetch;   /* a background stats_meta (for completion) is out */
+	struct sx_sampler *samplers[SX_MAX_SAMPLERS];
+	/* targets that answered, with the time of the last read on main */
+	struct {
+		char name[SX_TARGET_MAX + 1];
+		uint64_t gen, at_ns;
+	} seen[SX_SEEN_TARGETS];
+};
+
+/* ------------------------------------------------------------ connection */
+
+/*
+ * Reply of one request: err is 0 and line/len hold the reply line (without
+ * the newline; borrowed for the call), or err is -errno and why says what
+ * happened in words (connect refused, timed out after N ms, closed after N
+ * bytes, reply over N bytes...).
+ */
+typedef void (*sx_reply_fn)(void *data, int err, const char *line, size_t len, const char *why);
+
+struct sx_conn *sx_conn_new(struct sx_plugin *p);
+/* Close and free; queued requests are dropped without their callbacks. */
+void sx_conn_free(struct sx_conn *c);
+/* Queue request req ("stats" or "stats_meta") with target (NULL: none).
+ * The callback runs exactly once, never from inside this call, unless the
+ * request is dropped with sx_req_drop() or sx_conn_free(). Returns the
+ * request handle or NULL (-ENOMEM). */
+struct sx_req *sx_conn_request(struct sx_conn *c, const char *req, const char *target,
+			       sx_reply_fn cb, void *data);
+/* Forget the callback of a queued or in-flight request. */
+void sx_req_drop(struct sx_conn *c, struct sx_req *r);
+/* Bumped each time a new connection is established. */
+uint64_t sx_conn_generation(const struct sx_conn *c);
+
+/* ------------------------------------------------------------- replies */
+
+/*
+ * Parse a reply line. Returns 0 with *ret_resp set (owned by *ret_root,
+ * which the caller deletes), or -EPROTO (not a reply object; why says so),
+ * or -EREMOTEIO when the scheduler answered a non-zero errno (*ret_errno,
+ * and why holds its message).
+ */
+int sx_reply_parse(const char *line, size_t len, cJSON **ret_root, const cJSON **ret_resp,
+		   int *ret_errno, char *why, size_t why_len);
+
+/* ---------------------------------------------------------------- meta */
+
+enum sx_kind {
+	SX_KIND_UNKNOWN = 0,
+	SX_KIND_I64,
+	SX_KIND_U64,
+	SX_KIND_FLOAT,
+	SX_KIND_STRING,
+	SX_KIND_STRUCT,
+};
+
+enum sx_shape {
+	SX_DATUM = 0,
+	SX_ARRAY,
+	SX_DICT,
+};
+
+struct sx_field {
+	char *name;
+	char *desc;
+	enum sx_shape shape;
+	enum sx_kind kind;   /* of the datum / array element / dict value */
+	enum sx_kind key;    /* dict key */
+	char *struct_name;   /* kind == SX_KIND_STRUCT */
+	bool skip;           /* user attribute _om_skip: not a metric */
+};
+
+struct sx_struct {
+	char *name;
+	char *desc;
+	bool top;
+	struct sx_field *fields;
+	size_t n_fields;
+};
+
+struct sx_meta {
+	struct sx_struct *structs;
+	size_t n_structs;
+	const struct sx_struct *top; /* the struct marked top, or NULL */
+};
+
+/* Build from the resp of stats_meta; NULL with why set when it is not a
+ * map of struct descriptions. */
+struct sx_meta *sx_meta_parse(const cJSON *resp, char *why, size_t why_len);
+void sx_meta_free(struct sx_meta *m);
+const struct sx_struct *sx_meta_find(const struct sx_meta *m, const char *name);
+const struct sx_field *sx_struct_field(const struct sx_struct *s, const char *name);
+/* "u64", "float", "[u64]", "{string:LayerStats}"... into buf. */
+const char *sx_field_type(const struct sx_field *f, char *buf, size_t len);
+/* Write {"top": ..., "structs": {NAME: {desc, fields: {F: {type, desc}}}}}
+ * under key; only the structs reachable from root (all when root is NULL);
+ * descriptions left out when with_desc is false. */
+void sx_meta_emit(const struct smcp_host_api *api, struct smcp_json *j, const char *key,
+		  const struct sx_meta *m, const struct sx_struct *root, bool with_desc);
+/* Every instance of struct name inside stats (typed as root): a new object
+ * of path -> instance, or NULL when name is not reachable from root. */
+cJSON *sx_meta_extract(const struct sx_meta *m, const struct sx_struct *root, const cJSON *stats,
+		       const char *name);
+
+/* ------------------------------------------------------------- sampler */
+
+int sx_sample_tool(void *data, struct smcp_call *call, const struct smcp_args *args,
+		   struct smcp_result *res);
+void sx_samplers_free(struct sx_plugin *p);
+extern const char sx_sample_schema[];
+
+/* ---------------------------------------------------------------- misc */
+
+/* Target names the socket accepts from us: [A-Za-z0-9_.-]{1,64}. */
+bool sx_target_ok(const char *t);
+/* The kernel's sched_ext state and root ops name (fs_root aware); empty
+ * strings when unreadable. */
+void sx_sched_ext(struct sx_plugin *p, char *state, size_t slen, char *ops, size_t olen);
+
+#endif

@@ -47,6 +47,12 @@ extern "C" {
 #define SMCP_PLUGIN_ENTRY_NAME "schedmcp_plugin_entry"
 #define SMCP_EXPORT __attribute__((visibility("default")))
 
+/* The entry every plugin defines (once, with SMCP_EXPORT):
+ *   SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void) { return &info; }
+ * Declared here so that -Wmissing-prototypes is satisfied. */
+struct smcp_plugin_info;
+SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void);
+
 /*
  * A handler returns SMCP_PENDING to say it has kept the call and will finish
  * it later with api->call_complete() (from a timer or fd callback).

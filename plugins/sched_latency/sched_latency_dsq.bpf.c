@@ -17,8 +17,10 @@
  *   move:    scx_bpf_dsq_move[_vtime] (6.13+) or scx_bpf_dispatch[_vtime]_from_dsq
  *   depth:   scx_bpf_dsq_nr_queued, called from a syscall program
  * Compatibility wrappers call the newer kfunc on some kernels, so one
- * insert can pass two hooks; a per-CPU note of the last insert drops the
- * second.
+ * insert can pass two hooks. A task cannot sit in a DSQ twice, so an insert
+ * of a task that is still queued in the same DSQ (its insert not yet ended
+ * by a run or a move) is that second hook and is not counted. A time window
+ * was not enough: under emulation the two hooks can be microseconds apart.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -96,6 +98,9 @@ static __always_inline int on_insert(struct task_struct *p, __u64 dsq_id)
 
 	if (!p)
 		return 0;
+	t = bpf_task_storage_get(&dsq_task, p, 0, 0);
+	if (t && t->insert_ts && t->dsq_id == dsq_id)
+		return 0;
 	li = bpf_map_lookup_elem(&dedup, &zero);
 	if (li) {
 		if (li->task == (__u64)p && li->dsq_id == dsq_id && now - li->ts < DEDUP_NS)
@@ -132,8 +137,10 @@ static __always_inline int on_move(void *ctx, struct task_struct *p, __u64 dsq_i
 	if (bpf_get_func_ret(ctx, &ret) || !(ret & 0xff) || !p)
 		return 0;
 	t = bpf_task_storage_get(&dsq_task, p, 0, 0);
-	if (t && t->insert_ts)
+	if (t && t->insert_ts) {
 		on_consumed(t->dsq_id);
+		t->insert_ts = 0; /* it left that DSQ */
+	}
 	return on_insert(p, dsq_id);
 }
 

@@ -1,0 +1,1584 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * scxlab-client: the lab's scenario, run inside the sched_ext guest. It
+ * starts the daemon with pipes, speaks MCP to it like any client, and,
+ * under a load, loads each test scheduler in turn and checks through MCP:
+ *
+ *   load            the scheduler attached (ground truth from sysfs)
+ *   current         scheduler://current: class sched_ext, its ops name, state enabled
+ *   notify_load     notifications/resources/updated for scheduler://current (subscribed)
+ *   event_load      a scheduler.changed event naming it (poll_events)
+ *   dsq_counts      stats://aggregated/dsq shows its DSQs with enqueues and dispatches
+ *   dsq_truth       ... that agree with the scheduler's own counts of its inserts and moves
+ *   dsq_latency     ... and non-zero DSQ latency percentiles
+ *   stream_dsq      sched.* stream events carry DSQ fields naming its DSQs
+ *   unload          unloading it while measure_latency collects leaves the daemon
+ *                   serving: the call completes, ping answers, scheduler://current
+ *                   says fair again, stats://aggregated/dsq still reads
+ *   notify_unload, event_unload   the same notifications for the unload
+ *
+ * The DSQ checks come from the sched_latency plugin; when it is absent or
+ * does not serve DSQ data yet they report SKIP with the reason, never PASS.
+ * Output: one "RESULT <scheduler> <check> PASS|FAIL|SKIP <detail>" line per
+ * check, then a summary with each scheduler's scheduler://current and DSQ
+ * latency p50/p99 as the daemon reported them, then "SUMMARY pass=..".
+ *
+ * usage: scxlab-client --daemon PATH --plugin-dir DIR --sched PATH --load PATH
+ *                      [--log FILE] [--collect SECS] NAME...   (NAME: fifo vtime pcpu)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <linux/types.h>
+
+#include "scxlab.h"
+
+#define RPC_TIMEOUT_MS 60000 /* TCG is slow; BPF verification more so */
+#define MAX_STASH 16
+#define MAX_DSQS 64
+#define NOTIFY_WAIT_S 20 /* for a scheduler://current notification or event */
+
+/* ------------------------------------------------------------ utilities */
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double t_start;
+
+static void info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void info(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("INFO [%6.1f] ", now_s() - t_start);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+}
+
+static int read_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	buf[0] = '\0';
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	return (int)n;
+}
+
+static pid_t spawn(char *const argv[], const char *out_path)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fd = open(out_path ? out_path : "/dev/null",
+			      O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Wait up to timeout_s for pid; its exit status, or -1 if still running. */
+static int wait_exit(pid_t pid, double timeout_s)
+{
+	double end = now_s() + timeout_s;
+	int st;
+
+	do {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+
+		if (r == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		if (r < 0)
+			return -2;
+		usleep(20 * 1000);
+	} while (now_s() < end);
+	return -1;
+}
+
+static void cat_file_except(const char *prefix, const char *path, const char *skip)
+{
+	char line[512];
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (skip && strstr(line, skip))
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		info("%s%s", prefix, line);
+	}
+	fclose(f);
+}
+
+static void cat_file(const char *prefix, const char *path)
+{
+	cat_file_except(prefix, path, NULL);
+}
+
+/* Append to a NUL-terminated buffer, "; "-separated, cut at its size. */
+static void appendf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void appendf(char *buf, size_t size, const char *fmt, ...)
+{
+	size_t n = strlen(buf);
+	va_list ap;
+
+	if (n && n + 2 < size) {
+		memcpy(buf + n, "; ", 3);
+		n += 2;
+	}
+	if (n + 1 >= size)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + n, size - n, fmt, ap);
+	va_end(ap);
+}
+
+/* ------------------------------------------------------------- results */
+
+static int n_pass, n_fail, n_skip;
+
+static void result(const char *sched, const char *check, const char *verdict, const char *fmt,
+		   ...) __attribute__((format(printf, 4, 5)));
+static void result(const char *sched, const char *check, const char *verdict, const char *fmt,
+		   ...)
+{
+	va_list ap;
+
+	if (strcmp(verdict, "PASS") == 0)
+		n_pass++;
+	else if (strcmp(verdict, "FAIL") == 0)
+		n_fail++;
+	else
+		n_skip++;
+	printf("RESULT %s %s %s ", sched, check, verdict);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf(" [t=%.1f s]\n", now_s() - t_start);
+	fflush(stdout);
+}
+
+/* ---------------------------------------------------------- MCP client */
+
+struct conn {
+	pid_t pid;
+	int to, from; /* daemon stdin, stdout */
+	char *buf;
+	size_t len, cap;
+	int next_id;
+	bool eof;
+	cJSON *stash[MAX_STASH]; /* responses that arrived while waiting for another id */
+	unsigned sched_updates;  /* notifications/resources/updated for scheduler://current */
+	unsigned dsq_updates;
+	unsigned other_notifications;
+};
+
+static int conn_start(struct conn *c, char *const argv[], const char *log)
+{
+	int in[2], out[2];
+
+	memset(c, 0, sizeof(*c));
+	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC))
+		return -errno;
+	c->pid = fork();
+	if (c->pid < 0)
+		return -errno;
+	if (c->pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		if (fd >= 0)
+			dup2(fd, 2);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	c->to = in[1];
+	c->from = out[0];
+	c->cap = 1 << 16;
+	c->buf = malloc(c->cap);
+	c->next_id = 1;
+	return c->buf ? 0 : -ENOMEM;
+}
+
+static int send_json(struct conn *c, cJSON *msg)
+{
+	char *text = cJSON_PrintUnformatted(msg);
+	size_t len, off = 0;
+
+	if (!text)
+		return -ENOMEM;
+	len = strlen(text);
+	text[len++] = '\n'; /* replaces the NUL; written by length */
+	while (off < len) {
+		ssize_t n = write(c->to, text + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			free(text);
+			return -EPIPE;
+		}
+		off += (size_t)n;
+	}
+	free(text);
+	return 0;
+}
+
+/* Next message from the daemon, or NULL on timeout or end of file. */
+static cJSON *read_msg(struct conn *c, int timeout_ms)
+{
+	double end = now_s() + timeout_ms / 1000.0;
+
+	for (;;) {
+		char *nl = c->len ? memchr(c->buf, '\n', c->len) : NULL;
+
+		if (nl) {
+			size_t n = (size_t)(nl - c->buf);
+			cJSON *m;
+
+			*nl = '\0';
+			m = cJSON_Parse(c->buf);
+			memmove(c->buf, nl + 1, c->len - n - 1);
+			c->len -= n + 1;
+			if (m)
+				return m;
+			info("unparsable line from the daemon (ignored)");
+			continue;
+		}
+		if (c->eof)
+			return NULL;
+		if (c->len == c->cap) {
+			char *nb = realloc(c->buf, c->cap * 2);
+
+			if (!nb)
+				return NULL;
+			c->buf = nb;
+			c->cap *= 2;
+		}
+		{
+			int left = (int)((end - now_s()) * 1000);
+			struct pollfd pfd = { .fd = c->from, .events = POLLIN };
+			ssize_t n;
+
+			if (left <= 0)
+				return NULL;
+			if (poll(&pfd, 1, left) <= 0)
+				continue;
+			n = read(c->from, c->buf + c->len, c->cap - c->len);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				c->eof = true;
+				continue;
+			}
+			c->len += (size_t)n;
+		}
+	}
+}
+
+static void on_notification(struct conn *c, cJSON *m)
+{
+	const cJSON *method = cJSON_GetObjectItemCaseSensitive(m, "method");
+	const cJSON *params = cJSON_GetObjectItemCaseSensitive(m, "params");
+	const cJSON *uri = cJSON_GetObjectItemCaseSensitive(params, "uri");
+
+	if (cJSON_IsString(method) && strcmp(method->valuestring, "notifications/resources/updated") == 0 &&
+	    cJSON_IsString(uri)) {
+		if (strcmp(uri->valuestring, "scheduler://current") == 0)
+			c->sched_updates++;
+		else if (strcmp(uri->valuestring, "stats://aggregated/dsq") == 0)
+			c->dsq_updates++;
+		else
+			c->other_notifications++;
+		return;
+	}
+	c->other_notifications++;
+}
+
+/* Read whatever is pending (notifications) for up to ms. */
+static void pump(struct conn *c, int ms)
+{
+	double end = now_s() + ms / 1000.0;
+
+	for (;;) {
+		int left = (int)((end - now_s()) * 1000);
+		cJSON *m;
+
+		if (left <= 0)
+			return;
+		m = read_msg(c, left);
+		if (!m)
+			return;
+		if (cJSON_GetObjectItemCaseSensitive(m, "id") &&
+		    !cJSON_GetObjectItemCaseSensitive(m, "method")) {
+			for (int i = 0; i < MAX_STASH; i++)
+				if (!c->stash[i]) {
+					c->stash[i] = m;
+					m = NULL;
+					break;
+				}
+		} else {
+			on_notification(c, m);
+		}
+		cJSON_Delete(m);
+	}
+}
+
+static int send_request(struct conn *c, const char *method, cJSON *params)
+{
+	cJSON *req = cJSON_CreateObject();
+	int id = c->next_id++, err;
+
+	cJSON_AddStringToObject(req, "jsonrpc", "2.0");
+	cJSON_AddNumberToObject(req, "id", id);
+	cJSON_AddStringToObject(req, "method", method);
+	if (params)
+		cJSON_AddItemToObject(req, "params", params);
+	err = send_json(c, req);
+	cJSON_Delete(req);
+	return err ? err : id;
+}
+
+/* The response to id (the whole message), or NULL with err set. */
+static cJSON *wait_response(struct conn *c, int id, int timeout_ms, char *err, size_t errlen)
+{
+	double end = now_s() + timeout_ms / 1000.0;
+
+	for (int i = 0; i < MAX_STASH; i++) {
+		cJSON *m = c->stash[i];
+
+		if (m && cJSON_GetObjectItemCaseSensitive(m, "id")->valuedouble == id) {
+			c->stash[i] = NULL;
+			return m;
+		}
+	}
+	for (;;) {
+		int left = (int)((end - now_s()) * 1000);
+		cJSON *m, *mid;
+
+		if (left <= 0) {
+			snprintf(err, errlen, "no answer within %d s", timeout_ms / 1000);
+			return NULL;
+		}
+		m = read_msg(c, left);
+		if (!m) {
+			if (c->eof) {
+				snprintf(err, errlen, "the daemon closed its output (exited?)");
+				return NULL;
+			}
+			continue;
+		}
+		mid = cJSON_GetObjectItemCaseSensitive(m, "id");
+		if (mid && !cJSON_GetObjectItemCaseSensitive(m, "method")) {
+			if (cJSON_IsNumber(mid) && mid->valuedouble == id)
+				return m;
+			for (int i = 0; i < MAX_STASH; i++)
+				if (!c->stash[i]) {
+					c->stash[i] = m;
+					m = NULL;
+					break;
+				}
+			cJSON_Delete(m);
+			continue;
+		}
+		if (mid) {
+			/* a server-to-client request: we declare no capabilities */
+			cJSON *r = cJSON_CreateObject(), *e = cJSON_CreateObject();
+
+			cJSON_AddStringToObject(r, "jsonrpc", "2.0");
+			cJSON_AddItemToObject(r, "id", cJSON_Duplicate(mid, true));
+			cJSON_AddNumberToObject(e, "code", -32601);
+			cJSON_AddStringToObject(e, "message", "not supported by scxlab-client");
+			cJSON_AddItemToObject(r, "error", e);
+			(void)send_json(c, r);
+			cJSON_Delete(r);
+		} else {
+			on_notification(c, m);
+		}
+		cJSON_Delete(m);
+	}
+}
+
+/* The result of a response (detached), or NULL with err set. */
+static cJSON *take_result(cJSON *resp, char *err, size_t errlen)
+{
+	cJSON *r, *e;
+
+	if (!resp)
+		return NULL;
+	e = cJSON_GetObjectItemCaseSensitive(resp, "error");
+	if (e) {
+		const cJSON *msg = cJSON_GetObjectItemCaseSensitive(e, "message");
+		const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
+
+		snprintf(err, errlen, "JSON-RPC error %d: %s", code ? code->valueint : 0,
+			 cJSON_IsString(msg) ? msg->valuestring : "?");
+		cJSON_Delete(resp);
+		return NULL;
+	}
+	r = cJSON_DetachItemFromObjectCaseSensitive(resp, "result");
+	cJSON_Delete(resp);
+	if (!r)
+		snprintf(err, errlen, "response without result");
+	return r;
+}
+
+static cJSON *rpc(struct conn *c, const char *method, cJSON *params, char *err, size_t errlen)
+{
+	int id = send_request(c, method, params);
+
+	if (id < 0) {
+		snprintf(err, errlen, "cannot write to the daemon: %s", strerror(-id));
+		return NULL;
+	}
+	return take_result(wait_response(c, id, RPC_TIMEOUT_MS, err, errlen), err, errlen);
+}
+
+/* resources/read of a JSON resource: the parsed text, or NULL with err. */
+static cJSON *read_resource(struct conn *c, const char *uri, char *err, size_t errlen)
+{
+	cJSON *p = cJSON_CreateObject(), *r, *text, *out;
+
+	cJSON_AddStringToObject(p, "uri", uri);
+	r = rpc(c, "resources/read", p, err, errlen);
+	if (!r)
+		return NULL;
+	text = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r, "contents"), 0), "text");
+	out = cJSON_IsString(text) ? cJSON_Parse(text->valuestring) : NULL;
+	if (!out)
+		snprintf(err, errlen, "%s: no JSON text in the contents", uri);
+	cJSON_Delete(r);
+	return out;
+}
+
+/* A tool result's JSON (structuredContent, else its text parsed), or NULL
+ * with err. *is_error gets isError. */
+static cJSON *tool_result(cJSON *r, bool *is_error, char *err, size_t errlen)
+{
+	cJSON *sc, *text, *out = NULL;
+
+	if (!r)
+		return NULL;
+	*is_error = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "isError"));
+	sc = cJSON_GetObjectItemCaseSensitive(r, "structuredContent");
+	text = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r, "content"), 0), "text");
+	if (sc && !*is_error)
+		out = cJSON_Duplicate(sc, true);
+	else if (cJSON_IsString(text)) {
+		out = cJSON_Parse(text->valuestring);
+		if (!out) { /* error text is prose */
+			out = cJSON_CreateObject();
+			cJSON_AddStringToObject(out, "text", text->valuestring);
+		}
+	}
+	if (!out)
+		snprintf(err, errlen, "tool result without content");
+	cJSON_Delete(r);
+	return out;
+}
+
+static cJSON *call_tool(struct conn *c, const char *name, cJSON *args, bool *is_error, char *err,
+			size_t errlen)
+{
+	cJSON *p = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(p, "name", name);
+	cJSON_AddItemToObject(p, "arguments", args ? args : cJSON_CreateObject());
+	return tool_result(rpc(c, "tools/call", p, err, errlen), is_error, err, errlen);
+}
+
+static const char *jstr(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static bool jnum(const cJSON *o, const char *key, double *ret)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (!cJSON_IsNumber(v))
+		return false;
+	*ret = v->valuedouble;
+	return true;
+}
+
+static const char *or(const char *s, const char *def)
+{
+	return s ? s : def;
+}
+
+/* ------------------------------------------------------------ scenario */
+
+struct sched_def {
+	const char *arg, *ops;
+	int ndsq; /* filled at run time for pcpu */
+	unsigned dsq[MAX_DSQS];
+};
+
+struct report {
+	char current[512];   /* scheduler://current, as read while loaded */
+	char dsq[MAX_DSQS][256]; /* per DSQ latency line */
+	int ndsq;
+	char dsq_skip[512];  /* why there are no DSQ lines */
+};
+
+struct lab {
+	struct conn c;
+	const char *sched_path, *load_path;
+	double collect_s;
+	bool have_sl;           /* sched_latency loaded */
+	char sl_reason[512];    /* why not, or what it said */
+	bool stream_on;
+	char stream_reason[512];
+	int sched_cursor;       /* poll_events cursors */
+	int stream_cursor;
+};
+
+/* Drain poll_events of a type prefix from *cursor; calls fn per event. */
+static int poll_all(struct lab *L, const char *type, int *cursor, int max_pages,
+		    void (*fn)(const cJSON *ev, void *arg), void *arg, char *err, size_t errlen)
+{
+	int total = 0;
+
+	for (int page = 0; page < max_pages; page++) {
+		cJSON *a = cJSON_CreateObject(), *r;
+		const cJSON *evs, *ev;
+		bool is_err = false, more;
+		double next;
+
+		if (*cursor > 0)
+			cJSON_AddNumberToObject(a, "cursor", *cursor);
+		cJSON_AddNumberToObject(a, "limit", 100);
+		cJSON_AddStringToObject(a, "type", type);
+		r = call_tool(&L->c, "poll_events", a, &is_err, err, errlen);
+		if (!r)
+			return -1;
+		if (is_err) {
+			snprintf(err, errlen, "poll_events: %s", or(jstr(r, "text"), "isError"));
+			cJSON_Delete(r);
+			return -1;
+		}
+		evs = cJSON_GetObjectItemCaseSensitive(r, "events");
+		cJSON_ArrayForEach(ev, evs) {
+			if (fn)
+				fn(ev, arg);
+			total++;
+		}
+		if (jnum(r, "next_cursor", &next))
+			*cursor = (int)next;
+		more = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "has_more"));
+		cJSON_Delete(r);
+		if (!more)
+			break;
+	}
+	return total;
+}
+
+/* Move a poll_events cursor to the present without reading what is before. */
+static void skip_to_present(struct lab *L, int *cursor)
+{
+	cJSON *a = cJSON_CreateObject(), *r;
+	char err[256];
+	bool is_err = false;
+	double latest;
+
+	cJSON_AddNumberToObject(a, "limit", 1);
+	r = call_tool(&L->c, "poll_events", a, &is_err, err, sizeof(err));
+	if (r && !is_err && jnum(r, "latest_seq", &latest))
+		*cursor = (int)latest + 1;
+	cJSON_Delete(r);
+}
+
+struct change_match {
+	const char *to_name, *to_class;
+	bool found;
+	char seen[256];
+};
+
+static void match_change(const cJSON *ev, void *arg)
+{
+	struct change_match *m = arg;
+	const char *name = jstr(ev, "to_name"), *cls = jstr(ev, "to_class");
+
+	snprintf(m->seen, sizeof(m->seen), "%s -> %s (%s)", or(jstr(ev, "from_name"), "?"),
+		 or(name, "?"), or(cls, "?"));
+	if (cls && strcmp(cls, m->to_class) == 0 && (!m->to_name || (name && strcmp(name, m->to_name) == 0)))
+		m->found = true;
+}
+
+/* Wait for the scheduler://current notification and the scheduler.changed
+ * event after a load (to_name set) or unload (to_name NULL: class fair). */
+static void check_change(struct lab *L, const char *sched, const char *what, unsigned before,
+			 const char *to_name, const char *to_class)
+{
+	struct change_match m = { .to_name = to_name, .to_class = to_class };
+	double t0 = now_s(), waited;
+	char err[512] = "", check[32];
+
+	/* the plugin polls sysfs once a second; a slow guest takes longer */
+	while (L->c.sched_updates == before && now_s() - t0 < NOTIFY_WAIT_S)
+		pump(&L->c, 200);
+	waited = now_s() - t0;
+	snprintf(check, sizeof(check), "notify_%s", what);
+	if (L->c.sched_updates != before)
+		result(sched, check, "PASS",
+		       "notifications/resources/updated for scheduler://current (%.1f s after the "
+		       "%s was seen in sysfs)",
+		       waited, what);
+	else
+		result(sched, check, "FAIL",
+		       "no notifications/resources/updated for scheduler://current within %d s of "
+		       "the %s (subscribed)",
+		       NOTIFY_WAIT_S, what);
+	snprintf(check, sizeof(check), "event_%s", what);
+	for (double t1 = now_s(); !m.found && now_s() - t1 < NOTIFY_WAIT_S;) {
+		if (poll_all(L, "scheduler.", &L->sched_cursor, 10, match_change, &m, err,
+			     sizeof(err)) < 0)
+			break;
+		if (!m.found)
+			pump(&L->c, 500);
+	}
+	if (m.found)
+		result(sched, check, "PASS", "poll_events: scheduler.changed %s", m.seen);
+	else if (err[0])
+		result(sched, check, "FAIL", "poll_events failed: %s", err);
+	else
+		result(sched, check, "FAIL",
+		       "no scheduler.changed event to %s (%s) within %d s; last seen: %s",
+		       or(to_name, "any"), to_class, NOTIFY_WAIT_S, m.seen[0] ? m.seen : "none");
+}
+
+static bool sysfs_is(const char *state, const char *ops)
+{
+	char s[64], o[160];
+
+	read_file("/sys/kernel/sched_ext/state", s, sizeof(s));
+	if (strcmp(s, state) != 0)
+		return false;
+	if (!ops)
+		return true;
+	read_file("/sys/kernel/sched_ext/root/ops", o, sizeof(o));
+	return strcmp(o, ops) == 0;
+}
+
+static void check_current(struct lab *L, const struct sched_def *d, struct report *rep)
+{
+	char err[512];
+	cJSON *cur = read_resource(&L->c, "scheduler://current", err, sizeof(err));
+	const cJSON *scx;
+	const char *name, *cls, *ops, *state;
+	double seq = -1;
+
+	if (!cur) {
+		result(d->ops, "current", "FAIL", "reading scheduler://current: %s", err);
+		snprintf(rep->current, sizeof(rep->current), "unreadable: %s", err);
+		return;
+	}
+	scx = cJSON_GetObjectItemCaseSensitive(cur, "sched_ext");
+	name = jstr(cur, "name");
+	cls = jstr(cur, "class");
+	ops = jstr(scx, "ops");
+	state = jstr(scx, "state");
+	jnum(scx, "enable_seq", &seq);
+	snprintf(rep->current, sizeof(rep->current),
+		 "name=%s class=%s active=%s sched_ext.state=%s sched_ext.ops=%s "
+		 "switch_all=%s enable_seq=%.0f; \"%s\"",
+		 or(name, "null"), or(cls, "null"),
+		 cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cur, "active")) ? "true" : "false",
+		 or(state, "null"), or(ops, "null"),
+		 cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(scx, "switch_all")) ? "true" : "false",
+		 seq, or(jstr(cur, "description"), ""));
+	if (cls && name && ops && state && strcmp(cls, "sched_ext") == 0 &&
+	    strcmp(name, d->ops) == 0 && strcmp(ops, d->ops) == 0 && strcmp(state, "enabled") == 0)
+		result(d->ops, "current", "PASS", "%s", rep->current);
+	else
+		result(d->ops, "current", "FAIL", "expected class=sched_ext name=ops=%s state=enabled; got %s",
+		       d->ops, rep->current);
+	cJSON_Delete(cur);
+}
+
+/* A counter of a DSQ row, under any of the names sched_latency may use. */
+static bool dsq_counter(const cJSON *row, const char *const *names, double *v, const char **which)
+{
+	for (int i = 0; names[i]; i++)
+		if (jnum(row, names[i], v)) {
+			*which = names[i];
+			return true;
+		}
+	return false;
+}
+
+/* The latency block of a DSQ row: the first member object with p50_us. */
+static const cJSON *dsq_latency_block(const cJSON *row, const char **which)
+{
+	static const char *const pref[] = { "insert_to_run", "dsq_latency", "latency", "wait", NULL };
+	const cJSON *m;
+
+	for (int i = 0; pref[i]; i++) {
+		m = cJSON_GetObjectItemCaseSensitive(row, pref[i]);
+		if (cJSON_IsObject(m)) {
+			*which = pref[i];
+			return m;
+		}
+	}
+	cJSON_ArrayForEach(m, row) {
+		if (cJSON_IsObject(m) && cJSON_GetObjectItemCaseSensitive(m, "samples")) {
+			*which = m->string;
+			return m;
+		}
+	}
+	return NULL;
+}
+
+static bool row_is(const cJSON *row, unsigned id)
+{
+	double v;
+	const char *name = jstr(row, "dsq");
+	char want[32];
+
+	if (jnum(row, "id", &v) && (unsigned long long)v == id)
+		return true;
+	if (jnum(row, "dsq_id", &v) && (unsigned long long)v == id)
+		return true;
+	snprintf(want, sizeof(want), "user:%u", id);
+	return name && (strcmp(name, want) == 0 || (unsigned)atoi(name) == id);
+}
+
+/* Rows of the first window object that has a "dsqs" array (since_start
+ * first: it covers the whole time this scheduler ran); *span gets the
+ * window's span_s (0 when absent). */
+static const cJSON *dsq_rows(const cJSON *dsq, const char **window, double *span)
+{
+	static const char *const pref[] = { "since_start", "10s", "60s", NULL };
+	const cJSON *m;
+
+	*span = 0;
+	for (int i = 0; pref[i]; i++) {
+		const cJSON *w = cJSON_GetObjectItemCaseSensitive(dsq, pref[i]);
+		const cJSON *rows = cJSON_GetObjectItemCaseSensitive(w, "dsqs");
+
+		if (cJSON_IsArray(rows)) {
+			*window = pref[i];
+			(void)jnum(cJSON_GetObjectItemCaseSensitive(w, "window"), "span_s", span);
+			return rows;
+		}
+	}
+	m = cJSON_GetObjectItemCaseSensitive(dsq, "dsqs");
+	*window = "top level";
+	return cJSON_IsArray(m) ? m : NULL;
+}
+
+/* The same verdict for every DSQ check. */
+static void dsq_all(const struct sched_def *d, const char *verdict, const char *why)
+{
+	result(d->ops, "dsq_counts", verdict, "%s", why);
+	result(d->ops, "dsq_truth", verdict, "%s", why);
+	result(d->ops, "dsq_latency", verdict, "%s", why);
+}
+
+/* What scxlab-sched itself counted per DSQ slot (SIGUSR1 -> its log). */
+struct truth {
+	int n;
+	unsigned long long ins[SCXLAB_NDSQ], moved[SCXLAB_NDSQ];
+};
+
+static int count_lines(const char *path, const char *needle)
+{
+	char line[512];
+	int n = 0;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+static bool sched_truth(struct lab *L, pid_t sp, const char *log, int nslots, struct truth *t)
+{
+	int before = count_lines(log, "counted so far"), seen = 0;
+	double t0 = now_s();
+	char line[512];
+	FILE *f;
+
+	memset(t, 0, sizeof(*t));
+	kill(sp, SIGUSR1);
+	while (count_lines(log, "counted so far") < before + nslots && now_s() - t0 < 5)
+		pump(&L->c, 50);
+	f = fopen(log, "r");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		const char *ins = strstr(line, "inserted "), *mv = strstr(line, "moved to local ");
+
+		if (!strstr(line, "counted so far") || !ins || !mv)
+			continue;
+		if (seen++ < before)
+			continue;
+		if (t->n < SCXLAB_NDSQ) {
+			t->ins[t->n] = strtoull(ins + 9, NULL, 10);
+			t->moved[t->n] = strtoull(mv + 15, NULL, 10);
+			t->n++;
+		}
+	}
+	fclose(f);
+	return t->n == nslots;
+}
+
+static void check_dsq(struct lab *L, const struct sched_def *d, struct report *rep, pid_t sp,
+		      const char *sched_log)
+{
+	static const char *const enq_names[] = { "inserted", "enqueues", "enqueued", "inserted_total",
+						 "inserted_per_s", "enqueues_per_s", NULL };
+	static const char *const disp_names[] = { "consumed", "dispatches", "dispatched",
+						  "consumed_total", "consumed_per_s",
+						  "dispatches_per_s", NULL };
+	int nslots = d->ndsq < SCXLAB_NDSQ ? d->ndsq : SCXLAB_NDSQ;
+	char err[512];
+	cJSON *dsq;
+	const cJSON *rows;
+	const char *window = "", *reason;
+	double span = 0;
+	struct truth t0, t1;
+	bool have_truth;
+	int found = 0, with_counts = 0, with_lat = 0, truthful = 0, compared = 0;
+	char missing[256] = "", bad_counts[512] = "", bad_lat[512] = "", truth_msg[1024] = "";
+
+	if (!L->have_sl) {
+		snprintf(rep->dsq_skip, sizeof(rep->dsq_skip), "sched_latency not loaded: %s", L->sl_reason);
+		dsq_all(d, "SKIP", rep->dsq_skip);
+		return;
+	}
+	/* bracket the daemon's answer with the scheduler's own counts */
+	have_truth = sched_truth(L, sp, sched_log, nslots, &t0);
+	dsq = read_resource(&L->c, "stats://aggregated/dsq", err, sizeof(err));
+	have_truth = sched_truth(L, sp, sched_log, nslots, &t1) && have_truth;
+	if (!dsq) {
+		snprintf(rep->dsq_skip, sizeof(rep->dsq_skip),
+			 "sched_latency serves no stats://aggregated/dsq: %s", err);
+		dsq_all(d, "SKIP", rep->dsq_skip);
+		return;
+	}
+	reason = jstr(dsq, "reason");
+	if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(dsq, "available"))) {
+		snprintf(rep->dsq_skip, sizeof(rep->dsq_skip),
+			 "stats://aggregated/dsq says available=false: %s", or(reason, "no reason given"));
+		dsq_all(d, "SKIP", rep->dsq_skip);
+		cJSON_Delete(dsq);
+		return;
+	}
+	if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(dsq, "attached"))) {
+		const cJSON *hooked = cJSON_GetObjectItemCaseSensitive(dsq, "kfuncs_hooked");
+		char *h = hooked ? cJSON_PrintUnformatted(hooked) : NULL;
+
+		snprintf(rep->dsq_skip, sizeof(rep->dsq_skip),
+			 "FAIL: DSQ hooks not attached while %s is enabled (kfuncs_hooked %s; see the "
+			 "daemon log)",
+			 d->ops, h ? h : "?");
+		free(h);
+		dsq_all(d, "FAIL", rep->dsq_skip + 6);
+		cJSON_Delete(dsq);
+		return;
+	}
+	{
+		const cJSON *hooked = cJSON_GetObjectItemCaseSensitive(dsq, "kfuncs_hooked");
+		char *h = hooked ? cJSON_PrintUnformatted(hooked) : NULL;
+
+		if (h)
+			info("%s: stats://aggregated/dsq kfuncs_hooked %s", d->ops, h);
+		free(h);
+	}
+	rows = dsq_rows(dsq, &window, &span);
+	if (!rows) {
+		char *t = cJSON_PrintUnformatted(dsq);
+
+		snprintf(rep->dsq_skip, sizeof(rep->dsq_skip),
+			 "stats://aggregated/dsq has no DSQ rows (\"dsqs\") to read yet: %.200s", t ? t : "");
+		free(t);
+		dsq_all(d, "SKIP", rep->dsq_skip);
+		cJSON_Delete(dsq);
+		return;
+	}
+	for (int i = 0; i < d->ndsq; i++) {
+		const cJSON *row = NULL, *r, *lat;
+		const char *enq_key = NULL, *disp_key = NULL, *lat_key = NULL;
+		double enq = 0, disp = 0, samples = 0, p50 = 0, p99 = 0, depth = -1;
+		bool have_enq, have_disp, have_lat;
+
+		cJSON_ArrayForEach(r, rows)
+			if (row_is(r, d->dsq[i]))
+				row = r;
+		if (!row) {
+			size_t n = strlen(missing);
+
+			snprintf(missing + n, sizeof(missing) - n, "%s%u", n ? "," : "", d->dsq[i]);
+			continue;
+		}
+		found++;
+		have_enq = dsq_counter(row, enq_names, &enq, &enq_key) && enq > 0;
+		have_disp = dsq_counter(row, disp_names, &disp, &disp_key) && disp > 0;
+		lat = dsq_latency_block(row, &lat_key);
+		have_lat = lat && jnum(lat, "samples", &samples) && samples > 0 &&
+			   jnum(lat, "p50_us", &p50) && jnum(lat, "p99_us", &p99) && p50 > 0 && p99 > 0;
+		if (!jnum(row, "depth_now", &depth))
+			(void)jnum(row, "depth", &depth);
+		if (have_enq && have_disp)
+			with_counts++;
+		else {
+			size_t n = strlen(bad_counts);
+
+			snprintf(bad_counts + n, sizeof(bad_counts) - n, "%s%u: %s=%g %s=%g", n ? "; " : "",
+				 d->dsq[i], or(enq_key, "(no enqueue counter)"), enq,
+				 or(disp_key, "(no dispatch counter)"), disp);
+		}
+		/*
+		 * The truth: the scheduler counted its own inserts and moves just
+		 * before and just after the read. The daemon may miss the first
+		 * second (its hooks attach on its next tick after the scheduler
+		 * enables), so it may count less, but never more.
+		 */
+		if (have_truth && have_enq && have_disp && i < t0.n &&
+		    !(d->ndsq > SCXLAB_NDSQ && i == SCXLAB_NDSQ - 1)) {
+			bool rate_e = strstr(enq_key, "_per_s") != NULL;
+			bool rate_d = strstr(disp_key, "_per_s") != NULL;
+			double ce = rate_e ? enq * span : enq, cd = rate_d ? disp * span : disp;
+			bool ok_e, ok_d;
+			size_t n = strlen(truth_msg);
+
+			if ((rate_e || rate_d) && span <= 0)
+				goto no_truth;
+			compared++;
+			ok_e = ce <= (double)t1.ins[i] * 1.05 + 10 && ce >= (double)t0.ins[i] * 0.5;
+			ok_d = cd <= (double)t1.moved[i] * 1.05 + 10 && cd >= (double)t0.moved[i] * 0.5;
+			truthful += ok_e && ok_d;
+			snprintf(truth_msg + n, sizeof(truth_msg) - n,
+				 "%sDSQ %u: daemon inserted %.0f%s, consumed %.0f%s; scheduler inserted "
+				 "%llu..%llu, moved %llu..%llu",
+				 n ? "; " : "", d->dsq[i], ce, ok_e ? "" : " (WRONG)", cd,
+				 ok_d ? "" : " (WRONG)", t0.ins[i], t1.ins[i], t0.moved[i], t1.moved[i]);
+		}
+no_truth:
+		if (have_lat)
+			with_lat++;
+		else {
+			size_t n = strlen(bad_lat);
+
+			snprintf(bad_lat + n, sizeof(bad_lat) - n, "%s%u: %s samples=%g p50=%g p99=%g",
+				 n ? "; " : "", d->dsq[i], or(lat_key, "(no latency block)"), samples, p50, p99);
+		}
+		if (rep->ndsq < MAX_DSQS) {
+			char depth_s[32] = "";
+
+			if (depth >= 0)
+				snprintf(depth_s, sizeof(depth_s), ", depth_now %.0f", depth);
+			if (lat && samples > 0)
+				snprintf(rep->dsq[rep->ndsq++], sizeof(rep->dsq[0]),
+					 "DSQ %-5u %s: p50 %.1f us, p99 %.1f us (samples %.0f); %s %.1f, %s %.1f%s",
+					 d->dsq[i], window, p50, p99, samples, or(enq_key, "enqueues"), enq,
+					 or(disp_key, "dispatches"), disp, depth_s);
+			else
+				snprintf(rep->dsq[rep->ndsq++], sizeof(rep->dsq[0]),
+					 "DSQ %-5u %s: no latency samples; %s %.1f, %s %.1f%s", d->dsq[i],
+					 window, or(enq_key, "enqueues"), enq, or(disp_key, "dispatches"), disp,
+					 depth_s);
+		}
+	}
+	if (!found) {
+		snprintf(rep->dsq_skip, sizeof(rep->dsq_skip),
+			 "FAIL: none of its DSQs (%s) in stats://aggregated/dsq (%s) although the hooks "
+			 "are attached",
+			 missing, window);
+		dsq_all(d, "FAIL", rep->dsq_skip + 6);
+		cJSON_Delete(dsq);
+		return;
+	}
+	if (with_counts == d->ndsq)
+		result(d->ops, "dsq_counts", "PASS", "%d DSQs with enqueues and dispatches (%s)", found,
+		       window);
+	else
+		result(d->ops, "dsq_counts", "FAIL", "%d/%d DSQs with enqueues and dispatches%s%s%s%s",
+		       with_counts, d->ndsq, missing[0] ? "; missing: " : "", missing,
+		       bad_counts[0] ? "; " : "", bad_counts);
+	if (!have_truth)
+		result(d->ops, "dsq_truth", "SKIP", "scxlab-sched did not report its own counts (SIGUSR1)");
+	else if (!compared)
+		result(d->ops, "dsq_truth", "SKIP",
+		       "no DSQ row with enqueue and dispatch counts (or rates and a span) to compare");
+	else if (truthful == compared)
+		result(d->ops, "dsq_truth", "PASS",
+		       "the daemon's counts agree with the scheduler's own (never more, at least half): %s",
+		       truth_msg);
+	else
+		result(d->ops, "dsq_truth", "FAIL",
+		       "the daemon's counts disagree with the scheduler's own (%s window x span_s %.1f s): %s",
+		       window, span, truth_msg);
+	if (with_lat == d->ndsq)
+		result(d->ops, "dsq_latency", "PASS", "%d DSQs with non-zero p50/p99 (%s)", found, window);
+	else
+		result(d->ops, "dsq_latency", "FAIL", "%d/%d DSQs with non-zero latency percentiles%s%s%s%s",
+		       with_lat, d->ndsq, missing[0] ? "; missing: " : "", missing,
+		       bad_lat[0] ? "; " : "", bad_lat);
+	cJSON_Delete(dsq);
+}
+
+struct stream_scan {
+	const struct sched_def *d;
+	int events, with_dsq, matching;
+	char keys[256];   /* the keys of one event, for the SKIP reason */
+	char sample[256]; /* one DSQ-carrying event */
+};
+
+static bool value_names_dsq(const cJSON *v, const struct sched_def *d)
+{
+	for (int i = 0; i < d->ndsq; i++) {
+		char want[32];
+
+		if (cJSON_IsNumber(v) && (unsigned long long)v->valuedouble == d->dsq[i])
+			return true;
+		snprintf(want, sizeof(want), "user:%u", d->dsq[i]);
+		if (cJSON_IsString(v) && (strcmp(v->valuestring, want) == 0 ||
+					  (unsigned)atoi(v->valuestring) == d->dsq[i]))
+			return true;
+	}
+	return false;
+}
+
+static void scan_stream(const cJSON *ev, void *arg)
+{
+	struct stream_scan *s = arg;
+	const cJSON *m;
+	bool has = false, match = false;
+
+	s->events++;
+	if (!s->keys[0]) {
+		cJSON_ArrayForEach(m, ev) {
+			size_t n = strlen(s->keys);
+
+			if (n + 1 >= sizeof(s->keys))
+				break;
+			snprintf(s->keys + n, sizeof(s->keys) - n, "%s%s", n ? "," : "",
+				 or(m->string, "?"));
+		}
+	}
+	cJSON_ArrayForEach(m, ev) {
+		if (!m->string || !strcasestr(m->string, "dsq"))
+			continue;
+		has = true;
+		if (value_names_dsq(m, s->d))
+			match = true;
+		if (cJSON_IsObject(m)) { /* "dsq": {"id": ..} */
+			const cJSON *k;
+
+			cJSON_ArrayForEach(k, m)
+				if (value_names_dsq(k, s->d))
+					match = true;
+		}
+	}
+	if (has) {
+		s->with_dsq++;
+		if (!s->sample[0] || match) {
+			char *t = cJSON_PrintUnformatted(ev);
+
+			snprintf(s->sample, sizeof(s->sample), "%s", t ? t : "");
+			free(t);
+		}
+	}
+	if (match)
+		s->matching++;
+}
+
+static void check_stream(struct lab *L, const struct sched_def *d)
+{
+	struct stream_scan s = { .d = d };
+	char err[512] = "";
+	int n = 0;
+
+	if (!L->have_sl) {
+		result(d->ops, "stream_dsq", "SKIP", "sched_latency not loaded: %s", L->sl_reason);
+		return;
+	}
+	if (!L->stream_on) {
+		result(d->ops, "stream_dsq", "SKIP", "the event stream could not be enabled: %s",
+		       L->stream_reason);
+		return;
+	}
+	/* events since the load, a page at a time, until one names its DSQs */
+	for (int page = 0; page < 3 && !s.matching; page++) {
+		int before = s.events;
+
+		n = poll_all(L, "sched.", &L->stream_cursor, 1, scan_stream, &s, err, sizeof(err));
+		if (n <= 0 || s.events == before)
+			break;
+	}
+	if (n >= 0)
+		n = s.events;
+	if (n < 0) {
+		result(d->ops, "stream_dsq", "FAIL", "poll_events failed: %s", err);
+		return;
+	}
+	if (!s.events) {
+		result(d->ops, "stream_dsq", "FAIL",
+		       "no sched.* stream events while %s ran under load (stream enabled)", d->ops);
+		return;
+	}
+	if (!s.with_dsq) {
+		result(d->ops, "stream_dsq", "SKIP",
+		       "sched_latency's stream events carry no DSQ fields yet (%d events read; keys "
+		       "of one: %s)",
+		       s.events, s.keys);
+		return;
+	}
+	if (s.matching)
+		result(d->ops, "stream_dsq", "PASS", "%d of %d events carry DSQ fields, %d name its DSQs; e.g. %s",
+		       s.with_dsq, s.events, s.matching, s.sample);
+	else
+		result(d->ops, "stream_dsq", "FAIL",
+		       "%d of %d events carry DSQ fields but none names its DSQs; e.g. %s", s.with_dsq,
+		       s.events, s.sample);
+}
+
+/* Unload while measure_latency collects; then the daemon must still serve. */
+static void unload_mid_collection(struct lab *L, const struct sched_def *d, pid_t sp,
+				  const char *sched_log)
+{
+	char err[512] = "", problems[1024] = "";
+	int mid = -1, rc;
+	double t0;
+	bool dsq_ok = true;
+	cJSON *r;
+
+#define PROBLEM(...) appendf(problems, sizeof(problems), __VA_ARGS__)
+
+	if (L->have_sl) {
+		cJSON *p = cJSON_CreateObject(), *a = cJSON_CreateObject();
+
+		cJSON_AddNumberToObject(a, "duration_s", 4);
+		cJSON_AddStringToObject(p, "name", "measure_latency");
+		cJSON_AddItemToObject(p, "arguments", a);
+		mid = send_request(&L->c, "tools/call", p);
+		pump(&L->c, 1500);
+	}
+	t0 = now_s();
+	kill(sp, SIGTERM);
+	rc = wait_exit(sp, 30);
+	info("%s: scxlab-sched exited with %d %.1f s after SIGTERM", d->ops, rc, now_s() - t0);
+	cat_file_except("  ", sched_log, "counted so far");
+	if (rc != 0) {
+		PROBLEM("scxlab-sched exit status %d", rc);
+	}
+	while (!sysfs_is("disabled", NULL) && now_s() - t0 < 30)
+		usleep(50 * 1000);
+	if (!sysfs_is("disabled", NULL)) {
+		PROBLEM("sysfs state still not disabled 30 s after SIGTERM");
+	}
+	if (mid > 0) {
+		bool is_err = false;
+		cJSON *m = tool_result(take_result(wait_response(&L->c, mid, RPC_TIMEOUT_MS, err,
+								   sizeof(err)),
+						   err, sizeof(err)),
+				       &is_err, err, sizeof(err));
+
+		if (!m) {
+			PROBLEM("measure_latency in flight during the unload failed: %s", err);
+		} else {
+			char *t = cJSON_PrintUnformatted(m);
+
+			info("%s: measure_latency across the unload answered (isError=%s): %.300s", d->ops,
+			     is_err ? "true" : "false", t ? t : "");
+			if (is_err) {
+				PROBLEM("measure_latency across the unload returned isError: %.200s", t ? t : "");
+			}
+			free(t);
+			cJSON_Delete(m);
+		}
+	}
+	r = rpc(&L->c, "ping", NULL, err, sizeof(err));
+	if (!r) {
+		PROBLEM("ping after the unload: %s", err);
+	}
+	cJSON_Delete(r);
+	/* the plugin polls once a second: give scheduler://current a moment */
+	for (int tries = 0; tries < 10; tries++) {
+		cJSON *cur = read_resource(&L->c, "scheduler://current", err, sizeof(err));
+		const char *cls = jstr(cur, "class");
+		bool fair = cls && strcmp(cls, "fair") == 0;
+
+		if (!cur || fair || tries == 9) {
+			if (!cur) {
+				PROBLEM("scheduler://current after the unload: %s", err);
+			} else if (!fair) {
+				PROBLEM("scheduler://current still says class %s after the unload", or(cls, "null"));
+			}
+			cJSON_Delete(cur);
+			break;
+		}
+		cJSON_Delete(cur);
+		pump(&L->c, 500);
+	}
+	if (L->have_sl) {
+		cJSON *dsq = NULL;
+
+		for (int tries = 0; tries < 10; tries++) {
+			cJSON_Delete(dsq);
+			dsq = read_resource(&L->c, "stats://aggregated/dsq", err, sizeof(err));
+			if (!dsq || !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(dsq, "attached")))
+				break;
+			pump(&L->c, 500);
+		}
+		if (!dsq) {
+			/* absent DSQ support is the SKIP of dsq_*, not a failure here */
+			if (!strstr(err, "not found")) {
+				PROBLEM("stats://aggregated/dsq after the unload: %s", err);
+				dsq_ok = false;
+			}
+		} else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(dsq, "attached"))) {
+			PROBLEM("stats://aggregated/dsq still says attached 5 s after the unload");
+			dsq_ok = false;
+		}
+		cJSON_Delete(dsq);
+	}
+	if (problems[0])
+		result(d->ops, "unload", "FAIL", "%s", problems);
+	else
+		result(d->ops, "unload", "PASS", "unloaded %s: scheduler exited cleanly, %sping answers, "
+		       "scheduler://current says fair%s",
+		       mid > 0 ? "during a measure_latency collection"
+			       : "under load (no sched_latency, so no collection to interrupt)",
+		       mid > 0 ? "the call completed, " : "",
+		       L->have_sl && dsq_ok ? ", stats://aggregated/dsq reads (detached)" : "");
+#undef PROBLEM
+}
+
+static void run_one(struct lab *L, struct sched_def *d, struct report *rep)
+{
+	char log[128];
+	char *argv[3];
+	unsigned before;
+	pid_t sp;
+	double t0;
+	snprintf(log, sizeof(log), "/tmp/scxlab-sched-%s.log", d->arg);
+	/* start the event cursors at the present */
+	pump(&L->c, 200);
+	skip_to_present(L, &L->sched_cursor);
+	L->stream_cursor = L->sched_cursor;
+	before = L->c.sched_updates;
+	argv[0] = (char *)L->sched_path;
+	argv[1] = (char *)d->arg;
+	argv[2] = NULL;
+	t0 = now_s();
+	sp = spawn(argv, log);
+	while (!sysfs_is("enabled", d->ops) && now_s() - t0 < 90) {
+		if (wait_exit(sp, 0) >= 0)
+			break;
+		pump(&L->c, 100);
+	}
+	if (!sysfs_is("enabled", d->ops)) {
+		int rc = wait_exit(sp, 0);
+
+		result(d->ops, "load", "FAIL", "the scheduler did not attach (scxlab-sched %s; see below)",
+		       rc >= 0 ? "exited" : "still running after 90 s");
+		cat_file("  ", log);
+		if (rc < 0) {
+			kill(sp, SIGKILL);
+			wait_exit(sp, 10);
+		}
+		snprintf(rep->current, sizeof(rep->current), "not loaded");
+		snprintf(rep->dsq_skip, sizeof(rep->dsq_skip), "FAIL: the scheduler did not load");
+		return;
+	}
+	result(d->ops, "load", "PASS", "sysfs: state enabled, ops %s, %.1f s after exec", d->ops,
+	       now_s() - t0);
+	check_change(L, d->ops, "load", before, d->ops, "sched_ext");
+	check_current(L, d, rep);
+	info("%s: collecting for %.0f s under load", d->ops, L->collect_s);
+	pump(&L->c, (int)(L->collect_s * 1000));
+	check_dsq(L, d, rep, sp, log);
+	check_stream(L, d);
+	before = L->c.sched_updates;
+	unload_mid_collection(L, d, sp, log);
+	check_change(L, d->ops, "unload", before, NULL, "fair");
+}
+
+/* What schedmcp://plugins says about sched_latency. */
+static void plugin_status(struct lab *L)
+{
+	char err[512];
+	cJSON *st = read_resource(&L->c, "schedmcp://plugins", err, sizeof(err));
+	const cJSON *list, *p;
+
+	snprintf(L->sl_reason, sizeof(L->sl_reason), "not listed in schedmcp://plugins (not built?)");
+	if (!st) {
+		snprintf(L->sl_reason, sizeof(L->sl_reason), "schedmcp://plugins unreadable: %s", err);
+		return;
+	}
+	list = cJSON_GetObjectItemCaseSensitive(st, "plugins");
+	if (!cJSON_IsArray(list))
+		list = st;
+	cJSON_ArrayForEach(p, list) {
+		const char *name = jstr(p, "name");
+		const char *state = or(jstr(p, "state"), jstr(p, "status"));
+		char *t = cJSON_PrintUnformatted(p);
+
+		info("plugin %s", t ? t : "?");
+		if (name && strcmp(name, "sched_latency") == 0) {
+			const char *reason = jstr(p, "reason");
+
+			/* degraded still serves (with reasons in its answers) */
+			L->have_sl = state && (strcmp(state, "loaded") == 0 ||
+					       strcmp(state, "degraded") == 0);
+			snprintf(L->sl_reason, sizeof(L->sl_reason), "state %s%s%s", or(state, "?"),
+				 reason ? ": " : "", or(reason, ""));
+		}
+		free(t);
+	}
+	cJSON_Delete(st);
+}
+
+static void enable_stream(struct lab *L)
+{
+	char err[512];
+	bool is_err = false;
+	cJSON *a = cJSON_CreateObject(), *r;
+
+	if (!L->have_sl) {
+		snprintf(L->stream_reason, sizeof(L->stream_reason), "sched_latency not loaded");
+		return;
+	}
+	cJSON_AddStringToObject(a, "action", "enable");
+	cJSON_AddNumberToObject(a, "max_events_per_s", 100);
+	r = call_tool(&L->c, "control_event_tracking", a, &is_err, err, sizeof(err));
+	if (!r) {
+		snprintf(L->stream_reason, sizeof(L->stream_reason), "control_event_tracking: %s", err);
+		return;
+	}
+	if (is_err) {
+		snprintf(L->stream_reason, sizeof(L->stream_reason), "control_event_tracking: %s",
+			 or(jstr(r, "text"), "isError"));
+	} else {
+		L->stream_on = true;
+		info("event stream enabled (control_event_tracking)");
+	}
+	cJSON_Delete(r);
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: scxlab-client --daemon PATH --plugin-dir DIR --sched PATH --load PATH "
+			"[--log FILE] [--collect SECS] fifo|vtime|pcpu...\n");
+	exit(64);
+}
+
+int main(int argc, char **argv)
+{
+	static struct sched_def defs[] = {
+		{ "fifo", "scxlab_fifo", 1, { SCXLAB_FIFO_DSQ } },
+		{ "vtime", "scxlab_vtime", 2, { SCXLAB_VTIME_WAKE_DSQ, SCXLAB_VTIME_BATCH_DSQ } },
+		{ "pcpu", "scxlab_pcpu", 0, { 0 } },
+	};
+	struct report reps[3] = { 0 };
+	bool ran[3] = { false };
+	const char *daemon = NULL, *plugin_dir = NULL, *log = "/tmp/schedmcp.log";
+	struct lab L = { .collect_s = 5 };
+	char err[512];
+	char *dargv[8];
+	char *load_argv[5];
+	pid_t load_pid;
+	cJSON *p, *r;
+	int i, rc;
+
+	t_start = now_s();
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGPIPE, SIG_IGN);
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--daemon") == 0 && i + 1 < argc)
+			daemon = argv[++i];
+		else if (strcmp(argv[i], "--plugin-dir") == 0 && i + 1 < argc)
+			plugin_dir = argv[++i];
+		else if (strcmp(argv[i], "--sched") == 0 && i + 1 < argc)
+			L.sched_path = argv[++i];
+		else if (strcmp(argv[i], "--load") == 0 && i + 1 < argc)
+			L.load_path = argv[++i];
+		else if (strcmp(argv[i], "--log") == 0 && i + 1 < argc)
+			log = argv[++i];
+		else if (strcmp(argv[i], "--collect") == 0 && i + 1 < argc)
+			L.collect_s = atof(argv[++i]);
+		else if (argv[i][0] == '-')
+			usage();
+		else
+			break;
+	}
+	if (!daemon || !plugin_dir || !L.sched_path || !L.load_path || i == argc)
+		usage();
+	{
+		long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+
+		if (ncpu > SCXLAB_MAX_CPUS)
+			ncpu = SCXLAB_MAX_CPUS;
+		defs[2].ndsq = (int)ncpu;
+		for (long c = 0; c < ncpu; c++)
+			defs[2].dsq[c] = SCXLAB_PCPU_DSQ_BASE + (unsigned)c;
+	}
+
+	dargv[0] = (char *)daemon;
+	dargv[1] = "--plugin-dir";
+	dargv[2] = (char *)plugin_dir;
+	dargv[3] = "--log-level";
+	dargv[4] = "info";
+	dargv[5] = NULL;
+	if (conn_start(&L.c, dargv, log)) {
+		printf("RESULT lab daemon FAIL cannot start %s\n", daemon);
+		return 1;
+	}
+	p = cJSON_Parse("{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{},"
+			"\"clientInfo\":{\"name\":\"scxlab-client\",\"version\":\"1\"}}");
+	r = rpc(&L.c, "initialize", p, err, sizeof(err));
+	if (!r) {
+		result("lab", "initialize", "FAIL", "%s", err);
+		cat_file("daemon: ", log);
+		return 1;
+	}
+	info("initialize: protocol %s, server %s %s (%.1f s after start)",
+	     or(jstr(r, "protocolVersion"), "?"),
+	     or(jstr(cJSON_GetObjectItemCaseSensitive(r, "serverInfo"), "name"), "?"),
+	     or(jstr(cJSON_GetObjectItemCaseSensitive(r, "serverInfo"), "version"), "?"),
+	     now_s() - t_start);
+	cJSON_Delete(r);
+	{
+		cJSON *n = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(n, "jsonrpc", "2.0");
+		cJSON_AddStringToObject(n, "method", "notifications/initialized");
+		send_json(&L.c, n);
+		cJSON_Delete(n);
+	}
+	plugin_status(&L);
+	info("sched_latency: %s (%s)", L.have_sl ? "loaded" : "not available", L.sl_reason);
+	p = cJSON_CreateObject();
+	cJSON_AddStringToObject(p, "uri", "scheduler://current");
+	r = rpc(&L.c, "resources/subscribe", p, err, sizeof(err));
+	if (!r)
+		result("lab", "subscribe", "FAIL", "resources/subscribe scheduler://current: %s", err);
+	cJSON_Delete(r);
+	{
+		cJSON *cur = read_resource(&L.c, "scheduler://current", err, sizeof(err));
+		const cJSON *scx = cJSON_GetObjectItemCaseSensitive(cur, "sched_ext");
+
+		if (cur && jstr(cur, "class") && strcmp(jstr(cur, "class"), "fair") == 0 &&
+		    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(scx, "supported")))
+			result("lab", "baseline", "PASS",
+			       "before any test scheduler: scheduler://current says %s (class fair), "
+			       "sched_ext supported",
+			       or(jstr(cur, "name"), "?"));
+		else
+			result("lab", "baseline", "FAIL",
+			       "before any test scheduler expected class fair with sched_ext supported: %s",
+			       cur ? or(jstr(cur, "description"), "?") : err);
+		cJSON_Delete(cur);
+	}
+	enable_stream(&L);
+
+	load_argv[0] = (char *)L.load_path;
+	load_argv[1] = "4";
+	load_argv[2] = "1";
+	load_argv[3] = "0";
+	load_argv[4] = NULL;
+	load_pid = spawn(load_argv, "/tmp/scxlab-load.log");
+	info("load: scxlab-load 4 ping-pong pairs + 1 spinner at nice 10 (pid %d)", (int)load_pid);
+
+	for (; i < argc; i++) {
+		int k;
+
+		for (k = 0; k < 3; k++)
+			if (strcmp(argv[i], defs[k].arg) == 0)
+				break;
+		if (k == 3) {
+			result("lab", "args", "FAIL", "unknown scheduler '%s'", argv[i]);
+			continue;
+		}
+		info("---- %s ----", defs[k].ops);
+		run_one(&L, &defs[k], &reps[k]);
+		ran[k] = true;
+	}
+
+	kill(load_pid, SIGTERM);
+	wait_exit(load_pid, 10);
+	cat_file("", "/tmp/scxlab-load.log");
+	/* the daemon served through everything and stops cleanly */
+	r = rpc(&L.c, "ping", NULL, err, sizeof(err));
+	if (!r)
+		result("lab", "daemon_alive", "FAIL", "ping at the end: %s", err);
+	else
+		result("lab", "daemon_alive", "PASS", "ping answers after %d scheduler loads and unloads",
+		       (int)(ran[0] + ran[1] + ran[2]));
+	cJSON_Delete(r);
+	close(L.c.to);
+	rc = wait_exit(L.c.pid, 20);
+	if (rc == 0)
+		result("lab", "daemon_exit", "PASS", "the daemon exited with status 0 when stdin closed");
+	else {
+		result("lab", "daemon_exit", "FAIL", "daemon exit status %d after stdin closed%s", rc,
+		       rc == -1 ? " (still running after 20 s)" : "");
+		if (rc == -1)
+			kill(L.c.pid, SIGKILL);
+	}
+
+	printf("\n==== scxlab: what the daemon reported, per test scheduler ====\n");
+	for (int k = 0; k < 3; k++) {
+		if (!ran[k])
+			continue;
+		printf("%s\n", defs[k].ops);
+		printf("  scheduler://current: %s\n", reps[k].current);
+		for (int j = 0; j < reps[k].ndsq; j++)
+			printf("  %s\n", reps[k].dsq[j]);
+		if (!reps[k].ndsq)
+			printf("  DSQ latency: %s%s\n",
+			       strncmp(reps[k].dsq_skip, "FAIL: ", 6) == 0 ? "" : "SKIP: ",
+			       reps[k].dsq_skip[0] ? reps[k].dsq_skip : "no rows");
+	}
+	printf("SUMMARY pass=%d fail=%d skip=%d\n", n_pass, n_fail, n_skip);
+	return n_fail ? 1 : 0;
+}

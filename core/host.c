@@ -11,6 +11,7 @@
 #include "events.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "registry.h"
 #include "result.h"
 
@@ -355,4 +356,10 @@ const struct smcp_host_api host_api = {
 	.client_has_capability = api_client_has_capability,
 	.completion_add = api_completion_add,
 	.completion_total = api_completion_total,
+	.metric_register = metrics_api_register,
+	.metric_set = metrics_api_set,
+	.metric_add = metrics_api_add,
+	.metric_hist = metrics_api_hist,
+	.metric_observe = metrics_api_observe,
+	.metric_collect = metrics_api_collect,
 };

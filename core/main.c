@@ -17,6 +17,9 @@
 #include "host.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
+#include "privs.h"
+#include "prompts.h"
 #include "registry.h"
 #include "smcp-config.h"
 #include "status.h"
@@ -44,6 +47,25 @@ const struct smcp_config_key core_config_keys[] = {
 	  "live events kept for poll_events and events://stream", 16, 1 << 20 },
 	{ sizeof(struct smcp_config_key), "page_size", SMCP_CONFIG_INT, "100",
 	  "items per page of resources/list, tools/list, prompts/list", 1, 1000 },
+	{ sizeof(struct smcp_config_key), "history_step_ms", SMCP_CONFIG_INT, "1000",
+	  "metric history: length of a fine step (one sample of every series)", 10, 60000 },
+	{ sizeof(struct smcp_config_key), "history_fine_slots", SMCP_CONFIG_INT, "900",
+	  "metric history: fine steps kept (900 x 1 s = 15 min)", 10, 86400 },
+	{ sizeof(struct smcp_config_key), "history_coarse_factor", SMCP_CONFIG_INT, "60",
+	  "metric history: fine steps per coarse step (60 x 1 s = 1 min)", 2, 3600 },
+	{ sizeof(struct smcp_config_key), "history_coarse_slots", SMCP_CONFIG_INT, "1440",
+	  "metric history: coarse steps kept (1440 x 1 min = 24 h)", 10, 100000 },
+	{ sizeof(struct smcp_config_key), "history_max_mb", SMCP_CONFIG_INT, "64",
+	  "metric history: memory for all series and their history; new series are refused "
+	  "past it", 1, 65536 },
+	{ sizeof(struct smcp_config_key), "metrics_max_series", SMCP_CONFIG_INT, "4096",
+	  "metric series kept, all metrics together", 16, 1000000 },
+	{ sizeof(struct smcp_config_key), "metrics_top_n", SMCP_CONFIG_INT, "20",
+	  "series kept per metric keyed by pid, comm or cgroup (the most active)", 1, 1000 },
+	{ sizeof(struct smcp_config_key), "max_watches", SMCP_CONFIG_INT, "32",
+	  "watches that can exist at once", 1, 1024 },
+	{ sizeof(struct smcp_config_key), "watch_breach_ring", SMCP_CONFIG_INT, "256",
+	  "breach and clear events kept for watch_status and watches://breaches", 8, 65536 },
 	{ 0 },
 };
 
@@ -134,6 +156,7 @@ int daemon_configure(const struct daemon_opts *o, struct config *cfg, struct cor
 	lim->max_subscriptions = core_int(cfg, "max_subscriptions");
 	lim->event_ring_size = core_int(cfg, "event_ring_size");
 	lim->page_size = core_int(cfg, "page_size");
+	metrics_configure(core, core_config_keys);
 
 	if (o->plugin_dir)
 		lo.plugin_dir = o->plugin_dir;
@@ -156,6 +179,9 @@ int daemon_start(const struct core_limits *lim)
 	err = status_init(core, &host_api);
 	if (!err)
 		err = events_init(core, &host_api, (uint32_t)lim->event_ring_size);
+	err = err ? err : prompts_init(core, &host_api);
+	if (!err)
+		err = metrics_init(core, &host_api);
 	loader_core_init_end();
 	if (err)
 		return err;
@@ -167,6 +193,7 @@ void daemon_stop(void)
 {
 	loader_fini_all();
 	events_fini();
+	metrics_fini();
 	registry_free();
 }
 
@@ -185,6 +212,8 @@ static int serve(const struct core_limits *lim)
 	};
 	int err;
 
+	/* one fd per timer, watch and perf event: 1024 is too few (core/privs.h) */
+	(void)privs_raise_fd_limit();
 	err = mcp_server_init(&ml, NULL, stdio_transport_send, NULL);
 	if (err)
 		return err;
@@ -193,6 +222,9 @@ static int serve(const struct core_limits *lim)
 		log_err("cannot start: %s", strerror(-err));
 		goto out;
 	}
+	/* plugins hold their BPF objects and perf fds now: keep only the
+	 * capabilities their on-demand work needs (core/privs.h) */
+	(void)privs_drop_unneeded();
 	err = stdio_transport_init(&sl);
 	if (err) {
 		log_err("cannot use stdin/stdout: %s", strerror(-err));
@@ -206,6 +238,7 @@ out:
 	stdio_transport_flush(1000);
 	daemon_stop();
 	stdio_transport_fini();
+	privs_reset();
 	return err;
 }
 

@@ -25,6 +25,13 @@
 #include "smcp-config.h"
 
 #define MAX_JSON_DEPTH 64
+/*
+ * Values in one message (about: containers and commas outside strings;
+ * an object member is one cJSON node with its key). cJSON spends ~64 bytes per value and a tool call's arguments
+ * are copied once more, so a max_line_bytes line of "[0,0,0,...]" would
+ * otherwise cost ~80 times its size (330 MiB and seconds of CPU for 4 MiB).
+ */
+#define MAX_JSON_VALUES 100000
 #define CLIENT_REQUEST_TIMEOUT_MS 60000
 #define MAX_CLIENT_REQUESTS 64
 
@@ -851,7 +858,15 @@ static void handle_response(const cJSON *msg)
 		}
 	}
 	if (!c) {
-		log_debug("response to unknown request %s ignored", id->valuestring);
+		/* an id of ours (timed out, cancelled) is worth naming; anything
+		 * else is the client's text, which is never logged */
+		if (strncmp(id->valuestring, "schedmcp-", 9) == 0 && id->valuestring[9] &&
+		    strspn(id->valuestring + 9, "0123456789") == strlen(id->valuestring + 9) &&
+		    strlen(id->valuestring) < 32)
+			log_debug("response to %s ignored: it timed out or was cancelled",
+				  id->valuestring);
+		else
+			log_debug("a response to no request of ours was ignored");
 		return;
 	}
 	if (c->timer > 0)
@@ -1290,8 +1305,9 @@ static void handle_notification(const char *method, const cJSON *params)
 	/* roots/list_changed, progress and unknown notifications: nothing to do */
 }
 
-/* Deepest nesting of [ and { outside strings; stops counting past limit. */
-static int json_depth(const char *s, size_t n, int limit)
+/* Deepest nesting of [ and { outside strings; stops counting past limit.
+ * *ret_values counts what MAX_JSON_VALUES bounds. */
+static int json_depth(const char *s, size_t n, int limit, size_t *ret_values)
 {
 	int depth = 0, max = 0;
 	bool in_str = false;
@@ -1308,7 +1324,10 @@ static int json_depth(const char *s, size_t n, int limit)
 		}
 		if (c == '"')
 			in_str = true;
+		else if (c == ',')
+			++*ret_values;
 		else if (c == '[' || c == '{') {
+			++*ret_values;
 			if (++depth > max)
 				max = depth;
 			if (max > limit)
@@ -1333,6 +1352,7 @@ void mcp_server_handle_line(const char *line, size_t len)
 {
 	const cJSON *id, *method, *params, *ver;
 	const char *end = NULL;
+	size_t values = 0;
 	cJSON *msg;
 
 	while (len && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
@@ -1347,9 +1367,14 @@ void mcp_server_handle_line(const char *line, size_t len)
 		send_error(NULL, JSONRPC_PARSE_ERROR, "Parse error: message is not valid UTF-8");
 		return;
 	}
-	if (json_depth(line, len, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
+	if (json_depth(line, len, MAX_JSON_DEPTH, &values) > MAX_JSON_DEPTH) {
 		send_error(NULL, JSONRPC_INVALID_REQUEST, "Invalid request: nested deeper than %d levels",
 			   MAX_JSON_DEPTH);
+		return;
+	}
+	if (values > MAX_JSON_VALUES) {
+		send_error(NULL, JSONRPC_INVALID_REQUEST,
+			   "Invalid request: more than %d JSON values in one message", MAX_JSON_VALUES);
 		return;
 	}
 	msg = cJSON_ParseWithLengthOpts(line, len, &end, false);

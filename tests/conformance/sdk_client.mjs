@@ -227,7 +227,10 @@ for (const t of tools) {
     count.toolErrors++;
     const why = res.content?.[0]?.text ?? '';
     notes.push(`tool ${t.name} answered isError: ${why.slice(0, 160)}`);
-    if (fixture && t.name !== 'test_error_handling') problem(`tools/call ${t.name}`, `isError: ${why}`);
+    // the fixture's own tools must succeed; the core's (poll_events, history,
+    // watches) may rightly refuse arguments guessed from their schemas
+    if (fixture && t.name.startsWith('test_') && t.name !== 'test_error_handling')
+      problem(`tools/call ${t.name}`, `isError: ${why}`);
   }
   if (fixture && t.name === 'test_tool_with_progress' && progress !== 3)
     problem('test_tool_with_progress', `${progress} progress notifications, expected 3`);

@@ -26,6 +26,16 @@ import mcp_client  # noqa: E402
 
 SKIP = 77
 BUILD = mcp_client.BUILD
+# scripts/test-sanitizers sets SMCP_SANITIZED=1: ASan adds shadow memory and
+# redzones and keeps freed blocks in a (16 MiB) quarantine, so a memory
+# bound gets room for that (rss_limit_kb); time limits are the meson
+# time-out multiplier's business.
+SANITIZED = os.environ.get("SMCP_SANITIZED") == "1"
+
+
+def rss_limit_kb(kb):
+    """A bound on RSS growth of kb KiB, widened in sanitizer builds."""
+    return kb * 2 + 32 * 1024 if SANITIZED else kb
 
 
 def daemon_path():

@@ -32,4 +32,7 @@ if __name__ == "__main__":
     if not VALGRIND:
         print("valgrind not found")
         sys.exit(SKIP)
+    if os.environ.get("SMCP_VALGRIND") == "0":
+        print("SMCP_VALGRIND=0: a sanitizer build, which valgrind cannot run")
+        sys.exit(SKIP)
     T.main()

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The metric store: metric families registered by plugins, their series
+ * (one per set of label values), the host API members that publish into
+ * them, and the sample tick that records every series into its history
+ * (history.h) once per step and then evaluates the watches (watch.h).
+ *
+ * Memory bound: every byte of series state and history is charged to one
+ * budget ([core] history_max_mb); a series that does not fit is refused,
+ * and so is a series past [core] metrics_max_series. Metrics flagged
+ * SMCP_METRIC_TOP_N keep at most [core] metrics_top_n series each.
+ */
+#ifndef SMCP_METRICS_H
+#define SMCP_METRICS_H
+
+#include <schedmcp/plugin.h>
+
+#include "config.h"
+#include "history.h"
+
+#define METRIC_LV_BYTES 192 /* packed label values of one series */
+#define METRICS_MAX_FAMILIES 1024
+#define METRICS_MAX_COLLECTORS 64
+
+struct metric;
+
+struct series {
+	struct metric *m;
+	uint32_t hash;
+	uint16_t lv_len;			/* bytes of lv used */
+	uint8_t lv_off[SMCP_METRIC_MAX_LABELS]; /* where each value starts in lv */
+	char lv[METRIC_LV_BYTES];		/* values, each NUL-terminated */
+	uint64_t first_step;
+	uint64_t pub_step; /* the step it was last published in */
+	bool delta_seen;   /* an increase is known for the step being filled */
+	bool have_delta;   /* one was known in some earlier step */
+	bool have_base;	   /* a cumulative total was published */
+	double cur;	   /* gauge: value; counter: increase in this step */
+	double base;	   /* counter: last cumulative total */
+	double score;	   /* activity in the step being filled */
+	double last_score; /* ... in the newest recorded step */
+	uint64_t *hcur;	   /* histogram: counts in the step being filled */
+	uint64_t *hbase;   /* histogram: last cumulative counts */
+	double hsum_cur, hsum_base;
+	size_t bytes; /* charged to the budget besides the history */
+	struct history h;
+};
+
+struct metric {
+	int id; /* 1-based index in the store */
+	char name[SMCP_METRIC_NAME_MAX + 1];
+	char unit[16];
+	char *help;
+	enum smcp_metric_type type;
+	uint32_t flags;
+	uint32_t n_labels;
+	char label[SMCP_METRIC_MAX_LABELS][SMCP_METRIC_NAME_MAX + 1];
+	uint32_t nb;	/* histogram buckets */
+	double *bounds; /* nb upper bounds */
+	struct smcp_host *owner;
+	struct series **series;
+	uint32_t n_series, cap_series;
+	uint32_t *tab; /* open-addressed hash of series index + 1 */
+	uint32_t tab_cap;
+	uint64_t refused; /* publishes of a series that could not be created */
+	uint64_t evicted; /* top-N series replaced by more active ones */
+	bool dead;	  /* its plugin is gone */
+};
+
+struct metrics_limits {
+	uint64_t step_ms;
+	uint32_t fine_slots, coarse_slots, coarse_factor;
+	uint64_t max_bytes;
+	uint32_t max_series, top_n, max_watches, breach_ring;
+};
+
+struct metrics_store {
+	struct metrics_limits lim;
+	struct history_geom geom;
+	struct history_budget budget;
+	struct metric **m;
+	uint32_t n_metrics;
+	uint32_t n_series;	 /* live series, all metrics */
+	uint64_t refused_series; /* not created: the series limit or the budget */
+	uint64_t next_step;	 /* the step being filled */
+	uint64_t last_step;	 /* the newest step recorded (valid when any_step) */
+	bool any_step;
+	uint64_t t0_ns;	    /* monotonic start of step 0 */
+	int64_t t0_unix_ms; /* wall clock at t0 */
+	uint64_t ticks;
+	uint64_t tick_ns_last, tick_ns_max, tick_ns_sum;
+	uint32_t generation; /* bumped whenever a series appears or goes */
+	int timer;
+	struct smcp_host *core;
+	const struct smcp_host_api *api;
+};
+
+extern struct metrics_store mstore;
+
+/* Read the [core] history and metric limits, declared in keys (the core's
+ * key table: ranges and defaults), from the validated [core] section. */
+void metrics_configure(const struct config_section *core, const struct smcp_config_key *keys);
+/* Set up the store with the configured limits and register the core's
+ * history and watch resources, tools and prompt through the core's host
+ * record; start the sample tick. */
+int metrics_init(struct smcp_host *core, const struct smcp_host_api *api);
+void metrics_fini(void);
+
+/* The store alone (no registrations, no timer), for tests and the bench:
+ * t0_ns is step 0's start. */
+int metrics_store_init(const struct metrics_limits *lim, uint64_t t0_ns);
+void metrics_store_fini(void);
+/* Record the step(s) that ended by now_ns: run the collectors, close the
+ * step of every series, evaluate watches. */
+void metrics_tick(uint64_t now_ns);
+
+/* Host API members (plugin.h, Since 1.1). */
+int metrics_api_register(struct smcp_host *h, const struct smcp_metric_desc *d);
+int metrics_api_set(struct smcp_host *h, int metric, const char *const *lv, double value);
+int metrics_api_add(struct smcp_host *h, int metric, const char *const *lv, double delta);
+int metrics_api_hist(struct smcp_host *h, int metric, const char *const *lv, const uint64_t *counts,
+		     uint32_t n, double sum, uint32_t flags);
+int metrics_api_observe(struct smcp_host *h, int metric, const char *const *lv, double value);
+int metrics_api_collect(struct smcp_host *h, smcp_collect_fn cb, void *data);
+
+/* Inside the store (metrics*.c): plugin h's live metric with this id, or
+ * NULL; the series of these label values, created if need be (NULL with
+ * *err set: -EINVAL, -ENOSPC, -ENOMEM); score is the newcomer's activity
+ * for the top-N rule. */
+struct metric *metrics_metric_of(struct smcp_host *h, int id);
+struct series *metrics_series_get(struct metric *m, const char *const *lv, double score, int *err);
+
+/* Lookups for the tools. */
+struct metric *metrics_find(const char *name);
+/* The value of label i of s. */
+static inline const char *series_label(const struct series *s, uint32_t i)
+{
+	return s->lv + s->lv_off[i];
+}
+/* Index of a label name in m, or -1. */
+int metric_label_index(const struct metric *m, const char *name);
+const char *metric_type_name(enum smcp_metric_type t);
+
+/* Time: a step's start in unix ms, and the step holding a unix time. */
+int64_t metrics_step_unix_ms(uint64_t step);
+int64_t metrics_unix_to_step(int64_t unix_ms);
+int64_t metrics_now_unix_ms(void);
+double metrics_step_secs(void);
+
+#endif

@@ -1,0 +1,740 @@
+/* SPDX-License-Identifier: MIT */
+#include "metrics_tools.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host.h"
+#include "metrics.h"
+#include "metrics_query.h"
+
+#define CATALOG_MAX 200
+#define MAX_POINTS 300
+#define MAX_CELLS 6000 /* values in one answer, all series together */
+#define AUTO_POINTS 30
+#define MAX_COLS 6
+
+static const struct smcp_host_api *api;
+
+/* ---------------------------------------------------------------- catalog */
+
+void metrics_write_labels(const struct smcp_host_api *a, struct smcp_json *j, const char *key,
+			  const struct series *s)
+{
+	a->json_object(j, key);
+	for (uint32_t i = 0; i < s->m->n_labels; i++)
+		a->json_string(j, s->m->label[i], series_label(s, i));
+	a->json_end(j);
+}
+
+static void write_store(struct smcp_json *j)
+{
+	const struct history_geom *g = &mstore.geom;
+	double st = metrics_step_secs();
+	char buf[96];
+
+	api->json_object(j, "store");
+	api->json_uint(j, "series", mstore.n_series);
+	api->json_uint(j, "max_series", mstore.lim.max_series);
+	api->json_uint(j, "top_n", mstore.lim.top_n);
+	api->json_uint(j, "bytes_used", mstore.budget.used);
+	api->json_uint(j, "bytes_max", mstore.budget.max);
+	api->json_uint(j, "series_refused", mstore.refused_series);
+	api->json_uint(j, "allocations_refused", mstore.budget.refused);
+	snprintf(buf, sizeof(buf), "%gs steps x %u (%g min)", st, g->fine_slots,
+		 st * g->fine_slots / 60);
+	api->json_string(j, "fine", buf);
+	snprintf(buf, sizeof(buf), "%gs steps x %u (%g h)", st * g->factor, g->coarse_slots,
+		 st * g->factor * g->coarse_slots / 3600);
+	api->json_string(j, "coarse", buf);
+	api->json_double(j, "tick_us_last", round_sig((double)mstore.tick_ns_last / 1e3));
+	api->json_double(j, "tick_us_avg",
+			 mstore.ticks ? round_sig((double)mstore.tick_ns_sum / 1e3 / mstore.ticks)
+				      : 0);
+	api->json_double(j, "tick_us_max", round_sig((double)mstore.tick_ns_max / 1e3));
+	api->json_end(j);
+}
+
+static void write_catalog(struct smcp_json *j, const char *glob)
+{
+	uint32_t shown = 0, matched = 0;
+
+	api->json_array(j, "metrics");
+	for (uint32_t i = 0; i < mstore.n_metrics; i++) {
+		const struct metric *m = mstore.m[i];
+
+		if (m->dead || (glob && fnmatch(glob, m->name, 0)))
+			continue;
+		if (matched++ >= CATALOG_MAX)
+			continue;
+		shown++;
+		api->json_object(j, NULL);
+		api->json_string(j, "name", m->name);
+		api->json_string(j, "type", metric_type_name(m->type));
+		api->json_string(j, "unit", m->unit);
+		api->json_array(j, "labels");
+		for (uint32_t k = 0; k < m->n_labels; k++)
+			api->json_string(j, NULL, m->label[k]);
+		api->json_end(j);
+		api->json_string(j, "help", m->help);
+		api->json_string(j, "plugin", m->owner->name);
+		api->json_uint(j, "series", m->n_series);
+		if (m->flags & SMCP_METRIC_TOP_N)
+			api->json_bool(j, "top_n", true);
+		if (m->flags & SMCP_METRIC_CONTEXT)
+			api->json_bool(j, "context", true);
+		if (m->refused)
+			api->json_uint(j, "refused_publishes", m->refused);
+		if (m->evicted)
+			api->json_uint(j, "evicted_series", m->evicted);
+		api->json_end(j);
+	}
+	api->json_end(j);
+	if (matched > shown) {
+		char note[160];
+
+		snprintf(note, sizeof(note),
+			 "cut: %u of %u metrics shown; pass a glob as metric (e.g. \"sched_*\") "
+			 "to narrow",
+			 shown, matched);
+		api->json_string(j, "cut", note);
+	}
+	write_store(j);
+}
+
+static int catalog_read(void *data, struct smcp_call *call, const char *uri,
+			const struct smcp_args *vars, struct smcp_result *res)
+{
+	struct smcp_json *j = api->result_json(res);
+
+	if (!j)
+		return -ENOMEM;
+	write_catalog(j, NULL);
+	api->json_string(j, "note",
+			 "Every metric the plugins publish, with the history the core keeps of it. "
+			 "Read history://{name} for a summary or call query_history for a range; "
+			 "what_changed compares two windows; watch_create alerts on a condition.");
+	return 0;
+}
+
+/* ------------------------------------------------------------------ query */
+
+struct qparams {
+	const struct metric *m;
+	struct selector sel;
+	bool grouped, total; /* group_by given; "all" */
+	int group_labels[SMCP_METRIC_MAX_LABELS];
+	uint32_t n_group;
+	int64_t start_ms, end_ms;
+	double step_secs; /* 0: automatic */
+	enum q_agg agg;
+	enum q_stat cols[MAX_COLS];
+	uint32_t n_cols;
+	uint32_t limit;
+};
+
+struct group {
+	char key[METRIC_LV_BYTES];
+	struct series **s;
+	uint32_t n, cap;
+	struct series *first; /* for its labels */
+	double rank;
+};
+
+static void default_cols(struct qparams *q, bool single_slot)
+{
+	static const enum q_stat hist[] = { ST_COUNT, ST_P50, ST_P99, ST_MEAN };
+	static const enum q_stat gauge[] = { ST_MEAN, ST_MAX };
+
+	switch (q->m->type) {
+	case SMCP_METRIC_COUNTER:
+		q->cols[0] = ST_RATE;
+		q->n_cols = 1;
+		break;
+	case SMCP_METRIC_GAUGE:
+		memcpy(q->cols, gauge, sizeof(gauge));
+		q->n_cols = single_slot ? 1 : 2;
+		if (single_slot)
+			q->cols[0] = ST_VALUE;
+		break;
+	case SMCP_METRIC_HISTOGRAM:
+		memcpy(q->cols, hist, sizeof(hist));
+		q->n_cols = 4;
+		break;
+	}
+}
+
+static int parse_cols(struct qparams *q, const char *text, char *err, size_t errlen)
+{
+	const char *p = text;
+
+	q->n_cols = 0;
+	while (*p) {
+		char name[16];
+		size_t n = 0;
+		enum q_stat st;
+
+		while (*p == ' ' || *p == ',')
+			p++;
+		while (*p && *p != ',' && *p != ' ' && n < sizeof(name) - 1)
+			name[n++] = *p++;
+		name[n] = '\0';
+		if (!n)
+			break;
+		if (stat_parse(name, &st) || !stat_valid_for(st, q->m->type)) {
+			snprintf(err, errlen, "stats: '%s' is not a statistic of a %s", name,
+				 metric_type_name(q->m->type));
+			return -EINVAL;
+		}
+		if (q->n_cols == MAX_COLS) {
+			snprintf(err, errlen, "stats: at most %d", MAX_COLS);
+			return -EINVAL;
+		}
+		q->cols[q->n_cols++] = st;
+	}
+	return 0;
+}
+
+static int parse_group_by(struct qparams *q, const char *text, char *err, size_t errlen)
+{
+	const char *p = text;
+
+	q->grouped = true;
+	q->n_group = 0;
+	if (!*text || strcmp(text, "all") == 0 || strcmp(text, "*") == 0) {
+		q->total = true;
+		return 0;
+	}
+	while (*p) {
+		char name[SMCP_METRIC_NAME_MAX + 1];
+		size_t n = 0;
+		int idx;
+
+		while (*p == ' ' || *p == ',')
+			p++;
+		while (*p && *p != ',' && *p != ' ' && n < sizeof(name) - 1)
+			name[n++] = *p++;
+		name[n] = '\0';
+		if (!n)
+			break;
+		idx = metric_label_index(q->m, name);
+		if (idx < 0 || q->n_group == SMCP_METRIC_MAX_LABELS) {
+			char labels[200] = "";
+			size_t k = 0;
+
+			for (uint32_t i = 0; i < q->m->n_labels && k < sizeof(labels); i++)
+				k += (size_t)snprintf(labels + k, sizeof(labels) - k, "%s%s",
+						      i ? ", " : "", q->m->label[i]);
+			snprintf(err, errlen,
+				 "group_by: %s has no label '%s' (its labels: %s; or 'all' for one "
+				 "total)",
+				 q->m->name, name, *labels ? labels : "none");
+			return -EINVAL;
+		}
+		q->group_labels[q->n_group++] = idx;
+	}
+	q->total = !q->n_group;
+	return 0;
+}
+
+static void group_key(const struct qparams *q, const struct series *s, char *key, size_t len)
+{
+	size_t n = 0;
+
+	key[0] = '\0';
+	if (!q->grouped) {
+		snprintf(key, len, "%p", (const void *)s);
+		return;
+	}
+	for (uint32_t i = 0; i < q->n_group && n < len; i++)
+		n += (size_t)snprintf(key + n, len - n, "%s\x1f",
+				      series_label(s, (uint32_t)q->group_labels[i]));
+}
+
+static void groups_free(struct group *g, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		free(g[i].s);
+	free(g);
+}
+
+/* Series matching the selector, gathered into groups; NULL on ENOMEM. */
+static struct group *make_groups(const struct qparams *q, uint32_t *ret_n, uint32_t *ret_matched)
+{
+	const struct metric *m = q->m;
+	struct group *g = calloc(m->n_series ? m->n_series : 1, sizeof(*g));
+	uint32_t n = 0, matched = 0;
+
+	if (!g)
+		return NULL;
+	for (uint32_t i = 0; i < m->n_series; i++) {
+		struct series *s = m->series[i];
+		char key[METRIC_LV_BYTES];
+		struct group *gr = NULL;
+
+		if (!selector_match(&q->sel, s))
+			continue;
+		matched++;
+		group_key(q, s, key, sizeof(key));
+		for (uint32_t k = 0; k < n && q->grouped; k++)
+			if (strcmp(g[k].key, key) == 0)
+				gr = &g[k];
+		if (!gr) {
+			gr = &g[n++];
+			snprintf(gr->key, sizeof(gr->key), "%s", key);
+			gr->first = s;
+		}
+		if (gr->n == gr->cap) {
+			uint32_t cap = gr->cap ? gr->cap * 2 : 4;
+			struct series **ns = realloc(gr->s, cap * sizeof(*ns));
+
+			if (!ns) {
+				groups_free(g, n);
+				return NULL;
+			}
+			gr->s = ns;
+			gr->cap = cap;
+		}
+		gr->s[gr->n++] = s;
+	}
+	*ret_n = n;
+	*ret_matched = matched;
+	return g;
+}
+
+static int by_rank_desc(const void *a, const void *b)
+{
+	double x = ((const struct group *)a)->rank, y = ((const struct group *)b)->rank;
+
+	if (isnan(x))
+		x = -INFINITY;
+	if (isnan(y))
+		y = -INFINITY;
+	return (x < y) - (x > y);
+}
+
+void metrics_tools_write_num(struct smcp_json *j, const char *key, double v)
+{
+	if (isfinite(v))
+		api->json_double(j, key, round_sig(v));
+	else
+		api->json_null(j, key);
+}
+
+static void write_group_labels(struct smcp_json *j, const struct qparams *q, const struct group *g)
+{
+	api->json_object(j, "labels");
+	if (!q->grouped) {
+		for (uint32_t i = 0; i < q->m->n_labels; i++)
+			api->json_string(j, q->m->label[i], series_label(g->first, i));
+	} else {
+		for (uint32_t i = 0; i < q->n_group; i++)
+			api->json_string(j, q->m->label[q->group_labels[i]],
+					 series_label(g->first, (uint32_t)q->group_labels[i]));
+	}
+	api->json_end(j);
+	if (q->grouped)
+		api->json_uint(j, "series_combined", g->n);
+}
+
+static void write_summary(struct smcp_json *j, const struct metric *m, const struct qacc *a)
+{
+	static const enum q_stat hist[] = { ST_COUNT, ST_RATE, ST_MEAN, ST_P50,
+					    ST_P90,   ST_P99,  ST_P999, ST_MAX };
+	static const enum q_stat gauge[] = { ST_MEAN, ST_MIN, ST_MAX, ST_VALUE };
+	static const enum q_stat counter[] = { ST_RATE, ST_MAX, ST_INCREASE };
+	const enum q_stat *st = m->type == SMCP_METRIC_HISTOGRAM ? hist
+				: m->type == SMCP_METRIC_GAUGE	 ? gauge
+								 : counter;
+	size_t n = m->type == SMCP_METRIC_HISTOGRAM ? 8 : m->type == SMCP_METRIC_GAUGE ? 4 : 3;
+
+	api->json_object(j, "summary");
+	for (size_t i = 0; i < n; i++) {
+		const char *name = stat_name(st[i]);
+
+		if (m->type == SMCP_METRIC_GAUGE && st[i] == ST_VALUE)
+			name = "last";
+		if (m->type == SMCP_METRIC_COUNTER && st[i] == ST_MAX)
+			name = "peak_rate";
+		metrics_tools_write_num(j, name, qacc_stat(a, m, st[i]));
+	}
+	api->json_end(j);
+}
+
+static double group_rank(const struct metric *m, const struct qacc *a)
+{
+	switch (m->type) {
+	case SMCP_METRIC_HISTOGRAM:
+		return a->n_obs ? qacc_stat(a, m, ST_P99) : NAN;
+	case SMCP_METRIC_COUNTER:
+		return qacc_stat(a, m, ST_RATE);
+	default:
+		return qacc_stat(a, m, ST_MEAN);
+	}
+}
+
+/* The answer of query_history (and of a history://{metric} read). */
+static int write_query(struct smcp_json *j, struct qparams *q, struct smcp_result *res)
+{
+	const struct metric *m = q->m;
+	uint32_t ng = 0, matched = 0, shown, npoints;
+	uint64_t per, span;
+	struct group *g;
+	struct qrange r;
+	struct qacc *a;
+	char buf[160], unit[24];
+	double slot_secs;
+
+	if (!qrange_resolve(q->start_ms, q->end_ms, &r)) {
+		return api->result_error(res,
+					 "no history in that range yet (history starts %s and "
+					 "steps are %gs); widen or move the range",
+					 mstore.any_step ? "with the first step" : "after one step",
+					 metrics_step_secs());
+	}
+	slot_secs = metrics_step_secs() * (r.tier == TIER_COARSE ? mstore.geom.factor : 1);
+	span = r.to - r.from + 1;
+	if (q->step_secs > 0)
+		per = (uint64_t)ceil(q->step_secs / slot_secs - 1e-9);
+	else
+		per = (span + AUTO_POINTS - 1) / AUTO_POINTS;
+	if (per < 1)
+		per = 1;
+	if (!q->n_cols)
+		default_cols(q, per == 1 && r.tier == TIER_FINE);
+	g = make_groups(q, &ng, &matched);
+	a = malloc(sizeof(*a));
+	if (!g || !a) {
+		free(a);
+		if (g)
+			groups_free(g, ng);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < ng; i++) {
+		qacc_init(a, m, r.tier);
+		qacc_add(a, m, g[i].s, g[i].n, r.tier, r.from, r.to, q->agg);
+		g[i].rank = group_rank(m, a);
+	}
+	qsort(g, ng, sizeof(*g), by_rank_desc);
+	shown = ng < q->limit ? ng : q->limit;
+	/* keep every answer bounded: coarser points before fewer series */
+	while ((span + per - 1) / per > MAX_POINTS ||
+	       (uint64_t)shown * ((span + per - 1) / per) * (q->n_cols + 1) > MAX_CELLS)
+		per++;
+	npoints = (uint32_t)((span + per - 1) / per);
+
+	api->json_string(j, "metric", m->name);
+	api->json_string(j, "type", metric_type_name(m->type));
+	api->json_string(j, "unit", m->unit);
+	api->json_string(j, "help", m->help);
+	api->json_object(j, "range");
+	format_time(slot_unix_ms(r.tier, r.from), buf, sizeof(buf));
+	api->json_string(j, "start", buf);
+	format_time(slot_unix_ms(r.tier, r.to + 1), buf, sizeof(buf));
+	api->json_string(j, "end", buf);
+	api->json_double(j, "step_secs", round_sig(per * slot_secs));
+	api->json_string(j, "tier", r.tier == TIER_FINE ? "fine" : "coarse");
+	if (r.clipped)
+		api->json_string(j, "note",
+				 "the range starts before the history kept; it was "
+				 "cut to what exists");
+	api->json_end(j);
+	api->json_uint(j, "series_matched", matched);
+	if (q->grouped)
+		api->json_uint(j, "groups", ng);
+	if (shown < ng) {
+		snprintf(buf, sizeof(buf),
+			 "cut: %u of %u %s shown, ranked by %s; narrow with labels or group_by, "
+			 "or raise limit (max 50)",
+			 shown, ng, q->grouped ? "groups" : "series",
+			 m->type == SMCP_METRIC_HISTOGRAM ? "p99"
+			 : m->type == SMCP_METRIC_COUNTER ? "rate"
+							  : "mean");
+		api->json_string(j, "cut", buf);
+	}
+	api->json_array(j, "columns");
+	api->json_string(j, NULL, "t");
+	for (uint32_t c = 0; c < q->n_cols; c++)
+		api->json_string(j, NULL, stat_name(q->cols[c]));
+	api->json_end(j);
+	api->json_array(j, "column_units");
+	api->json_string(j, NULL, "unix_s");
+	for (uint32_t c = 0; c < q->n_cols; c++)
+		api->json_string(j, NULL, stat_unit(q->cols[c], m, unit, sizeof(unit)));
+	api->json_end(j);
+	api->json_array(j, "series");
+	for (uint32_t i = 0; i < shown; i++) {
+		qacc_init(a, m, r.tier);
+		qacc_add(a, m, g[i].s, g[i].n, r.tier, r.from, r.to, q->agg);
+		api->json_object(j, NULL);
+		write_group_labels(j, q, &g[i]);
+		write_summary(j, m, a);
+		api->json_array(j, "points");
+		for (uint32_t p = 0; p < npoints; p++) {
+			uint64_t from = r.from + p * per, to = from + per - 1;
+
+			if (to > r.to)
+				to = r.to;
+			qacc_init(a, m, r.tier);
+			qacc_add(a, m, g[i].s, g[i].n, r.tier, from, to, q->agg);
+			if (!a->slots)
+				continue; /* no data: no point */
+			api->json_array(j, NULL);
+			api->json_int(j, NULL, slot_unix_ms(r.tier, from) / 1000);
+			for (uint32_t c = 0; c < q->n_cols; c++)
+				metrics_tools_write_num(j, NULL, qacc_stat(a, m, q->cols[c]));
+			api->json_end(j);
+		}
+		api->json_end(j);
+		api->json_end(j);
+	}
+	api->json_end(j);
+	if (!matched)
+		api->json_string(j, "note",
+				 m->n_series ? "no series matches labels"
+					     : "the metric has no series yet");
+	free(a);
+	groups_free(g, ng);
+	return 0;
+}
+
+/* A time argument given as text or as unix seconds. */
+int metrics_tools_arg_time(const struct smcp_args *args, const char *name, const char *dflt,
+			   int64_t now, int64_t *ret, char *err, size_t errlen)
+{
+	const char *s = dflt;
+	double d;
+
+	if (api->arg_string(args, name, &s) == -EINVAL) {
+		if (api->arg_double(args, name, &d) || d < 1e9) {
+			snprintf(err, errlen,
+				 "%s: give a time such as \"-15m\", \"14:02\" or "
+				 "unix seconds",
+				 name);
+			return -EINVAL;
+		}
+		*ret = (int64_t)(d * 1000);
+		return 0;
+	}
+	if (parse_time(s, now, ret, err, errlen)) {
+		size_t n = strlen(err);
+
+		snprintf(err + n, errlen - n, " (argument '%s')", name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int metrics_tools_arg_duration(const struct smcp_args *args, const char *name, const char *dflt,
+			       int64_t *ret, char *err, size_t errlen)
+{
+	const char *s = dflt;
+	double d;
+
+	if (api->arg_string(args, name, &s) == -EINVAL) {
+		if (api->arg_double(args, name, &d) || d <= 0)
+			goto bad;
+		*ret = (int64_t)(d * 1000);
+		return 0;
+	}
+	if (!s) {
+		*ret = 0;
+		return 0;
+	}
+	if (parse_duration_ms(s, ret) == 0 && *ret > 0)
+		return 0;
+bad:
+	snprintf(err, errlen, "%s: give a duration such as \"30s\", \"5m\", \"1h\" or seconds",
+		 name);
+	return -EINVAL;
+}
+
+static void unknown_metric(struct smcp_result *res, const char *name)
+{
+	char near[400];
+	size_t n = 0;
+
+	near[0] = '\0';
+	for (uint32_t i = 0; i < mstore.n_metrics && n < sizeof(near) - 80; i++) {
+		const struct metric *m = mstore.m[i];
+
+		if (!m->dead && (strstr(m->name, name) || strstr(name, m->name) ||
+				 strncmp(m->name, name, 5) == 0))
+			n += (size_t)snprintf(near + n, sizeof(near) - n, "%s%s", n ? ", " : "",
+					      m->name);
+	}
+	api->result_error(res,
+			  "no metric '%s'%s%s; read metrics://catalog (or call "
+			  "query_history without metric) for every name",
+			  name, *near ? ". Similar: " : "", near);
+}
+
+static int tool_query(void *data, struct smcp_call *call, const struct smcp_args *args,
+		      struct smcp_result *res)
+{
+	const char *metric = NULL, *labels = NULL, *group_by = NULL, *agg = NULL, *stats = NULL;
+	int64_t limit = 10, now = metrics_now_unix_ms(), step_ms = 0;
+	struct qparams q = { 0 };
+	struct smcp_json *j;
+	char err[400];
+
+	(void)api->arg_string(args, "metric", &metric);
+	if (!metric || strpbrk(metric, "*?[")) {
+		j = api->result_json(res);
+		if (!j)
+			return -ENOMEM;
+		write_catalog(j, metric);
+		api->json_string(j, "note", "Call again with one metric name for its history.");
+		return 0;
+	}
+	q.m = metrics_find(metric);
+	if (!q.m) {
+		unknown_metric(res, metric);
+		return 0;
+	}
+	(void)api->arg_string(args, "labels", &labels);
+	(void)api->arg_string(args, "group_by", &group_by);
+	(void)api->arg_string(args, "agg", &agg);
+	(void)api->arg_string(args, "stats", &stats);
+	(void)api->arg_int(args, "limit", &limit);
+	q.limit = (uint32_t)limit;
+	q.agg = q.m->type == SMCP_METRIC_GAUGE ? AGG_AVG : AGG_SUM;
+	if (selector_parse(&q.sel, q.m, labels, err, sizeof(err)) ||
+	    (group_by && parse_group_by(&q, group_by, err, sizeof(err))) ||
+	    (stats && parse_cols(&q, stats, err, sizeof(err))) ||
+	    metrics_tools_arg_time(args, "start", "-15m", now, &q.start_ms, err, sizeof(err)) ||
+	    metrics_tools_arg_time(args, "end", "now", now, &q.end_ms, err, sizeof(err)) ||
+	    metrics_tools_arg_duration(args, "step", NULL, &step_ms, err, sizeof(err)))
+		return api->result_error(res, "%s", err);
+	if (agg && agg_parse(agg, &q.agg))
+		return api->result_error(res, "agg: one of sum, avg, max, min");
+	if (q.end_ms <= q.start_ms)
+		return api->result_error(res, "end must be after start");
+	q.step_secs = (double)step_ms / 1000;
+	j = api->result_json(res);
+	if (!j)
+		return -ENOMEM;
+	return write_query(j, &q, res);
+}
+
+static int history_read(void *data, struct smcp_call *call, const char *uri,
+			const struct smcp_args *vars, struct smcp_result *res)
+{
+	const char *name = NULL;
+	struct qparams q = { 0 };
+	struct smcp_json *j;
+	int64_t now = metrics_now_unix_ms();
+
+	(void)api->arg_string(vars, "metric", &name);
+	q.m = metrics_find(name);
+	if (!q.m)
+		return -ENOENT;
+	q.limit = 10;
+	q.agg = q.m->type == SMCP_METRIC_GAUGE ? AGG_AVG : AGG_SUM;
+	q.start_ms = now - 15 * 60000;
+	q.end_ms = now;
+	q.step_secs = 60;
+	j = api->result_json(res);
+	if (!j)
+		return -ENOMEM;
+	api->json_string(j, "note",
+			 "The last 15 minutes at 1-minute points, top 10 series. "
+			 "query_history takes any range, step, filter and grouping.");
+	return write_query(j, &q, res);
+}
+
+int metrics_tools_complete(void *data, const char *arg, const char *prefix,
+			   const struct smcp_args *context, struct smcp_completion *out)
+{
+	uint32_t total = 0;
+
+	if (!arg || strcmp(arg, "metric") != 0)
+		return 0;
+	for (uint32_t i = 0; i < mstore.n_metrics; i++) {
+		const struct metric *m = mstore.m[i];
+
+		if (m->dead || strncmp(m->name, prefix ? prefix : "", prefix ? strlen(prefix) : 0))
+			continue;
+		total++;
+		(void)api->completion_add(out, m->name);
+	}
+	return api->completion_total(out, total);
+}
+
+/* ------------------------------------------------------------------ setup */
+
+static const char query_schema[] =
+	"{\"type\":\"object\",\"properties\":{"
+	"\"metric\":{\"type\":\"string\",\"maxLength\":63,\"description\":\"metric name; omit "
+	"(or give a glob like 'sched_*') to list the metrics\"},"
+	"\"labels\":{\"type\":\"string\",\"maxLength\":200,\"description\":\"series filter: "
+	"'cpu=3', 'comm=nginx*,node!=1'\"},"
+	"\"group_by\":{\"type\":\"string\",\"maxLength\":100,\"description\":\"combine series "
+	"per these labels ('llc', 'node,cpu') or 'all' for one total; default: each series\"},"
+	"\"start\":{\"type\":[\"string\",\"number\"],\"description\":\"'-15m' (default), "
+	"'14:02' (local, today), '2025-01-31T14:02:00Z' or unix seconds\"},"
+	"\"end\":{\"type\":[\"string\",\"number\"],\"description\":\"default 'now'\"},"
+	"\"step\":{\"type\":[\"string\",\"number\"],\"description\":\"time per point: '10s', "
+	"'1m' or seconds; default about 30 points\"},"
+	"\"stats\":{\"type\":\"string\",\"maxLength\":60,\"description\":\"point columns, "
+	"e.g. 'p50,p99,p999,count' (histogram), 'mean,max' (gauge), 'rate' (counter)\"},"
+	"\"agg\":{\"type\":\"string\",\"enum\":[\"sum\",\"avg\",\"max\",\"min\"],"
+	"\"description\":\"how gauges and counters combine across series (default: avg for "
+	"gauges, sum otherwise); histograms always sum buckets\"},"
+	"\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":50,\"default\":10}"
+	"},\"additionalProperties\":false}";
+
+int metrics_tools_init(struct smcp_host *core, const struct smcp_host_api *a)
+{
+	struct smcp_resource_desc catalog = {
+		.sz = sizeof(catalog),
+		.uri = "metrics://catalog",
+		.name = "metric_catalog",
+		.title = "Metrics with history",
+		.description = "Every metric plugins publish (name, type, unit, labels, series) "
+			       "and the history store's limits and usage.",
+		.mime_type = "application/json",
+		.read = catalog_read,
+	};
+	struct smcp_resource_desc history = {
+		.sz = sizeof(history),
+		.uri = "history://{metric}",
+		.name = "metric_history",
+		.title = "Metric history",
+		.description = "The last 15 minutes of one metric at 1-minute points, top 10 "
+			       "series, with summaries (percentiles with sample counts for "
+			       "histograms).",
+		.mime_type = "application/json",
+		.read = history_read,
+		.complete = metrics_tools_complete,
+	};
+	struct smcp_tool_desc query = {
+		.sz = sizeof(query),
+		.name = "query_history",
+		.title = "Metric history over a time range",
+		.description =
+			"One metric over a range (default last 15 min; 1 s resolution for "
+			"15 min, 1 min for 24 h): per series or group, a summary (rate; "
+			"mean/min/max; or count, p50-p999 for histograms) and points "
+			"[t, ...], as in {metric: \"sched_runq_latency_ns\", start: \"14:00\", "
+			"end: \"14:10\", group_by: \"cpu\"}. Without metric: the catalog.",
+		.input_schema = query_schema,
+		.flags = SMCP_TOOL_READ_ONLY | SMCP_TOOL_IDEMPOTENT,
+		.call = tool_query,
+	};
+	int err;
+
+	api = a;
+	err = api->register_resource(core, &catalog);
+	if (!err)
+		err = api->register_template(core, &history);
+	if (!err)
+		err = api->register_tool(core, &query);
+	if (!err)
+		err = metrics_changed_init(core, api);
+	return err;
+}

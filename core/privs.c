@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: MIT */
+#include "privs.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "loader.h"
+#include "log.h"
+
+/* Older headers lack these; the numbers are the kernel's ABI. */
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+#ifndef CAP_CHECKPOINT_RESTORE
+#define CAP_CHECKPOINT_RESTORE 40
+#endif
+#define MAX_CAP 63
+
+/* What an observability plugin that said nothing may plausibly need. */
+#define PRIVS_UNDECLARED                                                                  \
+	(PRIVS_CAP(CAP_BPF) | PRIVS_CAP(CAP_PERFMON) | PRIVS_CAP(CAP_SYS_ADMIN) |         \
+	 PRIVS_CAP(CAP_SYS_PTRACE) | PRIVS_CAP(CAP_DAC_READ_SEARCH) | PRIVS_CAP(CAP_SYSLOG) | \
+	 PRIVS_CAP(CAP_IPC_LOCK))
+
+/*
+ * The plugins of this tree, until each declares through the host API. Only
+ * what they do after init() counts: loading BPF and opening tracefs happen
+ * in init(), with every capability still there.
+ */
+static const struct {
+	const char *plugin;
+	uint64_t caps;
+	const char *if_config; /* kept only when this bool key is true (default true) */
+	const char *why;
+} builtin[] = {
+	{ "bpf_inventory", PRIVS_CAP(CAP_SYS_ADMIN), NULL,
+	  "BPF_PROG/MAP/LINK_GET_NEXT_ID and GET_FD_BY_ID on every read, BPF_ENABLE_STATS" },
+	{ "bpf_inventory", PRIVS_CAP(CAP_SYS_PTRACE) | PRIVS_CAP(CAP_DAC_READ_SEARCH), NULL,
+	  "owners: /proc/PID/fd and fdinfo of other users' processes" },
+	{ "event_lister", PRIVS_CAP(CAP_SYS_ADMIN), "mount_tracefs",
+	  "mounting tracefs when a read finds it unmounted" },
+	{ "perf_profiler", PRIVS_CAP(CAP_PERFMON), NULL,
+	  "perf_event_open on every CPU with kernel callchains, for each profile" },
+	{ "perf_profiler", PRIVS_CAP(CAP_IPC_LOCK), NULL,
+	  "perf ring buffers beyond perf_event_mlock_kb" },
+	{ "perf_profiler", PRIVS_CAP(CAP_SYS_PTRACE) | PRIVS_CAP(CAP_DAC_READ_SEARCH), NULL,
+	  "/proc/PID/maps, /proc/PID/root and the binaries of other users' processes" },
+	{ "perf_profiler", PRIVS_CAP(CAP_CHECKPOINT_RESTORE), NULL,
+	  "/proc/PID/map_files of deleted or replaced binaries" },
+	{ "perf_profiler", PRIVS_CAP(CAP_SYSLOG), NULL,
+	  "kernel addresses in /proc/kallsyms under kptr_restrict=1" },
+	/* attaching programs and reading maps need nothing since Linux 6.4;
+	 * before it every bpf() command needs CAP_BPF when unprivileged BPF is
+	 * off (the default) */
+	{ "sched_latency", PRIVS_CAP(CAP_BPF), NULL,
+	  "map reads, and attaching the optional and sched_ext DSQ programs while needed" },
+	/* scheduler, scx_stats, sysstat, topology: files and a socket root may
+	 * open by ownership alone; nothing */
+	{ "scheduler", 0, NULL, NULL },
+	{ "scx_stats", 0, NULL, NULL },
+	{ "sysstat", 0, NULL, NULL },
+	{ "topology", 0, NULL, NULL },
+};
+
+static const char *const cap_names[] = {
+	"cap_chown", "cap_dac_override", "cap_dac_read_search", "cap_fowner", "cap_fsetid",
+	"cap_kill", "cap_setgid", "cap_setuid", "cap_setpcap", "cap_linux_immutable",
+	"cap_net_bind_service", "cap_net_broadcast", "cap_net_admin", "cap_net_raw",
+	"cap_ipc_lock", "cap_ipc_owner", "cap_sys_module", "cap_sys_rawio", "cap_sys_chroot",
+	"cap_sys_ptrace", "cap_sys_pacct", "cap_sys_admin", "cap_sys_boot", "cap_sys_nice",
+	"cap_sys_resource", "cap_sys_time", "cap_sys_tty_config", "cap_mknod", "cap_lease",
+	"cap_audit_write", "cap_audit_control", "cap_setfcap", "cap_mac_override",
+	"cap_mac_admin", "cap_syslog", "cap_wake_alarm", "cap_block_suspend", "cap_audit_read",
+	"cap_perfmon", "cap_bpf", "cap_checkpoint_restore",
+};
+
+static struct declared {
+	const struct smcp_host *h;
+	uint64_t caps;
+} *declared;
+static size_t n_declared;
+static uint64_t kept;
+
+int privs_keep_caps(struct smcp_host *h, uint64_t caps)
+{
+	struct declared *d;
+
+	if (!h)
+		return -EINVAL;
+	if (!h->in_init)
+		return -EPERM;
+	for (size_t i = 0; i < n_declared; i++) {
+		if (declared[i].h == h) {
+			declared[i].caps |= caps;
+			return 0;
+		}
+	}
+	d = realloc(declared, (n_declared + 1) * sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	declared = d;
+	declared[n_declared++] = (struct declared){ .h = h, .caps = caps };
+	return 0;
+}
+
+const char *privs_format(uint64_t mask, char *buf, size_t len)
+{
+	size_t at = 0;
+
+	if (!len)
+		return buf;
+	buf[0] = '\0';
+	for (int c = 0; c <= MAX_CAP && at < len; c++) {
+		char num[16];
+		const char *name = num;
+
+		if (!(mask & PRIVS_CAP(c)))
+			continue;
+		if ((size_t)c < sizeof(cap_names) / sizeof(cap_names[0]))
+			name = cap_names[c];
+		else
+			snprintf(num, sizeof(num), "cap_%d", c);
+		at += (size_t)snprintf(buf + at, len - at, "%s%s", at ? "," : "", name);
+	}
+	if (!buf[0])
+		snprintf(buf, len, "none");
+	return buf;
+}
+
+/* What plugin p needs, from its declaration or the table. */
+static uint64_t needs_of(const struct smcp_host *p)
+{
+	uint64_t caps = 0;
+	bool known = false;
+
+	for (size_t i = 0; i < n_declared; i++)
+		if (declared[i].h == p)
+			return declared[i].caps;
+	for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++) {
+		const char *v;
+		bool on = true;
+
+		if (strcmp(builtin[i].plugin, p->name) != 0)
+			continue;
+		known = true;
+		if (builtin[i].if_config && (v = config_value(p->cfg, builtin[i].if_config, NULL)))
+			(void)config_parse_bool(v, &on);
+		if (on)
+			caps |= builtin[i].caps;
+	}
+	return known ? caps : PRIVS_UNDECLARED;
+}
+
+static int last_cap(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
+	int n = CAP_LAST_CAP;
+
+	if (f) {
+		if (fscanf(f, "%d", &n) != 1 || n < 0 || n > MAX_CAP)
+			n = CAP_LAST_CAP;
+		fclose(f);
+	}
+	return n;
+}
+
+static int caps_get(struct __user_cap_data_struct data[2])
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+
+	memset(data, 0, 2 * sizeof(*data));
+	return syscall(SYS_capget, &hdr, data) < 0 ? -errno : 0;
+}
+
+static uint64_t mask_of(const struct __user_cap_data_struct data[2], int which)
+{
+	uint32_t lo = which == 0 ? data[0].effective : which == 1 ? data[0].permitted
+							       : data[0].inheritable;
+	uint32_t hi = which == 0 ? data[1].effective : which == 1 ? data[1].permitted
+							       : data[1].inheritable;
+
+	return (uint64_t)hi << 32 | lo;
+}
+
+int privs_drop_unneeded(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2];
+	uint64_t want = 0, eff, perm, valid;
+	int last = last_cap(), err, dropped = 0;
+	struct smcp_host *const *plugins;
+	char have_s[512], keep_s[512];
+	size_t n;
+
+	plugins = loader_plugins(&n);
+	for (size_t i = 0; i < n; i++) {
+		const struct smcp_host *p = plugins[i];
+		uint64_t c;
+
+		if (p->state != PLUGIN_LOADED && p->state != PLUGIN_DEGRADED)
+			continue;
+		c = needs_of(p);
+		if (c)
+			log_debug("plugin %s keeps %s", p->name, privs_format(c, keep_s,
+									  sizeof(keep_s)));
+		want |= c;
+	}
+	/* kernels before 5.8 know neither CAP_PERFMON nor CAP_BPF, before 5.9
+	 * not CAP_CHECKPOINT_RESTORE: CAP_SYS_ADMIN covers them there */
+	if (last < CAP_PERFMON && (want & (PRIVS_CAP(CAP_PERFMON) | PRIVS_CAP(CAP_BPF))))
+		want |= PRIVS_CAP(CAP_SYS_ADMIN);
+	if (last < CAP_CHECKPOINT_RESTORE && (want & PRIVS_CAP(CAP_CHECKPOINT_RESTORE)))
+		want |= PRIVS_CAP(CAP_SYS_ADMIN);
+	valid = last >= MAX_CAP ? ~0ull : PRIVS_CAP(last + 1) - 1;
+
+	err = caps_get(data);
+	if (err) {
+		log_warn("cannot read this process's capabilities: %s; keeping them",
+			 strerror(-err));
+		return err;
+	}
+	eff = mask_of(data, 0);
+	perm = mask_of(data, 1);
+	kept = want & perm & valid;
+
+	/* the bounding set first, while CAP_SETPCAP is still ours; it only
+	 * matters for exec, which no_new_privs below rules out as well */
+	if (eff & PRIVS_CAP(CAP_SETPCAP)) {
+		for (int c = 0; c <= last; c++) {
+			if ((kept & PRIVS_CAP(c)) || prctl(PR_CAPBSET_READ, c, 0, 0, 0) != 1)
+				continue;
+			if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) == 0)
+				dropped++;
+		}
+	}
+	(void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	memset(data, 0, sizeof(data));
+	data[0].effective = data[0].permitted = (uint32_t)kept;
+	data[1].effective = data[1].permitted = (uint32_t)(kept >> 32);
+	if (syscall(SYS_capset, &hdr, data) < 0) {
+		err = -errno;
+		log_warn("cannot drop capabilities: %s; keeping %s", strerror(-err),
+			 privs_format(perm, have_s, sizeof(have_s)));
+		kept = perm;
+		return err;
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		err = -errno;
+		log_warn("cannot set no_new_privs: %s", strerror(-err));
+		return err;
+	}
+	if (perm & ~kept)
+		log_info("capabilities kept after start-up: %s (dropped %d others)",
+			 privs_format(kept, keep_s, sizeof(keep_s)),
+			 __builtin_popcountll(perm & ~kept));
+	else
+		log_debug("capabilities: %s (nothing to drop; %d dropped from the bounding set)",
+			  privs_format(kept, keep_s, sizeof(keep_s)), dropped);
+	return 0;
+}
+
+long privs_raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			return -errno;
+	}
+	return rl.rlim_cur > (rlim_t)LONG_MAX ? LONG_MAX : (long)rl.rlim_cur;
+}
+
+uint64_t privs_kept(void)
+{
+	return kept;
+}
+
+void privs_reset(void)
+{
+	free(declared);
+	declared = NULL;
+	n_declared = 0;
+	kept = 0;
+}

@@ -1,0 +1,335 @@
+/* SPDX-License-Identifier: MIT */
+#include "watch.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "metrics_query.h"
+#include "metrics_tools.h"
+#include "watch_impl.h"
+
+struct watch_set watchset;
+
+static const char *op_text(enum cond_op op)
+{
+	static const char *const t[] = { ">", ">=", "<", "<=" };
+
+	return t[op];
+}
+
+int watch_condition_parse(const struct metric *m, const char *text, struct condition *c, char *err,
+			  size_t errlen)
+{
+	char stat[16], unit[24];
+	const char *p = text;
+	size_t n = 0;
+
+	while (*p == ' ')
+		p++;
+	while ((isalnum((unsigned char)*p) || *p == '.') && n < sizeof(stat) - 1)
+		stat[n++] = *p++;
+	stat[n] = '\0';
+	while (*p == ' ')
+		p++;
+	if (stat_parse(stat, &c->stat)) {
+		snprintf(err, errlen,
+			 "condition '%s': expected '<stat> <op> <threshold>' such as 'p99 > 2ms'; "
+			 "'%s' is not a statistic",
+			 text, stat);
+		return -EINVAL;
+	}
+	if (!stat_valid_for(c->stat, m->type)) {
+		snprintf(err, errlen, "condition '%s': %s is a %s; use %s", text, m->name,
+			 metric_type_name(m->type),
+			 m->type == SMCP_METRIC_GAUGE	  ? "value, mean, min or max"
+			 : m->type == SMCP_METRIC_COUNTER ? "rate, increase, max or min"
+							  : "p50, p90, p95, p99, p999, mean, "
+							    "max, min, rate or count");
+		return -EINVAL;
+	}
+	if ((p[0] == '>' || p[0] == '<') && p[1] != '>' && p[1] != '<') {
+		c->op = p[0] == '>' ? (p[1] == '=' ? OP_GE : OP_GT) : (p[1] == '=' ? OP_LE : OP_LT);
+		p += p[1] == '=' ? 2 : 1;
+	} else {
+		snprintf(err, errlen, "condition '%s': the operator must be >, >=, < or <=", text);
+		return -EINVAL;
+	}
+	if (parse_quantity(p, stat_unit(c->stat, m, unit, sizeof(unit)), &c->threshold, err,
+			   errlen))
+		return -EINVAL;
+	snprintf(c->text, sizeof(c->text), "%s %s %s", stat_name(c->stat), op_text(c->op),
+		 p + strspn(p, " "));
+	return 0;
+}
+
+static bool cond_met(const struct condition *c, double v)
+{
+	if (isnan(v))
+		return false;
+	switch (c->op) {
+	case OP_GT:
+		return v > c->threshold;
+	case OP_GE:
+		return v >= c->threshold;
+	case OP_LT:
+		return v < c->threshold;
+	case OP_LE:
+		return v <= c->threshold;
+	}
+	return false;
+}
+
+/* Back on the good side by the hysteresis margin (no data counts as good). */
+static bool cond_clear(const struct watch *w, double v)
+{
+	double margin = fabs(w->cond.threshold) * w->hysteresis_pct / 100;
+
+	if (isnan(v))
+		return true;
+	if (w->cond.op == OP_GT || w->cond.op == OP_GE)
+		return v < w->cond.threshold - margin;
+	return v > w->cond.threshold + margin;
+}
+
+/* ------------------------------------------------------------ evaluation */
+
+void watch_refresh_group(struct watch *w, const struct metric *m)
+{
+	if (w->gm == m && w->gen == mstore.generation)
+		return;
+	w->ng = 0;
+	w->gm = m;
+	w->gen = mstore.generation;
+	if (!m)
+		return;
+	if (w->gcap < m->n_series) {
+		struct series **g = realloc(w->g, m->n_series * sizeof(*g));
+
+		if (!g) {
+			w->gen = mstore.generation - 1; /* try again next tick */
+			return;
+		}
+		w->g = g;
+		w->gcap = m->n_series;
+	}
+	for (uint32_t i = 0; i < m->n_series; i++)
+		if (selector_match(&w->sel, m->series[i]))
+			w->g[w->ng++] = m->series[i];
+}
+
+static uint64_t secs_to_steps(double secs)
+{
+	double st = metrics_step_secs();
+
+	return (uint64_t)ceil(secs / st - 1e-9);
+}
+
+static double evaluate(struct watch *w, uint64_t step)
+{
+	const struct metric *m = metrics_find(w->metric);
+	uint64_t n = secs_to_steps(w->window_secs), from;
+	struct qacc a;
+	double v;
+
+	watch_refresh_group(w, m);
+	if (!m || !w->ng)
+		return NAN;
+	if (n < 1)
+		n = 1;
+	from = step + 1 > n ? step + 1 - n : 0;
+	qacc_init(&a, m, TIER_FINE);
+	qacc_add(&a, m, w->g, w->ng, TIER_FINE, from, step, w->agg);
+	v = qacc_stat(&a, m, w->cond.stat);
+	if (m->type == SMCP_METRIC_HISTOGRAM && w->cond.stat != ST_COUNT &&
+	    w->cond.stat != ST_RATE && a.n_obs < w->min_samples)
+		return NAN;
+	return v;
+}
+
+/* ------------------------------------------------------------- events */
+
+static void add_num(cJSON *o, const char *k, double v)
+{
+	if (isfinite(v))
+		cJSON_AddNumberToObject(o, k, round_sig(v));
+	else
+		cJSON_AddNullToObject(o, k);
+}
+
+uint64_t watch_oldest_seq(void)
+{
+	return watchset.next_seq > watchset.cap ? watchset.next_seq - watchset.cap : 1;
+}
+
+static void write_watch_json(cJSON *o, const struct watch *w)
+{
+	cJSON_AddNumberToObject(o, "watch_id", w->id);
+	if (*w->name)
+		cJSON_AddStringToObject(o, "name", w->name);
+	cJSON_AddStringToObject(o, "metric", w->metric);
+	if (*w->labels)
+		cJSON_AddStringToObject(o, "labels", w->labels);
+	cJSON_AddStringToObject(o, "condition", w->cond.text);
+}
+
+static void publish(const struct watch *w, bool breach, uint64_t step, cJSON *ctx)
+{
+	const struct metric *m = metrics_find(w->metric);
+	char unit[24], vt[48], pt[48], when[40];
+	cJSON *o = cJSON_CreateObject();
+	int64_t ms = metrics_step_unix_ms(step + 1);
+	const char *u = m ? stat_unit(w->cond.stat, m, unit, sizeof(unit)) : "1";
+	double held = (double)(step + 1 - w->since) * metrics_step_secs();
+	struct breach *b;
+	char *text;
+
+	format_quantity(w->value, u, vt, sizeof(vt));
+	format_quantity(w->peak, u, pt, sizeof(pt));
+	if (!o) {
+		cJSON_Delete(ctx);
+		return;
+	}
+	if (!watchset.next_seq)
+		watchset.next_seq = 1;
+	format_time(ms, when, sizeof(when));
+	cJSON_AddNumberToObject(o, "seq", (double)watchset.next_seq);
+	cJSON_AddStringToObject(o, "kind", breach ? "breach" : "clear");
+	write_watch_json(o, w);
+	cJSON_AddStringToObject(o, "time", when);
+	cJSON_AddNumberToObject(o, "unix_ms", (double)ms);
+	cJSON_AddStringToObject(o, "unit", u);
+	add_num(o, "value", w->value);
+	cJSON_AddStringToObject(o, "value_text", vt);
+	add_num(o, "threshold", w->cond.threshold);
+	if (breach) {
+		cJSON_AddNumberToObject(o, "held_secs", round_sig(held));
+		cJSON_AddItemToObject(o, "context", ctx);
+	} else {
+		add_num(o, "peak", w->peak);
+		cJSON_AddStringToObject(o, "peak_text", pt);
+		cJSON_AddNumberToObject(o, "breach_secs", round_sig(held));
+	}
+	text = cJSON_PrintUnformatted(o);
+	if (text && strlen(text) > EVENT_MAX_BYTES) {
+		/* a context that big is cut rather than the breach lost */
+		free(text);
+		cJSON_DeleteItemFromObject(o, "context");
+		cJSON_AddStringToObject(o, "context", "(cut: larger than 8 KiB)");
+		text = cJSON_PrintUnformatted(o);
+	}
+	cJSON_Delete(o);
+	if (!text)
+		return;
+	b = &watchset.ring[watchset.next_seq % watchset.cap];
+	free(b->text);
+	b->text = text;
+	b->seq = watchset.next_seq++;
+	if (breach) {
+		watchset.breaches_total++;
+		log_msg(SMCP_LOG_WARNING, "watch",
+			"watch %u%s%s breached: %s%s%s%s = %s (%s) for %.3gs; watch_status "
+			"cursor %llu has the context",
+			w->id, *w->name ? " " : "", w->name, w->metric, *w->labels ? "{" : "",
+			w->labels, *w->labels ? "}" : "", vt, w->cond.text, held,
+			(unsigned long long)(b->seq));
+	} else {
+		watchset.clears_total++;
+		log_msg(SMCP_LOG_NOTICE, "watch", "watch %u%s%s cleared after %.3gs (peak %s)",
+			w->id, *w->name ? " " : "", w->name, held, pt);
+	}
+	if (watchset.api && watchset.core)
+		watchset.api->notify_resource_updated(watchset.core, BREACHES_URI);
+}
+
+const char *watch_state_name(enum watch_state s)
+{
+	return s == W_FIRING ? "firing" : s == W_PENDING ? "pending" : "ok";
+}
+
+void watch_tick(uint64_t step)
+{
+	for (uint32_t i = 0; i < watchset.n; i++) {
+		struct watch *w = watchset.w[i];
+		double v = evaluate(w, step);
+		bool worse;
+
+		w->value = v;
+		switch (w->state) {
+		case W_OK:
+			if (!cond_met(&w->cond, v))
+				break;
+			w->state = W_PENDING;
+			w->since = step;
+			/* for_secs may be 0 */
+			__attribute__((fallthrough));
+		case W_PENDING:
+			if (!cond_met(&w->cond, v)) {
+				w->state = W_OK;
+				break;
+			}
+			if ((double)(step - w->since) * metrics_step_secs() + 1e-9 < w->for_secs)
+				break;
+			w->state = W_FIRING;
+			w->clearing = false;
+			w->peak = v;
+			w->episodes++;
+			publish(w, true, step, watch_context_snapshot(w->window_secs, step));
+			break;
+		case W_FIRING:
+			worse = w->cond.op == OP_GT || w->cond.op == OP_GE ? v > w->peak
+									   : v < w->peak;
+			if (!isnan(v) && (isnan(w->peak) || worse))
+				w->peak = v;
+			if (!cond_clear(w, v)) {
+				w->clearing = false;
+				break;
+			}
+			if (!w->clearing) {
+				w->clearing = true;
+				w->clear_since = step;
+			}
+			if ((double)(step - w->clear_since) * metrics_step_secs() + 1e-9 <
+			    w->clear_secs)
+				break;
+			w->state = W_OK;
+			publish(w, false, step, NULL);
+			break;
+		}
+	}
+}
+
+int watch_store_init(uint32_t max_watches, uint32_t breach_ring)
+{
+	watch_store_fini();
+	watchset.max = max_watches;
+	watchset.cap = breach_ring;
+	watchset.w = calloc(max_watches, sizeof(*watchset.w));
+	watchset.ring = calloc(breach_ring, sizeof(*watchset.ring));
+	if (!watchset.w || !watchset.ring) {
+		watch_store_fini();
+		return -ENOMEM;
+	}
+	watchset.next_seq = 1;
+	return 0;
+}
+
+void watch_store_fini(void)
+{
+	for (uint32_t i = 0; i < watchset.n; i++) {
+		free(watchset.w[i]->g);
+		free(watchset.w[i]);
+	}
+	if (watchset.ring)
+		for (uint32_t i = 0; i < watchset.cap; i++)
+			free(watchset.ring[i].text);
+	free(watchset.w);
+	free(watchset.ring);
+	memset(&watchset, 0, sizeof(watchset));
+}

@@ -1,0 +1,368 @@
+/* SPDX-License-Identifier: MIT */
+/* The watch tools (watch_create, watch_delete, watch_status) and the
+ * watches://breaches resource. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "watch.h"
+#include "watch_impl.h"
+
+static void write_watch(struct smcp_json *j, const struct watch *w)
+{
+	const struct smcp_host_api *api = watchset.api;
+	const struct metric *m = metrics_find(w->metric);
+	char unit[24], vt[48], since[40];
+
+	api->json_object(j, NULL);
+	api->json_uint(j, "id", w->id);
+	if (*w->name)
+		api->json_string(j, "name", w->name);
+	api->json_string(j, "metric", w->metric);
+	api->json_string(j, "labels", *w->labels ? w->labels : NULL);
+	api->json_string(j, "condition", w->cond.text);
+	if (w->ng > 1 && m && m->type != SMCP_METRIC_HISTOGRAM)
+		api->json_string(j, "agg", agg_name(w->agg));
+	api->json_double(j, "for_secs", w->for_secs);
+	api->json_double(j, "window_secs", w->window_secs);
+	api->json_double(j, "clear_secs", w->clear_secs);
+	api->json_double(j, "hysteresis_pct", w->hysteresis_pct);
+	api->json_string(j, "state", m ? watch_state_name(w->state) : "metric_gone");
+	format_quantity(w->value, m ? stat_unit(w->cond.stat, m, unit, sizeof(unit)) : "1", vt,
+			sizeof(vt));
+	api->json_double(j, "value", round_sig(w->value));
+	api->json_string(j, "value_text", vt);
+	if (w->state != W_OK) {
+		format_time(metrics_step_unix_ms(w->since), since, sizeof(since));
+		api->json_string(j, "since", since);
+	}
+	api->json_uint(j, "series", w->ng);
+	api->json_uint(j, "breaches", w->episodes);
+	api->json_end(j);
+}
+
+static void write_watches(struct smcp_json *j)
+{
+	watchset.api->json_array(j, "watches");
+	for (uint32_t i = 0; i < watchset.n; i++)
+		write_watch(j, watchset.w[i]);
+	watchset.api->json_end(j);
+}
+
+static void write_counters(struct smcp_json *j)
+{
+	const struct smcp_host_api *api = watchset.api;
+	uint64_t latest = watchset.next_seq ? watchset.next_seq - 1 : 0;
+
+	api->json_uint(j, "latest_seq", latest);
+	api->json_uint(j, "oldest_seq", latest ? watch_oldest_seq() : 0);
+	api->json_uint(j, "breaches_total", watchset.breaches_total);
+	api->json_uint(j, "clears_total", watchset.clears_total);
+	api->json_uint(j, "ring_capacity", watchset.cap);
+	api->json_uint(j, "max_watches", watchset.max);
+}
+
+static struct watch *find_watch(int64_t id, uint32_t *ret_i)
+{
+	for (uint32_t i = 0; i < watchset.n; i++)
+		if (watchset.w[i]->id == id) {
+			*ret_i = i;
+			return watchset.w[i];
+		}
+	return NULL;
+}
+
+static int tool_create(void *data, struct smcp_call *call, const struct smcp_args *args,
+		       struct smcp_result *res)
+{
+	const struct smcp_host_api *api = watchset.api;
+	const char *metric = NULL, *cond = NULL, *labels = NULL, *name = NULL, *agg = NULL;
+	double for_secs = 10, window = 10, clear = -1, hyst = 10;
+	int64_t min_samples = 20;
+	const struct metric *m;
+	struct watch *w;
+	struct smcp_json *j;
+	char err[320];
+
+	(void)api->arg_string(args, "metric", &metric);
+	(void)api->arg_string(args, "condition", &cond);
+	(void)api->arg_string(args, "labels", &labels);
+	(void)api->arg_string(args, "name", &name);
+	(void)api->arg_double(args, "for_secs", &for_secs);
+	(void)api->arg_double(args, "window_secs", &window);
+	(void)api->arg_double(args, "clear_secs", &clear);
+	(void)api->arg_double(args, "hysteresis_pct", &hyst);
+	(void)api->arg_int(args, "min_samples", &min_samples);
+	(void)api->arg_string(args, "agg", &agg);
+	m = metrics_find(metric);
+	if (!m)
+		return api->result_error(res,
+					 "no metric '%s': read metrics://catalog (or call "
+					 "query_history without a metric) for the names",
+					 metric);
+	if (watchset.n >= watchset.max)
+		return api->result_error(res,
+					 "%u watches exist, the most allowed ([core] max_watches); "
+					 "delete one with watch_delete first",
+					 watchset.n);
+	if (window < metrics_step_secs())
+		window = metrics_step_secs();
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	if (selector_parse(&w->sel, m, labels, err, sizeof(err)) ||
+	    watch_condition_parse(m, cond, &w->cond, err, sizeof(err))) {
+		free(w);
+		return api->result_error(res, "%s", err);
+	}
+	w->agg = m->type == SMCP_METRIC_GAUGE ? AGG_AVG : AGG_SUM;
+	if (agg && agg_parse(agg, &w->agg)) {
+		free(w);
+		return api->result_error(res, "agg: one of sum, avg, max, min");
+	}
+	w->id = ++watchset.next_id;
+	snprintf(w->name, sizeof(w->name), "%s", name ? name : "");
+	snprintf(w->metric, sizeof(w->metric), "%s", m->name);
+	selector_format(&w->sel, m, w->labels, sizeof(w->labels));
+	w->for_secs = for_secs;
+	w->window_secs = window;
+	w->clear_secs = clear >= 0 ? clear : for_secs;
+	w->hysteresis_pct = hyst;
+	w->min_samples = (uint32_t)min_samples;
+	w->value = NAN;
+	w->peak = NAN;
+	w->created_ms = metrics_now_unix_ms();
+	w->gen = mstore.generation - 1;
+	watchset.w[watchset.n++] = w;
+	watch_refresh_group(w, m);
+	j = api->result_json(res);
+	if (!j)
+		return -ENOMEM;
+	api->json_string(j, "status", "created");
+	api->json_array(j, "watch");
+	write_watch(j, w);
+	api->json_end(j);
+	api->json_string(
+		j, "next",
+		w->ng ? "Poll watch_status with the returned next_cursor (every 30-60 s) to "
+			"see breaches; each carries a context snapshot."
+		      : "No series matches yet: the watch starts evaluating when one appears. "
+			"Poll watch_status with a cursor to see breaches.");
+	return 0;
+}
+
+static int tool_delete(void *data, struct smcp_call *call, const struct smcp_args *args,
+		       struct smcp_result *res)
+{
+	const struct smcp_host_api *api = watchset.api;
+	int64_t id = 0;
+	struct watch *w;
+	struct smcp_json *j;
+	uint32_t i;
+
+	(void)api->arg_int(args, "id", &id);
+	w = find_watch(id, &i);
+	if (!w)
+		return api->result_error(res, "no watch %lld; watch_status lists them",
+					 (long long)id);
+	memmove(&watchset.w[i], &watchset.w[i + 1], (watchset.n - i - 1) * sizeof(*watchset.w));
+	watchset.n--;
+	free(w->g);
+	free(w);
+	j = api->result_json(res);
+	if (!j)
+		return -ENOMEM;
+	api->json_string(j, "status", "deleted");
+	api->json_int(j, "id", id);
+	api->json_uint(j, "watches_left", watchset.n);
+	return 0;
+}
+
+static int tool_status(void *data, struct smcp_call *call, const struct smcp_args *args,
+		       struct smcp_result *res)
+{
+	const struct smcp_host_api *api = watchset.api;
+	int64_t cursor = 0, limit = 10;
+	uint64_t from, seq, n = 0;
+	struct smcp_json *j;
+	bool more = false;
+
+	(void)api->arg_int(args, "cursor", &cursor);
+	(void)api->arg_int(args, "limit", &limit);
+	if (!watchset.next_seq)
+		watchset.next_seq = 1;
+	from = cursor > 0 ? (uint64_t)cursor : watch_oldest_seq();
+	if (from > watchset.next_seq)
+		return api->result_error(res,
+					 "cursor %lld is ahead of the breach log (latest is %llu); "
+					 "use a next_cursor you were given, or omit cursor",
+					 (long long)cursor,
+					 (unsigned long long)(watchset.next_seq - 1));
+	j = api->result_json(res);
+	if (!j)
+		return -ENOMEM;
+	write_watches(j);
+	api->json_uint(j, "missed", from < watch_oldest_seq() ? watch_oldest_seq() - from : 0);
+	if (from < watch_oldest_seq())
+		from = watch_oldest_seq();
+	api->json_array(j, "events");
+	for (seq = from; seq < watchset.next_seq; seq++) {
+		if (n == (uint64_t)limit) {
+			more = true;
+			break;
+		}
+		api->json_raw(j, NULL, watchset.ring[seq % watchset.cap].text);
+		n++;
+	}
+	api->json_end(j);
+	api->json_uint(j, "next_cursor", seq);
+	api->json_bool(j, "has_more", more);
+	write_counters(j);
+	if (!watchset.n)
+		api->json_string(j, "note",
+				 "No watches. Create one with watch_create, e.g. "
+				 "{metric: \"sched_runq_latency_ns\", condition: "
+				 "\"p99 > 2ms\", for_secs: 10}.");
+	return 0;
+}
+
+static int breaches_read(void *data, struct smcp_call *call, const char *uri,
+			 const struct smcp_args *vars, struct smcp_result *res)
+{
+	const struct smcp_host_api *api = watchset.api;
+	struct smcp_json *j = api->result_json(res);
+	uint64_t from;
+
+	if (!j)
+		return -ENOMEM;
+	if (!watchset.next_seq)
+		watchset.next_seq = 1;
+	write_watches(j);
+	write_counters(j);
+	api->json_string(j, "note",
+			 "The newest breach and clear events (up to 10). Subscribe to "
+			 "this URI for an update at every breach, or poll watch_status "
+			 "with a cursor to read them all in order.");
+	from = watchset.next_seq > 10 ? watchset.next_seq - 10 : 1;
+	if (from < watch_oldest_seq())
+		from = watch_oldest_seq();
+	api->json_array(j, "events");
+	for (uint64_t seq = from; seq < watchset.next_seq; seq++)
+		api->json_raw(j, NULL, watchset.ring[seq % watchset.cap].text);
+	api->json_end(j);
+	return 0;
+}
+
+static const char create_schema[] =
+	"{\"type\":\"object\",\"properties\":{"
+	"\"metric\":{\"type\":\"string\",\"maxLength\":63,\"description\":\"metric name from "
+	"metrics://catalog, e.g. sched_runq_latency_ns\"},"
+	"\"condition\":{\"type\":\"string\",\"maxLength\":80,\"description\":\"'<stat> <op> "
+	"<threshold>'. stat: value|mean|min|max (gauge), rate|increase|max (counter), "
+	"p50|p90|p95|p99|p999|mean|max|rate|count (histogram). op: > >= < <=. The threshold "
+	"may carry a unit: 'p99 > 2ms', 'value > 90%', 'rate > 50k'\"},"
+	"\"labels\":{\"type\":\"string\",\"maxLength\":200,\"description\":\"which series, "
+	"e.g. 'cpu=3' or 'comm=nginx*,node!=1'; default: all. Matching series are combined "
+	"by agg (histograms: buckets summed)\"},"
+	"\"agg\":{\"type\":\"string\",\"enum\":[\"sum\",\"avg\",\"max\",\"min\"],"
+	"\"description\":\"gauges and counters across series: default avg for gauges, sum for "
+	"counters; 'max' fires when any one series crosses\"},"
+	"\"for_secs\":{\"type\":\"number\",\"minimum\":0,\"maximum\":86400,\"default\":10,"
+	"\"description\":\"how long the condition must hold before it fires\"},"
+	"\"window_secs\":{\"type\":\"number\",\"minimum\":0,\"maximum\":900,\"default\":10,"
+	"\"description\":\"history each evaluation reads (percentiles, rates, means)\"},"
+	"\"clear_secs\":{\"type\":\"number\",\"minimum\":0,\"maximum\":86400,\"description\":"
+	"\"how long it must be back below the threshold (less the hysteresis) to clear; "
+	"default for_secs\"},"
+	"\"hysteresis_pct\":{\"type\":\"number\",\"minimum\":0,\"maximum\":100,\"default\":10},"
+	"\"min_samples\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":1000000,\"default\":20,"
+	"\"description\":\"histograms: fewer observations in the window count as no data\"},"
+	"\"name\":{\"type\":\"string\",\"maxLength\":60}"
+	"},\"required\":[\"metric\",\"condition\"],\"additionalProperties\":false}";
+
+static const char delete_schema[] =
+	"{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"integer\",\"minimum\":1,"
+	"\"description\":\"the watch id from watch_create or watch_status\"}},"
+	"\"required\":[\"id\"],\"additionalProperties\":false}";
+
+static const char status_schema[] =
+	"{\"type\":\"object\",\"properties\":{"
+	"\"cursor\":{\"type\":\"integer\",\"minimum\":0,\"description\":\"next_cursor from the "
+	"previous call; omit to start at the oldest breach kept\"},"
+	"\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":50,\"default\":10}"
+	"},\"additionalProperties\":false}";
+
+static const char status_output[] =
+	"{\"type\":\"object\",\"properties\":{"
+	"\"watches\":{\"type\":\"array\",\"items\":{\"type\":\"object\"}},"
+	"\"events\":{\"type\":\"array\",\"items\":{\"type\":\"object\"}},"
+	"\"next_cursor\":{\"type\":\"integer\"},\"has_more\":{\"type\":\"boolean\"},"
+	"\"missed\":{\"type\":\"integer\"}},"
+	"\"required\":[\"watches\",\"events\",\"next_cursor\",\"has_more\",\"missed\"]}";
+
+int watch_init(struct smcp_host *core, const struct smcp_host_api *api)
+{
+	struct smcp_resource_desc breaches = {
+		.sz = sizeof(breaches),
+		.uri = BREACHES_URI,
+		.name = "watch_breaches",
+		.title = "Watch breaches",
+		.description = "Watches with their state and the newest breach/clear events, each "
+			       "breach with a context snapshot (busiest processes by latency, "
+			       "scheduler, CPU load). Subscribe for an update at every breach.",
+		.mime_type = "application/json",
+		.read = breaches_read,
+	};
+	struct smcp_tool_desc create = {
+		.sz = sizeof(create),
+		.name = "watch_create",
+		.title = "Watch a metric",
+		.description = "Alert when a condition on a metric holds for for_secs, as in "
+			       "{metric: \"sched_runq_latency_ns\", condition: \"p99 > 2ms\", "
+			       "for_secs: 10}. Fires once per episode and clears with hysteresis. "
+			       "Follow it with "
+			       "watch_status(cursor) polls; breaches also arrive as warning log "
+			       "messages and as updates of watches://breaches.",
+		.input_schema = create_schema,
+		.flags = 0,
+		.call = tool_create,
+	};
+	struct smcp_tool_desc del = {
+		.sz = sizeof(del),
+		.name = "watch_delete",
+		.title = "Delete a watch",
+		.description = "Remove the watch with this id (its past breaches stay in "
+			       "watch_status until they age out).",
+		.input_schema = delete_schema,
+		.flags = SMCP_TOOL_DESTRUCTIVE | SMCP_TOOL_IDEMPOTENT,
+		.call = tool_delete,
+	};
+	struct smcp_tool_desc status = {
+		.sz = sizeof(status),
+		.name = "watch_status",
+		.title = "Watches and their breaches",
+		.description =
+			"Every watch with its state (ok, pending, firing) and current value, "
+			"plus breach and clear events after cursor, oldest first, each breach "
+			"with a context snapshot taken when it fired. Pass next_cursor back "
+			"to continue; 'missed' counts events that aged out unread.",
+		.input_schema = status_schema,
+		.output_schema = status_output,
+		.flags = SMCP_TOOL_READ_ONLY,
+		.call = tool_status,
+	};
+	int err;
+
+	watchset.core = core;
+	watchset.api = api;
+	err = api->register_resource(core, &breaches);
+	if (!err)
+		err = api->register_tool(core, &create);
+	if (!err)
+		err = api->register_tool(core, &del);
+	if (!err)
+		err = api->register_tool(core, &status);
+	return err;
+}

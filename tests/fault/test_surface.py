@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""What a client can name: an audit of the live surface of a full build.
+
+ - No tool takes a file, directory, socket, command or URL argument (the
+   names in every input schema, at any depth, are checked), and no resource
+   template variable is one; the one path-like argument, measure_latency's
+   cgroup, is confined to /sys/fs/cgroup.
+ - Hostile values in every string argument of every tool and in every
+   template variable ("../" walks to a canary file, /etc/passwd, NUL bytes,
+   percent-encoded slashes) never bring back a file's content: no tool or
+   resource reads a file a client names.
+ - Nothing a client sends is logged: with the daemon at debug level (stderr
+   and notifications/message), no value from those requests shows up.
+Runs as any user; as root it covers the BPF and perf tools too."""
+import json
+import os
+import re
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from smcp_test import BUILD, Checker, Daemon, result  # noqa: E402
+
+T = Checker("fault/surface-audit")
+PLUGINS = os.path.join(BUILD, "plugins")
+PATHY = re.compile(r"(path|file|dir|folder|directory|output|dest|socket|url|uri|cmd|command|"
+                   r"exec|script|program_path|log)", re.I)
+# argument -> why it is acceptable
+ALLOWED = {
+    "measure_latency.cgroup": "a cgroup v2 path: refused unless absolute, without '..' or '//', "
+                              "and only stat()ed below /sys/fs/cgroup",
+    "analyze_waker_wakee.cgroup": "as measure_latency.cgroup",
+}
+MARK = "zq9CANARYq9z"
+
+
+def all_pages(d, method, key):
+    out, cursor = [], None
+    while True:
+        r = result(d.request(method, {"cursor": cursor} if cursor else {}))
+        out += r[key]
+        cursor = r.get("nextCursor")
+        if not cursor:
+            return out
+
+
+def walk_props(schema, prefix=""):
+    """(dotted name, property schema) for every property at any depth."""
+    for name, p in (schema or {}).get("properties", {}).items():
+        full = prefix + name
+        yield full, p
+        if isinstance(p, dict):
+            yield from walk_props(p, full + ".")
+            if isinstance(p.get("items"), dict):
+                yield from walk_props(p["items"], full + "[].")
+
+
+def template_vars(uri):
+    return re.findall(r"\{([^}]+)\}", uri)
+
+
+def canary():
+    fd, path = tempfile.mkstemp(prefix="smcp-canary-")
+    secret = MARK + os.urandom(6).hex()
+    os.write(fd, secret.encode())
+    os.close(fd)
+    os.chmod(path, 0o644)
+    return path, secret
+
+
+def hostile_values(path):
+    rel = "../" * 12 + path.lstrip("/")
+    return [path, rel, "/etc/passwd", "../../../../../../etc/passwd", "..", "../..",
+            "..%2F..%2Fetc%2Fpasswd", "%2e%2e/%2e%2e/etc/passwd", "a\u0000b", MARK + "-value",
+            "/proc/self/environ", "$(touch /tmp/" + MARK + ")", "`id`", "x" * 300]
+
+
+def minimal_args(schema):
+    """Required arguments filled with harmless values, durations short."""
+    args = {}
+    props = (schema or {}).get("properties", {})
+    for name, p in props.items():
+        t = p.get("type")
+        if name in ("duration_s", "duration_secs"):
+            args[name] = 1
+        elif name == "wait":
+            args[name] = False
+        elif name in (schema or {}).get("required", []):
+            if "enum" in p:
+                args[name] = p["enum"][0]
+            elif t == "integer" or t == "number":
+                args[name] = max(1, p.get("minimum", 1))
+            elif t == "boolean":
+                args[name] = False
+            else:
+                args[name] = "x"
+    return args
+
+
+def leaked(text, secret):
+    return secret in text or "root:x:0:0" in text
+
+
+@T.case
+def test_no_path_arguments():
+    with Daemon(plugin_dir_=PLUGINS) as d:
+        tools = all_pages(d, "tools/list", "tools")
+        flagged = []
+        for t in tools:
+            for name, _ in walk_props(t.get("inputSchema")):
+                full = t["name"] + "." + name
+                if PATHY.search(name.split(".")[-1]) and full not in ALLOWED:
+                    flagged.append(full)
+        T.eq(flagged, [], f"no tool argument names a file, socket, command or URL "
+                          f"({len(tools)} tools audited)")
+        templates = all_pages(d, "resources/templates/list", "resourceTemplates")
+        tv = [t["uriTemplate"] + ":" + v for t in templates for v in template_vars(t["uriTemplate"])
+              if PATHY.search(v)]
+        T.eq(tv, [], f"no template variable is a path ({len(templates)} templates audited)")
+        names = {t["name"] for t in tools}
+        if "measure_latency" in names:
+            for bad in ["/../../etc", "/system.slice/../../../etc", "etc", "//etc"]:
+                r = d.call_tool("measure_latency", {"cgroup": bad, "duration_s": 1}, timeout=30)
+                text = " ".join(c.get("text", "") for c in result(r)["content"])
+                T.check(result(r).get("isError"),
+                        f"measure_latency refuses cgroup {bad!r}: {text[:200]}")
+
+
+@T.case
+def test_hostile_values_read_no_file():
+    path, secret = canary()
+    try:
+        with Daemon(plugin_dir_=PLUGINS, args=["--log-level", "debug"]) as d:
+            d.request("logging/setLevel", {"level": "debug"})
+            values = hostile_values(path)
+            answers = 0
+            templates = all_pages(d, "resources/templates/list", "resourceTemplates")
+            for t in templates:
+                for v in values:
+                    uri = t["uriTemplate"]
+                    for var in template_vars(uri):
+                        uri = uri.replace("{" + var + "}", v.replace("\u0000", "%00"))
+                    try:
+                        r = d.read(uri, timeout=30)
+                    except TimeoutError:
+                        T.check(False, f"read {uri!r} never answered")
+                        continue
+                    answers += 1
+                    T.check(not leaked(json.dumps(r), secret),
+                            f"read {uri!r} brought back a file's content")
+            tools = all_pages(d, "tools/list", "tools")
+            for t in tools:
+                schema = t.get("inputSchema") or {}
+                for name, p in schema.get("properties", {}).items():
+                    if p.get("type") != "string" or "enum" in p:
+                        continue
+                    for v in values:
+                        args = minimal_args(schema)
+                        args[name] = v
+                        try:
+                            r = d.call_tool(t["name"], args, timeout=60)
+                        except TimeoutError:
+                            T.check(False, f"{t['name']}({name}={v!r}) never answered")
+                            continue
+                        answers += 1
+                        T.check(not leaked(json.dumps(r), secret),
+                                f"{t['name']}({name}={v!r}) brought back a file's content")
+                if t["name"] == "start_perf_profiling":
+                    d.call_tool("stop_perf_profiling", {}, timeout=30)
+            T.check(answers > 50, f"{answers} hostile requests answered")
+            d.drain(quiet=0.3)
+            log = d.stderr_text()
+            T.check(MARK not in log, "no client value in the log: " +
+                    next((ln for ln in log.splitlines() if MARK in ln), ""))
+            notes = [m for m in d.messages if m.get("method") == "notifications/message"]
+            T.check(not any(MARK in json.dumps(m) for m in notes),
+                    "nor in log notifications")
+            T.check(not os.path.exists("/tmp/" + MARK), "no command was run")
+    finally:
+        os.unlink(path)
+
+
+if __name__ == "__main__":
+    T.main()

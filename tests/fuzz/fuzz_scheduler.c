@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Fuzz the scheduler plugin's readers of /sys/kernel/sched_ext, the kernel
+ * release, the fair class's tunables (procfs, debugfs, the sched/debug
+ * summary) and the sched_ext debug dump, and its two resource bodies: the
+ * plugin's sched_read.c and sched_emit.c, compiled in, read a fake tree
+ * written from the input (tests/fuzz/fstree.h). Each phase is one poll
+ * (scx_read without and with the full read, scx_changed between them).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../core/host.h"
+#include "../../core/result.h"
+#include "fstree.h"
+#include "sched_emit.h"
+#include "sched_read.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define MAX_PHASES 8
+
+static void emit(const struct sched_view *v, bool scx)
+{
+	struct smcp_result r;
+	struct smcp_json *j;
+	cJSON *root;
+
+	result_init(&r, RESULT_READ, "scheduler://current", "application/json");
+	j = host_api.result_json(&r);
+	if (j)
+		(void)(scx ? emit_scx(&host_api, j, v) : emit_current(&host_api, j, v));
+	root = result_take_json(&r);
+	if (root) {
+		free(cJSON_PrintUnformatted(root));
+		cJSON_Delete(root);
+	}
+	result_release(&r);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct fstree tree;
+	static bool ready;
+	static struct fair_state fair;
+	struct scx_state polled, now;
+	struct sched_view v;
+	int phases = 0;
+
+	if (!ready) {
+		if (fstree_init(&tree, "smcp-fuzz-scheduler"))
+			abort();
+		ready = true;
+	}
+	memset(&polled, 0, sizeof(polled));
+	while (phases++ < MAX_PHASES && fstree_load(&tree, data, size)) {
+		scx_read(tree.root, false, &now);
+		(void)scx_changed(&polled, &now);
+		polled = now;
+		memset(&v, 0, sizeof(v));
+		kernel_release_read(tree.root, &v.kernel);
+		(void)fair_class_name(&v.kernel);
+		fair_read(tree.root, &fair);
+		scx_read(tree.root, true, &v.scx);
+		v.fair = &fair;
+		v.root = tree.root;
+		(void)sched_class(&v);
+		(void)sched_name(&v);
+		emit(&v, false);
+		emit(&v, true);
+	}
+	fstree_clear(&tree);
+	return 0;
+}

@@ -27,7 +27,8 @@ static const struct smcp_host_api *api;
 
 /* ------------------------------------------------------------- builder */
 
-static void pb_vadd(struct pb *b, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void pb_vadd(struct pb *b, const char *fmt,
+						      va_list ap)
 {
 	va_list aq;
 	int n;

@@ -646,12 +646,20 @@ int sx_reply_parse(const char *line, size_t len, cJSON **ret_root, const cJSON *
 		return -EPROTO;
 	}
 	if (eno->valuedouble != 0) {
-		int e = (int)eno->valuedouble;
+		double d = eno->valuedouble;
+		/* An errno is a small positive integer; anything else (negative, fractional,
+		 * 1e300, NaN) is reported as a protocol error, never converted (UB). */
+		int e = d >= 1 && d <= 4095 && d == (double)(int)d ? (int)d : EPROTO;
 
 		*ret_errno = e;
-		snprintf(why, why_len, "the scheduler answered errno %d (%s): %.300s", e,
-			 e > 0 ? strerror(e) : "?",
-			 cJSON_IsString(resp) ? resp->valuestring : "(no message)");
+		if (e == EPROTO && d != EPROTO)
+			snprintf(why, why_len, "the scheduler answered an errno that is not one "
+					       "(%.6g): %.300s", d,
+				 cJSON_IsString(resp) ? resp->valuestring : "(no message)");
+		else
+			snprintf(why, why_len, "the scheduler answered errno %d (%s): %.300s", e,
+				 strerror(e),
+				 cJSON_IsString(resp) ? resp->valuestring : "(no message)");
 		cJSON_Delete(root);
 		return -EREMOTEIO;
 	}

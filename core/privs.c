@@ -246,6 +246,8 @@ int privs_drop_unneeded(void)
 		}
 	}
 	(void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	/* capset changes the calling thread only: the daemon has one (plugins
+	 * may not start threads, plugin.h) */
 	memset(data, 0, sizeof(data));
 	data[0].effective = data[0].permitted = (uint32_t)kept;
 	data[1].effective = data[1].permitted = (uint32_t)(kept >> 32);

@@ -264,11 +264,13 @@ int pp_agg_build(struct pp_agg *a, struct pp_profile *p, const struct pp_kallsym
 	a->stacks = sc.v;
 	a->n_stacks = sc.n;
 	sc.v = NULL;
-	qsort(a->stacks, a->n_stacks, sizeof(*a->stacks), cmp_stacks);
+	if (a->n_stacks > 1) /* qsort(NULL, 0) is undefined */
+		qsort(a->stacks, a->n_stacks, sizeof(*a->stacks), cmp_stacks);
 	a->groups = gc.v;
 	a->n_groups = gc.n;
 	gc.v = NULL;
-	qsort(a->groups, a->n_groups, sizeof(*a->groups), cmp_groups);
+	if (a->n_groups > 1)
+		qsort(a->groups, a->n_groups, sizeof(*a->groups), cmp_groups);
 out:
 	free(sc.v);
 	free(gc.v);

@@ -151,7 +151,8 @@ static int finish_syms(struct pp_elf *e, struct sym_tmp *v, size_t n)
 {
 	size_t out = 0;
 
-	qsort(v, n, sizeof(*v), cmp_sym_tmp);
+	if (n > 1) /* qsort(NULL, 0) is undefined */
+		qsort(v, n, sizeof(*v), cmp_sym_tmp);
 	e->syms = malloc((n ? n : 1) * sizeof(*e->syms));
 	if (!e->syms)
 		return -ENOMEM;
@@ -179,7 +180,7 @@ struct mapped {
 static int map_file(const char *path, struct mapped *m)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY); /* never hang on a FIFO */
 	void *p;
 
 	if (fd < 0)

@@ -284,6 +284,74 @@ def test_sigterm_during_work():
 
 
 @T.case
+def test_profile_sees_a_fifo():
+    """An unprivileged user runs a program from a private mount namespace
+    (user namespaces need no privilege) at a path that, in the daemon's
+    namespace, is a FIFO the user made. A system-wide profile samples it and
+    symbolises the path: opening a FIFO without O_NONBLOCK would block the
+    daemon's only thread forever, SIGTERM included."""
+    need_root()
+    setpriv, unshare = shutil.which("setpriv"), shutil.which("unshare")
+    if not setpriv or not unshare:
+        raise Skip("no setpriv/unshare")
+    if not os.path.exists(os.path.join(PLUGINS, "perf_profiler")):
+        raise Skip("perf_profiler not built")
+    work = tempfile.mkdtemp(prefix="smcp-fifo-")
+    os.chmod(work, 0o777)
+    as_nobody = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+    spin = None
+    try:
+        prog = os.path.join(work, "spin")
+        subprocess.run(as_nobody + ["mkfifo", prog], check=True)
+        spin = subprocess.Popen(as_nobody + [unshare, "--user", "--map-root-user", "--mount", "sh",
+                                             "-c", f"mount -t tmpfs none {work} && "
+                                             f"cp /usr/bin/yes {prog} && exec {prog}"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not running_from(spin.pid, prog):
+            time.sleep(0.1)
+        if spin.poll() is not None or not running_from(spin.pid, prog):
+            raise Skip("cannot run a program in a private mount namespace here")
+        with Daemon(plugin_dir_=PLUGINS, args=["--enable", "perf_profiler"]) as d:
+            try:
+                r = d.call_tool("start_perf_profiling", {"duration_secs": 1, "wait": True},
+                                timeout=20)
+                T.check("result" in r, "the profile was answered")
+                T.eq(d.request("ping", timeout=5).get("result"), {}, "still serving")
+            except TimeoutError:
+                T.check(False, "the daemon hung opening a FIFO the profiled program's path "
+                               "names (open it with O_NONBLOCK, or through /proc/PID/map_files)")
+                d.kill()
+    finally:
+        if spin:
+            spin.kill()
+            spin.wait()
+        # a writer releases an open() still blocked on the FIFO
+        try:
+            fd = os.open(os.path.join(work, "spin"), os.O_WRONLY | os.O_NONBLOCK)
+            os.close(fd)
+        except OSError:
+            pass
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def running_from(pid, path):
+    """Whether pid or one of its descendants maps path."""
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/maps") as f:
+                if path in f.read():
+                    return True
+            with open(f"/proc/{p}/task/{p}/children") as f:
+                todo += [int(x) for x in f.read().split()]
+        except OSError:
+            pass
+    return False
+
+
+@T.case
 def test_stdin_closed_mid_line():
     """The client closes stdin in the middle of a message while a slow call
     is in flight: the fragment is answered as a parse error, the call is

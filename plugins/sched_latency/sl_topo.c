@@ -10,25 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int read_text(const char *root, const char *path, char *buf, size_t len)
-{
-	char full[512];
-	ssize_t n;
-	int fd;
-
-	snprintf(full, sizeof(full), "%s%s", root, path);
-	fd = open(full, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -EIO;
-	buf[n] = '\0';
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-		buf[--n] = '\0';
-	return (int)n;
-}
+#include <schedmcp/fsread.h>
 
 int sl_cpulist_parse(const char *s, unsigned char *bits, int n)
 {
@@ -67,7 +49,7 @@ static int possible_cpus(const char *root)
 	char buf[4096];
 	int n = -ENOENT;
 
-	if (read_text(root, "/sys/devices/system/cpu/possible", buf, sizeof(buf)) < 0)
+	if (smcp_read_file(root, "/sys/devices/system/cpu/possible", buf, sizeof(buf)) < 0)
 		return -ENOENT;
 	bits = calloc(SL_TOPO_MAX_CPUS, 1);
 	if (!bits)
@@ -92,18 +74,18 @@ static int cache_set(const char *root, int cpu, unsigned char *bits, int n)
 
 		snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/cache/index%d/level",
 			 cpu, idx);
-		if (read_text(root, path, buf, sizeof(buf)) <= 0)
+		if (smcp_read_file(root, path, buf, sizeof(buf)) <= 0)
 			continue;
 		level = atoi(buf);
 		snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/cache/index%d/type",
 			 cpu, idx);
-		if (read_text(root, path, buf, sizeof(buf)) > 0 && strcmp(buf, "Instruction") == 0)
+		if (smcp_read_file(root, path, buf, sizeof(buf)) > 0 && strcmp(buf, "Instruction") == 0)
 			continue;
 		if (level <= best)
 			continue;
 		snprintf(path, sizeof(path),
 			 "/sys/devices/system/cpu/cpu%d/cache/index%d/shared_cpu_list", cpu, idx);
-		if (read_text(root, path, buf, sizeof(buf)) <= 0)
+		if (smcp_read_file(root, path, buf, sizeof(buf)) <= 0)
 			continue;
 		memset(bits, 0, (size_t)n);
 		if (sl_cpulist_parse(buf, bits, n) == 0)
@@ -120,7 +102,7 @@ static int package_set(const char *root, int cpu, unsigned char *bits, int n)
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/topology/%s", cpu,
 			 names[i]);
-		if (read_text(root, path, buf, sizeof(buf)) > 0) {
+		if (smcp_read_file(root, path, buf, sizeof(buf)) > 0) {
 			memset(bits, 0, (size_t)n);
 			if (sl_cpulist_parse(buf, bits, n) == 0)
 				return 1;
@@ -201,7 +183,7 @@ static void read_nodes(const char *root, struct sl_topo *t, unsigned char *bits)
 		if (*end || id < 0 || id > 65535)
 			continue;
 		snprintf(file, sizeof(file), "/sys/devices/system/node/%s/cpulist", d->d_name);
-		if (read_text(root, file, buf, sizeof(buf)) < 0)
+		if (smcp_read_file(root, file, buf, sizeof(buf)) < 0)
 			continue;
 		memset(bits, 0, (size_t)t->ncpus);
 		if (sl_cpulist_parse(buf, bits, t->ncpus))

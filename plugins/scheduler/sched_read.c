@@ -12,52 +12,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <schedmcp/fsread.h>
+
 #define SCX_DIR "/sys/kernel/sched_ext"
 #define DEBUG_SCHED "/sys/kernel/debug/sched"
-
-int sched_read_file(const char *root, const char *path, char *buf, size_t len)
-{
-	char full[PATH_MAX];
-	size_t at = 0;
-	int fd, n;
-
-	if (len == 0)
-		return -EINVAL;
-	n = snprintf(full, sizeof(full), "%s%s", root, path);
-	if (n < 0 || (size_t)n >= sizeof(full))
-		return -ENAMETOOLONG;
-	fd = open(full, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = 0;
-	while (at < len - 1) {
-		ssize_t r = read(fd, buf + at, len - 1 - at);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			n = -errno;
-			goto out;
-		}
-		if (r == 0)
-			break;
-		at += (size_t)r;
-	}
-	while (at > 0 && (buf[at - 1] == '\n' || buf[at - 1] == ' '))
-		at--;
-	buf[at] = '\0';
-	n = (int)at;
-out:
-	close(fd);
-	return n;
-}
 
 static int64_t read_num(const char *root, const char *path)
 {
 	char buf[32], *end;
 	long long v;
 
-	if (sched_read_file(root, path, buf, sizeof(buf)) <= 0)
+	if (smcp_read_file(root, path, buf, sizeof(buf)) <= 0)
 		return -1;
 	v = strtoll(buf, &end, 10);
 	return end == buf ? -1 : v;
@@ -85,8 +50,8 @@ void scx_read(const char *root, bool full, struct scx_state *ret)
 	ret->supported = exists(root, SCX_DIR, NULL);
 	if (!ret->supported)
 		return;
-	(void)sched_read_file(root, SCX_DIR "/state", ret->state, sizeof(ret->state));
-	ret->have_ops = sched_read_file(root, SCX_DIR "/root/ops", ret->ops, sizeof(ret->ops)) >= 0;
+	(void)smcp_read_file(root, SCX_DIR "/state", ret->state, sizeof(ret->state));
+	ret->have_ops = smcp_read_file(root, SCX_DIR "/root/ops", ret->ops, sizeof(ret->ops)) >= 0;
 	ret->enable_seq = read_num(root, SCX_DIR "/enable_seq");
 	if (!full)
 		return;
@@ -96,7 +61,7 @@ void scx_read(const char *root, bool full, struct scx_state *ret)
 	{
 		char buf[4096];
 
-		if (sched_read_file(root, SCX_DIR "/root/events", buf, sizeof(buf)) < 0)
+		if (smcp_read_file(root, SCX_DIR "/root/events", buf, sizeof(buf)) < 0)
 			return;
 		ret->n_events = 0;
 		/* one "SCX_EV_NAME value" per line (kernel/sched/ext.c, 6.15+) */
@@ -128,7 +93,7 @@ void kernel_release_read(const char *root, struct kernel_release *ret)
 {
 	memset(ret, 0, sizeof(*ret));
 	ret->major = ret->minor = -1;
-	if (sched_read_file(root, "/proc/sys/kernel/osrelease", ret->text, sizeof(ret->text)) <= 0)
+	if (smcp_read_file(root, "/proc/sys/kernel/osrelease", ret->text, sizeof(ret->text)) <= 0)
 		return;
 	if (sscanf(ret->text, "%d.%d", &ret->major, &ret->minor) != 2)
 		ret->major = ret->minor = -1;
@@ -182,7 +147,7 @@ static void read_sysctls(const char *root, struct fair_state *f)
 		char path[PATH_MAX], val[96];
 
 		snprintf(path, sizeof(path), "/proc/sys/kernel/%s", names[i]);
-		if (sched_read_file(root, path, val, sizeof(val)) >= 0)
+		if (smcp_read_file(root, path, val, sizeof(val)) >= 0)
 			add_tunable(f, names[i], val, "procfs");
 		free(names[i]);
 	}
@@ -225,7 +190,7 @@ static bool read_sched_debug(const char *root, struct fair_state *f)
 	char buf[8192], *p;
 	bool any = false;
 
-	if (sched_read_file(root, DEBUG_SCHED "/debug", buf, sizeof(buf)) < 0)
+	if (smcp_read_file(root, DEBUG_SCHED "/debug", buf, sizeof(buf)) < 0)
 		return false;
 	p = strstr(buf, "\nsysctl_sched\n");
 	if (!p)
@@ -266,7 +231,7 @@ void fair_read(const char *root, struct fair_state *f)
 		int n;
 
 		snprintf(path, sizeof(path), DEBUG_SCHED "/%s", files[i]);
-		n = sched_read_file(root, path, val, sizeof(val));
+		n = smcp_read_file(root, path, val, sizeof(val));
 		if (n >= 0) {
 			add_tunable(f, files[i], val, "debugfs");
 			got++;
@@ -274,8 +239,8 @@ void fair_read(const char *root, struct fair_state *f)
 			first_err = -n;
 		}
 	}
-	(void)sched_read_file(root, DEBUG_SCHED "/preempt", f->preempt, sizeof(f->preempt));
-	(void)sched_read_file(root, DEBUG_SCHED "/features", f->features, sizeof(f->features));
+	(void)smcp_read_file(root, DEBUG_SCHED "/preempt", f->preempt, sizeof(f->preempt));
+	(void)smcp_read_file(root, DEBUG_SCHED "/features", f->features, sizeof(f->features));
 	if (got)
 		return;
 	if (!exists(root, DEBUG_SCHED, &dir_err)) {
@@ -333,7 +298,7 @@ char *scx_debug_dump(const char *root, bool scx_supported, size_t max, bool *tru
 		*reason = "out of memory";
 		return NULL;
 	}
-	n = sched_read_file(root, DEBUG_SCHED "/ext", buf, max + 2);
+	n = smcp_read_file(root, DEBUG_SCHED "/ext", buf, max + 2);
 	if (n < 0) {
 		*reason = errno_reason(-n) ? errno_reason(-n)
 					   : "cannot read /sys/kernel/debug/sched/ext";

@@ -44,9 +44,6 @@ struct fair_state {
 	const char *debugfs_reason; /* why debugfs tunables are missing, or NULL */
 };
 
-/* Read a small file under root (newline trimmed). Length or -errno. */
-int sched_read_file(const char *root, const char *path, char *buf, size_t len);
-
 /* sched_ext sysfs state. "full": also events and counters (the 1 s poll
  * reads only state, ops and enable_seq to stay cheap). */
 void scx_read(const char *root, bool full, struct scx_state *ret);

@@ -11,52 +11,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <schedmcp/fsread.h>
+
 #define SYS_CPU "/sys/devices/system/cpu"
 #define SYS_NODE "/sys/devices/system/node"
 #define MAX_CACHE_INDEX 16
-
-int topo_read_file(const char *root, const char *path, char *buf, size_t len)
-{
-	char full[PATH_MAX];
-	size_t at = 0;
-	int fd, n;
-
-	if (len == 0)
-		return -EINVAL;
-	n = snprintf(full, sizeof(full), "%s%s", root, path);
-	if (n < 0 || (size_t)n >= sizeof(full))
-		return -ENAMETOOLONG;
-	fd = open(full, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = 0;
-	while (at < len - 1) {
-		ssize_t r = read(fd, buf + at, len - 1 - at);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			n = -errno;
-			goto out;
-		}
-		if (r == 0)
-			break;
-		at += (size_t)r;
-	}
-	while (at > 0 && (buf[at - 1] == '\n' || buf[at - 1] == ' '))
-		at--;
-	buf[at] = '\0';
-	n = (int)at;
-out:
-	close(fd);
-	return n;
-}
 
 static int read_int(const char *root, const char *path, long *ret)
 {
 	char buf[64], *end;
 	long v;
-	int n = topo_read_file(root, path, buf, sizeof(buf));
+	int n = smcp_read_file(root, path, buf, sizeof(buf));
 
 	if (n < 0)
 		return n;
@@ -86,7 +51,7 @@ static int read_cpulist(const char *root, const char *path, int nbits, struct cp
 
 	if (!buf)
 		return -ENOMEM;
-	err = topo_read_file(root, path, buf, len);
+	err = smcp_read_file(root, path, buf, len);
 	if (err < 0)
 		goto out;
 	err = cpuset_init(ret, nbits);
@@ -211,7 +176,7 @@ static int find_llc_index(const char *root, int cpu, int *ret_level)
 		if (err)
 			continue;
 		snprintf(path, sizeof(path), SYS_CPU "/cpu%d/cache/index%d/type", cpu, k);
-		if (topo_read_file(root, path, type, sizeof(type)) < 0 ||
+		if (smcp_read_file(root, path, type, sizeof(type)) < 0 ||
 		    strcmp(type, "Instruction") == 0)
 			continue;
 		if (level > best_level) {
@@ -259,7 +224,7 @@ static int read_llcs(struct topo_model *m, const char *root)
 		d = &m->llcs[id];
 		d->level = level;
 		snprintf(path, sizeof(path), SYS_CPU "/cpu%d/cache/index%d/size", c, k);
-		if (topo_read_file(root, path, size, sizeof(size)) > 0) {
+		if (smcp_read_file(root, path, size, sizeof(size)) > 0) {
 			char *end;
 			long v = strtol(size, &end, 10);
 
@@ -342,7 +307,7 @@ static int read_nodes(struct topo_model *m, const char *root)
 		if (err && (err = cpuset_init(&node->cpus, m->nbits)))
 			goto out;
 		snprintf(path, sizeof(path), SYS_NODE "/node%d/distance", n);
-		if (topo_read_file(root, path, row, sizeof(row)) < 0)
+		if (smcp_read_file(root, path, row, sizeof(row)) < 0)
 			continue;
 		node->distance = calloc((size_t)cpuset_count(&ids), sizeof(int));
 		if (!node->distance) {
@@ -407,9 +372,9 @@ static void read_per_cpu(struct topo_model *m, const char *root)
 
 			any_freq = true;
 			snprintf(path, sizeof(path), SYS_CPU "/cpu%d/cpufreq/scaling_driver", c);
-			(void)topo_read_file(root, path, m->freq_driver, sizeof(m->freq_driver));
+			(void)smcp_read_file(root, path, m->freq_driver, sizeof(m->freq_driver));
 			snprintf(path, sizeof(path), SYS_CPU "/cpu%d/cpufreq/scaling_governor", c);
-			(void)topo_read_file(root, path, m->freq_governor,
+			(void)smcp_read_file(root, path, m->freq_governor,
 					     sizeof(m->freq_governor));
 		}
 	}
@@ -447,7 +412,7 @@ int topo_model_read(const char *root, struct topo_model **ret)
 		err = cpuset_copy(&m->possible, &m->present);
 	if (err)
 		goto fail;
-	(void)topo_read_file(root, SYS_CPU "/online", m->online_text, sizeof(m->online_text));
+	(void)smcp_read_file(root, SYS_CPU "/online", m->online_text, sizeof(m->online_text));
 	err = read_cpulist(root, SYS_CPU "/online", m->nbits, &m->online);
 	if (err == -ENOENT) {
 		add_note(m, "no cpu/online file: every present CPU is assumed online");
@@ -488,7 +453,7 @@ int topo_model_read(const char *root, struct topo_model **ret)
 			m->threads_per_core = n;
 	}
 	m->smt_active = read_int(root, SYS_CPU "/smt/active", &v) ? -1 : (int)v;
-	(void)topo_read_file(root, SYS_CPU "/smt/control", m->smt_control, sizeof(m->smt_control));
+	(void)smcp_read_file(root, SYS_CPU "/smt/control", m->smt_control, sizeof(m->smt_control));
 	*ret = m;
 	return 0;
 fail:

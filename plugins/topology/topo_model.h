@@ -93,8 +93,4 @@ struct topo_model {
 int topo_model_read(const char *root, struct topo_model **ret);
 void topo_model_free(struct topo_model *m);
 
-/* Read a small sysfs/procfs file under root into buf (NUL-terminated,
- * trailing newline removed). Returns the length or -errno. */
-int topo_read_file(const char *root, const char *path, char *buf, size_t len);
-
 #endif

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <schedmcp/fsread.h>
 #include <schedmcp/plugin.h>
 
 #include "topo_emit.h"
@@ -83,7 +84,7 @@ static void topo_poll(void *data)
 {
 	struct topo_plugin *p = data;
 	char online[sizeof(p->model->online_text)];
-	int n = topo_read_file(p->api->fs_root(p->host), "/sys/devices/system/cpu/online",
+	int n = smcp_read_file(p->api->fs_root(p->host), "/sys/devices/system/cpu/online",
 			       online, sizeof(online));
 
 	/* unchanged, or still unreadable: nothing to do */

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The public header compiles on its own, as C (several standards, strict
+"""The public headers compile on their own, as C (several standards, strict
 warnings) and as C++, and its macros work in both.
 
 argv[1]: the SDK include directory.
@@ -21,6 +21,7 @@ CXX = os.environ.get("CXX", "g++").split()[0]
 WARN = ["-Wall", "-Wextra", "-Werror", "-pedantic", "-Wshadow", "-Wundef"]
 
 ALONE = "#include <schedmcp/plugin.h>\n"
+FSREAD = "#define _POSIX_C_SOURCE 200809L\n#include <schedmcp/fsread.h>\n"
 USES = r"""
 #include <schedmcp/plugin.h>
 /* the macros and types a plugin uses, after nothing else */
@@ -63,6 +64,8 @@ def test_c():
     for std in ["c99", "c11", "c17", "gnu11"]:
         rc, out = compile_(CC, "c", std, ALONE)
         T.eq(rc, 0, f"C {std}, header alone: {out}")
+        rc, out = compile_(CC, "c", std, FSREAD)
+        T.eq(rc, 0, f"C {std}, fsread.h alone: {out}")
         rc, out = compile_(CC, "c", std, USES + C_INFO)
         T.eq(rc, 0, f"C {std}, header in use: {out}")
 
@@ -74,6 +77,8 @@ def test_cxx():
     for std in ["c++11", "c++17", "c++20"]:
         rc, out = compile_(CXX, "c++", std, ALONE)
         T.eq(rc, 0, f"C++ {std}, header alone: {out}")
+        rc, out = compile_(CXX, "c++", std, FSREAD)
+        T.eq(rc, 0, f"C++ {std}, fsread.h alone: {out}")
         rc, out = compile_(CXX, "c++", std, USES + CXX_INFO)
         T.eq(rc, 0, f"C++ {std}, header in use: {out}")
 
@@ -84,6 +89,50 @@ def test_clang():
         raise Skip("clang not found")
     rc, out = compile_("clang", "c", "c11", USES + C_INFO)
     T.eq(rc, 0, f"clang C11: {out}")
+
+
+FSREAD_RUN = r"""
+#define _POSIX_C_SOURCE 200809L
+#include <schedmcp/fsread.h>
+#include <string.h>
+int main(int argc, char **argv)
+{
+	char big[64], small[4];
+	(void)argc;
+	/* root + path; trailing newlines and spaces trimmed */
+	if (smcp_read_file(argv[1], "/f", big, sizeof(big)) != 5 || strcmp(big, "a b c"))
+		return 1;
+	/* cut to the buffer, always terminated */
+	if (smcp_read_file(argv[1], "/f", small, sizeof(small)) != 3 || strcmp(small, "a b"))
+		return 2;
+	if (smcp_read_file(argv[1], "/missing", big, sizeof(big)) != -ENOENT)
+		return 3;
+	if (smcp_read_file(argv[1], "/f", big, 0) != -EINVAL)
+		return 4;
+	/* a FIFO with no writer must not hang the reader */
+	if (smcp_read_file(argv[1], "/fifo", big, sizeof(big)) != 0)
+		return 5;
+	return 0;
+}
+"""
+
+
+@T.case
+def test_fsread_behaviour():
+    if not shutil.which(CC):
+        raise Skip(f"{CC} not found")
+    with tempfile.TemporaryDirectory() as d:
+        with open(os.path.join(d, "f"), "w") as f:
+            f.write("a b c \n\n")
+        os.mkfifo(os.path.join(d, "fifo"))
+        src, exe = os.path.join(d, "t.c"), os.path.join(d, "t")
+        with open(src, "w") as f:
+            f.write(FSREAD_RUN)
+        r = subprocess.run([CC, "-std=c11", *WARN, "-I", INC, src, "-o", exe],
+                           capture_output=True, text=True)
+        T.eq(r.returncode, 0, f"build: {r.stderr}")
+        r = subprocess.run([exe, d], capture_output=True, text=True, timeout=10)
+        T.eq(r.returncode, 0, "smcp_read_file behaviour (exit code names the failed check)")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Header-only helper for plugins that read small /proc and /sys files below
+ * the host's fs root (api->fs_root(h)). Not part of the host API table: it
+ * is compiled into the plugin, so it needs no ABI version. Needs POSIX.1-2008
+ * (O_CLOEXEC): build with _GNU_SOURCE or _POSIX_C_SOURCE >= 200809L.
+ */
+#ifndef SCHEDMCP_FSREAD_H
+#define SCHEDMCP_FSREAD_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#ifndef O_CLOEXEC
+#error "schedmcp/fsread.h needs POSIX.1-2008: build with -D_GNU_SOURCE or -D_POSIX_C_SOURCE=200809L"
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Read root + path into buf (at most len - 1 bytes), NUL-terminated, with
+ * trailing newlines and spaces removed. Returns the length kept, -EINVAL
+ * when len is 0, -ENAMETOOLONG, or -errno from open/read. A file longer
+ * than the buffer is cut to it.
+ */
+static inline int smcp_read_file(const char *root, const char *path, char *buf, size_t len)
+{
+	char full[4096];
+	size_t at = 0;
+	int fd, n;
+
+	if (len == 0)
+		return -EINVAL;
+	n = snprintf(full, sizeof(full), "%s%s", root ? root : "", path);
+	if (n < 0 || (size_t)n >= sizeof(full))
+		return -ENAMETOOLONG;
+	/* O_NONBLOCK: a FIFO planted in a fixture tree must not hang the reader */
+	fd = open(full, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	n = 0;
+	while (at < len - 1) {
+		ssize_t r = read(fd, buf + at, len - 1 - at);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			n = -errno;
+			goto out;
+		}
+		if (r == 0)
+			break;
+		at += (size_t)r;
+	}
+	while (at > 0 && (buf[at - 1] == '\n' || buf[at - 1] == ' '))
+		at--;
+	buf[at] = '\0';
+	n = (int)at;
+out:
+	close(fd);
+	return n;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SCHEDMCP_FSREAD_H */

@@ -19,7 +19,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from smcp_test import BUILD, Checker, Daemon, result  # noqa: E402
+from smcp_test import BUILD, Checker, Daemon, plugin_dir, result  # noqa: E402
 
 T = Checker("fault/surface-audit")
 PLUGINS = os.path.join(BUILD, "plugins")
@@ -178,6 +178,57 @@ def test_hostile_values_read_no_file():
             T.check(not os.path.exists("/tmp/" + MARK), "no command was run")
     finally:
         os.unlink(path)
+
+
+@T.case
+def test_protocol_fields_not_logged():
+    """The marker in every protocol field a client fills (client info,
+    ids, method and tool names, URIs, prompt and completion arguments,
+    progress tokens, responses to requests never sent, malformed lines):
+    none of it reaches stderr or notifications/message at debug level."""
+    itest = os.environ.get("SMCP_ITEST") or os.path.join(BUILD, "tests", "integration", "itest.so")
+    faulty = os.environ.get("SMCP_FAULTY") or os.path.join(BUILD, "tests", "fault", "faulty.so")
+    m = MARK + "-field"
+    with Daemon(plugin_dir_=plugin_dir([itest, faulty]), args=["--log-level", "debug"],
+                initialize=False) as d:
+        d.request("initialize", {"protocolVersion": "2025-11-25", "capabilities": {"x": m},
+                                 "clientInfo": {"name": m, "version": m}})
+        d.notify("notifications/initialized")
+        d.request("logging/setLevel", {"level": "debug"})
+        d.call_tool("itest_echo", {"pid": 1, "text": m})
+        d.call_tool("itest_echo", {"pid": m})
+        d.call_tool("itest_echo", {"pid": 1, m: 1})
+        d.call_tool(m, {})
+        d.call_tool("fault_tool", {"mode": m})
+        d.read("itest://echo/" + m)
+        d.read("nope://" + m)
+        d.read("fault://read/" + m)
+        d.request("prompts/get", {"name": "itest_prompt", "arguments": {"cpu": m}})
+        d.request("prompts/get", {"name": m})
+        d.request("completion/complete", {"ref": {"type": "ref/prompt", "name": "itest_prompt"},
+                                          "argument": {"name": "cpu", "value": m}})
+        d.request("resources/subscribe", {"uri": "itest://echo/" + m})
+        d.request(m + "/method", {})
+        d.send({"jsonrpc": "2.0", "id": m, "result": {"x": m}})
+        d.send({"jsonrpc": "2.0", "id": "schedmcp-" + m, "error": {"code": 1, "message": m}})
+        d.notify("notifications/cancelled", {"requestId": m, "reason": m})
+        d.notify(m, {"x": m})
+        d.send_raw(b'{"jsonrpc":"2.0","id":"x","method":"ping","params":' + m.encode() + b"}\n")
+        d.send_raw(m.encode() + b"\n")
+        d.send({"jsonrpc": "2.0", "id": "slow", "method": "tools/call",
+                "params": {"name": "itest_slow", "arguments": {"delay_ms": 50},
+                           "_meta": {"progressToken": m}}})
+        d.send({"jsonrpc": "2.0", "id": m + "c", "method": "tools/call",
+                "params": {"name": "itest_slow", "arguments": {"delay_ms": 5000}}})
+        d.notify("notifications/cancelled", {"requestId": m + "c"})
+        d.wait_response("slow", timeout=20)
+        d.request("ping")
+        d.drain(quiet=0.3)
+        log = d.stderr_text()
+        T.eq([ln for ln in log.splitlines() if MARK in ln], [], "no client value in the log")
+        notes = [x for x in d.messages if x.get("method") == "notifications/message"]
+        T.eq([x for x in notes if MARK in json.dumps(x)], [], "nor in log notifications")
+        T.check(len(log.splitlines()) > 3, "the log was on (debug)")
 
 
 if __name__ == "__main__":

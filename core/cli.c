@@ -24,6 +24,10 @@ static const char usage[] =
 	"  -p, --plugin-dir DIR   load plugins from DIR (root-owned, not writable by others)\n"
 	"  -e, --enable LIST      load only these plugins (comma-separated names)\n"
 	"  -d, --disable LIST     do not load these plugins\n"
+	"  -o, --set SEC.KEY=VAL  set a config key over the file's value (SEC: core or a plugin;\n"
+	"                         repeatable), e.g. --set sched_latency.max_events_per_s=500\n"
+	"      --stats-socket-path PATH\n"
+	"                         the scheduler's scx_stats socket (--set scx_stats.socket_path=PATH)\n"
 	"      --list-plugins     list plugins with version, state and the reason when not loaded\n"
 	"      --check-config     validate the config and report every error, then exit\n"
 	"      --help-config      list every config key with its type, default and meaning\n"
@@ -50,12 +54,14 @@ void cli_version(void)
 int daemon_parse_args(int argc, char **argv, struct daemon_opts *o)
 {
 	enum { OPT_LIST = 256, OPT_CHECK, OPT_HELP_CONFIG, OPT_JSON, OPT_LOG, OPT_DAEMON,
-	       OPT_ROOT, OPT_INTERVAL, OPT_SURFACE };
+	       OPT_ROOT, OPT_INTERVAL, OPT_SURFACE, OPT_STATS_SOCKET };
 	static const struct option longs[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "plugin-dir", required_argument, NULL, 'p' },
 		{ "enable", required_argument, NULL, 'e' },
 		{ "disable", required_argument, NULL, 'd' },
+		{ "set", required_argument, NULL, 'o' },
+		{ "stats-socket-path", required_argument, NULL, OPT_STATS_SOCKET },
 		{ "list-plugins", no_argument, NULL, OPT_LIST },
 		{ "check-config", no_argument, NULL, OPT_CHECK },
 		{ "help-config", no_argument, NULL, OPT_HELP_CONFIG },
@@ -80,7 +86,7 @@ int daemon_parse_args(int argc, char **argv, struct daemon_opts *o)
 		argv++;
 		argc--;
 	}
-	while ((c = getopt_long(argc, argv, "c:p:e:d:hV", longs, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:p:e:d:o:hV", longs, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			o->config_path = optarg;
@@ -94,6 +100,22 @@ int daemon_parse_args(int argc, char **argv, struct daemon_opts *o)
 			break;
 		case 'd':
 			o->disable = optarg;
+			break;
+		case 'o':
+			if (o->n_sets == DAEMON_MAX_SETS) {
+				fprintf(stderr, "schedmcp: at most %d --set options\n", DAEMON_MAX_SETS);
+				return -EINVAL;
+			}
+			if (!strchr(optarg, '=') || !strchr(optarg, '.') ||
+			    strchr(optarg, '.') > strchr(optarg, '=')) {
+				fprintf(stderr, "schedmcp: --set: expected SECTION.KEY=VALUE, got '%s'\n",
+					optarg);
+				return -EINVAL;
+			}
+			o->sets[o->n_sets++] = optarg;
+			break;
+		case OPT_STATS_SOCKET:
+			o->stats_socket_path = optarg;
 			break;
 		case OPT_LIST:
 			o->mode = MODE_LIST_PLUGINS;

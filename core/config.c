@@ -281,6 +281,53 @@ void config_free(struct config *c)
 	*c = (struct config){ 0 };
 }
 
+const char *config_where(const struct config *c, int line, char *buf, size_t len)
+{
+	if (line == CONFIG_LINE_CLI)
+		return "command line";
+	snprintf(buf, len, "%s:%d", c->path ? c->path : "(config)", line);
+	return buf;
+}
+
+int config_set(struct config *c, const char *section, const char *key, const char *value)
+{
+	bool plugin = strcmp(section, "core") != 0;
+	struct config_section *s = NULL;
+
+	if (!valid_name(section) || !valid_name(key) || !*key) {
+		config_error(c, "--set %s.%s: bad name (use [a-z0-9_] for section and key)", section,
+			     key);
+		return -EINVAL;
+	}
+	if (strlen(value) > CONFIG_MAX_VALUE) {
+		config_error(c, "--set %s.%s: value longer than %d bytes", section, key,
+			     CONFIG_MAX_VALUE);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < c->n_sections && !s; i++)
+		if (c->sections[i].is_plugin == plugin && strcmp(c->sections[i].name, section) == 0)
+			s = &c->sections[i];
+	if (!s)
+		s = add_section(c, section, plugin, CONFIG_LINE_CLI);
+	if (!s)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n_entries; i++) {
+		struct config_entry *e = &s->entries[i];
+		char *v;
+
+		if (strcmp(e->key, key) != 0)
+			continue;
+		v = strdup(value);
+		if (!v)
+			return -ENOMEM;
+		free(e->value);
+		e->value = v;
+		e->line = CONFIG_LINE_CLI;
+		return 0;
+	}
+	return add_entry(c, s, key, value, CONFIG_LINE_CLI);
+}
+
 const struct config_section *config_find(const struct config *c, const char *name, bool plugin)
 {
 	for (size_t i = 0; i < c->n_sections; i++)
@@ -394,19 +441,21 @@ int config_validate(struct config *c, const struct config_section *s,
 		const struct config_entry *e = &s->entries[i];
 		const struct smcp_config_key *k;
 		const char *why;
+		char at[512];
 		bool b;
 
 		if (s->is_plugin && strcmp(e->key, "enabled") == 0) {
 			if (config_parse_bool(e->value, &b)) {
-				config_error(c, "%s:%d: enabled: expected true or false, got '%s'",
-					     c->path, e->line, e->value);
+				config_error(c, "%s: enabled: expected true or false, got '%s'",
+					     config_where(c, e->line, at, sizeof(at)), e->value);
 				added++;
 			}
 			continue;
 		}
 		k = config_key_find(keys, e->key);
 		if (!k) {
-			config_error(c, "%s:%d: %s: unknown key in [%s%s]", c->path, e->line, e->key,
+			config_error(c, "%s: %s: unknown key in [%s%s]",
+				     config_where(c, e->line, at, sizeof(at)), e->key,
 				     s->is_plugin ? "plugin " : "", s->name);
 			added++;
 			continue;
@@ -414,12 +463,12 @@ int config_validate(struct config *c, const struct config_section *s,
 		why = config_check_value(k, e->value);
 		if (why) {
 			if (k->type == SMCP_CONFIG_INT && (k->min || k->max))
-				config_error(c, "%s:%d: %s: %s, got '%s' (allowed %lld..%lld)",
-					     c->path, e->line, e->key, why, e->value,
+				config_error(c, "%s: %s: %s, got '%s' (allowed %lld..%lld)",
+					     config_where(c, e->line, at, sizeof(at)), e->key, why, e->value,
 					     (long long)k->min, (long long)k->max);
 			else
-				config_error(c, "%s:%d: %s: %s, got '%s'", c->path, e->line, e->key,
-					     why, e->value);
+				config_error(c, "%s: %s: %s, got '%s'",
+					     config_where(c, e->line, at, sizeof(at)), e->key, why, e->value);
 			added++;
 		}
 	}

@@ -8,6 +8,8 @@
 #include <schedmcp/plugin.h>
 
 #define CONFIG_MAX_VALUE 4095
+/* The line of an entry or section that came from the command line (--set). */
+#define CONFIG_LINE_CLI (-1)
 
 struct config_entry {
 	char *key;
@@ -37,6 +39,15 @@ int config_load_file(struct config *c, const char *path);
 /* Parse text; name is used in messages. */
 int config_load_string(struct config *c, const char *text, const char *name);
 void config_free(struct config *c);
+
+/* Set section.key = value from the command line (--set, --stats-socket-path):
+ * replaces the file's value or adds it; validated like the file's entries,
+ * errors name the option. section is "core" or a plugin name. 0 or -errno
+ * (-EINVAL for a malformed name, with a config error). */
+int config_set(struct config *c, const char *section, const char *key, const char *value);
+
+/* "file:line" for messages, or "command line" for what --set set. */
+const char *config_where(const struct config *c, int line, char *buf, size_t len);
 
 void config_error(struct config *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

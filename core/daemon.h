@@ -31,6 +31,11 @@ struct daemon_opts {
 	const char *log_level;
 	bool json;
 	double report_interval_s;
+	/* --set SECTION.KEY=VALUE and the options that are shorthands for one */
+#define DAEMON_MAX_SETS 64
+	const char *sets[DAEMON_MAX_SETS];
+	size_t n_sets;
+	const char *stats_socket_path; /* scxtop's flag: [plugin scx_stats] socket_path */
 };
 
 struct core_limits {

@@ -347,8 +347,10 @@ int loader_discover(const struct loader_opts *opts, struct config *cfg)
 			continue;
 		p = find_plugin(s->name);
 		if (!p) {
-			log_warn("%s:%d: [plugin %s]: no such plugin in %s; section ignored",
-				 cfg->path, s->line, s->name, opts->plugin_dir);
+			char at[512];
+
+			log_warn("%s: [plugin %s]: no such plugin in %s; section ignored",
+				 config_where(cfg, s->line, at, sizeof(at)), s->name, opts->plugin_dir);
 			continue;
 		}
 		p->cfg = s;

@@ -4,6 +4,8 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -129,6 +131,7 @@ int daemon_configure(const struct daemon_opts *o, struct config *cfg, struct cor
 	struct loader_opts lo = { .enable = o->enable, .disable = o->disable };
 	enum smcp_log_level lvl;
 	const char *v;
+	char at[512];
 	int err, line = 0;
 
 	err = config_load_file(cfg, path);
@@ -140,13 +143,28 @@ int daemon_configure(const struct daemon_opts *o, struct config *cfg, struct cor
 		config_error(cfg, "%s: %s", path, strerror(-err));
 		return 0;
 	}
+	if (o->stats_socket_path)
+		(void)config_set(cfg, "scx_stats", "socket_path", o->stats_socket_path);
+	for (size_t i = 0; i < o->n_sets; i++) {
+		const char *dot = strchr(o->sets[i], '.'), *eq = strchr(o->sets[i], '=');
+		char sec[64], key[64];
+
+		if (dot - o->sets[i] >= (ptrdiff_t)sizeof(sec) || eq - dot > (ptrdiff_t)sizeof(key)) {
+			config_error(cfg, "--set %s: name too long", o->sets[i]);
+			continue;
+		}
+		snprintf(sec, sizeof(sec), "%.*s", (int)(dot - o->sets[i]), o->sets[i]);
+		snprintf(key, sizeof(key), "%.*s", (int)(eq - dot - 1), dot + 1);
+		if (config_set(cfg, sec, key, eq + 1) == -ENOMEM)
+			return -ENOMEM;
+	}
 	core = config_find(cfg, "core", false);
 	config_validate(cfg, core, core_config_keys);
 	v = config_value(core, "log_level", &line);
 	if (v && log_level_parse(v, &lvl))
-		config_error(cfg, "%s:%d: log_level: unknown level '%s' (use debug, info, notice, "
+		config_error(cfg, "%s: log_level: unknown level '%s' (use debug, info, notice, "
 			     "warning, error, critical, alert or emergency)",
-			     cfg->path, line, v);
+			     config_where(cfg, line, at, sizeof(at)), v);
 	else if (v && !o->log_level)
 		log_set_stderr_level(lvl);
 	lim->max_line_bytes = core_int(cfg, "max_line_bytes");

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import smcp_test  # noqa: E402
 from smcp_test import (Checker, Daemon, daemon_path, empty_dir, itest_dir, result,  # noqa: E402
                        run_cli, write_config)
 
@@ -165,6 +166,44 @@ def test_bad_config_stops_the_server():
         T.check(r.returncode != 0, f"{text!r}: server exits non-zero (rc {r.returncode})")
         T.eq(r.stdout, "", f"{text!r}: nothing answered")
         T.check(f"{path}:2: {key}:" in r.stderr, f"{text!r}: file:line: key in {r.stderr!r}")
+
+
+@T.case
+def test_set_overrides_the_file():
+    path = write_config("[core]\npage_size = 5\n")
+    with Daemon(args=["--config", path, "--set", "core.page_size=1"],
+                plugin_dir_=itest_dir()) as d:
+        r = result(d.request("tools/list"))
+        T.eq(len(r["tools"]), 1, "--set core.page_size=1 beats the file's 5")
+        T.check("nextCursor" in r, "and pages")
+    for args, want in [(["--set", "core.page_size=0"], "command line: page_size:"),
+                       (["--set", "core.colour=blue"], "command line: colour: unknown key"),
+                       (["--set", "itest.enabled=maybe"], "command line: enabled:")]:
+        r = run_cli(args + ["--check-config"], itest_dir())
+        T.check(r.returncode != 0, f"{args}: refused (rc {r.returncode})")
+        T.check(want in r.stderr, f"{args}: says '{want}': {r.stderr!r}")
+    for bad in ["page_size=1", "core.page_size", "core=1.x", "Core.page_size=1"]:
+        r = run_cli(["--set", bad, "--check-config"], itest_dir())
+        T.check(r.returncode != 0 and bad.split("=")[0] in r.stderr,
+                f"--set {bad}: refused, named: {r.stderr!r}")
+    r = run_cli(sum([["--set", "core.page_size=2"] for _ in range(65)], []) + ["--check-config"],
+                itest_dir())
+    T.check(r.returncode != 0 and "at most 64" in r.stderr, f"--set is bounded: {r.stderr!r}")
+
+
+@T.case
+def test_stats_socket_path():
+    plugins = os.path.join(smcp_test.BUILD, "plugins")
+    if not os.path.isfile(os.path.join(plugins, "scx_stats", "scx_stats.so")):
+        raise smcp_test.Skip("the scx_stats plugin is not built")
+    sock = "/nonexistent-schedmcp-test/stats"
+    with Daemon(args=["--enable", "scx_stats", "--stats-socket-path", sock],
+                plugin_dir_=plugins) as d:
+        r = d.request("resources/read", {"uri": "stats://scheduler/raw"}, timeout=30)
+        T.check(sock in json.dumps(r), f"scxtop's --stats-socket-path is honoured: {r}")
+    r = run_cli(["--stats-socket-path", "relative/stats", "--check-config"], plugins)
+    T.check(r.returncode != 0 and "socket_path: expected an absolute path" in r.stderr,
+            f"a relative socket path is refused: {r.stderr!r}")
 
 
 @T.case

@@ -109,8 +109,7 @@ def start_loaded(checker, **kw):
     return d
 
 
-def our_programs():
-    """Names of BPF programs of ours loaded now (bpftool), or None."""
+def _progs():
     bpftool = shutil.which("bpftool") or ("/usr/sbin/bpftool"
                                           if os.path.exists("/usr/sbin/bpftool") else None)
     if not bpftool:
@@ -118,8 +117,40 @@ def our_programs():
     out = subprocess.run([bpftool, "prog", "show", "-j"], capture_output=True, text=True)
     if out.returncode:
         return None
-    return sorted(p.get("name", "") for p in json.loads(out.stdout)
-                  if p.get("name", "") in OUR_PROGS)
+    return [p for p in json.loads(out.stdout) if p.get("name", "") in OUR_PROGS]
+
+
+def program_ids(pid):
+    """Ids of the BPF programs pid holds an fd of (program or link fds, from
+    /proc/PID/fdinfo: bpftool here cannot tell which process holds what).
+    Ids are never reused."""
+    ids = set()
+    d = f"/proc/{pid}/fdinfo"
+    for fd in os.listdir(d):
+        try:
+            with open(os.path.join(d, fd)) as f:
+                for line in f:
+                    if line.startswith("prog_id:"):
+                        ids.add(int(line.split()[1]))
+        except OSError:
+            pass
+    return ids
+
+
+def our_programs(pid=None):
+    """Names of BPF programs of ours loaded now (bpftool), or None; with pid,
+    only those that process holds (other daemons may run on the machine)."""
+    progs = _progs()
+    if progs is None:
+        return None
+    ids = program_ids(pid) if pid is not None else None
+    return sorted(p["name"] for p in progs if ids is None or p["id"] in ids)
+
+
+def still_loaded(ids):
+    """Which of these program ids are still loaded: after the daemon exits,
+    none may be, whatever else runs on the machine."""
+    return sorted(ids & {p["id"] for p in _progs() or []})
 
 
 def ctxt():

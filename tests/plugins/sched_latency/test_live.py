@@ -24,9 +24,10 @@ def main():
     if sltest.our_programs() is None:
         sltest.skip("bpftool is missing")
     d = sltest.start_loaded(ck)
-    progs = sltest.our_programs()
+    progs = sltest.our_programs(d.proc.pid)
     ck.check({"sl_switch", "sl_wakeup", "sl_wakeup_new", "sl_exit"} <= set(progs),
              f"our programs are loaded: {progs}")
+    ids = sltest.program_ids(d.proc.pid)
 
     # switch counts against /proc/stat over the same interval
     hog = sltest.Workload("hog", 6, 0)
@@ -91,14 +92,15 @@ def main():
 
     # nothing stays attached: stdin closed ...
     d.close()
-    ck.check(sltest.wait_until(lambda: not sltest.our_programs()),
-             f"no program of ours after exit: {sltest.our_programs()}")
+    ck.check(ids and sltest.wait_until(lambda: not sltest.still_loaded(ids)),
+             f"no program of ours after exit: {sltest.still_loaded(ids)} of {sorted(ids)}")
     # ... or SIGTERM
     d = sltest.start_loaded(ck)
+    ids = sltest.program_ids(d.proc.pid)
     d.proc.send_signal(signal.SIGTERM)
     d.proc.wait(10)
-    ck.check(sltest.wait_until(lambda: not sltest.our_programs()),
-             f"no program of ours after SIGTERM: {sltest.our_programs()}")
+    ck.check(ids and sltest.wait_until(lambda: not sltest.still_loaded(ids)),
+             f"no program of ours after SIGTERM: {sltest.still_loaded(ids)} of {sorted(ids)}")
     return ck.done()
 
 

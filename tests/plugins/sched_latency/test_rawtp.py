@@ -19,7 +19,8 @@ def main():
     try:
         cpu = d.read_json("stats://aggregated/cpu")
         ck.check(cpu["source"]["programs"] == "raw_tp", f"raw_tp in use: {cpu['source']}")
-        progs = sltest.our_programs() or []
+        progs = sltest.our_programs(d.proc.pid) or []
+        ids = sltest.program_ids(d.proc.pid)
         ck.check("sl_switch_raw" in progs and "sl_switch" not in progs,
                  f"the raw_tp set is loaded: {progs}")
         c0 = sltest.ctxt()
@@ -51,8 +52,8 @@ def main():
             pp2.kill()
     finally:
         d.close()
-    ck.check(sltest.wait_until(lambda: not sltest.our_programs()),
-             f"nothing left after exit: {sltest.our_programs()}")
+    ck.check(ids and sltest.wait_until(lambda: not sltest.still_loaded(ids)),
+             f"nothing left after exit: {sltest.still_loaded(ids)} of {sorted(ids)}")
     return ck.done()
 
 

@@ -16,59 +16,6 @@ int el_path(char *buf, size_t len, const char *root, const char *path)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-int el_read_file(const char *path, size_t max, char **ret, size_t *ret_len)
-{
-	size_t at = 0, cap = 16384;
-	char *buf = malloc(cap);
-	int fd, err = 0;
-
-	if (!buf)
-		return -ENOMEM;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		err = -errno;
-		goto out;
-	}
-	for (;;) {
-		ssize_t r;
-
-		if (at + 1 >= cap) {
-			char *nb;
-
-			if (cap >= max) {
-				err = -EFBIG;
-				goto out;
-			}
-			cap = cap * 2 > max ? max : cap * 2;
-			nb = realloc(buf, cap);
-			if (!nb) {
-				err = -ENOMEM;
-				goto out;
-			}
-			buf = nb;
-		}
-		r = read(fd, buf + at, cap - 1 - at);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			err = -errno;
-			goto out;
-		}
-		if (r == 0)
-			break;
-		at += (size_t)r;
-	}
-	buf[at] = '\0';
-	*ret = buf;
-	*ret_len = at;
-	buf = NULL;
-out:
-	if (fd >= 0)
-		close(fd);
-	free(buf);
-	return err;
-}
-
 int strtab_add(struct strtab *t, const char *s, size_t n, uint32_t *ret_off)
 {
 	if (t->len + n + 1 > UINT32_MAX)

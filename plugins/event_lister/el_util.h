@@ -12,12 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/*
- * Read all of path into a new NUL-terminated buffer. Returns 0 and sets
- * *ret (free it) and *ret_len, or -errno: -EFBIG past max bytes, and the
- * open/read error otherwise (tracefs answers -EPERM for some files).
- */
-int el_read_file(const char *path, size_t max, char **ret, size_t *ret_len);
+/* smcp_slurp: whole files (tracefs answers -EPERM for some) */
+#include <schedmcp/fsread.h>
+
 
 /* Join root and path into buf; -ENAMETOOLONG when it does not fit. */
 int el_path(char *buf, size_t len, const char *root, const char *path);

@@ -284,7 +284,7 @@ static int read_blacklist(const char *root, char **buf, char ***ret, size_t *ret
 
 	err = el_path(path, sizeof(path), root, "/sys/kernel/debug/kprobes/blacklist");
 	if (!err)
-		err = el_read_file(path, BLACKLIST_MAX, buf, &len);
+		err = smcp_slurp(NULL, path, BLACKLIST_MAX, buf, &len);
 	if (err) {
 		snprintf(note, note_len,
 			 "kprobe blacklist not applied: %s/sys/kernel/debug/kprobes/blacklist: %s%s",

@@ -55,7 +55,7 @@ static bool from_mounts(struct tracefs *t, const char *root)
 	bool ok = false;
 
 	if (el_path(path, sizeof(path), root, "/proc/mounts") ||
-	    el_read_file(path, MOUNTS_MAX, &buf, &len))
+	    smcp_slurp(NULL, path, MOUNTS_MAX, &buf, &len))
 		return false;
 	/* tracefs mounts first: a debugfs/tracing automount is the fallback */
 	for (int pass = 0; pass < 2 && !ok; pass++) {
@@ -207,7 +207,7 @@ int ev_catalog_read(const char *tracefs_dir, struct ev_catalog *c)
 	memset(c, 0, sizeof(*c));
 	err = el_path(path, sizeof(path), tracefs_dir, "/available_events");
 	if (!err)
-		err = el_read_file(path, EVENTS_MAX, &buf, &len);
+		err = smcp_slurp(NULL, path, EVENTS_MAX, &buf, &len);
 	if (err)
 		return err;
 	for (p = buf; *p; p = nl ? nl + 1 : p + strlen(p)) {
@@ -395,7 +395,7 @@ int ev_format_read(const char *tracefs_dir, const char *subsystem, const char *e
 	n = snprintf(path, sizeof(path), "%s/events/%s/%s/format", tracefs_dir, subsystem, event);
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return -ENAMETOOLONG;
-	err = el_read_file(path, FORMAT_MAX, &buf, &len);
+	err = smcp_slurp(NULL, path, FORMAT_MAX, &buf, &len);
 	if (err)
 		return err;
 	err = parse_format(buf, f);

@@ -85,7 +85,7 @@ static int parse_tracepoint(const char *root, const char *tp, struct pp_event *e
 	for (size_t i = 0; i < PP_ARRAY_SIZE(dirs) && r < 0; i++) {
 		snprintf(path, sizeof(path), "%s/events/%.*s/%s/id", dirs[i], (int)(colon - tp), tp,
 			 colon + 1);
-		r = pp_read_file(root, path, buf, sizeof(buf));
+		r = smcp_read_file(root, path, buf, sizeof(buf));
 	}
 	if (r <= 0) {
 		snprintf(err, err_len,

@@ -61,7 +61,7 @@ int pp_kallsyms_load(struct pp_kallsyms *ks, const char *root)
 	size_t len, cap = 0, nonzero = 0;
 	int err;
 
-	err = pp_slurp(root, "/proc/kallsyms", KALLSYMS_MAX_BYTES, &buf, &len);
+	err = smcp_slurp(root, "/proc/kallsyms", KALLSYMS_MAX_BYTES, &buf, &len);
 	if (err)
 		return err;
 	kernel_mod = pp_arena_strdup(&n.arena, "[kernel.kallsyms]");

@@ -396,7 +396,7 @@ void pp_kallsyms_refresh(struct pp_plugin *pp, bool force)
 	char *mods;
 	size_t len;
 
-	if (pp_slurp(root, "/proc/modules", 4 << 20, &mods, &len) == 0) {
+	if (smcp_slurp(root, "/proc/modules", 4 << 20, &mods, &len) == 0) {
 		h = pp_hash_bytes(mods, len, 0);
 		free(mods);
 	}

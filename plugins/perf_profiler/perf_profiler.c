@@ -97,7 +97,7 @@ static int read_max_rate(void)
 {
 	char buf[32];
 
-	if (pp_read_file("", "/proc/sys/kernel/perf_event_max_sample_rate", buf, sizeof(buf)) <= 0)
+	if (smcp_read_file("", "/proc/sys/kernel/perf_event_max_sample_rate", buf, sizeof(buf)) <= 0)
 		return 100000;
 	return atoi(buf) > 0 ? atoi(buf) : 100000;
 }
@@ -108,7 +108,7 @@ static int32_t tgid_of(int32_t pid)
 	char path[64], buf[2048], *p;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	if (pp_read_file("", path, buf, sizeof(buf)) <= 0 || !(p = strstr(buf, "\nTgid:")))
+	if (smcp_read_file("", path, buf, sizeof(buf)) <= 0 || !(p = strstr(buf, "\nTgid:")))
 		return pid;
 	return (int32_t)atoi(p + 6);
 }

@@ -111,7 +111,7 @@ bool pp_pid_alive(int32_t pid)
 	if (kill(pid, 0) != 0 && errno != EPERM)
 		return false;
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	if (pp_read_file("", path, buf, sizeof(buf)) <= 0 || !(p = strrchr(buf, ')')))
+	if (smcp_read_file("", path, buf, sizeof(buf)) <= 0 || !(p = strrchr(buf, ')')))
 		return false;
 	return p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
 }

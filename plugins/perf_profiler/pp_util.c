@@ -163,90 +163,6 @@ void pp_arena_free(struct pp_arena *a)
 	a->bytes = 0;
 }
 
-int pp_read_file(const char *root, const char *path, char *buf, size_t len)
-{
-	char full[PATH_MAX];
-	ssize_t n;
-	size_t off = 0;
-	int fd, err = 0;
-
-	if (!len)
-		return -EINVAL;
-	snprintf(full, sizeof(full), "%s%s", root ? root : "", path);
-	fd = open(full, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	while (off + 1 < len) {
-		n = read(fd, buf + off, len - 1 - off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		off += (size_t)n;
-	}
-	close(fd);
-	buf[off] = '\0';
-	return err ? err : (int)off;
-}
-
-int pp_slurp(const char *root, const char *path, size_t max, char **ret, size_t *ret_len)
-{
-	char full[PATH_MAX], *buf = NULL, *nb;
-	size_t len = 0, cap = 0;
-	ssize_t n;
-	int fd, err = 0;
-
-	snprintf(full, sizeof(full), "%s%s", root ? root : "", path);
-	fd = open(full, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	for (;;) {
-		if (cap - len < 4096) {
-			cap = cap ? cap * 2 : 1 << 16;
-			if (cap > max + 1)
-				cap = max + 1;
-			if (cap <= len + 1) {
-				err = -EFBIG;
-				break;
-			}
-			nb = realloc(buf, cap);
-			if (!nb) {
-				err = -ENOMEM;
-				break;
-			}
-			buf = nb;
-		}
-		n = read(fd, buf + len, cap - 1 - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	if (err) {
-		free(buf);
-		return err;
-	}
-	if (!buf) {
-		buf = malloc(1);
-		if (!buf)
-			return -ENOMEM;
-	}
-	buf[len] = '\0';
-	*ret = buf;
-	*ret_len = len;
-	return 0;
-}
-
 const char *pp_basename(const char *path)
 {
 	const char *s = strrchr(path, '/');
@@ -260,7 +176,7 @@ bool pp_privileged(void)
 	unsigned long long eff;
 
 	/* capabilities of this process, not of the fs root under test */
-	if (pp_read_file("", "/proc/self/status", buf, sizeof(buf)) < 0)
+	if (smcp_read_file("", "/proc/self/status", buf, sizeof(buf)) < 0)
 		return geteuid() == 0;
 	p = strstr(buf, "CapEff:");
 	if (!p || sscanf(p + 7, "%llx", &eff) != 1)
@@ -273,7 +189,7 @@ int pp_perf_paranoid(const char *root)
 {
 	char buf[32];
 
-	if (pp_read_file(root, "/proc/sys/kernel/perf_event_paranoid", buf, sizeof(buf)) <= 0)
+	if (smcp_read_file(root, "/proc/sys/kernel/perf_event_paranoid", buf, sizeof(buf)) <= 0)
 		return 2;
 	return atoi(buf);
 }

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <schedmcp/fsread.h> /* smcp_read_file, smcp_slurp */
+
 #define PP_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Mix a 64-bit value into a well-spread hash (splitmix64 finaliser). */
@@ -52,16 +54,6 @@ char *pp_arena_strndup(struct pp_arena *a, const char *s, size_t len);
 char *pp_arena_strdup(struct pp_arena *a, const char *s);
 void *pp_arena_alloc(struct pp_arena *a, size_t len);
 void pp_arena_free(struct pp_arena *a);
-
-/*
- * Read root + path into buf (NUL-terminated, at most len - 1 bytes).
- * Returns the byte count or -errno.
- */
-int pp_read_file(const char *root, const char *path, char *buf, size_t len);
-
-/* Read a whole file (root + path) into a malloc'd NUL-terminated buffer of
- * at most max bytes; returns 0 or -errno. */
-int pp_slurp(const char *root, const char *path, size_t max, char **ret, size_t *ret_len);
 
 /* Base name of a path (pointer into it). */
 const char *pp_basename(const char *path);

@@ -291,13 +291,13 @@ int pp_proc_read(struct pp_procs *ps, struct pp_proc *p, uint64_t now_ns)
 	{
 		char comm[32];
 
-		if (pp_read_file(ps->root, path, comm, sizeof(comm)) > 0) {
+		if (smcp_read_file(ps->root, path, comm, sizeof(comm)) > 0) {
 			comm[strcspn(comm, "\n")] = '\0';
 			pp_proc_set_comm(p, comm);
 		}
 	}
 	snprintf(path, sizeof(path), "/proc/%d/maps", p->pid);
-	err = pp_slurp(ps->root, path, MAPS_FILE_MAX, &buf, &len);
+	err = smcp_slurp(ps->root, path, MAPS_FILE_MAX, &buf, &len);
 	if (err) {
 		ps->maps_read_failures++;
 		p->maps_read = true; /* gone: what MMAP2 told us is all there is */

@@ -29,7 +29,7 @@ int pp_online_cpus(bool *online, int max)
 	int n = 0;
 
 	memset(online, 0, (size_t)max * sizeof(*online));
-	if (pp_read_file("", "/sys/devices/system/cpu/online", buf, sizeof(buf)) <= 0) {
+	if (smcp_read_file("", "/sys/devices/system/cpu/online", buf, sizeof(buf)) <= 0) {
 		long c = sysconf(_SC_NPROCESSORS_ONLN);
 
 		for (int i = 0; i < c && i < max; i++)

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <schedmcp/fsread.h>
+
 /* /proc/stat of a big machine (an "intr" line of thousands of IRQs) fits */
 #define MAX_READ (16u << 20)
 
@@ -31,54 +33,10 @@ static const char *const psi_files[PSI_NR] = {
 	[PSI_CPU] = "/proc/pressure/cpu", [PSI_MEMORY] = "/proc/pressure/memory",
 };
 
-/* Whole file into s->buf, NUL-terminated; length or -errno. */
+/* Whole file into s->buf (kept and reused), NUL-terminated; length or -errno. */
 static int read_whole(struct sampler *s, const char *path)
 {
-	char full[PATH_MAX];
-	size_t at = 0;
-	int fd, n;
-
-	n = snprintf(full, sizeof(full), "%s%s", s->root, path);
-	if (n < 0 || (size_t)n >= sizeof(full))
-		return -ENAMETOOLONG;
-	fd = open(full, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	for (;;) {
-		ssize_t r;
-
-		if (at + 1 >= s->buf_len) {
-			size_t len = s->buf_len * 2;
-			char *nb;
-
-			if (len > MAX_READ) {
-				n = -EFBIG;
-				goto out;
-			}
-			nb = realloc(s->buf, len);
-			if (!nb) {
-				n = -ENOMEM;
-				goto out;
-			}
-			s->buf = nb;
-			s->buf_len = len;
-		}
-		r = read(fd, s->buf + at, s->buf_len - 1 - at);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			n = -errno;
-			goto out;
-		}
-		if (r == 0)
-			break;
-		at += (size_t)r;
-	}
-	s->buf[at] = '\0';
-	n = (int)at;
-out:
-	close(fd);
-	return n;
+	return (int)smcp_read_all(s->root, path, MAX_READ, &s->buf, &s->buf_len);
 }
 
 static int sample_alloc(struct sample *smp, int cpu_slots)

@@ -94,6 +94,7 @@ def test_clang():
 FSREAD_RUN = r"""
 #define _POSIX_C_SOURCE 200809L
 #include <schedmcp/fsread.h>
+#include <stdlib.h>
 #include <string.h>
 int main(int argc, char **argv)
 {
@@ -112,6 +113,30 @@ int main(int argc, char **argv)
 	/* a FIFO with no writer must not hang the reader */
 	if (smcp_read_file(argv[1], "/fifo", big, sizeof(big)) != 0)
 		return 5;
+	{
+		/* whole files: exactly max fits, max + 1 is refused, the buffer is reused */
+		char *buf = NULL, *got;
+		size_t cap = 0, n;
+
+		if (smcp_read_all(argv[1], "/big", 40000, &buf, &cap) != 40000 || buf[40000] ||
+		    buf[39999] != 'x' || cap < 40001)
+			return 6;
+		if (smcp_read_all(argv[1], "/big", 39999, &buf, &cap) != -EFBIG)
+			return 7;
+		got = buf;
+		if (smcp_read_all(argv[1], "/f", 10, &buf, &cap) != 8 || buf != got ||
+		    strcmp(buf, "a b c \n\n"))
+			return 8;
+		free(buf);
+		if (smcp_slurp(argv[1], "/big", 100000, &got, &n) || n != 40000 || got[n])
+			return 9;
+		free(got);
+		if (smcp_slurp(argv[1], "/missing", 10, &got, &n) != -ENOENT || got || n)
+			return 10;
+		if (smcp_slurp(argv[1], "/fifo", 10, &got, &n) || n != 0 || got[0])
+			return 11;
+		free(got);
+	}
 	return 0;
 }
 """
@@ -125,6 +150,8 @@ def test_fsread_behaviour():
         with open(os.path.join(d, "f"), "w") as f:
             f.write("a b c \n\n")
         os.mkfifo(os.path.join(d, "fifo"))
+        with open(os.path.join(d, "big"), "w") as f:
+            f.write("x" * 40000)
         src, exe = os.path.join(d, "t.c"), os.path.join(d, "t")
         with open(src, "w") as f:
             f.write(FSREAD_RUN)

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -64,6 +65,90 @@ static inline int smcp_read_file(const char *root, const char *path, char *buf, 
 out:
 	close(fd);
 	return n;
+}
+
+/*
+ * Read root + path whole into *buf, NUL-terminated, growing it with realloc
+ * up to max + 2 bytes; *buf and *cap are kept for the next call, so a plugin
+ * that rereads a file every tick allocates only until the buffer fits.
+ * Returns the length, -EFBIG when the file is longer than max bytes,
+ * -ENOMEM, -ENAMETOOLONG or -errno. *buf stays the caller's to free.
+ */
+static inline ssize_t smcp_read_all(const char *root, const char *path, size_t max, char **buf,
+				    size_t *cap)
+{
+	char full[4096];
+	size_t at = 0, limit = max + 2;
+	ssize_t ret;
+	int fd, n;
+
+	n = snprintf(full, sizeof(full), "%s%s", root ? root : "", path);
+	if (n < 0 || (size_t)n >= sizeof(full))
+		return -ENAMETOOLONG;
+	fd = open(full, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t r;
+
+		if (!*buf || at + 1 >= *cap) {
+			size_t want = *buf && *cap ? *cap * 2 : 16384;
+			char *nb;
+
+			if (*buf && *cap >= limit) {
+				ret = -EFBIG;
+				goto out;
+			}
+			if (want > limit)
+				want = limit;
+			nb = (char *)realloc(*buf, want);
+			if (!nb) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			*buf = nb;
+			*cap = want;
+		}
+		r = read(fd, *buf + at, *cap - 1 - at);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			ret = -errno;
+			goto out;
+		}
+		if (r == 0)
+			break;
+		at += (size_t)r;
+	}
+	(*buf)[at] = '\0';
+	ret = at > max ? -EFBIG : (ssize_t)at;
+out:
+	close(fd);
+	return ret;
+}
+
+/*
+ * Read root + path whole into a new buffer (*ret, the caller frees it,
+ * NUL-terminated, *ret_len bytes). 0 or the errors of smcp_read_all
+ * (then *ret is NULL).
+ */
+static inline int smcp_slurp(const char *root, const char *path, size_t max, char **ret,
+			     size_t *ret_len)
+{
+	char *buf = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	*ret = NULL;
+	*ret_len = 0;
+	n = smcp_read_all(root, path, max, &buf, &cap);
+	if (n < 0) {
+		free(buf);
+		return (int)n;
+	}
+	*ret = buf;
+	*ret_len = (size_t)n;
+	return 0;
 }
 
 #ifdef __cplusplus

@@ -1065,9 +1065,16 @@ no_truth:
 	cJSON_Delete(dsq);
 }
 
+#define SCAN_TYPES 8
+
 struct stream_scan {
 	const struct sched_def *d;
 	int events, with_dsq, matching;
+	struct {
+		char type[32];
+		int events, with_dsq;
+	} by_type[SCAN_TYPES]; /* which kinds of events name a DSQ */
+	int ntypes;
 	char keys[256];   /* the keys of one event, for the SKIP reason */
 	char sample[256]; /* one DSQ-carrying event */
 };
@@ -1090,10 +1097,20 @@ static bool value_names_dsq(const cJSON *v, const struct sched_def *d)
 static void scan_stream(const cJSON *ev, void *arg)
 {
 	struct stream_scan *s = arg;
+	const char *type = or(jstr(ev, "type"), "?");
 	const cJSON *m;
 	bool has = false, match = false;
+	int ti;
 
 	s->events++;
+	for (ti = 0; ti < s->ntypes && strcmp(s->by_type[ti].type, type); ti++)
+		;
+	if (ti == s->ntypes && ti < SCAN_TYPES) {
+		snprintf(s->by_type[ti].type, sizeof(s->by_type[ti].type), "%s", type);
+		s->ntypes++;
+	}
+	if (ti < SCAN_TYPES)
+		s->by_type[ti].events++;
 	if (!s->keys[0]) {
 		cJSON_ArrayForEach(m, ev) {
 			size_t n = strlen(s->keys);
@@ -1120,6 +1137,8 @@ static void scan_stream(const cJSON *ev, void *arg)
 	}
 	if (has) {
 		s->with_dsq++;
+		if (ti < SCAN_TYPES)
+			s->by_type[ti].with_dsq++;
 		if (!s->sample[0] || match) {
 			char *t = cJSON_PrintUnformatted(ev);
 
@@ -1134,7 +1153,7 @@ static void scan_stream(const cJSON *ev, void *arg)
 static void check_stream(struct lab *L, const struct sched_def *d)
 {
 	struct stream_scan s = { .d = d };
-	char err[512] = "";
+	char err[512] = "", types[256] = "";
 	int n = 0;
 
 	if (!L->have_sl) {
@@ -1165,6 +1184,12 @@ static void check_stream(struct lab *L, const struct sched_def *d)
 		       "no sched.* stream events while %s ran under load (stream enabled)", d->ops);
 		return;
 	}
+	for (int t = 0; t < s.ntypes; t++) {
+		size_t len = strlen(types);
+
+		snprintf(types + len, sizeof(types) - len, "%s%s %d/%d", t ? ", " : "",
+			 s.by_type[t].type, s.by_type[t].with_dsq, s.by_type[t].events);
+	}
 	if (!s.with_dsq) {
 		result(d->ops, "stream_dsq", "SKIP",
 		       "sched_latency's stream events carry no DSQ fields yet (%d events read; keys "
@@ -1173,12 +1198,13 @@ static void check_stream(struct lab *L, const struct sched_def *d)
 		return;
 	}
 	if (s.matching)
-		result(d->ops, "stream_dsq", "PASS", "%d of %d events carry DSQ fields, %d name its DSQs; e.g. %s",
-		       s.with_dsq, s.events, s.matching, s.sample);
+		result(d->ops, "stream_dsq", "PASS",
+		       "%d of %d events carry DSQ fields, %d name its DSQs (by type: %s); e.g. %s",
+		       s.with_dsq, s.events, s.matching, types, s.sample);
 	else
 		result(d->ops, "stream_dsq", "FAIL",
-		       "%d of %d events carry DSQ fields but none names its DSQs; e.g. %s", s.with_dsq,
-		       s.events, s.sample);
+		       "%d of %d events carry DSQ fields but none names its DSQs (by type: %s); e.g. %s",
+		       s.with_dsq, s.events, types, s.sample);
 }
 
 /* Unload while measure_latency collects; then the daemon must still serve. */

@@ -1075,8 +1075,9 @@ struct stream_scan {
 		int events, with_dsq;
 	} by_type[SCAN_TYPES]; /* which kinds of events name a DSQ */
 	int ntypes;
-	char keys[256];   /* the keys of one event, for the SKIP reason */
-	char sample[256]; /* one DSQ-carrying event */
+	bool switch_match; /* a sched.switch names its DSQ: the sample shows one */
+	char keys[256];    /* the keys of one event, for the SKIP reason */
+	char sample[400];  /* one DSQ-carrying event */
 };
 
 static bool value_names_dsq(const cJSON *v, const struct sched_def *d)
@@ -1139,12 +1140,16 @@ static void scan_stream(const cJSON *ev, void *arg)
 		s->with_dsq++;
 		if (ti < SCAN_TYPES)
 			s->by_type[ti].with_dsq++;
-		if (!s->sample[0] || match) {
+		bool sw = match && strcmp(type, "sched.switch") == 0;
+
+		if (!s->sample[0] || (match && !s->matching) || (sw && !s->switch_match)) {
 			char *t = cJSON_PrintUnformatted(ev);
 
 			snprintf(s->sample, sizeof(s->sample), "%s", t ? t : "");
 			free(t);
 		}
+		if (sw)
+			s->switch_match = true;
 	}
 	if (match)
 		s->matching++;
@@ -1165,8 +1170,8 @@ static void check_stream(struct lab *L, const struct sched_def *d)
 		       L->stream_reason);
 		return;
 	}
-	/* events since the load, a page at a time, until one names its DSQs */
-	for (int page = 0; page < 3 && !s.matching; page++) {
+	/* events since the load, a page at a time, until a switch names its DSQs */
+	for (int page = 0; page < 3 && !s.switch_match; page++) {
 		int before = s.events;
 
 		n = poll_all(L, "sched.", &L->stream_cursor, 1, scan_stream, &s, err, sizeof(err));

@@ -196,25 +196,34 @@ static void detach(struct sl *p, struct sl_dsq *d)
 	d->n_links = 0;
 }
 
+/*
+ * The switch program first: an insert it did not see end in a run would
+ * stay open, so the task's next insert into the same DSQ would look like a
+ * duplicate sighting and its run would be timed from the old insert
+ * (attaching takes hundreds of ms under emulation).
+ */
 static int attach(struct sl *p, struct sl_dsq *d)
 {
-	struct bpf_program *prog;
+	struct bpf_program *sw = d->skel->progs.sl_dsq_switch, *prog;
+	int err = 0;
 
-	bpf_object__for_each_program(prog, d->skel->obj) {
-		struct bpf_link *l;
+	for (int pass = 0; pass < 2; pass++) {
+		bpf_object__for_each_program(prog, d->skel->obj) {
+			struct bpf_link *l;
 
-		if (!bpf_program__autoload(prog) || prog == d->skel->progs.sl_dsq_depth)
-			continue;
-		if (d->n_links == MAX_LINKS)
-			break;
-		l = bpf_program__attach(prog);
-		if (!l) {
-			int err = -errno;
-
-			detach(p, d);
-			return err;
+			if (!bpf_program__autoload(prog) || prog == d->skel->progs.sl_dsq_depth ||
+			    (prog == sw) != (pass == 0))
+				continue;
+			if (d->n_links == MAX_LINKS)
+				break;
+			l = bpf_program__attach(prog);
+			if (!l) {
+				err = -errno;
+				detach(p, d);
+				return err;
+			}
+			d->links[d->n_links++] = l;
 		}
-		d->links[d->n_links++] = l;
 	}
 	sl_bpf_dsq_hooked(p, d->shared);
 	return 0;

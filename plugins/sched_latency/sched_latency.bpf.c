@@ -30,6 +30,7 @@
 #include <bpf/bpf_core_read.h>
 
 #include "sl_common.bpf.h"
+#include "sl_shared.bpf.h"
 #include "sl_stream.bpf.h"
 
 /* Set by user space between open and load. */
@@ -41,16 +42,12 @@ const volatile bool have_topology = false;
 struct sl_measure_ctl measure[SL_MEASURE_SLOTS] = {};
 __u32 measure_active = 0; /* number of active slots */
 __u32 track_wakers = 0;
+/* Set while the sched_ext DSQ hooks are attached (sl_dsq.c): only then do
+ * stream events look up the task's DSQ state. */
+__u32 dsq_hooked = 0;
 
 static struct sl_task zero_task;
 static struct sl_wake_val zero_wake;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct sl_cpu_stats);
-} cpu_stats SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -217,6 +214,45 @@ static __always_inline void measure_add(struct task_struct *next, __u32 pid, __u
 	}
 }
 
+/* ------------------------------------------------------ sched_ext fields */
+
+/*
+ * The DSQ next ran from, for its switch event. The DSQ object's own
+ * sched_switch program ends the insert (insert_ts = 0, copied to ran_*),
+ * and the two programs may run in either order: either the insert is still
+ * open, or its copy is newer than the moment the task last became runnable
+ * (enq_ts) and so belongs to this switch.
+ */
+static __always_inline void dsq_fill_switch(struct sl_event *e, struct task_struct *next,
+					    __u64 now, __u64 enq_ts)
+{
+	struct sl_dsq_task *t = bpf_task_storage_get(&dsq_task, next, 0, 0);
+
+	if (!t)
+		return;
+	if (t->insert_ts && t->insert_ts <= now) {
+		e->dsq_id = t->dsq_id;
+		e->dsq_wait_ns = now - t->insert_ts;
+	} else if (t->ran_ts && enq_ts && t->ran_ts >= enq_ts) {
+		e->dsq_id = t->ran_dsq_id;
+		e->dsq_wait_ns = t->ran_wait_ns;
+	} else {
+		return;
+	}
+	e->flags |= SL_EVF_DSQ;
+}
+
+/* The DSQ p is queued in (wakeup, migrate), if any. */
+static __always_inline void dsq_fill_queued(struct sl_event *e, struct task_struct *p)
+{
+	struct sl_dsq_task *t = bpf_task_storage_get(&dsq_task, p, 0, 0);
+
+	if (t && t->insert_ts) {
+		e->dsq_id = t->dsq_id;
+		e->flags |= SL_EVF_DSQ;
+	}
+}
+
 /* ------------------------------------------------------------- handlers */
 
 static __always_inline struct sl_cpu_stats *this_cpu_stats(void)
@@ -258,7 +294,7 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 {
 	__u32 prev_pid = TREAD(btf, prev, pid), next_pid = TREAD(btf, next, pid);
 	__u32 cpu = bpf_get_smp_processor_id(), prev_state, next_tgid, b = 0, reason;
-	__u64 now = bpf_ktime_get_ns(), lat = 0;
+	__u64 now = bpf_ktime_get_ns(), lat = 0, enq = 0;
 	struct sl_cpu_stats *cs = this_cpu_stats();
 	struct sl_task *pt, *nt;
 	bool runnable, have = false;
@@ -303,6 +339,7 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 		count_migration(cs, nt, nt->ran_on - 1, cpu);
 	nt->ran_on = cpu + 1; /* st.last_cpu is set from this at export */
 	nt->gen++;
+	enq = nt->enq_ts;
 	if (nt->enq_ts && now > nt->enq_ts) {
 		lat = now - nt->enq_ts;
 		b = sl_bucket(lat);
@@ -357,7 +394,10 @@ stream:
 		e->other_tgid = prev_tgid;
 		e->src_cpu = e->dst_cpu = -1;
 		e->prev_state = runnable ? 0 : prev_state;
-		e->flags = preempt;
+		e->flags = preempt ? SL_EVF_PREEMPTED : 0;
+		/* task storage: tp_btf only */
+		if (btf && dsq_hooked && next_pid)
+			dsq_fill_switch(e, next, now, enq);
 		bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), &next->comm);
 		bpf_probe_read_kernel_str(e->other_comm, sizeof(e->other_comm), &prev->comm);
 		stream_submit(e);
@@ -458,6 +498,8 @@ static __always_inline int on_wakeup(struct task_struct *p, bool btf, bool is_ne
 	e->dst_cpu = cpu;
 	e->prev_state = 0;
 	e->flags = 0;
+	if (btf && dsq_hooked)
+		dsq_fill_queued(e, p);
 	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), &p->comm);
 	e->other_comm[0] = 0;
 	stream_submit(e);
@@ -494,6 +536,8 @@ static __always_inline int on_migrate(struct task_struct *p, int dest, bool btf)
 	e->dst_cpu = dst;
 	e->prev_state = 0;
 	e->flags = 0;
+	if (btf && dsq_hooked)
+		dsq_fill_queued(e, p);
 	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), &p->comm);
 	e->other_comm[0] = 0;
 	stream_submit(e);

@@ -31,8 +31,20 @@ enum sl_event_type {
 	SL_EV_WAKEUP = 2,     /* sched_wakeup: pid woken by other_pid */
 	SL_EV_WAKEUP_NEW = 4, /* sched_wakeup_new: a new task became runnable */
 	SL_EV_MIGRATE = 8,    /* sched_migrate_task: src_cpu -> dst_cpu */
+	SL_EV_DSQ_INSERT = 16, /* sched_ext: pid inserted (or moved) into DSQ dsq_id */
 };
-#define SL_EV_ALL (SL_EV_SWITCH | SL_EV_WAKEUP | SL_EV_WAKEUP_NEW | SL_EV_MIGRATE)
+#define SL_EV_NTYPES 5
+#define SL_EV_ALL \
+	(SL_EV_SWITCH | SL_EV_WAKEUP | SL_EV_WAKEUP_NEW | SL_EV_MIGRATE | SL_EV_DSQ_INSERT)
+
+/* struct sl_event.flags */
+enum sl_event_flags {
+	SL_EVF_PREEMPTED = 1, /* switch: prev was preempted */
+	SL_EVF_DSQ = 2,       /* dsq_id is set: the DSQ the task ran from (switch: see
+			       * dsq_wait_ns), is queued in (wakeup, migrate) or entered
+			       * (dsq_insert) */
+	SL_EVF_FROM_DSQ = 4,  /* dsq_insert by a move: from_dsq_id is the DSQ it left */
+};
 
 /* How a task last became runnable (struct sl_task.enq_reason). */
 enum sl_enq_reason {
@@ -143,9 +155,13 @@ struct sl_event {
 	__u32 other_pid, other_tgid; /* switch: prev; wakeup: the waker */
 	__s32 src_cpu, dst_cpu;      /* migrate */
 	__u32 prev_state;    /* switch: prev's state; 0 = still runnable */
-	__u32 flags;         /* switch: 1 = preempted */
+	__u32 flags;         /* enum sl_event_flags */
 	char comm[SL_COMM_LEN];
 	char other_comm[SL_COMM_LEN];
+	/* sched_ext, while the DSQ hooks are attached (SL_EVF_DSQ) */
+	__u64 dsq_id;
+	__u64 dsq_wait_ns;   /* switch: insert -> run in dsq_id */
+	__u64 from_dsq_id;   /* dsq_insert: SL_EVF_FROM_DSQ */
 };
 
 /* A filtered measurement (measure_latency) in .bss; 0 fields match all. */
@@ -192,10 +208,18 @@ struct sl_dsq_stats {
 	__u64 hist[SL_HIST_BUCKETS];
 };
 
-/* Task state of the DSQ programs (task storage). */
+/*
+ * Task state of the DSQ programs (task storage, one map that both BPF
+ * objects declare: the stream's switch events in sched_latency.bpf.c read
+ * it). The ran_* copy of the last insert that ended in a run lets a switch
+ * event find its DSQ whichever sched_switch program runs first.
+ */
 struct sl_dsq_task {
 	__u64 dsq_id;
-	__u64 insert_ts; /* 0: not in a DSQ we saw */
+	__u64 insert_ts;   /* 0: not in a DSQ we saw */
+	__u64 ran_dsq_id;  /* the DSQ it last ran from */
+	__u64 ran_ts;      /* when (its switch-in) */
+	__u64 ran_wait_ns; /* insert -> run that time */
 };
 
 #endif

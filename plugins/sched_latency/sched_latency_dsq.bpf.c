@@ -21,6 +21,11 @@
  * of a task that is still queued in the same DSQ (its insert not yet ended
  * by a run or a move) is that second hook and is not counted. A time window
  * was not enough: under emulation the two hooks can be microseconds apart.
+ *
+ * While the event stream is on (its filter is copied into this object's
+ * .bss) each counted insert is also a dsq_insert event, written into the
+ * main object's ring buffer (sl_shared.bpf.h). With the stream off that
+ * costs one load of stream.enabled.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -28,6 +33,8 @@
 #include <bpf/bpf_core_read.h>
 
 #include "sl_common.bpf.h"
+#include "sl_shared.bpf.h"
+#include "sl_stream.bpf.h"
 
 #define DEDUP_NS 2000
 
@@ -46,13 +53,6 @@ struct {
 	__type(key, __u64);
 	__type(value, struct sl_dsq_stats);
 } dsq_stats SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct sl_dsq_task);
-} dsq_task SEC(".maps");
 
 struct last_insert {
 	__u64 task;
@@ -88,7 +88,40 @@ static __always_inline struct sl_dsq_stats *dsq_get(__u64 id)
 	return s;
 }
 
-static __always_inline int on_insert(struct task_struct *p, __u64 dsq_id)
+/* A dsq_insert event; from: the DSQ a move took p out of (has_from). */
+static __always_inline void stream_insert(struct task_struct *p, __u64 dsq_id, __u64 from,
+					  bool has_from, __u64 now)
+{
+	__u32 cpu = bpf_get_smp_processor_id(), pid = p->pid, tgid = p->tgid, zero = 0;
+	struct sl_cpu_stats *cs;
+	struct sl_event *e;
+
+	if (!stream_wants(SL_EV_DSQ_INSERT, cpu, pid, tgid, 0, 0))
+		return;
+	cs = bpf_map_lookup_elem(&cpu_stats, &zero);
+	if (!cs)
+		return;
+	e = stream_reserve(cs, now);
+	if (!e)
+		return;
+	e->latency_ns = 0;
+	e->type = SL_EV_DSQ_INSERT;
+	e->cpu = cpu;
+	e->pid = pid;
+	e->tgid = tgid;
+	e->other_pid = e->other_tgid = 0;
+	e->src_cpu = e->dst_cpu = -1;
+	e->prev_state = 0;
+	e->flags = SL_EVF_DSQ | (has_from ? SL_EVF_FROM_DSQ : 0);
+	e->dsq_id = dsq_id;
+	e->from_dsq_id = has_from ? from : 0;
+	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), &p->comm);
+	e->other_comm[0] = 0;
+	stream_submit(e);
+}
+
+static __always_inline int on_insert(struct task_struct *p, __u64 dsq_id, __u64 from,
+				     bool has_from)
 {
 	__u64 now = bpf_ktime_get_ns();
 	struct last_insert *li;
@@ -117,6 +150,8 @@ static __always_inline int on_insert(struct task_struct *p, __u64 dsq_id)
 		t->dsq_id = dsq_id;
 		t->insert_ts = now;
 	}
+	if (stream.enabled)
+		stream_insert(p, dsq_id, from, has_from, now);
 	return 0;
 }
 
@@ -132,53 +167,56 @@ static __always_inline void on_consumed(__u64 dsq_id)
 static __always_inline int on_move(void *ctx, struct task_struct *p, __u64 dsq_id)
 {
 	struct sl_dsq_task *t;
-	__u64 ret = 0;
+	__u64 ret = 0, from = 0;
+	bool has_from = false;
 
 	if (bpf_get_func_ret(ctx, &ret) || !(ret & 0xff) || !p)
 		return 0;
 	t = bpf_task_storage_get(&dsq_task, p, 0, 0);
 	if (t && t->insert_ts) {
-		on_consumed(t->dsq_id);
+		from = t->dsq_id;
+		has_from = true;
+		on_consumed(from);
 		t->insert_ts = 0; /* it left that DSQ */
 	}
-	return on_insert(p, dsq_id);
+	return on_insert(p, dsq_id, from, has_from);
 }
 
 SEC("?fentry/scx_bpf_dsq_insert___v2")
 int BPF_PROG(sl_dsq_insert_v2, struct task_struct *p, __u64 dsq_id)
 {
-	return on_insert(p, dsq_id);
+	return on_insert(p, dsq_id, 0, false);
 }
 
 SEC("?fentry/scx_bpf_dsq_insert")
 int BPF_PROG(sl_dsq_insert, struct task_struct *p, __u64 dsq_id)
 {
-	return on_insert(p, dsq_id);
+	return on_insert(p, dsq_id, 0, false);
 }
 
 SEC("?fentry/scx_bpf_dispatch")
 int BPF_PROG(sl_dsq_dispatch, struct task_struct *p, __u64 dsq_id)
 {
-	return on_insert(p, dsq_id);
+	return on_insert(p, dsq_id, 0, false);
 }
 
 SEC("?fentry/__scx_bpf_dsq_insert_vtime")
 int BPF_PROG(sl_dsq_insert_vtime_args, struct task_struct *p,
 	     struct scx_bpf_dsq_insert_vtime_args___sl *args)
 {
-	return on_insert(p, BPF_CORE_READ(args, dsq_id));
+	return on_insert(p, BPF_CORE_READ(args, dsq_id), 0, false);
 }
 
 SEC("?fentry/scx_bpf_dsq_insert_vtime")
 int BPF_PROG(sl_dsq_insert_vtime, struct task_struct *p, __u64 dsq_id)
 {
-	return on_insert(p, dsq_id);
+	return on_insert(p, dsq_id, 0, false);
 }
 
 SEC("?fentry/scx_bpf_dispatch_vtime")
 int BPF_PROG(sl_dsq_dispatch_vtime, struct task_struct *p, __u64 dsq_id)
 {
-	return on_insert(p, dsq_id);
+	return on_insert(p, dsq_id, 0, false);
 }
 
 SEC("?fexit/scx_bpf_dsq_move_to_local")
@@ -238,6 +276,10 @@ int BPF_PROG(sl_dsq_switch, bool preempt, struct task_struct *prev, struct task_
 	now = bpf_ktime_get_ns();
 	lat = now > t->insert_ts ? now - t->insert_ts : 0;
 	t->insert_ts = 0;
+	/* for the stream's switch event (sched_latency.bpf.c), if it runs after us */
+	t->ran_dsq_id = t->dsq_id;
+	t->ran_ts = now;
+	t->ran_wait_ns = lat;
 	s = dsq_get(t->dsq_id);
 	if (!s)
 		return 0;

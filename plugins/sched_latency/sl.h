@@ -93,6 +93,7 @@ struct sl_stream {
 struct sl_dsq;
 struct sl_bpf;
 struct sl_call;
+struct bpf_object;
 
 struct sl {
 	struct smcp_host *h;
@@ -129,7 +130,15 @@ int sl_bpf_collect_tasks(struct sl *p);
 uint64_t sl_bpf_exits_lost(struct sl *p);
 uint64_t sl_bpf_collected_ns(struct sl *p);
 int sl_bpf_events_fd(struct sl *p);
+/* Push p->stream.ctl into BPF: the main object and the DSQ object. */
 int sl_bpf_stream_apply(struct sl *p);
+void sl_bpf_stream_store(struct sl_stream_ctl *dst, const struct sl_stream_ctl *c);
+/* Before obj (the DSQ object) loads: make its cpu_stats, dsq_task and
+ * events maps the main object's (sl_shared.bpf.h). 0 or -errno. */
+int sl_bpf_share(struct sl *p, struct bpf_object *obj);
+/* The main object's stream events look up DSQ state only while on. */
+void sl_bpf_dsq_hooked(struct sl *p, bool on);
+uint64_t sl_bpf_rb_wakeup_bytes(const struct sl *p);
 /* A free measurement slot set to m and started, or -EBUSY. */
 int sl_bpf_measure_start(struct sl *p, const struct sl_measure_ctl *m);
 int sl_bpf_measure_read(struct sl *p, int slot, struct sl_measure *sum);
@@ -148,6 +157,12 @@ int sl_dsq_init(struct sl *p);
 void sl_dsq_fini(struct sl *p);
 void sl_dsq_tick(struct sl *p, uint64_t now_ns);
 int sl_dsq_emit(struct sl *p, struct smcp_json *j);
+/* Copy the stream filter into the DSQ object (dsq_insert events). */
+void sl_dsq_stream_apply(struct sl *p, const struct sl_stream_ctl *c);
+/* Whether stream events carry DSQ fields now (hooks attached, maps shared). */
+bool sl_dsq_stream_fields(const struct sl *p);
+/* "global", "local", "bypass", "local_on:cpuN", "user:ID". */
+void sl_dsq_name(uint64_t id, char *buf, size_t len);
 
 /* ------------------------------------------------------------- sl_stream.c */
 

@@ -66,6 +66,11 @@ static uint32_t ring_bytes(const struct sl *p)
 	return (uint32_t)sz;
 }
 
+uint64_t sl_bpf_rb_wakeup_bytes(const struct sl *p)
+{
+	return ring_bytes(p) / 8;
+}
+
 static int try_load(struct sl *p, bool btf, struct sched_latency_bpf **ret)
 {
 	struct sched_latency_bpf *skel = sched_latency_bpf__open();
@@ -84,7 +89,7 @@ static int try_load(struct sl *p, bool btf, struct sched_latency_bpf **ret)
 		err = bpf_map__set_max_entries(skel->maps.events, ring_bytes(p));
 	if (err)
 		goto fail;
-	skel->rodata->rb_wakeup_bytes = ring_bytes(p) / 8;
+	skel->rodata->rb_wakeup_bytes = sl_bpf_rb_wakeup_bytes(p);
 	if (p->topo_ok) {
 		skel->rodata->have_topology = true;
 		for (int c = 0; c < p->topo.ncpus && c < SL_MAX_CPUS; c++) {
@@ -411,6 +416,44 @@ int sl_bpf_events_fd(struct sl *p)
 	return bpf_map__fd(p->bpf->skel->maps.events);
 }
 
+int sl_bpf_share(struct sl *p, struct bpf_object *obj)
+{
+	static const char *const names[] = { "cpu_stats", "dsq_task", "events" };
+
+	if (!p->bpf || !p->bpf->skel)
+		return -ENOENT;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct bpf_map *mine = bpf_object__find_map_by_name(p->bpf->skel->obj, names[i]);
+		struct bpf_map *theirs = bpf_object__find_map_by_name(obj, names[i]);
+		int err;
+
+		if (!mine || !theirs)
+			return -ENOENT;
+		err = bpf_map__reuse_fd(theirs, bpf_map__fd(mine));
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+void sl_bpf_dsq_hooked(struct sl *p, bool on)
+{
+	if (p->bpf && p->bpf->skel)
+		__atomic_store_n(&p->bpf->skel->bss->dsq_hooked, on, __ATOMIC_SEQ_CST);
+}
+
+/* Write c into a .bss copy of the filter: disabled while it changes. */
+void sl_bpf_stream_store(struct sl_stream_ctl *dst, const struct sl_stream_ctl *c)
+{
+	__atomic_store_n(&dst->enabled, 0, __ATOMIC_SEQ_CST);
+	dst->type_mask = c->type_mask;
+	dst->pid = c->pid;
+	dst->cpu = c->cpu;
+	dst->min_latency_ns = c->min_latency_ns;
+	dst->per_cpu_per_100ms = c->per_cpu_per_100ms;
+	__atomic_store_n(&dst->enabled, c->enabled, __ATOMIC_SEQ_CST);
+}
+
 int sl_bpf_stream_apply(struct sl *p)
 {
 	struct sl_stream_ctl *dst = &p->bpf->skel->bss->stream;
@@ -419,13 +462,8 @@ int sl_bpf_stream_apply(struct sl *p)
 
 	/* the BPF limit is per CPU and per 100 ms; user space enforces the total */
 	c.per_cpu_per_100ms = per_cpu_per_s / 10 ? per_cpu_per_s / 10 : 1;
-	__atomic_store_n(&dst->enabled, 0, __ATOMIC_SEQ_CST);
-	dst->type_mask = c.type_mask;
-	dst->pid = c.pid;
-	dst->cpu = c.cpu;
-	dst->min_latency_ns = c.min_latency_ns;
-	dst->per_cpu_per_100ms = c.per_cpu_per_100ms;
-	__atomic_store_n(&dst->enabled, c.enabled, __ATOMIC_SEQ_CST);
+	sl_bpf_stream_store(dst, &c);
+	sl_dsq_stream_apply(p, &c); /* dsq_insert events come from the DSQ object */
 	sl_bpf_optional_update(p);
 	return 0;
 }

@@ -30,6 +30,7 @@ struct sl_dsq {
 	bool present[SL_DSQ_NHOOKS], chosen[SL_DSQ_NHOOKS];
 	struct sched_latency_dsq_bpf *skel;
 	bool depth_ok;
+	bool shared; /* uses the main object's stream maps (sl_bpf_share) */
 	struct bpf_link *links[MAX_LINKS];
 	int n_links;
 	char state[32], ops[64];
@@ -88,6 +89,10 @@ static int load(struct sl *p, struct sl_dsq *d, bool with_depth)
 
 	if (!s)
 		return -errno;
+	/* without the main object's maps the DSQ counters still work; only
+	 * the stream's DSQ fields and dsq_insert events are lost */
+	d->shared = sl_bpf_share(p, s->obj) == 0;
+	s->rodata->rb_wakeup_bytes = sl_bpf_rb_wakeup_bytes(p);
 	for (size_t i = 0; i < SL_DSQ_NHOOKS; i++) {
 		const struct sl_dsq_hook *h = &sl_dsq_hooks[i];
 		struct bpf_program *prog = prog_of(s, i);
@@ -160,37 +165,67 @@ int sl_dsq_init(struct sl *p)
 			 "the kernel has sched_ext but refused the DSQ programs: %s",
 			 strerror(-err));
 		p->api->log(p->h, SMCP_LOG_WARNING, "%s", d->reason);
+		return 0;
 	}
+	if (!d->shared)
+		p->api->log(p->h, SMCP_LOG_WARNING,
+			    "the DSQ object cannot share the event stream's maps: stream events "
+			    "will carry no DSQ fields");
+	sl_bpf_stream_apply(p); /* a filter set before this load */
 	return 0;
 }
 
-static void detach(struct sl_dsq *d)
+void sl_dsq_stream_apply(struct sl *p, const struct sl_stream_ctl *c)
 {
+	struct sl_dsq *d = p->dsq;
+
+	if (d && d->skel && d->shared)
+		sl_bpf_stream_store(&d->skel->bss->stream, c);
+}
+
+bool sl_dsq_stream_fields(const struct sl *p)
+{
+	return p->dsq && p->dsq->shared && p->dsq->n_links > 0;
+}
+
+static void detach(struct sl *p, struct sl_dsq *d)
+{
+	sl_bpf_dsq_hooked(p, false);
 	for (int i = 0; i < d->n_links; i++)
 		bpf_link__destroy(d->links[i]);
 	d->n_links = 0;
 }
 
+/*
+ * The switch program first: an insert it did not see end in a run would
+ * stay open, so the task's next insert into the same DSQ would look like a
+ * duplicate sighting and its run would be timed from the old insert
+ * (attaching takes hundreds of ms under emulation).
+ */
 static int attach(struct sl *p, struct sl_dsq *d)
 {
-	struct bpf_program *prog;
+	struct bpf_program *sw = d->skel->progs.sl_dsq_switch, *prog;
+	int err = 0;
 
-	bpf_object__for_each_program(prog, d->skel->obj) {
-		struct bpf_link *l;
+	for (int pass = 0; pass < 2; pass++) {
+		bpf_object__for_each_program(prog, d->skel->obj) {
+			struct bpf_link *l;
 
-		if (!bpf_program__autoload(prog) || prog == d->skel->progs.sl_dsq_depth)
-			continue;
-		if (d->n_links == MAX_LINKS)
-			break;
-		l = bpf_program__attach(prog);
-		if (!l) {
-			int err = -errno;
-
-			detach(d);
-			return err;
+			if (!bpf_program__autoload(prog) || prog == d->skel->progs.sl_dsq_depth ||
+			    (prog == sw) != (pass == 0))
+				continue;
+			if (d->n_links == MAX_LINKS)
+				break;
+			l = bpf_program__attach(prog);
+			if (!l) {
+				err = -errno;
+				detach(p, d);
+				return err;
+			}
+			d->links[d->n_links++] = l;
 		}
-		d->links[d->n_links++] = l;
 	}
+	sl_bpf_dsq_hooked(p, d->shared);
 	return 0;
 }
 
@@ -200,7 +235,7 @@ void sl_dsq_fini(struct sl *p)
 
 	if (!d)
 		return;
-	detach(d);
+	detach(p, d);
 	sched_latency_dsq_bpf__destroy(d->skel);
 	slw_free(&p->w_dsq);
 	free(d);
@@ -259,7 +294,7 @@ void sl_dsq_tick(struct sl *p, uint64_t now_ns)
 			d->attaches++;
 		}
 	} else if (!on && d->n_links) {
-		detach(d);
+		detach(p, d);
 	}
 
 	fd = bpf_map__fd(d->skel->maps.dsq_stats);
@@ -300,7 +335,7 @@ out:
 
 /* ------------------------------------------------------------------- emit */
 
-static void dsq_name(uint64_t id, char *buf, size_t len)
+void sl_dsq_name(uint64_t id, char *buf, size_t len)
 {
 	if (!(id >> 63)) {
 		snprintf(buf, len, "user:%llu", (unsigned long long)id);
@@ -351,7 +386,7 @@ static void emit_rows(struct sl *p, struct smcp_json *j, const char *window,
 		struct slw_row *row = &r->rows[i];
 		char name[48];
 
-		dsq_name(row->key, name, sizeof(name));
+		sl_dsq_name(row->key, name, sizeof(name));
 		api->json_object(j, NULL);
 		api->json_string(j, "dsq", name);
 		api->json_uint(j, "id", row->key);

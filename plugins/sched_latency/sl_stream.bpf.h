@@ -2,8 +2,10 @@
 /*
  * The live event stream of sched_latency.bpf.c: the filter user space
  * changes at run time, a per-CPU rate limit, and a ring buffer that wakes
- * its reader only once a batch has built up. Include after vmlinux.h and
- * sl_common.bpf.h, once.
+ * its reader only once a batch has built up. Both objects include it (the
+ * DSQ object for dsq_insert events; user space gives it the main object's
+ * ring buffer and copies the filter into its .bss). Include after vmlinux.h,
+ * sl_common.bpf.h and sl_shared.bpf.h, once.
  */
 #ifndef SL_STREAM_BPF_H
 #define SL_STREAM_BPF_H
@@ -54,6 +56,7 @@ static __always_inline struct sl_event *stream_reserve(struct sl_cpu_stats *cs, 
 	}
 	cs->ev_sent++;
 	e->ts_ns = now;
+	e->dsq_id = e->dsq_wait_ns = e->from_dsq_id = 0;
 	return e;
 }
 

@@ -6,7 +6,9 @@
  * batch has built up) and publishes each record as a sched.* event into
  * the core's bounded ring, which serves events://stream and poll_events.
  * Losses (ring buffer full, rate limits) are counted and published as
- * sched.stream_loss events, so a gap is never silent.
+ * sched.stream_loss events, so a gap is never silent. Under sched_ext the
+ * DSQ object writes sched.dsq_insert records into the same ring buffer,
+ * and events of tasks that go through a DSQ name it (SL_EVF_DSQ).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -45,8 +47,21 @@ static const char *type_name(uint32_t t)
 		return "sched.wakeup_new";
 	case SL_EV_MIGRATE:
 		return "sched.migrate";
+	case SL_EV_DSQ_INSERT:
+		return "sched.dsq_insert";
 	}
 	return NULL;
+}
+
+/* "dsq": its name, "dsq_id": the raw 64-bit id. */
+static void emit_dsq(const struct smcp_host_api *api, struct smcp_json *j, const char *name_key,
+		     const char *id_key, uint64_t id)
+{
+	char name[48];
+
+	sl_dsq_name(id, name, sizeof(name));
+	api->json_string(j, name_key, name);
+	api->json_uint(j, id_key, id);
 }
 
 static int on_sample(void *ctx, void *data, size_t size)
@@ -96,7 +111,7 @@ static int on_sample(void *ctx, void *data, size_t size)
 		api->json_uint(j, "prev_tgid", e->other_tgid);
 		api->json_string(j, "prev_comm", other);
 		api->json_string(j, "prev_state", state_str(e->prev_state));
-		api->json_bool(j, "preempted", e->flags & 1);
+		api->json_bool(j, "preempted", e->flags & SL_EVF_PREEMPTED);
 		break;
 	case SL_EV_WAKEUP:
 		if (e->other_pid) {
@@ -117,6 +132,13 @@ static int on_sample(void *ctx, void *data, size_t size)
 		}
 		break;
 	}
+	if (e->flags & SL_EVF_DSQ) {
+		emit_dsq(api, j, "dsq", "dsq_id", e->dsq_id);
+		if (e->type == SL_EV_SWITCH)
+			api->json_double(j, "dsq_wait_us", (double)e->dsq_wait_ns / 1000.0);
+	}
+	if (e->flags & SL_EVF_FROM_DSQ)
+		emit_dsq(api, j, "from_dsq", "from_dsq_id", e->from_dsq_id);
 	if (api->event_commit(p->h, j))
 		st->publish_failed++;
 	else
@@ -208,7 +230,9 @@ void sl_stream_tick(struct sl *p, const struct sl_cpu_snap *s)
 
 /* ------------------------------------------------ control_event_tracking */
 
-static const char *const ev_names[] = { "switch", "wakeup", "wakeup_new", "migrate" };
+/* bit i of the type mask */
+static const char *const ev_names[SL_EV_NTYPES] = { "switch", "wakeup", "wakeup_new", "migrate",
+						   "dsq_insert" };
 
 static uint32_t parse_types(const char *s, char *bad, size_t len)
 {
@@ -217,7 +241,7 @@ static uint32_t parse_types(const char *s, char *bad, size_t len)
 
 	snprintf(buf, sizeof(buf), "%s", s);
 	for (tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
-		int i = sl_parse_enum(tok, ev_names, 4);
+		int i = sl_parse_enum(tok, ev_names, SL_EV_NTYPES);
 
 		if (i < 0) {
 			snprintf(bad, len, "%s", tok);
@@ -237,7 +261,7 @@ static void emit_stream_status(struct sl *p, struct smcp_json *j)
 	api->json_bool(j, "enabled", ctl->enabled);
 	api->json_object(j, "filter");
 	api->json_array(j, "types");
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < SL_EV_NTYPES; i++)
 		if (ctl->type_mask & (1u << i))
 			api->json_string(j, NULL, ev_names[i]);
 	api->json_end(j);
@@ -249,6 +273,8 @@ static void emit_stream_status(struct sl *p, struct smcp_json *j)
 		api->json_double(j, "min_latency_us", (double)ctl->min_latency_ns / 1000.0);
 	api->json_end(j);
 	api->json_int(j, "max_events_per_s", p->cfg.stream_rate);
+	/* sched_ext: whether events name DSQs and dsq_insert events can come */
+	api->json_bool(j, "dsq_fields", sl_dsq_stream_fields(p));
 	api->json_object(j, "counters_since_start");
 	if (sl_bpf_read_cpus(p, &s) == 0) {
 		api->json_uint(j, "from_bpf", s.ev_sent);
@@ -290,7 +316,7 @@ static int control_event_tracking(void *data, struct smcp_call *call,
 				return api->result_error(
 					res,
 					"unknown event type '%s': use a comma list of "
-					"switch, wakeup, wakeup_new, migrate",
+					"switch, wakeup, wakeup_new, migrate, dsq_insert",
 					bad);
 		}
 		if (api->arg_int(args, "pid", &v) == 0)
@@ -328,7 +354,7 @@ static const char control_schema[] =
 	"\"properties\":{"
 	"\"action\":{\"type\":\"string\",\"enum\":[\"enable\",\"disable\",\"status\"]},"
 	"\"types\":{\"type\":\"string\",\"maxLength\":100,\"description\":\"comma list of "
-	"switch, wakeup, wakeup_new, migrate (default all)\"},"
+	"switch, wakeup, wakeup_new, migrate, dsq_insert (sched_ext; default all)\"},"
 	"\"pid\":{\"type\":\"integer\",\"minimum\":1,\"description\":\"only events involving "
 	"this process or thread\"},"
 	"\"cpu\":{\"type\":\"integer\",\"minimum\":0},"
@@ -339,6 +365,7 @@ static const char control_schema[] =
 static const char control_output[] =
 	"{\"type\":\"object\",\"properties\":{\"enabled\":{\"type\":\"boolean\"},"
 	"\"filter\":{\"type\":\"object\"},\"max_events_per_s\":{\"type\":\"integer\"},"
+	"\"dsq_fields\":{\"type\":\"boolean\"},"
 	"\"counters_since_start\":{\"type\":\"object\"}},\"required\":[\"enabled\"]}";
 
 int sl_stream_register(struct sl *p)
@@ -350,7 +377,9 @@ int sl_stream_register(struct sl *p)
 		.description =
 			"enable/disable/status of sched.switch, sched.wakeup, "
 			"sched.wakeup_new and sched.migrate events in events://stream (read "
-			"them with poll_events). Filtered in the kernel by types, pid, cpu and "
+			"them with poll_events). Under sched_ext also sched.dsq_insert, and "
+			"events of tasks that went through a dispatch queue carry dsq, dsq_id "
+			"(switch: dsq_wait_us). Filtered in the kernel by types, pid, cpu and "
 			"min_latency_us; rate-limited; losses are counted.",
 		.input_schema = control_schema,
 		.output_schema = control_output,

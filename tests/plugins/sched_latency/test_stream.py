@@ -47,6 +47,10 @@ def main():
         sw = [e for e in events if e["type"] == "sched.switch"]
         ck.check(sw and all({"cpu", "pid", "comm", "prev_pid", "prev_state", "wait_us"} <= set(e)
                             for e in sw), f"switch events carry their fields: {sw[:1]}")
+        # DSQ fields only while a BPF scheduler runs (never on a kernel without sched_ext)
+        if not st["dsq_fields"]:
+            with_dsq = [e for e in events if "dsq" in e or "dsq_id" in e]
+            ck.check(not with_dsq, f"no DSQ fields without sched_ext hooks: {with_dsq[:1]}")
 
         # minimum wait: switches with shorter waits are dropped in BPF
         d.structured("control_event_tracking", {"action": "enable", "types": "switch",
@@ -92,6 +96,13 @@ def main():
         r = d.tool("control_event_tracking", {"action": "enable", "types": "switch,bogus"})
         ck.check(r.get("isError") and "bogus" in r["content"][0]["text"],
                  f"unknown type refused: {r}")
+
+        # the sched_ext type is accepted anywhere (events come only under sched_ext)
+        st = d.structured("control_event_tracking", {"action": "enable",
+                                                     "types": "dsq_insert,switch"})
+        ck.check(st["filter"]["types"] == ["switch", "dsq_insert"] and
+                 isinstance(st.get("dsq_fields"), bool), f"dsq_insert accepted: {st}")
+        d.structured("control_event_tracking", {"action": "disable"})
     finally:
         pp.kill()
         d.close()

@@ -135,6 +135,7 @@ static void sl_fini(struct smcp_host *h)
 	if (p->tick_timer > 0)
 		(void)p->api->timer_remove(p->h, p->tick_timer);
 	p->tick_timer = 0;
+	sl_metrics_fini(p);
 	sl_stream_fini(p);
 	sl_dsq_fini(p);
 	sl_bpf_stop(p);
@@ -226,6 +227,9 @@ static int sl_init(struct smcp_host *h, const struct smcp_host_api *api)
 		if (err < 0)
 			return err;
 		p->tick_timer = err;
+		err = sl_metrics_init(p);
+		if (err)
+			return err;
 		if (p->cfg.stream_at_start) {
 			p->stream.ctl = (struct sl_stream_ctl){ .enabled = 1,
 								.type_mask = SL_EV_ALL,

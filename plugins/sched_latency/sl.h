@@ -68,7 +68,7 @@ enum sl_window_id { SL_W1, SL_W10, SL_W60, SL_WSTART, SL_NWINDOWS };
 enum sl_programs { SL_PROGS_AUTO, SL_PROGS_TP_BTF, SL_PROGS_RAW_TP };
 
 struct sl_cfg {
-	int64_t max_threads, max_procs, ring_kb, stream_rate;
+	int64_t max_threads, max_procs, ring_kb, stream_rate, latency_per_cpu_max;
 	bool stream_at_start, dsq, waker_cpu;
 	enum sl_programs programs;
 };

@@ -5,8 +5,10 @@
  * once per history step:
  *
  *   - machine data straight from the cumulative per-CPU BPF map: run-queue
- *     latency histograms summed per LLC, and per-CPU counters, published
- *     cumulative (the core takes differences);
+ *     latency histograms per CPU (summed per LLC on machines with more than
+ *     latency_per_cpu_max_cpus CPUs: each histogram series may keep ~0.5 MiB
+ *     of history), and per-CPU counters, published cumulative (the core
+ *     takes differences);
  *   - per-process latency from the changes the process series (sl_window)
  *     recorded since the previous step, published as deltas, and only for
  *     the TOP_PROCS processes that waited longest (the core keeps its own
@@ -28,6 +30,7 @@
  * (20) so that a newcomer can displace a fading series. */
 #define TOP_PROCS 32
 #define LABEL_LEN 12
+#define CPULIST_LEN 64 /* the cpu label of an LLC group: its CPUs */
 
 enum {
 	M_CPU_WAITS,
@@ -46,9 +49,10 @@ struct top_proc {
 struct sl_metrics {
 	int m_lat, m_proc_lat, m_dropped, m_cpu[M_CPU_N];
 	double bounds[SL_NB];
-	int ngroups;          /* LLC groups: topo LLCs, plus one for CPUs of unknown LLC */
+	/* latency groups: one per CPU, or per LLC plus one for CPUs of unknown LLC */
+	int ngroups;
 	int *cpu_group;       /* ncpus */
-	char (*group_llc)[LABEL_LEN], (*group_node)[LABEL_LEN];
+	char (*group_llc)[LABEL_LEN], (*group_node)[LABEL_LEN], (*group_cpus)[CPULIST_LEN];
 	char (*cpu_label)[LABEL_LEN]; /* ncpus */
 	uint64_t *group_hist; /* ngroups * SL_NB */
 	uint64_t *group_sum;  /* ngroups */
@@ -165,7 +169,7 @@ static void collect(void *data, uint64_t now_ns)
 				(void)api->metric_set(p->h, m->m_cpu[k], lv, (double)vals[k]);
 		}
 		for (int g = 0; g < m->ngroups; g++) {
-			const char *lv[2] = { m->group_node[g], m->group_llc[g] };
+			const char *lv[3] = { m->group_node[g], m->group_llc[g], m->group_cpus[g] };
 
 			if (!m->group_llc[g][0])
 				continue; /* an LLC without possible CPUs */
@@ -195,47 +199,53 @@ static int reg(struct sl *p, const struct smcp_metric_desc *d, int *ret)
 	return 0;
 }
 
+static void label_id(char *buf, int id)
+{
+	if (id >= 0)
+		snprintf(buf, LABEL_LEN, "%d", id);
+	else
+		strcpy(buf, "unknown");
+}
+
 static int groups_init(struct sl *p, struct sl_metrics *m)
 {
 	const struct sl_topo *t = &p->topo;
 	int nllc = p->topo_ok ? t->n_llc : 0;
+	bool per_cpu = p->ncpus <= p->cfg.latency_per_cpu_max;
 
-	m->ngroups = nllc + 1; /* the last: CPUs whose LLC is not known */
+	m->ngroups = per_cpu ? p->ncpus : nllc + 1;
 	m->cpu_group = calloc((size_t)p->ncpus, sizeof(*m->cpu_group));
 	m->cpu_label = calloc((size_t)p->ncpus, sizeof(*m->cpu_label));
 	m->group_llc = calloc((size_t)m->ngroups, sizeof(*m->group_llc));
 	m->group_node = calloc((size_t)m->ngroups, sizeof(*m->group_node));
+	m->group_cpus = calloc((size_t)m->ngroups, sizeof(*m->group_cpus));
 	m->group_hist = calloc((size_t)m->ngroups * SL_NB, sizeof(uint64_t));
 	m->group_sum = calloc((size_t)m->ngroups, sizeof(uint64_t));
 	if (!m->cpu_group || !m->cpu_label || !m->group_llc || !m->group_node ||
-	    !m->group_hist || !m->group_sum)
+	    !m->group_cpus || !m->group_hist || !m->group_sum)
 		return -ENOMEM;
 	for (int c = 0; c < p->ncpus; c++) {
 		int llc = p->topo_ok && c < t->ncpus ? t->cpu_llc[c] : -1;
 		int node = p->topo_ok && c < t->ncpus ? t->cpu_node[c] : -1;
-		int g = llc >= 0 && llc < nllc ? llc : nllc;
+		int g = per_cpu ? c : llc >= 0 && llc < nllc ? llc : nllc;
 
 		snprintf(m->cpu_label[c], LABEL_LEN, "%d", c);
 		m->cpu_group[c] = g;
 		if (m->group_llc[g][0])
-			continue; /* the LLC's node is that of its first CPU */
-		if (g == nllc) {
-			strcpy(m->group_llc[g], "unknown");
-			strcpy(m->group_node[g], "unknown");
-		} else {
-			snprintf(m->group_llc[g], LABEL_LEN, "%d", llc);
-			if (node >= 0)
-				snprintf(m->group_node[g], LABEL_LEN, "%d", node);
-			else
-				strcpy(m->group_node[g], "unknown");
-		}
+			continue; /* an LLC's node is that of its first CPU */
+		label_id(m->group_llc[g], llc < nllc ? llc : -1);
+		label_id(m->group_node[g], node);
+		if (per_cpu)
+			snprintf(m->group_cpus[g], CPULIST_LEN, "%d", c);
+		else if (g == nllc || sl_topo_cpus(t, 1, llc, m->group_cpus[g], CPULIST_LEN) <= 0)
+			strcpy(m->group_cpus[g], "unknown");
 	}
 	return 0;
 }
 
 int sl_metrics_init(struct sl *p)
 {
-	static const char *const llc_labels[] = { "node", "llc" };
+	static const char *const llc_labels[] = { "node", "llc", "cpu" };
 	static const char *const proc_labels[] = { "pid", "comm" };
 	static const char *const cpu_labels[] = { "cpu" };
 	const struct smcp_host_api *api = p->api;
@@ -256,12 +266,13 @@ int sl_metrics_init(struct sl *p)
 	err = reg(p, &(struct smcp_metric_desc){
 		.sz = sizeof(struct smcp_metric_desc),
 		.name = "sched_runq_latency_ns",
-		.help = "run-queue latency: time from becoming runnable to running, per LLC "
-			"(no labels given: the whole machine)",
+		.help = "run-queue latency: time from becoming runnable to running, per CPU "
+			"(per LLC on large machines: cpu is then the LLC's CPU list); no "
+			"labels given: the whole machine",
 		.unit = "ns",
 		.type = SMCP_METRIC_HISTOGRAM,
 		.labels = llc_labels,
-		.n_labels = 2,
+		.n_labels = 3,
 		.bucket_bounds = m->bounds,
 		.n_buckets = SL_NB,
 	}, &m->m_lat);
@@ -315,6 +326,7 @@ void sl_metrics_fini(struct sl *p)
 	free(m->cpu_label);
 	free(m->group_llc);
 	free(m->group_node);
+	free(m->group_cpus);
 	free(m->group_hist);
 	free(m->group_sum);
 	free(m);

@@ -20,7 +20,7 @@ C = Checker("metrics/published")
 
 # name: (type, unit, labels, top_n, context)
 SCHED_LATENCY = {
-    "sched_runq_latency_ns": ("histogram", "ns", ["node", "llc"], False, False),
+    "sched_runq_latency_ns": ("histogram", "ns", ["node", "llc", "cpu"], False, False),
     "sched_proc_runq_latency_ns": ("histogram", "ns", ["pid", "comm"], True, True),
     "sched_cpu_runq_waits_total": ("counter", "1", ["cpu"], False, False),
     "sched_cpu_runq_wait_ns_total": ("counter", "ns", ["cpu"], False, False),
@@ -90,9 +90,12 @@ def test_catalog_and_history():
             load.wait()
         h = d.read_json("history://sched_runq_latency_ns")
         C.check(h["series"], f"history://sched_runq_latency_ns has series: {h}")
-        llcs = {(s["labels"]["node"], s["labels"]["llc"]) for s in h["series"]}
-        C.check(("0", "0") in llcs or any(n != "unknown" for n, _ in llcs),
-                f"LLC series labelled with decimal node and llc ids: {llcs}")
+        cpus = sorted(s["labels"]["cpu"] for s in h["series"])
+        if os.cpu_count() <= 64:  # latency_per_cpu_max_cpus
+            C.check(set(cpus) <= {str(c) for c in range(os.cpu_count())} and str(cpu) in cpus,
+                    f"one series per CPU, the loaded one among them: {cpus}")
+        C.check(all(s["labels"]["node"].isdigit() and s["labels"]["llc"].isdigit()
+                    for s in h["series"]), f"decimal node and llc ids: {h['series']}")
         r = call(d, "query_history", {"metric": "sched_runq_latency_ns", "group_by": "all",
                                       "start": "-8s"})
         s = r["series"][0]["summary"]

@@ -232,9 +232,6 @@ static int sl_init(struct smcp_host *h, const struct smcp_host_api *api)
 		if (err < 0)
 			return err;
 		p->tick_timer = err;
-		err = sl_metrics_init(p);
-		if (err)
-			return err;
 		if (p->cfg.stream_at_start) {
 			p->stream.ctl = (struct sl_stream_ctl){ .enabled = 1,
 								.type_mask = SL_EV_ALL,
@@ -249,6 +246,14 @@ static int sl_init(struct smcp_host *h, const struct smcp_host_api *api)
 	err = sl_dsq_init(p);
 	if (err)
 		return err;
+	/* after the BPF objects are loaded: long-lived allocations made while
+	 * libbpf still holds the kernel's BTF would sit above it on the heap
+	 * and keep the freed megabytes from being returned */
+	if (p->running) {
+		err = sl_metrics_init(p);
+		if (err)
+			return err;
+	}
 	if (p->running)
 		api->log(h, SMCP_LOG_INFO, "collecting with %s programs on %d CPUs", p->mode,
 			 p->ncpus);

@@ -170,11 +170,12 @@ static void collect(void *data, uint64_t now_ns)
 		}
 		for (int g = 0; g < m->ngroups; g++) {
 			const char *lv[3] = { m->group_node[g], m->group_llc[g], m->group_cpus[g] };
+			const uint64_t *gh = m->group_hist + (size_t)g * SL_NB;
 
 			if (!m->group_llc[g][0])
 				continue; /* an LLC without possible CPUs */
-			(void)api->metric_hist(p->h, m->m_lat, lv, m->group_hist + (size_t)g * SL_NB,
-					       SL_NB, (double)m->group_sum[g], 0);
+			(void)api->metric_hist(p->h, m->m_lat, lv, gh, SL_NB,
+					       (double)m->group_sum[g], 0);
 		}
 		(void)api->metric_set(p->h, m->m_dropped, NULL, (double)dropped);
 	}

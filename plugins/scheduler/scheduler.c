@@ -7,7 +7,8 @@
  * enable_seq); when the scheduler changes it notifies subscribers of both
  * resources, publishes a scheduler.changed event for clients that poll, and
  * logs. Once per history step it publishes scheduler_info (and sched_ext's
- * counters) for the core's history and watch context. Reads use a fresh sched_ext state and fair tunables cached for 5 s.
+ * counters) for the core's history and watch context. Reads use a fresh
+ * sched_ext state and fair tunables cached for 5 s.
  */
 #include <errno.h>
 #include <string.h>

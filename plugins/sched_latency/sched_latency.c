@@ -45,6 +45,10 @@ static const struct smcp_config_key config_keys[] = {
 	  "also count wakeups on the waker's CPU (one more BPF program on every wakeup, "
 	  "about 130 ns)",
 	  0, 0 },
+	{ sizeof(struct smcp_config_key), "latency_per_cpu_max_cpus", SMCP_CONFIG_INT, "64",
+	  "publish the sched_runq_latency_ns metric per CPU on machines with at most this many "
+	  "CPUs (each series keeps up to ~0.5 MiB of history), per LLC above",
+	  0, SL_MAX_CPUS },
 	{ sizeof(struct smcp_config_key), "programs", SMCP_CONFIG_STRING, "auto",
 	  "auto (tp_btf, else raw_tp), tp_btf or raw_tp", 0, 0 },
 	{ sizeof(struct smcp_config_key), "dsq", SMCP_CONFIG_BOOL, "true",
@@ -135,6 +139,7 @@ static void sl_fini(struct smcp_host *h)
 	if (p->tick_timer > 0)
 		(void)p->api->timer_remove(p->h, p->tick_timer);
 	p->tick_timer = 0;
+	sl_metrics_fini(p);
 	sl_stream_fini(p);
 	sl_dsq_fini(p);
 	sl_bpf_stop(p);
@@ -163,6 +168,7 @@ static int sl_init(struct smcp_host *h, const struct smcp_host_api *api)
 	p->cfg.stream_at_start = cfg_bool(p, "stream_at_start", false);
 	p->cfg.dsq = cfg_bool(p, "dsq", true);
 	p->cfg.waker_cpu = cfg_bool(p, "waker_cpu", false);
+	p->cfg.latency_per_cpu_max = cfg_int(p, "latency_per_cpu_max_cpus", 64);
 	{
 		const char *v = NULL;
 
@@ -240,6 +246,14 @@ static int sl_init(struct smcp_host *h, const struct smcp_host_api *api)
 	err = sl_dsq_init(p);
 	if (err)
 		return err;
+	/* after the BPF objects are loaded: long-lived allocations made while
+	 * libbpf still holds the kernel's BTF would sit above it on the heap
+	 * and keep the freed megabytes from being returned */
+	if (p->running) {
+		err = sl_metrics_init(p);
+		if (err)
+			return err;
+	}
 	if (p->running)
 		api->log(h, SMCP_LOG_INFO, "collecting with %s programs on %d CPUs", p->mode,
 			 p->ncpus);

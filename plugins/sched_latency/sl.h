@@ -12,6 +12,7 @@
  *   sl_call.c        tool calls answered later: progress, completion, cancel
  *   sl_measure.c     measure_latency
  *   sl_wakers.c      analyze_waker_wakee
+ *   sl_metrics.c     the metrics the core keeps history of (docs/metrics.md)
  *   sl_hist.c, sl_window.c, sl_topo.c, sl_tasks.c  pure helpers (unit-tested)
  *
  * Private to the plugin: nothing here is exported (-fvisibility=hidden).
@@ -67,7 +68,7 @@ enum sl_window_id { SL_W1, SL_W10, SL_W60, SL_WSTART, SL_NWINDOWS };
 enum sl_programs { SL_PROGS_AUTO, SL_PROGS_TP_BTF, SL_PROGS_RAW_TP };
 
 struct sl_cfg {
-	int64_t max_threads, max_procs, ring_kb, stream_rate;
+	int64_t max_threads, max_procs, ring_kb, stream_rate, latency_per_cpu_max;
 	bool stream_at_start, dsq, waker_cpu;
 	enum sl_programs programs;
 };
@@ -94,6 +95,7 @@ struct sl_dsq;
 struct sl_bpf;
 struct sl_call;
 struct bpf_object;
+struct sl_metrics;
 
 struct sl {
 	struct smcp_host *h;
@@ -115,6 +117,7 @@ struct sl {
 	struct sl_dsq *dsq;
 	struct sl_call *calls;
 	uint64_t tick_cost_ns; /* user-space time of the last tick */
+	struct sl_metrics *metrics; /* NULL: the host keeps no history, or BPF is off */
 };
 
 /* ---------------------------------------------------------------- sl_bpf.c */
@@ -125,6 +128,9 @@ void sl_bpf_stop(struct sl *p);
 void sl_bpf_optional_update(struct sl *p);
 int sl_bpf_read_cpus(struct sl *p, struct sl_cpu_snap *out);
 void sl_cpu_snap_free(struct sl_cpu_snap *s);
+/* The per-CPU map read into a buffer kept for this (ncpus entries, valid
+ * until the next read of it), or NULL. Allocates nothing. */
+const struct sl_cpu_stats *sl_bpf_cpu_stats(struct sl *p);
 /* Feed p->tasks with the threads that changed and those that exited. */
 int sl_bpf_collect_tasks(struct sl *p);
 uint64_t sl_bpf_exits_lost(struct sl *p);
@@ -213,6 +219,13 @@ void sl_emit_cpu_rows(struct sl *p, struct smcp_json *j, const char *key, const 
 		      size_t offset, size_t limit);
 
 int sl_resources_register(struct sl *p);
+
+/* ------------------------------------------------------------ sl_metrics.c */
+
+/* Register the metrics and the collect callback (inside init, once BPF
+ * runs). 0 when the host has no metric API; -errno. */
+int sl_metrics_init(struct sl *p);
+void sl_metrics_fini(struct sl *p);
 
 /* ------------------------------------- sl_measure.c, sl_wakers.c, sl_call.c */
 

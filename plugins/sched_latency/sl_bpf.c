@@ -310,6 +310,17 @@ int sl_bpf_read_cpus(struct sl *p, struct sl_cpu_snap *out)
 	return 0;
 }
 
+const struct sl_cpu_stats *sl_bpf_cpu_stats(struct sl *p)
+{
+	__u32 zero = 0;
+
+	if (!p->bpf || bpf_map__lookup_elem(p->bpf->skel->maps.cpu_stats, &zero, sizeof(zero),
+					    p->bpf->cpu_buf,
+					    sizeof(struct sl_cpu_stats) * (size_t)p->ncpus, 0))
+		return NULL;
+	return p->bpf->cpu_buf;
+}
+
 void sl_cpu_snap_free(struct sl_cpu_snap *s)
 {
 	free(s->c);

@@ -165,6 +165,7 @@ int slw_tick(struct slw_series *s, uint64_t now_ns, struct slw_input *in, size_t
 	if (s->count < SLW_SLOTS)
 		s->count++;
 	s->last_tick_ns = now_ns;
+	s->ticks++;
 
 	for (size_t i = 0; i < n; i++) {
 		struct ent_hdr *prev = NULL, *e;
@@ -348,6 +349,36 @@ static int collect(const struct slw_series *s, uint64_t from_ns, struct slw_resu
 	out->n = nrows;
 	free(refs);
 	return 0;
+}
+
+unsigned slw_visit_since(const struct slw_series *s, uint64_t after_tick, slw_visit_fn fn,
+			 void *ctx)
+{
+	uint64_t n = s->ticks > after_tick ? s->ticks - after_tick : 0;
+
+	if (n > s->count)
+		n = s->count;
+	for (unsigned i = (unsigned)n; i-- > 0;) {
+		const struct slw_slot *sl = &s->slots[(s->newest + SLW_SLOTS - i) % SLW_SLOTS];
+		size_t off = 0;
+
+		for (uint32_t r = 0; r < sl->nrec; r++) {
+			const struct rec_hdr *h = (const void *)(sl->buf + off);
+			const uint64_t *dc = (const uint64_t *)(h + 1);
+			size_t sz = sizeof(*h) + 8 * s->nc + 4 * (size_t)h->npairs;
+			struct slw_change ch = {
+				.key = h->key,
+				.meta = &h->meta,
+				.dc = dc,
+				.pairs = (const uint32_t *)(dc + s->nc),
+				.npairs = h->npairs,
+			};
+
+			fn(ctx, &ch);
+			off += (sz + 7) & ~(size_t)7;
+		}
+	}
+	return (unsigned)n;
 }
 
 int slw_window_last(const struct slw_series *s, uint64_t window_ns, struct slw_result *out)

@@ -61,6 +61,7 @@ struct slw_series {
 	unsigned count;  /* valid slots */
 	uint64_t last_tick_ns;
 	uint64_t dropped_entities; /* inputs beyond max_entities, total */
+	uint64_t ticks;            /* slw_tick() calls so far: the newest slot's number */
 };
 
 struct slw_row {
@@ -95,6 +96,30 @@ int slw_tick(struct slw_series *s, uint64_t now_ns, struct slw_input *in, size_t
  * since_ns. -ENODATA when no tick has been recorded yet. */
 int slw_window_last(const struct slw_series *s, uint64_t window_ns, struct slw_result *out);
 int slw_window_since(const struct slw_series *s, uint64_t since_ns, struct slw_result *out);
+
+/*
+ * One recorded change, as slw_visit_since() hands it over: the entity's
+ * counter differences (nc) and its histogram differences as npairs packed
+ * (bucket, count) pairs (SLW_PAIR_BUCKET / SLW_PAIR_COUNT; bucket counts
+ * nh * SL_NB). Borrowed for the call.
+ */
+struct slw_change {
+	uint64_t key;
+	const struct slw_meta *meta;
+	const uint64_t *dc;
+	const uint32_t *pairs;
+	uint32_t npairs;
+};
+#define SLW_PAIR_BUCKET(p) ((p) >> 24)
+#define SLW_PAIR_COUNT(p) ((p) & 0xFFFFFFu)
+
+typedef void (*slw_visit_fn)(void *ctx, const struct slw_change *ch);
+
+/* Call fn for every change recorded in the slots numbered after after_tick
+ * (up to the newest, s->ticks; at most the SLW_SLOTS kept), oldest slot
+ * first. Allocates nothing. Returns the number of slots visited. */
+unsigned slw_visit_since(const struct slw_series *s, uint64_t after_tick, slw_visit_fn fn,
+			 void *ctx);
 
 /* Rows from cumulative inputs (a "since start" view). */
 int slw_result_from_inputs(unsigned nc, unsigned nh, const struct slw_input *in, size_t n,

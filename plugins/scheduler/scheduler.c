@@ -6,7 +6,9 @@
  * A 1 s timer reads three small sysfs files (sched_ext state, ops name,
  * enable_seq); when the scheduler changes it notifies subscribers of both
  * resources, publishes a scheduler.changed event for clients that poll, and
- * logs. Reads use a fresh sched_ext state and fair tunables cached for 5 s.
+ * logs. Once per history step it publishes scheduler_info (and sched_ext's
+ * counters) for the core's history and watch context. Reads use a fresh
+ * sched_ext state and fair tunables cached for 5 s.
  */
 #include <errno.h>
 #include <string.h>
@@ -41,6 +43,8 @@ struct sched_plugin {
 	struct kernel_release kernel;
 	struct fair_state fair;
 	uint64_t fair_read_ns; /* 0: never */
+	int m_info, m_rejected, m_events; /* metric ids; 0: the host keeps no history */
+	struct scx_state collected; /* the collect callback's full read (too big for its stack) */
 };
 
 static struct sched_plugin plugin;
@@ -148,6 +152,66 @@ static int query_stats(void *data, struct smcp_call *call, const struct smcp_arg
 	return j ? emit_catalog(p->api, j, type) : -ENOMEM;
 }
 
+/* Once per history step: which scheduler is in charge (a gauge of 1 whose
+ * labels name it: a switch shows as one series ending and another starting)
+ * and, while the kernel has sched_ext, its rejection and event counters. */
+static void sched_collect(void *data, uint64_t now_ns)
+{
+	struct sched_plugin *p = data;
+	struct sched_view v = { .scx = p->polled, .kernel = p->kernel };
+	const char *lv[2] = { sched_class(&v), sched_name(&v) };
+	struct scx_state *st = &p->collected;
+
+	(void)p->api->metric_set(p->host, p->m_info, lv, 1);
+	if (!p->polled.supported)
+		return;
+	scx_read(root(p), true, st);
+	if (st->nr_rejected >= 0)
+		(void)p->api->metric_set(p->host, p->m_rejected, NULL, (double)st->nr_rejected);
+	for (int i = 0; i < st->n_events && i < SCX_MAX_EVENTS; i++) {
+		const char *ev[1] = { st->events[i].name };
+
+		(void)p->api->metric_set(p->host, p->m_events, ev, (double)st->events[i].value);
+	}
+}
+
+static int metrics_init(struct sched_plugin *p)
+{
+	static const char *const info_labels[] = { "class", "ops" };
+	static const char *const event_labels[] = { "event" };
+	const struct smcp_host_api *api = p->api;
+	const struct smcp_metric_desc d[] = {
+		{ .sz = sizeof(d[0]), .name = "scheduler_info",
+		  .help = "1 for the scheduler in charge: class sched_ext with the BPF "
+			  "scheduler's ops name, or fair with EEVDF/CFS",
+		  .unit = "1", .type = SMCP_METRIC_GAUGE, .flags = SMCP_METRIC_CONTEXT,
+		  .labels = info_labels, .n_labels = 2 },
+		{ .sz = sizeof(d[0]), .name = "scx_nr_rejected_total",
+		  .help = "tasks sched_ext rejected (/sys/kernel/sched_ext/nr_rejected)",
+		  .unit = "1", .type = SMCP_METRIC_COUNTER },
+		{ .sz = sizeof(d[0]), .name = "scx_events_total",
+		  .help = "sched_ext event counters (/sys/kernel/sched_ext/root/events)",
+		  .unit = "1", .type = SMCP_METRIC_COUNTER, .labels = event_labels,
+		  .n_labels = 1 },
+	};
+	int *ids[] = { &p->m_info, &p->m_rejected, &p->m_events };
+
+	if (!SMCP_API_HAS(api, metric_collect))
+		return 0; /* an older host: everything but history */
+	for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++) {
+		int id = api->metric_register(p->host, &d[i]);
+
+		if (id < 0) {
+			api->log(p->host, SMCP_LOG_ERROR, "cannot register metric %s: %s",
+				 d[i].name, strerror(-id));
+			return id;
+		}
+		*ids[i] = id;
+	}
+	sched_collect(p, 0); /* baseline of the counters */
+	return api->metric_collect(p->host, sched_collect, p);
+}
+
 static int sched_init(struct smcp_host *host, const struct smcp_host_api *api)
 {
 	struct sched_plugin *p = &plugin;
@@ -211,7 +275,9 @@ static int sched_init(struct smcp_host *host, const struct smcp_host_api *api)
 	if (err)
 		return err;
 	err = api->timer_add(host, POLL_MS, true, sched_poll, p);
-	return err < 0 ? err : 0;
+	if (err < 0)
+		return err;
+	return metrics_init(p);
 }
 
 static void sched_fini(struct smcp_host *host)

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "stat_metrics.h"
 #include "stat_window.h"
 
 #define BUSIEST_ROWS 8
@@ -14,13 +15,8 @@ static const char *const field_keys[CPU_NR_FIELDS] = {
 	[CPU_SOFTIRQ] = "softirq_pct", [CPU_STEAL] = "steal_pct",
 };
 
-struct split {
-	double pct[CPU_NR_FIELDS];
-	double busy; /* 100 - idle - iowait */
-};
-
 /* Shares of the CPU time that passed between two readings; false if none did. */
-static bool cpu_split(const struct cpu_times *a, const struct cpu_times *b, struct split *ret)
+bool cpu_split(const struct cpu_times *a, const struct cpu_times *b, struct cpu_split *ret)
 {
 	uint64_t d[CPU_NR_FIELDS], total = 0;
 
@@ -38,7 +34,7 @@ static bool cpu_split(const struct cpu_times *a, const struct cpu_times *b, stru
 	return true;
 }
 
-static void put_split(const struct emit_ctx *c, const struct split *sp)
+static void put_split(const struct emit_ctx *c, const struct cpu_split *sp)
 {
 	put_num(c, "busy_pct", sp->busy);
 	for (int f = 0; f < CPU_NR_FIELDS; f++)
@@ -74,7 +70,7 @@ static bool avg_procs(const struct emit_ctx *c, const struct win *w, double *run
 static void emit_window_totals(const struct emit_ctx *c, const struct win *w)
 {
 	const struct smcp_host_api *api = c->api;
-	struct split sp;
+	struct cpu_split sp;
 	double run, blk;
 
 	if (w->base->have_stat && w->newest->have_stat && cpu_split(&w->base->total,
@@ -131,14 +127,14 @@ static void emit_now(const struct emit_ctx *c)
 	api->json_end(c->j);
 }
 
-static bool cpu_row(const struct win *w, int cpu, struct split *sp)
+static bool cpu_row(const struct win *w, int cpu, struct cpu_split *sp)
 {
 	if (!w->base->cpu_seen[cpu] || !w->newest->cpu_seen[cpu])
 		return false;
 	return cpu_split(&w->base->cpu[cpu], &w->newest->cpu[cpu], sp);
 }
 
-static void put_cpu_row(const struct emit_ctx *c, int cpu, const struct split *sp)
+static void put_cpu_row(const struct emit_ctx *c, int cpu, const struct cpu_split *sp)
 {
 	c->api->json_object(c->j, NULL);
 	c->api->json_int(c->j, "cpu", cpu);
@@ -152,7 +148,7 @@ static void emit_per_cpu_summary(const struct emit_ctx *c, const struct win *w, 
 	const struct smcp_host_api *api = c->api;
 	int top[BUSIEST_ROWS], ntop = 0, listed = 0;
 	double min = 101, max = -1, sum = 0, sq = 0;
-	struct split sp;
+	struct cpu_split sp;
 	char note[256];
 
 	for (int cpu = 0; cpu < c->s->cpu_slots; cpu++) {
@@ -214,7 +210,7 @@ static void emit_per_cpu_summary(const struct emit_ctx *c, const struct win *w, 
 static void emit_per_cpu(const struct emit_ctx *c, enum window_id id)
 {
 	const struct smcp_host_api *api = c->api;
-	struct split sp;
+	struct cpu_split sp;
 	struct win w;
 	int n = 0;
 
@@ -278,7 +274,7 @@ int emit_cpu_query(const struct emit_ctx *c, const struct stat_query *q)
 {
 	const struct smcp_host_api *api = c->api;
 	int64_t total = 0, idx = 0, returned = 0;
-	struct split sp;
+	struct cpu_split sp;
 	struct win w;
 	char note[200] = "";
 

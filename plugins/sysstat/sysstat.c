@@ -13,6 +13,7 @@
 #include <schedmcp/plugin.h>
 
 #include "stat_emit.h"
+#include "stat_metrics.h"
 
 #define SAMPLE_INTERVAL_MS 1000
 #define QUERY_DEFAULT_ROWS 64
@@ -277,11 +278,14 @@ static int sysstat_init(struct smcp_host *host, const struct smcp_host_api *api)
 	if (err)
 		return err;
 	err = api->timer_add(host, SAMPLE_INTERVAL_MS, true, sysstat_tick, p);
-	return err < 0 ? err : 0;
+	if (err < 0)
+		return err;
+	return stat_metrics_init(host, api, &p->sampler);
 }
 
 static void sysstat_fini(struct smcp_host *host)
 {
+	stat_metrics_fini();
 	if (plugin.sampler_ready)
 		sampler_fini(&plugin.sampler);
 	memset(&plugin, 0, sizeof(plugin));

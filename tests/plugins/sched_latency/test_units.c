@@ -198,6 +198,51 @@ static void test_window(void)
 	}
 }
 
+/* slw_visit_since: every change of the slots after a tick, once each */
+struct visit_sum {
+	unsigned calls;
+	uint64_t c0, hist;
+};
+
+static void visit_add(void *ctx, const struct slw_change *ch)
+{
+	struct visit_sum *v = ctx;
+
+	v->calls++;
+	v->c0 += ch->dc[0];
+	for (uint32_t i = 0; i < ch->npairs; i++)
+		v->hist += SLW_PAIR_COUNT(ch->pairs[i]);
+}
+
+static void test_visit(void)
+{
+	struct slw_series s;
+	struct visit_sum v = { 0 };
+	unsigned b = sl_hist_bucket(5000);
+	uint64_t seen;
+
+	/* key 3: feed() keeps cumulative counters per key, and no other test uses 3 */
+	CHECK(slw_init(&s, 2, 1, 16, 1 << 16) == 0, "init");
+	CHECK(slw_visit_since(&s, 0, visit_add, &v) == 0 && v.calls == 0, "nothing yet");
+	for (uint64_t t = 1; t <= 3; t++)
+		feed(&s, t, 3, t, b);
+	CHECK(slw_visit_since(&s, 0, visit_add, &v) == 3 && v.c0 == 1 + 2 + 3 && v.hist == 6,
+	      "three slots: %u calls, c0 %llu", v.calls, (unsigned long long)v.c0);
+	seen = s.ticks;
+	v = (struct visit_sum){ 0 };
+	CHECK(slw_visit_since(&s, seen, visit_add, &v) == 0 && v.calls == 0, "none new");
+	feed(&s, 4, 3, 4, b);
+	CHECK(slw_visit_since(&s, seen, visit_add, &v) == 1 && v.c0 == 4 && v.hist == 4,
+	      "only the new slot");
+	/* a reader far behind gets the slots still kept, no more */
+	for (uint64_t t = 5; t <= 200; t++)
+		feed(&s, t, 3, t, b);
+	v = (struct visit_sum){ 0 };
+	CHECK(slw_visit_since(&s, seen, visit_add, &v) == SLW_SLOTS && v.calls == SLW_SLOTS,
+	      "bounded by the ring: %u", v.calls);
+	slw_free(&s);
+}
+
 /* --------------------------------------------------------------- tasks */
 
 static struct sl_task_stats rec(uint32_t tid, uint32_t tgid, uint64_t waits, bool exited)
@@ -387,6 +432,7 @@ int main(int argc, char **argv)
 	test_buckets();
 	test_percentiles();
 	test_window();
+	test_visit();
 	test_tasks();
 	test_dsq_choice();
 	test_topo(argv[1]);

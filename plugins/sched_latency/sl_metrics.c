@@ -1,0 +1,335 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The metrics sched_latency publishes for the core's history and watches
+ * (docs/metrics.md, "sched_latency"), from the metric_collect callback,
+ * once per history step:
+ *
+ *   - machine data straight from the cumulative per-CPU BPF map: run-queue
+ *     latency histograms per CPU (summed per LLC on machines with more than
+ *     latency_per_cpu_max_cpus CPUs: each histogram series may keep ~0.5 MiB
+ *     of history), and per-CPU counters, published cumulative (the core
+ *     takes differences);
+ *   - per-process latency from the changes the process series (sl_window)
+ *     recorded since the previous step, published as deltas, and only for
+ *     the TOP_PROCS processes that waited longest (the core keeps its own
+ *     top N of those; publishing every process would only be refused).
+ *
+ * Everything the callback needs is allocated in sl_metrics_init(); the
+ * callback itself allocates nothing (the core allocates only when a new
+ * series appears).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sl.h"
+
+/* Processes offered to the core per step; more than [core] metrics_top_n
+ * (20) so that a newcomer can displace a fading series. */
+#define TOP_PROCS 32
+#define LABEL_LEN 12
+#define CPULIST_LEN 64 /* the cpu label of an LLC group: its CPUs */
+
+enum {
+	M_CPU_WAITS,
+	M_CPU_WAIT_NS,
+	M_CPU_SWITCHES,
+	M_CPU_WAKEUPS,
+	M_CPU_MIGRATIONS,
+	M_CPU_N
+};
+
+struct top_proc {
+	uint64_t key;
+	uint64_t wait_ns;
+};
+
+struct sl_metrics {
+	int m_lat, m_proc_lat, m_dropped, m_cpu[M_CPU_N];
+	double bounds[SL_NB];
+	/* latency groups: one per CPU, or per LLC plus one for CPUs of unknown LLC */
+	int ngroups;
+	int *cpu_group;       /* ncpus */
+	char (*group_llc)[LABEL_LEN], (*group_node)[LABEL_LEN], (*group_cpus)[CPULIST_LEN];
+	char (*cpu_label)[LABEL_LEN]; /* ncpus */
+	uint64_t *group_hist; /* ngroups * SL_NB */
+	uint64_t *group_sum;  /* ngroups */
+	uint64_t proc_tick;   /* the process series' tick published last */
+	struct top_proc top[TOP_PROCS];
+	unsigned ntop;
+	uint64_t hist[SL_NB]; /* one process's delta, expanded */
+};
+
+static const struct {
+	const char *name, *help, *unit;
+} cpu_metrics[M_CPU_N] = {
+	[M_CPU_WAITS] = { "sched_cpu_runq_waits_total",
+			  "run-queue waits measured on this CPU (tasks that waited, then ran here)",
+			  "1" },
+	[M_CPU_WAIT_NS] = { "sched_cpu_runq_wait_ns_total",
+			    "time tasks waited in this CPU's run queue before running; its rate "
+			    "divided by the waits rate is the mean latency",
+			    "ns" },
+	[M_CPU_SWITCHES] = { "sched_cpu_switches_total", "context switches on this CPU", "1" },
+	[M_CPU_WAKEUPS] = { "sched_cpu_wakeups_total", "woken tasks that then ran on this CPU",
+			    "1" },
+	[M_CPU_MIGRATIONS] = { "sched_cpu_migrations_total",
+			       "tasks that ran on this CPU after last running on another", "1" },
+};
+
+static void pick_top(void *ctx, const struct slw_change *ch)
+{
+	struct sl_metrics *m = ctx;
+	uint64_t w = ch->dc[SLT_WAIT_NS];
+	unsigned min = 0;
+
+	if (!ch->dc[SLT_WAITS])
+		return;
+	/* a process in several new slots (a late step) adds up */
+	for (unsigned i = 0; i < m->ntop; i++) {
+		if (m->top[i].key == ch->key) {
+			m->top[i].wait_ns += w;
+			return;
+		}
+		if (m->top[i].wait_ns < m->top[min].wait_ns)
+			min = i;
+	}
+	if (m->ntop < TOP_PROCS)
+		m->top[m->ntop++] = (struct top_proc){ ch->key, w };
+	else if (w > m->top[min].wait_ns)
+		m->top[min] = (struct top_proc){ ch->key, w };
+}
+
+struct publish_ctx {
+	struct sl *p;
+	struct sl_metrics *m;
+};
+
+static void publish_proc(void *ctx, const struct slw_change *ch)
+{
+	struct publish_ctx *c = ctx;
+	struct sl_metrics *m = c->m;
+	char pid[LABEL_LEN], comm[SLW_COMM_LEN + 1];
+	const char *lv[2] = { pid, comm };
+	bool top = false;
+
+	if (!ch->dc[SLT_WAITS])
+		return;
+	for (unsigned i = 0; i < m->ntop && !top; i++)
+		top = m->top[i].key == ch->key;
+	if (!top)
+		return;
+	memset(m->hist, 0, sizeof(m->hist));
+	for (uint32_t i = 0; i < ch->npairs; i++)
+		if (SLW_PAIR_BUCKET(ch->pairs[i]) < SL_NB)
+			m->hist[SLW_PAIR_BUCKET(ch->pairs[i])] += SLW_PAIR_COUNT(ch->pairs[i]);
+	snprintf(pid, sizeof(pid), "%llu", (unsigned long long)ch->key);
+	memcpy(comm, ch->meta->comm, SLW_COMM_LEN);
+	comm[SLW_COMM_LEN] = '\0';
+	if (!comm[0])
+		strcpy(comm, "?");
+	/* -ENOSPC (not among the core's top N) is normal */
+	(void)c->p->api->metric_hist(c->p->h, m->m_proc_lat, lv, m->hist, SL_NB,
+				     (double)ch->dc[SLT_WAIT_NS], SMCP_HIST_DELTA);
+}
+
+static void collect(void *data, uint64_t now_ns)
+{
+	struct sl *p = data;
+	struct sl_metrics *m = p->metrics;
+	const struct smcp_host_api *api = p->api;
+	const struct sl_cpu_stats *v;
+	struct publish_ctx pc = { p, m };
+	uint64_t dropped = 0;
+
+	if (!p->running || !m)
+		return;
+	v = sl_bpf_cpu_stats(p);
+	if (v) {
+		memset(m->group_hist, 0, (size_t)m->ngroups * SL_NB * sizeof(uint64_t));
+		memset(m->group_sum, 0, (size_t)m->ngroups * sizeof(uint64_t));
+		for (int c = 0; c < p->ncpus; c++) {
+			uint64_t *gh = m->group_hist + (size_t)m->cpu_group[c] * SL_NB;
+			const char *lv[1] = { m->cpu_label[c] };
+			const uint64_t vals[M_CPU_N] = {
+				[M_CPU_WAITS] = v[c].waits,
+				[M_CPU_WAIT_NS] = v[c].wait_ns,
+				[M_CPU_SWITCHES] = v[c].switches,
+				[M_CPU_WAKEUPS] = v[c].wakeups_target,
+				[M_CPU_MIGRATIONS] = v[c].migrations_in,
+			};
+
+			for (int b = 0; b < SL_NB; b++)
+				gh[b] += v[c].wait_hist[b];
+			m->group_sum[m->cpu_group[c]] += v[c].wait_ns;
+			dropped += v[c].ev_dropped;
+			for (int k = 0; k < M_CPU_N; k++)
+				(void)api->metric_set(p->h, m->m_cpu[k], lv, (double)vals[k]);
+		}
+		for (int g = 0; g < m->ngroups; g++) {
+			const char *lv[3] = { m->group_node[g], m->group_llc[g], m->group_cpus[g] };
+			const uint64_t *gh = m->group_hist + (size_t)g * SL_NB;
+
+			if (!m->group_llc[g][0])
+				continue; /* an LLC without possible CPUs */
+			(void)api->metric_hist(p->h, m->m_lat, lv, gh, SL_NB,
+					       (double)m->group_sum[g], 0);
+		}
+		(void)api->metric_set(p->h, m->m_dropped, NULL, (double)dropped);
+	}
+	/* the process series ticks on the plugin's own 1 s timer: publish the
+	 * slots it recorded since the previous step, each exactly once */
+	m->ntop = 0;
+	(void)slw_visit_since(&p->w_proc, m->proc_tick, pick_top, m);
+	(void)slw_visit_since(&p->w_proc, m->proc_tick, publish_proc, &pc);
+	m->proc_tick = p->w_proc.ticks;
+}
+
+static int reg(struct sl *p, const struct smcp_metric_desc *d, int *ret)
+{
+	int id = p->api->metric_register(p->h, d);
+
+	if (id < 0) {
+		p->api->log(p->h, SMCP_LOG_ERROR, "cannot register metric %s: %s", d->name,
+			    strerror(-id));
+		return id;
+	}
+	*ret = id;
+	return 0;
+}
+
+static void label_id(char *buf, int id)
+{
+	if (id >= 0)
+		snprintf(buf, LABEL_LEN, "%d", id);
+	else
+		strcpy(buf, "unknown");
+}
+
+static int groups_init(struct sl *p, struct sl_metrics *m)
+{
+	const struct sl_topo *t = &p->topo;
+	int nllc = p->topo_ok ? t->n_llc : 0;
+	bool per_cpu = p->ncpus <= p->cfg.latency_per_cpu_max;
+
+	m->ngroups = per_cpu ? p->ncpus : nllc + 1;
+	m->cpu_group = calloc((size_t)p->ncpus, sizeof(*m->cpu_group));
+	m->cpu_label = calloc((size_t)p->ncpus, sizeof(*m->cpu_label));
+	m->group_llc = calloc((size_t)m->ngroups, sizeof(*m->group_llc));
+	m->group_node = calloc((size_t)m->ngroups, sizeof(*m->group_node));
+	m->group_cpus = calloc((size_t)m->ngroups, sizeof(*m->group_cpus));
+	m->group_hist = calloc((size_t)m->ngroups * SL_NB, sizeof(uint64_t));
+	m->group_sum = calloc((size_t)m->ngroups, sizeof(uint64_t));
+	if (!m->cpu_group || !m->cpu_label || !m->group_llc || !m->group_node ||
+	    !m->group_cpus || !m->group_hist || !m->group_sum)
+		return -ENOMEM;
+	for (int c = 0; c < p->ncpus; c++) {
+		int llc = p->topo_ok && c < t->ncpus ? t->cpu_llc[c] : -1;
+		int node = p->topo_ok && c < t->ncpus ? t->cpu_node[c] : -1;
+		int g = per_cpu ? c : llc >= 0 && llc < nllc ? llc : nllc;
+
+		snprintf(m->cpu_label[c], LABEL_LEN, "%d", c);
+		m->cpu_group[c] = g;
+		if (m->group_llc[g][0])
+			continue; /* an LLC's node is that of its first CPU */
+		label_id(m->group_llc[g], llc < nllc ? llc : -1);
+		label_id(m->group_node[g], node);
+		if (per_cpu)
+			snprintf(m->group_cpus[g], CPULIST_LEN, "%d", c);
+		else if (g == nllc || sl_topo_cpus(t, 1, llc, m->group_cpus[g], CPULIST_LEN) <= 0)
+			strcpy(m->group_cpus[g], "unknown");
+	}
+	return 0;
+}
+
+int sl_metrics_init(struct sl *p)
+{
+	static const char *const llc_labels[] = { "node", "llc", "cpu" };
+	static const char *const proc_labels[] = { "pid", "comm" };
+	static const char *const cpu_labels[] = { "cpu" };
+	const struct smcp_host_api *api = p->api;
+	struct sl_metrics *m;
+	int err;
+
+	if (!SMCP_API_HAS(api, metric_collect))
+		return 0; /* an older host: everything but history */
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	p->metrics = m;
+	err = groups_init(p, m);
+	if (err)
+		return err;
+	for (unsigned b = 0; b < SL_NB; b++)
+		m->bounds[b] = b + 1 < SL_NB ? (double)sl_hist_hi_ns(b) : INFINITY;
+	err = reg(p, &(struct smcp_metric_desc){
+		.sz = sizeof(struct smcp_metric_desc),
+		.name = "sched_runq_latency_ns",
+		.help = "run-queue latency: time from becoming runnable to running, per CPU "
+			"(per LLC on large machines: cpu is then the LLC's CPU list); no "
+			"labels given: the whole machine",
+		.unit = "ns",
+		.type = SMCP_METRIC_HISTOGRAM,
+		.labels = llc_labels,
+		.n_labels = 3,
+		.bucket_bounds = m->bounds,
+		.n_buckets = SL_NB,
+	}, &m->m_lat);
+	if (!err)
+		err = reg(p, &(struct smcp_metric_desc){
+			.sz = sizeof(struct smcp_metric_desc),
+			.name = "sched_proc_runq_latency_ns",
+			.help = "run-queue latency of each process (all its threads), the "
+				"processes that waited longest",
+			.unit = "ns",
+			.type = SMCP_METRIC_HISTOGRAM,
+			.flags = SMCP_METRIC_TOP_N | SMCP_METRIC_CONTEXT,
+			.labels = proc_labels,
+			.n_labels = 2,
+			.bucket_bounds = m->bounds,
+			.n_buckets = SL_NB,
+		}, &m->m_proc_lat);
+	for (int k = 0; !err && k < M_CPU_N; k++)
+		err = reg(p, &(struct smcp_metric_desc){
+			.sz = sizeof(struct smcp_metric_desc),
+			.name = cpu_metrics[k].name,
+			.help = cpu_metrics[k].help,
+			.unit = cpu_metrics[k].unit,
+			.type = SMCP_METRIC_COUNTER,
+			.labels = cpu_labels,
+			.n_labels = 1,
+		}, &m->m_cpu[k]);
+	if (!err)
+		err = reg(p, &(struct smcp_metric_desc){
+			.sz = sizeof(struct smcp_metric_desc),
+			.name = "sched_events_dropped_total",
+			.help = "live scheduler events lost because the ring buffer was full",
+			.unit = "1",
+			.type = SMCP_METRIC_COUNTER,
+		}, &m->m_dropped);
+	if (err)
+		return err;
+	/* baseline: the BPF counters started at attach, and the first
+	 * cumulative value of a series only sets where counting starts */
+	collect(p, 0);
+	return api->metric_collect(p->h, collect, p);
+}
+
+void sl_metrics_fini(struct sl *p)
+{
+	struct sl_metrics *m = p->metrics;
+
+	if (!m)
+		return;
+	free(m->cpu_group);
+	free(m->cpu_label);
+	free(m->group_llc);
+	free(m->group_node);
+	free(m->group_cpus);
+	free(m->group_hist);
+	free(m->group_sum);
+	free(m);
+	p->metrics = NULL;
+}

@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""What sched_latency publishes (docs/metrics.md), on the live kernel (root,
+BPF; skips 77 otherwise): every documented metric is in the catalog with its
+type, unit, labels and flags; after a few seconds of load,
+history://sched_runq_latency_ns has data with ordered, plausible
+percentiles; per-CPU counters move and agree with /proc/stat (sysstat's
+context_switches_total); the loaded process shows up in
+sched_proc_runq_latency_ns under its pid and comm.
+"""
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import smcp_test as T  # noqa: E402
+from smcp_test import Checker, Daemon, Skip  # noqa: E402
+
+C = Checker("metrics/published")
+
+# name: (type, unit, labels, top_n, context)
+SCHED_LATENCY = {
+    "sched_runq_latency_ns": ("histogram", "ns", ["node", "llc", "cpu"], False, False),
+    "sched_proc_runq_latency_ns": ("histogram", "ns", ["pid", "comm"], True, True),
+    "sched_cpu_runq_waits_total": ("counter", "1", ["cpu"], False, False),
+    "sched_cpu_runq_wait_ns_total": ("counter", "ns", ["cpu"], False, False),
+    "sched_cpu_switches_total": ("counter", "1", ["cpu"], False, False),
+    "sched_cpu_wakeups_total": ("counter", "1", ["cpu"], False, False),
+    "sched_cpu_migrations_total": ("counter", "1", ["cpu"], False, False),
+    "sched_events_dropped_total": ("counter", "1", [], False, False),
+}
+
+# two processes on one CPU, one waking 1000 times a second
+LOAD = r"""
+import os, sys, time
+os.sched_setaffinity(0, {int(sys.argv[1])})
+if os.fork() == 0:
+    end = time.monotonic() + float(sys.argv[2])
+    while time.monotonic() < end:
+        pass
+    os._exit(0)
+end = time.monotonic() + float(sys.argv[2])
+while time.monotonic() < end:
+    time.sleep(0.001)
+os.wait()
+"""
+
+
+def call(d, name, args=None):
+    r = T.result(d.request("tools/call", {"name": name, "arguments": args or {}}))
+    if r.get("isError"):
+        raise AssertionError(f"{name}({args}): {r['content'][0]['text']}")
+    return r["structuredContent"]
+
+
+def daemon():
+    if not T.is_root():
+        raise Skip("needs root for BPF")
+    plugins = os.path.join(T.BUILD, "plugins")
+    if not os.path.isfile(os.path.join(plugins, "sched_latency", "sched_latency.so")):
+        raise Skip("the sched_latency plugin is not built")
+    return Daemon(args=["--enable", "sched_latency,sysstat"], plugin_dir_=plugins)
+
+
+def catalog(d):
+    cat = {m["name"]: m for m in call(d, "query_history")["metrics"]}
+    if "sched_runq_latency_ns" not in cat:
+        raise Skip(f"sched_latency publishes nothing (no BPF here?): {sorted(cat)}")
+    return cat
+
+
+@C.case
+def test_catalog_and_history():
+    with daemon() as d:
+        cat = catalog(d)
+        for name, (typ, unit, labels, top_n, context) in SCHED_LATENCY.items():
+            m = cat.get(name)
+            C.check(m is not None, f"{name} in the catalog")
+            if not m:
+                continue
+            C.eq((m["type"], m["unit"], m["labels"], m["plugin"]),
+                 (typ, unit, labels, "sched_latency"), f"{name}: type, unit, labels, plugin")
+            C.eq((bool(m.get("top_n")), bool(m.get("context"))), (top_n, context),
+                 f"{name}: flags")
+        cpu = max(os.sched_getaffinity(0))
+        load = subprocess.Popen([sys.executable, "-c", LOAD, str(cpu), "6"])
+        try:
+            time.sleep(6.5)
+        finally:
+            load.wait()
+        h = d.read_json("history://sched_runq_latency_ns")
+        C.check(h["series"], f"history://sched_runq_latency_ns has series: {h}")
+        cpus = sorted(s["labels"]["cpu"] for s in h["series"])
+        if os.cpu_count() <= 64:  # latency_per_cpu_max_cpus
+            C.check(set(cpus) <= {str(c) for c in range(os.cpu_count())} and str(cpu) in cpus,
+                    f"one series per CPU, the loaded one among them: {cpus}")
+        C.check(all(s["labels"]["node"].isdigit() and s["labels"]["llc"].isdigit()
+                    for s in h["series"]), f"decimal node and llc ids: {h['series']}")
+        r = call(d, "query_history", {"metric": "sched_runq_latency_ns", "group_by": "all",
+                                      "start": "-8s"})
+        s = r["series"][0]["summary"]
+        C.check(s["count"] > 1000, f"samples over 8 s of load: {s}")
+        C.check(0 < s["p50"] <= s["p90"] <= s["p99"] <= s["p999"] <= s["max"],
+                f"percentiles ordered: {s}")
+        C.check(s["p99"] < 60e9 and s["mean"] > 0, f"percentiles plausible: {s}")
+        C.check(s["p99"] > 100000, f"a CPU hog makes p99 above 100 us: {s}")
+
+        # the CPU counters: every CPU moves; switches agree with /proc/stat
+        sw = call(d, "query_history", {"metric": "sched_cpu_switches_total", "start": "-6s"})
+        C.eq(sorted(x["labels"]["cpu"] for x in sw["series"]),
+             sorted(str(c) for c in range(os.cpu_count())), "one switches series per CPU")
+        bpf_rate = sum(x["summary"]["rate"] for x in sw["series"])
+        ctxt = call(d, "query_history", {"metric": "context_switches_total", "start": "-6s"})
+        proc_rate = ctxt["series"][0]["summary"]["rate"] if ctxt["series"] else 0
+        C.check(proc_rate > 0 and abs(bpf_rate - proc_rate) <= 0.25 * proc_rate,
+                f"switches/s from BPF ({bpf_rate}) agree with /proc/stat ({proc_rate})")
+        for name in ("sched_cpu_runq_waits_total", "sched_cpu_runq_wait_ns_total",
+                     "sched_cpu_wakeups_total"):
+            r = call(d, "query_history", {"metric": name, "group_by": "all", "start": "-6s"})
+            C.check(r["series"] and r["series"][0]["summary"]["rate"] > 0, f"{name} moves: {r}")
+
+        procs = call(d, "query_history", {"metric": "sched_proc_runq_latency_ns",
+                                          "labels": f"pid={load.pid}", "start": "-8s"})
+        C.eq([x["labels"] for x in procs["series"]],
+             [{"pid": str(load.pid), "comm": "python3"}],
+             "the loaded process is among the top waiters, by pid and comm")
+        if procs["series"]:
+            p = procs["series"][0]["summary"]
+            C.check(p["count"] > 500 and p["p50"] <= p["p99"], f"its latency: {p}")
+
+
+if __name__ == "__main__":
+    C.main()

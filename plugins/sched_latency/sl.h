@@ -169,6 +169,13 @@ void sl_dsq_stream_apply(struct sl *p, const struct sl_stream_ctl *c);
 bool sl_dsq_stream_fields(const struct sl *p);
 /* "global", "local", "bypass", "local_on:cpuN", "user:ID". */
 void sl_dsq_name(uint64_t id, char *buf, size_t len);
+/* For sl_metrics.c: the DSQ counters map (struct sl_dsq_stats by DSQ id),
+ * or -1 when the DSQ object is not loaded; whether its hooks are attached
+ * (a BPF scheduler is enabled); a DSQ's depth as of the last tick, when
+ * known (user DSQs only). */
+int sl_dsq_stats_fd(const struct sl *p);
+bool sl_dsq_attached(const struct sl *p);
+bool sl_dsq_depth_of(const struct sl *p, uint64_t id, int64_t *depth);
 
 /* ------------------------------------------------------------- sl_stream.c */
 

@@ -229,6 +229,28 @@ static int attach(struct sl *p, struct sl_dsq *d)
 	return 0;
 }
 
+int sl_dsq_stats_fd(const struct sl *p)
+{
+	return p->dsq && p->dsq->skel ? bpf_map__fd(p->dsq->skel->maps.dsq_stats) : -1;
+}
+
+bool sl_dsq_attached(const struct sl *p)
+{
+	return p->dsq && p->dsq->n_links > 0;
+}
+
+bool sl_dsq_depth_of(const struct sl *p, uint64_t id, int64_t *depth)
+{
+	const struct sl_dsq *d = p->dsq;
+
+	for (int k = 0; d && k < d->n_depth; k++)
+		if (d->depth_id[k] == id && d->depth[k] >= 0) {
+			*depth = d->depth[k];
+			return true;
+		}
+	return false;
+}
+
 void sl_dsq_fini(struct sl *p)
 {
 	struct sl_dsq *d = p->dsq;

@@ -13,6 +13,11 @@
  *     recorded since the previous step, published as deltas, and only for
  *     the TOP_PROCS processes that waited longest (the core keeps its own
  *     top N of those; publishing every process would only be refused).
+ *   - per-DSQ counters and insert-to-run latency under sched_ext, from the
+ *     cumulative DSQ map (sl_dsq.c), while its hooks are attached: at most
+ *     DSQ_PUBLISH_MAX DSQs, those that changed in the last DSQ_IDLE_STEPS
+ *     steps, first come first served (a DSQ keeps its slot while active,
+ *     so series do not churn); the rest are counted in sched_dsq_omitted.
  *
  * Everything the callback needs is allocated in sl_metrics_init(); the
  * callback itself allocates nothing (the core allocates only when a new
@@ -24,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <bpf/bpf.h>
+
 #include "sl.h"
 
 /* Processes offered to the core per step; more than [core] metrics_top_n
@@ -31,6 +38,17 @@
 #define TOP_PROCS 32
 #define LABEL_LEN 12
 #define CPULIST_LEN 64 /* the cpu label of an LLC group: its CPUs */
+/* DSQs published per step: each latency series may keep ~0.5 MiB of
+ * history, and per-CPU DSQs make as many DSQs as CPUs. */
+#define DSQ_PUBLISH_MAX 16
+/* DSQs whose activity is followed (the BPF map holds up to 1024). */
+#define DSQ_KNOWN_MAX 256
+/* A DSQ unchanged for this many steps gives its slot up (a scheduler that
+ * went away leaves its DSQs in the cumulative map). */
+#define DSQ_IDLE_STEPS 60
+#define DSQ_NAME_LEN 48
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 enum {
 	M_CPU_WAITS,
@@ -39,6 +57,16 @@ enum {
 	M_CPU_WAKEUPS,
 	M_CPU_MIGRATIONS,
 	M_CPU_N
+};
+
+enum { M_DSQ_INSERTED, M_DSQ_CONSUMED, M_DSQ_RAN, M_DSQ_N };
+
+struct dsq_known {
+	uint64_t id;
+	uint64_t act;  /* inserted + consumed + ran, cumulative */
+	uint32_t idle; /* steps since act last changed */
+	bool pub;      /* holds a publishing slot */
+	bool based;    /* its series got their zero baseline */
 };
 
 struct top_proc {
@@ -60,6 +88,11 @@ struct sl_metrics {
 	struct top_proc top[TOP_PROCS];
 	unsigned ntop;
 	uint64_t hist[SL_NB]; /* one process's delta, expanded */
+	/* sched_ext DSQs; m_dsq_lat is 0 when the DSQ object is not loaded */
+	int m_dsq_lat, m_dsq_depth, m_dsq_omitted, m_dsq[M_DSQ_N];
+	struct dsq_known *dsq; /* DSQ_KNOWN_MAX */
+	unsigned n_dsq, n_dsq_pub;
+	struct sl_dsq_stats dsq_val;
 };
 
 static const struct {
@@ -100,6 +133,109 @@ static void pick_top(void *ctx, const struct slw_change *ch)
 		m->top[m->ntop++] = (struct top_proc){ ch->key, w };
 	else if (w > m->top[min].wait_ns)
 		m->top[min] = (struct top_proc){ ch->key, w };
+}
+
+static const struct {
+	const char *name, *help;
+} dsq_metrics[M_DSQ_N] = {
+	[M_DSQ_INSERTED] = { "sched_dsq_inserted_total",
+			     "tasks inserted (enqueued) into this sched_ext DSQ, or moved into it" },
+	[M_DSQ_CONSUMED] = { "sched_dsq_consumed_total",
+			     "tasks the BPF scheduler moved (dispatched) out of this DSQ to a "
+			     "CPU's local DSQ" },
+	[M_DSQ_RAN] = { "sched_dsq_ran_total",
+			"tasks that ran after waiting in this DSQ (the latency histogram's count)" },
+};
+
+static struct dsq_known *dsq_find(struct sl_metrics *m, uint64_t id)
+{
+	for (unsigned i = 0; i < m->n_dsq; i++)
+		if (m->dsq[i].id == id)
+			return &m->dsq[i];
+	return NULL;
+}
+
+/*
+ * Follow every DSQ of the cumulative map (even while detached, so that a
+ * gone scheduler's DSQs age), and publish those holding a slot while the
+ * hooks are attached. The map is created with the plugin, so its counts
+ * are all since load: a DSQ's series start from a zero baseline.
+ */
+static void collect_dsq(struct sl *p, struct sl_metrics *m)
+{
+	const struct smcp_host_api *api = p->api;
+	int fd = sl_dsq_stats_fd(p), err;
+	unsigned omitted = 0;
+	__u64 key, next;
+
+	if (fd < 0 || !m->m_dsq_lat)
+		return;
+	for (err = bpf_map_get_next_key(fd, NULL, &key); !err;
+	     err = bpf_map_get_next_key(fd, &key, &next), key = next) {
+		struct sl_dsq_stats *v = &m->dsq_val;
+		struct dsq_known *e;
+		uint64_t act;
+
+		if (bpf_map_lookup_elem(fd, &key, v))
+			continue;
+		act = v->inserted + v->consumed + v->ran;
+		e = dsq_find(m, key);
+		if (!e && m->n_dsq < DSQ_KNOWN_MAX) {
+			e = &m->dsq[m->n_dsq++];
+			*e = (struct dsq_known){ .id = key, .act = act, .idle = act ? 0 : 1 };
+		} else if (!e) {
+			omitted++; /* not followed at all */
+		} else if (e->act != act) {
+			e->act = act;
+			e->idle = 0;
+		} else if (e->idle < DSQ_IDLE_STEPS) {
+			e->idle++;
+		}
+	}
+	for (unsigned i = 0; i < m->n_dsq; i++) {
+		struct dsq_known *e = &m->dsq[i];
+
+		if (e->pub && e->idle >= DSQ_IDLE_STEPS) {
+			e->pub = false;
+			m->n_dsq_pub--;
+		} else if (!e->pub && e->idle < DSQ_IDLE_STEPS) {
+			if (m->n_dsq_pub < DSQ_PUBLISH_MAX) {
+				e->pub = true;
+				m->n_dsq_pub++;
+			} else {
+				omitted++;
+			}
+		}
+	}
+	if (!sl_dsq_attached(p))
+		return; /* nothing published: the series age into "no data" */
+	for (unsigned i = 0; i < m->n_dsq; i++) {
+		struct dsq_known *e = &m->dsq[i];
+		const struct sl_dsq_stats *v = &m->dsq_val;
+		char name[DSQ_NAME_LEN];
+		const char *lv[1] = { name };
+		__u64 id = e->id;
+		int64_t depth;
+
+		if (!e->pub || bpf_map_lookup_elem(fd, &id, &m->dsq_val))
+			continue;
+		sl_dsq_name(e->id, name, sizeof(name));
+		if (!e->based) {
+			memset(m->hist, 0, sizeof(m->hist));
+			(void)api->metric_hist(p->h, m->m_dsq_lat, lv, m->hist, SL_NB, 0, 0);
+			for (int k = 0; k < M_DSQ_N; k++)
+				(void)api->metric_set(p->h, m->m_dsq[k], lv, 0);
+			e->based = true;
+		}
+		(void)api->metric_hist(p->h, m->m_dsq_lat, lv, (const uint64_t *)v->hist, SL_NB,
+				       (double)v->wait_ns, 0);
+		(void)api->metric_set(p->h, m->m_dsq[M_DSQ_INSERTED], lv, (double)v->inserted);
+		(void)api->metric_set(p->h, m->m_dsq[M_DSQ_CONSUMED], lv, (double)v->consumed);
+		(void)api->metric_set(p->h, m->m_dsq[M_DSQ_RAN], lv, (double)v->ran);
+		if (sl_dsq_depth_of(p, e->id, &depth))
+			(void)api->metric_set(p->h, m->m_dsq_depth, lv, (double)depth);
+	}
+	(void)api->metric_set(p->h, m->m_dsq_omitted, NULL, (double)omitted);
 }
 
 struct publish_ctx {
@@ -185,6 +321,7 @@ static void collect(void *data, uint64_t now_ns)
 	(void)slw_visit_since(&p->w_proc, m->proc_tick, pick_top, m);
 	(void)slw_visit_since(&p->w_proc, m->proc_tick, publish_proc, &pc);
 	m->proc_tick = p->w_proc.ticks;
+	collect_dsq(p, m);
 }
 
 static int reg(struct sl *p, const struct smcp_metric_desc *d, int *ret)
@@ -242,6 +379,63 @@ static int groups_init(struct sl *p, struct sl_metrics *m)
 			strcpy(m->group_cpus[g], "unknown");
 	}
 	return 0;
+}
+
+/* Only when the DSQ object is loaded (a kernel with sched_ext): elsewhere
+ * the catalog does not change. */
+static int dsq_metrics_init(struct sl *p, struct sl_metrics *m)
+{
+	static const char *const dsq_labels[] = { "dsq" };
+	int err;
+
+	m->dsq = calloc(DSQ_KNOWN_MAX, sizeof(*m->dsq));
+	if (!m->dsq)
+		return -ENOMEM;
+	err = reg(p, &(struct smcp_metric_desc){
+		.sz = sizeof(struct smcp_metric_desc),
+		.name = "sched_dsq_latency_ns",
+		.help = "sched_ext DSQ latency: time from a task's insert into this dispatch "
+			"queue to it running (dsq as in stats://aggregated/dsq: user:ID, "
+			"local, global, local_on:cpuN)",
+		.unit = "ns",
+		.type = SMCP_METRIC_HISTOGRAM,
+		.labels = dsq_labels,
+		.n_labels = 1,
+		.bucket_bounds = m->bounds,
+		.n_buckets = SL_NB,
+	}, &m->m_dsq_lat);
+	if (!err)
+		err = reg(p, &(struct smcp_metric_desc){
+			.sz = sizeof(struct smcp_metric_desc),
+			.name = "sched_dsq_depth",
+			.help = "tasks queued in this sched_ext DSQ (user DSQs; read each second)",
+			.unit = "1",
+			.type = SMCP_METRIC_GAUGE,
+			.labels = dsq_labels,
+			.n_labels = 1,
+		}, &m->m_dsq_depth);
+	for (int k = 0; !err && k < M_DSQ_N; k++)
+		err = reg(p, &(struct smcp_metric_desc){
+			.sz = sizeof(struct smcp_metric_desc),
+			.name = dsq_metrics[k].name,
+			.help = dsq_metrics[k].help,
+			.unit = "1",
+			.type = SMCP_METRIC_COUNTER,
+			.labels = dsq_labels,
+			.n_labels = 1,
+		}, &m->m_dsq[k]);
+	if (!err)
+		err = reg(p, &(struct smcp_metric_desc){
+			.sz = sizeof(struct smcp_metric_desc),
+			.name = "sched_dsq_omitted",
+			.help = "active sched_ext DSQs left out of the sched_dsq_* series this "
+				"step (at most " STR(DSQ_PUBLISH_MAX) " DSQs are published)",
+			.unit = "1",
+			.type = SMCP_METRIC_GAUGE,
+		}, &m->m_dsq_omitted);
+	if (err)
+		m->m_dsq_lat = 0;
+	return err;
 }
 
 int sl_metrics_init(struct sl *p)
@@ -309,6 +503,8 @@ int sl_metrics_init(struct sl *p)
 			.unit = "1",
 			.type = SMCP_METRIC_COUNTER,
 		}, &m->m_dropped);
+	if (!err && sl_dsq_stats_fd(p) >= 0)
+		err = dsq_metrics_init(p, m);
 	if (err)
 		return err;
 	/* baseline: the BPF counters started at attach, and the first
@@ -330,6 +526,7 @@ void sl_metrics_fini(struct sl *p)
 	free(m->group_cpus);
 	free(m->group_hist);
 	free(m->group_sum);
+	free(m->dsq);
 	free(m);
 	p->metrics = NULL;
 }

@@ -12,6 +12,10 @@
  *   dsq_truth       ... that agree with the scheduler's own counts of its inserts and moves
  *   dsq_latency     ... and non-zero DSQ latency percentiles
  *   stream_dsq      sched.* stream events carry DSQ fields naming its DSQs
+ *   dsq_metrics     query_history of sched_dsq_latency_ns has a series per DSQ of
+ *                   it (label dsq=user:ID) with samples and ordered, plausible
+ *                   percentiles; sched_dsq_ran_total agrees with the count
+ *   dsq_watch       watch_create on sched_dsq_latency_ns for one of its DSQs works
  *   unload          unloading it while measure_latency collects leaves the daemon
  *                   serving: the call completes, ping answers, scheduler://current
  *                   says fair again, stats://aggregated/dsq still reads
@@ -1065,6 +1069,143 @@ no_truth:
 	cJSON_Delete(dsq);
 }
 
+/*
+ * The DSQ metrics through the core's history: what stats://aggregated/dsq
+ * shows must also be in query_history, labelled by DSQ, since the
+ * scheduler was enabled (t_enabled, now_s() time).
+ */
+static void check_dsq_metrics(struct lab *L, const struct sched_def *d, double t_enabled)
+{
+	char err[512], start[32], bad[1024] = "", ok_list[1024] = "", first[48] = "";
+	int good = 0;
+	bool is_err = false;
+	cJSON *a, *r, *rr;
+	const cJSON *series, *sr, *ran_series;
+
+	if (!L->have_sl) {
+		result(d->ops, "dsq_metrics", "SKIP", "sched_latency not loaded: %s", L->sl_reason);
+		result(d->ops, "dsq_watch", "SKIP", "sched_latency not loaded: %s", L->sl_reason);
+		return;
+	}
+	snprintf(start, sizeof(start), "-%ds", (int)(now_s() - t_enabled) + 2);
+	a = cJSON_CreateObject();
+	cJSON_AddStringToObject(a, "metric", "sched_dsq_latency_ns");
+	cJSON_AddStringToObject(a, "start", start);
+	cJSON_AddNumberToObject(a, "limit", 50);
+	r = call_tool(&L->c, "query_history", a, &is_err, err, sizeof(err));
+	series = r ? cJSON_GetObjectItemCaseSensitive(r, "series") : NULL;
+	if (!r || is_err || !cJSON_IsArray(series)) {
+		char *t = r ? cJSON_PrintUnformatted(r) : NULL;
+
+		result(d->ops, "dsq_metrics", "FAIL", "query_history sched_dsq_latency_ns (start %s): %.300s",
+		       start, t ? t : err);
+		result(d->ops, "dsq_watch", "SKIP", "no DSQ series to watch");
+		free(t);
+		cJSON_Delete(r);
+		return;
+	}
+	/* the ran counter of the same DSQs: its increase is the histogram's count */
+	a = cJSON_CreateObject();
+	cJSON_AddStringToObject(a, "metric", "sched_dsq_ran_total");
+	cJSON_AddStringToObject(a, "start", start);
+	cJSON_AddNumberToObject(a, "limit", 50);
+	rr = call_tool(&L->c, "query_history", a, &is_err, err, sizeof(err));
+	ran_series = rr ? cJSON_GetObjectItemCaseSensitive(rr, "series") : NULL;
+	for (int i = 0; i < d->ndsq; i++) {
+		char want[32];
+		const cJSON *sum = NULL, *rs;
+		double count = 0, p50 = 0, p99 = 0, max = 0, ran = -1;
+		size_t n;
+
+		snprintf(want, sizeof(want), "user:%u", d->dsq[i]);
+		cJSON_ArrayForEach(sr, series) {
+			const char *v = jstr(cJSON_GetObjectItemCaseSensitive(sr, "labels"), "dsq");
+
+			if (v && strcmp(v, want) == 0)
+				sum = cJSON_GetObjectItemCaseSensitive(sr, "summary");
+		}
+		cJSON_ArrayForEach(rs, ran_series) {
+			const char *v = jstr(cJSON_GetObjectItemCaseSensitive(rs, "labels"), "dsq");
+
+			if (v && strcmp(v, want) == 0)
+				(void)jnum(cJSON_GetObjectItemCaseSensitive(rs, "summary"), "increase", &ran);
+		}
+		n = strlen(bad);
+		if (!sum) {
+			snprintf(bad + n, sizeof(bad) - n, "%s%s: no series", n ? "; " : "", want);
+			continue;
+		}
+		(void)jnum(sum, "count", &count);
+		(void)jnum(sum, "p50", &p50);
+		(void)jnum(sum, "p99", &p99);
+		(void)jnum(sum, "max", &max);
+		/* ns; TCG is slow, but not a minute slow */
+		if (count > 0 && p50 > 0 && p50 <= p99 && (max <= 0 || p99 <= max) && p99 < 60e9 &&
+		    (ran < 0 || (ran >= count * 0.9 && ran <= count * 1.1 + 5))) {
+			good++;
+			if (!first[0])
+				snprintf(first, sizeof(first), "%s", want);
+			n = strlen(ok_list);
+			snprintf(ok_list + n, sizeof(ok_list) - n,
+				 "%s%s count %.0f p50 %.1f us p99 %.1f us%s", n ? "; " : "", want, count,
+				 p50 / 1e3, p99 / 1e3, ran >= 0 ? "" : " (no ran_total series)");
+			if (ran >= 0) {
+				n = strlen(ok_list);
+				snprintf(ok_list + n, sizeof(ok_list) - n, " ran_total +%.0f", ran);
+			}
+		} else {
+			snprintf(bad + n, sizeof(bad) - n,
+				 "%s%s: count %g p50 %g p99 %g max %g ns, ran_total +%g", n ? "; " : "",
+				 want, count, p50, p99, max, ran);
+		}
+	}
+	if (good == d->ndsq)
+		result(d->ops, "dsq_metrics", "PASS", "query_history %s: %s", start, ok_list);
+	else
+		result(d->ops, "dsq_metrics", "FAIL", "%d/%d DSQs with a sane series (%s): %s%s%s", good,
+		       d->ndsq, start, bad, ok_list[0] ? "; good: " : "", ok_list);
+	cJSON_Delete(r);
+	cJSON_Delete(rr);
+	if (!first[0]) {
+		result(d->ops, "dsq_watch", "SKIP", "no DSQ series to watch");
+		return;
+	}
+	{
+		char labels[64], name[64];
+		double id = -1;
+		cJSON *w;
+
+		snprintf(labels, sizeof(labels), "dsq=%s", first);
+		snprintf(name, sizeof(name), "scxlab-%s", d->arg);
+		a = cJSON_CreateObject();
+		cJSON_AddStringToObject(a, "metric", "sched_dsq_latency_ns");
+		cJSON_AddStringToObject(a, "labels", labels);
+		cJSON_AddStringToObject(a, "condition", "p99 > 30s");
+		cJSON_AddStringToObject(a, "name", name);
+		w = call_tool(&L->c, "watch_create", a, &is_err, err, sizeof(err));
+		(void)jnum(cJSON_GetArrayItem(w ? cJSON_GetObjectItemCaseSensitive(w, "watch") : NULL, 0),
+			   "id", &id);
+		if (!w || is_err || id < 0) {
+			char *t = w ? cJSON_PrintUnformatted(w) : NULL;
+
+			result(d->ops, "dsq_watch", "FAIL", "watch_create sched_dsq_latency_ns %s: %.300s",
+			       labels, t ? t : err);
+			free(t);
+		} else {
+			cJSON *del;
+
+			a = cJSON_CreateObject();
+			cJSON_AddNumberToObject(a, "id", id);
+			del = call_tool(&L->c, "watch_delete", a, &is_err, err, sizeof(err));
+			result(d->ops, "dsq_watch", del && !is_err ? "PASS" : "FAIL",
+			       "watch %.0f on sched_dsq_latency_ns{%s} p99 > 30s created%s", id, labels,
+			       del && !is_err ? " and deleted" : ", but watch_delete failed");
+			cJSON_Delete(del);
+		}
+		cJSON_Delete(w);
+	}
+}
+
 #define SCAN_TYPES 8
 
 struct stream_scan {
@@ -1331,7 +1472,7 @@ static void run_one(struct lab *L, struct sched_def *d, struct report *rep)
 	char *argv[3];
 	unsigned before;
 	pid_t sp;
-	double t0;
+	double t0, t_enabled;
 	snprintf(log, sizeof(log), "/tmp/scxlab-sched-%s.log", d->arg);
 	/* start the event cursors at the present */
 	pump(&L->c, 200);
@@ -1368,10 +1509,12 @@ static void run_one(struct lab *L, struct sched_def *d, struct report *rep)
 	 * host the load alone took more than the pages check_stream reads */
 	skip_to_present(L, &L->stream_cursor);
 	check_change(L, d->ops, "load", before, d->ops, "sched_ext");
+	t_enabled = now_s();
 	check_current(L, d, rep);
 	info("%s: collecting for %.0f s under load", d->ops, L->collect_s);
 	pump(&L->c, (int)(L->collect_s * 1000));
 	check_dsq(L, d, rep, sp, log);
+	check_dsq_metrics(L, d, t_enabled);
 	check_stream(L, d);
 	before = L->c.sched_updates;
 	unload_mid_collection(L, d, sp, log);

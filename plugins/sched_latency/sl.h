@@ -171,10 +171,11 @@ bool sl_dsq_stream_fields(const struct sl *p);
 void sl_dsq_name(uint64_t id, char *buf, size_t len);
 /* For sl_metrics.c: the DSQ counters map (struct sl_dsq_stats by DSQ id),
  * or -1 when the DSQ object is not loaded; whether its hooks are attached
- * (a BPF scheduler is enabled); a DSQ's depth as of the last tick, when
+ * (a BPF scheduler is enabled), and how often they were; a DSQ's depth as of the last tick, when
  * known (user DSQs only). */
 int sl_dsq_stats_fd(const struct sl *p);
 bool sl_dsq_attached(const struct sl *p);
+uint64_t sl_dsq_attach_count(const struct sl *p); /* attaches so far */
 bool sl_dsq_depth_of(const struct sl *p, uint64_t id, int64_t *depth);
 
 /* ------------------------------------------------------------- sl_stream.c */

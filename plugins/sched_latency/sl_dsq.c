@@ -239,6 +239,11 @@ bool sl_dsq_attached(const struct sl *p)
 	return p->dsq && p->dsq->n_links > 0;
 }
 
+uint64_t sl_dsq_attach_count(const struct sl *p)
+{
+	return p->dsq ? p->dsq->attaches : 0;
+}
+
 bool sl_dsq_depth_of(const struct sl *p, uint64_t id, int64_t *depth)
 {
 	const struct sl_dsq *d = p->dsq;

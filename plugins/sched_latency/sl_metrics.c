@@ -16,8 +16,9 @@
  *   - per-DSQ counters and insert-to-run latency under sched_ext, from the
  *     cumulative DSQ map (sl_dsq.c), while its hooks are attached: at most
  *     DSQ_PUBLISH_MAX DSQs, those that changed in the last DSQ_IDLE_STEPS
- *     steps, first come first served (a DSQ keeps its slot while active,
- *     so series do not churn); the rest are counted in sched_dsq_omitted.
+ *     steps (and since the scheduler attached), first come first served (a
+ *     DSQ keeps its slot while active, so series do not churn); the rest
+ *     are counted in sched_dsq_omitted.
  *
  * Everything the callback needs is allocated in sl_metrics_init(); the
  * callback itself allocates nothing (the core allocates only when a new
@@ -92,6 +93,7 @@ struct sl_metrics {
 	int m_dsq_lat, m_dsq_depth, m_dsq_omitted, m_dsq[M_DSQ_N];
 	struct dsq_known *dsq; /* DSQ_KNOWN_MAX */
 	unsigned n_dsq, n_dsq_pub;
+	uint64_t dsq_attaches; /* sl_dsq_attach_count() as of the previous step */
 	struct sl_dsq_stats dsq_val;
 };
 
@@ -170,6 +172,13 @@ static void collect_dsq(struct sl *p, struct sl_metrics *m)
 
 	if (fd < 0 || !m->m_dsq_lat)
 		return;
+	/* a scheduler (re)attached: the DSQs of earlier ones are stale until
+	 * they move again, so only the new scheduler's DSQs take slots */
+	if (sl_dsq_attach_count(p) != m->dsq_attaches) {
+		m->dsq_attaches = sl_dsq_attach_count(p);
+		for (unsigned i = 0; i < m->n_dsq; i++)
+			m->dsq[i].idle = DSQ_IDLE_STEPS;
+	}
 	for (err = bpf_map_get_next_key(fd, NULL, &key); !err;
 	     err = bpf_map_get_next_key(fd, &key, &next), key = next) {
 		struct sl_dsq_stats *v = &m->dsq_val;

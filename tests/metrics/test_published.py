@@ -82,6 +82,12 @@ def test_catalog_and_history():
                  (typ, unit, labels, "sched_latency"), f"{name}: type, unit, labels, plugin")
             C.eq((bool(m.get("top_n")), bool(m.get("context"))), (top_n, context),
                  f"{name}: flags")
+        # the DSQ metrics exist only where sched_ext does (proved in tests/scxlab)
+        dsq = sorted(n for n in cat if n.startswith("sched_dsq_"))
+        if os.path.isdir("/sys/kernel/sched_ext"):
+            C.check("sched_dsq_latency_ns" in dsq, f"sched_ext kernel: DSQ metrics {dsq}")
+        else:
+            C.eq(dsq, [], "no sched_ext: no DSQ metrics in the catalog")
         cpu = max(os.sched_getaffinity(0))
         load = subprocess.Popen([sys.executable, "-c", LOAD, str(cpu), "6"])
         try:

@@ -1159,6 +1159,41 @@ static void check_dsq_metrics(struct lab *L, const struct sched_def *d, double t
 				 want, count, p50, p99, max, ran);
 		}
 	}
+	/* for the record, what the last 3 s (all under this scheduler) hold:
+	 * every dsq label with its count, and the depth gauge's series */
+	{
+		static const char *const names[] = { "sched_dsq_latency_ns", "sched_dsq_depth" };
+		char others[2][256] = { "", "" };
+
+		for (int k = 0; k < 2; k++) {
+			cJSON *q;
+			const cJSON *qs;
+
+			a = cJSON_CreateObject();
+			cJSON_AddStringToObject(a, "metric", names[k]);
+			cJSON_AddStringToObject(a, "start", "-3s");
+			cJSON_AddNumberToObject(a, "limit", 50);
+			q = call_tool(&L->c, "query_history", a, &is_err, err, sizeof(err));
+			qs = q ? cJSON_GetObjectItemCaseSensitive(q, "series") : NULL;
+			cJSON_ArrayForEach(sr, qs) {
+				const char *v = jstr(cJSON_GetObjectItemCaseSensitive(sr, "labels"), "dsq");
+				const cJSON *sm = cJSON_GetObjectItemCaseSensitive(sr, "summary");
+				double x = -1;
+				size_t n = strlen(others[k]);
+
+				if (jnum(sm, k ? "mean" : "count", &x))
+					snprintf(others[k] + n, sizeof(others[k]) - n, "%s%s=%g",
+						 n ? "," : "", or(v, "?"), x);
+				else /* an earlier scheduler's DSQ, no longer published */
+					snprintf(others[k] + n, sizeof(others[k]) - n, "%s%s=no data",
+						 n ? "," : "", or(v, "?"));
+			}
+			cJSON_Delete(q);
+		}
+		size_t n = strlen(ok_list);
+		snprintf(ok_list + n, sizeof(ok_list) - n,
+			 " [last 3 s: latency count %s; depth mean %s]", others[0], others[1]);
+	}
 	if (good == d->ndsq)
 		result(d->ops, "dsq_metrics", "PASS", "query_history %s: %s", start, ok_list);
 	else

@@ -194,7 +194,8 @@ static int build_subsystems(struct ev_catalog *c)
 		c->subs[c->n_subs].count = 1;
 		c->n_subs++;
 	}
-	qsort(c->subs, c->n_subs, sizeof(*c->subs), cmp_subsys);
+	if (c->n_subs > 1) /* subs is NULL for an empty catalog */
+		qsort(c->subs, c->n_subs, sizeof(*c->subs), cmp_subsys);
 	return 0;
 }
 

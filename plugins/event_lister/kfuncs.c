@@ -342,7 +342,7 @@ static void apply_blacklist(struct builder *b, const char *root)
 	for (size_t i = 0; i < b->n; i++) {
 		const char *name = strtab_str(&b->l->names, b->sym[i].name);
 
-		if (bsearch(&name, names, n, sizeof(*names), cmp_cstr)) {
+		if (n && bsearch(&name, names, n, sizeof(*names), cmp_cstr)) { /* names may be NULL */
 			b->l->ex.blacklist++;
 			continue;
 		}

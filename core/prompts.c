@@ -443,7 +443,8 @@ static void complete_pid(struct smcp_completion *out, const char *prefix, uint32
 		pids[n++] = pid;
 	}
 	closedir(d);
-	qsort(pids, n, sizeof(*pids), cmp_pid);
+	if (n > 1) /* pids is NULL when nothing matched: no qsort(NULL, 0) */
+		qsort(pids, n, sizeof(*pids), cmp_pid);
 	for (size_t i = 0; i < n; i++) {
 		char v[24];
 

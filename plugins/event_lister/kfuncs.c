@@ -320,7 +320,8 @@ static int read_blacklist(const char *root, char **buf, char ***ret, size_t *ret
 		}
 		names[n++] = sym;
 	}
-	qsort(names, n, sizeof(*names), cmp_cstr);
+	if (n > 1) /* names is NULL when none was found */
+		qsort(names, n, sizeof(*names), cmp_cstr);
 	*ret = names;
 	*ret_n = n;
 	snprintf(note, note_len, "kprobe blacklist applied (%zu entries)", n);
@@ -341,7 +342,7 @@ static void apply_blacklist(struct builder *b, const char *root)
 	for (size_t i = 0; i < b->n; i++) {
 		const char *name = strtab_str(&b->l->names, b->sym[i].name);
 
-		if (bsearch(&name, names, n, sizeof(*names), cmp_cstr)) {
+		if (n && bsearch(&name, names, n, sizeof(*names), cmp_cstr)) { /* names may be NULL */
 			b->l->ex.blacklist++;
 			continue;
 		}
@@ -375,7 +376,8 @@ static int finish(struct builder *b)
 	uint32_t *remap;
 	struct kf_module *sorted;
 
-	qsort_r(b->sym, b->n, sizeof(*b->sym), cmp_sym, b);
+	if (b->n > 1) /* b->sym is NULL when kallsyms had no kfunc */
+		qsort_r(b->sym, b->n, sizeof(*b->sym), cmp_sym, b);
 	l->fn = malloc((b->n ? b->n : 1) * sizeof(*l->fn));
 	remap = calloc(l->n_mods ? l->n_mods : 1, sizeof(*remap));
 	sorted = malloc((l->n_mods ? l->n_mods : 1) * sizeof(*sorted));
@@ -384,8 +386,10 @@ static int finish(struct builder *b)
 		free(sorted);
 		return -ENOMEM;
 	}
-	memcpy(sorted, l->mods, l->n_mods * sizeof(*sorted));
-	qsort(sorted, l->n_mods, sizeof(*sorted), cmp_mod);
+	if (l->n_mods) /* l->mods is NULL without modules: no memcpy/qsort of NULL */
+		memcpy(sorted, l->mods, l->n_mods * sizeof(*sorted));
+	if (l->n_mods > 1)
+		qsort(sorted, l->n_mods, sizeof(*sorted), cmp_mod);
 	for (size_t i = 0; i < l->n_mods; i++)
 		for (size_t k = 0; k < l->n_mods; k++)
 			if (sorted[k].name == l->mods[i].name)

@@ -194,7 +194,8 @@ static int build_subsystems(struct ev_catalog *c)
 		c->subs[c->n_subs].count = 1;
 		c->n_subs++;
 	}
-	qsort(c->subs, c->n_subs, sizeof(*c->subs), cmp_subsys);
+	if (c->n_subs > 1) /* subs is NULL for an empty catalog */
+		qsort(c->subs, c->n_subs, sizeof(*c->subs), cmp_subsys);
 	return 0;
 }
 
@@ -242,7 +243,8 @@ int ev_catalog_read(const char *tracefs_dir, struct ev_catalog *c)
 			goto out;
 		c->n++;
 	}
-	qsort_r(c->ent, c->n, sizeof(*c->ent), cmp_names, &c->names);
+	if (c->n > 1) /* ent is NULL when no line named an event */
+		qsort_r(c->ent, c->n, sizeof(*c->ent), cmp_names, &c->names);
 	for (size_t i = 0; i < c->n; i++) {
 		if (w && strcmp(ev_catalog_name(c, w - 1), ev_catalog_name(c, i)) == 0) {
 			c->duplicates++;
@@ -329,6 +331,14 @@ static int parse_field(const char *decl, size_t len, struct ev_field *f)
 	return 0;
 }
 
+/* A number of a field line; atoi is undefined past INT_MAX, so clamp. */
+static int field_int(const char *s)
+{
+	long v = strtol(s, NULL, 10);
+
+	return v > INT_MAX ? INT_MAX : v < INT_MIN ? INT_MIN : (int)v;
+}
+
 static int parse_format(char *buf, struct ev_format *f)
 {
 	size_t cap = 0;
@@ -360,9 +370,9 @@ static int parse_format(char *buf, struct ev_format *f)
 				f->n_skipped++;
 				continue;
 			}
-			fld.offset = atoi(o + 7);
-			fld.size = atoi(z + 5);
-			fld.is_signed = g && atoi(g + 7) != 0;
+			fld.offset = field_int(o + 7);
+			fld.size = field_int(z + 5);
+			fld.is_signed = g && field_int(g + 7) != 0;
 			if (f->n_fields == EV_MAX_FIELDS) {
 				f->n_skipped++;
 				continue;

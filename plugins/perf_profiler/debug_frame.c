@@ -121,19 +121,19 @@ static uint64_t rd_uleb(struct rd *r)
 
 static int64_t rd_sleb(struct rd *r)
 {
-	int64_t v = 0;
+	uint64_t v = 0; /* unsigned: shifting bits into a signed sign bit is undefined */
 	unsigned int shift = 0;
 	uint8_t b = 0;
 
 	while (r->p < r->end) {
 		b = *r->p++;
 		if (shift < 64)
-			v |= (int64_t)(b & 0x7f) << shift;
+			v |= (uint64_t)(b & 0x7f) << shift;
 		shift += 7;
 		if (!(b & 0x80)) {
 			if (shift < 64 && (b & 0x40))
-				v |= -((int64_t)1 << shift);
-			return v;
+				v |= ~0ULL << shift; /* sign-extend */
+			return (int64_t)v;
 		}
 	}
 	r->bad = true;
@@ -244,6 +244,13 @@ int pp_debug_frame_convert(struct pp_elf *e, const unsigned char *df, size_t len
 			}
 			if (l32 == 0xffffffffu || l32 > len - off - 4)
 				break; /* 64-bit DWARF or truncated: stop here */
+			if (l32 < 4) {
+				/* too short for its own id: the readers below
+				 * would start past the entry's end (and the
+				 * section's) */
+				off += 4 + l32;
+				continue;
+			}
 			end = body + l32;
 			memcpy(&id, body, 4);
 			if (pass == 0 && id == 0xffffffffu) {
@@ -283,7 +290,7 @@ int pp_debug_frame_convert(struct pp_elf *e, const unsigned char *df, size_t len
 				loc = rd_fixed(&r, 8);
 				range = rd_fixed(&r, 8);
 				if (r.bad || !range || range > 0x7fffffff || loc < e->min_vaddr ||
-				    loc + range > e->max_vaddr)
+				    loc >= e->max_vaddr || range > e->max_vaddr - loc)
 					continue; /* discarded (address 0) or not in this file */
 				start = o.len;
 				put_u32(&o, 0);

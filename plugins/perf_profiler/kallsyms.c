@@ -74,7 +74,10 @@ int pp_kallsyms_load(struct pp_kallsyms *ks, const char *root)
 		unsigned long long addr;
 		char type;
 
-		next = strchr(line, '\n');
+		/* memchr within what is left: strchr would be allowed to scan
+		 * the whole remaining buffer on every line (ASan's
+		 * strict_string_checks does), quadratic in a 10 MB file */
+		next = memchr(line, '\n', len - (size_t)(line - buf));
 		if (next)
 			*next++ = '\0';
 		addr = strtoull(line, &end, 16);
@@ -124,7 +127,8 @@ int pp_kallsyms_load(struct pp_kallsyms *ks, const char *root)
 		n.n++;
 	}
 	n.restricted = n.n > 0 && nonzero == 0;
-	qsort(n.syms, n.n, sizeof(*n.syms), cmp_ksym);
+	if (n.n) /* never qsort(NULL, 0): an empty or unreadable kallsyms */
+		qsort(n.syms, n.n, sizeof(*n.syms), cmp_ksym);
 	/* size: distance to the next different address */
 	for (size_t i = n.n, nx = n.n; i-- > 0;) {
 		uint64_t gap = nx < n.n ? n.syms[nx].addr - n.syms[i].addr : 4096;

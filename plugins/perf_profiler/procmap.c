@@ -310,7 +310,7 @@ int pp_proc_read(struct pp_procs *ps, struct pp_proc *p, uint64_t now_ns)
 		const char *file;
 		char *del;
 
-		next = strchr(line, '\n');
+		next = memchr(line, '\n', len - (size_t)(line - buf)); /* not strchr: see kallsyms.c */
 		if (next)
 			*next++ = '\0';
 		if (sscanf(line, "%llx-%llx %7s %llx %15s %llu %n", &start, &end, perms, &off, dev,

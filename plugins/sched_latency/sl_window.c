@@ -147,7 +147,8 @@ int slw_tick(struct slw_series *s, uint64_t now_ns, struct slw_input *in, size_t
 	err = reserve_entities(s, n ? n : 1);
 	if (err)
 		return err;
-	qsort(in, n, sizeof(*in), cmp_input);
+	if (n > 1) /* no task or CPU yet: in may be NULL */
+		qsort(in, n, sizeof(*in), cmp_input);
 
 	s->newest = (s->newest + 1) % SLW_SLOTS;
 	sl = &s->slots[s->newest];

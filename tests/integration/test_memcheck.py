@@ -37,6 +37,11 @@ class VgDaemon(Daemon):
         finally:
             smcp_test.mcp_client.daemon_path = real
 
+    def initialize(self, protocol="2025-11-25", capabilities=None, timeout=10.0):
+        # every plugin starting under valgrind (BPF loads included) took
+        # just over 10 s once on a busy 2-CPU VM
+        return super().initialize(protocol, capabilities, timeout=max(timeout, 60.0))
+
 
 def session(d):
     d.request("tools/list")

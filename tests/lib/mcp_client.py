@@ -93,10 +93,11 @@ class Client:
             msg["params"] = params
         self.send(msg)
 
-    def initialize(self, protocol="2025-11-25", capabilities=None):
+    def initialize(self, protocol="2025-11-25", capabilities=None, timeout=10.0):
         r = self.request("initialize", {"protocolVersion": protocol,
                                         "capabilities": capabilities or {},
-                                        "clientInfo": {"name": "schedmcp-tests", "version": "1"}})
+                                        "clientInfo": {"name": "schedmcp-tests", "version": "1"}},
+                         timeout=timeout)
         self.notify("notifications/initialized")
         return r
 

@@ -50,6 +50,7 @@ struct request {
 	cJSON *id;
 	cJSON *progress_token;
 	double last_progress;
+	uint64_t last_progress_ns; /* when the last progress notification was queued */
 	bool has_progress;
 	int defer_timer; /* response waiting one tick after progress */
 	int defer_err;
@@ -719,6 +720,8 @@ static void deferred_complete(void *data)
 	request_free(r);
 }
 
+#define PROGRESS_GAP_MS 25
+
 static void op_complete(struct smcp_call *c, int err)
 {
 	struct request *r = c->ctx;
@@ -727,11 +730,18 @@ static void op_complete(struct smcp_call *c, int err)
 	 * A response right behind a progress notification can reach a client
 	 * in the same read, and the TypeScript SDK then handles the response
 	 * first and drops the progress as "unknown token" (typescript-sdk
-	 * #2580; Claude Code disconnects on it). One loop tick keeps them apart.
+	 * #2580; Claude Code disconnects on it). The response goes out at least
+	 * PROGRESS_GAP_MS after the last progress: one loop tick was not enough
+	 * for a client on a busy machine, and calls with progress run for far
+	 * longer than the gap.
 	 */
 	if (r->has_progress) {
+		uint64_t since = loop_now_ns() - r->last_progress_ns;
+		uint64_t gap = PROGRESS_GAP_MS * 1000000ull;
+		int ms = since >= gap ? 1 : (int)((gap - since + 999999) / 1000000);
+
 		r->defer_err = err;
-		r->defer_timer = loop_timer_add(2, false, deferred_complete, r, &srv);
+		r->defer_timer = loop_timer_add(ms, false, deferred_complete, r, &srv);
 		if (r->defer_timer > 0) {
 			/* the plugin is done with the call: a cancel now only
 			 * suppresses the response */
@@ -755,6 +765,7 @@ static int op_progress(struct smcp_call *c, double progress, double total, const
 		return -EINVAL; /* the spec requires progress to increase */
 	r->has_progress = true;
 	r->last_progress = progress;
+	r->last_progress_ns = loop_now_ns();
 	p = cJSON_CreateObject();
 	cJSON_AddItemToObject(p, "progressToken", id_copy(r->progress_token));
 	cJSON_AddNumberToObject(p, "progress", progress);

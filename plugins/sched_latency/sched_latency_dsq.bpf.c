@@ -67,6 +67,16 @@ struct {
 	__type(value, struct last_insert);
 } dedup SEC(".maps");
 
+/* When the hooks were last attached (user space sets it just before). An
+ * insert older than that was seen under an earlier scheduler, and the task
+ * may have left that DSQ while nothing watched: it is not open any more. */
+__u64 attach_ts = 0;
+
+static __always_inline bool insert_open(const struct sl_dsq_task *t)
+{
+	return t->insert_ts && t->insert_ts >= attach_ts;
+}
+
 /* DSQ events not counted because dsq_stats was full. */
 __u64 untracked = 0;
 
@@ -132,7 +142,7 @@ static __always_inline int on_insert(struct task_struct *p, __u64 dsq_id, __u64 
 	if (!p)
 		return 0;
 	t = bpf_task_storage_get(&dsq_task, p, 0, 0);
-	if (t && t->insert_ts && t->dsq_id == dsq_id)
+	if (t && insert_open(t) && t->dsq_id == dsq_id)
 		return 0;
 	li = bpf_map_lookup_elem(&dedup, &zero);
 	if (li) {
@@ -173,7 +183,7 @@ static __always_inline int on_move(void *ctx, struct task_struct *p, __u64 dsq_i
 	if (bpf_get_func_ret(ctx, &ret) || !(ret & 0xff) || !p)
 		return 0;
 	t = bpf_task_storage_get(&dsq_task, p, 0, 0);
-	if (t && t->insert_ts) {
+	if (t && insert_open(t)) {
 		from = t->dsq_id;
 		has_from = true;
 		on_consumed(from);
@@ -273,6 +283,10 @@ int BPF_PROG(sl_dsq_switch, bool preempt, struct task_struct *prev, struct task_
 
 	if (!t || !t->insert_ts)
 		return 0;
+	if (!insert_open(t)) {
+		t->insert_ts = 0; /* left over from an earlier scheduler: not timed */
+		return 0;
+	}
 	now = bpf_ktime_get_ns();
 	lat = now > t->insert_ts ? now - t->insert_ts : 0;
 	t->insert_ts = 0;

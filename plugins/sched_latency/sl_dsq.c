@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -206,6 +207,12 @@ static int attach(struct sl *p, struct sl_dsq *d)
 {
 	struct bpf_program *sw = d->skel->progs.sl_dsq_switch, *prog;
 	int err = 0;
+	struct timespec ts;
+
+	/* inserts still open from an earlier scheduler end here (the BPF side
+	 * compares with bpf_ktime_get_ns, CLOCK_MONOTONIC) */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	d->skel->bss->attach_ts = (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
 
 	for (int pass = 0; pass < 2; pass++) {
 		bpf_object__for_each_program(prog, d->skel->obj) {

@@ -62,9 +62,19 @@ try:
                 (w["cpu"]["busy_pct"], mp_busy), abs(w["cpu"]["busy_pct"] - mp_busy) <= 3.0)
         per = body["per_cpu"].get("cpus", [])
         if per:  # up to 32 CPUs: the per-CPU split adds up to the total
-            mean = sum(r["busy_pct"] for r in per) / len(per)
-            ck.true("per-CPU busy averages to the total (%.2f vs %.2f)" %
-                    (mean, w["cpu"]["busy_pct"]), abs(mean - w["cpu"]["busy_pct"]) < 1.0)
+            # The total is the per-CPU figures weighted by each CPU's own
+            # accounted time, so it lies between the least and the most busy
+            # CPU exactly. The plain mean is only near it: a busy CPU's time
+            # comes from ticks and an idle one's from nanosecond idle clocks,
+            # and in a VM the two drift apart by a few per cent over 10 s
+            # (CI saw 5 %: mean 56.95 against 55.90 on two CPUs).
+            busy = [r["busy_pct"] for r in per]
+            mean, total = sum(busy) / len(busy), w["cpu"]["busy_pct"]
+            ck.true("total busy lies within the per-CPU range (%.2f in %.2f..%.2f)" %
+                    (total, min(busy), max(busy)),
+                    min(busy) - 0.01 <= total <= max(busy) + 0.01)
+            ck.true("per-CPU busy averages to the total within 3 points (%.2f vs %.2f)" %
+                    (mean, total), abs(mean - total) <= 3.0)
         ck.true("context switches counted", w["context_switches_per_s"] > 0)
 finally:
     stress.terminate()

@@ -46,35 +46,18 @@ struct sym_tmp {
 	uint8_t bind, has_size;
 };
 
-static int leading_underscores(const char *s)
-{
-	int n = 0;
-
-	while (s[n] == '_')
-		n++;
-	return n;
-}
-
-/* perf's preference among aliases (choose_best_symbol): sized, non-weak,
- * global, fewer leading underscores, longer name. Negative: a is better. */
+/* Aliases at one address: a sized symbol first, then perf's preference.
+ * Negative: a is better. */
 static int cmp_sym_tmp(const void *pa, const void *pb)
 {
 	const struct sym_tmp *a = pa, *b = pb;
-	int d;
 
 	if (a->s.addr != b->s.addr)
 		return a->s.addr < b->s.addr ? -1 : 1;
 	if (a->has_size != b->has_size)
 		return a->has_size ? -1 : 1;
-	if ((a->bind == STB_WEAK) != (b->bind == STB_WEAK))
-		return a->bind == STB_WEAK ? 1 : -1;
-	if ((a->bind == STB_GLOBAL) != (b->bind == STB_GLOBAL))
-		return a->bind == STB_GLOBAL ? -1 : 1;
-	d = leading_underscores(a->s.name) - leading_underscores(b->s.name);
-	if (d)
-		return d;
-	d = (int)strlen(b->s.name) - (int)strlen(a->s.name);
-	return d ? d : strcmp(a->s.name, b->s.name);
+	return pp_alias_cmp(a->bind == STB_WEAK, a->bind == STB_GLOBAL, a->s.name,
+			    b->bind == STB_WEAK, b->bind == STB_GLOBAL, b->s.name);
 }
 
 /* Append the function symbols of every SHT_SYMTAB / SHT_DYNSYM section of

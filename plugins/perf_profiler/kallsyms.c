@@ -10,33 +10,20 @@
 /* a gap this large is not one function (e.g. the end of .text) */
 #define KSYM_MAX_SIZE (1u << 20)
 
-static int underscores(const char *s)
+static bool ksym_weak(char type)
 {
-	int n = 0;
-
-	while (s[n] == '_')
-		n++;
-	return n;
+	return type == 'w' || type == 'W';
 }
 
-/* At one address, perf's preference among aliases: non-weak, global,
- * fewer leading underscores, longer name. */
+/* At one address, perf's preference among aliases ('T' is global text). */
 static int cmp_ksym(const void *a, const void *b)
 {
 	const struct pp_ksym *x = a, *y = b;
-	int d;
 
 	if (x->addr != y->addr)
 		return x->addr < y->addr ? -1 : 1;
-	if ((x->type == 'w' || x->type == 'W') != (y->type == 'w' || y->type == 'W'))
-		return x->type == 'w' || x->type == 'W' ? 1 : -1;
-	if ((x->type == 'T') != (y->type == 'T'))
-		return x->type == 'T' ? -1 : 1;
-	d = underscores(x->name) - underscores(y->name);
-	if (d)
-		return d;
-	d = (int)strlen(y->name) - (int)strlen(x->name);
-	return d ? d : strcmp(x->name, y->name);
+	return pp_alias_cmp(ksym_weak(x->type), x->type == 'T', x->name, ksym_weak(y->type),
+			    y->type == 'T', y->name);
 }
 
 static bool is_text_type(char t)

@@ -193,3 +193,28 @@ int pp_perf_paranoid(const char *root)
 		return 2;
 	return atoi(buf);
 }
+
+static int leading_underscores(const char *s)
+{
+	int n = 0;
+
+	while (s[n] == '_')
+		n++;
+	return n;
+}
+
+int pp_alias_cmp(bool weak_a, bool global_a, const char *a, bool weak_b, bool global_b,
+		 const char *b)
+{
+	int d;
+
+	if (weak_a != weak_b)
+		return weak_a ? 1 : -1;
+	if (global_a != global_b)
+		return global_a ? -1 : 1;
+	d = leading_underscores(a) - leading_underscores(b);
+	if (d)
+		return d;
+	d = (int)strlen(b) - (int)strlen(a);
+	return d ? d : strcmp(a, b);
+}

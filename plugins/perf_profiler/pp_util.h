@@ -55,6 +55,12 @@ char *pp_arena_strdup(struct pp_arena *a, const char *s);
 void *pp_arena_alloc(struct pp_arena *a, size_t len);
 void pp_arena_free(struct pp_arena *a);
 
+/* perf's preference among symbol aliases at one address (its
+ * choose_best_symbol): non-weak, global, fewer leading underscores, longer
+ * name, then by name. Negative: a is better. */
+int pp_alias_cmp(bool weak_a, bool global_a, const char *a, bool weak_b, bool global_b,
+		 const char *b);
+
 /* Base name of a path (pointer into it). */
 const char *pp_basename(const char *path);
 

@@ -68,10 +68,12 @@ static void on_second(void *data)
 	c->finish(c);
 }
 
-struct sl_call *sl_call_new(struct sl *p, struct smcp_call *call, struct smcp_result *res,
-			    void (*finish)(struct sl_call *c), void (*cleanup)(struct sl_call *c))
+struct sl_call *sl_call_new(struct sl *p, struct smcp_call *call, const struct smcp_args *args,
+			    struct smcp_result *res, void (*finish)(struct sl_call *c),
+			    void (*cleanup)(struct sl_call *c))
 {
 	struct sl_call *c = calloc(1, sizeof(*c));
+	int64_t v;
 
 	if (!c)
 		return NULL;
@@ -84,6 +86,15 @@ struct sl_call *sl_call_new(struct sl *p, struct smcp_call *call, struct smcp_re
 	c->cpu = -1;
 	c->limit = SL_DEFAULT_LIMIT;
 	c->duration_s = SL_DEFAULT_DURATION_S;
+	/* the schemas bound these; what is absent keeps its default */
+	if (p->api->arg_int(args, "duration_s", &v) == 0)
+		c->duration_s = (unsigned)v;
+	if (p->api->arg_int(args, "pid", &v) == 0)
+		c->pid = v;
+	if (p->api->arg_int(args, "limit", &v) == 0)
+		c->limit = (size_t)v;
+	if (p->api->arg_int(args, "offset", &v) == 0)
+		c->offset = (size_t)v;
 	return c;
 }
 

@@ -37,9 +37,12 @@ struct sl_call {
 	char cgroup[256];
 };
 
-/* A call with defaults (5 s, 20 rows, no filter); NULL on -ENOMEM. */
-struct sl_call *sl_call_new(struct sl *p, struct smcp_call *call, struct smcp_result *res,
-			    void (*finish)(struct sl_call *c), void (*cleanup)(struct sl_call *c));
+/* A call with the arguments every timed tool shares (duration_s, pid,
+ * limit, offset) read from args, defaults (5 s, 20 rows, no filter) for
+ * those absent; NULL on -ENOMEM. */
+struct sl_call *sl_call_new(struct sl *p, struct smcp_call *call, const struct smcp_args *args,
+			    struct smcp_result *res, void (*finish)(struct sl_call *c),
+			    void (*cleanup)(struct sl_call *c));
 /* Keep the call and start its timer: SMCP_PENDING, or -errno (then the
  * caller still owns c and releases it). */
 int sl_call_go(struct sl_call *c);

@@ -236,19 +236,11 @@ static int measure_latency(void *data, struct smcp_call *call, const struct smcp
 
 	if (!p->running)
 		return sl_unavailable(p, res, true);
-	c = sl_call_new(p, call, res, measure_finish, NULL);
+	c = sl_call_new(p, call, args, res, measure_finish, NULL);
 	if (!c)
 		return -ENOMEM;
-	if (api->arg_int(args, "duration_s", &v) == 0)
-		c->duration_s = (unsigned)v;
-	if (api->arg_int(args, "pid", &v) == 0)
-		c->pid = v;
 	if (api->arg_int(args, "cpu", &v) == 0)
 		c->cpu = (int)v;
-	if (api->arg_int(args, "limit", &v) == 0)
-		c->limit = (size_t)v;
-	if (api->arg_int(args, "offset", &v) == 0)
-		c->offset = (size_t)v;
 	if (api->arg_string(args, "group_by", &s) == 0)
 		c->group = (enum sl_group)sl_parse_enum(s, sl_group_names, SL_G_N);
 	if (api->arg_string(args, "sort", &s) == 0)

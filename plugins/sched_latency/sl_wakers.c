@@ -178,22 +178,13 @@ static int analyze_waker_wakee(void *data, struct smcp_call *call,
 	const struct smcp_host_api *api = p->api;
 	struct sl_call *c;
 	const char *by = NULL;
-	int64_t v;
 	int err;
 
 	if (!p->running)
 		return sl_unavailable(p, res, true);
-	c = sl_call_new(p, call, res, wakers_finish, wakers_cleanup);
+	c = sl_call_new(p, call, args, res, wakers_finish, wakers_cleanup);
 	if (!c)
 		return -ENOMEM;
-	if (api->arg_int(args, "duration_s", &v) == 0)
-		c->duration_s = (unsigned)v;
-	if (api->arg_int(args, "pid", &v) == 0)
-		c->pid = v;
-	if (api->arg_int(args, "limit", &v) == 0)
-		c->limit = (size_t)v;
-	if (api->arg_int(args, "offset", &v) == 0)
-		c->offset = (size_t)v;
 	if (api->arg_string(args, "by", &by) == 0)
 		c->by_thread = strcmp(by, "thread") == 0;
 	err = sl_bpf_wakers_start(p);

@@ -5,8 +5,9 @@
  *   pp-symtool [--debug-dir DIR] elf FILE HEXADDR...
  *       link-time addresses of FILE: "ADDR NAME SOURCE" per address
  *       (NAME "-" when unresolved), then "cfi eh_table=N debug_frame=N"
- *   pp-symtool kernel HEXADDR...
- *       kernel addresses through /proc/kallsyms: "ADDR NAME MODULE"
+ *   pp-symtool [--root DIR] kernel HEXADDR...
+ *       kernel addresses through DIR/proc/kallsyms (default the live one):
+ *       "ADDR NAME MODULE"
  *
  * Output on stdout (a test tool); errors on stderr with exit status 1.
  */
@@ -51,10 +52,10 @@ static int do_elf(const char *debug_dir, const char *file, int n, char **addrs)
 	return 0;
 }
 
-static int do_kernel(int n, char **addrs)
+static int do_kernel(const char *root, int n, char **addrs)
 {
 	struct pp_kallsyms ks = { 0 };
-	int err = pp_kallsyms_load(&ks, "");
+	int err = pp_kallsyms_load(&ks, root);
 
 	if (err) {
 		fprintf(stderr, "pp-symtool: /proc/kallsyms: %s\n", strerror(-err));
@@ -73,17 +74,21 @@ static int do_kernel(int n, char **addrs)
 
 int main(int argc, char **argv)
 {
-	const char *debug_dir = "/usr/lib/debug";
+	const char *debug_dir = "/usr/lib/debug", *root = "";
 	int i = 1;
 
 	if (argc > 2 && strcmp(argv[1], "--debug-dir") == 0) {
 		debug_dir = argv[2];
 		i = 3;
+	} else if (argc > 2 && strcmp(argv[1], "--root") == 0) {
+		root = argv[2];
+		i = 3;
 	}
 	if (argc - i >= 2 && strcmp(argv[i], "elf") == 0)
 		return do_elf(debug_dir, argv[i + 1], argc - i - 2, argv + i + 2);
 	if (argc - i >= 1 && strcmp(argv[i], "kernel") == 0)
-		return do_kernel(argc - i - 1, argv + i + 1);
-	fprintf(stderr, "usage: pp-symtool [--debug-dir DIR] elf FILE ADDR... | kernel ADDR...\n");
+		return do_kernel(root, argc - i - 1, argv + i + 1);
+	fprintf(stderr, "usage: pp-symtool [--debug-dir DIR] elf FILE ADDR... | "
+			"[--root DIR] kernel ADDR...\n");
 	return 2;
 }

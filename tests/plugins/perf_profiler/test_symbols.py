@@ -177,6 +177,24 @@ try:
     else:
         print("note: g++ is not installed; demangling not exercised")
 
+    # aliases at one address resolve as perf report names them: non-weak,
+    # global, fewer leading underscores, longer name (a kallsyms fixture)
+    os.makedirs(os.path.join(tmp, "root", "proc"))
+    with open(os.path.join(tmp, "root", "proc", "kallsyms"), "w") as f:
+        f.write("ffffffff81000000 W weak_first\n"
+                "ffffffff81000000 t local_name_longest\n"
+                "ffffffff81000000 T __global\n"
+                "ffffffff81000000 T global\n"
+                "ffffffff81000000 T globl\n"
+                "ffffffff81000100 t __static_a\n"
+                "ffffffff81000100 t static_b\n"
+                "ffffffff81000200 W only_weak\n"
+                "ffffffff81000300 T tail\n")
+    for addr, want in (("ffffffff81000010", "global"), ("ffffffff81000110", "static_b"),
+                       ("ffffffff81000200", "only_weak")):
+        out = run(TOOL, "--root", os.path.join(tmp, "root"), "kernel", addr).split()
+        ck.eq("kallsyms alias at %s picks %s" % (addr, want), out[1:], [want, "[kernel.kallsyms]"])
+
     # kernel: one core symbol, one module symbol and one BPF program if listed;
     # only addresses with a single name (aliases may resolve either way)
     lines = []

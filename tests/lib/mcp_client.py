@@ -45,6 +45,19 @@ class Client:
 
     def recv(self, timeout=10.0):
         """Next message from the server, or None on timeout/EOF."""
+        line = self.recv_line(timeout)
+        if line is None:
+            return None
+        msg = self.parse(line)
+        self.messages.append(msg)
+        return msg
+
+    def parse(self, line: bytes):
+        return json.loads(line)
+
+    def recv_line(self, timeout=10.0):
+        """Next raw line from the server (without its newline), or None on
+        timeout/EOF."""
         deadline = time.monotonic() + timeout
         while b"\n" not in self.buf:
             left = deadline - time.monotonic()
@@ -58,9 +71,7 @@ class Client:
                 return None
             self.buf += chunk
         line, self.buf = self.buf.split(b"\n", 1)
-        msg = json.loads(line)
-        self.messages.append(msg)
-        return msg
+        return line
 
     # -- requests ----------------------------------------------------------
     def request(self, method, params=None, id_=None, timeout=10.0, on_message=None):

@@ -12,7 +12,6 @@ Standard library only.
 import atexit
 import json
 import os
-import select
 import shutil
 import signal
 import subprocess
@@ -250,25 +249,10 @@ class Daemon(mcp_client.Client):
     def pid(self):
         return self.proc.pid
 
-    def recv(self, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            r, _, _ = select.select([self.proc.stdout], [], [], left)
-            if not r:
-                return None
-            chunk = os.read(self.proc.stdout.fileno(), 1 << 16)
-            if not chunk:
-                return None
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
+    def parse(self, line: bytes):
         self.raw_lines += 1
         self.last_raw = line
-        msg = strict_loads(line)
-        self.messages.append(msg)
-        return msg
+        return strict_loads(line)
 
     def drain(self, quiet=0.3, timeout=10.0):
         """Read until nothing arrives for `quiet` seconds; return what came."""

@@ -44,8 +44,13 @@ try:
     with Client(args=["--enable", "sysstat"]) as c:
         time.sleep(1.2)  # stress-ng up to speed, and two samples taken
         ck.true("a sample is taken every second", wait_tick(c))
+        t0 = since_start(c)
         mp = subprocess.run(["mpstat", "10", "1"], capture_output=True, text=True, env=env,
                             timeout=30)
+        # the sample that closes mpstat's window may come just after mpstat
+        deadline = time.monotonic() + 3
+        while since_start(c) < t0 + 9.5 and time.monotonic() < deadline:
+            time.sleep(0.01)
         body = c.read_json("stats://system/cpu")
         w = next(x for x in body["windows"] if x["window"] == "10s")
         avg = next(l for l in mp.stdout.splitlines() if l.startswith("Average:")).split()
@@ -67,12 +72,15 @@ try:
             # CPU exactly. The plain mean is only near it: a busy CPU's time
             # comes from ticks and an idle one's from nanosecond idle clocks,
             # and in a VM the two drift apart by a few per cent over 10 s
-            # (CI saw 5 %: mean 56.95 against 55.90 on two CPUs).
+            # (CI saw 5 %: mean 56.95 against 55.90 on two CPUs). The range
+            # has half a point of slack: the kernel rounds the total line and
+            # each CPU's line to ticks separately, and reads them moments
+            # apart.
             busy = [r["busy_pct"] for r in per]
             mean, total = sum(busy) / len(busy), w["cpu"]["busy_pct"]
             ck.true("total busy lies within the per-CPU range (%.2f in %.2f..%.2f)" %
                     (total, min(busy), max(busy)),
-                    min(busy) - 0.01 <= total <= max(busy) + 0.01)
+                    min(busy) - 0.5 <= total <= max(busy) + 0.5)
             ck.true("per-CPU busy averages to the total within 3 points (%.2f vs %.2f)" %
                     (mean, total), abs(mean - total) <= 3.0)
         ck.true("context switches counted", w["context_switches_per_s"] > 0)

@@ -81,6 +81,17 @@ class Load:
         self.t.join()
 
 
+def wait_fds(pid, want, timeout=5.0):
+    """Whether the daemon holds `want` stats fds within timeout (it acts on
+    the request from its event loop, not before we look)."""
+    deadline = time.monotonic() + timeout
+    while stats_fds(pid) != want:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 def bpftool_progs():
     out = subprocess.run([shutil.which("bpftool") or "/usr/sbin/bpftool", "prog", "show", "--json"],
                          check=True, capture_output=True, text=True).stdout
@@ -89,8 +100,12 @@ def bpftool_progs():
 
 def compare_with_bpftool(c):
     """Same ids, names and types as bpftool. Programs other tests load may
-    come and go between the two reads, so a mismatch is retried."""
-    for attempt in range(5):
+    come and go between the two reads (and the kernel frees a program's id
+    only after an RCU grace period), so a mismatch is retried."""
+    diffs = ["the set of programs kept changing under other tests"]
+    for attempt in range(10):
+        if attempt:
+            time.sleep(0.2)
         before = bpftool_progs()
         d = read(c, "bpf://programs")
         after = bpftool_progs()
@@ -231,11 +246,9 @@ def run(c, info, cid, have_sl):
     c.send({"jsonrpc": "2.0", "id": "cancel-me", "method": "tools/call",
             "params": {"name": "control_stats_collection",
                        "arguments": {"action": "sample", "interval_ms": 3000}}})
-    time.sleep(0.3)
-    check(stats_fds(pid) == 1, "a pending sample holds the fd")
+    check(wait_fds(pid, 1), "a pending sample holds the fd")
     c.notify("notifications/cancelled", {"requestId": "cancel-me", "reason": "test"})
-    time.sleep(0.3)
-    check(stats_fds(pid) == 0, "cancelling the sample releases the fd")
+    check(wait_fds(pid, 0), "cancelling the sample releases the fd")
     s = stats(c, {"action": "status"})
     check(not s["stats"]["collecting"] and "cancelled" in s["stats"].get("last_stop", ""),
           f"status says the sample was cancelled: {s['stats']}")

@@ -331,10 +331,12 @@ static int control_event_tracking(void *data, struct smcp_call *call,
 			ctl.min_latency_ns = (uint64_t)(d * 1000.0);
 		if (api->arg_int(args, "max_events_per_s", &v) == 0)
 			p->cfg.stream_rate = v;
-		/* what the old filter let through is published first */
-		sl_stream_drain(p);
+		/* what the old filter let through is published before this
+		 * answer: the new filter goes in first, then the ring is drained,
+		 * so nothing recorded under the old one arrives after it */
 		p->stream.ctl = ctl;
 		sl_bpf_stream_apply(p);
+		sl_stream_drain(p);
 	} else if (strcmp(action, "disable") == 0) {
 		p->stream.ctl.enabled = 0;
 		sl_bpf_stream_apply(p);

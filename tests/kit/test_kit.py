@@ -271,9 +271,14 @@ def test_scx_layered():
             if "result" in r:
                 ck.check("scx_layered_util_pct" in r["result"]["contents"][0]["text"],
                          "per-layer metrics registered")
-                time.sleep(1.2)  # one history step
-                q = c.call_tool("query_history", {"metric": "scx_layered_util_pct",
-                                                  "start": "-1m"})
+                deadline = time.monotonic() + 5  # the first history step is 1 s away
+                while True:
+                    q = c.call_tool("query_history", {"metric": "scx_layered_util_pct",
+                                                      "start": "-1m"})
+                    if "batch" in json.dumps(q.get("result", {})) or \
+                            time.monotonic() > deadline:
+                        break
+                    time.sleep(0.2)
                 ck.check("batch" in json.dumps(q.get("result", {})), "history per layer")
         a = wait_json(c, "layered://layers", lambda v: "last_error" in v)
         ck.check("last_error" in a, "scheduler gone: the last snapshot with the error")

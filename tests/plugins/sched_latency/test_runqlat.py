@@ -70,14 +70,19 @@ def main():
             print("  slot  ours  runqlat")
             for s in sorted(set(ours) | set(theirs)):
                 print(f"  {s:4} {ours.get(s, 0):6} {theirs.get(s, 0):8}")
-            same = p[0.5][0] == p[0.5][1] and p[0.99][0] == p[0.99][1]
-            if same:
+            # ours must fall in runqlat's buckets for a slightly lower to a
+            # slightly higher quantile: the same distribution, with room for
+            # a quantile that sits on a bucket edge (p99 near a 2 ms slice)
+            band = {q: (sltest.slot_quantile(theirs, q - dq), sltest.slot_quantile(theirs, q + dq))
+                    for q, dq in ((0.5, 0.05), (0.99, 0.005))}
+            agree = {q: band[q][0] <= p[q][0] <= band[q][1] for q in band}
+            if all(agree.values()):
                 break
         ck.check(n_theirs > 1000, f"runqlat saw the load: {n_theirs}")
         ck.check(abs(n_ours - n_theirs) <= 0.1 * n_theirs,
                  f"sample counts within 10%: ours {n_ours}, runqlat {n_theirs}")
-        ck.check(p[0.5][0] == p[0.5][1], f"same log2 bucket for p50: {p[0.5]}")
-        ck.check(p[0.99][0] == p[0.99][1], f"same log2 bucket for p99: {p[0.99]}")
+        ck.check(agree[0.5], f"p50 bucket {p[0.5][0]} in runqlat's p45..p55 {band[0.5]}")
+        ck.check(agree[0.99], f"p99 bucket {p[0.99][0]} in runqlat's p98.5..p99.5 {band[0.99]}")
     finally:
         for w in loads:
             w.kill()

@@ -13,6 +13,8 @@
 
 #include "pp_util.h"
 
+#include <schedmcp/cpulist.h>
+
 #define SCRATCH_BYTES 65536
 #define MAX_CPUS 4096
 
@@ -23,35 +25,39 @@ static int perf_open(struct perf_event_attr *a, pid_t pid, int cpu)
 	return fd < 0 ? -errno : (int)fd;
 }
 
+struct online_ctx {
+	bool *online;
+	int max, n;
+};
+
+static int mark_online(void *data, int lo, int hi)
+{
+	struct online_ctx *o = data;
+
+	for (int i = lo; i <= hi && i < o->max; i++)
+		if (!o->online[i]) {
+			o->online[i] = true;
+			o->n++;
+		}
+	return 0;
+}
+
 int pp_online_cpus(bool *online, int max)
 {
-	char buf[1024], *p;
-	int n = 0;
+	struct online_ctx o = { online, max, 0 };
+	char buf[1024];
 
 	memset(online, 0, (size_t)max * sizeof(*online));
-	if (smcp_read_file("", "/sys/devices/system/cpu/online", buf, sizeof(buf)) <= 0) {
+	if (smcp_read_file("", "/sys/devices/system/cpu/online", buf, sizeof(buf)) <= 0 ||
+	    smcp_cpulist_parse(buf, mark_online, &o) < 0 || !o.n) {
 		long c = sysconf(_SC_NPROCESSORS_ONLN);
 
+		memset(online, 0, (size_t)max * sizeof(*online));
 		for (int i = 0; i < c && i < max; i++)
 			online[i] = true;
 		return c > max ? max : (int)c;
 	}
-	for (p = buf; *p && *p != '\n';) {
-		char *end;
-		long a = strtol(p, &end, 10), b = a;
-
-		if (end == p)
-			break;
-		if (*end == '-')
-			b = strtol(end + 1, &end, 10);
-		for (long i = a; i <= b && i < max; i++)
-			if (i >= 0 && !online[i]) {
-				online[i] = true;
-				n++;
-			}
-		p = *end == ',' ? end + 1 : end;
-	}
-	return n;
+	return o.n;
 }
 
 static int add_fd(struct pp_session *s, int fd)

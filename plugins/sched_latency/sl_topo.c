@@ -10,38 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <schedmcp/cpulist.h>
 #include <schedmcp/fsread.h>
-
-int sl_cpulist_parse(const char *s, unsigned char *bits, int n)
-{
-	while (*s) {
-		char *end;
-		long a, b;
-
-		while (*s == ' ' || *s == ',' || *s == '\n')
-			s++;
-		if (!*s)
-			break;
-		if (!isdigit((unsigned char)*s))
-			return -EINVAL;
-		a = strtol(s, &end, 10);
-		b = a;
-		s = end;
-		if (*s == '-') {
-			if (!isdigit((unsigned char)s[1]))
-				return -EINVAL;
-			b = strtol(s + 1, &end, 10);
-			s = end;
-		}
-		if (*s && *s != ',' && *s != '\n' && *s != ' ')
-			return -EINVAL;
-		if (b < a)
-			return -EINVAL;
-		for (long c = a; c <= b && c < n; c++)
-			bits[c] = 1;
-	}
-	return 0;
-}
 
 static int possible_cpus(const char *root)
 {
@@ -54,7 +24,7 @@ static int possible_cpus(const char *root)
 	bits = calloc(SL_TOPO_MAX_CPUS, 1);
 	if (!bits)
 		return -ENOMEM;
-	if (sl_cpulist_parse(buf, bits, SL_TOPO_MAX_CPUS) == 0)
+	if (smcp_cpulist_map(buf, bits, SL_TOPO_MAX_CPUS) == 0)
 		for (int c = 0; c < SL_TOPO_MAX_CPUS; c++)
 			if (bits[c])
 				n = c + 1;
@@ -88,7 +58,7 @@ static int cache_set(const char *root, int cpu, unsigned char *bits, int n)
 		if (smcp_read_file(root, path, buf, sizeof(buf)) <= 0)
 			continue;
 		memset(bits, 0, (size_t)n);
-		if (sl_cpulist_parse(buf, bits, n) == 0)
+		if (smcp_cpulist_map(buf, bits, n) == 0)
 			best = level;
 	}
 	return best;
@@ -104,7 +74,7 @@ static int package_set(const char *root, int cpu, unsigned char *bits, int n)
 			 names[i]);
 		if (smcp_read_file(root, path, buf, sizeof(buf)) > 0) {
 			memset(bits, 0, (size_t)n);
-			if (sl_cpulist_parse(buf, bits, n) == 0)
+			if (smcp_cpulist_map(buf, bits, n) == 0)
 				return 1;
 		}
 	}
@@ -186,7 +156,7 @@ static void read_nodes(const char *root, struct sl_topo *t, unsigned char *bits)
 		if (smcp_read_file(root, file, buf, sizeof(buf)) < 0)
 			continue;
 		memset(bits, 0, (size_t)t->ncpus);
-		if (sl_cpulist_parse(buf, bits, t->ncpus))
+		if (smcp_cpulist_map(buf, bits, t->ncpus))
 			continue;
 		found++;
 		for (int c = 0; c < t->ncpus; c++)

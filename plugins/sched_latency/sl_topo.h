@@ -41,8 +41,4 @@ void sl_topo_free(struct sl_topo *t);
  * ("0-3,8"), into buf. Returns the number of CPUs. */
 int sl_topo_cpus(const struct sl_topo *t, int llc, int id, char *buf, size_t len);
 
-/* Parse a kernel cpulist; sets bits[cpu] = 1 for cpu < n. -EINVAL on bad
- * syntax. Exposed for the unit tests. */
-int sl_cpulist_parse(const char *s, unsigned char *bits, int n);
-
 #endif

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <schedmcp/cpulist.h>
 #include <schedmcp/plugin.h>
 
 #include "stat_emit.h"
@@ -106,41 +107,22 @@ static int read_network(void *data, struct smcp_call *call, const char *uri,
 }
 
 /* cpus filter as one flag per sampler CPU slot; -EINVAL on bad syntax. */
+/* A CPU list from the client into a map of slots (ids beyond are ignored:
+ * no such CPU is sampled). -EINVAL/-ERANGE on bad syntax, -ENOMEM. */
 static int parse_cpu_filter(const char *text, int slots, uint8_t **ret)
 {
 	uint8_t *f = calloc((size_t)slots, 1);
-	const char *p = text;
+	int err;
 
 	if (!f)
 		return -ENOMEM;
-	while (*p == ' ')
-		p++;
-	while (*p) {
-		char *end;
-		long lo = strtol(p, &end, 10), hi;
-
-		if (end == p || lo < 0)
-			goto bad;
-		hi = lo;
-		p = end;
-		if (*p == '-') {
-			hi = strtol(p + 1, &end, 10);
-			if (end == p + 1 || hi < lo)
-				goto bad;
-			p = end;
-		}
-		for (long c = lo; c <= hi && c < slots; c++)
-			f[c] = 1;
-		if (*p == ',')
-			p++;
-		else if (*p)
-			goto bad;
+	err = smcp_cpulist_map(text, f, slots);
+	if (err) {
+		free(f);
+		return err;
 	}
 	*ret = f;
 	return 0;
-bad:
-	free(f);
-	return -EINVAL;
 }
 
 static int get_system_stats(void *data, struct smcp_call *call, const struct smcp_args *args,
@@ -182,7 +164,7 @@ static int get_system_stats(void *data, struct smcp_call *call, const struct smc
 		q.limit = v < 1 ? 1 : v > QUERY_MAX_ROWS ? QUERY_MAX_ROWS : v;
 	if (api->arg_string(args, "cpus", &cpus) == 0) {
 		err = parse_cpu_filter(cpus, p->sampler.cpu_slots, &filter);
-		if (err == -EINVAL) {
+		if (err == -EINVAL || err == -ERANGE) {
 			(void)api->result_error(res,
 						"cpus must be a CPU list such as \"0-15,64\" "
 						"(got \"%s\")",

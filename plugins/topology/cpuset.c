@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <schedmcp/cpulist.h>
+
 int cpuset_init(struct cpuset *s, int nbits)
 {
 	size_t words = ((size_t)nbits + 63) / 64;
@@ -74,57 +76,20 @@ int cpuset_copy(struct cpuset *dst, const struct cpuset *src)
 	return 0;
 }
 
-static int parse_uint(const char **p, long *ret)
+static int cpuset_add_range(void *ctx, int lo, int hi)
 {
-	char *end;
-	long v;
+	struct cpuset *s = ctx;
 
-	if (**p < '0' || **p > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtol(*p, &end, 10);
-	if (errno)
+	if (hi >= s->nbits)
 		return -ERANGE;
-	*p = end;
-	*ret = v;
+	for (int c = lo; c <= hi; c++)
+		cpuset_set(s, c);
 	return 0;
 }
 
 int cpuset_parse(struct cpuset *s, const char *text)
 {
-	const char *p = text;
-
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p == '\0' || *p == '\n')
-		return 0;
-	for (;;) {
-		long lo, hi;
-		int err = parse_uint(&p, &lo);
-
-		if (err)
-			return err;
-		hi = lo;
-		if (*p == '-') {
-			p++;
-			err = parse_uint(&p, &hi);
-			if (err)
-				return err;
-		}
-		if (hi < lo)
-			return -EINVAL;
-		if (hi >= s->nbits)
-			return -ERANGE;
-		for (long c = lo; c <= hi; c++)
-			cpuset_set(s, (int)c);
-		if (*p == ',') {
-			p++;
-			continue;
-		}
-		while (*p == ' ' || *p == '\t' || *p == '\n')
-			p++;
-		return *p == '\0' ? 0 : -EINVAL;
-	}
+	return smcp_cpulist_parse(text, cpuset_add_range, s);
 }
 
 char *cpuset_format(const struct cpuset *s)

@@ -22,6 +22,7 @@ WARN = ["-Wall", "-Wextra", "-Werror", "-pedantic", "-Wshadow", "-Wundef"]
 
 ALONE = "#include <schedmcp/plugin.h>\n"
 FSREAD = "#define _POSIX_C_SOURCE 200809L\n#include <schedmcp/fsread.h>\n"
+CPULIST = "#include <schedmcp/cpulist.h>\nint f(void);\nint f(void) { return 0; }\n"
 USES = r"""
 #include <schedmcp/plugin.h>
 /* the macros and types a plugin uses, after nothing else */
@@ -66,6 +67,8 @@ def test_c():
         T.eq(rc, 0, f"C {std}, header alone: {out}")
         rc, out = compile_(CC, "c", std, FSREAD)
         T.eq(rc, 0, f"C {std}, fsread.h alone: {out}")
+        rc, out = compile_(CC, "c", std, CPULIST)
+        T.eq(rc, 0, f"C {std}, cpulist.h alone: {out}")
         rc, out = compile_(CC, "c", std, USES + C_INFO)
         T.eq(rc, 0, f"C {std}, header in use: {out}")
 
@@ -79,6 +82,8 @@ def test_cxx():
         T.eq(rc, 0, f"C++ {std}, header alone: {out}")
         rc, out = compile_(CXX, "c++", std, FSREAD)
         T.eq(rc, 0, f"C++ {std}, fsread.h alone: {out}")
+        rc, out = compile_(CXX, "c++", std, CPULIST)
+        T.eq(rc, 0, f"C++ {std}, cpulist.h alone: {out}")
         rc, out = compile_(CXX, "c++", std, USES + CXX_INFO)
         T.eq(rc, 0, f"C++ {std}, header in use: {out}")
 
@@ -160,6 +165,80 @@ def test_fsread_behaviour():
         T.eq(r.returncode, 0, f"build: {r.stderr}")
         r = subprocess.run([exe, d], capture_output=True, text=True, timeout=10)
         T.eq(r.returncode, 0, "smcp_read_file behaviour (exit code names the failed check)")
+
+
+CPULIST_RUN = r"""
+#include <schedmcp/cpulist.h>
+#include <stdio.h>
+#include <string.h>
+static int show(void *ctx, int lo, int hi)
+{
+	(void)ctx;
+	printf(" %d-%d", lo, hi);
+	return lo == 13 ? -EPERM : 0; /* a callback's error stops the parse */
+}
+int main(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		unsigned char map[8];
+		int err;
+
+		printf("[");
+		err = smcp_cpulist_parse(argv[i], show, NULL);
+		memset(map, 0, sizeof(map));
+		printf(" ] %d %d ", err, smcp_cpulist_map(argv[i], map, 8));
+		for (int c = 0; c < 8; c++)
+			putchar(map[c] ? '1' : '0');
+		putchar('\n');
+	}
+	return 0;
+}
+"""
+
+# text: (ranges reported, parse result, map of CPUs 0-7)
+CPULIST_CASES = {
+    "0-3,8,10-11\n": ("0-3 8-8 10-11", 0, "11110000"),
+    "": ("", 0, "00000000"),
+    " \n": ("", 0, "00000000"),
+    "5": ("5-5", 0, "00000100"),
+    " 1 , 3-4 ": ("1-1 3-4", 0, "01011000"),  # blanks around items (client input)
+    "3-1": ("", -22, "00000000"),
+    "x": ("", -22, "00000000"),
+    "1,": ("1-1", -22, "01000000"),  # what came before an error is reported
+    ",1": ("", -22, "00000000"),
+    "1-": ("", -22, "00000000"),
+    "-1": ("", -22, "00000000"),
+    "+1": ("", -22, "00000000"),
+    "1 2": ("1-1", -22, "01000000"),
+    "1-2-3": ("1-2", -22, "01100000"),
+    "2147483647": ("2147483647-2147483647", 0, "00000000"),
+    "2147483648": ("", -34, "00000000"),
+    "99999999999999999999": ("", -34, "00000000"),
+    "13,1": ("13-13", -1, "01000000"),  # the callback's -EPERM
+}
+
+
+@T.case
+def test_cpulist_behaviour():
+    if not shutil.which(CC):
+        raise Skip(f"{CC} not found")
+    with tempfile.TemporaryDirectory() as d:
+        src, exe = os.path.join(d, "t.c"), os.path.join(d, "t")
+        with open(src, "w") as f:
+            f.write(CPULIST_RUN)
+        r = subprocess.run([CC, "-std=c11", *WARN, "-I", INC, src, "-o", exe],
+                           capture_output=True, text=True)
+        T.eq(r.returncode, 0, f"build: {r.stderr}")
+        cases = list(CPULIST_CASES)
+        r = subprocess.run([exe, *cases], capture_output=True, text=True, timeout=10)
+        for text, line in zip(cases, r.stdout.splitlines()):
+            ranges, rest = line[1:].split("]")
+            err, map_err, bits = rest.split()
+            want = CPULIST_CASES[text]
+            got = (ranges.strip(), int(err), bits)
+            # the map never sees the callback's error
+            T.eq(got, want, f"cpulist {text!r}")
+            T.eq(int(map_err), want[1] if want[1] != -1 else 0, f"cpulist map {text!r}")
 
 
 if __name__ == "__main__":

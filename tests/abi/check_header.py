@@ -96,6 +96,17 @@ def test_clang():
     T.eq(rc, 0, f"clang C11: {out}")
 
 
+def build_run(d, source):
+    """Build a C11 program against the headers in directory d; its path."""
+    src, exe = os.path.join(d, "t.c"), os.path.join(d, "t")
+    with open(src, "w") as f:
+        f.write(source)
+    r = subprocess.run([CC, "-std=c11", *WARN, "-I", INC, src, "-o", exe],
+                       capture_output=True, text=True)
+    T.eq(r.returncode, 0, f"build: {r.stderr}")
+    return exe
+
+
 FSREAD_RUN = r"""
 #define _POSIX_C_SOURCE 200809L
 #include <schedmcp/fsread.h>
@@ -157,12 +168,7 @@ def test_fsread_behaviour():
         os.mkfifo(os.path.join(d, "fifo"))
         with open(os.path.join(d, "big"), "w") as f:
             f.write("x" * 40000)
-        src, exe = os.path.join(d, "t.c"), os.path.join(d, "t")
-        with open(src, "w") as f:
-            f.write(FSREAD_RUN)
-        r = subprocess.run([CC, "-std=c11", *WARN, "-I", INC, src, "-o", exe],
-                           capture_output=True, text=True)
-        T.eq(r.returncode, 0, f"build: {r.stderr}")
+        exe = build_run(d, FSREAD_RUN)
         r = subprocess.run([exe, d], capture_output=True, text=True, timeout=10)
         T.eq(r.returncode, 0, "smcp_read_file behaviour (exit code names the failed check)")
 
@@ -223,12 +229,7 @@ def test_cpulist_behaviour():
     if not shutil.which(CC):
         raise Skip(f"{CC} not found")
     with tempfile.TemporaryDirectory() as d:
-        src, exe = os.path.join(d, "t.c"), os.path.join(d, "t")
-        with open(src, "w") as f:
-            f.write(CPULIST_RUN)
-        r = subprocess.run([CC, "-std=c11", *WARN, "-I", INC, src, "-o", exe],
-                           capture_output=True, text=True)
-        T.eq(r.returncode, 0, f"build: {r.stderr}")
+        exe = build_run(d, CPULIST_RUN)
         cases = list(CPULIST_CASES)
         r = subprocess.run([exe, *cases], capture_output=True, text=True, timeout=10)
         for text, line in zip(cases, r.stdout.splitlines()):

@@ -287,9 +287,12 @@ int cli_list_plugins(bool json)
 	return 0;
 }
 
-/* First sentence of a description, for one-line table cells. */
+/* First sentence of a description, for one-line table cells ("e.g." and
+ * "i.e." do not end it). */
 static void print_cell(const char *s)
 {
+	const char *start = s;
+
 	for (; s && *s; s++) {
 		if (*s == '|')
 			fputs("\\|", stdout);
@@ -297,7 +300,7 @@ static void print_cell(const char *s)
 			fputc(' ', stdout);
 		else
 			fputc(*s, stdout);
-		if (*s == '.' && (s[1] == ' ' || s[1] == '\0'))
+		if (*s == '.' && (s[1] == ' ' || s[1] == '\0') && !(s - start >= 2 && s[-2] == '.'))
 			break;
 	}
 }

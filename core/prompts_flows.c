@@ -342,6 +342,11 @@ void flow_latency(struct pb *b, const struct pr_args *a)
 		pb_step(b, "See who wakes it: analyze_waker_wakee {\"duration_s\": 5%s%lld}. A waker "
 			   "on a busy CPU, or a long wake chain, adds latency to every hop.",
 			a->pid ? ", \"pid\": " : "", (long long)a->pid);
+	if (pr_tool("analyze_softirq"))
+		pb_step(b, "See what interrupts do to those CPUs: analyze_softirq {\"duration_s\": 5, "
+			   "\"mode\": \"by_cpu\"}. A CPU with `cpu_pct` over 10 spends that share in "
+			   "softirqs (`most_time_in` says which: NET_RX for network receive, TIMER, "
+			   "RCU...), and every task queued on it waits behind them.");
 	if (pr_tool("control_event_tracking") && pr_tool("poll_events")) {
 		char pidarg[48] = "";
 

@@ -42,6 +42,7 @@ const volatile bool have_topology = false;
 struct sl_measure_ctl measure[SL_MEASURE_SLOTS] = {};
 __u32 measure_active = 0; /* number of active slots */
 __u32 track_wakers = 0;
+__u32 track_softirq = 0;
 /* Set while the sched_ext DSQ hooks are attached (sl_dsq.c): only then do
  * stream events look up the task's DSQ state. */
 __u32 dsq_hooked = 0;
@@ -84,6 +85,37 @@ struct {
 	__type(key, struct sl_wake_key);
 	__type(value, struct sl_wake_val);
 } wake_pairs SEC(".maps");
+
+/* analyze_softirq: the entry time of the softirq running on this CPU
+ * (softirqs do not nest on a CPU), per-CPU totals per vector, and the
+ * processes in whose context they ran. */
+struct sl_softirq_entry {
+	__u64 ts;
+	__u32 vec;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sl_softirq_entry);
+} softirq_entry SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SL_NR_SOFTIRQS);
+	__type(key, __u32);
+	__type(value, struct sl_softirq_stat);
+} softirq_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SL_SOFTIRQ_PROCS);
+	__type(key, struct sl_softirq_key);
+	__type(value, struct sl_softirq_proc);
+} softirq_procs SEC(".maps");
+
+static struct sl_softirq_proc zero_softirq_proc;
 
 /* Final counters of exiting threads; drained by user space every tick. */
 struct {
@@ -599,6 +631,84 @@ int sl_dump(struct bpf_iter__task *ctx)
 	if (bpf_seq_write(ctx->meta->seq, &t->st, sizeof(t->st)))
 		t->exported = was;
 	return 0;
+}
+
+static __always_inline int on_softirq_entry(unsigned int vec)
+{
+	struct sl_softirq_entry *e;
+	__u32 zero = 0;
+
+	if (!track_softirq || vec >= SL_NR_SOFTIRQS)
+		return 0;
+	e = bpf_map_lookup_elem(&softirq_entry, &zero);
+	if (e) {
+		e->ts = bpf_ktime_get_ns();
+		e->vec = vec;
+	}
+	return 0;
+}
+
+static __always_inline int on_softirq_exit(unsigned int vec)
+{
+	struct sl_softirq_key k = { .vec = vec };
+	struct sl_softirq_entry *e;
+	struct sl_softirq_stat *s;
+	struct sl_softirq_proc *pr;
+	__u64 now = bpf_ktime_get_ns(), d; /* first: time the handler, not us */
+	__u32 zero = 0, v = vec;
+
+	e = bpf_map_lookup_elem(&softirq_entry, &zero);
+	/* an exit without its entry: tracking began inside this softirq */
+	if (!e || !e->ts || e->vec != vec || vec >= SL_NR_SOFTIRQS)
+		return 0;
+	d = now - e->ts;
+	e->ts = 0;
+	if (!track_softirq)
+		return 0;
+	s = bpf_map_lookup_elem(&softirq_stats, &v);
+	if (s) { /* this CPU's own slot: no other writer */
+		s->count++;
+		s->total_ns += d;
+		if (d > s->max_ns)
+			s->max_ns = d;
+		s->hist[sl_hidx(sl_bucket(d))]++;
+	}
+	k.tgid = bpf_get_current_pid_tgid() >> 32;
+	pr = bpf_map_lookup_elem(&softirq_procs, &k);
+	if (!pr) {
+		bpf_map_update_elem(&softirq_procs, &k, &zero_softirq_proc, BPF_NOEXIST);
+		pr = bpf_map_lookup_elem(&softirq_procs, &k);
+		if (!pr)
+			return 0;
+		bpf_get_current_comm(pr->comm, sizeof(pr->comm));
+	}
+	__sync_fetch_and_add(&pr->count, 1);
+	__sync_fetch_and_add(&pr->total_ns, d);
+	return 0;
+}
+
+SEC("tp_btf/softirq_entry")
+int BPF_PROG(sl_sirq_entry, unsigned int vec)
+{
+	return on_softirq_entry(vec);
+}
+
+SEC("tp_btf/softirq_exit")
+int BPF_PROG(sl_sirq_exit, unsigned int vec)
+{
+	return on_softirq_exit(vec);
+}
+
+SEC("raw_tp/softirq_entry")
+int BPF_PROG(sl_sirq_entry_raw, unsigned int vec)
+{
+	return on_softirq_entry(vec);
+}
+
+SEC("raw_tp/softirq_exit")
+int BPF_PROG(sl_sirq_exit_raw, unsigned int vec)
+{
+	return on_softirq_exit(vec);
 }
 
 SEC("tp_btf/sched_switch")

@@ -213,6 +213,8 @@ static int sl_init(struct smcp_host *h, const struct smcp_host_api *api)
 		err = sl_stream_register(p);
 	if (!err)
 		err = sl_wakers_register(p);
+	if (!err)
+		err = sl_softirq_register(p);
 	if (err)
 		return err;
 

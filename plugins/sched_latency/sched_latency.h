@@ -196,6 +196,29 @@ struct sl_wake_val {
 	char wakee_comm[SL_COMM_LEN];
 };
 
+/* Softirq handling while analyze_softirq runs: per CPU and vector (a
+ * PERCPU_ARRAY indexed by vector), and per process whose context ran it. */
+#define SL_NR_SOFTIRQS 10 /* HI .. RCU, as in /proc/softirqs */
+#define SL_SOFTIRQ_PROCS 4096 /* process table entries (LRU) */
+
+struct sl_softirq_stat {
+	__u64 count;
+	__u64 total_ns;
+	__u64 max_ns;
+	__u64 hist[SL_HIST_BUCKETS]; /* handler duration */
+};
+
+struct sl_softirq_key {
+	__u32 tgid; /* the process that was current: interrupted, or ksoftirqd */
+	__u32 vec;
+};
+
+struct sl_softirq_proc {
+	__u64 count;
+	__u64 total_ns;
+	char comm[SL_COMM_LEN];
+};
+
 /* ------------------------------------------------------------- sched_ext */
 
 /* Per-DSQ counters (hash by DSQ id), cumulative, updated atomically. */

@@ -156,6 +156,17 @@ struct sl_wake_pair {
 	struct sl_wake_val v;
 };
 int sl_bpf_wakers_read(struct sl *p, struct sl_wake_pair **ret, size_t *ret_n);
+/* analyze_softirq: one at a time (-EBUSY). The read gives ncpus *
+ * SL_NR_SOFTIRQS per-CPU stats (cpu-major) and the process table. */
+int sl_bpf_softirq_start(struct sl *p);
+void sl_bpf_softirq_stop(struct sl *p);
+struct sl_softirq_row {
+	struct sl_softirq_key k;
+	struct sl_softirq_proc v;
+};
+int sl_bpf_softirq_read(struct sl *p, struct sl_softirq_stat **ret_cpu,
+			struct sl_softirq_row **ret_procs, size_t *ret_nprocs);
+int sl_softirq_register(struct sl *p);
 
 /* ---------------------------------------------------------------- sl_dsq.c */
 

@@ -239,6 +239,12 @@ void sl_bpf_optional_update(struct sl *p)
 	optional(s->progs.sl_waking_raw, &s->links.sl_waking_raw, waking);
 	optional(s->progs.sl_migrate, &s->links.sl_migrate, migrate);
 	optional(s->progs.sl_migrate_raw, &s->links.sl_migrate_raw, migrate);
+	optional(s->progs.sl_sirq_entry, &s->links.sl_sirq_entry, s->bss->track_softirq);
+	optional(s->progs.sl_sirq_entry_raw, &s->links.sl_sirq_entry_raw,
+		 s->bss->track_softirq);
+	optional(s->progs.sl_sirq_exit, &s->links.sl_sirq_exit, s->bss->track_softirq);
+	optional(s->progs.sl_sirq_exit_raw, &s->links.sl_sirq_exit_raw,
+		 s->bss->track_softirq);
 }
 
 void sl_bpf_stop(struct sl *p)
@@ -551,23 +557,34 @@ static void wakers_clear(struct sl *p)
 			break;
 }
 
-int sl_bpf_wakers_start(struct sl *p)
+/* An analysis one call at a time: its .bss flag turns the programs on
+ * (attached by sl_bpf_optional_update) over emptied tables. */
+static int track_start(struct sl *p, __u32 *flag, void (*clear)(struct sl *p))
 {
-	if (p->bpf->skel->bss->track_wakers)
+	if (*flag)
 		return -EBUSY;
-	wakers_clear(p);
-	__atomic_store_n(&p->bpf->skel->bss->track_wakers, 1, __ATOMIC_SEQ_CST);
+	clear(p);
+	__atomic_store_n(flag, 1, __ATOMIC_SEQ_CST);
 	sl_bpf_optional_update(p);
 	return 0;
 }
 
+static void track_stop(struct sl *p, __u32 *flag, void (*clear)(struct sl *p))
+{
+	__atomic_store_n(flag, 0, __ATOMIC_SEQ_CST);
+	sl_bpf_optional_update(p);
+	clear(p);
+}
+
+int sl_bpf_wakers_start(struct sl *p)
+{
+	return track_start(p, &p->bpf->skel->bss->track_wakers, wakers_clear);
+}
+
 void sl_bpf_wakers_stop(struct sl *p)
 {
-	if (!p->bpf)
-		return;
-	__atomic_store_n(&p->bpf->skel->bss->track_wakers, 0, __ATOMIC_SEQ_CST);
-	sl_bpf_optional_update(p);
-	wakers_clear(p);
+	if (p->bpf)
+		track_stop(p, &p->bpf->skel->bss->track_wakers, wakers_clear);
 }
 
 int sl_bpf_wakers_read(struct sl *p, struct sl_wake_pair **ret, size_t *ret_n)
@@ -590,4 +607,76 @@ int sl_bpf_wakers_read(struct sl *p, struct sl_wake_pair **ret, size_t *ret_n)
 	*ret = v;
 	*ret_n = n;
 	return 0;
+}
+
+/* --------------------------------------------------------- softirq timing */
+
+static void softirq_clear(struct sl *p)
+{
+	struct sched_latency_bpf *s = p->bpf->skel;
+	int fd = bpf_map__fd(s->maps.softirq_procs);
+	size_t sz = (size_t)p->ncpus * sizeof(struct sl_softirq_stat);
+	struct sl_softirq_stat *zero = calloc(1, sz);
+	struct sl_softirq_key k;
+
+	for (__u32 v = 0; zero && v < SL_NR_SOFTIRQS; v++)
+		(void)bpf_map_update_elem(bpf_map__fd(s->maps.softirq_stats), &v, zero, BPF_ANY);
+	free(zero);
+	while (bpf_map_get_next_key(fd, NULL, &k) == 0)
+		if (bpf_map_delete_elem(fd, &k))
+			break;
+}
+
+int sl_bpf_softirq_start(struct sl *p)
+{
+	return track_start(p, &p->bpf->skel->bss->track_softirq, softirq_clear);
+}
+
+void sl_bpf_softirq_stop(struct sl *p)
+{
+	if (p->bpf)
+		track_stop(p, &p->bpf->skel->bss->track_softirq, softirq_clear);
+}
+
+int sl_bpf_softirq_read(struct sl *p, struct sl_softirq_stat **ret_cpu,
+			struct sl_softirq_row **ret_procs, size_t *ret_nprocs)
+{
+	struct sched_latency_bpf *s = p->bpf->skel;
+	int fd = bpf_map__fd(s->maps.softirq_procs);
+	size_t cap = bpf_map__max_entries(s->maps.softirq_procs), n = 0;
+	struct sl_softirq_stat *cpu = calloc((size_t)p->ncpus * SL_NR_SOFTIRQS, sizeof(*cpu));
+	struct sl_softirq_stat *one = calloc((size_t)p->ncpus, sizeof(*one));
+	struct sl_softirq_row *v = calloc(cap, sizeof(*v));
+	struct sl_softirq_key k, nk;
+	int err = 0;
+
+	if (!cpu || !one || !v) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	for (__u32 vec = 0; vec < SL_NR_SOFTIRQS; vec++) {
+		if (bpf_map_lookup_elem(bpf_map__fd(s->maps.softirq_stats), &vec, one)) {
+			err = -errno;
+			goto fail;
+		}
+		for (int c = 0; c < p->ncpus; c++)
+			cpu[(size_t)c * SL_NR_SOFTIRQS + vec] = one[c];
+	}
+	err = bpf_map_get_next_key(fd, NULL, &k);
+	while (!err && n < cap) {
+		if (bpf_map_lookup_elem(fd, &k, &v[n].v) == 0)
+			v[n++].k = k;
+		err = bpf_map_get_next_key(fd, &k, &nk);
+		k = nk;
+	}
+	free(one);
+	*ret_cpu = cpu;
+	*ret_procs = v;
+	*ret_nprocs = n;
+	return 0;
+fail:
+	free(cpu);
+	free(one);
+	free(v);
+	return err;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "sl_call.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,23 @@ int sl_call_go(struct sl_call *c)
 	if (c->call)
 		(void)p->api->call_on_cancel(c->call, on_cancel, c);
 	return SMCP_PENDING;
+}
+
+int sl_call_go_exclusive(struct sl_call *c, int (*start)(struct sl *p), const char *tool)
+{
+	int err = start(c->p);
+
+	if (err == -EBUSY) {
+		c->cleanup = NULL; /* the running analysis is not ours to stop */
+		err = c->p->api->result_error(c->res, "another %s is running; retry when it "
+						      "finishes", tool);
+	} else if (!err) {
+		err = sl_call_go(c);
+		if (err == SMCP_PENDING)
+			return err;
+	}
+	sl_call_release(c);
+	return err;
 }
 
 void sl_calls_fini(struct sl *p)

@@ -35,6 +35,10 @@ struct sl_call {
 	int64_t pid;
 	int cpu;
 	char cgroup[256];
+	/* analyze_softirq */
+	int softirq_mode, softirq_vec; /* vec -1: every vector */
+	bool kernel_base_ok;
+	uint64_t kernel_base[SL_NR_SOFTIRQS]; /* /proc/softirqs when tracking began */
 };
 
 /* A call with the arguments every timed tool shares (duration_s, pid,
@@ -46,6 +50,11 @@ struct sl_call *sl_call_new(struct sl *p, struct smcp_call *call, const struct s
 /* Keep the call and start its timer: SMCP_PENDING, or -errno (then the
  * caller still owns c and releases it). */
 int sl_call_go(struct sl_call *c);
+/* For analyses one call at a time (waker pairs, softirqs): start(p) turns
+ * the BPF tracking on (-EBUSY while another call has it), then the call is
+ * kept. Returns what the tool handler returns; c is released on failure,
+ * and a busy analysis is an isError result naming tool. */
+int sl_call_go_exclusive(struct sl_call *c, int (*start)(struct sl *p), const char *tool);
 /* Finish: complete the client's request with err and free c. */
 void sl_call_complete(struct sl_call *c, int err);
 /* Run the cleanup and free c (also for calls never started). */

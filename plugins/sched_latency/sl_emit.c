@@ -138,6 +138,15 @@ void sl_emit_latency(struct sl *p, struct smcp_json *j, const char *key, const u
 	struct sl_pct pc;
 
 	sl_hist_percentiles(h, &pc);
+	if (max_ns >= 0) {
+		/* interpolation inside the top bucket can pass the largest sample */
+		double max_us = (double)max_ns / 1000.0;
+
+		pc.p50_us = pc.p50_us > max_us ? max_us : pc.p50_us;
+		pc.p90_us = pc.p90_us > max_us ? max_us : pc.p90_us;
+		pc.p99_us = pc.p99_us > max_us ? max_us : pc.p99_us;
+		pc.p999_us = pc.p999_us > max_us ? max_us : pc.p999_us;
+	}
 	api->json_object(j, key);
 	api->json_uint(j, "samples", pc.samples);
 	if (pc.samples) {

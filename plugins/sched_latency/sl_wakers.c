@@ -178,7 +178,6 @@ static int analyze_waker_wakee(void *data, struct smcp_call *call,
 	const struct smcp_host_api *api = p->api;
 	struct sl_call *c;
 	const char *by = NULL;
-	int err;
 
 	if (!p->running)
 		return sl_unavailable(p, res, true);
@@ -187,21 +186,7 @@ static int analyze_waker_wakee(void *data, struct smcp_call *call,
 		return -ENOMEM;
 	if (api->arg_string(args, "by", &by) == 0)
 		c->by_thread = strcmp(by, "thread") == 0;
-	err = sl_bpf_wakers_start(p);
-	if (err == -EBUSY) {
-		c->cleanup = NULL; /* the running analysis is not ours to stop */
-		err = api->result_error(res, "another analyze_waker_wakee is running; retry when "
-					     "it finishes");
-		goto out;
-	}
-	if (err)
-		goto out;
-	err = sl_call_go(c);
-	if (err == SMCP_PENDING)
-		return err;
-out:
-	sl_call_release(c);
-	return err;
+	return sl_call_go_exclusive(c, sl_bpf_wakers_start, "analyze_waker_wakee");
 }
 
 static const char wakers_schema[] =

@@ -132,6 +132,9 @@ def test_on_demand_work_after_the_drop():
             T.check(not err, f"measure_latency after the drop: {text[:200]}")
             err, sc, text = tool(d, "analyze_waker_wakee", {"duration_s": 1}, timeout=30)
             T.check(not err, f"analyze_waker_wakee after the drop: {text[:200]}")
+            err, sc, text = tool(d, "analyze_softirq", {"duration_s": 1}, timeout=30)
+            T.check(not err and sc and sc["total"]["count"] > 0,
+                    f"analyze_softirq attaches its programs after the drop: {text[:200]}")
             did.append("sched_latency")
         if st.get("perf_profiler") == "loaded":
             # 19 Hz keeps the symbolisation of every process cheap (sanitizer builds)

@@ -160,6 +160,7 @@ def test_without_capabilities():
         for tool, args, plugin in [("measure_latency", {"duration_s": 1}, "sched_latency"),
                                    ("control_event_tracking", {"action": "enable"}, "sched_latency"),
                                    ("analyze_waker_wakee", {"duration_s": 1}, "sched_latency"),
+                                   ("analyze_softirq", {"duration_s": 1}, "sched_latency"),
                                    ("start_perf_profiling", {}, "perf_profiler"),
                                    ("control_stats_collection", {"action": "sample"},
                                     "bpf_inventory")]:

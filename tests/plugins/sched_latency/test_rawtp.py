@@ -48,6 +48,12 @@ def main():
             ev = d.structured("poll_events", {"type": "sched.wakeup", "limit": 50})["events"]
             ck.check(ev and all(pp2.pids[0] in (e["pid"], e.get("waker_pid")) for e in ev),
                      f"stream in raw_tp mode: {ev[:2]}")
+            sirq = d.structured("analyze_softirq", {"duration_s": 1})
+            ck.check(sirq["softirqs"] and all(
+                     t["kernel_count"] - max(10, 0.05 * t["kernel_count"]) <= t["count"]
+                     <= t["kernel_count"] for t in sirq["softirqs"]),
+                     f"softirqs timed in raw_tp mode, counts as the kernel's: "
+                     f"{[(t['name'], t['count'], t['kernel_count']) for t in sirq['softirqs']]}")
         finally:
             pp2.kill()
     finally:

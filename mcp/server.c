@@ -926,6 +926,42 @@ static void handle_cancelled(const cJSON *params)
 
 /* -------------------------------------------------------- the methods */
 
+/* A tool clients coming from scxtop may call that schedmcp has no use for:
+ * say what serves instead (only tools this registry has), not just
+ * "unknown". */
+static void unknown_tool(const cJSON *id, const char *name)
+{
+	static const char *const collectors[] = { "measure_latency", "analyze_waker_wakee",
+						  "analyze_softirq" };
+	char have[160] = "";
+	size_t at = 0;
+
+	if (strcmp(name, "control_analyzers") == 0) {
+		for (size_t i = 0; i < sizeof(collectors) / sizeof(collectors[0]); i++)
+			if (registry_find_tool(collectors[i]) && at < sizeof(have))
+				at += (size_t)snprintf(have + at, sizeof(have) - at, "%s%s",
+						       at ? ", " : "", collectors[i]);
+		send_error(id, JSONRPC_INVALID_PARAMS,
+			   "Unknown tool: control_analyzers. schedmcp needs no analyzer started: %s%s",
+			   have,
+			   at ? " collect when called, and the stats:// resources are always current"
+			      : "its latency plugin (sched_latency) is not loaded here; see "
+				"schedmcp://plugins");
+	} else if (strstr(name, "trace") || strstr(name, "perfetto") ||
+		   strcmp(name, "run_all_analyzers") == 0) {
+		send_error(id, JSONRPC_INVALID_PARAMS,
+			   "Unknown tool: %s. schedmcp observes the live system and reads no trace "
+			   "files%s",
+			   name,
+			   registry_find_tool("control_event_tracking")
+				   ? "; for live events use control_event_tracking and poll_events, "
+				     "for a whole-system view the summarize_system prompt"
+				   : "; for a whole-system view use the summarize_system prompt");
+	} else {
+		send_error(id, JSONRPC_INVALID_PARAMS, "Unknown tool: %s", name);
+	}
+}
+
 static void call_tool(const cJSON *id, const cJSON *params)
 {
 	const char *name = str_param(params, "name");
@@ -942,7 +978,7 @@ static void call_tool(const cJSON *id, const cJSON *params)
 	}
 	t = registry_find_tool(name);
 	if (!t) {
-		send_error(id, JSONRPC_INVALID_PARAMS, "Unknown tool: %s", name);
+		unknown_tool(id, name);
 		return;
 	}
 	if (args && !cJSON_IsObject(args) && !cJSON_IsNull(args)) {

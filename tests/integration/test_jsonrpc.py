@@ -182,6 +182,14 @@ def test_method_and_params_errors():
         r = d.request("prompts/get", {"name": "itest_prompt", "arguments": {"cpu": "5000"}})
         T.check("cpu 5000 does not exist" in r.get("error", {}).get("message", ""),
                 f"the plugin's message reaches the client: {r}")
+        # scxtop's tools that have no place here say what serves instead
+        r = d.request("tools/call", {"name": "control_analyzers", "arguments": {"action": "start"}})
+        T.check(is_error(r, -32602) and "needs no analyzer started" in r["error"]["message"] and
+                "sched_latency) is not loaded" in r["error"]["message"],
+                f"control_analyzers: what to do instead, with the plugins loaded here: {r}")
+        r = d.request("tools/call", {"name": "load_perfetto_trace", "arguments": {}})
+        T.check(is_error(r, -32602) and "reads no trace files" in r["error"]["message"],
+                f"trace tools: live system only: {r}")
 
 
 @T.case

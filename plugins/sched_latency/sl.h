@@ -156,8 +156,9 @@ struct sl_wake_pair {
 	struct sl_wake_val v;
 };
 int sl_bpf_wakers_read(struct sl *p, struct sl_wake_pair **ret, size_t *ret_n);
-/* analyze_softirq: one at a time (-EBUSY). The read gives ncpus *
- * SL_NR_SOFTIRQS per-CPU stats (cpu-major) and the process table. */
+/* analyze_softirq: one at a time (-EBUSY). The read detaches the programs
+ * and gives ncpus * SL_NR_SOFTIRQS per-CPU stats (cpu-major) and the
+ * process table; stop clears them. */
 int sl_bpf_softirq_start(struct sl *p);
 void sl_bpf_softirq_stop(struct sl *p);
 struct sl_softirq_row {

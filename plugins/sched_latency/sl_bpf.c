@@ -618,9 +618,14 @@ static void softirq_clear(struct sl *p)
 	size_t sz = (size_t)p->ncpus * sizeof(struct sl_softirq_stat);
 	struct sl_softirq_stat *zero = calloc(1, sz);
 	struct sl_softirq_key k;
+	__u32 key0 = 0;
 
 	for (__u32 v = 0; zero && v < SL_NR_SOFTIRQS; v++)
 		(void)bpf_map_update_elem(bpf_map__fd(s->maps.softirq_stats), &v, zero, BPF_ANY);
+	/* an entry whose exit came after the programs were detached must not
+	 * be timed by the next call's first exit (sz covers ncpus entries) */
+	if (zero)
+		(void)bpf_map_update_elem(bpf_map__fd(s->maps.softirq_entry), &key0, zero, BPF_ANY);
 	free(zero);
 	while (bpf_map_get_next_key(fd, NULL, &k) == 0)
 		if (bpf_map_delete_elem(fd, &k))
@@ -654,6 +659,10 @@ int sl_bpf_softirq_read(struct sl *p, struct sl_softirq_stat **ret_cpu,
 		err = -ENOMEM;
 		goto fail;
 	}
+	/* detach first: walking an LRU hash that still changes can visit a
+	 * key twice (a vanished key restarts the walk) */
+	__atomic_store_n(&s->bss->track_softirq, 0, __ATOMIC_SEQ_CST);
+	sl_bpf_optional_update(p);
 	for (__u32 vec = 0; vec < SL_NR_SOFTIRQS; vec++) {
 		if (bpf_map_lookup_elem(bpf_map__fd(s->maps.softirq_stats), &vec, one)) {
 			err = -errno;

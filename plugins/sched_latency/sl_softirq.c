@@ -325,6 +325,15 @@ static void softirq_finish(struct sl_call *c)
 			count += sum[v].count;
 			ns += sum[v].total_ns;
 		}
+	if (c->pid) { /* by_process only: the total of that process */
+		count = ns = 0;
+		for (size_t i = 0; i < nprocs; i++)
+			if (procs[i].k.tgid == c->pid && procs[i].k.vec < SL_NR_SOFTIRQS &&
+			    (c->softirq_vec < 0 || (int)procs[i].k.vec == c->softirq_vec)) {
+				count += procs[i].v.count;
+				ns += procs[i].v.total_ns;
+			}
+	}
 	api->json_object(j, "window");
 	api->json_string(j, "name", "measured");
 	api->json_double(j, "span_s", (double)c->duration_s);
@@ -372,9 +381,9 @@ static void softirq_finish(struct sl_call *c)
 				 "kernel_count: the kernel's own count (/proc/softirqs) over the "
 				 "same window, read just before tracking started and just after it "
 				 "stopped");
-	if (nprocs >= SL_SOFTIRQ_PROCS)
-		api->json_string(j, NULL, "the process table (4096 entries, LRU) was full: rare "
-					  "processes may be missing");
+	if (c->softirq_mode == MODE_BY_PROCESS && nprocs >= SL_SOFTIRQ_PROCS * 3 / 4)
+		api->json_string(j, NULL, "the process table (4096 entries, LRU) was nearly full: "
+					  "processes with few softirqs may have been evicted");
 	api->json_end(j);
 done:
 	free(st);
@@ -403,6 +412,12 @@ static int analyze_softirq(void *data, struct smcp_call *call, const struct smcp
 		c->softirq_mode = MODE_SUMMARY; /* the schema lets only the names through */
 	if (api->arg_int(args, "softirq_nr", &v) == 0)
 		c->softirq_vec = (int)v;
+	if (c->pid && c->softirq_mode != MODE_BY_PROCESS) {
+		c->cleanup = NULL; /* nothing started: another call's tracking stays */
+		sl_call_release(c);
+		return api->result_error(res, "pid applies to mode by_process (the per-type and "
+					      "per-CPU tables are not kept per process)");
+	}
 	/* the kernel's count is read before ours starts and after ours stops,
 	 * so it can only be the larger */
 	c->kernel_base_ok = kernel_counts(p, c->kernel_base);

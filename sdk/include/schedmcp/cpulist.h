@@ -23,16 +23,18 @@ static inline int smcp_cpulist_blank_(char c)
 /* One decimal id at *p (digits only), advancing *p past it. */
 static inline int smcp_cpulist_id_(const char **p, int *ret)
 {
-	long v = 0;
+	int v = 0;
 
 	if (**p < '0' || **p > '9')
 		return -EINVAL;
 	for (; **p >= '0' && **p <= '9'; (*p)++) {
-		v = v * 10 + (**p - '0');
-		if (v > INT_MAX)
+		int d = **p - '0';
+
+		if (v > (INT_MAX - d) / 10)
 			return -ERANGE;
+		v = v * 10 + d;
 	}
-	*ret = (int)v;
+	*ret = v;
 	return 0;
 }
 

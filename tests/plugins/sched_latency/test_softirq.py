@@ -163,6 +163,11 @@ def main():
                  f"softirq_nr filter: {s['filter']}")
         s = d.structured("analyze_softirq", {"duration_s": 1, "mode": "by_process", "pid": me})
         ck.check([p["pid"] for p in s["processes"]] == [me], f"pid filter: {s['processes']}")
+        ck.check(s["total"]["count"] == s["processes"][0]["count"] if s["processes"] else False,
+                 f"with a pid, the total is that process's: {s['total']}")
+        r = d.tool("analyze_softirq", {"duration_s": 1, "pid": me})
+        ck.check(r.get("isError") and "by_process" in r["content"][0]["text"],
+                 f"pid outside by_process is refused, saying where it applies: {r}")
 
         # by_type carries histograms that add up
         s = d.structured("analyze_softirq", {"duration_s": 1, "mode": "by_type",

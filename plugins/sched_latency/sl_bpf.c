@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -545,16 +546,43 @@ void sl_bpf_measure_stop(struct sl *p, int slot)
 	p->bpf->slot_busy[slot] = false;
 }
 
-/* ---------------------------------------------------------- waker tracking */
+/* ------------------------------------- one-call analyses (wakers, softirqs) */
+
+/* Empty a hash map (keys up to 64 bytes). */
+static void hash_clear(int fd)
+{
+	unsigned char k[64];
+
+	while (bpf_map_get_next_key(fd, NULL, k) == 0)
+		if (bpf_map_delete_elem(fd, k))
+			break;
+}
+
+/* Copy up to cap entries of a hash map into rows of row_sz bytes, each its
+ * key (key_sz bytes, at the start) and its value at val_off; how many. */
+static size_t hash_dump(int fd, void *rows, size_t cap, size_t row_sz, size_t key_sz,
+			size_t val_off)
+{
+	unsigned char k[64], nk[64];
+	size_t n = 0;
+	int err = key_sz <= sizeof(k) ? bpf_map_get_next_key(fd, NULL, k) : -EINVAL;
+
+	while (!err && n < cap) {
+		unsigned char *row = (unsigned char *)rows + n * row_sz;
+
+		if (bpf_map_lookup_elem(fd, k, row + val_off) == 0) {
+			memcpy(row, k, key_sz);
+			n++;
+		}
+		err = bpf_map_get_next_key(fd, k, nk);
+		memcpy(k, nk, key_sz);
+	}
+	return n;
+}
 
 static void wakers_clear(struct sl *p)
 {
-	int fd = bpf_map__fd(p->bpf->skel->maps.wake_pairs);
-	struct sl_wake_key k;
-
-	while (bpf_map_get_next_key(fd, NULL, &k) == 0)
-		if (bpf_map_delete_elem(fd, &k))
-			break;
+	hash_clear(bpf_map__fd(p->bpf->skel->maps.wake_pairs));
 }
 
 /* An analysis one call at a time: its .bss flag turns the programs on
@@ -569,10 +597,16 @@ static int track_start(struct sl *p, __u32 *flag, void (*clear)(struct sl *p))
 	return 0;
 }
 
-static void track_stop(struct sl *p, __u32 *flag, void (*clear)(struct sl *p))
+/* The programs off; what they collected stays readable. */
+static void track_off(struct sl *p, __u32 *flag)
 {
 	__atomic_store_n(flag, 0, __ATOMIC_SEQ_CST);
 	sl_bpf_optional_update(p);
+}
+
+static void track_stop(struct sl *p, __u32 *flag, void (*clear)(struct sl *p))
+{
+	track_off(p, flag);
 	clear(p);
 }
 
@@ -589,23 +623,15 @@ void sl_bpf_wakers_stop(struct sl *p)
 
 int sl_bpf_wakers_read(struct sl *p, struct sl_wake_pair **ret, size_t *ret_n)
 {
-	int fd = bpf_map__fd(p->bpf->skel->maps.wake_pairs);
-	size_t cap = bpf_map__max_entries(p->bpf->skel->maps.wake_pairs), n = 0;
+	struct bpf_map *m = p->bpf->skel->maps.wake_pairs;
+	size_t cap = bpf_map__max_entries(m);
 	struct sl_wake_pair *v = calloc(cap, sizeof(*v));
-	struct sl_wake_key k, nk;
-	int err;
 
 	if (!v)
 		return -ENOMEM;
-	err = bpf_map_get_next_key(fd, NULL, &k);
-	while (!err && n < cap) {
-		if (bpf_map_lookup_elem(fd, &k, &v[n].v) == 0)
-			v[n++].k = k;
-		err = bpf_map_get_next_key(fd, &k, &nk);
-		k = nk;
-	}
+	*ret_n = hash_dump(bpf_map__fd(m), v, cap, sizeof(*v), sizeof(v->k),
+			   offsetof(struct sl_wake_pair, v));
 	*ret = v;
-	*ret_n = n;
 	return 0;
 }
 
@@ -614,10 +640,8 @@ int sl_bpf_wakers_read(struct sl *p, struct sl_wake_pair **ret, size_t *ret_n)
 static void softirq_clear(struct sl *p)
 {
 	struct sched_latency_bpf *s = p->bpf->skel;
-	int fd = bpf_map__fd(s->maps.softirq_procs);
 	size_t sz = (size_t)p->ncpus * sizeof(struct sl_softirq_stat);
 	struct sl_softirq_stat *zero = calloc(1, sz);
-	struct sl_softirq_key k;
 	__u32 key0 = 0;
 
 	for (__u32 v = 0; zero && v < SL_NR_SOFTIRQS; v++)
@@ -627,9 +651,7 @@ static void softirq_clear(struct sl *p)
 	if (zero)
 		(void)bpf_map_update_elem(bpf_map__fd(s->maps.softirq_entry), &key0, zero, BPF_ANY);
 	free(zero);
-	while (bpf_map_get_next_key(fd, NULL, &k) == 0)
-		if (bpf_map_delete_elem(fd, &k))
-			break;
+	hash_clear(bpf_map__fd(s->maps.softirq_procs));
 }
 
 int sl_bpf_softirq_start(struct sl *p)
@@ -647,12 +669,10 @@ int sl_bpf_softirq_read(struct sl *p, struct sl_softirq_stat **ret_cpu,
 			struct sl_softirq_row **ret_procs, size_t *ret_nprocs)
 {
 	struct sched_latency_bpf *s = p->bpf->skel;
-	int fd = bpf_map__fd(s->maps.softirq_procs);
-	size_t cap = bpf_map__max_entries(s->maps.softirq_procs), n = 0;
+	size_t cap = bpf_map__max_entries(s->maps.softirq_procs);
 	struct sl_softirq_stat *cpu = calloc((size_t)p->ncpus * SL_NR_SOFTIRQS, sizeof(*cpu));
 	struct sl_softirq_stat *one = calloc((size_t)p->ncpus, sizeof(*one));
 	struct sl_softirq_row *v = calloc(cap, sizeof(*v));
-	struct sl_softirq_key k, nk;
 	int err = 0;
 
 	if (!cpu || !one || !v) {
@@ -661,8 +681,7 @@ int sl_bpf_softirq_read(struct sl *p, struct sl_softirq_stat **ret_cpu,
 	}
 	/* detach first: walking an LRU hash that still changes can visit a
 	 * key twice (a vanished key restarts the walk) */
-	__atomic_store_n(&s->bss->track_softirq, 0, __ATOMIC_SEQ_CST);
-	sl_bpf_optional_update(p);
+	track_off(p, &s->bss->track_softirq);
 	for (__u32 vec = 0; vec < SL_NR_SOFTIRQS; vec++) {
 		if (bpf_map_lookup_elem(bpf_map__fd(s->maps.softirq_stats), &vec, one)) {
 			err = -errno;
@@ -671,17 +690,11 @@ int sl_bpf_softirq_read(struct sl *p, struct sl_softirq_stat **ret_cpu,
 		for (int c = 0; c < p->ncpus; c++)
 			cpu[(size_t)c * SL_NR_SOFTIRQS + vec] = one[c];
 	}
-	err = bpf_map_get_next_key(fd, NULL, &k);
-	while (!err && n < cap) {
-		if (bpf_map_lookup_elem(fd, &k, &v[n].v) == 0)
-			v[n++].k = k;
-		err = bpf_map_get_next_key(fd, &k, &nk);
-		k = nk;
-	}
+	*ret_nprocs = hash_dump(bpf_map__fd(s->maps.softirq_procs), v, cap, sizeof(*v),
+				sizeof(v->k), offsetof(struct sl_softirq_row, v));
 	free(one);
 	*ret_cpu = cpu;
 	*ret_procs = v;
-	*ret_nprocs = n;
 	return 0;
 fail:
 	free(cpu);

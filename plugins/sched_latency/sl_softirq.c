@@ -298,11 +298,11 @@ static void softirq_finish(struct sl_call *c)
 	bool have_kernel;
 	int err;
 
+	/* the read detaches the programs; the tables are cleared by the
+	 * cleanup when the call completes */
 	err = j ? sl_bpf_softirq_read(p, &st, &procs, &nprocs) : -ENOMEM;
 	/* the kernel's count right after ours stopped moving */
 	have_kernel = c->kernel_base_ok && kernel_counts(p, kernel);
-	sl_bpf_softirq_stop(p);
-	c->cleanup = NULL;
 	if (err)
 		goto done;
 	if (have_kernel)

@@ -26,6 +26,7 @@ struct smcp_host {
 	char *status_reason; /* set by api->set_status during init */
 	bool status_degraded;
 	void *dl;
+	int fd;  /* the .so, open while loaded: dlopen mapped this very fd */
 	const struct smcp_plugin_info *info;
 	const struct config_section *cfg;
 	bool in_init;

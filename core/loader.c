@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "smcp-config.h"
 #include "loop.h"
 #include "registry.h"
+#include "safeopen.h"
 
 static struct smcp_host **plugins;
 static size_t n_plugins;
@@ -63,46 +65,6 @@ static void set_reason(struct smcp_host *p, enum plugin_state st, const char *fm
 	free(p->reason);
 	p->reason = r;
 	p->state = st;
-}
-
-bool loader_path_trusted(const char *path, char *why, size_t why_len)
-{
-	char real[PATH_MAX], *slash;
-	uid_t me = geteuid();
-	struct stat st;
-
-	if (!realpath(path, real)) {
-		snprintf(why, why_len, "%s: %s", path, strerror(errno));
-		return false;
-	}
-	/* walk from the file up to /: a writable directory on the way lets
-	 * another user swap what we load */
-	for (;;) {
-		if (stat(real, &st) < 0) {
-			snprintf(why, why_len, "%s: %s", real, strerror(errno));
-			return false;
-		}
-		if (st.st_uid != 0 && st.st_uid != me) {
-			snprintf(why, why_len, "%s is owned by uid %u, not root", real,
-				 (unsigned)st.st_uid);
-			return false;
-		}
-		/* a shared directory like /tmp is fine when root owns it and the
-		 * sticky bit stops others from renaming what they do not own */
-		if ((st.st_mode & (S_IWGRP | S_IWOTH)) &&
-		    !(S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX) && st.st_uid == 0)) {
-			snprintf(why, why_len, "%s is writable by %s", real,
-				 (st.st_mode & S_IWOTH) ? "others" : "its group");
-			return false;
-		}
-		if (strcmp(real, "/") == 0)
-			return true;
-		slash = strrchr(real, '/');
-		if (slash == real)
-			slash[1] = '\0';
-		else
-			*slash = '\0';
-	}
 }
 
 static bool valid_plugin_name(const char *s)
@@ -161,31 +123,49 @@ static char *name_from_path(const char *path)
 	return n;
 }
 
-static void open_one(const char *path)
+/*
+ * Vet and load dir/rel. The file is opened once, down a checked chain of
+ * directories (core/safeopen.h), and the fd that was checked is the one
+ * dlopen maps: no name is resolved twice, so nobody can swap the file in
+ * between. dir_fd < 0: the directory itself is not trusted (dir_why says
+ * why) and nothing in it is opened.
+ */
+static void open_one(int dir_fd, const char *dir, const char *dir_why, const char *rel)
 {
 	struct smcp_host *p = calloc(1, sizeof(*p));
 	const struct smcp_plugin_info *info;
 	smcp_plugin_entry_fn entry;
-	char why[PATH_MAX + 64];
+	char why[PATH_MAX + 64], self[64];
 	struct smcp_host *other;
 
 	if (!p)
 		return;
+	p->fd = -1;
 	p->state = PLUGIN_REFUSED; /* until vetted */
-	p->path = strdup(path);
-	p->name = name_from_path(path);
+	if (asprintf(&p->path, "%s/%s", dir, rel) < 0)
+		p->path = NULL;
+	p->name = p->path ? name_from_path(p->path) : NULL;
 	if (!p->path || !p->name || add_plugin(p)) {
 		free(p->path);
 		free(p->name);
 		free(p);
 		return;
 	}
-	if (!loader_path_trusted(path, why, sizeof(why))) {
+	if (dir_fd < 0) {
+		set_reason(p, PLUGIN_REFUSED, "refused: %s (plugins must be owned by root and not writable by others)",
+			   dir_why);
+		goto refused;
+	}
+	p->fd = safeopen(dir_fd, rel, SAFEOPEN_FILE, why, sizeof(why));
+	if (p->fd < 0) {
 		set_reason(p, PLUGIN_REFUSED, "refused: %s (plugins must be owned by root and not writable by others)",
 			   why);
 		goto refused;
 	}
-	p->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	/* the fd stays open as long as the plugin: its number is its name to
+	 * the dynamic linker, which must never match another file's */
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", p->fd);
+	p->dl = dlopen(self, RTLD_NOW | RTLD_LOCAL);
 	if (!p->dl) {
 		set_reason(p, PLUGIN_REFUSED, "cannot load: %s", dlerror());
 		goto refused;
@@ -233,7 +213,7 @@ static void open_one(const char *path)
 	p->state = PLUGIN_LOADED; /* provisional: enabled check and init come later */
 	return;
 refused:
-	log_warn("plugin %s: %s", path, p->reason);
+	log_warn("plugin %s: %s", p->path, p->reason);
 	if (p->dl)
 		dlclose(p->dl);
 	p->dl = NULL;
@@ -244,19 +224,27 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Collect DIR/x.so and DIR/x/x.so (the build tree's layout), sorted. */
-static int list_candidates(const char *dir, char ***ret, size_t *ret_n)
+/* Collect x.so and x/x.so (the build tree's layout) in the directory open
+ * as dfd, as paths relative to it, sorted. dfd is not consumed. */
+static int list_candidates(int dfd, char ***ret, size_t *ret_n)
 {
-	DIR *d = opendir(dir);
+	int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *de;
 	char **out = NULL;
 	size_t n = 0;
 	int err = 0;
 
-	if (!d)
-		return -errno;
+	if (!d) {
+		err = -errno;
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
+	/* a dup shares the offset: start from the top whoever read it before */
+	rewinddir(d);
 	while ((de = readdir(d))) {
-		char path[PATH_MAX];
+		char rel[NAME_MAX * 2 + 8];
 		size_t len = strlen(de->d_name);
 		struct stat st;
 		char **no;
@@ -264,10 +252,11 @@ static int list_candidates(const char *dir, char ***ret, size_t *ret_n)
 		if (de->d_name[0] == '.')
 			continue;
 		if (len > 3 && strcmp(de->d_name + len - 3, ".so") == 0) {
-			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			snprintf(rel, sizeof(rel), "%s", de->d_name);
 		} else {
-			snprintf(path, sizeof(path), "%s/%s/%s.so", dir, de->d_name, de->d_name);
-			if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+			/* only to pick candidates: safeopen checks what is loaded */
+			snprintf(rel, sizeof(rel), "%s/%s.so", de->d_name, de->d_name);
+			if (fstatat(dfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
 				continue;
 		}
 		if (n >= 1024) {
@@ -275,7 +264,7 @@ static int list_candidates(const char *dir, char ***ret, size_t *ret_n)
 			break;
 		}
 		no = realloc(out, (n + 1) * sizeof(*no));
-		if (!no || !(no[n] = strdup(path))) {
+		if (!no || !(no[n] = strdup(rel))) {
 			out = no ? no : out;
 			err = -ENOMEM;
 			break;
@@ -320,21 +309,36 @@ static void check_list(struct config *cfg, const char *opt, const char *list)
 
 int loader_discover(const struct loader_opts *opts, struct config *cfg)
 {
-	char **paths = NULL;
+	char **paths = NULL, why[PATH_MAX + 64];
+	int dfd, list_fd, err = 0;
 	size_t n = 0;
-	int err;
 
-	err = list_candidates(opts->plugin_dir, &paths, &n);
-	if (err == -ENOENT || err == -ENOTDIR) {
-		config_error(cfg, "plugin directory %s: %s", opts->plugin_dir, strerror(-err));
-		err = 0;
+	dfd = safeopen(-1, opts->plugin_dir, SAFEOPEN_DIR, why, sizeof(why));
+	list_fd = dfd;
+	if (dfd == -EPERM) {
+		/* list it all the same, so each plugin shows as refused and why;
+		 * nothing in it is opened */
+		list_fd = open(opts->plugin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (list_fd < 0)
+			list_fd = -errno;
+	}
+	if (list_fd == -ENOENT || list_fd == -ENOTDIR) {
+		config_error(cfg, "plugin directory %s: %s", opts->plugin_dir, strerror(-list_fd));
+	} else if (list_fd < 0) {
+		err = list_fd;
+	} else {
+		err = list_candidates(list_fd, &paths, &n);
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (!err)
-			open_one(paths[i]);
+			open_one(dfd, opts->plugin_dir, why, paths[i]);
 		free(paths[i]);
 	}
 	free(paths);
+	if (list_fd >= 0)
+		close(list_fd);
+	if (dfd >= 0 && dfd != list_fd)
+		close(dfd);
 	if (err)
 		return err;
 	check_list(cfg, "--enable", opts->enable);
@@ -439,6 +443,8 @@ void loader_fini_all(void)
 		else if (p->dl)
 			dlclose(p->dl);
 		p->dl = NULL;
+		if (p->fd >= 0)
+			close(p->fd);
 		free(p->name);
 		free(p->version);
 		free(p->description);

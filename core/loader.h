@@ -32,8 +32,5 @@ void loader_fini_all(void);
 /* Every plugin found, in load order (including refused/disabled ones). */
 struct smcp_host *const *loader_plugins(size_t *ret_n);
 
-/* Whether path and every directory above it are owned by root (or by the
- * effective user) and not writable by others. On refusal, why says so. */
-bool loader_path_trusted(const char *path, char *why, size_t why_len);
 
 #endif

@@ -10,8 +10,26 @@
  *   FIX_NO_ENTRY   export a differently named function instead of the entry
  *   FIX_NULL_INFO  the entry returns NULL
  *   FIX_NO_INIT    plugin_info without init()
+ *   FIX_EVIL       a constructor that creates the file $SMCP_EVIL_MARK: what
+ *                  an attacker's library does the moment it is mapped, long
+ *                  before the loader could look at plugin_info
  */
 #include <schedmcp/plugin.h>
+
+#ifdef FIX_EVIL
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+__attribute__((constructor)) static void evil_ran(void)
+{
+	const char *mark = getenv("SMCP_EVIL_MARK");
+	int fd = mark ? open(mark, O_WRONLY | O_CREAT | O_CLOEXEC, 0644) : -1;
+
+	if (fd >= 0)
+		close(fd);
+}
+#endif
 
 #ifndef FIX_NAME
 #define FIX_NAME "abi_good"

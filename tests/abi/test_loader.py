@@ -60,7 +60,7 @@ def all_dir():
     plus a .so that is not an ELF file at all."""
     global _dir
     if _dir is None:
-        flat = [p for n, p in FIX.items() if n != "abi_nested"]
+        flat = [p for n, p in FIX.items() if n not in ("abi_nested", "abi_evil")]
         _dir = plugin_dir(files=flat, nested=[FIX["abi_nested"]])
         with open(os.path.join(_dir, "garbage.so"), "w") as f:
             f.write("this is not a shared object\n")

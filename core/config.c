@@ -6,9 +6,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "safeopen.h"
 
 /* A config file larger than this is a mistake, not a configuration. */
 #define CONFIG_MAX_FILE (1 << 20)
+/* [core] and one section per plugin (the loader takes at most 1024), keys
+ * per section (a plugin declares a few dozen) and errors reported: past
+ * these a file is not a configuration, and a bound on the counts is a
+ * bound on the time the repeat checks below take (about 1 ms at most) */
+#define CONFIG_MAX_SECTIONS 1025
+#define CONFIG_MAX_KEYS 256
+#define CONFIG_MAX_ERRORS 100
 
 void config_error(struct config *c, const char *fmt, ...)
 {
@@ -22,6 +32,16 @@ void config_error(struct config *c, const char *fmt, ...)
 	va_end(ap);
 	if (!msg)
 		return;
+	if (c->n_errors == CONFIG_MAX_ERRORS) {
+		/* one last line says the rest were not kept */
+		free(msg);
+		msg = strdup("too many errors; the rest are not shown");
+		if (!msg)
+			return;
+	} else if (c->n_errors > CONFIG_MAX_ERRORS) {
+		free(msg);
+		return;
+	}
 	ne = realloc(c->errors, (c->n_errors + 1) * sizeof(*ne));
 	if (!ne) {
 		free(msg);
@@ -65,6 +85,12 @@ static struct config_section *add_section(struct config *c, const char *name, bo
 			return &c->sections[i];
 		}
 	}
+	if (c->n_sections >= CONFIG_MAX_SECTIONS) {
+		config_error(c, "%s:%d: more than %d sections; the rest of the file is ignored",
+			     c->path, line, CONFIG_MAX_SECTIONS);
+		c->full = true;
+		return NULL;
+	}
 	ns = realloc(c->sections, (c->n_sections + 1) * sizeof(*ns));
 	if (!ns)
 		return NULL;
@@ -88,6 +114,12 @@ static int add_entry(struct config *c, struct config_section *s, const char *key
 				     key, s->entries[i].line);
 			return 0;
 		}
+	}
+	if (s->n_entries >= CONFIG_MAX_KEYS) {
+		config_error(c, "%s:%d: [%s%s] has more than %d keys; the rest of the file is ignored",
+			     c->path, line, s->is_plugin ? "plugin " : "", s->name, CONFIG_MAX_KEYS);
+		c->full = true;
+		return 0;
 	}
 	ne = realloc(s->entries, (s->n_entries + 1) * sizeof(*ne));
 	if (!ne)
@@ -137,7 +169,7 @@ static int parse_line(struct config *c, struct config_section **cur, char *line,
 			return 0;
 		}
 		*cur = add_section(c, name, plugin, lineno);
-		return *cur ? 0 : -ENOMEM;
+		return *cur || c->full ? 0 : -ENOMEM;
 	}
 	eq = strchr(s, '=');
 	if (!eq) {
@@ -210,7 +242,7 @@ int config_load_string(struct config *c, const char *text, const char *name)
 				config_error(c, "%s:%d: NUL byte in line", c->path, lineno);
 			} else {
 				err = parse_line(c, &cur, line, lineno);
-				if (err)
+				if (err || c->full)
 					break;
 			}
 			if (last)
@@ -224,22 +256,41 @@ int config_load_string(struct config *c, const char *text, const char *name)
 
 int config_load_file(struct config *c, const char *path)
 {
-	FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	size_t n;
-	int err = 0;
+	char why[4200], *buf = NULL;
+	size_t n = 0;
+	int fd, err = 0;
 
-	if (!f)
-		return -errno;
+	/* root acts on what this file says (which plugins, where from): it must
+	 * be as trusted as a plugin, and read from the fd that was checked */
+	fd = safeopen(-1, path, SAFEOPEN_FILE, why, sizeof(why));
+	if (fd == -EPERM) {
+		free(c->path);
+		c->path = strdup(path);
+		config_error(c, "%s: refused: %s (the config file and every directory above it "
+			     "must be owned by root and not writable by group or others)", path, why);
+		return 0;
+	}
+	if (fd < 0)
+		return fd;
 	buf = malloc(CONFIG_MAX_FILE + 1);
 	if (!buf) {
 		err = -ENOMEM;
 		goto out;
 	}
-	n = fread(buf, 1, CONFIG_MAX_FILE + 1, f);
-	if (ferror(f)) {
-		err = -EIO;
-		goto out;
+	/* read until EOF or one byte past the limit; a file that shrinks
+	 * meanwhile just ends sooner */
+	while (n <= CONFIG_MAX_FILE) {
+		ssize_t r = read(fd, buf + n, CONFIG_MAX_FILE + 1 - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			err = -errno;
+			goto out;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
 	}
 	if (n > CONFIG_MAX_FILE) {
 		err = -EFBIG;
@@ -255,7 +306,7 @@ int config_load_file(struct config *c, const char *path)
 	err = config_load_string(c, buf, path);
 out:
 	free(buf);
-	fclose(f);
+	close(fd);
 	return err;
 }
 

@@ -31,10 +31,12 @@ struct config {
 	size_t n_sections;
 	char **errors;
 	size_t n_errors;
+	bool full; /* a count limit was hit: the rest of the text was ignored */
 };
 
-/* Parse a file. 0 when read (syntax errors are in c->errors), -errno when it
- * cannot be read. */
+/* Parse a file. 0 when read (syntax errors are in c->errors, and so is a
+ * refusal of a file that is not trusted: core/safeopen.h), -errno when it
+ * cannot be read (-EFBIG past 1 MiB). */
 int config_load_file(struct config *c, const char *path);
 /* Parse text; name is used in messages. */
 int config_load_string(struct config *c, const char *text, const char *name);

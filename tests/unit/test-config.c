@@ -3,6 +3,9 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -441,6 +444,124 @@ static void test_file(void)
 	config_free(&c);
 }
 
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Issue 20: 66k sections took 5.5 s and 116k keys 21.5 s (quadratic). */
+static void test_counts_bounded(void)
+{
+	size_t cap = 1 << 20, at = 0;
+	char *text = malloc(cap + 64);
+	struct config c = { 0 };
+	double t0, dt;
+
+	UNIT_CASE("66k sections: capped, fast");
+	if (!text)
+		return;
+	for (int i = 0; at < cap - 64 && i < 66000; i++)
+		at += (size_t)sprintf(text + at, "[plugin p%d]\n", i);
+	t0 = now_s();
+	CHECK_INT(config_load_string(&c, text, "many.conf"), 0);
+	dt = now_s() - t0;
+	CHECK_MSG(dt < 0.05, "took %.3f s", dt);
+	CHECK_INT(c.n_sections, 1025);
+	CHECK(has_error(&c, "more than 1025 sections; the rest of the file is ignored"));
+	config_free(&c);
+
+	UNIT_CASE("116k keys: capped, fast");
+	at = (size_t)sprintf(text, "[core]\n");
+	for (int i = 0; at < cap - 64 && i < 116000; i++)
+		at += (size_t)sprintf(text + at, "k%d = %d\n", i, i);
+	c = (struct config){ 0 };
+	t0 = now_s();
+	CHECK_INT(config_load_string(&c, text, "keys.conf"), 0);
+	dt = now_s() - t0;
+	CHECK_MSG(dt < 0.05, "took %.3f s", dt);
+	CHECK_INT(c.sections[0].n_entries, 256);
+	CHECK(has_error(&c, "[core] has more than 256 keys"));
+	config_free(&c);
+
+	UNIT_CASE("errors are capped, and the cap says so");
+	at = 0;
+	for (int i = 0; i < 5000; i++)
+		at += (size_t)sprintf(text + at, "no equals sign %d\n", i);
+	c = (struct config){ 0 };
+	CHECK_INT(config_load_string(&c, text, "errs.conf"), 0);
+	CHECK_INT(c.n_errors, 101);
+	CHECK(has_error(&c, "too many errors; the rest are not shown"));
+	config_free(&c);
+	free(text);
+}
+
+/* Issue 20: a config that others could write was taken without a word. */
+static void test_file_trust(void)
+{
+	char dir[] = "/tmp/smcp-unit-trust-XXXXXX", path[64], sub[64];
+	struct config c = { 0 };
+	int fd;
+
+	UNIT_CASE("config trust: file and directory modes and owners");
+	if (!mkdtemp(dir))
+		return;
+	CHECK(chmod(dir, 0755) == 0);
+	snprintf(path, sizeof(path), "%s/a.conf", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	CHECK(fd >= 0 && write(fd, "[core]\n", 7) == 7);
+	if (fd >= 0)
+		close(fd);
+	CHECK_INT(config_load_file(&c, path), 0);
+	CHECK_INT(c.n_errors, 0);
+	config_free(&c);
+
+	CHECK(chmod(path, 0666) == 0);
+	c = (struct config){ 0 };
+	CHECK_INT(config_load_file(&c, path), 0);
+	CHECK(has_error(&c, "refused") && has_error(&c, "a.conf is writable by others"));
+	CHECK_INT(c.n_sections, 0);
+	config_free(&c);
+
+	CHECK(chmod(path, 0620) == 0);
+	c = (struct config){ 0 };
+	CHECK_INT(config_load_file(&c, path), 0);
+	CHECK(has_error(&c, "writable by its group"));
+	config_free(&c);
+
+	CHECK(chmod(path, 0644) == 0 && chmod(dir, 0777) == 0);
+	c = (struct config){ 0 };
+	CHECK_INT(config_load_file(&c, path), 0);
+	CHECK(has_error(&c, "is writable by others") && has_error(&c, dir));
+	config_free(&c);
+	CHECK(chmod(dir, 0755) == 0);
+
+	/* a symlink owned by someone else, in a trusted directory, is followed
+	 * only if root owns it; and a file another user owns is refused */
+	if (geteuid() == 0) {
+		CHECK(chown(path, 65534, 65534) == 0);
+		c = (struct config){ 0 };
+		CHECK_INT(config_load_file(&c, path), 0);
+		CHECK(has_error(&c, "owned by uid 65534"));
+		config_free(&c);
+		CHECK(chown(path, 0, 0) == 0);
+		snprintf(sub, sizeof(sub), "%s/link.conf", dir);
+		CHECK(symlink(path, sub) == 0 && lchown(sub, 65534, 65534) == 0);
+		c = (struct config){ 0 };
+		CHECK_INT(config_load_file(&c, sub), 0);
+		CHECK(has_error(&c, "symlink") && has_error(&c, "owned by uid 65534"));
+		config_free(&c);
+		unlink(sub);
+	}
+	c = (struct config){ 0 };
+	CHECK_INT(config_load_file(&c, dir), -EISDIR);
+	config_free(&c);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	test_sections();
@@ -455,5 +576,7 @@ int main(void)
 	test_check_value();
 	test_key_stride();
 	test_file();
+	test_file_trust();
+	test_counts_bounded();
 	return unit_done("test-config");
 }

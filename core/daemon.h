@@ -41,6 +41,7 @@ struct daemon_opts {
 struct core_limits {
 	int64_t max_line_bytes, max_pending, max_result_bytes, max_queue_bytes,
 		max_subscriptions, event_ring_size, page_size;
+	const char *user; /* [core] user: borrowed from the config */
 };
 
 /* Parse argv; on a usage error prints why to stderr and returns -EINVAL. */

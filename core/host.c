@@ -12,6 +12,7 @@
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
+#include "privs.h"
 #include "registry.h"
 #include "result.h"
 
@@ -362,4 +363,5 @@ const struct smcp_host_api host_api = {
 	.metric_hist = metrics_api_hist,
 	.metric_observe = metrics_api_observe,
 	.metric_collect = metrics_api_collect,
+	.keep_capabilities = privs_keep_caps,
 };

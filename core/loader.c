@@ -17,6 +17,7 @@
 #include "smcp-config.h"
 #include "loop.h"
 #include "registry.h"
+#include "privs.h"
 #include "safeopen.h"
 
 static struct smcp_host **plugins;
@@ -387,8 +388,11 @@ static void unload(struct smcp_host *p)
 {
 	loop_remove_owner(p);
 	if (p->info && p->info->fini && !p->fini_done) {
+		uint64_t caps = privs_enter(p);
+
 		p->fini_done = true;
 		p->info->fini(p);
+		privs_leave(caps);
 	}
 	registry_remove_owner(p);
 	loop_remove_owner(p); /* fini may have added nothing, but be sure */

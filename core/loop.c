@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "privs.h"
+
 /*
  * Each timer is its own timerfd: the loop has a handful of timers (sampling
  * ticks, request time-outs), so a heap would cost more code than it saves.
@@ -242,6 +244,8 @@ uint64_t loop_now_ns(void)
 
 static void dispatch(struct watch *w, uint32_t revents)
 {
+	uint64_t caps;
+
 	if (w->dead)
 		return;
 	if (w->timer) {
@@ -251,10 +255,14 @@ static void dispatch(struct watch *w, uint32_t revents)
 			return;
 		if (!w->repeat)
 			kill_watch(w);
+		caps = privs_enter(w->owner);
 		w->timer_cb(w->data);
+		privs_leave(caps);
 		return;
 	}
+	caps = privs_enter(w->owner);
 	w->fd_cb(w->data, w->fd, revents);
+	privs_leave(caps);
 }
 
 int loop_run(void)

@@ -29,6 +29,10 @@
 const struct smcp_config_key core_config_keys[] = {
 	{ sizeof(struct smcp_config_key), "plugin_dir", SMCP_CONFIG_PATH, SMCP_PLUGINDIR,
 	  "directory the plugins are loaded from (root-owned, not writable by others)", 0, 0 },
+	{ sizeof(struct smcp_config_key), "user", SMCP_CONFIG_STRING, "schedmcp",
+	  "account the server runs as once its plugins are up, keeping only the capabilities "
+	  "they declared (root: stay uid 0; a missing account is a warning and uid 0 stays)",
+	  0, 0 },
 	{ sizeof(struct smcp_config_key), "log_level", SMCP_CONFIG_STRING, "info",
 	  "stderr log level: debug, info, notice, warning, error, critical, alert, emergency", 0, 0 },
 	{ sizeof(struct smcp_config_key), "max_line_bytes", SMCP_CONFIG_INT, "4194304",
@@ -174,6 +178,9 @@ int daemon_configure(const struct daemon_opts *o, struct config *cfg, struct cor
 	lim->max_subscriptions = core_int(cfg, "max_subscriptions");
 	lim->event_ring_size = core_int(cfg, "event_ring_size");
 	lim->page_size = core_int(cfg, "page_size");
+	lim->user = config_value(core, "user", NULL);
+	if (!lim->user)
+		lim->user = config_key_find(core_config_keys, "user")->default_value;
 	metrics_configure(core, core_config_keys);
 
 	if (o->plugin_dir)
@@ -240,9 +247,11 @@ static int serve(const struct core_limits *lim)
 		log_err("cannot start: %s", strerror(-err));
 		goto out;
 	}
-	/* plugins hold their BPF objects and perf fds now: keep only the
-	 * capabilities their on-demand work needs (core/privs.h) */
-	(void)privs_drop_unneeded();
+	/* plugins hold their BPF objects and perf fds now: leave uid 0 and
+	 * keep only the capabilities their on-demand work needs (core/privs.h) */
+	err = privs_drop(lim->user);
+	if (err)
+		goto out;
 	err = stdio_transport_init(&sl);
 	if (err) {
 		log_err("cannot use stdin/stdout: %s", strerror(-err));

@@ -13,6 +13,7 @@
 #include "host.h"
 #include "log.h"
 #include "loop.h"
+#include "privs.h"
 #include "metrics_tools.h"
 #include "watch.h"
 
@@ -661,8 +662,12 @@ void metrics_tick(uint64_t now_ns)
 	/* a second tick in one step collects nothing: one collect per step */
 	if (mstore.any_step && step <= mstore.last_step)
 		return;
-	for (uint32_t i = 0; i < n_collectors; i++)
+	for (uint32_t i = 0; i < n_collectors; i++) {
+		uint64_t caps = privs_enter(collectors[i].owner);
+
 		collectors[i].cb(collectors[i].data, now_ns);
+		privs_leave(caps);
+	}
 	/* a series not published for STALE_STEPS steps (and 5 s) has no data */
 	stale_steps = STALE_MIN_NS / mstore.geom.step_ns;
 	if (stale_steps < STALE_STEPS)

@@ -2,6 +2,8 @@
 #include "privs.h"
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <limits.h>
 #include <linux/capability.h>
 #include <stdio.h>
@@ -34,46 +36,6 @@
 	 PRIVS_CAP(CAP_SYS_PTRACE) | PRIVS_CAP(CAP_DAC_READ_SEARCH) | PRIVS_CAP(CAP_SYSLOG) | \
 	 PRIVS_CAP(CAP_IPC_LOCK))
 
-/*
- * The plugins of this tree, until each declares through the host API. Only
- * what they do after init() counts: loading BPF and opening tracefs happen
- * in init(), with every capability still there.
- */
-static const struct {
-	const char *plugin;
-	uint64_t caps;
-	const char *if_config; /* kept only when this bool key is true (default true) */
-	const char *why;
-} builtin[] = {
-	{ "bpf_inventory", PRIVS_CAP(CAP_SYS_ADMIN), NULL,
-	  "BPF_PROG/MAP/LINK_GET_NEXT_ID and GET_FD_BY_ID on every read, BPF_ENABLE_STATS" },
-	{ "bpf_inventory", PRIVS_CAP(CAP_SYS_PTRACE) | PRIVS_CAP(CAP_DAC_READ_SEARCH), NULL,
-	  "owners: /proc/PID/fd and fdinfo of other users' processes" },
-	{ "event_lister", PRIVS_CAP(CAP_SYS_ADMIN), "mount_tracefs",
-	  "mounting tracefs when a read finds it unmounted" },
-	{ "perf_profiler", PRIVS_CAP(CAP_PERFMON), NULL,
-	  "perf_event_open on every CPU with kernel callchains, for each profile" },
-	{ "perf_profiler", PRIVS_CAP(CAP_IPC_LOCK), NULL,
-	  "perf ring buffers beyond perf_event_mlock_kb" },
-	{ "perf_profiler", PRIVS_CAP(CAP_SYS_PTRACE) | PRIVS_CAP(CAP_DAC_READ_SEARCH), NULL,
-	  "/proc/PID/maps, /proc/PID/root and the binaries of other users' processes" },
-	{ "perf_profiler", PRIVS_CAP(CAP_CHECKPOINT_RESTORE), NULL,
-	  "/proc/PID/map_files of deleted or replaced binaries" },
-	{ "perf_profiler", PRIVS_CAP(CAP_SYSLOG), NULL,
-	  "kernel addresses in /proc/kallsyms under kptr_restrict=1" },
-	/* attaching programs and reading maps need nothing since Linux 6.4;
-	 * before it every bpf() command needs CAP_BPF when unprivileged BPF is
-	 * off (the default) */
-	{ "sched_latency", PRIVS_CAP(CAP_BPF), NULL,
-	  "map reads, and attaching the optional and sched_ext DSQ programs while needed" },
-	/* scheduler, scx_stats, sysstat, topology: files and a socket root may
-	 * open by ownership alone; nothing */
-	{ "scheduler", 0, NULL, NULL },
-	{ "scx_stats", 0, NULL, NULL },
-	{ "sysstat", 0, NULL, NULL },
-	{ "topology", 0, NULL, NULL },
-};
-
 static const char *const cap_names[] = {
 	"cap_chown", "cap_dac_override", "cap_dac_read_search", "cap_fowner", "cap_fsetid",
 	"cap_kill", "cap_setgid", "cap_setuid", "cap_setpcap", "cap_linux_immutable",
@@ -92,20 +54,27 @@ static struct declared {
 } *declared;
 static size_t n_declared;
 static uint64_t kept;
+/* after privs_drop(): effective is managed per callback (privs_enter) */
+static bool scoped;
+static uint64_t cur_effective;
 
-int privs_keep_caps(struct smcp_host *h, uint64_t caps)
+static struct declared *declared_find(const void *h)
 {
-	struct declared *d;
+	for (size_t i = 0; i < n_declared; i++)
+		if (declared[i].h == h)
+			return &declared[i];
+	return NULL;
+}
 
-	if (!h)
-		return -EINVAL;
-	if (!h->in_init)
-		return -EPERM;
-	for (size_t i = 0; i < n_declared; i++) {
-		if (declared[i].h == h) {
-			declared[i].caps |= caps;
-			return 0;
-		}
+static int last_cap(void);
+
+static int declare(const struct smcp_host *h, uint64_t caps)
+{
+	struct declared *d = declared_find(h);
+
+	if (d) {
+		d->caps |= caps;
+		return 0;
 	}
 	d = realloc(declared, (n_declared + 1) * sizeof(*d));
 	if (!d)
@@ -113,6 +82,20 @@ int privs_keep_caps(struct smcp_host *h, uint64_t caps)
 	declared = d;
 	declared[n_declared++] = (struct declared){ .h = h, .caps = caps };
 	return 0;
+}
+
+int privs_keep_caps(struct smcp_host *h, uint64_t caps)
+{
+	int last;
+
+	if (!h)
+		return -EINVAL;
+	if (!h->in_init)
+		return -EPERM;
+	last = last_cap();
+	if (last < MAX_CAP && (caps >> (last + 1)))
+		return -EINVAL;
+	return declare(h, caps);
 }
 
 const char *privs_format(uint64_t mask, char *buf, size_t len)
@@ -139,28 +122,18 @@ const char *privs_format(uint64_t mask, char *buf, size_t len)
 	return buf;
 }
 
-/* What plugin p needs, from its declaration or the table. */
+/* What plugin p needs: what it declared; nothing when it said nothing
+ * (ABI 1.2 and later); what an observability plugin may plausibly need
+ * when it was built before it could say (ABI 1.0 and 1.1). */
 static uint64_t needs_of(const struct smcp_host *p)
 {
-	uint64_t caps = 0;
-	bool known = false;
+	const struct declared *d = declared_find(p);
 
-	for (size_t i = 0; i < n_declared; i++)
-		if (declared[i].h == p)
-			return declared[i].caps;
-	for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++) {
-		const char *v;
-		bool on = true;
-
-		if (strcmp(builtin[i].plugin, p->name) != 0)
-			continue;
-		known = true;
-		if (builtin[i].if_config && (v = config_value(p->cfg, builtin[i].if_config, NULL)))
-			(void)config_parse_bool(v, &on);
-		if (on)
-			caps |= builtin[i].caps;
-	}
-	return known ? caps : PRIVS_UNDECLARED;
+	if (d)
+		return d->caps;
+	if (p->info && p->info->abi_minor < 2)
+		return PRIVS_UNDECLARED;
+	return 0;
 }
 
 static int last_cap(void)
@@ -194,19 +167,62 @@ static uint64_t mask_of(const struct __user_cap_data_struct data[2], int which)
 	return (uint64_t)hi << 32 | lo;
 }
 
-int privs_drop_unneeded(void)
+static int caps_set(uint64_t effective, uint64_t permitted)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2];
+
+	/* capset changes the calling thread only: the daemon has one (plugins
+	 * may not start threads, plugin.h) */
+	memset(data, 0, sizeof(data));
+	data[0].effective = (uint32_t)effective;
+	data[1].effective = (uint32_t)(effective >> 32);
+	data[0].permitted = (uint32_t)permitted;
+	data[1].permitted = (uint32_t)(permitted >> 32);
+	return syscall(SYS_capset, &hdr, data) < 0 ? -errno : 0;
+}
+
+/*
+ * Become user, keeping the permitted set (the caller trims it next). 0 when
+ * done or when user is root or empty; -ENOENT (no such account), -errno.
+ */
+static int switch_user(const char *user, uid_t *ret_uid)
+{
+	struct passwd *pw;
+
+	*ret_uid = 0;
+	if (!user || !*user || strcmp(user, "root") == 0)
+		return 0;
+	errno = 0;
+	pw = getpwnam(user);
+	if (!pw)
+		return errno ? -errno : -ENOENT;
+	if (pw->pw_uid == 0)
+		return 0;
+	/* keep the permitted set across the uid change; effective is cleared */
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+		return -errno;
+	if (setgroups(0, NULL) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0)
+		return -errno;
+	(void)prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+	*ret_uid = pw->pw_uid;
+	return 0;
+}
+
+int privs_drop(const char *user)
+{
 	struct __user_cap_data_struct data[2];
 	uint64_t want = 0, eff, perm, valid;
 	int last = last_cap(), err, dropped = 0;
 	struct smcp_host *const *plugins;
 	char have_s[512], keep_s[512];
+	uid_t uid = 0;
 	size_t n;
 
 	plugins = loader_plugins(&n);
 	for (size_t i = 0; i < n; i++) {
-		const struct smcp_host *p = plugins[i];
+		struct smcp_host *p = plugins[i];
 		uint64_t c;
 
 		if (p->state != PLUGIN_LOADED && p->state != PLUGIN_DEGRADED)
@@ -215,6 +231,9 @@ int privs_drop_unneeded(void)
 		if (c)
 			log_debug("plugin %s keeps %s", p->name, privs_format(c, keep_s,
 									  sizeof(keep_s)));
+		/* from now on what it keeps is looked up, not computed */
+		if (c && !declared_find(p) && (err = declare(p, c)))
+			return err;
 		want |= c;
 	}
 	/* kernels before 5.8 know neither CAP_PERFMON nor CAP_BPF, before 5.9
@@ -246,24 +265,42 @@ int privs_drop_unneeded(void)
 		}
 	}
 	(void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-	/* capset changes the calling thread only: the daemon has one (plugins
-	 * may not start threads, plugin.h) */
-	memset(data, 0, sizeof(data));
-	data[0].effective = data[0].permitted = (uint32_t)kept;
-	data[1].effective = data[1].permitted = (uint32_t)(kept >> 32);
-	if (syscall(SYS_capset, &hdr, data) < 0) {
-		err = -errno;
+	/* uid 0 owns most of the files on the machine, capabilities or not:
+	 * leave it, so that what no plugin may do, the daemon cannot */
+	if (geteuid() == 0 && (eff & PRIVS_CAP(CAP_SETUID))) {
+		err = switch_user(user, &uid);
+		if (err == -ENOENT) {
+			log_warn("no account '%s' to run as: staying uid 0, which can still write "
+				 "files root owns (create it: useradd --system --no-create-home "
+				 "--shell /usr/sbin/nologin %s; or set [core] user = root)",
+				 user, user);
+		} else if (err) {
+			log_err("cannot run as '%s': %s; stopping", user, strerror(-err));
+			return err;
+		}
+	}
+	/* core code runs with no effective capability; each plugin's own are
+	 * raised while its callbacks run (privs_enter) */
+	err = caps_set(0, kept);
+	if (err) {
 		log_warn("cannot drop capabilities: %s; keeping %s", strerror(-err),
 			 privs_format(perm, have_s, sizeof(have_s)));
 		kept = perm;
-		return err;
+		return uid ? err : 0;
 	}
+	scoped = true;
+	cur_effective = 0;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		err = -errno;
 		log_warn("cannot set no_new_privs: %s", strerror(-err));
-		return err;
+		return 0;
 	}
-	if (perm & ~kept)
+	if (uid)
+		log_info("running as %s (uid %u); capabilities kept after start-up: %s, each "
+			 "effective only while a plugin that declared it runs (dropped %d others)",
+			 user, (unsigned)uid, privs_format(kept, keep_s, sizeof(keep_s)),
+			 __builtin_popcountll(perm & ~kept));
+	else if (perm & ~kept)
 		log_info("capabilities kept after start-up: %s (dropped %d others)",
 			 privs_format(kept, keep_s, sizeof(keep_s)),
 			 __builtin_popcountll(perm & ~kept));
@@ -271,6 +308,27 @@ int privs_drop_unneeded(void)
 		log_debug("capabilities: %s (nothing to drop; %d dropped from the bounding set)",
 			  privs_format(kept, keep_s, sizeof(keep_s)), dropped);
 	return 0;
+}
+
+uint64_t privs_enter(const void *owner)
+{
+	uint64_t prev = cur_effective, want = 0;
+	const struct declared *d;
+
+	if (!scoped)
+		return prev;
+	d = declared_find(owner);
+	if (d)
+		want = d->caps & kept;
+	if (want != cur_effective && caps_set(want, kept) == 0)
+		cur_effective = want;
+	return prev;
+}
+
+void privs_leave(uint64_t saved)
+{
+	if (scoped && saved != cur_effective && caps_set(saved, kept) == 0)
+		cur_effective = saved;
 }
 
 long privs_raise_fd_limit(void)
@@ -298,4 +356,6 @@ void privs_reset(void)
 	declared = NULL;
 	n_declared = 0;
 	kept = 0;
+	scoped = false;
+	cur_effective = 0;
 }

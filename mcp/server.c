@@ -16,6 +16,7 @@
 
 #include "../core/host.h"
 #include "../core/log.h"
+#include "../core/privs.h"
 #include "../core/loop.h"
 #include "../core/registry.h"
 #include "../core/result.h"
@@ -516,6 +517,7 @@ static void pending_del(struct request *r)
 static void client_reqs_drop(struct request *owner)
 {
 	struct client_req **pp = &srv.client_reqs;
+	uint64_t caps;
 
 	while (*pp) {
 		struct client_req *c = *pp;
@@ -528,7 +530,9 @@ static void client_reqs_drop(struct request *owner)
 		srv.n_client_reqs--;
 		if (c->timer > 0)
 			(void)loop_timer_remove(c->timer);
+		caps = privs_enter(owner->call.owner);
 		c->cb(c->data, &owner->call, -ECANCELED, NULL, "the request was cancelled");
+		privs_leave(caps);
 		free(c);
 		pp = &srv.client_reqs; /* the callback may have changed the list */
 	}
@@ -780,13 +784,16 @@ static int op_progress(struct smcp_call *c, double progress, double total, const
 static void client_req_timeout(void *data)
 {
 	struct client_req *c = data, **pp;
+	uint64_t caps;
 
 	for (pp = &srv.client_reqs; *pp; pp = &(*pp)->next) {
 		if (*pp == c) {
 			*pp = c->next;
 			srv.n_client_reqs--;
 			c->timer = 0;
+			caps = privs_enter(c->owner->call.owner);
 			c->cb(c->data, &c->owner->call, -ETIMEDOUT, NULL, "the client did not answer in time");
+			privs_leave(caps);
 			free(c);
 			return;
 		}
@@ -857,6 +864,7 @@ static void handle_response(const cJSON *msg)
 	const cJSON *result = cJSON_GetObjectItemCaseSensitive(msg, "result");
 	const cJSON *error = cJSON_GetObjectItemCaseSensitive(msg, "error");
 	struct client_req **pp, *c = NULL;
+	uint64_t caps;
 
 	if (!cJSON_IsString(id))
 		return;
@@ -882,6 +890,7 @@ static void handle_response(const cJSON *msg)
 	}
 	if (c->timer > 0)
 		(void)loop_timer_remove(c->timer);
+	caps = privs_enter(c->owner->call.owner);
 	if (cJSON_IsObject(result)) {
 		struct smcp_args a = { .obj = (cJSON *)result };
 
@@ -891,6 +900,7 @@ static void handle_response(const cJSON *msg)
 
 		c->cb(c->data, &c->owner->call, -EPROTO, NULL, m ? m : "malformed response");
 	}
+	privs_leave(caps);
 	free(c);
 }
 
@@ -907,8 +917,12 @@ static void cancel_request(struct request *r)
 	pending_del(r);
 	client_reqs_drop(r);
 	r->call.finished = true;
-	if (r->call.cancel_cb)
+	if (r->call.cancel_cb) {
+		uint64_t caps = privs_enter(r->call.owner);
+
 		r->call.cancel_cb(r->call.cancel_data, &r->call);
+		privs_leave(caps);
+	}
 	request_free(r);
 }
 
@@ -969,8 +983,10 @@ static void call_tool(const cJSON *id, const cJSON *params)
 	struct reg_tool *t;
 	struct request *r;
 	struct smcp_args a;
+	uint64_t caps;
 	cJSON *copy;
 	char err[512];
+	int ret;
 
 	if (!name) {
 		send_error(id, JSONRPC_INVALID_PARAMS, "tools/call: params.name (string) is required");
@@ -1005,7 +1021,10 @@ static void call_tool(const cJSON *id, const cJSON *params)
 		return;
 	}
 	a.obj = copy;
-	settle(r, t->call(t->data, &r->call, &a, &r->call.result));
+	caps = privs_enter(t->owner);
+	ret = t->call(t->data, &r->call, &a, &r->call.result);
+	privs_leave(caps);
+	settle(r, ret);
 	cJSON_Delete(copy);
 }
 
@@ -1016,6 +1035,8 @@ static void read_resource(const cJSON *id, const cJSON *params)
 	cJSON *vars = NULL;
 	struct request *r;
 	struct smcp_args a;
+	uint64_t caps;
+	int ret;
 
 	if (!uri) {
 		send_error(id, JSONRPC_INVALID_PARAMS, "resources/read: params.uri (string) is required");
@@ -1040,7 +1061,10 @@ static void read_resource(const cJSON *id, const cJSON *params)
 	r->call.owner = res->owner;
 	result_init(&r->call.result, RESULT_READ, uri, res->mime_type);
 	a.obj = vars ? vars : NULL;
-	settle(r, res->read(res->data, &r->call, uri, &a, &r->call.result));
+	caps = privs_enter(res->owner);
+	ret = res->read(res->data, &r->call, uri, &a, &r->call.result);
+	privs_leave(caps);
+	settle(r, ret);
 	cJSON_Delete(vars);
 }
 
@@ -1097,7 +1121,9 @@ static void get_prompt(const cJSON *id, const cJSON *params)
 	struct reg_prompt *p;
 	struct request *r;
 	struct smcp_args a;
+	uint64_t caps;
 	char err[256];
+	int ret;
 
 	if (!name) {
 		send_error(id, JSONRPC_INVALID_PARAMS, "prompts/get: params.name (string) is required");
@@ -1120,7 +1146,10 @@ static void get_prompt(const cJSON *id, const cJSON *params)
 	r->call.owner = p->owner;
 	result_init(&r->call.result, RESULT_PROMPT, NULL, NULL);
 	a.obj = (cJSON *)(cJSON_IsObject(args) ? args : NULL);
-	settle(r, p->get(p->data, &r->call, &a, &r->call.result));
+	caps = privs_enter(p->owner);
+	ret = p->get(p->data, &r->call, &a, &r->call.result);
+	privs_leave(caps);
+	settle(r, ret);
 }
 
 static cJSON *complete(const cJSON *params, int *code, const char **msg)
@@ -1133,6 +1162,7 @@ static cJSON *complete(const cJSON *params, int *code, const char **msg)
 	const char *value = str_param(arg, "value");
 	struct smcp_completion c = { 0 };
 	smcp_complete_fn fn = NULL;
+	const void *owner = NULL;
 	void *data = NULL;
 	cJSON *r, *comp;
 	bool known = false;
@@ -1154,6 +1184,7 @@ static cJSON *complete(const cJSON *params, int *code, const char **msg)
 			known |= strcmp(p->args[i].name, name) == 0;
 		fn = p->complete;
 		data = p->data;
+		owner = p->owner;
 	} else if (strcmp(type, "ref/resource") == 0) {
 		const char *uri = str_param(ref, "uri");
 		struct reg_resource *t = uri ? registry_find_template(uri) : NULL;
@@ -1170,6 +1201,7 @@ static cJSON *complete(const cJSON *params, int *code, const char **msg)
 		cJSON_Delete(vars);
 		fn = t->complete;
 		data = t->data;
+		owner = t->owner;
 	} else {
 		*msg = "completion/complete: ref.type must be ref/prompt or ref/resource";
 		return NULL;
@@ -1182,7 +1214,10 @@ static cJSON *complete(const cJSON *params, int *code, const char **msg)
 	if (fn) {
 		struct smcp_args a = { .obj = (cJSON *)(cJSON_IsObject(ctx) ? ctx : NULL) };
 
+		uint64_t caps = privs_enter(owner);
+
 		err = fn(data, name, value, &a, &c);
+		privs_leave(caps);
 		if (err < 0 && err != -ENOSPC)
 			log_debug("completion for %s failed: %s", name, strerror(-err));
 	}

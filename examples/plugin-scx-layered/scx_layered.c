@@ -22,6 +22,7 @@
  * host loop; nothing here ever blocks.
  */
 #include <errno.h>
+#include <linux/capability.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -444,6 +445,12 @@ static int layered_init(struct smcp_host *host, const struct smcp_host_api *api)
 	L.host = host;
 	L.api = api;
 	L.fd = -1;
+	/* the daemon leaves root once plugins are up (ABI 1.2): connecting to
+	 * the root-owned stats socket needs write permission on it, so keep
+	 * CAP_DAC_OVERRIDE; it is effective only while our callbacks run */
+	if (SMCP_API_HAS(api, keep_capabilities) &&
+	    (err = api->keep_capabilities(host, 1ull << CAP_DAC_OVERRIDE)))
+		return err;
 	(void)api->config_string(host, "socket_path", &path);
 	if (strlen(path) >= sizeof(L.addr.sun_path)) {
 		(void)api->set_status(host, false, "socket_path is too long for a unix socket");

@@ -18,6 +18,7 @@
 #include <bpf/libbpf.h>
 
 #include <schedmcp/plugin.h>
+#include <linux/capability.h>
 
 #include "inv.h"
 #include "inv_emit.h"
@@ -535,6 +536,13 @@ static int inv_init(struct smcp_host *host, const struct smcp_host_api *api)
 	memset(p, 0, sizeof(*p));
 	p->host = host;
 	p->api = api;
+	/* on every read: BPF_*_GET_NEXT_ID and GET_FD_BY_ID, BPF_ENABLE_STATS
+	 * (CAP_SYS_ADMIN); the owners of programs: /proc/PID/fd and fdinfo of
+	 * every user's processes, root's among them */
+	err = api->keep_capabilities(host, 1ull << CAP_SYS_ADMIN | 1ull << CAP_SYS_PTRACE |
+						   1ull << CAP_DAC_READ_SEARCH);
+	if (err)
+		return err;
 	snprintf(p->root, sizeof(p->root), "%s", api->fs_root(host));
 	p->max_rows = 100;
 	p->default_interval_ms = 1000;

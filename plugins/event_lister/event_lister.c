@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <linux/capability.h>
 
 #include "el.h"
 
@@ -543,6 +544,12 @@ static int el_init(struct smcp_host *host, const struct smcp_host_api *api)
 	snprintf(p->root, sizeof(p->root), "%s", api->fs_root(host));
 	p->may_mount = true;
 	(void)api->config_bool(host, "mount_tracefs", &p->may_mount);
+	/* tracefs is root's alone (0700, files 0440), and is read on demand;
+	 * mounting it when a read finds it unmounted needs CAP_SYS_ADMIN */
+	err = api->keep_capabilities(host, 1ull << CAP_DAC_READ_SEARCH |
+						   (p->may_mount ? 1ull << CAP_SYS_ADMIN : 0));
+	if (err)
+		return err;
 	(void)api->config_int(host, "cache_ttl_s", &ttl);
 	p->ttl_ns = (uint64_t)ttl * 1000000000ull;
 	err = el_register_resources(p);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/capability.h>
 
 #include "pp_plugin.h"
 
@@ -424,6 +425,18 @@ static int init(struct smcp_host *host, const struct smcp_host_api *api)
 	memset(pp, 0, sizeof(*pp));
 	pp->host = host;
 	pp->api = api;
+	/* for each profile: perf_event_open on every CPU with kernel
+	 * callchains (PERFMON) and ring buffers past perf_event_mlock_kb
+	 * (IPC_LOCK); /proc/PID/maps, root and map_files of every user's
+	 * processes (SYS_PTRACE, CHECKPOINT_RESTORE) and their binaries in
+	 * directories only their owner reads (DAC_READ_SEARCH); kernel
+	 * addresses in /proc/kallsyms under kptr_restrict=1 (SYSLOG) */
+	err = api->keep_capabilities(host, 1ull << CAP_PERFMON | 1ull << CAP_IPC_LOCK |
+						   1ull << CAP_SYS_PTRACE |
+						   1ull << CAP_CHECKPOINT_RESTORE |
+						   1ull << CAP_DAC_READ_SEARCH | 1ull << CAP_SYSLOG);
+	if (err)
+		return err;
 	(void)api->config_string(host, "debug_dir", &dd);
 	pp->cfg.stack_bytes = config_u32(pp, "user_stack_bytes", 8192) & ~7u;
 	pp->cfg.ring_pages = config_u32(pp, "ring_pages", 128);

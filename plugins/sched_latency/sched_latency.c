@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include <bpf/libbpf.h>
+#include <linux/capability.h>
 
 #include "sl.h"
 
@@ -161,6 +162,12 @@ static int sl_init(struct smcp_host *h, const struct smcp_host_api *api)
 	p->h = h;
 	p->api = api;
 	p->stream.rb_fd = -1;
+	/* map reads and attaching the optional and sched_ext DSQ programs on
+	 * demand: since Linux 6.4 these need nothing, before it every bpf()
+	 * command needs CAP_BPF when unprivileged BPF is off (the default) */
+	err = api->keep_capabilities(h, 1ull << CAP_BPF);
+	if (err)
+		return err;
 	p->cfg.max_threads = cfg_int(p, "max_threads", 8192);
 	p->cfg.max_procs = cfg_int(p, "max_processes", 4096);
 	p->cfg.ring_kb = cfg_int(p, "ring_buffer_kb", 256);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <schedmcp/plugin.h>
+#include <linux/capability.h>
 
 #include "sched_emit.h"
 
@@ -219,6 +220,10 @@ static int sched_init(struct smcp_host *host, const struct smcp_host_api *api)
 
 	p->host = host;
 	p->api = api;
+	/* the sched_ext debug dump sits in debugfs, which is root's alone */
+	err = api->keep_capabilities(host, 1ull << CAP_DAC_READ_SEARCH);
+	if (err)
+		return err;
 	kernel_release_read(root(p), &p->kernel);
 	scx_read(root(p), false, &p->polled);
 	if (!p->kernel.text[0])

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/capability.h>
 
 #include "sx.h"
 
@@ -640,6 +641,11 @@ static int sx_init(struct smcp_host *host, const struct smcp_host_api *api)
 	memset(p, 0, sizeof(*p));
 	p->host = host;
 	p->api = api;
+	/* connecting needs write permission on the socket, which a scheduler
+	 * running as root creates for root alone */
+	err = api->keep_capabilities(host, 1ull << CAP_DAC_OVERRIDE);
+	if (err)
+		return err;
 	(void)api->config_string(host, "socket_path", &path);
 	if (strlen(path) >= sizeof(p->socket_path)) {
 		(void)api->set_status(host, false, "socket_path is longer than a unix socket "

@@ -36,7 +36,7 @@ extern "C" {
 #endif
 
 #define SMCP_ABI_MAJOR 1
-#define SMCP_ABI_MINOR 1
+#define SMCP_ABI_MINOR 2
 #define SMCP_STR_(x) #x
 #define SMCP_STR(x) SMCP_STR_(x)
 /* "MAJOR.MINOR" of this header. */
@@ -530,6 +530,26 @@ struct smcp_host_api {
 			      double value);
 	/* Since: 1.1 */
 	int (*metric_collect)(struct smcp_host *h, smcp_collect_fn cb, void *data);
+
+	/*
+	 * The capabilities this plugin needs after init() returns, for what it
+	 * does on demand: a mask of 1ull << CAP_X (<linux/capability.h>). Only
+	 * inside init(); repeated calls add up.
+	 *
+	 * init() runs with every capability the daemon started with (load BPF,
+	 * open perf events and privileged files there). Then the daemon leaves
+	 * uid 0 for its own account and keeps only what loaded plugins
+	 * declared; a declared capability is effective only while this
+	 * plugin's callbacks run (never in the core or another plugin). A
+	 * plugin built for ABI 1.2 or later that never calls this keeps
+	 * nothing; one built before 1.2 keeps a broad default (see SECURITY.md).
+	 * Files root may read by owner alone (tracefs, debugfs, a root-owned
+	 * socket) need CAP_DAC_READ_SEARCH or CAP_DAC_OVERRIDE after that, or
+	 * an fd opened in init().
+	 *
+	 * Returns 0, -EPERM outside init(), -EINVAL for a capability this
+	 * kernel does not know. Since: 1.2 */
+	int (*keep_capabilities)(struct smcp_host *h, uint64_t caps);
 };
 
 /* Whether the host's API table has member m. */

@@ -168,7 +168,8 @@ int emit_scx(const struct smcp_host_api *api, struct smcp_json *j, const struct 
 {
 	const char *reason = NULL;
 	bool cut = false;
-	char *dump = scx_debug_dump(v->root, v->scx.supported, SCX_DUMP_MAX_BYTES, &cut, &reason);
+	char *dump = scx_debug_dump(v->root, v->debug, v->scx.supported, SCX_DUMP_MAX_BYTES, &cut,
+				    &reason);
 
 	api->json_bool(j, "available", v->scx.supported);
 	if (!v->scx.supported)

@@ -15,6 +15,7 @@ struct sched_view {
 	struct kernel_release kernel;
 	const struct fair_state *fair;
 	const char *root;
+	const char *debug; /* sched_debug_dir() */
 };
 
 /* Class ("sched_ext" or "fair") and name of the scheduler in charge. */

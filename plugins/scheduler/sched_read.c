@@ -185,12 +185,12 @@ static const char *errno_reason(int err)
 
 /* The sysctl_sched block at the top of sched/debug, which lockdown still
  * lets root read: values in ms, named "<name>_ms". */
-static bool read_sched_debug(const char *root, struct fair_state *f)
+static bool read_sched_debug(const char *debug, struct fair_state *f)
 {
 	char buf[8192], *p;
 	bool any = false;
 
-	if (smcp_read_file(root, DEBUG_SCHED "/debug", buf, sizeof(buf)) < 0)
+	if (smcp_read_file(debug, "/debug", buf, sizeof(buf)) < 0)
 		return false;
 	p = strstr(buf, "\nsysctl_sched\n");
 	if (!p)
@@ -214,7 +214,21 @@ static bool read_sched_debug(const char *root, struct fair_state *f)
 	return any;
 }
 
-void fair_read(const char *root, struct fair_state *f)
+int sched_debug_dir(const char *root, char *ret, size_t len)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s" DEBUG_SCHED, root);
+	fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		snprintf(ret, len, "%s", path);
+	else
+		snprintf(ret, len, "/proc/self/fd/%d", fd);
+	return fd;
+}
+
+void fair_read(const char *root, const char *debug, struct fair_state *f)
 {
 	/* CFS and EEVDF knobs; each kernel has a subset */
 	static const char *const files[] = {
@@ -230,8 +244,8 @@ void fair_read(const char *root, struct fair_state *f)
 		char path[PATH_MAX], val[96];
 		int n;
 
-		snprintf(path, sizeof(path), DEBUG_SCHED "/%s", files[i]);
-		n = smcp_read_file(root, path, val, sizeof(val));
+		snprintf(path, sizeof(path), "/%s", files[i]);
+		n = smcp_read_file(debug, path, val, sizeof(val));
 		if (n >= 0) {
 			add_tunable(f, files[i], val, "debugfs");
 			got++;
@@ -239,11 +253,11 @@ void fair_read(const char *root, struct fair_state *f)
 			first_err = -n;
 		}
 	}
-	(void)smcp_read_file(root, DEBUG_SCHED "/preempt", f->preempt, sizeof(f->preempt));
-	(void)smcp_read_file(root, DEBUG_SCHED "/features", f->features, sizeof(f->features));
+	(void)smcp_read_file(debug, "/preempt", f->preempt, sizeof(f->preempt));
+	(void)smcp_read_file(debug, "/features", f->features, sizeof(f->features));
 	if (got)
 		return;
-	if (!exists(root, DEBUG_SCHED, &dir_err)) {
+	if (!exists(debug, "", &dir_err)) {
 		if (errno_reason(dir_err))
 			f->debugfs_reason = errno_reason(dir_err);
 		else if (debugfs_mounted(root) == 0)
@@ -256,15 +270,15 @@ void fair_read(const char *root, struct fair_state *f)
 		return;
 	}
 	f->debugfs_reason = errno_reason(first_err);
-	if (read_sched_debug(root, f))
+	if (read_sched_debug(debug, f))
 		f->debugfs_reason = first_err == EPERM
 					    ? "the kernel is locked down (kernel_lockdown(7)): "
 					      "tunables come from the readable sched/debug summary"
 					    : "tunables come from the sched/debug summary";
 }
 
-char *scx_debug_dump(const char *root, bool scx_supported, size_t max, bool *truncated,
-		     const char **reason)
+char *scx_debug_dump(const char *root, const char *debug, bool scx_supported, size_t max,
+		     bool *truncated, const char **reason)
 {
 	char *buf;
 	int n, err = 0;
@@ -279,7 +293,7 @@ char *scx_debug_dump(const char *root, bool scx_supported, size_t max, bool *tru
 				    "/sys/kernel/sched_ext)";
 		return NULL;
 	}
-	if (!exists(root, DEBUG_SCHED "/ext", &err)) {
+	if (!exists(debug, "/ext", &err)) {
 		if (errno_reason(err))
 			*reason = errno_reason(err);
 		else if (debugfs_mounted(root) == 0)
@@ -298,7 +312,7 @@ char *scx_debug_dump(const char *root, bool scx_supported, size_t max, bool *tru
 		*reason = "out of memory";
 		return NULL;
 	}
-	n = smcp_read_file(root, DEBUG_SCHED "/ext", buf, max + 2);
+	n = smcp_read_file(debug, "/ext", buf, max + 2);
 	if (n < 0) {
 		*reason = errno_reason(-n) ? errno_reason(-n)
 					   : "cannot read /sys/kernel/debug/sched/ext";

@@ -56,7 +56,8 @@ void kernel_release_read(const char *root, struct kernel_release *ret);
 /* EEVDF from 6.6, CFS before; NULL when the release is unknown. */
 const char *fair_class_name(const struct kernel_release *k);
 
-void fair_read(const char *root, struct fair_state *ret);
+/* debug: the debugfs sched directory (sched_debug_dir()). */
+void fair_read(const char *root, const char *debug, struct fair_state *ret);
 
 /*
  * The sched_ext debug dump (/sys/kernel/debug/sched/ext, present only on
@@ -64,7 +65,17 @@ void fair_read(const char *root, struct fair_state *ret);
  * malloc'd text (caller frees) cut at max bytes, or NULL with *reason set
  * to a sentence a user can act on. *truncated says whether it was cut.
  */
-char *scx_debug_dump(const char *root, bool scx_supported, size_t max, bool *truncated,
-		     const char **reason);
+char *scx_debug_dump(const char *root, const char *debug, bool scx_supported, size_t max,
+		     bool *truncated, const char **reason);
+
+/*
+ * The debugfs sched directory as a path prefix into ret (len bytes): it is
+ * opened now and named through /proc/self/fd, so that once the daemon has
+ * left root for its own account it still reads what sits below debugfs's
+ * root-only top directory, with no capability. Returns the fd to close at
+ * the end, or -1 when it could not be opened (ret then names the path
+ * under root, and reads say why they fail).
+ */
+int sched_debug_dir(const char *root, char *ret, size_t len);
 
 #endif

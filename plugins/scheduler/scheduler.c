@@ -11,10 +11,11 @@
  * sched_ext state and fair tunables cached for 5 s.
  */
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <schedmcp/plugin.h>
-#include <linux/capability.h>
 
 #include "sched_emit.h"
 
@@ -46,6 +47,8 @@ struct sched_plugin {
 	uint64_t fair_read_ns; /* 0: never */
 	int m_info, m_rejected, m_events; /* metric ids; 0: the host keeps no history */
 	struct scx_state collected; /* the collect callback's full read (too big for its stack) */
+	char debug[PATH_MAX]; /* debugfs's sched directory (sched_debug_dir) */
+	int debug_fd;
 };
 
 static struct sched_plugin plugin;
@@ -60,13 +63,14 @@ static void view(struct sched_plugin *p, struct sched_view *v)
 	uint64_t now = p->api->now_ns(p->host);
 
 	if (!p->fair_read_ns || now - p->fair_read_ns >= FAIR_TTL_NS) {
-		fair_read(root(p), &p->fair);
+		fair_read(root(p), p->debug, &p->fair);
 		p->fair_read_ns = now ? now : 1;
 	}
 	scx_read(root(p), true, &v->scx);
 	v->kernel = p->kernel;
 	v->fair = &p->fair;
 	v->root = root(p);
+	v->debug = p->debug;
 }
 
 static void publish_change(struct sched_plugin *p, const struct scx_state *before,
@@ -220,10 +224,9 @@ static int sched_init(struct smcp_host *host, const struct smcp_host_api *api)
 
 	p->host = host;
 	p->api = api;
-	/* the sched_ext debug dump sits in debugfs, which is root's alone */
-	err = api->keep_capabilities(host, 1ull << CAP_DAC_READ_SEARCH);
-	if (err)
-		return err;
+	/* debugfs's top directory is root's alone: hold the sched directory
+	 * below it open, and no capability is needed after start-up */
+	p->debug_fd = sched_debug_dir(root(p), p->debug, sizeof(p->debug));
 	kernel_release_read(root(p), &p->kernel);
 	scx_read(root(p), false, &p->polled);
 	if (!p->kernel.text[0])
@@ -287,6 +290,8 @@ static int sched_init(struct smcp_host *host, const struct smcp_host_api *api)
 
 static void sched_fini(struct smcp_host *host)
 {
+	if (plugin.debug_fd >= 0)
+		close(plugin.debug_fd);
 	memset(&plugin, 0, sizeof(plugin));
 }
 

@@ -8,6 +8,7 @@
  * (scx_read without and with the full read, scx_changed between them).
  */
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "../../core/host.h"
@@ -43,6 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct fstree tree;
 	static bool ready;
 	static struct fair_state fair;
+	static char debug[4200];
 	struct scx_state polled, now;
 	struct sched_view v;
 	int phases = 0;
@@ -60,10 +62,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memset(&v, 0, sizeof(v));
 		kernel_release_read(tree.root, &v.kernel);
 		(void)fair_class_name(&v.kernel);
-		fair_read(tree.root, &fair);
+		snprintf(debug, sizeof(debug), "%s/sys/kernel/debug/sched", tree.root);
+		fair_read(tree.root, debug, &fair);
 		scx_read(tree.root, true, &v.scx);
 		v.fair = &fair;
 		v.root = tree.root;
+		v.debug = debug;
 		(void)sched_class(&v);
 		(void)sched_name(&v);
 		emit(&v, false);

@@ -36,7 +36,7 @@ static const char usage[] =
 	"      --interval SECS    report: sample for SECS before printing (default 1)\n"
 	"      --log-level LEVEL  stderr log level (debug, info, warning, error, ...)\n"
 	"      --daemon           accepted for scxtop compatibility (schedmcp always serves stdio)\n"
-	"      --fs-root DIR      read /proc and /sys under DIR (testing with fixture trees)\n"
+	"      --fs-root DIR      read /proc and /sys under DIR, opened once at start (tests)\n"
 	"  -h, --help             this text\n"
 	"  -V, --version          version and plugin ABI\n";
 

@@ -4,9 +4,11 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "events.h"
 #include "log.h"
@@ -17,6 +19,7 @@
 #include "result.h"
 
 static char *fs_root;
+static int fs_root_fd = -1;
 static const struct host_hooks *hooks;
 
 const char *plugin_state_name(enum plugin_state s)
@@ -39,7 +42,23 @@ const char *plugin_state_name(enum plugin_state s)
 void host_set_fs_root(const char *root)
 {
 	free(fs_root);
-	fs_root = root ? strdup(root) : NULL;
+	fs_root = NULL;
+	if (fs_root_fd >= 0)
+		close(fs_root_fd);
+	fs_root_fd = -1;
+	if (!root || !*root)
+		return;
+	/* opened once and named through /proc/self/fd: once the daemon has left
+	 * uid 0 for its own account, a tree below a directory only root may
+	 * enter (a checkout in /root) stays readable, as /proc and /sys are.
+	 * What changes below it is seen; a new tree renamed over it is not. */
+	fs_root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fs_root_fd < 0 || asprintf(&fs_root, "/proc/self/fd/%d", fs_root_fd) < 0) {
+		if (fs_root_fd >= 0)
+			close(fs_root_fd);
+		fs_root_fd = -1;
+		fs_root = strdup(root);
+	}
 }
 
 const char *host_fs_root(void)

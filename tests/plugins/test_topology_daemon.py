@@ -81,10 +81,17 @@ try:
         ck.true("subscribe accepted", "result" in r)
         mach = gen_fixtures.offline_holes()
         mach.cpus[13].online = False
+        # the daemon holds the root open (core/host.c): swap what is in it,
+        # each part in one rename as the kernel's sysfs changes at once
         tmp = root + ".new"
         gen_fixtures.write_machine(mach, tmp)
-        shutil.rmtree(root)
-        os.rename(tmp, root)
+        for part in sorted(os.listdir(tmp)):
+            old = os.path.join(root, part + ".old")
+            if os.path.exists(os.path.join(root, part)):
+                os.rename(os.path.join(root, part), old)
+            os.rename(os.path.join(tmp, part), os.path.join(root, part))
+            shutil.rmtree(old, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
         deadline, seen = time.monotonic() + 8, False
         while time.monotonic() < deadline and not seen:
             m = c.recv(timeout=max(0.1, deadline - time.monotonic()))

@@ -438,6 +438,12 @@ static int m_event_commit(struct smcp_host *h, struct smcp_json *j)
 	return 0;
 }
 
+/* What the plugin would keep after start-up: nothing is dropped here. */
+static int m_keep_capabilities(struct smcp_host *h, uint64_t caps)
+{
+	return 0;
+}
+
 const struct smcp_host_api mock_api = {
 	.sz = sizeof(struct smcp_host_api),
 	.register_resource = m_register_resource,
@@ -485,4 +491,5 @@ const struct smcp_host_api mock_api = {
 	.json_bool = j_bool,
 	.json_null = j_null,
 	.json_raw = j_raw,
+	.keep_capabilities = m_keep_capabilities,
 };

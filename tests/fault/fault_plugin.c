@@ -9,8 +9,11 @@
  *   fault_tool {mode}     tools/call fails as mode says
  *   fault_prompt {mode}   prompts/get fails as mode says
  *   completion of fault://read/{mode} fails with -EIO
+ *   fault_tool {open_shadow|write_etc}: what plugin code can open once the
+ *     daemon has dropped its privileges (it declares no capability)
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -228,6 +231,20 @@ static int tool_fault(void *data, struct smcp_call *call, const struct smcp_args
 		(void)api->set_status(self, true, "FAULT: degraded at run time");
 		(void)api->set_status(self, false, NULL);
 		return api->result_text(res, "flipped");
+	}
+	if (!strcmp(mode, "open_shadow") || !strcmp(mode, "write_etc")) {
+		bool w = mode[0] == 'w';
+		const char *path = w ? "/etc/.schedmcp-fault-probe" : "/etc/shadow";
+		int fd = open(path, w ? O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC : O_RDONLY | O_CLOEXEC,
+			      0600);
+		int e = fd < 0 ? errno : 0;
+
+		if (fd >= 0) {
+			close(fd);
+			if (w)
+				unlink(path);
+		}
+		return api->result_textf(res, "open %s: %s", path, e ? strerror(e) : "opened");
 	}
 	if (!strcmp(mode, "args")) {
 		const char *s;

@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
-"""Least privilege (core/privs.c): once the plugins are up, the daemon keeps
-only the capabilities their on-demand work needs (the table in SECURITY.md),
-with empty inheritable and ambient sets, a matching bounding set and
-no_new_privs; and everything those plugins do on demand still works after
-the drop (reading BPF programs, BPF stats, attaching programs for event
-tracking, latency measurements, system-wide and per-process profiles, the
-tracepoint lists). With only the /proc and /sys plugins it keeps nothing.
-Needs root (77 otherwise)."""
+"""Least privilege (core/privs.c): once the plugins are up, the daemon runs
+as the schedmcp account, keeps in its permitted set only the capabilities
+its plugins declared for their on-demand work (the table in SECURITY.md),
+none of them effective while the core idles (each is effective only while
+the plugin that declared it runs), with empty inheritable and ambient sets,
+a matching bounding set and no_new_privs; code with no capability of its
+own cannot open /etc/shadow or create a file in /etc; and everything the
+plugins do on demand still works after the drop (reading BPF programs, BPF
+stats, attaching programs for event tracking, latency measurements,
+system-wide and per-process profiles, the tracepoint lists). With only the
+/proc and /sys plugins it keeps nothing. Needs root and the schedmcp
+account that scripts/deps creates (77 without root)."""
+import pwd
 import json
 import os
 import subprocess
@@ -27,14 +32,24 @@ CAP = {"chown": 0, "dac_override": 1, "dac_read_search": 2, "fowner": 3, "kill":
 # what each plugin keeps after start-up (core/privs.c, SECURITY.md)
 KEEPS = {
     "bpf_inventory": ["sys_admin", "sys_ptrace", "dac_read_search"],
-    "event_lister": ["sys_admin"],
+    "event_lister": ["sys_admin", "dac_read_search"],
     "perf_profiler": ["perfmon", "ipc_lock", "sys_ptrace", "dac_read_search",
                       "checkpoint_restore", "syslog"],
     "sched_latency": ["bpf"],
-    "scheduler": [], "scx_stats": [], "sysstat": [], "topology": [],
+    "scheduler": [], "scx_stats": ["dac_override"],
+    "sysstat": [], "topology": [],
 }
-NEVER = ["dac_override", "chown", "fowner", "kill", "setuid", "setgid", "setpcap", "net_admin",
+NEVER = ["chown", "fowner", "kill", "setuid", "setgid", "setpcap", "net_admin",
          "net_raw", "sys_module", "sys_rawio", "sys_boot", "sys_time", "mknod"]
+ACCOUNT = "schedmcp"
+
+
+def account():
+    try:
+        return pwd.getpwnam(ACCOUNT)
+    except KeyError:
+        T.check(False, f"no {ACCOUNT} account: scripts/deps creates it (useradd --system)")
+        raise Skip(f"no {ACCOUNT} account")
 
 
 def mask(names):
@@ -93,17 +108,56 @@ def test_capabilities_after_start():
                 want |= mask(KEEPS[p])
         want &= before["CapPrm"]
         caps = status(d.pid)
-        T.eq(names(caps["CapEff"]), names(want), "effective: what the loaded plugins need")
-        T.eq(caps["CapPrm"], caps["CapEff"], "permitted = effective")
+        T.eq(names(caps["CapPrm"]), names(want), "permitted: what the loaded plugins need")
+        T.eq(names(caps["CapEff"]), [], "none effective while the core idles")
         T.eq(caps["CapInh"], 0, "inheritable empty")
         T.eq(caps.get("CapAmb", 0), 0, "ambient empty")
         T.eq(caps.get("NoNewPrivs"), 1, "no_new_privs set")
         if before["CapEff"] & (1 << CAP["setpcap"]):
             T.eq(names(caps["CapBnd"]), names(want), "bounding set cut to the same")
         for n in NEVER:
-            T.check(not caps["CapEff"] & (1 << CAP[n]), f"cap_{n} dropped")
+            T.check(not caps["CapPrm"] & (1 << CAP[n]), f"cap_{n} dropped")
         T.check("capabilities kept after start-up" in d.stderr_text(),
                 "the log says what was kept")
+
+
+def ids(pid):
+    with open(f"/proc/{pid}/status") as f:
+        st = dict(line.split(":", 1) for line in f if ":" in line)
+    return [int(x) for x in st["Uid"].split()], [int(x) for x in st["Gid"].split()], \
+        st["Groups"].split()
+
+
+@T.case
+def test_runs_as_its_account():
+    """Issue 20: with no capability, uid 0 can still read /etc/shadow and
+    write what root owns. The running daemon must not be uid 0, and code in
+    it that declared no capability must not open either."""
+    need_root()
+    acct = account()
+    faulty = os.environ.get("SMCP_FAULTY")
+    import smcp_test
+    d_ = smcp_test.plugin_dir([faulty] if faulty else [])
+    with Daemon(plugin_dir_=d_) as d:
+        uids, gids, groups = ids(d.pid)
+        T.eq(uids, [acct.pw_uid] * 4, f"real, effective, saved and fs uid are {ACCOUNT}'s")
+        T.eq(gids, [acct.pw_gid] * 4, "and the gids its group's")
+        T.eq(groups, [], "no supplementary groups")
+        T.check(f"running as {ACCOUNT} (uid {acct.pw_uid})" in d.stderr_text(),
+                "the log says so")
+        if faulty:
+            for mode, want in (("open_shadow", "open /etc/shadow: Permission denied"),
+                               ("write_etc", "Permission denied")):
+                err, _, text = tool(d, "fault_tool", {"mode": mode})
+                T.check(want in text, f"{mode}: {text}")
+        T.check(not os.path.exists("/etc/.schedmcp-fault-probe"), "nothing was created in /etc")
+        T.check("result" in d.request("ping"), "still serving")
+    # [core] user = root keeps uid 0 (and says nothing about an account)
+    with Daemon(plugin_dir_=d_, args=["--set", "core.user=root"]) as d:
+        T.eq(ids(d.pid)[0][0], 0, "user = root stays uid 0")
+    with Daemon(plugin_dir_=d_, args=["--set", "core.user=no_such_account_x"]) as d:
+        T.eq(ids(d.pid)[0][0], 0, "a missing account: uid 0 stays")
+        T.check("no account 'no_such_account_x'" in d.stderr_text(), "with a warning that says so")
 
 
 @T.case

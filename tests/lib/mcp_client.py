@@ -4,10 +4,13 @@ Spawns the daemon, speaks newline-delimited JSON-RPC, and keeps every message
 the server sent (responses, notifications, server->client requests) so a test
 can assert on them. Standard library only.
 """
+import contextlib
 import json
 import os
 import select
+import shutil
 import subprocess
+import tempfile
 import time
 
 BUILD = os.environ.get("SMCP_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
@@ -19,6 +22,57 @@ def daemon_path():
 
 def plugin_dir():
     return os.environ.get("SMCP_PLUGIN_DIR", os.path.join(BUILD, "plugins"))
+
+
+NOBODY = 65534
+
+
+@contextlib.contextmanager
+def unprivileged(uid=NOBODY, drop_caps=True, extra=()):
+    """Daemons started inside this block run as uid (nobody) with no
+    capabilities (drop_caps), from copies of the daemon, of the build's
+    plugins and of the extra files, in a fresh 0755 directory under /tmp:
+    the build tree may sit in a home only root can enter (issue 20), and a
+    test that drops privileges must not depend on where it was cloned.
+    Yields the copy's directory (extra files are at its top, by base name),
+    or None when not root or setpriv is missing (run unprivileged as is)."""
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or not setpriv:
+        yield None
+        return
+    saved = {k: os.environ.get(k) for k in ("SMCP_DAEMON", "SMCP_PLUGIN_DIR")}
+    tmp = tempfile.mkdtemp(prefix="smcp-unpriv-")
+    try:
+        os.chmod(tmp, 0o755)
+        exe = os.path.join(tmp, "schedmcp")
+        shutil.copy(daemon_path(), exe)
+        plugins = os.path.join(tmp, "plugins")
+        os.mkdir(plugins, 0o755)
+        for name in sorted(os.listdir(plugin_dir())):
+            so = os.path.join(plugin_dir(), name, name + ".so")
+            if os.path.isfile(so):
+                shutil.copy(so, os.path.join(plugins, name + ".so"))
+        for f in extra:
+            shutil.copy(f, os.path.join(tmp, os.path.basename(f)))
+        for d, _, files in os.walk(tmp):
+            for f in files:
+                os.chmod(os.path.join(d, f), 0o755)
+        wrapper = os.path.join(tmp, "run-as-%d" % uid)
+        caps = "--inh-caps=-all --bounding-set=-all " if drop_caps else ""
+        with open(wrapper, "w") as f:
+            f.write(f"#!/bin/sh\nexec {setpriv} --reuid={uid} --regid={uid} --clear-groups "
+                    f"{caps}{exe} \"$@\"\n")
+        os.chmod(wrapper, 0o755)
+        os.environ["SMCP_DAEMON"] = wrapper
+        os.environ["SMCP_PLUGIN_DIR"] = plugins
+        yield tmp
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 class Client:

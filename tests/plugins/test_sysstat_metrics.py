@@ -12,9 +12,9 @@ Checks: every documented metric is in the catalog with its type, unit,
 labels and flags; the values match the fake kernel; a watch on cpu_busy_pct
 fires and its context snapshot names the scheduler and the CPU load.
 """
+import contextlib
 import os
 import shutil
-import stat
 import sys
 import tempfile
 import threading
@@ -87,19 +87,6 @@ class Player(threading.Thread):
             self.set(time.monotonic() - self.t0)
 
 
-def wrapper():
-    """As root, the daemon runs as nobody with no capabilities."""
-    setpriv = shutil.which("setpriv")
-    if os.geteuid() != 0 or not setpriv:
-        return None
-    fd, path = tempfile.mkstemp(prefix="smcp-nobody-", suffix=".sh")
-    with os.fdopen(fd, "w") as f:
-        f.write("#!/bin/sh\nexec %s --reuid=65534 --regid=65534 --clear-groups "
-                "--inh-caps=-all --bounding-set=-all %s \"$@\"\n" % (setpriv, T.daemon_path()))
-    os.chmod(path, stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
-    return path
-
-
 def call(d, name, args=None):
     r = T.result(d.request("tools/call", {"name": name, "arguments": args or {}}))
     assert not r.get("isError"), "%s(%s): %s" % (name, args, r["content"][0]["text"])
@@ -120,7 +107,9 @@ def approx(what, got, want, tol):
 
 
 tmp = tempfile.mkdtemp(prefix="smcp-sysstat-metrics-")
-wrap = wrapper()
+stack = contextlib.ExitStack()
+# as root, the daemon runs as nobody with no capabilities
+wrap = stack.enter_context(T.mcp_client.unprivileged())
 player = None
 try:
     root = os.path.join(tmp, "root")
@@ -131,8 +120,6 @@ try:
     player.set(0)
     player.start()
     plugins = T.plugin_dir([plugin_so("sysstat"), plugin_so("scheduler")])
-    if wrap:
-        os.environ["SMCP_DAEMON"] = wrap  # read when the daemon starts
     with T.Daemon(args=["--enable", "sysstat,scheduler", "--fs-root", root],
                   plugin_dir_=plugins) as d:
         if wrap:
@@ -206,7 +193,6 @@ finally:
     if player:
         player.stop.set()
         player.join()
-    if wrap:
-        os.unlink(wrap)
+    stack.close()
     shutil.rmtree(tmp, ignore_errors=True)
 ck.done()

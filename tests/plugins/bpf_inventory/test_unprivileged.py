@@ -6,10 +6,8 @@ only its entry symbol. Suite 'plugins'."""
 import json
 import os
 import shutil
-import stat
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.environ["SMCP_SOURCE_DIR"], "tests", "lib"))
 import mcp_client  # noqa: E402
@@ -26,21 +24,6 @@ def check(cond, what):
         print("FAIL:", what)
 
 
-def unprivileged_daemon(tmp):
-    """A wrapper that starts the daemon without privileges, or None."""
-    if os.geteuid() != 0:
-        return mcp_client.daemon_path()
-    setpriv = shutil.which("setpriv")
-    if not setpriv:
-        return None
-    w = os.path.join(tmp, "schedmcp-nobody")
-    with open(w, "w") as f:
-        f.write(f"#!/bin/sh\nexec {setpriv} --reuid=65534 --regid=65534 --clear-groups "
-                f"--inh-caps=-all --bounding-set=-all {mcp_client.daemon_path()} \"$@\"\n")
-    os.chmod(w, stat.S_IRWXU)
-    return w
-
-
 def exported(so):
     out = subprocess.run(["nm", "-D", "--defined-only", so], capture_output=True, text=True).stdout
     return [ln.split()[-1] for ln in out.splitlines() if ln.strip()]
@@ -50,13 +33,15 @@ def main():
     so = os.path.join(mcp_client.plugin_dir(), "bpf_inventory", "bpf_inventory.so")
     if shutil.which("nm"):
         check(exported(so) == ["schedmcp_plugin_entry"], f"only the entry is exported: {exported(so)}")
-    tmp = tempfile.mkdtemp()
-    os.chmod(tmp, 0o755)
-    daemon = unprivileged_daemon(tmp)
-    if not daemon:
-        print("SKIP: cannot drop privileges (no setpriv)")
-        return 77
-    os.environ["SMCP_DAEMON"] = daemon
+    with mcp_client.unprivileged():
+        r = run()
+    if r is not None:
+        return r
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+def run():
     try:
         c = mcp_client.Client(["--enable", "bpf_inventory", "--log-level", "error"])
     except (TimeoutError, OSError, json.JSONDecodeError) as e:
@@ -89,10 +74,7 @@ def main():
               f"one tool: {st['tools']}")
         tpl = c.request("resources/templates/list")["result"]["resourceTemplates"]
         check(any(t["uriTemplate"] == "bpf://programs/{id}" for t in tpl), "template listed")
-    shutil.rmtree(tmp)
-    del os.environ["SMCP_DAEMON"]
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return None
 
 
 sys.exit(main())

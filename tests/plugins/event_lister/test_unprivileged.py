@@ -6,10 +6,8 @@ the addresses were hidden. Run as root, the daemon is started as nobody
 import json
 import os
 import shutil
-import stat
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.environ["SMCP_SOURCE_DIR"], "tests", "lib"))
 import mcp_client  # noqa: E402
@@ -32,23 +30,17 @@ def main():
         out = subprocess.run(["nm", "-D", "--defined-only", so], capture_output=True, text=True).stdout
         syms = [ln.split()[-1] for ln in out.splitlines() if ln.strip()]
         check(syms == ["schedmcp_plugin_entry"], f"only the entry is exported: {syms}")
-    tmp = tempfile.mkdtemp()
-    os.chmod(tmp, 0o755)
-    if os.geteuid() == 0:
-        setpriv = shutil.which("setpriv")
-        if not setpriv:
-            print("SKIP: cannot drop privileges (no setpriv)")
-            return 77
-        w = os.path.join(tmp, "schedmcp-nobody")
-        with open(w, "w") as f:
-            f.write(f"#!/bin/sh\nexec {setpriv} --reuid=65534 --regid=65534 --clear-groups "
-                    f"--inh-caps=-all --bounding-set=-all {mcp_client.daemon_path()} \"$@\"\n")
-        os.chmod(w, stat.S_IRWXU)
-        os.environ["SMCP_DAEMON"] = w
+    with mcp_client.unprivileged():
+        run_unprivileged()
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+def run_unprivileged():
     with mcp_client.Client(["--enable", "event_lister", "--log-level", "error"]) as c:
         if not c.init_result or "result" not in c.init_result:
             print("SKIP: the daemon does not start unprivileged here")
-            return 77
+            sys.exit(77)
         st = [p for p in c.read_json("schedmcp://plugins")["plugins"] if p["name"] == "event_lister"][0]
         r = c.read("events://perf")
         if "error" in r:
@@ -67,10 +59,6 @@ def main():
                 check(d["excluded"]["init_text"] == 0, "no address-based exclusion without addresses")
         else:
             check("kallsyms" in r["error"]["message"], f"function list error names the files: {r['error']}")
-    os.environ.pop("SMCP_DAEMON", None)
-    shutil.rmtree(tmp)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
 
 
 sys.exit(main())

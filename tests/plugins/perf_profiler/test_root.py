@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import tempfile
 
+from pptest import mcp_client  # noqa: E402
 from pptest import (BUILD, Checker, Workload, daemon, perf_fds, require_perf, skip, symbols,
                     tool, workload)
 
@@ -100,57 +101,52 @@ try:
             ck.ok("BPF programs counted from their JIT symbols", ks["bpf_programs"] > 0, ks)
         w.kill()
 
-    # ---- the same daemon as an unprivileged user
-    wrapper = os.path.join(tmp, "schedmcp-nobody")
-    with open(wrapper, "w") as f:
-        f.write("#!/bin/sh\nexec setpriv --reuid=65534 --regid=65534 --clear-groups "
-                "%s/core/schedmcp \"$@\"\n" % BUILD)
-    os.chmod(wrapper, 0o755)
-    if not shutil.which("setpriv"):
-        print("note: setpriv (util-linux) missing: unprivileged run not exercised")
-    else:
-        os.environ["SMCP_DAEMON"] = wrapper
-        with daemon() as c:
-            st = c.read_json("profiling://perf/status")
-            caps = st["capabilities"]
-            if not caps["perf_event_open"]:
-                print("note: perf_event_open refused to user 65534 altogether (%s)" %
-                      caps.get("perf_error"))
-            else:
-                para = caps["perf_event_paranoid"]
-                ck.ok("unprivileged: not privileged", not caps["privileged"], caps)
-                if para > 0:
-                    pl = c.read_json("schedmcp://plugins")
-                    me = [x for x in pl.get("plugins", pl if isinstance(pl, list) else [])
-                          if x.get("name") == "perf_profiler"]
-                    ck.ok("unprivileged: plugin degraded, the reason names the paranoid level",
-                          me and me[0].get("state") == "degraded" and
-                          "perf_event_paranoid" in (me[0].get("reason") or ""), me)
-                e, b = tool(c, "start_perf_profiling", {"duration_secs": 1})
-                if para > 0:
-                    ck.ok("unprivileged: system-wide refused, naming the paranoid level",
-                          e and "perf_event_paranoid" in b, b)
-                exe = os.path.join(tmp, "wl")
-                shutil.copy(workload("nofp"), exe)
-                os.chmod(exe, 0o755)
-                wp = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534",
-                                       "--clear-groups", exe, "5"], stdout=subprocess.PIPE,
-                                      text=True)
-                wp.stdout.readline()
-                e, b = tool(c, "start_perf_profiling",
-                            {"pid": wp.pid, "frequency_hz": 299, "duration_secs": 1.5,
-                             "wait": True}, timeout=15)
-                wp.kill()
-                wp.wait()
-                ck.ok("unprivileged: own process profiled", not e and b["samples"] > 0, b)
-                if para >= 2:
-                    ck.ok("unprivileged: kernel frames excluded, and the answer says so",
-                          "kernel frames are not sampled" in b.get("note", "") and
-                          all(r["kind"] == "user" for r in b["symbols"]), b.get("note"))
-                ck.ok("unprivileged: user stacks still unwound",
-                      symbols(b).get("leaf_a") and b["unwind_methods"]["dwarf"] > 0,
-                      b.get("unwind_methods"))
-        del os.environ["SMCP_DAEMON"]
+    # ---- the same daemon as an unprivileged user, from a copy nobody can
+    # reach wherever the build tree sits
+    with mcp_client.unprivileged(drop_caps=False) as unpriv:
+        if unpriv is None:
+            print("note: setpriv (util-linux) missing: unprivileged run not exercised")
+        else:
+            with daemon() as c:
+                st = c.read_json("profiling://perf/status")
+                caps = st["capabilities"]
+                if not caps["perf_event_open"]:
+                    print("note: perf_event_open refused to user 65534 altogether (%s)" %
+                          caps.get("perf_error"))
+                else:
+                    para = caps["perf_event_paranoid"]
+                    ck.ok("unprivileged: not privileged", not caps["privileged"], caps)
+                    if para > 0:
+                        pl = c.read_json("schedmcp://plugins")
+                        me = [x for x in pl.get("plugins", pl if isinstance(pl, list) else [])
+                              if x.get("name") == "perf_profiler"]
+                        ck.ok("unprivileged: plugin degraded, the reason names the paranoid level",
+                              me and me[0].get("state") == "degraded" and
+                              "perf_event_paranoid" in (me[0].get("reason") or ""), me)
+                    e, b = tool(c, "start_perf_profiling", {"duration_secs": 1})
+                    if para > 0:
+                        ck.ok("unprivileged: system-wide refused, naming the paranoid level",
+                              e and "perf_event_paranoid" in b, b)
+                    exe = os.path.join(unpriv, "wl")
+                    shutil.copy(workload("nofp"), exe)
+                    os.chmod(exe, 0o755)
+                    wp = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534",
+                                           "--clear-groups", exe, "5"], stdout=subprocess.PIPE,
+                                          text=True)
+                    wp.stdout.readline()
+                    e, b = tool(c, "start_perf_profiling",
+                                {"pid": wp.pid, "frequency_hz": 299, "duration_secs": 1.5,
+                                 "wait": True}, timeout=15)
+                    wp.kill()
+                    wp.wait()
+                    ck.ok("unprivileged: own process profiled", not e and b["samples"] > 0, b)
+                    if para >= 2:
+                        ck.ok("unprivileged: kernel frames excluded, and the answer says so",
+                              "kernel frames are not sampled" in b.get("note", "") and
+                              all(r["kind"] == "user" for r in b["symbols"]), b.get("note"))
+                    ck.ok("unprivileged: user stacks still unwound",
+                          symbols(b).get("leaf_a") and b["unwind_methods"]["dwarf"] > 0,
+                          b.get("unwind_methods"))
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 ck.done()

@@ -7,10 +7,8 @@ plugin exports only its entry symbol. Suite 'plugins'."""
 import json
 import os
 import shutil
-import stat
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sltest  # noqa: E402
@@ -18,20 +16,6 @@ from sltest import mcp_client  # noqa: E402
 
 RESOURCES = ["stats://aggregated/cpu", "stats://aggregated/llc", "stats://aggregated/node",
              "stats://aggregated/process", "stats://aggregated/thread"]
-
-
-def unprivileged_daemon(tmp):
-    if os.geteuid() != 0:
-        return mcp_client.daemon_path()
-    setpriv = shutil.which("setpriv")
-    if not setpriv:
-        return None
-    w = os.path.join(tmp, "schedmcp-nobody")
-    with open(w, "w") as f:
-        f.write(f"#!/bin/sh\nexec {setpriv} --reuid=65534 --regid=65534 --clear-groups "
-                f"--inh-caps=-all --bounding-set=-all {mcp_client.daemon_path()} \"$@\"\n")
-    os.chmod(w, stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
-    return w
 
 
 def main():
@@ -42,12 +26,12 @@ def main():
                              text=True).stdout
         syms = [ln.split()[-1] for ln in out.splitlines() if ln.strip()]
         ck.check(syms == ["schedmcp_plugin_entry"], f"only the entry is exported: {syms}")
-    tmp = tempfile.mkdtemp()
-    os.chmod(tmp, 0o755)
-    daemon = unprivileged_daemon(tmp)
-    if not daemon:
-        sltest.skip("cannot drop privileges (no setpriv)")
-    os.environ["SMCP_DAEMON"] = daemon
+    with mcp_client.unprivileged():
+        check_degraded(ck)
+    return ck.done()
+
+
+def check_degraded(ck):
     try:
         c = sltest.Daemon(["--log-level", "error"])
     except (TimeoutError, OSError, json.JSONDecodeError) as e:
@@ -83,7 +67,6 @@ def main():
         ck.check(any(t["uriTemplate"] == "stats://process/{pid}" for t in tpl),
                  "the per-process template is listed")
         ck.check(c.request("ping").get("result") == {}, "still serving")
-    return ck.done()
 
 
 if __name__ == "__main__":

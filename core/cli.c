@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* The command line a person uses: options, help, version, plugin list,
  * config check. Human output goes to stdout here; errors to stderr. */
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon.h"
 #include "host.h"
@@ -15,7 +18,13 @@
 #include "status.h"
 
 static const char usage[] =
-	"Usage: schedmcp [OPTIONS]            serve MCP on stdin/stdout (what an MCP client runs)\n"
+	"Usage: schedmcp [OPTIONS]            MCP on stdin/stdout (what an MCP client runs): bridged\n"
+	"                                     to the service when one answers on its socket, else\n"
+	"                                     served in-process\n"
+	"       schedmcp mcp [OPTIONS]        the same (scxtop's spelling: schedmcp mcp --daemon)\n"
+	"       schedmcp serve [OPTIONS]      run the service: plugins, history and watches that\n"
+	"                                     outlive conversations, sessions on a unix socket\n"
+	"       schedmcp status [OPTIONS]     which of the two an MCP client gets here, and why\n"
 	"       schedmcp report [--json] [OPTIONS]\n"
 	"                                     print a summary of this machine's scheduler\n"
 	"\n"
@@ -35,7 +44,9 @@ static const char usage[] =
 	"      --json             machine-readable output for report and --list-plugins\n"
 	"      --interval SECS    report: sample for SECS before printing (default 1)\n"
 	"      --log-level LEVEL  stderr log level (debug, info, warning, error, ...)\n"
-	"      --daemon           accepted for scxtop compatibility (schedmcp always serves stdio)\n"
+	"      --socket PATH      the service's socket (default " SMCP_SOCKET_PATH ")\n"
+	"      --standalone       serve in-process even when a service answers\n"
+	"      --daemon           accepted for scxtop compatibility (changes nothing)\n"
 	"      --fs-root DIR      read /proc and /sys under DIR, opened once at start (tests)\n"
 	"  -h, --help             this text\n"
 	"  -V, --version          version and plugin ABI\n";
@@ -54,7 +65,16 @@ void cli_version(void)
 int daemon_parse_args(int argc, char **argv, struct daemon_opts *o)
 {
 	enum { OPT_LIST = 256, OPT_CHECK, OPT_HELP_CONFIG, OPT_JSON, OPT_LOG, OPT_DAEMON,
-	       OPT_ROOT, OPT_INTERVAL, OPT_SURFACE, OPT_STATS_SOCKET };
+	       OPT_ROOT, OPT_INTERVAL, OPT_SURFACE, OPT_STATS_SOCKET, OPT_SOCKET, OPT_STANDALONE };
+	static const struct {
+		const char *name;
+		enum daemon_mode mode;
+	} commands[] = {
+		{ "report", MODE_REPORT },
+		{ "serve", MODE_SERVICE },
+		{ "status", MODE_STATUS },
+		{ "mcp", MODE_SERVE },
+	};
 	static const struct option longs[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "plugin-dir", required_argument, NULL, 'p' },
@@ -71,6 +91,8 @@ int daemon_parse_args(int argc, char **argv, struct daemon_opts *o)
 		{ "log-level", required_argument, NULL, OPT_LOG },
 		{ "daemon", no_argument, NULL, OPT_DAEMON },
 		{ "fs-root", required_argument, NULL, OPT_ROOT },
+		{ "socket", required_argument, NULL, OPT_SOCKET },
+		{ "standalone", no_argument, NULL, OPT_STANDALONE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -80,26 +102,33 @@ int daemon_parse_args(int argc, char **argv, struct daemon_opts *o)
 
 	o->mode = MODE_SERVE;
 	o->report_interval_s = 1.0;
-	if (argc > 1 && strcmp(argv[1], "report") == 0) {
-		o->mode = MODE_REPORT;
-		argv[1] = argv[0];
-		argv++;
-		argc--;
+	for (size_t i = 0; argc > 1 && i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[1], commands[i].name) == 0) {
+			o->mode = commands[i].mode;
+			argv[1] = argv[0];
+			argv++;
+			argc--;
+			break;
+		}
 	}
 	while ((c = getopt_long(argc, argv, "c:p:e:d:o:hV", longs, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			o->config_path = optarg;
 			o->config_explicit = true;
+			o->shaping = "--config";
 			break;
 		case 'p':
 			o->plugin_dir = optarg;
+			o->shaping = "--plugin-dir";
 			break;
 		case 'e':
 			o->enable = optarg;
+			o->shaping = "--enable";
 			break;
 		case 'd':
 			o->disable = optarg;
+			o->shaping = "--disable";
 			break;
 		case 'o':
 			if (o->n_sets == DAEMON_MAX_SETS) {
@@ -113,9 +142,17 @@ int daemon_parse_args(int argc, char **argv, struct daemon_opts *o)
 				return -EINVAL;
 			}
 			o->sets[o->n_sets++] = optarg;
+			o->shaping = "--set";
 			break;
 		case OPT_STATS_SOCKET:
 			o->stats_socket_path = optarg;
+			o->shaping = "--stats-socket-path";
+			break;
+		case OPT_SOCKET:
+			o->socket_path = optarg;
+			break;
+		case OPT_STANDALONE:
+			o->standalone = true;
 			break;
 		case OPT_LIST:
 			o->mode = MODE_LIST_PLUGINS;
@@ -147,6 +184,7 @@ int daemon_parse_args(int argc, char **argv, struct daemon_opts *o)
 			break;
 		case OPT_ROOT:
 			o->fs_root = optarg;
+			o->shaping = "--fs-root";
 			break;
 		case 'h':
 			o->mode = MODE_HELP;
@@ -338,5 +376,93 @@ int cli_list_surface(void)
 		print_cell(p->description);
 		printf(" |\n");
 	}
+	return 0;
+}
+
+/* One request and its answer over a connected socket, with a time-out. */
+static cJSON *ask(int fd, const char *req, const char *id)
+{
+	static char buf[1 << 20];
+	size_t at = 0;
+
+	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req))
+		return NULL;
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		char *nl;
+		ssize_t n;
+
+		while ((nl = memchr(buf, '\n', at))) {
+			cJSON *m, *mid;
+
+			*nl = '\0';
+			m = cJSON_Parse(buf);
+			memmove(buf, nl + 1, at - (size_t)(nl + 1 - buf));
+			at -= (size_t)(nl + 1 - buf);
+			mid = cJSON_GetObjectItemCaseSensitive(m, "id");
+			if (cJSON_IsString(mid) && strcmp(mid->valuestring, id) == 0)
+				return m;
+			cJSON_Delete(m);
+		}
+		if (at == sizeof(buf) || poll(&p, 1, 5000) <= 0)
+			return NULL;
+		n = read(fd, buf + at, sizeof(buf) - at);
+		if (n <= 0)
+			return NULL;
+		at += (size_t)n;
+	}
+}
+
+int cli_status(const struct daemon_opts *o, const struct core_limits *lim)
+{
+	static const char init[] =
+		"{\"jsonrpc\":\"2.0\",\"id\":\"s1\",\"method\":\"initialize\",\"params\":{"
+		"\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},\"clientInfo\":{"
+		"\"name\":\"schedmcp status\",\"version\":\"" SMCP_VERSION "\"}}}\n"
+		"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n";
+	static const char read_req[] = "{\"jsonrpc\":\"2.0\",\"id\":\"s2\",\"method\":\"resources/read\","
+				   "\"params\":{\"uri\":\"schedmcp://plugins\"}}\n";
+	cJSON *r, *doc = NULL, *text, *p, *sessions;
+	char why[512];
+	int fd;
+
+	if (!daemon_want_bridge(o, lim, &fd, why, sizeof(why))) {
+		printf("in-process: an MCP client starting schedmcp here gets its own server.\n"
+		       "why: %s\n", why);
+		return 0;
+	}
+	printf("bridged: an MCP client starting schedmcp here talks to the service.\n"
+	       "why: %s\n", why);
+	r = ask(fd, init, "s1");
+	text = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "result"),
+						 "serverInfo"),
+		"version");
+	if (cJSON_IsString(text))
+		printf("service: schedmcp %s\n", text->valuestring);
+	cJSON_Delete(r);
+	r = ask(fd, read_req, "s2");
+	text = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(
+					  cJSON_GetObjectItemCaseSensitive(r, "result"), "contents"),
+				  0);
+	text = cJSON_GetObjectItemCaseSensitive(text, "text");
+	if (cJSON_IsString(text))
+		doc = cJSON_Parse(text->valuestring);
+	sessions = cJSON_GetObjectItemCaseSensitive(doc, "sessions");
+	if (sessions)
+		printf("sessions: %d open (this one included), %d since it started\n",
+		       cJSON_GetObjectItemCaseSensitive(sessions, "open")->valueint,
+		       cJSON_GetObjectItemCaseSensitive(sessions, "opened")->valueint);
+	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(doc, "plugins"))
+	{
+		const cJSON *n = cJSON_GetObjectItemCaseSensitive(p, "name");
+		const cJSON *st = cJSON_GetObjectItemCaseSensitive(p, "state");
+
+		if (cJSON_IsString(n) && cJSON_IsString(st))
+			printf("plugin %-16s %s\n", n->valuestring, st->valuestring);
+	}
+	cJSON_Delete(doc);
+	cJSON_Delete(r);
+	close(fd);
 	return 0;
 }

@@ -11,7 +11,9 @@
 #include "loader.h"
 
 enum daemon_mode {
-	MODE_SERVE,
+	MODE_SERVE,   /* what an MCP client runs: bridge to the service, or serve in-process */
+	MODE_SERVICE, /* schedmcp serve */
+	MODE_STATUS,  /* schedmcp status */
 	MODE_REPORT,
 	MODE_LIST_PLUGINS,
 	MODE_CHECK_CONFIG,
@@ -36,19 +38,30 @@ struct daemon_opts {
 	const char *sets[DAEMON_MAX_SETS];
 	size_t n_sets;
 	const char *stats_socket_path; /* scxtop's flag: [plugin scx_stats] socket_path */
+	const char *socket_path;       /* --socket: [core] socket_path */
+	bool standalone;	       /* --standalone: never bridge */
+	/* an option that shapes the server (plugins, config keys, fs root) was
+	 * given: a running service cannot honour it, so serve in-process */
+	const char *shaping;
 };
 
 struct core_limits {
 	int64_t max_line_bytes, max_pending, max_result_bytes, max_queue_bytes,
-		max_subscriptions, event_ring_size, page_size;
-	const char *user; /* [core] user: borrowed from the config */
+		max_subscriptions, event_ring_size, page_size, max_sessions, session_stall_s;
+	/* borrowed from the config */
+	const char *user, *socket_path, *socket_group;
 };
 
 /* Parse argv; on a usage error prints why to stderr and returns -EINVAL. */
 int daemon_parse_args(int argc, char **argv, struct daemon_opts *o);
 
-/* Load the config, check it, find the plugins. Every error is appended to
+/* Load the config and check the core's keys. Every error is appended to
  * cfg->errors. Returns 0 or -errno for a failure that stops everything. */
+int daemon_read_config(const struct daemon_opts *o, struct config *cfg, struct core_limits *lim);
+/* Find the plugins and check their config sections (after
+ * daemon_read_config). */
+int daemon_discover(const struct daemon_opts *o, struct config *cfg, char **ret_plugin_dir);
+/* Both. */
 int daemon_configure(const struct daemon_opts *o, struct config *cfg, struct core_limits *lim,
 		     char **ret_plugin_dir);
 
@@ -68,5 +81,15 @@ int cli_list_surface(void);
 int cli_check_config(const struct config *cfg, const char *plugin_dir);
 void cli_print_errors(const struct config *cfg);
 int report_run(const struct daemon_opts *o);
+/*
+ * Whether an MCP client starting schedmcp with these options gets a bridge
+ * to a running service (true; *ret_fd is the connected, probed socket) or
+ * an in-process server (false). why says which and why, for a person.
+ */
+bool daemon_want_bridge(const struct daemon_opts *o, const struct core_limits *lim, int *ret_fd,
+			char *why, size_t len);
+
+/* schedmcp status: which mode an MCP client would get here, and why. */
+int cli_status(const struct daemon_opts *o, const struct core_limits *lim);
 
 #endif

@@ -51,11 +51,31 @@ const char *log_level_name(enum smcp_log_level lvl)
 	return level_names[lvl];
 }
 
+static void vmsg(enum smcp_log_level lvl, const char *logger, bool to_sink, const char *fmt,
+		 va_list ap) __attribute__((format(printf, 4, 0)));
+
 void log_vmsg(enum smcp_log_level lvl, const char *logger, const char *fmt, va_list ap)
+{
+	vmsg(lvl, logger, true, fmt, ap);
+}
+
+void log_private(enum smcp_log_level lvl, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(lvl, "core", false, fmt, ap);
+	va_end(ap);
+}
+
+static void vmsg(enum smcp_log_level lvl, const char *logger, bool to_sink, const char *fmt,
+		 va_list ap)
 {
 	char msg[2048];
 	int saved = errno;
 
+	if (!to_sink && lvl < stderr_level)
+		return;
 	if (lvl < stderr_level && !(sink && lvl >= sink_level))
 		return;
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -71,7 +91,7 @@ void log_vmsg(enum smcp_log_level lvl, const char *logger, const char *fmt, va_l
 		dprintf(STDERR_FILENO, "%s.%03ld schedmcp[%s] %s: %s\n", stamp, ts.tv_nsec / 1000000,
 			logger, level_names[lvl], msg);
 	}
-	if (sink && lvl >= sink_level) {
+	if (to_sink && sink && lvl >= sink_level) {
 		log_sink_fn fn = sink;
 
 		sink = NULL; /* a sink that logs must not recurse */

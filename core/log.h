@@ -23,6 +23,10 @@ void log_vmsg(enum smcp_log_level lvl, const char *logger, const char *fmt, va_l
 void log_msg(enum smcp_log_level lvl, const char *logger, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* A line for the operator's log (stderr) only, never sent to clients: in the
+ * service one session must not learn who else is connected. */
+void log_private(enum smcp_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #define log_debug(...) log_msg(SMCP_LOG_DEBUG, "core", __VA_ARGS__)
 #define log_info(...) log_msg(SMCP_LOG_INFO, "core", __VA_ARGS__)
 #define log_warn(...) log_msg(SMCP_LOG_WARNING, "core", __VA_ARGS__)

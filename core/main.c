@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -10,10 +11,14 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include "../mcp/bridge.h"
 #include "../mcp/server.h"
 #include "../mcp/stdio.h"
+#include "../mcp/unix.h"
 #include "daemon.h"
 #include "events.h"
 #include "host.h"
@@ -33,6 +38,18 @@ const struct smcp_config_key core_config_keys[] = {
 	  "account the server runs as once its plugins are up, keeping only the capabilities "
 	  "they declared (root: stay uid 0; a missing account is a warning and uid 0 stays)",
 	  0, 0 },
+	{ sizeof(struct smcp_config_key), "socket_path", SMCP_CONFIG_PATH, SMCP_SOCKET_PATH,
+	  "the service's unix socket (schedmcp serve listens, schedmcp with no arguments "
+	  "bridges to it when a service answers)", 0, 0 },
+	{ sizeof(struct smcp_config_key), "socket_group", SMCP_CONFIG_STRING, "schedmcp",
+	  "group whose members may connect to the service socket (besides root)", 0, 0 },
+	{ sizeof(struct smcp_config_key), "max_sessions", SMCP_CONFIG_INT, "128",
+	  "service: sessions open at once; more are refused with an error that says so", 1,
+	  4096 },
+	{ sizeof(struct smcp_config_key), "session_stall_s", SMCP_CONFIG_INT, "30",
+	  "service: a session whose output queue stays full this long (it does not read its "
+	  "answers) is disconnected, its calls cancelled",
+	  1, 3600 },
 	{ sizeof(struct smcp_config_key), "log_level", SMCP_CONFIG_STRING, "info",
 	  "stderr log level: debug, info, notice, warning, error, critical, alert, emergency", 0, 0 },
 	{ sizeof(struct smcp_config_key), "max_line_bytes", SMCP_CONFIG_INT, "4194304",
@@ -116,6 +133,14 @@ static int64_t core_int(const struct config *cfg, const char *key)
 	return x;
 }
 
+/* A string key of [core]: the file's value, else the default (borrowed). */
+static const char *core_str(const struct config *cfg, const char *key)
+{
+	const char *v = config_value(config_find(cfg, "core", false), key, NULL);
+
+	return v ? v : config_key_find(core_config_keys, key)->default_value;
+}
+
 static bool under_build_tree(void)
 {
 	char exe[PATH_MAX];
@@ -127,12 +152,10 @@ static bool under_build_tree(void)
 	return strcmp(exe, SMCP_BUILD_EXE) == 0;
 }
 
-int daemon_configure(const struct daemon_opts *o, struct config *cfg, struct core_limits *lim,
-		     char **ret_plugin_dir)
+int daemon_read_config(const struct daemon_opts *o, struct config *cfg, struct core_limits *lim)
 {
 	const char *path = o->config_path ? o->config_path : SMCP_DEFAULT_CONFIG;
 	const struct config_section *core;
-	struct loader_opts lo = { .enable = o->enable, .disable = o->disable };
 	enum smcp_log_level lvl;
 	const char *v;
 	char at[512];
@@ -149,6 +172,8 @@ int daemon_configure(const struct daemon_opts *o, struct config *cfg, struct cor
 	}
 	if (o->stats_socket_path)
 		(void)config_set(cfg, "scx_stats", "socket_path", o->stats_socket_path);
+	if (o->socket_path)
+		(void)config_set(cfg, "core", "socket_path", o->socket_path);
 	for (size_t i = 0; i < o->n_sets; i++) {
 		const char *dot = strchr(o->sets[i], '.'), *eq = strchr(o->sets[i], '=');
 		char sec[64], key[64];
@@ -178,10 +203,22 @@ int daemon_configure(const struct daemon_opts *o, struct config *cfg, struct cor
 	lim->max_subscriptions = core_int(cfg, "max_subscriptions");
 	lim->event_ring_size = core_int(cfg, "event_ring_size");
 	lim->page_size = core_int(cfg, "page_size");
-	lim->user = config_value(core, "user", NULL);
-	if (!lim->user)
-		lim->user = config_key_find(core_config_keys, "user")->default_value;
+	lim->max_sessions = core_int(cfg, "max_sessions");
+	lim->session_stall_s = core_int(cfg, "session_stall_s");
+	lim->user = core_str(cfg, "user");
+	lim->socket_path = core_str(cfg, "socket_path");
+	lim->socket_group = core_str(cfg, "socket_group");
 	metrics_configure(core, core_config_keys);
+	if (o->fs_root)
+		host_set_fs_root(o->fs_root);
+	return 0;
+}
+
+int daemon_discover(const struct daemon_opts *o, struct config *cfg, char **ret_plugin_dir)
+{
+	const struct config_section *core = config_find(cfg, "core", false);
+	struct loader_opts lo = { .enable = o->enable, .disable = o->disable };
+	const char *v;
 
 	if (o->plugin_dir)
 		lo.plugin_dir = o->plugin_dir;
@@ -190,9 +227,15 @@ int daemon_configure(const struct daemon_opts *o, struct config *cfg, struct cor
 	else
 		lo.plugin_dir = under_build_tree() ? SMCP_BUILD_PLUGINDIR : SMCP_PLUGINDIR;
 	*ret_plugin_dir = strdup(lo.plugin_dir);
-	if (o->fs_root)
-		host_set_fs_root(o->fs_root);
 	return loader_discover(&lo, cfg);
+}
+
+int daemon_configure(const struct daemon_opts *o, struct config *cfg, struct core_limits *lim,
+		     char **ret_plugin_dir)
+{
+	int err = daemon_read_config(o, cfg, lim);
+
+	return err ? err : daemon_discover(o, cfg, ret_plugin_dir);
 }
 
 int daemon_start(const struct core_limits *lim)
@@ -222,15 +265,53 @@ void daemon_stop(void)
 	registry_free();
 }
 
-static int serve(const struct core_limits *lim)
+static struct mcp_limits mcp_limits_of(const struct core_limits *lim)
 {
-	struct mcp_limits ml = {
+	return (struct mcp_limits){
 		.max_line_bytes = (size_t)lim->max_line_bytes,
 		.max_pending = (uint32_t)lim->max_pending,
 		.max_result_bytes = (size_t)lim->max_result_bytes,
 		.max_subscriptions = (uint32_t)lim->max_subscriptions,
 		.page_size = (uint32_t)lim->page_size,
 	};
+}
+
+/* systemd's readiness protocol, without libsystemd: one datagram to
+ * $NOTIFY_SOCKET (a path, or an abstract name after '@'). */
+static void sd_notify_state(const char *state)
+{
+	const char *e = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	socklen_t len;
+	int fd;
+
+	if (!e || (e[0] != '/' && e[0] != '@') || strlen(e) >= sizeof(sa.sun_path))
+		return;
+	memcpy(sa.sun_path, e, strlen(e));
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = '\0';
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(e));
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	(void)!sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa, len);
+	close(fd);
+}
+
+/* The account the daemon will run as once it drops root (for the socket
+ * directory's owner): its uid, or ours when it stays as it is. */
+static uid_t run_as_uid(const char *user)
+{
+	struct passwd *pw = user && *user && geteuid() == 0 ? getpwnam(user) : NULL;
+
+	return pw ? pw->pw_uid : geteuid();
+}
+
+/* In-process: one session on stdin/stdout (what an MCP client gets when no
+ * service answers, or with --standalone). */
+static int serve_stdio(const struct core_limits *lim)
+{
+	struct mcp_limits ml = mcp_limits_of(lim);
 	struct stdio_limits sl = {
 		.max_line_bytes = (size_t)lim->max_line_bytes,
 		.max_queue_bytes = (size_t)lim->max_queue_bytes,
@@ -239,7 +320,7 @@ static int serve(const struct core_limits *lim)
 
 	/* one fd per timer, watch and perf event: 1024 is too few (core/privs.h) */
 	(void)privs_raise_fd_limit();
-	err = mcp_server_init(&ml, NULL, stdio_transport_send, NULL);
+	err = mcp_server_init(&ml, NULL);
 	if (err)
 		return err;
 	err = daemon_start(lim);
@@ -269,14 +350,110 @@ out:
 	return err;
 }
 
+/* The service: sessions on a unix socket until SIGTERM. */
+static int serve_service(const struct core_limits *lim)
+{
+	struct mcp_limits ml = mcp_limits_of(lim);
+	struct unix_opts uo = {
+		.path = lim->socket_path,
+		.group = lim->socket_group,
+		.owner_uid = run_as_uid(lim->user),
+		.limits = {
+			.max_line_bytes = (size_t)lim->max_line_bytes,
+			.max_queue_bytes = (size_t)lim->max_queue_bytes,
+			.stall_ms = (uint32_t)lim->session_stall_s * 1000,
+		},
+		.max_sessions = (uint32_t)lim->max_sessions,
+	};
+	char why[512];
+	int err;
+
+	(void)privs_raise_fd_limit();
+	/* the socket first: a second service stops here, before it loads a
+	 * copy of every BPF program */
+	err = unix_listen(&uo, why, sizeof(why));
+	if (err) {
+		log_err("cannot serve on %s: %s", lim->socket_path, why);
+		return err;
+	}
+	err = mcp_server_init(&ml, NULL);
+	if (err)
+		goto out;
+	err = daemon_start(lim);
+	if (err) {
+		log_err("cannot start: %s", strerror(-err));
+		goto out;
+	}
+	err = privs_drop(lim->user);
+	if (!err)
+		err = unix_serve();
+	if (err)
+		goto out;
+	log_info("serving MCP sessions on %s", lim->socket_path);
+	sd_notify_state("READY=1\nSTATUS=serving MCP sessions");
+	err = loop_run();
+	sd_notify_state("STOPPING=1");
+out:
+	/* sessions first: their calls are cancelled while plugins still exist */
+	unix_close();
+	mcp_server_fini();
+	daemon_stop();
+	privs_reset();
+	return err;
+}
+
+/*
+ * What an MCP client started: a bridge when a service answers and nothing
+ * asks for a server of our own; in-process otherwise. *ret_fd is the
+ * connected socket when it says bridge. why says which and why.
+ */
+bool daemon_want_bridge(const struct daemon_opts *o, const struct core_limits *lim, int *ret_fd,
+			char *why, size_t len)
+{
+	char probe[256];
+	int fd = -1, err;
+
+	*ret_fd = -1;
+	if (o->standalone) {
+		snprintf(why, len, "--standalone asks for an in-process server");
+		return false;
+	}
+	if (o->shaping) {
+		snprintf(why, len, "%s shapes the server, which a running service cannot do for "
+			 "one client: serving in-process", o->shaping);
+		return false;
+	}
+	err = unix_connect(lim->socket_path, &fd);
+	if (err) {
+		snprintf(why, len, "no service answers on %s (%s): serving in-process",
+			 lim->socket_path,
+			 err == -ENOENT	      ? "no socket: the service is not running"
+			 : err == -ECONNREFUSED ? "a stale socket: the service is not running"
+			 : err == -EACCES
+				 ? "permission denied: you are not in its group"
+				 : strerror(-err));
+		return false;
+	}
+	err = bridge_probe(fd, 3000, probe, sizeof(probe));
+	if (err) {
+		close(fd);
+		snprintf(why, len, "the service on %s does not serve you (%s): serving in-process",
+			 lim->socket_path, probe);
+		return false;
+	}
+	snprintf(why, len, "a service answers on %s: bridging to it", lim->socket_path);
+	*ret_fd = fd;
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	struct daemon_opts o = { 0 };
 	struct config cfg = { 0 };
 	struct core_limits lim;
-	char *plugin_dir = NULL;
+	char *plugin_dir = NULL, why[512];
 	enum smcp_log_level lvl;
-	int err, rc = 0;
+	int err, rc = 0, fd;
 
 	if (daemon_parse_args(argc, argv, &o))
 		return 2;
@@ -286,7 +463,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		log_set_stderr_level(lvl);
-	} else if (o.mode != MODE_SERVE) {
+	} else if (o.mode != MODE_SERVE && o.mode != MODE_SERVICE) {
 		/* a person at a terminal wants the answer, not the start-up chatter */
 		log_set_stderr_level(SMCP_LOG_WARNING);
 	}
@@ -310,7 +487,22 @@ int main(int argc, char **argv)
 		log_err("cannot set up the event loop: %s", strerror(-err));
 		return 1;
 	}
-	err = daemon_configure(&o, &cfg, &lim, &plugin_dir);
+	err = daemon_read_config(&o, &cfg, &lim);
+	if (!err && cfg.n_errors == 0 && o.mode == MODE_STATUS) {
+		rc = cli_status(&o, &lim);
+		goto out;
+	}
+	if (!err && cfg.n_errors == 0 && o.mode == MODE_SERVE &&
+	    daemon_want_bridge(&o, &lim, &fd, why, sizeof(why))) {
+		struct bridge_limits bl = { (size_t)lim.max_line_bytes,
+					    (size_t)lim.max_queue_bytes };
+
+		log_debug("%s", why);
+		rc = bridge_run(fd, &bl);
+		goto out;
+	}
+	if (!err)
+		err = daemon_discover(&o, &cfg, &plugin_dir);
 	if (err) {
 		log_err("cannot read plugins: %s", strerror(-err));
 		rc = 1;
@@ -341,8 +533,11 @@ int main(int argc, char **argv)
 		rc = err ? 1 : report_run(&o);
 		daemon_stop();
 		break;
+	case MODE_SERVICE:
+		rc = serve_service(&lim) < 0 ? 1 : 0;
+		break;
 	default:
-		rc = serve(&lim) < 0 ? 1 : 0;
+		rc = serve_stdio(&lim) < 0 ? 1 : 0;
 		break;
 	}
 out:

@@ -14,5 +14,9 @@
 #define MCP_RESOURCE_NOT_FOUND -32002
 /* implementation-defined server error range (-32000..-32099) */
 #define MCP_SERVER_BUSY -32000
+/* the service refused this peer (not root, not in its group) */
+#define MCP_ACCESS_DENIED -32001
+/* the bridge lost the service a request was sent to */
+#define MCP_SERVICE_GONE -32003
 
 #endif

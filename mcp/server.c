@@ -47,6 +47,7 @@ struct client_req {
 
 struct request {
 	struct smcp_call call;
+	struct mcp_session *s;
 	struct request *next, *prev;
 	cJSON *id;
 	cJSON *progress_token;
@@ -58,13 +59,20 @@ struct request {
 	const char *what; /* tool/prompt name or uri, for messages */
 };
 
-static struct {
-	struct mcp_limits lim;
+/*
+ * One client's session: everything that belongs to one conversation lives
+ * here (negotiated revision, capabilities, subscriptions, log level,
+ * requests in flight, requests we sent it); the registry, plugins, history
+ * and watches are shared by all.
+ */
+struct mcp_session {
+	struct mcp_session *next, *prev;
+	uint64_t no; /* session number, for logs */
+	struct mcp_peer peer;
 	mcp_send_fn send;
 	void *transport;
-	char *instructions_extra;
-	bool initialized;   /* initialize answered */
-	bool ready;         /* notifications/initialized received */
+	bool initialized;    /* initialize answered */
+	bool ready;	     /* notifications/initialized received */
 	const char *version; /* negotiated */
 	cJSON *client_caps;
 	cJSON *client_info;
@@ -77,13 +85,26 @@ static struct {
 	uint32_t n_subs;
 	enum smcp_log_level log_level;
 	struct mcp_stats stats;
+};
+
+static struct {
+	struct mcp_limits lim;
+	char *instructions_extra;
+	struct mcp_session *sessions;
+	uint32_t n_sessions;
+	uint64_t next_no;
+	/* the session whose message is being handled (client_has_capability,
+	 * the status resource's session block) */
+	struct mcp_session *cur;
+	struct mcp_totals totals;
 } srv;
 
 static const struct call_ops request_ops;
+static void sink_level_update(void);
 
 /* ------------------------------------------------------------------ output */
 
-static void send_json(cJSON *msg, bool droppable)
+static void send_json(struct mcp_session *s, cJSON *msg, bool droppable)
 {
 	char *text = cJSON_PrintUnformatted(msg);
 	int err;
@@ -92,9 +113,9 @@ static void send_json(cJSON *msg, bool droppable)
 		log_err("out of memory serialising a message");
 		return;
 	}
-	err = srv.send(srv.transport, text, strlen(text), droppable);
+	err = s->send(s->transport, text, strlen(text), droppable);
 	if (err == -ENOBUFS)
-		srv.stats.dropped_notifications++;
+		s->stats.dropped_notifications++;
 	free(text);
 }
 
@@ -128,7 +149,7 @@ static cJSON *envelope(void)
 
 /* Send a result; takes ownership of result. id may be NULL (never for a
  * response, but defensive). */
-static void send_result(const cJSON *id, cJSON *result)
+static void send_result(struct mcp_session *s, const cJSON *id, cJSON *result)
 {
 	cJSON *m = envelope();
 
@@ -139,7 +160,7 @@ static void send_result(const cJSON *id, cJSON *result)
 	}
 	cJSON_AddItemToObject(m, "id", id_copy(id));
 	cJSON_AddItemToObject(m, "result", result);
-	send_json(m, false);
+	send_json(s, m, false);
 	cJSON_Delete(m);
 }
 
@@ -148,7 +169,7 @@ static void send_result(const cJSON *id, cJSON *result)
  * limit: then nothing is sent and the size is returned so the caller can
  * answer with an explanation instead. Takes ownership of result.
  */
-static size_t send_result_bounded(const cJSON *id, cJSON *result)
+static size_t send_result_bounded(struct mcp_session *s, const cJSON *id, cJSON *result)
 {
 	cJSON *m = envelope();
 	size_t n = 0;
@@ -168,7 +189,7 @@ static size_t send_result_bounded(const cJSON *id, cJSON *result)
 		n = strlen(text);
 		/* the envelope and id cost a few dozen bytes beyond the result */
 		if (n <= srv.lim.max_result_bytes + 128) {
-			(void)srv.send(srv.transport, text, n, false);
+			(void)s->send(s->transport, text, n, false);
 			n = 0;
 		}
 	}
@@ -177,11 +198,11 @@ static size_t send_result_bounded(const cJSON *id, cJSON *result)
 	return n;
 }
 
-static void send_error_data(const cJSON *id, int code, const char *message, cJSON *data)
+static void send_error_data(struct mcp_session *s, const cJSON *id, int code, const char *message, cJSON *data)
 {
 	cJSON *m = envelope(), *e = cJSON_CreateObject();
 
-	srv.stats.errors_sent++;
+	s->stats.errors_sent++;
 	if (!m || !e) {
 		cJSON_Delete(m);
 		cJSON_Delete(e);
@@ -194,11 +215,11 @@ static void send_error_data(const cJSON *id, int code, const char *message, cJSO
 	if (data)
 		cJSON_AddItemToObject(e, "data", data);
 	cJSON_AddItemToObject(m, "error", e);
-	send_json(m, false);
+	send_json(s, m, false);
 	cJSON_Delete(m);
 }
 
-__attribute__((format(printf, 3, 4))) static void send_error(const cJSON *id, int code,
+__attribute__((format(printf, 4, 5))) static void send_error(struct mcp_session *s, const cJSON *id, int code,
 							     const char *fmt, ...)
 {
 	char msg[1024];
@@ -207,10 +228,10 @@ __attribute__((format(printf, 3, 4))) static void send_error(const cJSON *id, in
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	send_error_data(id, code, msg, NULL);
+	send_error_data(s, id, code, msg, NULL);
 }
 
-static void send_notification(const char *method, cJSON *params, bool droppable)
+static void send_notification(struct mcp_session *s, const char *method, cJSON *params, bool droppable)
 {
 	cJSON *m = envelope();
 
@@ -221,16 +242,16 @@ static void send_notification(const char *method, cJSON *params, bool droppable)
 	cJSON_AddStringToObject(m, "method", method);
 	if (params)
 		cJSON_AddItemToObject(m, "params", params);
-	send_json(m, droppable);
+	send_json(s, m, droppable);
 	cJSON_Delete(m);
 }
 
 /* --------------------------------------------------------------- helpers */
 
-static bool version_at_least(const char *v)
+static bool version_at_least(struct mcp_session *s, const char *v)
 {
 	/* revision strings are dates: they compare as strings */
-	return srv.version && strcmp(srv.version, v) >= 0;
+	return s->version && strcmp(s->version, v) >= 0;
 }
 
 static const char *str_param(const cJSON *params, const char *key)
@@ -309,12 +330,12 @@ static cJSON *build_instructions(void)
 	return json_string_node(buf);
 }
 
-static cJSON *handle_initialize(const cJSON *params, int *code, const char **msg)
+static cJSON *handle_initialize(struct mcp_session *s, const cJSON *params, int *code, const char **msg)
 {
 	const char *asked = str_param(params, "protocolVersion");
 	cJSON *r, *caps, *c;
 
-	if (srv.initialized) {
+	if (s->initialized) {
 		*code = JSONRPC_INVALID_REQUEST;
 		*msg = "already initialized (send initialize once per session)";
 		return NULL;
@@ -324,19 +345,19 @@ static cJSON *handle_initialize(const cJSON *params, int *code, const char **msg
 		*msg = "initialize: params.protocolVersion (string) is required";
 		return NULL;
 	}
-	srv.version = versions[0];
+	s->version = versions[0];
 	for (size_t i = 0; i < ARRAY_SIZE(versions); i++)
 		if (strcmp(asked, versions[i]) == 0)
-			srv.version = versions[i];
-	cJSON_Delete(srv.client_caps);
-	cJSON_Delete(srv.client_info);
+			s->version = versions[i];
+	cJSON_Delete(s->client_caps);
+	cJSON_Delete(s->client_info);
 	c = cJSON_GetObjectItemCaseSensitive(params, "capabilities");
-	srv.client_caps = cJSON_IsObject(c) ? cJSON_Duplicate(c, true) : cJSON_CreateObject();
+	s->client_caps = cJSON_IsObject(c) ? cJSON_Duplicate(c, true) : cJSON_CreateObject();
 	c = cJSON_GetObjectItemCaseSensitive(params, "clientInfo");
-	srv.client_info = cJSON_IsObject(c) ? cJSON_Duplicate(c, true) : NULL;
+	s->client_info = cJSON_IsObject(c) ? cJSON_Duplicate(c, true) : NULL;
 
 	r = cJSON_CreateObject();
-	cJSON_AddStringToObject(r, "protocolVersion", srv.version);
+	cJSON_AddStringToObject(r, "protocolVersion", s->version);
 	caps = cJSON_AddObjectToObject(r, "capabilities");
 	c = cJSON_AddObjectToObject(caps, "resources");
 	cJSON_AddBoolToObject(c, "subscribe", true);
@@ -344,22 +365,24 @@ static cJSON *handle_initialize(const cJSON *params, int *code, const char **msg
 	cJSON_AddBoolToObject(cJSON_AddObjectToObject(caps, "tools"), "listChanged", true);
 	cJSON_AddBoolToObject(cJSON_AddObjectToObject(caps, "prompts"), "listChanged", true);
 	cJSON_AddObjectToObject(caps, "logging");
-	if (version_at_least("2025-03-26"))
+	if (version_at_least(s, "2025-03-26"))
 		cJSON_AddObjectToObject(caps, "completions");
 	c = cJSON_AddObjectToObject(r, "serverInfo");
 	cJSON_AddStringToObject(c, "name", "schedmcp");
-	if (version_at_least("2025-06-18"))
+	if (version_at_least(s, "2025-06-18"))
 		cJSON_AddStringToObject(c, "title", "schedmcp: Linux scheduler observability");
 	cJSON_AddStringToObject(c, "version", SMCP_VERSION);
 	cJSON_AddItemToObject(r, "instructions", build_instructions());
-	srv.initialized = true;
+	s->initialized = true;
+	sink_level_update();
 	return r;
 }
 
 /* -------------------------------------------------------------- lists */
 
-static cJSON *list_page(const cJSON *params, const char *key, size_t total,
-			cJSON *(*item)(size_t i, bool *skip), int *code, const char **msg)
+static cJSON *list_page(struct mcp_session *s, const cJSON *params, const char *key, size_t total,
+			cJSON *(*item)(struct mcp_session *s, size_t i, bool *skip), int *code,
+			const char **msg)
 {
 	size_t off, i, emitted = 0;
 	cJSON *r, *arr;
@@ -374,7 +397,7 @@ static cJSON *list_page(const cJSON *params, const char *key, size_t total,
 	arr = cJSON_AddArrayToObject(r, key);
 	for (i = off; i < total && emitted < srv.lim.page_size; i++) {
 		bool skip = false;
-		cJSON *it = item(i, &skip);
+		cJSON *it = item(s, i, &skip);
 
 		if (skip)
 			continue;
@@ -390,7 +413,7 @@ static cJSON *list_page(const cJSON *params, const char *key, size_t total,
 	/* a cursor only when something is left to list */
 	while (i < total) {
 		bool skip = false;
-		cJSON *it = item(i, &skip);
+		cJSON *it = item(s, i, &skip);
 
 		cJSON_Delete(it);
 		if (!skip)
@@ -401,45 +424,45 @@ static cJSON *list_page(const cJSON *params, const char *key, size_t total,
 	return r;
 }
 
-static cJSON *resource_item(struct reg_resource *res)
+static cJSON *resource_item(struct mcp_session *s, struct reg_resource *res)
 {
 	cJSON *o = cJSON_CreateObject();
 
 	add_str(o, res->is_template ? "uriTemplate" : "uri", res->uri);
 	add_str(o, "name", res->name);
-	if (version_at_least("2025-06-18"))
+	if (version_at_least(s, "2025-06-18"))
 		add_str(o, "title", res->title);
 	add_str(o, "description", res->description);
 	add_str(o, "mimeType", res->mime_type);
 	return o;
 }
 
-static cJSON *plain_resource_item(size_t i, bool *skip)
+static cJSON *plain_resource_item(struct mcp_session *s, size_t i, bool *skip)
 {
 	*skip = registry.resources[i]->is_template;
-	return *skip ? NULL : resource_item(registry.resources[i]);
+	return *skip ? NULL : resource_item(s, registry.resources[i]);
 }
 
-static cJSON *template_item(size_t i, bool *skip)
+static cJSON *template_item(struct mcp_session *s, size_t i, bool *skip)
 {
 	*skip = !registry.resources[i]->is_template;
-	return *skip ? NULL : resource_item(registry.resources[i]);
+	return *skip ? NULL : resource_item(s, registry.resources[i]);
 }
 
-static cJSON *tool_item(size_t i, bool *skip)
+static cJSON *tool_item(struct mcp_session *s, size_t i, bool *skip)
 {
 	struct reg_tool *t = registry.tools[i];
 	cJSON *o = cJSON_CreateObject(), *a;
 	bool ro = t->flags & SMCP_TOOL_READ_ONLY;
 
 	add_str(o, "name", t->name);
-	if (version_at_least("2025-06-18"))
+	if (version_at_least(s, "2025-06-18"))
 		add_str(o, "title", t->title);
 	add_str(o, "description", t->description);
 	cJSON_AddItemToObject(o, "inputSchema", cJSON_Duplicate(t->input_schema, true));
-	if (t->output_schema && version_at_least("2025-06-18"))
+	if (t->output_schema && version_at_least(s, "2025-06-18"))
 		cJSON_AddItemToObject(o, "outputSchema", cJSON_Duplicate(t->output_schema, true));
-	if (version_at_least("2025-03-26")) {
+	if (version_at_least(s, "2025-03-26")) {
 		a = cJSON_AddObjectToObject(o, "annotations");
 		if (t->title)
 			add_str(a, "title", t->title);
@@ -451,13 +474,13 @@ static cJSON *tool_item(size_t i, bool *skip)
 	return o;
 }
 
-static cJSON *prompt_item(size_t i, bool *skip)
+static cJSON *prompt_item(struct mcp_session *s, size_t i, bool *skip)
 {
 	struct reg_prompt *p = registry.prompts[i];
 	cJSON *o = cJSON_CreateObject(), *args;
 
 	add_str(o, "name", p->name);
-	if (version_at_least("2025-06-18"))
+	if (version_at_least(s, "2025-06-18"))
 		add_str(o, "title", p->title);
 	add_str(o, "description", p->description);
 	args = cJSON_AddArrayToObject(o, "arguments");
@@ -474,7 +497,7 @@ static cJSON *prompt_item(size_t i, bool *skip)
 
 /* ---------------------------------------------------------------- calls */
 
-static struct request *request_new(const cJSON *id, const cJSON *params, const char *what)
+static struct request *request_new(struct mcp_session *s, const cJSON *id, const cJSON *params, const char *what)
 {
 	struct request *r = calloc(1, sizeof(*r));
 	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(params, "_meta");
@@ -487,36 +510,40 @@ static struct request *request_new(const cJSON *id, const cJSON *params, const c
 		r->progress_token = cJSON_Duplicate(tok, true);
 	r->call.ops = &request_ops;
 	r->call.ctx = r;
+	r->s = s;
 	r->what = what;
 	return r;
 }
 
 static void pending_add(struct request *r)
 {
-	r->next = srv.pending;
-	if (srv.pending)
-		srv.pending->prev = r;
-	srv.pending = r;
-	srv.n_pending++;
+	struct mcp_session *s = r->s;
+	r->next = s->pending;
+	if (s->pending)
+		s->pending->prev = r;
+	s->pending = r;
+	s->n_pending++;
 }
 
 static void pending_del(struct request *r)
 {
+	struct mcp_session *s = r->s;
 	if (r->prev)
 		r->prev->next = r->next;
-	else if (srv.pending == r)
-		srv.pending = r->next;
+	else if (s->pending == r)
+		s->pending = r->next;
 	if (r->next)
 		r->next->prev = r->prev;
 	r->next = r->prev = NULL;
-	srv.n_pending--;
+	s->n_pending--;
 }
 
 /* End the requests a call sent to the client: each callback hears
  * -ECANCELED once (the call is already finished, so it cannot complete it). */
 static void client_reqs_drop(struct request *owner)
 {
-	struct client_req **pp = &srv.client_reqs;
+	struct mcp_session *s = owner->s;
+	struct client_req **pp = &s->client_reqs;
 	uint64_t caps;
 
 	while (*pp) {
@@ -527,14 +554,14 @@ static void client_reqs_drop(struct request *owner)
 			continue;
 		}
 		*pp = c->next;
-		srv.n_client_reqs--;
+		s->n_client_reqs--;
 		if (c->timer > 0)
 			(void)loop_timer_remove(c->timer);
 		caps = privs_enter(owner->call.owner);
 		c->cb(c->data, &owner->call, -ECANCELED, NULL, "the request was cancelled");
 		privs_leave(caps);
 		free(c);
-		pp = &srv.client_reqs; /* the callback may have changed the list */
+		pp = &s->client_reqs; /* the callback may have changed the list */
 	}
 }
 
@@ -588,7 +615,7 @@ static cJSON *tool_result(struct request *r, int err)
 	}
 	cJSON_AddItemToObject(out, "content", res->content);
 	res->content = NULL;
-	if (structured && version_at_least("2025-06-18"))
+	if (structured && version_at_least(r->s, "2025-06-18"))
 		cJSON_AddItemToObject(out, "structuredContent", structured);
 	else
 		cJSON_Delete(structured);
@@ -598,7 +625,8 @@ static cJSON *tool_result(struct request *r, int err)
 
 static void finish_tool(struct request *r, int err)
 {
-	size_t size = send_result_bounded(r->id, tool_result(r, err));
+	struct mcp_session *s = r->s;
+	size_t size = send_result_bounded(s, r->id, tool_result(r, err));
 	char msg[512];
 	cJSON *out, *t;
 
@@ -615,11 +643,12 @@ static void finish_tool(struct request *r, int err)
 	cJSON_AddStringToObject(t, "text", msg);
 	cJSON_AddItemToArray(cJSON_AddArrayToObject(out, "content"), t);
 	cJSON_AddBoolToObject(out, "isError", true);
-	send_result(r->id, out);
+	send_result(s, r->id, out);
 }
 
 static void finish_read(struct request *r, int err)
 {
+	struct mcp_session *s = r->s;
 	struct smcp_result *res = &r->call.result;
 	int st = err >= 0 ? result_status(res) : 0;
 	cJSON *out, *contents, *root;
@@ -629,11 +658,11 @@ static void finish_read(struct request *r, int err)
 		cJSON *data = cJSON_CreateObject();
 
 		add_str(data, "uri", res->uri);
-		send_error_data(r->id, MCP_RESOURCE_NOT_FOUND, "Resource not found", data);
+		send_error_data(s, r->id, MCP_RESOURCE_NOT_FOUND, "Resource not found", data);
 		return;
 	}
 	if (err < 0 || st) {
-		send_error(r->id, JSONRPC_INTERNAL_ERROR, "reading %s failed: %s", r->what,
+		send_error(s, r->id, JSONRPC_INTERNAL_ERROR, "reading %s failed: %s", r->what,
 			   res->error ? res->error : strerror(-(err < 0 ? err : st)));
 		return;
 	}
@@ -654,9 +683,9 @@ static void finish_read(struct request *r, int err)
 		cJSON_AddItemToArray(contents, cJSON_DetachItemFromArray(res->content, 0));
 	out = cJSON_CreateObject();
 	cJSON_AddItemToObject(out, "contents", contents);
-	size = send_result_bounded(r->id, out);
+	size = send_result_bounded(s, r->id, out);
 	if (size)
-		send_error(r->id, JSONRPC_INTERNAL_ERROR,
+		send_error(s, r->id, JSONRPC_INTERNAL_ERROR,
 			   "%s is about %zu bytes, over this server's limit of %zu bytes "
 			   "(max_result_bytes); read a narrower resource or use the matching tool "
 			   "with a limit",
@@ -665,17 +694,18 @@ static void finish_read(struct request *r, int err)
 
 static void finish_prompt(struct request *r, int err)
 {
+	struct mcp_session *s = r->s;
 	struct smcp_result *res = &r->call.result;
 	int st = err >= 0 ? result_status(res) : 0;
 	cJSON *out;
 
 	if (err == -EINVAL) {
-		send_error(r->id, JSONRPC_INVALID_PARAMS, "prompt %s: %s", r->what,
+		send_error(s, r->id, JSONRPC_INVALID_PARAMS, "prompt %s: %s", r->what,
 			   res->error ? res->error : "invalid arguments");
 		return;
 	}
 	if (err < 0 || st) {
-		send_error(r->id, JSONRPC_INTERNAL_ERROR, "prompt %s failed: %s", r->what,
+		send_error(s, r->id, JSONRPC_INTERNAL_ERROR, "prompt %s failed: %s", r->what,
 			   res->error ? res->error : strerror(-(err < 0 ? err : st)));
 		return;
 	}
@@ -683,7 +713,7 @@ static void finish_prompt(struct request *r, int err)
 	add_str(out, "description", res->description);
 	cJSON_AddItemToObject(out, "messages", res->content);
 	res->content = NULL;
-	send_result(r->id, out);
+	send_result(s, r->id, out);
 }
 
 static void finish(struct request *r, int err)
@@ -745,7 +775,7 @@ static void op_complete(struct smcp_call *c, int err)
 		int ms = since >= gap ? 1 : (int)((gap - since + 999999) / 1000000);
 
 		r->defer_err = err;
-		r->defer_timer = loop_timer_add(ms, false, deferred_complete, r, &srv);
+		r->defer_timer = loop_timer_add(ms, false, deferred_complete, r, r->s);
 		if (r->defer_timer > 0) {
 			/* the plugin is done with the call: a cancel now only
 			 * suppresses the response */
@@ -761,6 +791,7 @@ static void op_complete(struct smcp_call *c, int err)
 static int op_progress(struct smcp_call *c, double progress, double total, const char *msg)
 {
 	struct request *r = c->ctx;
+	struct mcp_session *s = r->s;
 	cJSON *p;
 
 	if (!r->progress_token)
@@ -775,21 +806,22 @@ static int op_progress(struct smcp_call *c, double progress, double total, const
 	cJSON_AddNumberToObject(p, "progress", progress);
 	if (total > 0 && isfinite(total))
 		cJSON_AddNumberToObject(p, "total", total);
-	if (msg && version_at_least("2025-03-26"))
+	if (msg && version_at_least(s, "2025-03-26"))
 		add_str(p, "message", msg);
-	send_notification("notifications/progress", p, true);
+	send_notification(s, "notifications/progress", p, true);
 	return 0;
 }
 
 static void client_req_timeout(void *data)
 {
 	struct client_req *c = data, **pp;
+	struct mcp_session *s = c->owner->s;
 	uint64_t caps;
 
-	for (pp = &srv.client_reqs; *pp; pp = &(*pp)->next) {
+	for (pp = &s->client_reqs; *pp; pp = &(*pp)->next) {
 		if (*pp == c) {
 			*pp = c->next;
-			srv.n_client_reqs--;
+			s->n_client_reqs--;
 			c->timer = 0;
 			caps = privs_enter(c->owner->call.owner);
 			c->cb(c->data, &c->owner->call, -ETIMEDOUT, NULL, "the client did not answer in time");
@@ -804,6 +836,7 @@ static int op_client_request(struct smcp_call *call, const char *method, const c
 			     uint32_t timeout_ms, smcp_response_fn cb, void *data)
 {
 	struct request *r = call->ctx;
+	struct mcp_session *s = r->s;
 	struct client_req *c;
 	cJSON *m, *params = NULL;
 	const char *cap = NULL;
@@ -814,9 +847,9 @@ static int op_client_request(struct smcp_call *call, const char *method, const c
 		cap = "elicitation";
 	else if (strncmp(method, "roots/", 6) == 0)
 		cap = "roots";
-	if (cap && !cJSON_GetObjectItemCaseSensitive(srv.client_caps, cap))
+	if (cap && !cJSON_GetObjectItemCaseSensitive(s->client_caps, cap))
 		return -ENOTSUP;
-	if (srv.n_client_reqs >= MAX_CLIENT_REQUESTS)
+	if (s->n_client_reqs >= MAX_CLIENT_REQUESTS)
 		return -EBUSY;
 	if (params_json) {
 		params = cJSON_Parse(params_json);
@@ -833,20 +866,20 @@ static int op_client_request(struct smcp_call *call, const char *method, const c
 		cJSON_Delete(params);
 		return -ENOMEM;
 	}
-	snprintf(c->id, sizeof(c->id), "schedmcp-%llu", (unsigned long long)++srv.next_client_id);
+	snprintf(c->id, sizeof(c->id), "schedmcp-%llu", (unsigned long long)++s->next_client_id);
 	c->owner = r;
 	c->cb = cb;
 	c->data = data;
 	c->timer = loop_timer_add(timeout_ms ? timeout_ms : CLIENT_REQUEST_TIMEOUT_MS, false,
-				  client_req_timeout, c, &srv);
-	c->next = srv.client_reqs;
-	srv.client_reqs = c;
-	srv.n_client_reqs++;
+				  client_req_timeout, c, s);
+	c->next = s->client_reqs;
+	s->client_reqs = c;
+	s->n_client_reqs++;
 	cJSON_AddStringToObject(m, "id", c->id);
 	cJSON_AddStringToObject(m, "method", method);
 	if (params)
 		cJSON_AddItemToObject(m, "params", params);
-	send_json(m, false);
+	send_json(s, m, false);
 	cJSON_Delete(m);
 	return 0;
 }
@@ -858,7 +891,7 @@ static const struct call_ops request_ops = {
 };
 
 /* A response from the client to one of our requests. */
-static void handle_response(const cJSON *msg)
+static void handle_response(struct mcp_session *s, const cJSON *msg)
 {
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
 	const cJSON *result = cJSON_GetObjectItemCaseSensitive(msg, "result");
@@ -868,11 +901,11 @@ static void handle_response(const cJSON *msg)
 
 	if (!cJSON_IsString(id))
 		return;
-	for (pp = &srv.client_reqs; *pp; pp = &(*pp)->next) {
+	for (pp = &s->client_reqs; *pp; pp = &(*pp)->next) {
 		if (strcmp((*pp)->id, id->valuestring) == 0) {
 			c = *pp;
 			*pp = c->next;
-			srv.n_client_reqs--;
+			s->n_client_reqs--;
 			break;
 		}
 	}
@@ -904,9 +937,9 @@ static void handle_response(const cJSON *msg)
 	free(c);
 }
 
-static struct request *find_pending(const cJSON *id)
+static struct request *find_pending(struct mcp_session *s, const cJSON *id)
 {
-	for (struct request *r = srv.pending; r; r = r->next)
+	for (struct request *r = s->pending; r; r = r->next)
 		if (cJSON_Compare(r->id, id, true) && (cJSON_IsString(r->id) == cJSON_IsString(id)))
 			return r;
 	return NULL;
@@ -926,10 +959,10 @@ static void cancel_request(struct request *r)
 	request_free(r);
 }
 
-static void handle_cancelled(const cJSON *params)
+static void handle_cancelled(struct mcp_session *s, const cJSON *params)
 {
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(params, "requestId");
-	struct request *r = id ? find_pending(id) : NULL;
+	struct request *r = id ? find_pending(s, id) : NULL;
 
 	/* unknown or already answered: the spec says ignore it */
 	if (r) {
@@ -943,7 +976,7 @@ static void handle_cancelled(const cJSON *params)
 /* A tool clients coming from scxtop may call that schedmcp has no use for:
  * say what serves instead (only tools this registry has), not just
  * "unknown". */
-static void unknown_tool(const cJSON *id, const char *name)
+static void unknown_tool(struct mcp_session *s, const cJSON *id, const char *name)
 {
 	static const char *const collectors[] = { "measure_latency", "analyze_waker_wakee",
 						  "analyze_softirq" };
@@ -955,7 +988,7 @@ static void unknown_tool(const cJSON *id, const char *name)
 			if (registry_find_tool(collectors[i]) && at < sizeof(have))
 				at += (size_t)snprintf(have + at, sizeof(have) - at, "%s%s",
 						       at ? ", " : "", collectors[i]);
-		send_error(id, JSONRPC_INVALID_PARAMS,
+		send_error(s, id, JSONRPC_INVALID_PARAMS,
 			   "Unknown tool: control_analyzers. schedmcp needs no analyzer started: %s%s",
 			   have,
 			   at ? " collect when called, and the stats:// resources are always current"
@@ -963,7 +996,7 @@ static void unknown_tool(const cJSON *id, const char *name)
 				"schedmcp://plugins");
 	} else if (strstr(name, "trace") || strstr(name, "perfetto") ||
 		   strcmp(name, "run_all_analyzers") == 0) {
-		send_error(id, JSONRPC_INVALID_PARAMS,
+		send_error(s, id, JSONRPC_INVALID_PARAMS,
 			   "Unknown tool: %s. schedmcp observes the live system and reads no trace "
 			   "files%s",
 			   name,
@@ -972,11 +1005,11 @@ static void unknown_tool(const cJSON *id, const char *name)
 				     "for a whole-system view the summarize_system prompt"
 				   : "; for a whole-system view use the summarize_system prompt");
 	} else {
-		send_error(id, JSONRPC_INVALID_PARAMS, "Unknown tool: %s", name);
+		send_error(s, id, JSONRPC_INVALID_PARAMS, "Unknown tool: %s", name);
 	}
 }
 
-static void call_tool(const cJSON *id, const cJSON *params)
+static void call_tool(struct mcp_session *s, const cJSON *id, const cJSON *params)
 {
 	const char *name = str_param(params, "name");
 	const cJSON *args = cJSON_GetObjectItemCaseSensitive(params, "arguments");
@@ -989,25 +1022,25 @@ static void call_tool(const cJSON *id, const cJSON *params)
 	int ret;
 
 	if (!name) {
-		send_error(id, JSONRPC_INVALID_PARAMS, "tools/call: params.name (string) is required");
+		send_error(s, id, JSONRPC_INVALID_PARAMS, "tools/call: params.name (string) is required");
 		return;
 	}
 	t = registry_find_tool(name);
 	if (!t) {
-		unknown_tool(id, name);
+		unknown_tool(s, id, name);
 		return;
 	}
 	if (args && !cJSON_IsObject(args) && !cJSON_IsNull(args)) {
-		send_error(id, JSONRPC_INVALID_PARAMS, "tools/call: arguments must be an object");
+		send_error(s, id, JSONRPC_INVALID_PARAMS, "tools/call: arguments must be an object");
 		return;
 	}
 	copy = cJSON_IsObject(args) ? cJSON_Duplicate(args, true) : cJSON_CreateObject();
-	r = request_new(id, params, t->name);
+	r = request_new(s, id, params, t->name);
 	if (!copy || !r) {
 		cJSON_Delete(copy);
 		if (r)
 			request_free(r);
-		send_error(id, JSONRPC_INTERNAL_ERROR, "out of memory");
+		send_error(s, id, JSONRPC_INTERNAL_ERROR, "out of memory");
 		return;
 	}
 	r->call.owner = t->owner;
@@ -1028,7 +1061,7 @@ static void call_tool(const cJSON *id, const cJSON *params)
 	cJSON_Delete(copy);
 }
 
-static void read_resource(const cJSON *id, const cJSON *params)
+static void read_resource(struct mcp_session *s, const cJSON *id, const cJSON *params)
 {
 	const char *uri = str_param(params, "uri");
 	struct reg_resource *res;
@@ -1039,7 +1072,7 @@ static void read_resource(const cJSON *id, const cJSON *params)
 	int ret;
 
 	if (!uri) {
-		send_error(id, JSONRPC_INVALID_PARAMS, "resources/read: params.uri (string) is required");
+		send_error(s, id, JSONRPC_INVALID_PARAMS, "resources/read: params.uri (string) is required");
 		return;
 	}
 	res = registry_find_resource(uri);
@@ -1049,13 +1082,13 @@ static void read_resource(const cJSON *id, const cJSON *params)
 		cJSON *data = cJSON_CreateObject();
 
 		add_str(data, "uri", uri);
-		send_error_data(id, MCP_RESOURCE_NOT_FOUND, "Resource not found", data);
+		send_error_data(s, id, MCP_RESOURCE_NOT_FOUND, "Resource not found", data);
 		return;
 	}
-	r = request_new(id, params, res->uri);
+	r = request_new(s, id, params, res->uri);
 	if (!r) {
 		cJSON_Delete(vars);
-		send_error(id, JSONRPC_INTERNAL_ERROR, "out of memory");
+		send_error(s, id, JSONRPC_INTERNAL_ERROR, "out of memory");
 		return;
 	}
 	r->call.owner = res->owner;
@@ -1114,7 +1147,7 @@ static int check_prompt_args(const struct reg_prompt *p, const cJSON *args, char
 	return 0;
 }
 
-static void get_prompt(const cJSON *id, const cJSON *params)
+static void get_prompt(struct mcp_session *s, const cJSON *id, const cJSON *params)
 {
 	const char *name = str_param(params, "name");
 	const cJSON *args = cJSON_GetObjectItemCaseSensitive(params, "arguments");
@@ -1126,21 +1159,21 @@ static void get_prompt(const cJSON *id, const cJSON *params)
 	int ret;
 
 	if (!name) {
-		send_error(id, JSONRPC_INVALID_PARAMS, "prompts/get: params.name (string) is required");
+		send_error(s, id, JSONRPC_INVALID_PARAMS, "prompts/get: params.name (string) is required");
 		return;
 	}
 	p = registry_find_prompt(name);
 	if (!p) {
-		send_error(id, JSONRPC_INVALID_PARAMS, "Unknown prompt: %s", name);
+		send_error(s, id, JSONRPC_INVALID_PARAMS, "Unknown prompt: %s", name);
 		return;
 	}
 	if (check_prompt_args(p, args, err, sizeof(err))) {
-		send_error(id, JSONRPC_INVALID_PARAMS, "prompt %s: %s", name, err);
+		send_error(s, id, JSONRPC_INVALID_PARAMS, "prompt %s: %s", name, err);
 		return;
 	}
-	r = request_new(id, params, p->name);
+	r = request_new(s, id, params, p->name);
 	if (!r) {
-		send_error(id, JSONRPC_INTERNAL_ERROR, "out of memory");
+		send_error(s, id, JSONRPC_INTERNAL_ERROR, "out of memory");
 		return;
 	}
 	r->call.owner = p->owner;
@@ -1152,7 +1185,7 @@ static void get_prompt(const cJSON *id, const cJSON *params)
 	settle(r, ret);
 }
 
-static cJSON *complete(const cJSON *params, int *code, const char **msg)
+static cJSON *complete(struct mcp_session *s, const cJSON *params, int *code, const char **msg)
 {
 	const cJSON *ref = cJSON_GetObjectItemCaseSensitive(params, "ref");
 	const cJSON *arg = cJSON_GetObjectItemCaseSensitive(params, "argument");
@@ -1229,15 +1262,15 @@ static cJSON *complete(const cJSON *params, int *code, const char **msg)
 	return r;
 }
 
-static int sub_find(const char *uri)
+static int sub_find(struct mcp_session *s, const char *uri)
 {
-	for (uint32_t i = 0; i < srv.n_subs; i++)
-		if (strcmp(srv.subs[i], uri) == 0)
+	for (uint32_t i = 0; i < s->n_subs; i++)
+		if (strcmp(s->subs[i], uri) == 0)
 			return (int)i;
 	return -1;
 }
 
-static cJSON *subscribe(const cJSON *params, bool on, int *code, const char **msg)
+static cJSON *subscribe(struct mcp_session *s, const cJSON *params, bool on, int *code, const char **msg)
 {
 	const char *uri = str_param(params, "uri");
 	cJSON *vars = NULL;
@@ -1248,11 +1281,11 @@ static cJSON *subscribe(const cJSON *params, bool on, int *code, const char **ms
 		*msg = "params.uri (string) is required";
 		return NULL;
 	}
-	i = sub_find(uri);
+	i = sub_find(s, uri);
 	if (!on) {
 		if (i >= 0) {
-			free(srv.subs[i]);
-			srv.subs[i] = srv.subs[--srv.n_subs];
+			free(s->subs[i]);
+			s->subs[i] = s->subs[--s->n_subs];
 		}
 		return cJSON_CreateObject();
 	}
@@ -1267,25 +1300,25 @@ static cJSON *subscribe(const cJSON *params, bool on, int *code, const char **ms
 	if (i < 0) {
 		char **ns;
 
-		if (srv.n_subs >= srv.lim.max_subscriptions) {
+		if (s->n_subs >= srv.lim.max_subscriptions) {
 			*code = JSONRPC_INVALID_REQUEST;
 			*msg = "too many subscriptions; unsubscribe from some first";
 			return NULL;
 		}
-		ns = realloc(srv.subs, (srv.n_subs + 1) * sizeof(*ns));
-		if (!ns || !(ns[srv.n_subs] = strdup(uri))) {
-			srv.subs = ns ? ns : srv.subs;
+		ns = realloc(s->subs, (s->n_subs + 1) * sizeof(*ns));
+		if (!ns || !(ns[s->n_subs] = strdup(uri))) {
+			s->subs = ns ? ns : s->subs;
 			*code = JSONRPC_INTERNAL_ERROR;
 			*msg = "out of memory";
 			return NULL;
 		}
-		srv.subs = ns;
-		srv.n_subs++;
+		s->subs = ns;
+		s->n_subs++;
 	}
 	return cJSON_CreateObject();
 }
 
-static cJSON *set_level(const cJSON *params, int *code, const char **msg)
+static cJSON *set_level(struct mcp_session *s, const cJSON *params, int *code, const char **msg)
 {
 	const char *lvl = str_param(params, "level");
 	enum smcp_log_level l;
@@ -1296,94 +1329,132 @@ static cJSON *set_level(const cJSON *params, int *code, const char **msg)
 		       "error, critical, alert, emergency";
 		return NULL;
 	}
-	srv.log_level = l;
-	log_set_sink_level(l);
+	s->log_level = l;
+	sink_level_update();
 	return cJSON_CreateObject();
 }
 
 /* ------------------------------------------------------------- dispatch */
 
-static void handle_request(const cJSON *id, const char *method, const cJSON *params)
+/* A method that builds its result (NULL: *code and *msg say why). */
+static void answer(struct mcp_session *s, const cJSON *id, cJSON *result, int code,
+		   const char *msg)
 {
-	int code = JSONRPC_INTERNAL_ERROR;
-	const char *msg = "internal error";
-	cJSON *result = NULL;
-
-	srv.stats.requests++;
-	if (params && !cJSON_IsObject(params)) {
-		send_error(id, JSONRPC_INVALID_PARAMS, "params must be an object");
-		return;
-	}
-	if (strcmp(method, "ping") == 0) {
-		send_result(id, cJSON_CreateObject());
-		return;
-	}
-	if (strcmp(method, "initialize") == 0) {
-		result = handle_initialize(params, &code, &msg);
-		goto answer;
-	}
-	if (!srv.initialized) {
-		send_error(id, JSONRPC_INVALID_REQUEST,
-			   "not initialized: send initialize first (only ping is allowed before it)");
-		return;
-	}
-	if (srv.n_pending >= srv.lim.max_pending) {
-		send_error(id, MCP_SERVER_BUSY,
-			   "%u requests are already in flight (the limit); wait for some to finish",
-			   srv.n_pending);
-		return;
-	}
-	if (!params && (!strcmp(method, "tools/call") || !strcmp(method, "resources/read") ||
-			!strcmp(method, "prompts/get"))) {
-		send_error(id, JSONRPC_INVALID_PARAMS, "%s needs params", method);
-		return;
-	}
-	if (strcmp(method, "tools/call") == 0) {
-		call_tool(id, params);
-		return;
-	}
-	if (strcmp(method, "resources/read") == 0) {
-		read_resource(id, params);
-		return;
-	}
-	if (strcmp(method, "prompts/get") == 0) {
-		get_prompt(id, params);
-		return;
-	}
-	if (strcmp(method, "tools/list") == 0)
-		result = list_page(params, "tools", registry.n_tools, tool_item, &code, &msg);
-	else if (strcmp(method, "resources/list") == 0)
-		result = list_page(params, "resources", registry.n_resources, plain_resource_item, &code, &msg);
-	else if (strcmp(method, "resources/templates/list") == 0)
-		result = list_page(params, "resourceTemplates", registry.n_resources, template_item, &code, &msg);
-	else if (strcmp(method, "prompts/list") == 0)
-		result = list_page(params, "prompts", registry.n_prompts, prompt_item, &code, &msg);
-	else if (strcmp(method, "resources/subscribe") == 0)
-		result = subscribe(params, true, &code, &msg);
-	else if (strcmp(method, "resources/unsubscribe") == 0)
-		result = subscribe(params, false, &code, &msg);
-	else if (strcmp(method, "logging/setLevel") == 0)
-		result = set_level(params, &code, &msg);
-	else if (strcmp(method, "completion/complete") == 0)
-		result = complete(params, &code, &msg);
-	else {
-		send_error(id, JSONRPC_METHOD_NOT_FOUND, "Method not found: %.100s", method);
-		return;
-	}
-answer:
 	if (result)
-		send_result(id, result);
+		send_result(s, id, result);
 	else
-		send_error(id, code, "%s", msg);
+		send_error(s, id, code, "%s", msg);
 }
 
-static void handle_notification(const char *method, const cJSON *params)
+#define LIST_METHOD(fn, key, total, item)                                                  \
+	static void fn(struct mcp_session *s, const cJSON *id, const cJSON *params)        \
+	{                                                                                  \
+		int code = JSONRPC_INTERNAL_ERROR;                                         \
+		const char *msg = "internal error";                                        \
+		cJSON *r = list_page(s, params, key, total, item, &code, &msg);            \
+                                                                                           \
+		answer(s, id, r, code, msg);                                               \
+	}
+LIST_METHOD(m_tools_list, "tools", registry.n_tools, tool_item)
+LIST_METHOD(m_resources_list, "resources", registry.n_resources, plain_resource_item)
+LIST_METHOD(m_templates_list, "resourceTemplates", registry.n_resources, template_item)
+LIST_METHOD(m_prompts_list, "prompts", registry.n_prompts, prompt_item)
+
+#define RESULT_METHOD(fn, call)                                                            \
+	static void fn(struct mcp_session *s, const cJSON *id, const cJSON *params)        \
+	{                                                                                  \
+		int code = JSONRPC_INTERNAL_ERROR;                                         \
+		const char *msg = "internal error";                                        \
+		cJSON *r = call;                                                           \
+                                                                                           \
+		answer(s, id, r, code, msg);                                               \
+	}
+RESULT_METHOD(m_initialize, handle_initialize(s, params, &code, &msg))
+RESULT_METHOD(m_subscribe, subscribe(s, params, true, &code, &msg))
+RESULT_METHOD(m_unsubscribe, subscribe(s, params, false, &code, &msg))
+RESULT_METHOD(m_set_level, set_level(s, params, &code, &msg))
+RESULT_METHOD(m_complete, complete(s, params, &code, &msg))
+
+static void m_ping(struct mcp_session *s, const cJSON *id, const cJSON *params)
 {
-	srv.stats.notifications++;
+	send_result(s, id, cJSON_CreateObject());
+}
+
+enum {
+	M_BEFORE_INIT = 1, /* allowed before initialize */
+	M_PARAMS = 2,	   /* params are required */
+};
+
+/* Sorted by name (bsearch; mcp_server_init checks the order). */
+static const struct method {
+	const char *name;
+	void (*fn)(struct mcp_session *s, const cJSON *id, const cJSON *params);
+	unsigned flags;
+} methods[] = {
+	{ "completion/complete", m_complete, 0 },
+	{ "initialize", m_initialize, M_BEFORE_INIT },
+	{ "logging/setLevel", m_set_level, 0 },
+	{ "ping", m_ping, M_BEFORE_INIT },
+	{ "prompts/get", get_prompt, M_PARAMS },
+	{ "prompts/list", m_prompts_list, 0 },
+	{ "resources/list", m_resources_list, 0 },
+	{ "resources/read", read_resource, M_PARAMS },
+	{ "resources/subscribe", m_subscribe, 0 },
+	{ "resources/templates/list", m_templates_list, 0 },
+	{ "resources/unsubscribe", m_unsubscribe, 0 },
+	{ "tools/call", call_tool, M_PARAMS },
+	{ "tools/list", m_tools_list, 0 },
+};
+
+static int method_cmp(const void *key, const void *m)
+{
+	return strcmp(key, ((const struct method *)m)->name);
+}
+
+static void handle_request(struct mcp_session *s, const cJSON *id, const char *name,
+			   const cJSON *params)
+{
+	const struct method *m;
+
+	s->stats.requests++;
+	if (params && !cJSON_IsObject(params)) {
+		send_error(s, id, JSONRPC_INVALID_PARAMS, "params must be an object");
+		return;
+	}
+	m = bsearch(name, methods, ARRAY_SIZE(methods), sizeof(methods[0]), method_cmp);
+	if (!m) {
+		send_error(s, id, JSONRPC_METHOD_NOT_FOUND, "Method not found: %.100s", name);
+		return;
+	}
+	if (!(m->flags & M_BEFORE_INIT)) {
+		if (!s->initialized) {
+			send_error(s, id, JSONRPC_INVALID_REQUEST,
+				   "not initialized: send initialize first (only ping is allowed "
+				   "before it)");
+			return;
+		}
+		if (s->n_pending >= srv.lim.max_pending) {
+			send_error(s, id, MCP_SERVER_BUSY,
+				   "%u requests are already in flight (the limit); wait for some "
+				   "to finish",
+				   s->n_pending);
+			return;
+		}
+	}
+	if ((m->flags & M_PARAMS) && !params) {
+		send_error(s, id, JSONRPC_INVALID_PARAMS, "%s needs params", m->name);
+		return;
+	}
+	m->fn(s, id, params);
+}
+
+static void handle_notification(struct mcp_session *s, const char *method, const cJSON *params)
+{
+	s->stats.notifications++;
 	if (strcmp(method, "notifications/initialized") == 0)
-		srv.ready = true;
+		s->ready = true;
 	else if (strcmp(method, "notifications/cancelled") == 0)
-		handle_cancelled(params);
+		handle_cancelled(s, params);
 	/* roots/list_changed, progress and unknown notifications: nothing to do */
 }
 
@@ -1430,7 +1501,7 @@ static bool valid_id(const cJSON *id)
 	return id->valuedouble == floor(id->valuedouble) && fabs(id->valuedouble) <= 9007199254740991.0;
 }
 
-void mcp_server_handle_line(const char *line, size_t len)
+static void handle_line(struct mcp_session *s, const char *line, size_t len)
 {
 	const cJSON *id, *method, *params, *ver;
 	const char *end = NULL;
@@ -1446,16 +1517,16 @@ void mcp_server_handle_line(const char *line, size_t len)
 	if (!len)
 		return;
 	if (!utf8_valid(line, len)) {
-		send_error(NULL, JSONRPC_PARSE_ERROR, "Parse error: message is not valid UTF-8");
+		send_error(s, NULL, JSONRPC_PARSE_ERROR, "Parse error: message is not valid UTF-8");
 		return;
 	}
 	if (json_depth(line, len, MAX_JSON_DEPTH, &values) > MAX_JSON_DEPTH) {
-		send_error(NULL, JSONRPC_INVALID_REQUEST, "Invalid request: nested deeper than %d levels",
+		send_error(s, NULL, JSONRPC_INVALID_REQUEST, "Invalid request: nested deeper than %d levels",
 			   MAX_JSON_DEPTH);
 		return;
 	}
 	if (values > MAX_JSON_VALUES) {
-		send_error(NULL, JSONRPC_INVALID_REQUEST,
+		send_error(s, NULL, JSONRPC_INVALID_REQUEST,
 			   "Invalid request: more than %d JSON values in one message", MAX_JSON_VALUES);
 		return;
 	}
@@ -1470,17 +1541,17 @@ void mcp_server_handle_line(const char *line, size_t len)
 		}
 	}
 	if (!msg) {
-		send_error(NULL, JSONRPC_PARSE_ERROR,
+		send_error(s, NULL, JSONRPC_PARSE_ERROR,
 			   "Parse error: a line must hold exactly one JSON value");
 		return;
 	}
 	if (cJSON_IsArray(msg)) {
-		send_error(NULL, JSONRPC_INVALID_REQUEST,
+		send_error(s, NULL, JSONRPC_INVALID_REQUEST,
 			   "Invalid request: JSON-RPC batches are not supported (MCP removed them in 2025-06-18); send one message per line");
 		goto out;
 	}
 	if (!cJSON_IsObject(msg)) {
-		send_error(NULL, JSONRPC_INVALID_REQUEST, "Invalid request: a message must be a JSON object");
+		send_error(s, NULL, JSONRPC_INVALID_REQUEST, "Invalid request: a message must be a JSON object");
 		goto out;
 	}
 	ver = cJSON_GetObjectItemCaseSensitive(msg, "jsonrpc");
@@ -1489,82 +1560,115 @@ void mcp_server_handle_line(const char *line, size_t len)
 	params = cJSON_GetObjectItemCaseSensitive(msg, "params");
 	if (!method && id && (cJSON_GetObjectItemCaseSensitive(msg, "result") ||
 			      cJSON_GetObjectItemCaseSensitive(msg, "error"))) {
-		handle_response(msg);
+		handle_response(s, msg);
 		goto out;
 	}
 	if (!cJSON_IsString(ver) || strcmp(ver->valuestring, "2.0") != 0 || !cJSON_IsString(method)) {
 		/* a notification (no id) is never answered, even when malformed */
 		if (id)
-			send_error(valid_id(id) ? id : NULL, JSONRPC_INVALID_REQUEST,
+			send_error(s, valid_id(id) ? id : NULL, JSONRPC_INVALID_REQUEST,
 				   "Invalid request: need \"jsonrpc\":\"2.0\" and a string \"method\"");
 		else
 			log_debug("malformed notification ignored");
 		goto out;
 	}
 	if (!id) {
-		handle_notification(method->valuestring, params);
+		handle_notification(s, method->valuestring, params);
 		goto out;
 	}
 	if (!valid_id(id)) {
-		send_error(NULL, JSONRPC_INVALID_REQUEST,
+		send_error(s, NULL, JSONRPC_INVALID_REQUEST,
 			   "Invalid request: id must be a string or an integer");
 		goto out;
 	}
-	if (find_pending(id)) {
-		send_error(id, JSONRPC_INVALID_REQUEST,
+	if (find_pending(s, id)) {
+		send_error(s, id, JSONRPC_INVALID_REQUEST,
 			   "Invalid request: id is already in use by a request in flight");
 		goto out;
 	}
-	handle_request(id, method->valuestring, params);
+	handle_request(s, id, method->valuestring, params);
 out:
 	cJSON_Delete(msg);
 }
 
-void mcp_server_line_too_long(size_t len)
+void mcp_session_handle_line(struct mcp_session *s, const char *line, size_t len)
 {
-	send_error(NULL, JSONRPC_INVALID_REQUEST,
-		   "Invalid request: message of %zu bytes or more exceeds the limit of %zu bytes "
-		   "(max_line_bytes); it was discarded",
-		   len, srv.lim.max_line_bytes);
+	struct mcp_session *prev = srv.cur;
+
+	srv.cur = s;
+	handle_line(s, line, len);
+	srv.cur = prev;
+}
+
+int mcp_too_long_message(char *buf, size_t size, size_t len, size_t max)
+{
+	return snprintf(buf, size,
+			"Invalid request: message of %zu bytes or more exceeds the limit of %zu "
+			"bytes (max_line_bytes); it was discarded",
+			len, max);
+}
+
+void mcp_session_line_too_long(struct mcp_session *s, size_t len)
+{
+	char msg[256];
+
+	mcp_too_long_message(msg, sizeof(msg), len, srv.lim.max_line_bytes);
+	send_error_data(s, NULL, JSONRPC_INVALID_REQUEST, msg, NULL);
 }
 
 /* ---------------------------------------------------- host hooks, logging */
 
 static bool hook_has_capability(const char *name)
 {
-	return cJSON_GetObjectItemCaseSensitive(srv.client_caps, name) != NULL;
+	/* the client whose request is being handled */
+	return srv.cur && cJSON_GetObjectItemCaseSensitive(srv.cur->client_caps, name) != NULL;
 }
 
 static void hook_resource_updated(const char *uri)
 {
-	cJSON *p;
+	for (struct mcp_session *s = srv.sessions; s; s = s->next) {
+		cJSON *p;
 
-	if (!srv.initialized || sub_find(uri) < 0)
-		return;
-	p = cJSON_CreateObject();
-	add_str(p, "uri", uri);
-	send_notification("notifications/resources/updated", p, true);
+		if (!s->initialized || sub_find(s, uri) < 0)
+			continue;
+		p = cJSON_CreateObject();
+		add_str(p, "uri", uri);
+		send_notification(s, "notifications/resources/updated", p, true);
+	}
 }
 
 static void hook_list_changed(void)
 {
-	if (!srv.initialized)
-		return;
-	send_notification("notifications/resources/list_changed", NULL, true);
-	send_notification("notifications/tools/list_changed", NULL, true);
-	send_notification("notifications/prompts/list_changed", NULL, true);
+	for (struct mcp_session *s = srv.sessions; s; s = s->next) {
+		if (!s->initialized)
+			continue;
+		send_notification(s, "notifications/resources/list_changed", NULL, true);
+		send_notification(s, "notifications/tools/list_changed", NULL, true);
+		send_notification(s, "notifications/prompts/list_changed", NULL, true);
+	}
 }
 
 static void hook_write_session(const struct smcp_host_api *api, struct smcp_json *j)
 {
-	api->json_object(j, "session");
-	api->json_string(j, "protocol_version", srv.version);
-	api->json_uint(j, "requests", srv.stats.requests);
-	api->json_uint(j, "notifications_received", srv.stats.notifications);
-	api->json_uint(j, "errors_sent", srv.stats.errors_sent);
-	api->json_uint(j, "notifications_dropped", srv.stats.dropped_notifications);
-	api->json_uint(j, "requests_in_flight", srv.n_pending);
-	api->json_uint(j, "subscriptions", srv.n_subs);
+	struct mcp_session *s = srv.cur;
+
+	if (s) {
+		api->json_object(j, "session");
+		api->json_uint(j, "number", s->no);
+		api->json_string(j, "transport", s->peer.transport);
+		api->json_string(j, "protocol_version", s->version);
+		api->json_uint(j, "requests", s->stats.requests);
+		api->json_uint(j, "notifications_received", s->stats.notifications);
+		api->json_uint(j, "errors_sent", s->stats.errors_sent);
+		api->json_uint(j, "notifications_dropped", s->stats.dropped_notifications);
+		api->json_uint(j, "requests_in_flight", s->n_pending);
+		api->json_uint(j, "subscriptions", s->n_subs);
+		api->json_end(j);
+	}
+	api->json_object(j, "sessions");
+	api->json_uint(j, "open", srv.n_sessions);
+	api->json_uint(j, "opened", srv.totals.opened);
+	api->json_uint(j, "closed", srv.totals.closed);
 	api->json_end(j);
 }
 
@@ -1575,64 +1679,132 @@ static const struct host_hooks hooks = {
 	.list_changed = hook_list_changed,
 };
 
-static void log_sink(void *data, enum smcp_log_level lvl, const char *logger, const char *text)
+/* The logger formats a line for clients only when some session wants it. */
+static void sink_level_update(void)
 {
-	cJSON *p;
+	enum smcp_log_level min = SMCP_LOG_EMERGENCY + 1;
 
-	/* the client may only receive notifications once initialize is answered */
-	if (!srv.initialized)
-		return;
-	p = cJSON_CreateObject();
-	cJSON_AddStringToObject(p, "level", log_level_name(lvl));
-	add_str(p, "logger", logger);
-	cJSON_AddItemToObject(p, "data", json_string_node(text));
-	send_notification("notifications/message", p, true);
+	for (struct mcp_session *s = srv.sessions; s; s = s->next)
+		if (s->initialized && s->log_level < min)
+			min = s->log_level;
+	log_set_sink_level(min);
 }
 
-int mcp_server_init(const struct mcp_limits *limits, const char *instructions_extra,
-		    mcp_send_fn send, void *transport)
+static void log_sink(void *data, enum smcp_log_level lvl, const char *logger, const char *text)
 {
+	for (struct mcp_session *s = srv.sessions; s; s = s->next) {
+		cJSON *p;
+
+		/* a client may only receive notifications once initialize is
+		 * answered, and only at or above the level it chose */
+		if (!s->initialized || lvl < s->log_level)
+			continue;
+		p = cJSON_CreateObject();
+		cJSON_AddStringToObject(p, "level", log_level_name(lvl));
+		add_str(p, "logger", logger);
+		cJSON_AddItemToObject(p, "data", json_string_node(text));
+		send_notification(s, "notifications/message", p, true);
+	}
+}
+
+int mcp_server_init(const struct mcp_limits *limits, const char *instructions_extra)
+{
+	for (size_t i = 1; i < ARRAY_SIZE(methods); i++)
+		if (strcmp(methods[i - 1].name, methods[i].name) >= 0)
+			return -EINVAL; /* a programming error: bsearch needs order */
 	srv.lim = *limits;
-	srv.send = send;
-	srv.transport = transport;
-	srv.log_level = SMCP_LOG_INFO;
 	if (instructions_extra && !(srv.instructions_extra = strdup(instructions_extra)))
 		return -ENOMEM;
 	host_set_hooks(&hooks);
-	log_set_sink(log_sink, NULL, srv.log_level);
+	log_set_sink(log_sink, NULL, SMCP_LOG_EMERGENCY + 1);
 	return 0;
+}
+
+struct mcp_session *mcp_session_new(mcp_send_fn send, void *transport, const struct mcp_peer *peer)
+{
+	struct mcp_session *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->no = ++srv.next_no;
+	s->send = send;
+	s->transport = transport;
+	s->peer = *peer;
+	s->log_level = SMCP_LOG_INFO;
+	s->next = srv.sessions;
+	if (srv.sessions)
+		srv.sessions->prev = s;
+	srv.sessions = s;
+	srv.n_sessions++;
+	srv.totals.opened++;
+	return s;
+}
+
+void mcp_session_free(struct mcp_session *s)
+{
+	if (!s)
+		return;
+	/* cancel what is in flight before anything it points at goes */
+	while (s->pending)
+		cancel_request(s->pending);
+	while (s->client_reqs) {
+		struct client_req *c = s->client_reqs;
+
+		s->client_reqs = c->next;
+		if (c->timer > 0)
+			(void)loop_timer_remove(c->timer);
+		free(c);
+	}
+	loop_remove_owner(s);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		srv.sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	srv.n_sessions--;
+	srv.totals.closed++;
+	if (srv.cur == s)
+		srv.cur = NULL;
+	for (uint32_t i = 0; i < s->n_subs; i++)
+		free(s->subs[i]);
+	free(s->subs);
+	cJSON_Delete(s->client_caps);
+	cJSON_Delete(s->client_info);
+	free(s);
+	sink_level_update();
 }
 
 void mcp_server_fini(void)
 {
-	while (srv.pending)
-		cancel_request(srv.pending);
-	while (srv.client_reqs) {
-		struct client_req *c = srv.client_reqs;
-
-		srv.client_reqs = c->next;
-		free(c);
-	}
+	while (srv.sessions)
+		mcp_session_free(srv.sessions);
 	log_set_sink(NULL, NULL, SMCP_LOG_EMERGENCY);
 	host_set_hooks(NULL);
 	loop_remove_owner(&srv);
-	for (uint32_t i = 0; i < srv.n_subs; i++)
-		free(srv.subs[i]);
-	free(srv.subs);
-	cJSON_Delete(srv.client_caps);
-	cJSON_Delete(srv.client_info);
 	free(srv.instructions_extra);
 	memset(&srv, 0, sizeof(srv));
 }
 
-void mcp_server_stats(struct mcp_stats *ret)
+uint64_t mcp_session_no(const struct mcp_session *s)
 {
-	*ret = srv.stats;
-	ret->pending = srv.n_pending;
-	ret->subscriptions = srv.n_subs;
+	return s->no;
 }
 
-void mcp_server_count_dropped(void)
+void mcp_session_stats(const struct mcp_session *s, struct mcp_stats *ret)
 {
-	srv.stats.dropped_notifications++;
+	*ret = s->stats;
+	ret->pending = s->n_pending;
+	ret->subscriptions = s->n_subs;
+}
+
+void mcp_session_count_dropped(struct mcp_session *s)
+{
+	s->stats.dropped_notifications++;
+}
+
+void mcp_server_totals(struct mcp_totals *ret)
+{
+	*ret = srv.totals;
+	ret->open = srv.n_sessions;
 }

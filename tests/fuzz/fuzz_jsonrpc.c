@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Fuzz the MCP server's message handling: every input is a sequence of
- * lines fed to mcp_server_handle_line() against the core's built-ins. */
+ * lines fed to mcp_session_handle_line() against the core's built-ins. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,8 +25,11 @@ static int discard(void *t, const char *line, size_t len, bool droppable)
 	return 0;
 }
 
+static struct mcp_session *session;
+
 static void setup(void)
 {
+	static const struct mcp_peer peer = { .transport = "fuzz" };
 	static bool done;
 	struct mcp_limits lim = {
 		.max_line_bytes = 1 << 20,
@@ -41,7 +44,8 @@ static void setup(void)
 	done = true;
 	log_set_stderr_level(SMCP_LOG_EMERGENCY);
 	(void)loop_init();
-	(void)mcp_server_init(&lim, NULL, discard, NULL);
+	(void)mcp_server_init(&lim, NULL);
+	session = mcp_session_new(discard, NULL, &peer);
 	loader_core_init_begin();
 	(void)status_init(loader_core(), &host_api);
 	(void)events_init(loader_core(), &host_api, 16);
@@ -57,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
 
-		mcp_server_handle_line(p, n);
+		mcp_session_handle_line(session, p, n);
 		p += n + 1;
 	}
 	return 0;

@@ -14,6 +14,7 @@
 
 static char *out[MAX_OUT];
 static size_t n_out;
+static struct mcp_session *session;
 
 static int capture(void *t, const char *line, size_t len, bool droppable)
 {
@@ -31,7 +32,7 @@ static void reset(void)
 
 static void feed(const char *line)
 {
-	mcp_server_handle_line(line, strlen(line));
+	mcp_session_handle_line(session, line, strlen(line));
 }
 
 /* The only message sent since the last reset, parsed; NULL when there was
@@ -94,7 +95,11 @@ static const struct mcp_limits limits = {
 static void start(void)
 {
 	reset();
-	CHECK_INT(mcp_server_init(&limits, NULL, capture, NULL), 0);
+	static const struct mcp_peer peer = { .transport = "test" };
+
+	CHECK_INT(mcp_server_init(&limits, NULL), 0);
+	session = mcp_session_new(capture, NULL, &peer);
+	CHECK(session != NULL);
 }
 
 static void stop(void)

@@ -19,6 +19,8 @@ fixture_dir=${SMCP_FIXTURE_DIR:-$build/tests/conformance}
 daemon=$build/core/schedmcp
 # shellcheck source=node-tools.sh
 . "$here/node-tools.sh"
+# shellcheck source=service.sh
+. "$here/service.sh"
 
 [ -x "$daemon" ] || { echo "no daemon at $daemon: build first" >&2; exit 1; }
 [ -f "$fixture_dir/conformance_fixture.so" ] ||
@@ -84,6 +86,7 @@ cleanup() {
 		# shellcheck disable=SC2086
 		[ -z "$pids" ] || kill -KILL $pids 2>/dev/null
 	fi
+	service_stop
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -95,7 +98,8 @@ s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });')
 [ -n "$port" ] || { echo "cannot find a free TCP port" >&2; exit 1; }
 
 # --config /dev/null: no /etc/schedmcp config on this machine changes the run
-cmd="$daemon --config /dev/null --plugin-dir $fixture_dir --log-level warning"
+service_start --config /dev/null --plugin-dir "$fixture_dir" --log-level warning || exit 1
+cmd="$SMCP_CLIENT_CMD --config /dev/null --plugin-dir $fixture_dir --log-level warning"
 # supergateway stops (and stops its daemons) when its stdin closes: give it a
 # pipe whose only writer is this shell, so even a SIGKILLed run leaves nothing
 mkfifo "$work/gateway.stdin"

@@ -24,4 +24,10 @@ fi
 "$daemon" --config /dev/null --plugin-dir "$plugin_dir" --list-plugins --log-level error 2>&1
 
 node_tools_setup
-exec "$NODE" "$here/sdk_client.mjs" "$NODE_DIR" "$daemon" "$plugin_dir" "$@"
+# shellcheck source=service.sh
+. "$here/service.sh"
+service_start --config /dev/null --plugin-dir "$plugin_dir" --log-level warning || exit 1
+"$NODE" "$here/sdk_client.mjs" "$NODE_DIR" "$SMCP_CLIENT_CMD" "$plugin_dir" "$@"
+rc=$?
+service_stop
+exit "$rc"

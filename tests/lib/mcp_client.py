@@ -75,10 +75,49 @@ def unprivileged(uid=NOBODY, drop_caps=True, extra=()):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def via_service():
+    """SMCP_VIA_SERVICE=1: every Client talks to a service (schedmcp serve,
+    started with the client's arguments) through the stdio bridge, as an
+    MCP client does once a service runs (issue 13)."""
+    return os.environ.get("SMCP_VIA_SERVICE") == "1"
+
+
+def wait_socket(path, proc, timeout=30.0):
+    """Until a service on path answers a ping (it listens before its
+    plugins are up, and answers once they are), or proc exits."""
+    import socket
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        s = socket.socket(socket.AF_UNIX)
+        try:
+            s.settimeout(max(0.1, deadline - time.monotonic()))
+            s.connect(path)
+            s.sendall(b'{"jsonrpc":"2.0","id":"up","method":"ping"}\n')
+            if b'"result"' in s.recv(4096):
+                return True
+        except OSError:
+            time.sleep(0.05)
+        finally:
+            s.close()
+    return False
+
+
 class Client:
     def __init__(self, args=None, env=None, plugin_dir_=None, stderr=None, initialize=True,
                  protocol="2025-11-25", capabilities=None):
         cmd = [daemon_path(), "--plugin-dir", plugin_dir_ or plugin_dir()] + list(args or [])
+        self.service = None
+        if via_service():
+            self.service_dir = tempfile.mkdtemp(prefix="smcp-svc-")
+            sock = os.path.join(self.service_dir, "run", "mcp.sock")
+            self.service = subprocess.Popen([daemon_path(), "serve", "--socket", sock] + cmd[1:],
+                                            stdin=subprocess.DEVNULL,
+                                            stdout=subprocess.DEVNULL,
+                                            stderr=stderr if stderr is not None else None,
+                                            env=env)
+            if not wait_socket(sock, self.service):
+                raise TimeoutError("the service did not start listening")
+            cmd = [daemon_path(), "--socket", sock]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=stderr if stderr is not None else subprocess.PIPE,
                                      env=env)
@@ -189,6 +228,21 @@ class Client:
             self.proc.kill()
             self.proc.wait()
             raise
+        finally:
+            self.stop_service()
+
+    def stop_service(self):
+        if self.service is None:
+            return
+        if self.service.poll() is None:
+            self.service.terminate()
+            try:
+                self.service.wait(10)
+            except subprocess.TimeoutExpired:
+                self.service.kill()
+                self.service.wait()
+        shutil.rmtree(self.service_dir, ignore_errors=True)
+        self.service = None
 
     def __enter__(self):
         return self
@@ -196,3 +250,4 @@ class Client:
     def __exit__(self, *exc):
         if self.proc.poll() is None:
             self.close()
+        self.stop_service()

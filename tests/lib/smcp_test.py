@@ -298,6 +298,7 @@ class Daemon(mcp_client.Client):
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        self.stop_service()
 
     def __exit__(self, *exc):
         if self.proc.poll() is None:
@@ -305,6 +306,7 @@ class Daemon(mcp_client.Client):
                 self.close(timeout=5)
             except Exception:
                 self.kill()
+        self.stop_service()
         self.stderr_file.close()
 
 

@@ -1,0 +1,483 @@
+#!/usr/bin/env python3
+"""The service (issue 13): one schedmcp serve, many sessions on its socket.
+
+- the socket is 0660 root:schedmcp in a directory the daemon's account owns;
+- 64 concurrent sessions each get only their own answers, notifications,
+  log level and subscriptions;
+- a client killed mid-call: its calls are cancelled, the others go on;
+- a client that never reads does not slow the others (ping p99 under
+  2 ms) and is disconnected once its queue stays full;
+- a user outside the group is refused by the kernel, and by the service's
+  own check (one error line) when the socket's mode lets them in;
+- SIGTERM: programs detached, socket removed, exit 0;
+- SIGKILL with a bridge in the middle of a call: the client gets one clear
+  error, a new service takes over the stale socket, no BPF program of the
+  dead service is left;
+- a second service on the same socket is refused before loading anything;
+- schedmcp status and the client-side choice (bridge or in-process).
+
+argv: itest.so (the integration test plugin). Needs root (77 otherwise).
+"""
+import grp
+import json
+import os
+import pwd
+import select
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import mcp_client  # noqa: E402
+from smcp_test import (BUILD, SANITIZED, SKIP, Checker, daemon_path, is_root,  # noqa: E402
+                       plugin_dir, rss_kb)
+
+T = Checker("service")
+ITEST = next((a for a in sys.argv[1:] if a.endswith("itest.so")), None)
+PLUGINS = os.path.join(BUILD, "plugins")
+NOBODY = 65534
+
+
+class Service:
+    """schedmcp serve on a socket of its own, stderr in a file."""
+
+    def __init__(self, plugins=None, args=(), sock=None):
+        self.dir = tempfile.mkdtemp(prefix="smcp-service-")
+        os.chmod(self.dir, 0o755)
+        self.sock = sock or os.path.join(self.dir, "run", "mcp.sock")
+        self.err = open(os.path.join(self.dir, "stderr"), "w+")
+        pd = plugins or plugin_dir([ITEST])
+        self.proc = subprocess.Popen([daemon_path(), "serve", "--socket", self.sock,
+                                      "--plugin-dir", pd, "--log-level", "info"] + list(args),
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=self.err)
+        if not mcp_client.wait_socket(self.sock, self.proc, 60):
+            raise RuntimeError("the service did not start: " + self.log())
+
+    def log(self):
+        self.err.flush()
+        with open(self.err.name) as f:
+            return f.read()
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+    def close(self):
+        self.stop()
+        self.err.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Session(mcp_client.Client):
+    """An MCP session straight on the service's socket."""
+
+    def __init__(self, path, initialize=True):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(path)
+        self.buf = b""
+        self.messages = []
+        self.next_id = 1
+        self.proc = None
+        self.service = None
+        self.init_result = self.initialize() if initialize else None
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    def recv_line(self, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            r, _, _ = select.select([self.sock], [], [], left)
+            if not r:
+                return None
+            chunk = self.sock.recv(1 << 16)
+            if not chunk:
+                return None
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line
+
+    def drain(self, quiet=0.3):
+        got = []
+        while True:
+            m = self.recv(quiet)
+            if m is None:
+                return got
+            got.append(m)
+
+    def close(self, timeout=0):
+        self.sock.close()
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def tool(s, name, args=None, **kw):
+    r = s.call_tool(name, args or {}, **kw)
+    return r.get("result", {})
+
+
+def as_user(uid, gid, groups, fn):
+    """Run fn() in a child process as uid/gid; return what it printed."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            os.setgroups(groups)
+            os.setgid(gid)
+            os.setuid(uid)
+            out = fn()
+        except Exception as e:  # noqa: BLE001
+            out = f"exception {type(e).__name__}: {e}"
+        os.write(w, out.encode())
+        os._exit(0)
+    os.close(w)
+    out = b""
+    while True:
+        chunk = os.read(r, 65536)
+        if not chunk:
+            break
+        out += chunk
+    os.close(r)
+    os.waitpid(pid, 0)
+    return out.decode()
+
+
+def owned_programs(pid):
+    """The ids of the BPF programs process pid holds (its fds and links)."""
+    ids = set()
+    d = f"/proc/{pid}/fdinfo"
+    for fd in os.listdir(d):
+        try:
+            with open(os.path.join(d, fd)) as f:
+                for line in f:
+                    if line.startswith("prog_id:"):
+                        ids.add(int(line.split()[1]))
+        except OSError:
+            pass
+    return ids
+
+
+def loaded_programs():
+    """The ids of every BPF program loaded on the machine, or None."""
+    bpftool = shutil.which("bpftool")
+    if not bpftool:
+        return None
+    out = subprocess.run([bpftool, "-j", "prog", "show"], capture_output=True, text=True)
+    try:
+        return {p["id"] for p in json.loads(out.stdout)}
+    except (ValueError, KeyError):
+        return None
+
+
+def wait_gone(ids, timeout=5.0):
+    """Whether the programs ids are all unloaded within timeout (the kernel
+    frees them shortly after their last fd closes)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = ids & (loaded_programs() or set())
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.1)
+
+
+@T.case
+def test_socket_mode_and_owner():
+    with Service() as svc:
+        st = os.stat(svc.sock)
+        group = grp.getgrnam("schedmcp")
+        acct = pwd.getpwnam("schedmcp")
+        T.eq(stat.S_IMODE(st.st_mode), 0o660, "socket mode 0660")
+        T.check(stat.S_ISSOCK(st.st_mode), "a socket")
+        T.eq((st.st_uid, st.st_gid), (0, group.gr_gid), "owned by root:schedmcp")
+        dst = os.stat(os.path.dirname(svc.sock))
+        T.eq((dst.st_uid, stat.S_IMODE(dst.st_mode)), (acct.pw_uid, 0o755),
+             "its directory belongs to the daemon's account (it removes the socket at exit)")
+
+
+@T.case
+def test_64_sessions_are_separate():
+    with Service() as svc:
+        ss = [Session(svc.sock) for _ in range(64)]
+        try:
+            numbers = set()
+            for i, s in enumerate(ss):
+                T.check("result" in s.init_result, f"session {i} initialized")
+                s.request("logging/setLevel", {"level": "debug" if i % 2 == 0 else "error"})
+                if i % 4 == 0:
+                    T.check("result" in s.request("resources/subscribe",
+                                                  {"uri": "events://stream"}),
+                            f"session {i} subscribed")
+            for s in ss:
+                doc = s.read_json("schedmcp://plugins")
+                numbers.add(doc["session"]["number"])
+                T.eq(doc["sessions"]["open"], 64, "64 sessions open")
+            T.eq(len(numbers), 64, "each session reads its own session block")
+            # the same request id in every session, each with progress: one
+            # answer each, its own progress only
+            for i, s in enumerate(ss):
+                s.send({"jsonrpc": "2.0", "id": "slow", "method": "tools/call",
+                        "params": {"name": "itest_slow", "arguments": {"delay_ms": 300,
+                                                                         "steps": 2},
+                                   "_meta": {"progressToken": f"tok{i}"}}})
+            for i, s in enumerate(ss):
+                r = s.wait_response("slow", timeout=30)
+                T.check("result" in r, f"session {i}: its slow call answered")
+            for i, s in enumerate(ss):
+                tokens = {m["params"]["progressToken"] for m in s.messages
+                          if m.get("method") == "notifications/progress"}
+                T.eq(tokens, {f"tok{i}"}, f"session {i}: only its own progress")
+                answers = [m for m in s.messages if m.get("id") == "slow"]
+                T.eq(len(answers), 1, f"session {i}: one answer to its id")
+            # a log line goes to the sessions whose level asks for it
+            for s in ss:
+                s.messages.clear()
+            tool(ss[1], "itest_log", {"level": "info", "count": 1, "message": "hello all"})
+            time.sleep(0.5)
+            for i, s in enumerate(ss):
+                got = [m for m in s.drain(0.05) if m.get("method") == "notifications/message"
+                       and "hello all" in json.dumps(m)]
+                T.eq(bool(got), i % 2 == 0, f"session {i} (level "
+                     f"{'debug' if i % 2 == 0 else 'error'}) and the info line")
+            # events reach the subscribers only
+            tool(ss[2], "itest_emit", {"count": 3})
+            time.sleep(1.5)
+            for i, s in enumerate(ss):
+                upd = [m for m in s.drain(0.05)
+                       if m.get("method") == "notifications/resources/updated"]
+                T.eq(bool(upd), i % 4 == 0, f"session {i}: events://stream updates "
+                     f"{'(subscribed)' if i % 4 == 0 else '(not subscribed)'}")
+        finally:
+            for s in ss:
+                s.close()
+        time.sleep(0.5)
+        with Session(svc.sock) as s:
+            T.eq(s.read_json("schedmcp://plugins")["sessions"]["open"], 1,
+                 "closed sessions are gone")
+
+
+@T.case
+def test_killed_client_mid_call():
+    with Service() as svc:
+        a, b = Session(svc.sock), Session(svc.sock)
+        a.send({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                "params": {"name": "itest_slow", "arguments": {"delay_ms": 5000}}})
+        time.sleep(0.3)
+        T.eq(tool(b, "itest_stats")["structuredContent"]["started"], 1, "A's call started")
+        # killed: the socket goes away with unread data, no goodbye
+        a.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        a.sock.close()
+        deadline = time.monotonic() + 3
+        st = {}
+        while time.monotonic() < deadline:
+            st = tool(b, "itest_stats")["structuredContent"]
+            if st["cancelled"]:
+                break
+            time.sleep(0.05)
+        T.eq(st.get("cancelled"), 1, f"A's call was cancelled when A went: {st}")
+        T.eq(st.get("completed"), 0, "and never completed")
+        T.check("result" in b.request("ping"), "B is unaffected")
+        T.eq(b.read_json("schedmcp://plugins")["sessions"]["open"], 1, "A's session is gone")
+        b.close()
+
+
+@T.case
+def test_client_that_never_reads():
+    """The others keep a fast service; the one that does not read is cut."""
+    with Service(args=["--set", "core.max_output_queue_bytes=262144",
+                       "--set", "core.session_stall_s=5"]) as svc:
+        rss0 = rss_kb(svc.proc.pid)
+        a, b = Session(svc.sock), Session(svc.sock)
+        a.sock.setblocking(False)
+        req = b"".join(json.dumps({"jsonrpc": "2.0", "id": i, "method": "tools/call",
+                                   "params": {"name": "itest_blob",
+                                              "arguments": {"bytes": 32768}}}).encode() + b"\n"
+                       for i in range(3000))
+        sent, blocked = 0, None
+        while sent < len(req):
+            try:
+                sent += a.sock.send(req[sent:sent + 65536])
+                blocked = None
+            except BlockingIOError:
+                blocked = blocked or time.monotonic()
+                if time.monotonic() - blocked > 0.5:
+                    break
+                time.sleep(0.01)
+        T.check(sent < len(req), f"the service stopped reading A ({sent} of {len(req)} bytes)")
+        rtts = []
+        for i in range(500):
+            t0 = time.perf_counter()
+            r = b.request("ping", timeout=5)
+            rtts.append((time.perf_counter() - t0) * 1000)
+            T.check("result" in r, "B's ping answered") if i == 0 else None
+        rtts.sort()
+        p50, p99 = rtts[len(rtts) // 2], rtts[int(len(rtts) * 0.99)]
+        print(f"  B's ping while A does not read: p50 {p50:.3f} ms, p99 {p99:.3f} ms")
+        T.check(p99 < (10 if SANITIZED else 2), f"ping p99 {p99:.3f} ms under 2 ms")
+        # A stays full for session_stall_s: disconnected, its memory freed
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and "disconnected" not in svc.log():
+            time.sleep(0.2)
+        T.check("disconnected: it did not read its answers" in svc.log(),
+                "A was disconnected (the log says why)")
+        T.eq(b.read_json("schedmcp://plugins")["sessions"]["open"], 1, "only B is left")
+        grew = rss_kb(svc.proc.pid) - rss0
+        T.check(grew < 32 * 1024, f"the service's RSS grew by {grew} KiB")
+        a.close()
+        b.close()
+
+
+@T.case
+def test_who_may_connect():
+    with Service() as svc:
+        gid = grp.getgrnam("schedmcp").gr_gid
+
+        def attempt():
+            s = socket.socket(socket.AF_UNIX)
+            try:
+                s.connect(svc.sock)
+            except PermissionError:
+                return "EACCES"
+            s.sendall(b'{"jsonrpc":"2.0","id":1,"method":"ping"}\n')
+            s.settimeout(5)
+            data = b""
+            while b"\n" not in data:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            return data.decode()
+
+        T.eq(as_user(NOBODY, NOBODY, [], attempt), "EACCES",
+             "outside the group: the kernel refuses the connection (0660)")
+        out = as_user(NOBODY, NOBODY, [gid], attempt)
+        T.check('"result":{}' in out, f"a member of the group is served: {out[:200]}")
+        # a socket with looser modes (systemd misconfigured, say): the
+        # service's own check refuses with one clear line
+        os.chmod(svc.sock, 0o666)
+        out = as_user(NOBODY, NOBODY, [], attempt)
+        T.check('"code":-32001' in out and "uid 65534" in out and "schedmcp" in out,
+                f"refused with an error line: {out[:300]}")
+        T.check("refused a session: uid 65534" in svc.log(), "and the refusal is logged")
+        T.check("session" in svc.log() and "uid 0" not in svc.log().split("refused")[-1][:0],
+                "sessions are logged with their peer")
+
+
+@T.case
+def test_sigterm():
+    with Service(plugins=plugin_dir([ITEST, os.path.join(PLUGINS, "sched_latency",
+                                                         "sched_latency.so")])) as svc:
+        mine = owned_programs(svc.proc.pid)
+        T.check(mine, "the service holds its BPF programs")
+        T.eq(svc.stop(signal.SIGTERM), 0, "exit 0 on SIGTERM")
+        T.check(not os.path.exists(svc.sock), "socket removed")
+        T.check("serving MCP sessions" in svc.log(), "it served")
+        if loaded_programs() is not None:
+            T.eq(wait_gone(mine), set(), "every program of it is unloaded")
+
+
+@T.case
+def test_sigkill_restart_with_a_bridge():
+    pd = plugin_dir([ITEST, os.path.join(PLUGINS, "sched_latency", "sched_latency.so")])
+    svc = Service(plugins=pd)
+    try:
+        dead = owned_programs(svc.proc.pid)
+        br = subprocess.Popen([daemon_path(), "--socket", svc.sock, "--log-level", "warning"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+        c = mcp_client.Client.__new__(mcp_client.Client)
+        c.proc, c.service, c.buf, c.messages, c.next_id = br, None, b"", [], 1
+        T.check("result" in c.initialize(), "initialized through the bridge")
+        c.send({"jsonrpc": "2.0", "id": 42, "method": "tools/call",
+                "params": {"name": "itest_slow", "arguments": {"delay_ms": 8000}}})
+        time.sleep(0.3)
+        svc.stop(signal.SIGKILL)
+        r = c.wait_response(42, timeout=5)
+        T.eq(r.get("error", {}).get("code"), -32003, f"the call in flight gets one error: {r}")
+        T.check("service stopped" in r.get("error", {}).get("message", ""), "saying why")
+        T.eq(br.wait(5), 1, "the bridge exits 1")
+        T.check("went away" in br.stderr.read().decode(), "and says so on stderr")
+        T.check(os.path.exists(svc.sock), "the dead service left its socket")
+        # a new service takes the stale socket over
+        svc2 = Service(plugins=pd, sock=svc.sock)
+        try:
+            with Session(svc2.sock) as s:
+                T.check("result" in s.request("ping"), "the new service answers")
+            if loaded_programs() is not None:
+                T.eq(wait_gone(dead), set(), "no program of the dead service is left")
+                T.check(owned_programs(svc2.proc.pid), "the new one has its own")
+        finally:
+            svc2.close()
+    finally:
+        svc.close()
+
+
+@T.case
+def test_one_service_per_socket():
+    with Service() as svc:
+        r = subprocess.run([daemon_path(), "serve", "--socket", svc.sock, "--plugin-dir",
+                            plugin_dir([ITEST])], capture_output=True, text=True, timeout=30)
+        T.check(r.returncode != 0, "a second service on the same socket stops")
+        T.check("already answers" in r.stderr, f"saying why: {r.stderr[-300:]}")
+        with Session(svc.sock) as s:
+            T.check("result" in s.request("ping"), "the first one is untouched")
+
+
+@T.case
+def test_status_and_the_client_choice():
+    with Service() as svc:
+        def status(*args):
+            return subprocess.run([daemon_path(), "status", "--socket", svc.sock] + list(args),
+                                  capture_output=True, text=True, timeout=30).stdout
+        out = status()
+        T.check(out.startswith("bridged") and "itest" in out and "open (this one included)" in out,
+                f"status: bridged, with the service's plugins: {out}")
+        T.check("--standalone asks" in status("--standalone"), "status with --standalone")
+        T.check("--plugin-dir shapes the server" in status("--plugin-dir", "/nonexistent"),
+                "status with a server-shaping option")
+        # scxtop's spelling attaches too
+        p = subprocess.run([daemon_path(), "mcp", "--daemon", "--socket", svc.sock],
+                           input='{"jsonrpc":"2.0","id":1,"method":"ping"}\n',
+                           capture_output=True, text=True, timeout=30)
+        T.check('"id":1,"result":{}' in p.stdout, f"schedmcp mcp --daemon answers: {p.stdout}")
+    gone = os.path.join(tempfile.mkdtemp(), "nothing.sock")
+    out = subprocess.run([daemon_path(), "status", "--socket", gone], capture_output=True,
+                         text=True, timeout=30).stdout
+    T.check(out.startswith("in-process") and "no socket" in out, f"no service: {out}")
+
+
+if __name__ == "__main__":
+    if not is_root():
+        print("service: not root; the service drops to its account and checks peers")
+        sys.exit(SKIP)
+    if not ITEST:
+        print("service: itest.so was not passed")
+        sys.exit(SKIP)
+    try:
+        grp.getgrnam("schedmcp")
+        pwd.getpwnam("schedmcp")
+    except KeyError:
+        print("service: no schedmcp account and group (scripts/deps creates them)")
+        sys.exit(1)
+    T.main()

@@ -3,7 +3,7 @@
  * Fuzz the scx_stats plugin's reply parsing: what a sched_ext scheduler's
  * stats socket sends back is read by a root daemon, so a hostile or broken
  * scheduler must not be able to crash it or make it use unbounded memory.
- * The plugin's sx_conn.c (sx_reply_parse) and sx_meta.c (stats_meta into
+ * The plugin's sx_reply.c (sx_reply_parse) and sx_meta.c (stats_meta into
  * struct descriptions, their JSON, and the extraction of one struct's
  * instances from a stats reply) are compiled in.
  *

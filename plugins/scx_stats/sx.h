@@ -22,6 +22,20 @@
 #define SX_TARGET_MAX 64
 #define SX_MAX_SAMPLERS 4
 #define SX_SEEN_TARGETS 8
+/*
+ * Everything in a reply comes from whoever can bind the socket path, so the
+ * work and memory spent on one are bounded up front:
+ * - SX_REPLY_MAX_DEPTH: a reply nested deeper is refused (the scx_stats crate
+ *   nests a handful of levels; our walks recurse over it);
+ * - max_reply_values (config): a reply with more JSON values is refused
+ *   before cJSON builds ~80 bytes for each;
+ * - SX_PATH_MAX: the longest path of a field (a.b[3].c) we build.
+ */
+#define SX_REPLY_MAX_DEPTH 64
+#define SX_REPLY_VALUES_DEFAULT 100000
+#define SX_PATH_MAX 1024
+/* Room for an example path in a note: its start, "...", its length. */
+#define SX_EXAMPLE_MAX 128
 
 struct sx_conn;
 struct sx_req;
@@ -35,6 +49,7 @@ struct sx_plugin {
 	uint32_t connect_timeout_ms;
 	uint32_t read_timeout_ms;
 	size_t max_reply_bytes;
+	size_t max_reply_values;
 	size_t max_answer_bytes;
 	struct sx_conn *main; /* resource reads */
 	struct sx_meta *meta; /* last stats_meta, NULL until fetched */
@@ -74,14 +89,37 @@ uint64_t sx_conn_generation(const struct sx_conn *c);
 
 /* ------------------------------------------------------------- replies */
 
+/* What had to be repaired in a reply that was otherwise used. */
+struct sx_repair {
+	size_t bad_utf8;             /* keys and strings with bytes that are not UTF-8 */
+	char bad_path[SX_EXAMPLE_MAX]; /* where the first was, e.g. doms_dict.1.name */
+};
+
 /*
- * Parse a reply line. Returns 0 with *ret_resp set (owned by *ret_root,
- * which the caller deletes), or -EPROTO (not a reply object; why says so),
- * or -EREMOTEIO when the scheduler answered a non-zero errno (*ret_errno,
- * and why holds its message).
+ * Parse a reply line of at most max_values JSON values (containers, members,
+ * array items; 0: no limit) nested at most SX_REPLY_MAX_DEPTH deep. Returns
+ * 0 with *ret_resp set (owned by *ret_root, which the caller deletes), or
+ * -EPROTO (not a reply object; why says so), -E2BIG (too many values or too
+ * deep; why says which), or -EREMOTEIO when the scheduler answered a
+ * non-zero errno (*ret_errno, and why holds its message).
+ *
+ * Invalid UTF-8 in resp does not lose the reply: each bad byte of a key or
+ * string becomes U+FFFD, counted with the first path in *ret_repair (when
+ * not NULL; zeroed first), so that answers can say what was changed.
  */
-int sx_reply_parse(const char *line, size_t len, cJSON **ret_root, const cJSON **ret_resp,
-		   int *ret_errno, char *why, size_t why_len);
+int sx_reply_parse(const char *line, size_t len, size_t max_values, cJSON **ret_root,
+		   const cJSON **ret_resp, int *ret_errno, struct sx_repair *ret_repair, char *why,
+		   size_t why_len);
+/* A note for an answer about *r ("2 strings ... first at x.y ..."); false
+ * with buf untouched when nothing was repaired. */
+bool sx_repair_note(const struct sx_repair *r, const char *what, char *buf, size_t len);
+/* {strings, first_path, replaced_with} under "invalid_utf8" when *r holds
+ * a repair; nothing otherwise. */
+void sx_repair_emit(const struct smcp_host_api *api, struct smcp_json *j,
+		    const struct sx_repair *r);
+/* Make path an example for a note: whole when it fits in len, else its
+ * start, "..." and its length in bytes (need, or strlen(path) when 0). */
+void sx_example(char *buf, size_t len, const char *path, size_t need);
 
 /* ---------------------------------------------------------------- meta */
 
@@ -122,6 +160,7 @@ struct sx_meta {
 	struct sx_struct *structs;
 	size_t n_structs;
 	const struct sx_struct *top; /* the struct marked top, or NULL */
+	struct sx_repair repair; /* of the stats_meta reply (set by the caller) */
 };
 
 /* Build from the resp of stats_meta; NULL with why set when it is not a
@@ -130,6 +169,9 @@ struct sx_meta *sx_meta_parse(const cJSON *resp, char *why, size_t why_len);
 void sx_meta_free(struct sx_meta *m);
 const struct sx_struct *sx_meta_find(const struct sx_meta *m, const char *name);
 const struct sx_field *sx_struct_field(const struct sx_struct *s, const char *name);
+/* A note for answers about what stats_meta held that was not UTF-8; false
+ * with buf untouched when nothing. */
+bool sx_meta_note(const struct sx_meta *m, char *buf, size_t len);
 /* "u64", "float", "[u64]", "{string:LayerStats}"... into buf. */
 const char *sx_field_type(const struct sx_field *f, char *buf, size_t len);
 /* Write {"top": ..., "structs": {NAME: {desc, fields: {F: {type, desc}}}}}

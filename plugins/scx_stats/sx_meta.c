@@ -175,6 +175,11 @@ const struct sx_field *sx_struct_field(const struct sx_struct *s, const char *na
 	return NULL;
 }
 
+bool sx_meta_note(const struct sx_meta *m, char *buf, size_t len)
+{
+	return m && sx_repair_note(&m->repair, "stats_meta", buf, len);
+}
+
 static const char *kind_name(enum sx_kind k, const char *struct_name)
 {
 	switch (k) {

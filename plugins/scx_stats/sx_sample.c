@@ -70,6 +70,7 @@ struct sx_sampler {
 	struct series *s;
 	size_t n;
 	uint32_t *hash; /* index + 1 into s, 0 = empty */
+	struct sx_repair repair; /* the reply with the most strings repaired */
 	bool paths_cut;
 	bool meta_phase;
 	bool priming; /* the first stats read only opens the period (see on_sample) */
@@ -288,6 +289,7 @@ static void emit_result(struct sx_sampler *sm)
 	size_t nc = 0, ng = 0, nk = 0;
 	uint64_t first = 0, last = 0;
 	struct smcp_json *j;
+	char note[700];
 	bool cut;
 
 	if (!cnt || !gau || !(j = api->result_json(sm->res))) {
@@ -331,6 +333,7 @@ static void emit_result(struct sx_sampler *sm)
 	}
 	api->json_end(j);
 	api->json_uint(j, "constant_total", nk);
+	sx_repair_emit(api, j, &sm->repair);
 	cut = nc > sm->limit || ng > sm->limit || nk > MAX_CONSTANTS || sm->paths_cut;
 	api->json_bool(j, "truncated", cut);
 	api->json_array(j, "notes");
@@ -342,6 +345,10 @@ static void emit_result(struct sx_sampler *sm)
 	if (cut)
 		api->json_string(j, NULL, "lists cut at limit (and arrays at 16 elements); narrow "
 					  "with fields, e.g. 'layers.*.util', or raise limit");
+	if (sx_repair_note(&sm->repair, "a reply", note, sizeof(note)))
+		api->json_string(j, NULL, note);
+	if (sx_meta_note(sm->meta, note, sizeof(note)))
+		api->json_string(j, NULL, note);
 	if (sm->got < 2)
 		api->json_string(j, NULL, "fewer than two samples: no rates");
 	if (sm->skipped)
@@ -426,6 +433,7 @@ static void on_sample(void *data, int err, const char *line, size_t len, const c
 	struct sx_sampler *sm = data;
 	const struct smcp_host_api *api = sm->p->api;
 	const struct sx_struct *st = NULL;
+	struct sx_repair repair;
 	const cJSON *resp;
 	cJSON *root = NULL;
 	char msg[300];
@@ -435,8 +443,10 @@ static void on_sample(void *data, int err, const char *line, size_t len, const c
 	if (sm->meta_phase) {
 		/* without stats_meta the fields are typed from their values */
 		sm->meta_phase = false;
-		if (!err && sx_reply_parse(line, len, &root, &resp, &eno, msg, sizeof(msg)) == 0)
-			sm->meta = sx_meta_parse(resp, msg, sizeof(msg));
+		if (!err && sx_reply_parse(line, len, sm->p->max_reply_values, &root, &resp, &eno,
+					   &repair, msg, sizeof(msg)) == 0 &&
+		    (sm->meta = sx_meta_parse(resp, msg, sizeof(msg))))
+			sm->meta->repair = repair;
 		cJSON_Delete(root);
 		if (err == -ENOENT || err == -ECONNREFUSED || err == -EACCES) {
 			snprintf(sm->error, sizeof(sm->error), "%s", why);
@@ -447,7 +457,9 @@ static void on_sample(void *data, int err, const char *line, size_t len, const c
 		sm->timer = api->timer_add(sm->p->host, sm->interval_ms, true, on_tick, sm);
 		return;
 	}
-	rc = err ? err : sx_reply_parse(line, len, &root, &resp, &eno, msg, sizeof(msg));
+	rc = err ? err
+		 : sx_reply_parse(line, len, sm->p->max_reply_values, &root, &resp, &eno, &repair,
+				  msg, sizeof(msg));
 	if (!rc && sm->priming) {
 		/*
 		 * Per-period schedulers (scx_layered) answer a new connection's first
@@ -475,6 +487,8 @@ static void on_sample(void *data, int err, const char *line, size_t len, const c
 			st = strcmp(sm->target, "top") == 0 ? sm->meta->top
 							     : sx_meta_find(sm->meta, sm->target);
 		flatten(sm, st, resp, "", 0, api->now_ns(sm->p->host));
+		if (repair.bad_utf8 > sm->repair.bad_utf8)
+			sm->repair = repair;
 		cJSON_Delete(root);
 		sm->got++;
 		snprintf(msg, sizeof(msg), "sample %u of %u", sm->got, sm->want);

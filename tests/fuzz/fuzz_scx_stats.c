@@ -3,9 +3,10 @@
  * Fuzz the scx_stats plugin's reply parsing: what a sched_ext scheduler's
  * stats socket sends back is read by a root daemon, so a hostile or broken
  * scheduler must not be able to crash it or make it use unbounded memory.
- * The plugin's sx_reply.c (sx_reply_parse) and sx_meta.c (stats_meta into
- * struct descriptions, their JSON, and the extraction of one struct's
- * instances from a stats reply) are compiled in.
+ * The plugin's sx_reply.c (sx_reply_parse: size checks and UTF-8 repair)
+ * and sx_meta.c (stats_meta into struct descriptions, their JSON, and the
+ * extraction of one struct's instances from a stats reply) are compiled in.
+ * Besides crashes, it aborts when a parsed reply is not UTF-8 any more.
  *
  * Input: newline-separated reply lines, as the connection hands them over
  * (NUL-terminated, without the newline). The first is the stats_meta reply;
@@ -16,6 +17,7 @@
 
 #include "../../core/host.h"
 #include "../../core/result.h"
+#include "../../core/util.h"
 #include "sx.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -43,16 +45,27 @@ static void emit_meta(const struct sx_meta *m, const struct sx_struct *root, boo
 /* One line as the connection passes it: a NUL-terminated copy. */
 static int parse_line(const char *p, size_t n, cJSON **root, const cJSON **resp)
 {
-	char *line = malloc(n + 1), why[512];
+	char *line = malloc(n + 1), why[512], note[400], *text;
+	struct sx_repair repair;
 	int eno, err;
 
 	if (!line)
 		return -1;
 	memcpy(line, p, n);
 	line[n] = '\0';
-	err = sx_reply_parse(line, n, root, resp, &eno, why, sizeof(why));
+	err = sx_reply_parse(line, n, SX_REPLY_VALUES_DEFAULT, root, resp, &eno, &repair, why,
+			     sizeof(why));
 	free(line);
-	return err;
+	if (err)
+		return err;
+	(void)sx_repair_note(&repair, "the reply", note, sizeof(note));
+	/* the host's writer refuses raw JSON that is not UTF-8: after the
+	 * repair, what is answered must be */
+	text = cJSON_PrintUnformatted(*resp);
+	if (text && !utf8_valid(text, strlen(text)))
+		abort();
+	free(text);
+	return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -71,6 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cJSON_Delete(mroot);
 	if (!m)
 		return 0;
+	(void)sx_meta_note(m, why, sizeof(why));
 	root = m->top ? m->top : (m->n_structs ? &m->structs[0] : NULL);
 	emit_meta(m, NULL, true);
 	emit_meta(m, root, false);

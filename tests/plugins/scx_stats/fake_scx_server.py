@@ -19,6 +19,12 @@ Shapes (--shape):
            counts and percentages since that connection's previous read.
   wide     a top struct with many domains (for answers that must be cut).
 
+Hostile shapes (raw text: duplicate keys and bad bytes json.dumps cannot write):
+  badutf8    the cluster shape whose stats reply has a byte that is not UTF-8 in
+             doms_dict.1.name ("dom\\xff1").
+  many-doms  the cluster shape with --domains (250000) empty domains: more values
+             than a reply may hold by default.
+
 Faults (--mode):
   normal      serve as above
   slow        wait --delay-ms before every reply
@@ -134,6 +140,9 @@ class State:
         self.lock = threading.Lock()
         self.requests = 0
         self.connections = 0
+        if args.shape == "many-doms":  # made once, before "ready": replies come at once
+            doms = ",".join('"%d":{}' % i for i in range(args.domains))
+            self.many = RawJSON(('{"name":"many","doms_dict":{%s}}' % doms).encode())
 
     # -- cluster ----------------------------------------------------------
     def cluster(self):
@@ -148,7 +157,29 @@ class State:
                 "bitmap": [3735928559, 3203391149], "doms_dict": doms}
 
     def meta(self):
-        return layered_meta() if self.args.shape == "layered" else cluster_meta()
+        if self.args.shape == "layered":
+            return layered_meta()
+        return cluster_meta()  # cluster, wide, badutf8, many-doms
+
+    def top(self, conn):
+        shape = self.args.shape
+        if shape == "layered":
+            return conn.layered()
+        if shape == "badutf8":
+            st = self.cluster()
+            st["doms_dict"]["1"]["name"] = "@BAD@"
+            text = json.dumps(st, separators=(",", ":")).encode()
+            return RawJSON(text.replace(b"@BAD@", b"dom\xff1"))
+        if shape == "many-doms":
+            return self.many
+        return self.cluster()
+
+
+class RawJSON:
+    """JSON text sent as it is (bytes), for what json.dumps cannot write."""
+
+    def __init__(self, text):
+        self.text = text
 
 
 class Conn:
@@ -195,14 +226,20 @@ class Conn:
         if req["req"] == "stats":
             target = args.get("target", "top")
             if target == "top":
-                if st.args.shape == "layered":
-                    return {"errno": 0, "args": {"resp": self.layered()}}
-                return {"errno": 0, "args": {"resp": st.cluster()}}
+                return {"errno": 0, "args": {"resp": st.top(self)}}
             if target == "sched_samples" and st.args.shape == "cluster":
                 return {"errno": 0, "args": {"resp": {"samples": [1, 2, 3]}}}
             return {"errno": EINVAL,
                     "args": {"resp": f"unknown stat target {json.dumps(req)}"}}
         return {"errno": EINVAL, "args": {"resp": f"unknown command {req['req']!r}"}}
+
+
+def encode(reply):
+    """One reply line; a RawJSON resp goes in as the bytes it holds."""
+    resp = reply["args"]["resp"]
+    if not isinstance(resp, RawJSON):
+        return (json.dumps(reply, separators=(",", ":")) + "\n").encode()
+    return b'{"errno":%d,"args":{"resp":%s}}\n' % (reply["errno"], resp.text)
 
 
 def serve_conn(st, sock):
@@ -231,8 +268,7 @@ def serve_conn(st, sock):
                     blob = b'{"errno":0,"args":{"resp":{"pad":"' + b"x" * n + b'"}}}\n'
                     sock.sendall(blob)
                     continue
-                out = (json.dumps(c.handle(line.decode("utf-8", "replace")),
-                                  separators=(",", ":")) + "\n").encode()
+                out = encode(c.handle(line.decode("utf-8", "replace")))
                 if mode == "close-mid" and b'"stats_meta"' not in line:
                     sock.sendall(out[:len(out) // 2])
                     sock.shutdown(socket.SHUT_RDWR)
@@ -247,15 +283,18 @@ def serve_conn(st, sock):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("path")
-    ap.add_argument("--shape", default="cluster", choices=["cluster", "layered", "wide"])
+    ap.add_argument("--shape", default="cluster",
+                    choices=["cluster", "layered", "wide", "badutf8", "many-doms"])
     ap.add_argument("--mode", default="normal",
                     choices=["normal", "slow", "silent", "close-mid", "oversize", "garbage",
                              "noaccept", "errno"])
     ap.add_argument("--delay-ms", type=int, default=500)
     ap.add_argument("--oversize-bytes", type=int, default=2 << 20)
     ap.add_argument("--name", default="test cluster")
-    ap.add_argument("--domains", type=int, default=2)
+    ap.add_argument("--domains", type=int, default=None)
     args = ap.parse_args()
+    if args.domains is None:
+        args.domains = 250000 if args.shape == "many-doms" else 2
     if args.shape == "wide":
         args.shape = "cluster"
         args.domains = max(args.domains, 3000)

@@ -4,7 +4,9 @@ their metadata, targets and struct picking, completion, the sampling tool (rates
 progress, cancel), and every way a stats server can misbehave (no socket, a stale
 socket, errors, slow replies, no reply, a reply cut short, an oversize reply,
 garbage, a backlog that never gets accepted, a restart) without ever blocking the
-loop: a ping sent while a read waits is answered at once."""
+loop: a ping sent while a read waits is answered at once. Hostile replies
+(bytes that are not UTF-8, more values than allowed) cost a read little time and
+memory and lose nothing in silence."""
 import json
 import os
 import signal
@@ -378,6 +380,94 @@ def test_shutdown_with_pending():
         ck.eq(rc, 0, "clean exit with a read and a sampling pending")
         c.kill()
         c.stderr_file.close()
+
+
+# ------------------------------------------------------------ hostile servers
+# Whoever can bind the socket path is untrusted (SECURITY.md): no reply may
+# make one read cost more than a moment of CPU or a few MiB, or freeze the loop.
+
+def peak_rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def read_with_pings(c, rid, uri, timeout=10):
+    """Send a read, then pings one after another (each when the previous one is
+    answered, 50 ms apart) until the read is answered. Returns (read response,
+    seconds to it, the slowest ping's seconds), None for what did not come; a
+    ping left unanswered for 2 s ends the wait."""
+    t0 = time.monotonic()
+    c.send({"jsonrpc": "2.0", "id": rid, "method": "resources/read", "params": {"uri": uri}})
+    read = read_at = None
+    worst = 0.0
+    pid = rid + 1
+    while read is None and time.monotonic() - t0 < timeout:
+        sent = time.monotonic()
+        c.send({"jsonrpc": "2.0", "id": pid, "method": "ping"})
+        pong = None
+        while pong is None and time.monotonic() - sent < 2.0:
+            m = c.recv(0.05)
+            if m and m.get("id") == rid and ("result" in m or "error" in m):
+                read, read_at = m, time.monotonic() - t0
+            elif m and m.get("id") == pid:
+                pong = time.monotonic() - sent
+        if pong is None:
+            return read, read_at, None
+        worst = max(worst, pong)
+        pid += 1
+        time.sleep(0.05)
+    return read, read_at, worst
+
+
+def hostile_read(c, rid, uri, what):
+    """A read that must answer within 1 s, every ping answered meanwhile (in
+    under 1 s), peak RSS under 64 MiB. Returns the answer (None when it did
+    not come)."""
+    r, dt, ping = read_with_pings(c, rid, uri)
+    ck.check(ping is not None and ping < 1.0, "%s: pings answered meanwhile (slowest %s s)" %
+             (what, ping))
+    ck.check(r is not None and dt < 1.0, "%s: answered within 1 s (%s s)" % (what, dt))
+    hwm = peak_rss_kb(c.pid)
+    ck.check(hwm < smcp_test.rss_limit_kb(64 * 1024),
+             "%s: peak RSS %d KiB under 64 MiB" % (what, hwm))
+    return text_json(r) if r and "result" in r else None
+
+
+@ck.case
+def test_reply_values():
+    """A reply of 250000 values (3 MB, under max_reply_bytes) is refused before
+    cJSON builds ~80 bytes for each: 4 MB of numbers cost 330 MB and seconds."""
+    path = os.path.join(sockdir(), "stats")
+    with Server(path, "--shape", "many-doms"), daemon(path, extra_conf=FAST) as c:
+        a = hostile_read(c, 4000, "stats://scheduler/raw", "250000 values")
+        if a is not None:
+            ck.eq(a["available"], False, "a reply of 250000 values is refused")
+            ck.check("more than 100000 JSON values" in a["reason"], "why: %r" % a["reason"])
+            ck.check("max_reply_values" in a.get("hint", ""), "and what to raise")
+
+
+@ck.case
+def test_invalid_utf8():
+    """One byte that is not UTF-8 in a string dropped the whole stats member,
+    with truncated false."""
+    path = os.path.join(sockdir(), "stats")
+    with Server(path, "--shape", "badutf8"), daemon(path, extra_conf=FAST) as c:
+        a = read_json(c, "stats://scheduler/raw")
+        st = a.get("stats") or {}
+        ck.eq(st.get("name"), "test cluster", "the rest of the stats kept")
+        ck.eq(st.get("doms_dict", {}).get("1", {}).get("name"), "dom\ufffd1",
+              "the bad byte replaced by U+FFFD")
+        ck.eq(st.get("doms_dict", {}).get("0", {}).get("name"), "domain 0", "its neighbour kept")
+        ck.eq(a.get("invalid_utf8"), {"strings": 1, "first_path": "doms_dict.1.name",
+                                      "replaced_with": "U+FFFD"}, "what was replaced, and where")
+        ck.check(any("not UTF-8" in n and "doms_dict.1.name" in n for n in a["notes"]),
+                 "and a note: %r" % a["notes"])
+        d = read_json(c, "stats://scheduler/raw/DomainStats")
+        ck.eq(d["instances"].get("doms_dict.1", {}).get("name"), "dom\ufffd1",
+              "picked instances too")
 
 
 if __name__ == "__main__":

@@ -421,6 +421,7 @@ static void answer_stats(struct sx_read *rd, const cJSON *resp)
 	const struct sx_struct *root = NULL, *want = NULL;
 	struct smcp_json *j = api->result_json(rd->res);
 	size_t budget = p->max_answer_bytes, reserve;
+	struct sx_extract_info xi = { 0 };
 	cJSON *picked = NULL;
 	bool cut = false, with_desc = true, meta_fits = true;
 	char note[700];
@@ -459,10 +460,13 @@ static void answer_stats(struct sx_read *rd, const cJSON *resp)
 		budget -= meta_size(p->meta, with_desc) < budget ? meta_size(p->meta, with_desc)
 								 : budget;
 	if (rd->phase == R_TOP) {
-		picked = sx_meta_extract(p->meta, p->meta->top, resp, rd->target);
+		picked = sx_meta_extract(p->meta, p->meta->top, resp, rd->target, &xi);
 		api->json_string(j, "struct", rd->target);
 		api->json_string(j, "picked_from", "top");
 		err = emit_bounded(api, j, "instances", picked, budget, &cut);
+		api->json_uint(j, "instances_found", xi.found);
+		if (xi.skips.too_long || xi.skips.repeated)
+			sx_skips_emit(api, j, "paths_skipped", &xi.skips);
 		root = want;
 	} else {
 		err = emit_bounded(api, j, "stats", resp, budget, &cut);
@@ -472,7 +476,7 @@ static void answer_stats(struct sx_read *rd, const cJSON *resp)
 		sx_meta_emit(api, j, "meta", p->meta, root, with_desc);
 	else
 		api->json_null(j, "meta");
-	api->json_bool(j, "truncated", cut || !meta_fits);
+	api->json_bool(j, "truncated", cut || !meta_fits || xi.cut[0]);
 	api->json_array(j, "notes");
 	if (err) {
 		snprintf(note, sizeof(note), "the stats could not be written into the answer: %s",
@@ -484,6 +488,10 @@ static void answer_stats(struct sx_read *rd, const cJSON *resp)
 					  "objects deeper than shown are summarised ({cut, members, "
 					  "keys}); read stats://scheduler/raw/{target} with a struct "
 					  "name from meta for its instances");
+	if (xi.cut[0]) {
+		snprintf(note, sizeof(note), "instances left out: %s", xi.cut);
+		api->json_string(j, NULL, note);
+	}
 	if (sx_repair_note(&rd->repair, "the scheduler's reply", note, sizeof(note)))
 		api->json_string(j, NULL, note);
 	if (sx_meta_note(p->meta, note, sizeof(note)))

@@ -5,6 +5,8 @@
  * ~80 bytes per value, so 4 MiB of "[0,0,..." would cost 330 MiB and
  * seconds), parsed, and repaired where one bad byte would otherwise lose the
  * whole reply (the host's writer refuses raw JSON that is not UTF-8).
+ * Also what the walks over a reply share (sx_meta.c's extraction and the
+ * sampler): paths built whole, or left out and counted, never cut.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -133,6 +135,69 @@ void sx_example(char *buf, size_t len, const char *path, size_t need)
 	/* 40 bytes leave room for "... (N bytes)"; a UTF-8 sequence cut here
 	 * becomes U+FFFD in the host's writer, which is fine for an example */
 	snprintf(buf, len, "%.*s... (%zu bytes)", (int)(len > 40 ? len - 40 : 0), path, n);
+}
+
+bool sx_path_join(char *buf, const char *path, const char *sep, const char *key,
+		  struct sx_skips *k)
+{
+	int n = snprintf(buf, SX_PATH_MAX, "%s%s%s", path, *path ? sep : "", key);
+
+	if (n >= 0 && n < SX_PATH_MAX)
+		return true;
+	if (k->too_long++ == 0)
+		sx_example(k->too_long_example, sizeof(k->too_long_example), buf,
+			   n < 0 ? SX_PATH_MAX : (size_t)n);
+	return false;
+}
+
+bool sx_path_index(char *buf, const char *path, int idx, struct sx_skips *k)
+{
+	int n = snprintf(buf, SX_PATH_MAX, "%s[%d]", path, idx);
+
+	if (n >= 0 && n < SX_PATH_MAX)
+		return true;
+	if (k->too_long++ == 0)
+		sx_example(k->too_long_example, sizeof(k->too_long_example), buf,
+			   n < 0 ? SX_PATH_MAX : (size_t)n);
+	return false;
+}
+
+void sx_skip_repeated(struct sx_skips *k, const char *path)
+{
+	if (k->repeated++ == 0)
+		sx_example(k->repeated_example, sizeof(k->repeated_example), path, 0);
+}
+
+bool sx_skips_note(const struct sx_skips *k, char *buf, size_t len)
+{
+	int n = 0;
+
+	if (!k->too_long && !k->repeated)
+		return false;
+	buf[0] = '\0';
+	if (k->too_long)
+		n = snprintf(buf, len, "%zu path%s longer than %d bytes left out, not cut (cut "
+				       "paths of different fields would merge), e.g. %s",
+			     k->too_long, k->too_long == 1 ? "" : "s", SX_PATH_MAX - 1,
+			     k->too_long_example);
+	if (k->repeated && n >= 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n,
+			 "%s%zu value%s left out whose path repeats one already taken (a key "
+			 "twice in an object, or a key with a dot beside nested keys), e.g. %s",
+			 n ? "; " : "", k->repeated, k->repeated == 1 ? "" : "s",
+			 k->repeated_example);
+	return true;
+}
+
+void sx_skips_emit(const struct smcp_host_api *api, struct smcp_json *j, const char *key,
+		   const struct sx_skips *k)
+{
+	api->json_object(j, key);
+	api->json_uint(j, "too_long", k->too_long);
+	api->json_string(j, "too_long_example", k->too_long ? k->too_long_example : NULL);
+	api->json_uint(j, "repeated", k->repeated);
+	api->json_string(j, "repeated_example", k->repeated ? k->repeated_example : NULL);
+	api->json_end(j);
 }
 
 /*

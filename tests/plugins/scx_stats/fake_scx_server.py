@@ -20,10 +20,17 @@ Shapes (--shape):
   wide     a top struct with many domains (for answers that must be cut).
 
 Hostile shapes (raw text: duplicate keys and bad bytes json.dumps cannot write):
+  dup-deep   structs S0 (top) .. S{depth-1}, each with the field "n" repeated
+             --dup-repeat times (8) pointing at the next, the last at B; stats hold
+             one B --dup-depth (20) levels down. Picking B out of top once cost
+             repeat^depth steps.
+  dup-wide   a top struct with the field "b" repeated --dup-repeat (1000) times, all
+             of struct B; stats hold one B of about 12 KB (6000 numbers), which was
+             copied once per repeat.
   badutf8    the cluster shape whose stats reply has a byte that is not UTF-8 in
              doms_dict.1.name ("dom\\xff1").
   many-doms  the cluster shape with --domains (250000) empty domains: more values
-             than a reply may hold by default.
+             than a reply may hold by default, and than a walk looks at.
 
 Faults (--mode):
   normal      serve as above
@@ -159,12 +166,16 @@ class State:
     def meta(self):
         if self.args.shape == "layered":
             return layered_meta()
+        if self.args.shape in ("dup-deep", "dup-wide"):
+            return dup_meta_text(self.args)
         return cluster_meta()  # cluster, wide, badutf8, many-doms
 
     def top(self, conn):
         shape = self.args.shape
         if shape == "layered":
             return conn.layered()
+        if shape in ("dup-deep", "dup-wide"):
+            return dup_stats_text(self.args)
         if shape == "badutf8":
             st = self.cluster()
             st["doms_dict"]["1"]["name"] = "@BAD@"
@@ -180,6 +191,34 @@ class RawJSON:
 
     def __init__(self, text):
         self.text = text
+
+
+def dup_meta_text(args):
+    """stats_meta with a field name repeated (see the shapes in the docstring)."""
+    rep = args.dup_repeat
+    structs = []
+    if args.shape == "dup-deep":
+        for i in range(args.dup_depth):
+            nxt = "S%d" % (i + 1) if i + 1 < args.dup_depth else "B"
+            field = '"n":{"datum":{"struct":"%s"}}' % nxt
+            top = '"top":"true",' if i == 0 else ""
+            structs.append('"S%d":{"name":"S%d",%s"fields":{%s}}'
+                           % (i, i, top, ",".join([field] * rep)))
+    else:
+        field = '"b":{"datum":{"struct":"B"}}'
+        structs.append('"T":{"name":"T","top":"true","fields":{%s}}'
+                       % ",".join([field] * rep))
+    structs.append('"B":{"name":"B","fields":{"x":{"datum":"u64"},"v":{"array":"u64"}}}')
+    return RawJSON(("{%s}" % ",".join(structs)).encode())
+
+
+def dup_stats_text(args):
+    if args.shape == "dup-deep":
+        inner = '{"x":1,"v":[1,2,3]}'
+        for _ in range(args.dup_depth):
+            inner = '{"n":%s}' % inner
+        return RawJSON(inner.encode())
+    return RawJSON(('{"b":{"x":1,"v":[%s]}}' % ",".join(["0"] * 6000)).encode())
 
 
 class Conn:
@@ -284,7 +323,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("path")
     ap.add_argument("--shape", default="cluster",
-                    choices=["cluster", "layered", "wide", "badutf8", "many-doms"])
+                    choices=["cluster", "layered", "wide", "dup-deep", "dup-wide", "badutf8",
+                             "many-doms"])
+    ap.add_argument("--dup-repeat", type=int, default=None)
+    ap.add_argument("--dup-depth", type=int, default=20)
     ap.add_argument("--mode", default="normal",
                     choices=["normal", "slow", "silent", "close-mid", "oversize", "garbage",
                              "noaccept", "errno"])
@@ -295,6 +337,8 @@ def main():
     args = ap.parse_args()
     if args.domains is None:
         args.domains = 250000 if args.shape == "many-doms" else 2
+    if args.dup_repeat is None:
+        args.dup_repeat = 1000 if args.shape == "dup-wide" else 8
     if args.shape == "wide":
         args.shape = "cluster"
         args.domains = max(args.domains, 3000)

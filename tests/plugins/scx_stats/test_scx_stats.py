@@ -5,8 +5,8 @@ progress, cancel), and every way a stats server can misbehave (no socket, a stal
 socket, errors, slow replies, no reply, a reply cut short, an oversize reply,
 garbage, a backlog that never gets accepted, a restart) without ever blocking the
 loop: a ping sent while a read waits is answered at once. Hostile replies
-(bytes that are not UTF-8, more values than allowed) cost a read little time and
-memory and lose nothing in silence."""
+(stats_meta repeating field names, bytes that are not UTF-8, more values than
+allowed) cost a read little time and memory and lose nothing in silence."""
 import json
 import os
 import signal
@@ -437,6 +437,46 @@ def hostile_read(c, rid, uri, what):
 
 
 @ck.case
+def test_dup_fields_deep():
+    """A field name repeated 8 times at each of 20 struct levels: the walk
+    that picks B out of top once took 8^16 steps (3 repeats: 16 s)."""
+    path = os.path.join(sockdir(), "stats")
+    with Server(path, "--shape", "dup-deep"), daemon(path, extra_conf=FAST) as c:
+        a = hostile_read(c, 1000, "stats://scheduler/raw/B", "8x along 20 levels")
+        if a is None:
+            return
+        ck.eq((a["available"], a["struct"]), (True, "B"), "picked from top")
+        dup = a["meta"].get("duplicates_ignored") or {}
+        ck.eq(dup.get("fields"), 20 * 7, "stats_meta's repeats dropped and counted: %r" % dup)
+        ck.eq(dup.get("first"), "S0.n", "with the first")
+        ck.eq(a["instances"], {}, "B lies deeper than the walk goes")
+        ck.eq(a["truncated"], True, "the answer says it was cut")
+        ck.check(any("deeper than 16" in n for n in a["notes"]), "and why: %r" % a["notes"])
+        ck.check(any("repeats 140 field names" in n for n in a["notes"]),
+                 "a note on the repeats: %r" % a["notes"])
+        top = read_json(c, "stats://scheduler/raw")
+        ck.eq(list(top["meta"]["structs"]["S3"]["fields"]), ["n"], "one field n per struct")
+
+
+@ck.case
+def test_dup_fields_wide():
+    """One field repeated 1000 times, a 12 KB stats reply: the instance was
+    copied once per repeat (peak RSS 961 MB, 473 MB kept)."""
+    path = os.path.join(sockdir(), "stats")
+    with Server(path, "--shape", "dup-wide"), daemon(path, extra_conf=FAST) as c:
+        a = hostile_read(c, 2000, "stats://scheduler/raw/B", "1000x, 12 KB reply")
+        if a is None:
+            return
+        ck.eq(list(a["instances"]), ["b"], "one instance, once")
+        ck.eq(len(a["instances"]["b"]["v"]), 6000, "whole")
+        ck.eq(a["instances_found"], 1, "found once")
+        ck.eq(a["meta"]["duplicates_ignored"]["fields"], 999, "999 repeats dropped")
+        a = hostile_read(c, 3000, "stats://scheduler/raw", "1000x, top")
+        if a is not None:
+            ck.eq(list(a["meta"]["structs"]["T"]["fields"]), ["b"], "meta lists b once")
+
+
+@ck.case
 def test_reply_values():
     """A reply of 250000 values (3 MB, under max_reply_bytes) is refused before
     cJSON builds ~80 bytes for each: 4 MB of numbers cost 330 MB and seconds."""
@@ -447,6 +487,28 @@ def test_reply_values():
             ck.eq(a["available"], False, "a reply of 250000 values is refused")
             ck.check("more than 100000 JSON values" in a["reason"], "why: %r" % a["reason"])
             ck.check("max_reply_values" in a.get("hint", ""), "and what to raise")
+
+
+@ck.case
+def test_walk_budgets():
+    """The walk keeps at most 1000 instances and looks at most at 200000
+    values, and the answer says so."""
+    path = os.path.join(sockdir(), "stats")
+    with Server(path, "--shape", "wide"), daemon(path, extra_conf=FAST) as c:
+        a = read_json(c, "stats://scheduler/raw/DomainStats")
+        ck.eq(a.get("instances_found"), 3000, "all 3000 instances counted")
+        ck.eq(a["truncated"], True, "cut")
+        ck.check(any("2000 instances past the first 1000" in n for n in a["notes"]),
+                 "why: %r" % a["notes"])
+    path = os.path.join(sockdir(), "stats")
+    with Server(path, "--shape", "many-doms"), \
+            daemon(path, extra_conf="read_timeout_ms = 5000\nmax_reply_values = 1000000\n") as c:
+        a = read_json(c, "stats://scheduler/raw/DomainStats", timeout=20)
+        ck.eq(a["available"], True, "allowed by max_reply_values")
+        ck.check(0 < a["instances_found"] < 250000, "the walk stopped early: %r found" %
+                 a["instances_found"])
+        ck.check(any("stopped after looking at 200000 values" in n for n in a["notes"]),
+                 "and says why: %r" % a["notes"])
 
 
 @ck.case

@@ -29,6 +29,10 @@ Hostile shapes (raw text: duplicate keys and bad bytes json.dumps cannot write):
              copied once per repeat.
   badutf8    the cluster shape whose stats reply has a byte that is not UTF-8 in
              doms_dict.1.name ("dom\\xff1").
+  longpaths  the cluster shape with domains keyed by long names: two of 300
+             characters that differ only in their last one (sampled paths that
+             differ only after 255 characters), and one of 1500; and two values
+             with one path: "dot.ted" (1) beside "dot": {"ted": 2}.
   many-doms  the cluster shape with --domains (250000) empty domains: more values
              than a reply may hold by default, and than a walk looks at.
 
@@ -168,7 +172,7 @@ class State:
             return layered_meta()
         if self.args.shape in ("dup-deep", "dup-wide"):
             return dup_meta_text(self.args)
-        return cluster_meta()  # cluster, wide, badutf8, many-doms
+        return cluster_meta()  # cluster, wide, badutf8, longpaths, many-doms
 
     def top(self, conn):
         shape = self.args.shape
@@ -181,9 +185,21 @@ class State:
             st["doms_dict"]["1"]["name"] = "@BAD@"
             text = json.dumps(st, separators=(",", ":")).encode()
             return RawJSON(text.replace(b"@BAD@", b"dom\xff1"))
+        if shape == "longpaths":
+            st = self.cluster()
+            el = time.monotonic() - self.t0
+            # events differ per domain: one merged series would go up and down
+            st["doms_dict"] = {k: {"name": "d%d" % i, "events": int(el * 100 * (i + 1)),
+                                   "pressure": float(i)} for i, k in enumerate(LONG_KEYS)}
+            st["dot.ted"] = 1
+            st["dot"] = {"ted": 2}
+            return st
         if shape == "many-doms":
             return self.many
         return self.cluster()
+
+
+LONG_KEYS = ["k" * 299 + "A", "k" * 299 + "B", "L" * 1500]
 
 
 class RawJSON:
@@ -324,7 +340,7 @@ def main():
     ap.add_argument("path")
     ap.add_argument("--shape", default="cluster",
                     choices=["cluster", "layered", "wide", "dup-deep", "dup-wide", "badutf8",
-                             "many-doms"])
+                             "longpaths", "many-doms"])
     ap.add_argument("--dup-repeat", type=int, default=None)
     ap.add_argument("--dup-depth", type=int, default=20)
     ap.add_argument("--mode", default="normal",

@@ -5,8 +5,9 @@ progress, cancel), and every way a stats server can misbehave (no socket, a stal
 socket, errors, slow replies, no reply, a reply cut short, an oversize reply,
 garbage, a backlog that never gets accepted, a restart) without ever blocking the
 loop: a ping sent while a read waits is answered at once. Hostile replies
-(stats_meta repeating field names, bytes that are not UTF-8, more values than
-allowed) cost a read little time and memory and lose nothing in silence."""
+(stats_meta repeating field names, bytes that are not UTF-8, paths longer than
+255 bytes, more values than allowed) cost a read little time and memory and lose
+nothing in silence."""
 import json
 import os
 import signal
@@ -530,6 +531,39 @@ def test_invalid_utf8():
         d = read_json(c, "stats://scheduler/raw/DomainStats")
         ck.eq(d["instances"].get("doms_dict.1", {}).get("name"), "dom\ufffd1",
               "picked instances too")
+
+
+@ck.case
+def test_long_paths_not_merged():
+    """Sampled paths were cut at 255 characters: two fields whose paths differ
+    only after that became one series."""
+    path = os.path.join(sockdir(), "stats")
+    with Server(path, "--shape", "longpaths"), daemon(path, extra_conf=FAST) as c:
+        r = c.call_tool("sample_scheduler_stats", {"duration_s": 1, "interval_ms": 250},
+                        timeout=20)
+        sc = r["result"]["structuredContent"]
+        rows = {x["path"]: x for x in sc["counters"] + sc["gauges"]}
+        paths = list(rows) + list(sc["constant"])
+        k = "doms_dict." + "k" * 299
+        for p in (k + "A.events", k + "B.events", k + "A.pressure", k + "B.pressure"):
+            ck.check(p in paths, "full path kept: ...%s" % p[-12:])
+        ck.eq(len([p for p in paths if p.startswith(k)]), 4, "four series, none merged")
+        ck.check(k + "A.events" in [x["path"] for x in sc["counters"]],
+                 "a's events a counter of its own")
+        ck.check(not any(p.startswith("doms_dict.LLL") for p in paths), "the 1500 one left out")
+        sk = sc.get("paths_skipped") or {}
+        ck.eq(sk.get("too_long"), 1, "counted: %r" % sk)
+        ck.check((sk.get("too_long_example") or "").startswith("doms_dict.LLLL") and
+                 "(1510 bytes)" in sk["too_long_example"], "with an example: %r" %
+                 sk.get("too_long_example"))
+        ck.eq(sk.get("repeated"), 1, "dot.ted twice: the second left out")
+        ck.eq(sk.get("repeated_example"), "dot.ted", "named")
+        ck.eq(sc["constant"].get("dot.ted"), 1, "the first value kept, not merged")
+        ck.eq(sc["truncated"], True, "the answer says something was left out")
+        ck.check(any("longer than 1023 bytes" in n for n in sc["notes"]), "why: %r" % sc["notes"])
+        log = c.stderr_text()
+        ck.check("longer than 1023 bytes" in log and "doms_dict.LLLL" in log,
+                 "and the log says so")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,9 @@ static const struct smcp_config_key sx_config[] = {
 	{ sizeof(struct smcp_config_key), "max_reply_bytes", SMCP_CONFIG_INT, "4194304",
 	  "largest reply line read from the scheduler; a longer one is refused", 4096,
 	  64 << 20 },
+	{ sizeof(struct smcp_config_key), "max_reply_values", SMCP_CONFIG_INT, "100000",
+	  "most JSON values (objects, arrays, members, items) in one reply; a reply with more "
+	  "is refused before it is parsed (each costs ~80 bytes parsed)", 1000, 10000000 },
 	{ sizeof(struct smcp_config_key), "max_answer_bytes", SMCP_CONFIG_INT, "65536",
 	  "largest stats answer given to the client; bigger stats are cut with a note", 4096,
 	  16 << 20 },
@@ -169,6 +173,7 @@ struct sx_read {
 	const cJSON *stats_resp;
 	int stats_rc, stats_errno;
 	char stats_why[512];
+	struct sx_repair repair; /* of the stats reply answered with */
 };
 
 static void read_free(struct sx_read *rd)
@@ -208,6 +213,10 @@ static void answer_unavailable(struct sx_read *rd, int err, const char *why)
 	api->json_string(j, "reason", why);
 	if (err == -ENOENT || err == -ECONNREFUSED)
 		api->json_string(j, "hint", unavailable_hint(p));
+	else if (err == -E2BIG || err == -EMSGSIZE)
+		api->json_string(j, "hint", "the limits are max_reply_bytes and max_reply_values "
+					    "in [plugin scx_stats]; raise them only for a "
+					    "scheduler you trust");
 	else if (err == -ETIMEDOUT)
 		api->json_string(j, "hint", "the scheduler may be stuck or overloaded; its stats "
 					    "thread did not answer in time. Try again, or raise "
@@ -305,36 +314,105 @@ static cJSON *cut_json(const cJSON *v, int depth)
 	return out;
 }
 
+/* At most as long as cJSON prints number d: integers exactly, fractions as
+ * their shortest ("0.5"), non-finite numbers as null. */
+static size_t number_min_len(double d)
+{
+	size_t n = d < 0 ? 2 : 1;
+
+	if (!isfinite(d) || fabs(d) >= 1e15)
+		return 4;
+	if (d != floor(d))
+		return n + 2;
+	for (d = fabs(d); d >= 10; d /= 10)
+		n++;
+	return n;
+}
+
+/*
+ * A lower bound of the length of cJSON_PrintUnformatted(cut_json(v, depth))
+ * (depth < 0: of v whole), counted only until it passes limit. A form that
+ * cannot fit is then never copied nor printed: printing a reply of 100000
+ * numbers only to find it too long cost 70 ms and a copy of the tree, for
+ * each depth tried.
+ */
+static size_t min_printed(const cJSON *v, int depth, size_t limit)
+{
+	const cJSON *e;
+	size_t n;
+	int k = 0;
+
+	if (cJSON_IsNumber(v))
+		return number_min_len(v->valuedouble);
+	if (cJSON_IsString(v))
+		return 2 + strlen(v->valuestring);
+	if (cJSON_IsFalse(v))
+		return 5;
+	if (!cJSON_IsObject(v) && !cJSON_IsArray(v))
+		return 4; /* true, null */
+	if (depth == 0) {
+		/* {"cut":true,"items":N} or {"cut":true,"members":N,"keys":[...]} */
+		n = 20;
+		if (cJSON_IsObject(v))
+			cJSON_ArrayForEach(e, v) {
+				if (k++ == 20)
+					break;
+				n += 2 + strlen(e->string);
+			}
+		return n;
+	}
+	n = 1; /* the opening bracket; each member adds its comma or the closing one */
+	cJSON_ArrayForEach(e, v) {
+		n += 1 + (cJSON_IsObject(v) ? 3 + strlen(e->string) : 0);
+		n += min_printed(e, depth < 0 ? depth : depth - 1, limit - (n < limit ? n : limit));
+		if (n > limit)
+			break;
+	}
+	return n;
+}
+
 /*
  * Write value under key within budget bytes: whole, or cut deeper and
- * deeper. Returns the bytes written (0 when even the shallowest cut does not
- * fit) and sets *ret_cut.
+ * deeper. Sets *ret_cut when it was cut (or left out: null); returns 0, or
+ * -errno when the host's writer refused the text (null written).
  */
-static size_t emit_bounded(const struct smcp_host_api *api, struct smcp_json *j, const char *key,
-			   const cJSON *value, size_t budget, bool *ret_cut)
+static int emit_bounded(const struct smcp_host_api *api, struct smcp_json *j, const char *key,
+			const cJSON *value, size_t budget, bool *ret_cut)
 {
-	char *text = cJSON_PrintUnformatted(value);
-	size_t n = text ? strlen(text) : 0;
+	static const int depths[] = { -1, 4, 3, 2, 1 }; /* -1: whole */
+	char *text = NULL;
+	int err;
 
 	*ret_cut = false;
-	for (int depth = 4; text && n > budget && depth >= 1; depth--) {
-		cJSON *c = cut_json(value, depth);
+	for (size_t i = 0; value && i < sizeof(depths) / sizeof(depths[0]); i++) {
+		cJSON *c = NULL;
 
-		free(text);
-		text = c ? cJSON_PrintUnformatted(c) : NULL;
+		*ret_cut = i > 0;
+		if (min_printed(value, depths[i], budget) > budget)
+			continue;
+		if (depths[i] >= 0 && !(c = cut_json(value, depths[i])))
+			break;
+		text = cJSON_PrintUnformatted(c ? c : value);
 		cJSON_Delete(c);
-		n = text ? strlen(text) : 0;
-		*ret_cut = true;
-	}
-	if (!text || n > budget) {
+		if (text && strlen(text) <= budget)
+			break;
 		free(text);
+		text = NULL;
+	}
+	if (!text) {
 		*ret_cut = true;
 		api->json_null(j, key);
 		return 0;
 	}
-	api->json_raw(j, key, text);
+	/* sx_reply_parse made the strings UTF-8, so this only fails for memory;
+	 * never drop the member in silence */
+	err = api->json_raw(j, key, text);
 	free(text);
-	return n;
+	if (err) {
+		*ret_cut = true;
+		api->json_null(j, key);
+	}
+	return err;
 }
 
 static void answer_stats(struct sx_read *rd, const cJSON *resp)
@@ -343,10 +421,13 @@ static void answer_stats(struct sx_read *rd, const cJSON *resp)
 	const struct smcp_host_api *api = p->api;
 	const struct sx_struct *root = NULL, *want = NULL;
 	struct smcp_json *j = api->result_json(rd->res);
-	size_t budget = p->max_answer_bytes, used;
+	size_t budget = p->max_answer_bytes, reserve;
+	struct sx_extract_info xi = { 0 };
 	cJSON *picked = NULL;
 	bool cut = false, with_desc = true, meta_fits = true;
+	char note[700];
 	double period;
+	int err;
 
 	if (!j)
 		return;
@@ -369,37 +450,53 @@ static void answer_stats(struct sx_read *rd, const cJSON *resp)
 			 "schedulers such as scx_layered report counts and percentages over the "
 			 "period since this client's previous read of the target (period_s; null: "
 			 "first read on this connection); cumulative counters are totals");
-	/* leave room for the meta and the envelope */
+	/* leave room for the meta and the envelope (notes included) */
 	if (p->meta && meta_size(p->meta, true) > budget / 3)
 		with_desc = false;
 	if (p->meta && meta_size(p->meta, false) > budget / 3)
 		meta_fits = false;
-	if (budget > 1024)
-		budget -= 1024;
+	reserve = budget / 4 < 4096 ? budget / 4 : 4096;
+	budget -= reserve;
 	if (p->meta && meta_fits)
 		budget -= meta_size(p->meta, with_desc) < budget ? meta_size(p->meta, with_desc)
 								 : budget;
 	if (rd->phase == R_TOP) {
-		picked = sx_meta_extract(p->meta, p->meta->top, resp, rd->target);
+		picked = sx_meta_extract(p->meta, p->meta->top, resp, rd->target, &xi);
 		api->json_string(j, "struct", rd->target);
 		api->json_string(j, "picked_from", "top");
-		used = emit_bounded(api, j, "instances", picked, budget, &cut);
+		err = emit_bounded(api, j, "instances", picked, budget, &cut);
+		api->json_uint(j, "instances_found", xi.found);
+		if (xi.skips.too_long || xi.skips.repeated)
+			sx_skips_emit(api, j, "paths_skipped", &xi.skips);
 		root = want;
 	} else {
-		used = emit_bounded(api, j, "stats", resp, budget, &cut);
+		err = emit_bounded(api, j, "stats", resp, budget, &cut);
 	}
-	(void)used;
+	sx_repair_emit(api, j, &rd->repair);
 	if (p->meta && meta_fits)
 		sx_meta_emit(api, j, "meta", p->meta, root, with_desc);
 	else
 		api->json_null(j, "meta");
-	api->json_bool(j, "truncated", cut || !meta_fits);
+	api->json_bool(j, "truncated", cut || !meta_fits || xi.cut[0]);
 	api->json_array(j, "notes");
+	if (err) {
+		snprintf(note, sizeof(note), "the stats could not be written into the answer: %s",
+			 strerror(-err));
+		api->json_string(j, NULL, note);
+	}
 	if (cut)
 		api->json_string(j, NULL, "the stats were cut to fit max_answer_bytes: nested "
 					  "objects deeper than shown are summarised ({cut, members, "
 					  "keys}); read stats://scheduler/raw/{target} with a struct "
 					  "name from meta for its instances");
+	if (xi.cut[0]) {
+		snprintf(note, sizeof(note), "instances left out: %s", xi.cut);
+		api->json_string(j, NULL, note);
+	}
+	if (sx_repair_note(&rd->repair, "the scheduler's reply", note, sizeof(note)))
+		api->json_string(j, NULL, note);
+	if (sx_meta_note(p->meta, note, sizeof(note)))
+		api->json_string(j, NULL, note);
 	if (!meta_fits)
 		api->json_string(j, NULL, "stats_meta is too large to include; field types and "
 					  "descriptions are left out");
@@ -444,9 +541,10 @@ static void on_read_reply(void *data, int err, const char *line, size_t len, con
 {
 	struct sx_read *rd = data;
 	struct sx_plugin *p = rd->p;
+	struct sx_repair repair = { 0 };
+	const cJSON *resp = NULL;
+	cJSON *root = NULL;
 	char msg[512];
-	const cJSON *resp;
-	cJSON *root;
 	int eno = 0, rc;
 
 	rd->req = NULL;
@@ -455,14 +553,19 @@ static void on_read_reply(void *data, int err, const char *line, size_t len, con
 		read_done(rd);
 		return;
 	}
-	rc = err ? err : sx_reply_parse(line, len, &root, &resp, &eno, msg, sizeof(msg));
-	if (rc == -EPROTO && rd->phase != R_META) {
+	rc = err ? err
+		 : sx_reply_parse(line, len, p->max_reply_values, &root, &resp, &eno, &repair, msg,
+				  sizeof(msg));
+	/* not a reply we can use (not the protocol, too big): only the scheduler's
+	 * own errno tells something about the target */
+	if (rc && rc != -EREMOTEIO && rd->phase != R_META) {
 		answer_unavailable(rd, rc, msg);
 		read_done(rd);
 		return;
 	}
 	switch (rd->phase) {
 	case R_STATS:
+		rd->repair = repair;
 		rd->stats_rc = rc;
 		rd->stats_errno = eno;
 		rd->stats_root = root;
@@ -480,6 +583,7 @@ static void on_read_reply(void *data, int err, const char *line, size_t len, con
 			struct sx_meta *m = sx_meta_parse(resp, msg, sizeof(msg));
 
 			if (m) {
+				m->repair = repair;
 				sx_meta_free(p->meta);
 				p->meta = m;
 				p->meta_gen = sx_conn_generation(p->main);
@@ -495,6 +599,7 @@ static void on_read_reply(void *data, int err, const char *line, size_t len, con
 		read_decide(rd);
 		return;
 	case R_TOP:
+		rd->repair = repair;
 		if (rc == -EREMOTEIO)
 			answer_unknown_target(rd, msg);
 		else
@@ -574,17 +679,20 @@ static int raw_target_read(void *data, struct smcp_call *call, const char *uri,
 static void on_meta_prefetch(void *data, int err, const char *line, size_t len, const char *why)
 {
 	struct sx_plugin *p = data;
+	struct sx_repair repair;
 	const cJSON *resp;
+	struct sx_meta *m;
 	cJSON *root;
 	char msg[256];
 	int eno;
 
 	p->meta_prefetch = false;
-	if (err || sx_reply_parse(line, len, &root, &resp, &eno, msg, sizeof(msg)))
+	if (err || sx_reply_parse(line, len, p->max_reply_values, &root, &resp, &eno, &repair, msg,
+				  sizeof(msg)))
 		return;
-	struct sx_meta *m = sx_meta_parse(resp, msg, sizeof(msg));
-
+	m = sx_meta_parse(resp, msg, sizeof(msg));
 	if (m) {
+		m->repair = repair;
 		sx_meta_free(p->meta);
 		p->meta = m;
 		p->meta_gen = sx_conn_generation(p->main);
@@ -656,6 +764,9 @@ static int sx_init(struct smcp_host *host, const struct smcp_host_api *api)
 	p->connect_timeout_ms = api->config_int(host, "connect_timeout_ms", &v) ? 1000 : (uint32_t)v;
 	p->read_timeout_ms = api->config_int(host, "read_timeout_ms", &v) ? 3000 : (uint32_t)v;
 	p->max_reply_bytes = api->config_int(host, "max_reply_bytes", &v) ? 4 << 20 : (size_t)v;
+	p->max_reply_values = api->config_int(host, "max_reply_values", &v)
+				      ? SX_REPLY_VALUES_DEFAULT
+				      : (size_t)v;
 	p->max_answer_bytes = api->config_int(host, "max_answer_bytes", &v) ? 65536 : (size_t)v;
 	p->main = sx_conn_new(p);
 	if (!p->main)

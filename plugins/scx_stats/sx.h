@@ -22,6 +22,21 @@
 #define SX_TARGET_MAX 64
 #define SX_MAX_SAMPLERS 4
 #define SX_SEEN_TARGETS 8
+/*
+ * Everything in a reply comes from whoever can bind the socket path, so the
+ * work and memory spent on one are bounded up front:
+ * - SX_REPLY_MAX_DEPTH: a reply nested deeper is refused (the scx_stats crate
+ *   nests a handful of levels; our walks recurse over it);
+ * - max_reply_values (config): a reply with more JSON values is refused
+ *   before cJSON builds ~80 bytes for each;
+ * - SX_PATH_MAX: the longest path of a field (a.b[3].c) we build; a longer
+ *   one is skipped and reported, never cut (cut paths merge distinct fields).
+ */
+#define SX_REPLY_MAX_DEPTH 64
+#define SX_REPLY_VALUES_DEFAULT 100000
+#define SX_PATH_MAX 1024
+/* Room for an example path in a note: its start, "...", its length. */
+#define SX_EXAMPLE_MAX 128
 
 struct sx_conn;
 struct sx_req;
@@ -35,6 +50,7 @@ struct sx_plugin {
 	uint32_t connect_timeout_ms;
 	uint32_t read_timeout_ms;
 	size_t max_reply_bytes;
+	size_t max_reply_values;
 	size_t max_answer_bytes;
 	struct sx_conn *main; /* resource reads */
 	struct sx_meta *meta; /* last stats_meta, NULL until fetched */
@@ -74,14 +90,60 @@ uint64_t sx_conn_generation(const struct sx_conn *c);
 
 /* ------------------------------------------------------------- replies */
 
+/* What had to be repaired in a reply that was otherwise used. */
+struct sx_repair {
+	size_t bad_utf8;             /* keys and strings with bytes that are not UTF-8 */
+	char bad_path[SX_EXAMPLE_MAX]; /* where the first was, e.g. doms_dict.1.name */
+};
+
 /*
- * Parse a reply line. Returns 0 with *ret_resp set (owned by *ret_root,
- * which the caller deletes), or -EPROTO (not a reply object; why says so),
- * or -EREMOTEIO when the scheduler answered a non-zero errno (*ret_errno,
- * and why holds its message).
+ * Parse a reply line of at most max_values JSON values (containers, members,
+ * array items; 0: no limit) nested at most SX_REPLY_MAX_DEPTH deep. Returns
+ * 0 with *ret_resp set (owned by *ret_root, which the caller deletes), or
+ * -EPROTO (not a reply object; why says so), -E2BIG (too many values or too
+ * deep; why says which), or -EREMOTEIO when the scheduler answered a
+ * non-zero errno (*ret_errno, and why holds its message).
+ *
+ * Invalid UTF-8 in resp does not lose the reply: each bad byte of a key or
+ * string becomes U+FFFD, counted with the first path in *ret_repair (when
+ * not NULL; zeroed first), so that answers can say what was changed.
  */
-int sx_reply_parse(const char *line, size_t len, cJSON **ret_root, const cJSON **ret_resp,
-		   int *ret_errno, char *why, size_t why_len);
+int sx_reply_parse(const char *line, size_t len, size_t max_values, cJSON **ret_root,
+		   const cJSON **ret_resp, int *ret_errno, struct sx_repair *ret_repair, char *why,
+		   size_t why_len);
+/* A note for an answer about *r ("2 strings ... first at x.y ..."); false
+ * with buf untouched when nothing was repaired. */
+bool sx_repair_note(const struct sx_repair *r, const char *what, char *buf, size_t len);
+/* {strings, first_path, replaced_with} under "invalid_utf8" when *r holds
+ * a repair; nothing otherwise. */
+void sx_repair_emit(const struct smcp_host_api *api, struct smcp_json *j,
+		    const struct sx_repair *r);
+/* Make path an example for a note: whole when it fits in len, else its
+ * start, "..." and its length in bytes (need, or strlen(path) when 0). */
+void sx_example(char *buf, size_t len, const char *path, size_t need);
+
+/*
+ * Paths left out rather than cut or merged: longer than SX_PATH_MAX (cut,
+ * two fields would share one path), or repeating one already taken (a key
+ * twice in an object, or "a.b" beside "a": {"b"}), with the first of each.
+ */
+struct sx_skips {
+	size_t too_long, repeated;
+	char too_long_example[SX_EXAMPLE_MAX], repeated_example[SX_EXAMPLE_MAX];
+};
+
+/* Join path, sep and key into buf (SX_PATH_MAX bytes); false, counted in k,
+ * when that would be longer. */
+bool sx_path_join(char *buf, const char *path, const char *sep, const char *key,
+		  struct sx_skips *k);
+/* Like sx_path_join for path[idx]. */
+bool sx_path_index(char *buf, const char *path, int idx, struct sx_skips *k);
+void sx_skip_repeated(struct sx_skips *k, const char *path);
+/* A sentence about *k for a note; false with buf untouched when nothing. */
+bool sx_skips_note(const struct sx_skips *k, char *buf, size_t len);
+/* {too_long, too_long_example, repeated, repeated_example} under key. */
+void sx_skips_emit(const struct smcp_host_api *api, struct smcp_json *j, const char *key,
+		   const struct sx_skips *k);
 
 /* ---------------------------------------------------------------- meta */
 
@@ -100,6 +162,8 @@ enum sx_shape {
 	SX_DICT,
 };
 
+struct sx_struct;
+
 struct sx_field {
 	char *name;
 	char *desc;
@@ -107,6 +171,7 @@ struct sx_field {
 	enum sx_kind kind;   /* of the datum / array element / dict value */
 	enum sx_kind key;    /* dict key */
 	char *struct_name;   /* kind == SX_KIND_STRUCT */
+	const struct sx_struct *sub; /* that struct, NULL when stats_meta lacks it */
 	bool skip;           /* user attribute _om_skip: not a metric */
 };
 
@@ -114,14 +179,23 @@ struct sx_struct {
 	char *name;
 	char *desc;
 	bool top;
-	struct sx_field *fields;
+	struct sx_field *fields; /* in stats_meta's order, names unique */
 	size_t n_fields;
+	const struct sx_field **by_name; /* the same, sorted by name (sx_struct_field) */
 };
 
 struct sx_meta {
-	struct sx_struct *structs;
+	struct sx_struct *structs; /* names unique */
 	size_t n_structs;
 	const struct sx_struct *top; /* the struct marked top, or NULL */
+	/*
+	 * A field or struct name that stats_meta repeats: only the first is kept
+	 * (two fields of one name would be walked once for each, at every level
+	 * of a path: repeat^depth steps). Counted, with the first, for answers.
+	 */
+	size_t dup_fields, dup_structs;
+	char dup_first[SX_EXAMPLE_MAX]; /* "Struct.field" or "Struct" */
+	struct sx_repair repair; /* of the stats_meta reply (set by the caller) */
 };
 
 /* Build from the resp of stats_meta; NULL with why set when it is not a
@@ -129,7 +203,11 @@ struct sx_meta {
 struct sx_meta *sx_meta_parse(const cJSON *resp, char *why, size_t why_len);
 void sx_meta_free(struct sx_meta *m);
 const struct sx_struct *sx_meta_find(const struct sx_meta *m, const char *name);
+/* The field of s called name (O(log fields)), or NULL. */
 const struct sx_field *sx_struct_field(const struct sx_struct *s, const char *name);
+/* A note for answers about what stats_meta repeated or held that was not
+ * UTF-8; false with buf untouched when nothing. */
+bool sx_meta_note(const struct sx_meta *m, char *buf, size_t len);
 /* "u64", "float", "[u64]", "{string:LayerStats}"... into buf. */
 const char *sx_field_type(const struct sx_field *f, char *buf, size_t len);
 /* Write {"top": ..., "structs": {NAME: {desc, fields: {F: {type, desc}}}}}
@@ -137,10 +215,28 @@ const char *sx_field_type(const struct sx_field *f, char *buf, size_t len);
  * descriptions left out when with_desc is false. */
 void sx_meta_emit(const struct smcp_host_api *api, struct smcp_json *j, const char *key,
 		  const struct sx_meta *m, const struct sx_struct *root, bool with_desc);
+/*
+ * The walk of sx_meta_extract is bounded: it looks at most at
+ * SX_EXTRACT_MAX_NODES values and keeps at most SX_EXTRACT_MAX_INSTANCES
+ * instances, none with a path longer than SX_PATH_MAX or repeating an
+ * earlier one. What it did, and why it left something out.
+ */
+#define SX_EXTRACT_MAX_NODES 200000
+#define SX_EXTRACT_MAX_INSTANCES 1000
+
+struct sx_extract_info {
+	size_t found;   /* instances met, kept or not */
+	size_t kept;    /* instances in the result */
+	size_t visited; /* values looked at */
+	struct sx_skips skips;
+	char cut[600];  /* why something was left out, in words; "" when nothing was */
+};
+
 /* Every instance of struct name inside stats (typed as root): a new object
- * of path -> instance, or NULL when name is not reachable from root. */
+ * of path -> instance, or NULL when name is not reachable from root (or out
+ * of memory). *ret_info (not NULL) says what was walked and cut. */
 cJSON *sx_meta_extract(const struct sx_meta *m, const struct sx_struct *root, const cJSON *stats,
-		       const char *name);
+		       const char *name, struct sx_extract_info *ret_info);
 
 /* ------------------------------------------------------------- sampler */
 

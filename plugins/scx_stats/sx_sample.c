@@ -26,7 +26,6 @@
 #define MAX_ARRAY_ELEMS 16
 #define MAX_DEPTH 12
 #define MAX_CONSTANTS 40
-#define PATH_MAX_LEN 256
 
 const char sx_sample_schema[] =
 	"{\"type\":\"object\",\"properties\":{"
@@ -47,6 +46,7 @@ struct series {
 	char *path;
 	enum sx_kind kind;
 	uint32_t n;
+	uint32_t sample; /* sx_sampler.seq of the last value recorded */
 	bool all_int, decreased, changed;
 	double first, last, min, max, sum;
 	uint64_t first_ns, last_ns;
@@ -70,6 +70,10 @@ struct sx_sampler {
 	struct series *s;
 	size_t n;
 	uint32_t *hash; /* index + 1 into s, 0 = empty */
+	uint32_t seq;   /* samples flattened so far */
+	/* paths left out of the sample being read, and the most of any sample */
+	struct sx_skips cur, skips;
+	struct sx_repair repair; /* the reply with the most strings repaired */
 	bool paths_cut;
 	bool meta_phase;
 	bool priming; /* the first stats read only opens the period (see on_sample) */
@@ -131,6 +135,13 @@ static void record(struct sx_sampler *sm, const char *path, enum sx_kind kind, d
 
 	if (!wanted(sm, path) || !(s = series_get(sm, path, kind)))
 		return;
+	if (s->n && s->sample == sm->seq) {
+		/* a second value with this path in one reading: merged, it would make
+		 * one series go up and down; the first stays, the rest are counted */
+		sx_skip_repeated(&sm->cur, path);
+		return;
+	}
+	s->sample = sm->seq;
 	if (s->n == 0) {
 		s->first = s->min = s->max = v;
 		s->first_ns = t;
@@ -153,12 +164,21 @@ static void record(struct sx_sampler *sm, const char *path, enum sx_kind kind, d
 static void flatten(struct sx_sampler *sm, const struct sx_struct *st, const cJSON *v,
 		    const char *path, int depth, uint64_t t);
 
-/* One member value of a field (datum, array element or dict value). */
+static bool is_leaf_or_container(const cJSON *v)
+{
+	return cJSON_IsNumber(v) || cJSON_IsObject(v) || cJSON_IsArray(v);
+}
+
+/*
+ * One member value of a field (datum, array element or dict value). Paths
+ * are never cut: a path longer than SX_PATH_MAX is left out and counted
+ * (cut, two fields would share one series).
+ */
 static void flatten_value(struct sx_sampler *sm, const struct sx_field *f, const cJSON *v,
 			  const char *path, int depth, uint64_t t)
 {
-	const struct sx_struct *sub = f ? sx_meta_find(sm->meta, f->struct_name) : NULL;
-	char el[PATH_MAX_LEN];
+	const struct sx_struct *sub = f ? f->sub : NULL;
+	char el[SX_PATH_MAX];
 	const cJSON *e;
 	int i = 0;
 
@@ -167,14 +187,15 @@ static void flatten_value(struct sx_sampler *sm, const struct sx_field *f, const
 	} else if (cJSON_IsObject(v)) {
 		if (f && f->shape == SX_DICT && f->kind != SX_KIND_STRUCT) {
 			cJSON_ArrayForEach(e, v) {
-				snprintf(el, sizeof(el), "%s.%s", path, e->string);
-				if (cJSON_IsNumber(e))
+				if (cJSON_IsNumber(e) &&
+				    sx_path_join(el, path, ".", e->string, &sm->cur))
 					record(sm, el, f->kind, e->valuedouble, t);
 			}
 		} else if (f && f->shape == SX_DICT) {
 			cJSON_ArrayForEach(e, v) {
-				snprintf(el, sizeof(el), "%s.%s", path, e->string);
-				flatten(sm, sub, e, el, depth + 1, t);
+				if (cJSON_IsObject(e) &&
+				    sx_path_join(el, path, ".", e->string, &sm->cur))
+					flatten(sm, sub, e, el, depth + 1, t);
 			}
 		} else {
 			flatten(sm, sub, v, path, depth + 1, t);
@@ -185,10 +206,15 @@ static void flatten_value(struct sx_sampler *sm, const struct sx_field *f, const
 				sm->paths_cut = true;
 				break;
 			}
-			snprintf(el, sizeof(el), "%s[%d]", path, i++);
+			if (!cJSON_IsNumber(e) && !cJSON_IsObject(e)) {
+				i++;
+				continue;
+			}
+			if (!sx_path_index(el, path, i++, &sm->cur))
+				continue;
 			if (cJSON_IsNumber(e))
 				record(sm, el, f ? f->kind : SX_KIND_UNKNOWN, e->valuedouble, t);
-			else if (cJSON_IsObject(e))
+			else
 				flatten(sm, sub, e, el, depth + 1, t);
 		}
 	}
@@ -197,7 +223,7 @@ static void flatten_value(struct sx_sampler *sm, const struct sx_field *f, const
 static void flatten(struct sx_sampler *sm, const struct sx_struct *st, const cJSON *v,
 		    const char *path, int depth, uint64_t t)
 {
-	char sub[PATH_MAX_LEN];
+	char sub[SX_PATH_MAX];
 	const cJSON *e;
 
 	if (depth > MAX_DEPTH || !cJSON_IsObject(v))
@@ -207,8 +233,27 @@ static void flatten(struct sx_sampler *sm, const struct sx_struct *st, const cJS
 
 		if (f && f->skip)
 			continue; /* _om_skip: bitmaps, indexes, timestamps */
-		snprintf(sub, sizeof(sub), "%s%s%s", path, *path ? "." : "", e->string);
-		flatten_value(sm, f, e, sub, depth, t);
+		if (is_leaf_or_container(e) && sx_path_join(sub, path, ".", e->string, &sm->cur))
+			flatten_value(sm, f, e, sub, depth, t);
+	}
+}
+
+/* One reading into the series; what it left out is kept when it is the most. */
+static void flatten_sample(struct sx_sampler *sm, const struct sx_struct *st, const cJSON *v,
+			   uint64_t t)
+{
+	memset(&sm->cur, 0, sizeof(sm->cur));
+	sm->seq++;
+	flatten(sm, st, v, "", 0, t);
+	if (sm->cur.too_long > sm->skips.too_long) {
+		sm->skips.too_long = sm->cur.too_long;
+		memcpy(sm->skips.too_long_example, sm->cur.too_long_example,
+		       sizeof(sm->skips.too_long_example));
+	}
+	if (sm->cur.repeated > sm->skips.repeated) {
+		sm->skips.repeated = sm->cur.repeated;
+		memcpy(sm->skips.repeated_example, sm->cur.repeated_example,
+		       sizeof(sm->skips.repeated_example));
 	}
 }
 
@@ -288,7 +333,8 @@ static void emit_result(struct sx_sampler *sm)
 	size_t nc = 0, ng = 0, nk = 0;
 	uint64_t first = 0, last = 0;
 	struct smcp_json *j;
-	bool cut;
+	bool cut, skipped = sm->skips.too_long || sm->skips.repeated;
+	char note[700];
 
 	if (!cnt || !gau || !(j = api->result_json(sm->res))) {
 		free(cnt);
@@ -331,8 +377,11 @@ static void emit_result(struct sx_sampler *sm)
 	}
 	api->json_end(j);
 	api->json_uint(j, "constant_total", nk);
+	if (skipped)
+		sx_skips_emit(api, j, "paths_skipped", &sm->skips);
+	sx_repair_emit(api, j, &sm->repair);
 	cut = nc > sm->limit || ng > sm->limit || nk > MAX_CONSTANTS || sm->paths_cut;
-	api->json_bool(j, "truncated", cut);
+	api->json_bool(j, "truncated", cut || skipped);
 	api->json_array(j, "notes");
 	api->json_string(j, NULL,
 			 "a u64 that goes up and down is a per-period value (scx_layered and "
@@ -342,6 +391,12 @@ static void emit_result(struct sx_sampler *sm)
 	if (cut)
 		api->json_string(j, NULL, "lists cut at limit (and arrays at 16 elements); narrow "
 					  "with fields, e.g. 'layers.*.util', or raise limit");
+	if (sx_skips_note(&sm->skips, note, sizeof(note)))
+		api->json_string(j, NULL, note); /* the most in one sample (paths_skipped) */
+	if (sx_repair_note(&sm->repair, "a reply", note, sizeof(note)))
+		api->json_string(j, NULL, note);
+	if (sx_meta_note(sm->meta, note, sizeof(note)))
+		api->json_string(j, NULL, note);
 	if (sm->got < 2)
 		api->json_string(j, NULL, "fewer than two samples: no rates");
 	if (sm->skipped)
@@ -385,6 +440,13 @@ static void sampler_finish(struct sx_sampler *sm)
 	} else {
 		emit_result(sm);
 	}
+	if (sm->skips.too_long || sm->skips.repeated) {
+		char note[700];
+
+		(void)sx_skips_note(&sm->skips, note, sizeof(note));
+		api->log(sm->p->host, SMCP_LOG_WARNING,
+			 "sample_scheduler_stats of %s: in a sample, %s", sm->target, note);
+	}
 	sampler_free(sm);
 	(void)api->call_complete(call, 0);
 }
@@ -426,6 +488,7 @@ static void on_sample(void *data, int err, const char *line, size_t len, const c
 	struct sx_sampler *sm = data;
 	const struct smcp_host_api *api = sm->p->api;
 	const struct sx_struct *st = NULL;
+	struct sx_repair repair;
 	const cJSON *resp;
 	cJSON *root = NULL;
 	char msg[300];
@@ -435,8 +498,10 @@ static void on_sample(void *data, int err, const char *line, size_t len, const c
 	if (sm->meta_phase) {
 		/* without stats_meta the fields are typed from their values */
 		sm->meta_phase = false;
-		if (!err && sx_reply_parse(line, len, &root, &resp, &eno, msg, sizeof(msg)) == 0)
-			sm->meta = sx_meta_parse(resp, msg, sizeof(msg));
+		if (!err && sx_reply_parse(line, len, sm->p->max_reply_values, &root, &resp, &eno,
+					   &repair, msg, sizeof(msg)) == 0 &&
+		    (sm->meta = sx_meta_parse(resp, msg, sizeof(msg))))
+			sm->meta->repair = repair;
 		cJSON_Delete(root);
 		if (err == -ENOENT || err == -ECONNREFUSED || err == -EACCES) {
 			snprintf(sm->error, sizeof(sm->error), "%s", why);
@@ -447,7 +512,9 @@ static void on_sample(void *data, int err, const char *line, size_t len, const c
 		sm->timer = api->timer_add(sm->p->host, sm->interval_ms, true, on_tick, sm);
 		return;
 	}
-	rc = err ? err : sx_reply_parse(line, len, &root, &resp, &eno, msg, sizeof(msg));
+	rc = err ? err
+		 : sx_reply_parse(line, len, sm->p->max_reply_values, &root, &resp, &eno, &repair,
+				  msg, sizeof(msg));
 	if (!rc && sm->priming) {
 		/*
 		 * Per-period schedulers (scx_layered) answer a new connection's first
@@ -474,7 +541,9 @@ static void on_sample(void *data, int err, const char *line, size_t len, const c
 		if (sm->meta)
 			st = strcmp(sm->target, "top") == 0 ? sm->meta->top
 							     : sx_meta_find(sm->meta, sm->target);
-		flatten(sm, st, resp, "", 0, api->now_ns(sm->p->host));
+		flatten_sample(sm, st, resp, api->now_ns(sm->p->host));
+		if (repair.bad_utf8 > sm->repair.bad_utf8)
+			sm->repair = repair;
 		cJSON_Delete(root);
 		sm->got++;
 		snprintf(msg, sizeof(msg), "sample %u of %u", sm->got, sm->want);

@@ -19,6 +19,23 @@ Shapes (--shape):
            counts and percentages since that connection's previous read.
   wide     a top struct with many domains (for answers that must be cut).
 
+Hostile shapes (raw text: duplicate keys and bad bytes json.dumps cannot write):
+  dup-deep   structs S0 (top) .. S{depth-1}, each with the field "n" repeated
+             --dup-repeat times (8) pointing at the next, the last at B; stats hold
+             one B --dup-depth (20) levels down. Picking B out of top once cost
+             repeat^depth steps.
+  dup-wide   a top struct with the field "b" repeated --dup-repeat (1000) times, all
+             of struct B; stats hold one B of about 12 KB (6000 numbers), which was
+             copied once per repeat.
+  badutf8    the cluster shape whose stats reply has a byte that is not UTF-8 in
+             doms_dict.1.name ("dom\\xff1").
+  longpaths  the cluster shape with domains keyed by long names: two of 300
+             characters that differ only in their last one (sampled paths that
+             differ only after 255 characters), and one of 1500; and two values
+             with one path: "dot.ted" (1) beside "dot": {"ted": 2}.
+  many-doms  the cluster shape with --domains (250000) empty domains: more values
+             than a reply may hold by default, and than a walk looks at.
+
 Faults (--mode):
   normal      serve as above
   slow        wait --delay-ms before every reply
@@ -134,6 +151,9 @@ class State:
         self.lock = threading.Lock()
         self.requests = 0
         self.connections = 0
+        if args.shape == "many-doms":  # made once, before "ready": replies come at once
+            doms = ",".join('"%d":{}' % i for i in range(args.domains))
+            self.many = RawJSON(('{"name":"many","doms_dict":{%s}}' % doms).encode())
 
     # -- cluster ----------------------------------------------------------
     def cluster(self):
@@ -148,7 +168,73 @@ class State:
                 "bitmap": [3735928559, 3203391149], "doms_dict": doms}
 
     def meta(self):
-        return layered_meta() if self.args.shape == "layered" else cluster_meta()
+        if self.args.shape == "layered":
+            return layered_meta()
+        if self.args.shape in ("dup-deep", "dup-wide"):
+            return dup_meta_text(self.args)
+        return cluster_meta()  # cluster, wide, badutf8, longpaths, many-doms
+
+    def top(self, conn):
+        shape = self.args.shape
+        if shape == "layered":
+            return conn.layered()
+        if shape in ("dup-deep", "dup-wide"):
+            return dup_stats_text(self.args)
+        if shape == "badutf8":
+            st = self.cluster()
+            st["doms_dict"]["1"]["name"] = "@BAD@"
+            text = json.dumps(st, separators=(",", ":")).encode()
+            return RawJSON(text.replace(b"@BAD@", b"dom\xff1"))
+        if shape == "longpaths":
+            st = self.cluster()
+            el = time.monotonic() - self.t0
+            # events differ per domain: one merged series would go up and down
+            st["doms_dict"] = {k: {"name": "d%d" % i, "events": int(el * 100 * (i + 1)),
+                                   "pressure": float(i)} for i, k in enumerate(LONG_KEYS)}
+            st["dot.ted"] = 1
+            st["dot"] = {"ted": 2}
+            return st
+        if shape == "many-doms":
+            return self.many
+        return self.cluster()
+
+
+LONG_KEYS = ["k" * 299 + "A", "k" * 299 + "B", "L" * 1500]
+
+
+class RawJSON:
+    """JSON text sent as it is (bytes), for what json.dumps cannot write."""
+
+    def __init__(self, text):
+        self.text = text
+
+
+def dup_meta_text(args):
+    """stats_meta with a field name repeated (see the shapes in the docstring)."""
+    rep = args.dup_repeat
+    structs = []
+    if args.shape == "dup-deep":
+        for i in range(args.dup_depth):
+            nxt = "S%d" % (i + 1) if i + 1 < args.dup_depth else "B"
+            field = '"n":{"datum":{"struct":"%s"}}' % nxt
+            top = '"top":"true",' if i == 0 else ""
+            structs.append('"S%d":{"name":"S%d",%s"fields":{%s}}'
+                           % (i, i, top, ",".join([field] * rep)))
+    else:
+        field = '"b":{"datum":{"struct":"B"}}'
+        structs.append('"T":{"name":"T","top":"true","fields":{%s}}'
+                       % ",".join([field] * rep))
+    structs.append('"B":{"name":"B","fields":{"x":{"datum":"u64"},"v":{"array":"u64"}}}')
+    return RawJSON(("{%s}" % ",".join(structs)).encode())
+
+
+def dup_stats_text(args):
+    if args.shape == "dup-deep":
+        inner = '{"x":1,"v":[1,2,3]}'
+        for _ in range(args.dup_depth):
+            inner = '{"n":%s}' % inner
+        return RawJSON(inner.encode())
+    return RawJSON(('{"b":{"x":1,"v":[%s]}}' % ",".join(["0"] * 6000)).encode())
 
 
 class Conn:
@@ -195,14 +281,20 @@ class Conn:
         if req["req"] == "stats":
             target = args.get("target", "top")
             if target == "top":
-                if st.args.shape == "layered":
-                    return {"errno": 0, "args": {"resp": self.layered()}}
-                return {"errno": 0, "args": {"resp": st.cluster()}}
+                return {"errno": 0, "args": {"resp": st.top(self)}}
             if target == "sched_samples" and st.args.shape == "cluster":
                 return {"errno": 0, "args": {"resp": {"samples": [1, 2, 3]}}}
             return {"errno": EINVAL,
                     "args": {"resp": f"unknown stat target {json.dumps(req)}"}}
         return {"errno": EINVAL, "args": {"resp": f"unknown command {req['req']!r}"}}
+
+
+def encode(reply):
+    """One reply line; a RawJSON resp goes in as the bytes it holds."""
+    resp = reply["args"]["resp"]
+    if not isinstance(resp, RawJSON):
+        return (json.dumps(reply, separators=(",", ":")) + "\n").encode()
+    return b'{"errno":%d,"args":{"resp":%s}}\n' % (reply["errno"], resp.text)
 
 
 def serve_conn(st, sock):
@@ -231,8 +323,7 @@ def serve_conn(st, sock):
                     blob = b'{"errno":0,"args":{"resp":{"pad":"' + b"x" * n + b'"}}}\n'
                     sock.sendall(blob)
                     continue
-                out = (json.dumps(c.handle(line.decode("utf-8", "replace")),
-                                  separators=(",", ":")) + "\n").encode()
+                out = encode(c.handle(line.decode("utf-8", "replace")))
                 if mode == "close-mid" and b'"stats_meta"' not in line:
                     sock.sendall(out[:len(out) // 2])
                     sock.shutdown(socket.SHUT_RDWR)
@@ -247,15 +338,23 @@ def serve_conn(st, sock):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("path")
-    ap.add_argument("--shape", default="cluster", choices=["cluster", "layered", "wide"])
+    ap.add_argument("--shape", default="cluster",
+                    choices=["cluster", "layered", "wide", "dup-deep", "dup-wide", "badutf8",
+                             "longpaths", "many-doms"])
+    ap.add_argument("--dup-repeat", type=int, default=None)
+    ap.add_argument("--dup-depth", type=int, default=20)
     ap.add_argument("--mode", default="normal",
                     choices=["normal", "slow", "silent", "close-mid", "oversize", "garbage",
                              "noaccept", "errno"])
     ap.add_argument("--delay-ms", type=int, default=500)
     ap.add_argument("--oversize-bytes", type=int, default=2 << 20)
     ap.add_argument("--name", default="test cluster")
-    ap.add_argument("--domains", type=int, default=2)
+    ap.add_argument("--domains", type=int, default=None)
     args = ap.parse_args()
+    if args.domains is None:
+        args.domains = 250000 if args.shape == "many-doms" else 2
+    if args.dup_repeat is None:
+        args.dup_repeat = 1000 if args.shape == "dup-wide" else 8
     if args.shape == "wide":
         args.shape = "cluster"
         args.domains = max(args.domains, 3000)

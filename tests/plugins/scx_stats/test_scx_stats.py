@@ -4,7 +4,10 @@ their metadata, targets and struct picking, completion, the sampling tool (rates
 progress, cancel), and every way a stats server can misbehave (no socket, a stale
 socket, errors, slow replies, no reply, a reply cut short, an oversize reply,
 garbage, a backlog that never gets accepted, a restart) without ever blocking the
-loop: a ping sent while a read waits is answered at once."""
+loop: a ping sent while a read waits is answered at once. Hostile replies
+(stats_meta repeating field names, bytes that are not UTF-8, paths longer than
+255 bytes, more values than allowed) cost a read little time and memory and lose
+nothing in silence."""
 import json
 import os
 import signal
@@ -378,6 +381,189 @@ def test_shutdown_with_pending():
         ck.eq(rc, 0, "clean exit with a read and a sampling pending")
         c.kill()
         c.stderr_file.close()
+
+
+# ------------------------------------------------------------ hostile servers
+# Whoever can bind the socket path is untrusted (SECURITY.md): no reply may
+# make one read cost more than a moment of CPU or a few MiB, or freeze the loop.
+
+def peak_rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def read_with_pings(c, rid, uri, timeout=10):
+    """Send a read, then pings one after another (each when the previous one is
+    answered, 50 ms apart) until the read is answered. Returns (read response,
+    seconds to it, the slowest ping's seconds), None for what did not come; a
+    ping left unanswered for 2 s ends the wait."""
+    t0 = time.monotonic()
+    c.send({"jsonrpc": "2.0", "id": rid, "method": "resources/read", "params": {"uri": uri}})
+    read = read_at = None
+    worst = 0.0
+    pid = rid + 1
+    while read is None and time.monotonic() - t0 < timeout:
+        sent = time.monotonic()
+        c.send({"jsonrpc": "2.0", "id": pid, "method": "ping"})
+        pong = None
+        while pong is None and time.monotonic() - sent < 2.0:
+            m = c.recv(0.05)
+            if m and m.get("id") == rid and ("result" in m or "error" in m):
+                read, read_at = m, time.monotonic() - t0
+            elif m and m.get("id") == pid:
+                pong = time.monotonic() - sent
+        if pong is None:
+            return read, read_at, None
+        worst = max(worst, pong)
+        pid += 1
+        time.sleep(0.05)
+    return read, read_at, worst
+
+
+def hostile_read(c, rid, uri, what):
+    """A read that must answer within 1 s, every ping answered meanwhile (in
+    under 1 s), peak RSS under 64 MiB. Returns the answer (None when it did
+    not come)."""
+    r, dt, ping = read_with_pings(c, rid, uri)
+    ck.check(ping is not None and ping < 1.0, "%s: pings answered meanwhile (slowest %s s)" %
+             (what, ping))
+    ck.check(r is not None and dt < 1.0, "%s: answered within 1 s (%s s)" % (what, dt))
+    hwm = peak_rss_kb(c.pid)
+    ck.check(hwm < smcp_test.rss_limit_kb(64 * 1024),
+             "%s: peak RSS %d KiB under 64 MiB" % (what, hwm))
+    return text_json(r) if r and "result" in r else None
+
+
+@ck.case
+def test_dup_fields_deep():
+    """A field name repeated 8 times at each of 20 struct levels: the walk
+    that picks B out of top once took 8^16 steps (3 repeats: 16 s)."""
+    path = os.path.join(sockdir(), "stats")
+    with Server(path, "--shape", "dup-deep"), daemon(path, extra_conf=FAST) as c:
+        a = hostile_read(c, 1000, "stats://scheduler/raw/B", "8x along 20 levels")
+        if a is None:
+            return
+        ck.eq((a["available"], a["struct"]), (True, "B"), "picked from top")
+        dup = a["meta"].get("duplicates_ignored") or {}
+        ck.eq(dup.get("fields"), 20 * 7, "stats_meta's repeats dropped and counted: %r" % dup)
+        ck.eq(dup.get("first"), "S0.n", "with the first")
+        ck.eq(a["instances"], {}, "B lies deeper than the walk goes")
+        ck.eq(a["truncated"], True, "the answer says it was cut")
+        ck.check(any("deeper than 16" in n for n in a["notes"]), "and why: %r" % a["notes"])
+        ck.check(any("repeats 140 field names" in n for n in a["notes"]),
+                 "a note on the repeats: %r" % a["notes"])
+        top = read_json(c, "stats://scheduler/raw")
+        ck.eq(list(top["meta"]["structs"]["S3"]["fields"]), ["n"], "one field n per struct")
+
+
+@ck.case
+def test_dup_fields_wide():
+    """One field repeated 1000 times, a 12 KB stats reply: the instance was
+    copied once per repeat (peak RSS 961 MB, 473 MB kept)."""
+    path = os.path.join(sockdir(), "stats")
+    with Server(path, "--shape", "dup-wide"), daemon(path, extra_conf=FAST) as c:
+        a = hostile_read(c, 2000, "stats://scheduler/raw/B", "1000x, 12 KB reply")
+        if a is None:
+            return
+        ck.eq(list(a["instances"]), ["b"], "one instance, once")
+        ck.eq(len(a["instances"]["b"]["v"]), 6000, "whole")
+        ck.eq(a["instances_found"], 1, "found once")
+        ck.eq(a["meta"]["duplicates_ignored"]["fields"], 999, "999 repeats dropped")
+        a = hostile_read(c, 3000, "stats://scheduler/raw", "1000x, top")
+        if a is not None:
+            ck.eq(list(a["meta"]["structs"]["T"]["fields"]), ["b"], "meta lists b once")
+
+
+@ck.case
+def test_reply_values():
+    """A reply of 250000 values (3 MB, under max_reply_bytes) is refused before
+    cJSON builds ~80 bytes for each: 4 MB of numbers cost 330 MB and seconds."""
+    path = os.path.join(sockdir(), "stats")
+    with Server(path, "--shape", "many-doms"), daemon(path, extra_conf=FAST) as c:
+        a = hostile_read(c, 4000, "stats://scheduler/raw", "250000 values")
+        if a is not None:
+            ck.eq(a["available"], False, "a reply of 250000 values is refused")
+            ck.check("more than 100000 JSON values" in a["reason"], "why: %r" % a["reason"])
+            ck.check("max_reply_values" in a.get("hint", ""), "and what to raise")
+
+
+@ck.case
+def test_walk_budgets():
+    """The walk keeps at most 1000 instances and looks at most at 200000
+    values, and the answer says so."""
+    path = os.path.join(sockdir(), "stats")
+    with Server(path, "--shape", "wide"), daemon(path, extra_conf=FAST) as c:
+        a = read_json(c, "stats://scheduler/raw/DomainStats")
+        ck.eq(a.get("instances_found"), 3000, "all 3000 instances counted")
+        ck.eq(a["truncated"], True, "cut")
+        ck.check(any("2000 instances past the first 1000" in n for n in a["notes"]),
+                 "why: %r" % a["notes"])
+    path = os.path.join(sockdir(), "stats")
+    with Server(path, "--shape", "many-doms"), \
+            daemon(path, extra_conf="read_timeout_ms = 5000\nmax_reply_values = 1000000\n") as c:
+        a = read_json(c, "stats://scheduler/raw/DomainStats", timeout=20)
+        ck.eq(a["available"], True, "allowed by max_reply_values")
+        ck.check(0 < a["instances_found"] < 250000, "the walk stopped early: %r found" %
+                 a["instances_found"])
+        ck.check(any("stopped after looking at 200000 values" in n for n in a["notes"]),
+                 "and says why: %r" % a["notes"])
+
+
+@ck.case
+def test_invalid_utf8():
+    """One byte that is not UTF-8 in a string dropped the whole stats member,
+    with truncated false."""
+    path = os.path.join(sockdir(), "stats")
+    with Server(path, "--shape", "badutf8"), daemon(path, extra_conf=FAST) as c:
+        a = read_json(c, "stats://scheduler/raw")
+        st = a.get("stats") or {}
+        ck.eq(st.get("name"), "test cluster", "the rest of the stats kept")
+        ck.eq(st.get("doms_dict", {}).get("1", {}).get("name"), "dom\ufffd1",
+              "the bad byte replaced by U+FFFD")
+        ck.eq(st.get("doms_dict", {}).get("0", {}).get("name"), "domain 0", "its neighbour kept")
+        ck.eq(a.get("invalid_utf8"), {"strings": 1, "first_path": "doms_dict.1.name",
+                                      "replaced_with": "U+FFFD"}, "what was replaced, and where")
+        ck.check(any("not UTF-8" in n and "doms_dict.1.name" in n for n in a["notes"]),
+                 "and a note: %r" % a["notes"])
+        d = read_json(c, "stats://scheduler/raw/DomainStats")
+        ck.eq(d["instances"].get("doms_dict.1", {}).get("name"), "dom\ufffd1",
+              "picked instances too")
+
+
+@ck.case
+def test_long_paths_not_merged():
+    """Sampled paths were cut at 255 characters: two fields whose paths differ
+    only after that became one series."""
+    path = os.path.join(sockdir(), "stats")
+    with Server(path, "--shape", "longpaths"), daemon(path, extra_conf=FAST) as c:
+        r = c.call_tool("sample_scheduler_stats", {"duration_s": 1, "interval_ms": 250},
+                        timeout=20)
+        sc = r["result"]["structuredContent"]
+        rows = {x["path"]: x for x in sc["counters"] + sc["gauges"]}
+        paths = list(rows) + list(sc["constant"])
+        k = "doms_dict." + "k" * 299
+        for p in (k + "A.events", k + "B.events", k + "A.pressure", k + "B.pressure"):
+            ck.check(p in paths, "full path kept: ...%s" % p[-12:])
+        ck.eq(len([p for p in paths if p.startswith(k)]), 4, "four series, none merged")
+        ck.check(k + "A.events" in [x["path"] for x in sc["counters"]],
+                 "a's events a counter of its own")
+        ck.check(not any(p.startswith("doms_dict.LLL") for p in paths), "the 1500 one left out")
+        sk = sc.get("paths_skipped") or {}
+        ck.eq(sk.get("too_long"), 1, "counted: %r" % sk)
+        ck.check((sk.get("too_long_example") or "").startswith("doms_dict.LLLL") and
+                 "(1510 bytes)" in sk["too_long_example"], "with an example: %r" %
+                 sk.get("too_long_example"))
+        ck.eq(sk.get("repeated"), 1, "dot.ted twice: the second left out")
+        ck.eq(sk.get("repeated_example"), "dot.ted", "named")
+        ck.eq(sc["constant"].get("dot.ted"), 1, "the first value kept, not merged")
+        ck.eq(sc["truncated"], True, "the answer says something was left out")
+        ck.check(any("longer than 1023 bytes" in n for n in sc["notes"]), "why: %r" % sc["notes"])
+        log = c.stderr_text()
+        ck.check("longer than 1023 bytes" in log and "doms_dict.LLLL" in log,
+                 "and the log says so")
 
 
 if __name__ == "__main__":

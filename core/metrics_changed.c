@@ -2,11 +2,12 @@
 /* what_changed (two windows compared, the series that moved most) and the
  * monitor prompt (a watch and the polling loop around it). */
 #include <errno.h>
-#include <fnmatch.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <schedmcp/glob.h>
 
 #include "host.h"
 #include "metrics.h"
@@ -101,7 +102,7 @@ static int tool_changed(void *data, struct smcp_call *call, const struct smcp_ar
 		uint32_t first = n;
 		double top = 0;
 
-		if (m->dead || (glob && fnmatch(glob, m->name, 0)))
+		if (m->dead || (glob && !smcp_glob_match(glob, m->name)))
 			continue;
 		for (uint32_t k = 0; k < m->n_series; k++) {
 			struct series *s = m->series[k];

@@ -3,12 +3,13 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fnmatch.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <schedmcp/glob.h>
 
 /* ----------------------------------------------------------- selectors */
 
@@ -94,8 +95,8 @@ int selector_parse(struct selector *sel, const struct metric *m, const char *tex
 bool selector_match(const struct selector *sel, const struct series *s)
 {
 	for (uint32_t i = 0; i < sel->n; i++) {
-		bool hit = fnmatch(sel->mt[i].pat, series_label(s, (uint32_t)sel->mt[i].label),
-				   0) == 0;
+		bool hit = smcp_glob_match(sel->mt[i].pat,
+					   series_label(s, (uint32_t)sel->mt[i].label));
 
 		if (hit == sel->mt[i].neg)
 			return false;

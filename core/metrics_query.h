@@ -17,7 +17,7 @@
 
 #define SELECTOR_MAX 8
 
-/* "cpu=3,comm=kworker*,node!=1": each value a glob (fnmatch). */
+/* "cpu=3,comm=kworker*,node!=1": each value a glob (smcp_glob_match). */
 struct selector {
 	uint32_t n;
 	struct {

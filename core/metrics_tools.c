@@ -2,11 +2,12 @@
 #include "metrics_tools.h"
 
 #include <errno.h>
-#include <fnmatch.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <schedmcp/glob.h>
 
 #include "host.h"
 #include "metrics.h"
@@ -67,7 +68,7 @@ static void write_catalog(struct smcp_json *j, const char *glob)
 	for (uint32_t i = 0; i < mstore.n_metrics; i++) {
 		const struct metric *m = mstore.m[i];
 
-		if (m->dead || (glob && fnmatch(glob, m->name, 0)))
+		if (m->dead || (glob && !smcp_glob_match(glob, m->name)))
 			continue;
 		if (matched++ >= CATALOG_MAX)
 			continue;

@@ -36,7 +36,9 @@ static const char events_input[] =
 	"tracefs subsystem such as sched (list_event_subsystems names them); kprobe: a module, "
 	"vmlinux for the kernel image. Omit to search everything\"},"
 	"\"filter\":{\"type\":\"string\",\"maxLength\":256,\"description\":\"case-insensitive "
-	"extended regex on the name, e.g. \\\"^sched_(switch|wakeup)\\\" or \\\"rq_clock\\\"\"},"
+	"regex (PCRE2 syntax, no back-references) found anywhere in the name, e.g. "
+	"\\\"^sched_(switch|wakeup)\\\" or \\\"rq_clock\\\"; a pattern too costly to run "
+	"over the whole list is refused with an error\"},"
 	"\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":1000,\"description\":\"rows "
 	"per page, default 100 (at most 10 with include_format)\"},"
 	"\"offset\":{\"type\":\"integer\",\"minimum\":0,\"description\":\"first matching row to "
@@ -202,28 +204,37 @@ static const char *row_name(const struct rows *r, size_t i, char *buf, size_t le
 	return buf;
 }
 
-static bool row_match(const struct rows *r, const struct el_filter *f, size_t i, const char *name)
+/* 1 when row i passes the filter, 0 when not, -errno when the filter
+ * gave up (f->why says why). */
+static int row_match(const struct rows *r, struct el_filter *f, size_t i, const char *name)
 {
+	int hit;
+
 	if (r->kprobe) {
 		if (r->mod >= 0 && r->p->kf.fn[i].mod != (uint32_t)r->mod)
-			return false;
-		return el_filter_match(f, kf_name(&r->p->kf, i)) ||
-		       (strchr(name, ' ') && el_filter_match(f, name));
+			return 0;
+		hit = el_filter_match(f, kf_name(&r->p->kf, i));
+		return hit || !strchr(name, ' ') ? hit : el_filter_match(f, name);
 	}
-	return el_filter_match(f, ev_event_part(name)) || el_filter_match(f, name);
+	hit = el_filter_match(f, ev_event_part(name));
+	return hit ? hit : el_filter_match(f, name);
 }
 
 /* Pick the page's rows (indexes into picked, at most pg->limit) and count
- * every match, so the answer can lead with the totals. */
-static void select_rows(const struct rows *r, const struct el_filter *f, struct page *pg,
-			size_t *picked)
+ * every match, so the answer can lead with the totals. 0, or what
+ * row_match failed with. */
+static int select_rows(const struct rows *r, struct el_filter *f, struct page *pg,
+		       size_t *picked)
 {
 	char buf[600];
 
 	for (size_t i = r->first; i < r->first + r->count; i++) {
 		const char *name = row_name(r, i, buf, sizeof(buf));
+		int hit = row_match(r, f, i, name);
 
-		if (!row_match(r, f, i, name))
+		if (hit < 0)
+			return hit;
+		if (!hit)
 			continue;
 		if ((int64_t)pg->total >= pg->offset && (int64_t)pg->returned < pg->limit &&
 		    !pg->byte_cut) {
@@ -236,6 +247,7 @@ static void select_rows(const struct rows *r, const struct el_filter *f, struct 
 		}
 		pg->total++;
 	}
+	return 0;
 }
 
 static void emit_rows(const struct rows *r, const struct page *pg, const size_t *picked,
@@ -268,7 +280,7 @@ static int list_events(void *data, struct smcp_call *call, const struct smcp_arg
 	size_t *picked = NULL;
 	struct el_filter f;
 	struct smcp_json *j;
-	char err[640], note[512];
+	char err[1024], note[512];
 	int64_t v;
 	int rc = 0;
 
@@ -344,12 +356,23 @@ static int list_events(void *data, struct smcp_call *call, const struct smcp_arg
 		}
 	}
 	picked = calloc((size_t)pg.limit, sizeof(*picked));
-	j = api->result_json(res);
-	if (!j || !picked) {
+	if (!picked) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	select_rows(&r, &f, &pg, picked);
+	rc = select_rows(&r, &f, &pg, picked);
+	if (rc == -E2BIG) {
+		/* the pattern, not the daemon, failed: the model can fix it */
+		(void)api->result_error(res, "%s (filter \"%s\" over %zu %s)", f.why, filter,
+					r.count, r.kprobe ? "functions" : "tracepoints");
+		rc = 0;
+		goto out;
+	}
+	j = rc ? NULL : api->result_json(res);
+	if (!j) {
+		rc = rc ? rc : -ENOMEM;
+		goto out;
+	}
 	api->json_string(j, "event_type", r.kprobe ? "kprobe" : "perf");
 	api->json_string(j, "subsystem", sub);
 	api->json_string(j, "filter_applied", filter && *filter ? filter : NULL);

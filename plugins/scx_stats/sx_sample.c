@@ -13,11 +13,12 @@
  * resource read elsewhere must not shorten the sampler's periods.
  */
 #include <errno.h>
-#include <fnmatch.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <schedmcp/glob.h>
 
 #include "sx.h"
 
@@ -98,7 +99,7 @@ static bool wanted(const struct sx_sampler *sm, const char *path)
 	for (g = strtok_r(buf, ",", &save); g; g = strtok_r(NULL, ",", &save)) {
 		while (*g == ' ')
 			g++;
-		if (*g && fnmatch(g, path, 0) == 0)
+		if (*g && smcp_glob_match(g, path))
 			return true;
 	}
 	return false;

@@ -23,6 +23,8 @@ WARN = ["-Wall", "-Wextra", "-Werror", "-pedantic", "-Wshadow", "-Wundef"]
 ALONE = "#include <schedmcp/plugin.h>\n"
 FSREAD = "#define _POSIX_C_SOURCE 200809L\n#include <schedmcp/fsread.h>\n"
 CPULIST = "#include <schedmcp/cpulist.h>\nint f(void);\nint f(void) { return 0; }\n"
+GLOB = ("#include <schedmcp/glob.h>\nint f(void);\n"
+        "int f(void) { return smcp_glob_match(\"sched_*\", \"sched_x\"); }\n")
 USES = r"""
 #include <schedmcp/plugin.h>
 /* the macros and types a plugin uses, after nothing else */
@@ -69,6 +71,8 @@ def test_c():
         T.eq(rc, 0, f"C {std}, fsread.h alone: {out}")
         rc, out = compile_(CC, "c", std, CPULIST)
         T.eq(rc, 0, f"C {std}, cpulist.h alone: {out}")
+        rc, out = compile_(CC, "c", std, GLOB)
+        T.eq(rc, 0, f"C {std}, glob.h alone: {out}")
         rc, out = compile_(CC, "c", std, USES + C_INFO)
         T.eq(rc, 0, f"C {std}, header in use: {out}")
 
@@ -84,6 +88,8 @@ def test_cxx():
         T.eq(rc, 0, f"C++ {std}, fsread.h alone: {out}")
         rc, out = compile_(CXX, "c++", std, CPULIST)
         T.eq(rc, 0, f"C++ {std}, cpulist.h alone: {out}")
+        rc, out = compile_(CXX, "c++", std, GLOB)
+        T.eq(rc, 0, f"C++ {std}, glob.h alone: {out}")
         rc, out = compile_(CXX, "c++", std, USES + CXX_INFO)
         T.eq(rc, 0, f"C++ {std}, header in use: {out}")
 

@@ -9,8 +9,11 @@
  * written from the input (fstree.h).
  *
  * Input: fstree records. Parameter "@filter" is a client's list filter
- * (a regex), matched against every catalog and function name.
+ * (a PCRE2 regex), matched against every catalog and function name: it
+ * must compile or say why, and matching must answer or give up with its
+ * reason, never anything else.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,8 +25,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_FORMATS 16
 
+/* el_filter_match keeps its contract: 1, 0, or -E2BIG with a reason. */
+static void match(struct el_filter *flt, const char *name)
+{
+	int rc = el_filter_match(flt, name);
+
+	if (rc != 0 && rc != 1 && !(rc == -E2BIG && flt->why[0]))
+		abort();
+}
+
 static void read_formats(const struct tracefs *t, const struct ev_catalog *c,
-			 const struct el_filter *flt)
+			 struct el_filter *flt)
 {
 	size_t tried = 0;
 
@@ -33,7 +45,7 @@ static void read_formats(const struct tracefs *t, const struct ev_catalog *c,
 		struct ev_format f;
 		size_t sl = (size_t)(ev - 1 - full);
 
-		(void)el_filter_match(flt, full);
+		match(flt, full);
 		if (tried >= MAX_FORMATS || sl >= sizeof(sub))
 			continue;
 		memcpy(sub, full, sl);
@@ -53,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ev_catalog c;
 	struct kf_list l;
 	struct el_filter flt;
-	char reason[512], err[256];
+	char reason[512], err[1024];
 	const char *pattern;
 
 	if (!ready) {
@@ -63,9 +75,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	(void)fstree_load(&tree, data, size);
 	pattern = fstree_param(&tree, "filter");
-	if (el_filter_compile(&flt, pattern && strlen(pattern) <= EL_FILTER_MAX ? pattern : NULL,
-			      err, sizeof(err)))
+	err[0] = '\0';
+	if (el_filter_compile(&flt, pattern, err, sizeof(err))) {
+		if (!err[0])
+			abort(); /* a refused filter always says why */
 		(void)el_filter_compile(&flt, NULL, err, sizeof(err));
+	}
 	/* may_mount = false: never mount anything from a fuzz input. A mount
 	 * point with ".." would leave the fake root for the real tracefs:
 	 * not what this input is about (and slow), so it is not read. */
@@ -79,7 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (kf_list_read(tree.root, t.found ? t.dir : NULL, t.reason, &l, reason,
 			 sizeof(reason)) == 0) {
 		for (size_t i = 0; i < l.n && i < 4096; i++)
-			(void)el_filter_match(&flt, kf_name(&l, i));
+			match(&flt, kf_name(&l, i));
 		(void)kf_module_index(&l, "vmlinux");
 		kf_list_free(&l);
 	}

@@ -110,11 +110,17 @@ def test_tracepoints():
         s = res["structuredContent"]
         check(s["returned_count"] == 0 and not s["has_more"] and "past the last" in s["note"], "offset past the end")
 
+        # PCRE2's words and the position where it noticed the problem
         res = tool(c, "list_events", {"filter": "abc(def"})
         text = res["content"][0]["text"]
-        check(res["isError"] and "position 3" in text and "(def" in text, f"invalid regex names the position: {text}")
+        check(res["isError"] and "missing closing parenthesis" in text and "end of the pattern (position 7" in text,
+              f"invalid regex names the problem and position: {text}")
+        res = tool(c, "list_events", {"filter": "ab)cd"})
+        text = res["content"][0]["text"]
+        check(res["isError"] and "unmatched closing parenthesis" in text and 'position 2 (0-based), where ")cd" begins' in text,
+              f"error inside the pattern: {text}")
         res = tool(c, "list_events", {"filter": "a[b"})
-        check(res["isError"] and "position 1" in res["content"][0]["text"], "bracket error position")
+        check(res["isError"] and "missing terminating ]" in res["content"][0]["text"], "bracket error")
         res = tool(c, "list_events", {"subsystem": "schedule"})
         text = res["content"][0]["text"]
         check(res["isError"] and "sched" in text and "Similar" in text, f"unknown subsystem suggests: {text}")

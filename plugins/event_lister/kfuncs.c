@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define BLACKLIST_MAX (8u << 20)
@@ -436,6 +437,7 @@ int kf_list_read(const char *root, const char *tracefs_dir, const char *no_trace
 	struct builder b = { .l = l, .last_mod = UINT32_MAX };
 	char path[PATH_MAX], why[384];
 	FILE *f = NULL;
+	struct stat st;
 	uint32_t vmlinux;
 	int err = 0;
 
@@ -489,8 +491,11 @@ int kf_list_read(const char *root, const char *tracefs_dir, const char *no_trace
 		kf_list_free(l);
 		return err;
 	}
+	/* stat, not access(): tracefs is searchable by root alone, and by this
+	 * daemon as its own account only through CAP_DAC_READ_SEARCH, which
+	 * access() leaves out (it checks the real uid without capabilities) */
 	if (tracefs_dir && !el_path(path, sizeof(path), tracefs_dir, "/kprobe_events"))
-		l->kprobe_events = access(path, F_OK) == 0;
+		l->kprobe_events = stat(path, &st) == 0;
 	l->kprobes_built = has_function(l, "register_kprobe");
 	return 0;
 }

@@ -3,6 +3,7 @@
 #include "tracefs.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,16 +32,26 @@ static void unescape_mount(char *s)
 	*w = '\0';
 }
 
-/* Whether root+where holds a readable available_events; fills t if so. */
+/*
+ * Whether root+where holds a readable available_events; fills t if so, else
+ * leaves why in errno. Opened, not access()ed: access() asks for the real
+ * uid without capabilities, while reads use the effective ones, and tracefs
+ * is root's alone: the daemon reaches it as its own account through
+ * CAP_DAC_READ_SEARCH (under systemd from the start, after the drop later).
+ * Non-blocking: under --fs-root the file may be a FIFO.
+ */
 static bool try_dir(struct tracefs *t, const char *root, const char *where, const char *how)
 {
 	char dir[PATH_MAX], file[PATH_MAX];
+	int fd;
 
 	if (el_path(dir, sizeof(dir), root, where) ||
 	    el_path(file, sizeof(file), dir, "/available_events"))
 		return false;
-	if (access(file, R_OK) != 0)
+	fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
 		return false;
+	close(fd);
 	t->found = true;
 	snprintf(t->dir, sizeof(t->dir), "%s", dir);
 	snprintf(t->where, sizeof(t->where), "%s", where);

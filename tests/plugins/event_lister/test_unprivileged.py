@@ -2,7 +2,11 @@
 tracepoints are unavailable when tracefs is root-only (and does not try to
 mount over it), still lists kernel functions from kallsyms and says that
 the addresses were hidden. Run as root, the daemon is started as nobody
-(setpriv). Also checks the exported symbols. Suite 'plugins'."""
+(setpriv). And as an account with CAP_DAC_READ_SEARCH alone (how the
+systemd unit starts it), it reads a root-only tracefs (a fixture copy made
+0700 root's, through --fs-root): tracepoints and kprobe_events are found,
+which access(), asking for the real uid without capabilities, missed. Also
+checks the exported symbols. Suite 'plugins'."""
 import json
 import os
 import shutil
@@ -32,6 +36,7 @@ def main():
         check(syms == ["schedmcp_plugin_entry"], f"only the entry is exported: {syms}")
     with mcp_client.unprivileged():
         run_unprivileged()
+    run_with_dac_read_search()
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
@@ -59,6 +64,44 @@ def run_unprivileged():
                 check(d["excluded"]["init_text"] == 0, "no address-based exclusion without addresses")
         else:
             check("kallsyms" in r["error"]["message"], f"function list error names the files: {r['error']}")
+
+
+def run_with_dac_read_search():
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or not setpriv:
+        print("skipped: a root-only tracefs read as another account needs root and setpriv")
+        return
+    fix = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "ftrace")
+    with mcp_client.unprivileged(drop_caps=False) as tmp:
+        root = os.path.join(tmp, "fsroot")
+        shutil.copytree(fix, root)
+        tracing = os.path.join(root, "sys", "kernel", "tracing")
+        for d, dirs, files in os.walk(root):
+            for f in files:
+                os.chmod(os.path.join(d, f), 0o440 if d.startswith(tracing) else 0o444)
+            os.chmod(d, 0o700 if d.startswith(tracing) else 0o755)
+        exe = os.environ["SMCP_DAEMON"]
+        wrapper = os.path.join(tmp, "with-dac-read-search")
+        with open(wrapper, "w") as f:
+            f.write(f"#!/bin/sh\nexec {setpriv} --reuid={mcp_client.NOBODY} "
+                    f"--regid={mcp_client.NOBODY} --clear-groups --inh-caps=-all,+dac_read_search "
+                    f"--ambient-caps=-all,+dac_read_search --bounding-set=-all,+dac_read_search "
+                    f"{os.path.join(tmp, 'schedmcp')} \"$@\"\n")
+        os.chmod(wrapper, 0o755)
+        os.environ["SMCP_DAEMON"] = wrapper
+        try:
+            with mcp_client.Client(["--enable", "event_lister", "--fs-root", root,
+                                    "--log-level", "error"]) as c:
+                st = [p for p in c.read_json("schedmcp://plugins")["plugins"]
+                      if p["name"] == "event_lister"][0]
+                check(st["state"] == "loaded", f"root-only tracefs read with CAP_DAC_READ_SEARCH: {st}")
+                r = c.read("events://perf")
+                check("result" in r, f"events://perf: {str(r)[:300]}")
+                d = c.read_json("events://kprobe")
+                check(d["kprobes"]["tracefs_kprobe_events"],
+                      f"kprobe_events found in the root-only tracefs: {d['kprobes']}")
+        finally:
+            os.environ["SMCP_DAEMON"] = exe
 
 
 sys.exit(main())

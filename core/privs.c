@@ -300,13 +300,14 @@ int privs_drop(const char *user)
 			 "effective only while a plugin that declared it runs (dropped %d others)",
 			 user, (unsigned)uid, privs_format(kept, keep_s, sizeof(keep_s)),
 			 __builtin_popcountll(perm & ~kept));
-	else if (perm & ~kept)
-		log_info("capabilities kept after start-up: %s (dropped %d others)",
-			 privs_format(kept, keep_s, sizeof(keep_s)),
-			 __builtin_popcountll(perm & ~kept));
 	else
-		log_debug("capabilities: %s (nothing to drop; %d dropped from the bounding set)",
-			  privs_format(kept, keep_s, sizeof(keep_s)), dropped);
+		/* said even when nothing was dropped (systemd handed over just
+		 * what is needed): the journal should name what is kept */
+		log_info("capabilities kept after start-up: %s, each effective only while a "
+			 "plugin that declared it runs (dropped %d others, %d from the bounding "
+			 "set)",
+			 privs_format(kept, keep_s, sizeof(keep_s)),
+			 __builtin_popcountll(perm & ~kept), dropped);
 	return 0;
 }
 

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The cache of ELF images: lookup by file identity or build-id, loading,
- * reference counting and eviction of the least recently used unreferenced
- * entries beyond max_entries.
+ * The cache of ELF images: lookup by file identity or build-id, loading
+ * (its unwind tables copied), reference counting and eviction of the least
+ * recently used unreferenced entries beyond max_entries. Each entry holds
+ * one open file descriptor.
  */
-#include "elf_cache.h"
+#include "elf_internal.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -12,10 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* larger files are not ELF images we profile (and the offsets stay far
+ * from overflowing) */
 #define MAX_IMAGE (4ULL << 30)
 #define KEY_VDSO 0x76647330ULL
 
@@ -43,12 +45,12 @@ static void elf_free(struct pp_elf *e)
 {
 	if (!e)
 		return;
-	if (e->img) {
-		if (e->is_vdso)
-			free(e->img);
-		else
-			munmap(e->img, e->img_len);
-	}
+	if (e->fd >= 0)
+		close(e->fd);
+	free(e->img);
+	free(e->pages);
+	for (size_t i = 0; i < PP_ARRAY_SIZE(e->copies); i++)
+		free(e->copies[i].p);
 	free(e->path);
 	free(e->debug_path);
 	free(e->dframe);
@@ -73,6 +75,7 @@ static void remove_slot(struct pp_elf_cache *c, uint32_t slot)
 		*v = 0;
 	c->slots[slot] = NULL;
 	c->n_entries--;
+	c->copy_bytes -= e->copy_bytes;
 	elf_free(e);
 }
 
@@ -178,82 +181,91 @@ static struct pp_elf *take(struct pp_elf_cache *c, struct pp_elf *e)
 	return e;
 }
 
-static int open_image(const char *path, struct pp_elf **ret)
+static int open_file(const char *path, struct stat *st)
 {
-	struct pp_elf *e;
-	struct stat st;
-	void *p;
-	int fd, err;
-
 	/* O_NONBLOCK: a FIFO or device named by a process map must not hang us */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size < 64 || (uint64_t)st.st_size > MAX_IMAGE) {
+	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
 		close(fd);
 		return -ENOEXEC;
 	}
-	/* writable private mapping: libelf may touch it, the file never sees it */
-	p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (p == MAP_FAILED)
-		return -errno;
-	e = calloc(1, sizeof(*e));
-	if (!e) {
-		munmap(p, (size_t)st.st_size);
-		return -ENOMEM;
-	}
-	e->img = p;
-	e->img_len = (size_t)st.st_size;
-	e->dev = st.st_dev;
-	e->ino = st.st_ino;
-	e->size = st.st_size;
-	e->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
-	*ret = e;
-	return 0;
+	return fd;
 }
 
-int pp_elf_get(struct pp_elf_cache *c, const char *path, const char *alt,
-	       const uint8_t *build_id, size_t build_id_len, struct pp_elf **ret)
+/* Copy .eh_frame_hdr and .eh_frame to the heap, within the bounds of
+ * elf_cache.h; what is not copied is read from the file when needed. */
+static void copy_unwind_tables(struct pp_elf_cache *c, struct pp_elf *e)
 {
-	struct pp_elf *e = NULL, *hit;
-	const char *used = path;
-	struct stat st;
+	uint64_t off[2] = { e->eh_hdr_off, 0 }, len[2] = { e->eh_hdr_len, 0 };
+
+	if (!e->have_eh_table || pp_elf_section_range(e, ".eh_frame", &off[1], &len[1]) != 0)
+		len[1] = 0;
+	for (int i = 0; i < 2; i++) {
+		struct pp_elf_copy *cp = &e->copies[i];
+
+		if (!len[i] || len[i] > PP_COPY_MAX || c->copy_bytes + len[i] > PP_COPY_BUDGET)
+			continue;
+		cp->p = malloc(len[i]);
+		if (!cp->p)
+			continue;
+		/* copies[] is empty yet: this reads the file */
+		if (pp_elf_read(e, off[i], cp->p, len[i]) != 0) {
+			free(cp->p);
+			cp->p = NULL;
+			continue;
+		}
+		cp->off = off[i];
+		cp->len = len[i];
+		e->copy_bytes += len[i];
+		c->copy_bytes += len[i];
+	}
+	e->mem_bytes += e->copy_bytes;
+}
+
+static bool same_bid(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len)
+{
+	return a_len == b_len && !memcmp(a, b, a_len);
+}
+
+/*
+ * Load the file open at fd (taken over) as a new entry, or take the cached
+ * one it turns out to be. The build-id the kernel told must match.
+ */
+static int load_fd(struct pp_elf_cache *c, const char *path, const uint8_t *bid, size_t bid_len,
+		   int fd, const struct stat *st, struct pp_elf **ret)
+{
+	struct pp_elf *e, *hit;
 	int err;
 
-	c->st.lookups++;
-	if (build_id_len > PP_BUILD_ID_MAX)
-		build_id_len = PP_BUILD_ID_MAX;
-	/* the kernel told us the build-id: no need to touch the file */
-	if (build_id_len && (hit = lookup(c, key_bid(build_id, build_id_len)))) {
+	hit = lookup(c, key_file(st->st_dev, st->st_ino, st->st_size,
+				 (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec));
+	if (hit && (!bid_len || same_bid(hit->build_id, hit->build_id_len, bid, bid_len))) {
+		close(fd);
 		*ret = take(c, hit);
 		return 0;
 	}
-	if (stat(path, &st) != 0 && alt) {
-		used = alt;
-		if (stat(alt, &st) != 0)
-			return -ENOENT;
+	if (st->st_size < 64 || (uint64_t)st->st_size > MAX_IMAGE) {
+		close(fd);
+		return -ENOEXEC;
 	}
-	hit = lookup(c, key_file(st.st_dev, st.st_ino, st.st_size,
-				 (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec));
-	if (hit && (!build_id_len || (hit->build_id_len == build_id_len &&
-				      !memcmp(hit->build_id, build_id, build_id_len)))) {
-		*ret = take(c, hit);
-		return 0;
+	e = calloc(1, sizeof(*e));
+	if (!e) {
+		close(fd);
+		return -ENOMEM;
 	}
-	err = open_image(used, &e);
-	if (err)
-		return err;
+	e->fd = fd;
+	e->img_len = (size_t)st->st_size;
+	e->dev = st->st_dev;
+	e->ino = st->st_ino;
+	e->size = st->st_size;
+	e->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
 	err = pp_elf_parse_image(e);
 	if (err)
 		goto fail;
-	if (build_id_len && (e->build_id_len != build_id_len ||
-			     memcmp(e->build_id, build_id, build_id_len))) {
+	if (bid_len && !same_bid(e->build_id, e->build_id_len, bid, bid_len)) {
 		err = -ESTALE;
 		goto fail;
 	}
@@ -271,6 +283,7 @@ int pp_elf_get(struct pp_elf_cache *c, const char *path, const char *alt,
 	err = insert(c, e);
 	if (err)
 		goto fail;
+	copy_unwind_tables(c, e);
 	c->st.loads++;
 	e->refs = 1;
 	e->last_use = ++c->tick;
@@ -281,6 +294,29 @@ fail:
 	c->st.failures++;
 	elf_free(e);
 	return err;
+}
+
+int pp_elf_get(struct pp_elf_cache *c, const char *path, const char *alt,
+	       const uint8_t *build_id, size_t build_id_len, struct pp_elf **ret)
+{
+	struct pp_elf *hit;
+	struct stat st;
+	int fd;
+
+	c->st.lookups++;
+	if (build_id_len > PP_BUILD_ID_MAX)
+		build_id_len = PP_BUILD_ID_MAX;
+	/* the kernel told us the build-id: no need to touch the file */
+	if (build_id_len && (hit = lookup(c, key_bid(build_id, build_id_len)))) {
+		*ret = take(c, hit);
+		return 0;
+	}
+	fd = open_file(path, &st);
+	if (fd < 0 && alt)
+		fd = open_file(alt, &st);
+	if (fd < 0)
+		return fd;
+	return load_fd(c, path, build_id, build_id_len, fd, &st, ret);
 }
 
 int pp_elf_get_vdso(struct pp_elf_cache *c, struct pp_elf **ret)
@@ -315,6 +351,7 @@ int pp_elf_get_vdso(struct pp_elf_cache *c, struct pp_elf **ret)
 	if (!e)
 		return -ENOMEM;
 	e->is_vdso = true;
+	e->fd = -1;
 	e->img = malloc(len);
 	e->path = strdup("[vdso]");
 	if (!e->img || !e->path) {

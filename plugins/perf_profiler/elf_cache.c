@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The cache of ELF images: lookup by file identity or build-id, loading
- * (its unwind tables copied), reference counting and eviction of the least
- * recently used unreferenced entries beyond max_entries. Each entry holds
- * one open file descriptor.
+ * (the file opened as elf_open.c says, its unwind tables copied), reference
+ * counting and eviction of the least recently used unreferenced entries
+ * beyond max_entries. Each entry holds one open file descriptor.
  */
 #include "elf_internal.h"
 
 #include <elf.h>
 #include <errno.h>
-#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -181,18 +183,56 @@ static struct pp_elf *take(struct pp_elf_cache *c, struct pp_elf *e)
 	return e;
 }
 
-static int open_file(const char *path, struct stat *st)
+const char *pp_elf_strerror(int err)
 {
-	/* O_NONBLOCK: a FIFO or device named by a process map must not hang us */
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
-		close(fd);
-		return -ENOEXEC;
+	switch (err) {
+	case -ESTALE:
+		return "file replaced since it was mapped";
+	case -ELOOP:
+		return "its path now leads through a symbolic link, which is not followed";
+	case -ENXIO:
+		return "its path is not a regular file now (devices, FIFOs and sockets are not opened)";
+	case -EXDEV:
+		return "its path climbs out with '..'";
+	case -ENOEXEC:
+		return "not an x86_64 ELF file (or one beyond the reader's bounds)";
+	case -EIO:
+		return "the file shrank after it was opened (truncated?)";
+	case 0:
+		return "not loaded";
+	default:
+		return strerror(-err);
 	}
-	return fd;
+}
+
+/* Open the file w names by one of its routes (0, 1, 2: see pp_elf_get). */
+static int open_route(const struct pp_elf_where *w, int route, struct stat *st)
+{
+	char base[PATH_MAX];
+	const char *root = w->root ? w->root : "";
+	const char *rel = w->path;
+
+	switch (route) {
+	case 0:
+		if (w->pid <= 0 || w->end <= w->start)
+			return -ENOENT;
+		snprintf(base, sizeof(base), "%s/proc/%" PRId32 "/map_files/%" PRIx64 "-%" PRIx64,
+			 root, w->pid, w->start, w->end);
+		return pp_open_checked(base, NULL, &w->ident, true, st);
+	case 1:
+		if (w->pid <= 0 || rel[0] != '/')
+			return -ENOENT;
+		snprintf(base, sizeof(base), "%s/proc/%" PRId32 "/root", root, w->pid);
+		return pp_open_checked(base, rel, &w->ident, false, st);
+	default:
+		return pp_open_checked(rel[0] == '/' ? "/" : NULL, rel, &w->ident, false, st);
+	}
+}
+
+/* A failure that says more than "not there" wins over one that does not. */
+static bool telling(int err)
+{
+	return err != -ENOENT && err != -EPERM && err != -EACCES && err != -ESRCH;
 }
 
 /* Copy .eh_frame_hdr and .eh_frame to the heap, within the bounds of
@@ -234,15 +274,15 @@ static bool same_bid(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_
  * Load the file open at fd (taken over) as a new entry, or take the cached
  * one it turns out to be. The build-id the kernel told must match.
  */
-static int load_fd(struct pp_elf_cache *c, const char *path, const uint8_t *bid, size_t bid_len,
-		   int fd, const struct stat *st, struct pp_elf **ret)
+static int load_fd(struct pp_elf_cache *c, const struct pp_elf_where *w, size_t bid_len, int fd,
+		   const struct stat *st, struct pp_elf **ret)
 {
 	struct pp_elf *e, *hit;
 	int err;
 
 	hit = lookup(c, key_file(st->st_dev, st->st_ino, st->st_size,
 				 (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec));
-	if (hit && (!bid_len || same_bid(hit->build_id, hit->build_id_len, bid, bid_len))) {
+	if (hit && (!bid_len || same_bid(hit->build_id, hit->build_id_len, w->build_id, bid_len))) {
 		close(fd);
 		*ret = take(c, hit);
 		return 0;
@@ -265,7 +305,7 @@ static int load_fd(struct pp_elf_cache *c, const char *path, const uint8_t *bid,
 	err = pp_elf_parse_image(e);
 	if (err)
 		goto fail;
-	if (bid_len && !same_bid(e->build_id, e->build_id_len, bid, bid_len)) {
+	if (bid_len && !same_bid(e->build_id, e->build_id_len, w->build_id, bid_len)) {
 		err = -ESTALE;
 		goto fail;
 	}
@@ -275,7 +315,7 @@ static int load_fd(struct pp_elf_cache *c, const char *path, const uint8_t *bid,
 		*ret = take(c, hit);
 		return 0;
 	}
-	e->path = strdup(path);
+	e->path = strdup(w->path);
 	if (!e->path) {
 		err = -ENOMEM;
 		goto fail;
@@ -296,27 +336,39 @@ fail:
 	return err;
 }
 
-int pp_elf_get(struct pp_elf_cache *c, const char *path, const char *alt,
-	       const uint8_t *build_id, size_t build_id_len, struct pp_elf **ret)
+int pp_elf_get(struct pp_elf_cache *c, const struct pp_elf_where *w, struct pp_elf **ret)
 {
+	size_t bid_len = w->build_id ? w->build_id_len : 0;
 	struct pp_elf *hit;
-	struct stat st;
-	int fd;
+	int err = -ENOENT;
 
 	c->st.lookups++;
-	if (build_id_len > PP_BUILD_ID_MAX)
-		build_id_len = PP_BUILD_ID_MAX;
+	if (bid_len > PP_BUILD_ID_MAX)
+		bid_len = PP_BUILD_ID_MAX;
 	/* the kernel told us the build-id: no need to touch the file */
-	if (build_id_len && (hit = lookup(c, key_bid(build_id, build_id_len)))) {
+	if (bid_len && (hit = lookup(c, key_bid(w->build_id, bid_len)))) {
 		*ret = take(c, hit);
 		return 0;
 	}
-	fd = open_file(path, &st);
-	if (fd < 0 && alt)
-		fd = open_file(alt, &st);
-	if (fd < 0)
-		return fd;
-	return load_fd(c, path, build_id, build_id_len, fd, &st, ret);
+	/*
+	 * The mapped file itself while the process maps it; else its path as
+	 * the process sees it (another mount namespace), else as we do. A
+	 * route whose file turns out to be another one (-ESTALE: replaced on
+	 * our side, a container's differs) gives way to the next.
+	 */
+	for (int route = 0; route < 3; route++) {
+		struct stat st;
+		int fd = open_route(w, route, &st), r;
+
+		r = fd < 0 ? fd : load_fd(c, w, bid_len, fd, &st, ret);
+		if (r == 0)
+			return 0;
+		if (r == -ENOMEM)
+			return r;
+		if (!telling(err)) /* the first telling failure is kept */
+			err = r;
+	}
+	return err;
 }
 
 int pp_elf_get_vdso(struct pp_elf_cache *c, struct pp_elf **ret)

@@ -4,8 +4,10 @@
  * (or by device, inode, size and mtime when a file has none).
  *
  * The files belong to whoever runs the profiled processes, and the daemon is
- * root, so they are never mapped: a mapping of a file its owner then
- * truncates faults (SIGBUS) on the next read of a page it lost. An entry keeps the file open and reads it with
+ * root, so they are opened as elf_open.c says (the mapped file itself, never
+ * a symlink, a device or a FIFO a user put in its place) and never mapped: a
+ * mapping of a file its owner then truncates faults (SIGBUS) on the next
+ * read of a page it lost. An entry keeps the file open and reads it with
  * pread, so a file truncated later only reads short (what it no longer holds
  * is missing, and debug_note says why). .eh_frame_hdr and .eh_frame, which
  * unwinding reads for every frame, are copied to the heap when the file is
@@ -151,14 +153,49 @@ int pp_elf_cache_init(struct pp_elf_cache *c, const char *debug_dir, size_t max_
 void pp_elf_cache_fini(struct pp_elf_cache *c);
 
 /*
- * Get the ELF image of the file at path (tried in order: path, then alt if
- * not NULL, e.g. /proc/PID/root/path or /proc/PID/map_files/...). When the
- * kernel told the build-id at map time, pass it: a file on disk whose
- * build-id differs (replaced since) is refused with -ESTALE. Takes a
- * reference; 0 or -errno (-ENOENT, -ENOEXEC: not ELF, -ENOMEM).
+ * What the kernel reported about a mapped file: its device and inode (MMAP2
+ * records without build-id, /proc/PID/maps). A file opened on behalf of a
+ * process must be that file.
  */
-int pp_elf_get(struct pp_elf_cache *c, const char *path, const char *alt,
-	       const uint8_t *build_id, size_t build_id_len, struct pp_elf **ret);
+struct pp_file_ident {
+	bool have; /* false: nothing reported (MMAP2 with build-id, a tool's file) */
+	uint32_t dev_major, dev_minor;
+	uint64_t ino;
+};
+
+/* A file to load: where a process maps it and what it must be. */
+struct pp_elf_where {
+	const char *path;     /* as the process names it: the entry's path */
+	const char *root;     /* file system root for /proc ("" for the live one) */
+	int32_t pid;          /* a process that maps it; 0: none (a file a tool names) */
+	uint64_t start, end;  /* that mapping, for /proc/PID/map_files/START-END */
+	struct pp_file_ident ident;
+	const uint8_t *build_id; /* told by the kernel at map time, or NULL */
+	size_t build_id_len;
+};
+
+/*
+ * Get the ELF image of a mapped file. Tried in order, each opened as
+ * elf_open.c says: /proc/PID/map_files/START-END (the mapped file itself,
+ * while the process maps it), the path under /proc/PID/root (the process's
+ * mount namespace), the path itself. A file whose build-id differs from the
+ * one the kernel told (replaced since) is refused with -ESTALE. Takes a
+ * reference; 0 or -errno of the most telling failure (-ENOENT; -ESTALE,
+ * -ELOOP: a symlink now; -ENXIO: not a regular file; -ENOEXEC: not ELF
+ * for this machine; -ENOMEM; pp_elf_strerror() says them for a reader).
+ */
+int pp_elf_get(struct pp_elf_cache *c, const struct pp_elf_where *w, struct pp_elf **ret);
+/* A file a tool or test names by path (no process behind it). */
+static inline int pp_elf_get_file(struct pp_elf_cache *c, const char *path,
+				  const uint8_t *build_id, size_t build_id_len, struct pp_elf **ret)
+{
+	struct pp_elf_where w = { .path = path, .root = "", .build_id = build_id,
+				  .build_id_len = build_id_len };
+
+	return pp_elf_get(c, &w, ret);
+}
+/* Why a file could not be loaded, for the answers (err is pp_elf_get's). */
+const char *pp_elf_strerror(int err);
 /* The vDSO of this kernel, read from our own process. */
 int pp_elf_get_vdso(struct pp_elf_cache *c, struct pp_elf **ret);
 /* Drop a reference; unreferenced entries stay cached until evicted. */

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Internal to the ELF reader (elf_file.c, elf_symbols.c, elf_cache.c,
- * debug_frame.c): reading files other users control with pread within
- * bounds, and section contents.
+ * Internal to the ELF reader (elf_open.c, elf_file.c, elf_symbols.c,
+ * elf_cache.c, debug_frame.c): opening files other users control, reading
+ * them with pread within bounds, and section contents.
  *
  * Bounds on what one file can make the daemon read into memory at once
  * (whatever its size, which may be a sparse 4 GiB):
@@ -42,6 +42,21 @@
  * does.
  */
 #define PP_DEBUG_FRAME_MAX (32u << 20)
+
+/*
+ * elf_open.c. Open a file for reading (O_RDONLY | O_NONBLOCK | O_NOCTTY |
+ * O_CLOEXEC) only after checking, through an O_PATH descriptor, that it is
+ * a regular file and, when want->have, the device and inode the kernel
+ * reported for a mapping (the inode only when ino_only: map_files, which the
+ * kernel resolves to the mapped file itself). base is opened following
+ * symlinks (a magic link like /proc/PID/root or /proc/PID/map_files/..., or
+ * a directory only root writes); rel (NULL: none) is then walked one
+ * component at a time with O_NOFOLLOW. Returns the fd, its stat in *ret_st,
+ * or -errno: -ELOOP (a symlink in rel), -ENXIO (not a regular file),
+ * -ESTALE (another file than the one mapped), or open's.
+ */
+int pp_open_checked(const char *base, const char *rel, const struct pp_file_ident *want,
+		    bool ino_only, struct stat *ret_st);
 
 /* elf_file.c */
 /* Read exactly len bytes at file offset off of e (the copies first, then the

@@ -7,14 +7,17 @@
  * against its CRC32. The same debug file supplies .debug_frame when the
  * image has no .eh_frame entry for a function.
  *
- * Debug files are read with pread, never mapped, and bounded
- * (elf_internal.h).
+ * Debug files are opened like the images (elf_open.c), read with pread,
+ * and bounded (elf_internal.h). One next to the image is in a directory
+ * its owner controls: no symlink is followed there. Under DEBUG_DIR, which
+ * only root writes, the last one may be a symlink (distributions link
+ * .build-id/xx/yyyy.debug to the debug file), but it must lead to a regular
+ * file.
  */
 #include "elf_internal.h"
 
 #include <dlfcn.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <gelf.h>
 #include <limits.h>
 #include <stdio.h>
@@ -161,18 +164,22 @@ static int finish_syms(struct pp_elf *e, struct sym_tmp *v, size_t n)
 	return 0;
 }
 
-/* Open a debug file into dbg (fd -1 when closed). */
-static int open_debug(const char *path, struct pp_elf *dbg)
+/* Open a debug file into dbg (fd -1 when closed). follow: the last
+ * component may be a symlink (under DEBUG_DIR); otherwise none may. */
+static int open_debug(const char *path, bool follow, struct pp_elf *dbg)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY); /* never hang on a FIFO */
+	int fd;
 
 	memset(dbg, 0, sizeof(*dbg));
 	dbg->fd = -1;
+	if (follow)
+		fd = pp_open_checked(path, NULL, NULL, false, &st);
+	else
+		fd = pp_open_checked(path[0] == '/' ? "/" : NULL, path, NULL, false, &st);
 	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < 64 ||
-	    (uint64_t)st.st_size > MAX_DEBUG_FILE) {
+		return fd;
+	if (st.st_size < 64 || (uint64_t)st.st_size > MAX_DEBUG_FILE) {
 		close(fd);
 		return -ENOEXEC;
 	}
@@ -211,7 +218,7 @@ static int try_build_id_file(struct pp_elf *e, const char *debug_dir, struct pp_
 	for (unsigned int i = 0; i < e->build_id_len; i++)
 		snprintf(hex + 2 * i, 3, "%02x", e->build_id[i]);
 	snprintf(path, path_len, "%s/.build-id/%.2s/%s.debug", debug_dir, hex, hex + 2);
-	if (open_debug(path, dbg))
+	if (open_debug(path, true, dbg))
 		return -ENOENT;
 	if (!same_build_id(e, dbg)) {
 		close_debug(dbg);
@@ -276,7 +283,8 @@ static int try_debuglink(struct pp_elf *e, const char *debug_dir, struct pp_elf 
 			snprintf(path, path_len, "%s%s/%s", debug_dir, dir, link);
 		else
 			break;
-		if (strcmp(path, e->path) == 0 || open_debug(path, dbg))
+		/* the image's directory is its owner's: no symlink there */
+		if (strcmp(path, e->path) == 0 || open_debug(path, i == 2, dbg))
 			continue;
 		if (file_crc(dbg, &got) == 0 && got == crc)
 			return 0;

@@ -321,8 +321,16 @@ static enum pp_unwind_method user_frames(struct pp_ingest *in, const struct pp_s
 		/* open the file now: it may be deleted or replaced before the
 		 * results are read, and the process gone with its /proc entry */
 		mod = pp_frame_mod(out[i]);
-		if (mod != PP_MOD_UNKNOWN && mod < prof->procs.n_mods && !prof->procs.mods[mod].tried)
-			(void)pp_module_elf(&prof->procs, mod);
+		if (mod != PP_MOD_UNKNOWN && mod < prof->procs.n_mods &&
+		    !prof->procs.mods[mod].tried) {
+			/* through this process's mapping, which is live now */
+			const struct pp_map *mp = p ? pp_proc_find_map(p, a) : NULL;
+
+			if (mp && mp->module == mod)
+				(void)pp_map_elf(&prof->procs, p, mp);
+			else
+				(void)pp_module_elf(&prof->procs, mod);
+		}
 	}
 	*n_out = n;
 	return n ? m : PP_UNW_KERNEL_ONLY;

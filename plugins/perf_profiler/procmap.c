@@ -359,6 +359,24 @@ uint64_t pp_proc_frame(const struct pp_proc *p, uint64_t addr)
 	return pp_frame_make(m->module, addr - m->start + m->pgoff);
 }
 
+struct pp_elf *pp_map_elf(struct pp_procs *ps, const struct pp_proc *p, const struct pp_map *m)
+{
+	struct pp_module *mod;
+
+	if (m->module == PP_MOD_KERNEL || m->module >= ps->n_mods)
+		return NULL;
+	mod = &ps->mods[m->module];
+	/* a map cut by a later mapping may no longer be a whole one: then
+	 * map_files fails and the path routes follow, as they would for the
+	 * first mapper */
+	if (!mod->tried && p->pid > 0 && m->end > m->start) {
+		mod->pid = p->pid;
+		mod->start = m->start;
+		mod->end = m->end;
+	}
+	return pp_module_elf(ps, m->module);
+}
+
 struct pp_elf *pp_module_elf(struct pp_procs *ps, uint16_t mod)
 {
 	struct pp_module *m;

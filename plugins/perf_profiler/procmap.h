@@ -114,5 +114,10 @@ const struct pp_map *pp_proc_find_map(const struct pp_proc *p, uint64_t addr);
 uint64_t pp_proc_frame(const struct pp_proc *p, uint64_t addr);
 /* The ELF image of module id, loaded on first use (NULL if it cannot be). */
 struct pp_elf *pp_module_elf(struct pp_procs *ps, uint16_t mod);
+/* The same for the module of map m of process p, which has just been seen
+ * running there: a first load opens the file through p's mapping
+ * (/proc/PID/map_files), rather than that of the process that mapped the
+ * file first, which may be gone. */
+struct pp_elf *pp_map_elf(struct pp_procs *ps, const struct pp_proc *p, const struct pp_map *m);
 
 #endif

@@ -14,7 +14,7 @@
  * Only 32-bit DWARF, 8-byte addresses and CIEs without augmentation are
  * converted, which is what compilers emit into .debug_frame on x86_64.
  */
-#include "elf_cache.h"
+#include "elf_internal.h"
 
 #include <errno.h>
 #include <stdlib.h>

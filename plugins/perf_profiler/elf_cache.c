@@ -1,21 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The cache of ELF images: lookup by file identity or build-id, loading,
- * reference counting and eviction of the least recently used unreferenced
- * entries beyond max_entries.
+ * The cache of ELF images: lookup by file identity or build-id, loading
+ * (the file opened as elf_open.c says, its unwind tables copied), reference
+ * counting and eviction of the least recently used unreferenced entries
+ * beyond max_entries. Each entry holds one open file descriptor.
  */
-#include "elf_cache.h"
+#include "elf_internal.h"
 
 #include <elf.h>
 #include <errno.h>
-#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* larger files are not ELF images we profile (and the offsets stay far
+ * from overflowing) */
 #define MAX_IMAGE (4ULL << 30)
 #define KEY_VDSO 0x76647330ULL
 
@@ -43,12 +47,12 @@ static void elf_free(struct pp_elf *e)
 {
 	if (!e)
 		return;
-	if (e->img) {
-		if (e->is_vdso)
-			free(e->img);
-		else
-			munmap(e->img, e->img_len);
-	}
+	if (e->fd >= 0)
+		close(e->fd);
+	free(e->img);
+	free(e->pages);
+	for (size_t i = 0; i < PP_ARRAY_SIZE(e->copies); i++)
+		free(e->copies[i].p);
 	free(e->path);
 	free(e->debug_path);
 	free(e->dframe);
@@ -73,6 +77,7 @@ static void remove_slot(struct pp_elf_cache *c, uint32_t slot)
 		*v = 0;
 	c->slots[slot] = NULL;
 	c->n_entries--;
+	c->copy_bytes -= e->copy_bytes;
 	elf_free(e);
 }
 
@@ -178,82 +183,129 @@ static struct pp_elf *take(struct pp_elf_cache *c, struct pp_elf *e)
 	return e;
 }
 
-static int open_image(const char *path, struct pp_elf **ret)
+const char *pp_elf_strerror(int err)
 {
-	struct pp_elf *e;
-	struct stat st;
-	void *p;
-	int fd, err;
-
-	/* O_NONBLOCK: a FIFO or device named by a process map must not hang us */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		err = -errno;
-		close(fd);
-		return err;
+	switch (err) {
+	case -ESTALE:
+		return "file replaced since it was mapped";
+	case -ELOOP:
+		return "its path now leads through a symbolic link, which is not followed";
+	case -ENXIO:
+		return "its path is not a regular file now (devices, FIFOs and sockets are not opened)";
+	case -EXDEV:
+		return "its path climbs out with '..'";
+	case -ENOEXEC:
+		return "not an x86_64 ELF file (or one beyond the reader's bounds)";
+	case -EIO:
+		return "the file shrank after it was opened (truncated?)";
+	case 0:
+		return "not loaded";
+	default:
+		return strerror(-err);
 	}
-	if (!S_ISREG(st.st_mode) || st.st_size < 64 || (uint64_t)st.st_size > MAX_IMAGE) {
+}
+
+/* Open the file w names by one of its routes (0, 1, 2: see pp_elf_get). */
+static int open_route(const struct pp_elf_where *w, int route, struct stat *st)
+{
+	char base[PATH_MAX];
+	const char *root = w->root ? w->root : "";
+	const char *rel = w->path;
+
+	switch (route) {
+	case 0:
+		if (w->pid <= 0 || w->end <= w->start)
+			return -ENOENT;
+		snprintf(base, sizeof(base), "%s/proc/%" PRId32 "/map_files/%" PRIx64 "-%" PRIx64,
+			 root, w->pid, w->start, w->end);
+		return pp_open_checked(base, NULL, &w->ident, true, st);
+	case 1:
+		if (w->pid <= 0 || rel[0] != '/')
+			return -ENOENT;
+		snprintf(base, sizeof(base), "%s/proc/%" PRId32 "/root", root, w->pid);
+		return pp_open_checked(base, rel, &w->ident, false, st);
+	default:
+		return pp_open_checked(rel[0] == '/' ? "/" : NULL, rel, &w->ident, false, st);
+	}
+}
+
+/* A failure that says more than "not there" wins over one that does not. */
+static bool telling(int err)
+{
+	return err != -ENOENT && err != -EPERM && err != -EACCES && err != -ESRCH;
+}
+
+/* Copy .eh_frame_hdr and .eh_frame to the heap, within the bounds of
+ * elf_cache.h; what is not copied is read from the file when needed. */
+static void copy_unwind_tables(struct pp_elf_cache *c, struct pp_elf *e)
+{
+	uint64_t off[2] = { e->eh_hdr_off, 0 }, len[2] = { e->eh_hdr_len, 0 };
+
+	if (!e->have_eh_table || pp_elf_section_range(e, ".eh_frame", &off[1], &len[1]) != 0)
+		len[1] = 0;
+	for (int i = 0; i < 2; i++) {
+		struct pp_elf_copy *cp = &e->copies[i];
+
+		if (!len[i] || len[i] > PP_COPY_MAX || c->copy_bytes + len[i] > PP_COPY_BUDGET)
+			continue;
+		cp->p = malloc(len[i]);
+		if (!cp->p)
+			continue;
+		/* copies[] is empty yet: this reads the file */
+		if (pp_elf_read(e, off[i], cp->p, len[i]) != 0) {
+			free(cp->p);
+			cp->p = NULL;
+			continue;
+		}
+		cp->off = off[i];
+		cp->len = len[i];
+		e->copy_bytes += len[i];
+		c->copy_bytes += len[i];
+	}
+	e->mem_bytes += e->copy_bytes;
+}
+
+static bool same_bid(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len)
+{
+	return a_len == b_len && !memcmp(a, b, a_len);
+}
+
+/*
+ * Load the file open at fd (taken over) as a new entry, or take the cached
+ * one it turns out to be. The build-id the kernel told must match.
+ */
+static int load_fd(struct pp_elf_cache *c, const struct pp_elf_where *w, size_t bid_len, int fd,
+		   const struct stat *st, struct pp_elf **ret)
+{
+	struct pp_elf *e, *hit;
+	int err;
+
+	hit = lookup(c, key_file(st->st_dev, st->st_ino, st->st_size,
+				 (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec));
+	if (hit && (!bid_len || same_bid(hit->build_id, hit->build_id_len, w->build_id, bid_len))) {
+		close(fd);
+		*ret = take(c, hit);
+		return 0;
+	}
+	if (st->st_size < 64 || (uint64_t)st->st_size > MAX_IMAGE) {
 		close(fd);
 		return -ENOEXEC;
 	}
-	/* writable private mapping: libelf may touch it, the file never sees it */
-	p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (p == MAP_FAILED)
-		return -errno;
 	e = calloc(1, sizeof(*e));
 	if (!e) {
-		munmap(p, (size_t)st.st_size);
+		close(fd);
 		return -ENOMEM;
 	}
-	e->img = p;
-	e->img_len = (size_t)st.st_size;
-	e->dev = st.st_dev;
-	e->ino = st.st_ino;
-	e->size = st.st_size;
-	e->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
-	*ret = e;
-	return 0;
-}
-
-int pp_elf_get(struct pp_elf_cache *c, const char *path, const char *alt,
-	       const uint8_t *build_id, size_t build_id_len, struct pp_elf **ret)
-{
-	struct pp_elf *e = NULL, *hit;
-	const char *used = path;
-	struct stat st;
-	int err;
-
-	c->st.lookups++;
-	if (build_id_len > PP_BUILD_ID_MAX)
-		build_id_len = PP_BUILD_ID_MAX;
-	/* the kernel told us the build-id: no need to touch the file */
-	if (build_id_len && (hit = lookup(c, key_bid(build_id, build_id_len)))) {
-		*ret = take(c, hit);
-		return 0;
-	}
-	if (stat(path, &st) != 0 && alt) {
-		used = alt;
-		if (stat(alt, &st) != 0)
-			return -ENOENT;
-	}
-	hit = lookup(c, key_file(st.st_dev, st.st_ino, st.st_size,
-				 (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec));
-	if (hit && (!build_id_len || (hit->build_id_len == build_id_len &&
-				      !memcmp(hit->build_id, build_id, build_id_len)))) {
-		*ret = take(c, hit);
-		return 0;
-	}
-	err = open_image(used, &e);
-	if (err)
-		return err;
+	e->fd = fd;
+	e->img_len = (size_t)st->st_size;
+	e->dev = st->st_dev;
+	e->ino = st->st_ino;
+	e->size = st->st_size;
+	e->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
 	err = pp_elf_parse_image(e);
 	if (err)
 		goto fail;
-	if (build_id_len && (e->build_id_len != build_id_len ||
-			     memcmp(e->build_id, build_id, build_id_len))) {
+	if (bid_len && !same_bid(e->build_id, e->build_id_len, w->build_id, bid_len)) {
 		err = -ESTALE;
 		goto fail;
 	}
@@ -263,7 +315,7 @@ int pp_elf_get(struct pp_elf_cache *c, const char *path, const char *alt,
 		*ret = take(c, hit);
 		return 0;
 	}
-	e->path = strdup(path);
+	e->path = strdup(w->path);
 	if (!e->path) {
 		err = -ENOMEM;
 		goto fail;
@@ -271,6 +323,7 @@ int pp_elf_get(struct pp_elf_cache *c, const char *path, const char *alt,
 	err = insert(c, e);
 	if (err)
 		goto fail;
+	copy_unwind_tables(c, e);
 	c->st.loads++;
 	e->refs = 1;
 	e->last_use = ++c->tick;
@@ -280,6 +333,41 @@ int pp_elf_get(struct pp_elf_cache *c, const char *path, const char *alt,
 fail:
 	c->st.failures++;
 	elf_free(e);
+	return err;
+}
+
+int pp_elf_get(struct pp_elf_cache *c, const struct pp_elf_where *w, struct pp_elf **ret)
+{
+	size_t bid_len = w->build_id ? w->build_id_len : 0;
+	struct pp_elf *hit;
+	int err = -ENOENT;
+
+	c->st.lookups++;
+	if (bid_len > PP_BUILD_ID_MAX)
+		bid_len = PP_BUILD_ID_MAX;
+	/* the kernel told us the build-id: no need to touch the file */
+	if (bid_len && (hit = lookup(c, key_bid(w->build_id, bid_len)))) {
+		*ret = take(c, hit);
+		return 0;
+	}
+	/*
+	 * The mapped file itself while the process maps it; else its path as
+	 * the process sees it (another mount namespace), else as we do. A
+	 * route whose file turns out to be another one (-ESTALE: replaced on
+	 * our side, a container's differs) gives way to the next.
+	 */
+	for (int route = 0; route < 3; route++) {
+		struct stat st;
+		int fd = open_route(w, route, &st), r;
+
+		r = fd < 0 ? fd : load_fd(c, w, bid_len, fd, &st, ret);
+		if (r == 0)
+			return 0;
+		if (r == -ENOMEM)
+			return r;
+		if (!telling(err)) /* the first telling failure is kept */
+			err = r;
+	}
 	return err;
 }
 
@@ -315,6 +403,7 @@ int pp_elf_get_vdso(struct pp_elf_cache *c, struct pp_elf **ret)
 	if (!e)
 		return -ENOMEM;
 	e->is_vdso = true;
+	e->fd = -1;
 	e->img = malloc(len);
 	e->path = strdup("[vdso]");
 	if (!e->img || !e->path) {

@@ -6,24 +6,30 @@
  * (next to the file, in its .debug/ folder, or under DEBUG_DIR), checked
  * against its CRC32. The same debug file supplies .debug_frame when the
  * image has no .eh_frame entry for a function.
+ *
+ * Debug files are opened like the images (elf_open.c), read with pread,
+ * and bounded (elf_internal.h). One next to the image is in a directory
+ * its owner controls: no symlink is followed there. Under DEBUG_DIR, which
+ * only root writes, the last one may be a symlink (distributions link
+ * .build-id/xx/yyyy.debug to the debug file), but it must lead to a regular
+ * file.
  */
-#include "elf_cache.h"
+#include "elf_internal.h"
 
 #include <dlfcn.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <gelf.h>
-#include <libelf.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #define MAX_DEBUG_FILE (4ULL << 30)
+/* a debuglink's CRC covers the whole debug file: read this much at a time */
+#define CRC_CHUNK (256u << 10)
 
 const char *pp_sym_source_name(enum pp_sym_source s)
 {
@@ -61,16 +67,16 @@ static int cmp_sym_tmp(const void *pa, const void *pb)
 }
 
 /* Append the function symbols of every SHT_SYMTAB / SHT_DYNSYM section of
- * img (want_type) to *v. Returns how many were added or -errno. */
-static int read_symtab(struct pp_elf *e, const unsigned char *img, size_t len, Elf64_Word want_type,
+ * src (want_type) to *v, named in e's arena. Returns how many were added or
+ * -errno. */
+static int read_symtab(struct pp_elf *e, struct pp_elf *src, Elf64_Word want_type,
 		       struct sym_tmp **v, size_t *n, size_t *cap)
 {
 	Elf_Scn *scn = NULL;
 	int added = 0;
 	Elf *elf;
 
-	elf_version(EV_CURRENT);
-	elf = elf_memory((char *)img, len);
+	elf = pp_elf_begin(src);
 	if (!elf)
 		return -ENOEXEC;
 	while ((scn = elf_nextscn(elf, scn))) {
@@ -80,7 +86,10 @@ static int read_symtab(struct pp_elf *e, const unsigned char *img, size_t len, E
 
 		if (!gelf_getshdr(scn, &sh) || sh.sh_type != want_type || !sh.sh_entsize)
 			continue;
-		if (sh.sh_offset > len || sh.sh_size > len - sh.sh_offset)
+		if (sh.sh_offset > src->img_len || sh.sh_size > src->img_len - sh.sh_offset)
+			continue;
+		/* libelf reads a table and its strings whole: bounded first */
+		if (sh.sh_size > PP_SYMTAB_MAX || !pp_elf_section_fits(elf, sh.sh_link, PP_SYMTAB_MAX))
 			continue;
 		d = elf_getdata(scn, NULL);
 		if (!d)
@@ -155,51 +164,51 @@ static int finish_syms(struct pp_elf *e, struct sym_tmp *v, size_t n)
 	return 0;
 }
 
-struct mapped {
-	unsigned char *p;
-	size_t len;
-};
-
-static int map_file(const char *path, struct mapped *m)
+/* Open a debug file into dbg (fd -1 when closed). follow: the last
+ * component may be a symlink (under DEBUG_DIR); otherwise none may. */
+static int open_debug(const char *path, bool follow, struct pp_elf *dbg)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY); /* never hang on a FIFO */
-	void *p;
+	int fd;
 
+	memset(dbg, 0, sizeof(*dbg));
+	dbg->fd = -1;
+	if (follow)
+		fd = pp_open_checked(path, NULL, NULL, false, &st);
+	else
+		fd = pp_open_checked(path[0] == '/' ? "/" : NULL, path, NULL, false, &st);
 	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < 64 ||
-	    (uint64_t)st.st_size > MAX_DEBUG_FILE) {
+		return fd;
+	if (st.st_size < 64 || (uint64_t)st.st_size > MAX_DEBUG_FILE) {
 		close(fd);
 		return -ENOEXEC;
 	}
-	p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (p == MAP_FAILED)
-		return -errno;
-	m->p = p;
-	m->len = (size_t)st.st_size;
+	dbg->fd = fd;
+	dbg->img_len = (size_t)st.st_size;
 	return 0;
 }
 
-static void unmap_file(struct mapped *m)
+static void close_debug(struct pp_elf *dbg)
 {
-	if (m->p)
-		munmap(m->p, m->len);
-	m->p = NULL;
+	if (dbg->fd >= 0)
+		close(dbg->fd);
+	dbg->fd = -1;
+	free(dbg->pages);
+	dbg->pages = NULL;
 }
 
-static bool same_build_id(const struct pp_elf *e, const struct mapped *m)
+static bool same_build_id(const struct pp_elf *e, struct pp_elf *dbg)
 {
-	struct pp_elf probe = { .img = m->p, .img_len = m->len };
+	struct pp_elf probe = { .fd = dbg->fd, .img_len = dbg->img_len };
 
 	/* a debug file keeps the note of the file it was split from */
 	(void)pp_elf_parse_image(&probe);
+	free(probe.pages);
 	return probe.build_id_len && probe.build_id_len == e->build_id_len &&
 	       memcmp(probe.build_id, e->build_id, e->build_id_len) == 0;
 }
 
-static int try_build_id_file(struct pp_elf *e, const char *debug_dir, struct mapped *m,
+static int try_build_id_file(struct pp_elf *e, const char *debug_dir, struct pp_elf *dbg,
 			     char *path, size_t path_len)
 {
 	char hex[2 * PP_BUILD_ID_MAX + 1];
@@ -209,41 +218,59 @@ static int try_build_id_file(struct pp_elf *e, const char *debug_dir, struct map
 	for (unsigned int i = 0; i < e->build_id_len; i++)
 		snprintf(hex + 2 * i, 3, "%02x", e->build_id[i]);
 	snprintf(path, path_len, "%s/.build-id/%.2s/%s.debug", debug_dir, hex, hex + 2);
-	if (map_file(path, m))
+	if (open_debug(path, true, dbg))
 		return -ENOENT;
-	if (!same_build_id(e, m)) {
-		unmap_file(m);
+	if (!same_build_id(e, dbg)) {
+		close_debug(dbg);
 		return -ENOENT;
 	}
 	return 0;
 }
 
-static int try_debuglink(struct pp_elf *e, const char *debug_dir, struct mapped *m, char *path,
+/* CRC32 of the whole file, read CRC_CHUNK at a time. */
+static int file_crc(struct pp_elf *f, uint32_t *ret)
+{
+	unsigned char *buf = malloc(CRC_CHUNK);
+	uLong crc = crc32_z(0L, Z_NULL, 0);
+	int err = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	for (uint64_t off = 0; off < f->img_len && !err;) {
+		size_t n = f->img_len - off < CRC_CHUNK ? (size_t)(f->img_len - off) : CRC_CHUNK;
+
+		err = pp_elf_read(f, off, buf, n);
+		crc = crc32_z(crc, buf, n);
+		off += n;
+	}
+	free(buf);
+	*ret = (uint32_t)crc;
+	return err;
+}
+
+static int try_debuglink(struct pp_elf *e, const char *debug_dir, struct pp_elf *dbg, char *path,
 			 size_t path_len)
 {
 	char dir[PATH_MAX], link[256];
 	const char *slash;
 	void *sec;
 	size_t len, namelen;
-	bool alloc;
-	uint32_t crc;
+	uint32_t crc, got;
 	int err;
 
-	err = pp_elf_section(e->img, e->img_len, ".gnu_debuglink", &sec, &len, &alloc);
+	err = pp_elf_section(e, ".gnu_debuglink", PP_DEBUGLINK_MAX, &sec, &len);
 	if (err)
 		return -ENOENT;
 	namelen = strnlen(sec, len);
 	if (namelen == 0 || namelen >= sizeof(link) || len < ((namelen + 4) & ~3u) + 4) {
-		if (alloc)
-			free(sec);
+		free(sec);
 		return -ENOENT;
 	}
 	memcpy(link, sec, namelen);
 	link[namelen] = '\0';
 	memcpy(&crc, (const char *)sec + ((namelen + 4) & ~3u), 4);
-	if (alloc)
-		free(sec);
-	if (strchr(link, '/'))
+	free(sec);
+	if (strchr(link, '/') || strcmp(link, "..") == 0)
 		return -ENOENT;
 	slash = strrchr(e->path, '/');
 	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - e->path) : 0, e->path);
@@ -256,63 +283,58 @@ static int try_debuglink(struct pp_elf *e, const char *debug_dir, struct mapped 
 			snprintf(path, path_len, "%s%s/%s", debug_dir, dir, link);
 		else
 			break;
-		if (strcmp(path, e->path) == 0 || map_file(path, m))
+		/* the image's directory is its owner's: no symlink there */
+		if (strcmp(path, e->path) == 0 || open_debug(path, i == 2, dbg))
 			continue;
-		if ((uint32_t)crc32_z(0L, m->p, m->len) == crc)
+		if (file_crc(dbg, &got) == 0 && got == crc)
 			return 0;
-		unmap_file(m);
+		close_debug(dbg);
 	}
 	return -ENOENT;
 }
 
-static bool has_section(const unsigned char *img, size_t len, const char *name)
-{
-	void *p;
-	size_t n;
-	bool alloc;
-
-	if (pp_elf_section(img, len, name, &p, &n, &alloc))
-		return false;
-	if (alloc)
-		free(p);
-	return n > 0;
-}
-
-static void convert_debug_frame(struct pp_elf *e, const unsigned char *img, size_t len)
+/* Convert the .debug_frame of src. False when src has none that could be
+ * read (the next source may have one), true when it was tried. */
+static bool convert_debug_frame(struct pp_elf *e, struct pp_elf *src)
 {
 	void *df;
 	size_t n;
-	bool alloc;
 	int err;
 
-	err = pp_elf_section(img, len, ".debug_frame", &df, &n, &alloc);
-	if (err) {
-		if (err == -ENOTSUP)
-			e->debug_note = ".debug_frame is compressed with zstd (only zlib supported)";
-		return;
+	err = pp_elf_section(src, ".debug_frame", PP_DEBUG_FRAME_MAX, &df, &n);
+	if (err == -ENOTSUP)
+		e->debug_note = ".debug_frame is compressed with zstd (only zlib supported)";
+	else if (err == -EFBIG)
+		e->debug_note = ".debug_frame is over the reader's bound (32 MiB): not read";
+	if (err || !n) {
+		if (!err)
+			free(df);
+		return false;
 	}
-	err = pp_debug_frame_convert(e, df, n);
-	if (err && !e->debug_note)
+	if (pp_debug_frame_convert(e, df, n) && !e->debug_note)
 		e->debug_note = ".debug_frame could not be converted";
-	if (alloc)
-		free(df);
+	free(df);
+	return true;
 }
 
 void pp_elf_load_debuginfo(struct pp_elf *e, const char *debug_dir, struct pp_elf_cache_stats *st)
 {
 	struct sym_tmp *v = NULL;
 	size_t n = 0, cap = 0;
-	struct mapped dbg = { 0 };
+	struct pp_elf dbg = { .fd = -1 };
 	char dpath[PATH_MAX];
+	struct stat fst;
 	int r;
 
 	if (e->syms_tried)
 		return;
 	e->syms_tried = true;
 	e->dframe_tried = true;
-	if (!e->img)
+	if (!e->img && e->fd < 0)
 		return;
-	r = read_symtab(e, e->img, e->img_len, SHT_SYMTAB, &v, &n, &cap);
+	if (!e->img && fstat(e->fd, &fst) == 0 && (uint64_t)fst.st_size < e->img_len)
+		e->truncated = true;
+	r = read_symtab(e, e, SHT_SYMTAB, &v, &n, &cap);
 	if (r > 0) {
 		e->sym_source = PP_SYMS_SYMTAB;
 	} else if (!e->is_vdso) {
@@ -326,17 +348,20 @@ void pp_elf_load_debuginfo(struct pp_elf *e, const char *debug_dir, struct pp_el
 		if (src != PP_SYMS_NONE) {
 			if (st)
 				st->debug_files++;
-			r = read_symtab(e, dbg.p, dbg.len, SHT_SYMTAB, &v, &n, &cap);
+			r = read_symtab(e, &dbg, SHT_SYMTAB, &v, &n, &cap);
 			if (r > 0) {
 				e->sym_source = src;
 				e->debug_path = strdup(dpath);
 			}
 		}
 	}
-	r = read_symtab(e, e->img, e->img_len, SHT_DYNSYM, &v, &n, &cap);
+	r = read_symtab(e, e, SHT_DYNSYM, &v, &n, &cap);
 	if (r > 0 && e->sym_source == PP_SYMS_NONE)
 		e->sym_source = PP_SYMS_DYNSYM;
-	if (e->sym_source == PP_SYMS_NONE)
+	if (e->truncated)
+		e->debug_note = "the file shrank after it was opened (truncated?): what it no "
+				"longer holds is not read";
+	else if (e->sym_source == PP_SYMS_NONE)
 		e->debug_note = "no .symtab, .dynsym or debug file";
 	else if (e->sym_source == PP_SYMS_DYNSYM)
 		e->debug_note = "stripped and no debug file: only exported functions resolve";
@@ -345,11 +370,9 @@ void pp_elf_load_debuginfo(struct pp_elf *e, const char *debug_dir, struct pp_el
 	free(v);
 
 	/* CFI for functions .eh_frame does not cover */
-	if (has_section(e->img, e->img_len, ".debug_frame"))
-		convert_debug_frame(e, e->img, e->img_len);
-	else if (dbg.p)
-		convert_debug_frame(e, dbg.p, dbg.len);
-	unmap_file(&dbg);
+	if (!convert_debug_frame(e, e) && dbg.fd >= 0)
+		(void)convert_debug_frame(e, &dbg);
+	close_debug(&dbg);
 	e->mem_bytes += e->names.bytes;
 }
 

@@ -192,7 +192,8 @@ static struct pp_proc *proc_for(struct pp_ingest *in, int32_t pid)
 static void on_mmap(struct pp_ingest *in, const struct perf_event_header *h)
 {
 	struct cur c = { (const unsigned char *)(h + 1), (const unsigned char *)h + h->size, false };
-	uint64_t v, addr, len, pgoff, ino = 0;
+	uint64_t v, addr, len, pgoff;
+	struct pp_file_ident id = { 0 };
 	const uint8_t *bid = NULL;
 	size_t bid_len = 0;
 	const char *name;
@@ -212,7 +213,11 @@ static void on_mmap(struct pp_ingest *in, const struct perf_event_header *h)
 			bid_len = u[0] > PP_BUILD_ID_MAX ? PP_BUILD_ID_MAX : u[0];
 			bid = u + 4;
 		} else if (u) {
-			memcpy(&ino, u + 8, 8);
+			/* maj, min, ino, ino_generation */
+			memcpy(&id.dev_major, u, 4);
+			memcpy(&id.dev_minor, u + 4, 4);
+			memcpy(&id.ino, u + 8, 8);
+			id.have = true;
 		}
 		v = take64(&c);
 		prot = (uint32_t)v;
@@ -227,7 +232,7 @@ static void on_mmap(struct pp_ingest *in, const struct perf_event_header *h)
 		return;
 	p = pp_proc_get(&in->prof->procs, pid, true);
 	if (p)
-		(void)pp_proc_add_map(&in->prof->procs, p, addr, len, pgoff, name, bid, bid_len, ino);
+		(void)pp_proc_add_map(&in->prof->procs, p, addr, len, pgoff, name, bid, bid_len, &id);
 }
 
 static void on_comm(struct pp_ingest *in, const struct perf_event_header *h)
@@ -316,8 +321,16 @@ static enum pp_unwind_method user_frames(struct pp_ingest *in, const struct pp_s
 		/* open the file now: it may be deleted or replaced before the
 		 * results are read, and the process gone with its /proc entry */
 		mod = pp_frame_mod(out[i]);
-		if (mod != PP_MOD_UNKNOWN && mod < prof->procs.n_mods && !prof->procs.mods[mod].tried)
-			(void)pp_module_elf(&prof->procs, mod);
+		if (mod != PP_MOD_UNKNOWN && mod < prof->procs.n_mods &&
+		    !prof->procs.mods[mod].tried) {
+			/* through this process's mapping, which is live now */
+			const struct pp_map *mp = p ? pp_proc_find_map(p, a) : NULL;
+
+			if (mp && mp->module == mod)
+				(void)pp_map_elf(&prof->procs, p, mp);
+			else
+				(void)pp_module_elf(&prof->procs, mod);
+		}
 	}
 	*n_out = n;
 	return n ? m : PP_UNW_KERNEL_ONLY;

@@ -313,8 +313,7 @@ static void put_unresolved(struct pp_plugin *pp, struct smcp_json *j, const stru
 			why = m->elf->debug_note ? m->elf->debug_note :
 						   "addresses outside every function symbol";
 		else
-			why = m->load_err == -ESTALE ? "file replaced since it was mapped" :
-			      m->load_err ? strerror(-m->load_err) : "not loaded";
+			why = pp_elf_strerror(m->load_err);
 		if (over(b, strlen(m->path) + strlen(why) + 80))
 			break;
 		if (!shown)

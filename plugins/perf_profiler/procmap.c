@@ -38,7 +38,6 @@ void pp_procs_free(struct pp_procs *ps)
 		if (ps->mods[i].elf && ps->cache)
 			pp_elf_put(ps->cache, ps->mods[i].elf);
 		free(ps->mods[i].path);
-		free(ps->mods[i].alt_path);
 	}
 	free(ps->mods);
 	pp_map64_free(&ps->by_pid);
@@ -94,9 +93,10 @@ static uint64_t module_key(const char *path, const uint8_t *bid, size_t bid_len,
 }
 
 static int module_id(struct pp_procs *ps, const char *path, const uint8_t *bid, size_t bid_len,
-		     uint64_t ino, int32_t pid, const char *alt, uint16_t *ret)
+		     const struct pp_file_ident *id, int32_t pid, uint64_t start, uint64_t end,
+		     uint16_t *ret)
 {
-	uint64_t key = module_key(path, bid, bid_len, ino), *v;
+	uint64_t ino = id->have ? id->ino : 0, key = module_key(path, bid, bid_len, ino), *v;
 	struct pp_module *m;
 	bool isnew;
 
@@ -106,7 +106,8 @@ static int module_id(struct pp_procs *ps, const char *path, const uint8_t *bid, 
 			break;
 		m = &ps->mods[*v];
 		if (strcmp(m->path, path) == 0 && m->build_id_len == bid_len &&
-		    (!bid_len || !memcmp(m->build_id, bid, bid_len)) && (bid_len || m->ino == ino)) {
+		    (!bid_len || !memcmp(m->build_id, bid, bid_len)) &&
+		    (bid_len || m->ident.ino == ino)) {
 			*ret = (uint16_t)*v;
 			return 0;
 		}
@@ -128,23 +129,20 @@ static int module_id(struct pp_procs *ps, const char *path, const uint8_t *bid, 
 	m = &ps->mods[ps->n_mods];
 	memset(m, 0, sizeof(*m));
 	m->path = strdup(path);
-	m->alt_path = alt ? strdup(alt) : NULL;
-	if (!m->path || (alt && !m->alt_path)) {
-		free(m->path);
-		free(m->alt_path);
+	if (!m->path)
 		return -ENOMEM;
-	}
 	if (bid_len) {
 		m->build_id_len = (uint8_t)(bid_len > PP_BUILD_ID_MAX ? PP_BUILD_ID_MAX : bid_len);
 		memcpy(m->build_id, bid, m->build_id_len);
 	}
-	m->ino = ino;
+	m->ident = *id;
 	m->pid = pid;
+	m->start = start;
+	m->end = end;
 	m->is_vdso = strcmp(path, "[vdso]") == 0;
 	v = pp_map64_put(&ps->mod_by_key, key, &isnew);
 	if (!v) {
 		free(m->path);
-		free(m->alt_path);
 		return -ENOMEM;
 	}
 	*v = ps->n_mods;
@@ -212,29 +210,24 @@ static int insert_map(struct pp_proc *p, const struct pp_map *m)
 	return 0;
 }
 
-static int add_map(struct pp_procs *ps, struct pp_proc *p, uint64_t start, uint64_t len,
-		   uint64_t pgoff, const char *path, const uint8_t *bid, size_t bid_len, uint64_t ino,
-		   const char *alt)
+int pp_proc_add_map(struct pp_procs *ps, struct pp_proc *p, uint64_t start, uint64_t len,
+		    uint64_t pgoff, const char *path, const uint8_t *build_id, size_t build_id_len,
+		    const struct pp_file_ident *ident)
 {
 	struct pp_map m = { .start = start, .end = start + len, .pgoff = pgoff,
 			    .module = PP_MOD_UNKNOWN };
+	const struct pp_file_ident none = { 0 };
 	int err;
 
 	if (!len || start + len < start)
 		return -EINVAL;
 	if (is_file_path(path) || strcmp(path, "[vdso]") == 0) {
-		err = module_id(ps, path, bid, bid_len, ino, p->pid, alt, &m.module);
+		err = module_id(ps, path, build_id, build_id_len, ident ? ident : &none, p->pid,
+				start, start + len, &m.module);
 		if (err == -ENOMEM)
 			return err;
 	}
 	return insert_map(p, &m);
-}
-
-int pp_proc_add_map(struct pp_procs *ps, struct pp_proc *p, uint64_t start, uint64_t len,
-		    uint64_t pgoff, const char *path, const uint8_t *build_id, size_t build_id_len,
-		    uint64_t ino)
-{
-	return add_map(ps, p, start, len, pgoff, path, build_id, build_id_len, ino, NULL);
 }
 
 void pp_proc_exec(struct pp_proc *p)
@@ -305,7 +298,9 @@ int pp_proc_read(struct pp_procs *ps, struct pp_proc *p, uint64_t now_ns)
 	}
 	for (line = buf; line && *line; line = next) {
 		unsigned long long start, end, off, ino;
-		char perms[8], dev[16], alt[96];
+		unsigned int maj, min;
+		struct pp_file_ident id = { 0 };
+		char perms[8];
 		int pos = 0;
 		const char *file;
 		char *del;
@@ -313,20 +308,22 @@ int pp_proc_read(struct pp_procs *ps, struct pp_proc *p, uint64_t now_ns)
 		next = memchr(line, '\n', len - (size_t)(line - buf)); /* not strchr: see kallsyms.c */
 		if (next)
 			*next++ = '\0';
-		if (sscanf(line, "%llx-%llx %7s %llx %15s %llu %n", &start, &end, perms, &off, dev,
-			   &ino, &pos) < 6 || !pos)
+		if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu %n", &start, &end, perms, &off, &maj,
+			   &min, &ino, &pos) < 7 || !pos)
 			continue;
-		if (perms[2] != 'x')
+		if (perms[2] != 'x' || end <= start)
 			continue;
 		file = line + pos;
+		/* a deleted file is still reachable through map_files (the
+		 * mapping's start and end, kept in its module) */
 		del = strstr(line + pos, " (deleted)");
-		alt[0] = '\0';
-		if (del && del[10] == '\0') {
+		if (del && del[10] == '\0')
 			*del = '\0';
-			snprintf(alt, sizeof(alt), "/proc/%d/map_files/%llx-%llx", p->pid, start, end);
-		}
-		err = add_map(ps, p, start, end - start, off, file, NULL, 0, ino,
-			      alt[0] ? alt : NULL);
+		id.have = true;
+		id.dev_major = maj;
+		id.dev_minor = min;
+		id.ino = ino;
+		err = pp_proc_add_map(ps, p, start, end - start, off, file, NULL, 0, &id);
 		if (err == -ENOMEM)
 			break;
 		err = 0;
@@ -362,11 +359,28 @@ uint64_t pp_proc_frame(const struct pp_proc *p, uint64_t addr)
 	return pp_frame_make(m->module, addr - m->start + m->pgoff);
 }
 
+struct pp_elf *pp_map_elf(struct pp_procs *ps, const struct pp_proc *p, const struct pp_map *m)
+{
+	struct pp_module *mod;
+
+	if (m->module == PP_MOD_KERNEL || m->module >= ps->n_mods)
+		return NULL;
+	mod = &ps->mods[m->module];
+	/* a map cut by a later mapping may no longer be a whole one: then
+	 * map_files fails and the path routes follow, as they would for the
+	 * first mapper */
+	if (!mod->tried && p->pid > 0 && m->end > m->start) {
+		mod->pid = p->pid;
+		mod->start = m->start;
+		mod->end = m->end;
+	}
+	return pp_module_elf(ps, m->module);
+}
+
 struct pp_elf *pp_module_elf(struct pp_procs *ps, uint16_t mod)
 {
 	struct pp_module *m;
-	char alt[PATH_MAX];
-	const char *altp = NULL;
+	struct pp_elf_where w;
 
 	if (mod == PP_MOD_KERNEL || mod >= ps->n_mods || !ps->cache)
 		return NULL;
@@ -378,17 +392,17 @@ struct pp_elf *pp_module_elf(struct pp_procs *ps, uint16_t mod)
 		m->load_err = pp_elf_get_vdso(ps->cache, &m->elf);
 		return m->elf;
 	}
-	if (m->alt_path) {
-		altp = m->alt_path;
-	} else if (m->pid > 0) {
-		/* a process in another mount namespace sees its own files */
-		snprintf(alt, sizeof(alt), "%s/proc/%d/root%s", ps->root, m->pid, m->path);
-		altp = alt;
-	}
-	m->load_err = pp_elf_get(ps->cache, m->path, altp, m->build_id, m->build_id_len, &m->elf);
-	if (m->load_err == -ESTALE && altp) /* replaced on our side; the container may differ */
-		m->load_err = pp_elf_get(ps->cache, altp, NULL, m->build_id, m->build_id_len,
-					 &m->elf);
+	w = (struct pp_elf_where){
+		.path = m->path,
+		.root = ps->root,
+		.pid = m->pid,
+		.start = m->start,
+		.end = m->end,
+		.ident = m->ident,
+		.build_id = m->build_id,
+		.build_id_len = m->build_id_len,
+	};
+	m->load_err = pp_elf_get(ps->cache, &w, &m->elf);
 	if (m->load_err)
 		m->elf = NULL;
 	return m->elf;

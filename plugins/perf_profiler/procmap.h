@@ -51,9 +51,9 @@ struct pp_module {
 	char *path;
 	uint8_t build_id[PP_BUILD_ID_MAX];
 	uint8_t build_id_len;
-	uint64_t ino;
-	int32_t pid;      /* a process that mapped it: /proc/PID/root for containers */
-	char *alt_path;   /* /proc/PID/map_files/..., for deleted files */
+	struct pp_file_ident ident; /* what the kernel said the mapped file is */
+	int32_t pid;      /* a process that mapped it ... */
+	uint64_t start, end; /* ... there: /proc/PID/map_files/START-END, PID/root */
 	bool is_vdso;
 	bool tried;
 	int load_err;     /* why elf is NULL once tried */
@@ -96,10 +96,11 @@ void pp_procs_free(struct pp_procs *ps);
 struct pp_proc *pp_proc_get(struct pp_procs *ps, int32_t pid, bool create);
 void pp_proc_set_comm(struct pp_proc *p, const char *comm);
 /* A new executable mapping (MMAP2 or a maps line). path may be "[vdso]"
- * or anonymous ("" / "//anon"); build_id may be NULL. */
+ * or anonymous ("" / "//anon"); build_id may be NULL; ident is the device
+ * and inode the kernel reported (NULL or !have: none). */
 int pp_proc_add_map(struct pp_procs *ps, struct pp_proc *p, uint64_t start, uint64_t len,
 		    uint64_t pgoff, const char *path, const uint8_t *build_id, size_t build_id_len,
-		    uint64_t ino);
+		    const struct pp_file_ident *ident);
 /* exec(): the old image's mappings go. */
 void pp_proc_exec(struct pp_proc *p);
 /* fork(): the child starts with the parent's mappings. */
@@ -113,5 +114,10 @@ const struct pp_map *pp_proc_find_map(const struct pp_proc *p, uint64_t addr);
 uint64_t pp_proc_frame(const struct pp_proc *p, uint64_t addr);
 /* The ELF image of module id, loaded on first use (NULL if it cannot be). */
 struct pp_elf *pp_module_elf(struct pp_procs *ps, uint16_t mod);
+/* The same for the module of map m of process p, which has just been seen
+ * running there: a first load opens the file through p's mapping
+ * (/proc/PID/map_files), rather than that of the process that mapped the
+ * file first, which may be gone. */
+struct pp_elf *pp_map_elf(struct pp_procs *ps, const struct pp_proc *p, const struct pp_map *m);
 
 #endif

@@ -90,7 +90,7 @@ static struct pp_elf *code_elf(struct uctx *x, uint64_t addr, uint64_t *ret_vadd
 
 	if (!m || m->module == PP_MOD_UNKNOWN)
 		return NULL;
-	e = pp_module_elf(x->ps, m->module);
+	e = pp_map_elf(x->ps, x->p, m);
 	if (!e || !pp_elf_off_to_vaddr(e, addr - m->start + m->pgoff, ret_vaddr))
 		return NULL;
 	return e;

@@ -83,7 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* debug files are looked for in the (empty) private directory */
 	if (pp_elf_cache_init(&c, dir, 4))
 		return 0;
-	if (pp_elf_get(&c, file, NULL, NULL, 0, &e) == 0) {
+	if (pp_elf_get_file(&c, file, NULL, 0, &e) == 0) {
 		size_t n;
 
 		pp_elf_load_debuginfo(e, dir, &c.st);
@@ -114,7 +114,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			window(e, e->dframe_base + e->dframe_len - 1);
 		}
 		/* a second lookup is a cache hit, by file or by build-id */
-		if (pp_elf_get(&c, file, NULL, e->build_id, e->build_id_len, &again) == 0)
+		if (pp_elf_get_file(&c, file, e->build_id, e->build_id_len, &again) == 0)
 			pp_elf_put(&c, again);
 		pp_elf_put(&c, e);
 	}

@@ -27,7 +27,7 @@ static int do_elf(const char *debug_dir, const char *file, int n, char **addrs)
 
 	if (pp_elf_cache_init(&c, debug_dir, 16))
 		return 1;
-	err = pp_elf_get(&c, file, NULL, NULL, 0, &e);
+	err = pp_elf_get_file(&c, file, NULL, 0, &e);
 	if (err) {
 		fprintf(stderr, "pp-symtool: %s: %s\n", file, strerror(-err));
 		return 1;

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internal to the ELF reader (elf_open.c, elf_file.c, elf_symbols.c,
+ * elf_cache.c, debug_frame.c): opening files other users control, reading
+ * them with pread within bounds, and section contents.
+ *
+ * Bounds on what one file can make the daemon read into memory at once
+ * (whatever its size, which may be a sparse 4 GiB):
+ *   - section headers: at most 0xff00 sections (no extended numbering, which
+ *     only relocatable objects with huge section counts use), program
+ *     headers: at most 0xffff, checked before libelf sizes its tables;
+ *   - symbol and string tables: PP_SYMTAB_MAX each, while symbols load;
+ *   - notes: PP_NOTES_MAX of each note segment or section;
+ *   - .debug_frame: PP_DEBUG_FRAME_MAX, inflated or not (elf_file.c);
+ *   - the .eh_frame copies of elf_cache.h (PP_COPY_MAX, PP_COPY_BUDGET).
+ */
+#ifndef SMCP_PP_ELF_INTERNAL_H
+#define SMCP_PP_ELF_INTERNAL_H
+
+#include <libelf.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "elf_cache.h"
+
+/* node's .symtab and .strtab (2.6 and 7.5 MB) are the largest in a Debian
+ * install; 128 MiB each is ~17 and ~50 times those */
+#define PP_SYMTAB_MAX (128u << 20)
+#define PP_NOTES_MAX (64u << 10)
+#define PP_DEBUGLINK_MAX 4096u
+#define PP_SHSTRTAB_MAX (1u << 20)
+/*
+ * The only large section ever inflated is .debug_frame (symbol tables are
+ * not compressed: objcopy and ld compress .debug_* only), and it is needed
+ * only for the functions .eh_frame does not cover. It holds about as much
+ * as .eh_frame, whose largest in a Debian install is libLLVM-15's 5.2 MB; 32
+ * MiB is 6 times that (about a million functions' FDEs) and inflates in
+ * ~0.1 s. A section that claims more is refused before anything is
+ * inflated; one whose stream yields more than it claims is refused when it
+ * does.
+ */
+#define PP_DEBUG_FRAME_MAX (32u << 20)
+
+/*
+ * elf_open.c. Open a file for reading (O_RDONLY | O_NONBLOCK | O_NOCTTY |
+ * O_CLOEXEC) only after checking, through an O_PATH descriptor, that it is
+ * a regular file and, when want->have, the device and inode the kernel
+ * reported for a mapping (the inode only when ino_only: map_files, which the
+ * kernel resolves to the mapped file itself). base is opened following
+ * symlinks (a magic link like /proc/PID/root or /proc/PID/map_files/..., or
+ * a directory only root writes); rel (NULL: none) is then walked one
+ * component at a time with O_NOFOLLOW. Returns the fd, its stat in *ret_st,
+ * or -errno: -ELOOP (a symlink in rel), -ENXIO (not a regular file),
+ * -ESTALE (another file than the one mapped), or open's.
+ */
+int pp_open_checked(const char *base, const char *rel, const struct pp_file_ident *want,
+		    bool ino_only, struct stat *ret_st);
+
+/* elf_file.c */
+/* Read exactly len bytes at file offset off of e (the copies first, then the
+ * file): 0, or -EIO when the file no longer holds them (e->truncated set),
+ * -errno from pread. */
+int pp_elf_read(struct pp_elf *e, uint64_t off, void *buf, size_t len);
+/* libelf over e, without mapping it, after checking the ELF header's counts
+ * (the bounds above): elf_end() it; NULL when not an x86_64 ELF64 file. */
+Elf *pp_elf_begin(struct pp_elf *e);
+/* Whether section ndx of elf may be read whole by libelf (elf_getdata,
+ * elf_strptr): present, and at most max bytes. */
+bool pp_elf_section_fits(Elf *elf, size_t ndx, uint64_t max);
+/* File offset and size of the first section named name (not inflated). */
+int pp_elf_section_range(struct pp_elf *e, const char *name, uint64_t *ret_off,
+			 uint64_t *ret_len);
+/* The contents of section name (or its .zdebug_ form), inflated when
+ * compressed, in a malloc'd buffer the caller frees: 0, -ENOENT, -EFBIG
+ * (more than max bytes, refused before reading or inflating), -EBADMSG,
+ * -ENOTSUP (zstd), -EIO, -ENOMEM. */
+int pp_elf_section(struct pp_elf *e, const char *name, size_t max, void **ret, size_t *ret_len);
+int pp_elf_parse_image(struct pp_elf *e);
+void pp_elf_parse_notes(struct pp_elf *e, const unsigned char *p, size_t len);
+
+/* debug_frame.c */
+int pp_debug_frame_convert(struct pp_elf *e, const unsigned char *df, size_t len);
+
+#endif

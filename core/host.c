@@ -15,6 +15,7 @@
 #include "loop.h"
 #include "metrics.h"
 #include "privs.h"
+#include "work.h"
 #include "registry.h"
 #include "result.h"
 
@@ -322,6 +323,12 @@ static int api_completion_total(struct smcp_completion *c, uint32_t total)
 	return 0;
 }
 
+static int api_work_submit(struct smcp_host *h, smcp_work_fn work, smcp_work_done_fn done,
+			   void *data)
+{
+	return h ? work_submit(h, work, done, data) : -EINVAL;
+}
+
 const struct smcp_host_api host_api = {
 	.sz = sizeof(struct smcp_host_api),
 	.register_resource = api_register_resource,
@@ -383,4 +390,5 @@ const struct smcp_host_api host_api = {
 	.metric_observe = metrics_api_observe,
 	.metric_collect = metrics_api_collect,
 	.keep_capabilities = privs_keep_caps,
+	.work_submit = api_work_submit,
 };

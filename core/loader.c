@@ -19,6 +19,7 @@
 #include "registry.h"
 #include "privs.h"
 #include "safeopen.h"
+#include "work.h"
 
 static struct smcp_host **plugins;
 static size_t n_plugins;
@@ -386,6 +387,8 @@ int loader_discover(const struct loader_opts *opts, struct config *cfg)
 
 static void unload(struct smcp_host *p)
 {
+	/* its jobs finish and their done callbacks run while it is all there */
+	work_drain();
 	loop_remove_owner(p);
 	if (p->info && p->info->fini && !p->fini_done) {
 		uint64_t caps = privs_enter(p);

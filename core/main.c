@@ -30,6 +30,7 @@
 #include "registry.h"
 #include "smcp-config.h"
 #include "status.h"
+#include "work.h"
 
 const struct smcp_config_key core_config_keys[] = {
 	{ sizeof(struct smcp_config_key), "plugin_dir", SMCP_CONFIG_PATH, SMCP_PLUGINDIR,
@@ -50,6 +51,9 @@ const struct smcp_config_key core_config_keys[] = {
 	  "service: a session whose output queue stays full this long (it does not read its "
 	  "answers) is disconnected, its calls cancelled",
 	  1, 3600 },
+	{ sizeof(struct smcp_config_key), "workers", SMCP_CONFIG_INT, "2",
+	  "threads for long work plugins hand off the loop (symbolising, detaching BPF "
+	  "programs), so no request holds the others", 1, 16 },
 	{ sizeof(struct smcp_config_key), "log_level", SMCP_CONFIG_STRING, "info",
 	  "stderr log level: debug, info, notice, warning, error, critical, alert, emergency", 0, 0 },
 	{ sizeof(struct smcp_config_key), "max_line_bytes", SMCP_CONFIG_INT, "4194304",
@@ -209,6 +213,7 @@ int daemon_read_config(const struct daemon_opts *o, struct config *cfg, struct c
 	lim->socket_path = core_str(cfg, "socket_path");
 	lim->socket_group = core_str(cfg, "socket_group");
 	metrics_configure(core, core_config_keys);
+	work_configure((uint32_t)core_int(cfg, "workers"));
 	if (o->fs_root)
 		host_set_fs_root(o->fs_root);
 	return 0;
@@ -259,6 +264,8 @@ int daemon_start(const struct core_limits *lim)
 
 void daemon_stop(void)
 {
+	/* every job done (and its done callback run) before plugins go */
+	work_stop_threads();
 	loader_fini_all();
 	events_fini();
 	metrics_fini();

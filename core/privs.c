@@ -17,6 +17,7 @@
 #include "config.h"
 #include "loader.h"
 #include "log.h"
+#include "work.h"
 
 /* Older headers lack these; the numbers are the kernel's ABI. */
 #ifndef CAP_PERFMON
@@ -220,6 +221,9 @@ int privs_drop(const char *user)
 	uid_t uid = 0;
 	size_t n;
 
+	/* capabilities are per thread: a worker started before the drop would
+	 * keep all of them, so none outlives it (they start again on demand) */
+	work_stop_threads();
 	plugins = loader_plugins(&n);
 	for (size_t i = 0; i < n; i++) {
 		struct smcp_host *p = plugins[i];
@@ -324,6 +328,17 @@ uint64_t privs_enter(const void *owner)
 	if (want != cur_effective && caps_set(want, kept) == 0)
 		cur_effective = want;
 	return prev;
+}
+
+void privs_thread_enter(const void *owner)
+{
+	const struct declared *d;
+
+	if (!scoped)
+		return;
+	/* the declarations are fixed once privs_drop() ran: read freely */
+	d = declared_find(owner);
+	(void)caps_set(d ? d->caps & kept : 0, kept);
 }
 
 void privs_leave(uint64_t saved)

@@ -50,6 +50,9 @@ int privs_drop(const char *user);
  */
 uint64_t privs_enter(const void *owner);
 void privs_leave(uint64_t saved);
+/* On a worker thread (core/work.h): owner's capabilities for this thread,
+ * for the job about to run. */
+void privs_thread_enter(const void *owner);
 
 /*
  * Raise the soft limit on open files to the hard limit. The loop costs one

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <schedmcp/plugin.h>
 
@@ -78,6 +80,76 @@ static int tool_slow(void *data, struct smcp_call *call, const struct smcp_args 
 	(void)api->call_on_cancel(call, slow_cancel, s);
 	(void)api->result_textf(res, "done after %lld ms and %lld steps", (long long)s->delay_ms,
 				(long long)s->steps);
+	stats.started++;
+	return SMCP_PENDING;
+}
+
+/* ------------------------------------------------------------ itest_work */
+
+/* A call that burns ms of a worker thread (host API work_submit): the
+ * loop must go on serving meanwhile. A cancelled call's job still runs to
+ * its end; done then only frees. */
+struct work {
+	struct smcp_call *call;
+	struct smcp_result *res;
+	int64_t ms;
+	bool cancelled;
+	pid_t tid;
+};
+
+static int work_run(void *data)
+{
+	struct work *w = data;
+	struct timespec t0, t;
+
+	w->tid = (pid_t)gettid();
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do { /* busy, as a long computation is, not asleep */
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < w->ms);
+	return (int)w->ms;
+}
+
+static void work_done(void *data, int result)
+{
+	struct work *w = data;
+
+	if (!w->cancelled) {
+		(void)api->result_textf(w->res,
+					"worked %d ms on thread %d (the loop is %d)", result,
+					(int)w->tid, (int)getpid());
+		(void)api->call_complete(w->call, 0);
+		stats.completed++;
+	}
+	free(w);
+}
+
+static void work_cancel(void *data, struct smcp_call *call)
+{
+	struct work *w = data;
+
+	w->cancelled = true;
+	stats.cancelled++;
+}
+
+static int tool_work(void *data, struct smcp_call *call, const struct smcp_args *args,
+		     struct smcp_result *res)
+{
+	struct work *w = calloc(1, sizeof(*w));
+	int err;
+
+	if (!w)
+		return -ENOMEM;
+	w->call = call;
+	w->res = res;
+	w->ms = 100;
+	(void)api->arg_int(args, "ms", &w->ms);
+	err = api->work_submit(self, work_run, work_done, w);
+	if (err) {
+		free(w);
+		return err;
+	}
+	(void)api->call_on_cancel(call, work_cancel, w);
 	stats.started++;
 	return SMCP_PENDING;
 }
@@ -272,6 +344,12 @@ static int itest_init(struct smcp_host *host, const struct smcp_host_api *a)
 				  "\"steps\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":100}},"
 				  "\"additionalProperties\":false}",
 		  .flags = SMCP_TOOL_READ_ONLY, .call = tool_slow },
+		{ .sz = sizeof(struct smcp_tool_desc), .name = "itest_work",
+		  .description = "keeps a worker thread busy for ms, answers when done",
+		  .input_schema = "{\"type\":\"object\",\"properties\":{"
+				  "\"ms\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":10000}},"
+				  "\"additionalProperties\":false}",
+		  .flags = SMCP_TOOL_READ_ONLY, .call = tool_work },
 		{ .sz = sizeof(struct smcp_tool_desc), .name = "itest_stats",
 		  .description = "counters of itest_slow calls", .input_schema = NO_ARGS,
 		  .output_schema = "{\"type\":\"object\",\"properties\":{\"started\":{\"type\":\"integer\"},"

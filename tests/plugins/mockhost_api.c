@@ -444,6 +444,17 @@ static int m_keep_capabilities(struct smcp_host *h, uint64_t caps)
 	return 0;
 }
 
+/* Long work: run at once on the calling thread, then done, as if the
+ * worker were infinitely fast (unit tests see the same sequence). */
+static int m_work_submit(struct smcp_host *h, smcp_work_fn work, smcp_work_done_fn done,
+			 void *data)
+{
+	if (!work || !done)
+		return -EINVAL;
+	done(data, work(data));
+	return 0;
+}
+
 const struct smcp_host_api mock_api = {
 	.sz = sizeof(struct smcp_host_api),
 	.register_resource = m_register_resource,
@@ -492,4 +503,5 @@ const struct smcp_host_api mock_api = {
 	.json_null = j_null,
 	.json_raw = j_raw,
 	.keep_capabilities = m_keep_capabilities,
+	.work_submit = m_work_submit,
 };

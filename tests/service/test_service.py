@@ -349,6 +349,58 @@ def test_client_that_never_reads():
 
 
 @T.case
+def test_long_work_off_the_loop():
+    """A plugin's long work runs on the core's workers (host API
+    work_submit): two 1.5 s jobs at once, and the other session's pings
+    never wait for them."""
+    import threading
+    with Service() as svc:
+        a, b = Session(svc.sock), Session(svc.sock)
+        worst, stop = [0.0], []
+
+        def pinger():
+            while not stop:
+                t0 = time.perf_counter()
+                b.request("ping", timeout=10)
+                worst[0] = max(worst[0], (time.perf_counter() - t0) * 1000)
+                time.sleep(0.002)
+        th = threading.Thread(target=pinger)
+        th.start()
+        t0 = time.monotonic()
+        for i in (1, 2):
+            a.send({"jsonrpc": "2.0", "id": f"w{i}", "method": "tools/call",
+                    "params": {"name": "itest_work", "arguments": {"ms": 1500}}})
+        texts = [a.wait_response(f"w{i}", timeout=30)["result"]["content"][0]["text"]
+                 for i in (1, 2)]
+        took = time.monotonic() - t0
+        stop.append(1)
+        th.join()
+        print(f"  two 1.5 s jobs took {took:.2f} s; worst ping meanwhile {worst[0]:.1f} ms")
+        T.check(all(f"the loop is {svc.proc.pid}" in t and "thread" in t for t in texts),
+                f"ran on worker threads: {texts}")
+        T.check(len({t.split("thread ")[1].split()[0] for t in texts}) == 2,
+                "on two threads at once")
+        T.check(took < 2.9, f"side by side, not one after the other ({took:.2f} s)")
+        T.check(worst[0] < (250 if SANITIZED else 50),
+                f"the loop kept serving: worst ping {worst[0]:.1f} ms")
+        # a cancelled call's job runs out and is freed; no answer comes
+        a.send({"jsonrpc": "2.0", "id": "w3", "method": "tools/call",
+                "params": {"name": "itest_work", "arguments": {"ms": 500}}})
+        time.sleep(0.1)
+        a.notify("notifications/cancelled", {"requestId": "w3"})
+        time.sleep(0.8)
+        T.eq([m for m in a.drain(0.1) if m.get("id") == "w3"], [], "no answer to the cancelled one")
+        T.eq(tool(a, "itest_stats")["structuredContent"]["cancelled"], 1, "it was cancelled")
+        # SIGTERM waits for a running job, then exits cleanly
+        a.send({"jsonrpc": "2.0", "id": "w4", "method": "tools/call",
+                "params": {"name": "itest_work", "arguments": {"ms": 700}}})
+        time.sleep(0.1)
+        T.eq(svc.stop(signal.SIGTERM), 0, "exit 0 with a job running")
+        a.close()
+        b.close()
+
+
+@T.case
 def test_who_may_connect():
     with Service() as svc:
         gid = grp.getgrnam("schedmcp").gr_gid

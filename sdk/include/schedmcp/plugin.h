@@ -340,6 +340,11 @@ struct smcp_metric_desc {
  */
 typedef void (*smcp_collect_fn)(void *data, uint64_t now_ns);
 
+/* Long work (work_submit, Since: 1.2): work runs on a host worker thread,
+ * done on the loop with work's return value. */
+typedef int (*smcp_work_fn)(void *data);
+typedef void (*smcp_work_done_fn)(void *data, int result);
+
 /* ----------------------------------------------------------------- host API */
 
 struct smcp_host_api {
@@ -550,6 +555,26 @@ struct smcp_host_api {
 	 * Returns 0, -EPERM outside init(), -EINVAL for a capability this
 	 * kernel does not know. Since: 1.2 */
 	int (*keep_capabilities)(struct smcp_host *h, uint64_t caps);
+
+	/*
+	 * Long work off the loop thread, which serves every client: work(data)
+	 * runs on a worker thread the host owns, then done(data, result) runs
+	 * on the loop with work's return value. Use it for anything that can
+	 * take more than a few milliseconds (symbolising a binary, detaching
+	 * BPF programs, which waits for an RCU grace period, walking every
+	 * process); a pending call finishes from done with call_complete().
+	 *
+	 * work must not call this API, and must touch only what the plugin
+	 * leaves alone from the loop until done runs (no locks are needed
+	 * then). It runs with the capabilities this plugin keeps, like its
+	 * loop callbacks. Jobs run in submission order on up to [core]
+	 * workers threads; at shutdown the host waits for them and runs every
+	 * done before fini(). done is called exactly once when 0 is returned.
+	 *
+	 * Returns 0, -EBUSY (too many jobs queued: try later or do less),
+	 * -EINVAL (no work or done), -ENOMEM. Since: 1.2 */
+	int (*work_submit)(struct smcp_host *h, smcp_work_fn work, smcp_work_done_fn done,
+			   void *data);
 };
 
 /* Whether the host's API table has member m. */

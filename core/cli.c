@@ -4,6 +4,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,8 @@ static const char usage[] =
 	"      --standalone       serve in-process even when a service answers\n"
 	"      --daemon           accepted for scxtop compatibility (changes nothing)\n"
 	"      --fs-root DIR      read /proc and /sys under DIR, opened once at start (tests)\n"
+	"      --state-dir DIR    keep metric history and watches in DIR across restarts\n"
+	"                         (--set core.state_dir=DIR)\n"
 	"  -h, --help             this text\n"
 	"  -V, --version          version and plugin ABI\n";
 
@@ -64,8 +67,10 @@ void cli_version(void)
 
 int daemon_parse_args(int argc, char **argv, struct daemon_opts *o)
 {
+	static char state_dir_set[PATH_MAX + 32];
 	enum { OPT_LIST = 256, OPT_CHECK, OPT_HELP_CONFIG, OPT_JSON, OPT_LOG, OPT_DAEMON,
-	       OPT_ROOT, OPT_INTERVAL, OPT_SURFACE, OPT_STATS_SOCKET, OPT_SOCKET, OPT_STANDALONE };
+	       OPT_ROOT, OPT_INTERVAL, OPT_SURFACE, OPT_STATS_SOCKET, OPT_SOCKET, OPT_STANDALONE,
+	       OPT_STATE_DIR };
 	static const struct {
 		const char *name;
 		enum daemon_mode mode;
@@ -93,6 +98,7 @@ int daemon_parse_args(int argc, char **argv, struct daemon_opts *o)
 		{ "fs-root", required_argument, NULL, OPT_ROOT },
 		{ "socket", required_argument, NULL, OPT_SOCKET },
 		{ "standalone", no_argument, NULL, OPT_STANDALONE },
+		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -150,6 +156,19 @@ int daemon_parse_args(int argc, char **argv, struct daemon_opts *o)
 			break;
 		case OPT_SOCKET:
 			o->socket_path = optarg;
+			break;
+		case OPT_STATE_DIR:
+			/* a shorthand for --set: one buffer, so the last one wins */
+			if ((size_t)snprintf(state_dir_set, sizeof(state_dir_set),
+					     "core.state_dir=%s",
+					     optarg) >= sizeof(state_dir_set) ||
+			    o->n_sets == DAEMON_MAX_SETS) {
+				fprintf(stderr, "schedmcp: --state-dir: path too long or too many "
+						"--set options\n");
+				return -EINVAL;
+			}
+			o->sets[o->n_sets++] = state_dir_set;
+			o->shaping = "--state-dir";
 			break;
 		case OPT_STANDALONE:
 			o->standalone = true;

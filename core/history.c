@@ -536,3 +536,35 @@ bool history_get_hist(const struct history *h, const struct history_geom *g, enu
 	}
 	return rec && history_decode(rec, len, h->nb, acc, sum, n_obs) == 0;
 }
+
+const uint8_t *history_record(const struct history *h, const struct history_geom *g,
+			      enum history_tier t, uint64_t idx, uint32_t *ret_len)
+{
+	if (!h->nb || !h->any || idx < history_coverage(h, g, t))
+		return NULL;
+	if (t == TIER_FINE)
+		return idx > h->last ? NULL : ring_get(&h->rf, g->fine_slots, idx, ret_len);
+	return idx >= h->acc_idx ? NULL : ring_get(&h->rc, g->coarse_slots, idx, ret_len);
+}
+
+void history_load_scalar(struct history *h, const struct history_geom *g, enum history_tier t,
+			 uint64_t idx, const struct coarse_cell *c)
+{
+	if (h->nb)
+		return;
+	if (t == TIER_FINE)
+		h->fine[idx % g->fine_slots] = c->mean;
+	else
+		h->coarse[idx % g->coarse_slots] = *c;
+}
+
+void history_load_record(struct history *h, const struct history_geom *g, enum history_tier t,
+			 uint64_t idx, const uint8_t *rec, uint32_t len, struct history_budget *b)
+{
+	if (!h->nb || !len || len > HISTORY_RECORD_MAX(h->nb))
+		return;
+	if (t == TIER_FINE)
+		ring_put(&h->rf, g->fine_slots, idx, rec, len, b);
+	else
+		ring_put(&h->rc, g->coarse_slots, idx, rec, len, b);
+}

@@ -112,6 +112,23 @@ bool history_get_hist(const struct history *h, const struct history_geom *g, enu
 uint64_t history_coverage(const struct history *h, const struct history_geom *g,
 			  enum history_tier t);
 
+/*
+ * Saving and restoring a history (core/persist_encode.c). history_record():
+ * the encoded record (history_encode's format) of histogram slot idx of
+ * tier t, with its length in *ret_len, or NULL when the slot holds none
+ * (or has aged out). Restoring starts from history_reset(h, g, first) and
+ * loads the slots of each tier oldest first, never below what the tier
+ * can hold; the caller then sets last, any, acc_* and the rings' dropped
+ * counts from what it saved. A record that does not fit the ring's
+ * allowance or the budget drops the oldest ones, as history_put_hist does.
+ */
+const uint8_t *history_record(const struct history *h, const struct history_geom *g,
+			      enum history_tier t, uint64_t idx, uint32_t *ret_len);
+void history_load_scalar(struct history *h, const struct history_geom *g, enum history_tier t,
+			 uint64_t idx, const struct coarse_cell *c);
+void history_load_record(struct history *h, const struct history_geom *g, enum history_tier t,
+			 uint64_t idx, const uint8_t *rec, uint32_t len, struct history_budget *b);
+
 /* Bytes that history_init() charges for a series of nb buckets (before any
  * ring growth), and the most a series can ever be charged. */
 size_t history_base_bytes(const struct history_geom *g, uint32_t nb);

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
+#include "persist.h"
 #include "privs.h"
 #include "prompts.h"
 #include "registry.h"
@@ -93,6 +94,17 @@ const struct smcp_config_key core_config_keys[] = {
 	  "watches that can exist at once", 1, 1024 },
 	{ sizeof(struct smcp_config_key), "watch_breach_ring", SMCP_CONFIG_INT, "256",
 	  "breach and clear events kept for watch_status and watches://breaches", 8, 65536 },
+	{ sizeof(struct smcp_config_key), "state_dir", SMCP_CONFIG_PATH, "/var/lib/schedmcp",
+	  "where metric history and watches are kept across restarts (created 0750 for the "
+	  "account in 'user'): always by schedmcp serve, by the in-process server only when "
+	  "this or --state-dir is given",
+	  0, 0 },
+	{ sizeof(struct smcp_config_key), "persist_interval_s", SMCP_CONFIG_INT, "60",
+	  "seconds between saves of the state (also saved at shutdown)", 1, 86400 },
+	{ sizeof(struct smcp_config_key), "state_max_mb", SMCP_CONFIG_INT, "64",
+	  "largest state file; past it the newest (fine) history of series is left out first, "
+	  "then whole series",
+	  1, 4095 },
 	{ 0 },
 };
 
@@ -214,6 +226,7 @@ int daemon_read_config(const struct daemon_opts *o, struct config *cfg, struct c
 	lim->socket_group = core_str(cfg, "socket_group");
 	metrics_configure(core, core_config_keys);
 	work_configure((uint32_t)core_int(cfg, "workers"));
+	persist_configure(core, core_config_keys);
 	if (o->fs_root)
 		host_set_fs_root(o->fs_root);
 	return 0;
@@ -314,6 +327,20 @@ static uid_t run_as_uid(const char *user)
 	return pw ? pw->pw_uid : geteuid();
 }
 
+/* History and watches across restarts (core/persist.h): the state directory
+ * is opened while still root, before privs_drop(), for the account the
+ * daemon switches to; always, or only when the config or --state-dir named
+ * one. A directory that cannot be used is a warning, not a failed start. */
+static void state_open(const struct core_limits *lim, bool always)
+{
+	char why[PATH_MAX + 256];
+	bool named;
+	const char *dir = persist_configured_dir(&named);
+
+	if ((always || named) && dir && persist_open(dir, lim->user, why, sizeof(why)) < 0)
+		log_warn("history and watches are not kept across restarts: %s", why);
+}
+
 /* In-process: one session on stdin/stdout (what an MCP client gets when no
  * service answers, or with --standalone). */
 static int serve_stdio(const struct core_limits *lim)
@@ -323,6 +350,7 @@ static int serve_stdio(const struct core_limits *lim)
 		.max_line_bytes = (size_t)lim->max_line_bytes,
 		.max_queue_bytes = (size_t)lim->max_queue_bytes,
 	};
+	bool served = false;
 	int err;
 
 	/* one fd per timer, watch and perf event: 1024 is too few (core/privs.h) */
@@ -335,22 +363,30 @@ static int serve_stdio(const struct core_limits *lim)
 		log_err("cannot start: %s", strerror(-err));
 		goto out;
 	}
+	state_open(lim, false);
 	/* plugins hold their BPF objects and perf fds now: leave uid 0 and
 	 * keep only the capabilities their on-demand work needs (core/privs.h) */
 	err = privs_drop(lim->user);
 	if (err)
 		goto out;
+	/* as that account, before the first tick */
+	if (persist_active())
+		(void)persist_restore();
 	err = stdio_transport_init(&sl);
 	if (err) {
 		log_err("cannot use stdin/stdout: %s", strerror(-err));
 		goto out;
 	}
 	log_debug("serving MCP on stdio");
+	served = true;
 	err = loop_run();
 out:
 	/* cancel what is in flight before plugins go away */
 	mcp_server_fini();
 	stdio_transport_flush(1000);
+	if (served)
+		(void)persist_save_final();
+	persist_close();
 	daemon_stop();
 	stdio_transport_fini();
 	privs_reset();
@@ -372,6 +408,7 @@ static int serve_service(const struct core_limits *lim)
 		},
 		.max_sessions = (uint32_t)lim->max_sessions,
 	};
+	bool served = false;
 	char why[512];
 	int err;
 
@@ -391,19 +428,27 @@ static int serve_service(const struct core_limits *lim)
 		log_err("cannot start: %s", strerror(-err));
 		goto out;
 	}
+	/* the service keeps its state, in /var/lib/schedmcp unless told */
+	state_open(lim, true);
 	err = privs_drop(lim->user);
+	if (!err && persist_active())
+		(void)persist_restore();
 	if (!err)
 		err = unix_serve();
 	if (err)
 		goto out;
 	log_info("serving MCP sessions on %s", lim->socket_path);
 	sd_notify_state("READY=1\nSTATUS=serving MCP sessions");
+	served = true;
 	err = loop_run();
 	sd_notify_state("STOPPING=1");
 out:
 	/* sessions first: their calls are cancelled while plugins still exist */
 	unix_close();
 	mcp_server_fini();
+	if (served)
+		(void)persist_save_final();
+	persist_close();
 	daemon_stop();
 	privs_reset();
 	return err;

@@ -652,8 +652,10 @@ void metrics_tick(uint64_t now_ns)
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	reap_dead();
 	/* the step that just ended: the one whose end is nearest, so that a
-	 * timer firing a little late (or early) still closes the right step */
-	if (now_ns < mstore.t0_ns)
+	 * timer firing a little late (or early) still closes the right step.
+	 * A restored timeline's t0_ns can lie before the monotonic clock's
+	 * zero (metrics_continue): the difference is taken modulo 2^64. */
+	if ((int64_t)(now_ns - mstore.t0_ns) < 0)
 		return;
 	step = (now_ns - mstore.t0_ns + mstore.geom.step_ns / 2) / mstore.geom.step_ns;
 	if (!step)
@@ -696,6 +698,109 @@ void metrics_tick(uint64_t now_ns)
 static void on_tick(void *data)
 {
 	metrics_tick(loop_now_ns());
+}
+
+/* ------------------------------------------------------ restored state */
+
+/* The first tick of a restored timeline, on a step boundary: from here the
+ * repeating tick keeps that phase. */
+static void on_phase(void *data)
+{
+	int id;
+
+	mstore.timer = 0;
+	metrics_tick(loop_now_ns());
+	id = mstore.api->timer_add(mstore.core, mstore.lim.step_ms, true, on_tick, NULL);
+	if (id > 0)
+		mstore.timer = id;
+	else
+		log_err("cannot restart the metric sample tick: %s; history stops here",
+			strerror(-id));
+}
+
+int metrics_continue(int64_t t0_unix_ms, uint64_t last_step, uint64_t now_ns, int64_t now_unix_ms)
+{
+	uint64_t step_ms = mstore.geom.step_ns / 1000000, cur, since_ns, delay_ms;
+	int id = 0;
+
+	if (mstore.any_step)
+		return -EBUSY;
+	if (!step_ms || now_unix_ms < t0_unix_ms)
+		return -ERANGE;
+	cur = (uint64_t)(now_unix_ms - t0_unix_ms) / step_ms;
+	if (cur <= last_step)
+		return -ERANGE;
+	since_ns = (uint64_t)(now_unix_ms - t0_unix_ms) * 1000000;
+	/* tick on the restored timeline's step boundaries, as a fresh start
+	 * does on its own: a tick half a step off would close some steps
+	 * twice and skip others */
+	if (mstore.timer > 0 && mstore.api) {
+		delay_ms = ((cur + 1) * mstore.geom.step_ns - since_ns + 999999) / 1000000;
+		id = mstore.api->timer_add(mstore.core, delay_ms ? delay_ms : 1, false, on_phase,
+					   NULL);
+		if (id < 0)
+			return id;
+		(void)mstore.api->timer_remove(mstore.core, mstore.timer);
+		mstore.timer = id;
+	}
+	mstore.t0_unix_ms = t0_unix_ms;
+	mstore.t0_ns = now_ns - since_ns; /* may wrap: see metrics_tick */
+	mstore.next_step = cur;
+	mstore.last_step = last_step;
+	mstore.any_step = true;
+	/* series the plugins created in init() start at the new step */
+	for (uint32_t i = 0; i < mstore.n_metrics; i++) {
+		struct metric *m = mstore.m[i];
+
+		for (uint32_t j = 0; j < m->n_series; j++) {
+			struct series *s = m->series[j];
+
+			history_reset(&s->h, &mstore.geom, cur);
+			s->first_step = s->pub_step = cur;
+		}
+	}
+	mstore.generation++;
+	return 0;
+}
+
+struct series *metrics_series_restore(struct metric *m, const char *const *lv, uint64_t first_step,
+				      uint64_t pub_step, double last_score, int *err)
+{
+	size_t bytes = sizeof(struct series) + 2 * m->nb * sizeof(uint64_t) +
+		       history_base_bytes(&mstore.geom, m->nb);
+	struct series *s;
+	struct packed p;
+	uint32_t *e;
+
+	*err = pack_labels(m, lv, &p);
+	if (*err)
+		return NULL;
+	e = m->tab_cap ? tab_slot(m, &p) : NULL;
+	if (e && *e) {
+		/* created in init(): its publishing state stays, its history is restored */
+		s = m->series[*e - 1];
+		s->first_step = first_step;
+		s->last_score = last_score;
+		return s;
+	}
+	/* the limits a publish meets, checked first so that a series left
+	 * out here is not counted as a plugin's refused publish */
+	*err = -ENOSPC;
+	if (((m->flags & SMCP_METRIC_TOP_N) && m->n_series >= mstore.lim.top_n) ||
+	    mstore.n_series >= mstore.lim.max_series ||
+	    mstore.budget.used + bytes > mstore.budget.max)
+		return NULL;
+	s = metrics_series_get(m, lv, 0, err);
+	if (!s)
+		return NULL;
+	s->first_step = first_step;
+	s->pub_step = pub_step;
+	s->last_score = last_score;
+	/* nothing is known of a gauge's value until its plugin publishes it
+	 * again: no data, not the zero a new series starts from */
+	if (m->type == SMCP_METRIC_GAUGE)
+		s->cur = NAN;
+	return s;
 }
 
 /* ------------------------------------------------------- setup, teardown */

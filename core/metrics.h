@@ -114,6 +114,25 @@ void metrics_store_fini(void);
  * step of every series, evaluate watches. */
 void metrics_tick(uint64_t now_ns);
 
+/*
+ * Restoring saved history (core/persist.c), after every plugin's init()
+ * and before the first tick. metrics_continue(): carry on the timeline
+ * whose step 0 began at t0_unix_ms (wall clock) and whose newest recorded
+ * step is last_step, given the clocks now: t0_ns is re-based so that old
+ * step indices keep their times, the steps since last_step stay empty (a
+ * gap), series created in init() start at the current step, and the tick
+ * is re-armed on the timeline's step boundaries. -EBUSY once a step was
+ * recorded, -ERANGE when now is not past last_step.
+ * metrics_series_restore(): the series of m with label values lv for a
+ * saved history (the caller loads it): one created in init() is reused;
+ * otherwise a new one, within the top-N, series and memory limits
+ * (-ENOSPC, not counted as a refusal), that records no data until its
+ * plugin publishes it. -EINVAL for bad label values, -ENOMEM.
+ */
+int metrics_continue(int64_t t0_unix_ms, uint64_t last_step, uint64_t now_ns, int64_t now_unix_ms);
+struct series *metrics_series_restore(struct metric *m, const char *const *lv, uint64_t first_step,
+				      uint64_t pub_step, double last_score, int *err);
+
 /* Host API members (plugin.h, Since 1.1). */
 int metrics_api_register(struct smcp_host *h, const struct smcp_metric_desc *d);
 int metrics_api_set(struct smcp_host *h, int metric, const char *const *lv, double value);

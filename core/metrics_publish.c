@@ -63,7 +63,8 @@ int metrics_api_add(struct smcp_host *h, int id, const char *const *lv, double d
 	s = metrics_series_get(m, lv, delta, &err);
 	if (!s)
 		return err;
-	s->cur += delta;
+	/* a restored gauge's value is unknown (NaN) until published */
+	s->cur = (isnan(s->cur) ? 0 : s->cur) + delta;
 	if (m->type == SMCP_METRIC_GAUGE) {
 		s->score = s->cur;
 		s->pub_step = mstore.next_step;

@@ -15,6 +15,35 @@
 #include <schedmcp/plugin.h>
 #include <stdint.h>
 
+/* Room for a selector as selector_format() writes it: 8 matchers of a
+ * 63-byte label, "!=" and a 63-byte pattern, comma-separated. */
+#define WATCH_LABELS_MAX 1040
+
+/* A watch's definition: what watch_create took, with the labels and the
+ * condition as the watch formatted them (they parse back to the same
+ * watch). Kept across restarts by core/persist.c. */
+struct watch_def {
+	uint32_t id; /* 0: the next free id */
+	char name[64];
+	char metric[SMCP_METRIC_NAME_MAX + 1];
+	char labels[WATCH_LABELS_MAX];
+	char condition[96];
+	char agg[8]; /* sum, avg, max, min; "": the metric type's default */
+	double for_secs, window_secs, clear_secs, hysteresis_pct;
+	uint32_t min_samples;
+	int64_t created_ms; /* 0: now */
+};
+
+/* Create a watch from d. Returns its id, or -ENOENT (no such metric),
+ * -ENOSPC (max_watches), -EINVAL (labels, condition or agg), -EEXIST (id
+ * taken), -ENOMEM; err says why in words a model can act on. */
+int watch_add(const struct watch_def *d, char *err, size_t errlen);
+/* The watches there are, and the definition of the i-th (0-based). */
+uint32_t watch_count(void);
+void watch_get_def(uint32_t i, struct watch_def *d);
+/* Bumped whenever a watch is created or deleted. */
+uint32_t watch_generation(void);
+
 int watch_store_init(uint32_t max_watches, uint32_t breach_ring);
 void watch_store_fini(void);
 /* Register watch_create, watch_delete, watch_status and watches://breaches. */

@@ -66,6 +66,7 @@ struct watch_set {
 	uint32_t cap;
 	uint64_t next_seq; /* events are numbered from 1 */
 	uint64_t breaches_total, clears_total;
+	uint32_t generation; /* watch_generation() */
 };
 extern struct watch_set watchset;
 

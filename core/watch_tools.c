@@ -74,6 +74,101 @@ static struct watch *find_watch(int64_t id, uint32_t *ret_i)
 	return NULL;
 }
 
+int watch_add(const struct watch_def *d, char *err, size_t errlen)
+{
+	const struct metric *m = metrics_find(d->metric);
+	uint32_t unused;
+	struct watch *w;
+
+	if (!m) {
+		snprintf(err, errlen,
+			 "no metric '%s': read metrics://catalog (or call query_history without a "
+			 "metric) for the names",
+			 d->metric);
+		return -ENOENT;
+	}
+	if (watchset.n >= watchset.max) {
+		snprintf(err, errlen,
+			 "%u watches exist, the most allowed ([core] max_watches); delete one with "
+			 "watch_delete first",
+			 watchset.n);
+		return -ENOSPC;
+	}
+	if (d->id && find_watch(d->id, &unused)) {
+		snprintf(err, errlen, "watch %u exists", d->id);
+		return -EEXIST;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	if (selector_parse(&w->sel, m, *d->labels ? d->labels : NULL, err, errlen) ||
+	    watch_condition_parse(m, d->condition, &w->cond, err, errlen)) {
+		free(w);
+		return -EINVAL;
+	}
+	w->agg = m->type == SMCP_METRIC_GAUGE ? AGG_AVG : AGG_SUM;
+	if (*d->agg && agg_parse(d->agg, &w->agg)) {
+		free(w);
+		snprintf(err, errlen, "agg: one of sum, avg, max, min");
+		return -EINVAL;
+	}
+	w->id = d->id ? d->id : watchset.next_id + 1;
+	if (w->id > watchset.next_id)
+		watchset.next_id = w->id;
+	snprintf(w->name, sizeof(w->name), "%s", d->name);
+	snprintf(w->metric, sizeof(w->metric), "%s", m->name);
+	selector_format(&w->sel, m, w->labels, sizeof(w->labels));
+	w->for_secs = d->for_secs;
+	w->window_secs = d->window_secs < metrics_step_secs() ? metrics_step_secs()
+							      : d->window_secs;
+	w->clear_secs = d->clear_secs;
+	w->hysteresis_pct = d->hysteresis_pct;
+	w->min_samples = d->min_samples;
+	w->value = NAN;
+	w->peak = NAN;
+	w->created_ms = d->created_ms ? d->created_ms : metrics_now_unix_ms();
+	w->gen = mstore.generation - 1;
+	watchset.w[watchset.n++] = w;
+	watchset.generation++;
+	watch_refresh_group(w, m);
+	return (int)w->id;
+}
+
+uint32_t watch_count(void)
+{
+	return watchset.n;
+}
+
+uint32_t watch_generation(void)
+{
+	return watchset.generation;
+}
+
+void watch_get_def(uint32_t i, struct watch_def *d)
+{
+	const struct watch *w = watchset.w[i];
+	const struct metric *m = metrics_find(w->metric);
+
+	*d = (struct watch_def){
+		.id = w->id,
+		.for_secs = w->for_secs,
+		.window_secs = w->window_secs,
+		.clear_secs = w->clear_secs,
+		.hysteresis_pct = w->hysteresis_pct,
+		.min_samples = w->min_samples,
+		.created_ms = w->created_ms,
+	};
+	snprintf(d->name, sizeof(d->name), "%s", w->name);
+	snprintf(d->metric, sizeof(d->metric), "%s", w->metric);
+	/* w->labels is cut for display; the selector itself is whole */
+	if (m)
+		selector_format(&w->sel, m, d->labels, sizeof(d->labels));
+	else
+		snprintf(d->labels, sizeof(d->labels), "%s", w->labels);
+	snprintf(d->condition, sizeof(d->condition), "%s", w->cond.text);
+	snprintf(d->agg, sizeof(d->agg), "%s", agg_name(w->agg));
+}
+
 static int tool_create(void *data, struct smcp_call *call, const struct smcp_args *args,
 		       struct smcp_result *res)
 {
@@ -81,10 +176,12 @@ static int tool_create(void *data, struct smcp_call *call, const struct smcp_arg
 	const char *metric = NULL, *cond = NULL, *labels = NULL, *name = NULL, *agg = NULL;
 	double for_secs = 10, window = 10, clear = -1, hyst = 10;
 	int64_t min_samples = 20;
-	const struct metric *m;
+	struct watch_def *d;
 	struct watch *w;
 	struct smcp_json *j;
+	uint32_t i;
 	char err[320];
+	int id;
 
 	(void)api->arg_string(args, "metric", &metric);
 	(void)api->arg_string(args, "condition", &cond);
@@ -96,47 +193,26 @@ static int tool_create(void *data, struct smcp_call *call, const struct smcp_arg
 	(void)api->arg_double(args, "hysteresis_pct", &hyst);
 	(void)api->arg_int(args, "min_samples", &min_samples);
 	(void)api->arg_string(args, "agg", &agg);
-	m = metrics_find(metric);
-	if (!m)
-		return api->result_error(res,
-					 "no metric '%s': read metrics://catalog (or call "
-					 "query_history without a metric) for the names",
-					 metric);
-	if (watchset.n >= watchset.max)
-		return api->result_error(res,
-					 "%u watches exist, the most allowed ([core] max_watches); "
-					 "delete one with watch_delete first",
-					 watchset.n);
-	if (window < metrics_step_secs())
-		window = metrics_step_secs();
-	w = calloc(1, sizeof(*w));
-	if (!w)
+	d = calloc(1, sizeof(*d));
+	if (!d)
 		return -ENOMEM;
-	if (selector_parse(&w->sel, m, labels, err, sizeof(err)) ||
-	    watch_condition_parse(m, cond, &w->cond, err, sizeof(err))) {
-		free(w);
+	snprintf(d->name, sizeof(d->name), "%s", name ? name : "");
+	snprintf(d->metric, sizeof(d->metric), "%s", metric ? metric : "");
+	snprintf(d->labels, sizeof(d->labels), "%s", labels ? labels : "");
+	snprintf(d->condition, sizeof(d->condition), "%s", cond ? cond : "");
+	snprintf(d->agg, sizeof(d->agg), "%s", agg ? agg : "");
+	d->for_secs = for_secs;
+	d->window_secs = window;
+	d->clear_secs = clear >= 0 ? clear : for_secs;
+	d->hysteresis_pct = hyst;
+	d->min_samples = (uint32_t)min_samples;
+	id = watch_add(d, err, sizeof(err));
+	free(d);
+	if (id == -ENOMEM)
+		return id;
+	if (id < 0)
 		return api->result_error(res, "%s", err);
-	}
-	w->agg = m->type == SMCP_METRIC_GAUGE ? AGG_AVG : AGG_SUM;
-	if (agg && agg_parse(agg, &w->agg)) {
-		free(w);
-		return api->result_error(res, "agg: one of sum, avg, max, min");
-	}
-	w->id = ++watchset.next_id;
-	snprintf(w->name, sizeof(w->name), "%s", name ? name : "");
-	snprintf(w->metric, sizeof(w->metric), "%s", m->name);
-	selector_format(&w->sel, m, w->labels, sizeof(w->labels));
-	w->for_secs = for_secs;
-	w->window_secs = window;
-	w->clear_secs = clear >= 0 ? clear : for_secs;
-	w->hysteresis_pct = hyst;
-	w->min_samples = (uint32_t)min_samples;
-	w->value = NAN;
-	w->peak = NAN;
-	w->created_ms = metrics_now_unix_ms();
-	w->gen = mstore.generation - 1;
-	watchset.w[watchset.n++] = w;
-	watch_refresh_group(w, m);
+	w = find_watch(id, &i);
 	j = api->result_json(res);
 	if (!j)
 		return -ENOMEM;
@@ -169,6 +245,7 @@ static int tool_delete(void *data, struct smcp_call *call, const struct smcp_arg
 					 (long long)id);
 	memmove(&watchset.w[i], &watchset.w[i + 1], (watchset.n - i - 1) * sizeof(*watchset.w));
 	watchset.n--;
+	watchset.generation++;
 	free(w->g);
 	free(w);
 	j = api->result_json(res);

@@ -105,7 +105,8 @@ class Service:
         self.dir = tempfile.mkdtemp(prefix="smcp-bench-")
         os.chmod(self.dir, 0o755)
         self.sock = os.path.join(self.dir, "run", "mcp.sock")
-        self.proc = subprocess.Popen([DAEMON, "serve", "--socket", self.sock, "--plugin-dir",
+        self.proc = subprocess.Popen([DAEMON, "serve", "--socket", self.sock, "--state-dir",
+                                      os.path.join(self.dir, "state"), "--plugin-dir",
                                       PLUGINS, "--log-level", "warning"] + list(args),
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)

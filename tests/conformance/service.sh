@@ -14,7 +14,8 @@ service_start() {
 	fi
 	dir=$(mktemp -d "${TMPDIR:-/tmp}/smcp-service.XXXXXX")
 	sock=$dir/run/mcp.sock
-	"$daemon" serve --socket "$sock" "$@" </dev/null >/dev/null 2>"$dir/service.log" &
+	"$daemon" serve --socket "$sock" --state-dir "$dir/state" "$@" </dev/null >/dev/null \
+		2>"$dir/service.log" &
 	SMCP_SERVICE_PID=$!
 	SMCP_SERVICE_DIR=$dir
 	for i in $(seq 300); do

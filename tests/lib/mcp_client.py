@@ -110,7 +110,9 @@ class Client:
         if via_service():
             self.service_dir = tempfile.mkdtemp(prefix="smcp-svc-")
             sock = os.path.join(self.service_dir, "run", "mcp.sock")
-            self.service = subprocess.Popen([daemon_path(), "serve", "--socket", sock] + cmd[1:],
+            self.service = subprocess.Popen([daemon_path(), "serve", "--socket", sock,
+                                             "--state-dir",
+                                             os.path.join(self.service_dir, "state")] + cmd[1:],
                                             stdin=subprocess.DEVNULL,
                                             stdout=subprocess.DEVNULL,
                                             stderr=stderr if stderr is not None else None,

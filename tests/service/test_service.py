@@ -52,7 +52,9 @@ class Service:
         self.sock = sock or os.path.join(self.dir, "run", "mcp.sock")
         self.err = open(os.path.join(self.dir, "stderr"), "w+")
         pd = plugins or plugin_dir([ITEST])
+        self.state = os.path.join(self.dir, "state")
         self.proc = subprocess.Popen([daemon_path(), "serve", "--socket", self.sock,
+                                      "--state-dir", self.state,
                                       "--plugin-dir", pd, "--log-level", "info"] + list(args),
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=self.err)

@@ -35,4 +35,15 @@ bool loop_quitting(void);
 
 uint64_t loop_now_ns(void);
 
+/* How long single callbacks held the loop (wall time, so a busy machine's
+ * preemption counts too). */
+#define LOOP_STALL_NS (50 * 1000000ull)
+struct loop_stats {
+	uint64_t dispatches;
+	uint64_t stalls;	   /* callbacks over LOOP_STALL_NS */
+	uint64_t longest_ns;	   /* the longest one */
+	const void *longest_owner; /* its owner tag (a struct smcp_host for a plugin) */
+};
+void loop_stats(struct loop_stats *ret);
+
 #endif

@@ -546,11 +546,8 @@ int main(int argc, char **argv)
 	}
 	if (!err && cfg.n_errors == 0 && o.mode == MODE_SERVE &&
 	    daemon_want_bridge(&o, &lim, &fd, why, sizeof(why))) {
-		struct bridge_limits bl = { (size_t)lim.max_line_bytes,
-					    (size_t)lim.max_queue_bytes };
-
 		log_debug("%s", why);
-		rc = bridge_run(fd, &bl);
+		rc = bridge_run(fd, signal_fd);
 		goto out;
 	}
 	if (!err)

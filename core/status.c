@@ -6,8 +6,10 @@
 
 #include "host.h"
 #include "loader.h"
+#include "loop.h"
 #include "registry.h"
 #include "smcp-config.h"
+#include "work.h"
 
 static const struct smcp_host_api *api;
 
@@ -55,6 +57,35 @@ void status_write_plugins(const struct smcp_host_api *a, struct smcp_json *j)
 	api->json_end(j);
 }
 
+/* Whether anything held every session (core/loop.h), and what long work
+ * went to the workers (core/work.h). */
+static void write_loop(struct smcp_json *j)
+{
+	struct smcp_host *const *all;
+	struct loop_stats ls;
+	struct work_stats ws;
+	const char *who = "core";
+	size_t n;
+
+	loop_stats(&ls);
+	work_stats(&ws);
+	all = loader_plugins(&n);
+	for (size_t i = 0; i < n; i++)
+		if (all[i] == ls.longest_owner)
+			who = all[i]->name;
+	api->json_object(j, "loop");
+	api->json_uint(j, "callbacks", ls.dispatches);
+	api->json_double(j, "longest_ms", (double)ls.longest_ns / 1e6);
+	api->json_string(j, "longest_by", who);
+	api->json_uint(j, "over_50ms", ls.stalls);
+	api->json_uint(j, "work_submitted", ws.submitted);
+	api->json_uint(j, "work_completed", ws.completed);
+	api->json_uint(j, "work_running", ws.running);
+	api->json_uint(j, "work_queued", ws.queued);
+	api->json_double(j, "work_longest_ms", (double)ws.longest_ns / 1e6);
+	api->json_end(j);
+}
+
 static int plugins_read(void *data, struct smcp_call *call, const char *uri,
 			const struct smcp_args *vars, struct smcp_result *res)
 {
@@ -66,6 +97,7 @@ static int plugins_read(void *data, struct smcp_call *call, const char *uri,
 	api->json_string(j, "server_version", SMCP_VERSION);
 	api->json_string(j, "plugin_abi", SMCP_ABI_VERSION_STR);
 	status_write_plugins(api, j);
+	write_loop(j);
 	hooks = host_get_hooks();
 	if (hooks && hooks->write_session)
 		hooks->write_session(api, j);

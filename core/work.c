@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -15,6 +16,7 @@
 #include "privs.h"
 
 #define MAX_THREADS 16
+#define WORK_NICE 10
 
 struct job {
 	struct job *next;
@@ -60,6 +62,10 @@ static uint64_t now_ns(void)
 
 static void *worker(void *arg)
 {
+	/* long work yields to the loop, which answers every session: at nice
+	 * +10 a busy worker gets a tenth of the CPU the loop gets when both
+	 * want it (a thread's own nice, Linux only; raising it needs nothing) */
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), WORK_NICE);
 	pthread_mutex_lock(&W.mu);
 	for (;;) {
 		struct job *j;

@@ -12,28 +12,12 @@
 #include <unistd.h>
 
 #include "../core/log.h"
-#include "../core/loop.h"
-#include "conn.h"
 #include "protocol.h"
-#include "server.h"
 
 #define PROBE_ID "schedmcp-bridge-probe"
-/* requests of the client's in flight that the bridge remembers; past it
- * the oldest are forgotten (they would only miss their error message) */
+/* the client's requests in flight the bridge remembers; past it the
+ * oldest are forgotten (they would only miss their error message) */
 #define MAX_TRACKED 10000
-
-static struct {
-	struct conn *client;  /* stdin/stdout */
-	struct conn *service; /* the socket */
-	int fd;
-	size_t max_queue, max_line;
-	char **ids; /* the client's requests in flight, as JSON text */
-	size_t n_ids;
-	bool initialized; /* the service answered initialize */
-	char *init_id;
-	int status;
-	bool client_done; /* stdin ended and the end was passed on */
-} br;
 
 int bridge_probe(int fd, int timeout_ms, char *why, size_t why_len)
 {
@@ -72,8 +56,7 @@ int bridge_probe(int fd, int timeout_ms, char *why, size_t why_len)
 		cJSON_Delete(m);
 		return -EACCES;
 	}
-	if (!cJSON_GetObjectItemCaseSensitive(m, "result") ||
-	    at - strlen(buf) - 1 > 0 /* nothing may follow before we speak */) {
+	if (!cJSON_GetObjectItemCaseSensitive(m, "result") || strlen(buf) + 1 != at) {
 		cJSON_Delete(m);
 		snprintf(why, why_len, "the service answered the probe oddly");
 		return -EPROTO;
@@ -82,11 +65,39 @@ int bridge_probe(int fd, int timeout_ms, char *why, size_t why_len)
 	return 0;
 }
 
-static void track(const cJSON *id)
+static int hand_over(int fd)
 {
-	char *text = cJSON_PrintUnformatted(id);
+	static const char line[] = "{\"jsonrpc\":\"2.0\",\"method\":\"" MCP_HANDOFF_METHOD "\"}\n";
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+	} cm;
+	struct iovec iov = { (void *)line, sizeof(line) - 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
+			     .msg_controllen = sizeof(cm.buf) };
+	struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
+	int fds[2] = { STDIN_FILENO, STDOUT_FILENO };
 
-	if (!text)
+	memset(cm.buf, 0, sizeof(cm.buf));
+	h = CMSG_FIRSTHDR(&mh);
+	h->cmsg_level = SOL_SOCKET;
+	h->cmsg_type = SCM_RIGHTS;
+	h->cmsg_len = CMSG_LEN(sizeof(fds));
+	memcpy(CMSG_DATA(h), fds, sizeof(fds));
+	return sendmsg(fd, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof(line) - 1 ? 0 : -errno;
+}
+
+static struct {
+	char **ids; /* the client's requests in flight, as JSON text */
+	size_t n_ids;
+	bool initialized, ended;
+} br;
+
+static void track(const char *text)
+{
+	char *copy = strdup(text);
+
+	if (!copy)
 		return;
 	if (br.n_ids == MAX_TRACKED) {
 		free(br.ids[0]);
@@ -96,102 +107,72 @@ static void track(const cJSON *id)
 		char **n = realloc(br.ids, (br.n_ids + 1) * sizeof(*n));
 
 		if (!n) {
-			free(text);
+			free(copy);
 			return;
 		}
 		br.ids = n;
 	}
-	br.ids[br.n_ids++] = text;
+	br.ids[br.n_ids++] = copy;
 }
 
-static void untrack(const cJSON *id)
+static void untrack(const char *text)
 {
-	char *text = cJSON_PrintUnformatted(id);
-
-	for (size_t i = 0; text && i < br.n_ids; i++) {
+	for (size_t i = 0; i < br.n_ids; i++) {
 		if (strcmp(br.ids[i], text) == 0) {
 			free(br.ids[i]);
 			br.ids[i] = br.ids[--br.n_ids];
-			break;
+			return;
 		}
 	}
-	free(text);
 }
 
-/* Keep one side from reading while the other side's queue is full. */
-static void pressure(struct conn *to, struct conn *from)
+/* One control line from the service: what to answer if it goes away. */
+static void control(const char *line)
 {
-	struct conn_stats st;
+	cJSON *m = cJSON_Parse(line), *v;
+	char *text;
 
-	conn_stats(to, &st);
-	if (st.queued > br.max_queue)
-		conn_pause_input(from, true);
-}
-
-static void from_client(void *ctx, const char *line, size_t len)
-{
-	cJSON *m = cJSON_ParseWithLength(line, len);
-	const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "id");
-	const cJSON *method = cJSON_GetObjectItemCaseSensitive(m, "method");
-
-	if (id && cJSON_IsString(method)) {
-		track(id);
-		if (!strcmp(method->valuestring, "initialize") && !br.init_id)
-			br.init_id = cJSON_PrintUnformatted(id);
-	} else if (cJSON_IsString(method) && !strcmp(method->valuestring, "notifications/cancelled")) {
-		/* a cancelled request is never answered */
-		const cJSON *rid = cJSON_GetObjectItemCaseSensitive(
-			cJSON_GetObjectItemCaseSensitive(m, "params"), "requestId");
-
-		if (rid)
-			untrack(rid);
-	}
-	cJSON_Delete(m);
-	(void)conn_send(br.service, line, len, false);
-	pressure(br.service, br.client);
-}
-
-static void from_service(void *ctx, const char *line, size_t len)
-{
-	cJSON *m = cJSON_ParseWithLength(line, len);
-	const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "id");
-
-	if (id && !cJSON_GetObjectItemCaseSensitive(m, "method") &&
-	    (cJSON_GetObjectItemCaseSensitive(m, "result") ||
-	     cJSON_GetObjectItemCaseSensitive(m, "error"))) {
-		char *text = br.init_id ? cJSON_PrintUnformatted(id) : NULL;
-
-		if (text && !strcmp(text, br.init_id) && cJSON_GetObjectItemCaseSensitive(m, "result"))
-			br.initialized = true;
+	if ((v = cJSON_GetObjectItemCaseSensitive(m, "pending")) &&
+	    (text = cJSON_PrintUnformatted(v))) {
+		track(text);
 		free(text);
-		untrack(id);
+	} else if ((v = cJSON_GetObjectItemCaseSensitive(m, "settled")) &&
+		   (text = cJSON_PrintUnformatted(v))) {
+		untrack(text);
+		free(text);
+	} else if (cJSON_GetObjectItemCaseSensitive(m, "initialized")) {
+		br.initialized = true;
+	} else if (cJSON_GetObjectItemCaseSensitive(m, "end")) {
+		br.ended = true;
 	}
 	cJSON_Delete(m);
-	(void)conn_send(br.client, line, len, false);
-	pressure(br.client, br.service);
 }
 
-/* A client line over the limit never reaches the service: answer what the
- * service would have answered. */
-static void client_too_long(void *ctx, size_t len)
+/* Write a whole line to the client's stdout, which the service made
+ * non-blocking, waiting for room at most a second at a time. */
+static void say(const char *line, size_t len)
 {
-	char msg[256], line[512];
-	int n;
+	while (len) {
+		struct pollfd p = { .fd = STDOUT_FILENO, .events = POLLOUT };
+		ssize_t n = write(STDOUT_FILENO, line, len);
 
-	mcp_too_long_message(msg, sizeof(msg), len, br.max_line);
-	n = snprintf(line, sizeof(line),
-		     "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":%d,\"message\":\"%s\"}}",
-		     JSONRPC_INVALID_REQUEST, msg);
-	(void)conn_send(br.client, line, (size_t)n, false);
+		if (n > 0) {
+			line += n;
+			len -= (size_t)n;
+		} else if (n < 0 && errno == EAGAIN && poll(&p, 1, 1000) > 0) {
+			continue;
+		} else if (n < 0 && errno == EINTR) {
+			continue;
+		} else {
+			return;
+		}
+	}
 }
 
-static void service_too_long(void *ctx, size_t len)
-{
-	log_warn("a message of %zu bytes or more from the service was dropped (max_line_bytes)",
-		 len);
-}
-
-/* The service is gone: every request in flight hears so, once. */
+/* The service is gone: every request it had in flight hears so, once.
+ * (The service writes each message whole with one writev; only a death in
+ * the middle of one could leave it cut, and a newline written for that
+ * unlikely case would be an empty line every client has to skip.) */
 static void service_lost(void)
 {
 	static const char reason[] =
@@ -204,11 +185,11 @@ static void service_lost(void)
 	for (size_t i = 0; i < br.n_ids; i++) {
 		int n = snprintf(line, sizeof(line),
 				 "{\"jsonrpc\":\"2.0\",\"id\":%s,\"error\":{\"code\":%d,"
-				 "\"message\":\"%s\"}}",
+				 "\"message\":\"%s\"}}\n",
 				 br.ids[i], MCP_SERVICE_GONE, reason);
 
 		if (n > 0 && (size_t)n < sizeof(line))
-			(void)conn_send(br.client, line, (size_t)n, false);
+			say(line, (size_t)n);
 	}
 	if (!br.n_ids && br.initialized) {
 		int n = snprintf(line, sizeof(line),
@@ -216,92 +197,64 @@ static void service_lost(void)
 				 "\"params\":{\"level\":\"error\",\"logger\":\"schedmcp\","
 				 "\"data\":\"the schedmcp service went away; the session ended. "
 				 "Start the service again (systemctl start schedmcp) or restart this "
-				 "MCP server to run schedmcp in-process.\"}}");
+				 "MCP server to run schedmcp in-process.\"}}\n");
 
-		(void)conn_send(br.client, line, (size_t)n, false);
+		say(line, (size_t)n);
 	}
-	conn_flush(br.client, 1000);
-	br.status = 1;
-	loop_quit(1);
 }
 
-static void client_closed(void *ctx, int err)
+int bridge_run(int fd, int stop_fd)
 {
+	char buf[4096];
+	size_t at = 0;
+	int err = hand_over(fd);
+
 	if (err) {
-		/* stdout is gone: nothing more can reach the client */
-		loop_quit(0);
-		return;
-	}
-	/* stdin ended: pass the end on and let the service answer what it
-	 * still has, as an in-process server would before exiting */
-	br.client_done = true;
-	conn_flush(br.service, 1000);
-	(void)shutdown(br.fd, SHUT_WR);
-}
-
-static void service_closed(void *ctx, int err)
-{
-	/* after our own end of input, the service closing is the normal end
-	 * (what was still in flight is dropped, as an in-process server
-	 * drops it when its input ends) */
-	if (br.client_done && !err) {
-		conn_flush(br.client, 1000);
-		loop_quit(0);
-		return;
-	}
-	service_lost();
-}
-
-static void drained(void *ctx)
-{
-	struct conn *c = ctx == &br.client ? br.service : br.client;
-
-	conn_pause_input(c, false);
-}
-
-static const struct conn_ops client_ops = {
-	.line = from_client,
-	.too_long = client_too_long,
-	.closed = client_closed,
-	.drained = drained,
-};
-
-static const struct conn_ops service_ops = {
-	.line = from_service,
-	.too_long = service_too_long,
-	.closed = service_closed,
-	.drained = drained,
-};
-
-int bridge_run(int fd, const struct bridge_limits *lim)
-{
-	struct conn_limits cl = {
-		.max_line_bytes = lim->max_line_bytes,
-		.max_queue_bytes = lim->max_queue_bytes,
-	};
-	int err;
-
-	memset(&br, 0, sizeof(br));
-	br.fd = fd;
-	br.max_queue = lim->max_queue_bytes;
-	br.max_line = lim->max_line_bytes;
-	/* a line passes through whole, so the service's limit applies; ours
-	 * only bounds what we buffer */
-	br.service = conn_new(fd, fd, true, &cl, &service_ops, &br.service);
-	br.client = br.service ? conn_new(0, 1, false, &cl, &client_ops, &br.client) : NULL;
-	if (!br.client) {
-		err = errno;
-		log_err("cannot bridge to the service: %s", strerror(err));
-		conn_free(br.service);
+		log_err("cannot hand the session over to the service: %s", strerror(-err));
+		close(fd);
 		return 1;
 	}
-	err = loop_run();
-	conn_flush(br.client, 1000);
-	conn_free(br.client);
-	conn_free(br.service);
+	/* the service reads stdin and writes stdout itself now; what comes
+	 * here is only what to answer if it dies */
+	for (;;) {
+		struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
+				       { .fd = stop_fd, .events = POLLIN } };
+		ssize_t n;
+		char *nl;
+
+		if (poll(p, stop_fd >= 0 ? 2 : 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (stop_fd >= 0 && p[1].revents) {
+			/* asked to stop, as the in-process server would be: closing
+			 * the socket ends the session, and the service cancels
+			 * what it had in flight */
+			log_info("signal received; ending the session");
+			br.ended = true;
+			break;
+		}
+		n = read(fd, buf + at, sizeof(buf) - at);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		at += (size_t)n;
+		while ((nl = memchr(buf, '\n', at))) {
+			*nl = '\0';
+			control(buf);
+			at -= (size_t)(nl + 1 - buf);
+			memmove(buf, nl + 1, at);
+		}
+		if (at == sizeof(buf))
+			at = 0; /* no control line is this long: drop it */
+	}
+	close(fd);
+	if (!br.ended)
+		service_lost();
 	for (size_t i = 0; i < br.n_ids; i++)
 		free(br.ids[i]);
 	free(br.ids);
-	free(br.init_id);
-	return br.status ? br.status : (err < 0 ? 1 : 0);
+	return br.ended ? 0 : 1;
 }

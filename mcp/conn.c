@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -25,6 +26,9 @@ struct chunk {
 struct conn {
 	int in_fd, out_fd;
 	bool owns_fds;
+	bool is_socket;	 /* in_fd == out_fd: a unix socket, read with recvmsg */
+	int passed[CONN_MAX_FDS]; /* fds the peer sent (SCM_RIGHTS), not yet taken */
+	int n_passed;
 	struct conn_limits lim;
 	const struct conn_ops *ops;
 	void *ctx;
@@ -425,7 +429,34 @@ static void read_input(struct conn *c)
 
 	if (c->paused || c->in_eof || c->closed)
 		return;
-	n = read(c->in_fd, rbuf, sizeof(rbuf));
+	if (c->is_socket) {
+		/* a bridge hands its stdin and stdout over with its first line */
+		union {
+			struct cmsghdr h;
+			char buf[CMSG_SPACE(CONN_MAX_FDS * sizeof(int))];
+		} cm;
+		struct iovec iov = { rbuf, sizeof(rbuf) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
+				     .msg_controllen = sizeof(cm.buf) };
+
+		n = recvmsg(c->in_fd, &mh, MSG_CMSG_CLOEXEC);
+		for (struct cmsghdr *h = n >= 0 ? CMSG_FIRSTHDR(&mh) : NULL; h;
+		     h = CMSG_NXTHDR(&mh, h)) {
+			int k = (int)((h->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+			int *fds = (int *)CMSG_DATA(h);
+
+			if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+				continue;
+			for (int i = 0; i < k; i++) {
+				if (c->n_passed < CONN_MAX_FDS)
+					c->passed[c->n_passed++] = fds[i];
+				else
+					close(fds[i]);
+			}
+		}
+	} else {
+		n = read(c->in_fd, rbuf, sizeof(rbuf));
+	}
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;
@@ -499,6 +530,7 @@ struct conn *conn_new(int in_fd, int out_fd, bool owns_fds, const struct conn_li
 	c->in_fd = in_fd;
 	c->out_fd = out_fd;
 	c->owns_fds = owns_fds;
+	c->is_socket = in_fd == out_fd;
 	c->lim = *lim;
 	c->ops = ops;
 	c->ctx = ctx;
@@ -562,10 +594,23 @@ void conn_flush(struct conn *c, int timeout_ms)
 	}
 }
 
+int conn_take_fds(struct conn *c, int *fds, int max)
+{
+	int n = c->n_passed < max ? c->n_passed : max;
+
+	memcpy(fds, c->passed, (size_t)n * sizeof(int));
+	for (int i = n; i < c->n_passed; i++)
+		close(c->passed[i]);
+	c->n_passed = 0;
+	return n;
+}
+
 void conn_free(struct conn *c)
 {
 	if (!c)
 		return;
+	for (int i = 0; i < c->n_passed; i++)
+		close(c->passed[i]);
 	loop_remove_owner(c);
 	while (c->head) {
 		struct chunk *ch = c->head;

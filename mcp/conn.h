@@ -54,6 +54,11 @@ struct conn *conn_new(int in_fd, int out_fd, bool owns_fds, const struct conn_li
 /* Queue one message (a newline is added). 0, -ENOBUFS (a droppable
  * message refused, counted), -EPIPE (the connection is closed). */
 int conn_send(struct conn *c, const char *line, size_t len, bool droppable);
+/* fds a peer passed with SCM_RIGHTS on a socket connection (at most
+ * CONN_MAX_FDS are kept): move up to max into fds and return how many;
+ * the caller owns them. Ones not taken are closed by conn_free. */
+#define CONN_MAX_FDS 2
+int conn_take_fds(struct conn *c, int *fds, int max);
 /* Stop or resume reading input (for a bridge whose other side is full). */
 void conn_pause_input(struct conn *c, bool pause);
 /* Close the input side: no more lines are delivered; closed() follows

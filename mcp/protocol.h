@@ -18,5 +18,8 @@
 #define MCP_ACCESS_DENIED -32001
 /* the bridge lost the service a request was sent to */
 #define MCP_SERVICE_GONE -32003
+/* a bridge's first notification: its stdin and stdout come with it
+ * (SCM_RIGHTS); the service serves the session on them */
+#define MCP_HANDOFF_METHOD "notifications/schedmcp/handoff"
 
 #endif

@@ -85,6 +85,8 @@ struct mcp_session {
 	uint32_t n_subs;
 	enum smcp_log_level log_level;
 	struct mcp_stats stats;
+	mcp_observer_fn observer;
+	void *observer_ctx;
 };
 
 static struct {
@@ -101,6 +103,7 @@ static struct {
 
 static const struct call_ops request_ops;
 static void sink_level_update(void);
+static void observe(struct mcp_session *s, enum mcp_session_event ev, const cJSON *id);
 
 /* ------------------------------------------------------------------ output */
 
@@ -375,6 +378,7 @@ static cJSON *handle_initialize(struct mcp_session *s, const cJSON *params, int 
 	cJSON_AddItemToObject(r, "instructions", build_instructions());
 	s->initialized = true;
 	sink_level_update();
+	observe(s, MCP_EV_INITIALIZED, NULL);
 	return r;
 }
 
@@ -515,10 +519,22 @@ static struct request *request_new(struct mcp_session *s, const cJSON *id, const
 	return r;
 }
 
+static void observe(struct mcp_session *s, enum mcp_session_event ev, const cJSON *id)
+{
+	char *text;
+
+	if (!s->observer)
+		return;
+	text = id ? cJSON_PrintUnformatted(id) : NULL;
+	s->observer(s->observer_ctx, ev, text);
+	free(text);
+}
+
 static void pending_add(struct request *r)
 {
 	struct mcp_session *s = r->s;
-	r->next = s->pending;
+
+	observe(s, MCP_EV_PENDING, r->id);	r->next = s->pending;
 	if (s->pending)
 		s->pending->prev = r;
 	s->pending = r;
@@ -528,7 +544,10 @@ static void pending_add(struct request *r)
 static void pending_del(struct request *r)
 {
 	struct mcp_session *s = r->s;
-	if (r->prev)
+
+	/* before the answer is written: a service that dies in between loses
+	 * the answer, rather than giving the client a second one */
+	observe(s, MCP_EV_SETTLED, r->id);	if (r->prev)
 		r->prev->next = r->next;
 	else if (s->pending == r)
 		s->pending = r->next;
@@ -1600,20 +1619,12 @@ void mcp_session_handle_line(struct mcp_session *s, const char *line, size_t len
 	srv.cur = prev;
 }
 
-int mcp_too_long_message(char *buf, size_t size, size_t len, size_t max)
-{
-	return snprintf(buf, size,
-			"Invalid request: message of %zu bytes or more exceeds the limit of %zu "
-			"bytes (max_line_bytes); it was discarded",
-			len, max);
-}
-
 void mcp_session_line_too_long(struct mcp_session *s, size_t len)
 {
-	char msg[256];
-
-	mcp_too_long_message(msg, sizeof(msg), len, srv.lim.max_line_bytes);
-	send_error_data(s, NULL, JSONRPC_INVALID_REQUEST, msg, NULL);
+	send_error(s, NULL, JSONRPC_INVALID_REQUEST,
+		   "Invalid request: message of %zu bytes or more exceeds the limit of %zu bytes "
+		   "(max_line_bytes); it was discarded",
+		   len, srv.lim.max_line_bytes);
 }
 
 /* ---------------------------------------------------- host hooks, logging */
@@ -1784,6 +1795,12 @@ void mcp_server_fini(void)
 	loop_remove_owner(&srv);
 	free(srv.instructions_extra);
 	memset(&srv, 0, sizeof(srv));
+}
+
+void mcp_session_observe(struct mcp_session *s, mcp_observer_fn fn, void *ctx)
+{
+	s->observer = fn;
+	s->observer_ctx = ctx;
 }
 
 uint64_t mcp_session_no(const struct mcp_session *s)

@@ -55,13 +55,17 @@ struct mcp_session *mcp_session_new(mcp_send_fn send, void *transport, const str
 void mcp_session_handle_line(struct mcp_session *s, const char *line, size_t len);
 /* A line longer than max_line_bytes arrived and was discarded. */
 void mcp_session_line_too_long(struct mcp_session *s, size_t len);
-/* The text of the error for a line over max bytes (what the session
- * answers, and the bridge in its place). snprintf's return. */
-int mcp_too_long_message(char *buf, size_t size, size_t len, size_t max);
 /* The client is gone: cancel what it has in flight (no responses are
  * sent), drop its subscriptions, free the session. NULL is fine. */
 void mcp_session_free(struct mcp_session *s);
 uint64_t mcp_session_no(const struct mcp_session *s);
+
+/* What a session's transport may want to follow: a request that will be
+ * answered later (id: its JSON text), one that no longer will be (answered
+ * or cancelled; said before the answer is written), initialize answered. */
+enum mcp_session_event { MCP_EV_PENDING, MCP_EV_SETTLED, MCP_EV_INITIALIZED };
+typedef void (*mcp_observer_fn)(void *ctx, enum mcp_session_event ev, const char *id_json);
+void mcp_session_observe(struct mcp_session *s, mcp_observer_fn fn, void *ctx);
 
 /* Counters for the plugin status resource and tests. */
 struct mcp_stats {

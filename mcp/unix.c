@@ -27,7 +27,10 @@
 
 struct client {
 	struct client *next, *prev;
-	struct conn *conn;
+	struct conn *conn; /* where the session's messages go: the socket, or the
+			      bridge's stdin/stdout once it handed them over */
+	struct conn *ctl;  /* after a handoff: the socket, for what a bridge must
+			      know if the service dies */
 	struct mcp_session *session;
 	struct mcp_peer peer;
 };
@@ -281,14 +284,77 @@ static void client_free(struct client *c)
 	us.n_clients--;
 	mcp_session_free(c->session);
 	conn_free(c->conn);
+	conn_free(c->ctl);
 	free(c);
+}
+
+static const struct conn_ops pipe_ops;
+
+/* What a bridge needs to answer for the service if it dies. */
+static void ctl_event(void *ctx, enum mcp_session_event ev, const char *id)
+{
+	struct client *c = ctx;
+	char line[160];
+	int n;
+
+	if (ev == MCP_EV_INITIALIZED)
+		n = snprintf(line, sizeof(line), "{\"initialized\":true}");
+	else
+		n = snprintf(line, sizeof(line), "{\"%s\":%s}",
+			     ev == MCP_EV_PENDING ? "pending" : "settled", id ? id : "null");
+	if (n > 0 && (size_t)n < sizeof(line))
+		(void)conn_send(c->ctl, line, (size_t)n, false);
+}
+
+/* Whether fd (passed by a bridge) is something a session may run on. */
+static bool usable(int fd, bool input)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 &&
+	       (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || S_ISCHR(st.st_mode) ||
+		(input && S_ISREG(st.st_mode)));
+}
+
+/*
+ * A bridge handed over its stdin and stdout: from now on the session reads
+ * the client's requests and writes its answers there itself, with no hop
+ * through the bridge, and the socket only tells the bridge which requests
+ * are in flight (to answer them if the service dies) and when it is over.
+ */
+static void handoff(struct client *c)
+{
+	int fds[CONN_MAX_FDS], n = conn_take_fds(c->conn, fds, CONN_MAX_FDS);
+	struct conn *pc = NULL;
+
+	if (n == 2 && usable(fds[0], true) && usable(fds[1], false))
+		pc = conn_new(fds[0], fds[1], true, &us.o.limits, &pipe_ops, c);
+	if (!pc) {
+		log_private(SMCP_LOG_WARNING, "session %llu: a handoff without two usable fds was "
+			    "ignored", (unsigned long long)mcp_session_no(c->session));
+		for (int i = 0; i < n; i++)
+			close(fds[i]);
+		return;
+	}
+	c->ctl = c->conn;
+	c->conn = pc;
+	mcp_session_observe(c->session, ctl_event, c);
+	log_private(SMCP_LOG_DEBUG, "session %llu: bridged, on the client's stdin and stdout",
+		    (unsigned long long)mcp_session_no(c->session));
 }
 
 static void on_line(void *ctx, const char *line, size_t len)
 {
+	static const char handoff_line[] =
+		"{\"jsonrpc\":\"2.0\",\"method\":\"" MCP_HANDOFF_METHOD "\"}";
 	struct client *c = ctx;
 
-	mcp_session_handle_line(c->session, line, len);
+	if (c->ctl)
+		return; /* a bridge says nothing more on the socket */
+	if (len == sizeof(handoff_line) - 1 && !memcmp(line, handoff_line, len))
+		handoff(c);
+	else
+		mcp_session_handle_line(c->session, line, len);
 }
 
 static void on_too_long(void *ctx, size_t len)
@@ -298,10 +364,8 @@ static void on_too_long(void *ctx, size_t len)
 	mcp_session_line_too_long(c->session, len);
 }
 
-static void on_closed(void *ctx, int err)
+static void log_end(struct client *c, int err)
 {
-	struct client *c = ctx;
-
 	if (err == -ETIMEDOUT || err == -ENOBUFS)
 		log_private(SMCP_LOG_WARNING,
 			    "session %llu (pid %d) disconnected: it did not read its answers (%s)",
@@ -311,6 +375,27 @@ static void on_closed(void *ctx, int err)
 	else
 		log_private(SMCP_LOG_INFO, "session %llu (pid %d) closed",
 			    (unsigned long long)mcp_session_no(c->session), (int)c->peer.pid);
+}
+
+/* The socket closed: the client (or its bridge) went away. */
+static void on_closed(void *ctx, int err)
+{
+	struct client *c = ctx;
+
+	log_end(c, err);
+	client_free(c);
+}
+
+/* A bridged session's stdin ended, or its client stopped reading: tell the
+ * bridge it is over (not lost), then end it. */
+static void pipe_closed(void *ctx, int err)
+{
+	static const char end[] = "{\"end\":true}";
+	struct client *c = ctx;
+
+	log_end(c, err);
+	if (conn_send(c->ctl, end, sizeof(end) - 1, false) == 0)
+		conn_flush(c->ctl, 1000);
 	client_free(c);
 }
 
@@ -318,6 +403,19 @@ static const struct conn_ops client_ops = {
 	.line = on_line,
 	.too_long = on_too_long,
 	.closed = on_closed,
+};
+
+static void on_pipe_line(void *ctx, const char *line, size_t len)
+{
+	struct client *c = ctx;
+
+	mcp_session_handle_line(c->session, line, len);
+}
+
+static const struct conn_ops pipe_ops = {
+	.line = on_pipe_line,
+	.too_long = on_too_long,
+	.closed = pipe_closed,
 };
 
 static int client_send(void *t, const char *line, size_t len, bool droppable)

@@ -40,7 +40,6 @@ struct conn {
 	size_t discarded;
 	bool paused;	   /* by back-pressure or the owner */
 	bool processing;   /* inside process(): a resume must not re-enter it */
-	bool owner_paused; /* conn_pause_input */
 	bool in_watched;
 	bool in_eof;  /* read() saw the end */
 	bool in_done; /* ... and every line before it was handled */
@@ -135,7 +134,7 @@ static void set_paused(struct conn *c, bool pause)
 
 static void update_pause(struct conn *c)
 {
-	set_paused(c, c->owner_paused || c->queued > c->lim.max_queue_bytes);
+	set_paused(c, c->queued > c->lim.max_queue_bytes);
 }
 
 /* Write as much of the queue as the peer takes, many messages per writev. */
@@ -247,15 +246,10 @@ static void flush_now(struct conn *c)
 
 static void on_writable(struct conn *c)
 {
-	size_t before = c->queued;
-
 	flush_now(c);
 	if (c->out_dead)
 		return;
 	update_pause(c);
-	if (c->ops->drained && before >= c->lim.max_queue_bytes / 2 &&
-	    c->queued < c->lim.max_queue_bytes / 2)
-		c->ops->drained(c->ctx);
 	maybe_done(c);
 }
 
@@ -557,31 +551,6 @@ struct conn *conn_new(int in_fd, int out_fd, bool owns_fds, const struct conn_li
 		return NULL;
 	}
 	return c;
-}
-
-void conn_pause_input(struct conn *c, bool pause)
-{
-	c->owner_paused = pause;
-	update_pause(c);
-}
-
-void conn_shutdown_input(struct conn *c)
-{
-	if (c->in_done)
-		return;
-	c->in_eof = c->in_done = true;
-	c->in_len = 0;
-	if (c->in_tick > 0)
-		(void)loop_timer_remove(c->in_tick);
-	c->in_tick = 0;
-	if (c->in_fd == c->out_fd) {
-		c->in_watched = false;
-		update_socket_watch(c);
-	} else if (c->in_watched) {
-		(void)loop_unwatch(c->in_fd);
-		c->in_watched = false;
-	}
-	maybe_done(c);
 }
 
 void conn_flush(struct conn *c, int timeout_ms)

@@ -3,8 +3,8 @@
  * A line-framed connection on the loop: newline-delimited messages read
  * from one fd and written to another (stdin/stdout) or the same (a unix
  * socket). Bounded input line, bounded output queue, back-pressure. Every
- * MCP transport that moves lines (stdio, the service's unix socket, the
- * bridge) is one of these plus a few lines of wiring.
+ * MCP transport that moves lines (stdio, the service's unix socket, a
+ * bridge's handed-over stdio) is one of these plus a few lines of wiring.
  *
  * Output: messages go through one queue in order. Past half of
  * max_queue_bytes droppable messages (notifications) are refused with
@@ -41,9 +41,6 @@ struct conn_ops {
 	 * owner frees the connection (not from inside this callback's caller
 	 * chain: defer it, e.g. with a 0 ms timer or a flag). */
 	void (*closed)(void *ctx, int err);
-	/* Optional: the output queue fell below half (input a bridge paused
-	 * because of it may resume). */
-	void (*drained)(void *ctx);
 };
 
 /* Watch in_fd/out_fd (made non-blocking; not closed by the conn unless
@@ -59,11 +56,6 @@ int conn_send(struct conn *c, const char *line, size_t len, bool droppable);
  * the caller owns them. Ones not taken are closed by conn_free. */
 #define CONN_MAX_FDS 2
 int conn_take_fds(struct conn *c, int *fds, int max);
-/* Stop or resume reading input (for a bridge whose other side is full). */
-void conn_pause_input(struct conn *c, bool pause);
-/* Close the input side: no more lines are delivered; closed() follows
- * once the output is written. */
-void conn_shutdown_input(struct conn *c);
 /* Try to write what is queued, waiting at most timeout_ms. */
 void conn_flush(struct conn *c, int timeout_ms);
 void conn_free(struct conn *c);

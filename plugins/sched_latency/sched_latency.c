@@ -85,7 +85,7 @@ static void tick_tasks(struct sl *p, bool procs, uint64_t now)
 {
 	struct slw_input *in = NULL;
 	uint64_t *store = NULL;
-	int n = sl_tasks_inputs(&p->tasks, procs, &in, &store);
+	int n = sl_tasks_series_inputs(&p->tasks, procs, p->series_fed, &in, &store);
 
 	if (n >= 0)
 		(void)slw_tick(procs ? &p->w_proc : &p->w_thread, now, in, (size_t)n, p->start_ns);
@@ -120,6 +120,9 @@ void sl_tick_now(struct sl *p)
 	(void)sl_bpf_collect_tasks(p);
 	tick_tasks(p, false, now);
 	tick_tasks(p, true, now);
+	/* what exited and did not change since this tick leaves the series at
+	 * the next: its last change is recorded (sl_tasks_series_inputs) */
+	p->series_fed = p->tasks.tick;
 	sl_dsq_tick(p, now);
 	p->ticks++;
 	p->tick_cost_ns = cost_clock_ns() - t0;

@@ -111,6 +111,7 @@ struct sl {
 	bool topo_ok;
 	struct sl_tasks tasks;  /* threads and processes, as of the last tick */
 	struct slw_series w_cpu, w_thread, w_proc, w_dsq;
+	uint64_t series_fed; /* tasks.tick when w_thread and w_proc last ticked */
 	int tick_timer;
 	uint64_t ticks;
 	struct sl_stream stream;

@@ -136,6 +136,10 @@ static void on_exits_ready(void *data, int fd, uint32_t revents)
 {
 	struct sl *p = data;
 
+	/* a tick of their own: records taken between two collections must
+	 * look newer than the last window tick, or the thread would leave the
+	 * window series before its exit was recorded (sl_tasks_series_inputs) */
+	sl_tasks_begin(&p->tasks);
 	(void)ring_buffer__consume(p->bpf->exits);
 }
 

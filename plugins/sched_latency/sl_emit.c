@@ -65,7 +65,6 @@ int sl_cpu_inputs(struct sl *p, const struct sl_cpu_snap *s, struct slw_input **
 static int fresh_rows(struct sl *p, const char *kind, struct slw_result *out)
 {
 	struct slw_input *in = NULL;
-	uint64_t *store = NULL;
 	int n, err;
 
 	if (strcmp(kind, "cpu") == 0) {
@@ -79,11 +78,9 @@ static int fresh_rows(struct sl *p, const char *kind, struct slw_result *out)
 		sl_cpu_snap_free(&s);
 	} else {
 		sl_refresh_tasks(p); /* the tables as of now */
-		n = sl_tasks_inputs(&p->tasks, strcmp(kind, "process") == 0, &in, &store);
-		err = n < 0 ? n : slw_result_from_inputs(SLT_N, 1, in, (size_t)n, out);
+		err = sl_tasks_result(&p->tasks, strcmp(kind, "process") == 0, out);
 	}
 	free(in);
-	free(store);
 	if (!err) {
 		out->start_ns = p->start_ns;
 		out->end_ns = p->api->now_ns(p->h);

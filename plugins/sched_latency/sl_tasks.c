@@ -298,45 +298,92 @@ int sl_tasks_update(struct sl_tasks *t, const struct sl_task_stats *rec)
 	return 0;
 }
 
-int sl_tasks_inputs(const struct sl_tasks *t, bool procs, struct slw_input **ret_in,
-		    uint64_t **ret_store)
+/* Entry i's values as series input; c and h are where they go (SLT_N and
+ * SL_NB values). */
+static void fill_input(const struct sl_tasks *t, bool procs, size_t i, struct slw_input *in,
+		       uint64_t *c, uint64_t *h)
 {
-	size_t n = procs ? t->n_proc : t->n_thr, per = SLT_N + SL_NB;
-	struct slw_input *in = calloc(n ? n : 1, sizeof(*in));
-	uint64_t *st = malloc((n ? n : 1) * per * sizeof(*st));
+	if (procs) {
+		const struct sl_proc *pr = &t->proc[i];
 
+		memcpy(c, pr->c, sizeof(pr->c));
+		memcpy(h, pr->h, sizeof(pr->h));
+		in->key = pr->tgid;
+		in->meta.tgid = pr->tgid;
+		in->meta.last_cpu = pr->last_cpu;
+		memcpy(in->meta.comm, pr->comm, SLW_COMM_LEN);
+	} else {
+		const struct sl_thr *th = &t->thr[i];
+
+		memcpy(c, th->c, sizeof(th->c));
+		for (int b = 0; b < SL_NB; b++)
+			h[b] = th->h[b];
+		in->key = th->tid;
+		in->meta.tgid = th->tgid;
+		in->meta.last_cpu = th->last_cpu;
+		memcpy(in->meta.comm, th->comm, SLW_COMM_LEN);
+	}
+}
+
+int sl_tasks_series_inputs(struct sl_tasks *t, bool procs, uint64_t quiet_since,
+			   struct slw_input **ret_in, uint64_t **ret_store)
+{
+	size_t total = procs ? t->n_proc : t->n_thr, per = SLT_N + SL_NB, n = 0;
+	struct slw_input *in;
+	uint64_t *st;
+
+	/* retire first, so the arrays are only as large as what is left */
+	for (size_t i = 0; i < total; i++) {
+		bool *retired = procs ? &t->proc[i].retired : &t->thr[i].retired;
+		uint64_t changed = procs ? t->proc[i].changed : t->thr[i].changed;
+		bool done = procs ? !t->proc[i].live_threads : t->thr[i].exited;
+
+		if (!*retired && done && changed <= quiet_since)
+			*retired = true;
+		n += !*retired || changed > quiet_since;
+	}
+	in = calloc(n ? n : 1, sizeof(*in));
+	st = malloc((n ? n : 1) * per * sizeof(*st));
 	if (!in || !st) {
 		free(in);
 		free(st);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < n; i++) {
-		uint64_t *c = st + i * per, *h = c + SLT_N;
+	n = 0;
+	for (size_t i = 0; i < total; i++) {
+		bool *retired = procs ? &t->proc[i].retired : &t->thr[i].retired;
+		uint64_t changed = procs ? t->proc[i].changed : t->thr[i].changed;
+		uint64_t *c = st + n * per;
 
-		if (procs) {
-			const struct sl_proc *pr = &t->proc[i];
-
-			memcpy(c, pr->c, sizeof(pr->c));
-			memcpy(h, pr->h, sizeof(pr->h));
-			in[i].key = pr->tgid;
-			in[i].meta.tgid = pr->tgid;
-			in[i].meta.last_cpu = pr->last_cpu;
-			memcpy(in[i].meta.comm, pr->comm, SLW_COMM_LEN);
-		} else {
-			const struct sl_thr *th = &t->thr[i];
-
-			memcpy(c, th->c, sizeof(th->c));
-			for (int b = 0; b < SL_NB; b++)
-				h[b] = th->h[b];
-			in[i].key = th->tid;
-			in[i].meta.tgid = th->tgid;
-			in[i].meta.last_cpu = th->last_cpu;
-			memcpy(in[i].meta.comm, th->comm, SLW_COMM_LEN);
-		}
-		in[i].c = c;
-		in[i].h = h;
+		if (*retired && changed <= quiet_since)
+			continue;
+		in[n].resumed = *retired;
+		*retired = false;
+		fill_input(t, procs, i, &in[n], c, c + SLT_N);
+		in[n].c = c;
+		in[n].h = c + SLT_N;
+		n++;
 	}
 	*ret_in = in;
 	*ret_store = st;
 	return (int)n;
+}
+
+int sl_tasks_result(const struct sl_tasks *t, bool procs, struct slw_result *out)
+{
+	size_t n = procs ? t->n_proc : t->n_thr;
+	int err = slw_result_alloc(out, SLT_N, 1, n);
+
+	if (err)
+		return err;
+	for (size_t i = 0; i < n; i++) {
+		struct slw_input in = { 0 };
+
+		fill_input(t, procs, i, &in, out->rows[i].c, out->rows[i].h);
+		out->rows[i].key = in.key;
+		out->rows[i].meta = in.meta;
+	}
+	out->n = n;
+	slw_result_sort(out);
+	return 0;
 }

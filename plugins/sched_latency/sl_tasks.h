@@ -39,6 +39,7 @@ enum {
 struct sl_thr {
 	uint32_t tid, tgid, last_cpu;
 	bool exited;
+	bool retired; /* left out of the window series (sl_tasks_series_inputs) */
 	uint64_t changed; /* tick of the last change */
 	char comm[SL_COMM_LEN];
 	uint64_t c[SLT_N];
@@ -49,6 +50,7 @@ struct sl_proc {
 	uint32_t tgid, last_cpu;
 	uint32_t live_threads;
 	bool leader_comm; /* comm came from the thread group leader */
+	bool retired;     /* left out of the window series (sl_tasks_series_inputs) */
 	uint64_t changed;
 	char comm[SL_COMM_LEN];
 	uint64_t c[SLT_N];
@@ -80,9 +82,25 @@ int sl_tasks_update(struct sl_tasks *t, const struct sl_task_stats *rec);
 struct sl_thr *sl_tasks_thread(const struct sl_tasks *t, uint32_t tid);
 struct sl_proc *sl_tasks_process(const struct sl_tasks *t, uint32_t tgid);
 
-/* Series inputs for every thread (procs false) or process; the arrays are
- * the caller's to free. Returns the count or -ENOMEM. */
-int sl_tasks_inputs(const struct sl_tasks *t, bool procs, struct slw_input **ret_in,
-		    uint64_t **ret_store);
+/*
+ * Inputs for the window series (sl_window.h): every thread (procs false) or
+ * process except the retired ones. An exited thread, or a process without
+ * live threads, that has not changed since tick quiet_since is retired: the
+ * series has recorded its last change already. Keeping it there would cost
+ * the series about 1 KiB a tick per entity for nothing, and with processes
+ * coming and going that is the tables' whole capacity (issue 20: +12 MiB at
+ * the defaults under hackbench). A retired entry that changes again (an
+ * export after its exit record, a reused pid) comes back marked resumed, so
+ * the series takes its values as a baseline instead of counting its history
+ * again. The arrays are the caller's to free. Returns the count or -ENOMEM.
+ */
+int sl_tasks_series_inputs(struct sl_tasks *t, bool procs, uint64_t quiet_since,
+			   struct slw_input **ret_in, uint64_t **ret_store);
+
+/* Rows for every thread (procs false) or process the tables hold, retired
+ * or not: the "since start" view, sorted by key, built in one allocation
+ * (no intermediate inputs: that copy cost 7 MiB a read with full tables).
+ * slw_result_free() it. 0 or -ENOMEM. */
+int sl_tasks_result(const struct sl_tasks *t, bool procs, struct slw_result *out);
 
 #endif

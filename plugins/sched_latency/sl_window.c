@@ -64,6 +64,7 @@ void slw_free(struct slw_series *s)
 		return;
 	free(s->tracked);
 	free(s->next);
+	free(s->scratch);
 	for (unsigned i = 0; i < SLW_SLOTS; i++)
 		free(s->slots[i].buf);
 	memset(s, 0, sizeof(*s));
@@ -94,6 +95,31 @@ static int reserve_entities(struct slw_series *s, size_t n)
 	return 0;
 }
 
+/*
+ * A slot keeps what it recorded for SLW_SLOTS ticks, in a block of exactly
+ * that size: a tick is recorded in the series' scratch buffer and copied
+ * once it is complete. Growing each slot's own buffer by doubling let the
+ * capacities ratchet up to slot_cap and stay there while a steady load
+ * filled half of them, and the blocks that moved as they grew left holes
+ * in the heap (issue 20: 15 MiB of slots for 8 MiB of records under
+ * hackbench, and the heap growing). Now each tick frees one block and
+ * allocates one of about the same size.
+ */
+static void slot_store(struct slw_series *s, struct slw_slot *sl)
+{
+	free(sl->buf);
+	sl->buf = sl->used ? malloc(sl->used) : NULL;
+	if (sl->used && !sl->buf) {
+		/* keep the ring consistent: an empty slot, marked incomplete */
+		sl->used = 0;
+		sl->nrec = 0;
+		sl->truncated = true;
+		return;
+	}
+	if (sl->used)
+		memcpy(sl->buf, s->scratch, sl->used);
+}
+
 /* Append a record of the differences; false when the slot is full. */
 static bool slot_append(struct slw_series *s, struct slw_slot *sl, const struct slw_input *in,
 			const uint64_t *dc, const uint32_t *pairs, uint32_t npairs)
@@ -104,21 +130,21 @@ static bool slot_append(struct slw_series *s, struct slw_slot *sl, const struct 
 	need = (need + 7) & ~(size_t)7;
 	if (sl->used + need > s->slot_cap)
 		return false;
-	if (sl->used + need > sl->cap) {
-		size_t cap = sl->cap ? sl->cap * 2 : 4096;
+	if (sl->used + need > s->scratch_cap) {
+		size_t cap = s->scratch_cap ? s->scratch_cap * 2 : 4096;
 		uint8_t *b;
 
 		while (cap < sl->used + need)
 			cap *= 2;
 		if (cap > s->slot_cap)
 			cap = s->slot_cap;
-		b = realloc(sl->buf, cap);
+		b = realloc(s->scratch, cap);
 		if (!b)
 			return false;
-		sl->buf = b;
-		sl->cap = cap;
+		s->scratch = b;
+		s->scratch_cap = cap;
 	}
-	r = (struct rec_hdr *)(sl->buf + sl->used);
+	r = (struct rec_hdr *)(s->scratch + sl->used);
 	r->key = in->key;
 	r->meta = in->meta;
 	r->npairs = npairs;
@@ -152,12 +178,6 @@ int slw_tick(struct slw_series *s, uint64_t now_ns, struct slw_input *in, size_t
 
 	s->newest = (s->newest + 1) % SLW_SLOTS;
 	sl = &s->slots[s->newest];
-	/* give back what a burst left behind: it regrows when needed */
-	if (sl->cap > 16384 && sl->cap > 4 * sl->used) {
-		free(sl->buf);
-		sl->buf = NULL;
-		sl->cap = 0;
-	}
 	sl->start_ns = s->count ? s->last_tick_ns : started_ns;
 	sl->end_ns = now_ns;
 	sl->used = 0;
@@ -172,13 +192,14 @@ int slw_tick(struct slw_series *s, uint64_t now_ns, struct slw_input *in, size_t
 		struct ent_hdr *prev = NULL, *e;
 		uint32_t npairs = 0, *ph = NULL;
 		uint64_t *pc = NULL;
-		bool any = false;
+		bool any = false, known = false;
 
 		if (i && in[i].key == in[i - 1].key)
 			continue; /* duplicate key: keep the first */
 		while (j < s->n_tracked && ent_at(s, s->tracked, j)->key < in[i].key)
 			j++;
 		if (j < s->n_tracked && ent_at(s, s->tracked, j)->key == in[i].key) {
+			known = true;
 			prev = ent_at(s, s->tracked, j);
 			pc = ent_c(prev);
 			ph = ent_h(s, prev);
@@ -198,6 +219,8 @@ int slw_tick(struct slw_series *s, uint64_t now_ns, struct slw_input *in, size_t
 			pairs[npairs++] = (b << 24) | (d > PAIR_MAX ? PAIR_MAX : d);
 			any = true;
 		}
+		if (!known && in[i].resumed)
+			any = false; /* back after a pause: a baseline, not a change */
 		if (any) {
 			changed++;
 			if (!slot_append(s, sl, &in[i], dc, pairs, npairs))
@@ -210,12 +233,28 @@ int slw_tick(struct slw_series *s, uint64_t now_ns, struct slw_input *in, size_t
 		for (unsigned b = 0; b < s->nh * SL_NB; b++)
 			ent_h(s, e)[b] = (uint32_t)in[i].h[b];
 	}
+	slot_store(s, sl);
 	{
 		uint8_t *t = s->tracked;
 
 		s->tracked = s->next;
 		s->next = t;
 		s->n_tracked = k;
+	}
+	/* a burst (many threads exiting in one tick) should not keep its
+	 * arrays for good: give back all but twice what is tracked now */
+	if (s->tracked_cap > 256 && s->tracked_cap > 4 * k) {
+		size_t cap = 2 * k > 256 ? 2 * k : 256;
+		uint8_t *t = realloc(s->tracked, cap * ent_size(s));
+
+		if (t) {
+			uint8_t *nx = realloc(s->next, cap * ent_size(s));
+
+			s->tracked = t;
+			if (nx)
+				s->next = nx; /* else the larger block stays: still big enough */
+			s->tracked_cap = cap;
+		}
 	}
 	return changed;
 }
@@ -236,7 +275,7 @@ static int cmp_ref(const void *a, const void *b)
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
-static int result_alloc(struct slw_result *out, unsigned nc, unsigned nh, size_t n)
+int slw_result_alloc(struct slw_result *out, unsigned nc, unsigned nh, size_t n)
 {
 	size_t per = nc + (size_t)nh * SL_NB;
 
@@ -317,7 +356,7 @@ static int collect(const struct slw_series *s, uint64_t from_ns, struct slw_resu
 		unsigned slots = out->slots;
 		bool trunc = out->truncated;
 
-		err = result_alloc(out, s->nc, s->nh, nrows);
+		err = slw_result_alloc(out, s->nc, s->nh, nrows);
 		if (err) {
 			free(refs);
 			return err;
@@ -405,10 +444,15 @@ static int cmp_row(const void *a, const void *b)
 	return x->key < y->key ? -1 : x->key > y->key;
 }
 
+void slw_result_sort(struct slw_result *r)
+{
+	qsort(r->rows, r->n, sizeof(*r->rows), cmp_row);
+}
+
 int slw_result_from_inputs(unsigned nc, unsigned nh, const struct slw_input *in, size_t n,
 			   struct slw_result *out)
 {
-	int err = result_alloc(out, nc, nh, n);
+	int err = slw_result_alloc(out, nc, nh, n);
 
 	if (err)
 		return err;
@@ -432,7 +476,7 @@ int slw_result_fold(const struct slw_result *src, const int *map, size_t n_map,
 	for (size_t i = 0; i < n_map; i++)
 		if (map[i] >= 0 && (size_t)map[i] + 1 > ngroups)
 			ngroups = (size_t)map[i] + 1;
-	err = result_alloc(out, src->nc, src->nh, ngroups);
+	err = slw_result_alloc(out, src->nc, src->nh, ngroups);
 	if (err)
 		return err;
 	out->start_ns = src->start_ns;

@@ -35,18 +35,22 @@ struct slw_meta {
 };
 
 /* One entity's cumulative values at a tick: nc counters, nh histograms of
- * SL_NB buckets. */
+ * SL_NB buckets. resumed: the caller left this entity out of earlier ticks
+ * after its last change (it had exited) and brings it back: if the series
+ * no longer tracks it, these values are its new baseline and no change is
+ * recorded, so its history is not counted a second time. */
 struct slw_input {
 	uint64_t key;
 	struct slw_meta meta;
 	const uint64_t *c;
 	const uint64_t *h;
+	bool resumed;
 };
 
 struct slw_slot {
 	uint64_t start_ns, end_ns;
-	uint8_t *buf;
-	size_t used, cap;
+	uint8_t *buf; /* exactly used bytes */
+	size_t used;
 	uint32_t nrec;
 	bool truncated;
 };
@@ -56,6 +60,8 @@ struct slw_series {
 	size_t max_entities, slot_cap;
 	size_t n_tracked, tracked_cap;
 	uint8_t *tracked, *next; /* entity arrays, sorted by key */
+	uint8_t *scratch;        /* the tick being recorded, copied to its slot */
+	size_t scratch_cap;
 	struct slw_slot slots[SLW_SLOTS];
 	unsigned newest; /* index of the newest slot */
 	unsigned count;  /* valid slots */
@@ -120,6 +126,12 @@ typedef void (*slw_visit_fn)(void *ctx, const struct slw_change *ch);
  * first. Allocates nothing. Returns the number of slots visited. */
 unsigned slw_visit_since(const struct slw_series *s, uint64_t after_tick, slw_visit_fn fn,
 			 void *ctx);
+
+/* Rows for n entities, zeroed (row i's c and h point into out->store), for
+ * a caller that fills them itself; slw_result_sort() them by key after.
+ * 0 or -ENOMEM. */
+int slw_result_alloc(struct slw_result *out, unsigned nc, unsigned nh, size_t n);
+void slw_result_sort(struct slw_result *r);
 
 /* Rows from cumulative inputs (a "since start" view). */
 int slw_result_from_inputs(unsigned nc, unsigned nh, const struct slw_input *in, size_t n,

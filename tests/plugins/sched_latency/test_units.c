@@ -303,11 +303,19 @@ static void test_tasks(void)
 	{
 		struct slw_input *in;
 		uint64_t *store;
-		int n = sl_tasks_inputs(&t, true, &in, &store);
+		struct slw_result all;
+		int n = sl_tasks_series_inputs(&t, true, 0, &in, &store);
 
 		CHECK(n == 2 && in[0].c[SLT_WAITS] == 1, "process inputs");
 		free(in);
 		free(store);
+		CHECK(sl_tasks_result(&t, false, &all) == 0 && all.n == t.n_thr, "thread rows");
+		for (size_t i = 1; i < all.n; i++)
+			CHECK(all.rows[i - 1].key < all.rows[i].key, "rows sorted by key");
+		CHECK(slw_result_find(&all, 305) &&
+			      slw_result_find(&all, 305)->h[sl_hist_bucket(1000)] == 1,
+		      "row of thread 305");
+		slw_result_free(&all);
 	}
 	sl_tasks_free(&t);
 
@@ -325,6 +333,99 @@ static void test_tasks(void)
 	for (size_t i = 0; i < t.n_thr; i++)
 		CHECK(sl_tasks_thread(&t, t.thr[i].tid) == &t.thr[i], "churn index of %u",
 		      t.thr[i].tid);
+	sl_tasks_free(&t);
+}
+
+/* Threads that exited leave the window series once their last change is
+ * recorded, and one that changes after that comes back as a baseline: the
+ * series stays as large as what is alive (issue 20) and counts nothing twice. */
+static void test_retire(void)
+{
+	struct sl_task_stats r;
+	struct slw_series w;
+	struct slw_result res;
+	struct slw_input *in;
+	struct sl_tasks t;
+	uint64_t *store, fed = 0, now = 0;
+	int n;
+
+#define SERIES_TICK(procs)                                                                 \
+	do {                                                                               \
+		n = sl_tasks_series_inputs(&t, procs, fed, &in, &store);                   \
+		CHECK(n >= 0, "inputs");                                                   \
+		now += 1000000000ull;                                                      \
+		if (!procs)                                                                \
+			(void)slw_tick(&w, now, in, (size_t)n, 0);                          \
+		free(in);                                                                  \
+		free(store);                                                               \
+	} while (0)
+
+	CHECK(sl_tasks_init(&t, 64, 64) == 0 && slw_init(&w, SLT_N, 1, 64, 1 << 16) == 0,
+	      "init");
+	sl_tasks_begin(&t);
+	r = rec(10, 10, 4, false);
+	sl_tasks_update(&t, &r);
+	r = rec(11, 10, 2, false);
+	sl_tasks_update(&t, &r);
+	SERIES_TICK(false);
+	CHECK(n == 2 && w.n_tracked == 2, "both threads in the series: %d", n);
+	fed = t.tick;
+
+	sl_tasks_begin(&t); /* thread 11 exits with 3 more waits */
+	r = rec(11, 10, 5, true);
+	sl_tasks_update(&t, &r);
+	SERIES_TICK(false);
+	CHECK(n == 2, "its exit is recorded: %d", n);
+	fed = t.tick;
+
+	sl_tasks_begin(&t); /* nothing more from 11: it leaves */
+	SERIES_TICK(false);
+	CHECK(n == 1 && w.n_tracked == 1 && sl_tasks_thread(&t, 11)->retired,
+	      "exited thread retired: %d inputs, %zu tracked", n, w.n_tracked);
+	fed = t.tick;
+	n = sl_tasks_series_inputs(&t, true, fed, &in, &store);
+	CHECK(n == 1 && !in[0].resumed, "its process is alive, so it stays: %d", n);
+	free(in);
+	free(store);
+
+	sl_tasks_begin(&t); /* a late export of 11: one more wait */
+	r = rec(11, 10, 6, true);
+	sl_tasks_update(&t, &r);
+	SERIES_TICK(false);
+	CHECK(n == 2 && !sl_tasks_thread(&t, 11)->retired, "back in the series: %d", n);
+	CHECK(slw_window_last(&w, 10 * 1000000000ull, &res) == 0 && slw_result_find(&res, 11),
+	      "window");
+	/* 2 at start, 3 at its exit; the late wait is lost, not its history recounted */
+	CHECK(slw_result_find(&res, 11) && slw_result_find(&res, 11)->c[SLT_WAITS] == 5,
+	      "thread 11 counted once: %llu waits",
+	      slw_result_find(&res, 11) ? (unsigned long long)slw_result_find(&res, 11)->c[SLT_WAITS]
+					: 0ull);
+	slw_result_free(&res);
+	CHECK(sl_tasks_result(&t, false, &res) == 0 && res.n == 2, "since start keeps it");
+	slw_result_free(&res);
+	fed = t.tick;
+
+	/* the last thread exits: its process retires after a quiet tick too */
+	sl_tasks_begin(&t);
+	r = rec(10, 10, 4, true);
+	sl_tasks_update(&t, &r);
+	SERIES_TICK(true);
+	CHECK(n == 1, "process with its exit: %d", n);
+	fed = t.tick;
+	sl_tasks_begin(&t);
+	SERIES_TICK(true);
+	CHECK(n == 0 && sl_tasks_process(&t, 10)->retired, "dead process retired: %d", n);
+	fed = t.tick;
+	/* its pid comes back: in again, as a baseline */
+	sl_tasks_begin(&t);
+	r = rec(12, 10, 1, false);
+	sl_tasks_update(&t, &r);
+	n = sl_tasks_series_inputs(&t, true, fed, &in, &store);
+	CHECK(n == 1 && in[0].resumed, "reused pid resumes: %d", n);
+	free(in);
+	free(store);
+#undef SERIES_TICK
+	slw_free(&w);
 	sl_tasks_free(&t);
 }
 
@@ -429,6 +530,7 @@ int main(int argc, char **argv)
 	test_window();
 	test_visit();
 	test_tasks();
+	test_retire();
 	test_dsq_choice();
 	test_topo(argv[1]);
 	printf("%d checks, %d failed\n", checks, failures);

@@ -5,8 +5,8 @@
  * while it samples so programs report real run counts and run times.
  *
  * Every read takes a fresh snapshot with the BPF syscall (inv_scan.c);
- * only kernel BTF is kept between reads, and released BTF_KEEP_MS after
- * the last one.
+ * only the names BTF gave are kept between reads, and kernel BTF when
+ * reads decode struct_ops maps, released BTF_KEEP_MS after the last one.
  */
 #include <errno.h>
 #include <limits.h>
@@ -101,15 +101,27 @@ static void btf_release(void *data)
 	p->btf_timer = 0;
 }
 
-/* BTF is worth keeping while reads come in; drop it once they stop. */
+/*
+ * Kernel BTF takes 5 MiB or more. A read that only needed names (cached by
+ * inv_btf.c) gives it back at once: kept while reads came in, it stayed
+ * for as long as a client kept reading (issue 20). A read that decoded
+ * struct_ops maps needs it again next time, so then it is kept until reads
+ * stop for BTF_KEEP_MS.
+ */
 static void btf_touch(struct inv_plugin *p)
 {
 	int t;
 
 	if (!inv_btf_loaded(p->btf))
 		return;
-	if (p->btf_timer)
+	if (p->btf_timer) {
 		(void)p->api->timer_remove(p->host, p->btf_timer);
+		p->btf_timer = 0;
+	}
+	if (!inv_btf_keep(p->btf)) {
+		inv_btf_release(p->btf);
+		return;
+	}
 	t = p->api->timer_add(p->host, BTF_KEEP_MS, false, btf_release, p);
 	p->btf_timer = t > 0 ? t : 0;
 	if (t <= 0)

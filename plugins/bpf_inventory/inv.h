@@ -150,18 +150,22 @@ int inv_scan_links(struct inv_snap *s, struct inv_btf *btf);
 /* Who holds BPF fds: fills owners of progs, maps and links (inv_owners.c). */
 void inv_scan_owners(struct inv_snap *s);
 
-/* BTF, loaded on demand and kept until inv_btf_release (inv_btf.c). */
+/* BTF, loaded on demand and kept until inv_btf_release (inv_btf.c); the
+ * names it gave are cached (at most 1024) until inv_btf_free. */
 struct inv_btf *inv_btf_new(void);
-void inv_btf_release(struct inv_btf *b); /* drop loaded BTF, keep the cache */
+void inv_btf_release(struct inv_btf *b); /* drop loaded BTF, keep the names */
 void inv_btf_free(struct inv_btf *b);
 bool inv_btf_loaded(const struct inv_btf *b);
+/* Whether loaded BTF is worth keeping for the next read: it decoded a
+ * struct_ops map since the last release (names alone come from the cache). */
+bool inv_btf_keep(const struct inv_btf *b);
 /* "tp_btf/sched_switch", "fentry/do_exit"...: what a program of prog_type
  * attaches to given its BTF object and type; "" when unknown. attach_type
  * is the link's (or UINT32_MAX when no link says). */
 void inv_btf_target(struct inv_btf *b, uint32_t prog_type, uint32_t attach_type,
 		    uint32_t obj_id, uint32_t type_id, char *buf, size_t len);
 /* The name of BTF type type_id in the (program) BTF object obj_id; "" when
- * unknown. Program BTF is small and is not kept. */
+ * unknown. Program BTF is small and is not kept (its names are). */
 void inv_btf_type_name(struct inv_btf *b, uint32_t obj_id, uint32_t type_id, char *buf,
 		       size_t len);
 /* Fill a struct_ops group from the map's value (kind, name, state, ops). */

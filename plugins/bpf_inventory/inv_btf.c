@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * BTF for naming what programs attach to and reading struct_ops maps.
- * Kernel BTF is large (vmlinux parses into tens of MB), so it is loaded
- * on first need and released by the plugin a little after the last read.
+ * Kernel BTF is large (vmlinux: 5 MiB here, more parsed), so it is loaded
+ * on first need and released by the plugin: at once after a read that
+ * only needed names, which are kept in a small cache (a BTF object's id
+ * is not reused while the system runs, and its types never change), and
+ * a little after the last read that decoded struct_ops maps.
  */
 #include "inv.h"
 
@@ -17,16 +20,27 @@
 #include <linux/bpf.h>
 
 #define MAX_SPLIT 16
+/* names of attach targets and program functions: a few per program */
+#define MAX_NAMES 1024
+
+struct btf_name {
+	uint32_t obj_id, type_id;
+	bool is_typedef;
+	char *name; /* "" when the type has none or could not be loaded */
+};
 
 struct inv_btf {
 	struct btf *vmlinux;
 	bool vmlinux_failed;
-	uint32_t vmlinux_id; /* its object id, once seen (0: not yet) */
+	bool struct_ops_used; /* since the last release */
+	uint32_t vmlinux_id;  /* its object id, once seen (0: not yet) */
 	struct {
 		uint32_t id;
 		struct btf *btf;
 	} split[MAX_SPLIT];
 	size_t n_split;
+	struct btf_name names[MAX_NAMES];
+	size_t n_names;
 };
 
 struct inv_btf *inv_btf_new(void)
@@ -44,12 +58,52 @@ void inv_btf_release(struct inv_btf *b)
 	btf__free(b->vmlinux);
 	b->vmlinux = NULL;
 	b->vmlinux_failed = false;
+	b->struct_ops_used = false;
+}
+
+static void names_clear(struct inv_btf *b)
+{
+	for (size_t i = 0; i < b->n_names; i++)
+		free(b->names[i].name);
+	b->n_names = 0;
 }
 
 void inv_btf_free(struct inv_btf *b)
 {
+	if (!b)
+		return;
 	inv_btf_release(b);
+	names_clear(b);
 	free(b);
+}
+
+bool inv_btf_keep(const struct inv_btf *b)
+{
+	return b && b->struct_ops_used;
+}
+
+static const struct btf_name *name_find(const struct inv_btf *b, uint32_t obj_id, uint32_t type_id)
+{
+	for (size_t i = 0; i < b->n_names; i++)
+		if (b->names[i].obj_id == obj_id && b->names[i].type_id == type_id)
+			return &b->names[i];
+	return NULL;
+}
+
+/* Remember a name (NULL: none); when full, start over rather than grow. */
+static const struct btf_name *name_add(struct inv_btf *b, uint32_t obj_id, uint32_t type_id,
+				       const char *name, bool is_typedef)
+{
+	struct btf_name *n;
+	char *copy = strdup(name ? name : "");
+
+	if (!copy)
+		return NULL;
+	if (b->n_names == MAX_NAMES)
+		names_clear(b);
+	n = &b->names[b->n_names++];
+	*n = (struct btf_name){ obj_id, type_id, is_typedef, copy };
+	return n;
 }
 
 bool inv_btf_loaded(const struct inv_btf *b)
@@ -129,21 +183,31 @@ static const char *strip(const char *s, const char *prefix)
 void inv_btf_target(struct inv_btf *b, uint32_t prog_type, uint32_t attach_type,
 		    uint32_t obj_id, uint32_t type_id, char *buf, size_t len)
 {
-	const struct btf *btf;
-	const struct btf_type *t;
+	const struct btf_name *n;
 	const char *name;
 
 	buf[0] = '\0';
 	if (!b || !obj_id || !type_id)
 		return;
-	btf = btf_by_obj(b, obj_id);
-	t = btf ? btf__type_by_id(btf, type_id) : NULL;
-	name = t ? btf__name_by_offset(btf, t->name_off) : NULL;
-	if (!name || !*name)
+	n = name_find(b, obj_id, type_id);
+	if (!n) {
+		const struct btf *btf = btf_by_obj(b, obj_id);
+		const struct btf_type *t = btf ? btf__type_by_id(btf, type_id) : NULL;
+
+		/* a BTF object that cannot be had now may be later: not cached */
+		if (!btf)
+			return;
+		n = name_add(b, obj_id, type_id, t ? btf__name_by_offset(btf, t->name_off) : NULL,
+			     t && btf_is_typedef(t));
+		if (!n)
+			return;
+	}
+	name = n->name;
+	if (!*name)
 		return;
 	switch (prog_type) {
 	case BPF_PROG_TYPE_TRACING:
-		if (btf_is_typedef(t) && strncmp(name, "btf_trace_", 10) == 0)
+		if (n->is_typedef && strncmp(name, "btf_trace_", 10) == 0)
 			snprintf(buf, len, "tp_btf/%s", name + 10);
 		else if (strncmp(name, "bpf_iter_", 9) == 0)
 			snprintf(buf, len, "iter/%s", name + 9);
@@ -173,21 +237,26 @@ void inv_btf_target(struct inv_btf *b, uint32_t prog_type, uint32_t attach_type,
 void inv_btf_type_name(struct inv_btf *b, uint32_t obj_id, uint32_t type_id, char *buf,
 		       size_t len)
 {
+	const struct btf_name *n;
 	const struct btf_type *t;
 	struct btf *btf;
-	const char *name;
 
 	buf[0] = '\0';
 	if (!b || !obj_id || !type_id)
 		return;
-	btf = btf__load_from_kernel_by_id(obj_id);
-	if (!btf || libbpf_get_error(btf))
-		return;
-	t = btf__type_by_id(btf, type_id);
-	name = t ? btf__name_by_offset(btf, t->name_off) : NULL;
-	if (name)
-		snprintf(buf, len, "%s", name);
-	btf__free(btf);
+	n = name_find(b, obj_id, type_id);
+	if (!n) {
+		btf = btf__load_from_kernel_by_id(obj_id);
+		if (!btf || libbpf_get_error(btf))
+			return;
+		t = btf__type_by_id(btf, type_id);
+		n = name_add(b, obj_id, type_id, t ? btf__name_by_offset(btf, t->name_off) : NULL,
+			     t && btf_is_typedef(t));
+		btf__free(btf);
+		if (!n)
+			return;
+	}
+	snprintf(buf, len, "%s", n->name);
 }
 
 /* The member called name of struct type st (after typedefs), or NULL. */
@@ -247,6 +316,7 @@ int inv_btf_struct_ops(struct inv_btf *b, uint32_t value_type_id, const void *va
 	uint32_t data_off;
 	size_t cap = 0;
 
+	b->struct_ops_used = true;
 	if (!btf) {
 		snprintf(g->error, sizeof(g->error), "kernel BTF (/sys/kernel/btf/vmlinux) unreadable");
 		return -ENOENT;

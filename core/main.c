@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stddef.h>
@@ -506,6 +507,24 @@ int main(int argc, char **argv)
 	char *plugin_dir = NULL, why[512];
 	enum smcp_log_level lvl;
 	int err, rc = 0, fd;
+
+	/*
+	 * Pin glibc's mmap threshold (issue 20). Left dynamic, it starts at
+	 * 128 KiB and rises to the size of each mmap()ed block freed (up to
+	 * 32 MiB): once libbpf has freed the kernel's BTF (5 MiB) at start-up,
+	 * every transient block up to that size (a plugin's per-read copy of
+	 * its tables, the event lister's function list rebuilt every 30 s)
+	 * comes from the brk heap. That heap only shrinks from its top, so
+	 * one long-lived block allocated after a transient one keeps the
+	 * space: under the soak load (bench/soak) the heap grew 13 -> 40 MiB
+	 * in 4 minutes with 23 MiB in use. Pinned, blocks of 128 KiB and more
+	 * get mappings of their own that go back to the kernel when freed
+	 * (a page fault per 4 KiB touched: about 2 ms for the largest per-read
+	 * block, 7 MiB), and the heap keeps only small blocks: start-up RSS
+	 * 19 -> 13 MiB, and (with the plugins' own fixes) the heap 13.6 MiB
+	 * with 12.4 in use after 6 minutes.
+	 */
+	(void)mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 
 	if (daemon_parse_args(argc, argv, &o))
 		return 2;

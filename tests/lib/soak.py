@@ -303,3 +303,14 @@ def linear_slope(xs, ys):
     mx, my = sum(xs) / n, sum(ys) / n
     den = sum((x - mx) ** 2 for x in xs)
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / den if den else 0.0
+
+
+def median_slope(xs, ys):
+    """Theil-Sen: the median of the slopes between every two samples, which
+    one sample taken while a large transient block was mapped cannot move."""
+    sl = sorted((ys[j] - ys[i]) / (xs[j] - xs[i])
+                for i in range(len(xs)) for j in range(i + 1, len(xs)) if xs[j] != xs[i])
+    if not sl:
+        return 0.0
+    m = len(sl) // 2
+    return sl[m] if len(sl) % 2 else (sl[m - 1] + sl[m]) / 2

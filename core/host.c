@@ -125,6 +125,20 @@ static int api_register_prompt(struct smcp_host *h, const struct smcp_prompt_des
 	return err ? err : reg_result(h, "prompt", d ? d->name : NULL, registry_add_prompt(h, d));
 }
 
+static int api_add_instructions(struct smcp_host *h, const char *text)
+{
+	int err = check_reg(h, "instructions", "");
+
+	return err ? err : reg_result(h, "instructions", "", registry_add_instructions(h, text));
+}
+
+static int api_add_tool_hint(struct smcp_host *h, const char *glob, const char *text)
+{
+	int err = check_reg(h, "tool hint", glob);
+
+	return err ? err : reg_result(h, "tool hint", glob, registry_add_tool_hint(h, glob, text));
+}
+
 __attribute__((format(printf, 3, 4))) static void api_log(struct smcp_host *h,
 							  enum smcp_log_level lvl,
 							  const char *fmt, ...)
@@ -391,4 +405,6 @@ const struct smcp_host_api host_api = {
 	.metric_collect = metrics_api_collect,
 	.keep_capabilities = privs_keep_caps,
 	.work_submit = api_work_submit,
+	.add_instructions = api_add_instructions,
+	.add_tool_hint = api_add_tool_hint,
 };

@@ -356,7 +356,7 @@ static int serve_stdio(const struct core_limits *lim)
 
 	/* one fd per timer, watch and perf event: 1024 is too few (core/privs.h) */
 	(void)privs_raise_fd_limit();
-	err = mcp_server_init(&ml, NULL);
+	err = mcp_server_init(&ml);
 	if (err)
 		return err;
 	err = daemon_start(lim);
@@ -421,7 +421,7 @@ static int serve_service(const struct core_limits *lim)
 		log_err("cannot serve on %s: %s", lim->socket_path, why);
 		return err;
 	}
-	err = mcp_server_init(&ml, NULL);
+	err = mcp_server_init(&ml);
 	if (err)
 		goto out;
 	err = daemon_start(lim);

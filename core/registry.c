@@ -83,6 +83,59 @@ static void tool_free(struct reg_tool *t)
 	free(t);
 }
 
+static void note_free(struct reg_note *n)
+{
+	if (!n)
+		return;
+	free(n->glob);
+	free(n->text);
+	free(n);
+}
+
+static int note_add(struct reg_note ***arr, size_t *n, struct smcp_host *owner, const char *glob,
+		    const char *text)
+{
+	struct reg_note *note, **na;
+
+	if (!text || !*text || strlen(text) > REG_NOTE_MAX_BYTES ||
+	    (glob && (!*glob || strlen(glob) > 256)))
+		return -EINVAL;
+	note = calloc(1, sizeof(*note));
+	na = note ? realloc(*arr, (*n + 1) * sizeof(*na)) : NULL;
+	if (!na) {
+		free(note);
+		return -ENOMEM;
+	}
+	*arr = na;
+	note->owner = owner;
+	note->text = strdup(text);
+	note->glob = glob ? strdup(glob) : NULL;
+	if (!note->text || (glob && !note->glob)) {
+		note_free(note);
+		return -ENOMEM;
+	}
+	(*arr)[(*n)++] = note;
+	return 0;
+}
+
+int registry_add_instructions(struct smcp_host *owner, const char *text)
+{
+	size_t mine = 0;
+
+	for (size_t i = 0; i < registry.n_instructions; i++)
+		mine += registry.instructions[i]->owner == owner;
+	if (mine >= REG_INSTRUCTIONS_PER_PLUGIN)
+		return -ENOSPC;
+	return note_add(&registry.instructions, &registry.n_instructions, owner, NULL, text);
+}
+
+int registry_add_tool_hint(struct smcp_host *owner, const char *glob, const char *text)
+{
+	if (!glob)
+		return -EINVAL;
+	return note_add(&registry.tool_hints, &registry.n_tool_hints, owner, glob, text);
+}
+
 static void prompt_free(struct reg_prompt *p)
 {
 	if (!p)
@@ -271,6 +324,8 @@ void registry_remove_owner(const struct smcp_host *owner)
 	REMOVE_OWNED(registry.resources, registry.n_resources, resource_free);
 	REMOVE_OWNED(registry.tools, registry.n_tools, tool_free);
 	REMOVE_OWNED(registry.prompts, registry.n_prompts, prompt_free);
+	REMOVE_OWNED(registry.instructions, registry.n_instructions, note_free);
+	REMOVE_OWNED(registry.tool_hints, registry.n_tool_hints, note_free);
 }
 
 void registry_free(void)
@@ -281,9 +336,15 @@ void registry_free(void)
 		tool_free(registry.tools[i]);
 	for (size_t i = 0; i < registry.n_prompts; i++)
 		prompt_free(registry.prompts[i]);
+	for (size_t i = 0; i < registry.n_instructions; i++)
+		note_free(registry.instructions[i]);
+	for (size_t i = 0; i < registry.n_tool_hints; i++)
+		note_free(registry.tool_hints[i]);
 	free(registry.resources);
 	free(registry.tools);
 	free(registry.prompts);
+	free(registry.instructions);
+	free(registry.tool_hints);
 	registry = (struct registry){ 0 };
 }
 

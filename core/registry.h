@@ -47,7 +47,22 @@ struct reg_prompt {
 	struct smcp_host *owner;
 };
 
+/* A plugin's line for the instructions (glob NULL) or a hint for unknown
+ * tools whose name matches glob. */
+struct reg_note {
+	char *glob;
+	char *text;
+	struct smcp_host *owner;
+};
+
+#define REG_NOTE_MAX_BYTES 512
+#define REG_INSTRUCTIONS_PER_PLUGIN 4
+
 struct registry {
+	struct reg_note **instructions;
+	size_t n_instructions;
+	struct reg_note **tool_hints;
+	size_t n_tool_hints;
 	struct reg_resource **resources; /* plain and templates */
 	size_t n_resources;
 	struct reg_tool **tools;
@@ -63,6 +78,10 @@ int registry_add_resource(struct smcp_host *owner, const struct smcp_resource_de
 			  bool is_template);
 int registry_add_tool(struct smcp_host *owner, const struct smcp_tool_desc *d);
 int registry_add_prompt(struct smcp_host *owner, const struct smcp_prompt_desc *d);
+/* A plugin's instructions line / unknown-tool hint (host API, Since 1.2):
+ * 0, -EINVAL, -ENOSPC, -ENOMEM. */
+int registry_add_instructions(struct smcp_host *owner, const char *text);
+int registry_add_tool_hint(struct smcp_host *owner, const char *glob, const char *text);
 void registry_remove_owner(const struct smcp_host *owner);
 void registry_free(void);
 

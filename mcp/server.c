@@ -22,6 +22,7 @@
 #include "../core/result.h"
 #include "../core/schema.h"
 #include "../core/util.h"
+#include <schedmcp/glob.h>
 #include "protocol.h"
 #include "smcp-config.h"
 
@@ -91,7 +92,6 @@ struct mcp_session {
 
 static struct {
 	struct mcp_limits lim;
-	char *instructions_extra;
 	struct mcp_session *sessions;
 	uint32_t n_sessions;
 	uint64_t next_no;
@@ -308,9 +308,11 @@ static void cursor_encode(cJSON *result, size_t next, size_t total)
 static const char *const versions[] = { SMCP_PROTOCOL_LATEST, "2025-06-18", "2025-03-26",
 					"2024-11-05" };
 
+/* What the model reads first: the core's lines, then every plugin's
+ * (host API add_instructions) in load order. */
 static cJSON *build_instructions(void)
 {
-	char buf[2048];
+	char buf[4096];
 	size_t n = 0;
 
 	n += (size_t)snprintf(buf + n, sizeof(buf) - n,
@@ -318,18 +320,14 @@ static cJSON *build_instructions(void)
 	if (registry_find_prompt("summarize_system"))
 		n += (size_t)snprintf(buf + n, sizeof(buf) - n,
 				      "Start with the summarize_system prompt. ");
-	if (registry_find_resource("scheduler://current"))
-		n += (size_t)snprintf(buf + n, sizeof(buf) - n,
-				      "scheduler://current names the active scheduler. ");
-	if (registry_find_resource("topology://info"))
-		n += (size_t)snprintf(buf + n, sizeof(buf) - n,
-				      "topology://info maps CPUs to cores, caches and nodes. ");
-	n += (size_t)snprintf(buf + n, sizeof(buf) - n,
-			      "schedmcp://plugins lists what is loaded and why anything is degraded. "
-			      "Answers are bounded; when one is cut it says so and how to narrow it. "
-			      "For live events, call poll_events with the returned cursor.");
-	if (srv.instructions_extra && n < sizeof(buf))
-		snprintf(buf + n, sizeof(buf) - n, " %s", srv.instructions_extra);
+	for (size_t i = 0; i < registry.n_instructions && n < sizeof(buf); i++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s ",
+				      registry.instructions[i]->text);
+	if (n < sizeof(buf))
+		snprintf(buf + n, sizeof(buf) - n,
+			 "schedmcp://plugins lists what is loaded and why anything is degraded. "
+			 "Answers are bounded; when one is cut it says so and how to narrow it. "
+			 "For live events, call poll_events with the returned cursor.");
 	return json_string_node(buf);
 }
 
@@ -992,40 +990,27 @@ static void handle_cancelled(struct mcp_session *s, const cJSON *params)
 
 /* -------------------------------------------------------- the methods */
 
-/* A tool clients coming from scxtop may call that schedmcp has no use for:
- * say what serves instead (only tools this registry has), not just
- * "unknown". */
+/* A tool no plugin has: what plugins said about such names (host API
+ * add_tool_hint: scxtop's names for what they offer, say), or where to
+ * look. */
 static void unknown_tool(struct mcp_session *s, const cJSON *id, const char *name)
 {
-	static const char *const collectors[] = { "measure_latency", "analyze_waker_wakee",
-						  "analyze_softirq" };
-	char have[160] = "";
-	size_t at = 0;
+	char msg[1536];
+	size_t n = (size_t)snprintf(msg, sizeof(msg), "Unknown tool: %.100s.", name);
+	bool hinted = false;
 
-	if (strcmp(name, "control_analyzers") == 0) {
-		for (size_t i = 0; i < sizeof(collectors) / sizeof(collectors[0]); i++)
-			if (registry_find_tool(collectors[i]) && at < sizeof(have))
-				at += (size_t)snprintf(have + at, sizeof(have) - at, "%s%s",
-						       at ? ", " : "", collectors[i]);
-		send_error(s, id, JSONRPC_INVALID_PARAMS,
-			   "Unknown tool: control_analyzers. schedmcp needs no analyzer started: %s%s",
-			   have,
-			   at ? " collect when called, and the stats:// resources are always current"
-			      : "its latency plugin (sched_latency) is not loaded here; see "
-				"schedmcp://plugins");
-	} else if (strstr(name, "trace") || strstr(name, "perfetto") ||
-		   strcmp(name, "run_all_analyzers") == 0) {
-		send_error(s, id, JSONRPC_INVALID_PARAMS,
-			   "Unknown tool: %s. schedmcp observes the live system and reads no trace "
-			   "files%s",
-			   name,
-			   registry_find_tool("control_event_tracking")
-				   ? "; for live events use control_event_tracking and poll_events, "
-				     "for a whole-system view the summarize_system prompt"
-				   : "; for a whole-system view use the summarize_system prompt");
-	} else {
-		send_error(s, id, JSONRPC_INVALID_PARAMS, "Unknown tool: %s", name);
+	for (size_t i = 0; i < registry.n_tool_hints && n < sizeof(msg); i++) {
+		if (!smcp_glob_match(registry.tool_hints[i]->glob, name) ||
+		    strstr(msg, registry.tool_hints[i]->text))
+			continue;
+		n += (size_t)snprintf(msg + n, sizeof(msg) - n, " %s", registry.tool_hints[i]->text);
+		hinted = true;
 	}
+	if (!hinted && n < sizeof(msg))
+		snprintf(msg + n, sizeof(msg) - n,
+			 " tools/list has this server's tools; schedmcp://plugins says what is "
+			 "loaded here and why anything is not.");
+	send_error(s, id, JSONRPC_INVALID_PARAMS, "%s", msg);
 }
 
 static void call_tool(struct mcp_session *s, const cJSON *id, const cJSON *params)
@@ -1718,14 +1703,12 @@ static void log_sink(void *data, enum smcp_log_level lvl, const char *logger, co
 	}
 }
 
-int mcp_server_init(const struct mcp_limits *limits, const char *instructions_extra)
+int mcp_server_init(const struct mcp_limits *limits)
 {
 	for (size_t i = 1; i < ARRAY_SIZE(methods); i++)
 		if (strcmp(methods[i - 1].name, methods[i].name) >= 0)
 			return -EINVAL; /* a programming error: bsearch needs order */
 	srv.lim = *limits;
-	if (instructions_extra && !(srv.instructions_extra = strdup(instructions_extra)))
-		return -ENOMEM;
 	host_set_hooks(&hooks);
 	log_set_sink(log_sink, NULL, SMCP_LOG_EMERGENCY + 1);
 	return 0;
@@ -1793,7 +1776,6 @@ void mcp_server_fini(void)
 	log_set_sink(NULL, NULL, SMCP_LOG_EMERGENCY);
 	host_set_hooks(NULL);
 	loop_remove_owner(&srv);
-	free(srv.instructions_extra);
 	memset(&srv, 0, sizeof(srv));
 }
 

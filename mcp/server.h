@@ -43,7 +43,7 @@ struct mcp_peer {
 
 struct mcp_session;
 
-int mcp_server_init(const struct mcp_limits *limits, const char *instructions_extra);
+int mcp_server_init(const struct mcp_limits *limits);
 /* Cancel what every session has in flight (no responses are sent) and
  * free every session. */
 void mcp_server_fini(void);

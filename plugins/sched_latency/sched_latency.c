@@ -155,6 +155,32 @@ static void sl_fini(struct smcp_host *h)
 	memset(p, 0, sizeof(*p));
 }
 
+/* scxtop's names for what this plugin does (or has no need for), answered
+ * when a client calls them. */
+static int register_hints(struct sl *p)
+{
+	static const struct {
+		const char *glob, *text;
+	} hints[] = {
+		{ "control_analyzers",
+		  "schedmcp needs no analyzer started: measure_latency, analyze_waker_wakee and "
+		  "analyze_softirq collect when called, and the stats:// resources are always "
+		  "current." },
+		{ "run_all_analyzers",
+		  "schedmcp reads no trace files: for a whole-system view use the "
+		  "summarize_system prompt, for latency stats://aggregated/cpu." },
+		{ "*perfetto*", "schedmcp observes the live system and reads no trace files; for "
+				"live events use control_event_tracking and poll_events." },
+		{ "*trace*", "schedmcp observes the live system and reads no trace files; for "
+			     "live events use control_event_tracking and poll_events." },
+	};
+	int err = 0;
+
+	for (size_t i = 0; !err && i < sizeof(hints) / sizeof(hints[0]); i++)
+		err = p->api->add_tool_hint(p->h, hints[i].glob, hints[i].text);
+	return err;
+}
+
 static int sl_init(struct smcp_host *h, const struct smcp_host_api *api)
 {
 	struct sl *p = &plugin;
@@ -225,6 +251,8 @@ static int sl_init(struct smcp_host *h, const struct smcp_host_api *api)
 		err = sl_wakers_register(p);
 	if (!err)
 		err = sl_softirq_register(p);
+	if (!err)
+		err = register_hints(p);
 	if (err)
 		return err;
 

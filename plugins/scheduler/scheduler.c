@@ -227,6 +227,9 @@ static int sched_init(struct smcp_host *host, const struct smcp_host_api *api)
 	/* debugfs's top directory is root's alone: hold the sched directory
 	 * below it open, and no capability is needed after start-up */
 	p->debug_fd = sched_debug_dir(root(p), p->debug, sizeof(p->debug));
+	err = api->add_instructions(host, "scheduler://current names the active scheduler.");
+	if (err)
+		return err;
 	kernel_release_read(root(p), &p->kernel);
 	scx_read(root(p), false, &p->polled);
 	if (!p->kernel.text[0])

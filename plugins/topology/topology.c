@@ -178,6 +178,9 @@ static int topo_init(struct smcp_host *host, const struct smcp_host_api *api)
 	p->host = host;
 	p->api = api;
 	(void)topo_refresh(p);
+	err = api->add_instructions(host, "topology://info maps CPUs to cores, caches and nodes.");
+	if (err)
+		return err;
 	err = api->register_resource(host, &(struct smcp_resource_desc){
 		.sz = sizeof(struct smcp_resource_desc),
 		.uri = "topology://info",

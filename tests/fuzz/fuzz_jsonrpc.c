@@ -44,7 +44,7 @@ static void setup(void)
 	done = true;
 	log_set_stderr_level(SMCP_LOG_EMERGENCY);
 	(void)loop_init();
-	(void)mcp_server_init(&lim, NULL);
+	(void)mcp_server_init(&lim);
 	session = mcp_session_new(discard, NULL, &peer);
 	loader_core_init_begin();
 	(void)status_init(loader_core(), &host_api);

@@ -8,7 +8,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from smcp_test import Checker, Daemon, is_error, itest_dir, result, write_config  # noqa: E402
+from smcp_test import BUILD, Checker, Daemon, is_error, itest_dir, result, write_config  # noqa: E402
 
 T = Checker("integration/jsonrpc")
 
@@ -182,14 +182,22 @@ def test_method_and_params_errors():
         r = d.request("prompts/get", {"name": "itest_prompt", "arguments": {"cpu": "5000"}})
         T.check("cpu 5000 does not exist" in r.get("error", {}).get("message", ""),
                 f"the plugin's message reaches the client: {r}")
-        # scxtop's tools that have no place here say what serves instead
+        # a tool no plugin has: where to look (itest says nothing of it)
+        r = d.request("tools/call", {"name": "control_analyzers", "arguments": {"action": "start"}})
+        T.check(is_error(r, -32602) and "Unknown tool: control_analyzers" in r["error"]["message"]
+                and "schedmcp://plugins" in r["error"]["message"],
+                f"an unknown tool: where to look: {r}")
+    # scxtop's tools that have no place here: the plugin that serves instead says what
+    with Daemon(plugin_dir_=os.path.join(BUILD, "plugins"),
+                args=["--enable", "sched_latency"]) as d:
         r = d.request("tools/call", {"name": "control_analyzers", "arguments": {"action": "start"}})
         T.check(is_error(r, -32602) and "needs no analyzer started" in r["error"]["message"] and
-                "sched_latency) is not loaded" in r["error"]["message"],
-                f"control_analyzers: what to do instead, with the plugins loaded here: {r}")
+                "measure_latency" in r["error"]["message"],
+                f"control_analyzers: what to do instead: {r}")
         r = d.request("tools/call", {"name": "load_perfetto_trace", "arguments": {}})
-        T.check(is_error(r, -32602) and "reads no trace files" in r["error"]["message"],
-                f"trace tools: live system only: {r}")
+        msg = r.get("error", {}).get("message", "")
+        T.check(is_error(r, -32602) and "reads no trace files" in msg, f"trace tools: {r}")
+        T.eq(msg.count("reads no trace files"), 1, "two hints that say the same, said once")
 
 
 @T.case

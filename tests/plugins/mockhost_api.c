@@ -455,6 +455,17 @@ static int m_work_submit(struct smcp_host *h, smcp_work_fn work, smcp_work_done_
 	return 0;
 }
 
+/* What a plugin tells the model: checked, nothing more. */
+static int m_add_instructions(struct smcp_host *h, const char *text)
+{
+	return text && *text ? 0 : -EINVAL;
+}
+
+static int m_add_tool_hint(struct smcp_host *h, const char *glob, const char *text)
+{
+	return glob && text ? 0 : -EINVAL;
+}
+
 const struct smcp_host_api mock_api = {
 	.sz = sizeof(struct smcp_host_api),
 	.register_resource = m_register_resource,
@@ -504,4 +515,6 @@ const struct smcp_host_api mock_api = {
 	.json_raw = j_raw,
 	.keep_capabilities = m_keep_capabilities,
 	.work_submit = m_work_submit,
+	.add_instructions = m_add_instructions,
+	.add_tool_hint = m_add_tool_hint,
 };

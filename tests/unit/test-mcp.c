@@ -97,7 +97,7 @@ static void start(void)
 	reset();
 	static const struct mcp_peer peer = { .transport = "test" };
 
-	CHECK_INT(mcp_server_init(&limits, NULL), 0);
+	CHECK_INT(mcp_server_init(&limits), 0);
 	session = mcp_session_new(capture, NULL, &peer);
 	CHECK(session != NULL);
 }

@@ -575,6 +575,27 @@ struct smcp_host_api {
 	 * -EINVAL (no work or done), -ENOMEM. Since: 1.2 */
 	int (*work_submit)(struct smcp_host *h, smcp_work_fn work, smcp_work_done_fn done,
 			   void *data);
+
+	/*
+	 * What this plugin tells the model at initialize: one line (at most
+	 * 512 bytes) for the server's `instructions`, saying what its
+	 * resources and tools are for and where to start, e.g.
+	 * "topology://info maps CPUs to cores, caches and NUMA nodes." The
+	 * core's own lines come first, then every plugin's in load order.
+	 * Only inside init(); repeated calls add lines (at most 4).
+	 * Returns 0, -EPERM outside init(), -EINVAL (empty or too long),
+	 * -ENOSPC, -ENOMEM. Since: 1.2 */
+	int (*add_instructions)(struct smcp_host *h, const char *text);
+
+	/*
+	 * What to tell a client that calls a tool no plugin has, when its name
+	 * matches name_glob (<schedmcp/glob.h>: * ? [...]), for example the
+	 * name another server gave what this plugin offers:
+	 * add_tool_hint(h, "control_analyzers", "nothing needs starting: ...").
+	 * The text (at most 512 bytes) follows "Unknown tool: NAME." in the
+	 * error. Only inside init(). Returns 0, -EPERM, -EINVAL, -ENOMEM.
+	 * Since: 1.2 */
+	int (*add_tool_hint)(struct smcp_host *h, const char *name_glob, const char *text);
 };
 
 /* Whether the host's API table has member m. */

@@ -26,12 +26,14 @@
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
+#include "metrics_tools.h"
 #include "persist.h"
 #include "privs.h"
 #include "prompts.h"
 #include "registry.h"
 #include "smcp-config.h"
 #include "status.h"
+#include "watch.h"
 #include "work.h"
 
 const struct smcp_config_key core_config_keys[] = {
@@ -267,8 +269,13 @@ int daemon_start(const struct core_limits *lim)
 	if (!err)
 		err = events_init(core, &host_api, (uint32_t)lim->event_ring_size);
 	err = err ? err : prompts_init(core, &host_api);
+	/* the store first; its clients attach themselves to it */
 	if (!err)
 		err = metrics_init(core, &host_api);
+	if (!err)
+		err = metrics_tools_init(core, &host_api);
+	if (!err)
+		err = watch_init(core, &host_api);
 	loader_core_init_end();
 	if (err)
 		return err;
@@ -282,6 +289,7 @@ void daemon_stop(void)
 	work_stop_threads();
 	loader_fini_all();
 	events_fini();
+	watch_store_fini();
 	metrics_fini();
 	registry_free();
 }

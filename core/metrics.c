@@ -15,7 +15,6 @@
 #include "loop.h"
 #include "privs.h"
 #include "metrics_tools.h"
-#include "watch.h"
 
 /* Per-slot byte allowances of histogram rings: well above what the latency
  * histograms of a busy CPU need (see bench/history), so rings rarely wrap. */
@@ -27,7 +26,12 @@
 #define TOP_N_MARGIN 1.25
 #define COLLECTORS_PER_PLUGIN 8
 
-struct metrics_store mstore;
+static struct metrics_store mstore;
+static struct {
+	void (*fn)(void *ctx, uint64_t step);
+	void *ctx;
+} observers[METRICS_MAX_OBSERVERS];
+static uint32_t n_observers;
 
 static struct metrics_limits configured = {
 	.step_ms = 1000,
@@ -685,7 +689,8 @@ void metrics_tick(uint64_t now_ns)
 	mstore.next_step = step + 1;
 	if (step % mstore.geom.factor == 0)
 		sweep_expired(step);
-	watch_tick(step);
+	for (uint32_t i = 0; i < n_observers; i++)
+		observers[i].fn(observers[i].ctx, step);
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	mstore.tick_ns_last =
 		(uint64_t)((b.tv_sec - a.tv_sec) * 1000000000ll + (b.tv_nsec - a.tv_nsec));
@@ -820,13 +825,13 @@ int metrics_store_init(const struct metrics_limits *lim, uint64_t t0_ns)
 	mstore.t0_ns = t0_ns;
 	mstore.t0_unix_ms = metrics_now_unix_ms();
 	n_collectors = 0;
+	n_observers = 0;
 	warned_limit = false;
-	return watch_store_init(lim->max_watches, lim->breach_ring);
+	return 0;
 }
 
 void metrics_store_fini(void)
 {
-	watch_store_fini();
 	for (uint32_t i = 0; i < mstore.n_metrics; i++) {
 		struct metric *m = mstore.m[i];
 
@@ -837,7 +842,42 @@ void metrics_store_fini(void)
 	}
 	free(mstore.m);
 	n_collectors = 0;
+	n_observers = 0;
 	mstore = (struct metrics_store){ 0 };
+}
+
+const struct metrics_store *metrics_view(void)
+{
+	return &mstore;
+}
+
+struct metrics_store *metrics_store_for_tests(void)
+{
+	return &mstore;
+}
+
+struct history_budget *metrics_budget(void)
+{
+	return &mstore.budget;
+}
+
+void metrics_bump_generation(void)
+{
+	mstore.generation++;
+}
+
+const struct metrics_limits *metrics_configured(void)
+{
+	return &configured;
+}
+
+int metrics_on_step(void (*fn)(void *ctx, uint64_t step), void *ctx)
+{
+	if (n_observers >= METRICS_MAX_OBSERVERS)
+		return -ENOSPC;
+	observers[n_observers].fn = fn;
+	observers[n_observers++].ctx = ctx;
+	return 0;
 }
 
 int metrics_init(struct smcp_host *core, const struct smcp_host_api *api)
@@ -848,11 +888,6 @@ int metrics_init(struct smcp_host *core, const struct smcp_host_api *api)
 		return err;
 	mstore.core = core;
 	mstore.api = api;
-	err = metrics_tools_init(core, api);
-	if (!err)
-		err = watch_init(core, api);
-	if (err)
-		return err;
 	mstore.timer = api->timer_add(core, configured.step_ms, true, on_tick, NULL);
 	return mstore.timer > 0 ? 0 : mstore.timer;
 }

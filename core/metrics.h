@@ -95,17 +95,34 @@ struct metrics_store {
 	const struct smcp_host_api *api;
 };
 
-extern struct metrics_store mstore;
+/* The store, read-only: what the history tools, watches and persistence
+ * look at. Only the store's own code changes it. */
+const struct metrics_store *metrics_view(void);
+/* What persistence needs to write: the memory budget restored history is
+ * charged to, and the generation a restored series bumps. */
+struct history_budget *metrics_budget(void);
+void metrics_bump_generation(void);
+/* The store itself, writable: for tests and benchmarks that fill history
+ * directly, nothing else. */
+struct metrics_store *metrics_store_for_tests(void);
+
+/* Who wants to know when a step is recorded (watches): fn runs after every
+ * series has recorded step. At most METRICS_MAX_OBSERVERS; 0, -ENOSPC. */
+#define METRICS_MAX_OBSERVERS 4
+int metrics_on_step(void (*fn)(void *ctx, uint64_t step), void *ctx);
 
 /* Read the [core] history and metric limits, declared in keys (the core's
  * key table: ranges and defaults), from the validated [core] section. */
 void metrics_configure(const struct config_section *core, const struct smcp_config_key *keys);
-/* Set up the store with the configured limits and register the core's
- * history and watch resources, tools and prompt through the core's host
- * record; start the sample tick. */
+/* Set up the store with the configured limits and start the sample tick
+ * (a timer of the core's host record). The history tools (metrics_tools.h)
+ * and the watches (watch.h) attach themselves from the wiring: the store
+ * knows neither. */
 int metrics_init(struct smcp_host *core, const struct smcp_host_api *api);
 void metrics_fini(void);
 
+/* The limits metrics_configure() read (the watches' among them). */
+const struct metrics_limits *metrics_configured(void);
 /* The store alone (no registrations, no timer), for tests and the bench:
  * t0_ns is step 0's start. */
 int metrics_store_init(const struct metrics_limits *lim, uint64_t t0_ns);

@@ -97,8 +97,8 @@ static int tool_changed(void *data, struct smcp_call *call, const struct smcp_ar
 		rc = -ENOMEM;
 		goto out;
 	}
-	for (uint32_t i = 0; i < mstore.n_metrics; i++) {
-		const struct metric *m = mstore.m[i];
+	for (uint32_t i = 0; i < metrics_view()->n_metrics; i++) {
+		const struct metric *m = metrics_view()->m[i];
 		uint32_t first = n;
 		double top = 0;
 
@@ -248,8 +248,8 @@ static int monitor_get(void *data, struct smcp_call *call, const struct smcp_arg
 		api->result_error(res, "no metric '%s'; see metrics://catalog", metric);
 		return -EINVAL;
 	}
-	for (uint32_t i = 0; i < mstore.n_metrics; i++) {
-		const struct metric *m = mstore.m[i];
+	for (uint32_t i = 0; i < metrics_view()->n_metrics; i++) {
+		const struct metric *m = metrics_view()->m[i];
 
 		if (m->dead)
 			continue;

@@ -9,7 +9,7 @@
 
 static void touched(struct series *s, double activity)
 {
-	s->pub_step = mstore.next_step;
+	s->pub_step = metrics_view()->next_step;
 	if (activity > 0)
 		s->score += activity;
 }
@@ -31,7 +31,7 @@ int metrics_api_set(struct smcp_host *h, int id, const char *const *lv, double v
 	if (m->type == SMCP_METRIC_GAUGE) {
 		s->cur = value;
 		s->score = value;
-		s->pub_step = mstore.next_step;
+		s->pub_step = metrics_view()->next_step;
 		return 0;
 	}
 	if (s->have_base) {
@@ -67,7 +67,7 @@ int metrics_api_add(struct smcp_host *h, int id, const char *const *lv, double d
 	s->cur = (isnan(s->cur) ? 0 : s->cur) + delta;
 	if (m->type == SMCP_METRIC_GAUGE) {
 		s->score = s->cur;
-		s->pub_step = mstore.next_step;
+		s->pub_step = metrics_view()->next_step;
 		return 0;
 	}
 	s->delta_seen = true;

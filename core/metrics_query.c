@@ -145,7 +145,7 @@ void qacc_init(struct qacc *a, const struct metric *m, enum history_tier t)
 	a->vmin = INFINITY;
 	a->vmax = -INFINITY;
 	a->vlast = NAN;
-	a->slot_secs = metrics_step_secs() * (t == TIER_COARSE ? mstore.geom.factor : 1);
+	a->slot_secs = metrics_step_secs() * (t == TIER_COARSE ? metrics_view()->geom.factor : 1);
 }
 
 static void combine(struct coarse_cell *acc, const struct coarse_cell *c, uint32_t k,
@@ -185,11 +185,11 @@ void qacc_add(struct qacc *a, const struct metric *m, struct series *const *g, u
 
 		for (uint32_t i = 0; i < ng; i++) {
 			if (m->nb) {
-				any |= history_get_hist(&g[i]->h, &mstore.geom, t, idx, a->counts,
+				any |= history_get_hist(&g[i]->h, &metrics_view()->geom, t, idx, a->counts,
 							&a->sum, &a->n_obs);
 				continue;
 			}
-			if (!history_get_scalar(&g[i]->h, &mstore.geom, t, idx, &c))
+			if (!history_get_scalar(&g[i]->h, &metrics_view()->geom, t, idx, &c))
 				continue;
 			combine(&acc, &c, k++, agg);
 		}
@@ -387,36 +387,36 @@ double qacc_stat(const struct qacc *a, const struct metric *m, enum q_stat s)
 
 int64_t slot_unix_ms(enum history_tier t, uint64_t idx)
 {
-	return metrics_step_unix_ms(t == TIER_COARSE ? idx * mstore.geom.factor : idx);
+	return metrics_step_unix_ms(t == TIER_COARSE ? idx * metrics_view()->geom.factor : idx);
 }
 
 bool qrange_resolve(int64_t start_ms, int64_t end_ms, struct qrange *r)
 {
-	const struct history_geom *g = &mstore.geom;
+	const struct history_geom *g = &metrics_view()->geom;
 	int64_t s0, s1;
 	uint64_t fine_lo, cur_c, coarse_lo, c0;
 
-	if (!mstore.any_step || end_ms <= start_ms)
+	if (!metrics_view()->any_step || end_ms <= start_ms)
 		return false;
 	s0 = metrics_unix_to_step(start_ms);
 	s1 = metrics_unix_to_step(end_ms - 1);
 	if (s1 < 0)
 		return false;
-	if ((uint64_t)s1 > mstore.last_step)
-		s1 = (int64_t)mstore.last_step;
+	if ((uint64_t)s1 > metrics_view()->last_step)
+		s1 = (int64_t)metrics_view()->last_step;
 	r->clipped = s0 < 0;
 	if (s0 < 0)
 		s0 = 0;
 	if (s0 > s1)
 		return false;
-	fine_lo = mstore.last_step + 1 > g->fine_slots ? mstore.last_step + 1 - g->fine_slots : 0;
+	fine_lo = metrics_view()->last_step + 1 > g->fine_slots ? metrics_view()->last_step + 1 - g->fine_slots : 0;
 	if ((uint64_t)s0 >= fine_lo) {
 		r->tier = TIER_FINE;
 		r->from = (uint64_t)s0;
 		r->to = (uint64_t)s1;
 		return true;
 	}
-	cur_c = mstore.last_step / g->factor;
+	cur_c = metrics_view()->last_step / g->factor;
 	coarse_lo = cur_c + 1 > g->coarse_slots ? cur_c + 1 - g->coarse_slots : 0;
 	c0 = (uint64_t)s0 / g->factor;
 	if (c0 < coarse_lo) {

@@ -34,29 +34,29 @@ void metrics_write_labels(const struct smcp_host_api *a, struct smcp_json *j, co
 
 static void write_store(struct smcp_json *j)
 {
-	const struct history_geom *g = &mstore.geom;
+	const struct history_geom *g = &metrics_view()->geom;
 	double st = metrics_step_secs();
 	char buf[96];
 
 	api->json_object(j, "store");
-	api->json_uint(j, "series", mstore.n_series);
-	api->json_uint(j, "max_series", mstore.lim.max_series);
-	api->json_uint(j, "top_n", mstore.lim.top_n);
-	api->json_uint(j, "bytes_used", mstore.budget.used);
-	api->json_uint(j, "bytes_max", mstore.budget.max);
-	api->json_uint(j, "series_refused", mstore.refused_series);
-	api->json_uint(j, "allocations_refused", mstore.budget.refused);
+	api->json_uint(j, "series", metrics_view()->n_series);
+	api->json_uint(j, "max_series", metrics_view()->lim.max_series);
+	api->json_uint(j, "top_n", metrics_view()->lim.top_n);
+	api->json_uint(j, "bytes_used", metrics_view()->budget.used);
+	api->json_uint(j, "bytes_max", metrics_view()->budget.max);
+	api->json_uint(j, "series_refused", metrics_view()->refused_series);
+	api->json_uint(j, "allocations_refused", metrics_view()->budget.refused);
 	snprintf(buf, sizeof(buf), "%gs steps x %u (%g min)", st, g->fine_slots,
 		 st * g->fine_slots / 60);
 	api->json_string(j, "fine", buf);
 	snprintf(buf, sizeof(buf), "%gs steps x %u (%g h)", st * g->factor, g->coarse_slots,
 		 st * g->factor * g->coarse_slots / 3600);
 	api->json_string(j, "coarse", buf);
-	api->json_double(j, "tick_us_last", round_sig((double)mstore.tick_ns_last / 1e3));
+	api->json_double(j, "tick_us_last", round_sig((double)metrics_view()->tick_ns_last / 1e3));
 	api->json_double(j, "tick_us_avg",
-			 mstore.ticks ? round_sig((double)mstore.tick_ns_sum / 1e3 / mstore.ticks)
+			 metrics_view()->ticks ? round_sig((double)metrics_view()->tick_ns_sum / 1e3 / metrics_view()->ticks)
 				      : 0);
-	api->json_double(j, "tick_us_max", round_sig((double)mstore.tick_ns_max / 1e3));
+	api->json_double(j, "tick_us_max", round_sig((double)metrics_view()->tick_ns_max / 1e3));
 	api->json_end(j);
 }
 
@@ -65,8 +65,8 @@ static void write_catalog(struct smcp_json *j, const char *glob)
 	uint32_t shown = 0, matched = 0;
 
 	api->json_array(j, "metrics");
-	for (uint32_t i = 0; i < mstore.n_metrics; i++) {
-		const struct metric *m = mstore.m[i];
+	for (uint32_t i = 0; i < metrics_view()->n_metrics; i++) {
+		const struct metric *m = metrics_view()->m[i];
 
 		if (m->dead || (glob && !smcp_glob_match(glob, m->name)))
 			continue;
@@ -394,10 +394,10 @@ static int write_query(struct smcp_json *j, struct qparams *q, struct smcp_resul
 		return api->result_error(res,
 					 "no history in that range yet (history starts %s and "
 					 "steps are %gs); widen or move the range",
-					 mstore.any_step ? "with the first step" : "after one step",
+					 metrics_view()->any_step ? "with the first step" : "after one step",
 					 metrics_step_secs());
 	}
-	slot_secs = metrics_step_secs() * (r.tier == TIER_COARSE ? mstore.geom.factor : 1);
+	slot_secs = metrics_step_secs() * (r.tier == TIER_COARSE ? metrics_view()->geom.factor : 1);
 	span = r.to - r.from + 1;
 	if (q->step_secs > 0)
 		per = (uint64_t)ceil(q->step_secs / slot_secs - 1e-9);
@@ -560,8 +560,8 @@ static void unknown_metric(struct smcp_result *res, const char *name)
 	size_t n = 0;
 
 	near[0] = '\0';
-	for (uint32_t i = 0; i < mstore.n_metrics && n < sizeof(near) - 80; i++) {
-		const struct metric *m = mstore.m[i];
+	for (uint32_t i = 0; i < metrics_view()->n_metrics && n < sizeof(near) - 80; i++) {
+		const struct metric *m = metrics_view()->m[i];
 
 		if (!m->dead && (strstr(m->name, name) || strstr(name, m->name) ||
 				 strncmp(m->name, name, 5) == 0))
@@ -655,8 +655,8 @@ int metrics_tools_complete(void *data, const char *arg, const char *prefix,
 
 	if (!arg || strcmp(arg, "metric") != 0)
 		return 0;
-	for (uint32_t i = 0; i < mstore.n_metrics; i++) {
-		const struct metric *m = mstore.m[i];
+	for (uint32_t i = 0; i < metrics_view()->n_metrics; i++) {
+		const struct metric *m = metrics_view()->m[i];
 
 		if (m->dead || strncmp(m->name, prefix ? prefix : "", prefix ? strlen(prefix) : 0))
 			continue;

@@ -533,7 +533,7 @@ static void format_unix(int64_t ms, char *buf, size_t len)
 static bool timeline_ok(const struct persist_meta *mt, int64_t now_unix_ms,
 			struct persist_stats *st)
 {
-	const struct history_geom *g = &mstore.geom;
+	const struct history_geom *g = &metrics_view()->geom;
 	uint64_t step_ms = g->step_ns / 1000000, cur, span = (uint64_t)g->coarse_slots * g->factor;
 	char saved[32], now[32];
 
@@ -630,7 +630,7 @@ int persist_restore_at(uint64_t now_ns, int64_t now_unix_ms, struct persist_stat
 			 "%.0f s the daemon was down show as a gap",
 			 ps.dir, PERSIST_FILE, saved, st->series_restored, st->watches_restored,
 			 (double)st->restore_ns / 1e6,
-			 (double)st->gap_steps * (double)mstore.geom.step_ns / 1e9);
+			 (double)st->gap_steps * (double)metrics_view()->geom.step_ns / 1e9);
 	} else {
 		log_warn("%s/%s: history not restored: %s; %u watches restored", ps.dir,
 			 PERSIST_FILE, st->why, st->watches_restored);

@@ -313,7 +313,7 @@ static float f32_at(const uint8_t *p)
 static int get_slots(struct ctx *c, struct history *h, enum history_tier t, uint64_t from,
 		     uint32_t count, uint32_t nb)
 {
-	const struct history_geom *g = &mstore.geom;
+	const struct history_geom *g = &metrics_view()->geom;
 	uint64_t acc[HISTORY_MAX_BUCKETS] = { 0 }, n_obs = 0;
 	size_t per = t == TIER_COARSE ? 12 : 4;
 	const uint8_t *p;
@@ -350,14 +350,14 @@ static int get_slots(struct ctx *c, struct history *h, enum history_tier t, uint
 		if (!c->apply && history_decode(p, (size_t)len, nb, acc, &sum, &n_obs))
 			return -EINVAL;
 		if (h)
-			history_load_record(h, g, t, i, p, (uint32_t)len, &mstore.budget);
+			history_load_record(h, g, t, i, p, (uint32_t)len, metrics_budget());
 	}
 	return 0;
 }
 
 static int rec_series(struct ctx *c)
 {
-	const struct history_geom *g = &mstore.geom;
+	const struct history_geom *g = &metrics_view()->geom;
 	const struct persist_meta *mt = c->meta;
 	char vals[SMCP_METRIC_MAX_LABELS][SMCP_METRIC_VALUE_MAX + 1];
 	const char *lv[SMCP_METRIC_MAX_LABELS];
@@ -461,7 +461,7 @@ static int rec_series(struct ctx *c)
 
 static int rec_fine(struct ctx *c)
 {
-	const struct history_geom *g = &mstore.geom;
+	const struct history_geom *g = &metrics_view()->geom;
 	uint32_t idx = get_u32(&c->d), count;
 	uint64_t from = get_u64(&c->d), lo;
 	struct srec *r;
@@ -525,7 +525,7 @@ int persist_decode(const uint8_t *buf, size_t len, bool apply, bool history,
 			break;
 	}
 	if (apply && history && c.n_s)
-		mstore.generation++;
+		metrics_bump_generation();
 	free(c.s);
 	free(c.seen);
 	return err;

@@ -134,7 +134,7 @@ static bool room_for(struct enc *e, uint64_t raw)
 /* The slots of tier t a series holds: [from, to). */
 static void tier_span(const struct history *h, enum history_tier t, uint64_t *from, uint64_t *to)
 {
-	const struct history_geom *g = &mstore.geom;
+	const struct history_geom *g = &metrics_view()->geom;
 
 	*from = *to = 0;
 	if (!h->any)
@@ -155,14 +155,14 @@ static uint64_t slots_bytes(const struct history *h, enum history_tier t, uint64
 	if (!h->nb)
 		return (to - from) * (t == TIER_FINE ? 4 : 12);
 	for (uint64_t i = from; i < to; i++)
-		n += 3 + (history_record(h, &mstore.geom, t, i, &len) ? len : 0);
+		n += 3 + (history_record(h, &metrics_view()->geom, t, i, &len) ? len : 0);
 	return n;
 }
 
 static void put_slots(struct enc *e, const struct history *h, enum history_tier t, uint64_t from,
 		      uint64_t to)
 {
-	const struct history_geom *g = &mstore.geom;
+	const struct history_geom *g = &metrics_view()->geom;
 
 	put_u64(e, from);
 	put_u32(e, (uint32_t)(to - from));
@@ -262,14 +262,14 @@ int persist_encode(const struct persist_sink *sink, int64_t saved_unix_ms, uint3
 	e->sink = sink;
 	*flags = 0;
 	put_u8(e, 'T');
-	put_u64(e, (uint64_t)mstore.t0_unix_ms);
-	put_u64(e, mstore.next_step);
-	put_u64(e, mstore.last_step);
-	put_u8(e, mstore.any_step);
+	put_u64(e, (uint64_t)metrics_view()->t0_unix_ms);
+	put_u64(e, metrics_view()->next_step);
+	put_u64(e, metrics_view()->last_step);
+	put_u8(e, metrics_view()->any_step);
 	put_u64(e, (uint64_t)saved_unix_ms);
 	put_watches(e, st);
-	for (uint32_t i = 0; i < mstore.n_metrics; i++) {
-		const struct metric *m = mstore.m[i];
+	for (uint32_t i = 0; i < metrics_view()->n_metrics; i++) {
+		const struct metric *m = metrics_view()->m[i];
 		uint32_t n = 0;
 
 		if (!persist_metric_live(m) || !m->n_series)

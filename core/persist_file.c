@@ -270,7 +270,7 @@ int persist_file_write(int dirfd, const char *dir, uint64_t max_bytes, struct pe
 	memcpy(hdr, PERSIST_MAGIC, 8);
 	put_le(hdr + 8, PERSIST_VERSION, 4);
 	put_le(hdr + 12, PERSIST_HDR_BYTES, 4);
-	header_geom(hdr, &mstore.geom);
+	header_geom(hdr, &metrics_view()->geom);
 	put_le(hdr + 44, flags, 4);
 	put_le(hdr + 48, k->z.total_in, 8);
 	put_le(hdr + 56, k->z.total_out, 8);
@@ -421,7 +421,7 @@ static enum persist_read unpack(const uint8_t *f, size_t n, uint8_t **raw, size_
 				 uint32_t *flags, char *why, size_t len)
 {
 	uint8_t want[PERSIST_HDR_BYTES] = { 0 };
-	uint64_t rlen, clen, raw_max = 2 * mstore.budget.max + (16u << 20);
+	uint64_t rlen, clen, raw_max = 2 * metrics_view()->budget.max + (16u << 20);
 	z_stream z = { 0 };
 	uint8_t *out;
 	int zr;
@@ -490,7 +490,7 @@ static enum persist_read unpack(const uint8_t *f, size_t n, uint8_t **raw, size_
 	}
 	*raw = out;
 	*raw_len = (size_t)rlen;
-	header_geom(want, &mstore.geom);
+	header_geom(want, &metrics_view()->geom);
 	if (memcmp(want + 16, f + 16, 28) != 0) {
 		snprintf(why, len,
 			 "was written with another history geometry (%llu ms x %u fine, x %u "
@@ -499,8 +499,8 @@ static enum persist_read unpack(const uint8_t *f, size_t n, uint8_t **raw, size_
 			 (unsigned long long)(get_le(f + 16, 8) / 1000000),
 			 (unsigned)get_le(f + 24, 4), (unsigned)get_le(f + 28, 4),
 			 (unsigned)get_le(f + 32, 4),
-			 (unsigned long long)(mstore.geom.step_ns / 1000000),
-			 mstore.geom.fine_slots, mstore.geom.coarse_slots, mstore.geom.factor);
+			 (unsigned long long)(metrics_view()->geom.step_ns / 1000000),
+			 metrics_view()->geom.fine_slots, metrics_view()->geom.coarse_slots, metrics_view()->geom.factor);
 		return PREAD_GEOMETRY;
 	}
 	return PREAD_OK;

@@ -15,7 +15,7 @@
 #include "metrics_tools.h"
 #include "watch_impl.h"
 
-struct watch_set watchset;
+static struct watch_set watchset;
 
 static const char *op_text(enum cond_op op)
 {
@@ -102,18 +102,18 @@ static bool cond_clear(const struct watch *w, double v)
 
 void watch_refresh_group(struct watch *w, const struct metric *m)
 {
-	if (w->gm == m && w->gen == mstore.generation)
+	if (w->gm == m && w->gen == metrics_view()->generation)
 		return;
 	w->ng = 0;
 	w->gm = m;
-	w->gen = mstore.generation;
+	w->gen = metrics_view()->generation;
 	if (!m)
 		return;
 	if (w->gcap < m->n_series) {
 		struct series **g = realloc(w->g, m->n_series * sizeof(*g));
 
 		if (!g) {
-			w->gen = mstore.generation - 1; /* try again next tick */
+			w->gen = metrics_view()->generation - 1; /* try again next tick */
 			return;
 		}
 		w->g = g;
@@ -305,8 +305,175 @@ void watch_tick(uint64_t step)
 	}
 }
 
+static struct watch *find_watch(int64_t id, uint32_t *ret_i)
+{
+	for (uint32_t i = 0; i < watchset.n; i++)
+		if (watchset.w[i]->id == id) {
+			*ret_i = i;
+			return watchset.w[i];
+		}
+	return NULL;
+}
+
+int watch_add(const struct watch_def *d, char *err, size_t errlen)
+{
+	const struct metric *m = metrics_find(d->metric);
+	uint32_t unused;
+	struct watch *w;
+
+	if (!m) {
+		snprintf(err, errlen,
+			 "no metric '%s': read metrics://catalog (or call query_history without a "
+			 "metric) for the names",
+			 d->metric);
+		return -ENOENT;
+	}
+	if (watchset.n >= watchset.max) {
+		snprintf(err, errlen,
+			 "%u watches exist, the most allowed ([core] max_watches); delete one with "
+			 "watch_delete first",
+			 watchset.n);
+		return -ENOSPC;
+	}
+	if (d->id && find_watch(d->id, &unused)) {
+		snprintf(err, errlen, "watch %u exists", d->id);
+		return -EEXIST;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	if (selector_parse(&w->sel, m, *d->labels ? d->labels : NULL, err, errlen) ||
+	    watch_condition_parse(m, d->condition, &w->cond, err, errlen)) {
+		free(w);
+		return -EINVAL;
+	}
+	w->agg = m->type == SMCP_METRIC_GAUGE ? AGG_AVG : AGG_SUM;
+	if (*d->agg && agg_parse(d->agg, &w->agg)) {
+		free(w);
+		snprintf(err, errlen, "agg: one of sum, avg, max, min");
+		return -EINVAL;
+	}
+	w->id = d->id ? d->id : watchset.next_id + 1;
+	if (w->id > watchset.next_id)
+		watchset.next_id = w->id;
+	snprintf(w->name, sizeof(w->name), "%s", d->name);
+	snprintf(w->metric, sizeof(w->metric), "%s", m->name);
+	selector_format(&w->sel, m, w->labels, sizeof(w->labels));
+	w->for_secs = d->for_secs;
+	w->window_secs = d->window_secs < metrics_step_secs() ? metrics_step_secs()
+							      : d->window_secs;
+	w->clear_secs = d->clear_secs;
+	w->hysteresis_pct = d->hysteresis_pct;
+	w->min_samples = d->min_samples;
+	w->value = NAN;
+	w->peak = NAN;
+	w->created_ms = d->created_ms ? d->created_ms : metrics_now_unix_ms();
+	w->gen = metrics_view()->generation - 1;
+	watchset.w[watchset.n++] = w;
+	watchset.generation++;
+	watch_refresh_group(w, m);
+	return (int)w->id;
+}
+
+uint32_t watch_count(void)
+{
+	return watchset.n;
+}
+
+uint32_t watch_generation(void)
+{
+	return watchset.generation;
+}
+
+void watch_get_def(uint32_t i, struct watch_def *d)
+{
+	const struct watch *w = watchset.w[i];
+	const struct metric *m = metrics_find(w->metric);
+
+	*d = (struct watch_def){
+		.id = w->id,
+		.for_secs = w->for_secs,
+		.window_secs = w->window_secs,
+		.clear_secs = w->clear_secs,
+		.hysteresis_pct = w->hysteresis_pct,
+		.min_samples = w->min_samples,
+		.created_ms = w->created_ms,
+	};
+	snprintf(d->name, sizeof(d->name), "%s", w->name);
+	snprintf(d->metric, sizeof(d->metric), "%s", w->metric);
+	/* w->labels is cut for display; the selector itself is whole */
+	if (m)
+		selector_format(&w->sel, m, d->labels, sizeof(d->labels));
+	else
+		snprintf(d->labels, sizeof(d->labels), "%s", w->labels);
+	snprintf(d->condition, sizeof(d->condition), "%s", w->cond.text);
+	snprintf(d->agg, sizeof(d->agg), "%s", agg_name(w->agg));
+}
+
+const struct watch *watch_find(int64_t id)
+{
+	uint32_t i;
+
+	return find_watch(id, &i);
+}
+
+const struct watch *watch_at(uint32_t i)
+{
+	return i < watchset.n ? watchset.w[i] : NULL;
+}
+
+int watch_delete(int64_t id)
+{
+	struct watch *w;
+	uint32_t i;
+
+	w = find_watch(id, &i);
+	if (!w)
+		return -ENOENT;
+	memmove(&watchset.w[i], &watchset.w[i + 1], (watchset.n - i - 1) * sizeof(*watchset.w));
+	watchset.n--;
+	watchset.generation++;
+	free(w->g);
+	free(w);
+	return 0;
+}
+
+void watch_log(struct watch_log *ret)
+{
+	if (!watchset.next_seq)
+		watchset.next_seq = 1;
+	*ret = (struct watch_log){
+		.next_seq = watchset.next_seq,
+		.oldest_seq = watch_oldest_seq(),
+		.breaches_total = watchset.breaches_total,
+		.clears_total = watchset.clears_total,
+		.capacity = watchset.cap,
+		.max_watches = watchset.max,
+	};
+}
+
+const char *watch_event(uint64_t seq)
+{
+	return seq < watchset.next_seq && seq >= watch_oldest_seq()
+		       ? watchset.ring[seq % watchset.cap].text
+		       : NULL;
+}
+
+void watch_set_host(struct smcp_host *core, const struct smcp_host_api *api)
+{
+	watchset.core = core;
+	watchset.api = api;
+}
+
+static void on_step(void *ctx, uint64_t step)
+{
+	watch_tick(step);
+}
+
 int watch_store_init(uint32_t max_watches, uint32_t breach_ring)
 {
+	int err;
+
 	watch_store_fini();
 	watchset.max = max_watches;
 	watchset.cap = breach_ring;
@@ -317,7 +484,12 @@ int watch_store_init(uint32_t max_watches, uint32_t breach_ring)
 		return -ENOMEM;
 	}
 	watchset.next_seq = 1;
-	return 0;
+	/* evaluated after every recorded step: the store calls us, knowing
+	 * nothing of watches */
+	err = metrics_on_step(on_step, NULL);
+	if (err)
+		watch_store_fini();
+	return err;
 }
 
 void watch_store_fini(void)

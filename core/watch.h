@@ -44,9 +44,12 @@ void watch_get_def(uint32_t i, struct watch_def *d);
 /* Bumped whenever a watch is created or deleted. */
 uint32_t watch_generation(void);
 
+/* The watches' memory, attached to the metric store (metrics_on_step);
+ * after metrics_store_init(). */
 int watch_store_init(uint32_t max_watches, uint32_t breach_ring);
 void watch_store_fini(void);
-/* Register watch_create, watch_delete, watch_status and watches://breaches. */
+/* watch_store_init() with the configured limits, and register watch_create,
+ * watch_delete, watch_status and watches://breaches. */
 int watch_init(struct smcp_host *core, const struct smcp_host_api *api);
 /* Evaluate every watch on the history up to step (just recorded). */
 void watch_tick(uint64_t step);

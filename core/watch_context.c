@@ -111,8 +111,8 @@ cJSON *watch_context_snapshot(double window_secs, uint64_t step)
 		return NULL;
 	cJSON_AddNumberToObject(ctx, "window_secs",
 				round_sig((double)(step + 1 - from) * metrics_step_secs()));
-	for (uint32_t i = 0; i < mstore.n_metrics && used < CONTEXT_METRICS; i++) {
-		const struct metric *m = mstore.m[i];
+	for (uint32_t i = 0; i < metrics_view()->n_metrics && used < CONTEXT_METRICS; i++) {
+		const struct metric *m = metrics_view()->m[i];
 
 		if (m->dead || !(m->flags & SMCP_METRIC_CONTEXT))
 			continue;

@@ -68,7 +68,19 @@ struct watch_set {
 	uint64_t breaches_total, clears_total;
 	uint32_t generation; /* watch_generation() */
 };
-extern struct watch_set watchset;
+/* watch.c keeps the set; the tools read it through these. */
+const struct watch *watch_find(int64_t id);
+const struct watch *watch_at(uint32_t i); /* 0 <= i < watch_count() */
+int watch_delete(int64_t id);		  /* 0, -ENOENT */
+struct watch_log {
+	uint64_t next_seq, oldest_seq; /* events [oldest_seq, next_seq) are kept */
+	uint64_t breaches_total, clears_total;
+	uint32_t capacity, max_watches;
+};
+void watch_log(struct watch_log *ret);
+/* The JSON text of event seq, or NULL when it is not kept. */
+const char *watch_event(uint64_t seq);
+void watch_set_host(struct smcp_host *core, const struct smcp_host_api *api);
 
 /* Parse "<stat> <op> <threshold>" for metric m: 0 or -EINVAL with err set. */
 int watch_condition_parse(const struct metric *m, const char *text, struct condition *c, char *err,

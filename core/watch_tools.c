@@ -10,9 +10,12 @@
 #include "watch.h"
 #include "watch_impl.h"
 
+/* the host API, for the tools' answers */
+static const struct smcp_host_api *tapi;
+
 static void write_watch(struct smcp_json *j, const struct watch *w)
 {
-	const struct smcp_host_api *api = watchset.api;
+	const struct smcp_host_api *api = tapi;
 	const struct metric *m = metrics_find(w->metric);
 	char unit[24], vt[48], since[40];
 
@@ -45,141 +48,38 @@ static void write_watch(struct smcp_json *j, const struct watch *w)
 
 static void write_watches(struct smcp_json *j)
 {
-	watchset.api->json_array(j, "watches");
-	for (uint32_t i = 0; i < watchset.n; i++)
-		write_watch(j, watchset.w[i]);
-	watchset.api->json_end(j);
+	tapi->json_array(j, "watches");
+	for (uint32_t i = 0; i < watch_count(); i++)
+		write_watch(j, watch_at(i));
+	tapi->json_end(j);
 }
 
 static void write_counters(struct smcp_json *j)
 {
-	const struct smcp_host_api *api = watchset.api;
-	uint64_t latest = watchset.next_seq ? watchset.next_seq - 1 : 0;
+	const struct smcp_host_api *api = tapi;
+	struct watch_log l;
+	uint64_t latest;
 
+	watch_log(&l);
+	latest = l.next_seq - 1;
 	api->json_uint(j, "latest_seq", latest);
-	api->json_uint(j, "oldest_seq", latest ? watch_oldest_seq() : 0);
-	api->json_uint(j, "breaches_total", watchset.breaches_total);
-	api->json_uint(j, "clears_total", watchset.clears_total);
-	api->json_uint(j, "ring_capacity", watchset.cap);
-	api->json_uint(j, "max_watches", watchset.max);
-}
-
-static struct watch *find_watch(int64_t id, uint32_t *ret_i)
-{
-	for (uint32_t i = 0; i < watchset.n; i++)
-		if (watchset.w[i]->id == id) {
-			*ret_i = i;
-			return watchset.w[i];
-		}
-	return NULL;
-}
-
-int watch_add(const struct watch_def *d, char *err, size_t errlen)
-{
-	const struct metric *m = metrics_find(d->metric);
-	uint32_t unused;
-	struct watch *w;
-
-	if (!m) {
-		snprintf(err, errlen,
-			 "no metric '%s': read metrics://catalog (or call query_history without a "
-			 "metric) for the names",
-			 d->metric);
-		return -ENOENT;
-	}
-	if (watchset.n >= watchset.max) {
-		snprintf(err, errlen,
-			 "%u watches exist, the most allowed ([core] max_watches); delete one with "
-			 "watch_delete first",
-			 watchset.n);
-		return -ENOSPC;
-	}
-	if (d->id && find_watch(d->id, &unused)) {
-		snprintf(err, errlen, "watch %u exists", d->id);
-		return -EEXIST;
-	}
-	w = calloc(1, sizeof(*w));
-	if (!w)
-		return -ENOMEM;
-	if (selector_parse(&w->sel, m, *d->labels ? d->labels : NULL, err, errlen) ||
-	    watch_condition_parse(m, d->condition, &w->cond, err, errlen)) {
-		free(w);
-		return -EINVAL;
-	}
-	w->agg = m->type == SMCP_METRIC_GAUGE ? AGG_AVG : AGG_SUM;
-	if (*d->agg && agg_parse(d->agg, &w->agg)) {
-		free(w);
-		snprintf(err, errlen, "agg: one of sum, avg, max, min");
-		return -EINVAL;
-	}
-	w->id = d->id ? d->id : watchset.next_id + 1;
-	if (w->id > watchset.next_id)
-		watchset.next_id = w->id;
-	snprintf(w->name, sizeof(w->name), "%s", d->name);
-	snprintf(w->metric, sizeof(w->metric), "%s", m->name);
-	selector_format(&w->sel, m, w->labels, sizeof(w->labels));
-	w->for_secs = d->for_secs;
-	w->window_secs = d->window_secs < metrics_step_secs() ? metrics_step_secs()
-							      : d->window_secs;
-	w->clear_secs = d->clear_secs;
-	w->hysteresis_pct = d->hysteresis_pct;
-	w->min_samples = d->min_samples;
-	w->value = NAN;
-	w->peak = NAN;
-	w->created_ms = d->created_ms ? d->created_ms : metrics_now_unix_ms();
-	w->gen = mstore.generation - 1;
-	watchset.w[watchset.n++] = w;
-	watchset.generation++;
-	watch_refresh_group(w, m);
-	return (int)w->id;
-}
-
-uint32_t watch_count(void)
-{
-	return watchset.n;
-}
-
-uint32_t watch_generation(void)
-{
-	return watchset.generation;
-}
-
-void watch_get_def(uint32_t i, struct watch_def *d)
-{
-	const struct watch *w = watchset.w[i];
-	const struct metric *m = metrics_find(w->metric);
-
-	*d = (struct watch_def){
-		.id = w->id,
-		.for_secs = w->for_secs,
-		.window_secs = w->window_secs,
-		.clear_secs = w->clear_secs,
-		.hysteresis_pct = w->hysteresis_pct,
-		.min_samples = w->min_samples,
-		.created_ms = w->created_ms,
-	};
-	snprintf(d->name, sizeof(d->name), "%s", w->name);
-	snprintf(d->metric, sizeof(d->metric), "%s", w->metric);
-	/* w->labels is cut for display; the selector itself is whole */
-	if (m)
-		selector_format(&w->sel, m, d->labels, sizeof(d->labels));
-	else
-		snprintf(d->labels, sizeof(d->labels), "%s", w->labels);
-	snprintf(d->condition, sizeof(d->condition), "%s", w->cond.text);
-	snprintf(d->agg, sizeof(d->agg), "%s", agg_name(w->agg));
+	api->json_uint(j, "oldest_seq", latest ? l.oldest_seq : 0);
+	api->json_uint(j, "breaches_total", l.breaches_total);
+	api->json_uint(j, "clears_total", l.clears_total);
+	api->json_uint(j, "ring_capacity", l.capacity);
+	api->json_uint(j, "max_watches", l.max_watches);
 }
 
 static int tool_create(void *data, struct smcp_call *call, const struct smcp_args *args,
 		       struct smcp_result *res)
 {
-	const struct smcp_host_api *api = watchset.api;
+	const struct smcp_host_api *api = tapi;
 	const char *metric = NULL, *cond = NULL, *labels = NULL, *name = NULL, *agg = NULL;
 	double for_secs = 10, window = 10, clear = -1, hyst = 10;
 	int64_t min_samples = 20;
 	struct watch_def *d;
-	struct watch *w;
+	const struct watch *w;
 	struct smcp_json *j;
-	uint32_t i;
 	char err[320];
 	int id;
 
@@ -212,7 +112,7 @@ static int tool_create(void *data, struct smcp_call *call, const struct smcp_arg
 		return id;
 	if (id < 0)
 		return api->result_error(res, "%s", err);
-	w = find_watch(id, &i);
+	w = watch_find(id);
 	j = api->result_json(res);
 	if (!j)
 		return -ENOMEM;
@@ -232,72 +132,64 @@ static int tool_create(void *data, struct smcp_call *call, const struct smcp_arg
 static int tool_delete(void *data, struct smcp_call *call, const struct smcp_args *args,
 		       struct smcp_result *res)
 {
-	const struct smcp_host_api *api = watchset.api;
+	const struct smcp_host_api *api = tapi;
 	int64_t id = 0;
-	struct watch *w;
 	struct smcp_json *j;
-	uint32_t i;
 
 	(void)api->arg_int(args, "id", &id);
-	w = find_watch(id, &i);
-	if (!w)
+	if (watch_delete(id))
 		return api->result_error(res, "no watch %lld; watch_status lists them",
 					 (long long)id);
-	memmove(&watchset.w[i], &watchset.w[i + 1], (watchset.n - i - 1) * sizeof(*watchset.w));
-	watchset.n--;
-	watchset.generation++;
-	free(w->g);
-	free(w);
 	j = api->result_json(res);
 	if (!j)
 		return -ENOMEM;
 	api->json_string(j, "status", "deleted");
 	api->json_int(j, "id", id);
-	api->json_uint(j, "watches_left", watchset.n);
+	api->json_uint(j, "watches_left", watch_count());
 	return 0;
 }
 
 static int tool_status(void *data, struct smcp_call *call, const struct smcp_args *args,
 		       struct smcp_result *res)
 {
-	const struct smcp_host_api *api = watchset.api;
+	const struct smcp_host_api *api = tapi;
 	int64_t cursor = 0, limit = 10;
 	uint64_t from, seq, n = 0;
+	struct watch_log l;
 	struct smcp_json *j;
 	bool more = false;
 
 	(void)api->arg_int(args, "cursor", &cursor);
 	(void)api->arg_int(args, "limit", &limit);
-	if (!watchset.next_seq)
-		watchset.next_seq = 1;
-	from = cursor > 0 ? (uint64_t)cursor : watch_oldest_seq();
-	if (from > watchset.next_seq)
+	watch_log(&l);
+	from = cursor > 0 ? (uint64_t)cursor : l.oldest_seq;
+	if (from > l.next_seq)
 		return api->result_error(res,
 					 "cursor %lld is ahead of the breach log (latest is %llu); "
 					 "use a next_cursor you were given, or omit cursor",
 					 (long long)cursor,
-					 (unsigned long long)(watchset.next_seq - 1));
+					 (unsigned long long)(l.next_seq - 1));
 	j = api->result_json(res);
 	if (!j)
 		return -ENOMEM;
 	write_watches(j);
-	api->json_uint(j, "missed", from < watch_oldest_seq() ? watch_oldest_seq() - from : 0);
-	if (from < watch_oldest_seq())
-		from = watch_oldest_seq();
+	api->json_uint(j, "missed", from < l.oldest_seq ? l.oldest_seq - from : 0);
+	if (from < l.oldest_seq)
+		from = l.oldest_seq;
 	api->json_array(j, "events");
-	for (seq = from; seq < watchset.next_seq; seq++) {
+	for (seq = from; seq < l.next_seq; seq++) {
 		if (n == (uint64_t)limit) {
 			more = true;
 			break;
 		}
-		api->json_raw(j, NULL, watchset.ring[seq % watchset.cap].text);
+		api->json_raw(j, NULL, watch_event(seq));
 		n++;
 	}
 	api->json_end(j);
 	api->json_uint(j, "next_cursor", seq);
 	api->json_bool(j, "has_more", more);
 	write_counters(j);
-	if (!watchset.n)
+	if (!watch_count())
 		api->json_string(j, "note",
 				 "No watches. Create one with watch_create, e.g. "
 				 "{metric: \"sched_runq_latency_ns\", condition: "
@@ -308,26 +200,26 @@ static int tool_status(void *data, struct smcp_call *call, const struct smcp_arg
 static int breaches_read(void *data, struct smcp_call *call, const char *uri,
 			 const struct smcp_args *vars, struct smcp_result *res)
 {
-	const struct smcp_host_api *api = watchset.api;
+	const struct smcp_host_api *api = tapi;
 	struct smcp_json *j = api->result_json(res);
+	struct watch_log l;
 	uint64_t from;
 
 	if (!j)
 		return -ENOMEM;
-	if (!watchset.next_seq)
-		watchset.next_seq = 1;
+	watch_log(&l);
 	write_watches(j);
 	write_counters(j);
 	api->json_string(j, "note",
 			 "The newest breach and clear events (up to 10). Subscribe to "
 			 "this URI for an update at every breach, or poll watch_status "
 			 "with a cursor to read them all in order.");
-	from = watchset.next_seq > 10 ? watchset.next_seq - 10 : 1;
-	if (from < watch_oldest_seq())
-		from = watch_oldest_seq();
+	from = l.next_seq > 10 ? l.next_seq - 10 : 1;
+	if (from < l.oldest_seq)
+		from = l.oldest_seq;
 	api->json_array(j, "events");
-	for (uint64_t seq = from; seq < watchset.next_seq; seq++)
-		api->json_raw(j, NULL, watchset.ring[seq % watchset.cap].text);
+	for (uint64_t seq = from; seq < l.next_seq; seq++)
+		api->json_raw(j, NULL, watch_event(seq));
 	api->json_end(j);
 	return 0;
 }
@@ -432,8 +324,14 @@ int watch_init(struct smcp_host *core, const struct smcp_host_api *api)
 	};
 	int err;
 
-	watchset.core = core;
-	watchset.api = api;
+	const struct metrics_limits *lim = metrics_configured();
+
+	tapi = api;
+	err = watch_store_init(lim->max_watches, lim->breach_ring);
+	if (err)
+		return err;
+	/* after the store init, which starts from nothing */
+	watch_set_host(core, api);
 	err = api->register_resource(core, &breaches);
 	if (!err)
 		err = api->register_tool(core, &create);

@@ -30,6 +30,7 @@
 
 #include "host.h"
 #include "metrics.h"
+#include "watch.h"
 #include "metrics_query.h"
 
 #define NB 104
@@ -313,7 +314,7 @@ static void publish_cost(const struct metrics_limits *lim, struct result *r)
 	int mg, mh;
 	double t0;
 
-	if (metrics_store_init(lim, 0))
+	if ((metrics_store_init(lim, 0) ?: watch_store_init(lim->max_watches, lim->breach_ring)))
 		return;
 	mg = metrics_api_register(&plugin, &g);
 	mh = metrics_api_register(&plugin, &h);
@@ -336,6 +337,7 @@ static void publish_cost(const struct metrics_limits *lim, struct result *r)
 		(void)metrics_api_hist(&plugin, mh, lv, c, NB, i, 0);
 	}
 	r->hist_ns = (now_s() - t0) / (n / 10) * 1e9;
+	watch_store_fini();
 	metrics_store_fini();
 }
 
@@ -344,8 +346,8 @@ static void summarize(struct result *r)
 {
 	size_t scalar_bytes;
 
-	for (uint32_t i = 0; i < mstore.n_metrics; i++) {
-		const struct metric *m = mstore.m[i];
+	for (uint32_t i = 0; i < metrics_view()->n_metrics; i++) {
+		const struct metric *m = metrics_view()->m[i];
 
 		if (m->type != SMCP_METRIC_HISTOGRAM) {
 			r->scalar += m->n_series;
@@ -357,12 +359,12 @@ static void summarize(struct result *r)
 			r->short_coarse += m->series[k]->h.rc.dropped > 0;
 		}
 	}
-	r->series = mstore.n_series;
-	scalar_bytes = r->scalar * (history_base_bytes(&mstore.geom, 0) + sizeof(struct series));
+	r->series = metrics_view()->n_series;
+	scalar_bytes = r->scalar * (history_base_bytes(&metrics_view()->geom, 0) + sizeof(struct series));
 	r->hist_kib =
-		r->hist ? ((double)mstore.budget.used - (double)scalar_bytes) / r->hist / 1024 : 0;
-	r->store_bytes = mstore.budget.used;
-	r->scalar_series_bytes = history_base_bytes(&mstore.geom, 0);
+		r->hist ? ((double)metrics_view()->budget.used - (double)scalar_bytes) / r->hist / 1024 : 0;
+	r->store_bytes = metrics_view()->budget.used;
+	r->scalar_series_bytes = history_base_bytes(&metrics_view()->geom, 0);
 }
 
 static void print_json(const struct result *r, const struct sim *s)
@@ -460,7 +462,7 @@ int main(int argc, char **argv)
 		return 1;
 
 	rss0 = rss_kb();
-	if (metrics_store_init(&lim, 0))
+	if ((metrics_store_init(&lim, 0) ?: watch_store_init(lim.max_watches, lim.breach_ring)))
 		return 1;
 	register_all(&m);
 	plugin.in_init = false;
@@ -484,7 +486,7 @@ int main(int argc, char **argv)
 		double sink = 0;
 
 		t0 = now_s();
-		for (uint64_t c = 0; c < mstore.geom.coarse_slots && a; c++) {
+		for (uint64_t c = 0; c < metrics_view()->geom.coarse_slots && a; c++) {
 			qacc_init(a, lat, TIER_COARSE);
 			qacc_add(a, lat, lat->series, lat->n_series, TIER_COARSE, c, c, AGG_SUM);
 			sink += qacc_stat(a, lat, ST_P99);
@@ -505,6 +507,7 @@ int main(int argc, char **argv)
 	r.query_ms = q_s * 1e3;
 	r.rss_kb = rss1 - rss0;
 	summarize(&r);
+	watch_store_fini();
 	metrics_store_fini();
 	plugin.in_init = true;
 	publish_cost(&lim, &r);

@@ -17,6 +17,7 @@
 #include "../../core/host.h"
 #include "../../core/log.h"
 #include "../../core/metrics.h"
+#include "../../core/watch.h"
 #include "../../core/persist.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -61,10 +62,10 @@ static void register_metrics(void)
 /* Read every slot a restored series claims, as queries would. */
 static void read_back(void)
 {
-	const struct history_geom *g = &mstore.geom;
+	const struct history_geom *g = &metrics_view()->geom;
 
-	for (uint32_t i = 0; i < mstore.n_metrics; i++) {
-		const struct metric *m = mstore.m[i];
+	for (uint32_t i = 0; i < metrics_view()->n_metrics; i++) {
+		const struct metric *m = metrics_view()->m[i];
 
 		for (uint32_t j = 0; j < m->n_series; j++) {
 			const struct history *h = &m->series[j]->h;
@@ -109,7 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bool history;
 
 	log_set_stderr_level(SMCP_LOG_EMERGENCY);
-	if (metrics_store_init(&lim, now_ns))
+	if ((metrics_store_init(&lim, now_ns) ?: watch_store_init(lim.max_watches, lim.breach_ring)))
 		return 0;
 	register_metrics();
 	if (persist_decode(data, size, false, false, &meta, &st) == 0) {
@@ -126,9 +127,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)persist_decode(data, size, true, history, &meta, &st);
 		read_back();
 		if (history)
-			metrics_tick(mstore.t0_ns + (mstore.next_step + 1) * STEP_NS);
+			metrics_tick(metrics_view()->t0_ns + (metrics_view()->next_step + 1) * STEP_NS);
 		read_back();
 	}
+	watch_store_fini();
 	metrics_store_fini();
 	return 0;
 }

@@ -14,6 +14,7 @@
 #include "history.h"
 #include "host.h"
 #include "metrics.h"
+#include "watch.h"
 #include "metrics_query.h"
 
 #define NB 17
@@ -267,7 +268,7 @@ static void test_store(void)
 
 	UNIT_CASE("store");
 	now_ns = 1000 * STEP_NS;
-	CHECK_INT(metrics_store_init(&lim, now_ns), 0);
+	CHECK_INT((metrics_store_init(&lim, now_ns) ?: watch_store_init(lim.max_watches, lim.breach_ring)), 0);
 	mt = metrics_api_register(&fake, &top);
 	mc = metrics_api_register(&fake, &ctr);
 	CHECK(mt > 0 && mc > 0);
@@ -320,14 +321,14 @@ static void test_store(void)
 	m = metrics_find("t_events_total");
 	s = m->series[0];
 	qacc_init(&a, m, TIER_FINE);
-	qacc_add(&a, m, &s, 1, TIER_FINE, 0, mstore.last_step, AGG_SUM);
+	qacc_add(&a, m, &s, 1, TIER_FINE, 0, metrics_view()->last_step, AGG_SUM);
 	CHECK_MSG(a.slots == 3 && a.vsum == 15, "slots %u, sum %g", a.slots, a.vsum);
 	CHECK(fabs(qacc_stat(&a, m, ST_INCREASE) - 15) < 1e-9);
 	/* not published for a while: no data, not zeros */
 	for (int i = 0; i < 10; i++)
 		tick();
 	qacc_init(&a, m, TIER_FINE);
-	qacc_add(&a, m, &s, 1, TIER_FINE, mstore.last_step - 2, mstore.last_step, AGG_SUM);
+	qacc_add(&a, m, &s, 1, TIER_FINE, metrics_view()->last_step - 2, metrics_view()->last_step, AGG_SUM);
 	CHECK_INT(a.slots, 0);
 
 	/* the series limit: 40 in all */
@@ -336,7 +337,7 @@ static void test_store(void)
 		lv[0] = pid;
 		refused += metrics_api_add(&fake, mc, lv, 1) == -ENOSPC ? 1000 : 0;
 	}
-	CHECK(mstore.n_series == 40);
+	CHECK(metrics_view()->n_series == 40);
 	CHECK(refused >= 1000);
 	/* a series silent for longer than the coarse tier reaches (600 steps)
 	 * is freed, and its place can be taken */
@@ -345,20 +346,21 @@ static void test_store(void)
 		CHECK_INT(metrics_api_add(&fake, mc, lv, 1), 0);
 		tick();
 	}
-	CHECK_INT(mstore.n_series, 1);
+	CHECK_INT(metrics_view()->n_series, 1);
 	lv[0] = "new";
 	CHECK_INT(metrics_api_add(&fake, mc, lv, 1), 0);
 	lv[0] = "100";
 	CHECK_INT(metrics_api_add(&fake, mc, lv, 1), 0);
-	CHECK_INT(mstore.n_series, 2);
+	CHECK_INT(metrics_view()->n_series, 2);
 	/* a dead owner's metrics go at the next tick */
 	fake.state = PLUGIN_FAILED;
 	tick();
 	CHECK(metrics_find("t_events_total") == NULL);
-	CHECK_INT(mstore.n_series, 0);
+	CHECK_INT(metrics_view()->n_series, 0);
 	fake.state = PLUGIN_LOADED;
+	watch_store_fini();
 	metrics_store_fini();
-	CHECK_INT(mstore.budget.used, 0);
+	CHECK_INT(metrics_view()->budget.used, 0);
 }
 
 /* Publishing into a series that exists allocates nothing. */
@@ -403,7 +405,7 @@ static void test_no_alloc(void)
 	UNIT_CASE("no-alloc");
 	now_ns = 1000 * STEP_NS;
 	fake.in_init = true;
-	CHECK_INT(metrics_store_init(&lim, now_ns), 0);
+	CHECK_INT((metrics_store_init(&lim, now_ns) ?: watch_store_init(lim.max_watches, lim.breach_ring)), 0);
 	mg = metrics_api_register(&fake, &g);
 	mc = metrics_api_register(&fake, &c);
 	mh = metrics_api_register(&fake, &h);
@@ -424,6 +426,7 @@ static void test_no_alloc(void)
 	CHECK_INT(err, 0);
 	CHECK_MSG(after.uordblks == before.uordblks && after.hblkhd == before.hblkhd,
 		  "heap in use %zu -> %zu", before.uordblks, after.uordblks);
+	watch_store_fini();
 	metrics_store_fini();
 }
 

@@ -97,7 +97,7 @@ static void register_all(enum variant v)
 static void store_start(struct metrics_limits l, enum variant v)
 {
 	now_ns = 1000 * STEP_NS;
-	CHECK_INT(metrics_store_init(&l, now_ns), 0);
+	CHECK_INT((metrics_store_init(&l, now_ns) ?: watch_store_init(l.max_watches, l.breach_ring)), 0);
 	register_all(v);
 }
 
@@ -150,7 +150,7 @@ static uint64_t fnv(uint64_t x, const void *p, size_t n)
 /* Every slot of both tiers as a query reads it, and the accumulator. */
 static uint64_t series_hash(const struct series *s)
 {
-	const struct history_geom *g = &mstore.geom;
+	const struct history_geom *g = &metrics_view()->geom;
 	const struct history *h = &s->h;
 	uint64_t x = 1469598103934665603ull;
 
@@ -194,8 +194,8 @@ static uint32_t snapshot(struct snap *out, uint32_t max)
 {
 	uint32_t n = 0;
 
-	for (uint32_t i = 0; i < mstore.n_metrics; i++) {
-		const struct metric *m = mstore.m[i];
+	for (uint32_t i = 0; i < metrics_view()->n_metrics; i++) {
+		const struct metric *m = metrics_view()->m[i];
 
 		for (uint32_t j = 0; j < m->n_series && n < max; j++) {
 			const struct series *s = m->series[j];
@@ -385,13 +385,14 @@ static void build_and_save(void)
 		CHECK_MSG(watch_add(&d, err, sizeof(err)) > 0, "watch %u: %s", i, err);
 	}
 	n_before = snapshot(before, 256);
-	saved_t0 = mstore.t0_unix_ms;
-	saved_last = mstore.last_step;
+	saved_t0 = metrics_view()->t0_unix_ms;
+	saved_last = metrics_view()->last_step;
 	CHECK_INT(persist_write_now(&st), 0);
 	CHECK_INT(st.series_saved, n_before);
 	CHECK_INT(st.watches_saved, 2);
 	CHECK(st.file_bytes > PERSIST_HDR_BYTES && st.file_bytes < st.raw_bytes);
 	CHECK(exists(state_file));
+	watch_store_fini();
 	metrics_store_fini();
 }
 
@@ -438,10 +439,10 @@ static void test_round_trip(void)
 	CHECK_INT(st.watches_restored, 2);
 	CHECK_INT(st.gap_steps, GAP);
 	/* the timeline goes on */
-	CHECK(mstore.t0_unix_ms == saved_t0);
-	CHECK_INT(mstore.last_step, saved_last);
+	CHECK(metrics_view()->t0_unix_ms == saved_t0);
+	CHECK_INT(metrics_view()->last_step, saved_last);
 	cur = saved_last + 1 + GAP;
-	CHECK_INT(mstore.next_step, cur);
+	CHECK_INT(metrics_view()->next_step, cur);
 	/* every slot of every series reads as it did */
 	n_after = snapshot(after, 256);
 	CHECK_INT(n_after, n_before);
@@ -472,33 +473,34 @@ static void test_round_trip(void)
 	/* the next tick records step cur; the steps between are a gap, and
 	 * the coarse slot that was filling is closed with what it had */
 	s = series_of("t_gauge_pct", "1");
-	CHECK(history_get_scalar(&s->h, &mstore.geom, TIER_COARSE, saved_last / 10, &acc_before));
-	now_ns = mstore.t0_ns + (cur + 1) * STEP_NS;
+	CHECK(history_get_scalar(&s->h, &metrics_view()->geom, TIER_COARSE, saved_last / 10, &acc_before));
+	now_ns = metrics_view()->t0_ns + (cur + 1) * STEP_NS;
 	(void)metrics_api_set(&plug, m_gauge, (const char *const[]){ "1" }, 77);
 	/* lower than before: the plugin restarted too */
 	(void)metrics_api_set(&plug, m_cum, NULL, 5);
 	metrics_tick(now_ns);
-	CHECK_INT(mstore.last_step, cur);
-	CHECK(history_get_scalar(&s->h, &mstore.geom, TIER_FINE, cur, &c) && c.mean == 77);
+	CHECK_INT(metrics_view()->last_step, cur);
+	CHECK(history_get_scalar(&s->h, &metrics_view()->geom, TIER_FINE, cur, &c) && c.mean == 77);
 	for (uint64_t k = saved_last + 1; k < cur; k++)
-		CHECK_MSG(!history_get_scalar(&s->h, &mstore.geom, TIER_FINE, k, &c),
+		CHECK_MSG(!history_get_scalar(&s->h, &metrics_view()->geom, TIER_FINE, k, &c),
 			  "step %llu of the gap has data", (unsigned long long)k);
-	CHECK(history_get_scalar(&s->h, &mstore.geom, TIER_COARSE, saved_last / 10, &c) &&
+	CHECK(history_get_scalar(&s->h, &metrics_view()->geom, TIER_COARSE, saved_last / 10, &c) &&
 	      c.mean == acc_before.mean && c.min == acc_before.min && c.max == acc_before.max);
 	for (uint64_t k = saved_last / 10 + 1; k < cur / 10; k++)
-		CHECK(!history_get_scalar(&s->h, &mstore.geom, TIER_COARSE, k, &c));
+		CHECK(!history_get_scalar(&s->h, &metrics_view()->geom, TIER_COARSE, k, &c));
 	/* a cumulative counter's first value after a restart is a baseline,
 	 * not an increase from the value saved */
 	s = series_of("t_cum_total", NULL);
-	CHECK(!history_get_scalar(&s->h, &mstore.geom, TIER_FINE, cur, &c));
+	CHECK(!history_get_scalar(&s->h, &metrics_view()->geom, TIER_FINE, cur, &c));
 	(void)metrics_api_set(&plug, m_cum, NULL, 15);
 	now_ns += STEP_NS;
 	metrics_tick(now_ns);
-	CHECK(history_get_scalar(&s->h, &mstore.geom, TIER_FINE, cur + 1, &c) && c.mean == 10);
+	CHECK(history_get_scalar(&s->h, &metrics_view()->geom, TIER_FINE, cur + 1, &c) && c.mean == 10);
 	/* a restored gauge its plugin has not published since is no data,
 	 * not the zero a new series starts from */
 	s = series_of("t_gauge_pct", "3");
-	CHECK(s && !history_get_scalar(&s->h, &mstore.geom, TIER_FINE, cur, &c));
+	CHECK(s && !history_get_scalar(&s->h, &metrics_view()->geom, TIER_FINE, cur, &c));
+	watch_store_fini();
 	metrics_store_fini();
 }
 
@@ -519,8 +521,9 @@ static void test_clock(void)
 	CHECK_HAS(st.why, "behind");
 	CHECK_INT(st.series_restored, 0);
 	CHECK_INT(st.watches_restored, 2);
-	CHECK(!mstore.any_step);
+	CHECK(!metrics_view()->any_step);
 	CHECK(exists(state_file));
+	watch_store_fini();
 	metrics_store_fini();
 
 	store_start(limits(), SAME);
@@ -530,12 +533,14 @@ static void test_clock(void)
 	CHECK_HAS(st.why, "longer ago than the coarse tier");
 	CHECK_INT(st.watches_restored, 2);
 	CHECK(exists(state_file));
+	watch_store_fini();
 	metrics_store_fini();
 
 	/* just inside it: restored */
 	store_start(limits(), SAME);
 	CHECK_INT(persist_restore_at(now_ns, unix_after(498), &st), 0);
 	CHECK_MSG(st.history_restored, "%s", st.why);
+	watch_store_fini();
 	metrics_store_fini();
 }
 
@@ -558,6 +563,7 @@ static void test_changed_and_limits(void)
 	CHECK_INT(st.series_restored, 1 + 5); /* t_cum_total, 5 processes */
 	/* the watch on the gauge is gone with it; the other one stays */
 	CHECK_INT(st.watches_failed, 1);
+	watch_store_fini();
 	metrics_store_fini();
 
 	UNIT_CASE("top-n");
@@ -570,6 +576,7 @@ static void test_changed_and_limits(void)
 		low += atoi(series_label(m->series[i], 0)) < 107;
 	CHECK_MSG(low == 0, "the 3 busiest (107..109) come back");
 	CHECK_INT(st.series_limits, 2);
+	watch_store_fini();
 	metrics_store_fini();
 
 	UNIT_CASE("budget");
@@ -579,9 +586,10 @@ static void test_changed_and_limits(void)
 	CHECK_INT(persist_restore_at(now_ns, unix_after(GAP), &st), 0);
 	CHECK(st.series_limits > 0 && st.series_restored > 0);
 	CHECK_INT(st.series_restored + st.series_limits, n_before);
-	CHECK_MSG(mstore.budget.used <= mstore.budget.max, "%zu > %zu", mstore.budget.used,
-		  mstore.budget.max);
-	CHECK_INT(mstore.refused_series, 0); /* not counted against the plugins */
+	CHECK_MSG(metrics_view()->budget.used <= metrics_view()->budget.max, "%zu > %zu", metrics_view()->budget.used,
+		  metrics_view()->budget.max);
+	CHECK_INT(metrics_view()->refused_series, 0); /* not counted against the plugins */
+	watch_store_fini();
 	metrics_store_fini();
 }
 
@@ -600,6 +608,7 @@ static void expect_aside(const char *what, const char *why_has)
 	CHECK_MSG(!exists(state_file), "%s: not set aside", what);
 	CHECK_MSG(count_aside("corrupt") == (asides < PERSIST_KEEP_ASIDE ? asides + 1 : asides),
 		  "%s: set-aside files %d (before %d)", what, count_aside("corrupt"), asides);
+	watch_store_fini();
 	metrics_store_fini();
 }
 
@@ -647,7 +656,8 @@ static void test_corrupt(void)
 	 * timeline, a record after the end */
 	{
 		store_start(limits(), SAME);
-		g = mstore.geom;
+		g = metrics_view()->geom;
+		watch_store_fini();
 		metrics_store_fini();
 		uint8_t p[64] = { 'T' }, *q = p + 1;
 
@@ -673,6 +683,7 @@ static void test_corrupt(void)
 			store_start(limits(), SAME);
 			CHECK_INT(persist_restore_at(now_ns, unix_after(GAP), &st), 0);
 			CHECK_MSG(st.history_restored && exists(state_file), "%s", st.why);
+			watch_store_fini();
 			metrics_store_fini();
 		}
 	}
@@ -707,6 +718,7 @@ static void test_geometry(void)
 	CHECK_INT(st.watches_restored, 2);
 	CHECK(!exists(state_file));
 	CHECK_INT(count_aside("geometry"), 1);
+	watch_store_fini();
 	metrics_store_fini();
 }
 
@@ -734,7 +746,7 @@ static void test_cap(void)
 		}
 		tick();
 	}
-	saved_t0 = mstore.t0_unix_ms;
+	saved_t0 = metrics_view()->t0_unix_ms;
 	CHECK_INT(persist_write_now(&st), 0);
 	printf("cap: uncapped %llu bytes\n", (unsigned long long)st.file_bytes);
 	persist_set_limits(60, 900000);
@@ -747,6 +759,7 @@ static void test_cap(void)
 	printf("cap: 1000 series in 900 kB: %u saved, %u without their fine tier, %u left out, "
 	       "%llu bytes\n",
 	       st.series_saved, st.fine_cut, st.series_cut, (unsigned long long)st.file_bytes);
+	watch_store_fini();
 	metrics_store_fini();
 	store_start(l, SAME);
 	CHECK_INT(persist_restore_at(now_ns, saved_t0 + 600 * 1000, &rs), 0);
@@ -756,11 +769,12 @@ static void test_cap(void)
 		struct coarse_cell c;
 		const struct series *s = m->series[i];
 
-		with_fine += history_get_scalar(&s->h, &mstore.geom, TIER_FINE, s->h.last, &c);
-		with_coarse += history_get_scalar(&s->h, &mstore.geom, TIER_COARSE, 30, &c);
+		with_fine += history_get_scalar(&s->h, &metrics_view()->geom, TIER_FINE, s->h.last, &c);
+		with_coarse += history_get_scalar(&s->h, &metrics_view()->geom, TIER_COARSE, 30, &c);
 	}
 	CHECK_INT(with_coarse, st.series_saved);
 	CHECK_INT(with_fine, st.series_saved - st.fine_cut);
+	watch_store_fini();
 	metrics_store_fini();
 	persist_set_limits(60, 64 << 20);
 }
@@ -852,12 +866,14 @@ static void test_background(void)
 	(void)unlink(state_file);
 	CHECK_INT(persist_save_final(), 0);
 	CHECK(exists(state_file));
+	watch_store_fini();
 	metrics_store_fini();
 	saved_t0 = 0;
 	store_start(limits(), SAME);
 	CHECK_INT(persist_restore_at(now_ns, metrics_now_unix_ms() + 200 * 1000, &st), 0);
 	CHECK_MSG(st.history_restored && st.series_restored == 2 * NCPU + NCPU + 1 + 5, "%s",
 		  st.why);
+	watch_store_fini();
 	metrics_store_fini();
 	/* no temporary file is left behind */
 	{
@@ -918,7 +934,7 @@ static void fill_day(uint32_t n_scalar, uint32_t n_hist)
 	for (int b = 0; b < 104; b++)
 		hb[b] = b == 103 ? INFINITY : 250.0 * pow(1.15, b);
 	now_ns = 1000 * STEP_NS;
-	CHECK_INT(metrics_store_init(&l, now_ns), 0);
+	CHECK_INT((metrics_store_init(&l, now_ns) ?: watch_store_init(l.max_watches, l.breach_ring)), 0);
 	plug.in_init = true;
 	d.name = "s_gauge_pct";
 	d.type = SMCP_METRIC_GAUGE;
@@ -929,7 +945,7 @@ static void fill_day(uint32_t n_scalar, uint32_t n_hist)
 	d.n_buckets = 104;
 	mh = metrics_api_register(&plug, &d);
 	plug.in_init = false;
-	g = &mstore.geom;
+	g = &metrics_view()->geom;
 	for (uint32_t i = 0; i < n_scalar; i++) {
 		snprintf(name, sizeof(name), "%u", i);
 		(void)metrics_api_set(&plug, mg, lv, 1);
@@ -943,8 +959,8 @@ static void fill_day(uint32_t n_scalar, uint32_t n_hist)
 	for (uint64_t step = 0; step <= last; step += step < first_fine ? 60 : 1) {
 		double scale = step < first_fine ? 60 : 1;
 
-		for (uint32_t i = 0; i < mstore.n_metrics; i++) {
-			struct metric *m = mstore.m[i];
+		for (uint32_t i = 0; i < metrics_view()->n_metrics; i++) {
+			struct metric *m = metrics_view()->m[i];
 
 			for (uint32_t j = 0; j < m->n_series; j++) {
 				struct series *s = m->series[j];
@@ -964,14 +980,14 @@ static void fill_day(uint32_t n_scalar, uint32_t n_hist)
 					c[20 + (seed >> (k * 2)) % 40] +=
 						(uint64_t)(scale * (double)(1 + (seed >> k) % 50));
 				history_put_hist(&s->h, g, step, c, 2e4 * scale * 300,
-						 &mstore.budget);
+						 metrics_budget());
 				s->pub_step = step;
 			}
 		}
 	}
-	mstore.last_step = last;
-	mstore.next_step = last + 1;
-	mstore.any_step = true;
+	metrics_store_for_tests()->last_step = last;
+	metrics_store_for_tests()->next_step = last + 1;
+	metrics_store_for_tests()->any_step = true;
 }
 
 static void test_day(void)
@@ -983,14 +999,15 @@ static void test_day(void)
 
 	UNIT_CASE("restore-24h");
 	fill_day(500, 50);
-	t0_unix = mstore.t0_unix_ms;
-	last = mstore.last_step;
+	t0_unix = metrics_view()->t0_unix_ms;
+	last = metrics_view()->last_step;
 	CHECK_INT(persist_write_now(&st), 0);
 	CHECK_INT(st.series_saved, 550);
+	watch_store_fini();
 	metrics_store_fini();
 	fill_day(0, 0); /* the same metrics registered, no series */
-	mstore.any_step = false;
-	mstore.last_step = mstore.next_step = 0;
+	metrics_store_for_tests()->any_step = false;
+	metrics_store_for_tests()->last_step = metrics_store_for_tests()->next_step = 0;
 	c0 = cpu_ms();
 	CHECK_INT(persist_restore_at(now_ns, t0_unix + (int64_t)(last + 30) * 1000, &rs), 0);
 	restore_cpu = cpu_ms() - c0;
@@ -998,11 +1015,12 @@ static void test_day(void)
 	printf("24 h, 500 scalar + 50 histogram series: %.1f MiB of history, file %.2f MiB "
 	       "(%.2f MiB raw), written in %.0f ms; restored in %.0f ms (%.0f ms CPU; %.0f ms "
 	       "of it reading and checking)\n",
-	       (double)mstore.budget.used / 1048576, (double)st.file_bytes / 1048576,
+	       (double)metrics_view()->budget.used / 1048576, (double)st.file_bytes / 1048576,
 	       (double)st.raw_bytes / 1048576, (double)st.write_ns / 1e6,
 	       (double)rs.restore_ns / 1e6, restore_cpu, (double)rs.read_ns / 1e6);
 	if (timed())
 		CHECK_MSG(restore_cpu < 200, "restore took %.0f ms of CPU", restore_cpu);
+	watch_store_fini();
 	metrics_store_fini();
 }
 
@@ -1029,8 +1047,8 @@ static void test_stall(void)
 	UNIT_CASE("save-stall");
 	CHECK_INT(persist_open(state_dir, NULL, why, sizeof(why)), 0);
 	fill_day(3840, 256);
-	mstore.t0_ns = 0;
-	now_ns = (mstore.last_step + 1) * STEP_NS;
+	metrics_store_for_tests()->t0_ns = 0;
+	now_ns = (metrics_view()->last_step + 1) * STEP_NS;
 	for (int i = 0; i < 3; i++) {
 		now_ns += STEP_NS;
 		c = thread_cpu_ms();
@@ -1055,13 +1073,14 @@ static void test_stall(void)
 	printf("4096 series (%.0f MiB of history), worst of 3 saves: fork() %.2f ms CPU (%.2f ms "
 	       "wall), the tick right after %.2f ms CPU (%.2f ms without a writer); the file is "
 	       "%.1f MiB (%.0f MiB raw), written by the child in %.0f ms\n",
-	       (double)mstore.budget.used / 1048576, fork_ms, fork_wall, tick_ms, plain_ms,
+	       (double)metrics_view()->budget.used / 1048576, fork_ms, fork_wall, tick_ms, plain_ms,
 	       (double)bg->last.file_bytes / 1048576, (double)bg->last.raw_bytes / 1048576,
 	       (double)bg->last.write_ns / 1e6);
 	if (timed()) {
 		CHECK_MSG(fork_ms < 50, "fork held the loop %.1f ms", fork_ms);
 		CHECK_MSG(tick_ms < 50, "the tick after fork took %.1f ms", tick_ms);
 	}
+	watch_store_fini();
 	metrics_store_fini();
 	persist_close();
 }
@@ -1126,6 +1145,7 @@ static void make_seeds(const char *dir)
 	d = wdef(1);
 	CHECK(watch_add(&d, err, sizeof(err)) > 0);
 	write_seed(dir, "store");
+	watch_store_fini();
 	metrics_store_fini();
 }
 

@@ -4,15 +4,18 @@
  * and control_stats_collection, which holds a BPF_ENABLE_STATS fd only
  * while it samples so programs report real run counts and run times.
  *
- * Every read takes a fresh snapshot with the BPF syscall (inv_scan.c);
+ * Every read takes a fresh snapshot with the BPF syscall (inv_scan.c), on
+ * the core's workers (inv_queue.c), and so does every answer of the tool;
  * only the names BTF gave are kept between reads, and kernel BTF when
  * reads decode struct_ops maps, released BTF_KEEP_MS after the last one.
+ * The sampler's counters are read on a worker too.
  */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -21,11 +24,10 @@
 #include <linux/capability.h>
 
 #include "inv.h"
-#include "inv_emit.h"
+#include "inv_plugin.h"
 #include "inv_stats.h"
 
 #define BTF_KEEP_MS 30000
-#define MAX_PENDING 8
 
 static const struct smcp_config_key inv_config[] = {
 	{ sizeof(struct smcp_config_key), "max_rows", SMCP_CONFIG_INT, "100",
@@ -65,27 +67,6 @@ static const char stats_output[] =
 	"\"window\":{\"type\":\"object\"},\"since_start\":{\"type\":\"object\"},"
 	"\"top\":{\"type\":\"array\"},\"total_programs\":{\"type\":\"integer\"}}}";
 
-struct pending {
-	struct smcp_call *call;
-	struct smcp_result *res;
-	size_t top;
-};
-
-struct inv_plugin {
-	struct smcp_host *host;
-	const struct smcp_host_api *api;
-	char root[PATH_MAX];
-	size_t max_rows;
-	uint64_t default_interval_ms, default_duration_s;
-	struct inv_btf *btf;
-	int btf_timer;
-	struct inv_stats st;
-	int stats_timer;
-	bool user_started; /* start was asked for (not just a one-window sample) */
-	struct pending pend[MAX_PENDING];
-	size_t n_pend;
-};
-
 static struct inv_plugin plugin;
 
 static uint64_t now_ns(struct inv_plugin *p)
@@ -97,8 +78,10 @@ static void btf_release(void *data)
 {
 	struct inv_plugin *p = data;
 
-	inv_btf_release(p->btf);
 	p->btf_timer = 0;
+	/* a worker is using it: its done keeps it another while */
+	if (!p->scanning)
+		inv_btf_release(p->btf);
 }
 
 /*
@@ -106,9 +89,9 @@ static void btf_release(void *data)
  * inv_btf.c) gives it back at once: kept while reads came in, it stayed
  * for as long as a client kept reading (issue 20). A read that decoded
  * struct_ops maps needs it again next time, so then it is kept until reads
- * stop for BTF_KEEP_MS.
+ * stop for BTF_KEEP_MS. Called on the loop when no snapshot job uses it.
  */
-static void btf_touch(struct inv_plugin *p)
+void inv_btf_touch(struct inv_plugin *p)
 {
 	int t;
 
@@ -128,107 +111,40 @@ static void btf_touch(struct inv_plugin *p)
 		inv_btf_release(p->btf);
 }
 
-static int snapshot(struct inv_plugin *p, struct inv_snap *s, unsigned want,
-		    struct smcp_result *res)
-{
-	char why[320] = "";
-	int err = inv_scan(s, p->btf, p->root, want, why, sizeof(why));
-
-	btf_touch(p);
-	if (err)
-		(void)p->api->result_error(res, "%s", why[0] ? why : strerror(-err));
-	return err;
-}
-
-static struct inv_emit emitter(struct inv_plugin *p, struct smcp_json *j, const struct inv_snap *s)
-{
-	return (struct inv_emit){
-		.api = p->api,
-		.j = j,
-		.s = s,
-		.st = &p->st,
-		.now_ns = now_ns(p),
-		.default_duration_s = p->default_duration_s,
-		.max_rows = p->max_rows,
-	};
-}
-
 /* ------------------------------------------------------------- resources */
+
+static int read_with(struct inv_plugin *p, struct smcp_call *call, struct smcp_result *res,
+		     enum inv_req_kind kind, unsigned want, uint32_t id)
+{
+	struct inv_req *r = inv_req_new(p, kind, want, call, res);
+
+	if (!r)
+		return -ENOMEM;
+	r->id = id;
+	return inv_req_submit(r);
+}
 
 static int programs_read(void *data, struct smcp_call *call, const char *uri,
 			 const struct smcp_args *vars, struct smcp_result *res)
 {
-	struct inv_plugin *p = data;
-	struct smcp_json *j;
-	struct inv_snap s;
-	struct inv_emit e;
-	int err = snapshot(p, &s, INV_WANT_ALL, res);
-
-	if (err)
-		return err;
-	j = p->api->result_json(res);
-	if (!j) {
-		inv_snap_free(&s);
-		return -ENOMEM;
-	}
-	e = emitter(p, j, &s);
-	err = inv_emit_programs(&e);
-	inv_snap_free(&s);
-	return err < 0 ? err : 0;
+	return read_with(data, call, res, INV_REQ_PROGRAMS, INV_WANT_ALL, 0);
 }
 
 static int program_read(void *data, struct smcp_call *call, const char *uri,
 			const struct smcp_args *vars, struct smcp_result *res)
 {
 	struct inv_plugin *p = data;
-	const struct inv_prog *prog;
-	struct smcp_json *j;
-	struct inv_snap s;
-	struct inv_emit e;
 	int64_t id;
-	int err;
 
 	if (p->api->arg_int(vars, "id", &id) || id <= 0 || id > UINT32_MAX)
 		return -ENOENT;
-	err = snapshot(p, &s, INV_WANT_ALL, res);
-	if (err)
-		return err;
-	prog = inv_find_prog(&s, (uint32_t)id);
-	if (!prog) {
-		inv_snap_free(&s);
-		return -ENOENT;
-	}
-	j = p->api->result_json(res);
-	if (!j) {
-		inv_snap_free(&s);
-		return -ENOMEM;
-	}
-	e = emitter(p, j, &s);
-	err = inv_emit_program(&e, prog);
-	inv_snap_free(&s);
-	return err < 0 ? err : 0;
+	return read_with(p, call, res, INV_REQ_PROGRAM, INV_WANT_ALL, (uint32_t)id);
 }
 
 static int maps_read(void *data, struct smcp_call *call, const char *uri,
 		     const struct smcp_args *vars, struct smcp_result *res)
 {
-	struct inv_plugin *p = data;
-	struct smcp_json *j;
-	struct inv_snap s;
-	struct inv_emit e;
-	int err = snapshot(p, &s, INV_WANT_MAPS | INV_WANT_OWNERS, res);
-
-	if (err)
-		return err;
-	j = p->api->result_json(res);
-	if (!j) {
-		inv_snap_free(&s);
-		return -ENOMEM;
-	}
-	e = emitter(p, j, &s);
-	err = inv_emit_maps(&e);
-	inv_snap_free(&s);
-	return err < 0 ? err : 0;
+	return read_with(data, call, res, INV_REQ_MAPS, INV_WANT_MAPS | INV_WANT_OWNERS, 0);
 }
 
 static int complete_id(void *data, const char *arg_name, const char *prefix,
@@ -255,6 +171,25 @@ static int complete_id(void *data, const char *arg_name, const char *prefix,
 
 /* ------------------------------------------------------------ sampling */
 
+/*
+ * Each window reads every program's run-time counters: four syscalls a
+ * program, 20-70 ms with two thousand of them. The reads run on a worker
+ * (one at a time; a timer tick that finds the last one still running lets
+ * its window grow); what they read is applied on the loop in their done,
+ * which also does what the tick did: stop after duration_s or after a
+ * one-window sample, answer the samples waiting for the window, notify.
+ * A read started for a collection since stopped is dropped (stats_gen).
+ */
+struct counters_job {
+	struct inv_plugin *p;
+	uint64_t gen;
+	bool base; /* the collection's first snapshot */
+	struct inv_counter *c;
+	size_t n;
+	uint64_t at_ns;
+	int err;
+};
+
 static void stats_tick(void *data);
 
 static void stop_collection(struct inv_plugin *p, const char *reason)
@@ -263,6 +198,8 @@ static void stop_collection(struct inv_plugin *p, const char *reason)
 		(void)p->api->timer_remove(p->host, p->stats_timer);
 	p->stats_timer = 0;
 	p->user_started = false;
+	p->stats_gen++;
+	p->counting = false;
 	if (inv_stats_running(&p->st)) {
 		inv_stats_stop(&p->st, now_ns(p), reason);
 		p->api->log(p->host, SMCP_LOG_INFO, "BPF run-time stats released: %s", reason);
@@ -284,89 +221,42 @@ static int arm_timer(struct inv_plugin *p, uint64_t interval_ms)
 	return 0;
 }
 
-static int start_collection(struct inv_plugin *p, uint64_t interval_ms, struct smcp_result *res)
-{
-	char why[256];
-	int err;
-
-	err = inv_stats_start(&p->st, now_ns(p), interval_ms, why, sizeof(why));
-	if (err) {
-		(void)p->api->result_error(res, "cannot collect BPF run-time stats: %s", why);
-		return err;
-	}
-	err = arm_timer(p, interval_ms);
-	if (err) {
-		inv_stats_stop(&p->st, now_ns(p), "could not add a timer");
-		(void)p->api->result_error(res, "cannot add the sampling timer: %s",
-					   strerror(-err));
-		return err;
-	}
-	p->api->log(p->host, SMCP_LOG_INFO, "BPF run-time stats on, window %llu ms",
-		    (unsigned long long)interval_ms);
-	return 0;
-}
-
-static int emit_report(struct inv_plugin *p, struct smcp_result *res, const char *action,
-		       size_t top, const char *message)
-{
-	struct smcp_json *j;
-	struct inv_snap s;
-	struct inv_emit e;
-	char why[320] = "";
-	bool have;
-	int err;
-
-	have = inv_scan(&s, p->btf, p->root,
-			INV_WANT_MAPS | INV_WANT_STRUCT_OPS | INV_WANT_OWNERS | INV_WANT_NAMES, why,
-			sizeof(why)) == 0;
-	btf_touch(p);
-	j = p->api->result_json(res);
-	if (!j) {
-		if (have)
-			inv_snap_free(&s);
-		return -ENOMEM;
-	}
-	e = emitter(p, j, have ? &s : NULL);
-	err = inv_emit_stats_report(&e, action, top, message);
-	if (!have)
-		p->api->json_string(j, "snapshot_error", why);
-	else
-		inv_snap_free(&s);
-	return err < 0 ? err : 0;
-}
-
+/* Answer the samples waiting for a window: from the next snapshot, or
+ * with error now. */
 static void finish_pending(struct inv_plugin *p, const char *error)
 {
-	struct pending done[MAX_PENDING];
+	struct inv_req *done[INV_MAX_PENDING];
 	size_t n = p->n_pend;
 
 	/* completing may run host code; work on a copy of the list */
 	memcpy(done, p->pend, sizeof(done));
 	p->n_pend = 0;
 	for (size_t i = 0; i < n; i++) {
-		int err = 0;
-
 		if (error)
-			(void)p->api->result_error(done[i].res, "%s", error);
+			inv_req_fail(done[i], error);
 		else
-			err = emit_report(p, done[i].res, "sample", done[i].top, NULL);
-		(void)p->api->call_complete(done[i].call, err);
+			inv_req_queue(done[i]);
 	}
 }
 
-static void stats_tick(void *data)
+/* On a worker: only the job. The time is the host's clock (now_ns is
+ * CLOCK_MONOTONIC), read here: a window ends when its counters are read,
+ * however long the job waited for a worker. */
+static int counters_work(void *data)
 {
-	struct inv_plugin *p = data;
-	int err = inv_stats_tick(&p->st, now_ns(p));
+	struct counters_job *cj = data;
+	struct timespec ts;
 
-	if (err) {
-		char why[160];
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	cj->at_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	cj->err = inv_read_counters(&cj->c, &cj->n);
+	return 0;
+}
 
-		snprintf(why, sizeof(why), "reading program counters failed: %s", strerror(-err));
-		stop_collection(p, why);
-		finish_pending(p, why);
-		return;
-	}
+static void counters_window(struct inv_plugin *p, struct counters_job *cj)
+{
+	inv_stats_push(&p->st, cj->c, cj->n, cj->at_ns);
+	cj->c = NULL;
 	if (p->user_started && p->st.stop_at_ns && now_ns(p) >= p->st.stop_at_ns)
 		stop_collection(p, "stopped by itself after duration_s");
 	/* a sample alone needs one window: release the fd before answering */
@@ -376,18 +266,134 @@ static void stats_tick(void *data)
 	(void)p->api->notify_resource_updated(p->host, "bpf://programs");
 }
 
-static void sample_cancelled(void *data, struct smcp_call *call)
+static void counters_done(void *data, int result)
+{
+	struct counters_job *cj = data;
+	struct inv_plugin *p = cj->p;
+	char why[200];
+	int err;
+
+	(void)result;
+	if (cj->gen != p->stats_gen || !inv_stats_running(&p->st))
+		goto out; /* stopped (and maybe started again) meanwhile */
+	p->counting = false;
+	if (cj->err) {
+		snprintf(why, sizeof(why), "%s program counters failed: %s",
+			 cj->base ? "cannot collect BPF run-time stats: reading" : "reading",
+			 strerror(-cj->err));
+		stop_collection(p, why);
+		finish_pending(p, why);
+		goto out;
+	}
+	if (!cj->base) {
+		counters_window(p, cj);
+		goto out;
+	}
+	inv_stats_set_base(&p->st, cj->c, cj->n, cj->at_ns);
+	cj->c = NULL;
+	err = arm_timer(p, p->st.interval_ms);
+	if (err) {
+		snprintf(why, sizeof(why), "cannot add the sampling timer: %s", strerror(-err));
+		stop_collection(p, "could not add a timer");
+		finish_pending(p, why);
+	}
+out:
+	free(cj->c);
+	free(cj);
+}
+
+/* Read the counters for the current collection on a worker (on the loop
+ * when no job can be submitted). */
+static int read_counters(struct inv_plugin *p, bool base)
+{
+	struct counters_job *cj = calloc(1, sizeof(*cj));
+
+	if (!cj)
+		return -ENOMEM;
+	cj->p = p;
+	cj->gen = p->stats_gen;
+	cj->base = base;
+	p->counting = true;
+	if (p->api->work_submit(p->host, counters_work, counters_done, cj)) {
+		counters_work(cj);
+		counters_done(cj, 0);
+	}
+	return 0;
+}
+
+static void stats_tick(void *data)
 {
 	struct inv_plugin *p = data;
 
+	if (p->counting)
+		return; /* the last read is still running: this window grows */
+	if (read_counters(p, false)) {
+		stop_collection(p, "reading program counters failed: out of memory");
+		finish_pending(p, "reading program counters failed: out of memory");
+	}
+}
+
+static int start_collection(struct inv_plugin *p, uint64_t interval_ms, struct smcp_result *res)
+{
+	char why[256];
+	int err;
+
+	err = inv_stats_enable(&p->st, now_ns(p), interval_ms, why, sizeof(why));
+	if (err) {
+		(void)p->api->result_error(res, "cannot collect BPF run-time stats: %s", why);
+		return err;
+	}
+	p->stats_gen++;
+	/* the base snapshot; its done arms the window timer */
+	err = read_counters(p, true);
+	if (err) {
+		inv_stats_stop(&p->st, now_ns(p), "could not read the counters");
+		(void)p->api->result_error(res, "cannot collect BPF run-time stats: %s",
+					   strerror(-err));
+		return err;
+	}
+	if (!inv_stats_running(&p->st)) {
+		/* read here (no worker) and failed: last_stop says why */
+		(void)p->api->result_error(res, "%s", p->st.last_stop);
+		return -EIO;
+	}
+	p->api->log(p->host, SMCP_LOG_INFO, "BPF run-time stats on, window %llu ms",
+		    (unsigned long long)interval_ms);
+	return 0;
+}
+
+/* The tool's answer: state, window and top programs, from a snapshot. */
+static int report(struct inv_plugin *p, struct smcp_call *call, struct smcp_result *res,
+		  const char *action, size_t top, const char *message)
+{
+	struct inv_req *r = inv_req_new(p, INV_REQ_REPORT,
+					INV_WANT_MAPS | INV_WANT_STRUCT_OPS | INV_WANT_OWNERS |
+						INV_WANT_NAMES,
+					call, res);
+
+	if (!r)
+		return -ENOMEM;
+	r->action = action;
+	r->top = top;
+	snprintf(r->message, sizeof(r->message), "%s", message ? message : "");
+	return inv_req_submit(r);
+}
+
+static void sample_cancelled(void *data, struct smcp_call *call)
+{
+	struct inv_req *r = data;
+	struct inv_plugin *p = r->p;
+
+	(void)call;
 	if (!p->api)
 		return; /* unloaded already */
 	for (size_t i = 0; i < p->n_pend; i++) {
-		if (p->pend[i].call != call)
+		if (p->pend[i] != r)
 			continue;
 		p->pend[i] = p->pend[--p->n_pend];
 		break;
 	}
+	inv_req_free(r);
 	if (!p->n_pend && !p->user_started)
 		stop_collection(p, "sample cancelled");
 }
@@ -399,6 +405,7 @@ static int control_stats(void *data, struct smcp_call *call, const struct smcp_a
 	const struct smcp_host_api *api = p->api;
 	uint64_t interval = p->default_interval_ms, duration = p->default_duration_s;
 	const char *action = NULL;
+	struct inv_req *r;
 	char msg[256];
 	size_t top = 10;
 	int64_t v;
@@ -430,33 +437,42 @@ static int control_stats(void *data, struct smcp_call *call, const struct smcp_a
 		}
 		p->user_started = true;
 		p->st.stop_at_ns = duration ? now_ns(p) + duration * 1000000000ull : 0;
-		return emit_report(p, res, "start", top, msg);
+		return report(p, call, res, "start", top, msg);
 	}
 	if (strcmp(action, "stop") == 0) {
 		bool was = inv_stats_running(&p->st);
 
 		stop_collection(p, "stopped by control_stats_collection");
 		finish_pending(p, "stats collection was stopped before the window ended");
-		return emit_report(p, res, "stop", top,
-				   was ? "stopped: the stats fd is released; the last window "
-					 "stays readable until the next start"
-				       : "was not collecting");
+		return report(p, call, res, "stop", top,
+			      was ? "stopped: the stats fd is released; the last window "
+				    "stays readable until the next start"
+				  : "was not collecting");
 	}
 	if (strcmp(action, "status") == 0)
-		return emit_report(p, res, "status", top, NULL);
+		return report(p, call, res, "status", top, NULL);
 	if (strcmp(action, "sample") == 0) {
-		if (p->n_pend == MAX_PENDING) {
+		if (p->n_pend == INV_MAX_PENDING) {
 			(void)api->result_error(res, "%d samples are already waiting for the next "
-						"window; call again after it", MAX_PENDING);
+						"window; call again after it", INV_MAX_PENDING);
 			return 0;
 		}
 		if (!inv_stats_running(&p->st) && start_collection(p, interval, res))
 			return 0;
 		if (!call)
-			return emit_report(p, res, "sample", top, "no call to complete later: "
-							       "this is the state now");
-		p->pend[p->n_pend++] = (struct pending){ .call = call, .res = res, .top = top };
-		(void)api->call_on_cancel(call, sample_cancelled, p);
+			return report(p, call, res, "sample", top, "no call to complete later: "
+								   "this is the state now");
+		r = inv_req_new(p, INV_REQ_REPORT,
+				INV_WANT_MAPS | INV_WANT_STRUCT_OPS | INV_WANT_OWNERS |
+					INV_WANT_NAMES,
+				call, res);
+		if (!r)
+			return -ENOMEM;
+		r->action = "sample";
+		r->top = top;
+		r->state = INV_REQ_WINDOW;
+		p->pend[p->n_pend++] = r;
+		(void)api->call_on_cancel(call, sample_cancelled, r);
 		return SMCP_PENDING;
 	}
 	(void)api->result_error(res, "action must be start, stop, status or sample (got \"%s\")",
@@ -588,7 +604,11 @@ static void inv_fini(struct smcp_host *host)
 {
 	struct inv_plugin *p = &plugin;
 
-	/* the host removes our timers and has cancelled pending calls */
+	/* the host removes our timers, has cancelled pending calls and has
+	 * run the done of every job */
+	inv_queue_fini(p);
+	for (size_t i = 0; i < p->n_pend; i++)
+		inv_req_free(p->pend[i]);
 	inv_stats_free(&p->st);
 	inv_btf_free(p->btf);
 	memset(p, 0, sizeof(*p));

@@ -31,12 +31,13 @@ static void free_snaps(struct inv_stats *st)
 	free(st->base);
 	st->base = st->prev = st->cur = NULL;
 	st->n_base = st->n_prev = st->n_cur = 0;
+	st->base_ns = st->prev_ns = st->cur_ns = 0;
 }
 
-int inv_stats_start(struct inv_stats *st, uint64_t now_ns, uint64_t interval_ms, char *why,
-		    size_t why_len)
+int inv_stats_enable(struct inv_stats *st, uint64_t now_ns, uint64_t interval_ms, char *why,
+		     size_t why_len)
 {
-	int fd, err;
+	int fd;
 
 	if (inv_stats_running(st))
 		return -EALREADY;
@@ -44,27 +45,25 @@ int inv_stats_start(struct inv_stats *st, uint64_t now_ns, uint64_t interval_ms,
 	st->windows = 0;
 	fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 	if (fd < 0) {
-		err = fd;
-		snprintf(why, why_len, "bpf(BPF_ENABLE_STATS) failed: %s%s", strerror(-err),
-			 err == -EPERM ? " (needs CAP_SYS_ADMIN: run schedmcp as root)"
-			 : err == -EINVAL ? " (kernel older than 5.8)" : "");
-		return err;
-	}
-	err = inv_read_counters(&st->base, &st->n_base);
-	if (err) {
-		close(fd);
-		snprintf(why, why_len, "reading program counters: %s", strerror(-err));
-		return err;
+		snprintf(why, why_len, "bpf(BPF_ENABLE_STATS) failed: %s%s", strerror(-fd),
+			 fd == -EPERM ? " (needs CAP_SYS_ADMIN: run schedmcp as root)"
+			 : fd == -EINVAL ? " (kernel older than 5.8)" : "");
+		return fd;
 	}
 	st->fd = fd;
-	st->prev = st->cur = st->base;
-	st->n_prev = st->n_cur = st->n_base;
-	st->base_ns = st->prev_ns = st->cur_ns = now_ns;
 	st->started_ns = now_ns;
 	st->interval_ms = interval_ms;
-	st->windows = 0;
 	st->stop_at_ns = 0;
 	return 0;
+}
+
+void inv_stats_set_base(struct inv_stats *st, struct inv_counter *c, size_t n, uint64_t at_ns)
+{
+	free_snaps(st);
+	st->base = st->prev = st->cur = c;
+	st->n_base = st->n_prev = st->n_cur = n;
+	st->base_ns = st->prev_ns = st->cur_ns = at_ns;
+	st->windows = 0;
 }
 
 void inv_stats_stop(struct inv_stats *st, uint64_t now_ns, const char *reason)
@@ -76,17 +75,8 @@ void inv_stats_stop(struct inv_stats *st, uint64_t now_ns, const char *reason)
 	st->last_stop_ns = now_ns;
 }
 
-int inv_stats_tick(struct inv_stats *st, uint64_t now_ns)
+void inv_stats_push(struct inv_stats *st, struct inv_counter *c, size_t n, uint64_t at_ns)
 {
-	struct inv_counter *c;
-	size_t n;
-	int err;
-
-	if (!inv_stats_running(st))
-		return -ENOTCONN;
-	err = inv_read_counters(&c, &n);
-	if (err)
-		return err;
 	if (st->prev != st->base)
 		free(st->prev);
 	st->prev = st->cur;
@@ -94,9 +84,8 @@ int inv_stats_tick(struct inv_stats *st, uint64_t now_ns)
 	st->prev_ns = st->cur_ns;
 	st->cur = c;
 	st->n_cur = n;
-	st->cur_ns = now_ns;
+	st->cur_ns = at_ns;
 	st->windows++;
-	return 0;
 }
 
 static const struct inv_counter *find(const struct inv_counter *a, size_t n, uint32_t id)

@@ -32,16 +32,25 @@ struct inv_delta {
 };
 
 void inv_stats_init(struct inv_stats *st);
-/* Take the fd and the base snapshot. 0, or -errno with why filled. */
-int inv_stats_start(struct inv_stats *st, uint64_t now_ns, uint64_t interval_ms, char *why,
-		    size_t why_len);
+/*
+ * Take the fd: the kernel counts from now on. 0, or -errno with why
+ * filled. The counters are read apart (inv_read_counters, on a worker:
+ * thousands of programs take tens of ms) and handed over with
+ * inv_stats_set_base, then inv_stats_push for each window.
+ */
+int inv_stats_enable(struct inv_stats *st, uint64_t now_ns, uint64_t interval_ms, char *why,
+		     size_t why_len);
+/* The first snapshot, read at at_ns (CLOCK_MONOTONIC, the host's clock);
+ * st takes c. Windows are counted from it. */
+void inv_stats_set_base(struct inv_stats *st, struct inv_counter *c, size_t n, uint64_t at_ns);
 /* Release the fd; the last windows stay readable until the next start.
  * reason is kept for status. */
 void inv_stats_stop(struct inv_stats *st, uint64_t now_ns, const char *reason);
 /* Release everything (plugin unload). */
 void inv_stats_free(struct inv_stats *st);
-/* One more snapshot: the window is now [prev, cur]. 0 or -errno. */
-int inv_stats_tick(struct inv_stats *st, uint64_t now_ns);
+/* One more snapshot, read at at_ns: the window is now [prev, cur]. st
+ * takes c. */
+void inv_stats_push(struct inv_stats *st, struct inv_counter *c, size_t n, uint64_t at_ns);
 bool inv_stats_running(const struct inv_stats *st);
 
 /* The last window's and the since-start difference for program id (also

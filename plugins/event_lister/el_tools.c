@@ -107,38 +107,41 @@ static int unknown_name(struct el_plugin *p, struct smcp_result *res, const char
 static void emit_perf_subsystems(struct el_plugin *p, struct smcp_json *j)
 {
 	const struct smcp_host_api *api = p->api;
+	const struct ev_catalog *ev;
 
 	api->json_object(j, "perf_subsystems");
-	if (el_events(p)) {
+	if (!p->ev) {
 		api->json_string(j, "error", p->ev_reason);
 		api->json_end(j);
 		return;
 	}
-	api->json_uint(j, "count", p->ev.n_subs);
-	api->json_uint(j, "total_events", p->ev.n);
+	ev = &p->ev->c;
+	api->json_uint(j, "count", ev->n_subs);
+	api->json_uint(j, "total_events", ev->n);
 	api->json_array(j, "subsystems");
-	for (size_t i = 0; i < p->ev.n_subs; i++)
-		api->json_string(j, NULL, p->ev.subs[i].name);
+	for (size_t i = 0; i < ev->n_subs; i++)
+		api->json_string(j, NULL, ev->subs[i].name);
 	api->json_end(j);
 	api->json_object(j, "event_counts");
-	for (size_t i = 0; i < p->ev.n_subs; i++)
-		api->json_uint(j, p->ev.subs[i].name, p->ev.subs[i].count);
+	for (size_t i = 0; i < ev->n_subs; i++)
+		api->json_uint(j, ev->subs[i].name, ev->subs[i].count);
 	api->json_end(j);
-	el_emit_tracefs_source(p, j);
+	el_emit_tracefs_source(p, p->ev, j);
 	api->json_end(j);
 }
 
 static void emit_kprobe_info(struct el_plugin *p, struct smcp_json *j)
 {
 	const struct smcp_host_api *api = p->api;
-	const struct kf_list *l = &p->kf;
+	const struct kf_list *l;
 
 	api->json_object(j, "kprobe_info");
-	if (el_kfuncs(p)) {
+	if (!p->kf) {
 		api->json_string(j, "error", p->kf_reason);
 		api->json_end(j);
 		return;
 	}
+	l = &p->kf->l;
 	api->json_uint(j, "total_functions", l->n);
 	api->json_array(j, "modules");
 	for (size_t i = 0; i < l->n_mods; i++)
@@ -148,8 +151,24 @@ static void emit_kprobe_info(struct el_plugin *p, struct smcp_json *j)
 	for (size_t i = 0; i < l->n_mods; i++)
 		api->json_uint(j, l->mods[i].name, l->mods[i].count);
 	api->json_end(j);
-	el_emit_kprobe_source(p, j);
+	el_emit_kprobe_source(p, p->kf, j);
 	api->json_end(j);
+}
+
+static int subsystems_run(struct el_plugin *p, struct el_call *c)
+{
+	struct smcp_json *j = p->api->result_json(c->res);
+
+	if (!j)
+		return -ENOMEM;
+	if (c->want & EL_EVENTS)
+		emit_perf_subsystems(p, j);
+	if (c->want & EL_KFUNCS)
+		emit_kprobe_info(p, j);
+	return p->api->json_string(j, "more",
+				   "list_events {\"event_type\":\"perf\",\"subsystem\":\"sched\"} "
+				   "lists one subsystem; event_type kprobe with subsystem MODULE "
+				   "lists one module's functions");
 }
 
 static int list_event_subsystems(void *data, struct smcp_call *call,
@@ -157,20 +176,16 @@ static int list_event_subsystems(void *data, struct smcp_call *call,
 {
 	struct el_plugin *p = data;
 	const char *type = "all";
-	struct smcp_json *j;
+	unsigned want = 0;
+	struct el_call *c;
 
 	(void)p->api->arg_string(args, "event_type", &type);
-	j = p->api->result_json(res);
-	if (!j)
-		return -ENOMEM;
 	if (strcmp(type, "kprobe") != 0)
-		emit_perf_subsystems(p, j);
+		want |= EL_EVENTS;
 	if (strcmp(type, "perf") != 0 && strcmp(type, "tracepoint") != 0)
-		emit_kprobe_info(p, j);
-	return p->api->json_string(j, "more",
-				   "list_events {\"event_type\":\"perf\",\"subsystem\":\"sched\"} "
-				   "lists one subsystem; event_type kprobe with subsystem MODULE "
-				   "lists one module's functions");
+		want |= EL_KFUNCS;
+	c = el_call_new(p, call, res, subsystems_run, want);
+	return c ? el_call_start(c) : -ENOMEM;
 }
 
 /* ------------------------------------------------------------- list_events */
@@ -182,9 +197,11 @@ struct page {
 	bool byte_cut;  /* stopped at EL_PAGE_BYTES before limit */
 };
 
-/* The rows [first, first+count) of a list that pass the filter, paged. */
+/* The rows [first, first+count) of one version of a list that pass the
+ * filter, paged. The list is held (a reference) while a worker pages it. */
 struct rows {
-	struct el_plugin *p;
+	struct el_events *ev;   /* perf */
+	struct el_kfuncs *kf;   /* kprobe */
 	bool kprobe;
 	size_t first, count;
 	int mod; /* kprobe: only this module (-1: all) */
@@ -192,11 +209,12 @@ struct rows {
 
 static const char *row_name(const struct rows *r, size_t i, char *buf, size_t len)
 {
-	const struct kf_list *l = &r->p->kf;
+	const struct kf_list *l;
 	const char *mod;
 
 	if (!r->kprobe)
-		return ev_catalog_name(&r->p->ev, i);
+		return ev_catalog_name(&r->ev->c, i);
+	l = &r->kf->l;
 	mod = l->mods[l->fn[i].mod].name;
 	if (strcmp(mod, "vmlinux") == 0)
 		return kf_name(l, i);
@@ -211,9 +229,9 @@ static int row_match(const struct rows *r, struct el_filter *f, size_t i, const 
 	int hit;
 
 	if (r->kprobe) {
-		if (r->mod >= 0 && r->p->kf.fn[i].mod != (uint32_t)r->mod)
+		if (r->mod >= 0 && r->kf->l.fn[i].mod != (uint32_t)r->mod)
 			return 0;
-		hit = el_filter_match(f, kf_name(&r->p->kf, i));
+		hit = el_filter_match(f, kf_name(&r->kf->l, i));
 		return hit || !strchr(name, ' ') ? hit : el_filter_match(f, name);
 	}
 	hit = el_filter_match(f, ev_event_part(name));
@@ -222,7 +240,8 @@ static int row_match(const struct rows *r, struct el_filter *f, size_t i, const 
 
 /* Pick the page's rows (indexes into picked, at most pg->limit) and count
  * every match, so the answer can lead with the totals. 0, or what
- * row_match failed with. */
+ * row_match failed with. Touches only r, f, pg and picked: it runs on a
+ * worker for long lists. */
 static int select_rows(const struct rows *r, struct el_filter *f, struct page *pg,
 		       size_t *picked)
 {
@@ -250,10 +269,10 @@ static int select_rows(const struct rows *r, struct el_filter *f, struct page *p
 	return 0;
 }
 
-static void emit_rows(const struct rows *r, const struct page *pg, const size_t *picked,
-		      struct smcp_json *j, bool formats)
+static void emit_rows(struct el_plugin *p, const struct rows *r, const struct page *pg,
+		      const size_t *picked, struct smcp_json *j, bool formats)
 {
-	const struct smcp_host_api *api = r->p->api;
+	const struct smcp_host_api *api = p->api;
 	char buf[600];
 
 	api->json_array(j, "events");
@@ -264,8 +283,207 @@ static void emit_rows(const struct rows *r, const struct page *pg, const size_t 
 		return;
 	api->json_array(j, "formats");
 	for (size_t k = 0; k < pg->returned; k++)
-		el_emit_format(r->p, j, NULL, ev_catalog_name(&r->p->ev, picked[k]), false);
+		el_emit_format(p, j, NULL, ev_catalog_name(&r->ev->c, picked[k]), false);
 	api->json_end(j);
+}
+
+/*
+ * One list_events page, from the filter to the answer. Filtering a long
+ * list, or with a regex (which may spend its whole CPU budget), runs on a
+ * worker; the page is written on the loop.
+ */
+struct search {
+	struct el_call *c;
+	struct rows r;
+	struct page pg;
+	struct el_filter f;
+	size_t *picked;
+	bool formats, limit_cut;
+	int rc; /* select_rows' */
+};
+
+/* Lists up to this long with a plain substring filter are paged on the
+ * loop: well under a millisecond (2-3 thousand tracepoints in 0.3 ms). */
+#define EL_INLINE_ROWS 4096
+
+static void search_free(struct search *s)
+{
+	el_events_put(s->r.ev);
+	el_kfuncs_put(s->r.kf);
+	el_filter_free(&s->f);
+	free(s->picked);
+	free(s);
+}
+
+static int search_answer(struct el_plugin *p, struct search *s)
+{
+	const struct smcp_host_api *api = p->api;
+	const struct el_call *c = s->c;
+	const struct page *pg = &s->pg;
+	struct smcp_json *j;
+	char note[512];
+
+	if (s->rc == -E2BIG) {
+		/* the pattern, not the daemon, failed: the model can fix it */
+		(void)api->result_error(c->res, "%s (filter \"%s\" over %zu %s)", s->f.why,
+					c->filter, s->r.count, s->r.kprobe ? "functions" : "tracepoints");
+		return 0;
+	}
+	j = s->rc ? NULL : api->result_json(c->res);
+	if (!j)
+		return s->rc ? s->rc : -ENOMEM;
+	api->json_string(j, "event_type", s->r.kprobe ? "kprobe" : "perf");
+	api->json_string(j, "subsystem", c->sub);
+	api->json_string(j, "filter_applied", c->filter && *c->filter ? c->filter : NULL);
+	api->json_uint(j, "total_count", pg->total);
+	api->json_uint(j, "returned_count", pg->returned);
+	api->json_int(j, "offset", pg->offset);
+	api->json_int(j, "limit", pg->limit);
+	api->json_bool(j, "has_more", (int64_t)pg->total > pg->offset + (int64_t)pg->returned);
+	if ((int64_t)pg->total > pg->offset + (int64_t)pg->returned) {
+		api->json_int(j, "next_offset", pg->offset + (int64_t)pg->returned);
+		snprintf(note, sizeof(note),
+			 "showing %zu of %zu matches from offset %lld%s; call again with "
+			 "offset %lld for the next page, or narrow with filter/subsystem",
+			 pg->returned, pg->total, (long long)pg->offset,
+			 s->limit_cut ? " (limit lowered to 10 because include_format)"
+			 : pg->byte_cut ? " (page cut before limit to keep the answer small)" : "",
+			 (long long)(pg->offset + (int64_t)pg->returned));
+		api->json_string(j, "note", note);
+	} else if (pg->offset > 0 && (size_t)pg->offset >= pg->total && pg->total) {
+		snprintf(note, sizeof(note), "offset %lld is past the last match (%zu matches)",
+			 (long long)pg->offset, pg->total);
+		api->json_string(j, "note", note);
+	} else if (!pg->total) {
+		api->json_string(j, "note", "nothing matched; try a shorter filter or no "
+					    "subsystem");
+	}
+	emit_rows(p, &s->r, pg, s->picked, j, s->formats);
+	if (s->r.kprobe)
+		return el_emit_kprobe_source(p, s->r.kf, j);
+	return el_emit_tracefs_source(p, s->r.ev, j);
+}
+
+static int search_work(void *data)
+{
+	struct search *s = data;
+
+	s->rc = select_rows(&s->r, &s->f, &s->pg, s->picked);
+	return 0;
+}
+
+static void search_done(void *data, int result)
+{
+	struct search *s = data;
+	struct el_call *c = s->c;
+	int rc = c->cancelled ? 0 : search_answer(c->p, s);
+
+	(void)result;
+	search_free(s);
+	el_call_finish(c, rc);
+}
+
+/* A name list of the kind sub names, for the error about an unknown one. */
+static int unknown_sub(struct el_plugin *p, struct el_call *c, const struct rows *r)
+{
+	size_t n = r->kprobe ? r->kf->l.n_mods : r->ev->c.n_subs;
+	const char **names = malloc((n + 1) * sizeof(*names));
+	int rc;
+
+	if (!names)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		names[i] = r->kprobe ? r->kf->l.mods[i].name : r->ev->c.subs[i].name;
+	if (r->kprobe)
+		rc = unknown_name(p, c->res, "module", c->sub, names, n,
+				  "For kprobe, subsystem is a module name; vmlinux is the kernel "
+				  "image.");
+	else
+		rc = unknown_name(p, c->res, "subsystem", c->sub, names, n,
+				  "list_event_subsystems lists them all.");
+	free(names);
+	return rc;
+}
+
+static int events_run(struct el_plugin *p, struct el_call *c)
+{
+	const struct smcp_host_api *api = p->api;
+	struct search *s = calloc(1, sizeof(*s));
+	struct page *pg;
+	char err[1024];
+	int rc = 0;
+
+	if (!s)
+		return -ENOMEM;
+	s->c = c;
+	s->r.mod = -1;
+	s->r.kprobe = c->want == EL_KFUNCS;
+	pg = &s->pg;
+	pg->limit = EL_DEFAULT_LIMIT;
+	if (c->has_limit)
+		pg->limit = c->limit < 1 ? 1 : c->limit > EL_MAX_LIMIT ? EL_MAX_LIMIT : c->limit;
+	if (c->has_offset)
+		pg->offset = c->offset < 0 ? 0 : c->offset;
+	s->formats = c->formats && !s->r.kprobe;
+	if (s->formats && pg->limit > EL_MAX_FORMAT_LIMIT) {
+		pg->limit = EL_MAX_FORMAT_LIMIT;
+		s->limit_cut = true;
+	}
+	if (el_filter_compile(&s->f, c->filter, err, sizeof(err))) {
+		(void)api->result_error(c->res, "%s", err);
+		goto out;
+	}
+	if (s->r.kprobe) {
+		if (!p->kf) {
+			(void)api->result_error(c->res, "kernel function list unavailable: %s",
+						p->kf_reason);
+			goto out;
+		}
+		s->r.kf = p->kf;
+		p->kf->refs++;
+		s->r.count = p->kf->l.n;
+		if (c->sub) {
+			s->r.mod = (int)kf_module_index(&p->kf->l, c->sub);
+			if (s->r.mod < 0) {
+				rc = unknown_sub(p, c, &s->r);
+				goto out;
+			}
+		}
+	} else {
+		if (!p->ev) {
+			(void)api->result_error(c->res, "tracepoints unavailable: %s", p->ev_reason);
+			goto out;
+		}
+		s->r.ev = p->ev;
+		p->ev->refs++;
+		s->r.count = p->ev->c.n;
+		if (c->sub) {
+			const struct ev_subsys *sub = ev_catalog_subsys(&p->ev->c, c->sub);
+
+			if (!sub) {
+				rc = unknown_sub(p, c, &s->r);
+				goto out;
+			}
+			s->r.first = sub->first;
+			s->r.count = sub->count;
+		}
+	}
+	s->picked = calloc((size_t)pg->limit, sizeof(*s->picked));
+	if (!s->picked) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (c->call && (s->r.count > EL_INLINE_ROWS || (s->f.active && !s->f.literal))) {
+		el_call_working(c);
+		if (api->work_submit(p->host, search_work, search_done, s) == 0)
+			return SMCP_PENDING;
+		c->state = EL_CALL_NEW; /* no worker: page it here, as it always was */
+	}
+	(void)search_work(s);
+	rc = search_answer(p, s);
+out:
+	search_free(s);
+	return rc < 0 ? rc : 0;
 }
 
 static int list_events(void *data, struct smcp_call *call, const struct smcp_args *args,
@@ -274,140 +492,37 @@ static int list_events(void *data, struct smcp_call *call, const struct smcp_arg
 	struct el_plugin *p = data;
 	const struct smcp_host_api *api = p->api;
 	const char *type = "perf", *sub = NULL, *filter = NULL;
-	struct page pg = { .limit = EL_DEFAULT_LIMIT };
-	struct rows r = { .p = p, .mod = -1 };
-	bool formats = false, limit_cut = false;
-	size_t *picked = NULL;
 	struct el_filter f;
-	struct smcp_json *j;
-	char err[1024], note[512];
+	struct el_call *c;
+	char err[1024];
 	int64_t v;
-	int rc = 0;
 
 	(void)api->arg_string(args, "event_type", &type);
 	(void)api->arg_string(args, "subsystem", &sub);
 	(void)api->arg_string(args, "filter", &filter);
-	(void)api->arg_bool(args, "include_format", &formats);
-	if (api->arg_int(args, "limit", &v) == 0)
-		pg.limit = v < 1 ? 1 : v > EL_MAX_LIMIT ? EL_MAX_LIMIT : v;
-	if (api->arg_int(args, "offset", &v) == 0)
-		pg.offset = v < 0 ? 0 : v;
 	if (sub && !*sub)
 		sub = NULL;
-	r.kprobe = strcmp(type, "kprobe") == 0;
-	if (r.kprobe)
-		formats = false;
-	if (formats && pg.limit > EL_MAX_FORMAT_LIMIT) {
-		pg.limit = EL_MAX_FORMAT_LIMIT;
-		limit_cut = true;
-	}
+	/* a pattern that does not compile is refused at once, without waiting
+	 * for a list (compiling is bounded: el_util.h; run compiles it again) */
 	if (el_filter_compile(&f, filter, err, sizeof(err))) {
 		(void)api->result_error(res, "%s", err);
 		return 0;
 	}
-	if (r.kprobe) {
-		if (el_kfuncs(p)) {
-			(void)api->result_error(res, "kernel function list unavailable: %s",
-						p->kf_reason);
-			goto out;
-		}
-		r.count = p->kf.n;
-		if (sub) {
-			const char **names = malloc((p->kf.n_mods + 1) * sizeof(*names));
-
-			r.mod = (int)kf_module_index(&p->kf, sub);
-			if (r.mod < 0) {
-				for (size_t i = 0; names && i < p->kf.n_mods; i++)
-					names[i] = p->kf.mods[i].name;
-				rc = names ? unknown_name(p, res, "module", sub, names, p->kf.n_mods,
-							  "For kprobe, subsystem is a module name; "
-							  "vmlinux is the kernel image.")
-					   : -ENOMEM;
-				free(names);
-				el_filter_free(&f);
-				return rc;
-			}
-			free(names);
-		}
-	} else {
-		if (el_events(p)) {
-			(void)api->result_error(res, "tracepoints unavailable: %s", p->ev_reason);
-			goto out;
-		}
-		r.count = p->ev.n;
-		if (sub) {
-			const struct ev_subsys *s = ev_catalog_subsys(&p->ev, sub);
-
-			if (!s) {
-				const char **names = malloc((p->ev.n_subs + 1) * sizeof(*names));
-
-				for (size_t i = 0; names && i < p->ev.n_subs; i++)
-					names[i] = p->ev.subs[i].name;
-				rc = names ? unknown_name(p, res, "subsystem", sub, names,
-							  p->ev.n_subs,
-							  "list_event_subsystems lists them all.")
-					   : -ENOMEM;
-				free(names);
-				el_filter_free(&f);
-				return rc;
-			}
-			r.first = s->first;
-			r.count = s->count;
-		}
-	}
-	picked = calloc((size_t)pg.limit, sizeof(*picked));
-	if (!picked) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	rc = select_rows(&r, &f, &pg, picked);
-	if (rc == -E2BIG) {
-		/* the pattern, not the daemon, failed: the model can fix it */
-		(void)api->result_error(res, "%s (filter \"%s\" over %zu %s)", f.why, filter,
-					r.count, r.kprobe ? "functions" : "tracepoints");
-		rc = 0;
-		goto out;
-	}
-	j = rc ? NULL : api->result_json(res);
-	if (!j) {
-		rc = rc ? rc : -ENOMEM;
-		goto out;
-	}
-	api->json_string(j, "event_type", r.kprobe ? "kprobe" : "perf");
-	api->json_string(j, "subsystem", sub);
-	api->json_string(j, "filter_applied", filter && *filter ? filter : NULL);
-	api->json_uint(j, "total_count", pg.total);
-	api->json_uint(j, "returned_count", pg.returned);
-	api->json_int(j, "offset", pg.offset);
-	api->json_int(j, "limit", pg.limit);
-	api->json_bool(j, "has_more", (int64_t)pg.total > pg.offset + (int64_t)pg.returned);
-	if ((int64_t)pg.total > pg.offset + (int64_t)pg.returned) {
-		api->json_int(j, "next_offset", pg.offset + (int64_t)pg.returned);
-		snprintf(note, sizeof(note),
-			 "showing %zu of %zu matches from offset %lld%s; call again with "
-			 "offset %lld for the next page, or narrow with filter/subsystem",
-			 pg.returned, pg.total, (long long)pg.offset,
-			 limit_cut ? " (limit lowered to 10 because include_format)"
-			 : pg.byte_cut ? " (page cut before limit to keep the answer small)" : "",
-			 (long long)(pg.offset + (int64_t)pg.returned));
-		api->json_string(j, "note", note);
-	} else if (pg.offset > 0 && (size_t)pg.offset >= pg.total && pg.total) {
-		snprintf(note, sizeof(note), "offset %lld is past the last match (%zu matches)",
-			 (long long)pg.offset, pg.total);
-		api->json_string(j, "note", note);
-	} else if (!pg.total) {
-		api->json_string(j, "note", "nothing matched; try a shorter filter or no "
-					    "subsystem");
-	}
-	emit_rows(&r, &pg, picked, j, formats);
-	if (r.kprobe)
-		rc = el_emit_kprobe_source(p, j);
-	else
-		rc = el_emit_tracefs_source(p, j);
-out:
-	free(picked);
 	el_filter_free(&f);
-	return rc < 0 ? rc : 0;
+	c = el_call_new(p, call, res, events_run,
+			strcmp(type, "kprobe") == 0 ? EL_KFUNCS : EL_EVENTS);
+	if (!c)
+		return -ENOMEM;
+	(void)api->arg_bool(args, "include_format", &c->formats);
+	c->has_limit = api->arg_int(args, "limit", &v) == 0;
+	c->limit = c->has_limit ? v : 0;
+	c->has_offset = api->arg_int(args, "offset", &v) == 0;
+	c->offset = c->has_offset ? v : 0;
+	if (el_call_str(&c->sub, sub) || el_call_str(&c->filter, filter)) {
+		el_call_free(c);
+		return -ENOMEM;
+	}
+	return el_call_start(c);
 }
 
 int el_register_tools(struct el_plugin *p)

@@ -5,8 +5,11 @@
  * probe can attach to (events://kprobe), with two tools to search and page
  * through both (el_tools.c).
  *
- * Both lists are read on demand and kept for cache_ttl_s, so paging through
- * them sees one consistent snapshot and costs no re-read.
+ * Both lists are read on demand, on the core's workers, and kept for
+ * cache_ttl_s (el_cache.c), so paging through them sees one consistent
+ * snapshot and costs no re-read. Every handler copies its arguments into
+ * an el_call and answers from its run function: at once when the lists
+ * are there, from the worker's done when they have to be read first.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -27,114 +30,7 @@ static const struct smcp_config_key el_config[] = {
 
 static struct el_plugin plugin;
 
-static uint64_t now_ns(struct el_plugin *p)
-{
-	return p->api->now_ns(p->host);
-}
-
-static uint64_t wall_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-static void el_update_status(struct el_plugin *p)
-{
-	char reason[512];
-
-	if (!p->ev_ok && p->ev_reason[0]) {
-		snprintf(reason, sizeof(reason), "tracepoints unavailable: %s", p->ev_reason);
-		(void)p->api->set_status(p->host, true, reason);
-	} else if (!p->kf_ok && p->kf_reason[0]) {
-		snprintf(reason, sizeof(reason), "kernel function list unavailable: %s",
-			 p->kf_reason);
-		(void)p->api->set_status(p->host, true, reason);
-	} else {
-		(void)p->api->set_status(p->host, false, NULL);
-	}
-}
-
-int el_events(struct el_plugin *p)
-{
-	struct ev_catalog c;
-	int err = 0;
-
-	if (p->ev_ok && now_ns(p) - p->ev_at_ns < p->ttl_ns)
-		return 0;
-	/* tracefs may have been mounted, unmounted or moved since */
-	for (int attempt = 0; attempt < 2; attempt++) {
-		if (!p->tfs.found || attempt) {
-			bool ours = p->tfs.mounted_by_us;
-
-			err = tracefs_find(p->root, p->may_mount, &p->tfs);
-			/* found again in /proc/mounts, it is still the one we mounted */
-			p->tfs.mounted_by_us |= ours && !err;
-			if (err) {
-				snprintf(p->ev_reason, sizeof(p->ev_reason), "%s", p->tfs.reason);
-				break;
-			}
-			if (p->tfs.mounted_by_us && !ours)
-				p->api->log(p->host, SMCP_LOG_NOTICE,
-					    "tracefs was not mounted: mounted it on %s",
-					    p->tfs.where);
-		}
-		err = ev_catalog_read(p->tfs.dir, &c);
-		if (!err) {
-			ev_catalog_free(&p->ev);
-			p->ev = c;
-			p->ev_ok = true;
-			p->ev_at_ns = now_ns(p);
-			p->ev_reason[0] = '\0';
-			break;
-		}
-		snprintf(p->ev_reason, sizeof(p->ev_reason), "%s/available_events: %s",
-			 p->tfs.where, strerror(-err));
-		p->tfs.found = false;
-	}
-	if (err && p->ev_ok) {
-		/* keep serving the last good list; say it is stale in the log */
-		p->api->log(p->host, SMCP_LOG_WARNING, "re-reading tracepoints failed: %s",
-			    p->ev_reason);
-		p->ev_at_ns = now_ns(p);
-		err = 0;
-	}
-	el_update_status(p);
-	return err;
-}
-
-int el_kfuncs(struct el_plugin *p)
-{
-	struct kf_list l;
-	uint64_t t0;
-	int err;
-
-	if (p->kf_ok && now_ns(p) - p->kf_at_ns < p->ttl_ns)
-		return 0;
-	if (!p->tfs.found)
-		(void)el_events(p);
-	t0 = wall_us();
-	err = kf_list_read(p->root, p->tfs.found ? p->tfs.dir : NULL, p->tfs.reason, &l,
-			   p->kf_reason, sizeof(p->kf_reason));
-	if (!err) {
-		kf_list_free(&p->kf);
-		p->kf = l;
-		p->kf_ok = true;
-		p->kf_build_us = wall_us() - t0;
-		p->kf_reason[0] = '\0';
-	} else if (p->kf_ok) {
-		p->api->log(p->host, SMCP_LOG_WARNING, "re-reading kernel functions failed: %s",
-			    p->kf_reason);
-		err = 0;
-	}
-	if (p->kf_ok)
-		p->kf_at_ns = now_ns(p);
-	el_update_status(p);
-	return err;
-}
-
-int el_emit_tracefs_source(struct el_plugin *p, struct smcp_json *j)
+int el_emit_tracefs_source(struct el_plugin *p, const struct el_events *ev, struct smcp_json *j)
 {
 	const struct smcp_host_api *api = p->api;
 	char file[PATH_MAX + 32];
@@ -144,25 +40,25 @@ int el_emit_tracefs_source(struct el_plugin *p, struct smcp_json *j)
 	api->json_string(j, "file", file);
 	api->json_string(j, "found", p->tfs.how);
 	api->json_bool(j, "mounted_by_schedmcp", p->tfs.mounted_by_us);
-	api->json_uint(j, "lines", p->ev.lines);
-	if (p->ev.duplicates)
-		api->json_uint(j, "duplicate_lines", p->ev.duplicates);
-	if (p->ev.malformed)
-		api->json_uint(j, "malformed_lines", p->ev.malformed);
+	api->json_uint(j, "lines", ev->c.lines);
+	if (ev->c.duplicates)
+		api->json_uint(j, "duplicate_lines", ev->c.duplicates);
+	if (ev->c.malformed)
+		api->json_uint(j, "malformed_lines", ev->c.malformed);
 	return api->json_end(j);
 }
 
-int el_emit_kprobe_source(struct el_plugin *p, struct smcp_json *j)
+int el_emit_kprobe_source(struct el_plugin *p, const struct el_kfuncs *kf, struct smcp_json *j)
 {
 	const struct smcp_host_api *api = p->api;
-	const struct kf_list *l = &p->kf;
+	const struct kf_list *l = &kf->l;
 	char note[512];
 
 	api->json_object(j, "source");
 	api->json_string(j, "name", kf_source_name(l->source));
 	api->json_string(j, "detail", l->source_note);
 	api->json_string(j, "blacklist", l->blacklist_note);
-	api->json_uint(j, "build_ms", p->kf_build_us / 1000);
+	api->json_uint(j, "build_ms", kf->build_us / 1000);
 	api->json_end(j);
 	api->json_object(j, "excluded");
 	api->json_uint(j, "kprobe_blacklist", l->ex.blacklist);
@@ -261,35 +157,35 @@ static int events_unavailable(struct el_plugin *p, struct smcp_result *res)
 	return -EIO;
 }
 
-static int perf_read(void *data, struct smcp_call *call, const char *uri,
-		     const struct smcp_args *vars, struct smcp_result *res)
+static int perf_run(struct el_plugin *p, struct el_call *c)
 {
-	struct el_plugin *p = data;
 	const struct smcp_host_api *api = p->api;
 	const struct ev_subsys *sched;
+	const struct ev_catalog *ev;
 	struct smcp_json *j;
 
-	if (el_events(p))
-		return events_unavailable(p, res);
-	j = api->result_json(res);
+	if (!p->ev)
+		return events_unavailable(p, c->res);
+	ev = &p->ev->c;
+	j = api->result_json(c->res);
 	if (!j)
 		return -ENOMEM;
-	api->json_uint(j, "total_events", p->ev.n);
-	api->json_uint(j, "total_subsystems", p->ev.n_subs);
-	el_emit_tracefs_source(p, j);
+	api->json_uint(j, "total_events", ev->n);
+	api->json_uint(j, "total_subsystems", ev->n_subs);
+	el_emit_tracefs_source(p, p->ev, j);
 	api->json_array(j, "subsystems");
-	for (size_t i = 0; i < p->ev.n_subs; i++) {
+	for (size_t i = 0; i < ev->n_subs; i++) {
 		api->json_object(j, NULL);
-		api->json_string(j, "subsystem", p->ev.subs[i].name);
-		api->json_uint(j, "count", p->ev.subs[i].count);
+		api->json_string(j, "subsystem", ev->subs[i].name);
+		api->json_uint(j, "count", ev->subs[i].count);
 		api->json_end(j);
 	}
 	api->json_end(j);
-	sched = ev_catalog_subsys(&p->ev, "sched");
+	sched = ev_catalog_subsys(ev, "sched");
 	if (sched && sched->count <= 64) {
 		api->json_array(j, "sched_events");
 		for (uint32_t i = 0; i < sched->count; i++)
-			api->json_string(j, NULL, ev_catalog_name(&p->ev, sched->first + i));
+			api->json_string(j, NULL, ev_catalog_name(ev, sched->first + i));
 		api->json_end(j);
 	}
 	return api->json_string(
@@ -299,24 +195,19 @@ static int perf_read(void *data, struct smcp_call *call, const char *uri,
 		"{\"event_type\":\"perf\",\"filter\":\"wakeup\"} searches every subsystem and pages");
 }
 
-static int perf_subsys_read(void *data, struct smcp_call *call, const char *uri,
-			    const struct smcp_args *vars, struct smcp_result *res)
+static int perf_subsys_run(struct el_plugin *p, struct el_call *c)
 {
-	struct el_plugin *p = data;
 	const struct smcp_host_api *api = p->api;
 	const struct ev_subsys *s;
-	const char *name = NULL;
 	struct smcp_json *j;
 	uint32_t shown;
 
-	if (api->arg_string(vars, "subsystem", &name))
-		return -ENOENT;
-	if (el_events(p))
-		return events_unavailable(p, res);
-	s = ev_catalog_subsys(&p->ev, name);
+	if (!p->ev)
+		return events_unavailable(p, c->res);
+	s = ev_catalog_subsys(&p->ev->c, c->sub);
 	if (!s)
 		return -ENOENT;
-	j = api->result_json(res);
+	j = api->result_json(c->res);
 	if (!j)
 		return -ENOMEM;
 	shown = s->count < EL_SUBSYS_MAX_ROWS ? s->count : EL_SUBSYS_MAX_ROWS;
@@ -326,7 +217,7 @@ static int perf_subsys_read(void *data, struct smcp_call *call, const char *uri,
 	api->json_bool(j, "has_more", shown < s->count);
 	api->json_array(j, "events");
 	for (uint32_t i = 0; i < shown; i++)
-		api->json_string(j, NULL, ev_catalog_name(&p->ev, s->first + i));
+		api->json_string(j, NULL, ev_catalog_name(&p->ev->c, s->first + i));
 	api->json_end(j);
 	if (shown < s->count) {
 		char more[256];
@@ -350,49 +241,43 @@ static bool catalog_has(const struct ev_catalog *c, const struct ev_subsys *s, c
 	return false;
 }
 
-static int perf_event_read(void *data, struct smcp_call *call, const char *uri,
-			   const struct smcp_args *vars, struct smcp_result *res)
+static int perf_event_run(struct el_plugin *p, struct el_call *c)
 {
-	struct el_plugin *p = data;
-	const struct smcp_host_api *api = p->api;
-	const char *sub = NULL, *ev = NULL;
 	const struct ev_subsys *s;
 	struct smcp_json *j;
 	char full[300];
 
-	if (api->arg_string(vars, "subsystem", &sub) || api->arg_string(vars, "event", &ev))
+	if (!p->ev)
+		return events_unavailable(p, c->res);
+	s = ev_catalog_subsys(&p->ev->c, c->sub);
+	snprintf(full, sizeof(full), "%s:%s", c->sub, c->name);
+	if (!s || !catalog_has(&p->ev->c, s, full))
 		return -ENOENT;
-	if (el_events(p))
-		return events_unavailable(p, res);
-	s = ev_catalog_subsys(&p->ev, sub);
-	snprintf(full, sizeof(full), "%s:%s", sub, ev);
-	if (!s || !catalog_has(&p->ev, s, full))
-		return -ENOENT;
-	j = api->result_json(res);
+	j = p->api->result_json(c->res);
 	if (!j)
 		return -ENOMEM;
 	return el_emit_format(p, j, "format", full, true);
 }
 
-static int kprobe_read(void *data, struct smcp_call *call, const char *uri,
-		       const struct smcp_args *vars, struct smcp_result *res)
+static int kprobe_run(struct el_plugin *p, struct el_call *c)
 {
-	struct el_plugin *p = data;
 	const struct smcp_host_api *api = p->api;
-	const struct kf_list *l = &p->kf;
+	const struct kf_list *l;
 	struct smcp_json *j;
 	size_t shown;
 
-	if (el_kfuncs(p)) {
-		(void)api->result_error(res, "kernel function list unavailable: %s", p->kf_reason);
+	if (!p->kf) {
+		(void)api->result_error(c->res, "kernel function list unavailable: %s",
+					p->kf_reason);
 		return -EIO;
 	}
-	j = api->result_json(res);
+	l = &p->kf->l;
+	j = api->result_json(c->res);
 	if (!j)
 		return -ENOMEM;
 	shown = l->n < EL_KPROBE_PREVIEW ? l->n : EL_KPROBE_PREVIEW;
 	api->json_uint(j, "total_functions", l->n);
-	el_emit_kprobe_source(p, j);
+	el_emit_kprobe_source(p, p->kf, j);
 	api->json_uint(j, "total_modules", l->n_mods);
 	api->json_array(j, "modules");
 	for (size_t i = 0; i < l->n_mods && i < 64; i++) {
@@ -426,6 +311,57 @@ static int kprobe_read(void *data, struct smcp_call *call, const char *uri,
 		"(vmlinux for the kernel image)");
 }
 
+/* A read answered by run once the lists in want are there; sub and ev are
+ * the template's variables (copied: the call may wait for a list). */
+static int read_with(struct el_plugin *p, struct smcp_call *call, struct smcp_result *res,
+		     int (*run)(struct el_plugin *, struct el_call *), unsigned want,
+		     const char *sub, const char *ev)
+{
+	struct el_call *c = el_call_new(p, call, res, run, want);
+
+	if (!c)
+		return -ENOMEM;
+	if (el_call_str(&c->sub, sub) || el_call_str(&c->name, ev)) {
+		el_call_free(c);
+		return -ENOMEM;
+	}
+	return el_call_start(c);
+}
+
+static int perf_read(void *data, struct smcp_call *call, const char *uri,
+		     const struct smcp_args *vars, struct smcp_result *res)
+{
+	return read_with(data, call, res, perf_run, EL_EVENTS, NULL, NULL);
+}
+
+static int perf_subsys_read(void *data, struct smcp_call *call, const char *uri,
+			    const struct smcp_args *vars, struct smcp_result *res)
+{
+	struct el_plugin *p = data;
+	const char *sub = NULL;
+
+	if (p->api->arg_string(vars, "subsystem", &sub))
+		return -ENOENT;
+	return read_with(p, call, res, perf_subsys_run, EL_EVENTS, sub, NULL);
+}
+
+static int perf_event_read(void *data, struct smcp_call *call, const char *uri,
+			   const struct smcp_args *vars, struct smcp_result *res)
+{
+	struct el_plugin *p = data;
+	const char *sub = NULL, *ev = NULL;
+
+	if (p->api->arg_string(vars, "subsystem", &sub) || p->api->arg_string(vars, "event", &ev))
+		return -ENOENT;
+	return read_with(p, call, res, perf_event_run, EL_EVENTS, sub, ev);
+}
+
+static int kprobe_read(void *data, struct smcp_call *call, const char *uri,
+		       const struct smcp_args *vars, struct smcp_result *res)
+{
+	return read_with(data, call, res, kprobe_run, EL_KFUNCS, NULL, NULL);
+}
+
 /* ------------------------------------------------------------ completion */
 
 static int complete_perf(void *data, const char *arg_name, const char *prefix,
@@ -433,17 +369,22 @@ static int complete_perf(void *data, const char *arg_name, const char *prefix,
 {
 	struct el_plugin *p = data;
 	const struct smcp_host_api *api = p->api;
+	const struct ev_catalog *ev;
 	size_t pl = strlen(prefix);
 	uint32_t total = 0;
 
-	if (el_events(p))
+	/* a completion cannot wait: it offers the cached catalog (re-read in
+	 * the background when stale), or nothing until the first read is in */
+	(void)el_cache_need(p, EL_EVENTS);
+	if (!p->ev)
 		return 0;
+	ev = &p->ev->c;
 	if (strcmp(arg_name, "subsystem") == 0) {
-		for (size_t i = 0; i < p->ev.n_subs; i++) {
-			if (strncmp(p->ev.subs[i].name, prefix, pl) != 0)
+		for (size_t i = 0; i < ev->n_subs; i++) {
+			if (strncmp(ev->subs[i].name, prefix, pl) != 0)
 				continue;
 			total++;
-			(void)api->completion_add(out, p->ev.subs[i].name);
+			(void)api->completion_add(out, ev->subs[i].name);
 		}
 	} else if (strcmp(arg_name, "event") == 0) {
 		const char *sub = NULL;
@@ -451,14 +392,14 @@ static int complete_perf(void *data, const char *arg_name, const char *prefix,
 
 		if (!context || api->arg_string(context, "subsystem", &sub))
 			return 0;
-		s = ev_catalog_subsys(&p->ev, sub);
+		s = ev_catalog_subsys(ev, sub);
 		for (uint32_t i = 0; s && i < s->count; i++) {
-			const char *ev = ev_event_part(ev_catalog_name(&p->ev, s->first + i));
+			const char *name = ev_event_part(ev_catalog_name(ev, s->first + i));
 
-			if (strncmp(ev, prefix, pl) != 0)
+			if (strncmp(name, prefix, pl) != 0)
 				continue;
 			total++;
-			(void)api->completion_add(out, ev);
+			(void)api->completion_add(out, name);
 		}
 	}
 	return api->completion_total(out, total);
@@ -558,16 +499,17 @@ static int el_init(struct smcp_host *host, const struct smcp_host_api *api)
 	if (err)
 		return err;
 	/* tracepoints now (cheap, and it says early whether tracefs works);
-	 * the function list on first use (kallsyms takes tens of ms) */
-	if (el_events(p))
+	 * the function list on first use, on a worker (kallsyms takes tens
+	 * of ms) */
+	el_cache_init(p);
+	if (!p->ev)
 		api->log(host, SMCP_LOG_WARNING, "tracepoints unavailable: %s", p->ev_reason);
 	return 0;
 }
 
 static void el_fini(struct smcp_host *host)
 {
-	ev_catalog_free(&plugin.ev);
-	kf_list_free(&plugin.kf);
+	el_cache_fini(&plugin);
 	memset(&plugin, 0, sizeof(plugin));
 }
 

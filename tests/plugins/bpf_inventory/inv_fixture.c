@@ -4,11 +4,16 @@
  * closes: a tp_btf (or raw_tp) sched_switch counter and a struct_ops map
  * with three ops programs. Prints one JSON line naming their ids, so the
  * test can look for them in the daemon's answers. Exit 77 without root.
+ *
+ * inv-fixture --many N loads instead N small socket filters, each with an
+ * array map of its own, so that listing programs, maps and their owners
+ * takes long enough to measure (test_stall.py).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -67,7 +72,56 @@ static struct inv_counter_bpf *load_counter(const char **how)
 	return skel;
 }
 
-int main(void)
+/* N socket filters, each reading its own one-element array map. */
+static int load_many(int n)
+{
+	struct rlimit rl;
+	__u32 first = 0, last = 0;
+
+	/* two fds per program; the soft limit is often 1024 */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	for (int i = 0; i < n; i++) {
+		char name[16];
+		int map = bpf_map_create(BPF_MAP_TYPE_ARRAY, NULL, 4, 8, 1, NULL);
+		struct bpf_insn insns[] = {
+			/* r1 = map (ld_imm64 with a map fd), r0 = 0, exit */
+			{ .code = BPF_LD | BPF_DW | BPF_IMM, .dst_reg = BPF_REG_1,
+			  .src_reg = BPF_PSEUDO_MAP_FD, .imm = map },
+			{ 0 },
+			{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+			{ .code = BPF_JMP | BPF_EXIT },
+		};
+		struct bpf_prog_info info;
+		__u32 len = sizeof(info);
+		int fd;
+
+		if (map < 0) {
+			printf("{\"skip\":\"creating map %d: %s\"}\n", i, strerror(-map));
+			return 77;
+		}
+		snprintf(name, sizeof(name), "smcp_many_%d", i % 100000);
+		fd = bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, name, "GPL", insns,
+				   sizeof(insns) / sizeof(insns[0]), NULL);
+		if (fd < 0) {
+			printf("{\"skip\":\"loading program %d: %s\"}\n", i, strerror(-fd));
+			return 77;
+		}
+		memset(&info, 0, sizeof(info));
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) {
+			first = first ? first : info.id;
+			last = info.id;
+		}
+	}
+	printf("{\"pid\":%d,\"many\":%d,\"first_id\":%u,\"last_id\":%u}\n", getpid(), n,
+	       first, last);
+	fflush(stdout);
+	return 0;
+}
+
+int main(int argc, char **argv)
 {
 	struct inv_counter_bpf *counter;
 	struct inv_cc_bpf *cc = NULL;
@@ -81,6 +135,13 @@ int main(void)
 		return 77;
 	}
 	libbpf_set_print(quiet);
+	if (argc == 3 && strcmp(argv[1], "--many") == 0) {
+		int err = load_many(atoi(argv[2]));
+
+		while (!err && fgets(buf, sizeof(buf), stdin))
+			;
+		return err; /* the kernel frees the programs with our fds */
+	}
 	counter = load_counter(&how);
 	if (!counter) {
 		printf("{\"skip\":\"kernel refused tp_btf and raw_tp: %s\"}\n", strerror(errno));

@@ -315,45 +315,6 @@ static void top_insert(uint32_t *ids, uint64_t *counts, size_t *n, size_t max, u
 	counts[i] = count;
 }
 
-size_t pp_agg_group_top(const struct pp_agg *a, int64_t key, uint32_t *rows, uint64_t *counts,
-			size_t max)
-{
-	const struct pp_map64 *m = &a->group_row;
-	size_t n = 0;
-
-	for (size_t i = 0; i < m->cap; i++)
-		if (m->used[i] && (uint32_t)(m->keys[i] >> 32) == (uint32_t)key)
-			top_insert(rows, counts, &n, max, (uint32_t)m->keys[i], m->vals[i]);
-	return n;
-}
-
-size_t pp_agg_row_stacks(const struct pp_agg *a, uint32_t row, uint32_t *stacks, uint64_t *counts,
-			 size_t max)
-{
-	const struct pp_profile *p = a->prof;
-	struct pp_map64 per = { 0 };
-	size_t n = 0;
-
-	for (size_t b = 0; b < p->n_buckets; b++) {
-		const struct pp_bucket *bk = &p->buckets[b];
-		const struct pp_stack *st = &p->stacks[bk->stack];
-		uint64_t *c;
-
-		if (a->pid_filter >= 0 && bk->pid != a->pid_filter)
-			continue;
-		if (!(st->n_kernel + st->n_user) || a->frame_rows[st->off] != row)
-			continue;
-		c = pp_map64_put(&per, bk->stack, NULL);
-		if (c)
-			*c += bk->count;
-	}
-	for (size_t i = 0; i < per.cap; i++)
-		if (per.used[i])
-			top_insert(stacks, counts, &n, max, (uint32_t)per.keys[i], per.vals[i]);
-	pp_map64_free(&per);
-	return n;
-}
-
 /*
  * Both below give what asking for each group or row on its own would (the
  * same candidates offered to top_insert in the same order, so ties fall

@@ -73,12 +73,16 @@ int pp_agg_build(struct pp_agg *a, struct pp_profile *p, const struct pp_kallsym
 		 const char *debug_dir, enum pp_group g, int32_t pid_filter);
 void pp_agg_free(struct pp_agg *a);
 
-/* Top self symbols of one process/CPU group: up to max rows. */
-size_t pp_agg_group_top(const struct pp_agg *a, int64_t key, uint32_t *rows, uint64_t *counts,
-			size_t max);
-/* Top stacks whose leaf is row: up to max. */
-size_t pp_agg_row_stacks(const struct pp_agg *a, uint32_t row, uint32_t *stacks,
-			 uint64_t *counts, size_t max);
+/* Top self symbols of each of the n groups (pp_agg.groups entries): up to
+ * max rows each, in one pass. rows and counts hold n * max entries (those
+ * of group i from i * max), ret_n[i] how many group i got. 0 or -ENOMEM. */
+int pp_agg_groups_top(const struct pp_agg *a, const struct pp_agg_group *groups, size_t n,
+		      size_t max, uint32_t *rows, uint64_t *counts, size_t *ret_n);
+/* Top stacks whose leaf is each of the n rows (distinct): up to max each, in
+ * one pass over the buckets; laid out as for pp_agg_groups_top. 0 or
+ * -ENOMEM. */
+int pp_agg_rows_stacks(const struct pp_agg *a, const uint32_t *rows, size_t n, size_t max,
+		       uint32_t *stacks, uint64_t *counts, size_t *ret_n);
 /* Row of frame i of stack id. */
 uint32_t pp_agg_frame_row(const struct pp_agg *a, uint32_t stack, unsigned int i);
 /* "comm;root;...;leaf" (kernel frames suffixed _[k]) into buf; returns the

@@ -6,7 +6,9 @@
  *
  * One profile at a time: pp_run.c runs it, samples are aggregated as they
  * arrive (profile.c) and symbolised when results are asked for
- * (aggregate.c, output.c).
+ * (aggregate.c, results.c), both by jobs on the host's workers (pp_work.c):
+ * the handlers here check the arguments and hand the rest over as a call
+ * that runs in its turn (pp_exec_*).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -187,63 +189,87 @@ static void already_running(struct pp_plugin *pp, struct smcp_result *res)
 				    "a profile is already running (%s, %.1f s, %llu samples); call "
 				    "stop_perf_profiling first, or get_perf_results to read it",
 				    pp->meta.ev.name, pp_elapsed_s(pp),
-				    (unsigned long long)pp->prof.samples);
+				    (unsigned long long)pp->view.samples);
+}
+
+static struct pp_req *new_req(enum pp_req_kind kind, struct smcp_call *call,
+			      struct smcp_result *res)
+{
+	struct pp_req *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->kind = kind;
+	r->call = call;
+	r->res = res;
+	return r;
+}
+
+int pp_exec_start(struct pp_plugin *pp, struct pp_req *r)
+{
+	const struct smcp_host_api *api = pp->api;
+	struct smcp_json *j;
+	int rc;
+
+	if (pp->state == PP_RUNNING) {
+		already_running(pp, r->res);
+		return 0;
+	}
+	rc = pp_run_start(pp, &r->start, &r->ev, r->res);
+	if (rc)
+		return rc == -EINVAL || rc == -EAGAIN ? 0 : rc; /* -EINVAL: said why in res */
+	if (r->wait) {
+		r->stops_profile = true;
+		pp_req_wait(pp, r);
+		return SMCP_PENDING;
+	}
+	j = api->result_json(r->res);
+	if (!j)
+		return -ENOMEM;
+	pp_out_summary(pp, j);
+	api->json_uint(j, "perf_fds", pp->meta.n_fds);
+	api->json_string(j, "next",
+			 r->start.duration > 0 ?
+				 "get_perf_results with wait:true answers when it ends" :
+				 "call stop_perf_profiling, then get_perf_results");
+	return 0;
 }
 
 static int start_perf_profiling(void *data, struct smcp_call *call, const struct smcp_args *args,
 				struct smcp_result *res)
 {
 	struct pp_plugin *pp = data;
-	const struct smcp_host_api *api = pp->api;
-	struct pp_report_opts ro = { .group = PP_GROUP_SYMBOL, .limit = 20, .pid = -1 };
-	struct pp_start_args s;
-	struct pp_event ev;
-	struct smcp_json *j;
-	int rc;
+	struct pp_req *r;
 
-	if (pp->state == PP_RUNNING) {
+	/* with nothing queued before it, a running profile is the answer */
+	if (pp->state == PP_RUNNING && !pp->queue) {
 		already_running(pp, res);
 		return 0;
 	}
 	if (!pp->perf_ok) {
-		(void)api->result_error(res, "profiling is unavailable here: %s", pp->perf_err);
+		(void)pp->api->result_error(res, "profiling is unavailable here: %s", pp->perf_err);
 		return 0;
 	}
-	if (parse_start(pp, args, &s, &ev, res))
-		return 0;
-	rc = pp_run_start(pp, &s, &ev, res);
-	if (rc)
-		return rc == -EINVAL || rc == -EAGAIN ? 0 : rc; /* -EINVAL: said why in res */
-	if (s.wait)
-		return pp_run_wait(pp, call, res, &ro, true);
-	j = api->result_json(res);
-	if (!j)
+	r = new_req(PP_REQ_START, call, res);
+	if (!r)
 		return -ENOMEM;
-	pp_out_summary(pp, j);
-	api->json_uint(j, "perf_fds", pp->meta.n_fds);
-	api->json_string(j, "next",
-			 s.duration > 0 ? "get_perf_results with wait:true answers when it ends" :
-					  "call stop_perf_profiling, then get_perf_results");
-	return 0;
+	if (parse_start(pp, args, &r->start, &r->ev, res)) {
+		free(r);
+		return 0;
+	}
+	r->start.event = NULL; /* the arguments' string: gone when we return */
+	r->wait = r->start.wait;
+	r->opts = (struct pp_report_opts){ .group = PP_GROUP_SYMBOL, .limit = 20, .pid = -1 };
+	return pp_req_submit(pp, r);
 }
 
 /* ------------------------------------------------------------ stop, results */
 
-static int stop_perf_profiling(void *data, struct smcp_call *call, const struct smcp_args *args,
-			       struct smcp_result *res)
+int pp_stop_answer(struct pp_plugin *pp, struct smcp_result *res, bool was_running)
 {
-	struct pp_plugin *pp = data;
 	const struct smcp_host_api *api = pp->api;
-	struct smcp_json *j;
-	bool was_running = pp->state == PP_RUNNING;
+	struct smcp_json *j = api->result_json(res);
 
-	if (pp->state == PP_IDLE) {
-		(void)api->result_error(res, "no profile has been started: call "
-					     "start_perf_profiling first");
-		return 0;
-	}
-	pp_run_stop(pp, "stop_perf_profiling");
-	j = api->result_json(res);
 	if (!j)
 		return -ENOMEM;
 	pp_out_summary(pp, j);
@@ -253,6 +279,32 @@ static int stop_perf_profiling(void *data, struct smcp_call *call, const struct 
 			 "every perf fd and ring buffer; the results stay until the next start");
 	api->json_string(j, "next", "get_perf_results (group_by symbol|stack|process|cpu)");
 	return 0;
+}
+
+int pp_exec_stop(struct pp_plugin *pp, struct pp_req *r)
+{
+	if (pp->state == PP_IDLE) {
+		(void)pp->api->result_error(r->res, "no profile has been started: call "
+						    "start_perf_profiling first");
+		return 0;
+	}
+	if (pp->state != PP_RUNNING)
+		return pp_stop_answer(pp, r->res, false);
+	/* answered once the last records are read and every fd is closed */
+	pp_run_stop(pp, "stop_perf_profiling");
+	pp_req_ready(pp, r);
+	return SMCP_PENDING;
+}
+
+static int stop_perf_profiling(void *data, struct smcp_call *call, const struct smcp_args *args,
+			       struct smcp_result *res)
+{
+	struct pp_plugin *pp = data;
+	struct pp_req *r = new_req(PP_REQ_STOP, call, res);
+
+	if (!r)
+		return -ENOMEM;
+	return pp_req_submit(pp, r);
 }
 
 static int parse_report(struct pp_plugin *pp, const struct smcp_args *args,
@@ -285,32 +337,49 @@ static int parse_report(struct pp_plugin *pp, const struct smcp_args *args,
 	return 0;
 }
 
+int pp_exec_results(struct pp_plugin *pp, struct pp_req *r)
+{
+	struct smcp_json *j;
+
+	if (pp->state == PP_IDLE || !pp->have_prof) {
+		if (!r->call_is_read) {
+			(void)pp->api->result_error(r->res,
+						    "no profile yet: call start_perf_profiling, e.g. "
+						    "{\"duration_secs\": 10, \"wait\": true}");
+			return 0;
+		}
+		j = pp->api->result_json(r->res);
+		if (!j)
+			return -ENOMEM;
+		pp->api->json_string(j, "state", "idle");
+		pp->api->json_string(j, "note", "no profile yet: call start_perf_profiling");
+		return 0;
+	}
+	if (r->wait && pp->state == PP_RUNNING) {
+		if (pp->meta.duration_s <= 0) {
+			(void)pp->api->result_error(
+				r->res, "wait needs a profile started with duration_secs; this one "
+					"runs until stop_perf_profiling (read it now without wait)");
+			return 0;
+		}
+		pp_req_wait(pp, r);
+		return SMCP_PENDING;
+	}
+	/* the next job drains the rings first if the profile still runs */
+	pp_req_ready(pp, r);
+	return SMCP_PENDING;
+}
+
 static int get_perf_results(void *data, struct smcp_call *call, const struct smcp_args *args,
 			    struct smcp_result *res)
 {
 	struct pp_plugin *pp = data;
-	struct pp_report_opts o;
-	bool wait;
+	struct pp_req *r = new_req(PP_REQ_RESULTS, call, res);
 
-	parse_report(pp, args, &o, &wait);
-	if (pp->state == PP_IDLE || !pp->have_prof) {
-		(void)pp->api->result_error(res,
-					    "no profile yet: call start_perf_profiling, e.g. "
-					    "{\"duration_secs\": 10, \"wait\": true}");
-		return 0;
-	}
-	if (wait && pp->state == PP_RUNNING) {
-		if (pp->meta.duration_s <= 0) {
-			(void)pp->api->result_error(
-				res, "wait needs a profile started with duration_secs; this one runs "
-				     "until stop_perf_profiling (read it now without wait)");
-			return 0;
-		}
-		return pp_run_wait(pp, call, res, &o, false);
-	}
-	pp_run_drain(pp);
-	pp_run_check_limits(pp);
-	return pp_out_results(pp, res, &o);
+	if (!r)
+		return -ENOMEM;
+	parse_report(pp, args, &r->opts, &r->wait);
+	return pp_req_submit(pp, r);
 }
 
 static int read_status(void *data, struct smcp_call *call, const char *uri,
@@ -321,7 +390,10 @@ static int read_status(void *data, struct smcp_call *call, const char *uri,
 
 	if (!j)
 		return -ENOMEM;
-	pp_run_drain(pp);
+	/* never waits: while a job owns the profile, its counters as of the
+	 * last job (and what the job is doing) */
+	if (!pp->job)
+		pp_view_refresh(pp);
 	return pp_out_status(pp, j);
 }
 
@@ -329,19 +401,13 @@ static int read_results(void *data, struct smcp_call *call, const char *uri,
 			const struct smcp_args *vars, struct smcp_result *res)
 {
 	struct pp_plugin *pp = data;
-	struct pp_report_opts o = { .group = PP_GROUP_SYMBOL, .limit = 20, .pid = -1 };
-	struct smcp_json *j;
+	struct pp_req *r = new_req(PP_REQ_RESULTS, call, res);
 
-	if (pp->state == PP_IDLE || !pp->have_prof) {
-		j = pp->api->result_json(res);
-		if (!j)
-			return -ENOMEM;
-		pp->api->json_string(j, "state", "idle");
-		pp->api->json_string(j, "note", "no profile yet: call start_perf_profiling");
-		return 0;
-	}
-	pp_run_drain(pp);
-	return pp_out_results(pp, res, &o);
+	if (!r)
+		return -ENOMEM;
+	r->call_is_read = true;
+	r->opts = (struct pp_report_opts){ .group = PP_GROUP_SYMBOL, .limit = 20, .pid = -1 };
+	return pp_req_submit(pp, r);
 }
 
 /* ------------------------------------------------------------ init, fini */
@@ -425,6 +491,7 @@ static int init(struct smcp_host *host, const struct smcp_host_api *api)
 	memset(pp, 0, sizeof(*pp));
 	pp->host = host;
 	pp->api = api;
+	pp->root = api->fs_root(host);
 	/* for each profile: perf_event_open on every CPU with kernel
 	 * callchains (PERFMON) and ring buffers past perf_event_mlock_kb
 	 * (IPC_LOCK); /proc/PID/maps, root and map_files of every user's
@@ -488,6 +555,7 @@ static void fini(struct smcp_host *host)
 
 	if (!pp->api)
 		return;
+	pp_work_fini(pp);
 	pp_run_fini(pp);
 	if (pp->have_prof)
 		pp_profile_free(&pp->prof);

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The life of one profile: open the perf session, watch its rings, drain
- * them (fd wake-ups at a quarter full and a 100 ms timer), stop it on
- * request, at its duration, at max_samples, when its process exits or when
- * a waiting call is cancelled, and answer the calls that wait for it, with
- * progress every second meanwhile. Stopping closes every perf fd and unmaps
- * every ring; the aggregated profile stays for the results.
+ * The life of one profile, on the loop: open the perf session, watch its
+ * rings and have them drained by jobs (pp_work.c; on fd wake-ups at a
+ * quarter full and a 100 ms timer), stop it on request, at its duration,
+ * at max_samples, when its process exits or when a waiting call is
+ * cancelled. Stopping disables sampling at once; the next job drains what
+ * is left and closes every perf fd and unmaps every ring, and then the
+ * calls that waited for the end are answered. The aggregated profile stays
+ * for the results.
  */
 #include <errno.h>
 #include <math.h>
@@ -19,25 +21,14 @@
 #include "pp_plugin.h"
 
 #define DRAIN_MS 100
-#define PROGRESS_MS 1000
 #define NOTIFY_MIN_NS 2000000000ULL
-
-struct pp_waiter {
-	struct pp_waiter *next;
-	struct pp_plugin *pp;
-	struct smcp_call *call;
-	struct smcp_result *res;
-	struct pp_report_opts opts;
-	bool stops_profile; /* start_perf_profiling wait: cancelling stops the profile */
-	double last_progress;
-};
 
 static void notify(struct pp_plugin *pp)
 {
 	(void)pp->api->notify_resource_updated(pp->host, "profiling://perf/status");
 	(void)pp->api->notify_resource_updated(pp->host, "profiling://perf/results");
 	pp->last_notify_ns = pp->api->now_ns(pp->host);
-	pp->last_notify_samples = pp->prof.samples;
+	pp->last_notify_samples = pp->view.samples;
 }
 
 static void unwatch_rings(struct pp_plugin *pp)
@@ -56,49 +47,39 @@ static void remove_timer(struct pp_plugin *pp, int *id)
 	*id = 0;
 }
 
-void pp_run_drain(struct pp_plugin *pp)
+/* Records to drain: the next job does it. */
+static void want_drain(struct pp_plugin *pp)
 {
-	if (!pp->sess_open)
-		return;
-	pp->in->now_ns = pp->api->now_ns(pp->host);
-	(void)pp_session_drain(&pp->sess, pp->in);
-}
-
-static void complete_waiters(struct pp_plugin *pp)
-{
-	struct pp_waiter *w = pp->waiters, *next;
-
-	pp->waiters = NULL;
-	remove_timer(pp, &pp->progress_timer);
-	for (; w; w = next) {
-		int err;
-
-		next = w->next;
-		err = pp_out_results(pp, w->res, &w->opts);
-		(void)pp->api->call_complete(w->call, err);
-		free(w);
-	}
+	pp->want_drain = true;
+	pp_pump(pp);
 }
 
 void pp_run_stop(struct pp_plugin *pp, const char *reason)
 {
 	if (pp->state != PP_RUNNING)
 		return;
+	/* an ioctl on fds that stay open: fine while a job drains the rings */
 	(void)pp_session_enable(&pp->sess, false);
-	pp_run_drain(pp);
 	unwatch_rings(pp);
-	pp_session_close(&pp->sess);
+	remove_timer(pp, &pp->drain_timer);
+	remove_timer(pp, &pp->stop_timer);
+	remove_timer(pp, &pp->progress_timer);
+	pp->state = PP_STOPPING;
+	pp->meta.stop_ns = pp->api->now_ns(pp->host);
+	snprintf(pp->meta.stop_reason, sizeof(pp->meta.stop_reason), "%s", reason);
+	pp->closing = true;
+	pp_req_wake_waiters(pp);
+	pp_pump(pp);
+}
+
+void pp_run_closed(struct pp_plugin *pp)
+{
 	pp->sess_open = false;
 	free(pp->in);
 	pp->in = NULL;
-	remove_timer(pp, &pp->drain_timer);
-	remove_timer(pp, &pp->stop_timer);
 	pp->state = PP_STOPPED;
-	pp->meta.stop_ns = pp->api->now_ns(pp->host);
-	snprintf(pp->meta.stop_reason, sizeof(pp->meta.stop_reason), "%s", reason);
 	pp->api->log(pp->host, SMCP_LOG_INFO, "profile stopped (%s): %llu samples in %.1f s",
-		     reason, (unsigned long long)pp->prof.samples, pp_elapsed_s(pp));
-	complete_waiters(pp);
+		     pp->meta.stop_reason, (unsigned long long)pp->view.samples, pp_elapsed_s(pp));
 	notify(pp);
 }
 
@@ -122,7 +103,7 @@ void pp_run_check_limits(struct pp_plugin *pp)
 
 	if (pp->state != PP_RUNNING)
 		return;
-	if (pp->in->limit_reached) {
+	if (pp->view.limit_reached) {
 		snprintf(why, sizeof(why), "max_samples (%llu) reached",
 			 (unsigned long long)pp->meta.max_samples);
 		pp_run_stop(pp, why);
@@ -143,23 +124,21 @@ static void on_ring(void *data, int fd, uint32_t revents)
 			}
 		}
 	}
-	pp_run_drain(pp);
-	pp_run_check_limits(pp);
+	want_drain(pp);
 }
 
 static void on_drain_timer(void *data)
 {
 	struct pp_plugin *pp = data;
 
-	pp_run_drain(pp);
-	pp_run_check_limits(pp);
+	want_drain(pp);
 	if (pp->state != PP_RUNNING)
 		return;
 	if (pp->meta.pid >= 0 && !pp_pid_alive(pp->meta.pid)) {
 		pp_run_stop(pp, "the profiled process exited");
 		return;
 	}
-	if (pp->prof.samples != pp->last_notify_samples &&
+	if (pp->view.samples != pp->last_notify_samples &&
 	    pp->api->now_ns(pp->host) - pp->last_notify_ns >= NOTIFY_MIN_NS)
 		notify(pp);
 }
@@ -171,70 +150,6 @@ static void on_stop_timer(void *data)
 	pp->stop_timer = 0; /* one-shot: already gone */
 	pp_run_stop(pp, pp->meta.duration_s > 0 ? "duration reached" :
 						   "safety limit of 3600 s reached");
-}
-
-static void on_progress(void *data)
-{
-	struct pp_plugin *pp = data;
-	double el = pp_elapsed_s(pp);
-	char msg[128];
-
-	snprintf(msg, sizeof(msg), "%llu samples after %.0f of %.0f s",
-		 (unsigned long long)pp->prof.samples, el, pp->meta.duration_s);
-	for (struct pp_waiter *w = pp->waiters; w; w = w->next) {
-		if (el <= w->last_progress)
-			continue;
-		w->last_progress = el;
-		(void)pp->api->call_progress(w->call, el, pp->meta.duration_s, msg);
-	}
-}
-
-static void on_cancel(void *data, struct smcp_call *call)
-{
-	struct pp_waiter *w = data, **pw;
-	struct pp_plugin *pp = w->pp;
-	bool stop = w->stops_profile;
-
-	for (pw = &pp->waiters; *pw; pw = &(*pw)->next) {
-		if (*pw == w) {
-			*pw = w->next;
-			break;
-		}
-	}
-	free(w);
-	if (!pp->waiters)
-		remove_timer(pp, &pp->progress_timer);
-	if (stop)
-		pp_run_stop(pp, "the waiting call was cancelled");
-}
-
-int pp_run_wait(struct pp_plugin *pp, struct smcp_call *call, struct smcp_result *res,
-		const struct pp_report_opts *o, bool stops)
-{
-	struct pp_waiter *w = calloc(1, sizeof(*w));
-	int err;
-
-	if (!w)
-		return -ENOMEM;
-	w->pp = pp;
-	w->call = call;
-	w->res = res;
-	w->opts = *o;
-	w->stops_profile = stops;
-	w->last_progress = -1;
-	err = pp->api->call_on_cancel(call, on_cancel, w);
-	if (err) {
-		free(w);
-		return err;
-	}
-	if (!pp->progress_timer) {
-		int id = pp->api->timer_add(pp->host, PROGRESS_MS, true, on_progress, pp);
-
-		pp->progress_timer = id > 0 ? id : 0;
-	}
-	w->next = pp->waiters;
-	pp->waiters = w;
-	return SMCP_PENDING;
 }
 
 static int open_session(struct pp_plugin *pp, const struct pp_start_args *s,
@@ -293,7 +208,7 @@ int pp_run_start(struct pp_plugin *pp, const struct pp_start_args *s, const stru
 	}
 	pp->state = PP_IDLE;
 	pp_unwinder_reset(pp->unw);
-	rc = pp_profile_init(&pp->prof, api->fs_root(pp->host), &pp->cache, pp->cfg.max_stacks);
+	rc = pp_profile_init(&pp->prof, pp->root, &pp->cache, pp->cfg.max_stacks);
 	if (rc)
 		goto fail;
 	pp->have_prof = true;
@@ -321,6 +236,8 @@ int pp_run_start(struct pp_plugin *pp, const struct pp_start_args *s, const stru
 	pp->state = PP_RUNNING;
 	pp->meta.start_ns = api->now_ns(pp->host);
 	pp->profiles_run++;
+	pp_view_refresh(pp);
+	pp->last_notify_samples = 0;
 	(void)pp_session_enable(&pp->sess, true);
 	api->log(pp->host, SMCP_LOG_INFO, "profiling %s at %u Hz (%s%s)", pp->meta.ev.name,
 		 pp->meta.freq_hz, pp->meta.pid >= 0 ? "one process" : "all processes",
@@ -345,14 +262,7 @@ fail:
 
 void pp_run_fini(struct pp_plugin *pp)
 {
-	struct pp_waiter *w, *next;
-
-	/* the host cancelled waiting calls already; drop what is left */
-	for (w = pp->waiters; w; w = next) {
-		next = w->next;
-		free(w);
-	}
-	pp->waiters = NULL;
+	/* the host ran every job's done before fini: the engine is ours */
 	if (pp->sess_open) {
 		(void)pp_session_enable(&pp->sess, false);
 		unwatch_rings(pp);

@@ -263,7 +263,7 @@ HEAVY = [
     ("its results with stacks", "tools/call",
      {"name": "get_perf_results", "arguments": {"limit": 100, "include_stacks": True}}),
     ("its folded stacks", "tools/call",
-     {"name": "get_perf_results", "arguments": {"format": "folded", "limit": 1000}}),
+     {"name": "get_perf_results", "arguments": {"format": "folded", "limit": 500}}),
     ("measure_latency 1 s", "tools/call",
      {"name": "measure_latency", "arguments": {"duration_s": 1}}),
     ("analyze_waker_wakee 1 s", "tools/call",

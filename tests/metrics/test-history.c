@@ -363,22 +363,24 @@ static void test_store(void)
 	CHECK_INT(metrics_view()->budget.used, 0);
 }
 
+/* The limits of the tests below: 60 s of 1 s steps, 10 min of 10 s. */
+static const struct metrics_limits small_lim = {
+	.step_ms = 1000,
+	.fine_slots = 60,
+	.coarse_slots = 60,
+	.coarse_factor = 10,
+	.max_bytes = 64 << 20,
+	.max_series = 100,
+	.top_n = 5,
+	.max_watches = 4,
+	.breach_ring = 16,
+};
+
 /* Publishing into a series that exists allocates nothing. */
 static void test_no_alloc(void)
 {
 	static const char *const cl[] = { "cpu" };
 	static const double bounds[3] = { 1, 2, INFINITY };
-	struct metrics_limits lim = {
-		.step_ms = 1000,
-		.fine_slots = 60,
-		.coarse_slots = 60,
-		.coarse_factor = 10,
-		.max_bytes = 64 << 20,
-		.max_series = 100,
-		.top_n = 5,
-		.max_watches = 4,
-		.breach_ring = 16,
-	};
 	struct smcp_metric_desc g = { .sz = sizeof(g),
 				      .name = "t_gauge",
 				      .type = SMCP_METRIC_GAUGE,
@@ -405,7 +407,9 @@ static void test_no_alloc(void)
 	UNIT_CASE("no-alloc");
 	now_ns = 1000 * STEP_NS;
 	fake.in_init = true;
-	CHECK_INT((metrics_store_init(&lim, now_ns) ?: watch_store_init(lim.max_watches, lim.breach_ring)), 0);
+	CHECK_INT((metrics_store_init(&small_lim, now_ns) ?:
+		   watch_store_init(small_lim.max_watches, small_lim.breach_ring)),
+		  0);
 	mg = metrics_api_register(&fake, &g);
 	mc = metrics_api_register(&fake, &c);
 	mh = metrics_api_register(&fake, &h);
@@ -435,17 +439,6 @@ static void test_window(void)
 {
 	static const char *const cl[] = { "cpu" };
 	static const double bounds[3] = { 1, 2, INFINITY };
-	struct metrics_limits lim = {
-		.step_ms = 1000,
-		.fine_slots = 60,
-		.coarse_slots = 60,
-		.coarse_factor = 10,
-		.max_bytes = 64 << 20,
-		.max_series = 100,
-		.top_n = 5,
-		.max_watches = 4,
-		.breach_ring = 16,
-	};
 	struct smcp_metric_desc g = { .sz = sizeof(g), .name = "w_gauge",
 				      .type = SMCP_METRIC_GAUGE, .labels = cl, .n_labels = 1 };
 	struct smcp_metric_desc c = { .sz = sizeof(c), .name = "w_total",
@@ -462,7 +455,7 @@ static void test_window(void)
 	UNIT_CASE("window");
 	now_ns = 1000 * STEP_NS;
 	fake.in_init = true;
-	CHECK_INT(metrics_store_init(&lim, now_ns), 0);
+	CHECK_INT(metrics_store_init(&small_lim, now_ns), 0);
 	mg = metrics_api_register(&fake, &g);
 	mc = metrics_api_register(&fake, &c);
 	mh = metrics_api_register(&fake, &h);

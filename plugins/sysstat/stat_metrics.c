@@ -257,7 +257,13 @@ int stat_metrics_window(uint64_t window_ms, unsigned want, struct win *ret)
 	double step_s = 0;
 	int f;
 
-#define KEEP_STEPS() (steps = w.steps > steps ? w.steps : steps, step_s = w.step_s)
+	/* the window spans the steps of its longest-held series */
+#define KEEP_STEPS()                                                                               \
+	do {                                                                                       \
+		steps = w.steps > steps ? w.steps : steps;                                         \
+		step_s = w.step_s > 0 ? w.step_s : step_s;                                         \
+		ret->end_ns = w.end_ns ? w.end_ns : ret->end_ns;                                   \
+	} while (0)
 	if (!s)
 		return -ENODATA;
 	ret->have_stat = true;
@@ -266,7 +272,6 @@ int stat_metrics_window(uint64_t window_ms, unsigned want, struct win *ret)
 		ret->have_stat &= ret->total[f] >= 0;
 		KEEP_STEPS();
 	}
-	ret->end_ns = w.end_ns;
 	ret->ctxt = rd(m, M_CTXT, NULL, NULL, window_ms, &w);
 	ret->forks = rd(m, M_FORKS, NULL, NULL, window_ms, &w);
 	ret->have_stat &= ret->ctxt >= 0 && ret->forks >= 0;

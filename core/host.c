@@ -407,4 +407,5 @@ const struct smcp_host_api host_api = {
 	.work_submit = api_work_submit,
 	.add_instructions = api_add_instructions,
 	.add_tool_hint = api_add_tool_hint,
+	.metric_window = metrics_api_window,
 };

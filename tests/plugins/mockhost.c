@@ -9,6 +9,9 @@
  *
  *   mockhost PLUGIN.so FS_ROOT
  *   commands: list | status | read URI | call TOOL [ARGS_JSON] | advance MS
+ *
+ * Metrics (mockhost_metrics.c) are kept as the core keeps them, one step a
+ * fake second, so windows read from them are exact.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -201,6 +204,7 @@ int main(int argc, char **argv)
 	}
 	if (info->fini)
 		info->fini(&host);
+	mock_metrics_free();
 	for (int i = 0; i < n_resources; i++) {
 		free(resources[i].key);
 		free(resources[i].desc_json);

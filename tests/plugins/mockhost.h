@@ -62,4 +62,16 @@ extern const struct smcp_host_api mock_api;
 
 void writer_init(struct smcp_json *j, cJSON *root);
 
+/* The metric API (mockhost_metrics.c). */
+int m_metric_register(struct smcp_host *h, const struct smcp_metric_desc *d);
+int m_metric_set(struct smcp_host *h, int id, const char *const *lv, double v);
+int m_metric_add(struct smcp_host *h, int id, const char *const *lv, double d);
+int m_metric_hist(struct smcp_host *h, int id, const char *const *lv, const uint64_t *counts,
+		  uint32_t n, double sum, uint32_t flags);
+int m_metric_observe(struct smcp_host *h, int id, const char *const *lv, double v);
+int m_metric_collect(struct smcp_host *h, smcp_collect_fn cb, void *data);
+int m_metric_window(struct smcp_host *h, int id, const char *const *lv, uint64_t window_ms,
+		    struct smcp_metric_window *w);
+void mock_metrics_free(void);
+
 #endif

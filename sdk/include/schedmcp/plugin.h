@@ -340,6 +340,27 @@ struct smcp_metric_desc {
  */
 typedef void (*smcp_collect_fn)(void *data, uint64_t now_ns);
 
+/*
+ * One series of this plugin's metrics over the newest steps the core
+ * recorded, as metric_window() reads it (Since: 1.2): how a plugin answers
+ * "the last 10 s" from the core's history instead of keeping its own.
+ */
+struct smcp_metric_window {
+	size_t sz;	 /* sizeof(struct smcp_metric_window), set by the caller */
+	uint64_t end_ns; /* api->now_ns() clock: the end of the newest step */
+	double step_s;	 /* the length of one step */
+	uint32_t steps;	 /* steps in the window that hold data; 0: none */
+	/* counter: the increase; gauge: the mean of the steps; histogram: the
+	 * sum of the observed values (NAN: unknown) */
+	double value;
+	double min, max; /* gauge: of the steps */
+	uint64_t count;	 /* histogram: observations */
+	/* histogram: n_counts (the metric's n_buckets) counters the window's
+	 * bucket counts are added to, or NULL */
+	uint64_t *counts;
+	uint32_t n_counts;
+};
+
 /* Long work (work_submit, Since: 1.2): work runs on a host worker thread,
  * done on the loop with work's return value. */
 typedef int (*smcp_work_fn)(void *data);
@@ -596,6 +617,17 @@ struct smcp_host_api {
 	 * error. Only inside init(). Returns 0, -EPERM, -EINVAL, -ENOMEM.
 	 * Since: 1.2 */
 	int (*add_tool_hint)(struct smcp_host *h, const char *name_glob, const char *text);
+
+	/*
+	 * Series label_values of this plugin's metric over the newest steps
+	 * the core recorded that span window_ms (at least one step, at most
+	 * what the fine tier holds: 15 min by default), into *w (w->sz,
+	 * counts and n_counts set by the caller). Any time on the loop.
+	 * Returns 0 (w->steps is 0 when the window holds no data), -ENOENT (no
+	 * such metric of this plugin, or no such series), -EINVAL (w->sz too
+	 * small, counts that do not match the buckets). Since: 1.2 */
+	int (*metric_window)(struct smcp_host *h, int metric, const char *const *label_values,
+			     uint64_t window_ms, struct smcp_metric_window *w);
 };
 
 /* Whether the host's API table has member m. */

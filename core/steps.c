@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "loader.h"
+#include "log.h"
+#include "prompts.h"
 #include "registry.h"
 
 static struct reg_step **steps;
@@ -99,6 +101,10 @@ int steps_add(struct smcp_host *owner, const struct smcp_prompt_step *d)
 	s->owner = owner;
 	s->seq = next_seq++;
 	steps[n_steps++] = s;
+	/* legal (a newer plugin on an older host) but usually a typo */
+	if (!prompts_topic_known(d->topic))
+		log_msg(SMCP_LOG_NOTICE, owner ? owner->name : "?",
+			"prompt step topic '%s' is used by no workflow of this schedmcp", d->topic);
 	return 0;
 }
 

@@ -15,6 +15,7 @@
 
 #include "stat_emit.h"
 #include "stat_metrics.h"
+#include "stat_steps.h"
 
 #define SAMPLE_INTERVAL_MS 1000
 #define QUERY_DEFAULT_ROWS 64
@@ -257,6 +258,8 @@ static int sysstat_init(struct smcp_host *host, const struct smcp_host_api *api)
 		.call = get_system_stats,
 		.data = p,
 	});
+	if (!err)
+		err = stat_steps_register(host, api);
 	if (err)
 		return err;
 	err = api->timer_add(host, SAMPLE_INTERVAL_MS, true, sysstat_tick, p);

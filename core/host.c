@@ -15,9 +15,10 @@
 #include "loop.h"
 #include "metrics.h"
 #include "privs.h"
-#include "work.h"
 #include "registry.h"
 #include "result.h"
+#include "steps.h"
+#include "work.h"
 
 static char *fs_root;
 static int fs_root_fd = -1;
@@ -137,6 +138,23 @@ static int api_add_tool_hint(struct smcp_host *h, const char *glob, const char *
 	int err = check_reg(h, "tool hint", glob);
 
 	return err ? err : reg_result(h, "tool hint", glob, registry_add_tool_hint(h, glob, text));
+}
+
+static int api_register_prompt_step(struct smcp_host *h, const struct smcp_prompt_step *d)
+{
+	const char *topic = d && d->topic ? d->topic : NULL;
+	int err = check_reg(h, "prompt step", topic);
+
+	return err ? err : reg_result(h, "prompt step", topic, steps_add(h, d));
+}
+
+static int api_register_prompt_completion(struct smcp_host *h, const char *arg,
+					  smcp_complete_fn fn, void *data)
+{
+	int err = check_reg(h, "prompt completion", arg);
+
+	return err ? err : reg_result(h, "prompt completion", arg,
+				      steps_add_completer(h, arg, fn, data));
 }
 
 __attribute__((format(printf, 3, 4))) static void api_log(struct smcp_host *h,
@@ -408,4 +426,6 @@ const struct smcp_host_api host_api = {
 	.add_instructions = api_add_instructions,
 	.add_tool_hint = api_add_tool_hint,
 	.metric_window = metrics_api_window,
+	.register_prompt_step = api_register_prompt_step,
+	.register_prompt_completion = api_register_prompt_completion,
 };

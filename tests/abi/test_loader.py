@@ -168,6 +168,16 @@ def test_init_failure_rolled_back_and_serving():
         T.check(is_error(d.call_tool("abi_initfail_tool"), -32602), "failed plugin's tool gone")
         T.check(is_error(d.request("prompts/get", {"name": "abi_initfail_prompt"}), -32602),
                 "failed plugin's prompt gone")
+        # its prompt step's render and its completion live in the unloaded
+        # library: called, they would crash the daemon
+        r = result(d.request("prompts/get", {"name": "summarize_system"}))
+        T.check("ABI-FIXTURE-STEP" not in r["messages"][0]["content"]["text"],
+                "failed plugin's prompt step removed")
+        r = result(d.request("completion/complete", {
+            "ref": {"type": "ref/prompt", "name": "debug_high_latency"},
+            "argument": {"name": "pid", "value": ""}}))
+        T.check("ABI-FIXTURE-COMPLETION" not in r["completion"]["values"],
+                "failed plugin's completion removed")
 
         # the core's poll_events survived the impostor's rollback
         r = result(d.call_tool("poll_events", {"limit": 1}))

@@ -13,7 +13,8 @@
 5. examples/plugin-scx-layered builds the same way and serves scx_layered's
    layers from the fake stats server (tests/plugins/scx_stats) speaking
    scx_layered-shaped stats: per-layer resources, completion, metrics, no
-   server, a restart.
+   server, a restart; and its step appears in the daemon's
+   investigate_scheduler_behavior workflow while it serves layers.
 """
 import glob
 import json
@@ -221,6 +222,11 @@ class FakeServer:
         self.proc.wait()
 
 
+def workflow(c, name="investigate_scheduler_behavior"):
+    r = c.request("prompts/get", {"name": name, "arguments": {}})
+    return r["result"]["messages"][0]["content"]["text"]
+
+
 def wait_json(c, uri, pred, timeout=5.0):
     deadline = time.monotonic() + timeout
     while True:
@@ -242,6 +248,7 @@ def test_scx_layered():
         a = c.read_json("layered://layers")
         ck.eq(a["available"], False, "no scheduler yet")
         ck.check("no scx_layered stats" in a["reason"], "reason: %r" % a["reason"])
+        ck.check("layered://layers" not in workflow(c), "no layers served: no step")
         with FakeServer(sock):
             a = wait_json(c, "layered://layers", lambda v: v["available"] and v["period_s"])
             ck.eq(a["available"], True, "connected by the next poll")
@@ -254,6 +261,13 @@ def test_scx_layered():
                   "batch is at its ceiling and busy: starved")
             ck.eq(a["layers"][1]["starved"], False, "interactive is not")
             ck.eq(a["system"]["busy_pct"], 62.5, "system stats")
+            text = workflow(c)
+            ck.check(re.search(r"\n\d+\. scx_layered's layers: read layered://layers "
+                               r"\(busiest first; 3 layers, 1 starved", text),
+                     "a third-party plugin's step in investigate_scheduler_behavior: %r"
+                     % text[-1500:])
+            ck.check("layered://layers" not in workflow(c, "summarize_system"),
+                     "and only in the workflows of its topic")
             one = c.read_json("layered://layers/batch")
             ck.eq(one["cpu_list"], "0-1", "CPU mask as a list")
             ck.eq(one["fields"]["util"]["value"], 190.0, "field value")
@@ -282,6 +296,7 @@ def test_scx_layered():
                 ck.check("batch" in json.dumps(q.get("result", {})), "history per layer")
         a = wait_json(c, "layered://layers", lambda v: "last_error" in v)
         ck.check("last_error" in a, "scheduler gone: the last snapshot with the error")
+        ck.check("layered://layers" not in workflow(c), "scheduler gone: its step too")
         with FakeServer(sock):
             a = wait_json(c, "layered://layers", lambda v: "last_error" not in v)
             ck.check("last_error" not in a, "reconnected after a restart")

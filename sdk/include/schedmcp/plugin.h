@@ -366,6 +366,83 @@ struct smcp_metric_window {
 typedef int (*smcp_work_fn)(void *data);
 typedef void (*smcp_work_done_fn)(void *data, int result);
 
+/* ------------------------------------------------------------ prompt steps */
+
+/*
+ * Steps of the core's workflow prompts (Since: 1.2).
+ *
+ * The core owns the workflow prompts (summarize_system,
+ * analyze_scheduler_performance, debug_high_latency, analyze_cpu_imbalance,
+ * investigate_scheduler_behavior, profile_system, diagnose_regression):
+ * their names, arguments and argument checks, the text that is about no
+ * plugin (the task, how to judge a p99, the answer to write), and for each
+ * an ordered list of topics ("topology", "scheduler", "load",
+ * "latency.cpu", "profile"...; docs/plugin-guide.md lists every topic and
+ * the prompts that use it). Plugins contribute the steps: "read X and look
+ * at field Y". When a client gets a prompt the core takes each topic's
+ * steps (lowest order first, then load order), leaves out a step whose
+ * needs are not registered or whose render says so, numbers the rest as
+ * they come, and ends with what is not available here, in words. So a
+ * plugin appears in the workflows by registering steps, and a plugin that
+ * is not loaded leaves no name behind.
+ *
+ * Placeholders: "${name}" in a step's text becomes the argument name (see
+ * smcp_step_render_fn for the arguments); a step whose text names one that
+ * is not set is left out of that prompt, so "measure_latency {\"pid\":
+ * ${pid}}" appears only when a pid was asked about. Only "${" followed by
+ * [a-z_]+ and "}" is a placeholder; other text is kept as it is. What
+ * render writes is used as it is: it has the arguments already.
+ */
+
+/*
+ * Write a step's text for one prompt, for text that depends on the live
+ * state or on the prompt's arguments (the pid asked about, the running
+ * sched_ext scheduler). buf has len bytes: room for SMCP_STEP_TEXT_MAX - 1
+ * characters and the NUL. args (borrowed for the call; read with
+ * arg_int/arg_string) holds the prompt's arguments as the core checked
+ * them, with their defaults: pid, focus_area (general, latency,
+ * throughput, balance), scheduler_name, duration_secs, window, whichever
+ * the prompt takes; and the workflow's parameters for the topic, such as
+ * top (how many rows to look at) and window. Runs on the loop thread with
+ * this plugin's capabilities: answer at once from what is cached or from a
+ * small file.
+ *
+ * Return the text's length (> 0) to use it; 0 to leave the step out of
+ * this prompt (it does not apply here: no sched_ext scheduler runs, no pid
+ * was asked about); or -errno when it cannot be written now: the step is
+ * left out and its `missing` listed. A length >= len (what snprintf
+ * returns when it had to cut) is taken as -ENOSPC.
+ */
+typedef int (*smcp_step_render_fn)(void *data, const struct smcp_args *args, char *buf,
+				   size_t len);
+
+#define SMCP_STEP_TEXT_MAX 2048 /* bytes of a step's text, NUL included */
+#define SMCP_STEP_MAX_NEEDS 4   /* names in a step's needs */
+
+struct smcp_prompt_step {
+	size_t sz;
+	/* [a-z0-9_.]{1,64}: the part of the workflows it serves. A topic no
+	 * workflow uses is accepted (a newer one, on an older host) and never
+	 * shown. */
+	const char *topic;
+	int order; /* among the topic's steps, lowest first */
+	/* The step, for the model: what to read or call, which fields mean
+	 * what, with thresholds, e.g. "Read topology://info: `nr_cpus`,
+	 * `nr_llcs` ...". No number: the core numbers the steps. At most
+	 * SMCP_STEP_TEXT_MAX - 1 bytes. NULL when render writes it. */
+	const char *text;
+	/* NULL, or up to SMCP_STEP_MAX_NEEDS space-separated names the text
+	 * uses: resource URIs, templates ("stats://process/{pid}"), tools or
+	 * prompts, of this plugin or another. While one of them is not
+	 * registered the step is left out and `missing` listed. */
+	const char *needs;
+	/* NULL, or what the workflow loses without this step, in words and
+	 * without a URI ("run-queue latency per CPU"), at most 256 bytes. */
+	const char *missing;
+	smcp_step_render_fn render; /* NULL: text as it is */
+	void *data;                 /* for render */
+};
+
 /* ----------------------------------------------------------------- host API */
 
 struct smcp_host_api {
@@ -628,6 +705,28 @@ struct smcp_host_api {
 	 * small, counts that do not match the buckets). Since: 1.2 */
 	int (*metric_window)(struct smcp_host *h, int metric, const char *const *label_values,
 			     uint64_t window_ms, struct smcp_metric_window *w);
+
+	/*
+	 * A step of the core's workflow prompts (struct smcp_prompt_step,
+	 * copied; render and data are kept). Only inside init(); at most 64
+	 * per plugin; they go with the plugin. Returns 0, -EPERM outside
+	 * init(), -EINVAL (sz too small, a topic that is not [a-z0-9_.]{1,64},
+	 * neither text nor render, text too long, more than 4 needs or one
+	 * longer than 256 bytes, missing too long or naming a URI), -ENOSPC,
+	 * -ENOMEM. Since: 1.2 */
+	int (*register_prompt_step)(struct smcp_host *h, const struct smcp_prompt_step *step);
+
+	/*
+	 * Offer completions for arg_name, an argument of the core's workflow
+	 * prompts ("pid", "scheduler_name"): complete is called like a
+	 * prompt's own (smcp_complete_fn, with this plugin's capabilities)
+	 * after the core's candidates and those of plugins loaded before;
+	 * say how many exist with completion_total. Only inside init().
+	 * Returns 0, -EPERM, -EINVAL (no core prompt takes arg_name, or no
+	 * function), -EEXIST (this plugin completes it already), -ENOMEM.
+	 * Since: 1.2 */
+	int (*register_prompt_completion)(struct smcp_host *h, const char *arg_name,
+					  smcp_complete_fn complete, void *data);
 };
 
 /* Whether the host's API table has member m. */

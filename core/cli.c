@@ -31,8 +31,12 @@ static const char usage[] =
 	"\n"
 	"Options:\n"
 	"  -c, --config FILE      config file (default " SMCP_DEFAULT_CONFIG " if it exists)\n"
-	"  -p, --plugin-dir DIR   load plugins from DIR (root-owned, not writable by others)\n"
-	"  -e, --enable LIST      load only these plugins (comma-separated names)\n"
+	"  -p, --plugin-dir DIR   also load plugins from DIR, searched before the default\n"
+	"                         directory (repeatable; the first plugin of a name wins;\n"
+	"                         root-owned, not writable by others)\n"
+	"      --no-default-plugins\n"
+	"                         search only the --plugin-dir directories\n"
+	"  -e, --enable LIST      load only these plugins (names separated by commas or spaces)\n"
 	"  -d, --disable LIST     do not load these plugins\n"
 	"  -o, --set SEC.KEY=VAL  set a config key over the file's value (SEC: core or a plugin;\n"
 	"                         repeatable), e.g. --set sched_latency.max_events_per_s=500\n"
@@ -70,7 +74,7 @@ int daemon_parse_args(int argc, char **argv, struct daemon_opts *o)
 	static char state_dir_set[PATH_MAX + 32];
 	enum { OPT_LIST = 256, OPT_CHECK, OPT_HELP_CONFIG, OPT_JSON, OPT_LOG, OPT_DAEMON,
 	       OPT_ROOT, OPT_INTERVAL, OPT_SURFACE, OPT_STATS_SOCKET, OPT_SOCKET, OPT_STANDALONE,
-	       OPT_STATE_DIR };
+	       OPT_STATE_DIR, OPT_NO_DEFAULT_PLUGINS };
 	static const struct {
 		const char *name;
 		enum daemon_mode mode;
@@ -83,6 +87,7 @@ int daemon_parse_args(int argc, char **argv, struct daemon_opts *o)
 	static const struct option longs[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "plugin-dir", required_argument, NULL, 'p' },
+		{ "no-default-plugins", no_argument, NULL, OPT_NO_DEFAULT_PLUGINS },
 		{ "enable", required_argument, NULL, 'e' },
 		{ "disable", required_argument, NULL, 'd' },
 		{ "set", required_argument, NULL, 'o' },
@@ -125,8 +130,17 @@ int daemon_parse_args(int argc, char **argv, struct daemon_opts *o)
 			o->shaping = "--config";
 			break;
 		case 'p':
-			o->plugin_dir = optarg;
+			if (o->n_plugin_dirs == DAEMON_MAX_PLUGIN_DIRS) {
+				fprintf(stderr, "schedmcp: at most %d --plugin-dir options\n",
+					DAEMON_MAX_PLUGIN_DIRS);
+				return -EINVAL;
+			}
+			o->plugin_dirs[o->n_plugin_dirs++] = optarg;
 			o->shaping = "--plugin-dir";
+			break;
+		case OPT_NO_DEFAULT_PLUGINS:
+			o->no_default_plugins = true;
+			o->shaping = "--no-default-plugins";
 			break;
 		case 'e':
 			o->enable = optarg;
@@ -297,7 +311,7 @@ void cli_print_errors(const struct config *cfg)
 			cfg->n_errors, cfg->n_errors == 1 ? "" : "s");
 }
 
-int cli_check_config(const struct config *cfg, const char *plugin_dir)
+int cli_check_config(const struct config *cfg, const char *search_path)
 {
 	size_t n, on = 0;
 	struct smcp_host *const *all = loader_plugins(&n);
@@ -308,8 +322,8 @@ int cli_check_config(const struct config *cfg, const char *plugin_dir)
 	}
 	for (size_t i = 0; i < n; i++)
 		on += all[i]->state == PLUGIN_LOADED;
-	printf("%s: OK (plugin directory %s: %zu plugin%s found, %zu enabled)\n", cfg->path,
-	       plugin_dir, n, n == 1 ? "" : "s", on);
+	printf("%s: OK (plugin search path %s: %zu plugin%s found, %zu enabled)\n", cfg->path,
+	       search_path, n, n == 1 ? "" : "s", on);
 	return 0;
 }
 

@@ -27,7 +27,13 @@
 
 const struct smcp_config_key core_config_keys[] = {
 	{ sizeof(struct smcp_config_key), "plugin_dir", SMCP_CONFIG_PATH, SMCP_PLUGINDIR,
-	  "directory the plugins are loaded from (root-owned, not writable by others)", 0, 0 },
+	  "the default plugin directory, searched after every --plugin-dir (none with "
+	  "--no-default-plugins); unset: the stock one, or the build tree's when run from it "
+	  "(root-owned, not writable by others)", 0, 0 },
+	{ sizeof(struct smcp_config_key), "plugins", SMCP_CONFIG_STRING, NULL,
+	  "the plugins to load, names separated by commas or spaces (e.g. topology, sysstat); "
+	  "unset: every plugin found. A name no plugin has is an error; a plugin's own "
+	  "'enabled' key overrides this for it", 0, 0 },
 	{ sizeof(struct smcp_config_key), "user", SMCP_CONFIG_STRING, "schedmcp",
 	  "account the server runs as once its plugins are up, keeping only the capabilities "
 	  "they declared (root: stay uid 0; a missing account is a warning and uid 0 stays)",
@@ -194,28 +200,49 @@ int daemon_read_config(const struct daemon_opts *o, struct config *cfg, struct c
 	return 0;
 }
 
-int daemon_discover(const struct daemon_opts *o, struct config *cfg, char **ret_plugin_dir)
+int daemon_discover(const struct daemon_opts *o, struct config *cfg, char **ret_search_path)
 {
 	const struct config_section *core = config_find(cfg, "core", false);
-	struct loader_opts lo = { .enable = o->enable, .disable = o->disable };
-	const char *v;
+	struct loader_dir dirs[DAEMON_MAX_PLUGIN_DIRS + 1];
+	struct loader_opts lo = { .dirs = dirs, .enable = o->enable, .disable = o->disable };
+	size_t len = 1;
+	char *path;
 
-	if (o->plugin_dir)
-		lo.plugin_dir = o->plugin_dir;
-	else if ((v = config_value(core, "plugin_dir", NULL)))
-		lo.plugin_dir = v;
-	else
-		lo.plugin_dir = under_build_tree() ? SMCP_BUILD_PLUGINDIR : SMCP_PLUGINDIR;
-	*ret_plugin_dir = strdup(lo.plugin_dir);
+	for (size_t i = 0; i < o->n_plugin_dirs; i++)
+		dirs[lo.n_dirs++] = (struct loader_dir){ .path = o->plugin_dirs[i] };
+	if (!o->no_default_plugins) {
+		const char *v = config_value(core, "plugin_dir", NULL);
+
+		/* the directory the config names must be there; the stock one
+		 * may be missing when --plugin-dir gave others */
+		dirs[lo.n_dirs] = (struct loader_dir){
+			.path = v ? v : under_build_tree() ? SMCP_BUILD_PLUGINDIR : SMCP_PLUGINDIR,
+			.optional = !v && lo.n_dirs > 0,
+		};
+		lo.n_dirs++;
+	}
+	lo.only = config_value(core, "plugins", &lo.only_line);
+	for (size_t i = 0; i < lo.n_dirs; i++)
+		len += strlen(dirs[i].path) + 2;
+	path = malloc(len + sizeof("(none)"));
+	if (!path)
+		return -ENOMEM;
+	strcpy(path, lo.n_dirs ? "" : "(none)");
+	for (size_t i = 0; i < lo.n_dirs; i++) {
+		if (i)
+			strcat(path, ", ");
+		strcat(path, dirs[i].path);
+	}
+	*ret_search_path = path;
 	return loader_discover(&lo, cfg);
 }
 
 int daemon_configure(const struct daemon_opts *o, struct config *cfg, struct core_limits *lim,
-		     char **ret_plugin_dir)
+		     char **ret_search_path)
 {
 	int err = daemon_read_config(o, cfg, lim);
 
-	return err ? err : daemon_discover(o, cfg, ret_plugin_dir);
+	return err ? err : daemon_discover(o, cfg, ret_search_path);
 }
 
 int daemon_start(const struct core_limits *lim)

@@ -27,7 +27,12 @@ struct daemon_opts {
 	enum daemon_mode mode;
 	const char *config_path; /* NULL: the default path if it exists */
 	bool config_explicit;
-	const char *plugin_dir;  /* NULL: config or default */
+	/* --plugin-dir, searched in this order before the default directory
+	 * ([core] plugin_dir, else the stock one) */
+#define DAEMON_MAX_PLUGIN_DIRS 16
+	const char *plugin_dirs[DAEMON_MAX_PLUGIN_DIRS];
+	size_t n_plugin_dirs;
+	bool no_default_plugins; /* --no-default-plugins: only the --plugin-dir ones */
 	const char *enable, *disable;
 	const char *fs_root;
 	const char *log_level;
@@ -58,12 +63,13 @@ int daemon_parse_args(int argc, char **argv, struct daemon_opts *o);
 /* Load the config and check the core's keys. Every error is appended to
  * cfg->errors. Returns 0 or -errno for a failure that stops everything. */
 int daemon_read_config(const struct daemon_opts *o, struct config *cfg, struct core_limits *lim);
-/* Find the plugins and check their config sections (after
- * daemon_read_config). */
-int daemon_discover(const struct daemon_opts *o, struct config *cfg, char **ret_plugin_dir);
+/* Find the plugins along the search path and check their config sections
+ * (after daemon_read_config). *ret_search_path: the directories searched,
+ * for a person ("DIR, DIR"; the caller frees it). */
+int daemon_discover(const struct daemon_opts *o, struct config *cfg, char **ret_search_path);
 /* Both. */
 int daemon_configure(const struct daemon_opts *o, struct config *cfg, struct core_limits *lim,
-		     char **ret_plugin_dir);
+		     char **ret_search_path);
 
 /* The core's own config keys (for --help-config and validation). */
 extern const struct smcp_config_key core_config_keys[];
@@ -78,7 +84,7 @@ void cli_version(void);
 void cli_help_config(void);
 int cli_list_plugins(bool json);
 int cli_list_surface(void);
-int cli_check_config(const struct config *cfg, const char *plugin_dir);
+int cli_check_config(const struct config *cfg, const char *search_path);
 void cli_print_errors(const struct config *cfg);
 int report_run(const struct daemon_opts *o);
 /*

@@ -558,6 +558,7 @@ static void unload(struct smcp_host *p)
 		privs_leave(caps);
 	}
 	registry_remove_owner(p);
+	host_release(p);
 	loop_remove_owner(p); /* fini may have added nothing, but be sure */
 	if (p->dl)
 		dlclose(p->dl);

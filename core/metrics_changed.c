@@ -320,11 +320,12 @@ static const char changed_schema[] =
 int metrics_changed_init(struct smcp_host *core, const struct smcp_host_api *a)
 {
 	static const struct smcp_prompt_arg monitor_args[] = {
-		{ "threshold",
+		{ sizeof(struct smcp_prompt_arg), "threshold",
 		  "p99 run-queue latency that counts as a breach, e.g. '2ms' "
 		  "(default)",
 		  false, SMCP_ARG_STRING },
-		{ "metric", "latency metric to watch (default: the system-wide one)", false,
+		{ sizeof(struct smcp_prompt_arg),
+		  "metric", "latency metric to watch (default: the system-wide one)", false,
 		  SMCP_ARG_STRING },
 	};
 	struct smcp_tool_desc changed = {

@@ -185,7 +185,7 @@ static int greet_get(void *data, struct smcp_call *call, const struct smcp_args 
 static int hello_init(struct smcp_host *host, const struct smcp_host_api *api)
 {
 	static const struct smcp_prompt_arg greet_args[] = {
-		{ "name", "who to greet", true, SMCP_ARG_STRING },
+		{ sizeof(struct smcp_prompt_arg), "name", "who to greet", true, SMCP_ARG_STRING },
 	};
 	int err;
 

@@ -119,6 +119,8 @@ static bool built_before_1_2(const struct smcp_host *h)
  */
 struct host_compat {
 	struct host_compat *next;
+	struct smcp_host *owner;
+	bool warned; /* about 1.2's SMCP_PENDING from this handler */
 	union {
 		smcp_read_fn read;
 		smcp_tool_fn tool;
@@ -128,8 +130,16 @@ struct host_compat {
 	void *data;
 };
 
-static int pending_1_0(int ret)
+static int pending_1_0(struct host_compat *hc, int ret)
 {
+	if (ret == SMCP_PENDING && !hc->warned) {
+		/* fine here, an internal error on the 1.0 and 1.1 hosts the
+		 * plugin says it loads on: tell its author while it is easy */
+		hc->warned = true;
+		log_msg(SMCP_LOG_WARNING, hc->owner->name, "declares plugin ABI 1.%u but returned "
+			"1.2's SMCP_PENDING, which older hosts take for an error: return "
+			"SMCP_PENDING_1_0, or declare 1.2", hc->owner->info->abi_minor);
+	}
 	return ret == SMCP_PENDING_1_0 ? SMCP_PENDING : ret;
 }
 
@@ -138,7 +148,7 @@ static int compat_read(void *data, struct smcp_call *call, const char *uri,
 {
 	struct host_compat *hc = data;
 
-	return pending_1_0(hc->fn.read(hc->data, call, uri, vars, res));
+	return pending_1_0(hc, hc->fn.read(hc->data, call, uri, vars, res));
 }
 
 static int compat_tool(void *data, struct smcp_call *call, const struct smcp_args *args,
@@ -146,7 +156,7 @@ static int compat_tool(void *data, struct smcp_call *call, const struct smcp_arg
 {
 	struct host_compat *hc = data;
 
-	return pending_1_0(hc->fn.tool(hc->data, call, args, res));
+	return pending_1_0(hc, hc->fn.tool(hc->data, call, args, res));
 }
 
 static int compat_prompt(void *data, struct smcp_call *call, const struct smcp_args *args,
@@ -154,7 +164,7 @@ static int compat_prompt(void *data, struct smcp_call *call, const struct smcp_a
 {
 	struct host_compat *hc = data;
 
-	return pending_1_0(hc->fn.prompt(hc->data, call, args, res));
+	return pending_1_0(hc, hc->fn.prompt(hc->data, call, args, res));
 }
 
 static int compat_complete(void *data, const char *arg_name, const char *prefix,
@@ -172,6 +182,7 @@ static struct host_compat *compat_new(struct smcp_host *h, smcp_complete_fn comp
 
 	if (!hc)
 		return NULL;
+	hc->owner = h;
 	hc->complete = complete;
 	hc->data = data;
 	hc->next = h->compat;
@@ -273,7 +284,19 @@ static int prompt_args_read(const struct smcp_host *h, const struct smcp_prompt_
 	if (built_before_1_2(h)) {
 		const struct smcp_prompt_arg_1_0 *old = (const void *)d->args;
 
-		for (size_t i = 0; i < d->n_args; i++)
+		for (size_t i = 0; i < d->n_args; i++) {
+			/* the 1.0 layout starts with a pointer, and no object
+			 * lives in the first page: this is 1.2's sz, from a
+			 * plugin built against the 1.2 header that declares an
+			 * older minor (plugin.h, struct smcp_prompt_arg) */
+			if ((uintptr_t)old[i].name < 4096) {
+				log_msg(SMCP_LOG_ERROR, h->name, "prompt '%s': declares plugin ABI "
+					"1.%u, whose prompt arguments have no sz, but args[%zu] "
+					"starts with %zu: pass struct smcp_prompt_arg_1_0 entries, "
+					"or declare 1.2", d->name ? d->name : "(null)",
+					h->info->abi_minor, i, (size_t)(uintptr_t)old[i].name);
+				return -EINVAL;
+			}
 			out[i] = (struct smcp_prompt_arg){
 				.sz = sizeof(*out),
 				.name = old[i].name,
@@ -281,6 +304,7 @@ static int prompt_args_read(const struct smcp_host *h, const struct smcp_prompt_
 				.required = old[i].required,
 				.type = old[i].type,
 			};
+		}
 		return 0;
 	}
 	step = d->args[0].sz;

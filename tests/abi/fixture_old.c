@@ -14,9 +14,15 @@
  * it answers later with 1 (1.2's SMCP_PENDING is far below every -errno).
  * abi_old_prompt (a required integer and an optional string argument) and
  * abi_old_later (pending, finished from a timer) check both.
+ *
+ * And the two slips of a plugin built against the 1.2 header that declares
+ * an older minor: 1.2-layout prompt arguments (abi_old_mixed: refused, with
+ * a reason) and 1.2's SMCP_PENDING (abi_old_later_new: works, with a
+ * warning, since older hosts would take it for an error).
  */
 #include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <schedmcp/plugin.h>
@@ -96,6 +102,7 @@ _Static_assert(sizeof(struct smcp_prompt_arg_1_0) == sizeof(struct prompt_arg_1_
 #define API_1_0_END (offsetof(struct smcp_host_api, completion_total) + sizeof(void (*)(void)))
 
 static const struct smcp_host_api *api;
+static struct smcp_host *self;
 
 static const struct config_key_1_0 keys[] = {
 	{ sizeof(struct config_key_1_0), "answer", SMCP_CONFIG_INT, "42", "a number", 0, 100 },
@@ -165,6 +172,7 @@ static void later_cancel(void *data, struct smcp_call *call)
 	((struct later *)data)->call = NULL;
 }
 
+/* data: the value to return for "later" */
 static int tool_later(void *data, struct smcp_call *call, const struct smcp_args *args,
 		      struct smcp_result *res)
 {
@@ -173,12 +181,12 @@ static int tool_later(void *data, struct smcp_call *call, const struct smcp_args
 
 	if (!call || l.call)
 		return api->result_error(res, "one at a time");
-	id = api->timer_add((struct smcp_host *)data, 50, false, later_fire, &l);
+	id = api->timer_add(self, 50, false, later_fire, &l);
 	if (id < 0)
 		return id;
 	l = (struct later){ .call = call, .res = res };
 	(void)api->call_on_cancel(call, later_cancel, &l);
-	return PENDING_1_0;
+	return (int)(intptr_t)data;
 }
 
 static int old_init(struct smcp_host *host, const struct smcp_host_api *a)
@@ -196,7 +204,16 @@ static int old_init(struct smcp_host *host, const struct smcp_host_api *a)
 				      .flags = SMCP_TOOL_READ_ONLY, .call = tool_old, .data = host };
 	struct tool_desc_1_0 later = { .sz = sizeof(later), .name = "abi_old_later",
 				       .description = "1.0 tool: answers later (returns 1)",
-				       .call = tool_later, .data = host };
+				       .call = tool_later, .data = (void *)(intptr_t)PENDING_1_0 };
+	struct tool_desc_1_0 later_new = later;
+	/* the header's (1.2) argument layout, not this plugin's */
+	static const struct smcp_prompt_arg mixed_args[] = {
+		{ sizeof(struct smcp_prompt_arg), "x", "1.2 layout", false, SMCP_ARG_STRING },
+	};
+	struct prompt_desc_1_0 mixed = { .sz = sizeof(mixed), .name = "abi_old_mixed",
+					 .description = "1.2 arguments under a 1.0 plugin",
+					 .args = (const struct prompt_arg_1_0 *)mixed_args,
+					 .n_args = 1, .get = prompt_old };
 	struct prompt_desc_1_0 p = { .sz = sizeof(p), .name = "abi_old_prompt", .description = "1.0 prompt",
 				     .args = pargs, .n_args = 2, .get = prompt_old };
 	int err;
@@ -204,6 +221,10 @@ static int old_init(struct smcp_host *host, const struct smcp_host_api *a)
 	if (a->sz < API_1_0_END)
 		return -ENOTSUP;
 	api = a;
+	self = host;
+	later_new.name = "abi_old_later_new";
+	later_new.description = "1.0 tool returning 1.2's SMCP_PENDING";
+	later_new.data = (void *)(intptr_t)SMCP_PENDING;
 	err = api->register_resource(host, (const struct smcp_resource_desc *)&r);
 	if (!err)
 		err = api->register_template(host, (const struct smcp_resource_desc *)&t);
@@ -211,6 +232,11 @@ static int old_init(struct smcp_host *host, const struct smcp_host_api *a)
 		err = api->register_tool(host, (const struct smcp_tool_desc *)&tool);
 	if (!err)
 		err = api->register_tool(host, (const struct smcp_tool_desc *)&later);
+	if (!err)
+		err = api->register_tool(host, (const struct smcp_tool_desc *)&later_new);
+	/* refused (-EINVAL, with a reason in the log): not fatal here */
+	if (!err && api->register_prompt(host, (const struct smcp_prompt_desc *)&mixed) != -EINVAL)
+		err = -EPROTO;
 	if (!err)
 		err = api->register_prompt(host, (const struct smcp_prompt_desc *)&p);
 	return err;

@@ -220,6 +220,19 @@ def test_old_minor_plugin_works():
             T.eq(r.get("content"), [{"type": "text", "text": "an old answer, later"}],
                  f"1.0 tool answering later ({i})")
         T.check("result" in d.request("ping"), "still serving")
+        # a 1.0 plugin returning 1.2's SMCP_PENDING: works, and its author is told
+        for i in range(2):
+            r = result(d.call_tool("abi_old_later_new"))
+            T.eq(r.get("content"), [{"type": "text", "text": "an old answer, later"}],
+                 f"1.2's SMCP_PENDING from a 1.0 plugin ({i})")
+        err = d.stderr_text()
+        T.eq(err.count("returned 1.2's SMCP_PENDING"), 1, "warned once: " + err[-1500:])
+        # 1.2-layout arguments under a 1.0 declaration: refused, saying why
+        T.check("abi_old_mixed" not in [p["name"] for p in
+                                         result(d.request("prompts/list"))["prompts"]],
+                "a 1.0 plugin's prompt with 1.2 arguments is refused")
+        T.check("prompt 'abi_old_mixed': declares plugin ABI 1.0" in err and
+                "smcp_prompt_arg_1_0" in err, "and the log says why")
 
 
 @T.case

@@ -268,23 +268,28 @@ static int prompt_get(void *data, struct smcp_call *call, const struct smcp_args
 int prompts_init(struct smcp_host *core, const struct smcp_host_api *a)
 {
 	static const struct smcp_prompt_arg perf_args[] = {
-		{ "focus_area", "latency, throughput, balance or general (default)", false,
+		{ sizeof(struct smcp_prompt_arg),
+		  "focus_area", "latency, throughput, balance or general (default)", false,
 		  SMCP_ARG_STRING },
 	};
 	static const struct smcp_prompt_arg latency_args[] = {
-		{ "pid", "process (or thread) id to investigate; omit to find the processes "
+		{ sizeof(struct smcp_prompt_arg),
+		  "pid", "process (or thread) id to investigate; omit to find the processes "
 			 "that wait longest", false, SMCP_ARG_INT },
 	};
 	static const struct smcp_prompt_arg sched_args[] = {
-		{ "scheduler_name", "scheduler to explain, e.g. scx_layered or EEVDF (default: "
+		{ sizeof(struct smcp_prompt_arg),
+		  "scheduler_name", "scheduler to explain, e.g. scx_layered or EEVDF (default: "
 				    "the one running)", false, SMCP_ARG_STRING },
 	};
 	static const struct smcp_prompt_arg profile_args[] = {
-		{ "duration_secs", "how long to profile, 1 to 300 seconds (default 10)", false,
+		{ sizeof(struct smcp_prompt_arg),
+		  "duration_secs", "how long to profile, 1 to 300 seconds (default 10)", false,
 		  SMCP_ARG_INT },
 	};
 	static const struct smcp_prompt_arg regression_args[] = {
-		{ "window", "how far back things got worse, e.g. 5m, 15m (default), 1h", false,
+		{ sizeof(struct smcp_prompt_arg),
+		  "window", "how far back things got worse, e.g. 5m, 15m (default), 1h", false,
 		  SMCP_ARG_STRING },
 	};
 	static const struct {

@@ -18,7 +18,6 @@
 
 #include <dlfcn.h>
 #include <errno.h>
-#include <gelf.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,24 +251,22 @@ static int try_debuglink(struct pp_elf *e, const char *debug_dir, struct pp_elf 
 			 size_t path_len)
 {
 	char dir[PATH_MAX], link[256];
+	struct pp_elf_section sec;
 	const char *slash;
-	void *sec;
-	size_t len, namelen;
+	size_t namelen;
 	uint32_t crc, got;
-	int err;
 
-	err = pp_elf_section(e, ".gnu_debuglink", PP_DEBUGLINK_MAX, &sec, &len);
-	if (err)
+	if (pp_elf_section(e, ".gnu_debuglink", PP_DEBUGLINK_MAX, &sec))
 		return -ENOENT;
-	namelen = strnlen(sec, len);
-	if (namelen == 0 || namelen >= sizeof(link) || len < ((namelen + 4) & ~3u) + 4) {
-		free(sec);
+	namelen = strnlen((const char *)sec.p, sec.len);
+	if (namelen == 0 || namelen >= sizeof(link) || sec.len < ((namelen + 4) & ~3u) + 4) {
+		pp_elf_section_free(&sec);
 		return -ENOENT;
 	}
-	memcpy(link, sec, namelen);
+	memcpy(link, sec.p, namelen);
 	link[namelen] = '\0';
-	memcpy(&crc, (const char *)sec + ((namelen + 4) & ~3u), 4);
-	free(sec);
+	memcpy(&crc, sec.p + ((namelen + 4) & ~3u), 4);
+	pp_elf_section_free(&sec);
 	if (strchr(link, '/') || strcmp(link, "..") == 0)
 		return -ENOENT;
 	slash = strrchr(e->path, '/');
@@ -297,23 +294,21 @@ static int try_debuglink(struct pp_elf *e, const char *debug_dir, struct pp_elf 
  * read (the next source may have one), true when it was tried. */
 static bool convert_debug_frame(struct pp_elf *e, struct pp_elf *src)
 {
-	void *df;
-	size_t n;
+	struct pp_elf_section df;
 	int err;
 
-	err = pp_elf_section(src, ".debug_frame", PP_DEBUG_FRAME_MAX, &df, &n);
+	err = pp_elf_section(src, ".debug_frame", PP_DEBUG_FRAME_MAX, &df);
 	if (err == -ENOTSUP)
 		e->debug_note = ".debug_frame is compressed with zstd (only zlib supported)";
 	else if (err == -EFBIG)
 		e->debug_note = ".debug_frame is over the reader's bound (32 MiB): not read";
-	if (err || !n) {
-		if (!err)
-			free(df);
+	if (err || !df.len) {
+		pp_elf_section_free(&df);
 		return false;
 	}
-	if (pp_debug_frame_convert(e, df, n) && !e->debug_note)
+	if (pp_debug_frame_convert(e, df.p, df.len) && !e->debug_note)
 		e->debug_note = ".debug_frame could not be converted";
-	free(df);
+	pp_elf_section_free(&df);
 	return true;
 }
 

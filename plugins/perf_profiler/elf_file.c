@@ -126,8 +126,20 @@ bool pp_elf_section_fits(Elf *elf, size_t ndx, uint64_t max)
 {
 	Elf_Scn *scn = elf_getscn(elf, ndx);
 	GElf_Shdr sh;
+	GElf_Chdr ch;
 
-	return scn && gelf_getshdr(scn, &sh) && (sh.sh_type == SHT_NOBITS || sh.sh_size <= max);
+	if (!scn || !gelf_getshdr(scn, &sh))
+		return false;
+	if (sh.sh_type == SHT_NOBITS)
+		return true;
+	if (sh.sh_size > max)
+		return false;
+	/*
+	 * elf_strptr inflates a compressed string table on first use, to the
+	 * size its header claims (up to 1032 times the section): that size is
+	 * the one bounded. gelf_getchdr reads the section, within max above.
+	 */
+	return !(sh.sh_flags & SHF_COMPRESSED) || (gelf_getchdr(scn, &ch) && ch.ch_size <= max);
 }
 
 /* Size in bytes of a DW_EH_PE-encoded value with a fixed size; 0 if variable/unknown. */

@@ -76,7 +76,8 @@ int pp_elf_read(struct pp_elf *e, uint64_t off, void *buf, size_t len);
  * (the bounds above): elf_end() it; NULL when not an x86_64 ELF64 file. */
 Elf *pp_elf_begin(struct pp_elf *e);
 /* Whether section ndx of elf may be read whole by libelf (elf_getdata,
- * elf_strptr): present, and at most max bytes. */
+ * elf_strptr): present, and at most max bytes, inflated (elf_strptr inflates
+ * a compressed string table) or not. */
 bool pp_elf_section_fits(Elf *elf, size_t ndx, uint64_t max);
 /* The first section of elf named name, or zname when not NULL (*ret_legacy
  * says which; NULL: not asked), after checking the section name table

@@ -25,6 +25,14 @@ processes map. Each case failed on the code before the fix:
       now the claim is refused before inflating (the bound is 32 MiB), the
       symbols still resolve and the reader's peak RSS stays small. Runs the
       reader directly (pp-symtool), so it needs no root.
+  test_compressed_string_table_bomb  the same bomb as a compressed .strtab
+      (symbol names) or .shstrtab (section names): libelf's elf_strptr
+      inflates a string table on first use, to whatever size its header
+      claims (up to 1032 times the section), so the bounds on the tables'
+      sizes in the file did not hold. It took the reader to 526 MB and 1.4
+      to 3 s (every libelf handle on the file inflated .shstrtab again); now
+      a table claiming more than its bound (1 MiB section names, 128 MiB
+      symbol names) is refused before libelf inflates it.
 
 The daemon cases need root, setpriv and perf_event_open (77 otherwise).
 """
@@ -454,6 +462,72 @@ def test_compressed_debug_bomb():
                     "%s: the reader's peak RSS stays small: %d KiB" % (name, ru.ru_maxrss))
             print("  %s claiming %d MiB from %d KB: peak RSS %d KiB, %.2f s"
                   % (name, claim >> 20, len(blob) >> 10, ru.ru_maxrss, secs))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def strtab_bomb(src, dst, name, claim):
+    """src with its string table name moved to the end of the file, zlib
+    compressed (SHF_COMPRESSED): its real strings, then zeros up to claim."""
+    shutil.copy(src, dst)
+    at, off, size, flags = elf_sections(dst)[name]
+    with open(dst, "rb") as f:
+        data = f.read()
+    z = zlib.compressobj(9)
+    parts = [z.compress(data[off:off + size])]
+    zero = bytes(1 << 20)
+    left = claim - size
+    while left > 0:
+        parts.append(z.compress(zero[:min(left, len(zero))]))
+        left -= len(zero)
+    blob = struct.pack("<IIQQ", 1, 0, claim, 1) + b"".join(parts) + z.flush()
+    at_blob = (len(data) + 7) & ~7
+    with open(dst, "ab") as f:
+        f.write(bytes(at_blob - len(data)) + blob)
+    patch(dst, at + 8, struct.pack("<Q", flags | 0x800))  # SHF_COMPRESSED
+    patch(dst, at + 24, struct.pack("<QQ", at_blob, len(blob)))  # sh_offset, sh_size
+    return len(blob)
+
+
+@T.case
+def test_compressed_string_table_bomb():
+    for prog in ("nm",):
+        if not shutil.which(prog):
+            raise Skip("%s (binutils) is not installed" % prog)
+    if not os.path.exists(SYMTOOL) or not os.path.exists(SPINLIB):
+        raise Skip("pp-symtool or pp-spinlib.so not built")
+    addr = None
+    for line in subprocess.run(["nm", SPINLIB], capture_output=True, text=True,
+                               check=True).stdout.splitlines():
+        f = line.split()
+        if len(f) == 3 and f[2] == "pp_spin_ms":
+            addr = int(f[0], 16) + 4
+    T.check(addr is not None, "pp_spin_ms in the library's symbols")
+    tmp = tempfile.mkdtemp(prefix="pp-strbomb-")
+    try:
+        claim = 512 << 20
+        # section names: only section lookups need them, .symtab still serves;
+        # symbol names: .symtab is refused, the exported pp_spin_ms is in .dynsym
+        for name, source in ((".shstrtab", "symtab"), (".strtab", "dynsym")):
+            lib = os.path.join(tmp, "bomb" + name + ".so")
+            n = strtab_bomb(SPINLIB, lib, name, claim)
+            t0 = time.monotonic()
+            with tempfile.TemporaryFile(mode="w+") as fo, tempfile.TemporaryFile(mode="w+") as fe:
+                p = subprocess.Popen([SYMTOOL, "elf", lib, "%x" % (addr or 0)], stdout=fo,
+                                     stderr=fe)
+                _pid, status, ru = os.wait4(p.pid, 0)
+                p.returncode = os.waitstatus_to_exitcode(status)
+                fo.seek(0)
+                fe.seek(0)
+                out, err = fo.read(), fe.read()
+            secs = time.monotonic() - t0
+            T.eq(p.returncode, 0, "%s: the reader answers (%s)" % (name, err.strip()))
+            T.eq(out.split()[1:3], ["pp_spin_ms", source],
+                 "%s: pp_spin_ms resolves from %s" % (name, source))
+            T.check(ru.ru_maxrss < smcp_test.rss_limit_kb(64 * 1024),
+                    "%s: the reader's peak RSS stays small: %d KiB" % (name, ru.ru_maxrss))
+            print("  compressed %s claiming %d MiB from %d KB: peak RSS %d KiB, %.2f s"
+                  % (name, claim >> 20, n >> 10, ru.ru_maxrss, secs))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

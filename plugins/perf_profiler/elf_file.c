@@ -196,43 +196,54 @@ static void parse_eh_frame_hdr(struct pp_elf *e, const GElf_Phdr *ph)
 	e->have_eh_table = true;
 }
 
-/* The notes of a PT_NOTE segment (its first PP_NOTES_MAX bytes). */
-static void parse_note_segment(struct pp_elf *e, uint64_t off, uint64_t len)
+/*
+ * Whether the notes libdw's dwelf_elf_gnu_build_id() would read fit in
+ * PP_NOTES_MAX together: it reads every SHT_NOTE section, or every PT_NOTE
+ * segment of a file without section headers, whole, and libelf keeps each
+ * until elf_end (a file can name the same 64 KiB in 65 000 section
+ * headers). Real files hold well under 1 KiB of notes; one with more is
+ * taken to have no build-id.
+ */
+static bool notes_fit(Elf *elf, size_t nph)
 {
-	unsigned char *p;
+	Elf_Scn *scn = NULL;
+	uint64_t total = 0;
+	bool any = false;
 
-	if (len > PP_NOTES_MAX)
-		len = PP_NOTES_MAX;
-	if (len < 12 || !(p = malloc(len)))
-		return;
-	if (pp_elf_read(e, off, p, len) == 0)
-		pp_elf_parse_notes(e, p, len);
-	free(p);
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+
+		any = true;
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE)
+			continue;
+		if (sh.sh_size > PP_NOTES_MAX - total)
+			return false;
+		total += sh.sh_size;
+	}
+	for (size_t i = 0; !any && i < nph; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_NOTE)
+			continue;
+		if (ph.p_filesz > PP_NOTES_MAX - total)
+			return false;
+		total += ph.p_filesz;
+	}
+	return true;
 }
 
-void pp_elf_parse_notes(struct pp_elf *e, const unsigned char *p, size_t len)
+static void read_build_id(struct pp_elf *e, Elf *elf, size_t nph)
 {
-	size_t off = 0;
+	const void *bid;
+	ssize_t n;
 
-	while (off + 12 <= len) {
-		uint32_t namesz, descsz, type;
-		size_t name_off, desc_off;
-
-		memcpy(&namesz, p + off, 4);
-		memcpy(&descsz, p + off + 4, 4);
-		memcpy(&type, p + off + 8, 4);
-		name_off = off + 12;
-		desc_off = name_off + ((namesz + 3) & ~3u);
-		if (desc_off > len || descsz > len - desc_off)
-			return;
-		if (type == 3 /* NT_GNU_BUILD_ID */ && namesz == 4 &&
-		    memcmp(p + name_off, "GNU", 4) == 0 && descsz > 0) {
-			e->build_id_len = descsz > PP_BUILD_ID_MAX ? PP_BUILD_ID_MAX : descsz;
-			memcpy(e->build_id, p + desc_off, e->build_id_len);
-			return;
-		}
-		off = desc_off + ((descsz + 3) & ~3u);
-	}
+	if (!notes_fit(elf, nph))
+		return;
+	n = dwelf_elf_gnu_build_id(elf, &bid);
+	if (n <= 0)
+		return;
+	e->build_id_len = n > PP_BUILD_ID_MAX ? PP_BUILD_ID_MAX : (uint8_t)n;
+	memcpy(e->build_id, bid, e->build_id_len);
 }
 
 int pp_elf_parse_image(struct pp_elf *e)
@@ -270,19 +281,9 @@ int pp_elf_parse_image(struct pp_elf *e)
 				e->max_vaddr = ph.p_vaddr + ph.p_memsz;
 		} else if (ph.p_type == PT_GNU_EH_FRAME) {
 			parse_eh_frame_hdr(e, &ph);
-		} else if (ph.p_type == PT_NOTE && !e->build_id_len &&
-			   ph.p_offset < e->img_len && ph.p_filesz <= e->img_len - ph.p_offset) {
-			parse_note_segment(e, ph.p_offset, ph.p_filesz);
 		}
 	}
-	if (!e->build_id_len) {
-		struct pp_elf_section sec;
-
-		/* debug files may carry the note only as a section */
-		if (pp_elf_section(e, ".note.gnu.build-id", PP_NOTES_MAX, &sec) == 0)
-			pp_elf_parse_notes(e, sec.p, sec.len);
-		pp_elf_section_free(&sec);
-	}
+	read_build_id(e, elf, nph);
 	if (!e->n_loads) {
 		e->min_vaddr = e->max_vaddr = 0;
 		err = -ENOEXEC;

@@ -10,7 +10,7 @@
  *     only relocatable objects with huge section counts use), program
  *     headers: at most 0xffff, checked before libelf sizes its tables;
  *   - symbol and string tables: PP_SYMTAB_MAX each, while symbols load;
- *   - notes: PP_NOTES_MAX for each note segment or section;
+ *   - notes: PP_NOTES_MAX for all note sections (or segments) together;
  *   - .debug_frame: PP_DEBUG_FRAME_MAX, inflated or not, and its compressed
  *     bytes PP_DEFLATED_MAX of that (elf_file.c);
  *   - the .eh_frame copies of elf_cache.h (PP_COPY_MAX, PP_COPY_BUDGET).
@@ -101,7 +101,6 @@ struct pp_elf_section {
 int pp_elf_section(struct pp_elf *e, const char *name, size_t max, struct pp_elf_section *ret);
 void pp_elf_section_free(struct pp_elf_section *s);
 int pp_elf_parse_image(struct pp_elf *e);
-void pp_elf_parse_notes(struct pp_elf *e, const unsigned char *p, size_t len);
 
 /* debug_frame.c */
 int pp_debug_frame_convert(struct pp_elf *e, const unsigned char *df, size_t len);

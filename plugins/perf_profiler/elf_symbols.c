@@ -13,10 +13,25 @@
  * only root writes, the last one may be a symlink (distributions link
  * .build-id/xx/yyyy.debug to the debug file), but it must lead to a regular
  * file.
+ *
+ * libdw reads what the image says about its debug file (the build-id note:
+ * dwelf_elf_gnu_build_id in elf_file.c; .gnu_debuglink's name and CRC:
+ * dwelf_elf_gnu_debuglink here), but the debug file itself is looked for
+ * and opened here, not by dwfl's find_debuginfo callbacks
+ * (dwfl_standard_find_debuginfo, dwfl_build_id_find_debuginfo; elfutils
+ * 0.188). Those open each candidate by path with a plain open(), which
+ * follows a symlink anywhere in the path and blocks on a FIFO, also in the
+ * image's own directory, which its owner controls; they map the candidate
+ * (its CRC, and libelf's ELF_C_READ_MMAP_PRIVATE), so a debug file its owner
+ * truncates kills the daemon with SIGBUS; and with DEBUGINFOD_URLS in the
+ * daemon's environment they download debug files as root. A find_debuginfo
+ * callback of our own would leave dwfl nothing to do: the search below is
+ * that callback.
  */
 #include "elf_internal.h"
 
 #include <dlfcn.h>
+#include <elfutils/libdwelf.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -247,27 +262,43 @@ static int file_crc(struct pp_elf *f, uint32_t *ret)
 	return err;
 }
 
+/* The file name and CRC .gnu_debuglink holds (dwelf_elf_gnu_debuglink reads
+ * the section whole: it is bounded first): 0 or -ENOENT. */
+static int read_debuglink(struct pp_elf *e, char *link, size_t link_size, uint32_t *ret_crc)
+{
+	Elf *elf = pp_elf_begin(e);
+	const char *name;
+	GElf_Shdr sh;
+	GElf_Word crc;
+	size_t len;
+	int err = -ENOENT;
+
+	if (!elf)
+		return -ENOENT;
+	if (pp_elf_find_section(elf, ".gnu_debuglink", NULL, NULL, &sh, NULL) != 0 ||
+	    sh.sh_size > PP_DEBUGLINK_MAX)
+		goto out;
+	name = dwelf_elf_gnu_debuglink(elf, &crc);
+	/* a name, not a path: nothing that leads out of the directories tried */
+	if (!name || !*name || (len = strlen(name)) >= link_size || strchr(name, '/') ||
+	    strcmp(name, "..") == 0)
+		goto out;
+	memcpy(link, name, len + 1);
+	*ret_crc = crc;
+	err = 0;
+out:
+	elf_end(elf);
+	return err;
+}
+
 static int try_debuglink(struct pp_elf *e, const char *debug_dir, struct pp_elf *dbg, char *path,
 			 size_t path_len)
 {
 	char dir[PATH_MAX], link[256];
-	struct pp_elf_section sec;
 	const char *slash;
-	size_t namelen;
 	uint32_t crc, got;
 
-	if (pp_elf_section(e, ".gnu_debuglink", PP_DEBUGLINK_MAX, &sec))
-		return -ENOENT;
-	namelen = strnlen((const char *)sec.p, sec.len);
-	if (namelen == 0 || namelen >= sizeof(link) || sec.len < ((namelen + 4) & ~3u) + 4) {
-		pp_elf_section_free(&sec);
-		return -ENOENT;
-	}
-	memcpy(link, sec.p, namelen);
-	link[namelen] = '\0';
-	memcpy(&crc, sec.p + ((namelen + 4) & ~3u), 4);
-	pp_elf_section_free(&sec);
-	if (strchr(link, '/') || strcmp(link, "..") == 0)
+	if (read_debuglink(e, link, sizeof(link), &crc) != 0)
 		return -ENOENT;
 	slash = strrchr(e->path, '/');
 	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - e->path) : 0, e->path);

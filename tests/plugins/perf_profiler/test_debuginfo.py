@@ -40,7 +40,7 @@ import statistics
 import subprocess
 import tempfile
 
-from pptest import BIN, SRC, SYMBENCH, Checker, skip
+from pptest import BIN, SRC, SYMBENCH, Checker, build_id, run, skip
 
 TOOL = os.path.join(BIN, "pp-symtool")
 WORKLOAD_C = os.path.join(SRC, "tests", "plugins", "perf_profiler", "workload.c")
@@ -56,10 +56,6 @@ for prog in ("gcc", "objcopy", "strip", "nm", "readelf"):
 
 ck = Checker()
 tmp = tempfile.mkdtemp(prefix="pp-dbginfo-")
-
-
-def run(*args):
-    return subprocess.run(list(args), capture_output=True, text=True, check=True).stdout
 
 
 def cc(out, *extra):
@@ -86,13 +82,6 @@ def section_flags(path, name):
         parts = line.split("]", 1)[-1].split()
         if parts and parts[0] == name:
             return parts[6] if len(parts) == 10 else ""
-    return None
-
-
-def build_id(path):
-    for line in run("readelf", "-n", path).splitlines():
-        if "Build ID:" in line:
-            return line.split("Build ID:")[1].strip()
     return None
 
 

@@ -204,7 +204,7 @@ try:
         bad = [("%x" % x, n, w[x]) for x, n in zip(a, names) if n != w[x]]
         ck.ok("%s: all %d addresses name what nm names in the unstripped build" % (name, len(a)),
               not bad, bad[:5])
-        ck.eq("%s: symbols from" % name, sources, {source})
+        ck.eq("%s: symbols from the %s" % (name, source), sources, {source})
         ck.eq("%s: .debug_frame FDEs converted as from the reference" % name,
               cfi.get("debug_frame"), ref_cfi.get("debug_frame"))
         ck.ok("%s: no note (nothing missing)" % name, "note" not in info, info.get("note"))

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <schedmcp/search.h>
+
 #define MAX_MAPS_PER_PROC 4096
 #define MAPS_FILE_MAX (16u << 20)
 #define REREAD_MIN_NS 100000000ULL
@@ -344,21 +346,21 @@ int pp_proc_read(struct pp_procs *ps, struct pp_proc *p, uint64_t now_ns)
 	return err;
 }
 
+static int cmp_map_start(const void *addr, const void *map)
+{
+	uint64_t a = *(const uint64_t *)addr, start = ((const struct pp_map *)map)->start;
+
+	return a < start ? -1 : a > start;
+}
+
 const struct pp_map *pp_proc_find_map(const struct pp_proc *p, uint64_t addr)
 {
-	uint32_t lo = 0, hi = p->n_maps;
+	/* the last map that starts at or below addr, if addr is inside it */
+	size_t i = smcp_upper_bound(&addr, p->maps, p->n_maps, sizeof(*p->maps), cmp_map_start);
 
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-
-		if (p->maps[mid].start <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (!lo || addr >= p->maps[lo - 1].end)
+	if (!i || addr >= p->maps[i - 1].end)
 		return NULL;
-	return &p->maps[lo - 1];
+	return &p->maps[i - 1];
 }
 
 uint64_t pp_proc_frame(const struct pp_proc *p, uint64_t addr)

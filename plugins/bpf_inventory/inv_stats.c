@@ -90,19 +90,7 @@ void inv_stats_push(struct inv_stats *st, struct inv_counter *c, size_t n, uint6
 
 static const struct inv_counter *find(const struct inv_counter *a, size_t n, uint32_t id)
 {
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (a[mid].id == id)
-			return &a[mid];
-		if (a[mid].id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return n ? bsearch(&id, a, n, sizeof(*a), inv_cmp_id) : NULL; /* a may be NULL */
 }
 
 /*

@@ -322,6 +322,17 @@ static void refuse(struct metric *m, const char *why)
 	}
 }
 
+struct series *metrics_series_find(const struct metric *m, const char *const *lv)
+{
+	struct packed p;
+	int64_t idx;
+
+	if (pack_labels(m, lv, &p))
+		return NULL;
+	idx = series_find(m, &p);
+	return idx >= 0 ? m->series[idx] : NULL;
+}
+
 struct series *metrics_series_get(struct metric *m, const char *const *lv, double score, int *err)
 {
 	struct packed p;

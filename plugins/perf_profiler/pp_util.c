@@ -18,7 +18,7 @@ uint64_t pp_hash_bytes(const void *p, size_t len, uint64_t seed)
 		h ^= s[i];
 		h *= 0x100000001b3ULL;
 	}
-	return pp_hash64(h);
+	return smcp_hash_mix64(h);
 }
 
 struct pp_arena_chunk {

@@ -16,17 +16,6 @@
 
 #define PP_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Mix a 64-bit value into a well-spread hash (splitmix64 finaliser). */
-static inline uint64_t pp_hash64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	x ^= x >> 31;
-	return x;
-}
-
 uint64_t pp_hash_bytes(const void *p, size_t len, uint64_t seed);
 
 /*

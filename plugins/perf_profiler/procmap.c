@@ -109,7 +109,7 @@ static uint32_t module_hash(const struct module_probe *q)
 {
 	uint64_t h = pp_hash_bytes(q->path, strlen(q->path), 0x6d6f64);
 
-	h ^= q->bid_len ? pp_hash_bytes(q->bid, q->bid_len, 1) : pp_hash64(q->ino + 2);
+	h ^= q->bid_len ? pp_hash_bytes(q->bid, q->bid_len, 1) : smcp_hash_mix64(q->ino + 2);
 	return (uint32_t)(h ^ (h >> 32));
 }
 

@@ -161,8 +161,8 @@ int pp_profile_add(struct pp_profile *p, const uint64_t *kframes, unsigned int n
 	key.tid = tid;
 	key.cpu = cpu;
 	key.method = (uint8_t)method;
-	h = fold(pp_hash64(((uint64_t)key.stack << 32 | (uint32_t)tid) ^
-			   pp_hash64((uint64_t)(uint32_t)pid << 32 | cpu << 4 | method)));
+	h = fold(smcp_hash_mix64(((uint64_t)key.stack << 32 | (uint32_t)tid) ^
+				 smcp_hash_mix64((uint64_t)(uint32_t)pid << 32 | cpu << 4 | method)));
 	e = smcp_hashmap_find_hashed(&p->bucket_index, (uintptr_t)&q, h);
 	if (e) {
 		p->buckets[e->key].count += weight;

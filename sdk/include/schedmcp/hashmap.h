@@ -91,15 +91,24 @@ struct smcp_hashmap {
 /* An initializer: struct smcp_hashmap m = SMCP_HASHMAP_INIT(hash, equal, ctx, max); */
 #define SMCP_HASHMAP_INIT(hash, equal, ctx, max) { (hash), (equal), (ctx), (max), 0, 0, NULL, NULL }
 
-/* A 64-bit integer mixed into a 32-bit hash whose every bit depends on
- * every bit of x (the splitmix64 finaliser, folded): the default hash. */
-static inline uint32_t smcp_hash_u64(uint64_t x)
+/* A 64-bit integer mixed into 64 bits each of which depends on every bit
+ * of x (the splitmix64 finaliser): for a hash kept whole, as a key of its
+ * own, where 32 bits would collide too soon. */
+static inline uint64_t smcp_hash_mix64(uint64_t x)
 {
 	x ^= x >> 30;
 	x *= 0xbf58476d1ce4e5b9ULL;
 	x ^= x >> 27;
 	x *= 0x94d049bb133111ebULL;
 	x ^= x >> 31;
+	return x;
+}
+
+/* A 64-bit integer mixed into a 32-bit hash (smcp_hash_mix64, folded):
+ * the default hash. */
+static inline uint32_t smcp_hash_u64(uint64_t x)
+{
+	x = smcp_hash_mix64(x);
 	return (uint32_t)(x ^ (x >> 32));
 }
 

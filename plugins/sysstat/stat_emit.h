@@ -5,6 +5,7 @@
 
 #include <schedmcp/plugin.h>
 
+#include "percpu.h"
 #include "sample.h"
 
 /* Resources list every CPU's split up to this many CPUs, then summarise. */
@@ -30,6 +31,7 @@ struct emit_ctx {
 	const struct smcp_host_api *api;
 	struct smcp_json *j;
 	const struct sampler *s;
+	const struct percpu *pc; /* the per-CPU windows */
 	const struct win_buf *buf;
 };
 

@@ -5,7 +5,8 @@
  * core's history of them. Percentages are over the last step (the previous
  * sample to the newest); counters are the kernel's cumulative totals (the
  * core takes differences), so a window of the last 10 s is the sum of the
- * core's last 10 steps: the plugin keeps no history of its own.
+ * core's last 10 steps: the plugin keeps no history of its own, except the
+ * per-CPU split (percpu.h says why).
  * Allocation-free after stat_metrics_init().
  */
 #include <errno.h>
@@ -35,13 +36,12 @@ enum {
 	M_MEM_AVAIL = M_PSI + PSI_NR * 2,
 	M_MEM_USED,
 	M_VM,			      /* + enum vm_field */
-	M_CPU_S = M_VM + VM_NR_FIELDS, /* {mode} */
-	M_CPU_S_CPU,		      /* {cpu, mode} */
+	M_CPU_S = M_VM + VM_NR_FIELDS, /* {mode}; per CPU: percpu.h says why not here */
 	M_NET,			      /* + enum net_field, {iface} */
 	M_N = M_NET + NET_NR_FIELDS
 };
 
-enum lbl { L_NONE, L_CPU, L_IFACE, L_MODE, L_CPU_MODE };
+enum lbl { L_NONE, L_CPU, L_IFACE, L_MODE };
 
 static const struct {
 	const char *name, *help, *unit;
@@ -96,8 +96,6 @@ static const struct {
 	[M_CPU_S] = { "cpu_seconds_total", "CPU time of all CPUs by mode (/proc/stat; guest time "
 				       "is inside user and nice)",
 		      "s", SMCP_METRIC_COUNTER, L_MODE, 0 },
-	[M_CPU_S_CPU] = { "cpu_seconds_per_cpu_total", "CPU time of each CPU by mode", "s",
-			  SMCP_METRIC_COUNTER, L_CPU_MODE, 0 },
 	[M_NET + NET_RX_BYTES] = { "net_rx_bytes_total", "bytes received by the interface",
 				   "bytes", SMCP_METRIC_COUNTER, L_IFACE, 0 },
 	[M_NET + NET_RX_PACKETS] = { "net_rx_packets_total", "packets received by the interface",
@@ -171,10 +169,6 @@ static void publish_cpu(struct stat_metrics *m, const struct sample *a, const st
 
 	for (int f = 0; f < CPU_NR_FIELDS; f++)
 		set(m, M_CPU_S, mode_names[f], NULL, (double)b->total.v[f] / m->hz);
-	for (int c = 0; c < s->cpu_slots; c++)
-		for (int f = 0; b->cpu_seen[c] && f < CPU_NR_FIELDS; f++)
-			set(m, M_CPU_S_CPU, m->cpu_label[c], mode_names[f],
-			    (double)b->cpu[c].v[f] / m->hz);
 	if (!a || !a->have_stat)
 		return;
 	cpu_delta(&a->total, &b->total, d);
@@ -289,14 +283,6 @@ int stat_metrics_window(uint64_t window_ms, unsigned want, struct win *ret)
 		ret->have_vm &= ret->vm[f] >= 0;
 		KEEP_STEPS();
 	}
-	for (int c = 0; (want & WIN_WANT_CPUS) && c < s->cpu_slots; c++) {
-		ret->cpu_seen[c] = 1;
-		for (f = 0; f < CPU_NR_FIELDS; f++) {
-			ret->cpu[c][f] = rd(m, M_CPU_S_CPU, m->cpu_label[c], mode_names[f], window_ms,
-					    &w);
-			ret->cpu_seen[c] &= ret->cpu[c][f] >= 0;
-		}
-	}
 	for (int i = 0; (want & WIN_WANT_NET) && i < s->n_ifaces; i++) {
 		ret->net_seen[i] = 1;
 		for (f = 0; f < NET_NR_FIELDS; f++) {
@@ -331,7 +317,6 @@ int stat_metrics_init(struct smcp_host *host, const struct smcp_host_api *api,
 {
 	static const char *const labels[][2] = {
 		[L_CPU] = { "cpu" }, [L_IFACE] = { "iface" }, [L_MODE] = { "mode" },
-		[L_CPU_MODE] = { "cpu", "mode" },
 	};
 	struct stat_metrics *m = &metrics;
 	long hz = sysconf(_SC_CLK_TCK);
@@ -354,9 +339,7 @@ int stat_metrics_init(struct smcp_host *host, const struct smcp_host_api *api,
 			.type = defs[k].type,
 			.flags = defs[k].flags,
 			.labels = defs[k].labels == L_NONE ? NULL : labels[defs[k].labels],
-			.n_labels = defs[k].labels == L_NONE	   ? 0
-				    : defs[k].labels == L_CPU_MODE ? 2
-								   : 1,
+			.n_labels = defs[k].labels == L_NONE ? 0 : 1,
 		});
 
 		if (id < 0) {

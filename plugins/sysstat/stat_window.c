@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Windows: the core's history for the last 1 s, 10 s, 60 s; two samples for since start. */
+/* Windows: the core's history for the last 1 s, 10 s, 60 s (per CPU: percpu.c); two
+ * samples for since start. */
 #include "stat_window.h"
 
 #include <errno.h>
@@ -126,7 +127,11 @@ bool win_get(const struct emit_ctx *c, enum window_id id, unsigned want, struct 
 	ret->net_seen = c->buf->net_seen;
 	if (id == WIN_START)
 		return since_start(c, want, ret);
-	return stat_metrics_window(windows[id].secs * 1000, want, ret) == 0;
+	if (stat_metrics_window(windows[id].secs * 1000, want, ret))
+		return false;
+	if (want & WIN_WANT_CPUS)
+		(void)percpu_window(c->pc, (unsigned)windows[id].secs, ret->cpu, ret->cpu_seen);
+	return true;
 }
 
 bool win_open(const struct emit_ctx *c, const char *key, enum window_id id, unsigned want,

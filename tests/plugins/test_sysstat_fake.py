@@ -136,6 +136,14 @@ try:
         ck.eq("tool names its window", r["window"]["window"], "60s")
         ck.eq("tool cpus filter", [c["cpu"] for c in r["cpus"]], [0, 2])
         approx("tool cpu0 over 60 s", r["cpus"][0]["busy_pct"], (50 * 80) / 60)
+        approx("tool cpu2 over 60 s", r["cpus"][1]["busy_pct"], 20)
+        for name in ("1s", "10s"):  # phase B: cpu0 idle for the last 10 s
+            r = m.call_json("get_system_stats", {"kind": "cpu", "window": name})
+            ck.eq("tool per-CPU busy over %s" % name, [c["busy_pct"] for c in r["cpus"]],
+                  [0, 20, 20, 0])
+            ck.eq("tool cpu1 iowait over %s" % name, r["cpus"][1]["iowait_pct"], 30)
+        r = m.call_json("get_system_stats", {"kind": "cpu", "window": "since_start"})
+        approx("tool cpu0 since start", r["cpus"][0]["busy_pct"], 60 * 80 / 70)
         r = m.call("get_system_stats", {"window": "5m"})
         ck.true("bad window lists the valid ones",
                 r["isError"] and "1s, 10s, 60s, since_start" in r["content"][0]["text"])

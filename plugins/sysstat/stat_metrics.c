@@ -242,29 +242,28 @@ static double rd(struct stat_metrics *m, int k, const char *a, const char *b, ui
 	return w->value;
 }
 
-int stat_metrics_window(uint64_t window_ms, unsigned want, struct win *ret)
+/* A window spans the steps of its longest-held series. */
+static void keep_steps(const struct smcp_metric_window *w, struct win_span *sp)
+{
+	sp->steps = w->steps > sp->steps ? w->steps : sp->steps;
+	sp->step_s = w->step_s > 0 ? w->step_s : sp->step_s;
+	sp->end_ns = w->end_ns ? w->end_ns : sp->end_ns;
+}
+
+void stat_metrics_totals(uint64_t window_ms, struct win *ret, struct win_span *sp)
 {
 	struct stat_metrics *m = &metrics;
-	const struct sampler *s = m->s;
 	struct smcp_metric_window w;
-	uint32_t steps = 0;
-	double step_s = 0;
 	int f;
 
-	/* the window spans the steps of its longest-held series */
-#define KEEP_STEPS()                                                                               \
-	do {                                                                                       \
-		steps = w.steps > steps ? w.steps : steps;                                         \
-		step_s = w.step_s > 0 ? w.step_s : step_s;                                         \
-		ret->end_ns = w.end_ns ? w.end_ns : ret->end_ns;                                   \
-	} while (0)
-	if (!s)
-		return -ENODATA;
+	*sp = (struct win_span){ 0 };
+	if (!m->s)
+		return;
 	ret->have_stat = true;
 	for (f = 0; f < CPU_NR_FIELDS; f++) {
 		ret->total[f] = rd(m, M_CPU_S, mode_names[f], NULL, window_ms, &w);
 		ret->have_stat &= ret->total[f] >= 0;
-		KEEP_STEPS();
+		keep_steps(&w, sp);
 	}
 	ret->ctxt = rd(m, M_CTXT, NULL, NULL, window_ms, &w);
 	ret->forks = rd(m, M_FORKS, NULL, NULL, window_ms, &w);
@@ -275,26 +274,48 @@ int stat_metrics_window(uint64_t window_ms, unsigned want, struct win *ret)
 	for (int r = 0; r < PSI_NR; r++)
 		for (int k = PSI_SOME; k <= PSI_FULL; k++) {
 			ret->psi_pct[r][k] = rd(m, M_PSI + r * 2 + k, NULL, NULL, window_ms, &w);
-			KEEP_STEPS();
+			keep_steps(&w, sp);
 		}
 	ret->have_vm = true;
 	for (f = 0; f < VM_NR_FIELDS; f++) {
 		ret->vm[f] = rd(m, M_VM + f, NULL, NULL, window_ms, &w);
 		ret->have_vm &= ret->vm[f] >= 0;
-		KEEP_STEPS();
+		keep_steps(&w, sp);
 	}
-	for (int i = 0; (want & WIN_WANT_NET) && i < s->n_ifaces; i++) {
+}
+
+void stat_metrics_ifaces(uint64_t window_ms, struct win *ret, struct win_span *sp)
+{
+	struct stat_metrics *m = &metrics;
+	const struct sampler *s = m->s;
+	struct smcp_metric_window w;
+
+	*sp = (struct win_span){ 0 };
+	for (int i = 0; s && i < s->n_ifaces; i++) {
 		ret->net_seen[i] = 1;
-		for (f = 0; f < NET_NR_FIELDS; f++) {
+		for (int f = 0; f < NET_NR_FIELDS; f++) {
 			ret->net[i][f] = rd(m, M_NET + f, s->ifname[i], NULL, window_ms, &w);
 			ret->net_seen[i] &= ret->net[i][f] >= 0;
-			KEEP_STEPS();
+			keep_steps(&w, sp);
 		}
 	}
-#undef KEEP_STEPS
-	ret->covered_s = steps * step_s;
-	ret->complete = ret->covered_s + step_s / 2 >= (double)window_ms / 1000.0;
-	return steps ? 0 : -ENODATA;
+}
+
+bool stat_metrics_procs(uint64_t window_ms, double *running, double *blocked)
+{
+	struct smcp_metric_window w;
+	uint32_t steps;
+	double step_s;
+
+	if (!metrics.s)
+		return false;
+	*running = rd(&metrics, M_RUNNING, NULL, NULL, window_ms, &w);
+	steps = w.steps;
+	step_s = w.step_s;
+	*blocked = rd(&metrics, M_BLOCKED, NULL, NULL, window_ms, &w);
+	steps = w.steps < steps ? w.steps : steps;
+	return *running >= 0 && *blocked >= 0 &&
+	       steps * step_s + step_s / 2 >= (double)window_ms / 1000.0;
 }
 
 uint32_t stat_metrics_history(double *step_s)

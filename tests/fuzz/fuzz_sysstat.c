@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct smcp_host fake = { .name = "sysstat", .state = PLUGIN_LOADED };
 
-static void emit_one(struct sampler *s, const struct percpu *pc, const struct win_buf *buf,
+static void emit_one(struct sampler *s, const struct percpu *pc, struct win_buf *buf,
 		     int what, const struct stat_query *q)
 {
 	struct smcp_result r;

@@ -72,7 +72,21 @@ try:
         for _ in range(55):  # t=7..61: 60 s of phase A
             k.tick(RATES)
             m.advance(1000)
+        n0 = m.cmd("status")["window_reads"]
         cpu = m.read("stats://system/cpu")
+        n1 = m.cmd("status")["window_reads"]
+        m.read("stats://system/cpu")
+        m.read("stats://system/memory")
+        n2 = m.cmd("status")["window_reads"]
+        m.read("stats://system/network")
+        n3 = m.cmd("status")["window_reads"]
+        # the core's history is read once per window and step, per series of
+        # the machine (20), never per CPU: 3 windows, the since-start run-queue
+        # means and the sampling state; then only what was not read yet
+        ck.true("first read of a step: %d series windows read (at most 64)" % (n1 - n0),
+                n1 - n0 <= 64)
+        ck.eq("reads again in the step: series windows read", n2 - n1, 0)
+        ck.eq("then the network: only the 2 interfaces' 8 series, 3 windows", n3 - n2, 48)
         w60 = win(cpu, "60s")
         ck.eq("60 s in: 60s window complete", (w60["complete"], w60["covered_s"]), (True, 60))
         want = {"busy_pct": 30, "user_pct": 17.5, "nice_pct": 2.5, "system_pct": 5,
@@ -167,7 +181,11 @@ try:
         for _ in range(10):
             k.tick(big)
             m.advance(1000)
+        n0 = m.cmd("status")["window_reads"]
         cpu = m.read("stats://system/cpu")
+        n1 = m.cmd("status")["window_reads"]
+        ck.true("256 CPUs: a read costs what it costs on 4 (%d series windows)" % (n1 - n0),
+                n1 - n0 <= 64)
         pc = cpu["per_cpu"]
         ck.eq("256 CPUs: per-CPU summarised", pc.get("summarised"), True)
         ck.eq("256 CPUs: busiest first", [r["cpu"] for r in pc["busiest"]][:3], [99, 199, 98])

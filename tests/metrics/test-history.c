@@ -430,6 +430,24 @@ static void test_no_alloc(void)
 	CHECK_INT(err, 0);
 	CHECK_MSG(after.uordblks == before.uordblks && after.hblkhd == before.hblkhd,
 		  "heap in use %zu -> %zu", before.uordblks, after.uordblks);
+
+	/* an observed value goes to the first bucket whose bound is above it */
+	UNIT_CASE("observe buckets");
+	{
+		static const double obs[] = { -5, 0.99, 1, 1.5, 2, 1e300 };
+		static const uint64_t want[3] = { 2, 2, 2 };
+		int e2 = 0;
+		struct series *s;
+
+		lv[0] = "observed";
+		for (size_t i = 0; i < sizeof(obs) / sizeof(obs[0]); i++)
+			CHECK_INT(metrics_api_observe(&fake, mh, lv, obs[i]), 0);
+		s = metrics_series_get(metrics_metric_of(&fake, mh), lv, 0, &e2);
+		CHECK(s && !e2);
+		for (int b = 0; s && b < 3; b++)
+			CHECK_MSG(s->hcur[b] == want[b], "bucket %d: %llu, expected %llu", b,
+				  (unsigned long long)s->hcur[b], (unsigned long long)want[b]);
+	}
 	watch_store_fini();
 	metrics_store_fini();
 }

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* UTF-8 checks and repair, base64 (core/util.c). */
+/* UTF-8 checks and repair, base64 (core/util.c); the JSON scan of
+ * <schedmcp/jsontext.h> that the server and the scx_stats plugin share. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+
+#include <schedmcp/jsontext.h>
 
 #include "unit.h"
 #include "util.h"
@@ -151,10 +154,30 @@ static void test_base64(void)
 	free(s);
 }
 
+static void test_json_scan(void)
+{
+	struct smcp_json_counts sc;
+
+	UNIT_CASE("smcp_json_scan: values and depth outside strings");
+	smcp_json_scan("{\"a\":[1,2,{\"b\":\"[{,\\\"]\"}],\"c\":3}", 32, 0, 0, &sc);
+	CHECK_INT(sc.depth, 3);
+	CHECK_INT(sc.values, 7); /* the text, 3 containers, 3 commas */
+	smcp_json_scan("7", 1, 0, 0, &sc);
+	CHECK_INT(sc.values, 1);
+	CHECK_INT(sc.depth, 0);
+
+	UNIT_CASE("smcp_json_scan: stops past a bound");
+	smcp_json_scan("[[[[[[]]]]]]", 12, 0, 3, &sc);
+	CHECK_INT(sc.depth, 4);
+	smcp_json_scan("[0,0,0,0,0,0,0,0]", 17, 4, 0, &sc);
+	CHECK_INT(sc.values, 5);
+}
+
 int main(void)
 {
 	test_utf8_valid();
 	test_utf8_sanitize();
 	test_base64();
+	test_json_scan();
 	return unit_done("test-util");
 }

@@ -1590,6 +1590,136 @@ static bool valid_id(const cJSON *id)
 	return id->valuedouble == floor(id->valuedouble) && fabs(id->valuedouble) <= 9007199254740991.0;
 }
 
+/* The end of the (valid) JSON value starting at s[i]. */
+static size_t value_end(const char *s, size_t n, size_t i)
+{
+	int depth = 0;
+	bool in_str = false;
+
+	for (; i < n; i++) {
+		char c = s[i];
+
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"' && !depth)
+				return i + 1;
+			else if (c == '"')
+				in_str = false;
+			continue;
+		}
+		if (c == '"')
+			in_str = true;
+		else if (c == '{' || c == '[')
+			depth++;
+		else if ((c == '}' || c == ']') && --depth == 0)
+			return i + 1;
+		else if (!depth && (c == ',' || c == '}' || c == ' ' || c == '\t' || c == '\n' ||
+				    c == '\r'))
+			return i;
+	}
+	return n;
+}
+
+static bool span_is(const char *s, size_t n, const char *lit)
+{
+	return n == strlen(lit) && memcmp(s, lit, n) == 0;
+}
+
+/* An id whose text is what id_put() would echo: a string without escapes,
+ * or an integer of at most 15 digits with no fraction or exponent. */
+static bool plain_id(const char *s, size_t n)
+{
+	size_t i = s[0] == '-';
+
+	if (s[0] == '"')
+		return !memchr(s, '\\', n);
+	if (n <= i || n - i > 15 || (s[i] == '0' && (n - i > 1 || i)))
+		return false;
+	for (; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+/*
+ * ping needs nothing but its id, so the common keep-alive is answered from
+ * the text without building a tree (which cost ten allocations): a valid
+ * line holding only "jsonrpc":"2.0", "method":"ping", a plain id and
+ * perhaps an object of params, keys without escapes. Anything else, a
+ * duplicate id in flight included, takes the general path, which answers
+ * it exactly as before. Returns whether the line was answered.
+ */
+static bool fast_ping(struct mcp_session *s, const char *line, size_t len)
+{
+	const char *id = NULL;
+	size_t id_len = 0, i = 0;
+	bool ver = false, ping = false, params_seen = false;
+	char small[128];
+	struct jbuf b;
+
+	if (len < 30 || line[0] != '{' || !memmem(line, len, "\"ping\"", 6) ||
+	    json_text_check(line, len, MAX_JSON_DEPTH))
+		return false;
+	for (i = 1; i < len;) {
+		size_t k0, k1, v0, v1;
+
+		while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\n' ||
+				   line[i] == '\r' || line[i] == ','))
+			i++;
+		if (i >= len || line[i] == '}')
+			break;
+		k0 = i;
+		k1 = value_end(line, len, k0);
+		if (memchr(line + k0, '\\', k1 - k0))
+			return false;
+		i = k1;
+		while (i < len && line[i] != ':')
+			i++;
+		i++;
+		while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\n' ||
+				   line[i] == '\r'))
+			i++;
+		v0 = i;
+		v1 = value_end(line, len, v0);
+		i = v1;
+		/* the first of a repeated key counts, as with cJSON */
+		if (span_is(line + k0, k1 - k0, "\"jsonrpc\"")) {
+			if (!ver && !span_is(line + v0, v1 - v0, "\"2.0\""))
+				return false;
+			ver = true;
+		} else if (span_is(line + k0, k1 - k0, "\"method\"")) {
+			if (!ping && !span_is(line + v0, v1 - v0, "\"ping\""))
+				return false;
+			ping = true;
+		} else if (span_is(line + k0, k1 - k0, "\"id\"")) {
+			if (!id && !plain_id(line + v0, v1 - v0))
+				return false;
+			if (!id) {
+				id = line + v0;
+				id_len = v1 - v0;
+			}
+		} else if (span_is(line + k0, k1 - k0, "\"params\"")) {
+			if (!params_seen && line[v0] != '{')
+				return false;
+			params_seen = true;
+		} else {
+			return false;
+		}
+	}
+	if (!ver || !ping || !id)
+		return false;
+	for (struct request *r = s->pending; r; r = r->next)
+		if (r->id_len == id_len && memcmp(r->id, id, id_len) == 0)
+			return false;
+	s->stats.requests++;
+	jbuf_init_on(&b, small, sizeof(small), JBUF_NO_LIMIT);
+	msg_head(&b, id, id_len);
+	jbuf_puts(&b, ",\"result\":{}}");
+	msg_send(s, &b, false);
+	return true;
+}
+
 static void handle_line(struct mcp_session *s, const char *line, size_t len)
 {
 	const cJSON *id, *method, *params, *ver;
@@ -1621,6 +1751,8 @@ static void handle_line(struct mcp_session *s, const char *line, size_t len)
 			   "Invalid request: more than %d JSON values in one message", MAX_JSON_VALUES);
 		return;
 	}
+	if (fast_ping(s, line, len))
+		return;
 	msg = cJSON_ParseWithLengthOpts(line, len, &end, false);
 	if (msg) {
 		/* one message per line: anything but spaces after it is an error */

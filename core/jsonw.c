@@ -399,8 +399,8 @@ static int check_string(const char *s, size_t n, size_t *i)
 		if (cp >= 0xDC00 && cp <= 0xDFFF)
 			return -EINVAL;
 		if (cp >= 0xD800 && cp <= 0xDBFF) {
-			if (p + 1 >= n || s[p] != '\\' || s[p + 1] != 'u' || hex4(s, n, p + 2, &lo) ||
-			    lo < 0xDC00 || lo > 0xDFFF)
+			if (p + 1 >= n || s[p] != '\\' || s[p + 1] != 'u' ||
+			    hex4(s, n, p + 2, &lo) || lo < 0xDC00 || lo > 0xDFFF)
 				return -EINVAL;
 			p += 6;
 		}

@@ -184,8 +184,8 @@ uint64_t watch_oldest_seq(void)
 /* The event as text, written once (what watch_status and
  * watches://breaches copy into their answers as they are). */
 static void write_event(struct jbuf *b, const struct watch *w, bool breach, int64_t ms,
-			const char *u, const char *vt, const char *pt, double held, const cJSON *ctx,
-			bool cut)
+			const char *u, const char *vt, const char *pt, double held,
+			const cJSON *ctx, bool cut)
 {
 	char when[40];
 

@@ -31,9 +31,9 @@
 #define MAX_JSON_DEPTH 64
 /*
  * Values in one message (about: containers and commas outside strings;
- * an object member is one cJSON node with its key). cJSON spends ~64 bytes per value and a tool call's arguments
- * are copied once more, so a max_line_bytes line of "[0,0,0,...]" would
- * otherwise cost ~80 times its size (330 MiB and seconds of CPU for 4 MiB).
+ * an object member is one cJSON node with its key). cJSON spends ~64 bytes
+ * per value, so a max_line_bytes line of "[0,0,0,...]" would otherwise cost
+ * ~32 times its size (a tool call's arguments are no longer copied on top).
  */
 #define MAX_JSON_VALUES 100000
 #define CLIENT_REQUEST_TIMEOUT_MS 60000
@@ -968,7 +968,8 @@ static int op_client_request(struct smcp_call *call, const char *method, const c
 		/* checked, then written as it is: an object, nothing else */
 		const char *p = params_json + strspn(params_json, " \t\r\n");
 
-		if (*p != '{' || json_text_check(params_json, strlen(params_json), JSON_RAW_MAX_DEPTH))
+		if (*p != '{' ||
+		    json_text_check(params_json, strlen(params_json), JSON_RAW_MAX_DEPTH))
 			return -EINVAL;
 	}
 	c = calloc(1, sizeof(*c));
@@ -1147,7 +1148,11 @@ static void call_tool(struct mcp_session *s, const cJSON *id, const cJSON *param
 		send_error(s, id, JSONRPC_INVALID_PARAMS, "tools/call: arguments must be an object");
 		return;
 	}
-	copy = cJSON_IsObject(args) ? cJSON_Duplicate(args, true) : cJSON_CreateObject();
+	/* the arguments are taken out of the message (freed once this returns;
+	 * a plugin borrows them only for the call), not copied: the schema
+	 * check may coerce them in place */
+	copy = cJSON_IsObject(args) ? cJSON_DetachItemViaPointer((cJSON *)params, (cJSON *)args)
+				    : cJSON_CreateObject();
 	r = request_new(s, id, params, t->name);
 	if (!copy || !r) {
 		cJSON_Delete(copy);

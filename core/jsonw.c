@@ -2,7 +2,6 @@
 #include "jsonw.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,8 +87,7 @@ void jbuf_reserve(struct jbuf *b, size_t n)
 		(void)grow(b, n + 1);
 }
 
-/* Bytes that need no escaping at all. */
-static void raw_put(struct jbuf *b, const char *s, size_t n)
+static void raw_put_slow(struct jbuf *b, const char *s, size_t n)
 {
 	bool whole = b->total == b->len; /* nothing was dropped yet */
 
@@ -105,54 +103,108 @@ static void raw_put(struct jbuf *b, const char *s, size_t n)
 	b->p[b->len] = '\0';
 }
 
-/* The escape sequence for byte c, or NULL when c needs none. */
-static const char *escape_of(unsigned char c, char tmp[8])
+/* Bytes that need no escaping at all. The common case (room, under the
+ * limit, nothing dropped or failed: then total == len) is a copy. */
+static inline void raw_put(struct jbuf *b, const char *s, size_t n)
+{
+	size_t end = b->len + n;
+
+	if (__builtin_expect(b->total == b->len && end < b->cap && end <= b->limit, 1)) {
+		memcpy(b->p + b->len, s, n);
+		b->len = b->total = end;
+		b->p[end] = '\0';
+		return;
+	}
+	raw_put_slow(b, s, n);
+}
+
+/*
+ * Bytes that stand for themselves inside a JSON string: not '"', '\' or a
+ * control character. In text_plain also only ASCII (the rest is checked as
+ * UTF-8); NUL is never plain, so a scan stops at the end of a C string.
+ */
+static const unsigned char esc_plain[256] = {
+	[0x20 ... 0x21] = 1, [0x23 ... 0x5B] = 1, [0x5D ... 0xFF] = 1, /* not " or \\ */
+};
+static const unsigned char text_plain[256] = {
+	[0x20 ... 0x21] = 1, [0x23 ... 0x5B] = 1, [0x5D ... 0x7F] = 1,
+};
+
+/* The escape sequence for a byte that is not plain, into tmp; its length. */
+static size_t escape_of(unsigned char c, char *tmp)
 {
 	static const char hex[] = "0123456789abcdef";
+	char e;
 
 	switch (c) {
 	case '"':
-		return "\\\"";
+		e = '"';
+		break;
 	case '\\':
-		return "\\\\";
+		e = '\\';
+		break;
 	case '\b':
-		return "\\b";
+		e = 'b';
+		break;
 	case '\f':
-		return "\\f";
+		e = 'f';
+		break;
 	case '\n':
-		return "\\n";
+		e = 'n';
+		break;
 	case '\r':
-		return "\\r";
+		e = 'r';
+		break;
 	case '\t':
-		return "\\t";
+		e = 't';
+		break;
 	default:
-		if (c >= 0x20)
-			return NULL;
 		memcpy(tmp, "\\u00", 4);
 		tmp[4] = hex[c >> 4];
 		tmp[5] = hex[c & 15];
-		tmp[6] = '\0';
-		return tmp;
+		return 6;
 	}
+	tmp[0] = '\\';
+	tmp[1] = e;
+	return 2;
+}
+
+/* The escape of byte c as it is written into b: escaped once more when b
+ * is itself inside a string (a '"' in a body becomes \\\" in the answer). */
+static void put_escape(struct jbuf *b, unsigned char c)
+{
+	char tmp[8], twice[16];
+	size_t n = escape_of(c, tmp), k = 0;
+
+	if (!b->esc) {
+		raw_put(b, tmp, n);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (tmp[i] == '\\' || tmp[i] == '"')
+			twice[k++] = '\\';
+		twice[k++] = tmp[i];
+	}
+	raw_put(b, twice, k);
 }
 
 static void esc_put(struct jbuf *b, const char *s, size_t n)
 {
-	size_t i, start = 0;
-	char tmp[8];
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, start;
 
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		const char *e;
-
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		e = escape_of(c, tmp);
+	while (i < n) {
+		start = i;
+		while (i < n && esc_plain[u[i]])
+			i++;
 		raw_put(b, s + start, i - start);
-		raw_put(b, e, strlen(e));
-		start = i + 1;
+		if (i < n) {
+			char tmp[8];
+
+			raw_put(b, tmp, escape_of(u[i], tmp));
+			i++;
+		}
 	}
-	raw_put(b, s + start, n - start);
 }
 
 void jbuf_put(struct jbuf *b, const char *s, size_t n)
@@ -163,35 +215,59 @@ void jbuf_put(struct jbuf *b, const char *s, size_t n)
 		raw_put(b, s, n);
 }
 
-void jbuf_str(struct jbuf *b, const char *s, size_t n)
+/* The quotes of a string: \" inside another string. */
+static void put_quote(struct jbuf *b)
+{
+	if (b->esc)
+		raw_put(b, "\\\"", 2);
+	else
+		raw_put(b, "\"", 1);
+}
+
+/* The inside of a string: n bytes, or up to a NUL when zterm. */
+static void str_body(struct jbuf *b, const char *s, size_t n, bool zterm)
 {
 	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0, start = 0;
-	char tmp[8];
+	size_t i = 0, start;
 
-	jbuf_put(b, "\"", 1);
-	while (i < n) {
-		unsigned char c = u[i];
+	for (;;) {
 		size_t k;
 
-		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+		start = i;
+		while (i < n && text_plain[u[i]])
 			i++;
-			continue;
-		}
-		if (c >= 0x80 && (k = smcp_utf8_seq(u + i, n - i)) != 0) {
-			i += k;
-			continue;
-		}
-		/* what was plain so far needs escaping at neither level */
+		/* plain bytes need escaping at neither level */
 		raw_put(b, s + start, i - start);
-		if (c >= 0x80)
-			raw_put(b, "\xEF\xBF\xBD", 3); /* U+FFFD for an ill-formed byte */
-		else
-			jbuf_puts(b, escape_of(c, tmp));
-		start = ++i;
+		if (i >= n || (zterm && !u[i]))
+			return;
+		if (u[i] >= 0x80) {
+			k = smcp_utf8_seq(u + i, n - i);
+			if (k) {
+				raw_put(b, s + i, k);
+				i += k;
+			} else {
+				raw_put(b, "\xEF\xBF\xBD", 3); /* U+FFFD for an ill-formed byte */
+				i++;
+			}
+			continue;
+		}
+		put_escape(b, u[i]);
+		i++;
 	}
-	raw_put(b, s + start, n - start);
-	jbuf_put(b, "\"", 1);
+}
+
+void jbuf_str(struct jbuf *b, const char *s, size_t n)
+{
+	put_quote(b);
+	str_body(b, s, n, false);
+	put_quote(b);
+}
+
+void jbuf_strz(struct jbuf *b, const char *s)
+{
+	put_quote(b);
+	str_body(b, s, SIZE_MAX, true);
+	put_quote(b);
 }
 
 void jbuf_uint(struct jbuf *b, uint64_t v)
@@ -215,8 +291,8 @@ void jbuf_int(struct jbuf *b, int64_t v)
 	}
 }
 
-/* cJSON 1.7's print_number: integers within int as integers, else the
- * shortest of %1.15g and %1.17g that reads back (within DBL_EPSILON). */
+/* As cJSON prints numbers: the shortest of %1.15g and %1.17g that reads
+ * back (within DBL_EPSILON). */
 void jbuf_double(struct jbuf *b, double d)
 {
 	char buf[32];
@@ -227,8 +303,10 @@ void jbuf_double(struct jbuf *b, double d)
 		raw_put(b, "null", 4);
 		return;
 	}
-	if (d >= INT_MIN && d <= INT_MAX && d == (double)(int)d) {
-		jbuf_int(b, (int)d);
+	/* integral values below 1e15 print the same with %1.15g: as integers,
+	 * without printf (-0 keeps its sign, as %g does) */
+	if (d > -1e15 && d < 1e15 && d == (double)(int64_t)d && !(d == 0 && signbit(d))) {
+		jbuf_int(b, (int64_t)d);
 		return;
 	}
 	n = snprintf(buf, sizeof(buf), "%1.15g", d);

@@ -68,10 +68,8 @@ static inline void jbuf_puts(struct jbuf *b, const char *s)
 }
 /* A JSON string literal of the n bytes at s, quotes included. */
 void jbuf_str(struct jbuf *b, const char *s, size_t n);
-static inline void jbuf_strz(struct jbuf *b, const char *s)
-{
-	jbuf_str(b, s, __builtin_strlen(s));
-}
+/* ... of the NUL-terminated s. */
+void jbuf_strz(struct jbuf *b, const char *s);
 /* Numbers: integers exactly; doubles as cJSON prints them (null when not
  * finite). */
 void jbuf_int(struct jbuf *b, int64_t v);

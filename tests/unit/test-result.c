@@ -300,7 +300,9 @@ static void test_jbuf_strings(void)
 static void test_jbuf_numbers(void)
 {
 	static const double ds[] = { 0, -1, 0.1, 1e300, 123456789012.0, 2147483647.0, 2147483648.5,
-				     -2147483648.0, 1.0 / 3, 5e-324, 9007199254740993.0, -0.25 };
+				     -2147483648.0, 1.0 / 3, 5e-324, 9007199254740993.0, -0.25,
+				     3e9, -1e14, 999999999999999.0, 1e15, 1e21, 12.5e-3, -0.0,
+				     -999999999999999.0, 4503599627370496.5, 1e-7 };
 	struct jbuf b;
 
 	UNIT_CASE("jbuf: doubles print as cJSON prints them");

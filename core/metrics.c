@@ -374,6 +374,17 @@ static void refuse(struct metric *m, const char *why)
 	}
 }
 
+struct series *metrics_series_find(const struct metric *m, const char *const *lv)
+{
+	struct packed p;
+	uint32_t *e;
+
+	if (pack_labels(m, lv, &p) || !m->tab_cap)
+		return NULL;
+	e = tab_slot(m, &p);
+	return *e ? m->series[*e - 1] : NULL;
+}
+
 struct series *metrics_series_get(struct metric *m, const char *const *lv, double score, int *err)
 {
 	struct packed p;

@@ -158,6 +158,9 @@ int metrics_api_hist(struct smcp_host *h, int metric, const char *const *lv, con
 		     uint32_t n, double sum, uint32_t flags);
 int metrics_api_observe(struct smcp_host *h, int metric, const char *const *lv, double value);
 int metrics_api_collect(struct smcp_host *h, smcp_collect_fn cb, void *data);
+/* Since 1.2 (metrics_query.c) */
+int metrics_api_window(struct smcp_host *h, int metric, const char *const *lv, uint64_t window_ms,
+		       struct smcp_metric_window *w);
 
 /* Inside the store (metrics*.c): plugin h's live metric with this id, or
  * NULL; the series of these label values, created if need be (NULL with
@@ -165,6 +168,8 @@ int metrics_api_collect(struct smcp_host *h, smcp_collect_fn cb, void *data);
  * for the top-N rule. */
 struct metric *metrics_metric_of(struct smcp_host *h, int id);
 struct series *metrics_series_get(struct metric *m, const char *const *lv, double score, int *err);
+/* The series of these label values, or NULL: never creates one. */
+struct series *metrics_series_find(const struct metric *m, const char *const *lv);
 
 /* Lookups for the tools. */
 struct metric *metrics_find(const char *name);

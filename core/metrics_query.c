@@ -428,3 +428,53 @@ bool qrange_resolve(int64_t start_ms, int64_t end_ms, struct qrange *r)
 	r->to = (uint64_t)s1 / g->factor;
 	return r->from <= r->to;
 }
+
+/* ------------------------------------------------- plugins' own windows */
+
+int metrics_api_window(struct smcp_host *h, int id, const char *const *lv, uint64_t window_ms,
+		       struct smcp_metric_window *w)
+{
+	const struct metrics_store *st = metrics_view();
+	struct metric *m = metrics_metric_of(h, id);
+	const struct series *s;
+	uint64_t steps, from, oldest;
+	struct qacc a;
+
+	if (!w || w->sz < sizeof(*w))
+		return -EINVAL;
+	if (!m)
+		return -ENOENT;
+	if (w->counts && w->n_counts != m->nb)
+		return -EINVAL;
+	s = metrics_series_find(m, lv);
+	if (!s)
+		return -ENOENT;
+	w->step_s = metrics_step_secs();
+	w->end_ns = st->t0_ns + (st->last_step + 1) * st->geom.step_ns;
+	w->steps = 0;
+	w->value = w->min = w->max = NAN;
+	w->count = 0;
+	if (!st->any_step || !s->h.any)
+		return 0;
+	steps = (window_ms * 1000000 + st->geom.step_ns / 2) / st->geom.step_ns;
+	steps = steps < 1 ? 1 : steps > st->geom.fine_slots ? st->geom.fine_slots : steps;
+	from = st->last_step + 1 > steps ? st->last_step + 1 - steps : 0;
+	oldest = history_coverage(&s->h, &st->geom, TIER_FINE);
+	qacc_init(&a, m, TIER_FINE);
+	qacc_add(&a, m, (struct series *const *)&s, 1, TIER_FINE, from > oldest ? from : oldest,
+		 st->last_step, AGG_SUM);
+	w->steps = a.slots;
+	if (!a.slots)
+		return 0;
+	if (m->type == SMCP_METRIC_HISTOGRAM) {
+		for (uint32_t i = 0; w->counts && i < m->nb; i++)
+			w->counts[i] += a.counts[i];
+		w->count = a.n_obs;
+		w->value = a.sum;
+	} else {
+		w->value = m->type == SMCP_METRIC_GAUGE ? a.vsum / a.slots : a.vsum;
+		w->min = a.vmin;
+		w->max = a.vmax;
+	}
+	return 0;
+}

@@ -4,9 +4,11 @@
  * DSQ statistics and the live scheduler event stream, from BPF.
  *
  * The kernel keeps cumulative counters and histograms (sched_latency.bpf.c);
- * a 1 s timer on the core loop reads them and records what changed, so
- * every answer can name a window (last 1 s, 10 s, 60 s, or since start)
- * without any reader resetting another's data. Without the privileges or
+ * once per step of the core's history (its collect callback, sl_metrics.c:
+ * the core's tick, not a timer of the plugin's own) they are read, what
+ * changed is recorded, and the metrics are published, so every answer can
+ * name a window (last 1 s, 10 s, 60 s, or since start) without any reader
+ * resetting another's data. Without the privileges or
  * kernel features BPF needs, the plugin stays loaded but degraded, and
  * every resource and tool answers with the reason.
  */
@@ -20,8 +22,8 @@
 #include <linux/capability.h>
 
 #include "sl.h"
+#include "sl_steps.h"
 
-#define TICK_MS 1000
 #define MIN_TICK_GAP_NS 50000000ull
 /* changes recorded per tick and series (beyond: the window says incomplete) */
 #define SLOT_CAP_BYTES (128 * 1024)
@@ -128,11 +130,6 @@ void sl_tick_now(struct sl *p)
 	p->tick_cost_ns = cost_clock_ns() - t0;
 }
 
-static void on_tick(void *data)
-{
-	sl_tick_now(data);
-}
-
 static void sl_fini(struct smcp_host *h)
 {
 	struct sl *p = &plugin;
@@ -140,9 +137,6 @@ static void sl_fini(struct smcp_host *h)
 	if (!p->api)
 		return;
 	sl_calls_fini(p);
-	if (p->tick_timer > 0)
-		(void)p->api->timer_remove(p->h, p->tick_timer);
-	p->tick_timer = 0;
 	sl_metrics_fini(p);
 	sl_stream_fini(p);
 	sl_dsq_fini(p);
@@ -253,6 +247,8 @@ static int sl_init(struct smcp_host *h, const struct smcp_host_api *api)
 		err = sl_softirq_register(p);
 	if (!err)
 		err = register_hints(p);
+	if (!err)
+		err = sl_steps_register(h, api);
 	if (err)
 		return err;
 
@@ -268,10 +264,6 @@ static int sl_init(struct smcp_host *h, const struct smcp_host_api *api)
 		}
 	}
 	if (p->running) {
-		err = api->timer_add(h, TICK_MS, true, on_tick, p);
-		if (err < 0)
-			return err;
-		p->tick_timer = err;
 		if (p->cfg.stream_at_start) {
 			p->stream.ctl = (struct sl_stream_ctl){ .enabled = 1,
 								.type_mask = SL_EV_ALL,

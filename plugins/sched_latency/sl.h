@@ -2,7 +2,7 @@
 /*
  * The sched_latency plugin's user side: one context shared by its files.
  *
- *   sched_latency.c  entry, config, registration, the 1 s tick, init/fini
+ *   sched_latency.c  entry, config, registration, the tick, init/fini
  *   sl_bpf.c         the main BPF object: load (tp_btf or raw_tp), read, control
  *   sl_tasks.c       threads and processes from the exported per-thread records
  *   sl_dsq.c         the sched_ext object: kfunc choice, attach while scx runs
@@ -12,7 +12,9 @@
  *   sl_call.c        tool calls answered later: progress, completion, cancel
  *   sl_measure.c     measure_latency
  *   sl_wakers.c      analyze_waker_wakee
- *   sl_metrics.c     the metrics the core keeps history of (docs/metrics.md)
+ *   sl_metrics.c     the metrics the core keeps history of (docs/metrics.md),
+ *                    and the tick: the core's collect callback, once per step
+ *   sl_steps.c       its steps in the core's workflow prompts
  *   sl_hist.c, sl_window.c, sl_topo.c, sl_tasks.c  pure helpers (unit-tested)
  *
  * Private to the plugin: nothing here is exported (-fvisibility=hidden).
@@ -112,7 +114,6 @@ struct sl {
 	struct sl_tasks tasks;  /* threads and processes, as of the last tick */
 	struct slw_series w_cpu, w_thread, w_proc, w_dsq;
 	uint64_t series_fed; /* tasks.tick when w_thread and w_proc last ticked */
-	int tick_timer;
 	uint64_t ticks;
 	struct sl_stream stream;
 	struct sl_dsq *dsq;
@@ -243,8 +244,9 @@ int sl_resources_register(struct sl *p);
 
 /* ------------------------------------------------------------ sl_metrics.c */
 
-/* Register the metrics and the collect callback (inside init, once BPF
- * runs). 0 when the host has no metric API; -errno. */
+/* Register the metrics and the collect callback, which ticks (sl_tick_now)
+ * and publishes once per step of the core's history (inside init, once BPF
+ * runs). -errno. */
 int sl_metrics_init(struct sl *p);
 void sl_metrics_fini(struct sl *p);
 

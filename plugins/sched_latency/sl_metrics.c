@@ -20,9 +20,11 @@
  *     DSQ keeps its slot while active, so series do not churn); the rest
  *     are counted in sched_dsq_omitted.
  *
- * Everything the callback needs is allocated in sl_metrics_init(); the
- * callback itself allocates nothing (the core allocates only when a new
- * series appears).
+ * The core calls on_step() once per step: the plugin's tick (sl_tick_now:
+ * the window series, the event stream's loss accounting, the DSQ series),
+ * then collect(). Everything collect() needs is allocated in
+ * sl_metrics_init(); it allocates nothing itself (the core allocates only
+ * when a new series appears).
  */
 #include <errno.h>
 #include <math.h>
@@ -324,13 +326,21 @@ static void collect(void *data, uint64_t now_ns)
 		}
 		(void)api->metric_set(p->h, m->m_dropped, NULL, (double)dropped);
 	}
-	/* the process series ticks on the plugin's own 1 s timer: publish the
-	 * slots it recorded since the previous step, each exactly once */
+	/* publish the slots the process series recorded since the previous
+	 * step, each exactly once: this step's tick and any measure_latency
+	 * forced in between */
 	m->ntop = 0;
 	(void)slw_visit_since(&p->w_proc, m->proc_tick, pick_top, m);
 	(void)slw_visit_since(&p->w_proc, m->proc_tick, publish_proc, &pc);
 	m->proc_tick = p->w_proc.ticks;
 	collect_dsq(p, m);
+}
+
+/* The core's step: the plugin's only tick, then the metrics. */
+static void on_step(void *data, uint64_t now_ns)
+{
+	sl_tick_now(data);
+	collect(data, now_ns);
 }
 
 static int reg(struct sl *p, const struct smcp_metric_desc *d, int *ret)
@@ -456,8 +466,6 @@ int sl_metrics_init(struct sl *p)
 	struct sl_metrics *m;
 	int err;
 
-	if (!SMCP_API_HAS(api, metric_collect))
-		return 0; /* an older host: everything but history */
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
@@ -519,7 +527,7 @@ int sl_metrics_init(struct sl *p)
 	/* baseline: the BPF counters started at attach, and the first
 	 * cumulative value of a series only sets where counting starts */
 	collect(p, 0);
-	return api->metric_collect(p->h, collect, p);
+	return api->metric_collect(p->h, on_step, p);
 }
 
 void sl_metrics_fini(struct sl *p)

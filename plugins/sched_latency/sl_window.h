@@ -13,6 +13,19 @@
  * Bounds: at most max_entities tracked, at most slot_cap bytes of changes
  * per tick (beyond: the slot is marked truncated and windows that include
  * it say so), SLW_SLOTS slots. Pure code; unit-tested without BPF.
+ *
+ * Why this is not the core's history (issue 17: a plugin keeps no history
+ * of its own, except where the core cannot hold the data): every entity
+ * here carries 14 counters and 2 histograms of SL_NB buckets (threads and
+ * processes 7 and 1), and the views fold and sort them freely (per LLC and
+ * node, any sort key, any pid). As core series that would be 16 series per
+ * CPU (a 64-CPU machine: 1024, histograms of up to ~0.5 MiB each, past the
+ * whole history_max_mb), 8 per thread and process (thousands, where the
+ * core keeps the top metrics_top_n) and 5 per DSQ (up to 1024). The core
+ * keeps what it can hold and watches need (sl_metrics.c): per-CPU counters
+ * and latency, the top processes, the busiest DSQs. This table keeps only
+ * 60 s of changes of what moved, sparsely, and it ticks on the core's step
+ * (sl_metrics.c on_step), not a timer of its own.
  */
 #ifndef SL_WINDOW_H
 #define SL_WINDOW_H

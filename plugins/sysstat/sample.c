@@ -132,8 +132,8 @@ int sampler_init(struct sampler *s, const char *root)
 	if (!s->buf)
 		return -ENOMEM;
 	s->cpu_slots = count_cpu_slots(s);
-	for (int i = 0; i < RING_SLOTS && !err; i++)
-		err = sample_alloc(&s->ring[i], s->cpu_slots);
+	for (int i = 0; i < 2 && !err; i++)
+		err = sample_alloc(&s->bufs[i], s->cpu_slots);
 	if (!err)
 		err = sample_alloc(&s->first, s->cpu_slots);
 	if (err)
@@ -143,8 +143,8 @@ int sampler_init(struct sampler *s, const char *root)
 
 void sampler_fini(struct sampler *s)
 {
-	for (int i = 0; i < RING_SLOTS; i++)
-		sample_free(&s->ring[i]);
+	for (int i = 0; i < 2; i++)
+		sample_free(&s->bufs[i]);
 	sample_free(&s->first);
 	free(s->buf);
 	memset(s, 0, sizeof(*s));
@@ -345,8 +345,8 @@ static void parse_netdev(struct sampler *s, struct sample *smp)
 
 int sampler_take(struct sampler *s, uint64_t now_ns)
 {
-	int slot = s->count ? (s->head + 1) % RING_SLOTS : 0;
-	struct sample *smp = &s->ring[slot];
+	struct sample *smp = s->newest == &s->bufs[0] ? &s->bufs[1] : &s->bufs[0];
+	bool first = !s->newest;
 	int err;
 
 	sample_reset(smp, s->cpu_slots);
@@ -358,44 +358,9 @@ int sampler_take(struct sampler *s, uint64_t now_ns)
 	parse_meminfo(s);
 	parse_vmstat(s, smp);
 	parse_netdev(s, smp);
-	if (s->count == 0)
+	if (first)
 		sample_copy(&s->first, smp, s->cpu_slots);
-	s->head = slot;
-	if (s->count < RING_SLOTS)
-		s->count++;
+	s->prev = s->newest;
+	s->newest = smp;
 	return err;
-}
-
-const struct sample *sampler_newest(const struct sampler *s)
-{
-	return s->count ? &s->ring[s->head] : NULL;
-}
-
-const struct sample *sampler_base(const struct sampler *s, uint64_t window_ns,
-				  uint64_t interval_ns, bool *ret_complete)
-{
-	const struct sample *newest = sampler_newest(s), *best = NULL;
-	uint64_t slack = interval_ns / 2;
-
-	*ret_complete = false;
-	if (s->count < 2)
-		return NULL;
-	if (window_ns == 0) {
-		*ret_complete = true;
-		return &s->first;
-	}
-	for (int i = 1; i < s->count; i++) {
-		const struct sample *c = &s->ring[(s->head - i + RING_SLOTS) % RING_SLOTS];
-		uint64_t age = newest->t_ns - c->t_ns;
-
-		/* the oldest sample not much older than the window */
-		if (age <= window_ns + slack)
-			best = c;
-		else
-			break;
-	}
-	if (!best) /* a late timer: the previous sample is the best there is */
-		best = &s->ring[(s->head - 1 + RING_SLOTS) % RING_SLOTS];
-	*ret_complete = newest->t_ns - best->t_ns + slack >= window_ns;
-	return best;
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * One-second samples of /proc counters kept in a bounded ring, so windows
- * (last 1 s, 10 s, 60 s, since start) are differences of two samples.
- * Counters stay cumulative as the kernel reports them; nothing is reset.
+ * Samples of /proc counters, one per history step of the core. Counters
+ * stay cumulative as the kernel reports them; nothing is reset. Only three
+ * samples are kept: the first (the base of "since start"), the previous
+ * and the newest (the per-step percentages the metrics publish); windows
+ * of the last 1 s, 10 s and 60 s are the core's history (stat_metrics.c).
  */
 #ifndef SMCP_SYSSTAT_SAMPLE_H
 #define SMCP_SYSSTAT_SAMPLE_H
@@ -11,8 +13,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* 64 one-second slots: a 60 s window plus room for timer jitter. */
-#define RING_SLOTS 64
 #define MAX_IFACES 128
 #define IFACE_NAME_LEN 16
 #define MAX_CPU_SLOTS 8192
@@ -78,10 +78,9 @@ struct sampler {
 	char ifname[MAX_IFACES][IFACE_NAME_LEN];
 	int n_ifaces;
 	int ifaces_dropped; /* interfaces seen beyond MAX_IFACES, last sample */
-	struct sample ring[RING_SLOTS];
-	int head;          /* newest slot */
-	int count;         /* filled slots */
-	struct sample first; /* the first sample, for "since start" */
+	struct sample first;	     /* the first sample, for "since start" */
+	struct sample bufs[2];	     /* what prev and newest point into */
+	struct sample *prev, *newest; /* NULL until two (one) samples were taken */
 	struct latest latest;
 	char *buf;         /* read buffer, grown as /proc/stat needs */
 	size_t buf_len;
@@ -92,18 +91,9 @@ struct sampler {
 int sampler_init(struct sampler *s, const char *root);
 void sampler_fini(struct sampler *s);
 
-/* Take one sample at time now_ns into the ring. 0 or -errno (-ENOENT when
- * /proc/stat is unreadable; the slot then holds whatever else was read). */
+/* Take the newest sample at time now_ns (the newest before it becomes the
+ * previous). 0 or -errno (-ENOENT when /proc/stat is unreadable; the
+ * sample then holds whatever else was read). */
 int sampler_take(struct sampler *s, uint64_t now_ns);
-
-const struct sample *sampler_newest(const struct sampler *s);
-
-/*
- * The sample to difference the newest one against for a window of
- * window_ns (0: since start). *ret_complete says whether history covers the
- * whole window. NULL when fewer than two samples exist.
- */
-const struct sample *sampler_base(const struct sampler *s, uint64_t window_ns,
-				  uint64_t interval_ns, bool *ret_complete);
 
 #endif

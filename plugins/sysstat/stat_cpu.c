@@ -5,7 +5,6 @@
 #include <stdlib.h>
 
 #include "stat_metrics.h"
-#include "stat_window.h"
 
 #define BUSIEST_ROWS 8
 
@@ -15,25 +14,6 @@ static const char *const field_keys[CPU_NR_FIELDS] = {
 	[CPU_SOFTIRQ] = "softirq_pct", [CPU_STEAL] = "steal_pct",
 };
 
-/* Shares of the CPU time that passed between two readings; false if none did. */
-bool cpu_split(const struct cpu_times *a, const struct cpu_times *b, struct cpu_split *ret)
-{
-	uint64_t d[CPU_NR_FIELDS], total = 0;
-
-	for (int f = 0; f < CPU_NR_FIELDS; f++) {
-		d[f] = b->v[f] >= a->v[f] ? b->v[f] - a->v[f] : 0;
-		total += d[f];
-	}
-	if (!total)
-		return false;
-	for (int f = 0; f < CPU_NR_FIELDS; f++)
-		ret->pct[f] = (double)d[f] * 100.0 / (double)total;
-	ret->busy = 100.0 - ret->pct[CPU_IDLE] - ret->pct[CPU_IOWAIT];
-	if (ret->busy < 0)
-		ret->busy = 0;
-	return true;
-}
-
 static void put_split(const struct emit_ctx *c, const struct cpu_split *sp)
 {
 	put_num(c, "busy_pct", sp->busy);
@@ -41,61 +21,33 @@ static void put_split(const struct emit_ctx *c, const struct cpu_split *sp)
 		put_num(c, field_keys[f], sp->pct[f]);
 }
 
-/* Mean run-queue figures over the samples inside the window, if the ring
- * still holds all of them. */
-static bool avg_procs(const struct emit_ctx *c, const struct win *w, double *run, double *blk)
-{
-	const struct sampler *s = c->s;
-	double r = 0, b = 0;
-	int n = 0, i;
-
-	for (i = 0; i < s->count; i++) {
-		const struct sample *smp = &s->ring[(s->head - i + RING_SLOTS) % RING_SLOTS];
-
-		if (smp->t_ns <= w->base->t_ns)
-			break;
-		if (!smp->have_stat)
-			continue;
-		r += smp->procs_running;
-		b += smp->procs_blocked;
-		n++;
-	}
-	if (i == s->count || !n)
-		return false; /* the ring no longer reaches back to the window's start */
-	*run = r / n;
-	*blk = b / n;
-	return true;
-}
-
 static void emit_window_totals(const struct emit_ctx *c, const struct win *w)
 {
 	const struct smcp_host_api *api = c->api;
 	struct cpu_split sp;
-	double run, blk;
 
-	if (w->base->have_stat && w->newest->have_stat && cpu_split(&w->base->total,
-								     &w->newest->total, &sp)) {
+	if (w->have_stat && cpu_split(w->total, &sp)) {
 		api->json_object(c->j, "cpu");
 		put_split(c, &sp);
 		api->json_end(c->j);
-		put_num(c, "context_switches_per_s", win_rate(w, w->base->ctxt, w->newest->ctxt));
-		put_num(c, "forks_per_s", win_rate(w, w->base->forks, w->newest->forks));
+		put_num(c, "context_switches_per_s", win_rate(w, w->ctxt));
+		put_num(c, "forks_per_s", win_rate(w, w->forks));
 	} else {
 		api->json_null(c->j, "cpu");
 	}
-	if (avg_procs(c, w, &run, &blk)) {
-		put_num(c, "procs_running_avg", run);
-		put_num(c, "procs_blocked_avg", blk);
+	if (w->have_procs) {
+		put_num(c, "procs_running_avg", w->procs_running);
+		put_num(c, "procs_blocked_avg", w->procs_blocked);
 	}
-	put_num(c, "cpu_pressure_some_pct", win_psi_pct(w, PSI_CPU, PSI_SOME));
-	put_num(c, "cpu_pressure_full_pct", win_psi_pct(w, PSI_CPU, PSI_FULL));
+	put_num(c, "cpu_pressure_some_pct", w->psi_pct[PSI_CPU][PSI_SOME]);
+	put_num(c, "cpu_pressure_full_pct", w->psi_pct[PSI_CPU][PSI_FULL]);
 }
 
 static void emit_now(const struct emit_ctx *c)
 {
 	const struct smcp_host_api *api = c->api;
 	const struct latest *l = &c->s->latest;
-	const struct sample *n = sampler_newest(c->s);
+	const struct sample *n = c->s->newest;
 
 	api->json_object(c->j, "now");
 	if (n && n->have_stat) {
@@ -129,9 +81,7 @@ static void emit_now(const struct emit_ctx *c)
 
 static bool cpu_row(const struct win *w, int cpu, struct cpu_split *sp)
 {
-	if (!w->base->cpu_seen[cpu] || !w->newest->cpu_seen[cpu])
-		return false;
-	return cpu_split(&w->base->cpu[cpu], &w->newest->cpu[cpu], sp);
+	return w->cpu_seen[cpu] && cpu_split(w->cpu[cpu], sp);
 }
 
 static void put_cpu_row(const struct emit_ctx *c, int cpu, const struct cpu_split *sp)
@@ -214,7 +164,7 @@ static void emit_per_cpu(const struct emit_ctx *c, enum window_id id)
 	struct win w;
 	int n = 0;
 
-	if (!win_open(c, "per_cpu", id, &w))
+	if (!win_open(c, "per_cpu", id, WIN_WANT_CPUS, &w))
 		return;
 	for (int cpu = 0; cpu < c->s->cpu_slots; cpu++)
 		n += cpu_row(&w, cpu, &sp);
@@ -257,7 +207,7 @@ int emit_cpu_resource(const struct emit_ctx *c)
 
 	api->json_array(c->j, "windows");
 	for (int id = 0; id < WIN_NR; id++) {
-		if (!win_open(c, NULL, id, &w) || win_same_as(c, &w, &prev))
+		if (!win_open(c, NULL, id, 0, &w) || win_same_as(c, &w, &prev))
 			continue;
 		emit_window_totals(c, &w);
 		api->json_end(c->j);
@@ -279,7 +229,7 @@ int emit_cpu_query(const struct emit_ctx *c, const struct stat_query *q)
 	char note[200] = "";
 
 	api->json_string(c->j, "kind", "cpu");
-	if (win_open(c, "window", q->window, &w)) {
+	if (win_open(c, "window", q->window, WIN_WANT_CPUS, &w)) {
 		emit_window_totals(c, &w);
 		api->json_end(c->j);
 		api->json_array(c->j, "cpus");

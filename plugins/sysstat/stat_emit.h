@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* JSON answers of the sysstat plugin, computed from the sample ring. */
+/* JSON answers of the sysstat plugin, from the core's history and the samples. */
 #ifndef SMCP_SYSSTAT_EMIT_H
 #define SMCP_SYSSTAT_EMIT_H
 
@@ -15,11 +15,22 @@
 
 enum window_id { WIN_1S, WIN_10S, WIN_60S, WIN_START, WIN_NR };
 
+/* Room for one window's per-CPU and per-interface figures (stat_window.h). */
+struct win_buf {
+	double (*cpu)[CPU_NR_FIELDS]; /* cpu_slots */
+	uint8_t *cpu_seen;
+	double (*net)[NET_NR_FIELDS]; /* MAX_IFACES */
+	uint8_t *net_seen;
+};
+
+int win_buf_init(struct win_buf *b, int cpu_slots);
+void win_buf_free(struct win_buf *b);
+
 struct emit_ctx {
 	const struct smcp_host_api *api;
 	struct smcp_json *j;
 	const struct sampler *s;
-	uint64_t interval_ns;
+	const struct win_buf *buf;
 };
 
 /* What get_system_stats asked for. */

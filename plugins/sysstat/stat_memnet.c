@@ -74,21 +74,16 @@ int emit_memory_resource(const struct emit_ctx *c)
 	emit_psi_avgs(c, "pressure", PSI_MEMORY);
 	api->json_array(c->j, "windows");
 	for (int id = 0; id < WIN_NR; id++) {
-		if (!win_open(c, NULL, id, &w) || win_same_as(c, &w, &prev))
+		if (!win_open(c, NULL, id, 0, &w) || win_same_as(c, &w, &prev))
 			continue;
-		if (w.base->have_vm && w.newest->have_vm) {
-			put_num(c, "page_faults_per_s",
-				win_rate(&w, w.base->vm[VM_PGFAULT], w.newest->vm[VM_PGFAULT]));
-			put_num(c, "major_faults_per_s",
-				win_rate(&w, w.base->vm[VM_PGMAJFAULT],
-					 w.newest->vm[VM_PGMAJFAULT]));
-			put_num(c, "swap_in_pages_per_s",
-				win_rate(&w, w.base->vm[VM_PSWPIN], w.newest->vm[VM_PSWPIN]));
-			put_num(c, "swap_out_pages_per_s",
-				win_rate(&w, w.base->vm[VM_PSWPOUT], w.newest->vm[VM_PSWPOUT]));
+		if (w.have_vm) {
+			put_num(c, "page_faults_per_s", win_rate(&w, w.vm[VM_PGFAULT]));
+			put_num(c, "major_faults_per_s", win_rate(&w, w.vm[VM_PGMAJFAULT]));
+			put_num(c, "swap_in_pages_per_s", win_rate(&w, w.vm[VM_PSWPIN]));
+			put_num(c, "swap_out_pages_per_s", win_rate(&w, w.vm[VM_PSWPOUT]));
 		}
-		put_num(c, "pressure_some_pct", win_psi_pct(&w, PSI_MEMORY, PSI_SOME));
-		put_num(c, "pressure_full_pct", win_psi_pct(&w, PSI_MEMORY, PSI_FULL));
+		put_num(c, "pressure_some_pct", w.psi_pct[PSI_MEMORY][PSI_SOME]);
+		put_num(c, "pressure_full_pct", w.psi_pct[PSI_MEMORY][PSI_FULL]);
 		api->json_end(c->j);
 	}
 	api->json_end(c->j);
@@ -107,19 +102,16 @@ int emit_memory_resource(const struct emit_ctx *c)
 	return api->json_bool(c->j, "truncated", false);
 }
 
-/* Interfaces (sampler slots) seen in both samples of w, busiest first. */
+/* Interfaces (sampler slots) known over w, busiest first. */
 static int net_order(const struct sampler *s, const struct win *w, int *order)
 {
 	double bytes[MAX_IFACES];
 	int n = 0;
 
 	for (int i = 0; i < s->n_ifaces; i++) {
-		const uint64_t *a = w->base->net[i], *b = w->newest->net[i];
-
-		if (!w->base->net_seen[i] || !w->newest->net_seen[i])
+		if (!w->net_seen[i])
 			continue;
-		bytes[i] = win_rate(w, a[NET_RX_BYTES], b[NET_RX_BYTES]) +
-			   win_rate(w, a[NET_TX_BYTES], b[NET_TX_BYTES]);
+		bytes[i] = win_rate(w, w->net[i][NET_RX_BYTES]) + win_rate(w, w->net[i][NET_TX_BYTES]);
 		order[n++] = i;
 	}
 	/* insertion sort: at most MAX_IFACES entries */
@@ -139,7 +131,7 @@ static int net_order(const struct sampler *s, const struct win *w, int *order)
 static void put_net_rates(const struct emit_ctx *c, const struct win *w, int i)
 {
 	for (int f = 0; f < NET_NR_FIELDS; f++)
-		put_num(c, net_rate_keys[f], win_rate(w, w->base->net[i][f], w->newest->net[i][f]));
+		put_num(c, net_rate_keys[f], win_rate(w, w->net[i][f]));
 }
 
 /* Totals over interfaces other than loopback. */
@@ -148,11 +140,10 @@ static void put_net_totals(const struct emit_ctx *c, const struct win *w)
 	double sum[NET_NR_FIELDS] = { 0 };
 
 	for (int i = 0; i < c->s->n_ifaces; i++) {
-		if (!w->base->net_seen[i] || !w->newest->net_seen[i] ||
-		    strcmp(c->s->ifname[i], "lo") == 0)
+		if (!w->net_seen[i] || strcmp(c->s->ifname[i], "lo") == 0)
 			continue;
 		for (int f = 0; f < NET_NR_FIELDS; f++)
-			sum[f] += win_rate(w, w->base->net[i][f], w->newest->net[i][f]);
+			sum[f] += win_rate(w, w->net[i][f]);
 	}
 	for (int f = 0; f < NET_NR_FIELDS; f++)
 		put_num(c, net_rate_keys[f], sum[f]);
@@ -160,7 +151,7 @@ static void put_net_totals(const struct emit_ctx *c, const struct win *w)
 
 static void put_iface(const struct emit_ctx *c, const struct win *w, int i, bool counters)
 {
-	const struct sample *n = sampler_newest(c->s);
+	const struct sample *n = c->s->newest;
 
 	c->api->json_object(c->j, NULL);
 	c->api->json_string(c->j, "name", c->s->ifname[i]);
@@ -195,7 +186,7 @@ static void emit_net_notes(const struct emit_ctx *c, const char *extra)
 int emit_network_resource(const struct emit_ctx *c)
 {
 	const struct smcp_host_api *api = c->api;
-	const struct sample *n = sampler_newest(c->s);
+	const struct sample *n = c->s->newest;
 	uint64_t rx = 0, tx = 0;
 	int order[MAX_IFACES], cnt = 0;
 	char cut[200] = "";
@@ -203,14 +194,14 @@ int emit_network_resource(const struct emit_ctx *c)
 
 	api->json_array(c->j, "windows");
 	for (int id = 0; id < WIN_NR; id++) {
-		if (!win_open(c, NULL, id, &w) || win_same_as(c, &w, &prev))
+		if (!win_open(c, NULL, id, WIN_WANT_NET, &w) || win_same_as(c, &w, &prev))
 			continue;
 		put_net_totals(c, &w);
 		api->json_end(c->j);
 	}
 	api->json_end(c->j);
 	api->json_array(c->j, "interfaces");
-	if (win_get(c, WIN_10S, &w)) {
+	if (win_get(c, WIN_10S, WIN_WANT_NET, &w)) {
 		cnt = net_order(c->s, &w, order);
 		for (int k = 0; k < cnt && k < EMIT_MAX_IFACE_ROWS; k++)
 			put_iface(c, &w, order[k], true);
@@ -244,7 +235,7 @@ int emit_network_query(const struct emit_ctx *c, const struct stat_query *q)
 	struct win w;
 
 	api->json_string(c->j, "kind", "network");
-	if (win_open(c, "window", q->window, &w)) {
+	if (win_open(c, "window", q->window, WIN_WANT_NET, &w)) {
 		put_net_totals(c, &w);
 		api->json_end(c->j);
 		cnt = net_order(c->s, &w, order);

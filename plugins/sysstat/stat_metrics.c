@@ -1,22 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The metrics sysstat publishes for the core's history and watches
- * (docs/metrics.md, "sysstat"), once per history step from the newest two
- * samples of the ring: percentages are over the last sample interval (1 s),
- * counters are the kernel's cumulative totals (the core takes differences).
- * When no new sample came since the previous step, the same values are
- * published again (gauges) or do not move (counters). Allocation-free
- * after stat_metrics_init().
+ * The metrics sysstat publishes (docs/metrics.md, "sysstat"), once per
+ * history step from the newest sample, and the windows read back from the
+ * core's history of them. Percentages are over the last step (the previous
+ * sample to the newest); counters are the kernel's cumulative totals (the
+ * core takes differences), so a window of the last 10 s is the sum of the
+ * core's last 10 steps: the plugin keeps no history of its own.
+ * Allocation-free after stat_metrics_init().
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "stat_metrics.h"
 
 #define LABEL_LEN 12
 
+/* Grouped so that a field's metric is its group's first plus the field. */
 enum {
 	M_BUSY,
 	M_BUSY_CPU,
@@ -28,19 +31,17 @@ enum {
 	M_BLOCKED,
 	M_CTXT,
 	M_FORKS,
-	M_PSI_CPU_SOME,
-	M_PSI_MEM_SOME,
-	M_PSI_MEM_FULL,
-	M_MEM_AVAIL,
+	M_PSI, /* + res * 2 + kind */
+	M_MEM_AVAIL = M_PSI + PSI_NR * 2,
 	M_MEM_USED,
-	M_MAJFLT,
-	M_NET_RX,
-	M_NET_TX,
-	M_NET_RX_DROP,
-	M_N
+	M_VM,			      /* + enum vm_field */
+	M_CPU_S = M_VM + VM_NR_FIELDS, /* {mode} */
+	M_CPU_S_CPU,		      /* {cpu, mode} */
+	M_NET,			      /* + enum net_field, {iface} */
+	M_N = M_NET + NET_NR_FIELDS
 };
 
-enum lbl { L_NONE, L_CPU, L_IFACE };
+enum lbl { L_NONE, L_CPU, L_IFACE, L_MODE, L_CPU_MODE };
 
 static const struct {
 	const char *name, *help, *unit;
@@ -68,27 +69,57 @@ static const struct {
 		     SMCP_METRIC_COUNTER, L_NONE, 0 },
 	[M_FORKS] = { "forks_total", "processes and threads created", "1", SMCP_METRIC_COUNTER,
 		      L_NONE, 0 },
-	[M_PSI_CPU_SOME] = { "psi_cpu_some_pct",
-			     "share of time some runnable task waited for a CPU (PSI)", "pct",
-			     SMCP_METRIC_GAUGE, L_NONE, 0 },
-	[M_PSI_MEM_SOME] = { "psi_memory_some_pct",
-			     "share of time some task stalled on memory (PSI)", "pct",
-			     SMCP_METRIC_GAUGE, L_NONE, 0 },
-	[M_PSI_MEM_FULL] = { "psi_memory_full_pct",
-			     "share of time every non-idle task stalled on memory (PSI)", "pct",
-			     SMCP_METRIC_GAUGE, L_NONE, 0 },
+	[M_PSI + PSI_CPU * 2 + PSI_SOME] = {
+		"psi_cpu_some_pct", "share of time some runnable task waited for a CPU (PSI)",
+		"pct", SMCP_METRIC_GAUGE, L_NONE, 0 },
+	[M_PSI + PSI_CPU * 2 + PSI_FULL] = {
+		"psi_cpu_full_pct", "share of time every non-idle task waited for a CPU (PSI)",
+		"pct", SMCP_METRIC_GAUGE, L_NONE, 0 },
+	[M_PSI + PSI_MEMORY * 2 + PSI_SOME] = {
+		"psi_memory_some_pct", "share of time some task stalled on memory (PSI)", "pct",
+		SMCP_METRIC_GAUGE, L_NONE, 0 },
+	[M_PSI + PSI_MEMORY * 2 + PSI_FULL] = {
+		"psi_memory_full_pct", "share of time every non-idle task stalled on memory (PSI)",
+		"pct", SMCP_METRIC_GAUGE, L_NONE, 0 },
 	[M_MEM_AVAIL] = { "memory_available_bytes", "MemAvailable", "bytes", SMCP_METRIC_GAUGE,
 			  L_NONE, 0 },
 	[M_MEM_USED] = { "memory_used_pct", "(MemTotal - MemAvailable) / MemTotal", "pct",
 			 SMCP_METRIC_GAUGE, L_NONE, 0 },
-	[M_MAJFLT] = { "page_major_faults_total", "major page faults (read from disk)", "1",
-		       SMCP_METRIC_COUNTER, L_NONE, 0 },
-	[M_NET_RX] = { "net_rx_bytes_total", "bytes received by the interface", "bytes",
-		       SMCP_METRIC_COUNTER, L_IFACE, 0 },
-	[M_NET_TX] = { "net_tx_bytes_total", "bytes sent by the interface", "bytes",
-		       SMCP_METRIC_COUNTER, L_IFACE, 0 },
-	[M_NET_RX_DROP] = { "net_rx_drops_total", "received packets the interface dropped", "1",
-			    SMCP_METRIC_COUNTER, L_IFACE, 0 },
+	[M_VM + VM_PGFAULT] = { "page_faults_total", "page faults, minor and major", "1",
+				SMCP_METRIC_COUNTER, L_NONE, 0 },
+	[M_VM + VM_PGMAJFAULT] = { "page_major_faults_total", "major page faults (read from disk)",
+				   "1", SMCP_METRIC_COUNTER, L_NONE, 0 },
+	[M_VM + VM_PSWPIN] = { "swap_in_pages_total", "pages swapped in", "1", SMCP_METRIC_COUNTER,
+			       L_NONE, 0 },
+	[M_VM + VM_PSWPOUT] = { "swap_out_pages_total", "pages swapped out", "1",
+				SMCP_METRIC_COUNTER, L_NONE, 0 },
+	[M_CPU_S] = { "cpu_seconds_total", "CPU time of all CPUs by mode (/proc/stat; guest time "
+				       "is inside user and nice)",
+		      "s", SMCP_METRIC_COUNTER, L_MODE, 0 },
+	[M_CPU_S_CPU] = { "cpu_seconds_per_cpu_total", "CPU time of each CPU by mode", "s",
+			  SMCP_METRIC_COUNTER, L_CPU_MODE, 0 },
+	[M_NET + NET_RX_BYTES] = { "net_rx_bytes_total", "bytes received by the interface",
+				   "bytes", SMCP_METRIC_COUNTER, L_IFACE, 0 },
+	[M_NET + NET_RX_PACKETS] = { "net_rx_packets_total", "packets received by the interface",
+				     "1", SMCP_METRIC_COUNTER, L_IFACE, 0 },
+	[M_NET + NET_RX_ERRS] = { "net_rx_errors_total", "receive errors of the interface", "1",
+				  SMCP_METRIC_COUNTER, L_IFACE, 0 },
+	[M_NET + NET_RX_DROP] = { "net_rx_drops_total", "received packets the interface dropped",
+				  "1", SMCP_METRIC_COUNTER, L_IFACE, 0 },
+	[M_NET + NET_TX_BYTES] = { "net_tx_bytes_total", "bytes sent by the interface", "bytes",
+				   SMCP_METRIC_COUNTER, L_IFACE, 0 },
+	[M_NET + NET_TX_PACKETS] = { "net_tx_packets_total", "packets sent by the interface", "1",
+				     SMCP_METRIC_COUNTER, L_IFACE, 0 },
+	[M_NET + NET_TX_ERRS] = { "net_tx_errors_total", "transmit errors of the interface", "1",
+				  SMCP_METRIC_COUNTER, L_IFACE, 0 },
+	[M_NET + NET_TX_DROP] = { "net_tx_drops_total", "packets the interface dropped on send",
+				  "1", SMCP_METRIC_COUNTER, L_IFACE, 0 },
+};
+
+static const char *const mode_names[CPU_NR_FIELDS] = {
+	[CPU_USER] = "user", [CPU_NICE] = "nice", [CPU_SYSTEM] = "system",
+	[CPU_IDLE] = "idle", [CPU_IOWAIT] = "iowait", [CPU_IRQ] = "irq",
+	[CPU_SOFTIRQ] = "softirq", [CPU_STEAL] = "steal",
 };
 
 struct stat_metrics {
@@ -96,95 +127,219 @@ struct stat_metrics {
 	const struct smcp_host_api *api;
 	const struct sampler *s;
 	int id[M_N];
+	double hz; /* USER_HZ: /proc/stat's ticks per second */
 	char (*cpu_label)[LABEL_LEN]; /* cpu_slots */
 };
 
 static struct stat_metrics metrics;
 
-static void set(struct stat_metrics *m, int k, const char *label, double v)
+static void set(struct stat_metrics *m, int k, const char *a, const char *b, double v)
 {
-	const char *lv[1] = { label };
+	const char *lv[2] = { a, b };
 
-	(void)m->api->metric_set(m->host, m->id[k], label ? lv : NULL, v);
+	(void)m->api->metric_set(m->host, m->id[k], a ? lv : NULL, v);
 }
 
-static void collect(void *data, uint64_t now_ns)
+bool cpu_split(const double *d, struct cpu_split *ret)
 {
-	struct stat_metrics *m = data;
+	double total = 0;
+
+	for (int f = 0; f < CPU_NR_FIELDS; f++)
+		total += d[f] > 0 ? d[f] : 0;
+	if (total <= 0)
+		return false;
+	for (int f = 0; f < CPU_NR_FIELDS; f++)
+		ret->pct[f] = (d[f] > 0 ? d[f] : 0) * 100.0 / total;
+	ret->busy = 100.0 - ret->pct[CPU_IDLE] - ret->pct[CPU_IOWAIT];
+	if (ret->busy < 0)
+		ret->busy = 0;
+	return true;
+}
+
+/* b - a per mode, never negative. */
+void cpu_delta(const struct cpu_times *a, const struct cpu_times *b, double *d)
+{
+	for (int f = 0; f < CPU_NR_FIELDS; f++)
+		d[f] = b->v[f] >= a->v[f] ? (double)(b->v[f] - a->v[f]) : 0;
+}
+
+static void publish_cpu(struct stat_metrics *m, const struct sample *a, const struct sample *b)
+{
 	const struct sampler *s = m->s;
-	const struct sample *b = sampler_newest(s), *a;
-	const struct latest *l = &s->latest;
+	struct cpu_split sp;
+	double d[CPU_NR_FIELDS];
+
+	for (int f = 0; f < CPU_NR_FIELDS; f++)
+		set(m, M_CPU_S, mode_names[f], NULL, (double)b->total.v[f] / m->hz);
+	for (int c = 0; c < s->cpu_slots; c++)
+		for (int f = 0; b->cpu_seen[c] && f < CPU_NR_FIELDS; f++)
+			set(m, M_CPU_S_CPU, m->cpu_label[c], mode_names[f],
+			    (double)b->cpu[c].v[f] / m->hz);
+	if (!a || !a->have_stat)
+		return;
+	cpu_delta(&a->total, &b->total, d);
+	if (cpu_split(d, &sp)) {
+		set(m, M_BUSY, NULL, NULL, sp.busy);
+		set(m, M_IOWAIT, NULL, NULL, sp.pct[CPU_IOWAIT]);
+		set(m, M_STEAL, NULL, NULL, sp.pct[CPU_STEAL]);
+		set(m, M_SOFTIRQ, NULL, NULL, sp.pct[CPU_SOFTIRQ]);
+	}
+	for (int c = 0; c < s->cpu_slots; c++) {
+		if (!a->cpu_seen[c] || !b->cpu_seen[c])
+			continue;
+		cpu_delta(&a->cpu[c], &b->cpu[c], d);
+		if (cpu_split(d, &sp))
+			set(m, M_BUSY_CPU, m->cpu_label[c], NULL, sp.busy);
+	}
+}
+
+void stat_metrics_publish(void)
+{
+	struct stat_metrics *m = &metrics;
+	const struct sampler *s = m->s;
+	const struct sample *b = s ? s->newest : NULL, *a;
+	const struct latest *l;
 	double dt;
 
 	if (!b)
 		return;
-	a = s->count >= 2 ? &s->ring[(s->head - 1 + RING_SLOTS) % RING_SLOTS] : NULL;
+	a = s->prev;
+	l = &s->latest;
 	dt = a && b->t_ns > a->t_ns ? (double)(b->t_ns - a->t_ns) / 1e9 : 0;
 	if (b->have_stat) {
-		struct cpu_split sp;
-
-		set(m, M_CTXT, NULL, (double)b->ctxt);
-		set(m, M_FORKS, NULL, (double)b->forks);
-		set(m, M_RUNNING, NULL, b->procs_running);
-		set(m, M_BLOCKED, NULL, b->procs_blocked);
-		if (a && a->have_stat && cpu_split(&a->total, &b->total, &sp)) {
-			set(m, M_BUSY, NULL, sp.busy);
-			set(m, M_IOWAIT, NULL, sp.pct[CPU_IOWAIT]);
-			set(m, M_STEAL, NULL, sp.pct[CPU_STEAL]);
-			set(m, M_SOFTIRQ, NULL, sp.pct[CPU_SOFTIRQ]);
-		}
-		for (int c = 0; a && a->have_stat && c < s->cpu_slots; c++)
-			if (a->cpu_seen[c] && b->cpu_seen[c] &&
-			    cpu_split(&a->cpu[c], &b->cpu[c], &sp))
-				set(m, M_BUSY_CPU, m->cpu_label[c], sp.busy);
+		set(m, M_CTXT, NULL, NULL, (double)b->ctxt);
+		set(m, M_FORKS, NULL, NULL, (double)b->forks);
+		set(m, M_RUNNING, NULL, NULL, b->procs_running);
+		set(m, M_BLOCKED, NULL, NULL, b->procs_blocked);
+		publish_cpu(m, a, b);
 	}
-	if (dt > 0) {
-		static const int psi[][3] = { { M_PSI_CPU_SOME, PSI_CPU, PSI_SOME },
-					      { M_PSI_MEM_SOME, PSI_MEMORY, PSI_SOME },
-					      { M_PSI_MEM_FULL, PSI_MEMORY, PSI_FULL } };
-
-		for (size_t i = 0; i < sizeof(psi) / sizeof(psi[0]); i++) {
-			int r = psi[i][1], k = psi[i][2];
-
+	for (int r = 0; dt > 0 && r < PSI_NR; r++)
+		for (int k = PSI_SOME; k <= PSI_FULL; k++)
 			if (a->psi_have[r][k] && b->psi_have[r][k] &&
 			    b->psi_us[r][k] >= a->psi_us[r][k])
-				set(m, psi[i][0], NULL,
+				set(m, M_PSI + r * 2 + k, NULL, NULL,
 				    (double)(b->psi_us[r][k] - a->psi_us[r][k]) / 1e4 / dt);
-		}
-	}
 	if (l->have_loadavg)
-		set(m, M_LOAD1, NULL, l->load[0]);
+		set(m, M_LOAD1, NULL, NULL, l->load[0]);
 	if (l->have_meminfo && l->mem_kb[MEM_AVAILABLE] >= 0) {
-		set(m, M_MEM_AVAIL, NULL, (double)l->mem_kb[MEM_AVAILABLE] * 1024.0);
+		set(m, M_MEM_AVAIL, NULL, NULL, (double)l->mem_kb[MEM_AVAILABLE] * 1024.0);
 		if (l->mem_kb[MEM_TOTAL] > 0)
-			set(m, M_MEM_USED, NULL,
+			set(m, M_MEM_USED, NULL, NULL,
 			    (double)(l->mem_kb[MEM_TOTAL] - l->mem_kb[MEM_AVAILABLE]) * 100.0 /
 				    (double)l->mem_kb[MEM_TOTAL]);
 	}
-	if (b->have_vm)
-		set(m, M_MAJFLT, NULL, (double)b->vm[VM_PGMAJFAULT]);
-	for (int i = 0; i < s->n_ifaces; i++) {
-		if (!b->net_seen[i])
-			continue;
-		set(m, M_NET_RX, s->ifname[i], (double)b->net[i][NET_RX_BYTES]);
-		set(m, M_NET_TX, s->ifname[i], (double)b->net[i][NET_TX_BYTES]);
-		set(m, M_NET_RX_DROP, s->ifname[i], (double)b->net[i][NET_RX_DROP]);
+	for (int f = 0; b->have_vm && f < VM_NR_FIELDS; f++)
+		set(m, M_VM + f, NULL, NULL, (double)b->vm[f]);
+	for (int i = 0; i < s->n_ifaces; i++)
+		for (int f = 0; b->net_seen[i] && f < NET_NR_FIELDS; f++)
+			set(m, M_NET + f, s->ifname[i], NULL, (double)b->net[i][f]);
+}
+
+/* Series k (labels a, b) over the window: its increase (counter) or mean
+ * (gauge), or -1 when it holds no data there. */
+static double rd(struct stat_metrics *m, int k, const char *a, const char *b, uint64_t ms,
+		 struct smcp_metric_window *w)
+{
+	const char *lv[2] = { a, b };
+
+	*w = (struct smcp_metric_window){ .sz = sizeof(*w) };
+	if (m->api->metric_window(m->host, m->id[k], a ? lv : NULL, ms, w) || !w->steps)
+		return -1;
+	return w->value;
+}
+
+int stat_metrics_window(uint64_t window_ms, unsigned want, struct win *ret)
+{
+	struct stat_metrics *m = &metrics;
+	const struct sampler *s = m->s;
+	struct smcp_metric_window w;
+	uint32_t steps = 0;
+	double step_s = 0;
+	int f;
+
+	/* the window spans the steps of its longest-held series */
+#define KEEP_STEPS()                                                                               \
+	do {                                                                                       \
+		steps = w.steps > steps ? w.steps : steps;                                         \
+		step_s = w.step_s > 0 ? w.step_s : step_s;                                         \
+		ret->end_ns = w.end_ns ? w.end_ns : ret->end_ns;                                   \
+	} while (0)
+	if (!s)
+		return -ENODATA;
+	ret->have_stat = true;
+	for (f = 0; f < CPU_NR_FIELDS; f++) {
+		ret->total[f] = rd(m, M_CPU_S, mode_names[f], NULL, window_ms, &w);
+		ret->have_stat &= ret->total[f] >= 0;
+		KEEP_STEPS();
 	}
+	ret->ctxt = rd(m, M_CTXT, NULL, NULL, window_ms, &w);
+	ret->forks = rd(m, M_FORKS, NULL, NULL, window_ms, &w);
+	ret->have_stat &= ret->ctxt >= 0 && ret->forks >= 0;
+	ret->procs_running = rd(m, M_RUNNING, NULL, NULL, window_ms, &w);
+	ret->procs_blocked = rd(m, M_BLOCKED, NULL, NULL, window_ms, &w);
+	ret->have_procs = ret->procs_running >= 0 && ret->procs_blocked >= 0;
+	for (int r = 0; r < PSI_NR; r++)
+		for (int k = PSI_SOME; k <= PSI_FULL; k++) {
+			ret->psi_pct[r][k] = rd(m, M_PSI + r * 2 + k, NULL, NULL, window_ms, &w);
+			KEEP_STEPS();
+		}
+	ret->have_vm = true;
+	for (f = 0; f < VM_NR_FIELDS; f++) {
+		ret->vm[f] = rd(m, M_VM + f, NULL, NULL, window_ms, &w);
+		ret->have_vm &= ret->vm[f] >= 0;
+		KEEP_STEPS();
+	}
+	for (int c = 0; (want & WIN_WANT_CPUS) && c < s->cpu_slots; c++) {
+		ret->cpu_seen[c] = 1;
+		for (f = 0; f < CPU_NR_FIELDS; f++) {
+			ret->cpu[c][f] = rd(m, M_CPU_S_CPU, m->cpu_label[c], mode_names[f], window_ms,
+					    &w);
+			ret->cpu_seen[c] &= ret->cpu[c][f] >= 0;
+		}
+	}
+	for (int i = 0; (want & WIN_WANT_NET) && i < s->n_ifaces; i++) {
+		ret->net_seen[i] = 1;
+		for (f = 0; f < NET_NR_FIELDS; f++) {
+			ret->net[i][f] = rd(m, M_NET + f, s->ifname[i], NULL, window_ms, &w);
+			ret->net_seen[i] &= ret->net[i][f] >= 0;
+			KEEP_STEPS();
+		}
+	}
+#undef KEEP_STEPS
+	ret->covered_s = steps * step_s;
+	ret->complete = ret->covered_s + step_s / 2 >= (double)window_ms / 1000.0;
+	return steps ? 0 : -ENODATA;
+}
+
+uint32_t stat_metrics_history(double *step_s)
+{
+	static const int ref[] = { M_CTXT, M_LOAD1 }; /* /proc/stat, /proc/loadavg */
+	struct smcp_metric_window w;
+	uint32_t steps = 0;
+
+	*step_s = 1;
+	for (size_t i = 0; metrics.s && i < sizeof(ref) / sizeof(ref[0]); i++) {
+		(void)rd(&metrics, ref[i], NULL, NULL, UINT32_MAX, &w);
+		steps = w.steps > steps ? w.steps : steps;
+		*step_s = w.step_s > 0 ? w.step_s : *step_s;
+	}
+	return steps;
 }
 
 int stat_metrics_init(struct smcp_host *host, const struct smcp_host_api *api,
 		      const struct sampler *s)
 {
-	static const char *const cpu_labels[] = { "cpu" };
-	static const char *const iface_labels[] = { "iface" };
+	static const char *const labels[][2] = {
+		[L_CPU] = { "cpu" }, [L_IFACE] = { "iface" }, [L_MODE] = { "mode" },
+		[L_CPU_MODE] = { "cpu", "mode" },
+	};
 	struct stat_metrics *m = &metrics;
+	long hz = sysconf(_SC_CLK_TCK);
 
-	if (!SMCP_API_HAS(api, metric_collect))
-		return 0; /* an older host: everything but history */
 	memset(m, 0, sizeof(*m));
 	m->host = host;
 	m->api = api;
-	m->s = s;
+	m->hz = hz > 0 ? (double)hz : 100;
 	m->cpu_label = calloc((size_t)(s->cpu_slots > 0 ? s->cpu_slots : 1), LABEL_LEN);
 	if (!m->cpu_label)
 		return -ENOMEM;
@@ -198,10 +353,10 @@ int stat_metrics_init(struct smcp_host *host, const struct smcp_host_api *api,
 			.unit = defs[k].unit,
 			.type = defs[k].type,
 			.flags = defs[k].flags,
-			.labels = defs[k].labels == L_CPU     ? cpu_labels
-				  : defs[k].labels == L_IFACE ? iface_labels
-							      : NULL,
-			.n_labels = defs[k].labels == L_NONE ? 0 : 1,
+			.labels = defs[k].labels == L_NONE ? NULL : labels[defs[k].labels],
+			.n_labels = defs[k].labels == L_NONE	   ? 0
+				    : defs[k].labels == L_CPU_MODE ? 2
+								   : 1,
 		});
 
 		if (id < 0) {
@@ -212,8 +367,9 @@ int stat_metrics_init(struct smcp_host *host, const struct smcp_host_api *api,
 		m->id[k] = id;
 	}
 	/* counters since boot: the first values are only the baseline */
-	collect(m, 0);
-	return api->metric_collect(host, collect, m);
+	m->s = s;
+	stat_metrics_publish();
+	return 0;
 }
 
 void stat_metrics_fini(void)

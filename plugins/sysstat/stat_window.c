@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* Windows over the sample ring. */
+/* Windows: the core's history for the last 1 s, 10 s, 60 s; two samples for since start. */
 #include "stat_window.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "stat_metrics.h"
 
 static const struct {
 	const char *name;
@@ -41,23 +45,95 @@ void put_num(const struct emit_ctx *c, const char *key, double v)
 		c->api->json_double(c->j, key, round2(v));
 }
 
-bool win_get(const struct emit_ctx *c, enum window_id id, struct win *ret)
+int win_buf_init(struct win_buf *b, int cpu_slots)
 {
-	memset(ret, 0, sizeof(*ret));
-	ret->id = id;
-	ret->newest = sampler_newest(c->s);
-	ret->base = sampler_base(c->s, windows[id].secs * 1000000000ull, c->interval_ns,
-				 &ret->complete);
-	if (!ret->base || !ret->newest || ret->newest->t_ns <= ret->base->t_ns)
+	b->cpu = calloc((size_t)cpu_slots, sizeof(*b->cpu));
+	b->cpu_seen = calloc((size_t)cpu_slots, 1);
+	b->net = calloc(MAX_IFACES, sizeof(*b->net));
+	b->net_seen = calloc(MAX_IFACES, 1);
+	if (b->cpu && b->cpu_seen && b->net && b->net_seen)
+		return 0;
+	win_buf_free(b);
+	return -ENOMEM;
+}
+
+void win_buf_free(struct win_buf *b)
+{
+	free(b->cpu);
+	free(b->cpu_seen);
+	free(b->net);
+	free(b->net_seen);
+	memset(b, 0, sizeof(*b));
+}
+
+static double diff(uint64_t before, uint64_t after)
+{
+	return after >= before ? (double)(after - before) : 0;
+}
+
+/* The newest sample less the first: nothing older is needed. */
+static bool since_start(const struct emit_ctx *c, unsigned want, struct win *w)
+{
+	const struct sampler *s = c->s;
+	const struct sample *a = &s->first, *b = s->newest;
+	struct win mean;
+
+	if (!b || b->t_ns <= a->t_ns)
 		return false;
-	ret->covered_s = (double)(ret->newest->t_ns - ret->base->t_ns) / 1e9;
+	w->covered_s = (double)(b->t_ns - a->t_ns) / 1e9;
+	w->end_ns = b->t_ns;
+	w->complete = true;
+	w->have_stat = a->have_stat && b->have_stat;
+	cpu_delta(&a->total, &b->total, w->total);
+	w->ctxt = diff(a->ctxt, b->ctxt);
+	w->forks = diff(a->forks, b->forks);
+	for (int r = 0; r < PSI_NR; r++)
+		for (int k = PSI_SOME; k <= PSI_FULL; k++)
+			w->psi_pct[r][k] = a->psi_have[r][k] && b->psi_have[r][k]
+						   ? diff(a->psi_us[r][k], b->psi_us[r][k]) / 1e4 /
+							     w->covered_s
+						   : -1;
+	w->have_vm = a->have_vm && b->have_vm;
+	for (int f = 0; f < VM_NR_FIELDS; f++)
+		w->vm[f] = diff(a->vm[f], b->vm[f]);
+	for (int i = 0; (want & WIN_WANT_CPUS) && i < s->cpu_slots; i++) {
+		w->cpu_seen[i] = a->cpu_seen[i] && b->cpu_seen[i];
+		cpu_delta(&a->cpu[i], &b->cpu[i], w->cpu[i]);
+	}
+	for (int i = 0; (want & WIN_WANT_NET) && i < s->n_ifaces; i++) {
+		w->net_seen[i] = a->net_seen[i] && b->net_seen[i];
+		for (int f = 0; f < NET_NR_FIELDS; f++)
+			w->net[i][f] = diff(a->net[i][f], b->net[i][f]);
+	}
+	/* run-queue means from the core's history, while it reaches back */
+	mean = (struct win){ .cpu_seen = w->cpu_seen, .net_seen = w->net_seen };
+	if (stat_metrics_window((uint64_t)(w->covered_s * 1000), 0, &mean) == 0 &&
+	    mean.complete && mean.have_procs) {
+		w->have_procs = true;
+		w->procs_running = mean.procs_running;
+		w->procs_blocked = mean.procs_blocked;
+	}
 	return true;
 }
 
-bool win_open(const struct emit_ctx *c, const char *key, enum window_id id, struct win *ret)
+bool win_get(const struct emit_ctx *c, enum window_id id, unsigned want, struct win *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	ret->id = id;
+	ret->cpu = c->buf->cpu;
+	ret->cpu_seen = c->buf->cpu_seen;
+	ret->net = c->buf->net;
+	ret->net_seen = c->buf->net_seen;
+	if (id == WIN_START)
+		return since_start(c, want, ret);
+	return stat_metrics_window(windows[id].secs * 1000, want, ret) == 0;
+}
+
+bool win_open(const struct emit_ctx *c, const char *key, enum window_id id, unsigned want,
+	      struct win *ret)
 {
 	const struct smcp_host_api *api = c->api;
-	bool ok = win_get(c, id, ret);
+	bool ok = win_get(c, id, want, ret);
 
 	api->json_object(c->j, key);
 	api->json_string(c->j, "window", windows[id].name);
@@ -81,8 +157,8 @@ bool win_open(const struct emit_ctx *c, const char *key, enum window_id id, stru
 
 bool win_same_as(const struct emit_ctx *c, const struct win *w, struct win *prev)
 {
-	if (prev->base && prev->base->t_ns == w->base->t_ns &&
-	    prev->newest->t_ns == w->newest->t_ns) {
+	if (prev->end_ns && prev->end_ns == w->end_ns &&
+	    fabs(prev->covered_s - w->covered_s) < 1e-6) {
 		c->api->json_string(c->j, "same_as", windows[prev->id].name);
 		c->api->json_end(c->j);
 		return true;
@@ -91,34 +167,24 @@ bool win_same_as(const struct emit_ctx *c, const struct win *w, struct win *prev
 	return false;
 }
 
-double win_rate(const struct win *w, uint64_t before, uint64_t after)
+double win_rate(const struct win *w, double increase)
 {
-	if (after < before || w->covered_s <= 0)
-		return 0;
-	return (double)(after - before) / w->covered_s;
-}
-
-double win_psi_pct(const struct win *w, int res, int kind)
-{
-	if (!w->base->psi_have[res][kind] || !w->newest->psi_have[res][kind])
-		return -1;
-	return win_rate(w, w->base->psi_us[res][kind], w->newest->psi_us[res][kind]) / 1e6 *
-	       100.0;
+	return increase > 0 && w->covered_s > 0 ? increase / w->covered_s : 0;
 }
 
 void emit_sampling(const struct emit_ctx *c)
 {
 	const struct smcp_host_api *api = c->api;
-	const struct sample *newest = sampler_newest(c->s);
-	const struct sample *oldest;
+	const struct sample *newest = c->s->newest;
+	double step_s;
+	uint32_t steps = stat_metrics_history(&step_s);
 
 	api->json_object(c->j, "sampling");
-	api->json_int(c->j, "interval_ms", (int64_t)(c->interval_ns / 1000000));
-	api->json_int(c->j, "samples_kept", c->s->count);
+	api->json_int(c->j, "interval_ms", (int64_t)(step_s * 1000 + 0.5));
+	/* the core's history of the window series, and the sample before it */
+	api->json_int(c->j, "samples_kept", steps + (newest != NULL));
 	if (newest) {
-		oldest = &c->s->ring[(c->s->head - c->s->count + 1 + RING_SLOTS) % RING_SLOTS];
-		api->json_double(c->j, "history_s",
-				 round2((double)(newest->t_ns - oldest->t_ns) / 1e9));
+		api->json_double(c->j, "history_s", round2(steps * step_s));
 		api->json_double(c->j, "since_start_s",
 				 round2((double)(newest->t_ns - c->s->first.t_ns) / 1e9));
 	}

@@ -2,9 +2,11 @@
 /*
  * sysstat plugin: windowed CPU, memory and network statistics.
  *
- * A 1 s timer on the core loop samples /proc into a 64-slot ring; every
- * answer is the difference of two samples (last 1 s, 10 s, 60 s, or since
- * the plugin started), named in the answer, never since-boot totals.
+ * Once per step of the core's history (1 s by default) the collect
+ * callback samples /proc and publishes the counters as metrics; the last
+ * 1 s, 10 s and 60 s are read back from the core's history of them and
+ * "since start" is the newest sample less the first. Every answer names
+ * its window, never since-boot totals.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -13,10 +15,9 @@
 #include <schedmcp/cpulist.h>
 #include <schedmcp/plugin.h>
 
-#include "stat_emit.h"
 #include "stat_metrics.h"
+#include "stat_steps.h"
 
-#define SAMPLE_INTERVAL_MS 1000
 #define QUERY_DEFAULT_ROWS 64
 #define QUERY_MAX_ROWS 128
 #define STAT_UNREADABLE "cannot read /proc/stat: CPU utilisation is unavailable"
@@ -46,16 +47,18 @@ struct sysstat {
 	struct smcp_host *host;
 	const struct smcp_host_api *api;
 	struct sampler sampler;
+	struct win_buf buf;
 	bool sampler_ready;
 	bool stat_ok; /* last /proc/stat read worked */
 };
 
 static struct sysstat plugin;
 
-static void sysstat_tick(void *data)
+/* The core's step: one sample, published for the history. */
+static void sysstat_collect(void *data, uint64_t now_ns)
 {
 	struct sysstat *p = data;
-	bool ok = sampler_take(&p->sampler, p->api->now_ns(p->host)) == 0;
+	bool ok = sampler_take(&p->sampler, now_ns) == 0;
 
 	if (ok != p->stat_ok) {
 		p->api->log(p->host, ok ? SMCP_LOG_INFO : SMCP_LOG_WARNING,
@@ -63,6 +66,7 @@ static void sysstat_tick(void *data)
 		(void)p->api->set_status(p->host, !ok, ok ? NULL : STAT_UNREADABLE);
 	}
 	p->stat_ok = ok;
+	stat_metrics_publish();
 }
 
 static struct emit_ctx ctx(struct sysstat *p, struct smcp_json *j)
@@ -71,7 +75,7 @@ static struct emit_ctx ctx(struct sysstat *p, struct smcp_json *j)
 		.api = p->api,
 		.j = j,
 		.s = &p->sampler,
-		.interval_ns = SAMPLE_INTERVAL_MS * 1000000ull,
+		.buf = &p->buf,
 	};
 }
 
@@ -223,6 +227,9 @@ static int sysstat_init(struct smcp_host *host, const struct smcp_host_api *api)
 	if (err)
 		return err;
 	p->sampler_ready = true;
+	err = win_buf_init(&p->buf, p->sampler.cpu_slots);
+	if (err)
+		return err;
 	p->stat_ok = sampler_take(&p->sampler, api->now_ns(host)) == 0;
 	if (!p->stat_ok)
 		(void)api->set_status(host, true, STAT_UNREADABLE);
@@ -257,17 +264,20 @@ static int sysstat_init(struct smcp_host *host, const struct smcp_host_api *api)
 		.call = get_system_stats,
 		.data = p,
 	});
+	if (!err)
+		err = stat_steps_register(host, api);
 	if (err)
 		return err;
-	err = api->timer_add(host, SAMPLE_INTERVAL_MS, true, sysstat_tick, p);
-	if (err < 0)
+	err = stat_metrics_init(host, api, &p->sampler);
+	if (err)
 		return err;
-	return stat_metrics_init(host, api, &p->sampler);
+	return api->metric_collect(host, sysstat_collect, p);
 }
 
 static void sysstat_fini(struct smcp_host *host)
 {
 	stat_metrics_fini();
+	win_buf_free(&plugin.buf);
 	if (plugin.sampler_ready)
 		sampler_fini(&plugin.sampler);
 	memset(&plugin, 0, sizeof(plugin));

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Fuzz the sysstat plugin's /proc parsers and the windows computed from
- * them: the plugin's own sample.c and emitters, compiled in, read a fake
- * tree written from the input (tests/fuzz/fstree.h). Each phase of the
- * input is one sample (/proc/stat, loadavg, meminfo, vmstat, net/dev,
- * pressure/cpu and pressure/memory, and cpu/possible for the first); then
- * every resource body and get_system_stats query is built with the core's
- * real JSON writer.
+ * them: the plugin's own sample.c, metrics and emitters, compiled in, read
+ * a fake tree written from the input (tests/fuzz/fstree.h). Each phase of
+ * the input is one sample (/proc/stat, loadavg, meminfo, vmstat, net/dev,
+ * pressure/cpu and pressure/memory, and cpu/possible for the first),
+ * published into the core's real metric store and recorded as one step of
+ * its history; then every resource body and get_system_stats query is
+ * built from that history with the core's real JSON writer.
  * Parameters: @offset, @limit (query rows), @filter (one byte per CPU
  * slot, odd = selected).
  */
@@ -14,19 +15,22 @@
 #include <string.h>
 
 #include "../../core/host.h"
+#include "../../core/metrics.h"
 #include "../../core/result.h"
 #include "fstree.h"
-#include "sample.h"
-#include "stat_emit.h"
+#include "stat_metrics.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_PHASES 80
 
-static void emit_one(struct sampler *s, int what, const struct stat_query *q)
+static struct smcp_host fake = { .name = "sysstat", .state = PLUGIN_LOADED };
+
+static void emit_one(struct sampler *s, const struct win_buf *buf, int what,
+		     const struct stat_query *q)
 {
 	struct smcp_result r;
-	struct emit_ctx c = { .api = &host_api, .s = s, .interval_ns = 1000000000ull };
+	struct emit_ctx c = { .api = &host_api, .s = s, .buf = buf };
 	cJSON *root;
 
 	result_init(&r, RESULT_READ, "stats://fuzz", "application/json");
@@ -70,8 +74,13 @@ static int64_t param_int(const struct fstree *t, const char *name, int64_t dflt)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static const struct metrics_limits lim = {
+		.step_ms = 1000, .fine_slots = 120, .coarse_slots = 10, .coarse_factor = 60,
+		.max_bytes = 64 << 20, .max_series = 4096, .top_n = 20,
+	};
 	static struct fstree tree;
 	static bool ready;
+	struct win_buf buf = { 0 };
 	struct sampler s;
 	struct stat_query q = { 0 };
 	uint8_t *filter = NULL;
@@ -88,12 +97,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		goto out;
 	if (sampler_init(&s, tree.root))
 		goto out;
-	do {
-		(void)sampler_take(&s, t_ns);
-		/* 1 s steps, with a long gap now and then (a late timer, a
-		 * suspended machine) */
+	if (metrics_store_init(&lim, t_ns) || win_buf_init(&buf, s.cpu_slots))
+		goto done;
+	(void)sampler_take(&s, t_ns);
+	fake.in_init = true;
+	if (stat_metrics_init(&fake, &host_api, &s))
+		goto done;
+	fake.in_init = false;
+	while (++phases < MAX_PHASES && fstree_load(&tree, data, size)) {
+		/* 1 s steps, with a long gap now and then (a suspended machine) */
 		t_ns += (phases % 7 == 6 ? 30ull : 1ull) * 1000000000ull;
-	} while (++phases < MAX_PHASES && fstree_load(&tree, data, size));
+		(void)sampler_take(&s, t_ns);
+		stat_metrics_publish();
+		metrics_tick(t_ns);
+	}
 
 	q.offset = param_int(&tree, "offset", 0);
 	q.limit = param_int(&tree, "limit", 64);
@@ -109,13 +126,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		q.cpu_filter = filter;
 	}
 	for (int what = 0; what < 3; what++)
-		emit_one(&s, what, &q);
+		emit_one(&s, &buf, what, &q);
 	for (int w = 0; w < WIN_NR; w++) {
 		q.window = (enum window_id)w;
-		emit_one(&s, 3, &q);
-		emit_one(&s, 4, &q);
+		emit_one(&s, &buf, 3, &q);
+		emit_one(&s, &buf, 4, &q);
 	}
 	free(filter);
+done:
+	fake.in_init = false;
+	stat_metrics_fini();
+	metrics_store_fini();
+	win_buf_free(&buf);
 	sampler_fini(&s);
 out:
 	fstree_clear(&tree);

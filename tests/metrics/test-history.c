@@ -363,22 +363,24 @@ static void test_store(void)
 	CHECK_INT(metrics_view()->budget.used, 0);
 }
 
+/* The limits of the tests below: 60 s of 1 s steps, 10 min of 10 s. */
+static const struct metrics_limits small_lim = {
+	.step_ms = 1000,
+	.fine_slots = 60,
+	.coarse_slots = 60,
+	.coarse_factor = 10,
+	.max_bytes = 64 << 20,
+	.max_series = 100,
+	.top_n = 5,
+	.max_watches = 4,
+	.breach_ring = 16,
+};
+
 /* Publishing into a series that exists allocates nothing. */
 static void test_no_alloc(void)
 {
 	static const char *const cl[] = { "cpu" };
 	static const double bounds[3] = { 1, 2, INFINITY };
-	struct metrics_limits lim = {
-		.step_ms = 1000,
-		.fine_slots = 60,
-		.coarse_slots = 60,
-		.coarse_factor = 10,
-		.max_bytes = 64 << 20,
-		.max_series = 100,
-		.top_n = 5,
-		.max_watches = 4,
-		.breach_ring = 16,
-	};
 	struct smcp_metric_desc g = { .sz = sizeof(g),
 				      .name = "t_gauge",
 				      .type = SMCP_METRIC_GAUGE,
@@ -405,7 +407,9 @@ static void test_no_alloc(void)
 	UNIT_CASE("no-alloc");
 	now_ns = 1000 * STEP_NS;
 	fake.in_init = true;
-	CHECK_INT((metrics_store_init(&lim, now_ns) ?: watch_store_init(lim.max_watches, lim.breach_ring)), 0);
+	CHECK_INT((metrics_store_init(&small_lim, now_ns) ?:
+		   watch_store_init(small_lim.max_watches, small_lim.breach_ring)),
+		  0);
 	mg = metrics_api_register(&fake, &g);
 	mc = metrics_api_register(&fake, &c);
 	mh = metrics_api_register(&fake, &h);
@@ -427,6 +431,75 @@ static void test_no_alloc(void)
 	CHECK_MSG(after.uordblks == before.uordblks && after.hblkhd == before.hblkhd,
 		  "heap in use %zu -> %zu", before.uordblks, after.uordblks);
 	watch_store_fini();
+	metrics_store_fini();
+}
+
+/* metric_window (Since 1.2): a plugin's own series over the newest steps. */
+static void test_window(void)
+{
+	static const char *const cl[] = { "cpu" };
+	static const double bounds[3] = { 1, 2, INFINITY };
+	struct smcp_metric_desc g = { .sz = sizeof(g), .name = "w_gauge",
+				      .type = SMCP_METRIC_GAUGE, .labels = cl, .n_labels = 1 };
+	struct smcp_metric_desc c = { .sz = sizeof(c), .name = "w_total",
+				      .type = SMCP_METRIC_COUNTER, .labels = cl, .n_labels = 1 };
+	struct smcp_metric_desc h = { .sz = sizeof(h), .name = "w_hist", .type = SMCP_METRIC_HISTOGRAM,
+				      .labels = cl, .n_labels = 1, .bucket_bounds = bounds,
+				      .n_buckets = 3 };
+	struct smcp_host other = { .name = "other", .state = PLUGIN_LOADED, .in_init = true };
+	const char *lv[1] = { "0" }, *none[1] = { "9" };
+	uint64_t counts[3], two[2];
+	struct smcp_metric_window w = { .sz = sizeof(w) };
+	int mg, mc, mh;
+
+	UNIT_CASE("window");
+	now_ns = 1000 * STEP_NS;
+	fake.in_init = true;
+	CHECK_INT(metrics_store_init(&small_lim, now_ns), 0);
+	mg = metrics_api_register(&fake, &g);
+	mc = metrics_api_register(&fake, &c);
+	mh = metrics_api_register(&fake, &h);
+	/* counter 0, 10, 20, ...: the first value is only a baseline */
+	for (int t = 0; t < 70; t++) {
+		uint64_t hc[3] = { 1, (uint64_t)t % 2, 0 };
+
+		CHECK_INT(metrics_api_set(&fake, mg, lv, t), 0);
+		CHECK_INT(metrics_api_set(&fake, mc, lv, 10.0 * t), 0);
+		CHECK_INT(metrics_api_hist(&fake, mh, lv, hc, 3, 1.0, SMCP_HIST_DELTA), 0);
+		tick();
+		if (t == 3) {
+			CHECK_INT(metrics_api_window(&fake, mc, lv, 10000, &w), 0);
+			CHECK_MSG(w.steps == 3 && w.value == 30, "partial: %u steps, %g", w.steps,
+				  w.value);
+		}
+	}
+	CHECK_INT(metrics_api_window(&fake, mc, lv, 10000, &w), 0);
+	CHECK_MSG(w.steps == 10 && w.value == 100 && w.step_s == 1, "counter: %u steps, %g",
+		  w.steps, w.value);
+	CHECK(w.end_ns == now_ns);
+	CHECK_INT(metrics_api_window(&fake, mg, lv, 1000, &w), 0);
+	CHECK_MSG(w.steps == 1 && w.value == 69 && w.min == 69, "gauge 1 s: %g", w.value);
+	CHECK_INT(metrics_api_window(&fake, mg, lv, 10000, &w), 0);
+	CHECK_MSG(w.value == 64.5 && w.min == 60 && w.max == 69, "gauge 10 s: %g %g %g", w.value,
+		  w.min, w.max);
+	/* longer than the fine tier: what it holds */
+	CHECK_INT(metrics_api_window(&fake, mc, lv, 3600000, &w), 0);
+	CHECK_MSG(w.steps == 60 && w.value == 600, "clipped: %u steps", w.steps);
+	memset(counts, 0, sizeof(counts));
+	w.counts = counts;
+	w.n_counts = 3;
+	CHECK_INT(metrics_api_window(&fake, mh, lv, 4000, &w), 0);
+	CHECK_MSG(w.steps == 4 && w.count == 6 && counts[0] == 4 && counts[1] == 2 && w.value == 4,
+		  "histogram: %llu observations", (unsigned long long)w.count);
+	w.counts = two;
+	w.n_counts = 2;
+	CHECK_INT(metrics_api_window(&fake, mh, lv, 4000, &w), -EINVAL);
+	w.counts = NULL;
+	w.n_counts = 0;
+	CHECK_INT(metrics_api_window(&fake, mc, none, 4000, &w), -ENOENT);
+	CHECK_INT(metrics_api_window(&other, mc, lv, 4000, &w), -ENOENT);
+	w.sz = sizeof(w) - 1;
+	CHECK_INT(metrics_api_window(&fake, mc, lv, 4000, &w), -EINVAL);
 	metrics_store_fini();
 }
 
@@ -472,6 +545,7 @@ int main(void)
 	test_budget();
 	test_store();
 	test_no_alloc();
+	test_window();
 	test_quantities();
 	return unit_done("metrics/history");
 }

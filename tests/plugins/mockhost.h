@@ -54,12 +54,47 @@ struct smcp_args {
 	cJSON *obj;
 };
 
+struct smcp_completion {
+	cJSON *values; /* array of strings */
+	uint32_t total;
+};
+
+/* A step for the core's workflow prompts, copied as the host would. */
+struct mock_step {
+	char *topic, *text, *needs, *missing;
+	int order;
+	smcp_step_render_fn render;
+	void *data;
+};
+
+struct mock_completer {
+	char *arg;
+	smcp_complete_fn complete;
+	void *data;
+};
+
 extern struct smcp_host host;
 extern struct reg resources[MAX_REG], tools[MAX_REG];
 extern int n_resources, n_tools;
 extern struct timer timers[MAX_TIMERS];
+extern struct mock_step steps[MAX_REG];
+extern int n_steps;
+extern struct mock_completer completers[MAX_REG];
+extern int n_completers;
 extern const struct smcp_host_api mock_api;
 
 void writer_init(struct smcp_json *j, cJSON *root);
+
+/* The metric API (mockhost_metrics.c). */
+int m_metric_register(struct smcp_host *h, const struct smcp_metric_desc *d);
+int m_metric_set(struct smcp_host *h, int id, const char *const *lv, double v);
+int m_metric_add(struct smcp_host *h, int id, const char *const *lv, double d);
+int m_metric_hist(struct smcp_host *h, int id, const char *const *lv, const uint64_t *counts,
+		  uint32_t n, double sum, uint32_t flags);
+int m_metric_observe(struct smcp_host *h, int id, const char *const *lv, double v);
+int m_metric_collect(struct smcp_host *h, smcp_collect_fn cb, void *data);
+int m_metric_window(struct smcp_host *h, int id, const char *const *lv, uint64_t window_ms,
+		    struct smcp_metric_window *w);
+void mock_metrics_free(void);
 
 #endif

@@ -55,7 +55,8 @@ class Service:
         self.state = os.path.join(self.dir, "state")
         self.proc = subprocess.Popen([daemon_path(), "serve", "--socket", self.sock,
                                       "--state-dir", self.state,
-                                      "--plugin-dir", pd, "--log-level", "info"] + list(args),
+                                      "--plugin-dir", pd, "--no-default-plugins",
+                                      "--log-level", "info"] + list(args),
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=self.err)
         if not mcp_client.wait_socket(self.sock, self.proc, 60):
@@ -311,6 +312,22 @@ def test_client_that_never_reads():
                        "--set", "core.session_stall_s=5"]) as svc:
         rss0 = rss_kb(svc.proc.pid)
         a, b = Session(svc.sock), Session(svc.sock)
+
+        def ping_p(n):
+            rtts = []
+            for i in range(n):
+                t0 = time.perf_counter()
+                r = b.request("ping", timeout=5)
+                rtts.append((time.perf_counter() - t0) * 1000)
+                T.check("result" in r, "B's ping answered") if i == 0 else None
+            rtts.sort()
+            return rtts[len(rtts) // 2], rtts[int(len(rtts) * 0.99)]
+
+        # the same pings with nobody stuck, as the peer: on a loaded shared
+        # machine the scheduler alone can put p99 over 2 ms, and that is
+        # not the service's doing (a service that waited on A would show
+        # seconds, not milliseconds)
+        q50, q99 = ping_p(500)
         a.sock.setblocking(False)
         req = b"".join(json.dumps({"jsonrpc": "2.0", "id": i, "method": "tools/call",
                                    "params": {"name": "itest_blob",
@@ -327,16 +344,12 @@ def test_client_that_never_reads():
                     break
                 time.sleep(0.01)
         T.check(sent < len(req), f"the service stopped reading A ({sent} of {len(req)} bytes)")
-        rtts = []
-        for i in range(500):
-            t0 = time.perf_counter()
-            r = b.request("ping", timeout=5)
-            rtts.append((time.perf_counter() - t0) * 1000)
-            T.check("result" in r, "B's ping answered") if i == 0 else None
-        rtts.sort()
-        p50, p99 = rtts[len(rtts) // 2], rtts[int(len(rtts) * 0.99)]
-        print(f"  B's ping while A does not read: p50 {p50:.3f} ms, p99 {p99:.3f} ms")
-        T.check(p99 < (10 if SANITIZED else 2), f"ping p99 {p99:.3f} ms under 2 ms")
+        p50, p99 = ping_p(500)
+        print(f"  B's ping while A does not read: p50 {p50:.3f} ms, p99 {p99:.3f} ms "
+              f"(nobody stuck: p50 {q50:.3f} ms, p99 {q99:.3f} ms)")
+        limit = max(10 if SANITIZED else 2, 3 * q99)
+        T.check(p99 < limit, f"ping p99 {p99:.3f} ms under {limit:.3f} ms "
+                f"(2 ms, or 3x the p99 of {q99:.3f} ms with nobody stuck)")
         # A stays full for session_stall_s: disconnected, its memory freed
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and "disconnected" not in svc.log():
@@ -513,7 +526,7 @@ def test_sigkill_restart_with_a_bridge():
 def test_one_service_per_socket():
     with Service() as svc:
         r = subprocess.run([daemon_path(), "serve", "--socket", svc.sock, "--plugin-dir",
-                            plugin_dir([ITEST])], capture_output=True, text=True, timeout=30)
+                            plugin_dir([ITEST]), "--no-default-plugins"], capture_output=True, text=True, timeout=30)
         T.check(r.returncode != 0, "a second service on the same socket stops")
         T.check("already answers" in r.stderr, f"saying why: {r.stderr[-300:]}")
         with Session(svc.sock) as s:

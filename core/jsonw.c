@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,6 +214,34 @@ void jbuf_put(struct jbuf *b, const char *s, size_t n)
 		esc_put(b, s, n);
 	else
 		raw_put(b, s, n);
+}
+
+void jbuf_printf(struct jbuf *b, const char *fmt, ...)
+{
+	char tmp[512], *big = NULL;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n < sizeof(tmp)) {
+		jbuf_put(b, tmp, (size_t)n);
+		return;
+	}
+	/* rare (a long line): print again into memory of its size */
+	big = malloc((size_t)n + 1);
+	if (!big) {
+		b->err = -ENOMEM;
+		return;
+	}
+	va_start(ap, fmt);
+	(void)vsnprintf(big, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	jbuf_put(b, big, (size_t)n);
+	free(big);
 }
 
 /* The quotes of a string: \" inside another string. */

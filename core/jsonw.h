@@ -66,6 +66,8 @@ static inline void jbuf_puts(struct jbuf *b, const char *s)
 {
 	jbuf_put(b, s, __builtin_strlen(s));
 }
+/* printf's output as it is (escaped when b->esc), whatever its length. */
+__attribute__((format(printf, 2, 3))) void jbuf_printf(struct jbuf *b, const char *fmt, ...);
 /* A JSON string literal of the n bytes at s, quotes included. */
 void jbuf_str(struct jbuf *b, const char *s, size_t n);
 /* ... of the NUL-terminated s. */

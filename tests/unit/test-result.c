@@ -322,6 +322,19 @@ static void test_jbuf_numbers(void)
 	CHECK_STR(b.p, "null-922337203685477580818446744073709551615");
 	jbuf_free(&b);
 
+	UNIT_CASE("jbuf: printf, short and longer than its stack buffer, escaped when esc");
+	jbuf_init(&b, JBUF_NO_LIMIT);
+	jbuf_printf(&b, "%u. %s", 7u, "step");
+	CHECK_STR(b.p, "7. step");
+	jbuf_truncate(&b, 0);
+	jbuf_printf(&b, "%0900d|%s", 1, "end");
+	CHECK(b.len == 904 && b.p[898] == '0' && strcmp(b.p + 899, "1|end") == 0);
+	jbuf_truncate(&b, 0);
+	b.esc = true;
+	jbuf_printf(&b, "say \"%s\"", "hi");
+	CHECK_STR(b.p, "say \\\"hi\\\"");
+	jbuf_free(&b);
+
 	UNIT_CASE("jbuf: base64");
 	jbuf_init(&b, JBUF_NO_LIMIT);
 	jbuf_base64(&b, "foob", 4);

@@ -380,7 +380,7 @@ void jbuf_base64(struct jbuf *b, const void *data, size_t len)
 void jbuf_cjson(struct jbuf *b, const cJSON *v)
 {
 	const cJSON *e;
-	bool first = true;
+	bool first = true, obj;
 
 	if (!v) {
 		raw_put(b, "null", 4);
@@ -407,26 +407,20 @@ void jbuf_cjson(struct jbuf *b, const cJSON *v)
 		jbuf_strz(b, v->valuestring ? v->valuestring : "");
 		break;
 	case cJSON_Array:
-		jbuf_put(b, "[", 1);
-		for (e = v->child; e; e = e->next) {
-			if (!first)
-				raw_put(b, ",", 1);
-			first = false;
-			jbuf_cjson(b, e);
-		}
-		jbuf_put(b, "]", 1);
-		break;
 	case cJSON_Object:
-		jbuf_put(b, "{", 1);
+		obj = (v->type & 0xFF) == cJSON_Object;
+		jbuf_put(b, obj ? "{" : "[", 1);
 		for (e = v->child; e; e = e->next) {
 			if (!first)
 				raw_put(b, ",", 1);
 			first = false;
-			jbuf_strz(b, e->string ? e->string : "");
-			jbuf_put(b, ":", 1);
+			if (obj) {
+				jbuf_strz(b, e->string ? e->string : "");
+				jbuf_put(b, ":", 1);
+			}
 			jbuf_cjson(b, e);
 		}
-		jbuf_put(b, "}", 1);
+		jbuf_put(b, obj ? "}" : "]", 1);
 		break;
 	default:
 		raw_put(b, "null", 4);

@@ -8,8 +8,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from smcp_test import (BUILD, Checker, Daemon, is_error, itest_dir, result,  # noqa: E402
-                       rss_limit_kb, write_config)
+from smcp_test import (BUILD, Checker, Daemon, hwm_kb, is_error, itest_dir,  # noqa: E402
+                       result, rss_limit_kb, write_config)
 
 T = Checker("integration/jsonrpc")
 MiB = 1 << 20
@@ -255,14 +255,6 @@ def test_result_size_limit():
         T.eq(r.get("isError"), True, "a result over max_result_bytes (98304) is a tool error")
         T.check("max_result_bytes" in r["content"][0]["text"], "saying which limit")
         T.check(d.raw_lines and "result" in d.request("ping"), "serving")
-
-
-def hwm_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
 
 
 @T.case

@@ -7,6 +7,7 @@
 
 #include <schedmcp/jsontext.h>
 
+#include "jsonw.h"
 #include "unit.h"
 #include "util.h"
 
@@ -110,6 +111,25 @@ static void test_utf8_sanitize(void)
 		}
 	}
 	CHECK(true);
+}
+
+/* jbuf_base64's text without its quotes; the caller frees it. */
+static char *base64_encode(const void *data, size_t len)
+{
+	struct jbuf b;
+	size_t n = 0;
+	char *s;
+
+	jbuf_init(&b, JBUF_NO_LIMIT);
+	jbuf_base64(&b, data, len);
+	s = jbuf_take(&b, &n);
+	if (!s || n < 2 || s[0] != '"' || s[n - 1] != '"') {
+		free(s);
+		return NULL;
+	}
+	memmove(s, s + 1, n - 2);
+	s[n - 2] = '\0';
+	return s;
 }
 
 static void test_base64(void)

@@ -84,7 +84,7 @@ void jbuf_cjson(struct jbuf *b, const cJSON *v);
 
 /*
  * One JSON value from outside (a plugin's json_raw, an event kept as
- * text): checked against RFC 8259 (strings well-formed UTF-8, at most
+ * text; jsonw_raw.c): checked against RFC 8259 (strings well-formed UTF-8, at most
  * max_depth levels) and written without the whitespace between tokens.
  * -EINVAL, with nothing written, when it is not exactly one JSON value.
  */

@@ -104,13 +104,14 @@ static void raw_put_slow(struct jbuf *b, const char *s, size_t n)
 	b->p[b->len] = '\0';
 }
 
-/* Bytes that need no escaping at all. The common case (room, under the
- * limit, nothing dropped or failed: then total == len) is a copy. */
+/* Bytes that need no escaping at all. The common case (some bytes, room,
+ * under the limit, nothing dropped or failed: then total == len) is a copy;
+ * nothing (s may then be NULL, an empty part) goes the slow way. */
 static inline void raw_put(struct jbuf *b, const char *s, size_t n)
 {
 	size_t end = b->len + n;
 
-	if (__builtin_expect(b->total == b->len && end < b->cap && end <= b->limit, 1)) {
+	if (__builtin_expect(n && b->total == b->len && end < b->cap && end <= b->limit, 1)) {
 		memcpy(b->p + b->len, s, n);
 		b->len = b->total = end;
 		b->p[end] = '\0';
@@ -288,7 +289,8 @@ static void str_body(struct jbuf *b, const char *s, size_t n, bool zterm)
 void jbuf_str(struct jbuf *b, const char *s, size_t n)
 {
 	put_quote(b);
-	str_body(b, s, n, false);
+	if (n) /* s may be NULL for an empty string */
+		str_body(b, s, n, false);
 	put_quote(b);
 }
 

@@ -335,6 +335,16 @@ static void test_jbuf_numbers(void)
 	CHECK_STR(b.p, "say \\\"hi\\\"");
 	jbuf_free(&b);
 
+	UNIT_CASE("jbuf: an empty part may be NULL (an empty body), at both levels");
+	jbuf_init(&b, JBUF_NO_LIMIT);
+	jbuf_puts(&b, "x");
+	jbuf_put(&b, NULL, 0);
+	b.esc = true;
+	jbuf_put(&b, NULL, 0);
+	jbuf_str(&b, NULL, 0);
+	CHECK_STR(b.p, "x\\\"\\\"");
+	jbuf_free(&b);
+
 	UNIT_CASE("jbuf: base64");
 	jbuf_init(&b, JBUF_NO_LIMIT);
 	jbuf_base64(&b, "foob", 4);

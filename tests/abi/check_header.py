@@ -40,6 +40,27 @@ int f(void)
 	return (int)smcp_utf8_valid("x", 1) + sc.depth + (int)sc.values + err;
 }
 """
+HASHMAP = r"""
+#include <schedmcp/hashmap.h>
+int f(void);
+int f(void)
+{
+	struct smcp_hashmap m = SMCP_HASHMAP_INIT(smcp_hashmap_str_hash, smcp_hashmap_str_equal, 0, 8);
+	struct smcp_hashmap_entry *e;
+	int n = smcp_hashmap_insert(&m, (uintptr_t)"cpu", 1, &e);
+
+	smcp_hashmap_for_each(&m, e)
+		n += (int)e->value;
+	smcp_hashmap_free(&m);
+	return n;
+}
+"""
+SEARCH = r"""
+#include <schedmcp/search.h>
+static int cmp(const void *k, const void *e) { return *(const int *)k - *(const int *)e; }
+int f(void);
+int f(void) { static const int v[] = { 1, 2, 3 }; int k = 2; return (int)smcp_upper_bound(&k, v, 3, sizeof(int), cmp); }
+"""
 USES = r"""
 #include <schedmcp/plugin.h>
 /* the macros and types a plugin uses, after nothing else */
@@ -90,6 +111,10 @@ def test_c():
         T.eq(rc, 0, f"C {std}, glob.h alone: {out}")
         rc, out = compile_(CC, "c", std, JSONTEXT)
         T.eq(rc, 0, f"C {std}, jsontext.h alone: {out}")
+        rc, out = compile_(CC, "c", std, HASHMAP)
+        T.eq(rc, 0, f"C {std}, hashmap.h alone: {out}")
+        rc, out = compile_(CC, "c", std, SEARCH)
+        T.eq(rc, 0, f"C {std}, search.h alone: {out}")
         rc, out = compile_(CC, "c", std, USES + C_INFO)
         T.eq(rc, 0, f"C {std}, header in use: {out}")
 
@@ -109,6 +134,10 @@ def test_cxx():
         T.eq(rc, 0, f"C++ {std}, glob.h alone: {out}")
         rc, out = compile_(CXX, "c++", std, JSONTEXT)
         T.eq(rc, 0, f"C++ {std}, jsontext.h alone: {out}")
+        rc, out = compile_(CXX, "c++", std, HASHMAP)
+        T.eq(rc, 0, f"C++ {std}, hashmap.h alone: {out}")
+        rc, out = compile_(CXX, "c++", std, SEARCH)
+        T.eq(rc, 0, f"C++ {std}, search.h alone: {out}")
         rc, out = compile_(CXX, "c++", std, USES + CXX_INFO)
         T.eq(rc, 0, f"C++ {std}, header in use: {out}")
 

@@ -25,6 +25,21 @@ FSREAD = "#define _POSIX_C_SOURCE 200809L\n#include <schedmcp/fsread.h>\n"
 CPULIST = "#include <schedmcp/cpulist.h>\nint f(void);\nint f(void) { return 0; }\n"
 GLOB = ("#include <schedmcp/glob.h>\nint f(void);\n"
         "int f(void) { return smcp_glob_match(\"sched_*\", \"sched_x\"); }\n")
+JSONTEXT = r"""
+#include <schedmcp/jsontext.h>
+#include <stdlib.h>
+int f(void);
+int f(void)
+{
+	struct smcp_json_counts sc;
+	int err;
+	char *r = smcp_utf8_repair("a\xff", malloc, &err);
+
+	smcp_json_scan("[[1],{}]", 8, 0, 0, &sc);
+	free(r);
+	return (int)smcp_utf8_valid("x", 1) + sc.depth + (int)sc.values + err;
+}
+"""
 HASHMAP = r"""
 #include <schedmcp/hashmap.h>
 int f(void);
@@ -94,6 +109,8 @@ def test_c():
         T.eq(rc, 0, f"C {std}, cpulist.h alone: {out}")
         rc, out = compile_(CC, "c", std, GLOB)
         T.eq(rc, 0, f"C {std}, glob.h alone: {out}")
+        rc, out = compile_(CC, "c", std, JSONTEXT)
+        T.eq(rc, 0, f"C {std}, jsontext.h alone: {out}")
         rc, out = compile_(CC, "c", std, HASHMAP)
         T.eq(rc, 0, f"C {std}, hashmap.h alone: {out}")
         rc, out = compile_(CC, "c", std, SEARCH)
@@ -115,6 +132,8 @@ def test_cxx():
         T.eq(rc, 0, f"C++ {std}, cpulist.h alone: {out}")
         rc, out = compile_(CXX, "c++", std, GLOB)
         T.eq(rc, 0, f"C++ {std}, glob.h alone: {out}")
+        rc, out = compile_(CXX, "c++", std, JSONTEXT)
+        T.eq(rc, 0, f"C++ {std}, jsontext.h alone: {out}")
         rc, out = compile_(CXX, "c++", std, HASHMAP)
         T.eq(rc, 0, f"C++ {std}, hashmap.h alone: {out}")
         rc, out = compile_(CXX, "c++", std, SEARCH)

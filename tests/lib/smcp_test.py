@@ -321,12 +321,22 @@ def empty_dir_cached():
     return _empty
 
 
-def rss_kb(pid):
+def status_kb(pid, field):
+    """A size from /proc/PID/status (VmRSS, VmHWM, ...) in KiB; 0 if absent."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
+
+
+def rss_kb(pid):
+    return status_kb(pid, "VmRSS")
+
+
+def hwm_kb(pid):
+    """The peak resident size so far."""
+    return status_kb(pid, "VmHWM")
 
 
 def is_error(resp, code=None):

@@ -138,7 +138,7 @@ int events_commit(struct smcp_host *h, struct smcp_json *j)
 		ev.notify_timer = id > 0 ? id : 0;
 	}
 out:
-	json_writer_release(j);
+	result_json_writer_release(j);
 	if (!ev.spare)
 		ev.spare = w;
 	else

@@ -28,7 +28,7 @@ void result_init(struct smcp_result *r, enum result_kind kind, const char *uri,
 void result_release(struct smcp_result *r)
 {
 	jbuf_free(&r->items);
-	json_writer_release(&r->json);
+	result_json_writer_release(&r->json);
 	free(r->uri);
 	free(r->mime_type);
 	free(r->error);
@@ -86,7 +86,7 @@ cJSON *result_take_json(struct smcp_result *r)
 	if (!r->has_json || r->json.out != &r->json.own)
 		return NULL;
 	root = json_writer_parse(&r->json);
-	json_writer_release(&r->json);
+	result_json_writer_release(&r->json);
 	r->has_json = false;
 	return root;
 }
@@ -108,7 +108,7 @@ cJSON *result_take_items(struct smcp_result *r)
 cJSON *json_string_node(const char *s)
 {
 	int err;
-	char *fixed = utf8_sanitize(s, &err);
+	char *fixed = util_utf8_sanitize(s, &err);
 	cJSON *n;
 
 	if (err)
@@ -400,7 +400,7 @@ int json_writer_open(struct smcp_json *j, struct jbuf *out)
 	return j->err = out->err;
 }
 
-int json_writer_init(struct smcp_json *j)
+int result_json_writer_init(struct smcp_json *j)
 {
 	jbuf_init(&j->own, JBUF_NO_LIMIT);
 	return json_writer_open(j, &j->own);
@@ -435,7 +435,7 @@ char *json_writer_pretty(struct smcp_json *j)
 	return text;
 }
 
-void json_writer_release(struct smcp_json *j)
+void result_json_writer_release(struct smcp_json *j)
 {
 	jbuf_free(&j->own);
 	j->out = NULL;

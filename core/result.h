@@ -110,7 +110,7 @@ cJSON *result_take_json(struct smcp_result *r);
 cJSON *result_take_items(struct smcp_result *r);
 
 /* A writer with its own buffer, root object opened (the CLI, events). */
-int json_writer_init(struct smcp_json *j);
+int result_json_writer_init(struct smcp_json *j);
 /* ... or writing into out. */
 int json_writer_open(struct smcp_json *j, struct jbuf *out);
 /* End the root object: 0, the sticky error, or -EINVAL when a container
@@ -120,7 +120,7 @@ int json_writer_close(struct smcp_json *j);
 cJSON *json_writer_parse(struct smcp_json *j);
 /* ... printed indented for people (the CLI); the caller frees it. */
 char *json_writer_pretty(struct smcp_json *j);
-void json_writer_release(struct smcp_json *j);
+void result_json_writer_release(struct smcp_json *j);
 /* A member whose value is JSON text the core wrote itself (an event kept
  * as text): copied with no check. */
 int json_put_trusted(struct smcp_json *j, const char *key, const char *text, size_t len);

@@ -14,7 +14,7 @@ bool utf8_valid(const char *s, size_t n)
 	return smcp_utf8_valid(s, n);
 }
 
-char *utf8_sanitize(const char *s, int *ret_err)
+char *util_utf8_sanitize(const char *s, int *ret_err)
 {
 	int err;
 	char *out = smcp_utf8_repair(s, malloc, &err);

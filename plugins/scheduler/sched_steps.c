@@ -28,7 +28,7 @@ static const char *root(void)
 /* The sched_ext state now; true when a BPF scheduler is in charge. */
 static bool scx_running(struct scx_state *st)
 {
-	scx_read(root(), false, st);
+	sched_read_scx(root(), false, st);
 	return strcmp(st->state, "enabled") == 0;
 }
 
@@ -101,7 +101,7 @@ static const char *notes_for(const char *name)
  * whether that is the scheduler asked about. */
 static int render_context(void *data, const struct smcp_args *args, char *buf, size_t len)
 {
-	const char *want = asked(args), *fair = fair_class_name(S.kernel);
+	const char *want = asked(args), *fair = sched_read_fair_class_name(S.kernel);
 	bool want_scx = want && strncmp(want, "scx_", 4) == 0;
 	struct scx_state st;
 

@@ -138,7 +138,7 @@ static void set(struct stat_metrics *m, int k, const char *a, const char *b, dou
 	(void)m->api->metric_set(m->host, m->id[k], a ? lv : NULL, v);
 }
 
-bool cpu_split(const double *d, struct cpu_split *ret)
+bool stat_metrics_cpu_split(const double *d, struct stat_metrics_cpu_split *ret)
 {
 	double total = 0;
 
@@ -164,7 +164,7 @@ void cpu_delta(const struct cpu_times *a, const struct cpu_times *b, double *d)
 static void publish_cpu(struct stat_metrics *m, const struct sample *a, const struct sample *b)
 {
 	const struct sampler *s = m->s;
-	struct cpu_split sp;
+	struct stat_metrics_cpu_split sp;
 	double d[CPU_NR_FIELDS];
 
 	for (int f = 0; f < CPU_NR_FIELDS; f++)
@@ -172,7 +172,7 @@ static void publish_cpu(struct stat_metrics *m, const struct sample *a, const st
 	if (!a || !a->have_stat)
 		return;
 	cpu_delta(&a->total, &b->total, d);
-	if (cpu_split(d, &sp)) {
+	if (stat_metrics_cpu_split(d, &sp)) {
 		set(m, M_BUSY, NULL, NULL, sp.busy);
 		set(m, M_IOWAIT, NULL, NULL, sp.pct[CPU_IOWAIT]);
 		set(m, M_STEAL, NULL, NULL, sp.pct[CPU_STEAL]);
@@ -182,7 +182,7 @@ static void publish_cpu(struct stat_metrics *m, const struct sample *a, const st
 		if (!a->cpu_seen[c] || !b->cpu_seen[c])
 			continue;
 		cpu_delta(&a->cpu[c], &b->cpu[c], d);
-		if (cpu_split(d, &sp))
+		if (stat_metrics_cpu_split(d, &sp))
 			set(m, M_BUSY_CPU, m->cpu_label[c], NULL, sp.busy);
 	}
 }

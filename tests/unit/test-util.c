@@ -65,29 +65,31 @@ static void test_utf8_sanitize(void)
 	char *s;
 	uint32_t seed = 12345;
 
-	UNIT_CASE("utf8_sanitize");
-	CHECK(utf8_sanitize("already fine \xc3\xa9", &err) == NULL);
+	UNIT_CASE("util_utf8_sanitize");
+	CHECK(util_utf8_sanitize("already fine \xc3\xa9", &err) == NULL);
 	CHECK_INT(err, 0);
-	CHECK(utf8_sanitize("", NULL) == NULL);
-	s = utf8_sanitize("a\xff" "b", &err);
+	CHECK(util_utf8_sanitize("", NULL) == NULL);
+	s = util_utf8_sanitize("a\xff"
+			       "b",
+			       &err);
 	CHECK_STR(s, "a\xef\xbf\xbd" "b");
 	CHECK_INT(err, 0);
 	free(s);
-	s = utf8_sanitize("\xc0\xaf", NULL);
+	s = util_utf8_sanitize("\xc0\xaf", NULL);
 	CHECK(s && utf8_valid(s, strlen(s)) && strstr(s, "\xef\xbf\xbd") && !strchr(s, '/'));
 	free(s);
-	s = utf8_sanitize("\xed\xa0\x80x", NULL);
+	s = util_utf8_sanitize("\xed\xa0\x80x", NULL);
 	CHECK(s && utf8_valid(s, strlen(s)) && s[strlen(s) - 1] == 'x' && strstr(s, "\xef\xbf\xbd"));
 	free(s);
-	s = utf8_sanitize("end \xe2\x82", NULL);
+	s = util_utf8_sanitize("end \xe2\x82", NULL);
 	CHECK(s && utf8_valid(s, strlen(s)) && strncmp(s, "end \xef\xbf\xbd", 7) == 0);
 	free(s);
 	/* good sequences around bad bytes survive intact */
-	s = utf8_sanitize("\xc3\xa9\x80\xe2\x82\xac", NULL);
+	s = util_utf8_sanitize("\xc3\xa9\x80\xe2\x82\xac", NULL);
 	CHECK_STR(s, "\xc3\xa9\xef\xbf\xbd\xe2\x82\xac");
 	free(s);
 
-	UNIT_CASE("utf8_sanitize: random bytes always come out valid");
+	UNIT_CASE("util_utf8_sanitize: random bytes always come out valid");
 	for (int round = 0; round < 20000; round++) {
 		char in[24];
 		size_t n = 1 + (size_t)(round % 23);
@@ -97,7 +99,7 @@ static void test_utf8_sanitize(void)
 			in[i] = (char)((seed >> 16) | 1); /* never NUL */
 		}
 		in[n] = '\0';
-		s = utf8_sanitize(in, &err);
+		s = util_utf8_sanitize(in, &err);
 		if (s) {
 			if (!utf8_valid(s, strlen(s))) {
 				CHECK_MSG(false, "round %d: output not valid", round);

@@ -367,7 +367,7 @@ int cli_list_plugins(bool json)
 		if (result_json_writer_init(&j))
 			return 1;
 		status_write_plugins(&host_api, &j);
-		text = json_writer_pretty(&j);
+		text = result_json_writer_pretty(&j);
 		if (text)
 			puts(text);
 		free(text);
@@ -379,7 +379,7 @@ int cli_list_plugins(bool json)
 		const struct smcp_host *p = all[i];
 
 		printf("%-16s %-10s %-9s %s\n", p->name, p->version ? p->version : "-",
-		       plugin_state_name(p->state),
+		       host_plugin_state_name(p->state),
 		       p->reason ? p->reason : (p->description ? p->description : ""));
 	}
 	if (!n)

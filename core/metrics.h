@@ -159,8 +159,8 @@ int metrics_publish_hist(struct smcp_host *h, int metric, const char *const *lv,
 int metrics_publish_observe(struct smcp_host *h, int metric, const char *const *lv, double value);
 int metrics_api_collect(struct smcp_host *h, smcp_collect_fn cb, void *data);
 /* Since 1.2 (metrics_query.c) */
-int metrics_api_window(struct smcp_host *h, int metric, const char *const *lv, uint64_t window_ms,
-		       struct smcp_metric_window *w);
+int metrics_query_window(struct smcp_host *h, int metric, const char *const *lv, uint64_t window_ms,
+			 struct smcp_metric_window *w);
 
 /* Inside the store (metrics*.c): plugin h's live metric with this id, or
  * NULL; the series of these label values, created if need be (NULL with

@@ -474,8 +474,8 @@ static int scalar_window(const struct metric *m, const struct series *s, uint64_
 	return 0;
 }
 
-int metrics_api_window(struct smcp_host *h, int id, const char *const *lv, uint64_t window_ms,
-		       struct smcp_metric_window *w)
+int metrics_query_window(struct smcp_host *h, int id, const char *const *lv, uint64_t window_ms,
+			 struct smcp_metric_window *w)
 {
 	const struct metrics_store *st = metrics_view();
 	struct metric *m = metrics_metric_of(h, id);

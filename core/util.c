@@ -9,7 +9,7 @@
 
 /* The UTF-8 rules live in <schedmcp/jsontext.h>, shared with the plugins
  * that repair what they read, so host and plugins agree on what is valid. */
-bool utf8_valid(const char *s, size_t n)
+bool util_utf8_valid(const char *s, size_t n)
 {
 	return smcp_utf8_valid(s, n);
 }

@@ -13,7 +13,7 @@
 #include "metrics.h"
 #include "metrics_query.h"
 #include "metrics_tools.h"
-#include "jsonw.h"
+#include "jbuf.h"
 #include "watch_impl.h"
 
 static struct watch_set watchset;

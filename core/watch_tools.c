@@ -55,7 +55,7 @@ static void put_event(struct smcp_json *j, uint64_t seq)
 	const char *text = watch_event(seq);
 
 	if (text)
-		(void)json_put_trusted(j, NULL, text, strlen(text));
+		(void)result_json_put_trusted(j, NULL, text, strlen(text));
 }
 
 static void write_watches(struct smcp_json *j)

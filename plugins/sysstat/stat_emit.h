@@ -28,8 +28,8 @@ struct win_buf {
 	struct win_memo *memo; /* the last read of the 1 s, 10 s, 60 s windows (stat_window.c) */
 };
 
-int win_buf_init(struct win_buf *b, int cpu_slots);
-void win_buf_free(struct win_buf *b);
+int stat_window_buf_init(struct win_buf *b, int cpu_slots);
+void stat_window_buf_free(struct win_buf *b);
 
 struct emit_ctx {
 	const struct smcp_host_api *api;

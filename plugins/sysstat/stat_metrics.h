@@ -17,7 +17,7 @@ struct stat_metrics_cpu_split {
 /* false when no time passed */
 bool stat_metrics_cpu_split(const double *d, struct stat_metrics_cpu_split *ret);
 /* b - a per mode into d[CPU_NR_FIELDS] (ticks), never negative. */
-void cpu_delta(const struct cpu_times *a, const struct cpu_times *b, double *d);
+void stat_metrics_cpu_delta(const struct cpu_times *a, const struct cpu_times *b, double *d);
 
 /* Register the metrics (inside init, after the first sample, which is
  * published as the counters' baseline; s is borrowed for the plugin's

@@ -33,7 +33,7 @@ const char *stat_window_name(enum window_id w)
 	return windows[w].name;
 }
 
-double round2(double v)
+static double round2(double v)
 {
 	return round(v * 100.0) / 100.0;
 }
@@ -72,7 +72,7 @@ struct win_memo {
 	double history_step_s;
 };
 
-int win_buf_init(struct win_buf *b, int cpu_slots)
+int stat_window_buf_init(struct win_buf *b, int cpu_slots)
 {
 	b->cpu = calloc((size_t)cpu_slots, sizeof(*b->cpu));
 	b->cpu_seen = calloc((size_t)cpu_slots, 1);
@@ -81,11 +81,11 @@ int win_buf_init(struct win_buf *b, int cpu_slots)
 	b->memo = calloc(1, sizeof(*b->memo));
 	if (b->cpu && b->cpu_seen && b->net && b->net_seen && b->memo)
 		return 0;
-	win_buf_free(b);
+	stat_window_buf_free(b);
 	return -ENOMEM;
 }
 
-void win_buf_free(struct win_buf *b)
+void stat_window_buf_free(struct win_buf *b)
 {
 	free(b->cpu);
 	free(b->cpu_seen);
@@ -150,7 +150,7 @@ static bool since_start(const struct emit_ctx *c, unsigned want, struct win *w)
 	w->end_ns = b->t_ns;
 	w->complete = true;
 	w->have_stat = a->have_stat && b->have_stat;
-	cpu_delta(&a->total, &b->total, w->total);
+	stat_metrics_cpu_delta(&a->total, &b->total, w->total);
 	w->ctxt = diff(a->ctxt, b->ctxt);
 	w->forks = diff(a->forks, b->forks);
 	for (int r = 0; r < PSI_NR; r++)
@@ -164,7 +164,7 @@ static bool since_start(const struct emit_ctx *c, unsigned want, struct win *w)
 		w->vm[f] = diff(a->vm[f], b->vm[f]);
 	for (int i = 0; (want & WIN_WANT_CPUS) && i < s->cpu_slots; i++) {
 		w->cpu_seen[i] = a->cpu_seen[i] && b->cpu_seen[i];
-		cpu_delta(&a->cpu[i], &b->cpu[i], w->cpu[i]);
+		stat_metrics_cpu_delta(&a->cpu[i], &b->cpu[i], w->cpu[i]);
 	}
 	for (int i = 0; (want & WIN_WANT_NET) && i < s->n_ifaces; i++) {
 		w->net_seen[i] = a->net_seen[i] && b->net_seen[i];

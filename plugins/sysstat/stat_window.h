@@ -53,7 +53,6 @@ bool stat_window_same_as(const struct emit_ctx *c, const struct win *w, struct w
 double stat_window_rate(const struct win *w, double increase);
 
 /* Two decimals are plenty for percentages and rates, and save tokens. */
-double round2(double v);
 
 /* A double, or null when v < 0 (unknown). */
 void stat_window_put_num(const struct emit_ctx *c, const char *key, double v);

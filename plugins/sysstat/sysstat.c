@@ -231,7 +231,7 @@ static int sysstat_init(struct smcp_host *host, const struct smcp_host_api *api)
 	if (err)
 		return err;
 	p->sampler_ready = true;
-	err = win_buf_init(&p->buf, p->sampler.cpu_slots);
+	err = stat_window_buf_init(&p->buf, p->sampler.cpu_slots);
 	if (err)
 		return err;
 	p->stat_ok = sample_take(&p->sampler, api->now_ns(host)) == 0;
@@ -287,7 +287,7 @@ static void sysstat_fini(struct smcp_host *host)
 {
 	stat_metrics_fini();
 	percpu_fini(&plugin.percpu);
-	win_buf_free(&plugin.buf);
+	stat_window_buf_free(&plugin.buf);
 	if (plugin.sampler_ready)
 		sample_fini(&plugin.sampler);
 	memset(&plugin, 0, sizeof(plugin));

@@ -6,8 +6,7 @@ their plugin's prefix instead (pp_, sl_, sx_, inv_, el_), which their files
 share.
 
 Reads the global symbols of the objects meson built: the core library's and
-each plugin's. PENDING lists the names not renamed yet because their files
-are being rewritten elsewhere; a new bare name fails.
+each plugin's. A bare name fails.
 """
 import glob
 import os
@@ -31,36 +30,9 @@ PLUGIN_PREFIX = {
     "event_lister": "el_",
 }
 
-# Not renamed yet: their files are being rewritten on other branches (issue
-# 17). Whoever finishes there renames them and empties the entry.
-PENDING = {
-    # used by core/prompts.c, mcp/server.c
-    "host.c": {"plugin_state_name"},
-    "util.c": {"utf8_valid"},
-    "result.c": {"json_string_node"} | {"api_" + n for n in (
-        "arg_bool arg_double arg_int arg_string json_array json_bool json_double json_end "
-        "json_int json_null json_object json_raw json_string json_uint result_audio "
-        "result_blob result_description result_embedded_blob result_embedded_text "
-        "result_error result_image result_json result_resource_link result_role "
-        "result_text result_textf").split()},
-    "prompts.c": {"pb_add", "pb_free", "pb_missing", "pb_missing_list", "pb_step", "pr_prompt",
-                  "pr_res", "pr_sched_ext", "pr_tool", "pr_tpl"},
-    "prompts_flows.c": {"flow_imbalance", "flow_latency", "flow_performance", "flow_profile",
-                        "flow_regression", "flow_scheduler", "flow_summary"},
-    "server.c": {"mcp_session_count_dropped", "mcp_session_free", "mcp_session_handle_line",
-                 "mcp_session_line_too_long", "mcp_session_new", "mcp_session_no",
-                 "mcp_session_observe", "mcp_session_stats"},
-    # plugins/event_lister (workers moving its long work)
-    "el_util.c": {"strtab_add", "strtab_free"},
-    "kfuncs.c": {"kf_list_free", "kf_list_read", "kf_module_index", "kf_source_name"},
-    "tracefs.c": {"ev_catalog_free", "ev_catalog_read", "ev_catalog_subsys", "ev_event_part",
-                  "ev_format_free", "ev_format_read"},
-    # sched_latency's private history window (issue 17: one history engine)
-    "sl_window.c": {"slw_free", "slw_init", "slw_result_alloc", "slw_result_find",
-                    "slw_result_fold", "slw_result_free", "slw_result_from_inputs",
-                    "slw_result_sort", "slw_tick", "slw_visit_since", "slw_window_last",
-                    "slw_window_since"},
-}
+# Names waiting for a rename, by file: empty since issue 17's renames; a
+# name put here must say why it cannot carry its file's prefix yet.
+PENDING = {}
 
 
 def globals_of(obj):

@@ -98,7 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		goto out;
 	if (sample_init(&s, tree.root))
 		goto out;
-	if (metrics_store_init(&lim, t_ns) || win_buf_init(&buf, s.cpu_slots))
+	if (metrics_store_init(&lim, t_ns) || stat_window_buf_init(&buf, s.cpu_slots))
 		goto done;
 	(void)sample_take(&s, t_ns);
 	fake.in_init = true;
@@ -140,7 +140,7 @@ done:
 	stat_metrics_fini();
 	percpu_fini(&pc);
 	metrics_store_fini();
-	win_buf_free(&buf);
+	stat_window_buf_free(&buf);
 	sample_fini(&s);
 out:
 	fstree_clear(&tree);

@@ -490,47 +490,47 @@ static void test_window(void)
 		CHECK_INT(metrics_publish_hist(&fake, mh, lv, hc, 3, 1.0, SMCP_HIST_DELTA), 0);
 		tick();
 		if (t == 3) {
-			CHECK_INT(metrics_api_window(&fake, mc, lv, 10000, &w), 0);
+			CHECK_INT(metrics_query_window(&fake, mc, lv, 10000, &w), 0);
 			CHECK_MSG(w.steps == 3 && w.value == 30, "partial: %u steps, %g", w.steps,
 				  w.value);
 		}
 	}
-	CHECK_INT(metrics_api_window(&fake, mc, lv, 10000, &w), 0);
+	CHECK_INT(metrics_query_window(&fake, mc, lv, 10000, &w), 0);
 	CHECK_MSG(w.steps == 10 && w.value == 100 && w.step_s == 1, "counter: %u steps, %g",
 		  w.steps, w.value);
 	CHECK(w.end_ns == now_ns);
-	CHECK_INT(metrics_api_window(&fake, mg, lv, 1000, &w), 0);
+	CHECK_INT(metrics_query_window(&fake, mg, lv, 1000, &w), 0);
 	CHECK_MSG(w.steps == 1 && w.value == 69 && w.min == 69, "gauge 1 s: %g", w.value);
-	CHECK_INT(metrics_api_window(&fake, mg, lv, 10000, &w), 0);
+	CHECK_INT(metrics_query_window(&fake, mg, lv, 10000, &w), 0);
 	CHECK_MSG(w.value == 64.5 && w.min == 60 && w.max == 69, "gauge 10 s: %g %g %g", w.value,
 		  w.min, w.max);
 	/* steps without data are left out of the count, the mean and the extremes */
-	CHECK_INT(metrics_api_window(&fake, mg, gap, 10000, &w), 0);
+	CHECK_INT(metrics_query_window(&fake, mg, gap, 10000, &w), 0);
 	CHECK_MSG(w.steps == 5 && w.value == 67 && w.min == 65 && w.max == 69,
 		  "gauge with a gap: %u steps, %g %g %g", w.steps, w.value, w.min, w.max);
-	CHECK_INT(metrics_api_window(&fake, mg, gap, 20000, &w), 0);
+	CHECK_INT(metrics_query_window(&fake, mg, gap, 20000, &w), 0);
 	CHECK_MSG(w.steps == 10 && w.value == (49 * 5 + 65 + 66 + 67 + 68 + 69) / 10.0 &&
 			  w.min == 49 && w.max == 69,
 		  "gauge before and after a gap: %u steps, %g %g %g", w.steps, w.value, w.min,
 		  w.max);
 	/* longer than the fine tier: what it holds */
-	CHECK_INT(metrics_api_window(&fake, mc, lv, 3600000, &w), 0);
+	CHECK_INT(metrics_query_window(&fake, mc, lv, 3600000, &w), 0);
 	CHECK_MSG(w.steps == 60 && w.value == 600, "clipped: %u steps", w.steps);
 	memset(counts, 0, sizeof(counts));
 	w.counts = counts;
 	w.n_counts = 3;
-	CHECK_INT(metrics_api_window(&fake, mh, lv, 4000, &w), 0);
+	CHECK_INT(metrics_query_window(&fake, mh, lv, 4000, &w), 0);
 	CHECK_MSG(w.steps == 4 && w.count == 6 && counts[0] == 4 && counts[1] == 2 && w.value == 4,
 		  "histogram: %llu observations", (unsigned long long)w.count);
 	w.counts = two;
 	w.n_counts = 2;
-	CHECK_INT(metrics_api_window(&fake, mh, lv, 4000, &w), -EINVAL);
+	CHECK_INT(metrics_query_window(&fake, mh, lv, 4000, &w), -EINVAL);
 	w.counts = NULL;
 	w.n_counts = 0;
-	CHECK_INT(metrics_api_window(&fake, mc, none, 4000, &w), -ENOENT);
-	CHECK_INT(metrics_api_window(&other, mc, lv, 4000, &w), -ENOENT);
+	CHECK_INT(metrics_query_window(&fake, mc, none, 4000, &w), -ENOENT);
+	CHECK_INT(metrics_query_window(&other, mc, lv, 4000, &w), -ENOENT);
 	w.sz = sizeof(w) - 1;
-	CHECK_INT(metrics_api_window(&fake, mc, lv, 4000, &w), -EINVAL);
+	CHECK_INT(metrics_query_window(&fake, mc, lv, 4000, &w), -EINVAL);
 	w.sz = sizeof(w);
 	/* steps the loop could not close (starved): the next close carries the
 	 * increase, and the window spans the gap */
@@ -541,7 +541,7 @@ static void test_window(void)
 		else
 			now_ns += STEP_NS; /* the tick came too late to close this step */
 	}
-	CHECK_INT(metrics_api_window(&fake, mc, lv, 10000, &w), 0);
+	CHECK_INT(metrics_query_window(&fake, mc, lv, 10000, &w), 0);
 	CHECK_MSG(w.steps == 9 && w.value == 100, "counter over skipped steps: %u steps, %g",
 		  w.steps, w.value);
 	metrics_store_fini();

@@ -411,8 +411,8 @@ int cli_list_surface(void)
 	for (int tpl = 0; tpl < 2; tpl++) {
 		if (tpl)
 			printf("\n| resource template | plugin | what it holds |\n|---|---|---|\n");
-		for (size_t i = 0; i < registry.n_resources; i++) {
-			const struct reg_resource *r = registry.resources[i];
+		for (size_t i = 0; i < registry_view()->n_resources; i++) {
+			const struct reg_resource *r = registry_view()->resources[i];
 
 			if (r->is_template != tpl)
 				continue;
@@ -422,14 +422,15 @@ int cli_list_surface(void)
 		}
 	}
 	printf("\n| tool | plugin | what it does |\n|---|---|---|\n");
-	for (size_t i = 0; i < registry.n_tools; i++) {
-		printf("| `%s` | %s | ", registry.tools[i]->name, registry.tools[i]->owner->name);
-		print_cell(registry.tools[i]->description);
+	for (size_t i = 0; i < registry_view()->n_tools; i++) {
+		printf("| `%s` | %s | ", registry_view()->tools[i]->name,
+		       registry_view()->tools[i]->owner->name);
+		print_cell(registry_view()->tools[i]->description);
 		printf(" |\n");
 	}
 	printf("\n| prompt | plugin | arguments | what it does |\n|---|---|---|---|\n");
-	for (size_t i = 0; i < registry.n_prompts; i++) {
-		const struct reg_prompt *p = registry.prompts[i];
+	for (size_t i = 0; i < registry_view()->n_prompts; i++) {
+		const struct reg_prompt *p = registry_view()->prompts[i];
 
 		printf("| `%s` | %s | ", p->name, p->owner->name);
 		for (size_t k = 0; k < p->n_args; k++)

@@ -439,6 +439,29 @@ int config_parse_int(const char *v, int64_t min, int64_t max, int64_t *ret)
 	return 0;
 }
 
+int64_t config_key_int(const struct config_section *s, const struct smcp_config_key *keys,
+		       const char *key)
+{
+	const struct smcp_config_key *k = config_key_find(keys, key);
+	const char *v = config_value(s, key, NULL);
+	int64_t x = 0;
+
+	if (!k)
+		return 0;
+	if (!v || config_parse_int(v, k->min, k->max, &x))
+		(void)config_parse_int(k->default_value, 0, 0, &x);
+	return x;
+}
+
+const char *config_key_str(const struct config_section *s, const struct smcp_config_key *keys,
+			   const char *key)
+{
+	const struct smcp_config_key *k = config_key_find(keys, key);
+	const char *v = config_value(s, key, NULL);
+
+	return v ? v : k ? k->default_value : NULL;
+}
+
 const struct smcp_config_key *config_key_find(const struct smcp_config_key *keys,
 					      const char *name)
 {

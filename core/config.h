@@ -68,6 +68,15 @@ int config_validate(struct config *c, const struct config_section *s,
 const struct smcp_config_key *config_key_find(const struct smcp_config_key *keys,
 					      const char *name);
 
+/* Key `key` of section s (NULL: none) as declared in keys: the section's
+ * value when it parses within the key's range, else the key's default (0 or
+ * NULL for a key keys does not declare). The string is borrowed from s or
+ * keys. */
+int64_t config_key_int(const struct config_section *s, const struct smcp_config_key *keys,
+		       const char *key);
+const char *config_key_str(const struct config_section *s, const struct smcp_config_key *keys,
+			   const char *key);
+
 /* Value conversions: 0 or -EINVAL (-ERANGE outside [min, max]). */
 int config_parse_bool(const char *v, bool *ret);
 int config_parse_int(const char *v, int64_t min, int64_t max, int64_t *ret);

@@ -110,21 +110,13 @@ const struct smcp_config_key daemon_config_keys[] = {
 
 static int64_t core_int(const struct config *cfg, const char *key)
 {
-	const struct smcp_config_key *k = config_key_find(daemon_config_keys, key);
-	const char *v = config_value(config_find(cfg, "core", false), key, NULL);
-	int64_t x = 0;
-
-	if (!v || config_parse_int(v, k->min, k->max, &x))
-		(void)config_parse_int(k->default_value, 0, 0, &x);
-	return x;
+	return config_key_int(config_find(cfg, "core", false), daemon_config_keys, key);
 }
 
 /* A string key of [core]: the file's value, else the default (borrowed). */
 static const char *core_str(const struct config *cfg, const char *key)
 {
-	const char *v = config_value(config_find(cfg, "core", false), key, NULL);
-
-	return v ? v : config_key_find(daemon_config_keys, key)->default_value;
+	return config_key_str(config_find(cfg, "core", false), daemon_config_keys, key);
 }
 
 static bool under_build_tree(void)

@@ -57,31 +57,17 @@ static bool warned_limit;
 
 /* ------------------------------------------------------------ config */
 
-static uint64_t cfg_int(const struct config_section *core, const struct smcp_config_key *keys,
-			const char *key)
-{
-	const struct smcp_config_key *k = config_key_find(keys, key);
-	const char *v = config_value(core, key, NULL);
-	int64_t x = 0;
-
-	if (!k)
-		return 0;
-	if (!v || config_parse_int(v, k->min, k->max, &x))
-		(void)config_parse_int(k->default_value, 0, 0, &x);
-	return (uint64_t)x;
-}
-
 void metrics_configure(const struct config_section *core, const struct smcp_config_key *keys)
 {
-	configured.step_ms = cfg_int(core, keys, "history_step_ms");
-	configured.fine_slots = (uint32_t)cfg_int(core, keys, "history_fine_slots");
-	configured.coarse_slots = (uint32_t)cfg_int(core, keys, "history_coarse_slots");
-	configured.coarse_factor = (uint32_t)cfg_int(core, keys, "history_coarse_factor");
-	configured.max_bytes = cfg_int(core, keys, "history_max_mb") << 20;
-	configured.max_series = (uint32_t)cfg_int(core, keys, "metrics_max_series");
-	configured.top_n = (uint32_t)cfg_int(core, keys, "metrics_top_n");
-	configured.max_watches = (uint32_t)cfg_int(core, keys, "max_watches");
-	configured.breach_ring = (uint32_t)cfg_int(core, keys, "watch_breach_ring");
+	configured.step_ms = config_key_int(core, keys, "history_step_ms");
+	configured.fine_slots = (uint32_t)config_key_int(core, keys, "history_fine_slots");
+	configured.coarse_slots = (uint32_t)config_key_int(core, keys, "history_coarse_slots");
+	configured.coarse_factor = (uint32_t)config_key_int(core, keys, "history_coarse_factor");
+	configured.max_bytes = config_key_int(core, keys, "history_max_mb") << 20;
+	configured.max_series = (uint32_t)config_key_int(core, keys, "metrics_max_series");
+	configured.top_n = (uint32_t)config_key_int(core, keys, "metrics_top_n");
+	configured.max_watches = (uint32_t)config_key_int(core, keys, "max_watches");
+	configured.breach_ring = (uint32_t)config_key_int(core, keys, "watch_breach_ring");
 }
 
 /* ------------------------------------------------------------- names */

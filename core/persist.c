@@ -66,20 +66,6 @@ static uint64_t mono_ns(void)
 
 /* ------------------------------------------------------------ config */
 
-static int64_t cfg_int(const struct config_section *core, const struct smcp_config_key *keys,
-		       const char *key)
-{
-	const struct smcp_config_key *k = config_key_find(keys, key);
-	const char *v = config_value(core, key, NULL);
-	int64_t x = 0;
-
-	if (!k)
-		return 0;
-	if (!v || config_parse_int(v, k->min, k->max, &x))
-		(void)config_parse_int(k->default_value, 0, 0, &x);
-	return x;
-}
-
 void persist_configure(const struct config_section *core, const struct smcp_config_key *keys)
 {
 	const struct smcp_config_key *k = config_key_find(keys, "state_dir");
@@ -87,8 +73,8 @@ void persist_configure(const struct config_section *core, const struct smcp_conf
 
 	ps.dir_explicit = v != NULL;
 	snprintf(ps.cfg_dir, sizeof(ps.cfg_dir), "%s", v ? v : k ? k->default_value : "");
-	ps.interval_s = (uint32_t)cfg_int(core, keys, "persist_interval_s");
-	ps.max_bytes = (uint64_t)cfg_int(core, keys, "state_max_mb") << 20;
+	ps.interval_s = (uint32_t)config_key_int(core, keys, "persist_interval_s");
+	ps.max_bytes = (uint64_t)config_key_int(core, keys, "state_max_mb") << 20;
 }
 
 const char *persist_configured_dir(bool *ret_explicit)

@@ -10,7 +10,12 @@
 #include "schema.h"
 #include "steps.h"
 
-struct registry registry;
+static struct registry registry;
+
+const struct registry *registry_view(void)
+{
+	return &registry;
+}
 
 /* Size of a descriptor up to and including member m: older plugins may hand
  * us shorter structs, and members they do not know read as zero. */

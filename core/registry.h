@@ -72,7 +72,8 @@ struct registry {
 	unsigned generation; /* bumped on every change, for list_changed */
 };
 
-extern struct registry registry;
+/* What is registered, for reading; only this file's functions change it. */
+const struct registry *registry_view(void);
 
 int registry_add_resource(struct smcp_host *owner, const struct smcp_resource_desc *d,
 			  bool is_template);

@@ -297,8 +297,8 @@ int report_run(const struct daemon_opts *o)
 	wait_interval(o->report_interval_s);
 	/* plugins first, the core's own status last */
 	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < registry.n_resources; i++) {
-			struct reg_resource *r = registry.resources[i];
+		for (size_t i = 0; i < registry_view()->n_resources; i++) {
+			struct reg_resource *r = registry_view()->resources[i];
 			bool core = strcmp(r->owner->name, "core") == 0;
 			char err[512] = "";
 			cJSON *body;

@@ -18,14 +18,14 @@ static unsigned count_owned(const struct smcp_host *p, int kind)
 	unsigned n = 0;
 
 	if (kind == 0)
-		for (size_t i = 0; i < registry.n_resources; i++)
-			n += registry.resources[i]->owner == p;
+		for (size_t i = 0; i < registry_view()->n_resources; i++)
+			n += registry_view()->resources[i]->owner == p;
 	if (kind == 1)
-		for (size_t i = 0; i < registry.n_tools; i++)
-			n += registry.tools[i]->owner == p;
+		for (size_t i = 0; i < registry_view()->n_tools; i++)
+			n += registry_view()->tools[i]->owner == p;
 	if (kind == 2)
-		for (size_t i = 0; i < registry.n_prompts; i++)
-			n += registry.prompts[i]->owner == p;
+		for (size_t i = 0; i < registry_view()->n_prompts; i++)
+			n += registry_view()->prompts[i]->owner == p;
 	return n;
 }
 

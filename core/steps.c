@@ -113,8 +113,8 @@ static bool core_argument(const char *arg)
 {
 	const struct smcp_host *core = loader_core();
 
-	for (size_t i = 0; i < registry.n_prompts; i++) {
-		const struct reg_prompt *p = registry.prompts[i];
+	for (size_t i = 0; i < registry_view()->n_prompts; i++) {
+		const struct reg_prompt *p = registry_view()->prompts[i];
 
 		if (p->owner != core)
 			continue;

@@ -308,7 +308,7 @@ static int cursor_decode(const cJSON *params, size_t *ret_off)
 		return 0;
 	if (!cJSON_IsString(c) ||
 	    sscanf(c->valuestring, "p%llu.%u%c", &off, &gen, &tail) != 2 ||
-	    gen != registry.generation)
+	    gen != registry_view()->generation)
 		return -EINVAL;
 	*ret_off = (size_t)off;
 	return 0;
@@ -320,7 +320,7 @@ static void cursor_encode(cJSON *result, size_t next, size_t total)
 
 	if (next >= total)
 		return;
-	snprintf(buf, sizeof(buf), "p%zu.%u", next, registry.generation);
+	snprintf(buf, sizeof(buf), "p%zu.%u", next, registry_view()->generation);
 	cJSON_AddStringToObject(result, "nextCursor", buf);
 }
 
@@ -341,9 +341,9 @@ static cJSON *build_instructions(void)
 	if (registry_find_prompt("summarize_system"))
 		n += (size_t)snprintf(buf + n, sizeof(buf) - n,
 				      "Start with the summarize_system prompt. ");
-	for (size_t i = 0; i < registry.n_instructions && n < sizeof(buf); i++)
+	for (size_t i = 0; i < registry_view()->n_instructions && n < sizeof(buf); i++)
 		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s ",
-				      registry.instructions[i]->text);
+				      registry_view()->instructions[i]->text);
 	if (n < sizeof(buf))
 		snprintf(buf + n, sizeof(buf) - n,
 			 "schedmcp://plugins lists what is loaded and why anything is degraded. "
@@ -462,19 +462,19 @@ static cJSON *resource_item(struct mcp_session *s, struct reg_resource *res)
 
 static cJSON *plain_resource_item(struct mcp_session *s, size_t i, bool *skip)
 {
-	*skip = registry.resources[i]->is_template;
-	return *skip ? NULL : resource_item(s, registry.resources[i]);
+	*skip = registry_view()->resources[i]->is_template;
+	return *skip ? NULL : resource_item(s, registry_view()->resources[i]);
 }
 
 static cJSON *template_item(struct mcp_session *s, size_t i, bool *skip)
 {
-	*skip = !registry.resources[i]->is_template;
-	return *skip ? NULL : resource_item(s, registry.resources[i]);
+	*skip = !registry_view()->resources[i]->is_template;
+	return *skip ? NULL : resource_item(s, registry_view()->resources[i]);
 }
 
 static cJSON *tool_item(struct mcp_session *s, size_t i, bool *skip)
 {
-	struct reg_tool *t = registry.tools[i];
+	struct reg_tool *t = registry_view()->tools[i];
 	cJSON *o = cJSON_CreateObject(), *a;
 	bool ro = t->flags & SMCP_TOOL_READ_ONLY;
 
@@ -499,7 +499,7 @@ static cJSON *tool_item(struct mcp_session *s, size_t i, bool *skip)
 
 static cJSON *prompt_item(struct mcp_session *s, size_t i, bool *skip)
 {
-	struct reg_prompt *p = registry.prompts[i];
+	struct reg_prompt *p = registry_view()->prompts[i];
 	cJSON *o = cJSON_CreateObject(), *args;
 
 	add_str(o, "name", p->name);
@@ -1109,11 +1109,12 @@ static void unknown_tool(struct mcp_session *s, const cJSON *id, const char *nam
 	size_t n = (size_t)snprintf(msg, sizeof(msg), "Unknown tool: %.100s.", name);
 	bool hinted = false;
 
-	for (size_t i = 0; i < registry.n_tool_hints && n < sizeof(msg); i++) {
-		if (!smcp_glob_match(registry.tool_hints[i]->glob, name) ||
-		    strstr(msg, registry.tool_hints[i]->text))
+	for (size_t i = 0; i < registry_view()->n_tool_hints && n < sizeof(msg); i++) {
+		if (!smcp_glob_match(registry_view()->tool_hints[i]->glob, name) ||
+		    strstr(msg, registry_view()->tool_hints[i]->text))
 			continue;
-		n += (size_t)snprintf(msg + n, sizeof(msg) - n, " %s", registry.tool_hints[i]->text);
+		n += (size_t)snprintf(msg + n, sizeof(msg) - n, " %s",
+				      registry_view()->tool_hints[i]->text);
 		hinted = true;
 	}
 	if (!hinted && n < sizeof(msg))
@@ -1477,10 +1478,10 @@ static void answer(struct mcp_session *s, const cJSON *id, cJSON *result, int co
                                                                                            \
 		answer(s, id, r, code, msg);                                               \
 	}
-LIST_METHOD(m_tools_list, "tools", registry.n_tools, tool_item)
-LIST_METHOD(m_resources_list, "resources", registry.n_resources, plain_resource_item)
-LIST_METHOD(m_templates_list, "resourceTemplates", registry.n_resources, template_item)
-LIST_METHOD(m_prompts_list, "prompts", registry.n_prompts, prompt_item)
+LIST_METHOD(m_tools_list, "tools", registry_view()->n_tools, tool_item)
+LIST_METHOD(m_resources_list, "resources", registry_view()->n_resources, plain_resource_item)
+LIST_METHOD(m_templates_list, "resourceTemplates", registry_view()->n_resources, template_item)
+LIST_METHOD(m_prompts_list, "prompts", registry_view()->n_prompts, prompt_item)
 
 #define RESULT_METHOD(fn, call)                                                            \
 	static void fn(struct mcp_session *s, const cJSON *id, const cJSON *params)        \

@@ -188,7 +188,7 @@ static void test_descriptors(void)
 	rd.uri = NULL;
 	CHECK_INT(registry_add_resource(&owner_a, &rd, false), -EINVAL);
 	CHECK_INT(registry_add_resource(&owner_a, NULL, false), -EINVAL);
-	CHECK_INT(registry.n_resources, 0);
+	CHECK_INT(registry_view()->n_resources, 0);
 
 	UNIT_CASE("tool descriptors");
 	td.sz = offsetof(struct smcp_tool_desc, data);
@@ -216,7 +216,7 @@ static void test_descriptors(void)
 	td.output_schema = "[]";
 	CHECK_INT(registry_add_tool(&owner_a, &td), -EINVAL);
 	td.output_schema = NULL;
-	CHECK_INT(registry.n_tools, 2);
+	CHECK_INT(registry_view()->n_tools, 2);
 	/* no input schema: an empty object schema */
 	CHECK(registry_find_tool("Ok.name-1_x") && registry_find_tool("Ok.name-1_x")->input_schema);
 
@@ -245,7 +245,7 @@ static void test_descriptors(void)
 	CHECK_INT(registry_add_prompt(&owner_a, &pd), -EINVAL);
 	pd.sz = sizeof(pd);
 	CHECK_INT(registry_add_prompt(&owner_a, &pd), 0);
-	CHECK_INT(registry.n_prompts, 1);
+	CHECK_INT(registry_view()->n_prompts, 1);
 	registry_free();
 }
 
@@ -298,9 +298,9 @@ static void test_duplicates_and_owners(void)
 	CHECK_INT(add_prompt(&owner_b, "dup_prompt"), -EEXIST);
 	/* a tool and a prompt may share a name: different namespaces */
 	CHECK_INT(add_prompt(&owner_b, "dup_tool"), 0);
-	CHECK_INT(registry.n_resources, 2);
-	CHECK_INT(registry.n_tools, 1);
-	CHECK_INT(registry.n_prompts, 2);
+	CHECK_INT(registry_view()->n_resources, 2);
+	CHECK_INT(registry_view()->n_tools, 1);
+	CHECK_INT(registry_view()->n_prompts, 2);
 
 	UNIT_CASE("remove by owner");
 	CHECK_INT(add_res(&owner_b, "b://1", false), 0);
@@ -308,33 +308,33 @@ static void test_duplicates_and_owners(void)
 	CHECK_INT(add_res(&owner_b, "b://3", false), 0);
 	CHECK_INT(add_tool(&owner_b, "b_tool", NULL), 0);
 	CHECK_INT(add_tool(&owner_a, "a_tool", NULL), 0);
-	gen = registry.generation;
+	gen = registry_view()->generation;
 	registry_remove_owner(&owner_a);
-	CHECK(registry.generation != gen);
+	CHECK(registry_view()->generation != gen);
 	CHECK(registry_find_resource("dup://r") == NULL);
 	CHECK(registry_find_resource("a://2") == NULL);
 	CHECK(registry_find_tool("dup_tool") == NULL);
 	CHECK(registry_find_tool("a_tool") == NULL);
 	CHECK(registry_find_prompt("dup_prompt") == NULL);
-	CHECK_INT(registry.n_resources, 3);
-	CHECK_INT(registry.n_tools, 1);
-	CHECK_INT(registry.n_prompts, 1);
+	CHECK_INT(registry_view()->n_resources, 3);
+	CHECK_INT(registry_view()->n_tools, 1);
+	CHECK_INT(registry_view()->n_prompts, 1);
 	/* what is left keeps its registration order */
-	if (registry.n_resources == 3) {
-		CHECK_STR(registry.resources[0]->uri, "dup://{t}");
-		CHECK_STR(registry.resources[1]->uri, "b://1");
-		CHECK_STR(registry.resources[2]->uri, "b://3");
+	if (registry_view()->n_resources == 3) {
+		CHECK_STR(registry_view()->resources[0]->uri, "dup://{t}");
+		CHECK_STR(registry_view()->resources[1]->uri, "b://1");
+		CHECK_STR(registry_view()->resources[2]->uri, "b://3");
 	}
 	/* the name is free again */
 	CHECK_INT(add_tool(&owner_b, "dup_tool", NULL), 0);
 	CHECK_INT(add_res(&owner_b, "dup://r", false), 0);
-	gen = registry.generation;
+	gen = registry_view()->generation;
 	registry_remove_owner(&owner_a); /* nothing left: no change */
-	CHECK_INT(registry.generation, gen);
+	CHECK_INT(registry_view()->generation, gen);
 	registry_remove_owner(&owner_b);
-	CHECK_INT(registry.n_resources, 0);
-	CHECK_INT(registry.n_tools, 0);
-	CHECK_INT(registry.n_prompts, 0);
+	CHECK_INT(registry_view()->n_resources, 0);
+	CHECK_INT(registry_view()->n_tools, 0);
+	CHECK_INT(registry_view()->n_prompts, 0);
 	registry_free();
 }
 

@@ -43,10 +43,24 @@ sys.path.insert(0, HERE)
 import mcp_bench as mb  # noqa: E402 - the same client and measures
 
 
+def own_flags(daemon):
+    """The flags that keep a build to its own plugins, in-process, where it
+    has them: a build from before the service and the plugin search path
+    (`--standalone`, `--no-default-plugins`) is always both."""
+    out = subprocess.run([daemon, "--help"], capture_output=True, text=True).stdout
+    return [f for f in ("--standalone", "--no-default-plugins") if f in out]
+
+
+def plugins_of(daemon, a):
+    """--plugin-dir when given, else the plugins built beside the daemon (a
+    build's own: an older host refuses a newer plugin's ABI)."""
+    return a.plugin_dir or os.path.join(os.path.dirname(os.path.dirname(daemon)), "plugins")
+
+
 def spec(daemon, plugin_dir, name):
     return {"name": name, "key": name, "kind": "schedmcp", "label": name,
-            "cmd": [daemon, "--standalone", "--no-default-plugins", "--log-level", "warning",
-                    "--plugin-dir", plugin_dir]}
+            "cmd": [daemon] + own_flags(daemon) + ["--log-level", "warning",
+                                                   "--plugin-dir", plugin_dir]}
 
 
 def kinds_of(a):
@@ -127,7 +141,7 @@ def measure(a, daemons):
     out = {name: {k: {"cpu": [], "lat": []} for k in labels} for name, _ in daemons}
     try:
         for name, d in daemons:
-            s = mb.Server(spec(d, a.plugin_dir, name))
+            s = mb.Server(spec(d, plugins_of(d, a), name))
             servers[name] = s
             s.initialize()
             for k, m, p in kinds:
@@ -135,7 +149,7 @@ def measure(a, daemons):
                 out[name][k]["bytes"] = len(json.dumps(r, separators=(",", ":")))
                 mb.latency_samples(s, m, p, a.warmup)
             if a.init_sessions:
-                services[name] = Service(d, a.plugin_dir)
+                services[name] = Service(d, plugins_of(d, a))
                 for _ in range(a.init_sessions):
                     services[name].session()
                 out[name]["initialize"]["bytes"] = services[name].bytes
@@ -207,7 +221,8 @@ def main():
     build = os.environ.get("SMCP_BUILD_DIR", os.path.join(root, "build"))
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--daemon", action="append", help="a schedmcp binary (repeat to compare)")
-    ap.add_argument("--plugin-dir", default=os.path.join(build, "plugins"))
+    ap.add_argument("--plugin-dir", help="the plugins every daemon loads (default: each "
+                    "build's own, beside its core/schedmcp)")
     ap.add_argument("--uri", action="append",
                     help="a large resource to read (repeat; default metrics://catalog)")
     ap.add_argument("--tool", default="poll_events", help="the small tool to call")

@@ -219,6 +219,12 @@ class Client:
             raise RuntimeError(f"read {uri}: {r['error']}")
         return json.loads(r["result"]["contents"][0]["text"])
 
+    def plugin_state(self, name):
+        """name's row in schedmcp://plugins (state, reason, tools...), or
+        None when the daemon does not list it."""
+        rows = [p for p in self.read_json("schedmcp://plugins")["plugins"] if p["name"] == name]
+        return rows[0] if rows else None
+
     def close(self, timeout=10.0):
         try:
             self.proc.stdin.close()

@@ -30,6 +30,8 @@ BUILD = mcp_client.BUILD
 # bound gets room for that (rss_limit_kb); time limits are the meson
 # time-out multiplier's business.
 SANITIZED = os.environ.get("SMCP_SANITIZED") == "1"
+# The core's default max_result_bytes: no answer a plugin gives may be longer.
+MAX_RESULT_BYTES = 98304
 
 
 def rss_limit_kb(kb):
@@ -93,6 +95,11 @@ class Checker:
                 print(f"ERROR [{fn.__name__}]\n{traceback.format_exc()}", file=sys.stderr,
                       flush=True)
             print(f"  {fn.__name__}: {status} ({time.monotonic() - t0:.2f}s)", flush=True)
+        return self.done()
+
+    def done(self):
+        """Print the count line and return the exit code; what run() ends
+        with, and what a script that calls check() without cases ends with."""
         print(f"{self.name}: {self.passed} passed, {self.failed} failed"
               + (f", {self.skipped} cases skipped" if self.skipped else ""), flush=True)
         if self.failed:
@@ -101,12 +108,34 @@ class Checker:
             return SKIP
         return 0
 
+    def small(self, resp, what):
+        """resp, a whole answer, stays under the core's max_result_bytes."""
+        self.check(len(json.dumps(resp)) < MAX_RESULT_BYTES, f"{what} under the size limit")
+        return resp
+
+    def entry_only(self, so):
+        """so exports the plugin ABI's entry point and nothing else (not
+        checked where binutils' nm is missing)."""
+        syms = exported_symbols(so)
+        if syms is not None:
+            self.check(syms == ["schedmcp_plugin_entry"], f"only the entry is exported: {syms}")
+
     def main(self):
         only = [a for a in sys.argv[1:] if a.startswith("test_")]
         sys.exit(self.run(only or None))
 
 
 # ---------------------------------------------------------------- plugins
+
+def exported_symbols(so):
+    """The names so's dynamic symbol table defines (nm -D), or None where
+    nm is missing."""
+    nm = shutil.which("nm")
+    if not nm:
+        return None
+    out = subprocess.run([nm, "-D", "--defined-only", so], capture_output=True, text=True).stdout
+    return [ln.split()[-1] for ln in out.splitlines() if ln.strip()]
+
 
 _made = []
 

@@ -431,17 +431,18 @@ def build_specs(a, empty_dir):
     bpf = sorted(n for n, p in plugins.items() if uses_bpf(p))
     specs.append({"name": "schedmcp", "key": "smcp", "kind": "schedmcp",
                   "label": "schedmcp (" + (",".join(sorted(plugins)) or "no plugins built") + ")",
-                  "cmd": base + ["--plugin-dir", a.plugin_dir], "uri": "schedmcp://plugins",
+                  "cmd": base + ["--plugin-dir", a.plugin_dir, "--no-default-plugins"], "uri": "schedmcp://plugins",
                   "plugins": sorted(plugins), "bpf_plugins": bpf})
     if bpf:
         nobpf = sorted(set(plugins) - set(bpf))
         specs.append({"name": "schedmcp-nobpf", "key": "smcp_nobpf", "kind": "schedmcp",
                       "label": "schedmcp without BPF plugins (" + ",".join(nobpf) + ")",
-                      "cmd": base + ["--plugin-dir", a.plugin_dir, "--disable", ",".join(bpf)],
+                      "cmd": base + ["--plugin-dir", a.plugin_dir, "--no-default-plugins",
+                                     "--disable", ",".join(bpf)],
                       "uri": "schedmcp://plugins", "plugins": nobpf, "bpf_plugins": []})
     specs.append({"name": "schedmcp-core", "key": "smcp_core", "kind": "schedmcp",
                   "label": "schedmcp core only (empty plugin dir)",
-                  "cmd": base + ["--plugin-dir", empty_dir], "uri": "schedmcp://plugins",
+                  "cmd": base + ["--plugin-dir", empty_dir, "--no-default-plugins"], "uri": "schedmcp://plugins",
                   "plugins": [], "bpf_plugins": []})
     if a.peer_node and a.peer_js:
         specs.append({"name": "server-everything", "key": "peer", "kind": "peer",

@@ -31,13 +31,16 @@ static const char usage[] =
 	"\n"
 	"Options:\n"
 	"  -c, --config FILE      config file (default " SMCP_DEFAULT_CONFIG " if it exists)\n"
-	"  -p, --plugin-dir DIR   load plugins from DIR (root-owned, not writable by others)\n"
-	"  -e, --enable LIST      load only these plugins (comma-separated names)\n"
+	"  -p, --plugin-dir DIR   also load plugins from DIR, searched before the default\n"
+	"                         directory (repeatable; the first plugin of a name wins;\n"
+	"                         root-owned, not writable by others)\n"
+	"      --no-default-plugins\n"
+	"                         search only the --plugin-dir directories\n"
+	"  -e, --enable LIST      load only these plugins (names separated by commas or spaces)\n"
 	"  -d, --disable LIST     do not load these plugins\n"
 	"  -o, --set SEC.KEY=VAL  set a config key over the file's value (SEC: core or a plugin;\n"
-	"                         repeatable), e.g. --set sched_latency.max_events_per_s=500\n"
-	"      --stats-socket-path PATH\n"
-	"                         the scheduler's scx_stats socket (--set scx_stats.socket_path=PATH)\n"
+	"                         repeatable), e.g. --set core.page_size=50\n"
+	"%s"
 	"      --list-plugins     list plugins with version, state and the reason when not loaded\n"
 	"      --check-config     validate the config and report every error, then exit\n"
 	"      --help-config      list every config key with its type, default and meaning\n"
@@ -54,9 +57,19 @@ static const char usage[] =
 	"  -h, --help             this text\n"
 	"  -V, --version          version and plugin ABI\n";
 
-void cli_help(void)
+void cli_help(const struct cli_alias *aliases)
 {
-	fputs(usage, stdout);
+	const char *split = strstr(usage, "%s");
+
+	fwrite(usage, 1, (size_t)(split - usage), stdout);
+	for (size_t i = 0; aliases && aliases[i].option && i < CLI_MAX_ALIASES; i++) {
+		char key[128];
+
+		snprintf(key, sizeof(key), "--set %s=%s", aliases[i].key, aliases[i].arg);
+		printf("      --%s %s\n                         %s %s\n", aliases[i].option,
+		       aliases[i].arg, aliases[i].help, key);
+	}
+	fputs(split + 2, stdout);
 }
 
 void cli_version(void)
@@ -65,12 +78,33 @@ void cli_version(void)
 	       SMCP_ABI_VERSION_STR, "2025-11-25");
 }
 
-int daemon_parse_args(int argc, char **argv, struct daemon_opts *o)
+/* "KEY=VALUE" for an alias or --state-dir; kept (and reachable) for the
+ * process's life, since o->sets borrows it. */
+static char *alias_sets[DAEMON_MAX_SETS];
+static char shaping[64];
+
+static int add_set(struct daemon_opts *o, const char *opt, const char *key, const char *value)
 {
-	static char state_dir_set[PATH_MAX + 32];
+	char *s;
+
+	if (o->n_sets == DAEMON_MAX_SETS || strlen(value) > PATH_MAX) {
+		fprintf(stderr, "schedmcp: --%s: value too long or too many --set options\n", opt);
+		return -EINVAL;
+	}
+	if (asprintf(&s, "%s=%s", key, value) < 0)
+		return -ENOMEM;
+	free(alias_sets[o->n_sets]);
+	alias_sets[o->n_sets] = s;
+	o->sets[o->n_sets++] = s;
+	return 0;
+}
+
+int daemon_parse_args(int argc, char **argv, const struct cli_alias *aliases,
+		      struct daemon_opts *o)
+{
 	enum { OPT_LIST = 256, OPT_CHECK, OPT_HELP_CONFIG, OPT_JSON, OPT_LOG, OPT_DAEMON,
-	       OPT_ROOT, OPT_INTERVAL, OPT_SURFACE, OPT_STATS_SOCKET, OPT_SOCKET, OPT_STANDALONE,
-	       OPT_STATE_DIR };
+	       OPT_ROOT, OPT_INTERVAL, OPT_SURFACE, OPT_SOCKET, OPT_STANDALONE,
+	       OPT_STATE_DIR, OPT_NO_DEFAULT_PLUGINS, OPT_ALIAS };
 	static const struct {
 		const char *name;
 		enum daemon_mode mode;
@@ -80,13 +114,13 @@ int daemon_parse_args(int argc, char **argv, struct daemon_opts *o)
 		{ "status", MODE_STATUS },
 		{ "mcp", MODE_SERVE },
 	};
-	static const struct option longs[] = {
+	static const struct option fixed[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "plugin-dir", required_argument, NULL, 'p' },
+		{ "no-default-plugins", no_argument, NULL, OPT_NO_DEFAULT_PLUGINS },
 		{ "enable", required_argument, NULL, 'e' },
 		{ "disable", required_argument, NULL, 'd' },
 		{ "set", required_argument, NULL, 'o' },
-		{ "stats-socket-path", required_argument, NULL, OPT_STATS_SOCKET },
 		{ "list-plugins", no_argument, NULL, OPT_LIST },
 		{ "check-config", no_argument, NULL, OPT_CHECK },
 		{ "help-config", no_argument, NULL, OPT_HELP_CONFIG },
@@ -103,9 +137,16 @@ int daemon_parse_args(int argc, char **argv, struct daemon_opts *o)
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
+	struct option longs[sizeof(fixed) / sizeof(fixed[0]) + CLI_MAX_ALIASES];
+	size_t n_fixed = sizeof(fixed) / sizeof(fixed[0]) - 1, n_alias = 0;
 	char *end;
-	int c;
+	int c, idx;
 
+	memcpy(longs, fixed, n_fixed * sizeof(fixed[0]));
+	for (; aliases && aliases[n_alias].option && n_alias < CLI_MAX_ALIASES; n_alias++)
+		longs[n_fixed + n_alias] = (struct option){ aliases[n_alias].option,
+							    required_argument, NULL, OPT_ALIAS };
+	memset(&longs[n_fixed + n_alias], 0, sizeof(longs[0]));
 	o->mode = MODE_SERVE;
 	o->report_interval_s = 1.0;
 	for (size_t i = 0; argc > 1 && i < sizeof(commands) / sizeof(commands[0]); i++) {
@@ -117,7 +158,7 @@ int daemon_parse_args(int argc, char **argv, struct daemon_opts *o)
 			break;
 		}
 	}
-	while ((c = getopt_long(argc, argv, "c:p:e:d:o:hV", longs, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:p:e:d:o:hV", longs, &idx)) != -1) {
 		switch (c) {
 		case 'c':
 			o->config_path = optarg;
@@ -125,8 +166,17 @@ int daemon_parse_args(int argc, char **argv, struct daemon_opts *o)
 			o->shaping = "--config";
 			break;
 		case 'p':
-			o->plugin_dir = optarg;
+			if (o->n_plugin_dirs == DAEMON_MAX_PLUGIN_DIRS) {
+				fprintf(stderr, "schedmcp: at most %d --plugin-dir options\n",
+					DAEMON_MAX_PLUGIN_DIRS);
+				return -EINVAL;
+			}
+			o->plugin_dirs[o->n_plugin_dirs++] = optarg;
 			o->shaping = "--plugin-dir";
+			break;
+		case OPT_NO_DEFAULT_PLUGINS:
+			o->no_default_plugins = true;
+			o->shaping = "--no-default-plugins";
 			break;
 		case 'e':
 			o->enable = optarg;
@@ -150,24 +200,18 @@ int daemon_parse_args(int argc, char **argv, struct daemon_opts *o)
 			o->sets[o->n_sets++] = optarg;
 			o->shaping = "--set";
 			break;
-		case OPT_STATS_SOCKET:
-			o->stats_socket_path = optarg;
-			o->shaping = "--stats-socket-path";
+		case OPT_ALIAS:
+			if (add_set(o, longs[idx].name, aliases[idx - (int)n_fixed].key, optarg))
+				return -EINVAL;
+			snprintf(shaping, sizeof(shaping), "--%s", longs[idx].name);
+			o->shaping = shaping;
 			break;
 		case OPT_SOCKET:
 			o->socket_path = optarg;
 			break;
 		case OPT_STATE_DIR:
-			/* a shorthand for --set: one buffer, so the last one wins */
-			if ((size_t)snprintf(state_dir_set, sizeof(state_dir_set),
-					     "core.state_dir=%s",
-					     optarg) >= sizeof(state_dir_set) ||
-			    o->n_sets == DAEMON_MAX_SETS) {
-				fprintf(stderr, "schedmcp: --state-dir: path too long or too many "
-						"--set options\n");
+			if (add_set(o, "state-dir", "core.state_dir", optarg))
 				return -EINVAL;
-			}
-			o->sets[o->n_sets++] = state_dir_set;
 			o->shaping = "--state-dir";
 			break;
 		case OPT_STANDALONE:
@@ -297,7 +341,7 @@ void cli_print_errors(const struct config *cfg)
 			cfg->n_errors, cfg->n_errors == 1 ? "" : "s");
 }
 
-int cli_check_config(const struct config *cfg, const char *plugin_dir)
+int cli_check_config(const struct config *cfg, const char *search_path)
 {
 	size_t n, on = 0;
 	struct smcp_host *const *all = loader_plugins(&n);
@@ -308,8 +352,8 @@ int cli_check_config(const struct config *cfg, const char *plugin_dir)
 	}
 	for (size_t i = 0; i < n; i++)
 		on += all[i]->state == PLUGIN_LOADED;
-	printf("%s: OK (plugin directory %s: %zu plugin%s found, %zu enabled)\n", cfg->path,
-	       plugin_dir, n, n == 1 ? "" : "s", on);
+	printf("%s: OK (plugin search path %s: %zu plugin%s found, %zu enabled)\n", cfg->path,
+	       search_path, n, n == 1 ? "" : "s", on);
 	return 0;
 }
 

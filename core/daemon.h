@@ -27,7 +27,12 @@ struct daemon_opts {
 	enum daemon_mode mode;
 	const char *config_path; /* NULL: the default path if it exists */
 	bool config_explicit;
-	const char *plugin_dir;  /* NULL: config or default */
+	/* --plugin-dir, searched in this order before the default directory
+	 * ([core] plugin_dir, else the stock one) */
+#define DAEMON_MAX_PLUGIN_DIRS 16
+	const char *plugin_dirs[DAEMON_MAX_PLUGIN_DIRS];
+	size_t n_plugin_dirs;
+	bool no_default_plugins; /* --no-default-plugins: only the --plugin-dir ones */
 	const char *enable, *disable;
 	const char *fs_root;
 	const char *log_level;
@@ -37,9 +42,8 @@ struct daemon_opts {
 #define DAEMON_MAX_SETS 64
 	const char *sets[DAEMON_MAX_SETS];
 	size_t n_sets;
-	const char *stats_socket_path; /* scxtop's flag: [plugin scx_stats] socket_path */
-	const char *socket_path;       /* --socket: [core] socket_path */
-	bool standalone;	       /* --standalone: never bridge */
+	const char *socket_path; /* --socket: [core] socket_path */
+	bool standalone;	 /* --standalone: never bridge */
 	/* an option that shapes the server (plugins, config keys, fs root) was
 	 * given: a running service cannot honour it, so serve in-process */
 	const char *shaping;
@@ -52,18 +56,34 @@ struct core_limits {
 	const char *user, *socket_path, *socket_group;
 };
 
-/* Parse argv; on a usage error prints why to stderr and returns -EINVAL. */
-int daemon_parse_args(int argc, char **argv, struct daemon_opts *o);
+/*
+ * An option that is a shorthand for --set SECTION.KEY=VALUE, for flags users
+ * bring from other tools. The wiring at the top (core/main.c) names them,
+ * since the key may be a plugin's; the parser and --help only pass them on.
+ */
+struct cli_alias {
+	const char *option; /* long option, without the dashes */
+	const char *arg;    /* its argument's name in --help */
+	const char *key;    /* SECTION.KEY it sets */
+	const char *help;   /* one line for --help */
+};
+#define CLI_MAX_ALIASES 8
+
+/* Parse argv; aliases: NULL or a table ended by { 0 }. On a usage error
+ * prints why to stderr and returns -EINVAL. */
+int daemon_parse_args(int argc, char **argv, const struct cli_alias *aliases,
+		      struct daemon_opts *o);
 
 /* Load the config and check the core's keys. Every error is appended to
  * cfg->errors. Returns 0 or -errno for a failure that stops everything. */
 int daemon_read_config(const struct daemon_opts *o, struct config *cfg, struct core_limits *lim);
-/* Find the plugins and check their config sections (after
- * daemon_read_config). */
-int daemon_discover(const struct daemon_opts *o, struct config *cfg, char **ret_plugin_dir);
+/* Find the plugins along the search path and check their config sections
+ * (after daemon_read_config). *ret_search_path: the directories searched,
+ * for a person ("DIR, DIR"; the caller frees it). */
+int daemon_discover(const struct daemon_opts *o, struct config *cfg, char **ret_search_path);
 /* Both. */
 int daemon_configure(const struct daemon_opts *o, struct config *cfg, struct core_limits *lim,
-		     char **ret_plugin_dir);
+		     char **ret_search_path);
 
 /* The core's own config keys (for --help-config and validation). */
 extern const struct smcp_config_key core_config_keys[];
@@ -73,12 +93,12 @@ int daemon_start(const struct core_limits *lim);
 void daemon_stop(void);
 
 /* CLI output (core/cli.c, the human-facing code allowed to write stdout). */
-void cli_help(void);
+void cli_help(const struct cli_alias *aliases);
 void cli_version(void);
 void cli_help_config(void);
 int cli_list_plugins(bool json);
 int cli_list_surface(void);
-int cli_check_config(const struct config *cfg, const char *plugin_dir);
+int cli_check_config(const struct config *cfg, const char *search_path);
 void cli_print_errors(const struct config *cfg);
 int report_run(const struct daemon_opts *o);
 /*

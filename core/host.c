@@ -5,6 +5,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +16,10 @@
 #include "loop.h"
 #include "metrics.h"
 #include "privs.h"
-#include "work.h"
 #include "registry.h"
 #include "result.h"
+#include "steps.h"
+#include "work.h"
 
 static char *fs_root;
 static int fs_root_fd = -1;
@@ -97,32 +99,275 @@ static int reg_result(struct smcp_host *h, const char *what, const char *name, i
 	return err;
 }
 
+/*
+ * What a plugin passes and returns is read as the ABI minor it declares
+ * (plugin.h: abi_minor). The core registers with today's layouts.
+ */
+static bool built_before_1_2(const struct smcp_host *h)
+{
+	return h && h->info && h->info->abi_minor < 2;
+}
+
+/*
+ * Plugins built before ABI 1.2 said "answer later" with 1, which 1.2 made a
+ * success like any positive value (plugin.h, SMCP_PENDING). Their read,
+ * tool and prompt functions are registered behind a trampoline that turns
+ * their 1 into SMCP_PENDING: else the call would be answered at once and
+ * freed, and the plugin's call_complete() later would touch freed memory.
+ * The trampoline takes the handler's data, so the completion function that
+ * shares it is wrapped too. The records live as long as the plugin
+ * (host_release).
+ */
+struct host_compat {
+	struct host_compat *next;
+	struct smcp_host *owner;
+	bool warned; /* about 1.2's SMCP_PENDING from this handler */
+	union {
+		smcp_read_fn read;
+		smcp_tool_fn tool;
+		smcp_prompt_fn prompt;
+	} fn;
+	smcp_complete_fn complete;
+	void *data;
+};
+
+static int pending_1_0(struct host_compat *hc, int ret)
+{
+	if (ret == SMCP_PENDING && !hc->warned) {
+		/* fine here, an internal error on the 1.0 and 1.1 hosts the
+		 * plugin says it loads on: tell its author while it is easy */
+		hc->warned = true;
+		log_msg(SMCP_LOG_WARNING, hc->owner->name, "declares plugin ABI 1.%u but returned "
+			"1.2's SMCP_PENDING, which older hosts take for an error: return "
+			"SMCP_PENDING_1_0, or declare 1.2", hc->owner->info->abi_minor);
+	}
+	return ret == SMCP_PENDING_1_0 ? SMCP_PENDING : ret;
+}
+
+static int compat_read(void *data, struct smcp_call *call, const char *uri,
+		       const struct smcp_args *vars, struct smcp_result *res)
+{
+	struct host_compat *hc = data;
+
+	return pending_1_0(hc, hc->fn.read(hc->data, call, uri, vars, res));
+}
+
+static int compat_tool(void *data, struct smcp_call *call, const struct smcp_args *args,
+		       struct smcp_result *res)
+{
+	struct host_compat *hc = data;
+
+	return pending_1_0(hc, hc->fn.tool(hc->data, call, args, res));
+}
+
+static int compat_prompt(void *data, struct smcp_call *call, const struct smcp_args *args,
+			 struct smcp_result *res)
+{
+	struct host_compat *hc = data;
+
+	return pending_1_0(hc, hc->fn.prompt(hc->data, call, args, res));
+}
+
+static int compat_complete(void *data, const char *arg_name, const char *prefix,
+			   const struct smcp_args *context, struct smcp_completion *out)
+{
+	struct host_compat *hc = data;
+
+	return hc->complete(hc->data, arg_name, prefix, context, out);
+}
+
+static struct host_compat *compat_new(struct smcp_host *h, smcp_complete_fn complete,
+				      void *data)
+{
+	struct host_compat *hc = calloc(1, sizeof(*hc));
+
+	if (!hc)
+		return NULL;
+	hc->owner = h;
+	hc->complete = complete;
+	hc->data = data;
+	hc->next = h->compat;
+	h->compat = hc;
+	return hc;
+}
+
+void host_release(struct smcp_host *h)
+{
+	while (h && h->compat) {
+		struct host_compat *next = h->compat->next;
+
+		free(h->compat);
+		h->compat = next;
+	}
+}
+
+/* A copy of the descriptor of size sz at d, as much of it as this host
+ * knows; the copy keeps d's sz, so the registry reads just as much of it. */
+#define DESC_COPY(dst, d)                                                                          \
+	do {                                                                                       \
+		memset(&(dst), 0, sizeof(dst));                                                    \
+		memcpy(&(dst), (d), (d)->sz < sizeof(dst) ? (d)->sz : sizeof(dst));                \
+	} while (0)
+
+/* The registry's size check, so that only descriptors it would take are
+ * copied and wrapped. */
+#define DESC_WHOLE(d, type) ((d) && (d)->sz >= offsetof(type, data) + sizeof((d)->data))
+
+static int register_resource(struct smcp_host *h, const struct smcp_resource_desc *d,
+			     bool is_template)
+{
+	const char *what = is_template ? "resource template" : "resource";
+	struct smcp_resource_desc copy;
+	struct host_compat *hc;
+	int err = check_reg(h, what, d ? d->uri : NULL);
+
+	if (err)
+		return err;
+	if (built_before_1_2(h) && DESC_WHOLE(d, struct smcp_resource_desc) && d->read) {
+		DESC_COPY(copy, d);
+		hc = compat_new(h, d->complete, d->data);
+		if (!hc)
+			return -ENOMEM;
+		hc->fn.read = d->read;
+		copy.read = compat_read;
+		copy.complete = d->complete ? compat_complete : NULL;
+		copy.data = hc;
+		d = &copy;
+	}
+	return reg_result(h, what, d ? d->uri : NULL, registry_add_resource(h, d, is_template));
+}
+
 static int api_register_resource(struct smcp_host *h, const struct smcp_resource_desc *d)
 {
-	int err = check_reg(h, "resource", d ? d->uri : NULL);
-
-	return err ? err : reg_result(h, "resource", d ? d->uri : NULL, registry_add_resource(h, d, false));
+	return register_resource(h, d, false);
 }
 
 static int api_register_template(struct smcp_host *h, const struct smcp_resource_desc *d)
 {
-	int err = check_reg(h, "resource template", d ? d->uri : NULL);
-
-	return err ? err : reg_result(h, "resource template", d ? d->uri : NULL, registry_add_resource(h, d, true));
+	return register_resource(h, d, true);
 }
 
 static int api_register_tool(struct smcp_host *h, const struct smcp_tool_desc *d)
 {
+	struct smcp_tool_desc copy;
+	struct host_compat *hc;
 	int err = check_reg(h, "tool", d ? d->name : NULL);
 
-	return err ? err : reg_result(h, "tool", d ? d->name : NULL, registry_add_tool(h, d));
+	if (err)
+		return err;
+	if (built_before_1_2(h) && DESC_WHOLE(d, struct smcp_tool_desc) && d->call) {
+		DESC_COPY(copy, d);
+		hc = compat_new(h, NULL, d->data);
+		if (!hc)
+			return -ENOMEM;
+		hc->fn.tool = d->call;
+		copy.call = compat_tool;
+		copy.data = hc;
+		d = &copy;
+	}
+	return reg_result(h, "tool", d ? d->name : NULL, registry_add_tool(h, d));
+}
+
+#define PROMPT_MAX_ARGS 64
+
+/*
+ * The prompt's arguments in today's layout, into out (n_args entries): the
+ * 1.0 layout (no sz) from a plugin built before 1.2; else entries stepped
+ * by args[0].sz, which must cover every 1.2 member and be the same in each.
+ */
+static int prompt_args_read(const struct smcp_host *h, const struct smcp_prompt_desc *d,
+			    struct smcp_prompt_arg *out)
+{
+	const size_t min = offsetof(struct smcp_prompt_arg, type) + sizeof(out->type);
+	const char *at = (const char *)d->args;
+	size_t step;
+
+	if (built_before_1_2(h)) {
+		const struct smcp_prompt_arg_1_0 *old = (const void *)d->args;
+
+		for (size_t i = 0; i < d->n_args; i++) {
+			/* the 1.0 layout starts with a pointer, and no object
+			 * lives in the first page: this is 1.2's sz, from a
+			 * plugin built against the 1.2 header that declares an
+			 * older minor (plugin.h, struct smcp_prompt_arg) */
+			if ((uintptr_t)old[i].name < 4096) {
+				log_msg(SMCP_LOG_ERROR, h->name, "prompt '%s': declares plugin ABI "
+					"1.%u, whose prompt arguments have no sz, but args[%zu] "
+					"starts with %zu: pass struct smcp_prompt_arg_1_0 entries, "
+					"or declare 1.2", d->name ? d->name : "(null)",
+					h->info->abi_minor, i, (size_t)(uintptr_t)old[i].name);
+				return -EINVAL;
+			}
+			out[i] = (struct smcp_prompt_arg){
+				.sz = sizeof(*out),
+				.name = old[i].name,
+				.description = old[i].description,
+				.required = old[i].required,
+				.type = old[i].type,
+			};
+		}
+		return 0;
+	}
+	step = d->args[0].sz;
+	if (step < min || step > 4096 || step % _Alignof(struct smcp_prompt_arg)) {
+		log_msg(SMCP_LOG_ERROR, h->name, "prompt '%s': args[0].sz is %zu: set every "
+			"argument's sz to sizeof(struct smcp_prompt_arg) (plugin ABI 1.2)",
+			d->name ? d->name : "(null)", step);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < d->n_args; i++) {
+		const struct smcp_prompt_arg *a = (const void *)(at + i * step);
+
+		if (a->sz != step) {
+			log_msg(SMCP_LOG_ERROR, h->name, "prompt '%s': args[%zu].sz is %zu, "
+				"args[0].sz %zu: set every argument's sz to "
+				"sizeof(struct smcp_prompt_arg)", d->name ? d->name : "(null)", i,
+				a->sz, step);
+			return -EINVAL;
+		}
+		out[i] = (struct smcp_prompt_arg){
+			.sz = sizeof(*out),
+			.name = a->name,
+			.description = a->description,
+			.required = a->required,
+			.type = a->type,
+		};
+	}
+	return 0;
 }
 
 static int api_register_prompt(struct smcp_host *h, const struct smcp_prompt_desc *d)
 {
+	struct smcp_prompt_arg args[PROMPT_MAX_ARGS];
+	struct smcp_prompt_desc copy;
+	struct host_compat *hc;
 	int err = check_reg(h, "prompt", d ? d->name : NULL);
 
-	return err ? err : reg_result(h, "prompt", d ? d->name : NULL, registry_add_prompt(h, d));
+	if (err)
+		return err;
+	/* what the registry would refuse anyway goes to it as it is */
+	if (DESC_WHOLE(d, struct smcp_prompt_desc) && d->get && d->n_args &&
+	    d->n_args <= PROMPT_MAX_ARGS && d->args) {
+		DESC_COPY(copy, d);
+		err = prompt_args_read(h, d, args);
+		if (err)
+			return reg_result(h, "prompt", d->name, err);
+		copy.args = args;
+		d = &copy;
+	}
+	if (built_before_1_2(h) && DESC_WHOLE(d, struct smcp_prompt_desc) && d->get) {
+		if (d != &copy)
+			DESC_COPY(copy, d);
+		hc = compat_new(h, d->complete, d->data);
+		if (!hc)
+			return -ENOMEM;
+		hc->fn.prompt = d->get;
+		copy.get = compat_prompt;
+		copy.complete = d->complete ? compat_complete : NULL;
+		copy.data = hc;
+		d = &copy;
+	}
+	return reg_result(h, "prompt", d ? d->name : NULL, registry_add_prompt(h, d));
 }
 
 static int api_add_instructions(struct smcp_host *h, const char *text)
@@ -137,6 +382,23 @@ static int api_add_tool_hint(struct smcp_host *h, const char *glob, const char *
 	int err = check_reg(h, "tool hint", glob);
 
 	return err ? err : reg_result(h, "tool hint", glob, registry_add_tool_hint(h, glob, text));
+}
+
+static int api_register_prompt_step(struct smcp_host *h, const struct smcp_prompt_step *d)
+{
+	const char *topic = d && d->topic ? d->topic : NULL;
+	int err = check_reg(h, "prompt step", topic);
+
+	return err ? err : reg_result(h, "prompt step", topic, steps_add(h, d));
+}
+
+static int api_register_prompt_completion(struct smcp_host *h, const char *arg,
+					  smcp_complete_fn fn, void *data)
+{
+	int err = check_reg(h, "prompt completion", arg);
+
+	return err ? err : reg_result(h, "prompt completion", arg,
+				      steps_add_completer(h, arg, fn, data));
 }
 
 __attribute__((format(printf, 3, 4))) static void api_log(struct smcp_host *h,
@@ -281,7 +543,9 @@ static int api_call_complete(struct smcp_call *c, int err)
 	if (!c || !c->pending || c->finished)
 		return -EINVAL;
 	c->finished = true;
-	c->ops->complete(c, err == SMCP_PENDING ? -EINVAL : err);
+	if (err == SMCP_PENDING || (built_before_1_2(c->owner) && err == SMCP_PENDING_1_0))
+		err = -EINVAL;
+	c->ops->complete(c, err);
 	return 0;
 }
 
@@ -408,4 +672,6 @@ const struct smcp_host_api host_api = {
 	.add_instructions = api_add_instructions,
 	.add_tool_hint = api_add_tool_hint,
 	.metric_window = metrics_api_window,
+	.register_prompt_step = api_register_prompt_step,
+	.register_prompt_completion = api_register_prompt_completion,
 };

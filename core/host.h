@@ -31,12 +31,16 @@ struct smcp_host {
 	const struct config_section *cfg;
 	bool in_init;
 	bool fini_done;
+	struct host_compat *compat; /* trampolines for a plugin built before 1.2 (host.c) */
 };
 
 const char *plugin_state_name(enum plugin_state s);
 
 /* The host API table given to every plugin. */
 extern const struct smcp_host_api host_api;
+/* Free what the API allocated for a plugin: call after its registrations
+ * are removed (registry_remove_owner). NULL-safe. */
+void host_release(struct smcp_host *h);
 
 /* The test-only fs root (--fs-root); "" when unset. */
 void host_set_fs_root(const char *root);

@@ -79,19 +79,96 @@ static bool valid_plugin_name(const char *s)
 	return n > 0 && n <= 64;
 }
 
+/* The next name of a list (names separated by commas and/or whitespace):
+ * its start in *ret and its length, 0 at the end. */
+static size_t list_next(const char **pos, const char **ret)
+{
+	const char *p = *pos;
+	size_t n;
+
+	while (*p == ',' || isspace((unsigned char)*p))
+		p++;
+	n = strcspn(p, ", \t\n\r\f\v");
+	*ret = p;
+	*pos = p + n;
+	return n;
+}
+
 static bool in_list(const char *list, const char *name)
 {
-	size_t n = strlen(name);
+	size_t n = strlen(name), len;
+	const char *at, *pos = list;
 
-	for (const char *p = list; p && *p;) {
-		const char *e = strchr(p, ',');
-		size_t len = e ? (size_t)(e - p) : strlen(p);
-
-		if (len == n && strncmp(p, name, n) == 0)
+	while (list && (len = list_next(&pos, &at)))
+		if (len == n && strncmp(at, name, n) == 0)
 			return true;
-		p = e ? e + 1 : NULL;
-	}
 	return false;
+}
+
+#define NAME_CMP_MAX 64
+
+/* Edit distance counting an adjacent transposition as one edit (optimal
+ * string alignment): "statss" and "shced" are one slip away from
+ * "stats" and "sched". Both strings at most NAME_CMP_MAX bytes. */
+static size_t edit_distance(const char *a, size_t na, const char *b, size_t nb)
+{
+	size_t rows[3][NAME_CMP_MAX + 1], *pp = rows[0], *prev = rows[1], *cur = rows[2];
+
+	for (size_t j = 0; j <= nb; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= na; i++) {
+		size_t *t;
+
+		cur[0] = i;
+		for (size_t j = 1; j <= nb; j++) {
+			size_t v = prev[j - 1] + (a[i - 1] != b[j - 1]);
+
+			if (prev[j] + 1 < v)
+				v = prev[j] + 1;
+			if (cur[j - 1] + 1 < v)
+				v = cur[j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    pp[j - 2] + 1 < v)
+				v = pp[j - 2] + 1;
+			cur[j] = v;
+		}
+		t = pp;
+		pp = prev;
+		prev = cur;
+		cur = t;
+	}
+	return prev[nb];
+}
+
+/*
+ * " (did you mean NAME?)" for the plugin name closest to the n bytes at
+ * name, when it is close enough to be a slip of the keyboard (one edit in a
+ * name of up to 4 bytes, two in longer ones); "" otherwise. Names of
+ * refused plugins count: the user then learns why it is refused.
+ */
+static const char *did_you_mean(const char *name, size_t n, char *buf, size_t len)
+{
+	size_t best = SIZE_MAX, limit = n > 4 ? 2 : 1;
+	const char *pick = NULL;
+
+	buf[0] = '\0';
+	if (n > NAME_CMP_MAX)
+		return buf;
+	for (size_t i = 0; i < n_plugins; i++) {
+		const char *c = plugins[i]->name;
+		size_t d;
+
+		if (!c || strlen(c) > NAME_CMP_MAX)
+			continue;
+		d = edit_distance(name, n, c, strlen(c));
+		if (d <= limit && d < best) {
+			best = d;
+			pick = c;
+		}
+	}
+	if (pick)
+		snprintf(buf, len, " (did you mean %s?)", pick);
+	return buf;
 }
 
 static struct smcp_host *find_plugin(const char *name)
@@ -151,6 +228,15 @@ static void open_one(int dir_fd, const char *dir, const char *dir_why, const cha
 		free(p->path);
 		free(p->name);
 		free(p);
+		return;
+	}
+	/* the search path's first plugin of a name wins, as in $PATH: a
+	 * later file of that name is not even opened (nothing of it runs) */
+	other = find_plugin(p->name);
+	if (other) {
+		set_reason(p, PLUGIN_REFUSED, "name '%s' is already taken by %s (earlier in the "
+			   "plugin search path)", p->name, other->path);
+		log_info("plugin %s: %s", p->path, p->reason);
 		return;
 	}
 	if (dir_fd < 0) {
@@ -282,69 +368,140 @@ static int list_candidates(int dfd, char ***ret, size_t *ret_n)
 	return err;
 }
 
+/* Every name of list must be a plugin that can load: an error for each that
+ * is not, naming where it came from (opt) and the closest name found. */
 static void check_list(struct config *cfg, const char *opt, const char *list)
 {
-	for (const char *p = list; p && *p;) {
-		const char *e = strchr(p, ',');
-		size_t len = e ? (size_t)(e - p) : strlen(p);
-		char name[80];
+	const char *at, *pos = list;
+	size_t len;
 
-		if (len && len < sizeof(name)) {
-			memcpy(name, p, len);
-			name[len] = '\0';
-			if (!find_plugin(name)) {
-				const struct smcp_host *r = NULL;
+	while (list && (len = list_next(&pos, &at))) {
+		const struct smcp_host *r = NULL;
+		char name[NAME_CMP_MAX + 1], hint[NAME_CMP_MAX + 32];
 
-				for (size_t i = 0; i < n_plugins && !r; i++)
-					if (plugins[i]->name && !strcmp(plugins[i]->name, name))
-						r = plugins[i];
-				if (r)
-					config_error(cfg, "%s: plugin '%s' cannot be loaded: %s", opt,
-						     name, r->reason ? r->reason : "refused");
-				else
-					config_error(cfg, "%s: no plugin named '%s' was found", opt, name);
-			}
+		if (len >= sizeof(name)) {
+			config_error(cfg, "%s: '%.*s...' is not a plugin name (too long)", opt,
+				     NAME_CMP_MAX, at);
+			continue;
 		}
-		p = e ? e + 1 : NULL;
+		memcpy(name, at, len);
+		name[len] = '\0';
+		if (find_plugin(name))
+			continue;
+		for (size_t i = 0; i < n_plugins && !r; i++)
+			if (plugins[i]->name && !strcmp(plugins[i]->name, name))
+				r = plugins[i];
+		if (r)
+			config_error(cfg, "%s: plugin '%s' cannot be loaded: %s", opt, name,
+				     r->reason ? r->reason : "refused");
+		else
+			config_error(cfg, "%s: no plugin named '%s' was found%s", opt, name,
+				     did_you_mean(name, len, hint, sizeof(hint)));
 	}
 }
 
-int loader_discover(const struct loader_opts *opts, struct config *cfg)
+/* Search one directory of the path. seen[] holds the directories searched
+ * so far (device, inode), so that one named twice (the stock directory
+ * given again with --plugin-dir) is searched once. */
+static int discover_dir(const struct loader_dir *ld, struct stat *seen, size_t *n_seen,
+			struct config *cfg)
 {
 	char **paths = NULL, why[PATH_MAX + 64];
 	int dfd, list_fd, err = 0;
+	struct stat st;
 	size_t n = 0;
 
-	dfd = safeopen(-1, opts->plugin_dir, SAFEOPEN_DIR, why, sizeof(why));
+	dfd = safeopen(-1, ld->path, SAFEOPEN_DIR, why, sizeof(why));
 	list_fd = dfd;
 	if (dfd == -EPERM) {
 		/* list it all the same, so each plugin shows as refused and why;
 		 * nothing in it is opened */
-		list_fd = open(opts->plugin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		list_fd = open(ld->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (list_fd < 0)
 			list_fd = -errno;
 	}
 	if (list_fd == -ENOENT || list_fd == -ENOTDIR) {
-		config_error(cfg, "plugin directory %s: %s", opts->plugin_dir, strerror(-list_fd));
+		if (ld->optional)
+			log_debug("plugin directory %s: %s; skipped", ld->path, strerror(-list_fd));
+		else
+			config_error(cfg, "plugin directory %s: %s", ld->path, strerror(-list_fd));
 	} else if (list_fd < 0) {
 		err = list_fd;
+	} else if (fstat(list_fd, &st) < 0) {
+		err = -errno;
 	} else {
+		for (size_t i = 0; i < *n_seen; i++)
+			if (seen[i].st_dev == st.st_dev && seen[i].st_ino == st.st_ino)
+				goto out;
+		seen[(*n_seen)++] = st;
 		err = list_candidates(list_fd, &paths, &n);
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (!err)
-			open_one(dfd, opts->plugin_dir, why, paths[i]);
+			open_one(dfd, ld->path, why, paths[i]);
 		free(paths[i]);
 	}
+out:
 	free(paths);
 	if (list_fd >= 0)
 		close(list_fd);
 	if (dfd >= 0 && dfd != list_fd)
 		close(dfd);
+	return err;
+}
+
+/* A [plugin NAME] section with no plugin of that name: a misspelt name is
+ * an error (with the closest name), as an unknown key is. A section that
+ * only switches a plugin off is fine: a plugin that is not there is off. */
+static void check_orphan_section(struct config *cfg, const struct config_section *s)
+{
+	char at[512], hint[NAME_CMP_MAX + 32];
+	bool on = true;
+
+	for (size_t i = 0; i < n_plugins; i++)
+		if (plugins[i]->name && !strcmp(plugins[i]->name, s->name)) {
+			/* found but refused: its refusal is reported already */
+			log_debug("%s: [plugin %s]: the plugin is not loaded (%s)",
+				  config_where(cfg, s->line, at, sizeof(at)), s->name,
+				  plugins[i]->reason ? plugins[i]->reason : "refused");
+			return;
+		}
+	if (s->n_entries == 1 && !strcmp(s->entries[0].key, "enabled") &&
+	    !config_parse_bool(s->entries[0].value, &on) && !on) {
+		log_debug("%s: [plugin %s]: no such plugin; it stays off",
+			  config_where(cfg, s->line, at, sizeof(at)), s->name);
+		return;
+	}
+	did_you_mean(s->name, strlen(s->name), hint, sizeof(hint));
+	config_error(cfg, "%s: [plugin %s]: no plugin named '%s' was found in the plugin search "
+		     "path%s", config_where(cfg, s->line, at, sizeof(at)), s->name, s->name,
+		     hint[0] ? hint : "; install it, or remove the section (or leave only "
+				      "'enabled = false' in it)");
+}
+
+int loader_discover(const struct loader_opts *opts, struct config *cfg)
+{
+	struct stat *seen = calloc(opts->n_dirs + 1, sizeof(*seen));
+	size_t n_seen = 0;
+	char at[512];
+	int err = 0;
+
+	if (!seen)
+		return -ENOMEM;
+	for (size_t i = 0; !err && i < opts->n_dirs; i++)
+		err = discover_dir(&opts->dirs[i], seen, &n_seen, cfg);
+	free(seen);
 	if (err)
 		return err;
 	check_list(cfg, "--enable", opts->enable);
 	check_list(cfg, "--disable", opts->disable);
+	if (opts->only) {
+		char where[600];
+
+		snprintf(where, sizeof(where), "%s: plugins",
+			 config_where(cfg, opts->only_line, at, sizeof(at)));
+		check_list(cfg, where, opts->only);
+	}
 	for (size_t i = 0; i < cfg->n_sections; i++) {
 		const struct config_section *s = &cfg->sections[i];
 		struct smcp_host *p;
@@ -353,34 +510,37 @@ int loader_discover(const struct loader_opts *opts, struct config *cfg)
 			continue;
 		p = find_plugin(s->name);
 		if (!p) {
-			char at[512];
-
-			log_warn("%s: [plugin %s]: no such plugin in %s; section ignored",
-				 config_where(cfg, s->line, at, sizeof(at)), s->name, opts->plugin_dir);
+			check_orphan_section(cfg, s);
 			continue;
 		}
 		p->cfg = s;
 		config_validate(cfg, s, p->info->config_keys);
 	}
+	/* the most specific word wins: [core] plugins for every plugin, then
+	 * its own section's enabled, then --enable, then --disable */
 	for (size_t i = 0; i < n_plugins; i++) {
 		struct smcp_host *p = plugins[i];
-		const char *v;
+		const char *v, *why = "";
 		bool on = true;
 
 		if (p->state == PLUGIN_REFUSED)
 			continue;
+		if (opts->only && !in_list(opts->only, p->name)) {
+			on = false;
+			why = "the config file (not in [core] plugins)";
+		}
+		if ((v = config_value(p->cfg, "enabled", NULL)) && !config_parse_bool(v, &on))
+			why = "the config file (its section says enabled = false)";
 		if (opts->enable) {
 			on = in_list(opts->enable, p->name);
-		} else if ((v = config_value(p->cfg, "enabled", NULL))) {
-			(void)config_parse_bool(v, &on);
+			why = "the command line (not in --enable)";
 		}
-		if (opts->disable && in_list(opts->disable, p->name))
+		if (opts->disable && in_list(opts->disable, p->name)) {
 			on = false;
+			why = "the command line (--disable)";
+		}
 		if (!on)
-			set_reason(p, PLUGIN_DISABLED, "disabled by %s",
-				   opts->enable || (opts->disable && in_list(opts->disable, p->name))
-					   ? "the command line"
-					   : "the config file");
+			set_reason(p, PLUGIN_DISABLED, "disabled by %s", why);
 	}
 	return 0;
 }
@@ -398,6 +558,7 @@ static void unload(struct smcp_host *p)
 		privs_leave(caps);
 	}
 	registry_remove_owner(p);
+	host_release(p);
 	loop_remove_owner(p); /* fini may have added nothing, but be sure */
 	if (p->dl)
 		dlclose(p->dl);

@@ -6,16 +6,39 @@
 #include "config.h"
 #include "host.h"
 
-struct loader_opts {
-	const char *plugin_dir;
-	const char *enable;  /* comma list: load only these; NULL = as configured */
-	const char *disable; /* comma list: never load these */
+/* One directory of the plugin search path. */
+struct loader_dir {
+	const char *path;
+	/* a missing directory is skipped quietly (the stock directory when
+	 * others are given) rather than a config error */
+	bool optional;
 };
 
-/* Open every plugin in the directory (DIR/NAME.so and DIR/NAME/NAME.so),
- * vet it (ownership, ABI, name) and validate its config section. Errors in
- * the config or the --enable/--disable lists are appended to cfg->errors.
- * Returns 0, or -errno when the directory cannot be used at all. */
+/*
+ * Name lists (--enable, --disable, [core] plugins) hold plugin names
+ * separated by commas and/or whitespace: "alpha,beta", "alpha, beta",
+ * "alpha beta".
+ */
+struct loader_opts {
+	const struct loader_dir *dirs; /* searched in order: the first plugin of a name wins */
+	size_t n_dirs;
+	const char *enable;  /* load only these; NULL = as configured */
+	const char *disable; /* never load these */
+	/* [core] plugins: the plugins enabled unless their own section says
+	 * otherwise; NULL = every plugin found */
+	const char *only;
+	int only_line; /* its config line, for messages */
+};
+
+/*
+ * Open every plugin in each directory of the search path (DIR/NAME.so and
+ * DIR/NAME/NAME.so), vet it (ownership, ABI, name) and validate its config
+ * section. A name already taken by a plugin of an earlier directory is
+ * refused without opening the file; a directory met twice is searched once.
+ * Errors in the config (a [plugin NAME] section or a listed name that no
+ * plugin has, with the closest name found) are appended to cfg->errors.
+ * Returns 0, or -errno when a directory cannot be used at all.
+ */
 int loader_discover(const struct loader_opts *opts, struct config *cfg);
 
 /* The core's own host record (name "core"), for built-in registrations.

@@ -269,8 +269,8 @@ static int monitor_get(void *data, struct smcp_call *call, const struct smcp_arg
 		err = asprintf(
 			&text,
 			"Monitor the CPU scheduler on this machine and alert me when it "
-			"misbehaves.\n\nNo latency metric is published right now (the "
-			"sched_latency plugin provides them). Read metrics://catalog to see "
+			"misbehaves.\n\nNo latency metric is published right now (no loaded "
+			"plugin publishes one). Read metrics://catalog to see "
 			"what is published; if a useful gauge or counter exists, create a "
 			"watch on it with watch_create, then poll watch_status with the "
 			"returned next_cursor every 30-60 seconds and tell me about each "
@@ -320,11 +320,12 @@ static const char changed_schema[] =
 int metrics_changed_init(struct smcp_host *core, const struct smcp_host_api *a)
 {
 	static const struct smcp_prompt_arg monitor_args[] = {
-		{ "threshold",
+		{ sizeof(struct smcp_prompt_arg), "threshold",
 		  "p99 run-queue latency that counts as a breach, e.g. '2ms' "
 		  "(default)",
 		  false, SMCP_ARG_STRING },
-		{ "metric", "latency metric to watch (default: the system-wide one)", false,
+		{ sizeof(struct smcp_prompt_arg),
+		  "metric", "latency metric to watch (default: the system-wide one)", false,
 		  SMCP_ARG_STRING },
 	};
 	struct smcp_tool_desc changed = {

@@ -3,74 +3,88 @@
  * The workflow prompts users know from scxtop (analyze_scheduler_performance,
  * debug_high_latency, analyze_cpu_imbalance, investigate_scheduler_behavior,
  * summarize_system) and more (profile_system, diagnose_regression). They span
- * plugins, so the core owns them. Their text is built when a client gets
- * them, from what the registry holds at that moment: a step names only the
- * resources and tools that exist, and what is missing is said in words (the
- * plugin and why it is not there), never as a name the model cannot use.
+ * plugins, so the core owns them, and they are data:
+ *
+ *   prompts.c         names, arguments, argument checks, completion
+ *   prompts_flows.c   each prompt as a table of rows: text about no plugin
+ *                     (the task, how to judge a p99, the answer to write)
+ *                     and topics, in order; the core's own steps
+ *   prompts_render.c  one loop that turns a table into the text
+ *
+ * The steps come from plugins (host API register_prompt_step, core/steps.h):
+ * a topic's row becomes the steps filed under it whose needs are registered
+ * when the client gets the prompt. Nothing here names a plugin, its URIs,
+ * tools or fields; tests/docs/layering.py holds core/ and mcp/ to that.
  */
 #ifndef SMCP_PROMPTS_H
 #define SMCP_PROMPTS_H
 
+#include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <schedmcp/plugin.h>
 
-/* Register the prompts through the core's host record (from daemon_start). */
+/* Register the prompts and the core's own steps (from daemon_start). */
 int prompts_init(struct smcp_host *core, const struct smcp_host_api *api);
 
-/* ------------------------------------ shared by prompts.c and prompts_flows.c */
-
-/* Prompt text under construction. Errors are sticky (-ENOMEM). */
-struct pb {
-	char *buf;
-	size_t len, cap;
-	int err;
-	unsigned step; /* number of the last step written */
-	/* what the flow could not use, grouped by the plugin that provides it */
-	struct {
-		const char *plugin;
-		char what[512];
-	} missing[8];
-	unsigned n_missing;
+enum prompt_id {
+	P_PERFORMANCE,
+	P_LATENCY,
+	P_IMBALANCE,
+	P_SCHEDULER,
+	P_SUMMARY,
+	P_PROFILE,
+	P_REGRESSION,
+	P_COUNT
 };
 
-void pb_add(struct pb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Start the next numbered step. */
-void pb_step(struct pb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Record something the workflow would use but cannot: what (in words, no
- * URI or tool name) and the plugin that would provide it. */
-void pb_missing(struct pb *b, const char *what, const char *plugin);
-/* Append the list of what is missing, one line per plugin with its state. */
-void pb_missing_list(struct pb *b);
-void pb_free(struct pb *b);
-
-/* Whether the registry holds this resource URI / template / tool now. */
-bool pr_res(const char *uri);
-bool pr_tpl(const char *uri_template);
-bool pr_tool(const char *name);
-bool pr_prompt(const char *name);
-
-/* The kernel's sched_ext state ("enabled", "disabled"...; "" when the
- * kernel has none) and the root scheduler's ops name ("" when none). */
-void pr_sched_ext(char *state, size_t slen, char *ops, size_t olen);
-
-/* Arguments checked by prompts.c before a flow runs. */
-struct pr_args {
-	const char *focus_area; /* analyze_scheduler_performance: a valid area */
-	int64_t pid;            /* debug_high_latency: 0 = any */
-	int64_t tgid;           /* its process when pid is a thread */
-	char comm[64];
-	const char *scheduler_name; /* investigate_scheduler_behavior; NULL = current */
-	int64_t duration_secs;      /* profile_system */
-	const char *window;         /* diagnose_regression */
+enum row_kind {
+	ROW_TEXT,  /* general text, appended as it is */
+	ROW_STEP,  /* general text as the next numbered step */
+	ROW_TOPIC, /* the topic's steps, each the next numbered step */
+	ROW_NOTE,  /* the topic's steps as paragraphs: context, not actions */
 };
 
-void flow_performance(struct pb *b, const struct pr_args *a);
-void flow_latency(struct pb *b, const struct pr_args *a);
-void flow_imbalance(struct pb *b, const struct pr_args *a);
-void flow_scheduler(struct pb *b, const struct pr_args *a);
-void flow_summary(struct pb *b, const struct pr_args *a);
-void flow_profile(struct pb *b, const struct pr_args *a);
-void flow_regression(struct pb *b, const struct pr_args *a);
+/*
+ * One row of a workflow. Text (of the row, and of the steps) may hold
+ * ${arg} placeholders: a row or step naming an argument that is not set is
+ * left out.
+ */
+struct row {
+	enum row_kind kind;
+	const char *s; /* the text, or the topic */
+	/* NULL, or conditions on the arguments, all of which must hold:
+	 * "pid" (given), "!pid" (not given), "focus_area=general|latency" */
+	const char *when;
+	/* topic rows: "top=5 window=10m", arguments for the steps that the
+	 * prompt's own do not set */
+	const char *params;
+	/* text rows: only when some step of one of these topics is shown /
+	 * when none is (space-separated topics of the same workflow) */
+	const char *with, *without;
+	const char *needs; /* text rows: names that must be registered */
+	bool one; /* topic rows: only the first step that can be shown */
+};
+
+struct flow {
+	const struct row *rows;
+	size_t n_rows;
+};
+
+/* The workflow of prompt id. */
+const struct flow *prompts_flow(enum prompt_id id);
+
+/* Whether some workflow lists topic. */
+bool prompts_topic_known(const char *topic);
+
+/* Register the core's own steps (history, watches, events). */
+int prompts_core_steps(struct smcp_host *core, const struct smcp_host_api *api);
+
+/*
+ * The text of prompt id for args (an object of its checked arguments, with
+ * defaults), into *ret_text (malloc'd; the caller frees). Returns 0 or
+ * -ENOMEM.
+ */
+int prompts_render(enum prompt_id id, const cJSON *args, char **ret_text);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "schema.h"
+#include "steps.h"
 
 struct registry registry;
 
@@ -326,6 +327,7 @@ void registry_remove_owner(const struct smcp_host *owner)
 	REMOVE_OWNED(registry.prompts, registry.n_prompts, prompt_free);
 	REMOVE_OWNED(registry.instructions, registry.n_instructions, note_free);
 	REMOVE_OWNED(registry.tool_hints, registry.n_tool_hints, note_free);
+	steps_remove_owner(owner);
 }
 
 void registry_free(void)
@@ -346,6 +348,7 @@ void registry_free(void)
 	free(registry.instructions);
 	free(registry.tool_hints);
 	registry = (struct registry){ 0 };
+	steps_free();
 }
 
 struct reg_resource *registry_find_resource(const char *uri)

@@ -123,6 +123,7 @@ cJSON *watch_context_snapshot(double window_secs, uint64_t step)
 		cJSON_AddStringToObject(
 			ctx, "note",
 			"no plugin publishes context metrics (per-process latency, "
-			"scheduler, CPU load); load sched_latency, scheduler and sysstat");
+			"scheduler, CPU load); schedmcp://plugins says which plugins are "
+			"loaded and why the others are not");
 	return ctx;
 }

@@ -107,7 +107,7 @@ class Service:
         self.sock = os.path.join(self.dir, "run", "mcp.sock")
         self.proc = subprocess.Popen([DAEMON, "serve", "--socket", self.sock, "--state-dir",
                                       os.path.join(self.dir, "state"), "--plugin-dir",
-                                      PLUGINS, "--log-level", "warning"] + list(args),
+                                      PLUGINS, "--no-default-plugins", "--log-level", "warning"] + list(args),
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
@@ -151,7 +151,7 @@ def bench_bridge(rounds, per_round):
     svc = Service()
     try:
         bridge = ProcSession([DAEMON, "--socket", svc.sock]).initialize()
-        inproc = ProcSession([DAEMON, "--plugin-dir", PLUGINS, "--standalone",
+        inproc = ProcSession([DAEMON, "--plugin-dir", PLUGINS, "--no-default-plugins", "--standalone",
                               "--log-level", "warning"]).initialize()
         res = {}
         for name, (method, params) in {"ping": ("ping", None),

@@ -5,7 +5,7 @@
  *   hello://greeting           a resource (JSON)
  *   hello://greeting/{name}    a resource template, with completion
  *   say_hello                  a tool; with delay_ms it answers later
- *                              (SMCP_PENDING, a timer, progress, cancel)
+ *                              (SMCP_PENDING_1_0, a timer, progress, cancel)
  *   greet                      a prompt with an argument
  *   [plugin hello] greeting    a config key
  *   hello.said                 an event in events://stream
@@ -158,7 +158,9 @@ static int say_hello(void *data, struct smcp_call *call, const struct smcp_args 
 	}
 	(void)api->call_on_cancel(call, later_cancel, l);
 	(void)api->call_progress(call, 0, 1, "waiting");
-	return SMCP_PENDING;
+	/* this plugin declares ABI 1.0 (hello_info): "later" is 1.0's value,
+	 * which 1.0 hosts know and newer hosts read as SMCP_PENDING */
+	return SMCP_PENDING_1_0;
 }
 
 /* --------------------------------------------------------------- prompt */
@@ -184,7 +186,9 @@ static int greet_get(void *data, struct smcp_call *call, const struct smcp_args 
 
 static int hello_init(struct smcp_host *host, const struct smcp_host_api *api)
 {
-	static const struct smcp_prompt_arg greet_args[] = {
+	/* 1.0's layout, as the abi_minor this plugin declares (hello_info) asks;
+	 * a plugin that declares 1.2 uses struct smcp_prompt_arg, with sz */
+	static const struct smcp_prompt_arg_1_0 greet_args[] = {
 		{ "name", "who to greet", true, SMCP_ARG_STRING },
 	};
 	int err;
@@ -230,7 +234,7 @@ static int hello_init(struct smcp_host *host, const struct smcp_host_api *api)
 			.sz = sizeof(struct smcp_prompt_desc),
 			.name = "greet",
 			.description = "Ask the model to greet someone through say_hello.",
-			.args = greet_args,
+			.args = (const struct smcp_prompt_arg *)greet_args,
 			.n_args = 1,
 			.get = greet_get,
 			.complete = complete_name,
@@ -266,8 +270,10 @@ static const struct smcp_plugin_info hello_info = {
 	.sz = sizeof(struct smcp_plugin_info),
 	.abi_major = SMCP_ABI_MAJOR,
 	/* The oldest host API this plugin needs: 1.0 hosts load it too, and what
-	 * came later (metrics, 1.1) is checked with SMCP_API_HAS. A plugin that
-	 * needs 1.1 members unconditionally uses SMCP_PLUGIN_INFO_INIT instead. */
+	 * came later (metrics, 1.1) is checked with SMCP_API_HAS. What it passes
+	 * and returns is then 1.0's: prompt arguments without sz, and
+	 * SMCP_PENDING_1_0. A plugin that needs newer members unconditionally
+	 * uses SMCP_PLUGIN_INFO_INIT instead (and today's layouts). */
 	.abi_minor = 0,
 	.name = "hello",
 	.version = "0.1.0",

@@ -11,6 +11,9 @@
  *   scx_layered_util_pct      metrics per layer, so the daemon's history,
  *   scx_layered_cpus          query_history and watches work on layers
  *   scx_layered_tasks
+ *   a prompt step             investigate_scheduler_behavior (and any workflow
+ *                             with the scx.scheduler topic) says to read the
+ *                             layers, while scx_layered serves them
  *
  * scx_layered serves its stats on a unix socket with the scx_stats protocol
  * (one JSON object per line: {"req":"stats","args":{"target":"top"}} ->
@@ -416,6 +419,52 @@ static int complete_layer(void *data, const char *arg_name, const char *prefix,
 	return L.api->completion_total(out, n);
 }
 
+/* ------------------------------------------------------------ prompt step */
+
+/*
+ * The step this plugin adds to the daemon's workflow prompts (host API
+ * register_prompt_step, ABI 1.2) under the topic scx.scheduler: what to
+ * read about the running sched_ext scheduler. A render, so that it is
+ * there only while scx_layered answers, and says what it saw.
+ */
+static int render_step(void *data, const struct smcp_args *args, char *buf, size_t len)
+{
+	const cJSON *layer;
+	int n = 0, starved = 0;
+
+	if (!L.stats || L.error[0])
+		return 0; /* scx_layered is not serving: nothing to read */
+	cJSON_ArrayForEach(layer, cJSON_GetObjectItemCaseSensitive(L.stats, "layers")) {
+		double cpus = num(layer, "cur_nr_cpus");
+
+		n++;
+		starved += cpus > 0 && cpus >= num(layer, "max_nr_cpus") &&
+			   num(layer, "util") >= 90.0 * cpus;
+	}
+	return snprintf(buf, len, "scx_layered's layers: read layered://layers (busiest first; "
+			"%d layers, %d starved when this prompt was made). A layer with `starved` "
+			"true is at its CPU ceiling and uses all of it; compare `util_pct` (100 = "
+			"one CPU) with `cpus`, `min_cpus` and `max_cpus`, and look at "
+			"`affn_viol_pct` and `xllc_migration_pct`. layered://layers/{name} gives "
+			"every field of one layer with its description.",
+			n, starved);
+}
+
+static int register_step(struct smcp_host *host, const struct smcp_host_api *api)
+{
+	const struct smcp_prompt_step step = {
+		.sz = sizeof(step),
+		.topic = "scx.scheduler",
+		.order = 30, /* after the daemon's own notes on the scheduler */
+		.needs = "layered://layers",
+		.render = render_step,
+	};
+
+	/* an older daemon has no workflow steps: everything else still works */
+	return SMCP_API_HAS(api, register_prompt_step) ? api->register_prompt_step(host, &step)
+						       : 0;
+}
+
 /* ----------------------------------------------------------------- setup */
 
 static int register_metric(const char *name, const char *help, const char *unit)
@@ -487,6 +536,9 @@ static int layered_init(struct smcp_host *host, const struct smcp_host_api *api)
 		});
 	if (err)
 		return err;
+	err = register_step(host, api);
+	if (err)
+		return err;
 	if (SMCP_API_HAS(api, metric_register)) {
 		L.m_util = register_metric("scx_layered_util_pct",
 					   "scx_layered layer CPU utilisation (100 = one CPU)", "pct");
@@ -514,7 +566,7 @@ static void layered_fini(struct smcp_host *host)
 static const struct smcp_plugin_info layered_info = {
 	.sz = sizeof(struct smcp_plugin_info),
 	.abi_major = SMCP_ABI_MAJOR,
-	.abi_minor = 0, /* metrics (1.1) are used only when the host has them */
+	.abi_minor = 0, /* metrics (1.1) and the prompt step (1.2) only when the host has them */
 	.name = "scx_layered",
 	.version = "0.1.0",
 	.description = "per-layer statistics of the scx_layered sched_ext scheduler",

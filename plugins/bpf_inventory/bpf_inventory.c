@@ -26,6 +26,7 @@
 #include "inv.h"
 #include "inv_plugin.h"
 #include "inv_stats.h"
+#include "inv_steps.h"
 
 #define BTF_KEEP_MS 30000
 
@@ -586,6 +587,8 @@ static int inv_init(struct smcp_host *host, const struct smcp_host_api *api)
 	if (!p->btf)
 		return -ENOMEM;
 	err = inv_register(p);
+	if (!err)
+		err = inv_steps_register(host, api);
 	if (err)
 		return err;
 	err = bpf_prog_get_next_id(0, &id);

@@ -19,6 +19,7 @@
 #include <linux/capability.h>
 
 #include "el.h"
+#include "el_steps.h"
 
 static const struct smcp_config_key el_config[] = {
 	{ sizeof(struct smcp_config_key), "mount_tracefs", SMCP_CONFIG_BOOL, "true",
@@ -496,6 +497,8 @@ static int el_init(struct smcp_host *host, const struct smcp_host_api *api)
 	err = el_register_resources(p);
 	if (!err)
 		err = el_register_tools(p);
+	if (!err)
+		err = el_steps_register(host, api);
 	if (err)
 		return err;
 	/* tracepoints now (cheap, and it says early whether tracefs works);

@@ -19,6 +19,7 @@
 #include <linux/capability.h>
 
 #include "pp_plugin.h"
+#include "pp_steps.h"
 
 #define DEFAULT_MAX_SAMPLES 1000000
 #define MAX_MAX_SAMPLES 100000000
@@ -531,6 +532,9 @@ static int init(struct smcp_host *host, const struct smcp_host_api *api)
 		if (err)
 			goto fail;
 	}
+	err = pp_steps_register(host, api);
+	if (err)
+		return err;
 	probe(pp);
 	if (!pp->perf_ok) {
 		(void)api->set_status(host, true, pp->perf_err);

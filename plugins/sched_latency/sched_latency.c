@@ -22,6 +22,7 @@
 #include <linux/capability.h>
 
 #include "sl.h"
+#include "sl_steps.h"
 
 #define MIN_TICK_GAP_NS 50000000ull
 /* changes recorded per tick and series (beyond: the window says incomplete) */
@@ -246,6 +247,8 @@ static int sl_init(struct smcp_host *h, const struct smcp_host_api *api)
 		err = sl_softirq_register(p);
 	if (!err)
 		err = register_hints(p);
+	if (!err)
+		err = sl_steps_register(h, api);
 	if (err)
 		return err;
 

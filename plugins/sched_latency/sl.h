@@ -14,6 +14,7 @@
  *   sl_wakers.c      analyze_waker_wakee
  *   sl_metrics.c     the metrics the core keeps history of (docs/metrics.md),
  *                    and the tick: the core's collect callback, once per step
+ *   sl_steps.c       its steps in the core's workflow prompts
  *   sl_hist.c, sl_window.c, sl_topo.c, sl_tasks.c  pure helpers (unit-tested)
  *
  * Private to the plugin: nothing here is exported (-fvisibility=hidden).

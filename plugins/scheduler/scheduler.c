@@ -18,6 +18,7 @@
 #include <schedmcp/plugin.h>
 
 #include "sched_emit.h"
+#include "sched_steps.h"
 
 #define POLL_MS 1000
 #define FAIR_TTL_NS (5 * 1000000000ull)
@@ -283,6 +284,8 @@ static int sched_init(struct smcp_host *host, const struct smcp_host_api *api)
 		.call = query_stats,
 		.data = p,
 	});
+	if (!err)
+		err = sched_steps_register(host, api, &p->kernel);
 	if (err)
 		return err;
 	err = api->timer_add(host, POLL_MS, true, sched_poll, p);

@@ -817,6 +817,8 @@ static int sx_init(struct smcp_host *host, const struct smcp_host_api *api)
 			.call = sx_sample_tool,
 			.data = p,
 		});
+	if (!err)
+		err = sx_steps_register(p);
 	return err;
 }
 

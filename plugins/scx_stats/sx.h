@@ -245,6 +245,12 @@ int sx_sample_tool(void *data, struct smcp_call *call, const struct smcp_args *a
 void sx_samplers_free(struct sx_plugin *p);
 extern const char sx_sample_schema[];
 
+/* ---------------------------------------------------------------- steps */
+
+/* Its steps in the core's workflow prompts (sx_steps.c); 0 on a host
+ * without them (before ABI 1.2). */
+int sx_steps_register(struct sx_plugin *p);
+
 /* ---------------------------------------------------------------- misc */
 
 /* Target names the socket accepts from us: [A-Za-z0-9_.-]{1,64}. */

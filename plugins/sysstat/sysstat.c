@@ -16,6 +16,7 @@
 #include <schedmcp/plugin.h>
 
 #include "stat_metrics.h"
+#include "stat_steps.h"
 
 #define QUERY_DEFAULT_ROWS 64
 #define QUERY_MAX_ROWS 128
@@ -263,6 +264,8 @@ static int sysstat_init(struct smcp_host *host, const struct smcp_host_api *api)
 		.call = get_system_stats,
 		.data = p,
 	});
+	if (!err)
+		err = stat_steps_register(host, api);
 	if (err)
 		return err;
 	err = stat_metrics_init(host, api, &p->sampler);

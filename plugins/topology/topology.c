@@ -16,6 +16,7 @@
 
 #include "topo_emit.h"
 #include "topo_model.h"
+#include "topo_steps.h"
 
 #define HOTPLUG_POLL_MS 2000
 
@@ -216,6 +217,9 @@ static int topo_init(struct smcp_host *host, const struct smcp_host_api *api)
 		.call = get_topology,
 		.data = p,
 	});
+	if (err)
+		return err;
+	err = topo_steps_register(host, api);
 	if (err)
 		return err;
 	err = api->timer_add(host, HOTPLUG_POLL_MS, true, topo_poll, p);

@@ -94,6 +94,59 @@ def test_cxx():
         T.eq(rc, 0, f"C++ {std}, header in use: {out}")
 
 
+def struct_members(text, name):
+    """(member declaration, the comment that documents it) for each member
+    of struct name: the member's own trailing comment when it has one that
+    says Since, else the nearest comment above it (a group comment covers
+    the members under it until the next comment)."""
+    body = text[text.index("struct %s {\n" % name):]
+    body = body[body.index("{\n") + 2:body.index("\n};")]
+    out, comment, decl, in_comment = [], "", "", False
+    for line in body.split("\n"):
+        st = line.strip()
+        if in_comment:
+            comment += " " + st
+            in_comment = "*/" not in st
+            continue
+        if not decl and st.startswith("/*"):
+            comment = st
+            in_comment = "*/" not in st
+            continue
+        if not st:
+            continue
+        code, _, trailing = line.partition("/*")
+        decl += " " + code.strip()
+        if trailing and not trailing.rstrip().endswith("*/"):
+            # a trailing comment that goes on: it documents this member
+            trailing += " ..."
+        if ";" in code:
+            doc = trailing if "Since:" in trailing else comment
+            out.append((" ".join(decl.split()), doc))
+            decl = ""
+    return out
+
+
+@T.case
+def test_since_markers():
+    """Every member of every struct in plugin.h says since which ABI minor it
+    exists (its own comment, or the group comment above it), and no marker
+    names a minor newer than the header's."""
+    import re
+    with open(os.path.join(INC, "schedmcp", "plugin.h")) as f:
+        text = f.read()
+    minor = int(re.search(r"#define SMCP_ABI_MINOR (\d+)", text).group(1))
+    structs = re.findall(r"^struct (smcp_\w+) \{$", text, re.M)
+    T.check(len(structs) >= 9, f"found the structs: {structs}")
+    for name in structs:
+        members = struct_members(text, name)
+        T.check(members, f"{name}: found its members")
+        for decl, doc in members:
+            m = re.search(r"Since: 1\.(\d+)", doc)
+            if T.check(m, f"{name}: '{decl}' says Since: 1.N (comment: {doc!r})"):
+                T.check(int(m.group(1)) <= minor,
+                        f"{name}: '{decl}' Since 1.{m.group(1)} is newer than 1.{minor}")
+
+
 @T.case
 def test_clang():
     if not shutil.which("clang"):

@@ -1,17 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * init() registers one of everything (resource, template, tool, prompt, a
- * repeating 1 ms timer, a one-shot timer, an fd watch on an always-readable
- * eventfd, an event) and then fails. The host must undo all of it before it
- * unloads the code: a timer or watch left behind would call into an
- * unmapped library and crash the daemon. fini() logs a marker the test
- * counts (exactly once).
+ * prompt step whose text comes from a render callback, a completion of the
+ * workflow prompts' pid, a repeating 1 ms timer, a one-shot timer, an fd
+ * watch on an always-readable eventfd, an event) and then fails. The host
+ * must undo all of it before it unloads the code: a timer, watch, render or
+ * completer left behind would call into an unmapped library and crash the
+ * daemon. fini() logs a marker the test counts (exactly once).
  *
  * Config: [plugin abi_initfail] use_status = false fails without
  * set_status(), so the reason is strerror(EIO).
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -36,6 +38,17 @@ static int prompt_fail(void *data, struct smcp_call *call, const struct smcp_arg
 		       struct smcp_result *res)
 {
 	return api->result_text(res, "should never be gettable");
+}
+
+static int render_fail(void *data, const struct smcp_args *args, char *buf, size_t len)
+{
+	return snprintf(buf, len, "ABI-FIXTURE-STEP should never be shown");
+}
+
+static int complete_fail(void *data, const char *arg, const char *prefix,
+			 const struct smcp_args *context, struct smcp_completion *out)
+{
+	return api->completion_add(out, "ABI-FIXTURE-COMPLETION");
 }
 
 static void on_timer(void *data)
@@ -64,6 +77,8 @@ static int initfail_init(struct smcp_host *host, const struct smcp_host_api *a)
 				       .description = "never visible", .call = tool_fail };
 	struct smcp_prompt_desc p = { .sz = sizeof(p), .name = "abi_initfail_prompt",
 				      .get = prompt_fail };
+	struct smcp_prompt_step step = { .sz = sizeof(step), .topic = "scheduler.current",
+					 .render = render_fail };
 	struct smcp_json *ev;
 	bool use_status = true;
 	int err;
@@ -72,7 +87,9 @@ static int initfail_init(struct smcp_host *host, const struct smcp_host_api *a)
 	if ((err = api->register_resource(host, &r)) ||
 	    (err = api->register_template(host, &t)) ||
 	    (err = api->register_tool(host, &tool)) ||
-	    (err = api->register_prompt(host, &p)))
+	    (err = api->register_prompt(host, &p)) ||
+	    (err = api->register_prompt_step(host, &step)) ||
+	    (err = api->register_prompt_completion(host, "pid", complete_fail, NULL)))
 		return err == -EIO ? -EINVAL : err; /* a registration failure is not the planned one */
 	if (api->timer_add(host, 1, true, on_timer, host) <= 0 ||
 	    api->timer_add(host, 50, false, on_timer, host) <= 0)

@@ -5,9 +5,15 @@
  * smaller than the 1.0 layout, a schema that does not parse, and (from its
  * tool, i.e. outside init) any registration at all. The abi_probe_results
  * tool returns the codes as structuredContent, plus its config values.
+ *
+ * It also holds 1.2's rules to account: prompt arguments carry sz (the
+ * host steps by it, so a later minor's larger entries work: abi_probe_wide;
+ * a missing or uneven sz is refused), and a handler's positive return value
+ * is a success, not "answer later" (abi_probe_positive returns 1).
  */
 #include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <schedmcp/plugin.h>
 
@@ -16,7 +22,8 @@ static struct smcp_host *self;
 
 static struct {
 	int first, dup_own_tool, dup_core_tool, dup_core_resource, dup_own_prompt, short_tool,
-		short_resource, bad_schema, bad_template, null_desc;
+		short_resource, bad_schema, bad_template, null_desc, arg_sz_zero, arg_sz_uneven,
+		wide_prompt;
 } codes;
 
 static int read_probe(void *data, struct smcp_call *call, const char *uri,
@@ -29,6 +36,27 @@ static int prompt_probe(void *data, struct smcp_call *call, const struct smcp_ar
 			struct smcp_result *res)
 {
 	return api->result_text(res, "probe");
+}
+
+static int prompt_wide(void *data, struct smcp_call *call, const struct smcp_args *args,
+		       struct smcp_result *res)
+{
+	const char *second = "-";
+	int64_t first = 0;
+
+	(void)api->arg_int(args, "first", &first);
+	(void)api->arg_string(args, "second", &second);
+	return api->result_textf(res, "wide %lld %s", (long long)first, second);
+}
+
+/* A success that happens to be 1 (a count of one item, a length): before
+ * 1.2 that was SMCP_PENDING, and the call never got its answer. */
+static int tool_positive(void *data, struct smcp_call *call, const struct smcp_args *args,
+			 struct smcp_result *res)
+{
+	int err = api->result_text(res, "one");
+
+	return err ? err : 1;
 }
 
 static int tool_noop(void *data, struct smcp_call *call, const struct smcp_args *args,
@@ -64,6 +92,9 @@ static int tool_results(void *data, struct smcp_call *call, const struct smcp_ar
 	api->json_int(j, "bad_schema", codes.bad_schema);
 	api->json_int(j, "bad_template", codes.bad_template);
 	api->json_int(j, "null_desc", codes.null_desc);
+	api->json_int(j, "arg_sz_zero", codes.arg_sz_zero);
+	api->json_int(j, "arg_sz_uneven", codes.arg_sz_uneven);
+	api->json_int(j, "wide_prompt", codes.wide_prompt);
 	api->json_end(j);
 	api->json_object(j, "late");
 	api->json_int(j, "resource", api->register_resource(self, &r));
@@ -92,6 +123,42 @@ static const struct smcp_config_key keys[] = {
 	{ sizeof(struct smcp_config_key), "level", SMCP_CONFIG_INT, "1", "1 to 5", 1, 5 },
 	{ 0 },
 };
+
+/* An argument as a later minor might lay it out: today's members, then
+ * more. The host must step by sz and read the members it knows. */
+struct wide_arg {
+	struct smcp_prompt_arg a;
+	uint64_t later_member;
+};
+
+static int register_prompts(struct smcp_host *host)
+{
+	static const struct wide_arg wide[] = {
+		{ { sizeof(struct wide_arg), "first", "a number", true, SMCP_ARG_INT }, 1 },
+		{ { sizeof(struct wide_arg), "second", "a word", false, SMCP_ARG_STRING }, 2 },
+	};
+	static const struct smcp_prompt_arg no_sz[] = {
+		{ 0, "x", "sz not set", false, SMCP_ARG_STRING },
+	};
+	static const struct smcp_prompt_arg uneven[] = {
+		{ sizeof(struct smcp_prompt_arg), "x", "right", false, SMCP_ARG_STRING },
+		{ sizeof(struct smcp_prompt_arg) + 8, "y", "wrong", false, SMCP_ARG_STRING },
+	};
+	struct smcp_prompt_desc p = { .sz = sizeof(p), .name = "abi_probe_wide",
+				      .description = "arguments of a later layout",
+				      .args = &wide[0].a, .n_args = 2, .get = prompt_wide };
+
+	codes.wide_prompt = api->register_prompt(host, &p);
+	p.name = "abi_probe_no_sz";
+	p.args = no_sz;
+	p.n_args = 1;
+	codes.arg_sz_zero = api->register_prompt(host, &p);
+	p.name = "abi_probe_uneven";
+	p.args = uneven;
+	p.n_args = 2;
+	codes.arg_sz_uneven = api->register_prompt(host, &p);
+	return codes.wide_prompt;
+}
 
 static int probe_init(struct smcp_host *host, const struct smcp_host_api *a)
 {
@@ -127,6 +194,13 @@ static int probe_init(struct smcp_host *host, const struct smcp_host_api *a)
 	bad_tpl.uri = "abi://tpl/{x";
 	codes.bad_template = api->register_template(host, &bad_tpl);
 	codes.null_desc = api->register_tool(host, NULL);
+	if (!err)
+		err = register_prompts(host);
+	if (!err)
+		err = api->register_tool(host, &(struct smcp_tool_desc){
+			.sz = sizeof(struct smcp_tool_desc), .name = "abi_probe_positive",
+			.description = "returns 1 (a positive success) with the text one",
+			.call = tool_positive });
 	return codes.first ? codes.first : err;
 }
 

@@ -168,6 +168,16 @@ def test_init_failure_rolled_back_and_serving():
         T.check(is_error(d.call_tool("abi_initfail_tool"), -32602), "failed plugin's tool gone")
         T.check(is_error(d.request("prompts/get", {"name": "abi_initfail_prompt"}), -32602),
                 "failed plugin's prompt gone")
+        # its prompt step's render and its completion live in the unloaded
+        # library: called, they would crash the daemon
+        r = result(d.request("prompts/get", {"name": "summarize_system"}))
+        T.check("ABI-FIXTURE-STEP" not in r["messages"][0]["content"]["text"],
+                "failed plugin's prompt step removed")
+        r = result(d.request("completion/complete", {
+            "ref": {"type": "ref/prompt", "name": "debug_high_latency"},
+            "argument": {"name": "pid", "value": ""}}))
+        T.check("ABI-FIXTURE-COMPLETION" not in r["completion"]["values"],
+                "failed plugin's completion removed")
 
         # the core's poll_events survived the impostor's rollback
         r = result(d.call_tool("poll_events", {"limit": 1}))
@@ -198,8 +208,41 @@ def test_old_minor_plugin_works():
         r = result(d.call_tool("abi_old_tool"))
         T.eq(r.get("structuredContent"), {"answer": 42, "word": "old"},
              "1.0 tool with 1.0-layout config keys (defaults)")
-        r = result(d.request("prompts/get", {"name": "abi_old_prompt", "arguments": {"topic": "x"}}))
-        T.eq(r["messages"][0]["content"]["text"], "an old prompt", "1.0 prompt")
+        # 1.0 prompt arguments have no sz: read in the 1.0 layout, names,
+        # descriptions, required and type all in place
+        prompts = {p["name"]: p for p in result(d.request("prompts/list"))["prompts"]}
+        T.eq(prompts.get("abi_old_prompt", {}).get("arguments"),
+             [{"name": "topic", "description": "what to ask", "required": False},
+              {"name": "depth", "description": "how deep", "required": True}],
+             "1.0 prompt arguments listed as declared")
+        r = result(d.request("prompts/get", {"name": "abi_old_prompt",
+                                             "arguments": {"topic": "x", "depth": "3"}}))
+        T.eq(r["messages"][0]["content"]["text"], "an old prompt about x, depth 3", "1.0 prompt")
+        T.check(is_error(d.request("prompts/get", {"name": "abi_old_prompt",
+                                                   "arguments": {"topic": "x"}}), -32602),
+                "its required argument is required")
+        T.check(is_error(d.request("prompts/get", {"name": "abi_old_prompt",
+                                                   "arguments": {"depth": "deep"}}), -32602),
+                "its integer argument must be an integer")
+        # 1.0's "answer later" was 1: still pending, finished from a timer
+        for i in range(2):
+            r = result(d.call_tool("abi_old_later"))
+            T.eq(r.get("content"), [{"type": "text", "text": "an old answer, later"}],
+                 f"1.0 tool answering later ({i})")
+        T.check("result" in d.request("ping"), "still serving")
+        # a 1.0 plugin returning 1.2's SMCP_PENDING: works, and its author is told
+        for i in range(2):
+            r = result(d.call_tool("abi_old_later_new"))
+            T.eq(r.get("content"), [{"type": "text", "text": "an old answer, later"}],
+                 f"1.2's SMCP_PENDING from a 1.0 plugin ({i})")
+        err = d.stderr_text()
+        T.eq(err.count("returned 1.2's SMCP_PENDING"), 1, "warned once: " + err[-1500:])
+        # 1.2-layout arguments under a 1.0 declaration: refused, saying why
+        T.check("abi_old_mixed" not in [p["name"] for p in
+                                         result(d.request("prompts/list"))["prompts"]],
+                "a 1.0 plugin's prompt with 1.2 arguments is refused")
+        T.check("prompt 'abi_old_mixed': declares plugin ABI 1.0" in err and
+                "smcp_prompt_arg_1_0" in err, "and the log says why")
 
 
 @T.case
@@ -221,6 +264,9 @@ def test_registration_refusals():
         T.eq(init.get("bad_schema"), -EINVAL, "input schema that does not parse")
         T.eq(init.get("bad_template"), -EINVAL, "unclosed template variable")
         T.eq(init.get("null_desc"), -EINVAL, "NULL descriptor")
+        T.eq(init.get("wide_prompt"), 0, "prompt arguments larger than today's (a later minor)")
+        T.eq(init.get("arg_sz_zero"), -EINVAL, "prompt arguments without sz (1.2)")
+        T.eq(init.get("arg_sz_uneven"), -EINVAL, "prompt arguments of different sz")
         late = s.get("late", {})
         for k in ["resource", "template", "tool", "prompt"]:
             T.eq(late.get(k), -EPERM, f"registering a {k} outside init()")
@@ -233,6 +279,31 @@ def test_registration_refusals():
         prompts = [p["name"] for p in result(d.request("prompts/list"))["prompts"]]
         T.check("abi_late_prompt" not in prompts, "late prompt not registered")
         T.check("refused to register" in d.stderr_text(), "late registration logged")
+        T.check("args[0].sz is 0" in d.stderr_text(), "a missing argument sz is logged")
+        listed = {p["name"]: p for p in result(d.request("prompts/list"))["prompts"]}
+        T.check("abi_probe_no_sz" not in listed and "abi_probe_uneven" not in listed,
+                "refused prompts not listed")
+        T.eq(listed.get("abi_probe_wide", {}).get("arguments"),
+             [{"name": "first", "description": "a number", "required": True},
+              {"name": "second", "description": "a word", "required": False}],
+             "stepped by sz: both arguments read")
+        r = result(d.request("prompts/get", {"name": "abi_probe_wide",
+                                             "arguments": {"first": "5", "second": "w"}}))
+        T.eq(r["messages"][0]["content"]["text"], "wide 5 w", "the wide prompt works")
+        T.check(is_error(d.request("prompts/get", {"name": "abi_probe_wide",
+                                                   "arguments": {"first": "x"}}), -32602),
+                "the wide prompt's INT type was read")
+
+
+@T.case
+def test_positive_return_is_success():
+    """A 1.2 handler's positive return value is a success, 1 included
+    (before 1.2, 1 was SMCP_PENDING: the call waited forever)."""
+    with Daemon(plugin_dir_=all_dir()) as d:
+        r = d.call_tool("abi_probe_positive", timeout=5)
+        T.eq(result(r).get("content") if r else None, [{"type": "text", "text": "one"}],
+             f"answered at once: {r}")
+        T.check("result" in d.request("ping"), "still serving")
 
 
 @T.case

@@ -57,8 +57,8 @@ class Scene:
 
     def list_plugins(self, plugin_dir):
         env = dict(os.environ, SMCP_EVIL_MARK=self.mark)
-        r = subprocess.run([daemon_path(), "--plugin-dir", plugin_dir, "--list-plugins",
-                            "--json"], capture_output=True, text=True, env=env, timeout=30)
+        r = subprocess.run([daemon_path(), "--plugin-dir", plugin_dir, "--no-default-plugins",
+                            "--list-plugins", "--json"], capture_output=True, text=True, env=env, timeout=30)
         try:
             plugins = {p["name"]: p for p in json.loads(r.stdout)["plugins"]}
         except (ValueError, KeyError):

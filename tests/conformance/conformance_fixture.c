@@ -826,16 +826,18 @@ static int complete_prompt_arg(void *data, const char *arg_name, const char *pre
 }
 
 static const struct smcp_prompt_arg with_arguments_args[] = {
-	{ "arg1", "First test argument", true, SMCP_ARG_STRING },
-	{ "arg2", "Second test argument", true, SMCP_ARG_STRING },
+	{ sizeof(struct smcp_prompt_arg), "arg1", "First test argument", true, SMCP_ARG_STRING },
+	{ sizeof(struct smcp_prompt_arg), "arg2", "Second test argument", true, SMCP_ARG_STRING },
 };
 
 static const struct smcp_prompt_arg embedded_resource_args[] = {
-	{ "resourceUri", "URI of the resource to embed", true, SMCP_ARG_STRING },
+	{ sizeof(struct smcp_prompt_arg),
+	  "resourceUri", "URI of the resource to embed", true, SMCP_ARG_STRING },
 };
 
 static const struct smcp_prompt_arg multi_turn_args[] = {
-	{ "turns", "How many question/answer pairs (1 to 10, default 2)", false, SMCP_ARG_INT },
+	{ sizeof(struct smcp_prompt_arg),
+	  "turns", "How many question/answer pairs (1 to 10, default 2)", false, SMCP_ARG_INT },
 };
 
 static const struct smcp_prompt_desc prompts[] = {

@@ -32,7 +32,7 @@ node_tools_setup
 # The loader refuses plugins that others could swap (not owned by root or by
 # us, or group/other-writable on the way to /). That is the build folder's
 # environment, not a conformance result: say so and skip.
-state=$("$daemon" --config /dev/null --plugin-dir "$fixture_dir" --list-plugins --json \
+state=$("$daemon" --config /dev/null --plugin-dir "$fixture_dir" --no-default-plugins --list-plugins --json \
 	--log-level error 2>/dev/null | "$NODE" -e '
 let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
   const p = JSON.parse(s).plugins.find((x) => x.name === "conformance_fixture");
@@ -98,8 +98,8 @@ s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });')
 [ -n "$port" ] || { echo "cannot find a free TCP port" >&2; exit 1; }
 
 # --config /dev/null: no /etc/schedmcp config on this machine changes the run
-service_start --config /dev/null --plugin-dir "$fixture_dir" --log-level warning || exit 1
-cmd="$SMCP_CLIENT_CMD --config /dev/null --plugin-dir $fixture_dir --log-level warning"
+service_start --config /dev/null --plugin-dir "$fixture_dir" --no-default-plugins --log-level warning || exit 1
+cmd="$SMCP_CLIENT_CMD --config /dev/null --plugin-dir $fixture_dir --no-default-plugins --log-level warning"
 # supergateway stops (and stops its daemons) when its stdin closes: give it a
 # pipe whose only writer is this shell, so even a SIGKILLed run leaves nothing
 mkfifo "$work/gateway.stdin"

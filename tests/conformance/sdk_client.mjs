@@ -116,7 +116,8 @@ client.setRequestHandler(types.ElicitRequestSchema, async (req) => {
 const stderr = [];
 const transport = new StdioClientTransport({
   command: daemon,
-  args: ['--config', '/dev/null', '--plugin-dir', pluginDir, '--log-level', 'warning'],
+  args: ['--config', '/dev/null', '--plugin-dir', pluginDir, '--no-default-plugins',
+         '--log-level', 'warning'],
   env: getDefaultEnvironment(), // what hosts pass: HOME, LOGNAME, PATH, SHELL, TERM, USER
   stderr: 'pipe',
 });

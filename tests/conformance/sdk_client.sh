@@ -21,12 +21,12 @@ fi
 
 # What the loader thinks of each plugin, for the log: a refused plugin (an
 # untrusted build folder) is an environment problem, said plainly.
-"$daemon" --config /dev/null --plugin-dir "$plugin_dir" --list-plugins --log-level error 2>&1
+"$daemon" --config /dev/null --plugin-dir "$plugin_dir" --no-default-plugins --list-plugins --log-level error 2>&1
 
 node_tools_setup
 # shellcheck source=service.sh
 . "$here/service.sh"
-service_start --config /dev/null --plugin-dir "$plugin_dir" --log-level warning || exit 1
+service_start --config /dev/null --plugin-dir "$plugin_dir" --no-default-plugins --log-level warning || exit 1
 "$NODE" "$here/sdk_client.mjs" "$NODE_DIR" "$SMCP_CLIENT_CMD" "$plugin_dir" "$@"
 rc=$?
 service_stop

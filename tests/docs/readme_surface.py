@@ -7,7 +7,8 @@ import sys
 build = os.environ["SMCP_BUILD_DIR"]
 src = os.environ["SMCP_SOURCE_DIR"]
 surface = subprocess.run([os.path.join(build, "core", "schedmcp"), "--list-surface",
-                          "--plugin-dir", os.path.join(build, "plugins"), "--log-level", "error"],
+                          "--plugin-dir", os.path.join(build, "plugins"), "--no-default-plugins",
+                          "--log-level", "error"],
                          check=True, capture_output=True, text=True).stdout
 readme = open(os.path.join(src, "README.md")).read()
 begin, end = "<!-- surface:begin (scripts/update-readme) -->\n", "<!-- surface:end -->"

@@ -283,7 +283,7 @@ static int prompt_fault(void *data, struct smcp_call *call, const struct smcp_ar
 static int faulty_init(struct smcp_host *host, const struct smcp_host_api *a)
 {
 	static const struct smcp_prompt_arg pargs[] = {
-		{ "mode", "how to fail", false, SMCP_ARG_STRING },
+		{ sizeof(struct smcp_prompt_arg), "mode", "how to fail", false, SMCP_ARG_STRING },
 	};
 	struct smcp_resource_desc r = {
 		.sz = sizeof(r), .uri = "fault://read/{mode}", .name = "fault_read",

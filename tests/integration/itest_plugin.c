@@ -333,8 +333,8 @@ static int prompt_complete(void *data, const char *arg, const char *prefix,
 static int itest_init(struct smcp_host *host, const struct smcp_host_api *a)
 {
 	static const struct smcp_prompt_arg pargs[] = {
-		{ "cpu", "CPU number", true, SMCP_ARG_INT },
-		{ "mode", "how to look", false, SMCP_ARG_STRING },
+		{ sizeof(struct smcp_prompt_arg), "cpu", "CPU number", true, SMCP_ARG_INT },
+		{ sizeof(struct smcp_prompt_arg), "mode", "how to look", false, SMCP_ARG_STRING },
 	};
 	const struct smcp_tool_desc tools[] = {
 		{ .sz = sizeof(struct smcp_tool_desc), .name = "itest_slow",

@@ -38,7 +38,8 @@ def test_help_and_version():
 def test_usage_errors():
     for args in [["--bogus"], ["unexpected"], ["--config"], ["--log-level", "loud"],
                  ["report", "--interval", "-1"], ["report", "--interval", "abc"]]:
-        r = subprocess.run([daemon_path()] + args + ["--plugin-dir", empty_dir()],
+        r = subprocess.run([daemon_path()] + args + ["--plugin-dir", empty_dir(),
+                                                     "--no-default-plugins"],
                            capture_output=True, text=True, timeout=20, input="")
         T.check(r.returncode not in (0, None), f"{args}: non-zero exit, got {r.returncode}")
         T.eq(r.stdout, "", f"{args}: nothing on stdout (stdout is the protocol)")
@@ -217,7 +218,8 @@ def test_missing_explicit_config():
 def test_report_json():
     # "report" must be the first argument
     r = subprocess.run([daemon_path(), "report", "--json", "--interval", "0", "--plugin-dir",
-                        itest_dir()], capture_output=True, text=True, timeout=20)
+                        itest_dir(), "--no-default-plugins"], capture_output=True, text=True,
+                       timeout=20)
     T.eq(r.returncode, 0, f"report --json exit code: {r.stderr[-500:]}")
     try:
         data = json.loads(r.stdout)

@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """The plugin author's kit, end to end, as an author outside this tree sees it:
 
+0. examples/plugin-hello, copied out of the tree, builds against this *build
+   tree* (nothing installed: PKG_CONFIG_PATH=BUILD/meson-uninstalled, as the
+   guide says) and the build tree's daemon loads it;
 1. `meson install` this build into a temporary DESTDIR;
 2. pkg-config finds schedmcp.pc there (PKG_CONFIG_PATH, with
    PKG_CONFIG_SYSROOT_DIR for the DESTDIR) and it tells the truth: version,
@@ -13,7 +16,8 @@
 5. examples/plugin-scx-layered builds the same way and serves scx_layered's
    layers from the fake stats server (tests/plugins/scx_stats) speaking
    scx_layered-shaped stats: per-layer resources, completion, metrics, no
-   server, a restart.
+   server, a restart; and its step appears in the daemon's
+   investigate_scheduler_behavior workflow while it serves layers.
 """
 import glob
 import json
@@ -68,15 +72,16 @@ def need(*keys):
             raise smcp_test.Skip("an earlier step failed")
 
 
-def build_example(name):
-    src = os.path.join(TMP, name)
+def build_example(name, env=None, tag=""):
+    src = os.path.join(TMP, name + tag)
     shutil.copytree(os.path.join(SRC, "examples", name), src)  # out of the tree
-    b = os.path.join(TMP, name + "-build")
-    p = run([ST["meson"], "setup", "-Dwerror=true", b, src], env=pc_env())
+    b = os.path.join(TMP, name + tag + "-build")
+    env = env or pc_env()
+    p = run([ST["meson"], "setup", "-Dwerror=true", b, src], env=env)
     if not ck.check(p.returncode == 0, "%s: meson setup against the installed SDK" % name):
         return None
     ck.check("schedmcp found: YES" in p.stdout, "%s: found schedmcp.pc" % name)
-    p = run([ST["ninja"], "-C", b], env=pc_env())
+    p = run([ST["ninja"], "-C", b], env=env)
     if not ck.check(p.returncode == 0, "%s: builds with -Dwerror=true" % name):
         return None
     so = glob.glob(os.path.join(b, "*.so"))
@@ -107,6 +112,54 @@ def test_guide_covers_the_api():
         guide = f.read()
     for m in members:
         ck.check("| `%s` |" % m in guide, "plugin-guide.md describes %s" % m)
+
+
+@ck.case
+def test_build_tree():
+    """The guide's second way: against a build tree, nothing installed."""
+    meson, ninja = shutil.which("meson"), shutil.which("ninja")
+    if not meson or not ninja or not shutil.which("pkg-config"):
+        raise smcp_test.Skip("needs meson, ninja and pkg-config")
+    ST["meson"], ST["ninja"] = meson, ninja
+    env = dict(os.environ)
+    env["PKG_CONFIG_PATH"] = os.path.join(BUILD, "meson-uninstalled")
+    env.pop("PKG_CONFIG_SYSROOT_DIR", None)
+
+    def pc(*args):
+        return run(["pkg-config"] + list(args) + ["schedmcp"], env=env).stdout.strip()
+    cflags = pc("--cflags")
+    inc = cflags.split()[0][2:] if cflags.startswith("-I") else ""
+    ck.eq(os.path.realpath(inc), os.path.realpath(os.path.join(SRC, "sdk", "include")),
+          "uninstalled Cflags point at the source tree's SDK headers (%r)" % cflags)
+    major, minor = header_abi()
+    ck.eq((pc("--variable=abi_major"), pc("--variable=abi_minor")), (major, minor),
+          "uninstalled .pc: the header's ABI")
+    ck.eq(os.path.realpath(pc("--variable=plugindir")),
+          os.path.realpath(os.path.join(BUILD, "plugins")),
+          "uninstalled plugindir: the build tree's plugins, where its daemon looks")
+    so = build_example("plugin-hello", env=env, tag="-buildtree")
+    if not so:
+        return
+    exe = os.path.join(BUILD, "core", "schedmcp")
+    d = smcp_test.plugin_dir(files=[so])
+    p = run([exe, "--plugin-dir", d, "--enable", "hello", "--list-plugins", "--json"])
+    st = {x["name"]: x for x in json.loads(p.stdout or "{}").get("plugins", [])}
+    ck.eq(st.get("hello", {}).get("state"), "loaded",
+          "the build tree's daemon loads it (%s)" % p.stderr[-500:])
+    saved = os.environ.get("SMCP_DAEMON")
+    os.environ["SMCP_DAEMON"] = exe
+    try:
+        with daemon([so]) as c:
+            r = c.call_tool("say_hello", {"name": "ada", "delay_ms": 50})
+            ck.eq(r["result"]["content"][0]["text"], "Hello, ada!", "and it answers (later)")
+            r = c.request("prompts/get", {"name": "greet", "arguments": {"name": "alan"}})
+            ck.check("say_hello" in r["result"]["messages"][0]["content"]["text"],
+                     "its prompt (1.0-layout arguments)")
+    finally:
+        if saved is None:
+            os.environ.pop("SMCP_DAEMON", None)
+        else:
+            os.environ["SMCP_DAEMON"] = saved
 
 
 @ck.case
@@ -221,6 +274,11 @@ class FakeServer:
         self.proc.wait()
 
 
+def workflow(c, name="investigate_scheduler_behavior"):
+    r = c.request("prompts/get", {"name": name, "arguments": {}})
+    return r["result"]["messages"][0]["content"]["text"]
+
+
 def wait_json(c, uri, pred, timeout=5.0):
     deadline = time.monotonic() + timeout
     while True:
@@ -242,6 +300,7 @@ def test_scx_layered():
         a = c.read_json("layered://layers")
         ck.eq(a["available"], False, "no scheduler yet")
         ck.check("no scx_layered stats" in a["reason"], "reason: %r" % a["reason"])
+        ck.check("layered://layers" not in workflow(c), "no layers served: no step")
         with FakeServer(sock):
             a = wait_json(c, "layered://layers", lambda v: v["available"] and v["period_s"])
             ck.eq(a["available"], True, "connected by the next poll")
@@ -254,6 +313,13 @@ def test_scx_layered():
                   "batch is at its ceiling and busy: starved")
             ck.eq(a["layers"][1]["starved"], False, "interactive is not")
             ck.eq(a["system"]["busy_pct"], 62.5, "system stats")
+            text = workflow(c)
+            ck.check(re.search(r"\n\d+\. scx_layered's layers: read layered://layers "
+                               r"\(busiest first; 3 layers, 1 starved", text),
+                     "a third-party plugin's step in investigate_scheduler_behavior: %r"
+                     % text[-1500:])
+            ck.check("layered://layers" not in workflow(c, "summarize_system"),
+                     "and only in the workflows of its topic")
             one = c.read_json("layered://layers/batch")
             ck.eq(one["cpu_list"], "0-1", "CPU mask as a list")
             ck.eq(one["fields"]["util"]["value"], 190.0, "field value")
@@ -282,6 +348,7 @@ def test_scx_layered():
                 ck.check("batch" in json.dumps(q.get("result", {})), "history per layer")
         a = wait_json(c, "layered://layers", lambda v: "last_error" in v)
         ck.check("last_error" in a, "scheduler gone: the last snapshot with the error")
+        ck.check("layered://layers" not in workflow(c), "scheduler gone: its step too")
         with FakeServer(sock):
             a = wait_json(c, "layered://layers", lambda v: "last_error" not in v)
             ck.check("last_error" not in a, "reconnected after a restart")

@@ -105,7 +105,10 @@ def wait_socket(path, proc, timeout=30.0):
 class Client:
     def __init__(self, args=None, env=None, plugin_dir_=None, stderr=None, initialize=True,
                  protocol="2025-11-25", capabilities=None):
-        cmd = [daemon_path(), "--plugin-dir", plugin_dir_ or plugin_dir()] + list(args or [])
+        # exactly this directory's plugins: the stock directory is searched
+        # after every --plugin-dir unless told not to
+        cmd = [daemon_path(), "--plugin-dir", plugin_dir_ or plugin_dir(),
+               "--no-default-plugins"] + list(args or [])
         self.service = None
         if via_service():
             self.service_dir = tempfile.mkdtemp(prefix="smcp-svc-")

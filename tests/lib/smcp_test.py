@@ -206,7 +206,8 @@ def remove_dir(d):
 def run_cli(args, plugin_dir_=None, timeout=20, input_=None):
     cmd = [daemon_path()]
     if plugin_dir_ is not None:
-        cmd += ["--plugin-dir", plugin_dir_]
+        # that directory's plugins only, as mcp_client.Client does
+        cmd += ["--plugin-dir", plugin_dir_, "--no-default-plugins"]
     cmd += list(args)
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                           input=input_ if input_ is not None else "",

@@ -338,7 +338,7 @@ class Session(mcp_client.Client):
 def service(root, sd, log):
     sock = os.path.join(root, "mcp.sock")
     proc = subprocess.Popen([T.daemon_path(), "serve", "--socket", sock, "--plugin-dir",
-                             synth_dir(), "--config", T.write_config(FAST), "--enable", "synth",
+                             synth_dir(), "--no-default-plugins", "--config", T.write_config(FAST), "--enable", "synth",
                              "--state-dir", sd, "--log-level", "debug"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
     if not mcp_client.wait_socket(sock, proc, 60):

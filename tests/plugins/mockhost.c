@@ -9,6 +9,11 @@
  *
  *   mockhost PLUGIN.so FS_ROOT
  *   commands: list | status | read URI | call TOOL [ARGS_JSON] | advance MS
+ *             | steps [ARGS_JSON] | complete ARG [PREFIX]
+ *
+ * steps lists the plugin's prompt steps, each render called with ARGS_JSON
+ * as a prompt's arguments ("text" is what it wrote, "rc" what it returned);
+ * complete runs its completers of a prompt argument.
  *
  * Metrics (mockhost_metrics.c) are kept as the core keeps them, one step a
  * fake second, so windows read from them are exact.
@@ -95,6 +100,55 @@ static void cmd_call(const char *name, const char *args_json)
 	cJSON_Delete(args.obj);
 	cJSON_Delete(r.content);
 	emit(cJSON_Parse("{\"rc\":-2,\"error\":\"unknown tool\"}"));
+}
+
+static void cmd_steps(const char *args_json)
+{
+	struct smcp_args args = { .obj = cJSON_Parse(args_json && *args_json ? args_json : "{}") };
+	cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "steps");
+
+	for (int i = 0; i < n_steps; i++) {
+		cJSON *s = cJSON_CreateObject();
+		char buf[SMCP_STEP_TEXT_MAX];
+
+		cJSON_AddStringToObject(s, "topic", steps[i].topic);
+		cJSON_AddNumberToObject(s, "order", steps[i].order);
+		if (steps[i].needs)
+			cJSON_AddStringToObject(s, "needs", steps[i].needs);
+		if (steps[i].missing)
+			cJSON_AddStringToObject(s, "missing", steps[i].missing);
+		if (steps[i].render) {
+			int rc;
+
+			buf[0] = '\0';
+			rc = steps[i].render(steps[i].data, &args, buf, sizeof(buf));
+			cJSON_AddNumberToObject(s, "rc", rc);
+			if (rc > 0 && (size_t)rc < sizeof(buf))
+				cJSON_AddStringToObject(s, "text", buf);
+		} else {
+			cJSON_AddStringToObject(s, "text", steps[i].text);
+		}
+		cJSON_AddItemToArray(arr, s);
+	}
+	cJSON_Delete(args.obj);
+	emit(o);
+}
+
+static void cmd_complete(char *arg)
+{
+	struct smcp_completion c = { .values = cJSON_CreateArray() };
+	char *prefix = strchr(arg, ' ');
+	cJSON *o = cJSON_CreateObject();
+
+	if (prefix)
+		*prefix++ = '\0';
+	for (int i = 0; i < n_completers; i++)
+		if (strcmp(completers[i].arg, arg) == 0)
+			(void)completers[i].complete(completers[i].data, arg, prefix ? prefix : "",
+						     NULL, &c);
+	cJSON_AddItemToObject(o, "values", c.values);
+	cJSON_AddNumberToObject(o, "total", c.total);
+	emit(o);
 }
 
 /* Move the fake clock forward, firing due timers in time order. */
@@ -198,6 +252,10 @@ int main(int argc, char **argv)
 			cmd_call(arg, args_json);
 		} else if (strcmp(line, "advance") == 0 && arg) {
 			cmd_advance(strtoull(arg, NULL, 10));
+		} else if (strcmp(line, "steps") == 0) {
+			cmd_steps(arg);
+		} else if (strcmp(line, "complete") == 0 && arg) {
+			cmd_complete(arg);
 		} else {
 			emit(cJSON_Parse("{\"rc\":-22,\"error\":\"unknown command\"}"));
 		}
@@ -213,6 +271,14 @@ int main(int argc, char **argv)
 		free(tools[i].key);
 		free(tools[i].desc_json);
 	}
+	for (int i = 0; i < n_steps; i++) {
+		free(steps[i].topic);
+		free(steps[i].text);
+		free(steps[i].needs);
+		free(steps[i].missing);
+	}
+	for (int i = 0; i < n_completers; i++)
+		free(completers[i].arg);
 	dlclose(dl);
 	return err ? 1 : 0;
 }

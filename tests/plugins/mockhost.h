@@ -54,10 +54,33 @@ struct smcp_args {
 	cJSON *obj;
 };
 
+struct smcp_completion {
+	cJSON *values; /* array of strings */
+	uint32_t total;
+};
+
+/* A step for the core's workflow prompts, copied as the host would. */
+struct mock_step {
+	char *topic, *text, *needs, *missing;
+	int order;
+	smcp_step_render_fn render;
+	void *data;
+};
+
+struct mock_completer {
+	char *arg;
+	smcp_complete_fn complete;
+	void *data;
+};
+
 extern struct smcp_host host;
 extern struct reg resources[MAX_REG], tools[MAX_REG];
 extern int n_resources, n_tools;
 extern struct timer timers[MAX_TIMERS];
+extern struct mock_step steps[MAX_REG];
+extern int n_steps;
+extern struct mock_completer completers[MAX_REG];
+extern int n_completers;
 extern const struct smcp_host_api mock_api;
 
 void writer_init(struct smcp_json *j, cJSON *root);

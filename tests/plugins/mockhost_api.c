@@ -2,6 +2,7 @@
 /* The mock host's implementation of the plugin API, over cJSON. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,10 @@ struct smcp_host host;
 struct reg resources[MAX_REG], tools[MAX_REG];
 int n_resources, n_tools;
 struct timer timers[MAX_TIMERS];
+struct mock_step steps[MAX_REG];
+int n_steps;
+struct mock_completer completers[MAX_REG];
+int n_completers;
 static int next_timer_id = 1;
 
 /* ------------------------------------------------------------ registration */
@@ -466,6 +471,66 @@ static int m_add_tool_hint(struct smcp_host *h, const char *glob, const char *te
 	return glob && text ? 0 : -EINVAL;
 }
 
+/* Prompt steps: checked as the host checks them (core/steps.c), kept for
+ * the "steps" command, which renders them with the arguments it is given. */
+static int m_register_prompt_step(struct smcp_host *h, const struct smcp_prompt_step *d)
+{
+	struct mock_step *s;
+
+	if (!h->in_init)
+		return -EPERM;
+	if (!d || d->sz < offsetof(struct smcp_prompt_step, data) + sizeof(d->data) ||
+	    !d->topic || !*d->topic || strlen(d->topic) > 64 ||
+	    strspn(d->topic, "abcdefghijklmnopqrstuvwxyz0123456789_.") != strlen(d->topic) ||
+	    (!d->text && !d->render) || (d->text && strlen(d->text) >= SMCP_STEP_TEXT_MAX) ||
+	    (d->missing && (strlen(d->missing) > 256 || strstr(d->missing, "://"))))
+		return -EINVAL;
+	if (n_steps == MAX_REG)
+		return -ENOSPC;
+	s = &steps[n_steps++];
+	*s = (struct mock_step){
+		.topic = strdup(d->topic),
+		.text = d->text ? strdup(d->text) : NULL,
+		.needs = d->needs ? strdup(d->needs) : NULL,
+		.missing = d->missing ? strdup(d->missing) : NULL,
+		.order = d->order,
+		.render = d->render,
+		.data = d->data,
+	};
+	return 0;
+}
+
+static int m_register_prompt_completion(struct smcp_host *h, const char *arg,
+					smcp_complete_fn fn, void *data)
+{
+	if (!h->in_init)
+		return -EPERM;
+	if (!arg || !fn)
+		return -EINVAL;
+	if (n_completers == MAX_REG)
+		return -ENOSPC;
+	completers[n_completers++] = (struct mock_completer){ strdup(arg), fn, data };
+	return 0;
+}
+
+static int m_completion_add(struct smcp_completion *c, const char *value)
+{
+	if (!c || !value)
+		return -EINVAL;
+	if (cJSON_GetArraySize(c->values) >= 100)
+		return -ENOSPC;
+	cJSON_AddItemToArray(c->values, cJSON_CreateString(value));
+	return 0;
+}
+
+static int m_completion_total(struct smcp_completion *c, uint32_t total)
+{
+	if (!c)
+		return -EINVAL;
+	c->total = total;
+	return 0;
+}
+
 const struct smcp_host_api mock_api = {
 	.sz = sizeof(struct smcp_host_api),
 	.register_resource = m_register_resource,
@@ -524,4 +589,8 @@ const struct smcp_host_api mock_api = {
 	.add_instructions = m_add_instructions,
 	.add_tool_hint = m_add_tool_hint,
 	.metric_window = m_metric_window,
+	.completion_add = m_completion_add,
+	.completion_total = m_completion_total,
+	.register_prompt_step = m_register_prompt_step,
+	.register_prompt_completion = m_register_prompt_completion,
 };

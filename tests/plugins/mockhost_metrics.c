@@ -255,7 +255,7 @@ int m_metric_window(struct smcp_host *h, int id, const char *const *lv, uint64_t
 			   struct smcp_metric_window *w)
 {
 	struct mseries *s;
-	uint64_t steps = (window_ms + 500) / 1000;
+	uint64_t span = (window_ms + 500) / 1000;
 	uint32_t nb;
 	int err;
 
@@ -267,14 +267,14 @@ int m_metric_window(struct smcp_host *h, int id, const char *const *lv, uint64_t
 	nb = metrics[id - 1].nb;
 	if (w->counts && w->n_counts != nb)
 		return -EINVAL;
-	steps = steps < 1 ? 1 : steps > MOCK_STEPS ? MOCK_STEPS : steps;
-	steps = steps > next_step ? next_step : steps;
+	span = span < 1 ? 1 : span > MOCK_STEPS ? MOCK_STEPS : span;
+	span = span > next_step ? next_step : span;
 	w->end_ns = t0_ns + next_step * 1000000000ull;
 	w->step_s = 1;
 	w->steps = 0;
 	w->value = w->min = w->max = NAN;
 	w->count = 0;
-	for (uint64_t k = next_step - steps; k < next_step; k++) {
+	for (uint64_t k = next_step - span; k < next_step; k++) {
 		double v = s->val[k % MOCK_STEPS];
 
 		if (isnan(v))

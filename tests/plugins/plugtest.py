@@ -110,6 +110,23 @@ class Mock:
     def advance(self, ms):
         return self.cmd("advance %d" % ms)
 
+    def steps(self, args=None):
+        """The plugin's prompt steps, renders called with args: {topic: [step]}
+        where a step has its order, text (static or rendered), rc (renders)."""
+        out = {}
+        for st in self.cmd("steps %s" % json.dumps(args or {}))["steps"]:
+            out.setdefault(st["topic"], []).append(st)
+        return out
+
+    def step_text(self, topic, args=None):
+        """The texts its steps of topic show for args, in order ("" when none)."""
+        shown = sorted((s for s in self.steps(args).get(topic, [])
+                        if "text" in s and s.get("rc", 1) > 0), key=lambda s: s["order"])
+        return " ".join(s["text"] for s in shown)
+
+    def complete(self, arg, prefix=""):
+        return self.cmd("complete %s %s" % (arg, prefix))
+
     def close(self):
         self.proc.stdin.close()
         rc = self.proc.wait(timeout=60)

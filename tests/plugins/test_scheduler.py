@@ -205,7 +205,88 @@ with_copy("vm-2cpu", lambda r: os.unlink(os.path.join(r, "proc/sys/kernel/osrele
               ck.eq("no osrelease: algorithm unknown",
                     m.read("scheduler://current")["fair"]["algorithm"], None)))
 
+# --- its steps in the workflow prompts ----------------------------------------------
+with Mock("scheduler", fixture("vm-2cpu")) as m:
+    ctx = m.step_text("context.scheduler")
+    ck.true("steps: no sched_ext, the fair class named",
+            "had no sched_ext: only the fair class (EEVDF) can run." in ctx)
+    ctx = m.step_text("context.scheduler", {"scheduler_name": "scx_layered"})
+    ck.true("steps: an scx scheduler asked about cannot run", "cannot run here" in ctx)
+    ck.eq("steps: no sched_ext, no kernel counters", m.step_text("scx.kernel"), "")
+    ck.eq("steps: no sched_ext, no scheduler notes", m.step_text("scx.scheduler"), "")
+    ck.true("steps: the fair class's tunables", "`base_slice_ms`" in m.step_text("scheduler.fair"))
+    ck.true("steps: fair tuning", "SCHED_BATCH" in m.step_text("scheduler.tuning"))
+    ck.true("steps: which scheduler",
+            "Read scheduler://current" in m.step_text("scheduler.current"))
+    ck.eq("steps: no pid, no task", m.step_text("context.task"), "")
+    ck.eq("steps: a pid that is not there", m.step_text("context.task", {"pid": 999999}), "")
+    v = m.complete("scheduler_name", "scx_la")
+    ck.eq("completion: scheduler names", v["values"], ["scx_lavd", "scx_layered"])
+    ck.eq("completion: EEVDF", m.complete("scheduler_name", "E")["values"], ["EEVDF"])
+
+
+def steps_scx(m, root):
+    ctx = m.step_text("context.scheduler")
+    ck.true("steps scx: the running one", "ops name was layered." in ctx)
+    ck.true("steps scx: it is the one asked about",
+            "not the scheduler asked about" not in
+            m.step_text("context.scheduler", {"scheduler_name": "scx_layered"}))
+    ck.true("steps scx: another asked about", "not the scheduler asked about" in
+            m.step_text("context.scheduler", {"scheduler_name": "scx_lavd"}))
+    ck.true("steps scx: kernel counters", "SCX_EV_SELECT_CPU_FALLBACK" in m.step_text("scx.kernel"))
+    ck.true("steps scx: what scx_layered is designed for",
+            "LayerStats" in m.step_text("scx.scheduler"))
+    ck.true("steps scx: what the one asked about is designed for",
+            "scx_lavd favours" in m.step_text("scx.scheduler", {"scheduler_name": "scx_lavd"}))
+    ck.eq("steps scx: no fair tunables", m.step_text("scheduler.fair"), "")
+    ck.true("steps scx: scx tuning", "command-line knobs" in m.step_text("scheduler.tuning"))
+    v = m.complete("scheduler_name", "")["values"]
+    ck.eq("completion: the running one first, once", (v[0], v.count("layered")), ("layered", 1))
+
+
+with_copy("vm-2cpu", lambda r: scx(r, "enabled", "layered"), steps_scx)
+with_copy("vm-2cpu", lambda r: scx(r, "disabled", None),
+          lambda m, r: ck.true("steps: sched_ext idle",
+                               "no sched_ext scheduler was running (state disabled): the fair "
+                               "class (EEVDF)" in m.step_text("context.scheduler")))
+
+
+def tasks(root):
+    """A server process and a thread of it; one with a hostile name."""
+    # fields 1-9, 10-17, 18-24 (priority, nice...), 25-40, 41 (policy), 42-44 (proc(5))
+    stat = "%d (%s) S 1 %d %d 0 -1 4194560" + " 0" * 8 + " 20 %d 2 0 100 0 0" + " 0" * 16 + \
+        " %d 0 0 0\n"
+    write(root, "proc/4240/status", "Name:\tserver\nTgid:\t4240\nPid:\t4240\n")
+    write(root, "proc/4240/comm", "server\n")
+    write(root, "proc/4240/stat", stat % (4240, "server", 4240, 4240, 0, 0))
+    write(root, "proc/4242/status", "Name:\tworker 1\nTgid:\t4240\nPid:\t4242\n")
+    write(root, "proc/4242/comm", "worker 1\n")
+    write(root, "proc/4242/stat", stat % (4242, "worker 1) S", 4240, 4240, 19, 5))
+    write(root, "proc/777/status", "Name:\t${pid}`x\nTgid:\t777\n")
+    write(root, "proc/777/comm", "${pid}`x\n")
+
+
+def tasks_check(m, root):
+    t = m.step_text("context.task", {"pid": 4240})
+    ck.eq("task: a process", t,
+          "Task 4240 is process 4240 (server), scheduled as SCHED_OTHER at nice 0.")
+    t = m.step_text("context.task", {"pid": 4242})
+    ck.true("task: a thread of its process, policy past a ')' in its name",
+            t.startswith("Task 4242 is thread 4242 (worker 1) of process 4240 (server), "
+                         "scheduled as SCHED_IDLE at nice 19 (it runs only when") and
+            t.endswith("."))
+    ck.eq("task: a name is made harmless", m.step_text("context.task", {"pid": 777}),
+          "Task 777 is process 777 (?{pid}?x).")
+    ck.eq("completion: pids by prefix", m.complete("pid", "424")["values"], ["4240", "4242"])
+    ck.eq("completion: pids by name", m.complete("pid", "serv")["values"], ["4240"])
+
+
+with_copy("vm-2cpu", tasks, tasks_check)
+
 with Mock("scheduler", fixture("epyc-256"), valgrind=True) as m:
+    m.steps({"pid": 1, "scheduler_name": "scx_rusty"})
+    m.complete("pid", "1")
+    m.complete("scheduler_name", "")
     m.read("scheduler://current")
     m.read("stats://scheduler/scx")
     m.call_json("query_stats", {"stat_type": "all"})

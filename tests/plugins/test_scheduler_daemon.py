@@ -101,7 +101,7 @@ finally:
 
 # --- schedmcp report -----------------------------------------------------------------
 out = subprocess.run([daemon_path(), "report", "--json", "--plugin-dir",
-                      os.path.join(BUILD, "plugins"), "--enable", "scheduler", "--interval", "0"],
+                      os.path.join(BUILD, "plugins"), "--no-default-plugins", "--enable", "scheduler", "--interval", "0"],
                      capture_output=True, text=True, timeout=30)
 ck.eq("report exits 0", out.returncode, 0)
 rep = json.loads(out.stdout or "{}")

@@ -105,7 +105,7 @@ finally:
 
 # --- schedmcp report shows it -----------------------------------------------------------
 out = subprocess.run([daemon_path(), "report", "--json", "--plugin-dir",
-                      os.path.join(BUILD, "plugins"), "--enable", "topology", "--fs-root",
+                      os.path.join(BUILD, "plugins"), "--no-default-plugins", "--enable", "topology", "--fs-root",
                       fixture("intel-2s"), "--interval", "0"],
                      capture_output=True, text=True, timeout=30)
 ck.eq("report exits 0", out.returncode, 0)

@@ -11,9 +11,15 @@ disabled, names only what exists in that daemon:
   fails here);
 - a prompt whose plugins are gone says what is missing and why.
 
+The steps come from plugins (host API register_prompt_step): a third-party
+plugin's (step_fixture.c) appear in the topics they name, in order, with
+their placeholders and renders, and never once that plugin is disabled or
+failed its init.
+
 Also: argument validation (pid, focus_area, scheduler_name, duration_secs,
 window) with clear errors, and completion of PIDs, focus areas, scheduler
-names and windows."""
+names and windows (pids and scheduler names come from the scheduler
+plugin)."""
 import glob
 import json
 import os
@@ -21,6 +27,8 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("SMCP_SOURCE_DIR", os.path.join(HERE, "..", ".."))
@@ -65,9 +73,12 @@ FIELD_RE = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`")
 WORD_RE = re.compile(r"[A-Za-z0-9_]+")
 
 
+def built_plugin_files():
+    return sorted(glob.glob(os.path.join(BUILD, "plugins", "*", "*.so")))
+
+
 def built_plugins():
-    return sorted(os.path.basename(p)[:-3]
-                  for p in glob.glob(os.path.join(BUILD, "plugins", "*", "*.so")))
+    return [os.path.basename(p)[:-3] for p in built_plugin_files()]
 
 
 def list_all(c, method, key):
@@ -322,16 +333,78 @@ def test_arguments():
         err("diagnose_regression", {"window": "48h"}, "24 h")
         r = get_prompt(c, "debug_high_latency", {"pid": str(os.getpid())})
         text = r["result"]["messages"][0]["content"]["text"]
-        ck.check("process %d (python" % os.getpid() in text, "names the process and its comm")
+        ck.check("task %d" % os.getpid() in text, "core only: names the task")
+        ck.check("(python" not in text, "core only: reads nothing of it (/proc is a plugin's)")
+
+
+@ck.case
+def test_task_named_by_plugin():
+    """What a pid names (process or thread, its name and policy) is the
+    scheduler plugin's step."""
+    if "scheduler" not in built_plugins():
+        raise smcp_test.Skip("scheduler plugin not built")
+    ev = threading.Event()
+    tid = []
+
+    def worker():
+        with open("/proc/self/task/%d/comm" % threading.get_native_id(), "w") as f:
+            f.write("steps-worker")
+        tid.append(threading.get_native_id())
+        ev.wait()
+    t = threading.Thread(target=worker)
+    t.start()
+    try:
+        while not tid:
+            time.sleep(0.01)
+        with smcp_test.Daemon(args=["--enable", "scheduler"],
+                              plugin_dir_=os.path.join(BUILD, "plugins")) as c:
+            r = get_prompt(c, "debug_high_latency", {"pid": str(os.getpid())})
+            text = r["result"]["messages"][0]["content"]["text"]
+            ck.check("process %d (python" % os.getpid() in text,
+                     "names the process and its comm")
+            ck.check(re.search(r"scheduled as SCHED_[A-Z]+ at nice -?\d+", text),
+                     "and its policy")
+            r = get_prompt(c, "debug_high_latency", {"pid": str(tid[0])})
+            text = r["result"]["messages"][0]["content"]["text"]
+            ck.check("thread %d (steps-worker) of process %d (python" % (tid[0], os.getpid())
+                     in text, "a thread, with its process: %r" % text[:300])
+    finally:
+        ev.set()
+        t.join()
+
+
+def completer(c):
+    def comp(prompt, arg, value):
+        r = c.request("completion/complete", {"ref": {"type": "ref/prompt", "name": prompt},
+                                              "argument": {"name": arg, "value": value}})
+        return smcp_test.result(r)["completion"]
+    return comp
+
+
+@ck.case
+def test_completion_core():
+    """The core completes what it owns; pids and scheduler names only a
+    plugin knows."""
+    with smcp_test.Daemon(plugin_dir_=smcp_test.empty_dir_cached()) as c:
+        comp = completer(c)
+        ck.eq(comp("analyze_scheduler_performance", "focus_area", "l")["values"], ["latency"],
+              "focus area by prefix")
+        ck.eq(sorted(comp("analyze_scheduler_performance", "focus_area", "")["values"]),
+              ["balance", "general", "latency", "throughput"], "every focus area")
+        ck.check("5m" in comp("diagnose_regression", "window", "")["values"], "windows")
+        ck.check("10" in comp("profile_system", "duration_secs", "1")["values"], "durations")
+        ck.eq(comp("debug_high_latency", "pid", "")["values"], [], "no plugin: no pids")
+        ck.eq(comp("investigate_scheduler_behavior", "scheduler_name", "")["values"], [],
+              "no plugin: no scheduler names")
 
 
 @ck.case
 def test_completion():
-    with smcp_test.Daemon(plugin_dir_=smcp_test.empty_dir_cached()) as c:
-        def comp(prompt, arg, value):
-            r = c.request("completion/complete", {"ref": {"type": "ref/prompt", "name": prompt},
-                                                  "argument": {"name": arg, "value": value}})
-            return smcp_test.result(r)["completion"]
+    if "scheduler" not in built_plugins():
+        raise smcp_test.Skip("scheduler plugin not built")
+    with smcp_test.Daemon(args=["--enable", "scheduler"],
+                          plugin_dir_=os.path.join(BUILD, "plugins")) as c:
+        comp = completer(c)
         me = str(os.getpid())
         v = comp("debug_high_latency", "pid", me[:2])
         ck.check(all(x.startswith(me[:2]) for x in v["values"]), "pids by prefix")
@@ -352,8 +425,121 @@ def test_completion():
               ["balance", "general", "latency", "throughput"], "every focus area")
         v = comp("investigate_scheduler_behavior", "scheduler_name", "scx_la")["values"]
         ck.check({"scx_lavd", "scx_layered"} <= set(v), "scheduler names: %r" % v)
-        ck.check("5m" in comp("diagnose_regression", "window", "")["values"], "windows")
-        ck.check("10" in comp("profile_system", "duration_secs", "1")["values"], "durations")
+        ck.eq(comp("analyze_scheduler_performance", "focus_area", "l")["values"], ["latency"],
+              "the core's own still there")
+
+
+def fixture_dir():
+    so = smcp_test.fixture("steps_fixture")
+    if not os.path.exists(so):
+        raise smcp_test.Skip("steps_fixture.so not built")
+    return smcp_test.plugin_dir(files=built_plugin_files() + [so])
+
+
+def all_texts(c):
+    """Every prompt with every argument variant: {(name, args): text}."""
+    s = Surface(c)
+    return {(label, name): text for label, name, text in prompt_texts(c, s, "fixture")}
+
+
+NUMBERED_RE = re.compile(r"\n(\d+)\. ")
+
+
+@ck.case
+def test_third_party_steps():
+    """A plugin outside the tree appears in the workflows by the topics of its
+    steps, in order, numbered with the rest; placeholders and renders get the
+    prompt's arguments; what it cannot show is listed in its words."""
+    d = fixture_dir()
+    with smcp_test.Daemon(plugin_dir_=d) as c:
+        rc = c.read_json("fixture://steps")
+        for k in ("bad_topic", "no_text", "long_text", "uri_in_missing", "five_needs",
+                  "small_sz", "completion_unknown_arg"):
+            ck.eq(rc.get(k), -22, "refused with -EINVAL: %s" % k)
+        ck.eq(rc.get("completion_twice"), -17, "a second completer for pid: -EEXIST")
+        ck.eq(rc.get("outside_init"), -1, "registering after init: -EPERM")
+        texts = all_texts(c)
+        for (label, name), text in texts.items():
+            for marker in ("FIXTURE-ZERO", "FIXTURE-FAILS", "FIXTURE-LONG", "FIXTURE-ABSENT",
+                           "FIXTURE-NOWHERE", "FIXTURE-LATE", "FIXTURE-BAD"):
+                ck.check(marker not in text, "%s: %s never shown" % (label, marker))
+            nums = [int(n) for n in NUMBERED_RE.findall(text)]
+            ck.eq(nums, list(range(1, len(nums) + 1)), "%s: steps numbered 1..n" % label)
+            sched = "Read scheduler://current: `class` (sched_ext or fair)"
+            if sched in text:
+                ck.check(re.search(r"\n\d+\. FIXTURE-FIRST", text) and
+                         text.index("FIXTURE-FIRST") < text.index(sched),
+                         "%s: the fixture's step (order 5) comes first in its topic" % label)
+                ck.check("- the fixture's absent thing: not offered" in text,
+                         "%s: a step whose needs are missing is listed" % label)
+                ck.check("- the fixture's failing render" in text and
+                         "- the fixture's long render" in text,
+                         "%s: renders that failed are listed" % label)
+        t = {(name, label.split(" ", 2)[2]): text for (label, name), text in texts.items()}
+        summary = t[("summarize_system", "{}")]
+        ck.check("FIXTURE-TOP-5" in summary, "${top} from the workflow (5 in the summary)")
+        ck.check("FIXTURE-ARGS focus=- top=5 pid=-1" in summary, "render gets the arguments")
+        perf = t[("analyze_scheduler_performance", '{"focus_area": "latency"}')]
+        ck.check("FIXTURE-ARGS focus=latency top=5" in perf, "render gets focus_area")
+        for args in ('{}', '{"focus_area": "balance"}'):
+            perf = t[("analyze_scheduler_performance", args)]
+            ck.check("FIXTURE-BALANCE" in perf, "%s: the fixture's alternative" % args)
+            ck.check("`busy_pct` per CPU. A spread" not in perf,
+                     "%s: and only it: the others are alternatives" % args)
+        ck.check("FIXTURE-BALANCE" not in t[("analyze_scheduler_performance",
+                                             '{"focus_area": "latency"}')],
+                 "balance steps only where balance is asked")
+        anyone = t[("debug_high_latency", "{}")]
+        ck.check("FIXTURE-PID" not in anyone and "FIXTURE-NOTE" not in anyone,
+                 "no pid: the steps that need one are left out")
+        r = get_prompt(c, "debug_high_latency", {"pid": str(os.getpid())})
+        text = r["result"]["messages"][0]["content"]["text"]
+        ck.check("FIXTURE-PID-%d" % os.getpid() in text, "${pid} filled in")
+        ck.check(re.search(r"\n\nFIXTURE-NOTE about %d\.\n" % os.getpid(), text),
+                 "a context topic is a paragraph, not a step")
+        comp = completer(c)
+        ck.check("4194303" in comp("debug_high_latency", "pid", "41943")["values"],
+                 "the fixture completes pid")
+        ck.check(os.path.exists("/proc/%s" % os.getpid()), "sanity")
+
+
+@ck.case
+def test_third_party_bulk():
+    """However many steps plugins register, a prompt stays bounded and says
+    that it left some out."""
+    d = fixture_dir()
+    path = smcp_test.write_config("[plugin steps_fixture]\nbulk = true\n")
+    with smcp_test.Daemon(args=["--config", path], plugin_dir_=d) as c:
+        for name, end in (("summarize_system", "Write the summary in this shape"),
+                          ("debug_high_latency", "Answer with the verdict first")):
+            text = get_prompt(c, name, {})["result"]["messages"][0]["content"]["text"]
+            bulk = text.count("FIXTURE-BULK-")
+            ck.check(len(text) < 40000, "%s: bounded (%d chars)" % (name, len(text)))
+            ck.check(0 < bulk <= 13, "%s: some of the bulk only (%d)" % (name, bulk))
+            ck.check("were left out to keep this prompt short" in text,
+                     "%s: says steps were left out" % name)
+            ck.check(end in text, "%s: the workflow's own text is all there" % name)
+
+
+@ck.case
+def test_third_party_gone():
+    """A plugin that is disabled, or failed its init after registering its
+    steps, leaves no step, completion or name of its steps behind."""
+    d = fixture_dir()
+    for how, args, conf, state in (
+            ("disabled", ["--disable", "steps_fixture"], "", "disabled"),
+            ("failed", [], "[plugin steps_fixture]\nfail_init = true\n", "failed")):
+        path = smcp_test.write_config(conf or "[core]\n")
+        with smcp_test.Daemon(args=["--config", path] + args, plugin_dir_=d) as c:
+            for (label, name), text in all_texts(c).items():
+                ck.check("FIXTURE" not in text and "fixture's" not in text,
+                         "%s: %s: none of its steps" % (how, label))
+                if name in ARG_VARIANTS:  # the workflows
+                    ck.check("the steps_fixture plugin is %s" % state in text,
+                             "%s: %s: says the plugin is %s" % (how, label, state))
+            v = completer(c)("debug_high_latency", "pid", "41943")["values"]
+            ck.check("4194303" not in v, "%s: its completion is gone: %r" % (how, v))
+            ck.check(smcp_test.is_error(c.read("fixture://steps")), "%s: nothing left" % how)
 
 
 if __name__ == "__main__":

@@ -1683,9 +1683,10 @@ int main(int argc, char **argv)
 	dargv[0] = (char *)daemon;
 	dargv[1] = "--plugin-dir";
 	dargv[2] = (char *)plugin_dir;
-	dargv[3] = "--log-level";
-	dargv[4] = "info";
-	dargv[5] = NULL;
+	dargv[3] = "--no-default-plugins"; /* that directory's plugins only */
+	dargv[4] = "--log-level";
+	dargv[5] = "info";
+	dargv[6] = NULL;
 	if (conn_start(&L.c, dargv, log)) {
 		printf("RESULT lab daemon FAIL cannot start %s\n", daemon);
 		return 1;

@@ -55,7 +55,8 @@ class Service:
         self.state = os.path.join(self.dir, "state")
         self.proc = subprocess.Popen([daemon_path(), "serve", "--socket", self.sock,
                                       "--state-dir", self.state,
-                                      "--plugin-dir", pd, "--log-level", "info"] + list(args),
+                                      "--plugin-dir", pd, "--no-default-plugins",
+                                      "--log-level", "info"] + list(args),
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=self.err)
         if not mcp_client.wait_socket(self.sock, self.proc, 60):
@@ -525,7 +526,7 @@ def test_sigkill_restart_with_a_bridge():
 def test_one_service_per_socket():
     with Service() as svc:
         r = subprocess.run([daemon_path(), "serve", "--socket", svc.sock, "--plugin-dir",
-                            plugin_dir([ITEST])], capture_output=True, text=True, timeout=30)
+                            plugin_dir([ITEST]), "--no-default-plugins"], capture_output=True, text=True, timeout=30)
         T.check(r.returncode != 0, "a second service on the same socket stops")
         T.check("already answers" in r.stderr, f"saying why: {r.stderr[-300:]}")
         with Session(svc.sock) as s:

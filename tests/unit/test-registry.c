@@ -49,7 +49,8 @@ static int add_tool(struct smcp_host *o, const char *name, const char *schema)
 
 static int add_prompt(struct smcp_host *o, const char *name)
 {
-	static const struct smcp_prompt_arg args[] = { { "pid", "a pid", true, SMCP_ARG_INT } };
+	static const struct smcp_prompt_arg args[] = { { sizeof(struct smcp_prompt_arg),
+	  "pid", "a pid", true, SMCP_ARG_INT } };
 	struct smcp_prompt_desc d = {
 		.sz = sizeof(d), .name = name, .args = args, .n_args = 1, .get = dummy_prompt,
 	};

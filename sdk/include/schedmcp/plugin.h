@@ -16,8 +16,13 @@
  * Every descriptor struct starts with its size (sz): set it to sizeof() of
  * the struct you compiled against. The host copies what it needs out of a
  * descriptor during the call; strings passed in are borrowed for the call.
+ * Every member says since which ABI minor it exists; the host reads only
+ * the members sz covers, so a member a plugin's header did not have reads
+ * as zero. (One exception: struct smcp_prompt_arg had no sz before 1.2;
+ * see there.)
  *
- * Errors: 0 or positive is success, -errno is failure, everywhere.
+ * Errors: 0 or positive is success, -errno is failure, everywhere. A
+ * handler that answers later returns SMCP_PENDING, which is neither.
  *
  * Threads: every callback runs on the host's single loop thread. A plugin
  * must not start threads that call the API, must not block for long, and
@@ -54,10 +59,26 @@ struct smcp_plugin_info;
 SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void);
 
 /*
- * A handler returns SMCP_PENDING to say it has kept the call and will finish
- * it later with api->call_complete() (from a timer or fd callback).
+ * A handler (read, tool, prompt) returns SMCP_PENDING to say it has kept the
+ * call and will finish it later with api->call_complete() (from a timer, fd
+ * or work-done callback).
+ *
+ * The value lies far below every -errno (they end at -4095): it is neither
+ * a success (0 or positive) nor an error a handler passes on, so
+ * "return n;" or "return err;" cannot mean "later" by accident.
+ *
+ * Since: 1.2 this value. Until 1.2 it was 1 (SMCP_PENDING_1_0), which a
+ * handler returning a positive success value (a count, a length) could
+ * not be told apart from: its call then waited for a call_complete() that
+ * never came. The host reads the return value of a plugin as the abi_minor
+ * it declares: from a plugin built before 1.2, 1 still means "later" (and
+ * so does SMCP_PENDING), so such plugins keep working unchanged; from 1.2
+ * on every positive value is a success. A plugin that sets abi_minor below
+ * 2 to load on older hosts returns SMCP_PENDING_1_0.
  */
-#define SMCP_PENDING 1
+#define SMCP_PENDING (-0x50454e44) /* "PEND" */
+/* SMCP_PENDING as ABI 1.0 and 1.1 defined it. Since: 1.2 (the name). */
+#define SMCP_PENDING_1_0 1
 
 /* Opaque, host-owned objects. */
 struct smcp_host;       /* the host's handle for one loaded plugin */
@@ -97,34 +118,40 @@ enum smcp_config_type {
  * --check-config can report every error without loading anything.
  */
 struct smcp_config_key {
-	size_t sz;
-	const char *name;          /* [a-z0-9_]+; "enabled" is reserved */
-	enum smcp_config_type type;
-	const char *default_value; /* text as it would appear in the file; NULL = unset */
-	const char *description;   /* one line, for --help-config and the docs */
-	int64_t min, max;          /* SMCP_CONFIG_INT only; min == max == 0: unbounded */
+	size_t sz;                  /* sizeof(struct smcp_config_key). Since: 1.0 */
+	const char *name;           /* [a-z0-9_]+; "enabled" is reserved. Since: 1.0 */
+	enum smcp_config_type type; /* Since: 1.0 */
+	/* text as it would appear in the file; NULL = unset. Since: 1.0 */
+	const char *default_value;
+	const char *description; /* one line, for --help-config and the docs. Since: 1.0 */
+	int64_t min, max;        /* SMCP_CONFIG_INT only; min == max == 0: unbounded. Since: 1.0 */
 };
 
 /* ---------------------------------------------------------------- plugin */
 
 struct smcp_plugin_info {
-	size_t sz;
-	uint32_t abi_major; /* SMCP_ABI_MAJOR the plugin was built against */
-	uint32_t abi_minor; /* SMCP_ABI_MINOR the plugin was built against */
-	const char *name;   /* [a-z0-9_]+, unique among loaded plugins */
-	const char *version;
-	const char *description; /* one line */
-	const struct smcp_config_key *config_keys; /* may be NULL */
+	size_t sz;          /* sizeof(struct smcp_plugin_info). Since: 1.0 */
+	uint32_t abi_major; /* SMCP_ABI_MAJOR the plugin was built against. Since: 1.0 */
+	/* The oldest host ABI minor the plugin needs (SMCP_ABI_MINOR of its
+	 * header, or lower to load on older hosts). The host also reads what
+	 * the plugin passes and returns as that minor defined it: the layout
+	 * of prompt arguments, the value of SMCP_PENDING. Since: 1.0 */
+	uint32_t abi_minor;
+	const char *name;        /* [a-z0-9_]+, unique among loaded plugins. Since: 1.0 */
+	const char *version;     /* Since: 1.0 */
+	const char *description; /* one line. Since: 1.0 */
+	const struct smcp_config_key *config_keys; /* may be NULL. Since: 1.0 */
 	/*
 	 * Register resources, templates, tools and prompts, watch fds, add
 	 * timers. Registration is only allowed here. Return 0 on success or
 	 * -errno; on failure the host undoes every registration, calls fini()
 	 * once, unloads the plugin and reports it as failed with the reason
 	 * set by api->set_status() (or strerror of the return value).
-	 * The api pointer stays valid until fini() returns.
+	 * The api pointer stays valid until fini() returns. Since: 1.0
 	 */
 	int (*init)(struct smcp_host *host, const struct smcp_host_api *api);
-	/* Release everything. Called once, also after a failed init(). May be NULL. */
+	/* Release everything. Called once, also after a failed init(). May be
+	 * NULL. Since: 1.0 */
 	void (*fini)(struct smcp_host *host);
 };
 
@@ -158,16 +185,17 @@ enum smcp_resource_flags {
 };
 
 struct smcp_resource_desc {
-	size_t sz;
-	const char *uri;         /* exact URI, or an RFC 6570 level-1 template ("x://p/{pid}") */
-	const char *name;        /* short machine name */
-	const char *title;       /* human title; may be NULL */
-	const char *description; /* what it holds, for the model */
-	const char *mime_type;   /* e.g. "application/json"; NULL = "text/plain" */
-	uint32_t flags;          /* enum smcp_resource_flags */
-	smcp_read_fn read;
-	smcp_complete_fn complete; /* templates only; may be NULL */
-	void *data;
+	size_t sz; /* sizeof(struct smcp_resource_desc). Since: 1.0 */
+	/* exact URI, or an RFC 6570 level-1 template ("x://p/{pid}"). Since: 1.0 */
+	const char *uri;
+	const char *name;        /* short machine name. Since: 1.0 */
+	const char *title;       /* human title; may be NULL. Since: 1.0 */
+	const char *description; /* what it holds, for the model. Since: 1.0 */
+	const char *mime_type;   /* e.g. "application/json"; NULL = "text/plain". Since: 1.0 */
+	uint32_t flags;          /* enum smcp_resource_flags. Since: 1.0 */
+	smcp_read_fn read;       /* Since: 1.0 */
+	smcp_complete_fn complete; /* templates only; may be NULL. Since: 1.0 */
+	void *data;                /* handed to read and complete. Since: 1.0 */
 };
 
 /* -------------------------------------------------------------------- tools */
@@ -190,15 +218,18 @@ typedef int (*smcp_tool_fn)(void *data, struct smcp_call *call, const struct smc
 			    struct smcp_result *res);
 
 struct smcp_tool_desc {
-	size_t sz;
-	const char *name;
-	const char *title;         /* may be NULL */
-	const char *description;   /* for the model: what it returns, units, an example */
-	const char *input_schema;  /* JSON Schema (type object) as text; NULL = no arguments */
-	const char *output_schema; /* JSON Schema of structuredContent; NULL = none */
-	uint32_t flags;            /* enum smcp_tool_flags */
-	smcp_tool_fn call;
-	void *data;
+	size_t sz;         /* sizeof(struct smcp_tool_desc). Since: 1.0 */
+	const char *name;  /* [A-Za-z0-9_.-]{1,128}, unique in the daemon. Since: 1.0 */
+	const char *title; /* may be NULL. Since: 1.0 */
+	/* for the model: what it returns, units, an example. Since: 1.0 */
+	const char *description;
+	/* JSON Schema (type object) as text; NULL = no arguments. Since: 1.0 */
+	const char *input_schema;
+	/* JSON Schema of structuredContent; NULL = none. Since: 1.0 */
+	const char *output_schema;
+	uint32_t flags;    /* enum smcp_tool_flags. Since: 1.0 */
+	smcp_tool_fn call; /* Since: 1.0 */
+	void *data;        /* handed to call. Since: 1.0 */
 };
 
 /* ------------------------------------------------------------------ prompts */
@@ -208,11 +239,35 @@ enum smcp_arg_type {
 	SMCP_ARG_INT, /* must parse as a decimal integer; the host rejects anything else */
 };
 
+/*
+ * One argument of a prompt (struct smcp_prompt_desc's args array). Since
+ * 1.2 it starts with its size, like every descriptor: set sz =
+ * sizeof(struct smcp_prompt_arg) in every entry. The host steps through
+ * the array by args[0].sz and reads only what that covers; every entry's
+ * sz must be the same. register_prompt() returns -EINVAL (and logs why)
+ * when it is smaller than the 1.2 layout.
+ *
+ * Until 1.2 the entries had no sz (struct smcp_prompt_arg_1_0 below). The
+ * host tells the two layouts apart by the abi_minor the plugin declares:
+ * below 2, args is read as an array of struct smcp_prompt_arg_1_0. So a
+ * plugin that sets abi_minor below 2 to load on older hosts must pass
+ * struct smcp_prompt_arg_1_0 entries (a 1.0 or 1.1 host knows no other).
+ */
 struct smcp_prompt_arg {
-	const char *name;
-	const char *description;
-	bool required;
-	enum smcp_arg_type type;
+	size_t sz;               /* sizeof(struct smcp_prompt_arg). Since: 1.2 */
+	const char *name;        /* Since: 1.0 */
+	const char *description; /* Since: 1.0 */
+	bool required;           /* the host refuses a prompts/get without it. Since: 1.0 */
+	enum smcp_arg_type type; /* Since: 1.0 */
+};
+
+/* A prompt argument as ABI 1.0 and 1.1 laid it out, for plugins that set
+ * abi_minor below 2. The type is Since: 1.2; the layout is 1.0's. */
+struct smcp_prompt_arg_1_0 {
+	const char *name;        /* Since: 1.0 */
+	const char *description; /* Since: 1.0 */
+	bool required;           /* Since: 1.0 */
+	enum smcp_arg_type type; /* Since: 1.0 */
 };
 
 /*
@@ -224,15 +279,17 @@ typedef int (*smcp_prompt_fn)(void *data, struct smcp_call *call, const struct s
 			      struct smcp_result *res);
 
 struct smcp_prompt_desc {
-	size_t sz;
-	const char *name;
-	const char *title;       /* may be NULL */
-	const char *description;
-	const struct smcp_prompt_arg *args; /* n_args entries */
-	size_t n_args;
-	smcp_prompt_fn get;
-	smcp_complete_fn complete; /* may be NULL */
-	void *data;
+	size_t sz;               /* sizeof(struct smcp_prompt_desc). Since: 1.0 */
+	const char *name;        /* [A-Za-z0-9_.-]{1,128}, unique in the daemon. Since: 1.0 */
+	const char *title;       /* may be NULL. Since: 1.0 */
+	const char *description; /* Since: 1.0 */
+	/* n_args entries (at most 64), laid out as the plugin's abi_minor
+	 * says (struct smcp_prompt_arg). Since: 1.0 */
+	const struct smcp_prompt_arg *args;
+	size_t n_args;             /* Since: 1.0 */
+	smcp_prompt_fn get;        /* Since: 1.0 */
+	smcp_complete_fn complete; /* may be NULL. Since: 1.0 */
+	void *data;                /* handed to get and complete. Since: 1.0 */
 };
 
 enum smcp_role {
@@ -312,25 +369,27 @@ enum smcp_hist_flags {
  * One metric family. Strings and arrays are copied during metric_register().
  */
 struct smcp_metric_desc {
-	size_t sz;
+	size_t sz; /* sizeof(struct smcp_metric_desc). Since: 1.1 */
 	/* [a-z][a-z0-9_]*, unique in the daemon, ending in its unit:
-	 * "sched_runq_latency_ns", "cpu_busy_pct", "sched_switches_total" */
+	 * "sched_runq_latency_ns", "cpu_busy_pct", "sched_switches_total".
+	 * Since: 1.1 */
 	const char *name;
-	const char *help; /* one line for the model: what is measured, where */
-	/* "ns", "us", "ms", "s", "pct", "bytes", "1" (a count); NULL = "1" */
+	const char *help; /* one line for the model: what is measured, where. Since: 1.1 */
+	/* "ns", "us", "ms", "s", "pct", "bytes", "1" (a count); NULL = "1".
+	 * Since: 1.1 */
 	const char *unit;
-	enum smcp_metric_type type;
-	uint32_t flags; /* enum smcp_metric_flags */
+	enum smcp_metric_type type; /* Since: 1.1 */
+	uint32_t flags;             /* enum smcp_metric_flags. Since: 1.1 */
 	/* n_labels label names ([a-z][a-z0-9_]*): "cpu", "llc", "node", "dsq",
 	 * "cgroup", "pid", "comm"... NULL when n_labels is 0. Values are given
-	 * in this order when publishing. */
+	 * in this order when publishing. Since: 1.1 */
 	const char *const *labels;
-	uint32_t n_labels; /* <= SMCP_METRIC_MAX_LABELS */
+	uint32_t n_labels; /* <= SMCP_METRIC_MAX_LABELS. Since: 1.1 */
 	/* Histograms only: the exclusive upper bound of each bucket, in unit,
 	 * strictly increasing; bucket 0 starts at 0; the last bound may be
-	 * INFINITY (an open-ended bucket). */
+	 * INFINITY (an open-ended bucket). Since: 1.1 */
 	const double *bucket_bounds;
-	uint32_t n_buckets; /* 1..SMCP_METRIC_MAX_BUCKETS */
+	uint32_t n_buckets; /* 1..SMCP_METRIC_MAX_BUCKETS. Since: 1.1 */
 };
 
 /*
@@ -346,19 +405,19 @@ typedef void (*smcp_collect_fn)(void *data, uint64_t now_ns);
  * "the last 10 s" from the core's history instead of keeping its own.
  */
 struct smcp_metric_window {
-	size_t sz;	 /* sizeof(struct smcp_metric_window), set by the caller */
-	uint64_t end_ns; /* api->now_ns() clock: the end of the newest step */
-	double step_s;	 /* the length of one step */
-	uint32_t steps;	 /* steps in the window that hold data; 0: none */
+	size_t sz;	 /* sizeof(struct smcp_metric_window), set by the caller. Since: 1.2 */
+	uint64_t end_ns; /* api->now_ns() clock: the end of the newest step. Since: 1.2 */
+	double step_s;	 /* the length of one step. Since: 1.2 */
+	uint32_t steps;	 /* steps in the window that hold data; 0: none. Since: 1.2 */
 	/* counter: the increase; gauge: the mean of the steps; histogram: the
-	 * sum of the observed values (NAN: unknown) */
+	 * sum of the observed values (NAN: unknown). Since: 1.2 */
 	double value;
-	double min, max; /* gauge: of the steps */
-	uint64_t count;	 /* histogram: observations */
+	double min, max; /* gauge: of the steps. Since: 1.2 */
+	uint64_t count;	 /* histogram: observations. Since: 1.2 */
 	/* histogram: n_counts (the metric's n_buckets) counters the window's
-	 * bucket counts are added to, or NULL */
+	 * bucket counts are added to, or NULL. Since: 1.2 */
 	uint64_t *counts;
-	uint32_t n_counts;
+	uint32_t n_counts; /* Since: 1.2 */
 };
 
 /* Long work (work_submit, Since: 1.2): work runs on a host worker thread,
@@ -366,10 +425,88 @@ struct smcp_metric_window {
 typedef int (*smcp_work_fn)(void *data);
 typedef void (*smcp_work_done_fn)(void *data, int result);
 
+/* ------------------------------------------------------------ prompt steps */
+
+/*
+ * Steps of the core's workflow prompts (Since: 1.2).
+ *
+ * The core owns the workflow prompts (summarize_system,
+ * analyze_scheduler_performance, debug_high_latency, analyze_cpu_imbalance,
+ * investigate_scheduler_behavior, profile_system, diagnose_regression):
+ * their names, arguments and argument checks, the text that is about no
+ * plugin (the task, how to judge a p99, the answer to write), and for each
+ * an ordered list of topics ("topology", "scheduler", "load",
+ * "latency.cpu", "profile"...; docs/plugin-guide.md lists every topic and
+ * the prompts that use it). Plugins contribute the steps: "read X and look
+ * at field Y". When a client gets a prompt the core takes each topic's
+ * steps (lowest order first, then load order), leaves out a step whose
+ * needs are not registered or whose render says so, numbers the rest as
+ * they come, and ends with what is not available here, in words. So a
+ * plugin appears in the workflows by registering steps, and a plugin that
+ * is not loaded leaves no name behind.
+ *
+ * Placeholders: "${name}" in a step's text becomes the argument name (see
+ * smcp_step_render_fn for the arguments); a step whose text names one that
+ * is not set is left out of that prompt, so "measure_latency {\"pid\":
+ * ${pid}}" appears only when a pid was asked about. Only "${" followed by
+ * [a-z_]+ and "}" is a placeholder; other text is kept as it is. What
+ * render writes is used as it is: it has the arguments already.
+ */
+
+/*
+ * Write a step's text for one prompt, for text that depends on the live
+ * state or on the prompt's arguments (the pid asked about, the running
+ * sched_ext scheduler). buf has len bytes: room for SMCP_STEP_TEXT_MAX - 1
+ * characters and the NUL. args (borrowed for the call; read with
+ * arg_int/arg_string) holds the prompt's arguments as the core checked
+ * them, with their defaults: pid, focus_area (general, latency,
+ * throughput, balance), scheduler_name, duration_secs, window, whichever
+ * the prompt takes; and the workflow's parameters for the topic, such as
+ * top (how many rows to look at) and window. Runs on the loop thread with
+ * this plugin's capabilities: answer at once from what is cached or from a
+ * small file.
+ *
+ * Return the text's length (> 0) to use it; 0 to leave the step out of
+ * this prompt (it does not apply here: no sched_ext scheduler runs, no pid
+ * was asked about); or -errno when it cannot be written now: the step is
+ * left out and its `missing` listed. A length >= len (what snprintf
+ * returns when it had to cut) is taken as -ENOSPC.
+ */
+typedef int (*smcp_step_render_fn)(void *data, const struct smcp_args *args, char *buf,
+				   size_t len);
+
+#define SMCP_STEP_TEXT_MAX 2048 /* bytes of a step's text, NUL included */
+#define SMCP_STEP_MAX_NEEDS 4   /* names in a step's needs */
+
+struct smcp_prompt_step {
+	size_t sz; /* sizeof(struct smcp_prompt_step). Since: 1.2 */
+	/* [a-z0-9_.]{1,64}: the part of the workflows it serves. A topic no
+	 * workflow uses is accepted (a newer one, on an older host) and never
+	 * shown. Since: 1.2 */
+	const char *topic;
+	int order; /* among the topic's steps, lowest first. Since: 1.2 */
+	/* The step, for the model: what to read or call, which fields mean
+	 * what, with thresholds, e.g. "Read topology://info: `nr_cpus`,
+	 * `nr_llcs` ...". No number: the core numbers the steps. At most
+	 * SMCP_STEP_TEXT_MAX - 1 bytes. NULL when render writes it. Since: 1.2 */
+	const char *text;
+	/* NULL, or up to SMCP_STEP_MAX_NEEDS space-separated names the text
+	 * uses: resource URIs, templates ("stats://process/{pid}"), tools or
+	 * prompts, of this plugin or another. While one of them is not
+	 * registered the step is left out and `missing` listed. Since: 1.2 */
+	const char *needs;
+	/* NULL, or what the workflow loses without this step, in words and
+	 * without a URI ("run-queue latency per CPU"), at most 256 bytes.
+	 * Since: 1.2 */
+	const char *missing;
+	smcp_step_render_fn render; /* NULL: text as it is. Since: 1.2 */
+	void *data;                 /* for render. Since: 1.2 */
+};
+
 /* ----------------------------------------------------------------- host API */
 
 struct smcp_host_api {
-	size_t sz; /* sizeof the host's table; see SMCP_API_HAS() */
+	size_t sz; /* sizeof the host's table; see SMCP_API_HAS(). Since: 1.0 */
 
 	/* Registration (only inside init()). Return 0, -EEXIST (name/URI taken),
 	 * -EINVAL (bad descriptor, schema that does not parse), -EPERM (outside
@@ -391,13 +528,21 @@ struct smcp_host_api {
 	int (*set_status)(struct smcp_host *h, bool degraded, const char *reason);
 
 	/* Config values of this plugin's section, validated, defaults applied.
-	 * -ENOENT: key not declared or unset. Since: 1.0 */
+	 * -ENOENT: key not declared or unset. config_string's *ret is the
+	 * file's (or --set's) text, owned by the host, or the key's
+	 * default_value (your own string); either stays valid and unchanged
+	 * until fini() returns (the config is read once, at start, and kept
+	 * until every plugin is unloaded), so it may be kept, and read from
+	 * work functions. Do not free or write it. Since: 1.0 */
 	int (*config_string)(struct smcp_host *h, const char *key, const char **ret);
 	int (*config_int)(struct smcp_host *h, const char *key, int64_t *ret);
 	int (*config_bool)(struct smcp_host *h, const char *key, bool *ret);
 
-	/* Root prefix for /proc and /sys reads ("" normally; a fixture tree in
-	 * tests). Since: 1.0 */
+	/* Root prefix for /proc and /sys reads: "" normally, a fixture tree in
+	 * tests (--fs-root, opened once at start: the prefix is then
+	 * "/proc/self/fd/N"). Owned by the host; the same string, valid and
+	 * unchanged from before init() until after fini() returns, so it may
+	 * be kept, and read from work functions. Since: 1.0 */
 	const char *(*fs_root)(struct smcp_host *h);
 
 	/* Monotonic time in nanoseconds. Since: 1.0 */
@@ -461,7 +606,8 @@ struct smcp_host_api {
 				    const char *text);
 	int (*result_embedded_blob)(struct smcp_result *r, const char *uri, const char *mime_type,
 				    const void *data, size_t len);
-	/* Prompts: role of the messages added next; description of the prompt. */
+	/* Prompts: role of the messages added next; description of the prompt.
+	 * Since: 1.0 */
 	int (*result_role)(struct smcp_result *r, enum smcp_role role);
 	int (*result_description)(struct smcp_result *r, const char *text);
 
@@ -485,7 +631,8 @@ struct smcp_host_api {
 	 * request carried a progressToken (else it does nothing and returns 0);
 	 * total <= 0 means unknown. call_complete finishes a call a handler
 	 * answered SMCP_PENDING for, with err as the handler's return would have
-	 * been; call and its result are invalid afterwards. call_on_cancel sets
+	 * been (SMCP_PENDING itself, or 1 from a plugin built before 1.2,
+	 * finishes it with -EINVAL); call and its result are invalid afterwards. call_on_cancel sets
 	 * the function run when the client cancels or the host shuts down: the
 	 * host then sends no response and frees the call after cb returns (do
 	 * not call call_complete from cb). Since: 1.0 */
@@ -628,6 +775,28 @@ struct smcp_host_api {
 	 * small, counts that do not match the buckets). Since: 1.2 */
 	int (*metric_window)(struct smcp_host *h, int metric, const char *const *label_values,
 			     uint64_t window_ms, struct smcp_metric_window *w);
+
+	/*
+	 * A step of the core's workflow prompts (struct smcp_prompt_step,
+	 * copied; render and data are kept). Only inside init(); at most 64
+	 * per plugin; they go with the plugin. Returns 0, -EPERM outside
+	 * init(), -EINVAL (sz too small, a topic that is not [a-z0-9_.]{1,64},
+	 * neither text nor render, text too long, more than 4 needs or one
+	 * longer than 256 bytes, missing too long or naming a URI), -ENOSPC,
+	 * -ENOMEM. Since: 1.2 */
+	int (*register_prompt_step)(struct smcp_host *h, const struct smcp_prompt_step *step);
+
+	/*
+	 * Offer completions for arg_name, an argument of the core's workflow
+	 * prompts ("pid", "scheduler_name"): complete is called like a
+	 * prompt's own (smcp_complete_fn, with this plugin's capabilities)
+	 * after the core's candidates and those of plugins loaded before;
+	 * say how many exist with completion_total. Only inside init().
+	 * Returns 0, -EPERM, -EINVAL (no core prompt takes arg_name, or no
+	 * function), -EEXIST (this plugin completes it already), -ENOMEM.
+	 * Since: 1.2 */
+	int (*register_prompt_completion)(struct smcp_host *h, const char *arg_name,
+					  smcp_complete_fn complete, void *data);
 };
 
 /* Whether the host's API table has member m. */

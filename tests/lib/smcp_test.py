@@ -179,13 +179,27 @@ def empty_dir():
     return plugin_dir()
 
 
-def fixture(name):
+def fixture(name, folder="integration"):
     """A test plugin meson passed on the command line (or built in the
-    usual place)."""
+    usual place, BUILD/tests/folder)."""
     for a in sys.argv[1:]:
         if os.path.basename(a) == name + ".so":
             return a
-    return os.path.join(BUILD, "tests", "integration", name + ".so")
+    return os.path.join(BUILD, "tests", folder, name + ".so")
+
+
+_fixture_dirs = {}
+
+
+def fixture_dir(name, folder="integration"):
+    """A plugin directory holding only the test plugin fixture(name, folder),
+    made once; raises Skip when that plugin was not built."""
+    so = fixture(name, folder)
+    if so not in _fixture_dirs:
+        if not os.path.isfile(so):
+            raise Skip(f"no {name} plugin at {so}")
+        _fixture_dirs[so] = plugin_dir([so])
+    return _fixture_dirs[so]
 
 
 _itest = None
@@ -338,6 +352,33 @@ class Daemon(mcp_client.Client):
                 self.kill()
         self.stop_service()
         self.stderr_file.close()
+
+
+# What a sanitizer build writes on stderr when it finds something: ASan,
+# LSan, and UBSan's "runtime error".
+SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error")
+
+
+class CheckedDaemon(Daemon):
+    """A Daemon that, on leaving its with-block, lets the daemon exit (within
+    close_timeout seconds, else kills it) and then checks with checker (a
+    Checker) that its stderr holds no sanitizer report."""
+
+    def __init__(self, checker, *args, close_timeout=5, **kw):
+        self.checker = checker
+        self.close_timeout = close_timeout
+        super().__init__(*args, **kw)
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            try:
+                self.close(timeout=self.close_timeout)
+            except Exception:
+                self.kill()
+        text = self.stderr_text()
+        self.checker.check(not any(m in text for m in SANITIZER_MARKS),
+                           f"sanitizer report:\n{text[-3000:]}")
+        return super().__exit__(*exc)
 
 
 _empty = None

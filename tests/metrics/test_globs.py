@@ -21,7 +21,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import smcp_test as T  # noqa: E402
-from smcp_test import SANITIZED, Checker, Daemon, Skip  # noqa: E402
+from smcp_test import SANITIZED, Checker, Daemon  # noqa: E402
 
 C = Checker("metrics/globs")
 LIMIT_MS = 100 * (3 if SANITIZED else 1)
@@ -37,13 +37,6 @@ STARS_METRIC = "*s" * 31 + "X"         # every 's' of a name is a place to retry
 STARS_VALUE = "*o" * 31 + "X"          # comm values are proc0..proc63
 SETS_METRIC = "*[!a]" * 12 + "[" * 3   # complements, then a set with no "]"
 assert len(STARS_METRIC) == 63 and len(STARS_VALUE) == 63 and len(SETS_METRIC) == 63
-
-
-def synth_so():
-    for a in sys.argv[1:]:
-        if a.endswith("synth.so"):
-            return a
-    return os.path.join(T.BUILD, "tests", "metrics", "synth.so")
 
 
 def busy():
@@ -92,11 +85,9 @@ def wait_collects(d, n):
 
 @C.case
 def test_globs_are_bounded():
-    if not os.path.isfile(synth_so()):
-        raise Skip(f"no synth plugin at {synth_so()}")
     cfg = T.write_config(FAST)
     with Daemon(args=["--config", cfg, "--enable", "synth"],
-                plugin_dir_=T.plugin_dir([synth_so()])) as d:
+                plugin_dir_=T.fixture_dir("synth", "metrics")) as d:
         T.result(d.request("tools/call", {"name": "synth_set", "arguments": {
             "procs": 64, "hist_count": 5, "hist_bucket": 3, "ncpu": 2, "counter_per_tick": 1}}))
         wait_collects(d, 45)

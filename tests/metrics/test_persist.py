@@ -31,7 +31,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import mcp_client  # noqa: E402
 import smcp_test as T  # noqa: E402
-from smcp_test import Checker, Daemon, Skip  # noqa: E402
+from smcp_test import Checker  # noqa: E402
 
 C = Checker("metrics/persist")
 STEP = 0.05
@@ -44,23 +44,8 @@ history_coarse_slots = 400
 """
 
 
-def synth_so():
-    for a in sys.argv[1:]:
-        if a.endswith("synth.so"):
-            return a
-    return os.path.join(T.BUILD, "tests", "metrics", "synth.so")
-
-
-_dir = None
-
-
 def synth_dir():
-    global _dir
-    if _dir is None:
-        if not os.path.isfile(synth_so()):
-            raise Skip(f"no synth plugin at {synth_so()}")
-        _dir = T.plugin_dir([synth_so()])
-    return _dir
+    return T.fixture_dir("synth", "metrics")
 
 
 def state_root():
@@ -70,27 +55,12 @@ def state_root():
     return d
 
 
-class StateDaemon(Daemon):
-    """Checks on exit that the daemon reported no sanitizer error."""
-
-    def __exit__(self, *exc):
-        if self.proc.poll() is None:
-            try:
-                self.close(timeout=20)
-            except Exception:
-                self.kill()
-        text = self.stderr_text()
-        C.check("AddressSanitizer" not in text and "runtime error" not in text
-                and "LeakSanitizer" not in text, f"sanitizer report:\n{text[-3000:]}")
-        return super().__exit__(*exc)
-
-
 def daemon(state_dir, extra=""):
     cfg = T.write_config(FAST + extra)
     args = ["--config", cfg, "--enable", "synth", "--log-level", "debug"]
     if state_dir:
         args += ["--state-dir", state_dir]
-    return StateDaemon(args=args, plugin_dir_=synth_dir())
+    return T.CheckedDaemon(C, args=args, plugin_dir_=synth_dir(), close_timeout=20)
 
 
 def call(d, name, args=None):

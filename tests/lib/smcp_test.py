@@ -298,17 +298,6 @@ class Daemon(mcp_client.Client):
         self.last_raw = line
         return strict_loads(line)
 
-    def drain(self, quiet=0.3, timeout=10.0):
-        """Read until nothing arrives for `quiet` seconds; return what came."""
-        got = []
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            m = self.recv(quiet)
-            if m is None:
-                break
-            got.append(m)
-        return got
-
     def wait_for(self, pred, timeout=5.0):
         """Read until a message satisfies pred; return it, or None on timeout."""
         deadline = time.monotonic() + timeout

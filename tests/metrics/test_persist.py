@@ -20,9 +20,7 @@ service) or as any user. argv: the synth plugin .so, then optionally test_*
 names.
 """
 import os
-import select
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -268,43 +266,6 @@ def test_stdio_default_keeps_nothing():
             C.check(words not in log, f"no state kept on stdio ({words!r}): {log[-800:]}")
 
 
-class Session(mcp_client.Client):
-    """An MCP session straight on a service's socket."""
-
-    def __init__(self, path):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(path)
-        self.buf = b""
-        self.messages = []
-        self.next_id = 1
-        self.proc = None
-        self.service = None
-        self.init_result = self.initialize()
-
-    def send_raw(self, data):
-        self.sock.sendall(data)
-
-    def recv_line(self, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            r, _, _ = select.select([self.sock], [], [], left)
-            chunk = self.sock.recv(1 << 16) if r else b""
-            if not chunk:
-                return None
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        return line
-
-    def close(self, timeout=0):
-        self.sock.close()
-
-    def __exit__(self, *exc):
-        self.close()
-
-
 def service(root, sd, log):
     sock = os.path.join(root, "mcp.sock")
     proc = subprocess.Popen([T.daemon_path(), "serve", "--socket", sock, "--plugin-dir",
@@ -326,7 +287,7 @@ def test_service_keeps_state():
     with open(os.path.join(root, "log"), "w+") as log:
         proc, sock = service(root, sd, log)
         try:
-            with Session(sock) as s:
+            with mcp_client.SocketClient(sock) as s:
                 call(s, "synth_set", {"gauge": 3})
                 w = call(s, "watch_create", {"metric": "synth_gauge_pct",
                                              "condition": "value > 10"})["watch"][0]
@@ -336,7 +297,7 @@ def test_service_keeps_state():
             C.eq(proc.wait(30), 0, "the service exits after SIGTERM")
         proc, sock = service(root, sd, log)
         try:
-            with Session(sock) as s:
+            with mcp_client.SocketClient(sock) as s:
                 ws = call(s, "watch_status")["watches"]
                 C.eq([(x["id"], x["condition"]) for x in ws], [(w["id"], "value > 10")],
                      "the watch is back in the service")

@@ -22,7 +22,6 @@ import grp
 import json
 import os
 import pwd
-import select
 import shutil
 import signal
 import socket
@@ -83,53 +82,6 @@ class Service:
 
     def __enter__(self):
         return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-class Session(mcp_client.Client):
-    """An MCP session straight on the service's socket."""
-
-    def __init__(self, path, initialize=True):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(path)
-        self.buf = b""
-        self.messages = []
-        self.next_id = 1
-        self.proc = None
-        self.service = None
-        self.init_result = self.initialize() if initialize else None
-
-    def send_raw(self, data):
-        self.sock.sendall(data)
-
-    def recv_line(self, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            r, _, _ = select.select([self.sock], [], [], left)
-            if not r:
-                return None
-            chunk = self.sock.recv(1 << 16)
-            if not chunk:
-                return None
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        return line
-
-    def drain(self, quiet=0.3):
-        got = []
-        while True:
-            m = self.recv(quiet)
-            if m is None:
-                return got
-            got.append(m)
-
-    def close(self, timeout=0):
-        self.sock.close()
 
     def __exit__(self, *exc):
         self.close()
@@ -222,7 +174,7 @@ def test_socket_mode_and_owner():
 @T.case
 def test_64_sessions_are_separate():
     with Service() as svc:
-        ss = [Session(svc.sock) for _ in range(64)]
+        ss = [mcp_client.SocketClient(svc.sock) for _ in range(64)]
         try:
             numbers = set()
             for i, s in enumerate(ss):
@@ -275,7 +227,7 @@ def test_64_sessions_are_separate():
             for s in ss:
                 s.close()
         time.sleep(0.5)
-        with Session(svc.sock) as s:
+        with mcp_client.SocketClient(svc.sock) as s:
             T.eq(s.read_json("schedmcp://plugins")["sessions"]["open"], 1,
                  "closed sessions are gone")
 
@@ -283,7 +235,7 @@ def test_64_sessions_are_separate():
 @T.case
 def test_killed_client_mid_call():
     with Service() as svc:
-        a, b = Session(svc.sock), Session(svc.sock)
+        a, b = mcp_client.SocketClient(svc.sock), mcp_client.SocketClient(svc.sock)
         a.send({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
                 "params": {"name": "itest_slow", "arguments": {"delay_ms": 5000}}})
         time.sleep(0.3)
@@ -311,7 +263,7 @@ def test_client_that_never_reads():
     with Service(args=["--set", "core.max_output_queue_bytes=262144",
                        "--set", "core.session_stall_s=5"]) as svc:
         rss0 = rss_kb(svc.proc.pid)
-        a, b = Session(svc.sock), Session(svc.sock)
+        a, b = mcp_client.SocketClient(svc.sock), mcp_client.SocketClient(svc.sock)
 
         def ping_p(n):
             rtts = []
@@ -370,7 +322,7 @@ def test_long_work_off_the_loop():
     never wait for them."""
     import threading
     with Service() as svc:
-        a, b = Session(svc.sock), Session(svc.sock)
+        a, b = mcp_client.SocketClient(svc.sock), mcp_client.SocketClient(svc.sock)
         worst, stop = [0.0], []
 
         def pinger():
@@ -511,7 +463,7 @@ def test_sigkill_restart_with_a_bridge():
         # a new service takes the stale socket over
         svc2 = Service(plugins=pd, sock=svc.sock)
         try:
-            with Session(svc2.sock) as s:
+            with mcp_client.SocketClient(svc2.sock) as s:
                 T.check("result" in s.request("ping"), "the new service answers")
             if loaded_programs() is not None:
                 T.eq(wait_gone(dead), set(), "no program of the dead service is left")
@@ -529,7 +481,7 @@ def test_one_service_per_socket():
                             plugin_dir([ITEST]), "--no-default-plugins"], capture_output=True, text=True, timeout=30)
         T.check(r.returncode != 0, "a second service on the same socket stops")
         T.check("already answers" in r.stderr, f"saying why: {r.stderr[-300:]}")
-        with Session(svc.sock) as s:
+        with mcp_client.SocketClient(svc.sock) as s:
             T.check("result" in s.request("ping"), "the first one is untouched")
 
 

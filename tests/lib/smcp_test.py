@@ -402,3 +402,42 @@ def result(resp):
 
 def is_root():
     return os.geteuid() == 0
+
+
+# ------------------------------------------------------------------- BPF
+
+def bpftool_programs():
+    """Every BPF program loaded on the machine, as bpftool lists it ({id:
+    its JSON row}), or None where bpftool is missing or fails."""
+    bpftool = shutil.which("bpftool") or ("/usr/sbin/bpftool"
+                                          if os.path.exists("/usr/sbin/bpftool") else None)
+    if not bpftool:
+        return None
+    out = subprocess.run([bpftool, "-j", "prog", "show"], capture_output=True, text=True)
+    if out.returncode:
+        return None
+    try:
+        return {p["id"]: p for p in json.loads(out.stdout)}
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def bpf_prog_ids(pid, attached_only=False):
+    """The ids of the BPF programs process pid holds an fd of, a program's
+    or a link's (from /proc/PID/fdinfo: bpftool cannot tell which process
+    holds what); with attached_only, only those behind its link fds, that
+    is attached now. Ids are never reused."""
+    ids = set()
+    d = f"/proc/{pid}/fdinfo"
+    for fd in os.listdir(d):
+        try:
+            with open(os.path.join(d, fd)) as f:
+                text = f.read()
+        except OSError:
+            continue
+        if attached_only and "link_type:" not in text:
+            continue
+        for line in text.splitlines():
+            if line.startswith("prog_id:"):
+                ids.add(int(line.split()[1]))
+    return ids

@@ -33,8 +33,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import mcp_client  # noqa: E402
-from smcp_test import (BUILD, SANITIZED, SKIP, Checker, daemon_path, is_root,  # noqa: E402
-                       plugin_dir, rss_kb)
+from smcp_test import (BUILD, SANITIZED, SKIP, Checker, bpf_prog_ids,  # noqa: E402
+                       bpftool_programs, daemon_path, is_root, plugin_dir, rss_kb)
 
 T = Checker("service")
 ITEST = next((a for a in sys.argv[1:] if a.endswith("itest.so")), None)
@@ -119,31 +119,10 @@ def as_user(uid, gid, groups, fn):
     return out.decode()
 
 
-def owned_programs(pid):
-    """The ids of the BPF programs process pid holds (its fds and links)."""
-    ids = set()
-    d = f"/proc/{pid}/fdinfo"
-    for fd in os.listdir(d):
-        try:
-            with open(os.path.join(d, fd)) as f:
-                for line in f:
-                    if line.startswith("prog_id:"):
-                        ids.add(int(line.split()[1]))
-        except OSError:
-            pass
-    return ids
-
-
 def loaded_programs():
     """The ids of every BPF program loaded on the machine, or None."""
-    bpftool = shutil.which("bpftool")
-    if not bpftool:
-        return None
-    out = subprocess.run([bpftool, "-j", "prog", "show"], capture_output=True, text=True)
-    try:
-        return {p["id"] for p in json.loads(out.stdout)}
-    except (ValueError, KeyError):
-        return None
+    progs = bpftool_programs()
+    return None if progs is None else set(progs)
 
 
 def wait_gone(ids, timeout=5.0):
@@ -429,7 +408,7 @@ def test_who_may_connect():
 def test_sigterm():
     with Service(plugins=plugin_dir([ITEST, os.path.join(PLUGINS, "sched_latency",
                                                          "sched_latency.so")])) as svc:
-        mine = owned_programs(svc.proc.pid)
+        mine = bpf_prog_ids(svc.proc.pid)
         T.check(mine, "the service holds its BPF programs")
         T.eq(svc.stop(signal.SIGTERM), 0, "exit 0 on SIGTERM")
         T.check(not os.path.exists(svc.sock), "socket removed")
@@ -443,7 +422,7 @@ def test_sigkill_restart_with_a_bridge():
     pd = plugin_dir([ITEST, os.path.join(PLUGINS, "sched_latency", "sched_latency.so")])
     svc = Service(plugins=pd)
     try:
-        dead = owned_programs(svc.proc.pid)
+        dead = bpf_prog_ids(svc.proc.pid)
         br = subprocess.Popen([daemon_path(), "--socket", svc.sock, "--log-level", "warning"],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE)
@@ -467,7 +446,7 @@ def test_sigkill_restart_with_a_bridge():
                 T.check("result" in s.request("ping"), "the new service answers")
             if loaded_programs() is not None:
                 T.eq(wait_gone(dead), set(), "no program of the dead service is left")
-                T.check(owned_programs(svc2.proc.pid), "the new one has its own")
+                T.check(bpf_prog_ids(svc2.proc.pid), "the new one has its own")
         finally:
             svc2.close()
     finally:

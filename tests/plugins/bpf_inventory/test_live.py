@@ -10,7 +10,6 @@ sched_latency plugin is built, that the daemon's own programs appear with
 their cost."""
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -18,7 +17,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.environ["SMCP_SOURCE_DIR"], "tests", "lib"))
 import mcp_client  # noqa: E402
-from smcp_test import Checker  # noqa: E402
+from smcp_test import Checker, bpftool_programs  # noqa: E402
 
 C = Checker("bpf_inventory/live")
 check = C.check
@@ -85,9 +84,10 @@ def wait_fds(pid, want, timeout=5.0):
 
 
 def bpftool_progs():
-    out = subprocess.run([shutil.which("bpftool") or "/usr/sbin/bpftool", "prog", "show", "--json"],
-                         check=True, capture_output=True, text=True).stdout
-    return {p["id"]: p for p in json.loads(out)}
+    progs = bpftool_programs()
+    if progs is None:
+        raise RuntimeError("bpftool prog show failed")
+    return progs
 
 
 def compare_with_bpftool(c):

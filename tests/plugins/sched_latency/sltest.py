@@ -2,7 +2,6 @@
 codes (0 pass, 1 fail, 77 skip), a daemon with only this plugin (stderr kept
 in a file so it can never block), the workload helper, and runqlat's output
 parser. Standard library only."""
-import json
 import os
 import re
 import shutil
@@ -16,6 +15,7 @@ SRC = os.environ.get("SMCP_SOURCE_DIR",
                          os.path.abspath(__file__))))))
 sys.path.insert(0, os.path.join(SRC, "tests", "lib"))
 import mcp_client  # noqa: E402
+import smcp_test  # noqa: E402
 
 SKIP = 77
 OUR_PROGS = {"sl_switch", "sl_waking", "sl_wakeup", "sl_wakeup_new", "sl_migrate", "sl_exit",
@@ -111,31 +111,13 @@ def start_loaded(checker, **kw):
 
 
 def _progs():
-    bpftool = shutil.which("bpftool") or ("/usr/sbin/bpftool"
-                                          if os.path.exists("/usr/sbin/bpftool") else None)
-    if not bpftool:
+    progs = smcp_test.bpftool_programs()
+    if progs is None:
         return None
-    out = subprocess.run([bpftool, "prog", "show", "-j"], capture_output=True, text=True)
-    if out.returncode:
-        return None
-    return [p for p in json.loads(out.stdout) if p.get("name", "") in OUR_PROGS]
+    return [p for p in progs.values() if p.get("name", "") in OUR_PROGS]
 
 
-def program_ids(pid):
-    """Ids of the BPF programs pid holds an fd of (program or link fds, from
-    /proc/PID/fdinfo: bpftool here cannot tell which process holds what).
-    Ids are never reused."""
-    ids = set()
-    d = f"/proc/{pid}/fdinfo"
-    for fd in os.listdir(d):
-        try:
-            with open(os.path.join(d, fd)) as f:
-                for line in f:
-                    if line.startswith("prog_id:"):
-                        ids.add(int(line.split()[1]))
-        except OSError:
-            pass
-    return ids
+program_ids = smcp_test.bpf_prog_ids
 
 
 def our_programs(pid=None):

@@ -155,12 +155,18 @@ def _cleanup():
         shutil.rmtree(d, ignore_errors=True)
 
 
+def temp_dir(prefix="smcp-"):
+    """A fresh private directory, removed at exit."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    _made.append(d)
+    return d
+
+
 def plugin_dir(files=(), nested=(), mode=0o755):
     """A fresh directory holding copies of the given .so files (DIR/x.so),
     and of `nested` ones in the build-tree layout (DIR/x/x.so). Removed at
     exit."""
-    d = tempfile.mkdtemp(prefix="smcp-plugins-")
-    _made.append(d)
+    d = temp_dir("smcp-plugins-")
     os.chmod(d, mode)
     for f in files:
         dst = os.path.join(d, os.path.basename(f))

@@ -23,7 +23,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -48,9 +47,7 @@ def synth_dir():
 
 def state_root():
     """A private parent for state directories (removed at exit)."""
-    d = tempfile.mkdtemp(prefix="smcp-state-")
-    T._made.append(d)
-    return d
+    return T.temp_dir("smcp-state-")
 
 
 def daemon(state_dir, extra=""):

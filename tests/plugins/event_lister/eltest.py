@@ -4,7 +4,6 @@ tracepoints, and a daemon loading only event_lister. Standard library
 only."""
 import os
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.environ.get("SMCP_SOURCE_DIR", os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..", "..")), "tests", "lib"))
@@ -23,8 +22,8 @@ def words(rng, n):
 def make_tracefs(rng, prefix):
     """A fresh --fs-root tree whose /proc/mounts has tracefs at
     /sys/kernel/tracing, holding TRACEPOINTS made-up events drawn from rng.
-    Returns (the tree, its tracing directory); the caller removes the tree."""
-    root = tempfile.mkdtemp(prefix=prefix)
+    Returns (the tree, its tracing directory); the tree is removed at exit."""
+    root = T.temp_dir(prefix)
     tr = os.path.join(root, "sys", "kernel", "tracing")
     os.makedirs(tr)
     os.makedirs(os.path.join(root, "proc"))

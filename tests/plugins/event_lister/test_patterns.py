@@ -20,9 +20,9 @@ inflate; the wall-time bound is held only while the load average is
 below the CPU count (on a 2-CPU machine shared with builds, a 100 ms answer
 can wait seconds for a CPU), and is 2 s otherwise: the freezes were minutes.
 """
+import functools
 import os
 import random
-import shutil
 import sys
 import time
 
@@ -84,6 +84,7 @@ def timed(d, method, params):
     return r, (time.monotonic() - t0) * 1000, (cpu_ns(d.pid) - c0) / 1e6
 
 
+@functools.cache
 def make_tree():
     """A machine with 3000 tracepoints and 60 000 probe-able functions."""
     rng = random.Random(20)
@@ -155,20 +156,15 @@ def run_all(where, fs_root):
             one_case(where, fs_root, event_type, f"ordinary {pattern}", pattern, None)
 
 
-_tree = None
-
-
 @C.case
 def test_generated_lists():
-    global _tree
-    _tree = make_tree()
-    run_all("generated", _tree)
+    run_all("generated", make_tree())
 
 
 @C.case
 def test_errors_say_where():
     """A refused pattern says why, with PCRE2's words and a position."""
-    with start(_tree or make_tree()) as d:
+    with start(make_tree()) as d:
         for pattern, want in [("abc(def", "missing closing parenthesis, at the end of the pattern "
                                           "(position 7"),
                               ("ab)cd", 'position 2 (0-based), where ")cd" begins'),
@@ -190,8 +186,4 @@ def test_live_kernel():
 
 
 if __name__ == "__main__":
-    try:
-        C.main()
-    finally:
-        if _tree:
-            shutil.rmtree(_tree, ignore_errors=True)
+    C.main()

@@ -15,9 +15,9 @@ exclusions) and 3000 tracepoints. Unprivileged. The worst ping must stay
 under 50 ms (tests/lib/loopstall.py says how the bound widens on a loaded
 machine); before the fix it was the whole build.
 """
+import functools
 import os
 import random
-import shutil
 import sys
 import time
 
@@ -31,6 +31,7 @@ SYMBOLS = 200000
 TTL_S = 1
 
 
+@functools.cache
 def make_tree():
     rng = random.Random(13)
     root, _ = eltest.make_tracefs(rng, "smcp-el-stall-")
@@ -58,16 +59,6 @@ def heavy(d, what, method, params):
     return loopstall.check_heavy(C, d, what, method, params, SANITIZED)
 
 
-_tree = None
-
-
-def tree():
-    global _tree
-    if not _tree:
-        _tree = make_tree()
-    return _tree
-
-
 def kprobe_args(**kw):
     args = {"event_type": "kprobe", "filter": "sched", "limit": 5}
     args.update(kw)
@@ -79,7 +70,7 @@ def test_first_build_waits_off_the_loop():
     """The first call that needs the function list waits for it, pending,
     while the loop answers pings; calls that arrive meanwhile wait for the
     same build, and every answer is the full list."""
-    with start(tree()) as d:
+    with start(make_tree()) as d:
         res = heavy(d, "list_events kprobe, first use", "tools/call", kprobe_args())
         sc = res.get("structuredContent", {})
         C.check(not res.get("isError") and sc.get("total_count", 0) > 1000,
@@ -88,7 +79,7 @@ def test_first_build_waits_off_the_loop():
         total = sc.get("total_count")
         loopstall.check_on_workers(C, d, 1)
         # three at once, into a daemon that has not built the list yet
-        with start(tree()) as d2:
+        with start(make_tree()) as d2:
             for i in range(3):
                 d2.send({"jsonrpc": "2.0", "id": f"k{i}", "method": "tools/call",
                          "params": kprobe_args(offset=i)})
@@ -112,7 +103,7 @@ def test_first_build_waits_off_the_loop():
 def test_stale_list_serves_while_rebuilt():
     """Past cache_ttl_s the cached list answers at once while a worker builds
     the next one."""
-    with start(tree()) as d:
+    with start(make_tree()) as d:
         first = heavy(d, "list_events kprobe, first use", "tools/call", kprobe_args())
         time.sleep(TTL_S + 0.2)
         res = heavy(d, "list_events kprobe, stale list", "tools/call", kprobe_args())
@@ -130,7 +121,7 @@ def test_stale_list_serves_while_rebuilt():
 def test_costly_filter_off_the_loop():
     """A filter that spends its whole CPU budget does so on a worker, and is
     still refused with the budget's reason."""
-    with start(tree()) as d:
+    with start(make_tree()) as d:
         heavy(d, "list_events kprobe, first use", "tools/call", kprobe_args())
         res = heavy(d, "list_events kprobe, a filter over its budget", "tools/call",
                     kprobe_args(filter=r"(?:(?=.*+Q)|.)*(#|b$)"))
@@ -146,8 +137,4 @@ def test_costly_filter_off_the_loop():
 
 
 if __name__ == "__main__":
-    try:
-        C.main()
-    finally:
-        if _tree:
-            shutil.rmtree(_tree, ignore_errors=True)
+    C.main()

@@ -125,6 +125,26 @@ class Checker:
         sys.exit(self.run(only or None))
 
 
+# --------------------------------------------------------------- valgrind
+
+# the exit status valgrind is told to give (--error-exitcode) when it found
+# errors: no program under test exits with it
+VG_ERROR = 99
+
+
+def valgrind_or_skip():
+    """valgrind's path; exits 77 with the reason where valgrind is missing
+    or cannot run this build (SMCP_VALGRIND=0: a sanitizer build)."""
+    path = shutil.which("valgrind")
+    if not path:
+        print("valgrind not found")
+        sys.exit(SKIP)
+    if os.environ.get("SMCP_VALGRIND") == "0":
+        print("SMCP_VALGRIND=0: a sanitizer build, which valgrind cannot run")
+        sys.exit(SKIP)
+    return path
+
+
 # ---------------------------------------------------------------- plugins
 
 def exported_symbols(so):

@@ -29,20 +29,12 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import mcp_client  # noqa: E402
 import smcp_test as T  # noqa: E402
 from smcp_test import Checker  # noqa: E402
+import synthtest  # noqa: E402
+from synthtest import STEP, call  # noqa: E402
 
 C = Checker("metrics/persist")
-STEP = 0.05
 # fine tier 30 s, coarse tier 100 s: a restart fits in both
-FAST = """[core]
-history_step_ms = 50
-history_fine_slots = 600
-history_coarse_factor = 5
-history_coarse_slots = 400
-"""
-
-
-def synth_dir():
-    return T.fixture_dir("synth", "metrics")
+FAST = synthtest.fast_config(600)
 
 
 def state_root():
@@ -55,26 +47,12 @@ def daemon(state_dir, extra=""):
     args = ["--config", cfg, "--enable", "synth", "--log-level", "debug"]
     if state_dir:
         args += ["--state-dir", state_dir]
-    return T.CheckedDaemon(C, args=args, plugin_dir_=synth_dir(), close_timeout=20)
+    return T.CheckedDaemon(C, args=args, plugin_dir_=synthtest.plugin_dir(), close_timeout=20)
 
 
-def call(d, name, args=None):
-    r = T.result(d.request("tools/call", {"name": name, "arguments": args or {}}))
-    if r.get("isError"):
-        raise AssertionError(f"{name}({args}) failed: {r['content'][0]['text']}")
-    return r.get("structuredContent", r)
-
-
-def wait_collects(d, n, timeout=None):
-    """Until the synth plugin has run n more collects (history steps)."""
-    timeout = timeout or 20 + n * STEP * 4  # a loaded machine runs late
-    start = call(d, "synth_set")["collects"]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        time.sleep(STEP)
-        if call(d, "synth_set")["collects"] >= start + n:
-            return
-    raise AssertionError(f"synth did not collect {n} times in {timeout}s")
+def wait_collects(d, n):
+    """synthtest.wait_collects() with 20 s of slack: a restart comes first."""
+    synthtest.wait_collects(d, n, slack_s=20)
 
 
 def stop(d, sig=signal.SIGTERM):
@@ -266,7 +244,8 @@ def test_stdio_default_keeps_nothing():
 def service(root, sd, log):
     sock = os.path.join(root, "mcp.sock")
     proc = subprocess.Popen([T.daemon_path(), "serve", "--socket", sock, "--plugin-dir",
-                             synth_dir(), "--no-default-plugins", "--config", T.write_config(FAST), "--enable", "synth",
+                             synthtest.plugin_dir(), "--no-default-plugins",
+                             "--config", T.write_config(FAST), "--enable", "synth",
                              "--state-dir", sd, "--log-level", "debug"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
     if not mcp_client.wait_socket(sock, proc, 60):

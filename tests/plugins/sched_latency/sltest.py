@@ -1,13 +1,11 @@
-"""Shared pieces of the sched_latency tests: counted checks with meson's exit
-codes (0 pass, 1 fail, 77 skip), a daemon with only this plugin (stderr kept
-in a file so it can never block), the workload helper, and runqlat's output
-parser. Standard library only."""
+"""Shared pieces of the sched_latency tests: smcp_test's Checker and Daemon
+for this plugin, skipping (77) with a reason, the workload helper, and
+runqlat's output parser. Standard library only."""
 import os
 import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 SRC = os.environ.get("SMCP_SOURCE_DIR",
@@ -17,28 +15,18 @@ sys.path.insert(0, os.path.join(SRC, "tests", "lib"))
 import mcp_client  # noqa: E402
 import smcp_test  # noqa: E402
 
-SKIP = 77
+SKIP = smcp_test.SKIP
 OUR_PROGS = {"sl_switch", "sl_waking", "sl_wakeup", "sl_wakeup_new", "sl_migrate", "sl_exit",
              "sl_dump", "sl_switch_raw", "sl_waking_raw", "sl_wakeup_raw", "sl_wakeup_new_r",
              "sl_migrate_raw", "sl_exit_raw", "sl_sirq_entry", "sl_sirq_exit", "sl_sirq_entry_r",
              "sl_sirq_exit_ra"}
 
 
-class Checker:
+class Checker(smcp_test.Checker):
+    """smcp_test.Checker named after the script (sched_latency/test_x.py)."""
+
     def __init__(self):
-        self.passed = self.failed = 0
-
-    def check(self, cond, what):
-        if cond:
-            self.passed += 1
-        else:
-            self.failed += 1
-            print("FAIL:", what, flush=True)
-        return cond
-
-    def done(self):
-        print(f"{self.passed} passed, {self.failed} failed")
-        return 1 if self.failed else 0
+        super().__init__("sched_latency/" + os.path.basename(sys.argv[0]))
 
 
 def skip(why):
@@ -58,31 +46,20 @@ def workload_path():
     return p
 
 
-class Daemon(mcp_client.Client):
-    """The daemon with only sched_latency; stderr goes to a file."""
+class Daemon(smcp_test.Daemon):
+    """The daemon (smcp_test.Daemon: strict reader, stderr in a file) with
+    only sched_latency enabled, from the build's plugins; config, when
+    given, is the text of its config file."""
 
     def __init__(self, extra_args=None, config=None, **kw):
-        self.tmp = tempfile.mkdtemp(prefix="sl-test-")
-        os.chmod(self.tmp, 0o755)
         args = ["--enable", "sched_latency"]
         if config is not None:
-            path = os.path.join(self.tmp, "schedmcp.conf")
-            with open(path, "w") as f:
-                f.write(config)
-            args += ["--config", path]
-        self.errpath = os.path.join(self.tmp, "stderr")
-        self.errfile = open(self.errpath, "wb")
-        super().__init__(args=args + list(extra_args or []), stderr=self.errfile, **kw)
-
-    def stderr_text(self):
-        self.errfile.flush()
-        with open(self.errpath, "rb") as f:
-            return f.read().decode(errors="replace")
+            args += ["--config", smcp_test.write_config(config)]
+        kw.setdefault("plugin_dir_", mcp_client.plugin_dir())
+        super().__init__(args=args + list(extra_args or []), **kw)
 
     def plugin_state(self):
-        st = self.read_json("schedmcp://plugins")
-        me = [p for p in st["plugins"] if p["name"] == "sched_latency"]
-        return me[0] if me else None
+        return super().plugin_state("sched_latency")
 
     def tool(self, name, args=None, timeout=30.0, meta=None):
         params = {"name": name, "arguments": args or {}}

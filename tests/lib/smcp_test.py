@@ -50,8 +50,9 @@ class Skip(Exception):
 
 
 class Checker:
-    def __init__(self, name):
-        self.name = name
+    def __init__(self, name=None):
+        # by default the script's folder and file: sched_latency/test_live.py
+        self.name = name or "/".join(os.path.abspath(sys.argv[0]).split(os.sep)[-2:])
         self.passed = 0
         self.failed = 0
         self.skipped = 0

@@ -47,28 +47,21 @@ static int render_scheduler(void *data, const struct smcp_args *args, char *buf,
 			"5%% of one CPU per busy CPU is expensive.");
 }
 
-#define STEP(t, o) .sz = sizeof(struct smcp_prompt_step), .topic = t, .order = o
 
 static const struct smcp_prompt_step steps[] = {
-	{ STEP("bpf.cost", 10), .needs = "bpf://programs",
+	{ SMCP_STEP("bpf.cost", 10), .needs = "bpf://programs",
 	  .missing = "the BPF program inventory and its run-time cost",
 	  .text = "Read bpf://programs: how many programs, their `type` and `name`, which belong "
 		  "to the sched_ext scheduler (`type` struct_ops)." },
-	{ STEP("bpf.cost", 20), .needs = "control_stats_collection", .render = render_cost },
-	{ STEP("bpf.scheduler", 10), .needs = "bpf://programs control_stats_collection",
+	{ SMCP_STEP("bpf.cost", 20), .needs = "control_stats_collection", .render = render_cost },
+	{ SMCP_STEP("bpf.scheduler", 10), .needs = "bpf://programs control_stats_collection",
 	  .missing = "the BPF programs of the scheduler and their cost",
 	  .render = render_scheduler },
 };
 
 int inv_steps_register(struct smcp_host *host, const struct smcp_host_api *api)
 {
-	int err = 0;
-
-	if (!SMCP_API_HAS(api, register_prompt_step))
-		return 0;
 	S.host = host;
 	S.api = api;
-	for (size_t i = 0; !err && i < sizeof(steps) / sizeof(steps[0]); i++)
-		err = api->register_prompt_step(host, &steps[i]);
-	return err;
+	return smcp_register_prompt_steps(host, api, steps, sizeof(steps) / sizeof(steps[0]));
 }

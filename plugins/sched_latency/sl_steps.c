@@ -118,61 +118,60 @@ static int render_dsq(void *data, const struct smcp_args *args, char *buf, size_
 			"consumes it slower than it fills.");
 }
 
-#define STEP(t, o) .sz = sizeof(struct smcp_prompt_step), .topic = t, .order = o
 #define PROCESSES "stats://aggregated/process"
 #define WAITERS "the processes that wait longest for a CPU"
 
 static const struct smcp_prompt_step steps[] = {
-	{ STEP("latency.cpu", 10), .needs = "stats://aggregated/cpu",
+	{ SMCP_STEP("latency.cpu", 10), .needs = "stats://aggregated/cpu",
 	  .missing = "run-queue latency per CPU",
 	  .text = "Read stats://aggregated/cpu. In `system`, the `10s` and `60s` entries' "
 		  "`all_cpus`: `run_queue_latency` (`p50_us`, `p99_us`, `p999_us`, `samples`), "
 		  "`switches_per_s`, `involuntary_pct`, `migrations_out_per_s`. In "
 		  "`per_cpu`.`cpus`: the CPUs whose `run_queue_latency`.`p99_us` is more than "
 		  "twice the system p99, with their `busy_pct`." },
-	{ STEP("latency.measure", 10), .needs = "measure_latency",
+	{ SMCP_STEP("latency.measure", 10), .needs = "measure_latency",
 	  .text = "If the windows above are marked `incomplete` (schedmcp started recently), "
 		  "measure afresh: measure_latency {\"duration_s\": 10, \"group_by\": \"cpu\"}." },
-	{ STEP("latency.process", 10), .needs = PROCESSES, .missing = WAITERS,
+	{ SMCP_STEP("latency.process", 10), .needs = PROCESSES, .missing = WAITERS,
 	  .text = "Read stats://aggregated/process: `top_10s`.`processes` (sorted by "
 		  "`wait_total_ms`). For the top ${top}: `pid`, `comm`, `wait_total_ms`, "
 		  "`run_queue_latency`.`p99_us` with `samples`, `cpu_pct`, `last_cpu` (where it "
 		  "ran last), `voluntary` and `involuntary` switches (many involuntary: preempted "
 		  "while running, so competing for the CPU; mostly voluntary: waits after waking "
 		  "up)." },
-	{ STEP("latency.task", 10), .needs = "stats://process/{pid}",
+	{ SMCP_STEP("latency.task", 10), .needs = "stats://process/{pid}",
 	  .missing = "run-queue latency of one process", .render = render_process },
-	{ STEP("latency.task", 20), .needs = "measure_latency",
+	{ SMCP_STEP("latency.task", 20), .needs = "measure_latency",
 	  .text = "Measure it now: measure_latency {\"pid\": ${pid}, \"duration_s\": 10}. Look "
 		  "at the histogram: a few very long waits (a second hump) point at specific "
 		  "events (preemption by a burst, a migration); a shift of the whole distribution "
 		  "points at general contention." },
-	{ STEP("latency.task", 30), .needs = PROCESSES, .missing = WAITERS,
+	{ SMCP_STEP("latency.task", 30), .needs = PROCESSES, .missing = WAITERS,
 	  .render = render_task_waiters },
-	{ STEP("latency.any", 10), .needs = PROCESSES, .missing = WAITERS,
+	{ SMCP_STEP("latency.any", 10), .needs = PROCESSES, .missing = WAITERS,
 	  .text = "Read stats://aggregated/process: `top_10s`.`processes` (sorted by "
 		  "`wait_total_ms`). For the top ${top}: `pid`, `comm`, `wait_total_ms`, "
 		  "`run_queue_latency`.`p99_us` with `samples`, `cpu_pct`, `last_cpu`, "
 		  "`voluntary` and `involuntary` switches (many involuntary: preempted while "
 		  "running; mostly voluntary: waits after waking up). stats://aggregated/thread "
 		  "has the same per thread." },
-	{ STEP("latency.any", 20), .needs = "stats://process/{pid}",
+	{ SMCP_STEP("latency.any", 20), .needs = "stats://process/{pid}",
 	  .text = "For each of the top ${top} with `run_queue_latency`.`p99_us` over 1000 and "
 		  "at least 100 `samples`, read stats://process/{pid} with its pid." },
-	{ STEP("latency.any", 30), .needs = "measure_latency",
+	{ SMCP_STEP("latency.any", 30), .needs = "measure_latency",
 	  .text = "Measure afresh: measure_latency {\"group_by\": \"process\", \"duration_s\": "
 		  "10}, then measure_latency {\"pid\": PID, \"duration_s\": 10} for the worst "
 		  "one." },
-	{ STEP("latency.wakers", 10), .needs = "analyze_waker_wakee", .render = render_wakers },
-	{ STEP("latency.softirq", 10), .needs = "analyze_softirq",
+	{ SMCP_STEP("latency.wakers", 10), .needs = "analyze_waker_wakee", .render = render_wakers },
+	{ SMCP_STEP("latency.softirq", 10), .needs = "analyze_softirq",
 	  .text = "See what interrupts do to those CPUs: analyze_softirq {\"duration_s\": 5, "
 		  "\"mode\": \"by_cpu\"}. A CPU with `cpu_pct` over 10 spends that share in "
 		  "softirqs (`most_time_in` says which: NET_RX for network receive, TIMER, "
 		  "RCU...), and every task queued on it waits behind them." },
-	{ STEP("latency.events", 10), .needs = "control_event_tracking poll_events",
+	{ SMCP_STEP("latency.events", 10), .needs = "control_event_tracking poll_events",
 	  .render = render_events },
-	{ STEP("latency.dsq", 10), .needs = "stats://aggregated/dsq", .render = render_dsq },
-	{ STEP("throughput.cpu", 10), .needs = "stats://aggregated/cpu",
+	{ SMCP_STEP("latency.dsq", 10), .needs = "stats://aggregated/dsq", .render = render_dsq },
+	{ SMCP_STEP("throughput.cpu", 10), .needs = "stats://aggregated/cpu",
 	  .missing = "context switches, time slices and migrations per CPU",
 	  .text = "From stats://aggregated/cpu, `system`.`10s`.`all_cpus`: `switches_per_s` "
 		  "divided by `cpus` (over 20000 per CPU is very high), `involuntary_pct` (over "
@@ -181,21 +180,21 @@ static const struct smcp_prompt_step steps[] = {
 		  "`migrations_out_per_s`, `migrations_out_cross_llc_per_s` and "
 		  "`migrations_out_cross_node_per_s` (cross-LLC or cross-node moves cost cache "
 		  "warmth)." },
-	{ STEP("throughput.llc", 10), .needs = "stats://aggregated/llc",
+	{ SMCP_STEP("throughput.llc", 10), .needs = "stats://aggregated/llc",
 	  .text = "Read stats://aggregated/llc: in `windows` (10s), each entry of `llcs`: "
 		  "`busy_pct`, `switches_per_s`, `migrations_out_cross_llc_per_s`." },
-	{ STEP("balance.cpu", 10), .needs = "stats://aggregated/cpu",
+	{ SMCP_STEP("balance.cpu", 10), .needs = "stats://aggregated/cpu",
 	  .text = "From stats://aggregated/cpu, `per_cpu`.`cpus`: `busy_pct` per CPU. A spread "
 		  "(max - min) over 30 points while the system is 20-85% busy is an imbalance; "
 		  "everything over 90 is saturation, not imbalance." },
-	{ STEP("balance.sched", 10), .needs = "stats://aggregated/cpu measure_latency",
+	{ SMCP_STEP("balance.sched", 10), .needs = "stats://aggregated/cpu measure_latency",
 	  .missing = "run-queue latency and migrations per CPU",
 	  .text = "Per-CPU scheduling: stats://aggregated/cpu, `per_cpu`.`cpus`: `busy_pct`, "
 		  "`switches_per_s`, `run_queue_latency`.`p99_us`, `migrations_in_per_s`, "
 		  "`migrations_out_per_s`. Tasks waiting on busy CPUs while other CPUs idle is "
 		  "the harm imbalance does. measure_latency {\"group_by\": \"cpu\", \"window\": "
 		  "\"60s\"} gives another window." },
-	{ STEP("balance.domains", 10), .needs = "stats://aggregated/llc stats://aggregated/node",
+	{ SMCP_STEP("balance.domains", 10), .needs = "stats://aggregated/llc stats://aggregated/node",
 	  .text = "Per cache and node: stats://aggregated/llc, `windows` (10s) `llcs`: "
 		  "`busy_pct`, `cpus`, `migrations_out_cross_llc_per_s`; stats://aggregated/node: "
 		  "`busy_pct` and `migrations_out_cross_node_per_s` per node. The busiest over 1.5 "
@@ -204,13 +203,7 @@ static const struct smcp_prompt_step steps[] = {
 
 int sl_steps_register(struct smcp_host *h, const struct smcp_host_api *api)
 {
-	int err = 0;
-
-	if (!SMCP_API_HAS(api, register_prompt_step))
-		return 0;
 	S.h = h;
 	S.api = api;
-	for (size_t i = 0; !err && i < sizeof(steps) / sizeof(steps[0]); i++)
-		err = api->register_prompt_step(h, &steps[i]);
-	return err;
+	return smcp_register_prompt_steps(h, api, steps, sizeof(steps) / sizeof(steps[0]));
 }

@@ -253,26 +253,26 @@ int sched_steps_register(struct smcp_host *host, const struct smcp_host_api *api
 {
 	static const char which[] = "which scheduler runs (sched_ext or the fair class)";
 	static const struct smcp_prompt_step steps[] = {
-		{ .sz = sizeof(steps[0]), .topic = "scheduler.current", .order = 10,
+		{ SMCP_STEP("scheduler.current", 10),
 		  .needs = "scheduler://current", .missing = which, .text = scheduler_text },
-		{ .sz = sizeof(steps[0]), .topic = "scheduler.change", .order = 10,
+		{ SMCP_STEP("scheduler.change", 10),
 		  .needs = "scheduler://current", .missing = which,
 		  .text = "Read scheduler://current: `class` and `name`. Did the scheduler change "
 			  "or restart (a different `name`, a higher `enable_seq`)?" },
-		{ .sz = sizeof(steps[0]), .topic = "context.scheduler", .order = 10,
+		{ SMCP_STEP("context.scheduler", 10),
 		  .render = render_context },
-		{ .sz = sizeof(steps[0]), .topic = "context.task", .order = 10,
+		{ SMCP_STEP("context.task", 10),
 		  .render = render_task },
-		{ .sz = sizeof(steps[0]), .topic = "scx.kernel", .order = 10,
+		{ SMCP_STEP("scx.kernel", 10),
 		  .needs = "stats://scheduler/scx", .render = render_scx_kernel },
-		{ .sz = sizeof(steps[0]), .topic = "scx.scheduler", .order = 10,
+		{ SMCP_STEP("scx.scheduler", 10),
 		  .render = render_notes },
-		{ .sz = sizeof(steps[0]), .topic = "scheduler.fair", .order = 10,
+		{ SMCP_STEP("scheduler.fair", 10),
 		  .needs = "scheduler://current", .render = render_fair },
-		{ .sz = sizeof(steps[0]), .topic = "scheduler.tuning", .order = 10,
+		{ SMCP_STEP("scheduler.tuning", 10),
 		  .render = render_tuning },
 	};
-	int err = 0;
+	int err;
 
 	if (!SMCP_API_HAS(api, register_prompt_step) ||
 	    !SMCP_API_HAS(api, register_prompt_completion))
@@ -280,8 +280,7 @@ int sched_steps_register(struct smcp_host *host, const struct smcp_host_api *api
 	S.host = host;
 	S.api = api;
 	S.kernel = kernel;
-	for (size_t i = 0; !err && i < sizeof(steps) / sizeof(steps[0]); i++)
-		err = api->register_prompt_step(host, &steps[i]);
+	err = smcp_register_prompt_steps(host, api, steps, sizeof(steps) / sizeof(steps[0]));
 	if (!err)
 		err = api->register_prompt_completion(host, "pid", complete_pid, NULL);
 	if (!err)

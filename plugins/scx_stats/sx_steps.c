@@ -115,22 +115,17 @@ static int render_nested(void *data, const struct smcp_args *args, char *buf, si
 int sx_steps_register(struct sx_plugin *p)
 {
 	const struct smcp_prompt_step steps[] = {
-		{ .sz = sizeof(steps[0]), .topic = "scx.stats", .order = 10,
+		{ SMCP_STEP("scx.stats", 10),
 		  .needs = "stats://scheduler/raw stats://scheduler/raw/{target}",
 		  .missing = "the sched_ext scheduler's own statistics (its stats socket)",
 		  .render = render_stats, .data = p },
-		{ .sz = sizeof(steps[0]), .topic = "scx.sample", .order = 10,
+		{ SMCP_STEP("scx.sample", 10),
 		  .needs = "sample_scheduler_stats", .render = render_sample, .data = p },
-		{ .sz = sizeof(steps[0]), .topic = "scx.scheduler", .order = 20,
+		{ SMCP_STEP("scx.scheduler", 20),
 		  .needs = "stats://scheduler/raw/{target}",
 		  .render = render_nested,
 		  .data = p },
 	};
-	int err = 0;
 
-	if (!SMCP_API_HAS(p->api, register_prompt_step))
-		return 0;
-	for (size_t i = 0; !err && i < sizeof(steps) / sizeof(steps[0]); i++)
-		err = p->api->register_prompt_step(p->host, &steps[i]);
-	return err;
+	return smcp_register_prompt_steps(p->host, p->api, steps, sizeof(steps) / sizeof(steps[0]));
 }

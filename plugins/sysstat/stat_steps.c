@@ -9,7 +9,7 @@
 #include "stat_steps.h"
 
 static const struct smcp_prompt_step steps[] = {
-	{ .sz = sizeof(steps[0]), .topic = "load", .order = 10,
+	{ SMCP_STEP("load", 10),
 	  .needs = "stats://system/cpu",
 	  .missing = "CPU utilisation, run queue length and CPU pressure",
 	  .text = "Read stats://system/cpu. In `windows`, the 10s entry (and 60s for the trend): "
@@ -19,13 +19,13 @@ static const struct smcp_prompt_step steps[] = {
 		  "the CPU count means a backlog; cpu_pressure_some_pct over 20 means tasks often "
 		  "wait for a CPU (over 50: severe); steal_pct over 5 means the hypervisor takes "
 		  "CPU time." },
-	{ .sz = sizeof(steps[0]), .topic = "load.split", .order = 10,
+	{ SMCP_STEP("load.split", 10),
 	  .needs = "stats://system/cpu",
 	  .text = "Split of CPU time in stats://system/cpu (10s): `cpu`.`user_pct` against "
 		  "`cpu`.`system_pct`, `cpu`.`irq_pct` and `cpu`.`softirq_pct`, with "
 		  "`context_switches_per_s`: kernel time over 30% of busy time is overhead worth "
 		  "explaining." },
-	{ .sz = sizeof(steps[0]), .topic = "load.per_cpu", .order = 10,
+	{ SMCP_STEP("load.per_cpu", 10),
 	  .needs = "stats://system/cpu get_system_stats", .missing = "per-CPU utilisation",
 	  .text = "Per-CPU utilisation: stats://system/cpu, `per_cpu`.`cpus` (10 s): "
 		  "`busy_pct`, `irq_pct`, `softirq_pct` per CPU. For a longer window, or on "
@@ -34,18 +34,18 @@ static const struct smcp_prompt_step steps[] = {
 		  "min, max, the spread (max - min) and the CPUs more than 25 points above the "
 		  "mean." },
 	/* after the scheduling statistics' own per-CPU step, which says more */
-	{ .sz = sizeof(steps[0]), .topic = "balance.cpu", .order = 20,
+	{ SMCP_STEP("balance.cpu", 20),
 	  .needs = "stats://system/cpu",
 	  .text = "From stats://system/cpu, `per_cpu`.`cpus`: `busy_pct` per CPU. A spread "
 		  "(max - min) over 30 points while the system is 20-85% busy is an imbalance; "
 		  "everything over 90 is saturation, not imbalance." },
-	{ .sz = sizeof(steps[0]), .topic = "memory", .order = 10,
+	{ SMCP_STEP("memory", 10),
 	  .needs = "stats://system/memory",
 	  .text = "Read stats://system/memory: `used_pct`, `pressure`.`some`.`avg10` and, in "
 		  "the 10s entry of `windows`, `major_faults_per_s` and `swap_in_pages_per_s`. "
 		  "Memory pressure over 10, or more than 100 major faults/s, stalls tasks in "
 		  "ways that look like scheduling delay." },
-	{ .sz = sizeof(steps[0]), .topic = "network", .order = 10,
+	{ SMCP_STEP("network", 10),
 	  .needs = "stats://system/network",
 	  .text = "Read stats://system/network only for the busiest interface of `interfaces` "
 		  "(its byte and packet rates); skip it when idle." },
@@ -53,11 +53,5 @@ static const struct smcp_prompt_step steps[] = {
 
 int stat_steps_register(struct smcp_host *host, const struct smcp_host_api *api)
 {
-	int err = 0;
-
-	if (!SMCP_API_HAS(api, register_prompt_step))
-		return 0;
-	for (size_t i = 0; !err && i < sizeof(steps) / sizeof(steps[0]); i++)
-		err = api->register_prompt_step(host, &steps[i]);
-	return err;
+	return smcp_register_prompt_steps(host, api, steps, sizeof(steps) / sizeof(steps[0]));
 }

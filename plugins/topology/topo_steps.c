@@ -7,13 +7,13 @@
 #include "topo_steps.h"
 
 static const struct smcp_prompt_step steps[] = {
-	{ .sz = sizeof(steps[0]), .topic = "topology.cpus", .order = 10,
+	{ SMCP_STEP("topology.cpus", 10),
 	  .needs = "topology://info",
 	  .missing = "the CPU topology (cores, caches, NUMA nodes)",
 	  .text = "Read topology://info: `nr_cpus`, `nr_cores`, `nr_llcs`, `nr_nodes`, "
 		  "`summary`.`smt_enabled`, the CPUs of each entry of `llcs` and `nodes`, and its "
 		  "`notes` (VMs often hide the cache topology)." },
-	{ .sz = sizeof(steps[0]), .topic = "topology.placement", .order = 10,
+	{ SMCP_STEP("topology.placement", 10),
 	  .needs = "get_topology",
 	  .text = "Place the CPUs involved with get_topology {\"detail_level\": \"full\"}: busy "
 		  "SMT siblings, cross-LLC or cross-node moves." },
@@ -21,11 +21,5 @@ static const struct smcp_prompt_step steps[] = {
 
 int topo_steps_register(struct smcp_host *host, const struct smcp_host_api *api)
 {
-	int err = 0;
-
-	if (!SMCP_API_HAS(api, register_prompt_step))
-		return 0;
-	for (size_t i = 0; !err && i < sizeof(steps) / sizeof(steps[0]); i++)
-		err = api->register_prompt_step(host, &steps[i]);
-	return err;
+	return smcp_register_prompt_steps(host, api, steps, sizeof(steps) / sizeof(steps[0]));
 }

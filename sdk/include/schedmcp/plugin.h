@@ -807,6 +807,25 @@ struct smcp_host_api {
 #define SMCP_PLUGIN_INFO_INIT .sz = sizeof(struct smcp_plugin_info), \
 			      .abi_major = SMCP_ABI_MAJOR, .abi_minor = SMCP_ABI_MINOR
 
+/* Convenience: the first members of a step in a table of them,
+ * { SMCP_STEP("latency.cpu", 10), .needs = "...", .text = "..." }. */
+#define SMCP_STEP(topic_, order_) .sz = sizeof(struct smcp_prompt_step), .topic = (topic_), \
+				  .order = (order_)
+
+/* Convenience: register n steps in order, stopping at the first error;
+ * on a host older than 1.2 (no prompt steps) nothing, and 0. */
+static inline int smcp_register_prompt_steps(struct smcp_host *h, const struct smcp_host_api *api,
+					     const struct smcp_prompt_step *steps, size_t n)
+{
+	int err = 0;
+
+	if (!SMCP_API_HAS(api, register_prompt_step))
+		return 0;
+	for (size_t i = 0; !err && i < n; i++)
+		err = api->register_prompt_step(h, &steps[i]);
+	return err;
+}
+
 #ifdef __cplusplus
 }
 #endif

@@ -407,12 +407,21 @@ def empty_dir_cached():
     return _empty
 
 
-def rss_kb(pid):
+def proc_status(pid):
+    """/proc/PID/status as {field: its text} ("VmRSS": "1234 kB", ...)."""
     with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+        return {k: v.strip() for k, _, v in (line.partition(":") for line in f)}
+
+
+def status_kb(pid, field):
+    """A kB field of /proc/PID/status (VmRSS, VmHWM, RssAnon...), 0 where
+    the process has none (a kernel thread, a zombie)."""
+    v = proc_status(pid).get(field)
+    return int(v.split()[0]) if v else 0
+
+
+def rss_kb(pid):
+    return status_kb(pid, "VmRSS")
 
 
 def is_error(resp, code=None):

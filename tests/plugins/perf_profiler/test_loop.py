@@ -222,8 +222,12 @@ def test_profile_end():
 
 
 def until_stopping(s, timeout=20):
-    """Read the status until the profile stops sampling: then its last job
-    runs (state "stopping") or has run ("stopped"). Returns that state."""
+    """Start a 1 s profile that waits for its end, as request "w1", and read
+    the status until the profile stops sampling: then its last job runs
+    (state "stopping") or has run ("stopped"). Returns that state."""
+    s.send("w1", "tools/call", {"name": "start_perf_profiling",
+                                "arguments": {"duration_secs": 1, "wait": True,
+                                              "frequency_hz": 999}})
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         state = s.status().get("state")
@@ -238,9 +242,6 @@ def test_cancel_in_job():
     s = Session()
     w = Workload(workload("nofp"), 20)
     try:
-        s.send("w1", "tools/call", {"name": "start_perf_profiling",
-                                    "arguments": {"duration_secs": 1, "wait": True,
-                                                  "frequency_hz": 999}})
         seen = until_stopping(s)
         s.d.notify("notifications/cancelled", {"requestId": "w1", "reason": "test"})
         end = time.monotonic() + 20
@@ -274,9 +275,6 @@ def test_exit_in_job():
     s = Session()
     w = Workload(workload("nofp"), 20)
     try:
-        s.send("w1", "tools/call", {"name": "start_perf_profiling",
-                                    "arguments": {"duration_secs": 1, "wait": True,
-                                                  "frequency_hz": 999}})
         until_stopping(s)
         s.d.proc.stdin.close()
         rc = s.d.proc.wait(30)

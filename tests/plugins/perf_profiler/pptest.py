@@ -54,14 +54,13 @@ class Workload:
 
 
 def daemon(config_text=None, extra=None):
-    """A daemon loading only perf_profiler (optionally with a config file)."""
+    """A daemon (smcp_test.Daemon: strict reader, stderr in a file) loading
+    only perf_profiler from the build's plugins, optionally with a config
+    file of config_text."""
     args = ["--enable", "perf_profiler"] + list(extra or [])
     if config_text is not None:
-        path = os.path.join(os.environ.get("TMPDIR", "/tmp"), "pp-test-%d.conf" % os.getpid())
-        with open(path, "w") as f:
-            f.write(config_text)
-        args += ["--config", path]
-    return mcp_client.Client(args=args)
+        args += ["--config", smcp_test.write_config(config_text)]
+    return smcp_test.Daemon(args=args, plugin_dir_=mcp_client.plugin_dir())
 
 
 def tool(c, name, args=None, timeout=30, meta=None):

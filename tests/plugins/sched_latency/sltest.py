@@ -135,6 +135,14 @@ class Workload:
             self.proc.wait()
 
 
+def stop(d, workloads):
+    """Kill the workloads, then stop the daemon: the end of a test that
+    started both before its try."""
+    for w in workloads:
+        w.kill()
+    d.close()
+
+
 def runqlat_path():
     return shutil.which("runqlat") or ("/usr/sbin/runqlat"
                                        if os.path.exists("/usr/sbin/runqlat") else None)

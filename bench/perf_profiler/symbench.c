@@ -5,12 +5,16 @@
  * symbolisation code, twice: once with an empty symbol cache (cold) and
  * once reusing it (warm). Prints timings and the top self symbols as JSON,
  * so bench/perf_profiler/run can put them beside `perf report` on the same
- * data. A benchmark helper: its output goes to stdout.
+ * data. With --folded, every stack of the cold run too, folded (root first,
+ * as pp_agg_folded writes them) with its count: the whole symbolised
+ * profile, for tests that compare two builds on one perf.data. A benchmark
+ * helper: its output goes to stdout.
  *
- * Usage: perf-symbench [--top N] [--pid PID] [--debug-dir DIR] FILE
+ * Usage: perf-symbench [--top N] [--pid PID] [--debug-dir DIR] [--folded] FILE
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,8 +66,50 @@ static int cmp_rec(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* "folded":[{"stack":..., "count":N}, ...] of every stack of prof (the
+ * aggregation by stack, after the timed one). */
+static int print_folded(struct pp_profile *prof, const struct pp_kallsyms *ks,
+			const char *debug_dir, int32_t pid)
+{
+	struct pp_agg a = { 0 };
+	size_t cap = 4096;
+	char *buf = malloc(cap); /* pp_agg_folded writes to buf even to measure */
+	int err = -ENOMEM;
+
+	if (!buf)
+		goto out;
+	err = pp_agg_build(&a, prof, ks, debug_dir, PP_GROUP_STACK, pid);
+	if (err)
+		goto out;
+	printf("\"folded\":[");
+	for (size_t i = 0; i < a.n_stacks; i++) {
+		size_t need = pp_agg_folded(&a, a.stacks[i].stack, a.stacks[i].comm, buf, cap);
+
+		if (need >= cap) {
+			char *nb = realloc(buf, need + 1);
+
+			if (!nb) {
+				err = -ENOMEM;
+				goto out;
+			}
+			buf = nb;
+			cap = need + 1;
+			(void)pp_agg_folded(&a, a.stacks[i].stack, a.stacks[i].comm, buf, cap);
+		}
+		printf("%s{\"stack\":", i ? "," : "");
+		json_str(buf);
+		printf(",\"count\":%llu}", (unsigned long long)a.stacks[i].count);
+	}
+	printf("],");
+out:
+	free(buf);
+	pp_agg_free(&a);
+	return err;
+}
+
 static int one_run(const struct perfdata *pd, struct pp_elf_cache *cache, struct pp_kallsyms *ks,
-		   struct pp_unwinder *unw, int32_t pid, int top, bool print, struct run *r)
+		   struct pp_unwinder *unw, int32_t pid, int top, bool print, bool folded,
+		   struct run *r)
 {
 	struct pp_ingest *in = calloc(1, sizeof(*in));
 	struct rec *recs = NULL;
@@ -153,6 +199,8 @@ static int one_run(const struct perfdata *pd, struct pp_elf_cache *cache, struct
 			       100.0 * (double)row->total / (double)(a.total ? a.total : 1));
 		}
 		printf("],");
+		if (folded)
+			err = print_folded(&prof, ks->n ? ks : NULL, cache->debug_dir, pid);
 	}
 out:
 	pp_agg_free(&a);
@@ -179,6 +227,7 @@ int main(int argc, char **argv)
 		{ "top", required_argument, NULL, 't' },
 		{ "pid", required_argument, NULL, 'p' },
 		{ "debug-dir", required_argument, NULL, 'd' },
+		{ "folded", no_argument, NULL, 'f' },
 		{ 0 },
 	};
 	const char *debug_dir = "/usr/lib/debug";
@@ -188,10 +237,11 @@ int main(int argc, char **argv)
 	struct perfdata pd;
 	struct run cold, warm;
 	int top = 10, c, err;
+	bool folded = false;
 	int32_t pid = -1;
 	char msg[256];
 
-	while ((c = getopt_long(argc, argv, "t:p:d:", longs, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:p:d:f", longs, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			top = atoi(optarg);
@@ -202,14 +252,17 @@ int main(int argc, char **argv)
 		case 'd':
 			debug_dir = optarg;
 			break;
+		case 'f':
+			folded = true;
+			break;
 		default:
-			fprintf(stderr, "usage: perf-symbench [--top N] [--pid PID] "
-					"[--debug-dir DIR] FILE\n");
-			return 2;
+			optind = argc; /* the usage below */
+			break;
 		}
 	}
 	if (optind != argc - 1) {
-		fprintf(stderr, "usage: perf-symbench [--top N] [--pid PID] [--debug-dir DIR] FILE\n");
+		fprintf(stderr, "usage: perf-symbench [--top N] [--pid PID] [--debug-dir DIR] "
+				"[--folded] FILE\n");
 		return 2;
 	}
 	err = perfdata_open(&pd, argv[optind], msg, sizeof(msg));
@@ -226,9 +279,9 @@ int main(int argc, char **argv)
 	printf(",\"sample_type\":%llu,\"dwarf\":%s,",
 	       (unsigned long long)pd.attr.sample_type,
 	       (pd.attr.sample_type & PERF_SAMPLE_STACK_USER) ? "true" : "false");
-	err = one_run(&pd, &cache, &ks, unw, pid, top, true, &cold);
+	err = one_run(&pd, &cache, &ks, unw, pid, top, true, folded, &cold);
 	if (!err)
-		err = one_run(&pd, &cache, &ks, unw, pid, top, false, &warm);
+		err = one_run(&pd, &cache, &ks, unw, pid, top, false, false, &warm);
 	if (err) {
 		printf("\"error\":");
 		json_str(strerror(-err));

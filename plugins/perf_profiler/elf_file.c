@@ -1,24 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * One ELF image: program headers, build-id, the .eh_frame_hdr search table,
- * and section contents (inflating SHF_COMPRESSED and .zdebug_* sections
- * with zlib, a chunk at a time). The file is read with pread, and through
- * libelf in its ELF_C_READ mode, which preads too: nothing is mapped, so a
- * file truncated under us reads short instead of faulting (elf_cache.h).
+ * and section contents (SHF_COMPRESSED and .zdebug_* sections inflated by
+ * libelf's elf_compress). The file is read with pread, and through libelf
+ * in its ELF_C_READ mode, which preads too: nothing is mapped, so a file
+ * truncated under us reads short instead of faulting (elf_cache.h). libelf
+ * reads what it is asked for whole (a note, a section, a compressed
+ * stream), so every such size is checked against a bound before the call
+ * (elf_internal.h).
  */
 #include "elf_internal.h"
 
+#include <elfutils/libdwelf.h>
 #include <errno.h>
-#include <gelf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
-
-/* compressed input is read this much at a time */
-#define INFLATE_CHUNK (64u << 10)
 
 /* Serve a small read from e's pages, reading the page first if needed;
  * false when it cannot (the caller reads the file, and reports a short
@@ -127,8 +126,20 @@ bool pp_elf_section_fits(Elf *elf, size_t ndx, uint64_t max)
 {
 	Elf_Scn *scn = elf_getscn(elf, ndx);
 	GElf_Shdr sh;
+	GElf_Chdr ch;
 
-	return scn && gelf_getshdr(scn, &sh) && (sh.sh_type == SHT_NOBITS || sh.sh_size <= max);
+	if (!scn || !gelf_getshdr(scn, &sh))
+		return false;
+	if (sh.sh_type == SHT_NOBITS)
+		return true;
+	if (sh.sh_size > max)
+		return false;
+	/*
+	 * elf_strptr inflates a compressed string table on first use, to the
+	 * size its header claims (up to 1032 times the section): that size is
+	 * the one bounded. gelf_getchdr reads the section, within max above.
+	 */
+	return !(sh.sh_flags & SHF_COMPRESSED) || (gelf_getchdr(scn, &ch) && ch.ch_size <= max);
 }
 
 /* Size in bytes of a DW_EH_PE-encoded value with a fixed size; 0 if variable/unknown. */
@@ -185,43 +196,54 @@ static void parse_eh_frame_hdr(struct pp_elf *e, const GElf_Phdr *ph)
 	e->have_eh_table = true;
 }
 
-/* The notes of a PT_NOTE segment (its first PP_NOTES_MAX bytes). */
-static void parse_note_segment(struct pp_elf *e, uint64_t off, uint64_t len)
+/*
+ * Whether the notes libdw's dwelf_elf_gnu_build_id() would read fit in
+ * PP_NOTES_MAX together: it reads every SHT_NOTE section, or every PT_NOTE
+ * segment of a file without section headers, whole, and libelf keeps each
+ * until elf_end (a file can name the same 64 KiB in 65 000 section
+ * headers). Real files hold well under 1 KiB of notes; one with more is
+ * taken to have no build-id.
+ */
+static bool notes_fit(Elf *elf, size_t nph)
 {
-	unsigned char *p;
+	Elf_Scn *scn = NULL;
+	uint64_t total = 0;
+	bool any = false;
 
-	if (len > PP_NOTES_MAX)
-		len = PP_NOTES_MAX;
-	if (len < 12 || !(p = malloc(len)))
-		return;
-	if (pp_elf_read(e, off, p, len) == 0)
-		pp_elf_parse_notes(e, p, len);
-	free(p);
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+
+		any = true;
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE)
+			continue;
+		if (sh.sh_size > PP_NOTES_MAX - total)
+			return false;
+		total += sh.sh_size;
+	}
+	for (size_t i = 0; !any && i < nph; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_NOTE)
+			continue;
+		if (ph.p_filesz > PP_NOTES_MAX - total)
+			return false;
+		total += ph.p_filesz;
+	}
+	return true;
 }
 
-void pp_elf_parse_notes(struct pp_elf *e, const unsigned char *p, size_t len)
+static void read_build_id(struct pp_elf *e, Elf *elf, size_t nph)
 {
-	size_t off = 0;
+	const void *bid;
+	ssize_t n;
 
-	while (off + 12 <= len) {
-		uint32_t namesz, descsz, type;
-		size_t name_off, desc_off;
-
-		memcpy(&namesz, p + off, 4);
-		memcpy(&descsz, p + off + 4, 4);
-		memcpy(&type, p + off + 8, 4);
-		name_off = off + 12;
-		desc_off = name_off + ((namesz + 3) & ~3u);
-		if (desc_off > len || descsz > len - desc_off)
-			return;
-		if (type == 3 /* NT_GNU_BUILD_ID */ && namesz == 4 &&
-		    memcmp(p + name_off, "GNU", 4) == 0 && descsz > 0) {
-			e->build_id_len = descsz > PP_BUILD_ID_MAX ? PP_BUILD_ID_MAX : descsz;
-			memcpy(e->build_id, p + desc_off, e->build_id_len);
-			return;
-		}
-		off = desc_off + ((descsz + 3) & ~3u);
-	}
+	if (!notes_fit(elf, nph))
+		return;
+	n = dwelf_elf_gnu_build_id(elf, &bid);
+	if (n <= 0)
+		return;
+	e->build_id_len = n > PP_BUILD_ID_MAX ? PP_BUILD_ID_MAX : (uint8_t)n;
+	memcpy(e->build_id, bid, e->build_id_len);
 }
 
 int pp_elf_parse_image(struct pp_elf *e)
@@ -259,21 +281,9 @@ int pp_elf_parse_image(struct pp_elf *e)
 				e->max_vaddr = ph.p_vaddr + ph.p_memsz;
 		} else if (ph.p_type == PT_GNU_EH_FRAME) {
 			parse_eh_frame_hdr(e, &ph);
-		} else if (ph.p_type == PT_NOTE && !e->build_id_len &&
-			   ph.p_offset < e->img_len && ph.p_filesz <= e->img_len - ph.p_offset) {
-			parse_note_segment(e, ph.p_offset, ph.p_filesz);
 		}
 	}
-	if (!e->build_id_len) {
-		void *p;
-		size_t n;
-
-		/* debug files may carry the note only as a section */
-		if (pp_elf_section(e, ".note.gnu.build-id", PP_NOTES_MAX, &p, &n) == 0) {
-			pp_elf_parse_notes(e, p, n);
-			free(p);
-		}
-	}
+	read_build_id(e, elf, nph);
 	if (!e->n_loads) {
 		e->min_vaddr = e->max_vaddr = 0;
 		err = -ENOEXEC;
@@ -333,103 +343,8 @@ bool pp_elf_window_read(struct pp_elf *e, uint64_t woff, void *buf, size_t len)
 	return false;
 }
 
-/*
- * Inflate the zlib stream of in_len bytes at file offset off to exactly
- * out_len bytes. out_len above max is refused before anything is read;
- * input is read INFLATE_CHUNK at a time and the output grows as it fills,
- * so a section claiming more than its stream holds costs what it holds.
- */
-static int inflate_range(struct pp_elf *e, uint64_t off, uint64_t in_len, uint64_t out_len,
-			 size_t max, void **ret)
-{
-	unsigned char *in = NULL, *out = NULL, spill;
-	size_t cap = 0, done = 0;
-	bool spilling = false;
-	z_stream zs = { 0 };
-	int err;
-
-	if (out_len == 0)
-		return -EBADMSG;
-	if (out_len > max)
-		return -EFBIG;
-	in = malloc(INFLATE_CHUNK);
-	if (!in)
-		return -ENOMEM;
-	if (inflateInit(&zs) != Z_OK) {
-		free(in);
-		return -ENOMEM;
-	}
-	for (;;) {
-		uInt before;
-		int zr;
-
-		if (zs.avail_in == 0 && in_len) {
-			size_t n = in_len < INFLATE_CHUNK ? (size_t)in_len : INFLATE_CHUNK;
-
-			err = pp_elf_read(e, off, in, n);
-			if (err)
-				goto out;
-			off += n;
-			in_len -= n;
-			zs.next_in = in;
-			zs.avail_in = (uInt)n;
-		}
-		if (zs.avail_out == 0 && done == out_len) {
-			/* all it claimed is there: only the stream's end may
-			 * follow, and one byte more is a lie */
-			zs.next_out = &spill;
-			zs.avail_out = 1;
-			spilling = true;
-		} else if (zs.avail_out == 0) {
-			size_t ncap = cap ? cap * 2 : (1u << 20);
-			unsigned char *np;
-
-			if (ncap > out_len)
-				ncap = (size_t)out_len;
-			np = realloc(out, ncap);
-			if (!np) {
-				err = -ENOMEM;
-				goto out;
-			}
-			out = np;
-			zs.next_out = out + done;
-			zs.avail_out = (uInt)(ncap - done);
-			cap = ncap;
-		}
-		before = zs.avail_out;
-		zr = inflate(&zs, Z_NO_FLUSH);
-		if (spilling && zs.avail_out == 0) {
-			err = -EBADMSG;
-			goto out;
-		}
-		if (!spilling)
-			done += before - zs.avail_out;
-		if (zr == Z_STREAM_END)
-			break;
-		/* Z_BUF_ERROR: no progress; more input or room comes next
-		 * round, unless the stream was cut short */
-		if ((zr != Z_OK && zr != Z_BUF_ERROR) ||
-		    (zr == Z_BUF_ERROR && zs.avail_in == 0 && in_len == 0)) {
-			err = -EBADMSG;
-			goto out;
-		}
-	}
-	err = done == out_len ? 0 : -EBADMSG;
-out:
-	inflateEnd(&zs);
-	free(in);
-	if (err) {
-		free(out);
-		return err;
-	}
-	*ret = out;
-	return 0;
-}
-
-/* The header of the first section named name (or zname, when not NULL:
- * *ret_legacy says which). */
-static int find_section(Elf *elf, const char *name, const char *zname, GElf_Shdr *ret,
-			bool *ret_legacy)
+int pp_elf_find_section(Elf *elf, const char *name, const char *zname, Elf_Scn **ret_scn,
+			GElf_Shdr *ret_sh, bool *ret_legacy)
 {
 	Elf_Scn *scn = NULL;
 	size_t shstrndx;
@@ -440,11 +355,13 @@ static int find_section(Elf *elf, const char *name, const char *zname, GElf_Shdr
 	while ((scn = elf_nextscn(elf, scn))) {
 		const char *n;
 
-		if (!gelf_getshdr(scn, ret) || !(n = elf_strptr(elf, shstrndx, ret->sh_name)))
+		if (!gelf_getshdr(scn, ret_sh) || !(n = elf_strptr(elf, shstrndx, ret_sh->sh_name)))
 			continue;
 		if (strcmp(n, name) == 0 || (zname && strcmp(n, zname) == 0)) {
 			if (ret_legacy)
 				*ret_legacy = zname && strcmp(n, zname) == 0;
+			if (ret_scn)
+				*ret_scn = scn;
 			return 0;
 		}
 	}
@@ -460,7 +377,7 @@ int pp_elf_section_range(struct pp_elf *e, const char *name, uint64_t *ret_off,
 
 	if (!elf)
 		return -ENOEXEC;
-	err = find_section(elf, name, NULL, &sh, NULL);
+	err = pp_elf_find_section(elf, name, NULL, NULL, &sh, NULL);
 	elf_end(elf);
 	if (err)
 		return err;
@@ -472,71 +389,90 @@ int pp_elf_section_range(struct pp_elf *e, const char *name, uint64_t *ret_off,
 	return 0;
 }
 
-int pp_elf_section(struct pp_elf *e, const char *name, size_t max, void **ret, size_t *ret_len)
+/*
+ * Inflate section scn in place with libelf: elf_compress for SHF_COMPRESSED
+ * (the Elf64_Chdr, read with gelf_getchdr, says its size), elf_compress_gnu
+ * for the legacy .zdebug_ form ("ZLIB" and a big-endian size, read with
+ * dwelf_scn_gnu_compressed_size). libelf allocates the size claimed at once
+ * and inflates into it, so the claim is checked against max first, and the
+ * compressed bytes, which it reads whole, against PP_DEFLATED_MAX(max).
+ */
+static int inflate_section(Elf_Scn *scn, const GElf_Shdr *sh, size_t max)
+{
+	uint64_t claim;
+
+	if (sh->sh_size > PP_DEFLATED_MAX(max))
+		return -EFBIG;
+	if (sh->sh_flags & SHF_COMPRESSED) {
+		GElf_Chdr ch;
+
+		if (!gelf_getchdr(scn, &ch))
+			return -EBADMSG;
+		if (ch.ch_type != ELFCOMPRESS_ZLIB)
+			return -ENOTSUP; /* zstd: libelf 0.188 has zlib only */
+		claim = ch.ch_size;
+	} else {
+		ssize_t n = dwelf_scn_gnu_compressed_size(scn);
+
+		if (n < 0)
+			return -EBADMSG;
+		claim = (uint64_t)n;
+	}
+	if (claim == 0)
+		return -EBADMSG;
+	if (claim > max)
+		return -EFBIG;
+	if ((sh->sh_flags & SHF_COMPRESSED ? elf_compress(scn, 0, 0)
+					   : elf_compress_gnu(scn, 0, 0)) != 1)
+		return -EBADMSG;
+	return 0;
+}
+
+int pp_elf_section(struct pp_elf *e, const char *name, size_t max, struct pp_elf_section *ret)
 {
 	char zname[128];
+	Elf_Scn *scn;
+	Elf_Data *d;
 	GElf_Shdr sh;
 	bool legacy = false;
-	Elf *elf;
 	int err;
 
+	memset(ret, 0, sizeof(*ret));
 	snprintf(zname, sizeof(zname), ".z%s", name + 1); /* .debug_x -> .zdebug_x */
-	elf = pp_elf_begin(e);
-	if (!elf)
+	ret->elf = pp_elf_begin(e);
+	if (!ret->elf)
 		return -ENOEXEC;
-	err = find_section(elf, name, zname, &sh, &legacy);
-	elf_end(elf);
+	err = pp_elf_find_section(ret->elf, name, zname, &scn, &sh, &legacy);
 	if (err)
-		return err;
+		goto out;
 	if (sh.sh_type == SHT_NOBITS || sh.sh_offset > e->img_len ||
-	    sh.sh_size > e->img_len - sh.sh_offset)
-		return -ENOENT;
-	if (sh.sh_flags & SHF_COMPRESSED) {
-		Elf64_Chdr ch;
-
-		if (sh.sh_size < sizeof(ch))
-			return -EBADMSG;
-		err = pp_elf_read(e, sh.sh_offset, &ch, sizeof(ch));
-		if (err)
-			return err;
-		if (ch.ch_type != ELFCOMPRESS_ZLIB)
-			return -ENOTSUP; /* zstd: not with this zlib-only build */
-		err = inflate_range(e, sh.sh_offset + sizeof(ch), sh.sh_size - sizeof(ch),
-				    ch.ch_size, max, ret);
-		if (!err)
-			*ret_len = ch.ch_size;
-	} else if (legacy) {
-		unsigned char h[12];
-		uint64_t sz = 0;
-
-		/* "ZLIB" then the size as 8 big-endian bytes */
-		if (sh.sh_size < 12)
-			return -EBADMSG;
-		err = pp_elf_read(e, sh.sh_offset, h, sizeof(h));
-		if (err)
-			return err;
-		if (memcmp(h, "ZLIB", 4) != 0)
-			return -EBADMSG;
-		for (int i = 0; i < 8; i++)
-			sz = sz << 8 | h[4 + i];
-		err = inflate_range(e, sh.sh_offset + 12, sh.sh_size - 12, sz, max, ret);
-		if (!err)
-			*ret_len = sz;
-	} else {
-		void *p;
-
-		if (sh.sh_size > max)
-			return -EFBIG;
-		p = malloc(sh.sh_size ? sh.sh_size : 1);
-		if (!p)
-			return -ENOMEM;
-		err = pp_elf_read(e, sh.sh_offset, p, sh.sh_size);
-		if (err) {
-			free(p);
-			return err;
-		}
-		*ret = p;
-		*ret_len = sh.sh_size;
+	    sh.sh_size > e->img_len - sh.sh_offset) {
+		err = -ENOENT;
+		goto out;
 	}
+	if ((sh.sh_flags & SHF_COMPRESSED) || legacy)
+		err = inflate_section(scn, &sh, max);
+	else if (sh.sh_size > max)
+		err = -EFBIG;
+	if (err)
+		goto out;
+	/* the inflated bytes, or the section as it is (read whole, bounded above) */
+	d = elf_getdata(scn, NULL);
+	if (!d || (d->d_size && !d->d_buf)) {
+		err = -EIO;
+		goto out;
+	}
+	ret->p = d->d_buf;
+	ret->len = d->d_size;
+out:
+	if (err)
+		pp_elf_section_free(ret);
 	return err;
+}
+
+void pp_elf_section_free(struct pp_elf_section *s)
+{
+	if (s->elf)
+		elf_end(s->elf);
+	memset(s, 0, sizeof(*s));
 }

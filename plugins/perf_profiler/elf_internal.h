@@ -10,18 +10,21 @@
  *     only relocatable objects with huge section counts use), program
  *     headers: at most 0xffff, checked before libelf sizes its tables;
  *   - symbol and string tables: PP_SYMTAB_MAX each, while symbols load;
- *   - notes: PP_NOTES_MAX of each note segment or section;
- *   - .debug_frame: PP_DEBUG_FRAME_MAX, inflated or not (elf_file.c);
+ *   - notes: PP_NOTES_MAX for all note sections (or segments) together;
+ *   - .debug_frame: PP_DEBUG_FRAME_MAX, inflated or not, and its compressed
+ *     bytes PP_DEFLATED_MAX of that (elf_file.c);
  *   - the .eh_frame copies of elf_cache.h (PP_COPY_MAX, PP_COPY_BUDGET).
  */
 #ifndef SMCP_PP_ELF_INTERNAL_H
 #define SMCP_PP_ELF_INTERNAL_H
 
+#include <gelf.h>
 #include <libelf.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <zlib.h>
 
 #include "elf_cache.h"
 
@@ -38,10 +41,16 @@
  * as .eh_frame, whose largest in a Debian install is libLLVM-15's 5.2 MB; 32
  * MiB is 6 times that (about a million functions' FDEs) and inflates in
  * ~0.1 s. A section that claims more is refused before anything is
- * inflated; one whose stream yields more than it claims is refused when it
- * does.
+ * inflated; one whose stream yields more or less than it claims is refused
+ * by libelf, which inflates into a buffer of exactly the claimed size.
  */
 #define PP_DEBUG_FRAME_MAX (32u << 20)
+/*
+ * libelf reads a compressed section's bytes whole before inflating them, so
+ * they are bounded too: no zlib stream of max bytes is longer than zlib's
+ * compressBound(max) (max + 0.03 % + 13 bytes), plus the header before it.
+ */
+#define PP_DEFLATED_MAX(max) (sizeof(Elf64_Chdr) + compressBound(max))
 
 /*
  * elf_open.c. Open a file for reading (O_RDONLY | O_NONBLOCK | O_NOCTTY |
@@ -67,18 +76,31 @@ int pp_elf_read(struct pp_elf *e, uint64_t off, void *buf, size_t len);
  * (the bounds above): elf_end() it; NULL when not an x86_64 ELF64 file. */
 Elf *pp_elf_begin(struct pp_elf *e);
 /* Whether section ndx of elf may be read whole by libelf (elf_getdata,
- * elf_strptr): present, and at most max bytes. */
+ * elf_strptr): present, and at most max bytes, inflated (elf_strptr inflates
+ * a compressed string table) or not. */
 bool pp_elf_section_fits(Elf *elf, size_t ndx, uint64_t max);
+/* The first section of elf named name, or zname when not NULL (*ret_legacy
+ * says which; NULL: not asked), after checking the section name table
+ * against PP_SHSTRTAB_MAX: 0, -ENOENT, -ENOEXEC. */
+int pp_elf_find_section(Elf *elf, const char *name, const char *zname, Elf_Scn **ret_scn,
+			GElf_Shdr *ret_sh, bool *ret_legacy);
 /* File offset and size of the first section named name (not inflated). */
 int pp_elf_section_range(struct pp_elf *e, const char *name, uint64_t *ret_off,
 			 uint64_t *ret_len);
-/* The contents of section name (or its .zdebug_ form), inflated when
- * compressed, in a malloc'd buffer the caller frees: 0, -ENOENT, -EFBIG
+
+/* A section's contents, owned by the libelf handle that read them. */
+struct pp_elf_section {
+	Elf *elf;
+	const unsigned char *p;
+	size_t len;
+};
+/* The contents of section name (or its .zdebug_ form), inflated by libelf
+ * when compressed, in *ret until pp_elf_section_free(): 0, -ENOENT, -EFBIG
  * (more than max bytes, refused before reading or inflating), -EBADMSG,
- * -ENOTSUP (zstd), -EIO, -ENOMEM. */
-int pp_elf_section(struct pp_elf *e, const char *name, size_t max, void **ret, size_t *ret_len);
+ * -ENOTSUP (not zlib), -EIO, -ENOEXEC. *ret is always safe to free. */
+int pp_elf_section(struct pp_elf *e, const char *name, size_t max, struct pp_elf_section *ret);
+void pp_elf_section_free(struct pp_elf_section *s);
 int pp_elf_parse_image(struct pp_elf *e);
-void pp_elf_parse_notes(struct pp_elf *e, const unsigned char *p, size_t len);
 
 /* debug_frame.c */
 int pp_debug_frame_convert(struct pp_elf *e, const unsigned char *df, size_t len);

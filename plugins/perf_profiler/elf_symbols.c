@@ -13,12 +13,26 @@
  * only root writes, the last one may be a symlink (distributions link
  * .build-id/xx/yyyy.debug to the debug file), but it must lead to a regular
  * file.
+ *
+ * libdw reads what the image says about its debug file (the build-id note:
+ * dwelf_elf_gnu_build_id in elf_file.c; .gnu_debuglink's name and CRC:
+ * dwelf_elf_gnu_debuglink here), but the debug file itself is looked for
+ * and opened here, not by dwfl's find_debuginfo callbacks
+ * (dwfl_standard_find_debuginfo, dwfl_build_id_find_debuginfo; elfutils
+ * 0.188). Those open each candidate by path with a plain open(), which
+ * follows a symlink anywhere in the path and blocks on a FIFO, also in the
+ * image's own directory, which its owner controls; they map the candidate
+ * (its CRC, and libelf's ELF_C_READ_MMAP_PRIVATE), so a debug file its owner
+ * truncates kills the daemon with SIGBUS; and with DEBUGINFOD_URLS in the
+ * daemon's environment they download debug files as root. A find_debuginfo
+ * callback of our own would leave dwfl nothing to do: the search below is
+ * that callback.
  */
 #include "elf_internal.h"
 
 #include <dlfcn.h>
+#include <elfutils/libdwelf.h>
 #include <errno.h>
-#include <gelf.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,29 +262,43 @@ static int file_crc(struct pp_elf *f, uint32_t *ret)
 	return err;
 }
 
+/* The file name and CRC .gnu_debuglink holds (dwelf_elf_gnu_debuglink reads
+ * the section whole: it is bounded first): 0 or -ENOENT. */
+static int read_debuglink(struct pp_elf *e, char *link, size_t link_size, uint32_t *ret_crc)
+{
+	Elf *elf = pp_elf_begin(e);
+	const char *name;
+	GElf_Shdr sh;
+	GElf_Word crc;
+	size_t len;
+	int err = -ENOENT;
+
+	if (!elf)
+		return -ENOENT;
+	if (pp_elf_find_section(elf, ".gnu_debuglink", NULL, NULL, &sh, NULL) != 0 ||
+	    sh.sh_size > PP_DEBUGLINK_MAX)
+		goto out;
+	name = dwelf_elf_gnu_debuglink(elf, &crc);
+	/* a name, not a path: nothing that leads out of the directories tried */
+	if (!name || !*name || (len = strlen(name)) >= link_size || strchr(name, '/') ||
+	    strcmp(name, "..") == 0)
+		goto out;
+	memcpy(link, name, len + 1);
+	*ret_crc = crc;
+	err = 0;
+out:
+	elf_end(elf);
+	return err;
+}
+
 static int try_debuglink(struct pp_elf *e, const char *debug_dir, struct pp_elf *dbg, char *path,
 			 size_t path_len)
 {
 	char dir[PATH_MAX], link[256];
 	const char *slash;
-	void *sec;
-	size_t len, namelen;
 	uint32_t crc, got;
-	int err;
 
-	err = pp_elf_section(e, ".gnu_debuglink", PP_DEBUGLINK_MAX, &sec, &len);
-	if (err)
-		return -ENOENT;
-	namelen = strnlen(sec, len);
-	if (namelen == 0 || namelen >= sizeof(link) || len < ((namelen + 4) & ~3u) + 4) {
-		free(sec);
-		return -ENOENT;
-	}
-	memcpy(link, sec, namelen);
-	link[namelen] = '\0';
-	memcpy(&crc, (const char *)sec + ((namelen + 4) & ~3u), 4);
-	free(sec);
-	if (strchr(link, '/') || strcmp(link, "..") == 0)
+	if (read_debuglink(e, link, sizeof(link), &crc) != 0)
 		return -ENOENT;
 	slash = strrchr(e->path, '/');
 	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - e->path) : 0, e->path);
@@ -297,23 +325,21 @@ static int try_debuglink(struct pp_elf *e, const char *debug_dir, struct pp_elf 
  * read (the next source may have one), true when it was tried. */
 static bool convert_debug_frame(struct pp_elf *e, struct pp_elf *src)
 {
-	void *df;
-	size_t n;
+	struct pp_elf_section df;
 	int err;
 
-	err = pp_elf_section(src, ".debug_frame", PP_DEBUG_FRAME_MAX, &df, &n);
+	err = pp_elf_section(src, ".debug_frame", PP_DEBUG_FRAME_MAX, &df);
 	if (err == -ENOTSUP)
 		e->debug_note = ".debug_frame is compressed with zstd (only zlib supported)";
 	else if (err == -EFBIG)
 		e->debug_note = ".debug_frame is over the reader's bound (32 MiB): not read";
-	if (err || !n) {
-		if (!err)
-			free(df);
+	if (err || !df.len) {
+		pp_elf_section_free(&df);
 		return false;
 	}
-	if (pp_debug_frame_convert(e, df, n) && !e->debug_note)
+	if (pp_debug_frame_convert(e, df.p, df.len) && !e->debug_note)
 		e->debug_note = ".debug_frame could not be converted";
-	free(df);
+	pp_elf_section_free(&df);
 	return true;
 }
 

@@ -2,11 +2,12 @@
 /*
  * Fuzz the perf profiler's ELF reading: any process on the machine can map
  * a file it wrote, and the root daemon then opens and parses it to
- * symbolise a profile. The plugin's elf_cache.c (open, map, cache),
- * elf_file.c (program headers, build-id notes, .eh_frame_hdr, sections,
- * zlib-compressed sections), elf_symbols.c (.symtab/.dynsym, debuglink,
- * demangling) and debug_frame.c (.debug_frame rewritten for libunwind) are
- * compiled in.
+ * symbolise a profile. The plugin's elf_cache.c (open, cache), elf_file.c
+ * (program headers, build-id notes through libdw, .eh_frame_hdr, sections,
+ * compressed sections inflated by libelf), elf_symbols.c (.symtab/.dynsym,
+ * debuglink, demangling) and debug_frame.c (.debug_frame rewritten for
+ * libunwind) are compiled in, and libelf and libdw linked: what they do
+ * with a hostile file is fuzzed with them.
  *
  * Input: the whole file. It is written to a private directory and looked
  * up through a fresh cache, as a profile would; then symbols at every

@@ -28,6 +28,19 @@ def workload(variant):
     return os.path.join(BIN, "pp-workload-" + variant)
 
 
+def run(*args):
+    """stdout of a program that must succeed."""
+    return subprocess.run(list(args), capture_output=True, text=True, check=True).stdout
+
+
+def build_id(path):
+    """The GNU build-id readelf shows for path, or None."""
+    for line in run("readelf", "-n", path).splitlines():
+        if "Build ID:" in line:
+            return line.split("Build ID:")[1].strip()
+    return None
+
+
 # counted checks with meson's exit codes, named after the script
 Checker = smcp_test.Checker
 

@@ -25,6 +25,21 @@ processes map. Each case failed on the code before the fix:
       now the claim is refused before inflating (the bound is 32 MiB), the
       symbols still resolve and the reader's peak RSS stays small. Runs the
       reader directly (pp-symtool), so it needs no root.
+  test_compressed_string_table_bomb  the same bomb as a compressed .strtab
+      (symbol names) or .shstrtab (section names): libelf's elf_strptr
+      inflates a string table on first use, to whatever size its header
+      claims (up to 1032 times the section), so the bounds on the tables'
+      sizes in the file did not hold. It took the reader to 526 MB and 1.4
+      to 3 s (every libelf handle on the file inflated .shstrtab again); now
+      a table claiming more than its bound (1 MiB section names, 128 MiB
+      symbol names) is refused before libelf inflates it.
+  test_many_note_sections  a library whose section table names the same
+      32 KiB as 8000 SHT_NOTE sections: libdw's build-id lookup reads every
+      note section whole and libelf keeps each until the handle ends, so a
+      bound per note was not enough (256 MiB held); the notes are bounded
+      together (64 KiB), past which the file has no build-id for us. Guards
+      the libdw reader of issue 17 (the code before read only PT_NOTE and
+      .note.gnu.build-id).
 
 The daemon cases need root, setpriv and perf_event_open (77 otherwise).
 """
@@ -395,26 +410,51 @@ def test_planted_symlinks_by_path():
     planted(wrap, salt=3, expect_resolved=False)
 
 
-@T.case
-def test_compressed_debug_bomb():
-    for prog in ("objcopy", "nm"):
+# ------------------------------------------------------------ the reader alone
+
+def reader_case(*progs):
+    """Skip unless pp-symtool, the library and progs are there; the address
+    of pp_spin_ms in the library (inside it)."""
+    for prog in progs + ("nm",):
         if not shutil.which(prog):
             raise Skip("%s (binutils) is not installed" % prog)
     if not os.path.exists(SYMTOOL) or not os.path.exists(SPINLIB):
         raise Skip("pp-symtool or pp-spinlib.so not built")
+    for line in subprocess.run(["nm", SPINLIB], capture_output=True, text=True,
+                               check=True).stdout.splitlines():
+        f = line.split()
+        if len(f) == 3 and f[2] == "pp_spin_ms":
+            return int(f[0], 16) + 4
+    T.check(False, "pp_spin_ms in the library's symbols")
+    return 0
+
+
+def symbolise(lib, addr, what):
+    """pp-symtool on addr of lib: checks that it answers; its output lines,
+    its own peak RSS (KiB) and how long it took."""
+    t0 = time.monotonic()
+    with tempfile.TemporaryFile(mode="w+") as fo, tempfile.TemporaryFile(mode="w+") as fe:
+        p = subprocess.Popen([SYMTOOL, "elf", lib, "%x" % addr], stdout=fo, stderr=fe)
+        _pid, status, ru = os.wait4(p.pid, 0)  # its own peak RSS
+        fo.seek(0)
+        fe.seek(0)
+        out, err = fo.read(), fe.read()
+    T.eq(os.waitstatus_to_exitcode(status), 0, "%s: the reader answers (%s)" % (what, err.strip()))
+    # the reader itself is ~20 MiB; inflating a 512 MiB claim took 530
+    T.check(ru.ru_maxrss < smcp_test.rss_limit_kb(64 * 1024),
+            "%s: the reader's peak RSS stays small: %d KiB" % (what, ru.ru_maxrss))
+    return out.splitlines(), ru.ru_maxrss, time.monotonic() - t0
+
+
+@T.case
+def test_compressed_debug_bomb():
+    addr = reader_case("objcopy")
     tmp = tempfile.mkdtemp(prefix="pp-bomb-")
     try:
         claim = 512 << 20
         z = zlib.compressobj(9)
         zero = bytes(1 << 20)
         stream = b"".join(z.compress(zero) for _ in range(claim >> 20)) + z.flush()
-        addr = None
-        for line in subprocess.run(["nm", SPINLIB], capture_output=True, text=True,
-                                   check=True).stdout.splitlines():
-            f = line.split()
-            if len(f) == 3 and f[2] == "pp_spin_ms":
-                addr = int(f[0], 16) + 4
-        T.check(addr is not None, "pp_spin_ms in the library's symbols")
         variants = {
             # Elf64_Chdr: ELFCOMPRESS_ZLIB, reserved, ch_size, ch_addralign
             ".debug_frame": struct.pack("<IIQQ", 1, 0, claim, 8) + stream,
@@ -432,28 +472,99 @@ def test_compressed_debug_bomb():
             T.eq(size, len(blob), "%s: the section holds the %d-byte stream" % (name, len(blob)))
             if name == ".debug_frame":
                 patch(lib, at + 8, struct.pack("<Q", flags | 0x800))  # SHF_COMPRESSED
-            t0 = time.monotonic()
-            with tempfile.TemporaryFile(mode="w+") as fo, tempfile.TemporaryFile(mode="w+") as fe:
-                p = subprocess.Popen([SYMTOOL, "elf", lib, "%x" % (addr or 0)], stdout=fo,
-                                     stderr=fe)
-                _pid, status, ru = os.wait4(p.pid, 0)  # its own peak RSS
-                p.returncode = os.waitstatus_to_exitcode(status)
-                fo.seek(0)
-                fe.seek(0)
-                out, err = fo.read(), fe.read()
-            secs = time.monotonic() - t0
-            T.eq(p.returncode, 0, "%s: the reader answers (%s)" % (name, err.strip()))
-            lines = out.splitlines()
+            lines, rss, secs = symbolise(lib, addr, name)
             T.check(lines and lines[0].split()[1:2] == ["pp_spin_ms"],
-                    "%s: the symbol still resolves: %r" % (name, out))
+                    "%s: the symbol still resolves: %r" % (name, lines))
             notes = [x for x in lines if x.startswith("note ")]
             T.check(notes and "bound" in notes[0],
                     "%s: the note says .debug_frame was over the bound: %r" % (name, notes))
-            # the reader itself is ~10 MiB; inflating the claim took 512
-            T.check(ru.ru_maxrss < smcp_test.rss_limit_kb(64 * 1024),
-                    "%s: the reader's peak RSS stays small: %d KiB" % (name, ru.ru_maxrss))
             print("  %s claiming %d MiB from %d KB: peak RSS %d KiB, %.2f s"
-                  % (name, claim >> 20, len(blob) >> 10, ru.ru_maxrss, secs))
+                  % (name, claim >> 20, len(blob) >> 10, rss, secs))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def strtab_bomb(src, dst, name, claim):
+    """src with its string table name moved to the end of the file, zlib
+    compressed (SHF_COMPRESSED): its real strings, then zeros up to claim."""
+    shutil.copy(src, dst)
+    at, off, size, flags = elf_sections(dst)[name]
+    with open(dst, "rb") as f:
+        data = f.read()
+    z = zlib.compressobj(9)
+    parts = [z.compress(data[off:off + size])]
+    zero = bytes(1 << 20)
+    left = claim - size
+    while left > 0:
+        parts.append(z.compress(zero[:min(left, len(zero))]))
+        left -= len(zero)
+    blob = struct.pack("<IIQQ", 1, 0, claim, 1) + b"".join(parts) + z.flush()
+    at_blob = (len(data) + 7) & ~7
+    with open(dst, "ab") as f:
+        f.write(bytes(at_blob - len(data)) + blob)
+    patch(dst, at + 8, struct.pack("<Q", flags | 0x800))  # SHF_COMPRESSED
+    patch(dst, at + 24, struct.pack("<QQ", at_blob, len(blob)))  # sh_offset, sh_size
+    return len(blob)
+
+
+@T.case
+def test_compressed_string_table_bomb():
+    addr = reader_case()
+    tmp = tempfile.mkdtemp(prefix="pp-strbomb-")
+    try:
+        claim = 512 << 20
+        # section names: only section lookups need them, .symtab still serves;
+        # symbol names: .symtab is refused, the exported pp_spin_ms is in .dynsym
+        for name, source in ((".shstrtab", "symtab"), (".strtab", "dynsym")):
+            lib = os.path.join(tmp, "bomb" + name + ".so")
+            n = strtab_bomb(SPINLIB, lib, name, claim)
+            lines, rss, secs = symbolise(lib, addr, name)
+            T.eq(lines[0].split()[1:3] if lines else None, ["pp_spin_ms", source],
+                 "%s: pp_spin_ms resolves from %s" % (name, source))
+            print("  compressed %s claiming %d MiB from %d KB: peak RSS %d KiB, %.2f s"
+                  % (name, claim >> 20, n >> 10, rss, secs))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def many_notes(src, dst, count, size):
+    """src with count more section headers, each an SHT_NOTE of the same size
+    zero bytes appended to the file, in a new section table at its end. Its
+    own notes become SHT_PROGBITS: no build-id is found before the last."""
+    with open(src, "rb") as f:
+        data = bytearray(f.read())
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum = struct.unpack_from("<HH", data, 0x3a)
+    table = bytearray(data[shoff:shoff + shentsize * shnum])
+    for i in range(shnum):
+        if struct.unpack_from("<I", table, i * shentsize + 4)[0] == 7:  # SHT_NOTE
+            struct.pack_into("<I", table, i * shentsize + 4, 1)  # SHT_PROGBITS
+    notes_at = (len(data) + 7) & ~7
+    data += bytes(notes_at - len(data) + size)
+    new_shoff = (len(data) + 7) & ~7
+    data += bytes(new_shoff - len(data))
+    # sh_name 0, SHT_NOTE, no flags, addr 0, offset, size, link, info, align 4, entsize 0
+    note = struct.pack("<IIQQQQIIQQ", 0, 7, 0, 0, notes_at, size, 0, 0, 4, 0)
+    data += bytes(table) + note * count
+    struct.pack_into("<Q", data, 0x28, new_shoff)
+    struct.pack_into("<H", data, 0x3c, shnum + count)
+    with open(dst, "wb") as f:
+        f.write(data)
+
+
+@T.case
+def test_many_note_sections():
+    addr = reader_case()
+    tmp = tempfile.mkdtemp(prefix="pp-notes-")
+    try:
+        lib = os.path.join(tmp, "notes.so")
+        count, size = 8000, 32 << 10
+        many_notes(SPINLIB, lib, count, size)
+        lines, rss, secs = symbolise(lib, addr, "%d note sections" % count)
+        T.eq(lines[0].split()[1:3] if lines else None, ["pp_spin_ms", "symtab"],
+             "pp_spin_ms still resolves")
+        print("  %d note sections of %d KiB (%d MiB named): peak RSS %d KiB, %.2f s"
+              % (count, size >> 10, count * size >> 20, rss, secs))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -12,11 +12,10 @@
 """
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 
-from pptest import BIN, Checker, skip, workload
+from pptest import BIN, Checker, build_id, run, skip, workload
 
 TOOL = os.path.join(BIN, "pp-symtool")
 FUNCS = ["leaf_a", "leaf_b", "caller_a", "caller_b", "main"]
@@ -27,10 +26,6 @@ for prog in ("objcopy", "strip", "nm", "readelf"):
 
 ck = Checker()
 tmp = tempfile.mkdtemp(prefix="pp-syms-")
-
-
-def run(*args):
-    return subprocess.run(list(args), capture_output=True, text=True, check=True).stdout
 
 
 def addrs_of(path):
@@ -57,13 +52,6 @@ def resolve(path, addrs, debug_dir=None):
         info[k] = v
     cfi = dict(x.split("=") for x in info.get("cfi", "").split())
     return names, info, {k: int(v) for k, v in cfi.items()}
-
-
-def build_id(path):
-    for line in run("readelf", "-n", path).splitlines():
-        if "Build ID:" in line:
-            return line.split("Build ID:")[1].strip()
-    return None
 
 
 def compressed(path, section):

@@ -169,15 +169,6 @@ int64_t metrics_now_unix_ms(void)
 
 /* ------------------------------------------------------------ series */
 
-static uint32_t hash_bytes(const char *p, size_t n)
-{
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (uint8_t)p[i]) * 16777619u;
-	return h ? h : 1;
-}
-
 struct packed {
 	char buf[METRIC_LV_BYTES];
 	uint8_t off[SMCP_METRIC_MAX_LABELS];
@@ -202,73 +193,28 @@ static int pack_labels(const struct metric *m, const char *const *lv, struct pac
 		memcpy(p->buf + p->len, lv[i], n + 1);
 		p->len = (uint16_t)(p->len + n + 1);
 	}
-	p->hash = hash_bytes(p->buf, p->len);
+	p->hash = smcp_hash_bytes(p->buf, p->len);
 	return 0;
 }
 
-static uint32_t *tab_slot(const struct metric *m, const struct packed *p)
+/* A stored series index against a probe: the packed labels searched for
+ * (the index's hash already matched). */
+static bool series_is(uint64_t idx, uint64_t probe, void *ctx)
 {
-	uint32_t mask = m->tab_cap - 1;
+	const struct metric *m = ctx;
+	const struct packed *p = (const struct packed *)(uintptr_t)probe;
+	const struct series *s = m->series[idx];
 
-	for (uint32_t i = p->hash & mask;; i = (i + 1) & mask) {
-		uint32_t *e = &m->tab[i];
-		const struct series *s;
-
-		if (!*e)
-			return e;
-		s = m->series[*e - 1];
-		if (s->hash == p->hash && s->lv_len == p->len && memcmp(s->lv, p->buf, p->len) == 0)
-			return e;
-	}
+	return s->lv_len == p->len && memcmp(s->lv, p->buf, p->len) == 0;
 }
 
-/* Put series index idx (0-based) into the table, which has room. */
-static void tab_insert(struct metric *m, uint32_t idx)
+/* The index of the series with labels p, or -1. */
+static int64_t series_find(const struct metric *m, const struct packed *p)
 {
-	uint32_t mask = m->tab_cap - 1, j;
+	const struct smcp_hashmap_entry *e = smcp_hashmap_find_hashed(&m->index, (uintptr_t)p,
+								      p->hash);
 
-	for (j = m->series[idx]->hash & mask; m->tab[j]; j = (j + 1) & mask)
-		;
-	m->tab[j] = idx + 1;
-}
-
-static int tab_grow(struct metric *m)
-{
-	uint32_t cap = m->tab_cap ? m->tab_cap * 2 : 16, *old = m->tab, old_cap = m->tab_cap;
-
-	m->tab = calloc(cap, sizeof(*m->tab));
-	if (!m->tab) {
-		m->tab = old;
-		return -ENOMEM;
-	}
-	m->tab_cap = cap;
-	for (uint32_t i = 0; i < old_cap; i++)
-		if (old[i])
-			tab_insert(m, old[i] - 1);
-	free(old);
-	return 0;
-}
-
-/* Remove entry e from the linear-probing table, shifting later entries back. */
-static void tab_delete(struct metric *m, uint32_t *e)
-{
-	uint32_t mask = m->tab_cap - 1, i = (uint32_t)(e - m->tab), j = i;
-
-	m->tab[i] = 0;
-	for (;;) {
-		uint32_t k;
-
-		j = (j + 1) & mask;
-		if (!m->tab[j])
-			return;
-		k = m->series[m->tab[j] - 1]->hash & mask;
-		/* leave it if its home lies cyclically in (i, j] */
-		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
-			continue;
-		m->tab[i] = m->tab[j];
-		m->tab[j] = 0;
-		i = j;
-	}
+	return e ? (int64_t)e->key : -1;
 }
 
 static void series_set_labels(struct series *s, const struct packed *p)
@@ -348,14 +294,16 @@ static int top_n_replace(struct metric *m, const struct packed *p, double score)
 	victim.len = s->lv_len;
 	victim.hash = s->hash;
 	memcpy(victim.buf, s->lv, s->lv_len);
-	tab_delete(m, tab_slot(m, &victim));
+	smcp_hashmap_remove(&m->index, smcp_hashmap_find_hashed(&m->index, (uintptr_t)&victim,
+								 victim.hash));
 	series_set_labels(s, p);
 	series_clear_state(s);
 	history_reset(&s->h, &mstore.geom, mstore.next_step);
 	s->first_step = mstore.next_step;
 	/* protect it until its first step is recorded */
 	s->last_score = score;
-	*tab_slot(m, p) = min + 1;
+	/* cannot fail: it takes the place just freed, no growth */
+	(void)smcp_hashmap_add_hashed(&m->index, min, p->hash, 0, NULL);
 	m->evicted++;
 	mstore.generation++;
 	return (int)min;
@@ -377,28 +325,26 @@ static void refuse(struct metric *m, const char *why)
 struct series *metrics_series_find(const struct metric *m, const char *const *lv)
 {
 	struct packed p;
-	uint32_t *e;
+	int64_t idx;
 
-	if (pack_labels(m, lv, &p) || !m->tab_cap)
+	if (pack_labels(m, lv, &p))
 		return NULL;
-	e = tab_slot(m, &p);
-	return *e ? m->series[*e - 1] : NULL;
+	idx = series_find(m, &p);
+	return idx >= 0 ? m->series[idx] : NULL;
 }
 
 struct series *metrics_series_get(struct metric *m, const char *const *lv, double score, int *err)
 {
 	struct packed p;
 	struct series *s;
-	uint32_t *e;
+	int64_t idx;
 
 	*err = pack_labels(m, lv, &p);
 	if (*err)
 		return NULL;
-	if (m->tab_cap) {
-		e = tab_slot(m, &p);
-		if (*e)
-			return m->series[*e - 1];
-	}
+	idx = series_find(m, &p);
+	if (idx >= 0)
+		return m->series[idx];
 	*err = -ENOSPC;
 	if ((m->flags & SMCP_METRIC_TOP_N) && m->n_series >= mstore.lim.top_n) {
 		int i = top_n_replace(m, &p, score);
@@ -425,17 +371,18 @@ struct series *metrics_series_get(struct metric *m, const char *const *lv, doubl
 		m->series = n;
 		m->cap_series = cap;
 	}
-	if ((m->n_series + 1) * 2 > m->tab_cap && tab_grow(m)) {
-		*err = -ENOMEM;
+	/* room first, so a series made is always indexed */
+	*err = smcp_hashmap_reserve(&m->index, m->n_series + 1);
+	if (*err)
 		return NULL;
-	}
 	s = series_new(m, &p);
 	if (!s) {
+		*err = -ENOSPC;
 		refuse(m, "history_max_mb reached");
 		return NULL;
 	}
+	(void)smcp_hashmap_add_hashed(&m->index, m->n_series, p.hash, 0, NULL); /* reserved */
 	m->series[m->n_series++] = s;
-	*tab_slot(m, &p) = m->n_series;
 	mstore.n_series++;
 	mstore.generation++;
 	*err = 0;
@@ -513,6 +460,8 @@ int metrics_api_register(struct smcp_host *h, const struct smcp_metric_desc *d)
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
+	/* bounded by metrics_max_series and metrics_top_n, checked before adding */
+	smcp_hashmap_init(&m->index, NULL, series_is, m, 0);
 	snprintf(m->name, sizeof(m->name), "%s", d->name);
 	snprintf(m->unit, sizeof(m->unit), "%s", d->unit ? d->unit : "1");
 	m->help = strndup(d->help ? d->help : "", 400);
@@ -573,10 +522,9 @@ static void metric_kill(struct metric *m)
 		series_free(m->series[i]);
 	mstore.n_series -= m->n_series;
 	free(m->series);
-	free(m->tab);
+	smcp_hashmap_free(&m->index);
 	m->series = NULL;
-	m->tab = NULL;
-	m->n_series = m->cap_series = m->tab_cap = 0;
+	m->n_series = m->cap_series = 0;
 	m->dead = true;
 	mstore.generation++;
 }
@@ -625,9 +573,10 @@ static void sweep_expired(uint64_t step)
 		if (j == n)
 			continue;
 		m->n_series = j;
-		memset(m->tab, 0, m->tab_cap * sizeof(*m->tab));
+		/* the survivors moved down: index them again (the table is kept) */
+		smcp_hashmap_clear(&m->index);
 		for (uint32_t k = 0; k < j; k++)
-			tab_insert(m, k);
+			(void)smcp_hashmap_add_hashed(&m->index, k, m->series[k]->hash, 0, NULL);
 		mstore.generation++;
 	}
 }
@@ -786,15 +735,15 @@ struct series *metrics_series_restore(struct metric *m, const char *const *lv, u
 		       history_base_bytes(&mstore.geom, m->nb);
 	struct series *s;
 	struct packed p;
-	uint32_t *e;
+	int64_t i;
 
 	*err = pack_labels(m, lv, &p);
 	if (*err)
 		return NULL;
-	e = m->tab_cap ? tab_slot(m, &p) : NULL;
-	if (e && *e) {
+	i = series_find(m, &p);
+	if (i >= 0) {
 		/* created in init(): its publishing state stays, its history is restored */
-		s = m->series[*e - 1];
+		s = m->series[i];
 		s->first_step = first_step;
 		s->last_score = last_score;
 		return s;

@@ -13,6 +13,7 @@
 #ifndef SMCP_METRICS_H
 #define SMCP_METRICS_H
 
+#include <schedmcp/hashmap.h>
 #include <schedmcp/plugin.h>
 
 #include "config.h"
@@ -60,8 +61,7 @@ struct metric {
 	struct smcp_host *owner;
 	struct series **series;
 	uint32_t n_series, cap_series;
-	uint32_t *tab; /* open-addressed hash of series index + 1 */
-	uint32_t tab_cap;
+	struct smcp_hashmap index; /* series index -> nothing, by label values */
 	uint64_t refused; /* publishes of a series that could not be created */
 	uint64_t evicted; /* top-N series replaced by more active ones */
 	bool dead;	  /* its plugin is gone */

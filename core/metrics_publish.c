@@ -5,6 +5,8 @@
 #include <math.h>
 #include <string.h>
 
+#include <schedmcp/search.h>
+
 #include "metrics.h"
 
 static void touched(struct series *s, double activity)
@@ -133,11 +135,19 @@ int metrics_api_hist(struct smcp_host *h, int id, const char *const *lv, const u
 	return 0;
 }
 
+/* bsearch-style comparison of a value with a bucket's upper bound */
+static int cmp_bound(const void *value, const void *bound)
+{
+	double v = *(const double *)value, b = *(const double *)bound;
+
+	return v < b ? -1 : v > b;
+}
+
 int metrics_api_observe(struct smcp_host *h, int id, const char *const *lv, double value)
 {
 	struct metric *m = metrics_metric_of(h, id);
 	struct series *s;
-	uint32_t lo = 0, hi;
+	size_t b;
 	int err;
 
 	if (!m)
@@ -147,16 +157,9 @@ int metrics_api_observe(struct smcp_host *h, int id, const char *const *lv, doub
 	s = metrics_series_get(m, lv, value, &err);
 	if (!s)
 		return err;
-	/* first bucket whose upper bound is above value */
-	for (hi = m->nb - 1; lo < hi;) {
-		uint32_t mid = (lo + hi) / 2;
-
-		if (value < m->bounds[mid])
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	s->hcur[lo]++;
+	/* first bucket whose upper bound is above value; the last takes the rest */
+	b = smcp_upper_bound(&value, m->bounds, m->nb - 1, sizeof(*m->bounds), cmp_bound);
+	s->hcur[b]++;
 	s->hsum_cur += value;
 	s->delta_seen = true;
 	touched(s, value);

@@ -431,6 +431,39 @@ bool qrange_resolve(int64_t start_ms, int64_t end_ms, struct qrange *r)
 
 /* ------------------------------------------------- plugins' own windows */
 
+/*
+ * A scalar series' fine steps from..newest, read straight from its float per
+ * step (history.h's layout): what qacc_add() gives for one series, without
+ * its per-step calls. A plugin that answers from its windows reads a few
+ * dozen of them per answer, each up to 60 steps, so this is its hot path.
+ */
+static int scalar_window(const struct metric *m, const struct series *s, uint64_t from,
+			 struct smcp_metric_window *w)
+{
+	const struct history_geom *g = &metrics_view()->geom;
+	uint64_t to = s->h.last < metrics_view()->last_step ? s->h.last : metrics_view()->last_step;
+	double sum = 0, min = INFINITY, max = -INFINITY;
+	uint32_t n = 0;
+
+	for (uint64_t idx = from; idx <= to; idx++) {
+		float v = s->h.fine[idx % g->fine_slots];
+
+		if (isnan(v))
+			continue;
+		sum += v;
+		min = v < min ? v : min;
+		max = v > max ? v : max;
+		n++;
+	}
+	w->steps = n;
+	if (!n)
+		return 0;
+	w->value = m->type == SMCP_METRIC_GAUGE ? sum / n : sum;
+	w->min = min;
+	w->max = max;
+	return 0;
+}
+
 int metrics_api_window(struct smcp_host *h, int id, const char *const *lv, uint64_t window_ms,
 		       struct smcp_metric_window *w)
 {
@@ -460,6 +493,8 @@ int metrics_api_window(struct smcp_host *h, int id, const char *const *lv, uint6
 	steps = steps < 1 ? 1 : steps > st->geom.fine_slots ? st->geom.fine_slots : steps;
 	from = st->last_step + 1 > steps ? st->last_step + 1 - steps : 0;
 	oldest = history_coverage(&s->h, &st->geom, TIER_FINE);
+	if (!m->nb)
+		return scalar_window(m, s, from > oldest ? from : oldest, w);
 	qacc_init(&a, m, TIER_FINE);
 	qacc_add(&a, m, (struct series *const *)&s, 1, TIER_FINE, from > oldest ? from : oldest,
 		 st->last_step, AGG_SUM);

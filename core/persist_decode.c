@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <schedmcp/hashmap.h>
+
 #include "history.h"
 #include "host.h"
 #include "log.h"
@@ -143,40 +145,15 @@ struct ctx {
 	/* S records */
 	struct srec *s;
 	uint32_t n_s, cap_s;
-	/* series restored so far (a file naming one twice restores it once) */
-	struct series **seen;
-	uint32_t seen_cap;
+	/* series restored so far, by address (a file naming one twice
+	 * restores it once); as many as the file's S records at most */
+	struct smcp_hashmap seen;
 };
 
-/* Remember s; false when it was restored already. */
+/* Remember s; false when it was restored already (or no memory to tell). */
 static bool seen_add(struct ctx *c, struct series *s)
 {
-	uint32_t mask, i;
-
-	if (!c->seen_cap || 2 * (c->n_s + 1) > c->seen_cap) {
-		uint32_t cap = c->seen_cap ? c->seen_cap * 2 : 1024;
-		struct series **n = calloc(cap, sizeof(*n));
-
-		if (!n)
-			return false;
-		for (uint32_t k = 0; k < c->seen_cap; k++) {
-			if (!c->seen[k])
-				continue;
-			for (i = (uint32_t)(((uintptr_t)c->seen[k] >> 4) & (cap - 1)); n[i];
-			     i = (i + 1) & (cap - 1))
-				;
-			n[i] = c->seen[k];
-		}
-		free(c->seen);
-		c->seen = n;
-		c->seen_cap = cap;
-	}
-	mask = c->seen_cap - 1;
-	for (i = (uint32_t)(((uintptr_t)s >> 4) & mask); c->seen[i]; i = (i + 1) & mask)
-		if (c->seen[i] == s)
-			return false;
-	c->seen[i] = s;
-	return true;
+	return smcp_hashmap_insert(&c->seen, (uintptr_t)s, 0, NULL) == 1;
 }
 
 static int rec_meta(struct ctx *c)
@@ -527,6 +504,6 @@ int persist_decode(const uint8_t *buf, size_t len, bool apply, bool history,
 	if (apply && history && c.n_s)
 		metrics_bump_generation();
 	free(c.s);
-	free(c.seen);
+	smcp_hashmap_free(&c.seen);
 	return err;
 }

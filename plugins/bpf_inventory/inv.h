@@ -137,6 +137,21 @@ struct inv_counter {
 	uint64_t run_cnt, run_time_ns;
 };
 
+/*
+ * bsearch() comparison of a uint32_t id (key) with a record whose first
+ * member is its uint32_t id: struct inv_prog, inv_map and inv_counter,
+ * which the scans keep sorted by id.
+ */
+static inline int inv_cmp_id(const void *key, const void *rec)
+{
+	uint32_t a = *(const uint32_t *)key, b = *(const uint32_t *)rec;
+
+	return a < b ? -1 : a > b;
+}
+_Static_assert(offsetof(struct inv_prog, id) == 0 && offsetof(struct inv_map, id) == 0 &&
+		       offsetof(struct inv_counter, id) == 0,
+	       "inv_cmp_id reads the id first");
+
 int inv_read_counters(struct inv_counter **ret, size_t *ret_n);
 
 /* Grow *arr (of *cap elements of size) to hold n + 1; -E2BIG past

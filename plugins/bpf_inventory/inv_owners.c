@@ -9,12 +9,13 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <schedmcp/fsread.h>
 
 /* fds looked at per scan: bounds the cost on hosts with huge fd tables */
 #define MAX_FDS_SCANNED 200000
@@ -38,18 +39,10 @@ static void add_owner(struct inv_owners *o, int32_t pid, const char *comm, bool 
 static uint32_t fdinfo_id(int pid, const char *fd, const char *key)
 {
 	char path[96], buf[2048], *p;
-	ssize_t n;
-	int f;
 
 	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%s", pid, fd);
-	f = open(path, O_RDONLY | O_CLOEXEC);
-	if (f < 0)
+	if (smcp_read_file(NULL, path, buf, sizeof(buf)) <= 0)
 		return 0;
-	n = read(f, buf, sizeof(buf) - 1);
-	close(f);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
 	p = strstr(buf, key);
 	return p ? (uint32_t)strtoul(p + strlen(key), NULL, 10) : 0;
 }
@@ -57,20 +50,10 @@ static uint32_t fdinfo_id(int pid, const char *fd, const char *key)
 static void read_comm(int pid, char *comm, size_t len)
 {
 	char path[64];
-	ssize_t n;
-	int f;
 
 	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-	comm[0] = '\0';
-	f = open(path, O_RDONLY | O_CLOEXEC);
-	if (f < 0)
-		return;
-	n = read(f, comm, len - 1);
-	close(f);
-	if (n > 0) {
-		comm[n] = '\0';
-		comm[strcspn(comm, "\n")] = '\0';
-	}
+	if (smcp_read_file(NULL, path, comm, len) < 0)
+		comm[0] = '\0';
 }
 
 static void credit(struct inv_snap *s, enum kind k, uint32_t id, uint32_t prog_id, int pid,

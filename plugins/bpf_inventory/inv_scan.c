@@ -318,38 +318,16 @@ void inv_snap_free(struct inv_snap *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* (the arrays are NULL while empty, which bsearch must not be given) */
 const struct inv_prog *inv_find_prog(const struct inv_snap *s, uint32_t id)
 {
-	size_t lo = 0, hi = s->n_progs;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (s->progs[mid].id == id)
-			return &s->progs[mid];
-		if (s->progs[mid].id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return s->n_progs ? bsearch(&id, s->progs, s->n_progs, sizeof(*s->progs), inv_cmp_id)
+			  : NULL;
 }
 
 const struct inv_map *inv_find_map(const struct inv_snap *s, uint32_t id)
 {
-	size_t lo = 0, hi = s->n_maps;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (s->maps[mid].id == id)
-			return &s->maps[mid];
-		if (s->maps[mid].id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return s->n_maps ? bsearch(&id, s->maps, s->n_maps, sizeof(*s->maps), inv_cmp_id) : NULL;
 }
 
 int inv_read_counters(struct inv_counter **ret, size_t *ret_n)

@@ -2,7 +2,6 @@
 #include "inv_stats.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 
 #include <bpf/bpf.h>
 #include <linux/bpf.h>
+#include <schedmcp/fsread.h>
 
 void inv_stats_init(struct inv_stats *st)
 {
@@ -90,19 +90,7 @@ void inv_stats_push(struct inv_stats *st, struct inv_counter *c, size_t n, uint6
 
 static const struct inv_counter *find(const struct inv_counter *a, size_t n, uint32_t id)
 {
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (a[mid].id == id)
-			return &a[mid];
-		if (a[mid].id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return n ? bsearch(&id, a, n, sizeof(*a), inv_cmp_id) : NULL; /* a may be NULL */
 }
 
 /*
@@ -153,13 +141,9 @@ bool inv_stats_since_start(const struct inv_stats *st, uint32_t id, struct inv_d
 
 int inv_stats_kernel_enabled(void)
 {
-	char buf[8] = "";
-	ssize_t n;
-	int fd = open("/proc/sys/kernel/bpf_stats_enabled", O_RDONLY | O_CLOEXEC);
+	char buf[8];
 
-	if (fd < 0)
+	if (smcp_read_file(NULL, "/proc/sys/kernel/bpf_stats_enabled", buf, sizeof(buf)) <= 0)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 0 ? buf[0] == '1' : -1;
+	return buf[0] == '1';
 }

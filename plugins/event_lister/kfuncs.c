@@ -413,22 +413,24 @@ static int finish(struct builder *b)
 	return 0;
 }
 
+/* A name searched for among l->fn, whose names are offsets into l->names. */
+struct fn_key {
+	const struct kf_list *l;
+	const char *name;
+};
+
+static int cmp_fn_name(const void *key, const void *fn)
+{
+	const struct fn_key *k = key;
+
+	return strcmp(k->name, strtab_str(&k->l->names, ((const struct kf_func *)fn)->name));
+}
+
 static bool has_function(const struct kf_list *l, const char *name)
 {
-	size_t lo = 0, hi = l->n;
+	const struct fn_key k = { l, name };
 
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int c = strcmp(kf_name(l, mid), name);
-
-		if (c == 0)
-			return true;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return false;
+	return l->n && bsearch(&k, l->fn, l->n, sizeof(*l->fn), cmp_fn_name);
 }
 
 int kf_list_read(const char *root, const char *tracefs_dir, const char *no_tracefs,
@@ -510,20 +512,16 @@ void kf_list_free(struct kf_list *l)
 	memset(l, 0, sizeof(*l));
 }
 
+static int cmp_module_name(const void *key, const void *mod)
+{
+	return strcmp(*(const char *const *)key, ((const struct kf_module *)mod)->name);
+}
+
 long kf_module_index(const struct kf_list *l, const char *name)
 {
-	size_t lo = 0, hi = l->n_mods;
+	const struct kf_module *m = l->n_mods ? bsearch(&name, l->mods, l->n_mods, sizeof(*l->mods),
+							 cmp_module_name)
+					      : NULL;
 
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int c = strcmp(l->mods[mid].name, name);
-
-		if (c == 0)
-			return (long)mid;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -1;
+	return m ? m - l->mods : -1;
 }

@@ -324,7 +324,7 @@ static void top_insert(uint32_t *ids, uint64_t *counts, size_t *n, size_t max, u
 int pp_agg_groups_top(const struct pp_agg *a, const struct pp_agg_group *groups, size_t n,
 		      size_t max, uint32_t *rows, uint64_t *counts, size_t *ret_n)
 {
-	const struct pp_map64 *m = &a->group_row;
+	const struct smcp_hashmap_entry *g;
 	struct pp_map64 slot = { 0 };
 	int err = 0;
 
@@ -338,13 +338,12 @@ int pp_agg_groups_top(const struct pp_agg *a, const struct pp_agg_group *groups,
 		*v = i;
 		ret_n[i] = 0;
 	}
-	for (size_t i = 0; i < m->cap; i++) {
-		uint64_t *v;
+	smcp_hashmap_for_each(&a->group_row.m, g) {
+		uint64_t *v = pp_map64_get(&slot, (uint32_t)(g->key >> 32));
 
-		if (!m->used[i] || !(v = pp_map64_get(&slot, (uint32_t)(m->keys[i] >> 32))))
-			continue;
-		top_insert(rows + *v * max, counts + *v * max, &ret_n[*v], max,
-			   (uint32_t)m->keys[i], m->vals[i]);
+		if (v)
+			top_insert(rows + *v * max, counts + *v * max, &ret_n[*v], max,
+				   (uint32_t)g->key, g->value);
 	}
 out:
 	pp_map64_free(&slot);
@@ -384,11 +383,13 @@ int pp_agg_rows_stacks(const struct pp_agg *a, const uint32_t *rows, size_t n, s
 		if (c)
 			*c += bk->count;
 	}
-	for (size_t r = 0; r < n; r++)
-		for (size_t i = 0; i < per[r].cap; i++)
-			if (per[r].used[i])
-				top_insert(stacks + r * max, counts + r * max, &ret_n[r], max,
-					   (uint32_t)per[r].keys[i], per[r].vals[i]);
+	for (size_t r = 0; r < n; r++) {
+		const struct smcp_hashmap_entry *e;
+
+		smcp_hashmap_for_each(&per[r].m, e)
+			top_insert(stacks + r * max, counts + r * max, &ret_n[r], max,
+				   (uint32_t)e->key, e->value);
+	}
 out:
 	for (size_t r = 0; r < n; r++)
 		pp_map64_free(&per[r]);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <schedmcp/search.h>
+
 /* kallsyms is ~10 MB on a distribution kernel with many modules */
 #define KALLSYMS_MAX_BYTES (256u << 20)
 /* a gap this large is not one function (e.g. the end of .text) */
@@ -133,22 +135,22 @@ out:
 	return err;
 }
 
+static int cmp_ksym_addr(const void *addr, const void *sym)
+{
+	uint64_t a = *(const uint64_t *)addr, start = ((const struct pp_ksym *)sym)->addr;
+
+	return a < start ? -1 : a > start;
+}
+
 const struct pp_ksym *pp_kallsyms_lookup(const struct pp_kallsyms *ks, uint64_t addr,
 					 uint64_t *ret_off)
 {
-	size_t lo = 0, hi = ks->n;
+	size_t lo;
 
 	if (ks->restricted || !ks->n)
 		return NULL;
-	/* last symbol with sym.addr <= addr */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (ks->syms[mid].addr <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	/* the last symbol with sym.addr <= addr */
+	lo = smcp_upper_bound(&addr, ks->syms, ks->n, sizeof(*ks->syms), cmp_ksym_addr);
 	if (!lo)
 		return NULL;
 	lo--;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Small helpers shared by the profiler's files: a u64 -> u64 open-addressing
- * hash map, a string arena, and file reading under the host's fs root.
+ * Small helpers shared by the profiler's files: u64 -> u64 counting maps
+ * (the SDK's hash map), a string arena, and file reading under the host's
+ * fs root.
  */
 #ifndef SMCP_PP_UTIL_H
 #define SMCP_PP_UTIL_H
@@ -11,38 +12,50 @@
 #include <stdint.h>
 
 #include <schedmcp/fsread.h> /* smcp_read_file, smcp_slurp */
+#include <schedmcp/hashmap.h>
 
 #define PP_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-/* Mix a 64-bit value into a well-spread hash (splitmix64 finaliser). */
-static inline uint64_t pp_hash64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	x ^= x >> 31;
-	return x;
-}
 
 uint64_t pp_hash_bytes(const void *p, size_t len, uint64_t seed);
 
 /*
- * u64 -> u64 map. Keys are arbitrary (0 included); the map grows at 50%
- * load. Entries are never removed one by one (profiles are freed whole).
+ * u64 -> u64 map for counting and numbering: keys are arbitrary (0
+ * included), a new key's value starts at 0. The SDK's smcp_hashmap with
+ * integer keys, behind the get/put pair these call sites count with; all
+ * zero bytes ({ 0 }) is an empty map. Iterate with smcp_hashmap_for_each
+ * on .m. Value pointers last until the next put.
  */
 struct pp_map64 {
-	uint64_t *keys, *vals;
-	uint8_t *used;
-	size_t cap, n; /* cap is 0 or a power of two */
+	struct smcp_hashmap m;
 };
 
-void pp_map64_free(struct pp_map64 *m);
+static inline void pp_map64_free(struct pp_map64 *m)
+{
+	if (m)
+		smcp_hashmap_free(&m->m);
+}
+
 /* Pointer to the value of key, or NULL when absent. */
-uint64_t *pp_map64_get(const struct pp_map64 *m, uint64_t key);
+static inline uint64_t *pp_map64_get(const struct pp_map64 *m, uint64_t key)
+{
+	struct smcp_hashmap_entry *e = smcp_hashmap_find(&m->m, key);
+
+	return e ? &e->value : NULL;
+}
+
 /* Pointer to the value of key, inserted with value 0 (and *ret_new set)
  * when absent; NULL on -ENOMEM. */
-uint64_t *pp_map64_put(struct pp_map64 *m, uint64_t key, bool *ret_new);
+static inline uint64_t *pp_map64_put(struct pp_map64 *m, uint64_t key, bool *ret_new)
+{
+	struct smcp_hashmap_entry *e;
+	int rc = smcp_hashmap_insert(&m->m, key, 0, &e);
+
+	if (rc < 0)
+		return NULL;
+	if (ret_new)
+		*ret_new = rc == 1;
+	return &e->value;
+}
 
 /* String arena: many small strings freed at once. */
 struct pp_arena {

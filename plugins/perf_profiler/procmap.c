@@ -8,10 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <schedmcp/search.h>
+
 #define MAX_MAPS_PER_PROC 4096
 #define MAPS_FILE_MAX (16u << 20)
 #define REREAD_MIN_NS 100000000ULL
 #define MAX_READS_PER_PROC 16
+
+static bool module_is(uint64_t id, uint64_t probe, void *ctx);
 
 int pp_procs_init(struct pp_procs *ps, const char *root, struct pp_elf_cache *cache)
 {
@@ -19,6 +23,8 @@ int pp_procs_init(struct pp_procs *ps, const char *root, struct pp_elf_cache *ca
 	ps->root = root ? root : "";
 	ps->cache = cache;
 	ps->max_procs = 65536;
+	smcp_hashmap_init(&ps->by_pid, NULL, NULL, NULL, ps->max_procs);
+	smcp_hashmap_init(&ps->mod_index, NULL, module_is, NULL, PP_MOD_MAX);
 	ps->cap_mods = 64;
 	ps->mods = calloc(ps->cap_mods, sizeof(*ps->mods));
 	if (!ps->mods)
@@ -40,19 +46,18 @@ void pp_procs_free(struct pp_procs *ps)
 		free(ps->mods[i].path);
 	}
 	free(ps->mods);
-	pp_map64_free(&ps->by_pid);
-	pp_map64_free(&ps->mod_by_key);
+	smcp_hashmap_free(&ps->by_pid);
+	smcp_hashmap_free(&ps->mod_index);
 	memset(ps, 0, sizeof(*ps));
 }
 
 struct pp_proc *pp_proc_get(struct pp_procs *ps, int32_t pid, bool create)
 {
-	uint64_t *v = pp_map64_get(&ps->by_pid, (uint64_t)(uint32_t)pid);
+	struct smcp_hashmap_entry *e = smcp_hashmap_find(&ps->by_pid, (uint32_t)pid);
 	struct pp_proc *p;
-	bool isnew;
 
-	if (v)
-		return &ps->v[*v - 1];
+	if (e)
+		return &ps->v[e->value];
 	if (!create)
 		return NULL;
 	if (ps->n >= ps->max_procs) {
@@ -68,13 +73,11 @@ struct pp_proc *pp_proc_get(struct pp_procs *ps, int32_t pid, bool create)
 		ps->v = nv;
 		ps->cap = cap;
 	}
-	v = pp_map64_put(&ps->by_pid, (uint64_t)(uint32_t)pid, &isnew);
-	if (!v)
+	if (smcp_hashmap_insert(&ps->by_pid, (uint32_t)pid, ps->n, NULL) < 0)
 		return NULL;
 	p = &ps->v[ps->n++];
 	memset(p, 0, sizeof(*p));
 	p->pid = pid;
-	*v = ps->n;
 	return p;
 }
 
@@ -83,35 +86,46 @@ void pp_proc_set_comm(struct pp_proc *p, const char *comm)
 	snprintf(p->comm, sizeof(p->comm), "%s", comm);
 }
 
-static uint64_t module_key(const char *path, const uint8_t *bid, size_t bid_len, uint64_t ino)
-{
-	uint64_t h = pp_hash_bytes(path, strlen(path), 0x6d6f64);
+/* A module searched for: what makes two mappings the same file. */
+struct module_probe {
+	const struct pp_procs *ps;
+	const char *path;
+	const uint8_t *bid;
+	size_t bid_len;
+	uint64_t ino; /* compared when there is no build id */
+};
 
-	if (bid_len)
-		return h ^ pp_hash_bytes(bid, bid_len, 1);
-	return h ^ pp_hash64(ino + 2);
+static bool module_is(uint64_t id, uint64_t probe, void *ctx)
+{
+	const struct module_probe *q = (const struct module_probe *)(uintptr_t)probe;
+	const struct pp_module *m = &q->ps->mods[id];
+
+	return strcmp(m->path, q->path) == 0 && m->build_id_len == q->bid_len &&
+	       (!q->bid_len || !memcmp(m->build_id, q->bid, q->bid_len)) &&
+	       (q->bid_len || m->ident.ino == q->ino);
+}
+
+static uint32_t module_hash(const struct module_probe *q)
+{
+	uint64_t h = pp_hash_bytes(q->path, strlen(q->path), 0x6d6f64);
+
+	h ^= q->bid_len ? pp_hash_bytes(q->bid, q->bid_len, 1) : smcp_hash_mix64(q->ino + 2);
+	return (uint32_t)(h ^ (h >> 32));
 }
 
 static int module_id(struct pp_procs *ps, const char *path, const uint8_t *bid, size_t bid_len,
 		     const struct pp_file_ident *id, int32_t pid, uint64_t start, uint64_t end,
 		     uint16_t *ret)
 {
-	uint64_t ino = id->have ? id->ino : 0, key = module_key(path, bid, bid_len, ino), *v;
+	const struct module_probe q = { ps, path, bid, bid_len, id->have ? id->ino : 0 };
+	uint32_t h = module_hash(&q);
+	struct smcp_hashmap_entry *e = smcp_hashmap_find_hashed(&ps->mod_index, (uintptr_t)&q, h);
 	struct pp_module *m;
-	bool isnew;
+	int err;
 
-	for (;;) {
-		v = pp_map64_get(&ps->mod_by_key, key);
-		if (!v)
-			break;
-		m = &ps->mods[*v];
-		if (strcmp(m->path, path) == 0 && m->build_id_len == bid_len &&
-		    (!bid_len || !memcmp(m->build_id, bid, bid_len)) &&
-		    (bid_len || m->ident.ino == ino)) {
-			*ret = (uint16_t)*v;
-			return 0;
-		}
-		key++; /* a hash collision: probe the next key */
+	if (e) {
+		*ret = (uint16_t)e->key;
+		return 0;
 	}
 	if (ps->n_mods > PP_MOD_MAX) {
 		ps->modules_dropped++;
@@ -140,12 +154,11 @@ static int module_id(struct pp_procs *ps, const char *path, const uint8_t *bid, 
 	m->start = start;
 	m->end = end;
 	m->is_vdso = strcmp(path, "[vdso]") == 0;
-	v = pp_map64_put(&ps->mod_by_key, key, &isnew);
-	if (!v) {
+	err = smcp_hashmap_add_hashed(&ps->mod_index, ps->n_mods, h, 0, NULL);
+	if (err) {
 		free(m->path);
-		return -ENOMEM;
+		return err;
 	}
-	*v = ps->n_mods;
 	*ret = (uint16_t)ps->n_mods++;
 	return 0;
 }
@@ -333,21 +346,21 @@ int pp_proc_read(struct pp_procs *ps, struct pp_proc *p, uint64_t now_ns)
 	return err;
 }
 
+static int cmp_map_start(const void *addr, const void *map)
+{
+	uint64_t a = *(const uint64_t *)addr, start = ((const struct pp_map *)map)->start;
+
+	return a < start ? -1 : a > start;
+}
+
 const struct pp_map *pp_proc_find_map(const struct pp_proc *p, uint64_t addr)
 {
-	uint32_t lo = 0, hi = p->n_maps;
+	/* the last map that starts at or below addr, if addr is inside it */
+	size_t i = smcp_upper_bound(&addr, p->maps, p->n_maps, sizeof(*p->maps), cmp_map_start);
 
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-
-		if (p->maps[mid].start <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (!lo || addr >= p->maps[lo - 1].end)
+	if (!i || addr >= p->maps[i - 1].end)
 		return NULL;
-	return &p->maps[lo - 1];
+	return &p->maps[i - 1];
 }
 
 uint64_t pp_proc_frame(const struct pp_proc *p, uint64_t addr)

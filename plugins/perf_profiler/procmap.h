@@ -79,10 +79,10 @@ struct pp_proc {
 struct pp_procs {
 	struct pp_proc *v;
 	size_t n, cap, max_procs;
-	struct pp_map64 by_pid; /* pid -> index + 1 */
+	struct smcp_hashmap by_pid; /* pid -> index into v */
 	struct pp_module *mods; /* index = module id; [0] unused (kernel) */
 	size_t n_mods, cap_mods;
-	struct pp_map64 mod_by_key;
+	struct smcp_hashmap mod_index; /* module ids, found by path, build id, inode */
 	const char *root;       /* fs root for /proc reads */
 	struct pp_elf_cache *cache;
 	uint64_t procs_dropped, maps_reads, maps_read_failures, modules_dropped;

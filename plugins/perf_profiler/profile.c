@@ -21,11 +21,17 @@ const char *pp_unwind_method_name(enum pp_unwind_method m)
 	}
 }
 
+static bool stack_is(uint64_t id, uint64_t probe, void *ctx);
+static bool bucket_is(uint64_t idx, uint64_t probe, void *ctx);
+
 int pp_profile_init(struct pp_profile *p, const char *root, struct pp_elf_cache *cache,
 		    size_t max_stacks)
 {
 	memset(p, 0, sizeof(*p));
 	p->max_stacks = max_stacks ? max_stacks : 100000;
+	smcp_hashmap_init(&p->stack_index, NULL, stack_is, NULL, p->max_stacks);
+	/* buckets are bounded by the samples a profile takes (max_samples) */
+	smcp_hashmap_init(&p->bucket_index, NULL, bucket_is, NULL, 0);
 	return pp_procs_init(&p->procs, root, cache);
 }
 
@@ -39,8 +45,8 @@ void pp_profile_free(struct pp_profile *p)
 	free(p->frames);
 	free(p->stacks);
 	free(p->buckets);
-	pp_map64_free(&p->stack_by_hash);
-	pp_map64_free(&p->bucket_by_hash);
+	smcp_hashmap_free(&p->stack_index);
+	smcp_hashmap_free(&p->bucket_index);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -61,42 +67,51 @@ static int grow(void **v, size_t *cap, size_t need, size_t elem)
 	return 0;
 }
 
-static bool same_stack(const struct pp_profile *p, uint32_t id, const uint64_t *k, unsigned int nk,
-		       const uint64_t *u, unsigned int nu)
+static uint32_t fold(uint64_t h)
 {
-	const struct pp_stack *s = &p->stacks[id];
-	const uint64_t *f = p->frames + s->off;
+	return (uint32_t)(h ^ (h >> 32));
+}
 
-	return s->n_kernel == nk && s->n_user == nu && !memcmp(f, k, nk * sizeof(*f)) &&
-	       !memcmp(f + nk, u, nu * sizeof(*f));
+/* A stack searched for: not in p->stacks yet, so the index is searched
+ * with this probe (smcp_hashmap_find_hashed). */
+struct stack_probe {
+	const struct pp_profile *p;
+	const uint64_t *k, *u;
+	unsigned int nk, nu;
+};
+
+static bool stack_is(uint64_t id, uint64_t probe, void *ctx)
+{
+	const struct stack_probe *q = (const struct stack_probe *)(uintptr_t)probe;
+	const struct pp_stack *s = &q->p->stacks[id];
+	const uint64_t *f = q->p->frames + s->off;
+
+	return s->n_kernel == q->nk && s->n_user == q->nu &&
+	       !memcmp(f, q->k, q->nk * sizeof(*f)) && !memcmp(f + q->nk, q->u, q->nu * sizeof(*f));
 }
 
 static int stack_id(struct pp_profile *p, const uint64_t *k, unsigned int nk, const uint64_t *u,
 		    unsigned int nu, uint32_t *ret)
 {
-	uint64_t h = pp_hash_bytes(k, nk * sizeof(*k), nk) ^ pp_hash_bytes(u, nu * sizeof(*u), nu << 8);
-	uint64_t *v;
-	bool isnew;
+	uint32_t h = fold(pp_hash_bytes(k, nk * sizeof(*k), nk) ^
+			  pp_hash_bytes(u, nu * sizeof(*u), nu << 8));
+	const struct stack_probe q = { p, k, u, nk, nu };
+	struct smcp_hashmap_entry *e = smcp_hashmap_find_hashed(&p->stack_index, (uintptr_t)&q, h);
 	struct pp_stack *s;
+	int err;
 
-	for (;;) {
-		v = pp_map64_get(&p->stack_by_hash, h);
-		if (!v)
-			break;
-		if (same_stack(p, (uint32_t)*v, k, nk, u, nu)) {
-			*ret = (uint32_t)*v;
-			return 0;
-		}
-		h++;
+	if (e) {
+		*ret = (uint32_t)e->key;
+		return 0;
 	}
 	if (p->n_stacks >= p->max_stacks)
 		return -ENOSPC;
 	if (grow((void **)&p->stacks, &p->cap_stacks, p->n_stacks + 1, sizeof(*p->stacks)) ||
 	    grow((void **)&p->frames, &p->cap_frames, p->n_frames + nk + nu, sizeof(*p->frames)))
 		return -ENOMEM;
-	v = pp_map64_put(&p->stack_by_hash, h, &isnew);
-	if (!v)
-		return -ENOMEM;
+	err = smcp_hashmap_add_hashed(&p->stack_index, p->n_stacks, h, 0, NULL);
+	if (err)
+		return err;
 	s = &p->stacks[p->n_stacks];
 	s->off = (uint32_t)p->n_frames;
 	s->n_kernel = (uint16_t)nk;
@@ -104,18 +119,33 @@ static int stack_id(struct pp_profile *p, const uint64_t *k, unsigned int nk, co
 	memcpy(p->frames + p->n_frames, k, nk * sizeof(*k));
 	memcpy(p->frames + p->n_frames + nk, u, nu * sizeof(*u));
 	p->n_frames += nk + nu;
-	*v = p->n_stacks;
 	*ret = (uint32_t)p->n_stacks++;
 	return 0;
+}
+
+/* A bucket searched for (its key fields), as struct stack_probe. */
+struct bucket_probe {
+	const struct pp_profile *p;
+	const struct pp_bucket *key;
+};
+
+static bool bucket_is(uint64_t idx, uint64_t probe, void *ctx)
+{
+	const struct bucket_probe *q = (const struct bucket_probe *)(uintptr_t)probe;
+	const struct pp_bucket *b = &q->p->buckets[idx], *k = q->key;
+
+	return b->stack == k->stack && b->pid == k->pid && b->tid == k->tid && b->cpu == k->cpu &&
+	       b->method == k->method;
 }
 
 int pp_profile_add(struct pp_profile *p, const uint64_t *kframes, unsigned int n_kernel,
 		   const uint64_t *uframes, unsigned int n_user, int32_t pid, int32_t tid,
 		   uint32_t cpu, enum pp_unwind_method method, uint64_t weight)
 {
-	struct pp_bucket key = { 0 }, *b;
-	uint64_t h, *v;
-	bool isnew;
+	struct pp_bucket key = { 0 };
+	const struct bucket_probe q = { p, &key };
+	struct smcp_hashmap_entry *e;
+	uint32_t h;
 	int err;
 
 	if (n_kernel > PP_MAX_FRAMES)
@@ -131,30 +161,22 @@ int pp_profile_add(struct pp_profile *p, const uint64_t *kframes, unsigned int n
 	key.tid = tid;
 	key.cpu = cpu;
 	key.method = (uint8_t)method;
-	h = pp_hash64(((uint64_t)key.stack << 32 | (uint32_t)tid) ^
-		      pp_hash64((uint64_t)(uint32_t)pid << 32 | cpu << 4 | method));
-	for (;;) {
-		v = pp_map64_get(&p->bucket_by_hash, h);
-		if (!v)
-			break;
-		b = &p->buckets[*v];
-		if (b->stack == key.stack && b->pid == pid && b->tid == tid && b->cpu == cpu &&
-		    b->method == key.method) {
-			b->count += weight;
-			goto counted;
-		}
-		h++;
+	h = fold(smcp_hash_mix64(((uint64_t)key.stack << 32 | (uint32_t)tid) ^
+				 smcp_hash_mix64((uint64_t)(uint32_t)pid << 32 | cpu << 4 | method)));
+	e = smcp_hashmap_find_hashed(&p->bucket_index, (uintptr_t)&q, h);
+	if (e) {
+		p->buckets[e->key].count += weight;
+		goto counted;
 	}
 	if (grow((void **)&p->buckets, &p->cap_buckets, p->n_buckets + 1, sizeof(*p->buckets))) {
 		p->dropped_samples += weight;
 		return -ENOMEM;
 	}
-	v = pp_map64_put(&p->bucket_by_hash, h, &isnew);
-	if (!v) {
+	err = smcp_hashmap_add_hashed(&p->bucket_index, p->n_buckets, h, 0, NULL);
+	if (err) {
 		p->dropped_samples += weight;
-		return -ENOMEM;
+		return err;
 	}
-	*v = p->n_buckets;
 	key.count = weight;
 	p->buckets[p->n_buckets++] = key;
 counted:
@@ -192,7 +214,7 @@ size_t pp_profile_mem(const struct pp_profile *p)
 {
 	size_t n = p->cap_frames * sizeof(*p->frames) + p->cap_stacks * sizeof(*p->stacks) +
 		   p->cap_buckets * sizeof(*p->buckets) +
-		   (p->stack_by_hash.cap + p->bucket_by_hash.cap) * 17;
+		   smcp_hashmap_bytes(&p->stack_index) + smcp_hashmap_bytes(&p->bucket_index);
 
 	for (size_t i = 0; i < p->procs.n; i++)
 		n += p->procs.v[i].cap_maps * sizeof(struct pp_map);

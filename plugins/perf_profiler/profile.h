@@ -60,10 +60,10 @@ struct pp_profile {
 	size_t n_frames, cap_frames;
 	struct pp_stack *stacks;
 	size_t n_stacks, cap_stacks, max_stacks;
-	struct pp_map64 stack_by_hash;
+	struct smcp_hashmap stack_index; /* stack ids, found by their frames */
 	struct pp_bucket *buckets;
 	size_t n_buckets, cap_buckets;
-	struct pp_map64 bucket_by_hash;
+	struct smcp_hashmap bucket_index; /* bucket indexes, found by their key */
 
 	uint64_t samples;          /* accepted into buckets */
 	uint64_t dropped_samples;  /* stack table full or out of memory */

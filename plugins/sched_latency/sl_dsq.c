@@ -8,16 +8,15 @@
  * stats://aggregated/dsq says so.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <schedmcp/fsread.h>
 
 #include "sl.h"
 #include "sched_latency_dsq.skel.h"
@@ -56,26 +55,6 @@ static struct bpf_program *prog_of(struct sched_latency_dsq_bpf *s, size_t i)
 
 	_Static_assert(sizeof(progs) / sizeof(progs[0]) == SL_DSQ_NHOOKS, "one program per hook");
 	return i < SL_DSQ_NHOOKS ? progs[i] : NULL;
-}
-
-static void read_small(struct sl *p, const char *path, char *buf, size_t len)
-{
-	char full[512];
-	ssize_t n;
-	int fd;
-
-	buf[0] = '\0';
-	snprintf(full, sizeof(full), "%s%s", p->api->fs_root(p->h), path);
-	fd = open(full, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		n = 0;
-	buf[n] = '\0';
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-		buf[--n] = '\0';
 }
 
 static bool btf_has(void *ctx, const char *kfunc)
@@ -313,8 +292,13 @@ void sl_dsq_tick(struct sl *p, uint64_t now_ns)
 
 	if (!d || !d->kernel_has_scx)
 		return;
-	read_small(p, "/sys/kernel/sched_ext/state", d->state, sizeof(d->state));
-	read_small(p, "/sys/kernel/sched_ext/root/ops", d->ops, sizeof(d->ops));
+	/* no sched_ext (or no scheduler): empty strings */
+	if (smcp_read_file(p->api->fs_root(p->h), "/sys/kernel/sched_ext/state", d->state,
+			   sizeof(d->state)) < 0)
+		d->state[0] = '\0';
+	if (smcp_read_file(p->api->fs_root(p->h), "/sys/kernel/sched_ext/root/ops", d->ops,
+			   sizeof(d->ops)) < 0)
+		d->ops[0] = '\0';
 	if (!d->skel)
 		return;
 	on = strcmp(d->state, "enabled") == 0 || strcmp(d->state, "enabling") == 0;

@@ -5,74 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ------------------------------------------------------------ index */
-
-static uint32_t hash32(uint32_t k)
-{
-	k ^= k >> 16;
-	k *= 0x7feb352d;
-	k ^= k >> 15;
-	k *= 0x846ca68b;
-	k ^= k >> 16;
-	return k;
-}
-
-static int index_init(struct sl_index *x, size_t max)
-{
-	size_t n = 16;
-
-	while (n < 2 * max)
-		n <<= 1;
-	x->slot = calloc(n, sizeof(*x->slot));
-	x->mask = n - 1;
-	return x->slot ? 0 : -ENOMEM;
-}
-
-typedef uint32_t (*key_fn)(const void *base, size_t i);
-
-static uint32_t thr_key(const void *base, size_t i)
-{
-	return ((const struct sl_thr *)base)[i].tid;
-}
-
-static uint32_t proc_key(const void *base, size_t i)
-{
-	return ((const struct sl_proc *)base)[i].tgid;
-}
-
-/* Slot holding key, or the empty slot where it would go. */
-static size_t index_find(const struct sl_index *x, const void *base, key_fn key, uint32_t k)
-{
-	size_t s = hash32(k) & x->mask;
-
-	while (x->slot[s] && key(base, x->slot[s] - 1) != k)
-		s = (s + 1) & x->mask;
-	return s;
-}
-
-/* Linear-probing delete: shift later entries of the run back. */
-static void index_del(struct sl_index *x, const void *base, key_fn key, size_t s)
-{
-	size_t hole = s, i = s;
-
-	x->slot[hole] = 0;
-	for (;;) {
-		size_t home;
-
-		i = (i + 1) & x->mask;
-		if (!x->slot[i])
-			return;
-		home = hash32(key(base, x->slot[i] - 1)) & x->mask;
-		/* move i into the hole unless its home lies in (hole, i] */
-		if ((i > hole && (home <= hole || home > i)) ||
-		    (i < hole && home <= hole && home > i)) {
-			x->slot[hole] = x->slot[i];
-			x->slot[i] = 0;
-			hole = i;
-		}
-	}
-}
-
 /* ------------------------------------------------------------ tables */
 
 int sl_tasks_init(struct sl_tasks *t, size_t max_threads, size_t max_procs)
@@ -82,8 +14,10 @@ int sl_tasks_init(struct sl_tasks *t, size_t max_threads, size_t max_procs)
 	t->max_proc = max_procs ? max_procs : 1;
 	t->thr = calloc(t->max_thr, sizeof(*t->thr));
 	t->proc = calloc(t->max_proc, sizeof(*t->proc));
-	if (!t->thr || !t->proc || index_init(&t->ithr, t->max_thr) ||
-	    index_init(&t->iproc, t->max_proc)) {
+	smcp_hashmap_init(&t->ithr, NULL, NULL, NULL, t->max_thr);
+	smcp_hashmap_init(&t->iproc, NULL, NULL, NULL, t->max_proc);
+	if (!t->thr || !t->proc || smcp_hashmap_reserve(&t->ithr, t->max_thr) ||
+	    smcp_hashmap_reserve(&t->iproc, t->max_proc)) {
 		sl_tasks_free(t);
 		return -ENOMEM;
 	}
@@ -96,8 +30,8 @@ void sl_tasks_free(struct sl_tasks *t)
 		return;
 	free(t->thr);
 	free(t->proc);
-	free(t->ithr.slot);
-	free(t->iproc.slot);
+	smcp_hashmap_free(&t->ithr);
+	smcp_hashmap_free(&t->iproc);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -108,30 +42,38 @@ void sl_tasks_begin(struct sl_tasks *t)
 
 struct sl_thr *sl_tasks_thread(const struct sl_tasks *t, uint32_t tid)
 {
-	size_t s = index_find(&t->ithr, t->thr, thr_key, tid);
+	const struct smcp_hashmap_entry *e = smcp_hashmap_find(&t->ithr, tid);
 
-	return t->ithr.slot[s] ? &t->thr[t->ithr.slot[s] - 1] : NULL;
+	return e ? &t->thr[e->value] : NULL;
 }
 
 struct sl_proc *sl_tasks_process(const struct sl_tasks *t, uint32_t tgid)
 {
-	size_t s = index_find(&t->iproc, t->proc, proc_key, tgid);
+	const struct smcp_hashmap_entry *e = smcp_hashmap_find(&t->iproc, tgid);
 
-	return t->iproc.slot[s] ? &t->proc[t->iproc.slot[s] - 1] : NULL;
+	return e ? &t->proc[e->value] : NULL;
 }
 
-/* Remove entry i of a dense array, moving the last entry into its place. */
+/*
+ * Remove entry i of a dense array (key its key, last the last entry's),
+ * moving the last entry into its place. Returns whether it moved.
+ */
+static bool remove_entry(struct smcp_hashmap *index, uint32_t key, size_t i, uint32_t last_key,
+			 size_t last)
+{
+	(void)smcp_hashmap_delete(index, key, NULL);
+	if (i == last)
+		return false;
+	smcp_hashmap_find(index, last_key)->value = i;
+	return true;
+}
+
 static void remove_thr(struct sl_tasks *t, size_t i)
 {
 	size_t last = t->n_thr - 1;
 
-	index_del(&t->ithr, t->thr, thr_key, index_find(&t->ithr, t->thr, thr_key, t->thr[i].tid));
-	if (i != last) {
-		size_t s = index_find(&t->ithr, t->thr, thr_key, t->thr[last].tid);
-
+	if (remove_entry(&t->ithr, t->thr[i].tid, i, t->thr[last].tid, last))
 		t->thr[i] = t->thr[last];
-		t->ithr.slot[s] = (uint32_t)i + 1;
-	}
 	t->n_thr--;
 }
 
@@ -139,14 +81,8 @@ static void remove_proc(struct sl_tasks *t, size_t i)
 {
 	size_t last = t->n_proc - 1;
 
-	index_del(&t->iproc, t->proc, proc_key,
-		  index_find(&t->iproc, t->proc, proc_key, t->proc[i].tgid));
-	if (i != last) {
-		size_t s = index_find(&t->iproc, t->proc, proc_key, t->proc[last].tgid);
-
+	if (remove_entry(&t->iproc, t->proc[i].tgid, i, t->proc[last].tgid, last))
 		t->proc[i] = t->proc[last];
-		t->iproc.slot[s] = (uint32_t)i + 1;
-	}
 	t->n_proc--;
 }
 
@@ -198,17 +134,16 @@ static void evict_proc(struct sl_tasks *t)
 static struct sl_proc *proc_get(struct sl_tasks *t, uint32_t tgid)
 {
 	struct sl_proc *pr = sl_tasks_process(t, tgid);
-	size_t s;
 
 	if (pr)
 		return pr;
 	if (t->n_proc == t->max_proc)
 		evict_proc(t);
-	s = index_find(&t->iproc, t->proc, proc_key, tgid);
-	pr = &t->proc[t->n_proc];
+	if (smcp_hashmap_insert(&t->iproc, tgid, t->n_proc, NULL) < 0)
+		return NULL; /* not after the reserve in sl_tasks_init */
+	pr = &t->proc[t->n_proc++];
 	memset(pr, 0, sizeof(*pr));
 	pr->tgid = tgid;
-	t->iproc.slot[s] = (uint32_t)++t->n_proc;
 	return pr;
 }
 
@@ -249,13 +184,11 @@ int sl_tasks_update(struct sl_tasks *t, const struct sl_task_stats *rec)
 			t->restarts++;
 		}
 	} else {
-		size_t s;
-
 		if (t->n_thr == t->max_thr)
 			evict_thread(t);
-		s = index_find(&t->ithr, t->thr, thr_key, rec->tid);
-		th = &t->thr[t->n_thr];
-		t->ithr.slot[s] = (uint32_t)++t->n_thr;
+		if (smcp_hashmap_insert(&t->ithr, rec->tid, t->n_thr, NULL) < 0)
+			return -ENOMEM; /* not after the reserve in sl_tasks_init */
+		th = &t->thr[t->n_thr++];
 	}
 	if (fresh) {
 		memset(th, 0, sizeof(*th));

@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <schedmcp/hashmap.h>
+
 #include "sched_latency.h"
 #include "sl_hist.h"
 #include "sl_window.h"
@@ -57,17 +59,14 @@ struct sl_proc {
 	uint64_t h[SL_NB];
 };
 
-struct sl_index {
-	uint32_t *slot; /* entry index + 1; 0 empty */
-	size_t mask;
-};
-
 struct sl_tasks {
 	size_t max_thr, max_proc;
 	struct sl_thr *thr;
 	struct sl_proc *proc;
 	size_t n_thr, n_proc;
-	struct sl_index ithr, iproc;
+	/* tid -> index into thr, tgid -> index into proc; reserved for
+	 * max_thr and max_proc entries at init, so updates never allocate */
+	struct smcp_hashmap ithr, iproc;
 	uint64_t tick;
 	uint64_t evicted_threads, evicted_procs, records, restarts;
 };

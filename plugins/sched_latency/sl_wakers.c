@@ -6,11 +6,11 @@
  * only while a call runs (one at a time).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+
+#include <schedmcp/fsread.h>
 
 #include "sl_call.h"
 
@@ -39,23 +39,13 @@ static int cmp_wakeups(const void *a, const void *b)
 
 static void comm_of(struct sl *p, uint32_t pid, char *buf)
 {
-	char path[256];
-	ssize_t n;
-	int fd;
+	char path[64];
 
 	if (buf[0])
 		return;
-	snprintf(path, sizeof(path), "%s/proc/%u/comm", p->api->fs_root(p->h), pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	n = read(fd, buf, SL_COMM_LEN);
-	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = '\0';
-	if (buf[n - 1] == '\n')
-		buf[n - 1] = '\0';
+	snprintf(path, sizeof(path), "/proc/%u/comm", pid);
+	if (smcp_read_file(p->api->fs_root(p->h), path, buf, SL_COMM_LEN + 1) < 0)
+		buf[0] = '\0'; /* the task is gone: no comm */
 }
 
 static void wakers_cleanup(struct sl_call *c)

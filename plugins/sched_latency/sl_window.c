@@ -503,19 +503,10 @@ int slw_result_fold(const struct slw_result *src, const int *map, size_t n_map,
 
 struct slw_row *slw_result_find(const struct slw_result *r, uint64_t key)
 {
-	size_t lo = 0, hi = r->n;
+	const struct slw_row k = { .key = key };
 
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (r->rows[mid].key == key)
-			return &r->rows[mid];
-		if (r->rows[mid].key < key)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	/* rows is NULL while empty, which bsearch must not be handed */
+	return r->n ? bsearch(&k, r->rows, r->n, sizeof(*r->rows), cmp_row) : NULL;
 }
 
 void slw_result_free(struct slw_result *r)

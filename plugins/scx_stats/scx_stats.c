@@ -13,13 +13,13 @@
  * answer SMCP_PENDING; the reply (or a time-out) completes them.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <linux/capability.h>
+
+#include <schedmcp/fsread.h>
 
 #include "sx.h"
 
@@ -60,31 +60,15 @@ bool sx_target_ok(const char *t)
 	return n > 0 && n <= SX_TARGET_MAX;
 }
 
-static void read_line_file(struct sx_plugin *p, const char *rel, char *buf, size_t len)
-{
-	char path[512];
-	ssize_t n;
-	int fd;
-
-	buf[0] = '\0';
-	snprintf(path, sizeof(path), "%s%s", p->api->fs_root(p->host), rel);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n <= 0) {
-		buf[0] = '\0';
-		return;
-	}
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-}
-
 void sx_sched_ext(struct sx_plugin *p, char *state, size_t slen, char *ops, size_t olen)
 {
-	read_line_file(p, "/sys/kernel/sched_ext/state", state, slen);
-	read_line_file(p, "/sys/kernel/sched_ext/root/ops", ops, olen);
+	const char *root = p->api->fs_root(p->host);
+
+	/* no sched_ext, or no scheduler attached: empty strings */
+	if (smcp_read_file(root, "/sys/kernel/sched_ext/state", state, slen) < 0)
+		state[0] = '\0';
+	if (smcp_read_file(root, "/sys/kernel/sched_ext/root/ops", ops, olen) < 0)
+		ops[0] = '\0';
 }
 
 static void emit_sched_ext(struct sx_plugin *p, struct smcp_json *j)

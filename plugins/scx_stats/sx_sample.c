@@ -19,11 +19,11 @@
 #include <string.h>
 
 #include <schedmcp/glob.h>
+#include <schedmcp/hashmap.h>
 
 #include "sx.h"
 
 #define MAX_SERIES 4096
-#define HASH_SLOTS 8192 /* power of two, > 2 * MAX_SERIES */
 #define MAX_ARRAY_ELEMS 16
 #define MAX_DEPTH 12
 #define MAX_CONSTANTS 40
@@ -70,7 +70,7 @@ struct sx_sampler {
 	int last_err;
 	struct series *s;
 	size_t n;
-	uint32_t *hash; /* index + 1 into s, 0 = empty */
+	struct smcp_hashmap by_path; /* series path (its own copy) -> index into s */
 	uint32_t seq;   /* samples flattened so far */
 	/* paths left out of the sample being read, and the most of any sample */
 	struct sx_skips cur, skips;
@@ -79,15 +79,6 @@ struct sx_sampler {
 	bool meta_phase;
 	bool priming; /* the first stats read only opens the period (see on_sample) */
 };
-
-static uint32_t hash_str(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
 
 static bool wanted(const struct sx_sampler *sm, const char *path)
 {
@@ -107,15 +98,12 @@ static bool wanted(const struct sx_sampler *sm, const char *path)
 
 static struct series *series_get(struct sx_sampler *sm, const char *path, enum sx_kind kind)
 {
-	uint32_t h = hash_str(path) & (HASH_SLOTS - 1);
+	struct smcp_hashmap_entry *e = smcp_hashmap_find(&sm->by_path, (uintptr_t)path);
 	struct series *s;
+	int err;
 
-	while (sm->hash[h]) {
-		s = &sm->s[sm->hash[h] - 1];
-		if (strcmp(s->path, path) == 0)
-			return s;
-		h = (h + 1) & (HASH_SLOTS - 1);
-	}
+	if (e)
+		return &sm->s[e->value];
 	if (sm->n == MAX_SERIES) {
 		sm->paths_cut = true;
 		return NULL;
@@ -125,7 +113,13 @@ static struct series *series_get(struct sx_sampler *sm, const char *path, enum s
 	s->path = strdup(path);
 	if (!s->path)
 		return NULL;
-	sm->hash[h] = (uint32_t)++sm->n;
+	/* keyed by the series' own copy: path is the caller's buffer */
+	err = smcp_hashmap_insert(&sm->by_path, (uintptr_t)s->path, sm->n, NULL);
+	if (err < 0) {
+		free(s->path);
+		return NULL;
+	}
+	sm->n++;
 	return s;
 }
 
@@ -425,7 +419,7 @@ static void sampler_free(struct sx_sampler *sm)
 	for (size_t i = 0; i < sm->n; i++)
 		free(sm->s[i].path);
 	free(sm->s);
-	free(sm->hash);
+	smcp_hashmap_free(&sm->by_path);
 	free(sm);
 }
 
@@ -603,9 +597,10 @@ int sx_sample_tool(void *data, struct smcp_call *call, const struct smcp_args *a
 	sm->deadline_ns = sm->start_ns + (uint64_t)duration_s * 1000000000ull +
 			  2ull * p->read_timeout_ms * 1000000ull + 1000000000ull;
 	sm->s = calloc(MAX_SERIES, sizeof(*sm->s));
-	sm->hash = calloc(HASH_SLOTS, sizeof(*sm->hash));
+	smcp_hashmap_init(&sm->by_path, smcp_hashmap_str_hash, smcp_hashmap_str_equal, NULL,
+			  MAX_SERIES);
 	sm->conn = sx_conn_new(p);
-	if (!sm->s || !sm->hash || !sm->conn) {
+	if (!sm->s || !sm->conn) {
 		sampler_free(sm);
 		return -ENOMEM;
 	}

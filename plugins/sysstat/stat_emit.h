@@ -5,6 +5,7 @@
 
 #include <schedmcp/plugin.h>
 
+#include "percpu.h"
 #include "sample.h"
 
 /* Resources list every CPU's split up to this many CPUs, then summarise. */
@@ -15,12 +16,16 @@
 
 enum window_id { WIN_1S, WIN_10S, WIN_60S, WIN_START, WIN_NR };
 
-/* Room for one window's per-CPU and per-interface figures (stat_window.h). */
+struct win_memo;
+
+/* Room for one window's per-CPU and per-interface figures (stat_window.h),
+ * and the last read of each window of the core's history. */
 struct win_buf {
 	double (*cpu)[CPU_NR_FIELDS]; /* cpu_slots */
 	uint8_t *cpu_seen;
 	double (*net)[NET_NR_FIELDS]; /* MAX_IFACES */
 	uint8_t *net_seen;
+	struct win_memo *memo; /* the last read of the 1 s, 10 s, 60 s windows (stat_window.c) */
 };
 
 int win_buf_init(struct win_buf *b, int cpu_slots);
@@ -30,7 +35,8 @@ struct emit_ctx {
 	const struct smcp_host_api *api;
 	struct smcp_json *j;
 	const struct sampler *s;
-	const struct win_buf *buf;
+	const struct percpu *pc; /* the per-CPU windows */
+	struct win_buf *buf;
 };
 
 /* What get_system_stats asked for. */

@@ -5,7 +5,8 @@
  * core's history of them. Percentages are over the last step (the previous
  * sample to the newest); counters are the kernel's cumulative totals (the
  * core takes differences), so a window of the last 10 s is the sum of the
- * core's last 10 steps: the plugin keeps no history of its own.
+ * core's last 10 steps: the plugin keeps no history of its own, except the
+ * per-CPU split (percpu.h says why).
  * Allocation-free after stat_metrics_init().
  */
 #include <errno.h>
@@ -35,13 +36,12 @@ enum {
 	M_MEM_AVAIL = M_PSI + PSI_NR * 2,
 	M_MEM_USED,
 	M_VM,			      /* + enum vm_field */
-	M_CPU_S = M_VM + VM_NR_FIELDS, /* {mode} */
-	M_CPU_S_CPU,		      /* {cpu, mode} */
+	M_CPU_S = M_VM + VM_NR_FIELDS, /* {mode}; per CPU: percpu.h says why not here */
 	M_NET,			      /* + enum net_field, {iface} */
 	M_N = M_NET + NET_NR_FIELDS
 };
 
-enum lbl { L_NONE, L_CPU, L_IFACE, L_MODE, L_CPU_MODE };
+enum lbl { L_NONE, L_CPU, L_IFACE, L_MODE };
 
 static const struct {
 	const char *name, *help, *unit;
@@ -96,8 +96,6 @@ static const struct {
 	[M_CPU_S] = { "cpu_seconds_total", "CPU time of all CPUs by mode (/proc/stat; guest time "
 				       "is inside user and nice)",
 		      "s", SMCP_METRIC_COUNTER, L_MODE, 0 },
-	[M_CPU_S_CPU] = { "cpu_seconds_per_cpu_total", "CPU time of each CPU by mode", "s",
-			  SMCP_METRIC_COUNTER, L_CPU_MODE, 0 },
 	[M_NET + NET_RX_BYTES] = { "net_rx_bytes_total", "bytes received by the interface",
 				   "bytes", SMCP_METRIC_COUNTER, L_IFACE, 0 },
 	[M_NET + NET_RX_PACKETS] = { "net_rx_packets_total", "packets received by the interface",
@@ -171,10 +169,6 @@ static void publish_cpu(struct stat_metrics *m, const struct sample *a, const st
 
 	for (int f = 0; f < CPU_NR_FIELDS; f++)
 		set(m, M_CPU_S, mode_names[f], NULL, (double)b->total.v[f] / m->hz);
-	for (int c = 0; c < s->cpu_slots; c++)
-		for (int f = 0; b->cpu_seen[c] && f < CPU_NR_FIELDS; f++)
-			set(m, M_CPU_S_CPU, m->cpu_label[c], mode_names[f],
-			    (double)b->cpu[c].v[f] / m->hz);
 	if (!a || !a->have_stat)
 		return;
 	cpu_delta(&a->total, &b->total, d);
@@ -248,29 +242,28 @@ static double rd(struct stat_metrics *m, int k, const char *a, const char *b, ui
 	return w->value;
 }
 
-int stat_metrics_window(uint64_t window_ms, unsigned want, struct win *ret)
+/* A window spans the steps of its longest-held series. */
+static void keep_steps(const struct smcp_metric_window *w, struct win_span *sp)
+{
+	sp->steps = w->steps > sp->steps ? w->steps : sp->steps;
+	sp->step_s = w->step_s > 0 ? w->step_s : sp->step_s;
+	sp->end_ns = w->end_ns ? w->end_ns : sp->end_ns;
+}
+
+void stat_metrics_totals(uint64_t window_ms, struct win *ret, struct win_span *sp)
 {
 	struct stat_metrics *m = &metrics;
-	const struct sampler *s = m->s;
 	struct smcp_metric_window w;
-	uint32_t steps = 0;
-	double step_s = 0;
 	int f;
 
-	/* the window spans the steps of its longest-held series */
-#define KEEP_STEPS()                                                                               \
-	do {                                                                                       \
-		steps = w.steps > steps ? w.steps : steps;                                         \
-		step_s = w.step_s > 0 ? w.step_s : step_s;                                         \
-		ret->end_ns = w.end_ns ? w.end_ns : ret->end_ns;                                   \
-	} while (0)
-	if (!s)
-		return -ENODATA;
+	*sp = (struct win_span){ 0 };
+	if (!m->s)
+		return;
 	ret->have_stat = true;
 	for (f = 0; f < CPU_NR_FIELDS; f++) {
 		ret->total[f] = rd(m, M_CPU_S, mode_names[f], NULL, window_ms, &w);
 		ret->have_stat &= ret->total[f] >= 0;
-		KEEP_STEPS();
+		keep_steps(&w, sp);
 	}
 	ret->ctxt = rd(m, M_CTXT, NULL, NULL, window_ms, &w);
 	ret->forks = rd(m, M_FORKS, NULL, NULL, window_ms, &w);
@@ -281,34 +274,48 @@ int stat_metrics_window(uint64_t window_ms, unsigned want, struct win *ret)
 	for (int r = 0; r < PSI_NR; r++)
 		for (int k = PSI_SOME; k <= PSI_FULL; k++) {
 			ret->psi_pct[r][k] = rd(m, M_PSI + r * 2 + k, NULL, NULL, window_ms, &w);
-			KEEP_STEPS();
+			keep_steps(&w, sp);
 		}
 	ret->have_vm = true;
 	for (f = 0; f < VM_NR_FIELDS; f++) {
 		ret->vm[f] = rd(m, M_VM + f, NULL, NULL, window_ms, &w);
 		ret->have_vm &= ret->vm[f] >= 0;
-		KEEP_STEPS();
+		keep_steps(&w, sp);
 	}
-	for (int c = 0; (want & WIN_WANT_CPUS) && c < s->cpu_slots; c++) {
-		ret->cpu_seen[c] = 1;
-		for (f = 0; f < CPU_NR_FIELDS; f++) {
-			ret->cpu[c][f] = rd(m, M_CPU_S_CPU, m->cpu_label[c], mode_names[f], window_ms,
-					    &w);
-			ret->cpu_seen[c] &= ret->cpu[c][f] >= 0;
-		}
-	}
-	for (int i = 0; (want & WIN_WANT_NET) && i < s->n_ifaces; i++) {
+}
+
+void stat_metrics_ifaces(uint64_t window_ms, struct win *ret, struct win_span *sp)
+{
+	struct stat_metrics *m = &metrics;
+	const struct sampler *s = m->s;
+	struct smcp_metric_window w;
+
+	*sp = (struct win_span){ 0 };
+	for (int i = 0; s && i < s->n_ifaces; i++) {
 		ret->net_seen[i] = 1;
-		for (f = 0; f < NET_NR_FIELDS; f++) {
+		for (int f = 0; f < NET_NR_FIELDS; f++) {
 			ret->net[i][f] = rd(m, M_NET + f, s->ifname[i], NULL, window_ms, &w);
 			ret->net_seen[i] &= ret->net[i][f] >= 0;
-			KEEP_STEPS();
+			keep_steps(&w, sp);
 		}
 	}
-#undef KEEP_STEPS
-	ret->covered_s = steps * step_s;
-	ret->complete = ret->covered_s + step_s / 2 >= (double)window_ms / 1000.0;
-	return steps ? 0 : -ENODATA;
+}
+
+bool stat_metrics_procs(uint64_t window_ms, double *running, double *blocked)
+{
+	struct smcp_metric_window w;
+	uint32_t steps;
+	double step_s;
+
+	if (!metrics.s)
+		return false;
+	*running = rd(&metrics, M_RUNNING, NULL, NULL, window_ms, &w);
+	steps = w.steps;
+	step_s = w.step_s;
+	*blocked = rd(&metrics, M_BLOCKED, NULL, NULL, window_ms, &w);
+	steps = w.steps < steps ? w.steps : steps;
+	return *running >= 0 && *blocked >= 0 &&
+	       steps * step_s + step_s / 2 >= (double)window_ms / 1000.0;
 }
 
 uint32_t stat_metrics_history(double *step_s)
@@ -331,7 +338,6 @@ int stat_metrics_init(struct smcp_host *host, const struct smcp_host_api *api,
 {
 	static const char *const labels[][2] = {
 		[L_CPU] = { "cpu" }, [L_IFACE] = { "iface" }, [L_MODE] = { "mode" },
-		[L_CPU_MODE] = { "cpu", "mode" },
 	};
 	struct stat_metrics *m = &metrics;
 	long hz = sysconf(_SC_CLK_TCK);
@@ -354,9 +360,7 @@ int stat_metrics_init(struct smcp_host *host, const struct smcp_host_api *api,
 			.type = defs[k].type,
 			.flags = defs[k].flags,
 			.labels = defs[k].labels == L_NONE ? NULL : labels[defs[k].labels],
-			.n_labels = defs[k].labels == L_NONE	   ? 0
-				    : defs[k].labels == L_CPU_MODE ? 2
-								   : 1,
+			.n_labels = defs[k].labels == L_NONE ? 0 : 1,
 		});
 
 		if (id < 0) {

@@ -26,10 +26,22 @@ int stat_metrics_init(struct smcp_host *host, const struct smcp_host_api *api,
 		      const struct sampler *s);
 /* Publish the newest sample: once per step, from the collect callback. */
 void stat_metrics_publish(void);
-/* Fill w (its id, cpu and net scratch set by the caller) with the last
- * window_ms of the core's history: covered_s, complete, end_ns, the
- * increases and means. want: WIN_WANT_*. -ENODATA when it holds none. */
-int stat_metrics_window(uint64_t window_ms, unsigned want, struct win *w);
+/* The steps some series read holds over a window (0: none of them holds
+ * data there), their length and the end of the newest. */
+struct win_span {
+	uint32_t steps;
+	double step_s;
+	uint64_t end_ns;
+};
+
+/* The machine's figures over the last window_ms of the core's history into
+ * w (the increases and means), and the span they cover into *sp. */
+void stat_metrics_totals(uint64_t window_ms, struct win *w, struct win_span *sp);
+/* Each interface's increases over the same into w->net and w->net_seen. */
+void stat_metrics_ifaces(uint64_t window_ms, struct win *w, struct win_span *sp);
+/* Mean run-queue figures over the newest window_ms of the core's history:
+ * false unless both are known over all of it. */
+bool stat_metrics_procs(uint64_t window_ms, double *running, double *blocked);
 /* Steps of history the core holds for these series, and their length. */
 uint32_t stat_metrics_history(double *step_s);
 void stat_metrics_fini(void);

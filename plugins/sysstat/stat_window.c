@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Windows: the core's history for the last 1 s, 10 s, 60 s; two samples for since start. */
+/* Windows: the core's history for the last 1 s, 10 s, 60 s (per CPU: percpu.c); two
+ * samples for since start. */
 #include "stat_window.h"
 
 #include <errno.h>
@@ -45,13 +46,40 @@ void put_num(const struct emit_ctx *c, const char *key, double v)
 		c->api->json_double(c->j, key, round2(v));
 }
 
+/*
+ * What was read of the core's history at one step. It changes only when
+ * the collect callback samples and the core records the step, so every read
+ * until then gives the same figures: an answer that shows a window twice
+ * (the per-CPU view, the busiest interfaces), or a client that reads again
+ * within the step, reads the series once. Keyed by the newest sample's time
+ * (0: nothing held).
+ */
+struct memo_window {
+	uint64_t t_ns, net_t_ns; /* when the machine's, the interfaces' figures were read */
+	struct win w;		 /* the machine's figures (no per-CPU ones: percpu.c) */
+	struct win_span tot, net;
+	double net_v[MAX_IFACES][NET_NR_FIELDS];
+	uint8_t net_seen[MAX_IFACES];
+};
+
+struct win_memo {
+	struct memo_window win[WIN_START]; /* 1 s, 10 s, 60 s */
+	uint64_t procs_t_ns;		   /* since start: the run-queue means */
+	bool procs_ok;
+	double running, blocked;
+	uint64_t history_t_ns; /* the steps held (emit_sampling) */
+	uint32_t history_steps;
+	double history_step_s;
+};
+
 int win_buf_init(struct win_buf *b, int cpu_slots)
 {
 	b->cpu = calloc((size_t)cpu_slots, sizeof(*b->cpu));
 	b->cpu_seen = calloc((size_t)cpu_slots, 1);
 	b->net = calloc(MAX_IFACES, sizeof(*b->net));
 	b->net_seen = calloc(MAX_IFACES, 1);
-	if (b->cpu && b->cpu_seen && b->net && b->net_seen)
+	b->memo = calloc(1, sizeof(*b->memo));
+	if (b->cpu && b->cpu_seen && b->net && b->net_seen && b->memo)
 		return 0;
 	win_buf_free(b);
 	return -ENOMEM;
@@ -63,7 +91,46 @@ void win_buf_free(struct win_buf *b)
 	free(b->cpu_seen);
 	free(b->net);
 	free(b->net_seen);
+	free(b->memo);
 	memset(b, 0, sizeof(*b));
+}
+
+static uint64_t newest_ns(const struct emit_ctx *c)
+{
+	return c->s->newest ? c->s->newest->t_ns : 0;
+}
+
+/* Window id of the core's history into ret (its scratch set), read once per step. */
+static bool history_window(const struct emit_ctx *c, enum window_id id, unsigned want,
+			   struct win *ret)
+{
+	struct memo_window *m = &c->buf->memo->win[id];
+	uint64_t t_ns = newest_ns(c), ms = windows[id].secs * 1000;
+	struct win_span sp;
+
+	if (!t_ns || m->t_ns != t_ns) {
+		m->w = *ret;
+		stat_metrics_totals(ms, &m->w, &m->tot);
+		m->t_ns = t_ns;
+	}
+	if ((want & WIN_WANT_NET) && (!t_ns || m->net_t_ns != t_ns)) {
+		m->w.net = m->net_v;
+		m->w.net_seen = m->net_seen;
+		stat_metrics_ifaces(ms, &m->w, &m->net);
+		m->net_t_ns = t_ns;
+	}
+	*ret = m->w;
+	ret->net = m->net_v;
+	ret->net_seen = m->net_seen;
+	ret->cpu = c->buf->cpu;
+	ret->cpu_seen = c->buf->cpu_seen;
+	sp = m->tot;
+	if ((want & WIN_WANT_NET) && m->net.steps > sp.steps)
+		sp = m->net;
+	ret->end_ns = sp.end_ns;
+	ret->covered_s = sp.steps * sp.step_s;
+	ret->complete = ret->covered_s + sp.step_s / 2 >= (double)ms / 1000.0;
+	return sp.steps > 0;
 }
 
 static double diff(uint64_t before, uint64_t after)
@@ -76,7 +143,6 @@ static bool since_start(const struct emit_ctx *c, unsigned want, struct win *w)
 {
 	const struct sampler *s = c->s;
 	const struct sample *a = &s->first, *b = s->newest;
-	struct win mean;
 
 	if (!b || b->t_ns <= a->t_ns)
 		return false;
@@ -105,14 +171,17 @@ static bool since_start(const struct emit_ctx *c, unsigned want, struct win *w)
 		for (int f = 0; f < NET_NR_FIELDS; f++)
 			w->net[i][f] = diff(a->net[i][f], b->net[i][f]);
 	}
-	/* run-queue means from the core's history, while it reaches back */
-	mean = (struct win){ .cpu_seen = w->cpu_seen, .net_seen = w->net_seen };
-	if (stat_metrics_window((uint64_t)(w->covered_s * 1000), 0, &mean) == 0 &&
-	    mean.complete && mean.have_procs) {
-		w->have_procs = true;
-		w->procs_running = mean.procs_running;
-		w->procs_blocked = mean.procs_blocked;
+	/* run-queue means from the core's history, while it reaches back: only
+	 * those two series, the rest is the two samples' difference */
+	if (c->buf->memo->procs_t_ns != b->t_ns) {
+		c->buf->memo->procs_ok = stat_metrics_procs((uint64_t)(w->covered_s * 1000),
+							    &c->buf->memo->running,
+							    &c->buf->memo->blocked);
+		c->buf->memo->procs_t_ns = b->t_ns;
 	}
+	w->have_procs = c->buf->memo->procs_ok;
+	w->procs_running = c->buf->memo->running;
+	w->procs_blocked = c->buf->memo->blocked;
 	return true;
 }
 
@@ -126,7 +195,11 @@ bool win_get(const struct emit_ctx *c, enum window_id id, unsigned want, struct 
 	ret->net_seen = c->buf->net_seen;
 	if (id == WIN_START)
 		return since_start(c, want, ret);
-	return stat_metrics_window(windows[id].secs * 1000, want, ret) == 0;
+	if (!history_window(c, id, want, ret))
+		return false;
+	if (want & WIN_WANT_CPUS)
+		(void)percpu_window(c->pc, (unsigned)windows[id].secs, ret->cpu, ret->cpu_seen);
+	return true;
 }
 
 bool win_open(const struct emit_ctx *c, const char *key, enum window_id id, unsigned want,
@@ -176,8 +249,16 @@ void emit_sampling(const struct emit_ctx *c)
 {
 	const struct smcp_host_api *api = c->api;
 	const struct sample *newest = c->s->newest;
+	struct win_memo *m = c->buf->memo;
 	double step_s;
-	uint32_t steps = stat_metrics_history(&step_s);
+	uint32_t steps;
+
+	if (!newest || m->history_t_ns != newest->t_ns) {
+		m->history_steps = stat_metrics_history(&m->history_step_s);
+		m->history_t_ns = newest ? newest->t_ns : 0;
+	}
+	steps = m->history_steps;
+	step_s = m->history_step_s;
 
 	api->json_object(c->j, "sampling");
 	api->json_int(c->j, "interval_ms", (int64_t)(step_s * 1000 + 0.5));

@@ -47,6 +47,7 @@ struct sysstat {
 	struct smcp_host *host;
 	const struct smcp_host_api *api;
 	struct sampler sampler;
+	struct percpu percpu;
 	struct win_buf buf;
 	bool sampler_ready;
 	bool stat_ok; /* last /proc/stat read worked */
@@ -66,6 +67,7 @@ static void sysstat_collect(void *data, uint64_t now_ns)
 		(void)p->api->set_status(p->host, !ok, ok ? NULL : STAT_UNREADABLE);
 	}
 	p->stat_ok = ok;
+	percpu_push(&p->percpu, p->sampler.prev, p->sampler.newest);
 	stat_metrics_publish();
 }
 
@@ -75,6 +77,7 @@ static struct emit_ctx ctx(struct sysstat *p, struct smcp_json *j)
 		.api = p->api,
 		.j = j,
 		.s = &p->sampler,
+		.pc = &p->percpu,
 		.buf = &p->buf,
 	};
 }
@@ -219,6 +222,7 @@ static int sysstat_init(struct smcp_host *host, const struct smcp_host_api *api)
 		  read_network, 0 },
 	};
 	struct sysstat *p = &plugin;
+	double step_s;
 	int err;
 
 	p->host = host;
@@ -271,12 +275,18 @@ static int sysstat_init(struct smcp_host *host, const struct smcp_host_api *api)
 	err = stat_metrics_init(host, api, &p->sampler);
 	if (err)
 		return err;
+	/* the per-CPU windows step with the core's history */
+	(void)stat_metrics_history(&step_s);
+	err = percpu_init(&p->percpu, p->sampler.cpu_slots, step_s);
+	if (err)
+		return err;
 	return api->metric_collect(host, sysstat_collect, p);
 }
 
 static void sysstat_fini(struct smcp_host *host)
 {
 	stat_metrics_fini();
+	percpu_fini(&plugin.percpu);
 	win_buf_free(&plugin.buf);
 	if (plugin.sampler_ready)
 		sampler_fini(&plugin.sampler);

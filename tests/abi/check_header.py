@@ -25,6 +25,27 @@ FSREAD = "#define _POSIX_C_SOURCE 200809L\n#include <schedmcp/fsread.h>\n"
 CPULIST = "#include <schedmcp/cpulist.h>\nint f(void);\nint f(void) { return 0; }\n"
 GLOB = ("#include <schedmcp/glob.h>\nint f(void);\n"
         "int f(void) { return smcp_glob_match(\"sched_*\", \"sched_x\"); }\n")
+HASHMAP = r"""
+#include <schedmcp/hashmap.h>
+int f(void);
+int f(void)
+{
+	struct smcp_hashmap m = SMCP_HASHMAP_INIT(smcp_hashmap_str_hash, smcp_hashmap_str_equal, 0, 8);
+	struct smcp_hashmap_entry *e;
+	int n = smcp_hashmap_insert(&m, (uintptr_t)"cpu", 1, &e);
+
+	smcp_hashmap_for_each(&m, e)
+		n += (int)e->value;
+	smcp_hashmap_free(&m);
+	return n;
+}
+"""
+SEARCH = r"""
+#include <schedmcp/search.h>
+static int cmp(const void *k, const void *e) { return *(const int *)k - *(const int *)e; }
+int f(void);
+int f(void) { static const int v[] = { 1, 2, 3 }; int k = 2; return (int)smcp_upper_bound(&k, v, 3, sizeof(int), cmp); }
+"""
 USES = r"""
 #include <schedmcp/plugin.h>
 /* the macros and types a plugin uses, after nothing else */
@@ -65,6 +86,7 @@ def compile_each(cc, lang, label, stds, info):
     under each standard of stds: every one compiles."""
     sources = [("header alone", ALONE), ("fsread.h alone", FSREAD),
                ("cpulist.h alone", CPULIST), ("glob.h alone", GLOB),
+               ("hashmap.h alone", HASHMAP), ("search.h alone", SEARCH),
                ("header in use", USES + info)]
     for std in stds:
         for what, src in sources:

@@ -26,11 +26,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct smcp_host fake = { .name = "sysstat", .state = PLUGIN_LOADED };
 
-static void emit_one(struct sampler *s, const struct win_buf *buf, int what,
-		     const struct stat_query *q)
+static void emit_one(struct sampler *s, const struct percpu *pc, struct win_buf *buf,
+		     int what, const struct stat_query *q)
 {
 	struct smcp_result r;
-	struct emit_ctx c = { .api = &host_api, .s = s, .buf = buf };
+	struct emit_ctx c = { .api = &host_api, .s = s, .pc = pc, .buf = buf };
 	cJSON *root;
 
 	result_init(&r, RESULT_READ, "stats://fuzz", "application/json");
@@ -81,6 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct fstree tree;
 	static bool ready;
 	struct win_buf buf = { 0 };
+	struct percpu pc = { 0 };
 	struct sampler s;
 	struct stat_query q = { 0 };
 	uint8_t *filter = NULL;
@@ -101,13 +102,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		goto done;
 	(void)sampler_take(&s, t_ns);
 	fake.in_init = true;
-	if (stat_metrics_init(&fake, &host_api, &s))
+	if (stat_metrics_init(&fake, &host_api, &s) || percpu_init(&pc, s.cpu_slots, 1))
 		goto done;
 	fake.in_init = false;
 	while (++phases < MAX_PHASES && fstree_load(&tree, data, size)) {
 		/* 1 s steps, with a long gap now and then (a suspended machine) */
 		t_ns += (phases % 7 == 6 ? 30ull : 1ull) * 1000000000ull;
 		(void)sampler_take(&s, t_ns);
+		percpu_push(&pc, s.prev, s.newest);
 		stat_metrics_publish();
 		metrics_tick(t_ns);
 	}
@@ -126,16 +128,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		q.cpu_filter = filter;
 	}
 	for (int what = 0; what < 3; what++)
-		emit_one(&s, &buf, what, &q);
+		emit_one(&s, &pc, &buf, what, &q);
 	for (int w = 0; w < WIN_NR; w++) {
 		q.window = (enum window_id)w;
-		emit_one(&s, &buf, 3, &q);
-		emit_one(&s, &buf, 4, &q);
+		emit_one(&s, &pc, &buf, 3, &q);
+		emit_one(&s, &pc, &buf, 4, &q);
 	}
 	free(filter);
 done:
 	fake.in_init = false;
 	stat_metrics_fini();
+	percpu_fini(&pc);
 	metrics_store_fini();
 	win_buf_free(&buf);
 	sampler_fini(&s);

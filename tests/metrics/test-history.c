@@ -430,6 +430,24 @@ static void test_no_alloc(void)
 	CHECK_INT(err, 0);
 	CHECK_MSG(after.uordblks == before.uordblks && after.hblkhd == before.hblkhd,
 		  "heap in use %zu -> %zu", before.uordblks, after.uordblks);
+
+	/* an observed value goes to the first bucket whose bound is above it */
+	UNIT_CASE("observe buckets");
+	{
+		static const double obs[] = { -5, 0.99, 1, 1.5, 2, 1e300 };
+		static const uint64_t want[3] = { 2, 2, 2 };
+		int e2 = 0;
+		struct series *s;
+
+		lv[0] = "observed";
+		for (size_t i = 0; i < sizeof(obs) / sizeof(obs[0]); i++)
+			CHECK_INT(metrics_api_observe(&fake, mh, lv, obs[i]), 0);
+		s = metrics_series_get(metrics_metric_of(&fake, mh), lv, 0, &e2);
+		CHECK(s && !e2);
+		for (int b = 0; s && b < 3; b++)
+			CHECK_MSG(s->hcur[b] == want[b], "bucket %d: %llu, expected %llu", b,
+				  (unsigned long long)s->hcur[b], (unsigned long long)want[b]);
+	}
 	watch_store_fini();
 	metrics_store_fini();
 }
@@ -447,7 +465,7 @@ static void test_window(void)
 				      .labels = cl, .n_labels = 1, .bucket_bounds = bounds,
 				      .n_buckets = 3 };
 	struct smcp_host other = { .name = "other", .state = PLUGIN_LOADED, .in_init = true };
-	const char *lv[1] = { "0" }, *none[1] = { "9" };
+	const char *lv[1] = { "0" }, *none[1] = { "9" }, *gap[1] = { "1" };
 	uint64_t counts[3], two[2];
 	struct smcp_metric_window w = { .sz = sizeof(w) };
 	int mg, mc, mh;
@@ -465,6 +483,9 @@ static void test_window(void)
 
 		CHECK_INT(metrics_api_set(&fake, mg, lv, t), 0);
 		CHECK_INT(metrics_api_set(&fake, mc, lv, 10.0 * t), 0);
+		/* a gauge that goes quiet for a while: its steps turn to no data */
+		if (t < 50 || t >= 65)
+			CHECK_INT(metrics_api_set(&fake, mg, gap, t), 0);
 		CHECK_INT(metrics_api_hist(&fake, mh, lv, hc, 3, 1.0, SMCP_HIST_DELTA), 0);
 		tick();
 		if (t == 3) {
@@ -482,6 +503,15 @@ static void test_window(void)
 	CHECK_INT(metrics_api_window(&fake, mg, lv, 10000, &w), 0);
 	CHECK_MSG(w.value == 64.5 && w.min == 60 && w.max == 69, "gauge 10 s: %g %g %g", w.value,
 		  w.min, w.max);
+	/* steps without data are left out of the count, the mean and the extremes */
+	CHECK_INT(metrics_api_window(&fake, mg, gap, 10000, &w), 0);
+	CHECK_MSG(w.steps == 5 && w.value == 67 && w.min == 65 && w.max == 69,
+		  "gauge with a gap: %u steps, %g %g %g", w.steps, w.value, w.min, w.max);
+	CHECK_INT(metrics_api_window(&fake, mg, gap, 20000, &w), 0);
+	CHECK_MSG(w.steps == 10 && w.value == (49 * 5 + 65 + 66 + 67 + 68 + 69) / 10.0 &&
+			  w.min == 49 && w.max == 69,
+		  "gauge before and after a gap: %u steps, %g %g %g", w.steps, w.value, w.min,
+		  w.max);
 	/* longer than the fine tier: what it holds */
 	CHECK_INT(metrics_api_window(&fake, mc, lv, 3600000, &w), 0);
 	CHECK_MSG(w.steps == 60 && w.value == 600, "clipped: %u steps", w.steps);

@@ -188,6 +188,7 @@ static void cmd_status(void)
 
 	cJSON_AddBoolToObject(o, "degraded", host.degraded);
 	cJSON_AddStringToObject(o, "reason", host.reason);
+	cJSON_AddNumberToObject(o, "window_reads", (double)mock_window_reads);
 	emit(o);
 }
 

@@ -96,5 +96,7 @@ int m_metric_collect(struct smcp_host *h, smcp_collect_fn cb, void *data);
 int m_metric_window(struct smcp_host *h, int id, const char *const *lv, uint64_t window_ms,
 		    struct smcp_metric_window *w);
 void mock_metrics_free(void);
+/* Series windows read so far (metric_window), for tests of a read's cost. */
+extern uint64_t mock_window_reads;
 
 #endif

@@ -45,6 +45,7 @@ static struct {
 } collectors[MOCK_COLLECTORS];
 static int n_collectors;
 static uint64_t t0_ns, next_step; /* the step being filled */
+uint64_t mock_window_reads;
 
 int m_metric_register(struct smcp_host *h, const struct smcp_metric_desc *d)
 {
@@ -261,6 +262,7 @@ int m_metric_window(struct smcp_host *h, int id, const char *const *lv, uint64_t
 
 	if (!w || w->sz < sizeof(*w))
 		return -EINVAL;
+	mock_window_reads++;
 	s = find(id, lv, false, &err);
 	if (!s)
 		return err;

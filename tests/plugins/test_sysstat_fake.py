@@ -73,7 +73,21 @@ try:
         for _ in range(55):  # t=7..61: 60 s of phase A
             k.tick(RATES)
             m.advance(1000)
+        n0 = m.cmd("status")["window_reads"]
         cpu = m.read("stats://system/cpu")
+        n1 = m.cmd("status")["window_reads"]
+        m.read("stats://system/cpu")
+        m.read("stats://system/memory")
+        n2 = m.cmd("status")["window_reads"]
+        m.read("stats://system/network")
+        n3 = m.cmd("status")["window_reads"]
+        # the core's history is read once per window and step, per series of
+        # the machine (20), never per CPU: 3 windows, the since-start run-queue
+        # means and the sampling state; then only what was not read yet
+        ck.check(n1 - n0 <= 64,
+                 "first read of a step: %d series windows read (at most 64)" % (n1 - n0))
+        ck.eq(n2 - n1, 0, "reads again in the step: series windows read")
+        ck.eq(n3 - n2, 48, "then the network: only the 2 interfaces' 8 series, 3 windows")
         w60 = win(cpu, "60s")
         ck.eq((w60["complete"], w60["covered_s"]), (True, 60), "60 s in: 60s window complete")
         want = {"busy_pct": 30, "user_pct": 17.5, "nice_pct": 2.5, "system_pct": 5,
@@ -137,6 +151,14 @@ try:
         ck.eq(r["window"]["window"], "60s", "tool names its window")
         ck.eq([c["cpu"] for c in r["cpus"]], [0, 2], "tool cpus filter")
         approx("tool cpu0 over 60 s", r["cpus"][0]["busy_pct"], (50 * 80) / 60)
+        approx("tool cpu2 over 60 s", r["cpus"][1]["busy_pct"], 20)
+        for name in ("1s", "10s"):  # phase B: cpu0 idle for the last 10 s
+            r = m.call_json("get_system_stats", {"kind": "cpu", "window": name})
+            ck.eq([c["busy_pct"] for c in r["cpus"]], [0, 20, 20, 0],
+                  "tool per-CPU busy over %s" % name)
+            ck.eq(r["cpus"][1]["iowait_pct"], 30, "tool cpu1 iowait over %s" % name)
+        r = m.call_json("get_system_stats", {"kind": "cpu", "window": "since_start"})
+        approx("tool cpu0 since start", r["cpus"][0]["busy_pct"], 60 * 80 / 70)
         r = m.call("get_system_stats", {"window": "5m"})
         ck.check(r["isError"] and "1s, 10s, 60s, since_start" in r["content"][0]["text"],
                  "bad window lists the valid ones")
@@ -160,7 +182,11 @@ try:
         for _ in range(10):
             k.tick(big)
             m.advance(1000)
+        n0 = m.cmd("status")["window_reads"]
         cpu = m.read("stats://system/cpu")
+        n1 = m.cmd("status")["window_reads"]
+        ck.check(n1 - n0 <= 64,
+                 "256 CPUs: a read costs what it costs on 4 (%d series windows)" % (n1 - n0))
         pc = cpu["per_cpu"]
         ck.eq(pc.get("summarised"), True, "256 CPUs: per-CPU summarised")
         ck.eq([r["cpu"] for r in pc["busiest"]][:3], [99, 199, 98], "256 CPUs: busiest first")

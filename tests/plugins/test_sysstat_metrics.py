@@ -186,6 +186,27 @@ try:
             ck.check(name in ctx, "breach context has %s: %s" % (name, ctx))
         ck.check("EEVDF" in str(ctx.get("scheduler_info")),
                  "context names EEVDF: %s" % ctx.get("scheduler_info"))
+
+    # 256 CPUs: the per-CPU split by mode stays out of the core's history
+    # (8 series per CPU would take about 43 MiB of the 64 MiB budget)
+    big = os.path.join(tmp, "big")
+    k = FakeKernel(big, 256)
+    rates = {"cpu": lambda c: [c % 100, 0, 0, 100 - c % 100, 0, 0, 0, 0]}
+    k.tick(rates)
+    with T.Daemon(args=["--enable", "sysstat", "--fs-root", big],
+                  plugin_dir_=T.plugin_dir([plugin_so("sysstat")])) as d:
+        for _ in range(30):  # the counters move, so every per-CPU series exists
+            time.sleep(0.1)
+            k.tick(rates)
+        cat = call(d, "query_history")
+        names = {m["name"]: m["series"] for m in cat["metrics"]}
+        store = cat["store"]
+        ck.check("cpu_seconds_per_cpu_total" not in names, "256 CPUs: no per-CPU x mode series")
+        ck.eq(names.get("cpu_busy_per_cpu_pct"), 256, "256 CPUs: one busy series per CPU")
+        ck.check(store["series"] < 300 and store["bytes_used"] < 8 << 20,
+                 "256 CPUs: %d series, %.1f MiB of history (under 300 and 8 MiB)" %
+                 (store["series"], store["bytes_used"] / 2**20))
+        ck.eq(store["series_refused"], 0, "256 CPUs: no series refused")
 finally:
     if player:
         player.stop.set()

@@ -368,7 +368,7 @@ int cli_list_plugins(bool json)
 		if (json_writer_init(&j))
 			return 1;
 		status_write_plugins(&host_api, &j);
-		text = cJSON_Print(j.root);
+		text = json_writer_pretty(&j);
 		if (text)
 			puts(text);
 		free(text);

@@ -19,8 +19,20 @@
 
 struct event {
 	uint64_t seq;
-	char *text; /* the serialized event object */
+	char *text; /* the event object as written, kept as text */
+	uint32_t len;
 	char type[48];
+};
+
+/*
+ * One event being written: the text goes straight into storage (an event
+ * is bounded), and is copied once, to its exact size, into the ring. One
+ * spare writer is kept, so publishing allocates only the text it keeps.
+ */
+struct ev_writer {
+	struct smcp_json j; /* first: the plugin holds &j */
+	char type[48];
+	char storage[EVENT_MAX_BYTES + 1];
 };
 
 static struct {
@@ -33,6 +45,7 @@ static struct {
 	uint64_t refused;  /* events refused (too large, bad type) */
 	bool dirty;        /* published since the last notification */
 	int notify_timer;
+	struct ev_writer *spare;
 } ev;
 
 static struct event *slot(uint64_t seq)
@@ -47,20 +60,23 @@ static uint64_t oldest_seq(void)
 
 struct smcp_json *events_begin(struct smcp_host *h, const char *type)
 {
-	struct smcp_json *j;
+	struct ev_writer *w;
 
 	if (!h || !type || !*type || strlen(type) >= sizeof(ev.ring[0].type) || !ev.ring) {
 		ev.refused++;
 		return NULL;
 	}
-	j = malloc(sizeof(*j));
-	if (!j || json_writer_init(j)) {
-		free(j);
+	w = ev.spare ? ev.spare : malloc(sizeof(*w));
+	ev.spare = NULL;
+	if (!w)
 		return NULL;
-	}
-	cJSON_AddStringToObject(j->root, "type", type);
-	cJSON_AddStringToObject(j->root, "source", h->name);
-	return j;
+	/* past the limit the event is refused, not cut */
+	jbuf_init_on(&w->j.own, w->storage, sizeof(w->storage), EVENT_MAX_BYTES);
+	(void)json_writer_open(&w->j, &w->j.own);
+	snprintf(w->type, sizeof(w->type), "%s", type);
+	(void)api_json_string(&w->j, "type", type);
+	(void)api_json_string(&w->j, "source", h->name);
+	return &w->j;
 }
 
 static void notify_tick(void *data)
@@ -74,10 +90,11 @@ static void notify_tick(void *data)
 
 int events_commit(struct smcp_host *h, struct smcp_json *j)
 {
+	struct ev_writer *w = (struct ev_writer *)j;
 	struct timespec ts;
 	struct event *e;
-	cJSON *type;
 	char *text;
+	size_t len = 0;
 	int err = 0;
 
 	if (!j)
@@ -89,18 +106,20 @@ int events_commit(struct smcp_host *h, struct smcp_json *j)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	if (!ev.next_seq)
 		ev.next_seq = 1;
-	cJSON_AddNumberToObject(j->root, "seq", (double)ev.next_seq);
-	cJSON_AddNumberToObject(j->root, "unix_ms",
-				(double)ts.tv_sec * 1000.0 + (double)(ts.tv_nsec / 1000000));
-	text = cJSON_PrintUnformatted(j->root);
-	if (!text) {
-		err = -ENOMEM;
+	(void)api_json_uint(j, "seq", ev.next_seq);
+	(void)api_json_uint(j, "unix_ms",
+			    (uint64_t)ts.tv_sec * 1000 + (uint64_t)(ts.tv_nsec / 1000000));
+	err = json_writer_close(j);
+	if (err)
 		goto out;
-	}
-	if (strlen(text) > EVENT_MAX_BYTES) {
-		free(text);
+	if (jbuf_over(&j->own)) {
 		ev.refused++;
 		err = -E2BIG;
+		goto out;
+	}
+	text = jbuf_take(&j->own, &len);
+	if (!text) {
+		err = -ENOMEM;
 		goto out;
 	}
 	e = slot(ev.next_seq);
@@ -108,9 +127,9 @@ int events_commit(struct smcp_host *h, struct smcp_json *j)
 		ev.evicted++;
 	free(e->text);
 	e->text = text;
+	e->len = (uint32_t)len;
 	e->seq = ev.next_seq++;
-	type = cJSON_GetObjectItemCaseSensitive(j->root, "type");
-	snprintf(e->type, sizeof(e->type), "%s", type->valuestring);
+	memcpy(e->type, w->type, sizeof(e->type));
 	ev.dirty = true;
 	/* coalesce: at most one updated notification per interval */
 	if (!ev.notify_timer) {
@@ -120,7 +139,10 @@ int events_commit(struct smcp_host *h, struct smcp_json *j)
 	}
 out:
 	json_writer_release(j);
-	free(j);
+	if (!ev.spare)
+		ev.spare = w;
+	else
+		free(w);
 	return err;
 }
 
@@ -150,7 +172,7 @@ static uint64_t write_events(struct smcp_json *j, uint64_t from, uint32_t limit,
 			*ret_more = true;
 			break;
 		}
-		api->json_raw(j, NULL, e->text);
+		json_put_trusted(j, NULL, e->text, e->len);
 		n++;
 	}
 	api->json_end(j);
@@ -280,6 +302,8 @@ void events_fini(void)
 			free(ev.ring[i].text);
 	free(ev.ring);
 	ev.ring = NULL;
+	free(ev.spare);
+	ev.spare = NULL;
 	ev.next_seq = 0;
 	ev.notify_timer = 0;
 }

@@ -443,6 +443,7 @@ static int scalar_window(const struct metric *m, const struct series *s, uint64_
 	const struct history_geom *g = &metrics_view()->geom;
 	uint64_t to = s->h.last < metrics_view()->last_step ? s->h.last : metrics_view()->last_step;
 	double sum = 0, min = INFINITY, max = -INFINITY;
+	uint64_t first = 0, last = 0;
 	uint32_t n = 0;
 
 	for (uint64_t idx = from; idx <= to; idx++) {
@@ -453,9 +454,16 @@ static int scalar_window(const struct metric *m, const struct series *s, uint64_
 		sum += v;
 		min = v < min ? v : min;
 		max = v > max ? v : max;
+		first = n ? first : idx;
+		last = idx;
 		n++;
 	}
-	w->steps = n;
+	/* A counter's span, not its count: a step the loop did not close
+	 * (starved for more than a step on a loaded machine) holds no value,
+	 * and the next close carries its increase, so "per second" divides
+	 * by the time the increase covers, gaps inside included. A gauge's
+	 * mean is over the steps that hold a value. */
+	w->steps = m->type == SMCP_METRIC_COUNTER && n ? (uint32_t)(last - first + 1) : n;
 	if (!n)
 		return 0;
 	w->value = m->type == SMCP_METRIC_GAUGE ? sum / n : sum;

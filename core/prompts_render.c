@@ -12,12 +12,12 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "host.h"
+#include "jsonw.h"
 #include "loader.h"
 #include "log.h"
 #include "privs.h"
@@ -31,49 +31,6 @@
  * plugins add, a prompt stays well within what a client takes in. */
 #define PROMPT_STEPS_MAX_BYTES 24576
 
-/* Text under construction. Errors are sticky (-ENOMEM). */
-struct pb {
-	char *buf;
-	size_t len, cap;
-	int err;
-};
-
-static void pb_put(struct pb *b, const char *s, size_t n)
-{
-	if (b->err)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		char *nb;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		nb = realloc(b->buf, cap);
-		if (!nb) {
-			b->err = -ENOMEM;
-			return;
-		}
-		b->buf = nb;
-		b->cap = cap;
-	}
-	memcpy(b->buf + b->len, s, n);
-	b->len += n;
-	b->buf[b->len] = '\0';
-}
-
-__attribute__((format(printf, 2, 3))) static void pb_add(struct pb *b, const char *fmt, ...)
-{
-	char tmp[1024];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		pb_put(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-}
-
 /* ---------------------------------------------------------- arguments */
 
 /*
@@ -81,7 +38,7 @@ __attribute__((format(printf, 2, 3))) static void pb_add(struct pb *b, const cha
  * -ENOENT when a placeholder's argument is not set (out is then partial:
  * the caller drops it).
  */
-static int expand(const char *text, const cJSON *args, struct pb *out)
+static int expand(const char *text, const cJSON *args, struct jbuf *out)
 {
 	const char *p = text;
 
@@ -92,7 +49,7 @@ static int expand(const char *text, const cJSON *args, struct pb *out)
 		size_t n;
 
 		if (!d) {
-			pb_put(out, p, strlen(p));
+			jbuf_put(out, p, strlen(p));
 			break;
 		}
 		for (end = d + 2; (*end >= 'a' && *end <= 'z') || *end == '_'; end++)
@@ -100,18 +57,18 @@ static int expand(const char *text, const cJSON *args, struct pb *out)
 		n = (size_t)(end - d - 2);
 		if (*end != '}' || n == 0 || n >= sizeof(name)) {
 			/* not a placeholder: keep "${" and go on after it */
-			pb_put(out, p, (size_t)(d - p) + 2);
+			jbuf_put(out, p, (size_t)(d - p) + 2);
 			p = d + 2;
 			continue;
 		}
-		pb_put(out, p, (size_t)(d - p));
+		jbuf_put(out, p, (size_t)(d - p));
 		memcpy(name, d + 2, n);
 		name[n] = '\0';
 		v = cJSON_GetObjectItemCaseSensitive(args, name);
 		if (cJSON_IsString(v))
-			pb_put(out, v->valuestring, strlen(v->valuestring));
+			jbuf_put(out, v->valuestring, strlen(v->valuestring));
 		else if (cJSON_IsNumber(v))
-			pb_add(out, "%.15g", v->valuedouble);
+			jbuf_printf(out, "%.15g", v->valuedouble);
 		else
 			return -ENOENT;
 		p = end + 1;
@@ -225,7 +182,7 @@ struct render {
 	struct missing missing[MAX_MISSING];
 	size_t n_missing;
 	/* first pass: the steps of each topic row (NULL: the row is off) */
-	struct pb *rows;
+	struct jbuf *rows;
 	size_t *n_steps;
 	size_t bytes, cut; /* of the steps gathered; steps left out past the limit */
 	unsigned step;     /* number of the last step written */
@@ -273,7 +230,7 @@ static bool loaded(const struct smcp_host *h)
  * found but not loaded, with the loader's reason. The names are the
  * loader's, never written here.
  */
-static void write_missing(struct pb *b, const struct render *r)
+static void write_missing(struct jbuf *b, const struct render *r)
 {
 	struct smcp_host *const *all;
 	size_t n, lines = 0, more = 0;
@@ -283,12 +240,12 @@ static void write_missing(struct pb *b, const struct render *r)
 	for (size_t i = 0; i < n; i++)
 		more += !loaded(all[i]);
 	if (r->cut)
-		pb_add(b, "\n\n(%zu more steps that plugins offer were left out to keep this "
-			  "prompt short.)", r->cut);
+		jbuf_printf(b, "\n\n(%zu more steps that plugins offer were left out to keep "
+			    "this prompt short.)", r->cut);
 	if (!r->n_missing && !more)
 		return;
-	pb_add(b, "\n\nNot available in this schedmcp right now (leave it out and say so in your "
-		  "answer; schedmcp://plugins has the details):");
+	jbuf_puts(b, "\n\nNot available in this schedmcp right now (leave it out and say so in "
+		     "your answer; schedmcp://plugins has the details):");
 	for (size_t i = 0; i < r->n_missing; i++) {
 		const struct smcp_host *o = r->missing[i].owner;
 
@@ -300,7 +257,7 @@ static void write_missing(struct pb *b, const struct render *r)
 			snprintf(line, sizeof(line), "%s: not offered by this schedmcp right now",
 				 r->missing[i].what);
 		scrub(line);
-		pb_add(b, "\n- %s", line);
+		jbuf_printf(b, "\n- %s", line);
 	}
 	for (size_t i = 0; i < n; i++) {
 		const struct smcp_host *h = all[i];
@@ -315,10 +272,10 @@ static void write_missing(struct pb *b, const struct render *r)
 			 plugin_state_name(h->state), h->reason ? " (" : "",
 			 h->reason ? h->reason : "", h->reason ? ")" : "");
 		scrub(line);
-		pb_add(b, "\n- %s", line);
+		jbuf_printf(b, "\n- %s", line);
 	}
 	if (more)
-		pb_add(b, "\n- and %zu more plugins that are not loaded", more);
+		jbuf_printf(b, "\n- and %zu more plugins that are not loaded", more);
 }
 
 /* -------------------------------------------------------------- pass 1 */
@@ -329,7 +286,7 @@ static void write_missing(struct pb *b, const struct render *r)
  * is used as it wrote it, with this plugin's capabilities while it runs; a
  * static text gets its placeholders filled.
  */
-static int step_text(const struct reg_step *s, const cJSON *args, struct pb *out)
+static int step_text(const struct reg_step *s, const cJSON *args, struct jbuf *out)
 {
 	struct smcp_args a = { .obj = (cJSON *)args };
 	char buf[SMCP_STEP_TEXT_MAX];
@@ -342,9 +299,7 @@ static int step_text(const struct reg_step *s, const cJSON *args, struct pb *out
 		if (!err)
 			return out->len > before;
 		/* a placeholder without its argument: not for this prompt */
-		out->len = before;
-		if (out->buf)
-			out->buf[before] = '\0';
+		jbuf_truncate(out, before);
 		return err == -ENOENT ? 0 : err;
 	}
 	buf[0] = '\0';
@@ -360,12 +315,12 @@ static int step_text(const struct reg_step *s, const cJSON *args, struct pb *out
 		return -ENOSPC;
 	}
 	buf[sizeof(buf) - 1] = '\0';
-	pb_put(out, buf, strlen(buf));
+	jbuf_put(out, buf, strlen(buf));
 	return out->err ? out->err : out->len > before;
 }
 
 /* The steps of one topic row, each NUL-separated in out; how many. */
-static size_t gather(struct render *r, const struct row *row, struct pb *out)
+static size_t gather(struct render *r, const struct row *row, struct jbuf *out)
 {
 	const struct reg_step *s[TOPIC_MAX_STEPS];
 	struct missing miss[MAX_MISSING];
@@ -398,7 +353,7 @@ static size_t gather(struct render *r, const struct row *row, struct pb *out)
 				out->err = ret;
 			add_missing(miss, &n_miss, s[i]->missing, s[i]->owner);
 		} else if (ret > 0) {
-			pb_put(out, "", 1); /* the NUL between steps */
+			jbuf_put(out, "", 1); /* the NUL between steps */
 			shown++;
 		}
 	}
@@ -432,7 +387,7 @@ static bool topics_shown(const struct render *r, const struct flow *f, const cha
 
 /* -------------------------------------------------------------- pass 2 */
 
-static void write_row(struct pb *b, struct render *r, const struct flow *f, size_t i)
+static void write_row(struct jbuf *b, struct render *r, const struct flow *f, size_t i)
 {
 	const struct row *row = &f->rows[i];
 	const char *p;
@@ -444,29 +399,31 @@ static void write_row(struct pb *b, struct render *r, const struct flow *f, size
 		    (row->without && topics_shown(r, f, row->without)) || !needs_met(row->needs)) {
 			return;
 		} else {
-			struct pb t = { 0 };
+			struct jbuf t;
 
+			jbuf_init(&t, JBUF_NO_LIMIT);
 			if (expand(row->s, r->args, &t) == 0) {
 				if (row->kind == ROW_STEP)
-					pb_add(b, "\n%u. ", ++r->step);
-				pb_put(b, t.buf ? t.buf : "", t.len);
+					jbuf_printf(b, "\n%u. ", ++r->step);
+				if (t.len)
+					jbuf_put(b, t.p, t.len);
 			} else if (t.err) {
 				b->err = t.err;
 			}
-			free(t.buf);
+			jbuf_free(&t);
 		}
 		return;
 	case ROW_TOPIC:
 	case ROW_NOTE:
-		p = r->rows[i].buf;
+		p = r->rows[i].p;
 		for (size_t k = 0; k < r->n_steps[i]; k++) {
 			size_t len = strlen(p);
 
 			if (row->kind == ROW_TOPIC)
-				pb_add(b, "\n%u. ", ++r->step);
-			pb_put(b, p, len);
+				jbuf_printf(b, "\n%u. ", ++r->step);
+			jbuf_put(b, p, len);
 			if (row->kind == ROW_NOTE)
-				pb_put(b, "\n\n", 2);
+				jbuf_put(b, "\n\n", 2);
 			p += len + 1;
 		}
 		return;
@@ -477,17 +434,20 @@ int prompts_render(enum prompt_id id, const cJSON *args, char **ret_text)
 {
 	const struct flow *f = prompts_flow(id);
 	struct render r = { .args = args };
-	struct pb b = { 0 };
+	struct jbuf b;
 	int err = 0;
 
 	if (!f)
 		return -EINVAL;
+	jbuf_init(&b, JBUF_NO_LIMIT);
 	r.rows = calloc(f->n_rows, sizeof(*r.rows));
 	r.n_steps = calloc(f->n_rows, sizeof(*r.n_steps));
 	if (!r.rows || !r.n_steps) {
 		err = -ENOMEM;
 		goto out;
 	}
+	for (size_t i = 0; i < f->n_rows; i++)
+		jbuf_init(&r.rows[i], JBUF_NO_LIMIT);
 	for (size_t i = 0; i < f->n_rows; i++) {
 		const struct row *row = &f->rows[i];
 
@@ -504,15 +464,14 @@ int prompts_render(enum prompt_id id, const cJSON *args, char **ret_text)
 	write_missing(&b, &r);
 	err = b.err;
 	if (!err) {
-		*ret_text = b.buf ? b.buf : strdup("");
-		b.buf = NULL;
+		*ret_text = b.len ? jbuf_take(&b, NULL) : strdup("");
 		err = *ret_text ? 0 : -ENOMEM;
 	}
 out:
 	for (size_t i = 0; r.rows && i < f->n_rows; i++)
-		free(r.rows[i].buf);
+		jbuf_free(&r.rows[i]);
 	free(r.rows);
 	free(r.n_steps);
-	free(b.buf);
+	jbuf_free(&b);
 	return err;
 }

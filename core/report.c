@@ -82,10 +82,12 @@ static cJSON *read_resource(struct reg_resource *r, char *err, size_t err_len)
 	}
 	out = result_take_json(&rc.call.result);
 	if (!out) {
-		const cJSON *first = cJSON_GetArrayItem(rc.call.result.content, 0);
+		cJSON *items = result_take_items(&rc.call.result);
+		const cJSON *first = cJSON_GetArrayItem(items, 0);
 		const cJSON *text = cJSON_GetObjectItemCaseSensitive(first, "text");
 
 		out = cJSON_CreateString(cJSON_IsString(text) ? text->valuestring : "");
+		cJSON_Delete(items);
 	}
 out:
 	result_release(&rc.call.result);

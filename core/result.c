@@ -15,19 +15,19 @@
 void result_init(struct smcp_result *r, enum result_kind kind, const char *uri,
 		 const char *mime_type)
 {
-	*r = (struct smcp_result){ .kind = kind };
-	r->content = cJSON_CreateArray();
+	*r = (struct smcp_result){ .kind = kind, .limit = JBUF_NO_LIMIT };
+	jbuf_init(&r->items, JBUF_NO_LIMIT);
 	if (uri)
 		r->uri = strdup(uri);
 	if (mime_type)
 		r->mime_type = strdup(mime_type);
-	if (!r->content || (uri && !r->uri) || (mime_type && !r->mime_type))
+	if ((uri && !r->uri) || (mime_type && !r->mime_type))
 		r->err = -ENOMEM;
 }
 
 void result_release(struct smcp_result *r)
 {
-	cJSON_Delete(r->content);
+	jbuf_free(&r->items);
 	json_writer_release(&r->json);
 	free(r->uri);
 	free(r->mime_type);
@@ -36,27 +36,73 @@ void result_release(struct smcp_result *r)
 	*r = (struct smcp_result){ 0 };
 }
 
+void result_set_limit(struct smcp_result *r, size_t limit)
+{
+	r->limit = limit;
+	r->items.limit = limit;
+}
+
+void result_json_into(struct smcp_result *r, struct jbuf *out)
+{
+	r->json_out = out;
+}
+
 int result_status(const struct smcp_result *r)
 {
 	if (r->err)
 		return r->err;
+	if (r->items.err)
+		return r->items.err;
 	if (r->has_json && r->json.err)
 		return r->json.err;
-	if (r->has_json && r->json.depth != 1)
+	if (r->has_json && r->json.depth > 1)
 		return -EINVAL; /* an object or array left open */
 	return 0;
+}
+
+void result_json_end(struct smcp_result *r)
+{
+	if (r->has_json && r->json.depth == 1)
+		(void)json_writer_close(&r->json);
+}
+
+const struct jbuf *result_json_text(struct smcp_result *r)
+{
+	if (!r->has_json)
+		return NULL;
+	result_json_end(r);
+	return r->json.out;
+}
+
+static cJSON *parse_buf(const struct jbuf *b)
+{
+	return b->p && !b->err && !jbuf_over(b) ? cJSON_ParseWithLength(b->p, b->len) : NULL;
 }
 
 cJSON *result_take_json(struct smcp_result *r)
 {
 	cJSON *root;
 
-	if (!r->has_json)
+	if (!r->has_json || r->json.out != &r->json.own)
 		return NULL;
-	root = r->json.root;
-	r->json.root = NULL;
+	root = json_writer_parse(&r->json);
+	json_writer_release(&r->json);
 	r->has_json = false;
 	return root;
+}
+
+cJSON *result_take_items(struct smcp_result *r)
+{
+	struct jbuf b;
+	cJSON *arr;
+
+	jbuf_init(&b, JBUF_NO_LIMIT);
+	jbuf_put(&b, "[", 1);
+	jbuf_put(&b, r->items.p, r->items.len);
+	jbuf_put(&b, "]", 1);
+	arr = parse_buf(&b);
+	jbuf_free(&b);
+	return arr ? arr : cJSON_CreateArray();
 }
 
 cJSON *json_string_node(const char *s)
@@ -72,94 +118,82 @@ cJSON *json_string_node(const char *s)
 	return n;
 }
 
-/* Append one content item, wrapping it as a message for prompts. */
-static int add_item(struct smcp_result *r, cJSON *item)
+/* ----------------------------------------------------------- content items */
+
+/*
+ * Start one content item in r->items: the comma before it, and for prompts
+ * the message it is wrapped in. NULL (and nothing written) when the result
+ * already failed.
+ */
+static struct jbuf *item_begin(struct smcp_result *r)
 {
-	if (!item) {
-		r->err = r->err ? r->err : -ENOMEM;
-		return -ENOMEM;
-	}
-	if (r->err) {
-		cJSON_Delete(item);
-		return r->err;
-	}
-	if (r->kind == RESULT_PROMPT) {
-		cJSON *msg = cJSON_CreateObject();
+	struct jbuf *b = &r->items;
 
-		if (!msg) {
-			cJSON_Delete(item);
-			return r->err = -ENOMEM;
-		}
-		cJSON_AddStringToObject(msg, "role", r->role == SMCP_ROLE_ASSISTANT ? "assistant" : "user");
-		cJSON_AddItemToObject(msg, "content", item);
-		item = msg;
-	}
-	cJSON_AddItemToArray(r->content, item);
-	return 0;
-}
-
-static cJSON *typed(const char *type)
-{
-	cJSON *o = cJSON_CreateObject();
-
-	if (o && !cJSON_AddStringToObject(o, "type", type)) {
-		cJSON_Delete(o);
+	if (r->err)
 		return NULL;
+	if (r->n_items)
+		jbuf_put(b, ",", 1);
+	if (r->kind == RESULT_PROMPT) {
+		jbuf_puts(b, r->role == SMCP_ROLE_ASSISTANT ? "{\"role\":\"assistant\",\"content\":"
+							    : "{\"role\":\"user\",\"content\":");
 	}
-	return o;
+	return b;
 }
 
-static bool add_str(cJSON *o, const char *key, const char *val)
+static int item_end(struct smcp_result *r)
 {
-	cJSON *s;
+	struct jbuf *b = &r->items;
 
+	if (r->kind == RESULT_PROMPT)
+		jbuf_put(b, "}", 1);
+	r->n_items++;
+	if (b->err)
+		r->err = b->err;
+	return r->err;
+}
+
+/* ,"key":"val" (nothing when val is NULL); first: no comma. */
+static void item_str(struct jbuf *b, const char *key, const char *val, bool first)
+{
 	if (!val)
-		return true;
-	s = json_string_node(val);
-	if (!s)
-		return false;
-	cJSON_AddItemToObject(o, key, s);
-	return true;
+		return;
+	if (!first)
+		jbuf_put(b, ",", 1);
+	jbuf_strz(b, key);
+	jbuf_put(b, ":", 1);
+	jbuf_strz(b, val);
 }
 
-static bool add_b64(cJSON *o, const char *key, const void *data, size_t len)
+static void item_b64(struct jbuf *b, const char *key, const void *data, size_t len)
 {
-	char *b = base64_encode(data, len);
-	cJSON *s;
-
-	if (!b)
-		return false;
-	s = cJSON_CreateString(b);
-	free(b);
-	if (!s)
-		return false;
-	cJSON_AddItemToObject(o, key, s);
-	return true;
+	jbuf_put(b, ",", 1);
+	jbuf_strz(b, key);
+	jbuf_put(b, ":", 1);
+	jbuf_base64(b, data, len);
 }
 
 int api_result_text(struct smcp_result *r, const char *text)
 {
-	cJSON *item;
+	struct jbuf *b;
 
 	if (!r || !text)
 		return -EINVAL;
 	if (strlen(text) > MAX_ITEM_BYTES)
 		return -E2BIG;
+	b = item_begin(r);
+	if (!b)
+		return r->err;
 	if (r->kind == RESULT_READ) {
-		item = cJSON_CreateObject();
-		if (item && !(add_str(item, "uri", r->uri) && add_str(item, "mimeType", r->mime_type) &&
-			      add_str(item, "text", text))) {
-			cJSON_Delete(item);
-			item = NULL;
-		}
+		jbuf_put(b, "{", 1);
+		item_str(b, "uri", r->uri, true);
+		item_str(b, "mimeType", r->mime_type, !r->uri);
+		item_str(b, "text", text, !r->uri && !r->mime_type);
 	} else {
-		item = typed("text");
-		if (item && !add_str(item, "text", text)) {
-			cJSON_Delete(item);
-			item = NULL;
-		}
+		jbuf_puts(b, "{\"type\":\"text\"");
+		item_str(b, "text", text, false);
 	}
-	return add_item(r, item);
+	jbuf_put(b, "}", 1);
+	return item_end(r);
 }
 
 __attribute__((format(printf, 2, 0))) static int vtextf(struct smcp_result *r, const char *fmt,
@@ -215,11 +249,15 @@ int api_result_error(struct smcp_result *r, const char *fmt, ...)
 
 struct smcp_json *api_result_json(struct smcp_result *r)
 {
+	int err;
+
 	if (!r)
 		return NULL;
 	if (r->has_json)
 		return &r->json;
-	if (json_writer_init(&r->json)) {
+	jbuf_init(&r->json.own, r->limit);
+	err = json_writer_open(&r->json, r->json_out ? r->json_out : &r->json.own);
+	if (err) {
 		r->err = -ENOMEM;
 		return NULL;
 	}
@@ -230,27 +268,27 @@ struct smcp_json *api_result_json(struct smcp_result *r)
 static int add_binary(struct smcp_result *r, const char *type, const char *mime, const void *data,
 		      size_t len)
 {
-	cJSON *item;
+	struct jbuf *b;
 
 	if (!r || !mime || (!data && len))
 		return -EINVAL;
 	if (len > MAX_ITEM_BYTES)
 		return -E2BIG;
+	b = item_begin(r);
+	if (!b)
+		return r->err;
+	jbuf_put(b, "{", 1);
 	if (r->kind == RESULT_READ) {
-		item = cJSON_CreateObject();
-		if (item && !(add_str(item, "uri", r->uri) && add_str(item, "mimeType", mime) &&
-			      add_b64(item, "blob", data, len))) {
-			cJSON_Delete(item);
-			item = NULL;
-		}
-		return add_item(r, item);
+		item_str(b, "uri", r->uri, true);
+		item_str(b, "mimeType", mime, !r->uri);
+		item_b64(b, "blob", data, len);
+	} else {
+		item_str(b, "type", type, true);
+		item_b64(b, "data", data, len);
+		item_str(b, "mimeType", mime, false);
 	}
-	item = typed(type);
-	if (item && !(add_b64(item, "data", data, len) && add_str(item, "mimeType", mime))) {
-		cJSON_Delete(item);
-		item = NULL;
-	}
-	return add_item(r, item);
+	jbuf_put(b, "}", 1);
+	return item_end(r);
 }
 
 int api_result_blob(struct smcp_result *r, const char *mime, const void *data, size_t len)
@@ -273,40 +311,43 @@ int api_result_audio(struct smcp_result *r, const char *mime, const void *data, 
 int api_result_resource_link(struct smcp_result *r, const char *uri, const char *name,
 			     const char *description, const char *mime)
 {
-	cJSON *item;
+	struct jbuf *b;
 
 	if (!r || !uri || !name || r->kind == RESULT_READ)
 		return -EINVAL;
-	item = typed("resource_link");
-	if (item && !(add_str(item, "uri", uri) && add_str(item, "name", name) &&
-		      add_str(item, "description", description) && add_str(item, "mimeType", mime))) {
-		cJSON_Delete(item);
-		item = NULL;
-	}
-	return add_item(r, item);
+	b = item_begin(r);
+	if (!b)
+		return r->err;
+	jbuf_puts(b, "{\"type\":\"resource_link\"");
+	item_str(b, "uri", uri, false);
+	item_str(b, "name", name, false);
+	item_str(b, "description", description, false);
+	item_str(b, "mimeType", mime, false);
+	jbuf_put(b, "}", 1);
+	return item_end(r);
 }
 
 static int add_embedded(struct smcp_result *r, const char *uri, const char *mime, const char *text,
 			const void *data, size_t len)
 {
-	cJSON *item, *res;
-	bool ok;
+	struct jbuf *b;
 
 	if (!r || !uri || r->kind == RESULT_READ)
 		return -EINVAL;
 	if ((text && strlen(text) > MAX_ITEM_BYTES) || len > MAX_ITEM_BYTES)
 		return -E2BIG;
-	item = typed("resource");
-	res = cJSON_CreateObject();
-	ok = item && res && add_str(res, "uri", uri) && add_str(res, "mimeType", mime) &&
-	     (text ? add_str(res, "text", text) : add_b64(res, "blob", data, len));
-	if (!ok) {
-		cJSON_Delete(item);
-		cJSON_Delete(res);
-		return add_item(r, NULL);
-	}
-	cJSON_AddItemToObject(item, "resource", res);
-	return add_item(r, item);
+	b = item_begin(r);
+	if (!b)
+		return r->err;
+	jbuf_puts(b, "{\"type\":\"resource\",\"resource\":{");
+	item_str(b, "uri", uri, true);
+	item_str(b, "mimeType", mime, false);
+	if (text)
+		item_str(b, "text", text, false);
+	else
+		item_b64(b, "blob", data, len);
+	jbuf_put(b, "}}", 2);
+	return item_end(r);
 }
 
 int api_result_embedded_text(struct smcp_result *r, const char *uri, const char *mime,
@@ -349,96 +390,123 @@ int api_result_description(struct smcp_result *r, const char *text)
 
 /* ------------------------------------------------------------- JSON writer */
 
+int json_writer_open(struct smcp_json *j, struct jbuf *out)
+{
+	/* own is left as it is: out may be it */
+	j->out = out;
+	j->depth = 1;
+	j->obj = j->empty = 1;
+	jbuf_put(out, "{", 1);
+	return j->err = out->err;
+}
+
 int json_writer_init(struct smcp_json *j)
 {
-	*j = (struct smcp_json){ 0 };
-	j->root = cJSON_CreateObject();
-	if (!j->root)
-		return j->err = -ENOMEM;
-	j->stack[0] = j->root;
-	j->depth = 1;
-	return 0;
+	jbuf_init(&j->own, JBUF_NO_LIMIT);
+	return json_writer_open(j, &j->own);
+}
+
+int json_writer_close(struct smcp_json *j)
+{
+	if (j->err)
+		return j->err;
+	if (j->depth != 1)
+		return j->err = -EINVAL;
+	jbuf_put(j->out, "}", 1);
+	j->depth = 0;
+	return j->err = j->out->err;
+}
+
+cJSON *json_writer_parse(struct smcp_json *j)
+{
+	if (j->depth == 1 && json_writer_close(j))
+		return NULL;
+	if (j->err || j->depth)
+		return NULL;
+	return parse_buf(j->out);
+}
+
+char *json_writer_pretty(struct smcp_json *j)
+{
+	cJSON *root = json_writer_parse(j);
+	char *text = root ? cJSON_Print(root) : NULL;
+
+	cJSON_Delete(root);
+	return text;
 }
 
 void json_writer_release(struct smcp_json *j)
 {
-	cJSON_Delete(j->root);
-	j->root = NULL;
+	jbuf_free(&j->own);
+	j->out = NULL;
 	j->depth = 0;
 }
 
-/* Attach item under key in the current container, checking key usage. */
-static int put(struct smcp_json *j, const char *key, cJSON *item)
+/* Write key (and the comma before it) for a new member of the current
+ * container, checking that keys are used in objects only. */
+static int member(struct smcp_json *j, const char *key)
 {
-	cJSON *top;
+	uint64_t bit;
 
-	if (!j) {
-		cJSON_Delete(item);
+	if (!j)
 		return -EINVAL;
-	}
-	if (j->err) {
-		cJSON_Delete(item);
+	if (j->err)
 		return j->err;
-	}
-	if (!item)
-		return j->err = -ENOMEM;
-	if (j->depth < 1) {
-		cJSON_Delete(item);
+	if (j->depth < 1)
 		return j->err = -EINVAL;
-	}
-	top = j->stack[j->depth - 1];
-	if (cJSON_IsObject(top)) {
-		int err = 0;
-		char *fixed;
-
-		if (!key) {
-			cJSON_Delete(item);
-			return j->err = -EINVAL;
-		}
-		fixed = utf8_sanitize(key, &err);
-		if (err) {
-			cJSON_Delete(item);
-			return j->err = err;
-		}
-		cJSON_AddItemToObject(top, fixed ? fixed : key, item);
-		free(fixed);
-	} else {
-		if (key) {
-			cJSON_Delete(item);
-			return j->err = -EINVAL;
-		}
-		cJSON_AddItemToArray(top, item);
+	bit = 1ull << (j->depth - 1);
+	if (!(j->obj & bit) != !key)
+		return j->err = -EINVAL; /* a key outside an object, or none inside one */
+	if (j->empty & bit)
+		j->empty &= ~bit;
+	else
+		jbuf_put(j->out, ",", 1);
+	if (key) {
+		jbuf_strz(j->out, key);
+		jbuf_put(j->out, ":", 1);
 	}
 	return 0;
 }
 
-static int open_container(struct smcp_json *j, const char *key, cJSON *c)
+static int written(struct smcp_json *j)
 {
+	if (j->out->err)
+		j->err = j->out->err;
+	return j->err;
+}
+
+static int open_container(struct smcp_json *j, const char *key, bool obj)
+{
+	uint64_t bit;
 	int err;
 
-	if (!j) {
-		cJSON_Delete(c);
+	if (!j)
 		return -EINVAL;
-	}
-	if (j->depth >= JSON_MAX_DEPTH) {
-		cJSON_Delete(c);
+	if (j->err)
+		return j->err;
+	if (j->depth >= JSON_MAX_DEPTH)
 		return j->err = -E2BIG;
-	}
-	err = put(j, key, c);
+	err = member(j, key);
 	if (err)
 		return err;
-	j->stack[j->depth++] = c;
-	return 0;
+	bit = 1ull << j->depth++;
+	j->empty |= bit;
+	if (obj)
+		j->obj |= bit;
+	else
+		j->obj &= ~bit;
+	jbuf_put(j->out, obj ? "{" : "[", 1);
+	return written(j);
 }
 
 int api_json_object(struct smcp_json *j, const char *key)
 {
-	return open_container(j, key, cJSON_CreateObject());
+	return open_container(j, key, true);
 }
 
 int api_json_array(struct smcp_json *j, const char *key)
 {
-	return open_container(j, key, cJSON_CreateArray());
+	return open_container(j, key, false);
 }
 
 int api_json_end(struct smcp_json *j)
@@ -450,85 +518,109 @@ int api_json_end(struct smcp_json *j)
 	if (j->depth <= 1)
 		return j->err = -EINVAL; /* the root closes itself */
 	j->depth--;
-	return 0;
+	jbuf_put(j->out, j->obj & (1ull << j->depth) ? "}" : "]", 1);
+	return written(j);
 }
 
 int api_json_string(struct smcp_json *j, const char *key, const char *val)
 {
-	return put(j, key, val ? json_string_node(val) : cJSON_CreateNull());
-}
+	int err = member(j, key);
 
-/*
- * Integers are stored as raw JSON text: cJSON prints every number with
- * "%1.15g" and re-parses it to check the round trip, which was a sixth of
- * the cost of a read. Integers print exactly, with no 2^53 limit. Readers
- * in the core use json_number() below for both forms.
- */
-static cJSON *int_node(bool neg, uint64_t mag)
-{
-	char buf[24], *p = buf + sizeof(buf);
-
-	*--p = '\0';
-	do {
-		*--p = (char)('0' + mag % 10);
-		mag /= 10;
-	} while (mag);
-	if (neg)
-		*--p = '-';
-	return cJSON_CreateRaw(p);
+	if (err)
+		return err;
+	if (val)
+		jbuf_strz(j->out, val);
+	else
+		jbuf_put(j->out, "null", 4);
+	return written(j);
 }
 
 int api_json_int(struct smcp_json *j, const char *key, int64_t val)
 {
-	return put(j, key, int_node(val < 0, val < 0 ? 0 - (uint64_t)val : (uint64_t)val));
+	int err = member(j, key);
+
+	if (err)
+		return err;
+	jbuf_int(j->out, val);
+	return written(j);
 }
 
 int api_json_uint(struct smcp_json *j, const char *key, uint64_t val)
 {
-	return put(j, key, int_node(false, val));
-}
+	int err = member(j, key);
 
-bool json_number(const cJSON *v, double *ret)
-{
-	if (cJSON_IsNumber(v)) {
-		*ret = v->valuedouble;
-		return true;
-	}
-	if (cJSON_IsRaw(v) && v->valuestring &&
-	    (v->valuestring[0] == '-' || (v->valuestring[0] >= '0' && v->valuestring[0] <= '9'))) {
-		*ret = strtod(v->valuestring, NULL);
-		return true;
-	}
-	return false;
+	if (err)
+		return err;
+	jbuf_uint(j->out, val);
+	return written(j);
 }
 
 int api_json_double(struct smcp_json *j, const char *key, double val)
 {
-	return put(j, key, isfinite(val) ? cJSON_CreateNumber(val) : cJSON_CreateNull());
+	int err = member(j, key);
+
+	if (err)
+		return err;
+	jbuf_double(j->out, val); /* null when not finite */
+	return written(j);
 }
 
 int api_json_bool(struct smcp_json *j, const char *key, bool val)
 {
-	return put(j, key, cJSON_CreateBool(val));
+	int err = member(j, key);
+
+	if (err)
+		return err;
+	jbuf_put(j->out, val ? "true" : "false", val ? 4 : 5);
+	return written(j);
 }
 
 int api_json_null(struct smcp_json *j, const char *key)
 {
-	return put(j, key, cJSON_CreateNull());
+	int err = member(j, key);
+
+	if (err)
+		return err;
+	jbuf_put(j->out, "null", 4);
+	return written(j);
 }
 
+/* Checked, not parsed: the text goes into the answer as it is (less the
+ * whitespace between tokens), once. */
 int api_json_raw(struct smcp_json *j, const char *key, const char *json_text)
 {
-	cJSON *v;
+	size_t len, total;
+	uint64_t empty;
+	int err;
 
 	if (!j || !json_text)
 		return -EINVAL;
-	if (!utf8_valid(json_text, strlen(json_text)))
+	if (j->err)
+		return j->err;
+	len = j->out->len;
+	total = j->out->total;
+	empty = j->empty;
+	err = member(j, key);
+	if (err)
+		return err;
+	if (jbuf_raw(j->out, json_text, strlen(json_text),
+		     JSON_RAW_MAX_DEPTH)) {
+		/* not sticky: the caller can fall back */
+		jbuf_rewind(j->out, len, total);
+		j->empty = empty;
 		return -EINVAL;
-	v = cJSON_Parse(json_text);
-	if (!v)
-		return -EINVAL; /* not sticky: the caller can fall back */
-	return put(j, key, v);
+	}
+	return written(j);
+}
+
+int json_put_trusted(struct smcp_json *j, const char *key, const char *text, size_t len)
+{
+	int err = member(j, key);
+
+	if (err)
+		return err;
+	jbuf_put(j->out, text, len);
+	return written(j);
 }
 
 /* ---------------------------------------------------------------- args */

@@ -9,7 +9,12 @@
 #include <cjson/cJSON.h>
 #include <schedmcp/plugin.h>
 
+#include "jsonw.h"
+
 #define JSON_MAX_DEPTH 32
+/* Nesting a json_raw text may add (cJSON, which clients and the report
+ * parse with, stops at 1000). */
+#define JSON_RAW_MAX_DEPTH 512
 
 enum result_kind {
 	RESULT_TOOL,   /* content[] + structuredContent + isError */
@@ -17,18 +22,36 @@ enum result_kind {
 	RESULT_PROMPT, /* messages[] + description */
 };
 
+/*
+ * The writer behind the json_* host API: JSON text written straight into
+ * out (its own buffer, or one the caller gave), checking as it goes that
+ * keys are used inside objects only. The root object opens with the
+ * writer; json_writer_close() ends it.
+ */
 struct smcp_json {
-	cJSON *root;
-	cJSON *stack[JSON_MAX_DEPTH];
-	int depth;
-	int err; /* sticky */
+	struct jbuf *out;
+	struct jbuf own;
+	uint64_t obj;	/* bit d: the container at depth d + 1 is an object */
+	uint64_t empty; /* bit d: ... has no member yet */
+	int depth;	/* open containers, the root included; 0 once closed */
+	int err;	/* sticky */
 };
 
+/*
+ * A result is kept as the text of its parts, each written once: the
+ * content items (tool content, read contents, prompt messages) joined by
+ * commas in items, and the JSON body in json's buffer. mcp/ writes them
+ * into the answer; the body of a read can even be written straight into
+ * the answer (result_json_into).
+ */
 struct smcp_result {
 	enum result_kind kind;
 	char *uri;       /* RESULT_READ */
 	char *mime_type; /* RESULT_READ */
-	cJSON *content;  /* tool content, read contents or prompt messages */
+	struct jbuf items;
+	uint32_t n_items;
+	struct jbuf *json_out; /* where the JSON body goes; NULL: json.own */
+	size_t limit;          /* bytes each part may hold (max_result_bytes) */
 	struct smcp_json json;
 	bool has_json;
 	bool is_error;
@@ -66,13 +89,41 @@ struct smcp_call {
 void result_init(struct smcp_result *r, enum result_kind kind, const char *uri,
 		 const char *mime_type);
 void result_release(struct smcp_result *r);
+/* Keep at most limit bytes of each part: past it the parts are only
+ * counted (the answer is then too large and is refused). */
+void result_set_limit(struct smcp_result *r, size_t limit);
+/* Write the JSON body into out, after what it holds (escaped when out->esc)
+ * instead of into the result. Before the handler runs; out outlives r's
+ * use of it. */
+void result_json_into(struct smcp_result *r, struct jbuf *out);
 /* The first internal error of the builder or its JSON writer, or 0. */
 int result_status(const struct smcp_result *r);
-/* Move the JSON root out of the result (caller owns it); NULL if none. */
+/* Close the JSON body's root object (once; nothing when there is none). */
+void result_json_end(struct smcp_result *r);
+/* The JSON body's text (closed), or NULL when there is none. */
+const struct jbuf *result_json_text(struct smcp_result *r);
+/* The body parsed into a tree (the report, tests); the caller owns it;
+ * NULL if none. Only for a result that kept its body itself. */
 cJSON *result_take_json(struct smcp_result *r);
+/* The content items parsed into an array (the report, tests); the caller
+ * owns it. */
+cJSON *result_take_items(struct smcp_result *r);
 
+/* A writer with its own buffer, root object opened (the CLI, events). */
 int json_writer_init(struct smcp_json *j);
+/* ... or writing into out. */
+int json_writer_open(struct smcp_json *j, struct jbuf *out);
+/* End the root object: 0, the sticky error, or -EINVAL when a container
+ * is still open. */
+int json_writer_close(struct smcp_json *j);
+/* The writer's text parsed into a tree (closing it first); NULL on error. */
+cJSON *json_writer_parse(struct smcp_json *j);
+/* ... printed indented for people (the CLI); the caller frees it. */
+char *json_writer_pretty(struct smcp_json *j);
 void json_writer_release(struct smcp_json *j);
+/* A member whose value is JSON text the core wrote itself (an event kept
+ * as text): copied with no check. */
+int json_put_trusted(struct smcp_json *j, const char *key, const char *text, size_t len);
 
 /* Host API members (see plugin.h). */
 int api_result_text(struct smcp_result *r, const char *text);

@@ -15,7 +15,4 @@ bool utf8_valid(const char *s, size_t n);
  * when s is already valid (use s) or on ENOMEM (*ret_err = -ENOMEM). */
 char *utf8_sanitize(const char *s, int *ret_err);
 
-/* Base64 (RFC 4648, padded) of data; caller frees. NULL on ENOMEM. */
-char *base64_encode(const void *data, size_t len);
-
 #endif

@@ -13,6 +13,7 @@
 #include "metrics.h"
 #include "metrics_query.h"
 #include "metrics_tools.h"
+#include "jsonw.h"
 #include "watch_impl.h"
 
 static struct watch_set watchset;
@@ -155,12 +156,24 @@ static double evaluate(struct watch *w, uint64_t step)
 
 /* ------------------------------------------------------------- events */
 
-static void add_num(cJSON *o, const char *k, double v)
+/* ,"k": before a member of the event object (every member but the first) */
+static void key(struct jbuf *b, const char *k)
 {
-	if (isfinite(v))
-		cJSON_AddNumberToObject(o, k, round_sig(v));
-	else
-		cJSON_AddNullToObject(o, k);
+	jbuf_put(b, ",", 1);
+	jbuf_strz(b, k);
+	jbuf_put(b, ":", 1);
+}
+
+static void put_str(struct jbuf *b, const char *k, const char *v)
+{
+	key(b, k);
+	jbuf_strz(b, v);
+}
+
+static void put_num(struct jbuf *b, const char *k, double v)
+{
+	key(b, k);
+	jbuf_double(b, isfinite(v) ? round_sig(v) : v); /* null when not finite */
 }
 
 uint64_t watch_oldest_seq(void)
@@ -168,63 +181,72 @@ uint64_t watch_oldest_seq(void)
 	return watchset.next_seq > watchset.cap ? watchset.next_seq - watchset.cap : 1;
 }
 
-static void write_watch_json(cJSON *o, const struct watch *w)
+/* The event as text, written once (what watch_status and
+ * watches://breaches copy into their answers as they are). */
+static void write_event(struct jbuf *b, const struct watch *w, bool breach, int64_t ms,
+			const char *u, const char *vt, const char *pt, double held,
+			const cJSON *ctx, bool cut)
 {
-	cJSON_AddNumberToObject(o, "watch_id", w->id);
+	char when[40];
+
+	format_time(ms, when, sizeof(when));
+	jbuf_puts(b, "{\"seq\":");
+	jbuf_uint(b, watchset.next_seq);
+	put_str(b, "kind", breach ? "breach" : "clear");
+	key(b, "watch_id");
+	jbuf_uint(b, w->id);
 	if (*w->name)
-		cJSON_AddStringToObject(o, "name", w->name);
-	cJSON_AddStringToObject(o, "metric", w->metric);
+		put_str(b, "name", w->name);
+	put_str(b, "metric", w->metric);
 	if (*w->labels)
-		cJSON_AddStringToObject(o, "labels", w->labels);
-	cJSON_AddStringToObject(o, "condition", w->cond.text);
+		put_str(b, "labels", w->labels);
+	put_str(b, "condition", w->cond.text);
+	put_str(b, "time", when);
+	key(b, "unix_ms");
+	jbuf_int(b, ms);
+	put_str(b, "unit", u);
+	put_num(b, "value", w->value);
+	put_str(b, "value_text", vt);
+	put_num(b, "threshold", w->cond.threshold);
+	if (breach) {
+		put_num(b, "held_secs", held);
+		key(b, "context");
+		if (cut)
+			jbuf_strz(b, "(cut: larger than 8 KiB)");
+		else
+			jbuf_cjson(b, ctx); /* null when there is none */
+	} else {
+		put_num(b, "peak", w->peak);
+		put_str(b, "peak_text", pt);
+		put_num(b, "breach_secs", held);
+	}
+	jbuf_put(b, "}", 1);
 }
 
 static void publish(const struct watch *w, bool breach, uint64_t step, cJSON *ctx)
 {
 	const struct metric *m = metrics_find(w->metric);
-	char unit[24], vt[48], pt[48], when[40];
-	cJSON *o = cJSON_CreateObject();
+	char unit[24], vt[48], pt[48];
 	int64_t ms = metrics_step_unix_ms(step + 1);
 	const char *u = m ? stat_unit(w->cond.stat, m, unit, sizeof(unit)) : "1";
 	double held = (double)(step + 1 - w->since) * metrics_step_secs();
 	struct breach *b;
+	struct jbuf out;
 	char *text;
 
 	format_quantity(w->value, u, vt, sizeof(vt));
 	format_quantity(w->peak, u, pt, sizeof(pt));
-	if (!o) {
-		cJSON_Delete(ctx);
-		return;
-	}
 	if (!watchset.next_seq)
 		watchset.next_seq = 1;
-	format_time(ms, when, sizeof(when));
-	cJSON_AddNumberToObject(o, "seq", (double)watchset.next_seq);
-	cJSON_AddStringToObject(o, "kind", breach ? "breach" : "clear");
-	write_watch_json(o, w);
-	cJSON_AddStringToObject(o, "time", when);
-	cJSON_AddNumberToObject(o, "unix_ms", (double)ms);
-	cJSON_AddStringToObject(o, "unit", u);
-	add_num(o, "value", w->value);
-	cJSON_AddStringToObject(o, "value_text", vt);
-	add_num(o, "threshold", w->cond.threshold);
-	if (breach) {
-		cJSON_AddNumberToObject(o, "held_secs", round_sig(held));
-		cJSON_AddItemToObject(o, "context", ctx);
-	} else {
-		add_num(o, "peak", w->peak);
-		cJSON_AddStringToObject(o, "peak_text", pt);
-		cJSON_AddNumberToObject(o, "breach_secs", round_sig(held));
-	}
-	text = cJSON_PrintUnformatted(o);
-	if (text && strlen(text) > EVENT_MAX_BYTES) {
+	jbuf_init(&out, EVENT_MAX_BYTES);
+	write_event(&out, w, breach, ms, u, vt, pt, held, ctx, false);
+	if (jbuf_over(&out)) {
 		/* a context that big is cut rather than the breach lost */
-		free(text);
-		cJSON_DeleteItemFromObject(o, "context");
-		cJSON_AddStringToObject(o, "context", "(cut: larger than 8 KiB)");
-		text = cJSON_PrintUnformatted(o);
+		jbuf_free(&out);
+		write_event(&out, w, breach, ms, u, vt, pt, held, NULL, true);
 	}
-	cJSON_Delete(o);
+	cJSON_Delete(ctx);
+	text = jbuf_take(&out, NULL);
 	if (!text)
 		return;
 	b = &watchset.ring[watchset.next_seq % watchset.cap];

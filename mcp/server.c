@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "../core/host.h"
+#include "../core/jsonw.h"
 #include "../core/log.h"
 #include "../core/privs.h"
 #include "../core/loop.h"
@@ -23,15 +24,16 @@
 #include "../core/schema.h"
 #include "../core/util.h"
 #include <schedmcp/glob.h>
+#include <schedmcp/jsontext.h>
 #include "protocol.h"
 #include "smcp-config.h"
 
 #define MAX_JSON_DEPTH 64
 /*
  * Values in one message (about: containers and commas outside strings;
- * an object member is one cJSON node with its key). cJSON spends ~64 bytes per value and a tool call's arguments
- * are copied once more, so a max_line_bytes line of "[0,0,0,...]" would
- * otherwise cost ~80 times its size (330 MiB and seconds of CPU for 4 MiB).
+ * an object member is one cJSON node with its key). cJSON spends ~64 bytes
+ * per value, so a max_line_bytes line of "[0,0,0,...]" would otherwise cost
+ * ~32 times its size (a tool call's arguments are no longer copied on top).
  */
 #define MAX_JSON_VALUES 100000
 #define CLIENT_REQUEST_TIMEOUT_MS 60000
@@ -46,11 +48,24 @@ struct client_req {
 	int timer;
 };
 
+/* Room for an id's JSON text inside a request; a longer one is allocated. */
+#define ID_INLINE 40
+/* A read's answer is written into its request; room for a small one. */
+#define READ_INLINE 1024
+
 struct request {
 	struct smcp_call call;
 	struct mcp_session *s;
 	struct request *next, *prev;
-	cJSON *id;
+	/* the id as JSON text, for echoing and matching (what id_put writes) */
+	char *id;
+	size_t id_len;
+	char id_inline[ID_INLINE];
+	/* a read's answer, built in place: the envelope, then the body escaped
+	 * straight into the "text" of its contents entry (result_json_into) */
+	struct jbuf msg;
+	size_t msg_head; /* where the contents entries start in msg */
+	char msg_inline[READ_INLINE];
 	cJSON *progress_token;
 	double last_progress;
 	uint64_t last_progress_ns; /* when the last progress notification was queued */
@@ -103,123 +118,121 @@ static struct {
 
 static const struct call_ops request_ops;
 static void sink_level_update(void);
-static void observe(struct mcp_session *s, enum mcp_session_event ev, const cJSON *id);
+static void observe(struct mcp_session *s, enum mcp_session_event ev, const char *id);
 
 /* ------------------------------------------------------------------ output */
 
-static void send_json(struct mcp_session *s, cJSON *msg, bool droppable)
+/*
+ * Every message is written once, as the text that goes to the client, into
+ * a jbuf (on the stack while small): no tree is made and printed. What
+ * still arrives as a cJSON tree (list items, initialize) is written from
+ * the tree into the same buffer.
+ */
+#define MSG_INLINE 512
+
+static void msg_send(struct mcp_session *s, struct jbuf *b, bool droppable)
 {
-	char *text = cJSON_PrintUnformatted(msg);
 	int err;
 
-	if (!text) {
+	if (b->err || jbuf_over(b)) {
 		log_err("out of memory serialising a message");
+		jbuf_free(b);
 		return;
 	}
-	err = s->send(s->transport, text, strlen(text), droppable);
+	err = s->send(s->transport, b->p, b->len, droppable);
 	if (err == -ENOBUFS)
 		s->stats.dropped_notifications++;
-	free(text);
+	jbuf_free(b);
 }
 
 /*
- * A copy of a client id or progress token for echoing. Integers are copied
- * as raw text so that large ones (up to 2^53-1) print exactly: cJSON would
+ * A client id or progress token as JSON text. Integers are written as
+ * integers so that large ones (up to 2^53-1) print exactly: cJSON would
  * print 9007199254740991 as 9.00719925474099e+15.
  */
-static cJSON *id_copy(const cJSON *id)
+static void id_put(struct jbuf *b, const cJSON *id)
 {
-	char buf[32];
-
 	if (!id)
-		return cJSON_CreateNull();
-	if (cJSON_IsNumber(id) && id->valuedouble == floor(id->valuedouble) &&
-	    fabs(id->valuedouble) <= 9007199254740991.0) {
-		snprintf(buf, sizeof(buf), "%lld", (long long)id->valuedouble);
-		return cJSON_CreateRaw(buf);
-	}
-	return cJSON_Duplicate(id, true);
+		jbuf_puts(b, "null");
+	else if (cJSON_IsNumber(id) && id->valuedouble == floor(id->valuedouble) &&
+		 fabs(id->valuedouble) <= 9007199254740991.0)
+		jbuf_int(b, (int64_t)id->valuedouble);
+	else if (cJSON_IsString(id))
+		jbuf_strz(b, id->valuestring);
+	else
+		jbuf_cjson(b, id);
 }
 
-static cJSON *envelope(void)
+/* {"jsonrpc":"2.0","id":<id> */
+static void msg_head(struct jbuf *b, const char *id, size_t id_len)
 {
-	cJSON *m = cJSON_CreateObject();
-
-	if (m)
-		cJSON_AddStringToObject(m, "jsonrpc", "2.0");
-	return m;
+	jbuf_puts(b, "{\"jsonrpc\":\"2.0\",\"id\":");
+	if (id)
+		jbuf_put(b, id, id_len);
+	else
+		jbuf_puts(b, "null");
 }
 
-/* Send a result; takes ownership of result. id may be NULL (never for a
- * response, but defensive). */
+static void msg_head_cjson(struct jbuf *b, const cJSON *id)
+{
+	jbuf_puts(b, "{\"jsonrpc\":\"2.0\",\"id\":");
+	id_put(b, id);
+}
+
+/* Send a result; takes ownership of result. */
 static void send_result(struct mcp_session *s, const cJSON *id, cJSON *result)
 {
-	cJSON *m = envelope();
+	char small[MSG_INLINE];
+	struct jbuf b;
 
-	if (!m || !result) {
-		cJSON_Delete(m);
-		cJSON_Delete(result);
+	if (!result) {
+		log_err("out of memory building a result");
 		return;
 	}
-	cJSON_AddItemToObject(m, "id", id_copy(id));
-	cJSON_AddItemToObject(m, "result", result);
-	send_json(s, m, false);
-	cJSON_Delete(m);
+	jbuf_init_on(&b, small, sizeof(small), JBUF_NO_LIMIT);
+	msg_head_cjson(&b, id);
+	jbuf_puts(&b, ",\"result\":");
+	jbuf_cjson(&b, result);
+	jbuf_puts(&b, "}");
+	cJSON_Delete(result);
+	msg_send(s, &b, false);
 }
 
-/*
- * Send a result serialized once, unless the message is over the answer
- * limit: then nothing is sent and the size is returned so the caller can
- * answer with an explanation instead. Takes ownership of result.
- */
-static size_t send_result_bounded(struct mcp_session *s, const cJSON *id, cJSON *result)
+/* The error object of a response to the id written by head (text). */
+static void send_error_text(struct mcp_session *s, const char *id, size_t id_len, int code,
+			    const char *message, const cJSON *data)
 {
-	cJSON *m = envelope();
-	size_t n = 0;
-	char *text;
-
-	if (!m || !result) {
-		cJSON_Delete(m);
-		cJSON_Delete(result);
-		return 0;
-	}
-	cJSON_AddItemToObject(m, "id", id_copy(id));
-	cJSON_AddItemToObject(m, "result", result);
-	text = cJSON_PrintUnformatted(m);
-	if (!text) {
-		log_err("out of memory serialising a message");
-	} else {
-		n = strlen(text);
-		/* the envelope and id cost a few dozen bytes beyond the result */
-		if (n <= srv.lim.max_result_bytes + 128) {
-			(void)s->send(s->transport, text, n, false);
-			n = 0;
-		}
-	}
-	free(text);
-	cJSON_Delete(m);
-	return n;
-}
-
-static void send_error_data(struct mcp_session *s, const cJSON *id, int code, const char *message, cJSON *data)
-{
-	cJSON *m = envelope(), *e = cJSON_CreateObject();
+	char small[MSG_INLINE];
+	struct jbuf b;
 
 	s->stats.errors_sent++;
-	if (!m || !e) {
-		cJSON_Delete(m);
-		cJSON_Delete(e);
-		cJSON_Delete(data);
-		return;
+	jbuf_init_on(&b, small, sizeof(small), JBUF_NO_LIMIT);
+	msg_head(&b, id, id_len);
+	jbuf_puts(&b, ",\"error\":{\"code\":");
+	jbuf_int(&b, code);
+	jbuf_puts(&b, ",\"message\":");
+	jbuf_strz(&b, message);
+	if (data) {
+		jbuf_puts(&b, ",\"data\":");
+		jbuf_cjson(&b, data);
 	}
-	cJSON_AddItemToObject(m, "id", id_copy(id));
-	cJSON_AddNumberToObject(e, "code", code);
-	cJSON_AddItemToObject(e, "message", json_string_node(message));
-	if (data)
-		cJSON_AddItemToObject(e, "data", data);
-	cJSON_AddItemToObject(m, "error", e);
-	send_json(s, m, false);
-	cJSON_Delete(m);
+	jbuf_puts(&b, "}}");
+	msg_send(s, &b, false);
+}
+
+static void send_error_data(struct mcp_session *s, const cJSON *id, int code, const char *message,
+			    cJSON *data)
+{
+	char text[64];
+	struct jbuf b;
+
+	/* ids are short; a long one is written on the heap and freed */
+	jbuf_init_on(&b, text, sizeof(text), JBUF_NO_LIMIT);
+	if (id)
+		id_put(&b, id);
+	send_error_text(s, id ? b.p : NULL, b.len, code, message, data);
+	jbuf_free(&b);
+	cJSON_Delete(data);
 }
 
 __attribute__((format(printf, 4, 5))) static void send_error(struct mcp_session *s, const cJSON *id, int code,
@@ -234,19 +247,27 @@ __attribute__((format(printf, 4, 5))) static void send_error(struct mcp_session 
 	send_error_data(s, id, code, msg, NULL);
 }
 
+/* {"jsonrpc":"2.0","method":"<method>" then params (if any) and "}" */
+static void notification_head(struct jbuf *b, char *small, size_t size, const char *method)
+{
+	jbuf_init_on(b, small, size, JBUF_NO_LIMIT);
+	jbuf_puts(b, "{\"jsonrpc\":\"2.0\",\"method\":");
+	jbuf_strz(b, method);
+}
+
 static void send_notification(struct mcp_session *s, const char *method, cJSON *params, bool droppable)
 {
-	cJSON *m = envelope();
+	char small[MSG_INLINE];
+	struct jbuf b;
 
-	if (!m) {
+	notification_head(&b, small, sizeof(small), method);
+	if (params) {
+		jbuf_puts(&b, ",\"params\":");
+		jbuf_cjson(&b, params);
 		cJSON_Delete(params);
-		return;
 	}
-	cJSON_AddStringToObject(m, "method", method);
-	if (params)
-		cJSON_AddItemToObject(m, "params", params);
-	send_json(s, m, droppable);
-	cJSON_Delete(m);
+	jbuf_puts(&b, "}");
+	msg_send(s, &b, droppable);
 }
 
 /* --------------------------------------------------------------- helpers */
@@ -505,9 +526,21 @@ static struct request *request_new(struct mcp_session *s, const cJSON *id, const
 	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(params, "_meta");
 	const cJSON *tok = cJSON_GetObjectItemCaseSensitive(meta, "progressToken");
 
+	struct jbuf b;
+
 	if (!r)
 		return NULL;
-	r->id = cJSON_Duplicate(id, true);
+	/* the id's text, inline when short: echoed in the answer, compared
+	 * with later ids, told to the observer */
+	jbuf_init_on(&b, r->id_inline, sizeof(r->id_inline), JBUF_NO_LIMIT);
+	id_put(&b, id);
+	if (b.err) {
+		free(r);
+		return NULL;
+	}
+	r->id = b.p;
+	r->id_len = b.len;
+	jbuf_init_on(&r->msg, r->msg_inline, sizeof(r->msg_inline), JBUF_NO_LIMIT);
 	if (cJSON_IsString(tok) || cJSON_IsNumber(tok))
 		r->progress_token = cJSON_Duplicate(tok, true);
 	r->call.ops = &request_ops;
@@ -517,22 +550,18 @@ static struct request *request_new(struct mcp_session *s, const cJSON *id, const
 	return r;
 }
 
-static void observe(struct mcp_session *s, enum mcp_session_event ev, const cJSON *id)
+static void observe(struct mcp_session *s, enum mcp_session_event ev, const char *id)
 {
-	char *text;
-
-	if (!s->observer)
-		return;
-	text = id ? cJSON_PrintUnformatted(id) : NULL;
-	s->observer(s->observer_ctx, ev, text);
-	free(text);
+	if (s->observer)
+		s->observer(s->observer_ctx, ev, id);
 }
 
 static void pending_add(struct request *r)
 {
 	struct mcp_session *s = r->s;
 
-	observe(s, MCP_EV_PENDING, r->id);	r->next = s->pending;
+	observe(s, MCP_EV_PENDING, r->id);
+	r->next = s->pending;
 	if (s->pending)
 		s->pending->prev = r;
 	s->pending = r;
@@ -545,7 +574,8 @@ static void pending_del(struct request *r)
 
 	/* before the answer is written: a service that dies in between loses
 	 * the answer, rather than giving the client a second one */
-	observe(s, MCP_EV_SETTLED, r->id);	if (r->prev)
+	observe(s, MCP_EV_SETTLED, r->id);
+	if (r->prev)
 		r->prev->next = r->next;
 	else if (s->pending == r)
 		s->pending = r->next;
@@ -588,18 +618,63 @@ static void request_free(struct request *r)
 		(void)loop_timer_remove(r->defer_timer);
 	client_reqs_drop(r);
 	result_release(&r->call.result);
-	cJSON_Delete(r->id);
+	if (r->id != r->id_inline)
+		free(r->id);
+	jbuf_free(&r->msg);
 	cJSON_Delete(r->progress_token);
 	free(r);
 }
 
-/* The result object for a finished tool call. */
-static cJSON *tool_result(struct request *r, int err)
+__attribute__((format(printf, 3, 4))) static void request_error(struct request *r, int code,
+								  const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	send_error_text(r->s, r->id, r->id_len, code, msg, NULL);
+}
+
+/* A part of the answer kept elsewhere: copied, or only counted when it was
+ * over the limit itself (the answer is then refused anyway). */
+static void put_part(struct jbuf *m, const struct jbuf *part)
+{
+	if (jbuf_over(part))
+		jbuf_count(m, part->total);
+	else
+		jbuf_put(m, part->p, part->len);
+}
+
+/* A tool result with isError and one text, which says why. */
+static void send_tool_error(struct request *r, const char *text)
+{
+	char small[MSG_INLINE];
+	struct jbuf m;
+
+	jbuf_init_on(&m, small, sizeof(small), JBUF_NO_LIMIT);
+	msg_head(&m, r->id, r->id_len);
+	jbuf_puts(&m, ",\"result\":{\"content\":[{\"type\":\"text\",\"text\":");
+	jbuf_strz(&m, text);
+	jbuf_puts(&m, "}],\"isError\":true}}");
+	msg_send(r->s, &m, false);
+}
+
+/*
+ * The answer to a finished tool call, written once: the content items as
+ * the plugin wrote them (or, with none, the JSON body as text: the spec
+ * asks for it, for older clients), then the body itself as
+ * structuredContent. Past max_result_bytes it is only counted, and the
+ * model is asked to narrow its query instead.
+ */
+static void finish_tool(struct request *r, int err)
 {
 	struct smcp_result *res = &r->call.result;
 	int st = result_status(res);
-	cJSON *out = cJSON_CreateObject(), *structured;
-	char *text;
+	const struct jbuf *body;
+	char msg[512];
+	struct jbuf m;
 
 	if (err >= 0 && st) {
 		log_msg(SMCP_LOG_ERROR, r->call.owner->name,
@@ -608,59 +683,67 @@ static cJSON *tool_result(struct request *r, int err)
 		err = st;
 	}
 	if (err < 0) {
-		char msg[512];
-
 		snprintf(msg, sizeof(msg), "tool %s failed: %s", r->what,
 			 res->error ? res->error : strerror(-err));
-		cJSON *content = cJSON_AddArrayToObject(out, "content");
-		cJSON *t = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(t, "type", "text");
-		cJSON_AddItemToObject(t, "text", json_string_node(msg));
-		cJSON_AddItemToArray(content, t);
-		cJSON_AddBoolToObject(out, "isError", true);
-		return out;
-	}
-	structured = result_take_json(res);
-	if (structured && cJSON_GetArraySize(res->content) == 0) {
-		/* the spec asks for the JSON as text too, for older clients */
-		text = cJSON_PrintUnformatted(structured);
-		if (text) {
-			(void)api_result_text(res, text);
-			free(text);
-		}
-	}
-	cJSON_AddItemToObject(out, "content", res->content);
-	res->content = NULL;
-	if (structured && version_at_least(r->s, "2025-06-18"))
-		cJSON_AddItemToObject(out, "structuredContent", structured);
-	else
-		cJSON_Delete(structured);
-	cJSON_AddBoolToObject(out, "isError", res->is_error);
-	return out;
-}
-
-static void finish_tool(struct request *r, int err)
-{
-	struct mcp_session *s = r->s;
-	size_t size = send_result_bounded(s, r->id, tool_result(r, err));
-	char msg[512];
-	cJSON *out, *t;
-
-	if (!size)
+		send_tool_error(r, msg);
 		return;
-	out = cJSON_CreateObject();
-	t = cJSON_CreateObject();
+	}
+	body = result_json_text(res);
+	/* the envelope and id cost a few dozen bytes beyond the result */
+	jbuf_init(&m, srv.lim.max_result_bytes + 128);
+	/* one allocation: the items, the body twice (text and structured),
+	 * some room for the escapes of the text */
+	jbuf_reserve(&m, res->items.len + (body ? body->len * 2 + body->len / 8 : 0) + 256);
+	msg_head(&m, r->id, r->id_len);
+	jbuf_puts(&m, ",\"result\":{\"content\":[");
+	if (res->n_items) {
+		put_part(&m, &res->items);
+	} else if (body) {
+		jbuf_puts(&m, "{\"type\":\"text\",\"text\":\"");
+		m.esc = true;
+		put_part(&m, body);
+		m.esc = false;
+		jbuf_puts(&m, "\"}");
+	}
+	jbuf_puts(&m, "]");
+	if (body && version_at_least(r->s, "2025-06-18")) {
+		jbuf_puts(&m, ",\"structuredContent\":");
+		put_part(&m, body);
+	}
+	jbuf_puts(&m, res->is_error ? ",\"isError\":true}}" : ",\"isError\":false}}");
+	if (!jbuf_over(&m) || m.err) {
+		msg_send(r->s, &m, false);
+		return;
+	}
 	snprintf(msg, sizeof(msg),
 		 "tool %s produced about %zu bytes, over this server's limit of %zu bytes "
 		 "(max_result_bytes); narrow the query (a smaller limit, a filter, "
 		 "summary detail) and call it again",
-		 r->what, size, srv.lim.max_result_bytes);
-	cJSON_AddStringToObject(t, "type", "text");
-	cJSON_AddStringToObject(t, "text", msg);
-	cJSON_AddItemToArray(cJSON_AddArrayToObject(out, "content"), t);
-	cJSON_AddBoolToObject(out, "isError", true);
-	send_result(s, r->id, out);
+		 r->what, m.total, srv.lim.max_result_bytes);
+	jbuf_free(&m);
+	send_tool_error(r, msg);
+}
+
+/*
+ * Before a read runs: its answer's envelope and the head of a JSON
+ * contents entry go into r->msg, and the body, if the plugin writes one,
+ * is escaped straight into that entry's "text" (a JSON string holding
+ * JSON): written once, never printed and wrapped again.
+ */
+static void read_prepare(struct request *r, const char *uri)
+{
+	struct jbuf *m = &r->msg;
+
+	m->limit = srv.lim.max_result_bytes + 128;
+	msg_head(m, r->id, r->id_len);
+	jbuf_puts(m, ",\"result\":{\"contents\":[");
+	r->msg_head = m->len;
+	jbuf_puts(m, "{\"uri\":");
+	jbuf_strz(m, uri);
+	jbuf_puts(m, ",\"mimeType\":\"application/json\",\"text\":\"");
+	m->esc = true;
+	result_json_into(&r->call.result, m);
+	result_set_limit(&r->call.result, m->limit);
 }
 
 static void finish_read(struct request *r, int err)
@@ -668,69 +751,73 @@ static void finish_read(struct request *r, int err)
 	struct mcp_session *s = r->s;
 	struct smcp_result *res = &r->call.result;
 	int st = err >= 0 ? result_status(res) : 0;
-	cJSON *out, *contents, *root;
-	size_t size;
+	struct jbuf *m = &r->msg;
 
 	if (err == -ENOENT) {
 		cJSON *data = cJSON_CreateObject();
 
 		add_str(data, "uri", res->uri);
-		send_error_data(s, r->id, MCP_RESOURCE_NOT_FOUND, "Resource not found", data);
+		send_error_text(s, r->id, r->id_len, MCP_RESOURCE_NOT_FOUND, "Resource not found",
+				data);
+		cJSON_Delete(data);
 		return;
 	}
 	if (err < 0 || st) {
-		send_error(s, r->id, JSONRPC_INTERNAL_ERROR, "reading %s failed: %s", r->what,
-			   res->error ? res->error : strerror(-(err < 0 ? err : st)));
+		request_error(r, JSONRPC_INTERNAL_ERROR, "reading %s failed: %s", r->what,
+			      res->error ? res->error : strerror(-(err < 0 ? err : st)));
 		return;
 	}
-	contents = cJSON_CreateArray();
-	root = result_take_json(res);
-	if (root) {
-		char *text = cJSON_PrintUnformatted(root);
-		cJSON *item = cJSON_CreateObject();
-
-		add_str(item, "uri", res->uri);
-		cJSON_AddStringToObject(item, "mimeType", "application/json");
-		cJSON_AddItemToObject(item, "text", text ? cJSON_CreateString(text) : cJSON_CreateNull());
-		cJSON_AddItemToArray(contents, item);
-		free(text);
-		cJSON_Delete(root);
+	if (res->has_json) {
+		result_json_end(res);
+		m->esc = false;
+		jbuf_puts(m, "\"}");
+		if (res->n_items)
+			jbuf_puts(m, ",");
+	} else {
+		m->esc = false;
+		jbuf_truncate(m, r->msg_head);
 	}
-	while (cJSON_GetArraySize(res->content) > 0)
-		cJSON_AddItemToArray(contents, cJSON_DetachItemFromArray(res->content, 0));
-	out = cJSON_CreateObject();
-	cJSON_AddItemToObject(out, "contents", contents);
-	size = send_result_bounded(s, r->id, out);
-	if (size)
-		send_error(s, r->id, JSONRPC_INTERNAL_ERROR,
-			   "%s is about %zu bytes, over this server's limit of %zu bytes "
-			   "(max_result_bytes); read a narrower resource or use the matching tool "
-			   "with a limit",
-			   r->what, size, srv.lim.max_result_bytes);
+	put_part(m, &res->items);
+	jbuf_puts(m, "]}}");
+	if (!jbuf_over(m) || m->err) {
+		msg_send(s, m, false);
+		return;
+	}
+	request_error(r, JSONRPC_INTERNAL_ERROR,
+		      "%s is about %zu bytes, over this server's limit of %zu bytes "
+		      "(max_result_bytes); read a narrower resource or use the matching tool "
+		      "with a limit",
+		      r->what, m->total, srv.lim.max_result_bytes);
 }
 
 static void finish_prompt(struct request *r, int err)
 {
-	struct mcp_session *s = r->s;
 	struct smcp_result *res = &r->call.result;
 	int st = err >= 0 ? result_status(res) : 0;
-	cJSON *out;
+	struct jbuf m;
 
 	if (err == -EINVAL) {
-		send_error(s, r->id, JSONRPC_INVALID_PARAMS, "prompt %s: %s", r->what,
-			   res->error ? res->error : "invalid arguments");
+		request_error(r, JSONRPC_INVALID_PARAMS, "prompt %s: %s", r->what,
+			      res->error ? res->error : "invalid arguments");
 		return;
 	}
 	if (err < 0 || st) {
-		send_error(s, r->id, JSONRPC_INTERNAL_ERROR, "prompt %s failed: %s", r->what,
-			   res->error ? res->error : strerror(-(err < 0 ? err : st)));
+		request_error(r, JSONRPC_INTERNAL_ERROR, "prompt %s failed: %s", r->what,
+			      res->error ? res->error : strerror(-(err < 0 ? err : st)));
 		return;
 	}
-	out = cJSON_CreateObject();
-	add_str(out, "description", res->description);
-	cJSON_AddItemToObject(out, "messages", res->content);
-	res->content = NULL;
-	send_result(s, r->id, out);
+	jbuf_init(&m, JBUF_NO_LIMIT);
+	msg_head(&m, r->id, r->id_len);
+	jbuf_puts(&m, ",\"result\":{");
+	if (res->description) {
+		jbuf_puts(&m, "\"description\":");
+		jbuf_strz(&m, res->description);
+		jbuf_puts(&m, ",");
+	}
+	jbuf_puts(&m, "\"messages\":[");
+	put_part(&m, &res->items);
+	jbuf_puts(&m, "]}}");
+	msg_send(r->s, &m, false);
 }
 
 static void finish(struct request *r, int err)
@@ -809,7 +896,8 @@ static int op_progress(struct smcp_call *c, double progress, double total, const
 {
 	struct request *r = c->ctx;
 	struct mcp_session *s = r->s;
-	cJSON *p;
+	char small[MSG_INLINE];
+	struct jbuf b;
 
 	if (!r->progress_token)
 		return 0;
@@ -818,14 +906,21 @@ static int op_progress(struct smcp_call *c, double progress, double total, const
 	r->has_progress = true;
 	r->last_progress = progress;
 	r->last_progress_ns = loop_now_ns();
-	p = cJSON_CreateObject();
-	cJSON_AddItemToObject(p, "progressToken", id_copy(r->progress_token));
-	cJSON_AddNumberToObject(p, "progress", progress);
-	if (total > 0 && isfinite(total))
-		cJSON_AddNumberToObject(p, "total", total);
-	if (msg && version_at_least(s, "2025-03-26"))
-		add_str(p, "message", msg);
-	send_notification(s, "notifications/progress", p, true);
+	notification_head(&b, small, sizeof(small), "notifications/progress");
+	jbuf_puts(&b, ",\"params\":{\"progressToken\":");
+	id_put(&b, r->progress_token);
+	jbuf_puts(&b, ",\"progress\":");
+	jbuf_double(&b, progress);
+	if (total > 0 && isfinite(total)) {
+		jbuf_puts(&b, ",\"total\":");
+		jbuf_double(&b, total);
+	}
+	if (msg && version_at_least(s, "2025-03-26")) {
+		jbuf_puts(&b, ",\"message\":");
+		jbuf_strz(&b, msg);
+	}
+	jbuf_puts(&b, "}}");
+	msg_send(s, &b, true);
 	return 0;
 }
 
@@ -855,8 +950,9 @@ static int op_client_request(struct smcp_call *call, const char *method, const c
 	struct request *r = call->ctx;
 	struct mcp_session *s = r->s;
 	struct client_req *c;
-	cJSON *m, *params = NULL;
 	const char *cap = NULL;
+	char small[MSG_INLINE];
+	struct jbuf m;
 
 	if (strncmp(method, "sampling/", 9) == 0)
 		cap = "sampling";
@@ -869,20 +965,16 @@ static int op_client_request(struct smcp_call *call, const char *method, const c
 	if (s->n_client_reqs >= MAX_CLIENT_REQUESTS)
 		return -EBUSY;
 	if (params_json) {
-		params = cJSON_Parse(params_json);
-		if (!cJSON_IsObject(params)) {
-			cJSON_Delete(params);
+		/* checked, then written as it is: an object, nothing else */
+		const char *p = params_json + strspn(params_json, " \t\r\n");
+
+		if (*p != '{' ||
+		    json_text_check(params_json, strlen(params_json), JSON_RAW_MAX_DEPTH))
 			return -EINVAL;
-		}
 	}
 	c = calloc(1, sizeof(*c));
-	m = envelope();
-	if (!c || !m) {
-		free(c);
-		cJSON_Delete(m);
-		cJSON_Delete(params);
+	if (!c)
 		return -ENOMEM;
-	}
 	snprintf(c->id, sizeof(c->id), "schedmcp-%llu", (unsigned long long)++s->next_client_id);
 	c->owner = r;
 	c->cb = cb;
@@ -892,12 +984,17 @@ static int op_client_request(struct smcp_call *call, const char *method, const c
 	c->next = s->client_reqs;
 	s->client_reqs = c;
 	s->n_client_reqs++;
-	cJSON_AddStringToObject(m, "id", c->id);
-	cJSON_AddStringToObject(m, "method", method);
-	if (params)
-		cJSON_AddItemToObject(m, "params", params);
-	send_json(s, m, false);
-	cJSON_Delete(m);
+	jbuf_init_on(&m, small, sizeof(small), JBUF_NO_LIMIT);
+	jbuf_puts(&m, "{\"jsonrpc\":\"2.0\",\"id\":");
+	jbuf_strz(&m, c->id);
+	jbuf_puts(&m, ",\"method\":");
+	jbuf_strz(&m, method);
+	if (params_json) {
+		jbuf_puts(&m, ",\"params\":");
+		(void)jbuf_raw(&m, params_json, strlen(params_json), JSON_RAW_MAX_DEPTH);
+	}
+	jbuf_puts(&m, "}");
+	msg_send(s, &m, false);
 	return 0;
 }
 
@@ -954,12 +1051,25 @@ static void handle_response(struct mcp_session *s, const cJSON *msg)
 	free(c);
 }
 
+/* Ids are compared as the text they are echoed as: 7 and "7" differ. */
 static struct request *find_pending(struct mcp_session *s, const cJSON *id)
 {
-	for (struct request *r = s->pending; r; r = r->next)
-		if (cJSON_Compare(r->id, id, true) && (cJSON_IsString(r->id) == cJSON_IsString(id)))
-			return r;
-	return NULL;
+	struct request *found = NULL;
+	char text[ID_INLINE];
+	struct jbuf b;
+
+	if (!s->pending)
+		return NULL;
+	jbuf_init_on(&b, text, sizeof(text), JBUF_NO_LIMIT);
+	id_put(&b, id);
+	for (struct request *r = s->pending; r && !b.err; r = r->next) {
+		if (r->id_len == b.len && memcmp(r->id, b.p, b.len) == 0) {
+			found = r;
+			break;
+		}
+	}
+	jbuf_free(&b);
+	return found;
 }
 
 static void cancel_request(struct request *r)
@@ -1038,7 +1148,11 @@ static void call_tool(struct mcp_session *s, const cJSON *id, const cJSON *param
 		send_error(s, id, JSONRPC_INVALID_PARAMS, "tools/call: arguments must be an object");
 		return;
 	}
-	copy = cJSON_IsObject(args) ? cJSON_Duplicate(args, true) : cJSON_CreateObject();
+	/* the arguments are taken out of the message (freed once this returns;
+	 * a plugin borrows them only for the call), not copied: the schema
+	 * check may coerce them in place */
+	copy = cJSON_IsObject(args) ? cJSON_DetachItemViaPointer((cJSON *)params, (cJSON *)args)
+				    : cJSON_CreateObject();
 	r = request_new(s, id, params, t->name);
 	if (!copy || !r) {
 		cJSON_Delete(copy);
@@ -1049,6 +1163,8 @@ static void call_tool(struct mcp_session *s, const cJSON *id, const cJSON *param
 	}
 	r->call.owner = t->owner;
 	result_init(&r->call.result, RESULT_TOOL, NULL, NULL);
+	/* parts past the answer limit are only counted (finish_tool) */
+	result_set_limit(&r->call.result, srv.lim.max_result_bytes + 128);
 	/* Invalid arguments are a tool error the model can read and correct
 	 * (MCP 2025-11-25), not a protocol error. */
 	if (schema_validate(t->input_schema, copy, err, sizeof(err))) {
@@ -1097,6 +1213,7 @@ static void read_resource(struct mcp_session *s, const cJSON *id, const cJSON *p
 	}
 	r->call.owner = res->owner;
 	result_init(&r->call.result, RESULT_READ, uri, res->mime_type);
+	read_prepare(r, uri);
 	a.obj = vars ? vars : NULL;
 	caps = privs_enter(res->owner);
 	ret = res->read(res->data, &r->call, uri, &a, &r->call.result);
@@ -1381,7 +1498,13 @@ RESULT_METHOD(m_complete, complete(s, params, &code, &msg))
 
 static void m_ping(struct mcp_session *s, const cJSON *id, const cJSON *params)
 {
-	send_result(s, id, cJSON_CreateObject());
+	char small[128];
+	struct jbuf b;
+
+	jbuf_init_on(&b, small, sizeof(small), JBUF_NO_LIMIT);
+	msg_head_cjson(&b, id);
+	jbuf_puts(&b, ",\"result\":{}}");
+	msg_send(s, &b, false);
 }
 
 enum {
@@ -1462,39 +1585,6 @@ static void handle_notification(struct mcp_session *s, const char *method, const
 	/* roots/list_changed, progress and unknown notifications: nothing to do */
 }
 
-/* Deepest nesting of [ and { outside strings; stops counting past limit.
- * *ret_values counts what MAX_JSON_VALUES bounds. */
-static int json_depth(const char *s, size_t n, int limit, size_t *ret_values)
-{
-	int depth = 0, max = 0;
-	bool in_str = false;
-
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (in_str) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_str = false;
-			continue;
-		}
-		if (c == '"')
-			in_str = true;
-		else if (c == ',')
-			++*ret_values;
-		else if (c == '[' || c == '{') {
-			++*ret_values;
-			if (++depth > max)
-				max = depth;
-			if (max > limit)
-				return max;
-		} else if (c == ']' || c == '}')
-			depth--;
-	}
-	return max;
-}
-
 static bool valid_id(const cJSON *id)
 {
 	if (cJSON_IsString(id))
@@ -1505,11 +1595,141 @@ static bool valid_id(const cJSON *id)
 	return id->valuedouble == floor(id->valuedouble) && fabs(id->valuedouble) <= 9007199254740991.0;
 }
 
+/* The end of the (valid) JSON value starting at s[i]. */
+static size_t value_end(const char *s, size_t n, size_t i)
+{
+	int depth = 0;
+	bool in_str = false;
+
+	for (; i < n; i++) {
+		char c = s[i];
+
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"' && !depth)
+				return i + 1;
+			else if (c == '"')
+				in_str = false;
+			continue;
+		}
+		if (c == '"')
+			in_str = true;
+		else if (c == '{' || c == '[')
+			depth++;
+		else if ((c == '}' || c == ']') && --depth == 0)
+			return i + 1;
+		else if (!depth && (c == ',' || c == '}' || c == ' ' || c == '\t' || c == '\n' ||
+				    c == '\r'))
+			return i;
+	}
+	return n;
+}
+
+static bool span_is(const char *s, size_t n, const char *lit)
+{
+	return n == strlen(lit) && memcmp(s, lit, n) == 0;
+}
+
+/* An id whose text is what id_put() would echo: a string without escapes,
+ * or an integer of at most 15 digits with no fraction or exponent. */
+static bool plain_id(const char *s, size_t n)
+{
+	size_t i = s[0] == '-';
+
+	if (s[0] == '"')
+		return !memchr(s, '\\', n);
+	if (n <= i || n - i > 15 || (s[i] == '0' && (n - i > 1 || i)))
+		return false;
+	for (; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+/*
+ * ping needs nothing but its id, so the common keep-alive is answered from
+ * the text without building a tree (which cost ten allocations): a valid
+ * line holding only "jsonrpc":"2.0", "method":"ping", a plain id and
+ * perhaps an object of params, keys without escapes. Anything else, a
+ * duplicate id in flight included, takes the general path, which answers
+ * it exactly as before. Returns whether the line was answered.
+ */
+static bool fast_ping(struct mcp_session *s, const char *line, size_t len)
+{
+	const char *id = NULL;
+	size_t id_len = 0, i = 0;
+	bool ver = false, ping = false, params_seen = false;
+	char small[128];
+	struct jbuf b;
+
+	if (len < 30 || line[0] != '{' || !memmem(line, len, "\"ping\"", 6) ||
+	    json_text_check(line, len, MAX_JSON_DEPTH))
+		return false;
+	for (i = 1; i < len;) {
+		size_t k0, k1, v0, v1;
+
+		while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\n' ||
+				   line[i] == '\r' || line[i] == ','))
+			i++;
+		if (i >= len || line[i] == '}')
+			break;
+		k0 = i;
+		k1 = value_end(line, len, k0);
+		if (memchr(line + k0, '\\', k1 - k0))
+			return false;
+		i = k1;
+		while (i < len && line[i] != ':')
+			i++;
+		i++;
+		while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\n' ||
+				   line[i] == '\r'))
+			i++;
+		v0 = i;
+		v1 = value_end(line, len, v0);
+		i = v1;
+		/* the first of a repeated key counts, as with cJSON */
+		if (span_is(line + k0, k1 - k0, "\"jsonrpc\"")) {
+			if (!ver && !span_is(line + v0, v1 - v0, "\"2.0\""))
+				return false;
+			ver = true;
+		} else if (span_is(line + k0, k1 - k0, "\"method\"")) {
+			if (!ping && !span_is(line + v0, v1 - v0, "\"ping\""))
+				return false;
+			ping = true;
+		} else if (span_is(line + k0, k1 - k0, "\"id\"")) {
+			if (!id && !plain_id(line + v0, v1 - v0))
+				return false;
+			if (!id) {
+				id = line + v0;
+				id_len = v1 - v0;
+			}
+		} else if (span_is(line + k0, k1 - k0, "\"params\"")) {
+			if (!params_seen && line[v0] != '{')
+				return false;
+			params_seen = true;
+		} else {
+			return false;
+		}
+	}
+	if (!ver || !ping || !id)
+		return false;
+	for (struct request *r = s->pending; r; r = r->next)
+		if (r->id_len == id_len && memcmp(r->id, id, id_len) == 0)
+			return false;
+	s->stats.requests++;
+	jbuf_init_on(&b, small, sizeof(small), JBUF_NO_LIMIT);
+	msg_head(&b, id, id_len);
+	jbuf_puts(&b, ",\"result\":{}}");
+	msg_send(s, &b, false);
+	return true;
+}
+
 static void handle_line(struct mcp_session *s, const char *line, size_t len)
 {
 	const cJSON *id, *method, *params, *ver;
 	const char *end = NULL;
-	size_t values = 0;
+	struct smcp_json_counts scan;
 	cJSON *msg;
 
 	while (len && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
@@ -1524,16 +1744,20 @@ static void handle_line(struct mcp_session *s, const char *line, size_t len)
 		send_error(s, NULL, JSONRPC_PARSE_ERROR, "Parse error: message is not valid UTF-8");
 		return;
 	}
-	if (json_depth(line, len, MAX_JSON_DEPTH, &values) > MAX_JSON_DEPTH) {
+	/* counted on the text, before cJSON spends memory on it */
+	smcp_json_scan(line, len, MAX_JSON_VALUES + 1, MAX_JSON_DEPTH, &scan);
+	if (scan.depth > MAX_JSON_DEPTH) {
 		send_error(s, NULL, JSONRPC_INVALID_REQUEST, "Invalid request: nested deeper than %d levels",
 			   MAX_JSON_DEPTH);
 		return;
 	}
-	if (values > MAX_JSON_VALUES) {
+	if (scan.values - 1 > MAX_JSON_VALUES) {
 		send_error(s, NULL, JSONRPC_INVALID_REQUEST,
 			   "Invalid request: more than %d JSON values in one message", MAX_JSON_VALUES);
 		return;
 	}
+	if (fast_ping(s, line, len))
+		return;
 	msg = cJSON_ParseWithLengthOpts(line, len, &end, false);
 	if (msg) {
 		/* one message per line: anything but spaces after it is an error */
@@ -1623,13 +1847,16 @@ static bool hook_has_capability(const char *name)
 static void hook_resource_updated(const char *uri)
 {
 	for (struct mcp_session *s = srv.sessions; s; s = s->next) {
-		cJSON *p;
+		char small[MSG_INLINE];
+		struct jbuf b;
 
 		if (!s->initialized || sub_find(s, uri) < 0)
 			continue;
-		p = cJSON_CreateObject();
-		add_str(p, "uri", uri);
-		send_notification(s, "notifications/resources/updated", p, true);
+		notification_head(&b, small, sizeof(small), "notifications/resources/updated");
+		jbuf_puts(&b, ",\"params\":{\"uri\":");
+		jbuf_strz(&b, uri);
+		jbuf_puts(&b, "}}");
+		msg_send(s, &b, true);
 	}
 }
 
@@ -1689,17 +1916,24 @@ static void sink_level_update(void)
 static void log_sink(void *data, enum smcp_log_level lvl, const char *logger, const char *text)
 {
 	for (struct mcp_session *s = srv.sessions; s; s = s->next) {
-		cJSON *p;
+		char small[MSG_INLINE];
+		struct jbuf b;
 
 		/* a client may only receive notifications once initialize is
 		 * answered, and only at or above the level it chose */
 		if (!s->initialized || lvl < s->log_level)
 			continue;
-		p = cJSON_CreateObject();
-		cJSON_AddStringToObject(p, "level", log_level_name(lvl));
-		add_str(p, "logger", logger);
-		cJSON_AddItemToObject(p, "data", json_string_node(text));
-		send_notification(s, "notifications/message", p, true);
+		notification_head(&b, small, sizeof(small), "notifications/message");
+		jbuf_puts(&b, ",\"params\":{\"level\":");
+		jbuf_strz(&b, log_level_name(lvl));
+		if (logger) {
+			jbuf_puts(&b, ",\"logger\":");
+			jbuf_strz(&b, logger);
+		}
+		jbuf_puts(&b, ",\"data\":");
+		jbuf_strz(&b, text);
+		jbuf_puts(&b, "}}");
+		msg_send(s, &b, true);
 	}
 }
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A reply line, from whoever can bind the socket path: checked for size
- * before cJSON sees it (values and depth, counted on the text: cJSON spends
+ * before cJSON sees it (values and depth, counted on the text by
+ * smcp_json_scan, the host's own input check: cJSON spends
  * ~80 bytes per value, so 4 MiB of "[0,0,..." would cost 330 MiB and
  * seconds), parsed, and repaired where one bad byte would otherwise lose the
  * whole reply (the host's writer refuses raw JSON that is not UTF-8).
@@ -13,112 +14,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <schedmcp/jsontext.h>
+
 #include "sx.h"
 
-/* Values (containers, and members or items after the first: commas) and
- * the deepest nesting, outside strings; stops once past either limit. */
-static void count_values(const char *s, size_t n, size_t max_values, size_t *ret_values,
-			 int *ret_depth)
-{
-	size_t values = 1;
-	int depth = 0, max = 0;
-	bool in_str = false;
-
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (in_str) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_str = false;
-			continue;
-		}
-		if (c == '"') {
-			in_str = true;
-		} else if (c == ',') {
-			values++;
-		} else if (c == '[' || c == '{') {
-			values++;
-			if (++depth > max)
-				max = depth;
-		} else if (c == ']' || c == '}') {
-			depth--;
-		}
-		if ((max_values && values > max_values) || max > SX_REPLY_MAX_DEPTH)
-			break;
-	}
-	*ret_values = values;
-	*ret_depth = max;
-}
-
-/* Length of the UTF-8 sequence at s (at most n bytes), 0 when invalid: no
- * overlong forms, surrogates or code points past U+10FFFF (as the host's
- * writer checks). */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned c = s[0];
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF)
-		return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
-	if (c >= 0xE0 && c <= 0xEF) {
-		unsigned lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-
-		return n >= 3 && s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 ? 3 : 0;
-	}
-	if (c >= 0xF0 && c <= 0xF4) {
-		unsigned lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-
-		if (n >= 4 && s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 &&
-		    (s[3] & 0xC0) == 0x80)
-			return 4;
-	}
-	return 0;
-}
-
-static bool utf8_ok(const char *s, size_t n)
-{
-	const unsigned char *p = (const unsigned char *)s, *end = p + n;
-
-	while (p < end) {
-		size_t k = *p < 0x80 ? 1 : utf8_seq(p, (size_t)(end - p));
-
-		if (!k)
-			return false;
-		p += k;
-	}
-	return true;
-}
-
 /* *sp (a cJSON key or string) with each bad byte replaced by U+FFFD; 1 when
- * it changed, 0 when it was valid, -ENOMEM. */
+ * it changed, 0 when it was valid, -ENOMEM. The rules are the host's
+ * (<schedmcp/jsontext.h>), so what is repaired here is what its writer
+ * would accept. */
 static int utf8_repair(char **sp)
 {
-	const unsigned char *p = (const unsigned char *)*sp, *end;
-	size_t n = strlen(*sp);
-	char *out, *o;
+	int err;
+	char *out = smcp_utf8_repair(*sp, cJSON_malloc, &err);
 
-	if (utf8_ok(*sp, n))
-		return 0;
-	out = cJSON_malloc(n * 3 + 1);
 	if (!out)
-		return -ENOMEM;
-	for (o = out, end = p + n; p < end;) {
-		size_t k = utf8_seq(p, (size_t)(end - p));
-
-		if (k) {
-			memcpy(o, p, k);
-			o += k;
-			p += k;
-		} else {
-			memcpy(o, "\xEF\xBF\xBD", 3);
-			o += 3;
-			p++;
-		}
-	}
-	*o = '\0';
+		return err ? -ENOMEM : 0;
 	cJSON_free(*sp);
 	*sp = out;
 	return 1;
@@ -273,22 +183,21 @@ int sx_reply_parse(const char *line, size_t len, size_t max_values, cJSON **ret_
 		   size_t why_len)
 {
 	const cJSON *eno, *args, *resp;
-	size_t values;
+	struct smcp_json_counts scan;
 	cJSON *root;
-	int depth;
 
 	*ret_root = NULL;
 	*ret_resp = NULL;
 	*ret_errno = 0;
 	if (ret_repair)
 		memset(ret_repair, 0, sizeof(*ret_repair));
-	count_values(line, len, max_values, &values, &depth);
-	if (max_values && values > max_values) {
+	smcp_json_scan(line, len, max_values, SX_REPLY_MAX_DEPTH, &scan);
+	if (max_values && scan.values > max_values) {
 		snprintf(why, why_len, "the reply holds more than %zu JSON values "
 				       "(max_reply_values); it was not parsed", max_values);
 		return -E2BIG;
 	}
-	if (depth > SX_REPLY_MAX_DEPTH) {
+	if (scan.depth > SX_REPLY_MAX_DEPTH) {
 		snprintf(why, why_len, "the reply nests deeper than %d levels; it was not parsed",
 			 SX_REPLY_MAX_DEPTH);
 		return -E2BIG;
@@ -332,7 +241,7 @@ int sx_reply_parse(const char *line, size_t len, size_t max_values, cJSON **ret_
 	 * surrogates), so a tree holds bad bytes only when the line does: the
 	 * common valid line costs one scan. resp belongs to root, ours to change.
 	 */
-	if (!utf8_ok(line, len)) {
+	if (!smcp_utf8_valid(line, len)) {
 		struct sx_repair r = { 0 };
 
 		if (repair_tree((cJSON *)resp, "", 0, &r) < 0) {

@@ -25,6 +25,21 @@ FSREAD = "#define _POSIX_C_SOURCE 200809L\n#include <schedmcp/fsread.h>\n"
 CPULIST = "#include <schedmcp/cpulist.h>\nint f(void);\nint f(void) { return 0; }\n"
 GLOB = ("#include <schedmcp/glob.h>\nint f(void);\n"
         "int f(void) { return smcp_glob_match(\"sched_*\", \"sched_x\"); }\n")
+JSONTEXT = r"""
+#include <schedmcp/jsontext.h>
+#include <stdlib.h>
+int f(void);
+int f(void)
+{
+	struct smcp_json_counts sc;
+	int err;
+	char *r = smcp_utf8_repair("a\xff", malloc, &err);
+
+	smcp_json_scan("[[1],{}]", 8, 0, 0, &sc);
+	free(r);
+	return (int)smcp_utf8_valid("x", 1) + sc.depth + (int)sc.values + err;
+}
+"""
 HASHMAP = r"""
 #include <schedmcp/hashmap.h>
 int f(void);
@@ -86,7 +101,8 @@ def compile_each(cc, lang, label, stds, info):
     under each standard of stds: every one compiles."""
     sources = [("header alone", ALONE), ("fsread.h alone", FSREAD),
                ("cpulist.h alone", CPULIST), ("glob.h alone", GLOB),
-               ("hashmap.h alone", HASHMAP), ("search.h alone", SEARCH),
+               ("jsontext.h alone", JSONTEXT), ("hashmap.h alone", HASHMAP),
+               ("search.h alone", SEARCH),
                ("header in use", USES + info)]
     for std in stds:
         for what, src in sources:

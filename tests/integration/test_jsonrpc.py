@@ -8,9 +8,11 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from smcp_test import BUILD, Checker, Daemon, is_error, itest_dir, result, write_config  # noqa: E402
+from smcp_test import (BUILD, Checker, Daemon, hwm_kb, is_error, itest_dir,  # noqa: E402
+                       result, rss_limit_kb, write_config)
 
 T = Checker("integration/jsonrpc")
+MiB = 1 << 20
 
 
 def raw(d, line: bytes, timeout=5.0):
@@ -253,6 +255,26 @@ def test_result_size_limit():
         T.eq(r.get("isError"), True, "a result over max_result_bytes (98304) is a tool error")
         T.check("max_result_bytes" in r["content"][0]["text"], "saying which limit")
         T.check(d.raw_lines and "result" in d.request("ping"), "serving")
+
+
+@T.case
+def test_result_size_limit_memory():
+    """An answer over max_result_bytes is refused while it is built: the
+    daemon holds at most the limit of it, not copies of all of it (the
+    plugin's own 4 MiB text is the only large buffer)."""
+    with Daemon(plugin_dir_=itest_dir()) as d:
+        T.check("result" in d.request("ping"), "up")
+        before = hwm_kb(d.proc.pid)
+        r = result(d.call_tool("itest_blob", {"bytes": 4 * MiB}, timeout=20))
+        T.eq(r.get("isError"), True, "a 4 MiB result is over max_result_bytes")
+        T.check("max_result_bytes" in r["content"][0]["text"], "saying which limit")
+        T.check("about 41943" in r["content"][0]["text"],
+                f"and how large it was: {r['content'][0]['text'][:120]}")
+        grew = hwm_kb(d.proc.pid) - before
+        # 4 MiB for the plugin's text, and a little for the answer; building
+        # the whole answer first took 3 to 4 copies of it (12 MiB and more)
+        T.check(grew < rss_limit_kb(6 * 1024),
+                f"peak memory grew by {grew} KiB for a refused 4 MiB answer")
 
 
 @T.case

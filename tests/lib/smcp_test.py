@@ -424,6 +424,11 @@ def rss_kb(pid):
     return status_kb(pid, "VmRSS")
 
 
+def hwm_kb(pid):
+    """The peak resident size so far."""
+    return status_kb(pid, "VmHWM")
+
+
 def is_error(resp, code=None):
     if not isinstance(resp, dict) or "error" not in resp:
         return False

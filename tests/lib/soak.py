@@ -32,7 +32,7 @@ def daemon_pid(c):
 
 def proc_sample(pid):
     """{rss_kb, anon_kb, fds} of a process from /proc."""
-    return {"rss_kb": smcp_test.status_kb(pid, "VmRSS"),
+    return {"rss_kb": smcp_test.rss_kb(pid),
             "anon_kb": smcp_test.status_kb(pid, "RssAnon"),
             "fds": len(os.listdir(f"/proc/{pid}/fd"))}
 

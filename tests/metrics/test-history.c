@@ -530,6 +530,19 @@ static void test_window(void)
 	CHECK_INT(metrics_api_window(&other, mc, lv, 4000, &w), -ENOENT);
 	w.sz = sizeof(w) - 1;
 	CHECK_INT(metrics_api_window(&fake, mc, lv, 4000, &w), -EINVAL);
+	w.sz = sizeof(w);
+	/* steps the loop could not close (starved): the next close carries the
+	 * increase, and the window spans the gap */
+	for (int t = 70; t < 80; t++) {
+		CHECK_INT(metrics_api_set(&fake, mc, lv, 10.0 * t), 0);
+		if (t % 4 == 3)
+			tick();
+		else
+			now_ns += STEP_NS; /* the tick came too late to close this step */
+	}
+	CHECK_INT(metrics_api_window(&fake, mc, lv, 10000, &w), 0);
+	CHECK_MSG(w.steps == 9 && w.value == 100, "counter over skipped steps: %u steps, %g",
+		  w.steps, w.value);
 	metrics_store_fini();
 }
 

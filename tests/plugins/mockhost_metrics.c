@@ -256,8 +256,8 @@ int m_metric_window(struct smcp_host *h, int id, const char *const *lv, uint64_t
 			   struct smcp_metric_window *w)
 {
 	struct mseries *s;
-	uint64_t span = (window_ms + 500) / 1000;
-	uint32_t nb;
+	uint64_t span = (window_ms + 500) / 1000, first = 0;
+	uint32_t nb, n = 0;
 	int err;
 
 	if (!w || w->sz < sizeof(*w))
@@ -281,10 +281,14 @@ int m_metric_window(struct smcp_host *h, int id, const char *const *lv, uint64_t
 
 		if (isnan(v))
 			continue;
-		w->value = w->steps ? w->value + v : v;
-		w->min = w->steps ? fmin(w->min, v) : v;
-		w->max = w->steps ? fmax(w->max, v) : v;
-		w->steps++;
+		w->value = n ? w->value + v : v;
+		w->min = n ? fmin(w->min, v) : v;
+		w->max = n ? fmax(w->max, v) : v;
+		first = n ? first : k;
+		n++;
+		/* as the core: a counter's span from its first step with data */
+		w->steps = metrics[id - 1].type == SMCP_METRIC_COUNTER ? (uint32_t)(k - first + 1)
+								       : n;
 		for (uint32_t b = 0; b < nb; b++) {
 			uint64_t c = s->hist[(k % MOCK_STEPS) * nb + b];
 
@@ -293,8 +297,8 @@ int m_metric_window(struct smcp_host *h, int id, const char *const *lv, uint64_t
 				w->counts[b] += c;
 		}
 	}
-	if (w->steps && metrics[id - 1].type == SMCP_METRIC_GAUGE)
-		w->value /= w->steps;
+	if (n && metrics[id - 1].type == SMCP_METRIC_GAUGE)
+		w->value /= n;
 	return 0;
 }
 

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* UTF-8 checks and repair, base64 (core/util.c). */
+/* UTF-8 checks and repair, base64 (core/util.c); the JSON scan of
+ * <schedmcp/jsontext.h> that the server and the scx_stats plugin share. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 
+#include <schedmcp/jsontext.h>
+
+#include "jsonw.h"
 #include "unit.h"
 #include "util.h"
 
@@ -109,6 +113,25 @@ static void test_utf8_sanitize(void)
 	CHECK(true);
 }
 
+/* jbuf_base64's text without its quotes; the caller frees it. */
+static char *base64_encode(const void *data, size_t len)
+{
+	struct jbuf b;
+	size_t n = 0;
+	char *s;
+
+	jbuf_init(&b, JBUF_NO_LIMIT);
+	jbuf_base64(&b, data, len);
+	s = jbuf_take(&b, &n);
+	if (!s || n < 2 || s[0] != '"' || s[n - 1] != '"') {
+		free(s);
+		return NULL;
+	}
+	memmove(s, s + 1, n - 2);
+	s[n - 2] = '\0';
+	return s;
+}
+
 static void test_base64(void)
 {
 	static const struct {
@@ -151,10 +174,30 @@ static void test_base64(void)
 	free(s);
 }
 
+static void test_json_scan(void)
+{
+	struct smcp_json_counts sc;
+
+	UNIT_CASE("smcp_json_scan: values and depth outside strings");
+	smcp_json_scan("{\"a\":[1,2,{\"b\":\"[{,\\\"]\"}],\"c\":3}", 32, 0, 0, &sc);
+	CHECK_INT(sc.depth, 3);
+	CHECK_INT(sc.values, 7); /* the text, 3 containers, 3 commas */
+	smcp_json_scan("7", 1, 0, 0, &sc);
+	CHECK_INT(sc.values, 1);
+	CHECK_INT(sc.depth, 0);
+
+	UNIT_CASE("smcp_json_scan: stops past a bound");
+	smcp_json_scan("[[[[[[]]]]]]", 12, 0, 3, &sc);
+	CHECK_INT(sc.depth, 4);
+	smcp_json_scan("[0,0,0,0,0,0,0,0]", 17, 4, 0, &sc);
+	CHECK_INT(sc.values, 5);
+}
+
 int main(void)
 {
 	test_utf8_valid();
 	test_utf8_sanitize();
 	test_base64();
+	test_json_scan();
 	return unit_done("test-util");
 }

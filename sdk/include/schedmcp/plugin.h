@@ -408,7 +408,11 @@ struct smcp_metric_window {
 	size_t sz;	 /* sizeof(struct smcp_metric_window), set by the caller. Since: 1.2 */
 	uint64_t end_ns; /* api->now_ns() clock: the end of the newest step. Since: 1.2 */
 	double step_s;	 /* the length of one step. Since: 1.2 */
-	uint32_t steps;	 /* steps in the window that hold data; 0: none. Since: 1.2 */
+	/* counter: the steps its increase spans, from the first step with data
+	 * to the newest (a step the core could not close on time lies inside,
+	 * its increase counted in the next); gauge, histogram: the steps that
+	 * hold data; 0: no data. Since: 1.2 */
+	uint32_t steps;
 	/* counter: the increase; gauge: the mean of the steps; histogram: the
 	 * sum of the observed values (NAN: unknown). Since: 1.2 */
 	double value;

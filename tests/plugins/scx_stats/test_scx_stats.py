@@ -423,7 +423,7 @@ def hostile_read(c, rid, uri, what):
     ck.check(ping is not None and ping < 1.0, "%s: pings answered meanwhile (slowest %s s)" %
              (what, ping))
     ck.check(r is not None and dt < 1.0, "%s: answered within 1 s (%s s)" % (what, dt))
-    hwm = smcp_test.status_kb(c.pid, "VmHWM")
+    hwm = smcp_test.hwm_kb(c.pid)
     ck.check(hwm < smcp_test.rss_limit_kb(64 * 1024),
              "%s: peak RSS %d KiB under 64 MiB" % (what, hwm))
     return text_json(r) if r and "result" in r else None

@@ -99,8 +99,7 @@ static int add_set(struct daemon_opts *o, const char *opt, const char *key, cons
 	return 0;
 }
 
-int daemon_parse_args(int argc, char **argv, const struct cli_alias *aliases,
-		      struct daemon_opts *o)
+int cli_parse_args(int argc, char **argv, const struct cli_alias *aliases, struct daemon_opts *o)
 {
 	enum { OPT_LIST = 256, OPT_CHECK, OPT_HELP_CONFIG, OPT_JSON, OPT_LOG, OPT_DAEMON,
 	       OPT_ROOT, OPT_INTERVAL, OPT_SURFACE, OPT_SOCKET, OPT_STANDALONE,
@@ -314,7 +313,7 @@ void cli_help_config(void)
 	struct smcp_host *const *all;
 
 	printf("Config file: INI sections, 'key = value' lines, '#' comments.\n\n");
-	print_keys("core", core_config_keys);
+	print_keys("core", daemon_config_keys);
 	if (daemon_configure(&o, &cfg, &lim, &dir) == 0) {
 		all = loader_plugins(&n);
 		for (size_t i = 0; i < n; i++) {
@@ -365,14 +364,14 @@ int cli_list_plugins(bool json)
 	char *text;
 
 	if (json) {
-		if (json_writer_init(&j))
+		if (result_json_writer_init(&j))
 			return 1;
 		status_write_plugins(&host_api, &j);
-		text = json_writer_pretty(&j);
+		text = result_json_writer_pretty(&j);
 		if (text)
 			puts(text);
 		free(text);
-		json_writer_release(&j);
+		result_json_writer_release(&j);
 		return 0;
 	}
 	printf("%-16s %-10s %-9s %s\n", "NAME", "VERSION", "STATE", "DETAIL");
@@ -380,7 +379,7 @@ int cli_list_plugins(bool json)
 		const struct smcp_host *p = all[i];
 
 		printf("%-16s %-10s %-9s %s\n", p->name, p->version ? p->version : "-",
-		       plugin_state_name(p->state),
+		       host_plugin_state_name(p->state),
 		       p->reason ? p->reason : (p->description ? p->description : ""));
 	}
 	if (!n)

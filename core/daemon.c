@@ -27,7 +27,7 @@
 #include "watch.h"
 #include "work.h"
 
-const struct smcp_config_key core_config_keys[] = {
+const struct smcp_config_key daemon_config_keys[] = {
 	{ sizeof(struct smcp_config_key), "plugin_dir", SMCP_CONFIG_PATH, SMCP_PLUGINDIR,
 	  "the default plugin directory, searched after every --plugin-dir (none with "
 	  "--no-default-plugins); unset: the stock one, or the build tree's when run from it "
@@ -110,7 +110,7 @@ const struct smcp_config_key core_config_keys[] = {
 
 static int64_t core_int(const struct config *cfg, const char *key)
 {
-	const struct smcp_config_key *k = config_key_find(core_config_keys, key);
+	const struct smcp_config_key *k = config_key_find(daemon_config_keys, key);
 	const char *v = config_value(config_find(cfg, "core", false), key, NULL);
 	int64_t x = 0;
 
@@ -124,7 +124,7 @@ static const char *core_str(const struct config *cfg, const char *key)
 {
 	const char *v = config_value(config_find(cfg, "core", false), key, NULL);
 
-	return v ? v : config_key_find(core_config_keys, key)->default_value;
+	return v ? v : config_key_find(daemon_config_keys, key)->default_value;
 }
 
 static bool under_build_tree(void)
@@ -172,7 +172,7 @@ int daemon_read_config(const struct daemon_opts *o, struct config *cfg, struct c
 			return -ENOMEM;
 	}
 	core = config_find(cfg, "core", false);
-	config_validate(cfg, core, core_config_keys);
+	config_validate(cfg, core, daemon_config_keys);
 	v = config_value(core, "log_level", &line);
 	if (v && log_level_parse(v, &lvl))
 		config_error(cfg, "%s: log_level: unknown level '%s' (use debug, info, notice, "
@@ -192,9 +192,9 @@ int daemon_read_config(const struct daemon_opts *o, struct config *cfg, struct c
 	lim->user = core_str(cfg, "user");
 	lim->socket_path = core_str(cfg, "socket_path");
 	lim->socket_group = core_str(cfg, "socket_group");
-	metrics_configure(core, core_config_keys);
+	metrics_configure(core, daemon_config_keys);
 	work_configure((uint32_t)core_int(cfg, "workers"));
-	persist_configure(core, core_config_keys);
+	persist_configure(core, daemon_config_keys);
 	if (o->fs_root)
 		host_set_fs_root(o->fs_root);
 	return 0;
@@ -261,7 +261,7 @@ int daemon_start(const struct core_limits *lim)
 	if (!err)
 		err = metrics_tools_init(core, &host_api);
 	if (!err)
-		err = watch_init(core, &host_api);
+		err = watch_tools_init(core, &host_api);
 	loader_core_init_end();
 	if (err)
 		return err;

@@ -71,8 +71,7 @@ struct cli_alias {
 
 /* Parse argv; aliases: NULL or a table ended by { 0 }. On a usage error
  * prints why to stderr and returns -EINVAL. */
-int daemon_parse_args(int argc, char **argv, const struct cli_alias *aliases,
-		      struct daemon_opts *o);
+int cli_parse_args(int argc, char **argv, const struct cli_alias *aliases, struct daemon_opts *o);
 
 /* Load the config and check the core's keys. Every error is appended to
  * cfg->errors. Returns 0 or -errno for a failure that stops everything. */
@@ -86,7 +85,7 @@ int daemon_configure(const struct daemon_opts *o, struct config *cfg, struct cor
 		     char **ret_search_path);
 
 /* The core's own config keys (for --help-config and validation). */
-extern const struct smcp_config_key core_config_keys[];
+extern const struct smcp_config_key daemon_config_keys[];
 
 /* Register the core's built-ins and init every enabled plugin (needs the loop). */
 int daemon_start(const struct core_limits *lim);

@@ -72,10 +72,10 @@ struct smcp_json *events_begin(struct smcp_host *h, const char *type)
 		return NULL;
 	/* past the limit the event is refused, not cut */
 	jbuf_init_on(&w->j.own, w->storage, sizeof(w->storage), EVENT_MAX_BYTES);
-	(void)json_writer_open(&w->j, &w->j.own);
+	(void)result_json_writer_open(&w->j, &w->j.own);
 	snprintf(w->type, sizeof(w->type), "%s", type);
-	(void)api_json_string(&w->j, "type", type);
-	(void)api_json_string(&w->j, "source", h->name);
+	(void)result_api_json_string(&w->j, "type", type);
+	(void)result_api_json_string(&w->j, "source", h->name);
 	return &w->j;
 }
 
@@ -106,10 +106,10 @@ int events_commit(struct smcp_host *h, struct smcp_json *j)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	if (!ev.next_seq)
 		ev.next_seq = 1;
-	(void)api_json_uint(j, "seq", ev.next_seq);
-	(void)api_json_uint(j, "unix_ms",
-			    (uint64_t)ts.tv_sec * 1000 + (uint64_t)(ts.tv_nsec / 1000000));
-	err = json_writer_close(j);
+	(void)result_api_json_uint(j, "seq", ev.next_seq);
+	(void)result_api_json_uint(j, "unix_ms",
+				   (uint64_t)ts.tv_sec * 1000 + (uint64_t)(ts.tv_nsec / 1000000));
+	err = result_json_writer_close(j);
 	if (err)
 		goto out;
 	if (jbuf_over(&j->own)) {
@@ -138,7 +138,7 @@ int events_commit(struct smcp_host *h, struct smcp_json *j)
 		ev.notify_timer = id > 0 ? id : 0;
 	}
 out:
-	json_writer_release(j);
+	result_json_writer_release(j);
 	if (!ev.spare)
 		ev.spare = w;
 	else
@@ -172,7 +172,7 @@ static uint64_t write_events(struct smcp_json *j, uint64_t from, uint32_t limit,
 			*ret_more = true;
 			break;
 		}
-		json_put_trusted(j, NULL, e->text, e->len);
+		result_json_put_trusted(j, NULL, e->text, e->len);
 		n++;
 	}
 	api->json_end(j);

@@ -9,7 +9,7 @@
 #define HR_NONE UINT32_MAX
 #define HR_INIT_CAP 256u
 
-bool budget_take(struct history_budget *b, size_t n)
+bool history_budget_take(struct history_budget *b, size_t n)
 {
 	if (b->used + n > b->max) {
 		b->refused++;
@@ -19,7 +19,7 @@ bool budget_take(struct history_budget *b, size_t n)
 	return true;
 }
 
-void budget_give(struct history_budget *b, size_t n)
+void history_budget_give(struct history_budget *b, size_t n)
 {
 	b->used = n > b->used ? 0 : b->used - n;
 }
@@ -182,11 +182,11 @@ static bool ring_grow(struct hist_ring *r, uint32_t nslots, uint64_t idx, uint32
 		new_cap *= 2;
 	if (new_cap > r->max_cap)
 		new_cap = r->max_cap;
-	if (!budget_take(b, new_cap - r->cap))
+	if (!history_budget_take(b, new_cap - r->cap))
 		return false;
 	nbuf = malloc(new_cap);
 	if (!nbuf) {
-		budget_give(b, new_cap - r->cap);
+		history_budget_give(b, new_cap - r->cap);
 		return false;
 	}
 	for (uint64_t i = r->tail; i < idx; i++) {
@@ -320,7 +320,7 @@ int history_init(struct history *h, const struct history_geom *g, uint32_t nb, u
 	int err = -ENOMEM;
 
 	*h = (struct history){ .nb = nb };
-	if (!budget_take(b, bytes))
+	if (!history_budget_take(b, bytes))
 		return -ENOSPC;
 	h->bytes = bytes;
 	if (!nb) {
@@ -352,7 +352,7 @@ void history_free(struct history *h, struct history_budget *b)
 
 	/* what ring growth charged on top of the base */
 	bytes += (h->rf.cap - h->rf.init_cap) + (h->rc.cap - h->rc.init_cap);
-	budget_give(b, bytes);
+	history_budget_give(b, bytes);
 	free(h->fine);
 	free(h->coarse);
 	free(h->acc_counts);

@@ -46,8 +46,8 @@ struct history_budget {
 };
 
 /* Charge n bytes; false (and nothing charged) when that would pass max. */
-bool budget_take(struct history_budget *b, size_t n);
-void budget_give(struct history_budget *b, size_t n);
+bool history_budget_take(struct history_budget *b, size_t n);
+void history_budget_give(struct history_budget *b, size_t n);
 
 /* Variable-length records addressed by slot index (see history.c). */
 struct hist_ring {

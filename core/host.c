@@ -25,7 +25,7 @@ static char *fs_root;
 static int fs_root_fd = -1;
 static const struct host_hooks *hooks;
 
-const char *plugin_state_name(enum plugin_state s)
+const char *host_plugin_state_name(enum plugin_state s)
 {
 	switch (s) {
 	case PLUGIN_LOADED:
@@ -583,7 +583,7 @@ static int api_completion_add(struct smcp_completion *c, const char *value)
 		c->more = true;
 		return -ENOSPC;
 	}
-	s = json_string_node(value);
+	s = result_json_string_node(value);
 	if (!s)
 		return -ENOMEM;
 	cJSON_AddItemToArray(c->values, s);
@@ -628,32 +628,32 @@ const struct smcp_host_api host_api = {
 	.notify_list_changed = api_notify_list_changed,
 	.event_begin = events_begin,
 	.event_commit = events_commit,
-	.arg_string = api_arg_string,
-	.arg_int = api_arg_int,
-	.arg_double = api_arg_double,
-	.arg_bool = api_arg_bool,
-	.result_text = api_result_text,
-	.result_textf = api_result_textf,
-	.result_error = api_result_error,
-	.result_json = api_result_json,
-	.result_blob = api_result_blob,
-	.result_image = api_result_image,
-	.result_audio = api_result_audio,
-	.result_resource_link = api_result_resource_link,
-	.result_embedded_text = api_result_embedded_text,
-	.result_embedded_blob = api_result_embedded_blob,
-	.result_role = api_result_role,
-	.result_description = api_result_description,
-	.json_object = api_json_object,
-	.json_array = api_json_array,
-	.json_end = api_json_end,
-	.json_string = api_json_string,
-	.json_int = api_json_int,
-	.json_uint = api_json_uint,
-	.json_double = api_json_double,
-	.json_bool = api_json_bool,
-	.json_null = api_json_null,
-	.json_raw = api_json_raw,
+	.arg_string = result_api_arg_string,
+	.arg_int = result_api_arg_int,
+	.arg_double = result_api_arg_double,
+	.arg_bool = result_api_arg_bool,
+	.result_text = result_api_result_text,
+	.result_textf = result_api_result_textf,
+	.result_error = result_api_result_error,
+	.result_json = result_api_result_json,
+	.result_blob = result_api_result_blob,
+	.result_image = result_api_result_image,
+	.result_audio = result_api_result_audio,
+	.result_resource_link = result_api_result_resource_link,
+	.result_embedded_text = result_api_result_embedded_text,
+	.result_embedded_blob = result_api_result_embedded_blob,
+	.result_role = result_api_result_role,
+	.result_description = result_api_result_description,
+	.json_object = result_api_json_object,
+	.json_array = result_api_json_array,
+	.json_end = result_api_json_end,
+	.json_string = result_api_json_string,
+	.json_int = result_api_json_int,
+	.json_uint = result_api_json_uint,
+	.json_double = result_api_json_double,
+	.json_bool = result_api_json_bool,
+	.json_null = result_api_json_null,
+	.json_raw = result_api_json_raw,
 	.call_progress = api_call_progress,
 	.call_complete = api_call_complete,
 	.call_on_cancel = api_call_on_cancel,
@@ -662,16 +662,16 @@ const struct smcp_host_api host_api = {
 	.completion_add = api_completion_add,
 	.completion_total = api_completion_total,
 	.metric_register = metrics_api_register,
-	.metric_set = metrics_api_set,
-	.metric_add = metrics_api_add,
-	.metric_hist = metrics_api_hist,
-	.metric_observe = metrics_api_observe,
+	.metric_set = metrics_publish_set,
+	.metric_add = metrics_publish_add,
+	.metric_hist = metrics_publish_hist,
+	.metric_observe = metrics_publish_observe,
 	.metric_collect = metrics_api_collect,
 	.keep_capabilities = privs_keep_caps,
 	.work_submit = api_work_submit,
 	.add_instructions = api_add_instructions,
 	.add_tool_hint = api_add_tool_hint,
-	.metric_window = metrics_api_window,
+	.metric_window = metrics_query_window,
 	.register_prompt_step = api_register_prompt_step,
 	.register_prompt_completion = api_register_prompt_completion,
 };

@@ -34,7 +34,7 @@ struct smcp_host {
 	struct host_compat *compat; /* trampolines for a plugin built before 1.2 (host.c) */
 };
 
-const char *plugin_state_name(enum plugin_state s);
+const char *host_plugin_state_name(enum plugin_state s);
 
 /* The host API table given to every plugin. */
 extern const struct smcp_host_api host_api;

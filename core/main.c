@@ -262,7 +262,7 @@ int main(int argc, char **argv)
 	 */
 	(void)mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 
-	if (daemon_parse_args(argc, argv, aliases, &o))
+	if (cli_parse_args(argc, argv, aliases, &o))
 		return 2;
 	if (o.log_level) {
 		if (log_level_parse(o.log_level, &lvl)) {

@@ -109,7 +109,7 @@ static bool valid_unit(const char *s)
 	return n > 0 && n < sizeof(((struct metric *)0)->unit);
 }
 
-const char *metric_type_name(enum smcp_metric_type t)
+const char *metrics_type_name(enum smcp_metric_type t)
 {
 	switch (t) {
 	case SMCP_METRIC_COUNTER:
@@ -122,7 +122,7 @@ const char *metric_type_name(enum smcp_metric_type t)
 	return "?";
 }
 
-int metric_label_index(const struct metric *m, const char *name)
+int metrics_label_index(const struct metric *m, const char *name)
 {
 	for (uint32_t i = 0; i < m->n_labels; i++)
 		if (strcmp(m->label[i], name) == 0)
@@ -241,7 +241,7 @@ static void series_free(struct series *s)
 	if (!s)
 		return;
 	history_free(&s->h, &mstore.budget);
-	budget_give(&mstore.budget, s->bytes);
+	history_budget_give(&mstore.budget, s->bytes);
 	free(s->hcur);
 	free(s->hbase);
 	free(s);
@@ -252,11 +252,11 @@ static struct series *series_new(struct metric *m, const struct packed *p)
 	size_t bytes = sizeof(struct series) + 2 * m->nb * sizeof(uint64_t);
 	struct series *s;
 
-	if (!budget_take(&mstore.budget, bytes))
+	if (!history_budget_take(&mstore.budget, bytes))
 		return NULL;
 	s = calloc(1, sizeof(*s));
 	if (!s) {
-		budget_give(&mstore.budget, bytes);
+		history_budget_give(&mstore.budget, bytes);
 		return NULL;
 	}
 	s->m = m;

@@ -152,15 +152,15 @@ struct series *metrics_series_restore(struct metric *m, const char *const *lv, u
 
 /* Host API members (plugin.h, Since 1.1). */
 int metrics_api_register(struct smcp_host *h, const struct smcp_metric_desc *d);
-int metrics_api_set(struct smcp_host *h, int metric, const char *const *lv, double value);
-int metrics_api_add(struct smcp_host *h, int metric, const char *const *lv, double delta);
-int metrics_api_hist(struct smcp_host *h, int metric, const char *const *lv, const uint64_t *counts,
-		     uint32_t n, double sum, uint32_t flags);
-int metrics_api_observe(struct smcp_host *h, int metric, const char *const *lv, double value);
+int metrics_publish_set(struct smcp_host *h, int metric, const char *const *lv, double value);
+int metrics_publish_add(struct smcp_host *h, int metric, const char *const *lv, double delta);
+int metrics_publish_hist(struct smcp_host *h, int metric, const char *const *lv,
+			 const uint64_t *counts, uint32_t n, double sum, uint32_t flags);
+int metrics_publish_observe(struct smcp_host *h, int metric, const char *const *lv, double value);
 int metrics_api_collect(struct smcp_host *h, smcp_collect_fn cb, void *data);
 /* Since 1.2 (metrics_query.c) */
-int metrics_api_window(struct smcp_host *h, int metric, const char *const *lv, uint64_t window_ms,
-		       struct smcp_metric_window *w);
+int metrics_query_window(struct smcp_host *h, int metric, const char *const *lv, uint64_t window_ms,
+			 struct smcp_metric_window *w);
 
 /* Inside the store (metrics*.c): plugin h's live metric with this id, or
  * NULL; the series of these label values, created if need be (NULL with
@@ -179,8 +179,8 @@ static inline const char *series_label(const struct series *s, uint32_t i)
 	return s->lv + s->lv_off[i];
 }
 /* Index of a label name in m, or -1. */
-int metric_label_index(const struct metric *m, const char *name);
-const char *metric_type_name(enum smcp_metric_type t);
+int metrics_label_index(const struct metric *m, const char *name);
+const char *metrics_type_name(enum smcp_metric_type t);
 
 /* Time: a step's start in unix ms, and the step holding a unix time. */
 int64_t metrics_step_unix_ms(uint64_t step);

@@ -37,9 +37,9 @@ static int by_score_desc(const void *a, const void *b)
 static void window_acc(struct qacc *a, const struct metric *m, struct series *s,
 		       const struct qrange *r, bool ok)
 {
-	qacc_init(a, m, ok ? r->tier : TIER_FINE);
+	metrics_query_qacc_init(a, m, ok ? r->tier : TIER_FINE);
 	if (ok)
-		qacc_add(a, m, &s, 1, r->tier, r->from, r->to, AGG_SUM);
+		metrics_query_qacc_add(a, m, &s, 1, r->tier, r->from, r->to, AGG_SUM);
 }
 
 /* Relative change in [0, 1]: 1 when a value appears from or falls to zero. */
@@ -84,8 +84,8 @@ static int tool_changed(void *data, struct smcp_call *call, const struct smcp_ar
 	    metrics_tools_arg_duration(args, "window", "5m", &window, err, sizeof(err)) ||
 	    metrics_tools_arg_duration(args, "baseline", "1h", &baseline, err, sizeof(err)))
 		return api->result_error(res, "%s", err);
-	oka = qrange_resolve(end - window, end, &ra);
-	okb = qrange_resolve(end - window - baseline, end - window, &rb);
+	oka = metrics_query_qrange_resolve(end - window, end, &ra);
+	okb = metrics_query_qrange_resolve(end - window - baseline, end - window, &rb);
 	if (!oka || !okb)
 		return api->result_error(res,
 					 "history does not cover both windows yet (%s window is "
@@ -118,14 +118,16 @@ static int tool_changed(void *data, struct smcp_call *call, const struct smcp_ar
 				c.n_after = A->n_obs;
 				if (A->n_obs >= CHANGES_MIN_SAMPLES &&
 				    B->n_obs >= CHANGES_MIN_SAMPLES)
-					consider(&c, ST_P99, qacc_stat(B, m, ST_P99),
-						 qacc_stat(A, m, ST_P99));
-				consider(&c, ST_RATE, B->slots ? qacc_stat(B, m, ST_RATE) : NAN,
-					 A->slots ? qacc_stat(A, m, ST_RATE) : NAN);
+					consider(&c, ST_P99, metrics_query_qacc_stat(B, m, ST_P99),
+						 metrics_query_qacc_stat(A, m, ST_P99));
+				consider(&c, ST_RATE,
+					 B->slots ? metrics_query_qacc_stat(B, m, ST_RATE) : NAN,
+					 A->slots ? metrics_query_qacc_stat(A, m, ST_RATE) : NAN);
 			} else {
 				enum q_stat st = m->type == SMCP_METRIC_COUNTER ? ST_RATE : ST_MEAN;
 
-				consider(&c, st, qacc_stat(B, m, st), qacc_stat(A, m, st));
+				consider(&c, st, metrics_query_qacc_stat(B, m, st),
+					 metrics_query_qacc_stat(A, m, st));
 			}
 			if (c.score <= 0)
 				continue;
@@ -161,15 +163,15 @@ static int tool_changed(void *data, struct smcp_call *call, const struct smcp_ar
 		goto out;
 	}
 	api->json_object(j, "before");
-	format_time(slot_unix_ms(rb.tier, rb.from), buf, sizeof(buf));
+	metrics_text_format_time(metrics_query_slot_unix_ms(rb.tier, rb.from), buf, sizeof(buf));
 	api->json_string(j, "start", buf);
-	format_time(slot_unix_ms(rb.tier, rb.to + 1), buf, sizeof(buf));
+	metrics_text_format_time(metrics_query_slot_unix_ms(rb.tier, rb.to + 1), buf, sizeof(buf));
 	api->json_string(j, "end", buf);
 	api->json_end(j);
 	api->json_object(j, "after");
-	format_time(slot_unix_ms(ra.tier, ra.from), buf, sizeof(buf));
+	metrics_text_format_time(metrics_query_slot_unix_ms(ra.tier, ra.from), buf, sizeof(buf));
 	api->json_string(j, "start", buf);
-	format_time(slot_unix_ms(ra.tier, ra.to + 1), buf, sizeof(buf));
+	metrics_text_format_time(metrics_query_slot_unix_ms(ra.tier, ra.to + 1), buf, sizeof(buf));
 	api->json_string(j, "end", buf);
 	api->json_end(j);
 	api->json_uint(j, "series_compared", compared);
@@ -177,24 +179,24 @@ static int tool_changed(void *data, struct smcp_call *call, const struct smcp_ar
 	api->json_array(j, "changes");
 	for (uint32_t i = 0; i < n && i < (uint32_t)limit; i++) {
 		const struct metric *m = ch[i].s->m;
-		const char *u = stat_unit(ch[i].stat, m, unit, sizeof(unit));
+		const char *u = metrics_query_stat_unit(ch[i].stat, m, unit, sizeof(unit));
 
 		api->json_object(j, NULL);
 		api->json_string(j, "metric", m->name);
 		if (m->n_labels)
-			metrics_write_labels(api, j, "labels", ch[i].s);
-		api->json_string(j, "stat", stat_name(ch[i].stat));
+			metrics_tools_write_labels(api, j, "labels", ch[i].s);
+		api->json_string(j, "stat", metrics_query_stat_name(ch[i].stat));
 		api->json_string(j, "unit", u);
 		metrics_tools_write_num(j, "before", ch[i].before);
 		metrics_tools_write_num(j, "after", ch[i].after);
-		format_quantity(ch[i].before, u, buf, sizeof(buf));
+		metrics_text_format_quantity(ch[i].before, u, buf, sizeof(buf));
 		api->json_string(j, "before_text", buf);
-		format_quantity(ch[i].after, u, buf, sizeof(buf));
+		metrics_text_format_quantity(ch[i].after, u, buf, sizeof(buf));
 		api->json_string(j, "after_text", buf);
 		if (isfinite(ch[i].before) && ch[i].before != 0 && isfinite(ch[i].after))
-			api->json_double(
-				j, "change_pct",
-				round_sig(100 * (ch[i].after - ch[i].before) / fabs(ch[i].before)));
+			api->json_double(j, "change_pct",
+					 metrics_text_round_sig(100 * (ch[i].after - ch[i].before) /
+								fabs(ch[i].before)));
 		else
 			api->json_string(j, "change",
 					 isnan(ch[i].before) || ch[i].before == 0 ? "appeared"

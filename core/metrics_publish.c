@@ -16,7 +16,7 @@ static void touched(struct series *s, double activity)
 		s->score += activity;
 }
 
-int metrics_api_set(struct smcp_host *h, int id, const char *const *lv, double value)
+int metrics_publish_set(struct smcp_host *h, int id, const char *const *lv, double value)
 {
 	struct metric *m = metrics_metric_of(h, id);
 	struct series *s;
@@ -51,7 +51,7 @@ int metrics_api_set(struct smcp_host *h, int id, const char *const *lv, double v
 	return 0;
 }
 
-int metrics_api_add(struct smcp_host *h, int id, const char *const *lv, double delta)
+int metrics_publish_add(struct smcp_host *h, int id, const char *const *lv, double delta)
 {
 	struct metric *m = metrics_metric_of(h, id);
 	struct series *s;
@@ -89,8 +89,8 @@ static double hist_activity(const struct metric *m, const uint64_t *c, double su
 	return n + (double)c[0] * m->bounds[0] / 2;
 }
 
-int metrics_api_hist(struct smcp_host *h, int id, const char *const *lv, const uint64_t *counts,
-		     uint32_t n, double sum, uint32_t flags)
+int metrics_publish_hist(struct smcp_host *h, int id, const char *const *lv, const uint64_t *counts,
+			 uint32_t n, double sum, uint32_t flags)
 {
 	struct metric *m = metrics_metric_of(h, id);
 	bool delta = flags & SMCP_HIST_DELTA;
@@ -143,7 +143,7 @@ static int cmp_bound(const void *value, const void *bound)
 	return v < b ? -1 : v > b;
 }
 
-int metrics_api_observe(struct smcp_host *h, int id, const char *const *lv, double value)
+int metrics_publish_observe(struct smcp_host *h, int id, const char *const *lv, double value)
 {
 	struct metric *m = metrics_metric_of(h, id);
 	struct series *s;

@@ -31,8 +31,8 @@ static void list_labels(const struct metric *m, char *buf, size_t len)
 		snprintf(buf, len, "none");
 }
 
-int selector_parse(struct selector *sel, const struct metric *m, const char *text, char *err,
-		   size_t errlen)
+int metrics_query_selector_parse(struct selector *sel, const struct metric *m, const char *text,
+				 char *err, size_t errlen)
 {
 	const char *p = text;
 	char labels[256];
@@ -63,7 +63,7 @@ int selector_parse(struct selector *sel, const struct metric *m, const char *tex
 			return -EINVAL;
 		}
 		p = skip_ws(p + 1);
-		idx = metric_label_index(m, name);
+		idx = metrics_label_index(m, name);
 		if (idx < 0) {
 			list_labels(m, labels, sizeof(labels));
 			snprintf(err, errlen, "labels: %s has no label '%s' (its labels: %s)",
@@ -92,7 +92,7 @@ int selector_parse(struct selector *sel, const struct metric *m, const char *tex
 	return 0;
 }
 
-bool selector_match(const struct selector *sel, const struct series *s)
+bool metrics_query_selector_match(const struct selector *sel, const struct series *s)
 {
 	for (uint32_t i = 0; i < sel->n; i++) {
 		bool hit = smcp_glob_match(sel->mt[i].pat,
@@ -104,7 +104,8 @@ bool selector_match(const struct selector *sel, const struct series *s)
 	return true;
 }
 
-void selector_format(const struct selector *sel, const struct metric *m, char *buf, size_t len)
+void metrics_query_selector_format(const struct selector *sel, const struct metric *m, char *buf,
+				   size_t len)
 {
 	size_t n = 0;
 
@@ -117,12 +118,12 @@ void selector_format(const struct selector *sel, const struct metric *m, char *b
 
 static const char *const agg_names[] = { "sum", "avg", "max", "min" };
 
-const char *agg_name(enum q_agg a)
+const char *metrics_query_agg_name(enum q_agg a)
 {
 	return a <= AGG_MIN ? agg_names[a] : "?";
 }
 
-int agg_parse(const char *s, enum q_agg *ret)
+int metrics_query_agg_parse(const char *s, enum q_agg *ret)
 {
 	for (int i = 0; i < 4; i++)
 		if (strcmp(s, agg_names[i]) == 0) {
@@ -134,7 +135,7 @@ int agg_parse(const char *s, enum q_agg *ret)
 
 /* ------------------------------------------------------- accumulation */
 
-void qacc_init(struct qacc *a, const struct metric *m, enum history_tier t)
+void metrics_query_qacc_init(struct qacc *a, const struct metric *m, enum history_tier t)
 {
 	a->nb = m->nb;
 	memset(a->counts, 0, m->nb * sizeof(a->counts[0]));
@@ -175,8 +176,9 @@ static void combine(struct coarse_cell *acc, const struct coarse_cell *c, uint32
 	}
 }
 
-void qacc_add(struct qacc *a, const struct metric *m, struct series *const *g, uint32_t ng,
-	      enum history_tier t, uint64_t from, uint64_t to, enum q_agg agg)
+void metrics_query_qacc_add(struct qacc *a, const struct metric *m, struct series *const *g,
+			    uint32_t ng, enum history_tier t, uint64_t from, uint64_t to,
+			    enum q_agg agg)
 {
 	for (uint64_t idx = from; idx <= to; idx++) {
 		struct coarse_cell acc = { 0, 0, 0 }, c;
@@ -219,12 +221,12 @@ static const char *const stat_names[ST__N] = {
 	"count", "p50",	 "p90", "p95", "p99",  "p999",
 };
 
-const char *stat_name(enum q_stat s)
+const char *metrics_query_stat_name(enum q_stat s)
 {
 	return s < ST__N ? stat_names[s] : "?";
 }
 
-int stat_parse(const char *s, enum q_stat *ret)
+int metrics_query_stat_parse(const char *s, enum q_stat *ret)
 {
 	for (int i = 0; i < ST__N; i++)
 		if (strcasecmp(s, stat_names[i]) == 0) {
@@ -242,7 +244,7 @@ int stat_parse(const char *s, enum q_stat *ret)
 	return -EINVAL;
 }
 
-bool stat_valid_for(enum q_stat s, enum smcp_metric_type t)
+bool metrics_query_stat_valid_for(enum q_stat s, enum smcp_metric_type t)
 {
 	switch (t) {
 	case SMCP_METRIC_GAUGE:
@@ -255,7 +257,7 @@ bool stat_valid_for(enum q_stat s, enum smcp_metric_type t)
 	return false;
 }
 
-const char *stat_unit(enum q_stat s, const struct metric *m, char *buf, size_t len)
+const char *metrics_query_stat_unit(enum q_stat s, const struct metric *m, char *buf, size_t len)
 {
 	if (m->type == SMCP_METRIC_HISTOGRAM)
 		return s == ST_RATE ? "1/s" : s == ST_COUNT ? "1" : m->unit;
@@ -266,7 +268,7 @@ const char *stat_unit(enum q_stat s, const struct metric *m, char *buf, size_t l
 	return m->unit;
 }
 
-double hist_quantile(const uint64_t *c, uint32_t nb, const double *bounds, double q)
+double metrics_query_hist_quantile(const uint64_t *c, uint32_t nb, const double *bounds, double q)
 {
 	uint64_t total = 0, cum = 0;
 	double rank;
@@ -320,7 +322,7 @@ static double hist_edge(const struct qacc *a, const struct metric *m, bool top)
 	return NAN;
 }
 
-double qacc_stat(const struct qacc *a, const struct metric *m, enum q_stat s)
+double metrics_query_qacc_stat(const struct qacc *a, const struct metric *m, enum q_stat s)
 {
 	double fine_secs = metrics_step_secs();
 
@@ -349,7 +351,7 @@ double qacc_stat(const struct qacc *a, const struct metric *m, enum q_stat s)
 		case ST_P95:
 		case ST_P99:
 		case ST_P999:
-			return hist_quantile(a->counts, m->nb, m->bounds, qs[s]);
+			return metrics_query_hist_quantile(a->counts, m->nb, m->bounds, qs[s]);
 		default:
 			return NAN;
 		}
@@ -385,12 +387,12 @@ double qacc_stat(const struct qacc *a, const struct metric *m, enum q_stat s)
 
 /* -------------------------------------------------------------- ranges */
 
-int64_t slot_unix_ms(enum history_tier t, uint64_t idx)
+int64_t metrics_query_slot_unix_ms(enum history_tier t, uint64_t idx)
 {
 	return metrics_step_unix_ms(t == TIER_COARSE ? idx * metrics_view()->geom.factor : idx);
 }
 
-bool qrange_resolve(int64_t start_ms, int64_t end_ms, struct qrange *r)
+bool metrics_query_qrange_resolve(int64_t start_ms, int64_t end_ms, struct qrange *r)
 {
 	const struct history_geom *g = &metrics_view()->geom;
 	int64_t s0, s1;
@@ -433,7 +435,7 @@ bool qrange_resolve(int64_t start_ms, int64_t end_ms, struct qrange *r)
 
 /*
  * A scalar series' fine steps from..newest, read straight from its float per
- * step (history.h's layout): what qacc_add() gives for one series, without
+ * step (history.h's layout): what metrics_query_qacc_add() gives for one series, without
  * its per-step calls. A plugin that answers from its windows reads a few
  * dozen of them per answer, each up to 60 steps, so this is its hot path.
  */
@@ -472,8 +474,8 @@ static int scalar_window(const struct metric *m, const struct series *s, uint64_
 	return 0;
 }
 
-int metrics_api_window(struct smcp_host *h, int id, const char *const *lv, uint64_t window_ms,
-		       struct smcp_metric_window *w)
+int metrics_query_window(struct smcp_host *h, int id, const char *const *lv, uint64_t window_ms,
+			 struct smcp_metric_window *w)
 {
 	const struct metrics_store *st = metrics_view();
 	struct metric *m = metrics_metric_of(h, id);
@@ -503,9 +505,9 @@ int metrics_api_window(struct smcp_host *h, int id, const char *const *lv, uint6
 	oldest = history_coverage(&s->h, &st->geom, TIER_FINE);
 	if (!m->nb)
 		return scalar_window(m, s, from > oldest ? from : oldest, w);
-	qacc_init(&a, m, TIER_FINE);
-	qacc_add(&a, m, (struct series *const *)&s, 1, TIER_FINE, from > oldest ? from : oldest,
-		 st->last_step, AGG_SUM);
+	metrics_query_qacc_init(&a, m, TIER_FINE);
+	metrics_query_qacc_add(&a, m, (struct series *const *)&s, 1, TIER_FINE,
+			       from > oldest ? from : oldest, st->last_step, AGG_SUM);
 	w->steps = a.slots;
 	if (!a.slots)
 		return 0;

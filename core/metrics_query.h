@@ -28,16 +28,17 @@ struct selector {
 };
 
 /* 0 or -EINVAL with err set (names the bad part and the metric's labels). */
-int selector_parse(struct selector *sel, const struct metric *m, const char *text, char *err,
-		   size_t errlen);
-bool selector_match(const struct selector *sel, const struct series *s);
+int metrics_query_selector_parse(struct selector *sel, const struct metric *m, const char *text,
+				 char *err, size_t errlen);
+bool metrics_query_selector_match(const struct selector *sel, const struct series *s);
 /* "cpu=3,comm=x" for s (labels of the metric, or the group's labels). */
-void selector_format(const struct selector *sel, const struct metric *m, char *buf, size_t len);
+void metrics_query_selector_format(const struct selector *sel, const struct metric *m, char *buf,
+				   size_t len);
 
 /* How series are combined slot by slot. */
 enum q_agg { AGG_SUM = 0, AGG_AVG, AGG_MAX, AGG_MIN };
-int agg_parse(const char *s, enum q_agg *ret);
-const char *agg_name(enum q_agg a);
+int metrics_query_agg_parse(const char *s, enum q_agg *ret);
+const char *metrics_query_agg_name(enum q_agg a);
 
 /* Accumulated slots of a group of series. */
 struct qacc {
@@ -50,10 +51,11 @@ struct qacc {
 	double slot_secs;		/* the length of one slot of the tier read */
 };
 
-void qacc_init(struct qacc *a, const struct metric *m, enum history_tier t);
+void metrics_query_qacc_init(struct qacc *a, const struct metric *m, enum history_tier t);
 /* Add slots [from, to] of tier t of the ng series in g, combined by agg. */
-void qacc_add(struct qacc *a, const struct metric *m, struct series *const *g, uint32_t ng,
-	      enum history_tier t, uint64_t from, uint64_t to, enum q_agg agg);
+void metrics_query_qacc_add(struct qacc *a, const struct metric *m, struct series *const *g,
+			    uint32_t ng, enum history_tier t, uint64_t from, uint64_t to,
+			    enum q_agg agg);
 
 enum q_stat {
 	ST_VALUE = 0, /* gauge: the newest value */
@@ -70,15 +72,16 @@ enum q_stat {
 	ST_P999,
 	ST__N,
 };
-const char *stat_name(enum q_stat s);
-int stat_parse(const char *s, enum q_stat *ret);
-bool stat_valid_for(enum q_stat s, enum smcp_metric_type t);
+const char *metrics_query_stat_name(enum q_stat s);
+int metrics_query_stat_parse(const char *s, enum q_stat *ret);
+bool metrics_query_stat_valid_for(enum q_stat s, enum smcp_metric_type t);
 /* The unit of a statistic of m ("ns", "1/s"...). */
-const char *stat_unit(enum q_stat s, const struct metric *m, char *buf, size_t len);
+const char *metrics_query_stat_unit(enum q_stat s, const struct metric *m, char *buf, size_t len);
 /* NaN when unknown (no data, no samples). */
-double qacc_stat(const struct qacc *a, const struct metric *m, enum q_stat s);
+double metrics_query_qacc_stat(const struct qacc *a, const struct metric *m, enum q_stat s);
 /* Quantile q of counts[nb] over bounds, interpolated inside the bucket. */
-double hist_quantile(const uint64_t *counts, uint32_t nb, const double *bounds, double q);
+double metrics_query_hist_quantile(const uint64_t *counts, uint32_t nb, const double *bounds,
+				   double q);
 
 /* Resolve a range of unix ms to tier slots; false when nothing is covered.
  * The fine tier is chosen when it still holds the start. */
@@ -87,8 +90,8 @@ struct qrange {
 	uint64_t from, to; /* slot indices, inclusive */
 	bool clipped;	   /* the start was before what history holds */
 };
-bool qrange_resolve(int64_t start_ms, int64_t end_ms, struct qrange *r);
+bool metrics_query_qrange_resolve(int64_t start_ms, int64_t end_ms, struct qrange *r);
 /* The unix ms where slot idx of tier t begins. */
-int64_t slot_unix_ms(enum history_tier t, uint64_t idx);
+int64_t metrics_query_slot_unix_ms(enum history_tier t, uint64_t idx);
 
 #endif

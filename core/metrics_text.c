@@ -18,7 +18,7 @@ static const char *skip_ws(const char *p)
 
 /* --------------------------------------------------------------- time */
 
-int parse_duration_ms(const char *s, int64_t *ret_ms)
+int metrics_text_parse_duration_ms(const char *s, int64_t *ret_ms)
 {
 	static const struct {
 		const char *u;
@@ -91,7 +91,8 @@ static bool parse_hms(const char *p, int *h, int *mi, int *se, const char **end)
 	return *h >= 0 && *h < 24 && *mi >= 0 && *mi < 60 && *se >= 0 && *se < 61;
 }
 
-int parse_time(const char *s, int64_t now_ms, int64_t *ret_ms, char *err, size_t errlen)
+int metrics_text_parse_time(const char *s, int64_t now_ms, int64_t *ret_ms, char *err,
+			    size_t errlen)
 {
 	const char *p = skip_ws(s);
 	size_t n = strlen(p);
@@ -110,7 +111,7 @@ int parse_time(const char *s, int64_t now_ms, int64_t *ret_ms, char *err, size_t
 
 		snprintf(buf, sizeof(buf), "%.*s", (int)(*p == '-' ? n - 1 : n - 4),
 			 *p == '-' ? p + 1 : p);
-		if (parse_duration_ms(buf, &d) == 0) {
+		if (metrics_text_parse_duration_ms(buf, &d) == 0) {
 			*ret_ms = now_ms - d;
 			return 0;
 		}
@@ -129,7 +130,7 @@ int parse_time(const char *s, int64_t now_ms, int64_t *ret_ms, char *err, size_t
 		goto bad;
 	}
 	/* "15m": a duration alone means that long ago */
-	if (isalpha((unsigned char)p[n - 1]) && parse_duration_ms(p, &d) == 0) {
+	if (isalpha((unsigned char)p[n - 1]) && metrics_text_parse_duration_ms(p, &d) == 0) {
 		*ret_ms = now_ms - d;
 		return 0;
 	}
@@ -209,7 +210,7 @@ bad:
 	return -EINVAL;
 }
 
-void format_time(int64_t unix_ms, char *buf, size_t len)
+void metrics_text_format_time(int64_t unix_ms, char *buf, size_t len)
 {
 	time_t t = (time_t)(unix_ms / 1000);
 	struct tm tm;
@@ -238,7 +239,8 @@ static double time_unit_ns(const char *u)
 	return 0;
 }
 
-int parse_quantity(const char *s, const char *unit, double *ret, char *err, size_t errlen)
+int metrics_text_parse_quantity(const char *s, const char *unit, double *ret, char *err,
+				size_t errlen)
 {
 	char base[16], suf[16];
 	const char *p = skip_ws(s);
@@ -308,7 +310,7 @@ bad:
 	return -EINVAL;
 }
 
-double round_sig(double v)
+double metrics_text_round_sig(double v)
 {
 	char buf[32];
 
@@ -318,7 +320,7 @@ double round_sig(double v)
 	return strtod(buf, NULL);
 }
 
-void format_quantity(double v, const char *unit, char *buf, size_t len)
+void metrics_text_format_quantity(double v, const char *unit, char *buf, size_t len)
 {
 	char base[16];
 	const char *rate = "";

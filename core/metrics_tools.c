@@ -23,8 +23,8 @@ static const struct smcp_host_api *api;
 
 /* ---------------------------------------------------------------- catalog */
 
-void metrics_write_labels(const struct smcp_host_api *a, struct smcp_json *j, const char *key,
-			  const struct series *s)
+void metrics_tools_write_labels(const struct smcp_host_api *a, struct smcp_json *j, const char *key,
+				const struct series *s)
 {
 	a->json_object(j, key);
 	for (uint32_t i = 0; i < s->m->n_labels; i++)
@@ -52,11 +52,15 @@ static void write_store(struct smcp_json *j)
 	snprintf(buf, sizeof(buf), "%gs steps x %u (%g h)", st * g->factor, g->coarse_slots,
 		 st * g->factor * g->coarse_slots / 3600);
 	api->json_string(j, "coarse", buf);
-	api->json_double(j, "tick_us_last", round_sig((double)metrics_view()->tick_ns_last / 1e3));
+	api->json_double(j, "tick_us_last",
+			 metrics_text_round_sig((double)metrics_view()->tick_ns_last / 1e3));
 	api->json_double(j, "tick_us_avg",
-			 metrics_view()->ticks ? round_sig((double)metrics_view()->tick_ns_sum / 1e3 / metrics_view()->ticks)
-				      : 0);
-	api->json_double(j, "tick_us_max", round_sig((double)metrics_view()->tick_ns_max / 1e3));
+			 metrics_view()->ticks
+				 ? metrics_text_round_sig((double)metrics_view()->tick_ns_sum /
+							  1e3 / metrics_view()->ticks)
+				 : 0);
+	api->json_double(j, "tick_us_max",
+			 metrics_text_round_sig((double)metrics_view()->tick_ns_max / 1e3));
 	api->json_end(j);
 }
 
@@ -75,7 +79,7 @@ static void write_catalog(struct smcp_json *j, const char *glob)
 		shown++;
 		api->json_object(j, NULL);
 		api->json_string(j, "name", m->name);
-		api->json_string(j, "type", metric_type_name(m->type));
+		api->json_string(j, "type", metrics_type_name(m->type));
 		api->json_string(j, "unit", m->unit);
 		api->json_array(j, "labels");
 		for (uint32_t k = 0; k < m->n_labels; k++)
@@ -186,9 +190,10 @@ static int parse_cols(struct qparams *q, const char *text, char *err, size_t err
 		name[n] = '\0';
 		if (!n)
 			break;
-		if (stat_parse(name, &st) || !stat_valid_for(st, q->m->type)) {
+		if (metrics_query_stat_parse(name, &st) ||
+		    !metrics_query_stat_valid_for(st, q->m->type)) {
 			snprintf(err, errlen, "stats: '%s' is not a statistic of a %s", name,
-				 metric_type_name(q->m->type));
+				 metrics_type_name(q->m->type));
 			return -EINVAL;
 		}
 		if (q->n_cols == MAX_COLS) {
@@ -222,7 +227,7 @@ static int parse_group_by(struct qparams *q, const char *text, char *err, size_t
 		name[n] = '\0';
 		if (!n)
 			break;
-		idx = metric_label_index(q->m, name);
+		idx = metrics_label_index(q->m, name);
 		if (idx < 0 || q->n_group == SMCP_METRIC_MAX_LABELS) {
 			char labels[200] = "";
 			size_t k = 0;
@@ -277,7 +282,7 @@ static struct group *make_groups(const struct qparams *q, uint32_t *ret_n, uint3
 		char key[METRIC_LV_BYTES];
 		struct group *gr = NULL;
 
-		if (!selector_match(&q->sel, s))
+		if (!metrics_query_selector_match(&q->sel, s))
 			continue;
 		matched++;
 		group_key(q, s, key, sizeof(key));
@@ -321,7 +326,7 @@ static int by_rank_desc(const void *a, const void *b)
 void metrics_tools_write_num(struct smcp_json *j, const char *key, double v)
 {
 	if (isfinite(v))
-		api->json_double(j, key, round_sig(v));
+		api->json_double(j, key, metrics_text_round_sig(v));
 	else
 		api->json_null(j, key);
 }
@@ -355,13 +360,13 @@ static void write_summary(struct smcp_json *j, const struct metric *m, const str
 
 	api->json_object(j, "summary");
 	for (size_t i = 0; i < n; i++) {
-		const char *name = stat_name(st[i]);
+		const char *name = metrics_query_stat_name(st[i]);
 
 		if (m->type == SMCP_METRIC_GAUGE && st[i] == ST_VALUE)
 			name = "last";
 		if (m->type == SMCP_METRIC_COUNTER && st[i] == ST_MAX)
 			name = "peak_rate";
-		metrics_tools_write_num(j, name, qacc_stat(a, m, st[i]));
+		metrics_tools_write_num(j, name, metrics_query_qacc_stat(a, m, st[i]));
 	}
 	api->json_end(j);
 }
@@ -370,11 +375,11 @@ static double group_rank(const struct metric *m, const struct qacc *a)
 {
 	switch (m->type) {
 	case SMCP_METRIC_HISTOGRAM:
-		return a->n_obs ? qacc_stat(a, m, ST_P99) : NAN;
+		return a->n_obs ? metrics_query_qacc_stat(a, m, ST_P99) : NAN;
 	case SMCP_METRIC_COUNTER:
-		return qacc_stat(a, m, ST_RATE);
+		return metrics_query_qacc_stat(a, m, ST_RATE);
 	default:
-		return qacc_stat(a, m, ST_MEAN);
+		return metrics_query_qacc_stat(a, m, ST_MEAN);
 	}
 }
 
@@ -390,7 +395,7 @@ static int write_query(struct smcp_json *j, struct qparams *q, struct smcp_resul
 	char buf[160], unit[24];
 	double slot_secs;
 
-	if (!qrange_resolve(q->start_ms, q->end_ms, &r)) {
+	if (!metrics_query_qrange_resolve(q->start_ms, q->end_ms, &r)) {
 		return api->result_error(res,
 					 "no history in that range yet (history starts %s and "
 					 "steps are %gs); widen or move the range",
@@ -416,8 +421,8 @@ static int write_query(struct smcp_json *j, struct qparams *q, struct smcp_resul
 		return -ENOMEM;
 	}
 	for (uint32_t i = 0; i < ng; i++) {
-		qacc_init(a, m, r.tier);
-		qacc_add(a, m, g[i].s, g[i].n, r.tier, r.from, r.to, q->agg);
+		metrics_query_qacc_init(a, m, r.tier);
+		metrics_query_qacc_add(a, m, g[i].s, g[i].n, r.tier, r.from, r.to, q->agg);
 		g[i].rank = group_rank(m, a);
 	}
 	qsort(g, ng, sizeof(*g), by_rank_desc);
@@ -429,15 +434,15 @@ static int write_query(struct smcp_json *j, struct qparams *q, struct smcp_resul
 	npoints = (uint32_t)((span + per - 1) / per);
 
 	api->json_string(j, "metric", m->name);
-	api->json_string(j, "type", metric_type_name(m->type));
+	api->json_string(j, "type", metrics_type_name(m->type));
 	api->json_string(j, "unit", m->unit);
 	api->json_string(j, "help", m->help);
 	api->json_object(j, "range");
-	format_time(slot_unix_ms(r.tier, r.from), buf, sizeof(buf));
+	metrics_text_format_time(metrics_query_slot_unix_ms(r.tier, r.from), buf, sizeof(buf));
 	api->json_string(j, "start", buf);
-	format_time(slot_unix_ms(r.tier, r.to + 1), buf, sizeof(buf));
+	metrics_text_format_time(metrics_query_slot_unix_ms(r.tier, r.to + 1), buf, sizeof(buf));
 	api->json_string(j, "end", buf);
-	api->json_double(j, "step_secs", round_sig(per * slot_secs));
+	api->json_double(j, "step_secs", metrics_text_round_sig(per * slot_secs));
 	api->json_string(j, "tier", r.tier == TIER_FINE ? "fine" : "coarse");
 	if (r.clipped)
 		api->json_string(j, "note",
@@ -460,17 +465,18 @@ static int write_query(struct smcp_json *j, struct qparams *q, struct smcp_resul
 	api->json_array(j, "columns");
 	api->json_string(j, NULL, "t");
 	for (uint32_t c = 0; c < q->n_cols; c++)
-		api->json_string(j, NULL, stat_name(q->cols[c]));
+		api->json_string(j, NULL, metrics_query_stat_name(q->cols[c]));
 	api->json_end(j);
 	api->json_array(j, "column_units");
 	api->json_string(j, NULL, "unix_s");
 	for (uint32_t c = 0; c < q->n_cols; c++)
-		api->json_string(j, NULL, stat_unit(q->cols[c], m, unit, sizeof(unit)));
+		api->json_string(j, NULL,
+				 metrics_query_stat_unit(q->cols[c], m, unit, sizeof(unit)));
 	api->json_end(j);
 	api->json_array(j, "series");
 	for (uint32_t i = 0; i < shown; i++) {
-		qacc_init(a, m, r.tier);
-		qacc_add(a, m, g[i].s, g[i].n, r.tier, r.from, r.to, q->agg);
+		metrics_query_qacc_init(a, m, r.tier);
+		metrics_query_qacc_add(a, m, g[i].s, g[i].n, r.tier, r.from, r.to, q->agg);
 		api->json_object(j, NULL);
 		write_group_labels(j, q, &g[i]);
 		write_summary(j, m, a);
@@ -480,14 +486,15 @@ static int write_query(struct smcp_json *j, struct qparams *q, struct smcp_resul
 
 			if (to > r.to)
 				to = r.to;
-			qacc_init(a, m, r.tier);
-			qacc_add(a, m, g[i].s, g[i].n, r.tier, from, to, q->agg);
+			metrics_query_qacc_init(a, m, r.tier);
+			metrics_query_qacc_add(a, m, g[i].s, g[i].n, r.tier, from, to, q->agg);
 			if (!a->slots)
 				continue; /* no data: no point */
 			api->json_array(j, NULL);
-			api->json_int(j, NULL, slot_unix_ms(r.tier, from) / 1000);
+			api->json_int(j, NULL, metrics_query_slot_unix_ms(r.tier, from) / 1000);
 			for (uint32_t c = 0; c < q->n_cols; c++)
-				metrics_tools_write_num(j, NULL, qacc_stat(a, m, q->cols[c]));
+				metrics_tools_write_num(j, NULL,
+							metrics_query_qacc_stat(a, m, q->cols[c]));
 			api->json_end(j);
 		}
 		api->json_end(j);
@@ -521,7 +528,7 @@ int metrics_tools_arg_time(const struct smcp_args *args, const char *name, const
 		*ret = (int64_t)(d * 1000);
 		return 0;
 	}
-	if (parse_time(s, now, ret, err, errlen)) {
+	if (metrics_text_parse_time(s, now, ret, err, errlen)) {
 		size_t n = strlen(err);
 
 		snprintf(err + n, errlen - n, " (argument '%s')", name);
@@ -546,7 +553,7 @@ int metrics_tools_arg_duration(const struct smcp_args *args, const char *name, c
 		*ret = 0;
 		return 0;
 	}
-	if (parse_duration_ms(s, ret) == 0 && *ret > 0)
+	if (metrics_text_parse_duration_ms(s, ret) == 0 && *ret > 0)
 		return 0;
 bad:
 	snprintf(err, errlen, "%s: give a duration such as \"30s\", \"5m\", \"1h\" or seconds",
@@ -604,14 +611,14 @@ static int tool_query(void *data, struct smcp_call *call, const struct smcp_args
 	(void)api->arg_int(args, "limit", &limit);
 	q.limit = (uint32_t)limit;
 	q.agg = q.m->type == SMCP_METRIC_GAUGE ? AGG_AVG : AGG_SUM;
-	if (selector_parse(&q.sel, q.m, labels, err, sizeof(err)) ||
+	if (metrics_query_selector_parse(&q.sel, q.m, labels, err, sizeof(err)) ||
 	    (group_by && parse_group_by(&q, group_by, err, sizeof(err))) ||
 	    (stats && parse_cols(&q, stats, err, sizeof(err))) ||
 	    metrics_tools_arg_time(args, "start", "-15m", now, &q.start_ms, err, sizeof(err)) ||
 	    metrics_tools_arg_time(args, "end", "now", now, &q.end_ms, err, sizeof(err)) ||
 	    metrics_tools_arg_duration(args, "step", NULL, &step_ms, err, sizeof(err)))
 		return api->result_error(res, "%s", err);
-	if (agg && agg_parse(agg, &q.agg))
+	if (agg && metrics_query_agg_parse(agg, &q.agg))
 		return api->result_error(res, "agg: one of sum, avg, max, min");
 	if (q.end_ms <= q.start_ms)
 		return api->result_error(res, "end must be after start");

@@ -29,7 +29,7 @@ int metrics_tools_complete(void *data, const char *arg, const char *prefix,
 			   const struct smcp_args *context, struct smcp_completion *out);
 
 /* Write the labels of series s as a JSON object member "labels". */
-void metrics_write_labels(const struct smcp_host_api *api, struct smcp_json *j, const char *key,
-			  const struct series *s);
+void metrics_tools_write_labels(const struct smcp_host_api *api, struct smcp_json *j,
+				const char *key, const struct series *s);
 
 #endif

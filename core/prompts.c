@@ -344,5 +344,5 @@ int prompts_init(struct smcp_host *core, const struct smcp_host_api *a)
 
 		err = api->register_prompt(core, &d);
 	}
-	return err ? err : prompts_core_steps(core, api);
+	return err ? err : prompts_flows_core_steps(core, api);
 }

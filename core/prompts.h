@@ -72,13 +72,13 @@ struct flow {
 };
 
 /* The workflow of prompt id. */
-const struct flow *prompts_flow(enum prompt_id id);
+const struct flow *prompts_flows_get(enum prompt_id id);
 
 /* Whether some workflow lists topic. */
-bool prompts_topic_known(const char *topic);
+bool prompts_flows_topic_known(const char *topic);
 
 /* Register the core's own steps (history, watches, events). */
-int prompts_core_steps(struct smcp_host *core, const struct smcp_host_api *api);
+int prompts_flows_core_steps(struct smcp_host *core, const struct smcp_host_api *api);
 
 /*
  * The text of prompt id for args (an object of its checked arguments, with

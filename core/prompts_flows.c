@@ -286,12 +286,12 @@ static const struct flow flows[P_COUNT] = {
 	[P_REGRESSION] = ROWS(regression),
 };
 
-const struct flow *prompts_flow(enum prompt_id id)
+const struct flow *prompts_flows_get(enum prompt_id id)
 {
 	return id < P_COUNT ? &flows[id] : NULL;
 }
 
-bool prompts_topic_known(const char *topic)
+bool prompts_flows_topic_known(const char *topic)
 {
 	for (size_t f = 0; f < P_COUNT; f++)
 		for (size_t i = 0; i < flows[f].n_rows; i++)
@@ -306,7 +306,7 @@ bool prompts_topic_known(const char *topic)
 
 /* What the core's own tools add, given like any plugin's steps (they are
  * there only while metrics and watches are). */
-int prompts_core_steps(struct smcp_host *core, const struct smcp_host_api *api)
+int prompts_flows_core_steps(struct smcp_host *core, const struct smcp_host_api *api)
 {
 	static const struct smcp_prompt_step steps[] = {
 		{ .sz = sizeof(steps[0]), .topic = "changes", .order = 10, .needs = "what_changed",

@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "host.h"
-#include "jsonw.h"
+#include "jbuf.h"
 #include "loader.h"
 #include "log.h"
 #include "privs.h"
@@ -268,9 +268,9 @@ static void write_missing(struct jbuf *b, const struct render *r)
 			break;
 		more--;
 		/* not its description: that may name tools this daemon lacks */
-		snprintf(line, sizeof(line), "the %s plugin is %s%s%.300s%s", h->name ? h->name : "?",
-			 plugin_state_name(h->state), h->reason ? " (" : "",
-			 h->reason ? h->reason : "", h->reason ? ")" : "");
+		snprintf(line, sizeof(line), "the %s plugin is %s%s%.300s%s",
+			 h->name ? h->name : "?", host_plugin_state_name(h->state),
+			 h->reason ? " (" : "", h->reason ? h->reason : "", h->reason ? ")" : "");
 		scrub(line);
 		jbuf_printf(b, "\n- %s", line);
 	}
@@ -432,7 +432,7 @@ static void write_row(struct jbuf *b, struct render *r, const struct flow *f, si
 
 int prompts_render(enum prompt_id id, const cJSON *args, char **ret_text)
 {
-	const struct flow *f = prompts_flow(id);
+	const struct flow *f = prompts_flows_get(id);
 	struct render r = { .args = args };
 	struct jbuf b;
 	int err = 0;

@@ -28,7 +28,7 @@ void result_init(struct smcp_result *r, enum result_kind kind, const char *uri,
 void result_release(struct smcp_result *r)
 {
 	jbuf_free(&r->items);
-	json_writer_release(&r->json);
+	result_json_writer_release(&r->json);
 	free(r->uri);
 	free(r->mime_type);
 	free(r->error);
@@ -63,7 +63,7 @@ int result_status(const struct smcp_result *r)
 void result_json_end(struct smcp_result *r)
 {
 	if (r->has_json && r->json.depth == 1)
-		(void)json_writer_close(&r->json);
+		(void)result_json_writer_close(&r->json);
 }
 
 const struct jbuf *result_json_text(struct smcp_result *r)
@@ -85,8 +85,8 @@ cJSON *result_take_json(struct smcp_result *r)
 
 	if (!r->has_json || r->json.out != &r->json.own)
 		return NULL;
-	root = json_writer_parse(&r->json);
-	json_writer_release(&r->json);
+	root = result_json_writer_parse(&r->json);
+	result_json_writer_release(&r->json);
 	r->has_json = false;
 	return root;
 }
@@ -105,10 +105,10 @@ cJSON *result_take_items(struct smcp_result *r)
 	return arr ? arr : cJSON_CreateArray();
 }
 
-cJSON *json_string_node(const char *s)
+cJSON *result_json_string_node(const char *s)
 {
 	int err;
-	char *fixed = utf8_sanitize(s, &err);
+	char *fixed = util_utf8_sanitize(s, &err);
 	cJSON *n;
 
 	if (err)
@@ -172,7 +172,7 @@ static void item_b64(struct jbuf *b, const char *key, const void *data, size_t l
 	jbuf_base64(b, data, len);
 }
 
-int api_result_text(struct smcp_result *r, const char *text)
+int result_api_result_text(struct smcp_result *r, const char *text)
 {
 	struct jbuf *b;
 
@@ -207,7 +207,7 @@ __attribute__((format(printf, 2, 0))) static int vtextf(struct smcp_result *r, c
 	return 0;
 }
 
-int api_result_textf(struct smcp_result *r, const char *fmt, ...)
+int result_api_result_textf(struct smcp_result *r, const char *fmt, ...)
 {
 	va_list ap;
 	char *s;
@@ -220,12 +220,12 @@ int api_result_textf(struct smcp_result *r, const char *fmt, ...)
 	va_end(ap);
 	if (err)
 		return err;
-	err = api_result_text(r, s);
+	err = result_api_result_text(r, s);
 	free(s);
 	return err;
 }
 
-int api_result_error(struct smcp_result *r, const char *fmt, ...)
+int result_api_result_error(struct smcp_result *r, const char *fmt, ...)
 {
 	va_list ap;
 	char *s;
@@ -242,12 +242,12 @@ int api_result_error(struct smcp_result *r, const char *fmt, ...)
 	if (!r->error)
 		r->error = strdup(s);
 	/* a failed read or prompt is answered with a protocol error, not content */
-	err = r->kind == RESULT_TOOL ? api_result_text(r, s) : 0;
+	err = r->kind == RESULT_TOOL ? result_api_result_text(r, s) : 0;
 	free(s);
 	return err;
 }
 
-struct smcp_json *api_result_json(struct smcp_result *r)
+struct smcp_json *result_api_result_json(struct smcp_result *r)
 {
 	int err;
 
@@ -256,7 +256,7 @@ struct smcp_json *api_result_json(struct smcp_result *r)
 	if (r->has_json)
 		return &r->json;
 	jbuf_init(&r->json.own, r->limit);
-	err = json_writer_open(&r->json, r->json_out ? r->json_out : &r->json.own);
+	err = result_json_writer_open(&r->json, r->json_out ? r->json_out : &r->json.own);
 	if (err) {
 		r->err = -ENOMEM;
 		return NULL;
@@ -291,25 +291,25 @@ static int add_binary(struct smcp_result *r, const char *type, const char *mime,
 	return item_end(r);
 }
 
-int api_result_blob(struct smcp_result *r, const char *mime, const void *data, size_t len)
+int result_api_result_blob(struct smcp_result *r, const char *mime, const void *data, size_t len)
 {
 	if (r && r->kind != RESULT_READ)
 		return -EINVAL;
 	return add_binary(r, "blob", mime, data, len);
 }
 
-int api_result_image(struct smcp_result *r, const char *mime, const void *data, size_t len)
+int result_api_result_image(struct smcp_result *r, const char *mime, const void *data, size_t len)
 {
 	return add_binary(r, "image", mime, data, len);
 }
 
-int api_result_audio(struct smcp_result *r, const char *mime, const void *data, size_t len)
+int result_api_result_audio(struct smcp_result *r, const char *mime, const void *data, size_t len)
 {
 	return add_binary(r, "audio", mime, data, len);
 }
 
-int api_result_resource_link(struct smcp_result *r, const char *uri, const char *name,
-			     const char *description, const char *mime)
+int result_api_result_resource_link(struct smcp_result *r, const char *uri, const char *name,
+				    const char *description, const char *mime)
 {
 	struct jbuf *b;
 
@@ -350,23 +350,23 @@ static int add_embedded(struct smcp_result *r, const char *uri, const char *mime
 	return item_end(r);
 }
 
-int api_result_embedded_text(struct smcp_result *r, const char *uri, const char *mime,
-			     const char *text)
+int result_api_result_embedded_text(struct smcp_result *r, const char *uri, const char *mime,
+				    const char *text)
 {
 	if (!text)
 		return -EINVAL;
 	return add_embedded(r, uri, mime, text, NULL, 0);
 }
 
-int api_result_embedded_blob(struct smcp_result *r, const char *uri, const char *mime,
-			     const void *data, size_t len)
+int result_api_result_embedded_blob(struct smcp_result *r, const char *uri, const char *mime,
+				    const void *data, size_t len)
 {
 	if (!data && len)
 		return -EINVAL;
 	return add_embedded(r, uri, mime, NULL, data ? data : "", len);
 }
 
-int api_result_role(struct smcp_result *r, enum smcp_role role)
+int result_api_result_role(struct smcp_result *r, enum smcp_role role)
 {
 	if (!r || r->kind != RESULT_PROMPT || (role != SMCP_ROLE_USER && role != SMCP_ROLE_ASSISTANT))
 		return -EINVAL;
@@ -374,7 +374,7 @@ int api_result_role(struct smcp_result *r, enum smcp_role role)
 	return 0;
 }
 
-int api_result_description(struct smcp_result *r, const char *text)
+int result_api_result_description(struct smcp_result *r, const char *text)
 {
 	char *d;
 
@@ -390,7 +390,7 @@ int api_result_description(struct smcp_result *r, const char *text)
 
 /* ------------------------------------------------------------- JSON writer */
 
-int json_writer_open(struct smcp_json *j, struct jbuf *out)
+int result_json_writer_open(struct smcp_json *j, struct jbuf *out)
 {
 	/* own is left as it is: out may be it */
 	j->out = out;
@@ -400,13 +400,13 @@ int json_writer_open(struct smcp_json *j, struct jbuf *out)
 	return j->err = out->err;
 }
 
-int json_writer_init(struct smcp_json *j)
+int result_json_writer_init(struct smcp_json *j)
 {
 	jbuf_init(&j->own, JBUF_NO_LIMIT);
-	return json_writer_open(j, &j->own);
+	return result_json_writer_open(j, &j->own);
 }
 
-int json_writer_close(struct smcp_json *j)
+int result_json_writer_close(struct smcp_json *j)
 {
 	if (j->err)
 		return j->err;
@@ -417,25 +417,25 @@ int json_writer_close(struct smcp_json *j)
 	return j->err = j->out->err;
 }
 
-cJSON *json_writer_parse(struct smcp_json *j)
+cJSON *result_json_writer_parse(struct smcp_json *j)
 {
-	if (j->depth == 1 && json_writer_close(j))
+	if (j->depth == 1 && result_json_writer_close(j))
 		return NULL;
 	if (j->err || j->depth)
 		return NULL;
 	return parse_buf(j->out);
 }
 
-char *json_writer_pretty(struct smcp_json *j)
+char *result_json_writer_pretty(struct smcp_json *j)
 {
-	cJSON *root = json_writer_parse(j);
+	cJSON *root = result_json_writer_parse(j);
 	char *text = root ? cJSON_Print(root) : NULL;
 
 	cJSON_Delete(root);
 	return text;
 }
 
-void json_writer_release(struct smcp_json *j)
+void result_json_writer_release(struct smcp_json *j)
 {
 	jbuf_free(&j->own);
 	j->out = NULL;
@@ -499,17 +499,17 @@ static int open_container(struct smcp_json *j, const char *key, bool obj)
 	return written(j);
 }
 
-int api_json_object(struct smcp_json *j, const char *key)
+int result_api_json_object(struct smcp_json *j, const char *key)
 {
 	return open_container(j, key, true);
 }
 
-int api_json_array(struct smcp_json *j, const char *key)
+int result_api_json_array(struct smcp_json *j, const char *key)
 {
 	return open_container(j, key, false);
 }
 
-int api_json_end(struct smcp_json *j)
+int result_api_json_end(struct smcp_json *j)
 {
 	if (!j)
 		return -EINVAL;
@@ -522,7 +522,7 @@ int api_json_end(struct smcp_json *j)
 	return written(j);
 }
 
-int api_json_string(struct smcp_json *j, const char *key, const char *val)
+int result_api_json_string(struct smcp_json *j, const char *key, const char *val)
 {
 	int err = member(j, key);
 
@@ -535,7 +535,7 @@ int api_json_string(struct smcp_json *j, const char *key, const char *val)
 	return written(j);
 }
 
-int api_json_int(struct smcp_json *j, const char *key, int64_t val)
+int result_api_json_int(struct smcp_json *j, const char *key, int64_t val)
 {
 	int err = member(j, key);
 
@@ -545,7 +545,7 @@ int api_json_int(struct smcp_json *j, const char *key, int64_t val)
 	return written(j);
 }
 
-int api_json_uint(struct smcp_json *j, const char *key, uint64_t val)
+int result_api_json_uint(struct smcp_json *j, const char *key, uint64_t val)
 {
 	int err = member(j, key);
 
@@ -555,7 +555,7 @@ int api_json_uint(struct smcp_json *j, const char *key, uint64_t val)
 	return written(j);
 }
 
-int api_json_double(struct smcp_json *j, const char *key, double val)
+int result_api_json_double(struct smcp_json *j, const char *key, double val)
 {
 	int err = member(j, key);
 
@@ -565,7 +565,7 @@ int api_json_double(struct smcp_json *j, const char *key, double val)
 	return written(j);
 }
 
-int api_json_bool(struct smcp_json *j, const char *key, bool val)
+int result_api_json_bool(struct smcp_json *j, const char *key, bool val)
 {
 	int err = member(j, key);
 
@@ -575,7 +575,7 @@ int api_json_bool(struct smcp_json *j, const char *key, bool val)
 	return written(j);
 }
 
-int api_json_null(struct smcp_json *j, const char *key)
+int result_api_json_null(struct smcp_json *j, const char *key)
 {
 	int err = member(j, key);
 
@@ -587,7 +587,7 @@ int api_json_null(struct smcp_json *j, const char *key)
 
 /* Checked, not parsed: the text goes into the answer as it is (less the
  * whitespace between tokens), once. */
-int api_json_raw(struct smcp_json *j, const char *key, const char *json_text)
+int result_api_json_raw(struct smcp_json *j, const char *key, const char *json_text)
 {
 	size_t len, total;
 	uint64_t empty;
@@ -613,7 +613,7 @@ int api_json_raw(struct smcp_json *j, const char *key, const char *json_text)
 	return written(j);
 }
 
-int json_put_trusted(struct smcp_json *j, const char *key, const char *text, size_t len)
+int result_json_put_trusted(struct smcp_json *j, const char *key, const char *text, size_t len)
 {
 	int err = member(j, key);
 
@@ -643,7 +643,7 @@ static const cJSON *arg_find(const struct smcp_args *a, const char *name)
 	return cur;
 }
 
-int api_arg_string(const struct smcp_args *a, const char *name, const char **ret)
+int result_api_arg_string(const struct smcp_args *a, const char *name, const char **ret)
 {
 	const cJSON *v = arg_find(a, name);
 
@@ -676,7 +676,7 @@ static int arg_number(const struct smcp_args *a, const char *name, double *ret)
 	return 0;
 }
 
-int api_arg_int(const struct smcp_args *a, const char *name, int64_t *ret)
+int result_api_arg_int(const struct smcp_args *a, const char *name, int64_t *ret)
 {
 	double d;
 	int err = arg_number(a, name, &d);
@@ -689,12 +689,12 @@ int api_arg_int(const struct smcp_args *a, const char *name, int64_t *ret)
 	return 0;
 }
 
-int api_arg_double(const struct smcp_args *a, const char *name, double *ret)
+int result_api_arg_double(const struct smcp_args *a, const char *name, double *ret)
 {
 	return arg_number(a, name, ret);
 }
 
-int api_arg_bool(const struct smcp_args *a, const char *name, bool *ret)
+int result_api_arg_bool(const struct smcp_args *a, const char *name, bool *ret)
 {
 	const cJSON *v = arg_find(a, name);
 

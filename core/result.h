@@ -9,7 +9,7 @@
 #include <cjson/cJSON.h>
 #include <schedmcp/plugin.h>
 
-#include "jsonw.h"
+#include "jbuf.h"
 
 #define JSON_MAX_DEPTH 32
 /* Nesting a json_raw text may add (cJSON, which clients and the report
@@ -26,7 +26,7 @@ enum result_kind {
  * The writer behind the json_* host API: JSON text written straight into
  * out (its own buffer, or one the caller gave), checking as it goes that
  * keys are used inside objects only. The root object opens with the
- * writer; json_writer_close() ends it.
+ * writer; result_json_writer_close() ends it.
  */
 struct smcp_json {
 	struct jbuf *out;
@@ -110,58 +110,60 @@ cJSON *result_take_json(struct smcp_result *r);
 cJSON *result_take_items(struct smcp_result *r);
 
 /* A writer with its own buffer, root object opened (the CLI, events). */
-int json_writer_init(struct smcp_json *j);
+int result_json_writer_init(struct smcp_json *j);
 /* ... or writing into out. */
-int json_writer_open(struct smcp_json *j, struct jbuf *out);
+int result_json_writer_open(struct smcp_json *j, struct jbuf *out);
 /* End the root object: 0, the sticky error, or -EINVAL when a container
  * is still open. */
-int json_writer_close(struct smcp_json *j);
+int result_json_writer_close(struct smcp_json *j);
 /* The writer's text parsed into a tree (closing it first); NULL on error. */
-cJSON *json_writer_parse(struct smcp_json *j);
+cJSON *result_json_writer_parse(struct smcp_json *j);
 /* ... printed indented for people (the CLI); the caller frees it. */
-char *json_writer_pretty(struct smcp_json *j);
-void json_writer_release(struct smcp_json *j);
+char *result_json_writer_pretty(struct smcp_json *j);
+void result_json_writer_release(struct smcp_json *j);
 /* A member whose value is JSON text the core wrote itself (an event kept
  * as text): copied with no check. */
-int json_put_trusted(struct smcp_json *j, const char *key, const char *text, size_t len);
+int result_json_put_trusted(struct smcp_json *j, const char *key, const char *text, size_t len);
 
 /* Host API members (see plugin.h). */
-int api_result_text(struct smcp_result *r, const char *text);
-int api_result_textf(struct smcp_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int api_result_error(struct smcp_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-struct smcp_json *api_result_json(struct smcp_result *r);
-int api_result_blob(struct smcp_result *r, const char *mime, const void *data, size_t len);
-int api_result_image(struct smcp_result *r, const char *mime, const void *data, size_t len);
-int api_result_audio(struct smcp_result *r, const char *mime, const void *data, size_t len);
-int api_result_resource_link(struct smcp_result *r, const char *uri, const char *name,
-			     const char *description, const char *mime);
-int api_result_embedded_text(struct smcp_result *r, const char *uri, const char *mime,
-			     const char *text);
-int api_result_embedded_blob(struct smcp_result *r, const char *uri, const char *mime,
-			     const void *data, size_t len);
-int api_result_role(struct smcp_result *r, enum smcp_role role);
-int api_result_description(struct smcp_result *r, const char *text);
+int result_api_result_text(struct smcp_result *r, const char *text);
+int result_api_result_textf(struct smcp_result *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int result_api_result_error(struct smcp_result *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+struct smcp_json *result_api_result_json(struct smcp_result *r);
+int result_api_result_blob(struct smcp_result *r, const char *mime, const void *data, size_t len);
+int result_api_result_image(struct smcp_result *r, const char *mime, const void *data, size_t len);
+int result_api_result_audio(struct smcp_result *r, const char *mime, const void *data, size_t len);
+int result_api_result_resource_link(struct smcp_result *r, const char *uri, const char *name,
+				    const char *description, const char *mime);
+int result_api_result_embedded_text(struct smcp_result *r, const char *uri, const char *mime,
+				    const char *text);
+int result_api_result_embedded_blob(struct smcp_result *r, const char *uri, const char *mime,
+				    const void *data, size_t len);
+int result_api_result_role(struct smcp_result *r, enum smcp_role role);
+int result_api_result_description(struct smcp_result *r, const char *text);
 
-int api_json_object(struct smcp_json *j, const char *key);
-int api_json_array(struct smcp_json *j, const char *key);
-int api_json_end(struct smcp_json *j);
-int api_json_string(struct smcp_json *j, const char *key, const char *val);
-int api_json_int(struct smcp_json *j, const char *key, int64_t val);
-int api_json_uint(struct smcp_json *j, const char *key, uint64_t val);
-int api_json_double(struct smcp_json *j, const char *key, double val);
-int api_json_bool(struct smcp_json *j, const char *key, bool val);
-int api_json_null(struct smcp_json *j, const char *key);
-int api_json_raw(struct smcp_json *j, const char *key, const char *json_text);
+int result_api_json_object(struct smcp_json *j, const char *key);
+int result_api_json_array(struct smcp_json *j, const char *key);
+int result_api_json_end(struct smcp_json *j);
+int result_api_json_string(struct smcp_json *j, const char *key, const char *val);
+int result_api_json_int(struct smcp_json *j, const char *key, int64_t val);
+int result_api_json_uint(struct smcp_json *j, const char *key, uint64_t val);
+int result_api_json_double(struct smcp_json *j, const char *key, double val);
+int result_api_json_bool(struct smcp_json *j, const char *key, bool val);
+int result_api_json_null(struct smcp_json *j, const char *key);
+int result_api_json_raw(struct smcp_json *j, const char *key, const char *json_text);
 
-int api_arg_string(const struct smcp_args *a, const char *name, const char **ret);
-int api_arg_int(const struct smcp_args *a, const char *name, int64_t *ret);
-int api_arg_double(const struct smcp_args *a, const char *name, double *ret);
-int api_arg_bool(const struct smcp_args *a, const char *name, bool *ret);
+int result_api_arg_string(const struct smcp_args *a, const char *name, const char **ret);
+int result_api_arg_int(const struct smcp_args *a, const char *name, int64_t *ret);
+int result_api_arg_double(const struct smcp_args *a, const char *name, double *ret);
+int result_api_arg_bool(const struct smcp_args *a, const char *name, bool *ret);
 
 /* The value of a number node, including the raw integers the writer makes. */
 bool json_number(const cJSON *v, double *ret);
 
 /* A JSON string node holding valid UTF-8 (ill-formed bytes replaced). */
-cJSON *json_string_node(const char *s);
+cJSON *result_json_string_node(const char *s);
 
 #endif

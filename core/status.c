@@ -34,7 +34,7 @@ static void write_one(struct smcp_json *j, const struct smcp_host *p)
 	api->json_object(j, NULL);
 	api->json_string(j, "name", p->name);
 	api->json_string(j, "version", p->version);
-	api->json_string(j, "state", plugin_state_name(p->state));
+	api->json_string(j, "state", host_plugin_state_name(p->state));
 	api->json_string(j, "reason", p->reason);
 	api->json_string(j, "description", p->description);
 	api->json_string(j, "path", p->path);

@@ -102,7 +102,7 @@ int steps_add(struct smcp_host *owner, const struct smcp_prompt_step *d)
 	s->seq = next_seq++;
 	steps[n_steps++] = s;
 	/* legal (a newer plugin on an older host) but usually a typo */
-	if (!prompts_topic_known(d->topic))
+	if (!prompts_flows_topic_known(d->topic))
 		log_msg(SMCP_LOG_NOTICE, owner ? owner->name : "?",
 			"prompt step topic '%s' is used by no workflow of this schedmcp", d->topic);
 	return 0;

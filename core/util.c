@@ -9,12 +9,12 @@
 
 /* The UTF-8 rules live in <schedmcp/jsontext.h>, shared with the plugins
  * that repair what they read, so host and plugins agree on what is valid. */
-bool utf8_valid(const char *s, size_t n)
+bool util_utf8_valid(const char *s, size_t n)
 {
 	return smcp_utf8_valid(s, n);
 }
 
-char *utf8_sanitize(const char *s, int *ret_err)
+char *util_utf8_sanitize(const char *s, int *ret_err)
 {
 	int err;
 	char *out = smcp_utf8_repair(s, malloc, &err);

@@ -10,9 +10,9 @@
 
 /* Whether [s, s+n) is well-formed UTF-8 (no overlongs, surrogates or
  * code points above U+10FFFF). */
-bool utf8_valid(const char *s, size_t n);
+bool util_utf8_valid(const char *s, size_t n);
 /* A copy of s with every ill-formed sequence replaced by U+FFFD, or NULL
  * when s is already valid (use s) or on ENOMEM (*ret_err = -ENOMEM). */
-char *utf8_sanitize(const char *s, int *ret_err);
+char *util_utf8_sanitize(const char *s, int *ret_err);
 
 #endif

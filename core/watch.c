@@ -13,7 +13,7 @@
 #include "metrics.h"
 #include "metrics_query.h"
 #include "metrics_tools.h"
-#include "jsonw.h"
+#include "jbuf.h"
 #include "watch_impl.h"
 
 static struct watch_set watchset;
@@ -39,16 +39,16 @@ int watch_condition_parse(const struct metric *m, const char *text, struct condi
 	stat[n] = '\0';
 	while (*p == ' ')
 		p++;
-	if (stat_parse(stat, &c->stat)) {
+	if (metrics_query_stat_parse(stat, &c->stat)) {
 		snprintf(err, errlen,
 			 "condition '%s': expected '<stat> <op> <threshold>' such as 'p99 > 2ms'; "
 			 "'%s' is not a statistic",
 			 text, stat);
 		return -EINVAL;
 	}
-	if (!stat_valid_for(c->stat, m->type)) {
+	if (!metrics_query_stat_valid_for(c->stat, m->type)) {
 		snprintf(err, errlen, "condition '%s': %s is a %s; use %s", text, m->name,
-			 metric_type_name(m->type),
+			 metrics_type_name(m->type),
 			 m->type == SMCP_METRIC_GAUGE	  ? "value, mean, min or max"
 			 : m->type == SMCP_METRIC_COUNTER ? "rate, increase, max or min"
 							  : "p50, p90, p95, p99, p999, mean, "
@@ -62,11 +62,11 @@ int watch_condition_parse(const struct metric *m, const char *text, struct condi
 		snprintf(err, errlen, "condition '%s': the operator must be >, >=, < or <=", text);
 		return -EINVAL;
 	}
-	if (parse_quantity(p, stat_unit(c->stat, m, unit, sizeof(unit)), &c->threshold, err,
-			   errlen))
+	if (metrics_text_parse_quantity(p, metrics_query_stat_unit(c->stat, m, unit, sizeof(unit)),
+					&c->threshold, err, errlen))
 		return -EINVAL;
-	snprintf(c->text, sizeof(c->text), "%s %s %s", stat_name(c->stat), op_text(c->op),
-		 p + strspn(p, " "));
+	snprintf(c->text, sizeof(c->text), "%s %s %s", metrics_query_stat_name(c->stat),
+		 op_text(c->op), p + strspn(p, " "));
 	return 0;
 }
 
@@ -121,7 +121,7 @@ void watch_refresh_group(struct watch *w, const struct metric *m)
 		w->gcap = m->n_series;
 	}
 	for (uint32_t i = 0; i < m->n_series; i++)
-		if (selector_match(&w->sel, m->series[i]))
+		if (metrics_query_selector_match(&w->sel, m->series[i]))
 			w->g[w->ng++] = m->series[i];
 }
 
@@ -145,9 +145,9 @@ static double evaluate(struct watch *w, uint64_t step)
 	if (n < 1)
 		n = 1;
 	from = step + 1 > n ? step + 1 - n : 0;
-	qacc_init(&a, m, TIER_FINE);
-	qacc_add(&a, m, w->g, w->ng, TIER_FINE, from, step, w->agg);
-	v = qacc_stat(&a, m, w->cond.stat);
+	metrics_query_qacc_init(&a, m, TIER_FINE);
+	metrics_query_qacc_add(&a, m, w->g, w->ng, TIER_FINE, from, step, w->agg);
+	v = metrics_query_qacc_stat(&a, m, w->cond.stat);
 	if (m->type == SMCP_METRIC_HISTOGRAM && w->cond.stat != ST_COUNT &&
 	    w->cond.stat != ST_RATE && a.n_obs < w->min_samples)
 		return NAN;
@@ -173,7 +173,7 @@ static void put_str(struct jbuf *b, const char *k, const char *v)
 static void put_num(struct jbuf *b, const char *k, double v)
 {
 	key(b, k);
-	jbuf_double(b, isfinite(v) ? round_sig(v) : v); /* null when not finite */
+	jbuf_double(b, isfinite(v) ? metrics_text_round_sig(v) : v); /* null when not finite */
 }
 
 uint64_t watch_oldest_seq(void)
@@ -189,7 +189,7 @@ static void write_event(struct jbuf *b, const struct watch *w, bool breach, int6
 {
 	char when[40];
 
-	format_time(ms, when, sizeof(when));
+	metrics_text_format_time(ms, when, sizeof(when));
 	jbuf_puts(b, "{\"seq\":");
 	jbuf_uint(b, watchset.next_seq);
 	put_str(b, "kind", breach ? "breach" : "clear");
@@ -228,14 +228,14 @@ static void publish(const struct watch *w, bool breach, uint64_t step, cJSON *ct
 	const struct metric *m = metrics_find(w->metric);
 	char unit[24], vt[48], pt[48];
 	int64_t ms = metrics_step_unix_ms(step + 1);
-	const char *u = m ? stat_unit(w->cond.stat, m, unit, sizeof(unit)) : "1";
+	const char *u = m ? metrics_query_stat_unit(w->cond.stat, m, unit, sizeof(unit)) : "1";
 	double held = (double)(step + 1 - w->since) * metrics_step_secs();
 	struct breach *b;
 	struct jbuf out;
 	char *text;
 
-	format_quantity(w->value, u, vt, sizeof(vt));
-	format_quantity(w->peak, u, pt, sizeof(pt));
+	metrics_text_format_quantity(w->value, u, vt, sizeof(vt));
+	metrics_text_format_quantity(w->peak, u, pt, sizeof(pt));
 	if (!watchset.next_seq)
 		watchset.next_seq = 1;
 	jbuf_init(&out, EVENT_MAX_BYTES);
@@ -364,13 +364,13 @@ int watch_add(const struct watch_def *d, char *err, size_t errlen)
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
-	if (selector_parse(&w->sel, m, *d->labels ? d->labels : NULL, err, errlen) ||
+	if (metrics_query_selector_parse(&w->sel, m, *d->labels ? d->labels : NULL, err, errlen) ||
 	    watch_condition_parse(m, d->condition, &w->cond, err, errlen)) {
 		free(w);
 		return -EINVAL;
 	}
 	w->agg = m->type == SMCP_METRIC_GAUGE ? AGG_AVG : AGG_SUM;
-	if (*d->agg && agg_parse(d->agg, &w->agg)) {
+	if (*d->agg && metrics_query_agg_parse(d->agg, &w->agg)) {
 		free(w);
 		snprintf(err, errlen, "agg: one of sum, avg, max, min");
 		return -EINVAL;
@@ -380,7 +380,7 @@ int watch_add(const struct watch_def *d, char *err, size_t errlen)
 		watchset.next_id = w->id;
 	snprintf(w->name, sizeof(w->name), "%s", d->name);
 	snprintf(w->metric, sizeof(w->metric), "%s", m->name);
-	selector_format(&w->sel, m, w->labels, sizeof(w->labels));
+	metrics_query_selector_format(&w->sel, m, w->labels, sizeof(w->labels));
 	w->for_secs = d->for_secs;
 	w->window_secs = d->window_secs < metrics_step_secs() ? metrics_step_secs()
 							      : d->window_secs;
@@ -425,11 +425,11 @@ void watch_get_def(uint32_t i, struct watch_def *d)
 	snprintf(d->metric, sizeof(d->metric), "%s", w->metric);
 	/* w->labels is cut for display; the selector itself is whole */
 	if (m)
-		selector_format(&w->sel, m, d->labels, sizeof(d->labels));
+		metrics_query_selector_format(&w->sel, m, d->labels, sizeof(d->labels));
 	else
 		snprintf(d->labels, sizeof(d->labels), "%s", w->labels);
 	snprintf(d->condition, sizeof(d->condition), "%s", w->cond.text);
-	snprintf(d->agg, sizeof(d->agg), "%s", agg_name(w->agg));
+	snprintf(d->agg, sizeof(d->agg), "%s", metrics_query_agg_name(w->agg));
 }
 
 const struct watch *watch_find(int64_t id)

@@ -15,7 +15,7 @@
 #include <schedmcp/plugin.h>
 #include <stdint.h>
 
-/* Room for a selector as selector_format() writes it: 8 matchers of a
+/* Room for a selector as metrics_query_selector_format() writes it: 8 matchers of a
  * 63-byte label, "!=" and a 63-byte pattern, comma-separated. */
 #define WATCH_LABELS_MAX 1040
 
@@ -50,7 +50,7 @@ int watch_store_init(uint32_t max_watches, uint32_t breach_ring);
 void watch_store_fini(void);
 /* watch_store_init() with the configured limits, and register watch_create,
  * watch_delete, watch_status and watches://breaches. */
-int watch_init(struct smcp_host *core, const struct smcp_host_api *api);
+int watch_tools_init(struct smcp_host *core, const struct smcp_host_api *api);
 /* Evaluate every watch on the history up to step (just recorded). */
 void watch_tick(uint64_t step);
 

@@ -31,7 +31,7 @@ static cJSON *labels_json(const struct series *s)
 static void add_num(cJSON *o, const char *k, double v)
 {
 	if (isfinite(v))
-		cJSON_AddNumberToObject(o, k, round_sig(v));
+		cJSON_AddNumberToObject(o, k, metrics_text_round_sig(v));
 	else
 		cJSON_AddNullToObject(o, k);
 }
@@ -45,7 +45,7 @@ static cJSON *context_metric(const struct metric *m, uint64_t from, uint64_t to)
 
 	if (!o)
 		return NULL;
-	cJSON_AddStringToObject(o, "type", metric_type_name(m->type));
+	cJSON_AddStringToObject(o, "type", metrics_type_name(m->type));
 	cJSON_AddStringToObject(o, "unit", m->unit);
 	arr = cJSON_AddArrayToObject(o, "series");
 	r = calloc(m->n_series ? m->n_series : 1, sizeof(*r));
@@ -56,16 +56,17 @@ static cJSON *context_metric(const struct metric *m, uint64_t from, uint64_t to)
 		struct qacc a;
 		double key;
 
-		qacc_init(&a, m, TIER_FINE);
-		qacc_add(&a, m, &s, 1, TIER_FINE, from, to, AGG_SUM);
+		metrics_query_qacc_init(&a, m, TIER_FINE);
+		metrics_query_qacc_add(&a, m, &s, 1, TIER_FINE, from, to, AGG_SUM);
 		if (!a.slots)
 			continue;
 		if (m->type == SMCP_METRIC_HISTOGRAM)
-			key = a.n_obs ? qacc_stat(&a, m, ST_MEAN) * (double)a.n_obs : 0;
+			key = a.n_obs ? metrics_query_qacc_stat(&a, m, ST_MEAN) * (double)a.n_obs
+				      : 0;
 		else if (m->type == SMCP_METRIC_COUNTER)
-			key = qacc_stat(&a, m, ST_RATE);
+			key = metrics_query_qacc_stat(&a, m, ST_RATE);
 		else
-			key = qacc_stat(&a, m, ST_VALUE);
+			key = metrics_query_qacc_stat(&a, m, ST_VALUE);
 		r[n++] = (struct ranked){ s, isfinite(key) ? key : -INFINITY };
 	}
 	qsort(r, n, sizeof(*r), by_key_desc);
@@ -76,19 +77,19 @@ static cJSON *context_metric(const struct metric *m, uint64_t from, uint64_t to)
 
 		if (!e)
 			break;
-		qacc_init(&a, m, TIER_FINE);
-		qacc_add(&a, m, &s, 1, TIER_FINE, from, to, AGG_SUM);
+		metrics_query_qacc_init(&a, m, TIER_FINE);
+		metrics_query_qacc_add(&a, m, &s, 1, TIER_FINE, from, to, AGG_SUM);
 		if (m->n_labels)
 			cJSON_AddItemToObject(e, "labels", labels_json(s));
 		if (m->type == SMCP_METRIC_HISTOGRAM) {
 			cJSON_AddNumberToObject(e, "n", (double)a.n_obs);
-			add_num(e, "p50", qacc_stat(&a, m, ST_P50));
-			add_num(e, "p99", qacc_stat(&a, m, ST_P99));
-			add_num(e, "mean", qacc_stat(&a, m, ST_MEAN));
+			add_num(e, "p50", metrics_query_qacc_stat(&a, m, ST_P50));
+			add_num(e, "p99", metrics_query_qacc_stat(&a, m, ST_P99));
+			add_num(e, "mean", metrics_query_qacc_stat(&a, m, ST_MEAN));
 		} else if (m->type == SMCP_METRIC_COUNTER) {
-			add_num(e, "rate_per_s", qacc_stat(&a, m, ST_RATE));
+			add_num(e, "rate_per_s", metrics_query_qacc_stat(&a, m, ST_RATE));
 		} else {
-			add_num(e, "value", qacc_stat(&a, m, ST_VALUE));
+			add_num(e, "value", metrics_query_qacc_stat(&a, m, ST_VALUE));
 		}
 		cJSON_AddItemToArray(arr, e);
 	}
@@ -109,8 +110,9 @@ cJSON *watch_context_snapshot(double window_secs, uint64_t step)
 
 	if (!ctx)
 		return NULL;
-	cJSON_AddNumberToObject(ctx, "window_secs",
-				round_sig((double)(step + 1 - from) * metrics_step_secs()));
+	cJSON_AddNumberToObject(
+		ctx, "window_secs",
+		metrics_text_round_sig((double)(step + 1 - from) * metrics_step_secs()));
 	for (uint32_t i = 0; i < metrics_view()->n_metrics && used < CONTEXT_METRICS; i++) {
 		const struct metric *m = metrics_view()->m[i];
 

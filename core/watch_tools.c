@@ -28,18 +28,19 @@ static void write_watch(struct smcp_json *j, const struct watch *w)
 	api->json_string(j, "labels", *w->labels ? w->labels : NULL);
 	api->json_string(j, "condition", w->cond.text);
 	if (w->ng > 1 && m && m->type != SMCP_METRIC_HISTOGRAM)
-		api->json_string(j, "agg", agg_name(w->agg));
+		api->json_string(j, "agg", metrics_query_agg_name(w->agg));
 	api->json_double(j, "for_secs", w->for_secs);
 	api->json_double(j, "window_secs", w->window_secs);
 	api->json_double(j, "clear_secs", w->clear_secs);
 	api->json_double(j, "hysteresis_pct", w->hysteresis_pct);
 	api->json_string(j, "state", m ? watch_state_name(w->state) : "metric_gone");
-	format_quantity(w->value, m ? stat_unit(w->cond.stat, m, unit, sizeof(unit)) : "1", vt,
-			sizeof(vt));
-	api->json_double(j, "value", round_sig(w->value));
+	metrics_text_format_quantity(
+		w->value, m ? metrics_query_stat_unit(w->cond.stat, m, unit, sizeof(unit)) : "1",
+		vt, sizeof(vt));
+	api->json_double(j, "value", metrics_text_round_sig(w->value));
 	api->json_string(j, "value_text", vt);
 	if (w->state != W_OK) {
-		format_time(metrics_step_unix_ms(w->since), since, sizeof(since));
+		metrics_text_format_time(metrics_step_unix_ms(w->since), since, sizeof(since));
 		api->json_string(j, "since", since);
 	}
 	api->json_uint(j, "series", w->ng);
@@ -54,7 +55,7 @@ static void put_event(struct smcp_json *j, uint64_t seq)
 	const char *text = watch_event(seq);
 
 	if (text)
-		(void)json_put_trusted(j, NULL, text, strlen(text));
+		(void)result_json_put_trusted(j, NULL, text, strlen(text));
 }
 
 static void write_watches(struct smcp_json *j)
@@ -282,7 +283,7 @@ static const char status_output[] =
 	"\"missed\":{\"type\":\"integer\"}},"
 	"\"required\":[\"watches\",\"events\",\"next_cursor\",\"has_more\",\"missed\"]}";
 
-int watch_init(struct smcp_host *core, const struct smcp_host_api *api)
+int watch_tools_init(struct smcp_host *core, const struct smcp_host_api *api)
 {
 	struct smcp_resource_desc breaches = {
 		.sz = sizeof(breaches),

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "../core/host.h"
-#include "../core/jsonw.h"
+#include "../core/jbuf.h"
 #include "../core/log.h"
 #include "../core/privs.h"
 #include "../core/loop.h"
@@ -288,7 +288,7 @@ static const char *str_param(const cJSON *params, const char *key)
 static void add_str(cJSON *o, const char *key, const char *val)
 {
 	if (val)
-		cJSON_AddItemToObject(o, key, json_string_node(val));
+		cJSON_AddItemToObject(o, key, result_json_string_node(val));
 }
 
 /*
@@ -349,7 +349,7 @@ static cJSON *build_instructions(void)
 			 "schedmcp://plugins lists what is loaded and why anything is degraded. "
 			 "Answers are bounded; when one is cut it says so and how to narrow it. "
 			 "For live events, call poll_events with the returned cursor.");
-	return json_string_node(buf);
+	return result_json_string_node(buf);
 }
 
 static cJSON *handle_initialize(struct mcp_session *s, const cJSON *params, int *code, const char **msg)
@@ -969,7 +969,7 @@ static int op_client_request(struct smcp_call *call, const char *method, const c
 		const char *p = params_json + strspn(params_json, " \t\r\n");
 
 		if (*p != '{' ||
-		    json_text_check(params_json, strlen(params_json), JSON_RAW_MAX_DEPTH))
+		    jbuf_raw_check(params_json, strlen(params_json), JSON_RAW_MAX_DEPTH))
 			return -EINVAL;
 	}
 	c = calloc(1, sizeof(*c));
@@ -1168,7 +1168,8 @@ static void call_tool(struct mcp_session *s, const cJSON *id, const cJSON *param
 	/* Invalid arguments are a tool error the model can read and correct
 	 * (MCP 2025-11-25), not a protocol error. */
 	if (schema_validate(t->input_schema, copy, err, sizeof(err))) {
-		(void)api_result_error(&r->call.result, "invalid arguments for %s: %s", t->name, err);
+		(void)result_api_result_error(&r->call.result, "invalid arguments for %s: %s",
+					      t->name, err);
 		cJSON_Delete(copy);
 		settle(r, 0);
 		return;
@@ -1664,7 +1665,7 @@ static bool fast_ping(struct mcp_session *s, const char *line, size_t len)
 	struct jbuf b;
 
 	if (len < 30 || line[0] != '{' || !memmem(line, len, "\"ping\"", 6) ||
-	    json_text_check(line, len, MAX_JSON_DEPTH))
+	    jbuf_raw_check(line, len, MAX_JSON_DEPTH))
 		return false;
 	for (i = 1; i < len;) {
 		size_t k0, k1, v0, v1;
@@ -1740,7 +1741,7 @@ static void handle_line(struct mcp_session *s, const char *line, size_t len)
 	}
 	if (!len)
 		return;
-	if (!utf8_valid(line, len)) {
+	if (!util_utf8_valid(line, len)) {
 		send_error(s, NULL, JSONRPC_PARSE_ERROR, "Parse error: message is not valid UTF-8");
 		return;
 	}

@@ -216,19 +216,19 @@ static void publish_step(const struct ids *m, struct sim *s, uint64_t step)
 		snprintf(a, sizeof(a), "%d", i);
 		for (int k = 0; k < 5; k++) {
 			s->ctr[i][k] += (k == 4 ? 2e7 : 1500) * (0.5 + urand());
-			(void)metrics_api_set(&plugin, m->cpu_ctr[k], lv, s->ctr[i][k]);
+			(void)metrics_publish_set(&plugin, m->cpu_ctr[k], lv, s->ctr[i][k]);
 		}
-		(void)metrics_api_set(&plugin, m->busy_cpu, lv, 100 * urand());
+		(void)metrics_publish_set(&plugin, m->busy_cpu, lv, 100 * urand());
 	}
 	for (int i = 0; i < s->llcs; i++) {
 		snprintf(a, sizeof(a), "%d", i);
 		sum = fill(c, p, 1500.0 * s->cpus / s->llcs);
-		(void)metrics_api_hist(&plugin, m->lat_llc, lv, c, NB, sum, SMCP_HIST_DELTA);
+		(void)metrics_publish_hist(&plugin, m->lat_llc, lv, c, NB, sum, SMCP_HIST_DELTA);
 	}
 	for (int i = 0; i < s->nodes; i++) {
 		snprintf(a, sizeof(a), "%d", i);
 		sum = fill(c, p, 1500.0 * s->cpus / s->nodes);
-		(void)metrics_api_hist(&plugin, m->lat_node, lv, c, NB, sum, SMCP_HIST_DELTA);
+		(void)metrics_publish_hist(&plugin, m->lat_node, lv, c, NB, sum, SMCP_HIST_DELTA);
 	}
 	/* a few hundred processes run each second; which ones churns */
 	for (int i = 0; i < 60; i++) {
@@ -237,42 +237,42 @@ static void publish_step(const struct ids *m, struct sim *s, uint64_t step)
 		snprintf(a, sizeof(a), "%d", pid);
 		snprintf(b, sizeof(b), "task%d", pid % 97);
 		sum = fill(c, s->p_proc, 5 + 200 * urand() * urand());
-		(void)metrics_api_hist(&plugin, m->lat_proc, lv, c, NB, sum, SMCP_HIST_DELTA);
+		(void)metrics_publish_hist(&plugin, m->lat_proc, lv, c, NB, sum, SMCP_HIST_DELTA);
 	}
 	for (int i = 0; i < DSQS; i++) {
 		snprintf(a, sizeof(a), "0x%x", i);
 		sum = fill(c, p, 300);
-		(void)metrics_api_hist(&plugin, m->dsq_lat, lv, c, NB, sum, SMCP_HIST_DELTA);
-		(void)metrics_api_set(&plugin, m->dsq_depth, lv, (double)(int)(10 * urand()));
+		(void)metrics_publish_hist(&plugin, m->dsq_lat, lv, c, NB, sum, SMCP_HIST_DELTA);
+		(void)metrics_publish_set(&plugin, m->dsq_depth, lv, (double)(int)(10 * urand()));
 	}
 	s->totals[0] += urand() < 0.01 ? 5 : 0;
-	(void)metrics_api_set(&plugin, m->dropped, NULL, s->totals[0]);
-	(void)metrics_api_set(&plugin, m->busy, NULL, 40 + 20 * urand());
-	(void)metrics_api_set(&plugin, m->iowait, NULL, urand());
-	(void)metrics_api_set(&plugin, m->steal, NULL, 0);
-	(void)metrics_api_set(&plugin, m->load, NULL, s->cpus * 0.5 * (1 + urand()));
-	(void)metrics_api_set(&plugin, m->running, NULL, (double)(int)(s->cpus * urand()));
-	(void)metrics_api_set(&plugin, m->psi_cpu, NULL, 10 * urand());
-	(void)metrics_api_set(&plugin, m->psi_mem, NULL, urand());
-	(void)metrics_api_set(&plugin, m->mem_avail, NULL, 8e9 + 1e9 * urand());
-	(void)metrics_api_set(&plugin, m->mem_used, NULL, 40 + urand());
+	(void)metrics_publish_set(&plugin, m->dropped, NULL, s->totals[0]);
+	(void)metrics_publish_set(&plugin, m->busy, NULL, 40 + 20 * urand());
+	(void)metrics_publish_set(&plugin, m->iowait, NULL, urand());
+	(void)metrics_publish_set(&plugin, m->steal, NULL, 0);
+	(void)metrics_publish_set(&plugin, m->load, NULL, s->cpus * 0.5 * (1 + urand()));
+	(void)metrics_publish_set(&plugin, m->running, NULL, (double)(int)(s->cpus * urand()));
+	(void)metrics_publish_set(&plugin, m->psi_cpu, NULL, 10 * urand());
+	(void)metrics_publish_set(&plugin, m->psi_mem, NULL, urand());
+	(void)metrics_publish_set(&plugin, m->mem_avail, NULL, 8e9 + 1e9 * urand());
+	(void)metrics_publish_set(&plugin, m->mem_used, NULL, 40 + urand());
 	s->totals[1] += 30000 * s->cpus * urand();
 	s->totals[2] += 50 * urand();
 	s->totals[3] += urand() < 0.1 ? 3 : 0;
-	(void)metrics_api_set(&plugin, m->ctxt, NULL, s->totals[1]);
-	(void)metrics_api_set(&plugin, m->forks, NULL, s->totals[2]);
-	(void)metrics_api_set(&plugin, m->majflt, NULL, s->totals[3]);
+	(void)metrics_publish_set(&plugin, m->ctxt, NULL, s->totals[1]);
+	(void)metrics_publish_set(&plugin, m->forks, NULL, s->totals[2]);
+	(void)metrics_publish_set(&plugin, m->majflt, NULL, s->totals[3]);
 	for (int i = 0; i < IFACES; i++) {
 		snprintf(a, sizeof(a), "eth%d", i);
-		(void)metrics_api_add(&plugin, m->net_rx, lv, 1e6 * urand());
-		(void)metrics_api_add(&plugin, m->net_tx, lv, 1e6 * urand());
+		(void)metrics_publish_add(&plugin, m->net_rx, lv, 1e6 * urand());
+		(void)metrics_publish_add(&plugin, m->net_tx, lv, 1e6 * urand());
 	}
 	snprintf(a, sizeof(a), "ext");
 	snprintf(b, sizeof(b), "scx_lavd");
-	(void)metrics_api_set(&plugin, m->sched_info, lv, 1);
+	(void)metrics_publish_set(&plugin, m->sched_info, lv, 1);
 	for (int i = 0; i < SCX_EVENTS; i++) {
 		snprintf(a, sizeof(a), "SCX_EV_%d", i);
-		(void)metrics_api_add(&plugin, m->scx_events, lv, urand() < 0.05 ? 1 : 0);
+		(void)metrics_publish_add(&plugin, m->scx_events, lv, urand() < 0.05 ? 1 : 0);
 	}
 }
 
@@ -321,20 +321,20 @@ static void publish_cost(const struct metrics_limits *lim, struct result *r)
 	for (int i = 0; i < 256; i++) {
 		snprintf(lab[i], sizeof(lab[i]), "%d", i);
 		lv[0] = lab[i];
-		(void)metrics_api_set(&plugin, mg, lv, 0);
-		(void)metrics_api_hist(&plugin, mh, lv, c, NB, 0, 0);
+		(void)metrics_publish_set(&plugin, mg, lv, 0);
+		(void)metrics_publish_hist(&plugin, mh, lv, c, NB, 0, 0);
 	}
 	t0 = now_s();
 	for (int i = 0; i < n; i++) {
 		lv[0] = lab[i & 255];
-		(void)metrics_api_set(&plugin, mg, lv, i);
+		(void)metrics_publish_set(&plugin, mg, lv, i);
 	}
 	r->gauge_ns = (now_s() - t0) / n * 1e9;
 	t0 = now_s();
 	for (int i = 0; i < n / 10; i++) {
 		lv[0] = lab[i & 255];
 		c[i % NB] += 3;
-		(void)metrics_api_hist(&plugin, mh, lv, c, NB, i, 0);
+		(void)metrics_publish_hist(&plugin, mh, lv, c, NB, i, 0);
 	}
 	r->hist_ns = (now_s() - t0) / (n / 10) * 1e9;
 	watch_store_fini();
@@ -487,9 +487,10 @@ int main(int argc, char **argv)
 
 		t0 = now_s();
 		for (uint64_t c = 0; c < metrics_view()->geom.coarse_slots && a; c++) {
-			qacc_init(a, lat, TIER_COARSE);
-			qacc_add(a, lat, lat->series, lat->n_series, TIER_COARSE, c, c, AGG_SUM);
-			sink += qacc_stat(a, lat, ST_P99);
+			metrics_query_qacc_init(a, lat, TIER_COARSE);
+			metrics_query_qacc_add(a, lat, lat->series, lat->n_series, TIER_COARSE, c,
+					       c, AGG_SUM);
+			sink += metrics_query_qacc_stat(a, lat, ST_P99);
 		}
 		q_s = now_s() - t0;
 		free(a);

@@ -46,7 +46,7 @@ void el_events_put(struct el_events *e)
 {
 	if (!e || --e->refs)
 		return;
-	ev_catalog_free(&e->c);
+	el_catalog_free(&e->c);
 	free(e);
 }
 
@@ -54,7 +54,7 @@ void el_kfuncs_put(struct el_kfuncs *k)
 {
 	if (!k || --k->refs)
 		return;
-	kf_list_free(&k->l);
+	el_kf_list_free(&k->l);
 	free(k);
 }
 
@@ -97,11 +97,11 @@ static void read_events(struct el_refresh *r)
 			}
 			r->mounted_now |= r->tfs.mounted_by_us && !ours;
 		}
-		err = ev_catalog_read(r->tfs.dir, &c);
+		err = el_catalog_read(r->tfs.dir, &c);
 		if (!err) {
 			r->ev = calloc(1, sizeof(*r->ev));
 			if (!r->ev) {
-				ev_catalog_free(&c);
+				el_catalog_free(&c);
 				err = -ENOMEM;
 				snprintf(r->ev_reason, sizeof(r->ev_reason), "%s/available_events: %s",
 					 r->tfs.where, strerror(-err));
@@ -126,8 +126,8 @@ static void read_kfuncs(struct el_refresh *r)
 		snprintf(r->kf_reason, sizeof(r->kf_reason), "%s", strerror(ENOMEM));
 		return;
 	}
-	if (kf_list_read(r->p->root, r->tfs.found ? r->tfs.dir : NULL, r->tfs.reason, &k->l,
-			 r->kf_reason, sizeof(r->kf_reason))) {
+	if (el_kf_list_read(r->p->root, r->tfs.found ? r->tfs.dir : NULL, r->tfs.reason, &k->l,
+			    r->kf_reason, sizeof(r->kf_reason))) {
 		free(k);
 		return;
 	}

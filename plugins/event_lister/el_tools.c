@@ -234,7 +234,7 @@ static int row_match(const struct rows *r, struct el_filter *f, size_t i, const 
 		hit = el_filter_match(f, kf_name(&r->kf->l, i));
 		return hit || !strchr(name, ' ') ? hit : el_filter_match(f, name);
 	}
-	hit = el_filter_match(f, ev_event_part(name));
+	hit = el_filter_match(f, el_event_part(name));
 	return hit ? hit : el_filter_match(f, name);
 }
 
@@ -443,7 +443,7 @@ static int events_run(struct el_plugin *p, struct el_call *c)
 		p->kf->refs++;
 		s->r.count = p->kf->l.n;
 		if (c->sub) {
-			s->r.mod = (int)kf_module_index(&p->kf->l, c->sub);
+			s->r.mod = (int)el_kf_module_index(&p->kf->l, c->sub);
 			if (s->r.mod < 0) {
 				rc = unknown_sub(p, c, &s->r);
 				goto out;
@@ -458,7 +458,7 @@ static int events_run(struct el_plugin *p, struct el_call *c)
 		p->ev->refs++;
 		s->r.count = p->ev->c.n;
 		if (c->sub) {
-			const struct ev_subsys *sub = ev_catalog_subsys(&p->ev->c, c->sub);
+			const struct ev_subsys *sub = el_catalog_subsys(&p->ev->c, c->sub);
 
 			if (!sub) {
 				rc = unknown_sub(p, c, &s->r);

@@ -17,7 +17,7 @@ int el_path(char *buf, size_t len, const char *root, const char *path)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-int strtab_add(struct strtab *t, const char *s, size_t n, uint32_t *ret_off)
+int el_strtab_add(struct strtab *t, const char *s, size_t n, uint32_t *ret_off)
 {
 	if (t->len + n + 1 > UINT32_MAX)
 		return -EOVERFLOW;
@@ -40,7 +40,7 @@ int strtab_add(struct strtab *t, const char *s, size_t n, uint32_t *ret_off)
 	return 0;
 }
 
-void strtab_free(struct strtab *t)
+void el_strtab_free(struct strtab *t)
 {
 	free(t->buf);
 	memset(t, 0, sizeof(*t));

@@ -29,8 +29,8 @@ struct strtab {
 };
 
 /* Append n bytes of s plus a NUL; the offset of the copy in *ret_off. */
-int strtab_add(struct strtab *t, const char *s, size_t n, uint32_t *ret_off);
-void strtab_free(struct strtab *t);
+int el_strtab_add(struct strtab *t, const char *s, size_t n, uint32_t *ret_off);
+void el_strtab_free(struct strtab *t);
 
 static inline const char *strtab_str(const struct strtab *t, uint32_t off)
 {

@@ -56,7 +56,7 @@ int el_emit_kprobe_source(struct el_plugin *p, const struct el_kfuncs *kf, struc
 	char note[512];
 
 	api->json_object(j, "source");
-	api->json_string(j, "name", kf_source_name(l->source));
+	api->json_string(j, "name", el_kf_source_name(l->source));
 	api->json_string(j, "detail", l->source_note);
 	api->json_string(j, "blacklist", l->blacklist_note);
 	api->json_uint(j, "build_ms", kf->build_us / 1000);
@@ -95,7 +95,7 @@ int el_emit_format(struct el_plugin *p, struct smcp_json *j, const char *key,
 		   const char *full_name, bool with_print_fmt)
 {
 	const struct smcp_host_api *api = p->api;
-	const char *ev = ev_event_part(full_name);
+	const char *ev = el_event_part(full_name);
 	char sub[128], probe[300];
 	struct ev_format f;
 	size_t sl = (size_t)(ev - 1 - full_name);
@@ -105,7 +105,7 @@ int el_emit_format(struct el_plugin *p, struct smcp_json *j, const char *key,
 		 full_name);
 	api->json_object(j, key);
 	api->json_string(j, "event", full_name);
-	err = ev_format_read(p->tfs.dir, sub, ev, &f);
+	err = el_format_read(p->tfs.dir, sub, ev, &f);
 	if (err) {
 		char why[200];
 
@@ -146,7 +146,7 @@ int el_emit_format(struct el_plugin *p, struct smcp_json *j, const char *key,
 		api->json_string(j, "print_fmt", f.print_fmt);
 	api->json_string(j, "access", "bpftrace reads fields as args.NAME; common_fields "
 				      "exist in every event");
-	ev_format_free(&f);
+	el_format_free(&f);
 	return api->json_end(j);
 }
 
@@ -182,7 +182,7 @@ static int perf_run(struct el_plugin *p, struct el_call *c)
 		api->json_end(j);
 	}
 	api->json_end(j);
-	sched = ev_catalog_subsys(ev, "sched");
+	sched = el_catalog_subsys(ev, "sched");
 	if (sched && sched->count <= 64) {
 		api->json_array(j, "sched_events");
 		for (uint32_t i = 0; i < sched->count; i++)
@@ -205,7 +205,7 @@ static int perf_subsys_run(struct el_plugin *p, struct el_call *c)
 
 	if (!p->ev)
 		return events_unavailable(p, c->res);
-	s = ev_catalog_subsys(&p->ev->c, c->sub);
+	s = el_catalog_subsys(&p->ev->c, c->sub);
 	if (!s)
 		return -ENOENT;
 	j = api->result_json(c->res);
@@ -250,7 +250,7 @@ static int perf_event_run(struct el_plugin *p, struct el_call *c)
 
 	if (!p->ev)
 		return events_unavailable(p, c->res);
-	s = ev_catalog_subsys(&p->ev->c, c->sub);
+	s = el_catalog_subsys(&p->ev->c, c->sub);
 	snprintf(full, sizeof(full), "%s:%s", c->sub, c->name);
 	if (!s || !catalog_has(&p->ev->c, s, full))
 		return -ENOENT;
@@ -393,9 +393,9 @@ static int complete_perf(void *data, const char *arg_name, const char *prefix,
 
 		if (!context || api->arg_string(context, "subsystem", &sub))
 			return 0;
-		s = ev_catalog_subsys(ev, sub);
+		s = el_catalog_subsys(ev, sub);
 		for (uint32_t i = 0; s && i < s->count; i++) {
-			const char *name = ev_event_part(ev_catalog_name(ev, s->first + i));
+			const char *name = el_event_part(ev_catalog_name(ev, s->first + i));
 
 			if (strncmp(name, prefix, pl) != 0)
 				continue;

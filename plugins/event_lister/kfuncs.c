@@ -38,7 +38,7 @@ static const char *const sec_end[5] = { "__entry_text_end", "__irqentry_text_end
 					"__softirqentry_text_end", "__kprobes_text_end",
 					"__noinstr_text_end" };
 
-const char *kf_source_name(enum kf_source s)
+const char *el_kf_source_name(enum kf_source s)
 {
 	switch (s) {
 	case KF_SRC_FILTER_FUNCTIONS:
@@ -103,7 +103,7 @@ static int add_sym(struct builder *b, uint64_t addr, const char *name, size_t le
 	s->addr = addr;
 	err = module_id(b, mod ? mod : "vmlinux", mod ? mod_len : 7, &s->mod);
 	if (!err)
-		err = strtab_add(&b->l->names, name, len, &s->name);
+		err = el_strtab_add(&b->l->names, name, len, &s->name);
 	if (!err)
 		b->n++;
 	return err;
@@ -433,8 +433,8 @@ static bool has_function(const struct kf_list *l, const char *name)
 	return l->n && bsearch(&k, l->fn, l->n, sizeof(*l->fn), cmp_fn_name);
 }
 
-int kf_list_read(const char *root, const char *tracefs_dir, const char *no_tracefs,
-		 struct kf_list *l, char *reason, size_t reason_len)
+int el_kf_list_read(const char *root, const char *tracefs_dir, const char *no_tracefs,
+		    struct kf_list *l, char *reason, size_t reason_len)
 {
 	struct builder b = { .l = l, .last_mod = UINT32_MAX };
 	char path[PATH_MAX], why[384];
@@ -467,7 +467,7 @@ int kf_list_read(const char *root, const char *tracefs_dir, const char *no_trace
 			snprintf(reason, reason_len,
 				 "no list of kernel functions: %s, and %s/proc/kallsyms: %s", why,
 				 root, strerror(-err));
-			kf_list_free(l);
+			el_kf_list_free(l);
 			return err;
 		}
 		l->source = KF_SRC_KALLSYMS;
@@ -489,8 +489,8 @@ int kf_list_read(const char *root, const char *tracefs_dir, const char *no_trace
 	free(b.sym);
 	if (err) {
 		snprintf(reason, reason_len, "reading the %s function list failed: %s",
-			 kf_source_name(l->source), strerror(-err));
-		kf_list_free(l);
+			 el_kf_source_name(l->source), strerror(-err));
+		el_kf_list_free(l);
 		return err;
 	}
 	/* stat, not access(): tracefs is searchable by root alone, and by this
@@ -502,13 +502,13 @@ int kf_list_read(const char *root, const char *tracefs_dir, const char *no_trace
 	return 0;
 }
 
-void kf_list_free(struct kf_list *l)
+void el_kf_list_free(struct kf_list *l)
 {
 	for (size_t i = 0; i < l->n_mods; i++)
 		free(l->mods[i].name);
 	free(l->mods);
 	free(l->fn);
-	strtab_free(&l->names);
+	el_strtab_free(&l->names);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -517,7 +517,7 @@ static int cmp_module_name(const void *key, const void *mod)
 	return strcmp(*(const char *const *)key, ((const struct kf_module *)mod)->name);
 }
 
-long kf_module_index(const struct kf_list *l, const char *name)
+long el_kf_module_index(const struct kf_list *l, const char *name)
 {
 	const struct kf_module *m = l->n_mods ? bsearch(&name, l->mods, l->n_mods, sizeof(*l->mods),
 							 cmp_module_name)

@@ -60,9 +60,9 @@ struct kf_list {
  * (with root) or NULL, and then no_tracefs says why. Returns 0, or -errno
  * with reason filled when neither source could be read.
  */
-int kf_list_read(const char *root, const char *tracefs_dir, const char *no_tracefs,
-		 struct kf_list *l, char *reason, size_t reason_len);
-void kf_list_free(struct kf_list *l);
+int el_kf_list_read(const char *root, const char *tracefs_dir, const char *no_tracefs,
+		    struct kf_list *l, char *reason, size_t reason_len);
+void el_kf_list_free(struct kf_list *l);
 
 static inline const char *kf_name(const struct kf_list *l, size_t i)
 {
@@ -70,8 +70,8 @@ static inline const char *kf_name(const struct kf_list *l, size_t i)
 }
 
 /* Index of a module by name, or -1. */
-long kf_module_index(const struct kf_list *l, const char *name);
+long el_kf_module_index(const struct kf_list *l, const char *name);
 
-const char *kf_source_name(enum kf_source s);
+const char *el_kf_source_name(enum kf_source s);
 
 #endif

@@ -164,7 +164,7 @@ static int cmp_names(const void *a, const void *b, void *arg)
 	return strcmp(strtab_str(t, *(const uint32_t *)a), strtab_str(t, *(const uint32_t *)b));
 }
 
-const char *ev_event_part(const char *full)
+const char *el_event_part(const char *full)
 {
 	const char *c = strchr(full, ':');
 
@@ -182,7 +182,7 @@ static int build_subsystems(struct ev_catalog *c)
 
 	for (size_t i = 0; i < c->n; i++) {
 		const char *name = ev_catalog_name(c, i);
-		size_t sl = (size_t)(ev_event_part(name) - 1 - name);
+		size_t sl = (size_t)(el_event_part(name) - 1 - name);
 		struct ev_subsys *last = c->n_subs ? &c->subs[c->n_subs - 1] : NULL;
 
 		if (last && strlen(last->name) == sl && strncmp(last->name, name, sl) == 0) {
@@ -210,7 +210,7 @@ static int build_subsystems(struct ev_catalog *c)
 	return 0;
 }
 
-int ev_catalog_read(const char *tracefs_dir, struct ev_catalog *c)
+int el_catalog_read(const char *tracefs_dir, struct ev_catalog *c)
 {
 	char path[PATH_MAX], *buf = NULL, *p, *nl;
 	size_t len, cap = 0, w = 0;
@@ -249,7 +249,7 @@ int ev_catalog_read(const char *tracefs_dir, struct ev_catalog *c)
 			c->ent = ne;
 			cap = ncap;
 		}
-		err = strtab_add(&c->names, p, l, &c->ent[c->n]);
+		err = el_strtab_add(&c->names, p, l, &c->ent[c->n]);
 		if (err)
 			goto out;
 		c->n++;
@@ -268,21 +268,21 @@ int ev_catalog_read(const char *tracefs_dir, struct ev_catalog *c)
 out:
 	free(buf);
 	if (err)
-		ev_catalog_free(c);
+		el_catalog_free(c);
 	return err;
 }
 
-void ev_catalog_free(struct ev_catalog *c)
+void el_catalog_free(struct ev_catalog *c)
 {
 	for (size_t i = 0; i < c->n_subs; i++)
 		free(c->subs[i].name);
 	free(c->subs);
 	free(c->ent);
-	strtab_free(&c->names);
+	el_strtab_free(&c->names);
 	memset(c, 0, sizeof(*c));
 }
 
-const struct ev_subsys *ev_catalog_subsys(const struct ev_catalog *c, const char *name)
+const struct ev_subsys *el_catalog_subsys(const struct ev_catalog *c, const char *name)
 {
 	/* subsystems are in the order of their "name:" prefixes, which is not
 	 * strcmp order of the bare names ("a1" sorts before "a:"), so search
@@ -403,7 +403,7 @@ static int parse_format(char *buf, struct ev_format *f)
 	return 0;
 }
 
-int ev_format_read(const char *tracefs_dir, const char *subsystem, const char *event,
+int el_format_read(const char *tracefs_dir, const char *subsystem, const char *event,
 		   struct ev_format *f)
 {
 	char path[PATH_MAX], *buf = NULL;
@@ -422,11 +422,11 @@ int ev_format_read(const char *tracefs_dir, const char *subsystem, const char *e
 	err = parse_format(buf, f);
 	free(buf);
 	if (err)
-		ev_format_free(f);
+		el_format_free(f);
 	return err;
 }
 
-void ev_format_free(struct ev_format *f)
+void el_format_free(struct ev_format *f)
 {
 	free(f->fields);
 	free(f->print_fmt);

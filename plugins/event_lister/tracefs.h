@@ -50,9 +50,9 @@ struct ev_catalog {
 
 /* Read tracefs_dir/available_events into c (replacing nothing: c must be
  * zeroed or freed). 0 or -errno. */
-int ev_catalog_read(const char *tracefs_dir, struct ev_catalog *c);
-void ev_catalog_free(struct ev_catalog *c);
-const struct ev_subsys *ev_catalog_subsys(const struct ev_catalog *c, const char *name);
+int el_catalog_read(const char *tracefs_dir, struct ev_catalog *c);
+void el_catalog_free(struct ev_catalog *c);
+const struct ev_subsys *el_catalog_subsys(const struct ev_catalog *c, const char *name);
 
 static inline const char *ev_catalog_name(const struct ev_catalog *c, size_t i)
 {
@@ -60,7 +60,7 @@ static inline const char *ev_catalog_name(const struct ev_catalog *c, size_t i)
 }
 
 /* The part after "subsystem:". */
-const char *ev_event_part(const char *full);
+const char *el_event_part(const char *full);
 
 #define EV_MAX_FIELDS 128
 
@@ -83,8 +83,8 @@ struct ev_format {
 
 /* Parse tracefs_dir/events/<subsystem>/<event>/format. -ENOENT when the
  * event does not exist, -EINVAL for bad names (no '/' or ".."). */
-int ev_format_read(const char *tracefs_dir, const char *subsystem, const char *event,
+int el_format_read(const char *tracefs_dir, const char *subsystem, const char *event,
 		   struct ev_format *f);
-void ev_format_free(struct ev_format *f);
+void el_format_free(struct ev_format *f);
 
 #endif

@@ -85,12 +85,13 @@ static uint64_t cost_clock_ns(void)
 
 static void tick_tasks(struct sl *p, bool procs, uint64_t now)
 {
-	struct slw_input *in = NULL;
+	struct sl_window_input *in = NULL;
 	uint64_t *store = NULL;
 	int n = sl_tasks_series_inputs(&p->tasks, procs, p->series_fed, &in, &store);
 
 	if (n >= 0)
-		(void)slw_tick(procs ? &p->w_proc : &p->w_thread, now, in, (size_t)n, p->start_ns);
+		(void)sl_window_tick(procs ? &p->w_proc : &p->w_thread, now, in, (size_t)n,
+				     p->start_ns);
 	free(in);
 	free(store);
 }
@@ -105,7 +106,7 @@ void sl_refresh_tasks(struct sl *p)
 void sl_tick_now(struct sl *p)
 {
 	uint64_t now = p->api->now_ns(p->h), t0 = cost_clock_ns();
-	struct slw_input *in = NULL;
+	struct sl_window_input *in = NULL;
 	struct sl_cpu_snap s;
 	int n;
 
@@ -114,7 +115,7 @@ void sl_tick_now(struct sl *p)
 	if (sl_bpf_read_cpus(p, &s) == 0) {
 		n = sl_cpu_inputs(p, &s, &in);
 		if (n >= 0)
-			(void)slw_tick(&p->w_cpu, now, in, (size_t)n, p->start_ns);
+			(void)sl_window_tick(&p->w_cpu, now, in, (size_t)n, p->start_ns);
 		free(in);
 		sl_stream_tick(p, &s);
 		sl_cpu_snap_free(&s);
@@ -141,9 +142,9 @@ static void sl_fini(struct smcp_host *h)
 	sl_stream_fini(p);
 	sl_dsq_fini(p);
 	sl_bpf_stop(p);
-	slw_free(&p->w_cpu);
-	slw_free(&p->w_thread);
-	slw_free(&p->w_proc);
+	sl_window_free(&p->w_cpu);
+	sl_window_free(&p->w_thread);
+	sl_window_free(&p->w_proc);
 	sl_tasks_free(&p->tasks);
 	sl_topo_free(&p->topo);
 	memset(p, 0, sizeof(*p));
@@ -227,14 +228,16 @@ static int sl_init(struct smcp_host *h, const struct smcp_host_api *api)
 	p->topo_ok = sl_topo_read(api->fs_root(h), p->ncpus, &p->topo) == 0;
 	cpu_cap = (size_t)p->ncpus * 768 > SLOT_CAP_BYTES / 2 ? (size_t)p->ncpus * 768
 							       : SLOT_CAP_BYTES / 2;
-	err = slw_init(&p->w_cpu, SLC_N, SLC_NH, (size_t)p->ncpus, cpu_cap);
+	err = sl_window_init(&p->w_cpu, SLC_N, SLC_NH, (size_t)p->ncpus, cpu_cap);
 	if (!err)
 		err = sl_tasks_init(&p->tasks, (size_t)p->cfg.max_threads,
 				    (size_t)p->cfg.max_procs);
 	if (!err)
-		err = slw_init(&p->w_thread, SLT_N, 1, (size_t)p->cfg.max_threads, SLOT_CAP_BYTES);
+		err = sl_window_init(&p->w_thread, SLT_N, 1, (size_t)p->cfg.max_threads,
+				     SLOT_CAP_BYTES);
 	if (!err)
-		err = slw_init(&p->w_proc, SLT_N, 1, (size_t)p->cfg.max_procs, SLOT_CAP_BYTES);
+		err = sl_window_init(&p->w_proc, SLT_N, 1, (size_t)p->cfg.max_procs,
+				     SLOT_CAP_BYTES);
 	if (!err)
 		err = sl_resources_register(p);
 	if (!err)

@@ -34,7 +34,7 @@
 #include "sl_topo.h"
 #include "sl_window.h"
 
-/* Counters of the CPU series (struct slw_input.c), in this order. */
+/* Counters of the CPU series (struct sl_window_input.c), in this order. */
 enum {
 	SLC_SWITCHES,
 	SLC_VOL,
@@ -112,7 +112,7 @@ struct sl {
 	struct sl_topo topo;
 	bool topo_ok;
 	struct sl_tasks tasks;  /* threads and processes, as of the last tick */
-	struct slw_series w_cpu, w_thread, w_proc, w_dsq;
+	struct sl_window_series w_cpu, w_thread, w_proc, w_dsq;
 	uint64_t series_fed; /* tasks.tick when w_thread and w_proc last ticked */
 	uint64_t ticks;
 	struct sl_stream stream;
@@ -202,17 +202,18 @@ void sl_stream_drain(struct sl *p);
 /* ---------------------------------------------------- sl_emit.c, sl_resources.c */
 
 /* Series inputs from fresh reads (arrays owned by the caller's snapshot). */
-int sl_cpu_inputs(struct sl *p, const struct sl_cpu_snap *s, struct slw_input **ret);
+int sl_cpu_inputs(struct sl *p, const struct sl_cpu_snap *s, struct sl_window_input **ret);
 /* The rows of window w for series kind ("cpu", "thread", "process"). */
-int sl_window_rows(struct sl *p, const char *kind, enum sl_window_id w, struct slw_result *out);
+int sl_window_rows(struct sl *p, const char *kind, enum sl_window_id w,
+		   struct sl_window_result *out);
 extern const char *const sl_window_names[SL_NWINDOWS];
 int sl_window_parse(const char *name, enum sl_window_id *ret);
 void sl_emit_window(struct sl *p, struct smcp_json *j, const char *key, const char *name,
-		    const struct slw_result *r);
+		    const struct sl_window_result *r);
 void sl_emit_latency(struct sl *p, struct smcp_json *j, const char *key, const uint64_t *h,
 		     uint64_t sum_ns, int64_t max_ns);
 void sl_emit_histogram(struct sl *p, struct smcp_json *j, const char *key, const uint64_t *h);
-double sl_span_s(const struct slw_result *r);
+double sl_span_s(const struct sl_window_result *r);
 
 enum sl_sort {
 	SL_SORT_WAIT_TIME,
@@ -230,14 +231,14 @@ extern const char *const sl_sort_names[SL_NSORT];
 /* Task rows (thread or process series): filtered by tgid (0: all), sorted,
  * paginated, written as array key. */
 void sl_emit_task_rows(struct sl *p, struct smcp_json *j, const char *key, bool threads,
-		       const struct slw_result *r, bool since_start, uint32_t tgid_filter,
+		       const struct sl_window_result *r, bool since_start, uint32_t tgid_filter,
 		       enum sl_sort sort, size_t offset, size_t limit, bool histogram);
 /* All CPUs folded into one object under key. */
 void sl_emit_system(struct sl *p, struct smcp_json *j, const char *key,
-		    const struct slw_result *r, bool since_start);
+		    const struct sl_window_result *r, bool since_start);
 /* CPU / LLC / node rows. */
 void sl_emit_cpu_rows(struct sl *p, struct smcp_json *j, const char *key, const char *what,
-		      const struct slw_result *r, bool since_start, int cpu_filter,
+		      const struct sl_window_result *r, bool since_start, int cpu_filter,
 		      size_t offset, size_t limit);
 
 int sl_resources_register(struct sl *p);

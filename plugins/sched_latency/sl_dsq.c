@@ -102,7 +102,7 @@ int sl_dsq_init(struct sl *p)
 	if (!d)
 		return -ENOMEM;
 	p->dsq = d;
-	err = slw_init(&p->w_dsq, SLD_N, 1, 1024, 64 * 1024);
+	err = sl_window_init(&p->w_dsq, SLD_N, 1, 1024, 64 * 1024);
 	if (err)
 		return err;
 	btf = btf__load_vmlinux_btf();
@@ -250,7 +250,7 @@ void sl_dsq_fini(struct sl *p)
 		return;
 	detach(p, d);
 	sched_latency_dsq_bpf__destroy(d->skel);
-	slw_free(&p->w_dsq);
+	sl_window_free(&p->w_dsq);
 	free(d);
 	p->dsq = NULL;
 }
@@ -282,7 +282,7 @@ static void query_depth(struct sl_dsq *d, const __u64 *ids, int n)
 void sl_dsq_tick(struct sl *p, uint64_t now_ns)
 {
 	struct sl_dsq *d = p->dsq;
-	struct slw_input *in = NULL;
+	struct sl_window_input *in = NULL;
 	__u64 *keys = NULL, key, next, user_ids[DSQ_ROWS];
 	struct sl_dsq_stats *vals = NULL;
 	uint64_t *store = NULL;
@@ -333,8 +333,9 @@ void sl_dsq_tick(struct sl *p, uint64_t now_ns)
 			c[SLD_RAN] = vals[n].ran;
 			c[SLD_WAIT_NS] = vals[n].wait_ns;
 			c[SLD_WAIT_MAX] = vals[n].wait_max_ns;
-			in[n] = (struct slw_input){ .key = key, .c = c,
-						    .h = (const uint64_t *)vals[n].hist };
+			in[n] = (struct sl_window_input){ .key = key,
+							  .c = c,
+							  .h = (const uint64_t *)vals[n].hist };
 			if (!(key >> 63) && n_user < DSQ_ROWS)
 				user_ids[n_user++] = key;
 			n++;
@@ -342,7 +343,7 @@ void sl_dsq_tick(struct sl *p, uint64_t now_ns)
 		err = bpf_map_get_next_key(fd, &key, &next);
 		key = next;
 	}
-	(void)slw_tick(&p->w_dsq, now_ns, in, n, p->start_ns);
+	(void)sl_window_tick(&p->w_dsq, now_ns, in, n, p->start_ns);
 	query_depth(d, user_ids, n_user);
 out:
 	free(keys);
@@ -380,13 +381,13 @@ void sl_dsq_name(uint64_t id, char *buf, size_t len)
 
 static int cmp_ran(const void *a, const void *b)
 {
-	const struct slw_row *x = a, *y = b;
+	const struct sl_window_row *x = a, *y = b;
 
 	return x->c[SLD_RAN] < y->c[SLD_RAN] ? 1 : x->c[SLD_RAN] > y->c[SLD_RAN] ? -1 : 0;
 }
 
 static void emit_rows(struct sl *p, struct smcp_json *j, const char *window,
-		      struct slw_result *r, bool since_start)
+		      struct sl_window_result *r, bool since_start)
 {
 	const struct smcp_host_api *api = p->api;
 	double span = since_start ? (double)(p->api->now_ns(p->h) - p->start_ns) / 1e9
@@ -401,7 +402,7 @@ static void emit_rows(struct sl *p, struct smcp_json *j, const char *window,
 	api->json_bool(j, "truncated", r->n > n);
 	api->json_array(j, "dsqs");
 	for (size_t i = 0; i < n; i++) {
-		struct slw_row *row = &r->rows[i];
+		struct sl_window_row *row = &r->rows[i];
 		char name[48];
 
 		sl_dsq_name(row->key, name, sizeof(name));
@@ -426,7 +427,7 @@ int sl_dsq_emit(struct sl *p, struct smcp_json *j)
 {
 	const struct smcp_host_api *api = p->api;
 	struct sl_dsq *d = p->dsq;
-	struct slw_result r;
+	struct sl_window_result r;
 
 	api->json_object(j, "sched_ext");
 	api->json_bool(j, "in_kernel", d && d->kernel_has_scx);
@@ -457,15 +458,15 @@ int sl_dsq_emit(struct sl *p, struct smcp_json *j)
 
 		api->json_uint(j, "untracked_events", untracked);
 	}
-	if (slw_window_last(&p->w_dsq, 10000000000ull, &r) == 0) {
+	if (sl_window_window_last(&p->w_dsq, 10000000000ull, &r) == 0) {
 		emit_rows(p, j, "10s", &r, false);
-		slw_result_free(&r);
+		sl_window_result_free(&r);
 	}
 	/* since start: a fresh read of the cumulative map */
 	{
 		int fd = bpf_map__fd(d->skel->maps.dsq_stats), err;
 		size_t cap = 1024, n = 0;
-		struct slw_input *in = malloc(cap * sizeof(*in));
+		struct sl_window_input *in = malloc(cap * sizeof(*in));
 		struct sl_dsq_stats *v = malloc(cap * sizeof(*v));
 		uint64_t *c = malloc(cap * SLD_N * sizeof(*c));
 		__u64 key, next;
@@ -480,16 +481,17 @@ int sl_dsq_emit(struct sl *p, struct smcp_json *j)
 				cn[SLD_RAN] = v[n].ran;
 				cn[SLD_WAIT_NS] = v[n].wait_ns;
 				cn[SLD_WAIT_MAX] = v[n].wait_max_ns;
-				in[n] = (struct slw_input){ .key = key, .c = cn,
-							    .h = (const uint64_t *)v[n].hist };
+				in[n] = (struct sl_window_input){
+					.key = key, .c = cn, .h = (const uint64_t *)v[n].hist
+				};
 				n++;
 			}
 			err = bpf_map_get_next_key(fd, &key, &next);
 			key = next;
 		}
-		if (in && v && c && slw_result_from_inputs(SLD_N, 1, in, n, &r) == 0) {
+		if (in && v && c && sl_window_result_from_inputs(SLD_N, 1, in, n, &r) == 0) {
 			emit_rows(p, j, "since_start", &r, true);
-			slw_result_free(&r);
+			sl_window_result_free(&r);
 		}
 		free(in);
 		free(v);

@@ -40,16 +40,16 @@ static double round3(double v)
 	return isfinite(v) ? round(v * 1000.0) / 1000.0 : v;
 }
 
-double sl_span_s(const struct slw_result *r)
+double sl_span_s(const struct sl_window_result *r)
 {
 	return r->end_ns > r->start_ns ? (double)(r->end_ns - r->start_ns) / 1e9 : 0;
 }
 
 /* ------------------------------------------------------------ inputs */
 
-int sl_cpu_inputs(struct sl *p, const struct sl_cpu_snap *s, struct slw_input **ret)
+int sl_cpu_inputs(struct sl *p, const struct sl_cpu_snap *s, struct sl_window_input **ret)
 {
-	struct slw_input *in = calloc((size_t)(s->ncpus ? s->ncpus : 1), sizeof(*in));
+	struct sl_window_input *in = calloc((size_t)(s->ncpus ? s->ncpus : 1), sizeof(*in));
 
 	if (!in)
 		return -ENOMEM;
@@ -62,9 +62,9 @@ int sl_cpu_inputs(struct sl *p, const struct sl_cpu_snap *s, struct slw_input **
 	return s->ncpus;
 }
 
-static int fresh_rows(struct sl *p, const char *kind, struct slw_result *out)
+static int fresh_rows(struct sl *p, const char *kind, struct sl_window_result *out)
 {
-	struct slw_input *in = NULL;
+	struct sl_window_input *in = NULL;
 	int n, err;
 
 	if (strcmp(kind, "cpu") == 0) {
@@ -74,7 +74,7 @@ static int fresh_rows(struct sl *p, const char *kind, struct slw_result *out)
 		if (err)
 			return err;
 		n = sl_cpu_inputs(p, &s, &in);
-		err = n < 0 ? n : slw_result_from_inputs(SLC_N, SLC_NH, in, (size_t)n, out);
+		err = n < 0 ? n : sl_window_result_from_inputs(SLC_N, SLC_NH, in, (size_t)n, out);
 		sl_cpu_snap_free(&s);
 	} else {
 		sl_refresh_tasks(p); /* the tables as of now */
@@ -88,21 +88,22 @@ static int fresh_rows(struct sl *p, const char *kind, struct slw_result *out)
 	return err;
 }
 
-int sl_window_rows(struct sl *p, const char *kind, enum sl_window_id w, struct slw_result *out)
+int sl_window_rows(struct sl *p, const char *kind, enum sl_window_id w,
+		   struct sl_window_result *out)
 {
-	const struct slw_series *s = strcmp(kind, "cpu") == 0	   ? &p->w_cpu
-				     : strcmp(kind, "thread") == 0 ? &p->w_thread
-								   : &p->w_proc;
+	const struct sl_window_series *s = strcmp(kind, "cpu") == 0	 ? &p->w_cpu
+					   : strcmp(kind, "thread") == 0 ? &p->w_thread
+									 : &p->w_proc;
 
 	if (w == SL_WSTART)
 		return fresh_rows(p, kind, out);
-	return slw_window_last(s, window_ns[w], out);
+	return sl_window_window_last(s, window_ns[w], out);
 }
 
 /* ------------------------------------------------------------ blocks */
 
 void sl_emit_window(struct sl *p, struct smcp_json *j, const char *key, const char *name,
-		    const struct slw_result *r)
+		    const struct sl_window_result *r)
 {
 	const struct smcp_host_api *api = p->api;
 	uint64_t now = api->now_ns(p->h);
@@ -191,7 +192,7 @@ static double per_s(uint64_t v, double span)
 /* One row of CPU-series counters; what is "cpu", "llc", "node" or
  * "system" (all CPUs folded, ncpus_in of them). */
 static void cpu_row(struct sl *p, struct smcp_json *j, const char *key, const char *what,
-		    const struct slw_row *r, double span, bool since_start, int ncpus_in)
+		    const struct sl_window_row *r, double span, bool since_start, int ncpus_in)
 {
 	const struct smcp_host_api *api = p->api;
 	const uint64_t *c = r->c;
@@ -249,22 +250,22 @@ static void cpu_row(struct sl *p, struct smcp_json *j, const char *key, const ch
 }
 
 void sl_emit_system(struct sl *p, struct smcp_json *j, const char *key,
-		    const struct slw_result *r, bool since_start)
+		    const struct sl_window_result *r, bool since_start)
 {
 	int *map = calloc((size_t)p->ncpus, sizeof(int));
-	struct slw_result all;
+	struct sl_window_result all;
 
 	if (!map)
 		return;
-	if (slw_result_fold(r, map, (size_t)p->ncpus, &all) == 0 && all.n == 1) {
+	if (sl_window_result_fold(r, map, (size_t)p->ncpus, &all) == 0 && all.n == 1) {
 		cpu_row(p, j, key, "system", &all.rows[0], sl_span_s(r), since_start, p->ncpus);
-		slw_result_free(&all);
+		sl_window_result_free(&all);
 	}
 	free(map);
 }
 
 void sl_emit_cpu_rows(struct sl *p, struct smcp_json *j, const char *key, const char *what,
-		      const struct slw_result *r, bool since_start, int cpu_filter,
+		      const struct sl_window_result *r, bool since_start, int cpu_filter,
 		      size_t offset, size_t limit)
 {
 	const struct smcp_host_api *api = p->api;
@@ -273,7 +274,7 @@ void sl_emit_cpu_rows(struct sl *p, struct smcp_json *j, const char *key, const 
 
 	api->json_array(j, key);
 	for (size_t i = 0; i < r->n; i++) {
-		const struct slw_row *row = &r->rows[i];
+		const struct sl_window_row *row = &r->rows[i];
 		int n_in = 1;
 
 		if (cpu_filter >= 0 && row->key != (uint64_t)cpu_filter)
@@ -318,7 +319,7 @@ static int cmp_desc(const void *a, const void *b)
 	return x->i < y->i ? -1 : x->i > y->i;
 }
 
-static double sort_value(const struct slw_row *r, enum sl_sort s)
+static double sort_value(const struct sl_window_row *r, enum sl_sort s)
 {
 	switch (s) {
 	case SL_SORT_WAIT_TIME:
@@ -343,7 +344,7 @@ static double sort_value(const struct slw_row *r, enum sl_sort s)
 	}
 }
 
-static void task_row(struct sl *p, struct smcp_json *j, bool threads, const struct slw_row *r,
+static void task_row(struct sl *p, struct smcp_json *j, bool threads, const struct sl_window_row *r,
 		     double span, bool since_start, bool histogram)
 {
 	const struct smcp_host_api *api = p->api;
@@ -372,7 +373,7 @@ static void task_row(struct sl *p, struct smcp_json *j, bool threads, const stru
 }
 
 void sl_emit_task_rows(struct sl *p, struct smcp_json *j, const char *key, bool threads,
-		       const struct slw_result *r, bool since_start, uint32_t tgid_filter,
+		       const struct sl_window_result *r, bool since_start, uint32_t tgid_filter,
 		       enum sl_sort sort, size_t offset, size_t limit, bool histogram)
 {
 	const struct smcp_host_api *api = p->api;
@@ -386,7 +387,7 @@ void sl_emit_task_rows(struct sl *p, struct smcp_json *j, const char *key, bool 
 		return;
 	}
 	for (size_t i = 0; i < r->n; i++) {
-		const struct slw_row *row = &r->rows[i];
+		const struct sl_window_row *row = &r->rows[i];
 
 		if (tgid_filter && (threads ? row->meta.tgid : row->key) != tgid_filter)
 			continue;

@@ -75,7 +75,7 @@ static void emit_single(struct sl_call *c, struct smcp_json *j, const uint64_t *
 }
 
 /* Rows of a grouped answer from a window result. */
-static void emit_grouped(struct sl_call *c, struct smcp_json *j, struct slw_result *r,
+static void emit_grouped(struct sl_call *c, struct smcp_json *j, struct sl_window_result *r,
 			 bool since_start)
 {
 	struct sl *p = c->p;
@@ -89,18 +89,19 @@ static void emit_grouped(struct sl_call *c, struct smcp_json *j, struct slw_resu
 	} else if (c->group == SL_G_CPU) {
 		sl_emit_cpu_rows(p, j, "rows", "cpu", r, since_start, c->cpu, c->offset, c->limit);
 	} else {
-		struct slw_result f;
+		struct sl_window_result f;
 		bool llc = c->group == SL_G_LLC;
 
-		if (!p->topo_ok || slw_result_fold(r, llc ? p->topo.cpu_llc : p->topo.cpu_node,
-						   (size_t)p->topo.ncpus, &f)) {
+		if (!p->topo_ok ||
+		    sl_window_result_fold(r, llc ? p->topo.cpu_llc : p->topo.cpu_node,
+					  (size_t)p->topo.ncpus, &f)) {
 			p->api->json_string(j, "error", "CPU topology unavailable");
 			return;
 		}
 		p->api->json_string(j, "mapping", llc ? p->topo.llc_source : p->topo.node_source);
 		sl_emit_cpu_rows(p, j, "rows", llc ? "llc" : "node", &f, since_start, -1,
 				 c->offset, c->limit);
-		slw_result_free(&f);
+		sl_window_result_free(&f);
 	}
 }
 
@@ -116,7 +117,7 @@ static int measure_window(struct sl_call *c, enum sl_window_id w, struct smcp_re
 	const struct smcp_host_api *api = p->api;
 	struct smcp_json *j = api->result_json(res);
 	bool pid_rows = c->group == SL_G_NONE && c->pid;
-	struct slw_result r;
+	struct sl_window_result r;
 	int err;
 
 	if (!j)
@@ -131,14 +132,14 @@ static int measure_window(struct sl_call *c, enum sl_window_id w, struct smcp_re
 	if (c->group != SL_G_NONE) {
 		emit_grouped(c, j, &r, w == SL_WSTART);
 	} else if (c->pid) {
-		struct slw_row *row = slw_result_find(&r, (uint64_t)c->pid);
-		struct slw_result t;
+		struct sl_window_row *row = sl_window_result_find(&r, (uint64_t)c->pid);
+		struct sl_window_result t;
 		bool thread = false;
 
 		if (!row && sl_window_rows(p, "thread", w, &t) == 0) {
-			slw_result_free(&r);
+			sl_window_result_free(&r);
 			r = t;
-			row = slw_result_find(&r, (uint64_t)c->pid);
+			row = sl_window_result_find(&r, (uint64_t)c->pid);
 			thread = true;
 		}
 		if (row) {
@@ -172,7 +173,7 @@ static int measure_window(struct sl_call *c, enum sl_window_id w, struct smcp_re
 		emit_single(c, j, h, sum, max, -1);
 		free(acc);
 	}
-	slw_result_free(&r);
+	sl_window_result_free(&r);
 	return 0;
 }
 
@@ -201,13 +202,13 @@ static void measure_finish(struct sl_call *c)
 		emit_single(c, j, (const uint64_t *)m.hist, m.wait_ns, (int64_t)m.wait_max_ns,
 			    (int64_t)m.switches_in);
 	} else {
-		struct slw_result r;
-		const struct slw_series *s = c->group == SL_G_PROCESS  ? &p->w_proc
-					     : c->group == SL_G_THREAD ? &p->w_thread
-								    : &p->w_cpu;
+		struct sl_window_result r;
+		const struct sl_window_series *s = c->group == SL_G_PROCESS  ? &p->w_proc
+						   : c->group == SL_G_THREAD ? &p->w_thread
+									     : &p->w_cpu;
 
 		sl_tick_now(p);
-		err = slw_window_since(s, c->since_ns, &r);
+		err = sl_window_window_since(s, c->since_ns, &r);
 		if (err)
 			goto done;
 		api->json_object(j, "window");
@@ -217,7 +218,7 @@ static void measure_finish(struct sl_call *c)
 			api->json_bool(j, "incomplete", true);
 		api->json_end(j);
 		emit_grouped(c, j, &r, false);
-		slw_result_free(&r);
+		sl_window_result_free(&r);
 	}
 done:
 	sl_call_complete(c, err);

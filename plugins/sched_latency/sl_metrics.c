@@ -116,7 +116,7 @@ static const struct {
 			       "tasks that ran on this CPU after last running on another", "1" },
 };
 
-static void pick_top(void *ctx, const struct slw_change *ch)
+static void pick_top(void *ctx, const struct sl_window_change *ch)
 {
 	struct sl_metrics *m = ctx;
 	uint64_t w = ch->dc[SLT_WAIT_NS];
@@ -254,7 +254,7 @@ struct publish_ctx {
 	struct sl_metrics *m;
 };
 
-static void publish_proc(void *ctx, const struct slw_change *ch)
+static void publish_proc(void *ctx, const struct sl_window_change *ch)
 {
 	struct publish_ctx *c = ctx;
 	struct sl_metrics *m = c->m;
@@ -330,8 +330,8 @@ static void collect(void *data, uint64_t now_ns)
 	 * step, each exactly once: this step's tick and any measure_latency
 	 * forced in between */
 	m->ntop = 0;
-	(void)slw_visit_since(&p->w_proc, m->proc_tick, pick_top, m);
-	(void)slw_visit_since(&p->w_proc, m->proc_tick, publish_proc, &pc);
+	(void)sl_window_visit_since(&p->w_proc, m->proc_tick, pick_top, m);
+	(void)sl_window_visit_since(&p->w_proc, m->proc_tick, publish_proc, &pc);
 	m->proc_tick = p->w_proc.ticks;
 	collect_dsq(p, m);
 }

@@ -58,7 +58,7 @@ static int read_cpu(void *data, struct smcp_call *call, const char *uri,
 	struct sl *p = data;
 	const struct smcp_host_api *api = p->api;
 	struct smcp_json *j;
-	struct slw_result r;
+	struct sl_window_result r;
 
 	if (!p->running)
 		return sl_unavailable(p, res, false);
@@ -81,7 +81,7 @@ static int read_cpu(void *data, struct smcp_call *call, const char *uri,
 		sl_emit_window(p, j, "window", sl_window_names[w], w == SL_WSTART ? NULL : &r);
 		sl_emit_system(p, j, "all_cpus", &r, w == SL_WSTART);
 		api->json_end(j);
-		slw_result_free(&r);
+		sl_window_result_free(&r);
 	}
 	api->json_end(j);
 	if (sl_window_rows(p, "cpu", SL_W10, &r) == 0) {
@@ -89,7 +89,7 @@ static int read_cpu(void *data, struct smcp_call *call, const char *uri,
 		sl_emit_window(p, j, "window", "10s", &r);
 		sl_emit_cpu_rows(p, j, "cpus", "cpu", &r, false, -1, 0, CPU_ROWS);
 		api->json_end(j);
-		slw_result_free(&r);
+		sl_window_result_free(&r);
 	}
 	api->json_string(
 		j, "more",
@@ -117,21 +117,21 @@ static int read_domain(struct sl *p, struct smcp_result *res, bool llc)
 	api->json_string(j, "mapping", llc ? p->topo.llc_source : p->topo.node_source);
 	api->json_array(j, "windows");
 	for (int w = 0; w < SL_NWINDOWS; w++) {
-		struct slw_result r, f;
+		struct sl_window_result r, f;
 
 		if (sl_window_rows(p, "cpu", (enum sl_window_id)w, &r))
 			continue;
-		if (slw_result_fold(&r, llc ? p->topo.cpu_llc : p->topo.cpu_node,
-				    (size_t)p->topo.ncpus, &f) == 0) {
+		if (sl_window_result_fold(&r, llc ? p->topo.cpu_llc : p->topo.cpu_node,
+					  (size_t)p->topo.ncpus, &f) == 0) {
 			api->json_object(j, NULL);
 			sl_emit_window(p, j, "window", sl_window_names[w],
 				       w == SL_WSTART ? NULL : &r);
 			sl_emit_cpu_rows(p, j, llc ? "llcs" : "nodes", llc ? "llc" : "node", &f,
 					 w == SL_WSTART, -1, 0, DOMAIN_ROWS);
 			api->json_end(j);
-			slw_result_free(&f);
+			sl_window_result_free(&f);
 		}
-		slw_result_free(&r);
+		sl_window_result_free(&r);
 	}
 	api->json_end(j);
 	return 0;
@@ -167,7 +167,7 @@ static int read_tasks(struct sl *p, struct smcp_result *res, bool threads)
 	const struct smcp_host_api *api = p->api;
 	const char *kind = threads ? "thread" : "process";
 	struct smcp_json *j;
-	struct slw_result r;
+	struct sl_window_result r;
 
 	if (!p->running)
 		return sl_unavailable(p, res, false);
@@ -182,7 +182,7 @@ static int read_tasks(struct sl *p, struct smcp_result *res, bool threads)
 		sl_emit_task_rows(p, j, threads ? "threads" : "processes", threads, &r, false, 0,
 				  SL_SORT_WAIT_TIME, 0, TOP_ROWS, false);
 		api->json_end(j);
-		slw_result_free(&r);
+		sl_window_result_free(&r);
 	}
 	if (sl_window_rows(p, kind, SL_WSTART, &r) == 0) {
 		api->json_object(j, "top_since_start");
@@ -204,7 +204,7 @@ static int read_tasks(struct sl *p, struct smcp_result *res, bool threads)
 				: "a process keeps the counts of its exited threads; the "
 				  "least recently active without live threads make room first");
 		api->json_end(j);
-		slw_result_free(&r);
+		sl_window_result_free(&r);
 	}
 	api->json_string(
 		j, "more",
@@ -239,7 +239,7 @@ static int read_one_process(void *data, struct smcp_call *call, const char *uri,
 {
 	struct sl *p = data;
 	const struct smcp_host_api *api = p->api;
-	struct slw_result r;
+	struct sl_window_result r;
 	struct smcp_json *j;
 	struct sl_proc *pr;
 	int64_t pid = 0;
@@ -281,7 +281,7 @@ static int read_one_process(void *data, struct smcp_call *call, const char *uri,
 		sl_emit_task_rows(p, j, "process", false, &r, w == SL_WSTART, (uint32_t)pid,
 				  SL_SORT_WAIT_TIME, 0, 1, w == SL_WSTART);
 		api->json_end(j);
-		slw_result_free(&r);
+		sl_window_result_free(&r);
 	}
 	api->json_end(j);
 	if (sl_window_rows(p, "thread", SL_WSTART, &r) == 0) {
@@ -290,14 +290,14 @@ static int read_one_process(void *data, struct smcp_call *call, const char *uri,
 		sl_emit_task_rows(p, j, "threads", true, &r, true, (uint32_t)pid,
 				  SL_SORT_WAIT_TIME, 0, THREADS_OF_PROCESS, false);
 		api->json_end(j);
-		slw_result_free(&r);
+		sl_window_result_free(&r);
 	}
 	return 0;
 }
 
 static int cmp_wait_desc(const void *a, const void *b)
 {
-	const struct slw_row *x = a, *y = b;
+	const struct sl_window_row *x = a, *y = b;
 
 	if (x->c[SLT_WAIT_NS] != y->c[SLT_WAIT_NS])
 		return x->c[SLT_WAIT_NS] < y->c[SLT_WAIT_NS] ? 1 : -1;
@@ -311,7 +311,7 @@ static int complete_pid(void *data, const char *arg_name, const char *prefix,
 	struct sl *p = data;
 	const struct smcp_host_api *api = p->api;
 	size_t plen = prefix ? strlen(prefix) : 0;
-	struct slw_result r;
+	struct sl_window_result r;
 	uint32_t total = 0;
 
 	if (!p->running || strcmp(arg_name, "pid") != 0)
@@ -330,7 +330,7 @@ static int complete_pid(void *data, const char *arg_name, const char *prefix,
 			(void)api->completion_add(out, buf);
 	}
 	(void)api->completion_total(out, total);
-	slw_result_free(&r);
+	sl_window_result_free(&r);
 	return 0;
 }
 

@@ -233,7 +233,7 @@ int sl_tasks_update(struct sl_tasks *t, const struct sl_task_stats *rec)
 
 /* Entry i's values as series input; c and h are where they go (SLT_N and
  * SL_NB values). */
-static void fill_input(const struct sl_tasks *t, bool procs, size_t i, struct slw_input *in,
+static void fill_input(const struct sl_tasks *t, bool procs, size_t i, struct sl_window_input *in,
 		       uint64_t *c, uint64_t *h)
 {
 	if (procs) {
@@ -259,10 +259,10 @@ static void fill_input(const struct sl_tasks *t, bool procs, size_t i, struct sl
 }
 
 int sl_tasks_series_inputs(struct sl_tasks *t, bool procs, uint64_t quiet_since,
-			   struct slw_input **ret_in, uint64_t **ret_store)
+			   struct sl_window_input **ret_in, uint64_t **ret_store)
 {
 	size_t total = procs ? t->n_proc : t->n_thr, per = SLT_N + SL_NB, n = 0;
-	struct slw_input *in;
+	struct sl_window_input *in;
 	uint64_t *st;
 
 	/* retire first, so the arrays are only as large as what is left */
@@ -302,21 +302,21 @@ int sl_tasks_series_inputs(struct sl_tasks *t, bool procs, uint64_t quiet_since,
 	return (int)n;
 }
 
-int sl_tasks_result(const struct sl_tasks *t, bool procs, struct slw_result *out)
+int sl_tasks_result(const struct sl_tasks *t, bool procs, struct sl_window_result *out)
 {
 	size_t n = procs ? t->n_proc : t->n_thr;
-	int err = slw_result_alloc(out, SLT_N, 1, n);
+	int err = sl_window_result_alloc(out, SLT_N, 1, n);
 
 	if (err)
 		return err;
 	for (size_t i = 0; i < n; i++) {
-		struct slw_input in = { 0 };
+		struct sl_window_input in = { 0 };
 
 		fill_input(t, procs, i, &in, out->rows[i].c, out->rows[i].h);
 		out->rows[i].key = in.key;
 		out->rows[i].meta = in.meta;
 	}
 	out->n = n;
-	slw_result_sort(out);
+	sl_window_result_sort(out);
 	return 0;
 }

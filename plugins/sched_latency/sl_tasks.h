@@ -94,12 +94,12 @@ struct sl_proc *sl_tasks_process(const struct sl_tasks *t, uint32_t tgid);
  * again. The arrays are the caller's to free. Returns the count or -ENOMEM.
  */
 int sl_tasks_series_inputs(struct sl_tasks *t, bool procs, uint64_t quiet_since,
-			   struct slw_input **ret_in, uint64_t **ret_store);
+			   struct sl_window_input **ret_in, uint64_t **ret_store);
 
 /* Rows for every thread (procs false) or process the tables hold, retired
  * or not: the "since start" view, sorted by key, built in one allocation
  * (no intermediate inputs: that copy cost 7 MiB a read with full tables).
- * slw_result_free() it. 0 or -ENOMEM. */
-int sl_tasks_result(const struct sl_tasks *t, bool procs, struct slw_result *out);
+ * sl_window_result_free() it. 0 or -ENOMEM. */
+int sl_tasks_result(const struct sl_tasks *t, bool procs, struct sl_window_result *out);
 
 #endif

@@ -12,24 +12,24 @@
 
 struct ent_hdr {
 	uint64_t key;
-	struct slw_meta meta;
+	struct sl_window_meta meta;
 };
 
 struct rec_hdr {
 	uint64_t key;
-	struct slw_meta meta;
+	struct sl_window_meta meta;
 	uint32_t npairs;
 	uint32_t pad;
 };
 
-static size_t ent_size(const struct slw_series *s)
+static size_t ent_size(const struct sl_window_series *s)
 {
 	size_t sz = sizeof(struct ent_hdr) + 8 * s->nc + 4 * s->nh * SL_NB;
 
 	return (sz + 7) & ~(size_t)7;
 }
 
-static struct ent_hdr *ent_at(const struct slw_series *s, uint8_t *base, size_t i)
+static struct ent_hdr *ent_at(const struct sl_window_series *s, uint8_t *base, size_t i)
 {
 	return (struct ent_hdr *)(base + i * ent_size(s));
 }
@@ -39,13 +39,13 @@ static uint64_t *ent_c(struct ent_hdr *e)
 	return (uint64_t *)(e + 1);
 }
 
-static uint32_t *ent_h(const struct slw_series *s, struct ent_hdr *e)
+static uint32_t *ent_h(const struct sl_window_series *s, struct ent_hdr *e)
 {
 	return (uint32_t *)(ent_c(e) + s->nc);
 }
 
-int slw_init(struct slw_series *s, unsigned nc, unsigned nh, size_t max_entities,
-	     size_t slot_cap)
+int sl_window_init(struct sl_window_series *s, unsigned nc, unsigned nh, size_t max_entities,
+		   size_t slot_cap)
 {
 	if (nc > SLW_MAX_COUNTERS || nh > SLW_MAX_HISTS || !max_entities || !slot_cap)
 		return -EINVAL;
@@ -58,7 +58,7 @@ int slw_init(struct slw_series *s, unsigned nc, unsigned nh, size_t max_entities
 	return 0;
 }
 
-void slw_free(struct slw_series *s)
+void sl_window_free(struct sl_window_series *s)
 {
 	if (!s)
 		return;
@@ -72,12 +72,12 @@ void slw_free(struct slw_series *s)
 
 static int cmp_input(const void *a, const void *b)
 {
-	const struct slw_input *x = a, *y = b;
+	const struct sl_window_input *x = a, *y = b;
 
 	return x->key < y->key ? -1 : x->key > y->key;
 }
 
-static int reserve_entities(struct slw_series *s, size_t n)
+static int reserve_entities(struct sl_window_series *s, size_t n)
 {
 	uint8_t *t, *nx;
 
@@ -105,7 +105,7 @@ static int reserve_entities(struct slw_series *s, size_t n)
  * hackbench, and the heap growing). Now each tick frees one block and
  * allocates one of about the same size.
  */
-static void slot_store(struct slw_series *s, struct slw_slot *sl)
+static void slot_store(struct sl_window_series *s, struct sl_window_slot *sl)
 {
 	free(sl->buf);
 	sl->buf = sl->used ? malloc(sl->used) : NULL;
@@ -121,8 +121,9 @@ static void slot_store(struct slw_series *s, struct slw_slot *sl)
 }
 
 /* Append a record of the differences; false when the slot is full. */
-static bool slot_append(struct slw_series *s, struct slw_slot *sl, const struct slw_input *in,
-			const uint64_t *dc, const uint32_t *pairs, uint32_t npairs)
+static bool slot_append(struct sl_window_series *s, struct sl_window_slot *sl,
+			const struct sl_window_input *in, const uint64_t *dc, const uint32_t *pairs,
+			uint32_t npairs)
 {
 	size_t need = sizeof(struct rec_hdr) + 8 * s->nc + 4 * (size_t)npairs;
 	struct rec_hdr *r;
@@ -156,12 +157,12 @@ static bool slot_append(struct slw_series *s, struct slw_slot *sl, const struct 
 	return true;
 }
 
-int slw_tick(struct slw_series *s, uint64_t now_ns, struct slw_input *in, size_t n,
-	     uint64_t started_ns)
+int sl_window_tick(struct sl_window_series *s, uint64_t now_ns, struct sl_window_input *in,
+		   size_t n, uint64_t started_ns)
 {
 	uint32_t pairs[SLW_MAX_HISTS * SL_NB];
 	uint64_t dc[SLW_MAX_COUNTERS];
-	struct slw_slot *sl;
+	struct sl_window_slot *sl;
 	size_t j = 0, k = 0, dropped = 0;
 	int changed = 0, err;
 
@@ -275,7 +276,7 @@ static int cmp_ref(const void *a, const void *b)
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
-int slw_result_alloc(struct slw_result *out, unsigned nc, unsigned nh, size_t n)
+int sl_window_result_alloc(struct sl_window_result *out, unsigned nc, unsigned nh, size_t n)
 {
 	size_t per = nc + (size_t)nh * SL_NB;
 
@@ -285,7 +286,7 @@ int slw_result_alloc(struct slw_result *out, unsigned nc, unsigned nh, size_t n)
 	out->rows = calloc(n ? n : 1, sizeof(*out->rows));
 	out->store = calloc((n ? n : 1) * per, sizeof(uint64_t));
 	if (!out->rows || !out->store) {
-		slw_result_free(out);
+		sl_window_result_free(out);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -295,7 +296,7 @@ int slw_result_alloc(struct slw_result *out, unsigned nc, unsigned nh, size_t n)
 	return 0;
 }
 
-static int collect(const struct slw_series *s, uint64_t from_ns, struct slw_result *out)
+static int collect(const struct sl_window_series *s, uint64_t from_ns, struct sl_window_result *out)
 {
 	struct rec_ref *refs = NULL;
 	size_t nrefs = 0, nrows = 0;
@@ -305,7 +306,8 @@ static int collect(const struct slw_series *s, uint64_t from_ns, struct slw_resu
 	if (!s->count)
 		return -ENODATA;
 	for (unsigned i = 0; i < s->count; i++) {
-		const struct slw_slot *sl = &s->slots[(s->newest + SLW_SLOTS - i) % SLW_SLOTS];
+		const struct sl_window_slot *sl =
+			&s->slots[(s->newest + SLW_SLOTS - i) % SLW_SLOTS];
 
 		if (i && sl->start_ns + SLOT_SLACK_NS < from_ns)
 			break; /* the newest slot is always in, even when longer */
@@ -323,7 +325,7 @@ static int collect(const struct slw_series *s, uint64_t from_ns, struct slw_resu
 		unsigned first = 0;
 
 		for (unsigned i = 0; i < s->count; i++) {
-			const struct slw_slot *sl =
+			const struct sl_window_slot *sl =
 				&s->slots[(s->newest + SLW_SLOTS - i) % SLW_SLOTS];
 
 			if (i && sl->start_ns + SLOT_SLACK_NS < from_ns)
@@ -331,7 +333,7 @@ static int collect(const struct slw_series *s, uint64_t from_ns, struct slw_resu
 			first = i + 1;
 		}
 		for (unsigned i = first; i-- > 0;) {
-			const struct slw_slot *sl =
+			const struct sl_window_slot *sl =
 				&s->slots[(s->newest + SLW_SLOTS - i) % SLW_SLOTS];
 			size_t off = 0;
 
@@ -356,7 +358,7 @@ static int collect(const struct slw_series *s, uint64_t from_ns, struct slw_resu
 		unsigned slots = out->slots;
 		bool trunc = out->truncated;
 
-		err = slw_result_alloc(out, s->nc, s->nh, nrows);
+		err = sl_window_result_alloc(out, s->nc, s->nh, nrows);
 		if (err) {
 			free(refs);
 			return err;
@@ -370,7 +372,7 @@ static int collect(const struct slw_series *s, uint64_t from_ns, struct slw_resu
 		const struct rec_hdr *h = refs[i].r;
 		const uint64_t *dc = (const uint64_t *)(h + 1);
 		const uint32_t *pairs = (const uint32_t *)(dc + s->nc);
-		struct slw_row *rw;
+		struct sl_window_row *rw;
 
 		if (i && h->key != refs[i - 1].r->key)
 			row++;
@@ -391,22 +393,23 @@ static int collect(const struct slw_series *s, uint64_t from_ns, struct slw_resu
 	return 0;
 }
 
-unsigned slw_visit_since(const struct slw_series *s, uint64_t after_tick, slw_visit_fn fn,
-			 void *ctx)
+unsigned sl_window_visit_since(const struct sl_window_series *s, uint64_t after_tick,
+			       sl_window_visit_fn fn, void *ctx)
 {
 	uint64_t n = s->ticks > after_tick ? s->ticks - after_tick : 0;
 
 	if (n > s->count)
 		n = s->count;
 	for (unsigned i = (unsigned)n; i-- > 0;) {
-		const struct slw_slot *sl = &s->slots[(s->newest + SLW_SLOTS - i) % SLW_SLOTS];
+		const struct sl_window_slot *sl =
+			&s->slots[(s->newest + SLW_SLOTS - i) % SLW_SLOTS];
 		size_t off = 0;
 
 		for (uint32_t r = 0; r < sl->nrec; r++) {
 			const struct rec_hdr *h = (const void *)(sl->buf + off);
 			const uint64_t *dc = (const uint64_t *)(h + 1);
 			size_t sz = sizeof(*h) + 8 * s->nc + 4 * (size_t)h->npairs;
-			struct slw_change ch = {
+			struct sl_window_change ch = {
 				.key = h->key,
 				.meta = &h->meta,
 				.dc = dc,
@@ -421,7 +424,8 @@ unsigned slw_visit_since(const struct slw_series *s, uint64_t after_tick, slw_vi
 	return (unsigned)n;
 }
 
-int slw_window_last(const struct slw_series *s, uint64_t window_ns, struct slw_result *out)
+int sl_window_window_last(const struct sl_window_series *s, uint64_t window_ns,
+			  struct sl_window_result *out)
 {
 	uint64_t end;
 
@@ -431,7 +435,8 @@ int slw_window_last(const struct slw_series *s, uint64_t window_ns, struct slw_r
 	return collect(s, end > window_ns ? end - window_ns : 0, out);
 }
 
-int slw_window_since(const struct slw_series *s, uint64_t since_ns, struct slw_result *out)
+int sl_window_window_since(const struct sl_window_series *s, uint64_t since_ns,
+			   struct sl_window_result *out)
 {
 	/* slack: a slot that started a little before since_ns is excluded */
 	return collect(s, since_ns + SLOT_SLACK_NS - 1000000ull, out);
@@ -439,20 +444,20 @@ int slw_window_since(const struct slw_series *s, uint64_t since_ns, struct slw_r
 
 static int cmp_row(const void *a, const void *b)
 {
-	const struct slw_row *x = a, *y = b;
+	const struct sl_window_row *x = a, *y = b;
 
 	return x->key < y->key ? -1 : x->key > y->key;
 }
 
-void slw_result_sort(struct slw_result *r)
+void sl_window_result_sort(struct sl_window_result *r)
 {
 	qsort(r->rows, r->n, sizeof(*r->rows), cmp_row);
 }
 
-int slw_result_from_inputs(unsigned nc, unsigned nh, const struct slw_input *in, size_t n,
-			   struct slw_result *out)
+int sl_window_result_from_inputs(unsigned nc, unsigned nh, const struct sl_window_input *in,
+				 size_t n, struct sl_window_result *out)
 {
-	int err = slw_result_alloc(out, nc, nh, n);
+	int err = sl_window_result_alloc(out, nc, nh, n);
 
 	if (err)
 		return err;
@@ -467,8 +472,8 @@ int slw_result_from_inputs(unsigned nc, unsigned nh, const struct slw_input *in,
 	return 0;
 }
 
-int slw_result_fold(const struct slw_result *src, const int *map, size_t n_map,
-		    struct slw_result *out)
+int sl_window_result_fold(const struct sl_window_result *src, const int *map, size_t n_map,
+			  struct sl_window_result *out)
 {
 	size_t ngroups = 0;
 	int err;
@@ -476,7 +481,7 @@ int slw_result_fold(const struct slw_result *src, const int *map, size_t n_map,
 	for (size_t i = 0; i < n_map; i++)
 		if (map[i] >= 0 && (size_t)map[i] + 1 > ngroups)
 			ngroups = (size_t)map[i] + 1;
-	err = slw_result_alloc(out, src->nc, src->nh, ngroups);
+	err = sl_window_result_alloc(out, src->nc, src->nh, ngroups);
 	if (err)
 		return err;
 	out->start_ns = src->start_ns;
@@ -486,8 +491,8 @@ int slw_result_fold(const struct slw_result *src, const int *map, size_t n_map,
 	for (size_t g = 0; g < ngroups; g++)
 		out->rows[g].key = g;
 	for (size_t i = 0; i < src->n; i++) {
-		const struct slw_row *r = &src->rows[i];
-		struct slw_row *g;
+		const struct sl_window_row *r = &src->rows[i];
+		struct sl_window_row *g;
 
 		if (r->key >= n_map || map[r->key] < 0)
 			continue;
@@ -501,15 +506,15 @@ int slw_result_fold(const struct slw_result *src, const int *map, size_t n_map,
 	return 0;
 }
 
-struct slw_row *slw_result_find(const struct slw_result *r, uint64_t key)
+struct sl_window_row *sl_window_result_find(const struct sl_window_result *r, uint64_t key)
 {
-	const struct slw_row k = { .key = key };
+	const struct sl_window_row k = { .key = key };
 
 	/* rows is NULL while empty, which bsearch must not be handed */
 	return r->n ? bsearch(&k, r->rows, r->n, sizeof(*r->rows), cmp_row) : NULL;
 }
 
-void slw_result_free(struct slw_result *r)
+void sl_window_result_free(struct sl_window_result *r)
 {
 	if (!r)
 		return;

@@ -41,7 +41,7 @@
 #define SLW_MAX_HISTS 2
 #define SLW_COMM_LEN 16
 
-struct slw_meta {
+struct sl_window_meta {
 	uint32_t tgid;
 	uint32_t last_cpu;
 	char comm[SLW_COMM_LEN];
@@ -52,15 +52,15 @@ struct slw_meta {
  * after its last change (it had exited) and brings it back: if the series
  * no longer tracks it, these values are its new baseline and no change is
  * recorded, so its history is not counted a second time. */
-struct slw_input {
+struct sl_window_input {
 	uint64_t key;
-	struct slw_meta meta;
+	struct sl_window_meta meta;
 	const uint64_t *c;
 	const uint64_t *h;
 	bool resumed;
 };
 
-struct slw_slot {
+struct sl_window_slot {
 	uint64_t start_ns, end_ns;
 	uint8_t *buf; /* exactly used bytes */
 	size_t used;
@@ -68,63 +68,65 @@ struct slw_slot {
 	bool truncated;
 };
 
-struct slw_series {
+struct sl_window_series {
 	unsigned nc, nh;
 	size_t max_entities, slot_cap;
 	size_t n_tracked, tracked_cap;
 	uint8_t *tracked, *next; /* entity arrays, sorted by key */
 	uint8_t *scratch;        /* the tick being recorded, copied to its slot */
 	size_t scratch_cap;
-	struct slw_slot slots[SLW_SLOTS];
+	struct sl_window_slot slots[SLW_SLOTS];
 	unsigned newest; /* index of the newest slot */
 	unsigned count;  /* valid slots */
 	uint64_t last_tick_ns;
 	uint64_t dropped_entities; /* inputs beyond max_entities, total */
-	uint64_t ticks;            /* slw_tick() calls so far: the newest slot's number */
+	uint64_t ticks; /* sl_window_tick() calls so far: the newest slot's number */
 };
 
-struct slw_row {
+struct sl_window_row {
 	uint64_t key;
-	struct slw_meta meta;
+	struct sl_window_meta meta;
 	uint64_t *c; /* nc */
 	uint64_t *h; /* nh * SL_NB */
 };
 
-struct slw_result {
+struct sl_window_result {
 	unsigned nc, nh;
 	size_t n;
-	struct slw_row *rows; /* sorted by key */
+	struct sl_window_row *rows; /* sorted by key */
 	uint64_t *store;
 	uint64_t start_ns, end_ns; /* what the rows cover */
 	unsigned slots;            /* ticks summed (0: cumulative) */
 	bool truncated;            /* some change was not recorded */
 };
 
-int slw_init(struct slw_series *s, unsigned nc, unsigned nh, size_t max_entities,
-	     size_t slot_cap);
-void slw_free(struct slw_series *s);
+int sl_window_init(struct sl_window_series *s, unsigned nc, unsigned nh, size_t max_entities,
+		   size_t slot_cap);
+void sl_window_free(struct sl_window_series *s);
 
 /* Record a tick at now_ns. in is sorted by key in place. Returns the
  * number of entities that changed, or -errno. The first tick after
- * slw_init() also records everything since the counters started. */
-int slw_tick(struct slw_series *s, uint64_t now_ns, struct slw_input *in, size_t n,
-	     uint64_t started_ns);
+ * sl_window_init() also records everything since the counters started. */
+int sl_window_tick(struct sl_window_series *s, uint64_t now_ns, struct sl_window_input *in,
+		   size_t n, uint64_t started_ns);
 
 /* Sum of the slots ending within the last `seconds` before the newest
  * tick (window_ns = seconds * 1e9), or of those starting at or after
  * since_ns. -ENODATA when no tick has been recorded yet. */
-int slw_window_last(const struct slw_series *s, uint64_t window_ns, struct slw_result *out);
-int slw_window_since(const struct slw_series *s, uint64_t since_ns, struct slw_result *out);
+int sl_window_window_last(const struct sl_window_series *s, uint64_t window_ns,
+			  struct sl_window_result *out);
+int sl_window_window_since(const struct sl_window_series *s, uint64_t since_ns,
+			   struct sl_window_result *out);
 
 /*
- * One recorded change, as slw_visit_since() hands it over: the entity's
+ * One recorded change, as sl_window_visit_since() hands it over: the entity's
  * counter differences (nc) and its histogram differences as npairs packed
  * (bucket, count) pairs (SLW_PAIR_BUCKET / SLW_PAIR_COUNT; bucket counts
  * nh * SL_NB). Borrowed for the call.
  */
-struct slw_change {
+struct sl_window_change {
 	uint64_t key;
-	const struct slw_meta *meta;
+	const struct sl_window_meta *meta;
 	const uint64_t *dc;
 	const uint32_t *pairs;
 	uint32_t npairs;
@@ -132,33 +134,33 @@ struct slw_change {
 #define SLW_PAIR_BUCKET(p) ((p) >> 24)
 #define SLW_PAIR_COUNT(p) ((p) & 0xFFFFFFu)
 
-typedef void (*slw_visit_fn)(void *ctx, const struct slw_change *ch);
+typedef void (*sl_window_visit_fn)(void *ctx, const struct sl_window_change *ch);
 
 /* Call fn for every change recorded in the slots numbered after after_tick
  * (up to the newest, s->ticks; at most the SLW_SLOTS kept), oldest slot
  * first. Allocates nothing. Returns the number of slots visited. */
-unsigned slw_visit_since(const struct slw_series *s, uint64_t after_tick, slw_visit_fn fn,
-			 void *ctx);
+unsigned sl_window_visit_since(const struct sl_window_series *s, uint64_t after_tick,
+			       sl_window_visit_fn fn, void *ctx);
 
 /* Rows for n entities, zeroed (row i's c and h point into out->store), for
- * a caller that fills them itself; slw_result_sort() them by key after.
+ * a caller that fills them itself; sl_window_result_sort() them by key after.
  * 0 or -ENOMEM. */
-int slw_result_alloc(struct slw_result *out, unsigned nc, unsigned nh, size_t n);
-void slw_result_sort(struct slw_result *r);
+int sl_window_result_alloc(struct sl_window_result *out, unsigned nc, unsigned nh, size_t n);
+void sl_window_result_sort(struct sl_window_result *r);
 
 /* Rows from cumulative inputs (a "since start" view). */
-int slw_result_from_inputs(unsigned nc, unsigned nh, const struct slw_input *in, size_t n,
-			   struct slw_result *out);
+int sl_window_result_from_inputs(unsigned nc, unsigned nh, const struct sl_window_input *in,
+				 size_t n, struct sl_window_result *out);
 
 /* Fold rows into groups: row with key k goes to group map[k] (skipped when
  * k >= n_map or map[k] < 0). Counters and histograms are summed; meta is
  * left empty. */
-int slw_result_fold(const struct slw_result *src, const int *map, size_t n_map,
-		    struct slw_result *out);
+int sl_window_result_fold(const struct sl_window_result *src, const int *map, size_t n_map,
+			  struct sl_window_result *out);
 
 /* The row with key, or NULL. */
-struct slw_row *slw_result_find(const struct slw_result *r, uint64_t key);
+struct sl_window_row *sl_window_result_find(const struct sl_window_result *r, uint64_t key);
 
-void slw_result_free(struct slw_result *r);
+void sl_window_result_free(struct sl_window_result *r);
 
 #endif

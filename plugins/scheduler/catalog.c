@@ -111,7 +111,7 @@ int catalog_mask(const char *stat_type)
 	return -1;
 }
 
-int emit_catalog(const struct smcp_host_api *api, struct smcp_json *j, const char *stat_type)
+int catalog_emit(const struct smcp_host_api *api, struct smcp_json *j, const char *stat_type)
 {
 	int mask = catalog_mask(stat_type);
 

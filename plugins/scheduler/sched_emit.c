@@ -13,14 +13,14 @@ static bool scx_running(const struct scx_state *s)
 	       s->state[0] != '\0';
 }
 
-const char *sched_class(const struct sched_view *v)
+const char *sched_emit_class(const struct sched_view *v)
 {
 	return scx_running(&v->scx) ? "sched_ext" : "fair";
 }
 
-const char *sched_name(const struct sched_view *v)
+const char *sched_emit_name(const struct sched_view *v)
 {
-	const char *fair = fair_class_name(&v->kernel);
+	const char *fair = sched_read_fair_class_name(&v->kernel);
 
 	if (scx_running(&v->scx))
 		return v->scx.ops;
@@ -64,7 +64,7 @@ static void emit_scx_state(const struct smcp_host_api *api, struct smcp_json *j,
 static void describe(const struct sched_view *v, char *out, size_t len)
 {
 	const struct scx_state *s = &v->scx;
-	const char *algo = fair_class_name(&v->kernel);
+	const char *algo = sched_read_fair_class_name(&v->kernel);
 	char fair[32];
 
 	snprintf(fair, sizeof(fair), "fair class%s%s%s", algo ? " (" : "", algo ? algo : "",
@@ -97,7 +97,7 @@ static void emit_fair(const struct smcp_host_api *api, struct smcp_json *j,
 	const struct fair_state *f = v->fair;
 
 	api->json_object(j, "fair");
-	api->json_string(j, "algorithm", fair_class_name(&v->kernel));
+	api->json_string(j, "algorithm", sched_read_fair_class_name(&v->kernel));
 	api->json_object(j, "tunables");
 	for (int i = 0; i < f->n; i++) {
 		char *end;
@@ -130,20 +130,20 @@ static void emit_fair(const struct smcp_host_api *api, struct smcp_json *j,
 	api->json_end(j);
 }
 
-int emit_current(const struct smcp_host_api *api, struct smcp_json *j,
-		 const struct sched_view *v)
+int sched_emit_current(const struct smcp_host_api *api, struct smcp_json *j,
+		       const struct sched_view *v)
 {
 	char desc[512];
 
 	describe(v, desc, sizeof(desc));
 	/* scxtop's three fields first, with their intended meaning */
-	api->json_string(j, "name", sched_name(v));
-	api->json_string(j, "class", sched_class(v));
+	api->json_string(j, "name", sched_emit_name(v));
+	api->json_string(j, "class", sched_emit_class(v));
 	api->json_bool(j, "active", scx_running(&v->scx));
 	api->json_string(j, "description", desc);
 	api->json_object(j, "kernel");
 	api->json_string(j, "release", v->kernel.text[0] ? v->kernel.text : NULL);
-	api->json_string(j, "fair_class", fair_class_name(&v->kernel));
+	api->json_string(j, "fair_class", sched_read_fair_class_name(&v->kernel));
 	api->json_end(j);
 	emit_scx_state(api, j, &v->scx);
 	emit_fair(api, j, v);
@@ -164,12 +164,12 @@ int emit_current(const struct smcp_host_api *api, struct smcp_json *j,
 	return api->json_bool(j, "truncated", false);
 }
 
-int emit_scx(const struct smcp_host_api *api, struct smcp_json *j, const struct sched_view *v)
+int sched_emit_scx(const struct smcp_host_api *api, struct smcp_json *j, const struct sched_view *v)
 {
 	const char *reason = NULL;
 	bool cut = false;
-	char *dump = scx_debug_dump(v->root, v->debug, v->scx.supported, SCX_DUMP_MAX_BYTES, &cut,
-				    &reason);
+	char *dump = sched_read_scx_debug_dump(v->root, v->debug, v->scx.supported,
+					       SCX_DUMP_MAX_BYTES, &cut, &reason);
 
 	api->json_bool(j, "available", v->scx.supported);
 	if (!v->scx.supported)

@@ -15,22 +15,23 @@ struct sched_view {
 	struct kernel_release kernel;
 	const struct fair_state *fair;
 	const char *root;
-	const char *debug; /* sched_debug_dir() */
+	const char *debug; /* sched_read_debug_dir() */
 };
 
 /* Class ("sched_ext" or "fair") and name of the scheduler in charge. */
-const char *sched_class(const struct sched_view *v);
-const char *sched_name(const struct sched_view *v);
+const char *sched_emit_class(const struct sched_view *v);
+const char *sched_emit_name(const struct sched_view *v);
 
-int emit_current(const struct smcp_host_api *api, struct smcp_json *j,
-		 const struct sched_view *v);
-int emit_scx(const struct smcp_host_api *api, struct smcp_json *j, const struct sched_view *v);
+int sched_emit_current(const struct smcp_host_api *api, struct smcp_json *j,
+		       const struct sched_view *v);
+int sched_emit_scx(const struct smcp_host_api *api, struct smcp_json *j,
+		   const struct sched_view *v);
 
 /* Bit mask of a stat_type name, -1 if unknown. */
 int catalog_mask(const char *stat_type);
 
 /* query_stats: the catalog of what schedmcp answers, for one stat_type
  * ("all" for everything). */
-int emit_catalog(const struct smcp_host_api *api, struct smcp_json *j, const char *stat_type);
+int catalog_emit(const struct smcp_host_api *api, struct smcp_json *j, const char *stat_type);
 
 #endif

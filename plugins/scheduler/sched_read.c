@@ -41,7 +41,7 @@ static bool exists(const char *root, const char *path, int *ret_errno)
 	return false;
 }
 
-void scx_read(const char *root, bool full, struct scx_state *ret)
+void sched_read_scx(const char *root, bool full, struct scx_state *ret)
 {
 	memset(ret, 0, sizeof(*ret));
 	ret->switch_all = -1;
@@ -82,14 +82,14 @@ void scx_read(const char *root, bool full, struct scx_state *ret)
 	}
 }
 
-bool scx_changed(const struct scx_state *a, const struct scx_state *b)
+bool sched_read_scx_changed(const struct scx_state *a, const struct scx_state *b)
 {
 	return a->supported != b->supported || strcmp(a->state, b->state) != 0 ||
 	       a->have_ops != b->have_ops || strcmp(a->ops, b->ops) != 0 ||
 	       a->enable_seq != b->enable_seq;
 }
 
-void kernel_release_read(const char *root, struct kernel_release *ret)
+void sched_read_kernel_release(const char *root, struct kernel_release *ret)
 {
 	memset(ret, 0, sizeof(*ret));
 	ret->major = ret->minor = -1;
@@ -99,7 +99,7 @@ void kernel_release_read(const char *root, struct kernel_release *ret)
 		ret->major = ret->minor = -1;
 }
 
-const char *fair_class_name(const struct kernel_release *k)
+const char *sched_read_fair_class_name(const struct kernel_release *k)
 {
 	if (k->major < 0)
 		return NULL;
@@ -214,7 +214,7 @@ static bool read_sched_debug(const char *debug, struct fair_state *f)
 	return any;
 }
 
-int sched_debug_dir(const char *root, char *ret, size_t len)
+int sched_read_debug_dir(const char *root, char *ret, size_t len)
 {
 	char path[PATH_MAX];
 	int fd;
@@ -228,7 +228,7 @@ int sched_debug_dir(const char *root, char *ret, size_t len)
 	return fd;
 }
 
-void fair_read(const char *root, const char *debug, struct fair_state *f)
+void sched_read_fair(const char *root, const char *debug, struct fair_state *f)
 {
 	/* CFS and EEVDF knobs; each kernel has a subset */
 	static const char *const files[] = {
@@ -277,8 +277,8 @@ void fair_read(const char *root, const char *debug, struct fair_state *f)
 					    : "tunables come from the sched/debug summary";
 }
 
-char *scx_debug_dump(const char *root, const char *debug, bool scx_supported, size_t max,
-		     bool *truncated, const char **reason)
+char *sched_read_scx_debug_dump(const char *root, const char *debug, bool scx_supported, size_t max,
+				bool *truncated, const char **reason)
 {
 	char *buf;
 	int n, err = 0;

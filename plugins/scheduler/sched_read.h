@@ -46,18 +46,18 @@ struct fair_state {
 
 /* sched_ext sysfs state. "full": also events and counters (the 1 s poll
  * reads only state, ops and enable_seq to stay cheap). */
-void scx_read(const char *root, bool full, struct scx_state *ret);
+void sched_read_scx(const char *root, bool full, struct scx_state *ret);
 
 /* True when the scheduler the user would name has changed. */
-bool scx_changed(const struct scx_state *a, const struct scx_state *b);
+bool sched_read_scx_changed(const struct scx_state *a, const struct scx_state *b);
 
-void kernel_release_read(const char *root, struct kernel_release *ret);
+void sched_read_kernel_release(const char *root, struct kernel_release *ret);
 
 /* EEVDF from 6.6, CFS before; NULL when the release is unknown. */
-const char *fair_class_name(const struct kernel_release *k);
+const char *sched_read_fair_class_name(const struct kernel_release *k);
 
-/* debug: the debugfs sched directory (sched_debug_dir()). */
-void fair_read(const char *root, const char *debug, struct fair_state *ret);
+/* debug: the debugfs sched directory (sched_read_debug_dir()). */
+void sched_read_fair(const char *root, const char *debug, struct fair_state *ret);
 
 /*
  * The sched_ext debug dump (/sys/kernel/debug/sched/ext, present only on
@@ -65,8 +65,8 @@ void fair_read(const char *root, const char *debug, struct fair_state *ret);
  * malloc'd text (caller frees) cut at max bytes, or NULL with *reason set
  * to a sentence a user can act on. *truncated says whether it was cut.
  */
-char *scx_debug_dump(const char *root, const char *debug, bool scx_supported, size_t max,
-		     bool *truncated, const char **reason);
+char *sched_read_scx_debug_dump(const char *root, const char *debug, bool scx_supported, size_t max,
+				bool *truncated, const char **reason);
 
 /*
  * The debugfs sched directory as a path prefix into ret (len bytes): it is
@@ -76,6 +76,6 @@ char *scx_debug_dump(const char *root, const char *debug, bool scx_supported, si
  * the end, or -1 when it could not be opened (ret then names the path
  * under root, and reads say why they fail).
  */
-int sched_debug_dir(const char *root, char *ret, size_t len);
+int sched_read_debug_dir(const char *root, char *ret, size_t len);
 
 #endif

@@ -28,7 +28,7 @@ static const char *root(void)
 /* The sched_ext state now; true when a BPF scheduler is in charge. */
 static bool scx_running(struct scx_state *st)
 {
-	scx_read(root(), false, st);
+	sched_read_scx(root(), false, st);
 	return strcmp(st->state, "enabled") == 0;
 }
 
@@ -101,7 +101,7 @@ static const char *notes_for(const char *name)
  * whether that is the scheduler asked about. */
 static int render_context(void *data, const struct smcp_args *args, char *buf, size_t len)
 {
-	const char *want = asked(args), *fair = fair_class_name(S.kernel);
+	const char *want = asked(args), *fair = sched_read_fair_class_name(S.kernel);
 	bool want_scx = want && strncmp(want, "scx_", 4) == 0;
 	struct scx_state st;
 
@@ -135,7 +135,7 @@ static int render_task(void *data, const struct smcp_args *args, char *buf, size
 	int64_t pid;
 	int n;
 
-	if (S.api->arg_int(args, "pid", &pid) || task_info_read(root(), pid, &t))
+	if (S.api->arg_int(args, "pid", &pid) || sched_tasks_info_read(root(), pid, &t))
 		return 0; /* no pid asked about, or it is gone: the core said it exists */
 	if (t.tgid != pid)
 		n = snprintf(buf, len, "Task %lld is thread %lld (%s) of process %lld (%s)",
@@ -144,7 +144,7 @@ static int render_task(void *data, const struct smcp_args *args, char *buf, size
 	else
 		n = snprintf(buf, len, "Task %lld is process %lld (%s)", (long long)pid,
 			     (long long)pid, t.comm);
-	policy = task_policy_name(t.policy, &meaning);
+	policy = sched_tasks_policy_name(t.policy, &meaning);
 	if (policy && n > 0 && (size_t)n < len)
 		n += snprintf(buf + n, len - (size_t)n, ", scheduled as %s at nice %d%s", policy,
 			      t.nice, meaning);
@@ -215,7 +215,7 @@ static int render_tuning(void *data, const struct smcp_args *args, char *buf, si
 static int complete_pid(void *data, const char *arg, const char *prefix,
 			const struct smcp_args *context, struct smcp_completion *out)
 {
-	return S.api->completion_total(out, task_complete_pid(S.api, root(), prefix, out));
+	return S.api->completion_total(out, sched_tasks_complete_pid(S.api, root(), prefix, out));
 }
 
 static int complete_scheduler(void *data, const char *arg, const char *prefix,

@@ -30,17 +30,17 @@ struct task_info {
 };
 
 /* Task pid as /proc under root shows it: 0, -ENOENT when it is gone. */
-int task_info_read(const char *root, int64_t pid, struct task_info *ret);
+int sched_tasks_info_read(const char *root, int64_t pid, struct task_info *ret);
 
 /* "SCHED_OTHER"..., with what it means for waiting ("" for the usual). */
-const char *task_policy_name(int policy, const char **ret_meaning);
+const char *sched_tasks_policy_name(int policy, const char **ret_meaning);
 
 /*
  * Offer the pids under root's /proc that start with prefix, or, when prefix
  * is not a number, those of the processes whose name starts with it
  * ("ngi": nginx's), in order. Returns how many matched.
  */
-uint32_t task_complete_pid(const struct smcp_host_api *api, const char *root, const char *prefix,
-			   struct smcp_completion *out);
+uint32_t sched_tasks_complete_pid(const struct smcp_host_api *api, const char *root,
+				  const char *prefix, struct smcp_completion *out);
 
 #endif

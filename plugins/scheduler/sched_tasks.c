@@ -31,7 +31,7 @@ static void read_comm(const char *root, int64_t pid, char *buf, size_t len)
 	printable(buf);
 }
 
-int task_info_read(const char *root, int64_t pid, struct task_info *ret)
+int sched_tasks_info_read(const char *root, int64_t pid, struct task_info *ret)
 {
 	char rel[64], buf[4096], *p;
 	int n;
@@ -71,7 +71,7 @@ int task_info_read(const char *root, int64_t pid, struct task_info *ret)
 	return 0;
 }
 
-const char *task_policy_name(int policy, const char **ret_meaning)
+const char *sched_tasks_policy_name(int policy, const char **ret_meaning)
 {
 	static const struct {
 		const char *name, *meaning;
@@ -101,8 +101,8 @@ static int cmp_pid(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-uint32_t task_complete_pid(const struct smcp_host_api *api, const char *root, const char *prefix,
-			   struct smcp_completion *out)
+uint32_t sched_tasks_complete_pid(const struct smcp_host_api *api, const char *root,
+				  const char *prefix, struct smcp_completion *out)
 {
 	char path[4096], comm[64], rel[64];
 	bool by_name = prefix[0] && !isdigit((unsigned char)prefix[0]);

@@ -48,7 +48,7 @@ struct sched_plugin {
 	uint64_t fair_read_ns; /* 0: never */
 	int m_info, m_rejected, m_events; /* metric ids; 0: the host keeps no history */
 	struct scx_state collected; /* the collect callback's full read (too big for its stack) */
-	char debug[PATH_MAX]; /* debugfs's sched directory (sched_debug_dir) */
+	char debug[PATH_MAX]; /* debugfs's sched directory (sched_read_debug_dir) */
 	int debug_fd;
 };
 
@@ -64,10 +64,10 @@ static void view(struct sched_plugin *p, struct sched_view *v)
 	uint64_t now = p->api->now_ns(p->host);
 
 	if (!p->fair_read_ns || now - p->fair_read_ns >= FAIR_TTL_NS) {
-		fair_read(root(p), p->debug, &p->fair);
+		sched_read_fair(root(p), p->debug, &p->fair);
 		p->fair_read_ns = now ? now : 1;
 	}
-	scx_read(root(p), true, &v->scx);
+	sched_read_scx(root(p), true, &v->scx);
 	v->kernel = p->kernel;
 	v->fair = &p->fair;
 	v->root = root(p);
@@ -83,17 +83,17 @@ static void publish_change(struct sched_plugin *p, const struct scx_state *befor
 	struct smcp_json *ev;
 
 	api->log(p->host, SMCP_LOG_INFO, "scheduler changed: %s (%s) -> %s (%s), sched_ext %s",
-		 sched_name(&from), sched_class(&from), sched_name(&to), sched_class(&to),
-		 after->state[0] ? after->state : "absent");
+		 sched_emit_name(&from), sched_emit_class(&from), sched_emit_name(&to),
+		 sched_emit_class(&to), after->state[0] ? after->state : "absent");
 	(void)api->notify_resource_updated(p->host, "scheduler://current");
 	(void)api->notify_resource_updated(p->host, "stats://scheduler/scx");
 	ev = api->event_begin(p->host, "scheduler.changed");
 	if (!ev)
 		return;
-	api->json_string(ev, "from_class", sched_class(&from));
-	api->json_string(ev, "from_name", sched_name(&from));
-	api->json_string(ev, "to_class", sched_class(&to));
-	api->json_string(ev, "to_name", sched_name(&to));
+	api->json_string(ev, "from_class", sched_emit_class(&from));
+	api->json_string(ev, "from_name", sched_emit_name(&from));
+	api->json_string(ev, "to_class", sched_emit_class(&to));
+	api->json_string(ev, "to_name", sched_emit_name(&to));
 	api->json_string(ev, "sched_ext_state", after->state[0] ? after->state : NULL);
 	if (after->enable_seq >= 0)
 		api->json_int(ev, "enable_seq", after->enable_seq);
@@ -105,8 +105,8 @@ static void sched_poll(void *data)
 	struct sched_plugin *p = data;
 	struct scx_state now;
 
-	scx_read(root(p), false, &now);
-	if (!scx_changed(&p->polled, &now))
+	sched_read_scx(root(p), false, &now);
+	if (!sched_read_scx_changed(&p->polled, &now))
 		return;
 	publish_change(p, &p->polled, &now);
 	p->polled = now;
@@ -122,7 +122,7 @@ static int read_current(void *data, struct smcp_call *call, const char *uri,
 	if (!j)
 		return -ENOMEM;
 	view(p, &v);
-	return emit_current(p->api, j, &v);
+	return sched_emit_current(p->api, j, &v);
 }
 
 static int read_scx(void *data, struct smcp_call *call, const char *uri,
@@ -135,7 +135,7 @@ static int read_scx(void *data, struct smcp_call *call, const char *uri,
 	if (!j)
 		return -ENOMEM;
 	view(p, &v);
-	return emit_scx(p->api, j, &v);
+	return sched_emit_scx(p->api, j, &v);
 }
 
 static int query_stats(void *data, struct smcp_call *call, const struct smcp_args *args,
@@ -155,7 +155,7 @@ static int query_stats(void *data, struct smcp_call *call, const struct smcp_arg
 		return 0;
 	}
 	j = p->api->result_json(res);
-	return j ? emit_catalog(p->api, j, type) : -ENOMEM;
+	return j ? catalog_emit(p->api, j, type) : -ENOMEM;
 }
 
 /* Once per history step: which scheduler is in charge (a gauge of 1 whose
@@ -165,13 +165,13 @@ static void sched_collect(void *data, uint64_t now_ns)
 {
 	struct sched_plugin *p = data;
 	struct sched_view v = { .scx = p->polled, .kernel = p->kernel };
-	const char *lv[2] = { sched_class(&v), sched_name(&v) };
+	const char *lv[2] = { sched_emit_class(&v), sched_emit_name(&v) };
 	struct scx_state *st = &p->collected;
 
 	(void)p->api->metric_set(p->host, p->m_info, lv, 1);
 	if (!p->polled.supported)
 		return;
-	scx_read(root(p), true, st);
+	sched_read_scx(root(p), true, st);
 	if (st->nr_rejected >= 0)
 		(void)p->api->metric_set(p->host, p->m_rejected, NULL, (double)st->nr_rejected);
 	for (int i = 0; i < st->n_events && i < SCX_MAX_EVENTS; i++) {
@@ -227,12 +227,12 @@ static int sched_init(struct smcp_host *host, const struct smcp_host_api *api)
 	p->api = api;
 	/* debugfs's top directory is root's alone: hold the sched directory
 	 * below it open, and no capability is needed after start-up */
-	p->debug_fd = sched_debug_dir(root(p), p->debug, sizeof(p->debug));
+	p->debug_fd = sched_read_debug_dir(root(p), p->debug, sizeof(p->debug));
 	err = api->add_instructions(host, "scheduler://current names the active scheduler.");
 	if (err)
 		return err;
-	kernel_release_read(root(p), &p->kernel);
-	scx_read(root(p), false, &p->polled);
+	sched_read_kernel_release(root(p), &p->kernel);
+	sched_read_scx(root(p), false, &p->polled);
 	if (!p->kernel.text[0])
 		(void)api->set_status(host, true,
 				      "cannot read /proc/sys/kernel/osrelease: the fair class "

@@ -121,7 +121,7 @@ static int count_cpu_slots(struct sampler *s)
 	return top + 1 > MAX_CPU_SLOTS ? MAX_CPU_SLOTS : (int)top + 1;
 }
 
-int sampler_init(struct sampler *s, const char *root)
+int sample_init(struct sampler *s, const char *root)
 {
 	int err = 0;
 
@@ -137,11 +137,11 @@ int sampler_init(struct sampler *s, const char *root)
 	if (!err)
 		err = sample_alloc(&s->first, s->cpu_slots);
 	if (err)
-		sampler_fini(s);
+		sample_fini(s);
 	return err;
 }
 
-void sampler_fini(struct sampler *s)
+void sample_fini(struct sampler *s)
 {
 	for (int i = 0; i < 2; i++)
 		sample_free(&s->bufs[i]);
@@ -343,7 +343,7 @@ static void parse_netdev(struct sampler *s, struct sample *smp)
 	}
 }
 
-int sampler_take(struct sampler *s, uint64_t now_ns)
+int sample_take(struct sampler *s, uint64_t now_ns)
 {
 	struct sample *smp = s->newest == &s->bufs[0] ? &s->bufs[1] : &s->bufs[0];
 	bool first = !s->newest;

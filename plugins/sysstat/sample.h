@@ -88,12 +88,12 @@ struct sampler {
 };
 
 /* 0 or -ENOMEM. root is borrowed for the sampler's life. */
-int sampler_init(struct sampler *s, const char *root);
-void sampler_fini(struct sampler *s);
+int sample_init(struct sampler *s, const char *root);
+void sample_fini(struct sampler *s);
 
 /* Take the newest sample at time now_ns (the newest before it becomes the
  * previous). 0 or -errno (-ENOENT when /proc/stat is unreadable; the
  * sample then holds whatever else was read). */
-int sampler_take(struct sampler *s, uint64_t now_ns);
+int sample_take(struct sampler *s, uint64_t now_ns);
 
 #endif

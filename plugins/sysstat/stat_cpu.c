@@ -14,33 +14,33 @@ static const char *const field_keys[CPU_NR_FIELDS] = {
 	[CPU_SOFTIRQ] = "softirq_pct", [CPU_STEAL] = "steal_pct",
 };
 
-static void put_split(const struct emit_ctx *c, const struct cpu_split *sp)
+static void put_split(const struct emit_ctx *c, const struct stat_metrics_cpu_split *sp)
 {
-	put_num(c, "busy_pct", sp->busy);
+	stat_window_put_num(c, "busy_pct", sp->busy);
 	for (int f = 0; f < CPU_NR_FIELDS; f++)
-		put_num(c, field_keys[f], sp->pct[f]);
+		stat_window_put_num(c, field_keys[f], sp->pct[f]);
 }
 
 static void emit_window_totals(const struct emit_ctx *c, const struct win *w)
 {
 	const struct smcp_host_api *api = c->api;
-	struct cpu_split sp;
+	struct stat_metrics_cpu_split sp;
 
-	if (w->have_stat && cpu_split(w->total, &sp)) {
+	if (w->have_stat && stat_metrics_cpu_split(w->total, &sp)) {
 		api->json_object(c->j, "cpu");
 		put_split(c, &sp);
 		api->json_end(c->j);
-		put_num(c, "context_switches_per_s", win_rate(w, w->ctxt));
-		put_num(c, "forks_per_s", win_rate(w, w->forks));
+		stat_window_put_num(c, "context_switches_per_s", stat_window_rate(w, w->ctxt));
+		stat_window_put_num(c, "forks_per_s", stat_window_rate(w, w->forks));
 	} else {
 		api->json_null(c->j, "cpu");
 	}
 	if (w->have_procs) {
-		put_num(c, "procs_running_avg", w->procs_running);
-		put_num(c, "procs_blocked_avg", w->procs_blocked);
+		stat_window_put_num(c, "procs_running_avg", w->procs_running);
+		stat_window_put_num(c, "procs_blocked_avg", w->procs_blocked);
 	}
-	put_num(c, "cpu_pressure_some_pct", w->psi_pct[PSI_CPU][PSI_SOME]);
-	put_num(c, "cpu_pressure_full_pct", w->psi_pct[PSI_CPU][PSI_FULL]);
+	stat_window_put_num(c, "cpu_pressure_some_pct", w->psi_pct[PSI_CPU][PSI_SOME]);
+	stat_window_put_num(c, "cpu_pressure_full_pct", w->psi_pct[PSI_CPU][PSI_FULL]);
 }
 
 static void emit_now(const struct emit_ctx *c)
@@ -79,12 +79,12 @@ static void emit_now(const struct emit_ctx *c)
 	api->json_end(c->j);
 }
 
-static bool cpu_row(const struct win *w, int cpu, struct cpu_split *sp)
+static bool cpu_row(const struct win *w, int cpu, struct stat_metrics_cpu_split *sp)
 {
-	return w->cpu_seen[cpu] && cpu_split(w->cpu[cpu], sp);
+	return w->cpu_seen[cpu] && stat_metrics_cpu_split(w->cpu[cpu], sp);
 }
 
-static void put_cpu_row(const struct emit_ctx *c, int cpu, const struct cpu_split *sp)
+static void put_cpu_row(const struct emit_ctx *c, int cpu, const struct stat_metrics_cpu_split *sp)
 {
 	c->api->json_object(c->j, NULL);
 	c->api->json_int(c->j, "cpu", cpu);
@@ -98,7 +98,7 @@ static void emit_per_cpu_summary(const struct emit_ctx *c, const struct win *w, 
 	const struct smcp_host_api *api = c->api;
 	int top[BUSIEST_ROWS], ntop = 0, listed = 0;
 	double min = 101, max = -1, sum = 0, sq = 0;
-	struct cpu_split sp;
+	struct stat_metrics_cpu_split sp;
 	char note[256];
 
 	for (int cpu = 0; cpu < c->s->cpu_slots; cpu++) {
@@ -129,10 +129,10 @@ static void emit_per_cpu_summary(const struct emit_ctx *c, const struct win *w, 
 	}
 	api->json_bool(c->j, "summarised", true);
 	api->json_object(c->j, "busy_pct");
-	put_num(c, "min", min);
-	put_num(c, "max", max);
-	put_num(c, "mean", sum / n);
-	put_num(c, "stddev", sqrt(fmax(0, sq / n - (sum / n) * (sum / n))));
+	stat_window_put_num(c, "min", min);
+	stat_window_put_num(c, "max", max);
+	stat_window_put_num(c, "mean", sum / n);
+	stat_window_put_num(c, "stddev", sqrt(fmax(0, sq / n - (sum / n) * (sum / n))));
 	api->json_end(c->j);
 	api->json_array(c->j, "busiest");
 	for (int k = 0; k < ntop; k++)
@@ -145,7 +145,7 @@ static void emit_per_cpu_summary(const struct emit_ctx *c, const struct win *w, 
 			continue;
 		api->json_object(c->j, NULL);
 		api->json_int(c->j, "cpu", cpu);
-		put_num(c, "busy_pct", sp.busy);
+		stat_window_put_num(c, "busy_pct", sp.busy);
 		api->json_end(c->j);
 		listed++;
 	}
@@ -153,18 +153,18 @@ static void emit_per_cpu_summary(const struct emit_ctx *c, const struct win *w, 
 	snprintf(note, sizeof(note),
 		 "%d CPUs: per-CPU split summarised (busiest %d in full%s); every CPU's "
 		 "split: get_system_stats {\"kind\":\"cpu\",\"window\":\"%s\",\"cpus\":\"0-63\"}",
-		 n, ntop, listed < n ? ", busy_by_cpu cut at 256" : "", window_name(w->id));
+		 n, ntop, listed < n ? ", busy_by_cpu cut at 256" : "", stat_window_name(w->id));
 	api->json_string(c->j, "note", note);
 }
 
 static void emit_per_cpu(const struct emit_ctx *c, enum window_id id)
 {
 	const struct smcp_host_api *api = c->api;
-	struct cpu_split sp;
+	struct stat_metrics_cpu_split sp;
 	struct win w;
 	int n = 0;
 
-	if (!win_open(c, "per_cpu", id, WIN_WANT_CPUS, &w))
+	if (!stat_window_open(c, "per_cpu", id, WIN_WANT_CPUS, &w))
 		return;
 	for (int cpu = 0; cpu < c->s->cpu_slots; cpu++)
 		n += cpu_row(&w, cpu, &sp);
@@ -200,14 +200,14 @@ static void emit_cpu_notes(const struct emit_ctx *c)
 	api->json_end(c->j);
 }
 
-int emit_cpu_resource(const struct emit_ctx *c)
+int stat_cpu_emit_resource(const struct emit_ctx *c)
 {
 	const struct smcp_host_api *api = c->api;
 	struct win w, prev = { 0 };
 
 	api->json_array(c->j, "windows");
 	for (int id = 0; id < WIN_NR; id++) {
-		if (!win_open(c, NULL, id, 0, &w) || win_same_as(c, &w, &prev))
+		if (!stat_window_open(c, NULL, id, 0, &w) || stat_window_same_as(c, &w, &prev))
 			continue;
 		emit_window_totals(c, &w);
 		api->json_end(c->j);
@@ -215,21 +215,21 @@ int emit_cpu_resource(const struct emit_ctx *c)
 	api->json_end(c->j);
 	emit_now(c);
 	emit_per_cpu(c, WIN_10S);
-	emit_sampling(c);
+	stat_window_emit_sampling(c);
 	emit_cpu_notes(c);
 	return api->json_bool(c->j, "truncated", false);
 }
 
-int emit_cpu_query(const struct emit_ctx *c, const struct stat_query *q)
+int stat_cpu_emit_query(const struct emit_ctx *c, const struct stat_query *q)
 {
 	const struct smcp_host_api *api = c->api;
 	int64_t total = 0, idx = 0, returned = 0;
-	struct cpu_split sp;
+	struct stat_metrics_cpu_split sp;
 	struct win w;
 	char note[200] = "";
 
 	api->json_string(c->j, "kind", "cpu");
-	if (win_open(c, "window", q->window, WIN_WANT_CPUS, &w)) {
+	if (stat_window_open(c, "window", q->window, WIN_WANT_CPUS, &w)) {
 		emit_window_totals(c, &w);
 		api->json_end(c->j);
 		api->json_array(c->j, "cpus");
@@ -260,7 +260,7 @@ int emit_cpu_query(const struct emit_ctx *c, const struct stat_query *q)
 	}
 	api->json_end(c->j);
 	emit_now(c);
-	emit_sampling(c);
+	stat_window_emit_sampling(c);
 	emit_cpu_notes(c);
 	if (note[0])
 		api->json_string(c->j, "note", note);

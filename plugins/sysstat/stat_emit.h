@@ -28,8 +28,8 @@ struct win_buf {
 	struct win_memo *memo; /* the last read of the 1 s, 10 s, 60 s windows (stat_window.c) */
 };
 
-int win_buf_init(struct win_buf *b, int cpu_slots);
-void win_buf_free(struct win_buf *b);
+int stat_window_buf_init(struct win_buf *b, int cpu_slots);
+void stat_window_buf_free(struct win_buf *b);
 
 struct emit_ctx {
 	const struct smcp_host_api *api;
@@ -47,16 +47,16 @@ struct stat_query {
 };
 
 /* Window by name ("1s", "10s", "60s", "since_start"); -1 if unknown. */
-int window_by_name(const char *name);
-const char *window_name(enum window_id w);
+int stat_window_by_name(const char *name);
+const char *stat_window_name(enum window_id w);
 
 /* Resource bodies. Each returns the writer's sticky status. */
-int emit_cpu_resource(const struct emit_ctx *c);
-int emit_memory_resource(const struct emit_ctx *c);
-int emit_network_resource(const struct emit_ctx *c);
+int stat_cpu_emit_resource(const struct emit_ctx *c);
+int stat_memnet_emit_memory(const struct emit_ctx *c);
+int stat_memnet_emit_network(const struct emit_ctx *c);
 
 /* get_system_stats: one window, rows paginated. */
-int emit_cpu_query(const struct emit_ctx *c, const struct stat_query *q);
-int emit_network_query(const struct emit_ctx *c, const struct stat_query *q);
+int stat_cpu_emit_query(const struct emit_ctx *c, const struct stat_query *q);
+int stat_memnet_emit_network_query(const struct emit_ctx *c, const struct stat_query *q);
 
 #endif

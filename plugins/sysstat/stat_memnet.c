@@ -51,7 +51,7 @@ static void emit_psi_avgs(const struct emit_ctx *c, const char *key, int res)
 	c->api->json_end(c->j);
 }
 
-int emit_memory_resource(const struct emit_ctx *c)
+int stat_memnet_emit_memory(const struct emit_ctx *c)
 {
 	const struct smcp_host_api *api = c->api;
 	const struct latest *l = &c->s->latest;
@@ -63,31 +63,37 @@ int emit_memory_resource(const struct emit_ctx *c)
 			api->json_null(c->j, mem_json[f]);
 		else
 			api->json_int(c->j, mem_json[f], kb[f]);
-	put_num(c, "used_pct", kb[MEM_TOTAL] > 0 && kb[MEM_AVAILABLE] >= 0
-				       ? (double)(kb[MEM_TOTAL] - kb[MEM_AVAILABLE]) * 100.0 /
-						 (double)kb[MEM_TOTAL]
-				       : -1);
-	put_num(c, "swap_used_pct", kb[MEM_SWAP_TOTAL] > 0 && kb[MEM_SWAP_FREE] >= 0
-					    ? (double)(kb[MEM_SWAP_TOTAL] - kb[MEM_SWAP_FREE]) *
-						      100.0 / (double)kb[MEM_SWAP_TOTAL]
-					    : -1);
+	stat_window_put_num(c, "used_pct",
+			    kb[MEM_TOTAL] > 0 && kb[MEM_AVAILABLE] >= 0
+				    ? (double)(kb[MEM_TOTAL] - kb[MEM_AVAILABLE]) * 100.0 /
+					      (double)kb[MEM_TOTAL]
+				    : -1);
+	stat_window_put_num(c, "swap_used_pct",
+			    kb[MEM_SWAP_TOTAL] > 0 && kb[MEM_SWAP_FREE] >= 0
+				    ? (double)(kb[MEM_SWAP_TOTAL] - kb[MEM_SWAP_FREE]) * 100.0 /
+					      (double)kb[MEM_SWAP_TOTAL]
+				    : -1);
 	emit_psi_avgs(c, "pressure", PSI_MEMORY);
 	api->json_array(c->j, "windows");
 	for (int id = 0; id < WIN_NR; id++) {
-		if (!win_open(c, NULL, id, 0, &w) || win_same_as(c, &w, &prev))
+		if (!stat_window_open(c, NULL, id, 0, &w) || stat_window_same_as(c, &w, &prev))
 			continue;
 		if (w.have_vm) {
-			put_num(c, "page_faults_per_s", win_rate(&w, w.vm[VM_PGFAULT]));
-			put_num(c, "major_faults_per_s", win_rate(&w, w.vm[VM_PGMAJFAULT]));
-			put_num(c, "swap_in_pages_per_s", win_rate(&w, w.vm[VM_PSWPIN]));
-			put_num(c, "swap_out_pages_per_s", win_rate(&w, w.vm[VM_PSWPOUT]));
+			stat_window_put_num(c, "page_faults_per_s",
+					    stat_window_rate(&w, w.vm[VM_PGFAULT]));
+			stat_window_put_num(c, "major_faults_per_s",
+					    stat_window_rate(&w, w.vm[VM_PGMAJFAULT]));
+			stat_window_put_num(c, "swap_in_pages_per_s",
+					    stat_window_rate(&w, w.vm[VM_PSWPIN]));
+			stat_window_put_num(c, "swap_out_pages_per_s",
+					    stat_window_rate(&w, w.vm[VM_PSWPOUT]));
 		}
-		put_num(c, "pressure_some_pct", w.psi_pct[PSI_MEMORY][PSI_SOME]);
-		put_num(c, "pressure_full_pct", w.psi_pct[PSI_MEMORY][PSI_FULL]);
+		stat_window_put_num(c, "pressure_some_pct", w.psi_pct[PSI_MEMORY][PSI_SOME]);
+		stat_window_put_num(c, "pressure_full_pct", w.psi_pct[PSI_MEMORY][PSI_FULL]);
 		api->json_end(c->j);
 	}
 	api->json_end(c->j);
-	emit_sampling(c);
+	stat_window_emit_sampling(c);
 	api->json_array(c->j, "notes");
 	if (!l->have_meminfo)
 		api->json_string(c->j, NULL, "cannot read /proc/meminfo: sizes are null");
@@ -111,7 +117,8 @@ static int net_order(const struct sampler *s, const struct win *w, int *order)
 	for (int i = 0; i < s->n_ifaces; i++) {
 		if (!w->net_seen[i])
 			continue;
-		bytes[i] = win_rate(w, w->net[i][NET_RX_BYTES]) + win_rate(w, w->net[i][NET_TX_BYTES]);
+		bytes[i] = stat_window_rate(w, w->net[i][NET_RX_BYTES]) +
+			   stat_window_rate(w, w->net[i][NET_TX_BYTES]);
 		order[n++] = i;
 	}
 	/* insertion sort: at most MAX_IFACES entries */
@@ -131,7 +138,7 @@ static int net_order(const struct sampler *s, const struct win *w, int *order)
 static void put_net_rates(const struct emit_ctx *c, const struct win *w, int i)
 {
 	for (int f = 0; f < NET_NR_FIELDS; f++)
-		put_num(c, net_rate_keys[f], win_rate(w, w->net[i][f]));
+		stat_window_put_num(c, net_rate_keys[f], stat_window_rate(w, w->net[i][f]));
 }
 
 /* Totals over interfaces other than loopback. */
@@ -143,10 +150,10 @@ static void put_net_totals(const struct emit_ctx *c, const struct win *w)
 		if (!w->net_seen[i] || strcmp(c->s->ifname[i], "lo") == 0)
 			continue;
 		for (int f = 0; f < NET_NR_FIELDS; f++)
-			sum[f] += win_rate(w, w->net[i][f]);
+			sum[f] += stat_window_rate(w, w->net[i][f]);
 	}
 	for (int f = 0; f < NET_NR_FIELDS; f++)
-		put_num(c, net_rate_keys[f], sum[f]);
+		stat_window_put_num(c, net_rate_keys[f], sum[f]);
 }
 
 static void put_iface(const struct emit_ctx *c, const struct win *w, int i, bool counters)
@@ -159,7 +166,7 @@ static void put_iface(const struct emit_ctx *c, const struct win *w, int i, bool
 		for (int f = 0; f < NET_NR_FIELDS; f++)
 			c->api->json_uint(c->j, net_total_keys[f], n->net[i][f]);
 	c->api->json_object(c->j, "rates");
-	c->api->json_string(c->j, "window", window_name(w->id));
+	c->api->json_string(c->j, "window", stat_window_name(w->id));
 	put_net_rates(c, w, i);
 	c->api->json_end(c->j);
 	c->api->json_end(c->j);
@@ -183,7 +190,7 @@ static void emit_net_notes(const struct emit_ctx *c, const char *extra)
 	c->api->json_end(c->j);
 }
 
-int emit_network_resource(const struct emit_ctx *c)
+int stat_memnet_emit_network(const struct emit_ctx *c)
 {
 	const struct smcp_host_api *api = c->api;
 	const struct sample *n = c->s->newest;
@@ -194,14 +201,15 @@ int emit_network_resource(const struct emit_ctx *c)
 
 	api->json_array(c->j, "windows");
 	for (int id = 0; id < WIN_NR; id++) {
-		if (!win_open(c, NULL, id, WIN_WANT_NET, &w) || win_same_as(c, &w, &prev))
+		if (!stat_window_open(c, NULL, id, WIN_WANT_NET, &w) ||
+		    stat_window_same_as(c, &w, &prev))
 			continue;
 		put_net_totals(c, &w);
 		api->json_end(c->j);
 	}
 	api->json_end(c->j);
 	api->json_array(c->j, "interfaces");
-	if (win_get(c, WIN_10S, WIN_WANT_NET, &w)) {
+	if (stat_window_get(c, WIN_10S, WIN_WANT_NET, &w)) {
 		cnt = net_order(c->s, &w, order);
 		for (int k = 0; k < cnt && k < EMIT_MAX_IFACE_ROWS; k++)
 			put_iface(c, &w, order[k], true);
@@ -221,12 +229,12 @@ int emit_network_resource(const struct emit_ctx *c)
 	}
 	api->json_uint(c->j, "total_recv_bytes", rx);
 	api->json_uint(c->j, "total_sent_bytes", tx);
-	emit_sampling(c);
+	stat_window_emit_sampling(c);
 	emit_net_notes(c, cut[0] ? cut : NULL);
 	return api->json_bool(c->j, "truncated", cut[0] != '\0');
 }
 
-int emit_network_query(const struct emit_ctx *c, const struct stat_query *q)
+int stat_memnet_emit_network_query(const struct emit_ctx *c, const struct stat_query *q)
 {
 	const struct smcp_host_api *api = c->api;
 	int order[MAX_IFACES], cnt = 0;
@@ -235,7 +243,7 @@ int emit_network_query(const struct emit_ctx *c, const struct stat_query *q)
 	struct win w;
 
 	api->json_string(c->j, "kind", "network");
-	if (win_open(c, "window", q->window, WIN_WANT_NET, &w)) {
+	if (stat_window_open(c, "window", q->window, WIN_WANT_NET, &w)) {
 		put_net_totals(c, &w);
 		api->json_end(c->j);
 		cnt = net_order(c->s, &w, order);
@@ -258,7 +266,7 @@ int emit_network_query(const struct emit_ctx *c, const struct stat_query *q)
 		api->json_null(c->j, "next_offset");
 	}
 	api->json_end(c->j);
-	emit_sampling(c);
+	stat_window_emit_sampling(c);
 	emit_net_notes(c, note[0] ? note : NULL);
 	return api->json_bool(c->j, "truncated", note[0] != '\0');
 }

@@ -138,7 +138,7 @@ static void set(struct stat_metrics *m, int k, const char *a, const char *b, dou
 	(void)m->api->metric_set(m->host, m->id[k], a ? lv : NULL, v);
 }
 
-bool cpu_split(const double *d, struct cpu_split *ret)
+bool stat_metrics_cpu_split(const double *d, struct stat_metrics_cpu_split *ret)
 {
 	double total = 0;
 
@@ -155,7 +155,7 @@ bool cpu_split(const double *d, struct cpu_split *ret)
 }
 
 /* b - a per mode, never negative. */
-void cpu_delta(const struct cpu_times *a, const struct cpu_times *b, double *d)
+void stat_metrics_cpu_delta(const struct cpu_times *a, const struct cpu_times *b, double *d)
 {
 	for (int f = 0; f < CPU_NR_FIELDS; f++)
 		d[f] = b->v[f] >= a->v[f] ? (double)(b->v[f] - a->v[f]) : 0;
@@ -164,15 +164,15 @@ void cpu_delta(const struct cpu_times *a, const struct cpu_times *b, double *d)
 static void publish_cpu(struct stat_metrics *m, const struct sample *a, const struct sample *b)
 {
 	const struct sampler *s = m->s;
-	struct cpu_split sp;
+	struct stat_metrics_cpu_split sp;
 	double d[CPU_NR_FIELDS];
 
 	for (int f = 0; f < CPU_NR_FIELDS; f++)
 		set(m, M_CPU_S, mode_names[f], NULL, (double)b->total.v[f] / m->hz);
 	if (!a || !a->have_stat)
 		return;
-	cpu_delta(&a->total, &b->total, d);
-	if (cpu_split(d, &sp)) {
+	stat_metrics_cpu_delta(&a->total, &b->total, d);
+	if (stat_metrics_cpu_split(d, &sp)) {
 		set(m, M_BUSY, NULL, NULL, sp.busy);
 		set(m, M_IOWAIT, NULL, NULL, sp.pct[CPU_IOWAIT]);
 		set(m, M_STEAL, NULL, NULL, sp.pct[CPU_STEAL]);
@@ -181,8 +181,8 @@ static void publish_cpu(struct stat_metrics *m, const struct sample *a, const st
 	for (int c = 0; c < s->cpu_slots; c++) {
 		if (!a->cpu_seen[c] || !b->cpu_seen[c])
 			continue;
-		cpu_delta(&a->cpu[c], &b->cpu[c], d);
-		if (cpu_split(d, &sp))
+		stat_metrics_cpu_delta(&a->cpu[c], &b->cpu[c], d);
+		if (stat_metrics_cpu_split(d, &sp))
 			set(m, M_BUSY_CPU, m->cpu_label[c], NULL, sp.busy);
 	}
 }

@@ -9,15 +9,15 @@
 #include "stat_window.h"
 
 /* Shares of the CPU time that passed (per-mode increases, any unit). */
-struct cpu_split {
+struct stat_metrics_cpu_split {
 	double pct[CPU_NR_FIELDS];
 	double busy; /* 100 - idle - iowait */
 };
 
 /* false when no time passed */
-bool cpu_split(const double *d, struct cpu_split *ret);
+bool stat_metrics_cpu_split(const double *d, struct stat_metrics_cpu_split *ret);
 /* b - a per mode into d[CPU_NR_FIELDS] (ticks), never negative. */
-void cpu_delta(const struct cpu_times *a, const struct cpu_times *b, double *d);
+void stat_metrics_cpu_delta(const struct cpu_times *a, const struct cpu_times *b, double *d);
 
 /* Register the metrics (inside init, after the first sample, which is
  * published as the counters' baseline; s is borrowed for the plugin's

@@ -20,7 +20,7 @@ static const struct {
 	[WIN_START] = { "since_start", 0 },
 };
 
-int window_by_name(const char *name)
+int stat_window_by_name(const char *name)
 {
 	for (int i = 0; i < WIN_NR; i++)
 		if (strcmp(name, windows[i].name) == 0)
@@ -28,17 +28,17 @@ int window_by_name(const char *name)
 	return -1;
 }
 
-const char *window_name(enum window_id w)
+const char *stat_window_name(enum window_id w)
 {
 	return windows[w].name;
 }
 
-double round2(double v)
+static double round2(double v)
 {
 	return round(v * 100.0) / 100.0;
 }
 
-void put_num(const struct emit_ctx *c, const char *key, double v)
+void stat_window_put_num(const struct emit_ctx *c, const char *key, double v)
 {
 	if (v < 0)
 		c->api->json_null(c->j, key);
@@ -67,12 +67,12 @@ struct win_memo {
 	uint64_t procs_t_ns;		   /* since start: the run-queue means */
 	bool procs_ok;
 	double running, blocked;
-	uint64_t history_t_ns; /* the steps held (emit_sampling) */
+	uint64_t history_t_ns; /* the steps held (stat_window_emit_sampling) */
 	uint32_t history_steps;
 	double history_step_s;
 };
 
-int win_buf_init(struct win_buf *b, int cpu_slots)
+int stat_window_buf_init(struct win_buf *b, int cpu_slots)
 {
 	b->cpu = calloc((size_t)cpu_slots, sizeof(*b->cpu));
 	b->cpu_seen = calloc((size_t)cpu_slots, 1);
@@ -81,11 +81,11 @@ int win_buf_init(struct win_buf *b, int cpu_slots)
 	b->memo = calloc(1, sizeof(*b->memo));
 	if (b->cpu && b->cpu_seen && b->net && b->net_seen && b->memo)
 		return 0;
-	win_buf_free(b);
+	stat_window_buf_free(b);
 	return -ENOMEM;
 }
 
-void win_buf_free(struct win_buf *b)
+void stat_window_buf_free(struct win_buf *b)
 {
 	free(b->cpu);
 	free(b->cpu_seen);
@@ -150,7 +150,7 @@ static bool since_start(const struct emit_ctx *c, unsigned want, struct win *w)
 	w->end_ns = b->t_ns;
 	w->complete = true;
 	w->have_stat = a->have_stat && b->have_stat;
-	cpu_delta(&a->total, &b->total, w->total);
+	stat_metrics_cpu_delta(&a->total, &b->total, w->total);
 	w->ctxt = diff(a->ctxt, b->ctxt);
 	w->forks = diff(a->forks, b->forks);
 	for (int r = 0; r < PSI_NR; r++)
@@ -164,7 +164,7 @@ static bool since_start(const struct emit_ctx *c, unsigned want, struct win *w)
 		w->vm[f] = diff(a->vm[f], b->vm[f]);
 	for (int i = 0; (want & WIN_WANT_CPUS) && i < s->cpu_slots; i++) {
 		w->cpu_seen[i] = a->cpu_seen[i] && b->cpu_seen[i];
-		cpu_delta(&a->cpu[i], &b->cpu[i], w->cpu[i]);
+		stat_metrics_cpu_delta(&a->cpu[i], &b->cpu[i], w->cpu[i]);
 	}
 	for (int i = 0; (want & WIN_WANT_NET) && i < s->n_ifaces; i++) {
 		w->net_seen[i] = a->net_seen[i] && b->net_seen[i];
@@ -185,7 +185,7 @@ static bool since_start(const struct emit_ctx *c, unsigned want, struct win *w)
 	return true;
 }
 
-bool win_get(const struct emit_ctx *c, enum window_id id, unsigned want, struct win *ret)
+bool stat_window_get(const struct emit_ctx *c, enum window_id id, unsigned want, struct win *ret)
 {
 	memset(ret, 0, sizeof(*ret));
 	ret->id = id;
@@ -202,11 +202,11 @@ bool win_get(const struct emit_ctx *c, enum window_id id, unsigned want, struct 
 	return true;
 }
 
-bool win_open(const struct emit_ctx *c, const char *key, enum window_id id, unsigned want,
-	      struct win *ret)
+bool stat_window_open(const struct emit_ctx *c, const char *key, enum window_id id, unsigned want,
+		      struct win *ret)
 {
 	const struct smcp_host_api *api = c->api;
-	bool ok = win_get(c, id, want, ret);
+	bool ok = stat_window_get(c, id, want, ret);
 
 	api->json_object(c->j, key);
 	api->json_string(c->j, "window", windows[id].name);
@@ -228,7 +228,7 @@ bool win_open(const struct emit_ctx *c, const char *key, enum window_id id, unsi
 	return true;
 }
 
-bool win_same_as(const struct emit_ctx *c, const struct win *w, struct win *prev)
+bool stat_window_same_as(const struct emit_ctx *c, const struct win *w, struct win *prev)
 {
 	if (prev->end_ns && prev->end_ns == w->end_ns &&
 	    fabs(prev->covered_s - w->covered_s) < 1e-6) {
@@ -240,12 +240,12 @@ bool win_same_as(const struct emit_ctx *c, const struct win *w, struct win *prev
 	return false;
 }
 
-double win_rate(const struct win *w, double increase)
+double stat_window_rate(const struct win *w, double increase)
 {
 	return increase > 0 && w->covered_s > 0 ? increase / w->covered_s : 0;
 }
 
-void emit_sampling(const struct emit_ctx *c)
+void stat_window_emit_sampling(const struct emit_ctx *c)
 {
 	const struct smcp_host_api *api = c->api;
 	const struct sample *newest = c->s->newest;

@@ -36,29 +36,28 @@ struct win {
 };
 
 /* Resolve a window; false when it holds no data yet. */
-bool win_get(const struct emit_ctx *c, enum window_id id, unsigned want, struct win *ret);
+bool stat_window_get(const struct emit_ctx *c, enum window_id id, unsigned want, struct win *ret);
 
 /* Open an object (key, or NULL inside an array) naming the window and what
  * it covers. If the window cannot be computed yet, writes the reason, closes
  * the object and returns false; else the caller adds fields and closes it. */
-bool win_open(const struct emit_ctx *c, const char *key, enum window_id id, unsigned want,
-	      struct win *ret);
+bool stat_window_open(const struct emit_ctx *c, const char *key, enum window_id id, unsigned want,
+		      struct win *ret);
 
 /* When w spans the same time as prev (short history: every window reaches
  * back to the first sample), write "same_as": prev's name, close w's object
  * and return true; else remember w in prev and return false. */
-bool win_same_as(const struct emit_ctx *c, const struct win *w, struct win *prev);
+bool stat_window_same_as(const struct emit_ctx *c, const struct win *w, struct win *prev);
 
 /* Increase per second over the window. */
-double win_rate(const struct win *w, double increase);
+double stat_window_rate(const struct win *w, double increase);
 
 /* Two decimals are plenty for percentages and rates, and save tokens. */
-double round2(double v);
 
 /* A double, or null when v < 0 (unknown). */
-void put_num(const struct emit_ctx *c, const char *key, double v);
+void stat_window_put_num(const struct emit_ctx *c, const char *key, double v);
 
 /* Notes common to every answer: sampling state, cut lists. */
-void emit_sampling(const struct emit_ctx *c);
+void stat_window_emit_sampling(const struct emit_ctx *c);
 
 #endif

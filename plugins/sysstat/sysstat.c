@@ -59,7 +59,7 @@ static struct sysstat plugin;
 static void sysstat_collect(void *data, uint64_t now_ns)
 {
 	struct sysstat *p = data;
-	bool ok = sampler_take(&p->sampler, now_ns) == 0;
+	bool ok = sample_take(&p->sampler, now_ns) == 0;
 
 	if (ok != p->stat_ok) {
 		p->api->log(p->host, ok ? SMCP_LOG_INFO : SMCP_LOG_WARNING,
@@ -98,19 +98,19 @@ static int read_with(struct sysstat *p, struct smcp_result *res, emit_fn fn)
 static int read_cpu(void *data, struct smcp_call *call, const char *uri,
 		    const struct smcp_args *vars, struct smcp_result *res)
 {
-	return read_with(data, res, emit_cpu_resource);
+	return read_with(data, res, stat_cpu_emit_resource);
 }
 
 static int read_memory(void *data, struct smcp_call *call, const char *uri,
 		       const struct smcp_args *vars, struct smcp_result *res)
 {
-	return read_with(data, res, emit_memory_resource);
+	return read_with(data, res, stat_memnet_emit_memory);
 }
 
 static int read_network(void *data, struct smcp_call *call, const char *uri,
 			const struct smcp_args *vars, struct smcp_result *res)
 {
-	return read_with(data, res, emit_network_resource);
+	return read_with(data, res, stat_memnet_emit_network);
 }
 
 /* cpus filter as one flag per sampler CPU slot; -EINVAL on bad syntax. */
@@ -147,7 +147,7 @@ static int get_system_stats(void *data, struct smcp_call *call, const struct smc
 
 	(void)api->arg_string(args, "kind", &kind);
 	if (api->arg_string(args, "window", &window) == 0) {
-		int w = window_by_name(window);
+		int w = stat_window_by_name(window);
 
 		if (w < 0) {
 			(void)api->result_error(res,
@@ -189,11 +189,11 @@ static int get_system_stats(void *data, struct smcp_call *call, const struct smc
 	}
 	c = ctx(p, j);
 	if (strcmp(kind, "cpu") == 0)
-		err = emit_cpu_query(&c, &q);
+		err = stat_cpu_emit_query(&c, &q);
 	else if (strcmp(kind, "network") == 0)
-		err = emit_network_query(&c, &q);
+		err = stat_memnet_emit_network_query(&c, &q);
 	else
-		err = api->json_string(j, "kind", "memory") ?: emit_memory_resource(&c);
+		err = api->json_string(j, "kind", "memory") ?: stat_memnet_emit_memory(&c);
 	free(filter);
 	return err;
 }
@@ -227,14 +227,14 @@ static int sysstat_init(struct smcp_host *host, const struct smcp_host_api *api)
 
 	p->host = host;
 	p->api = api;
-	err = sampler_init(&p->sampler, api->fs_root(host));
+	err = sample_init(&p->sampler, api->fs_root(host));
 	if (err)
 		return err;
 	p->sampler_ready = true;
-	err = win_buf_init(&p->buf, p->sampler.cpu_slots);
+	err = stat_window_buf_init(&p->buf, p->sampler.cpu_slots);
 	if (err)
 		return err;
-	p->stat_ok = sampler_take(&p->sampler, api->now_ns(host)) == 0;
+	p->stat_ok = sample_take(&p->sampler, api->now_ns(host)) == 0;
 	if (!p->stat_ok)
 		(void)api->set_status(host, true, STAT_UNREADABLE);
 	for (size_t i = 0; i < sizeof(res) / sizeof(res[0]); i++) {
@@ -287,9 +287,9 @@ static void sysstat_fini(struct smcp_host *host)
 {
 	stat_metrics_fini();
 	percpu_fini(&plugin.percpu);
-	win_buf_free(&plugin.buf);
+	stat_window_buf_free(&plugin.buf);
 	if (plugin.sampler_ready)
-		sampler_fini(&plugin.sampler);
+		sample_fini(&plugin.sampler);
 	memset(&plugin, 0, sizeof(plugin));
 }
 

@@ -40,7 +40,7 @@ static void read_formats(const struct tracefs *t, const struct ev_catalog *c,
 	size_t tried = 0;
 
 	for (size_t i = 0; i < c->n; i++) {
-		const char *full = ev_catalog_name(c, i), *ev = ev_event_part(full);
+		const char *full = ev_catalog_name(c, i), *ev = el_event_part(full);
 		char sub[256];
 		struct ev_format f;
 		size_t sl = (size_t)(ev - 1 - full);
@@ -50,10 +50,10 @@ static void read_formats(const struct tracefs *t, const struct ev_catalog *c,
 			continue;
 		memcpy(sub, full, sl);
 		sub[sl] = '\0';
-		(void)ev_catalog_subsys(c, sub);
+		(void)el_catalog_subsys(c, sub);
 		tried++;
-		if (ev_format_read(t->dir, sub, ev, &f) == 0)
-			ev_format_free(&f);
+		if (el_format_read(t->dir, sub, ev, &f) == 0)
+			el_format_free(&f);
 	}
 }
 
@@ -87,16 +87,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)tracefs_find(tree.root, false, &t);
 	if (strstr(t.dir, ".."))
 		t.found = false;
-	if (t.found && ev_catalog_read(t.dir, &c) == 0) {
+	if (t.found && el_catalog_read(t.dir, &c) == 0) {
 		read_formats(&t, &c, &flt);
-		ev_catalog_free(&c);
+		el_catalog_free(&c);
 	}
-	if (kf_list_read(tree.root, t.found ? t.dir : NULL, t.reason, &l, reason,
-			 sizeof(reason)) == 0) {
+	if (el_kf_list_read(tree.root, t.found ? t.dir : NULL, t.reason, &l, reason,
+			    sizeof(reason)) == 0) {
 		for (size_t i = 0; i < l.n && i < 4096; i++)
 			match(&flt, kf_name(&l, i));
-		(void)kf_module_index(&l, "vmlinux");
-		kf_list_free(&l);
+		(void)el_kf_module_index(&l, "vmlinux");
+		el_kf_list_free(&l);
 	}
 	el_filter_free(&flt);
 	fstree_clear(&tree);

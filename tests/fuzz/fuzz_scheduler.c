@@ -5,7 +5,7 @@
  * summary) and the sched_ext debug dump, and its two resource bodies: the
  * plugin's sched_read.c and sched_emit.c, compiled in, read a fake tree
  * written from the input (tests/fuzz/fstree.h). Each phase is one poll
- * (scx_read without and with the full read, scx_changed between them).
+ * (sched_read_scx without and with the full read, sched_read_scx_changed between them).
  */
 #include <stdlib.h>
 #include <stdio.h>
@@ -30,7 +30,7 @@ static void emit(const struct sched_view *v, bool scx)
 	result_init(&r, RESULT_READ, "scheduler://current", "application/json");
 	j = host_api.result_json(&r);
 	if (j)
-		(void)(scx ? emit_scx(&host_api, j, v) : emit_current(&host_api, j, v));
+		(void)(scx ? sched_emit_scx(&host_api, j, v) : sched_emit_current(&host_api, j, v));
 	root = result_take_json(&r);
 	if (root) {
 		free(cJSON_PrintUnformatted(root));
@@ -56,20 +56,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	memset(&polled, 0, sizeof(polled));
 	while (phases++ < MAX_PHASES && fstree_load(&tree, data, size)) {
-		scx_read(tree.root, false, &now);
-		(void)scx_changed(&polled, &now);
+		sched_read_scx(tree.root, false, &now);
+		(void)sched_read_scx_changed(&polled, &now);
 		polled = now;
 		memset(&v, 0, sizeof(v));
-		kernel_release_read(tree.root, &v.kernel);
-		(void)fair_class_name(&v.kernel);
+		sched_read_kernel_release(tree.root, &v.kernel);
+		(void)sched_read_fair_class_name(&v.kernel);
 		snprintf(debug, sizeof(debug), "%s/sys/kernel/debug/sched", tree.root);
-		fair_read(tree.root, debug, &fair);
-		scx_read(tree.root, true, &v.scx);
+		sched_read_fair(tree.root, debug, &fair);
+		sched_read_scx(tree.root, true, &v.scx);
 		v.fair = &fair;
 		v.root = tree.root;
 		v.debug = debug;
-		(void)sched_class(&v);
-		(void)sched_name(&v);
+		(void)sched_emit_class(&v);
+		(void)sched_emit_name(&v);
 		emit(&v, false);
 		emit(&v, true);
 	}

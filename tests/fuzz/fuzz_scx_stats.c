@@ -69,7 +69,7 @@ static int parse_line(const char *p, size_t n, cJSON **root, const cJSON **resp)
 	/* the host's writer refuses raw JSON that is not UTF-8: after the
 	 * repair, what is answered must be */
 	text = cJSON_PrintUnformatted(*resp);
-	if (text && !utf8_valid(text, strlen(text)))
+	if (text && !util_utf8_valid(text, strlen(text)))
 		abort();
 	free(text);
 	return 0;

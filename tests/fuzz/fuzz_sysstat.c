@@ -38,19 +38,19 @@ static void emit_one(struct sampler *s, const struct percpu *pc, struct win_buf 
 	if (c.j) {
 		switch (what) {
 		case 0:
-			(void)emit_cpu_resource(&c);
+			(void)stat_cpu_emit_resource(&c);
 			break;
 		case 1:
-			(void)emit_memory_resource(&c);
+			(void)stat_memnet_emit_memory(&c);
 			break;
 		case 2:
-			(void)emit_network_resource(&c);
+			(void)stat_memnet_emit_network(&c);
 			break;
 		case 3:
-			(void)emit_cpu_query(&c, q);
+			(void)stat_cpu_emit_query(&c, q);
 			break;
 		default:
-			(void)emit_network_query(&c, q);
+			(void)stat_memnet_emit_network_query(&c, q);
 			break;
 		}
 	}
@@ -96,11 +96,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (!fstree_load(&tree, data, size))
 		goto out;
-	if (sampler_init(&s, tree.root))
+	if (sample_init(&s, tree.root))
 		goto out;
-	if (metrics_store_init(&lim, t_ns) || win_buf_init(&buf, s.cpu_slots))
+	if (metrics_store_init(&lim, t_ns) || stat_window_buf_init(&buf, s.cpu_slots))
 		goto done;
-	(void)sampler_take(&s, t_ns);
+	(void)sample_take(&s, t_ns);
 	fake.in_init = true;
 	if (stat_metrics_init(&fake, &host_api, &s) || percpu_init(&pc, s.cpu_slots, 1))
 		goto done;
@@ -108,7 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (++phases < MAX_PHASES && fstree_load(&tree, data, size)) {
 		/* 1 s steps, with a long gap now and then (a suspended machine) */
 		t_ns += (phases % 7 == 6 ? 30ull : 1ull) * 1000000000ull;
-		(void)sampler_take(&s, t_ns);
+		(void)sample_take(&s, t_ns);
 		percpu_push(&pc, s.prev, s.newest);
 		stat_metrics_publish();
 		metrics_tick(t_ns);
@@ -140,8 +140,8 @@ done:
 	stat_metrics_fini();
 	percpu_fini(&pc);
 	metrics_store_fini();
-	win_buf_free(&buf);
-	sampler_fini(&s);
+	stat_window_buf_free(&buf);
+	sample_fini(&s);
 out:
 	fstree_clear(&tree);
 	return 0;

@@ -287,7 +287,7 @@ static void test_store(void)
 
 			snprintf(pid, sizeof(pid), "%d", i);
 			lv[0] = pid;
-			err = metrics_api_hist(&fake, mt, lv, c, 4, 50.0 * i, SMCP_HIST_DELTA);
+			err = metrics_publish_hist(&fake, mt, lv, c, 4, 50.0 * i, SMCP_HIST_DELTA);
 			refused += err == -ENOSPC;
 		}
 		tick();
@@ -303,39 +303,40 @@ static void test_store(void)
 	}
 	CHECK(refused > 0 && m->evicted > 0);
 	/* wrong arity, type, or owner */
-	CHECK_INT(metrics_api_set(&fake, mt, lv, 1), -EINVAL);
-	CHECK_INT(metrics_api_hist(&fake, mt, lv, (uint64_t[3]){ 0 }, 3, 0, 0), -EINVAL);
-	CHECK_INT(metrics_api_set(&fake, 999, lv, 1), -ENOENT);
-	CHECK_INT(metrics_api_add(&fake, mc, NULL, 1), -EINVAL);
+	CHECK_INT(metrics_publish_set(&fake, mt, lv, 1), -EINVAL);
+	CHECK_INT(metrics_publish_hist(&fake, mt, lv, (uint64_t[3]){ 0 }, 3, 0, 0), -EINVAL);
+	CHECK_INT(metrics_publish_set(&fake, 999, lv, 1), -ENOENT);
+	CHECK_INT(metrics_publish_add(&fake, mc, NULL, 1), -EINVAL);
 
 	/* counters: cumulative with a reset in the middle */
 	lv[0] = "1";
-	metrics_api_set(&fake, mc, lv, 1000); /* baseline: no increase known yet */
+	metrics_publish_set(&fake, mc, lv, 1000); /* baseline: no increase known yet */
 	tick();
-	metrics_api_set(&fake, mc, lv, 1010);
+	metrics_publish_set(&fake, mc, lv, 1010);
 	tick();
-	metrics_api_set(&fake, mc, lv, 5); /* reset: 5 since */
+	metrics_publish_set(&fake, mc, lv, 5); /* reset: 5 since */
 	tick();
-	metrics_api_add(&fake, mc, (const char *const[]){ "2" }, 7);
+	metrics_publish_add(&fake, mc, (const char *const[]){ "2" }, 7);
 	tick();
 	m = metrics_find("t_events_total");
 	s = m->series[0];
-	qacc_init(&a, m, TIER_FINE);
-	qacc_add(&a, m, &s, 1, TIER_FINE, 0, metrics_view()->last_step, AGG_SUM);
+	metrics_query_qacc_init(&a, m, TIER_FINE);
+	metrics_query_qacc_add(&a, m, &s, 1, TIER_FINE, 0, metrics_view()->last_step, AGG_SUM);
 	CHECK_MSG(a.slots == 3 && a.vsum == 15, "slots %u, sum %g", a.slots, a.vsum);
-	CHECK(fabs(qacc_stat(&a, m, ST_INCREASE) - 15) < 1e-9);
+	CHECK(fabs(metrics_query_qacc_stat(&a, m, ST_INCREASE) - 15) < 1e-9);
 	/* not published for a while: no data, not zeros */
 	for (int i = 0; i < 10; i++)
 		tick();
-	qacc_init(&a, m, TIER_FINE);
-	qacc_add(&a, m, &s, 1, TIER_FINE, metrics_view()->last_step - 2, metrics_view()->last_step, AGG_SUM);
+	metrics_query_qacc_init(&a, m, TIER_FINE);
+	metrics_query_qacc_add(&a, m, &s, 1, TIER_FINE, metrics_view()->last_step - 2,
+			       metrics_view()->last_step, AGG_SUM);
 	CHECK_INT(a.slots, 0);
 
 	/* the series limit: 40 in all */
 	for (int i = 100; i < 200; i++) {
 		snprintf(pid, sizeof(pid), "%d", i);
 		lv[0] = pid;
-		refused += metrics_api_add(&fake, mc, lv, 1) == -ENOSPC ? 1000 : 0;
+		refused += metrics_publish_add(&fake, mc, lv, 1) == -ENOSPC ? 1000 : 0;
 	}
 	CHECK(metrics_view()->n_series == 40);
 	CHECK(refused >= 1000);
@@ -343,14 +344,14 @@ static void test_store(void)
 	 * is freed, and its place can be taken */
 	lv[0] = "100";
 	for (int i = 0; i < 620; i++) {
-		CHECK_INT(metrics_api_add(&fake, mc, lv, 1), 0);
+		CHECK_INT(metrics_publish_add(&fake, mc, lv, 1), 0);
 		tick();
 	}
 	CHECK_INT(metrics_view()->n_series, 1);
 	lv[0] = "new";
-	CHECK_INT(metrics_api_add(&fake, mc, lv, 1), 0);
+	CHECK_INT(metrics_publish_add(&fake, mc, lv, 1), 0);
 	lv[0] = "100";
-	CHECK_INT(metrics_api_add(&fake, mc, lv, 1), 0);
+	CHECK_INT(metrics_publish_add(&fake, mc, lv, 1), 0);
 	CHECK_INT(metrics_view()->n_series, 2);
 	/* a dead owner's metrics go at the next tick */
 	fake.state = PLUGIN_FAILED;
@@ -419,11 +420,11 @@ static void test_no_alloc(void)
 			before = mallinfo2();
 		for (int k = 0; k < 1000; k++) {
 			snprintf(cpu, sizeof(cpu), "%d", k % 16);
-			err |= metrics_api_set(&fake, mg, lv, k);
-			err |= metrics_api_set(&fake, mc, lv, k);
-			err |= metrics_api_add(&fake, mc, lv, 1);
-			err |= metrics_api_hist(&fake, mh, lv, counts, 3, 6, SMCP_HIST_DELTA);
-			err |= metrics_api_observe(&fake, mh, lv, 1.5);
+			err |= metrics_publish_set(&fake, mg, lv, k);
+			err |= metrics_publish_set(&fake, mc, lv, k);
+			err |= metrics_publish_add(&fake, mc, lv, 1);
+			err |= metrics_publish_hist(&fake, mh, lv, counts, 3, 6, SMCP_HIST_DELTA);
+			err |= metrics_publish_observe(&fake, mh, lv, 1.5);
 		}
 	}
 	after = mallinfo2();
@@ -441,7 +442,7 @@ static void test_no_alloc(void)
 
 		lv[0] = "observed";
 		for (size_t i = 0; i < sizeof(obs) / sizeof(obs[0]); i++)
-			CHECK_INT(metrics_api_observe(&fake, mh, lv, obs[i]), 0);
+			CHECK_INT(metrics_publish_observe(&fake, mh, lv, obs[i]), 0);
 		s = metrics_series_get(metrics_metric_of(&fake, mh), lv, 0, &e2);
 		CHECK(s && !e2);
 		for (int b = 0; s && b < 3; b++)
@@ -481,66 +482,66 @@ static void test_window(void)
 	for (int t = 0; t < 70; t++) {
 		uint64_t hc[3] = { 1, (uint64_t)t % 2, 0 };
 
-		CHECK_INT(metrics_api_set(&fake, mg, lv, t), 0);
-		CHECK_INT(metrics_api_set(&fake, mc, lv, 10.0 * t), 0);
+		CHECK_INT(metrics_publish_set(&fake, mg, lv, t), 0);
+		CHECK_INT(metrics_publish_set(&fake, mc, lv, 10.0 * t), 0);
 		/* a gauge that goes quiet for a while: its steps turn to no data */
 		if (t < 50 || t >= 65)
-			CHECK_INT(metrics_api_set(&fake, mg, gap, t), 0);
-		CHECK_INT(metrics_api_hist(&fake, mh, lv, hc, 3, 1.0, SMCP_HIST_DELTA), 0);
+			CHECK_INT(metrics_publish_set(&fake, mg, gap, t), 0);
+		CHECK_INT(metrics_publish_hist(&fake, mh, lv, hc, 3, 1.0, SMCP_HIST_DELTA), 0);
 		tick();
 		if (t == 3) {
-			CHECK_INT(metrics_api_window(&fake, mc, lv, 10000, &w), 0);
+			CHECK_INT(metrics_query_window(&fake, mc, lv, 10000, &w), 0);
 			CHECK_MSG(w.steps == 3 && w.value == 30, "partial: %u steps, %g", w.steps,
 				  w.value);
 		}
 	}
-	CHECK_INT(metrics_api_window(&fake, mc, lv, 10000, &w), 0);
+	CHECK_INT(metrics_query_window(&fake, mc, lv, 10000, &w), 0);
 	CHECK_MSG(w.steps == 10 && w.value == 100 && w.step_s == 1, "counter: %u steps, %g",
 		  w.steps, w.value);
 	CHECK(w.end_ns == now_ns);
-	CHECK_INT(metrics_api_window(&fake, mg, lv, 1000, &w), 0);
+	CHECK_INT(metrics_query_window(&fake, mg, lv, 1000, &w), 0);
 	CHECK_MSG(w.steps == 1 && w.value == 69 && w.min == 69, "gauge 1 s: %g", w.value);
-	CHECK_INT(metrics_api_window(&fake, mg, lv, 10000, &w), 0);
+	CHECK_INT(metrics_query_window(&fake, mg, lv, 10000, &w), 0);
 	CHECK_MSG(w.value == 64.5 && w.min == 60 && w.max == 69, "gauge 10 s: %g %g %g", w.value,
 		  w.min, w.max);
 	/* steps without data are left out of the count, the mean and the extremes */
-	CHECK_INT(metrics_api_window(&fake, mg, gap, 10000, &w), 0);
+	CHECK_INT(metrics_query_window(&fake, mg, gap, 10000, &w), 0);
 	CHECK_MSG(w.steps == 5 && w.value == 67 && w.min == 65 && w.max == 69,
 		  "gauge with a gap: %u steps, %g %g %g", w.steps, w.value, w.min, w.max);
-	CHECK_INT(metrics_api_window(&fake, mg, gap, 20000, &w), 0);
+	CHECK_INT(metrics_query_window(&fake, mg, gap, 20000, &w), 0);
 	CHECK_MSG(w.steps == 10 && w.value == (49 * 5 + 65 + 66 + 67 + 68 + 69) / 10.0 &&
 			  w.min == 49 && w.max == 69,
 		  "gauge before and after a gap: %u steps, %g %g %g", w.steps, w.value, w.min,
 		  w.max);
 	/* longer than the fine tier: what it holds */
-	CHECK_INT(metrics_api_window(&fake, mc, lv, 3600000, &w), 0);
+	CHECK_INT(metrics_query_window(&fake, mc, lv, 3600000, &w), 0);
 	CHECK_MSG(w.steps == 60 && w.value == 600, "clipped: %u steps", w.steps);
 	memset(counts, 0, sizeof(counts));
 	w.counts = counts;
 	w.n_counts = 3;
-	CHECK_INT(metrics_api_window(&fake, mh, lv, 4000, &w), 0);
+	CHECK_INT(metrics_query_window(&fake, mh, lv, 4000, &w), 0);
 	CHECK_MSG(w.steps == 4 && w.count == 6 && counts[0] == 4 && counts[1] == 2 && w.value == 4,
 		  "histogram: %llu observations", (unsigned long long)w.count);
 	w.counts = two;
 	w.n_counts = 2;
-	CHECK_INT(metrics_api_window(&fake, mh, lv, 4000, &w), -EINVAL);
+	CHECK_INT(metrics_query_window(&fake, mh, lv, 4000, &w), -EINVAL);
 	w.counts = NULL;
 	w.n_counts = 0;
-	CHECK_INT(metrics_api_window(&fake, mc, none, 4000, &w), -ENOENT);
-	CHECK_INT(metrics_api_window(&other, mc, lv, 4000, &w), -ENOENT);
+	CHECK_INT(metrics_query_window(&fake, mc, none, 4000, &w), -ENOENT);
+	CHECK_INT(metrics_query_window(&other, mc, lv, 4000, &w), -ENOENT);
 	w.sz = sizeof(w) - 1;
-	CHECK_INT(metrics_api_window(&fake, mc, lv, 4000, &w), -EINVAL);
+	CHECK_INT(metrics_query_window(&fake, mc, lv, 4000, &w), -EINVAL);
 	w.sz = sizeof(w);
 	/* steps the loop could not close (starved): the next close carries the
 	 * increase, and the window spans the gap */
 	for (int t = 70; t < 80; t++) {
-		CHECK_INT(metrics_api_set(&fake, mc, lv, 10.0 * t), 0);
+		CHECK_INT(metrics_publish_set(&fake, mc, lv, 10.0 * t), 0);
 		if (t % 4 == 3)
 			tick();
 		else
 			now_ns += STEP_NS; /* the tick came too late to close this step */
 	}
-	CHECK_INT(metrics_api_window(&fake, mc, lv, 10000, &w), 0);
+	CHECK_INT(metrics_query_window(&fake, mc, lv, 10000, &w), 0);
 	CHECK_MSG(w.steps == 9 && w.value == 100, "counter over skipped steps: %u steps, %g",
 		  w.steps, w.value);
 	metrics_store_fini();
@@ -553,30 +554,31 @@ static void test_quantities(void)
 	int64_t ms;
 
 	UNIT_CASE("quantities");
-	CHECK(parse_quantity("2ms", "ns", &v, err, sizeof(err)) == 0 && v == 2e6);
-	CHECK(parse_quantity("1.5k", "1/s", &v, err, sizeof(err)) == 0 && v == 1500);
-	CHECK(parse_quantity("80%", "pct", &v, err, sizeof(err)) == 0 && v == 80);
-	CHECK(parse_quantity("3 us", "ns", &v, err, sizeof(err)) == 0 && v == 3000);
-	CHECK(parse_quantity("2ms", "pct", &v, err, sizeof(err)) != 0);
-	CHECK(parse_quantity("lots", "ns", &v, err, sizeof(err)) != 0);
-	format_quantity(3.4e6, "ns", buf, sizeof(buf));
+	CHECK(metrics_text_parse_quantity("2ms", "ns", &v, err, sizeof(err)) == 0 && v == 2e6);
+	CHECK(metrics_text_parse_quantity("1.5k", "1/s", &v, err, sizeof(err)) == 0 && v == 1500);
+	CHECK(metrics_text_parse_quantity("80%", "pct", &v, err, sizeof(err)) == 0 && v == 80);
+	CHECK(metrics_text_parse_quantity("3 us", "ns", &v, err, sizeof(err)) == 0 && v == 3000);
+	CHECK(metrics_text_parse_quantity("2ms", "pct", &v, err, sizeof(err)) != 0);
+	CHECK(metrics_text_parse_quantity("lots", "ns", &v, err, sizeof(err)) != 0);
+	metrics_text_format_quantity(3.4e6, "ns", buf, sizeof(buf));
 	CHECK_STR(buf, "3.4 ms");
-	CHECK(parse_duration_ms("1h30m", &ms) == 0 && ms == 5400000);
-	CHECK(parse_duration_ms("90", &ms) == 0 && ms == 90000);
-	CHECK(parse_duration_ms("5 parsecs", &ms) != 0);
-	CHECK(parse_time("-15m", 1000000000000, &ms, err, sizeof(err)) == 0 &&
+	CHECK(metrics_text_parse_duration_ms("1h30m", &ms) == 0 && ms == 5400000);
+	CHECK(metrics_text_parse_duration_ms("90", &ms) == 0 && ms == 90000);
+	CHECK(metrics_text_parse_duration_ms("5 parsecs", &ms) != 0);
+	CHECK(metrics_text_parse_time("-15m", 1000000000000, &ms, err, sizeof(err)) == 0 &&
 	      ms == 1000000000000 - 900000);
-	CHECK(parse_time("15m ago", 1000000000000, &ms, err, sizeof(err)) == 0 &&
+	CHECK(metrics_text_parse_time("15m ago", 1000000000000, &ms, err, sizeof(err)) == 0 &&
 	      ms == 1000000000000 - 900000);
-	CHECK(parse_time("2025-01-31T14:02:00Z", 0, &ms, err, sizeof(err)) == 0 &&
+	CHECK(metrics_text_parse_time("2025-01-31T14:02:00Z", 0, &ms, err, sizeof(err)) == 0 &&
 	      ms == 1738332120000);
-	CHECK(parse_time("2025-01-31T16:02:00+02:00", 0, &ms, err, sizeof(err)) == 0 &&
+	CHECK(metrics_text_parse_time("2025-01-31T16:02:00+02:00", 0, &ms, err, sizeof(err)) == 0 &&
 	      ms == 1738332120000);
-	CHECK(parse_time("1738332120", 0, &ms, err, sizeof(err)) == 0 && ms == 1738332120000);
-	CHECK(parse_time("900", 0, &ms, err, sizeof(err)) != 0);
-	CHECK(parse_time("14:02", 1738332120000, &ms, err, sizeof(err)) == 0);
-	CHECK(hist_quantile((const uint64_t[]){ 0, 10, 0 }, 3, (const double[]){ 1, 2, 4 }, 0.5) ==
-	      1.5);
+	CHECK(metrics_text_parse_time("1738332120", 0, &ms, err, sizeof(err)) == 0 &&
+	      ms == 1738332120000);
+	CHECK(metrics_text_parse_time("900", 0, &ms, err, sizeof(err)) != 0);
+	CHECK(metrics_text_parse_time("14:02", 1738332120000, &ms, err, sizeof(err)) == 0);
+	CHECK(metrics_query_hist_quantile((const uint64_t[]){ 0, 10, 0 }, 3,
+					  (const double[]){ 1, 2, 4 }, 0.5) == 1.5);
 }
 
 int main(void)

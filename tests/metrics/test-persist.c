@@ -120,19 +120,19 @@ static void publish(uint64_t k)
 			continue;
 		snprintf(cpu, sizeof(cpu), "%d", c);
 		lv[0] = cpu;
-		(void)metrics_api_set(&plug, m_gauge, lv, (double)k * 0.5 + c);
-		(void)metrics_api_add(&plug, m_events, lv, c + 1);
+		(void)metrics_publish_set(&plug, m_gauge, lv, (double)k * 0.5 + c);
+		(void)metrics_publish_add(&plug, m_events, lv, c + 1);
 		h[(k + (uint64_t)c) % NB] += k % 5 + 1;
-		(void)metrics_api_hist(&plug, m_lat, lv, h, NB, (double)k, SMCP_HIST_DELTA);
+		(void)metrics_publish_hist(&plug, m_lat, lv, h, NB, (double)k, SMCP_HIST_DELTA);
 	}
-	(void)metrics_api_set(&plug, m_cum, NULL, 1000.0 + (double)k * 10);
+	(void)metrics_publish_set(&plug, m_cum, NULL, 1000.0 + (double)k * 10);
 	for (int p = 0; p < NPROC; p++) {
 		uint64_t h[NB] = { 0 };
 
 		snprintf(pid, sizeof(pid), "%d", 100 + p);
 		lv[0] = pid;
 		h[3] = (uint64_t)p + 1;
-		(void)metrics_api_hist(&plug, m_proc, lv, h, NB, NAN, SMCP_HIST_DELTA);
+		(void)metrics_publish_hist(&plug, m_proc, lv, h, NB, NAN, SMCP_HIST_DELTA);
 	}
 }
 
@@ -431,7 +431,7 @@ static void test_round_trip(void)
 	build_and_save();
 	store_start(limits(), SAME);
 	/* a series the plugin created in init(), before the restore */
-	(void)metrics_api_set(&plug, m_gauge, (const char *const[]){ "0" }, 42);
+	(void)metrics_publish_set(&plug, m_gauge, (const char *const[]){ "0" }, 42);
 	CHECK_INT(persist_restore_at(now_ns, unix_after(GAP), &st), 0);
 	CHECK_MSG(st.history_restored, "why: %s", st.why);
 	CHECK_INT(st.series_restored, n_before);
@@ -475,9 +475,9 @@ static void test_round_trip(void)
 	s = series_of("t_gauge_pct", "1");
 	CHECK(history_get_scalar(&s->h, &metrics_view()->geom, TIER_COARSE, saved_last / 10, &acc_before));
 	now_ns = metrics_view()->t0_ns + (cur + 1) * STEP_NS;
-	(void)metrics_api_set(&plug, m_gauge, (const char *const[]){ "1" }, 77);
+	(void)metrics_publish_set(&plug, m_gauge, (const char *const[]){ "1" }, 77);
 	/* lower than before: the plugin restarted too */
-	(void)metrics_api_set(&plug, m_cum, NULL, 5);
+	(void)metrics_publish_set(&plug, m_cum, NULL, 5);
 	metrics_tick(now_ns);
 	CHECK_INT(metrics_view()->last_step, cur);
 	CHECK(history_get_scalar(&s->h, &metrics_view()->geom, TIER_FINE, cur, &c) && c.mean == 77);
@@ -492,7 +492,7 @@ static void test_round_trip(void)
 	 * not an increase from the value saved */
 	s = series_of("t_cum_total", NULL);
 	CHECK(!history_get_scalar(&s->h, &metrics_view()->geom, TIER_FINE, cur, &c));
-	(void)metrics_api_set(&plug, m_cum, NULL, 15);
+	(void)metrics_publish_set(&plug, m_cum, NULL, 15);
 	now_ns += STEP_NS;
 	metrics_tick(now_ns);
 	CHECK(history_get_scalar(&s->h, &metrics_view()->geom, TIER_FINE, cur + 1, &c) && c.mean == 10);
@@ -742,7 +742,7 @@ static void test_cap(void)
 			seed ^= seed >> 7;
 			seed ^= seed << 17;
 			snprintf(name, sizeof(name), "%d", i);
-			(void)metrics_api_set(&plug, m_gauge, lv, (double)(seed >> 11));
+			(void)metrics_publish_set(&plug, m_gauge, lv, (double)(seed >> 11));
 		}
 		tick();
 	}
@@ -948,13 +948,13 @@ static void fill_day(uint32_t n_scalar, uint32_t n_hist)
 	g = &metrics_view()->geom;
 	for (uint32_t i = 0; i < n_scalar; i++) {
 		snprintf(name, sizeof(name), "%u", i);
-		(void)metrics_api_set(&plug, mg, lv, 1);
+		(void)metrics_publish_set(&plug, mg, lv, 1);
 	}
 	for (uint32_t i = 0; i < n_hist; i++) {
 		uint64_t c[104] = { 0 };
 
 		snprintf(name, sizeof(name), "%u", i);
-		(void)metrics_api_hist(&plug, mh, lv, c, 104, 0, SMCP_HIST_DELTA);
+		(void)metrics_publish_hist(&plug, mh, lv, c, 104, 0, SMCP_HIST_DELTA);
 	}
 	for (uint64_t step = 0; step <= last; step += step < first_fine ? 60 : 1) {
 		double scale = step < first_fine ? 60 : 1;

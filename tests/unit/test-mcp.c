@@ -281,7 +281,7 @@ static void test_framing(void)
 		n += (size_t)snprintf(line + n, sizeof(line) - n, "\xc3\xa9\xc3\xa9\"}");
 		feed(line);
 	}
-	CHECK(n_out == 1 && utf8_valid(out[0], strlen(out[0])) && !strchr(out[0], '\n'));
+	CHECK(n_out == 1 && util_utf8_valid(out[0], strlen(out[0])) && !strchr(out[0], '\n'));
 	stop();
 }
 

@@ -7,15 +7,15 @@
 
 #include <schedmcp/jsontext.h>
 
-#include "jsonw.h"
+#include "jbuf.h"
 #include "unit.h"
 #include "util.h"
 
-#define V(s) utf8_valid(s, sizeof(s) - 1)
+#define V(s) util_utf8_valid(s, sizeof(s) - 1)
 
 static void test_utf8_valid(void)
 {
-	UNIT_CASE("utf8_valid: well-formed");
+	UNIT_CASE("util_utf8_valid: well-formed");
 	CHECK(V(""));
 	CHECK(V("plain ascii"));
 	CHECK(V("\xc2\x80"));                 /* U+0080 */
@@ -28,10 +28,10 @@ static void test_utf8_valid(void)
 	CHECK(V("\xf0\x90\x80\x80"));         /* U+10000 */
 	CHECK(V("\xf4\x8f\xbf\xbf"));         /* U+10FFFF */
 	CHECK(V("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
-	CHECK(utf8_valid("a\0b", 3));         /* NUL is a character */
-	CHECK(utf8_valid("\xff", 0));         /* nothing to look at */
+	CHECK(util_utf8_valid("a\0b", 3)); /* NUL is a character */
+	CHECK(util_utf8_valid("\xff", 0)); /* nothing to look at */
 
-	UNIT_CASE("utf8_valid: ill-formed");
+	UNIT_CASE("util_utf8_valid: ill-formed");
 	CHECK(!V("\x80"));                    /* lone continuation */
 	CHECK(!V("\xbf"));
 	CHECK(!V("\xc0\xaf"));                /* overlong '/' */
@@ -55,8 +55,10 @@ static void test_utf8_valid(void)
 	CHECK(!V("\xe2\x28\xa1"));
 	CHECK(!V("ok then \xe2\x82"));
 	/* the length bounds the check: a sequence cut by n is ill-formed */
-	CHECK(!utf8_valid("\xc3\xa9", 1));
-	CHECK(utf8_valid("\xc3\xa9" "\xff", 2));
+	CHECK(!util_utf8_valid("\xc3\xa9", 1));
+	CHECK(util_utf8_valid("\xc3\xa9"
+			      "\xff",
+			      2));
 }
 
 static void test_utf8_sanitize(void)
@@ -65,29 +67,32 @@ static void test_utf8_sanitize(void)
 	char *s;
 	uint32_t seed = 12345;
 
-	UNIT_CASE("utf8_sanitize");
-	CHECK(utf8_sanitize("already fine \xc3\xa9", &err) == NULL);
+	UNIT_CASE("util_utf8_sanitize");
+	CHECK(util_utf8_sanitize("already fine \xc3\xa9", &err) == NULL);
 	CHECK_INT(err, 0);
-	CHECK(utf8_sanitize("", NULL) == NULL);
-	s = utf8_sanitize("a\xff" "b", &err);
+	CHECK(util_utf8_sanitize("", NULL) == NULL);
+	s = util_utf8_sanitize("a\xff"
+			       "b",
+			       &err);
 	CHECK_STR(s, "a\xef\xbf\xbd" "b");
 	CHECK_INT(err, 0);
 	free(s);
-	s = utf8_sanitize("\xc0\xaf", NULL);
-	CHECK(s && utf8_valid(s, strlen(s)) && strstr(s, "\xef\xbf\xbd") && !strchr(s, '/'));
+	s = util_utf8_sanitize("\xc0\xaf", NULL);
+	CHECK(s && util_utf8_valid(s, strlen(s)) && strstr(s, "\xef\xbf\xbd") && !strchr(s, '/'));
 	free(s);
-	s = utf8_sanitize("\xed\xa0\x80x", NULL);
-	CHECK(s && utf8_valid(s, strlen(s)) && s[strlen(s) - 1] == 'x' && strstr(s, "\xef\xbf\xbd"));
+	s = util_utf8_sanitize("\xed\xa0\x80x", NULL);
+	CHECK(s && util_utf8_valid(s, strlen(s)) && s[strlen(s) - 1] == 'x' &&
+	      strstr(s, "\xef\xbf\xbd"));
 	free(s);
-	s = utf8_sanitize("end \xe2\x82", NULL);
-	CHECK(s && utf8_valid(s, strlen(s)) && strncmp(s, "end \xef\xbf\xbd", 7) == 0);
+	s = util_utf8_sanitize("end \xe2\x82", NULL);
+	CHECK(s && util_utf8_valid(s, strlen(s)) && strncmp(s, "end \xef\xbf\xbd", 7) == 0);
 	free(s);
 	/* good sequences around bad bytes survive intact */
-	s = utf8_sanitize("\xc3\xa9\x80\xe2\x82\xac", NULL);
+	s = util_utf8_sanitize("\xc3\xa9\x80\xe2\x82\xac", NULL);
 	CHECK_STR(s, "\xc3\xa9\xef\xbf\xbd\xe2\x82\xac");
 	free(s);
 
-	UNIT_CASE("utf8_sanitize: random bytes always come out valid");
+	UNIT_CASE("util_utf8_sanitize: random bytes always come out valid");
 	for (int round = 0; round < 20000; round++) {
 		char in[24];
 		size_t n = 1 + (size_t)(round % 23);
@@ -97,15 +102,15 @@ static void test_utf8_sanitize(void)
 			in[i] = (char)((seed >> 16) | 1); /* never NUL */
 		}
 		in[n] = '\0';
-		s = utf8_sanitize(in, &err);
+		s = util_utf8_sanitize(in, &err);
 		if (s) {
-			if (!utf8_valid(s, strlen(s))) {
+			if (!util_utf8_valid(s, strlen(s))) {
 				CHECK_MSG(false, "round %d: output not valid", round);
 				free(s);
 				break;
 			}
 			free(s);
-		} else if (err || !utf8_valid(in, n)) {
+		} else if (err || !util_utf8_valid(in, n)) {
 			CHECK_MSG(false, "round %d: NULL for invalid input (err %d)", round, err);
 			break;
 		}

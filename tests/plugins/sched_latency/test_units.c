@@ -108,103 +108,108 @@ static void test_percentiles(void)
 
 /* -------------------------------------------------------------- window */
 
-static void feed(struct slw_series *s, uint64_t t_s, uint64_t key, uint64_t count, unsigned b)
+static void feed(struct sl_window_series *s, uint64_t t_s, uint64_t key, uint64_t count, unsigned b)
 {
 	static uint64_t c[4][2], h[4][SL_NB];
-	struct slw_input in = { .key = key, .c = c[key], .h = h[key] };
+	struct sl_window_input in = { .key = key, .c = c[key], .h = h[key] };
 
 	c[key][0] += count;
 	c[key][1] += count * 10;
 	h[key][b] += count;
-	slw_tick(s, t_s * 1000000000ull, &in, 1, 0);
+	sl_window_tick(s, t_s * 1000000000ull, &in, 1, 0);
 }
 
 static void test_window(void)
 {
-	struct slw_series s;
-	struct slw_result r;
+	struct sl_window_series s;
+	struct sl_window_result r;
 	unsigned b = sl_hist_bucket(5000);
 
-	CHECK(slw_init(&s, 2, 1, 16, 1 << 16) == 0, "init");
-	CHECK(slw_window_last(&s, 10000000000ull, &r) == -ENODATA, "no data before a tick");
+	CHECK(sl_window_init(&s, 2, 1, 16, 1 << 16) == 0, "init");
+	CHECK(sl_window_window_last(&s, 10000000000ull, &r) == -ENODATA, "no data before a tick");
 	for (uint64_t t = 1; t <= 70; t++)
 		feed(&s, t, 1, t, b); /* t events in second t */
-	CHECK(slw_window_last(&s, 1000000000ull, &r) == 0, "1 s window");
+	CHECK(sl_window_window_last(&s, 1000000000ull, &r) == 0, "1 s window");
 	CHECK(r.n == 1 && r.rows[0].c[0] == 70 && r.rows[0].h[b] == 70,
 	      "last second holds 70, got %llu", r.n ? (unsigned long long)r.rows[0].c[0] : 0ull);
 	CHECK(r.end_ns - r.start_ns == 1000000000ull, "span 1 s");
-	slw_result_free(&r);
-	CHECK(slw_window_last(&s, 10000000000ull, &r) == 0, "10 s window");
+	sl_window_result_free(&r);
+	CHECK(sl_window_window_last(&s, 10000000000ull, &r) == 0, "10 s window");
 	CHECK(r.n == 1 && r.rows[0].c[0] == 61 + 62 + 63 + 64 + 65 + 66 + 67 + 68 + 69 + 70,
 	      "10 s sum %llu", r.n ? (unsigned long long)r.rows[0].c[0] : 0ull);
 	CHECK(r.rows[0].c[1] == 10 * r.rows[0].c[0], "second counter");
-	slw_result_free(&r);
-	CHECK(slw_window_last(&s, 60000000000ull, &r) == 0 && r.slots == 60, "60 slots, got %u",
-	      r.slots);
-	slw_result_free(&r);
-	CHECK(slw_window_since(&s, 65000000000ull, &r) == 0 &&
+	sl_window_result_free(&r);
+	CHECK(sl_window_window_last(&s, 60000000000ull, &r) == 0 && r.slots == 60,
+	      "60 slots, got %u", r.slots);
+	sl_window_result_free(&r);
+	CHECK(sl_window_window_since(&s, 65000000000ull, &r) == 0 &&
 		      r.rows[0].c[0] == 66 + 67 + 68 + 69 + 70,
 	      "since 65 s");
-	slw_result_free(&r);
+	sl_window_result_free(&r);
 	/* an idle entity records nothing; a new key appears; a reset starts over */
 	{
 		uint64_t c2[2] = { 5, 50 }, h2[SL_NB] = { 0 }, c3[2] = { 2, 20 };
-		struct slw_input in[2] = { { .key = 2, .c = c2, .h = h2 },
-					   { .key = 1, .c = c3, .h = h2 } };
+		struct sl_window_input in[2] = { { .key = 2, .c = c2, .h = h2 },
+						 { .key = 1, .c = c3, .h = h2 } };
 
-		slw_tick(&s, 71000000000ull, in, 2, 0);
-		CHECK(slw_window_last(&s, 1000000000ull, &r) == 0 && r.n == 2, "two rows");
-		CHECK(slw_result_find(&r, 2) && slw_result_find(&r, 2)->c[0] == 5, "new key");
-		CHECK(slw_result_find(&r, 1) && slw_result_find(&r, 1)->c[0] == 2,
+		sl_window_tick(&s, 71000000000ull, in, 2, 0);
+		CHECK(sl_window_window_last(&s, 1000000000ull, &r) == 0 && r.n == 2, "two rows");
+		CHECK(sl_window_result_find(&r, 2) && sl_window_result_find(&r, 2)->c[0] == 5,
+		      "new key");
+		CHECK(sl_window_result_find(&r, 1) && sl_window_result_find(&r, 1)->c[0] == 2,
 		      "counter went backwards: starts over");
-		slw_result_free(&r);
+		sl_window_result_free(&r);
 	}
-	slw_free(&s);
+	sl_window_free(&s);
 
 	/* a full slot is marked truncated */
-	CHECK(slw_init(&s, 2, 1, 1000, 200) == 0, "init small");
+	CHECK(sl_window_init(&s, 2, 1, 1000, 200) == 0, "init small");
 	{
 		uint64_t c[8][2], h[8][SL_NB];
-		struct slw_input in[8];
+		struct sl_window_input in[8];
 
 		memset(h, 0, sizeof(h));
 		for (int i = 0; i < 8; i++) {
 			c[i][0] = c[i][1] = 1;
-			in[i] = (struct slw_input){ .key = (uint64_t)i, .c = c[i], .h = h[i] };
+			in[i] = (struct sl_window_input){ .key = (uint64_t)i,
+							  .c = c[i],
+							  .h = h[i] };
 		}
-		slw_tick(&s, 1000000000ull, in, 8, 0);
-		CHECK(slw_window_last(&s, 1000000000ull, &r) == 0 && r.truncated && r.n < 8,
+		sl_window_tick(&s, 1000000000ull, in, 8, 0);
+		CHECK(sl_window_window_last(&s, 1000000000ull, &r) == 0 && r.truncated && r.n < 8,
 		      "truncated");
-		slw_result_free(&r);
+		sl_window_result_free(&r);
 	}
-	slw_free(&s);
+	sl_window_free(&s);
 
 	/* folding CPUs into groups */
 	{
 		uint64_t c[4][2] = { { 1, 0 }, { 2, 0 }, { 4, 0 }, { 8, 0 } }, h[4][SL_NB];
-		struct slw_input in[4];
-		struct slw_result all, f;
+		struct sl_window_input in[4];
+		struct sl_window_result all, f;
 		int map[4] = { 0, 0, 1, -1 };
 
 		memset(h, 0, sizeof(h));
 		for (int i = 0; i < 4; i++)
-			in[i] = (struct slw_input){ .key = (uint64_t)i, .c = c[i], .h = h[i] };
-		CHECK(slw_result_from_inputs(2, 1, in, 4, &all) == 0, "from inputs");
-		CHECK(slw_result_fold(&all, map, 4, &f) == 0 && f.n == 2, "fold");
+			in[i] = (struct sl_window_input){ .key = (uint64_t)i,
+							  .c = c[i],
+							  .h = h[i] };
+		CHECK(sl_window_result_from_inputs(2, 1, in, 4, &all) == 0, "from inputs");
+		CHECK(sl_window_result_fold(&all, map, 4, &f) == 0 && f.n == 2, "fold");
 		CHECK(f.rows[0].c[0] == 3 && f.rows[1].c[0] == 4, "fold sums %llu %llu",
 		      (unsigned long long)f.rows[0].c[0], (unsigned long long)f.rows[1].c[0]);
-		slw_result_free(&f);
-		slw_result_free(&all);
+		sl_window_result_free(&f);
+		sl_window_result_free(&all);
 	}
 }
 
-/* slw_visit_since: every change of the slots after a tick, once each */
+/* sl_window_visit_since: every change of the slots after a tick, once each */
 struct visit_sum {
 	unsigned calls;
 	uint64_t c0, hist;
 };
 
-static void visit_add(void *ctx, const struct slw_change *ch)
+static void visit_add(void *ctx, const struct sl_window_change *ch)
 {
 	struct visit_sum *v = ctx;
 
@@ -216,31 +221,31 @@ static void visit_add(void *ctx, const struct slw_change *ch)
 
 static void test_visit(void)
 {
-	struct slw_series s;
+	struct sl_window_series s;
 	struct visit_sum v = { 0 };
 	unsigned b = sl_hist_bucket(5000);
 	uint64_t seen;
 
 	/* key 3: feed() keeps cumulative counters per key, and no other test uses 3 */
-	CHECK(slw_init(&s, 2, 1, 16, 1 << 16) == 0, "init");
-	CHECK(slw_visit_since(&s, 0, visit_add, &v) == 0 && v.calls == 0, "nothing yet");
+	CHECK(sl_window_init(&s, 2, 1, 16, 1 << 16) == 0, "init");
+	CHECK(sl_window_visit_since(&s, 0, visit_add, &v) == 0 && v.calls == 0, "nothing yet");
 	for (uint64_t t = 1; t <= 3; t++)
 		feed(&s, t, 3, t, b);
-	CHECK(slw_visit_since(&s, 0, visit_add, &v) == 3 && v.c0 == 1 + 2 + 3 && v.hist == 6,
+	CHECK(sl_window_visit_since(&s, 0, visit_add, &v) == 3 && v.c0 == 1 + 2 + 3 && v.hist == 6,
 	      "three slots: %u calls, c0 %llu", v.calls, (unsigned long long)v.c0);
 	seen = s.ticks;
 	v = (struct visit_sum){ 0 };
-	CHECK(slw_visit_since(&s, seen, visit_add, &v) == 0 && v.calls == 0, "none new");
+	CHECK(sl_window_visit_since(&s, seen, visit_add, &v) == 0 && v.calls == 0, "none new");
 	feed(&s, 4, 3, 4, b);
-	CHECK(slw_visit_since(&s, seen, visit_add, &v) == 1 && v.c0 == 4 && v.hist == 4,
+	CHECK(sl_window_visit_since(&s, seen, visit_add, &v) == 1 && v.c0 == 4 && v.hist == 4,
 	      "only the new slot");
 	/* a reader far behind gets the slots still kept, no more */
 	for (uint64_t t = 5; t <= 200; t++)
 		feed(&s, t, 3, t, b);
 	v = (struct visit_sum){ 0 };
-	CHECK(slw_visit_since(&s, seen, visit_add, &v) == SLW_SLOTS && v.calls == SLW_SLOTS,
+	CHECK(sl_window_visit_since(&s, seen, visit_add, &v) == SLW_SLOTS && v.calls == SLW_SLOTS,
 	      "bounded by the ring: %u", v.calls);
-	slw_free(&s);
+	sl_window_free(&s);
 }
 
 /* --------------------------------------------------------------- tasks */
@@ -301,9 +306,9 @@ static void test_tasks(void)
 	for (size_t i = 0; i < t.n_thr; i++)
 		CHECK(sl_tasks_thread(&t, t.thr[i].tid) == &t.thr[i], "index of %u", t.thr[i].tid);
 	{
-		struct slw_input *in;
+		struct sl_window_input *in;
 		uint64_t *store;
-		struct slw_result all;
+		struct sl_window_result all;
 		int n = sl_tasks_series_inputs(&t, true, 0, &in, &store);
 
 		CHECK(n == 2 && in[0].c[SLT_WAITS] == 1, "process inputs");
@@ -312,10 +317,10 @@ static void test_tasks(void)
 		CHECK(sl_tasks_result(&t, false, &all) == 0 && all.n == t.n_thr, "thread rows");
 		for (size_t i = 1; i < all.n; i++)
 			CHECK(all.rows[i - 1].key < all.rows[i].key, "rows sorted by key");
-		CHECK(slw_result_find(&all, 305) &&
-			      slw_result_find(&all, 305)->h[sl_hist_bucket(1000)] == 1,
+		CHECK(sl_window_result_find(&all, 305) &&
+			      sl_window_result_find(&all, 305)->h[sl_hist_bucket(1000)] == 1,
 		      "row of thread 305");
-		slw_result_free(&all);
+		sl_window_result_free(&all);
 	}
 	sl_tasks_free(&t);
 
@@ -342,25 +347,25 @@ static void test_tasks(void)
 static void test_retire(void)
 {
 	struct sl_task_stats r;
-	struct slw_series w;
-	struct slw_result res;
-	struct slw_input *in;
+	struct sl_window_series w;
+	struct sl_window_result res;
+	struct sl_window_input *in;
 	struct sl_tasks t;
 	uint64_t *store, fed = 0, now = 0;
 	int n;
 
-#define SERIES_TICK(procs)                                                                 \
-	do {                                                                               \
-		n = sl_tasks_series_inputs(&t, procs, fed, &in, &store);                   \
-		CHECK(n >= 0, "inputs");                                                   \
-		now += 1000000000ull;                                                      \
-		if (!procs)                                                                \
-			(void)slw_tick(&w, now, in, (size_t)n, 0);                          \
-		free(in);                                                                  \
-		free(store);                                                               \
+#define SERIES_TICK(procs)                                                                         \
+	do {                                                                                       \
+		n = sl_tasks_series_inputs(&t, procs, fed, &in, &store);                           \
+		CHECK(n >= 0, "inputs");                                                           \
+		now += 1000000000ull;                                                              \
+		if (!procs)                                                                        \
+			(void)sl_window_tick(&w, now, in, (size_t)n, 0);                           \
+		free(in);                                                                          \
+		free(store);                                                                       \
 	} while (0)
 
-	CHECK(sl_tasks_init(&t, 64, 64) == 0 && slw_init(&w, SLT_N, 1, 64, 1 << 16) == 0,
+	CHECK(sl_tasks_init(&t, 64, 64) == 0 && sl_window_init(&w, SLT_N, 1, 64, 1 << 16) == 0,
 	      "init");
 	sl_tasks_begin(&t);
 	r = rec(10, 10, 4, false);
@@ -393,16 +398,18 @@ static void test_retire(void)
 	sl_tasks_update(&t, &r);
 	SERIES_TICK(false);
 	CHECK(n == 2 && !sl_tasks_thread(&t, 11)->retired, "back in the series: %d", n);
-	CHECK(slw_window_last(&w, 10 * 1000000000ull, &res) == 0 && slw_result_find(&res, 11),
+	CHECK(sl_window_window_last(&w, 10 * 1000000000ull, &res) == 0 &&
+		      sl_window_result_find(&res, 11),
 	      "window");
 	/* 2 at start, 3 at its exit; the late wait is lost, not its history recounted */
-	CHECK(slw_result_find(&res, 11) && slw_result_find(&res, 11)->c[SLT_WAITS] == 5,
+	CHECK(sl_window_result_find(&res, 11) && sl_window_result_find(&res, 11)->c[SLT_WAITS] == 5,
 	      "thread 11 counted once: %llu waits",
-	      slw_result_find(&res, 11) ? (unsigned long long)slw_result_find(&res, 11)->c[SLT_WAITS]
-					: 0ull);
-	slw_result_free(&res);
+	      sl_window_result_find(&res, 11)
+		      ? (unsigned long long)sl_window_result_find(&res, 11)->c[SLT_WAITS]
+		      : 0ull);
+	sl_window_result_free(&res);
 	CHECK(sl_tasks_result(&t, false, &res) == 0 && res.n == 2, "since start keeps it");
-	slw_result_free(&res);
+	sl_window_result_free(&res);
 	fed = t.tick;
 
 	/* the last thread exits: its process retires after a quiet tick too */
@@ -425,7 +432,7 @@ static void test_retire(void)
 	free(in);
 	free(store);
 #undef SERIES_TICK
-	slw_free(&w);
+	sl_window_free(&w);
 	sl_tasks_free(&t);
 }
 

@@ -17,8 +17,8 @@
  * ill-formed byte becomes U+FFFD); numbers print as cJSON prints them. Errors
  * (-ENOMEM) are sticky in err.
  */
-#ifndef SMCP_JSONW_H
-#define SMCP_JSONW_H
+#ifndef SMCP_JBUF_H
+#define SMCP_JBUF_H
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>
@@ -84,13 +84,13 @@ void jbuf_cjson(struct jbuf *b, const cJSON *v);
 
 /*
  * One JSON value from outside (a plugin's json_raw, an event kept as
- * text; jsonw_raw.c): checked against RFC 8259 (strings well-formed UTF-8, at most
+ * text; jbuf_raw.c): checked against RFC 8259 (strings well-formed UTF-8, at most
  * max_depth levels) and written without the whitespace between tokens.
  * -EINVAL, with nothing written, when it is not exactly one JSON value.
  */
 int jbuf_raw(struct jbuf *b, const char *s, size_t n, int max_depth);
 /* The same check alone: 0 or -EINVAL. */
-int json_text_check(const char *s, size_t n, int max_depth);
+int jbuf_raw_check(const char *s, size_t n, int max_depth);
 
 /* The held text, NUL-terminated; the buffer is empty afterwards. NULL when
  * nothing is held, on err, or when the text is incomplete (over). The

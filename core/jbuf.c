@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "jsonw.h"
+#include "jbuf.h"
 
 #include <errno.h>
 #include <math.h>

@@ -2,10 +2,10 @@
 /*
  * JSON text from outside (a plugin's json_raw, an event or breach kept as
  * text) checked against RFC 8259 without parsing it, and copied into an
- * answer without the whitespace between its tokens: the half of jsonw.h
+ * answer without the whitespace between its tokens: the half of jbuf.h
  * that reads JSON rather than writes it.
  */
-#include "jsonw.h"
+#include "jbuf.h"
 
 #include <errno.h>
 #include <string.h>
@@ -231,7 +231,7 @@ after:
 #undef TOP_IS_OBJ
 }
 
-int json_text_check(const char *s, size_t n, int max_depth)
+int jbuf_raw_check(const char *s, size_t n, int max_depth)
 {
 	size_t ws;
 

@@ -96,50 +96,32 @@ def compile_(compiler, lang, std, source):
         return r.returncode, " ".join(cmd) + "\n" + r.stderr
 
 
+def compile_each(cc, lang, label, stds, info):
+    """Each header alone, then the SDK header in use (with info's checks),
+    under each standard of stds: every one compiles."""
+    sources = [("header alone", ALONE), ("fsread.h alone", FSREAD),
+               ("cpulist.h alone", CPULIST), ("glob.h alone", GLOB),
+               ("jsontext.h alone", JSONTEXT), ("hashmap.h alone", HASHMAP),
+               ("search.h alone", SEARCH),
+               ("header in use", USES + info)]
+    for std in stds:
+        for what, src in sources:
+            rc, out = compile_(cc, lang, std, src)
+            T.eq(rc, 0, f"{label} {std}, {what}: {out}")
+
+
 @T.case
 def test_c():
     if not shutil.which(CC):
         raise Skip(f"{CC} not found")
-    for std in ["c99", "c11", "c17", "gnu11"]:
-        rc, out = compile_(CC, "c", std, ALONE)
-        T.eq(rc, 0, f"C {std}, header alone: {out}")
-        rc, out = compile_(CC, "c", std, FSREAD)
-        T.eq(rc, 0, f"C {std}, fsread.h alone: {out}")
-        rc, out = compile_(CC, "c", std, CPULIST)
-        T.eq(rc, 0, f"C {std}, cpulist.h alone: {out}")
-        rc, out = compile_(CC, "c", std, GLOB)
-        T.eq(rc, 0, f"C {std}, glob.h alone: {out}")
-        rc, out = compile_(CC, "c", std, JSONTEXT)
-        T.eq(rc, 0, f"C {std}, jsontext.h alone: {out}")
-        rc, out = compile_(CC, "c", std, HASHMAP)
-        T.eq(rc, 0, f"C {std}, hashmap.h alone: {out}")
-        rc, out = compile_(CC, "c", std, SEARCH)
-        T.eq(rc, 0, f"C {std}, search.h alone: {out}")
-        rc, out = compile_(CC, "c", std, USES + C_INFO)
-        T.eq(rc, 0, f"C {std}, header in use: {out}")
+    compile_each(CC, "c", "C", ["c99", "c11", "c17", "gnu11"], C_INFO)
 
 
 @T.case
 def test_cxx():
     if not shutil.which(CXX):
         raise Skip(f"{CXX} not found")
-    for std in ["c++11", "c++17", "c++20"]:
-        rc, out = compile_(CXX, "c++", std, ALONE)
-        T.eq(rc, 0, f"C++ {std}, header alone: {out}")
-        rc, out = compile_(CXX, "c++", std, FSREAD)
-        T.eq(rc, 0, f"C++ {std}, fsread.h alone: {out}")
-        rc, out = compile_(CXX, "c++", std, CPULIST)
-        T.eq(rc, 0, f"C++ {std}, cpulist.h alone: {out}")
-        rc, out = compile_(CXX, "c++", std, GLOB)
-        T.eq(rc, 0, f"C++ {std}, glob.h alone: {out}")
-        rc, out = compile_(CXX, "c++", std, JSONTEXT)
-        T.eq(rc, 0, f"C++ {std}, jsontext.h alone: {out}")
-        rc, out = compile_(CXX, "c++", std, HASHMAP)
-        T.eq(rc, 0, f"C++ {std}, hashmap.h alone: {out}")
-        rc, out = compile_(CXX, "c++", std, SEARCH)
-        T.eq(rc, 0, f"C++ {std}, search.h alone: {out}")
-        rc, out = compile_(CXX, "c++", std, USES + CXX_INFO)
-        T.eq(rc, 0, f"C++ {std}, header in use: {out}")
+    compile_each(CXX, "c++", "C++", ["c++11", "c++17", "c++20"], CXX_INFO)
 
 
 def struct_members(text, name):

@@ -19,7 +19,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from smcp_test import BUILD, Checker, Daemon, Skip, is_root, result  # noqa: E402
+from smcp_test import BUILD, Checker, Daemon, Skip, is_root, proc_status, result  # noqa: E402
 
 T = Checker("fault/privileges")
 PLUGINS = os.path.join(BUILD, "plugins")
@@ -65,14 +65,10 @@ def names(m):
 
 
 def status(pid):
-    out = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            if k.startswith("Cap"):
-                out[k] = int(v.strip(), 16)
-            elif k == "NoNewPrivs":
-                out[k] = int(v.strip())
+    """The capability sets (as integers) and NoNewPrivs of process pid."""
+    st = proc_status(pid)
+    out = {k: int(v, 16) for k, v in st.items() if k.startswith("Cap")}
+    out["NoNewPrivs"] = int(st["NoNewPrivs"])
     return out
 
 
@@ -122,8 +118,7 @@ def test_capabilities_after_start():
 
 
 def ids(pid):
-    with open(f"/proc/{pid}/status") as f:
-        st = dict(line.split(":", 1) for line in f if ":" in line)
+    st = proc_status(pid)
     return [int(x) for x in st["Uid"].split()], [int(x) for x in st["Gid"].split()], \
         st["Groups"].split()
 

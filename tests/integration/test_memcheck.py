@@ -5,17 +5,15 @@ root), with the daemon under valgrind: no invalid access, no uninitialised
 read, no definite leak, clean exit. valgrind.supp holds the libbpf false
 positives. Skipped (77) when valgrind is missing."""
 import os
-import shutil
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import smcp_test  # noqa: E402
-from smcp_test import SKIP, Checker, Daemon, itest_dir  # noqa: E402
+from smcp_test import VG_ERROR, Checker, Daemon, itest_dir, valgrind_or_skip  # noqa: E402
 
 T = Checker("integration/valgrind-session")
-VALGRIND = shutil.which("valgrind")
-VG_ERROR = 99
+VALGRIND = None  # valgrind_or_skip() finds it
 SUPP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "valgrind.supp")
 
 
@@ -134,10 +132,5 @@ def test_plugins_under_valgrind():
 
 
 if __name__ == "__main__":
-    if not VALGRIND:
-        print("valgrind not found")
-        sys.exit(SKIP)
-    if os.environ.get("SMCP_VALGRIND") == "0":
-        print("SMCP_VALGRIND=0: a sanitizer build, which valgrind cannot run")
-        sys.exit(SKIP)
+    VALGRIND = valgrind_or_skip()
     T.main()

@@ -115,3 +115,35 @@ def pings_during(client, method, params, gap_s=0.005, timeout=120.0, tag="heavy"
         stop.set()
         th.join()
     return resp, took, rtts, cpu
+
+
+def check_heavy(checker, client, what, method, params, sanitized=False):
+    """Send one request with pings_during() on client (an smcp_test.Daemon)
+    and check, with checker (an smcp_test.Checker), that pings were
+    answered meanwhile, that the worst stayed under stall_limit_ms(), that
+    the loop thread's CPU time stayed under loop_cpu_limit_ms(), and that
+    the request was answered with a result. Returns that result ({} when
+    there is none)."""
+    resp, took, rtts, cpu = pings_during(client, method, params, pid=client.pid)
+    worst = max(rtts) if rtts else 0.0
+    limit = stall_limit_ms(took, sanitized)
+    cpu_limit = loop_cpu_limit_ms(sanitized)
+    print(f"  {what}: answered in {took:.0f} ms; {len(rtts)} pings meanwhile, worst "
+          f"{worst:.1f} ms (limit {limit:.0f} ms); loop CPU {cpu:.1f} ms", flush=True)
+    checker.check(rtts, f"{what}: pings were sent while it ran")
+    checker.check(worst < limit, f"{what}: the loop stalled {worst:.1f} ms (limit {limit:.0f} ms)")
+    checker.check(cpu < cpu_limit, f"{what}: the loop spent {cpu:.1f} ms of CPU on it "
+                  f"(limit {cpu_limit} ms)")
+    checker.check("result" in resp, f"{what}: {str(resp)[:300]}")
+    return resp.get("result", {})
+
+
+def check_on_workers(checker, client, min_jobs):
+    """The daemon's own account (loop_stats()): at least min_jobs jobs went
+    to the core's workers."""
+    ls = loop_stats(client)
+    print(f"  the loop's own account: longest callback {ls.get('longest_ms', 0):.1f} ms by "
+          f"{ls.get('longest_by')}, {ls.get('over_50ms')} over 50 ms; "
+          f"{ls.get('work_submitted')} jobs on the workers", flush=True)
+    checker.check(ls.get("work_submitted", 0) >= min_jobs,
+                  f"at least {min_jobs} jobs went to the workers: {ls}")

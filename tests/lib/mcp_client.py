@@ -9,6 +9,7 @@ import json
 import os
 import select
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -85,7 +86,6 @@ def via_service():
 def wait_socket(path, proc, timeout=30.0):
     """Until a service on path answers a ping (it listens before its
     plugins are up, and answers once they are), or proc exits."""
-    import socket
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
         s = socket.socket(socket.AF_UNIX)
@@ -153,6 +153,10 @@ class Client:
     def parse(self, line: bytes):
         return json.loads(line)
 
+    def input_fd(self):
+        """The fd the server's lines arrive on."""
+        return self.proc.stdout.fileno()
+
     def recv_line(self, timeout=10.0):
         """Next raw line from the server (without its newline), or None on
         timeout/EOF."""
@@ -161,15 +165,26 @@ class Client:
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
-            r, _, _ = select.select([self.proc.stdout], [], [], left)
+            r, _, _ = select.select([self.input_fd()], [], [], left)
             if not r:
                 return None
-            chunk = os.read(self.proc.stdout.fileno(), 1 << 16)
+            chunk = os.read(self.input_fd(), 1 << 16)
             if not chunk:
                 return None
             self.buf += chunk
         line, self.buf = self.buf.split(b"\n", 1)
         return line
+
+    def drain(self, quiet=0.3, timeout=10.0):
+        """Read until nothing arrives for `quiet` seconds; return what came."""
+        got = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = self.recv(quiet)
+            if m is None:
+                break
+            got.append(m)
+        return got
 
     # -- requests ----------------------------------------------------------
     def request(self, method, params=None, id_=None, timeout=10.0, on_message=None):
@@ -222,6 +237,12 @@ class Client:
             raise RuntimeError(f"read {uri}: {r['error']}")
         return json.loads(r["result"]["contents"][0]["text"])
 
+    def plugin_state(self, name):
+        """name's row in schedmcp://plugins (state, reason, tools...), or
+        None when the daemon does not list it."""
+        rows = [p for p in self.read_json("schedmcp://plugins")["plugins"] if p["name"] == name]
+        return rows[0] if rows else None
+
     def close(self, timeout=10.0):
         try:
             self.proc.stdin.close()
@@ -256,3 +277,31 @@ class Client:
         if self.proc.poll() is None:
             self.close()
         self.stop_service()
+
+
+class SocketClient(Client):
+    """An MCP session straight on a service's socket at path (schedmcp
+    serve), initialized unless told not to. Closing it closes the socket:
+    the service is not this client's to stop."""
+
+    def __init__(self, path, initialize=True):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(path)
+        self.buf = b""
+        self.messages = []
+        self.next_id = 1
+        self.proc = None
+        self.service = None
+        self.init_result = self.initialize() if initialize else None
+
+    def send_raw(self, data: bytes):
+        self.sock.sendall(data)
+
+    def input_fd(self):
+        return self.sock.fileno()
+
+    def close(self, timeout=0):
+        self.sock.close()
+
+    def __exit__(self, *exc):
+        self.close()

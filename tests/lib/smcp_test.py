@@ -30,6 +30,8 @@ BUILD = mcp_client.BUILD
 # bound gets room for that (rss_limit_kb); time limits are the meson
 # time-out multiplier's business.
 SANITIZED = os.environ.get("SMCP_SANITIZED") == "1"
+# The core's default max_result_bytes: no answer a plugin gives may be longer.
+MAX_RESULT_BYTES = 98304
 
 
 def rss_limit_kb(kb):
@@ -48,8 +50,9 @@ class Skip(Exception):
 
 
 class Checker:
-    def __init__(self, name):
-        self.name = name
+    def __init__(self, name=None):
+        # by default the script's folder and file: sched_latency/test_live.py
+        self.name = name or "/".join(os.path.abspath(sys.argv[0]).split(os.sep)[-2:])
         self.passed = 0
         self.failed = 0
         self.skipped = 0
@@ -93,6 +96,11 @@ class Checker:
                 print(f"ERROR [{fn.__name__}]\n{traceback.format_exc()}", file=sys.stderr,
                       flush=True)
             print(f"  {fn.__name__}: {status} ({time.monotonic() - t0:.2f}s)", flush=True)
+        return self.done()
+
+    def done(self):
+        """Print the count line and return the exit code; what run() ends
+        with, and what a script that calls check() without cases ends with."""
         print(f"{self.name}: {self.passed} passed, {self.failed} failed"
               + (f", {self.skipped} cases skipped" if self.skipped else ""), flush=True)
         if self.failed:
@@ -101,12 +109,54 @@ class Checker:
             return SKIP
         return 0
 
+    def small(self, resp, what):
+        """resp, a whole answer, stays under the core's max_result_bytes."""
+        self.check(len(json.dumps(resp)) < MAX_RESULT_BYTES, f"{what} under the size limit")
+        return resp
+
+    def entry_only(self, so):
+        """so exports the plugin ABI's entry point and nothing else (not
+        checked where binutils' nm is missing)."""
+        syms = exported_symbols(so)
+        if syms is not None:
+            self.check(syms == ["schedmcp_plugin_entry"], f"only the entry is exported: {syms}")
+
     def main(self):
         only = [a for a in sys.argv[1:] if a.startswith("test_")]
         sys.exit(self.run(only or None))
 
 
+# --------------------------------------------------------------- valgrind
+
+# the exit status valgrind is told to give (--error-exitcode) when it found
+# errors: no program under test exits with it
+VG_ERROR = 99
+
+
+def valgrind_or_skip():
+    """valgrind's path; exits 77 with the reason where valgrind is missing
+    or cannot run this build (SMCP_VALGRIND=0: a sanitizer build)."""
+    path = shutil.which("valgrind")
+    if not path:
+        print("valgrind not found")
+        sys.exit(SKIP)
+    if os.environ.get("SMCP_VALGRIND") == "0":
+        print("SMCP_VALGRIND=0: a sanitizer build, which valgrind cannot run")
+        sys.exit(SKIP)
+    return path
+
+
 # ---------------------------------------------------------------- plugins
+
+def exported_symbols(so):
+    """The names so's dynamic symbol table defines (nm -D), or None where
+    nm is missing."""
+    nm = shutil.which("nm")
+    if not nm:
+        return None
+    out = subprocess.run([nm, "-D", "--defined-only", so], capture_output=True, text=True).stdout
+    return [ln.split()[-1] for ln in out.splitlines() if ln.strip()]
+
 
 _made = []
 
@@ -126,12 +176,18 @@ def _cleanup():
         shutil.rmtree(d, ignore_errors=True)
 
 
+def temp_dir(prefix="smcp-"):
+    """A fresh private directory, removed at exit."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    _made.append(d)
+    return d
+
+
 def plugin_dir(files=(), nested=(), mode=0o755):
     """A fresh directory holding copies of the given .so files (DIR/x.so),
     and of `nested` ones in the build-tree layout (DIR/x/x.so). Removed at
     exit."""
-    d = tempfile.mkdtemp(prefix="smcp-plugins-")
-    _made.append(d)
+    d = temp_dir("smcp-plugins-")
     os.chmod(d, mode)
     for f in files:
         dst = os.path.join(d, os.path.basename(f))
@@ -150,13 +206,27 @@ def empty_dir():
     return plugin_dir()
 
 
-def fixture(name):
+def fixture(name, folder="integration"):
     """A test plugin meson passed on the command line (or built in the
-    usual place)."""
+    usual place, BUILD/tests/folder)."""
     for a in sys.argv[1:]:
         if os.path.basename(a) == name + ".so":
             return a
-    return os.path.join(BUILD, "tests", "integration", name + ".so")
+    return os.path.join(BUILD, "tests", folder, name + ".so")
+
+
+_fixture_dirs = {}
+
+
+def fixture_dir(name, folder="integration"):
+    """A plugin directory holding only the test plugin fixture(name, folder),
+    made once; raises Skip when that plugin was not built."""
+    so = fixture(name, folder)
+    if so not in _fixture_dirs:
+        if not os.path.isfile(so):
+            raise Skip(f"no {name} plugin at {so}")
+        _fixture_dirs[so] = plugin_dir([so])
+    return _fixture_dirs[so]
 
 
 _itest = None
@@ -255,17 +325,6 @@ class Daemon(mcp_client.Client):
         self.last_raw = line
         return strict_loads(line)
 
-    def drain(self, quiet=0.3, timeout=10.0):
-        """Read until nothing arrives for `quiet` seconds; return what came."""
-        got = []
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            m = self.recv(quiet)
-            if m is None:
-                break
-            got.append(m)
-        return got
-
     def wait_for(self, pred, timeout=5.0):
         """Read until a message satisfies pred; return it, or None on timeout."""
         deadline = time.monotonic() + timeout
@@ -311,6 +370,33 @@ class Daemon(mcp_client.Client):
         self.stderr_file.close()
 
 
+# What a sanitizer build writes on stderr when it finds something: ASan,
+# LSan, and UBSan's "runtime error".
+SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error")
+
+
+class CheckedDaemon(Daemon):
+    """A Daemon that, on leaving its with-block, lets the daemon exit (within
+    close_timeout seconds, else kills it) and then checks with checker (a
+    Checker) that its stderr holds no sanitizer report."""
+
+    def __init__(self, checker, *args, close_timeout=5, **kw):
+        self.checker = checker
+        self.close_timeout = close_timeout
+        super().__init__(*args, **kw)
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            try:
+                self.close(timeout=self.close_timeout)
+            except Exception:
+                self.kill()
+        text = self.stderr_text()
+        self.checker.check(not any(m in text for m in SANITIZER_MARKS),
+                           f"sanitizer report:\n{text[-3000:]}")
+        return super().__exit__(*exc)
+
+
 _empty = None
 
 
@@ -321,13 +407,17 @@ def empty_dir_cached():
     return _empty
 
 
-def status_kb(pid, field):
-    """A size from /proc/PID/status (VmRSS, VmHWM, ...) in KiB; 0 if absent."""
+def proc_status(pid):
+    """/proc/PID/status as {field: its text} ("VmRSS": "1234 kB", ...)."""
     with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
+        return {k: v.strip() for k, _, v in (line.partition(":") for line in f)}
+
+
+def status_kb(pid, field):
+    """A kB field of /proc/PID/status (VmRSS, VmHWM, RssAnon...), 0 where
+    the process has none (a kernel thread, a zombie)."""
+    v = proc_status(pid).get(field)
+    return int(v.split()[0]) if v else 0
 
 
 def rss_kb(pid):
@@ -353,3 +443,42 @@ def result(resp):
 
 def is_root():
     return os.geteuid() == 0
+
+
+# ------------------------------------------------------------------- BPF
+
+def bpftool_programs():
+    """Every BPF program loaded on the machine, as bpftool lists it ({id:
+    its JSON row}), or None where bpftool is missing or fails."""
+    bpftool = shutil.which("bpftool") or ("/usr/sbin/bpftool"
+                                          if os.path.exists("/usr/sbin/bpftool") else None)
+    if not bpftool:
+        return None
+    out = subprocess.run([bpftool, "-j", "prog", "show"], capture_output=True, text=True)
+    if out.returncode:
+        return None
+    try:
+        return {p["id"]: p for p in json.loads(out.stdout)}
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def bpf_prog_ids(pid, attached_only=False):
+    """The ids of the BPF programs process pid holds an fd of, a program's
+    or a link's (from /proc/PID/fdinfo: bpftool cannot tell which process
+    holds what); with attached_only, only those behind its link fds, that
+    is attached now. Ids are never reused."""
+    ids = set()
+    d = f"/proc/{pid}/fdinfo"
+    for fd in os.listdir(d):
+        try:
+            with open(os.path.join(d, fd)) as f:
+                text = f.read()
+        except OSError:
+            continue
+        if attached_only and "link_type:" not in text:
+            continue
+        for line in text.splitlines():
+            if line.startswith("prog_id:"):
+                ids.add(int(line.split()[1]))
+    return ids

@@ -18,6 +18,8 @@ import subprocess
 import threading
 import time
 
+import smcp_test
+
 MiB = 1024  # in KiB, as /proc counts
 
 
@@ -30,15 +32,9 @@ def daemon_pid(c):
 
 def proc_sample(pid):
     """{rss_kb, anon_kb, fds} of a process from /proc."""
-    s = {"rss_kb": 0, "anon_kb": 0}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                s["rss_kb"] = int(line.split()[1])
-            elif line.startswith("RssAnon:"):
-                s["anon_kb"] = int(line.split()[1])
-    s["fds"] = len(os.listdir(f"/proc/{pid}/fd"))
-    return s
+    return {"rss_kb": smcp_test.rss_kb(pid),
+            "anon_kb": smcp_test.status_kb(pid, "RssAnon"),
+            "fds": len(os.listdir(f"/proc/{pid}/fd"))}
 
 
 def malloc_stats(pid, stderr_path):

@@ -21,29 +21,19 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import smcp_test as T  # noqa: E402
-from smcp_test import SANITIZED, Checker, Daemon, Skip  # noqa: E402
+from smcp_test import SANITIZED, Checker, Daemon  # noqa: E402
+import synthtest  # noqa: E402
+from synthtest import wait_collects  # noqa: E402
 
 C = Checker("metrics/globs")
 LIMIT_MS = 100 * (3 if SANITIZED else 1)
 RSS_GROWTH_KB = T.rss_limit_kb(64 * 1024)
-FAST = """[core]
-history_step_ms = 50
-history_fine_slots = 40
-history_coarse_factor = 5
-history_coarse_slots = 400
-"""
+FAST = synthtest.fast_config(40)
 # the longest each schema allows: metric 63 bytes, a label value 63
 STARS_METRIC = "*s" * 31 + "X"         # every 's' of a name is a place to retry
 STARS_VALUE = "*o" * 31 + "X"          # comm values are proc0..proc63
 SETS_METRIC = "*[!a]" * 12 + "[" * 3   # complements, then a set with no "]"
 assert len(STARS_METRIC) == 63 and len(STARS_VALUE) == 63 and len(SETS_METRIC) == 63
-
-
-def synth_so():
-    for a in sys.argv[1:]:
-        if a.endswith("synth.so"):
-            return a
-    return os.path.join(T.BUILD, "tests", "metrics", "synth.so")
 
 
 def busy():
@@ -78,25 +68,11 @@ def bounded(d, name, args):
     return r
 
 
-def wait_collects(d, n):
-    start = T.result(d.request("tools/call", {"name": "synth_set", "arguments": {}}))
-    start = start["structuredContent"]["collects"]
-    deadline = time.monotonic() + 10 + n * 0.2
-    while time.monotonic() < deadline:
-        time.sleep(0.05)
-        r = T.result(d.request("tools/call", {"name": "synth_set", "arguments": {}}))
-        if r["structuredContent"]["collects"] >= start + n:
-            return
-    raise AssertionError(f"synth did not collect {n} times")
-
-
 @C.case
 def test_globs_are_bounded():
-    if not os.path.isfile(synth_so()):
-        raise Skip(f"no synth plugin at {synth_so()}")
     cfg = T.write_config(FAST)
     with Daemon(args=["--config", cfg, "--enable", "synth"],
-                plugin_dir_=T.plugin_dir([synth_so()])) as d:
+                plugin_dir_=synthtest.plugin_dir()) as d:
         T.result(d.request("tools/call", {"name": "synth_set", "arguments": {
             "procs": 64, "hist_count": 5, "hist_bucket": 3, "ncpu": 2, "counter_per_tick": 1}}))
         wait_collects(d, 45)

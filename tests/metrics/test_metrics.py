@@ -15,65 +15,19 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import smcp_test as T  # noqa: E402
-from smcp_test import Checker, Daemon, Skip  # noqa: E402
+from smcp_test import Checker  # noqa: E402
+import synthtest  # noqa: E402
+from synthtest import STEP, call, wait_collects  # noqa: E402
 
 C = Checker("metrics/history")
-STEP = 0.05
-FAST = """[core]
-history_step_ms = 50
-history_fine_slots = 40
-history_coarse_factor = 5
-history_coarse_slots = 400
-"""
+FAST = synthtest.fast_config(40)
 TOOLS = {"query_history", "what_changed", "watch_create", "watch_delete", "watch_status"}
-
-
-def synth_so():
-    for a in sys.argv[1:]:
-        if a.endswith("synth.so"):
-            return a
-    return os.path.join(T.BUILD, "tests", "metrics", "synth.so")
-
-
-_dir = None
-
-
-def synth_dir():
-    global _dir
-    if _dir is None:
-        if not os.path.isfile(synth_so()):
-            raise Skip(f"no synth plugin at {synth_so()}")
-        _dir = T.plugin_dir([synth_so()])
-    return _dir
-
-
-class MetricsDaemon(Daemon):
-    """Checks on exit that the daemon reported no sanitizer error."""
-
-    def __exit__(self, *exc):
-        super_exit = super().__exit__
-        if self.proc.poll() is None:
-            try:
-                self.close(timeout=5)
-            except Exception:
-                self.kill()
-        text = self.stderr_text()
-        C.check("AddressSanitizer" not in text and "runtime error" not in text
-                and "LeakSanitizer" not in text, f"sanitizer report:\n{text[-3000:]}")
-        return super_exit(*exc)
 
 
 def daemon(extra="", **kw):
     cfg = T.write_config(FAST + extra)
-    return MetricsDaemon(args=["--config", cfg, "--enable", "synth"], plugin_dir_=synth_dir(),
-                         **kw)
-
-
-def call(d, name, args=None, ok=True):
-    r = T.result(d.request("tools/call", {"name": name, "arguments": args or {}}))
-    if ok and r.get("isError"):
-        raise AssertionError(f"{name}({args}) failed: {r['content'][0]['text']}")
-    return r if r.get("isError") else r.get("structuredContent", r)
+    return T.CheckedDaemon(C, args=["--config", cfg, "--enable", "synth"],
+                           plugin_dir_=synthtest.plugin_dir(), **kw)
 
 
 def error_text(d, name, args):
@@ -83,18 +37,6 @@ def error_text(d, name, args):
 
 def wait_steps(n):
     time.sleep(n * STEP)
-
-
-def wait_collects(d, n, timeout=None):
-    """Until the synth plugin has run n more collects (history steps)."""
-    timeout = timeout or 10 + n * STEP * 4  # a loaded machine runs late
-    start = call(d, "synth_set")["collects"]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        time.sleep(STEP)
-        if call(d, "synth_set")["collects"] >= start + n:
-            return
-    raise AssertionError(f"synth did not collect {n} times in {timeout}s")
 
 
 @C.case

@@ -20,69 +20,26 @@ service) or as any user. argv: the synth plugin .so, then optionally test_*
 names.
 """
 import os
-import select
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import mcp_client  # noqa: E402
 import smcp_test as T  # noqa: E402
-from smcp_test import Checker, Daemon, Skip  # noqa: E402
+from smcp_test import Checker  # noqa: E402
+import synthtest  # noqa: E402
+from synthtest import STEP, call  # noqa: E402
 
 C = Checker("metrics/persist")
-STEP = 0.05
 # fine tier 30 s, coarse tier 100 s: a restart fits in both
-FAST = """[core]
-history_step_ms = 50
-history_fine_slots = 600
-history_coarse_factor = 5
-history_coarse_slots = 400
-"""
-
-
-def synth_so():
-    for a in sys.argv[1:]:
-        if a.endswith("synth.so"):
-            return a
-    return os.path.join(T.BUILD, "tests", "metrics", "synth.so")
-
-
-_dir = None
-
-
-def synth_dir():
-    global _dir
-    if _dir is None:
-        if not os.path.isfile(synth_so()):
-            raise Skip(f"no synth plugin at {synth_so()}")
-        _dir = T.plugin_dir([synth_so()])
-    return _dir
+FAST = synthtest.fast_config(600)
 
 
 def state_root():
     """A private parent for state directories (removed at exit)."""
-    d = tempfile.mkdtemp(prefix="smcp-state-")
-    T._made.append(d)
-    return d
-
-
-class StateDaemon(Daemon):
-    """Checks on exit that the daemon reported no sanitizer error."""
-
-    def __exit__(self, *exc):
-        if self.proc.poll() is None:
-            try:
-                self.close(timeout=20)
-            except Exception:
-                self.kill()
-        text = self.stderr_text()
-        C.check("AddressSanitizer" not in text and "runtime error" not in text
-                and "LeakSanitizer" not in text, f"sanitizer report:\n{text[-3000:]}")
-        return super().__exit__(*exc)
+    return T.temp_dir("smcp-state-")
 
 
 def daemon(state_dir, extra=""):
@@ -90,26 +47,12 @@ def daemon(state_dir, extra=""):
     args = ["--config", cfg, "--enable", "synth", "--log-level", "debug"]
     if state_dir:
         args += ["--state-dir", state_dir]
-    return StateDaemon(args=args, plugin_dir_=synth_dir())
+    return T.CheckedDaemon(C, args=args, plugin_dir_=synthtest.plugin_dir(), close_timeout=20)
 
 
-def call(d, name, args=None):
-    r = T.result(d.request("tools/call", {"name": name, "arguments": args or {}}))
-    if r.get("isError"):
-        raise AssertionError(f"{name}({args}) failed: {r['content'][0]['text']}")
-    return r.get("structuredContent", r)
-
-
-def wait_collects(d, n, timeout=None):
-    """Until the synth plugin has run n more collects (history steps)."""
-    timeout = timeout or 20 + n * STEP * 4  # a loaded machine runs late
-    start = call(d, "synth_set")["collects"]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        time.sleep(STEP)
-        if call(d, "synth_set")["collects"] >= start + n:
-            return
-    raise AssertionError(f"synth did not collect {n} times in {timeout}s")
+def wait_collects(d, n):
+    """synthtest.wait_collects() with 20 s of slack: a restart comes first."""
+    synthtest.wait_collects(d, n, slack_s=20)
 
 
 def stop(d, sig=signal.SIGTERM):
@@ -298,47 +241,11 @@ def test_stdio_default_keeps_nothing():
             C.check(words not in log, f"no state kept on stdio ({words!r}): {log[-800:]}")
 
 
-class Session(mcp_client.Client):
-    """An MCP session straight on a service's socket."""
-
-    def __init__(self, path):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(path)
-        self.buf = b""
-        self.messages = []
-        self.next_id = 1
-        self.proc = None
-        self.service = None
-        self.init_result = self.initialize()
-
-    def send_raw(self, data):
-        self.sock.sendall(data)
-
-    def recv_line(self, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            r, _, _ = select.select([self.sock], [], [], left)
-            chunk = self.sock.recv(1 << 16) if r else b""
-            if not chunk:
-                return None
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        return line
-
-    def close(self, timeout=0):
-        self.sock.close()
-
-    def __exit__(self, *exc):
-        self.close()
-
-
 def service(root, sd, log):
     sock = os.path.join(root, "mcp.sock")
     proc = subprocess.Popen([T.daemon_path(), "serve", "--socket", sock, "--plugin-dir",
-                             synth_dir(), "--no-default-plugins", "--config", T.write_config(FAST), "--enable", "synth",
+                             synthtest.plugin_dir(), "--no-default-plugins",
+                             "--config", T.write_config(FAST), "--enable", "synth",
                              "--state-dir", sd, "--log-level", "debug"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
     if not mcp_client.wait_socket(sock, proc, 60):
@@ -356,7 +263,7 @@ def test_service_keeps_state():
     with open(os.path.join(root, "log"), "w+") as log:
         proc, sock = service(root, sd, log)
         try:
-            with Session(sock) as s:
+            with mcp_client.SocketClient(sock) as s:
                 call(s, "synth_set", {"gauge": 3})
                 w = call(s, "watch_create", {"metric": "synth_gauge_pct",
                                              "condition": "value > 10"})["watch"][0]
@@ -366,7 +273,7 @@ def test_service_keeps_state():
             C.eq(proc.wait(30), 0, "the service exits after SIGTERM")
         proc, sock = service(root, sd, log)
         try:
-            with Session(sock) as s:
+            with mcp_client.SocketClient(sock) as s:
                 ws = call(s, "watch_status")["watches"]
                 C.eq([(x["id"], x["condition"]) for x in ws], [(w["id"], "value > 10")],
                      "the watch is back in the service")

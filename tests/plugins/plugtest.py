@@ -21,6 +21,7 @@ GEN_FIXTURES = os.environ.get("SMCP_GEN_FIXTURES",
 
 sys.path.insert(0, os.path.join(SRC, "tests", "lib"))
 sys.path.insert(0, os.path.join(SRC, "tests", "fixtures"))
+import smcp_test  # noqa: E402
 
 
 def plugin_so(name):
@@ -155,27 +156,5 @@ def cpulist(text):
     return out
 
 
-class Checker:
-    """Collects failures so one run reports all of them."""
-
-    def __init__(self):
-        self.failures = []
-        self.checks = 0
-
-    def eq(self, what, got, want):
-        self.checks += 1
-        if got != want:
-            self.failures.append("%s: got %r, want %r" % (what, got, want))
-
-    def true(self, what, cond):
-        self.checks += 1
-        if not cond:
-            self.failures.append(what)
-
-    def done(self):
-        for f in self.failures[:50]:
-            print("FAIL", f)
-        if self.failures:
-            print("%d of %d checks failed" % (len(self.failures), self.checks))
-            sys.exit(1)
-        print("ok: %d checks" % self.checks)
+# counted checks with meson's exit codes, named after the script
+Checker = smcp_test.Checker

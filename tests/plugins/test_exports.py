@@ -15,5 +15,5 @@ for name in sys.argv[1:]:
     out = subprocess.run(["nm", "-D", "--defined-only", path], capture_output=True,
                          text=True, check=True).stdout
     syms = sorted(line.split()[-1] for line in out.splitlines() if line.strip())
-    ck.eq(name + " exports", syms, ["schedmcp_plugin_entry"])
-ck.done()
+    ck.eq(syms, ["schedmcp_plugin_entry"], name + " exports")
+sys.exit(ck.done())

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 
 from plugtest import BUILD, Checker, copy_fixture, write
@@ -21,26 +22,26 @@ want_fair = "EEVDF" if (major, minor) >= (6, 6) else "CFS"
 has_scx = os.path.isdir("/sys/kernel/sched_ext")
 with Client(args=["--enable", "scheduler"]) as c:
     cur = c.read_json("scheduler://current")
-    ck.eq("live: kernel release", cur["kernel"]["release"], rel)
-    ck.eq("live: fair class by release", cur["fair"]["algorithm"], want_fair)
-    ck.eq("live: sched_ext support seen", cur["sched_ext"]["supported"], has_scx)
+    ck.eq(cur["kernel"]["release"], rel, "live: kernel release")
+    ck.eq(cur["fair"]["algorithm"], want_fair, "live: fair class by release")
+    ck.eq(cur["sched_ext"]["supported"], has_scx, "live: sched_ext support seen")
     if not has_scx:
-        ck.eq("live: no sched_ext, so the fair class", (cur["class"], cur["name"]),
-              ("fair", want_fair))
+        ck.eq((cur["class"], cur["name"]), ("fair", want_fair),
+              "live: no sched_ext, so the fair class")
         scx = c.read_json("stats://scheduler/scx")
-        ck.eq("live: scx unavailable", scx["available"], False)
-        ck.true("live: with a reason", "CONFIG_SCHED_CLASS_EXT" in scx["reason"])
+        ck.eq(scx["available"], False, "live: scx unavailable")
+        ck.check("CONFIG_SCHED_CLASS_EXT" in scx["reason"], "live: with a reason")
     times = []
     for _ in range(100):
         t0 = time.monotonic()
         c.read("scheduler://current")
         times.append(time.monotonic() - t0)
     per = sorted(times)[len(times) // 2]  # the median: a stall elsewhere says nothing of ours
-    ck.true("live: a read round trip takes %.2f ms (median)" % (per * 1000), per < 0.01)
+    ck.check(per < 0.01, "live: a read round trip takes %.2f ms (median)" % (per * 1000))
     r = c.call_tool("query_stats", {"stat_type": "scheduler"})
-    ck.eq("live: query_stats scheduler",
-          [e["uri"] for e in r["result"]["structuredContent"]["resources"]],
-          ["scheduler://current", "stats://scheduler/scx", "stats://scheduler/raw"])
+    ck.eq([e["uri"] for e in r["result"]["structuredContent"]["resources"]],
+          ["scheduler://current", "stats://scheduler/scx", "stats://scheduler/raw"],
+          "live: query_stats scheduler")
 
 # --- load and unload under a running daemon ----------------------------------------
 def set_scx(root, state, ops, seq):
@@ -80,22 +81,21 @@ root = copy_fixture("vm-2cpu")
 try:
     set_scx(root, "disabled", None, 0)
     with Client(args=["--enable", "scheduler", "--fs-root", root]) as c:
-        ck.true("subscribe", "result" in c.request("resources/subscribe",
-                                                   {"uri": "scheduler://current"}))
-        ck.eq("before: EEVDF", c.read_json("scheduler://current")["name"], "EEVDF")
+        ck.check("result" in c.request("resources/subscribe",
+                                       {"uri": "scheduler://current"}), "subscribe")
+        ck.eq(c.read_json("scheduler://current")["name"], "EEVDF", "before: EEVDF")
         set_scx(root, "enabled", "rusty", 1)
-        ck.true("load: subscriber notified within the 1 s poll",
-                wait_updated(c, "scheduler://current"))
+        ck.check(wait_updated(c, "scheduler://current"),
+                 "load: subscriber notified within the 1 s poll")
         cur = c.read_json("scheduler://current")
-        ck.eq("load: now sched_ext/rusty", (cur["class"], cur["name"]), ("sched_ext", "rusty"))
+        ck.eq((cur["class"], cur["name"]), ("sched_ext", "rusty"), "load: now sched_ext/rusty")
         set_scx(root, "disabled", None, 1)
-        ck.true("unload: subscriber notified", wait_updated(c, "scheduler://current"))
-        ck.eq("unload: EEVDF again", c.read_json("scheduler://current")["name"], "EEVDF")
+        ck.check(wait_updated(c, "scheduler://current"), "unload: subscriber notified")
+        ck.eq(c.read_json("scheduler://current")["name"], "EEVDF", "unload: EEVDF again")
         r = c.call_tool("poll_events", {"type": "scheduler."})
         evs = r["result"]["structuredContent"]["events"]
-        ck.eq("poll_events has both changes",
-              [(e.get("from_name"), e.get("to_name")) for e in evs],
-              [("EEVDF", "rusty"), ("rusty", "EEVDF")])
+        ck.eq([(e.get("from_name"), e.get("to_name")) for e in evs],
+              [("EEVDF", "rusty"), ("rusty", "EEVDF")], "poll_events has both changes")
 finally:
     shutil.rmtree(os.path.dirname(root), ignore_errors=True)
 
@@ -103,9 +103,9 @@ finally:
 out = subprocess.run([daemon_path(), "report", "--json", "--plugin-dir",
                       os.path.join(BUILD, "plugins"), "--no-default-plugins", "--enable", "scheduler", "--interval", "0"],
                      capture_output=True, text=True, timeout=30)
-ck.eq("report exits 0", out.returncode, 0)
+ck.eq(out.returncode, 0, "report exits 0")
 rep = json.loads(out.stdout or "{}")
-ck.eq("report --json has scheduler://current",
-      rep.get("scheduler://current", {}).get("kernel", {}).get("release"), rel)
+ck.eq(rep.get("scheduler://current", {}).get("kernel", {}).get("release"), rel,
+      "report --json has scheduler://current")
 
-ck.done()
+sys.exit(ck.done())

@@ -43,7 +43,7 @@ stress = subprocess.Popen(["stress-ng", "--cpu", "1", "--timeout", "30", "--quie
 try:
     with Client(args=["--enable", "sysstat"]) as c:
         time.sleep(1.2)  # stress-ng up to speed, and two samples taken
-        ck.true("a sample is taken every second", wait_tick(c))
+        ck.check(wait_tick(c), "a sample is taken every second")
         t0 = since_start(c)
         mp = subprocess.run(["mpstat", "10", "1"], capture_output=True, text=True, env=env,
                             timeout=30)
@@ -59,12 +59,13 @@ try:
         mp_busy = 100.0 - float(avg[col["%idle"]]) - float(avg[col["%iowait"]])
         print("mpstat busy %.2f%%, schedmcp 10s busy %.2f%% over %.2f s" %
               (mp_busy, w["cpu"]["busy_pct"], w["covered_s"]))
-        ck.eq("10s window named and complete", (w["window"], w["complete"]), ("10s", True))
-        ck.true("10s window covers 10 s (%.2f)" % w["covered_s"], abs(w["covered_s"] - 10) < 0.2)
-        ck.true("stress-ng load is visible (%.1f%%)" % w["cpu"]["busy_pct"],
-                w["cpu"]["busy_pct"] >= 100.0 / os.cpu_count() - 5)
-        ck.true("agrees with mpstat within 3 points (%.2f vs %.2f)" %
-                (w["cpu"]["busy_pct"], mp_busy), abs(w["cpu"]["busy_pct"] - mp_busy) <= 3.0)
+        ck.eq((w["window"], w["complete"]), ("10s", True), "10s window named and complete")
+        ck.check(abs(w["covered_s"] - 10) < 0.2, "10s window covers 10 s (%.2f)" % w["covered_s"])
+        ck.check(w["cpu"]["busy_pct"] >= 100.0 / os.cpu_count() - 5,
+                 "stress-ng load is visible (%.1f%%)" % w["cpu"]["busy_pct"])
+        ck.check(abs(w["cpu"]["busy_pct"] - mp_busy) <= 3.0,
+                 "agrees with mpstat within 3 points (%.2f vs %.2f)" %
+                (w["cpu"]["busy_pct"], mp_busy))
         per = body["per_cpu"].get("cpus", [])
         if per:  # up to 32 CPUs: the per-CPU split adds up to the total
             # The total is the per-CPU figures weighted by each CPU's own
@@ -78,14 +79,15 @@ try:
             # apart.
             busy = [r["busy_pct"] for r in per]
             mean, total = sum(busy) / len(busy), w["cpu"]["busy_pct"]
-            ck.true("total busy lies within the per-CPU range (%.2f in %.2f..%.2f)" %
-                    (total, min(busy), max(busy)),
-                    min(busy) - 0.5 <= total <= max(busy) + 0.5)
-            ck.true("per-CPU busy averages to the total within 3 points (%.2f vs %.2f)" %
-                    (mean, total), abs(mean - total) <= 3.0)
-        ck.true("context switches counted", w["context_switches_per_s"] > 0)
+            ck.check(min(busy) - 0.5 <= total <= max(busy) + 0.5,
+                     "total busy lies within the per-CPU range (%.2f in %.2f..%.2f)" %
+                    (total, min(busy), max(busy)))
+            ck.check(abs(mean - total) <= 3.0,
+                     "per-CPU busy averages to the total within 3 points (%.2f vs %.2f)" %
+                    (mean, total))
+        ck.check(w["context_switches_per_s"] > 0, "context switches counted")
 finally:
     stress.terminate()
     stress.wait(timeout=10)
 
-ck.done()
+sys.exit(ck.done())

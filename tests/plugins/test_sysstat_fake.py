@@ -8,6 +8,7 @@ expected value, per window (1 s, 10 s, 60 s, since start).
 """
 import os
 import shutil
+import sys
 import tempfile
 
 from plugtest import Checker, Mock
@@ -42,7 +43,7 @@ def win(body, name):
 
 
 def approx(what, got, want, tol=0.011):
-    ck.true("%s: got %r, want %r" % (what, got, want), got is not None and abs(got - want) <= tol)
+    ck.check(got is not None and abs(got - want) <= tol, "%s: got %r, want %r" % (what, got, want))
 
 
 tmp = tempfile.mkdtemp(prefix="smcp-sysstat-")
@@ -53,21 +54,21 @@ try:
     with Mock("sysstat", root) as m:
         cpu = m.read("stats://system/cpu")
         for w in cpu["windows"]:
-            ck.eq("first read: %s not yet available" % w["window"], w["available"], False)
-            ck.true("first read: says why", "only one sample" in w["reason"])
-        ck.eq("first read: load averages right away", cpu["now"]["load_avg_1m"], 2.5)
-        ck.eq("first read: kernel PSI averages right away",
-              cpu["now"]["cpu_pressure"]["some"]["avg60"], 2.5)
+            ck.eq(w["available"], False, "first read: %s not yet available" % w["window"])
+            ck.check("only one sample" in w["reason"], "first read: says why")
+        ck.eq(cpu["now"]["load_avg_1m"], 2.5, "first read: load averages right away")
+        ck.eq(cpu["now"]["cpu_pressure"]["some"]["avg60"], 2.5,
+              "first read: kernel PSI averages right away")
 
         for _ in range(5):  # t=2..6
             k.tick(RATES)
             m.advance(1000)
         cpu = m.read("stats://system/cpu")
         w10 = win(cpu, "10s")
-        ck.eq("5 s in: 10s window is partial", (w10["complete"], w10["covered_s"]), (False, 5))
-        ck.eq("5 s in: 1s window complete", win(cpu, "1s")["complete"], True)
-        ck.eq("5 s in: 60s and since_start repeat 10s, said once",
-              [w.get("same_as") for w in cpu["windows"]], [None, None, "10s", "10s"])
+        ck.eq((w10["complete"], w10["covered_s"]), (False, 5), "5 s in: 10s window is partial")
+        ck.eq(win(cpu, "1s")["complete"], True, "5 s in: 1s window complete")
+        ck.eq([w.get("same_as") for w in cpu["windows"]], [None, None, "10s", "10s"],
+              "5 s in: 60s and since_start repeat 10s, said once")
 
         for _ in range(55):  # t=7..61: 60 s of phase A
             k.tick(RATES)
@@ -83,12 +84,12 @@ try:
         # the core's history is read once per window and step, per series of
         # the machine (20), never per CPU: 3 windows, the since-start run-queue
         # means and the sampling state; then only what was not read yet
-        ck.true("first read of a step: %d series windows read (at most 64)" % (n1 - n0),
-                n1 - n0 <= 64)
-        ck.eq("reads again in the step: series windows read", n2 - n1, 0)
-        ck.eq("then the network: only the 2 interfaces' 8 series, 3 windows", n3 - n2, 48)
+        ck.check(n1 - n0 <= 64,
+                 "first read of a step: %d series windows read (at most 64)" % (n1 - n0))
+        ck.eq(n2 - n1, 0, "reads again in the step: series windows read")
+        ck.eq(n3 - n2, 48, "then the network: only the 2 interfaces' 8 series, 3 windows")
         w60 = win(cpu, "60s")
-        ck.eq("60 s in: 60s window complete", (w60["complete"], w60["covered_s"]), (True, 60))
+        ck.eq((w60["complete"], w60["covered_s"]), (True, 60), "60 s in: 60s window complete")
         want = {"busy_pct": 30, "user_pct": 17.5, "nice_pct": 2.5, "system_pct": 5,
                 "idle_pct": 62.5, "iowait_pct": 7.5, "irq_pct": 1.25, "softirq_pct": 1.25,
                 "steal_pct": 2.5}
@@ -101,12 +102,12 @@ try:
             approx("%s cpu pressure some" % name, w["cpu_pressure_some_pct"], 25)
             approx("%s cpu pressure full" % name, w["cpu_pressure_full_pct"], 0)
         approx("10s run queue average", win(cpu, "10s")["procs_running_avg"], 3.5)
-        ck.eq("10s procs_blocked average", win(cpu, "10s")["procs_blocked_avg"], 1)
+        ck.eq(win(cpu, "10s")["procs_blocked_avg"], 1, "10s procs_blocked average")
         rows = {r["cpu"]: r for r in cpu["per_cpu"]["cpus"]}
-        ck.eq("per-CPU window named", cpu["per_cpu"]["window"], "10s")
-        ck.eq("per-CPU busy", [rows[c]["busy_pct"] for c in range(4)], [80, 20, 20, 0])
-        ck.eq("cpu1 iowait", rows[1]["iowait_pct"], 30)
-        ck.eq("cpu2 steal", rows[2]["steal_pct"], 10)
+        ck.eq(cpu["per_cpu"]["window"], "10s", "per-CPU window named")
+        ck.eq([rows[c]["busy_pct"] for c in range(4)], [80, 20, 20, 0], "per-CPU busy")
+        ck.eq(rows[1]["iowait_pct"], 30, "cpu1 iowait")
+        ck.eq(rows[2]["steal_pct"], 10, "cpu2 steal")
 
         for _ in range(10):  # t=62..71: phase B, cpu0 idle
             k.tick(dict(RATES, cpu=phase_b))
@@ -123,13 +124,13 @@ try:
         # average well past the 64 samples the plugin's own ring once held
         approx("since start run-queue average from the core's history",
                st.get("procs_running_avg"), 3.5)
-        ck.eq("every sample's step kept", cpu["sampling"]["samples_kept"], 71)
-        ck.eq("history covers 70 s", cpu["sampling"]["history_s"], 70)
+        ck.eq(cpu["sampling"]["samples_kept"], 71, "every sample's step kept")
+        ck.eq(cpu["sampling"]["history_s"], 70, "history covers 70 s")
 
         mem = m.read("stats://system/memory")
-        ck.eq("meminfo total", mem["total_kb"], 16000000)
-        ck.eq("used_pct from MemAvailable", mem["used_pct"], 75)
-        ck.eq("swap_used_pct", mem["swap_used_pct"], 25)
+        ck.eq(mem["total_kb"], 16000000, "meminfo total")
+        ck.eq(mem["used_pct"], 75, "used_pct from MemAvailable")
+        ck.eq(mem["swap_used_pct"], 25, "swap_used_pct")
         w = win(mem, "10s")
         approx("page faults/s", w["page_faults_per_s"], 1000)
         approx("major faults/s", w["major_faults_per_s"], 2)
@@ -141,33 +142,33 @@ try:
         w = win(net, "60s")
         approx("net rx bytes/s leaves out lo", w["rx_bytes_per_s"], 125000)
         approx("net tx bytes/s", w["tx_bytes_per_s"], 25000)
-        ck.eq("interfaces busiest first", [i["name"] for i in net["interfaces"]], ["eth0", "lo"])
+        ck.eq([i["name"] for i in net["interfaces"]], ["eth0", "lo"], "interfaces busiest first")
         approx("lo rate listed", net["interfaces"][1]["rates"]["rx_bytes_per_s"], 500)
-        ck.eq("scxtop total_recv_bytes (cumulative)", net["total_recv_bytes"],
-              71 * 125000 + 71 * 500)
+        ck.eq(net["total_recv_bytes"], 71 * 125000 + 71 * 500,
+              "scxtop total_recv_bytes (cumulative)")
 
         r = m.call_json("get_system_stats", {"kind": "cpu", "window": "60s", "cpus": "0,2"})
-        ck.eq("tool names its window", r["window"]["window"], "60s")
-        ck.eq("tool cpus filter", [c["cpu"] for c in r["cpus"]], [0, 2])
+        ck.eq(r["window"]["window"], "60s", "tool names its window")
+        ck.eq([c["cpu"] for c in r["cpus"]], [0, 2], "tool cpus filter")
         approx("tool cpu0 over 60 s", r["cpus"][0]["busy_pct"], (50 * 80) / 60)
         approx("tool cpu2 over 60 s", r["cpus"][1]["busy_pct"], 20)
         for name in ("1s", "10s"):  # phase B: cpu0 idle for the last 10 s
             r = m.call_json("get_system_stats", {"kind": "cpu", "window": name})
-            ck.eq("tool per-CPU busy over %s" % name, [c["busy_pct"] for c in r["cpus"]],
-                  [0, 20, 20, 0])
-            ck.eq("tool cpu1 iowait over %s" % name, r["cpus"][1]["iowait_pct"], 30)
+            ck.eq([c["busy_pct"] for c in r["cpus"]], [0, 20, 20, 0],
+                  "tool per-CPU busy over %s" % name)
+            ck.eq(r["cpus"][1]["iowait_pct"], 30, "tool cpu1 iowait over %s" % name)
         r = m.call_json("get_system_stats", {"kind": "cpu", "window": "since_start"})
         approx("tool cpu0 since start", r["cpus"][0]["busy_pct"], 60 * 80 / 70)
         r = m.call("get_system_stats", {"window": "5m"})
-        ck.true("bad window lists the valid ones",
-                r["isError"] and "1s, 10s, 60s, since_start" in r["content"][0]["text"])
+        ck.check(r["isError"] and "1s, 10s, 60s, since_start" in r["content"][0]["text"],
+                 "bad window lists the valid ones")
         r = m.call("get_system_stats", {"kind": "disk"})
-        ck.true("bad kind lists the valid ones",
-                r["isError"] and "cpu, memory, network" in r["content"][0]["text"])
+        ck.check(r["isError"] and "cpu, memory, network" in r["content"][0]["text"],
+                 "bad kind lists the valid ones")
         r = m.call("get_system_stats", {"cpus": "x"})
-        ck.true("bad cpus is a tool error", r["isError"])
+        ck.check(r["isError"], "bad cpus is a tool error")
         r = m.call_json("get_system_stats", {"kind": "memory"})
-        ck.eq("tool kind=memory", (r["kind"], r["total_kb"]), ("memory", 16000000))
+        ck.eq((r["kind"], r["total_kb"]), ("memory", 16000000), "tool kind=memory")
     shutil.rmtree(tmp)
 
     # --- 256 CPUs, 40 interfaces: bounded answers that say how to get the rest ---
@@ -184,30 +185,29 @@ try:
         n0 = m.cmd("status")["window_reads"]
         cpu = m.read("stats://system/cpu")
         n1 = m.cmd("status")["window_reads"]
-        ck.true("256 CPUs: a read costs what it costs on 4 (%d series windows)" % (n1 - n0),
-                n1 - n0 <= 64)
+        ck.check(n1 - n0 <= 64,
+                 "256 CPUs: a read costs what it costs on 4 (%d series windows)" % (n1 - n0))
         pc = cpu["per_cpu"]
-        ck.eq("256 CPUs: per-CPU summarised", pc.get("summarised"), True)
-        ck.eq("256 CPUs: busiest first", [r["cpu"] for r in pc["busiest"]][:3], [99, 199, 98])
-        ck.eq("256 CPUs: busy for every CPU", len(pc["busy_by_cpu"]), 256)
-        ck.eq("256 CPUs: max", pc["busy_pct"]["max"], 99)
-        ck.true("256 CPUs: note says how to get every split",
-                "get_system_stats" in pc["note"] and '"cpus"' in pc["note"])
+        ck.eq(pc.get("summarised"), True, "256 CPUs: per-CPU summarised")
+        ck.eq([r["cpu"] for r in pc["busiest"]][:3], [99, 199, 98], "256 CPUs: busiest first")
+        ck.eq(len(pc["busy_by_cpu"]), 256, "256 CPUs: busy for every CPU")
+        ck.eq(pc["busy_pct"]["max"], 99, "256 CPUs: max")
+        ck.check("get_system_stats" in pc["note"] and '"cpus"' in pc["note"],
+                 "256 CPUs: note says how to get every split")
         import json
-        ck.true("256 CPUs: resource under 25k tokens", len(json.dumps(cpu)) < 60000)
+        ck.check(len(json.dumps(cpu)) < 60000, "256 CPUs: resource under 25k tokens")
         r = m.call_json("get_system_stats", {"kind": "cpu"})
-        ck.eq("256 CPUs: first page", (len(r["cpus"]), r["page"]["next_offset"]), (64, 64))
-        ck.true("256 CPUs: page cut is flagged", r["truncated"])
+        ck.eq((len(r["cpus"]), r["page"]["next_offset"]), (64, 64), "256 CPUs: first page")
+        ck.check(r["truncated"], "256 CPUs: page cut is flagged")
         r = m.call_json("get_system_stats", {"kind": "cpu", "offset": 192})
-        ck.eq("256 CPUs: last page", (r["cpus"][-1]["cpu"], r["page"]["next_offset"]),
-              (255, None))
+        ck.eq((r["cpus"][-1]["cpu"], r["page"]["next_offset"]), (255, None), "256 CPUs: last page")
         net = m.read("stats://system/network")
-        ck.eq("40 interfaces: 32 listed", len(net["interfaces"]), 32)
-        ck.eq("40 interfaces: busiest first", net["interfaces"][0]["name"], "veth37")
-        ck.true("40 interfaces: cut flagged and explained",
-                net["truncated"] and any("offset" in n for n in net["notes"]))
+        ck.eq(len(net["interfaces"]), 32, "40 interfaces: 32 listed")
+        ck.eq(net["interfaces"][0]["name"], "veth37", "40 interfaces: busiest first")
+        ck.check(net["truncated"] and any("offset" in n for n in net["notes"]),
+                 "40 interfaces: cut flagged and explained")
         r = m.call_json("get_system_stats", {"kind": "network", "offset": 32})
-        ck.eq("40 interfaces: the rest by page", len(r["interfaces"]), 8)
+        ck.eq(len(r["interfaces"]), 8, "40 interfaces: the rest by page")
     shutil.rmtree(tmp)
 
     # --- no /proc/stat: degraded, CPU windows null, the rest still served --------
@@ -217,24 +217,24 @@ try:
     os.unlink(os.path.join(root, "proc/stat"))
     os.unlink(os.path.join(root, "proc/vmstat"))
     with Mock("sysstat", root, valgrind=True) as m:
-        ck.true("no /proc/stat: degraded", m.cmd("status")["degraded"])
+        ck.check(m.cmd("status")["degraded"], "no /proc/stat: degraded")
         k.tick(RATES)
         os.unlink(os.path.join(root, "proc/stat"))
         os.unlink(os.path.join(root, "proc/vmstat"))
         m.advance(1000)
         cpu = m.read("stats://system/cpu")
-        ck.eq("no /proc/stat: cpu split null", win(cpu, "1s")["cpu"], None)
-        ck.true("no /proc/stat: said in notes", "cannot read /proc/stat" in cpu["notes"])
+        ck.eq(win(cpu, "1s")["cpu"], None, "no /proc/stat: cpu split null")
+        ck.check("cannot read /proc/stat" in cpu["notes"], "no /proc/stat: said in notes")
         approx("no /proc/stat: PSI still windowed", win(cpu, "1s")["cpu_pressure_some_pct"], 25)
         # no /proc/vmstat either: series that never existed leave the window
         # its length (it spans the steps of the series that answer)
-        ck.eq("no /proc/stat nor vmstat: 1s window covers 1 s", win(cpu, "1s")["covered_s"], 1)
+        ck.eq(win(cpu, "1s")["covered_s"], 1, "no /proc/stat nor vmstat: 1s window covers 1 s")
         m.read("stats://system/memory")
         m.read("stats://system/network")
         k.tick(RATES)
         m.advance(1000)
-        ck.eq("/proc/stat back: no longer degraded", m.cmd("status")["degraded"], False)
+        ck.eq(m.cmd("status")["degraded"], False, "/proc/stat back: no longer degraded")
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 
-ck.done()
+sys.exit(ck.done())

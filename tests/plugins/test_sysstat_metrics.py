@@ -102,8 +102,8 @@ def summary(d, metric, labels=None, start="-3s"):
 
 
 def approx(what, got, want, tol):
-    ck.true("%s: got %r, want %r +- %r" % (what, got, want, tol),
-            got is not None and abs(got - want) <= tol)
+    ck.check(got is not None and abs(got - want) <= tol,
+             "%s: got %r, want %r +- %r" % (what, got, want, tol))
 
 
 tmp = tempfile.mkdtemp(prefix="smcp-sysstat-metrics-")
@@ -124,19 +124,18 @@ try:
                   plugin_dir_=plugins) as d:
         if wrap:
             uid = [line for line in open("/proc/%d/status" % d.pid) if line.startswith("Uid:")]
-            ck.true("the daemon runs as nobody: %s" % uid, uid and uid[0].split()[1] == "65534")
+            ck.check(uid and uid[0].split()[1] == "65534", "the daemon runs as nobody: %s" % uid)
         cat = {m["name"]: m for m in call(d, "query_history")["metrics"]}
         for plugin, want in (("sysstat", SYSSTAT), ("scheduler", SCHEDULER)):
             for name, (typ, unit, labels, context) in want.items():
                 m = cat.get(name)
-                ck.true("%s in the catalog" % name, m is not None)
+                ck.check(m is not None, "%s in the catalog" % name)
                 if not m:
                     continue
-                ck.eq("%s: type, unit, labels, plugin" % name,
-                      (m["type"], m["unit"], m["labels"], m["plugin"]),
-                      (typ, unit, labels, plugin))
-                ck.eq("%s: context flag" % name, bool(m.get("context")), context)
-                ck.eq("%s: not top-N" % name, bool(m.get("top_n")), False)
+                ck.eq((m["type"], m["unit"], m["labels"], m["plugin"]), (typ, unit, labels, plugin),
+                      "%s: type, unit, labels, plugin" % name)
+                ck.eq(bool(m.get("context")), context, "%s: context flag" % name)
+                ck.eq(bool(m.get("top_n")), False, "%s: not top-N" % name)
         time.sleep(5.5)
         approx("cpu_busy_pct", summary(d, "cpu_busy_pct").get("mean"), 30, 0.05)
         for cpu, busy in enumerate([80, 20, 20, 0]):
@@ -165,14 +164,12 @@ try:
         approx("net_tx_bytes_total eth0 rate",
                summary(d, "net_tx_bytes_total", "iface=eth0").get("rate"), ETH0_TX,
                ETH0_TX * 0.2)
-        ck.eq("lo is idle", summary(d, "net_rx_bytes_total", "iface=lo").get("rate"), 0)
+        ck.eq(summary(d, "net_rx_bytes_total", "iface=lo").get("rate"), 0, "lo is idle")
         info = call(d, "query_history", {"metric": "scheduler_info", "start": "-3s"})["series"]
-        ck.eq("scheduler_info names the fair class",
-              [(s["labels"], s["summary"].get("last")) for s in info],
-              [({"class": "fair", "ops": "EEVDF"}, 1)])
-        ck.eq("no sched_ext: its counters have no series",
-              (cat["scx_nr_rejected_total"]["series"], cat["scx_events_total"]["series"]),
-              (0, 0))
+        ck.eq([(s["labels"], s["summary"].get("last")) for s in info],
+              [({"class": "fair", "ops": "EEVDF"}, 1)], "scheduler_info names the fair class")
+        ck.eq((cat["scx_nr_rejected_total"]["series"], cat["scx_events_total"]["series"]), (0, 0),
+              "no sched_ext: its counters have no series")
 
         w = call(d, "watch_create", {"metric": "cpu_busy_pct", "condition": "value > 20%",
                                      "for_secs": 1, "window_secs": 2})["watch"][0]["id"]
@@ -183,12 +180,12 @@ try:
             ev = [e for e in st["events"] if e["watch_id"] == w and e["kind"] == "breach"]
             if ev:
                 break
-        ck.true("a watch on cpu_busy_pct fires", bool(ev))
+        ck.check(bool(ev), "a watch on cpu_busy_pct fires")
         ctx = ev[0].get("context", {}) if ev else {}
         for name in ("scheduler_info", "cpu_busy_pct", "loadavg_1m", "procs_running"):
-            ck.true("breach context has %s: %s" % (name, ctx), name in ctx)
-        ck.true("context names EEVDF: %s" % ctx.get("scheduler_info"),
-                "EEVDF" in str(ctx.get("scheduler_info")))
+            ck.check(name in ctx, "breach context has %s: %s" % (name, ctx))
+        ck.check("EEVDF" in str(ctx.get("scheduler_info")),
+                 "context names EEVDF: %s" % ctx.get("scheduler_info"))
 
     # 256 CPUs: the per-CPU split by mode stays out of the core's history
     # (8 series per CPU would take about 43 MiB of the 64 MiB budget)
@@ -204,16 +201,16 @@ try:
         cat = call(d, "query_history")
         names = {m["name"]: m["series"] for m in cat["metrics"]}
         store = cat["store"]
-        ck.true("256 CPUs: no per-CPU x mode series", "cpu_seconds_per_cpu_total" not in names)
-        ck.eq("256 CPUs: one busy series per CPU", names.get("cpu_busy_per_cpu_pct"), 256)
-        ck.true("256 CPUs: %d series, %.1f MiB of history (under 300 and 8 MiB)" %
-                (store["series"], store["bytes_used"] / 2**20),
-                store["series"] < 300 and store["bytes_used"] < 8 << 20)
-        ck.eq("256 CPUs: no series refused", store["series_refused"], 0)
+        ck.check("cpu_seconds_per_cpu_total" not in names, "256 CPUs: no per-CPU x mode series")
+        ck.eq(names.get("cpu_busy_per_cpu_pct"), 256, "256 CPUs: one busy series per CPU")
+        ck.check(store["series"] < 300 and store["bytes_used"] < 8 << 20,
+                 "256 CPUs: %d series, %.1f MiB of history (under 300 and 8 MiB)" %
+                 (store["series"], store["bytes_used"] / 2**20))
+        ck.eq(store["series_refused"], 0, "256 CPUs: no series refused")
 finally:
     if player:
         player.stop.set()
         player.join()
     stack.close()
     shutil.rmtree(tmp, ignore_errors=True)
-ck.done()
+sys.exit(ck.done())

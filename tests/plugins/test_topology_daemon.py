@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 
 from plugtest import BUILD, Checker, copy_fixture, fixture
@@ -43,19 +44,18 @@ def lscpu_live():
 with Client(args=["--enable", "topology"]) as c:
     rows = cpu_rows(c)
     ref = lscpu_live()
-    ck.eq("live: same online CPUs as lscpu", sorted(r["id"] for r in rows), sorted(ref))
+    ck.eq(sorted(r["id"] for r in rows), sorted(ref), "live: same online CPUs as lscpu")
     for r in rows:
         got = {k: r[k] for k in ("core_id", "package_id", "node_id", "llc_kernel_id")}
-        ck.eq("live cpu %d vs lscpu" % r["id"], got, ref[r["id"]])
+        ck.eq(got, ref[r["id"]], "live cpu %d vs lscpu" % r["id"])
     info = c.read_json("topology://info")
-    ck.eq("live: nr_cpus is the online count", info["nr_cpus"], os.cpu_count())
+    ck.eq(info["nr_cpus"], os.cpu_count(), "live: nr_cpus is the online count")
     r = c.call_tool("get_topology", {"detail_level": "verbose"})
-    ck.true("live: bad detail_level is a tool error",
-            r.get("result", {}).get("isError") is True)
+    ck.check(r.get("result", {}).get("isError") is True, "live: bad detail_level is a tool error")
     text = json.dumps(r)
-    ck.true("live: the error names the valid values", "summary" in text and "full" in text)
+    ck.check("summary" in text and "full" in text, "live: the error names the valid values")
     r = c.call_tool("get_topology", {"detail_level": "full", "limit": "1"})
-    ck.eq("live: numeric strings accepted", len(r["result"]["structuredContent"]["cpus"]), 1)
+    ck.eq(len(r["result"]["structuredContent"]["cpus"]), 1, "live: numeric strings accepted")
 
 # --- a 256-CPU fixture through the daemon: bounded answers ---------------------------
 with Client(args=["--enable", "topology", "--fs-root", fixture("epyc-256")]) as c:
@@ -65,12 +65,12 @@ with Client(args=["--enable", "topology", "--fs-root", fixture("epyc-256")]) as 
         body = c.read("topology://info")
         took = min(took, time.monotonic() - t0)
     text = body["result"]["contents"][0]["text"]
-    ck.true("256: topology://info under 25k tokens (%d chars)" % len(text), len(text) < 100000)
-    ck.eq("256: counts", json.loads(text)["summary"]["llcs"], 16)
-    ck.true("256: answered from memory (%.1f ms)" % (took * 1000), took < 0.5)
+    ck.check(len(text) < 100000, "256: topology://info under 25k tokens (%d chars)" % len(text))
+    ck.eq(json.loads(text)["summary"]["llcs"], 16, "256: counts")
+    ck.check(took < 0.5, "256: answered from memory (%.1f ms)" % (took * 1000))
     r = c.call_tool("get_topology", {"detail_level": "full"})
-    ck.true("256: a full page stays under 25k tokens",
-            len(json.dumps(r["result"]["structuredContent"])) < 60000)
+    ck.check(len(json.dumps(r["result"]["structuredContent"])) < 60000,
+             "256: a full page stays under 25k tokens")
 
 # --- hotplug: a subscriber is told, and the new topology is served -------------------
 root = copy_fixture("offline-holes")
@@ -78,7 +78,7 @@ try:
     import gen_fixtures
     with Client(args=["--enable", "topology", "--fs-root", root]) as c:
         r = c.request("resources/subscribe", {"uri": "topology://info"})
-        ck.true("subscribe accepted", "result" in r)
+        ck.check("result" in r, "subscribe accepted")
         mach = gen_fixtures.offline_holes()
         mach.cpus[13].online = False
         # the daemon holds the root open (core/host.c): swap what is in it,
@@ -97,9 +97,9 @@ try:
             m = c.recv(timeout=max(0.1, deadline - time.monotonic()))
             seen = bool(m and m.get("method") == "notifications/resources/updated" and
                         m["params"]["uri"] == "topology://info")
-        ck.true("hotplug: notifications/resources/updated within the 2 s poll", seen)
-        ck.eq("hotplug: new online set", c.read_json("topology://info")["summary"]["online"],
-              "0-3,8-11")
+        ck.check(seen, "hotplug: notifications/resources/updated within the 2 s poll")
+        ck.eq(c.read_json("topology://info")["summary"]["online"], "0-3,8-11",
+              "hotplug: new online set")
 finally:
     shutil.rmtree(os.path.dirname(root), ignore_errors=True)
 
@@ -108,8 +108,8 @@ out = subprocess.run([daemon_path(), "report", "--json", "--plugin-dir",
                       os.path.join(BUILD, "plugins"), "--no-default-plugins", "--enable", "topology", "--fs-root",
                       fixture("intel-2s"), "--interval", "0"],
                      capture_output=True, text=True, timeout=30)
-ck.eq("report exits 0", out.returncode, 0)
+ck.eq(out.returncode, 0, "report exits 0")
 rep = json.loads(out.stdout or "{}")
-ck.eq("report --json has topology://info", rep.get("topology://info", {}).get("nr_cpus"), 80)
+ck.eq(rep.get("topology://info", {}).get("nr_cpus"), 80, "report --json has topology://info")
 
-ck.done()
+sys.exit(ck.done())

@@ -9,6 +9,7 @@ on the same tree is a second, independent reader.
 import json
 import shutil
 import subprocess
+import sys
 
 from plugtest import Checker, Mock, cpulist, fixture, write, copy_fixture
 
@@ -21,13 +22,13 @@ def all_cpu_rows(m, include_offline=False):
     while True:
         r = m.call_json("get_topology", {"detail_level": "full", "offset": offset,
                                          "include_offline": include_offline})
-        ck.true("page at %d under 40 kB" % offset, len(json.dumps(r)) < 40000)
+        ck.check(len(json.dumps(r)) < 40000, "page at %d under 40 kB" % offset)
         rows += r["cpus"]
         nxt = r["page"]["next_offset"]
         if nxt is None:
-            ck.eq("page total", r["page"]["total"], len(rows))
+            ck.eq(r["page"]["total"], len(rows), "page total")
             return rows, r
-        ck.true("truncated flag set when more pages", r["truncated"])
+        ck.check(r["truncated"], "truncated flag set when more pages")
         offset = nxt
 
 
@@ -36,7 +37,7 @@ def check_rows(name, rows, expect):
     for row in rows:
         want = expect(row["id"])
         got = {k: row[k] for k in want}
-        ck.eq("%s cpu %d" % (name, row["id"]), got, want)
+        ck.eq(got, want, "%s cpu %d" % (name, row["id"]))
 
 
 def lscpu_rows(root):
@@ -59,11 +60,11 @@ def cross_check_lscpu(name, root, rows):
         return
     ref = lscpu_rows(root)
     online = [r for r in rows if r["online"]]
-    ck.eq("%s: lscpu lists the same online CPUs" % name,
-          sorted(ref), sorted(r["id"] for r in online))
+    ck.eq(sorted(ref), sorted(r["id"] for r in online),
+          "%s: lscpu lists the same online CPUs" % name)
     for r in online:
         got = {k: r[k] for k in ("core_id", "package_id", "node_id", "llc_kernel_id")}
-        ck.eq("%s cpu %d vs lscpu" % (name, r["id"]), got, ref.get(r["id"]))
+        ck.eq(got, ref.get(r["id"]), "%s cpu %d vs lscpu" % (name, r["id"]))
 
 
 def machine(name, expect, summary, llcs=None, nodes=None, extra=None):
@@ -71,29 +72,29 @@ def machine(name, expect, summary, llcs=None, nodes=None, extra=None):
     with Mock("topology", root) as m:
         s = m.call_json("get_topology")
         for k, v in summary.items():
-            ck.eq("%s summary.%s" % (name, k), s["summary"][k], v)
-        ck.true("%s summary has no cpu rows" % name, "cpus" not in s)
+            ck.eq(s["summary"][k], v, "%s summary.%s" % (name, k))
+        ck.check("cpus" not in s, "%s summary has no cpu rows" % name)
         if llcs is not None:
-            ck.eq("%s llc spans" % name, [(l["id"], l["kernel_id"], l["cpus"]) for l in s["llcs"]],
-                  llcs)
+            ck.eq([(l["id"], l["kernel_id"], l["cpus"]) for l in s["llcs"]], llcs,
+                  "%s llc spans" % name)
         if nodes is not None:
-            ck.eq("%s nodes" % name, [(n["id"], n["cpus"], n["distance"]) for n in s["nodes"]],
-                  nodes)
+            ck.eq([(n["id"], n["cpus"], n["distance"]) for n in s["nodes"]], nodes,
+                  "%s nodes" % name)
         rows, _ = all_cpu_rows(m, include_offline=True)
         check_rows(name, rows, expect)
         cross_check_lscpu(name, root, rows)
         info = m.read("topology://info")
-        ck.eq("%s info nr_cpus" % name, info["nr_cpus"], summary["total_cpus"])
-        ck.true("%s info under 25k tokens (~100 kB)" % name, len(json.dumps(info)) < 100000)
+        ck.eq(info["nr_cpus"], summary["total_cpus"], "%s info nr_cpus" % name)
+        ck.check(len(json.dumps(info)) < 100000, "%s info under 25k tokens (~100 kB)" % name)
         if extra:
             extra(m, s, info)
 
 
 # --- this 2-CPU VM, captured files (no cache folder, no cpufreq) -------------
 def vm_extra(m, s, info):
-    ck.true("vm: says LLCs are unknown, not guessed",
-            any("no cache topology" in n for n in s["notes"]))
-    ck.eq("vm: llc ids", [c["llc_id"] for c in info["cpus"]], [None, None])
+    ck.check(any("no cache topology" in n for n in s["notes"]),
+             "vm: says LLCs are unknown, not guessed")
+    ck.eq([c["llc_id"] for c in info["cpus"]], [None, None], "vm: llc ids")
 
 
 machine("vm-2cpu",
@@ -166,16 +167,15 @@ def milan_nodes():
 
 
 def milan_extra(m, s, info):
-    ck.eq("256: info lists every CPU", len(info["cpus"]), 256)
-    ck.eq("256: info not cut", info["truncated"], False)
+    ck.eq(len(info["cpus"]), 256, "256: info lists every CPU")
+    ck.eq(info["truncated"], False, "256: info not cut")
     r = m.call_json("get_topology", {"detail_level": "full", "cpus": "0-7,64"})
-    ck.eq("256: cpus filter", [c["id"] for c in r["cpus"]], [0, 1, 2, 3, 4, 5, 6, 7, 64])
-    ck.eq("256: cores on the filtered page", [c["cpus"] for c in r["cores"]][:2],
-          ["0,128", "1,129"])
+    ck.eq([c["id"] for c in r["cpus"]], [0, 1, 2, 3, 4, 5, 6, 7, 64], "256: cpus filter")
+    ck.eq([c["cpus"] for c in r["cores"]][:2], ["0,128", "1,129"],
+          "256: cores on the filtered page")
     r = m.call_json("get_topology", {"detail_level": "full"})
-    ck.eq("256: default page is 64 rows", len(r["cpus"]), 64)
-    ck.true("256: the cut says how to get the rest",
-            any("offset=64" in n for n in r["notes"]))
+    ck.eq(len(r["cpus"]), 64, "256: default page is 64 rows")
+    ck.check(any("offset=64" in n for n in r["notes"]), "256: the cut says how to get the rest")
 
 
 machine("epyc-256", milan,
@@ -198,14 +198,13 @@ def holes(c):
 
 def holes_extra(m, s, info):
     r = m.call_json("get_topology", {"detail_level": "full"})
-    ck.eq("holes: offline CPUs hidden by default", [c["id"] for c in r["cpus"]], ONLINE)
+    ck.eq([c["id"] for c in r["cpus"]], ONLINE, "holes: offline CPUs hidden by default")
     r = m.call_json("get_topology", {"detail_level": "full", "include_offline": True})
-    ck.eq("holes: include_offline lists present CPUs",
-          [c["id"] for c in r["cpus"]], [0, 1, 2, 3, 4, 5, 8, 9, 10, 11, 12, 13])
-    ck.eq("holes: info lists present CPUs", [c["id"] for c in info["cpus"]],
-          [0, 1, 2, 3, 4, 5, 8, 9, 10, 11, 12, 13])
-    ck.true("holes: says why offline CPUs lack ids",
-            any("offline CPUs" in n for n in s["notes"]))
+    ck.eq([c["id"] for c in r["cpus"]], [0, 1, 2, 3, 4, 5, 8, 9, 10, 11, 12, 13],
+          "holes: include_offline lists present CPUs")
+    ck.eq([c["id"] for c in info["cpus"]], [0, 1, 2, 3, 4, 5, 8, 9, 10, 11, 12, 13],
+          "holes: info lists present CPUs")
+    ck.check(any("offline CPUs" in n for n in s["notes"]), "holes: says why offline CPUs lack ids")
 
 
 machine("offline-holes", holes,
@@ -218,13 +217,12 @@ machine("offline-holes", holes,
 # --- bad input: tool errors that name the valid values -------------------------
 with Mock("topology", fixture("vm-2cpu")) as m:
     r = m.call("get_topology", {"detail_level": "everything"})
-    ck.true("bad detail_level is a tool error", r["isError"])
-    ck.true("bad detail_level lists valid values",
-            "summary, full" in r["content"][0]["text"])
+    ck.check(r["isError"], "bad detail_level is a tool error")
+    ck.check("summary, full" in r["content"][0]["text"], "bad detail_level lists valid values")
     r = m.call("get_topology", {"detail_level": "full", "cpus": "3-1"})
-    ck.true("bad cpus is a tool error", r["isError"] and "0-7,64" in r["content"][0]["text"])
+    ck.check(r["isError"] and "0-7,64" in r["content"][0]["text"], "bad cpus is a tool error")
     r = m.call("get_topology", {"detail_level": "full", "cpus": "0-9999"})
-    ck.true("out-of-range cpus is a tool error", r["isError"])
+    ck.check(r["isError"], "out-of-range cpus is a tool error")
 
 # --- hotplug: a CPU goes offline, the poll notices and notifies ----------------
 root = copy_fixture("offline-holes")
@@ -232,32 +230,32 @@ try:
     import gen_fixtures
     with Mock("topology", root) as m:
         m.advance(2000)
-        ck.eq("no notification while nothing changes", m.notified, [])
+        ck.eq(m.notified, [], "no notification while nothing changes")
         mach = gen_fixtures.offline_holes()
         mach.cpus[13].online = False
         shutil.rmtree(root)
         gen_fixtures.write_machine(mach, root)
         m.advance(2000)
-        ck.eq("hotplug notifies topology://info", m.notified, ["topology://info"])
+        ck.eq(m.notified, ["topology://info"], "hotplug notifies topology://info")
         s = m.call_json("get_topology")
-        ck.eq("hotplug: new online set", s["summary"]["online"], "0-3,8-11")
-        ck.eq("hotplug: node 1 shrank", s["nodes"][1]["cpus"], "8-11")
+        ck.eq(s["summary"]["online"], "0-3,8-11", "hotplug: new online set")
+        ck.eq(s["nodes"][1]["cpus"], "8-11", "hotplug: node 1 shrank")
         shutil.rmtree(root + "/sys")
         m.advance(2000)
         info = m.read("topology://info")
-        ck.eq("sysfs gone: last good topology still served", info["nr_cpus"], 8)
+        ck.eq(info["nr_cpus"], 8, "sysfs gone: last good topology still served")
 finally:
     shutil.rmtree(root.rsplit("/", 1)[0], ignore_errors=True)
 
 # --- no sysfs at all: degraded, reads fail with a reason ------------------------
 with Mock("topology", "/nonexistent") as m:
     st = m.cmd("status")
-    ck.true("no sysfs: degraded", st["degraded"])
+    ck.check(st["degraded"], "no sysfs: degraded")
     r = m.cmd("read topology://info")
-    ck.true("no sysfs: read fails with a reason",
-            r["rc"] < 0 and "cannot read" in r["content"][0]["text"])
+    ck.check(r["rc"] < 0 and "cannot read" in r["content"][0]["text"],
+             "no sysfs: read fails with a reason")
     r = m.call("get_topology")
-    ck.true("no sysfs: tool error", r["isError"])
+    ck.check(r["isError"], "no sysfs: tool error")
 
 # --- valgrind over the biggest and the oddest trees -----------------------------
 for name in ("epyc-256", "offline-holes"):
@@ -266,4 +264,4 @@ for name in ("epyc-256", "offline-holes"):
         m.call_json("get_topology", {"detail_level": "full", "include_offline": True})
         m.advance(2000)
 
-ck.done()
+sys.exit(ck.done())

@@ -22,7 +22,6 @@ import grp
 import json
 import os
 import pwd
-import select
 import shutil
 import signal
 import socket
@@ -34,8 +33,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import mcp_client  # noqa: E402
-from smcp_test import (BUILD, SANITIZED, SKIP, Checker, daemon_path, is_root,  # noqa: E402
-                       plugin_dir, rss_kb)
+from smcp_test import (BUILD, SANITIZED, SKIP, Checker, bpf_prog_ids,  # noqa: E402
+                       bpftool_programs, daemon_path, is_root, plugin_dir, rss_kb)
 
 T = Checker("service")
 ITEST = next((a for a in sys.argv[1:] if a.endswith("itest.so")), None)
@@ -88,53 +87,6 @@ class Service:
         self.close()
 
 
-class Session(mcp_client.Client):
-    """An MCP session straight on the service's socket."""
-
-    def __init__(self, path, initialize=True):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(path)
-        self.buf = b""
-        self.messages = []
-        self.next_id = 1
-        self.proc = None
-        self.service = None
-        self.init_result = self.initialize() if initialize else None
-
-    def send_raw(self, data):
-        self.sock.sendall(data)
-
-    def recv_line(self, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            r, _, _ = select.select([self.sock], [], [], left)
-            if not r:
-                return None
-            chunk = self.sock.recv(1 << 16)
-            if not chunk:
-                return None
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        return line
-
-    def drain(self, quiet=0.3):
-        got = []
-        while True:
-            m = self.recv(quiet)
-            if m is None:
-                return got
-            got.append(m)
-
-    def close(self, timeout=0):
-        self.sock.close()
-
-    def __exit__(self, *exc):
-        self.close()
-
-
 def tool(s, name, args=None, **kw):
     r = s.call_tool(name, args or {}, **kw)
     return r.get("result", {})
@@ -167,31 +119,10 @@ def as_user(uid, gid, groups, fn):
     return out.decode()
 
 
-def owned_programs(pid):
-    """The ids of the BPF programs process pid holds (its fds and links)."""
-    ids = set()
-    d = f"/proc/{pid}/fdinfo"
-    for fd in os.listdir(d):
-        try:
-            with open(os.path.join(d, fd)) as f:
-                for line in f:
-                    if line.startswith("prog_id:"):
-                        ids.add(int(line.split()[1]))
-        except OSError:
-            pass
-    return ids
-
-
 def loaded_programs():
     """The ids of every BPF program loaded on the machine, or None."""
-    bpftool = shutil.which("bpftool")
-    if not bpftool:
-        return None
-    out = subprocess.run([bpftool, "-j", "prog", "show"], capture_output=True, text=True)
-    try:
-        return {p["id"] for p in json.loads(out.stdout)}
-    except (ValueError, KeyError):
-        return None
+    progs = bpftool_programs()
+    return None if progs is None else set(progs)
 
 
 def wait_gone(ids, timeout=5.0):
@@ -222,7 +153,7 @@ def test_socket_mode_and_owner():
 @T.case
 def test_64_sessions_are_separate():
     with Service() as svc:
-        ss = [Session(svc.sock) for _ in range(64)]
+        ss = [mcp_client.SocketClient(svc.sock) for _ in range(64)]
         try:
             numbers = set()
             for i, s in enumerate(ss):
@@ -275,7 +206,7 @@ def test_64_sessions_are_separate():
             for s in ss:
                 s.close()
         time.sleep(0.5)
-        with Session(svc.sock) as s:
+        with mcp_client.SocketClient(svc.sock) as s:
             T.eq(s.read_json("schedmcp://plugins")["sessions"]["open"], 1,
                  "closed sessions are gone")
 
@@ -283,7 +214,7 @@ def test_64_sessions_are_separate():
 @T.case
 def test_killed_client_mid_call():
     with Service() as svc:
-        a, b = Session(svc.sock), Session(svc.sock)
+        a, b = mcp_client.SocketClient(svc.sock), mcp_client.SocketClient(svc.sock)
         a.send({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
                 "params": {"name": "itest_slow", "arguments": {"delay_ms": 5000}}})
         time.sleep(0.3)
@@ -311,7 +242,7 @@ def test_client_that_never_reads():
     with Service(args=["--set", "core.max_output_queue_bytes=262144",
                        "--set", "core.session_stall_s=5"]) as svc:
         rss0 = rss_kb(svc.proc.pid)
-        a, b = Session(svc.sock), Session(svc.sock)
+        a, b = mcp_client.SocketClient(svc.sock), mcp_client.SocketClient(svc.sock)
 
         def cpu_ns():
             with open(f"/proc/{svc.proc.pid}/schedstat") as f:
@@ -386,7 +317,7 @@ def test_long_work_off_the_loop():
     never wait for them."""
     import threading
     with Service() as svc:
-        a, b = Session(svc.sock), Session(svc.sock)
+        a, b = mcp_client.SocketClient(svc.sock), mcp_client.SocketClient(svc.sock)
         worst, stop = [0.0], []
 
         def pinger():
@@ -493,7 +424,7 @@ def test_who_may_connect():
 def test_sigterm():
     with Service(plugins=plugin_dir([ITEST, os.path.join(PLUGINS, "sched_latency",
                                                          "sched_latency.so")])) as svc:
-        mine = owned_programs(svc.proc.pid)
+        mine = bpf_prog_ids(svc.proc.pid)
         T.check(mine, "the service holds its BPF programs")
         T.eq(svc.stop(signal.SIGTERM), 0, "exit 0 on SIGTERM")
         T.check(not os.path.exists(svc.sock), "socket removed")
@@ -507,7 +438,7 @@ def test_sigkill_restart_with_a_bridge():
     pd = plugin_dir([ITEST, os.path.join(PLUGINS, "sched_latency", "sched_latency.so")])
     svc = Service(plugins=pd)
     try:
-        dead = owned_programs(svc.proc.pid)
+        dead = bpf_prog_ids(svc.proc.pid)
         br = subprocess.Popen([daemon_path(), "--socket", svc.sock, "--log-level", "warning"],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE)
@@ -527,11 +458,11 @@ def test_sigkill_restart_with_a_bridge():
         # a new service takes the stale socket over
         svc2 = Service(plugins=pd, sock=svc.sock)
         try:
-            with Session(svc2.sock) as s:
+            with mcp_client.SocketClient(svc2.sock) as s:
                 T.check("result" in s.request("ping"), "the new service answers")
             if loaded_programs() is not None:
                 T.eq(wait_gone(dead), set(), "no program of the dead service is left")
-                T.check(owned_programs(svc2.proc.pid), "the new one has its own")
+                T.check(bpf_prog_ids(svc2.proc.pid), "the new one has its own")
         finally:
             svc2.close()
     finally:
@@ -545,7 +476,7 @@ def test_one_service_per_socket():
                             plugin_dir([ITEST]), "--no-default-plugins"], capture_output=True, text=True, timeout=30)
         T.check(r.returncode != 0, "a second service on the same socket stops")
         T.check("already answers" in r.stderr, f"saying why: {r.stderr[-300:]}")
-        with Session(svc.sock) as s:
+        with mcp_client.SocketClient(svc.sock) as s:
             T.check("result" in s.request("ping"), "the first one is untouched")
 
 

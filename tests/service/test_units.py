@@ -55,7 +55,8 @@ sys.path.insert(0, os.path.join(SRC, "tests", "lib"))
 
 import mcp_client  # noqa: E402
 import smcp_test  # noqa: E402
-from smcp_test import BUILD, Checker, Skip  # noqa: E402
+from smcp_test import BUILD, Checker, Skip, proc_status  # noqa: E402
+from unit_sandbox import settings  # noqa: E402
 
 T = Checker("service/units")
 UNITDIR = os.environ.get("SMCP_UNITDIR", "")
@@ -95,22 +96,6 @@ def unit_path(name):
 def read(path):
     with open(path) as f:
         return f.read()
-
-
-def settings(text, section):
-    """[(key, value)] of one section, in order (repeated keys kept)."""
-    out, cur = [], None
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line[0] in "#;":
-            continue
-        if line.startswith("["):
-            cur = line.strip("[]")
-            continue
-        if cur == section and "=" in line:
-            k, _, v = line.partition("=")
-            out.append((k.strip(), v.strip()))
-    return out
 
 
 def caps_of(text, key):
@@ -456,15 +441,6 @@ def test_sandbox_enforces():
         T.check(ns.returncode != 0 and "Operation not permitted" in ns.stderr,
                 f"RestrictNamespaces=yes: {ns.stderr[-300:]}")
     ST["sandbox"] = True
-
-
-def proc_status(pid):
-    out = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            out[k] = v.strip()
-    return out
 
 
 def plugin_states(d):

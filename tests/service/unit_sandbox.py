@@ -28,18 +28,19 @@ AUDIT_ARCH_X86_64 = 0xC000003E
 X32_SYSCALL_BIT = 0x40000000
 
 
-def service_settings(text):
-    """{key: value} of the [Service] section (the last of repeated keys)."""
-    out, cur = {}, None
+def settings(text, section):
+    """[(key, value)] of one section of a unit file, in order (repeated
+    keys kept; dict() of it keeps the last, as systemd does for most)."""
+    out, cur = [], None
     for line in text.splitlines():
         line = line.strip()
         if not line or line[0] in "#;":
             continue
         if line.startswith("["):
             cur = line.strip("[]")
-        elif cur == "Service" and "=" in line:
+        elif cur == section and "=" in line:
             k, _, v = line.partition("=")
-            out[k.strip()] = v.strip()
+            out.append((k.strip(), v.strip()))
     return out
 
 
@@ -63,7 +64,7 @@ def deny_if_set(argi, mask, err):
 
 def program(unit_text):
     """The filter as a list of (code, jt, jf, k)."""
-    s = service_settings(unit_text)
+    s = dict(settings(unit_text, "Service"))
     prog = [(LD_W_ABS, 0, 0, 4), (JEQ, 1, 0, AUDIT_ARCH_X86_64), ret(RET_ERRNO | EPERM),
             (LD_W_ABS, 0, 0, 0), (JGE, 0, 1, X32_SYSCALL_BIT), ret(RET_ERRNO | EPERM)]
     if s.get("MemoryDenyWriteExecute") == "yes":

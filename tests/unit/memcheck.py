@@ -4,16 +4,14 @@ uninitialised read, no definite leak in the core code they exercise.
 Assertion failures inside a program are its own test's business; here only
 valgrind's verdict counts. argv: the unit test executables."""
 import os
-import shutil
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from smcp_test import SKIP, Checker  # noqa: E402
+from smcp_test import VG_ERROR, Checker, valgrind_or_skip  # noqa: E402
 
 T = Checker("unit/memcheck")
-VALGRIND = shutil.which("valgrind")
-VG_ERROR = 99
+VALGRIND = None  # valgrind_or_skip() finds it
 
 
 @T.case
@@ -29,10 +27,5 @@ def test_unit_programs_clean_under_valgrind():
 
 
 if __name__ == "__main__":
-    if not VALGRIND:
-        print("valgrind not found")
-        sys.exit(SKIP)
-    if os.environ.get("SMCP_VALGRIND") == "0":
-        print("SMCP_VALGRIND=0: a sanitizer build, which valgrind cannot run")
-        sys.exit(SKIP)
+    VALGRIND = valgrind_or_skip()
     T.main()

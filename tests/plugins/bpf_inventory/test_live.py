@@ -10,7 +10,6 @@ sched_latency plugin is built, that the daemon's own programs appear with
 their cost."""
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -18,18 +17,10 @@ import time
 
 sys.path.insert(0, os.path.join(os.environ["SMCP_SOURCE_DIR"], "tests", "lib"))
 import mcp_client  # noqa: E402
+from smcp_test import Checker, bpftool_programs  # noqa: E402
 
-LIMIT_BYTES = 98304
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
+C = Checker("bpf_inventory/live")
+check = C.check
 
 
 def read(c, uri):
@@ -37,13 +28,13 @@ def read(c, uri):
     if "error" in r:
         check(False, f"{uri}: {r['error']}")
         return None
-    check(len(json.dumps(r)) < LIMIT_BYTES, f"{uri} under the size limit")
+    C.small(r, uri)
     return json.loads(r["result"]["contents"][0]["text"])
 
 
 def stats(c, args, timeout=30):
     r = c.call_tool("control_stats_collection", args, timeout=timeout)
-    check(len(json.dumps(r)) < LIMIT_BYTES, "control_stats_collection answer under the size limit")
+    C.small(r, "control_stats_collection answer")
     res = r["result"]
     check(not res["isError"], f"control_stats_collection {args}: {res['content'][0]['text'][:300]}")
     return res.get("structuredContent", {})
@@ -93,9 +84,10 @@ def wait_fds(pid, want, timeout=5.0):
 
 
 def bpftool_progs():
-    out = subprocess.run([shutil.which("bpftool") or "/usr/sbin/bpftool", "prog", "show", "--json"],
-                         check=True, capture_output=True, text=True).stdout
-    return {p["id"]: p for p in json.loads(out)}
+    progs = bpftool_programs()
+    if progs is None:
+        raise RuntimeError("bpftool prog show failed")
+    return progs
 
 
 def compare_with_bpftool(c):
@@ -173,8 +165,7 @@ def main():
     finally:
         fx.stdin.close()
         fx.wait()
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return C.done()
 
 
 def run(c, info, cid, have_sl):

@@ -31,31 +31,8 @@ MANY = 2000
 fixture = None
 
 
-def check_loop(d, min_jobs):
-    """The daemon's own account: the work went to the core's workers."""
-    ls = loopstall.loop_stats(d)
-    print(f"  the loop's own account: longest callback {ls.get('longest_ms', 0):.1f} ms by "
-          f"{ls.get('longest_by')}, {ls.get('over_50ms')} over 50 ms; "
-          f"{ls.get('work_submitted')} jobs on the workers", flush=True)
-    C.check(ls.get("work_submitted", 0) >= min_jobs,
-            f"at least {min_jobs} jobs went to the workers: {ls}")
-
-
 def heavy(d, what, method, params):
-    """The request's result (checked), with the worst ping and the loop
-    thread's CPU time meanwhile checked too."""
-    resp, took, rtts, cpu = loopstall.pings_during(d, method, params, pid=d.pid)
-    worst = max(rtts) if rtts else 0.0
-    limit = loopstall.stall_limit_ms(took, SANITIZED)
-    cpu_limit = loopstall.loop_cpu_limit_ms(SANITIZED)
-    print(f"  {what}: answered in {took:.0f} ms; {len(rtts)} pings meanwhile, worst "
-          f"{worst:.1f} ms (limit {limit:.0f} ms); loop CPU {cpu:.1f} ms", flush=True)
-    C.check(rtts, f"{what}: pings were sent while it ran")
-    C.check(worst < limit, f"{what}: the loop stalled {worst:.1f} ms (limit {limit:.0f} ms)")
-    C.check(cpu < cpu_limit, f"{what}: the loop spent {cpu:.1f} ms of CPU on it "
-            f"(limit {cpu_limit} ms)")
-    C.check("result" in resp, f"{what}: {str(resp)[:300]}")
-    return resp.get("result", {})
+    return loopstall.check_heavy(C, d, what, method, params, SANITIZED)
 
 
 def body(result):
@@ -121,7 +98,7 @@ def test_reads_off_the_loop():
         totals = [json.loads(got[f"r{i}"]["result"]["contents"][0]["text"])["total_programs"]
                   if "result" in got.get(f"r{i}", {}) else None for i in range(3)]
         C.check(all(t and t >= MANY for t in totals), f"reads at once: {totals}")
-        check_loop(d, 5)
+        loopstall.check_on_workers(C, d, 5)
 
 
 @C.case
@@ -154,7 +131,7 @@ def test_stats_off_the_loop():
         s = body(heavy(d, "control_stats_collection stop", "tools/call",
                        {"name": "control_stats_collection", "arguments": {"action": "stop"}}))
         C.check(not s["stats"]["collecting"] and "window" in s, f"stopped: {str(s)[:300]}")
-        check_loop(d, 15)
+        loopstall.check_on_workers(C, d, 15)
 
 
 if __name__ == "__main__":

@@ -5,40 +5,23 @@ run unprivileged, as the current user. Also checks that the plugin exports
 only its entry symbol. Suite 'plugins'."""
 import json
 import os
-import shutil
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.environ["SMCP_SOURCE_DIR"], "tests", "lib"))
 import mcp_client  # noqa: E402
+from smcp_test import Checker  # noqa: E402
 
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
-
-
-def exported(so):
-    out = subprocess.run(["nm", "-D", "--defined-only", so], capture_output=True, text=True).stdout
-    return [ln.split()[-1] for ln in out.splitlines() if ln.strip()]
+C = Checker("bpf_inventory/unprivileged")
+check = C.check
 
 
 def main():
-    so = os.path.join(mcp_client.plugin_dir(), "bpf_inventory", "bpf_inventory.so")
-    if shutil.which("nm"):
-        check(exported(so) == ["schedmcp_plugin_entry"], f"only the entry is exported: {exported(so)}")
+    C.entry_only(os.path.join(mcp_client.plugin_dir(), "bpf_inventory", "bpf_inventory.so"))
     with mcp_client.unprivileged():
         r = run()
     if r is not None:
         return r
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return C.done()
 
 
 def run():
@@ -51,8 +34,7 @@ def run():
         if not c.init_result or "result" not in c.init_result:
             print("SKIP: the daemon does not start unprivileged here")
             return 77
-        d = c.read_json("schedmcp://plugins")
-        st = [p for p in d["plugins"] if p["name"] == "bpf_inventory"][0]
+        st = c.plugin_state("bpf_inventory")
         check(st["state"] == "degraded" and "CAP_SYS_ADMIN" in (st["reason"] or ""),
               f"degraded with the capability named: {st}")
         for uri in ("bpf://programs", "bpf://maps", "bpf://programs/1"):

@@ -7,20 +7,12 @@ import sys
 
 sys.path.insert(0, os.path.join(os.environ["SMCP_SOURCE_DIR"], "tests", "lib"))
 import mcp_client  # noqa: E402
+from smcp_test import Checker  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIX = os.path.join(HERE, "fixtures")
-LIMIT_BYTES = 98304
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
+C = Checker("event_lister/fixture")
+check = C.check
 
 
 def client(fixture):
@@ -31,7 +23,7 @@ def client(fixture):
 def tool(c, name, args):
     r = c.call_tool(name, args)
     res = r["result"]
-    check(len(json.dumps(r)) < LIMIT_BYTES, f"{name} {args} answer under the size limit")
+    C.small(r, f"{name} {args} answer")
     return res
 
 
@@ -39,7 +31,7 @@ def read(c, uri):
     r = c.read(uri)
     if "error" in r:
         return None, r["error"]
-    check(len(json.dumps(r)) < LIMIT_BYTES, f"{uri} under the size limit")
+    C.small(r, uri)
     return json.loads(r["result"]["contents"][0]["text"]), None
 
 
@@ -248,5 +240,4 @@ def test_degraded():
 
 for t in (test_tracepoints, test_kprobes_from_ftrace, test_kallsyms_fallback, test_degraded):
     t()
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+sys.exit(C.done())

@@ -7,25 +7,16 @@ import os
 import re
 import shutil
 import stat
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.environ["SMCP_SOURCE_DIR"], "tests", "lib"))
 import mcp_client  # noqa: E402
+from smcp_test import Checker  # noqa: E402
 
-LIMIT_BYTES = 98304
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
+C = Checker("event_lister/live")
+check = C.check
 
 
 def tracefs_dir():
@@ -38,14 +29,14 @@ def tracefs_dir():
 
 def tool(c, args):
     r = c.call_tool("list_events", args)
-    check(len(json.dumps(r)) < LIMIT_BYTES, f"list_events {args} under the size limit")
+    C.small(r, f"list_events {args}")
     return r["result"]
 
 
 def read(c, uri):
     r = c.read(uri)
     check("result" in r, f"{uri}: {r.get('error')}")
-    check(len(json.dumps(r)) < LIMIT_BYTES, f"{uri} under the size limit")
+    C.small(r, uri)
     return json.loads(r["result"]["contents"][0]["text"])
 
 
@@ -165,5 +156,4 @@ if os.geteuid() != 0:
     sys.exit(77)
 for t in (test_tracepoints, test_kernel_functions, test_mounts_tracefs):
     t()
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+sys.exit(C.done())

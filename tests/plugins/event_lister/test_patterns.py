@@ -20,17 +20,16 @@ inflate; the wall-time bound is held only while the load average is
 below the CPU count (on a 2-CPU machine shared with builds, a 100 ms answer
 can wait seconds for a CPU), and is 2 s otherwise: the freezes were minutes.
 """
+import functools
 import os
 import random
-import shutil
 import sys
-import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.environ.get("SMCP_SOURCE_DIR", os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "..", "..")), "tests", "lib"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import eltest  # noqa: E402
 import smcp_test as T  # noqa: E402
-from smcp_test import SANITIZED, Checker, Daemon, Skip  # noqa: E402
+from smcp_test import SANITIZED, Checker, Skip  # noqa: E402
 
 C = Checker("event_lister/patterns")
 LIMIT_MS = 100 * (3 if SANITIZED else 1)
@@ -85,29 +84,14 @@ def timed(d, method, params):
     return r, (time.monotonic() - t0) * 1000, (cpu_ns(d.pid) - c0) / 1e6
 
 
-def words(rng, n):
-    parts = ["sched", "wake", "task", "rq", "irq", "timer", "clock", "mm", "page", "lock",
-             "fair", "rt", "dl", "cpu", "idle", "tick", "work", "queue", "bpf", "io"]
-    return "_".join(rng.choice(parts) for _ in range(n))
-
-
+@functools.cache
 def make_tree():
     """A machine with 3000 tracepoints and 60 000 probe-able functions."""
     rng = random.Random(20)
-    root = tempfile.mkdtemp(prefix="smcp-el-patterns-")
-    tr = os.path.join(root, "sys", "kernel", "tracing")
-    os.makedirs(tr)
-    os.makedirs(os.path.join(root, "proc"))
-    with open(os.path.join(root, "proc", "mounts"), "w") as f:
-        f.write("tracefs /sys/kernel/tracing tracefs rw,nosuid,nodev,noexec,relatime 0 0\n")
-    events = set()
-    while len(events) < 3000:
-        events.add(f"{words(rng, 1)}{rng.randrange(40)}:{words(rng, rng.randrange(1, 6))}")
-    with open(os.path.join(tr, "available_events"), "w") as f:
-        f.write("".join(e + "\n" for e in sorted(events)))
+    root, tr = eltest.make_tracefs(rng, "smcp-el-patterns-")
     funcs = set()
     while len(funcs) < 60000:
-        name = words(rng, rng.randrange(1, 8)) + str(rng.randrange(100000))
+        name = eltest.words(rng, rng.randrange(1, 8)) + str(rng.randrange(100000))
         if rng.randrange(20) == 0:
             name += f" [mod{rng.randrange(30)}]"
         funcs.add(name)
@@ -120,13 +104,7 @@ def make_tree():
 
 
 def start(fs_root):
-    args = ["--enable", "event_lister", "--log-level", "error",
-            "--config", T.write_config("[plugin event_lister]\ncache_ttl_s = 3600\n")]
-    if fs_root:
-        args += ["--fs-root", fs_root]
-    plugins = T.plugin_dir(nested=[os.path.join(T.BUILD, "plugins", "event_lister",
-                                                "event_lister.so")])
-    return Daemon(args, plugin_dir_=plugins)
+    return eltest.start(fs_root, 3600)
 
 
 def warm(d, event_type):
@@ -178,20 +156,15 @@ def run_all(where, fs_root):
             one_case(where, fs_root, event_type, f"ordinary {pattern}", pattern, None)
 
 
-_tree = None
-
-
 @C.case
 def test_generated_lists():
-    global _tree
-    _tree = make_tree()
-    run_all("generated", _tree)
+    run_all("generated", make_tree())
 
 
 @C.case
 def test_errors_say_where():
     """A refused pattern says why, with PCRE2's words and a position."""
-    with start(_tree or make_tree()) as d:
+    with start(make_tree()) as d:
         for pattern, want in [("abc(def", "missing closing parenthesis, at the end of the pattern "
                                           "(position 7"),
                               ("ab)cd", 'position 2 (0-based), where ")cd" begins'),
@@ -213,8 +186,4 @@ def test_live_kernel():
 
 
 if __name__ == "__main__":
-    try:
-        C.main()
-    finally:
-        if _tree:
-            shutil.rmtree(_tree, ignore_errors=True)
+    C.main()

@@ -15,48 +15,31 @@ exclusions) and 3000 tracepoints. Unprivileged. The worst ping must stay
 under 50 ms (tests/lib/loopstall.py says how the bound widens on a loaded
 machine); before the fix it was the whole build.
 """
+import functools
 import os
 import random
-import shutil
 import sys
-import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.environ.get("SMCP_SOURCE_DIR", os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "..", "..")), "tests", "lib"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import eltest  # noqa: E402
 import loopstall  # noqa: E402
-import smcp_test as T  # noqa: E402
-from smcp_test import SANITIZED, Checker, Daemon  # noqa: E402
+from smcp_test import SANITIZED, Checker  # noqa: E402
 
 C = Checker("event_lister/stall")
 SYMBOLS = 200000
 TTL_S = 1
 
 
-def words(rng, n):
-    parts = ["sched", "wake", "task", "rq", "irq", "timer", "clock", "mm", "page", "lock",
-             "fair", "rt", "dl", "cpu", "idle", "tick", "work", "queue", "bpf", "io"]
-    return "_".join(rng.choice(parts) for _ in range(n))
-
-
+@functools.cache
 def make_tree():
     rng = random.Random(13)
-    root = tempfile.mkdtemp(prefix="smcp-el-stall-")
-    tr = os.path.join(root, "sys", "kernel", "tracing")
-    os.makedirs(tr)
-    os.makedirs(os.path.join(root, "proc"))
-    with open(os.path.join(root, "proc", "mounts"), "w") as f:
-        f.write("tracefs /sys/kernel/tracing tracefs rw,nosuid,nodev,noexec,relatime 0 0\n")
-    events = set()
-    while len(events) < 3000:
-        events.add(f"{words(rng, 1)}{rng.randrange(40)}:{words(rng, rng.randrange(1, 6))}")
-    with open(os.path.join(tr, "available_events"), "w") as f:
-        f.write("".join(e + "\n" for e in sorted(events)))
+    root, _ = eltest.make_tracefs(rng, "smcp-el-stall-")
     lines = ["ffffffff81000000 T _stext\n"]
     addr = 0xffffffff81000000
     for i in range(SYMBOLS):
         addr += rng.randrange(16, 4096)
-        name = words(rng, rng.randrange(1, 6)) + str(i)
+        name = eltest.words(rng, rng.randrange(1, 6)) + str(i)
         kind = rng.choice("tTtTd")
         if rng.randrange(10) == 0:
             lines.append(f"{addr:016x} t __pfx_{name}\n")
@@ -69,48 +52,11 @@ def make_tree():
 
 
 def start(tree):
-    args = ["--enable", "event_lister", "--log-level", "error", "--fs-root", tree,
-            "--config", T.write_config(f"[plugin event_lister]\ncache_ttl_s = {TTL_S}\n")]
-    plugins = T.plugin_dir(nested=[os.path.join(T.BUILD, "plugins", "event_lister",
-                                                "event_lister.so")])
-    return Daemon(args, plugin_dir_=plugins)
-
-
-def check_loop(d, min_jobs):
-    """The daemon's own account: the work went to the core's workers."""
-    ls = loopstall.loop_stats(d)
-    print(f"  the loop's own account: longest callback {ls.get('longest_ms', 0):.1f} ms by "
-          f"{ls.get('longest_by')}, {ls.get('over_50ms')} over 50 ms; "
-          f"{ls.get('work_submitted')} jobs on the workers", flush=True)
-    C.check(ls.get("work_submitted", 0) >= min_jobs,
-            f"at least {min_jobs} jobs went to the workers: {ls}")
+    return eltest.start(tree, TTL_S)
 
 
 def heavy(d, what, method, params):
-    """The request's answer (checked), with the worst ping and the loop
-    thread's CPU time meanwhile checked too."""
-    resp, took, rtts, cpu = loopstall.pings_during(d, method, params, pid=d.pid)
-    worst = max(rtts) if rtts else 0.0
-    limit = loopstall.stall_limit_ms(took, SANITIZED)
-    cpu_limit = loopstall.loop_cpu_limit_ms(SANITIZED)
-    print(f"  {what}: answered in {took:.0f} ms; {len(rtts)} pings meanwhile, worst "
-          f"{worst:.1f} ms (limit {limit:.0f} ms); loop CPU {cpu:.1f} ms", flush=True)
-    C.check(rtts, f"{what}: pings were sent while it ran")
-    C.check(worst < limit, f"{what}: the loop stalled {worst:.1f} ms (limit {limit:.0f} ms)")
-    C.check(cpu < cpu_limit, f"{what}: the loop spent {cpu:.1f} ms of CPU on it "
-            f"(limit {cpu_limit} ms)")
-    C.check("result" in resp, f"{what}: {resp}")
-    return resp.get("result", {})
-
-
-_tree = None
-
-
-def tree():
-    global _tree
-    if not _tree:
-        _tree = make_tree()
-    return _tree
+    return loopstall.check_heavy(C, d, what, method, params, SANITIZED)
 
 
 def kprobe_args(**kw):
@@ -124,16 +70,16 @@ def test_first_build_waits_off_the_loop():
     """The first call that needs the function list waits for it, pending,
     while the loop answers pings; calls that arrive meanwhile wait for the
     same build, and every answer is the full list."""
-    with start(tree()) as d:
+    with start(make_tree()) as d:
         res = heavy(d, "list_events kprobe, first use", "tools/call", kprobe_args())
         sc = res.get("structuredContent", {})
         C.check(not res.get("isError") and sc.get("total_count", 0) > 1000,
                 f"the function list: {str(res)[:300]}")
         C.eq(sc.get("source", {}).get("name"), "kallsyms", "from the kallsyms fallback")
         total = sc.get("total_count")
-        check_loop(d, 1)
+        loopstall.check_on_workers(C, d, 1)
         # three at once, into a daemon that has not built the list yet
-        with start(tree()) as d2:
+        with start(make_tree()) as d2:
             for i in range(3):
                 d2.send({"jsonrpc": "2.0", "id": f"k{i}", "method": "tools/call",
                          "params": kprobe_args(offset=i)})
@@ -157,7 +103,7 @@ def test_first_build_waits_off_the_loop():
 def test_stale_list_serves_while_rebuilt():
     """Past cache_ttl_s the cached list answers at once while a worker builds
     the next one."""
-    with start(tree()) as d:
+    with start(make_tree()) as d:
         first = heavy(d, "list_events kprobe, first use", "tools/call", kprobe_args())
         time.sleep(TTL_S + 0.2)
         res = heavy(d, "list_events kprobe, stale list", "tools/call", kprobe_args())
@@ -168,14 +114,14 @@ def test_stale_list_serves_while_rebuilt():
         time.sleep(TTL_S + 0.2)
         heavy(d, "list_event_subsystems, stale lists", "tools/call",
               {"name": "list_event_subsystems", "arguments": {}})
-        check_loop(d, 4)
+        loopstall.check_on_workers(C, d, 4)
 
 
 @C.case
 def test_costly_filter_off_the_loop():
     """A filter that spends its whole CPU budget does so on a worker, and is
     still refused with the budget's reason."""
-    with start(tree()) as d:
+    with start(make_tree()) as d:
         heavy(d, "list_events kprobe, first use", "tools/call", kprobe_args())
         res = heavy(d, "list_events kprobe, a filter over its budget", "tools/call",
                     kprobe_args(filter=r"(?:(?=.*+Q)|.)*(#|b$)"))
@@ -187,12 +133,8 @@ def test_costly_filter_off_the_loop():
                     kprobe_args(filter=r"^(sched|wake)_", subsystem="mod7", limit=1000))
         C.check(not res.get("isError") and res["structuredContent"]["total_count"] > 0,
                 f"an ordinary regex answers: {str(res)[:200]}")
-        check_loop(d, 3)
+        loopstall.check_on_workers(C, d, 3)
 
 
 if __name__ == "__main__":
-    try:
-        C.main()
-    finally:
-        if _tree:
-            shutil.rmtree(_tree, ignore_errors=True)
+    C.main()

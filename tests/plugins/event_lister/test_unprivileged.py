@@ -10,35 +10,22 @@ checks the exported symbols. Suite 'plugins'."""
 import json
 import os
 import shutil
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.environ["SMCP_SOURCE_DIR"], "tests", "lib"))
 import mcp_client  # noqa: E402
+from smcp_test import Checker  # noqa: E402
 
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
+C = Checker("event_lister/unprivileged")
+check = C.check
 
 
 def main():
-    so = os.path.join(mcp_client.plugin_dir(), "event_lister", "event_lister.so")
-    if shutil.which("nm"):
-        out = subprocess.run(["nm", "-D", "--defined-only", so], capture_output=True, text=True).stdout
-        syms = [ln.split()[-1] for ln in out.splitlines() if ln.strip()]
-        check(syms == ["schedmcp_plugin_entry"], f"only the entry is exported: {syms}")
+    C.entry_only(os.path.join(mcp_client.plugin_dir(), "event_lister", "event_lister.so"))
     with mcp_client.unprivileged():
         run_unprivileged()
     run_with_dac_read_search()
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return C.done()
 
 
 def run_unprivileged():
@@ -46,7 +33,7 @@ def run_unprivileged():
         if not c.init_result or "result" not in c.init_result:
             print("SKIP: the daemon does not start unprivileged here")
             sys.exit(77)
-        st = [p for p in c.read_json("schedmcp://plugins")["plugins"] if p["name"] == "event_lister"][0]
+        st = c.plugin_state("event_lister")
         r = c.read("events://perf")
         if "error" in r:
             msg = r["error"]["message"]
@@ -92,8 +79,7 @@ def run_with_dac_read_search():
         try:
             with mcp_client.Client(["--enable", "event_lister", "--fs-root", root,
                                     "--log-level", "error"]) as c:
-                st = [p for p in c.read_json("schedmcp://plugins")["plugins"]
-                      if p["name"] == "event_lister"][0]
+                st = c.plugin_state("event_lister")
                 check(st["state"] == "loaded", f"root-only tracefs read with CAP_DAC_READ_SEARCH: {st}")
                 r = c.read("events://perf")
                 check("result" in r, f"events://perf: {str(r)[:300]}")

@@ -1,4 +1,4 @@
-"""Helpers for the perf_profiler tests: paths, assertions, the workload, the
+"""Helpers for the perf_profiler tests: paths, smcp_test's Checker, the workload, the
 daemon with only this plugin, and skipping (exit 77) with a reason."""
 import json
 import os
@@ -16,6 +16,7 @@ PLUGIN_SO = os.path.join(BUILD, "plugins", "perf_profiler", "perf_profiler.so")
 
 sys.path.insert(0, os.path.join(SRC, "tests", "lib"))
 import mcp_client  # noqa: E402
+import smcp_test  # noqa: E402
 
 
 def skip(why):
@@ -40,26 +41,8 @@ def build_id(path):
     return None
 
 
-class Checker:
-    def __init__(self):
-        self.failed = 0
-        self.passed = 0
-
-    def ok(self, what, cond, detail=""):
-        if cond:
-            self.passed += 1
-            print("ok   " + what)
-        else:
-            self.failed += 1
-            print("FAIL " + what + (": " + str(detail) if detail else ""))
-        return cond
-
-    def eq(self, what, got, want):
-        return self.ok(what, got == want, "got %r, want %r" % (got, want))
-
-    def done(self):
-        print("%d passed, %d failed" % (self.passed, self.failed))
-        sys.exit(1 if self.failed else 0)
+# counted checks with meson's exit codes, named after the script
+Checker = smcp_test.Checker
 
 
 class Workload:
@@ -84,14 +67,13 @@ class Workload:
 
 
 def daemon(config_text=None, extra=None):
-    """A daemon loading only perf_profiler (optionally with a config file)."""
+    """A daemon (smcp_test.Daemon: strict reader, stderr in a file) loading
+    only perf_profiler from the build's plugins, optionally with a config
+    file of config_text."""
     args = ["--enable", "perf_profiler"] + list(extra or [])
     if config_text is not None:
-        path = os.path.join(os.environ.get("TMPDIR", "/tmp"), "pp-test-%d.conf" % os.getpid())
-        with open(path, "w") as f:
-            f.write(config_text)
-        args += ["--config", path]
-    return mcp_client.Client(args=args)
+        args += ["--config", smcp_test.write_config(config_text)]
+    return smcp_test.Daemon(args=args, plugin_dir_=mcp_client.plugin_dir())
 
 
 def tool(c, name, args=None, timeout=30, meta=None):

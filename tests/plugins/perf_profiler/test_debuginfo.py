@@ -38,6 +38,7 @@ import os
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 
 from pptest import BIN, SRC, SYMBENCH, Checker, build_id, run, skip
@@ -143,24 +144,25 @@ try:
     ref = cc(os.path.join(tmp, "ref"))
     want = functions(ref)
     addrs = sorted(want)
-    ck.ok("nm lists the workload's functions in the reference build",
-          {"leaf_a", "leaf_b", "caller_a", "caller_b", "main"} <= set(want.values()), want)
+    ck.check({"leaf_a", "leaf_b", "caller_a", "caller_b", "main"} <= set(want.values()),
+             f"nm lists the workload's functions in the reference build: {want}")
     nodebug = os.path.join(tmp, "nodebug")
     os.makedirs(nodebug)
     _, _, _, ref_cfi = parse(symtool(TOOL, ref, addrs, nodebug), len(addrs))
-    ck.ok("reference: its .debug_frame converted", ref_cfi.get("debug_frame", 0) >= 5, ref_cfi)
+    ck.check(ref_cfi.get("debug_frame", 0) >= 5,
+             f"reference: its .debug_frame converted: {ref_cfi}")
 
     variants = []  # (name, file, its unstripped build, debug dir, expected source)
 
     gz = cc(os.path.join(tmp, "gz"), "-gz=zlib")
-    ck.ok("gz: .debug_frame is SHF_COMPRESSED", "C" in (section_flags(gz, ".debug_frame") or ""),
-          section_flags(gz, ".debug_frame"))
+    ck.check("C" in (section_flags(gz, ".debug_frame") or ""),
+             f'gz: .debug_frame is SHF_COMPRESSED: {section_flags(gz, ".debug_frame")}')
     variants.append(("gz", gz, gz, nodebug, "symtab"))
 
     zd = os.path.join(tmp, "zdebug")
     run("objcopy", "--compress-debug-sections=zlib-gnu", ref, zd)
-    ck.ok("zdebug: .zdebug_frame present", section_flags(zd, ".zdebug_frame") is not None,
-          run("readelf", "-S", "-W", zd))
+    ck.check(section_flags(zd, ".zdebug_frame") is not None,
+             f'zdebug: .zdebug_frame present: {run("readelf", "-S", "-W", zd)}')
     variants.append(("zdebug", zd, ref, nodebug, "symtab"))
 
     bid = build_id(ref)
@@ -178,7 +180,7 @@ try:
 
     # no build-id at all: only .gnu_debuglink can lead to the debug file
     nobid = cc(os.path.join(tmp, "nobid"), "-Wl,--build-id=none")
-    ck.eq("debuglink: built without a build-id", build_id(nobid), None)
+    ck.eq(build_id(nobid), None, "debuglink: built without a build-id")
     dbg = os.path.join(tmp, "debuglink.debug")
     run("objcopy", "--only-keep-debug", "--compress-debug-sections=zlib", nobid, dbg)
     exe = os.path.join(tmp, "debuglink")
@@ -202,34 +204,34 @@ try:
         out = symtool(TOOL, exe, a, ddir)
         names, sources, info, cfi = parse(out, len(a))
         bad = [("%x" % x, n, w[x]) for x, n in zip(a, names) if n != w[x]]
-        ck.ok("%s: all %d addresses name what nm names in the unstripped build" % (name, len(a)),
-              not bad, bad[:5])
-        ck.eq("%s: symbols from the %s" % (name, source), sources, {source})
-        ck.eq("%s: .debug_frame FDEs converted as from the reference" % name,
-              cfi.get("debug_frame"), ref_cfi.get("debug_frame"))
-        ck.ok("%s: no note (nothing missing)" % name, "note" not in info, info.get("note"))
+        ck.check(not bad, f"{name}: all {len(a)} addresses name what nm names in the "
+                          f"unstripped build: {bad[:5]}")
+        ck.eq(sources, {source}, "%s: symbols from the %s" % (name, source))
+        ck.eq(cfi.get("debug_frame"), ref_cfi.get("debug_frame"),
+              "%s: .debug_frame FDEs converted as from the reference" % name)
+        ck.check("note" not in info, f"{name}: no note (nothing missing): {info.get('note')}")
         if before_symtool:
             old = symtool(before_symtool, exe, a, ddir)
-            ck.ok("%s: the before build's reader says the same, line for line" % name,
-                  old == out, "\n--- before\n%s--- after\n%s" % (old, out))
+            ck.check(old == out, f"{name}: the before build's reader says the same, line for "
+                                 f"line: \n--- before\n{old}--- after\n{out}")
 
         data = record(exe)
         if not data:
             continue
         prof, t = symbench(SYMBENCH, data, ddir)
         top = {s["symbol"]: s for s in prof["top"]}
-        ck.ok("%s profile: unwound by DWARF" % name,
-              prof["unwind"]["dwarf"] >= 0.9 * t[0]["samples"], prof["unwind"])
+        ck.check(prof["unwind"]["dwarf"] >= 0.9 * t[0]["samples"],
+                 f"{name} profile: unwound by DWARF: {prof['unwind']}")
         for leaf, callers in CALLERS.items():
             n, good = under_callers(prof, leaf, callers)
-            ck.ok("%s profile: %s resolved, >= 90%% of its stacks %s > %s (%d of %d)"
-                  % (name, leaf, " > ".join(callers), leaf, good, n),
-                  leaf in top and n and good >= 0.9 * n, top.get(leaf))
+            ck.check(leaf in top and n and good >= 0.9 * n,
+                     f"{name} profile: {leaf} resolved, >= 90% of its stacks "
+                     f"{' > '.join(callers)} > {leaf} ({good} of {n}): {top.get(leaf)}")
         if before_symbench:
             old, _ = symbench(before_symbench, data, ddir)
-            ck.ok("%s profile: the before build's symbolised profile is identical" % name,
-                  same_profile(old) == same_profile(prof),
-                  "\n--- before\n%s\n--- after\n%s" % (same_profile(old), same_profile(prof)))
+            ck.check(same_profile(old) == same_profile(prof),
+                     f"{name} profile: the before build's symbolised profile is identical: "
+                     f"\n--- before\n{same_profile(old)}\n--- after\n{same_profile(prof)}")
             # symbolisation time with a cold cache (ELF files, debug files,
             # inflating .debug_frame) and warm, alternated in this one run
             for _ in range(ROUNDS):
@@ -255,4 +257,4 @@ try:
                 name, cb, ca, ca / cb if cb else 0, wb, wa, wa / wb if wb else 0))
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
-ck.done()
+sys.exit(ck.done())

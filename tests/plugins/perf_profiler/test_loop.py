@@ -39,7 +39,6 @@ Needs root (system-wide profiles, kernel symbols) and perf_event_open (77).
 """
 import json
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -47,23 +46,12 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "lib"))
 from smcp_test import BUILD, Checker, Daemon, Skip, is_root, write_config  # noqa: E402
+from pptest import Workload, perf_fds, workload  # noqa: E402
 
 T = Checker("perf_profiler/loop")
-BIN = os.environ.get("PP_TEST_BIN", os.path.join(BUILD, "tests", "plugins", "perf_profiler"))
 PLUGINS = os.path.join(BUILD, "plugins")
-WORKLOAD = os.path.join(BIN, "pp-workload-nofp")
 STALL_MS = 50.0
 PING_EVERY_S = 0.005
-
-
-def perf_fds(pid):
-    n = 0
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            n += os.readlink(f"/proc/{pid}/fd/{fd}") == "anon_inode:[perf_event]"
-        except OSError:
-            pass
-    return n
 
 
 class Session:
@@ -190,18 +178,10 @@ def read_body(ans):
         return {}
 
 
-def workload(seconds):
-    p = subprocess.Popen([WORKLOAD, str(seconds)], stdout=subprocess.PIPE, text=True)
-    if not p.stdout.readline().startswith("ready"):
-        p.kill()
-        raise AssertionError("the workload did not start")
-    return p
-
-
 @T.case
 def test_profile_end():
     s = Session()
-    w = workload(20)
+    w = Workload(workload("nofp"), 20)
     try:
         rows = []
         for name, args in (("start_perf_profiling",
@@ -238,13 +218,16 @@ def test_profile_end():
             T.check(n >= 3, f"{what}: pings answered while it was pending ({n})")
     finally:
         w.kill()
-        w.wait()
         T.eq(s.close(), 0, "daemon exit status")
 
 
 def until_stopping(s, timeout=20):
-    """Read the status until the profile stops sampling: then its last job
-    runs (state "stopping") or has run ("stopped"). Returns that state."""
+    """Start a 1 s profile that waits for its end, as request "w1", and read
+    the status until the profile stops sampling: then its last job runs
+    (state "stopping") or has run ("stopped"). Returns that state."""
+    s.send("w1", "tools/call", {"name": "start_perf_profiling",
+                                "arguments": {"duration_secs": 1, "wait": True,
+                                              "frequency_hz": 999}})
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         state = s.status().get("state")
@@ -257,11 +240,8 @@ def until_stopping(s, timeout=20):
 @T.case
 def test_cancel_in_job():
     s = Session()
-    w = workload(20)
+    w = Workload(workload("nofp"), 20)
     try:
-        s.send("w1", "tools/call", {"name": "start_perf_profiling",
-                                    "arguments": {"duration_secs": 1, "wait": True,
-                                                  "frequency_hz": 999}})
         seen = until_stopping(s)
         s.d.notify("notifications/cancelled", {"requestId": "w1", "reason": "test"})
         end = time.monotonic() + 20
@@ -287,18 +267,14 @@ def test_cancel_in_job():
               f"{'answered before the cancel was read' if 'w1' in s.got else 'no answer'}")
     finally:
         w.kill()
-        w.wait()
         T.eq(s.close(), 0, "daemon exit status")
 
 
 @T.case
 def test_exit_in_job():
     s = Session()
-    w = workload(20)
+    w = Workload(workload("nofp"), 20)
     try:
-        s.send("w1", "tools/call", {"name": "start_perf_profiling",
-                                    "arguments": {"duration_secs": 1, "wait": True,
-                                                  "frequency_hz": 999}})
         until_stopping(s)
         s.d.proc.stdin.close()
         rc = s.d.proc.wait(30)
@@ -307,7 +283,6 @@ def test_exit_in_job():
         T.check("ERROR" not in err and "Sanitizer" not in err, err[-2000:])
     finally:
         w.kill()
-        w.wait()
         s.stop = True
         s.th.join(5)
 

@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -89,7 +90,7 @@ def agree(ours, theirs, what, min_pct, tol):
            if s not in a or s not in b or abs(a[s] - b[s]) > tol]
     print("  %-28s %s" % ("ours:", ", ".join("%s %.1f" % x for x in ours[:5])))
     print("  %-28s %s" % ("perf:", ", ".join("%s %.1f" % x for x in theirs[:5])))
-    ck.ok(what, big and not bad, bad)
+    ck.check(big and not bad, f"{what}: {bad}")
 
 
 try:
@@ -115,18 +116,20 @@ try:
             rows.append((name, unwind, b["samples"], share["leaf_a"], share["leaf_b"], m,
                          callers))
             label = "%s, unwind %s" % (name, unwind)
-            ck.ok(label + ": leaf_a, leaf_b are the top user symbols", top2 == LEAVES, top2)
-            ck.ok(label + ": 70/30 within 10 points (%.1f/%.1f)" % (share["leaf_a"],
-                                                                  share["leaf_b"]),
-                  abs(share["leaf_a"] - 70) <= 10 and abs(share["leaf_b"] - 30) <= 10, share)
+            ck.check(top2 == LEAVES, f"{label}: leaf_a, leaf_b are the top user symbols: {top2}")
+            ck.check(abs(share["leaf_a"] - 70) <= 10 and abs(share["leaf_b"] - 30) <= 10,
+                     f"{label}: 70/30 within 10 points ({share['leaf_a']:.1f}/"
+                     f"{share['leaf_b']:.1f}): {share}")
             if method:
-                ck.ok(label + ": %s unwound >= 90%% of samples" % method,
-                      m[method] >= 0.9 * b["samples"], m)
-                ck.ok(label + ": main > run > caller_x > leaf_x in the stacks", callers,
-                      [s.get("stacks", [{}])[0].get("frames") for s in b["symbols"][:2]])
+                ck.check(m[method] >= 0.9 * b["samples"],
+                         f"{label}: {method} unwound >= 90% of samples: {m}")
+                stacks = [s.get("stacks", [{}])[0].get("frames") for s in b["symbols"][:2]]
+                ck.check(callers,
+                         f"{label}: main > run > caller_x > leaf_x in the stacks: {stacks}")
             else:
-                ck.ok(label + ": frame pointers alone cannot unwind it (method counts say so)",
-                      m["frame_pointer"] + m["dwarf"] < 0.5 * b["samples"], m)
+                ck.check(m["frame_pointer"] + m["dwarf"] < 0.5 * b["samples"],
+                         f"{label}: frame pointers alone cannot unwind it "
+                         f"(method counts say so): {m}")
 
         print("\nvariant                     unwind  samples  leaf_a%  leaf_b%  callers  "
               "dwarf/fp/ip_only")
@@ -178,9 +181,9 @@ try:
                     agree(ours, perf_report_top(f), "perf.data (%s): same top symbols as "
                           "perf report (>= 0.5%%, within 0.5 points)" % mode, 0.5, 0.5)
                     if mode == "dwarf":
-                        ck.ok("perf.data (dwarf): stacks unwound by our DWARF unwinder",
-                              sb["unwind"]["dwarf"] >= 0.9 * sb["cold"]["samples"],
-                              sb["unwind"])
+                        ck.check(sb["unwind"]["dwarf"] >= 0.9 * sb["cold"]["samples"],
+                                 f"perf.data (dwarf): stacks unwound by our DWARF unwinder: "
+                                 f"{sb['unwind']}")
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
-ck.done()
+sys.exit(ck.done())

@@ -13,6 +13,7 @@
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 
 from pptest import mcp_client  # noqa: E402
@@ -40,8 +41,8 @@ try:
     with daemon() as c:
         st = require_perf(c)
         dpid = c.proc.pid
-        ck.ok("root: system-wide and kernel stacks allowed",
-              st["capabilities"]["system_wide"] and st["capabilities"]["kernel_stacks"], st)
+        ck.check(st["capabilities"]["system_wide"] and st["capabilities"]["kernel_stacks"],
+                 f"root: system-wide and kernel stacks allowed: {st}")
 
         w = Workload(workload("nofp"), 8)
         dd = subprocess.Popen(["dd", "if=/dev/zero", "of=/dev/null", "bs=64", "count=100000000"],
@@ -50,55 +51,55 @@ try:
                     {"frequency_hz": 499, "duration_secs": 3, "wait": True}, timeout=20)
         dd.kill()
         dd.wait()
-        ck.ok("system-wide profile", not e and b.get("scope") == "all processes", b)
-        ck.eq("every perf fd closed", perf_fds(dpid), 0)
+        ck.check(not e and b.get("scope") == "all processes", f"system-wide profile: {b}")
+        ck.eq(perf_fds(dpid), 0, "every perf fd closed")
         e, p = tool(c, "get_perf_results", {"group_by": "process", "limit": 50})
         procs = {r["pid"]: r for r in p["processes"]}
-        ck.ok("the workload is a process row with leaf_a on top",
-              w.pid in procs and procs[w.pid]["top_symbols"][0]["symbol"] == "leaf_a",
-              procs.get(w.pid))
-        ck.ok("dd is a process row, with kernel symbols on top",
-              dd.pid in procs and procs[dd.pid]["top_symbols"][0]["kind"] == "kernel",
-              procs.get(dd.pid))
+        ck.check(w.pid in procs and procs[w.pid]["top_symbols"][0]["symbol"] == "leaf_a",
+                 f"the workload is a process row with leaf_a on top: {procs.get(w.pid)}")
+        ck.check(dd.pid in procs and procs[dd.pid]["top_symbols"][0]["kind"] == "kernel",
+                 f"dd is a process row, with kernel symbols on top: {procs.get(dd.pid)}")
         e, s = tool(c, "get_perf_results", {"pid": dd.pid, "include_stacks": True, "limit": 5})
         k = [r for r in s["symbols"] if r["kind"] == "kernel"]
-        ck.ok("kernel frames resolved by name", k and all(r["symbol"] != "[unknown]"
-                                                          for r in k[:3]), k[:3])
+        ck.check(k and all(r["symbol"] != "[unknown]"
+                           for r in k[:3]), f"kernel frames resolved by name: {k[:3]}")
         frames = s["symbols"][0]["stacks"][0]["frames"] if s["symbols"][0].get("stacks") else []
-        ck.ok("kernel frames sit under dd's user frames (syscall entry in between)",
-              any("(" in f for f in frames) and any("[k]" in f for f in frames) and
-              any("entry_SYSCALL" in f or "do_syscall" in f for f in frames), frames)
+        ck.check(any("(" in f for f in frames) and any("[k]" in f for f in frames) and
+                 any("entry_SYSCALL" in f or "do_syscall" in f for f in frames),
+                 f"kernel frames sit under dd's user frames (syscall entry in between): {frames}")
         e, s = tool(c, "get_perf_results", {"pid": w.pid, "include_stacks": True, "limit": 2})
-        ck.ok("workload stacks unwound by DWARF in a system-wide profile",
-              s["symbols"][0]["symbol"] == "leaf_a" and
-              any("caller_a" in f for f in s["symbols"][0]["stacks"][0]["frames"]), s["symbols"][:1])
+        ck.check(s["symbols"][0]["symbol"] == "leaf_a" and
+                 any("caller_a" in f for f in s["symbols"][0]["stacks"][0]["frames"]),
+                 f'workload stacks unwound by DWARF in a system-wide profile: {s["symbols"][:1]}')
         e, g = tool(c, "get_perf_results", {"group_by": "cpu"})
-        ck.eq("every online CPU sampled", len(g["cpus"]), online_cpus())
+        ck.eq(len(g["cpus"]), online_cpus(), "every online CPU sampled")
 
         e, b = tool(c, "start_perf_profiling", {"cpu": 0, "frequency_hz": 499,
                                                  "duration_secs": 1, "wait": True}, timeout=15)
         e, g = tool(c, "get_perf_results", {"group_by": "cpu"})
-        ck.ok("cpu filter: only CPU 0", [r["cpu"] for r in g["cpus"]] == [0], g["cpus"])
+        ck.check([r["cpu"] for r in g["cpus"]] == [0], f'cpu filter: only CPU 0: {g["cpus"]}')
 
         if os.path.exists("/sys/kernel/tracing/events/sched/sched_switch/id"):
             e, b = tool(c, "start_perf_profiling", {"event": "tp:sched:sched_switch",
                                                      "duration_secs": 1, "wait": True},
                         timeout=15)
-            ck.ok("tracepoint event: every hit", not e and b.get("sampling") ==
-                  "every tracepoint hit" and b["samples"] > 0, b)
-            ck.ok("tracepoint stacks end in the scheduler",
-                  any(r["symbol"] in ("__schedule", "schedule") for r in b["symbols"]),
-                  [r["symbol"] for r in b["symbols"]][:10])
+            ck.check(not e and b.get("sampling") ==
+                     "every tracepoint hit" and b["samples"] > 0,
+                     f"tracepoint event: every hit: {b}")
+            ck.check(any(r["symbol"] in ("__schedule", "schedule") for r in b["symbols"]),
+                     f"tracepoint stacks end in the scheduler: "
+                     f"{[r['symbol'] for r in b['symbols']][:10]}")
         else:
             print("note: tracefs is not mounted; tracepoint event not exercised")
 
         st = c.read_json("profiling://perf/status")
         ks = st["kallsyms"]
-        ck.ok("kallsyms loaded with addresses", ks["symbols"] > 1000 and not ks["restricted"], ks)
+        ck.check(ks["symbols"] > 1000 and not ks["restricted"],
+                 f"kallsyms loaded with addresses: {ks}")
         with open("/proc/kallsyms") as f:
             bpf = sum(1 for line in f if line.rstrip().endswith("[bpf]"))
         if bpf:
-            ck.ok("BPF programs counted from their JIT symbols", ks["bpf_programs"] > 0, ks)
+            ck.check(ks["bpf_programs"] > 0, f"BPF programs counted from their JIT symbols: {ks}")
         w.kill()
 
     # ---- the same daemon as an unprivileged user, from a copy nobody can
@@ -115,18 +116,20 @@ try:
                           caps.get("perf_error"))
                 else:
                     para = caps["perf_event_paranoid"]
-                    ck.ok("unprivileged: not privileged", not caps["privileged"], caps)
+                    ck.check(not caps["privileged"], f"unprivileged: not privileged: {caps}")
                     if para > 0:
                         pl = c.read_json("schedmcp://plugins")
                         me = [x for x in pl.get("plugins", pl if isinstance(pl, list) else [])
                               if x.get("name") == "perf_profiler"]
-                        ck.ok("unprivileged: plugin degraded, the reason names the paranoid level",
-                              me and me[0].get("state") == "degraded" and
-                              "perf_event_paranoid" in (me[0].get("reason") or ""), me)
+                        ck.check(me and me[0].get("state") == "degraded" and
+                                 "perf_event_paranoid" in (me[0].get("reason") or ""),
+                                 f"unprivileged: plugin degraded, the reason names the "
+                                 f"paranoid level: {me}")
                     e, b = tool(c, "start_perf_profiling", {"duration_secs": 1})
                     if para > 0:
-                        ck.ok("unprivileged: system-wide refused, naming the paranoid level",
-                              e and "perf_event_paranoid" in b, b)
+                        ck.check(e and "perf_event_paranoid" in b,
+                                 f"unprivileged: system-wide refused, naming the paranoid "
+                                 f"level: {b}")
                     exe = os.path.join(unpriv, "wl")
                     shutil.copy(workload("nofp"), exe)
                     os.chmod(exe, 0o755)
@@ -139,14 +142,14 @@ try:
                                  "wait": True}, timeout=15)
                     wp.kill()
                     wp.wait()
-                    ck.ok("unprivileged: own process profiled", not e and b["samples"] > 0, b)
+                    ck.check(not e and b["samples"] > 0, f"unprivileged: own process profiled: {b}")
                     if para >= 2:
-                        ck.ok("unprivileged: kernel frames excluded, and the answer says so",
-                              "kernel frames are not sampled" in b.get("note", "") and
-                              all(r["kind"] == "user" for r in b["symbols"]), b.get("note"))
-                    ck.ok("unprivileged: user stacks still unwound",
-                          symbols(b).get("leaf_a") and b["unwind_methods"]["dwarf"] > 0,
-                          b.get("unwind_methods"))
+                        ck.check("kernel frames are not sampled" in b.get("note", "") and
+                                 all(r["kind"] == "user" for r in b["symbols"]),
+                                 f"unprivileged: kernel frames excluded, and the answer says "
+                                 f"so: {b.get('note')}")
+                    ck.check(symbols(b).get("leaf_a") and b["unwind_methods"]["dwarf"] > 0,
+                             f'unprivileged: user stacks still unwound: {b.get("unwind_methods")}')
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
-ck.done()
+sys.exit(ck.done())

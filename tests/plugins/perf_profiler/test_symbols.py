@@ -12,6 +12,7 @@
 """
 import os
 import shutil
+import sys
 import tempfile
 
 from pptest import BIN, Checker, build_id, run, skip, workload
@@ -82,49 +83,50 @@ try:
         orig = os.path.join(tmp, "wl-" + variant)
         shutil.copy(workload(variant), orig)
         addrs = addrs_of(orig)
-        ck.eq(variant + ": nm found the workload functions", sorted(addrs), sorted(FUNCS))
+        ck.eq(sorted(addrs), sorted(FUNCS), variant + ": nm found the workload functions")
         want = {f: f for f in FUNCS}
 
         names, info, cfi = resolve(orig, addrs)
-        ck.eq(variant + " .symtab: names", names, want)
-        ck.eq(variant + " .symtab: source", info["source"], "symtab")
+        ck.eq(names, want, variant + " .symtab: names")
+        ck.eq(info["source"], "symtab", variant + " .symtab: source")
         if variant == "dframe":
-            ck.ok("dframe: .debug_frame converted", cfi.get("debug_frame", 0) >= 5, cfi)
+            ck.check(cfi.get("debug_frame", 0) >= 5, f"dframe: .debug_frame converted: {cfi}")
 
         bare = os.path.join(tmp, "bare-" + variant)
         run("strip", "-o", bare, orig)
         names, info, cfi = resolve(bare, addrs, debug_dir=os.path.join(tmp, "nodebug"))
-        ck.ok(variant + " stripped, no debug file: static functions unresolved",
-              all(v == "-" for v in names.values()), names)
-        ck.ok(variant + " stripped: says why", "note" in info, info)
+        ck.check(all(v == "-" for v in names.values()),
+                 f"{variant} stripped, no debug file: static functions unresolved: {names}")
+        ck.check("note" in info, f"{variant} stripped: says why: {info}")
 
         # debuglink next to the binary, SHF_COMPRESSED (zlib-gabi) sections
         s, dbg = split(orig, "gabi-" + variant, "zlib-gabi", tmp)
         names, info, cfi = resolve(s, addrs, debug_dir=os.path.join(tmp, "nodebug"))
-        ck.eq(variant + " debuglink (same dir, zlib-gabi): names", names, want)
-        ck.eq(variant + " debuglink: source", info["source"], "debuglink debug file")
-        ck.eq(variant + " debuglink: file", info.get("debug_file"), dbg)
+        ck.eq(names, want, variant + " debuglink (same dir, zlib-gabi): names")
+        ck.eq(info["source"], "debuglink debug file", variant + " debuglink: source")
+        ck.eq(info.get("debug_file"), dbg, variant + " debuglink: file")
         if variant == "dframe":
-            ck.ok("dframe: debug file's .debug_frame is compressed",
-                  compressed(dbg, ".debug_frame"), run("readelf", "-S", "-W", dbg))
-            ck.ok("dframe: compressed .debug_frame inflated and converted",
-                  cfi.get("debug_frame", 0) >= 5, cfi)
+            ck.check(compressed(dbg, ".debug_frame"),
+                     f"dframe: debug file's .debug_frame is compressed: "
+                     f"{run('readelf', '-S', '-W', dbg)}")
+            ck.check(cfi.get("debug_frame", 0) >= 5,
+                     f"dframe: compressed .debug_frame inflated and converted: {cfi}")
 
         # debuglink in .debug/, legacy .zdebug_* (zlib-gnu)
         s, dbg = split(orig, "gnu-" + variant, "zlib-gnu", os.path.join(tmp, ".debug"))
         names, info, cfi = resolve(s, addrs, debug_dir=os.path.join(tmp, "nodebug"))
-        ck.eq(variant + " debuglink (.debug/, zlib-gnu): names", names, want)
+        ck.eq(names, want, variant + " debuglink (.debug/, zlib-gnu): names")
         if variant == "dframe":
-            ck.ok("dframe: .zdebug_frame present", ".zdebug_frame" in
-                  run("readelf", "-S", "-W", dbg), "")
-            ck.ok("dframe: .zdebug_frame inflated and converted",
-                  cfi.get("debug_frame", 0) >= 5, cfi)
+            ck.check(".zdebug_frame" in
+                     run("readelf", "-S", "-W", dbg), "dframe: .zdebug_frame present")
+            ck.check(cfi.get("debug_frame", 0) >= 5,
+                     f"dframe: .zdebug_frame inflated and converted: {cfi}")
 
         # debuglink found under DEBUG_DIR + the binary's directory
         ddir = os.path.join(tmp, "dd")
         s, dbg = split(orig, "dd-" + variant, None, os.path.join(ddir + tmp))
         names, info, cfi = resolve(s, addrs, debug_dir=ddir)
-        ck.eq(variant + " debuglink under DEBUG_DIR: names", names, want)
+        ck.eq(names, want, variant + " debuglink under DEBUG_DIR: names")
 
         # build-id only
         bid = build_id(orig)
@@ -134,8 +136,8 @@ try:
             s, dbg = split(orig, "bid-" + variant, "zlib", where, debuglink=False)
             os.rename(dbg, os.path.join(where, bid[2:] + ".debug"))
             names, info, cfi = resolve(s, addrs, debug_dir=bdir)
-            ck.eq(variant + " build-id debug file: names", names, want)
-            ck.eq(variant + " build-id: source", info["source"], "build-id debug file")
+            ck.eq(names, want, variant + " build-id debug file: names")
+            ck.eq(info["source"], "build-id debug file", variant + " build-id: source")
         else:
             print("note: the toolchain wrote no build-id; build-id lookup not exercised")
 
@@ -144,8 +146,8 @@ try:
         with open(dbg, "ab") as f:
             f.write(b"\0")
         names, info, cfi = resolve(s, addrs, debug_dir=os.path.join(tmp, "nodebug"))
-        ck.ok(variant + " debuglink with a wrong CRC is refused",
-              all(v == "-" for v in names.values()), names)
+        ck.check(all(v == "-" for v in names.values()),
+                 f"{variant} debuglink with a wrong CRC is refused: {names}")
 
     # C++: demangled as perf report shows them (no parameters, no clone suffix)
     if shutil.which("g++"):
@@ -160,8 +162,8 @@ try:
         run("g++", "-O2", "-o", exe, src)
         mangled = [line.split() for line in run("nm", exe).splitlines() if "spin" in line]
         out = run(TOOL, "elf", exe, "%x" % (int(mangled[0][0], 16) + 1)).split()
-        ck.eq("C++ symbol %s demangled like perf report" % mangled[0][2], out[1],
-              "ns::Box<long>::spin")
+        ck.eq(out[1], "ns::Box<long>::spin",
+              "C++ symbol %s demangled like perf report" % mangled[0][2])
     else:
         print("note: g++ is not installed; demangling not exercised")
 
@@ -181,7 +183,7 @@ try:
     for addr, want in (("ffffffff81000010", "global"), ("ffffffff81000110", "static_b"),
                        ("ffffffff81000200", "only_weak")):
         out = run(TOOL, "--root", os.path.join(tmp, "root"), "kernel", addr).split()
-        ck.eq("kallsyms alias at %s picks %s" % (addr, want), out[1:], [want, "[kernel.kallsyms]"])
+        ck.eq(out[1:], [want, "[kernel.kallsyms]"], "kallsyms alias at %s picks %s" % (addr, want))
 
     # kernel: one core symbol, one module symbol and one BPF program if listed;
     # only addresses with a single name (aliases may resolve either way)
@@ -204,9 +206,9 @@ try:
         print("note: /proc/kallsyms addresses are hidden here; kernel lookups not exercised")
     for kind, (addr, name, mod) in sorted(picks.items()):
         out = run(TOOL, "kernel", "%x" % (addr + 1)).split()
-        ck.eq("kallsyms %s symbol %s" % (kind, name), out[1:], [name, mod])
+        ck.eq(out[1:], [name, mod], "kallsyms %s symbol %s" % (kind, name))
     if "bpf" not in picks:
         print("note: no BPF program is loaded; bpf_prog_ lookup not exercised")
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
-ck.done()
+sys.exit(ck.done())

@@ -14,6 +14,7 @@ test's own workload process (works unprivileged at perf_event_paranoid <= 2):
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 
@@ -32,103 +33,109 @@ try:
     with daemon() as c:
         st = require_perf(c)
         dpid = c.proc.pid
-        ck.eq("status: idle at start", st["state"], "idle")
+        ck.eq(st["state"], "idle", "status: idle at start")
         e, b = tool(c, "get_perf_results")
-        ck.ok("results before any profile: error saying what to do",
-              e and "start_perf_profiling" in err_text(b), b)
+        ck.check(e and "start_perf_profiling" in err_text(b),
+                 f"results before any profile: error saying what to do: {b}")
         e, b = tool(c, "stop_perf_profiling")
-        ck.ok("stop before any profile: error", e, b)
+        ck.check(e, f"stop before any profile: error: {b}")
 
         # ---- bad input
         e, b = tool(c, "start_perf_profiling", {"event": "hw:bogus"})
-        ck.ok("unknown event: error listing the valid events",
-              e and "unknown event" in b and "sw:cpu-clock" in b and "tp:" in b, b)
+        ck.check(e and "unknown event" in b and "sw:cpu-clock" in b and "tp:" in b,
+                 f"unknown event: error listing the valid events: {b}")
         e, b = tool(c, "start_perf_profiling", {"event": "tp:nosuch:thing"})
-        ck.ok("unknown tracepoint: error", e and "tracepoint" in b, b)
+        ck.check(e and "tracepoint" in b, f"unknown tracepoint: error: {b}")
         e, b = tool(c, "start_perf_profiling", {"frequency_hz": 0})
-        ck.ok("frequency 0: error with the valid range", e and "1.." in b and "Hz" in b, b)
+        ck.check(e and "1.." in b and "Hz" in b, f"frequency 0: error with the valid range: {b}")
         e, b = tool(c, "start_perf_profiling", {"frequency_hz": 10**9})
-        ck.ok("absurd frequency: error with the valid range", e and "1.." in b, b)
+        ck.check(e and "1.." in b, f"absurd frequency: error with the valid range: {b}")
         e, b = tool(c, "start_perf_profiling", {"pid": 2**22 + 12345})
-        ck.ok("pid that does not exist: error", e and "does not exist" in b, b)
+        ck.check(e and "does not exist" in b, f"pid that does not exist: error: {b}")
         e, b = tool(c, "start_perf_profiling", {"pid": 0})
-        ck.ok("pid 0: error", e and "pid" in b, b)
+        ck.check(e and "pid" in b, f"pid 0: error: {b}")
         e, b = tool(c, "start_perf_profiling", {"cpu": 4096})
-        ck.ok("cpu not online: error listing valid CPUs", e and "valid" in b, b)
+        ck.check(e and "valid" in b, f"cpu not online: error listing valid CPUs: {b}")
         e, b = tool(c, "start_perf_profiling", {"duration_secs": 0})
-        ck.ok("duration 0: error with the range", e and "duration_secs" in b, b)
+        ck.check(e and "duration_secs" in b, f"duration 0: error with the range: {b}")
         e, b = tool(c, "start_perf_profiling", {"wait": True})
-        ck.ok("wait without duration: error", e and "duration_secs" in b, b)
+        ck.check(e and "duration_secs" in b, f"wait without duration: error: {b}")
         e, b = tool(c, "start_perf_profiling", {"unwind": "magic"})
-        ck.ok("unknown unwind: error listing valid values", e and "auto" in b and "fp" in b, b)
+        ck.check(e and "auto" in b and "fp" in b,
+                 f"unknown unwind: error listing valid values: {b}")
         e, b = tool(c, "get_perf_results", {"group_by": "thread"})
-        ck.ok("unknown group_by: error listing valid values",
-              e and "symbol" in b and "process" in b, b)
-        ck.eq("no perf fd open after refused starts", perf_fds(dpid), 0)
+        ck.check(e and "symbol" in b and "process" in b,
+                 f"unknown group_by: error listing valid values: {b}")
+        ck.eq(perf_fds(dpid), 0, "no perf fd open after refused starts")
 
         # ---- a timed profile we wait for, with progress
         w = Workload(workload("nofp"), 8)
         e, b = tool(c, "start_perf_profiling",
                     {"pid": str(w.pid), "frequency_hz": "199", "duration_secs": 2.5},)
-        ck.ok("start with numeric strings", not e and b["state"] == "running", b)
-        ck.ok("start reports the event (and the fallback, if any)",
-              b.get("event", "").startswith(("hw:", "sw:")) and
-              (b["event"] == "hw:cycles" or "note" in b), b)
-        ck.ok("perf fds open while running", perf_fds(dpid) > 0, perf_fds(dpid))
+        ck.check(not e and b["state"] == "running", f"start with numeric strings: {b}")
+        ck.check(b.get("event", "").startswith(("hw:", "sw:")) and
+                 (b["event"] == "hw:cycles" or "note" in b),
+                 f"start reports the event (and the fallback, if any): {b}")
+        ck.check(perf_fds(dpid) > 0, f"perf fds open while running: {perf_fds(dpid)}")
         e, b = tool(c, "start_perf_profiling", {"pid": w.pid})
-        ck.ok("starting twice: error saying a profile runs", e and "already running" in b, b)
+        ck.check(e and "already running" in b, f"starting twice: error saying a profile runs: {b}")
         n0 = len(c.messages)
         e, b = tool(c, "get_perf_results", {"wait": True, "limit": 5},
                     meta={"progressToken": "tok"}, timeout=15)
         prog = [m["params"] for m in c.messages[n0:]
                 if m.get("method") == "notifications/progress"]
-        ck.ok("waiting call answered after the duration",
-              not e and b["state"] == "stopped" and b["stopped_because"] == "duration reached", b)
-        ck.ok("progress notifications while waiting", len(prog) >= 1 and
-              all(p["progressToken"] == "tok" and p["total"] == 2.5 for p in prog), prog)
-        ck.ok("progress increases", all(a["progress"] < b_["progress"]
-                                         for a, b_ in zip(prog, prog[1:])), prog)
-        ck.eq("every perf fd closed at auto-stop", perf_fds(dpid), 0)
+        ck.check(not e and b["state"] == "stopped" and b["stopped_because"] == "duration reached",
+                 f"waiting call answered after the duration: {b}")
+        ck.check(len(prog) >= 1 and
+                 all(p["progressToken"] == "tok" and p["total"] == 2.5 for p in prog),
+                 f"progress notifications while waiting: {prog}")
+        ck.check(all(a["progress"] < b_["progress"]
+                      for a, b_ in zip(prog, prog[1:])), f"progress increases: {prog}")
+        ck.eq(perf_fds(dpid), 0, "every perf fd closed at auto-stop")
         syms = symbols(b)
-        ck.ok("leaf_a and leaf_b are the top symbols",
-              [s["symbol"] for s in b["symbols"][:2]] == ["leaf_a", "leaf_b"], b["symbols"][:3])
+        ck.check([s["symbol"] for s in b["symbols"][:2]] == ["leaf_a", "leaf_b"],
+                 f'leaf_a and leaf_b are the top symbols: {b["symbols"][:3]}')
 
         # ---- folded output, other groupings, the resources
         lines = texts(c, "get_perf_results", {"format": "folded", "limit": 500})
         folded = [x for x in lines[0].splitlines() if x]
-        ck.ok("folded: 'a;b;c N' lines", folded and all(
-            ";" in x and x.rsplit(" ", 1)[1].isdigit() for x in folded), lines[0][:300])
-        ck.ok("folded: counts add up to the samples",
-              sum(int(x.rsplit(" ", 1)[1]) for x in folded) == b["samples"], b["samples"])
-        ck.ok("folded: a note says whether it is complete", "complete" in lines[-1], lines[-1])
-        ck.ok("folded: callers beneath the leaves",
-              any(x.split(" ")[0].endswith("caller_a;leaf_a") for x in folded), folded[:2])
+        ck.check(folded and all(
+                 ";" in x and x.rsplit(" ", 1)[1].isdigit() for x in folded),
+                 f"folded: 'a;b;c N' lines: {lines[0][:300]}")
+        ck.check(sum(int(x.rsplit(" ", 1)[1]) for x in folded) == b["samples"],
+                 f'folded: counts add up to the samples: {b["samples"]}')
+        ck.check("complete" in lines[-1],
+                 f"folded: a note says whether it is complete: {lines[-1]}")
+        ck.check(any(x.split(" ")[0].endswith("caller_a;leaf_a") for x in folded),
+                 f"folded: callers beneath the leaves: {folded[:2]}")
         for g, key in (("stack", "stacks"), ("process", "processes"), ("cpu", "cpus")):
             e, r = tool(c, "get_perf_results", {"group_by": g})
-            ck.ok("group_by %s" % g, not e and r.get(key), r)
+            ck.check(not e and r.get(key), f"group_by {g}: {r}")
         e, r = tool(c, "get_perf_results", {"group_by": "process"})
-        ck.ok("process row names the workload", r["processes"][0]["pid"] == w.pid and
-              r["processes"][0]["top_symbols"][0]["symbol"] == "leaf_a", r["processes"][:1])
+        ck.check(r["processes"][0]["pid"] == w.pid and
+                 r["processes"][0]["top_symbols"][0]["symbol"] == "leaf_a",
+                 f'process row names the workload: {r["processes"][:1]}')
         e, r = tool(c, "get_perf_results", {"limit": 1})
-        ck.ok("pagination: next_offset when rows remain", r["page"].get("next_offset") == 1 and
-              any("offset" in n for n in r["notes"]), r["page"])
+        ck.check(r["page"].get("next_offset") == 1 and
+                 any("offset" in n for n in r["notes"]),
+                 f'pagination: next_offset when rows remain: {r["page"]}')
         e, r = tool(c, "get_perf_results", {"limit": 1, "offset": 1})
-        ck.eq("pagination: second page", r["symbols"][0]["symbol"], "leaf_b")
+        ck.eq(r["symbols"][0]["symbol"], "leaf_b", "pagination: second page")
         res = c.read_json("profiling://perf/results")
-        ck.ok("results resource: top symbols", res["symbols"][0]["symbol"] == "leaf_a", res)
+        ck.check(res["symbols"][0]["symbol"] == "leaf_a", f"results resource: top symbols: {res}")
         st = c.read_json("profiling://perf/status")
-        ck.ok("status resource: stopped, with capabilities and cache",
-              st["state"] == "stopped" and "capabilities" in st and "symbol_cache" in st, st)
+        ck.check(st["state"] == "stopped" and "capabilities" in st and "symbol_cache" in st,
+                 f"status resource: stopped, with capabilities and cache: {st}")
         e, r = tool(c, "stop_perf_profiling")
-        ck.ok("stop after auto-stop: fine, says nothing was open",
-              not e and "note_stop" in r, r)
+        ck.check(not e and "note_stop" in r,
+                 f"stop after auto-stop: fine, says nothing was open: {r}")
 
         # ---- cancelling a waiting start stops the profile
         req = {"jsonrpc": "2.0", "id": 900, "method": "tools/call",
                "params": {"name": "start_perf_profiling",
                           "arguments": {"pid": w.pid, "duration_secs": 30, "wait": True}}}
         c.send(req)
-        ck.ok("waiting start holds perf fds", wait_until(lambda: perf_fds(dpid) > 0, 5))
+        ck.check(wait_until(lambda: perf_fds(dpid) > 0, 5), "waiting start holds perf fds")
         time.sleep(0.5)
         c.notify("notifications/cancelled", {"requestId": 900, "reason": "test"})
         st = None
@@ -137,21 +144,22 @@ try:
             if st["state"] == "stopped":
                 break
             time.sleep(0.1)
-        ck.ok("cancelled wait stopped the profile", st["state"] == "stopped" and
-              "cancel" in st["stopped_because"], st.get("stopped_because"))
-        ck.ok("no answer to the cancelled request",
-              not any(m.get("id") == 900 for m in c.messages), "")
-        ck.eq("every perf fd closed after cancel", perf_fds(dpid), 0)
+        ck.check(st["state"] == "stopped" and
+                 "cancel" in st["stopped_because"],
+                 f'cancelled wait stopped the profile: {st.get("stopped_because")}')
+        ck.check(not any(m.get("id") == 900 for m in c.messages),
+                 "no answer to the cancelled request")
+        ck.eq(perf_fds(dpid), 0, "every perf fd closed after cancel")
 
         # ---- max_samples
         e, b = tool(c, "start_perf_profiling",
                     {"pid": w.pid, "frequency_hz": 999, "max_samples": 40})
-        ck.ok("start with max_samples", not e, b)
+        ck.check(not e, f"start with max_samples: {b}")
         ok = wait_until(lambda: c.read_json("profiling://perf/status")["state"] == "stopped", 10)
         st = c.read_json("profiling://perf/status")
-        ck.ok("auto-stop at max_samples", ok and "max_samples" in st["stopped_because"], st)
-        ck.eq("exactly max_samples kept", st["samples"] + st.get("dropped_samples", 0), 40)
-        ck.eq("every perf fd closed at max_samples", perf_fds(dpid), 0)
+        ck.check(ok and "max_samples" in st["stopped_because"], f"auto-stop at max_samples: {st}")
+        ck.eq(st["samples"] + st.get("dropped_samples", 0), 40, "exactly max_samples kept")
+        ck.eq(perf_fds(dpid), 0, "every perf fd closed at max_samples")
         w.kill()
 
         # ---- a process that exits, and whose binary is then deleted
@@ -163,14 +171,14 @@ try:
                         {"pid": w.pid, "frequency_hz": 499, "duration_secs": 20, "wait": True,
                          "unwind": unwind}, timeout=30)
             w.wait()
-            ck.ok(unwind + ": stops when the process exits",
-                  not e and "exited" in b.get("stopped_because", ""), b)
+            ck.check(not e and "exited" in b.get("stopped_because", ""),
+                     f"{unwind}: stops when the process exits: {b}")
             os.unlink(exe)
             e, b = tool(c, "get_perf_results", {"include_stacks": True, "limit": 3})
             s = symbols(b)
-            ck.ok(unwind + ": exited process with deleted binary still symbolised",
-                  "leaf_a" in s and s["leaf_a"]["module"] == os.path.basename(exe), list(s))
-            ck.eq(unwind + ": no perf fd left", perf_fds(dpid), 0)
+            ck.check("leaf_a" in s and s["leaf_a"]["module"] == os.path.basename(exe),
+                     f"{unwind}: exited process with deleted binary still symbolised: {list(s)}")
+            ck.eq(perf_fds(dpid), 0, unwind + ": no perf fd left")
 
     # ---- a small answer budget: cut, with a note saying how to continue
     with daemon("[plugin perf_profiler]\nresult_bytes = 4096\n") as c:
@@ -179,26 +187,26 @@ try:
                     {"pid": w.pid, "frequency_hz": 999, "duration_secs": 1.5, "wait": True})
         e, b = tool(c, "get_perf_results", {"limit": 500, "include_stacks": True})
         size = len(json.dumps(b))
-        ck.ok("answer within the configured budget (+ summary)", size < 4096 + 1500, size)
+        ck.check(size < 4096 + 1500, f"answer within the configured budget (+ summary): {size}")
         if b["page"]["returned"] < b["page"]["total"]:
-            ck.ok("a cut answer says how to get the rest",
-                  any("next_offset" in n for n in b["notes"]) and "next_offset" in b["page"], b)
+            ck.check(any("next_offset" in n for n in b["notes"]) and "next_offset" in b["page"],
+                     f"a cut answer says how to get the rest: {b}")
             e, b = tool(c, "get_perf_results", {"offset": b["page"]["next_offset"],
                                                 "limit": 500})
-            ck.ok("the next page continues", not e and b["page"]["offset"] > 0, b.get("page"))
+            ck.check(not e and b["page"]["offset"] > 0, f'the next page continues: {b.get("page")}')
         else:
             # without kernel frames (unprivileged) every row may fit
-            ck.ok("an uncut answer is complete and says nothing was cut",
-                  "next_offset" not in b["page"] and not any("cut" in n for n in b["notes"]), b)
+            ck.check("next_offset" not in b["page"] and not any("cut" in n for n in b["notes"]),
+                     f"an uncut answer is complete and says nothing was cut: {b}")
         # shutdown while profiling: every fd goes, the daemon exits cleanly
         # (a workload of its own: the one above may have ended on a slow machine)
         w.kill()
         w = Workload(workload("nofp"), 60)
         e, b = tool(c, "start_perf_profiling", {"pid": w.pid})
-        ck.ok("profiling at shutdown", not e and perf_fds(c.proc.pid) > 0, b)
+        ck.check(not e and perf_fds(c.proc.pid) > 0, f"profiling at shutdown: {b}")
         rc = c.close(timeout=10)
-        ck.eq("daemon exits cleanly while profiling", rc, 0)
+        ck.eq(rc, 0, "daemon exits cleanly while profiling")
         w.kill()
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
-ck.done()
+sys.exit(ck.done())

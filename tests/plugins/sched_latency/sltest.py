@@ -1,14 +1,11 @@
-"""Shared pieces of the sched_latency tests: counted checks with meson's exit
-codes (0 pass, 1 fail, 77 skip), a daemon with only this plugin (stderr kept
-in a file so it can never block), the workload helper, and runqlat's output
-parser. Standard library only."""
-import json
+"""Shared pieces of the sched_latency tests: smcp_test's Checker and Daemon
+for this plugin, skipping (77) with a reason, the workload helper, and
+runqlat's output parser. Standard library only."""
 import os
 import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 SRC = os.environ.get("SMCP_SOURCE_DIR",
@@ -16,29 +13,17 @@ SRC = os.environ.get("SMCP_SOURCE_DIR",
                          os.path.abspath(__file__))))))
 sys.path.insert(0, os.path.join(SRC, "tests", "lib"))
 import mcp_client  # noqa: E402
+import smcp_test  # noqa: E402
 
-SKIP = 77
+SKIP = smcp_test.SKIP
 OUR_PROGS = {"sl_switch", "sl_waking", "sl_wakeup", "sl_wakeup_new", "sl_migrate", "sl_exit",
              "sl_dump", "sl_switch_raw", "sl_waking_raw", "sl_wakeup_raw", "sl_wakeup_new_r",
              "sl_migrate_raw", "sl_exit_raw", "sl_sirq_entry", "sl_sirq_exit", "sl_sirq_entry_r",
              "sl_sirq_exit_ra"}
 
 
-class Checker:
-    def __init__(self):
-        self.passed = self.failed = 0
-
-    def check(self, cond, what):
-        if cond:
-            self.passed += 1
-        else:
-            self.failed += 1
-            print("FAIL:", what, flush=True)
-        return cond
-
-    def done(self):
-        print(f"{self.passed} passed, {self.failed} failed")
-        return 1 if self.failed else 0
+# counted checks with meson's exit codes, named after the script
+Checker = smcp_test.Checker
 
 
 def skip(why):
@@ -58,31 +43,20 @@ def workload_path():
     return p
 
 
-class Daemon(mcp_client.Client):
-    """The daemon with only sched_latency; stderr goes to a file."""
+class Daemon(smcp_test.Daemon):
+    """The daemon (smcp_test.Daemon: strict reader, stderr in a file) with
+    only sched_latency enabled, from the build's plugins; config, when
+    given, is the text of its config file."""
 
     def __init__(self, extra_args=None, config=None, **kw):
-        self.tmp = tempfile.mkdtemp(prefix="sl-test-")
-        os.chmod(self.tmp, 0o755)
         args = ["--enable", "sched_latency"]
         if config is not None:
-            path = os.path.join(self.tmp, "schedmcp.conf")
-            with open(path, "w") as f:
-                f.write(config)
-            args += ["--config", path]
-        self.errpath = os.path.join(self.tmp, "stderr")
-        self.errfile = open(self.errpath, "wb")
-        super().__init__(args=args + list(extra_args or []), stderr=self.errfile, **kw)
-
-    def stderr_text(self):
-        self.errfile.flush()
-        with open(self.errpath, "rb") as f:
-            return f.read().decode(errors="replace")
+            args += ["--config", smcp_test.write_config(config)]
+        kw.setdefault("plugin_dir_", mcp_client.plugin_dir())
+        super().__init__(args=args + list(extra_args or []), **kw)
 
     def plugin_state(self):
-        st = self.read_json("schedmcp://plugins")
-        me = [p for p in st["plugins"] if p["name"] == "sched_latency"]
-        return me[0] if me else None
+        return super().plugin_state("sched_latency")
 
     def tool(self, name, args=None, timeout=30.0, meta=None):
         params = {"name": name, "arguments": args or {}}
@@ -111,31 +85,13 @@ def start_loaded(checker, **kw):
 
 
 def _progs():
-    bpftool = shutil.which("bpftool") or ("/usr/sbin/bpftool"
-                                          if os.path.exists("/usr/sbin/bpftool") else None)
-    if not bpftool:
+    progs = smcp_test.bpftool_programs()
+    if progs is None:
         return None
-    out = subprocess.run([bpftool, "prog", "show", "-j"], capture_output=True, text=True)
-    if out.returncode:
-        return None
-    return [p for p in json.loads(out.stdout) if p.get("name", "") in OUR_PROGS]
+    return [p for p in progs.values() if p.get("name", "") in OUR_PROGS]
 
 
-def program_ids(pid):
-    """Ids of the BPF programs pid holds an fd of (program or link fds, from
-    /proc/PID/fdinfo: bpftool here cannot tell which process holds what).
-    Ids are never reused."""
-    ids = set()
-    d = f"/proc/{pid}/fdinfo"
-    for fd in os.listdir(d):
-        try:
-            with open(os.path.join(d, fd)) as f:
-                for line in f:
-                    if line.startswith("prog_id:"):
-                        ids.add(int(line.split()[1]))
-        except OSError:
-            pass
-    return ids
+program_ids = smcp_test.bpf_prog_ids
 
 
 def our_programs(pid=None):
@@ -177,6 +133,14 @@ class Workload:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+def stop(d, workloads):
+    """Kill the workloads, then stop the daemon: the end of a test that
+    started both before its try."""
+    for w in workloads:
+        w.kill()
+    d.close()
 
 
 def runqlat_path():

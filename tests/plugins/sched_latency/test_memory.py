@@ -7,20 +7,13 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import sltest  # noqa: E402
+import sltest  # noqa: E402  (it puts tests/lib on the path)
+from smcp_test import rss_kb  # noqa: E402
 
 CONFIG = """[plugin sched_latency]
 max_threads = 512
 max_processes = 256
 """
-
-
-def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def main():

@@ -84,9 +84,7 @@ def main():
         ck.check(agree[0.5], f"p50 bucket {p[0.5][0]} in runqlat's p45..p55 {band[0.5]}")
         ck.check(agree[0.99], f"p99 bucket {p[0.99][0]} in runqlat's p98.5..p99.5 {band[0.99]}")
     finally:
-        for w in loads:
-            w.kill()
-        d.close()
+        sltest.stop(d, loads)
     return ck.done()
 
 

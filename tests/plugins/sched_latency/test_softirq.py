@@ -8,7 +8,6 @@ among the processes, alone under a pid filter; a second call meanwhile is
 refused; the programs are attached only while a call runs; and NET_RX time
 per second agrees with libbpf-tools `softirqs` run beside it (skipped with a
 note where that tool is missing)."""
-import json
 import os
 import shutil
 import socket
@@ -24,21 +23,9 @@ SIRQ_PROGS = {"sl_sirq_entry", "sl_sirq_exit", "sl_sirq_entry_r", "sl_sirq_exit_
 
 def attached(pid):
     """Names of the programs behind the daemon's link fds (attached now)."""
-    ids = set()
-    d = f"/proc/{pid}/fdinfo"
-    for fd in os.listdir(d):
-        try:
-            with open(os.path.join(d, fd)) as f:
-                text = f.read()
-        except OSError:
-            continue
-        if "link_type:" in text:
-            for line in text.splitlines():
-                if line.startswith("prog_id:"):
-                    ids.add(int(line.split()[1]))
-    bpftool = shutil.which("bpftool") or "/usr/sbin/bpftool"
-    out = subprocess.run([bpftool, "prog", "show", "-j"], capture_output=True, text=True)
-    return {p.get("name", "") for p in json.loads(out.stdout or "[]") if p["id"] in ids}
+    ids = sltest.smcp_test.bpf_prog_ids(pid, attached_only=True)
+    return {p.get("name", "") for p in (sltest.smcp_test.bpftool_programs() or {}).values()
+            if p["id"] in ids}
 
 
 class Traffic:

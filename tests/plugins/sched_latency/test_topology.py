@@ -43,9 +43,7 @@ def main():
         ck.check(cpu[0]["migrations_in_per_s"] > 0 or cpu[1]["migrations_in_per_s"] > 0,
                  "migrations in are counted")
     finally:
-        for w in loads:
-            w.kill()
-        d.close()
+        sltest.stop(d, loads)
     return ck.done()
 
 

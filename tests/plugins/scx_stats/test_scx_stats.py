@@ -387,14 +387,6 @@ def test_shutdown_with_pending():
 # Whoever can bind the socket path is untrusted (SECURITY.md): no reply may
 # make one read cost more than a moment of CPU or a few MiB, or freeze the loop.
 
-def peak_rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
-
-
 def read_with_pings(c, rid, uri, timeout=10):
     """Send a read, then pings one after another (each when the previous one is
     answered, 50 ms apart) until the read is answered. Returns (read response,
@@ -431,7 +423,7 @@ def hostile_read(c, rid, uri, what):
     ck.check(ping is not None and ping < 1.0, "%s: pings answered meanwhile (slowest %s s)" %
              (what, ping))
     ck.check(r is not None and dt < 1.0, "%s: answered within 1 s (%s s)" % (what, dt))
-    hwm = peak_rss_kb(c.pid)
+    hwm = smcp_test.hwm_kb(c.pid)
     ck.check(hwm < smcp_test.rss_limit_kb(64 * 1024),
              "%s: peak RSS %d KiB under 64 MiB" % (what, hwm))
     return text_json(r) if r and "result" in r else None

@@ -325,9 +325,11 @@ static size_t gather(struct render *r, const struct row *row, struct jbuf *out)
 	const struct reg_step *s[TOPIC_MAX_STEPS];
 	struct missing miss[MAX_MISSING];
 	size_t n = steps_of_topic(row->s, s, TOPIC_MAX_STEPS), shown = 0, n_miss = 0;
-	cJSON *args = row_args(r->args, row->params);
+	/* a copy only where the row adds parameters; most rows borrow */
+	cJSON *own = n && row->params && *row->params ? row_args(r->args, row->params) : NULL;
+	const cJSON *args = own ? own : r->args;
 
-	if (!args) {
+	if (n && row->params && *row->params && !own) {
 		out->err = -ENOMEM;
 		return 0;
 	}
@@ -360,7 +362,7 @@ static size_t gather(struct render *r, const struct row *row, struct jbuf *out)
 	/* alternatives: one shown, the others are not missed */
 	for (size_t i = 0; i < n_miss && !(row->one && shown); i++)
 		add_missing(r->missing, &r->n_missing, miss[i].what, miss[i].owner);
-	cJSON_Delete(args);
+	cJSON_Delete(own);
 	return shown;
 }
 

@@ -6,11 +6,65 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <schedmcp/hashmap.h>
+
 #include "log.h"
 #include "schema.h"
 #include "steps.h"
 
 static struct registry registry;
+
+/*
+ * Lookups by name (every tools/call and resources/read, and each name a
+ * workflow step needs: dozens per prompts/get) go through one index of the
+ * arrays, rebuilt on the first lookup after a change: names change at
+ * start-up and when a plugin goes, lookups come with every request.
+ */
+#define STR_MAP SMCP_HASHMAP_INIT(smcp_hashmap_str_hash, smcp_hashmap_str_equal, NULL, 0)
+static struct {
+	struct smcp_hashmap resources, templates, tools, prompts;
+	bool valid;
+} idx = { STR_MAP, STR_MAP, STR_MAP, STR_MAP, false };
+
+static void index_free(void)
+{
+	smcp_hashmap_free(&idx.resources);
+	smcp_hashmap_free(&idx.templates);
+	smcp_hashmap_free(&idx.tools);
+	smcp_hashmap_free(&idx.prompts);
+	idx.valid = false;
+}
+
+static int index_add(struct smcp_hashmap *m, const char *name, size_t i)
+{
+	int ret = smcp_hashmap_insert(m, (uintptr_t)name, i, NULL);
+
+	return ret < 0 ? ret : 0;
+}
+
+/* false (and every lookup scans the arrays) when memory is short */
+static bool index_ready(void)
+{
+	int err = 0;
+
+	if (idx.valid)
+		return true;
+	smcp_hashmap_clear(&idx.resources);
+	smcp_hashmap_clear(&idx.templates);
+	smcp_hashmap_clear(&idx.tools);
+	smcp_hashmap_clear(&idx.prompts);
+	for (size_t i = 0; !err && i < registry.n_resources; i++)
+		err = index_add(registry.resources[i]->is_template ? &idx.templates : &idx.resources,
+				registry.resources[i]->uri, i);
+	for (size_t i = 0; !err && i < registry.n_tools; i++)
+		err = index_add(&idx.tools, registry.tools[i]->name, i);
+	for (size_t i = 0; !err && i < registry.n_prompts; i++)
+		err = index_add(&idx.prompts, registry.prompts[i]->name, i);
+	if (err)
+		index_free();
+	idx.valid = !err;
+	return idx.valid;
+}
 
 const struct registry *registry_view(void)
 {
@@ -166,6 +220,7 @@ static int append(void ***arr, size_t *n, void *item)
 	*arr = na;
 	na[(*n)++] = item;
 	registry.generation++;
+	idx.valid = false;
 	return 0;
 }
 
@@ -318,6 +373,7 @@ fail:
 			if ((arr)[i_]->owner == owner) {                                           \
 				freefn((arr)[i_]);                                                 \
 				registry.generation++;                                             \
+				idx.valid = false;                                                 \
 			} else {                                                                   \
 				(arr)[j_++] = (arr)[i_];                                           \
 			}                                                                          \
@@ -353,11 +409,18 @@ void registry_free(void)
 	free(registry.instructions);
 	free(registry.tool_hints);
 	registry = (struct registry){ 0 };
+	index_free();
 	steps_free();
 }
 
 struct reg_resource *registry_find_resource(const char *uri)
 {
+	const struct smcp_hashmap_entry *e;
+
+	if (index_ready()) {
+		e = smcp_hashmap_find(&idx.resources, (uintptr_t)uri);
+		return e ? registry.resources[e->value] : NULL;
+	}
 	for (size_t i = 0; i < registry.n_resources; i++)
 		if (!registry.resources[i]->is_template && strcmp(registry.resources[i]->uri, uri) == 0)
 			return registry.resources[i];
@@ -366,6 +429,12 @@ struct reg_resource *registry_find_resource(const char *uri)
 
 struct reg_resource *registry_find_template(const char *uri_template)
 {
+	const struct smcp_hashmap_entry *e;
+
+	if (index_ready()) {
+		e = smcp_hashmap_find(&idx.templates, (uintptr_t)uri_template);
+		return e ? registry.resources[e->value] : NULL;
+	}
 	for (size_t i = 0; i < registry.n_resources; i++)
 		if (registry.resources[i]->is_template &&
 		    strcmp(registry.resources[i]->uri, uri_template) == 0)
@@ -375,6 +444,12 @@ struct reg_resource *registry_find_template(const char *uri_template)
 
 struct reg_tool *registry_find_tool(const char *name)
 {
+	const struct smcp_hashmap_entry *e;
+
+	if (index_ready()) {
+		e = smcp_hashmap_find(&idx.tools, (uintptr_t)name);
+		return e ? registry.tools[e->value] : NULL;
+	}
 	for (size_t i = 0; i < registry.n_tools; i++)
 		if (strcmp(registry.tools[i]->name, name) == 0)
 			return registry.tools[i];
@@ -383,6 +458,12 @@ struct reg_tool *registry_find_tool(const char *name)
 
 struct reg_prompt *registry_find_prompt(const char *name)
 {
+	const struct smcp_hashmap_entry *e;
+
+	if (index_ready()) {
+		e = smcp_hashmap_find(&idx.prompts, (uintptr_t)name);
+		return e ? registry.prompts[e->value] : NULL;
+	}
 	for (size_t i = 0; i < registry.n_prompts; i++)
 		if (strcmp(registry.prompts[i]->name, name) == 0)
 			return registry.prompts[i];

@@ -14,12 +14,29 @@
 
 #define MAX_NAMED 8
 
+/* The sched_ext state as one prompt sees it: its three steps, and prompts
+ * got in the same quarter second, share one reading of sysfs (two opens
+ * each, most of a prompts/get otherwise). */
+#define STATE_FRESH_NS 250000000ull
+
 static bool scx_running(struct sx_plugin *p, char *ops, size_t olen)
 {
-	char state[64];
+	static struct {
+		uint64_t at_ns;
+		bool running;
+		char ops[128];
+	} seen;
+	uint64_t now = p->api->now_ns(p->host);
 
-	sx_sched_ext(p, state, sizeof(state), ops, olen);
-	return strcmp(state, "enabled") == 0;
+	if (!seen.at_ns || now - seen.at_ns > STATE_FRESH_NS) {
+		char state[64];
+
+		sx_sched_ext(p, state, sizeof(state), seen.ops, sizeof(seen.ops));
+		seen.running = strcmp(state, "enabled") == 0;
+		seen.at_ns = now ? now : 1;
+	}
+	snprintf(ops, olen, "%s", seen.ops);
+	return seen.running;
 }
 
 /* A struct name stats_meta gave that may go into a prompt: whoever binds

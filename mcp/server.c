@@ -235,7 +235,8 @@ static void send_error_data(struct mcp_session *s, const cJSON *id, int code, co
 	cJSON_Delete(data);
 }
 
-__attribute__((format(printf, 4, 5))) static void send_error(struct mcp_session *s, const cJSON *id, int code,
+__attribute__((format(printf, 4, 5))) static void send_error(struct mcp_session *s,
+							     const cJSON *id, int code,
 							     const char *fmt, ...)
 {
 	char msg[1024];

@@ -47,11 +47,10 @@ void sx_example(char *buf, size_t len, const char *path, size_t need)
 	snprintf(buf, len, "%.*s... (%zu bytes)", (int)(len > 40 ? len - 40 : 0), path, n);
 }
 
-bool sx_path_join(char *buf, const char *path, const char *sep, const char *key,
-		  struct sx_skips *k)
+/* Whether snprintf's n fitted buf; a path that did not is counted, the
+ * first one kept as the example. */
+static bool path_fits(const char *buf, int n, struct sx_skips *k)
 {
-	int n = snprintf(buf, SX_PATH_MAX, "%s%s%s", path, *path ? sep : "", key);
-
 	if (n >= 0 && n < SX_PATH_MAX)
 		return true;
 	if (k->too_long++ == 0)
@@ -60,16 +59,15 @@ bool sx_path_join(char *buf, const char *path, const char *sep, const char *key,
 	return false;
 }
 
+bool sx_path_join(char *buf, const char *path, const char *sep, const char *key,
+		  struct sx_skips *k)
+{
+	return path_fits(buf, snprintf(buf, SX_PATH_MAX, "%s%s%s", path, *path ? sep : "", key), k);
+}
+
 bool sx_path_index(char *buf, const char *path, int idx, struct sx_skips *k)
 {
-	int n = snprintf(buf, SX_PATH_MAX, "%s[%d]", path, idx);
-
-	if (n >= 0 && n < SX_PATH_MAX)
-		return true;
-	if (k->too_long++ == 0)
-		sx_example(k->too_long_example, sizeof(k->too_long_example), buf,
-			   n < 0 ? SX_PATH_MAX : (size_t)n);
-	return false;
+	return path_fits(buf, snprintf(buf, SX_PATH_MAX, "%s[%d]", path, idx), k);
 }
 
 void sx_skip_repeated(struct sx_skips *k, const char *path)

@@ -36,8 +36,8 @@
 
 static const struct row summary[] = {
 	TEXT("Summarise this Linux machine and its CPU scheduler on one screen.\n\n" INTRO),
-	TOPIC("topology.cpus"),
-	TOPIC("scheduler.current"),
+	TOPIC("hardware.cpus"),
+	TOPIC("sched.current"),
 	TOPIC("load"),
 	TOPIC("memory"),
 	TOPIC("network"),
@@ -79,8 +79,8 @@ static const struct row performance[] = {
 	TEXT(" (latency, throughput and balance in turn)", .when = "focus_area=general"),
 	TEXT(".\n\n" INTRO),
 	TEXT(LAT_RULES "\n", .when = F_LATENCY),
-	TOPIC("scheduler.current"),
-	TOPIC("topology.cpus"),
+	TOPIC("sched.current"),
+	TOPIC("hardware.cpus"),
 	TOPIC("load"),
 	TOPIC("latency.cpu", .when = F_LATENCY),
 	TOPIC("latency.measure", .when = F_LATENCY),
@@ -118,7 +118,7 @@ static const struct row latency[] = {
 	     "this message). Use the indirect signs below and say in your answer that "
 	     "latency itself was not measured.\n",
 	     .without = MEASURED),
-	TOPIC("scheduler.current"),
+	TOPIC("sched.current"),
 	TOPIC("latency.task", .when = "pid", .params = "top=10"),
 	TOPIC("latency.any", .when = "!pid", .params = "top=3"),
 	TOPIC("latency.cpu"),
@@ -129,7 +129,7 @@ static const struct row latency[] = {
 	TOPIC("latency.dsq"),
 	TOPIC("scx.stats"),
 	TOPIC("memory"),
-	TOPIC("topology.placement"),
+	TOPIC("hardware.placement"),
 	TOPIC("tracing"),
 	STEP("Match the evidence to a cause:\n"
 	     "   - saturation: CPUs over 90% busy and more runnable tasks than CPUs; every "
@@ -164,13 +164,13 @@ static const struct row latency[] = {
 static const struct row imbalance[] = {
 	TEXT("Find out whether CPU load is unevenly spread across the CPUs, caches and "
 	     "NUMA nodes of this machine, and why.\n\n" INTRO),
-	TOPIC("topology.cpus"),
+	TOPIC("hardware.cpus"),
 	TOPIC("load.per_cpu"),
 	TOPIC("balance.sched"),
 	TOPIC("balance.domains"),
 	TOPIC("latency.process", .params = "top=10"),
 	TOPIC("profile.cpu"),
-	TOPIC("scheduler.current"),
+	TOPIC("sched.current"),
 	TOPIC("scx.stats"),
 	TOPIC("changes", .params = "window=10m"),
 	STEP("Decide:\n"
@@ -200,21 +200,21 @@ static const struct row scheduler[] = {
 	     .when = "!scheduler_name"),
 	NOTE("context.scheduler"),
 	TEXT(INTRO),
-	TOPIC("scheduler.current"),
+	TOPIC("sched.current"),
 	TOPIC("scx.kernel"),
 	TOPIC("scx.stats"),
 	TOPIC("scx.sample"),
 	TOPIC("scx.scheduler"),
 	TOPIC("latency.dsq"),
-	TOPIC("scheduler.fair"),
+	TOPIC("sched.fair"),
 	TOPIC("latency.cpu"),
 	TOPIC("throughput.cpu"),
 	TOPIC("latency.process", .params = "top=5"),
 	TOPIC("bpf.scheduler"),
-	TOPIC("topology.cpus"),
+	TOPIC("hardware.cpus"),
 	TOPIC("tracing"),
 	TOPIC("changes", .params = "window=15m"),
-	TOPIC("scheduler.tuning"),
+	TOPIC("sched.tuning"),
 	STEP("Answer these: is the policy doing what it is designed for on this workload? "
 	     "Where do tasks wait (which CPUs, dispatch queues, processes)? Does it fall "
 	     "back or refuse work? What does it cost? End with the tuning options that fit."),
@@ -270,7 +270,7 @@ static const struct row regression[] = {
 	TOPIC("latency.cpu"),
 	TOPIC("latency.process", .params = "top=5"),
 	TOPIC("load"),
-	TOPIC("scheduler.change"),
+	TOPIC("sched.change"),
 	TOPIC("events"),
 	STEP("Answer: when it started, how big the change is (before -> after, with "
 	     "windows), where (CPUs, processes), what changed at the same time, and the "

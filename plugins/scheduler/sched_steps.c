@@ -253,9 +253,9 @@ int sched_steps_register(struct smcp_host *host, const struct smcp_host_api *api
 {
 	static const char which[] = "which scheduler runs (sched_ext or the fair class)";
 	static const struct smcp_prompt_step steps[] = {
-		{ SMCP_STEP("scheduler.current", 10),
+		{ SMCP_STEP("sched.current", 10),
 		  .needs = "scheduler://current", .missing = which, .text = scheduler_text },
-		{ SMCP_STEP("scheduler.change", 10),
+		{ SMCP_STEP("sched.change", 10),
 		  .needs = "scheduler://current", .missing = which,
 		  .text = "Read scheduler://current: `class` and `name`. Did the scheduler change "
 			  "or restart (a different `name`, a higher `enable_seq`)?" },
@@ -267,9 +267,9 @@ int sched_steps_register(struct smcp_host *host, const struct smcp_host_api *api
 		  .needs = "stats://scheduler/scx", .render = render_scx_kernel },
 		{ SMCP_STEP("scx.scheduler", 10),
 		  .render = render_notes },
-		{ SMCP_STEP("scheduler.fair", 10),
+		{ SMCP_STEP("sched.fair", 10),
 		  .needs = "scheduler://current", .render = render_fair },
-		{ SMCP_STEP("scheduler.tuning", 10),
+		{ SMCP_STEP("sched.tuning", 10),
 		  .render = render_tuning },
 	};
 	int err;

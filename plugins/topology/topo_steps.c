@@ -7,13 +7,13 @@
 #include "topo_steps.h"
 
 static const struct smcp_prompt_step steps[] = {
-	{ SMCP_STEP("topology.cpus", 10),
+	{ SMCP_STEP("hardware.cpus", 10),
 	  .needs = "topology://info",
 	  .missing = "the CPU topology (cores, caches, NUMA nodes)",
 	  .text = "Read topology://info: `nr_cpus`, `nr_cores`, `nr_llcs`, `nr_nodes`, "
 		  "`summary`.`smt_enabled`, the CPUs of each entry of `llcs` and `nodes`, and its "
 		  "`notes` (VMs often hide the cache topology)." },
-	{ SMCP_STEP("topology.placement", 10),
+	{ SMCP_STEP("hardware.placement", 10),
 	  .needs = "get_topology",
 	  .text = "Place the CPUs involved with get_topology {\"detail_level\": \"full\"}: busy "
 		  "SMT siblings, cross-LLC or cross-node moves." },

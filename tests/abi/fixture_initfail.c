@@ -77,7 +77,7 @@ static int initfail_init(struct smcp_host *host, const struct smcp_host_api *a)
 				       .description = "never visible", .call = tool_fail };
 	struct smcp_prompt_desc p = { .sz = sizeof(p), .name = "abi_initfail_prompt",
 				      .get = prompt_fail };
-	struct smcp_prompt_step step = { .sz = sizeof(step), .topic = "scheduler.current",
+	struct smcp_prompt_step step = { .sz = sizeof(step), .topic = "sched.current",
 					 .render = render_fail };
 	struct smcp_json *ev;
 	bool use_status = true;

@@ -215,9 +215,9 @@ with Mock("scheduler", fixture("vm-2cpu")) as m:
     ck.check("cannot run here" in ctx, "steps: an scx scheduler asked about cannot run")
     ck.eq(m.step_text("scx.kernel"), "", "steps: no sched_ext, no kernel counters")
     ck.eq(m.step_text("scx.scheduler"), "", "steps: no sched_ext, no scheduler notes")
-    ck.check("`base_slice_ms`" in m.step_text("scheduler.fair"), "steps: the fair class's tunables")
-    ck.check("SCHED_BATCH" in m.step_text("scheduler.tuning"), "steps: fair tuning")
-    ck.check("Read scheduler://current" in m.step_text("scheduler.current"),
+    ck.check("`base_slice_ms`" in m.step_text("sched.fair"), "steps: the fair class's tunables")
+    ck.check("SCHED_BATCH" in m.step_text("sched.tuning"), "steps: fair tuning")
+    ck.check("Read scheduler://current" in m.step_text("sched.current"),
              "steps: which scheduler")
     ck.eq(m.step_text("context.task"), "", "steps: no pid, no task")
     ck.eq(m.step_text("context.task", {"pid": 999999}), "", "steps: a pid that is not there")
@@ -241,8 +241,8 @@ def steps_scx(m, root):
              "steps scx: what scx_layered is designed for")
     ck.check("scx_lavd favours" in m.step_text("scx.scheduler", {"scheduler_name": "scx_lavd"}),
              "steps scx: what the one asked about is designed for")
-    ck.eq(m.step_text("scheduler.fair"), "", "steps scx: no fair tunables")
-    ck.check("command-line knobs" in m.step_text("scheduler.tuning"), "steps scx: scx tuning")
+    ck.eq(m.step_text("sched.fair"), "", "steps scx: no fair tunables")
+    ck.check("command-line knobs" in m.step_text("sched.tuning"), "steps scx: scx tuning")
     v = m.complete("scheduler_name", "")["values"]
     ck.eq((v[0], v.count("layered")), ("layered", 1), "completion: the running one first, once")
 

@@ -5,7 +5,7 @@
  * for tests/prompts/test_prompts.py. Every text starts with a FIXTURE-
  * marker the test looks for:
  *
- *   FIXTURE-FIRST     topic scheduler.current, order 5: before the scheduler
+ *   FIXTURE-FIRST     topic sched.current, order 5: before the scheduler
  *                     plugin's
  *   FIXTURE-ABSENT    needs a URI nobody registers: left out, missing listed
  *   FIXTURE-PID-N     ${pid}: only when a pid was asked about
@@ -22,7 +22,7 @@
  * refused, and of one tried outside init(). [plugin steps_fixture]
  * fail_init = true makes init() fail after registering everything: none of
  * it may then appear. bulk = true adds 40 steps of 2000 bytes (FIXTURE-BULK)
- * under scheduler.current and latency.cpu: more than a prompt takes.
+ * under sched.current and latency.cpu: more than a prompt takes.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -82,7 +82,7 @@ static int read_steps(void *data, struct smcp_call *call, const char *uri,
 		      const struct smcp_args *vars, struct smcp_result *res)
 {
 	struct smcp_json *j = api->result_json(res);
-	struct smcp_prompt_step late = { .sz = sizeof(late), .topic = "scheduler.current",
+	struct smcp_prompt_step late = { .sz = sizeof(late), .topic = "sched.current",
 					 .text = "FIXTURE-LATE" };
 
 	if (!j)
@@ -98,17 +98,17 @@ static int read_steps(void *data, struct smcp_call *call, const char *uri,
 static int fixture_init(struct smcp_host *host, const struct smcp_host_api *a)
 {
 	static const struct smcp_prompt_step steps[] = {
-		{ STEP("scheduler.current", 5), .needs = "fixture://steps",
+		{ STEP("sched.current", 5), .needs = "fixture://steps",
 		  .text = "FIXTURE-FIRST: read fixture://steps." },
-		{ STEP("scheduler.current", 6), .needs = "fixture://absent",
+		{ STEP("sched.current", 6), .needs = "fixture://absent",
 		  .missing = "the fixture's absent thing", .text = "FIXTURE-ABSENT" },
 		{ STEP("latency.task", 1), .text = "FIXTURE-PID-${pid}" },
 		{ STEP("latency.process", 1), .text = "FIXTURE-TOP-${top}" },
 		{ STEP("latency.process", 2), .render = render_args },
-		{ STEP("scheduler.current", 7), .render = render_zero },
-		{ STEP("scheduler.current", 8), .missing = "the fixture's failing render",
+		{ STEP("sched.current", 7), .render = render_zero },
+		{ STEP("sched.current", 8), .missing = "the fixture's failing render",
 		  .render = render_fails },
-		{ STEP("scheduler.current", 9), .missing = "the fixture's long render",
+		{ STEP("sched.current", 9), .missing = "the fixture's long render",
 		  .render = render_long },
 		{ STEP("balance.cpu", 1), .text = "FIXTURE-BALANCE first of the alternatives" },
 		{ STEP("context.task", 1), .text = "FIXTURE-NOTE about ${pid}." },
@@ -117,11 +117,11 @@ static int fixture_init(struct smcp_host *host, const struct smcp_host_api *a)
 	char long_text[SMCP_STEP_TEXT_MAX + 1];
 	const struct smcp_prompt_step bad[] = {
 		{ STEP("Bad Topic", 1), .text = "FIXTURE-BAD" },
-		{ STEP("scheduler.current", 1) },
-		{ STEP("scheduler.current", 1), .text = long_text },
-		{ STEP("scheduler.current", 1), .text = "FIXTURE-BAD", .missing = "see x://y" },
-		{ STEP("scheduler.current", 1), .text = "FIXTURE-BAD", .needs = "a b c d e" },
-		{ .sz = offsetof(struct smcp_prompt_step, render), .topic = "scheduler.current",
+		{ STEP("sched.current", 1) },
+		{ STEP("sched.current", 1), .text = long_text },
+		{ STEP("sched.current", 1), .text = "FIXTURE-BAD", .missing = "see x://y" },
+		{ STEP("sched.current", 1), .text = "FIXTURE-BAD", .needs = "a b c d e" },
+		{ .sz = offsetof(struct smcp_prompt_step, render), .topic = "sched.current",
 		  .text = "FIXTURE-BAD" },
 	};
 	bool fail = false, bulk = false;
@@ -151,7 +151,7 @@ static int fixture_init(struct smcp_host *host, const struct smcp_host_api *a)
 		err = api->register_prompt_completion(host, "pid", complete_pid, NULL);
 	for (int i = 0; !err && bulk && i < 40; i++) {
 		char text[2001];
-		struct smcp_prompt_step big = { STEP(i % 2 ? "latency.cpu" : "scheduler.current",
+		struct smcp_prompt_step big = { STEP(i % 2 ? "latency.cpu" : "sched.current",
 						     100 + i),
 						.text = text };
 

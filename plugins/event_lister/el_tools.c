@@ -527,12 +527,8 @@ static int list_events(void *data, struct smcp_call *call, const struct smcp_arg
 
 int el_register_tools(struct el_plugin *p)
 {
-	const struct smcp_host_api *api = p->api;
-	int err;
-
-	err = api->register_tool(p->host, &(struct smcp_tool_desc){
-		.sz = sizeof(struct smcp_tool_desc),
-		.name = "list_event_subsystems",
+	const struct smcp_tool_desc tools[] = { {
+		SMCP_TOOL("list_event_subsystems"),
 		.title = "Tracepoint subsystems and kernel-function modules",
 		.description = "Tracepoint subsystems (tracefs) with event counts, and the "
 			       "probe-able kernel functions per module with the source used "
@@ -544,12 +540,8 @@ int el_register_tools(struct el_plugin *p)
 		.flags = SMCP_TOOL_READ_ONLY | SMCP_TOOL_IDEMPOTENT,
 		.call = list_event_subsystems,
 		.data = p,
-	});
-	if (err)
-		return err;
-	return api->register_tool(p->host, &(struct smcp_tool_desc){
-		.sz = sizeof(struct smcp_tool_desc),
-		.name = "list_events",
+	}, {
+		SMCP_TOOL("list_events"),
 		.title = "Search tracepoints or kernel functions",
 		.description = "Tracepoints (event_type perf, as subsystem:event) or probe-able "
 			       "kernel functions (kprobe), sorted by name, filtered by a "
@@ -563,5 +555,7 @@ int el_register_tools(struct el_plugin *p)
 		.flags = SMCP_TOOL_READ_ONLY | SMCP_TOOL_IDEMPOTENT,
 		.call = list_events,
 		.data = p,
-	});
+	} };
+
+	return smcp_register_tools(p->host, p->api, tools, SMCP_COUNT(tools));
 }

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <schedmcp/plugin.h> /* SMCP_COUNT */
+
 #define BLACKLIST_MAX (8u << 20)
 #define MAX_FUNCS (4u << 20) /* far above any real kernel; bounds memory */
 
@@ -167,7 +169,7 @@ static bool is_marker(const char *name)
 	for (int i = 0; i < 5; i++)
 		if (strcmp(name, sec_start[i]) == 0 || strcmp(name, sec_end[i]) == 0)
 			return true;
-	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++)
+	for (size_t i = 0; i < SMCP_COUNT(other); i++)
 		if (strcmp(name, other[i]) == 0)
 			return true;
 	return false;

@@ -442,7 +442,7 @@ static void strip_params(char *s)
 		static const char *const quals[] = { " const", " volatile", " &&", " &" };
 		bool cut = false;
 
-		for (size_t i = 0; i < PP_ARRAY_SIZE(quals); i++) {
+		for (size_t i = 0; i < SMCP_COUNT(quals); i++) {
 			size_t q = strlen(quals[i]);
 
 			if (n > q && strcmp(s + n - q, quals[i]) == 0) {

@@ -522,16 +522,11 @@ static int init(struct smcp_host *host, const struct smcp_host_api *api)
 		api->log(host, SMCP_LOG_WARNING, "libunwind address space unavailable: frame "
 						 "pointers only");
 	pp->ks_err = -ENOENT;
-	for (size_t i = 0; i < PP_ARRAY_SIZE(tools); i++) {
-		err = api->register_tool(host, &tools[i]);
-		if (err)
-			goto fail;
-	}
-	for (size_t i = 0; i < PP_ARRAY_SIZE(resources); i++) {
-		err = api->register_resource(host, &resources[i]);
-		if (err)
-			goto fail;
-	}
+	err = smcp_register_tools(host, api, tools, SMCP_COUNT(tools));
+	if (!err)
+		err = smcp_register_resources(host, api, resources, SMCP_COUNT(resources));
+	if (err)
+		goto fail;
 	err = pp_steps_register(host, api);
 	if (err)
 		return err;
@@ -569,19 +564,6 @@ static void fini(struct smcp_host *host)
 	memset(pp, 0, sizeof(*pp));
 }
 
-static const struct smcp_plugin_info info = {
-	SMCP_PLUGIN_INFO_INIT,
-	.name = "perf_profiler",
-	.version = "0.1.0",
-	.description = "perf_event_open CPU profiler with symbolised kernel and user stacks",
-	.config_keys = config_keys,
-	.init = init,
-	.fini = fini,
-};
-
-SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void);
-
-SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void)
-{
-	return &info;
-}
+SMCP_PLUGIN_DEFINE("perf_profiler", "0.1.0",
+		   "perf_event_open CPU profiler with symbolised kernel and user stacks",
+		   .config_keys = config_keys, .init = init, .fini = fini)

@@ -171,7 +171,7 @@ static int register_hints(struct sl *p)
 	};
 	int err = 0;
 
-	for (size_t i = 0; !err && i < sizeof(hints) / sizeof(hints[0]); i++)
+	for (size_t i = 0; !err && i < SMCP_COUNT(hints); i++)
 		err = p->api->add_tool_hint(p->h, hints[i].glob, hints[i].text);
 	return err;
 }
@@ -295,19 +295,6 @@ static int sl_init(struct smcp_host *h, const struct smcp_host_api *api)
 	return 0;
 }
 
-static const struct smcp_plugin_info info = {
-	SMCP_PLUGIN_INFO_INIT,
-	.name = "sched_latency",
-	.version = "0.1.0",
-	.description = "run-queue and DSQ latency, scheduler counters and live events from BPF",
-	.config_keys = config_keys,
-	.init = sl_init,
-	.fini = sl_fini,
-};
-
-SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void);
-
-SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void)
-{
-	return &info;
-}
+SMCP_PLUGIN_DEFINE("sched_latency", "0.1.0",
+		   "run-queue and DSQ latency, scheduler counters and live events from BPF",
+		   .config_keys = config_keys, .init = sl_init, .fini = sl_fini)

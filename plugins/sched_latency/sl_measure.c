@@ -353,17 +353,14 @@ static const char measure_output[] =
 int sl_measure_register(struct sl *p)
 {
 	const struct smcp_tool_desc d = {
-		.sz = sizeof(d),
-		.name = "measure_latency",
+		SMCP_TOOL("measure_latency"),
 		.title = "Measure run-queue latency",
-		.description =
-			"Run-queue latency (wakeup or preemption to running) as p50/p90/p99/p99.9 "
-			"in us with sample counts and a histogram. Collects for duration_s "
-			"(progress "
-			"each second), or answers from a window (1s/10s/60s/since_start). Filter "
-			"by "
-			"pid, cpu or cgroup; group_by cpu/llc/node/process/thread for top-N rows. "
-			"Example: {\"pid\": 1234, \"duration_s\": 10}.",
+		.description = "Run-queue latency (wakeup or preemption to running) as "
+			       "p50/p90/p99/p99.9 in us with sample counts and a histogram. "
+			       "Collects for duration_s (progress each second), or answers from a "
+			       "window (1s/10s/60s/since_start). Filter by pid, cpu or cgroup; "
+			       "group_by cpu/llc/node/process/thread for top-N rows. "
+			       "Example: {\"pid\": 1234, \"duration_s\": 10}.",
 		.input_schema = measure_schema,
 		.output_schema = measure_output,
 		.flags = SMCP_TOOL_READ_ONLY,

@@ -448,8 +448,7 @@ static const char softirq_output[] =
 int sl_softirq_register(struct sl *p)
 {
 	const struct smcp_tool_desc d = {
-		.sz = sizeof(d),
-		.name = "analyze_softirq",
+		SMCP_TOOL("analyze_softirq"),
 		.title = "Softirq time",
 		.description = "Times every softirq handler for duration_s: count, rate, CPU time "
 			       "and duration percentiles per type (NET_RX, TIMER, RCU...), with the "

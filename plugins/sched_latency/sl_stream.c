@@ -373,8 +373,7 @@ static const char control_output[] =
 int sl_stream_register(struct sl *p)
 {
 	const struct smcp_tool_desc d = {
-		.sz = sizeof(d),
-		.name = "control_event_tracking",
+		SMCP_TOOL("control_event_tracking"),
 		.title = "Live scheduler event stream",
 		.description =
 			"enable/disable/status of sched.switch, sched.wakeup, "

@@ -197,8 +197,7 @@ static const char wakers_output[] =
 int sl_wakers_register(struct sl *p)
 {
 	const struct smcp_tool_desc d = {
-		.sz = sizeof(d),
-		.name = "analyze_waker_wakee",
+		SMCP_TOOL("analyze_waker_wakee"),
 		.title = "Who wakes whom",
 		.description = "Collects for duration_s which processes (or threads) wake which, "
 			       "with counts and the wakee's mean wait after those wakeups, busiest "

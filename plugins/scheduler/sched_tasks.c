@@ -87,7 +87,7 @@ const char *sched_tasks_policy_name(int policy, const char **ret_meaning)
 	};
 
 	*ret_meaning = "";
-	if (policy < 0 || (size_t)policy >= sizeof(policies) / sizeof(policies[0]) ||
+	if (policy < 0 || (size_t)policy >= SMCP_COUNT(policies) ||
 	    !policies[policy].name)
 		return NULL;
 	*ret_meaning = policies[policy].meaning;

@@ -325,7 +325,7 @@ uint32_t stat_metrics_history(double *step_s)
 	uint32_t steps = 0;
 
 	*step_s = 1;
-	for (size_t i = 0; metrics.s && i < sizeof(ref) / sizeof(ref[0]); i++) {
+	for (size_t i = 0; metrics.s && i < SMCP_COUNT(ref); i++) {
 		(void)rd(&metrics, ref[i], NULL, NULL, UINT32_MAX, &w);
 		steps = w.steps > steps ? w.steps : steps;
 		*step_s = w.step_s > 0 ? w.step_s : *step_s;

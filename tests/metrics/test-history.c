@@ -560,8 +560,28 @@ static void test_quantities(void)
 	CHECK(metrics_text_parse_quantity("3 us", "ns", &v, err, sizeof(err)) == 0 && v == 3000);
 	CHECK(metrics_text_parse_quantity("2ms", "pct", &v, err, sizeof(err)) != 0);
 	CHECK(metrics_text_parse_quantity("lots", "ns", &v, err, sizeof(err)) != 0);
-	metrics_text_format_quantity(3.4e6, "ns", buf, sizeof(buf));
-	CHECK_STR(buf, "3.4 ms");
+	{
+		static const struct {
+			double v;
+			const char *unit, *text;
+		} q[] = {
+			{ 3.4e6, "ns", "3.4 ms" },
+			{ 512, "ns", "512 ns" },
+			{ 2.5e9, "ns", "2.5 s" },
+			{ 1500, "ns/s", "1.5 us/s" },
+			{ 1023, "bytes", "1023 B" },
+			{ 3 << 20, "bytes", "3 MiB" },
+			{ 5.0 * (1u << 30), "bytes/s", "5 GiB/s" },
+			{ 12.5, "pct", "12.5%" },
+			{ 1234.5, "1/s", "1234/s" },
+			{ 7, "widgets", "7 widgets" },
+		};
+
+		for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+			metrics_text_format_quantity(q[i].v, q[i].unit, buf, sizeof(buf));
+			CHECK_STR(buf, q[i].text);
+		}
+	}
 	CHECK(metrics_text_parse_duration_ms("1h30m", &ms) == 0 && ms == 5400000);
 	CHECK(metrics_text_parse_duration_ms("90", &ms) == 0 && ms == 90000);
 	CHECK(metrics_text_parse_duration_ms("5 parsecs", &ms) != 0);

@@ -173,6 +173,20 @@ static void default_cols(struct qparams *q, bool single_slot)
 	}
 }
 
+/* The next word of a list separated by commas and spaces, cut to cap - 1
+ * bytes, into out; its length (0 at the end) and *p moved past it. */
+static size_t next_word(const char **p, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	while (**p == ' ' || **p == ',')
+		(*p)++;
+	while (**p && **p != ',' && **p != ' ' && n < cap - 1)
+		out[n++] = *(*p)++;
+	out[n] = '\0';
+	return n;
+}
+
 static int parse_cols(struct qparams *q, const char *text, char *err, size_t errlen)
 {
 	const char *p = text;
@@ -180,15 +194,9 @@ static int parse_cols(struct qparams *q, const char *text, char *err, size_t err
 	q->n_cols = 0;
 	while (*p) {
 		char name[16];
-		size_t n = 0;
 		enum q_stat st;
 
-		while (*p == ' ' || *p == ',')
-			p++;
-		while (*p && *p != ',' && *p != ' ' && n < sizeof(name) - 1)
-			name[n++] = *p++;
-		name[n] = '\0';
-		if (!n)
+		if (!next_word(&p, name, sizeof(name)))
 			break;
 		if (metrics_query_stat_parse(name, &st) ||
 		    !metrics_query_stat_valid_for(st, q->m->type)) {
@@ -217,15 +225,9 @@ static int parse_group_by(struct qparams *q, const char *text, char *err, size_t
 	}
 	while (*p) {
 		char name[SMCP_METRIC_NAME_MAX + 1];
-		size_t n = 0;
 		int idx;
 
-		while (*p == ' ' || *p == ',')
-			p++;
-		while (*p && *p != ',' && *p != ' ' && n < sizeof(name) - 1)
-			name[n++] = *p++;
-		name[n] = '\0';
-		if (!n)
+		if (!next_word(&p, name, sizeof(name)))
 			break;
 		idx = metrics_label_index(q->m, name);
 		if (idx < 0 || q->n_group == SMCP_METRIC_MAX_LABELS) {

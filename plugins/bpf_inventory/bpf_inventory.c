@@ -46,17 +46,10 @@ static const struct smcp_config_key inv_config[] = {
 static const char stats_input[] =
 	"{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"action\"],"
 	"\"properties\":{"
-	"\"action\":{\"type\":\"string\",\"enum\":[\"start\",\"stop\",\"status\",\"sample\"],"
-	"\"description\":\"sample: measure one window now and answer with it (the stats fd is "
-	"released after); start: keep sampling every interval_ms; stop: release the stats fd "
-	"(the last window stays readable); status: state and the last window\"},"
-	"\"interval_ms\":{\"type\":\"integer\",\"minimum\":100,\"maximum\":60000,"
-	"\"description\":\"window length in ms (default 1000)\"},"
-	"\"duration_s\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":86400,"
-	"\"description\":\"start: stop by itself after this many seconds (default 600; 0 = "
-	"only on stop)\"},"
-	"\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":50,"
-	"\"description\":\"programs listed in top, by run time (default 10)\"}}}";
+	"\"action\":{\"type\":\"string\",\"enum\":[\"start\",\"stop\",\"status\",\"sample\"]},"
+	"\"interval_ms\":{\"type\":\"integer\",\"minimum\":100,\"maximum\":60000},"
+	"\"duration_s\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":86400},"
+	"\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":50}}}";
 
 static const char stats_output[] =
 	"{\"type\":\"object\",\"required\":[\"action\",\"stats\"],\"properties\":{"
@@ -523,14 +516,8 @@ static const struct smcp_resource_desc inv_resources[] = { {
 
 static const struct smcp_tool_desc inv_tools[] = { {
 	SMCP_TOOL("control_stats_collection"),
-	.title = "BPF run-time statistics",
-	.description = "Measure what BPF programs cost (calls/s, ns per call, percent of "
-		       "one CPU), in total, for this daemon, and per program. sample: one "
-		       "window of interval_ms, answered when it ends. start/stop/status: "
-		       "continuous windows, stopping by itself after duration_s. The kernel "
-		       "counts run_cnt and run_time_ns only while stats are enabled, so "
-		       "this holds a BPF_ENABLE_STATS fd only while sampling. Example: "
-		       "{\"action\":\"sample\",\"interval_ms\":1000}",
+	.description = "BPF program cost (calls/s, ns/call, CPU %). sample: one window; "
+		       "start: continuous.",
 	.input_schema = stats_input,
 	.output_schema = stats_output,
 	.flags = SMCP_TOOL_IDEMPOTENT,

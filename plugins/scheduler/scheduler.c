@@ -27,7 +27,7 @@ static const char query_stats_input[] =
 	"{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
 	"\"stat_type\":{\"type\":\"string\",\"enum\":[\"all\",\"cpu\",\"llc\",\"node\",\"dsq\","
 	"\"process\",\"scheduler\",\"system\",\"topology\",\"memory\",\"network\",\"events\","
-	"\"bpf\",\"profiling\"],\"description\":\"which statistics (default all)\"}}}";
+	"\"bpf\",\"profiling\"]}}}";
 
 static const char query_stats_output[] =
 	"{\"type\":\"object\",\"required\":[\"stat_type\",\"resources\"],\"properties\":{"
@@ -246,11 +246,7 @@ static const struct smcp_resource_desc sched_resources[] = { {
 
 static const struct smcp_tool_desc sched_tools[] = { {
 	SMCP_TOOL("query_stats"),
-	.title = "Find statistics",
-	.description = "Where each statistic lives: resource URIs (and the tool that "
-		       "answers the same with arguments) for a stat_type such as cpu, "
-		       "llc, node, dsq, process, scheduler, system or all. Start here "
-		       "when unsure what to read. Example: {\"stat_type\":\"cpu\"}",
+	.description = "Which resource or tool answers each statistic. Start here.",
 	.input_schema = query_stats_input,
 	.output_schema = query_stats_output,
 	.flags = SMCP_TOOL_READ_ONLY | SMCP_TOOL_IDEMPOTENT,

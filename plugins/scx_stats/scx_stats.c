@@ -751,13 +751,8 @@ static const struct smcp_resource_desc sx_resources[] = { {
 
 static const struct smcp_tool_desc sx_tools[] = { {
 	SMCP_TOOL("sample_scheduler_stats"),
-	.title = "Rates of the sched_ext scheduler's statistics",
-	.description = "Reads the scx scheduler's stats every interval_ms for duration_s "
-		       "(progress each sample) and returns every numeric field as a "
-		       "counter (rate_per_s, from cumulative u64/i64 fields that only "
-		       "grew) or a gauge (mean/min/max/last); fields that never changed "
-		       "are listed apart. Paths look like busy or layers.batch.util. "
-		       "Example: {\"duration_s\": 5, \"fields\": \"layers.*.util\"}",
+	.description = "The sched_ext scheduler's own stats over duration_s, as rates or "
+		       "gauges.",
 	.input_schema = sx_sample_schema,
 	.flags = SMCP_TOOL_READ_ONLY,
 	.call = sx_sample_tool,

@@ -30,17 +30,12 @@
 
 const char sx_sample_schema[] =
 	"{\"type\":\"object\",\"properties\":{"
-	"\"duration_s\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":300,\"default\":10,"
-	"\"description\":\"how long to sample\"},"
-	"\"interval_ms\":{\"type\":\"integer\",\"minimum\":100,\"maximum\":60000,\"default\":1000,"
-	"\"description\":\"time between reads\"},"
-	"\"target\":{\"type\":\"string\",\"maxLength\":64,\"default\":\"top\","
-	"\"description\":\"stats target to read (top unless the scheduler serves others)\"},"
-	"\"fields\":{\"type\":\"string\",\"maxLength\":256,"
-	"\"description\":\"only paths matching these comma-separated globs, e.g. "
-	"'busy,layers.*.util'\"},"
-	"\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":500,\"default\":60,"
-	"\"description\":\"rows per list (counters, gauges)\"}"
+	"\"duration_s\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":300,\"default\":10},"
+	"\"interval_ms\":{\"type\":\"integer\",\"minimum\":100,\"maximum\":60000,\"default\":1000},"
+	"\"target\":{\"type\":\"string\",\"maxLength\":64,\"default\":\"top\"},"
+	"\"fields\":{\"type\":\"string\",\"maxLength\":256,\"description\":\"globs, e.g. "
+	"'layers.*.util'\"},"
+	"\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":500,\"default\":60}"
 	"},\"additionalProperties\":false}";
 
 struct series {

@@ -24,16 +24,11 @@
 
 static const char get_system_stats_input[] =
 	"{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
-	"\"kind\":{\"type\":\"string\",\"enum\":[\"cpu\",\"memory\",\"network\"],"
-	"\"description\":\"what to return (default cpu)\"},"
-	"\"window\":{\"type\":\"string\",\"enum\":[\"1s\",\"10s\",\"60s\",\"since_start\"],"
-	"\"description\":\"cpu/network: the window to report (default 10s)\"},"
-	"\"cpus\":{\"type\":\"string\",\"description\":"
-	"\"cpu: only these CPUs, cpulist syntax, e.g. \\\"0-15,64\\\"\"},"
-	"\"offset\":{\"type\":\"integer\",\"minimum\":0,\"description\":"
-	"\"index of the first CPU or interface row (default 0)\"},"
-	"\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":128,\"description\":"
-	"\"rows per page (default 64)\"}}}";
+	"\"kind\":{\"type\":\"string\",\"enum\":[\"cpu\",\"memory\",\"network\"]},"
+	"\"window\":{\"type\":\"string\",\"enum\":[\"1s\",\"10s\",\"60s\",\"since_start\"]},"
+	"\"cpus\":{\"type\":\"string\"},"
+	"\"offset\":{\"type\":\"integer\",\"minimum\":0},"
+	"\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":128}}}";
 
 static const char get_system_stats_output[] =
 	"{\"type\":\"object\",\"properties\":{"
@@ -234,13 +229,7 @@ static const struct smcp_resource_desc sysstat_resources[] = { {
 
 static const struct smcp_tool_desc sysstat_tools[] = { {
 	SMCP_TOOL("get_system_stats"),
-	.title = "Windowed system statistics",
-	.description = "CPU, memory or network statistics over one window (1s, 10s, 60s "
-		       "or since_start; default 10s), from 1 s samples. kind=cpu adds "
-		       "every CPU's user/system/iowait/... split (pick CPUs with cpus, "
-		       "64 rows per page); kind=network lists every interface by "
-		       "traffic. Example: {\"kind\":\"cpu\",\"window\":\"60s\","
-		       "\"cpus\":\"0-7\"}",
+	.description = "CPU (and per-CPU), memory or network stats over a window.",
 	.input_schema = get_system_stats_input,
 	.output_schema = get_system_stats_output,
 	.flags = SMCP_TOOL_READ_ONLY | SMCP_TOOL_IDEMPOTENT,

@@ -22,17 +22,11 @@
 
 static const char get_topology_input[] =
 	"{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
-	"\"detail_level\":{\"type\":\"string\",\"enum\":[\"summary\",\"full\"],"
-	"\"description\":\"summary (default): counts and package/LLC/node spans. "
-	"full: adds one row per CPU, paginated\"},"
-	"\"include_offline\":{\"type\":\"boolean\",\"description\":"
-	"\"full: also list present CPUs that are offline (default false)\"},"
-	"\"cpus\":{\"type\":\"string\",\"description\":"
-	"\"full: only these CPUs, kernel cpulist syntax, e.g. \\\"0-7,64\\\"\"},"
-	"\"offset\":{\"type\":\"integer\",\"minimum\":0,\"description\":"
-	"\"full: index of the first CPU row (default 0)\"},"
-	"\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":128,\"description\":"
-	"\"full: CPU rows per page (default 64)\"}}}";
+	"\"detail_level\":{\"type\":\"string\",\"enum\":[\"summary\",\"full\"]},"
+	"\"include_offline\":{\"type\":\"boolean\"},"
+	"\"cpus\":{\"type\":\"string\"},"
+	"\"offset\":{\"type\":\"integer\",\"minimum\":0},"
+	"\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":128}}}";
 
 static const char get_topology_output[] =
 	"{\"type\":\"object\",\"required\":[\"summary\",\"packages\",\"llcs\",\"nodes\"],"
@@ -188,15 +182,7 @@ static const struct smcp_resource_desc topo_resources[] = { {
 
 static const struct smcp_tool_desc topo_tools[] = { {
 	SMCP_TOOL("get_topology"),
-	.title = "CPU topology",
-	.description = "Which CPUs share a core, package, last-level cache and NUMA "
-		       "node, from sysfs. summary (default): counts of CPUs, cores, "
-		       "packages, LLCs, nodes, SMT, and each package/LLC/node with its "
-		       "CPUs (cpulist text) and NUMA distances. full: also one row per "
-		       "CPU (logical and kernel core/package/LLC ids, node, SMT "
-		       "siblings, min/max/base frequency in kHz, capacity), 64 per page; "
-		       "page with offset or pick CPUs with cpus. Example: "
-		       "{\"detail_level\":\"full\",\"cpus\":\"0-7\"}",
+	.description = "CPUs by core, LLC, package and NUMA node; full adds per-CPU rows.",
 	.input_schema = get_topology_input,
 	.output_schema = get_topology_output,
 	.flags = SMCP_TOOL_READ_ONLY | SMCP_TOOL_IDEMPOTENT,

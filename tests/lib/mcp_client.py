@@ -225,8 +225,19 @@ class Client:
         self.notify("notifications/initialized")
         return r
 
-    def call_tool(self, name, arguments=None, **kw):
-        return self.request("tools/call", {"name": name, "arguments": arguments or {}}, **kw)
+    def call_tool(self, name, arguments=None, meta=None, **kw):
+        params = {"name": name, "arguments": arguments or {}}
+        if meta:
+            params["_meta"] = meta
+        return self.request("tools/call", params, **kw)
+
+    def tool(self, name, arguments=None, timeout=30.0, meta=None):
+        """A tool's result (a failed call included, isError set); a
+        protocol error raises RuntimeError."""
+        r = self.call_tool(name, arguments, meta=meta, timeout=timeout)
+        if "error" in r:
+            raise RuntimeError(f"{name}: protocol error {r['error']}")
+        return r["result"]
 
     def read(self, uri, **kw):
         return self.request("resources/read", {"uri": uri}, **kw)

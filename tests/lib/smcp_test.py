@@ -429,6 +429,16 @@ def hwm_kb(pid):
     return status_kb(pid, "VmHWM")
 
 
+def wait_until(pred, timeout=5.0, step=0.05):
+    """Poll pred until it holds or timeout seconds pass; its last answer."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(step)
+    return pred()
+
+
 def is_error(resp, code=None):
     if not isinstance(resp, dict) or "error" not in resp:
         return False

@@ -239,6 +239,12 @@ class Client:
             raise RuntimeError(f"{name}: protocol error {r['error']}")
         return r["result"]
 
+    def get_prompt(self, name, arguments=None, **kw):
+        params = {"name": name}
+        if arguments is not None:
+            params["arguments"] = arguments
+        return self.request("prompts/get", params, **kw)
+
     def read(self, uri, **kw):
         return self.request("resources/read", {"uri": uri}, **kw)
 

@@ -85,16 +85,7 @@ def test_client_stops_reading():
 
         # read again: finish writing in the background, collect everything
         os.set_blocking(fd, True)
-        rest = pending[written:]
-        err = []
-
-        def writer():
-            try:
-                d.send_raw(rest)
-            except Exception as e:
-                err.append(e)
-        t = threading.Thread(target=writer)
-        t.start()
+        t, err = d.send_raw_in_thread(pending[written:])
         seen, dups = read_answers(d, range(total), 8)
         t.join(5)
         T.eq(err, [], "the rest of the requests were taken once we read")

@@ -5,7 +5,6 @@ every line it sent must be valid UTF-8 JSON (the strict reader checks)."""
 import os
 import random
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -24,27 +23,12 @@ def still_serving(d, what, timeout=10.0):
     T.check(d.proc.poll() is None, f"alive after {what}")
 
 
-def send_in_thread(d, data):
-    """Write a large block without blocking the reader (the daemon may answer
-    while it is still reading)."""
-    err = []
-
-    def run():
-        try:
-            d.send_raw(data)
-        except Exception as e:  # a broken pipe here is the daemon dying
-            err.append(e)
-    t = threading.Thread(target=run)
-    t.start()
-    return t, err
-
-
 @T.case
 def test_16MiB_line():
     with Daemon() as d:
         pad = b"a" * (16 * MiB)
         line = b'{"jsonrpc":"2.0","id":"long-one","method":"ping","params":{"pad":"' + pad + b'"}}\n'
-        t, err = send_in_thread(d, line)
+        t, err = d.send_raw_in_thread(line)
         m = d.recv(20.0)
         t.join(20)
         T.eq(err, [], "the daemon kept reading the whole line")
@@ -145,7 +129,7 @@ def test_notification_storm():
         block = b"\n".join(kinds[i % len(kinds)] % i for i in range(100000)) + b"\n"
         rss0 = d.rss_kb()
         t0 = time.monotonic()
-        t, err = send_in_thread(d, block)
+        t, err = d.send_raw_in_thread(block)
         t.join(30)
         T.eq(err, [], "storm written")
         d.send({"jsonrpc": "2.0", "id": "after-storm", "method": "ping"})

@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 BUILD = os.environ.get("SMCP_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
@@ -137,6 +138,22 @@ class Client:
     def send_raw(self, data: bytes):
         self.proc.stdin.write(data)
         self.proc.stdin.flush()
+
+    def send_raw_in_thread(self, data: bytes):
+        """Write a large block from a thread, so that the caller can read
+        meanwhile (the daemon may answer while it is still reading).
+        Returns (the thread, a list that receives the write's exception: a
+        broken pipe there is the daemon dying)."""
+        err = []
+
+        def run():
+            try:
+                self.send_raw(data)
+            except Exception as e:
+                err.append(e)
+        t = threading.Thread(target=run, daemon=True)
+        t.start()
+        return t, err
 
     def send(self, obj):
         self.send_raw(json.dumps(obj).encode() + b"\n")

@@ -656,22 +656,21 @@ class Bench:
 
 # ---------------------------------------------------------------- report
 
+# how each unit is shown (kib is shown in MiB)
+FORMATS = {
+    "ms": lambda v: f"{v:.1f} ms",
+    "us": lambda v: f"{v:.1f} us",
+    "rps": lambda v: f"{v:,.0f}/s",
+    "pct": lambda v: f"{v:.3f} %",
+    "kib": lambda v: f"{v / 1024:.2f} MiB",
+    "n": lambda v: f"{v:.1f}",
+}
+
+
 def fmt(v, unit):
     if v is None:
         return "-"
-    if unit == "ms":
-        return f"{v:.1f} ms"
-    if unit == "us":
-        return f"{v:.1f} us"
-    if unit == "rps":
-        return f"{v:,.0f}/s"
-    if unit == "pct":
-        return f"{v:.3f} %"
-    if unit == "kib":
-        return f"{v / 1024:.2f} MiB"
-    if unit == "n":
-        return f"{v:.1f}"
-    return str(v)
+    return FORMATS.get(unit, str)(v)
 
 
 METRICS = [

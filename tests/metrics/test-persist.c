@@ -340,32 +340,23 @@ static int64_t saved_t0;
 static uint64_t saved_last;
 static const uint64_t GAP = 20;
 
-static struct watch_def wdef(uint32_t which)
-{
-	struct watch_def d = { 0 };
-
-	if (which == 0) {
-		snprintf(d.name, sizeof(d.name), "latency-high");
-		snprintf(d.metric, sizeof(d.metric), "t_lat_ns");
-		snprintf(d.labels, sizeof(d.labels), "cpu=1*,cpu!=2");
-		snprintf(d.condition, sizeof(d.condition), "p99 > 100");
-		d.for_secs = 3;
-		d.window_secs = 5;
-		d.clear_secs = 2;
-		d.hysteresis_pct = 10;
-		d.min_samples = 4;
-	} else {
-		snprintf(d.metric, sizeof(d.metric), "t_gauge_pct");
-		snprintf(d.condition, sizeof(d.condition), "mean >= 50%%");
-		snprintf(d.agg, sizeof(d.agg), "max");
-		d.for_secs = 0;
-		d.window_secs = 1;
-		d.clear_secs = 0;
-		d.hysteresis_pct = 0;
-		d.min_samples = 20;
-	}
-	return d;
-}
+/* The two watches of the round trip. */
+static const struct watch_def wdefs[2] = {
+	{ .name = "latency-high",
+	  .metric = "t_lat_ns",
+	  .labels = "cpu=1*,cpu!=2",
+	  .condition = "p99 > 100",
+	  .for_secs = 3,
+	  .window_secs = 5,
+	  .clear_secs = 2,
+	  .hysteresis_pct = 10,
+	  .min_samples = 4 },
+	{ .metric = "t_gauge_pct",
+	  .condition = "mean >= 50%",
+	  .agg = "max",
+	  .window_secs = 1,
+	  .min_samples = 20 },
+};
 
 /* The store of the round trip: 235 steps (the coarse slot of the newest
  * is half full), two watches; saved. */
@@ -379,11 +370,8 @@ static void build_and_save(void)
 		publish(k);
 		tick();
 	}
-	for (uint32_t i = 0; i < 2; i++) {
-		struct watch_def d = wdef(i);
-
-		CHECK_MSG(watch_add(&d, err, sizeof(err)) > 0, "watch %u: %s", i, err);
-	}
+	for (uint32_t i = 0; i < 2; i++)
+		CHECK_MSG(watch_add(&wdefs[i], err, sizeof(err)) > 0, "watch %u: %s", i, err);
 	n_before = snapshot(before, 256);
 	saved_t0 = metrics_view()->t0_unix_ms;
 	saved_last = metrics_view()->last_step;
@@ -456,9 +444,9 @@ static void test_round_trip(void)
 	CHECK_INT(same, n_before);
 	/* the watches, as created */
 	CHECK_INT(watch_count(), 2);
-	for (uint32_t i = 0; i < watch_count(); i++) {
+	for (uint32_t i = 0; i < watch_count() && i < 2; i++) {
 		watch_get_def(i, &d);
-		want = wdef(i);
+		want = wdefs[i];
 		CHECK_INT(d.id, i + 1);
 		CHECK_STR(d.name, want.name);
 		CHECK_STR(d.metric, want.metric);
@@ -1127,11 +1115,10 @@ static void write_seed(const char *dir, const char *name)
 
 static void make_seeds(const char *dir)
 {
-	struct watch_def d = wdef(0);
 	char err[320];
 
 	store_start(limits(), SAME);
-	CHECK(watch_add(&d, err, sizeof(err)) > 0);
+	CHECK(watch_add(&wdefs[0], err, sizeof(err)) > 0);
 	write_seed(dir, "empty");
 	for (uint64_t k = 0; k < 12; k++) {
 		publish(k);
@@ -1142,8 +1129,7 @@ static void make_seeds(const char *dir)
 		publish(k);
 		tick();
 	}
-	d = wdef(1);
-	CHECK(watch_add(&d, err, sizeof(err)) > 0);
+	CHECK(watch_add(&wdefs[1], err, sizeof(err)) > 0);
 	write_seed(dir, "store");
 	watch_store_fini();
 	metrics_store_fini();

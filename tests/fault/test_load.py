@@ -41,21 +41,6 @@ class Peak:
         return self.kb
 
 
-def collect(d, want, timeout):
-    """Answers (result or error) by id until every id in want came."""
-    seen, dups = {}, []
-    deadline = time.monotonic() + timeout
-    while len(seen) < len(want) and time.monotonic() < deadline:
-        m = d.recv(max(0.05, deadline - time.monotonic()))
-        if m is None:
-            break
-        if "id" in m and ("result" in m or "error" in m) and m["id"] in want:
-            if m["id"] in seen:
-                dups.append(m["id"])
-            seen[m["id"]] = m
-    return seen, dups
-
-
 @T.case
 def test_100k_pipelined():
     n = 100000
@@ -77,7 +62,7 @@ def test_100k_pipelined():
         peak = Peak(d)
         t0 = time.monotonic()
         t, err = d.send_raw_in_thread(data)
-        seen, dups = collect(d, set(range(n)), 60 * SLOW)
+        seen, dups = d.answers(range(n), 60 * SLOW)
         took = time.monotonic() - t0
         t.join(10)
         top = peak.done()
@@ -130,7 +115,7 @@ def test_1000_in_flight():
         st = d.read_json("schedmcp://plugins")["session"]
         T.eq(st["requests_in_flight"], n - len(cancelled), "900 in flight after 100 cancels")
         want = set(ids) - set(cancelled)
-        seen, dups = collect(d, want, (delay / 1000) + 30 * SLOW)
+        seen, dups = d.answers(want, (delay / 1000) + 30 * SLOW)
         took = time.monotonic() - t0
         top = peak.done()
         T.eq(len(seen), len(want), f"all {len(want)} uncancelled calls answered")
@@ -200,7 +185,7 @@ def test_subscriber_never_reads():
                 f"that never reads")
         os.set_blocking(fd, True)
         t, err = d.send_raw_in_thread(data[written:])
-        seen, dups = collect(d, {"r%d" % i for i in range(n)}, 60 * SLOW)
+        seen, dups = d.answers({"r%d" % i for i in range(n)}, 60 * SLOW)
         t.join(10)
         peak.done()
         T.eq(len(seen), n, "every request answered once the client reads")

@@ -155,6 +155,23 @@ class Client:
         t.start()
         return t, err
 
+    def answers(self, want, timeout):
+        """The answers (result or error) to the request ids in want, read
+        until each came or timeout seconds passed: ({id: answer}, [the ids
+        answered more than once])."""
+        want = set(want)
+        seen, dups = {}, []
+        deadline = time.monotonic() + timeout
+        while len(seen) < len(want) and time.monotonic() < deadline:
+            m = self.recv(max(0.05, deadline - time.monotonic()))
+            if m is None:
+                break
+            if "id" in m and ("result" in m or "error" in m) and m["id"] in want:
+                if m["id"] in seen:
+                    dups.append(m["id"])
+                seen[m["id"]] = m
+        return seen, dups
+
     def send(self, obj):
         self.send_raw(json.dumps(obj).encode() + b"\n")
 

@@ -273,6 +273,14 @@ class Client:
             raise RuntimeError(f"{name}: protocol error {r['error']}")
         return r["result"]
 
+    def structured(self, name, arguments=None, timeout=30.0):
+        """A tool's structuredContent; a failed call raises RuntimeError
+        with the tool's text (as does a protocol error)."""
+        r = self.tool(name, arguments, timeout)
+        if r.get("isError"):
+            raise RuntimeError(f"{name}({arguments}) failed: {r['content'][0]['text']}")
+        return r["structuredContent"]
+
     def get_prompt(self, name, arguments=None, **kw):
         params = {"name": name}
         if arguments is not None:

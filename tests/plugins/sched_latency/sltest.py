@@ -57,12 +57,6 @@ class Daemon(smcp_test.Daemon):
     def plugin_state(self):
         return super().plugin_state("sched_latency")
 
-    def structured(self, name, args=None, timeout=30.0):
-        r = self.tool(name, args, timeout)
-        if r.get("isError"):
-            raise RuntimeError(f"{name} failed: {r['content'][0]['text']}")
-        return r["structuredContent"]
-
 
 def start_loaded(checker, **kw):
     """A daemon whose plugin loaded (not degraded), or skip."""

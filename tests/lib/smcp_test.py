@@ -240,6 +240,16 @@ def itest_dir():
     return _itest
 
 
+def build_plugins(*names):
+    """The build's plugin directory (BUILD/plugins/NAME/NAME.so), for tests
+    of the stock plugins; raises Skip when one of names was not built."""
+    d = os.path.join(BUILD, "plugins")
+    for name in names:
+        if not os.path.isfile(os.path.join(d, name, name + ".so")):
+            raise Skip(f"the {name} plugin is not built")
+    return d
+
+
 def remove_dir(d):
     shutil.rmtree(d, ignore_errors=True)
 

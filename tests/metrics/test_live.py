@@ -57,11 +57,8 @@ def kinds(d, wid, cursor=0):
 def test_watch_fires_under_competition():
     if not T.is_root():
         raise Skip("needs root for BPF")
-    plugins = os.path.join(T.BUILD, "plugins")
-    if not os.path.isfile(os.path.join(plugins, "sched_latency", "sched_latency.so")):
-        raise Skip("the sched_latency plugin is not built")
     with Daemon(args=["--enable", "sched_latency,sysstat,scheduler"],
-                plugin_dir_=plugins) as d:
+                plugin_dir_=T.build_plugins("sched_latency")) as d:
         time.sleep(3)
         names = {m["name"] for m in d.structured("query_history")["metrics"]}
         if not {"sched_runq_latency_ns", "sched_proc_runq_latency_ns"} <= names:

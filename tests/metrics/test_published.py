@@ -53,10 +53,8 @@ os.wait()
 def daemon():
     if not T.is_root():
         raise Skip("needs root for BPF")
-    plugins = os.path.join(T.BUILD, "plugins")
-    if not os.path.isfile(os.path.join(plugins, "sched_latency", "sched_latency.so")):
-        raise Skip("the sched_latency plugin is not built")
-    return Daemon(args=["--enable", "sched_latency,sysstat"], plugin_dir_=plugins)
+    return Daemon(args=["--enable", "sched_latency,sysstat"],
+                  plugin_dir_=T.build_plugins("sched_latency"))
 
 
 def catalog(d):

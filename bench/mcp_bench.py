@@ -222,14 +222,19 @@ class Server:
         try:
             self.proc.wait(3)
         except subprocess.TimeoutExpired:
-            self.proc.terminate()
-            try:
-                self.proc.wait(3)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop(self.proc, 3)
         self.proc.stdout.close()
         self.errf.close()
+
+
+def stop(proc, timeout):
+    """Terminate proc, and kill it when it has not exited after timeout s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 # ---------------------------------------------------------------- measures

@@ -229,21 +229,24 @@ static void tick(void)
 	metrics_tick(now_ns);
 }
 
+/* The limits of the store tests: 60 s of 1 s steps, 10 min of 10 s. */
+static const struct metrics_limits small_lim = {
+	.step_ms = 1000,
+	.fine_slots = 60,
+	.coarse_slots = 60,
+	.coarse_factor = 10,
+	.max_bytes = 64 << 20,
+	.max_series = 100,
+	.top_n = 5,
+	.max_watches = 4,
+	.breach_ring = 16,
+};
+
 static void test_store(void)
 {
 	static const char *const pl[] = { "pid" };
 	static const double bounds[4] = { 10, 100, 1000, INFINITY };
-	struct metrics_limits lim = {
-		.step_ms = 1000,
-		.fine_slots = 60,
-		.coarse_slots = 60,
-		.coarse_factor = 10,
-		.max_bytes = 64 << 20,
-		.max_series = 40,
-		.top_n = 5,
-		.max_watches = 4,
-		.breach_ring = 16,
-	};
+	struct metrics_limits lim = small_lim;
 	struct smcp_metric_desc top = { .sz = sizeof(top),
 					.name = "t_proc_latency_ns",
 					.unit = "ns",
@@ -267,6 +270,7 @@ static void test_store(void)
 	struct series *s;
 
 	UNIT_CASE("store");
+	lim.max_series = 40; /* the series limit, reached below */
 	now_ns = 1000 * STEP_NS;
 	CHECK_INT((metrics_store_init(&lim, now_ns) ?: watch_store_init(lim.max_watches, lim.breach_ring)), 0);
 	mt = metrics_api_register(&fake, &top);
@@ -363,19 +367,6 @@ static void test_store(void)
 	metrics_store_fini();
 	CHECK_INT(metrics_view()->budget.used, 0);
 }
-
-/* The limits of the tests below: 60 s of 1 s steps, 10 min of 10 s. */
-static const struct metrics_limits small_lim = {
-	.step_ms = 1000,
-	.fine_slots = 60,
-	.coarse_slots = 60,
-	.coarse_factor = 10,
-	.max_bytes = 64 << 20,
-	.max_series = 100,
-	.top_n = 5,
-	.max_watches = 4,
-	.breach_ring = 16,
-};
 
 /* Publishing into a series that exists allocates nothing. */
 static void test_no_alloc(void)

@@ -272,6 +272,10 @@ def inside(debs_dir, debs):
         T.check(f in listed and os.path.exists(root.path(f)), f"installed: {f}")
     conffiles = root.run(["dpkg-query", "-W", "-f=${Conffiles}", "schedmcp"]).stdout
     T.check("/etc/schedmcp/schedmcp.conf" in conffiles, f"a conffile: {conffiles!r}")
+    with open(root.path("/etc/schedmcp/schedmcp.conf")) as f:
+        conf = f.read()
+    T.check(f"# plugin_dir = {PLUGINDIR}\n" in conf and "/usr/local" not in conf,
+            "the conffile names the package's plugin directory")
 
     # the account and group, as postinst made them
     pw = getent(root, "passwd")
@@ -321,8 +325,9 @@ def inside(debs_dir, debs):
     T.check(all(s in ("loaded", "degraded") for s in states.values()),
             f"every plugin loaded or degraded: {states}")
     p = root.ok(["/usr/bin/schedmcp", "report", "--interval", "0.5"], "schedmcp report")
-    T.check("sched" in p.stdout.lower() and len(p.stdout.splitlines()) > 5,
-            f"schedmcp report says something:\n{p.stdout[:1000]}")
+    for section in ("(topology://info)", "(stats://aggregated/cpu)", "(scheduler://current)",
+                    "(bpf://programs)", "(schedmcp://plugins)"):
+        T.check(f" {section} ==" in p.stdout, f"schedmcp report has {section}")
     p = root.ok(["/usr/bin/schedmcp", "--check-config"], "schedmcp --check-config")
     T.check(p.stdout.startswith("/etc/schedmcp/schedmcp.conf: OK") and PLUGINDIR in p.stdout,
             f"the conffile read, the packaged plugin directory searched: {p.stdout}")

@@ -283,6 +283,11 @@ def inside(debs_dir, debs):
             and int(pw.split(":")[2]) < 1000, f"postinst made the system account: {pw}")
     T.check(getent(root, "group"), "postinst made the schedmcp group")
 
+    # installing the same version again runs the upgrade paths of the
+    # maintainer scripts (prerm upgrade, postinst configure VERSION)
+    root.ok(["dpkg", "-i", *inside_debs], "dpkg -i again (upgrade paths)")
+    T.eq(getent(root, "passwd"), pw, "an upgrade keeps the account as it is")
+
     # the units: the socket enabled, the service installed but not enabled
     # (debian/rules says why); nothing started, as PID 1 is not systemd here
     dsh = {"DPKG_MAINTSCRIPT_PACKAGE": "schedmcp"}  # or it refuses to answer

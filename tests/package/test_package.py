@@ -19,6 +19,7 @@ use and the purge changed, which makes "nothing is left" a precise check.
 
   test_package.py [--keep DIR]    keep the build (sources, .debs, logs) in DIR
 """
+import glob
 import json
 import os
 import select
@@ -46,6 +47,16 @@ MARK = "schedmcp daemon (Debian package)"  # debian/schedmcp.postinst's GECOS
 VOLATILE = ("/var/lib/dpkg/", "/var/log/", "/var/cache/man/", "/var/cache/debconf/",
             "/var/cache/ldconfig/", "/etc/ld.so.cache", "/etc/passwd-", "/etc/group-",
             "/etc/shadow-", "/etc/gshadow-", "/etc/subuid-", "/etc/subgid-", "/root/.cache/")
+
+# What `meson install` of a checkout puts on the machine (with its default
+# prefix /usr/local, or systemd's unit directory)
+SOURCE_INSTALL = ("/usr/local/bin/schedmcp", "/usr/local/lib/*/schedmcp",
+                  "/usr/local/lib/*/pkgconfig/schedmcp.pc", "/usr/local/include/schedmcp",
+                  "/usr/local/share/man/man*/schedmcp*", "/usr/local/share/doc/schedmcp",
+                  "/usr/local/share/bash-completion/completions/schedmcp",
+                  "/usr/local/lib/systemd/system/schedmcp.*", "/lib/systemd/system/schedmcp.*",
+                  "/usr/lib/systemd/system/schedmcp.*", "/etc/systemd/system/schedmcp.*",
+                  "/etc/systemd/system/*.wants/schedmcp.*")
 
 T = smcp_test.Checker("package/test_package.py")
 
@@ -248,6 +259,17 @@ def inside(debs_dir, debs):
         root.ok(["groupdel", "schedmcp"], "remove the inherited group (overlay only)")
     for d in ("/var/lib/schedmcp", "/etc/schedmcp"):
         shutil.rmtree(root.path(d), ignore_errors=True)
+    # and no source install (meson install): /usr/local comes first in
+    # pkg-config's and the shell's search paths, and its units would be
+    # overwritten by the package's and then purged with them
+    hidden = []
+    for pattern in SOURCE_INSTALL:
+        for p in glob.glob(root.path(pattern)):
+            if root.run(["dpkg", "-S", "/" + os.path.relpath(p, root.dir)]).returncode != 0:
+                hidden.append("/" + os.path.relpath(p, root.dir))
+                shutil.rmtree(p) if os.path.isdir(p) and not os.path.islink(p) else os.unlink(p)
+    if hidden:
+        log(f"a source install, hidden in the throwaway root: {' '.join(hidden)}")
     baseline = root.upper_entries()
 
     os.makedirs(root.path("/mnt/smcp-debs"), exist_ok=True)

@@ -205,14 +205,10 @@ static int metrics_init(struct sched_plugin *p)
 	if (!SMCP_API_HAS(api, metric_collect))
 		return 0; /* an older host: everything but history */
 	for (size_t i = 0; i < SMCP_COUNT(d); i++) {
-		int id = api->metric_register(p->host, &d[i]);
+		int err = smcp_register_metric(p->host, api, &d[i], ids[i]);
 
-		if (id < 0) {
-			api->log(p->host, SMCP_LOG_ERROR, "cannot register metric %s: %s",
-				 d[i].name, strerror(-id));
-			return id;
-		}
-		*ids[i] = id;
+		if (err)
+			return err;
 	}
 	sched_collect(p, 0); /* baseline of the counters */
 	return api->metric_collect(p->host, sched_collect, p);

@@ -178,6 +178,11 @@ static int register_hints(struct sl *p)
 
 static int sl_init(struct smcp_host *h, const struct smcp_host_api *api)
 {
+	/* what each part of the plugin offers, in this order */
+	static int (*const registers[])(struct sl *) = {
+		sl_resources_register, sl_measure_register, sl_stream_register,
+		sl_wakers_register, sl_softirq_register, register_hints,
+	};
 	struct sl *p = &plugin;
 	size_t cpu_cap;
 	int err;
@@ -238,18 +243,8 @@ static int sl_init(struct smcp_host *h, const struct smcp_host_api *api)
 	if (!err)
 		err = sl_window_init(&p->w_proc, SLT_N, 1, (size_t)p->cfg.max_procs,
 				     SLOT_CAP_BYTES);
-	if (!err)
-		err = sl_resources_register(p);
-	if (!err)
-		err = sl_measure_register(p);
-	if (!err)
-		err = sl_stream_register(p);
-	if (!err)
-		err = sl_wakers_register(p);
-	if (!err)
-		err = sl_softirq_register(p);
-	if (!err)
-		err = register_hints(p);
+	for (size_t i = 0; !err && i < SMCP_COUNT(registers); i++)
+		err = registers[i](p);
 	if (!err)
 		err = sl_steps_register(h, api);
 	if (err)

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <schedmcp/array.h>
 #include <schedmcp/plugin.h> /* SMCP_COUNT */
 
 #define BLACKLIST_MAX (8u << 20)
@@ -67,15 +68,8 @@ static int module_id(struct builder *b, const char *name, size_t len, uint32_t *
 			return 0;
 		}
 	}
-	if (l->n_mods == b->mods_cap) {
-		size_t ncap = b->mods_cap ? b->mods_cap * 2 : 32;
-		struct kf_module *nm = realloc(l->mods, ncap * sizeof(*nm));
-
-		if (!nm)
-			return -ENOMEM;
-		l->mods = nm;
-		b->mods_cap = ncap;
-	}
+	if (smcp_array_grow(&l->mods, &b->mods_cap, l->n_mods, sizeof(*l->mods), 32))
+		return -ENOMEM;
 	l->mods[l->n_mods].name = strndup(name, len);
 	if (!l->mods[l->n_mods].name)
 		return -ENOMEM;
@@ -92,15 +86,8 @@ static int add_sym(struct builder *b, uint64_t addr, const char *name, size_t le
 
 	if (b->n == MAX_FUNCS)
 		return -E2BIG;
-	if (b->n == b->cap) {
-		size_t ncap = b->cap ? b->cap * 2 : 65536;
-		struct raw_sym *ns = realloc(b->sym, ncap * sizeof(*ns));
-
-		if (!ns)
-			return -ENOMEM;
-		b->sym = ns;
-		b->cap = ncap;
-	}
+	if (smcp_array_grow(&b->sym, &b->cap, b->n, sizeof(*b->sym), 65536))
+		return -ENOMEM;
 	s = &b->sym[b->n];
 	s->addr = addr;
 	err = module_id(b, mod ? mod : "vmlinux", mod ? mod_len : 7, &s->mod);
@@ -310,16 +297,9 @@ static int read_blacklist(const char *root, char **buf, char ***ret, size_t *ret
 		sym[strcspn(sym, " \t[")] = '\0';
 		if (!*sym)
 			continue;
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 1024;
-			char **nn = realloc(names, ncap * sizeof(*nn));
-
-			if (!nn) {
-				free(names);
-				return -ENOMEM;
-			}
-			names = nn;
-			cap = ncap;
+		if (smcp_array_grow(&names, &cap, n, sizeof(*names), 1024)) {
+			free(names);
+			return -ENOMEM;
 		}
 		names[n++] = sym;
 	}

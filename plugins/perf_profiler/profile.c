@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <schedmcp/array.h>
+
 const char *pp_unwind_method_name(enum pp_unwind_method m)
 {
 	switch (m) {
@@ -50,21 +52,10 @@ void pp_profile_free(struct pp_profile *p)
 	memset(p, 0, sizeof(*p));
 }
 
+/* Room for need elements in *v. */
 static int grow(void **v, size_t *cap, size_t need, size_t elem)
 {
-	size_t n = *cap ? *cap : 64;
-	void *nv;
-
-	if (need <= *cap)
-		return 0;
-	while (n < need)
-		n *= 2;
-	nv = realloc(*v, n * elem);
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	*cap = n;
-	return 0;
+	return need ? smcp_array_grow(v, cap, need - 1, elem, 64) : 0;
 }
 
 static uint32_t fold(uint64_t h)

@@ -13,23 +13,18 @@
 #include <bpf/bpf.h>
 #include <linux/bpf.h>
 
+#include <schedmcp/array.h>
+
 int inv_grow(void **arr, size_t *cap, size_t n, size_t size)
 {
-	void *na;
-	size_t ncap;
+	int err;
 
-	if (n >= *cap) {
-		if (n >= INV_MAX_OBJECTS)
-			return -E2BIG;
-		ncap = *cap ? *cap * 2 : 64;
-		na = realloc(*arr, ncap * size);
-		if (!na)
-			return -ENOMEM;
-		*arr = na;
-		*cap = ncap;
-	}
-	memset((char *)*arr + n * size, 0, size);
-	return 0;
+	if (n >= INV_MAX_OBJECTS)
+		return -E2BIG;
+	err = smcp_array_grow(arr, cap, n, size, 64);
+	if (!err)
+		memset((char *)*arr + n * size, 0, size);
+	return err;
 }
 
 int inv_open_next(int (*next)(uint32_t, uint32_t *), int (*by_id)(uint32_t), uint32_t *id,

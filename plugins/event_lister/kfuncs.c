@@ -98,6 +98,19 @@ static int add_sym(struct builder *b, uint64_t addr, const char *name, size_t le
 	return err;
 }
 
+/* The module of a symbol line: the name inside "[...]" somewhere in s (the
+ * rest of the line after the symbol; NULL when there is none), its length in
+ * *ret_len. NULL for no module. */
+static const char *module_of(const char *s, size_t *ret_len)
+{
+	const char *mod = s ? strchr(s, '[') : NULL, *end = mod ? strchr(mod, ']') : NULL;
+
+	if (!end)
+		return NULL;
+	*ret_len = (size_t)(end - mod - 1);
+	return mod + 1;
+}
+
 /* "name" or "name [module]" */
 static int parse_filter_functions(struct builder *b, FILE *f)
 {
@@ -107,7 +120,7 @@ static int parse_filter_functions(struct builder *b, FILE *f)
 	int err = 0;
 
 	while (!err && (len = getline(&line, &cap, f)) > 0) {
-		char *sp, *mod = NULL;
+		const char *sp, *mod;
 		size_t nl, ml = 0;
 
 		while (len && (line[len - 1] == '\n' || line[len - 1] == ' '))
@@ -116,12 +129,7 @@ static int parse_filter_functions(struct builder *b, FILE *f)
 			continue;
 		sp = strchr(line, ' ');
 		nl = sp ? (size_t)(sp - line) : (size_t)len;
-		if (sp && (mod = strchr(sp, '[')) && strchr(mod, ']')) {
-			mod++;
-			ml = (size_t)(strchr(mod, ']') - mod);
-		} else {
-			mod = NULL;
-		}
+		mod = module_of(sp, &ml);
 		if (strncmp(line, "__ftrace_invalid_address__", 26) == 0) {
 			b->l->ex.invalid++;
 			continue;
@@ -171,7 +179,8 @@ static int parse_kallsyms(struct builder *b, FILE *f)
 	int err = 0;
 
 	while (!err && (len = getline(&line, &cap, f)) > 0) {
-		char *end, *name, *mod = NULL, *tab;
+		char *end, *name, *tab;
+		const char *mod;
 		uint64_t addr;
 		size_t nl, ml = 0;
 		char type;
@@ -187,12 +196,7 @@ static int parse_kallsyms(struct builder *b, FILE *f)
 		name = end + 3;
 		tab = strpbrk(name, "\t ");
 		nl = tab ? (size_t)(tab - name) : strlen(name);
-		if (tab && (mod = strchr(tab, '[')) && strchr(mod, ']')) {
-			mod++;
-			ml = (size_t)(strchr(mod, ']') - mod);
-		} else {
-			mod = NULL;
-		}
+		mod = module_of(tab, &ml);
 		if (addr)
 			b->l->addresses_known = true;
 		if (!mod) {

@@ -43,14 +43,13 @@ static const char *const sec_end[5] = { "__entry_text_end", "__irqentry_text_end
 
 const char *el_kf_source_name(enum kf_source s)
 {
-	switch (s) {
-	case KF_SRC_FILTER_FUNCTIONS:
-		return "available_filter_functions";
-	case KF_SRC_KALLSYMS:
-		return "kallsyms";
-	default:
-		return "none";
-	}
+	static const char *const names[] = {
+		[KF_SRC_NONE] = "none",
+		[KF_SRC_FILTER_FUNCTIONS] = "available_filter_functions",
+		[KF_SRC_KALLSYMS] = "kallsyms",
+	};
+
+	return (size_t)s < SMCP_COUNT(names) ? names[s] : "none";
 }
 
 static int module_id(struct builder *b, const char *name, size_t len, uint32_t *ret)

@@ -49,18 +49,15 @@
 
 const char *pp_sym_source_name(enum pp_sym_source s)
 {
-	switch (s) {
-	case PP_SYMS_SYMTAB:
-		return "symtab";
-	case PP_SYMS_DYNSYM:
-		return "dynsym";
-	case PP_SYMS_BUILD_ID:
-		return "build-id debug file";
-	case PP_SYMS_DEBUGLINK:
-		return "debuglink debug file";
-	default:
-		return "none";
-	}
+	static const char *const names[] = {
+		[PP_SYMS_NONE] = "none",
+		[PP_SYMS_SYMTAB] = "symtab",
+		[PP_SYMS_DYNSYM] = "dynsym",
+		[PP_SYMS_BUILD_ID] = "build-id debug file",
+		[PP_SYMS_DEBUGLINK] = "debuglink debug file",
+	};
+
+	return (size_t)s < SMCP_COUNT(names) ? names[s] : "none";
 }
 
 struct sym_tmp {

@@ -9,18 +9,14 @@
 
 const char *pp_unwind_method_name(enum pp_unwind_method m)
 {
-	switch (m) {
-	case PP_UNW_KERNEL_ONLY:
-		return "kernel_only";
-	case PP_UNW_DWARF:
-		return "dwarf";
-	case PP_UNW_FP:
-		return "frame_pointer";
-	case PP_UNW_IP_ONLY:
-		return "ip_only";
-	default:
-		return "?";
-	}
+	static const char *const names[PP_UNW__N] = {
+		[PP_UNW_KERNEL_ONLY] = "kernel_only",
+		[PP_UNW_DWARF] = "dwarf",
+		[PP_UNW_FP] = "frame_pointer",
+		[PP_UNW_IP_ONLY] = "ip_only",
+	};
+
+	return (size_t)m < PP_UNW__N ? names[m] : "?";
 }
 
 static bool stack_is(uint64_t id, uint64_t probe, void *ctx);

@@ -61,20 +61,6 @@ static const struct smcp_config_key config_keys[] = {
 
 static struct sl plugin;
 
-static int64_t cfg_int(struct sl *p, const char *key, int64_t def)
-{
-	int64_t v;
-
-	return p->api->config_int(p->h, key, &v) == 0 ? v : def;
-}
-
-static bool cfg_bool(struct sl *p, const char *key, bool def)
-{
-	bool v;
-
-	return p->api->config_bool(p->h, key, &v) == 0 ? v : def;
-}
-
 static uint64_t cost_clock_ns(void)
 {
 	struct timespec ts;
@@ -197,14 +183,14 @@ static int sl_init(struct smcp_host *h, const struct smcp_host_api *api)
 	err = api->keep_capabilities(h, 1ull << CAP_BPF);
 	if (err)
 		return err;
-	p->cfg.max_threads = cfg_int(p, "max_threads", 8192);
-	p->cfg.max_procs = cfg_int(p, "max_processes", 4096);
-	p->cfg.ring_kb = cfg_int(p, "ring_buffer_kb", 256);
-	p->cfg.stream_rate = cfg_int(p, "max_events_per_s", 200);
-	p->cfg.stream_at_start = cfg_bool(p, "stream_at_start", false);
-	p->cfg.dsq = cfg_bool(p, "dsq", true);
-	p->cfg.waker_cpu = cfg_bool(p, "waker_cpu", false);
-	p->cfg.latency_per_cpu_max = cfg_int(p, "latency_per_cpu_max_cpus", 64);
+	p->cfg.max_threads = smcp_config_int_or(h, api, "max_threads", 8192);
+	p->cfg.max_procs = smcp_config_int_or(h, api, "max_processes", 4096);
+	p->cfg.ring_kb = smcp_config_int_or(h, api, "ring_buffer_kb", 256);
+	p->cfg.stream_rate = smcp_config_int_or(h, api, "max_events_per_s", 200);
+	p->cfg.stream_at_start = smcp_config_bool_or(h, api, "stream_at_start", false);
+	p->cfg.dsq = smcp_config_bool_or(h, api, "dsq", true);
+	p->cfg.waker_cpu = smcp_config_bool_or(h, api, "waker_cpu", false);
+	p->cfg.latency_per_cpu_max = smcp_config_int_or(h, api, "latency_per_cpu_max_cpus", 64);
 	{
 		const char *v = NULL;
 

@@ -904,6 +904,28 @@ static inline int smcp_register_metric(struct smcp_host *h, const struct smcp_ho
 	return 0;
 }
 
+/*
+ * Convenience: the value of an integer or boolean key of this plugin's
+ * config section (api->config_int, api->config_bool), or def when the host
+ * has none for it (-ENOENT: not declared, or no value and no default).
+ * Since: 1.2 (header only)
+ */
+static inline int64_t smcp_config_int_or(struct smcp_host *h, const struct smcp_host_api *api,
+					 const char *key, int64_t def)
+{
+	int64_t v;
+
+	return api->config_int(h, key, &v) == 0 ? v : def;
+}
+
+static inline bool smcp_config_bool_or(struct smcp_host *h, const struct smcp_host_api *api,
+				       const char *key, bool def)
+{
+	bool v;
+
+	return api->config_bool(h, key, &v) == 0 ? v : def;
+}
+
 /* The number of elements of a table (an array, never a pointer). */
 #define SMCP_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 

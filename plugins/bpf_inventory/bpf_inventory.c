@@ -536,7 +536,6 @@ static int inv_register(struct inv_plugin *p)
 static int inv_init(struct smcp_host *host, const struct smcp_host_api *api)
 {
 	struct inv_plugin *p = &plugin;
-	int64_t v;
 	__u32 id;
 	int err;
 
@@ -551,15 +550,10 @@ static int inv_init(struct smcp_host *host, const struct smcp_host_api *api)
 	if (err)
 		return err;
 	snprintf(p->root, sizeof(p->root), "%s", api->fs_root(host));
-	p->max_rows = 100;
-	p->default_interval_ms = 1000;
-	p->default_duration_s = 600;
-	if (api->config_int(host, "max_rows", &v) == 0)
-		p->max_rows = (size_t)v;
-	if (api->config_int(host, "default_interval_ms", &v) == 0)
-		p->default_interval_ms = (uint64_t)v;
-	if (api->config_int(host, "default_duration_s", &v) == 0)
-		p->default_duration_s = (uint64_t)v;
+	p->max_rows = (size_t)smcp_config_int_or(host, api, "max_rows", 100);
+	p->default_interval_ms = (uint64_t)smcp_config_int_or(host, api, "default_interval_ms",
+							      1000);
+	p->default_duration_s = (uint64_t)smcp_config_int_or(host, api, "default_duration_s", 600);
 	inv_stats_init(&p->st);
 	p->btf = inv_btf_new();
 	if (!p->btf)

@@ -19,6 +19,8 @@
 #include <bpf/btf.h>
 #include <linux/bpf.h>
 
+#include <schedmcp/array.h>
+
 /* valgrind cannot know that BPF_OBJ_GET_INFO_BY_FD filled the BTF buffer
  * libbpf handed the kernel, and reports every name read from it as
  * uninitialised; say so where valgrind's header exists (a no-op outside
@@ -415,15 +417,8 @@ int inv_btf_struct_ops(struct inv_btf *b, uint32_t value_type_id, const void *va
 			memcpy(&id, v + off, sizeof(id));
 			if (!id || id > UINT32_MAX)
 				continue;
-			if (g->n_ops == cap) {
-				size_t ncap = cap ? cap * 2 : 16;
-				struct inv_so_op *no = realloc(g->ops, ncap * sizeof(*no));
-
-				if (!no)
-					return -ENOMEM;
-				g->ops = no;
-				cap = ncap;
-			}
+			if (smcp_array_grow(&g->ops, &cap, g->n_ops, sizeof(*g->ops), 16))
+				return -ENOMEM;
 			snprintf(g->ops[g->n_ops].op, sizeof(g->ops[g->n_ops].op), "%s", mname);
 			g->ops[g->n_ops].prog_id = (uint32_t)id;
 			g->n_ops++;

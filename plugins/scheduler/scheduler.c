@@ -112,30 +112,30 @@ static void sched_poll(void *data)
 	p->polled = now;
 }
 
-static int read_current(void *data, struct smcp_call *call, const char *uri,
-			const struct smcp_args *vars, struct smcp_result *res)
+/* Both resources: a fresh view, written by emit. */
+static int read_with(struct sched_plugin *p, struct smcp_result *res,
+		     int (*emit)(const struct smcp_host_api *, struct smcp_json *,
+				 const struct sched_view *))
 {
-	struct sched_plugin *p = data;
 	struct smcp_json *j = p->api->result_json(res);
 	struct sched_view v;
 
 	if (!j)
 		return -ENOMEM;
 	view(p, &v);
-	return sched_emit_current(p->api, j, &v);
+	return emit(p->api, j, &v);
+}
+
+static int read_current(void *data, struct smcp_call *call, const char *uri,
+			const struct smcp_args *vars, struct smcp_result *res)
+{
+	return read_with(data, res, sched_emit_current);
 }
 
 static int read_scx(void *data, struct smcp_call *call, const char *uri,
 		    const struct smcp_args *vars, struct smcp_result *res)
 {
-	struct sched_plugin *p = data;
-	struct smcp_json *j = p->api->result_json(res);
-	struct sched_view v;
-
-	if (!j)
-		return -ENOMEM;
-	view(p, &v);
-	return sched_emit_scx(p->api, j, &v);
+	return read_with(data, res, sched_emit_scx);
 }
 
 static int query_stats(void *data, struct smcp_call *call, const struct smcp_args *args,
@@ -205,14 +205,10 @@ static int metrics_init(struct sched_plugin *p)
 	if (!SMCP_API_HAS(api, metric_collect))
 		return 0; /* an older host: everything but history */
 	for (size_t i = 0; i < SMCP_COUNT(d); i++) {
-		int id = api->metric_register(p->host, &d[i]);
+		int err = smcp_register_metric(p->host, api, &d[i], ids[i]);
 
-		if (id < 0) {
-			api->log(p->host, SMCP_LOG_ERROR, "cannot register metric %s: %s",
-				 d[i].name, strerror(-id));
-			return id;
-		}
-		*ids[i] = id;
+		if (err)
+			return err;
 	}
 	sched_collect(p, 0); /* baseline of the counters */
 	return api->metric_collect(p->host, sched_collect, p);

@@ -763,7 +763,6 @@ static int sx_init(struct smcp_host *host, const struct smcp_host_api *api)
 {
 	struct sx_plugin *p = &plugin;
 	const char *path = DEFAULT_SOCKET;
-	int64_t v;
 	int err;
 
 	memset(p, 0, sizeof(*p));
@@ -781,13 +780,12 @@ static int sx_init(struct smcp_host *host, const struct smcp_host_api *api)
 		return -ENAMETOOLONG;
 	}
 	snprintf(p->socket_path, sizeof(p->socket_path), "%s", path);
-	p->connect_timeout_ms = api->config_int(host, "connect_timeout_ms", &v) ? 1000 : (uint32_t)v;
-	p->read_timeout_ms = api->config_int(host, "read_timeout_ms", &v) ? 3000 : (uint32_t)v;
-	p->max_reply_bytes = api->config_int(host, "max_reply_bytes", &v) ? 4 << 20 : (size_t)v;
-	p->max_reply_values = api->config_int(host, "max_reply_values", &v)
-				      ? SX_REPLY_VALUES_DEFAULT
-				      : (size_t)v;
-	p->max_answer_bytes = api->config_int(host, "max_answer_bytes", &v) ? 65536 : (size_t)v;
+	p->connect_timeout_ms = (uint32_t)smcp_config_int_or(host, api, "connect_timeout_ms", 1000);
+	p->read_timeout_ms = (uint32_t)smcp_config_int_or(host, api, "read_timeout_ms", 3000);
+	p->max_reply_bytes = (size_t)smcp_config_int_or(host, api, "max_reply_bytes", 4 << 20);
+	p->max_reply_values = (size_t)smcp_config_int_or(host, api, "max_reply_values",
+							 SX_REPLY_VALUES_DEFAULT);
+	p->max_answer_bytes = (size_t)smcp_config_int_or(host, api, "max_answer_bytes", 65536);
 	p->main = sx_conn_new(p);
 	if (!p->main)
 		return -ENOMEM;

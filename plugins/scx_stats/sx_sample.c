@@ -275,18 +275,12 @@ static int by_path(const void *a, const void *b)
 		      (*(const struct series *const *)b)->path);
 }
 
+/* The declared numeric type, else what the values seen were. */
 static const char *kind_str(const struct series *s)
 {
-	switch (s->kind) {
-	case SX_KIND_U64:
-		return "u64";
-	case SX_KIND_I64:
-		return "i64";
-	case SX_KIND_FLOAT:
-		return "float";
-	default:
-		return s->all_int ? "integer" : "number";
-	}
+	if (s->kind == SX_KIND_U64 || s->kind == SX_KIND_I64 || s->kind == SX_KIND_FLOAT)
+		return sx_kind_name(s->kind);
+	return s->all_int ? "integer" : "number";
 }
 
 static void emit_rows(struct sx_sampler *sm, struct smcp_json *j, struct series **rows, size_t n,

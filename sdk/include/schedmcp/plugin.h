@@ -35,6 +35,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -879,6 +880,50 @@ static inline int smcp_register_prompts(struct smcp_host *h, const struct smcp_h
 	for (size_t i = 0; !err && i < n; i++)
 		err = api->register_prompt(h, &d[i]);
 	return err;
+}
+
+/*
+ * Convenience: register one metric family (api->metric_register) and, when
+ * the host refuses it, log "cannot register metric NAME: WHY" as an error,
+ * so that a plugin's init() failing on a metric says which one. Returns 0
+ * with the id in *ret_id, or metric_register's -errno (*ret_id untouched).
+ * The host must have metric_register (SMCP_API_HAS; a 1.1 host or newer).
+ * Since: 1.2 (header only)
+ */
+static inline int smcp_register_metric(struct smcp_host *h, const struct smcp_host_api *api,
+				       const struct smcp_metric_desc *d, int *ret_id)
+{
+	int id = api->metric_register(h, d);
+
+	if (id < 0) {
+		api->log(h, SMCP_LOG_ERROR, "cannot register metric %s: %s", d->name,
+			 strerror(-id));
+		return id;
+	}
+	*ret_id = id;
+	return 0;
+}
+
+/*
+ * Convenience: the value of an integer or boolean key of this plugin's
+ * config section (api->config_int, api->config_bool), or def when the host
+ * has none for it (-ENOENT: not declared, or no value and no default).
+ * Since: 1.2 (header only)
+ */
+static inline int64_t smcp_config_int_or(struct smcp_host *h, const struct smcp_host_api *api,
+					 const char *key, int64_t def)
+{
+	int64_t v;
+
+	return api->config_int(h, key, &v) == 0 ? v : def;
+}
+
+static inline bool smcp_config_bool_or(struct smcp_host *h, const struct smcp_host_api *api,
+				       const char *key, bool def)
+{
+	bool v;
+
+	return api->config_bool(h, key, &v) == 0 ? v : def;
 }
 
 /* The number of elements of a table (an array, never a pointer). */

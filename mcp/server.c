@@ -330,6 +330,14 @@ static void cursor_encode(cJSON *result, size_t next, size_t total)
 static const char *const versions[] = { SMCP_PROTOCOL_LATEST, "2025-06-18", "2025-03-26",
 					"2024-11-05" };
 
+bool mcp_protocol_supported(const char *version)
+{
+	for (size_t i = 0; version && i < ARRAY_SIZE(versions); i++)
+		if (strcmp(version, versions[i]) == 0)
+			return true;
+	return false;
+}
+
 /* What the model reads first: the core's lines, then every plugin's
  * (host API add_instructions) in load order. */
 static cJSON *build_instructions(void)

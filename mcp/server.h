@@ -75,6 +75,10 @@ struct mcp_stats {
 void mcp_session_stats(const struct mcp_session *s, struct mcp_stats *ret);
 void mcp_session_count_dropped(struct mcp_session *s);
 
+/* A protocol revision this server speaks ("2025-11-25", ...): what the HTTP
+ * transport checks a MCP-Protocol-Version header against. */
+bool mcp_protocol_supported(const char *version);
+
 /* Sessions over the server's life. */
 struct mcp_totals {
 	uint64_t opened, closed;

@@ -924,6 +924,24 @@ static enum MHD_Result metrics_get(struct hreq *r)
 
 /* ------------------------------------------------------- the handler */
 
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+				    const char *value)
+{
+	*(size_t *)cls += strlen(key) + (value ? strlen(value) : 0) + 4;
+	return MHD_YES;
+}
+
+/* The request's headers as sent (name: value CRLF), give or take spaces:
+ * MHD's memory pool bounds them too, but only roughly (it holds the
+ * reading buffer and the answer's headers as well). */
+static size_t header_bytes(struct hreq *r)
+{
+	size_t n = 0;
+
+	(void)MHD_get_connection_values(r->mc, MHD_HEADER_KIND, count_header, &n);
+	return n;
+}
+
 /* The checks every request passes before its body is read: a refusal is
  * queued at once, so a refused body is never stored. */
 static enum MHD_Result admit(struct hreq *r, const char *url, const char *method)
@@ -959,6 +977,9 @@ static enum MHD_Result admit(struct hreq *r, const char *url, const char *method
 		return reply_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, MCP_SERVER_BUSY,
 				   "Method Not Allowed");
 	}
+	if (header_bytes(r) > h.o.max_header_bytes)
+		return reply_error(r, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE, MCP_SERVER_BUSY,
+				   "Request Header Fields Too Large: over http_max_header_bytes");
 	if (cl && strtoull(cl, NULL, 10) > h.o.max_body_bytes)
 		return reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE, MCP_SERVER_BUSY,
 				   "Content Too Large: the body is over http_max_body_bytes");

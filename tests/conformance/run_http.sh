@@ -24,7 +24,7 @@ daemon=$build/core/schedmcp
 [ -x "$daemon" ] || { echo "no daemon at $daemon: build first" >&2; exit 1; }
 [ -f "$fixture_dir/conformance_fixture.so" ] ||
 	{ echo "no conformance_fixture.so in $fixture_dir: build first" >&2; exit 1; }
-"$daemon" --help-config 2>/dev/null | grep -q http_port ||
+ldd "$daemon" 2>/dev/null | grep -q libmicrohttpd ||
 	node_tools_skip "this schedmcp has no HTTP transport"
 
 node_tools_setup

@@ -211,6 +211,7 @@ static void daemon_read_http(struct config *cfg, const struct config_section *co
 		.replay_bytes = (size_t)core_int(cfg, "http_replay_bytes"),
 		.max_queue_bytes = (size_t)core_int(cfg, "max_output_queue_bytes"),
 		.max_sessions = (uint32_t)core_int(cfg, "max_sessions"),
+		.metrics = metrics_prom_render,
 	};
 }
 

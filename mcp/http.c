@@ -1156,9 +1156,14 @@ static void run(void)
 {
 	MHD_UNSIGNED_LONG_LONG t;
 
-	(void)MHD_run(h.d);
-	/* work MHD wants done before its fd says so (a resumed connection
-	 * with buffered data, a TLS record): soon, not at the next tick */
+	/* work MHD wants done before its fd says so (the next pipelined request
+	 * already read, a resumed connection, a TLS record): at once, a bounded
+	 * number of rounds so the loop's other work is not starved, then soon */
+	for (int i = 0; i < 64; i++) {
+		(void)MHD_run(h.d);
+		if (MHD_get_timeout(h.d, &t) != MHD_YES || t != 0)
+			break;
+	}
 	if (!h.kick && MHD_get_timeout(h.d, &t) == MHD_YES && t < 1000) {
 		h.kick = loop_timer_add(t ? t : 1, false, kick, NULL, &h);
 		if (h.kick < 0)

@@ -130,8 +130,8 @@ int guard_load_tokens(const char *path, uid_t owner_uid, char *why, size_t why_l
 			continue;
 		for (size_t i = 0; i < n; i++) {
 			if (!isgraph((unsigned char)line[i])) {
-				snprintf(why, why_len, "token file: a token has a character that is not "
-					 "visible ASCII");
+				snprintf(why, why_len, "token file: a token has a character "
+					 "that is not visible ASCII");
 				err = -EINVAL;
 				goto out;
 			}

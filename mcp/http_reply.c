@@ -334,6 +334,9 @@ enum MHD_Result http_mcp_post(struct hreq *r)
 		http_session_free(hs);
 		return ret;
 	}
+	if (r->created)
+		log_private(SMCP_LOG_INFO, "http session %llu opened from %s",
+			    (unsigned long long)mcp_session_no(hs->s), hs->addr);
 	if (r->st && !r->st->head) {
 		hreq_suspend(r);
 		return MHD_YES;

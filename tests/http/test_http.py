@@ -347,7 +347,8 @@ def test_delete_and_version_header():
         r = svc.post({"jsonrpc": "2.0", "id": 5, "method": "ping"}, session=sid)
         r.read()
         T.eq(r.status, 404, "the deleted session: 404")
-        T.check("closed" in svc.log(), "its end is logged")
+        T.check("opened from 127.0.0.1" in svc.log() and "closed" in svc.log(),
+                "its start (with the client's address) and end are logged")
 
 
 @T.case

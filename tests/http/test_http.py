@@ -14,7 +14,8 @@ suite cannot check because it sends no token and never misbehaves:
 - an SSE answer lost mid-way is resumed with Last-Event-ID, replaying what
   was sent before the cut and what came after it;
 - an unsupported MCP-Protocol-Version gets 400;
-- http_auth = none is refused on a non-loopback address.
+- http_auth = none is refused on a non-loopback address;
+- TLS: HTTPS with a self-signed certificate, plain HTTP refused on its port.
 
 argv: conformance_fixture.so (its paced tools give SSE answers).
 """
@@ -25,13 +26,14 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from smcp_test import Checker, daemon_path, plugin_dir  # noqa: E402
+from smcp_test import Checker, Skip, daemon_path, plugin_dir  # noqa: E402
 
 T = Checker("http")
 FIXTURE = next((a for a in sys.argv[1:] if a.endswith(".so")), None)
@@ -389,6 +391,46 @@ def test_last_event_id_replay():
                 "and the answer that came while it was away")
         # a second resume of the finished stream finds nothing to replay
         c.close()
+
+
+@T.case
+def test_tls():
+    openssl = shutil.which("openssl")
+    if not openssl:
+        raise Skip("openssl is not installed (it makes the test certificate)")
+    d = tempfile.mkdtemp(prefix="smcp-tls-")
+    try:
+        cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+        subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", key, "-out", cert], check=True, capture_output=True)
+        os.chmod(key, 0o600)
+        with Service(sets=[f"core.http_tls_cert={cert}", f"core.http_tls_key={key}"]) as svc:
+            T.check("serving MCP over HTTPS" in svc.log(), "the start-up line says HTTPS")
+            ctx = ssl.create_default_context(cafile=cert)
+            c = http.client.HTTPSConnection("127.0.0.1", svc.port, timeout=10, context=ctx)
+            r = svc.post({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                          "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                                     "clientInfo": {"name": "t", "version": "1"}}}, conn=c)
+            T.check(r.status == 200 and "result" in json.loads(r.read()),
+                    "initialize over TLS, the certificate verified")
+            c = svc.conn()
+            try:
+                c.request("GET", "/mcp")
+                c.getresponse().read()
+                plain = "answered"
+            except (ConnectionError, http.client.HTTPException, OSError):
+                plain = "refused"
+            T.eq(plain, "refused", "plain HTTP on the TLS port")
+        svc = Service(sets=[f"core.http_tls_cert={cert}"], wait=False)
+        try:
+            svc.proc.wait(30)
+            T.check(svc.proc.returncode != 0 and "both http_tls_cert and http_tls_key"
+                    in svc.log(), "a certificate without its key: refused at start")
+        finally:
+            svc.close()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 if __name__ == "__main__":

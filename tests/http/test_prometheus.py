@@ -11,7 +11,11 @@ its own bearer token given to Prometheus as a credentials file. Checked:
   OpenMetrics ends with "# EOF", label values are escaped;
 - histogram_quantile(0.99, sum by (le) (rate(synth_latency_ns_bucket[1m])))
   agrees with query_history's p99 over the same minute, within one bucket;
-- /metrics without a token: 401 (http_metrics_auth = token is the default).
+- /metrics without a token: 401 (http_metrics_auth = token is the default);
+- with fleet.so: the fleet plugin's four tools against that Prometheus (the
+  two services are the fleet), a Prometheus refusing or not answering (a
+  clear error within timeout_ms, the loop free meanwhile), and no url
+  (disabled with the reason, no tools).
 
 argv: synth.so. Skips (77) without the prometheus package.
 """
@@ -29,10 +33,11 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from smcp_test import Checker, daemon_path, plugin_dir  # noqa: E402
+from smcp_test import Checker, Daemon, daemon_path, plugin_dir  # noqa: E402
 
 T = Checker("prometheus")
-SYNTH = next((a for a in sys.argv[1:] if a.endswith(".so")), None)
+SYNTH = next((a for a in sys.argv[1:] if a.endswith("synth.so")), None)
+FLEET = next((a for a in sys.argv[1:] if a.endswith("fleet.so")), None)
 PROMETHEUS = shutil.which("prometheus")
 PROMTOOL = shutil.which("promtool")
 BOUNDS = [1000.0 * (1 << i) for i in range(16)]  # synth_latency_ns, then +Inf
@@ -135,6 +140,83 @@ def bucket_of(v):
     return next((i for i, b in enumerate(BOUNDS) if v <= b), len(BOUNDS))
 
 
+def fleet_daemon(url, instance, timeout_ms=5000):
+    cfg = tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False)
+    cfg.write(f"[plugin fleet]\nurl = {url}\nlatency_metric = synth_latency_ns\n"
+              f"instance = {instance}\ntimeout_ms = {timeout_ms}\n")
+    cfg.close()
+    return Daemon(["--config", cfg.name, "--standalone"], plugin_dir_=plugin_dir([FLEET]))
+
+
+def fleet_call(d, name, args):
+    r = d.call_tool(name, args, timeout=30).get("result", {})
+    return r, r.get("structuredContent")
+
+
+def fleet(svcs, pport):
+    """The fleet plugin against the same Prometheus: the two services are the
+    fleet; service 1 (bucket 8) is the worst, service 0 is "this host"."""
+    a, b = (f"127.0.0.1:{s.port}" for s in svcs)
+    # service 1 changes its scheduler; two scrapes see the new one
+    svcs[1].tool("synth_set", {"sched_ops": "sched_b"})
+    time.sleep(2.5)
+    with fleet_daemon(f"http://127.0.0.1:{pport}", a) as d:
+        r, sc = fleet_call(d, "fleet_worst_hosts", {"k": 5, "window": "1m"})
+        T.check(sc and [h["instance"] for h in sc["hosts"]] == [b, a],
+                f"worst hosts, worst first: {r}")
+        if sc and len(sc["hosts"]) == 2:
+            T.check(128000 <= sc["hosts"][0]["value"] <= 256000,
+                    f"the worst host's p99 is in its bucket (128-256 us): {sc['hosts'][0]}")
+        r, sc = fleet_call(d, "fleet_compare", {"window": "1m"})
+        T.check(sc and sc["hosts"] == 2 and sc["this_host"]["instance"] == a
+                and sc["this_host"]["rank_from_worst"] == 2,
+                f"this host (the better one) against the fleet: {r}")
+        r, sc = fleet_call(d, "fleet_scheduler_changes", {"window": "5m"})
+        T.check(sc and [c["instance"] for c in sc["changed"]] == [b]
+                and sorted(sc["changed"][0]["schedulers"]) == ["ext/sched_a", "ext/sched_b"]
+                and sc["hosts_seen"] == 2, f"the host whose scheduler changed: {r}")
+        r, sc = fleet_call(d, "fleet_host_history", {"instance": b, "window": "5m",
+                                                     "step": "5s"})
+        pts = [p["value"] for p in (sc or {}).get("points", []) if p["value"] == p["value"]]
+        T.check(sc and sc["as"] == "quantile of the histogram" and pts
+                and all(128000 <= v <= 256000 for v in pts), f"a host's history: {r}")
+        r, sc = fleet_call(d, "fleet_host_history", {"instance": b, "metric": "synth_gauge_pct",
+                                                     "window": "5m", "step": "5s"})
+        T.check(sc and sc["as"] == "gauge", f"a gauge's history: {r}")
+        # unescaped, this instance would make the first query valid PromQL
+        # that answers vector(1)
+        evil = 'x"}[60s]))) or vector(1) or (sum(rate(synth_latency_ns_bucket{instance="x'
+        r, _ = fleet_call(d, "fleet_host_history", {"instance": evil, "window": "5m",
+                                                    "step": "5s"})
+        T.check(r.get("isError"), f"an instance that would escape its quotes finds nothing: {r}")
+    # a Prometheus that is not there, or does not answer: a clear error in time
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(1)  # accepts, never answers
+    dead = free_port()
+    for url, what in ((f"http://127.0.0.1:{dead}", "refused"),
+                      (f"http://127.0.0.1:{lst.getsockname()[1]}", "timeout")):
+        with fleet_daemon(url, a, timeout_ms=1000) as d:
+            t0 = time.monotonic()
+            r, _ = fleet_call(d, "fleet_worst_hosts", {})
+            took = time.monotonic() - t0
+            text = json.dumps(r)
+            T.check(r.get("isError") and url in text and took < 3,
+                    f"Prometheus {what}: an error naming it within the timeout "
+                    f"({took:.1f} s): {text[:200]}")
+            t0 = time.monotonic()
+            p = d.request("ping", {})
+            T.check("result" in p and time.monotonic() - t0 < 0.5, "the loop stays free")
+    lst.close()
+    # no url: disabled, with the reason, and no tools
+    with Daemon(["--config", "/dev/null", "--standalone"], plugin_dir_=plugin_dir([FLEET])) as d:
+        tools = [t["name"] for t in d.request("tools/list", {})["result"]["tools"]]
+        T.check(not any(t.startswith("fleet_") for t in tools), "no url: no fleet tools")
+        st = d.read_json("schedmcp://plugins")
+        text = json.dumps(st)
+        T.check("no [plugin fleet] url" in text, "and the status says why")
+
+
 def main():
     work = tempfile.mkdtemp(prefix="smcp-prom-")
     os.chmod(work, 0o755)
@@ -144,7 +226,7 @@ def main():
         # different latencies on the two hosts: bucket 5 (16-32 us), bucket 8
         for svc, bucket in zip(svcs, (5, 8)):
             svc.tool("synth_set", {"hist_count": 20, "hist_bucket": bucket, "ncpu": 2,
-                                   "counter_per_tick": 3})
+                                   "counter_per_tick": 3, "sched_ops": "sched_a"})
         pport = free_port()
         cfg = os.path.join(work, "prometheus.yml")
         with open(cfg, "w") as f:
@@ -222,6 +304,8 @@ def main():
             print(f"  service {i}: p99 Prometheus {theirs:.0f} ns, query_history {mine:.0f} ns")
             cnt = prom_query(pport, f"synth_events_total{{job=\"smcp{i}\"}}")
             T.check(cnt and float(cnt[0]["value"][1]) > 0, "the counter grows")
+        if FLEET:
+            fleet(svcs, pport)
         # the scrape itself, as Prometheus measured it
         for s in prom_query(pport, "scrape_duration_seconds"):
             print(f"  scrape of {s['metric']['instance']}: {float(s['value'][1]) * 1000:.2f} ms")
@@ -240,7 +324,7 @@ def main():
 
 if __name__ == "__main__":
     if not SYNTH:
-        print("usage: test_prometheus.py synth.so", file=sys.stderr)
+        print("usage: test_prometheus.py synth.so [fleet.so]", file=sys.stderr)
         sys.exit(2)
     if not PROMETHEUS:
         print("SKIP: prometheus is not installed (apt-get install prometheus)", file=sys.stderr)

@@ -7,7 +7,8 @@
 - pipelined requests/s: C connections, each with D pings written ahead
   (HTTP/1.1 pipelining) before their answers are read;
 - 1000 idle connections: the server's RSS before and after they connect,
-  each having made one request (keep-alive, held open).
+  each having made one request (keep-alive, held open);
+- GET /metrics of schedmcp's default catalog: size and time.
 
 Usage: http_bench.py --daemon build/core/schedmcp --plugin-dir DIR
        [--peer-node NODE --peer-js .../server-everything/dist/index.js]
@@ -129,6 +130,19 @@ def pipelined(t, conns, depth, seconds):
     return done / el
 
 
+def scrape(t, n=20):
+    """GET /metrics: median time and size (the default catalog)."""
+    c = http.client.HTTPConnection("127.0.0.1", t.port, timeout=10)
+    times, size = [], 0
+    for _ in range(n):
+        t0 = time.perf_counter()
+        c.request("GET", "/metrics", headers={"Authorization": "Bearer " + t.token})
+        r = c.getresponse()
+        size = len(r.read())
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times), max(times), size
+
+
 def idle(t, n):
     before = rss_kb(t.proc.pid)
     socks = []
@@ -207,6 +221,10 @@ def main():
             rps = pipelined(t, a.conns, a.depth, a.seconds)
             before, after, alive = idle(t, a.idle)
             res[t.name] = (p50, p99, rps, before, after, alive)
+            if t.token:
+                med, worst, size = scrape(t)
+                print(f"{t.name:18} GET /metrics: {size / 1024:.0f} KiB, median {med:.2f} ms, "
+                      f"max {worst:.2f} ms (20 scrapes)", flush=True)
             print(f"{t.name:18} ping p50 {p50:7.0f} us  p99 {p99:7.0f} us  "
                   f"pipelined {rps:8.0f} req/s ({a.conns} conns x {a.depth} deep)  "
                   f"{a.idle} idle conns: RSS {before / 1024:.1f} -> {after / 1024:.1f} MiB "

@@ -303,6 +303,17 @@ static void run(void)
 	}
 }
 
+void http_resume(struct hreq *r)
+{
+	r->suspended = false;
+	MHD_resume_connection(r->mc);
+	if (!http_srv.kick) {
+		http_srv.kick = loop_timer_add(1, false, kick, NULL, &http_srv);
+		if (http_srv.kick < 0)
+			http_srv.kick = 0;
+	}
+}
+
 static void on_epoll(void *data, int fd, uint32_t revents)
 {
 	run();

@@ -118,6 +118,11 @@ struct http_server {
 
 extern struct http_server http_srv;
 
+/* http.c: resume a suspended request and have MHD look at it soon (a
+ * resumed connection is handled at MHD's next run, which its ITC wake-up
+ * alone does not bring) */
+void http_resume(struct hreq *r);
+
 /* http_session.c: streams, events, sessions, where a message goes */
 void http_stream_wake(struct stream *st);
 void http_stream_free(struct stream *st);

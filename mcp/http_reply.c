@@ -84,7 +84,7 @@ static void on_peer_hangup(void *data, int fd, uint32_t revents)
 	r->peer_gone = true;
 	if (r->suspended) {
 		r->suspended = false;
-		MHD_resume_connection(r->mc);
+		http_resume(r);
 	}
 }
 

@@ -22,7 +22,7 @@ void http_stream_wake(struct stream *st)
 
 	if (r && r->suspended) {
 		r->suspended = false;
-		MHD_resume_connection(r->mc);
+		http_resume(r);
 	}
 }
 
@@ -319,10 +319,9 @@ static int session_send(void *t, const char *line, size_t len, bool droppable)
 
 	if (hs->dead)
 		return -EPIPE;
-	if (droppable && hs->queued > http_srv.o.max_queue_bytes / 2) {
-		mcp_session_count_dropped(hs->s);
+	/* -ENOBUFS: the server counts the drop (msg_send) */
+	if (droppable && hs->queued > http_srv.o.max_queue_bytes / 2)
 		return -ENOBUFS;
-	}
 	st = route(hs, line, len, &response);
 	if (!st) {
 		/* its request's client went away before the answer */
@@ -330,16 +329,11 @@ static int session_send(void *t, const char *line, size_t len, bool droppable)
 			  (unsigned long long)mcp_session_no(hs->s));
 		return 0;
 	}
-	if (st->standalone && !st->req && droppable) {
-		/* no GET stream: nobody would read it */
-		mcp_session_count_dropped(hs->s);
-		return -ENOBUFS;
-	}
+	if (st->standalone && !st->req && droppable)
+		return 0; /* no GET stream: no one listens, nothing is lost */
 	e = event_new(st, st->next_seq++, line, len);
-	if (!e) {
-		mcp_session_count_dropped(hs->s);
+	if (!e)
 		return -ENOBUFS;
-	}
 	e->response = response;
 	if (response)
 		st->done = true;

@@ -15,9 +15,12 @@ suite cannot check because it sends no token and never misbehaves:
   was sent before the cut and what came after it;
 - an unsupported MCP-Protocol-Version gets 400;
 - http_auth = none is refused on a non-loopback address;
-- TLS: HTTPS with a self-signed certificate, plain HTTP refused on its port.
+- TLS: HTTPS with a self-signed certificate, plain HTTP refused on its port;
+- a client that never reads its GET stream: its notifications dropped and
+  counted, memory bounded, another session's pings fast.
 
-argv: conformance_fixture.so (its paced tools give SSE answers).
+argv: conformance_fixture.so (its paced tools give SSE answers), itest.so
+(its itest_log floods a slow client), then test names to run only those.
 """
 import http.client
 import json
@@ -28,6 +31,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import threading
 import sys
 import tempfile
 import time
@@ -36,7 +40,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from smcp_test import Checker, Skip, daemon_path, plugin_dir  # noqa: E402
 
 T = Checker("http")
-FIXTURE = next((a for a in sys.argv[1:] if a.endswith(".so")), None)
+FIXTURE = next((a for a in sys.argv[1:] if a.endswith("conformance_fixture.so")), None)
+ITEST = next((a for a in sys.argv[1:] if a.endswith("itest.so")), None)
 TOKEN = "tk-" + secrets.token_hex(16)
 
 
@@ -51,7 +56,7 @@ def free_port():
 class Service:
     """schedmcp serve with HTTP on a free loopback port, stderr in a file."""
 
-    def __init__(self, sets=(), token=True, token_mode=0o600, wait=True):
+    def __init__(self, sets=(), token=True, token_mode=0o600, wait=True, plugins=None):
         self.dir = tempfile.mkdtemp(prefix="smcp-http-")
         os.chmod(self.dir, 0o755)
         self.err = open(os.path.join(self.dir, "stderr"), "w+")
@@ -69,7 +74,7 @@ class Service:
             [daemon_path(), "serve", "--config", "/dev/null",
              "--socket", os.path.join(self.dir, "run", "mcp.sock"),
              "--state-dir", os.path.join(self.dir, "state"),
-             "--plugin-dir", plugin_dir([FIXTURE]), "--no-default-plugins",
+             "--plugin-dir", plugin_dir(plugins or [FIXTURE]), "--no-default-plugins",
              "--log-level", "debug"] + args,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.err)
         if wait:
@@ -394,6 +399,114 @@ def test_last_event_id_replay():
 
 
 @T.case
+def test_pending_answers_in_time():
+    """A call answered later (a paced tool: 150 ms) comes back when it is
+    done, as JSON or as SSE, not at the next 1 s tick."""
+    with Service() as svc:
+        sid = svc.initialize()
+        for accept, tool in (("application/json", "test_tool_with_logging"),
+                             ("application/json, text/event-stream", "test_tool_with_progress")):
+            t0 = time.monotonic()
+            r = svc.post({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                          "params": {"name": tool, "arguments": {},
+                                     "_meta": {"progressToken": "t"}}},
+                         session=sid, headers={"Accept": accept})
+            body = r.read()
+            took = time.monotonic() - t0
+            T.check(b'"result"' in body and took < 0.6,
+                    f"{tool} ({r.getheader('Content-Type')}): answered in {took:.3f} s")
+
+
+@T.case
+def test_slow_client():
+    """A client whose GET stream is never read: its notifications are
+    dropped past half of max_output_queue_bytes (counted in its session),
+    the service's memory stays put, and another session's pings stay
+    fast meanwhile."""
+    if not ITEST:
+        raise Skip("no itest.so given (its itest_log makes the flood)")
+    with Service(sets=["core.max_output_queue_bytes=65536"], plugins=[FIXTURE, ITEST]) as svc:
+        def get_stream(sid, rcvbuf=None):
+            s = socket.socket()
+            if rcvbuf:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            s.connect(("127.0.0.1", svc.port))
+            s.sendall(b"GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
+                      b"Authorization: Bearer " + TOKEN.encode() + b"\r\nMcp-Session-Id: "
+                      + sid.encode() + b"\r\n\r\n")
+            return s
+
+        def dropped(sid):
+            r = svc.post({"jsonrpc": "2.0", "id": "st", "method": "resources/read",
+                          "params": {"uri": "schedmcp://plugins"}}, session=sid,
+                         headers={"Accept": "application/json"})
+            doc = json.loads(json.loads(r.read())["result"]["contents"][0]["text"])
+            return doc["session"]["notifications_dropped"]
+
+        sids = {}
+        for who in ("slow", "reader"):
+            sids[who] = svc.initialize()
+            svc.post({"jsonrpc": "2.0", "id": 2, "method": "logging/setLevel",
+                      "params": {"level": "debug"}}, session=sids[who]).read()
+        slow = get_stream(sids["slow"], rcvbuf=4096)
+        reader = get_stream(sids["reader"])
+        got = [0]
+
+        def read_all():
+            try:
+                while True:
+                    chunk = reader.recv(1 << 16)
+                    if not chunk:
+                        return
+                    got[0] += len(chunk)
+            except OSError:
+                return
+        th = threading.Thread(target=read_all, daemon=True)
+        th.start()
+        time.sleep(0.2)
+        rss0 = rss_kb(svc.proc.pid)
+        fast = svc.initialize()
+        c = svc.conn()
+        lat = []
+        # 250 bursts of 80 log lines of 200 characters (7 MB in all), each
+        # under half the queue, the loop free between them: a client that
+        # reads gets them all; one that does not fills its socket, then its
+        # queue, then loses them
+        for n in range(250):
+            svc.post({"jsonrpc": "2.0", "id": f"f{n}", "method": "tools/call",
+                      "params": {"name": "itest_log", "arguments": {
+                          "level": "info", "count": 80, "message": "x" * 200}}},
+                     session=fast, headers={"Accept": "application/json"}, conn=c).read()
+            t0 = time.monotonic()
+            svc.post({"jsonrpc": "2.0", "id": f"p{n}", "method": "ping"}, session=fast,
+                     conn=c).read()
+            lat.append(time.monotonic() - t0)
+        time.sleep(0.5)
+        d_slow, d_reader = dropped(sids["slow"]), dropped(sids["reader"])
+        T.check(d_slow > 1000, f"the slow session's notifications are dropped: {d_slow}")
+        T.check(d_reader < d_slow / 10, f"the reading session's are not: {d_reader}, "
+                f"{got[0] >> 20} MiB read")
+        lat.sort()
+        p99 = lat[int(len(lat) * 0.99) - 1]
+        T.check(p99 < 0.05, f"the other session's ping p99 stays low: {p99 * 1000:.1f} ms")
+        grew = rss_kb(svc.proc.pid) - rss0
+        T.check(grew < 16384, f"the service's RSS grew {grew} KiB (7 MB of log lines, a "
+                f"64 KiB queue)")
+        print(f"  slow client: {d_slow} notifications dropped (the reader's: {d_reader}), "
+              f"ping p99 {p99 * 1000:.2f} ms, RSS +{grew} KiB")
+        slow.close()
+        reader.close()
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+@T.case
 def test_tls():
     openssl = shutil.which("openssl")
     if not openssl:
@@ -441,4 +554,4 @@ if __name__ == "__main__":
     if "libmicrohttpd" not in out:
         print("SKIP: this schedmcp has no HTTP transport", file=sys.stderr)
         sys.exit(77)
-    sys.exit(T.run(sys.argv[2:] if len(sys.argv) > 2 else None))
+    sys.exit(T.run([a for a in sys.argv[1:] if not a.endswith(".so")] or None))

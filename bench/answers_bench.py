@@ -124,12 +124,7 @@ class Service:
         return t
 
     def close(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        mb.stop(self.proc, 5)
         self.errf.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 

@@ -222,14 +222,19 @@ class Server:
         try:
             self.proc.wait(3)
         except subprocess.TimeoutExpired:
-            self.proc.terminate()
-            try:
-                self.proc.wait(3)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop(self.proc, 3)
         self.proc.stdout.close()
         self.errf.close()
+
+
+def stop(proc, timeout):
+    """Terminate proc, and kill it when it has not exited after timeout s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 # ---------------------------------------------------------------- measures
@@ -656,22 +661,21 @@ class Bench:
 
 # ---------------------------------------------------------------- report
 
+# how each unit is shown (kib is shown in MiB)
+FORMATS = {
+    "ms": lambda v: f"{v:.1f} ms",
+    "us": lambda v: f"{v:.1f} us",
+    "rps": lambda v: f"{v:,.0f}/s",
+    "pct": lambda v: f"{v:.3f} %",
+    "kib": lambda v: f"{v / 1024:.2f} MiB",
+    "n": lambda v: f"{v:.1f}",
+}
+
+
 def fmt(v, unit):
     if v is None:
         return "-"
-    if unit == "ms":
-        return f"{v:.1f} ms"
-    if unit == "us":
-        return f"{v:.1f} us"
-    if unit == "rps":
-        return f"{v:,.0f}/s"
-    if unit == "pct":
-        return f"{v:.3f} %"
-    if unit == "kib":
-        return f"{v / 1024:.2f} MiB"
-    if unit == "n":
-        return f"{v:.1f}"
-    return str(v)
+    return FORMATS.get(unit, str)(v)
 
 
 METRICS = [

@@ -243,9 +243,9 @@ static int poll_events(void *data, struct smcp_call *call, const struct smcp_arg
 
 static const char poll_schema[] =
 	"{\"type\":\"object\",\"properties\":{"
-	"\"cursor\":{\"type\":\"integer\",\"minimum\":0,\"description\":\"next_cursor from the previous call; omit to start at the oldest retained event\"},"
+	"\"cursor\":{\"type\":\"integer\",\"minimum\":0},"
 	"\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":1000,\"default\":100},"
-	"\"type\":{\"type\":\"string\",\"maxLength\":47,\"description\":\"only events whose type starts with this, e.g. 'sched.'\"}"
+	"\"type\":{\"type\":\"string\",\"maxLength\":47,\"description\":\"prefix, e.g. 'sched.'\"}"
 	"},\"additionalProperties\":false}";
 
 static const char poll_output[] =
@@ -271,11 +271,7 @@ int events_init(struct smcp_host *core, const struct smcp_host_api *api, uint32_
 	struct smcp_tool_desc poll = {
 		.sz = sizeof(poll),
 		.name = "poll_events",
-		.title = "Read the live event stream",
-		.description = "Events published since a cursor, oldest first, for clients that cannot "
-			       "subscribe. Returns {events, next_cursor, has_more, missed}; pass "
-			       "next_cursor back to continue. 'missed' counts events that left the "
-			       "bounded ring before you read them.",
+		.description = "Live events after cursor, oldest first; pass next_cursor back.",
 		.input_schema = poll_schema,
 		.output_schema = poll_output,
 		.flags = SMCP_TOOL_READ_ONLY | SMCP_TOOL_IDEMPOTENT,

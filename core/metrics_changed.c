@@ -308,14 +308,10 @@ static int monitor_get(void *data, struct smcp_call *call, const struct smcp_arg
 
 static const char changed_schema[] =
 	"{\"type\":\"object\",\"properties\":{"
-	"\"window\":{\"type\":[\"string\",\"number\"],\"description\":\"the 'after' window "
-	"ending at end, default '5m'\"},"
-	"\"baseline\":{\"type\":[\"string\",\"number\"],\"description\":\"the 'before' window "
-	"just before it, default '1h'\"},"
-	"\"end\":{\"type\":[\"string\",\"number\"],\"description\":\"default 'now'; e.g. a "
-	"breach time or '14:07'\"},"
-	"\"metric\":{\"type\":\"string\",\"maxLength\":63,\"description\":\"only metrics "
-	"matching this glob, e.g. 'sched_*'\"},"
+	"\"window\":{\"type\":[\"string\",\"number\"],\"default\":\"5m\"},"
+	"\"baseline\":{\"type\":[\"string\",\"number\"],\"default\":\"1h\"},"
+	"\"end\":{\"type\":[\"string\",\"number\"]},"
+	"\"metric\":{\"type\":\"string\",\"maxLength\":63,\"description\":\"glob\"},"
 	"\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":50,\"default\":10}"
 	"},\"additionalProperties\":false}";
 
@@ -333,11 +329,7 @@ int metrics_changed_init(struct smcp_host *core, const struct smcp_host_api *a)
 	struct smcp_tool_desc changed = {
 		.sz = sizeof(changed),
 		.name = "what_changed",
-		.title = "What changed between two windows",
-		.description = "Series that moved most between a window (default the last 5 min) "
-			       "and the baseline before it (default the hour before), ranked, "
-			       "with before/after values. Use end to look at a past moment, e.g. "
-			       "{end: \"14:07\", window: \"10m\"}.",
+		.description = "Series that moved most from baseline to the window after it.",
 		.input_schema = changed_schema,
 		.flags = SMCP_TOOL_READ_ONLY | SMCP_TOOL_IDEMPOTENT,
 		.call = tool_changed,

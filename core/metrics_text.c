@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "metrics_text.h"
+#include "util.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -320,6 +321,30 @@ double metrics_text_round_sig(double v)
 	return strtod(buf, NULL);
 }
 
+/* The largest step a magnitude reaches names its unit; the last is the base. */
+struct unit_step {
+	double div;
+	const char *unit;
+	int digits;
+};
+
+static const struct unit_step time_steps[] = {
+	{ 1e9, " s", 3 }, { 1e6, " ms", 3 }, { 1e3, " us", 3 }, { 1, " ns", 3 },
+};
+static const struct unit_step byte_steps[] = {
+	{ 1073741824.0, " GiB", 3 }, { 1048576.0, " MiB", 3 }, { 1024.0, " KiB", 3 }, { 1, " B", 4 },
+};
+
+static void format_scaled(double x, const struct unit_step *u, size_t n, const char *rate,
+			  char *buf, size_t len)
+{
+	size_t i = 0;
+
+	while (i + 1 < n && fabs(x) < u[i].div)
+		i++;
+	snprintf(buf, len, "%.*g%s%s", u[i].digits, x / u[i].div, u[i].unit, rate);
+}
+
 void metrics_text_format_quantity(double v, const char *unit, char *buf, size_t len)
 {
 	char base[16];
@@ -333,43 +358,16 @@ void metrics_text_format_quantity(double v, const char *unit, char *buf, size_t 
 		base[bl - 2] = '\0';
 		rate = "/s";
 	}
-	if (!isfinite(v)) {
+	if (!isfinite(v))
 		snprintf(buf, len, "n/a");
-		return;
-	}
-	if ((ns = time_unit_ns(base))) {
-		double x = v * ns, a = fabs(x);
-
-		if (a >= 1e9)
-			snprintf(buf, len, "%.3g s%s", x / 1e9, rate);
-		else if (a >= 1e6)
-			snprintf(buf, len, "%.3g ms%s", x / 1e6, rate);
-		else if (a >= 1e3)
-			snprintf(buf, len, "%.3g us%s", x / 1e3, rate);
-		else
-			snprintf(buf, len, "%.3g ns%s", x, rate);
-		return;
-	}
-	if (strcmp(base, "pct") == 0) {
+	else if ((ns = time_unit_ns(base)))
+		format_scaled(v * ns, time_steps, ARRAY_SIZE(time_steps), rate, buf, len);
+	else if (strcmp(base, "bytes") == 0)
+		format_scaled(v, byte_steps, ARRAY_SIZE(byte_steps), rate, buf, len);
+	else if (strcmp(base, "pct") == 0)
 		snprintf(buf, len, "%.3g%%%s", v, rate);
-		return;
-	}
-	if (strcmp(base, "bytes") == 0) {
-		double a = fabs(v);
-
-		if (a >= 1073741824.0)
-			snprintf(buf, len, "%.3g GiB%s", v / 1073741824.0, rate);
-		else if (a >= 1048576.0)
-			snprintf(buf, len, "%.3g MiB%s", v / 1048576.0, rate);
-		else if (a >= 1024.0)
-			snprintf(buf, len, "%.3g KiB%s", v / 1024.0, rate);
-		else
-			snprintf(buf, len, "%.4g B%s", v, rate);
-		return;
-	}
-	if (strcmp(base, "1") == 0) {
+	else if (strcmp(base, "1") == 0)
 		snprintf(buf, len, "%.4g%s", v, rate);
-		return;
-	}
-	snprintf(buf, len, "%.4g %s%s", v, base, rate);
+	else
+		snprintf(buf, len, "%.4g %s%s", v, base, rate);
 }

@@ -173,6 +173,20 @@ static void default_cols(struct qparams *q, bool single_slot)
 	}
 }
 
+/* The next word of a list separated by commas and spaces, cut to cap - 1
+ * bytes, into out; its length (0 at the end) and *p moved past it. */
+static size_t next_word(const char **p, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	while (**p == ' ' || **p == ',')
+		(*p)++;
+	while (**p && **p != ',' && **p != ' ' && n < cap - 1)
+		out[n++] = *(*p)++;
+	out[n] = '\0';
+	return n;
+}
+
 static int parse_cols(struct qparams *q, const char *text, char *err, size_t errlen)
 {
 	const char *p = text;
@@ -180,15 +194,9 @@ static int parse_cols(struct qparams *q, const char *text, char *err, size_t err
 	q->n_cols = 0;
 	while (*p) {
 		char name[16];
-		size_t n = 0;
 		enum q_stat st;
 
-		while (*p == ' ' || *p == ',')
-			p++;
-		while (*p && *p != ',' && *p != ' ' && n < sizeof(name) - 1)
-			name[n++] = *p++;
-		name[n] = '\0';
-		if (!n)
+		if (!next_word(&p, name, sizeof(name)))
 			break;
 		if (metrics_query_stat_parse(name, &st) ||
 		    !metrics_query_stat_valid_for(st, q->m->type)) {
@@ -217,15 +225,9 @@ static int parse_group_by(struct qparams *q, const char *text, char *err, size_t
 	}
 	while (*p) {
 		char name[SMCP_METRIC_NAME_MAX + 1];
-		size_t n = 0;
 		int idx;
 
-		while (*p == ' ' || *p == ',')
-			p++;
-		while (*p && *p != ',' && *p != ' ' && n < sizeof(name) - 1)
-			name[n++] = *p++;
-		name[n] = '\0';
-		if (!n)
+		if (!next_word(&p, name, sizeof(name)))
 			break;
 		idx = metrics_label_index(q->m, name);
 		if (idx < 0 || q->n_group == SMCP_METRIC_MAX_LABELS) {
@@ -677,22 +679,15 @@ int metrics_tools_complete(void *data, const char *arg, const char *prefix,
 
 static const char query_schema[] =
 	"{\"type\":\"object\",\"properties\":{"
-	"\"metric\":{\"type\":\"string\",\"maxLength\":63,\"description\":\"metric name; omit "
-	"(or give a glob like 'sched_*') to list the metrics\"},"
-	"\"labels\":{\"type\":\"string\",\"maxLength\":200,\"description\":\"series filter: "
-	"'cpu=3', 'comm=nginx*,node!=1'\"},"
-	"\"group_by\":{\"type\":\"string\",\"maxLength\":100,\"description\":\"combine series "
-	"per these labels ('llc', 'node,cpu') or 'all' for one total; default: each series\"},"
-	"\"start\":{\"type\":[\"string\",\"number\"],\"description\":\"'-15m' (default), "
-	"'14:02' (local, today), '2025-01-31T14:02:00Z' or unix seconds\"},"
-	"\"end\":{\"type\":[\"string\",\"number\"],\"description\":\"default 'now'\"},"
-	"\"step\":{\"type\":[\"string\",\"number\"],\"description\":\"time per point: '10s', "
-	"'1m' or seconds; default about 30 points\"},"
-	"\"stats\":{\"type\":\"string\",\"maxLength\":60,\"description\":\"point columns, "
-	"e.g. 'p50,p99,p999,count' (histogram), 'mean,max' (gauge), 'rate' (counter)\"},"
-	"\"agg\":{\"type\":\"string\",\"enum\":[\"sum\",\"avg\",\"max\",\"min\"],"
-	"\"description\":\"how gauges and counters combine across series (default: avg for "
-	"gauges, sum otherwise); histograms always sum buckets\"},"
+	"\"metric\":{\"type\":\"string\",\"maxLength\":63},"
+	"\"labels\":{\"type\":\"string\",\"maxLength\":200},"
+	"\"group_by\":{\"type\":\"string\",\"maxLength\":100,\"description\":\"labels or "
+	"'all'\"},"
+	"\"start\":{\"type\":[\"string\",\"number\"],\"default\":\"-15m\"},"
+	"\"end\":{\"type\":[\"string\",\"number\"]},"
+	"\"step\":{\"type\":[\"string\",\"number\"]},"
+	"\"stats\":{\"type\":\"string\",\"maxLength\":60,\"description\":\"e.g. 'p99,count'\"},"
+	"\"agg\":{\"type\":\"string\",\"enum\":[\"sum\",\"avg\",\"max\",\"min\"]},"
 	"\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":50,\"default\":10}"
 	"},\"additionalProperties\":false}";
 
@@ -723,13 +718,8 @@ int metrics_tools_init(struct smcp_host *core, const struct smcp_host_api *a)
 	struct smcp_tool_desc query = {
 		.sz = sizeof(query),
 		.name = "query_history",
-		.title = "Metric history over a time range",
-		.description =
-			"One metric over a range (default last 15 min; 1 s resolution for "
-			"15 min, 1 min for 24 h): per series or group, a summary (rate; "
-			"mean/min/max; or count, p50-p999 for histograms) and points "
-			"[t, ...], as in {metric: \"sched_runq_latency_ns\", start: \"14:00\", "
-			"end: \"14:10\", group_by: \"cpu\"}. Without metric: the catalog.",
+		.description = "A metric's summary and points over time, per series or group. No "
+			       "metric: the list.",
 		.input_schema = query_schema,
 		.flags = SMCP_TOOL_READ_ONLY | SMCP_TOOL_IDEMPOTENT,
 		.call = tool_query,
@@ -737,7 +727,13 @@ int metrics_tools_init(struct smcp_host *core, const struct smcp_host_api *a)
 	int err;
 
 	api = a;
-	err = api->register_resource(core, &catalog);
+	/* said once here rather than in each of the three tools' schemas: a
+	 * model reads tools/list before every conversation */
+	err = api->add_instructions(core, "query_history, what_changed and watch_create take "
+					  "times as '-15m', '14:02', ISO 8601 or unix seconds, "
+					  "and labels as 'cpu=3,comm=nginx*,node!=1'.");
+	if (!err)
+		err = api->register_resource(core, &catalog);
 	if (!err)
 		err = api->register_template(core, &history);
 	if (!err)

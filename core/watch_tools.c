@@ -238,40 +238,26 @@ static int breaches_read(void *data, struct smcp_call *call, const char *uri,
 
 static const char create_schema[] =
 	"{\"type\":\"object\",\"properties\":{"
-	"\"metric\":{\"type\":\"string\",\"maxLength\":63,\"description\":\"metric name from "
-	"metrics://catalog, e.g. sched_runq_latency_ns\"},"
-	"\"condition\":{\"type\":\"string\",\"maxLength\":80,\"description\":\"'<stat> <op> "
-	"<threshold>'. stat: value|mean|min|max (gauge), rate|increase|max (counter), "
-	"p50|p90|p95|p99|p999|mean|max|rate|count (histogram). op: > >= < <=. The threshold "
-	"may carry a unit: 'p99 > 2ms', 'value > 90%', 'rate > 50k'\"},"
-	"\"labels\":{\"type\":\"string\",\"maxLength\":200,\"description\":\"which series, "
-	"e.g. 'cpu=3' or 'comm=nginx*,node!=1'; default: all. Matching series are combined "
-	"by agg (histograms: buckets summed)\"},"
-	"\"agg\":{\"type\":\"string\",\"enum\":[\"sum\",\"avg\",\"max\",\"min\"],"
-	"\"description\":\"gauges and counters across series: default avg for gauges, sum for "
-	"counters; 'max' fires when any one series crosses\"},"
-	"\"for_secs\":{\"type\":\"number\",\"minimum\":0,\"maximum\":86400,\"default\":10,"
-	"\"description\":\"how long the condition must hold before it fires\"},"
-	"\"window_secs\":{\"type\":\"number\",\"minimum\":0,\"maximum\":900,\"default\":10,"
-	"\"description\":\"history each evaluation reads (percentiles, rates, means)\"},"
-	"\"clear_secs\":{\"type\":\"number\",\"minimum\":0,\"maximum\":86400,\"description\":"
-	"\"how long it must be back below the threshold (less the hysteresis) to clear; "
-	"default for_secs\"},"
+	"\"metric\":{\"type\":\"string\",\"maxLength\":63},"
+	"\"condition\":{\"type\":\"string\",\"maxLength\":80,\"description\":\"e.g. "
+	"'p99 > 2ms', 'value >= 90%', 'rate < 50k'\"},"
+	"\"labels\":{\"type\":\"string\",\"maxLength\":200},"
+	"\"agg\":{\"type\":\"string\",\"enum\":[\"sum\",\"avg\",\"max\",\"min\"]},"
+	"\"for_secs\":{\"type\":\"number\",\"minimum\":0,\"maximum\":86400,\"default\":10},"
+	"\"window_secs\":{\"type\":\"number\",\"minimum\":0,\"maximum\":900,\"default\":10},"
+	"\"clear_secs\":{\"type\":\"number\",\"minimum\":0,\"maximum\":86400},"
 	"\"hysteresis_pct\":{\"type\":\"number\",\"minimum\":0,\"maximum\":100,\"default\":10},"
-	"\"min_samples\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":1000000,\"default\":20,"
-	"\"description\":\"histograms: fewer observations in the window count as no data\"},"
+	"\"min_samples\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":1000000,\"default\":20},"
 	"\"name\":{\"type\":\"string\",\"maxLength\":60}"
 	"},\"required\":[\"metric\",\"condition\"],\"additionalProperties\":false}";
 
 static const char delete_schema[] =
-	"{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"integer\",\"minimum\":1,"
-	"\"description\":\"the watch id from watch_create or watch_status\"}},"
+	"{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"integer\",\"minimum\":1}},"
 	"\"required\":[\"id\"],\"additionalProperties\":false}";
 
 static const char status_schema[] =
 	"{\"type\":\"object\",\"properties\":{"
-	"\"cursor\":{\"type\":\"integer\",\"minimum\":0,\"description\":\"next_cursor from the "
-	"previous call; omit to start at the oldest breach kept\"},"
+	"\"cursor\":{\"type\":\"integer\",\"minimum\":0},"
 	"\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":50,\"default\":10}"
 	"},\"additionalProperties\":false}";
 
@@ -299,13 +285,7 @@ int watch_tools_init(struct smcp_host *core, const struct smcp_host_api *api)
 	struct smcp_tool_desc create = {
 		.sz = sizeof(create),
 		.name = "watch_create",
-		.title = "Watch a metric",
-		.description = "Alert when a condition on a metric holds for for_secs, as in "
-			       "{metric: \"sched_runq_latency_ns\", condition: \"p99 > 2ms\", "
-			       "for_secs: 10}. Fires once per episode and clears with hysteresis. "
-			       "Follow it with "
-			       "watch_status(cursor) polls; breaches also arrive as warning log "
-			       "messages and as updates of watches://breaches.",
+		.description = "Alert when condition holds for for_secs; poll watch_status.",
 		.input_schema = create_schema,
 		.flags = 0,
 		.call = tool_create,
@@ -313,9 +293,7 @@ int watch_tools_init(struct smcp_host *core, const struct smcp_host_api *api)
 	struct smcp_tool_desc del = {
 		.sz = sizeof(del),
 		.name = "watch_delete",
-		.title = "Delete a watch",
-		.description = "Remove the watch with this id (its past breaches stay in "
-			       "watch_status until they age out).",
+		.description = "Delete a watch.",
 		.input_schema = delete_schema,
 		.flags = SMCP_TOOL_DESTRUCTIVE | SMCP_TOOL_IDEMPOTENT,
 		.call = tool_delete,
@@ -323,12 +301,7 @@ int watch_tools_init(struct smcp_host *core, const struct smcp_host_api *api)
 	struct smcp_tool_desc status = {
 		.sz = sizeof(status),
 		.name = "watch_status",
-		.title = "Watches and their breaches",
-		.description =
-			"Every watch with its state (ok, pending, firing) and current value, "
-			"plus breach and clear events after cursor, oldest first, each breach "
-			"with a context snapshot taken when it fired. Pass next_cursor back "
-			"to continue; 'missed' counts events that aged out unread.",
+		.description = "Watch states, and breaches after cursor with their context.",
 		.input_schema = status_schema,
 		.output_schema = status_output,
 		.flags = SMCP_TOOL_READ_ONLY,

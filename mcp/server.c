@@ -494,14 +494,23 @@ static cJSON *tool_item(struct mcp_session *s, size_t i, bool *skip)
 	cJSON_AddItemToObject(o, "inputSchema", cJSON_Duplicate(t->input_schema, true));
 	if (t->output_schema && version_at_least(s, "2025-06-18"))
 		cJSON_AddItemToObject(o, "outputSchema", cJSON_Duplicate(t->output_schema, true));
+	/* hints that differ from the spec's defaults (readOnly false,
+	 * destructive true, idempotent false, openWorld true), and only those
+	 * that mean something: destructive and idempotent are read only when
+	 * readOnly is false. A model reads tools/list before every
+	 * conversation; each byte here is paid in every one. */
 	if (version_at_least(s, "2025-03-26")) {
 		a = cJSON_AddObjectToObject(o, "annotations");
-		if (t->title)
-			add_str(a, "title", t->title);
-		cJSON_AddBoolToObject(a, "readOnlyHint", ro);
-		cJSON_AddBoolToObject(a, "destructiveHint", !ro && (t->flags & SMCP_TOOL_DESTRUCTIVE));
-		cJSON_AddBoolToObject(a, "idempotentHint", ro || (t->flags & SMCP_TOOL_IDEMPOTENT));
-		cJSON_AddBoolToObject(a, "openWorldHint", t->flags & SMCP_TOOL_OPEN_WORLD);
+		if (t->title && !version_at_least(s, "2025-06-18"))
+			add_str(a, "title", t->title); /* no top-level title before */
+		if (ro)
+			cJSON_AddBoolToObject(a, "readOnlyHint", true);
+		if (!ro && !(t->flags & SMCP_TOOL_DESTRUCTIVE))
+			cJSON_AddBoolToObject(a, "destructiveHint", false);
+		if (!ro && (t->flags & SMCP_TOOL_IDEMPOTENT))
+			cJSON_AddBoolToObject(a, "idempotentHint", true);
+		if (!(t->flags & SMCP_TOOL_OPEN_WORLD))
+			cJSON_AddBoolToObject(a, "openWorldHint", false);
 	}
 	return o;
 }

@@ -83,8 +83,7 @@ def client(build):
 
 
 def tool(c, name, args, timeout=120):
-    r = c.request("tools/call", {"name": name, "arguments": args}, timeout=timeout)
-    res = r["result"]
+    res = c.tool(name, args, timeout)
     if res.get("isError"):
         raise RuntimeError("%s: %s" % (name, res["content"][0]["text"]))
     return res.get("structuredContent") or json.loads(res["content"][0]["text"])

@@ -64,7 +64,7 @@ static int complete_name(void *data, const char *arg_name, const char *prefix,
 {
 	uint32_t n = 0;
 
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+	for (size_t i = 0; i < SMCP_COUNT(names); i++) {
 		if (strncmp(names[i], prefix, strlen(prefix)) != 0)
 			continue;
 		n++;
@@ -184,6 +184,32 @@ static int greet_get(void *data, struct smcp_call *call, const struct smcp_args 
 
 /* ---------------------------------------------------------------- setup */
 
+static const struct smcp_resource_desc hello_resources[] = { {
+	SMCP_RESOURCE("hello://greeting"),
+	.name = "greeting",
+	.title = "The greeting",
+	.description = "The configured greeting and how often say_hello was called.",
+	.mime_type = "application/json",
+	.read = greeting_read,
+}, {
+	SMCP_RESOURCE("hello://greeting/{name}"),
+	.name = "greeting_for",
+	.description = "The greeting for one name.",
+	.mime_type = "application/json",
+	.read = greeting_read,
+	.complete = complete_name,
+} };
+
+static const struct smcp_tool_desc hello_tools[] = { {
+	SMCP_TOOL("say_hello"),
+	.title = "Say hello",
+	.description = "Greets name with the configured greeting; with delay_ms, "
+		       "answers that much later. Example: {\"name\": \"ada\"}",
+	.input_schema = say_schema,
+	.flags = SMCP_TOOL_READ_ONLY,
+	.call = say_hello,
+} };
+
 static int hello_init(struct smcp_host *host, const struct smcp_host_api *api)
 {
 	/* 1.0's layout, as the abi_minor this plugin declares (hello_info) asks;
@@ -199,36 +225,11 @@ static int hello_init(struct smcp_host *host, const struct smcp_host_api *api)
 	if (api->config_string(host, "greeting", &hello.greeting))
 		hello.greeting = "Hello";
 
-	err = api->register_resource(host, &(struct smcp_resource_desc){
-		.sz = sizeof(struct smcp_resource_desc),
-		.uri = "hello://greeting",
-		.name = "greeting",
-		.title = "The greeting",
-		.description = "The configured greeting and how often say_hello was called.",
-		.mime_type = "application/json",
-		.read = greeting_read,
-	});
+	/* tables of descriptors, registered in order (SMCP_RESOURCE and
+	 * smcp_register_* are of the header: any 1.x host) */
+	err = smcp_register_resources(host, api, hello_resources, SMCP_COUNT(hello_resources));
 	if (!err)
-		err = api->register_template(host, &(struct smcp_resource_desc){
-			.sz = sizeof(struct smcp_resource_desc),
-			.uri = "hello://greeting/{name}",
-			.name = "greeting_for",
-			.description = "The greeting for one name.",
-			.mime_type = "application/json",
-			.read = greeting_read,
-			.complete = complete_name,
-		});
-	if (!err)
-		err = api->register_tool(host, &(struct smcp_tool_desc){
-			.sz = sizeof(struct smcp_tool_desc),
-			.name = "say_hello",
-			.title = "Say hello",
-			.description = "Greets name with the configured greeting; with delay_ms, "
-				       "answers that much later. Example: {\"name\": \"ada\"}",
-			.input_schema = say_schema,
-			.flags = SMCP_TOOL_READ_ONLY,
-			.call = say_hello,
-		});
+		err = smcp_register_tools(host, api, hello_tools, SMCP_COUNT(hello_tools));
 	if (!err)
 		err = api->register_prompt(host, &(struct smcp_prompt_desc){
 			.sz = sizeof(struct smcp_prompt_desc),
@@ -283,7 +284,4 @@ static const struct smcp_plugin_info hello_info = {
 	.fini = hello_fini,
 };
 
-SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void)
-{
-	return &hello_info;
-}
+SMCP_PLUGIN_EXPORT(hello_info)

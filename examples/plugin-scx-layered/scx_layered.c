@@ -484,6 +484,27 @@ static int register_metric(const char *name, const char *help, const char *unit)
 	return L.api->metric_register(L.host, &d);
 }
 
+static const struct smcp_resource_desc layered_resources[] = { {
+	SMCP_RESOURCE("layered://layers"),
+	.name = "layered_layers",
+	.title = "scx_layered layers",
+	.description = "Every scx_layered layer, busiest first: utilisation (100 = one "
+		       "CPU), share, tasks, CPUs against their min/max, preemption, "
+		       "migration and affinity-violation %, and whether it is starved; "
+		       "per poll period.",
+	.mime_type = "application/json",
+	.read = layers_read,
+}, {
+	SMCP_RESOURCE("layered://layers/{name}"),
+	.name = "layered_layer",
+	.title = "One scx_layered layer",
+	.description = "Every numeric field of one layer with its description, and "
+		       "its CPUs as a list.",
+	.mime_type = "application/json",
+	.read = layer_read,
+	.complete = complete_layer,
+} };
+
 static int layered_init(struct smcp_host *host, const struct smcp_host_api *api)
 {
 	const char *path = "/var/run/scx/root/stats";
@@ -510,30 +531,7 @@ static int layered_init(struct smcp_host *host, const struct smcp_host_api *api)
 	L.poll_ms = api->config_int(host, "poll_ms", &v) ? 1000 : (uint32_t)v;
 	L.timeout_ms = api->config_int(host, "timeout_ms", &v) ? 1000 : (uint32_t)v;
 
-	err = api->register_resource(host, &(struct smcp_resource_desc){
-		.sz = sizeof(struct smcp_resource_desc),
-		.uri = "layered://layers",
-		.name = "layered_layers",
-		.title = "scx_layered layers",
-		.description = "Every scx_layered layer, busiest first: utilisation (100 = one "
-			       "CPU), share, tasks, CPUs against their min/max, preemption, "
-			       "migration and affinity-violation %, and whether it is starved; "
-			       "per poll period.",
-		.mime_type = "application/json",
-		.read = layers_read,
-	});
-	if (!err)
-		err = api->register_template(host, &(struct smcp_resource_desc){
-			.sz = sizeof(struct smcp_resource_desc),
-			.uri = "layered://layers/{name}",
-			.name = "layered_layer",
-			.title = "One scx_layered layer",
-			.description = "Every numeric field of one layer with its description, and "
-				       "its CPUs as a list.",
-			.mime_type = "application/json",
-			.read = layer_read,
-			.complete = complete_layer,
-		});
+	err = smcp_register_resources(host, api, layered_resources, SMCP_COUNT(layered_resources));
 	if (err)
 		return err;
 	err = register_step(host, api);
@@ -575,7 +573,4 @@ static const struct smcp_plugin_info layered_info = {
 	.fini = layered_fini,
 };
 
-SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void)
-{
-	return &layered_info;
-}
+SMCP_PLUGIN_EXPORT(layered_info)

@@ -46,17 +46,10 @@ static const struct smcp_config_key inv_config[] = {
 static const char stats_input[] =
 	"{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"action\"],"
 	"\"properties\":{"
-	"\"action\":{\"type\":\"string\",\"enum\":[\"start\",\"stop\",\"status\",\"sample\"],"
-	"\"description\":\"sample: measure one window now and answer with it (the stats fd is "
-	"released after); start: keep sampling every interval_ms; stop: release the stats fd "
-	"(the last window stays readable); status: state and the last window\"},"
-	"\"interval_ms\":{\"type\":\"integer\",\"minimum\":100,\"maximum\":60000,"
-	"\"description\":\"window length in ms (default 1000)\"},"
-	"\"duration_s\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":86400,"
-	"\"description\":\"start: stop by itself after this many seconds (default 600; 0 = "
-	"only on stop)\"},"
-	"\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":50,"
-	"\"description\":\"programs listed in top, by run time (default 10)\"}}}";
+	"\"action\":{\"type\":\"string\",\"enum\":[\"start\",\"stop\",\"status\",\"sample\"]},"
+	"\"interval_ms\":{\"type\":\"integer\",\"minimum\":100,\"maximum\":60000},"
+	"\"duration_s\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":86400},"
+	"\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":50}}}";
 
 static const char stats_output[] =
 	"{\"type\":\"object\",\"required\":[\"action\",\"stats\"],\"properties\":{"
@@ -483,82 +476,66 @@ static int control_stats(void *data, struct smcp_call *call, const struct smcp_a
 
 /* ------------------------------------------------------------ lifecycle */
 
+static const struct smcp_resource_desc inv_resources[] = { {
+	SMCP_RESOURCE("bpf://programs"),
+	.name = "bpf-programs",
+	.title = "Loaded BPF programs",
+	.description = "Every loaded BPF program: id, name, type, tag, load time, uid, "
+		       "verified instructions, xlated/jited bytes, memory, maps, attach "
+		       "points (links, BTF), owning processes, run_cnt and run_time_ns, "
+		       "and the last stats window (ns per call, calls/s, cpu_pct) while "
+		       "control_stats_collection samples. sched_ext and other struct_ops "
+		       "programs are grouped under their scheduler with the op name; this "
+		       "daemon's own programs are marked, with their cost.",
+	.mime_type = "application/json",
+	.flags = SMCP_RESOURCE_REPORT,
+	.read = programs_read,
+	.data = &plugin,
+}, {
+	SMCP_RESOURCE("bpf://programs/{id}"),
+	.name = "bpf-program",
+	.title = "One BPF program in detail",
+	.description = "One program by id: everything in bpf://programs plus its links "
+		       "with targets, its maps, all owners, since-start stats, recursion "
+		       "misses and its struct_ops group. Ids complete.",
+	.mime_type = "application/json",
+	.read = program_read,
+	.complete = complete_id,
+	.data = &plugin,
+}, {
+	SMCP_RESOURCE("bpf://maps"),
+	.name = "bpf-maps",
+	.title = "Loaded BPF maps",
+	.description = "Every BPF map: id, name, type, key/value size, max entries, "
+		       "flags, memory charged (memlock bytes), how many programs use it "
+		       "and which processes hold it.",
+	.mime_type = "application/json",
+	.read = maps_read,
+	.data = &plugin,
+} };
+
+static const struct smcp_tool_desc inv_tools[] = { {
+	SMCP_TOOL("control_stats_collection"),
+	.description = "BPF program cost (calls/s, ns/call, CPU %). sample: one window; "
+		       "start: continuous.",
+	.input_schema = stats_input,
+	.output_schema = stats_output,
+	.flags = SMCP_TOOL_IDEMPOTENT,
+	.call = control_stats,
+	.data = &plugin,
+} };
+
 static int inv_register(struct inv_plugin *p)
 {
-	const struct smcp_host_api *api = p->api;
-	int err;
+	int err = smcp_register_resources(p->host, p->api, inv_resources,
+					  SMCP_COUNT(inv_resources));
 
-	err = api->register_resource(p->host, &(struct smcp_resource_desc){
-		.sz = sizeof(struct smcp_resource_desc),
-		.uri = "bpf://programs",
-		.name = "bpf-programs",
-		.title = "Loaded BPF programs",
-		.description = "Every loaded BPF program: id, name, type, tag, load time, uid, "
-			       "verified instructions, xlated/jited bytes, memory, maps, attach "
-			       "points (links, BTF), owning processes, run_cnt and run_time_ns, "
-			       "and the last stats window (ns per call, calls/s, cpu_pct) while "
-			       "control_stats_collection samples. sched_ext and other struct_ops "
-			       "programs are grouped under their scheduler with the op name; this "
-			       "daemon's own programs are marked, with their cost.",
-		.mime_type = "application/json",
-		.flags = SMCP_RESOURCE_REPORT,
-		.read = programs_read,
-		.data = p,
-	});
-	if (err)
-		return err;
-	err = api->register_template(p->host, &(struct smcp_resource_desc){
-		.sz = sizeof(struct smcp_resource_desc),
-		.uri = "bpf://programs/{id}",
-		.name = "bpf-program",
-		.title = "One BPF program in detail",
-		.description = "One program by id: everything in bpf://programs plus its links "
-			       "with targets, its maps, all owners, since-start stats, recursion "
-			       "misses and its struct_ops group. Ids complete.",
-		.mime_type = "application/json",
-		.read = program_read,
-		.complete = complete_id,
-		.data = p,
-	});
-	if (err)
-		return err;
-	err = api->register_resource(p->host, &(struct smcp_resource_desc){
-		.sz = sizeof(struct smcp_resource_desc),
-		.uri = "bpf://maps",
-		.name = "bpf-maps",
-		.title = "Loaded BPF maps",
-		.description = "Every BPF map: id, name, type, key/value size, max entries, "
-			       "flags, memory charged (memlock bytes), how many programs use it "
-			       "and which processes hold it.",
-		.mime_type = "application/json",
-		.read = maps_read,
-		.data = p,
-	});
-	if (err)
-		return err;
-	return api->register_tool(p->host, &(struct smcp_tool_desc){
-		.sz = sizeof(struct smcp_tool_desc),
-		.name = "control_stats_collection",
-		.title = "BPF run-time statistics",
-		.description = "Measure what BPF programs cost (calls/s, ns per call, percent of "
-			       "one CPU), in total, for this daemon, and per program. sample: one "
-			       "window of interval_ms, answered when it ends. start/stop/status: "
-			       "continuous windows, stopping by itself after duration_s. The kernel "
-			       "counts run_cnt and run_time_ns only while stats are enabled, so "
-			       "this holds a BPF_ENABLE_STATS fd only while sampling. Example: "
-			       "{\"action\":\"sample\",\"interval_ms\":1000}",
-		.input_schema = stats_input,
-		.output_schema = stats_output,
-		.flags = SMCP_TOOL_IDEMPOTENT,
-		.call = control_stats,
-		.data = p,
-	});
+	return err ? err : smcp_register_tools(p->host, p->api, inv_tools, SMCP_COUNT(inv_tools));
 }
 
 static int inv_init(struct smcp_host *host, const struct smcp_host_api *api)
 {
 	struct inv_plugin *p = &plugin;
-	int64_t v;
 	__u32 id;
 	int err;
 
@@ -573,15 +550,10 @@ static int inv_init(struct smcp_host *host, const struct smcp_host_api *api)
 	if (err)
 		return err;
 	snprintf(p->root, sizeof(p->root), "%s", api->fs_root(host));
-	p->max_rows = 100;
-	p->default_interval_ms = 1000;
-	p->default_duration_s = 600;
-	if (api->config_int(host, "max_rows", &v) == 0)
-		p->max_rows = (size_t)v;
-	if (api->config_int(host, "default_interval_ms", &v) == 0)
-		p->default_interval_ms = (uint64_t)v;
-	if (api->config_int(host, "default_duration_s", &v) == 0)
-		p->default_duration_s = (uint64_t)v;
+	p->max_rows = (size_t)smcp_config_int_or(host, api, "max_rows", 100);
+	p->default_interval_ms = (uint64_t)smcp_config_int_or(host, api, "default_interval_ms",
+							      1000);
+	p->default_duration_s = (uint64_t)smcp_config_int_or(host, api, "default_duration_s", 600);
 	inv_stats_init(&p->st);
 	p->btf = inv_btf_new();
 	if (!p->btf)
@@ -617,20 +589,6 @@ static void inv_fini(struct smcp_host *host)
 	memset(p, 0, sizeof(*p));
 }
 
-static const struct smcp_plugin_info inv_info = {
-	SMCP_PLUGIN_INFO_INIT,
-	.name = "bpf_inventory",
-	.version = "0.1.0",
-	.description = "loaded BPF programs and maps, with run-time statistics sampled on demand",
-	.config_keys = inv_config,
-	.init = inv_init,
-	.fini = inv_fini,
-};
-
-/* plugin.h declares no prototype for the entry; -Wmissing-prototypes wants one */
-SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void);
-
-SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void)
-{
-	return &inv_info;
-}
+SMCP_PLUGIN_DEFINE("bpf_inventory", "0.1.0",
+		   "loaded BPF programs and maps, with run-time statistics sampled on demand",
+		   .config_keys = inv_config, .init = inv_init, .fini = inv_fini)

@@ -154,9 +154,17 @@ _Static_assert(offsetof(struct inv_prog, id) == 0 && offsetof(struct inv_map, id
 
 int inv_read_counters(struct inv_counter **ret, size_t *ret_n);
 
-/* Grow *arr (of *cap elements of size) to hold n + 1; -E2BIG past
- * INV_MAX_OBJECTS. */
+/* Grow *arr (of *cap elements of size) to hold n + 1, and zero element n;
+ * -E2BIG past INV_MAX_OBJECTS. */
 int inv_grow(void **arr, size_t *cap, size_t n, size_t size);
+
+/* The walk over one kind of BPF object: next is bpf_{prog,map,link}_get_next_id
+ * and by_id its get_fd_by_id. Opens the next object after *id (moving *id on)
+ * and returns its fd; an object unloaded before it could be opened is passed
+ * over (and counted in *vanished unless that is NULL). -ENOENT after the
+ * last, else next's -errno. */
+int inv_open_next(int (*next)(uint32_t, uint32_t *), int (*by_id)(uint32_t), uint32_t *id,
+		  size_t *vanished);
 
 /* Every link with its target, counted on its program (inv_links.c). Needs
  * progs and maps scanned first. */

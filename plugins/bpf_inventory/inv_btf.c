@@ -19,7 +19,62 @@
 #include <bpf/btf.h>
 #include <linux/bpf.h>
 
+#include <schedmcp/array.h>
+
+/* valgrind cannot know that BPF_OBJ_GET_INFO_BY_FD filled the BTF buffer
+ * libbpf handed the kernel, and reports every name read from it as
+ * uninitialised; say so where valgrind's header exists (a no-op outside
+ * valgrind). */
+#if defined(__has_include) && __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#else
+#define VALGRIND_MAKE_MEM_DEFINED(p, n) ((void)(p), (void)(n))
+#endif
+
 #define MAX_SPLIT 16
+
+/* BTF object id from the kernel, on base (the vmlinux BTF) when split.
+ * A program's own BTF is read here rather than by libbpf's loader so that
+ * the buffer the kernel fills can be marked for valgrind before libbpf
+ * parses it; Debian's libbpf 1.1 does not export btf__new_split, so a
+ * module's split BTF goes through libbpf's loader. */
+static struct btf *load_kernel_btf(uint32_t id, struct btf *base)
+{
+	struct bpf_btf_info info = { 0 };
+	uint32_t len = sizeof(info), size;
+	struct btf *t = NULL;
+	void *data = NULL;
+	int fd;
+
+	if (base) {
+		t = btf__load_from_kernel_by_id_split(id, base);
+		return libbpf_get_error(t) ? NULL : t;
+	}
+	fd = bpf_btf_get_fd_by_id(id);
+	if (fd < 0)
+		return NULL;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || !info.btf_size || info.btf_size > 64u << 20)
+		goto out;
+	size = info.btf_size;
+	data = malloc(size);
+	if (!data)
+		goto out;
+	memset(&info, 0, sizeof(info));
+	info.btf = (__u64)(uintptr_t)data;
+	info.btf_size = size;
+	len = sizeof(info);
+	/* BTF objects never change: the same size, or not ours to parse */
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.btf_size != size)
+		goto out;
+	VALGRIND_MAKE_MEM_DEFINED(data, info.btf_size);
+	t = btf__new(data, info.btf_size);
+	if (libbpf_get_error(t))
+		t = NULL;
+out:
+	free(data);
+	close(fd);
+	return t;
+}
 /* names of attach targets and program functions: a few per program */
 #define MAX_NAMES 1024
 
@@ -161,11 +216,11 @@ static const struct btf *btf_by_obj(struct inv_btf *b, uint32_t obj_id)
 	if (info.kernel_btf) {
 		if (!vmlinux(b))
 			return NULL;
-		t = btf__load_from_kernel_by_id_split(obj_id, b->vmlinux);
+		t = load_kernel_btf(obj_id, b->vmlinux);
 	} else {
-		t = btf__load_from_kernel_by_id(obj_id);
+		t = load_kernel_btf(obj_id, NULL);
 	}
-	if (!t || libbpf_get_error(t))
+	if (!t)
 		return NULL;
 	b->split[b->n_split].id = obj_id;
 	b->split[b->n_split].btf = t;
@@ -246,8 +301,8 @@ void inv_btf_type_name(struct inv_btf *b, uint32_t obj_id, uint32_t type_id, cha
 		return;
 	n = name_find(b, obj_id, type_id);
 	if (!n) {
-		btf = btf__load_from_kernel_by_id(obj_id);
-		if (!btf || libbpf_get_error(btf))
+		btf = load_kernel_btf(obj_id, NULL);
+		if (!btf)
 			return;
 		t = btf__type_by_id(btf, type_id);
 		n = name_add(b, obj_id, type_id, t ? btf__name_by_offset(btf, t->name_off) : NULL,
@@ -362,15 +417,8 @@ int inv_btf_struct_ops(struct inv_btf *b, uint32_t value_type_id, const void *va
 			memcpy(&id, v + off, sizeof(id));
 			if (!id || id > UINT32_MAX)
 				continue;
-			if (g->n_ops == cap) {
-				size_t ncap = cap ? cap * 2 : 16;
-				struct inv_so_op *no = realloc(g->ops, ncap * sizeof(*no));
-
-				if (!no)
-					return -ENOMEM;
-				g->ops = no;
-				cap = ncap;
-			}
+			if (smcp_array_grow(&g->ops, &cap, g->n_ops, sizeof(*g->ops), 16))
+				return -ENOMEM;
 			snprintf(g->ops[g->n_ops].op, sizeof(g->ops[g->n_ops].op), "%s", mname);
 			g->ops[g->n_ops].prog_id = (uint32_t)id;
 			g->n_ops++;

@@ -257,26 +257,21 @@ int inv_scan_links(struct inv_snap *s, struct inv_btf *btf)
 {
 	size_t cap = 0;
 	__u32 id = 0;
-	int err;
+	int fd, err;
 
-	while (!(err = bpf_link_get_next_id(id, &id))) {
+	while ((fd = inv_open_next(bpf_link_get_next_id, bpf_link_get_fd_by_id, &id,
+				   &s->vanished)) >= 0) {
 		struct link_info li;
 		__u32 len = sizeof(li);
 		struct inv_link *l;
 		struct inv_prog *p;
-		int fd = bpf_link_get_fd_by_id(id);
 
-		if (fd < 0) {
-			s->vanished++;
-			continue;
-		}
 		err = inv_grow((void **)&s->links, &cap, s->n_links, sizeof(*s->links));
 		if (err) {
 			close(fd);
 			return err;
 		}
 		l = &s->links[s->n_links];
-		memset(l, 0, sizeof(*l));
 		memset(&li, 0, sizeof(li));
 		if (bpf_obj_get_info_by_fd(fd, &li, &len)) {
 			close(fd);
@@ -293,5 +288,5 @@ int inv_scan_links(struct inv_snap *s, struct inv_btf *btf)
 			p->n_links++;
 		s->n_links++;
 	}
-	return err == -ENOENT ? 0 : err;
+	return fd == -ENOENT ? 0 : fd;
 }

@@ -8,7 +8,7 @@
 
 #include <stdio.h>
 
-#define N(a) (sizeof(a) / sizeof((a)[0]))
+#include <schedmcp/plugin.h> /* SMCP_COUNT */
 
 static const char *const prog_types[] = {
 	"unspec", "socket_filter", "kprobe", "sched_cls", "sched_act", "tracepoint", "xdp",
@@ -65,20 +65,20 @@ static const char *lookup(const char *const *t, size_t n, uint32_t v, char *buf,
 
 const char *inv_prog_type_name(uint32_t t, char *buf, size_t len)
 {
-	return lookup(prog_types, N(prog_types), t, buf, len);
+	return lookup(prog_types, SMCP_COUNT(prog_types), t, buf, len);
 }
 
 const char *inv_map_type_name(uint32_t t, char *buf, size_t len)
 {
-	return lookup(map_types, N(map_types), t, buf, len);
+	return lookup(map_types, SMCP_COUNT(map_types), t, buf, len);
 }
 
 const char *inv_link_type_name(uint32_t t, char *buf, size_t len)
 {
-	return lookup(link_types, N(link_types), t, buf, len);
+	return lookup(link_types, SMCP_COUNT(link_types), t, buf, len);
 }
 
 const char *inv_attach_type_name(uint32_t t, char *buf, size_t len)
 {
-	return lookup(attach_types, N(attach_types), t, buf, len);
+	return lookup(attach_types, SMCP_COUNT(attach_types), t, buf, len);
 }

@@ -13,22 +13,35 @@
 #include <bpf/bpf.h>
 #include <linux/bpf.h>
 
+#include <schedmcp/array.h>
+
 int inv_grow(void **arr, size_t *cap, size_t n, size_t size)
 {
-	void *na;
-	size_t ncap;
+	int err;
 
-	if (n < *cap)
-		return 0;
 	if (n >= INV_MAX_OBJECTS)
 		return -E2BIG;
-	ncap = *cap ? *cap * 2 : 64;
-	na = realloc(*arr, ncap * size);
-	if (!na)
-		return -ENOMEM;
-	*arr = na;
-	*cap = ncap;
-	return 0;
+	err = smcp_array_grow(arr, cap, n, size, 64);
+	if (!err)
+		memset((char *)*arr + n * size, 0, size);
+	return err;
+}
+
+int inv_open_next(int (*next)(uint32_t, uint32_t *), int (*by_id)(uint32_t), uint32_t *id,
+		  size_t *vanished)
+{
+	for (;;) {
+		/* libbpf 1.x returns -errno */
+		int err = next(*id, id), fd;
+
+		if (err)
+			return err;
+		fd = by_id(*id);
+		if (fd >= 0)
+			return fd;
+		if (vanished)
+			(*vanished)++; /* unloaded since get_next_id */
+	}
 }
 
 /* "memlock:\t4096" from this process's fdinfo of fd; -1 when absent. */
@@ -62,23 +75,17 @@ static int scan_progs(struct inv_snap *s, char *why, size_t why_len)
 		struct bpf_func_info fi = { 0 };
 		__u32 len = sizeof(info);
 		struct inv_prog *p;
-		int fd;
+		int fd = inv_open_next(bpf_prog_get_next_id, bpf_prog_get_fd_by_id, &id,
+				       &s->vanished);
 
-		/* libbpf 1.x returns -errno */
-		err = bpf_prog_get_next_id(id, &id);
-		if (err) {
-			if (err == -ENOENT)
+		if (fd < 0) {
+			if (fd == -ENOENT)
 				return 0;
 			snprintf(why, why_len,
 				 "cannot list BPF programs: bpf(BPF_PROG_GET_NEXT_ID): %s%s",
-				 strerror(-err),
-				 err == -EPERM ? " (needs CAP_SYS_ADMIN: run schedmcp as root)" : "");
-			return err;
-		}
-		fd = bpf_prog_get_fd_by_id(id);
-		if (fd < 0) {
-			s->vanished++; /* unloaded since get_next_id */
-			continue;
+				 strerror(-fd),
+				 fd == -EPERM ? " (needs CAP_SYS_ADMIN: run schedmcp as root)" : "");
+			return fd;
 		}
 		err = inv_grow((void **)&s->progs, &cap, s->n_progs, sizeof(*s->progs));
 		if (err) {
@@ -87,7 +94,6 @@ static int scan_progs(struct inv_snap *s, char *why, size_t why_len)
 			return err;
 		}
 		p = &s->progs[s->n_progs];
-		memset(p, 0, sizeof(*p));
 		memset(&info, 0, sizeof(info));
 		info.nr_map_ids = INV_MAX_MAP_IDS;
 		info.map_ids = (__u64)(uintptr_t)p->map_ids;
@@ -130,25 +136,20 @@ static int scan_maps(struct inv_snap *s)
 {
 	size_t cap = 0;
 	__u32 id = 0;
-	int err;
+	int fd, err;
 
-	while (!(err = bpf_map_get_next_id(id, &id))) {
+	while ((fd = inv_open_next(bpf_map_get_next_id, bpf_map_get_fd_by_id, &id,
+				   &s->vanished)) >= 0) {
 		struct bpf_map_info info;
 		__u32 len = sizeof(info);
 		struct inv_map *m;
-		int fd = bpf_map_get_fd_by_id(id);
 
-		if (fd < 0) {
-			s->vanished++;
-			continue;
-		}
 		err = inv_grow((void **)&s->maps, &cap, s->n_maps, sizeof(*s->maps));
 		if (err) {
 			close(fd);
 			return err;
 		}
 		m = &s->maps[s->n_maps];
-		memset(m, 0, sizeof(*m));
 		memset(&info, 0, sizeof(info));
 		if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
 			close(fd);
@@ -169,7 +170,7 @@ static int scan_maps(struct inv_snap *s)
 		m->map_extra = info.map_extra;
 		s->n_maps++;
 	}
-	return err == -ENOENT ? 0 : err;
+	return fd == -ENOENT ? 0 : fd;
 }
 
 static bool sched_ext_active(const char *root, const char *name)
@@ -206,7 +207,6 @@ static int scan_struct_ops(struct inv_snap *s, struct inv_btf *btf, const char *
 		if (err)
 			return err;
 		g = &s->groups[s->n_groups];
-		memset(g, 0, sizeof(*g));
 		g->map_id = m->id;
 		g->state = -1;
 		memcpy(g->map_name, m->name, sizeof(g->map_name));
@@ -335,15 +335,13 @@ int inv_read_counters(struct inv_counter **ret, size_t *ret_n)
 	struct inv_counter *c = NULL;
 	size_t n = 0, cap = 0;
 	__u32 id = 0;
-	int err;
+	int fd, err;
 
-	while (!(err = bpf_prog_get_next_id(id, &id))) {
+	while ((fd = inv_open_next(bpf_prog_get_next_id, bpf_prog_get_fd_by_id, &id,
+				   NULL)) >= 0) {
 		struct bpf_prog_info info;
 		__u32 len = sizeof(info);
-		int fd = bpf_prog_get_fd_by_id(id);
 
-		if (fd < 0)
-			continue;
 		memset(&info, 0, sizeof(info));
 		err = bpf_obj_get_info_by_fd(fd, &info, &len);
 		close(fd);
@@ -359,9 +357,9 @@ int inv_read_counters(struct inv_counter **ret, size_t *ret_n)
 		c[n].run_time_ns = info.run_time_ns;
 		n++;
 	}
-	if (err != -ENOENT) {
+	if (fd != -ENOENT) {
 		free(c);
-		return err;
+		return fd;
 	}
 	*ret = c;
 	*ret_n = n;

@@ -63,5 +63,5 @@ int inv_steps_register(struct smcp_host *host, const struct smcp_host_api *api)
 {
 	S.host = host;
 	S.api = api;
-	return smcp_register_prompt_steps(host, api, steps, sizeof(steps) / sizeof(steps[0]));
+	return smcp_register_prompt_steps(host, api, steps, SMCP_COUNT(steps));
 }

@@ -14,8 +14,7 @@
 static const char subsystems_input[] =
 	"{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
 	"\"event_type\":{\"type\":\"string\",\"enum\":[\"all\",\"perf\",\"tracepoint\","
-	"\"kprobe\"],\"description\":\"all (default), perf (tracepoints; tracepoint is the "
-	"same) or kprobe (kernel functions, grouped by module)\"}}}";
+	"\"kprobe\"]}}}";
 
 static const char subsystems_output[] =
 	"{\"type\":\"object\",\"properties\":{"
@@ -29,23 +28,12 @@ static const char subsystems_output[] =
 
 static const char events_input[] =
 	"{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
-	"\"event_type\":{\"type\":\"string\",\"enum\":[\"perf\",\"tracepoint\",\"kprobe\"],"
-	"\"description\":\"perf (default): tracepoints as subsystem:event; tracepoint is the "
-	"same. kprobe: kernel functions (name, or 'name [module]')\"},"
-	"\"subsystem\":{\"type\":\"string\",\"maxLength\":128,\"description\":\"perf: a "
-	"tracefs subsystem such as sched (list_event_subsystems names them); kprobe: a module, "
-	"vmlinux for the kernel image. Omit to search everything\"},"
-	"\"filter\":{\"type\":\"string\",\"maxLength\":256,\"description\":\"case-insensitive "
-	"regex (PCRE2 syntax, no back-references) found anywhere in the name, e.g. "
-	"\\\"^sched_(switch|wakeup)\\\" or \\\"rq_clock\\\"; a pattern too costly to run "
-	"over the whole list is refused with an error\"},"
-	"\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":1000,\"description\":\"rows "
-	"per page, default 100 (at most 10 with include_format)\"},"
-	"\"offset\":{\"type\":\"integer\",\"minimum\":0,\"description\":\"first matching row to "
-	"return, default 0; pass next_offset to get the next page\"},"
-	"\"include_format\":{\"type\":\"boolean\",\"description\":\"perf only: add each "
-	"event's fields with C types, offsets and sizes (tracefs format), for writing a "
-	"bpftrace or libbpf program\"}}}";
+	"\"event_type\":{\"type\":\"string\",\"enum\":[\"perf\",\"tracepoint\",\"kprobe\"]},"
+	"\"subsystem\":{\"type\":\"string\",\"maxLength\":128},"
+	"\"filter\":{\"type\":\"string\",\"maxLength\":256,\"description\":\"regex\"},"
+	"\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":1000,\"default\":100},"
+	"\"offset\":{\"type\":\"integer\",\"minimum\":0},"
+	"\"include_format\":{\"type\":\"boolean\"}}}";
 
 static const char events_output[] =
 	"{\"type\":\"object\",\"required\":[\"event_type\",\"total_count\",\"returned_count\","
@@ -527,41 +515,24 @@ static int list_events(void *data, struct smcp_call *call, const struct smcp_arg
 
 int el_register_tools(struct el_plugin *p)
 {
-	const struct smcp_host_api *api = p->api;
-	int err;
-
-	err = api->register_tool(p->host, &(struct smcp_tool_desc){
-		.sz = sizeof(struct smcp_tool_desc),
-		.name = "list_event_subsystems",
-		.title = "Tracepoint subsystems and kernel-function modules",
-		.description = "Tracepoint subsystems (tracefs) with event counts, and the "
-			       "probe-able kernel functions per module with the source used "
-			       "(available_filter_functions or /proc/kallsyms) and whether this "
-			       "kernel has kprobes. Names only; list_events lists the events. "
-			       "Example: {\"event_type\":\"perf\"}",
+	const struct smcp_tool_desc tools[] = { {
+		SMCP_TOOL("list_event_subsystems"),
+		.description = "Tracepoint subsystems and kprobe modules, with counts.",
 		.input_schema = subsystems_input,
 		.output_schema = subsystems_output,
 		.flags = SMCP_TOOL_READ_ONLY | SMCP_TOOL_IDEMPOTENT,
 		.call = list_event_subsystems,
 		.data = p,
-	});
-	if (err)
-		return err;
-	return api->register_tool(p->host, &(struct smcp_tool_desc){
-		.sz = sizeof(struct smcp_tool_desc),
-		.name = "list_events",
-		.title = "Search tracepoints or kernel functions",
-		.description = "Tracepoints (event_type perf, as subsystem:event) or probe-able "
-			       "kernel functions (kprobe), sorted by name, filtered by a "
-			       "case-insensitive regex, paged with limit/offset: total_count, "
-			       "has_more and next_offset say what is left. include_format adds "
-			       "each tracepoint's fields and types. Example: {\"event_type\":"
-			       "\"perf\",\"subsystem\":\"sched\",\"filter\":\"wake\","
-			       "\"include_format\":true}",
+	}, {
+		SMCP_TOOL("list_events"),
+		.description = "Tracepoints (subsystem:event) or kprobe-able functions; "
+			       "include_format adds fields.",
 		.input_schema = events_input,
 		.output_schema = events_output,
 		.flags = SMCP_TOOL_READ_ONLY | SMCP_TOOL_IDEMPOTENT,
 		.call = list_events,
 		.data = p,
-	});
+	} };
+
+	return smcp_register_tools(p->host, p->api, tools, SMCP_COUNT(tools));
 }

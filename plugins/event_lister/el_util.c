@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <schedmcp/array.h>
+
 int el_path(char *buf, size_t len, const char *root, const char *path)
 {
 	int n = snprintf(buf, len, "%s%s", root ? root : "", path);
@@ -21,18 +23,9 @@ int el_strtab_add(struct strtab *t, const char *s, size_t n, uint32_t *ret_off)
 {
 	if (t->len + n + 1 > UINT32_MAX)
 		return -EOVERFLOW;
-	if (t->len + n + 1 > t->cap) {
-		size_t cap = t->cap ? t->cap : 65536;
-		char *nb;
-
-		while (cap < t->len + n + 1)
-			cap *= 2;
-		nb = realloc(t->buf, cap);
-		if (!nb)
-			return -ENOMEM;
-		t->buf = nb;
-		t->cap = cap;
-	}
+	/* room for the string and its NUL, the last at t->len + n */
+	if (smcp_array_grow(&t->buf, &t->cap, t->len + n, 1, 65536))
+		return -ENOMEM;
 	memcpy(t->buf + t->len, s, n);
 	t->buf[t->len + n] = '\0';
 	*ret_off = (uint32_t)t->len;

@@ -408,70 +408,56 @@ static int complete_perf(void *data, const char *arg_name, const char *prefix,
 
 /* ------------------------------------------------------------ lifecycle */
 
+static const struct smcp_resource_desc el_resources[] = { {
+	SMCP_RESOURCE("events://perf"),
+	.name = "tracepoints",
+	.title = "Tracepoints by subsystem",
+	.description = "Tracepoints from tracefs available_events: total, each subsystem "
+		       "with its event count, and the sched subsystem's events. One "
+		       "subsystem's events: events://perf/{subsystem}; an event's fields: "
+		       "events://perf/{subsystem}/{event}; search: list_events.",
+	.mime_type = "application/json",
+	.read = perf_read,
+	.data = &plugin,
+}, {
+	SMCP_RESOURCE("events://perf/{subsystem}"),
+	.name = "tracepoint-subsystem",
+	.title = "Tracepoints of one subsystem",
+	.description = "The tracepoints of one tracefs subsystem as subsystem:event "
+		       "names (at most 400; list_events pages the rest). Subsystem names "
+		       "complete.",
+	.mime_type = "application/json",
+	.read = perf_subsys_read,
+	.complete = complete_perf,
+	.data = &plugin,
+}, {
+	SMCP_RESOURCE("events://perf/{subsystem}/{event}"),
+	.name = "tracepoint-format",
+	.title = "One tracepoint's format",
+	.description = "A tracepoint's id, fields (name, C type, offset, size, signed), "
+		       "common fields, print format, and how to attach to it from bpftrace "
+		       "and libbpf. Subsystem and event names complete.",
+	.mime_type = "application/json",
+	.read = perf_event_read,
+	.complete = complete_perf,
+	.data = &plugin,
+}, {
+	SMCP_RESOURCE("events://kprobe"),
+	.name = "kernel-functions",
+	.title = "Probe-able kernel functions",
+	.description = "Kernel functions a kprobe (or fentry) can attach to: total, per "
+		       "module counts, which source was used (available_filter_functions, "
+		       "else /proc/kallsyms text symbols) minus the kprobe blacklist, "
+		       "whether this kernel has kprobes, and the first 100 names. "
+		       "list_events with event_type kprobe searches and pages the rest.",
+	.mime_type = "application/json",
+	.read = kprobe_read,
+	.data = &plugin,
+} };
+
 static int el_register_resources(struct el_plugin *p)
 {
-	const struct smcp_host_api *api = p->api;
-	int err;
-
-	err = api->register_resource(p->host, &(struct smcp_resource_desc){
-		.sz = sizeof(struct smcp_resource_desc),
-		.uri = "events://perf",
-		.name = "tracepoints",
-		.title = "Tracepoints by subsystem",
-		.description = "Tracepoints from tracefs available_events: total, each subsystem "
-			       "with its event count, and the sched subsystem's events. One "
-			       "subsystem's events: events://perf/{subsystem}; an event's fields: "
-			       "events://perf/{subsystem}/{event}; search: list_events.",
-		.mime_type = "application/json",
-		.read = perf_read,
-		.data = p,
-	});
-	if (err)
-		return err;
-	err = api->register_template(p->host, &(struct smcp_resource_desc){
-		.sz = sizeof(struct smcp_resource_desc),
-		.uri = "events://perf/{subsystem}",
-		.name = "tracepoint-subsystem",
-		.title = "Tracepoints of one subsystem",
-		.description = "The tracepoints of one tracefs subsystem as subsystem:event "
-			       "names (at most 400; list_events pages the rest). Subsystem names "
-			       "complete.",
-		.mime_type = "application/json",
-		.read = perf_subsys_read,
-		.complete = complete_perf,
-		.data = p,
-	});
-	if (err)
-		return err;
-	err = api->register_template(p->host, &(struct smcp_resource_desc){
-		.sz = sizeof(struct smcp_resource_desc),
-		.uri = "events://perf/{subsystem}/{event}",
-		.name = "tracepoint-format",
-		.title = "One tracepoint's format",
-		.description = "A tracepoint's id, fields (name, C type, offset, size, signed), "
-			       "common fields, print format, and how to attach to it from bpftrace "
-			       "and libbpf. Subsystem and event names complete.",
-		.mime_type = "application/json",
-		.read = perf_event_read,
-		.complete = complete_perf,
-		.data = p,
-	});
-	if (err)
-		return err;
-	return api->register_resource(p->host, &(struct smcp_resource_desc){
-		.sz = sizeof(struct smcp_resource_desc),
-		.uri = "events://kprobe",
-		.name = "kernel-functions",
-		.title = "Probe-able kernel functions",
-		.description = "Kernel functions a kprobe (or fentry) can attach to: total, per "
-			       "module counts, which source was used (available_filter_functions, "
-			       "else /proc/kallsyms text symbols) minus the kprobe blacklist, "
-			       "whether this kernel has kprobes, and the first 100 names. "
-			       "list_events with event_type kprobe searches and pages the rest.",
-		.mime_type = "application/json",
-		.read = kprobe_read,
-		.data = p,
-	});
+	return smcp_register_resources(p->host, p->api, el_resources, SMCP_COUNT(el_resources));
 }
 
 static int el_init(struct smcp_host *host, const struct smcp_host_api *api)
@@ -516,21 +502,6 @@ static void el_fini(struct smcp_host *host)
 	memset(&plugin, 0, sizeof(plugin));
 }
 
-static const struct smcp_plugin_info el_info = {
-	SMCP_PLUGIN_INFO_INIT,
-	.name = "event_lister",
-	.version = "0.1.0",
-	.description = "tracepoints from tracefs and probe-able kernel functions, searchable "
-		       "and paginated",
-	.config_keys = el_config,
-	.init = el_init,
-	.fini = el_fini,
-};
-
-/* plugin.h declares no prototype for the entry; -Wmissing-prototypes wants one */
-SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void);
-
-SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void)
-{
-	return &el_info;
-}
+SMCP_PLUGIN_DEFINE("event_lister", "0.1.0",
+		   "tracepoints from tracefs and probe-able kernel functions, searchable and paginated",
+		   .config_keys = el_config, .init = el_init, .fini = el_fini)

@@ -10,6 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <schedmcp/array.h>
+#include <schedmcp/plugin.h> /* SMCP_COUNT */
+
 #define BLACKLIST_MAX (8u << 20)
 #define MAX_FUNCS (4u << 20) /* far above any real kernel; bounds memory */
 
@@ -40,14 +43,13 @@ static const char *const sec_end[5] = { "__entry_text_end", "__irqentry_text_end
 
 const char *el_kf_source_name(enum kf_source s)
 {
-	switch (s) {
-	case KF_SRC_FILTER_FUNCTIONS:
-		return "available_filter_functions";
-	case KF_SRC_KALLSYMS:
-		return "kallsyms";
-	default:
-		return "none";
-	}
+	static const char *const names[] = {
+		[KF_SRC_NONE] = "none",
+		[KF_SRC_FILTER_FUNCTIONS] = "available_filter_functions",
+		[KF_SRC_KALLSYMS] = "kallsyms",
+	};
+
+	return (size_t)s < SMCP_COUNT(names) ? names[s] : "none";
 }
 
 static int module_id(struct builder *b, const char *name, size_t len, uint32_t *ret)
@@ -65,15 +67,8 @@ static int module_id(struct builder *b, const char *name, size_t len, uint32_t *
 			return 0;
 		}
 	}
-	if (l->n_mods == b->mods_cap) {
-		size_t ncap = b->mods_cap ? b->mods_cap * 2 : 32;
-		struct kf_module *nm = realloc(l->mods, ncap * sizeof(*nm));
-
-		if (!nm)
-			return -ENOMEM;
-		l->mods = nm;
-		b->mods_cap = ncap;
-	}
+	if (smcp_array_grow(&l->mods, &b->mods_cap, l->n_mods, sizeof(*l->mods), 32))
+		return -ENOMEM;
 	l->mods[l->n_mods].name = strndup(name, len);
 	if (!l->mods[l->n_mods].name)
 		return -ENOMEM;
@@ -90,15 +85,8 @@ static int add_sym(struct builder *b, uint64_t addr, const char *name, size_t le
 
 	if (b->n == MAX_FUNCS)
 		return -E2BIG;
-	if (b->n == b->cap) {
-		size_t ncap = b->cap ? b->cap * 2 : 65536;
-		struct raw_sym *ns = realloc(b->sym, ncap * sizeof(*ns));
-
-		if (!ns)
-			return -ENOMEM;
-		b->sym = ns;
-		b->cap = ncap;
-	}
+	if (smcp_array_grow(&b->sym, &b->cap, b->n, sizeof(*b->sym), 65536))
+		return -ENOMEM;
 	s = &b->sym[b->n];
 	s->addr = addr;
 	err = module_id(b, mod ? mod : "vmlinux", mod ? mod_len : 7, &s->mod);
@@ -107,6 +95,19 @@ static int add_sym(struct builder *b, uint64_t addr, const char *name, size_t le
 	if (!err)
 		b->n++;
 	return err;
+}
+
+/* The module of a symbol line: the name inside "[...]" somewhere in s (the
+ * rest of the line after the symbol; NULL when there is none), its length in
+ * *ret_len. NULL for no module. */
+static const char *module_of(const char *s, size_t *ret_len)
+{
+	const char *mod = s ? strchr(s, '[') : NULL, *end = mod ? strchr(mod, ']') : NULL;
+
+	if (!end)
+		return NULL;
+	*ret_len = (size_t)(end - mod - 1);
+	return mod + 1;
 }
 
 /* "name" or "name [module]" */
@@ -118,7 +119,7 @@ static int parse_filter_functions(struct builder *b, FILE *f)
 	int err = 0;
 
 	while (!err && (len = getline(&line, &cap, f)) > 0) {
-		char *sp, *mod = NULL;
+		const char *sp, *mod;
 		size_t nl, ml = 0;
 
 		while (len && (line[len - 1] == '\n' || line[len - 1] == ' '))
@@ -127,12 +128,7 @@ static int parse_filter_functions(struct builder *b, FILE *f)
 			continue;
 		sp = strchr(line, ' ');
 		nl = sp ? (size_t)(sp - line) : (size_t)len;
-		if (sp && (mod = strchr(sp, '[')) && strchr(mod, ']')) {
-			mod++;
-			ml = (size_t)(strchr(mod, ']') - mod);
-		} else {
-			mod = NULL;
-		}
+		mod = module_of(sp, &ml);
 		if (strncmp(line, "__ftrace_invalid_address__", 26) == 0) {
 			b->l->ex.invalid++;
 			continue;
@@ -167,7 +163,7 @@ static bool is_marker(const char *name)
 	for (int i = 0; i < 5; i++)
 		if (strcmp(name, sec_start[i]) == 0 || strcmp(name, sec_end[i]) == 0)
 			return true;
-	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++)
+	for (size_t i = 0; i < SMCP_COUNT(other); i++)
 		if (strcmp(name, other[i]) == 0)
 			return true;
 	return false;
@@ -182,7 +178,8 @@ static int parse_kallsyms(struct builder *b, FILE *f)
 	int err = 0;
 
 	while (!err && (len = getline(&line, &cap, f)) > 0) {
-		char *end, *name, *mod = NULL, *tab;
+		char *end, *name, *tab;
+		const char *mod;
 		uint64_t addr;
 		size_t nl, ml = 0;
 		char type;
@@ -198,12 +195,7 @@ static int parse_kallsyms(struct builder *b, FILE *f)
 		name = end + 3;
 		tab = strpbrk(name, "\t ");
 		nl = tab ? (size_t)(tab - name) : strlen(name);
-		if (tab && (mod = strchr(tab, '[')) && strchr(mod, ']')) {
-			mod++;
-			ml = (size_t)(strchr(mod, ']') - mod);
-		} else {
-			mod = NULL;
-		}
+		mod = module_of(tab, &ml);
 		if (addr)
 			b->l->addresses_known = true;
 		if (!mod) {
@@ -308,16 +300,9 @@ static int read_blacklist(const char *root, char **buf, char ***ret, size_t *ret
 		sym[strcspn(sym, " \t[")] = '\0';
 		if (!*sym)
 			continue;
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 1024;
-			char **nn = realloc(names, ncap * sizeof(*nn));
-
-			if (!nn) {
-				free(names);
-				return -ENOMEM;
-			}
-			names = nn;
-			cap = ncap;
+		if (smcp_array_grow(&names, &cap, n, sizeof(*names), 1024)) {
+			free(names);
+			return -ENOMEM;
 		}
 		names[n++] = sym;
 	}

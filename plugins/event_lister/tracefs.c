@@ -10,6 +10,8 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <schedmcp/array.h>
+
 #define MOUNTS_MAX (4u << 20)
 #define EVENTS_MAX (16u << 20)
 #define FORMAT_MAX (256u << 10)
@@ -189,15 +191,8 @@ static int build_subsystems(struct ev_catalog *c)
 			last->count++;
 			continue;
 		}
-		if (c->n_subs == cap) {
-			size_t ncap = cap ? cap * 2 : 128;
-			struct ev_subsys *ns = realloc(c->subs, ncap * sizeof(*ns));
-
-			if (!ns)
-				return -ENOMEM;
-			c->subs = ns;
-			cap = ncap;
-		}
+		if (smcp_array_grow(&c->subs, &cap, c->n_subs, sizeof(*c->subs), 128))
+			return -ENOMEM;
 		c->subs[c->n_subs].name = strndup(name, sl);
 		if (!c->subs[c->n_subs].name)
 			return -ENOMEM;
@@ -238,17 +233,9 @@ int el_catalog_read(const char *tracefs_dir, struct ev_catalog *c)
 			c->malformed++;
 			continue;
 		}
-		if (c->n == cap) {
-			size_t ncap = cap ? cap * 2 : 4096;
-			uint32_t *ne = realloc(c->ent, ncap * sizeof(*ne));
-
-			if (!ne) {
-				err = -ENOMEM;
-				goto out;
-			}
-			c->ent = ne;
-			cap = ncap;
-		}
+		err = smcp_array_grow(&c->ent, &cap, c->n, sizeof(*c->ent), 4096);
+		if (err)
+			goto out;
 		err = el_strtab_add(&c->names, p, l, &c->ent[c->n]);
 		if (err)
 			goto out;
@@ -388,15 +375,8 @@ static int parse_format(char *buf, struct ev_format *f)
 				f->n_skipped++;
 				continue;
 			}
-			if (f->n_fields == cap) {
-				size_t ncap = cap ? cap * 2 : 16;
-				struct ev_field *nf = realloc(f->fields, ncap * sizeof(*nf));
-
-				if (!nf)
-					return -ENOMEM;
-				f->fields = nf;
-				cap = ncap;
-			}
+			if (smcp_array_grow(&f->fields, &cap, f->n_fields, sizeof(*f->fields), 16))
+				return -ENOMEM;
 			f->fields[f->n_fields++] = fld;
 		}
 	}

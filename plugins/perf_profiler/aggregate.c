@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <schedmcp/array.h>
+
 #define KEY_KERNEL_UNKNOWN 1
 #define KEY_ANON_UNKNOWN 2
 
@@ -22,15 +24,8 @@ static int new_row(struct pp_agg *a, uint64_t key, const char *name, const char 
 		*ret = (uint32_t)*v;
 		return 0;
 	}
-	if (a->n_rows == a->cap_rows) {
-		size_t cap = a->cap_rows ? a->cap_rows * 2 : 256;
-		struct pp_symrow *nr = realloc(a->rows, cap * sizeof(*nr));
-
-		if (!nr)
-			return -ENOMEM;
-		a->rows = nr;
-		a->cap_rows = cap;
-	}
+	if (smcp_array_grow(&a->rows, &a->cap_rows, a->n_rows, sizeof(*a->rows), 256))
+		return -ENOMEM;
 	v = pp_map64_put(&a->row_by_key, key, &isnew);
 	if (!v)
 		return -ENOMEM;
@@ -142,15 +137,8 @@ static void *count_slot(struct counter *c, uint64_t key, bool *isnew)
 	if (!i)
 		return NULL;
 	if (*isnew) {
-		if (c->n == c->cap) {
-			size_t cap = c->cap ? c->cap * 2 : 64;
-			void *nv = realloc(c->v, cap * c->elem);
-
-			if (!nv)
-				return NULL;
-			c->v = nv;
-			c->cap = cap;
-		}
+		if (smcp_array_grow(&c->v, &c->cap, c->n, c->elem, 64))
+			return NULL;
 		*i = c->n++;
 		memset((char *)c->v + *i * c->elem, 0, c->elem);
 	}

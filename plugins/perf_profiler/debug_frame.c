@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <schedmcp/array.h>
+
 struct obuf {
 	unsigned char *p;
 	size_t len, cap;
@@ -259,17 +261,10 @@ int pp_debug_frame_convert(struct pp_elf *e, const unsigned char *df, size_t len
 				uint64_t *slot;
 
 				if (convert_cie(&o, body, end, &c)) {
-					if (n_cie == cap_cie) {
-						struct cie_out *nc;
-
-						cap_cie = cap_cie ? cap_cie * 2 : 16;
-						nc = realloc(civ, cap_cie * sizeof(*nc));
-						if (!nc) {
-							err = -ENOMEM;
-							break;
-						}
-						civ = nc;
-					}
+					err = smcp_array_grow(&civ, &cap_cie, n_cie, sizeof(*civ),
+							      16);
+					if (err)
+						break;
 					civ[n_cie++] = c;
 					slot = pp_map64_put(&cies, off, &isnew);
 					if (!slot) {
@@ -303,17 +298,9 @@ int pp_debug_frame_convert(struct pp_elf *e, const unsigned char *df, size_t len
 				put(&o, r.p, (size_t)(r.end - r.p));
 				pad8(&o, start);
 				patch_len(&o, start);
-				if (n_tab == cap_tab) {
-					struct tab_ent *nt;
-
-					cap_tab = cap_tab ? cap_tab * 2 : 256;
-					nt = realloc(tab, cap_tab * sizeof(*nt));
-					if (!nt) {
-						err = -ENOMEM;
-						break;
-					}
-					tab = nt;
-				}
+				err = smcp_array_grow(&tab, &cap_tab, n_tab, sizeof(*tab), 256);
+				if (err)
+					break;
 				tab[n_tab].start = (int32_t)((int64_t)loc - (int64_t)base);
 				tab[n_tab].fde = (int32_t)start;
 				n_tab++;

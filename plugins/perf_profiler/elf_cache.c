@@ -51,7 +51,7 @@ static void elf_free(struct pp_elf *e)
 		close(e->fd);
 	free(e->img);
 	free(e->pages);
-	for (size_t i = 0; i < PP_ARRAY_SIZE(e->copies); i++)
+	for (size_t i = 0; i < SMCP_COUNT(e->copies); i++)
 		free(e->copies[i].p);
 	free(e->path);
 	free(e->debug_path);

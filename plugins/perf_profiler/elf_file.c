@@ -63,7 +63,7 @@ int pp_elf_read(struct pp_elf *e, uint64_t off, void *buf, size_t len)
 		memcpy(out, e->img + off, len);
 		return 0;
 	}
-	for (size_t i = 0; i < PP_ARRAY_SIZE(e->copies); i++) {
+	for (size_t i = 0; i < SMCP_COUNT(e->copies); i++) {
 		const struct pp_elf_copy *c = &e->copies[i];
 
 		if (c->p && off >= c->off && off - c->off <= c->len && len <= c->len - (off - c->off)) {

@@ -41,24 +41,23 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <schedmcp/array.h>
+
 #define MAX_DEBUG_FILE (4ULL << 30)
 /* a debuglink's CRC covers the whole debug file: read this much at a time */
 #define CRC_CHUNK (256u << 10)
 
 const char *pp_sym_source_name(enum pp_sym_source s)
 {
-	switch (s) {
-	case PP_SYMS_SYMTAB:
-		return "symtab";
-	case PP_SYMS_DYNSYM:
-		return "dynsym";
-	case PP_SYMS_BUILD_ID:
-		return "build-id debug file";
-	case PP_SYMS_DEBUGLINK:
-		return "debuglink debug file";
-	default:
-		return "none";
-	}
+	static const char *const names[] = {
+		[PP_SYMS_NONE] = "none",
+		[PP_SYMS_SYMTAB] = "symtab",
+		[PP_SYMS_DYNSYM] = "dynsym",
+		[PP_SYMS_BUILD_ID] = "build-id debug file",
+		[PP_SYMS_DEBUGLINK] = "debuglink debug file",
+	};
+
+	return (size_t)s < SMCP_COUNT(names) ? names[s] : "none";
 }
 
 struct sym_tmp {
@@ -123,16 +122,9 @@ static int read_symtab(struct pp_elf *e, struct pp_elf *src, Elf64_Word want_typ
 			name = elf_strptr(elf, sh.sh_link, sym.st_name);
 			if (!name || !*name)
 				continue;
-			if (*n == *cap) {
-				struct sym_tmp *nv;
-
-				*cap = *cap ? *cap * 2 : 1024;
-				nv = realloc(*v, *cap * sizeof(*nv));
-				if (!nv) {
-					elf_end(elf);
-					return -ENOMEM;
-				}
-				*v = nv;
+			if (smcp_array_grow(v, cap, *n, sizeof(**v), 1024)) {
+				elf_end(elf);
+				return -ENOMEM;
 			}
 			(*v)[*n].s.addr = sym.st_value;
 			(*v)[*n].s.size = sym.st_size;
@@ -442,7 +434,7 @@ static void strip_params(char *s)
 		static const char *const quals[] = { " const", " volatile", " &&", " &" };
 		bool cut = false;
 
-		for (size_t i = 0; i < PP_ARRAY_SIZE(quals); i++) {
+		for (size_t i = 0; i < SMCP_COUNT(quals); i++) {
 			size_t q = strlen(quals[i]);
 
 			if (n > q && strcmp(s + n - q, quals[i]) == 0) {

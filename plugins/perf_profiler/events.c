@@ -48,7 +48,7 @@ const char *pp_event_names(void)
 
 	if (names_buf[0])
 		return names_buf;
-	for (size_t i = 0; i < PP_ARRAY_SIZE(events); i++)
+	for (size_t i = 0; i < SMCP_COUNT(events); i++)
 		off += (size_t)snprintf(names_buf + off, sizeof(names_buf) - off, "%s%s:%s",
 					i ? ", " : "",
 					events[i].type == PERF_TYPE_HARDWARE ? "hw" : "sw",
@@ -82,7 +82,7 @@ static int parse_tracepoint(const char *root, const char *tp, struct pp_event *e
 			 tp);
 		return -EINVAL;
 	}
-	for (size_t i = 0; i < PP_ARRAY_SIZE(dirs) && r < 0; i++) {
+	for (size_t i = 0; i < SMCP_COUNT(dirs) && r < 0; i++) {
 		snprintf(path, sizeof(path), "%s/events/%.*s/%s/id", dirs[i], (int)(colon - tp), tp,
 			 colon + 1);
 		r = smcp_read_file(root, path, buf, sizeof(buf));
@@ -117,7 +117,7 @@ int pp_event_parse(const char *root, const char *text, struct pp_event *ev, char
 	} else if (strncmp(text, "tp:", 3) == 0) {
 		return parse_tracepoint(root, text + 3, ev, err, err_len);
 	}
-	for (size_t i = 0; i < PP_ARRAY_SIZE(events); i++) {
+	for (size_t i = 0; i < SMCP_COUNT(events); i++) {
 		const struct event_def *d = &events[i];
 
 		if (strcmp(name, d->name) != 0 && (!d->alias || strcmp(name, d->alias) != 0))

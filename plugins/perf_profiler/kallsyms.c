@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <schedmcp/array.h>
 #include <schedmcp/search.h>
 
 /* kallsyms is ~10 MB on a distribution kernel with many modules */
@@ -79,17 +80,9 @@ int pp_kallsyms_load(struct pp_kallsyms *ks, const char *root)
 		mod = strchr(name, '\t');
 		if (mod)
 			*mod++ = '\0';
-		if (n.n == cap) {
-			struct pp_ksym *s;
-
-			cap = cap ? cap * 2 : 65536;
-			s = realloc(n.syms, cap * sizeof(*s));
-			if (!s) {
-				err = -ENOMEM;
-				goto out;
-			}
-			n.syms = s;
-		}
+		err = smcp_array_grow(&n.syms, &cap, n.n, sizeof(*n.syms), 65536);
+		if (err)
+			goto out;
 		n.syms[n.n].addr = addr;
 		n.syms[n.n].size = 0;
 		n.syms[n.n].type = type;

@@ -21,16 +21,14 @@ double pp_elapsed_s(const struct pp_plugin *pp)
 
 static const char *state_name(enum pp_state s)
 {
-	switch (s) {
-	case PP_RUNNING:
-		return "running";
-	case PP_STOPPING:
-		return "stopping";
-	case PP_STOPPED:
-		return "stopped";
-	default:
-		return "idle";
-	}
+	static const char *const names[] = {
+		[PP_IDLE] = "idle",
+		[PP_RUNNING] = "running",
+		[PP_STOPPING] = "stopping",
+		[PP_STOPPED] = "stopped",
+	};
+
+	return (size_t)s < SMCP_COUNT(names) ? names[s] : "idle";
 }
 
 void pp_out_summary(struct pp_plugin *pp, struct smcp_json *j)

@@ -54,44 +54,25 @@ static const struct smcp_config_key config_keys[] = {
 
 static const char start_schema[] =
 	"{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
-	"\"event\":{\"type\":\"string\",\"description\":\"perf event (default hw:cycles, which "
-	"falls back to sw:cpu-clock where there are no hardware counters): hw:cycles, "
-	"hw:instructions, hw:cache-misses, ..., sw:cpu-clock, sw:task-clock, sw:page-faults, "
-	"sw:context-switches, ..., or a tracepoint tp:SUBSYSTEM:NAME\"},"
-	"\"frequency_hz\":{\"type\":\"integer\",\"description\":\"samples per second on each "
-	"CPU, 1..kernel.perf_event_max_sample_rate (default 99)\"},"
-	"\"cpu\":{\"type\":\"integer\",\"description\":\"only this CPU (default: all)\"},"
-	"\"pid\":{\"type\":\"integer\",\"description\":\"only this process, all its threads and "
-	"the ones it creates (default: every process)\"},"
-	"\"max_samples\":{\"type\":\"integer\",\"description\":\"stop after this many samples "
-	"(default 1000000)\"},"
-	"\"duration_secs\":{\"type\":\"number\",\"description\":\"stop after this long (default: "
-	"when stop_perf_profiling is called, at most 3600)\"},"
-	"\"unwind\":{\"type\":\"string\",\"enum\":[\"auto\",\"fp\"],\"description\":\"auto "
-	"(default): user stacks unwound with DWARF CFI from copied stack bytes, frame pointers "
-	"as fallback; fp: frame pointers only (cheaper, but broken stacks for code built "
-	"without them)\"},"
-	"\"wait\":{\"type\":\"boolean\",\"description\":\"with duration_secs: answer when the "
-	"profile ends, with its top symbols (progress is reported each second; cancelling the "
-	"call stops the profile)\"}}}";
+	"\"event\":{\"type\":\"string\",\"description\":\"hw:cycles (default), hw:NAME, "
+	"sw:NAME or tp:SUBSYSTEM:NAME\"},"
+	"\"frequency_hz\":{\"type\":\"integer\",\"description\":\"default 99\"},"
+	"\"cpu\":{\"type\":\"integer\"},"
+	"\"pid\":{\"type\":\"integer\"},"
+	"\"max_samples\":{\"type\":\"integer\"},"
+	"\"duration_secs\":{\"type\":\"number\"},"
+	"\"unwind\":{\"type\":\"string\",\"enum\":[\"auto\",\"fp\"]},"
+	"\"wait\":{\"type\":\"boolean\"}}}";
 
 static const char results_schema[] =
 	"{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
-	"\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":500,\"description\":\"rows "
-	"(default 20)\"},"
-	"\"offset\":{\"type\":\"integer\",\"minimum\":0,\"description\":\"first row, for the "
-	"next page (default 0)\"},"
-	"\"include_stacks\":{\"type\":\"boolean\",\"description\":\"symbol: add the top 3 "
-	"stacks ending in each symbol; stack: add frames with modules (default false)\"},"
-	"\"group_by\":{\"type\":\"string\",\"enum\":[\"symbol\",\"stack\",\"process\",\"cpu\"],"
-	"\"description\":\"symbol (default): self/total samples per function; stack: distinct "
-	"call stacks; process or cpu: samples with top symbols of each\"},"
-	"\"format\":{\"type\":\"string\",\"enum\":[\"json\",\"folded\"],\"description\":"
-	"\"folded: 'comm;outer;...;leaf count' lines for flame graphs (stacks, most samples "
-	"first)\"},"
-	"\"pid\":{\"type\":\"integer\",\"description\":\"only samples of this process\"},"
-	"\"wait\":{\"type\":\"boolean\",\"description\":\"if a timed profile is running, answer "
-	"when it ends (progress each second)\"}}}";
+	"\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":500},"
+	"\"offset\":{\"type\":\"integer\",\"minimum\":0},"
+	"\"include_stacks\":{\"type\":\"boolean\"},"
+	"\"group_by\":{\"type\":\"string\",\"enum\":[\"symbol\",\"stack\",\"process\",\"cpu\"]},"
+	"\"format\":{\"type\":\"string\",\"enum\":[\"json\",\"folded\"]},"
+	"\"pid\":{\"type\":\"integer\"},"
+	"\"wait\":{\"type\":\"boolean\"}}}";
 
 /* ------------------------------------------------------------ helpers */
 
@@ -459,19 +440,14 @@ static int init(struct smcp_host *host, const struct smcp_host_api *api)
 {
 	struct pp_plugin *pp = &plugin;
 	const struct smcp_tool_desc tools[] = {
-		{ sizeof(struct smcp_tool_desc), "start_perf_profiling", "Start a CPU profile",
-		  "Start sampling call stacks with perf (kernel and user, symbolised), system-wide "
-		  "or for one pid. Returns at once, or with wait:true and duration_secs when the "
-		  "profile ends with its top symbols. Example: {\"duration_secs\":10,\"wait\":true}",
+		{ sizeof(struct smcp_tool_desc), "start_perf_profiling", NULL,
+		  "Sample call stacks; with wait and duration_secs, answers with top symbols.",
 		  start_schema, NULL, 0, start_perf_profiling, pp },
-		{ sizeof(struct smcp_tool_desc), "stop_perf_profiling", "Stop the profile",
-		  "Stop the running profile and release its perf fds and buffers; the results stay "
-		  "readable with get_perf_results until the next start.",
+		{ sizeof(struct smcp_tool_desc), "stop_perf_profiling", NULL,
+		  "Stop the profile; results stay readable.",
 		  NULL, NULL, SMCP_TOOL_IDEMPOTENT, stop_perf_profiling, pp },
-		{ sizeof(struct smcp_tool_desc), "get_perf_results", "Read profile results",
-		  "Symbolised results of the current or last profile: top functions with self and "
-		  "total %, module and optionally their stacks; or distinct stacks, processes, CPUs; "
-		  "or folded stacks for flame graphs. Paginated with limit/offset.",
+		{ sizeof(struct smcp_tool_desc), "get_perf_results", NULL,
+		  "Profile: top functions (self/total %), stacks, processes or CPUs.",
 		  results_schema, NULL, SMCP_TOOL_READ_ONLY | SMCP_TOOL_IDEMPOTENT, get_perf_results,
 		  pp },
 	};
@@ -522,16 +498,11 @@ static int init(struct smcp_host *host, const struct smcp_host_api *api)
 		api->log(host, SMCP_LOG_WARNING, "libunwind address space unavailable: frame "
 						 "pointers only");
 	pp->ks_err = -ENOENT;
-	for (size_t i = 0; i < PP_ARRAY_SIZE(tools); i++) {
-		err = api->register_tool(host, &tools[i]);
-		if (err)
-			goto fail;
-	}
-	for (size_t i = 0; i < PP_ARRAY_SIZE(resources); i++) {
-		err = api->register_resource(host, &resources[i]);
-		if (err)
-			goto fail;
-	}
+	err = smcp_register_tools(host, api, tools, SMCP_COUNT(tools));
+	if (!err)
+		err = smcp_register_resources(host, api, resources, SMCP_COUNT(resources));
+	if (err)
+		goto fail;
 	err = pp_steps_register(host, api);
 	if (err)
 		return err;
@@ -569,19 +540,6 @@ static void fini(struct smcp_host *host)
 	memset(pp, 0, sizeof(*pp));
 }
 
-static const struct smcp_plugin_info info = {
-	SMCP_PLUGIN_INFO_INIT,
-	.name = "perf_profiler",
-	.version = "0.1.0",
-	.description = "perf_event_open CPU profiler with symbolised kernel and user stacks",
-	.config_keys = config_keys,
-	.init = init,
-	.fini = fini,
-};
-
-SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void);
-
-SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void)
-{
-	return &info;
-}
+SMCP_PLUGIN_DEFINE("perf_profiler", "0.1.0",
+		   "perf_event_open CPU profiler with symbolised kernel and user stacks",
+		   .config_keys = config_keys, .init = init, .fini = fini)

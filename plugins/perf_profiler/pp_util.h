@@ -13,8 +13,7 @@
 
 #include <schedmcp/fsread.h> /* smcp_read_file, smcp_slurp */
 #include <schedmcp/hashmap.h>
-
-#define PP_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#include <schedmcp/plugin.h> /* SMCP_COUNT */
 
 uint64_t pp_hash_bytes(const void *p, size_t len, uint64_t seed);
 

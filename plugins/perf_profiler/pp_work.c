@@ -346,7 +346,7 @@ void pp_work_fini(struct pp_plugin *pp)
 {
 	struct pp_req **lists[] = { &pp->queue, &pp->ready, &pp->waiters };
 
-	for (size_t i = 0; i < PP_ARRAY_SIZE(lists); i++) {
+	for (size_t i = 0; i < SMCP_COUNT(lists); i++) {
 		while (*lists[i]) {
 			struct pp_req *r = *lists[i];
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <schedmcp/array.h>
 #include <schedmcp/search.h>
 
 #define MAX_MAPS_PER_PROC 4096
@@ -64,15 +65,8 @@ struct pp_proc *pp_proc_get(struct pp_procs *ps, int32_t pid, bool create)
 		ps->procs_dropped++;
 		return NULL;
 	}
-	if (ps->n == ps->cap) {
-		size_t cap = ps->cap ? ps->cap * 2 : 256;
-		struct pp_proc *nv = realloc(ps->v, cap * sizeof(*nv));
-
-		if (!nv)
-			return NULL;
-		ps->v = nv;
-		ps->cap = cap;
-	}
+	if (smcp_array_grow(&ps->v, &ps->cap, ps->n, sizeof(*ps->v), 256))
+		return NULL;
 	if (smcp_hashmap_insert(&ps->by_pid, (uint32_t)pid, ps->n, NULL) < 0)
 		return NULL;
 	p = &ps->v[ps->n++];
@@ -131,15 +125,8 @@ static int module_id(struct pp_procs *ps, const char *path, const uint8_t *bid, 
 		ps->modules_dropped++;
 		return -ENOSPC;
 	}
-	if (ps->n_mods == ps->cap_mods) {
-		size_t cap = ps->cap_mods * 2;
-		struct pp_module *nm = realloc(ps->mods, cap * sizeof(*nm));
-
-		if (!nm)
-			return -ENOMEM;
-		ps->mods = nm;
-		ps->cap_mods = cap;
-	}
+	if (smcp_array_grow(&ps->mods, &ps->cap_mods, ps->n_mods, sizeof(*ps->mods), 64))
+		return -ENOMEM;
 	m = &ps->mods[ps->n_mods];
 	memset(m, 0, sizeof(*m));
 	m->path = strdup(path);

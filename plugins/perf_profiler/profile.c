@@ -5,20 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <schedmcp/array.h>
+
 const char *pp_unwind_method_name(enum pp_unwind_method m)
 {
-	switch (m) {
-	case PP_UNW_KERNEL_ONLY:
-		return "kernel_only";
-	case PP_UNW_DWARF:
-		return "dwarf";
-	case PP_UNW_FP:
-		return "frame_pointer";
-	case PP_UNW_IP_ONLY:
-		return "ip_only";
-	default:
-		return "?";
-	}
+	static const char *const names[PP_UNW__N] = {
+		[PP_UNW_KERNEL_ONLY] = "kernel_only",
+		[PP_UNW_DWARF] = "dwarf",
+		[PP_UNW_FP] = "frame_pointer",
+		[PP_UNW_IP_ONLY] = "ip_only",
+	};
+
+	return (size_t)m < PP_UNW__N ? names[m] : "?";
 }
 
 static bool stack_is(uint64_t id, uint64_t probe, void *ctx);
@@ -50,21 +48,10 @@ void pp_profile_free(struct pp_profile *p)
 	memset(p, 0, sizeof(*p));
 }
 
+/* Room for need elements in *v. */
 static int grow(void **v, size_t *cap, size_t need, size_t elem)
 {
-	size_t n = *cap ? *cap : 64;
-	void *nv;
-
-	if (need <= *cap)
-		return 0;
-	while (n < need)
-		n *= 2;
-	nv = realloc(*v, n * elem);
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	*cap = n;
-	return 0;
+	return need ? smcp_array_grow(v, cap, need - 1, elem, 64) : 0;
 }
 
 static uint32_t fold(uint64_t h)

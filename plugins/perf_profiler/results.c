@@ -128,6 +128,31 @@ static size_t row_cost(const struct pp_symrow *r)
 	return strnlen(r->name, MAX_NAME) + strlen(r->module) + 110;
 }
 
+/* Takes the cost of row idx from the answer's budget; false, and the answer
+ * cut at that row, when it does not fit. */
+static bool row_fits(struct pp_answer *ans, size_t cost, size_t idx)
+{
+	if (!over(&ans->b, cost))
+		return true;
+	ans->b.cut = true;
+	ans->b.cut_at = (uint32_t)idx;
+	return false;
+}
+
+/* The next row of the answer: row idx with its n top entries and counts. */
+static void add_row(struct pp_answer *ans, size_t idx, const uint32_t *top,
+		    const uint64_t *top_count, size_t n)
+{
+	struct pp_ans_row *row = &ans->rows[ans->n_rows++];
+
+	row->idx = (uint32_t)idx;
+	row->n_top = (uint32_t)n;
+	for (size_t k = 0; k < n; k++) {
+		row->top[k] = top[k];
+		row->top_count[k] = top_count[k];
+	}
+}
+
 /* ------------------------------------------------------------ prepare (job) */
 
 /* Candidate rows [first, first + n) of a grouping with total rows. */
@@ -167,23 +192,15 @@ static int plan_symbols(struct pp_plugin *pp, struct pp_answer *ans,
 	}
 	for (size_t i = 0; i < n; i++) {
 		const struct pp_symrow *r = &a->rows[a->sym_order[o->offset + i]];
-		struct pp_ans_row *row = &ans->rows[ans->n_rows];
 		size_t cost = row_cost(r), ns = nt ? nt[i] : 0;
 
 		for (size_t k = 0; k < ns; k++)
 			cost += 40 + 40 * pp_stack_len(&pp->prof, st[i * STACKS_PER_SYMBOL + k]);
-		if (over(&ans->b, cost)) {
-			ans->b.cut = true;
-			ans->b.cut_at = (uint32_t)(o->offset + i);
+		if (!row_fits(ans, cost, o->offset + i))
 			break;
-		}
-		row->idx = (uint32_t)(o->offset + i);
-		row->n_top = (uint32_t)ns;
-		for (size_t k = 0; k < ns; k++) {
-			row->top[k] = st[i * STACKS_PER_SYMBOL + k];
-			row->top_count[k] = cnt[i * STACKS_PER_SYMBOL + k];
-		}
-		ans->n_rows++;
+		/* st and cnt are NULL without include_stacks (ns is 0 then) */
+		add_row(ans, o->offset + i, ns ? &st[i * STACKS_PER_SYMBOL] : NULL,
+			ns ? &cnt[i * STACKS_PER_SYMBOL] : NULL, ns);
 	}
 out:
 	free(st);
@@ -223,11 +240,8 @@ static int plan_stacks(struct pp_plugin *pp, struct pp_answer *ans,
 			pp_agg_folded(a, s->stack, s->comm, buf, cap);
 		}
 		cost = need + 60 + (o->include_stacks ? 40 * pp_stack_len(&pp->prof, s->stack) : 0);
-		if (over(&ans->b, cost)) {
-			ans->b.cut = true;
-			ans->b.cut_at = (uint32_t)(o->offset + i);
+		if (!row_fits(ans, cost, o->offset + i))
 			break;
-		}
 		row->folded = strdup(buf);
 		if (!row->folded)
 			break;
@@ -262,23 +276,14 @@ static int plan_groups(struct pp_plugin *pp, struct pp_answer *ans,
 	if (err)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
-		struct pp_ans_row *row = &ans->rows[ans->n_rows];
 		size_t cost = 80;
 
 		for (size_t k = 0; k < nt[i]; k++)
 			cost += row_cost(&a->rows[rows[i * TOP_PER_GROUP + k]]);
-		if (over(&ans->b, cost)) {
-			ans->b.cut = true;
-			ans->b.cut_at = (uint32_t)(o->offset + i);
+		if (!row_fits(ans, cost, o->offset + i))
 			break;
-		}
-		row->idx = (uint32_t)(o->offset + i);
-		row->n_top = (uint32_t)nt[i];
-		for (size_t k = 0; k < nt[i]; k++) {
-			row->top[k] = rows[i * TOP_PER_GROUP + k];
-			row->top_count[k] = cnt[i * TOP_PER_GROUP + k];
-		}
-		ans->n_rows++;
+		add_row(ans, o->offset + i, &rows[i * TOP_PER_GROUP], &cnt[i * TOP_PER_GROUP],
+			nt[i]);
 	}
 out:
 	free(rows);

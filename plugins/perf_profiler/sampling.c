@@ -13,6 +13,7 @@
 
 #include "pp_util.h"
 
+#include <schedmcp/array.h>
 #include <schedmcp/cpulist.h>
 
 #define SCRATCH_BYTES 65536
@@ -62,15 +63,8 @@ int pp_online_cpus(bool *online, int max)
 
 static int add_fd(struct pp_session *s, int fd)
 {
-	if (s->n_fds == s->cap_fds) {
-		unsigned int cap = s->cap_fds ? s->cap_fds * 2 : 16;
-		int *nf = realloc(s->fds, cap * sizeof(*nf));
-
-		if (!nf)
-			return -ENOMEM;
-		s->fds = nf;
-		s->cap_fds = cap;
-	}
+	if (smcp_array_grow(&s->fds, &s->cap_fds, s->n_fds, sizeof(*s->fds), 16))
+		return -ENOMEM;
 	s->fds[s->n_fds++] = fd;
 	return 0;
 }

@@ -55,7 +55,8 @@ struct pp_session {
 	struct pp_ring *rings;
 	unsigned int n_rings;
 	int *fds;
-	unsigned int n_fds, cap_fds;
+	unsigned int n_fds;
+	size_t cap_fds;
 	unsigned int n_threads;
 	struct perf_event_attr attr;
 	struct pp_sample_fmt fmt;

@@ -186,7 +186,7 @@ static int access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *valp, i
 
 	if (write)
 		return -UNW_EREADONLYREG;
-	if (reg < 0 || (size_t)reg >= sizeof(unw_to_perf) / sizeof(unw_to_perf[0]) ||
+	if (reg < 0 || (size_t)reg >= SMCP_COUNT(unw_to_perf) ||
 	    reg_value(x->r, unw_to_perf[reg], &v))
 		return -UNW_EBADREG;
 	*valp = v;

@@ -61,20 +61,6 @@ static const struct smcp_config_key config_keys[] = {
 
 static struct sl plugin;
 
-static int64_t cfg_int(struct sl *p, const char *key, int64_t def)
-{
-	int64_t v;
-
-	return p->api->config_int(p->h, key, &v) == 0 ? v : def;
-}
-
-static bool cfg_bool(struct sl *p, const char *key, bool def)
-{
-	bool v;
-
-	return p->api->config_bool(p->h, key, &v) == 0 ? v : def;
-}
-
 static uint64_t cost_clock_ns(void)
 {
 	struct timespec ts;
@@ -171,13 +157,18 @@ static int register_hints(struct sl *p)
 	};
 	int err = 0;
 
-	for (size_t i = 0; !err && i < sizeof(hints) / sizeof(hints[0]); i++)
+	for (size_t i = 0; !err && i < SMCP_COUNT(hints); i++)
 		err = p->api->add_tool_hint(p->h, hints[i].glob, hints[i].text);
 	return err;
 }
 
 static int sl_init(struct smcp_host *h, const struct smcp_host_api *api)
 {
+	/* what each part of the plugin offers, in this order */
+	static int (*const registers[])(struct sl *) = {
+		sl_resources_register, sl_measure_register, sl_stream_register,
+		sl_wakers_register, sl_softirq_register, register_hints,
+	};
 	struct sl *p = &plugin;
 	size_t cpu_cap;
 	int err;
@@ -192,14 +183,14 @@ static int sl_init(struct smcp_host *h, const struct smcp_host_api *api)
 	err = api->keep_capabilities(h, 1ull << CAP_BPF);
 	if (err)
 		return err;
-	p->cfg.max_threads = cfg_int(p, "max_threads", 8192);
-	p->cfg.max_procs = cfg_int(p, "max_processes", 4096);
-	p->cfg.ring_kb = cfg_int(p, "ring_buffer_kb", 256);
-	p->cfg.stream_rate = cfg_int(p, "max_events_per_s", 200);
-	p->cfg.stream_at_start = cfg_bool(p, "stream_at_start", false);
-	p->cfg.dsq = cfg_bool(p, "dsq", true);
-	p->cfg.waker_cpu = cfg_bool(p, "waker_cpu", false);
-	p->cfg.latency_per_cpu_max = cfg_int(p, "latency_per_cpu_max_cpus", 64);
+	p->cfg.max_threads = smcp_config_int_or(h, api, "max_threads", 8192);
+	p->cfg.max_procs = smcp_config_int_or(h, api, "max_processes", 4096);
+	p->cfg.ring_kb = smcp_config_int_or(h, api, "ring_buffer_kb", 256);
+	p->cfg.stream_rate = smcp_config_int_or(h, api, "max_events_per_s", 200);
+	p->cfg.stream_at_start = smcp_config_bool_or(h, api, "stream_at_start", false);
+	p->cfg.dsq = smcp_config_bool_or(h, api, "dsq", true);
+	p->cfg.waker_cpu = smcp_config_bool_or(h, api, "waker_cpu", false);
+	p->cfg.latency_per_cpu_max = smcp_config_int_or(h, api, "latency_per_cpu_max_cpus", 64);
 	{
 		const char *v = NULL;
 
@@ -238,18 +229,8 @@ static int sl_init(struct smcp_host *h, const struct smcp_host_api *api)
 	if (!err)
 		err = sl_window_init(&p->w_proc, SLT_N, 1, (size_t)p->cfg.max_procs,
 				     SLOT_CAP_BYTES);
-	if (!err)
-		err = sl_resources_register(p);
-	if (!err)
-		err = sl_measure_register(p);
-	if (!err)
-		err = sl_stream_register(p);
-	if (!err)
-		err = sl_wakers_register(p);
-	if (!err)
-		err = sl_softirq_register(p);
-	if (!err)
-		err = register_hints(p);
+	for (size_t i = 0; !err && i < SMCP_COUNT(registers); i++)
+		err = registers[i](p);
 	if (!err)
 		err = sl_steps_register(h, api);
 	if (err)
@@ -295,19 +276,6 @@ static int sl_init(struct smcp_host *h, const struct smcp_host_api *api)
 	return 0;
 }
 
-static const struct smcp_plugin_info info = {
-	SMCP_PLUGIN_INFO_INIT,
-	.name = "sched_latency",
-	.version = "0.1.0",
-	.description = "run-queue and DSQ latency, scheduler counters and live events from BPF",
-	.config_keys = config_keys,
-	.init = sl_init,
-	.fini = sl_fini,
-};
-
-SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void);
-
-SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void)
-{
-	return &info;
-}
+SMCP_PLUGIN_DEFINE("sched_latency", "0.1.0",
+		   "run-queue and DSQ latency, scheduler counters and live events from BPF",
+		   .config_keys = config_keys, .init = sl_init, .fini = sl_fini)

@@ -173,6 +173,16 @@ static __always_inline void on_consumed(__u64 dsq_id)
 		__sync_fetch_and_add(&s->consumed, 1);
 }
 
+/* A consume kfunc returned: it took a task from dsq_id when it says so. */
+static __always_inline int on_consume_ret(void *ctx, __u64 dsq_id)
+{
+	__u64 ret = 0;
+
+	if (!bpf_get_func_ret(ctx, &ret) && (ret & 0xff))
+		on_consumed(dsq_id);
+	return 0;
+}
+
 /* A task moved from the DSQ we saw it in to another one. */
 static __always_inline int on_move(void *ctx, struct task_struct *p, __u64 dsq_id)
 {
@@ -232,21 +242,13 @@ int BPF_PROG(sl_dsq_dispatch_vtime, struct task_struct *p, __u64 dsq_id)
 SEC("?fexit/scx_bpf_dsq_move_to_local")
 int BPF_PROG(sl_dsq_move_to_local, __u64 dsq_id)
 {
-	__u64 ret = 0;
-
-	if (!bpf_get_func_ret(ctx, &ret) && (ret & 0xff))
-		on_consumed(dsq_id);
-	return 0;
+	return on_consume_ret(ctx, dsq_id);
 }
 
 SEC("?fexit/scx_bpf_consume")
 int BPF_PROG(sl_dsq_consume, __u64 dsq_id)
 {
-	__u64 ret = 0;
-
-	if (!bpf_get_func_ret(ctx, &ret) && (ret & 0xff))
-		on_consumed(dsq_id);
-	return 0;
+	return on_consume_ret(ctx, dsq_id);
 }
 
 SEC("?fexit/scx_bpf_dsq_move")

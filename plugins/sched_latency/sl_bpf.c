@@ -444,7 +444,7 @@ int sl_bpf_share(struct sl *p, struct bpf_object *obj)
 
 	if (!p->bpf || !p->bpf->skel)
 		return -ENOENT;
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+	for (size_t i = 0; i < SMCP_COUNT(names); i++) {
 		struct bpf_map *mine = bpf_object__find_map_by_name(p->bpf->skel->obj, names[i]);
 		struct bpf_map *theirs = bpf_object__find_map_by_name(obj, names[i]);
 		int err;

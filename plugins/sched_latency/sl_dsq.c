@@ -53,7 +53,7 @@ static struct bpf_program *prog_of(struct sched_latency_dsq_bpf *s, size_t i)
 		s->progs.sl_dsq_depth,
 	};
 
-	_Static_assert(sizeof(progs) / sizeof(progs[0]) == SL_DSQ_NHOOKS, "one program per hook");
+	_Static_assert(SMCP_COUNT(progs) == SL_DSQ_NHOOKS, "one program per hook");
 	return i < SL_DSQ_NHOOKS ? progs[i] : NULL;
 }
 

@@ -322,26 +322,18 @@ out:
 
 static const char measure_schema[] =
 	"{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
-	"\"duration_s\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":60,"
-	"\"description\":\"collect for this many seconds (default 5)\"},"
-	"\"window\":{\"type\":\"string\",\"enum\":[\"1s\",\"10s\",\"60s\",\"since_start\"],"
-	"\"description\":\"answer at once from data already collected instead\"},"
-	"\"pid\":{\"type\":\"integer\",\"minimum\":1,\"description\":\"only this process or "
-	"thread id\"},"
-	"\"cpu\":{\"type\":\"integer\",\"minimum\":0,\"description\":\"only tasks run on this "
-	"CPU\"},"
-	"\"cgroup\":{\"type\":\"string\",\"maxLength\":255,\"description\":\"only tasks in this "
-	"cgroup v2 or below, e.g. /system.slice/nginx.service (collecting, group_by none)\"},"
+	"\"duration_s\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":60,\"default\":5},"
+	"\"window\":{\"type\":\"string\",\"enum\":[\"1s\",\"10s\",\"60s\",\"since_start\"]},"
+	"\"pid\":{\"type\":\"integer\",\"minimum\":1},"
+	"\"cpu\":{\"type\":\"integer\",\"minimum\":0},"
+	"\"cgroup\":{\"type\":\"string\",\"maxLength\":255},"
 	"\"group_by\":{\"type\":\"string\",\"enum\":[\"none\",\"cpu\",\"llc\",\"node\","
-	"\"process\",\"thread\"],\"description\":\"none (default): one histogram; else rows\"},"
+	"\"process\",\"thread\"]},"
 	"\"sort\":{\"type\":\"string\",\"enum\":[\"wait_time\",\"p99\",\"p50\",\"mean\","
-	"\"waits\",\"switches\",\"wakeups\",\"migrations\",\"run_time\"],\"description\":"
-	"\"process/thread rows, descending (default wait_time)\"},"
-	"\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100,\"description\":\"rows "
-	"(default 20; at most 20 with histogram)\"},"
+	"\"waits\",\"switches\",\"wakeups\",\"migrations\",\"run_time\"]},"
+	"\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100},"
 	"\"offset\":{\"type\":\"integer\",\"minimum\":0},"
-	"\"histogram\":{\"type\":\"boolean\",\"description\":\"include bucket counts (default: "
-	"true for group_by none)\"}}}";
+	"\"histogram\":{\"type\":\"boolean\"}}}";
 
 static const char measure_output[] =
 	"{\"type\":\"object\",\"properties\":{\"window\":{\"type\":\"object\"},"
@@ -353,17 +345,9 @@ static const char measure_output[] =
 int sl_measure_register(struct sl *p)
 {
 	const struct smcp_tool_desc d = {
-		.sz = sizeof(d),
-		.name = "measure_latency",
-		.title = "Measure run-queue latency",
-		.description =
-			"Run-queue latency (wakeup or preemption to running) as p50/p90/p99/p99.9 "
-			"in us with sample counts and a histogram. Collects for duration_s "
-			"(progress "
-			"each second), or answers from a window (1s/10s/60s/since_start). Filter "
-			"by "
-			"pid, cpu or cgroup; group_by cpu/llc/node/process/thread for top-N rows. "
-			"Example: {\"pid\": 1234, \"duration_s\": 10}.",
+		SMCP_TOOL("measure_latency"),
+		.description = "Run-queue latency p50-p99.9 (us) with counts, measured over "
+			       "duration_s or read from a past window.",
 		.input_schema = measure_schema,
 		.output_schema = measure_output,
 		.flags = SMCP_TOOL_READ_ONLY,

@@ -345,15 +345,7 @@ static void on_step(void *data, uint64_t now_ns)
 
 static int reg(struct sl *p, const struct smcp_metric_desc *d, int *ret)
 {
-	int id = p->api->metric_register(p->h, d);
-
-	if (id < 0) {
-		p->api->log(p->h, SMCP_LOG_ERROR, "cannot register metric %s: %s", d->name,
-			    strerror(-id));
-		return id;
-	}
-	*ret = id;
-	return 0;
+	return smcp_register_metric(p->h, p->api, d, ret);
 }
 
 static void label_id(char *buf, int id)

@@ -338,39 +338,65 @@ static int complete_pid(void *data, const char *arg_name, const char *prefix,
 
 int sl_resources_register(struct sl *p)
 {
-	static const struct {
-		const char *uri, *name, *title, *desc;
-		smcp_read_fn read;
-		uint32_t flags;
-	} res[] = {
-		{ "stats://aggregated/cpu", "sched_cpu", "Scheduler statistics per CPU",
-		  "Context switches, wakeups, migrations and run-queue latency percentiles "
-		  "(with sample counts) for the last 1 s, 10 s, 60 s and since start, "
-		  "system-wide and per CPU. Exact in-kernel counts.",
-		  read_cpu, SMCP_RESOURCE_REPORT },
-		{ "stats://aggregated/llc", "sched_llc", "Scheduler statistics per LLC",
-		  "The per-CPU statistics folded per last-level cache, with cross-LLC "
-		  "migrations, for each window.",
-		  read_llc, 0 },
-		{ "stats://aggregated/node", "sched_node", "Scheduler statistics per NUMA node",
-		  "The per-CPU statistics folded per NUMA node, with cross-node migrations, for "
-		  "each window.",
-		  read_node, 0 },
-		{ "stats://aggregated/dsq", "sched_dsq", "sched_ext dispatch queues",
-		  "Per-DSQ inserts, consumption, current depth and insert-to-run latency when a "
-		  "sched_ext scheduler runs; says so when the kernel has no sched_ext.",
-		  read_dsq, 0 },
-		{ "stats://aggregated/process", "sched_process", "Top processes by run-queue wait",
-		  "Processes that waited longest for a CPU in the last 10 s and since start: "
-		  "latency percentiles, switches, wakeups, migrations, CPU time.",
-		  read_process, SMCP_RESOURCE_REPORT },
-		{ "stats://aggregated/thread", "sched_thread", "Top threads by run-queue wait",
-		  "Threads that waited longest for a CPU in the last 10 s and since start.",
-		  read_thread, 0 },
-	};
-	struct smcp_resource_desc tmpl = {
-		.sz = sizeof(tmpl),
-		.uri = "stats://process/{pid}",
+	/* the fixed URIs, then the one template */
+	const struct smcp_resource_desc res[] = { {
+		SMCP_RESOURCE("stats://aggregated/cpu"),
+		.name = "sched_cpu",
+		.title = "Scheduler statistics per CPU",
+		.description = "Context switches, wakeups, migrations and run-queue latency percentiles "
+			       "(with sample counts) for the last 1 s, 10 s, 60 s and since start, "
+			       "system-wide and per CPU. Exact in-kernel counts.",
+		.mime_type = "application/json",
+		.flags = SMCP_RESOURCE_REPORT,
+		.read = read_cpu,
+		.data = p,
+	}, {
+		SMCP_RESOURCE("stats://aggregated/llc"),
+		.name = "sched_llc",
+		.title = "Scheduler statistics per LLC",
+		.description = "The per-CPU statistics folded per last-level cache, with cross-LLC "
+			       "migrations, for each window.",
+		.mime_type = "application/json",
+		.read = read_llc,
+		.data = p,
+	}, {
+		SMCP_RESOURCE("stats://aggregated/node"),
+		.name = "sched_node",
+		.title = "Scheduler statistics per NUMA node",
+		.description = "The per-CPU statistics folded per NUMA node, with cross-node migrations, for "
+			       "each window.",
+		.mime_type = "application/json",
+		.read = read_node,
+		.data = p,
+	}, {
+		SMCP_RESOURCE("stats://aggregated/dsq"),
+		.name = "sched_dsq",
+		.title = "sched_ext dispatch queues",
+		.description = "Per-DSQ inserts, consumption, current depth and insert-to-run latency when a "
+			       "sched_ext scheduler runs; says so when the kernel has no sched_ext.",
+		.mime_type = "application/json",
+		.read = read_dsq,
+		.data = p,
+	}, {
+		SMCP_RESOURCE("stats://aggregated/process"),
+		.name = "sched_process",
+		.title = "Top processes by run-queue wait",
+		.description = "Processes that waited longest for a CPU in the last 10 s and since start: "
+			       "latency percentiles, switches, wakeups, migrations, CPU time.",
+		.mime_type = "application/json",
+		.flags = SMCP_RESOURCE_REPORT,
+		.read = read_process,
+		.data = p,
+	}, {
+		SMCP_RESOURCE("stats://aggregated/thread"),
+		.name = "sched_thread",
+		.title = "Top threads by run-queue wait",
+		.description = "Threads that waited longest for a CPU in the last 10 s and since start.",
+		.mime_type = "application/json",
+		.read = read_thread,
+		.data = p,
+	}, {
+		SMCP_RESOURCE("stats://process/{pid}"),
 		.name = "sched_process_pid",
 		.title = "Scheduling statistics of one process",
 		.description = "One process: run-queue latency per window with its histogram "
@@ -379,25 +405,7 @@ int sl_resources_register(struct sl *p)
 		.read = read_one_process,
 		.complete = complete_pid,
 		.data = p,
-	};
-	int err;
+	} };
 
-	for (size_t i = 0; i < sizeof(res) / sizeof(res[0]); i++) {
-		struct smcp_resource_desc d = {
-			.sz = sizeof(d),
-			.uri = res[i].uri,
-			.name = res[i].name,
-			.title = res[i].title,
-			.description = res[i].desc,
-			.mime_type = "application/json",
-			.flags = res[i].flags,
-			.read = res[i].read,
-			.data = p,
-		};
-
-		err = p->api->register_resource(p->h, &d);
-		if (err)
-			return err;
-	}
-	return p->api->register_template(p->h, &tmpl);
+	return smcp_register_resources(p->h, p->api, res, SMCP_COUNT(res));
 }

@@ -426,16 +426,11 @@ static int analyze_softirq(void *data, struct smcp_call *call, const struct smcp
 
 static const char softirq_schema[] =
 	"{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
-	"\"duration_s\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":30,"
-	"\"description\":\"collect for this many seconds (default 5)\"},"
-	"\"mode\":{\"type\":\"string\",\"enum\":[\"summary\",\"by_type\",\"by_cpu\",\"by_process\"],"
-	"\"description\":\"summary (default): per type with duration percentiles; by_type adds "
-	"histograms; by_cpu, by_process: rows, most time first\"},"
-	"\"softirq_nr\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":9,\"description\":"
-	"\"only this vector: 0 HI, 1 TIMER, 2 NET_TX, 3 NET_RX, 4 BLOCK, 5 IRQ_POLL, 6 TASKLET, "
-	"7 SCHED, 8 HRTIMER, 9 RCU\"},"
-	"\"pid\":{\"type\":\"integer\",\"minimum\":1,\"description\":\"by_process: only this "
-	"process\"},"
+	"\"duration_s\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":30},"
+	"\"mode\":{\"type\":\"string\",\"enum\":[\"summary\",\"by_type\",\"by_cpu\","
+	"\"by_process\"]},"
+	"\"softirq_nr\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":9},"
+	"\"pid\":{\"type\":\"integer\",\"minimum\":1},"
 	"\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100},"
 	"\"offset\":{\"type\":\"integer\",\"minimum\":0}}}";
 
@@ -448,13 +443,8 @@ static const char softirq_output[] =
 int sl_softirq_register(struct sl *p)
 {
 	const struct smcp_tool_desc d = {
-		.sz = sizeof(d),
-		.name = "analyze_softirq",
-		.title = "Softirq time",
-		.description = "Times every softirq handler for duration_s: count, rate, CPU time "
-			       "and duration percentiles per type (NET_RX, TIMER, RCU...), with the "
-			       "kernel's own count beside ours; or per CPU or per process. "
-			       "Example: {\"duration_s\": 5, \"mode\": \"by_cpu\"}.",
+		SMCP_TOOL("analyze_softirq"),
+		.description = "Softirq count, CPU time and duration percentiles over duration_s.",
 		.input_schema = softirq_schema,
 		.output_schema = softirq_output,
 		.flags = SMCP_TOOL_READ_ONLY,

@@ -205,5 +205,5 @@ int sl_steps_register(struct smcp_host *h, const struct smcp_host_api *api)
 {
 	S.h = h;
 	S.api = api;
-	return smcp_register_prompt_steps(h, api, steps, sizeof(steps) / sizeof(steps[0]));
+	return smcp_register_prompt_steps(h, api, steps, SMCP_COUNT(steps));
 }

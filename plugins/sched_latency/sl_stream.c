@@ -355,13 +355,11 @@ static const char control_schema[] =
 	"{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"action\"],"
 	"\"properties\":{"
 	"\"action\":{\"type\":\"string\",\"enum\":[\"enable\",\"disable\",\"status\"]},"
-	"\"types\":{\"type\":\"string\",\"maxLength\":100,\"description\":\"comma list of "
-	"switch, wakeup, wakeup_new, migrate, dsq_insert (sched_ext; default all)\"},"
-	"\"pid\":{\"type\":\"integer\",\"minimum\":1,\"description\":\"only events involving "
-	"this process or thread\"},"
+	"\"types\":{\"type\":\"string\",\"maxLength\":100,\"description\":\"list of "
+	"switch,wakeup,wakeup_new,migrate,dsq_insert; default all\"},"
+	"\"pid\":{\"type\":\"integer\",\"minimum\":1},"
 	"\"cpu\":{\"type\":\"integer\",\"minimum\":0},"
-	"\"min_latency_us\":{\"type\":\"number\",\"minimum\":0,\"description\":\"switch events: "
-	"only waits at least this long; drops switches with no wait sample\"},"
+	"\"min_latency_us\":{\"type\":\"number\",\"minimum\":0},"
 	"\"max_events_per_s\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100000}}}";
 
 static const char control_output[] =
@@ -373,16 +371,8 @@ static const char control_output[] =
 int sl_stream_register(struct sl *p)
 {
 	const struct smcp_tool_desc d = {
-		.sz = sizeof(d),
-		.name = "control_event_tracking",
-		.title = "Live scheduler event stream",
-		.description =
-			"enable/disable/status of sched.switch, sched.wakeup, "
-			"sched.wakeup_new and sched.migrate events in events://stream (read "
-			"them with poll_events). Under sched_ext also sched.dsq_insert, and "
-			"events of tasks that went through a dispatch queue carry dsq, dsq_id "
-			"(switch: dsq_wait_us). Filtered in the kernel by types, pid, cpu and "
-			"min_latency_us; rate-limited; losses are counted.",
+		SMCP_TOOL("control_event_tracking"),
+		.description = "Put sched.* events in events://stream (read with poll_events).",
 		.input_schema = control_schema,
 		.output_schema = control_output,
 		.flags = SMCP_TOOL_IDEMPOTENT,

@@ -12,6 +12,7 @@
 
 #include <schedmcp/cpulist.h>
 #include <schedmcp/fsread.h>
+#include <schedmcp/plugin.h> /* SMCP_COUNT */
 
 static int possible_cpus(const char *root)
 {
@@ -69,7 +70,7 @@ static int package_set(const char *root, int cpu, unsigned char *bits, int n)
 	static const char *const names[] = { "package_cpus_list", "core_siblings_list" };
 	char path[256], buf[4096];
 
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+	for (size_t i = 0; i < SMCP_COUNT(names); i++) {
 		snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/topology/%s", cpu,
 			 names[i]);
 		if (smcp_read_file(root, path, buf, sizeof(buf)) > 0) {

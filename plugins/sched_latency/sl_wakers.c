@@ -181,11 +181,9 @@ static int analyze_waker_wakee(void *data, struct smcp_call *call,
 
 static const char wakers_schema[] =
 	"{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
-	"\"duration_s\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":30,"
-	"\"description\":\"collect for this many seconds (default 5)\"},"
+	"\"duration_s\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":30},"
 	"\"by\":{\"type\":\"string\",\"enum\":[\"process\",\"thread\"]},"
-	"\"pid\":{\"type\":\"integer\",\"minimum\":1,\"description\":\"only pairs where this "
-	"process or thread wakes or is woken\"},"
+	"\"pid\":{\"type\":\"integer\",\"minimum\":1},"
 	"\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100},"
 	"\"offset\":{\"type\":\"integer\",\"minimum\":0}}}";
 
@@ -197,12 +195,8 @@ static const char wakers_output[] =
 int sl_wakers_register(struct sl *p)
 {
 	const struct smcp_tool_desc d = {
-		.sz = sizeof(d),
-		.name = "analyze_waker_wakee",
-		.title = "Who wakes whom",
-		.description = "Collects for duration_s which processes (or threads) wake which, "
-			       "with counts and the wakee's mean wait after those wakeups, busiest "
-			       "pairs first. Example: {\"duration_s\": 5, \"by\": \"process\"}.",
+		SMCP_TOOL("analyze_waker_wakee"),
+		.description = "Who wakes whom over duration_s, with the wakee's mean wait.",
 		.input_schema = wakers_schema,
 		.output_schema = wakers_output,
 		.flags = SMCP_TOOL_READ_ONLY,

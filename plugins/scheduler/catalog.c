@@ -105,7 +105,7 @@ static bool plugin_loaded(const char *name)
 
 int catalog_mask(const char *stat_type)
 {
-	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+	for (size_t i = 0; i < SMCP_COUNT(types); i++)
 		if (strcmp(stat_type, types[i].name) == 0)
 			return (int)types[i].mask;
 	return -1;
@@ -117,7 +117,7 @@ int catalog_emit(const struct smcp_host_api *api, struct smcp_json *j, const cha
 
 	api->json_string(j, "stat_type", stat_type);
 	api->json_array(j, "resources");
-	for (size_t i = 0; mask > 0 && i < sizeof(catalog) / sizeof(catalog[0]); i++) {
+	for (size_t i = 0; mask > 0 && i < SMCP_COUNT(catalog); i++) {
 		const struct entry *e = &catalog[i];
 
 		if (!(e->types & (unsigned)mask))

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <schedmcp/fsread.h>
+#include <schedmcp/plugin.h> /* SMCP_COUNT */
 
 #define SCX_DIR "/sys/kernel/sched_ext"
 #define DEBUG_SCHED "/sys/kernel/debug/sched"
@@ -240,7 +241,7 @@ void sched_read_fair(const char *root, const char *debug, struct fair_state *f)
 
 	memset(f, 0, sizeof(*f));
 	read_sysctls(root, f);
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+	for (size_t i = 0; i < SMCP_COUNT(files); i++) {
 		char path[PATH_MAX], val[96];
 		int n;
 

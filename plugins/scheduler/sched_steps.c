@@ -89,7 +89,7 @@ static bool same_scheduler(const char *x, const char *y)
 static const char *notes_for(const char *name)
 {
 	name = bare(name);
-	for (size_t i = 0; i < sizeof(sched_notes) / sizeof(sched_notes[0]); i++)
+	for (size_t i = 0; i < SMCP_COUNT(sched_notes); i++)
 		if (!strncmp(name, sched_notes[i].name, strlen(sched_notes[i].name)))
 			return sched_notes[i].notes;
 	return NULL;
@@ -230,7 +230,7 @@ static int complete_scheduler(void *data, const char *arg, const char *prefix,
 		(void)S.api->completion_add(out, st.ops);
 		total++;
 	}
-	for (size_t i = 0; i < sizeof(known_schedulers) / sizeof(known_schedulers[0]); i++) {
+	for (size_t i = 0; i < SMCP_COUNT(known_schedulers); i++) {
 		const char *k = known_schedulers[i];
 
 		if ((running && strcmp(k, st.ops) == 0) || strncasecmp(k, prefix, pl) != 0)
@@ -280,7 +280,7 @@ int sched_steps_register(struct smcp_host *host, const struct smcp_host_api *api
 	S.host = host;
 	S.api = api;
 	S.kernel = kernel;
-	err = smcp_register_prompt_steps(host, api, steps, sizeof(steps) / sizeof(steps[0]));
+	err = smcp_register_prompt_steps(host, api, steps, SMCP_COUNT(steps));
 	if (!err)
 		err = api->register_prompt_completion(host, "pid", complete_pid, NULL);
 	if (!err)

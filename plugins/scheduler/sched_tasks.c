@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <schedmcp/array.h>
 #include <schedmcp/fsread.h>
 
 /* A task's name is its owner's choice: keep it printable and free of what
@@ -87,7 +88,7 @@ const char *sched_tasks_policy_name(int policy, const char **ret_meaning)
 	};
 
 	*ret_meaning = "";
-	if (policy < 0 || (size_t)policy >= sizeof(policies) / sizeof(policies[0]) ||
+	if (policy < 0 || (size_t)policy >= SMCP_COUNT(policies) ||
 	    !policies[policy].name)
 		return NULL;
 	*ret_meaning = policies[policy].meaning;
@@ -129,13 +130,8 @@ uint32_t sched_tasks_complete_pid(const struct smcp_host_api *api, const char *r
 		} else if (strncmp(de->d_name, prefix, pl)) {
 			continue;
 		}
-		if (n == cap) {
-			long *np = realloc(pids, (cap = cap ? cap * 2 : 256) * sizeof(*np));
-
-			if (!np)
-				break;
-			pids = np;
-		}
+		if (smcp_array_grow(&pids, &cap, n, sizeof(*pids), 256))
+			break;
 		pids[n++] = pid;
 	}
 	closedir(d);

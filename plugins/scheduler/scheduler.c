@@ -27,7 +27,7 @@ static const char query_stats_input[] =
 	"{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
 	"\"stat_type\":{\"type\":\"string\",\"enum\":[\"all\",\"cpu\",\"llc\",\"node\",\"dsq\","
 	"\"process\",\"scheduler\",\"system\",\"topology\",\"memory\",\"network\",\"events\","
-	"\"bpf\",\"profiling\"],\"description\":\"which statistics (default all)\"}}}";
+	"\"bpf\",\"profiling\"]}}}";
 
 static const char query_stats_output[] =
 	"{\"type\":\"object\",\"required\":[\"stat_type\",\"resources\"],\"properties\":{"
@@ -112,30 +112,30 @@ static void sched_poll(void *data)
 	p->polled = now;
 }
 
-static int read_current(void *data, struct smcp_call *call, const char *uri,
-			const struct smcp_args *vars, struct smcp_result *res)
+/* Both resources: a fresh view, written by emit. */
+static int read_with(struct sched_plugin *p, struct smcp_result *res,
+		     int (*emit)(const struct smcp_host_api *, struct smcp_json *,
+				 const struct sched_view *))
 {
-	struct sched_plugin *p = data;
 	struct smcp_json *j = p->api->result_json(res);
 	struct sched_view v;
 
 	if (!j)
 		return -ENOMEM;
 	view(p, &v);
-	return sched_emit_current(p->api, j, &v);
+	return emit(p->api, j, &v);
+}
+
+static int read_current(void *data, struct smcp_call *call, const char *uri,
+			const struct smcp_args *vars, struct smcp_result *res)
+{
+	return read_with(data, res, sched_emit_current);
 }
 
 static int read_scx(void *data, struct smcp_call *call, const char *uri,
 		    const struct smcp_args *vars, struct smcp_result *res)
 {
-	struct sched_plugin *p = data;
-	struct smcp_json *j = p->api->result_json(res);
-	struct sched_view v;
-
-	if (!j)
-		return -ENOMEM;
-	view(p, &v);
-	return sched_emit_scx(p->api, j, &v);
+	return read_with(data, res, sched_emit_scx);
 }
 
 static int query_stats(void *data, struct smcp_call *call, const struct smcp_args *args,
@@ -204,19 +204,51 @@ static int metrics_init(struct sched_plugin *p)
 
 	if (!SMCP_API_HAS(api, metric_collect))
 		return 0; /* an older host: everything but history */
-	for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++) {
-		int id = api->metric_register(p->host, &d[i]);
+	for (size_t i = 0; i < SMCP_COUNT(d); i++) {
+		int err = smcp_register_metric(p->host, api, &d[i], ids[i]);
 
-		if (id < 0) {
-			api->log(p->host, SMCP_LOG_ERROR, "cannot register metric %s: %s",
-				 d[i].name, strerror(-id));
-			return id;
-		}
-		*ids[i] = id;
+		if (err)
+			return err;
 	}
 	sched_collect(p, 0); /* baseline of the counters */
 	return api->metric_collect(p->host, sched_collect, p);
 }
+
+static const struct smcp_resource_desc sched_resources[] = { {
+	SMCP_RESOURCE("scheduler://current"),
+	.name = "scheduler",
+	.title = "Active scheduler",
+	.description = "The scheduler in charge: class sched_ext with the BPF scheduler's "
+		       "ops name (state, switch_all, enable_seq, nr_rejected, event "
+		       "counters), else the kernel's fair class (EEVDF on 6.6+, CFS "
+		       "before) with its tunables. Updated notifications when a "
+		       "sched_ext scheduler loads or unloads.",
+	.mime_type = "application/json",
+	.flags = SMCP_RESOURCE_REPORT,
+	.read = read_current,
+	.data = &plugin,
+}, {
+	SMCP_RESOURCE("stats://scheduler/scx"),
+	.name = "scheduler_scx",
+	.title = "Kernel sched_ext state",
+	.description = "The kernel's sched_ext state and event counters "
+		       "(/sys/kernel/sched_ext) and its debug dump "
+		       "(/sys/kernel/debug/sched/ext) when readable, each with the reason "
+		       "when not (no sched_ext, debugfs not mounted, not root, lockdown).",
+	.mime_type = "application/json",
+	.read = read_scx,
+	.data = &plugin,
+} };
+
+static const struct smcp_tool_desc sched_tools[] = { {
+	SMCP_TOOL("query_stats"),
+	.description = "Which resource or tool answers each statistic. Start here.",
+	.input_schema = query_stats_input,
+	.output_schema = query_stats_output,
+	.flags = SMCP_TOOL_READ_ONLY | SMCP_TOOL_IDEMPOTENT,
+	.call = query_stats,
+	.data = &plugin,
+} };
 
 static int sched_init(struct smcp_host *host, const struct smcp_host_api *api)
 {
@@ -237,53 +269,9 @@ static int sched_init(struct smcp_host *host, const struct smcp_host_api *api)
 		(void)api->set_status(host, true,
 				      "cannot read /proc/sys/kernel/osrelease: the fair class "
 				      "(EEVDF or CFS) is unknown");
-	err = api->register_resource(host, &(struct smcp_resource_desc){
-		.sz = sizeof(struct smcp_resource_desc),
-		.uri = "scheduler://current",
-		.name = "scheduler",
-		.title = "Active scheduler",
-		.description = "The scheduler in charge: class sched_ext with the BPF scheduler's "
-			       "ops name (state, switch_all, enable_seq, nr_rejected, event "
-			       "counters), else the kernel's fair class (EEVDF on 6.6+, CFS "
-			       "before) with its tunables. Updated notifications when a "
-			       "sched_ext scheduler loads or unloads.",
-		.mime_type = "application/json",
-		.flags = SMCP_RESOURCE_REPORT,
-		.read = read_current,
-		.data = p,
-	});
-	if (err)
-		return err;
-	err = api->register_resource(host, &(struct smcp_resource_desc){
-		.sz = sizeof(struct smcp_resource_desc),
-		.uri = "stats://scheduler/scx",
-		.name = "scheduler_scx",
-		.title = "Kernel sched_ext state",
-		.description = "The kernel's sched_ext state and event counters "
-			       "(/sys/kernel/sched_ext) and its debug dump "
-			       "(/sys/kernel/debug/sched/ext) when readable, each with the reason "
-			       "when not (no sched_ext, debugfs not mounted, not root, lockdown).",
-		.mime_type = "application/json",
-		.flags = 0,
-		.read = read_scx,
-		.data = p,
-	});
-	if (err)
-		return err;
-	err = api->register_tool(host, &(struct smcp_tool_desc){
-		.sz = sizeof(struct smcp_tool_desc),
-		.name = "query_stats",
-		.title = "Find statistics",
-		.description = "Where each statistic lives: resource URIs (and the tool that "
-			       "answers the same with arguments) for a stat_type such as cpu, "
-			       "llc, node, dsq, process, scheduler, system or all. Start here "
-			       "when unsure what to read. Example: {\"stat_type\":\"cpu\"}",
-		.input_schema = query_stats_input,
-		.output_schema = query_stats_output,
-		.flags = SMCP_TOOL_READ_ONLY | SMCP_TOOL_IDEMPOTENT,
-		.call = query_stats,
-		.data = p,
-	});
+	err = smcp_register_resources(host, api, sched_resources, SMCP_COUNT(sched_resources));
+	if (!err)
+		err = smcp_register_tools(host, api, sched_tools, SMCP_COUNT(sched_tools));
 	if (!err)
 		err = sched_steps_register(host, api, &p->kernel);
 	if (err)
@@ -301,19 +289,6 @@ static void sched_fini(struct smcp_host *host)
 	memset(&plugin, 0, sizeof(plugin));
 }
 
-static const struct smcp_plugin_info sched_info = {
-	SMCP_PLUGIN_INFO_INIT,
-	.name = "scheduler",
-	.version = "0.1.0",
-	.description = "the active scheduler (sched_ext or the fair class) and query_stats",
-	.init = sched_init,
-	.fini = sched_fini,
-};
-
-/* plugin.h declares no prototype for the entry; -Wmissing-prototypes wants one */
-SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void);
-
-SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void)
-{
-	return &sched_info;
-}
+SMCP_PLUGIN_DEFINE("scheduler", "0.1.0",
+		   "the active scheduler (sched_ext or the fair class) and query_stats",
+		   .init = sched_init, .fini = sched_fini)

@@ -368,7 +368,7 @@ static int emit_bounded(const struct smcp_host_api *api, struct smcp_json *j, co
 	int err;
 
 	*ret_cut = false;
-	for (size_t i = 0; value && i < sizeof(depths) / sizeof(depths[0]); i++) {
+	for (size_t i = 0; value && i < SMCP_COUNT(depths); i++) {
 		cJSON *c = NULL;
 
 		*ret_cut = i > 0;
@@ -723,11 +723,46 @@ static int complete_target(void *data, const char *arg_name, const char *prefix,
 
 /* ----------------------------------------------------------------- setup */
 
+static const struct smcp_resource_desc sx_resources[] = { {
+	SMCP_RESOURCE("stats://scheduler/raw"),
+	.name = "scheduler_stats",
+	.title = "The sched_ext scheduler's own statistics",
+	.description = "The running scx scheduler's statistics from its stats socket "
+		       "(target top), with stats_meta: every field's type and "
+		       "description. available:false with the reason when no scheduler "
+		       "serves stats.",
+	.mime_type = "application/json",
+	.flags = SMCP_RESOURCE_REPORT,
+	.read = raw_read,
+	.data = &plugin,
+}, {
+	SMCP_RESOURCE("stats://scheduler/raw/{target}"),
+	.name = "scheduler_stats_target",
+	.title = "One stats target or struct of the sched_ext scheduler",
+	.description = "A stats target the scheduler serves (e.g. top), or a "
+		       "struct name from stats_meta (e.g. LayerStats: every "
+		       "instance of it picked out of top), with its field types "
+		       "and descriptions.",
+	.mime_type = "application/json",
+	.read = raw_target_read,
+	.complete = complete_target,
+	.data = &plugin,
+} };
+
+static const struct smcp_tool_desc sx_tools[] = { {
+	SMCP_TOOL("sample_scheduler_stats"),
+	.description = "The sched_ext scheduler's own stats over duration_s, as rates or "
+		       "gauges.",
+	.input_schema = sx_sample_schema,
+	.flags = SMCP_TOOL_READ_ONLY,
+	.call = sx_sample_tool,
+	.data = &plugin,
+} };
+
 static int sx_init(struct smcp_host *host, const struct smcp_host_api *api)
 {
 	struct sx_plugin *p = &plugin;
 	const char *path = DEFAULT_SOCKET;
-	int64_t v;
 	int err;
 
 	memset(p, 0, sizeof(*p));
@@ -745,62 +780,18 @@ static int sx_init(struct smcp_host *host, const struct smcp_host_api *api)
 		return -ENAMETOOLONG;
 	}
 	snprintf(p->socket_path, sizeof(p->socket_path), "%s", path);
-	p->connect_timeout_ms = api->config_int(host, "connect_timeout_ms", &v) ? 1000 : (uint32_t)v;
-	p->read_timeout_ms = api->config_int(host, "read_timeout_ms", &v) ? 3000 : (uint32_t)v;
-	p->max_reply_bytes = api->config_int(host, "max_reply_bytes", &v) ? 4 << 20 : (size_t)v;
-	p->max_reply_values = api->config_int(host, "max_reply_values", &v)
-				      ? SX_REPLY_VALUES_DEFAULT
-				      : (size_t)v;
-	p->max_answer_bytes = api->config_int(host, "max_answer_bytes", &v) ? 65536 : (size_t)v;
+	p->connect_timeout_ms = (uint32_t)smcp_config_int_or(host, api, "connect_timeout_ms", 1000);
+	p->read_timeout_ms = (uint32_t)smcp_config_int_or(host, api, "read_timeout_ms", 3000);
+	p->max_reply_bytes = (size_t)smcp_config_int_or(host, api, "max_reply_bytes", 4 << 20);
+	p->max_reply_values = (size_t)smcp_config_int_or(host, api, "max_reply_values",
+							 SX_REPLY_VALUES_DEFAULT);
+	p->max_answer_bytes = (size_t)smcp_config_int_or(host, api, "max_answer_bytes", 65536);
 	p->main = sx_conn_new(p);
 	if (!p->main)
 		return -ENOMEM;
-	err = api->register_resource(host, &(struct smcp_resource_desc){
-		.sz = sizeof(struct smcp_resource_desc),
-		.uri = "stats://scheduler/raw",
-		.name = "scheduler_stats",
-		.title = "The sched_ext scheduler's own statistics",
-		.description = "The running scx scheduler's statistics from its stats socket "
-			       "(target top), with stats_meta: every field's type and "
-			       "description. available:false with the reason when no scheduler "
-			       "serves stats.",
-		.mime_type = "application/json",
-		.flags = SMCP_RESOURCE_REPORT,
-		.read = raw_read,
-		.data = p,
-	});
+	err = smcp_register_resources(host, api, sx_resources, SMCP_COUNT(sx_resources));
 	if (!err)
-		err = api->register_template(host, &(struct smcp_resource_desc){
-			.sz = sizeof(struct smcp_resource_desc),
-			.uri = "stats://scheduler/raw/{target}",
-			.name = "scheduler_stats_target",
-			.title = "One stats target or struct of the sched_ext scheduler",
-			.description = "A stats target the scheduler serves (e.g. top), or a "
-				       "struct name from stats_meta (e.g. LayerStats: every "
-				       "instance of it picked out of top), with its field types "
-				       "and descriptions.",
-			.mime_type = "application/json",
-			.read = raw_target_read,
-			.complete = complete_target,
-			.data = p,
-		});
-	if (!err)
-		err = api->register_tool(host, &(struct smcp_tool_desc){
-			.sz = sizeof(struct smcp_tool_desc),
-			.name = "sample_scheduler_stats",
-			.title = "Rates of the sched_ext scheduler's statistics",
-			.description =
-				"Reads the scx scheduler's stats every interval_ms for duration_s "
-				"(progress each sample) and returns every numeric field as a "
-				"counter (rate_per_s, from cumulative u64/i64 fields that only "
-				"grew) or a gauge (mean/min/max/last); fields that never changed "
-				"are listed apart. Paths look like busy or layers.batch.util. "
-				"Example: {\"duration_s\": 5, \"fields\": \"layers.*.util\"}",
-			.input_schema = sx_sample_schema,
-			.flags = SMCP_TOOL_READ_ONLY,
-			.call = sx_sample_tool,
-			.data = p,
-		});
+		err = smcp_register_tools(host, api, sx_tools, SMCP_COUNT(sx_tools));
 	if (!err)
 		err = sx_steps_register(p);
 	return err;
@@ -816,17 +807,6 @@ static void sx_fini(struct smcp_host *host)
 	memset(p, 0, sizeof(*p));
 }
 
-static const struct smcp_plugin_info sx_info = {
-	SMCP_PLUGIN_INFO_INIT,
-	.name = "scx_stats",
-	.version = "0.1.0",
-	.description = "the sched_ext scheduler's own statistics from its scx_stats socket",
-	.config_keys = sx_config,
-	.init = sx_init,
-	.fini = sx_fini,
-};
-
-SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void)
-{
-	return &sx_info;
-}
+SMCP_PLUGIN_DEFINE("scx_stats", "0.1.0",
+		   "the sched_ext scheduler's own statistics from its scx_stats socket",
+		   .config_keys = sx_config, .init = sx_init, .fini = sx_fini)

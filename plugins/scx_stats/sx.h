@@ -210,6 +210,8 @@ const struct sx_field *sx_struct_field(const struct sx_struct *s, const char *na
 bool sx_meta_note(const struct sx_meta *m, char *buf, size_t len);
 /* "u64", "float", "[u64]", "{string:LayerStats}"... into buf. */
 const char *sx_field_type(const struct sx_field *f, char *buf, size_t len);
+/* "i64", "u64", "float", "string", "struct" or "unknown". */
+const char *sx_kind_name(enum sx_kind k);
 /* Write {"top": ..., "structs": {NAME: {desc, fields: {F: {type, desc}}}}}
  * under key; only the structs reachable from root (all when root is NULL);
  * descriptions left out when with_desc is false. */

@@ -315,6 +315,21 @@ static void conn_open(struct sx_conn *c)
 	fail_all(c, err, why);
 }
 
+/* The scheduler went away since the last reply on this reused connection:
+ * send the head request r once more, on a new one. false when it had its
+ * second chance already (or the connection was new: a real failure). */
+static bool retry_once(struct sx_conn *c, struct sx_req *r)
+{
+	if (!c->reused || r->retried)
+		return false;
+	r->retried = true;
+	r->sent = 0;
+	r->started = false;
+	conn_close(c);
+	kick(c);
+	return true;
+}
+
 static void try_write(struct sx_conn *c)
 {
 	struct sx_req *r = c->head;
@@ -334,15 +349,8 @@ static void try_write(struct sx_conn *c)
 			(void)conn_watch(c, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
 			return;
 		}
-		if (c->reused && !r->retried && (errno == EPIPE || errno == ECONNRESET)) {
-			/* the scheduler went away since the last reply: once more */
-			r->retried = true;
-			r->sent = 0;
-			r->started = false;
-			conn_close(c);
-			kick(c);
+		if ((errno == EPIPE || errno == ECONNRESET) && retry_once(c, r))
 			return;
-		}
 		snprintf(why, sizeof(why), "sending the request failed: %s", strerror(errno));
 		n = -errno;
 		conn_close(c);
@@ -417,14 +425,8 @@ static void peer_closed(struct sx_conn *c, int err)
 		conn_close(c); /* idle: the scheduler went away; reconnect when asked */
 		return;
 	}
-	if (c->len == 0 && c->reused && !r->retried) {
-		r->retried = true;
-		r->sent = 0;
-		r->started = false;
-		conn_close(c);
-		kick(c);
+	if (c->len == 0 && retry_once(c, r))
 		return;
-	}
 	if (c->len)
 		snprintf(why, sizeof(why),
 			 "the scheduler closed the connection after %zu bytes of a reply, "

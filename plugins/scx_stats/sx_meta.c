@@ -289,22 +289,20 @@ bool sx_meta_note(const struct sx_meta *m, char *buf, size_t len)
 	return true;
 }
 
+const char *sx_kind_name(enum sx_kind k)
+{
+	static const char *const names[] = {
+		[SX_KIND_UNKNOWN] = "unknown", [SX_KIND_I64] = "i64", [SX_KIND_U64] = "u64",
+		[SX_KIND_FLOAT] = "float", [SX_KIND_STRING] = "string", [SX_KIND_STRUCT] = "struct",
+	};
+
+	return (size_t)k < SMCP_COUNT(names) ? names[k] : "unknown";
+}
+
+/* A struct field is typed by its struct's name when stats_meta gave one. */
 static const char *kind_name(enum sx_kind k, const char *struct_name)
 {
-	switch (k) {
-	case SX_KIND_I64:
-		return "i64";
-	case SX_KIND_U64:
-		return "u64";
-	case SX_KIND_FLOAT:
-		return "float";
-	case SX_KIND_STRING:
-		return "string";
-	case SX_KIND_STRUCT:
-		return struct_name ? struct_name : "struct";
-	default:
-		return "unknown";
-	}
+	return k == SX_KIND_STRUCT && struct_name ? struct_name : sx_kind_name(k);
 }
 
 const char *sx_field_type(const struct sx_field *f, char *buf, size_t len)

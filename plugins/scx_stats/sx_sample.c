@@ -30,17 +30,12 @@
 
 const char sx_sample_schema[] =
 	"{\"type\":\"object\",\"properties\":{"
-	"\"duration_s\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":300,\"default\":10,"
-	"\"description\":\"how long to sample\"},"
-	"\"interval_ms\":{\"type\":\"integer\",\"minimum\":100,\"maximum\":60000,\"default\":1000,"
-	"\"description\":\"time between reads\"},"
-	"\"target\":{\"type\":\"string\",\"maxLength\":64,\"default\":\"top\","
-	"\"description\":\"stats target to read (top unless the scheduler serves others)\"},"
-	"\"fields\":{\"type\":\"string\",\"maxLength\":256,"
-	"\"description\":\"only paths matching these comma-separated globs, e.g. "
-	"'busy,layers.*.util'\"},"
-	"\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":500,\"default\":60,"
-	"\"description\":\"rows per list (counters, gauges)\"}"
+	"\"duration_s\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":300,\"default\":10},"
+	"\"interval_ms\":{\"type\":\"integer\",\"minimum\":100,\"maximum\":60000,\"default\":1000},"
+	"\"target\":{\"type\":\"string\",\"maxLength\":64,\"default\":\"top\"},"
+	"\"fields\":{\"type\":\"string\",\"maxLength\":256,\"description\":\"globs, e.g. "
+	"'layers.*.util'\"},"
+	"\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":500,\"default\":60}"
 	"},\"additionalProperties\":false}";
 
 struct series {
@@ -280,18 +275,12 @@ static int by_path(const void *a, const void *b)
 		      (*(const struct series *const *)b)->path);
 }
 
+/* The declared numeric type, else what the values seen were. */
 static const char *kind_str(const struct series *s)
 {
-	switch (s->kind) {
-	case SX_KIND_U64:
-		return "u64";
-	case SX_KIND_I64:
-		return "i64";
-	case SX_KIND_FLOAT:
-		return "float";
-	default:
-		return s->all_int ? "integer" : "number";
-	}
+	if (s->kind == SX_KIND_U64 || s->kind == SX_KIND_I64 || s->kind == SX_KIND_FLOAT)
+		return sx_kind_name(s->kind);
+	return s->all_int ? "integer" : "number";
 }
 
 static void emit_rows(struct sx_sampler *sm, struct smcp_json *j, struct series **rows, size_t n,

@@ -144,5 +144,5 @@ int sx_steps_register(struct sx_plugin *p)
 		  .data = p },
 	};
 
-	return smcp_register_prompt_steps(p->host, p->api, steps, sizeof(steps) / sizeof(steps[0]));
+	return smcp_register_prompt_steps(p->host, p->api, steps, SMCP_COUNT(steps));
 }

@@ -237,48 +237,59 @@ static void parse_psi(struct sampler *s, struct sample *smp)
 	}
 }
 
+/*
+ * The next line at *line of a "KEY<sep>value" file (/proc/meminfo,
+ * /proc/vmstat) whose KEY is one of keys[0..n): its index in *ret_f and the
+ * text after sep. *line moves past that line; NULL when no line is left.
+ */
+static const char *next_keyed(const char **line, char sep, const char *const *keys, int n,
+			      int *ret_f)
+{
+	while (*line && **line) {
+		const char *l = *line, *s = strchr(l, sep), *nl = strchr(l, '\n');
+		size_t klen;
+
+		*line = nl ? nl + 1 : NULL;
+		if (!s || (nl && nl < s))
+			continue;
+		klen = (size_t)(s - l);
+		for (int f = 0; f < n; f++) {
+			if (strlen(keys[f]) == klen && strncmp(l, keys[f], klen) == 0) {
+				*ret_f = f;
+				return s + 1;
+			}
+		}
+	}
+	return NULL;
+}
+
 static void parse_meminfo(struct sampler *s)
 {
 	struct latest *l = &s->latest;
+	const char *line, *v;
+	int f;
 
-	for (int f = 0; f < MEM_NR_FIELDS; f++)
+	for (f = 0; f < MEM_NR_FIELDS; f++)
 		l->mem_kb[f] = -1;
 	l->have_meminfo = read_whole(s, "/proc/meminfo") > 0;
 	if (!l->have_meminfo)
 		return;
-	for (char *line = s->buf; line && *line;) {
-		char *colon = strchr(line, ':'), *nl = strchr(line, '\n');
-
-		if (colon && (!nl || colon < nl)) {
-			size_t klen = (size_t)(colon - line);
-
-			for (int f = 0; f < MEM_NR_FIELDS; f++)
-				if (strlen(mem_keys[f]) == klen &&
-				    strncmp(line, mem_keys[f], klen) == 0)
-					l->mem_kb[f] = strtoll(colon + 1, NULL, 10);
-		}
-		line = nl ? nl + 1 : NULL;
-	}
+	line = s->buf; /* read_whole may have moved it */
+	while ((v = next_keyed(&line, ':', mem_keys, MEM_NR_FIELDS, &f)))
+		l->mem_kb[f] = strtoll(v, NULL, 10);
 }
 
 static void parse_vmstat(struct sampler *s, struct sample *smp)
 {
+	const char *line, *v;
+	int f;
+
 	if (read_whole(s, "/proc/vmstat") <= 0)
 		return;
 	smp->have_vm = true;
-	for (char *line = s->buf; line && *line;) {
-		char *sp = strchr(line, ' '), *nl = strchr(line, '\n');
-
-		if (sp && (!nl || sp < nl)) {
-			size_t klen = (size_t)(sp - line);
-
-			for (int f = 0; f < VM_NR_FIELDS; f++)
-				if (strlen(vm_keys[f]) == klen &&
-				    strncmp(line, vm_keys[f], klen) == 0)
-					smp->vm[f] = strtoull(sp + 1, NULL, 10);
-		}
-		line = nl ? nl + 1 : NULL;
-	}
+	line = s->buf;
+	while ((v = next_keyed(&line, ' ', vm_keys, VM_NR_FIELDS, &f)))
+		smp->vm[f] = strtoull(v, NULL, 10);
 }
 
 static int iface_slot(struct sampler *s, const char *name, size_t len)

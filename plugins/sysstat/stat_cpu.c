@@ -244,21 +244,8 @@ int stat_cpu_emit_query(const struct emit_ctx *c, const struct stat_query *q)
 		}
 		api->json_end(c->j);
 	}
-	api->json_object(c->j, "page");
-	api->json_int(c->j, "offset", q->offset);
-	api->json_int(c->j, "limit", q->limit);
-	api->json_int(c->j, "returned", returned);
-	api->json_int(c->j, "total", total);
-	if (q->offset + returned < total) {
-		api->json_int(c->j, "next_offset", q->offset + returned);
-		snprintf(note, sizeof(note),
-			 "%lld more CPU rows: call again with offset=%lld or narrow cpus",
-			 (long long)(total - q->offset - returned),
-			 (long long)(q->offset + returned));
-	} else {
-		api->json_null(c->j, "next_offset");
-	}
-	api->json_end(c->j);
+	stat_window_emit_page(c, q, returned, total, "CPU rows", " or narrow cpus", note,
+			      sizeof(note));
 	emit_now(c);
 	stat_window_emit_sampling(c);
 	emit_cpu_notes(c);

@@ -252,20 +252,7 @@ int stat_memnet_emit_network_query(const struct emit_ctx *c, const struct stat_q
 			put_iface(c, &w, order[k], true);
 		api->json_end(c->j);
 	}
-	api->json_object(c->j, "page");
-	api->json_int(c->j, "offset", q->offset);
-	api->json_int(c->j, "limit", q->limit);
-	api->json_int(c->j, "returned", returned);
-	api->json_int(c->j, "total", cnt);
-	if (q->offset + returned < cnt) {
-		api->json_int(c->j, "next_offset", q->offset + returned);
-		snprintf(note, sizeof(note), "%lld more interfaces: call again with offset=%lld",
-			 (long long)(cnt - q->offset - returned),
-			 (long long)(q->offset + returned));
-	} else {
-		api->json_null(c->j, "next_offset");
-	}
-	api->json_end(c->j);
+	stat_window_emit_page(c, q, returned, cnt, "interfaces", "", note, sizeof(note));
 	stat_window_emit_sampling(c);
 	emit_net_notes(c, note[0] ? note : NULL);
 	return api->json_bool(c->j, "truncated", note[0] != '\0');

@@ -325,7 +325,7 @@ uint32_t stat_metrics_history(double *step_s)
 	uint32_t steps = 0;
 
 	*step_s = 1;
-	for (size_t i = 0; metrics.s && i < sizeof(ref) / sizeof(ref[0]); i++) {
+	for (size_t i = 0; metrics.s && i < SMCP_COUNT(ref); i++) {
 		(void)rd(&metrics, ref[i], NULL, NULL, UINT32_MAX, &w);
 		steps = w.steps > steps ? w.steps : steps;
 		*step_s = w.step_s > 0 ? w.step_s : *step_s;
@@ -352,7 +352,7 @@ int stat_metrics_init(struct smcp_host *host, const struct smcp_host_api *api,
 	for (int c = 0; c < s->cpu_slots; c++)
 		snprintf(m->cpu_label[c], LABEL_LEN, "%d", c);
 	for (int k = 0; k < M_N; k++) {
-		int id = api->metric_register(host, &(struct smcp_metric_desc){
+		int err = smcp_register_metric(host, api, &(struct smcp_metric_desc){
 			.sz = sizeof(struct smcp_metric_desc),
 			.name = defs[k].name,
 			.help = defs[k].help,
@@ -361,14 +361,10 @@ int stat_metrics_init(struct smcp_host *host, const struct smcp_host_api *api,
 			.flags = defs[k].flags,
 			.labels = defs[k].labels == L_NONE ? NULL : labels[defs[k].labels],
 			.n_labels = defs[k].labels == L_NONE ? 0 : 1,
-		});
+		}, &m->id[k]);
 
-		if (id < 0) {
-			api->log(host, SMCP_LOG_ERROR, "cannot register metric %s: %s",
-				 defs[k].name, strerror(-id));
-			return id;
-		}
-		m->id[k] = id;
+		if (err)
+			return err;
 	}
 	/* counters since boot: the first values are only the baseline */
 	m->s = s;

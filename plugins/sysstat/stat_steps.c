@@ -53,5 +53,5 @@ static const struct smcp_prompt_step steps[] = {
 
 int stat_steps_register(struct smcp_host *host, const struct smcp_host_api *api)
 {
-	return smcp_register_prompt_steps(host, api, steps, sizeof(steps) / sizeof(steps[0]));
+	return smcp_register_prompt_steps(host, api, steps, SMCP_COUNT(steps));
 }

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -243,6 +244,28 @@ bool stat_window_same_as(const struct emit_ctx *c, const struct win *w, struct w
 double stat_window_rate(const struct win *w, double increase)
 {
 	return increase > 0 && w->covered_s > 0 ? increase / w->covered_s : 0;
+}
+
+void stat_window_emit_page(const struct emit_ctx *c, const struct stat_query *q, int64_t returned,
+			   int64_t total, const char *rows, const char *hint, char *note,
+			   size_t note_len)
+{
+	const struct smcp_host_api *api = c->api;
+
+	api->json_object(c->j, "page");
+	api->json_int(c->j, "offset", q->offset);
+	api->json_int(c->j, "limit", q->limit);
+	api->json_int(c->j, "returned", returned);
+	api->json_int(c->j, "total", total);
+	if (q->offset + returned < total) {
+		api->json_int(c->j, "next_offset", q->offset + returned);
+		snprintf(note, note_len, "%lld more %s: call again with offset=%lld%s",
+			 (long long)(total - q->offset - returned),
+			 rows, (long long)(q->offset + returned), hint);
+	} else {
+		api->json_null(c->j, "next_offset");
+	}
+	api->json_end(c->j);
 }
 
 void stat_window_emit_sampling(const struct emit_ctx *c)

@@ -60,4 +60,12 @@ void stat_window_put_num(const struct emit_ctx *c, const char *key, double v);
 /* Notes common to every answer: sampling state, cut lists. */
 void stat_window_emit_sampling(const struct emit_ctx *c);
 
+/* The "page" object of a paged get_system_stats answer: returned of total
+ * rows from q->offset. When rows are left, a note into note (note_len)
+ * saying how many more rows ("%lld more ROWS: call again with offset=N"
+ * and then hint), else note is left alone. */
+void stat_window_emit_page(const struct emit_ctx *c, const struct stat_query *q, int64_t returned,
+			   int64_t total, const char *rows, const char *hint, char *note,
+			   size_t note_len);
+
 #endif

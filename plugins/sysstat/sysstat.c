@@ -24,16 +24,11 @@
 
 static const char get_system_stats_input[] =
 	"{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
-	"\"kind\":{\"type\":\"string\",\"enum\":[\"cpu\",\"memory\",\"network\"],"
-	"\"description\":\"what to return (default cpu)\"},"
-	"\"window\":{\"type\":\"string\",\"enum\":[\"1s\",\"10s\",\"60s\",\"since_start\"],"
-	"\"description\":\"cpu/network: the window to report (default 10s)\"},"
-	"\"cpus\":{\"type\":\"string\",\"description\":"
-	"\"cpu: only these CPUs, cpulist syntax, e.g. \\\"0-15,64\\\"\"},"
-	"\"offset\":{\"type\":\"integer\",\"minimum\":0,\"description\":"
-	"\"index of the first CPU or interface row (default 0)\"},"
-	"\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":128,\"description\":"
-	"\"rows per page (default 64)\"}}}";
+	"\"kind\":{\"type\":\"string\",\"enum\":[\"cpu\",\"memory\",\"network\"]},"
+	"\"window\":{\"type\":\"string\",\"enum\":[\"1s\",\"10s\",\"60s\",\"since_start\"]},"
+	"\"cpus\":{\"type\":\"string\"},"
+	"\"offset\":{\"type\":\"integer\",\"minimum\":0},"
+	"\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":128}}}";
 
 static const char get_system_stats_output[] =
 	"{\"type\":\"object\",\"properties\":{"
@@ -198,29 +193,52 @@ static int get_system_stats(void *data, struct smcp_call *call, const struct smc
 	return err;
 }
 
+static const struct smcp_resource_desc sysstat_resources[] = { {
+	SMCP_RESOURCE("stats://system/cpu"),
+	.name = "system_cpu",
+	.title = "CPU utilisation",
+	.description = "CPU utilisation over the last 1 s, 10 s, 60 s and since schedmcp started "
+		       "(each window named, with the seconds it really covers): user/nice/system/"
+		       "irq/softirq/steal/iowait/idle %, context switches/s, forks/s, run-queue "
+		       "length, CPU pressure (PSI); load averages; per-CPU split for the 10 s "
+		       "window (summarised on machines with more than 32 CPUs).",
+	.mime_type = "application/json",
+	.flags = SMCP_RESOURCE_REPORT,
+	.read = read_cpu,
+	.data = &plugin,
+}, {
+	SMCP_RESOURCE("stats://system/memory"),
+	.name = "system_memory",
+	.title = "Memory",
+	.description = "Memory from /proc/meminfo (kB) with used %, memory pressure (PSI), and "
+		       "page-fault and swap rates over 1 s, 10 s, 60 s and since start.",
+	.mime_type = "application/json",
+	.flags = SMCP_RESOURCE_REPORT,
+	.read = read_memory,
+	.data = &plugin,
+}, {
+	SMCP_RESOURCE("stats://system/network"),
+	.name = "system_network",
+	.title = "Network",
+	.description = "Per-interface byte/packet/error/drop rates over 1 s, 10 s, 60 s and since "
+		       "start (totals leave out loopback), busiest 32 interfaces listed.",
+	.mime_type = "application/json",
+	.read = read_network,
+	.data = &plugin,
+} };
+
+static const struct smcp_tool_desc sysstat_tools[] = { {
+	SMCP_TOOL("get_system_stats"),
+	.description = "CPU (and per-CPU), memory or network stats over a window.",
+	.input_schema = get_system_stats_input,
+	.output_schema = get_system_stats_output,
+	.flags = SMCP_TOOL_READ_ONLY | SMCP_TOOL_IDEMPOTENT,
+	.call = get_system_stats,
+	.data = &plugin,
+} };
+
 static int sysstat_init(struct smcp_host *host, const struct smcp_host_api *api)
 {
-	static const struct {
-		const char *uri, *name, *title, *description;
-		smcp_read_fn read;
-		uint32_t flags;
-	} res[] = {
-		{ "stats://system/cpu", "system_cpu", "CPU utilisation",
-		  "CPU utilisation over the last 1 s, 10 s, 60 s and since schedmcp started "
-		  "(each window named, with the seconds it really covers): user/nice/system/"
-		  "irq/softirq/steal/iowait/idle %, context switches/s, forks/s, run-queue "
-		  "length, CPU pressure (PSI); load averages; per-CPU split for the 10 s "
-		  "window (summarised on machines with more than 32 CPUs).",
-		  read_cpu, SMCP_RESOURCE_REPORT },
-		{ "stats://system/memory", "system_memory", "Memory",
-		  "Memory from /proc/meminfo (kB) with used %, memory pressure (PSI), and "
-		  "page-fault and swap rates over 1 s, 10 s, 60 s and since start.",
-		  read_memory, SMCP_RESOURCE_REPORT },
-		{ "stats://system/network", "system_network", "Network",
-		  "Per-interface byte/packet/error/drop rates over 1 s, 10 s, 60 s and since "
-		  "start (totals leave out loopback), busiest 32 interfaces listed.",
-		  read_network, 0 },
-	};
 	struct sysstat *p = &plugin;
 	double step_s;
 	int err;
@@ -237,37 +255,9 @@ static int sysstat_init(struct smcp_host *host, const struct smcp_host_api *api)
 	p->stat_ok = sample_take(&p->sampler, api->now_ns(host)) == 0;
 	if (!p->stat_ok)
 		(void)api->set_status(host, true, STAT_UNREADABLE);
-	for (size_t i = 0; i < sizeof(res) / sizeof(res[0]); i++) {
-		err = api->register_resource(host, &(struct smcp_resource_desc){
-			.sz = sizeof(struct smcp_resource_desc),
-			.uri = res[i].uri,
-			.name = res[i].name,
-			.title = res[i].title,
-			.description = res[i].description,
-			.mime_type = "application/json",
-			.flags = res[i].flags,
-			.read = res[i].read,
-			.data = p,
-		});
-		if (err)
-			return err;
-	}
-	err = api->register_tool(host, &(struct smcp_tool_desc){
-		.sz = sizeof(struct smcp_tool_desc),
-		.name = "get_system_stats",
-		.title = "Windowed system statistics",
-		.description = "CPU, memory or network statistics over one window (1s, 10s, 60s "
-			       "or since_start; default 10s), from 1 s samples. kind=cpu adds "
-			       "every CPU's user/system/iowait/... split (pick CPUs with cpus, "
-			       "64 rows per page); kind=network lists every interface by "
-			       "traffic. Example: {\"kind\":\"cpu\",\"window\":\"60s\","
-			       "\"cpus\":\"0-7\"}",
-		.input_schema = get_system_stats_input,
-		.output_schema = get_system_stats_output,
-		.flags = SMCP_TOOL_READ_ONLY | SMCP_TOOL_IDEMPOTENT,
-		.call = get_system_stats,
-		.data = p,
-	});
+	err = smcp_register_resources(host, api, sysstat_resources, SMCP_COUNT(sysstat_resources));
+	if (!err)
+		err = smcp_register_tools(host, api, sysstat_tools, SMCP_COUNT(sysstat_tools));
 	if (!err)
 		err = stat_steps_register(host, api);
 	if (err)
@@ -293,19 +283,5 @@ static void sysstat_fini(struct smcp_host *host)
 	memset(&plugin, 0, sizeof(plugin));
 }
 
-static const struct smcp_plugin_info sysstat_info = {
-	SMCP_PLUGIN_INFO_INIT,
-	.name = "sysstat",
-	.version = "0.1.0",
-	.description = "windowed CPU, memory and network statistics from /proc",
-	.init = sysstat_init,
-	.fini = sysstat_fini,
-};
-
-/* plugin.h declares no prototype for the entry; -Wmissing-prototypes wants one */
-SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void);
-
-SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void)
-{
-	return &sysstat_info;
-}
+SMCP_PLUGIN_DEFINE("sysstat", "0.1.0", "windowed CPU, memory and network statistics from /proc",
+		   .init = sysstat_init, .fini = sysstat_fini)

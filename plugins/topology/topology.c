@@ -22,17 +22,11 @@
 
 static const char get_topology_input[] =
 	"{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
-	"\"detail_level\":{\"type\":\"string\",\"enum\":[\"summary\",\"full\"],"
-	"\"description\":\"summary (default): counts and package/LLC/node spans. "
-	"full: adds one row per CPU, paginated\"},"
-	"\"include_offline\":{\"type\":\"boolean\",\"description\":"
-	"\"full: also list present CPUs that are offline (default false)\"},"
-	"\"cpus\":{\"type\":\"string\",\"description\":"
-	"\"full: only these CPUs, kernel cpulist syntax, e.g. \\\"0-7,64\\\"\"},"
-	"\"offset\":{\"type\":\"integer\",\"minimum\":0,\"description\":"
-	"\"full: index of the first CPU row (default 0)\"},"
-	"\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":128,\"description\":"
-	"\"full: CPU rows per page (default 64)\"}}}";
+	"\"detail_level\":{\"type\":\"string\",\"enum\":[\"summary\",\"full\"]},"
+	"\"include_offline\":{\"type\":\"boolean\"},"
+	"\"cpus\":{\"type\":\"string\"},"
+	"\"offset\":{\"type\":\"integer\",\"minimum\":0},"
+	"\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":128}}}";
 
 static const char get_topology_output[] =
 	"{\"type\":\"object\",\"required\":[\"summary\",\"packages\",\"llcs\",\"nodes\"],"
@@ -171,6 +165,31 @@ static int get_topology(void *data, struct smcp_call *call, const struct smcp_ar
 	return err;
 }
 
+static const struct smcp_resource_desc topo_resources[] = { {
+	SMCP_RESOURCE("topology://info"),
+	.name = "topology",
+	.title = "CPU topology",
+	.description = "CPUs with their core, package, last-level cache and NUMA node; "
+		       "packages, LLCs and nodes with CPU spans, the NUMA distance "
+		       "matrix, SMT state and counts. Logical ids are dense like lscpu's; "
+		       "kernel_id is what sysfs says. Large machines: first 256 CPUs, "
+		       "the rest through get_topology.",
+	.mime_type = "application/json",
+	.flags = SMCP_RESOURCE_REPORT,
+	.read = topo_info_read,
+	.data = &plugin,
+} };
+
+static const struct smcp_tool_desc topo_tools[] = { {
+	SMCP_TOOL("get_topology"),
+	.description = "CPUs by core, LLC, package and NUMA node; full adds per-CPU rows.",
+	.input_schema = get_topology_input,
+	.output_schema = get_topology_output,
+	.flags = SMCP_TOOL_READ_ONLY | SMCP_TOOL_IDEMPOTENT,
+	.call = get_topology,
+	.data = &plugin,
+} };
+
 static int topo_init(struct smcp_host *host, const struct smcp_host_api *api)
 {
 	struct topo_plugin *p = &plugin;
@@ -180,46 +199,12 @@ static int topo_init(struct smcp_host *host, const struct smcp_host_api *api)
 	p->api = api;
 	(void)topo_refresh(p);
 	err = api->add_instructions(host, "topology://info maps CPUs to cores, caches and nodes.");
-	if (err)
-		return err;
-	err = api->register_resource(host, &(struct smcp_resource_desc){
-		.sz = sizeof(struct smcp_resource_desc),
-		.uri = "topology://info",
-		.name = "topology",
-		.title = "CPU topology",
-		.description = "CPUs with their core, package, last-level cache and NUMA node; "
-			       "packages, LLCs and nodes with CPU spans, the NUMA distance "
-			       "matrix, SMT state and counts. Logical ids are dense like lscpu's; "
-			       "kernel_id is what sysfs says. Large machines: first 256 CPUs, "
-			       "the rest through get_topology.",
-		.mime_type = "application/json",
-		.flags = SMCP_RESOURCE_REPORT,
-		.read = topo_info_read,
-		.data = p,
-	});
-	if (err)
-		return err;
-	err = api->register_tool(host, &(struct smcp_tool_desc){
-		.sz = sizeof(struct smcp_tool_desc),
-		.name = "get_topology",
-		.title = "CPU topology",
-		.description = "Which CPUs share a core, package, last-level cache and NUMA "
-			       "node, from sysfs. summary (default): counts of CPUs, cores, "
-			       "packages, LLCs, nodes, SMT, and each package/LLC/node with its "
-			       "CPUs (cpulist text) and NUMA distances. full: also one row per "
-			       "CPU (logical and kernel core/package/LLC ids, node, SMT "
-			       "siblings, min/max/base frequency in kHz, capacity), 64 per page; "
-			       "page with offset or pick CPUs with cpus. Example: "
-			       "{\"detail_level\":\"full\",\"cpus\":\"0-7\"}",
-		.input_schema = get_topology_input,
-		.output_schema = get_topology_output,
-		.flags = SMCP_TOOL_READ_ONLY | SMCP_TOOL_IDEMPOTENT,
-		.call = get_topology,
-		.data = p,
-	});
-	if (err)
-		return err;
-	err = topo_steps_register(host, api);
+	if (!err)
+		err = smcp_register_resources(host, api, topo_resources, SMCP_COUNT(topo_resources));
+	if (!err)
+		err = smcp_register_tools(host, api, topo_tools, SMCP_COUNT(topo_tools));
+	if (!err)
+		err = topo_steps_register(host, api);
 	if (err)
 		return err;
 	err = api->timer_add(host, HOTPLUG_POLL_MS, true, topo_poll, p);
@@ -235,19 +220,5 @@ static void topo_fini(struct smcp_host *host)
 	memset(&plugin, 0, sizeof(plugin));
 }
 
-static const struct smcp_plugin_info topo_info = {
-	SMCP_PLUGIN_INFO_INIT,
-	.name = "topology",
-	.version = "0.1.0",
-	.description = "CPU, cache and NUMA topology from sysfs",
-	.init = topo_init,
-	.fini = topo_fini,
-};
-
-/* plugin.h declares no prototype for the entry; -Wmissing-prototypes wants one */
-SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void);
-
-SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void)
-{
-	return &topo_info;
-}
+SMCP_PLUGIN_DEFINE("topology", "0.1.0", "CPU, cache and NUMA topology from sysfs",
+		   .init = topo_init, .fini = topo_fini)

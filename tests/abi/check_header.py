@@ -61,6 +61,19 @@ static int cmp(const void *k, const void *e) { return *(const int *)k - *(const 
 int f(void);
 int f(void) { static const int v[] = { 1, 2, 3 }; int k = 2; return (int)smcp_upper_bound(&k, v, 3, sizeof(int), cmp); }
 """
+ARRAY = r"""
+#include <schedmcp/array.h>
+int f(void);
+int f(void)
+{
+	int *v = NULL;
+	size_t cap = 0;
+	int err = smcp_array_grow(&v, &cap, 0, sizeof(*v), 8);
+
+	free(v);
+	return err + (int)cap;
+}
+"""
 USES = r"""
 #include <schedmcp/plugin.h>
 /* the macros and types a plugin uses, after nothing else */
@@ -102,7 +115,7 @@ def compile_each(cc, lang, label, stds, info):
     sources = [("header alone", ALONE), ("fsread.h alone", FSREAD),
                ("cpulist.h alone", CPULIST), ("glob.h alone", GLOB),
                ("jsontext.h alone", JSONTEXT), ("hashmap.h alone", HASHMAP),
-               ("search.h alone", SEARCH),
+               ("search.h alone", SEARCH), ("array.h alone", ARRAY),
                ("header in use", USES + info)]
     for std in stds:
         for what, src in sources:

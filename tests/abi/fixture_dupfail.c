@@ -35,16 +35,5 @@ static int dupfail_init(struct smcp_host *host, const struct smcp_host_api *a)
 	return err;
 }
 
-static const struct smcp_plugin_info info = {
-	SMCP_PLUGIN_INFO_INIT,
-	.name = "abi_dupfail",
-	.version = "0.0.1",
-	.description = "fails init with the -EEXIST of a duplicate tool name",
-	.init = dupfail_init,
-};
-
-SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void);
-SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void)
-{
-	return &info;
-}
+SMCP_PLUGIN_DEFINE("abi_dupfail", "0.0.1", "fails init with the -EEXIST of a duplicate tool name",
+		   .init = dupfail_init)

@@ -114,18 +114,5 @@ static void initfail_fini(struct smcp_host *host)
 	efd = -1;
 }
 
-static const struct smcp_plugin_info info = {
-	SMCP_PLUGIN_INFO_INIT,
-	.name = "abi_initfail",
-	.version = "0.0.1",
-	.description = "fails init after registering one of everything",
-	.config_keys = keys,
-	.init = initfail_init,
-	.fini = initfail_fini,
-};
-
-SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void);
-SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void)
-{
-	return &info;
-}
+SMCP_PLUGIN_DEFINE("abi_initfail", "0.0.1", "fails init after registering one of everything",
+		   .config_keys = keys, .init = initfail_init, .fini = initfail_fini)

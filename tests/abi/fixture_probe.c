@@ -204,17 +204,5 @@ static int probe_init(struct smcp_host *host, const struct smcp_host_api *a)
 	return codes.first ? codes.first : err;
 }
 
-static const struct smcp_plugin_info info = {
-	SMCP_PLUGIN_INFO_INIT,
-	.name = "abi_probe",
-	.version = "0.0.1",
-	.description = "records the host's answers to bad registrations",
-	.config_keys = keys,
-	.init = probe_init,
-};
-
-SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void);
-SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void)
-{
-	return &info;
-}
+SMCP_PLUGIN_DEFINE("abi_probe", "0.0.1", "records the host's answers to bad registrations",
+		   .config_keys = keys, .init = probe_init)

@@ -28,6 +28,16 @@ def host_abi():
     return (int(m.group(1)), int(m.group(2))) if m else (1, 0)
 
 
+def listed_prompts(d):
+    """The prompts the daemon lists, by name."""
+    return {p["name"]: p for p in result(d.request("prompts/list"))["prompts"]}
+
+
+def prompt_text(d, name, arguments):
+    """The text of prompt name rendered with arguments."""
+    return result(d.get_prompt(name, arguments))["messages"][0]["content"]["text"]
+
+
 MAJOR, MINOR = host_abi()
 HOST = f"{MAJOR}.{MINOR}"
 
@@ -166,12 +176,11 @@ def test_init_failure_rolled_back_and_serving():
         T.check(is_error(d.read("abi://initfail/7"), -32002), "failed plugin's template unreadable")
         T.check(is_error(d.read("abi://dupfail"), -32002), "dupfail's resource removed")
         T.check(is_error(d.call_tool("abi_initfail_tool"), -32602), "failed plugin's tool gone")
-        T.check(is_error(d.request("prompts/get", {"name": "abi_initfail_prompt"}), -32602),
+        T.check(is_error(d.get_prompt("abi_initfail_prompt"), -32602),
                 "failed plugin's prompt gone")
         # its prompt step's render and its completion live in the unloaded
         # library: called, they would crash the daemon
-        r = result(d.request("prompts/get", {"name": "summarize_system"}))
-        T.check("ABI-FIXTURE-STEP" not in r["messages"][0]["content"]["text"],
+        T.check("ABI-FIXTURE-STEP" not in prompt_text(d, "summarize_system", None),
                 "failed plugin's prompt step removed")
         r = result(d.request("completion/complete", {
             "ref": {"type": "ref/prompt", "name": "debug_high_latency"},
@@ -210,19 +219,15 @@ def test_old_minor_plugin_works():
              "1.0 tool with 1.0-layout config keys (defaults)")
         # 1.0 prompt arguments have no sz: read in the 1.0 layout, names,
         # descriptions, required and type all in place
-        prompts = {p["name"]: p for p in result(d.request("prompts/list"))["prompts"]}
-        T.eq(prompts.get("abi_old_prompt", {}).get("arguments"),
+        T.eq(listed_prompts(d).get("abi_old_prompt", {}).get("arguments"),
              [{"name": "topic", "description": "what to ask", "required": False},
               {"name": "depth", "description": "how deep", "required": True}],
              "1.0 prompt arguments listed as declared")
-        r = result(d.request("prompts/get", {"name": "abi_old_prompt",
-                                             "arguments": {"topic": "x", "depth": "3"}}))
-        T.eq(r["messages"][0]["content"]["text"], "an old prompt about x, depth 3", "1.0 prompt")
-        T.check(is_error(d.request("prompts/get", {"name": "abi_old_prompt",
-                                                   "arguments": {"topic": "x"}}), -32602),
+        T.eq(prompt_text(d, "abi_old_prompt", {"topic": "x", "depth": "3"}),
+             "an old prompt about x, depth 3", "1.0 prompt")
+        T.check(is_error(d.get_prompt("abi_old_prompt", {"topic": "x"}), -32602),
                 "its required argument is required")
-        T.check(is_error(d.request("prompts/get", {"name": "abi_old_prompt",
-                                                   "arguments": {"depth": "deep"}}), -32602),
+        T.check(is_error(d.get_prompt("abi_old_prompt", {"depth": "deep"}), -32602),
                 "its integer argument must be an integer")
         # 1.0's "answer later" was 1: still pending, finished from a timer
         for i in range(2):
@@ -238,8 +243,7 @@ def test_old_minor_plugin_works():
         err = d.stderr_text()
         T.eq(err.count("returned 1.2's SMCP_PENDING"), 1, "warned once: " + err[-1500:])
         # 1.2-layout arguments under a 1.0 declaration: refused, saying why
-        T.check("abi_old_mixed" not in [p["name"] for p in
-                                         result(d.request("prompts/list"))["prompts"]],
+        T.check("abi_old_mixed" not in listed_prompts(d),
                 "a 1.0 plugin's prompt with 1.2 arguments is refused")
         T.check("prompt 'abi_old_mixed': declares plugin ABI 1.0" in err and
                 "smcp_prompt_arg_1_0" in err, "and the log says why")
@@ -276,22 +280,19 @@ def test_registration_refusals():
         T.check("abi_late_tool" not in tools, "late tool not registered")
         T.check(is_error(d.read("abi://late"), -32002), "late resource not registered")
         T.check(is_error(d.read("abi://late/1"), -32002), "late template not registered")
-        prompts = [p["name"] for p in result(d.request("prompts/list"))["prompts"]]
-        T.check("abi_late_prompt" not in prompts, "late prompt not registered")
+        T.check("abi_late_prompt" not in listed_prompts(d), "late prompt not registered")
         T.check("refused to register" in d.stderr_text(), "late registration logged")
         T.check("args[0].sz is 0" in d.stderr_text(), "a missing argument sz is logged")
-        listed = {p["name"]: p for p in result(d.request("prompts/list"))["prompts"]}
+        listed = listed_prompts(d)
         T.check("abi_probe_no_sz" not in listed and "abi_probe_uneven" not in listed,
                 "refused prompts not listed")
         T.eq(listed.get("abi_probe_wide", {}).get("arguments"),
              [{"name": "first", "description": "a number", "required": True},
               {"name": "second", "description": "a word", "required": False}],
              "stepped by sz: both arguments read")
-        r = result(d.request("prompts/get", {"name": "abi_probe_wide",
-                                             "arguments": {"first": "5", "second": "w"}}))
-        T.eq(r["messages"][0]["content"]["text"], "wide 5 w", "the wide prompt works")
-        T.check(is_error(d.request("prompts/get", {"name": "abi_probe_wide",
-                                                   "arguments": {"first": "x"}}), -32602),
+        T.eq(prompt_text(d, "abi_probe_wide", {"first": "5", "second": "w"}), "wide 5 w",
+             "the wide prompt works")
+        T.check(is_error(d.get_prompt("abi_probe_wide", {"first": "x"}), -32602),
                 "the wide prompt's INT type was read")
 
 

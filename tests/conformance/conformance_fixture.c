@@ -22,7 +22,6 @@
 
 #include <schedmcp/plugin.h>
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* how long sampling and elicitation wait for the client */
 #define ASK_TIMEOUT_MS 30000
@@ -186,9 +185,9 @@ static int tool_structured(void *data, struct smcp_call *call, const struct smcp
 
 	if (!j)
 		return -ENOMEM;
-	api->json_int(j, "count", (int64_t)ARRAY_SIZE(items));
+	api->json_int(j, "count", (int64_t)SMCP_COUNT(items));
 	api->json_array(j, "items");
-	for (size_t i = 0; i < ARRAY_SIZE(items); i++) {
+	for (size_t i = 0; i < SMCP_COUNT(items); i++) {
 		api->json_object(j, NULL);
 		api->json_string(j, "name", items[i].name);
 		api->json_double(j, "value", items[i].value);
@@ -329,14 +328,14 @@ static int paced_start(struct smcp_call *call, struct smcp_result *res, unsigned
 static int tool_with_progress(void *data, struct smcp_call *call, const struct smcp_args *args,
 			      struct smcp_result *res)
 {
-	return paced_start(call, res, ARRAY_SIZE(progress_steps), progress_step,
+	return paced_start(call, res, SMCP_COUNT(progress_steps), progress_step,
 			   "Tool with progress executed successfully (3 progress steps)");
 }
 
 static int tool_with_logging(void *data, struct smcp_call *call, const struct smcp_args *args,
 			     struct smcp_result *res)
 {
-	return paced_start(call, res, ARRAY_SIZE(log_steps), log_step,
+	return paced_start(call, res, SMCP_COUNT(log_steps), log_step,
 			   "Tool with logging executed successfully");
 }
 
@@ -425,13 +424,13 @@ static const char *const enum_fields[] = { "untitledSingle", "titledSingle", "le
 					   "untitledMulti", "titledMulti" };
 
 static const struct elicit_kind elicit_user = {
-	"User response: ", user_fields, ARRAY_SIZE(user_fields)
+	"User response: ", user_fields, SMCP_COUNT(user_fields)
 };
 static const struct elicit_kind elicit_defaults = {
-	"Elicitation completed: ", defaults_fields, ARRAY_SIZE(defaults_fields)
+	"Elicitation completed: ", defaults_fields, SMCP_COUNT(defaults_fields)
 };
 static const struct elicit_kind elicit_enums = {
-	"Elicitation completed: ", enum_fields, ARRAY_SIZE(enum_fields)
+	"Elicitation completed: ", enum_fields, SMCP_COUNT(enum_fields)
 };
 
 /* Append ", field=value" for one answered form field, if present. */
@@ -689,7 +688,7 @@ static int complete_template_id(void *data, const char *arg_name, const char *pr
 
 	if (strcmp(arg_name, "id") != 0)
 		return 0;
-	return complete_from(ids, ARRAY_SIZE(ids), prefix, out);
+	return complete_from(ids, SMCP_COUNT(ids), prefix, out);
 }
 
 static const struct smcp_resource_desc resources[] = {
@@ -815,13 +814,13 @@ static int complete_prompt_arg(void *data, const char *arg_name, const char *pre
 	static const char *const turns[] = { "1", "2", "3" };
 
 	if (strcmp(arg_name, "arg1") == 0)
-		return complete_from(arg1, ARRAY_SIZE(arg1), prefix, out);
+		return complete_from(arg1, SMCP_COUNT(arg1), prefix, out);
 	if (strcmp(arg_name, "arg2") == 0)
-		return complete_from(arg2, ARRAY_SIZE(arg2), prefix, out);
+		return complete_from(arg2, SMCP_COUNT(arg2), prefix, out);
 	if (strcmp(arg_name, "resourceUri") == 0)
-		return complete_from(uris, ARRAY_SIZE(uris), prefix, out);
+		return complete_from(uris, SMCP_COUNT(uris), prefix, out);
 	if (strcmp(arg_name, "turns") == 0)
-		return complete_from(turns, ARRAY_SIZE(turns), prefix, out);
+		return complete_from(turns, SMCP_COUNT(turns), prefix, out);
 	return 0;
 }
 
@@ -845,18 +844,18 @@ static const struct smcp_prompt_desc prompts[] = {
 	  .description = "A simple prompt without arguments", .get = prompt_simple },
 	{ .sz = sizeof(struct smcp_prompt_desc), .name = "test_prompt_with_arguments",
 	  .description = "A prompt with required arguments", .get = prompt_with_arguments,
-	  .args = with_arguments_args, .n_args = ARRAY_SIZE(with_arguments_args),
+	  .args = with_arguments_args, .n_args = SMCP_COUNT(with_arguments_args),
 	  .complete = complete_prompt_arg },
 	{ .sz = sizeof(struct smcp_prompt_desc), .name = "test_prompt_with_embedded_resource",
 	  .description = "A prompt that includes an embedded resource",
 	  .get = prompt_with_embedded_resource, .args = embedded_resource_args,
-	  .n_args = ARRAY_SIZE(embedded_resource_args), .complete = complete_prompt_arg },
+	  .n_args = SMCP_COUNT(embedded_resource_args), .complete = complete_prompt_arg },
 	{ .sz = sizeof(struct smcp_prompt_desc), .name = "test_prompt_with_image",
 	  .description = "A prompt that includes image content", .get = prompt_with_image },
 	{ .sz = sizeof(struct smcp_prompt_desc), .name = "test_prompt_multi_turn",
 	  .description = "A conversation alternating user and assistant messages",
 	  .get = prompt_multi_turn, .args = multi_turn_args,
-	  .n_args = ARRAY_SIZE(multi_turn_args), .complete = complete_prompt_arg },
+	  .n_args = SMCP_COUNT(multi_turn_args), .complete = complete_prompt_arg },
 };
 
 /* ------------------------------------------------------------ plugin */
@@ -876,24 +875,15 @@ static int fixture_init(struct smcp_host *h, const struct smcp_host_api *a)
 	api = a;
 	if (!api->config_int(host, "step_ms", &ms))
 		step_ms = (uint64_t)ms;
-	for (size_t i = 0; i < ARRAY_SIZE(resources); i++) {
-		err = api->register_resource(host, &resources[i]);
-		if (err)
-			return err;
-	}
-	err = api->register_template(host, &template);
+	err = smcp_register_resources(host, api, resources, SMCP_COUNT(resources));
+	if (!err)
+		err = smcp_register_resources(host, api, &template, 1);
+	if (!err)
+		err = smcp_register_tools(host, api, tools, SMCP_COUNT(tools));
+	if (!err)
+		err = smcp_register_prompts(host, api, prompts, SMCP_COUNT(prompts));
 	if (err)
 		return err;
-	for (size_t i = 0; i < ARRAY_SIZE(tools); i++) {
-		err = api->register_tool(host, &tools[i]);
-		if (err)
-			return err;
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(prompts); i++) {
-		err = api->register_prompt(host, &prompts[i]);
-		if (err)
-			return err;
-	}
 	return 0;
 }
 
@@ -904,20 +894,6 @@ static void fixture_fini(struct smcp_host *h)
 	api = NULL;
 }
 
-static const struct smcp_plugin_info fixture_info = {
-	SMCP_PLUGIN_INFO_INIT,
-	.name = "conformance_fixture",
-	.version = "1.0.0",
-	.description = "test only: the fixtures of the official MCP conformance suite",
-	.config_keys = config_keys,
-	.init = fixture_init,
-	.fini = fixture_fini,
-};
-
-/* plugin.h declares no prototype for the entry; -Wmissing-prototypes wants one */
-SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void);
-
-SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void)
-{
-	return &fixture_info;
-}
+SMCP_PLUGIN_DEFINE("conformance_fixture", "1.0.0",
+		   "test only: the fixtures of the official MCP conformance suite",
+		   .config_keys = config_keys, .init = fixture_init, .fini = fixture_fini)

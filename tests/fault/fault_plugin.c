@@ -310,16 +310,6 @@ static int faulty_init(struct smcp_host *host, const struct smcp_host_api *a)
 	return 0;
 }
 
-static const struct smcp_plugin_info info = {
-	SMCP_PLUGIN_INFO_INIT,
-	.name = "faulty",
-	.version = "0.0.1",
-	.description = "fault-injection test plugin: every callback fails on request",
-	.init = faulty_init,
-};
-
-SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void);
-SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void)
-{
-	return &info;
-}
+SMCP_PLUGIN_DEFINE("faulty", "0.0.1",
+		   "fault-injection test plugin: every callback fails on request",
+		   .init = faulty_init)

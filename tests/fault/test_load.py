@@ -41,34 +41,6 @@ class Peak:
         return self.kb
 
 
-def writer(d, data):
-    err = []
-
-    def run():
-        try:
-            d.send_raw(data)
-        except Exception as e:  # the daemon dying shows here
-            err.append(e)
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    return t, err
-
-
-def collect(d, want, timeout):
-    """Answers (result or error) by id until every id in want came."""
-    seen, dups = {}, []
-    deadline = time.monotonic() + timeout
-    while len(seen) < len(want) and time.monotonic() < deadline:
-        m = d.recv(max(0.05, deadline - time.monotonic()))
-        if m is None:
-            break
-        if "id" in m and ("result" in m or "error" in m) and m["id"] in want:
-            if m["id"] in seen:
-                dups.append(m["id"])
-            seen[m["id"]] = m
-    return seen, dups
-
-
 @T.case
 def test_100k_pipelined():
     n = 100000
@@ -89,8 +61,8 @@ def test_100k_pipelined():
         data = b"\n".join(lines) + b"\n"
         peak = Peak(d)
         t0 = time.monotonic()
-        t, err = writer(d, data)
-        seen, dups = collect(d, set(range(n)), 60 * SLOW)
+        t, err = d.send_raw_in_thread(data)
+        seen, dups = d.answers(range(n), 60 * SLOW)
         took = time.monotonic() - t0
         t.join(10)
         top = peak.done()
@@ -100,9 +72,9 @@ def test_100k_pipelined():
         T.eq(dups, [], "none answered twice")
         bad = [m for m in seen.values() if "error" in m or m["result"].get("isError")]
         T.eq(bad[:3], [], "every answer a success")
-        echo = [m for i, m in seen.items() if i % 10 in (6, 7, 8)]
-        T.check(all(m["result"]["structuredContent"]["pid"] == i + 1
-                    for i, m in seen.items() if i % 10 in (6, 7, 8)) and echo,
+        echo = {i: m for i, m in seen.items() if i % 10 in (6, 7, 8)}
+        T.check(echo and all(m["result"]["structuredContent"]["pid"] == i + 1
+                             for i, m in echo.items()),
                 "each echo carries its own request's argument")
         T.check(top - rss0 < rss_limit_kb(32 * MiB),
                 f"peak RSS growth {(top - rss0) // 1024} MiB (bound 32 MiB)")
@@ -143,7 +115,7 @@ def test_1000_in_flight():
         st = d.read_json("schedmcp://plugins")["session"]
         T.eq(st["requests_in_flight"], n - len(cancelled), "900 in flight after 100 cancels")
         want = set(ids) - set(cancelled)
-        seen, dups = collect(d, want, (delay / 1000) + 30 * SLOW)
+        seen, dups = d.answers(want, (delay / 1000) + 30 * SLOW)
         took = time.monotonic() - t0
         top = peak.done()
         T.eq(len(seen), len(want), f"all {len(want)} uncancelled calls answered")
@@ -212,8 +184,8 @@ def test_subscriber_never_reads():
                 f"RSS grew {grown // 1024} MiB with a {queue // 1024} KiB queue and a reader "
                 f"that never reads")
         os.set_blocking(fd, True)
-        t, err = writer(d, data[written:])
-        seen, dups = collect(d, {"r%d" % i for i in range(n)}, 60 * SLOW)
+        t, err = d.send_raw_in_thread(data[written:])
+        seen, dups = d.answers({"r%d" % i for i in range(n)}, 60 * SLOW)
         t.join(10)
         peak.done()
         T.eq(len(seen), n, "every request answered once the client reads")

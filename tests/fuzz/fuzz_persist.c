@@ -19,45 +19,13 @@
 #include "../../core/metrics.h"
 #include "../../core/watch.h"
 #include "../../core/persist.h"
+#include "../lib/seed_store.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define STEP_NS 1000000000ull
 
 static struct smcp_host plug = { .name = "t", .state = PLUGIN_LOADED };
-
-static void register_metrics(void)
-{
-	static const char *const cpu[] = { "cpu" }, *const pid[] = { "pid" };
-	static const double bounds[8] = { 10, 20, 40, 80, 160, 320, 640, INFINITY };
-	struct smcp_metric_desc d = { .sz = sizeof(d), .labels = cpu, .n_labels = 1 };
-
-	plug.in_init = true;
-	d.name = "t_gauge_pct";
-	d.unit = "pct";
-	d.type = SMCP_METRIC_GAUGE;
-	(void)metrics_api_register(&plug, &d);
-	d.unit = NULL;
-	d.name = "t_events_total";
-	d.type = SMCP_METRIC_COUNTER;
-	(void)metrics_api_register(&plug, &d);
-	d.name = "t_cum_total";
-	d.labels = NULL;
-	d.n_labels = 0;
-	(void)metrics_api_register(&plug, &d);
-	d.name = "t_lat_ns";
-	d.type = SMCP_METRIC_HISTOGRAM;
-	d.labels = cpu;
-	d.n_labels = 1;
-	d.bucket_bounds = bounds;
-	d.n_buckets = 8;
-	(void)metrics_api_register(&plug, &d);
-	d.name = "t_proc_lat_ns";
-	d.labels = pid;
-	d.flags = SMCP_METRIC_TOP_N;
-	(void)metrics_api_register(&plug, &d);
-	plug.in_init = false;
-}
 
 /* Read every slot a restored series claims, as queries would. */
 static void read_back(void)
@@ -94,25 +62,20 @@ static void read_back(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	/* the seeds' geometry (tests/metrics/test-persist.c limits()) */
-	struct metrics_limits lim = { .step_ms = 1000,
-				      .fine_slots = 60,
-				      .coarse_slots = 50,
-				      .coarse_factor = 10,
-				      .max_bytes = 4 << 20,
-				      .max_series = 64,
-				      .top_n = 5,
-				      .max_watches = 8,
-				      .breach_ring = 16 };
+	struct metrics_limits lim = seed_limits();
+	struct seed_ids ids;
 	struct persist_meta meta = { 0 };
 	struct persist_stats st;
 	uint64_t now_ns = 1000 * STEP_NS;
 	bool history;
 
+	/* the seeds' geometry, in a smaller store: a run stays cheap */
+	lim.max_bytes = 4 << 20;
+	lim.max_series = 64;
 	log_set_stderr_level(SMCP_LOG_EMERGENCY);
 	if ((metrics_store_init(&lim, now_ns) ?: watch_store_init(lim.max_watches, lim.breach_ring)))
 		return 0;
-	register_metrics();
+	seed_register(&plug, SEED_SAME, &ids);
 	if (persist_decode(data, size, false, false, &meta, &st) == 0) {
 		/* a clock 5 steps after the file's newest step, when that is a
 		 * time at all (the restore asks the real clock) */

@@ -406,9 +406,8 @@ static int itest_init(struct smcp_host *host, const struct smcp_host_api *a)
 
 	api = a;
 	self = host;
-	for (size_t i = 0; i < sizeof(tools) / sizeof(tools[0]); i++)
-		if ((err = api->register_tool(host, &tools[i])))
-			return err;
+	if ((err = smcp_register_tools(host, api, tools, SMCP_COUNT(tools))))
+		return err;
 	for (int i = 0; i < 5; i++) {
 		char uri[32];
 		struct smcp_resource_desc r = { .sz = sizeof(r), .uri = uri, .name = "static",
@@ -425,16 +424,6 @@ static int itest_init(struct smcp_host *host, const struct smcp_host_api *a)
 	return 0;
 }
 
-static const struct smcp_plugin_info info = {
-	SMCP_PLUGIN_INFO_INIT,
-	.name = "itest",
-	.version = "0.0.1",
-	.description = "integration-test helpers (slow tool, logging, events, big answers)",
-	.init = itest_init,
-};
-
-SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void);
-SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void)
-{
-	return &info;
-}
+SMCP_PLUGIN_DEFINE("itest", "0.0.1",
+		   "integration-test helpers (slow tool, logging, events, big answers)",
+		   .init = itest_init)

@@ -194,9 +194,7 @@ def test_set_overrides_the_file():
 
 @T.case
 def test_stats_socket_path():
-    plugins = os.path.join(smcp_test.BUILD, "plugins")
-    if not os.path.isfile(os.path.join(plugins, "scx_stats", "scx_stats.so")):
-        raise smcp_test.Skip("the scx_stats plugin is not built")
+    plugins = smcp_test.build_plugins("scx_stats")
     sock = "/nonexistent-schedmcp-test/stats"
     with Daemon(args=["--enable", "scx_stats", "--stats-socket-path", sock],
                 plugin_dir_=plugins) as d:

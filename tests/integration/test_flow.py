@@ -17,6 +17,7 @@ from smcp_test import (SANITIZED, Checker, Daemon, itest_dir, result, rss_limit_
 T = Checker("integration/flow-control")
 QUEUE = 256 * 1024
 MiB = 1 << 20
+SLOW = 3 if SANITIZED else 1  # ASan: ~3x slower
 
 
 def requests(n, start=0, blob=32768, logs=20):
@@ -31,20 +32,6 @@ def requests(n, start=0, blob=32768, logs=20):
         out.append(json.dumps({"jsonrpc": "2.0", "id": i, "method": "tools/call",
                                "params": args}).encode() + b"\n")
     return out
-
-
-def read_answers(d, want_ids, timeout):
-    seen, dups = {}, []
-    deadline = time.monotonic() + timeout * (3 if SANITIZED else 1)  # ASan: ~3x slower
-    while len(seen) < len(want_ids) and time.monotonic() < deadline:
-        m = d.recv(max(0.05, deadline - time.monotonic()))
-        if m is None:
-            break
-        if "id" in m and ("result" in m or "error" in m):
-            if m["id"] in seen:
-                dups.append(m["id"])
-            seen[m["id"]] = m
-    return seen, dups
 
 
 @T.case
@@ -85,17 +72,8 @@ def test_client_stops_reading():
 
         # read again: finish writing in the background, collect everything
         os.set_blocking(fd, True)
-        rest = pending[written:]
-        err = []
-
-        def writer():
-            try:
-                d.send_raw(rest)
-            except Exception as e:
-                err.append(e)
-        t = threading.Thread(target=writer)
-        t.start()
-        seen, dups = read_answers(d, range(total), 8)
+        t, err = d.send_raw_in_thread(pending[written:])
+        seen, dups = d.answers(range(total), 8 * SLOW)
         t.join(5)
         T.eq(err, [], "the rest of the requests were taken once we read")
         if not T.eq(len(seen), total, "every request answered"):
@@ -123,7 +101,7 @@ def test_burst_then_late_reader():
         n = 100  # 50 answers of 32 KiB: several times the queue limit; input is ~10 KB
         d.send_raw(b"".join(requests(n, start=1000, logs=1)))
         time.sleep(0.5)  # do not read: the daemon pauses input
-        seen, dups = read_answers(d, range(1000, 1000 + n), 3)
+        seen, dups = d.answers(range(1000, 1000 + n), 3 * SLOW)
         missing = sorted(set(range(1000, 1000 + n)) - set(seen))
         T.eq(missing, [], "every buffered request answered once the client reads")
         T.eq(dups, [], "none twice")
@@ -139,7 +117,7 @@ def test_burst_then_eof():
         d.send_raw(b"".join(requests(n, start=2000, logs=1)))
         d.proc.stdin.close()
         time.sleep(0.5)
-        seen, dups = read_answers(d, range(2000, 2000 + n), 3)
+        seen, dups = d.answers(range(2000, 2000 + n), 3 * SLOW)
         T.eq(sorted(set(range(2000, 2000 + n)) - set(seen)), [], "all answered before exit")
         T.eq([m for m in d.messages if m.get("error", {}).get("code") == -32700], [],
              "no parse error from lines glued together")

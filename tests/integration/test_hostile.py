@@ -5,7 +5,6 @@ every line it sent must be valid UTF-8 JSON (the strict reader checks)."""
 import os
 import random
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -24,19 +23,16 @@ def still_serving(d, what, timeout=10.0):
     T.check(d.proc.poll() is None, f"alive after {what}")
 
 
-def send_in_thread(d, data):
-    """Write a large block without blocking the reader (the daemon may answer
-    while it is still reading)."""
-    err = []
+def answer(d, line):
+    """Send one raw line and return what comes back (None after 5 s)."""
+    d.send_raw(line + b"\n")
+    return d.recv(5)
 
-    def run():
-        try:
-            d.send_raw(data)
-        except Exception as e:  # a broken pipe here is the daemon dying
-            err.append(e)
-    t = threading.Thread(target=run)
-    t.start()
-    return t, err
+
+def echo_line(id_, text):
+    """An itest_echo call whose text argument is these raw bytes."""
+    return (b'{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"itest_echo",'
+            b'"arguments":{"pid":1,"text":"%s"}}}' % (id_, text))
 
 
 @T.case
@@ -44,7 +40,7 @@ def test_16MiB_line():
     with Daemon() as d:
         pad = b"a" * (16 * MiB)
         line = b'{"jsonrpc":"2.0","id":"long-one","method":"ping","params":{"pad":"' + pad + b'"}}\n'
-        t, err = send_in_thread(d, line)
+        t, err = d.send_raw_in_thread(line)
         m = d.recv(20.0)
         t.join(20)
         T.eq(err, [], "the daemon kept reading the whole line")
@@ -69,12 +65,10 @@ def test_line_limit_is_exact():
             return head + b"x" * (n - len(head) - len(tail)) + tail
         ok = line_of(4000, 10)
         T.check(len(ok) == 4000, "4000-byte line")
-        d.send_raw(ok + b"\n")
-        m = d.recv(5)
+        m = answer(d, ok)
         T.check(m is not None and m.get("id") == 10 and "result" in m, f"a line under the limit: {m}")
         for n in [4097, 5000, 60000, 200000]:
-            d.send_raw(line_of(n, n) + b"\n")
-            m = d.recv(5)
+            m = answer(d, line_of(n, n))
             T.check(is_error(m) and m.get("id") is None,
                     f"a {n}-byte line over max_line_bytes=4096 is refused: {str(m)[:200]}")
         still_serving(d, "lines around the limit")
@@ -91,8 +85,7 @@ def test_deep_nesting():
                  b'{"jsonrpc":"2.0","id":6,"method":"ping","params":' + b'{"a":' * 5000
                  + b"{}" + b"}" * 5001]
         for c in cases:
-            d.send_raw(c + b"\n")
-            m = d.recv(5)
+            m = answer(d, c)
             T.check(is_error(m, -32600) or is_error(m, -32700),
                     f"nesting {c[:30]!r}...: an error, got {str(m)[:200]}")
         still_serving(d, "deep nesting")
@@ -107,29 +100,21 @@ def test_invalid_utf8():
         bad = [b"\xff", b"\xc0\xaf", b"\xe0\x80\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80",
                b"\xc3", b"\x80", b"\xfe\xfe"]
         for b in bad:
-            line = b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"itest_echo",' \
-                   b'"arguments":{"pid":1,"text":"' + b + b'"}}}'
-            d.send_raw(line + b"\n")
-            m = d.recv(5)
+            m = answer(d, echo_line(1, b))
             T.check(is_error(m, -32700) and m.get("id") is None,
                     f"invalid UTF-8 {b!r} in a string: -32700, got {str(m)[:200]}")
-            d.send_raw(b'{"jsonrpc":"2.0","id":2,"method":"ping"' + b + b"}\n")
-            m = d.recv(5)
+            m = answer(d, b'{"jsonrpc":"2.0","id":2,"method":"ping"' + b + b"}")
             T.check(is_error(m, -32700), f"invalid UTF-8 {b!r} outside a string: {str(m)[:200]}")
         # escaped lone surrogates: refused, or passed on as valid UTF-8 (the
         # strict reader fails the test if the answer is not)
         for esc in [b"\\ud800", b"\\udfff", b"\\ud800x", b"\\ud83d\\ude00"]:
-            line = b'{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"itest_echo",' \
-                   b'"arguments":{"pid":1,"text":"' + esc + b'"}}}'
-            d.send_raw(line + b"\n")
-            m = d.recv(5)
+            m = answer(d, echo_line(3, esc))
             T.check(m is not None, f"{esc!r}: answered")
             if esc == b"\\ud83d\\ude00":
                 T.eq(result(m).get("structuredContent", {}).get("text"), "\U0001F600",
                      "a proper surrogate pair decodes")
         # the method name is echoed in "Method not found": it must stay valid
-        d.send_raw(b'{"jsonrpc":"2.0","id":4,"method":"' + b"m" * 99 + "é".encode() * 3 + b'"}\n')
-        m = d.recv(5)
+        m = answer(d, b'{"jsonrpc":"2.0","id":4,"method":"' + b"m" * 99 + "é".encode() * 3 + b'"}')
         T.check(is_error(m, -32601), f"long non-ASCII method name: {str(m)[:200]}")
         still_serving(d, "invalid UTF-8")
 
@@ -145,7 +130,7 @@ def test_notification_storm():
         block = b"\n".join(kinds[i % len(kinds)] % i for i in range(100000)) + b"\n"
         rss0 = d.rss_kb()
         t0 = time.monotonic()
-        t, err = send_in_thread(d, block)
+        t, err = d.send_raw_in_thread(block)
         t.join(30)
         T.eq(err, [], "storm written")
         d.send({"jsonrpc": "2.0", "id": "after-storm", "method": "ping"})
@@ -172,11 +157,9 @@ def test_blank_lines_and_junk():
         d.send_raw(junk + b"\n")
         d.drain(quiet=0.5)
         still_serving(d, "200 KB of random bytes")
-        d.send_raw(b"\x00\x00\x00\n")
-        m = d.recv(5)
+        m = answer(d, b"\x00\x00\x00")
         T.check(is_error(m, -32700), f"NUL bytes: parse error, got {m}")
-        d.send_raw(b'{"jsonrpc":"2.0","id":9,"method":"ping"}\x00{"x":1}\n')
-        m = d.recv(5)
+        m = answer(d, b'{"jsonrpc":"2.0","id":9,"method":"ping"}\x00{"x":1}')
         T.check(is_error(m, -32700), f"a NUL byte after a message is not ignored: {m}")
         still_serving(d, "NUL bytes")
 

@@ -43,10 +43,7 @@ def listed(args):
 
 def stock_plugin(name):
     """A plugin of this build (DIR/name/name.so), or skip."""
-    so = os.path.join(smcp_test.BUILD, "plugins", name, name + ".so")
-    if not os.path.isfile(so):
-        raise smcp_test.Skip(f"the {name} plugin is not built")
-    return so
+    return os.path.join(smcp_test.build_plugins(name), name, name + ".so")
 
 
 @T.case

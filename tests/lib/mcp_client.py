@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 BUILD = os.environ.get("SMCP_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
@@ -138,6 +139,39 @@ class Client:
         self.proc.stdin.write(data)
         self.proc.stdin.flush()
 
+    def send_raw_in_thread(self, data: bytes):
+        """Write a large block from a thread, so that the caller can read
+        meanwhile (the daemon may answer while it is still reading).
+        Returns (the thread, a list that receives the write's exception: a
+        broken pipe there is the daemon dying)."""
+        err = []
+
+        def run():
+            try:
+                self.send_raw(data)
+            except Exception as e:
+                err.append(e)
+        t = threading.Thread(target=run, daemon=True)
+        t.start()
+        return t, err
+
+    def answers(self, want, timeout):
+        """The answers (result or error) to the request ids in want, read
+        until each came or timeout seconds passed: ({id: answer}, [the ids
+        answered more than once])."""
+        want = set(want)
+        seen, dups = {}, []
+        deadline = time.monotonic() + timeout
+        while len(seen) < len(want) and time.monotonic() < deadline:
+            m = self.recv(max(0.05, deadline - time.monotonic()))
+            if m is None:
+                break
+            if "id" in m and ("result" in m or "error" in m) and m["id"] in want:
+                if m["id"] in seen:
+                    dups.append(m["id"])
+                seen[m["id"]] = m
+        return seen, dups
+
     def send(self, obj):
         self.send_raw(json.dumps(obj).encode() + b"\n")
 
@@ -225,8 +259,33 @@ class Client:
         self.notify("notifications/initialized")
         return r
 
-    def call_tool(self, name, arguments=None, **kw):
-        return self.request("tools/call", {"name": name, "arguments": arguments or {}}, **kw)
+    def call_tool(self, name, arguments=None, meta=None, **kw):
+        params = {"name": name, "arguments": arguments or {}}
+        if meta:
+            params["_meta"] = meta
+        return self.request("tools/call", params, **kw)
+
+    def tool(self, name, arguments=None, timeout=30.0, meta=None):
+        """A tool's result (a failed call included, isError set); a
+        protocol error raises RuntimeError."""
+        r = self.call_tool(name, arguments, meta=meta, timeout=timeout)
+        if "error" in r:
+            raise RuntimeError(f"{name}: protocol error {r['error']}")
+        return r["result"]
+
+    def structured(self, name, arguments=None, timeout=30.0):
+        """A tool's structuredContent; a failed call raises RuntimeError
+        with the tool's text (as does a protocol error)."""
+        r = self.tool(name, arguments, timeout)
+        if r.get("isError"):
+            raise RuntimeError(f"{name}({arguments}) failed: {r['content'][0]['text']}")
+        return r["structuredContent"]
+
+    def get_prompt(self, name, arguments=None, **kw):
+        params = {"name": name}
+        if arguments is not None:
+            params["arguments"] = arguments
+        return self.request("prompts/get", params, **kw)
 
     def read(self, uri, **kw):
         return self.request("resources/read", {"uri": uri}, **kw)

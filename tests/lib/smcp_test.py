@@ -240,6 +240,16 @@ def itest_dir():
     return _itest
 
 
+def build_plugins(*names):
+    """The build's plugin directory (BUILD/plugins/NAME/NAME.so), for tests
+    of the stock plugins; raises Skip when one of names was not built."""
+    d = os.path.join(BUILD, "plugins")
+    for name in names:
+        if not os.path.isfile(os.path.join(d, name, name + ".so")):
+            raise Skip(f"the {name} plugin is not built")
+    return d
+
+
 def remove_dir(d):
     shutil.rmtree(d, ignore_errors=True)
 
@@ -427,6 +437,16 @@ def rss_kb(pid):
 def hwm_kb(pid):
     """The peak resident size so far."""
     return status_kb(pid, "VmHWM")
+
+
+def wait_until(pred, timeout=5.0, step=0.05):
+    """Poll pred until it holds or timeout seconds pass; its last answer."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(step)
+    return pred()
 
 
 def is_error(resp, code=None):

@@ -278,14 +278,4 @@ static const struct smcp_config_key keys[] = {
 	{ 0 },
 };
 
-static const struct smcp_plugin_info info = {
-	SMCP_PLUGIN_INFO_INIT, .name = "synth",
-	.version = "1",	       .description = "synthetic metrics for tests",
-	.config_keys = keys,   .init = init,
-};
-
-SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void);
-SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void)
-{
-	return &info;
-}
+SMCP_PLUGIN_DEFINE("synth", "1", "synthetic metrics for tests", .config_keys = keys, .init = init)

@@ -231,21 +231,24 @@ static void tick(void)
 	metrics_tick(now_ns);
 }
 
+/* The limits of the store tests: 60 s of 1 s steps, 10 min of 10 s. */
+static const struct metrics_limits small_lim = {
+	.step_ms = 1000,
+	.fine_slots = 60,
+	.coarse_slots = 60,
+	.coarse_factor = 10,
+	.max_bytes = 64 << 20,
+	.max_series = 100,
+	.top_n = 5,
+	.max_watches = 4,
+	.breach_ring = 16,
+};
+
 static void test_store(void)
 {
 	static const char *const pl[] = { "pid" };
 	static const double bounds[4] = { 10, 100, 1000, INFINITY };
-	struct metrics_limits lim = {
-		.step_ms = 1000,
-		.fine_slots = 60,
-		.coarse_slots = 60,
-		.coarse_factor = 10,
-		.max_bytes = 64 << 20,
-		.max_series = 40,
-		.top_n = 5,
-		.max_watches = 4,
-		.breach_ring = 16,
-	};
+	struct metrics_limits lim = small_lim;
 	struct smcp_metric_desc top = { .sz = sizeof(top),
 					.name = "t_proc_latency_ns",
 					.unit = "ns",
@@ -269,6 +272,7 @@ static void test_store(void)
 	struct series *s;
 
 	UNIT_CASE("store");
+	lim.max_series = 40; /* the series limit, reached below */
 	now_ns = 1000 * STEP_NS;
 	CHECK_INT((metrics_store_init(&lim, now_ns) ?: watch_store_init(lim.max_watches, lim.breach_ring)), 0);
 	mt = metrics_api_register(&fake, &top);
@@ -365,19 +369,6 @@ static void test_store(void)
 	metrics_store_fini();
 	CHECK_INT(metrics_view()->budget.used, 0);
 }
-
-/* The limits of the tests below: 60 s of 1 s steps, 10 min of 10 s. */
-static const struct metrics_limits small_lim = {
-	.step_ms = 1000,
-	.fine_slots = 60,
-	.coarse_slots = 60,
-	.coarse_factor = 10,
-	.max_bytes = 64 << 20,
-	.max_series = 100,
-	.top_n = 5,
-	.max_watches = 4,
-	.breach_ring = 16,
-};
 
 /* Publishing into a series that exists allocates nothing. */
 static void test_no_alloc(void)
@@ -620,8 +611,28 @@ static void test_quantities(void)
 	CHECK(metrics_text_parse_quantity("3 us", "ns", &v, err, sizeof(err)) == 0 && v == 3000);
 	CHECK(metrics_text_parse_quantity("2ms", "pct", &v, err, sizeof(err)) != 0);
 	CHECK(metrics_text_parse_quantity("lots", "ns", &v, err, sizeof(err)) != 0);
-	metrics_text_format_quantity(3.4e6, "ns", buf, sizeof(buf));
-	CHECK_STR(buf, "3.4 ms");
+	{
+		static const struct {
+			double v;
+			const char *unit, *text;
+		} q[] = {
+			{ 3.4e6, "ns", "3.4 ms" },
+			{ 512, "ns", "512 ns" },
+			{ 2.5e9, "ns", "2.5 s" },
+			{ 1500, "ns/s", "1.5 us/s" },
+			{ 1023, "bytes", "1023 B" },
+			{ 3 << 20, "bytes", "3 MiB" },
+			{ 5.0 * (1u << 30), "bytes/s", "5 GiB/s" },
+			{ 12.5, "pct", "12.5%" },
+			{ 1234.5, "1/s", "1234/s" },
+			{ 7, "widgets", "7 widgets" },
+		};
+
+		for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+			metrics_text_format_quantity(q[i].v, q[i].unit, buf, sizeof(buf));
+			CHECK_STR(buf, q[i].text);
+		}
+	}
 	CHECK(metrics_text_parse_duration_ms("1h30m", &ms) == 0 && ms == 5400000);
 	CHECK(metrics_text_parse_duration_ms("90", &ms) == 0 && ms == 90000);
 	CHECK(metrics_text_parse_duration_ms("5 parsecs", &ms) != 0);

@@ -26,6 +26,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "../lib/seed_store.h"
 #include "../unit/unit.h"
 #include "host.h"
 #include "metrics.h"
@@ -36,69 +37,18 @@
 #define STEP_NS 1000000000ull
 #define NCPU 4
 #define NPROC 10
-#define NB 8
+#define NB SEED_NB
 
 static char root_dir[64], state_dir[128], state_file[160];
 static struct smcp_host plug = { .name = "t", .state = PLUGIN_LOADED };
 static uint64_t now_ns;
-static int m_gauge, m_events, m_cum, m_lat, m_proc;
-static const double bounds[NB] = { 10, 20, 40, 80, 160, 320, 640, INFINITY };
+static struct seed_ids ids;
 
-static struct metrics_limits limits(void)
-{
-	return (struct metrics_limits){ .step_ms = 1000,
-					.fine_slots = 60,
-					.coarse_slots = 50,
-					.coarse_factor = 10,
-					.max_bytes = 64 << 20,
-					.max_series = 5000,
-					.top_n = 5,
-					.max_watches = 8,
-					.breach_ring = 16 };
-}
-
-enum variant { SAME, CHANGED };
-
-static void register_all(enum variant v)
-{
-	static const char *const cpu[] = { "cpu" }, *const node[] = { "node" };
-	static const char *const pid[] = { "pid" };
-	struct smcp_metric_desc d = { .sz = sizeof(d), .labels = cpu, .n_labels = 1 };
-
-	plug.in_init = true;
-	d.name = v == SAME ? "t_gauge_pct" : "t_gauge2_pct"; /* renamed */
-	d.type = SMCP_METRIC_GAUGE;
-	d.unit = "pct";
-	m_gauge = metrics_api_register(&plug, &d);
-	d.unit = NULL;
-	d.name = "t_events_total";
-	d.type = SMCP_METRIC_COUNTER;
-	d.labels = v == SAME ? cpu : node; /* other labels */
-	m_events = metrics_api_register(&plug, &d);
-	d.name = "t_cum_total";
-	d.labels = NULL;
-	d.n_labels = 0;
-	m_cum = metrics_api_register(&plug, &d);
-	d.name = "t_lat_ns";
-	d.type = SMCP_METRIC_HISTOGRAM;
-	d.labels = cpu;
-	d.n_labels = 1;
-	d.bucket_bounds = bounds;
-	d.n_buckets = v == SAME ? NB : NB - 1; /* other buckets */
-	m_lat = metrics_api_register(&plug, &d);
-	d.name = "t_proc_lat_ns";
-	d.labels = pid;
-	d.n_buckets = NB;
-	d.flags = SMCP_METRIC_TOP_N;
-	m_proc = metrics_api_register(&plug, &d);
-	plug.in_init = false;
-}
-
-static void store_start(struct metrics_limits l, enum variant v)
+static void store_start(struct metrics_limits l, enum seed_variant v)
 {
 	now_ns = 1000 * STEP_NS;
 	CHECK_INT((metrics_store_init(&l, now_ns) ?: watch_store_init(l.max_watches, l.breach_ring)), 0);
-	register_all(v);
+	seed_register(&plug, v, &ids);
 }
 
 static void tick(void)
@@ -120,19 +70,19 @@ static void publish(uint64_t k)
 			continue;
 		snprintf(cpu, sizeof(cpu), "%d", c);
 		lv[0] = cpu;
-		(void)metrics_publish_set(&plug, m_gauge, lv, (double)k * 0.5 + c);
-		(void)metrics_publish_add(&plug, m_events, lv, c + 1);
+		(void)metrics_publish_set(&plug, ids.gauge, lv, (double)k * 0.5 + c);
+		(void)metrics_publish_add(&plug, ids.events, lv, c + 1);
 		h[(k + (uint64_t)c) % NB] += k % 5 + 1;
-		(void)metrics_publish_hist(&plug, m_lat, lv, h, NB, (double)k, SMCP_HIST_DELTA);
+		(void)metrics_publish_hist(&plug, ids.lat, lv, h, NB, (double)k, SMCP_HIST_DELTA);
 	}
-	(void)metrics_publish_set(&plug, m_cum, NULL, 1000.0 + (double)k * 10);
+	(void)metrics_publish_set(&plug, ids.cum, NULL, 1000.0 + (double)k * 10);
 	for (int p = 0; p < NPROC; p++) {
 		uint64_t h[NB] = { 0 };
 
 		snprintf(pid, sizeof(pid), "%d", 100 + p);
 		lv[0] = pid;
 		h[3] = (uint64_t)p + 1;
-		(void)metrics_publish_hist(&plug, m_proc, lv, h, NB, NAN, SMCP_HIST_DELTA);
+		(void)metrics_publish_hist(&plug, ids.proc, lv, h, NB, NAN, SMCP_HIST_DELTA);
 	}
 }
 
@@ -340,32 +290,23 @@ static int64_t saved_t0;
 static uint64_t saved_last;
 static const uint64_t GAP = 20;
 
-static struct watch_def wdef(uint32_t which)
-{
-	struct watch_def d = { 0 };
-
-	if (which == 0) {
-		snprintf(d.name, sizeof(d.name), "latency-high");
-		snprintf(d.metric, sizeof(d.metric), "t_lat_ns");
-		snprintf(d.labels, sizeof(d.labels), "cpu=1*,cpu!=2");
-		snprintf(d.condition, sizeof(d.condition), "p99 > 100");
-		d.for_secs = 3;
-		d.window_secs = 5;
-		d.clear_secs = 2;
-		d.hysteresis_pct = 10;
-		d.min_samples = 4;
-	} else {
-		snprintf(d.metric, sizeof(d.metric), "t_gauge_pct");
-		snprintf(d.condition, sizeof(d.condition), "mean >= 50%%");
-		snprintf(d.agg, sizeof(d.agg), "max");
-		d.for_secs = 0;
-		d.window_secs = 1;
-		d.clear_secs = 0;
-		d.hysteresis_pct = 0;
-		d.min_samples = 20;
-	}
-	return d;
-}
+/* The two watches of the round trip. */
+static const struct watch_def wdefs[2] = {
+	{ .name = "latency-high",
+	  .metric = "t_lat_ns",
+	  .labels = "cpu=1*,cpu!=2",
+	  .condition = "p99 > 100",
+	  .for_secs = 3,
+	  .window_secs = 5,
+	  .clear_secs = 2,
+	  .hysteresis_pct = 10,
+	  .min_samples = 4 },
+	{ .metric = "t_gauge_pct",
+	  .condition = "mean >= 50%",
+	  .agg = "max",
+	  .window_secs = 1,
+	  .min_samples = 20 },
+};
 
 /* The store of the round trip: 235 steps (the coarse slot of the newest
  * is half full), two watches; saved. */
@@ -374,16 +315,13 @@ static void build_and_save(void)
 	struct persist_stats st;
 	char err[320];
 
-	store_start(limits(), SAME);
+	store_start(seed_limits(), SEED_SAME);
 	for (uint64_t k = 0; k < 235; k++) {
 		publish(k);
 		tick();
 	}
-	for (uint32_t i = 0; i < 2; i++) {
-		struct watch_def d = wdef(i);
-
-		CHECK_MSG(watch_add(&d, err, sizeof(err)) > 0, "watch %u: %s", i, err);
-	}
+	for (uint32_t i = 0; i < 2; i++)
+		CHECK_MSG(watch_add(&wdefs[i], err, sizeof(err)) > 0, "watch %u: %s", i, err);
 	n_before = snapshot(before, 256);
 	saved_t0 = metrics_view()->t0_unix_ms;
 	saved_last = metrics_view()->last_step;
@@ -429,9 +367,9 @@ static void test_round_trip(void)
 
 	UNIT_CASE("round-trip");
 	build_and_save();
-	store_start(limits(), SAME);
+	store_start(seed_limits(), SEED_SAME);
 	/* a series the plugin created in init(), before the restore */
-	(void)metrics_publish_set(&plug, m_gauge, (const char *const[]){ "0" }, 42);
+	(void)metrics_publish_set(&plug, ids.gauge, (const char *const[]){ "0" }, 42);
 	CHECK_INT(persist_restore_at(now_ns, unix_after(GAP), &st), 0);
 	CHECK_MSG(st.history_restored, "why: %s", st.why);
 	CHECK_INT(st.series_restored, n_before);
@@ -456,9 +394,9 @@ static void test_round_trip(void)
 	CHECK_INT(same, n_before);
 	/* the watches, as created */
 	CHECK_INT(watch_count(), 2);
-	for (uint32_t i = 0; i < watch_count(); i++) {
+	for (uint32_t i = 0; i < watch_count() && i < 2; i++) {
 		watch_get_def(i, &d);
-		want = wdef(i);
+		want = wdefs[i];
 		CHECK_INT(d.id, i + 1);
 		CHECK_STR(d.name, want.name);
 		CHECK_STR(d.metric, want.metric);
@@ -475,9 +413,9 @@ static void test_round_trip(void)
 	s = series_of("t_gauge_pct", "1");
 	CHECK(history_get_scalar(&s->h, &metrics_view()->geom, TIER_COARSE, saved_last / 10, &acc_before));
 	now_ns = metrics_view()->t0_ns + (cur + 1) * STEP_NS;
-	(void)metrics_publish_set(&plug, m_gauge, (const char *const[]){ "1" }, 77);
+	(void)metrics_publish_set(&plug, ids.gauge, (const char *const[]){ "1" }, 77);
 	/* lower than before: the plugin restarted too */
-	(void)metrics_publish_set(&plug, m_cum, NULL, 5);
+	(void)metrics_publish_set(&plug, ids.cum, NULL, 5);
 	metrics_tick(now_ns);
 	CHECK_INT(metrics_view()->last_step, cur);
 	CHECK(history_get_scalar(&s->h, &metrics_view()->geom, TIER_FINE, cur, &c) && c.mean == 77);
@@ -492,7 +430,7 @@ static void test_round_trip(void)
 	 * not an increase from the value saved */
 	s = series_of("t_cum_total", NULL);
 	CHECK(!history_get_scalar(&s->h, &metrics_view()->geom, TIER_FINE, cur, &c));
-	(void)metrics_publish_set(&plug, m_cum, NULL, 15);
+	(void)metrics_publish_set(&plug, ids.cum, NULL, 15);
 	now_ns += STEP_NS;
 	metrics_tick(now_ns);
 	CHECK(history_get_scalar(&s->h, &metrics_view()->geom, TIER_FINE, cur + 1, &c) && c.mean == 10);
@@ -513,7 +451,7 @@ static void test_clock(void)
 
 	UNIT_CASE("clock");
 	build_and_save();
-	store_start(limits(), SAME);
+	store_start(seed_limits(), SEED_SAME);
 	/* the file was written now (real clock): a minute earlier is behind it */
 	saved_ms = metrics_now_unix_ms();
 	CHECK_INT(persist_restore_at(now_ns, saved_ms - 60000, &st), 0);
@@ -526,7 +464,7 @@ static void test_clock(void)
 	watch_store_fini();
 	metrics_store_fini();
 
-	store_start(limits(), SAME);
+	store_start(seed_limits(), SEED_SAME);
 	/* 50 coarse slots of 10 steps: the tier reaches 500 steps back */
 	CHECK_INT(persist_restore_at(now_ns, unix_after(500), &st), 0);
 	CHECK(!st.history_restored);
@@ -537,7 +475,7 @@ static void test_clock(void)
 	metrics_store_fini();
 
 	/* just inside it: restored */
-	store_start(limits(), SAME);
+	store_start(seed_limits(), SEED_SAME);
 	CHECK_INT(persist_restore_at(now_ns, unix_after(498), &st), 0);
 	CHECK_MSG(st.history_restored, "%s", st.why);
 	watch_store_fini();
@@ -548,14 +486,14 @@ static void test_clock(void)
  * top-N and the budget hold. */
 static void test_changed_and_limits(void)
 {
-	struct metrics_limits l = limits();
+	struct metrics_limits l = seed_limits();
 	struct persist_stats st;
 	struct metric *m;
 	uint32_t low = 0;
 
 	UNIT_CASE("changed");
 	build_and_save();
-	store_start(l, CHANGED);
+	store_start(l, SEED_CHANGED);
 	CHECK_INT(persist_restore_at(now_ns, unix_after(GAP), &st), 0);
 	CHECK(st.history_restored);
 	/* gauge renamed, events relabelled, t_lat_ns rebucketed: 4 cpus each */
@@ -568,7 +506,7 @@ static void test_changed_and_limits(void)
 
 	UNIT_CASE("top-n");
 	l.top_n = 3;
-	store_start(l, SAME);
+	store_start(l, SEED_SAME);
 	CHECK_INT(persist_restore_at(now_ns, unix_after(GAP), &st), 0);
 	m = metrics_find("t_proc_lat_ns");
 	CHECK_INT(m->n_series, 3);
@@ -580,9 +518,9 @@ static void test_changed_and_limits(void)
 	metrics_store_fini();
 
 	UNIT_CASE("budget");
-	l = limits();
+	l = seed_limits();
 	l.max_bytes = 15000; /* about 8 series of this geometry */
-	store_start(l, SAME);
+	store_start(l, SEED_SAME);
 	CHECK_INT(persist_restore_at(now_ns, unix_after(GAP), &st), 0);
 	CHECK(st.series_limits > 0 && st.series_restored > 0);
 	CHECK_INT(st.series_restored + st.series_limits, n_before);
@@ -600,7 +538,7 @@ static void expect_aside(const char *what, const char *why_has)
 	struct persist_stats st;
 	int asides = count_aside("corrupt");
 
-	store_start(limits(), SAME);
+	store_start(seed_limits(), SEED_SAME);
 	CHECK_INT(persist_restore_at(now_ns, unix_after(GAP), &st), 0);
 	CHECK_MSG(!st.history_restored && st.series_restored == 0, "%s: restored", what);
 	CHECK_MSG(strstr(st.why, why_has), "%s: why = \"%s\", expected \"%s\"", what, st.why,
@@ -655,7 +593,7 @@ static void test_corrupt(void)
 	/* checksums right, records wrong: an S with no M, a step past the
 	 * timeline, a record after the end */
 	{
-		store_start(limits(), SAME);
+		store_start(seed_limits(), SEED_SAME);
 		g = metrics_view()->geom;
 		watch_store_fini();
 		metrics_store_fini();
@@ -680,7 +618,7 @@ static void test_corrupt(void)
 			struct persist_stats st;
 
 			/* the same, well formed: an empty store's file is fine */
-			store_start(limits(), SAME);
+			store_start(seed_limits(), SEED_SAME);
 			CHECK_INT(persist_restore_at(now_ns, unix_after(GAP), &st), 0);
 			CHECK_MSG(st.history_restored && exists(state_file), "%s", st.why);
 			watch_store_fini();
@@ -705,13 +643,13 @@ static void test_corrupt(void)
 
 static void test_geometry(void)
 {
-	struct metrics_limits l = limits();
+	struct metrics_limits l = seed_limits();
 	struct persist_stats st;
 
 	UNIT_CASE("geometry");
 	build_and_save();
 	l.fine_slots = 61;
-	store_start(l, SAME);
+	store_start(l, SEED_SAME);
 	CHECK_INT(persist_restore_at(now_ns, unix_after(GAP), &st), 0);
 	CHECK(!st.history_restored && st.series_restored == 0);
 	CHECK_HAS(st.why, "another history geometry");
@@ -726,7 +664,7 @@ static void test_geometry(void)
  * saved comes back. */
 static void test_cap(void)
 {
-	struct metrics_limits l = limits();
+	struct metrics_limits l = seed_limits();
 	struct persist_stats st, rs;
 	uint64_t seed = 5;
 	char name[16];
@@ -735,14 +673,14 @@ static void test_cap(void)
 	struct metric *m;
 
 	UNIT_CASE("cap");
-	store_start(l, SAME);
+	store_start(l, SEED_SAME);
 	for (uint64_t k = 0; k < 520; k++) {
 		for (int i = 0; i < 1000; i++) {
 			seed ^= seed << 13;
 			seed ^= seed >> 7;
 			seed ^= seed << 17;
 			snprintf(name, sizeof(name), "%d", i);
-			(void)metrics_publish_set(&plug, m_gauge, lv, (double)(seed >> 11));
+			(void)metrics_publish_set(&plug, ids.gauge, lv, (double)(seed >> 11));
 		}
 		tick();
 	}
@@ -761,7 +699,7 @@ static void test_cap(void)
 	       st.series_saved, st.fine_cut, st.series_cut, (unsigned long long)st.file_bytes);
 	watch_store_fini();
 	metrics_store_fini();
-	store_start(l, SAME);
+	store_start(l, SEED_SAME);
 	CHECK_INT(persist_restore_at(now_ns, saved_t0 + 600 * 1000, &rs), 0);
 	CHECK_INT(rs.series_restored, st.series_saved);
 	m = metrics_find("t_gauge_pct");
@@ -852,7 +790,7 @@ static void test_background(void)
 
 	UNIT_CASE("background");
 	CHECK_INT(persist_open(state_dir, NULL, why, sizeof(why)), 0);
-	store_start(limits(), SAME);
+	store_start(seed_limits(), SEED_SAME);
 	for (uint64_t k = 0; k < 100; k++) {
 		publish(k);
 		tick();
@@ -869,7 +807,7 @@ static void test_background(void)
 	watch_store_fini();
 	metrics_store_fini();
 	saved_t0 = 0;
-	store_start(limits(), SAME);
+	store_start(seed_limits(), SEED_SAME);
 	CHECK_INT(persist_restore_at(now_ns, metrics_now_unix_ms() + 200 * 1000, &st), 0);
 	CHECK_MSG(st.history_restored && st.series_restored == 2 * NCPU + NCPU + 1 + 5, "%s",
 		  st.why);
@@ -1127,11 +1065,10 @@ static void write_seed(const char *dir, const char *name)
 
 static void make_seeds(const char *dir)
 {
-	struct watch_def d = wdef(0);
 	char err[320];
 
-	store_start(limits(), SAME);
-	CHECK(watch_add(&d, err, sizeof(err)) > 0);
+	store_start(seed_limits(), SEED_SAME);
+	CHECK(watch_add(&wdefs[0], err, sizeof(err)) > 0);
 	write_seed(dir, "empty");
 	for (uint64_t k = 0; k < 12; k++) {
 		publish(k);
@@ -1142,8 +1079,7 @@ static void make_seeds(const char *dir)
 		publish(k);
 		tick();
 	}
-	d = wdef(1);
-	CHECK(watch_add(&d, err, sizeof(err)) > 0);
+	CHECK(watch_add(&wdefs[1], err, sizeof(err)) > 0);
 	write_seed(dir, "store");
 	watch_store_fini();
 	metrics_store_fini();

@@ -48,15 +48,8 @@ while time.monotonic() < end:
 """
 
 
-def call(d, name, args=None):
-    r = T.result(d.request("tools/call", {"name": name, "arguments": args or {}}))
-    if r.get("isError"):
-        raise AssertionError(f"{name}({args}): {r['content'][0]['text']}")
-    return r["structuredContent"]
-
-
 def kinds(d, wid, cursor=0):
-    st = call(d, "watch_status", {"cursor": cursor, "limit": 50})
+    st = d.structured("watch_status", {"cursor": cursor, "limit": 50})
     return [e["kind"] for e in st["events"] if e["watch_id"] == wid], st
 
 
@@ -64,13 +57,10 @@ def kinds(d, wid, cursor=0):
 def test_watch_fires_under_competition():
     if not T.is_root():
         raise Skip("needs root for BPF")
-    plugins = os.path.join(T.BUILD, "plugins")
-    if not os.path.isfile(os.path.join(plugins, "sched_latency", "sched_latency.so")):
-        raise Skip("the sched_latency plugin is not built")
     with Daemon(args=["--enable", "sched_latency,sysstat,scheduler"],
-                plugin_dir_=plugins) as d:
+                plugin_dir_=T.build_plugins("sched_latency")) as d:
         time.sleep(3)
-        names = {m["name"] for m in call(d, "query_history")["metrics"]}
+        names = {m["name"] for m in d.structured("query_history")["metrics"]}
         if not {"sched_runq_latency_ns", "sched_proc_runq_latency_ns"} <= names:
             raise Skip("sched_latency does not publish the latency metrics (not loaded, no "
                        f"BPF, or not yet): {sorted(names)}")
@@ -78,15 +68,15 @@ def test_watch_fires_under_competition():
         pinger = subprocess.Popen([sys.executable, "-c", PINGER, str(cpu), "60"])
         try:
             time.sleep(12)
-            base = call(d, "query_history", {"metric": "sched_runq_latency_ns",
-                                             "group_by": "all", "start": "-10s"})
+            base = d.structured("query_history", {"metric": "sched_runq_latency_ns",
+                                                  "group_by": "all", "start": "-10s"})
             p99 = base["series"][0]["summary"]["p99"] or 0
             thr_us = max(4 * p99 / 1000, 1000)
-            wp = call(d, "watch_create", {
+            wp = d.structured("watch_create", {
                 "metric": "sched_proc_runq_latency_ns", "labels": f"pid={pinger.pid}",
                 "condition": "p90 > 1ms", "for_secs": 3, "window_secs": 3,
                 "min_samples": 50})["watch"][0]["id"]
-            ws = call(d, "watch_create", {
+            ws = d.structured("watch_create", {
                 "metric": "sched_runq_latency_ns", "condition": f"p99 > {thr_us:.0f}us",
                 "for_secs": 3, "window_secs": 3})["watch"][0]["id"]
             time.sleep(10)
@@ -104,8 +94,8 @@ def test_watch_fires_under_competition():
                     f"the pinger is among them: {ctx}")
             for m in ("scheduler_info", "cpu_busy_pct", "loadavg_1m"):
                 C.check(m in ctx, f"context has {m}: {ctx}")
-            hog_sys = call(d, "query_history", {"metric": "sched_runq_latency_ns",
-                                                "group_by": "all", "start": "-12s"})
+            hog_sys = d.structured("query_history", {"metric": "sched_runq_latency_ns",
+                                                     "group_by": "all", "start": "-12s"})
             hog_p99 = hog_sys["series"][0]["summary"]["p99"] if hog_sys["series"] else None
             # Asserted only on a clean baseline: when other tenants already push the
             # machine's p99 near a millisecond, 4x that is beyond the hog's slices.

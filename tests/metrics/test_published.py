@@ -50,24 +50,15 @@ os.wait()
 """
 
 
-def call(d, name, args=None):
-    r = T.result(d.request("tools/call", {"name": name, "arguments": args or {}}))
-    if r.get("isError"):
-        raise AssertionError(f"{name}({args}): {r['content'][0]['text']}")
-    return r["structuredContent"]
-
-
 def daemon():
     if not T.is_root():
         raise Skip("needs root for BPF")
-    plugins = os.path.join(T.BUILD, "plugins")
-    if not os.path.isfile(os.path.join(plugins, "sched_latency", "sched_latency.so")):
-        raise Skip("the sched_latency plugin is not built")
-    return Daemon(args=["--enable", "sched_latency,sysstat"], plugin_dir_=plugins)
+    return Daemon(args=["--enable", "sched_latency,sysstat"],
+                  plugin_dir_=T.build_plugins("sched_latency"))
 
 
 def catalog(d):
-    cat = {m["name"]: m for m in call(d, "query_history")["metrics"]}
+    cat = {m["name"]: m for m in d.structured("query_history")["metrics"]}
     if "sched_runq_latency_ns" not in cat:
         raise Skip(f"sched_latency publishes nothing (no BPF here?): {sorted(cat)}")
     return cat
@@ -100,11 +91,13 @@ def test_catalog_and_history():
             # over a window that lies inside the load (the two plugins sample on
             # their own 1 s timers, up to a second apart: a window that saw the
             # load stop would count it differently in each)
-            sw = call(d, "query_history", {"metric": "sched_cpu_switches_total", "start": "-5s"})
+            sw = d.structured("query_history",
+                              {"metric": "sched_cpu_switches_total", "start": "-5s"})
             C.eq(sorted(x["labels"]["cpu"] for x in sw["series"]),
                  sorted(str(c) for c in range(os.cpu_count())), "one switches series per CPU")
             bpf_rate = sum(x["summary"]["rate"] for x in sw["series"])
-            ctxt = call(d, "query_history", {"metric": "context_switches_total", "start": "-5s"})
+            ctxt = d.structured("query_history",
+                                {"metric": "context_switches_total", "start": "-5s"})
             proc_rate = ctxt["series"][0]["summary"]["rate"] if ctxt["series"] else 0
             C.check(proc_rate > 0 and abs(bpf_rate - proc_rate) <= 0.25 * proc_rate,
                     f"switches/s from BPF ({bpf_rate}) agree with /proc/stat ({proc_rate})")
@@ -118,15 +111,15 @@ def test_catalog_and_history():
                     f"one series per CPU, the loaded one among them: {cpus}")
         C.check(all(s["labels"]["node"].isdigit() and s["labels"]["llc"].isdigit()
                     for s in h["series"]), f"decimal node and llc ids: {h['series']}")
-        r = call(d, "query_history", {"metric": "sched_runq_latency_ns", "group_by": "all",
-                                      "start": "-8s"})
+        r = d.structured("query_history", {"metric": "sched_runq_latency_ns", "group_by": "all",
+                                           "start": "-8s"})
         s = r["series"][0]["summary"]
         C.check(s["count"] > 1000, f"samples over 8 s of load: {s}")
         C.check(0 < s["p50"] <= s["p90"] <= s["p99"] <= s["p999"] <= s["max"],
                 f"percentiles ordered: {s}")
         C.check(s["p99"] < 60e9 and s["mean"] > 0, f"percentiles plausible: {s}")
-        hog = call(d, "query_history", {"metric": "sched_runq_latency_ns", "group_by": "all",
-                                        "labels": f"cpu={cpu}", "start": "-8s"})
+        hog = d.structured("query_history", {"metric": "sched_runq_latency_ns", "group_by": "all",
+                                             "labels": f"cpu={cpu}", "start": "-8s"})
         hs = hog["series"][0]["summary"] if hog["series"] else {}
         print(f"CPU {cpu} under load: p50 {hs.get('p50')} p99 {hs.get('p99')} ns; "
               f"switches/s BPF {bpf_rate:.0f}, /proc/stat {proc_rate:.0f}")
@@ -134,11 +127,11 @@ def test_catalog_and_history():
 
         for name in ("sched_cpu_runq_waits_total", "sched_cpu_runq_wait_ns_total",
                      "sched_cpu_wakeups_total"):
-            r = call(d, "query_history", {"metric": name, "group_by": "all", "start": "-6s"})
+            r = d.structured("query_history", {"metric": name, "group_by": "all", "start": "-6s"})
             C.check(r["series"] and r["series"][0]["summary"]["rate"] > 0, f"{name} moves: {r}")
 
-        procs = call(d, "query_history", {"metric": "sched_proc_runq_latency_ns",
-                                          "labels": f"pid={load.pid}", "start": "-8s"})
+        procs = d.structured("query_history", {"metric": "sched_proc_runq_latency_ns",
+                                               "labels": f"pid={load.pid}", "start": "-8s"})
         C.eq([x["labels"] for x in procs["series"]],
              [{"pid": str(load.pid), "comm": "python3"}],
              "the loaded process is among the top waiters, by pid and comm")

@@ -179,16 +179,5 @@ static const struct smcp_config_key keys[] = {
 	{ 0 },
 };
 
-static const struct smcp_plugin_info info = {
-	SMCP_PLUGIN_INFO_INIT,
-	.name = "steps_fixture",
-	.version = "0.1.0",
-	.description = "prompt steps of every kind, for the prompts test",
-	.config_keys = keys,
-	.init = fixture_init,
-};
-
-SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void)
-{
-	return &info;
-}
+SMCP_PLUGIN_DEFINE("steps_fixture", "0.1.0", "prompt steps of every kind, for the prompts test",
+		   .config_keys = keys, .init = fixture_init)

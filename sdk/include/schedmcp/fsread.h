@@ -23,6 +23,38 @@
 extern "C" {
 #endif
 
+/* Open root + path for reading: the fd, or -ENAMETOOLONG or -errno.
+ * O_NONBLOCK: a FIFO planted in a fixture tree must not hang the reader. */
+static inline int smcp_open_under(const char *root, const char *path)
+{
+	char full[4096];
+	int n = snprintf(full, sizeof(full), "%s%s", root ? root : "", path);
+
+	if (n < 0 || (size_t)n >= sizeof(full))
+		return -ENAMETOOLONG;
+	n = open(full, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	return n < 0 ? -errno : n;
+}
+
+/* Read from fd until len bytes or the end: the count, or -errno. */
+static inline ssize_t smcp_read_full(int fd, char *buf, size_t len)
+{
+	size_t at = 0;
+
+	while (at < len) {
+		ssize_t r = read(fd, buf + at, len - at);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			break;
+		at += (size_t)r;
+	}
+	return (ssize_t)at;
+}
+
 /*
  * Read root + path into buf (at most len - 1 bytes), NUL-terminated, with
  * trailing newlines and spaces removed. Returns the length kept, -EINVAL
@@ -31,40 +63,22 @@ extern "C" {
  */
 static inline int smcp_read_file(const char *root, const char *path, char *buf, size_t len)
 {
-	char full[4096];
-	size_t at = 0;
-	int fd, n;
+	ssize_t at;
+	int fd;
 
 	if (len == 0)
 		return -EINVAL;
-	n = snprintf(full, sizeof(full), "%s%s", root ? root : "", path);
-	if (n < 0 || (size_t)n >= sizeof(full))
-		return -ENAMETOOLONG;
-	/* O_NONBLOCK: a FIFO planted in a fixture tree must not hang the reader */
-	fd = open(full, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	fd = smcp_open_under(root, path);
 	if (fd < 0)
-		return -errno;
-	n = 0;
-	while (at < len - 1) {
-		ssize_t r = read(fd, buf + at, len - 1 - at);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			n = -errno;
-			goto out;
-		}
-		if (r == 0)
-			break;
-		at += (size_t)r;
-	}
+		return fd;
+	at = smcp_read_full(fd, buf, len - 1);
+	close(fd);
+	if (at < 0)
+		return (int)at;
 	while (at > 0 && (buf[at - 1] == '\n' || buf[at - 1] == ' '))
 		at--;
 	buf[at] = '\0';
-	n = (int)at;
-out:
-	close(fd);
-	return n;
+	return (int)at;
 }
 
 /*
@@ -77,20 +91,13 @@ out:
 static inline ssize_t smcp_read_all(const char *root, const char *path, size_t max, char **buf,
 				    size_t *cap)
 {
-	char full[4096];
 	size_t at = 0, limit = max + 2;
 	ssize_t ret;
-	int fd, n;
+	int fd = smcp_open_under(root, path);
 
-	n = snprintf(full, sizeof(full), "%s%s", root ? root : "", path);
-	if (n < 0 || (size_t)n >= sizeof(full))
-		return -ENAMETOOLONG;
-	fd = open(full, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	for (;;) {
-		ssize_t r;
-
 		if (!*buf || at + 1 >= *cap) {
 			size_t want = *buf && *cap ? *cap * 2 : 16384;
 			char *nb;
@@ -109,16 +116,12 @@ static inline ssize_t smcp_read_all(const char *root, const char *path, size_t m
 			*buf = nb;
 			*cap = want;
 		}
-		r = read(fd, *buf + at, *cap - 1 - at);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			ret = -errno;
+		ret = smcp_read_full(fd, *buf + at, *cap - 1 - at);
+		if (ret < 0)
 			goto out;
-		}
-		if (r == 0)
-			break;
-		at += (size_t)r;
+		at += (size_t)ret;
+		if (at + 1 < *cap)
+			break; /* the end came before the buffer filled */
 	}
 	(*buf)[at] = '\0';
 	ret = at > max ? -EFBIG : (ssize_t)at;

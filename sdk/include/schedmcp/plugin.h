@@ -35,6 +35,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -54,9 +55,15 @@ extern "C" {
 
 /* The entry every plugin defines (once, with SMCP_EXPORT):
  *   SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void) { return &info; }
- * Declared here so that -Wmissing-prototypes is satisfied. */
+ * which SMCP_PLUGIN_EXPORT(info) writes out (a macro of this header: any
+ * 1.x host). Declared here so that -Wmissing-prototypes is satisfied. */
 struct smcp_plugin_info;
 SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void);
+#define SMCP_PLUGIN_EXPORT(info)                                                                  \
+	SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void)                        \
+	{                                                                                          \
+		return &(info);                                                                    \
+	}
 
 /*
  * A handler (read, tool, prompt) returns SMCP_PENDING to say it has kept the
@@ -811,10 +818,116 @@ struct smcp_host_api {
 #define SMCP_PLUGIN_INFO_INIT .sz = sizeof(struct smcp_plugin_info), \
 			      .abi_major = SMCP_ABI_MAJOR, .abi_minor = SMCP_ABI_MINOR
 
+/* Convenience: a plugin's static smcp_plugin_info with this header's ABI,
+ * and the entry returning it, in one:
+ *   SMCP_PLUGIN_DEFINE("topology", "0.1.0", "CPU and cache topology",
+ *                      .init = topo_init, .fini = topo_fini)
+ * (the rest as designated initializers). A plugin that declares an older
+ * abi_minor writes its struct out and uses SMCP_PLUGIN_EXPORT. */
+#define SMCP_PLUGIN_DEFINE(name_, version_, description_, ...)                                    \
+	static const struct smcp_plugin_info smcp_plugin_info_ = {                                 \
+		SMCP_PLUGIN_INFO_INIT, .name = (name_), .version = (version_),                      \
+		.description = (description_), __VA_ARGS__                                         \
+	};                                                                                         \
+	SMCP_PLUGIN_EXPORT(smcp_plugin_info_)
+
 /* Convenience: the first members of a step in a table of them,
  * { SMCP_STEP("latency.cpu", 10), .needs = "...", .text = "..." }. */
 #define SMCP_STEP(topic_, order_) .sz = sizeof(struct smcp_prompt_step), .topic = (topic_), \
 				  .order = (order_)
+
+/*
+ * Registering as data: a plugin lists what it offers in static tables,
+ * { SMCP_TOOL("get_topology"), .title = ..., .call = ..., .data = &plugin },
+ * and registers each table with one call, in order, stopping at the first
+ * error (whose -errno it returns). A resource whose URI holds a '{' is a
+ * template (RFC 6570). These are of this header, not of the host's table:
+ * they work with any 1.x host.
+ */
+#define SMCP_RESOURCE(uri_) .sz = sizeof(struct smcp_resource_desc), .uri = (uri_)
+#define SMCP_TOOL(name_) .sz = sizeof(struct smcp_tool_desc), .name = (name_)
+
+static inline int smcp_register_resources(struct smcp_host *h, const struct smcp_host_api *api,
+					  const struct smcp_resource_desc *d, size_t n)
+{
+	int err = 0;
+
+	for (size_t i = 0; !err && i < n; i++) {
+		const char *p = d[i].uri;
+
+		while (p && *p && *p != '{')
+			p++;
+		err = p && *p ? api->register_template(h, &d[i]) : api->register_resource(h, &d[i]);
+	}
+	return err;
+}
+
+static inline int smcp_register_tools(struct smcp_host *h, const struct smcp_host_api *api,
+				      const struct smcp_tool_desc *d, size_t n)
+{
+	int err = 0;
+
+	for (size_t i = 0; !err && i < n; i++)
+		err = api->register_tool(h, &d[i]);
+	return err;
+}
+
+static inline int smcp_register_prompts(struct smcp_host *h, const struct smcp_host_api *api,
+					const struct smcp_prompt_desc *d, size_t n)
+{
+	int err = 0;
+
+	for (size_t i = 0; !err && i < n; i++)
+		err = api->register_prompt(h, &d[i]);
+	return err;
+}
+
+/*
+ * Convenience: register one metric family (api->metric_register) and, when
+ * the host refuses it, log "cannot register metric NAME: WHY" as an error,
+ * so that a plugin's init() failing on a metric says which one. Returns 0
+ * with the id in *ret_id, or metric_register's -errno (*ret_id untouched).
+ * The host must have metric_register (SMCP_API_HAS; a 1.1 host or newer).
+ * Since: 1.2 (header only)
+ */
+static inline int smcp_register_metric(struct smcp_host *h, const struct smcp_host_api *api,
+				       const struct smcp_metric_desc *d, int *ret_id)
+{
+	int id = api->metric_register(h, d);
+
+	if (id < 0) {
+		api->log(h, SMCP_LOG_ERROR, "cannot register metric %s: %s", d->name,
+			 strerror(-id));
+		return id;
+	}
+	*ret_id = id;
+	return 0;
+}
+
+/*
+ * Convenience: the value of an integer or boolean key of this plugin's
+ * config section (api->config_int, api->config_bool), or def when the host
+ * has none for it (-ENOENT: not declared, or no value and no default).
+ * Since: 1.2 (header only)
+ */
+static inline int64_t smcp_config_int_or(struct smcp_host *h, const struct smcp_host_api *api,
+					 const char *key, int64_t def)
+{
+	int64_t v;
+
+	return api->config_int(h, key, &v) == 0 ? v : def;
+}
+
+static inline bool smcp_config_bool_or(struct smcp_host *h, const struct smcp_host_api *api,
+				       const char *key, bool def)
+{
+	bool v;
+
+	return api->config_bool(h, key, &v) == 0 ? v : def;
+}
+
+/* The number of elements of a table (an array, never a pointer). */
+#define SMCP_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Convenience: register n steps in order, stopping at the first error;
  * on a host older than 1.2 (no prompt steps) nothing, and 0. */

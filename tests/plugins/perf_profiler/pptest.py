@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("SMCP_SOURCE_DIR", os.path.join(HERE, "..", "..", ".."))
@@ -78,13 +77,7 @@ def daemon(config_text=None, extra=None):
 
 def tool(c, name, args=None, timeout=30, meta=None):
     """Call a tool; returns (is_error, structured-or-text)."""
-    params = {"name": name, "arguments": args or {}}
-    if meta:
-        params["_meta"] = meta
-    r = c.request("tools/call", params, timeout=timeout)
-    if "error" in r:
-        raise RuntimeError("%s: protocol error %s" % (name, r["error"]))
-    res = r["result"]
+    res = c.tool(name, args, timeout, meta)
     text = res["content"][0]["text"] if res.get("content") else ""
     body = res.get("structuredContent")
     if body is None:
@@ -96,8 +89,7 @@ def tool(c, name, args=None, timeout=30, meta=None):
 
 
 def texts(c, name, args):
-    r = c.request("tools/call", {"name": name, "arguments": args})
-    return [x.get("text", "") for x in r["result"]["content"]]
+    return [x.get("text", "") for x in c.tool(name, args)["content"]]
 
 
 def perf_fds(pid):
@@ -132,10 +124,4 @@ def user_leaf_shares(body, names):
     return {n: (100.0 * syms[n]["self"] / tot if tot and n in syms else 0.0) for n in names}
 
 
-def wait_until(pred, timeout=10.0, step=0.05):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()
+wait_until = smcp_test.wait_until

@@ -6,7 +6,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 
 SRC = os.environ.get("SMCP_SOURCE_DIR",
                      os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
@@ -57,21 +56,6 @@ class Daemon(smcp_test.Daemon):
 
     def plugin_state(self):
         return super().plugin_state("sched_latency")
-
-    def tool(self, name, args=None, timeout=30.0, meta=None):
-        params = {"name": name, "arguments": args or {}}
-        if meta:
-            params["_meta"] = meta
-        r = self.request("tools/call", params, timeout=timeout)
-        if "error" in r:
-            raise RuntimeError(f"{name}: {r['error']}")
-        return r["result"]
-
-    def structured(self, name, args=None, timeout=30.0):
-        r = self.tool(name, args, timeout)
-        if r.get("isError"):
-            raise RuntimeError(f"{name} failed: {r['content'][0]['text']}")
-        return r["structuredContent"]
 
 
 def start_loaded(checker, **kw):
@@ -186,10 +170,4 @@ def our_slot_hist(histogram):
     return hist
 
 
-def wait_until(cond, timeout=5.0, step=0.1):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(step)
-    return cond()
+wait_until = smcp_test.wait_until

@@ -8,6 +8,7 @@ loop: a ping sent while a read waits is answered at once. Hostile replies
 (stats_meta repeating field names, bytes that are not UTF-8, paths longer than
 255 bytes, more values than allowed) cost a read little time and memory and lose
 nothing in silence."""
+import contextlib
 import json
 import os
 import signal
@@ -46,6 +47,15 @@ def responses(c, ids, timeout=10):
         if m and m.get("id") in want and ("result" in m or "error" in m):
             got[m["id"]] = m
     return [got.get(i) for i in ids]
+
+
+@contextlib.contextmanager
+def served(*server_args, extra_conf=FAST):
+    """The fake stats server, started with server_args on a fresh socket, and
+    a daemon whose scx_stats reads it with extra_conf; yields the daemon."""
+    path = os.path.join(sockdir(), "stats")
+    with Server(path, *server_args), daemon(path, extra_conf=extra_conf) as c:
+        yield c
 
 
 def text_json(resp):
@@ -93,8 +103,7 @@ def test_stale_socket():
 
 @ck.case
 def test_stats_and_meta():
-    path = os.path.join(sockdir(), "stats")
-    with Server(path), daemon(path, extra_conf=FAST) as c:
+    with served() as c:
         a = read_json(c, "stats://scheduler/raw")
         ck.eq(a["available"], True, "available")
         ck.eq(a["target"], "top", "target")
@@ -141,8 +150,7 @@ def test_stats_and_meta():
 
 @ck.case
 def test_concurrent_reads():
-    path = os.path.join(sockdir(), "stats")
-    with Server(path, "--mode", "slow", "--delay-ms", "100"), daemon(path, extra_conf=FAST) as c:
+    with served("--mode", "slow", "--delay-ms", "100") as c:
         ids = list(range(100, 106))
         for i in ids:
             uri = "stats://scheduler/raw" if i % 2 else "stats://scheduler/raw/DomainStats"
@@ -156,8 +164,7 @@ def test_concurrent_reads():
 
 @ck.case
 def test_sampling():
-    path = os.path.join(sockdir(), "stats")
-    with Server(path), daemon(path, extra_conf=FAST) as c:
+    with served() as c:
         progress = []
         r = c.request("tools/call", {"name": "sample_scheduler_stats",
                                      "arguments": {"duration_s": 2, "interval_ms": 250},
@@ -198,8 +205,7 @@ def test_sampling():
 
 @ck.case
 def test_sampling_cancel():
-    path = os.path.join(sockdir(), "stats")
-    with Server(path), daemon(path, extra_conf=FAST) as c:
+    with served() as c:
         for round_ in range(6):  # more than the 4 sampler slots: cancel frees them
             rid = 500 + round_
             c.send({"jsonrpc": "2.0", "id": rid, "method": "tools/call",
@@ -238,9 +244,7 @@ def test_sampling_scheduler_exits():
 
 @ck.case
 def test_slow_but_in_time():
-    path = os.path.join(sockdir(), "stats")
-    with Server(path, "--mode", "slow", "--delay-ms", "400"), \
-            daemon(path, extra_conf="read_timeout_ms = 2000\n") as c:
+    with served("--mode", "slow", "--delay-ms", "400", extra_conf="read_timeout_ms = 2000\n") as c:
         first, lat = ping_while(c, 900, "resources/read", {"uri": "stats://scheduler/raw"})
         ck.check(lat < 0.3, "loop not blocked by a slow reply (ping %.3fs)" % lat)
         ck.eq(text_json(first)["available"], True, "slow reply within the time-out")
@@ -248,8 +252,7 @@ def test_slow_but_in_time():
 
 @ck.case
 def test_silent_server():
-    path = os.path.join(sockdir(), "stats")
-    with Server(path, "--mode", "silent"), daemon(path, extra_conf=FAST) as c:
+    with served("--mode", "silent") as c:
         t0 = time.monotonic()
         first, lat = ping_while(c, 901, "resources/read", {"uri": "stats://scheduler/raw"})
         dt = time.monotonic() - t0
@@ -263,8 +266,7 @@ def test_silent_server():
 
 @ck.case
 def test_close_mid_reply():
-    path = os.path.join(sockdir(), "stats")
-    with Server(path, "--mode", "close-mid"), daemon(path, extra_conf=FAST) as c:
+    with served("--mode", "close-mid") as c:
         a = read_json(c, "stats://scheduler/raw")
         ck.eq(a["available"], False, "cut reply")
         ck.check("closed the connection after" in a["reason"] and "bytes" in a["reason"],
@@ -275,9 +277,8 @@ def test_close_mid_reply():
 
 @ck.case
 def test_oversize_reply():
-    path = os.path.join(sockdir(), "stats")
-    with Server(path, "--mode", "oversize", "--oversize-bytes", str(1 << 20)), \
-            daemon(path, extra_conf=FAST + "max_reply_bytes = 65536\n") as c:
+    with served("--mode", "oversize", "--oversize-bytes", str(1 << 20),
+                extra_conf=FAST + "max_reply_bytes = 65536\n") as c:
         first, lat = ping_while(c, 902, "resources/read", {"uri": "stats://scheduler/raw"})
         a = text_json(first)
         ck.eq(a["available"], False, "oversize reply refused")
@@ -287,21 +288,18 @@ def test_oversize_reply():
 
 @ck.case
 def test_garbage_and_errno():
-    path = os.path.join(sockdir(), "stats")
-    with Server(path, "--mode", "garbage"), daemon(path, extra_conf=FAST) as c:
+    with served("--mode", "garbage") as c:
         a = read_json(c, "stats://scheduler/raw")
         ck.eq(a["available"], False, "garbage")
         ck.check("not a JSON object" in a["reason"], "reason: %r" % a["reason"])
-    path = os.path.join(sockdir(), "stats")
-    with Server(path, "--mode", "errno"), daemon(path, extra_conf=FAST) as c:
+    with served("--mode", "errno") as c:
         a = read_json(c, "stats://scheduler/raw")
         ck.check("errno 5" in a.get("reason", ""), "the server's errno: %r" % a)
 
 
 @ck.case
 def test_noaccept():
-    path = os.path.join(sockdir(), "stats")
-    with Server(path, "--mode", "noaccept"), daemon(path, extra_conf=FAST) as c:
+    with served("--mode", "noaccept") as c:
         reads = []
         for i in range(3):
             reads.append(read_json(c, "stats://scheduler/raw"))
@@ -334,9 +332,7 @@ def test_restart():
 
 @ck.case
 def test_cut_to_budget():
-    path = os.path.join(sockdir(), "stats")
-    with Server(path, "--shape", "wide"), \
-            daemon(path, extra_conf=FAST + "max_answer_bytes = 16384\n") as c:
+    with served("--shape", "wide", extra_conf=FAST + "max_answer_bytes = 16384\n") as c:
         r = c.read("stats://scheduler/raw")
         ck.check("result" in r, "read answered")
         text = r["result"]["contents"][0]["text"]
@@ -350,8 +346,7 @@ def test_cut_to_budget():
 
 @ck.case
 def test_layered_periods():
-    path = os.path.join(sockdir(), "stats")
-    with Server(path, "--shape", "layered"), daemon(path, extra_conf=FAST) as c:
+    with served("--shape", "layered") as c:
         # 12 samples: a per-period value that rises every time by chance (and so
         # looks like a counter) is then a 1 in 12! event
         r = c.call_tool("sample_scheduler_stats", {"duration_s": 3, "interval_ms": 250,
@@ -433,8 +428,7 @@ def hostile_read(c, rid, uri, what):
 def test_dup_fields_deep():
     """A field name repeated 8 times at each of 20 struct levels: the walk
     that picks B out of top once took 8^16 steps (3 repeats: 16 s)."""
-    path = os.path.join(sockdir(), "stats")
-    with Server(path, "--shape", "dup-deep"), daemon(path, extra_conf=FAST) as c:
+    with served("--shape", "dup-deep") as c:
         a = hostile_read(c, 1000, "stats://scheduler/raw/B", "8x along 20 levels")
         if a is None:
             return
@@ -455,8 +449,7 @@ def test_dup_fields_deep():
 def test_dup_fields_wide():
     """One field repeated 1000 times, a 12 KB stats reply: the instance was
     copied once per repeat (peak RSS 961 MB, 473 MB kept)."""
-    path = os.path.join(sockdir(), "stats")
-    with Server(path, "--shape", "dup-wide"), daemon(path, extra_conf=FAST) as c:
+    with served("--shape", "dup-wide") as c:
         a = hostile_read(c, 2000, "stats://scheduler/raw/B", "1000x, 12 KB reply")
         if a is None:
             return
@@ -473,8 +466,7 @@ def test_dup_fields_wide():
 def test_reply_values():
     """A reply of 250000 values (3 MB, under max_reply_bytes) is refused before
     cJSON builds ~80 bytes for each: 4 MB of numbers cost 330 MB and seconds."""
-    path = os.path.join(sockdir(), "stats")
-    with Server(path, "--shape", "many-doms"), daemon(path, extra_conf=FAST) as c:
+    with served("--shape", "many-doms") as c:
         a = hostile_read(c, 4000, "stats://scheduler/raw", "250000 values")
         if a is not None:
             ck.eq(a["available"], False, "a reply of 250000 values is refused")
@@ -486,16 +478,14 @@ def test_reply_values():
 def test_walk_budgets():
     """The walk keeps at most 1000 instances and looks at most at 200000
     values, and the answer says so."""
-    path = os.path.join(sockdir(), "stats")
-    with Server(path, "--shape", "wide"), daemon(path, extra_conf=FAST) as c:
+    with served("--shape", "wide") as c:
         a = read_json(c, "stats://scheduler/raw/DomainStats")
         ck.eq(a.get("instances_found"), 3000, "all 3000 instances counted")
         ck.eq(a["truncated"], True, "cut")
         ck.check(any("2000 instances past the first 1000" in n for n in a["notes"]),
                  "why: %r" % a["notes"])
-    path = os.path.join(sockdir(), "stats")
-    with Server(path, "--shape", "many-doms"), \
-            daemon(path, extra_conf="read_timeout_ms = 5000\nmax_reply_values = 1000000\n") as c:
+    with served("--shape", "many-doms",
+                extra_conf="read_timeout_ms = 5000\nmax_reply_values = 1000000\n") as c:
         a = read_json(c, "stats://scheduler/raw/DomainStats", timeout=20)
         ck.eq(a["available"], True, "allowed by max_reply_values")
         ck.check(0 < a["instances_found"] < 250000, "the walk stopped early: %r found" %
@@ -508,8 +498,7 @@ def test_walk_budgets():
 def test_invalid_utf8():
     """One byte that is not UTF-8 in a string dropped the whole stats member,
     with truncated false."""
-    path = os.path.join(sockdir(), "stats")
-    with Server(path, "--shape", "badutf8"), daemon(path, extra_conf=FAST) as c:
+    with served("--shape", "badutf8") as c:
         a = read_json(c, "stats://scheduler/raw")
         st = a.get("stats") or {}
         ck.eq(st.get("name"), "test cluster", "the rest of the stats kept")
@@ -529,8 +518,7 @@ def test_invalid_utf8():
 def test_long_paths_not_merged():
     """Sampled paths were cut at 255 characters: two fields whose paths differ
     only after that became one series."""
-    path = os.path.join(sockdir(), "stats")
-    with Server(path, "--shape", "longpaths"), daemon(path, extra_conf=FAST) as c:
+    with served("--shape", "longpaths") as c:
         r = c.call_tool("sample_scheduler_stats", {"duration_s": 1, "interval_ms": 250},
                         timeout=20)
         sc = r["result"]["structuredContent"]

@@ -494,8 +494,40 @@ def test_slow_client():
                 f"lines, a 64 KiB queue)")
         print(f"  slow client: {d_slow} notifications dropped (the reader's: {d_reader}), "
               f"ping p99 {p99 * 1000:.2f} ms, RSS +{grew} KiB")
+        # the slow client reads at last: what it gets and what was dropped
+        # are every line, each counted once
+        slow.settimeout(1.0)
+        data = b""
+        try:
+            while True:
+                chunk = slow.recv(1 << 20)
+                if not chunk:
+                    break
+                data += chunk
+        except socket.timeout:
+            pass
+        lines = dechunk(data).count(b'"data":"' + b"x" * 200)
+        T.eq(lines + dropped(sids["slow"]), 250 * 80,
+             f"lines read ({lines}) and dropped: all 20000, none counted twice")
         slow.close()
         reader.close()
+
+
+def dechunk(raw):
+    """The body of a chunked HTTP/1.1 response read raw from its socket."""
+    body, _, rest = raw.partition(b"\r\n\r\n")
+    out = []
+    while rest:
+        size, _, rest = rest.partition(b"\r\n")
+        try:
+            n = int(size.split(b";")[0], 16)
+        except ValueError:
+            break
+        if n == 0:
+            break
+        out.append(rest[:n])
+        rest = rest[n + 2:]
+    return b"".join(out)
 
 
 def rss_kb(pid):

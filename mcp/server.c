@@ -2051,11 +2051,6 @@ void mcp_session_stats(const struct mcp_session *s, struct mcp_stats *ret)
 	ret->subscriptions = s->n_subs;
 }
 
-void mcp_session_count_dropped(struct mcp_session *s)
-{
-	s->stats.dropped_notifications++;
-}
-
 void mcp_server_totals(struct mcp_totals *ret)
 {
 	*ret = srv.totals;

@@ -662,8 +662,8 @@ static int fleet_init(struct smcp_host *h, const struct smcp_host_api *api)
 		(void)api->set_status(h, false, "url must start with http:// or https://");
 		return -EINVAL;
 	}
-	(void)api->config_int(h, "timeout_ms", &fl.timeout_ms);
-	(void)api->config_int(h, "max_hosts", &fl.max_hosts);
+	fl.timeout_ms = smcp_config_int_or(h, api, "timeout_ms", 5000);
+	fl.max_hosts = smcp_config_int_or(h, api, "max_hosts", 50);
 	(void)api->config_string(h, "latency_metric", &fl.metric);
 	(void)api->config_string(h, "instance", &fl.instance);
 	if (!metric_name_ok(fl.metric)) {
@@ -683,12 +683,7 @@ static int fleet_init(struct smcp_host *h, const struct smcp_host_api *api)
 		return -EIO;
 	}
 	fl.curl_up = true;
-	for (size_t i = 0; i < sizeof(tools) / sizeof(tools[0]); i++) {
-		err = api->register_tool(h, &tools[i]);
-		if (err)
-			return err;
-	}
-	return 0;
+	return smcp_register_tools(h, api, tools, SMCP_COUNT(tools));
 }
 
 static void fleet_fini(struct smcp_host *h)
@@ -699,21 +694,7 @@ static void fleet_fini(struct smcp_host *h)
 	memset(&fl, 0, sizeof(fl));
 }
 
-static const struct smcp_plugin_info fleet_info = {
-	SMCP_PLUGIN_INFO_INIT,
-	.name = "fleet",
-	.version = "0.1.0",
-	.description = "fleet questions (worst hosts, this host against the fleet, scheduler "
-		       "changes, a host's history) answered by a Prometheus-compatible API",
-	.config_keys = keys,
-	.init = fleet_init,
-	.fini = fleet_fini,
-};
-
-/* plugin.h declares no prototype for the entry; -Wmissing-prototypes wants one */
-SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void);
-
-SMCP_EXPORT const struct smcp_plugin_info *SMCP_PLUGIN_ENTRY(void)
-{
-	return &fleet_info;
-}
+SMCP_PLUGIN_DEFINE("fleet", "0.1.0",
+		   "fleet questions (worst hosts, this host against the fleet, scheduler changes, "
+		   "a host's history) answered by a Prometheus-compatible API",
+		   .config_keys = keys, .init = fleet_init, .fini = fleet_fini)

@@ -105,6 +105,51 @@ const struct smcp_config_key daemon_config_keys[] = {
 	  "largest state file; past it the newest (fine) history of series is left out first, "
 	  "then whole series",
 	  1, 4095 },
+	{ sizeof(struct smcp_config_key), "http_port", SMCP_CONFIG_INT, "0",
+	  "service: TCP port of the Streamable HTTP transport (POST/GET/DELETE /mcp, GET "
+	  "/metrics); 0: off (docs/http.md)", 0, 65535 },
+	{ sizeof(struct smcp_config_key), "http_address", SMCP_CONFIG_STRING, "127.0.0.1",
+	  "service: numeric IPv4 or IPv6 address HTTP listens on; anything but loopback exposes "
+	  "scheduler and process data to the network: use a token and TLS", 0, 0 },
+	{ sizeof(struct smcp_config_key), "http_auth", SMCP_CONFIG_STRING, "token",
+	  "service: 'token' (every request needs Authorization: Bearer with a line of "
+	  "http_token_file) or 'none' (no authentication: refused unless http_address is "
+	  "loopback, and logged at start; any local user can then connect)", 0, 0 },
+	{ sizeof(struct smcp_config_key), "http_token_file", SMCP_CONFIG_PATH, NULL,
+	  "service: bearer tokens, one a line (16+ visible characters each), in a regular file "
+	  "owned by root with mode 0600 or 0400; read at start, never logged", 0, 0 },
+	{ sizeof(struct smcp_config_key), "http_metrics_auth", SMCP_CONFIG_STRING, "token",
+	  "service: GET /metrics needs a token ('token', as /mcp) or not ('none': for a "
+	  "Prometheus scraping without credentials; Origin and Host checks still apply)", 0, 0 },
+	{ sizeof(struct smcp_config_key), "http_tls_cert", SMCP_CONFIG_PATH, NULL,
+	  "service: PEM certificate (chain) for HTTPS; with http_tls_key, else plain HTTP", 0,
+	  0 },
+	{ sizeof(struct smcp_config_key), "http_tls_key", SMCP_CONFIG_PATH, NULL,
+	  "service: PEM private key for HTTPS (read as root at start)", 0, 0 },
+	{ sizeof(struct smcp_config_key), "http_allowed_origins", SMCP_CONFIG_STRING, NULL,
+	  "service: browser Origins allowed besides loopback ones (\"https://host:port\", "
+	  "separated by commas or spaces); any other Origin gets 403 (DNS rebinding)", 0, 0 },
+	{ sizeof(struct smcp_config_key), "http_max_connections", SMCP_CONFIG_INT, "256",
+	  "service: HTTP connections open at once; more are closed at accept", 1, 65536 },
+	{ sizeof(struct smcp_config_key), "http_max_connections_per_address", SMCP_CONFIG_INT,
+	  "32", "service: HTTP connections open at once from one client address", 1, 65536 },
+	{ sizeof(struct smcp_config_key), "http_max_body_bytes", SMCP_CONFIG_INT, "1048576",
+	  "service: largest HTTP request body; larger ones get 413", 1024, 64 << 20 },
+	{ sizeof(struct smcp_config_key), "http_max_header_bytes", SMCP_CONFIG_INT, "16384",
+	  "service: request line and headers of one HTTP request; more gets 431 or a closed "
+	  "connection", 2048, 1 << 20 },
+	{ sizeof(struct smcp_config_key), "http_idle_timeout_s", SMCP_CONFIG_INT, "60",
+	  "service: an HTTP connection with no traffic this long is closed (SSE streams send "
+	  "a comment every 15 s)", 2, 86400 },
+	{ sizeof(struct smcp_config_key), "http_request_timeout_s", SMCP_CONFIG_INT, "10",
+	  "service: a request must arrive whole within this many seconds of the connection or "
+	  "of the previous answer (a client trickling its headers is dropped)", 1, 3600 },
+	{ sizeof(struct smcp_config_key), "http_session_idle_s", SMCP_CONFIG_INT, "3600",
+	  "service: an HTTP session with no request and no open stream this long is ended",
+	  10, 604800 },
+	{ sizeof(struct smcp_config_key), "http_replay_bytes", SMCP_CONFIG_INT, "262144",
+	  "service: SSE events kept per stream for a client resuming with Last-Event-ID", 0,
+	  64 << 20 },
 	{ 0 },
 };
 
@@ -128,6 +173,46 @@ static bool under_build_tree(void)
 		return false;
 	exe[n] = '\0';
 	return strcmp(exe, SMCP_BUILD_EXE) == 0;
+}
+
+/* The HTTP transport's keys; a value that is not one of the choices is a
+ * config error, as an unknown log level. */
+static void daemon_read_http(struct config *cfg, const struct config_section *core,
+			     struct core_limits *lim)
+{
+	static const char *const choice_keys[] = { "http_auth", "http_metrics_auth" };
+	struct http_opts *h = &lim->http;
+	char at[512];
+
+	for (size_t i = 0; i < sizeof(choice_keys) / sizeof(choice_keys[0]); i++) {
+		int line = 0;
+		const char *v = config_value(core, choice_keys[i], &line);
+
+		if (v && strcmp(v, "token") != 0 && strcmp(v, "none") != 0)
+			config_error(cfg, "%s: %s: '%s' is neither 'token' nor 'none'",
+				     config_where(cfg, line, at, sizeof(at)), choice_keys[i], v);
+	}
+	*h = (struct http_opts){
+		.address = core_str(cfg, "http_address"),
+		.port = (uint16_t)core_int(cfg, "http_port"),
+		.token_file = core_str(cfg, "http_token_file"),
+		.auth_none = !strcmp(core_str(cfg, "http_auth"), "none"),
+		.metrics_auth_none = !strcmp(core_str(cfg, "http_metrics_auth"), "none"),
+		.tls_cert = core_str(cfg, "http_tls_cert"),
+		.tls_key = core_str(cfg, "http_tls_key"),
+		.allowed_origins = core_str(cfg, "http_allowed_origins"),
+		.max_connections = (uint32_t)core_int(cfg, "http_max_connections"),
+		.max_per_address = (uint32_t)core_int(cfg, "http_max_connections_per_address"),
+		.max_body_bytes = (size_t)core_int(cfg, "http_max_body_bytes"),
+		.max_header_bytes = (size_t)core_int(cfg, "http_max_header_bytes"),
+		.idle_timeout_s = (uint32_t)core_int(cfg, "http_idle_timeout_s"),
+		.request_timeout_s = (uint32_t)core_int(cfg, "http_request_timeout_s"),
+		.session_idle_s = (uint32_t)core_int(cfg, "http_session_idle_s"),
+		.replay_bytes = (size_t)core_int(cfg, "http_replay_bytes"),
+		.max_queue_bytes = (size_t)core_int(cfg, "max_output_queue_bytes"),
+		.max_sessions = (uint32_t)core_int(cfg, "max_sessions"),
+		.metrics = metrics_prom_render,
+	};
 }
 
 int daemon_read_config(const struct daemon_opts *o, struct config *cfg, struct core_limits *lim)
@@ -184,6 +269,7 @@ int daemon_read_config(const struct daemon_opts *o, struct config *cfg, struct c
 	lim->user = core_str(cfg, "user");
 	lim->socket_path = core_str(cfg, "socket_path");
 	lim->socket_group = core_str(cfg, "socket_group");
+	daemon_read_http(cfg, core, lim);
 	metrics_configure(core, daemon_config_keys);
 	work_configure((uint32_t)core_int(cfg, "workers"));
 	persist_configure(core, daemon_config_keys);

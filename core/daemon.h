@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../mcp/http.h"
 #include "config.h"
 #include "loader.h"
 
@@ -54,6 +55,8 @@ struct core_limits {
 		max_subscriptions, event_ring_size, page_size, max_sessions, session_stall_s;
 	/* borrowed from the config */
 	const char *user, *socket_path, *socket_group;
+	/* the service's HTTP transport (port 0: off), strings borrowed too */
+	struct http_opts http;
 };
 
 /*

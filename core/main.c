@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "../mcp/bridge.h"
+#include "../mcp/http.h"
 #include "../mcp/server.h"
 #include "../mcp/stdio.h"
 #include "../mcp/unix.h"
@@ -201,6 +202,14 @@ static int serve_service(const struct core_limits *lim)
 		log_err("cannot serve on %s: %s", lim->socket_path, why);
 		return err;
 	}
+	/* HTTP too, when configured: its port, token and TLS files while root */
+	if (lim->http.port) {
+		err = http_listen(&lim->http, why, sizeof(why));
+		if (err) {
+			log_err("cannot serve HTTP: %s", why);
+			goto out;
+		}
+	}
 	err = mcp_server_init(&ml);
 	if (err)
 		goto out;
@@ -216,6 +225,8 @@ static int serve_service(const struct core_limits *lim)
 		(void)persist_restore();
 	if (!err)
 		err = unix_serve();
+	if (!err && lim->http.port)
+		err = http_serve();
 	if (err)
 		goto out;
 	log_info("serving MCP sessions on %s", lim->socket_path);
@@ -225,6 +236,7 @@ static int serve_service(const struct core_limits *lim)
 	sd_notify_state("STOPPING=1");
 out:
 	/* sessions first: their calls are cancelled while plugins still exist */
+	http_close();
 	unix_close();
 	mcp_server_fini();
 	if (served)

@@ -216,9 +216,11 @@ static void series_clear_state(struct series *s)
 	s->delta_seen = s->have_delta = s->have_base = false;
 	s->cur = s->base = s->score = s->last_score = 0;
 	s->hsum_cur = s->hsum_base = 0;
+	s->total = s->hsum_total = 0;
 	if (s->hcur) {
 		memset(s->hcur, 0, s->m->nb * sizeof(*s->hcur));
 		memset(s->hbase, 0, s->m->nb * sizeof(*s->hbase));
+		memset(s->htotal, 0, s->m->nb * sizeof(*s->htotal));
 	}
 }
 
@@ -230,12 +232,13 @@ static void series_free(struct series *s)
 	history_budget_give(&mstore.budget, s->bytes);
 	free(s->hcur);
 	free(s->hbase);
+	free(s->htotal);
 	free(s);
 }
 
 static struct series *series_new(struct metric *m, const struct packed *p)
 {
-	size_t bytes = sizeof(struct series) + 2 * m->nb * sizeof(uint64_t);
+	size_t bytes = sizeof(struct series) + 3 * m->nb * sizeof(uint64_t);
 	struct series *s;
 
 	if (!history_budget_take(&mstore.budget, bytes))
@@ -250,8 +253,9 @@ static struct series *series_new(struct metric *m, const struct packed *p)
 	if (m->nb) {
 		s->hcur = calloc(m->nb, sizeof(*s->hcur));
 		s->hbase = calloc(m->nb, sizeof(*s->hbase));
+		s->htotal = calloc(m->nb, sizeof(*s->htotal));
 	}
-	if ((m->nb && (!s->hcur || !s->hbase)) ||
+	if ((m->nb && (!s->hcur || !s->hbase || !s->htotal)) ||
 	    history_init(&s->h, &mstore.geom, m->nb, mstore.next_step, &mstore.budget)) {
 		series_free(s);
 		return NULL;
@@ -578,12 +582,18 @@ static void series_close(struct series *s, uint64_t step, uint64_t stale_steps)
 		double v = s->delta_seen ? s->cur : (s->have_delta && !stale ? 0 : NAN);
 
 		history_put_scalar(&s->h, &mstore.geom, step, v);
+		if (isfinite(v))
+			s->total += v;
 		s->cur = 0;
 	} else {
 		bool known = s->delta_seen || (s->have_delta && !stale);
 
 		history_put_hist(&s->h, &mstore.geom, step, known ? s->hcur : NULL, s->hsum_cur,
 				 &mstore.budget);
+		for (uint32_t i = 0; known && i < m->nb; i++)
+			s->htotal[i] += s->hcur[i];
+		if (known && isfinite(s->hsum_cur))
+			s->hsum_total += s->hsum_cur;
 		memset(s->hcur, 0, m->nb * sizeof(*s->hcur));
 		s->hsum_cur = 0;
 	}
@@ -717,7 +727,7 @@ int metrics_continue(int64_t t0_unix_ms, uint64_t last_step, uint64_t now_ns, in
 struct series *metrics_series_restore(struct metric *m, const char *const *lv, uint64_t first_step,
 				      uint64_t pub_step, double last_score, int *err)
 {
-	size_t bytes = sizeof(struct series) + 2 * m->nb * sizeof(uint64_t) +
+	size_t bytes = sizeof(struct series) + 3 * m->nb * sizeof(uint64_t) +
 		       history_base_bytes(&mstore.geom, m->nb);
 	struct series *s;
 	struct packed p;

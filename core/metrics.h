@@ -43,6 +43,13 @@ struct series {
 	uint64_t *hcur;	   /* histogram: counts in the step being filled */
 	uint64_t *hbase;   /* histogram: last cumulative counts */
 	double hsum_cur, hsum_base;
+	/* what /metrics exports (core/metrics_prom.c): a counter's increases
+	 * and a histogram's counts summed over every step recorded since the
+	 * series appeared in this process (Prometheus reads a restart as a
+	 * reset) */
+	double total;
+	uint64_t *htotal;
+	double hsum_total;
 	size_t bytes; /* charged to the budget besides the history */
 	struct history h;
 };
@@ -187,5 +194,11 @@ int64_t metrics_step_unix_ms(uint64_t step);
 int64_t metrics_unix_to_step(int64_t unix_ms);
 int64_t metrics_now_unix_ms(void);
 double metrics_step_secs(void);
+
+/* The catalog in the Prometheus text format 0.0.4, or OpenMetrics 1.0.0
+ * (core/metrics_prom.c), appended to b: what GET /metrics answers. Returns
+ * 0 or b's error. */
+struct jbuf;
+int metrics_prom_render(struct jbuf *b, bool openmetrics);
 
 #endif

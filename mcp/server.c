@@ -330,6 +330,14 @@ static void cursor_encode(cJSON *result, size_t next, size_t total)
 static const char *const versions[] = { SMCP_PROTOCOL_LATEST, "2025-06-18", "2025-03-26",
 					"2024-11-05" };
 
+bool mcp_protocol_supported(const char *version)
+{
+	for (size_t i = 0; version && i < ARRAY_SIZE(versions); i++)
+		if (strcmp(version, versions[i]) == 0)
+			return true;
+	return false;
+}
+
 /* What the model reads first: the core's lines, then every plugin's
  * (host API add_instructions) in load order. */
 static cJSON *build_instructions(void)
@@ -2041,11 +2049,6 @@ void mcp_session_stats(const struct mcp_session *s, struct mcp_stats *ret)
 	*ret = s->stats;
 	ret->pending = s->n_pending;
 	ret->subscriptions = s->n_subs;
-}
-
-void mcp_session_count_dropped(struct mcp_session *s)
-{
-	s->stats.dropped_notifications++;
 }
 
 void mcp_server_totals(struct mcp_totals *ret)

@@ -72,8 +72,13 @@ struct mcp_stats {
 	uint64_t requests, notifications, errors_sent, dropped_notifications;
 	uint32_t pending, subscriptions;
 };
+/* A send function's -ENOBUFS is counted in dropped_notifications by the
+ * server itself: a transport does not count it again. */
 void mcp_session_stats(const struct mcp_session *s, struct mcp_stats *ret);
-void mcp_session_count_dropped(struct mcp_session *s);
+
+/* A protocol revision this server speaks ("2025-11-25", ...): what the HTTP
+ * transport checks a MCP-Protocol-Version header against. */
+bool mcp_protocol_supported(const char *version);
 
 /* Sessions over the server's life. */
 struct mcp_totals {

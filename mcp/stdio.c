@@ -40,13 +40,10 @@ static const struct conn_ops ops = {
 	.closed = on_closed,
 };
 
+/* -ENOBUFS (a refused notification) is counted by the server (msg_send) */
 static int send_line(void *t, const char *line, size_t len, bool droppable)
 {
-	int err = conn_send(io.conn, line, len, droppable);
-
-	if (err == -ENOBUFS)
-		mcp_session_count_dropped(io.session);
-	return err;
+	return conn_send(io.conn, line, len, droppable);
 }
 
 int stdio_transport_init(const struct stdio_limits *lim)

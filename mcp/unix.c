@@ -418,14 +418,12 @@ static const struct conn_ops pipe_ops = {
 	.closed = pipe_closed,
 };
 
+/* -ENOBUFS (a refused notification) is counted by the server (msg_send) */
 static int client_send(void *t, const char *line, size_t len, bool droppable)
 {
 	struct client *c = t;
-	int err = conn_send(c->conn, line, len, droppable);
 
-	if (err == -ENOBUFS)
-		mcp_session_count_dropped(c->session);
-	return err;
+	return conn_send(c->conn, line, len, droppable);
 }
 
 static void accept_one(int fd)

@@ -80,6 +80,11 @@ def surface():
                     uris.add(m.group(0).rstrip("./"))
     uris -= core_uris
     schemes = {u.split("://")[0] for u in uris} - {u.split("://")[0] for u in core_uris}
+    # network URLs, not resource schemes: the core's HTTP transport and the
+    # fleet plugin's Prometheus URL both write them, and neither names the
+    # other's resources by them
+    schemes -= {"http", "https"}
+    uris = {u for u in uris if u.split("://")[0] not in ("http", "https")}
     return uris, tools, schemes
 
 

@@ -14,7 +14,8 @@
  *   synth_proc_latency_ns{pid,comm}  histogram, TOP_N + CONTEXT: procs
  *                               processes, pid 1000+i with (i+1)^2
  *                               observations per step in bucket 4 (deltas)
- *   scheduler_info{class,ops}   gauge = 1, CONTEXT
+ *   scheduler_info{class,ops}   gauge = 1, CONTEXT (ops: synth_sched, or
+ *                               what synth_set's sched_ops says)
  *   cpu_busy_pct                gauge = the gauge value, CONTEXT
  *
  * A pulse (pulse_ticks > 0) publishes gauge for that many steps, then
@@ -37,6 +38,7 @@ static struct smcp_host *host;
 
 static double bounds[NB];
 static int m_gauge, m_counter, m_lat, m_proc, m_sched, m_busy;
+static char sched_ops[40] = "synth_sched"; /* scheduler_info's ops label (sched_ops) */
 
 static struct {
 	double gauge, gauge_after;
@@ -104,7 +106,7 @@ static void collect(void *data, uint64_t now_ns)
 		(void)api->metric_hist(host, m_proc, lv, d, NB, NAN, SMCP_HIST_DELTA);
 	}
 	lv[0] = "ext";
-	lv[1] = "synth_sched";
+	lv[1] = sched_ops;
 	(void)api->metric_set(host, m_sched, lv, 1);
 	(void)api->metric_set(host, m_busy, NULL, g);
 }
@@ -127,6 +129,7 @@ static int synth_set(void *data, struct smcp_call *call, const struct smcp_args 
 		     struct smcp_result *res)
 {
 	struct smcp_json *j;
+	const char *s;
 	double d;
 	int64_t i;
 	bool b;
@@ -153,6 +156,8 @@ static int synth_set(void *data, struct smcp_call *call, const struct smcp_args 
 		st.delta = b;
 	if (!api->arg_int(args, "procs", &i))
 		st.procs = i;
+	if (!api->arg_string(args, "sched_ops", &s))
+		snprintf(sched_ops, sizeof(sched_ops), "%s", s);
 	j = api->result_json(res);
 	if (!j)
 		return -ENOMEM;
@@ -175,7 +180,8 @@ static const char set_schema[] =
 	"\"hist_count\":{\"type\":\"integer\",\"minimum\":0},"
 	"\"hist_bucket\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":16},"
 	"\"delta\":{\"type\":\"boolean\"},"
-	"\"procs\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":64}"
+	"\"procs\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":64},"
+	"\"sched_ops\":{\"type\":\"string\",\"maxLength\":32}"
 	"},\"additionalProperties\":false}";
 
 static int init(struct smcp_host *h, const struct smcp_host_api *a)

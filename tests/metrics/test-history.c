@@ -9,9 +9,11 @@
 #include <malloc.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../unit/unit.h"
 #include "history.h"
+#include "jbuf.h"
 #include "host.h"
 #include "metrics.h"
 #include "watch.h"
@@ -538,6 +540,64 @@ static void test_window(void)
 	metrics_store_fini();
 }
 
+/* GET /metrics' text (core/metrics_prom.c): escaping, cumulative buckets
+ * ending in +Inf, counters as _total and monotonic over recorded steps. */
+static void test_prom(void)
+{
+	static const char *const labels[] = { "comm" };
+	static const double bounds[3] = { 10, 100, INFINITY };
+	struct metrics_limits lim = { .step_ms = 1000, .fine_slots = 20, .coarse_slots = 20,
+				      .coarse_factor = 10, .max_bytes = 16 << 20,
+				      .max_series = 40, .top_n = 5 };
+	struct smcp_metric_desc h = { .sz = sizeof(h), .name = "p_lat_ns", .unit = "ns",
+				      .help = "a \"latency\"\nper comm\\",
+				      .type = SMCP_METRIC_HISTOGRAM, .labels = labels,
+				      .n_labels = 1, .bucket_bounds = bounds, .n_buckets = 3 };
+	struct smcp_metric_desc c = { .sz = sizeof(c), .name = "p_events_total",
+				      .type = SMCP_METRIC_COUNTER };
+	const char *lv[1] = { "a\"b\\c\nd" };
+	uint64_t counts[3] = { 1, 2, 3 };
+	struct jbuf b;
+	int mh, mc;
+
+	UNIT_CASE("prometheus text");
+	now_ns = 5000 * STEP_NS;
+	CHECK_INT(metrics_store_init(&lim, now_ns), 0);
+	mh = metrics_api_register(&fake, &h);
+	mc = metrics_api_register(&fake, &c);
+	CHECK(mh > 0 && mc > 0);
+	for (int t = 0; t < 3; t++) {
+		CHECK_INT(metrics_publish_hist(&fake, mh, lv, counts, 3, 123.0, SMCP_HIST_DELTA), 0);
+		CHECK_INT(metrics_publish_set(&fake, mc, NULL, 100.0 * (t + 1)), 0);
+		tick();
+	}
+	/* a counter reset (the plugin restarted its count): the export goes on up */
+	CHECK_INT(metrics_publish_set(&fake, mc, NULL, 5), 0);
+	tick();
+	jbuf_init(&b, 1 << 20);
+	CHECK_INT(metrics_prom_render(&b, false), 0);
+	CHECK_MSG(b.p && strstr(b.p, "# HELP p_lat_ns a \"latency\"\\nper comm\\\\\n"),
+		  "HELP escaped: %s", b.p);
+	CHECK(strstr(b.p, "# TYPE p_lat_ns histogram\n"));
+	CHECK_MSG(strstr(b.p, "p_lat_ns_bucket{comm=\"a\\\"b\\\\c\\nd\",le=\"10\"} 3\n"),
+		  "label value escaped, bucket cumulative: %s", b.p);
+	CHECK(strstr(b.p, "le=\"100\"} 9\n") && strstr(b.p, "le=\"+Inf\"} 18\n"));
+	CHECK(strstr(b.p, "p_lat_ns_sum{comm=") && strstr(b.p, "} 369\n"));
+	CHECK(strstr(b.p, "p_lat_ns_count{comm="));
+	/* 100, 200, 300 (first publish is the base), then 5 after a reset */
+	CHECK_MSG(strstr(b.p, "# TYPE p_events_total counter\np_events_total 205\n"),
+		  "counter: %s", b.p);
+	jbuf_free(&b);
+	jbuf_init(&b, 1 << 20);
+	CHECK_INT(metrics_prom_render(&b, true), 0);
+	CHECK(strstr(b.p, "# TYPE p_events counter\np_events_total 205\n"));
+	CHECK(strstr(b.p, "# UNIT p_lat_ns ns\n"));
+	CHECK(strstr(b.p, "# HELP p_lat_ns a \\\"latency\\\"\\nper comm\\\\\n"));
+	CHECK(b.len > 6 && !strcmp(b.p + b.len - 6, "# EOF\n"));
+	jbuf_free(&b);
+	metrics_store_fini();
+}
+
 static void test_quantities(void)
 {
 	char err[256], buf[64];
@@ -603,5 +663,6 @@ int main(void)
 	test_no_alloc();
 	test_window();
 	test_quantities();
+	test_prom();
 	return unit_done("metrics/history");
 }

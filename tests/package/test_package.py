@@ -37,8 +37,8 @@ SRC = os.environ.get("SMCP_SOURCE_DIR",
 ARCH = subprocess.run(["dpkg-architecture", "-qDEB_HOST_MULTIARCH"], capture_output=True,
                       text=True).stdout.strip() if shutil.which("dpkg-architecture") else ""
 PLUGINDIR = f"/usr/lib/{ARCH}/schedmcp/plugins"
-PLUGINS = ["bpf_inventory", "event_lister", "perf_profiler", "sched_latency", "scheduler",
-           "scx_stats", "sysstat", "topology"]
+PLUGINS = ["bpf_inventory", "event_lister", "fleet", "perf_profiler", "sched_latency",
+           "scheduler", "scx_stats", "sysstat", "topology"]
 CHROOT = shutil.which("chroot") or "/usr/sbin/chroot"
 MARK = "schedmcp daemon (Debian package)"  # debian/schedmcp.postinst's GECOS
 # What an install and purge may leave changed in the throwaway root without
@@ -289,7 +289,7 @@ def inside(debs_dir, debs):
               "/usr/share/man/man7/schedmcp-plugin.7.gz",
               "/usr/share/bash-completion/completions/schedmcp",
               "/usr/include/schedmcp/plugin.h", f"/usr/lib/{ARCH}/pkgconfig/schedmcp.pc",
-              "/usr/share/doc/schedmcp/service.md"] + \
+              "/usr/share/doc/schedmcp/service.md", "/usr/share/doc/schedmcp/http.md"] + \
             [f"{PLUGINDIR}/{p}.so" for p in PLUGINS]:
         T.check(f in listed and os.path.exists(root.path(f)), f"installed: {f}")
     conffiles = root.run(["dpkg-query", "-W", "-f=${Conffiles}", "schedmcp"]).stdout

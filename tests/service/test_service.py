@@ -237,6 +237,32 @@ def test_killed_client_mid_call():
 
 
 @T.case
+def test_dropped_counted_once():
+    """A session that reads late: the log lines it gets and the ones its
+    session counts as dropped are all of them, each counted once."""
+    with Service(args=["--set", "core.max_output_queue_bytes=65536"]) as svc:
+        a, b = mcp_client.SocketClient(svc.sock), mcp_client.SocketClient(svc.sock)
+        try:
+            T.check("result" in a.request("logging/setLevel", {"level": "debug"}),
+                    "A asks for every log line")
+            # 250 bursts of 80 lines of 200 characters, A reading none of them
+            for n in range(250):
+                r = b.call_tool("itest_log", {"level": "info", "count": 80,
+                                              "message": "x" * 200})
+                T.check("result" in r, "a burst logged") if n == 0 else None
+            got = [m for m in a.drain(1.0) if m.get("method") == "notifications/message"
+                   and "x" * 200 in json.dumps(m)]
+            doc = a.read_json("schedmcp://plugins")
+            dropped = doc["session"]["notifications_dropped"]
+            T.check(dropped > 0, f"A lost some: {dropped}")
+            T.eq(len(got) + dropped, 250 * 80,
+                 f"lines A read ({len(got)}) and those dropped: all, none counted twice")
+        finally:
+            a.close()
+            b.close()
+
+
+@T.case
 def test_client_that_never_reads():
     """The others keep a fast service; the one that does not read is cut."""
     with Service(args=["--set", "core.max_output_queue_bytes=262144",

@@ -674,4 +674,6 @@ const struct smcp_host_api host_api = {
 	.metric_window = metrics_query_window,
 	.register_prompt_step = api_register_prompt_step,
 	.register_prompt_completion = api_register_prompt_completion,
+	.json_item_begin = result_api_json_item_begin,
+	.json_item_end = result_api_json_item_end,
 };

@@ -67,16 +67,19 @@ static void write_store(struct smcp_json *j)
 static void write_catalog(struct smcp_json *j, const char *glob)
 {
 	uint32_t shown = 0, matched = 0;
+	bool full = false;
 
+	/* the store first: the list ends where the answer is full */
+	write_store(j);
 	api->json_array(j, "metrics");
 	for (uint32_t i = 0; i < metrics_view()->n_metrics; i++) {
 		const struct metric *m = metrics_view()->m[i];
 
 		if (m->dead || (glob && !smcp_glob_match(glob, m->name)))
 			continue;
-		if (matched++ >= CATALOG_MAX)
+		if (matched++ >= CATALOG_MAX || full)
 			continue;
-		shown++;
+		smcp_json_item_begin(api, j);
 		api->json_object(j, NULL);
 		api->json_string(j, "name", m->name);
 		api->json_string(j, "type", metrics_type_name(m->type));
@@ -97,6 +100,10 @@ static void write_catalog(struct smcp_json *j, const char *glob)
 		if (m->evicted)
 			api->json_uint(j, "evicted_series", m->evicted);
 		api->json_end(j);
+		if (!smcp_json_item_fits(api, j))
+			full = true; /* max_result_bytes: count the rest */
+		else
+			shown++;
 	}
 	api->json_end(j);
 	if (matched > shown) {
@@ -108,7 +115,6 @@ static void write_catalog(struct smcp_json *j, const char *glob)
 			 shown, matched);
 		api->json_string(j, "cut", note);
 	}
-	write_store(j);
 }
 
 static int catalog_read(void *data, struct smcp_call *call, const char *uri,

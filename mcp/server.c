@@ -754,6 +754,8 @@ static void read_prepare(struct request *r, const char *uri)
 	m->esc = true;
 	result_json_into(&r->call.result, m);
 	result_set_limit(&r->call.result, m->limit);
+	/* the body lands escaped in m, after the envelope: m is the answer */
+	result_set_page(&r->call.result, srv.lim.max_result_bytes, 1, 0);
 }
 
 static void finish_read(struct request *r, int err)
@@ -1176,6 +1178,10 @@ static void call_tool(struct mcp_session *s, const cJSON *id, const cJSON *param
 	result_init(&r->call.result, RESULT_TOOL, NULL, NULL);
 	/* parts past the answer limit are only counted (finish_tool) */
 	result_set_limit(&r->call.result, srv.lim.max_result_bytes + 128);
+	/* the body goes out as text (escaped) and, since 2025-06-18, as
+	 * structuredContent too (finish_tool) */
+	result_set_page(&r->call.result, srv.lim.max_result_bytes,
+			version_at_least(s, "2025-06-18") ? 1 : 0, 1);
 	/* Invalid arguments are a tool error the model can read and correct
 	 * (MCP 2025-11-25), not a protocol error. */
 	if (schema_validate(t->input_schema, copy, err, sizeof(err))) {

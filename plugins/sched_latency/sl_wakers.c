@@ -62,6 +62,7 @@ static void wakers_finish(struct sl_call *c)
 	struct pair_agg *a = NULL;
 	size_t n = 0, na = 0, shown = 0;
 	uint64_t total = 0;
+	bool size_cut = false;
 	int err;
 
 	err = j ? sl_bpf_wakers_read(p, &v, &n) : -ENOMEM;
@@ -122,6 +123,7 @@ static void wakers_finish(struct sl_call *c)
 
 		comm_of(p, x->waker, x->waker_comm);
 		comm_of(p, x->wakee, x->wakee_comm);
+		smcp_json_item_begin(api, j);
 		api->json_object(j, NULL);
 		api->json_object(j, "waker");
 		api->json_uint(j, c->by_thread ? "tid" : "pid", x->waker);
@@ -143,13 +145,20 @@ static void wakers_finish(struct sl_call *c)
 					 (double)(x->wait_ns / x->waits / 100) / 10.0);
 		api->json_end(j);
 		api->json_end(j);
+		if (!smcp_json_item_fits(api, j)) {
+			size_cut = true; /* the answer is full: max_result_bytes */
+			break;
+		}
 	}
 	api->json_end(j);
+	api->json_bool(j, "has_more", na > c->offset + shown);
 	if (na > c->offset + shown) {
 		char msg[160];
 
-		snprintf(msg, sizeof(msg), "%zu of %zu pairs shown; continue with offset=%zu",
-			 shown, na, c->offset + shown);
+		api->json_uint(j, "next_offset", c->offset + shown);
+		snprintf(msg, sizeof(msg), "%zu of %zu pairs shown%s; continue with offset=%zu",
+			 shown, na, size_cut ? " (the answer size limit ended the page)" : "",
+			 c->offset + shown);
 		api->json_string(j, "truncated", msg);
 	}
 	if (n >= 4096)

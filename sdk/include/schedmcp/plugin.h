@@ -31,6 +31,7 @@
 #ifndef SCHEDMCP_PLUGIN_H
 #define SCHEDMCP_PLUGIN_H
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -808,11 +809,46 @@ struct smcp_host_api {
 	 * Since: 1.2 */
 	int (*register_prompt_completion)(struct smcp_host *h, const char *arg_name,
 					  smcp_complete_fn complete, void *data);
+
+	/*
+	 * Pages that end where they must, instead of answers that fail: a list
+	 * paged with a cursor or an offset calls json_item_begin before each
+	 * item and json_item_end after it. json_item_end returns 0 while the
+	 * answer, with SMCP_PAGE_TAIL_BYTES more for what follows the list,
+	 * stays within the client's max_result_bytes (counted as the answer is
+	 * sent: a tool's body twice, once escaped as text); else it removes
+	 * what was written since json_item_begin and returns -ENOSPC: stop
+	 * there and answer has_more with that item's cursor. The first item of
+	 * a page is always kept, so a page never repeats its own cursor. Always
+	 * 0 for an answer with no bound (the report, events). -ENOSPC is not
+	 * sticky; an end without a begin, or at another depth, is -EINVAL and
+	 * sticky (a plugin bug). Since: 1.2
+	 */
+	int (*json_item_begin)(struct smcp_json *j);
+	int (*json_item_end)(struct smcp_json *j);
 };
+
+/* Bytes of body a paged answer keeps for what it writes after its list
+ * (next_cursor, has_more, a note): see json_item_end. Since: 1.2 */
+#define SMCP_PAGE_TAIL_BYTES 512
 
 /* Whether the host's API table has member m. */
 #define SMCP_API_HAS(api, m)                                                                       \
 	((api)->sz >= offsetof(struct smcp_host_api, m) + sizeof((api)->m) && (api)->m != NULL)
+
+/* Convenience: json_item_begin on a host that has it (else nothing). */
+static inline void smcp_json_item_begin(const struct smcp_host_api *api, struct smcp_json *j)
+{
+	if (SMCP_API_HAS(api, json_item_begin))
+		(void)api->json_item_begin(j);
+}
+
+/* Convenience: whether the item just written fits the page (true on a host
+ * without json_item_end: the answer may then fail as too large). */
+static inline bool smcp_json_item_fits(const struct smcp_host_api *api, struct smcp_json *j)
+{
+	return !SMCP_API_HAS(api, json_item_end) || api->json_item_end(j) != -ENOSPC;
+}
 
 /* Convenience: a static plugin_info with the ABI this header describes. */
 #define SMCP_PLUGIN_INFO_INIT .sz = sizeof(struct smcp_plugin_info), \

@@ -647,8 +647,11 @@ static int history_read(void *data, struct smcp_call *call, const char *uri,
 
 	(void)api->arg_string(vars, "metric", &name);
 	q.m = metrics_find(name);
-	if (!q.m)
+	if (!q.m) {
+		(void)api->result_error(res, "no metric '%s' is published here: "
+					     "metrics://catalog lists them", name ? name : "");
 		return -ENOENT;
+	}
 	q.limit = 10;
 	q.agg = q.m->type == SMCP_METRIC_GAUGE ? AGG_AVG : AGG_SUM;
 	q.start_ms = now - 15 * 60000;

@@ -565,13 +565,29 @@ int result_api_json_uint(struct smcp_json *j, const char *key, uint64_t val)
 	return written(j);
 }
 
+/*
+ * A measured value as a model should read it: at most 4 significant digits
+ * (1741, not 1740.6666666666667). An integral value is a count or an id
+ * that came as a double: exact. The one place the host API's doubles are
+ * rounded; numbers of JSON the core copies (arguments, ids) are not.
+ */
+static double measured(double v)
+{
+	char buf[32];
+
+	if (!isfinite(v) || v == trunc(v))
+		return v;
+	snprintf(buf, sizeof(buf), "%.4g", v);
+	return strtod(buf, NULL);
+}
+
 int result_api_json_double(struct smcp_json *j, const char *key, double val)
 {
 	int err = member(j, key);
 
 	if (err)
 		return err;
-	jbuf_double(j->out, val); /* null when not finite */
+	jbuf_double(j->out, measured(val)); /* null when not finite */
 	return written(j);
 }
 

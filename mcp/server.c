@@ -767,10 +767,16 @@ static void finish_read(struct request *r, int err)
 
 	if (err == -ENOENT) {
 		cJSON *data = cJSON_CreateObject();
+		char msg[600];
 
 		add_str(data, "uri", res->uri);
-		send_error_text(s, r->id, r->id_len, MCP_RESOURCE_NOT_FOUND, "Resource not found",
-				data);
+		/* the plugin's why (an unknown id, and where the valid ones are
+		 * listed) goes into the message a model reads */
+		if (res->error)
+			add_str(data, "reason", res->error);
+		snprintf(msg, sizeof(msg), "Resource not found%s%s", res->error ? ": " : "",
+			 res->error ? res->error : "");
+		send_error_text(s, r->id, r->id_len, MCP_RESOURCE_NOT_FOUND, msg, data);
 		cJSON_Delete(data);
 		return;
 	}

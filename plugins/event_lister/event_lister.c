@@ -218,8 +218,11 @@ static int perf_subsys_run(struct el_plugin *p, struct el_call *c)
 	if (!p->ev)
 		return events_unavailable(p, c->res);
 	s = el_catalog_subsys(&p->ev->c, c->sub);
-	if (!s)
+	if (!s) {
+		(void)p->api->result_error(c->res, "no tracepoint subsystem '%s' in tracefs: "
+						   "events://perf lists them", c->sub);
 		return -ENOENT;
+	}
 	j = api->result_json(c->res);
 	if (!j)
 		return -ENOMEM;
@@ -264,8 +267,13 @@ static int perf_event_run(struct el_plugin *p, struct el_call *c)
 		return events_unavailable(p, c->res);
 	s = el_catalog_subsys(&p->ev->c, c->sub);
 	snprintf(full, sizeof(full), "%s:%s", c->sub, c->name);
-	if (!s || !catalog_has(&p->ev->c, s, full))
+	if (!s || !catalog_has(&p->ev->c, s, full)) {
+		(void)p->api->result_error(c->res,
+					   "no tracepoint %s in tracefs: %s lists %s", full,
+					   s ? "events://perf/{subsystem}" : "events://perf",
+					   s ? "a subsystem's events" : "the subsystems");
 		return -ENOENT;
+	}
 	j = p->api->result_json(c->res);
 	if (!j)
 		return -ENOMEM;

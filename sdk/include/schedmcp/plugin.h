@@ -625,7 +625,10 @@ struct smcp_host_api {
 
 	/* JSON writer. key is the member name inside an object and must be NULL
 	 * inside an array. Strings are made valid UTF-8 (bad bytes become
-	 * U+FFFD); NaN and infinities become null. Errors are sticky: after the
+	 * U+FFFD); NaN and infinities become null; json_double writes a value
+	 * with a fraction to 4 significant digits (since 1.2; integral values
+	 * exactly: use json_int/json_uint for counts and ids). Errors are
+	 * sticky: after the
 	 * first error every call returns it and the result reports an internal
 	 * error. Since: 1.0 */
 	int (*json_object)(struct smcp_json *j, const char *key); /* open; close with json_end */
@@ -826,6 +829,17 @@ struct smcp_host_api {
 	 */
 	int (*json_item_begin)(struct smcp_json *j);
 	int (*json_item_end)(struct smcp_json *j);
+
+	/*
+	 * Who serves uri in this daemon (a resource, or a URI one of its
+	 * templates matches), for a plugin that tells the model where things
+	 * are: 0 with *ret_plugin (the plugin's name) and *ret_reason (NULL,
+	 * or why that plugin is degraded), both owned by the host and valid
+	 * until the callback returns; -ENOENT when nothing serves it; -EINVAL.
+	 * Any time on the loop. Since: 1.2
+	 */
+	int (*resource_owner)(struct smcp_host *h, const char *uri, const char **ret_plugin,
+			      const char **ret_reason);
 };
 
 /* Bytes of body a paged answer keeps for what it writes after its list

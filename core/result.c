@@ -657,12 +657,12 @@ int result_api_json_item_begin(struct smcp_json *j)
 }
 
 /* The answer's size as it will be sent, were the body to end here with
- * SMCP_PAGE_TAIL_BYTES more; SIZE_MAX when out already dropped bytes. */
-static size_t page_projected(struct smcp_json *j)
+ * tail more bytes; SIZE_MAX when out already dropped bytes. */
+static size_t page_projected(struct smcp_json *j, size_t tail)
 {
 	struct json_page *pg = &j->page;
 	const struct jbuf *o = j->out;
-	size_t body, tail = SMCP_PAGE_TAIL_BYTES;
+	size_t body;
 
 	if (jbuf_over(o))
 		return SIZE_MAX;
@@ -676,7 +676,7 @@ static size_t page_projected(struct smcp_json *j)
 	       (pg->items ? pg->items->total : 0);
 }
 
-int result_api_json_item_end(struct smcp_json *j)
+int result_api_json_item_end(struct smcp_json *j, size_t tail_bytes)
 {
 	struct json_page *pg;
 
@@ -688,7 +688,8 @@ int result_api_json_item_end(struct smcp_json *j)
 	if (!pg->mark_depth || pg->mark_depth != j->depth)
 		return j->err = -EINVAL;
 	pg->mark_depth = 0;
-	if (!pg->limit || !pg->kept || page_projected(j) <= pg->limit) {
+	if (!pg->limit || !pg->kept ||
+	    (tail_bytes < pg->limit && page_projected(j, tail_bytes) <= pg->limit)) {
 		pg->kept++;
 		return 0;
 	}

@@ -179,7 +179,7 @@ int result_api_json_bool(struct smcp_json *j, const char *key, bool val);
 int result_api_json_null(struct smcp_json *j, const char *key);
 int result_api_json_raw(struct smcp_json *j, const char *key, const char *json_text);
 int result_api_json_item_begin(struct smcp_json *j);
-int result_api_json_item_end(struct smcp_json *j);
+int result_api_json_item_end(struct smcp_json *j, size_t tail_bytes);
 
 int result_api_arg_string(const struct smcp_args *a, const char *name, const char **ret);
 int result_api_arg_int(const struct smcp_args *a, const char *name, int64_t *ret);

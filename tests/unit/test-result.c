@@ -115,7 +115,7 @@ static void test_writer_pages(void)
 	/* a tool: the body sent plainly and once escaped */
 	result_set_page(&r, 4096, 1, 1);
 	j = result_api_result_json(&r);
-	CHECK_INT(result_api_json_item_end(j), -EINVAL); /* no begin */
+	CHECK_INT(result_api_json_item_end(j, SMCP_PAGE_TAIL_BYTES), -EINVAL); /* no begin */
 	result_release(&r);
 
 	result_init(&r, RESULT_TOOL, NULL, NULL);
@@ -128,7 +128,7 @@ static void test_writer_pages(void)
 		CHECK_INT(result_api_json_int(j, "i", i), 0);
 		CHECK_INT(result_api_json_string(j, "s", "quoted \"text\" here"), 0);
 		CHECK_INT(result_api_json_end(j), 0);
-		err = result_api_json_item_end(j);
+		err = result_api_json_item_end(j, SMCP_PAGE_TAIL_BYTES);
 		if (err)
 			break;
 		kept++;
@@ -152,7 +152,7 @@ static void test_writer_pages(void)
 	for (i = 0; i < 300; i++) {
 		CHECK_INT(result_api_json_item_begin(j), 0);
 		CHECK_INT(result_api_json_string(j, NULL, "0123456789012345678901234567890123"), 0);
-		CHECK_INT(result_api_json_item_end(j), 0);
+		CHECK_INT(result_api_json_item_end(j, SMCP_PAGE_TAIL_BYTES), 0);
 	}
 	result_release(&r);
 	result_init(&r, RESULT_TOOL, NULL, NULL);
@@ -161,10 +161,10 @@ static void test_writer_pages(void)
 	CHECK_INT(result_api_json_array(j, "items"), 0);
 	CHECK_INT(result_api_json_item_begin(j), 0);
 	CHECK_INT(result_api_json_string(j, NULL, "first"), 0);
-	CHECK_INT(result_api_json_item_end(j), 0);
+	CHECK_INT(result_api_json_item_end(j, SMCP_PAGE_TAIL_BYTES), 0);
 	CHECK_INT(result_api_json_item_begin(j), 0);
 	CHECK_INT(result_api_json_string(j, NULL, "second"), 0);
-	CHECK_INT(result_api_json_item_end(j), -ENOSPC);
+	CHECK_INT(result_api_json_item_end(j, SMCP_PAGE_TAIL_BYTES), -ENOSPC);
 	CHECK_INT(result_api_json_end(j), 0);
 	CHECK_STR(result_json_text(&r)->p, "{\"items\":[\"first\"]}");
 	result_release(&r);

@@ -817,18 +817,19 @@ struct smcp_host_api {
 	 * Pages that end where they must, instead of answers that fail: a list
 	 * paged with a cursor or an offset calls json_item_begin before each
 	 * item and json_item_end after it. json_item_end returns 0 while the
-	 * answer, with SMCP_PAGE_TAIL_BYTES more for what follows the list,
-	 * stays within the client's max_result_bytes (counted as the answer is
-	 * sent: a tool's body twice, once escaped as text); else it removes
-	 * what was written since json_item_begin and returns -ENOSPC: stop
-	 * there and answer has_more with that item's cursor. The first item of
-	 * a page is always kept, so a page never repeats its own cursor. Always
-	 * 0 for an answer with no bound (the report, events). -ENOSPC is not
-	 * sticky; an end without a begin, or at another depth, is -EINVAL and
-	 * sticky (a plugin bug). Since: 1.2
+	 * answer, with tail_bytes more of body for what still follows the list
+	 * (SMCP_PAGE_TAIL_BYTES covers next_cursor, has_more and a note), stays
+	 * within the client's max_result_bytes (counted as the answer is sent:
+	 * a tool's body twice, once escaped as text); else it removes what was
+	 * written since json_item_begin and returns -ENOSPC: stop there and
+	 * answer has_more with that item's cursor. The first item of a page is
+	 * always kept, so a page never repeats its own cursor. Always 0 for an
+	 * answer with no bound (the report, events). -ENOSPC is not sticky; an
+	 * end without a begin, or at another depth, is -EINVAL and sticky (a
+	 * plugin bug). Since: 1.2
 	 */
 	int (*json_item_begin)(struct smcp_json *j);
-	int (*json_item_end)(struct smcp_json *j);
+	int (*json_item_end)(struct smcp_json *j, size_t tail_bytes);
 
 	/*
 	 * Who serves uri in this daemon (a resource, or a URI one of its
@@ -857,11 +858,19 @@ static inline void smcp_json_item_begin(const struct smcp_host_api *api, struct 
 		(void)api->json_item_begin(j);
 }
 
-/* Convenience: whether the item just written fits the page (true on a host
- * without json_item_end: the answer may then fail as too large). */
+/* Convenience: whether the item just written fits the page, with tail_bytes
+ * of body still to come after the list (true on a host without
+ * json_item_end: the answer may then fail as too large). */
+static inline bool smcp_json_item_fits_tail(const struct smcp_host_api *api, struct smcp_json *j,
+					    size_t tail_bytes)
+{
+	return !SMCP_API_HAS(api, json_item_end) || api->json_item_end(j, tail_bytes) != -ENOSPC;
+}
+
+/* ... with SMCP_PAGE_TAIL_BYTES to come. */
 static inline bool smcp_json_item_fits(const struct smcp_host_api *api, struct smcp_json *j)
 {
-	return !SMCP_API_HAS(api, json_item_end) || api->json_item_end(j) != -ENOSPC;
+	return smcp_json_item_fits_tail(api, j, SMCP_PAGE_TAIL_BYTES);
 }
 
 /* Convenience: a static plugin_info with the ABI this header describes. */

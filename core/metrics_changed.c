@@ -120,7 +120,8 @@ static int to_slots(uint64_t from, uint64_t to, uint64_t fine_lo, bool is_before
 	if (is_before) {
 		if ((to + 1) / f == 0 || (to + 1) / f - 1 < from / f)
 			return -ERANGE;
-		*r = (struct qrange){ .tier = TIER_COARSE, .from = from / f, .to = (to + 1) / f - 1 };
+		*r = (struct qrange){ .tier = TIER_COARSE, .from = from / f,
+				      .to = (to + 1) / f - 1 };
 		return 0;
 	}
 	*r = (struct qrange){ .tier = TIER_COARSE, .from = (from + f - 1) / f, .to = to / f };
@@ -221,9 +222,9 @@ static int tool_changed(void *data, struct smcp_call *call, const struct smcp_ar
 					 (unsigned long long)have, metrics_step_secs());
 	if (rc == -ERANGE)
 		return api->result_error(res,
-					 "the baseline is older than the fine tier (%gs steps) and "
-					 "shorter than one coarse step (%gs): give a baseline of at "
-					 "least %gs",
+					 "the baseline is older than the fine tier (%gs steps) "
+					 "and shorter than one coarse step (%gs): give a "
+					 "baseline of at least %gs",
 					 metrics_step_secs(),
 					 metrics_step_secs() * metrics_view()->geom.factor,
 					 metrics_step_secs() * metrics_view()->geom.factor * 2);
@@ -255,7 +256,8 @@ static int tool_changed(void *data, struct smcp_call *call, const struct smcp_ar
 				c.n_after = A->n_obs;
 				if (A->n_obs >= CHANGES_MIN_SAMPLES &&
 				    B->n_obs >= CHANGES_MIN_SAMPLES)
-					consider(&c, m, ST_P99, metrics_query_qacc_stat(B, m, ST_P99),
+					consider(&c, m, ST_P99,
+						 metrics_query_qacc_stat(B, m, ST_P99),
 						 metrics_query_qacc_stat(A, m, ST_P99));
 				consider(&c, m, ST_RATE,
 					 B->slots ? metrics_query_qacc_stat(B, m, ST_RATE) : NAN,

@@ -414,8 +414,9 @@ int inv_emit_programs(const struct inv_emit *e)
 		/* the guess above was short of the client's max_result_bytes:
 		 * end here, with room for more_ids and the notes after */
 		left = s->n_progs - i - 1;
-		if (!smcp_json_item_fits_tail(api, e->j,
-					      1024 + 8 * (left < MORE_IDS_MAX ? left : MORE_IDS_MAX))) {
+		if (left > MORE_IDS_MAX)
+			left = MORE_IDS_MAX;
+		if (!smcp_json_item_fits_tail(api, e->j, 1024 + 8 * left)) {
 			shown = i;
 			break;
 		}

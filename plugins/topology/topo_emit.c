@@ -244,7 +244,8 @@ static void emit_page(const struct smcp_host_api *api, struct smcp_json *j,
 		smcp_json_item_begin(api, j);
 		emit_cpu_full(api, j, m, &m->cpus[c]);
 		if (!smcp_json_item_fits_tail(api, j, tail + CORE_ROW_BYTES)) {
-			full = true; /* the answer is full (max_result_bytes): next_offset goes on */
+			/* the answer is full (max_result_bytes): next_offset goes on */
+			full = true;
 			continue;
 		}
 		tail += CORE_ROW_BYTES;

@@ -609,7 +609,8 @@ static void test_changed(void)
 	CHECK(metrics_changed_significance(NAN, 0.04, "pct") < 0.1);
 	CHECK(metrics_changed_significance(5, 5, "1/s") == 0);
 	CHECK(metrics_changed_significance(NAN, NAN, "ns") == 0);
-	CHECK(metrics_changed_significance(100, 1, "1") == metrics_changed_significance(1, 100, "1"));
+	CHECK(metrics_changed_significance(100, 1, "1") ==
+	      metrics_changed_significance(1, 100, "1"));
 	/* jitter in microseconds is small beside a millisecond that became five */
 	CHECK(metrics_changed_significance(20e3, 30e3, "ns") < 1);
 	CHECK(metrics_changed_significance(1e6, 5e6, "ns") > 1.5);

@@ -486,17 +486,14 @@ static const char wakers_schema[] =
 	"\"duration_s\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":30},"
 	"\"by\":{\"type\":\"string\",\"enum\":[\"process\",\"thread\"]},"
 	"\"mode\":{\"type\":\"string\",\"enum\":[\"frequency\",\"critical\",\"latency\","
-	"\"bidirectional\",\"for_pid\",\"summary\"],\"description\":\"default frequency\"},"
+	"\"bidirectional\",\"for_pid\",\"summary\"]},"
 	"\"pid\":{\"type\":\"integer\",\"minimum\":1},"
 	"\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100},"
 	"\"offset\":{\"type\":\"integer\",\"minimum\":0}}}";
 
 static const char wakers_output[] =
-	"{\"type\":\"object\",\"properties\":{\"mode\":{\"type\":\"string\"},"
-	"\"pairs\":{\"type\":\"array\"},\"as_waker\":{\"type\":\"array\"},"
-	"\"as_wakee\":{\"type\":\"array\"},\"summary\":{\"type\":\"object\"},"
-	"\"wakeups_total\":{\"type\":\"integer\"},\"window\":{\"type\":\"object\"}},"
-	"\"required\":[\"mode\",\"wakeups_total\"]}";
+	"{\"type\":\"object\",\"properties\":{\"pairs\":{\"type\":\"array\"},"
+	"\"wakeups_total\":{\"type\":\"integer\"},\"window\":{\"type\":\"object\"}}}";
 
 int sl_wakers_register(struct sl *p)
 {

@@ -400,7 +400,8 @@ static int write_query(struct smcp_json *j, struct qparams *q, struct smcp_resul
 	struct group *g;
 	struct qrange r;
 	struct qacc *a;
-	char buf[160], unit[24];
+	char buf[200], unit[24];
+	bool size_cut = false;
 	double slot_secs;
 
 	if (!metrics_query_qrange_resolve(q->start_ms, q->end_ms, &r)) {
@@ -460,16 +461,6 @@ static int write_query(struct smcp_json *j, struct qparams *q, struct smcp_resul
 	api->json_uint(j, "series_matched", matched);
 	if (q->grouped)
 		api->json_uint(j, "groups", ng);
-	if (shown < ng) {
-		snprintf(buf, sizeof(buf),
-			 "cut: %u of %u %s shown, ranked by %s; narrow with labels or group_by, "
-			 "or raise limit (max 50)",
-			 shown, ng, q->grouped ? "groups" : "series",
-			 m->type == SMCP_METRIC_HISTOGRAM ? "p99"
-			 : m->type == SMCP_METRIC_COUNTER ? "rate"
-							  : "mean");
-		api->json_string(j, "cut", buf);
-	}
 	api->json_array(j, "columns");
 	api->json_string(j, NULL, "t");
 	for (uint32_t c = 0; c < q->n_cols; c++)
@@ -485,6 +476,7 @@ static int write_query(struct smcp_json *j, struct qparams *q, struct smcp_resul
 	for (uint32_t i = 0; i < shown; i++) {
 		metrics_query_qacc_init(a, m, r.tier);
 		metrics_query_qacc_add(a, m, g[i].s, g[i].n, r.tier, r.from, r.to, q->agg);
+		smcp_json_item_begin(api, j);
 		api->json_object(j, NULL);
 		write_group_labels(j, q, &g[i]);
 		write_summary(j, m, a);
@@ -507,8 +499,25 @@ static int write_query(struct smcp_json *j, struct qparams *q, struct smcp_resul
 		}
 		api->json_end(j);
 		api->json_end(j);
+		if (!smcp_json_item_fits(api, j)) {
+			shown = i; /* the answer is full (max_result_bytes) */
+			size_cut = true;
+			break;
+		}
 	}
 	api->json_end(j);
+	if (shown < ng) {
+		snprintf(buf, sizeof(buf),
+			 "cut: %u of %u %s shown, ranked by %s%s; narrow with labels or group_by, "
+			 "or %s",
+			 shown, ng, q->grouped ? "groups" : "series",
+			 m->type == SMCP_METRIC_HISTOGRAM ? "p99"
+			 : m->type == SMCP_METRIC_COUNTER ? "rate"
+							  : "mean",
+			 size_cut ? " (the answer size limit)" : "",
+			 size_cut ? "a coarser step" : "raise limit (max 50)");
+		api->json_string(j, "cut", buf);
+	}
 	if (!matched)
 		api->json_string(j, "note",
 				 m->n_series ? "no series matches labels"

@@ -23,6 +23,9 @@ CUT = "over this server's limit"
 EXTRA = {
     "list_events": [{"event_type": "perf"}, {"event_type": "kprobe"}],
     "analyze_softirq": [{}],
+    # the catalog, and the metric with the most series (top-N processes)
+    "query_history": [{}, {"metric": "sched_proc_runq_latency_ns"},
+                      {"metric": "sched_runq_latency_ns", "group_by": "cpu"}],
 }
 # The cursor argument and the member that carries the next one.
 CURSORS = [("cursor", "next_cursor"), ("offset", "next_offset")]

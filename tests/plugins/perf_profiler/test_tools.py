@@ -224,6 +224,24 @@ try:
             # without kernel frames (unprivileged) every row may fit
             ck.check("next_offset" not in b["page"] and not any("cut" in n for n in b["notes"]),
                      f"an uncut answer is complete and says nothing was cut: {b}")
+        w.kill()
+
+    # ---- the client's max_result_bytes below the profiler's own budget: a
+    # shorter page with its next_offset, never an answer that fails
+    with daemon("[core]\nmax_result_bytes = 4096\n") as c:
+        w = Workload(workload("nofp"), 4)
+        e, b = tool(c, "start_perf_profiling",
+                    {"pid": w.pid, "frequency_hz": 999, "duration_secs": 1.5, "wait": True})
+        for group in ("symbol", "stack", "process"):
+            e, b = tool(c, "get_perf_results", {"limit": 500, "include_stacks": True,
+                                                "group_by": group})
+            ck.check(not e and "page" in b, f"{group}: a page under 4096 bytes: {b}")
+            if e or "page" not in b:
+                continue
+            if b["page"]["returned"] < b["page"]["total"]:
+                ck.check("next_offset" in b["page"] and
+                         any("cut" in n for n in b["notes"]),
+                         f"{group}: the cut page says how to go on: {b['page']}")
         # shutdown while profiling: every fd goes, the daemon exits cleanly
         # (a workload of its own: the one above may have ended on a slow machine)
         w.kill()

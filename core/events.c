@@ -172,7 +172,13 @@ static uint64_t write_events(struct smcp_json *j, uint64_t from, uint32_t limit,
 			*ret_more = true;
 			break;
 		}
+		/* a page that would pass max_result_bytes ends here instead */
+		smcp_json_item_begin(api, j);
 		result_json_put_trusted(j, NULL, e->text, e->len);
+		if (!smcp_json_item_fits(api, j)) {
+			*ret_more = true;
+			break;
+		}
 		n++;
 	}
 	api->json_end(j);

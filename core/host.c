@@ -392,6 +392,29 @@ static int api_register_prompt_step(struct smcp_host *h, const struct smcp_promp
 	return err ? err : reg_result(h, "prompt step", topic, steps_add(h, d));
 }
 
+static int api_resource_owner(struct smcp_host *h, const char *uri, const char **ret_plugin,
+			      const char **ret_reason)
+{
+	struct reg_resource *r;
+	cJSON *vars = NULL;
+
+	if (!uri || !ret_plugin || !ret_reason)
+		return -EINVAL;
+	r = registry_find_resource(uri);
+	if (!r)
+		r = registry_match_template(uri, &vars);
+	cJSON_Delete(vars);
+	if (!r || !r->owner)
+		return -ENOENT;
+	*ret_plugin = r->owner->name;
+	*ret_reason = r->owner->state == PLUGIN_DEGRADED
+			      ? (r->owner->reason ? r->owner->reason : r->owner->status_reason)
+			      : NULL;
+	if (r->owner->state == PLUGIN_DEGRADED && !*ret_reason)
+		*ret_reason = "degraded";
+	return 0;
+}
+
 static int api_register_prompt_completion(struct smcp_host *h, const char *arg,
 					  smcp_complete_fn fn, void *data)
 {
@@ -674,4 +697,7 @@ const struct smcp_host_api host_api = {
 	.metric_window = metrics_query_window,
 	.register_prompt_step = api_register_prompt_step,
 	.register_prompt_completion = api_register_prompt_completion,
+	.json_item_begin = result_api_json_item_begin,
+	.json_item_end = result_api_json_item_end,
+	.resource_owner = api_resource_owner,
 };

@@ -42,19 +42,54 @@ static void window_acc(struct qacc *a, const struct metric *m, struct series *s,
 		metrics_query_qacc_add(a, m, &s, 1, r->tier, r->from, r->to, AGG_SUM);
 }
 
-/* Relative change in [0, 1]: 1 when a value appears from or falls to zero. */
-static double rel_change(double b, double a)
+/* What counts as noise in a unit: below it a change is not worth naming. */
+static double noise_floor(const char *unit)
 {
-	double top = fmax(fabs(a), fabs(b));
+	char base[16];
+	size_t n;
+	bool rate = false;
+	double t = 0;
 
-	if (isnan(a) || isnan(b))
-		return isnan(a) && isnan(b) ? 0 : 1;
-	return top > 0 ? fabs(a - b) / top : 0;
+	snprintf(base, sizeof(base), "%s", unit ? unit : "1");
+	n = strlen(base);
+	if (n > 2 && strcmp(base + n - 2, "/s") == 0) {
+		base[n - 2] = '\0';
+		rate = true;
+	}
+	if (strcmp(base, "ns") == 0)
+		t = 1;
+	else if (strcmp(base, "us") == 0)
+		t = 1e3;
+	else if (strcmp(base, "ms") == 0)
+		t = 1e6;
+	else if (strcmp(base, "s") == 0)
+		t = 1e9;
+	if (t > 0)
+		/* a latency: 10 us; time per second (CPU time): 1 % of a CPU */
+		return (rate ? 1e7 : 1e4) / t;
+	if (strcmp(base, "pct") == 0)
+		return 1; /* one percentage point */
+	if (strcmp(base, "bytes") == 0)
+		return rate ? 4096 : 1048576;
+	return rate ? 10 : 1; /* ten events a second (a scheduler's rates are hundreds) */
 }
 
-static void consider(struct change *c, enum q_stat st, double b, double a)
+double metrics_changed_significance(double before, double after, const char *unit)
 {
-	double r = rel_change(b, a);
+	double b, a;
+
+	if (isnan(before) && isnan(after))
+		return 0;
+	b = isfinite(before) ? before : 0;
+	a = isfinite(after) ? after : 0;
+	return log2(1 + fabs(a - b) / (fmin(fabs(a), fabs(b)) + noise_floor(unit)));
+}
+
+static void consider(struct change *c, const struct metric *m, enum q_stat st, double b, double a)
+{
+	char unit[24];
+	double r = metrics_changed_significance(b, a,
+						metrics_query_stat_unit(st, m, unit, sizeof(unit)));
 
 	if (r > c->score || (r == c->score && c->stat == ST__N)) {
 		c->stat = st;
@@ -64,15 +99,109 @@ static void consider(struct change *c, enum q_stat st, double b, double a)
 	}
 }
 
+static uint64_t steps_of(int64_t ms, int64_t step_ms)
+{
+	int64_t n = (ms + step_ms - 1) / step_ms;
+
+	return n < 1 ? 1 : (uint64_t)n;
+}
+
+/* Steps [from, to] as slots of the fine tier when it holds from, else as
+ * the coarse slots within them: wholly after from (after, which ends at
+ * the newest) or wholly before to (before, which must end before after). */
+static int to_slots(uint64_t from, uint64_t to, uint64_t fine_lo, bool is_before, struct qrange *r)
+{
+	uint64_t f = metrics_view()->geom.factor;
+
+	if (from >= fine_lo) {
+		*r = (struct qrange){ .tier = TIER_FINE, .from = from, .to = to };
+		return 0;
+	}
+	if (is_before) {
+		if ((to + 1) / f == 0 || (to + 1) / f - 1 < from / f)
+			return -ERANGE;
+		*r = (struct qrange){ .tier = TIER_COARSE, .from = from / f,
+				      .to = (to + 1) / f - 1 };
+		return 0;
+	}
+	*r = (struct qrange){ .tier = TIER_COARSE, .from = (from + f - 1) / f, .to = to / f };
+	if (r->from > r->to)
+		r->from = r->to;
+	return 0;
+}
+
+int metrics_changed_plan(int64_t end_ms, int64_t window_ms, int64_t baseline_ms,
+			 struct changed_plan *p, uint64_t *ret_have_steps)
+{
+	const struct history_geom *g = &metrics_view()->geom;
+	uint64_t last = metrics_view()->last_step, cur_c, first, fine_lo, a1, have, ws, bs, a0;
+	int64_t step_ms = (int64_t)(g->step_ns / 1000000), e;
+	int err;
+
+	*p = (struct changed_plan){ 0 };
+	*ret_have_steps = 0;
+	if (!metrics_view()->any_step || step_ms <= 0)
+		return -ENOENT;
+	e = metrics_unix_to_step(end_ms - 1);
+	if (e < 0)
+		return -ENOENT;
+	a1 = (uint64_t)e > last ? last : (uint64_t)e;
+	/* the oldest step kept: the coarse tier reaches furthest back */
+	cur_c = last / g->factor;
+	first = cur_c + 1 > g->coarse_slots ? (cur_c + 1 - g->coarse_slots) * g->factor : 0;
+	fine_lo = last + 1 > g->fine_slots ? last + 1 - g->fine_slots : 0;
+	if (a1 < first)
+		return -ENOENT;
+	have = a1 - first + 1;
+	*ret_have_steps = have;
+	if (have < 2)
+		return -ENOENT;
+	ws = steps_of(window_ms, step_ms);
+	bs = steps_of(baseline_ms, step_ms);
+	if (ws >= have) {
+		/* after would leave before nothing: half each */
+		ws = have / 2;
+		bs = have - ws;
+		p->shortened = true;
+	} else if (ws + bs > have) {
+		bs = have - ws;
+		p->shortened = true;
+	}
+	a0 = a1 - ws + 1;
+	err = to_slots(a0, a1, fine_lo, false, &p->after);
+	if (!err)
+		err = to_slots(a0 - bs, a0 - 1, fine_lo, true, &p->before);
+	p->first_step = first;
+	p->last_step = a1;
+	return err;
+}
+
+/* One window of the answer: when it starts and ends, and how long it is. */
+static void write_window(struct smcp_json *j, const char *key, const struct qrange *r)
+{
+	int64_t start = metrics_query_slot_unix_ms(r->tier, r->from),
+		end = metrics_query_slot_unix_ms(r->tier, r->to + 1);
+	char buf[64];
+
+	api->json_object(j, key);
+	metrics_text_format_time(start, buf, sizeof(buf));
+	api->json_string(j, "start", buf);
+	metrics_text_format_time(end, buf, sizeof(buf));
+	api->json_string(j, "end", buf);
+	api->json_double(j, "seconds", (double)(end - start) / 1000);
+	api->json_end(j);
+}
+
 static int tool_changed(void *data, struct smcp_call *call, const struct smcp_args *args,
 			struct smcp_result *res)
 {
 	int64_t now = metrics_now_unix_ms(), end, window, baseline, limit = 10;
 	const char *glob = NULL;
 	struct change *ch = NULL;
+	struct changed_plan plan;
 	struct qrange ra, rb;
-	bool oka, okb;
-	uint32_t n = 0, cap = 0, compared = 0;
+	uint64_t have = 0;
+	uint32_t n = 0, cap = 0, compared = 0, shown = 0;
 	struct qacc *A = NULL, *B = NULL;
 	struct smcp_json *j;
 	char err[400], buf[64], unit[24];
@@ -84,13 +213,24 @@ static int tool_changed(void *data, struct smcp_call *call, const struct smcp_ar
 	    metrics_tools_arg_duration(args, "window", "5m", &window, err, sizeof(err)) ||
 	    metrics_tools_arg_duration(args, "baseline", "1h", &baseline, err, sizeof(err)))
 		return api->result_error(res, "%s", err);
-	oka = metrics_query_qrange_resolve(end - window, end, &ra);
-	okb = metrics_query_qrange_resolve(end - window - baseline, end - window, &rb);
-	if (!oka || !okb)
+	rc = metrics_changed_plan(end, window, baseline, &plan, &have);
+	if (rc == -ENOENT)
 		return api->result_error(res,
-					 "history does not cover both windows yet (%s window is "
-					 "empty); try a shorter window or baseline",
-					 !oka ? "the after" : "the before");
+					 "history up to that time holds %llu step(s) of %gs: "
+					 "what_changed needs two; wait a few seconds, or move end "
+					 "later",
+					 (unsigned long long)have, metrics_step_secs());
+	if (rc == -ERANGE)
+		return api->result_error(res,
+					 "the baseline is older than the fine tier (%gs steps) "
+					 "and shorter than one coarse step (%gs): give a "
+					 "baseline of at least %gs",
+					 metrics_step_secs(),
+					 metrics_step_secs() * metrics_view()->geom.factor,
+					 metrics_step_secs() * metrics_view()->geom.factor * 2);
+	rc = 0;
+	ra = plan.after;
+	rb = plan.before;
 	A = malloc(sizeof(*A));
 	B = malloc(sizeof(*B));
 	if (!A || !B) {
@@ -99,8 +239,6 @@ static int tool_changed(void *data, struct smcp_call *call, const struct smcp_ar
 	}
 	for (uint32_t i = 0; i < metrics_view()->n_metrics; i++) {
 		const struct metric *m = metrics_view()->m[i];
-		uint32_t first = n;
-		double top = 0;
 
 		if (m->dead || (glob && !smcp_glob_match(glob, m->name)))
 			continue;
@@ -118,15 +256,16 @@ static int tool_changed(void *data, struct smcp_call *call, const struct smcp_ar
 				c.n_after = A->n_obs;
 				if (A->n_obs >= CHANGES_MIN_SAMPLES &&
 				    B->n_obs >= CHANGES_MIN_SAMPLES)
-					consider(&c, ST_P99, metrics_query_qacc_stat(B, m, ST_P99),
+					consider(&c, m, ST_P99,
+						 metrics_query_qacc_stat(B, m, ST_P99),
 						 metrics_query_qacc_stat(A, m, ST_P99));
-				consider(&c, ST_RATE,
+				consider(&c, m, ST_RATE,
 					 B->slots ? metrics_query_qacc_stat(B, m, ST_RATE) : NAN,
 					 A->slots ? metrics_query_qacc_stat(A, m, ST_RATE) : NAN);
 			} else {
 				enum q_stat st = m->type == SMCP_METRIC_COUNTER ? ST_RATE : ST_MEAN;
 
-				consider(&c, st, metrics_query_qacc_stat(B, m, st),
+				consider(&c, m, st, metrics_query_qacc_stat(B, m, st),
 					 metrics_query_qacc_stat(A, m, st));
 			}
 			if (c.score <= 0)
@@ -143,16 +282,6 @@ static int tool_changed(void *data, struct smcp_call *call, const struct smcp_ar
 				cap = nc;
 			}
 			ch[n++] = c;
-			top = fmax(top, fmax(isnan(c.before) ? 0 : fabs(c.before),
-					     isnan(c.after) ? 0 : fabs(c.after)));
-		}
-		/* weigh by the series' size within its metric: a tiny series
-		 * doubling matters less than a big one moving by half */
-		for (uint32_t k = first; k < n; k++) {
-			double size = fmax(isnan(ch[k].before) ? 0 : fabs(ch[k].before),
-					   isnan(ch[k].after) ? 0 : fabs(ch[k].after));
-
-			ch[k].score *= top > 0 ? sqrt(size / top) : 1;
 		}
 	}
 	if (n)
@@ -162,17 +291,21 @@ static int tool_changed(void *data, struct smcp_call *call, const struct smcp_ar
 		rc = -ENOMEM;
 		goto out;
 	}
-	api->json_object(j, "before");
-	metrics_text_format_time(metrics_query_slot_unix_ms(rb.tier, rb.from), buf, sizeof(buf));
-	api->json_string(j, "start", buf);
-	metrics_text_format_time(metrics_query_slot_unix_ms(rb.tier, rb.to + 1), buf, sizeof(buf));
-	api->json_string(j, "end", buf);
-	api->json_end(j);
-	api->json_object(j, "after");
-	metrics_text_format_time(metrics_query_slot_unix_ms(ra.tier, ra.from), buf, sizeof(buf));
-	api->json_string(j, "start", buf);
-	metrics_text_format_time(metrics_query_slot_unix_ms(ra.tier, ra.to + 1), buf, sizeof(buf));
-	api->json_string(j, "end", buf);
+	write_window(j, "before", &rb);
+	write_window(j, "after", &ra);
+	api->json_object(j, "history");
+	api->json_double(j, "available_s",
+			 (double)(plan.last_step - plan.first_step + 1) * metrics_step_secs());
+	metrics_text_format_time(metrics_step_unix_ms(plan.first_step), buf, sizeof(buf));
+	api->json_string(j, "oldest", buf);
+	if (plan.shortened) {
+		snprintf(err, sizeof(err),
+			 "history up to end holds %gs, less than window + baseline (%gs + %gs): "
+			 "the windows were shortened to what exists",
+			 (double)(plan.last_step - plan.first_step + 1) * metrics_step_secs(),
+			 (double)window / 1000, (double)baseline / 1000);
+		api->json_string(j, "note", err);
+	}
 	api->json_end(j);
 	api->json_uint(j, "series_compared", compared);
 	api->json_uint(j, "series_changed", n);
@@ -181,6 +314,7 @@ static int tool_changed(void *data, struct smcp_call *call, const struct smcp_ar
 		const struct metric *m = ch[i].s->m;
 		const char *u = metrics_query_stat_unit(ch[i].stat, m, unit, sizeof(unit));
 
+		smcp_json_item_begin(api, j);
 		api->json_object(j, NULL);
 		api->json_string(j, "metric", m->name);
 		if (m->n_labels)
@@ -205,20 +339,26 @@ static int tool_changed(void *data, struct smcp_call *call, const struct smcp_ar
 			api->json_uint(j, "samples_before", ch[i].n_before);
 			api->json_uint(j, "samples_after", ch[i].n_after);
 		}
+		api->json_double(j, "significance", metrics_text_round_sig(ch[i].score));
 		api->json_end(j);
+		if (!smcp_json_item_fits(api, j))
+			break; /* the answer is full (max_result_bytes) */
+		shown++;
 	}
 	api->json_end(j);
-	if (n > (uint32_t)limit) {
+	if (n > shown) {
 		snprintf(err, sizeof(err),
 			 "cut: %u of %u changed series shown; narrow with metric "
 			 "(a glob) or raise limit (max 50)",
-			 (uint32_t)limit, n);
+			 shown, n);
 		api->json_string(j, "cut", err);
 	}
 	api->json_string(j, "method",
 			 "Each series is compared on one statistic (counters: rate; gauges: mean; "
 			 "histograms: p99 when both windows have 20 samples, else rate) and ranked "
-			 "by relative change weighted by the series' size within its metric.");
+			 "by significance: log2(1 + |after - before| / (the smaller + a noise "
+			 "floor of its unit: 10 us, 1 percentage point, 10/s)). The windows do "
+			 "not overlap.");
 out:
 	free(A);
 	free(B);

@@ -67,16 +67,19 @@ static void write_store(struct smcp_json *j)
 static void write_catalog(struct smcp_json *j, const char *glob)
 {
 	uint32_t shown = 0, matched = 0;
+	bool full = false;
 
+	/* the store first: the list ends where the answer is full */
+	write_store(j);
 	api->json_array(j, "metrics");
 	for (uint32_t i = 0; i < metrics_view()->n_metrics; i++) {
 		const struct metric *m = metrics_view()->m[i];
 
 		if (m->dead || (glob && !smcp_glob_match(glob, m->name)))
 			continue;
-		if (matched++ >= CATALOG_MAX)
+		if (matched++ >= CATALOG_MAX || full)
 			continue;
-		shown++;
+		smcp_json_item_begin(api, j);
 		api->json_object(j, NULL);
 		api->json_string(j, "name", m->name);
 		api->json_string(j, "type", metrics_type_name(m->type));
@@ -97,6 +100,10 @@ static void write_catalog(struct smcp_json *j, const char *glob)
 		if (m->evicted)
 			api->json_uint(j, "evicted_series", m->evicted);
 		api->json_end(j);
+		if (!smcp_json_item_fits(api, j))
+			full = true; /* max_result_bytes: count the rest */
+		else
+			shown++;
 	}
 	api->json_end(j);
 	if (matched > shown) {
@@ -108,7 +115,6 @@ static void write_catalog(struct smcp_json *j, const char *glob)
 			 shown, matched);
 		api->json_string(j, "cut", note);
 	}
-	write_store(j);
 }
 
 static int catalog_read(void *data, struct smcp_call *call, const char *uri,
@@ -394,7 +400,8 @@ static int write_query(struct smcp_json *j, struct qparams *q, struct smcp_resul
 	struct group *g;
 	struct qrange r;
 	struct qacc *a;
-	char buf[160], unit[24];
+	char buf[200], unit[24];
+	bool size_cut = false;
 	double slot_secs;
 
 	if (!metrics_query_qrange_resolve(q->start_ms, q->end_ms, &r)) {
@@ -454,16 +461,6 @@ static int write_query(struct smcp_json *j, struct qparams *q, struct smcp_resul
 	api->json_uint(j, "series_matched", matched);
 	if (q->grouped)
 		api->json_uint(j, "groups", ng);
-	if (shown < ng) {
-		snprintf(buf, sizeof(buf),
-			 "cut: %u of %u %s shown, ranked by %s; narrow with labels or group_by, "
-			 "or raise limit (max 50)",
-			 shown, ng, q->grouped ? "groups" : "series",
-			 m->type == SMCP_METRIC_HISTOGRAM ? "p99"
-			 : m->type == SMCP_METRIC_COUNTER ? "rate"
-							  : "mean");
-		api->json_string(j, "cut", buf);
-	}
 	api->json_array(j, "columns");
 	api->json_string(j, NULL, "t");
 	for (uint32_t c = 0; c < q->n_cols; c++)
@@ -479,6 +476,7 @@ static int write_query(struct smcp_json *j, struct qparams *q, struct smcp_resul
 	for (uint32_t i = 0; i < shown; i++) {
 		metrics_query_qacc_init(a, m, r.tier);
 		metrics_query_qacc_add(a, m, g[i].s, g[i].n, r.tier, r.from, r.to, q->agg);
+		smcp_json_item_begin(api, j);
 		api->json_object(j, NULL);
 		write_group_labels(j, q, &g[i]);
 		write_summary(j, m, a);
@@ -501,8 +499,25 @@ static int write_query(struct smcp_json *j, struct qparams *q, struct smcp_resul
 		}
 		api->json_end(j);
 		api->json_end(j);
+		if (!smcp_json_item_fits(api, j)) {
+			shown = i; /* the answer is full (max_result_bytes) */
+			size_cut = true;
+			break;
+		}
 	}
 	api->json_end(j);
+	if (shown < ng) {
+		snprintf(buf, sizeof(buf),
+			 "cut: %u of %u %s shown, ranked by %s%s; narrow with labels or group_by, "
+			 "or %s",
+			 shown, ng, q->grouped ? "groups" : "series",
+			 m->type == SMCP_METRIC_HISTOGRAM ? "p99"
+			 : m->type == SMCP_METRIC_COUNTER ? "rate"
+							  : "mean",
+			 size_cut ? " (the answer size limit)" : "",
+			 size_cut ? "a coarser step" : "raise limit (max 50)");
+		api->json_string(j, "cut", buf);
+	}
 	if (!matched)
 		api->json_string(j, "note",
 				 m->n_series ? "no series matches labels"
@@ -641,8 +656,11 @@ static int history_read(void *data, struct smcp_call *call, const char *uri,
 
 	(void)api->arg_string(vars, "metric", &name);
 	q.m = metrics_find(name);
-	if (!q.m)
+	if (!q.m) {
+		(void)api->result_error(res, "no metric '%s' is published here: "
+					     "metrics://catalog lists them", name ? name : "");
 		return -ENOENT;
+	}
 	q.limit = 10;
 	q.agg = q.m->type == SMCP_METRIC_GAUGE ? AGG_AVG : AGG_SUM;
 	q.start_ms = now - 15 * 60000;

@@ -42,6 +42,12 @@ void result_set_limit(struct smcp_result *r, size_t limit)
 	r->items.limit = limit;
 }
 
+void result_set_page(struct smcp_result *r, size_t limit, unsigned plain, unsigned escaped)
+{
+	r->page = (struct json_page){ .limit = limit, .plain = (uint8_t)plain,
+				      .escaped = (uint8_t)escaped, .items = &r->items };
+}
+
 void result_json_into(struct smcp_result *r, struct jbuf *out)
 {
 	r->json_out = out;
@@ -257,6 +263,9 @@ struct smcp_json *result_api_result_json(struct smcp_result *r)
 		return &r->json;
 	jbuf_init(&r->json.own, r->limit);
 	err = result_json_writer_open(&r->json, r->json_out ? r->json_out : &r->json.own);
+	r->json.page = r->page;
+	/* what out held before the body (a read's envelope) was not escaped by us */
+	r->json.page.scanned = r->json.out->len;
 	if (err) {
 		r->err = -ENOMEM;
 		return NULL;
@@ -394,6 +403,7 @@ int result_json_writer_open(struct smcp_json *j, struct jbuf *out)
 {
 	/* own is left as it is: out may be it */
 	j->out = out;
+	j->page = (struct json_page){ 0 };
 	j->depth = 1;
 	j->obj = j->empty = 1;
 	jbuf_put(out, "{", 1);
@@ -555,13 +565,29 @@ int result_api_json_uint(struct smcp_json *j, const char *key, uint64_t val)
 	return written(j);
 }
 
+/*
+ * A measured value as a model should read it: at most 4 significant digits
+ * (1741, not 1740.6666666666667). An integral value is a count or an id
+ * that came as a double: exact. The one place the host API's doubles are
+ * rounded; numbers of JSON the core copies (arguments, ids) are not.
+ */
+static double measured(double v)
+{
+	char buf[32];
+
+	if (!isfinite(v) || v == trunc(v))
+		return v;
+	snprintf(buf, sizeof(buf), "%.4g", v);
+	return strtod(buf, NULL);
+}
+
 int result_api_json_double(struct smcp_json *j, const char *key, double val)
 {
 	int err = member(j, key);
 
 	if (err)
 		return err;
-	jbuf_double(j->out, val); /* null when not finite */
+	jbuf_double(j->out, measured(val)); /* null when not finite */
 	return written(j);
 }
 
@@ -611,6 +637,67 @@ int result_api_json_raw(struct smcp_json *j, const char *key, const char *json_t
 		return -EINVAL;
 	}
 	return written(j);
+}
+
+int result_api_json_item_begin(struct smcp_json *j)
+{
+	struct json_page *pg;
+
+	if (!j)
+		return -EINVAL;
+	if (j->err)
+		return j->err;
+	pg = &j->page;
+	pg->mark_len = j->out->len;
+	pg->mark_total = j->out->total;
+	pg->mark_quotes = pg->quotes;
+	pg->mark_empty = j->empty;
+	pg->mark_depth = j->depth;
+	return 0;
+}
+
+/* The answer's size as it will be sent, were the body to end here with
+ * tail more bytes; SIZE_MAX when out already dropped bytes. */
+static size_t page_projected(struct smcp_json *j, size_t tail)
+{
+	struct json_page *pg = &j->page;
+	const struct jbuf *o = j->out;
+	size_t body;
+
+	if (jbuf_over(o))
+		return SIZE_MAX;
+	if (pg->escaped) {
+		/* each '"' and '\\' of the body costs one byte more in its text copy */
+		for (; pg->scanned < o->len; pg->scanned++)
+			pg->quotes += o->p[pg->scanned] == '"' || o->p[pg->scanned] == '\\';
+	}
+	body = o->total;
+	return pg->plain * (body + tail) + pg->escaped * (body + pg->quotes + 2 * tail) +
+	       (pg->items ? pg->items->total : 0);
+}
+
+int result_api_json_item_end(struct smcp_json *j, size_t tail_bytes)
+{
+	struct json_page *pg;
+
+	if (!j)
+		return -EINVAL;
+	if (j->err)
+		return j->err;
+	pg = &j->page;
+	if (!pg->mark_depth || pg->mark_depth != j->depth)
+		return j->err = -EINVAL;
+	pg->mark_depth = 0;
+	if (!pg->limit || !pg->kept ||
+	    (tail_bytes < pg->limit && page_projected(j, tail_bytes) <= pg->limit)) {
+		pg->kept++;
+		return 0;
+	}
+	jbuf_rewind(j->out, pg->mark_len, pg->mark_total);
+	j->empty = pg->mark_empty;
+	pg->quotes = pg->mark_quotes;
+	pg->scanned = pg->mark_len;
+	return -ENOSPC;
 }
 
 int result_json_put_trusted(struct smcp_json *j, const char *key, const char *text, size_t len)

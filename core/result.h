@@ -28,6 +28,24 @@ enum result_kind {
  * keys are used inside objects only. The root object opens with the
  * writer; result_json_writer_close() ends it.
  */
+/*
+ * How the body of an answer is sent, so that a paged list can end at an
+ * item before the answer passes its bound (json_item_begin/end): the
+ * answer is about plain * body + escaped * (body + its '"' and '\\') +
+ * the content items. limit 0: no bound, nothing is cut.
+ */
+struct json_page {
+	size_t limit;		  /* bytes of the whole answer */
+	uint8_t plain, escaped;	  /* copies of the body as written, escaped once more */
+	const struct jbuf *items; /* content items sent beside the body; may be NULL */
+	size_t scanned, quotes;	  /* out's bytes looked at, '"' and '\\' among them */
+	/* json_item_begin's mark */
+	size_t mark_len, mark_total, mark_quotes;
+	uint64_t mark_empty;
+	int mark_depth; /* 0: no mark */
+	uint32_t kept;	/* items kept */
+};
+
 struct smcp_json {
 	struct jbuf *out;
 	struct jbuf own;
@@ -35,6 +53,7 @@ struct smcp_json {
 	uint64_t empty; /* bit d: ... has no member yet */
 	int depth;	/* open containers, the root included; 0 once closed */
 	int err;	/* sticky */
+	struct json_page page;
 };
 
 /*
@@ -53,6 +72,7 @@ struct smcp_result {
 	struct jbuf *json_out; /* where the JSON body goes; NULL: json.own */
 	size_t limit;          /* bytes each part may hold (max_result_bytes) */
 	struct smcp_json json;
+	struct json_page page; /* given to json when it opens */
 	bool has_json;
 	bool is_error;
 	char *error; /* first error message */
@@ -92,6 +112,10 @@ void result_release(struct smcp_result *r);
 /* Keep at most limit bytes of each part: past it the parts are only
  * counted (the answer is then too large and is refused). */
 void result_set_limit(struct smcp_result *r, size_t limit);
+/* Let paged lists end before the answer passes limit bytes, the body being
+ * sent plain times as written and escaped times escaped once more (a
+ * tool: its text and structuredContent). Before the handler runs. */
+void result_set_page(struct smcp_result *r, size_t limit, unsigned plain, unsigned escaped);
 /* Write the JSON body into out, after what it holds (escaped when out->esc)
  * instead of into the result. Before the handler runs; out outlives r's
  * use of it. */
@@ -154,6 +178,8 @@ int result_api_json_double(struct smcp_json *j, const char *key, double val);
 int result_api_json_bool(struct smcp_json *j, const char *key, bool val);
 int result_api_json_null(struct smcp_json *j, const char *key);
 int result_api_json_raw(struct smcp_json *j, const char *key, const char *json_text);
+int result_api_json_item_begin(struct smcp_json *j);
+int result_api_json_item_end(struct smcp_json *j, size_t tail_bytes);
 
 int result_api_arg_string(const struct smcp_args *a, const char *name, const char **ret);
 int result_api_arg_int(const struct smcp_args *a, const char *name, int64_t *ret);

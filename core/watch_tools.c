@@ -194,7 +194,12 @@ static int tool_status(void *data, struct smcp_call *call, const struct smcp_arg
 			more = true;
 			break;
 		}
+		smcp_json_item_begin(api, j);
 		put_event(j, seq);
+		if (!smcp_json_item_fits(api, j)) {
+			more = true; /* the page is full: max_result_bytes */
+			break;
+		}
 		n++;
 	}
 	api->json_end(j);

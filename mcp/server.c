@@ -762,6 +762,8 @@ static void read_prepare(struct request *r, const char *uri)
 	m->esc = true;
 	result_json_into(&r->call.result, m);
 	result_set_limit(&r->call.result, m->limit);
+	/* the body lands escaped in m, after the envelope: m is the answer */
+	result_set_page(&r->call.result, srv.lim.max_result_bytes, 1, 0);
 }
 
 static void finish_read(struct request *r, int err)
@@ -773,10 +775,16 @@ static void finish_read(struct request *r, int err)
 
 	if (err == -ENOENT) {
 		cJSON *data = cJSON_CreateObject();
+		char msg[600];
 
 		add_str(data, "uri", res->uri);
-		send_error_text(s, r->id, r->id_len, MCP_RESOURCE_NOT_FOUND, "Resource not found",
-				data);
+		/* the plugin's why (an unknown id, and where the valid ones are
+		 * listed) goes into the message a model reads */
+		if (res->error)
+			add_str(data, "reason", res->error);
+		snprintf(msg, sizeof(msg), "Resource not found%s%s", res->error ? ": " : "",
+			 res->error ? res->error : "");
+		send_error_text(s, r->id, r->id_len, MCP_RESOURCE_NOT_FOUND, msg, data);
 		cJSON_Delete(data);
 		return;
 	}
@@ -1184,6 +1192,10 @@ static void call_tool(struct mcp_session *s, const cJSON *id, const cJSON *param
 	result_init(&r->call.result, RESULT_TOOL, NULL, NULL);
 	/* parts past the answer limit are only counted (finish_tool) */
 	result_set_limit(&r->call.result, srv.lim.max_result_bytes + 128);
+	/* the body goes out as text (escaped) and, since 2025-06-18, as
+	 * structuredContent too (finish_tool) */
+	result_set_page(&r->call.result, srv.lim.max_result_bytes,
+			version_at_least(s, "2025-06-18") ? 1 : 0, 1);
 	/* Invalid arguments are a tool error the model can read and correct
 	 * (MCP 2025-11-25), not a protocol error. */
 	if (schema_validate(t->input_schema, copy, err, sizeof(err))) {

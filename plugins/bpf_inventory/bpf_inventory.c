@@ -130,8 +130,11 @@ static int program_read(void *data, struct smcp_call *call, const char *uri,
 	struct inv_plugin *p = data;
 	int64_t id;
 
-	if (p->api->arg_int(vars, "id", &id) || id <= 0 || id > UINT32_MAX)
+	if (p->api->arg_int(vars, "id", &id) || id <= 0 || id > UINT32_MAX) {
+		(void)p->api->result_error(res, "a BPF program id is a number from 1 up: "
+						"bpf://programs lists them");
 		return -ENOENT;
+	}
 	return read_with(p, call, res, INV_REQ_PROGRAM, INV_WANT_ALL, (uint32_t)id);
 }
 

@@ -370,7 +370,7 @@ int inv_emit_programs(const struct inv_emit *e)
 	const struct smcp_host_api *api = e->api;
 	const struct inv_snap *s = e->s;
 	size_t shown = s->n_progs < e->max_rows ? s->n_progs : e->max_rows;
-	size_t bytes = 0;
+	size_t bytes = 0, left;
 	char buf[32];
 	uint32_t counts[64] = { 0 };
 
@@ -407,9 +407,19 @@ int inv_emit_programs(const struct inv_emit *e)
 	}
 	api->json_array(e->j, "programs");
 	for (size_t i = 0; i < shown; i++) {
+		smcp_json_item_begin(api, e->j);
 		api->json_object(e->j, NULL);
 		emit_prog_fields(e, &s->progs[i], false);
 		api->json_end(e->j);
+		/* the guess above was short of the client's max_result_bytes:
+		 * end here, with room for more_ids and the notes after */
+		left = s->n_progs - i - 1;
+		if (left > MORE_IDS_MAX)
+			left = MORE_IDS_MAX;
+		if (!smcp_json_item_fits_tail(api, e->j, 1024 + 8 * left)) {
+			shown = i;
+			break;
+		}
 	}
 	api->json_end(e->j);
 	api->json_uint(e->j, "shown", shown);

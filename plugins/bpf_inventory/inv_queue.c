@@ -82,8 +82,13 @@ static int answer(struct inv_plugin *p, struct inv_req *r, const struct inv_scan
 	}
 	if (r->kind == INV_REQ_PROGRAM) {
 		prog = inv_find_prog(s, r->id);
-		if (!prog)
+		if (!prog) {
+			(void)api->result_error(r->res,
+						"no BPF program with id %u is loaded (%u are): "
+						"bpf://programs lists their ids",
+						r->id, (unsigned)s->n_progs);
 			return -ENOENT;
+		}
 	}
 	j = api->result_json(r->res);
 	if (!j)

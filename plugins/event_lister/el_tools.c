@@ -183,6 +183,7 @@ struct page {
 	size_t total, returned;
 	size_t bytes;   /* of the names picked */
 	bool byte_cut;  /* stopped at EL_PAGE_BYTES before limit */
+	bool size_cut;  /* ... at max_result_bytes (emit_rows) */
 };
 
 /* The rows [first, first+count) of one version of a list that pass the
@@ -257,21 +258,37 @@ static int select_rows(const struct rows *r, struct el_filter *f, struct page *p
 	return 0;
 }
 
-static void emit_rows(struct el_plugin *p, const struct rows *r, const struct page *pg,
+/* The page's rows; when the answer would pass max_result_bytes, fewer
+ * (pg->returned lowered, pg->size_cut set): the page ends at a row and
+ * next_offset goes on from there. With formats, those (the larger part)
+ * decide where the page ends. */
+static void emit_rows(struct el_plugin *p, const struct rows *r, struct page *pg,
 		      const size_t *picked, struct smcp_json *j, bool formats)
 {
 	const struct smcp_host_api *api = p->api;
 	char buf[600];
 
+	if (formats) {
+		api->json_array(j, "formats");
+		for (size_t k = 0; k < pg->returned; k++) {
+			smcp_json_item_begin(api, j);
+			el_emit_format(p, j, NULL, ev_catalog_name(&r->ev->c, picked[k]), false);
+			if (!smcp_json_item_fits(api, j)) {
+				pg->returned = k;
+				pg->size_cut = true;
+			}
+		}
+		api->json_end(j);
+	}
 	api->json_array(j, "events");
-	for (size_t k = 0; k < pg->returned; k++)
+	for (size_t k = 0; k < pg->returned; k++) {
+		smcp_json_item_begin(api, j);
 		api->json_string(j, NULL, row_name(r, picked[k], buf, sizeof(buf)));
-	api->json_end(j);
-	if (!formats)
-		return;
-	api->json_array(j, "formats");
-	for (size_t k = 0; k < pg->returned; k++)
-		el_emit_format(p, j, NULL, ev_catalog_name(&r->ev->c, picked[k]), false);
+		if (!smcp_json_item_fits(api, j)) {
+			pg->returned = k;
+			pg->size_cut = true;
+		}
+	}
 	api->json_end(j);
 }
 
@@ -307,9 +324,10 @@ static int search_answer(struct el_plugin *p, struct search *s)
 {
 	const struct smcp_host_api *api = p->api;
 	const struct el_call *c = s->c;
-	const struct page *pg = &s->pg;
+	struct page *pg = &s->pg;
 	struct smcp_json *j;
 	char note[512];
+	int err;
 
 	if (s->rc == -E2BIG) {
 		/* the pattern, not the daemon, failed: the model can fix it */
@@ -324,9 +342,16 @@ static int search_answer(struct el_plugin *p, struct search *s)
 	api->json_string(j, "subsystem", c->sub);
 	api->json_string(j, "filter_applied", c->filter && *c->filter ? c->filter : NULL);
 	api->json_uint(j, "total_count", pg->total);
-	api->json_uint(j, "returned_count", pg->returned);
 	api->json_int(j, "offset", pg->offset);
 	api->json_int(j, "limit", pg->limit);
+	/* the source before the rows: the rows end where the answer is full,
+	 * and what follows them must fit SMCP_PAGE_TAIL_BYTES */
+	err = s->r.kprobe ? el_emit_kprobe_source(p, s->r.kf, j)
+			  : el_emit_tracefs_source(p, s->r.ev, j);
+	if (err)
+		return err;
+	emit_rows(p, &s->r, pg, s->picked, j, s->formats);
+	api->json_uint(j, "returned_count", pg->returned);
 	api->json_bool(j, "has_more", (int64_t)pg->total > pg->offset + (int64_t)pg->returned);
 	if ((int64_t)pg->total > pg->offset + (int64_t)pg->returned) {
 		api->json_int(j, "next_offset", pg->offset + (int64_t)pg->returned);
@@ -335,6 +360,7 @@ static int search_answer(struct el_plugin *p, struct search *s)
 			 "offset %lld for the next page, or narrow with filter/subsystem",
 			 pg->returned, pg->total, (long long)pg->offset,
 			 s->limit_cut ? " (limit lowered to 10 because include_format)"
+			 : pg->size_cut ? " (page ended at the answer size limit, max_result_bytes)"
 			 : pg->byte_cut ? " (page cut before limit to keep the answer small)" : "",
 			 (long long)(pg->offset + (int64_t)pg->returned));
 		api->json_string(j, "note", note);
@@ -346,10 +372,7 @@ static int search_answer(struct el_plugin *p, struct search *s)
 		api->json_string(j, "note", "nothing matched; try a shorter filter or no "
 					    "subsystem");
 	}
-	emit_rows(p, &s->r, pg, s->picked, j, s->formats);
-	if (s->r.kprobe)
-		return el_emit_kprobe_source(p, s->r.kf, j);
-	return el_emit_tracefs_source(p, s->r.ev, j);
+	return 0;
 }
 
 static int search_work(void *data)

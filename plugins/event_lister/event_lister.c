@@ -164,6 +164,8 @@ static int perf_run(struct el_plugin *p, struct el_call *c)
 	const struct ev_subsys *sched;
 	const struct ev_catalog *ev;
 	struct smcp_json *j;
+	bool cut = false;
+	size_t shown;
 
 	if (!p->ev)
 		return events_unavailable(p, c->res);
@@ -174,21 +176,31 @@ static int perf_run(struct el_plugin *p, struct el_call *c)
 	api->json_uint(j, "total_events", ev->n);
 	api->json_uint(j, "total_subsystems", ev->n_subs);
 	el_emit_tracefs_source(p, p->ev, j);
-	api->json_array(j, "subsystems");
-	for (size_t i = 0; i < ev->n_subs; i++) {
-		api->json_object(j, NULL);
-		api->json_string(j, "subsystem", ev->subs[i].name);
-		api->json_uint(j, "count", ev->subs[i].count);
-		api->json_end(j);
-	}
-	api->json_end(j);
+	/* the sched events first, the subsystems after: each list ends where
+	 * the answer is full (max_result_bytes), which "shown" then says */
 	sched = el_catalog_subsys(ev, "sched");
 	if (sched && sched->count <= 64) {
 		api->json_array(j, "sched_events");
-		for (uint32_t i = 0; i < sched->count; i++)
+		for (uint32_t i = 0; i < sched->count && !cut; i++) {
+			smcp_json_item_begin(api, j);
 			api->json_string(j, NULL, ev_catalog_name(ev, sched->first + i));
+			cut = !smcp_json_item_fits(api, j);
+		}
 		api->json_end(j);
 	}
+	api->json_array(j, "subsystems");
+	for (shown = 0; shown < ev->n_subs && !cut; shown++) {
+		smcp_json_item_begin(api, j);
+		api->json_object(j, NULL);
+		api->json_string(j, "subsystem", ev->subs[shown].name);
+		api->json_uint(j, "count", ev->subs[shown].count);
+		api->json_end(j);
+		if (!smcp_json_item_fits(api, j))
+			break;
+	}
+	api->json_end(j);
+	if (shown < ev->n_subs)
+		api->json_uint(j, "subsystems_shown", shown);
 	return api->json_string(
 		j, "more",
 		"events://perf/{subsystem} lists one subsystem's events (e.g. events://perf/sched); "
@@ -206,8 +218,11 @@ static int perf_subsys_run(struct el_plugin *p, struct el_call *c)
 	if (!p->ev)
 		return events_unavailable(p, c->res);
 	s = el_catalog_subsys(&p->ev->c, c->sub);
-	if (!s)
+	if (!s) {
+		(void)p->api->result_error(c->res, "no tracepoint subsystem '%s' in tracefs: "
+						   "events://perf lists them", c->sub);
 		return -ENOENT;
+	}
 	j = api->result_json(c->res);
 	if (!j)
 		return -ENOMEM;
@@ -252,8 +267,13 @@ static int perf_event_run(struct el_plugin *p, struct el_call *c)
 		return events_unavailable(p, c->res);
 	s = el_catalog_subsys(&p->ev->c, c->sub);
 	snprintf(full, sizeof(full), "%s:%s", c->sub, c->name);
-	if (!s || !catalog_has(&p->ev->c, s, full))
+	if (!s || !catalog_has(&p->ev->c, s, full)) {
+		(void)p->api->result_error(c->res,
+					   "no tracepoint %s in tracefs: %s lists %s", full,
+					   s ? "events://perf/{subsystem}" : "events://perf",
+					   s ? "a subsystem's events" : "the subsystems");
 		return -ENOENT;
+	}
 	j = p->api->result_json(c->res);
 	if (!j)
 		return -ENOMEM;
@@ -289,12 +309,11 @@ static int kprobe_run(struct el_plugin *p, struct el_call *c)
 	}
 	api->json_end(j);
 	api->json_uint(j, "offset", 0);
-	api->json_uint(j, "shown", shown);
-	api->json_bool(j, "has_more", shown < l->n);
 	api->json_array(j, "functions");
 	for (size_t i = 0; i < shown; i++) {
 		char row[600];
 
+		smcp_json_item_begin(api, j);
 		if (strcmp(l->mods[l->fn[i].mod].name, "vmlinux") == 0)
 			api->json_string(j, NULL, kf_name(l, i));
 		else {
@@ -302,8 +321,12 @@ static int kprobe_run(struct el_plugin *p, struct el_call *c)
 				 l->mods[l->fn[i].mod].name);
 			api->json_string(j, NULL, row);
 		}
+		if (!smcp_json_item_fits(api, j))
+			shown = i; /* the answer is full (max_result_bytes) */
 	}
 	api->json_end(j);
+	api->json_uint(j, "shown", shown);
+	api->json_bool(j, "has_more", shown < l->n);
 	return api->json_string(
 		j, "more",
 		"the first functions in name order only: list_events {\"event_type\":\"kprobe\","

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Event names, perf's spelling, with an optional hw:/sw:/tp: prefix. */
+/* Event names, perf's spelling, with an optional hw:/sw:/tp: prefix; also
+ * scxtop's and bpftrace's spelling of a tracepoint, tracepoint:SUBSYS:NAME. */
 #include "sampling.h"
 
 #include <ctype.h>
@@ -116,14 +117,17 @@ int pp_event_parse(const char *root, const char *text, struct pp_event *ev, char
 		name += 3;
 	} else if (strncmp(text, "tp:", 3) == 0) {
 		return parse_tracepoint(root, text + 3, ev, err, err_len);
+	} else if (strncmp(text, "tracepoint:", 11) == 0) {
+		return parse_tracepoint(root, text + 11, ev, err, err_len);
 	}
 	for (size_t i = 0; i < SMCP_COUNT(events); i++) {
 		const struct event_def *d = &events[i];
 
 		if (strcmp(name, d->name) != 0 && (!d->alias || strcmp(name, d->alias) != 0))
 			continue;
-		if (want >= 0 && (uint32_t)want != d->type)
-			break;
+		/* a name is one event whatever its prefix says: scxtop's docs
+		 * write hw:cpu-clock for the software clock; the answer names
+		 * the event as it was opened */
 		ev->type = d->type;
 		ev->config = d->config;
 		ev->is_hw = d->type == PERF_TYPE_HARDWARE;
@@ -136,7 +140,8 @@ int pp_event_parse(const char *root, const char *text, struct pp_event *ev, char
 	if (want < 0 && strchr(text, ':'))
 		return parse_tracepoint(root, text, ev, err, err_len);
 	snprintf(err, err_len,
-		 "unknown event '%s'; valid events: %s, or a tracepoint as tp:SUBSYSTEM:NAME",
+		 "unknown event '%s'; valid events: %s, or a tracepoint as tp:SUBSYSTEM:NAME "
+		 "(also tracepoint:SUBSYSTEM:NAME)",
 		 text, pp_event_names());
 	return -EINVAL;
 }

@@ -57,6 +57,7 @@ static const char start_schema[] =
 	"\"event\":{\"type\":\"string\",\"description\":\"hw:cycles (default), hw:NAME, "
 	"sw:NAME or tp:SUBSYSTEM:NAME\"},"
 	"\"frequency_hz\":{\"type\":\"integer\",\"description\":\"default 99\"},"
+	"\"freq\":{\"type\":\"integer\",\"description\":\"= frequency_hz\"},"
 	"\"cpu\":{\"type\":\"integer\"},"
 	"\"pid\":{\"type\":\"integer\"},"
 	"\"max_samples\":{\"type\":\"integer\"},"
@@ -102,7 +103,8 @@ static int parse_start(struct pp_plugin *pp, const struct smcp_args *args, struc
 		       struct pp_event *ev, struct smcp_result *res)
 {
 	const struct smcp_host_api *api = pp->api;
-	const char *unw = "auto";
+	const char *unw = "auto", *freq_name = "frequency_hz";
+	int64_t alias;
 	char err[1024];
 	bool online[4096];
 	int n_online;
@@ -119,12 +121,25 @@ static int parse_start(struct pp_plugin *pp, const struct smcp_args *args, struc
 	s->fp_only = strcmp(unw, "fp") == 0;
 	if (pp_event_parse(api->fs_root(pp->host), s->event, ev, err, sizeof(err)))
 		return api->result_error(res, "event: %s", err), -EINVAL;
-	if (api->arg_int(args, "frequency_hz", &s->freq) == 0 &&
-	    (s->freq < 1 || s->freq > pp->max_rate))
+	/* freq is scxtop's name (where it was a sample period by mistake: what
+	 * users who write freq=99 mean is 99 Hz, as scxtop's docs say) */
+	if (api->arg_int(args, "freq", &alias) == 0) {
+		if (api->arg_int(args, "frequency_hz", &s->freq) == 0 && s->freq != alias)
+			return api->result_error(res,
+						 "freq (%lld) and frequency_hz (%lld) disagree; "
+						 "freq is another name for frequency_hz: give one",
+						 (long long)alias, (long long)s->freq),
+			       -EINVAL;
+		s->freq = alias;
+		freq_name = "freq";
+	} else {
+		(void)api->arg_int(args, "frequency_hz", &s->freq);
+	}
+	if (s->freq < 1 || s->freq > pp->max_rate)
 		return api->result_error(res,
-					 "frequency_hz must be 1..%d Hz (kernel.perf_event_max_sample_"
+					 "%s must be 1..%d Hz (kernel.perf_event_max_sample_"
 					 "rate); got %lld. 99 is a good default",
-					 pp->max_rate, (long long)s->freq),
+					 freq_name, pp->max_rate, (long long)s->freq),
 		       -EINVAL;
 	n_online = pp_online_cpus(online, 4096);
 	if (api->arg_int(args, "cpu", &s->cpu) == 0 &&

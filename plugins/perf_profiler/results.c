@@ -434,7 +434,14 @@ void pp_answer_free(struct pp_answer *ans)
 
 /* ------------------------------------------------------------ write (loop) */
 
-static void put_symbols(struct pp_plugin *pp, struct smcp_json *j, const struct pp_answer *ans)
+/* Body bytes kept after the rows for the page, symbolisation, unresolved
+ * files (at most 5) and notes: json_item_end's tail. */
+#define PP_PAGE_TAIL_BYTES 3072
+
+/* Each put_* writes the answer's rows, ending early (at an item) when the
+ * client's max_result_bytes would be passed; returns the rows written. */
+static uint32_t put_symbols(struct pp_plugin *pp, struct smcp_json *j,
+			    const struct pp_answer *ans)
 {
 	const struct smcp_host_api *api = pp->api;
 	const struct pp_agg *a = &ans->agg;
@@ -444,6 +451,7 @@ static void put_symbols(struct pp_plugin *pp, struct smcp_json *j, const struct 
 		const struct pp_ans_row *row = &ans->rows[i];
 		const struct pp_symrow *r = &a->rows[a->sym_order[row->idx]];
 
+		smcp_json_item_begin(api, j);
 		api->json_object(j, NULL);
 		put_row_ref(pp, j, r);
 		api->json_uint(j, "self", r->self);
@@ -462,12 +470,17 @@ static void put_symbols(struct pp_plugin *pp, struct smcp_json *j, const struct 
 			api->json_end(j);
 		}
 		api->json_end(j);
+		if (!smcp_json_item_fits_tail(api, j, PP_PAGE_TAIL_BYTES)) {
+			api->json_end(j);
+			return i;
+		}
 	}
 	api->json_end(j);
+	return ans->n_rows;
 }
 
-static void put_stacks(struct pp_plugin *pp, struct smcp_json *j, const struct pp_answer *ans,
-		       const struct pp_report_opts *o)
+static uint32_t put_stacks(struct pp_plugin *pp, struct smcp_json *j,
+			   const struct pp_answer *ans, const struct pp_report_opts *o)
 {
 	const struct smcp_host_api *api = pp->api;
 	const struct pp_agg *a = &ans->agg;
@@ -476,6 +489,7 @@ static void put_stacks(struct pp_plugin *pp, struct smcp_json *j, const struct p
 	for (uint32_t i = 0; i < ans->n_rows; i++) {
 		const struct pp_agg_stack *s = &a->stacks[ans->rows[i].idx];
 
+		smcp_json_item_begin(api, j);
 		api->json_object(j, NULL);
 		api->json_uint(j, "count", s->count);
 		api->json_double(j, "pct", pct(s->count, a->total));
@@ -485,12 +499,17 @@ static void put_stacks(struct pp_plugin *pp, struct smcp_json *j, const struct p
 		if (o->include_stacks)
 			put_frames(pp, j, a, s->stack);
 		api->json_end(j);
+		if (!smcp_json_item_fits_tail(api, j, PP_PAGE_TAIL_BYTES)) {
+			api->json_end(j);
+			return i;
+		}
 	}
 	api->json_end(j);
+	return ans->n_rows;
 }
 
-static void put_groups(struct pp_plugin *pp, struct smcp_json *j, const struct pp_answer *ans,
-		       const struct pp_report_opts *o)
+static uint32_t put_groups(struct pp_plugin *pp, struct smcp_json *j,
+			   const struct pp_answer *ans, const struct pp_report_opts *o)
 {
 	const struct smcp_host_api *api = pp->api;
 	const struct pp_agg *a = &ans->agg;
@@ -501,6 +520,7 @@ static void put_groups(struct pp_plugin *pp, struct smcp_json *j, const struct p
 		const struct pp_ans_row *row = &ans->rows[i];
 		const struct pp_agg_group *g = &a->groups[row->idx];
 
+		smcp_json_item_begin(api, j);
 		api->json_object(j, NULL);
 		if (by_proc) {
 			api->json_int(j, "pid", g->key);
@@ -520,8 +540,13 @@ static void put_groups(struct pp_plugin *pp, struct smcp_json *j, const struct p
 		}
 		api->json_end(j);
 		api->json_end(j);
+		if (!smcp_json_item_fits_tail(api, j, PP_PAGE_TAIL_BYTES)) {
+			api->json_end(j);
+			return i;
+		}
 	}
 	api->json_end(j);
+	return ans->n_rows;
 }
 
 /* Files whose frames did not resolve, and why. */
@@ -588,15 +613,17 @@ int pp_out_results(struct pp_plugin *pp, struct smcp_result *res, const struct p
 	}
 	switch (o->group) {
 	case PP_GROUP_SYMBOL:
-		put_symbols(pp, j, ans);
+		n = put_symbols(pp, j, ans);
 		break;
 	case PP_GROUP_STACK:
-		put_stacks(pp, j, ans, o);
+		n = put_stacks(pp, j, ans, o);
 		break;
 	default:
-		put_groups(pp, j, ans, o);
+		n = put_groups(pp, j, ans, o);
 		break;
 	}
+	if (n < ans->n_rows)
+		b.cut = true; /* the client's max_result_bytes, below result_bytes */
 	api->json_object(j, "page");
 	api->json_uint(j, "offset", o->offset);
 	api->json_uint(j, "returned", n);

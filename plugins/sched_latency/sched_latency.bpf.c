@@ -403,6 +403,9 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 		if (w) {
 			__sync_fetch_and_add(&w->waits, 1);
 			__sync_fetch_and_add(&w->wait_ns, lat);
+			/* racy but only ever raised: a maximum, not a sum */
+			if (lat > w->wait_max_ns)
+				w->wait_max_ns = lat;
 		}
 	}
 
@@ -456,6 +459,9 @@ static __always_inline int on_waking(struct task_struct *p, bool btf)
 	id = bpf_get_current_pid_tgid();
 	t->waker_pid = (__u32)id;
 	t->waker_tgid = id >> 32;
+	/* sched_waking runs where the waker runs (sched_wakeup may run on the
+	 * target CPU instead): kept to tell a wakeup across an LLC or node */
+	t->waker_cpu = bpf_get_smp_processor_id() + 1;
 	return 0;
 }
 
@@ -503,8 +509,27 @@ static __always_inline int on_wakeup(struct task_struct *p, bool btf, bool is_ne
 								  &cur->comm);
 			}
 		}
-		if (w)
+		if (w) {
+			__u32 to = task_cpu(p, btf), from = t->waker_cpu - 1;
+
 			__sync_fetch_and_add(&w->wakeups, 1);
+			if (t->waker_cpu && to == from) {
+				__sync_fetch_and_add(&w->same_cpu, 1);
+			} else if (t->waker_cpu && have_topology) {
+				/* the masks bound the indexes for the verifier: kept
+				 * from the compiler, which would fold them into a
+				 * range check on another register */
+				barrier_var(from);
+				barrier_var(to);
+				from &= SL_MAX_CPUS - 1;
+				to &= SL_MAX_CPUS - 1;
+				if (cpu_llc[from] != cpu_llc[to])
+					__sync_fetch_and_add(&w->cross_llc, 1);
+				if (cpu_node[from] != cpu_node[to])
+					__sync_fetch_and_add(&w->cross_node, 1);
+			}
+		}
+		t->waker_cpu = 0;
 	}
 
 	if (!stream.enabled)

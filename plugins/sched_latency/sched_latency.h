@@ -129,6 +129,7 @@ struct sl_task {
 	__u64 exported;    /* gen at the last export */
 	__u32 waker_pid, waker_tgid; /* who woke it last (while someone looks) */
 	__u32 enq_reason;  /* enum sl_enq_reason */
+	__u32 waker_cpu;   /* CPU + 1 the waker ran on (analyze_waker_wakee); 0 unknown */
 	__u32 ran_on;      /* CPU + 1 it last ran on; 0 = not seen running */
 	__u32 wakeups;     /* wakeups not yet added to st.wakeups */
 	__u32 inited;      /* st.tid and st.tgid are set */
@@ -191,6 +192,10 @@ struct sl_wake_val {
 	__u64 wakeups;
 	__u64 waits;   /* wakee switch-ins that followed these wakeups */
 	__u64 wait_ns; /* and how long the wakee waited */
+	__u64 wait_max_ns;
+	/* where the wakee was put, against the CPU the waker ran on (at
+	 * sched_waking): the same CPU, another LLC, another NUMA node */
+	__u64 same_cpu, cross_llc, cross_node;
 	__u32 waker_tgid, wakee_tgid;
 	char waker_comm[SL_COMM_LEN];
 	char wakee_comm[SL_COMM_LEN];

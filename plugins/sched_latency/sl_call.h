@@ -37,6 +37,8 @@ struct sl_call {
 	char cgroup[256];
 	/* analyze_softirq */
 	int softirq_mode, softirq_vec; /* vec -1: every vector */
+	/* analyze_waker_wakee */
+	int wake_mode;
 	bool kernel_base_ok;
 	uint64_t kernel_base[SL_NR_SOFTIRQS]; /* /proc/softirqs when tracking began */
 };

@@ -271,6 +271,7 @@ void sl_emit_cpu_rows(struct sl *p, struct smcp_json *j, const char *key, const 
 	const struct smcp_host_api *api = p->api;
 	double span = sl_span_s(r);
 	size_t shown = 0, total = 0;
+	bool cut = false;
 
 	api->json_array(j, key);
 	for (size_t i = 0; i < r->n; i++) {
@@ -288,14 +289,22 @@ void sl_emit_cpu_rows(struct sl *p, struct smcp_json *j, const char *key, const 
 				continue; /* a node id with no CPUs */
 		}
 		total++;
-		if (total <= offset || shown >= limit)
+		if (total <= offset || shown >= limit || cut)
 			continue;
+		smcp_json_item_begin(api, j);
 		cpu_row(p, j, NULL, what, row, span, since_start, n_in);
+		if (!smcp_json_item_fits(api, j)) {
+			cut = true; /* the answer is full (max_result_bytes): count the rest */
+			continue;
+		}
 		shown++;
 	}
 	api->json_end(j);
+	api->json_bool(j, "has_more", total > offset + shown);
 	if (total > offset + shown) {
 		char msg[160];
+
+		api->json_uint(j, "next_offset", offset + shown);
 
 		snprintf(msg, sizeof(msg), "%zu of %zu rows shown; continue with offset=%zu",
 			 shown, total, offset + shown);
@@ -394,12 +403,19 @@ void sl_emit_task_rows(struct sl *p, struct smcp_json *j, const char *key, bool 
 		ord[n++] = (struct sort_ent){ sort_value(row, sort), i };
 	}
 	qsort(ord, n, sizeof(*ord), cmp_desc);
-	for (size_t k = offset; k < n && shown < limit; k++, shown++)
+	for (size_t k = offset; k < n && shown < limit; k++, shown++) {
+		smcp_json_item_begin(api, j);
 		task_row(p, j, threads, &r->rows[ord[k].i], span, since_start, histogram);
+		if (!smcp_json_item_fits(api, j))
+			break; /* the answer is full (max_result_bytes) */
+	}
 	api->json_end(j);
 	api->json_uint(j, "rows_total", n);
+	api->json_bool(j, "has_more", n > offset + shown);
 	if (n > offset + shown) {
 		char msg[200];
+
+		api->json_uint(j, "next_offset", offset + shown);
 
 		snprintf(msg, sizeof(msg),
 			 "%zu of %zu rows shown (sorted by %s); continue with offset=%zu, or "

@@ -253,7 +253,9 @@ static int read_one_process(void *data, struct smcp_call *call, const char *uri,
 	sl_refresh_tasks(p);
 	pr = sl_tasks_process(&p->tasks, (uint32_t)pid);
 	if (!pr && !proc_exists(p, pid)) {
-		api->result_error(res, "no process %lld: not running and not tracked",
+		api->result_error(res, "no process %lld: not running and not tracked; "
+				       "stats://aggregated/process lists the busiest ones, "
+				       "measure_latency {\"group_by\": \"process\"} pages them all",
 				  (long long)pid);
 		return -ENOENT;
 	}

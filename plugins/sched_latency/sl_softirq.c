@@ -201,12 +201,15 @@ static size_t emit_cpus(struct sl_call *c, struct smcp_json *j, const struct sl_
 	qsort(rows, n ? n : 1, sizeof(*rows), cmp_cpu_time);
 	api->json_array(j, "cpus");
 	for (size_t i = c->offset; i < n && shown < c->limit; i++, shown++) {
+		smcp_json_item_begin(api, j);
 		api->json_object(j, NULL);
 		api->json_int(j, "cpu", rows[i].cpu);
 		put_totals(c, j, rows[i].count, rows[i].total_ns, 1);
 		if (rows[i].top_vec >= 0)
 			api->json_string(j, "most_time_in", vec_names[rows[i].top_vec]);
 		api->json_end(j);
+		if (!smcp_json_item_fits(api, j))
+			break; /* the answer is full; the caller gives the offset to go on */
 	}
 	api->json_end(j);
 	free(rows);
@@ -259,6 +262,7 @@ static size_t emit_procs(struct sl_call *c, struct smcp_json *j, const struct sl
 	qsort(rows, n ? n : 1, sizeof(*rows), cmp_proc_time);
 	api->json_array(j, "processes");
 	for (size_t i = c->offset; i < n && shown < c->limit; i++, shown++) {
+		smcp_json_item_begin(api, j);
 		api->json_object(j, NULL);
 		api->json_uint(j, "pid", rows[i].pid);
 		api->json_string(j, "comm", rows[i].comm);
@@ -274,6 +278,8 @@ static size_t emit_procs(struct sl_call *c, struct smcp_json *j, const struct sl
 		}
 		api->json_end(j);
 		api->json_end(j);
+		if (!smcp_json_item_fits(api, j))
+			break;
 	}
 	api->json_end(j);
 	free(rows);
@@ -360,9 +366,12 @@ static void softirq_finish(struct sl_call *c)
 		err = -ENOMEM;
 		goto done;
 	}
+	if (c->softirq_mode == MODE_BY_CPU || c->softirq_mode == MODE_BY_PROCESS)
+		api->json_bool(j, "has_more", total > c->offset + shown);
 	if (total > c->offset + shown) {
 		char msg[160];
 
+		api->json_uint(j, "next_offset", c->offset + shown);
 		snprintf(msg, sizeof(msg), "%zu of %zu rows shown; continue with offset=%zu", shown,
 			 total, c->offset + shown);
 		api->json_string(j, "truncated", msg);

@@ -2,9 +2,8 @@
 /*
  * query_stats: where each kind of statistic lives (the URIs of SURFACE.md),
  * for clients that can call tools but not list or read resources on their
- * own initiative. Whether the plugin serving a URI is loaded in this
- * process is checked for the plugins this issue delivers; the host API has
- * no registry lookup yet (see docs/plugins/scheduler.md).
+ * own initiative. Whether a URI is served here, by which plugin, and why
+ * not, comes from the host's registry (resource_owner, Since 1.2).
  */
 #include <link.h>
 #include <stdio.h>
@@ -103,6 +102,38 @@ static bool plugin_loaded(const char *name)
 	return f.found;
 }
 
+/*
+ * Whether e->uri is served here, asked of the host's registry (Since 1.2):
+ * the plugin that serves it, available, and why not. An older host: by the
+ * name of the plugin known to serve it, when known (null otherwise).
+ */
+static void emit_availability(const struct smcp_host_api *api, struct smcp_host *h,
+			      struct smcp_json *j, const struct entry *e)
+{
+	const char *plugin = NULL, *why = NULL;
+
+	if (!SMCP_API_HAS(api, resource_owner)) {
+		api->json_string(j, "plugin", e->provider);
+		if (e->provider)
+			api->json_bool(j, "available", plugin_loaded(e->provider));
+		else
+			api->json_null(j, "available");
+		return;
+	}
+	if (api->resource_owner(h, e->uri, &plugin, &why)) {
+		api->json_null(j, "plugin");
+		api->json_bool(j, "available", false);
+		api->json_string(j, "reason", "no loaded plugin serves it in this daemon "
+					      "(schedmcp://plugins says which failed or were "
+					      "left out)");
+		return;
+	}
+	api->json_string(j, "plugin", plugin);
+	api->json_bool(j, "available", !why);
+	if (why)
+		api->json_string(j, "reason", why);
+}
+
 int catalog_mask(const char *stat_type)
 {
 	for (size_t i = 0; i < SMCP_COUNT(types); i++)
@@ -111,7 +142,8 @@ int catalog_mask(const char *stat_type)
 	return -1;
 }
 
-int catalog_emit(const struct smcp_host_api *api, struct smcp_json *j, const char *stat_type)
+int catalog_emit(const struct smcp_host_api *api, struct smcp_host *h, struct smcp_json *j,
+		 const char *stat_type)
 {
 	int mask = catalog_mask(stat_type);
 
@@ -125,11 +157,7 @@ int catalog_emit(const struct smcp_host_api *api, struct smcp_json *j, const cha
 		api->json_object(j, NULL);
 		api->json_string(j, "uri", e->uri);
 		api->json_string(j, "description", e->description);
-		api->json_string(j, "plugin", e->provider);
-		if (e->provider)
-			api->json_bool(j, "available", plugin_loaded(e->provider));
-		else
-			api->json_null(j, "available");
+		emit_availability(api, h, j, e);
 		api->json_string(j, "tool", e->tool);
 		api->json_end(j);
 	}
@@ -137,11 +165,13 @@ int catalog_emit(const struct smcp_host_api *api, struct smcp_json *j, const cha
 	api->json_string(j, "how_to_read",
 			 "read a URI with resources/read; where a tool is named it answers "
 			 "the same with arguments (windows, CPU lists, pages)");
-	api->json_array(j, "notes");
-	api->json_string(j, NULL,
-			 "available is null for resources of plugins other than topology, "
-			 "sysstat and scheduler: resources/list (or schedmcp://plugins) says "
-			 "whether this build serves them");
-	api->json_end(j);
+	if (!SMCP_API_HAS(api, resource_owner)) {
+		api->json_array(j, "notes");
+		api->json_string(j, NULL,
+				 "available is null for resources of plugins other than "
+				 "topology, sysstat and scheduler: resources/list (or "
+				 "schedmcp://plugins) says whether this build serves them");
+		api->json_end(j);
+	}
 	return api->json_bool(j, "truncated", false);
 }

@@ -32,6 +32,7 @@ int catalog_mask(const char *stat_type);
 
 /* query_stats: the catalog of what schedmcp answers, for one stat_type
  * ("all" for everything). */
-int catalog_emit(const struct smcp_host_api *api, struct smcp_json *j, const char *stat_type);
+int catalog_emit(const struct smcp_host_api *api, struct smcp_host *h, struct smcp_json *j,
+		 const char *stat_type);
 
 #endif

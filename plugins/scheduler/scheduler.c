@@ -155,7 +155,7 @@ static int query_stats(void *data, struct smcp_call *call, const struct smcp_arg
 		return 0;
 	}
 	j = p->api->result_json(res);
-	return j ? catalog_emit(p->api, j, type) : -ENOMEM;
+	return j ? catalog_emit(p->api, p->host, j, type) : -ENOMEM;
 }
 
 /* Once per history step: which scheduler is in charge (a gauge of 1 whose

@@ -283,15 +283,25 @@ static const char *kind_str(const struct series *s)
 	return s->all_int ? "integer" : "number";
 }
 
-static void emit_rows(struct sx_sampler *sm, struct smcp_json *j, struct series **rows, size_t n,
-		      bool counters)
+/* Body bytes kept after the counter and gauge rows for the constants, the
+ * repairs and the notes: json_item_end's tail; a gauge row takes about
+ * SX_GAUGE_ROW_BYTES, kept for the gauges while the counters are written. */
+#define SX_PAGE_TAIL_BYTES 6144
+#define SX_GAUGE_ROW_BYTES 128
+
+/* The rows, ending early (at a row) when the client's max_result_bytes
+ * would be passed with tail bytes still to come; returns the rows written. */
+static size_t emit_rows(struct sx_sampler *sm, struct smcp_json *j, struct series **rows,
+			size_t n, bool counters, size_t tail)
 {
 	const struct smcp_host_api *api = sm->p->api;
+	size_t i;
 
 	api->json_array(j, counters ? "counters" : "gauges");
-	for (size_t i = 0; i < n && i < sm->limit; i++) {
+	for (i = 0; i < n && i < sm->limit; i++) {
 		const struct series *s = rows[i];
 
+		smcp_json_item_begin(api, j);
 		api->json_object(j, NULL);
 		api->json_string(j, "path", s->path);
 		api->json_string(j, "type", kind_str(s));
@@ -305,16 +315,19 @@ static void emit_rows(struct sx_sampler *sm, struct smcp_json *j, struct series 
 		}
 		api->json_double(j, "last", s->last);
 		api->json_end(j);
+		if (!smcp_json_item_fits_tail(api, j, tail))
+			break;
 	}
 	api->json_end(j);
 	api->json_uint(j, counters ? "counters_total" : "gauges_total", n);
+	return i;
 }
 
 static void emit_result(struct sx_sampler *sm)
 {
 	const struct smcp_host_api *api = sm->p->api;
 	struct series **cnt = calloc(sm->n + 1, sizeof(*cnt)), **gau = calloc(sm->n + 1, sizeof(*gau));
-	size_t nc = 0, ng = 0, nk = 0;
+	size_t nc = 0, ng = 0, nk = 0, shown_c, shown_g;
 	uint64_t first = 0, last = 0;
 	struct smcp_json *j;
 	bool cut, skipped = sm->skips.too_long || sm->skips.repeated;
@@ -350,8 +363,10 @@ static void emit_result(struct sx_sampler *sm)
 	api->json_uint(j, "interval_ms", sm->interval_ms);
 	api->json_double(j, "covered_s", last > first ? (double)(last - first) / 1e9 : 0);
 	api->json_bool(j, "typed_by_stats_meta", sm->meta != NULL);
-	emit_rows(sm, j, cnt, nc, true);
-	emit_rows(sm, j, gau, ng, false);
+	shown_c = emit_rows(sm, j, cnt, nc, true,
+			   SX_PAGE_TAIL_BYTES +
+				   SX_GAUGE_ROW_BYTES * (ng < sm->limit ? ng : sm->limit));
+	shown_g = emit_rows(sm, j, gau, ng, false, SX_PAGE_TAIL_BYTES);
 	api->json_object(j, "constant");
 	for (size_t i = 0, k = 0; i < sm->n && k < MAX_CONSTANTS; i++) {
 		if (is_counter(&sm->s[i]) || sm->s[i].changed)
@@ -364,7 +379,7 @@ static void emit_result(struct sx_sampler *sm)
 	if (skipped)
 		sx_skips_emit(api, j, "paths_skipped", &sm->skips);
 	sx_repair_emit(api, j, &sm->repair);
-	cut = nc > sm->limit || ng > sm->limit || nk > MAX_CONSTANTS || sm->paths_cut;
+	cut = shown_c < nc || shown_g < ng || nk > MAX_CONSTANTS || sm->paths_cut;
 	api->json_bool(j, "truncated", cut || skipped);
 	api->json_array(j, "notes");
 	api->json_string(j, NULL,
@@ -373,8 +388,9 @@ static void emit_result(struct sx_sampler *sm)
 			 "read, here interval_ms): it is a gauge, and its mean per interval is "
 			 "the typical value per period");
 	if (cut)
-		api->json_string(j, NULL, "lists cut at limit (and arrays at 16 elements); narrow "
-					  "with fields, e.g. 'layers.*.util', or raise limit");
+		api->json_string(j, NULL, "lists cut at limit or at the answer size limit (and "
+					  "arrays at 16 elements); narrow with fields, e.g. "
+					  "'layers.*.util', or raise limit");
 	if (sx_skips_note(&sm->skips, note, sizeof(note)))
 		api->json_string(j, NULL, note); /* the most in one sample (paths_skipped) */
 	if (sx_repair_note(&sm->repair, "a reply", note, sizeof(note)))

@@ -225,6 +225,7 @@ int stat_cpu_emit_query(const struct emit_ctx *c, const struct stat_query *q)
 	const struct smcp_host_api *api = c->api;
 	int64_t total = 0, idx = 0, returned = 0;
 	struct stat_metrics_cpu_split sp;
+	bool full = false;
 	struct win w;
 	char note[200] = "";
 
@@ -237,10 +238,14 @@ int stat_cpu_emit_query(const struct emit_ctx *c, const struct stat_query *q)
 			if ((q->cpu_filter && !q->cpu_filter[cpu]) || !cpu_row(&w, cpu, &sp))
 				continue;
 			total++;
-			if (idx++ < q->offset || returned >= q->limit)
+			if (idx++ < q->offset || returned >= q->limit || full)
 				continue;
+			smcp_json_item_begin(api, c->j);
 			put_cpu_row(c, cpu, &sp);
-			returned++;
+			/* the answer is full (max_result_bytes): next_offset goes on */
+			full = !smcp_json_item_fits_tail(api, c->j, STAT_PAGE_TAIL_BYTES);
+			if (!full)
+				returned++;
 		}
 		api->json_end(c->j);
 	}

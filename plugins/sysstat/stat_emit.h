@@ -31,6 +31,10 @@ struct win_buf {
 int stat_window_buf_init(struct win_buf *b, int cpu_slots);
 void stat_window_buf_free(struct win_buf *b);
 
+/* Body bytes a page of rows keeps for what follows them (the page object,
+ * the current values, sampling and notes): json_item_end's tail. */
+#define STAT_PAGE_TAIL_BYTES 2048
+
 struct emit_ctx {
 	const struct smcp_host_api *api;
 	struct smcp_json *j;

@@ -248,8 +248,12 @@ int stat_memnet_emit_network_query(const struct emit_ctx *c, const struct stat_q
 		api->json_end(c->j);
 		cnt = net_order(c->s, &w, order);
 		api->json_array(c->j, "interfaces");
-		for (int64_t k = q->offset; k < cnt && returned < q->limit; k++, returned++)
+		for (int64_t k = q->offset; k < cnt && returned < q->limit; k++, returned++) {
+			smcp_json_item_begin(api, c->j);
 			put_iface(c, &w, order[k], true);
+			if (!smcp_json_item_fits_tail(api, c->j, STAT_PAGE_TAIL_BYTES))
+				break; /* the answer is full (max_result_bytes) */
+		}
 		api->json_end(c->j);
 	}
 	stat_window_emit_page(c, q, returned, cnt, "interfaces", "", note, sizeof(note));

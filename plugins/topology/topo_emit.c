@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int put_id(const struct smcp_host_api *api, struct smcp_json *j, const char *key,
 		  int64_t v)
@@ -215,23 +216,39 @@ static bool selected(const struct topo_model *m, const struct topo_query *q, int
 	return !q->have_cpus || cpuset_test(&q->cpus, c);
 }
 
+/* The most a core row takes: four ids and a CPU list of a few siblings. */
+#define CORE_ROW_BYTES 128
+
 static void emit_page(const struct smcp_host_api *api, struct smcp_json *j,
 		      const struct topo_model *m, const struct topo_query *q, char *note,
 		      size_t note_len)
 {
 	struct cpuset shown;
 	int64_t total = 0, idx = 0, returned = 0;
+	size_t tail = SMCP_PAGE_TAIL_BYTES + 512;
+	bool full = false;
 
 	if (cpuset_init(&shown, m->nbits))
 		return;
+	/* what follows the rows: the page, the notes and a core row for each
+	 * core a shown CPU leads (an estimate: ids and a CPU list) */
+	for (int i = 0; i < m->n_notes; i++)
+		tail += strlen(m->notes[i]) + 8;
 	api->json_array(j, "cpus");
 	for (int c = 0; c < m->nbits; c++) {
 		if (!selected(m, q, c))
 			continue;
 		total++;
-		if (idx++ < q->offset || returned >= q->limit)
+		if (idx++ < q->offset || returned >= q->limit || full)
 			continue;
+		smcp_json_item_begin(api, j);
 		emit_cpu_full(api, j, m, &m->cpus[c]);
+		if (!smcp_json_item_fits_tail(api, j, tail + CORE_ROW_BYTES)) {
+			/* the answer is full (max_result_bytes): next_offset goes on */
+			full = true;
+			continue;
+		}
+		tail += CORE_ROW_BYTES;
 		cpuset_set(&shown, c);
 		returned++;
 	}

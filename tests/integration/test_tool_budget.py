@@ -82,6 +82,7 @@ RECORDED = {
     "start_perf_profiling": ({"additionalProperties": False}, {
         "event": {"type": "string"},
         "frequency_hz": {"type": "integer"},
+        "freq": {"type": "integer"},
         "cpu": {"type": "integer"},
         "pid": {"type": "integer"},
         "max_samples": {"type": "integer"},
@@ -124,6 +125,8 @@ RECORDED = {
     "analyze_waker_wakee": ({"additionalProperties": False}, {
         "duration_s": {"type": "integer", "minimum": 1, "maximum": 30},
         "by": {"type": "string", "enum": ["process", "thread"]},
+        "mode": {"type": "string", "enum": ["frequency", "critical", "latency", "bidirectional",
+                                           "for_pid", "summary"]},
         "pid": {"type": "integer", "minimum": 1},
         "limit": {"type": "integer", "minimum": 1, "maximum": 100},
         "offset": {"type": "integer", "minimum": 0},

@@ -18,6 +18,7 @@
 #include "metrics.h"
 #include "watch.h"
 #include "metrics_query.h"
+#include "metrics_tools.h"
 
 #define NB 17
 #define STEP_NS 1000000000ull
@@ -652,6 +653,81 @@ static void test_quantities(void)
 					  (const double[]){ 1, 2, 4 }, 0.5) == 1.5);
 }
 
+/* what_changed: ranked by significance, windows that never overlap, and
+ * short history answered with what exists. */
+static void test_changed(void)
+{
+	double io = metrics_changed_significance(0, 0.04, "pct"),
+	       p99 = metrics_changed_significance(58e3, 12e6, "ns");
+	struct changed_plan p;
+	uint64_t have, L, f;
+	int64_t end;
+
+	UNIT_CASE("what_changed");
+	/* the case: iowait 0 -> 0.04 % must not outrank p99 58 us -> 12 ms */
+	CHECK_MSG(io < 0.1 && p99 > 7, "iowait %g, p99 %g", io, p99);
+	CHECK(metrics_changed_significance(NAN, 0.04, "pct") < 0.1);
+	CHECK(metrics_changed_significance(5, 5, "1/s") == 0);
+	CHECK(metrics_changed_significance(NAN, NAN, "ns") == 0);
+	CHECK(metrics_changed_significance(100, 1, "1") ==
+	      metrics_changed_significance(1, 100, "1"));
+	/* jitter in microseconds is small beside a millisecond that became five */
+	CHECK(metrics_changed_significance(20e3, 30e3, "ns") < 1);
+	CHECK(metrics_changed_significance(1e6, 5e6, "ns") > 1.5);
+	/* a rate that doubles from 1000/s beats one from 0 to 2/s */
+	CHECK(metrics_changed_significance(1000, 2000, "1/s") >
+	      metrics_changed_significance(0, 2, "1/s"));
+
+	now_ns = 1000 * STEP_NS;
+	CHECK_INT(metrics_store_init(&small_lim, now_ns), 0);
+	CHECK_INT(metrics_changed_plan(metrics_step_unix_ms(0) + 500, 5000, 20000, &p, &have),
+		  -ENOENT);
+	for (int t = 0; t < 30; t++)
+		tick();
+	L = metrics_view()->last_step;
+	/* an end inside the newest step: after is its 5 steps, before the 10
+	 * just before, adjacent and not overlapping */
+	end = metrics_step_unix_ms(L + 1) - 300;
+	CHECK_INT(metrics_changed_plan(end, 5000, 10000, &p, &have), 0);
+	CHECK(p.after.tier == TIER_FINE && p.after.to == L && p.after.from == L - 4);
+	CHECK(p.before.tier == TIER_FINE && p.before.to + 1 == p.after.from &&
+	      p.before.from == L - 14 && !p.shortened);
+	/* an end in the middle of an older step (the overlap once seen: before
+	 * ended a step after after began) */
+	end = metrics_step_unix_ms(L - 10) + 400;
+	CHECK_INT(metrics_changed_plan(end, 5000, 10000, &p, &have), 0);
+	CHECK_MSG(p.after.to == L - 10 && p.before.to + 1 == p.after.from,
+		  "after %llu..%llu, before ..%llu", (unsigned long long)p.after.from,
+		  (unsigned long long)p.after.to, (unsigned long long)p.before.to);
+	CHECK(metrics_query_slot_unix_ms(p.before.tier, p.before.to + 1) <=
+	      metrics_query_slot_unix_ms(p.after.tier, p.after.from));
+	/* a baseline longer than history: before starts at the oldest step */
+	end = metrics_step_unix_ms(L + 1);
+	CHECK_INT(metrics_changed_plan(end, 5000, 3600000, &p, &have), 0);
+	CHECK_MSG(p.shortened && p.before.from == 0 && p.before.to + 1 == p.after.from &&
+			  have == L + 1 && p.first_step == 0,
+		  "short: before %llu.., have %llu", (unsigned long long)p.before.from,
+		  (unsigned long long)have);
+	/* a window longer than history: half each */
+	CHECK_INT(metrics_changed_plan(end, 3600000, 3600000, &p, &have), 0);
+	CHECK(p.shortened && p.after.to - p.after.from + 1 == (L + 1) / 2 &&
+	      p.before.from == 0 && p.before.to + 1 == p.after.from);
+	/* past the fine tier: before in coarse slots that end before after */
+	for (int t = 0; t < 200; t++)
+		tick();
+	L = metrics_view()->last_step;
+	f = metrics_view()->geom.factor;
+	end = metrics_step_unix_ms(L + 1);
+	CHECK_INT(metrics_changed_plan(end, 10000, 100000, &p, &have), 0);
+	CHECK_MSG(p.after.tier == TIER_FINE && p.before.tier == TIER_COARSE &&
+			  (p.before.to + 1) * f <= p.after.from,
+		  "coarse before ..%llu (x%llu), after %llu..", (unsigned long long)p.before.to,
+		  (unsigned long long)f, (unsigned long long)p.after.from);
+	CHECK(metrics_query_slot_unix_ms(p.before.tier, p.before.to + 1) <=
+	      metrics_query_slot_unix_ms(p.after.tier, p.after.from));
+	metrics_store_fini();
+}
+
 int main(void)
 {
 	test_encoding();
@@ -664,5 +740,6 @@ int main(void)
 	test_window();
 	test_quantities();
 	test_prom();
+	test_changed();
 	return unit_done("metrics/history");
 }

@@ -278,6 +278,26 @@ def test_top_n_and_series_limit():
 
 
 @C.case
+def test_what_changed_ranks_by_significance():
+    # the case: a share of CPU time from 0 to 0.04 % beside a p99
+    # run-queue latency from ~58 us to ~12 ms (buckets 32-64 us, 8-16 ms)
+    with daemon() as d:
+        call(d, "synth_set", {"ncpu": 1, "gauge": 0, "hist_count": 50, "hist_bucket": 6})
+        wait_collects(d, 50)
+        call(d, "synth_set", {"gauge": 0.04, "hist_bucket": 13})
+        wait_collects(d, 10)
+        # after reaches back past the change: before holds only the old latency
+        r = call(d, "what_changed", {"window": "0.8s", "baseline": "1.2s"})
+        names = [c["metric"] for c in r["changes"]]
+        C.check(names and names[0] == "synth_latency_ns" and r["changes"][0]["stat"] == "p99",
+                f"the p99 that went from microseconds to milliseconds ranks first: "
+                f"{r['changes'][:4]}")
+        small = [c for c in r["changes"] if c["metric"] in ("synth_gauge_pct", "cpu_busy_pct")]
+        C.check(all(c["significance"] < 0.1 for c in small),
+                f"0 -> 0.04 % is barely significant: {small}")
+
+
+@C.case
 def test_what_changed():
     with daemon() as d:
         call(d, "synth_set", {"gauge": 5, "counter_per_tick": 1})
@@ -292,6 +312,15 @@ def test_what_changed():
                 f"before/after rates: {top}")
         C.check(all(c["metric"] != "synth_gauge_pct" for c in r["changes"]),
                 "an unchanged gauge is not listed")
+        C.check(r["before"]["end"] <= r["after"]["start"],
+                f"the windows do not overlap: {r['before']} {r['after']}")
+        C.check(r["history"]["available_s"] > 0 and "note" not in r["history"],
+                f"history that covers both windows: {r['history']}")
+        # more than there is: answered with what exists, and it says so
+        r = call(d, "what_changed", {"window": "0.4s", "baseline": "1h"})
+        C.check("shortened" in r["history"].get("note", "") and
+                r["before"]["seconds"] < 3600 and r["before"]["end"] <= r["after"]["start"],
+                f"a baseline longer than history: {r['history']} {r['before']}")
         r = call(d, "what_changed", {"window": "0.4s", "baseline": "2s", "metric": "synth_g*"})
         C.eq(r["changes"], [], "a glob narrows what is compared")
 

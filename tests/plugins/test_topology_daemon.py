@@ -72,6 +72,28 @@ with Client(args=["--enable", "topology", "--fs-root", fixture("epyc-256")]) as 
     ck.check(len(json.dumps(r["result"]["structuredContent"])) < 60000,
              "256: a full page stays under 25k tokens")
 
+# --- 256 CPUs under a small max_result_bytes: pages end where the answer is full ---------
+cfg = os.path.join(BUILD, "topology-pages.conf")
+with open(cfg, "w") as f:
+    f.write("[core]\nmax_result_bytes = 16384\n")
+with Client(args=["--enable", "topology", "--fs-root", fixture("epyc-256"), "--config", cfg]) as c:
+    seen, cores, offset, pages = [], [], 0, 0
+    while offset is not None and pages < 100:
+        r = c.call_tool("get_topology", {"detail_level": "full", "limit": 128, "offset": offset})
+        ck.check(not r["result"].get("isError"),
+                 "16k: a page, not a failure: %s" % json.dumps(r)[:300])
+        if r["result"].get("isError"):
+            break
+        b = r["result"]["structuredContent"]
+        seen += [x["id"] for x in b["cpus"]]
+        cores += [x["id"] for x in b["cores"]]
+        offset = b["page"]["next_offset"]
+        pages += 1
+    ck.check(pages > 2, "16k: the 256 CPUs take several pages (%d)" % pages)
+    ck.eq(sorted(seen), list(range(256)), "16k: the pages hold every CPU once")
+    ck.eq(len(cores), len(set(cores)), "16k: no core on two pages")
+os.unlink(cfg)
+
 # --- hotplug: a subscriber is told, and the new topology is served -------------------
 root = copy_fixture("offline-holes")
 try:

@@ -77,6 +77,99 @@ static void test_writer_ok(void)
 	result_release(&r);
 }
 
+/* Measured values at most 4 significant digits; integral ones exact. */
+static void test_writer_doubles(void)
+{
+	struct smcp_result r;
+	struct smcp_json *j;
+
+	UNIT_CASE("writer: doubles to 4 significant digits");
+	result_init(&r, RESULT_TOOL, NULL, NULL);
+	j = result_api_result_json(&r);
+	CHECK_INT(result_api_json_array(j, "v"), 0);
+	CHECK_INT(result_api_json_double(j, NULL, 1740.6666666666667), 0);
+	CHECK_INT(result_api_json_double(j, NULL, 0.123456), 0);
+	CHECK_INT(result_api_json_double(j, NULL, -0.000123456), 0);
+	CHECK_INT(result_api_json_double(j, NULL, 123456.7), 0);
+	CHECK_INT(result_api_json_double(j, NULL, 12345678), 0);
+	CHECK_INT(result_api_json_double(j, NULL, 4503599627370497.0), 0);
+	CHECK_INT(result_api_json_double(j, NULL, 2.5), 0);
+	CHECK_INT(result_api_json_double(j, NULL, 1e-9 / 3), 0);
+	CHECK_INT(result_api_json_end(j), 0);
+	CHECK_STR(result_json_text(&r)->p,
+		  "{\"v\":[1741,0.1235,-0.0001235,123500,12345678,4503599627370497,2.5,"
+		  "3.333e-10]}");
+	result_release(&r);
+}
+
+/* A paged list ends at the last item that fits the answer's bound. */
+static void test_writer_pages(void)
+{
+	struct smcp_result r;
+	struct smcp_json *j;
+	cJSON *root;
+	int i, kept = 0, err = 0;
+
+	UNIT_CASE("writer: a page ends where the answer is full");
+	result_init(&r, RESULT_TOOL, NULL, NULL);
+	/* a tool: the body sent plainly and once escaped */
+	result_set_page(&r, 4096, 1, 1);
+	j = result_api_result_json(&r);
+	CHECK_INT(result_api_json_item_end(j, SMCP_PAGE_TAIL_BYTES), -EINVAL); /* no begin */
+	result_release(&r);
+
+	result_init(&r, RESULT_TOOL, NULL, NULL);
+	result_set_page(&r, 4096, 1, 1);
+	j = result_api_result_json(&r);
+	CHECK_INT(result_api_json_array(j, "items"), 0);
+	for (i = 0; i < 1000; i++) {
+		CHECK_INT(result_api_json_item_begin(j), 0);
+		CHECK_INT(result_api_json_object(j, NULL), 0);
+		CHECK_INT(result_api_json_int(j, "i", i), 0);
+		CHECK_INT(result_api_json_string(j, "s", "quoted \"text\" here"), 0);
+		CHECK_INT(result_api_json_end(j), 0);
+		err = result_api_json_item_end(j, SMCP_PAGE_TAIL_BYTES);
+		if (err)
+			break;
+		kept++;
+	}
+	CHECK_INT(err, -ENOSPC);
+	CHECK_INT(result_api_json_end(j), 0); /* not sticky: the list closes */
+	CHECK_INT(result_api_json_int(j, "next_cursor", kept), 0);
+	CHECK_INT(result_status(&r), 0);
+	/* twice the body plus its escapes, and the tail kept, fit 4096 bytes */
+	CHECK_MSG(kept > 20 && result_json_text(&r)->len * 2 + 400 < 4096 - 1024,
+		  "%d items, %zu bytes", kept, result_json_text(&r)->len);
+	root = result_take_json(&r);
+	CHECK(root && cJSON_GetArraySize(cJSON_GetObjectItem(root, "items")) == kept);
+	cJSON_Delete(root);
+	result_release(&r);
+
+	/* no bound (the report): nothing is cut; the first item is always kept */
+	result_init(&r, RESULT_TOOL, NULL, NULL);
+	j = result_api_result_json(&r);
+	CHECK_INT(result_api_json_array(j, "items"), 0);
+	for (i = 0; i < 300; i++) {
+		CHECK_INT(result_api_json_item_begin(j), 0);
+		CHECK_INT(result_api_json_string(j, NULL, "0123456789012345678901234567890123"), 0);
+		CHECK_INT(result_api_json_item_end(j, SMCP_PAGE_TAIL_BYTES), 0);
+	}
+	result_release(&r);
+	result_init(&r, RESULT_TOOL, NULL, NULL);
+	result_set_page(&r, 100, 1, 1);
+	j = result_api_result_json(&r);
+	CHECK_INT(result_api_json_array(j, "items"), 0);
+	CHECK_INT(result_api_json_item_begin(j), 0);
+	CHECK_INT(result_api_json_string(j, NULL, "first"), 0);
+	CHECK_INT(result_api_json_item_end(j, SMCP_PAGE_TAIL_BYTES), 0);
+	CHECK_INT(result_api_json_item_begin(j), 0);
+	CHECK_INT(result_api_json_string(j, NULL, "second"), 0);
+	CHECK_INT(result_api_json_item_end(j, SMCP_PAGE_TAIL_BYTES), -ENOSPC);
+	CHECK_INT(result_api_json_end(j), 0);
+	CHECK_STR(result_json_text(&r)->p, "{\"items\":[\"first\"]}");
+	result_release(&r);
+}
+
 static void test_writer_misuse(void)
 {
 	struct smcp_result r;
@@ -519,6 +612,8 @@ static void test_args(void)
 
 int main(void)
 {
+	test_writer_doubles();
+	test_writer_pages();
 	test_writer_ok();
 	test_writer_misuse();
 	test_writer_utf8();

@@ -31,6 +31,7 @@
 #ifndef SCHEDMCP_PLUGIN_H
 #define SCHEDMCP_PLUGIN_H
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -624,7 +625,10 @@ struct smcp_host_api {
 
 	/* JSON writer. key is the member name inside an object and must be NULL
 	 * inside an array. Strings are made valid UTF-8 (bad bytes become
-	 * U+FFFD); NaN and infinities become null. Errors are sticky: after the
+	 * U+FFFD); NaN and infinities become null; json_double writes a value
+	 * with a fraction to 4 significant digits (since 1.2; integral values
+	 * exactly: use json_int/json_uint for counts and ids). Errors are
+	 * sticky: after the
 	 * first error every call returns it and the result reports an internal
 	 * error. Since: 1.0 */
 	int (*json_object)(struct smcp_json *j, const char *key); /* open; close with json_end */
@@ -808,11 +812,66 @@ struct smcp_host_api {
 	 * Since: 1.2 */
 	int (*register_prompt_completion)(struct smcp_host *h, const char *arg_name,
 					  smcp_complete_fn complete, void *data);
+
+	/*
+	 * Pages that end where they must, instead of answers that fail: a list
+	 * paged with a cursor or an offset calls json_item_begin before each
+	 * item and json_item_end after it. json_item_end returns 0 while the
+	 * answer, with tail_bytes more of body for what still follows the list
+	 * (SMCP_PAGE_TAIL_BYTES covers next_cursor, has_more and a note), stays
+	 * within the client's max_result_bytes (counted as the answer is sent:
+	 * a tool's body twice, once escaped as text); else it removes what was
+	 * written since json_item_begin and returns -ENOSPC: stop there and
+	 * answer has_more with that item's cursor. The first item of a page is
+	 * always kept, so a page never repeats its own cursor. Always 0 for an
+	 * answer with no bound (the report, events). -ENOSPC is not sticky; an
+	 * end without a begin, or at another depth, is -EINVAL and sticky (a
+	 * plugin bug). Since: 1.2
+	 */
+	int (*json_item_begin)(struct smcp_json *j);
+	int (*json_item_end)(struct smcp_json *j, size_t tail_bytes);
+
+	/*
+	 * Who serves uri in this daemon (a resource, or a URI one of its
+	 * templates matches), for a plugin that tells the model where things
+	 * are: 0 with *ret_plugin (the plugin's name) and *ret_reason (NULL,
+	 * or why that plugin is degraded), both owned by the host and valid
+	 * until the callback returns; -ENOENT when nothing serves it; -EINVAL.
+	 * Any time on the loop. Since: 1.2
+	 */
+	int (*resource_owner)(struct smcp_host *h, const char *uri, const char **ret_plugin,
+			      const char **ret_reason);
 };
+
+/* Bytes of body a paged answer keeps for what it writes after its list
+ * (next_cursor, has_more, a note): see json_item_end. Since: 1.2 */
+#define SMCP_PAGE_TAIL_BYTES 512
 
 /* Whether the host's API table has member m. */
 #define SMCP_API_HAS(api, m)                                                                       \
 	((api)->sz >= offsetof(struct smcp_host_api, m) + sizeof((api)->m) && (api)->m != NULL)
+
+/* Convenience: json_item_begin on a host that has it (else nothing). */
+static inline void smcp_json_item_begin(const struct smcp_host_api *api, struct smcp_json *j)
+{
+	if (SMCP_API_HAS(api, json_item_begin))
+		(void)api->json_item_begin(j);
+}
+
+/* Convenience: whether the item just written fits the page, with tail_bytes
+ * of body still to come after the list (true on a host without
+ * json_item_end: the answer may then fail as too large). */
+static inline bool smcp_json_item_fits_tail(const struct smcp_host_api *api, struct smcp_json *j,
+					    size_t tail_bytes)
+{
+	return !SMCP_API_HAS(api, json_item_end) || api->json_item_end(j, tail_bytes) != -ENOSPC;
+}
+
+/* ... with SMCP_PAGE_TAIL_BYTES to come. */
+static inline bool smcp_json_item_fits(const struct smcp_host_api *api, struct smcp_json *j)
+{
+	return smcp_json_item_fits_tail(api, j, SMCP_PAGE_TAIL_BYTES);
+}
 
 /* Convenience: a static plugin_info with the ABI this header describes. */
 #define SMCP_PLUGIN_INFO_INIT .sz = sizeof(struct smcp_plugin_info), \

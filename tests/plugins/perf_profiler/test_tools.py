@@ -68,6 +68,32 @@ try:
                  f"unknown group_by: error listing valid values: {b}")
         ck.eq(perf_fds(dpid), 0, "no perf fd open after refused starts")
 
+        # ---- scxtop's spellings, as the seed writes them: "start_perf_profiling
+        # with freq=99, duration_secs=10", tracepoint:sched:sched_switch
+        e, b = tool(c, "start_perf_profiling", {"freq": 99, "duration_secs": 10})
+        ck.check(not e and b["state"] == "running" and b.get("frequency_hz") == 99,
+                 f"freq=99 is frequency_hz 99: {b}")
+        e, _ = tool(c, "stop_perf_profiling")
+        ck.check(not e, "stopped")
+        e, b = tool(c, "start_perf_profiling", {"freq": 99, "frequency_hz": 199})
+        ck.check(e and "disagree" in b, f"freq and frequency_hz that differ: error: {b}")
+        e, b = tool(c, "start_perf_profiling", {"freq": 0})
+        ck.check(e and "freq must be 1.." in b, f"freq 0: error naming freq: {b}")
+        e, b = tool(c, "start_perf_profiling", {"event": "hw:cpu-clock", "duration_secs": 10})
+        ck.check(not e and b.get("event") == "sw:cpu-clock",
+                 f"hw:cpu-clock (scxtop's docs) is the software clock: {b}")
+        tool(c, "stop_perf_profiling")
+        e, b = tool(c, "start_perf_profiling",
+                    {"event": "tracepoint:sched:sched_switch", "duration_secs": 10})
+        if e:
+            # unprivileged, perf may refuse a tracepoint: but the name was understood
+            ck.check("must be SUBSYSTEM:NAME" not in b and "unknown event" not in b,
+                     f"tracepoint:sched:sched_switch is understood: {b}")
+        else:
+            ck.eq(b.get("event"), "tp:sched:sched_switch", "tracepoint:SUBSYS:NAME is tp:")
+            tool(c, "stop_perf_profiling")
+        ck.eq(perf_fds(dpid), 0, "no perf fd open after the scxtop spellings")
+
         # ---- a timed profile we wait for, with progress
         w = Workload(workload("nofp"), 8)
         e, b = tool(c, "start_perf_profiling",
@@ -198,6 +224,24 @@ try:
             # without kernel frames (unprivileged) every row may fit
             ck.check("next_offset" not in b["page"] and not any("cut" in n for n in b["notes"]),
                      f"an uncut answer is complete and says nothing was cut: {b}")
+        w.kill()
+
+    # ---- the client's max_result_bytes below the profiler's own budget: a
+    # shorter page with its next_offset, never an answer that fails
+    with daemon("[core]\nmax_result_bytes = 4096\n") as c:
+        w = Workload(workload("nofp"), 4)
+        e, b = tool(c, "start_perf_profiling",
+                    {"pid": w.pid, "frequency_hz": 999, "duration_secs": 1.5, "wait": True})
+        for group in ("symbol", "stack", "process"):
+            e, b = tool(c, "get_perf_results", {"limit": 500, "include_stacks": True,
+                                                "group_by": group})
+            ck.check(not e and "page" in b, f"{group}: a page under 4096 bytes: {b}")
+            if e or "page" not in b:
+                continue
+            if b["page"]["returned"] < b["page"]["total"]:
+                ck.check("next_offset" in b["page"] and
+                         any("cut" in n for n in b["notes"]),
+                         f"{group}: the cut page says how to go on: {b['page']}")
         # shutdown while profiling: every fd goes, the daemon exits cleanly
         # (a workload of its own: the one above may have ended on a slow machine)
         w.kill()

@@ -129,6 +129,48 @@ def main():
         ck.check(top["wakeups"] > 1000 and top["wakee_wait"]["samples"] > 0,
                  f"counts and the wakee's wait: {top}")
 
+        # scxtop's modes (analyze_waker_wakee mode=...): the ping-pong pinned to
+        # CPU 0 wakes its other end on its own CPU, both ways
+        pair = (pp.pids[0], pp.pids[1])
+        w = d.structured("analyze_waker_wakee", {"mode": "bidirectional", "duration_s": 2},
+                         timeout=20)
+        two = [x for x in w["pairs"] if {x["a"]["pid"], x["b"]["pid"]} == set(pair)]
+        ck.check(w["mode"] == "bidirectional" and two and
+                 two[0]["a_wakes_b"]["wakeups"] > 1000 and two[0]["b_wakes_a"]["wakeups"] > 1000
+                 and two[0]["a_wakes_b"]["wakee_wait"]["samples"] > 0
+                 and "mean_us" in two[0]["b_wakes_a"]["wakee_wait"],
+                 f"bidirectional: the pair counted both ways, with its waits: {w['pairs'][:2]}")
+        ck.check(two and two[0]["a_wakes_b"]["placement"]["same_cpu"] >=
+                 two[0]["a_wakes_b"]["wakeups"] * 0.9,
+                 f"pinned to one CPU: the wakee is put on the waker's CPU: {two[:1]}")
+        for mode, key in [("latency", "mean_us"), ("critical", None)]:
+            w = d.structured("analyze_waker_wakee", {"mode": mode, "duration_s": 1,
+                                                     "limit": 50}, timeout=20)
+            rows = w["pairs"]
+            if mode == "latency":
+                v = [x["wakee_wait"].get("mean_us", 0) for x in rows]
+            else:
+                v = [x["critical_score_ms"] for x in rows]
+            ck.check(w["mode"] == mode and rows and v == sorted(v, reverse=True),
+                     f"{mode}: pairs sorted by it: {v[:10]}")
+            ck.check(all("max_us" in x["wakee_wait"] for x in rows
+                         if x["wakee_wait"]["samples"]),
+                     f"{mode}: wakeup-to-run wait has a max: {rows[:1]}")
+        w = d.structured("analyze_waker_wakee", {"mode": "for_pid", "pid": pair[0],
+                                                 "duration_s": 1}, timeout=20)
+        ck.check(any(x["wakee"]["pid"] == pair[1] for x in w["as_waker"]) and
+                 any(x["waker"]["pid"] == pair[1] for x in w["as_wakee"]),
+                 f"for_pid: the process as waker and as wakee: {w}")
+        r = d.tool("analyze_waker_wakee", {"mode": "for_pid"}, timeout=10)
+        ck.check(r.get("isError") and "needs pid" in r["content"][0]["text"],
+                 f"for_pid without pid explained: {r}")
+        w = d.structured("analyze_waker_wakee", {"mode": "summary", "duration_s": 1},
+                         timeout=20)
+        sm = w["summary"]
+        ck.check(sm["bidirectional_pairs"] >= 1 and sm["wakeups"] > 1000 and
+                 sm["placement"]["same_cpu"] > 0 and len(w["top_pairs"]) <= 5,
+                 f"summary: totals and the busiest pairs: {sm}")
+
         # arguments explained
         bad = [({"cpu": 4096}, "does not exist"), ({"window": "10s", "cgroup": "/x"}, "cgroup")]
         if cgroup_v2():

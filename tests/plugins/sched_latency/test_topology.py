@@ -42,6 +42,26 @@ def main():
                  f"CPU rows name LLC and node: {[(r['cpu'], r['llc'], r['node']) for r in cpu]}")
         ck.check(cpu[0]["migrations_in_per_s"] > 0 or cpu[1]["migrations_in_per_s"] > 0,
                  "migrations in are counted")
+
+        # analyze_waker_wakee: a ping-pong whose ends sit on CPUs 0 and 1 (two
+        # LLCs on two nodes here) wakes across both with every wakeup
+        pp = sltest.Workload("pingpong", 30)
+        loads.append(pp)
+        os.sched_setaffinity(pp.pids[0], {0})
+        os.sched_setaffinity(pp.pids[1], {1})
+        time.sleep(0.2)
+        w = d.structured("analyze_waker_wakee", {"mode": "summary", "duration_s": 2},
+                         timeout=20)
+        pl = w["summary"]["placement"]
+        ck.check(pl["cross_llc"] > 1000 and pl["cross_node"] > 1000,
+                 f"summary: wakeups across an LLC and a node: {w['summary']}")
+        w = d.structured("analyze_waker_wakee", {"mode": "for_pid", "pid": pp.pids[0],
+                                                 "duration_s": 2}, timeout=20)
+        out = [p for p in w["as_waker"] if p["wakee"]["pid"] == pp.pids[1]]
+        ck.check(out and out[0]["placement"]["cross_llc"] >= out[0]["wakeups"] * 0.9 and
+                 out[0]["placement"]["cross_node"] >= out[0]["wakeups"] * 0.9 and
+                 out[0]["placement"]["same_cpu"] <= out[0]["wakeups"] * 0.1,
+                 f"for_pid: the pair's wakeups cross LLC and node: {out}")
     finally:
         sltest.stop(d, loads)
     return ck.done()

@@ -347,6 +347,25 @@ def test_cut_to_budget():
 
 
 @ck.case
+def test_sampling_pages_under_max_result_bytes():
+    # 3000 dict members sampled at the schema's largest limit under the
+    # smallest max_result_bytes: shorter lists that say so, not a failure
+    path = os.path.join(sockdir(), "stats")
+    with Server(path, "--shape", "wide"), \
+            daemon(path, extra_conf=FAST, args=["--set", "core.max_result_bytes=4096"]) as c:
+        r = c.call_tool("sample_scheduler_stats", {"duration_s": 1, "interval_ms": 250,
+                                                   "limit": 500}, timeout=20)
+        res = r["result"]
+        ck.check(not res.get("isError"), "a page, not a failure: %r" % json.dumps(res)[:300])
+        if not res.get("isError"):
+            sc = res["structuredContent"]
+            ck.check(sc["truncated"] and len(sc["counters"]) + len(sc["gauges"]) <
+                     sc["counters_total"] + sc["gauges_total"],
+                     "cut, and says so: %r" % {k: sc[k] for k in ("counters_total",
+                                                                 "gauges_total")})
+
+
+@ck.case
 def test_layered_periods():
     with served("--shape", "layered") as c:
         # 12 samples: a per-period value that rises every time by chance (and so

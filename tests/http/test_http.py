@@ -37,20 +37,13 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from smcp_test import Checker, Skip, daemon_path, plugin_dir, rss_limit_kb  # noqa: E402
+from smcp_test import (Checker, Skip, daemon_path, free_port, plugin_dir,  # noqa: E402
+                        rss_kb, rss_limit_kb)
 
 T = Checker("http")
 FIXTURE = next((a for a in sys.argv[1:] if a.endswith("conformance_fixture.so")), None)
 ITEST = next((a for a in sys.argv[1:] if a.endswith("itest.so")), None)
 TOKEN = "tk-" + secrets.token_hex(16)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Service:
@@ -528,14 +521,6 @@ def dechunk(raw):
         out.append(rest[:n])
         rest = rest[n + 2:]
     return b"".join(out)
-
-
-def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 @T.case

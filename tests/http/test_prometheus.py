@@ -33,7 +33,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from smcp_test import Checker, Daemon, daemon_path, plugin_dir  # noqa: E402
+from smcp_test import Checker, Daemon, daemon_path, free_port, plugin_dir  # noqa: E402
 
 T = Checker("prometheus")
 SYNTH = next((a for a in sys.argv[1:] if a.endswith("synth.so")), None)
@@ -41,14 +41,6 @@ FLEET = next((a for a in sys.argv[1:] if a.endswith("fleet.so")), None)
 PROMETHEUS = shutil.which("prometheus")
 PROMTOOL = shutil.which("promtool")
 BOUNDS = [1000.0 * (1 << i) for i in range(16)]  # synth_latency_ns, then +Inf
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Service:

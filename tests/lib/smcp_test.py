@@ -13,6 +13,7 @@ import atexit
 import json
 import os
 import shutil
+import socket
 import signal
 import subprocess
 import sys
@@ -432,6 +433,13 @@ def status_kb(pid, field):
 
 def rss_kb(pid):
     return status_kb(pid, "VmRSS")
+
+
+def free_port():
+    """A loopback TCP port nobody listens on now (for a server to bind)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def hwm_kb(pid):

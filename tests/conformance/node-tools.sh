@@ -90,3 +90,24 @@ node_tools_setup() {
 	"$NODE" --version >/dev/null 2>&1 || node_tools_skip "$NODE does not run on this machine"
 	export NODE_DIR NODE
 }
+
+# After a suite run: per-scenario lines and a summary of our own (the suite's
+# "Total: N passed, M failed" reads like a test result to CI even when the
+# baseline makes the run pass), the wall time, and on failure the suite's
+# output and the server's log. Sets rc (the suite's, else the summary's).
+# Arguments: results dir, baseline (or /dev/null), wall ms, what ran,
+# the server's name, its log file.
+# shellcheck disable=SC2154  # here, work and rc are the caller's
+conformance_report() {
+	local results=$1 baseline=$2 ms=$3 what=$4 server=$5 log=$6 sum_rc
+	"$NODE" "$here/summarize.mjs" "$results" "$baseline" "$rc"
+	sum_rc=$?
+	printf 'conformance wall time %d.%01d s (%s)\n' $((ms / 1000)) $((ms % 1000 / 100)) "$what"
+	if [ "$rc" -ne 0 ] || [ "$sum_rc" -ne 0 ]; then
+		echo "--- conformance output (its \"N passed, M failed\" lines removed)"
+		grep -Ev '[0-9]+ passed, [0-9]+ failed' "$work/suite.log"
+		echo "--- $server log (last 40 lines)"
+		tail -n 40 "$log"
+		[ "$rc" -ne 0 ] || rc=$sum_rc
+	fi
+}

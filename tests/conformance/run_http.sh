@@ -89,18 +89,8 @@ suite_pid=
 end_ms=$(($(date +%s%N) / 1000000))
 
 # an empty baseline: every scenario must pass, warnings count as failures
-"$NODE" "$here/summarize.mjs" "$work/results" /dev/null "$rc"
-sum_rc=$?
-ms=$((end_ms - start_ms))
-printf 'conformance wall time %d.%01d s (Streamable HTTP, schedmcp serve on port %s)\n' \
-	$((ms / 1000)) $((ms % 1000 / 100)) "$port"
-if [ "$rc" -ne 0 ] || [ "$sum_rc" -ne 0 ]; then
-	echo "--- conformance output (its \"N passed, M failed\" lines removed)"
-	grep -Ev '[0-9]+ passed, [0-9]+ failed' "$work/suite.log"
-	echo "--- service log (last 40 lines)"
-	tail -n 40 "$work/service.log"
-	[ "$rc" -ne 0 ] || rc=$sum_rc
-fi
+conformance_report "$work/results" /dev/null $((end_ms - start_ms)) \
+	"Streamable HTTP, schedmcp serve on port $port" service "$work/service.log"
 # the service must have survived the suite
 kill -0 "$svc_pid" 2>/dev/null || { echo "the service died during the suite" >&2; rc=1; }
 exit "$rc"

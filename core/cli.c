@@ -17,6 +17,7 @@
 #include "result.h"
 #include "smcp-config.h"
 #include "status.h"
+#include "util.h"
 
 static const char usage[] =
 	"Usage: schedmcp [OPTIONS]            MCP on stdin/stdout (what an MCP client runs): bridged\n"
@@ -267,20 +268,12 @@ int cli_parse_args(int argc, char **argv, const struct cli_alias *aliases, struc
 	return 0;
 }
 
-static const char *type_name(enum smcp_config_type t)
-{
-	switch (t) {
-	case SMCP_CONFIG_BOOL:
-		return "bool";
-	case SMCP_CONFIG_INT:
-		return "int";
-	case SMCP_CONFIG_STRING:
-		return "string";
-	case SMCP_CONFIG_PATH:
-		return "path";
-	}
-	return "?";
-}
+static const char *const config_type_names[] = {
+	[SMCP_CONFIG_BOOL] = "bool",
+	[SMCP_CONFIG_INT] = "int",
+	[SMCP_CONFIG_STRING] = "string",
+	[SMCP_CONFIG_PATH] = "path",
+};
 
 static void print_keys(const char *section, const struct smcp_config_key *keys)
 {
@@ -298,7 +291,8 @@ static void print_keys(const char *section, const struct smcp_config_key *keys)
 		if (k->type == SMCP_CONFIG_INT && (k->min || k->max))
 			snprintf(range, sizeof(range), " (%lld..%lld)", (long long)k->min,
 				 (long long)k->max);
-		printf("  %-24s %-7s %-10s %s%s\n", k->name, type_name(k->type),
+		printf("  %-24s %-7s %-10s %s%s\n", k->name,
+		       UTIL_ENUM_NAME(config_type_names, k->type, "?"),
 		       k->default_value ? k->default_value : "(unset)", k->description, range);
 	}
 }

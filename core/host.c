@@ -19,27 +19,24 @@
 #include "registry.h"
 #include "result.h"
 #include "steps.h"
+#include "util.h"
 #include "work.h"
 
 static char *fs_root;
 static int fs_root_fd = -1;
 static const struct host_hooks *hooks;
 
+static const char *const plugin_state_names[] = {
+	[PLUGIN_LOADED] = "loaded",
+	[PLUGIN_DEGRADED] = "degraded",
+	[PLUGIN_FAILED] = "failed",
+	[PLUGIN_DISABLED] = "disabled",
+	[PLUGIN_REFUSED] = "refused",
+};
+
 const char *host_plugin_state_name(enum plugin_state s)
 {
-	switch (s) {
-	case PLUGIN_LOADED:
-		return "loaded";
-	case PLUGIN_DEGRADED:
-		return "degraded";
-	case PLUGIN_FAILED:
-		return "failed";
-	case PLUGIN_DISABLED:
-		return "disabled";
-	case PLUGIN_REFUSED:
-		return "refused";
-	}
-	return "unknown";
+	return UTIL_ENUM_NAME(plugin_state_names, s, "unknown");
 }
 
 void host_set_fs_root(const char *root)

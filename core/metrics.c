@@ -15,6 +15,7 @@
 #include "loop.h"
 #include "privs.h"
 #include "metrics_tools.h"
+#include "util.h"
 
 /* Per-slot byte allowances of histogram rings: well above what the latency
  * histograms of a busy CPU need (see bench/history), so rings rarely wrap. */
@@ -95,17 +96,15 @@ static bool valid_unit(const char *s)
 	return n > 0 && n < sizeof(((struct metric *)0)->unit);
 }
 
+static const char *const metric_type_names[] = {
+	[SMCP_METRIC_COUNTER] = "counter",
+	[SMCP_METRIC_GAUGE] = "gauge",
+	[SMCP_METRIC_HISTOGRAM] = "histogram",
+};
+
 const char *metrics_type_name(enum smcp_metric_type t)
 {
-	switch (t) {
-	case SMCP_METRIC_COUNTER:
-		return "counter";
-	case SMCP_METRIC_GAUGE:
-		return "gauge";
-	case SMCP_METRIC_HISTOGRAM:
-		return "histogram";
-	}
-	return "?";
+	return UTIL_ENUM_NAME(metric_type_names, t, "?");
 }
 
 int metrics_label_index(const struct metric *m, const char *name)

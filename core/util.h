@@ -8,6 +8,12 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* names[v] from a table of names indexed by an enum, or fallback when v is
+ * past the table (a value from a newer plugin or a corrupt file) or names
+ * no entry. Use as UTIL_ENUM_NAME(names, v, "?"); v is read twice. */
+#define UTIL_ENUM_NAME(names, v, fallback)                                                         \
+	((size_t)(v) < ARRAY_SIZE(names) && (names)[(size_t)(v)] ? (names)[(size_t)(v)] : (fallback))
+
 /* Whether [s, s+n) is well-formed UTF-8 (no overlongs, surrogates or
  * code points above U+10FFFF). */
 bool util_utf8_valid(const char *s, size_t n);

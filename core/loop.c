@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "privs.h"
+#include "util.h"
 
 /*
  * Each timer is its own timerfd: the loop has a handful of timers (sampling
@@ -68,11 +69,8 @@ static void sweep(void)
 
 void loop_fini(void)
 {
-	for (size_t i = 0; i < n_watches; i++)
-		watch_free(watches[i]);
-	free(watches);
-	watches = NULL;
-	n_watches = cap_watches = 0;
+	UTIL_FREE_ALL(watches, n_watches, watch_free);
+	cap_watches = 0;
 	if (epfd >= 0)
 		close(epfd);
 	epfd = -1;

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "schema.h"
 #include "steps.h"
+#include "util.h"
 
 static struct registry registry;
 
@@ -366,48 +367,29 @@ fail:
 	return err;
 }
 
-#define REMOVE_OWNED(arr, n, freefn)                                                               \
-	do {                                                                                       \
-		size_t j_ = 0;                                                                     \
-		for (size_t i_ = 0; i_ < (n); i_++) {                                              \
-			if ((arr)[i_]->owner == owner) {                                           \
-				freefn((arr)[i_]);                                                 \
-				registry.generation++;                                             \
-				idx.valid = false;                                                 \
-			} else {                                                                   \
-				(arr)[j_++] = (arr)[i_];                                           \
-			}                                                                          \
-		}                                                                                  \
-		(n) = j_;                                                                          \
-	} while (0)
-
 void registry_remove_owner(const struct smcp_host *owner)
 {
-	REMOVE_OWNED(registry.resources, registry.n_resources, resource_free);
-	REMOVE_OWNED(registry.tools, registry.n_tools, tool_free);
-	REMOVE_OWNED(registry.prompts, registry.n_prompts, prompt_free);
-	REMOVE_OWNED(registry.instructions, registry.n_instructions, note_free);
-	REMOVE_OWNED(registry.tool_hints, registry.n_tool_hints, note_free);
+	size_t removed = 0;
+
+	UTIL_REMOVE_OWNED(registry.resources, registry.n_resources, owner, resource_free, removed);
+	UTIL_REMOVE_OWNED(registry.tools, registry.n_tools, owner, tool_free, removed);
+	UTIL_REMOVE_OWNED(registry.prompts, registry.n_prompts, owner, prompt_free, removed);
+	UTIL_REMOVE_OWNED(registry.instructions, registry.n_instructions, owner, note_free, removed);
+	UTIL_REMOVE_OWNED(registry.tool_hints, registry.n_tool_hints, owner, note_free, removed);
+	if (removed) {
+		registry.generation += removed;
+		idx.valid = false;
+	}
 	steps_remove_owner(owner);
 }
 
 void registry_free(void)
 {
-	for (size_t i = 0; i < registry.n_resources; i++)
-		resource_free(registry.resources[i]);
-	for (size_t i = 0; i < registry.n_tools; i++)
-		tool_free(registry.tools[i]);
-	for (size_t i = 0; i < registry.n_prompts; i++)
-		prompt_free(registry.prompts[i]);
-	for (size_t i = 0; i < registry.n_instructions; i++)
-		note_free(registry.instructions[i]);
-	for (size_t i = 0; i < registry.n_tool_hints; i++)
-		note_free(registry.tool_hints[i]);
-	free(registry.resources);
-	free(registry.tools);
-	free(registry.prompts);
-	free(registry.instructions);
-	free(registry.tool_hints);
+	UTIL_FREE_ALL(registry.resources, registry.n_resources, resource_free);
+	UTIL_FREE_ALL(registry.tools, registry.n_tools, tool_free);
+	UTIL_FREE_ALL(registry.prompts, registry.n_prompts, prompt_free);
+	UTIL_FREE_ALL(registry.instructions, registry.n_instructions, note_free);
+	UTIL_FREE_ALL(registry.tool_hints, registry.n_tool_hints, note_free);
 	registry = (struct registry){ 0 };
 	index_free();
 	steps_free();

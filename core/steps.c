@@ -10,6 +10,7 @@
 #include "log.h"
 #include "prompts.h"
 #include "registry.h"
+#include "util.h"
 
 static struct reg_step **steps;
 static size_t n_steps, next_seq;
@@ -193,34 +194,15 @@ bool steps_name_registered(const char *name)
 
 void steps_remove_owner(const struct smcp_host *owner)
 {
-	size_t j = 0;
+	size_t removed = 0;
 
-	for (size_t i = 0; i < n_steps; i++) {
-		if (steps[i]->owner == owner)
-			step_free(steps[i]);
-		else
-			steps[j++] = steps[i];
-	}
-	n_steps = j;
-	j = 0;
-	for (size_t i = 0; i < n_completers; i++) {
-		if (completers[i]->owner == owner)
-			completer_free(completers[i]);
-		else
-			completers[j++] = completers[i];
-	}
-	n_completers = j;
+	UTIL_REMOVE_OWNED(steps, n_steps, owner, step_free, removed);
+	UTIL_REMOVE_OWNED(completers, n_completers, owner, completer_free, removed);
 }
 
 void steps_free(void)
 {
-	for (size_t i = 0; i < n_steps; i++)
-		step_free(steps[i]);
-	for (size_t i = 0; i < n_completers; i++)
-		completer_free(completers[i]);
-	free(steps);
-	free(completers);
-	steps = NULL;
-	completers = NULL;
-	n_steps = n_completers = next_seq = 0;
+	UTIL_FREE_ALL(steps, n_steps, step_free);
+	UTIL_FREE_ALL(completers, n_completers, completer_free);
+	next_seq = 0;
 }

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -13,6 +14,35 @@
  * no entry. Use as UTIL_ENUM_NAME(names, v, "?"); v is read twice. */
 #define UTIL_ENUM_NAME(names, v, fallback)                                                         \
 	((size_t)(v) < ARRAY_SIZE(names) && (names)[(size_t)(v)] ? (names)[(size_t)(v)] : (fallback))
+
+/* For the core's tables of pointers to records with an owner (the
+ * registry's, the prompt steps'): drops every entry whose ->owner is owner
+ * through freefn, keeping the order of the rest, and adds how many went to
+ * removed (a size_t the caller set). */
+#define UTIL_REMOVE_OWNED(arr, n, owner, freefn, removed)                                          \
+	do {                                                                                       \
+		size_t j_ = 0;                                                                     \
+		for (size_t i_ = 0; i_ < (n); i_++) {                                              \
+			if ((arr)[i_]->owner == (owner)) {                                         \
+				freefn((arr)[i_]);                                                 \
+				(removed)++;                                                       \
+			} else {                                                                   \
+				(arr)[j_++] = (arr)[i_];                                           \
+			}                                                                          \
+		}                                                                                  \
+		(n) = j_;                                                                          \
+	} while (0)
+
+/* Frees every entry of such a table through freefn, then the table; leaves
+ * arr NULL and n 0. */
+#define UTIL_FREE_ALL(arr, n, freefn)                                                              \
+	do {                                                                                       \
+		for (size_t i_ = 0; i_ < (n); i_++)                                                \
+			freefn((arr)[i_]);                                                         \
+		free(arr);                                                                         \
+		(arr) = NULL;                                                                      \
+		(n) = 0;                                                                           \
+	} while (0)
 
 /* Whether [s, s+n) is well-formed UTF-8 (no overlongs, surrogates or
  * code points above U+10FFFF). */

@@ -173,16 +173,23 @@ static int compat_complete(void *data, const char *arg_name, const char *prefix,
 	return hc->complete(hc->data, arg_name, prefix, context, out);
 }
 
-static struct host_compat *compat_new(struct smcp_host *h, smcp_complete_fn complete,
-				      void *data)
+/* A record for h that takes over the handler data *data and, when complete
+ * is not NULL, the completion function *complete of a descriptor copy, and
+ * points them at itself; the caller moves the handler into fn. */
+static struct host_compat *compat_new(struct smcp_host *h, smcp_complete_fn *complete,
+				      void **data)
 {
 	struct host_compat *hc = calloc(1, sizeof(*hc));
 
 	if (!hc)
 		return NULL;
 	hc->owner = h;
-	hc->complete = complete;
-	hc->data = data;
+	hc->data = *data;
+	*data = hc;
+	if (complete) {
+		hc->complete = *complete;
+		*complete = *complete ? compat_complete : NULL;
+	}
 	hc->next = h->compat;
 	h->compat = hc;
 	return hc;
@@ -222,13 +229,11 @@ static int register_resource(struct smcp_host *h, const struct smcp_resource_des
 		return err;
 	if (built_before_1_2(h) && DESC_WHOLE(d, struct smcp_resource_desc) && d->read) {
 		DESC_COPY(copy, d);
-		hc = compat_new(h, d->complete, d->data);
+		hc = compat_new(h, &copy.complete, &copy.data);
 		if (!hc)
 			return -ENOMEM;
-		hc->fn.read = d->read;
+		hc->fn.read = copy.read;
 		copy.read = compat_read;
-		copy.complete = d->complete ? compat_complete : NULL;
-		copy.data = hc;
 		d = &copy;
 	}
 	return reg_result(h, what, d ? d->uri : NULL, registry_add_resource(h, d, is_template));
@@ -254,12 +259,11 @@ static int api_register_tool(struct smcp_host *h, const struct smcp_tool_desc *d
 		return err;
 	if (built_before_1_2(h) && DESC_WHOLE(d, struct smcp_tool_desc) && d->call) {
 		DESC_COPY(copy, d);
-		hc = compat_new(h, NULL, d->data);
+		hc = compat_new(h, NULL, &copy.data);
 		if (!hc)
 			return -ENOMEM;
-		hc->fn.tool = d->call;
+		hc->fn.tool = copy.call;
 		copy.call = compat_tool;
-		copy.data = hc;
 		d = &copy;
 	}
 	return reg_result(h, "tool", d ? d->name : NULL, registry_add_tool(h, d));
@@ -355,13 +359,11 @@ static int api_register_prompt(struct smcp_host *h, const struct smcp_prompt_des
 	if (built_before_1_2(h) && DESC_WHOLE(d, struct smcp_prompt_desc) && d->get) {
 		if (d != &copy)
 			DESC_COPY(copy, d);
-		hc = compat_new(h, d->complete, d->data);
+		hc = compat_new(h, &copy.complete, &copy.data);
 		if (!hc)
 			return -ENOMEM;
-		hc->fn.prompt = d->get;
+		hc->fn.prompt = copy.get;
 		copy.get = compat_prompt;
-		copy.complete = d->complete ? compat_complete : NULL;
-		copy.data = hc;
 		d = &copy;
 	}
 	return reg_result(h, "prompt", d ? d->name : NULL, registry_add_prompt(h, d));

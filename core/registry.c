@@ -156,18 +156,14 @@ static void note_free(struct reg_note *n)
 static int note_add(struct reg_note ***arr, size_t *n, struct smcp_host *owner, const char *glob,
 		    const char *text)
 {
-	struct reg_note *note, **na;
+	struct reg_note *note;
 
 	if (!text || !*text || strlen(text) > REG_NOTE_MAX_BYTES ||
 	    (glob && (!*glob || strlen(glob) > 256)))
 		return -EINVAL;
-	note = calloc(1, sizeof(*note));
-	na = note ? realloc(*arr, (*n + 1) * sizeof(*na)) : NULL;
-	if (!na) {
-		free(note);
+	note = util_new_slot((void ***)arr, *n, sizeof(*note));
+	if (!note)
 		return -ENOMEM;
-	}
-	*arr = na;
 	note->owner = owner;
 	note->text = strdup(text);
 	note->glob = glob ? strdup(glob) : NULL;

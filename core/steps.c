@@ -67,7 +67,7 @@ static bool needs_ok(const char *needs)
 
 int steps_add(struct smcp_host *owner, const struct smcp_prompt_step *d)
 {
-	struct reg_step *s, **ns;
+	struct reg_step *s;
 	size_t mine = 0;
 
 	if (!d || d->sz < offsetof(struct smcp_prompt_step, data) + sizeof(d->data) || !d->topic ||
@@ -80,13 +80,9 @@ int steps_add(struct smcp_host *owner, const struct smcp_prompt_step *d)
 		mine += steps[i]->owner == owner;
 	if (mine >= STEPS_PER_PLUGIN)
 		return -ENOSPC;
-	s = calloc(1, sizeof(*s));
-	ns = s ? realloc(steps, (n_steps + 1) * sizeof(*ns)) : NULL;
-	if (!ns) {
-		free(s);
+	s = util_new_slot((void ***)&steps, n_steps, sizeof(*s));
+	if (!s)
 		return -ENOMEM;
-	}
-	steps = ns;
 	s->topic = strdup(d->topic);
 	s->text = d->text ? strdup(d->text) : NULL;
 	s->needs = d->needs ? strdup(d->needs) : NULL;
@@ -128,20 +124,16 @@ static bool core_argument(const char *arg)
 
 int steps_add_completer(struct smcp_host *owner, const char *arg, smcp_complete_fn fn, void *data)
 {
-	struct reg_completer *c, **nc;
+	struct reg_completer *c;
 
 	if (!arg || !fn || !core_argument(arg))
 		return -EINVAL;
 	for (size_t i = 0; i < n_completers; i++)
 		if (completers[i]->owner == owner && strcmp(completers[i]->arg, arg) == 0)
 			return -EEXIST;
-	c = calloc(1, sizeof(*c));
-	nc = c ? realloc(completers, (n_completers + 1) * sizeof(*nc)) : NULL;
-	if (!nc) {
-		free(c);
+	c = util_new_slot((void ***)&completers, n_completers, sizeof(*c));
+	if (!c)
 		return -ENOMEM;
-	}
-	completers = nc;
 	c->arg = strdup(arg);
 	if (!c->arg) {
 		free(c);

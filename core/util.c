@@ -24,3 +24,15 @@ char *util_utf8_sanitize(const char *s, int *ret_err)
 	return out;
 }
 
+void *util_new_slot(void ***arr, size_t n, size_t size)
+{
+	void *item = calloc(1, size);
+	void **na = item ? realloc(*arr, (n + 1) * sizeof(*na)) : NULL;
+
+	if (!na) {
+		free(item);
+		return NULL;
+	}
+	*arr = na;
+	return item;
+}

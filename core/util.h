@@ -16,14 +16,14 @@
 	((size_t)(v) < ARRAY_SIZE(names) && (names)[(size_t)(v)] ? (names)[(size_t)(v)] : (fallback))
 
 /* For the core's tables of pointers to records with an owner (the
- * registry's, the prompt steps'): drops every entry whose ->owner is owner
+ * registry's, the prompt steps'): drops every entry whose ->owner is who
  * through freefn, keeping the order of the rest, and adds how many went to
  * removed (a size_t the caller set). */
-#define UTIL_REMOVE_OWNED(arr, n, owner, freefn, removed)                                          \
+#define UTIL_REMOVE_OWNED(arr, n, who, freefn, removed)                                            \
 	do {                                                                                       \
 		size_t j_ = 0;                                                                     \
 		for (size_t i_ = 0; i_ < (n); i_++) {                                              \
-			if ((arr)[i_]->owner == (owner)) {                                         \
+			if ((arr)[i_]->owner == (who)) {                                           \
 				freefn((arr)[i_]);                                                 \
 				(removed)++;                                                       \
 			} else {                                                                   \
@@ -32,6 +32,12 @@
 		}                                                                                  \
 		(n) = j_;                                                                          \
 	} while (0)
+
+/* A zeroed record of size bytes, with room made for one more pointer in
+ * such a table (*arr, n entries): the caller fills the record and stores it
+ * at (*arr)[n] once nothing else can fail. NULL on ENOMEM, *arr then as it
+ * was (a grown table is kept). */
+void *util_new_slot(void ***arr, size_t n, size_t size);
 
 /* Frees every entry of such a table through freefn, then the table; leaves
  * arr NULL and n 0. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* UTF-8 checks and repair, base64 (core/util.c); the JSON scan of
- * <schedmcp/jsontext.h> that the server and the scx_stats plugin share. */
+/* UTF-8 checks and repair, base64, the pointer-table helpers (core/util.c,
+ * core/util.h); the JSON scan of <schedmcp/jsontext.h> that the server and
+ * the scx_stats plugin share. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -198,11 +199,66 @@ static void test_json_scan(void)
 	CHECK_INT(sc.values, 5);
 }
 
+struct owned {
+	int owner;
+	int id;
+};
+
+static int n_freed;
+
+static void owned_free(struct owned *o)
+{
+	n_freed++;
+	free(o);
+}
+
+static void test_tables(void)
+{
+	static const char *const names[] = { [1] = "one", [3] = "three" };
+	struct owned **tab = NULL, *o;
+	size_t n = 0, removed = 0;
+
+	UNIT_CASE("UTIL_ENUM_NAME: entries, holes and values past the table");
+	CHECK_STR(UTIL_ENUM_NAME(names, 1, "?"), "one");
+	CHECK_STR(UTIL_ENUM_NAME(names, 3, "?"), "three");
+	CHECK_STR(UTIL_ENUM_NAME(names, 0, "?"), "?");
+	CHECK_STR(UTIL_ENUM_NAME(names, 2, "?"), "?");
+	CHECK_STR(UTIL_ENUM_NAME(names, 4, "?"), "?");
+	CHECK_STR(UTIL_ENUM_NAME(names, -1, "?"), "?");
+
+	UNIT_CASE("util_new_slot, UTIL_REMOVE_OWNED, UTIL_FREE_ALL");
+	for (int i = 0; i < 6; i++) {
+		o = util_new_slot((void ***)&tab, n, sizeof(*o));
+		CHECK(o != NULL);
+		if (!o)
+			break;
+		CHECK_INT(o->owner, 0); /* zeroed */
+		o->owner = i % 2;
+		o->id = i;
+		tab[n++] = o;
+	}
+	CHECK_INT(n, 6);
+	UTIL_REMOVE_OWNED(tab, n, 1, owned_free, removed);
+	CHECK_INT(removed, 3);
+	CHECK_INT(n_freed, 3);
+	CHECK_INT(n, 3);
+	for (size_t i = 0; i < n; i++)
+		CHECK_INT(tab[i]->id, (int)i * 2); /* the rest keep their order */
+	UTIL_REMOVE_OWNED(tab, n, 7, owned_free, removed);
+	CHECK_INT(removed, 3);
+	CHECK_INT(n, 3);
+	UTIL_FREE_ALL(tab, n, owned_free);
+	CHECK_INT(n_freed, 6);
+	CHECK(tab == NULL);
+	CHECK_INT(n, 0);
+}
+
 int main(void)
 {
 	test_utf8_valid();
 	test_utf8_sanitize();
 	test_base64();
 	test_json_scan();
+	test_tables();
 	return unit_done("test-util");
 }

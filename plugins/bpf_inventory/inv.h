@@ -166,6 +166,11 @@ int inv_grow(void **arr, size_t *cap, size_t n, size_t size);
 int inv_open_next(int (*next)(uint32_t, uint32_t *), int (*by_id)(uint32_t), uint32_t *id,
 		  size_t *vanished);
 
+/* The info of the object open at fd into info (len bytes, zeroed or set up
+ * by the caller). false: it was unloaded between its id and this call; fd
+ * is then closed and the object counted in *vanished. */
+bool inv_get_info(int fd, void *info, uint32_t len, size_t *vanished);
+
 /* Every link with its target, counted on its program (inv_links.c). Needs
  * progs and maps scanned first. */
 int inv_scan_links(struct inv_snap *s, struct inv_btf *btf);

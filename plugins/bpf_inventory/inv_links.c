@@ -262,7 +262,6 @@ int inv_scan_links(struct inv_snap *s, struct inv_btf *btf)
 	while ((fd = inv_open_next(bpf_link_get_next_id, bpf_link_get_fd_by_id, &id,
 				   &s->vanished)) >= 0) {
 		struct link_info li;
-		__u32 len = sizeof(li);
 		struct inv_link *l;
 		struct inv_prog *p;
 
@@ -273,11 +272,8 @@ int inv_scan_links(struct inv_snap *s, struct inv_btf *btf)
 		}
 		l = &s->links[s->n_links];
 		memset(&li, 0, sizeof(li));
-		if (bpf_obj_get_info_by_fd(fd, &li, &len)) {
-			close(fd);
-			s->vanished++;
+		if (!inv_get_info(fd, &li, sizeof(li), &s->vanished))
 			continue;
-		}
 		l->id = li.id;
 		l->type = li.type;
 		l->prog_id = li.prog_id;

@@ -44,6 +44,15 @@ int inv_open_next(int (*next)(uint32_t, uint32_t *), int (*by_id)(uint32_t), uin
 	}
 }
 
+bool inv_get_info(int fd, void *info, uint32_t len, size_t *vanished)
+{
+	if (!bpf_obj_get_info_by_fd(fd, info, &len))
+		return true;
+	close(fd);
+	(*vanished)++;
+	return false;
+}
+
 /* "memlock:\t4096" from this process's fdinfo of fd; -1 when absent. */
 static int64_t fd_memlock(int fd)
 {
@@ -73,7 +82,6 @@ static int scan_progs(struct inv_snap *s, char *why, size_t why_len)
 	for (;;) {
 		struct bpf_prog_info info;
 		struct bpf_func_info fi = { 0 };
-		__u32 len = sizeof(info);
 		struct inv_prog *p;
 		int fd = inv_open_next(bpf_prog_get_next_id, bpf_prog_get_fd_by_id, &id,
 				       &s->vanished);
@@ -101,11 +109,8 @@ static int scan_progs(struct inv_snap *s, char *why, size_t why_len)
 		info.nr_func_info = 1;
 		info.func_info_rec_size = sizeof(fi);
 		info.func_info = (__u64)(uintptr_t)&fi;
-		if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
-			close(fd);
-			s->vanished++;
+		if (!inv_get_info(fd, &info, sizeof(info), &s->vanished))
 			continue;
-		}
 		p->memlock = fd_memlock(fd);
 		close(fd);
 		p->id = info.id;
@@ -141,7 +146,6 @@ static int scan_maps(struct inv_snap *s)
 	while ((fd = inv_open_next(bpf_map_get_next_id, bpf_map_get_fd_by_id, &id,
 				   &s->vanished)) >= 0) {
 		struct bpf_map_info info;
-		__u32 len = sizeof(info);
 		struct inv_map *m;
 
 		err = inv_grow((void **)&s->maps, &cap, s->n_maps, sizeof(*s->maps));
@@ -151,11 +155,8 @@ static int scan_maps(struct inv_snap *s)
 		}
 		m = &s->maps[s->n_maps];
 		memset(&info, 0, sizeof(info));
-		if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
-			close(fd);
-			s->vanished++;
+		if (!inv_get_info(fd, &info, sizeof(info), &s->vanished))
 			continue;
-		}
 		m->memlock = fd_memlock(fd);
 		close(fd);
 		m->id = info.id;

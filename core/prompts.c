@@ -32,16 +32,6 @@ static const char *const focus_areas[] = { "general", "latency", "throughput", "
 static const char *const windows[] = { "5m", "10m", "15m", "30m", "1h" };
 static const char *const durations[] = { "5", "10", "30", "60" };
 
-static bool name_ok(const char *s)
-{
-	size_t n = 0;
-
-	for (; s[n]; n++)
-		if (!(isalnum((unsigned char)s[n]) || s[n] == '_' || s[n] == '-' || s[n] == '.'))
-			return false;
-	return n > 0 && n <= 64;
-}
-
 /* "30s", "5m", "2h": a window what_changed and query_history accept. */
 static bool window_ok(const char *s)
 {
@@ -123,7 +113,7 @@ static int check_scheduler(const struct smcp_args *args, cJSON *out, struct smcp
 
 	if (api->arg_string(args, "scheduler_name", &v) || !v || !*v)
 		return 0;
-	if (!name_ok(v))
+	if (!smcp_name_ok(v, 64))
 		return bad_arg(res, "scheduler_name must be a scheduler name such as scx_layered "
 				    "or EEVDF (1 to 64 of A-Z a-z 0-9 _ - .), got \"%.40s\"", v);
 	return cJSON_AddStringToObject(out, "scheduler_name", v) ? 0 : -ENOMEM;

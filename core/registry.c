@@ -86,17 +86,6 @@ static bool dup_failed(const char *src, const char *copy)
 	return src && !copy;
 }
 
-static bool valid_tool_name(const char *s)
-{
-	size_t n = 0;
-
-	/* the MCP spec's tool-name rule: 1..128 of [A-Za-z0-9_.-] */
-	for (; s[n]; n++)
-		if (!(isalnum((unsigned char)s[n]) || s[n] == '_' || s[n] == '-' || s[n] == '.'))
-			return false;
-	return n > 0 && n <= 128;
-}
-
 static bool template_ok(const char *t)
 {
 	bool in = false;
@@ -271,7 +260,7 @@ int registry_add_tool(struct smcp_host *owner, const struct smcp_tool_desc *d)
 	int err;
 
 	if (!d || d->sz < offsetof(struct smcp_tool_desc, data) + sizeof(d->data) || !d->name ||
-	    !d->call || !d->description || !valid_tool_name(d->name))
+	    !d->call || !d->description || !smcp_name_ok(d->name, 128))
 		return -EINVAL;
 	if (registry_find_tool(d->name))
 		return -EEXIST;
@@ -319,7 +308,7 @@ int registry_add_prompt(struct smcp_host *owner, const struct smcp_prompt_desc *
 	int err;
 
 	if (!d || d->sz < offsetof(struct smcp_prompt_desc, data) + sizeof(d->data) || !d->name ||
-	    !d->get || !valid_tool_name(d->name) || (d->n_args && !d->args) || d->n_args > 64)
+	    !d->get || !smcp_name_ok(d->name, 128) || (d->n_args && !d->args) || d->n_args > 64)
 		return -EINVAL;
 	if (registry_find_prompt(d->name))
 		return -EEXIST;

@@ -51,13 +51,7 @@ static struct sx_plugin plugin;
 
 bool sx_target_ok(const char *t)
 {
-	size_t n = 0;
-
-	for (; t[n]; n++)
-		if (!((t[n] >= 'a' && t[n] <= 'z') || (t[n] >= 'A' && t[n] <= 'Z') ||
-		      (t[n] >= '0' && t[n] <= '9') || t[n] == '_' || t[n] == '-' || t[n] == '.'))
-			return false;
-	return n > 0 && n <= SX_TARGET_MAX;
+	return smcp_name_ok(t, SX_TARGET_MAX);
 }
 
 void sx_sched_ext(struct sx_plugin *p, char *state, size_t slen, char *ops, size_t olen)

@@ -985,6 +985,23 @@ static inline bool smcp_config_bool_or(struct smcp_host *h, const struct smcp_ho
 	return api->config_bool(h, key, &v) == 0 ? v : def;
 }
 
+/*
+ * Convenience: whether s is 1 to max_len characters of [A-Za-z0-9_.-], the
+ * characters the MCP spec allows in a tool name; the host checks tool and
+ * prompt names with max_len 128. ASCII whatever the locale.
+ * Since: 1.2 (header only)
+ */
+static inline bool smcp_name_ok(const char *s, size_t max_len)
+{
+	size_t n = 0;
+
+	for (; s[n]; n++)
+		if (!((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z') ||
+		      (s[n] >= '0' && s[n] <= '9') || s[n] == '_' || s[n] == '-' || s[n] == '.'))
+			return false;
+	return n > 0 && n <= max_len;
+}
+
 /* The number of elements of a table (an array, never a pointer). */
 #define SMCP_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -202,54 +202,49 @@ int result_api_result_text(struct smcp_result *r, const char *text)
 	return item_end(r);
 }
 
-__attribute__((format(printf, 2, 0))) static int vtextf(struct smcp_result *r, const char *fmt,
-						     va_list ap, char **ret)
+/* textf and error: the formatted text as content; an error also marks the
+ * result failed, and a failed read or prompt is answered with a protocol
+ * error, not content. */
+__attribute__((format(printf, 3, 0))) static int vtext(struct smcp_result *r, bool is_error,
+						    const char *fmt, va_list ap)
 {
 	char *s = NULL;
+	int err = 0;
 
+	if (!r || !fmt)
+		return -EINVAL;
 	if (vasprintf(&s, fmt, ap) < 0)
 		return r->err = -ENOMEM;
-	*ret = s;
-	return 0;
+	if (is_error) {
+		r->is_error = true;
+		if (!r->error)
+			r->error = strdup(s);
+	}
+	if (!is_error || r->kind == RESULT_TOOL)
+		err = result_api_result_text(r, s);
+	free(s);
+	return err;
 }
 
 int result_api_result_textf(struct smcp_result *r, const char *fmt, ...)
 {
 	va_list ap;
-	char *s;
 	int err;
 
-	if (!r || !fmt)
-		return -EINVAL;
 	va_start(ap, fmt);
-	err = vtextf(r, fmt, ap, &s);
+	err = vtext(r, false, fmt, ap);
 	va_end(ap);
-	if (err)
-		return err;
-	err = result_api_result_text(r, s);
-	free(s);
 	return err;
 }
 
 int result_api_result_error(struct smcp_result *r, const char *fmt, ...)
 {
 	va_list ap;
-	char *s;
 	int err;
 
-	if (!r || !fmt)
-		return -EINVAL;
 	va_start(ap, fmt);
-	err = vtextf(r, fmt, ap, &s);
+	err = vtext(r, true, fmt, ap);
 	va_end(ap);
-	if (err)
-		return err;
-	r->is_error = true;
-	if (!r->error)
-		r->error = strdup(s);
-	/* a failed read or prompt is answered with a protocol error, not content */
-	err = r->kind == RESULT_TOOL ? result_api_result_text(r, s) : 0;
-	free(s);
 	return err;
 }
 

@@ -429,6 +429,16 @@ static int submit(struct job *j)
 	return SMCP_PENDING;
 }
 
+/* The worst, compare and changes tools: j->promql as one instant query */
+static int submit_instant(struct job *j)
+{
+	if (add_query(j, "/api/v1/query", j->promql, "")) {
+		job_free(j);
+		return -ENOMEM;
+	}
+	return submit(j);
+}
+
 static struct job *job_new(enum kind kind, struct smcp_call *call, struct smcp_result *res)
 {
 	struct job *j = calloc(1, sizeof(*j));
@@ -441,19 +451,22 @@ static struct job *job_new(enum kind kind, struct smcp_call *call, struct smcp_r
 	return j;
 }
 
-/* histogram_quantile over each instance's rate: the latency tools' query */
-static void latency_promql(struct job *j)
+/* histogram_quantile over each instance's rate: the latency tools' query;
+ * with topk > 0, only the topk worst instances */
+static void latency_promql(struct job *j, int64_t topk)
 {
-	snprintf(j->promql, sizeof(j->promql),
-		 "histogram_quantile(%g, sum by (instance, le) (rate(%s_bucket[%s])))",
-		 j->quantile, fl.metric, j->window);
+	int n = topk > 0 ? snprintf(j->promql, sizeof(j->promql), "topk(%lld, ", (long long)topk)
+			 : 0;
+
+	snprintf(j->promql + n, sizeof(j->promql) - n,
+		 "histogram_quantile(%g, sum by (instance, le) (rate(%s_bucket[%s])))%s",
+		 j->quantile, fl.metric, j->window, topk > 0 ? ")" : "");
 }
 
 static int tool_worst(void *data, struct smcp_call *call, const struct smcp_args *a,
 		      struct smcp_result *res)
 {
 	struct job *j = job_new(K_WORST, call, res);
-	char topk[32];
 
 	if (!j)
 		return -ENOMEM;
@@ -465,15 +478,8 @@ static int tool_worst(void *data, struct smcp_call *call, const struct smcp_args
 		free(j);
 		return 0;
 	}
-	snprintf(topk, sizeof(topk), "topk(%lld, ", (long long)j->k);
-	snprintf(j->promql, sizeof(j->promql),
-		 "%shistogram_quantile(%g, sum by (instance, le) (rate(%s_bucket[%s]))))", topk,
-		 j->quantile, fl.metric, j->window);
-	if (add_query(j, "/api/v1/query", j->promql, "")) {
-		job_free(j);
-		return -ENOMEM;
-	}
-	return submit(j);
+	latency_promql(j, j->k);
+	return submit_instant(j);
 }
 
 static int tool_compare(void *data, struct smcp_call *call, const struct smcp_args *a,
@@ -490,12 +496,8 @@ static int tool_compare(void *data, struct smcp_call *call, const struct smcp_ar
 	}
 	if (!fl.api->arg_string(a, "instance", &inst))
 		snprintf(j->instance, sizeof(j->instance), "%s", inst);
-	latency_promql(j);
-	if (add_query(j, "/api/v1/query", j->promql, "")) {
-		job_free(j);
-		return -ENOMEM;
-	}
-	return submit(j);
+	latency_promql(j, 0);
+	return submit_instant(j);
 }
 
 static int tool_changes(void *data, struct smcp_call *call, const struct smcp_args *a,
@@ -510,11 +512,7 @@ static int tool_changes(void *data, struct smcp_call *call, const struct smcp_ar
 		return 0;
 	}
 	snprintf(j->promql, sizeof(j->promql), "count_over_time(scheduler_info[%s])", j->window);
-	if (add_query(j, "/api/v1/query", j->promql, "")) {
-		job_free(j);
-		return -ENOMEM;
-	}
-	return submit(j);
+	return submit_instant(j);
 }
 
 static int tool_history(void *data, struct smcp_call *call, const struct smcp_args *a,

@@ -20,7 +20,6 @@ import os
 import resource
 import secrets
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -28,21 +27,9 @@ import sys
 import tempfile
 import time
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests",
+                                "lib"))
+from smcp_test import file_text, free_port, rss_kb, stop_process  # noqa: E402
 
 
 class Target:
@@ -237,18 +224,12 @@ def main():
         else:
             print("server-everything missing: schedmcp alone")
     except Exception:
-        log.flush()
-        with open(log.name) as f:
-            print("schedmcp's log:\n" + f.read()[-3000:], file=sys.stderr)
+        print("schedmcp's log:\n" + file_text(log)[-3000:], file=sys.stderr)
         raise
     finally:
         for p in (smcp, peer):
-            if p and p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(20)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+            if p:
+                stop_process(p)
         shutil.rmtree(work, ignore_errors=True)
     return 0
 

@@ -27,7 +27,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -37,8 +36,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from smcp_test import (Checker, Skip, daemon_path, free_port, plugin_dir,  # noqa: E402
-                        rss_kb, rss_limit_kb)
+from smcp_test import (Checker, Skip, daemon_path, file_text, free_port,  # noqa: E402
+                        plugin_dir, rss_kb, rss_limit_kb, stop_process, wait_log)
 
 T = Checker("http")
 FIXTURE = next((a for a in sys.argv[1:] if a.endswith("conformance_fixture.so")), None)
@@ -71,25 +70,13 @@ class Service:
              "--log-level", "debug"] + args,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.err)
         if wait:
-            deadline = time.monotonic() + 30
-            while "serving MCP over HTTP" not in self.log():
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the service did not start: " + self.log())
-                time.sleep(0.05)
+            wait_log(self.proc, self.log, "serving MCP over HTTP")
 
     def log(self):
-        self.err.flush()
-        with open(self.err.name) as f:
-            return f.read()
+        return file_text(self.err)
 
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.err.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 

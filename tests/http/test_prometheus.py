@@ -24,7 +24,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -33,7 +32,8 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from smcp_test import Checker, Daemon, daemon_path, free_port, plugin_dir  # noqa: E402
+from smcp_test import (Checker, Daemon, daemon_path, file_text, free_port,  # noqa: E402
+                       plugin_dir, stop_process, wait_log)
 
 T = Checker("prometheus")
 SYNTH = next((a for a in sys.argv[1:] if a.endswith("synth.so")), None)
@@ -60,11 +60,7 @@ class Service:
              "--set", f"core.http_port={self.port}",
              "--set", f"core.http_token_file={self.tokfile}"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.err)
-        deadline = time.monotonic() + 30
-        while "serving MCP over HTTP" not in self.log():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the service did not start: " + self.log())
-            time.sleep(0.05)
+        wait_log(self.proc, self.log, "serving MCP over HTTP")
         self.sid = None
         self.next_id = 1
         r = self.rpc("initialize", {"protocolVersion": "2025-11-25", "capabilities": {},
@@ -72,9 +68,7 @@ class Service:
         T.check("result" in r, "initialize")
 
     def log(self):
-        self.err.flush()
-        with open(self.err.name) as f:
-            return f.read()
+        return file_text(self.err)
 
     def get(self, path, token=True, accept=None):
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
@@ -112,13 +106,7 @@ class Service:
         return r.get("structuredContent", r)
 
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.err.close()
 
 
@@ -303,12 +291,7 @@ def main():
             print(f"  scrape of {s['metric']['instance']}: {float(s['value'][1]) * 1000:.2f} ms")
     finally:
         if prom:
-            prom.send_signal(signal.SIGTERM)
-            try:
-                prom.wait(20)
-            except subprocess.TimeoutExpired:
-                prom.kill()
-                prom.wait()
+            stop_process(prom)
         for svc in svcs:
             svc.close()
         shutil.rmtree(work, ignore_errors=True)

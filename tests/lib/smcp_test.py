@@ -442,6 +442,36 @@ def free_port():
         return s.getsockname()[1]
 
 
+def stop_process(proc, sig=signal.SIGTERM, timeout=20):
+    """Send sig to proc if it still runs and wait timeout seconds for it to
+    exit, then kill it; its exit status."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
+
+
+def file_text(f):
+    """All that was written so far to f, a file open for writing (a child's
+    stderr)."""
+    f.flush()
+    with open(f.name) as g:
+        return g.read()
+
+
+def wait_log(proc, log, text, timeout=30):
+    """Wait until log() shows text (a service saying it serves); RuntimeError
+    with the log when proc exits first or timeout seconds pass."""
+    deadline = time.monotonic() + timeout
+    while text not in log():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("the service did not start: " + log())
+        time.sleep(0.05)
+
+
 def hwm_kb(pid):
     """The peak resident size so far."""
     return status_kb(pid, "VmHWM")

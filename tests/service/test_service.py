@@ -34,7 +34,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import mcp_client  # noqa: E402
 from smcp_test import (BUILD, SANITIZED, SKIP, Checker, bpf_prog_ids,  # noqa: E402
-                       bpftool_programs, daemon_path, is_root, plugin_dir, rss_kb)
+                       bpftool_programs, daemon_path, file_text, is_root, plugin_dir, rss_kb,
+                       stop_process)
 
 T = Checker("service")
 ITEST = next((a for a in sys.argv[1:] if a.endswith("itest.so")), None)
@@ -62,18 +63,10 @@ class Service:
             raise RuntimeError("the service did not start: " + self.log())
 
     def log(self):
-        self.err.flush()
-        with open(self.err.name) as f:
-            return f.read()
+        return file_text(self.err)
 
     def stop(self, sig=signal.SIGTERM, timeout=20):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
+        return stop_process(self.proc, sig, timeout)
 
     def close(self):
         self.stop()

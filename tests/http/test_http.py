@@ -185,31 +185,29 @@ def test_auth():
         T.check(secret_path not in log and "hdr-" not in log, "no path or header in the log")
 
 
+def start_refused(**kw):
+    """A Service with a configuration it must refuse: its exit status (after
+    at most 30 s) and its log."""
+    svc = Service(wait=False, **kw)
+    try:
+        svc.proc.wait(30)
+        return svc.proc.returncode, svc.log()
+    finally:
+        svc.close()
+
+
 @T.case
 def test_token_file_mode():
-    svc = Service(token_mode=0o644, wait=False)
-    try:
-        svc.proc.wait(30)
-        T.check(svc.proc.returncode != 0, "a token file others can read: the service stops")
-        T.check("mode 0600 or 0400" in svc.log(), "and says what to do")
-        T.check(TOKEN[6:] not in svc.log(), "without printing the token")
-    finally:
-        svc.close()
-    svc = Service(token=False, wait=False)
-    try:
-        svc.proc.wait(30)
-        T.check(svc.proc.returncode != 0 and "http_token_file is not set" in svc.log(),
-                "no token file and auth on: refused with the reason")
-    finally:
-        svc.close()
-    svc = Service(token=False, sets=["core.http_auth=none", "core.http_address=0.0.0.0"],
-                  wait=False)
-    try:
-        svc.proc.wait(30)
-        T.check(svc.proc.returncode != 0 and "loopback address only" in svc.log(),
-                "http_auth = none on 0.0.0.0: refused")
-    finally:
-        svc.close()
+    rc, log = start_refused(token_mode=0o644)
+    T.check(rc != 0, "a token file others can read: the service stops")
+    T.check("mode 0600 or 0400" in log, "and says what to do")
+    T.check(TOKEN[6:] not in log, "without printing the token")
+    rc, log = start_refused(token=False)
+    T.check(rc != 0 and "http_token_file is not set" in log,
+            "no token file and auth on: refused with the reason")
+    rc, log = start_refused(token=False,
+                            sets=["core.http_auth=none", "core.http_address=0.0.0.0"])
+    T.check(rc != 0 and "loopback address only" in log, "http_auth = none on 0.0.0.0: refused")
 
 
 @T.case
@@ -539,13 +537,9 @@ def test_tls():
             except (ConnectionError, http.client.HTTPException, OSError):
                 plain = "refused"
             T.eq(plain, "refused", "plain HTTP on the TLS port")
-        svc = Service(sets=[f"core.http_tls_cert={cert}"], wait=False)
-        try:
-            svc.proc.wait(30)
-            T.check(svc.proc.returncode != 0 and "both http_tls_cert and http_tls_key"
-                    in svc.log(), "a certificate without its key: refused at start")
-        finally:
-            svc.close()
+        rc, log = start_refused(sets=[f"core.http_tls_cert={cert}"])
+        T.check(rc != 0 and "both http_tls_cert and http_tls_key" in log,
+                "a certificate without its key: refused at start")
     finally:
         shutil.rmtree(d, ignore_errors=True)
 

@@ -91,6 +91,15 @@ node_tools_setup() {
 	export NODE_DIR NODE
 }
 
+# A loopback TCP port nobody listens on now, for a server the suite is
+# pointed at (port 0 would not tell the suite the number); nothing when the
+# kernel has none to give. Needs node_tools_setup first.
+node_free_port() {
+	"$NODE" -e '
+const s = require("net").createServer();
+s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
+}
+
 # After a suite run: per-scenario lines and a summary of our own (the suite's
 # "Total: N passed, M failed" reads like a test result to CI even when the
 # baseline makes the run pass), the wall time, and on failure the suite's

@@ -92,9 +92,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 143' TERM INT
 
-port=$("$NODE" -e '
-const s = require("net").createServer();
-s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });')
+port=$(node_free_port)
 [ -n "$port" ] || { echo "cannot find a free TCP port" >&2; exit 1; }
 
 # --config /dev/null: no /etc/schedmcp config on this machine changes the run

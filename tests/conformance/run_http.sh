@@ -47,9 +47,7 @@ trap 'exit 143' TERM INT
 # port 0 would do for the daemon, but the suite needs the number: ask the
 # kernel for a free one, and retry if another test took it meanwhile
 for attempt in 1 2 3; do
-	port=$("$NODE" -e '
-const s = require("net").createServer();
-s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });')
+	port=$(node_free_port)
 	[ -n "$port" ] || { echo "cannot find a free TCP port" >&2; exit 1; }
 	# --config /dev/null: no /etc/schedmcp config on this machine changes the run
 	"$daemon" serve --config /dev/null --plugin-dir "$fixture_dir" --no-default-plugins \

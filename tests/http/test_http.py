@@ -36,8 +36,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from smcp_test import (Checker, Skip, daemon_path, file_text, free_port,  # noqa: E402
-                        plugin_dir, rss_kb, rss_limit_kb, stop_process, wait_log)
+from smcp_test import (Checker, ServiceDir, Skip, daemon_path, free_port,  # noqa: E402
+                        plugin_dir, rss_kb, rss_limit_kb, wait_log)
 
 T = Checker("http")
 FIXTURE = next((a for a in sys.argv[1:] if a.endswith("conformance_fixture.so")), None)
@@ -45,13 +45,11 @@ ITEST = next((a for a in sys.argv[1:] if a.endswith("itest.so")), None)
 TOKEN = "tk-" + secrets.token_hex(16)
 
 
-class Service:
+class Service(ServiceDir):
     """schedmcp serve with HTTP on a free loopback port, stderr in a file."""
 
     def __init__(self, sets=(), token=True, token_mode=0o600, wait=True, plugins=None):
-        self.dir = tempfile.mkdtemp(prefix="smcp-http-")
-        os.chmod(self.dir, 0o755)
-        self.err = open(os.path.join(self.dir, "stderr"), "w+")
+        super().__init__("smcp-http-")
         self.port = free_port()
         args = ["--set", f"core.http_port={self.port}"]
         if token:
@@ -71,20 +69,6 @@ class Service:
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.err)
         if wait:
             wait_log(self.proc, self.log, "serving MCP over HTTP")
-
-    def log(self):
-        return file_text(self.err)
-
-    def close(self):
-        stop_process(self.proc)
-        self.err.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def conn(self):
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)

@@ -472,6 +472,38 @@ def wait_log(proc, log, text, timeout=30):
         time.sleep(0.05)
 
 
+class ServiceDir:
+    """Base of a test's `schedmcp serve` wrapper: a private 0755 directory
+    (self.dir) for its socket, state and token files, its stderr in a file
+    there (self.err, read with log()). The subclass starts self.proc;
+    close() (or leaving a with-block) stops it and removes the directory."""
+
+    def __init__(self, prefix):
+        self.dir = tempfile.mkdtemp(prefix=prefix)
+        os.chmod(self.dir, 0o755)
+        self.err = open(os.path.join(self.dir, "stderr"), "w+")
+        self.proc = None
+
+    def log(self):
+        return file_text(self.err)
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        """Stop the service with sig (SIGKILL after timeout s); its exit status."""
+        return stop_process(self.proc, sig, timeout)
+
+    def close(self):
+        if self.proc:
+            self.stop()
+        self.err.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 def hwm_kb(pid):
     """The peak resident size so far."""
     return status_kb(pid, "VmHWM")

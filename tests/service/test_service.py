@@ -22,7 +22,6 @@ import grp
 import json
 import os
 import pwd
-import shutil
 import signal
 import socket
 import stat
@@ -34,8 +33,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import mcp_client  # noqa: E402
 from smcp_test import (BUILD, SANITIZED, SKIP, Checker, bpf_prog_ids,  # noqa: E402
-                       bpftool_programs, daemon_path, file_text, is_root, plugin_dir, rss_kb,
-                       stop_process)
+                       ServiceDir, bpftool_programs, daemon_path, is_root, plugin_dir,
+                       rss_kb)
 
 T = Checker("service")
 ITEST = next((a for a in sys.argv[1:] if a.endswith("itest.so")), None)
@@ -43,14 +42,12 @@ PLUGINS = os.path.join(BUILD, "plugins")
 NOBODY = 65534
 
 
-class Service:
+class Service(ServiceDir):
     """schedmcp serve on a socket of its own, stderr in a file."""
 
     def __init__(self, plugins=None, args=(), sock=None):
-        self.dir = tempfile.mkdtemp(prefix="smcp-service-")
-        os.chmod(self.dir, 0o755)
+        super().__init__("smcp-service-")
         self.sock = sock or os.path.join(self.dir, "run", "mcp.sock")
-        self.err = open(os.path.join(self.dir, "stderr"), "w+")
         pd = plugins or plugin_dir([ITEST])
         self.state = os.path.join(self.dir, "state")
         self.proc = subprocess.Popen([daemon_path(), "serve", "--socket", self.sock,
@@ -61,23 +58,6 @@ class Service:
                                      stderr=self.err)
         if not mcp_client.wait_socket(self.sock, self.proc, 60):
             raise RuntimeError("the service did not start: " + self.log())
-
-    def log(self):
-        return file_text(self.err)
-
-    def stop(self, sig=signal.SIGTERM, timeout=20):
-        return stop_process(self.proc, sig, timeout)
-
-    def close(self):
-        self.stop()
-        self.err.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def tool(s, name, args=None, **kw):

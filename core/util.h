@@ -50,6 +50,32 @@ void *util_new_slot(void ***arr, size_t n, size_t size);
 		(n) = 0;                                                                           \
 	} while (0)
 
+/*
+ * An intrusive doubly linked list: structs with next and prev pointers,
+ * head (an lvalue, evaluated more than once) pointing at the first. The
+ * sessions and connections of the transports are kept this way so that one
+ * leaves in O(1) when it closes.
+ * UTIL_DLIST_PUSH puts node first; node->prev must be NULL (a calloc'd node).
+ * UTIL_DLIST_UNLINK takes node out; its own next and prev are left as they were.
+ */
+#define UTIL_DLIST_PUSH(head, node)                                                                \
+	do {                                                                                       \
+		(node)->next = (head);                                                             \
+		if (head)                                                                          \
+			(head)->prev = (node);                                                     \
+		(head) = (node);                                                                   \
+	} while (0)
+
+#define UTIL_DLIST_UNLINK(head, node)                                                              \
+	do {                                                                                       \
+		if ((node)->prev)                                                                  \
+			(node)->prev->next = (node)->next;                                         \
+		else                                                                               \
+			(head) = (node)->next;                                                     \
+		if ((node)->next)                                                                  \
+			(node)->next->prev = (node)->prev;                                         \
+	} while (0)
+
 /* Whether [s, s+n) is well-formed UTF-8 (no overlongs, surrogates or
  * code points above U+10FFFF). */
 bool util_utf8_valid(const char *s, size_t n);

@@ -37,6 +37,7 @@
 
 #include "../core/log.h"
 #include "../core/loop.h"
+#include "../core/util.h"
 #include "http_guard.h"
 #include "http_impl.h"
 #include "protocol.h"
@@ -237,21 +238,13 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
 				  hc->addr, sizeof(hc->addr));
 		else
 			snprintf(hc->addr, sizeof(hc->addr), "?");
-		hc->next = http_srv.conns;
-		if (http_srv.conns)
-			http_srv.conns->prev = hc;
-		http_srv.conns = hc;
+		UTIL_DLIST_PUSH(http_srv.conns, hc);
 		*socket_context = hc;
 		return;
 	}
 	if (!hc)
 		return;
-	if (hc->prev)
-		hc->prev->next = hc->next;
-	else
-		http_srv.conns = hc->next;
-	if (hc->next)
-		hc->next->prev = hc->prev;
+	UTIL_DLIST_UNLINK(http_srv.conns, hc);
 	if (hc->cur) {
 		http_hreq_unwatch(hc->cur);
 		hc->cur->hc = NULL;

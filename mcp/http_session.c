@@ -10,6 +10,7 @@
 
 #include "../core/log.h"
 #include "../core/loop.h"
+#include "../core/util.h"
 #include "http_guard.h"
 #include "http_impl.h"
 #include "protocol.h"
@@ -190,12 +191,7 @@ static void reap(void *data);
 
 void http_session_free(struct hsession *hs)
 {
-	if (hs->prev)
-		hs->prev->next = hs->next;
-	else
-		http_srv.sessions = hs->next;
-	if (hs->next)
-		hs->next->prev = hs->prev;
+	UTIL_DLIST_UNLINK(http_srv.sessions, hs);
 	http_srv.n_sessions--;
 	hs->dead = true;
 	if (hs->initialized)
@@ -377,10 +373,7 @@ struct hsession *http_session_new(const char *addr)
 	}
 	mcp_session_observe(hs->s, session_observe, hs);
 	hs->last_used_ns = loop_now_ns();
-	hs->next = http_srv.sessions;
-	if (http_srv.sessions)
-		http_srv.sessions->prev = hs;
-	http_srv.sessions = hs;
+	UTIL_DLIST_PUSH(http_srv.sessions, hs);
 	http_srv.n_sessions++;
 	return hs;
 }

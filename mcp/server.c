@@ -579,10 +579,7 @@ static void pending_add(struct request *r)
 	struct mcp_session *s = r->s;
 
 	observe(s, MCP_EV_PENDING, r->id);
-	r->next = s->pending;
-	if (s->pending)
-		s->pending->prev = r;
-	s->pending = r;
+	UTIL_DLIST_PUSH(s->pending, r);
 	s->n_pending++;
 }
 
@@ -1991,10 +1988,7 @@ struct mcp_session *mcp_session_new(mcp_send_fn send, void *transport, const str
 	s->transport = transport;
 	s->peer = *peer;
 	s->log_level = SMCP_LOG_INFO;
-	s->next = srv.sessions;
-	if (srv.sessions)
-		srv.sessions->prev = s;
-	srv.sessions = s;
+	UTIL_DLIST_PUSH(srv.sessions, s);
 	srv.n_sessions++;
 	srv.totals.opened++;
 	return s;
@@ -2016,12 +2010,7 @@ void mcp_session_free(struct mcp_session *s)
 		free(c);
 	}
 	loop_remove_owner(s);
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		srv.sessions = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
+	UTIL_DLIST_UNLINK(srv.sessions, s);
 	srv.n_sessions--;
 	srv.totals.closed++;
 	if (srv.cur == s)

@@ -18,6 +18,7 @@
 
 #include "../core/log.h"
 #include "../core/loop.h"
+#include "../core/util.h"
 #include "protocol.h"
 #include "server.h"
 
@@ -275,12 +276,7 @@ static void refuse(int fd, const char *fmt, ...)
 
 static void client_free(struct client *c)
 {
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		us.clients = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	UTIL_DLIST_UNLINK(us.clients, c);
 	us.n_clients--;
 	mcp_session_free(c->session);
 	conn_free(c->conn);
@@ -479,10 +475,7 @@ static void accept_one(int fd)
 		close(fd);
 		return;
 	}
-	c->next = us.clients;
-	if (us.clients)
-		us.clients->prev = c;
-	us.clients = c;
+	UTIL_DLIST_PUSH(us.clients, c);
 	us.n_clients++;
 	log_private(SMCP_LOG_INFO, "session %llu opened: uid %u gid %u pid %d",
 		 (unsigned long long)mcp_session_no(c->session), (unsigned)peer.uid,

@@ -5,6 +5,7 @@ the smallest max_result_bytes the core accepts, with a page that fits and,
 when it had to stop early, the cursor to go on from. Then the pages are
 walked to the end: each one starts where the last one stopped, so nothing
 is lost or repeated. The same for the resources that hold lists."""
+import contextlib
 import json
 import os
 import sys
@@ -91,12 +92,19 @@ def walk(d, name, args, limit, arg, pages):
     return sizes, None  # long enough: the pages went on
 
 
-@T.case
-def test_every_paged_tool():
+@contextlib.contextmanager
+def small_daemon():
+    """A daemon whose answers may be LIMIT bytes, holding more itest events
+    than fit one page (for poll_events and events://stream)."""
     cfg = write_config(f"[core]\nmax_result_bytes = {LIMIT}\n")
     with Daemon(args=["--config", cfg, "--plugin-dir", itest_dir()], plugin_dir_=PLUGINS) as d:
-        # events for poll_events: more than fit one page
         d.call_tool("itest_emit", {"count": 200})
+        yield d
+
+
+@T.case
+def test_every_paged_tool():
+    with small_daemon() as d:
         tools = d.request("tools/list")["result"]["tools"]
         paged = [t for t in tools
                  if "limit" in (t.get("inputSchema") or {}).get("properties", {})]
@@ -125,9 +133,7 @@ def test_every_paged_tool():
 
 @T.case
 def test_list_resources():
-    cfg = write_config(f"[core]\nmax_result_bytes = {LIMIT}\n")
-    with Daemon(args=["--config", cfg, "--plugin-dir", itest_dir()], plugin_dir_=PLUGINS) as d:
-        d.call_tool("itest_emit", {"count": 200})
+    with small_daemon() as d:
         for uri in ["events://stream", "events://kprobe", "events://perf"]:
             resp = d.request("resources/read", {"uri": uri}, timeout=30)
             err = (resp.get("error") or {}).get("message", "")

@@ -194,6 +194,16 @@ def getent(root, db):
     return p.stdout.strip() if p.returncode == 0 else None
 
 
+def plugin_states(list_plugins_json):
+    """{plugin: state} from `schedmcp --list-plugins --json`, the core left
+    out; {} when the output is not that document."""
+    try:
+        return {x["name"]: x["state"] for x in json.loads(list_plugins_json)["plugins"]
+                if x["name"] != "core"}
+    except (ValueError, KeyError, TypeError):
+        return {}
+
+
 def pinned_bpf():
     out = set()
     for top, dirs, files in os.walk("/sys/fs/bpf"):
@@ -343,11 +353,7 @@ def inside(debs_dir, debs):
 
     # schedmcp report from the installed paths: the plugins found with no flags
     p = root.ok(["/usr/bin/schedmcp", "--list-plugins", "--json"], "schedmcp --list-plugins")
-    try:
-        states = {x["name"]: x["state"] for x in json.loads(p.stdout)["plugins"]
-                  if x["name"] != "core"}
-    except (ValueError, KeyError, TypeError):
-        states = {}
+    states = plugin_states(p.stdout)
     T.eq(sorted(states), PLUGINS, "the stock plugins, found with no flags")
     T.check(all(s in ("loaded", "degraded") for s in states.values()),
             f"every plugin loaded or degraded: {states}")
@@ -381,12 +387,7 @@ def inside(debs_dir, debs):
                "build examples/plugin-hello against schedmcp-dev").returncode == 0:
         p = root.ok(["/usr/bin/schedmcp", "--plugin-dir", "/tmp/hello/build", "--enable", "hello",
                      "--list-plugins", "--json"], "load the out-of-tree plugin")
-        try:
-            states = {x["name"]: x["state"] for x in json.loads(p.stdout)["plugins"]
-                  if x["name"] != "core"}
-        except (ValueError, KeyError, TypeError):
-            states = {}
-        T.eq(states.get("hello"), "loaded", "the out-of-tree plugin loads")
+        T.eq(plugin_states(p.stdout).get("hello"), "loaded", "the out-of-tree plugin loads")
     root.run(["rm", "-rf", "/tmp/hello"])
 
     # purge

@@ -438,107 +438,93 @@ void pp_answer_free(struct pp_answer *ans)
  * files (at most 5) and notes: json_item_end's tail. */
 #define PP_PAGE_TAIL_BYTES 3072
 
-/* Each put_* writes the answer's rows, ending early (at an item) when the
- * client's max_result_bytes would be passed; returns the rows written. */
-static uint32_t put_symbols(struct pp_plugin *pp, struct smcp_json *j,
-			    const struct pp_answer *ans)
+/* One row of the answer, i, as the members of its object: per symbol,
+ * per stack, or per process or CPU. */
+typedef void put_row_fn(struct pp_plugin *pp, struct smcp_json *j, const struct pp_answer *ans,
+			const struct pp_report_opts *o, uint32_t i);
+
+static void put_symbol(struct pp_plugin *pp, struct smcp_json *j, const struct pp_answer *ans,
+		       const struct pp_report_opts *o, uint32_t i)
 {
 	const struct smcp_host_api *api = pp->api;
 	const struct pp_agg *a = &ans->agg;
+	const struct pp_ans_row *row = &ans->rows[i];
+	const struct pp_symrow *r = &a->rows[a->sym_order[row->idx]];
 
-	api->json_array(j, "symbols");
-	for (uint32_t i = 0; i < ans->n_rows; i++) {
-		const struct pp_ans_row *row = &ans->rows[i];
-		const struct pp_symrow *r = &a->rows[a->sym_order[row->idx]];
-
-		smcp_json_item_begin(api, j);
-		api->json_object(j, NULL);
-		put_row_ref(pp, j, r);
-		api->json_uint(j, "self", r->self);
-		api->json_double(j, "self_pct", pct(r->self, a->total));
-		api->json_uint(j, "total", r->total);
-		api->json_double(j, "total_pct", pct(r->total, a->total));
-		if (row->n_top) {
-			api->json_array(j, "stacks");
-			for (uint32_t k = 0; k < row->n_top; k++) {
-				api->json_object(j, NULL);
-				api->json_uint(j, "count", row->top_count[k]);
-				api->json_double(j, "pct", pct(row->top_count[k], a->total));
-				put_frames(pp, j, a, row->top[k]);
-				api->json_end(j);
-			}
-			api->json_end(j);
-		}
-		api->json_end(j);
-		if (!smcp_json_item_fits_tail(api, j, PP_PAGE_TAIL_BYTES)) {
-			api->json_end(j);
-			return i;
-		}
-	}
-	api->json_end(j);
-	return ans->n_rows;
-}
-
-static uint32_t put_stacks(struct pp_plugin *pp, struct smcp_json *j,
-			   const struct pp_answer *ans, const struct pp_report_opts *o)
-{
-	const struct smcp_host_api *api = pp->api;
-	const struct pp_agg *a = &ans->agg;
-
-	api->json_array(j, "stacks");
-	for (uint32_t i = 0; i < ans->n_rows; i++) {
-		const struct pp_agg_stack *s = &a->stacks[ans->rows[i].idx];
-
-		smcp_json_item_begin(api, j);
-		api->json_object(j, NULL);
-		api->json_uint(j, "count", s->count);
-		api->json_double(j, "pct", pct(s->count, a->total));
-		if (s->comm)
-			api->json_string(j, "comm", s->comm);
-		api->json_string(j, "folded", ans->rows[i].folded);
-		if (o->include_stacks)
-			put_frames(pp, j, a, s->stack);
-		api->json_end(j);
-		if (!smcp_json_item_fits_tail(api, j, PP_PAGE_TAIL_BYTES)) {
-			api->json_end(j);
-			return i;
-		}
-	}
-	api->json_end(j);
-	return ans->n_rows;
-}
-
-static uint32_t put_groups(struct pp_plugin *pp, struct smcp_json *j,
-			   const struct pp_answer *ans, const struct pp_report_opts *o)
-{
-	const struct smcp_host_api *api = pp->api;
-	const struct pp_agg *a = &ans->agg;
-	bool by_proc = o->group == PP_GROUP_PROCESS;
-
-	api->json_array(j, by_proc ? "processes" : "cpus");
-	for (uint32_t i = 0; i < ans->n_rows; i++) {
-		const struct pp_ans_row *row = &ans->rows[i];
-		const struct pp_agg_group *g = &a->groups[row->idx];
-
-		smcp_json_item_begin(api, j);
-		api->json_object(j, NULL);
-		if (by_proc) {
-			api->json_int(j, "pid", g->key);
-			api->json_string(j, "comm", g->comm);
-		} else {
-			api->json_int(j, "cpu", g->key);
-		}
-		api->json_uint(j, "samples", g->count);
-		api->json_double(j, "pct", pct(g->count, a->total));
-		api->json_array(j, "top_symbols");
+	put_row_ref(pp, j, r);
+	api->json_uint(j, "self", r->self);
+	api->json_double(j, "self_pct", pct(r->self, a->total));
+	api->json_uint(j, "total", r->total);
+	api->json_double(j, "total_pct", pct(r->total, a->total));
+	if (row->n_top) {
+		api->json_array(j, "stacks");
 		for (uint32_t k = 0; k < row->n_top; k++) {
 			api->json_object(j, NULL);
-			put_row_ref(pp, j, &a->rows[row->top[k]]);
-			api->json_uint(j, "self", row->top_count[k]);
-			api->json_double(j, "pct_of_group", pct(row->top_count[k], g->count));
+			api->json_uint(j, "count", row->top_count[k]);
+			api->json_double(j, "pct", pct(row->top_count[k], a->total));
+			put_frames(pp, j, a, row->top[k]);
 			api->json_end(j);
 		}
 		api->json_end(j);
+	}
+}
+
+static void put_stack(struct pp_plugin *pp, struct smcp_json *j, const struct pp_answer *ans,
+		      const struct pp_report_opts *o, uint32_t i)
+{
+	const struct smcp_host_api *api = pp->api;
+	const struct pp_agg *a = &ans->agg;
+	const struct pp_agg_stack *s = &a->stacks[ans->rows[i].idx];
+
+	api->json_uint(j, "count", s->count);
+	api->json_double(j, "pct", pct(s->count, a->total));
+	if (s->comm)
+		api->json_string(j, "comm", s->comm);
+	api->json_string(j, "folded", ans->rows[i].folded);
+	if (o->include_stacks)
+		put_frames(pp, j, a, s->stack);
+}
+
+static void put_group(struct pp_plugin *pp, struct smcp_json *j, const struct pp_answer *ans,
+		      const struct pp_report_opts *o, uint32_t i)
+{
+	const struct smcp_host_api *api = pp->api;
+	const struct pp_agg *a = &ans->agg;
+	const struct pp_ans_row *row = &ans->rows[i];
+	const struct pp_agg_group *g = &a->groups[row->idx];
+
+	if (o->group == PP_GROUP_PROCESS) {
+		api->json_int(j, "pid", g->key);
+		api->json_string(j, "comm", g->comm);
+	} else {
+		api->json_int(j, "cpu", g->key);
+	}
+	api->json_uint(j, "samples", g->count);
+	api->json_double(j, "pct", pct(g->count, a->total));
+	api->json_array(j, "top_symbols");
+	for (uint32_t k = 0; k < row->n_top; k++) {
+		api->json_object(j, NULL);
+		put_row_ref(pp, j, &a->rows[row->top[k]]);
+		api->json_uint(j, "self", row->top_count[k]);
+		api->json_double(j, "pct_of_group", pct(row->top_count[k], g->count));
+		api->json_end(j);
+	}
+	api->json_end(j);
+}
+
+/* The answer's rows as array key, one object each, ending early (at an
+ * item) when the client's max_result_bytes would be passed; returns the
+ * rows written. */
+static uint32_t put_rows(struct pp_plugin *pp, struct smcp_json *j, const struct pp_answer *ans,
+			 const struct pp_report_opts *o, const char *key, put_row_fn *put_row)
+{
+	const struct smcp_host_api *api = pp->api;
+
+	api->json_array(j, key);
+	for (uint32_t i = 0; i < ans->n_rows; i++) {
+		smcp_json_item_begin(api, j);
+		api->json_object(j, NULL);
+		put_row(pp, j, ans, o, i);
 		api->json_end(j);
 		if (!smcp_json_item_fits_tail(api, j, PP_PAGE_TAIL_BYTES)) {
 			api->json_end(j);
@@ -613,13 +599,14 @@ int pp_out_results(struct pp_plugin *pp, struct smcp_result *res, const struct p
 	}
 	switch (o->group) {
 	case PP_GROUP_SYMBOL:
-		n = put_symbols(pp, j, ans);
+		n = put_rows(pp, j, ans, o, "symbols", put_symbol);
 		break;
 	case PP_GROUP_STACK:
-		n = put_stacks(pp, j, ans, o);
+		n = put_rows(pp, j, ans, o, "stacks", put_stack);
 		break;
 	default:
-		n = put_groups(pp, j, ans, o);
+		n = put_rows(pp, j, ans, o, o->group == PP_GROUP_PROCESS ? "processes" : "cpus",
+			     put_group);
 		break;
 	}
 	if (n < ans->n_rows)

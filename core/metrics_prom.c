@@ -33,31 +33,17 @@ static void put_double(struct jbuf *b, double v)
 	}
 }
 
-/* HELP text: backslash and newline escaped (and, for OpenMetrics, quotes). */
-static void put_help(struct jbuf *b, const char *s, bool om)
+/* Backslash and newline escaped, and double quotes when quotes is set: a
+ * label value always, HELP text in OpenMetrics only. */
+static void put_escaped(struct jbuf *b, const char *s, bool quotes)
 {
 	for (; s && *s; s++) {
 		if (*s == '\\')
 			jbuf_puts(b, "\\\\");
 		else if (*s == '\n')
 			jbuf_puts(b, "\\n");
-		else if (*s == '"' && om)
+		else if (*s == '"' && quotes)
 			jbuf_puts(b, "\\\"");
-		else
-			jbuf_put(b, s, 1);
-	}
-}
-
-/* A label value: backslash, double quote and newline escaped. */
-static void put_label_value(struct jbuf *b, const char *s)
-{
-	for (; *s; s++) {
-		if (*s == '\\')
-			jbuf_puts(b, "\\\\");
-		else if (*s == '"')
-			jbuf_puts(b, "\\\"");
-		else if (*s == '\n')
-			jbuf_puts(b, "\\n");
 		else
 			jbuf_put(b, s, 1);
 	}
@@ -76,7 +62,7 @@ static void put_labels(struct jbuf *b, const struct series *s, const char *le)
 			jbuf_puts(b, ",");
 		jbuf_puts(b, m->label[i]);
 		jbuf_puts(b, "=\"");
-		put_label_value(b, series_label(s, i));
+		put_escaped(b, series_label(s, i), true);
 		jbuf_puts(b, "\"");
 	}
 	if (le) {
@@ -149,7 +135,7 @@ static void put_family(struct jbuf *b, const struct metric *m, bool om)
 	if (m->type == SMCP_METRIC_COUNTER && !om)
 		jbuf_puts(b, "_total");
 	jbuf_puts(b, " ");
-	put_help(b, m->help ? m->help : m->name, om);
+	put_escaped(b, m->help ? m->help : m->name, om);
 	jbuf_puts(b, "\n# TYPE ");
 	jbuf_puts(b, name);
 	if (m->type == SMCP_METRIC_COUNTER && !om)

@@ -20,6 +20,7 @@
 #include "sl_dsq_hooks.h"
 #include "sl_hist.h"
 #include "sl_tasks.h"
+#include "sl_numa.h"
 #include "sl_topo.h"
 #include "sl_window.h"
 
@@ -526,6 +527,63 @@ static void test_dsq_choice(void)
 	expect_chosen("7.x", k7, k7);
 }
 
+/* numastat and numa_maps: exact counts, any chunking, nothing from a path or
+ * an overflowing number, node ids beyond the array skipped. */
+static void test_numa(void)
+{
+	static const char stat[] = "numa_hit 12\nnuma_miss 3\nnuma_foreign 0\n"
+				   "interleave_hit 7\nlocal_node 10\nother_node 2\n"
+				   "numa_hitx 99\nnuma_miss 99999999999999999999999\n";
+	static const char maps[] =
+		"00400000 default file=/bin/a mapped=4 N0=3 N1=1 kernelpagesize_kB=4\n"
+		"7f00 bind:1 anon=2 N1=2 kernelpagesize_kB=2048\n"
+		"7f10 default file=/x\\ N0=999 y N0=5 kernelpagesize_kB=4\n"
+		"7f20 default N64=9 N0=1 kernelpagesize_kB=4\n"
+		"7f30 default N0=18446744073709551616 kernelpagesize_kB=4\n"
+		"7f40 default anon=1 N1=4"; /* no newline at the end */
+	static const char tail[] = "\n7f default N0=2 kernelpagesize_kB=4\n";
+	uint64_t v[SLN_N] = { 0 };
+	unsigned found = sl_numastat_parse(stat, sizeof(stat) - 1, v);
+	struct sl_numa_maps *m = malloc(sizeof(*m)), *b = malloc(sizeof(*b));
+
+	CHECK(found == (1u << SLN_N) - 1, "numastat: every counter found (%#x)", found);
+	CHECK(v[SLN_HIT] == 12 && v[SLN_MISS] == 3 && v[SLN_INTERLEAVE_HIT] == 7 &&
+		      v[SLN_LOCAL] == 10 && v[SLN_OTHER] == 2,
+	      "numastat values (an overflowing line leaves miss at 3: %llu)",
+	      (unsigned long long)v[SLN_MISS]);
+	if (!m || !b)
+		goto out;
+	sl_numa_maps_init(m);
+	sl_numa_maps_feed(m, maps, sizeof(maps) - 1);
+	sl_numa_maps_end(m);
+	CHECK(m->mappings == 6, "mappings %llu", (unsigned long long)m->mappings);
+	CHECK(m->pages[0] == 3 + 5 + 1 && m->pages[1] == 1 + 2 + 4,
+	      "pages N0 %llu (no 999 from the path, no overflow) N1 %llu",
+	      (unsigned long long)m->pages[0], (unsigned long long)m->pages[1]);
+	CHECK(m->kb[1] == 4 + 2 * 2048 + 16, "kB by each mapping's page size: %llu",
+	      (unsigned long long)m->kb[1]);
+	CHECK(m->skipped == 1, "N64 skipped: %llu", (unsigned long long)m->skipped);
+	/* one byte at a time: the same sums */
+	sl_numa_maps_init(b);
+	for (size_t i = 0; i < sizeof(maps) - 1; i++)
+		sl_numa_maps_feed(b, maps + i, 1);
+	sl_numa_maps_end(b);
+	CHECK(memcmp(b->pages, m->pages, sizeof(m->pages)) == 0 && b->mappings == m->mappings,
+	      "byte-wise feeding gives the same sums");
+	/* a line longer than the buffer is skipped whole, the next one counts */
+	sl_numa_maps_init(b);
+	for (int i = 0; i < 3000; i++)
+		sl_numa_maps_feed(b, "N0=1 ", 5);
+	sl_numa_maps_feed(b, tail, sizeof(tail) - 1);
+	sl_numa_maps_end(b);
+	CHECK(b->skipped == 1 && b->pages[0] == 2 && b->mappings == 1,
+	      "overlong line skipped (skipped %llu, N0 %llu)", (unsigned long long)b->skipped,
+	      (unsigned long long)b->pages[0]);
+out:
+	free(m);
+	free(b);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -540,6 +598,7 @@ int main(int argc, char **argv)
 	test_retire();
 	test_dsq_choice();
 	test_topo(argv[1]);
+	test_numa();
 	printf("%d checks, %d failed\n", checks, failures);
 	return failures ? 1 : 0;
 }

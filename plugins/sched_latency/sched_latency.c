@@ -125,6 +125,7 @@ static void sl_fini(struct smcp_host *h)
 		return;
 	sl_calls_fini(p);
 	sl_metrics_fini(p);
+	sl_numa_fini(p);
 	sl_stream_fini(p);
 	sl_dsq_fini(p);
 	sl_bpf_stop(p);
@@ -167,7 +168,7 @@ static int sl_init(struct smcp_host *h, const struct smcp_host_api *api)
 	/* what each part of the plugin offers, in this order */
 	static int (*const registers[])(struct sl *) = {
 		sl_resources_register, sl_measure_register, sl_stream_register,
-		sl_wakers_register, sl_softirq_register, register_hints,
+		sl_wakers_register, sl_softirq_register, sl_numa_register, register_hints,
 	};
 	struct sl *p = &plugin;
 	size_t cpu_cap;
@@ -179,8 +180,12 @@ static int sl_init(struct smcp_host *h, const struct smcp_host_api *api)
 	p->stream.rb_fd = -1;
 	/* map reads and attaching the optional and sched_ext DSQ programs on
 	 * demand: since Linux 6.4 these need nothing, before it every bpf()
-	 * command needs CAP_BPF when unprivileged BPF is off (the default) */
-	err = api->keep_capabilities(h, 1ull << CAP_BPF);
+	 * command needs CAP_BPF when unprivileged BPF is off (the default).
+	 * stats://numa/{pid}: /proc/PID/numa_maps is behind a ptrace read
+	 * check, which another account's process (and, once the daemon left
+	 * uid 0, every other process) passes only with CAP_SYS_PTRACE; only
+	 * page counts per node leave that file (sl_numa.c) */
+	err = api->keep_capabilities(h, 1ull << CAP_BPF | 1ull << CAP_SYS_PTRACE);
 	if (err)
 		return err;
 	p->cfg.max_threads = smcp_config_int_or(h, api, "max_threads", 8192);
@@ -270,6 +275,9 @@ static int sl_init(struct smcp_host *h, const struct smcp_host_api *api)
 		if (err)
 			return err;
 	}
+	err = sl_numa_init(p);
+	if (err)
+		return err;
 	if (p->running)
 		api->log(h, SMCP_LOG_INFO, "collecting with %s programs on %d CPUs", p->mode,
 			 p->ncpus);

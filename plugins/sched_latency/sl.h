@@ -12,6 +12,8 @@
  *   sl_call.c        tool calls answered later: progress, completion, cancel
  *   sl_measure.c     measure_latency
  *   sl_wakers.c      analyze_waker_wakee
+ *   sl_numa.c        stats://numa and stats://numa/{pid}: processes and memory
+ *                    locality per NUMA node (parsers: sl_numa_parse.c)
  *   sl_metrics.c     the metrics the core keeps history of (docs/metrics.md),
  *                    and the tick: the core's collect callback, once per step
  *   sl_steps.c       its steps in the core's workflow prompts
@@ -98,6 +100,7 @@ struct sl_bpf;
 struct sl_call;
 struct bpf_object;
 struct sl_metrics;
+struct sl_numa;
 
 struct sl {
 	struct smcp_host *h;
@@ -120,6 +123,7 @@ struct sl {
 	struct sl_call *calls;
 	uint64_t tick_cost_ns; /* user-space time of the last tick */
 	struct sl_metrics *metrics; /* NULL: the host keeps no history, or BPF is off */
+	struct sl_numa *numa;       /* numastat metrics and the nodes that have them */
 };
 
 /* ---------------------------------------------------------------- sl_bpf.c */
@@ -250,6 +254,15 @@ int sl_resources_register(struct sl *p);
  * runs). -errno. */
 int sl_metrics_init(struct sl *p);
 void sl_metrics_fini(struct sl *p);
+
+/* ---------------------------------------------------------------- sl_numa.c */
+
+/* Register stats://numa and stats://numa/{pid} (inside init). */
+int sl_numa_register(struct sl *p);
+/* Find the nodes with numastat under the fs root and publish it into the
+ * core's history once per step; with BPF or without. -errno. */
+int sl_numa_init(struct sl *p);
+void sl_numa_fini(struct sl *p);
 
 /* ------------------------------------- sl_measure.c, sl_wakers.c, sl_call.c */
 

@@ -35,7 +35,7 @@ KEEPS = {
     "event_lister": ["sys_admin", "dac_read_search"],
     "perf_profiler": ["perfmon", "ipc_lock", "sys_ptrace", "dac_read_search",
                       "checkpoint_restore", "syslog"],
-    "sched_latency": ["bpf"],
+    "sched_latency": ["bpf", "sys_ptrace"],
     "scheduler": [], "scx_stats": ["dac_override"],
     "sysstat": [], "topology": [],
 }

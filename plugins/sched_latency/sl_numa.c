@@ -198,7 +198,7 @@ static ssize_t place(struct sl *p, const struct sl_window_result *r, struct plac
 		if (!row->c[SLT_RUN_NS])
 			continue;
 		v[n++] = (struct placed){
-			.node = (int)cpu < p->topo.ncpus ? p->topo.cpu_node[cpu] : -1,
+			.node = cpu < (uint32_t)p->topo.ncpus ? p->topo.cpu_node[cpu] : -1,
 			.tgid = row->meta.tgid,
 			.run_ns = row->c[SLT_RUN_NS],
 			.threads = 1,
@@ -314,14 +314,6 @@ static void emit_memory(struct sl *p, struct smcp_json *j, int idx)
 
 /* ------------------------------------------------------------- resources */
 
-static bool has_node(const struct sl_numa *n, int id)
-{
-	for (int i = 0; i < n->n_nodes; i++)
-		if (n->node[i] == id)
-			return true;
-	return false;
-}
-
 static int read_numa(void *data, struct smcp_call *call, const char *uri,
 		     const struct smcp_args *vars, struct smcp_result *res)
 {
@@ -382,7 +374,7 @@ static int read_numa(void *data, struct smcp_call *call, const char *uri,
 		api->json_int(j, "node", ids[i]);
 		if (procs)
 			emit_processes(p, j, ids[i], v, (size_t)nv, sl_span_s(&r));
-		for (int k = 0; has_node(n, ids[i]) && k < n->n_nodes; k++)
+		for (int k = 0; k < n->n_nodes; k++)
 			if (n->node[k] == ids[i])
 				emit_memory(p, j, k);
 		api->json_end(j);

@@ -351,10 +351,7 @@ static int read_numa(void *data, struct smcp_call *call, const char *uri,
 
 	api->json_uint(j, "node_count", (uint64_t)nids);
 	if (procs) {
-		api->json_object(j, "window");
-		api->json_string(j, "name", "10s");
-		api->json_double(j, "span_s", sl_span_s(&r));
-		api->json_end(j);
+		sl_emit_window(p, j, "window", "10s", &r);
 		api->json_string(j, "placement",
 				 "a thread counts on the node of the CPU it last ran on in the "
 				 "window; cpu_pct: CPU time / window (100 = one CPU busy), "

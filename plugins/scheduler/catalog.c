@@ -56,6 +56,9 @@ static const struct entry {
 	  "per-CPU context switches, wakeups, migrations, run-queue latency histograms" },
 	{ "stats://aggregated/llc", T_LLC, NULL, NULL, "the same per last-level cache" },
 	{ "stats://aggregated/node", T_NODE, NULL, NULL, "the same per NUMA node" },
+	{ "stats://numa", T_NODE | T_PROCESS | T_MEMORY, "sched_latency", NULL,
+	  "per NUMA node: processes with CPU share, memory locality rates (numastat); "
+	  "stats://numa/{pid}: a process's pages per node" },
 	{ "stats://aggregated/dsq", T_DSQ, NULL, NULL,
 	  "per-DSQ enqueues, dispatches, depth and latency (sched_ext)" },
 	{ "stats://aggregated/process", T_PROCESS, NULL, NULL,

@@ -19,6 +19,7 @@
 #include <linux/capability.h>
 
 #include "pp_plugin.h"
+#include "pp_stat.h"
 #include "pp_steps.h"
 
 #define DEFAULT_MAX_SAMPLES 1000000
@@ -518,6 +519,9 @@ static int init(struct smcp_host *host, const struct smcp_host_api *api)
 		err = smcp_register_resources(host, api, resources, SMCP_COUNT(resources));
 	if (err)
 		goto fail;
+	err = pp_stat_register(pp);
+	if (err)
+		goto fail;
 	err = pp_steps_register(host, api);
 	if (err)
 		return err;
@@ -546,6 +550,7 @@ static void fini(struct smcp_host *host)
 	if (!pp->api)
 		return;
 	pp_work_fini(pp);
+	pp_stat_fini();
 	pp_run_fini(pp);
 	if (pp->have_prof)
 		pp_profile_free(&pp->prof);

@@ -560,7 +560,7 @@ int pp_stat_register(struct pp_plugin *pp)
 {
 	const struct smcp_tool_desc tool = {
 		sizeof(struct smcp_tool_desc), "perf_stat", NULL,
-		"perf stat: IPC, cache/LLC/branch miss % per CPU/LLC/node or pid",
+		"perf stat: IPC, miss rates per CPU/LLC/node/pid",
 		stat_schema, NULL, 0, perf_stat, pp
 	};
 

@@ -19,6 +19,7 @@
 #include <linux/capability.h>
 
 #include "pp_plugin.h"
+#include "pp_stat.h"
 #include "pp_steps.h"
 
 #define DEFAULT_MAX_SAMPLES 1000000
@@ -52,12 +53,17 @@ static const struct smcp_config_key config_keys[] = {
 
 /* ------------------------------------------------------------ schemas */
 
+#define PP_INSTRUCTIONS                                                                          \
+	"start_perf_profiling: event hw:NAME (default hw:cycles), sw:NAME or "                   \
+	"tp:SUBSYSTEM:NAME; frequency_hz (or freq) default 99; with wait and duration_secs "     \
+	"it answers with the top symbols when it ends. stop_perf_profiling keeps the results "   \
+	"for get_perf_results."
+
 static const char start_schema[] =
 	"{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
-	"\"event\":{\"type\":\"string\",\"description\":\"hw:cycles (default), hw:NAME, "
-	"sw:NAME or tp:SUBSYSTEM:NAME\"},"
-	"\"frequency_hz\":{\"type\":\"integer\",\"description\":\"default 99\"},"
-	"\"freq\":{\"type\":\"integer\",\"description\":\"= frequency_hz\"},"
+	"\"event\":{\"type\":\"string\"},"
+	"\"frequency_hz\":{\"type\":\"integer\"},"
+	"\"freq\":{\"type\":\"integer\"},"
 	"\"cpu\":{\"type\":\"integer\"},"
 	"\"pid\":{\"type\":\"integer\"},"
 	"\"max_samples\":{\"type\":\"integer\"},"
@@ -456,10 +462,10 @@ static int init(struct smcp_host *host, const struct smcp_host_api *api)
 	struct pp_plugin *pp = &plugin;
 	const struct smcp_tool_desc tools[] = {
 		{ sizeof(struct smcp_tool_desc), "start_perf_profiling", NULL,
-		  "Sample call stacks; with wait and duration_secs, answers with top symbols.",
+		  "Sample call stacks, like perf record.",
 		  start_schema, NULL, 0, start_perf_profiling, pp },
 		{ sizeof(struct smcp_tool_desc), "stop_perf_profiling", NULL,
-		  "Stop the profile; results stay readable.",
+		  "Stop the profile.",
 		  NULL, NULL, SMCP_TOOL_IDEMPOTENT, stop_perf_profiling, pp },
 		{ sizeof(struct smcp_tool_desc), "get_perf_results", NULL,
 		  "Profile: top functions (self/total %), stacks, processes or CPUs.",
@@ -518,6 +524,12 @@ static int init(struct smcp_host *host, const struct smcp_host_api *api)
 		err = smcp_register_resources(host, api, resources, SMCP_COUNT(resources));
 	if (err)
 		goto fail;
+	/* what the tools' descriptions leave out to keep tools/list small */
+	err = api->add_instructions(host, PP_INSTRUCTIONS);
+	if (!err)
+		err = pp_stat_register(pp);
+	if (err)
+		goto fail;
 	err = pp_steps_register(host, api);
 	if (err)
 		return err;
@@ -546,6 +558,7 @@ static void fini(struct smcp_host *host)
 	if (!pp->api)
 		return;
 	pp_work_fini(pp);
+	pp_stat_fini();
 	pp_run_fini(pp);
 	if (pp->have_prof)
 		pp_profile_free(&pp->prof);

@@ -100,6 +100,12 @@ RECORDED = {
         "pid": {"type": "integer"},
         "wait": {"type": "boolean"},
     }),
+    "perf_stat": ({"additionalProperties": False}, {
+        "action": {"type": "string", "enum": ["start", "read", "stop"]},
+        "duration_s": {"type": "number", "minimum": 0.1, "maximum": 600},
+        "pid": {"type": "integer", "minimum": 1},
+        "events": {"type": "string", "enum": ["auto", "hardware", "software"]},
+    }),
     "measure_latency": ({"additionalProperties": False}, {
         "duration_s": {"type": "integer", "minimum": 1, "maximum": 60, "default": 5},
         "window": {"type": "string", "enum": ["1s", "10s", "60s", "since_start"]},

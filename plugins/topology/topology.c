@@ -31,10 +31,7 @@ static const char get_topology_input[] =
 static const char get_topology_output[] =
 	"{\"type\":\"object\",\"required\":[\"summary\",\"packages\",\"llcs\",\"nodes\"],"
 	"\"properties\":{"
-	"\"summary\":{\"type\":\"object\",\"properties\":{"
-	"\"total_cpus\":{\"type\":\"integer\"},\"cores\":{\"type\":\"integer\"},"
-	"\"packages\":{\"type\":\"integer\"},\"llcs\":{\"type\":\"integer\"},"
-	"\"numa_nodes\":{\"type\":\"integer\"},\"smt_enabled\":{\"type\":\"boolean\"}}},"
+	"\"summary\":{\"type\":\"object\"},"
 	"\"packages\":{\"type\":\"array\"},\"llcs\":{\"type\":\"array\"},"
 	"\"nodes\":{\"type\":\"array\"},\"cpus\":{\"type\":\"array\"},"
 	"\"cores\":{\"type\":\"array\"},\"page\":{\"type\":\"object\"},"

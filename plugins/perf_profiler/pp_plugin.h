@@ -70,6 +70,7 @@ struct pp_report_opts {
 	bool include_stacks;
 	bool folded;
 	int32_t pid; /* -1: all */
+	char symbol[256]; /* "": none; else its callers and callees */
 };
 
 /* Validated arguments of start_perf_profiling. */

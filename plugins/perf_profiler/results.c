@@ -32,6 +32,7 @@
 #define TREE_BREADTH 8
 #define TREE_NODES 4096
 #define TREE_LINE_FILES 8
+#define MAX_LINE_FILE 160 /* bytes of a source file's path shown */
 
 struct budget {
 	size_t used, limit;
@@ -380,8 +381,11 @@ static void tree_choose(struct pp_answer *ans, struct pp_ans_tree *tr, uint32_t 
 
 	for (uint32_t c = t->nodes[node].first_child; c != PP_TREE_NONE;
 	     c = t->nodes[c].next_sibling) {
+		const struct pp_symrow *r = &ans->agg.rows[t->nodes[c].row];
+
+		/* a user frame may carry a line and an address: MAX_LINE_FILE + 40 */
 		if (k < TREE_BREADTH &&
-		    !over(&ans->b, row_cost(&ans->agg.rows[t->nodes[c].row]) + 60)) {
+		    !over(&ans->b, row_cost(r) + 60 + (r->kernel ? 0 : MAX_LINE_FILE + 40))) {
 			tr->an[c].shown = true;
 			k++;
 			continue;
@@ -709,11 +713,17 @@ static void put_unresolved(struct pp_plugin *pp, struct smcp_json *j, const stru
 
 static void put_line(struct pp_plugin *pp, struct smcp_json *j, const struct pp_ans_node *an)
 {
-	char buf[4096 + 16];
+	size_t len = an->file ? strlen(an->file) : 0;
+	char buf[MAX_LINE_FILE + 24];
 
 	if (!an->file)
 		return;
-	snprintf(buf, sizeof(buf), "%s:%d", an->file, an->line);
+	/* DWARF paths are the binary's to say: the end (the file name) tells most */
+	if (len > MAX_LINE_FILE)
+		snprintf(buf, sizeof(buf), "...%s:%d", an->file + len - (MAX_LINE_FILE - 3),
+			 an->line);
+	else
+		snprintf(buf, sizeof(buf), "%s:%d", an->file, an->line);
 	pp->api->json_string(j, "line", buf);
 	snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)an->vaddr);
 	pp->api->json_string(j, "addr", buf);

@@ -335,14 +335,15 @@ struct pp_answer *pp_out_prepare(struct pp_plugin *pp, const struct pp_job *job,
 	ans->have_agg = true;
 	if (ans->err)
 		return ans;
-	if (o->folded) {
-		ans->err = plan_folded(pp, ans, o);
-		return ans;
-	}
 	/* the summary and what follows the rows */
 	ans->b.used = 600;
 	if (o->symbol[0]) {
+		/* the question is about one symbol: no grouping, no folded text */
 		ans->err = pp_tree_plan(pp, ans, o);
+		return ans;
+	}
+	if (o->folded) {
+		ans->err = plan_folded(pp, ans, o);
 		return ans;
 	}
 	switch (o->group) {
@@ -523,12 +524,12 @@ int pp_out_results(struct pp_plugin *pp, struct smcp_result *res, const struct p
 
 	if (ans->err)
 		return ans->err;
+	if (ans->tree)
+		return pp_tree_out(pp, res, ans, o);
 	if (o->folded) {
 		err = api->result_text(res, ans->text);
 		return err ? err : api->result_text(res, ans->trailer);
 	}
-	if (ans->tree)
-		return pp_tree_out(pp, res, ans, o);
 	j = api->result_json(res);
 	if (!j)
 		return -ENOMEM;

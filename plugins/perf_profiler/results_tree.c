@@ -21,8 +21,8 @@
 
 /* ------------------------------------------------------------ prepare (job) */
 
-/* The nodes shown below node: breadth-first within the budget, the
- * largest children first, at most TREE_BREADTH per node. */
+/* The nodes shown below node within the budget: its children (the
+ * largest first, at most TREE_BREADTH) before their own subtrees. */
 static void tree_choose(struct pp_answer *ans, struct pp_ans_tree *tr, uint32_t node)
 {
 	const struct pp_tree *t = &tr->t;

@@ -129,7 +129,12 @@ try:
             ck.eq(below[:1], ["work"], "hot_path calls work")
         ck.check(check_lines(b, "callees", spans) >= 3, "callee frames with source lines")
 
-        # ---- bounded, and errors that say what to do
+        # ---- symbol decides the answer's shape; bounded; errors that say what to do
+        e, b = tool(c, "get_perf_results", {"symbol": "work", "format": "folded",
+                                            "group_by": "cpu"})
+        ck.check(not e and isinstance(b, dict) and b.get("callers"),
+                 f"symbol with format folded and group_by cpu: still the trees: {b}")
+        ck.small(b, "the symbol answer")
         e, b = tool(c, "get_perf_results", {"symbol": "no_such_function"})
         ck.check(e and "get_perf_results" in b, f"unknown symbol: error saying what to do: {b}")
         e, b = tool(c, "get_perf_results", {"symbol": "x" * 300})

@@ -21,33 +21,43 @@
 
 /* ------------------------------------------------------------ prepare (job) */
 
-/* The nodes shown below node within the budget: its children (the
- * largest first, at most TREE_BREADTH) before their own subtrees. */
-static void tree_choose(struct pp_answer *ans, struct pp_ans_tree *tr, uint32_t node)
+/* The nodes shown, within the budget: level by level from the root, so
+ * every shown caller gets its own callers before any path goes deeper;
+ * each node's children the largest first, at most TREE_BREADTH. 0 or
+ * -ENOMEM. */
+static int tree_choose(struct pp_answer *ans, struct pp_ans_tree *tr)
 {
 	const struct pp_tree *t = &tr->t;
-	uint32_t k = 0;
+	uint32_t *queue = malloc(t->n * sizeof(*queue));
+	size_t head = 0, tail = 0;
 
-	for (uint32_t c = t->nodes[node].first_child; c != PP_TREE_NONE;
-	     c = t->nodes[c].next_sibling) {
-		const struct pp_symrow *r = &ans->agg.rows[t->nodes[c].row];
+	if (!queue)
+		return -ENOMEM;
+	queue[tail++] = 0;
+	while (head < tail) {
+		uint32_t node = queue[head++], k = 0;
 
-		/* a user frame may carry a line and an address: MAX_LINE_FILE + 40 */
-		if (k < TREE_BREADTH &&
-		    !over(&ans->b, row_cost(r) + 60 + (r->kernel ? 0 : MAX_LINE_FILE + 40))) {
-			tr->an[c].shown = true;
-			k++;
-			continue;
+		for (uint32_t c = t->nodes[node].first_child; c != PP_TREE_NONE;
+		     c = t->nodes[c].next_sibling) {
+			const struct pp_symrow *r = &ans->agg.rows[t->nodes[c].row];
+
+			/* a user frame may carry a line and an address */
+			if (k < TREE_BREADTH &&
+			    !over(&ans->b,
+				  row_cost(r) + (r->kernel ? 0 : MAX_LINE_FILE + 40))) {
+				tr->an[c].shown = true;
+				queue[tail++] = c;
+				k++;
+				continue;
+			}
+			if (k < TREE_BREADTH)
+				ans->b.cut = true;
+			tr->an[node].hidden++;
+			tr->an[node].hidden_count += t->nodes[c].count;
 		}
-		if (k < TREE_BREADTH)
-			ans->b.cut = true;
-		tr->an[node].hidden++;
-		tr->an[node].hidden_count += t->nodes[c].count;
 	}
-	for (uint32_t c = t->nodes[node].first_child; c != PP_TREE_NONE;
-	     c = t->nodes[c].next_sibling)
-		if (tr->an[c].shown)
-			tree_choose(ans, tr, c);
+	free(queue);
+	return 0;
 }
 
 struct line_files {
@@ -110,9 +120,20 @@ int pp_tree_plan(struct pp_plugin *pp, struct pp_answer *ans, const struct pp_re
 		}
 		tr->an[0].shown = true;
 	}
-	/* callers first: what the question is about most often */
-	for (int d = 0; d < 2; d++)
-		tree_choose(ans, &ans->trees[d], 0);
+	/* callers first, what the question is about most often, but within
+	 * two thirds of the budget: the callees get the rest */
+	if (ans->b.used < ans->b.limit) {
+		size_t limit = ans->b.limit;
+
+		ans->b.limit = ans->b.used + (limit - ans->b.used) / 3 * 2;
+		err = tree_choose(ans, &ans->trees[0]);
+		ans->b.limit = limit;
+		if (err)
+			goto out;
+	}
+	err = tree_choose(ans, &ans->trees[1]);
+	if (err)
+		goto out;
 	for (int d = 0; d < 2; d++)
 		for (size_t i = 0; i < ans->trees[d].t.n; i++)
 			if (ans->trees[d].an[i].shown)

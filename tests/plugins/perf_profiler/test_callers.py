@@ -10,6 +10,8 @@ must be those two at 70 % and 30 % within a few points, with run and main
 above them; the callees of run must be the same two with work below each;
 every frame's line must be what `addr2line -e BIN ADDR` says for the
 address the answer gives, and lie inside the function the frame names.
+As root, the seed's own question: the callers of schedule in a system-wide
+sched_switch profile.
 """
 import math
 import os
@@ -139,6 +141,24 @@ try:
         ck.check(e and "get_perf_results" in b, f"unknown symbol: error saying what to do: {b}")
         e, b = tool(c, "get_perf_results", {"symbol": "x" * 300})
         ck.check(e and "255" in b, f"a 300-byte symbol is refused: {b}")
+
+        # ---- the seed's question, as root: who calls schedule
+        if os.geteuid() == 0:
+            e, b = tool(c, "start_perf_profiling",
+                        {"event": "tp:sched:sched_switch", "duration_secs": 1, "wait": True},
+                        timeout=20)
+            ck.check(not e, f"sched_switch profiled: {b}")
+            e, b = tool(c, "get_perf_results", {"symbol": "schedule"})
+            callers = b.get("callers", []) if not e else []
+            print("  callers of schedule:", [(n["symbol"], n["pct"]) for n in callers][:5])
+            ck.check(not e and b.get("kind") == "kernel" and len(callers) >= 2,
+                     f"schedule: its kernel callers: {b}")
+            ck.check(all(n["kind"] == "kernel" for n in callers) and
+                     sum(n["pct"] for n in callers) <= 100.5,
+                     "callers of schedule: kernel frames whose shares add up to at most 100")
+            ck.check(b.get("callees"), "schedule's callees (__schedule) shown beside its callers")
+        else:
+            print("  not root: the system-wide schedule case is left out")
 except Exception as ex:  # noqa: BLE001
     ck.check(False, f"unexpected: {ex!r}")
 sys.exit(ck.done())

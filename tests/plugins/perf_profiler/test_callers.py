@@ -10,14 +10,17 @@ must be those two at 70 % and 30 % within a few points, with run and main
 above them; the callees of run must be the same two with work below each;
 every frame's line must be what `addr2line -e BIN ADDR` says for the
 address the answer gives, and lie inside the function the frame names.
-As root, the seed's own question: the callers of schedule in a system-wide
+The same program stripped, with its DWARF in a debug file that
+.gnu_debuglink names, has the same lines. As root, the seed's own question: the callers of schedule in a system-wide
 sched_switch profile.
 """
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 
 from pptest import BIN, Checker, Workload, daemon, require_perf, tool
 
@@ -47,8 +50,8 @@ def function_lines(path):
     return spans
 
 
-def addr2line(addr):
-    out = subprocess.run(["addr2line", "-e", EXE, addr], capture_output=True, text=True,
+def addr2line(addr, exe=EXE):
+    out = subprocess.run(["addr2line", "-e", exe, addr], capture_output=True, text=True,
                          check=True).stdout.strip()
     return out.split(" (discriminator")[0]
 
@@ -59,17 +62,18 @@ def walk(nodes, key, depth=0):
         yield from walk(n.get(key, []), key, depth + 1)
 
 
-def check_lines(body, key, spans):
-    """Each frame with a line: addr2line agrees, and the line is in its function."""
+def check_lines(body, key, spans, module="pp-callers", exe=EXE):
+    """Each frame of module with a line: addr2line on exe agrees, and the
+    line is in its function."""
     nodes = [(body, 0)] + list(walk(body.get(key, []), key, 1))
     with_line = 0
     for n, _ in nodes:
         # libc's frames have lines too where its debug file is installed
-        if "line" not in n or n.get("module") != "pp-callers":
+        if "line" not in n or n.get("module") != module:
             continue
         with_line += 1
         path, _, no = n["line"].rpartition(":")
-        want = addr2line(n["addr"])
+        want = addr2line(n["addr"], exe)
         wpath, _, wno = want.rpartition(":")
         ck.check(os.path.basename(path) == os.path.basename(wpath) and no == wno,
                  f"{key}: {n['symbol']} at {n['addr']}: {n['line']}, addr2line says {want}")
@@ -130,6 +134,29 @@ try:
             below = [n["symbol"] for n in callees["hot_path"].get("callees", [])]
             ck.eq(below[:1], ["work"], "hot_path calls work")
         ck.check(check_lines(b, "callees", spans) >= 3, "callee frames with source lines")
+
+        # ---- lines from a separate debug file, found by .gnu_debuglink
+        tmp = tempfile.mkdtemp(prefix="pp-callers-")
+        try:
+            prog, dbg = os.path.join(tmp, "prog"), os.path.join(tmp, "prog.debug")
+            shutil.copy(EXE, prog)
+            subprocess.run(["objcopy", "--only-keep-debug", prog, dbg], check=True)
+            subprocess.run(["objcopy", "--strip-debug", "--add-gnu-debuglink=prog.debug",
+                            "prog"], cwd=tmp, check=True)
+            w = Workload(prog, 5)
+            try:
+                e, b = tool(c, "start_perf_profiling",
+                            {"pid": w.pid, "frequency_hz": 999, "duration_secs": 1,
+                             "wait": True}, timeout=20)
+                e, b = tool(c, "get_perf_results", {"symbol": "work", "pid": w.pid})
+            finally:
+                w.kill()
+            ck.check(not e and "callers.c:" in b.get("line", ""),
+                     f"work's line from prog.debug: {b}")
+            n = check_lines(b, "callers", spans, "prog", dbg)
+            ck.check(n >= 3, f"stripped program: frames with lines from its debug file: {n}")
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
         # ---- symbol decides the answer's shape; bounded; errors that say what to do
         e, b = tool(c, "get_perf_results", {"symbol": "work", "format": "folded",

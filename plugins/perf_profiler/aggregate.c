@@ -386,6 +386,152 @@ out:
 	return err;
 }
 
+static uint32_t tree_child(struct pp_tree *t, uint32_t parent, uint32_t row)
+{
+	uint64_t key = (uint64_t)parent << 32 | row, *v = pp_map64_get(&t->idx, key);
+	struct pp_tree_node *nd;
+	bool isnew;
+
+	if (v)
+		return (uint32_t)*v;
+	if (t->n >= t->max_nodes ||
+	    smcp_array_grow(&t->nodes, &t->cap, t->n, sizeof(*t->nodes), 64))
+		return PP_TREE_NONE;
+	v = pp_map64_put(&t->idx, key, &isnew);
+	if (!v)
+		return PP_TREE_NONE;
+	nd = &t->nodes[t->n];
+	memset(nd, 0, sizeof(*nd));
+	nd->row = row;
+	nd->parent = parent;
+	nd->first_child = nd->next_sibling = PP_TREE_NONE;
+	nd->depth = (uint16_t)(parent == PP_TREE_NONE ? 0 : t->nodes[parent].depth + 1);
+	*v = t->n;
+	return (uint32_t)t->n++;
+}
+
+/* Boyer-Moore majority vote: the frame most of the node's samples had,
+ * whenever one had more than half, in constant space. */
+static void tree_vote(struct pp_tree_node *nd, uint64_t frame, uint64_t count)
+{
+	nd->count += count;
+	if (nd->frame == frame) {
+		nd->votes += count;
+	} else if (nd->votes <= count) {
+		nd->frame = frame;
+		nd->votes = count - nd->votes;
+	} else {
+		nd->votes -= count;
+	}
+}
+
+static int cmp_tree(const void *x, const void *y, void *ctx)
+{
+	const struct pp_tree_node *n = ctx, *a = &n[*(const uint32_t *)x],
+				  *b = &n[*(const uint32_t *)y];
+
+	if (a->count != b->count)
+		return a->count > b->count ? -1 : 1;
+	return *(const uint32_t *)x < *(const uint32_t *)y ? -1 : 1;
+}
+
+/* Link each node's children in descending count order. */
+static int tree_link(struct pp_tree *t)
+{
+	uint32_t *order = malloc((t->n ? t->n : 1) * sizeof(*order));
+
+	if (!order)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->n; i++)
+		order[i] = (uint32_t)i;
+	qsort_r(order, t->n, sizeof(*order), cmp_tree, t->nodes);
+	/* prepend from the smallest: each list ends up largest first */
+	for (size_t i = t->n; i-- > 0;) {
+		struct pp_tree_node *nd = &t->nodes[order[i]];
+
+		if (nd->parent == PP_TREE_NONE)
+			continue;
+		nd->next_sibling = t->nodes[nd->parent].first_child;
+		t->nodes[nd->parent].first_child = order[i];
+	}
+	free(order);
+	return 0;
+}
+
+int pp_agg_tree(const struct pp_agg *a, const char *symbol, bool callers, unsigned int max_depth,
+		size_t max_nodes, struct pp_tree *t)
+{
+	const struct pp_profile *p = a->prof;
+	bool *match = calloc(a->n_rows ? a->n_rows : 1, sizeof(*match));
+	uint32_t root_row = 0;
+	int err = 0;
+
+	memset(t, 0, sizeof(*t));
+	t->max_depth = max_depth;
+	t->max_nodes = max_nodes < 1 ? 1 : max_nodes;
+	if (!match)
+		return -ENOMEM;
+	for (size_t i = 0; i < a->n_rows; i++) {
+		if (strcmp(a->rows[i].name, symbol) != 0 || !a->rows[i].total)
+			continue;
+		match[i] = true;
+		if (!t->n_matches++ || a->rows[i].total > a->rows[root_row].total)
+			root_row = (uint32_t)i;
+	}
+	if (!t->n_matches)
+		goto out;
+	if (tree_child(t, PP_TREE_NONE, root_row) != 0) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t b = 0; b < p->n_buckets; b++) {
+		const struct pp_bucket *bk = &p->buckets[b];
+		const struct pp_stack *st = &p->stacks[bk->stack];
+		unsigned int n = st->n_kernel + st->n_user, at = n, end;
+		uint32_t node = 0;
+
+		if (a->pid_filter >= 0 && bk->pid != a->pid_filter)
+			continue;
+		/* stacks are leaf first: callers lie at higher indexes */
+		for (unsigned int i = 0; i < n; i++) {
+			unsigned int k = callers ? i : n - 1 - i;
+
+			if (match[a->frame_rows[st->off + k]]) {
+				at = k;
+				break;
+			}
+		}
+		if (at == n)
+			continue;
+		tree_vote(&t->nodes[0], p->frames[st->off + at], bk->count);
+		end = callers ? (n - at - 1 < max_depth ? n : at + max_depth + 1) :
+				(at < max_depth ? 0 : at - max_depth);
+		for (unsigned int k = at; callers ? ++k < end : k-- > end;) {
+			uint32_t c = tree_child(t, node, a->frame_rows[st->off + k]);
+
+			if (c == PP_TREE_NONE) {
+				t->cut += bk->count;
+				break;
+			}
+			tree_vote(&t->nodes[c], p->frames[st->off + k], bk->count);
+			node = c;
+		}
+	}
+	err = tree_link(t);
+out:
+	free(match);
+	return err;
+}
+
+void pp_tree_free(struct pp_tree *t)
+{
+	if (!t)
+		return;
+	free(t->nodes);
+	pp_map64_free(&t->idx);
+	memset(t, 0, sizeof(*t));
+}
+
 uint32_t pp_agg_frame_row(const struct pp_agg *a, uint32_t stack, unsigned int i)
 {
 	return a->frame_rows[a->prof->stacks[stack].off + i];

@@ -83,6 +83,41 @@ int pp_agg_groups_top(const struct pp_agg *a, const struct pp_agg_group *groups,
  * -ENOMEM. */
 int pp_agg_rows_stacks(const struct pp_agg *a, const uint32_t *rows, size_t n, size_t max,
 		       uint32_t *stacks, uint64_t *counts, size_t *ret_n);
+/*
+ * The callers (or callees) of a symbol as a tree: the root is the symbol,
+ * a node's children are the frames one step further from it on the stacks
+ * through it, counted once per sample (the occurrence nearest the leaf for
+ * callers, the outermost for callees, so recursion shows once). Nodes are
+ * keyed by (parent, symbol row); each keeps the frame most of its samples
+ * had (a majority vote), for its source line. Children are linked in
+ * descending count order.
+ */
+struct pp_tree_node {
+	uint32_t row;
+	uint32_t parent, first_child, next_sibling; /* PP_TREE_NONE when none */
+	uint64_t count;
+	uint64_t frame, votes; /* the majority frame, and its vote */
+	uint16_t depth;
+};
+
+#define PP_TREE_NONE UINT32_MAX
+
+struct pp_tree {
+	struct pp_tree_node *nodes; /* [0] is the root */
+	size_t n, cap, max_nodes;
+	unsigned int max_depth;
+	uint64_t cut;     /* samples whose path stopped at max_nodes */
+	size_t n_matches; /* symbol rows with the name (one per module) */
+	struct pp_map64 idx;
+};
+
+/* Build t for the rows named symbol (none: t->n_matches 0 and 0),
+ * callers or callees, at most max_depth levels below the root and
+ * max_nodes nodes. 0 or -ENOMEM; free t with pp_tree_free either way. */
+int pp_agg_tree(const struct pp_agg *a, const char *symbol, bool callers, unsigned int max_depth,
+		size_t max_nodes, struct pp_tree *t);
+void pp_tree_free(struct pp_tree *t);
+
 /* Row of frame i of stack id. */
 uint32_t pp_agg_frame_row(const struct pp_agg *a, uint32_t stack, unsigned int i);
 /* "comm;root;...;leaf" (kernel frames suffixed _[k]) into buf; returns the

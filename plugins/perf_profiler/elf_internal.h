@@ -102,6 +102,13 @@ int pp_elf_section(struct pp_elf *e, const char *name, size_t max, struct pp_elf
 void pp_elf_section_free(struct pp_elf_section *s);
 int pp_elf_parse_image(struct pp_elf *e);
 
+/* elf_symbols.c: the separate debug file of e, found and opened as its
+ * symbols' is (build-id under debug_dir, then .gnu_debuglink), into dbg
+ * (read it with pp_elf_read/pp_elf_begin; close with pp_elf_close_debug,
+ * also after a failure): 0 or -ENOENT. */
+int pp_elf_open_debug(struct pp_elf *e, const char *debug_dir, struct pp_elf *dbg);
+void pp_elf_close_debug(struct pp_elf *dbg);
+
 /* debug_frame.c */
 int pp_debug_frame_convert(struct pp_elf *e, const unsigned char *df, size_t len);
 

@@ -313,6 +313,25 @@ static int try_debuglink(struct pp_elf *e, const char *debug_dir, struct pp_elf 
 	return -ENOENT;
 }
 
+int pp_elf_open_debug(struct pp_elf *e, const char *debug_dir, struct pp_elf *dbg)
+{
+	char path[PATH_MAX];
+
+	memset(dbg, 0, sizeof(*dbg));
+	dbg->fd = -1;
+	if (e->is_vdso || (!e->img && e->fd < 0))
+		return -ENOENT;
+	if (try_build_id_file(e, debug_dir, dbg, path, sizeof(path)) == 0 ||
+	    try_debuglink(e, debug_dir, dbg, path, sizeof(path)) == 0)
+		return 0;
+	return -ENOENT;
+}
+
+void pp_elf_close_debug(struct pp_elf *dbg)
+{
+	close_debug(dbg);
+}
+
 /* Convert the .debug_frame of src. False when src has none that could be
  * read (the next source may have one), true when it was tried. */
 static bool convert_debug_frame(struct pp_elf *e, struct pp_elf *src)

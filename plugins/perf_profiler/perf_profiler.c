@@ -79,6 +79,7 @@ static const char results_schema[] =
 	"\"group_by\":{\"type\":\"string\",\"enum\":[\"symbol\",\"stack\",\"process\",\"cpu\"]},"
 	"\"format\":{\"type\":\"string\",\"enum\":[\"json\",\"folded\"]},"
 	"\"pid\":{\"type\":\"integer\"},"
+	"\"symbol\":{\"type\":\"string\"},"
 	"\"wait\":{\"type\":\"boolean\"}}}";
 
 /* ------------------------------------------------------------ helpers */
@@ -327,6 +328,12 @@ static int parse_report(struct pp_plugin *pp, const struct smcp_args *args,
 		o->offset = v < 0 ? 0 : v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
 	if (api->arg_int(args, "pid", &v) == 0)
 		o->pid = v < 0 || v > INT32_MAX ? -1 : (int32_t)v;
+	if (api->arg_string(args, "symbol", &s) == 0) {
+		/* no symbol name is that long (answers clip names to 200 bytes) */
+		if (strlen(s) >= sizeof(o->symbol))
+			return -ENAMETOOLONG;
+		memcpy(o->symbol, s, strlen(s) + 1);
+	}
 	(void)api->arg_bool(args, "include_stacks", &o->include_stacks);
 	(void)api->arg_bool(args, "wait", wait);
 	if (api->arg_string(args, "group_by", &s) == 0)
@@ -381,7 +388,11 @@ static int get_perf_results(void *data, struct smcp_call *call, const struct smc
 
 	if (!r)
 		return -ENOMEM;
-	parse_report(pp, args, &r->opts, &r->wait);
+	if (parse_report(pp, args, &r->opts, &r->wait) != 0) {
+		free(r);
+		(void)pp->api->result_error(res, "symbol: at most 255 bytes");
+		return 0;
+	}
 	return pp_req_submit(pp, r);
 }
 

@@ -2,7 +2,7 @@
 /*
  * The plugin's state, shared by the tool/resource glue (perf_profiler.c),
  * the life of a profile (pp_run.c), the calls and jobs (pp_work.c) and the
- * answer builders (results.c, output.c).
+ * answer builders (results.c, results_tree.c, output.c).
  *
  * Who owns what. Everything runs on the loop thread except jobs (host API
  * work_submit): draining the rings (DWARF unwinding, /proc reads, ELF
@@ -70,6 +70,7 @@ struct pp_report_opts {
 	bool include_stacks;
 	bool folded;
 	int32_t pid; /* -1: all */
+	char symbol[256]; /* "": none; else its callers and callees */
 };
 
 /* Validated arguments of start_perf_profiling. */

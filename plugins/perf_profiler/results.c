@@ -17,55 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pp_plugin.h"
+#include "results.h"
 
 #define MAX_OUT_FRAMES 64
 #define TOP_PER_GROUP 3
 #define STACKS_PER_SYMBOL 3
-#define TOP_MAX 3 /* the larger of the two */
-#define MAX_NAME 200
-
-struct budget {
-	size_t used, limit;
-	bool cut;
-	uint32_t cut_at;
-};
-
-/* A row chosen for the answer. */
-struct pp_ans_row {
-	uint32_t idx;   /* into sym_order, stacks or groups */
-	uint32_t n_top; /* top stacks of a symbol, top symbols of a group */
-	uint32_t top[TOP_MAX];
-	uint64_t top_count[TOP_MAX];
-	char *folded;   /* PP_GROUP_STACK: its folded line */
-};
-
-/* Results prepared by a job, written out by the loop. */
-struct pp_answer {
-	int err;
-	bool have_agg;
-	struct pp_agg agg;
-	struct pp_ans_row *rows;
-	uint32_t n_rows;
-	size_t total_rows;
-	struct budget b; /* after the rows: the rest of the answer goes on from it */
-	char *text;      /* folded: the lines */
-	char trailer[320];
-};
-
-static double pct(uint64_t part, uint64_t whole)
-{
-	return whole ? round(10000.0 * (double)part / (double)whole) / 100.0 : 0.0;
-}
-
-/* Symbol names can be kilobytes (C++ templates): keep answers bounded. */
-static const char *clip(const char *s, char *buf, size_t len)
-{
-	if (strlen(s) < len)
-		return s;
-	snprintf(buf, len, "%.*s...", (int)len - 4, s);
-	return buf;
-}
 
 static void frame_label(const struct pp_symrow *r, char *buf, size_t len)
 {
@@ -106,27 +62,6 @@ static size_t put_frames(struct pp_plugin *pp, struct smcp_json *j, const struct
 	return bytes;
 }
 
-static void put_row_ref(struct pp_plugin *pp, struct smcp_json *j, const struct pp_symrow *r)
-{
-	char c[MAX_NAME + 4];
-
-	pp->api->json_string(j, "symbol", clip(r->name, c, sizeof(c)));
-	pp->api->json_string(j, "module", r->module);
-	pp->api->json_string(j, "kind", r->kernel ? "kernel" : "user");
-}
-
-static bool over(struct budget *b, size_t more)
-{
-	if (b->used + more > b->limit)
-		return true;
-	b->used += more;
-	return false;
-}
-
-static size_t row_cost(const struct pp_symrow *r)
-{
-	return strnlen(r->name, MAX_NAME) + strlen(r->module) + 110;
-}
 
 /* Takes the cost of row idx from the answer's budget; false, and the answer
  * cut at that row, when it does not fit. */
@@ -345,6 +280,7 @@ out:
 	return err;
 }
 
+
 /*
  * Kernel symbols are read lazily and kept across profiles: reading
  * /proc/kallsyms costs ~150 ms, and only modules change it (BPF programs
@@ -399,12 +335,17 @@ struct pp_answer *pp_out_prepare(struct pp_plugin *pp, const struct pp_job *job,
 	ans->have_agg = true;
 	if (ans->err)
 		return ans;
+	/* the summary and what follows the rows */
+	ans->b.used = 600;
+	if (o->symbol[0]) {
+		/* the question is about one symbol: no grouping, no folded text */
+		ans->err = pp_tree_plan(pp, ans, o);
+		return ans;
+	}
 	if (o->folded) {
 		ans->err = plan_folded(pp, ans, o);
 		return ans;
 	}
-	/* the summary and what follows the rows */
-	ans->b.used = 600;
 	switch (o->group) {
 	case PP_GROUP_SYMBOL:
 		ans->err = plan_symbols(pp, ans, o);
@@ -427,6 +368,7 @@ void pp_answer_free(struct pp_answer *ans)
 		free(ans->rows[i].folded);
 	free(ans->rows);
 	free(ans->text);
+	pp_tree_free_answer(ans);
 	if (ans->have_agg)
 		pp_agg_free(&ans->agg);
 	free(ans);
@@ -434,9 +376,6 @@ void pp_answer_free(struct pp_answer *ans)
 
 /* ------------------------------------------------------------ write (loop) */
 
-/* Body bytes kept after the rows for the page, symbolisation, unresolved
- * files (at most 5) and notes: json_item_end's tail. */
-#define PP_PAGE_TAIL_BYTES 3072
 
 /* One row of the answer, i, as the members of its object: per symbol,
  * per stack, or per process or CPU. */
@@ -571,6 +510,7 @@ static void put_unresolved(struct pp_plugin *pp, struct smcp_json *j, const stru
 		api->json_end(j);
 }
 
+
 int pp_out_results(struct pp_plugin *pp, struct smcp_result *res, const struct pp_answer *ans,
 		   const struct pp_report_opts *o)
 {
@@ -584,6 +524,8 @@ int pp_out_results(struct pp_plugin *pp, struct smcp_result *res, const struct p
 
 	if (ans->err)
 		return ans->err;
+	if (ans->tree)
+		return pp_tree_out(pp, res, ans, o);
 	if (o->folded) {
 		err = api->result_text(res, ans->text);
 		return err ? err : api->result_text(res, ans->trailer);

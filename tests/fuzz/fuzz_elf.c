@@ -6,12 +6,14 @@
  * (program headers, build-id notes through libdw, .eh_frame_hdr, sections,
  * compressed sections inflated by libelf), elf_symbols.c (.symtab/.dynsym,
  * debuglink, demangling) and debug_frame.c (.debug_frame rewritten for
- * libunwind) are compiled in, and libelf and libdw linked: what they do
- * with a hostile file is fuzzed with them.
+ * libunwind) and elf_lines.c (source lines through libdw) are compiled in,
+ * and libelf and libdw linked: what they do with a hostile file is fuzzed
+ * with them.
  *
  * Input: the whole file. It is written to a private directory and looked
  * up through a fresh cache, as a profile would; then symbols at every
- * symbol's address (and inside it), and the unwind window at the places
+ * symbol's address (and inside it), source lines at the first 64, and the
+ * unwind window at the places
  * libunwind reads first.
  */
 #include <fcntl.h>
@@ -21,6 +23,7 @@
 #include <unistd.h>
 
 #include "elf_cache.h"
+#include "elf_lines.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -73,6 +76,24 @@ static void window(struct pp_elf *e, uint64_t woff)
 	(void)pp_elf_window_read(e, woff, buf, sizeof(buf));
 }
 
+/* Source lines (elf_lines.c, libdw over our own fd) at the first n
+ * symbols, as a symbol answer asks them. */
+static void lines(struct pp_elf *e, size_t n)
+{
+	struct pp_lines l;
+	const char *f;
+	int line;
+
+	if (pp_lines_open(&l, e, dir) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			(void)pp_lines_find(&l, e->syms[i].addr, &f, &line);
+			(void)pp_lines_find(&l, e->syms[i].addr + e->syms[i].size / 2, &f, &line);
+		}
+		(void)pp_lines_find(&l, e->min_vaddr, &f, &line);
+	}
+	pp_lines_close(&l);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct pp_elf_cache c;
@@ -98,6 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		(void)pp_elf_symbol(e, dir, e->min_vaddr);
 		(void)pp_elf_symbol(e, dir, e->max_vaddr - 1);
+		lines(e, n);
 		for (unsigned int i = 0; i < e->n_loads; i++) {
 			window(e, e->loads[i].vaddr);
 			window(e, e->loads[i].vaddr + e->loads[i].filesz - 1);

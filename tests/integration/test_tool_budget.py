@@ -98,6 +98,7 @@ RECORDED = {
         "group_by": {"type": "string", "enum": ["symbol", "stack", "process", "cpu"]},
         "format": {"type": "string", "enum": ["json", "folded"]},
         "pid": {"type": "integer"},
+        "symbol": {"type": "string"},
         "wait": {"type": "boolean"},
     }),
     "perf_stat": ({"additionalProperties": False}, {

@@ -57,7 +57,8 @@ static const struct smcp_config_key config_keys[] = {
 	"start_perf_profiling: event hw:NAME (default hw:cycles), sw:NAME or "                   \
 	"tp:SUBSYSTEM:NAME; frequency_hz (or freq) default 99; with wait and duration_secs "     \
 	"it answers with the top symbols when it ends. stop_perf_profiling keeps the results "   \
-	"for get_perf_results."
+	"for get_perf_results; its symbol argument answers who calls a function (and what it "  \
+	"calls) as trees with each path's share and source lines."
 
 static const char start_schema[] =
 	"{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"

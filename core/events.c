@@ -211,7 +211,12 @@ static int stream_read(void *data, struct smcp_call *call, const char *uri,
 	ev.api->json_string(j, "note",
 			    "The most recent events. Subscribe to this URI for update notifications "
 			    "(at most one per second), or call poll_events with a cursor to read "
-			    "every event in order.");
+			    "every event in order. Without setup the stream carries notable events "
+			    "only: notable.runq_latency and notable.migration_burst (at most 10 "
+			    "a minute), scheduler.changed, watch.breach and watch.clear. "
+			    "Raw scheduler events (sched.switch, sched.wakeup, sched.migrate...) "
+			    "are off until control_event_tracking {\"action\": \"enable\"}; "
+			    "narrow them with its pid, cpu, types and min_latency_us.");
 	write_events(j, from, STREAM_RECENT, NULL, &more);
 	return 0;
 }

@@ -4,15 +4,17 @@
  * poll_events) should hear about without enabling anything, at a rate it
  * can read. Raw sched.* events stay behind control_event_tracking.
  *
- *   notable.runq_latency     a CPU whose run-queue latency p99 over the last
- *                            step is far above its own usual p99
+ *   notable.runq_latency     a CPU whose run-queue latency tail (p99, or the
+ *                            20th longest wait on a CPU with many waits) over
+ *                            the last step is far above its own usual tail
  *   notable.migration_burst  migrations across the machine far above usual
  *
  * Judged once per history step (from sl_metrics.c's collect, on the per-CPU
  * map it already read), never per scheduler event: BPF keeps aggregating in
  * the kernel and an idle machine costs one pass over ncpus histograms a
- * step. The baseline is an EWMA of each CPU's step p99 (and of the machine's
- * migrations per step), so a CPU that is always busy stops being news; a
+ * step. The baseline is an EWMA of each CPU's step tail (and of the machine's
+ * migrations per step; see baseline() for how bursts are kept out of it),
+ * so a CPU that is always busy stops being news; a
  * floor keeps microsecond jitter on an idle machine quiet, a per-kind
  * cooldown and a machine-wide budget (NOTABLE_BUDGET a minute) bound the
  * rate, and what the budget held back is counted in the next event.
@@ -31,7 +33,9 @@
 #include "sl.h"
 
 #define WARMUP_STEPS 3         /* steps of baseline before anything is judged */
-#define MIN_WAITS 8            /* a step p99 of fewer waits says nothing */
+#define MIN_WAITS 20           /* a step tail of fewer waits says nothing */
+#define TAIL_RANK 20           /* past TAIL_RANK * 100 waits: the 20th longest */
+#define MIN_LONG 3             /* waits over the floor needed: one is noise */
 #define LAT_FLOOR_US 1000.0    /* never notable below 1 ms */
 #define LAT_BASE_MIN_US 100.0  /* the baseline used is at least this */
 #define LAT_FACTOR 4.0         /* notable at this multiple of the baseline */
@@ -46,7 +50,7 @@
 
 struct nt_cpu {
 	uint64_t hist[SL_NB]; /* cumulative wait histogram at the last step */
-	double ewma_p99_us;
+	double ewma_tail_us;
 	uint32_t steps;       /* steps with enough waits to judge */
 	uint64_t last_ns;     /* last event for this CPU */
 	uint64_t mig_in;      /* cumulative migrations in at the last step */
@@ -60,8 +64,8 @@ struct nt_who {
 
 struct nt_cand {
 	int cpu;
-	double p99_us, base_us;
-	uint64_t waits;
+	double p99_us, tail_us, base_us;
+	uint64_t waits, long_waits;
 	struct nt_who waiter, runner, migrator;
 };
 
@@ -194,16 +198,20 @@ static void publish_latency(struct sl *p, const struct nt_cand *c, double step_s
 	if (!j)
 		return;
 	api->json_int(j, "cpu", c->cpu);
+	api->json_double(j, "tail_us", sig4(c->tail_us));
+	api->json_string(j, "tail", c->waits > TAIL_RANK * 100 ? "20th longest wait" : "p99");
+	api->json_double(j, "baseline_tail_us", sig4(c->base_us));
 	api->json_double(j, "p99_us", sig4(c->p99_us));
-	api->json_double(j, "baseline_p99_us", sig4(c->base_us));
 	api->json_uint(j, "waits", c->waits);
+	api->json_uint(j, "waits_over_1ms", c->long_waits);
 	api->json_double(j, "window_s", sig4(step_s));
 	emit_who(api, j, "longest_waiter", &c->waiter, "wait_ms");
 	emit_who(api, j, "top_runner", &c->runner, "run_ms");
 	len = snprintf(summary, sizeof(summary),
-		       "CPU %d run-queue latency p99 %.4g us over the last %.3g s, %.3gx its "
-		       "usual %.4g us",
-		       c->cpu, c->p99_us, step_s, c->p99_us / c->base_us, c->base_us);
+		       "CPU %d run-queue latency tail %.4g us over the last %.3g s (%llu waits "
+		       "over 1 ms), %.3gx its usual %.4g us",
+		       c->cpu, c->tail_us, step_s, (unsigned long long)c->long_waits,
+		       c->tail_us / c->base_us, c->base_us);
 	if (c->runner.pid && len > 0 && (size_t)len < sizeof(summary))
 		len += snprintf(summary + len, sizeof(summary) - (size_t)len,
 				"; ran most: %s (pid %u, %.4g ms)", c->runner.comm, c->runner.pid,
@@ -250,9 +258,22 @@ static void publish_burst(struct sl *p, const struct nt_cand *c, int top_cpu, ui
 	finish(p, j, summary);
 }
 
-static double ewma(double prev, double v, uint32_t steps)
+static double tail_q(uint64_t waits)
 {
-	return steps ? prev + EWMA_ALPHA * (v - prev) : v;
+	return waits > TAIL_RANK * 100 ? 1.0 - (double)TAIL_RANK / (double)waits : 0.99;
+}
+
+/* The baseline after one more step of value v: the least value seen while
+ * warming up (the daemon often starts in a busy moment), then an EWMA that
+ * takes a step at most twice the baseline, so one burst does not lift it
+ * far and a new normal is still followed (10 % a step). */
+static double baseline(double prev, double v, uint32_t steps, double floor)
+{
+	if (!steps)
+		return v;
+	if (steps < WARMUP_STEPS)
+		return fmin(prev, v);
+	return prev + EWMA_ALPHA * (fmin(v, 2 * fmax(prev, floor)) - prev);
 }
 
 void sl_notable_step(struct sl *p, const struct sl_cpu_stats *v, uint64_t now_ns)
@@ -270,8 +291,8 @@ void sl_notable_step(struct sl *p, const struct sl_cpu_stats *v, uint64_t now_ns
 			 0;
 	for (int cpu = 0; cpu < p->ncpus; cpu++) {
 		struct nt_cpu *c = &n->cpu[cpu];
-		uint64_t waits = 0, dm;
-		double p99, base;
+		uint64_t waits = 0, long_waits, dm;
+		double tail, base;
 
 		for (int b = 0; b < SL_NB; b++) {
 			n->hist[b] = v[cpu].wait_hist[b] - c->hist[b];
@@ -287,18 +308,31 @@ void sl_notable_step(struct sl *p, const struct sl_cpu_stats *v, uint64_t now_ns
 		}
 		if (step_s <= 0 || waits < MIN_WAITS)
 			continue;
-		p99 = sl_hist_quantile_us(n->hist, 0.99, NULL);
-		if (isnan(p99))
+		/* the tail judged: p99, but on a CPU with many short waits (a
+		 * ping-pong makes 100k a second) the 20th longest, so a few hundred
+		 * long waits behind CPU hogs are not hidden under the 1 % */
+		tail = sl_hist_quantile_us(n->hist, tail_q(waits), NULL);
+		if (isnan(tail))
 			continue;
-		base = fmax(c->ewma_p99_us, LAT_BASE_MIN_US);
-		if (c->steps >= WARMUP_STEPS && p99 >= LAT_FLOOR_US && p99 >= LAT_FACTOR * base &&
-		    now_ns - c->last_ns >= COOLDOWN_NS && n->ncand < MAX_CAND) {
+		long_waits = 0;
+		for (int b = SL_NB - 1; b >= 0 && sl_hist_lo_ns((unsigned)b) >= LAT_FLOOR_US * 1000;
+		     b--)
+			long_waits += n->hist[b];
+		base = fmax(c->ewma_tail_us, LAT_BASE_MIN_US);
+		if (c->steps >= WARMUP_STEPS && tail >= LAT_FLOOR_US && tail >= LAT_FACTOR * base &&
+		    long_waits >= MIN_LONG && now_ns - c->last_ns >= COOLDOWN_NS &&
+		    n->ncand < MAX_CAND) {
 			n->cand[n->ncand++] = (struct nt_cand){
-				.cpu = cpu, .p99_us = p99, .base_us = base, .waits = waits
+				.cpu = cpu,
+				.p99_us = sl_hist_quantile_us(n->hist, 0.99, NULL),
+				.tail_us = tail,
+				.base_us = base,
+				.waits = waits,
+				.long_waits = long_waits,
 			};
 			c->last_ns = now_ns;
 		}
-		c->ewma_p99_us = ewma(c->ewma_p99_us, p99, c->steps);
+		c->ewma_tail_us = baseline(c->ewma_tail_us, tail, c->steps, LAT_BASE_MIN_US);
 		c->steps++;
 	}
 	if (step_s > 0 && n->mig_prev) {
@@ -313,7 +347,7 @@ void sl_notable_step(struct sl *p, const struct sl_cpu_stats *v, uint64_t now_ns
 								 .waits = d };
 			n->mig_last_ns = now_ns;
 		}
-		n->mig_ewma = ewma(n->mig_ewma, rate, n->mig_steps);
+		n->mig_ewma = baseline(n->mig_ewma, rate, n->mig_steps, MIG_BASE_MIN_PER_S);
 		n->mig_steps++;
 	}
 	n->mig_prev = mig;

@@ -31,21 +31,33 @@ def target_cpu():
     return cpus[-1]
 
 
+def busy():
+    """Other work on this shared machine (load over 2 a CPU) makes a
+    background whose tail no hog can stand out from; measured: a 270 ms
+    baseline at load 40."""
+    load = os.getloadavg()[0]
+    return load if load > 2 * len(os.sched_getaffinity(0)) else None
+
+
 @C.case
 def test_spike():
     sltest.need_root()
     cpu = target_cpu()
+    if busy():
+        raise sltest.smcp_test.Skip(f"machine busy (load {busy():.1f}): no quiet CPU to spike")
     d = sltest.start_loaded(C)
     work = []
     try:
-        note = d.read_json("events://stream")["note"]
-        C.check("control_event_tracking" in note and "notable" in note,
-                f"the stream's note says what comes and how to get raw events: {note}")
+        body = d.read_json("events://stream")
+        C.check("notable" in body["note"] and "turn_on_with" in body["note"],
+                f"the stream's note says what comes and how to get raw events: {body['note']}")
+        C.eq(body.get("turn_on_with"), ["control_event_tracking"],
+             "the tool that turns raw events on")
         # a pinger on the CPU gives the baseline its waits (short ones)
         work.append(sltest.Workload("pingpong", 40, cpu))
         time.sleep(6)  # the baseline: more than its warm-up steps
         _, cursor = poll_all(d, 0)
-        hogs = [sltest.Workload("hog", 30, cpu) for _ in range(3)]
+        hogs = [sltest.Workload("hog", 30, cpu) for _ in range(8)]
         work += hogs
         hog_pids = {p for h in hogs for p in h.pids}
         t0 = time.monotonic()
@@ -74,6 +86,7 @@ def test_spike():
             C.check(str(cpu) in found["summary"], f"the summary names the CPU: {found}")
         if not found:
             print(d.stderr_text()[-5000:])
+            print("all events:", poll_all(d, 0)[0][-20:], "load:", os.getloadavg())
         raw = [e for e in seen if e["type"] in RAW]
         C.check(not raw, f"raw sched events stay off without control_event_tracking: {raw[:2]}")
     finally:
@@ -83,6 +96,8 @@ def test_spike():
 @C.case
 def test_idle():
     sltest.need_root()
+    if busy():
+        raise sltest.smcp_test.Skip(f"machine busy (load {busy():.1f}): not idle")
     d = sltest.start_loaded(C)
     try:
         _, cursor = poll_all(d, 0)

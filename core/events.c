@@ -10,6 +10,7 @@
 
 #include "host.h"
 #include "loop.h"
+#include "registry.h"
 #include "result.h"
 
 /* An event larger than this is a plugin bug; it is refused, not truncated. */
@@ -198,6 +199,23 @@ static void write_counters(struct smcp_json *j)
 	api->json_uint(j, "refused_total", ev.refused);
 }
 
+/* The plugins' tools that put events into the stream when asked: those
+ * whose description names it (the core knows no plugin by name). */
+static void write_turn_on_with(struct smcp_json *j)
+{
+	const struct registry *r = registry_view();
+
+	ev.api->json_array(j, "turn_on_with");
+	for (size_t i = 0; i < r->n_tools; i++) {
+		const struct reg_tool *t = r->tools[i];
+
+		if (t->owner != ev.core && t->description &&
+		    strstr(t->description, "events://stream"))
+			ev.api->json_string(j, NULL, t->name);
+	}
+	ev.api->json_end(j);
+}
+
 static int stream_read(void *data, struct smcp_call *call, const char *uri,
 		       const struct smcp_args *vars, struct smcp_result *res)
 {
@@ -211,7 +229,12 @@ static int stream_read(void *data, struct smcp_call *call, const char *uri,
 	ev.api->json_string(j, "note",
 			    "The most recent events. Subscribe to this URI for update notifications "
 			    "(at most one per second), or call poll_events with a cursor to read "
-			    "every event in order.");
+			    "every event in order. Without setup the stream carries notable events "
+			    "only (latency outliers, migration bursts, scheduler changes, watch "
+			    "breaches: a few a minute). Raw per-event streams (every switch, "
+			    "wakeup, migration) are off until turned on with a tool in "
+			    "turn_on_with.");
+	write_turn_on_with(j);
 	write_events(j, from, STREAM_RECENT, NULL, &more);
 	return 0;
 }

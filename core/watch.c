@@ -223,6 +223,31 @@ static void write_event(struct jbuf *b, const struct watch *w, bool breach, int6
 	jbuf_put(b, "}", 1);
 }
 
+/* The same breach or clear in events://stream, where a model that only
+ * subscribes reads it: small (the context stays in watch_status, under
+ * the seq given), so it always fits the stream's event size. */
+static void stream_event(const struct watch *w, bool breach, uint64_t seq, const char *vt,
+			 double held)
+{
+	const struct smcp_host_api *api = watchset.api;
+	struct smcp_json *j = api->event_begin(watchset.core, breach ? "watch.breach" :
+									 "watch.clear");
+
+	if (!j)
+		return;
+	api->json_uint(j, "watch_id", w->id);
+	if (*w->name)
+		api->json_string(j, "name", w->name);
+	api->json_string(j, "metric", w->metric);
+	if (*w->labels)
+		api->json_string(j, "labels", w->labels);
+	api->json_string(j, "condition", w->cond.text);
+	api->json_string(j, "value_text", vt);
+	api->json_double(j, breach ? "held_secs" : "breach_secs", held);
+	api->json_uint(j, "watch_status_cursor", seq);
+	(void)api->event_commit(watchset.core, j);
+}
+
 static void publish(const struct watch *w, bool breach, uint64_t step, cJSON *ctx)
 {
 	const struct metric *m = metrics_find(w->metric);
@@ -266,8 +291,10 @@ static void publish(const struct watch *w, bool breach, uint64_t step, cJSON *ct
 		log_msg(SMCP_LOG_NOTICE, "watch", "watch %u%s%s cleared after %.3gs (peak %s)",
 			w->id, *w->name ? " " : "", w->name, held, pt);
 	}
-	if (watchset.api && watchset.core)
+	if (watchset.api && watchset.core) {
 		watchset.api->notify_resource_updated(watchset.core, BREACHES_URI);
+		stream_event(w, breach, b->seq, vt, held);
+	}
 }
 
 const char *watch_state_name(enum watch_state s)

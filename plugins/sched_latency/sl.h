@@ -17,6 +17,7 @@
  *   sl_metrics.c     the metrics the core keeps history of (docs/metrics.md),
  *                    and the tick: the core's collect callback, once per step
  *   sl_steps.c       its steps in the core's workflow prompts
+ *   sl_notable.c     notable.* events judged once per step (no setup needed)
  *   sl_hist.c, sl_window.c, sl_topo.c, sl_tasks.c  pure helpers (unit-tested)
  *
  * Private to the plugin: nothing here is exported (-fvisibility=hidden).
@@ -101,6 +102,7 @@ struct sl_call;
 struct bpf_object;
 struct sl_metrics;
 struct sl_numa;
+struct sl_notable;
 
 struct sl {
 	struct smcp_host *h;
@@ -124,6 +126,7 @@ struct sl {
 	uint64_t tick_cost_ns; /* user-space time of the last tick */
 	struct sl_metrics *metrics; /* NULL: the host keeps no history, or BPF is off */
 	struct sl_numa *numa;       /* numastat metrics and the nodes that have them */
+	struct sl_notable *notable; /* NULL: as metrics */
 };
 
 /* ---------------------------------------------------------------- sl_bpf.c */
@@ -263,6 +266,17 @@ int sl_numa_register(struct sl *p);
  * core's history once per step; with BPF or without. -errno. */
 int sl_numa_init(struct sl *p);
 void sl_numa_fini(struct sl *p);
+
+/* ------------------------------------------------------------ sl_notable.c */
+
+/* State for notable events (allocated once: the step allocates nothing).
+ * 0 or -ENOMEM. fini accepts a plugin without it. */
+int sl_notable_init(struct sl *p);
+void sl_notable_fini(struct sl *p);
+/* Once per history step, after the tick, with the per-CPU map just read
+ * (cumulative): judge latency outliers per CPU and migration bursts, and
+ * publish notable.* events. now_ns 0: set the baseline only. */
+void sl_notable_step(struct sl *p, const struct sl_cpu_stats *v, uint64_t now_ns);
 
 /* ------------------------------------- sl_measure.c, sl_wakers.c, sl_call.c */
 

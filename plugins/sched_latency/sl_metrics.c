@@ -22,7 +22,8 @@
  *
  * The core calls on_step() once per step: the plugin's tick (sl_tick_now:
  * the window series, the event stream's loss accounting, the DSQ series),
- * then collect(). Everything collect() needs is allocated in
+ * then collect(), which ends with the notable events (sl_notable.c) judged
+ * on the per-CPU map it read. Everything collect() needs is allocated in
  * sl_metrics_init(); it allocates nothing itself (the core allocates only
  * when a new series appears).
  */
@@ -326,6 +327,7 @@ static void collect(void *data, uint64_t now_ns)
 		}
 		(void)api->metric_set(p->h, m->m_dropped, NULL, (double)dropped);
 	}
+	sl_notable_step(p, v, now_ns);
 	/* publish the slots the process series recorded since the previous
 	 * step, each exactly once: this step's tick and any measure_latency
 	 * forced in between */
@@ -462,6 +464,9 @@ int sl_metrics_init(struct sl *p)
 	if (!m)
 		return -ENOMEM;
 	p->metrics = m;
+	err = sl_notable_init(p);
+	if (err)
+		return err;
 	err = groups_init(p, m);
 	if (err)
 		return err;
@@ -526,6 +531,7 @@ void sl_metrics_fini(struct sl *p)
 {
 	struct sl_metrics *m = p->metrics;
 
+	sl_notable_fini(p);
 	if (!m)
 		return;
 	free(m->cpu_group);

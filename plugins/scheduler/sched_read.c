@@ -326,3 +326,89 @@ char *sched_read_scx_debug_dump(const char *root, const char *debug, bool scx_su
 	}
 	return buf;
 }
+
+int sched_read_kmsg_open(const char *root)
+{
+	int fd = smcp_open_under(root, "/dev/kmsg");
+
+	if (fd < 0)
+		return fd;
+	/* only what is logged from now on: the exits of earlier runs are not
+	 * this scheduler's */
+	if (lseek(fd, 0, SEEK_END) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* One log line (the text after "prio,seq,ts,flags;" for a record). */
+static int kmsg_line(const char *line, char *buf, size_t len, bool *have)
+{
+	static const char disabled[] = "\" disabled (";
+	static const char prefix[] = "sched_ext: ";
+	const char *semi = strchr(line, ';'), *msg = line, *at, *name_end;
+	size_t n;
+
+	/* a record's text follows its "prio,seq,ts,flags;" header */
+	if (line[0] >= '0' && line[0] <= '9' && semi)
+		msg = semi + 1;
+	if (strncmp(msg, prefix, sizeof(prefix) - 1) != 0)
+		return 0;
+	msg += sizeof(prefix) - 1;
+	at = strstr(msg, disabled);
+	if (strncmp(msg, "BPF scheduler \"", 15) == 0 && at) {
+		at += sizeof(disabled) - 1;
+		n = strcspn(at, ")");
+		snprintf(buf, len, "%.*s", (int)n, at);
+		*have = true;
+		return 1;
+	}
+	/* "NAME: MESSAGE" right after an error exit */
+	name_end = strstr(msg, ": ");
+	if (*have && name_end && !strchr(buf, ':')) {
+		n = strlen(buf);
+		if (n + 2 < len)
+			snprintf(buf + n, len - n, ": %s", name_end + 2);
+	}
+	return 0;
+}
+
+int sched_read_kmsg_reason(int fd, char *buf, size_t len)
+{
+	char chunk[8192], line[1024];
+	size_t at = 0;
+	bool have = false;
+
+	if (fd < 0 || !len)
+		return -EBADF;
+	buf[0] = '\0';
+	for (;;) {
+		ssize_t r = read(fd, chunk, sizeof(chunk));
+
+		if (r < 0 && errno == EPIPE)
+			continue; /* records were overwritten before we read them */
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno == EAGAIN)
+			break;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			break;
+		for (ssize_t i = 0; i < r; i++) {
+			if (chunk[i] != '\n') {
+				if (at + 1 < sizeof(line))
+					line[at++] = chunk[i];
+				continue;
+			}
+			line[at] = '\0';
+			at = 0;
+			if (line[0] != ' ') /* continuation lines: key=value metadata */
+				(void)kmsg_line(line, buf, len, &have);
+		}
+	}
+	return have ? 1 : 0;
+}

@@ -78,4 +78,18 @@ char *sched_read_scx_debug_dump(const char *root, const char *debug, bool scx_su
  */
 int sched_read_debug_dir(const char *root, char *ret, size_t len);
 
+/*
+ * The kernel log as sched_ext writes into it when a BPF scheduler exits:
+ * 'sched_ext: BPF scheduler "NAME" disabled (REASON)', then for errors
+ * 'sched_ext: NAME: MESSAGE'. open gives an fd on root's /dev/kmsg
+ * positioned at its end (-errno when it cannot be opened: kmsg needs
+ * CAP_SYSLOG or dmesg_restrict 0, so it is opened in init). reason reads
+ * every record since the last call and keeps the newest exit as
+ * "REASON" or "REASON: MESSAGE" in buf; returns 1 when one was found, 0
+ * when none, -errno on a read error. Reads records (/dev/kmsg) and plain
+ * lines (a fixture file) alike.
+ */
+int sched_read_kmsg_open(const char *root);
+int sched_read_kmsg_reason(int fd, char *buf, size_t len);
+
 #endif

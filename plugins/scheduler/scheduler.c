@@ -5,8 +5,9 @@
  *
  * A 1 s timer reads three small sysfs files (sched_ext state, ops name,
  * enable_seq); when the scheduler changes it notifies subscribers of both
- * resources, publishes a scheduler.changed event for clients that poll, and
- * logs. Once per history step it publishes scheduler_info (and sched_ext's
+ * resources, publishes a scheduler.changed event for clients that poll
+ * (attached, detached or replaced, and why the BPF scheduler exited, from
+ * the kernel log held open since start-up), and logs. Once per history step it publishes scheduler_info (and sched_ext's
  * counters) for the core's history and watch context. Reads use a fresh
  * sched_ext state and fair tunables cached for 5 s.
  */
@@ -50,6 +51,7 @@ struct sched_plugin {
 	struct scx_state collected; /* the collect callback's full read (too big for its stack) */
 	char debug[PATH_MAX]; /* debugfs's sched directory (sched_read_debug_dir) */
 	int debug_fd;
+	int kmsg_fd;     /* the kernel log, for why a BPF scheduler exited; -errno if not */
 };
 
 static struct sched_plugin plugin;
@@ -72,6 +74,31 @@ static void view(struct sched_plugin *p, struct sched_view *v)
 	v->fair = &p->fair;
 	v->root = root(p);
 	v->debug = p->debug;
+}
+
+/* Why the BPF scheduler that ran before went away, as the kernel logged it
+ * (the log is read on every change, so an attach skips what came before). */
+static void emit_exit_reason(struct sched_plugin *p, struct smcp_json *ev, bool was_ext)
+{
+	const struct smcp_host_api *api = p->api;
+	char reason[256];
+	int r = p->kmsg_fd >= 0 ? sched_read_kmsg_reason(p->kmsg_fd, reason, sizeof(reason))
+				: p->kmsg_fd;
+
+	if (!was_ext)
+		return;
+	if (r > 0) {
+		api->json_string(ev, "reason", reason);
+		return;
+	}
+	api->json_null(ev, "reason");
+	if (r == 0)
+		api->json_string(ev, "reason_note", "the kernel log has no sched_ext exit line "
+				 "since the last change");
+	else
+		api->json_string(ev, "reason_note", p->kmsg_fd < 0 ?
+				 "/dev/kmsg could not be opened at start-up (needs CAP_SYSLOG "
+				 "or kernel.dmesg_restrict = 0)" : "reading /dev/kmsg failed");
 }
 
 static void publish_change(struct sched_plugin *p, const struct scx_state *before,
@@ -97,6 +124,9 @@ static void publish_change(struct sched_plugin *p, const struct scx_state *befor
 	api->json_string(ev, "sched_ext_state", after->state[0] ? after->state : NULL);
 	if (after->enable_seq >= 0)
 		api->json_int(ev, "enable_seq", after->enable_seq);
+	api->json_string(ev, "change", !before->have_ops ? "attached" :
+				       !after->have_ops ? "detached" : "replaced");
+	emit_exit_reason(p, ev, before->have_ops);
 	(void)api->event_commit(p->host, ev);
 }
 
@@ -260,6 +290,8 @@ static int sched_init(struct smcp_host *host, const struct smcp_host_api *api)
 	/* debugfs's top directory is root's alone: hold the sched directory
 	 * below it open, and no capability is needed after start-up */
 	p->debug_fd = sched_read_debug_dir(root(p), p->debug, sizeof(p->debug));
+	/* root's alone too: held open for the exit reasons of BPF schedulers */
+	p->kmsg_fd = sched_read_kmsg_open(root(p));
 	err = api->add_instructions(host, "scheduler://current names the active scheduler.");
 	if (err)
 		return err;
@@ -286,6 +318,8 @@ static void sched_fini(struct smcp_host *host)
 {
 	if (plugin.debug_fd >= 0)
 		close(plugin.debug_fd);
+	if (plugin.kmsg_fd >= 0)
+		close(plugin.kmsg_fd);
 	memset(&plugin, 0, sizeof(plugin));
 }
 

@@ -5,11 +5,15 @@
  * summary) and the sched_ext debug dump, and its two resource bodies: the
  * plugin's sched_read.c and sched_emit.c, compiled in, read a fake tree
  * written from the input (tests/fuzz/fstree.h). Each phase is one poll
- * (sched_read_scx without and with the full read, sched_read_scx_changed between them).
+ * (sched_read_scx without and with the full read, sched_read_scx_changed between them),
+ * and the kernel log's sched_ext exit lines (/dev/kmsg, read from its start).
  */
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <schedmcp/fsread.h>
 
 #include "../../core/host.h"
 #include "../../core/result.h"
@@ -47,7 +51,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static char debug[4200];
 	struct scx_state polled, now;
 	struct sched_view v;
-	int phases = 0;
+	char reason[96]; /* small: long reasons are cut */
+	int phases = 0, kfd;
 
 	if (!ready) {
 		if (fstree_init(&tree, "smcp-fuzz-scheduler"))
@@ -72,6 +77,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)sched_emit_name(&v);
 		emit(&v, false);
 		emit(&v, true);
+		kfd = smcp_open_under(tree.root, "/dev/kmsg");
+		if (kfd >= 0) {
+			(void)sched_read_kmsg_reason(kfd, reason, sizeof(reason));
+			close(kfd);
+		}
 	}
 	fstree_clear(&tree);
 	return 0;

@@ -135,6 +135,30 @@ def events(d, cursor=0):
 
 
 @C.case
+def test_watch_breach_in_event_stream():
+    """A model that only reads events://stream (or poll_events) hears of a
+    breach and its clear too, with the cursor of the full event."""
+    with daemon() as d:
+        w = call(d, "watch_create", {"metric": "synth_gauge_pct", "labels": "cpu=0",
+                                     "condition": "value > 5", "for_secs": 0.1,
+                                     "clear_secs": 0.1, "name": "gauge-high"})
+        wid = w["watch"][0]["id"]
+        wait_collects(d, 4)
+        call(d, "synth_set", {"gauge": 10, "pulse_ticks": 10, "gauge_after": 1})
+        wait_collects(d, 30)
+        ev = call(d, "poll_events", {"type": "watch."})["events"]
+        C.eq([e["type"] for e in ev], ["watch.breach", "watch.clear"], "breach and clear")
+        if len(ev) == 2:
+            C.eq(ev[0]["watch_id"], wid, "the breach names its watch")
+            C.eq(ev[0]["name"], "gauge-high", "and its name")
+            C.check(ev[0]["metric"] == "synth_gauge_pct" and ev[0]["condition"],
+                    f"metric and condition: {ev[0]}")
+            full = call(d, "watch_status", {"cursor": ev[0]["watch_status_cursor"]})["events"]
+            C.check(full and full[0]["kind"] == "breach" and "context" in full[0],
+                    f"watch_status_cursor leads to the full breach: {full[:1]}")
+
+
+@C.case
 def test_watch_fires_once_per_episode():
     with daemon() as d:
         d.request("resources/subscribe", {"uri": "watches://breaches"})

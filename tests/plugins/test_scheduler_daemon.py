@@ -80,6 +80,11 @@ def wait_updated(c, uri, timeout=4.0):
 root = copy_fixture("vm-2cpu")
 try:
     set_scx(root, "disabled", None, 0)
+    # the kernel log: an exit of an earlier run (skipped), then this run's
+    kmsg = os.path.join(root, "dev", "kmsg")
+    os.makedirs(os.path.dirname(kmsg), exist_ok=True)
+    with open(kmsg, "w") as f:
+        f.write('6,10,100,-;sched_ext: BPF scheduler "old" disabled (unregistered from BPF)\n')
     with Client(args=["--enable", "scheduler", "--fs-root", root]) as c:
         ck.check("result" in c.request("resources/subscribe",
                                        {"uri": "scheduler://current"}), "subscribe")
@@ -89,6 +94,10 @@ try:
                  "load: subscriber notified within the 1 s poll")
         cur = c.read_json("scheduler://current")
         ck.eq((cur["class"], cur["name"]), ("sched_ext", "rusty"), "load: now sched_ext/rusty")
+        with open(kmsg, "a") as f:
+            f.write('3,11,200,-;sched_ext: BPF scheduler "rusty" disabled (runtime error)\n'
+                    ' SUBSYSTEM=sched\n'
+                    '3,12,201,-;sched_ext: rusty: dispatch to invalid DSQ 0x99\n')
         set_scx(root, "disabled", None, 1)
         ck.check(wait_updated(c, "scheduler://current"), "unload: subscriber notified")
         ck.eq(c.read_json("scheduler://current")["name"], "EEVDF", "unload: EEVDF again")
@@ -96,6 +105,10 @@ try:
         evs = r["result"]["structuredContent"]["events"]
         ck.eq([(e.get("from_name"), e.get("to_name")) for e in evs],
               [("EEVDF", "rusty"), ("rusty", "EEVDF")], "poll_events has both changes")
+        ck.eq([e.get("change") for e in evs], ["attached", "detached"], "what changed")
+        ck.eq(evs[-1].get("reason") if evs else None,
+              "runtime error: dispatch to invalid DSQ 0x99",
+              "the exit reason from the kernel log, not an earlier run's")
 finally:
     shutil.rmtree(os.path.dirname(root), ignore_errors=True)
 

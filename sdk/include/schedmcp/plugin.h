@@ -911,13 +911,9 @@ static inline int smcp_register_resources(struct smcp_host *h, const struct smcp
 {
 	int err = 0;
 
-	for (size_t i = 0; !err && i < n; i++) {
-		const char *p = d[i].uri;
-
-		while (p && *p && *p != '{')
-			p++;
-		err = p && *p ? api->register_template(h, &d[i]) : api->register_resource(h, &d[i]);
-	}
+	for (size_t i = 0; !err && i < n; i++)
+		err = d[i].uri && strchr(d[i].uri, '{') ? api->register_template(h, &d[i])
+							 : api->register_resource(h, &d[i]);
 	return err;
 }
 

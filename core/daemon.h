@@ -22,6 +22,7 @@ enum daemon_mode {
 	MODE_VERSION,
 	MODE_HELP_CONFIG,
 	MODE_LIST_SURFACE,
+	MODE_FLAMEGRAPH, /* schedmcp flamegraph: folded stacks to a picture */
 };
 
 struct daemon_opts {
@@ -39,6 +40,10 @@ struct daemon_opts {
 	const char *log_level;
 	bool json;
 	double report_interval_s;
+	const char *html_path; /* report --html FILE */
+	const char *diff_path; /* flamegraph --diff OLD */
+	const char *title;     /* flamegraph --title TEXT */
+	bool png;	       /* flamegraph --png */
 	/* --set SECTION.KEY=VALUE and the options that are shorthands for one */
 #define DAEMON_MAX_SETS 64
 	const char *sets[DAEMON_MAX_SETS];
@@ -103,6 +108,8 @@ int cli_list_surface(void);
 int cli_check_config(const struct config *cfg, const char *search_path);
 void cli_print_errors(const struct config *cfg);
 int report_run(const struct daemon_opts *o);
+/* schedmcp flamegraph (core/cli_draw.c): stdin to stdout; the exit code. */
+int cli_flamegraph(const struct daemon_opts *o);
 /*
  * Whether an MCP client starting schedmcp with these options gets a bridge
  * to a running service (true; *ret_fd is the connected, probed socket) or

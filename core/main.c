@@ -296,6 +296,8 @@ int main(int argc, char **argv)
 	case MODE_HELP_CONFIG:
 		cli_help_config();
 		return 0;
+	case MODE_FLAMEGRAPH:
+		return cli_flamegraph(&o); /* a filter: no config, no plugins */
 	default:
 		break;
 	}

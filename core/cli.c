@@ -30,7 +30,7 @@ static const char usage[] =
 	"       schedmcp report [--json] [--html FILE] [OPTIONS]\n"
 	"                                     print a summary of this machine's scheduler\n"
 	"       schedmcp flamegraph [--diff OLD] [--png] < FOLDED > OUT\n"
-	"                                     draw folded stacks (get_perf_results' folded\n"
+	"                                     draw folded stacks (the profiler's folded\n"
 	"                                     format) as an SVG or PNG flame graph\n"
 	"\n"
 	"Options:\n"

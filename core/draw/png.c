@@ -80,8 +80,9 @@ static void text_at(cairo_t *cr, double x, double y, const char *s, int align)
 
 /* ------------------------------------------------------------ flame */
 
+/* labels: label boxes at least this wide (px); 0: none */
 static int flame_once(struct draw_flame *f, const struct draw_flame_opts *o, uint32_t width,
-		      bool labels, size_t max_bytes, unsigned char **ret, size_t *ret_len, uint32_t *ret_cut)
+		      double labels, size_t max_bytes, unsigned char **ret, size_t *ret_len, uint32_t *ret_cut)
 {
 	uint32_t fh = 16, top = 50, levels, height;
 	double avail = width - 2.0 * DRAW_FLAME_XPAD, tot = (double)f->nodes[0].count[0];
@@ -109,6 +110,16 @@ static int flame_once(struct draw_flame *f, const struct draw_flame_opts *o, uin
 	cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
 	set_rgb(cr, 0);
 	cairo_set_font_size(cr, 15);
+	{
+		/* grey-level text edges cost most of a PNG's bytes: none, as a
+		 * terminal draws it, reads as well at this size */
+		cairo_font_options_t *fopt = cairo_font_options_create();
+
+		cairo_font_options_set_antialias(fopt, CAIRO_ANTIALIAS_NONE);
+		cairo_font_options_set_hint_style(fopt, CAIRO_HINT_STYLE_FULL);
+		cairo_set_font_options(cr, fopt);
+		cairo_font_options_destroy(fopt);
+	}
 	text_at(cr, width / 2.0, 20,
 		o && o->title ? o->title : f->diff ? "Differential flame graph" : "Flame graph", -1);
 	cairo_set_font_size(cr, 11);
@@ -126,7 +137,7 @@ static int flame_once(struct draw_flame *f, const struct draw_flame_opts *o, uin
 		cairo_rectangle(cr, x, y, w > 1 ? w - 0.5 : w, fh - 1);
 		cairo_fill(cr);
 		chars = (int)((w - 6) / 6.5);
-		if (!labels || chars < 3)
+		if (!labels || w < labels || chars < 3)
 			continue;
 		draw_frame_label(n->name, label, sizeof(label));
 		if ((int)strlen(label) > chars)
@@ -155,11 +166,14 @@ int draw_flame_png(struct draw_flame *f, const struct draw_flame_opts *o, size_t
 	if (!f->n || !f->nodes[0].count[0])
 		return -ENODATA;
 	draw_flame_prepare(f);
-	err = flame_once(f, o, width, true, max_bytes, ret, ret_len, &cut);
+	/* every label; the wide boxes' only; none; then a narrower picture */
+	err = flame_once(f, o, width, 1, max_bytes, ret, ret_len, &cut);
 	if (err == -E2BIG)
-		err = flame_once(f, o, width, false, max_bytes, ret, ret_len, &cut);
+		err = flame_once(f, o, width, 80, max_bytes, ret, ret_len, &cut);
 	if (err == -E2BIG)
-		err = flame_once(f, o, width / 2, false, max_bytes, ret, ret_len, &cut);
+		err = flame_once(f, o, width, 0, max_bytes, ret, ret_len, &cut);
+	if (err == -E2BIG)
+		err = flame_once(f, o, width / 2, 0, max_bytes, ret, ret_len, &cut);
 	if (!err && ret_cut_depth)
 		*ret_cut_depth = cut;
 	return err;

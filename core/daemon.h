@@ -25,6 +25,13 @@ enum daemon_mode {
 	MODE_FLAMEGRAPH, /* schedmcp flamegraph: folded stacks to a picture */
 };
 
+/* Two tool calls that give folded stacks: start (waits while it samples
+ * for ${secs} seconds, which the report replaces), then the stacks. */
+struct report_profile {
+	const char *start_tool, *start_args; /* args: JSON, ${secs}: the seconds */
+	const char *folded_tool, *folded_args;
+};
+
 struct daemon_opts {
 	enum daemon_mode mode;
 	const char *config_path; /* NULL: the default path if it exists */
@@ -44,6 +51,9 @@ struct daemon_opts {
 	const char *diff_path; /* flamegraph --diff OLD */
 	const char *title;     /* flamegraph --title TEXT */
 	bool png;	       /* flamegraph --png */
+	/* report --html: how to take a short profile for its flame graph (the
+	 * wiring in main.c names the tools, the core does not); NULL: none */
+	const struct report_profile *profile;
 	/* --set SECTION.KEY=VALUE and the options that are shorthands for one */
 #define DAEMON_MAX_SETS 64
 	const char *sets[DAEMON_MAX_SETS];
@@ -108,6 +118,21 @@ int cli_list_surface(void);
 int cli_check_config(const struct config *cfg, const char *search_path);
 void cli_print_errors(const struct config *cfg);
 int report_run(const struct daemon_opts *o);
+/* In-process tool call for the report: the content items (a cJSON array
+ * the caller frees), or NULL with err set (the tool's error, no such tool,
+ * no answer within timeout_ms). */
+struct cJSON;
+/* Run the loop for seconds (the report's sampling window). */
+void report_wait(double seconds);
+struct cJSON *report_call_tool(const char *name, const char *args_json, uint64_t timeout_ms,
+			       char *err, size_t err_len);
+/* report --html (core/report_html.c): sample for the page (profiling when
+ * o->profile names how), returning the profile's folded stacks (or NULL,
+ * err saying why); then write the page from sections ([{title, uri, body |
+ * error}]). 0 or -errno. */
+char *report_html_profile(const struct daemon_opts *o, char *err, size_t err_len);
+int report_html_write(const char *path, const struct cJSON *sections, const char *folded,
+		      const char *profile_err);
 /* schedmcp flamegraph (core/cli_draw.c): stdin to stdout; the exit code. */
 int cli_flamegraph(const struct daemon_opts *o);
 /*

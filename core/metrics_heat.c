@@ -186,7 +186,8 @@ static int build_rows(const struct metric *m, struct series **ser, uint32_t ns, 
 	struct qacc *a = malloc(sizeof(*a));
 	double best = -INFINITY;
 	uint32_t best_r = 0, best_c = 0;
-	char unit[24], v[32], when[40];
+	char ubuf[24], v[32], when[40];
+	const char *unit;
 	int ret = -ENOMEM;
 
 	if (!rows || !a)
@@ -234,7 +235,7 @@ static int build_rows(const struct metric *m, struct series **ser, uint32_t ns, 
 		ret = -ENODATA;
 		goto out;
 	}
-	metrics_query_stat_unit(st, m, unit, sizeof(unit));
+	unit = metrics_query_stat_unit(st, m, ubuf, sizeof(ubuf));
 	snprintf(h->y_name, sizeof(h->y_name), "series");
 	snprintf(h->value_name, sizeof(h->value_name), "%s (%s)", metrics_query_stat_name(st), unit);
 	snprintf(h->title, sizeof(h->title), "%s, %s", m->name, what);

@@ -601,7 +601,8 @@ int pp_out_results(struct pp_plugin *pp, struct smcp_result *res, const struct p
 	if (o->group == PP_GROUP_SYMBOL)
 		api->json_string(j, NULL,
 				 "self: samples with the symbol as leaf; total: samples with it "
-				 "anywhere on the stack. format folded gives flame-graph input");
+				 "anywhere on the stack. format folded gives flame-graph input, "
+				 "format png the flame graph itself");
 	api->json_end(j);
 	return 0;
 }

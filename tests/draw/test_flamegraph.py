@@ -9,6 +9,7 @@ only."""
 import os
 import random
 import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -133,6 +134,64 @@ def png_bounded():
     w, h = png_size(out)
     T.check(w <= 1200 and h <= 700 and len(out) <= 200 * 1024, f"{w}x{h} {len(out)} B")
     T.check("depth" in err, f"the cut is said: {err!r}")
+
+
+# In a page of its own, the SVG's script is driven like a person would:
+# click caller_b (zoom: it fills the width, caller_a leaves), Search for
+# "work" (prompt answered by the page), then Reset zoom. The state after
+# each step is written into the DOM, which Chromium dumps.
+DRIVER = """<script>
+var out=[];function st(){var r={};document.querySelectorAll('g.f').forEach(function(g){
+ var t=g.querySelector('title').textContent;t=t.slice(0,t.lastIndexOf(' ('));
+ r[t]=[g.style.display,(+g.querySelector('rect').getAttribute('width')).toFixed(0),
+ g.querySelector('rect').getAttribute('fill')];});return r;}
+function click(sel){var e=document.querySelector(sel);
+ e.dispatchEvent(new MouseEvent('click',{bubbles:true}));}
+window.prompt=function(){return 'work';};
+var b=[].filter.call(document.querySelectorAll('g.f'),function(g){
+ return g.querySelector('title').textContent.indexOf('caller_b ')==0;})[0];
+b.querySelector('rect').dispatchEvent(new MouseEvent('click',{bubbles:true}));
+out.push(st());click('.search');out.push(st());
+out.push(document.querySelector('.matched').textContent);click('.reset');out.push(st());
+var pre=document.createElement('pre');pre.id='result';pre.textContent=JSON.stringify(out);
+document.body.appendChild(pre);
+</script>"""
+
+
+@T.case
+def zoom_and_search_in_chromium():
+    chromium = shutil.which("chromium")
+    if not chromium:
+        raise Skip("chromium is not installed (apt-get install chromium)")
+    rc, svg, err = run(SPLIT)
+    svg = svg.decode().split("?>", 1)[1]
+    page = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"fg-zoom-{os.getpid()}.html")
+    with open(page, "w") as f:
+        f.write("<!DOCTYPE html><html><body>" + svg + DRIVER + "</body></html>")
+    try:
+        p = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu",
+                            "--no-first-run", "--disable-extensions", "--enable-logging=stderr",
+                            "--v=0", "--dump-dom", "file://" + page],
+                           capture_output=True, text=True, timeout=120)
+    finally:
+        os.unlink(page)
+    console = [l for l in p.stderr.splitlines() if ":CONSOLE" in l]
+    T.check(not console, f"console: {console[:3]}")
+    m = re.search(r'<pre id="result">(.*?)</pre>', p.stdout, re.S)
+    T.check(m, f"the driver ran: {p.stdout[-300:]}")
+    import html as htmlmod
+    import json
+    zoomed, searched, matched, reset = json.loads(htmlmod.unescape(m.group(1)))
+    full = float(zoomed["all"][1])
+    T.check(zoomed["caller_a"][0] == "none", "zoom: caller_a hidden")
+    T.check(abs(float(zoomed["caller_b"][1]) - full) <= 1, f"zoom: caller_b fills {zoomed}")
+    T.check(zoomed["main"][0] == "" and abs(float(zoomed["main"][1]) - full) <= 1,
+            "zoom: the ancestors stay, full width")
+    T.check(searched["work"][2] == "#e040fb", f"search: work highlighted {searched['work']}")
+    T.check(searched["main"][2] != "#e040fb", "search: main not highlighted")
+    T.eq(matched, "matched 100.0%", "search: share of samples matched")
+    T.check(reset["caller_a"][0] == "" and abs(float(reset["caller_a"][1]) - 0.75 * full) <= 1,
+            f"reset: caller_a back at 75% {reset['caller_a']}")
 
 
 @T.case

@@ -85,7 +85,8 @@ def test_report_page_in_chromium():
     p = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                         "--disable-extensions", "--disable-background-networking",
                         "--enable-logging=stderr", "--v=0", "--hide-scrollbars",
-                        "--window-size=1280,1800", f"--screenshot={SHOT}", "--dump-dom",
+                        "--window-size=1280,1800", "--force-device-scale-factor=0.5",
+                        f"--screenshot={SHOT}", "--dump-dom",
                         "file://" + PAGE],
                        capture_output=True, text=True, timeout=120, cwd=OUT)
     dom = p.stdout
@@ -96,7 +97,7 @@ def test_report_page_in_chromium():
     C.check(dom.count('class="f"') > 10 or not is_root(), "flame graph frames in the DOM")
     C.check(os.path.exists(SHOT), f"screenshot taken: {p.stderr[-300:]}")
     w, h, px = png_pixels(open(SHOT, "rb").read())
-    ink = sum(1 for r, g, b in px if (r, g, b) != (255, 255, 255))
+    ink = sum(1 for r, g, b in px if (r, g, b) != (255, 255, 255))  # half scale: 640x900
     warm = sum(1 for r, g, b in px if r > 180 and b < 80 and r - g > 40)
     print(f"  screenshot {w}x{h}: {100 * ink / len(px):.1f}% not white, "
           f"{100 * warm / len(px):.1f}% warm; kept at {SHOT}", flush=True)

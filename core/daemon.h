@@ -122,6 +122,10 @@ int report_run(const struct daemon_opts *o);
  * the caller frees), or NULL with err set (the tool's error, no such tool,
  * no answer within timeout_ms). */
 struct cJSON;
+/* How the report shows a value: scalars inline; an array of objects whose
+ * members are all scalars as a table. */
+bool report_is_scalar(const struct cJSON *v);
+bool report_tabular(const struct cJSON *arr);
 /* Run the loop for seconds (the report's sampling window). */
 void report_wait(double seconds);
 struct cJSON *report_call_tool(const char *name, const char *args_json, uint64_t timeout_ms,

@@ -30,6 +30,17 @@ uint32_t metrics_heat_col_of(const struct heat_map *h, uint64_t idx)
 	return (uint32_t)((idx - h->r.from) / h->per);
 }
 
+/* Accumulate column c of the ns series in ser into a. */
+static void add_column(struct qacc *a, const struct metric *m, struct series *const *ser,
+		       uint32_t ns, const struct heat_map *h, uint32_t c)
+{
+	uint64_t from = h->r.from + (uint64_t)c * h->per, to = from + h->per - 1;
+
+	metrics_query_qacc_init(a, m, h->r.tier);
+	metrics_query_qacc_add(a, m, ser, ns, h->r.tier, from, to > h->r.to ? h->r.to : to,
+			       AGG_SUM);
+}
+
 static void series_key(const struct metric *m, const struct series *s, char *buf, size_t len)
 {
 	size_t o = 0;
@@ -87,13 +98,9 @@ static int build_hist(const struct metric *m, struct series **ser, uint32_t ns, 
 	if (!full || !a)
 		goto out;
 	for (uint32_t c = 0; c < cols; c++) {
-		uint64_t from = h->r.from + (uint64_t)c * h->per, to = from + h->per - 1;
 		double q;
 
-		if (to > h->r.to)
-			to = h->r.to;
-		metrics_query_qacc_init(a, m, h->r.tier);
-		metrics_query_qacc_add(a, m, ser, ns, h->r.tier, from, to, AGG_SUM);
+		add_column(a, m, ser, ns, h, c);
 		if (!a->slots) {
 			for (uint32_t b = 0; b < nb; b++)
 				full[(size_t)b * cols + c] = NAN;
@@ -214,13 +221,9 @@ static int build_rows(const struct metric *m, struct series **ser, uint32_t ns, 
 		if (!h->labels[r])
 			goto out;
 		for (uint32_t c = 0; c < cols; c++) {
-			uint64_t from = h->r.from + (uint64_t)c * h->per, to = from + h->per - 1;
 			double x;
 
-			if (to > h->r.to)
-				to = h->r.to;
-			metrics_query_qacc_init(a, m, h->r.tier);
-			metrics_query_qacc_add(a, m, &rows[r].s, 1, h->r.tier, from, to, AGG_SUM);
+			add_column(a, m, &rows[r].s, 1, h, c);
 			x = a->slots ? metrics_query_qacc_stat(a, m, st) : NAN;
 			h->cells[(size_t)r * cols + c] = x;
 			if (!isnan(x) && x > best) {

@@ -173,13 +173,12 @@ static void print_scalar(const cJSON *v)
 	}
 }
 
-static bool is_scalar(const cJSON *v)
+bool report_is_scalar(const cJSON *v)
 {
 	return !cJSON_IsObject(v) && !cJSON_IsArray(v);
 }
 
-/* An array of objects whose members are all scalars prints as a table. */
-static bool tabular(const cJSON *arr)
+bool report_tabular(const cJSON *arr)
 {
 	const cJSON *row, *m;
 
@@ -189,7 +188,7 @@ static bool tabular(const cJSON *arr)
 		if (!cJSON_IsObject(row))
 			return false;
 		cJSON_ArrayForEach(m, row)
-			if (!is_scalar(m))
+			if (!report_is_scalar(m))
 				return false;
 	}
 	return true;
@@ -268,7 +267,7 @@ static void print_table(const cJSON *arr, int indent)
 
 static void print_value(const char *key, const cJSON *v, int indent)
 {
-	if (is_scalar(v)) {
+	if (report_is_scalar(v)) {
 		printf("%*s%s: ", indent, "", key);
 		print_scalar(v);
 		printf("\n");
@@ -280,7 +279,7 @@ static void print_value(const char *key, const cJSON *v, int indent)
 		bool scalars = true;
 
 		cJSON_ArrayForEach(e, v)
-			scalars &= is_scalar(e);
+			scalars &= report_is_scalar(e);
 		if (scalars) {
 			printf("%*s%s: ", indent, "", key);
 			cJSON_ArrayForEach(e, v) {
@@ -296,7 +295,7 @@ static void print_value(const char *key, const cJSON *v, int indent)
 			return;
 		}
 		printf("%*s%s:\n", indent, "", key);
-		if (tabular(v)) {
+		if (report_tabular(v)) {
 			print_table(v, indent + 2);
 			return;
 		}

@@ -106,25 +106,7 @@ wait:
 
 static void esc(FILE *f, const char *s)
 {
-	for (; *s; s++) {
-		switch (*s) {
-		case '&':
-			fputs("&amp;", f);
-			break;
-		case '<':
-			fputs("&lt;", f);
-			break;
-		case '>':
-			fputs("&gt;", f);
-			break;
-		case '"':
-			fputs("&quot;", f);
-			break;
-		default:
-			fputc((unsigned char)*s < 0x20 && *s != '\n' ? '?' : *s, f);
-			break;
-		}
-	}
+	draw_xml_escape(f, s, true); /* an HTML parser takes UTF-8 as it comes */
 }
 
 static void scalar(FILE *f, const cJSON *v)
@@ -143,27 +125,6 @@ static void scalar(FILE *f, const cJSON *v)
 	} else {
 		fputs("-", f);
 	}
-}
-
-static bool flat(const cJSON *v)
-{
-	return !cJSON_IsObject(v) && !cJSON_IsArray(v);
-}
-
-static bool tabular(const cJSON *arr)
-{
-	const cJSON *row, *m;
-
-	if (!cJSON_GetArraySize(arr))
-		return false;
-	cJSON_ArrayForEach(row, arr) {
-		if (!cJSON_IsObject(row))
-			return false;
-		cJSON_ArrayForEach(m, row)
-			if (!flat(m))
-				return false;
-	}
-	return true;
 }
 
 static void value(FILE *f, const cJSON *v, int depth);
@@ -202,7 +163,7 @@ static void value(FILE *f, const cJSON *v, int depth)
 	const cJSON *e;
 	int n = 0;
 
-	if (flat(v)) {
+	if (report_is_scalar(v)) {
 		scalar(f, v);
 		return;
 	}
@@ -214,7 +175,7 @@ static void value(FILE *f, const cJSON *v, int depth)
 		bool scalars = true;
 
 		cJSON_ArrayForEach(e, v)
-			scalars &= flat(e);
+			scalars &= report_is_scalar(e);
 		if (scalars) {
 			cJSON_ArrayForEach(e, v) {
 				if (n == 30) {
@@ -227,7 +188,7 @@ static void value(FILE *f, const cJSON *v, int depth)
 			}
 			return;
 		}
-		if (tabular(v)) {
+		if (report_tabular(v)) {
 			table(f, v);
 			return;
 		}

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <schedmcp/hashmap.h>
 
@@ -132,6 +133,11 @@ uint32_t draw_heat_colour(double v, double max, bool log_scale);
 int draw_heat_svg(const struct draw_heat *h, char **ret, size_t *ret_len);
 int draw_heat_png(const struct draw_heat *h, size_t max_bytes, unsigned char **ret,
 		  size_t *ret_len);
+
+/* s as XML or HTML text or attribute value: markup escaped, control bytes
+ * as '?', and bytes past ASCII too unless keep_utf8 (an XML parser refuses
+ * a document that is not valid UTF-8; an HTML one does not). */
+void draw_xml_escape(FILE *out, const char *s, bool keep_utf8);
 
 /* NULL when PNG works, else why not (for a user to read). */
 const char *draw_png_missing(void);

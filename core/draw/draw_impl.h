@@ -19,8 +19,6 @@ void draw_frame_label(const char *name, char *buf, size_t len);
 /* "name (N samples, P%)" (and the before and change of a diff). */
 size_t draw_frame_tooltip(const struct draw_flame *f, const struct draw_node *n, char *buf,
 			  size_t len);
-/* s as XML text or attribute value (bytes outside printable ASCII as '?'). */
-void draw_xml_escape(FILE *out, const char *s);
 
 /* The largest value of a heat map (0 when none). */
 double draw_heat_max(const struct draw_heat *h);

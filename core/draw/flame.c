@@ -360,7 +360,7 @@ static const char script[] =
 	"})();\n"
 	"]]></script>\n";
 
-void draw_xml_escape(FILE *out, const char *s)
+void draw_xml_escape(FILE *out, const char *s, bool keep_utf8)
 {
 	for (; *s; s++) {
 		switch (*s) {
@@ -379,7 +379,8 @@ void draw_xml_escape(FILE *out, const char *s)
 		default:
 			/* control bytes are not allowed in XML 1.0, and a name
 			 * may be any bytes: keep the document valid UTF-8 */
-			fputc((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e ? '?' : *s,
+			fputc((unsigned char)*s < 0x20 ||
+					      ((unsigned char)*s > 0x7e && !keep_utf8) ? '?' : *s,
 			      out);
 			break;
 		}
@@ -424,12 +425,12 @@ int draw_flame_svg(struct draw_flame *f, const struct draw_flame_opts *o, char *
 	fprintf(out, "<text class=\"hd\" x=\"%u\" y=\"20\" text-anchor=\"middle\" "
 		     "style=\"font-size:16px\">",
 		width / 2);
-	draw_xml_escape(out, title);
+	draw_xml_escape(out, title, false);
 	fputs("</text>\n", out);
 	if (o && o->note) {
 		fprintf(out, "<text class=\"hd\" x=\"%u\" y=\"38\" text-anchor=\"middle\">",
 			width / 2);
-		draw_xml_escape(out, o->note);
+		draw_xml_escape(out, o->note, false);
 		fputs("</text>\n", out);
 	}
 	if (!(o && o->no_script)) {
@@ -452,7 +453,7 @@ int draw_flame_svg(struct draw_flame *f, const struct draw_flame_opts *o, char *
 		draw_frame_tooltip(f, n, tip, sizeof(tip));
 		fprintf(out, "<g class=\"f\" data-x=\"%.9g\" data-w=\"%.9g\" data-d=\"%u\"><title>",
 			n->x, n->count[0] / tot, n->depth);
-		draw_xml_escape(out, tip);
+		draw_xml_escape(out, tip, false);
 		fprintf(out,
 			"</title><rect x=\"%.2f\" y=\"%u\" width=\"%.2f\" height=\"%u\" "
 			"fill=\"#%06x\" rx=\"2\" ry=\"2\"/><text x=\"%.2f\" y=\"%u\">",
@@ -462,7 +463,7 @@ int draw_flame_svg(struct draw_flame *f, const struct draw_flame_opts *o, char *
 			draw_frame_label(n->name, label, sizeof(label));
 			if ((int)strlen(label) > chars)
 				strcpy(label + chars - 2, "..");
-			draw_xml_escape(out, label);
+			draw_xml_escape(out, label, false);
 		}
 		fputs("</text></g>\n", out);
 	}

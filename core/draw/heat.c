@@ -80,7 +80,7 @@ int draw_heat_svg(const struct draw_heat *h, char **ret, size_t *ret_len)
 		"fill=\"#fff\"/>\n<text x=\"%u\" y=\"22\" text-anchor=\"middle\" "
 		"style=\"font-size:16px\">",
 		g.img_w, g.img_h, g.img_w, g.img_h, g.img_w, g.img_h, g.img_w / 2);
-	draw_xml_escape(out, h->title ? h->title : "Heat map");
+	draw_xml_escape(out, h->title ? h->title : "Heat map", false);
 	fputs("</text>\n", out);
 	/* shape-rendering crispEdges: neighbouring cells without seams */
 	fputs("<g shape-rendering=\"crispEdges\">\n", out);
@@ -105,19 +105,19 @@ int draw_heat_svg(const struct draw_heat *h, char **ret, size_t *ret_len)
 	for (uint32_t r = 0; h->row_labels && r < h->rows; r += draw_heat_label_every(&g)) {
 		fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", g.x0 - 6,
 			g.y0 + g.h - r * g.ch - g.ch / 2 + 4);
-		draw_xml_escape(out, h->row_labels[r] ? h->row_labels[r] : "");
+		draw_xml_escape(out, h->row_labels[r] ? h->row_labels[r] : "", false);
 		fputs("</text>\n", out);
 	}
 	fprintf(out, "<text x=\"%.1f\" y=\"%.1f\">", g.x0, g.y0 + g.h + 18);
-	draw_xml_escape(out, h->x_first ? h->x_first : "");
+	draw_xml_escape(out, h->x_first ? h->x_first : "", false);
 	fprintf(out, "</text>\n<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", g.x0 + g.w,
 		g.y0 + g.h + 18);
-	draw_xml_escape(out, h->x_last ? h->x_last : "");
+	draw_xml_escape(out, h->x_last ? h->x_last : "", false);
 	fprintf(out, "</text>\n<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">time; y: ",
 		g.x0 + g.w / 2, g.y0 + g.h + 36);
-	draw_xml_escape(out, h->y_name ? h->y_name : "");
+	draw_xml_escape(out, h->y_name ? h->y_name : "", false);
 	fputs("; colour: ", out);
-	draw_xml_escape(out, h->value_name ? h->value_name : "value");
+	draw_xml_escape(out, h->value_name ? h->value_name : "value", false);
 	fprintf(out, " (max %g%s)</text>\n</svg>\n", max, h->log_scale ? ", log scale" : "");
 	if (fclose(out) || !buf) {
 		free(buf);

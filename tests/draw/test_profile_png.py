@@ -28,7 +28,9 @@ def test_flame_png_of_100k_samples():
         raise Skip("needs root (a system-wide profile)")
     spinners = [subprocess.Popen([sys.executable, "-c", SPIN]) for _ in range(2)]
     try:
-        with pptest.daemon() as d:
+        # rings of 4 MiB a CPU: a loaded machine drains late, and 20 kHz of
+        # samples must not be lost meanwhile
+        with pptest.daemon("[plugin perf_profiler]\nring_pages = 1024\n") as d:
             st = d.read_json("profiling://perf/status")
             if not st.get("capabilities", {}).get("system_wide"):
                 raise Skip(f"no system-wide profile here: {st.get('capabilities')}")

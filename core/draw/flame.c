@@ -34,8 +34,8 @@ static bool node_equal(uint64_t stored, uint64_t key, void *ctx)
 	const struct draw_node *n = &f->nodes[stored];
 	const struct probe *p = (const struct probe *)(uintptr_t)key;
 
-	return n->parent == p->parent && strncmp(n->name, p->name, p->len) == 0 &&
-	       n->name[p->len] == '\0';
+	return n->parent == p->parent && strnlen(n->name, p->len + 1) == p->len &&
+	       memcmp(n->name, p->name, p->len) == 0;
 }
 
 static int new_node(struct draw_flame *f, uint32_t parent, const char *name, size_t len,
@@ -142,6 +142,7 @@ static int add_line(struct draw_flame *f, const char *s, size_t len, int which)
 
 		if (n > DRAW_MAX_NAME)
 			n = DRAW_MAX_NAME;
+		n = strnlen(p, n); /* a NUL in a file ends the name, as it is kept */
 		if (n && depth < DRAW_MAX_DEPTH) {
 			err = child_of(f, cur, p, n, &cur);
 			if (err == -E2BIG) {

@@ -99,6 +99,11 @@ int cli_flamegraph(const struct daemon_opts *o)
 		fprintf(stderr, "schedmcp flamegraph: %s\n", draw_png_missing());
 		return 1;
 	}
+	if (o->png && isatty(1)) {
+		fputs("schedmcp flamegraph: not writing a PNG to a terminal: redirect standard "
+		      "output to a file\n", stderr);
+		return 1;
+	}
 	if (isatty(0))
 		fputs("schedmcp flamegraph: reading folded stacks from standard input\n", stderr);
 	if (draw_flame_init(&f))

@@ -133,7 +133,8 @@ static int add_line(struct draw_flame *f, const char *s, size_t len, int which)
 	end = sp - 1;
 	while (end > s && end[-1] == ' ')
 		end--;
-	if (end == s || !count)
+	/* every node's count is at most the root's: it alone can overflow */
+	if (end == s || !count || f->nodes[0].count[which] > UINT64_MAX - count)
 		goto bad;
 	f->nodes[0].count[which] += count;
 	for (p = s; p < end;) {

@@ -142,7 +142,9 @@ int cli_flamegraph(const struct daemon_opts *o)
 		fprintf(stderr, "schedmcp flamegraph: the PNG shows frames up to depth %u of %u "
 				"(SVG shows all)\n", cut, f.max_depth);
 	if (f.bad_lines[0] + f.bad_lines[1])
-		fprintf(stderr, "schedmcp flamegraph: %llu lines skipped (no sample count)\n",
+		fprintf(stderr,
+			"schedmcp flamegraph: %llu lines skipped (no sample count, or one too "
+			"large)\n",
 			(unsigned long long)(f.bad_lines[0] + f.bad_lines[1]));
 	if (fwrite(out, 1, out_len, stdout) != out_len || fflush(stdout)) {
 		fprintf(stderr, "schedmcp flamegraph: writing: %s\n", strerror(errno));

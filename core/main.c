@@ -42,7 +42,8 @@ static const struct cli_alias aliases[] = {
 /* The report's short profile for its HTML page's flame graph: the one
  * place that knows which plugin profiles (tests/docs/layering.py). */
 static const struct report_profile report_profile = {
-	"start_perf_profiling", "{\"duration_secs\": ${secs}, \"wait\": true, \"frequency_hz\": 199}",
+	"start_perf_profiling",
+	"{\"duration_secs\": ${secs}, \"wait\": true, \"frequency_hz\": 199}",
 	"get_perf_results", "{\"format\": \"folded\", \"limit\": 500}",
 };
 

@@ -240,7 +240,8 @@ static int build_rows(const struct metric *m, struct series **ser, uint32_t ns, 
 	}
 	unit = metrics_query_stat_unit(st, m, ubuf, sizeof(ubuf));
 	snprintf(h->y_name, sizeof(h->y_name), "series");
-	snprintf(h->value_name, sizeof(h->value_name), "%s (%s)", metrics_query_stat_name(st), unit);
+	snprintf(h->value_name, sizeof(h->value_name), "%s (%s)", metrics_query_stat_name(st),
+		 unit);
 	snprintf(h->title, sizeof(h->title), "%s, %s", m->name, what);
 	metrics_text_format_quantity(best, unit, v, sizeof(v));
 	metrics_text_format_time(metrics_query_slot_unix_ms(h->r.tier, h->r.from +
@@ -294,8 +295,10 @@ int metrics_heat_build(const struct metric *m, const struct selector *sel, const
 	snprintf(what, sizeof(what), "%s%s", sel_text && *sel_text ? sel_text : "all series",
 		 m->type == SMCP_METRIC_HISTOGRAM && ns > 1 ? " summed" : "");
 	put_times(out, cols);
-	ret = m->type == SMCP_METRIC_HISTOGRAM ? build_hist(m, ser, ns, what, out, cols, err, errlen)
-					       : build_rows(m, ser, ns, what, out, cols, err, errlen);
+	if (m->type == SMCP_METRIC_HISTOGRAM)
+		ret = build_hist(m, ser, ns, what, out, cols, err, errlen);
+	else
+		ret = build_rows(m, ser, ns, what, out, cols, err, errlen);
 	free(ser);
 	if (ret) {
 		metrics_heat_free(out);

@@ -154,7 +154,9 @@ static void table(FILE *f, const cJSON *arr)
 	}
 	fputs("</table>\n", f);
 	if (total > HTML_MAX_ROWS)
-		fprintf(f, "<p class=\"note\">%d more rows (schedmcp report --json has them all)</p>\n",
+		fprintf(f,
+			"<p class=\"note\">%d more rows (schedmcp report --json has them "
+			"all)</p>\n",
 			total - HTML_MAX_ROWS);
 }
 
@@ -179,7 +181,8 @@ static void value(FILE *f, const cJSON *v, int depth)
 		if (scalars) {
 			cJSON_ArrayForEach(e, v) {
 				if (n == 30) {
-					fprintf(f, " &hellip; (%d more)", cJSON_GetArraySize(v) - 30);
+					fprintf(f, " &hellip; (%d more)",
+						cJSON_GetArraySize(v) - 30);
 					break;
 				}
 				if (n++)
@@ -216,7 +219,8 @@ static void value(FILE *f, const cJSON *v, int depth)
 
 static void flame(FILE *f, const char *folded, const char *why)
 {
-	struct draw_flame_opts fo = { .no_xml_header = true, .title = "Flame graph of a short profile" };
+	struct draw_flame_opts fo = { .no_xml_header = true,
+				      .title = "Flame graph of a short profile" };
 	struct draw_flame fl;
 	char note[96];
 	char *svg = NULL;

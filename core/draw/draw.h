@@ -98,8 +98,8 @@ int draw_flame_svg(struct draw_flame *f, const struct draw_flame_opts *o, char *
 
 /* A PNG of at most DRAW_PNG_MAX_W x DRAW_PNG_MAX_H and max_bytes (0 or
  * more than DRAW_PNG_MAX_BYTES: that; drawn again without labels, then
- * smaller, until it fits; -E2BIG if it never does) (deeper frames are cut, and *ret_cut_depth says from which depth; 0: none
- * cut). 0, -ENOMEM, -ENODATA, -ENOTSUP (no cairo). */
+ * smaller, until it fits; -E2BIG if it never does). Deeper frames than
+ * fit are cut, and *ret_cut_depth says from which depth (0: none cut). 0, -ENOMEM, -ENODATA, -ENOTSUP (no cairo). */
 int draw_flame_png(struct draw_flame *f, const struct draw_flame_opts *o, size_t max_bytes,
 		   unsigned char **ret, size_t *ret_len, uint32_t *ret_cut_depth);
 

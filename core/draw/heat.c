@@ -93,7 +93,8 @@ int draw_heat_svg(const struct draw_heat *h, char **ret, size_t *ret_len)
 			fprintf(out,
 				"<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" "
 				"fill=\"#%06x\"><title>%g</title></rect>\n",
-				g.x0 + c * g.cw, g.y0 + g.h - (r + 1) * g.ch, g.cw + 0.05, g.ch + 0.05,
+				g.x0 + c * g.cw, g.y0 + g.h - (r + 1) * g.ch, g.cw + 0.05,
+				g.ch + 0.05,
 				draw_heat_colour(v, max, h->log_scale), v);
 		}
 	}

@@ -82,7 +82,8 @@ static void text_at(cairo_t *cr, double x, double y, const char *s, int align)
 
 /* labels: label boxes at least this wide (px); 0: none */
 static int flame_once(struct draw_flame *f, const struct draw_flame_opts *o, uint32_t width,
-		      double labels, size_t max_bytes, unsigned char **ret, size_t *ret_len, uint32_t *ret_cut)
+		      double labels, size_t max_bytes, unsigned char **ret, size_t *ret_len,
+		      uint32_t *ret_cut)
 {
 	uint32_t fh = 16, top = 50, levels, height;
 	double avail = width - 2.0 * DRAW_FLAME_XPAD, tot = (double)f->nodes[0].count[0];
@@ -121,7 +122,10 @@ static int flame_once(struct draw_flame *f, const struct draw_flame_opts *o, uin
 		cairo_font_options_destroy(fopt);
 	}
 	text_at(cr, width / 2.0, 20,
-		o && o->title ? o->title : f->diff ? "Differential flame graph" : "Flame graph", -1);
+		o && o->title ? o->title
+		: f->diff     ? "Differential flame graph"
+			      : "Flame graph",
+		-1);
 	cairo_set_font_size(cr, 11);
 	if (o && o->note)
 		text_at(cr, width / 2.0, 38, o->note, -1);

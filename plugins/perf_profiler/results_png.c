@@ -37,8 +37,8 @@ static void top_leaves(const struct pp_agg *a, char *buf, size_t len)
 		char c[120];
 
 		o += (size_t)snprintf(buf + o, len - o, "%s%s%s (%.1f%%)", k ? ", " : "",
-				      clip(top[k]->name, c, sizeof(c)), top[k]->kernel ? " [k]" : "",
-				      pct(top[k]->self, a->total));
+				      clip(top[k]->name, c, sizeof(c)),
+				      top[k]->kernel ? " [k]" : "", pct(top[k]->self, a->total));
 	}
 }
 

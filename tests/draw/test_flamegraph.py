@@ -200,6 +200,10 @@ def bad_input():
     T.check(rc == 1 and not out and "no samples" in err, f"{rc} {err!r}")
     rc, out, err = run(SPLIT, "--diff", "/nonexistent/old")
     T.check(rc == 1 and "/nonexistent/old" in err, err)
+    # counts that would overflow the total are skipped and said
+    rc, out, err = run(b"a;b 18446744073709551000\na;c 18446744073709551000\n")
+    T.check(rc == 0 and "1 lines skipped" in err and b"(18446744073709551000 samples" in out,
+            err)
     # names with markup and bytes outside ASCII stay a valid document
     rc, out, err = run(b"a<b>&\"c;\xff\xfe\x01 3\n")
     ET.fromstring(out)

@@ -98,6 +98,11 @@ static int build_hist(const struct metric *m, struct series **ser, uint32_t ns, 
 	if (!full || !a)
 		goto out;
 	for (uint32_t c = 0; c < cols; c++) {
+		/* per second: the newest column may hold fewer slots than the
+		 * others, and must not look paler for it */
+		uint64_t from = h->r.from + (uint64_t)c * h->per;
+		double secs = (double)(h->r.to - from + 1 < h->per ? h->r.to - from + 1 : h->per) *
+			      h->col_secs / h->per;
 		double q;
 
 		add_column(a, m, ser, ns, h, c);
@@ -107,10 +112,10 @@ static int build_hist(const struct metric *m, struct series **ser, uint32_t ns, 
 			continue;
 		}
 		for (uint32_t b = 0; b < nb && b < a->nb; b++) {
-			double v = (double)a->counts[b];
+			double v = (double)a->counts[b] / secs;
 
 			full[(size_t)b * cols + c] = v;
-			total += v;
+			total += (double)a->counts[b];
 			if (v > 0) {
 				lo = b < lo ? b : lo;
 				hi = b > hi ? b : hi;
@@ -159,7 +164,7 @@ static int build_hist(const struct metric *m, struct series **ser, uint32_t ns, 
 	metrics_text_format_quantity(lo ? m->bounds[lo - 1] : 0, m->unit, q1, sizeof(q1));
 	metrics_text_format_quantity(m->bounds[hi], m->unit, q2, sizeof(q2));
 	snprintf(h->y_name, sizeof(h->y_name), "%s bucket", m->unit[0] ? m->unit : "value");
-	snprintf(h->value_name, sizeof(h->value_name), "observations per %g s", h->col_secs);
+	snprintf(h->value_name, sizeof(h->value_name), "observations/s");
 	snprintf(h->title, sizeof(h->title), "%s, %s", m->name, what);
 	metrics_text_format_time(metrics_query_slot_unix_ms(h->r.tier, h->r.from +
 							    (uint64_t)best_c * h->per),
@@ -171,8 +176,9 @@ static int build_hist(const struct metric *m, struct series **ser, uint32_t ns, 
 		metrics_text_format_quantity(m->bounds[best_b], m->unit, bl, sizeof(bl));
 	snprintf(h->summary, sizeof(h->summary),
 		 "Heat map of %s (%s) from %s to %s: %u columns of %g s, rows are buckets from "
-		 "%s to %s, colour is observations per bucket and column (log scale), %.0f in "
-		 "all. The hottest cell is %.0f observations in the bucket up to %s at %s "
+		 "%s to %s, colour is observations per second in each bucket and column (log "
+		 "scale), %.0f in all. The hottest cell is %.4g observations/s in the bucket up "
+		 "to %s at %s "
 		 "(column %u). The worst column's p99 is %s, at column %u.",
 		 m->name, what, h->x_first, h->x_last, h->d.cols, h->col_secs, q1,
 		 isinf(m->bounds[hi]) ? "+Inf" : q2, total, best, bl, when,

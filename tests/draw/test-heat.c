@@ -139,7 +139,7 @@ static void test_latency_spike(void)
 	CHECK_MSG(!red(cell_rgb(s, &h, col, BASE_B - h.row0_bucket)) &&
 			  !grey(cell_rgb(s, &h, col, BASE_B - h.row0_bucket)),
 		  "background: %06x", cell_rgb(s, &h, col, BASE_B - h.row0_bucket));
-	CHECK_HAS(h.summary, "1000 observations in the bucket up to 320 ");
+	CHECK_HAS(h.summary, "1000 observations/s in the bucket up to 320 ");
 	cairo_surface_destroy(s);
 	metrics_heat_free(&h);
 

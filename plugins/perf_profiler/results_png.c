@@ -52,6 +52,11 @@ int pp_png_plan(struct pp_plugin *pp, struct pp_answer *ans, const struct pp_rep
 	uint32_t cut = 0;
 	int err;
 
+	if (draw_png_missing()) {
+		ans->err_text = draw_png_missing(); /* built without cairo: say so */
+		free(line);
+		return 0;
+	}
 	if (!line)
 		return -ENOMEM;
 	err = draw_flame_init(&f);

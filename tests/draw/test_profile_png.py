@@ -46,6 +46,8 @@ def test_flame_png_of_100k_samples():
                                          "arguments": {"format": "png"}}, SANITIZED)
             print(f"  answered in {time.monotonic() - t0:.2f} s", flush=True)
             content = res.get("content", [])
+            if res.get("isError") and "cairo" in content[0].get("text", ""):
+                raise Skip(content[0]["text"])
             C.eq([c["type"] for c in content], ["text", "image"], "summary, then picture")
             text = content[0]["text"]
             samples = int(text.split("Flame graph of ")[1].split(" ")[0])

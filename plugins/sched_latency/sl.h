@@ -277,6 +277,13 @@ void sl_notable_fini(struct sl *p);
  * (cumulative): judge latency outliers per CPU and migration bursts, and
  * publish notable.* events. now_ns 0: set the baseline only. */
 void sl_notable_step(struct sl *p, const struct sl_cpu_stats *v, uint64_t now_ns);
+/* Once per history step for each sched_ext DSQ the metrics publish, with its
+ * cumulative wait histogram (hist, SL_NB) and depth (< 0: unknown): judge
+ * its tail against its own usual one (judge: that DSQ's state, kept by the
+ * caller) and publish notable.dsq_latency. */
+struct sl_judge;
+void sl_notable_dsq(struct sl *p, struct sl_judge *judge, const char *dsq, const uint64_t *hist,
+		    int64_t depth, uint64_t now_ns);
 
 /* ------------------------------------- sl_measure.c, sl_wakers.c, sl_call.c */
 

@@ -36,6 +36,7 @@
 #include <bpf/bpf.h>
 
 #include "sl.h"
+#include "sl_judge.h"
 
 /* Processes offered to the core per step; more than [core] metrics_top_n
  * (20) so that a newcomer can displace a fading series. */
@@ -71,6 +72,7 @@ struct dsq_known {
 	uint32_t idle; /* steps since act last changed */
 	bool pub;      /* holds a publishing slot */
 	bool based;    /* its series got their zero baseline */
+	struct sl_judge *judge; /* notable.dsq_latency's state while published */
 };
 
 struct top_proc {
@@ -166,7 +168,7 @@ static struct dsq_known *dsq_find(struct sl_metrics *m, uint64_t id)
  * hooks are attached. The map is created with the plugin, so its counts
  * are all since load: a DSQ's series start from a zero baseline.
  */
-static void collect_dsq(struct sl *p, struct sl_metrics *m)
+static void collect_dsq(struct sl *p, struct sl_metrics *m, uint64_t now_ns)
 {
 	const struct smcp_host_api *api = p->api;
 	int fd = sl_dsq_stats_fd(p), err;
@@ -210,6 +212,8 @@ static void collect_dsq(struct sl *p, struct sl_metrics *m)
 		if (e->pub && e->idle >= DSQ_IDLE_STEPS) {
 			e->pub = false;
 			m->n_dsq_pub--;
+			free(e->judge);
+			e->judge = NULL;
 		} else if (!e->pub && e->idle < DSQ_IDLE_STEPS) {
 			if (m->n_dsq_pub < DSQ_PUBLISH_MAX) {
 				e->pub = true;
@@ -246,6 +250,12 @@ static void collect_dsq(struct sl *p, struct sl_metrics *m)
 		(void)api->metric_set(p->h, m->m_dsq[M_DSQ_RAN], lv, (double)v->ran);
 		if (sl_dsq_depth_of(p, e->id, &depth))
 			(void)api->metric_set(p->h, m->m_dsq_depth, lv, (double)depth);
+		else
+			depth = -1;
+		if (!e->judge)
+			e->judge = calloc(1, sizeof(*e->judge)); /* NULL: judged from the next step */
+		if (e->judge)
+			sl_notable_dsq(p, e->judge, name, (const uint64_t *)v->hist, depth, now_ns);
 	}
 	(void)api->metric_set(p->h, m->m_dsq_omitted, NULL, (double)omitted);
 }
@@ -335,7 +345,7 @@ static void collect(void *data, uint64_t now_ns)
 	(void)sl_window_visit_since(&p->w_proc, m->proc_tick, pick_top, m);
 	(void)sl_window_visit_since(&p->w_proc, m->proc_tick, publish_proc, &pc);
 	m->proc_tick = p->w_proc.ticks;
-	collect_dsq(p, m);
+	collect_dsq(p, m, now_ns);
 }
 
 /* The core's step: the plugin's only tick, then the metrics. */
@@ -541,6 +551,8 @@ void sl_metrics_fini(struct sl *p)
 	free(m->group_cpus);
 	free(m->group_hist);
 	free(m->group_sum);
+	for (unsigned i = 0; m->dsq && i < m->n_dsq; i++)
+		free(m->dsq[i].judge);
 	free(m->dsq);
 	free(m);
 	p->metrics = NULL;

@@ -1393,6 +1393,71 @@ static void check_stream(struct lab *L, const struct sched_def *d)
 		       s.with_dsq, s.events, types, s.sample);
 }
 
+/* notable.dsq_latency: with nothing enabled for it, a flood of spinners in
+ * the scheduler's DSQs (its waits jump from a slice behind one spinner to
+ * many slices) is named on the stream within 12 s, by DSQ. */
+struct notable_scan {
+	const struct sched_def *d;
+	bool found;
+	int seen;
+	char sample[384], other[384];
+};
+
+static void scan_notable(const cJSON *ev, void *arg)
+{
+	struct notable_scan *s = arg;
+	const char *type = or(jstr(ev, "type"), "?");
+	const char *summary = or(jstr(ev, "summary"), "");
+
+	s->seen++;
+	if (strcmp(type, "notable.dsq_latency") == 0 &&
+	    value_names_dsq(cJSON_GetObjectItemCaseSensitive(ev, "dsq"), s->d)) {
+		if (!s->found)
+			snprintf(s->sample, sizeof(s->sample), "%s", summary);
+		s->found = true;
+	} else if (!s->other[0]) {
+		snprintf(s->other, sizeof(s->other), "%s: %s", type, summary);
+	}
+}
+
+static void check_dsq_notable(struct lab *L, const struct sched_def *d)
+{
+	struct notable_scan s = { .d = d };
+	char err[512] = "";
+	char *argv[6] = { (char *)L->load_path, "0", "24", "10", "0", NULL };
+	int cursor = 0;
+	double t0;
+	pid_t lp;
+
+	if (!L->have_sl) {
+		result(d->ops, "dsq_notable", "SKIP", "sched_latency not loaded: %s", L->sl_reason);
+		return;
+	}
+	skip_to_present(L, &cursor);
+	lp = spawn(argv, "/tmp/scxlab-flood.log");
+	t0 = now_s();
+	while (!s.found && now_s() - t0 < 12) {
+		pump(&L->c, 500);
+		if (poll_all(L, "notable.", &cursor, 4, scan_notable, &s, err, sizeof(err)) < 0)
+			break;
+	}
+	kill(lp, SIGTERM);
+	if (wait_exit(lp, 10) < 0) {
+		kill(lp, SIGKILL);
+		wait_exit(lp, 10);
+	}
+	if (err[0])
+		result(d->ops, "dsq_notable", "FAIL", "poll_events failed: %s", err);
+	else if (s.found)
+		result(d->ops, "dsq_notable", "PASS", "after %.1f s of 24 spinners: %s", now_s() - t0,
+		       s.sample);
+	else
+		result(d->ops, "dsq_notable", "FAIL",
+		       "no notable.dsq_latency naming its DSQs within 12 s of 24 spinners (%d notable "
+		       "events; first: %s)",
+		       s.seen, s.other[0] ? s.other : "none");
+}
+
 /* Unload while measure_latency collects; then the daemon must still serve. */
 static void unload_mid_collection(struct lab *L, const struct sched_def *d, pid_t sp,
 				  const char *sched_log)
@@ -1555,6 +1620,7 @@ static void run_one(struct lab *L, struct sched_def *d, struct report *rep)
 	check_dsq(L, d, rep, sp, log);
 	check_dsq_metrics(L, d, t_enabled);
 	check_stream(L, d);
+	check_dsq_notable(L, d);
 	before = L->c.sched_updates;
 	unload_mid_collection(L, d, sp, log);
 	check_change(L, d->ops, "unload", before, NULL, "fair");

@@ -69,6 +69,23 @@ static void set_rgb(cairo_t *cr, uint32_t rgb)
 			     (rgb & 0xff) / 255.0);
 }
 
+/* A w x h picture painted bg, and its context; NULL when out of memory. */
+static cairo_t *canvas(uint32_t w, uint32_t h, uint32_t bg, cairo_surface_t **ret_s)
+{
+	cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, (int)w, (int)h);
+	cairo_t *cr = cairo_create(s);
+
+	if (cairo_status(cr) != CAIRO_STATUS_SUCCESS) {
+		cairo_destroy(cr);
+		cairo_surface_destroy(s);
+		return NULL;
+	}
+	set_rgb(cr, bg);
+	cairo_paint(cr);
+	*ret_s = s;
+	return cr;
+}
+
 static void text_at(cairo_t *cr, double x, double y, const char *s, int align)
 {
 	cairo_text_extents_t e;
@@ -99,15 +116,9 @@ static int flame_once(struct draw_flame *f, const struct draw_flame_opts *o, uin
 		levels = (DRAW_PNG_MAX_H - top - 8) / fh;
 	*ret_cut = levels < f->max_depth + 1 ? levels : 0;
 	height = top + levels * fh + 8;
-	s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, (int)width, (int)height);
-	cr = cairo_create(s);
-	if (cairo_status(cr) != CAIRO_STATUS_SUCCESS) {
-		cairo_destroy(cr);
-		cairo_surface_destroy(s);
+	cr = canvas(width, height, 0xf8f8f0, &s);
+	if (!cr)
 		return -ENOMEM;
-	}
-	set_rgb(cr, 0xf8f8f0);
-	cairo_paint(cr);
 	cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
 	set_rgb(cr, 0);
 	cairo_set_font_size(cr, 15);
@@ -196,15 +207,9 @@ static int heat_once(const struct draw_heat *h, bool labels, size_t max_bytes, u
 	int err;
 
 	draw_heat_geometry(h, &g);
-	s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, (int)g.img_w, (int)g.img_h);
-	cr = cairo_create(s);
-	if (cairo_status(cr) != CAIRO_STATUS_SUCCESS) {
-		cairo_destroy(cr);
-		cairo_surface_destroy(s);
+	cr = canvas(g.img_w, g.img_h, 0xffffff, &s);
+	if (!cr)
 		return -ENOMEM;
-	}
-	set_rgb(cr, 0xffffff);
-	cairo_paint(cr);
 	/* cells edge to edge, no blending across their borders */
 	cairo_set_antialias(cr, CAIRO_ANTIALIAS_NONE);
 	for (uint32_t r = 0; r < h->rows; r++) {

@@ -35,6 +35,7 @@ RECORDED = {
         "stats": {"type": "string", "maxLength": 60},
         "agg": {"type": "string", "enum": ["sum", "avg", "max", "min"]},
         "limit": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10},
+        "format": {"type": "string", "enum": ["png"]},
     }),
     "what_changed": ({"additionalProperties": False}, {
         "window": {"type": ["string", "number"], "default": "5m"},
@@ -96,7 +97,7 @@ RECORDED = {
         "offset": {"type": "integer", "minimum": 0},
         "include_stacks": {"type": "boolean"},
         "group_by": {"type": "string", "enum": ["symbol", "stack", "process", "cpu"]},
-        "format": {"type": "string", "enum": ["json", "folded"]},
+        "format": {"type": "string", "enum": ["json", "folded", "png"]},
         "pid": {"type": "integer"},
         "symbol": {"type": "string"},
         "wait": {"type": "boolean"},

@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of the sched_latency plugin's cgroup parts on fixture trees:
+ * the layout found from the mount table (v2, hybrid, none), a cgroup's CPU
+ * files in both layouts, hostile files (a symlink, a directory, paths with
+ * ".."), two samples made into rates, the judgement of the three causes,
+ * and the names people use for cgroups (systemd units, containers, pods).
+ *
+ *   test-sched-latency-cgroups FIXTURES_DIR
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sl_cgfs.h"
+
+static int failures, checks;
+
+#define CHECK(cond, ...)                                                       \
+	do {                                                                   \
+		checks++;                                                      \
+		if (!(cond)) {                                                 \
+			failures++;                                            \
+			printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+			printf(__VA_ARGS__);                                   \
+			printf("\n");                                          \
+		}                                                              \
+	} while (0)
+
+static void root_of(char *buf, size_t len, const char *fixtures, const char *name)
+{
+	snprintf(buf, len, "%s/%s", fixtures, name);
+}
+
+static void test_detect(const char *fixtures)
+{
+	char root[1024];
+	struct sl_cgfs fs;
+
+	root_of(root, sizeof(root), fixtures, "cg-hybrid");
+	CHECK(sl_cgfs_detect(root, &fs) == 0, "hybrid detect");
+	CHECK(fs.layout == SL_CG_HYBRID, "layout %s", sl_cgfs_layout_name(fs.layout));
+	CHECK(strcmp(fs.cpu_root, "/sys/fs/cgroup/cpu") == 0, "cpu root %s", fs.cpu_root);
+	CHECK(strcmp(fs.acct_root, "/sys/fs/cgroup/cpuacct") == 0, "acct %s", fs.acct_root);
+	CHECK(strcmp(fs.v2_root, "/sys/fs/cgroup/unified") == 0, "v2 %s", fs.v2_root);
+
+	root_of(root, sizeof(root), fixtures, "cg-v2");
+	CHECK(sl_cgfs_detect(root, &fs) == 0, "v2 detect");
+	CHECK(fs.layout == SL_CG_V2, "layout %s", sl_cgfs_layout_name(fs.layout));
+	CHECK(strcmp(fs.cpu_root, "/sys/fs/cgroup") == 0, "cpu root %s", fs.cpu_root);
+
+	root_of(root, sizeof(root), fixtures, "cg-none");
+	CHECK(sl_cgfs_detect(root, &fs) == 0, "none detect");
+	CHECK(fs.layout == SL_CG_NONE, "layout %s", sl_cgfs_layout_name(fs.layout));
+	CHECK(strstr(fs.reason, "no cpu controller") != NULL, "reason %s", fs.reason);
+
+	root_of(root, sizeof(root), fixtures, "no-such-tree");
+	CHECK(sl_cgfs_detect(root, &fs) == -ENOENT, "missing mount table");
+}
+
+static void test_paths(void)
+{
+	static const char *const good[] = { "/", "/a", "/system.slice/web.service",
+					    "/kubepods.slice/x..y", "/a/.hidden" };
+	static const char *const bad[] = { "", "a", "//", "/a/", "/a//b", "/..", "/a/../b",
+					   "/a/./b", "/a/..", "/a\nb", "/." };
+	char longp[SL_CG_PATH_MAX + 8];
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		CHECK(sl_cgfs_path_ok(good[i]), "refused %s", good[i]);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK(!sl_cgfs_path_ok(bad[i]), "accepted %s", bad[i]);
+	memset(longp, 'a', sizeof(longp));
+	longp[0] = '/';
+	longp[sizeof(longp) - 1] = '\0';
+	CHECK(!sl_cgfs_path_ok(longp), "accepted a long path");
+	CHECK(!sl_cgfs_path_ok(NULL), "accepted NULL");
+}
+
+static void test_sample_hybrid(const char *fixtures)
+{
+	char root[1024], buf[256];
+	struct sl_cgfs fs;
+	struct sl_cg_sample s;
+	int pids[8];
+
+	root_of(root, sizeof(root), fixtures, "cg-hybrid");
+	CHECK(sl_cgfs_detect(root, &fs) == 0, "detect");
+	CHECK(sl_cgfs_sample(&fs, "/test/a", 5, &s) == 0, "sample");
+	CHECK(s.exists && s.nr_procs == 2, "procs %u", s.nr_procs);
+	CHECK(s.has_usage && s.usage_us == 1000000, "usage %llu", (unsigned long long)s.usage_us);
+	CHECK(s.has_throttle && s.nr_periods == 50 && s.nr_throttled == 10 &&
+		      s.throttled_us == 400000,
+	      "throttle %llu %llu %llu", (unsigned long long)s.nr_periods,
+	      (unsigned long long)s.nr_throttled, (unsigned long long)s.throttled_us);
+	CHECK(s.has_limit && s.quota_us == 20000 && s.period_us == 100000, "limit");
+	CHECK(s.has_weight && s.weight == 512, "shares %llu", (unsigned long long)s.weight);
+	CHECK(!s.has_psi, "v1 has no per-cgroup pressure");
+	CHECK(sl_cgfs_procs(&fs, "/test/a", pids, 8) == 2 && pids[0] == 4242 && pids[1] == 4243,
+	      "procs list");
+	CHECK(sl_cgfs_procs(&fs, "/test/a", pids, 1) == 1, "procs bounded");
+
+	/* /test exists in cpu but not in cpuacct: no usage, said so */
+	CHECK(sl_cgfs_sample(&fs, "/test", 5, &s) == 0 && s.exists && !s.has_usage,
+	      "no cpuacct twin");
+	CHECK(sl_cgfs_sample(&fs, "/nope", 5, &s) == 0 && !s.exists, "absent cgroup");
+	CHECK(sl_cgfs_sample(&fs, "/test/../test/a", 5, &s) == -EINVAL, "dotdot refused");
+
+	/* hostile: a symlinked cpu.stat and a directory named cpu.shares */
+	CHECK(sl_cgfs_sample(&fs, "/evil", 5, &s) == 0 && s.exists, "evil sample");
+	CHECK(!s.has_throttle, "followed a symlink");
+	CHECK(!s.has_weight, "read a directory");
+	CHECK(sl_cgfs_read(&fs, false, "/evil", "cpu.stat", buf, sizeof(buf)) < 0,
+	      "symlink read");
+	CHECK(sl_cgfs_read(&fs, false, "/evil", "cpu.shares", buf, sizeof(buf)) == -EPERM,
+	      "directory read");
+	CHECK(sl_cgfs_read(&fs, false, "/test/a", "../a/cpu.stat", buf, sizeof(buf)) == -EINVAL,
+	      "file with a slash");
+	/* bounded: a tiny buffer is filled, not overrun */
+	CHECK(sl_cgfs_read(&fs, false, "/test/a", "cpu.stat", buf, 8) == 7 && strlen(buf) == 7,
+	      "bounded read");
+
+	CHECK(sl_cgfs_pid_path(&fs, 4242, buf, sizeof(buf)) == 0 && strcmp(buf, "/test/a") == 0,
+	      "pid path %s", buf);
+	CHECK(sl_cgfs_pid_path(&fs, 999999, buf, sizeof(buf)) == -ENOENT, "no pid");
+}
+
+static void test_sample_v2(const char *fixtures)
+{
+	char root[1024], buf[256];
+	struct sl_cgfs fs;
+	struct sl_cg_sample s;
+	struct sl_cg_machine m;
+
+	root_of(root, sizeof(root), fixtures, "cg-v2");
+	CHECK(sl_cgfs_detect(root, &fs) == 0, "detect");
+	CHECK(sl_cgfs_sample(&fs, "/system.slice/web.service", 1, &s) == 0 && s.exists, "sample");
+	CHECK(s.has_usage && s.usage_us == 3000000, "usage");
+	CHECK(s.has_throttle && s.nr_periods == 100 && s.nr_throttled == 0, "throttle");
+	CHECK(s.has_limit && s.quota_us == -1 && s.period_us == 100000, "cpu.max max");
+	CHECK(s.has_weight && s.weight == 100, "weight");
+	CHECK(s.has_psi && s.psi_some_us == 2000000 && s.psi_full_us == 300000 &&
+		      fabs(s.psi_some_avg10 - 30.0) < 1e-9,
+	      "pressure");
+	CHECK(sl_cgfs_pid_path(&fs, 77, buf, sizeof(buf)) == 0 &&
+		      strcmp(buf, "/system.slice/web.service") == 0,
+	      "pid path %s", buf);
+	CHECK(sl_cgfs_machine(&fs, &m) == 0 && m.total == 3500 && m.idle == 500 && m.has_psi &&
+		      m.psi_some_us == 100000,
+	      "machine %llu %llu", (unsigned long long)m.total, (unsigned long long)m.idle);
+}
+
+static void test_delta_judge(void)
+{
+	struct sl_cg_sample a = { .t_ns = 0, .has_usage = true, .has_throttle = true,
+				  .has_limit = true, .usage_us = 0, .nr_periods = 0,
+				  .nr_throttled = 0, .throttled_us = 0, .quota_us = 20000,
+				  .period_us = 100000 };
+	struct sl_cg_sample b = a;
+	struct sl_cg_machine ma = { .idle = 100, .total = 1000 }, mb = { .idle = 200, .total = 1200 };
+	struct sl_cg_delta d;
+	struct sl_cg_wait w = { .waits = 100, .mean_us = 3000, .p99_us = 20000, .m_waits = 1000,
+				.m_mean_us = 100, .m_p99_us = 900 };
+	struct sl_cg_judgement j;
+
+	/* 2 s at the 20 % quota, throttled in 19 of 20 periods */
+	b.t_ns = 2000000000ull;
+	b.usage_us = 400000;
+	b.nr_periods = 20;
+	b.nr_throttled = 19;
+	b.throttled_us = 1500000;
+	sl_cgfs_delta(&a, &b, &ma, &mb, 2, &d);
+	CHECK(fabs(d.span_s - 2.0) < 1e-9, "span");
+	CHECK(fabs(d.cpus_used - 0.2) < 1e-9 && fabs(d.machine_pct - 10.0) < 1e-9, "usage %f",
+	      d.cpus_used);
+	CHECK(fabs(d.limit_cpus - 0.2) < 1e-9 && fabs(d.limit_used_pct - 100.0) < 1e-6, "limit");
+	CHECK(d.d_throttled == 19 && fabs(d.throttled_periods_pct - 95.0) < 1e-9, "throttled");
+	CHECK(fabs(d.machine_idle_pct - 50.0) < 1e-9, "idle %f", d.machine_idle_pct);
+	sl_cg_judge(&d, &w, &j);
+	CHECK(j.main == SL_CG_THROTTLED, "main %s", sl_cg_cause_names[j.main]);
+	CHECK(!(j.causes & (1u << SL_CG_CONTENTION)), "throttled is not contention");
+
+	/* no quota hit, long waits, machine half idle: contention */
+	b.nr_throttled = 0;
+	sl_cgfs_delta(&a, &b, &ma, &mb, 2, &d);
+	sl_cg_judge(&d, &w, &j);
+	CHECK(j.main == SL_CG_CONTENTION, "main %s", sl_cg_cause_names[j.main]);
+
+	/* machine full, it waits like everybody: machine short */
+	mb.idle = 105;
+	w.mean_us = 150;
+	w.p99_us = 1500;
+	w.m_mean_us = 140;
+	sl_cgfs_delta(&a, &b, &ma, &mb, 2, &d);
+	sl_cg_judge(&d, &w, &j);
+	CHECK(j.main == SL_CG_MACHINE_SHORT, "main %s", sl_cg_cause_names[j.main]);
+	CHECK(!(j.causes & (1u << SL_CG_CONTENTION)), "like everybody");
+
+	/* machine full but it waits 10x the machine: contention too */
+	w.mean_us = 1400;
+	sl_cg_judge(&d, &w, &j);
+	CHECK(j.main == SL_CG_CONTENTION && (j.causes & (1u << SL_CG_MACHINE_SHORT)), "both");
+
+	/* short waits, room to spare: none */
+	mb.idle = 200;
+	w.mean_us = 20;
+	w.p99_us = 100;
+	sl_cgfs_delta(&a, &b, &ma, &mb, 2, &d);
+	sl_cg_judge(&d, &w, &j);
+	CHECK(j.main == SL_CG_CAUSE_NONE && !j.causes, "none");
+
+	/* waits unknown (no BPF): throttling is still judged */
+	b.nr_throttled = 19;
+	sl_cgfs_delta(&a, &b, &ma, &mb, 2, &d);
+	sl_cg_judge(&d, NULL, &j);
+	CHECK(j.main == SL_CG_THROTTLED && !j.waits_known, "no waits");
+
+	/* a counter going back (cgroup re-created) is not a huge rate */
+	b.usage_us = 0;
+	a.usage_us = 5000;
+	sl_cgfs_delta(&a, &b, &ma, &mb, 2, &d);
+	CHECK(d.cpus_used == 0, "went back");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s FIXTURES_DIR\n", argv[0]);
+		return 2;
+	}
+	test_detect(argv[1]);
+	test_paths();
+	test_sample_hybrid(argv[1]);
+	test_sample_v2(argv[1]);
+	test_delta_judge();
+	printf("%d checks, %d failures\n", checks, failures);
+	return failures ? 1 : 0;
+}

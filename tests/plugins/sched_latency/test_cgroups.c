@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "sl_cgfs.h"
+#include "sl_cgnames.h"
 
 static int failures, checks;
 
@@ -224,6 +225,112 @@ static void test_delta_judge(void)
 	CHECK(d.cpus_used == 0, "went back");
 }
 
+static void expect_name(const char *path, const char *kind, const char *unit,
+			const char *container, const char *pod, const char *qos, bool guess)
+{
+	struct sl_cg_name n;
+
+	sl_cgname_of_path(path, &n);
+	CHECK(strcmp(n.kind, kind) == 0, "%s: kind %s", path, n.kind);
+	CHECK(strcmp(n.unit, unit) == 0, "%s: unit %s", path, n.unit);
+	CHECK(strcmp(n.container, container) == 0, "%s: container %s", path, n.container);
+	CHECK(strcmp(n.pod_uid, pod) == 0, "%s: pod %s", path, n.pod_uid);
+	CHECK(strcmp(n.qos, qos) == 0, "%s: qos %s", path, n.qos);
+	CHECK(n.guess == guess && (!guess || n.why), "%s: guess %d", path, n.guess);
+}
+
+#define CID "aabbccddeeff00112233445566778899aabbccddeeff00112233445566778899"
+#define DID "3f4e5d6c7b8a99887766554433221100ffeeddccbbaa00112233445566778899"
+#define PODP "kubepods-burstable-pod1234abcd_12ab_34cd_56ef_1234567890ab.slice"
+#define UID "1234abcd-12ab-34cd-56ef-1234567890ab"
+
+static void test_names(void)
+{
+	expect_name("/", "cgroup", "", "", "", "", false);
+	expect_name("/system.slice/cron.service", "systemd service", "cron.service", "", "", "",
+		    false);
+	expect_name("/user.slice/user-1000.slice/session-3.scope", "systemd scope",
+		    "session-3.scope", "", "", "", false);
+	expect_name("/user.slice", "systemd slice", "user.slice", "", "", "", false);
+	expect_name("/system.slice/docker-" DID ".scope", "docker container",
+		    "docker-" DID ".scope", DID, "", "", false);
+	expect_name("/kubepods.slice/kubepods-burstable.slice/" PODP "/cri-containerd-" CID
+		    ".scope",
+		    "containerd container", "cri-containerd-" CID ".scope", CID, UID, "burstable",
+		    false);
+	expect_name("/kubepods.slice/kubepods-burstable.slice/" PODP, "kubernetes pod", PODP, "",
+		    UID, "burstable", false);
+	expect_name("/kubepods.slice/kubepods-pod99990000_1111_2222_3333_444455556666.slice",
+		    "kubernetes pod", "kubepods-pod99990000_1111_2222_3333_444455556666.slice", "",
+		    "99990000-1111-2222-3333-444455556666", "guaranteed", false);
+	expect_name("/machine.slice/libpod-0123456789abcdef0123456789abcdef.scope",
+		    "podman container", "libpod-0123456789abcdef0123456789abcdef.scope",
+		    "0123456789abcdef0123456789abcdef", "", "", false);
+	expect_name("/system.slice/crio-0123456789ab.scope", "cri-o container",
+		    "crio-0123456789ab.scope", "0123456789ab", "", "", false);
+	/* cgroupfs drivers: guesses */
+	expect_name("/docker/" CID, "docker container", "", CID, "", "", true);
+	expect_name("/kubepods/burstable/pod" UID "/" CID, "container", "", CID, UID, "burstable",
+		    true);
+	expect_name("/kubepods/pod" UID, "kubernetes pod", "", "", UID, "guaranteed", true);
+	/* not names: too short an id, upper case, a conmon scope */
+	expect_name("/docker/abc", "cgroup", "", "", "", "", false);
+	expect_name("/system.slice/docker-ABCDEF0123456789.scope", "systemd scope",
+		    "docker-ABCDEF0123456789.scope", "", "", "", false);
+	expect_name("/machine.slice/libpod-conmon-0123456789abcdef.scope", "systemd scope",
+		    "libpod-conmon-0123456789abcdef.scope", "", "", "", false);
+}
+
+static void expect_resolve(const struct sl_cgfs *fs, const char *input, int want_err,
+			   const char *want_path, bool want_guess)
+{
+	char path[SL_CG_PATH_MAX] = "", why[256];
+	bool guess = false;
+	int err = sl_cgname_resolve(fs, input, path, sizeof(path), &guess, why, sizeof(why));
+
+	CHECK(err == want_err, "%s: err %d (%s)", input, err, why);
+	if (!want_err && !err) {
+		CHECK(strcmp(path, want_path) == 0, "%s: path %s", input, path);
+		CHECK(guess == want_guess, "%s: guess %d", input, guess);
+		CHECK(!guess || why[0], "%s: a guess says why", input);
+	}
+	if (want_err && want_err != -E2BIG)
+		CHECK(why[0] != '\0', "%s: no reason", input);
+}
+
+static void test_resolve(const char *fixtures)
+{
+	char root[1024];
+	struct sl_cgfs fs;
+
+	root_of(root, sizeof(root), fixtures, "cg-v2");
+	CHECK(sl_cgfs_detect(root, &fs) == 0, "detect");
+	expect_resolve(&fs, "/system.slice/web.service", 0, "/system.slice/web.service", false);
+	expect_resolve(&fs, "web.service", 0, "/system.slice/web.service", false);
+	expect_resolve(&fs, "cron", 0, "/system.slice/cron.service", true);
+	expect_resolve(&fs, "session-3.scope", 0, "/user.slice/user-1000.slice/session-3.scope",
+		       false);
+	expect_resolve(&fs, DID, 0, "/system.slice/docker-" DID ".scope", false);
+	expect_resolve(&fs, "3f4e5d6c7b8a", 0, "/system.slice/docker-" DID ".scope", true);
+	expect_resolve(&fs, "aabbccddeeff", 0,
+		       "/kubepods.slice/kubepods-burstable.slice/" PODP "/cri-containerd-" CID
+		       ".scope",
+		       true);
+	expect_resolve(&fs, "0123456789abcdef", 0,
+		       "/machine.slice/libpod-0123456789abcdef0123456789abcdef0123456789abcdef"
+		       "0123456789abcdef.scope",
+		       true);
+	expect_resolve(&fs, "ffeeddccbbaa0011", 0, "/docker/ffeeddccbbaa00112233445566778899"
+						   "aabbccddeeff00112233445566778899",
+		       true);
+	expect_resolve(&fs, UID, 0, "/kubepods.slice/kubepods-burstable.slice/" PODP, false);
+	expect_resolve(&fs, "web", -EEXIST, NULL, false);
+	expect_resolve(&fs, "nosuch.service", -ENOENT, NULL, false);
+	expect_resolve(&fs, "../etc", -EINVAL, NULL, false);
+	expect_resolve(&fs, "/a/../b", -EINVAL, NULL, false);
+	expect_resolve(&fs, "", -EINVAL, NULL, false);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -235,6 +342,8 @@ int main(int argc, char **argv)
 	test_sample_hybrid(argv[1]);
 	test_sample_v2(argv[1]);
 	test_delta_judge();
+	test_names();
+	test_resolve(argv[1]);
 	printf("%d checks, %d failures\n", checks, failures);
 	return failures ? 1 : 0;
 }

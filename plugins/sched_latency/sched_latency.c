@@ -22,6 +22,7 @@
 #include <linux/capability.h>
 
 #include "sl.h"
+#include "sl_cgtool.h"
 #include "sl_steps.h"
 
 #define MIN_TICK_GAP_NS 50000000ull
@@ -168,7 +169,8 @@ static int sl_init(struct smcp_host *h, const struct smcp_host_api *api)
 	/* what each part of the plugin offers, in this order */
 	static int (*const registers[])(struct sl *) = {
 		sl_resources_register, sl_measure_register, sl_stream_register,
-		sl_wakers_register, sl_softirq_register, sl_numa_register, register_hints,
+		sl_wakers_register, sl_softirq_register, sl_numa_register, sl_cgtool_register,
+		register_hints,
 	};
 	struct sl *p = &plugin;
 	size_t cpu_cap;

@@ -11,6 +11,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
 #include <schedmcp/fsread.h>
 
 #define MOUNTS_MAX (256 * 1024)
@@ -23,11 +25,11 @@ const char *const sl_cg_cause_names[SL_CG_NCAUSES] = { "none", "throttled", "con
 const char *sl_cgfs_layout_name(enum sl_cg_layout l)
 {
 	switch (l) {
-	case SL_CG_V2:
+	case SL_CGL_V2:
 		return "v2";
-	case SL_CG_V1:
+	case SL_CGL_V1:
 		return "v1";
-	case SL_CG_HYBRID:
+	case SL_CGL_HYBRID:
 		return "hybrid";
 	default:
 		return "none";
@@ -75,7 +77,7 @@ int sl_cgfs_detect(const char *fs_root, struct sl_cgfs *fs)
 	if (err)
 		return err;
 	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char dev[64], mnt[SL_CG_MNT_MAX], type[32], opts[512];
+		char dev[64], mnt[SL_CGFS_MNT_MAX], type[32], opts[512];
 
 		/* a mount point with an escaped space (\040) is kept as written
 		 * and simply fails to open: no cgroup root has one */
@@ -92,20 +94,20 @@ int sl_cgfs_detect(const char *fs_root, struct sl_cgfs *fs)
 	}
 	free(text);
 	if (fs->v2_root[0]) {
-		char path[SL_CG_MNT_MAX + 32];
+		char path[SL_CGFS_MNT_MAX + 32];
 
 		snprintf(path, sizeof(path), "%s/cgroup.controllers", fs->v2_root);
 		if (smcp_read_file(fs->fs_root, path, ctl, sizeof(ctl)) >= 0)
 			v2_cpu = has_word(ctl, "cpu");
 	}
 	if (v2_cpu && !fs->cpu_root[0]) {
-		fs->layout = SL_CG_V2;
+		fs->layout = SL_CGL_V2;
 		snprintf(fs->cpu_root, sizeof(fs->cpu_root), "%s", fs->v2_root);
 		fs->acct_root[0] = '\0';
 	} else if (fs->cpu_root[0]) {
-		fs->layout = fs->v2_root[0] ? SL_CG_HYBRID : SL_CG_V1;
+		fs->layout = fs->v2_root[0] ? SL_CGL_HYBRID : SL_CGL_V1;
 	} else {
-		fs->layout = SL_CG_NONE;
+		fs->layout = SL_CGL_NONE;
 		snprintf(fs->reason, sizeof(fs->reason),
 			 "no cpu controller: neither a v1 cgroup hierarchy with cpu nor cgroup2%s%s "
 			 "with cpu in cgroup.controllers is mounted",
@@ -118,7 +120,7 @@ bool sl_cgfs_path_ok(const char *path)
 {
 	size_t n = path ? strlen(path) : 0;
 
-	if (n == 0 || n >= SL_CG_PATH_MAX || path[0] != '/')
+	if (n == 0 || n >= SL_CGFS_PATH_MAX || path[0] != '/')
 		return false;
 	if (n == 1)
 		return true;
@@ -137,17 +139,18 @@ bool sl_cgfs_path_ok(const char *path)
 	}
 }
 
-/* Open rel (relative, checked) below dir without following a symlink. */
-static int open_beneath(int dir, const char *rel)
+/* Open rel (relative, checked) below dir without following a symlink;
+ * extra: O_DIRECTORY for a directory. */
+static int open_beneath(int dir, const char *rel, int extra)
 {
 	struct open_how how = {
-		.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW,
+		.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW | (unsigned)extra,
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
 	};
 	long fd = syscall(SYS_openat2, dir, rel, &how, sizeof(how));
 
 	if (fd < 0 && (errno == ENOSYS || errno == E2BIG))
-		fd = openat(dir, rel, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW);
+		fd = openat(dir, rel, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW | extra);
 	return fd < 0 ? -errno : (int)fd;
 }
 
@@ -155,7 +158,7 @@ static int open_beneath(int dir, const char *rel)
 static int cg_open(const struct sl_cgfs *fs, const char *root, const char *path,
 		   const char *file)
 {
-	char rel[SL_CG_PATH_MAX + 64];
+	char rel[SL_CGFS_PATH_MAX + 64];
 	struct stat st;
 	int dir, fd, n;
 
@@ -170,7 +173,7 @@ static int cg_open(const struct sl_cgfs *fs, const char *root, const char *path,
 	dir = smcp_open_under(fs->fs_root, root);
 	if (dir < 0)
 		return dir;
-	fd = open_beneath(dir, rel);
+	fd = open_beneath(dir, rel, 0);
 	close(dir);
 	if (fd < 0)
 		return fd;
@@ -221,7 +224,7 @@ int sl_cgfs_pid_path(const struct sl_cgfs *fs, int pid, char *buf, size_t len)
 			continue;
 		*c1 = '\0';
 		*c2 = '\0';
-		if (fs->layout == SL_CG_V2 ? strcmp(line, "0") == 0 && c1[1] == '\0'
+		if (fs->layout == SL_CGL_V2 ? strcmp(line, "0") == 0 && c1[1] == '\0'
 					   : has_item(c1 + 1, "cpu")) {
 			if (!sl_cgfs_path_ok(c2 + 1) || strlen(c2 + 1) >= len)
 				return -EINVAL;
@@ -299,7 +302,7 @@ int sl_cgfs_sample(const struct sl_cgfs *fs, const char *path, uint64_t t_ns,
 	s->quota_us = -1;
 	if (!sl_cgfs_path_ok(path))
 		return -EINVAL;
-	if (fs->layout == SL_CG_NONE)
+	if (fs->layout == SL_CGL_NONE)
 		return -ENOTSUP;
 	fd = cg_open(fs, fs->cpu_root, path, "cgroup.procs");
 	if (fd == -ENOENT || fd == -ENOTDIR)
@@ -323,19 +326,19 @@ int sl_cgfs_sample(const struct sl_cgfs *fs, const char *path, uint64_t t_ns,
 		close(fd);
 	}
 	if (sl_cgfs_read(fs, false, path, "cpu.stat", buf, sizeof(buf)) > 0) {
-		if (fs->layout == SL_CG_V2 && kv(buf, "usage_usec", &s->usage_us))
+		if (fs->layout == SL_CGL_V2 && kv(buf, "usage_usec", &s->usage_us))
 			s->has_usage = true;
 		if (kv(buf, "nr_periods", &s->nr_periods) && kv(buf, "nr_throttled", &s->nr_throttled)) {
-			if (fs->layout == SL_CG_V2 && kv(buf, "throttled_usec", &v)) {
+			if (fs->layout == SL_CGL_V2 && kv(buf, "throttled_usec", &v)) {
 				s->throttled_us = v;
 				s->has_throttle = true;
-			} else if (fs->layout != SL_CG_V2 && kv(buf, "throttled_time", &v)) {
+			} else if (fs->layout != SL_CGL_V2 && kv(buf, "throttled_time", &v)) {
 				s->throttled_us = v / 1000;
 				s->has_throttle = true;
 			}
 		}
 	}
-	if (fs->layout == SL_CG_V2) {
+	if (fs->layout == SL_CGL_V2) {
 		if (sl_cgfs_read(fs, false, path, "cpu.max", buf, sizeof(buf)) > 0) {
 			char qs[32];
 			unsigned long long p;
@@ -367,7 +370,7 @@ int sl_cgfs_sample(const struct sl_cgfs *fs, const char *path, uint64_t t_ns,
 		}
 	}
 	/* cpu.pressure: v2 per cgroup (the v1 hierarchy has none) */
-	if (fs->layout == SL_CG_V2 &&
+	if (fs->layout == SL_CGL_V2 &&
 	    sl_cgfs_read(fs, false, path, "cpu.pressure", buf, sizeof(buf)) > 0 &&
 	    psi_line(buf, "some", &s->psi_some_avg10, &s->psi_some_us)) {
 		s->has_psi = true;
@@ -403,6 +406,35 @@ int sl_cgfs_procs(const struct sl_cgfs *fs, const char *path, int *pids, int max
 	}
 	free(buf);
 	return len < 0 ? len : n;
+}
+
+int sl_cgfs_children(const struct sl_cgfs *fs, const char *path, char (*names)[256], int max)
+{
+	struct dirent *e;
+	DIR *d;
+	int dir, fd, n = 0;
+
+	if (!sl_cgfs_path_ok(path))
+		return -EINVAL;
+	if (!fs->cpu_root[0])
+		return -ENOENT;
+	dir = smcp_open_under(fs->fs_root, fs->cpu_root);
+	if (dir < 0)
+		return dir;
+	fd = open_beneath(dir, path[1] ? path + 1 : ".", O_DIRECTORY);
+	close(dir);
+	if (fd < 0)
+		return fd;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while (n < max && (e = readdir(d)))
+		if (e->d_type == DT_DIR && e->d_name[0] != '.' && strlen(e->d_name) < 256)
+			snprintf(names[n++], 256, "%s", e->d_name);
+	closedir(d);
+	return n;
 }
 
 int sl_cgfs_machine(const struct sl_cgfs *fs, struct sl_cg_machine *m)

@@ -27,35 +27,35 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SL_CG_PATH_MAX 512
-#define SL_CG_MNT_MAX 256
+#define SL_CGFS_PATH_MAX 512
+#define SL_CGFS_MNT_MAX 256
 
 enum sl_cg_layout {
-	SL_CG_NONE,   /* no cpu controller mounted */
-	SL_CG_V2,     /* unified hierarchy with the cpu controller */
-	SL_CG_V1,     /* cpu controller in a v1 hierarchy, no cgroup2 mount */
-	SL_CG_HYBRID, /* v1 cpu hierarchy beside a cgroup2 mount without cpu */
+	SL_CGL_NONE,   /* no cpu controller mounted */
+	SL_CGL_V2,     /* unified hierarchy with the cpu controller */
+	SL_CGL_V1,     /* cpu controller in a v1 hierarchy, no cgroup2 mount */
+	SL_CGL_HYBRID, /* v1 cpu hierarchy beside a cgroup2 mount without cpu */
 };
 
 struct sl_cgfs {
 	enum sl_cg_layout layout;
 	char fs_root[256];           /* prefix of every path ("" on a live host) */
-	char cpu_root[SL_CG_MNT_MAX]; /* mount of the cpu hierarchy */
-	char acct_root[SL_CG_MNT_MAX]; /* v1: mount of cpuacct ("" none) */
-	char v2_root[SL_CG_MNT_MAX];  /* the cgroup2 mount, whichever layout ("" none) */
-	char reason[256];            /* SL_CG_NONE: why */
+	char cpu_root[SL_CGFS_MNT_MAX]; /* mount of the cpu hierarchy */
+	char acct_root[SL_CGFS_MNT_MAX]; /* v1: mount of cpuacct ("" none) */
+	char v2_root[SL_CGFS_MNT_MAX];  /* the cgroup2 mount, whichever layout ("" none) */
+	char reason[256];            /* SL_CGL_NONE: why */
 };
 
 /* "v2", "v1", "hybrid" or "none". */
 const char *sl_cgfs_layout_name(enum sl_cg_layout l);
 
-/* Read fs_root/proc/self/mounts and decide. 0 (also for SL_CG_NONE, with
+/* Read fs_root/proc/self/mounts and decide. 0 (also for SL_CGL_NONE, with
  * the reason set), or -errno when the mount table cannot be read. */
 int sl_cgfs_detect(const char *fs_root, struct sl_cgfs *fs);
 
 /* Whether path is a cgroup path this reader accepts: "/" or "/a/b" with
  * no empty, "." or ".." component, no control characters, shorter than
- * SL_CG_PATH_MAX. */
+ * SL_CGFS_PATH_MAX. */
 bool sl_cgfs_path_ok(const char *path);
 
 /* The cgroup (in the cpu hierarchy) of process pid, from /proc/PID/cgroup,
@@ -95,6 +95,10 @@ int sl_cgfs_sample(const struct sl_cgfs *fs, const char *path, uint64_t t_ns,
 /* Pids of the cgroup (cgroup.procs, processes), at most max of them.
  * Returns the count or -errno. */
 int sl_cgfs_procs(const struct sl_cgfs *fs, const char *path, int *pids, int max);
+
+/* Names of the child cgroups of path (each < 256 bytes), up to max.
+ * The count, -EINVAL for a refused path, or -errno. */
+int sl_cgfs_children(const struct sl_cgfs *fs, const char *path, char (*names)[256], int max);
 
 /* Machine-wide CPU: idle and total jiffies (/proc/stat "cpu" line) and the
  * PSI some total (/proc/pressure/cpu, has_psi false without it). */

@@ -183,7 +183,7 @@ struct walk {
 	char uid_us[UID_LEN + 1]; /* W_POD: the uid with '_' (systemd's) */
 	unsigned visited;
 	unsigned found;
-	char first[SL_CG_PATH_MAX], second[SL_CG_PATH_MAX];
+	char first[SL_CGFS_PATH_MAX], second[SL_CGFS_PATH_MAX];
 };
 
 static bool matches(const struct walk *w, const char *base)
@@ -235,7 +235,7 @@ static int walk_dir(struct walk *w, int fd, char *path, size_t plen, unsigned de
 			err = -E2BIG;
 			break;
 		}
-		if (plen + 1 + n >= SL_CG_PATH_MAX)
+		if (plen + 1 + n >= SL_CGFS_PATH_MAX)
 			continue;
 		path[plen] = '/';
 		memcpy(path + plen + 1, e->d_name, n + 1);
@@ -260,7 +260,7 @@ static int walk_dir(struct walk *w, int fd, char *path, size_t plen, unsigned de
 static int search(const struct sl_cgfs *fs, struct walk *w, char *out, size_t len, char *why,
 		  size_t why_len)
 {
-	char path[SL_CG_PATH_MAX] = "";
+	char path[SL_CGFS_PATH_MAX] = "";
 	int fd = smcp_open_under(fs->fs_root, fs->cpu_root), err;
 
 	if (fd < 0)
@@ -307,8 +307,8 @@ int sl_cgname_resolve(const struct sl_cgfs *fs, const char *input, char *path, s
 
 	*guess = false;
 	why[0] = '\0';
-	if (n == 0 || n >= SL_CG_PATH_MAX) {
-		snprintf(why, why_len, "cgroup must be 1 to %d characters", SL_CG_PATH_MAX - 1);
+	if (n == 0 || n >= SL_CGFS_PATH_MAX) {
+		snprintf(why, why_len, "cgroup must be 1 to %d characters", SL_CGFS_PATH_MAX - 1);
 		return -EINVAL;
 	}
 	if (input[0] == '/') {
@@ -344,8 +344,8 @@ int sl_cgname_resolve(const struct sl_cgfs *fs, const char *input, char *path, s
 	err = search(fs, w, path, len, why, why_len);
 	if (w->want == W_ID || w->want == W_POD)
 		*guess = n < ID_MAX && w->want == W_ID;
-	if (err == -ENOENT && w->want == W_EXACT && !strchr(input, '.') && n + 9 < SL_CG_PATH_MAX) {
-		char unit[SL_CG_PATH_MAX];
+	if (err == -ENOENT && w->want == W_EXACT && !strchr(input, '.') && n + 9 < SL_CGFS_PATH_MAX) {
+		char unit[SL_CGFS_PATH_MAX];
 
 		snprintf(unit, sizeof(unit), "%s.service", input);
 		memset(w, 0, sizeof(*w));

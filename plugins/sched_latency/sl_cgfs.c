@@ -437,6 +437,80 @@ int sl_cgfs_children(const struct sl_cgfs *fs, const char *path, char (*names)[2
 	return n;
 }
 
+struct walk_state {
+	unsigned visited, max_dirs, max_depth;
+	bool stop;
+	bool (*cb)(void *ctx, const char *path, const char *name);
+	void *ctx;
+	char path[SL_CGFS_PATH_MAX];
+};
+
+/* Depth-first below fd (w->path[0..plen): its cgroup path); takes fd. */
+static int walk_dir(struct walk_state *w, int fd, size_t plen, unsigned depth)
+{
+	DIR *d = fdopendir(fd);
+	struct dirent *e;
+	int err = 0;
+
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while (!err && !w->stop && (e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+		int sub;
+
+		if (e->d_type != DT_DIR || e->d_name[0] == '.')
+			continue;
+		if (w->visited >= w->max_dirs) {
+			err = -E2BIG;
+			break;
+		}
+		w->visited++;
+		if (plen + 1 + n >= sizeof(w->path))
+			continue;
+		w->path[plen] = '/';
+		memcpy(w->path + plen + 1, e->d_name, n + 1);
+		w->stop = w->cb(w->ctx, w->path, e->d_name);
+		if (!w->stop && depth + 1 < w->max_depth) {
+			sub = openat(dirfd(d), e->d_name,
+				     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub >= 0)
+				err = walk_dir(w, sub, plen + 1 + n, depth + 1);
+		}
+		w->path[plen] = '\0';
+	}
+	closedir(d);
+	return err;
+}
+
+int sl_cgfs_walk(const struct sl_cgfs *fs, unsigned max_dirs, unsigned max_depth,
+		 bool (*cb)(void *ctx, const char *path, const char *name), void *ctx)
+{
+	struct walk_state *w;
+	int fd, err;
+
+	if (!fs->cpu_root[0])
+		return -ENOENT;
+	fd = smcp_open_under(fs->fs_root, fs->cpu_root);
+	if (fd < 0)
+		return fd;
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		close(fd);
+		return -ENOMEM;
+	}
+	w->max_dirs = max_dirs;
+	w->max_depth = max_depth;
+	w->cb = cb;
+	w->ctx = ctx;
+	err = walk_dir(w, fd, 0, 0);
+	if (!err)
+		err = (int)w->visited;
+	free(w);
+	return err;
+}
+
 int sl_cgfs_machine(const struct sl_cgfs *fs, struct sl_cg_machine *m)
 {
 	char buf[4096];
@@ -508,6 +582,12 @@ void sl_cgfs_delta(const struct sl_cg_sample *a, const struct sl_cg_sample *b,
 	if (ma && mb && ma->has_psi && mb->has_psi)
 		d->machine_psi_some_pct =
 			100.0 * (double)since(ma->psi_some_us, mb->psi_some_us) / span_us;
+}
+
+bool sl_cg_throttle_notable(uint64_t d_periods, uint64_t d_throttled)
+{
+	return d_throttled >= SL_CG_NOTE_MIN && d_periods > 0 &&
+	       100.0 * (double)d_throttled / (double)d_periods >= SL_CG_NOTE_PCT;
 }
 
 void sl_cg_judge(const struct sl_cg_delta *d, const struct sl_cg_wait *w,

@@ -100,6 +100,13 @@ int sl_cgfs_procs(const struct sl_cgfs *fs, const char *path, int *pids, int max
  * The count, -EINVAL for a refused path, or -errno. */
 int sl_cgfs_children(const struct sl_cgfs *fs, const char *path, char (*names)[256], int max);
 
+/* Visit the cgroups below the cpu hierarchy's root depth first (root
+ * excluded), at most max_dirs of them and max_depth levels, following no
+ * symlink: cb(ctx, path, name) for each; cb returning true stops the walk.
+ * Returns the number visited, -E2BIG when max_dirs was reached, or -errno. */
+int sl_cgfs_walk(const struct sl_cgfs *fs, unsigned max_dirs, unsigned max_depth,
+		 bool (*cb)(void *ctx, const char *path, const char *name), void *ctx);
+
 /* Machine-wide CPU: idle and total jiffies (/proc/stat "cpu" line) and the
  * PSI some total (/proc/pressure/cpu, has_psi false without it). */
 struct sl_cg_machine {
@@ -155,6 +162,12 @@ struct sl_cg_judgement {
 	bool waits_known;
 	bool waits_high;
 };
+/* Throttling worth a notable event over one step: nr_throttled rose by at
+ * least SL_CG_NOTE_MIN periods and SL_CG_NOTE_PCT % of the periods. */
+#define SL_CG_NOTE_MIN 3
+#define SL_CG_NOTE_PCT 10.0
+bool sl_cg_throttle_notable(uint64_t d_periods, uint64_t d_throttled);
+
 void sl_cg_judge(const struct sl_cg_delta *d, const struct sl_cg_wait *w,
 		 struct sl_cg_judgement *out);
 

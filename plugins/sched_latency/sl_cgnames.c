@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "sl_cgnames.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -181,7 +180,6 @@ struct walk {
 	const char *input;
 	size_t input_len;
 	char uid_us[UID_LEN + 1]; /* W_POD: the uid with '_' (systemd's) */
-	unsigned visited;
 	unsigned found;
 	char first[SL_CGFS_PATH_MAX], second[SL_CGFS_PATH_MAX];
 };
@@ -214,65 +212,31 @@ static bool matches(const struct walk *w, const char *base)
 	return false;
 }
 
-/* Depth-first below fd (path: its cgroup path); takes fd. */
-static int walk_dir(struct walk *w, int fd, char *path, size_t plen, unsigned depth)
+static bool visit(void *ctx, const char *path, const char *name)
 {
-	DIR *d = fdopendir(fd);
-	struct dirent *e;
-	int err = 0;
+	struct walk *w = ctx;
 
-	if (!d) {
-		close(fd);
-		return -errno;
+	if (matches(w, name)) {
+		if (w->found++ == 0)
+			snprintf(w->first, sizeof(w->first), "%s", path);
+		else if (w->found == 2)
+			snprintf(w->second, sizeof(w->second), "%s", path);
 	}
-	while (!err && (e = readdir(d))) {
-		size_t n = strlen(e->d_name);
-		int sub;
-
-		if (e->d_type != DT_DIR || e->d_name[0] == '.')
-			continue;
-		if (++w->visited > SL_CG_WALK_MAX) {
-			err = -E2BIG;
-			break;
-		}
-		if (plen + 1 + n >= SL_CGFS_PATH_MAX)
-			continue;
-		path[plen] = '/';
-		memcpy(path + plen + 1, e->d_name, n + 1);
-		if (matches(w, e->d_name)) {
-			if (w->found++ == 0)
-				snprintf(w->first, sizeof(w->first), "%s", path);
-			else if (w->found == 2)
-				snprintf(w->second, sizeof(w->second), "%s", path);
-		}
-		if (depth + 1 < SL_CG_WALK_DEPTH) {
-			sub = openat(dirfd(d), e->d_name,
-				     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (sub >= 0)
-				err = walk_dir(w, sub, path, plen + 1 + n, depth + 1);
-		}
-		path[plen] = '\0';
-	}
-	closedir(d);
-	return err;
+	return false;
 }
 
 static int search(const struct sl_cgfs *fs, struct walk *w, char *out, size_t len, char *why,
 		  size_t why_len)
 {
-	char path[SL_CGFS_PATH_MAX] = "";
-	int fd = smcp_open_under(fs->fs_root, fs->cpu_root), err;
+	int err = sl_cgfs_walk(fs, SL_CG_WALK_MAX, SL_CG_WALK_DEPTH, visit, w);
 
-	if (fd < 0)
-		return fd;
-	err = walk_dir(w, fd, path, 0, 0);
 	if (err == -E2BIG) {
 		snprintf(why, why_len, "stopped after %d cgroups without a single match; give "
 				       "the path",
 			 SL_CG_WALK_MAX);
 		if (w->found != 1)
 			return err;
-	} else if (err) {
+	} else if (err < 0) {
 		return err;
 	}
 	if (w->found == 0)

@@ -42,19 +42,19 @@ static void test_detect(const char *fixtures)
 
 	root_of(root, sizeof(root), fixtures, "cg-hybrid");
 	CHECK(sl_cgfs_detect(root, &fs) == 0, "hybrid detect");
-	CHECK(fs.layout == SL_CG_HYBRID, "layout %s", sl_cgfs_layout_name(fs.layout));
+	CHECK(fs.layout == SL_CGL_HYBRID, "layout %s", sl_cgfs_layout_name(fs.layout));
 	CHECK(strcmp(fs.cpu_root, "/sys/fs/cgroup/cpu") == 0, "cpu root %s", fs.cpu_root);
 	CHECK(strcmp(fs.acct_root, "/sys/fs/cgroup/cpuacct") == 0, "acct %s", fs.acct_root);
 	CHECK(strcmp(fs.v2_root, "/sys/fs/cgroup/unified") == 0, "v2 %s", fs.v2_root);
 
 	root_of(root, sizeof(root), fixtures, "cg-v2");
 	CHECK(sl_cgfs_detect(root, &fs) == 0, "v2 detect");
-	CHECK(fs.layout == SL_CG_V2, "layout %s", sl_cgfs_layout_name(fs.layout));
+	CHECK(fs.layout == SL_CGL_V2, "layout %s", sl_cgfs_layout_name(fs.layout));
 	CHECK(strcmp(fs.cpu_root, "/sys/fs/cgroup") == 0, "cpu root %s", fs.cpu_root);
 
 	root_of(root, sizeof(root), fixtures, "cg-none");
 	CHECK(sl_cgfs_detect(root, &fs) == 0, "none detect");
-	CHECK(fs.layout == SL_CG_NONE, "layout %s", sl_cgfs_layout_name(fs.layout));
+	CHECK(fs.layout == SL_CGL_NONE, "layout %s", sl_cgfs_layout_name(fs.layout));
 	CHECK(strstr(fs.reason, "no cpu controller") != NULL, "reason %s", fs.reason);
 
 	root_of(root, sizeof(root), fixtures, "no-such-tree");
@@ -67,7 +67,7 @@ static void test_paths(void)
 					    "/kubepods.slice/x..y", "/a/.hidden" };
 	static const char *const bad[] = { "", "a", "//", "/a/", "/a//b", "/..", "/a/../b",
 					   "/a/./b", "/a/..", "/a\nb", "/." };
-	char longp[SL_CG_PATH_MAX + 8];
+	char longp[SL_CGFS_PATH_MAX + 8];
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		CHECK(sl_cgfs_path_ok(good[i]), "refused %s", good[i]);
@@ -123,6 +123,16 @@ static void test_sample_hybrid(const char *fixtures)
 	CHECK(sl_cgfs_read(&fs, false, "/test/a", "cpu.stat", buf, 8) == 7 && strlen(buf) == 7,
 	      "bounded read");
 
+	{
+		char names[4][256];
+		int n = sl_cgfs_children(&fs, "/", names, 4);
+
+		CHECK(n == 2, "children of / %d", n);
+		CHECK(sl_cgfs_children(&fs, "/test", names, 4) == 1 && strcmp(names[0], "a") == 0,
+		      "children of /test");
+		CHECK(sl_cgfs_children(&fs, "/", names, 1) == 1, "children bounded");
+		CHECK(sl_cgfs_children(&fs, "/..", names, 4) == -EINVAL, "children dotdot");
+	}
 	CHECK(sl_cgfs_pid_path(&fs, 4242, buf, sizeof(buf)) == 0 && strcmp(buf, "/test/a") == 0,
 	      "pid path %s", buf);
 	CHECK(sl_cgfs_pid_path(&fs, 999999, buf, sizeof(buf)) == -ENOENT, "no pid");
@@ -218,6 +228,11 @@ static void test_delta_judge(void)
 	sl_cg_judge(&d, NULL, &j);
 	CHECK(j.main == SL_CG_THROTTLED && !j.waits_known, "no waits");
 
+	CHECK(sl_cg_throttle_notable(20, 19) && sl_cg_throttle_notable(30, 3), "notable");
+	CHECK(!sl_cg_throttle_notable(20, 2) && !sl_cg_throttle_notable(100, 9) &&
+		      !sl_cg_throttle_notable(0, 0),
+	      "not notable");
+
 	/* a counter going back (cgroup re-created) is not a huge rate */
 	b.usage_us = 0;
 	a.usage_us = 5000;
@@ -243,6 +258,31 @@ static void expect_name(const char *path, const char *kind, const char *unit,
 #define DID "3f4e5d6c7b8a99887766554433221100ffeeddccbbaa00112233445566778899"
 #define PODP "kubepods-burstable-pod1234abcd_12ab_34cd_56ef_1234567890ab.slice"
 #define UID "1234abcd-12ab-34cd-56ef-1234567890ab"
+
+static bool count_visit(void *ctx, const char *path, const char *name)
+{
+	int *n = ctx;
+
+	(*n)++;
+	return strcmp(name, "stop-here") == 0;
+}
+
+static void test_walk(const char *fixtures)
+{
+	char root[1024];
+	struct sl_cgfs fs;
+	int n = 0, r;
+
+	root_of(root, sizeof(root), fixtures, "cg-v2");
+	CHECK(sl_cgfs_detect(root, &fs) == 0, "detect");
+	r = sl_cgfs_walk(&fs, 1000, 12, count_visit, &n);
+	CHECK(r == n && n == 20, "walked %d, visited %d", r, n);
+	n = 0;
+	CHECK(sl_cgfs_walk(&fs, 3, 12, count_visit, &n) == -E2BIG && n == 3, "bounded %d", n);
+	n = 0;
+	r = sl_cgfs_walk(&fs, 1000, 1, count_visit, &n);
+	CHECK(r == n && n == 7, "depth 1: %d", n);
+}
 
 static void test_names(void)
 {
@@ -284,7 +324,7 @@ static void test_names(void)
 static void expect_resolve(const struct sl_cgfs *fs, const char *input, int want_err,
 			   const char *want_path, bool want_guess)
 {
-	char path[SL_CG_PATH_MAX] = "", why[256];
+	char path[SL_CGFS_PATH_MAX] = "", why[256];
 	bool guess = false;
 	int err = sl_cgname_resolve(fs, input, path, sizeof(path), &guess, why, sizeof(why));
 
@@ -342,6 +382,7 @@ int main(int argc, char **argv)
 	test_sample_hybrid(argv[1]);
 	test_sample_v2(argv[1]);
 	test_delta_judge();
+	test_walk(argv[1]);
 	test_names();
 	test_resolve(argv[1]);
 	printf("%d checks, %d failures\n", checks, failures);

@@ -127,6 +127,7 @@ static void sl_fini(struct smcp_host *h)
 	sl_calls_fini(p);
 	sl_metrics_fini(p);
 	sl_numa_fini(p);
+	sl_cgnotable_fini(p);
 	sl_stream_fini(p);
 	sl_dsq_fini(p);
 	sl_bpf_stop(p);
@@ -278,6 +279,8 @@ static int sl_init(struct smcp_host *h, const struct smcp_host_api *api)
 			return err;
 	}
 	err = sl_numa_init(p);
+	if (!err)
+		err = sl_cgnotable_init(p);
 	if (err)
 		return err;
 	if (p->running)

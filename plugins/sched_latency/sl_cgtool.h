@@ -11,4 +11,10 @@ struct sl;
 /* Register the tool and the resource template (inside init). -errno. */
 int sl_cgtool_register(struct sl *p);
 
+/* Start watching the cgroups that have a quota for notable.throttling
+ * events (no BPF needed). 0, also when there is no cpu controller, or
+ * -errno; fini accepts a plugin that never started it. */
+int sl_cgnotable_init(struct sl *p);
+void sl_cgnotable_fini(struct sl *p);
+
 #endif

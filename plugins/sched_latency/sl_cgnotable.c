@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * notable.throttling: a cgroup whose own CPU quota started throttling it,
+ * on the event stream (issue 16) at a rate a model can read.
+ *
+ * Only cgroups with a quota can be throttled (a child is throttled through
+ * its ancestor's quota, and the ancestor's nr_throttled counts it), so a
+ * bounded walk of the cpu hierarchy every RESCAN_S finds those (at most
+ * MAX_WATCHED), and every STEP_MS their cpu.stat alone is read: with no
+ * quota anywhere the watcher costs one walk every RESCAN_S. Needs no BPF.
+ * A cgroup is notable when nr_throttled rose by SL_CG_NOTE_MIN periods and
+ * SL_CG_NOTE_PCT % of its periods in the step (sl_cg_throttle_notable);
+ * COOLDOWN_NS per cgroup and BUDGET events a minute machine-wide bound the
+ * rate, and what the budget held back is counted in the next event.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sl.h"
+#include "sl_cgfs.h"
+#include "sl_cgnames.h"
+#include "sl_cgtool.h"
+
+#define STEP_MS 2000
+#define RESCAN_S 30
+#define MAX_WATCHED 128
+#define WALK_MAX 4000
+#define WALK_DEPTH 10
+#define COOLDOWN_NS (30ull * 1000000000ull)
+#define BUDGET_WINDOW_NS (60ull * 1000000000ull)
+#define BUDGET 6
+
+struct watched {
+	char path[SL_CGFS_PATH_MAX];
+	uint64_t t_ns, periods, throttled, throttled_us;
+	uint64_t last_event_ns;
+	int64_t quota_us;
+	uint64_t period_us;
+	bool fresh; /* no previous reading yet */
+};
+
+struct cgn {
+	struct sl *p;
+	struct sl_cgfs fs;
+	struct watched *w;
+	size_t n;
+	unsigned steps;
+	int timer;
+	uint64_t budget_start_ns;
+	unsigned budget_used, held_back;
+	uint64_t published;
+};
+
+static struct cgn cgn;
+
+/* Keep path when it has a quota, carrying over what was known of it. */
+struct rescan {
+	struct cgn *n;
+	struct watched *nw;
+	size_t nn;
+};
+
+static bool rescan_visit(void *ctx, const char *path, const char *name)
+{
+	struct rescan *r = ctx;
+	struct sl_cg_sample s;
+
+	(void)name;
+	if (r->nn >= MAX_WATCHED)
+		return true;
+	if (sl_cgfs_sample(&r->n->fs, path, 0, &s) || !s.exists || !s.has_limit ||
+	    s.quota_us <= 0 || !s.has_throttle)
+		return false;
+	for (size_t i = 0; i < r->n->n; i++)
+		if (strcmp(r->n->w[i].path, path) == 0) {
+			r->nw[r->nn++] = r->n->w[i];
+			return false;
+		}
+	r->nw[r->nn] = (struct watched){ .fresh = true };
+	snprintf(r->nw[r->nn].path, sizeof(r->nw[r->nn].path), "%s", path);
+	r->nn++;
+	return false;
+}
+
+static void rescan(struct cgn *n)
+{
+	struct rescan r = { .n = n, .nw = calloc(MAX_WATCHED, sizeof(struct watched)) };
+
+	if (!r.nw)
+		return;
+	(void)sl_cgfs_walk(&n->fs, WALK_MAX, WALK_DEPTH, rescan_visit, &r);
+	free(n->w);
+	n->w = r.nw;
+	n->n = r.nn;
+}
+
+static bool budget_ok(struct cgn *n, uint64_t now)
+{
+	if (now - n->budget_start_ns >= BUDGET_WINDOW_NS) {
+		n->budget_start_ns = now;
+		n->budget_used = 0;
+	}
+	if (n->budget_used >= BUDGET) {
+		n->held_back++;
+		return false;
+	}
+	n->budget_used++;
+	return true;
+}
+
+static void publish(struct cgn *n, struct watched *w, const struct sl_cg_sample *s,
+		    uint64_t d_periods, uint64_t d_throttled, double step_s)
+{
+	const struct smcp_host_api *api = n->p->api;
+	struct smcp_json *j = api->event_begin(n->p->h, "notable.throttling");
+	double pct = 100.0 * (double)d_throttled / (double)d_periods;
+	double limit = (double)s->quota_us / (double)s->period_us;
+	double thr_ms = (double)(s->throttled_us - w->throttled_us) / 1000.0;
+	struct sl_cg_name nm;
+	char summary[SL_CGFS_PATH_MAX + 200];
+
+	if (!j)
+		return;
+	sl_cgname_of_path(w->path, &nm);
+	api->json_string(j, "cgroup", w->path);
+	if (nm.unit[0])
+		api->json_string(j, "unit", nm.unit);
+	if (nm.container[0])
+		api->json_string(j, "container_id", nm.container);
+	api->json_string(j, "layout", sl_cgfs_layout_name(n->fs.layout));
+	api->json_double(j, "limit_cpus", (double)(int64_t)(limit * 1000) / 1000);
+	api->json_uint(j, "periods", d_periods);
+	api->json_uint(j, "throttled", d_throttled);
+	api->json_double(j, "throttled_pct", (double)(int64_t)(pct * 10) / 10);
+	api->json_double(j, "throttled_ms", (double)(int64_t)(thr_ms * 10) / 10);
+	api->json_uint(j, "nr_throttled", s->nr_throttled);
+	api->json_double(j, "window_s", (double)(int64_t)(step_s * 100) / 100);
+	snprintf(summary, sizeof(summary),
+		 "cgroup %s throttled by its own quota (%.2f CPUs) in %llu of %llu periods over "
+		 "the last %.1f s (%.0f ms); diagnose_cgroup tells more",
+		 w->path, limit, (unsigned long long)d_throttled, (unsigned long long)d_periods,
+		 step_s, thr_ms);
+	api->json_string(j, "summary", summary);
+	if (n->held_back)
+		api->json_uint(j, "suppressed_before", n->held_back);
+	n->held_back = 0;
+	if (api->event_commit(n->p->h, j) == 0)
+		n->published++;
+}
+
+static void on_step(void *data)
+{
+	struct cgn *n = data;
+	uint64_t now = n->p->api->now_ns(n->p->h);
+
+	if (n->steps++ % (RESCAN_S * 1000 / STEP_MS) == 0)
+		rescan(n);
+	for (size_t i = 0; i < n->n; i++) {
+		struct watched *w = &n->w[i];
+		struct sl_cg_sample s;
+		uint64_t dp, dt;
+
+		if (sl_cgfs_sample(&n->fs, w->path, now, &s) || !s.exists || !s.has_throttle) {
+			w->fresh = true;
+			continue;
+		}
+		dp = s.nr_periods - w->periods;
+		dt = s.nr_throttled - w->throttled;
+		if (!w->fresh && s.nr_periods >= w->periods && s.nr_throttled >= w->throttled &&
+		    s.throttled_us >= w->throttled_us && s.has_limit && s.quota_us > 0 &&
+		    sl_cg_throttle_notable(dp, dt) && now - w->last_event_ns >= COOLDOWN_NS &&
+		    budget_ok(n, now)) {
+			publish(n, w, &s, dp, dt, (double)(now - w->t_ns) / 1e9);
+			w->last_event_ns = now;
+		}
+		w->t_ns = now;
+		w->periods = s.nr_periods;
+		w->throttled = s.nr_throttled;
+		w->throttled_us = s.throttled_us;
+		w->fresh = false;
+	}
+}
+
+int sl_cgnotable_init(struct sl *p)
+{
+	int id;
+
+	memset(&cgn, 0, sizeof(cgn));
+	cgn.p = p;
+	if (sl_cgfs_detect(p->api->fs_root(p->h), &cgn.fs) || cgn.fs.layout == SL_CGL_NONE)
+		return 0; /* nothing to watch; diagnose_cgroup says why when asked */
+	cgn.budget_start_ns = p->api->now_ns(p->h);
+	id = p->api->timer_add(p->h, STEP_MS, true, on_step, &cgn);
+	if (id < 0)
+		return id;
+	cgn.timer = id;
+	on_step(&cgn); /* the first readings: nothing is judged until the next step */
+	return 0;
+}
+
+void sl_cgnotable_fini(struct sl *p)
+{
+	if (cgn.timer > 0)
+		(void)p->api->timer_remove(p->h, cgn.timer);
+	free(cgn.w);
+	memset(&cgn, 0, sizeof(cgn));
+}

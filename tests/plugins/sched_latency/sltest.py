@@ -68,6 +68,19 @@ def start_loaded(checker, **kw):
     return d
 
 
+def poll_events(d, cursor, type_=None):
+    """Every event after cursor (poll_events, all pages), and the next cursor."""
+    events, args = [], {"limit": 100}
+    if type_:
+        args["type"] = type_
+    while True:
+        r = d.structured("poll_events", dict(args, cursor=cursor))
+        events += r["events"]
+        cursor = r["next_cursor"]
+        if not r["has_more"]:
+            return events, cursor
+
+
 def _progs():
     progs = smcp_test.bpftool_programs()
     if progs is None:

@@ -15,20 +15,8 @@
 #include <string.h>
 
 #include "sl_cgfs.h"
+#include "unit.h"
 #include "sl_cgnames.h"
-
-static int failures, checks;
-
-#define CHECK(cond, ...)                                                       \
-	do {                                                                   \
-		checks++;                                                      \
-		if (!(cond)) {                                                 \
-			failures++;                                            \
-			printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-			printf(__VA_ARGS__);                                   \
-			printf("\n");                                          \
-		}                                                              \
-	} while (0)
 
 static void root_of(char *buf, size_t len, const char *fixtures, const char *name)
 {
@@ -41,24 +29,24 @@ static void test_detect(const char *fixtures)
 	struct sl_cgfs fs;
 
 	root_of(root, sizeof(root), fixtures, "cg-hybrid");
-	CHECK(sl_cgfs_detect(root, &fs) == 0, "hybrid detect");
-	CHECK(fs.layout == SL_CGL_HYBRID, "layout %s", sl_cgfs_layout_name(fs.layout));
-	CHECK(strcmp(fs.cpu_root, "/sys/fs/cgroup/cpu") == 0, "cpu root %s", fs.cpu_root);
-	CHECK(strcmp(fs.acct_root, "/sys/fs/cgroup/cpuacct") == 0, "acct %s", fs.acct_root);
-	CHECK(strcmp(fs.v2_root, "/sys/fs/cgroup/unified") == 0, "v2 %s", fs.v2_root);
+	CHECK_MSG(sl_cgfs_detect(root, &fs) == 0, "hybrid detect");
+	CHECK_MSG(fs.layout == SL_CGL_HYBRID, "layout %s", sl_cgfs_layout_name(fs.layout));
+	CHECK_MSG(strcmp(fs.cpu_root, "/sys/fs/cgroup/cpu") == 0, "cpu root %s", fs.cpu_root);
+	CHECK_MSG(strcmp(fs.acct_root, "/sys/fs/cgroup/cpuacct") == 0, "acct %s", fs.acct_root);
+	CHECK_MSG(strcmp(fs.v2_root, "/sys/fs/cgroup/unified") == 0, "v2 %s", fs.v2_root);
 
 	root_of(root, sizeof(root), fixtures, "cg-v2");
-	CHECK(sl_cgfs_detect(root, &fs) == 0, "v2 detect");
-	CHECK(fs.layout == SL_CGL_V2, "layout %s", sl_cgfs_layout_name(fs.layout));
-	CHECK(strcmp(fs.cpu_root, "/sys/fs/cgroup") == 0, "cpu root %s", fs.cpu_root);
+	CHECK_MSG(sl_cgfs_detect(root, &fs) == 0, "v2 detect");
+	CHECK_MSG(fs.layout == SL_CGL_V2, "layout %s", sl_cgfs_layout_name(fs.layout));
+	CHECK_MSG(strcmp(fs.cpu_root, "/sys/fs/cgroup") == 0, "cpu root %s", fs.cpu_root);
 
 	root_of(root, sizeof(root), fixtures, "cg-none");
-	CHECK(sl_cgfs_detect(root, &fs) == 0, "none detect");
-	CHECK(fs.layout == SL_CGL_NONE, "layout %s", sl_cgfs_layout_name(fs.layout));
-	CHECK(strstr(fs.reason, "no cpu controller") != NULL, "reason %s", fs.reason);
+	CHECK_MSG(sl_cgfs_detect(root, &fs) == 0, "none detect");
+	CHECK_MSG(fs.layout == SL_CGL_NONE, "layout %s", sl_cgfs_layout_name(fs.layout));
+	CHECK_MSG(strstr(fs.reason, "no cpu controller") != NULL, "reason %s", fs.reason);
 
 	root_of(root, sizeof(root), fixtures, "no-such-tree");
-	CHECK(sl_cgfs_detect(root, &fs) == -ENOENT, "missing mount table");
+	CHECK_MSG(sl_cgfs_detect(root, &fs) == -ENOENT, "missing mount table");
 }
 
 static void test_paths(void)
@@ -70,14 +58,14 @@ static void test_paths(void)
 	char longp[SL_CGFS_PATH_MAX + 8];
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
-		CHECK(sl_cgfs_path_ok(good[i]), "refused %s", good[i]);
+		CHECK_MSG(sl_cgfs_path_ok(good[i]), "refused %s", good[i]);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		CHECK(!sl_cgfs_path_ok(bad[i]), "accepted %s", bad[i]);
+		CHECK_MSG(!sl_cgfs_path_ok(bad[i]), "accepted %s", bad[i]);
 	memset(longp, 'a', sizeof(longp));
 	longp[0] = '/';
 	longp[sizeof(longp) - 1] = '\0';
-	CHECK(!sl_cgfs_path_ok(longp), "accepted a long path");
-	CHECK(!sl_cgfs_path_ok(NULL), "accepted NULL");
+	CHECK_MSG(!sl_cgfs_path_ok(longp), "accepted a long path");
+	CHECK_MSG(!sl_cgfs_path_ok(NULL), "accepted NULL");
 }
 
 static void test_sample_hybrid(const char *fixtures)
@@ -88,54 +76,54 @@ static void test_sample_hybrid(const char *fixtures)
 	int pids[8];
 
 	root_of(root, sizeof(root), fixtures, "cg-hybrid");
-	CHECK(sl_cgfs_detect(root, &fs) == 0, "detect");
-	CHECK(sl_cgfs_sample(&fs, "/test/a", 5, &s) == 0, "sample");
-	CHECK(s.exists && s.nr_procs == 2, "procs %u", s.nr_procs);
-	CHECK(s.has_usage && s.usage_us == 1000000, "usage %llu", (unsigned long long)s.usage_us);
-	CHECK(s.has_throttle && s.nr_periods == 50 && s.nr_throttled == 10 &&
+	CHECK_MSG(sl_cgfs_detect(root, &fs) == 0, "detect");
+	CHECK_MSG(sl_cgfs_sample(&fs, "/test/a", 5, &s) == 0, "sample");
+	CHECK_MSG(s.exists && s.nr_procs == 2, "procs %u", s.nr_procs);
+	CHECK_MSG(s.has_usage && s.usage_us == 1000000, "usage %llu", (unsigned long long)s.usage_us);
+	CHECK_MSG(s.has_throttle && s.nr_periods == 50 && s.nr_throttled == 10 &&
 		      s.throttled_us == 400000,
 	      "throttle %llu %llu %llu", (unsigned long long)s.nr_periods,
 	      (unsigned long long)s.nr_throttled, (unsigned long long)s.throttled_us);
-	CHECK(s.has_limit && s.quota_us == 20000 && s.period_us == 100000, "limit");
-	CHECK(s.has_weight && s.weight == 512, "shares %llu", (unsigned long long)s.weight);
-	CHECK(!s.has_psi, "v1 has no per-cgroup pressure");
-	CHECK(sl_cgfs_procs(&fs, "/test/a", pids, 8) == 2 && pids[0] == 4242 && pids[1] == 4243,
+	CHECK_MSG(s.has_limit && s.quota_us == 20000 && s.period_us == 100000, "limit");
+	CHECK_MSG(s.has_weight && s.weight == 512, "shares %llu", (unsigned long long)s.weight);
+	CHECK_MSG(!s.has_psi, "v1 has no per-cgroup pressure");
+	CHECK_MSG(sl_cgfs_procs(&fs, "/test/a", pids, 8) == 2 && pids[0] == 4242 && pids[1] == 4243,
 	      "procs list");
-	CHECK(sl_cgfs_procs(&fs, "/test/a", pids, 1) == 1, "procs bounded");
+	CHECK_MSG(sl_cgfs_procs(&fs, "/test/a", pids, 1) == 1, "procs bounded");
 
 	/* /test exists in cpu but not in cpuacct: no usage, said so */
-	CHECK(sl_cgfs_sample(&fs, "/test", 5, &s) == 0 && s.exists && !s.has_usage,
+	CHECK_MSG(sl_cgfs_sample(&fs, "/test", 5, &s) == 0 && s.exists && !s.has_usage,
 	      "no cpuacct twin");
-	CHECK(sl_cgfs_sample(&fs, "/nope", 5, &s) == 0 && !s.exists, "absent cgroup");
-	CHECK(sl_cgfs_sample(&fs, "/test/../test/a", 5, &s) == -EINVAL, "dotdot refused");
+	CHECK_MSG(sl_cgfs_sample(&fs, "/nope", 5, &s) == 0 && !s.exists, "absent cgroup");
+	CHECK_MSG(sl_cgfs_sample(&fs, "/test/../test/a", 5, &s) == -EINVAL, "dotdot refused");
 
 	/* hostile: a symlinked cpu.stat and a directory named cpu.shares */
-	CHECK(sl_cgfs_sample(&fs, "/evil", 5, &s) == 0 && s.exists, "evil sample");
-	CHECK(!s.has_throttle, "followed a symlink");
-	CHECK(!s.has_weight, "read a directory");
-	CHECK(sl_cgfs_read(&fs, false, "/evil", "cpu.stat", buf, sizeof(buf)) < 0,
+	CHECK_MSG(sl_cgfs_sample(&fs, "/evil", 5, &s) == 0 && s.exists, "evil sample");
+	CHECK_MSG(!s.has_throttle, "followed a symlink");
+	CHECK_MSG(!s.has_weight, "read a directory");
+	CHECK_MSG(sl_cgfs_read(&fs, false, "/evil", "cpu.stat", buf, sizeof(buf)) < 0,
 	      "symlink read");
-	CHECK(sl_cgfs_read(&fs, false, "/evil", "cpu.shares", buf, sizeof(buf)) == -EPERM,
+	CHECK_MSG(sl_cgfs_read(&fs, false, "/evil", "cpu.shares", buf, sizeof(buf)) == -EPERM,
 	      "directory read");
-	CHECK(sl_cgfs_read(&fs, false, "/test/a", "../a/cpu.stat", buf, sizeof(buf)) == -EINVAL,
+	CHECK_MSG(sl_cgfs_read(&fs, false, "/test/a", "../a/cpu.stat", buf, sizeof(buf)) == -EINVAL,
 	      "file with a slash");
 	/* bounded: a tiny buffer is filled, not overrun */
-	CHECK(sl_cgfs_read(&fs, false, "/test/a", "cpu.stat", buf, 8) == 7 && strlen(buf) == 7,
+	CHECK_MSG(sl_cgfs_read(&fs, false, "/test/a", "cpu.stat", buf, 8) == 7 && strlen(buf) == 7,
 	      "bounded read");
 
 	{
 		char names[4][256];
 		int n = sl_cgfs_children(&fs, "/", names, 4);
 
-		CHECK(n == 2, "children of / %d", n);
-		CHECK(sl_cgfs_children(&fs, "/test", names, 4) == 1 && strcmp(names[0], "a") == 0,
+		CHECK_MSG(n == 2, "children of / %d", n);
+		CHECK_MSG(sl_cgfs_children(&fs, "/test", names, 4) == 1 && strcmp(names[0], "a") == 0,
 		      "children of /test");
-		CHECK(sl_cgfs_children(&fs, "/", names, 1) == 1, "children bounded");
-		CHECK(sl_cgfs_children(&fs, "/..", names, 4) == -EINVAL, "children dotdot");
+		CHECK_MSG(sl_cgfs_children(&fs, "/", names, 1) == 1, "children bounded");
+		CHECK_MSG(sl_cgfs_children(&fs, "/..", names, 4) == -EINVAL, "children dotdot");
 	}
-	CHECK(sl_cgfs_pid_path(&fs, 4242, buf, sizeof(buf)) == 0 && strcmp(buf, "/test/a") == 0,
+	CHECK_MSG(sl_cgfs_pid_path(&fs, 4242, buf, sizeof(buf)) == 0 && strcmp(buf, "/test/a") == 0,
 	      "pid path %s", buf);
-	CHECK(sl_cgfs_pid_path(&fs, 999999, buf, sizeof(buf)) == -ENOENT, "no pid");
+	CHECK_MSG(sl_cgfs_pid_path(&fs, 999999, buf, sizeof(buf)) == -ENOENT, "no pid");
 }
 
 static void test_sample_v2(const char *fixtures)
@@ -146,19 +134,19 @@ static void test_sample_v2(const char *fixtures)
 	struct sl_cg_machine m;
 
 	root_of(root, sizeof(root), fixtures, "cg-v2");
-	CHECK(sl_cgfs_detect(root, &fs) == 0, "detect");
-	CHECK(sl_cgfs_sample(&fs, "/system.slice/web.service", 1, &s) == 0 && s.exists, "sample");
-	CHECK(s.has_usage && s.usage_us == 3000000, "usage");
-	CHECK(s.has_throttle && s.nr_periods == 100 && s.nr_throttled == 0, "throttle");
-	CHECK(s.has_limit && s.quota_us == -1 && s.period_us == 100000, "cpu.max max");
-	CHECK(s.has_weight && s.weight == 100, "weight");
-	CHECK(s.has_psi && s.psi_some_us == 2000000 && s.psi_full_us == 300000 &&
+	CHECK_MSG(sl_cgfs_detect(root, &fs) == 0, "detect");
+	CHECK_MSG(sl_cgfs_sample(&fs, "/system.slice/web.service", 1, &s) == 0 && s.exists, "sample");
+	CHECK_MSG(s.has_usage && s.usage_us == 3000000, "usage");
+	CHECK_MSG(s.has_throttle && s.nr_periods == 100 && s.nr_throttled == 0, "throttle");
+	CHECK_MSG(s.has_limit && s.quota_us == -1 && s.period_us == 100000, "cpu.max max");
+	CHECK_MSG(s.has_weight && s.weight == 100, "weight");
+	CHECK_MSG(s.has_psi && s.psi_some_us == 2000000 && s.psi_full_us == 300000 &&
 		      fabs(s.psi_some_avg10 - 30.0) < 1e-9,
 	      "pressure");
-	CHECK(sl_cgfs_pid_path(&fs, 77, buf, sizeof(buf)) == 0 &&
+	CHECK_MSG(sl_cgfs_pid_path(&fs, 77, buf, sizeof(buf)) == 0 &&
 		      strcmp(buf, "/system.slice/web.service") == 0,
 	      "pid path %s", buf);
-	CHECK(sl_cgfs_machine(&fs, &m) == 0 && m.total == 3500 && m.idle == 500 && m.has_psi &&
+	CHECK_MSG(sl_cgfs_machine(&fs, &m) == 0 && m.total == 3500 && m.idle == 500 && m.has_psi &&
 		      m.psi_some_us == 100000,
 	      "machine %llu %llu", (unsigned long long)m.total, (unsigned long long)m.idle);
 }
@@ -183,21 +171,21 @@ static void test_delta_judge(void)
 	b.nr_throttled = 19;
 	b.throttled_us = 1500000;
 	sl_cgfs_delta(&a, &b, &ma, &mb, 2, &d);
-	CHECK(fabs(d.span_s - 2.0) < 1e-9, "span");
-	CHECK(fabs(d.cpus_used - 0.2) < 1e-9 && fabs(d.machine_pct - 10.0) < 1e-9, "usage %f",
+	CHECK_MSG(fabs(d.span_s - 2.0) < 1e-9, "span");
+	CHECK_MSG(fabs(d.cpus_used - 0.2) < 1e-9 && fabs(d.machine_pct - 10.0) < 1e-9, "usage %f",
 	      d.cpus_used);
-	CHECK(fabs(d.limit_cpus - 0.2) < 1e-9 && fabs(d.limit_used_pct - 100.0) < 1e-6, "limit");
-	CHECK(d.d_throttled == 19 && fabs(d.throttled_periods_pct - 95.0) < 1e-9, "throttled");
-	CHECK(fabs(d.machine_idle_pct - 50.0) < 1e-9, "idle %f", d.machine_idle_pct);
+	CHECK_MSG(fabs(d.limit_cpus - 0.2) < 1e-9 && fabs(d.limit_used_pct - 100.0) < 1e-6, "limit");
+	CHECK_MSG(d.d_throttled == 19 && fabs(d.throttled_periods_pct - 95.0) < 1e-9, "throttled");
+	CHECK_MSG(fabs(d.machine_idle_pct - 50.0) < 1e-9, "idle %f", d.machine_idle_pct);
 	sl_cg_judge(&d, &w, &j);
-	CHECK(j.main == SL_CG_THROTTLED, "main %s", sl_cg_cause_names[j.main]);
-	CHECK(!(j.causes & (1u << SL_CG_CONTENTION)), "throttled is not contention");
+	CHECK_MSG(j.main == SL_CG_THROTTLED, "main %s", sl_cg_cause_names[j.main]);
+	CHECK_MSG(!(j.causes & (1u << SL_CG_CONTENTION)), "throttled is not contention");
 
 	/* no quota hit, long waits, machine half idle: contention */
 	b.nr_throttled = 0;
 	sl_cgfs_delta(&a, &b, &ma, &mb, 2, &d);
 	sl_cg_judge(&d, &w, &j);
-	CHECK(j.main == SL_CG_CONTENTION, "main %s", sl_cg_cause_names[j.main]);
+	CHECK_MSG(j.main == SL_CG_CONTENTION, "main %s", sl_cg_cause_names[j.main]);
 
 	/* machine full, it waits like everybody: machine short */
 	mb.idle = 105;
@@ -206,13 +194,13 @@ static void test_delta_judge(void)
 	w.m_mean_us = 140;
 	sl_cgfs_delta(&a, &b, &ma, &mb, 2, &d);
 	sl_cg_judge(&d, &w, &j);
-	CHECK(j.main == SL_CG_MACHINE_SHORT, "main %s", sl_cg_cause_names[j.main]);
-	CHECK(!(j.causes & (1u << SL_CG_CONTENTION)), "like everybody");
+	CHECK_MSG(j.main == SL_CG_MACHINE_SHORT, "main %s", sl_cg_cause_names[j.main]);
+	CHECK_MSG(!(j.causes & (1u << SL_CG_CONTENTION)), "like everybody");
 
 	/* machine full but it waits 10x the machine: contention too */
 	w.mean_us = 1400;
 	sl_cg_judge(&d, &w, &j);
-	CHECK(j.main == SL_CG_CONTENTION && (j.causes & (1u << SL_CG_MACHINE_SHORT)), "both");
+	CHECK_MSG(j.main == SL_CG_CONTENTION && (j.causes & (1u << SL_CG_MACHINE_SHORT)), "both");
 
 	/* short waits, room to spare: none */
 	mb.idle = 200;
@@ -220,16 +208,16 @@ static void test_delta_judge(void)
 	w.p99_us = 100;
 	sl_cgfs_delta(&a, &b, &ma, &mb, 2, &d);
 	sl_cg_judge(&d, &w, &j);
-	CHECK(j.main == SL_CG_CAUSE_NONE && !j.causes, "none");
+	CHECK_MSG(j.main == SL_CG_CAUSE_NONE && !j.causes, "none");
 
 	/* waits unknown (no BPF): throttling is still judged */
 	b.nr_throttled = 19;
 	sl_cgfs_delta(&a, &b, &ma, &mb, 2, &d);
 	sl_cg_judge(&d, NULL, &j);
-	CHECK(j.main == SL_CG_THROTTLED && !j.waits_known, "no waits");
+	CHECK_MSG(j.main == SL_CG_THROTTLED && !j.waits_known, "no waits");
 
-	CHECK(sl_cg_throttle_notable(20, 19) && sl_cg_throttle_notable(30, 3), "notable");
-	CHECK(!sl_cg_throttle_notable(20, 2) && !sl_cg_throttle_notable(100, 9) &&
+	CHECK_MSG(sl_cg_throttle_notable(20, 19) && sl_cg_throttle_notable(30, 3), "notable");
+	CHECK_MSG(!sl_cg_throttle_notable(20, 2) && !sl_cg_throttle_notable(100, 9) &&
 		      !sl_cg_throttle_notable(0, 0),
 	      "not notable");
 
@@ -237,7 +225,7 @@ static void test_delta_judge(void)
 	b.usage_us = 0;
 	a.usage_us = 5000;
 	sl_cgfs_delta(&a, &b, &ma, &mb, 2, &d);
-	CHECK(d.cpus_used == 0, "went back");
+	CHECK_MSG(d.cpus_used == 0, "went back");
 }
 
 static void expect_name(const char *path, const char *kind, const char *unit,
@@ -246,12 +234,12 @@ static void expect_name(const char *path, const char *kind, const char *unit,
 	struct sl_cg_name n;
 
 	sl_cgname_of_path(path, &n);
-	CHECK(strcmp(n.kind, kind) == 0, "%s: kind %s", path, n.kind);
-	CHECK(strcmp(n.unit, unit) == 0, "%s: unit %s", path, n.unit);
-	CHECK(strcmp(n.container, container) == 0, "%s: container %s", path, n.container);
-	CHECK(strcmp(n.pod_uid, pod) == 0, "%s: pod %s", path, n.pod_uid);
-	CHECK(strcmp(n.qos, qos) == 0, "%s: qos %s", path, n.qos);
-	CHECK(n.guess == guess && (!guess || n.why), "%s: guess %d", path, n.guess);
+	CHECK_MSG(strcmp(n.kind, kind) == 0, "%s: kind %s", path, n.kind);
+	CHECK_MSG(strcmp(n.unit, unit) == 0, "%s: unit %s", path, n.unit);
+	CHECK_MSG(strcmp(n.container, container) == 0, "%s: container %s", path, n.container);
+	CHECK_MSG(strcmp(n.pod_uid, pod) == 0, "%s: pod %s", path, n.pod_uid);
+	CHECK_MSG(strcmp(n.qos, qos) == 0, "%s: qos %s", path, n.qos);
+	CHECK_MSG(n.guess == guess && (!guess || n.why), "%s: guess %d", path, n.guess);
 }
 
 #define CID "aabbccddeeff00112233445566778899aabbccddeeff00112233445566778899"
@@ -274,14 +262,14 @@ static void test_walk(const char *fixtures)
 	int n = 0, r;
 
 	root_of(root, sizeof(root), fixtures, "cg-v2");
-	CHECK(sl_cgfs_detect(root, &fs) == 0, "detect");
+	CHECK_MSG(sl_cgfs_detect(root, &fs) == 0, "detect");
 	r = sl_cgfs_walk(&fs, 1000, 12, count_visit, &n);
-	CHECK(r == n && n == 20, "walked %d, visited %d", r, n);
+	CHECK_MSG(r == n && n == 20, "walked %d, visited %d", r, n);
 	n = 0;
-	CHECK(sl_cgfs_walk(&fs, 3, 12, count_visit, &n) == -E2BIG && n == 3, "bounded %d", n);
+	CHECK_MSG(sl_cgfs_walk(&fs, 3, 12, count_visit, &n) == -E2BIG && n == 3, "bounded %d", n);
 	n = 0;
 	r = sl_cgfs_walk(&fs, 1000, 1, count_visit, &n);
-	CHECK(r == n && n == 7, "depth 1: %d", n);
+	CHECK_MSG(r == n && n == 7, "depth 1: %d", n);
 }
 
 static void test_names(void)
@@ -328,14 +316,14 @@ static void expect_resolve(const struct sl_cgfs *fs, const char *input, int want
 	bool guess = false;
 	int err = sl_cgname_resolve(fs, input, path, sizeof(path), &guess, why, sizeof(why));
 
-	CHECK(err == want_err, "%s: err %d (%s)", input, err, why);
+	CHECK_MSG(err == want_err, "%s: err %d (%s)", input, err, why);
 	if (!want_err && !err) {
-		CHECK(strcmp(path, want_path) == 0, "%s: path %s", input, path);
-		CHECK(guess == want_guess, "%s: guess %d", input, guess);
-		CHECK(!guess || why[0], "%s: a guess says why", input);
+		CHECK_MSG(strcmp(path, want_path) == 0, "%s: path %s", input, path);
+		CHECK_MSG(guess == want_guess, "%s: guess %d", input, guess);
+		CHECK_MSG(!guess || why[0], "%s: a guess says why", input);
 	}
 	if (want_err && want_err != -E2BIG)
-		CHECK(why[0] != '\0', "%s: no reason", input);
+		CHECK_MSG(why[0] != '\0', "%s: no reason", input);
 }
 
 static void test_resolve(const char *fixtures)
@@ -344,7 +332,7 @@ static void test_resolve(const char *fixtures)
 	struct sl_cgfs fs;
 
 	root_of(root, sizeof(root), fixtures, "cg-v2");
-	CHECK(sl_cgfs_detect(root, &fs) == 0, "detect");
+	CHECK_MSG(sl_cgfs_detect(root, &fs) == 0, "detect");
 	expect_resolve(&fs, "/system.slice/web.service", 0, "/system.slice/web.service", false);
 	expect_resolve(&fs, "web.service", 0, "/system.slice/web.service", false);
 	expect_resolve(&fs, "cron", 0, "/system.slice/cron.service", true);
@@ -385,6 +373,5 @@ int main(int argc, char **argv)
 	test_walk(argv[1]);
 	test_names();
 	test_resolve(argv[1]);
-	printf("%d checks, %d failures\n", checks, failures);
-	return failures ? 1 : 0;
+	return unit_done("test-sched-latency-cgroups");
 }

@@ -237,14 +237,9 @@ def test_three_causes():
         cg.close()
 
 
+
 def poll(d, cursor):
-    events = []
-    while True:
-        r = d.structured("poll_events", {"cursor": cursor, "limit": 100, "type": "notable."})
-        events += r["events"]
-        cursor = r["next_cursor"]
-        if not r["has_more"]:
-            return events, cursor
+    return sltest.poll_events(d, cursor, "notable.")
 
 
 if __name__ == "__main__":

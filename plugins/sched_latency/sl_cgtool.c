@@ -142,6 +142,12 @@ static int waits_read(struct sl_call *c, struct cg_diag *d, struct waits *o, str
 			o->hm[b] += rc.rows[i].h[b]; /* histogram 0: run-queue wait */
 		o->m_wait_ns += rc.rows[i].c[SLC_WAIT_NS];
 	}
+	/* the rest of the machine: its own waits would pull the baseline
+	 * towards it (the series tick together, so the members' waits are
+	 * inside the CPUs' ones) */
+	for (int b = 0; b < SL_NB; b++)
+		o->hm[b] = o->hm[b] > o->h[b] ? o->hm[b] - o->h[b] : 0;
+	o->m_wait_ns = o->m_wait_ns > o->wait_ns ? o->m_wait_ns - o->wait_ns : 0;
 	sl_hist_percentiles(o->h, &pc);
 	w->waits = pc.samples;
 	if (pc.samples) {
@@ -186,7 +192,7 @@ static void waits_emit(struct sl *p, struct smcp_json *j, const struct waits *o)
 	if (o->incomplete)
 		api->json_bool(j, "incomplete", true);
 	api->json_end(j);
-	api->json_object(j, "machine");
+	api->json_object(j, "rest_of_machine");
 	sl_emit_latency(p, j, "run_queue_latency", o->hm, o->m_wait_ns, -1);
 	api->json_end(j);
 }
@@ -266,7 +272,7 @@ static void summary(char *buf, size_t len, const struct sl_cg_judgement *jd,
 	case SL_CG_CONTENTION:
 		snprintf(buf, len,
 			 "it competes for CPUs with its neighbours: its tasks waited p99 %.2f ms, "
-			 "mean %.2f ms over %llu waits (the machine's mean %.2f ms), not "
+			 "mean %.2f ms over %llu waits (the rest of the machine %.2f ms), not "
 			 "throttled, the machine %.0f%% idle",
 			 w->p99_us / 1000, w->mean_us / 1000, (unsigned long long)w->waits,
 			 w->m_mean_us / 1000, dl->machine_idle_pct);

@@ -526,5 +526,7 @@ int sl_cgtool_register(struct sl *p)
 	err = p->api->register_tool(p->h, &tool);
 	if (!err)
 		err = p->api->register_template(p->h, &res);
+	if (!err)
+		err = sl_cgsteps_register(p);
 	return err;
 }

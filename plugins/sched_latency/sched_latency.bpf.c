@@ -37,6 +37,8 @@
 const volatile __u16 cpu_llc[SL_MAX_CPUS] = {};
 const volatile __u16 cpu_node[SL_MAX_CPUS] = {};
 const volatile bool have_topology = false;
+/* enum sl_cg_mode: the hierarchy per-cgroup latency is keyed by. */
+const volatile __u32 cg_mode = SL_CGM_OFF;
 
 /* Changed by user space at run time through the mmapped .bss. */
 struct sl_measure_ctl measure[SL_MEASURE_SLOTS] = {};
@@ -47,7 +49,11 @@ __u32 track_softirq = 0;
  * stream events look up the task's DSQ state. */
 __u32 dsq_hooked = 0;
 
+/* Switch-ins not counted per cgroup: cg_stats was full. */
+__u64 cg_overflow = 0;
+
 static struct sl_task zero_task;
+static struct sl_cg_stats zero_cg;
 static struct sl_wake_val zero_wake;
 
 struct {
@@ -63,6 +69,14 @@ struct {
 	__type(key, int);
 	__type(value, struct sl_task);
 } task_store SEC(".maps");
+
+/* Per-cgroup latency; sized by user space (cgroup_max) when cg_mode is on. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u64);
+	__type(value, struct sl_cg_stats);
+} cg_stats SEC(".maps");
 
 /* raw_tp fallback only: sized by user space when used. */
 struct {
@@ -203,6 +217,51 @@ static __always_inline __u64 task_cgroup_at(struct task_struct *t, __u32 level)
 		return 0;
 	bpf_probe_read_kernel(&anc, sizeof(anc), &cg->ancestors[level & 63]);
 	return anc ? BPF_CORE_READ(anc, kn, id) : 0;
+}
+
+/* The id of t's cgroup in the hierarchy cg_mode names (its kernfs id, the
+ * directory's inode number); 0 when unknown. tp_btf loads the pointers
+ * directly (a NULL on the way reads as 0). */
+static __always_inline __u64 task_cg_id(struct task_struct *t, bool btf)
+{
+	int i;
+
+	if (cg_mode == SL_CGM_V2)
+		return btf ? t->cgroups->dfl_cgrp->kn->id
+			   : BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
+	if (!bpf_core_enum_value_exists(enum cgroup_subsys_id, cpu_cgrp_id))
+		return 0;
+	i = bpf_core_enum_value(enum cgroup_subsys_id, cpu_cgrp_id);
+	return btf ? t->cgroups->subsys[i]->cgroup->kn->id
+		   : BPF_CORE_READ(t, cgroups, subsys[i], cgroup, kn, id);
+}
+
+/* Count a switch-in of t (and its wait, when have) for its cgroup. */
+static __always_inline void cg_account(struct task_struct *t, bool btf, bool have, __u64 lat,
+				       __u32 b)
+{
+	__u64 id = task_cg_id(t, btf);
+	struct sl_cg_stats *c;
+
+	if (!id)
+		return;
+	c = bpf_map_lookup_elem(&cg_stats, &id);
+	if (!c) {
+		bpf_map_update_elem(&cg_stats, &id, &zero_cg, BPF_NOEXIST);
+		c = bpf_map_lookup_elem(&cg_stats, &id);
+		if (!c) { /* full: user space frees the entries of removed cgroups */
+			__sync_fetch_and_add(&cg_overflow, 1);
+			return;
+		}
+	}
+	c->switches++; /* this CPU's own copy */
+	if (!have)
+		return;
+	c->waits++;
+	c->wait_ns += lat;
+	if (lat > c->wait_max_ns)
+		c->wait_max_ns = lat;
+	c->hist[sl_hidx(b)]++;
 }
 
 /* ---------------------------------------------------------- aggregation */
@@ -394,6 +453,8 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 	nt->wakeups = 0;
 	nt->enq_ts = 0;
 	nt->enq_reason = SL_ENQ_NONE;
+	if (cg_mode != SL_CGM_OFF)
+		cg_account(next, btf, have, lat, b);
 	if (measure_active)
 		measure_add(next, next_pid, next_tgid, cpu, have, lat, b);
 	if (track_wakers && have && reason == SL_ENQ_WAKEUP && nt->waker_pid) {

@@ -182,6 +182,25 @@ struct sl_measure {
 	__u64 hist[SL_HIST_BUCKETS];
 };
 
+/*
+ * Per-cgroup run-queue latency (PERCPU_HASH keyed by the cgroup id of the
+ * task that gets the CPU; cumulative since load). Which hierarchy the id
+ * comes from is chosen by user space before load (enum sl_cg_mode).
+ */
+enum sl_cg_mode {
+	SL_CGM_OFF = 0,
+	SL_CGM_V2 = 1,     /* task->cgroups->dfl_cgrp->kn->id */
+	SL_CGM_V1_CPU = 2, /* task->cgroups->subsys[cpu_cgrp_id]->cgroup->kn->id */
+};
+
+struct sl_cg_stats {
+	__u64 switches; /* switch-ins of the cgroup's tasks */
+	__u64 waits;    /* run-queue latency samples among them */
+	__u64 wait_ns;
+	__u64 wait_max_ns;
+	__u64 hist[SL_HIST_BUCKETS];
+};
+
 /* Waker -> wakee pairs while analyze_waker_wakee runs (LRU hash). */
 struct sl_wake_key {
 	__u32 waker_pid;

@@ -88,9 +88,12 @@ static int try_load(struct sl *p, bool btf, struct sched_latency_bpf **ret)
 					       (uint32_t)p->cfg.max_threads * 2);
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.events, ring_bytes(p));
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.cg_stats, sl_cgroup_bpf_max(p));
 	if (err)
 		goto fail;
 	skel->rodata->rb_wakeup_bytes = sl_bpf_rb_wakeup_bytes(p);
+	skel->rodata->cg_mode = sl_cgroup_bpf_mode(p);
 	if (p->topo_ok) {
 		skel->rodata->have_topology = true;
 		for (int c = 0; c < p->topo.ncpus && c < SL_MAX_CPUS; c++) {
@@ -185,6 +188,7 @@ int sl_bpf_start(struct sl *p)
 		p->api->log(p->h, SMCP_LOG_NOTICE,
 			    "tp_btf programs refused (%s); using raw_tp", strerror(-err_btf));
 	sl_bpf_optional_update(p);
+	sl_cgroup_started(p, bpf_map__fd(skel->maps.cg_stats), &skel->bss->cg_overflow);
 	p->bpf->exits = ring_buffer__new(bpf_map__fd(skel->maps.exits), on_exit_record, p, NULL);
 	if (!p->bpf->exits) {
 		err = -errno;

@@ -18,7 +18,8 @@
  * RESOLVE_PER_TICK ids per tick. Without it (the daemon keeps no such
  * capability after start-up: SECURITY.md) a walk of the hierarchy, which is
  * world-readable, names the ids still unknown: at most WALK_PER_TICK
- * directories per tick, WALK_DEPTH deep, resumed at the next tick. An id the
+ * directories per tick, WALK_DEPTH deep, resumed at the next tick, and
+ * walked again while ids are unknown. An id the
  * handle says is stale, or a whole walk did not find, is gone: its map entry
  * is removed once its last counts are in the series, to make room.
  */
@@ -82,7 +83,7 @@ struct sl_cgroup {
 		DIR *d[WALK_DEPTH];
 		size_t len[WALK_DEPTH]; /* path length at each level */
 		int depth;              /* 0: no walk under way */
-		uint64_t start_tick, next_tick;
+		uint64_t start_tick;
 		char path[SL_CG_PATH_MAX];
 	} walk;
 };
@@ -414,8 +415,6 @@ static void walk_step(struct sl_cgroup *g)
 		struct stat st;
 		struct cg_name *root;
 
-		if (g->ticks < g->walk.next_tick)
-			return;
 		if (!fstat(g->mount_fd, &st) && (root = name_slot(g, (uint64_t)st.st_ino, false)) &&
 		    root->state == NM_PENDING) {
 			snprintf(root->path, sizeof(root->path), "/");
@@ -455,7 +454,6 @@ static void walk_step(struct sl_cgroup *g)
 	}
 	if (g->walk.depth)
 		return;
-	g->walk.next_tick = g->ticks + RETRY_TICKS;
 	for (size_t i = 0; i < g->names_cap; i++)
 		if (g->names[i].state == NM_PENDING && g->names[i].added_tick < g->walk.start_tick)
 			g->names[i].state = NM_GONE;

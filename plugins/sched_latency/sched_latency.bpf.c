@@ -37,6 +37,18 @@
 const volatile __u16 cpu_llc[SL_MAX_CPUS] = {};
 const volatile __u16 cpu_node[SL_MAX_CPUS] = {};
 const volatile bool have_topology = false;
+/*
+ * The kernel's clock: run-queue latency from the scheduler's own
+ * bookkeeping (CONFIG_SCHED_INFO: task->sched_info.last_queued is the rq
+ * clock when the task was queued, run_delay the waits it finished) and the
+ * rq clock __schedule() just updated (reached through prev's cfs_rq, as
+ * the per-CPU runqueues are not always in kallsyms), instead of a timestamp
+ * taken by a sched_wakeup program: no program runs on wakeups, and the
+ * switch reads no clock. User space sets it when the kernel's BTF has
+ * sched_info.last_queued, sched_entity.cfs_rq and cfs_rq.rq
+ * (CONFIG_FAIR_GROUP_SCHED).
+ */
+const volatile bool rq_clock = false;
 /* enum sl_cg_mode: the hierarchy per-cgroup latency is keyed by. */
 const volatile __u32 cg_mode = SL_CGM_OFF;
 
@@ -385,13 +397,17 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 {
 	__u32 prev_pid = TREAD(btf, prev, pid), next_pid = TREAD(btf, next, pid);
 	__u32 cpu = bpf_get_smp_processor_id(), prev_state, next_tgid, b = 0, reason;
-	__u64 now = bpf_ktime_get_ns(), lat = 0, enq = 0;
+	__u64 now, lat = 0, enq = 0;
 	struct sl_cpu_stats *cs = this_cpu_stats();
 	struct sl_task *pt, *nt;
 	bool runnable, have = false;
 
 	if (!cs)
 		return 0;
+	if (rq_clock) /* prev is this rq's current task */
+		now = btf ? prev->se.cfs_rq->rq->clock : BPF_CORE_READ(prev, se.cfs_rq, rq, clock);
+	else
+		now = bpf_ktime_get_ns();
 	prev_state = task_state(prev, btf);
 	runnable = preempt || prev_state == 0;
 	cs->switches++;
@@ -403,12 +419,17 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 		if (runnable) {
 			cs->switches_involuntary++;
 			pt->st.switches_involuntary++;
-			pt->enq_ts = now;
 			pt->enq_reason = SL_ENQ_PREEMPT;
 		} else {
 			cs->switches_voluntary++;
 			pt->st.switches_voluntary++;
+			if (rq_clock)
+				pt->enq_reason = SL_ENQ_SLEPT;
 		}
+		if (rq_clock) /* the waits it finished so far */
+			pt->enq_ts = TREAD(btf, prev, sched_info.run_delay);
+		else if (runnable)
+			pt->enq_ts = now;
 		if (pt->oncpu_ts && now > pt->oncpu_ts) {
 			__u64 ran = now - pt->oncpu_ts;
 
@@ -424,6 +445,28 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 	nt = next_pid ? task_get(next, btf) : NULL;
 	if (!nt)
 		goto stream;
+	if (rq_clock) {
+		/* queued since last_queued on this rq, plus what run_delay gained
+		 * since it last ran (a wait on another rq it was migrated from);
+		 * a thread first seen now has no such baseline */
+		__u64 lq = TREAD(btf, next, sched_info.last_queued);
+		__u64 rd = TREAD(btf, next, sched_info.run_delay);
+		bool base = nt->enq_reason == SL_ENQ_PREEMPT || nt->enq_reason == SL_ENQ_SLEPT;
+
+		lat = lq && now > lq ? now - lq : 0;
+		if (base && rd > nt->enq_ts)
+			lat += rd - nt->enq_ts;
+		if (nt->enq_reason == SL_ENQ_NONE && !TREAD(btf, next, sched_info.pcount))
+			nt->enq_reason = SL_ENQ_WAKEUP_NEW; /* never ran: a new task */
+		if (nt->enq_reason != SL_ENQ_NONE && nt->enq_reason != SL_ENQ_PREEMPT)
+			nt->wakeups++;
+		if (lq || lat) {
+			have = true;
+			nt->enq_ts = now - lat; /* 0 below: lq is never 0 when set */
+		} else {
+			nt->enq_ts = 0;
+		}
+	}
 	next_tgid = nt->st.tgid;
 	nt->oncpu_ts = now;
 	if (nt->ran_on && nt->ran_on != cpu + 1)
@@ -431,7 +474,7 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 	nt->ran_on = cpu + 1; /* st.last_cpu is set from this at export */
 	nt->gen++;
 	enq = nt->enq_ts;
-	if (nt->enq_ts && now > nt->enq_ts) {
+	if (rq_clock ? have : nt->enq_ts && now > nt->enq_ts) {
 		lat = now - nt->enq_ts;
 		b = sl_bucket(lat);
 		have = true;
@@ -447,7 +490,7 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 		nt->st.hist[sl_hidx(b)]++;
 	}
 	reason = nt->enq_reason;
-	if (reason == SL_ENQ_WAKEUP || reason == SL_ENQ_WAKEUP_NEW)
+	if (reason == SL_ENQ_WAKEUP || reason == SL_ENQ_WAKEUP_NEW || reason == SL_ENQ_SLEPT)
 		cs->wakeups_target++;
 	nt->st.wakeups += nt->wakeups;
 	nt->wakeups = 0;
@@ -457,7 +500,8 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 		cg_account(next, btf, have, lat, b);
 	if (measure_active)
 		measure_add(next, next_pid, next_tgid, cpu, have, lat, b);
-	if (track_wakers && have && reason == SL_ENQ_WAKEUP && nt->waker_pid) {
+	if (track_wakers && have && (reason == SL_ENQ_WAKEUP || reason == SL_ENQ_SLEPT) &&
+	    nt->waker_pid) {
 		struct sl_wake_key k = { nt->waker_pid, next_pid };
 		struct sl_wake_val *w = bpf_map_lookup_elem(&wake_pairs, &k);
 
@@ -478,6 +522,12 @@ stream:
 		next_tgid = TREAD(btf, next, tgid);
 		if (!stream_wants(SL_EV_SWITCH, cpu, next_pid, next_tgid, prev_pid, prev_tgid))
 			return 0;
+		if (rq_clock) { /* events and DSQ stamps are in ktime */
+			__u64 kt = bpf_ktime_get_ns();
+
+			enq = have ? kt - lat : 0;
+			now = kt;
+		}
 		e = stream_reserve(cs, now);
 		if (!e)
 			return 0;
@@ -539,10 +589,14 @@ static __always_inline int on_wakeup(struct task_struct *p, bool btf, bool is_ne
 	if (!t)
 		return 0;
 	now = bpf_ktime_get_ns();
-	t->enq_ts = now;
-	t->enq_reason = is_new ? SL_ENQ_WAKEUP_NEW : SL_ENQ_WAKEUP;
-	t->wakeups++;
-	t->gen++;
+	if (!rq_clock) { /* else the switch-in measures and counts it */
+		t->enq_ts = now;
+		t->wakeups++;
+		t->gen++;
+		t->enq_reason = is_new ? SL_ENQ_WAKEUP_NEW : SL_ENQ_WAKEUP;
+	} else if (t->enq_reason != SL_ENQ_SLEPT) { /* SLEPT keeps its baseline */
+		t->enq_reason = is_new ? SL_ENQ_WAKEUP_NEW : SL_ENQ_WAKEUP;
+	}
 	if (is_new)
 		t->waker_pid = t->waker_tgid = 0;
 	if (!track_wakers && !stream.enabled)

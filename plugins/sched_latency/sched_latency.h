@@ -52,6 +52,8 @@ enum sl_enq_reason {
 	SL_ENQ_WAKEUP,
 	SL_ENQ_WAKEUP_NEW,
 	SL_ENQ_PREEMPT, /* switched out while still runnable */
+	SL_ENQ_SLEPT,   /* switched out blocked: its next switch-in follows a wakeup
+			 * (the kernel's clock: no wakeup program needed) */
 };
 
 /*
@@ -123,7 +125,8 @@ struct sl_task_stats {
 /* Scheduling state of one task (task storage, or an LRU hash by tid). */
 struct sl_task {
 	/* the first 56 bytes are all a wakeup touches */
-	__u64 enq_ts;      /* when it last became runnable; 0 = not known */
+	__u64 enq_ts;      /* when it last became runnable; 0 = not known (the
+			    * kernel's clock: sched_info.run_delay at switch-out) */
 	__u64 oncpu_ts;    /* when it last switched in; 0 = not known */
 	__u64 gen;         /* bumped on every change of st */
 	__u64 exported;    /* gen at the last export */

@@ -37,6 +37,20 @@
 const volatile __u16 cpu_llc[SL_MAX_CPUS] = {};
 const volatile __u16 cpu_node[SL_MAX_CPUS] = {};
 const volatile bool have_topology = false;
+/*
+ * The kernel's clock: run-queue latency from the scheduler's own
+ * bookkeeping (CONFIG_SCHED_INFO: task->sched_info.last_queued is the rq
+ * clock when the task was queued, run_delay the waits it finished) and the
+ * rq clock __schedule() just updated (reached through prev's cfs_rq, as
+ * the per-CPU runqueues are not always in kallsyms), instead of a timestamp
+ * taken by a sched_wakeup program: no program runs on wakeups, and the
+ * switch reads no clock. User space sets it when the kernel's BTF has
+ * sched_info.last_queued, sched_entity.cfs_rq and cfs_rq.rq
+ * (CONFIG_FAIR_GROUP_SCHED).
+ */
+const volatile bool rq_clock = false;
+/* enum sl_cg_mode: the hierarchy per-cgroup latency is keyed by. */
+const volatile __u32 cg_mode = SL_CGM_OFF;
 
 /* Changed by user space at run time through the mmapped .bss. */
 struct sl_measure_ctl measure[SL_MEASURE_SLOTS] = {};
@@ -47,7 +61,11 @@ __u32 track_softirq = 0;
  * stream events look up the task's DSQ state. */
 __u32 dsq_hooked = 0;
 
+/* Switch-ins not counted per cgroup: cg_stats was full. */
+__u64 cg_overflow = 0;
+
 static struct sl_task zero_task;
+static struct sl_cg_stats zero_cg;
 static struct sl_wake_val zero_wake;
 
 struct {
@@ -63,6 +81,14 @@ struct {
 	__type(key, int);
 	__type(value, struct sl_task);
 } task_store SEC(".maps");
+
+/* Per-cgroup latency; sized by user space (cgroup_max) when cg_mode is on. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u64);
+	__type(value, struct sl_cg_stats);
+} cg_stats SEC(".maps");
 
 /* raw_tp fallback only: sized by user space when used. */
 struct {
@@ -205,6 +231,51 @@ static __always_inline __u64 task_cgroup_at(struct task_struct *t, __u32 level)
 	return anc ? BPF_CORE_READ(anc, kn, id) : 0;
 }
 
+/* The id of t's cgroup in the hierarchy cg_mode names (its kernfs id, the
+ * directory's inode number); 0 when unknown. tp_btf loads the pointers
+ * directly (a NULL on the way reads as 0). */
+static __always_inline __u64 task_cg_id(struct task_struct *t, bool btf)
+{
+	int i;
+
+	if (cg_mode == SL_CGM_V2)
+		return btf ? t->cgroups->dfl_cgrp->kn->id
+			   : BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
+	if (!bpf_core_enum_value_exists(enum cgroup_subsys_id, cpu_cgrp_id))
+		return 0;
+	i = bpf_core_enum_value(enum cgroup_subsys_id, cpu_cgrp_id);
+	return btf ? t->cgroups->subsys[i]->cgroup->kn->id
+		   : BPF_CORE_READ(t, cgroups, subsys[i], cgroup, kn, id);
+}
+
+/* Count a switch-in of t (and its wait, when have) for its cgroup. */
+static __always_inline void cg_account(struct task_struct *t, bool btf, bool have, __u64 lat,
+				       __u32 b)
+{
+	__u64 id = task_cg_id(t, btf);
+	struct sl_cg_stats *c;
+
+	if (!id)
+		return;
+	c = bpf_map_lookup_elem(&cg_stats, &id);
+	if (!c) {
+		bpf_map_update_elem(&cg_stats, &id, &zero_cg, BPF_NOEXIST);
+		c = bpf_map_lookup_elem(&cg_stats, &id);
+		if (!c) { /* full: user space frees the entries of removed cgroups */
+			__sync_fetch_and_add(&cg_overflow, 1);
+			return;
+		}
+	}
+	c->switches++; /* this CPU's own copy */
+	if (!have)
+		return;
+	c->waits++;
+	c->wait_ns += lat;
+	if (lat > c->wait_max_ns)
+		c->wait_max_ns = lat;
+	c->hist[sl_hidx(b)]++;
+}
+
 /* ---------------------------------------------------------- aggregation */
 
 static __always_inline void measure_add(struct task_struct *next, __u32 pid, __u32 tgid,
@@ -326,13 +397,17 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 {
 	__u32 prev_pid = TREAD(btf, prev, pid), next_pid = TREAD(btf, next, pid);
 	__u32 cpu = bpf_get_smp_processor_id(), prev_state, next_tgid, b = 0, reason;
-	__u64 now = bpf_ktime_get_ns(), lat = 0, enq = 0;
+	__u64 now, lat = 0, enq = 0;
 	struct sl_cpu_stats *cs = this_cpu_stats();
 	struct sl_task *pt, *nt;
 	bool runnable, have = false;
 
 	if (!cs)
 		return 0;
+	if (rq_clock) /* prev is this rq's current task */
+		now = btf ? prev->se.cfs_rq->rq->clock : BPF_CORE_READ(prev, se.cfs_rq, rq, clock);
+	else
+		now = bpf_ktime_get_ns();
 	prev_state = task_state(prev, btf);
 	runnable = preempt || prev_state == 0;
 	cs->switches++;
@@ -344,12 +419,17 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 		if (runnable) {
 			cs->switches_involuntary++;
 			pt->st.switches_involuntary++;
-			pt->enq_ts = now;
 			pt->enq_reason = SL_ENQ_PREEMPT;
 		} else {
 			cs->switches_voluntary++;
 			pt->st.switches_voluntary++;
+			if (rq_clock)
+				pt->enq_reason = SL_ENQ_SLEPT;
 		}
+		if (rq_clock) /* the waits it finished so far */
+			pt->enq_ts = TREAD(btf, prev, sched_info.run_delay);
+		else if (runnable)
+			pt->enq_ts = now;
 		if (pt->oncpu_ts && now > pt->oncpu_ts) {
 			__u64 ran = now - pt->oncpu_ts;
 
@@ -365,6 +445,28 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 	nt = next_pid ? task_get(next, btf) : NULL;
 	if (!nt)
 		goto stream;
+	if (rq_clock) {
+		/* queued since last_queued on this rq, plus what run_delay gained
+		 * since it last ran (a wait on another rq it was migrated from);
+		 * a thread first seen now has no such baseline */
+		__u64 lq = TREAD(btf, next, sched_info.last_queued);
+		__u64 rd = TREAD(btf, next, sched_info.run_delay);
+		bool base = nt->enq_reason == SL_ENQ_PREEMPT || nt->enq_reason == SL_ENQ_SLEPT;
+
+		lat = lq && now > lq ? now - lq : 0;
+		if (base && rd > nt->enq_ts)
+			lat += rd - nt->enq_ts;
+		if (nt->enq_reason == SL_ENQ_NONE && !TREAD(btf, next, sched_info.pcount))
+			nt->enq_reason = SL_ENQ_WAKEUP_NEW; /* never ran: a new task */
+		if (nt->enq_reason != SL_ENQ_NONE && nt->enq_reason != SL_ENQ_PREEMPT)
+			nt->wakeups++;
+		if (lq || lat) {
+			have = true;
+			nt->enq_ts = now - lat; /* 0 below: lq is never 0 when set */
+		} else {
+			nt->enq_ts = 0;
+		}
+	}
 	next_tgid = nt->st.tgid;
 	nt->oncpu_ts = now;
 	if (nt->ran_on && nt->ran_on != cpu + 1)
@@ -372,7 +474,7 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 	nt->ran_on = cpu + 1; /* st.last_cpu is set from this at export */
 	nt->gen++;
 	enq = nt->enq_ts;
-	if (nt->enq_ts && now > nt->enq_ts) {
+	if (rq_clock ? have : nt->enq_ts && now > nt->enq_ts) {
 		lat = now - nt->enq_ts;
 		b = sl_bucket(lat);
 		have = true;
@@ -388,15 +490,18 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 		nt->st.hist[sl_hidx(b)]++;
 	}
 	reason = nt->enq_reason;
-	if (reason == SL_ENQ_WAKEUP || reason == SL_ENQ_WAKEUP_NEW)
+	if (reason == SL_ENQ_WAKEUP || reason == SL_ENQ_WAKEUP_NEW || reason == SL_ENQ_SLEPT)
 		cs->wakeups_target++;
 	nt->st.wakeups += nt->wakeups;
 	nt->wakeups = 0;
 	nt->enq_ts = 0;
 	nt->enq_reason = SL_ENQ_NONE;
+	if (cg_mode != SL_CGM_OFF)
+		cg_account(next, btf, have, lat, b);
 	if (measure_active)
 		measure_add(next, next_pid, next_tgid, cpu, have, lat, b);
-	if (track_wakers && have && reason == SL_ENQ_WAKEUP && nt->waker_pid) {
+	if (track_wakers && have && (reason == SL_ENQ_WAKEUP || reason == SL_ENQ_SLEPT) &&
+	    nt->waker_pid) {
 		struct sl_wake_key k = { nt->waker_pid, next_pid };
 		struct sl_wake_val *w = bpf_map_lookup_elem(&wake_pairs, &k);
 
@@ -417,6 +522,12 @@ stream:
 		next_tgid = TREAD(btf, next, tgid);
 		if (!stream_wants(SL_EV_SWITCH, cpu, next_pid, next_tgid, prev_pid, prev_tgid))
 			return 0;
+		if (rq_clock) { /* events and DSQ stamps are in ktime */
+			__u64 kt = bpf_ktime_get_ns();
+
+			enq = have ? kt - lat : 0;
+			now = kt;
+		}
 		e = stream_reserve(cs, now);
 		if (!e)
 			return 0;
@@ -478,10 +589,14 @@ static __always_inline int on_wakeup(struct task_struct *p, bool btf, bool is_ne
 	if (!t)
 		return 0;
 	now = bpf_ktime_get_ns();
-	t->enq_ts = now;
-	t->enq_reason = is_new ? SL_ENQ_WAKEUP_NEW : SL_ENQ_WAKEUP;
-	t->wakeups++;
-	t->gen++;
+	if (!rq_clock) { /* else the switch-in measures and counts it */
+		t->enq_ts = now;
+		t->wakeups++;
+		t->gen++;
+		t->enq_reason = is_new ? SL_ENQ_WAKEUP_NEW : SL_ENQ_WAKEUP;
+	} else if (t->enq_reason != SL_ENQ_SLEPT) { /* SLEPT keeps its baseline */
+		t->enq_reason = is_new ? SL_ENQ_WAKEUP_NEW : SL_ENQ_WAKEUP;
+	}
 	if (is_new)
 		t->waker_pid = t->waker_tgid = 0;
 	if (!track_wakers && !stream.enabled)

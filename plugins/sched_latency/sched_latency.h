@@ -52,6 +52,8 @@ enum sl_enq_reason {
 	SL_ENQ_WAKEUP,
 	SL_ENQ_WAKEUP_NEW,
 	SL_ENQ_PREEMPT, /* switched out while still runnable */
+	SL_ENQ_SLEPT,   /* switched out blocked: its next switch-in follows a wakeup
+			 * (the kernel's clock: no wakeup program needed) */
 };
 
 /*
@@ -123,7 +125,8 @@ struct sl_task_stats {
 /* Scheduling state of one task (task storage, or an LRU hash by tid). */
 struct sl_task {
 	/* the first 56 bytes are all a wakeup touches */
-	__u64 enq_ts;      /* when it last became runnable; 0 = not known */
+	__u64 enq_ts;      /* when it last became runnable; 0 = not known (the
+			    * kernel's clock: sched_info.run_delay at switch-out) */
 	__u64 oncpu_ts;    /* when it last switched in; 0 = not known */
 	__u64 gen;         /* bumped on every change of st */
 	__u64 exported;    /* gen at the last export */
@@ -179,6 +182,25 @@ struct sl_measure {
 	__u64 wait_ns;
 	__u64 wait_max_ns;
 	__u64 switches_in; /* switch-ins of matching tasks, with or without a sample */
+	__u64 hist[SL_HIST_BUCKETS];
+};
+
+/*
+ * Per-cgroup run-queue latency (PERCPU_HASH keyed by the cgroup id of the
+ * task that gets the CPU; cumulative since load). Which hierarchy the id
+ * comes from is chosen by user space before load (enum sl_cg_mode).
+ */
+enum sl_cg_mode {
+	SL_CGM_OFF = 0,
+	SL_CGM_V2 = 1,     /* task->cgroups->dfl_cgrp->kn->id */
+	SL_CGM_V1_CPU = 2, /* task->cgroups->subsys[cpu_cgrp_id]->cgroup->kn->id */
+};
+
+struct sl_cg_stats {
+	__u64 switches; /* switch-ins of the cgroup's tasks */
+	__u64 waits;    /* run-queue latency samples among them */
+	__u64 wait_ns;
+	__u64 wait_max_ns;
 	__u64 hist[SL_HIST_BUCKETS];
 };
 

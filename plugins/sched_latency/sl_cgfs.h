@@ -18,7 +18,7 @@
  * is missing), must be regular files, and are read to a bound.
  *
  * Pure code but for the file reads: unit-tested on fixture trees
- * (tests/plugins/sched_latency/fixtures/cg-*).
+ * (tests/plugins/sched_latency/fixtures/cg-*, test_cgfs.c).
  */
 #ifndef SL_CGFS_H
 #define SL_CGFS_H

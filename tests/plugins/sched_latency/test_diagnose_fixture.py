@@ -15,7 +15,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sltest  # noqa: E402
 
-C = sltest.Checker("sched_latency/cgroups-fixture")
+C = sltest.Checker("sched_latency/diagnose-fixture")
 WEB = "sys/fs/cgroup/system.slice/web.service"
 
 

@@ -6,7 +6,7 @@
  * ".."), two samples made into rates, the judgement of the three causes,
  * and the names people use for cgroups (systemd units, containers, pods).
  *
- *   test-sched-latency-cgroups FIXTURES_DIR
+ *   test-sched-latency-cgfs FIXTURES_DIR
  */
 #include <errno.h>
 #include <math.h>
@@ -373,5 +373,5 @@ int main(int argc, char **argv)
 	test_walk(argv[1]);
 	test_names();
 	test_resolve(argv[1]);
-	return unit_done("test-sched-latency-cgroups");
+	return unit_done("test-sched-latency-cgfs");
 }

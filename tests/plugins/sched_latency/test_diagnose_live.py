@@ -21,7 +21,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sltest  # noqa: E402
 
-C = sltest.Checker("sched_latency/cgroups-live")
+C = sltest.Checker("sched_latency/diagnose-live")
 
 PINGER = r"""
 import sys, time

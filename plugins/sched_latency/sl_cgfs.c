@@ -13,6 +13,7 @@
 
 #include <dirent.h>
 
+#include <schedmcp/cpulist.h>
 #include <schedmcp/fsread.h>
 
 #define MOUNTS_MAX (256 * 1024)
@@ -511,6 +512,30 @@ int sl_cgfs_walk(const struct sl_cgfs *fs, unsigned max_dirs, unsigned max_depth
 	return err;
 }
 
+int sl_cgfs_allowed_cpus(const struct sl_cgfs *fs, const int *pids, int n, int max, int ncpus)
+{
+	unsigned char *map = calloc((size_t)(ncpus > 0 ? ncpus : 1), 1);
+	char file[64], buf[4096], *line;
+	int got = 0, count = 0;
+
+	if (!map)
+		return 0;
+	for (int i = 0; i < n && i < max; i++) {
+		snprintf(file, sizeof(file), "/proc/%d/status", pids[i]);
+		if (smcp_read_file(fs->fs_root, file, buf, sizeof(buf)) <= 0 ||
+		    !(line = strstr(buf, "\nCpus_allowed_list:")))
+			continue;
+		line += strlen("\nCpus_allowed_list:");
+		line[strcspn(line, "\n")] = '\0';
+		if (smcp_cpulist_map(line, map, ncpus) == 0)
+			got++;
+	}
+	for (int c = 0; got && c < ncpus; c++)
+		count += map[c] != 0;
+	free(map);
+	return count;
+}
+
 int sl_cgfs_machine(const struct sl_cgfs *fs, struct sl_cg_machine *m)
 {
 	char buf[4096];
@@ -611,7 +636,10 @@ void sl_cg_judge(const struct sl_cg_delta *d, const struct sl_cg_wait *w,
 		out->causes |= 1u << SL_CG_MACHINE_SHORT;
 	/* waiting while not throttled: its neighbours, unless the whole
 	 * machine is full and it waits no more than anybody else */
-	if (out->waits_high && !throttled && (!short_cpu || over_machine))
+	out->fills_own_cpus = w && w->allowed_cpus > 0 && w->allowed_cpus < w->ncpus &&
+			      d->has_usage &&
+			      d->cpus_used >= SL_CG_FILLS_PCT / 100.0 * w->allowed_cpus;
+	if (out->waits_high && !throttled && (!short_cpu || over_machine || out->fills_own_cpus))
 		out->causes |= 1u << SL_CG_CONTENTION;
 	out->main = throttled				      ? SL_CG_THROTTLED
 		    : out->causes & (1u << SL_CG_CONTENTION) ? SL_CG_CONTENTION

@@ -7,8 +7,10 @@
  *
  *   throttled       its own quota (cpu.max, cfs_quota_us) stops it;
  *   contention      it waits for a CPU while the machine has room, or far
- *                   longer than the machine's average task: its neighbours
- *                   (its own tasks, or other cgroups on its CPUs) hold it;
+ *                   longer than the machine's average task, or its tasks
+ *                   fill every CPU they may run on (affinity, cpuset): its
+ *                   neighbours (its own tasks, or other cgroups on its
+ *                   CPUs) hold it;
  *   machine_short   there is no idle CPU left and everybody waits.
  *
  * The files are hostile (a cgroup is named by whoever created it): paths
@@ -107,6 +109,11 @@ int sl_cgfs_children(const struct sl_cgfs *fs, const char *path, char (*names)[2
 int sl_cgfs_walk(const struct sl_cgfs *fs, unsigned max_dirs, unsigned max_depth,
 		 bool (*cb)(void *ctx, const char *path, const char *name), void *ctx);
 
+/* How many CPUs the processes pids may run on together (the union of
+ * their Cpus_allowed_list in /proc/PID/status), looking at the first max
+ * of them; ncpus bounds the ids. 0 when none could be read. */
+int sl_cgfs_allowed_cpus(const struct sl_cgfs *fs, const int *pids, int n, int max, int ncpus);
+
 /* Machine-wide CPU: idle and total jiffies (/proc/stat "cpu" line) and the
  * PSI some total (/proc/pressure/cpu, has_psi false without it). */
 struct sl_cg_machine {
@@ -146,6 +153,7 @@ struct sl_cg_wait {
 	double mean_us, p99_us;
 	uint64_t m_waits; /* machine */
 	double m_mean_us, m_p99_us;
+	int allowed_cpus, ncpus; /* CPUs its tasks may use, of all; 0 unknown */
 };
 
 #define SL_CG_THROTTLED_PCT 5.0   /* of periods throttled: its quota binds */
@@ -154,6 +162,7 @@ struct sl_cg_wait {
 #define SL_CG_IDLE_PCT 10.0       /* machine idle below this: short of CPU */
 #define SL_CG_PSI_PCT 20.0        /* and its CPU pressure above this */
 #define SL_CG_OVER_MACHINE 2.0    /* its mean wait this many times the machine's */
+#define SL_CG_FILLS_PCT 90.0      /* it uses this much of the CPUs it may run on */
 
 /* Which causes hold (bit 1 << cause) and the main one. */
 struct sl_cg_judgement {
@@ -161,6 +170,7 @@ struct sl_cg_judgement {
 	enum sl_cg_cause main;
 	bool waits_known;
 	bool waits_high;
+	bool fills_own_cpus; /* its tasks keep busy every CPU they may use, fewer than all */
 };
 /* Throttling worth a notable event over one step: nr_throttled rose by at
  * least SL_CG_NOTE_MIN periods and SL_CG_NOTE_PCT % of the periods. */

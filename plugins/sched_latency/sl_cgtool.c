@@ -14,11 +14,13 @@
 #include "sl_call.h"
 #include "sl_cgfs.h"
 #include "sl_cgnames.h"
+#include "sl_cgroup.h"
 #include "sl_cgtool.h"
 
 #define MAX_SIBLINGS 32
 #define MAX_MEMBERS 4096
 #define TOP_MEMBERS 5
+#define MAX_AFFINITY 64 /* members whose allowed CPUs are read */
 
 struct cg_side {
 	char name[256];
@@ -36,6 +38,8 @@ struct cg_diag {
 	struct cg_side *sib; /* siblings, this one included */
 	int nsib;
 	bool resource;
+	bool bpf_cg; /* the per-cgroup BPF series has it: c0 since load at the start */
+	struct sl_cg_summary c0, c1, cw;
 };
 
 static double r2(double v)
@@ -197,6 +201,56 @@ static void waits_emit(struct sl *p, struct smcp_json *j, const struct waits *o)
 	api->json_end(j);
 }
 
+/* The cgroup's own BPF series (keyed by each task's cgroup, threads in
+ * other cgroups than their process included): exact counts over the
+ * window from two since-load readings (d->c0, d->c1), percentiles from the
+ * shortest window of the series that covers it (d->cw, ws seconds). */
+static unsigned cg_window(const struct sl_call *c)
+{
+	return c->duration_s <= 1 ? 1 : c->duration_s <= 10 ? 10 : 60;
+}
+
+static bool cg_read(struct sl_call *c, struct cg_diag *d, uint64_t *n, uint64_t *sum)
+{
+	if (!d->bpf_cg || sl_cgroup_summary_by_id(c->p, d->c0.id, 0, &d->c1) ||
+	    sl_cgroup_summary_by_id(c->p, d->c0.id, cg_window(c), &d->cw))
+		return false;
+	*n = d->c1.count > d->c0.count ? d->c1.count - d->c0.count : 0;
+	*sum = d->c1.sum_ns > d->c0.sum_ns ? d->c1.sum_ns - d->c0.sum_ns : 0;
+	return true;
+}
+
+static void cg_emit(struct sl_call *c, struct cg_diag *d, struct smcp_json *j, uint64_t n,
+		    uint64_t sum)
+{
+	struct sl *p = c->p;
+	const struct smcp_host_api *api = p->api;
+	struct sl_cg_info info;
+	char key[16];
+
+	sl_cgroup_info(p, &info);
+	api->json_object(j, "cgroup_waits");
+	api->json_string(j, "source", info.name);
+	api->json_uint(j, "id", d->c0.id);
+	api->json_uint(j, "waits", n);
+	if (n)
+		api->json_double(j, "mean_us", r2((double)sum / (double)n / 1000.0));
+	api->json_uint(j, "switches",
+		       d->c1.switches > d->c0.switches ? d->c1.switches - d->c0.switches : 0);
+	snprintf(key, sizeof(key), "last_%us", cg_window(c));
+	api->json_object(j, key);
+	api->json_uint(j, "waits", d->cw.count);
+	if (d->cw.count) {
+		api->json_double(j, "p50_us", r2((double)d->cw.p50_ns / 1000.0));
+		api->json_double(j, "p90_us", r2((double)d->cw.p90_ns / 1000.0));
+		api->json_double(j, "p99_us", r2((double)d->cw.p99_ns / 1000.0));
+	}
+	if (d->cw.truncated)
+		api->json_bool(j, "incomplete", true);
+	api->json_end(j);
+	api->json_end(j);
+}
+
 static void emit_name(const struct smcp_host_api *api, struct smcp_json *j, struct cg_diag *d)
 {
 	struct sl_cg_name n;
@@ -270,6 +324,15 @@ static void summary(char *buf, size_t len, const struct sl_cg_judgement *jd,
 			 (unsigned long long)dl->d_throttled, dl->throttled_ms);
 		break;
 	case SL_CG_CONTENTION:
+		if (jd->fills_own_cpus) {
+			snprintf(buf, len,
+				 "its tasks compete with each other: they keep the %d CPU%s they may "
+				 "run on busy (%.2f CPUs used) and waited p99 %.2f ms, mean %.2f ms "
+				 "over %llu waits, not throttled",
+				 w->allowed_cpus, w->allowed_cpus == 1 ? "" : "s", dl->cpus_used,
+				 w->p99_us / 1000, w->mean_us / 1000, (unsigned long long)w->waits);
+			break;
+		}
 		snprintf(buf, len,
 			 "it competes for CPUs with its neighbours: its tasks waited p99 %.2f ms, "
 			 "mean %.2f ms over %llu waits (the rest of the machine %.2f ms), not "
@@ -299,7 +362,8 @@ static void diag_finish(struct sl_call *c)
 	struct sl_cg_wait w;
 	struct sl_cg_judgement jd;
 	uint64_t now = api->now_ns(p->h);
-	bool have_waits = false;
+	bool have_waits = false, have_cg;
+	uint64_t cg_n = 0, cg_sum = 0;
 	struct waits *wt = NULL;
 	char text[512];
 	int err = 0;
@@ -323,6 +387,20 @@ static void diag_finish(struct sl_call *c)
 	}
 	if (p->running && waits_read(c, d, wt, &w) == 0)
 		have_waits = true;
+	have_cg = p->running && cg_read(c, d, &cg_n, &cg_sum);
+	if (have_cg && cg_n && (!have_waits || !w.waits)) {
+		/* no member process in the series (threads of processes
+		 * elsewhere): the cgroup's own series stands in */
+		w.waits = cg_n;
+		w.mean_us = (double)cg_sum / (double)cg_n / 1000.0;
+		w.p99_us = (double)d->cw.p99_ns / 1000.0;
+		have_waits = true;
+	}
+	if (have_waits && wt->nprocs > 0) {
+		w.allowed_cpus = sl_cgfs_allowed_cpus(&d->fs, wt->pids, wt->nprocs, MAX_AFFINITY,
+						      p->ncpus);
+		w.ncpus = p->ncpus;
+	}
 	sl_cg_judge(&dl, have_waits ? &w : NULL, &jd);
 	summary(text, sizeof(text), &jd, &dl, &w);
 	api->json_string(j, "verdict", sl_cg_cause_names[jd.main]);
@@ -368,6 +446,8 @@ static void diag_finish(struct sl_call *c)
 							     "cpuacct hierarchy");
 	}
 	api->json_int(j, "ncpus", p->ncpus);
+	if (w.allowed_cpus > 0)
+		api->json_int(j, "allowed_cpus", w.allowed_cpus);
 	api->json_end(j);
 	emit_weight(api, j, d, dl.span_s);
 
@@ -381,6 +461,8 @@ static void diag_finish(struct sl_call *c)
 	if (dl.machine_idle_pct >= 0)
 		api->json_double(j, "machine_idle_pct", r2(dl.machine_idle_pct));
 	api->json_end(j);
+	if (have_cg)
+		cg_emit(c, d, j, cg_n, cg_sum);
 	if (have_waits)
 		waits_emit(p, j, wt);
 	else
@@ -456,6 +538,7 @@ static int diag_start(struct sl *p, struct smcp_call *call, const struct smcp_ar
 	if (p->running) {
 		sl_tick_now(p);
 		c->since_ns = p->w_cpu.last_tick_ns;
+		d->bpf_cg = sl_cgroup_summary_by_path(p, d->path, 0, &d->c0) == 0;
 	}
 	err = sl_call_go(c);
 	if (err == SMCP_PENDING)

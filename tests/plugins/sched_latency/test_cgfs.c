@@ -124,6 +124,13 @@ static void test_sample_hybrid(const char *fixtures)
 	CHECK_MSG(sl_cgfs_pid_path(&fs, 4242, buf, sizeof(buf)) == 0 && strcmp(buf, "/test/a") == 0,
 	      "pid path %s", buf);
 	CHECK_MSG(sl_cgfs_pid_path(&fs, 999999, buf, sizeof(buf)) == -ENOENT, "no pid");
+	{
+		int some[] = { 4242, 4243, 999999 };
+
+		CHECK_MSG(sl_cgfs_allowed_cpus(&fs, some, 3, 8, 8) == 3, "allowed 0,2-3");
+		CHECK_MSG(sl_cgfs_allowed_cpus(&fs, some, 3, 8, 3) == 2, "ids bounded");
+		CHECK_MSG(sl_cgfs_allowed_cpus(&fs, some + 2, 1, 8, 8) == 0, "unknown");
+	}
 }
 
 static void test_sample_v2(const char *fixtures)
@@ -201,6 +208,23 @@ static void test_delta_judge(void)
 	w.mean_us = 1400;
 	sl_cg_judge(&d, &w, &j);
 	CHECK_MSG(j.main == SL_CG_CONTENTION && (j.causes & (1u << SL_CG_MACHINE_SHORT)), "both");
+
+	/* machine full, it waits like everybody, but its tasks fill the one
+	 * CPU (of two) they may use: contention among them */
+	w.mean_us = 150;
+	w.allowed_cpus = 1;
+	w.ncpus = 2;
+	b.usage_us = 1900000; /* 0.95 CPUs over 2 s */
+	sl_cgfs_delta(&a, &b, &ma, &mb, 2, &d);
+	sl_cg_judge(&d, &w, &j);
+	CHECK_MSG(j.main == SL_CG_CONTENTION && j.fills_own_cpus &&
+			  (j.causes & (1u << SL_CG_MACHINE_SHORT)),
+		  "fills its CPU: %s", sl_cg_cause_names[j.main]);
+	w.allowed_cpus = 2; /* it may use them all: that is the machine being short */
+	sl_cg_judge(&d, &w, &j);
+	CHECK_MSG(j.main == SL_CG_MACHINE_SHORT && !j.fills_own_cpus, "all CPUs allowed");
+	w.allowed_cpus = 0;
+	b.usage_us = 400000;
 
 	/* short waits, room to spare: none */
 	mb.idle = 200;

@@ -3,7 +3,9 @@
 carries the cpu controller here (the v1 cpu hierarchy on the build
 machines, cgroup2 with cpu where it has it). Under a test cgroup:
 
-- A has a 20 % quota and runs a CPU hog: the tool calls it throttled, with
+- A has a 20 % quota and runs a CPU hog (A, B and the test cgroup have the
+  most weight, so that others' load on a shared machine cannot keep A
+  under its quota nor B from filling its CPU): the tool calls it throttled, with
   nr_throttled rising, and its counts agree with cpu.stat read by this test
   around the same window; notable.throttling names it on the event stream;
 - B runs two hogs and a pinger (sleeps 1 ms, measures how late it wakes),
@@ -81,9 +83,16 @@ class Cgroups:
                 os.mkdir(os.path.join(top, sub))
                 self.made.append(os.path.join(top, sub))
         a = self.dir("A")
+        # the most weight for the test cgroup, A and B: A's quota and B's own
+        # tasks, not others' load on a shared machine, must be what holds them
+        top = os.path.join(roots[0], self.name)
         if self.v2:
+            for d in (top, a, self.dir("B")):
+                self.write(d, "cpu.weight", "10000")
             self.write(a, "cpu.max", "20000 100000")
         else:
+            for d in (top, a, self.dir("B")):
+                self.write(d, "cpu.shares", "262144")
             self.write(a, "cpu.cfs_period_us", "100000")
             self.write(a, "cpu.cfs_quota_us", "20000")
 
@@ -181,7 +190,7 @@ def test_three_causes():
         procs.append(spawn([work, "hog", "40", str(cpus[1])], cg.enter("A")))
         for _ in range(2):
             procs.append(spawn([work, "hog", "40", str(cpus[0])], cg.enter("B")))
-        pinger = spawn([sys.executable, "-c", PINGER, "12"], cg.enter("B"), cpus[0])
+        pinger = spawn([sys.executable, "-c", PINGER, "40"], cg.enter("B"), cpus[0])
         procs.append(pinger)
         _, cursor = poll(d, 0)
         time.sleep(1.0)
@@ -213,7 +222,7 @@ def test_three_causes():
         b = None
         for attempt in range(3):
             b, _ = diagnose(d, cg.path("B"), 3)
-            print(f"B: {b.get('verdict')}: {b.get('summary')}")
+            print(f"B: {b.get('verdict')}: {b.get('summary')} (usage {b.get('usage')})")
             if b.get("verdict") == "contention":
                 break
         load = os.getloadavg()[0]
@@ -231,6 +240,14 @@ def test_three_causes():
         C.check(pinger.pid in pids, f"the pinger {pinger.pid} among B's waiters: {members}")
         C.check(members.get("run_queue_latency", {}).get("p99_us", 0) >= 1000,
                 f"B's waits p99 over 1 ms: {members}")
+        # the cgroup's own BPF series (keyed by each task's cgroup) over the same
+        # window: the same tasks, so about the members' count of waits
+        cgw = b.get("cgroup_waits")
+        mw = members.get("run_queue_latency", {}).get("samples", 0)
+        print(f"B: cgroup series {cgw}, members {mw} waits")
+        if C.check(cgw is not None, f"B's own series read: {sorted(b)}"):
+            C.check(mw > 0 and abs(cgw["waits"] - mw) <= 0.1 * mw + 20,
+                    f"the cgroup's series and its members agree: {cgw['waits']} vs {mw}")
 
         # the workflow prompts send the model to diagnose_cgroup
         text = prompt_text(d, "debug_high_latency", {"pid": str(pinger.pid)})

@@ -357,9 +357,9 @@ static void diag_finish(struct sl_call *c)
 	struct sl *p = c->p;
 	const struct smcp_host_api *api = p->api;
 	struct cg_diag *d = c->priv;
-	struct smcp_json *j = api->result_json(c->res);
+	struct smcp_json *j = NULL;
 	struct sl_cg_delta dl;
-	struct sl_cg_wait w;
+	struct sl_cg_wait w = { .mean_us = -1 };
 	struct sl_cg_judgement jd;
 	uint64_t now = api->now_ns(p->h);
 	bool have_waits = false, have_cg;
@@ -368,15 +368,16 @@ static void diag_finish(struct sl_call *c)
 	char text[512];
 	int err = 0;
 
-	if (!j) {
-		err = -ENOMEM;
-		goto done;
-	}
 	(void)sl_cgfs_sample(&d->fs, d->path, now, &d->b);
 	(void)sl_cgfs_machine(&d->fs, &d->mb);
 	sample_siblings(d, now, true);
 	if (!d->b.exists) {
-		api->json_string(j, "error", "the cgroup went away during the window");
+		err = api->result_error(c->res, "cgroup %s went away during the window", d->path);
+		goto done;
+	}
+	j = api->result_json(c->res);
+	if (!j) {
+		err = -ENOMEM;
 		goto done;
 	}
 	sl_cgfs_delta(&d->a, &d->b, &d->ma, &d->mb, p->ncpus, &dl);

@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1561,6 +1562,122 @@ static void run_one(struct lab *L, struct sched_def *d, struct report *rep)
 }
 
 /* What schedmcp://plugins says about sched_latency. */
+/* ------------------------------------------------------------ cgroup v2 */
+
+static int put(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), n;
+
+	if (fd < 0)
+		return -errno;
+	n = (int)write(fd, text, strlen(text));
+	n = n < 0 ? -errno : 0;
+	close(fd);
+	return n;
+}
+
+/* word is one of the space-separated words of text */
+static bool has_word(const char *text, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = strstr(text, word); p; p = strstr(p + 1, word))
+		if ((p == text || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' ' || p[n] == '\n'))
+			return true;
+	return false;
+}
+
+static long long stat_field(const char *file, const char *key)
+{
+	char buf[1024], *p;
+	size_t n = strlen(key);
+
+	if (read_file(file, buf, sizeof(buf)) < 0)
+		return -1;
+	for (p = buf; p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, key, n) == 0 && p[n] == ' ')
+			return atoll(p + n + 1);
+	return -1;
+}
+
+/*
+ * Issue 18's proof on the unified hierarchy (the build machines have only
+ * the v1 cpu hierarchy): a cgroup with a 20 % cpu.max running a hog is
+ * called throttled by diagnose_cgroup, layout v2, with nr_throttled rising
+ * inside what cpu.stat says around the call. Before any test scheduler.
+ */
+static void check_cgroup_v2(struct lab *L)
+{
+	static const char top[] = "/sys/fs/cgroup/scxlab", a[] = "/sys/fs/cgroup/scxlab/A";
+	char buf[512], err[512], detail[1024] = "";
+	long long before, after;
+	double start = -1, end = -1, span = 0;
+	const char *verdict = NULL, *layout = NULL;
+	cJSON *args, *r;
+	bool is_error = false;
+	pid_t hog;
+
+	if (!L->have_sl) {
+		result("lab", "cgroup_v2", "SKIP", "sched_latency not loaded: %s", L->sl_reason);
+		return;
+	}
+	if (read_file("/sys/fs/cgroup/cgroup.controllers", buf, sizeof(buf)) < 0 ||
+	    !has_word(buf, "cpu")) {
+		result("lab", "cgroup_v2", "SKIP", "no cgroup2 with the cpu controller at "
+						    "/sys/fs/cgroup (controllers: %s)", buf);
+		return;
+	}
+	if (put("/sys/fs/cgroup/cgroup.subtree_control", "+cpu") ||
+	    (mkdir(top, 0755) && errno != EEXIST) ||
+	    put("/sys/fs/cgroup/scxlab/cgroup.subtree_control", "+cpu") ||
+	    (mkdir(a, 0755) && errno != EEXIST) ||
+	    put("/sys/fs/cgroup/scxlab/A/cpu.max", "20000 100000")) {
+		result("lab", "cgroup_v2", "FAIL", "cannot make %s with a 20%% cpu.max: %s", a,
+		       strerror(errno));
+		goto out;
+	}
+	hog = fork();
+	if (hog == 0) {
+		if (put("/sys/fs/cgroup/scxlab/A/cgroup.procs", "0"))
+			_exit(1);
+		for (;;)
+			;
+	}
+	usleep(500 * 1000);
+	before = stat_field("/sys/fs/cgroup/scxlab/A/cpu.stat", "nr_throttled");
+	args = cJSON_Parse("{\"cgroup\": \"/scxlab/A\", \"duration_s\": 3}");
+	r = call_tool(&L->c, "diagnose_cgroup", args, &is_error, err, sizeof(err));
+	after = stat_field("/sys/fs/cgroup/scxlab/A/cpu.stat", "nr_throttled");
+	kill(hog, SIGKILL);
+	wait_exit(hog, 5);
+	if (!r || is_error) {
+		result("lab", "cgroup_v2", "FAIL", "diagnose_cgroup: %s", err);
+		cJSON_Delete(r);
+		goto out;
+	}
+	verdict = jstr(r, "verdict");
+	layout = jstr(cJSON_GetObjectItemCaseSensitive(r, "cgroup"), "layout");
+	{
+		const cJSON *q = cJSON_GetObjectItemCaseSensitive(r, "quota");
+
+		(void)jnum(q, "nr_throttled_start", &start);
+		(void)jnum(q, "nr_throttled_end", &end);
+		(void)jnum(cJSON_GetObjectItemCaseSensitive(r, "window"), "span_s", &span);
+	}
+	appendf(detail, sizeof(detail), "verdict %s, layout %s, nr_throttled %.0f -> %.0f in %.1f s "
+		"(cpu.stat around the call: %lld -> %lld); %s", or(verdict, "?"), or(layout, "?"),
+		start, end, span, before, after, or(jstr(r, "summary"), ""));
+	if (verdict && strcmp(verdict, "throttled") == 0 && layout && strcmp(layout, "v2") == 0 &&
+	    end > start && before >= 0 && before <= start && end <= after)
+		result("lab", "cgroup_v2", "PASS", "%s", detail);
+	else
+		result("lab", "cgroup_v2", "FAIL", "%s", detail);
+	cJSON_Delete(r);
+out:
+	rmdir(a);
+	rmdir(top);
+}
+
 static void plugin_status(struct lab *L)
 {
 	char err[512];
@@ -1738,6 +1855,7 @@ int main(int argc, char **argv)
 		cJSON_Delete(cur);
 	}
 	enable_stream(&L);
+	check_cgroup_v2(&L);
 
 	load_argv[0] = (char *)L.load_path;
 	load_argv[1] = "4";

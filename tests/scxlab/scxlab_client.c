@@ -33,6 +33,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -1600,6 +1601,87 @@ static long long stat_field(const char *file, const char *key)
 	return -1;
 }
 
+/* A child in cgroup dir (cgroup.procs), pinned to cpu (-1: not), that spins,
+ * or with sleep_us sleeps that long in a loop. */
+static pid_t cg_child(const char *dir, int cpu, int sleep_us)
+{
+	char procs[256];
+	pid_t pid = fork();
+
+	if (pid != 0)
+		return pid;
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
+	if (put(procs, "0"))
+		_exit(1);
+	if (cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(cpu, &set);
+		(void)sched_setaffinity(0, sizeof(set), &set);
+	}
+	for (;;)
+		if (sleep_us)
+			usleep((useconds_t)sleep_us);
+	return 0;
+}
+
+/*
+ * B of issue 18 on the unified hierarchy: two hogs and a pinger (sleeps
+ * 1 ms in a loop) pinned to CPU 0 in one cgroup: diagnose_cgroup must call
+ * it contention, not throttled, with the pinger among its waiters.
+ */
+static void check_cgroup_v2_contention(struct lab *L, const char *top)
+{
+	char b[128], err[512], detail[1024] = "";
+	const char *verdict = NULL;
+	pid_t kids[3];
+	bool is_error = false, pinger_seen = false;
+	cJSON *r;
+
+	snprintf(b, sizeof(b), "%s/B", top);
+	if (mkdir(b, 0755) && errno != EEXIST) {
+		result("lab", "cgroup_v2_contention", "FAIL", "cannot make %s: %s", b,
+		       strerror(errno));
+		return;
+	}
+	kids[0] = cg_child(b, 0, 0);
+	kids[1] = cg_child(b, 0, 0);
+	kids[2] = cg_child(b, 0, 1000);
+	usleep(500 * 1000);
+	r = call_tool(&L->c, "diagnose_cgroup",
+		      cJSON_Parse("{\"cgroup\": \"/scxlab/B\", \"duration_s\": 3}"), &is_error,
+		      err, sizeof(err));
+	for (int i = 0; i < 3; i++) {
+		kill(kids[i], SIGKILL);
+		wait_exit(kids[i], 5);
+	}
+	if (!r || is_error) {
+		result("lab", "cgroup_v2_contention", "FAIL", "diagnose_cgroup: %s", err);
+		goto out;
+	}
+	verdict = jstr(r, "verdict");
+	{
+		const cJSON *top_rows = cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(r, "members"), "top_by_p99");
+		const cJSON *row;
+		double pid;
+
+		cJSON_ArrayForEach(row, top_rows)
+			if (jnum(row, "pid", &pid) && (pid_t)pid == kids[2])
+				pinger_seen = true;
+	}
+	appendf(detail, sizeof(detail), "verdict %s, pinger %d %s among the waiters; %s",
+		or(verdict, "?"), (int)kids[2], pinger_seen ? "listed" : "not listed",
+		or(jstr(r, "summary"), ""));
+	result("lab", "cgroup_v2_contention",
+	       verdict && strcmp(verdict, "contention") == 0 && pinger_seen ? "PASS" : "FAIL", "%s",
+	       detail);
+out:
+	cJSON_Delete(r);
+	rmdir(b);
+}
+
 /*
  * Issue 18's proof on the unified hierarchy (the build machines have only
  * the v1 cpu hierarchy): a cgroup with a 20 % cpu.max running a hog is
@@ -1636,13 +1718,7 @@ static void check_cgroup_v2(struct lab *L)
 		       strerror(errno));
 		goto out;
 	}
-	hog = fork();
-	if (hog == 0) {
-		if (put("/sys/fs/cgroup/scxlab/A/cgroup.procs", "0"))
-			_exit(1);
-		for (;;)
-			;
-	}
+	hog = cg_child(a, -1, 0);
 	usleep(500 * 1000);
 	before = stat_field("/sys/fs/cgroup/scxlab/A/cpu.stat", "nr_throttled");
 	args = cJSON_Parse("{\"cgroup\": \"/scxlab/A\", \"duration_s\": 3}");
@@ -1673,6 +1749,7 @@ static void check_cgroup_v2(struct lab *L)
 	else
 		result("lab", "cgroup_v2", "FAIL", "%s", detail);
 	cJSON_Delete(r);
+	check_cgroup_v2_contention(L, top);
 out:
 	rmdir(a);
 	rmdir(top);

@@ -12,6 +12,11 @@
  * SL_CG_NOTE_PCT % of its periods in the step (sl_cg_throttle_notable);
  * COOLDOWN_NS per cgroup and BUDGET events a minute machine-wide bound the
  * rate, and what the budget held back is counted in the next event.
+ *
+ * The same readings feed two counters for history and watches ("alert me
+ * when my-app.service is throttled"): sched_cgroup_throttled_periods_total
+ * and sched_cgroup_throttled_ns_total, labelled cgroup = the path (or, when
+ * the path is over a label's 63 bytes, its last component), top-N series.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -51,6 +56,8 @@ struct cgn {
 	uint64_t budget_start_ns;
 	unsigned budget_used, held_back;
 	uint64_t published;
+	int m_periods, m_ns; /* metric ids; 0: the host keeps no history */
+	uint64_t unlabelled; /* readings left out of the metrics: no label fits */
 };
 
 static struct cgn cgn;
@@ -150,6 +157,33 @@ static void publish(struct cgn *n, struct watched *w, const struct sl_cg_sample 
 		n->published++;
 }
 
+/* The cgroup label of path: the path, or its last component when the path
+ * does not fit a label value; NULL when neither does. */
+static const char *label_of(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	if (strlen(path) <= SMCP_METRIC_VALUE_MAX)
+		return path;
+	return base && strlen(base + 1) <= SMCP_METRIC_VALUE_MAX ? base + 1 : NULL;
+}
+
+static void publish_metrics(struct cgn *n, const struct watched *w, uint64_t dt,
+			    uint64_t dthr_us)
+{
+	const char *lv[1] = { label_of(w->path) };
+
+	if (!n->m_periods)
+		return;
+	if (!lv[0]) {
+		n->unlabelled++;
+		return;
+	}
+	/* -ENOSPC is the top-N keeping another cgroup: normal */
+	(void)n->p->api->metric_add(n->p->h, n->m_periods, lv, (double)dt);
+	(void)n->p->api->metric_add(n->p->h, n->m_ns, lv, (double)dthr_us * 1000.0);
+}
+
 static void on_step(void *data)
 {
 	struct cgn *n = data;
@@ -169,11 +203,13 @@ static void on_step(void *data)
 		dp = s.nr_periods - w->periods;
 		dt = s.nr_throttled - w->throttled;
 		if (!w->fresh && s.nr_periods >= w->periods && s.nr_throttled >= w->throttled &&
-		    s.throttled_us >= w->throttled_us && s.has_limit && s.quota_us > 0 &&
-		    sl_cg_throttle_notable(dp, dt) && now - w->last_event_ns >= COOLDOWN_NS &&
-		    budget_ok(n, now)) {
-			publish(n, w, &s, dp, dt, (double)(now - w->t_ns) / 1e9);
-			w->last_event_ns = now;
+		    s.throttled_us >= w->throttled_us) {
+			publish_metrics(n, w, dt, s.throttled_us - w->throttled_us);
+			if (s.has_limit && s.quota_us > 0 && sl_cg_throttle_notable(dp, dt) &&
+			    now - w->last_event_ns >= COOLDOWN_NS && budget_ok(n, now)) {
+				publish(n, w, &s, dp, dt, (double)(now - w->t_ns) / 1e9);
+				w->last_event_ns = now;
+			}
 		}
 		w->t_ns = now;
 		w->periods = s.nr_periods;
@@ -187,10 +223,37 @@ int sl_cgnotable_init(struct sl *p)
 {
 	int id;
 
+	static const char *const labels[] = { "cgroup" };
+	struct smcp_metric_desc m = {
+		.sz = sizeof(m),
+		.type = SMCP_METRIC_COUNTER,
+		.flags = SMCP_METRIC_TOP_N,
+		.labels = labels,
+		.n_labels = 1,
+	};
+	int err;
+
 	memset(&cgn, 0, sizeof(cgn));
 	cgn.p = p;
 	if (sl_cgfs_detect(p->api->fs_root(p->h), &cgn.fs) || cgn.fs.layout == SL_CGL_NONE)
 		return 0; /* nothing to watch; diagnose_cgroup says why when asked */
+	if (SMCP_API_HAS(p->api, metric_register)) {
+		m.name = "sched_cgroup_throttled_periods_total";
+		m.help = "CFS periods in which a cgroup's own CPU quota throttled it (cpu.stat "
+			 "nr_throttled), for the cgroups that have a quota; label cgroup: its path "
+			 "in the cpu hierarchy";
+		m.unit = "1";
+		err = smcp_register_metric(p->h, p->api, &m, &cgn.m_periods);
+		if (err)
+			return err;
+		m.name = "sched_cgroup_throttled_ns_total";
+		m.help = "time a cgroup's own CPU quota held it throttled (cpu.stat "
+			 "throttled_usec / throttled_time); label cgroup as above";
+		m.unit = "ns";
+		err = smcp_register_metric(p->h, p->api, &m, &cgn.m_ns);
+		if (err)
+			return err;
+	}
 	cgn.budget_start_ns = p->api->now_ns(p->h);
 	id = p->api->timer_add(p->h, STEP_MS, true, on_step, &cgn);
 	if (id < 0)

@@ -89,6 +89,15 @@ def test_v2_fixture():
         C.check(len(thr) == 1 and thr[0]["cgroup"] == "/system.slice/web.service" and
                 thr[0]["unit"] == "web.service" and thr[0]["layout"] == "v2" and
                 thr[0]["limit_cpus"] == 0.2, f"one notable.throttling (cooldown): {thr}")
+
+        # and the counters for history and watches: every throttled period written
+        time.sleep(1.2)  # the step in progress is recorded
+        h = d.structured("query_history", {"metric": "sched_cgroup_throttled_periods_total",
+                                           "labels": "cgroup=/system.slice/web.service",
+                                           "start": "-60s"})
+        print("history:", str(h)[:600])
+        got = sum((s.get("summary") or {}).get("increase") or 0 for s in h.get("series", []))
+        C.check(got == 54, f"sched_cgroup_throttled_periods_total rose by 54: {got} {h}")
     finally:
         d.close()
         shutil.rmtree(tmp, ignore_errors=True)

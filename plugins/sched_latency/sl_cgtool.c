@@ -474,6 +474,22 @@ done:
 	sl_call_complete(c, err);
 }
 
+/* A reason the model reads: an isError result for the tool, a successful
+ * read that says so for the resource (as the plugin's other resources). */
+static int refuse(struct sl *p, struct smcp_result *res, bool resource, const char *why)
+{
+	struct smcp_json *j;
+
+	if (!resource)
+		return p->api->result_error(res, "%s", why);
+	j = p->api->result_json(res);
+	if (!j)
+		return -ENOMEM;
+	p->api->json_bool(j, "available", false);
+	p->api->json_string(j, "reason", why);
+	return 0;
+}
+
 static int diag_start(struct sl *p, struct smcp_call *call, const struct smcp_args *args,
 		      struct smcp_result *res, const char *input, unsigned duration_s,
 		      bool resource)
@@ -497,14 +513,15 @@ static int diag_start(struct sl *p, struct smcp_call *call, const struct smcp_ar
 	snprintf(d->input, sizeof(d->input), "%s", input);
 	/* the layout can change (a cgroup2 mount added): look again, cheaply */
 	if (sl_cgfs_detect(api->fs_root(p->h), &d->fs) || d->fs.layout == SL_CGL_NONE) {
-		err = api->result_error(res, "cgroups: %s",
-					d->fs.reason[0] ? d->fs.reason : "cannot read the mount table");
+		snprintf(why, sizeof(why), "cgroups: %s",
+			 d->fs.reason[0] ? d->fs.reason : "cannot read the mount table");
+		err = refuse(p, res, resource, why);
 		goto out;
 	}
 	err = sl_cgname_resolve(&d->fs, input, d->path, sizeof(d->path), &d->guess, why,
 				sizeof(why));
 	if (err == -EINVAL || err == -ENOENT || err == -EEXIST || err == -E2BIG) {
-		err = resource && err == -ENOENT ? -ENOENT : api->result_error(res, "%s", why);
+		err = resource && err == -ENOENT ? -ENOENT : refuse(p, res, resource, why);
 		goto out;
 	}
 	if (err)

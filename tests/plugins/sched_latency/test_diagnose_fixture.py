@@ -111,6 +111,9 @@ def test_no_cpu_controller():
         e = d.tool("diagnose_cgroup", {"cgroup": "/", "duration_s": 1})
         text = e["content"][0]["text"]
         C.check(e.get("isError") and "no cpu controller" in text, f"says why: {text}")
+        body = d.read_json("stats://cgroup/cron.service")
+        C.check(body.get("available") is False and "no cpu controller" in body.get("reason", ""),
+                f"the resource says why: {body}")
     finally:
         d.close()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -290,12 +290,64 @@ static bool read_u64(const struct sl_cgfs *fs, bool acct, const char *path, cons
 	return true;
 }
 
+/* cpu.stat's usage and throttling, and the quota: what both a full
+ * sample and the throttling watcher read. */
+static void read_throttle(const struct sl_cgfs *fs, const char *path, struct sl_cg_sample *s)
+{
+	char buf[CG_FILE_MAX];
+	int64_t q, per;
+	uint64_t v;
+
+	if (sl_cgfs_read(fs, false, path, "cpu.stat", buf, sizeof(buf)) > 0) {
+		if (fs->layout == SL_CGL_V2 && kv(buf, "usage_usec", &s->usage_us))
+			s->has_usage = true;
+		if (kv(buf, "nr_periods", &s->nr_periods) && kv(buf, "nr_throttled", &s->nr_throttled)) {
+			if (fs->layout == SL_CGL_V2 && kv(buf, "throttled_usec", &v)) {
+				s->throttled_us = v;
+				s->has_throttle = true;
+			} else if (fs->layout != SL_CGL_V2 && kv(buf, "throttled_time", &v)) {
+				s->throttled_us = v / 1000;
+				s->has_throttle = true;
+			}
+		}
+	}
+	if (fs->layout == SL_CGL_V2) {
+		if (sl_cgfs_read(fs, false, path, "cpu.max", buf, sizeof(buf)) > 0) {
+			char qs[32];
+			unsigned long long p;
+
+			if (sscanf(buf, "%31s %llu", qs, &p) == 2 && p > 0) {
+				s->period_us = p;
+				s->quota_us = strcmp(qs, "max") == 0 ? -1 : strtoll(qs, NULL, 10);
+				s->has_limit = true;
+			}
+		}
+	} else if (read_u64(fs, false, path, "cpu.cfs_quota_us", &q) &&
+		   read_u64(fs, false, path, "cpu.cfs_period_us", &per) && per > 0) {
+		s->quota_us = q < 0 ? -1 : q;
+		s->period_us = (uint64_t)per;
+		s->has_limit = true;
+	}
+}
+
+int sl_cgfs_sample_throttle(const struct sl_cgfs *fs, const char *path, uint64_t t_ns,
+			    struct sl_cg_sample *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->t_ns = t_ns;
+	s->quota_us = -1;
+	if (!sl_cgfs_path_ok(path))
+		return -EINVAL;
+	read_throttle(fs, path, s);
+	s->exists = s->has_throttle || s->has_limit;
+	return 0;
+}
+
 int sl_cgfs_sample(const struct sl_cgfs *fs, const char *path, uint64_t t_ns,
 		   struct sl_cg_sample *s)
 {
 	char buf[CG_FILE_MAX];
-	uint64_t v;
-	int64_t q, per;
+	int64_t q;
 	int fd;
 
 	memset(s, 0, sizeof(*s));
@@ -326,30 +378,8 @@ int sl_cgfs_sample(const struct sl_cgfs *fs, const char *path, uint64_t t_ns,
 		}
 		close(fd);
 	}
-	if (sl_cgfs_read(fs, false, path, "cpu.stat", buf, sizeof(buf)) > 0) {
-		if (fs->layout == SL_CGL_V2 && kv(buf, "usage_usec", &s->usage_us))
-			s->has_usage = true;
-		if (kv(buf, "nr_periods", &s->nr_periods) && kv(buf, "nr_throttled", &s->nr_throttled)) {
-			if (fs->layout == SL_CGL_V2 && kv(buf, "throttled_usec", &v)) {
-				s->throttled_us = v;
-				s->has_throttle = true;
-			} else if (fs->layout != SL_CGL_V2 && kv(buf, "throttled_time", &v)) {
-				s->throttled_us = v / 1000;
-				s->has_throttle = true;
-			}
-		}
-	}
+	read_throttle(fs, path, s);
 	if (fs->layout == SL_CGL_V2) {
-		if (sl_cgfs_read(fs, false, path, "cpu.max", buf, sizeof(buf)) > 0) {
-			char qs[32];
-			unsigned long long p;
-
-			if (sscanf(buf, "%31s %llu", qs, &p) == 2 && p > 0) {
-				s->period_us = p;
-				s->quota_us = strcmp(qs, "max") == 0 ? -1 : strtoll(qs, NULL, 10);
-				s->has_limit = true;
-			}
-		}
 		if (read_u64(fs, false, path, "cpu.weight", &q) && q > 0) {
 			s->weight = (uint64_t)q;
 			s->has_weight = true;
@@ -358,12 +388,6 @@ int sl_cgfs_sample(const struct sl_cgfs *fs, const char *path, uint64_t t_ns,
 		if (read_u64(fs, true, path, "cpuacct.usage", &q) && q >= 0) {
 			s->usage_us = (uint64_t)q / 1000;
 			s->has_usage = true;
-		}
-		if (read_u64(fs, false, path, "cpu.cfs_quota_us", &q) &&
-		    read_u64(fs, false, path, "cpu.cfs_period_us", &per) && per > 0) {
-			s->quota_us = q < 0 ? -1 : q;
-			s->period_us = (uint64_t)per;
-			s->has_limit = true;
 		}
 		if (read_u64(fs, false, path, "cpu.shares", &q) && q > 0) {
 			s->weight = (uint64_t)q;
@@ -378,6 +402,17 @@ int sl_cgfs_sample(const struct sl_cgfs *fs, const char *path, uint64_t t_ns,
 		(void)psi_line(buf, "full", &s->psi_full_avg10, &s->psi_full_us);
 	}
 	return 0;
+}
+
+bool sl_cgfs_has_quota(const struct sl_cgfs *fs, const char *path)
+{
+	char buf[64];
+
+	if (fs->layout == SL_CGL_V2)
+		return sl_cgfs_read(fs, false, path, "cpu.max", buf, sizeof(buf)) > 0 &&
+		       strncmp(buf, "max", 3) != 0 && buf[0] >= '0' && buf[0] <= '9';
+	return sl_cgfs_read(fs, false, path, "cpu.cfs_quota_us", buf, sizeof(buf)) > 0 &&
+	       strtoll(buf, NULL, 10) > 0;
 }
 
 int sl_cgfs_procs(const struct sl_cgfs *fs, const char *path, int *pids, int max)

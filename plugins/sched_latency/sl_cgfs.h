@@ -94,6 +94,15 @@ struct sl_cg_sample {
 int sl_cgfs_sample(const struct sl_cgfs *fs, const char *path, uint64_t t_ns,
 		   struct sl_cg_sample *s);
 
+/* Whether the cgroup at path has a CPU quota (cpu.max not "max", or
+ * cpu.cfs_quota_us > 0): one file read. */
+bool sl_cgfs_has_quota(const struct sl_cgfs *fs, const char *path);
+
+/* Only cpu.stat and the quota (the throttling watcher, every 2 s): exists
+ * says whether either answered. 0 or -EINVAL. */
+int sl_cgfs_sample_throttle(const struct sl_cgfs *fs, const char *path, uint64_t t_ns,
+			    struct sl_cg_sample *s);
+
 /* Pids of the cgroup (cgroup.procs, processes), at most max of them.
  * Returns the count or -errno. */
 int sl_cgfs_procs(const struct sl_cgfs *fs, const char *path, int *pids, int max);

@@ -31,7 +31,7 @@
 #define STEP_MS 2000
 #define RESCAN_S 30
 #define MAX_WATCHED 128
-#define WALK_MAX 4000
+#define WALK_MAX 10000 /* one quota file each, on a worker */
 #define WALK_DEPTH 10
 #define COOLDOWN_NS (30ull * 1000000000ull)
 #define BUDGET_WINDOW_NS (60ull * 1000000000ull)
@@ -57,50 +57,98 @@ struct cgn {
 	unsigned budget_used, held_back;
 	uint64_t published;
 	int m_periods, m_ns; /* metric ids; 0: the host keeps no history */
+	bool scanning;       /* a rescan is on a worker */
 	uint64_t unlabelled; /* readings left out of the metrics: no label fits */
 };
 
 static struct cgn cgn;
 
-/* Keep path when it has a quota, carrying over what was known of it. */
+/* A rescan: on a worker (it walks up to WALK_MAX directories), the list
+ * of quota'd cgroups; merged on the loop, keeping what was known. */
 struct rescan {
 	struct cgn *n;
-	struct watched *nw;
-	size_t nn;
+	struct sl_cgfs fs; /* a copy: the worker touches nothing the loop does */
+	char (*paths)[SL_CGFS_PATH_MAX];
+	size_t np;
 };
 
 static bool rescan_visit(void *ctx, const char *path, const char *name)
 {
 	struct rescan *r = ctx;
-	struct sl_cg_sample s;
 
 	(void)name;
-	if (r->nn >= MAX_WATCHED)
+	if (r->np >= MAX_WATCHED)
 		return true;
-	if (sl_cgfs_sample(&r->n->fs, path, 0, &s) || !s.exists || !s.has_limit ||
-	    s.quota_us <= 0 || !s.has_throttle)
-		return false;
-	for (size_t i = 0; i < r->n->n; i++)
-		if (strcmp(r->n->w[i].path, path) == 0) {
-			r->nw[r->nn++] = r->n->w[i];
-			return false;
-		}
-	r->nw[r->nn] = (struct watched){ .fresh = true };
-	snprintf(r->nw[r->nn].path, sizeof(r->nw[r->nn].path), "%s", path);
-	r->nn++;
+	if (sl_cgfs_has_quota(&r->fs, path))
+		snprintf(r->paths[r->np++], SL_CGFS_PATH_MAX, "%s", path);
 	return false;
+}
+
+static int rescan_work(void *data)
+{
+	struct rescan *r = data;
+
+	(void)sl_cgfs_walk(&r->fs, WALK_MAX, WALK_DEPTH, rescan_visit, r);
+	return 0;
+}
+
+static void step_one(struct cgn *n, struct watched *w, uint64_t now, bool judge);
+
+static void rescan_done(void *data, int result)
+{
+	struct rescan *r = data;
+	struct cgn *n = r->n;
+	struct watched *nw = calloc(MAX_WATCHED, sizeof(*nw));
+
+	(void)result;
+	n->scanning = false;
+	if (nw && n->p) {
+		for (size_t k = 0; k < r->np; k++) {
+			nw[k] = (struct watched){ .fresh = true };
+			for (size_t i = 0; i < n->n; i++)
+				if (strcmp(n->w[i].path, r->paths[k]) == 0) {
+					nw[k] = n->w[i];
+					break;
+				}
+			snprintf(nw[k].path, sizeof(nw[k].path), "%s", r->paths[k]);
+		}
+		free(n->w);
+		n->w = nw;
+		n->n = r->np;
+		nw = NULL;
+		/* a cgroup found now is read now: its first step counts */
+		for (size_t k = 0; k < n->n; k++)
+			if (n->w[k].fresh)
+				step_one(n, &n->w[k], n->p->api->now_ns(n->p->h), false);
+	}
+	free(nw);
+	free(r->paths);
+	free(r);
 }
 
 static void rescan(struct cgn *n)
 {
-	struct rescan r = { .n = n, .nw = calloc(MAX_WATCHED, sizeof(struct watched)) };
+	struct rescan *r;
 
-	if (!r.nw)
+	if (n->scanning)
 		return;
-	(void)sl_cgfs_walk(&n->fs, WALK_MAX, WALK_DEPTH, rescan_visit, &r);
-	free(n->w);
-	n->w = r.nw;
-	n->n = r.nn;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return;
+	r->paths = calloc(MAX_WATCHED, sizeof(*r->paths));
+	if (!r->paths) {
+		free(r);
+		return;
+	}
+	r->n = n;
+	r->fs = n->fs;
+	n->scanning = true;
+	if (SMCP_API_HAS(n->p->api, work_submit) &&
+	    n->p->api->work_submit(n->p->h, rescan_work, rescan_done, r) == 0)
+		return;
+	/* no workers (an older host, or a full queue): bounded, on the loop */
+	(void)rescan_work(r);
+	rescan_done(r, 0);
 }
 
 static bool budget_ok(struct cgn *n, uint64_t now)
@@ -184,6 +232,34 @@ static void publish_metrics(struct cgn *n, const struct watched *w, uint64_t dt,
 	(void)n->p->api->metric_add(n->p->h, n->m_ns, lv, (double)dthr_us * 1000.0);
 }
 
+/* Read w now: with judge, publish what rose since the last reading. */
+static void step_one(struct cgn *n, struct watched *w, uint64_t now, bool judge)
+{
+	struct sl_cg_sample s;
+	uint64_t dp, dt;
+
+	if (sl_cgfs_sample_throttle(&n->fs, w->path, now, &s) || !s.has_throttle) {
+		w->fresh = true;
+		return;
+	}
+	dp = s.nr_periods - w->periods;
+	dt = s.nr_throttled - w->throttled;
+	if (judge && !w->fresh && s.nr_periods >= w->periods && s.nr_throttled >= w->throttled &&
+	    s.throttled_us >= w->throttled_us) {
+		publish_metrics(n, w, dt, s.throttled_us - w->throttled_us);
+		if (s.has_limit && s.quota_us > 0 && sl_cg_throttle_notable(dp, dt) &&
+		    now - w->last_event_ns >= COOLDOWN_NS && budget_ok(n, now)) {
+			publish(n, w, &s, dp, dt, (double)(now - w->t_ns) / 1e9);
+			w->last_event_ns = now;
+		}
+	}
+	w->t_ns = now;
+	w->periods = s.nr_periods;
+	w->throttled = s.nr_throttled;
+	w->throttled_us = s.throttled_us;
+	w->fresh = false;
+}
+
 static void on_step(void *data)
 {
 	struct cgn *n = data;
@@ -191,32 +267,8 @@ static void on_step(void *data)
 
 	if (n->steps++ % (RESCAN_S * 1000 / STEP_MS) == 0)
 		rescan(n);
-	for (size_t i = 0; i < n->n; i++) {
-		struct watched *w = &n->w[i];
-		struct sl_cg_sample s;
-		uint64_t dp, dt;
-
-		if (sl_cgfs_sample(&n->fs, w->path, now, &s) || !s.exists || !s.has_throttle) {
-			w->fresh = true;
-			continue;
-		}
-		dp = s.nr_periods - w->periods;
-		dt = s.nr_throttled - w->throttled;
-		if (!w->fresh && s.nr_periods >= w->periods && s.nr_throttled >= w->throttled &&
-		    s.throttled_us >= w->throttled_us) {
-			publish_metrics(n, w, dt, s.throttled_us - w->throttled_us);
-			if (s.has_limit && s.quota_us > 0 && sl_cg_throttle_notable(dp, dt) &&
-			    now - w->last_event_ns >= COOLDOWN_NS && budget_ok(n, now)) {
-				publish(n, w, &s, dp, dt, (double)(now - w->t_ns) / 1e9);
-				w->last_event_ns = now;
-			}
-		}
-		w->t_ns = now;
-		w->periods = s.nr_periods;
-		w->throttled = s.nr_throttled;
-		w->throttled_us = s.throttled_us;
-		w->fresh = false;
-	}
+	for (size_t i = 0; i < n->n; i++)
+		step_one(n, &n->w[i], now, true);
 }
 
 int sl_cgnotable_init(struct sl *p)

@@ -121,6 +121,15 @@ static void test_sample_hybrid(const char *fixtures)
 		CHECK_MSG(sl_cgfs_children(&fs, "/", names, 1) == 1, "children bounded");
 		CHECK_MSG(sl_cgfs_children(&fs, "/..", names, 4) == -EINVAL, "children dotdot");
 	}
+	CHECK_MSG(sl_cgfs_sample_throttle(&fs, "/test/a", 7, &s) == 0 && s.exists &&
+			  s.has_throttle && s.nr_throttled == 10 && s.throttled_us == 400000 &&
+			  s.has_limit && s.quota_us == 20000 && !s.has_usage && s.nr_procs == 0,
+		  "throttle only");
+	CHECK_MSG(sl_cgfs_sample_throttle(&fs, "/nope", 7, &s) == 0 && !s.exists, "absent");
+	CHECK_MSG(sl_cgfs_sample_throttle(&fs, "/a/../b", 7, &s) == -EINVAL, "refused");
+	CHECK_MSG(sl_cgfs_has_quota(&fs, "/test/a") && !sl_cgfs_has_quota(&fs, "/test") &&
+			  !sl_cgfs_has_quota(&fs, "/evil"),
+		  "v1 quota");
 	CHECK_MSG(sl_cgfs_pid_path(&fs, 4242, buf, sizeof(buf)) == 0 && strcmp(buf, "/test/a") == 0,
 	      "pid path %s", buf);
 	CHECK_MSG(sl_cgfs_pid_path(&fs, 999999, buf, sizeof(buf)) == -ENOENT, "no pid");
@@ -150,6 +159,7 @@ static void test_sample_v2(const char *fixtures)
 	CHECK_MSG(s.has_psi && s.psi_some_us == 2000000 && s.psi_full_us == 300000 &&
 		      fabs(s.psi_some_avg10 - 30.0) < 1e-9,
 	      "pressure");
+	CHECK_MSG(!sl_cgfs_has_quota(&fs, "/system.slice/web.service"), "cpu.max max");
 	CHECK_MSG(sl_cgfs_pid_path(&fs, 77, buf, sizeof(buf)) == 0 &&
 		      strcmp(buf, "/system.slice/web.service") == 0,
 	      "pid path %s", buf);

@@ -39,6 +39,9 @@ struct cg_diag {
 	int nsib;
 	bool resource;
 	bool bpf_cg; /* the per-cgroup BPF series has it: c0 since load at the start */
+	int resolve_err;
+	char why[256];  /* what resolving said */
+	bool cancelled; /* while the name was resolved on a worker */
 	struct sl_cg_summary c0, c1, cw;
 };
 
@@ -490,51 +493,37 @@ static int refuse(struct sl *p, struct smcp_result *res, bool resource, const ch
 	return 0;
 }
 
-static int diag_start(struct sl *p, struct smcp_call *call, const struct smcp_args *args,
-		      struct smcp_result *res, const char *input, unsigned duration_s,
-		      bool resource)
+/* After the name is resolved: the first samples and the timer. Returns
+ * what the handler returns (SMCP_PENDING once started); c is released
+ * otherwise. */
+static int diag_begin(struct sl_call *c)
 {
+	struct sl *p = c->p;
 	const struct smcp_host_api *api = p->api;
-	struct sl_call *c = sl_call_new(p, call, args, res, diag_finish, diag_free);
-	struct cg_diag *d = calloc(1, sizeof(*d));
-	char why[256], parent[SL_CGFS_PATH_MAX], names[MAX_SIBLINGS][256];
-	uint64_t now;
+	struct cg_diag *d = c->priv;
+	char parent[SL_CGFS_PATH_MAX], names[MAX_SIBLINGS][256];
+	uint64_t now = api->now_ns(p->h);
 	int err, n;
 
-	if (!c || !d) {
-		free(d);
-		if (c)
-			sl_call_release(c);
-		return -ENOMEM;
-	}
-	c->priv = d;
-	c->duration_s = duration_s;
-	d->resource = resource;
-	snprintf(d->input, sizeof(d->input), "%s", input);
-	/* the layout can change (a cgroup2 mount added): look again, cheaply */
-	if (sl_cgfs_detect(api->fs_root(p->h), &d->fs) || d->fs.layout == SL_CGL_NONE) {
-		snprintf(why, sizeof(why), "cgroups: %s",
-			 d->fs.reason[0] ? d->fs.reason : "cannot read the mount table");
-		err = refuse(p, res, resource, why);
+	if (d->resolve_err == -EINVAL || d->resolve_err == -ENOENT ||
+	    d->resolve_err == -EEXIST || d->resolve_err == -E2BIG) {
+		err = d->resource && d->resolve_err == -ENOENT
+			      ? -ENOENT
+			      : refuse(p, c->res, d->resource, d->why);
 		goto out;
 	}
-	err = sl_cgname_resolve(&d->fs, input, d->path, sizeof(d->path), &d->guess, why,
-				sizeof(why));
-	if (err == -EINVAL || err == -ENOENT || err == -EEXIST || err == -E2BIG) {
-		err = resource && err == -ENOENT ? -ENOENT : refuse(p, res, resource, why);
-		goto out;
-	}
+	err = d->resolve_err;
 	if (err)
 		goto out;
 	if (d->guess)
-		snprintf(d->guess_why, sizeof(d->guess_why), "%s", why);
-	now = api->now_ns(p->h);
+		snprintf(d->guess_why, sizeof(d->guess_why), "%s", d->why);
 	err = sl_cgfs_sample(&d->fs, d->path, now, &d->a);
 	if (err == 0 && !d->a.exists) {
-		err = resource ? -ENOENT
-			       : api->result_error(res, "no cgroup %s in the cpu hierarchy (%s, %s)",
-						   d->path, d->fs.cpu_root,
-						   sl_cgfs_layout_name(d->fs.layout));
+		err = d->resource ? -ENOENT
+				  : api->result_error(c->res,
+						      "no cgroup %s in the cpu hierarchy (%s, %s)",
+						      d->path, d->fs.cpu_root,
+						      sl_cgfs_layout_name(d->fs.layout));
 		goto out;
 	}
 	if (err)
@@ -564,6 +553,81 @@ static int diag_start(struct sl *p, struct smcp_call *call, const struct smcp_ar
 out:
 	sl_call_release(c);
 	return err;
+}
+
+/* A name (not a path) is found by a walk of up to SL_CG_WALK_MAX cgroups:
+ * on a worker, which touches only d's fs, input and results. */
+static int resolve_work(void *data)
+{
+	struct sl_call *c = data;
+	struct cg_diag *d = c->priv;
+
+	d->resolve_err = sl_cgname_resolve(&d->fs, d->input, d->path, sizeof(d->path), &d->guess,
+					   d->why, sizeof(d->why));
+	return 0;
+}
+
+static void resolve_cancel(void *data, struct smcp_call *call)
+{
+	struct sl_call *c = data;
+
+	((struct cg_diag *)c->priv)->cancelled = true; /* resolve_done frees */
+	c->call = NULL;
+}
+
+static void resolve_done(void *data, int result)
+{
+	struct sl_call *c = data;
+	struct cg_diag *d = c->priv;
+	struct smcp_call *call = c->call;
+	const struct smcp_host_api *api = c->p->api; /* c is gone when diag_begin fails */
+	int err;
+
+	(void)result;
+	if (d->cancelled) {
+		sl_call_release(c);
+		return;
+	}
+	(void)api->call_on_cancel(call, NULL, NULL);
+	err = diag_begin(c);
+	if (err != SMCP_PENDING)
+		(void)api->call_complete(call, err);
+}
+
+static int diag_start(struct sl *p, struct smcp_call *call, const struct smcp_args *args,
+		      struct smcp_result *res, const char *input, unsigned duration_s,
+		      bool resource)
+{
+	const struct smcp_host_api *api = p->api;
+	struct sl_call *c = sl_call_new(p, call, args, res, diag_finish, diag_free);
+	struct cg_diag *d = calloc(1, sizeof(*d));
+	int err;
+
+	if (!c || !d) {
+		free(d);
+		if (c)
+			sl_call_release(c);
+		return -ENOMEM;
+	}
+	c->priv = d;
+	c->duration_s = duration_s;
+	d->resource = resource;
+	snprintf(d->input, sizeof(d->input), "%s", input);
+	/* the layout can change (a cgroup2 mount added): look again, cheaply */
+	if (sl_cgfs_detect(api->fs_root(p->h), &d->fs) || d->fs.layout == SL_CGL_NONE) {
+		snprintf(d->why, sizeof(d->why), "cgroups: %s",
+			 d->fs.reason[0] ? d->fs.reason : "cannot read the mount table");
+		err = refuse(p, res, resource, d->why);
+		sl_call_release(c);
+		return err;
+	}
+	if (input[0] != '/' && SMCP_API_HAS(api, work_submit) &&
+	    api->work_submit(p->h, resolve_work, resolve_done, c) == 0) {
+		(void)api->call_on_cancel(call, resolve_cancel, c);
+		return SMCP_PENDING;
+	}
+	(void)resolve_work(c); /* a path (no walk), or no workers: bounded, here */
+	return diag_begin(c);
 }
 
 static int diagnose_cgroup(void *data, struct smcp_call *call, const struct smcp_args *args,

@@ -104,6 +104,33 @@ def test_v2_fixture():
 
 
 @C.case
+def test_cancel():
+    """Cancelled while a name is resolved on a worker, or while sampling:
+    nothing is answered for them and the daemon serves on (run under a
+    sanitizer build, this is the use-after-free check of those paths)."""
+    tmp, root = tree("cg-v2")
+    d = sltest.Daemon(extra_args=["--fs-root", root])
+    try:
+        ids = []
+        for i, (arg, wait) in enumerate((("web.service", 0), ("web.service", 0.4),
+                                         ("/system.slice/web.service", 0.3))):
+            rid = 900 + i
+            ids.append(rid)
+            d.send({"jsonrpc": "2.0", "id": rid, "method": "tools/call",
+                    "params": {"name": "diagnose_cgroup",
+                               "arguments": {"cgroup": arg, "duration_s": 2}}})
+            time.sleep(wait)
+            d.notify("notifications/cancelled", {"requestId": rid})
+        time.sleep(2.5)
+        C.check(d.request("ping").get("result") == {}, "ping answers after the cancels")
+        answered = [m.get("id") for m in d.messages if m.get("id") in ids]
+        C.check(not answered, f"nothing answered for cancelled calls: {answered}")
+    finally:
+        d.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@C.case
 def test_no_cpu_controller():
     tmp, root = tree("cg-none")
     d = sltest.Daemon(extra_args=["--fs-root", root])

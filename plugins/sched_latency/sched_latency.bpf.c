@@ -65,7 +65,6 @@ __u32 dsq_hooked = 0;
 __u64 cg_overflow = 0;
 
 static struct sl_task zero_task;
-static struct sl_cg_stats zero_cg;
 static struct sl_wake_val zero_wake;
 
 struct {
@@ -82,13 +81,27 @@ struct {
 	__type(value, struct sl_task);
 } task_store SEC(".maps");
 
-/* Per-cgroup latency; sized by user space (cgroup_max) when cg_mode is on. */
+/* Per-cgroup latency (sched_latency.h); all three sized by user space
+ * (cgroup_max) when cg_mode is on. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
-	__type(key, __u64);
+	__type(key, __u32);
 	__type(value, struct sl_cg_stats);
 } cg_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u64);
+	__type(value, __u32);
+} cg_slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, 1);
+	__type(value, __u32);
+} cg_free SEC(".maps");
 
 /* raw_tp fallback only: sized by user space when used. */
 struct {
@@ -248,24 +261,54 @@ static __always_inline __u64 task_cg_id(struct task_struct *t, bool btf)
 		   : BPF_CORE_READ(t, cgroups, subsys[i], cgroup, kn, id);
 }
 
-/* Count a switch-in of t (and its wait, when have) for its cgroup. */
-static __always_inline void cg_account(struct task_struct *t, bool btf, bool have, __u64 lat,
-				       __u32 b)
+/* The cg_stats slot of id, taken from cg_free when new; -1 when none is
+ * left (user space gives back the slots of removed cgroups). */
+static __always_inline int cg_slot_of(__u64 id)
 {
-	__u64 id = task_cg_id(t, btf);
-	struct sl_cg_stats *c;
+	__u32 *s = bpf_map_lookup_elem(&cg_slots, &id), fresh;
 
-	if (!id)
-		return;
-	c = bpf_map_lookup_elem(&cg_stats, &id);
-	if (!c) {
-		bpf_map_update_elem(&cg_stats, &id, &zero_cg, BPF_NOEXIST);
-		c = bpf_map_lookup_elem(&cg_stats, &id);
-		if (!c) { /* full: user space frees the entries of removed cgroups */
-			__sync_fetch_and_add(&cg_overflow, 1);
+	if (s)
+		return (int)*s;
+	if (bpf_map_pop_elem(&cg_free, &fresh))
+		return -1;
+	if (!bpf_map_update_elem(&cg_slots, &id, &fresh, BPF_NOEXIST))
+		return (int)fresh;
+	/* another CPU added it first (or the map is full): give it back */
+	bpf_map_push_elem(&cg_free, &fresh, 0);
+	s = bpf_map_lookup_elem(&cg_slots, &id);
+	return s ? (int)*s : -1;
+}
+
+/* Count a switch-in of t (state nt; and its wait, when have) for its
+ * cgroup. The slot is cached in nt while t's css_set stays the same: the
+ * common path is one load and an array lookup. */
+static __always_inline void cg_account(struct task_struct *t, struct sl_task *nt, bool btf,
+				       bool have, __u64 lat, __u32 b)
+{
+	__u64 set = btf ? (__u64)t->cgroups : (__u64)BPF_CORE_READ(t, cgroups);
+	struct sl_cg_stats *c;
+	__u32 slot;
+
+	if (nt->cg_slot && nt->cg_set == set && ++nt->cg_checks % SL_CG_RECHECK) {
+		slot = nt->cg_slot - 1;
+	} else {
+		__u64 id = task_cg_id(t, btf);
+		int s = id ? cg_slot_of(id) : -1;
+
+		nt->cg_checks = 0;
+		if (s < 0) {
+			nt->cg_slot = 0;
+			if (id)
+				__sync_fetch_and_add(&cg_overflow, 1);
 			return;
 		}
+		slot = (__u32)s;
+		nt->cg_set = set;
+		nt->cg_slot = slot + 1;
 	}
+	c = bpf_map_lookup_elem(&cg_stats, &slot);
+	if (!c)
+		return;
 	c->switches++; /* this CPU's own copy */
 	if (!have)
 		return;
@@ -497,7 +540,7 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 	nt->enq_ts = 0;
 	nt->enq_reason = SL_ENQ_NONE;
 	if (cg_mode != SL_CGM_OFF)
-		cg_account(next, btf, have, lat, b);
+		cg_account(next, nt, btf, have, lat, b);
 	if (measure_active)
 		measure_add(next, next_pid, next_tgid, cpu, have, lat, b);
 	if (track_wakers && have && (reason == SL_ENQ_WAKEUP || reason == SL_ENQ_SLEPT) &&

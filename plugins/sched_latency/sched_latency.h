@@ -137,7 +137,14 @@ struct sl_task {
 	__u32 wakeups;     /* wakeups not yet added to st.wakeups */
 	__u32 inited;      /* st.tid and st.tgid are set */
 	struct sl_task_stats st;
+	/* per-cgroup latency: the slot of cg_stats of its cgroup (+ 1; 0: none)
+	 * while its css_set is cg_set, checked against the cgroup id every
+	 * SL_CG_RECHECK switch-ins (a freed css_set's address can come back) */
+	__u64 cg_set;
+	__u32 cg_slot;
+	__u32 cg_checks;
 };
+#define SL_CG_RECHECK 64
 
 /* Event stream filter, in .bss so user space changes it at run time. */
 struct sl_stream_ctl {
@@ -186,8 +193,10 @@ struct sl_measure {
 };
 
 /*
- * Per-cgroup run-queue latency (PERCPU_HASH keyed by the cgroup id of the
- * task that gets the CPU; cumulative since load). Which hierarchy the id
+ * Per-cgroup run-queue latency (cumulative since load), keyed by the cgroup
+ * id of the task that gets the CPU: cg_slots maps the id to a slot of the
+ * PERCPU_ARRAY cg_stats, taken from the cg_free queue the first time; user
+ * space gives the slots of removed cgroups back. Which hierarchy the id
  * comes from is chosen by user space before load (enum sl_cg_mode).
  */
 enum sl_cg_mode {

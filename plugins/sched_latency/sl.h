@@ -282,8 +282,10 @@ void sl_cgroup_fini(struct sl *p);
 /* For the loader: enum sl_cg_mode and the map size. */
 uint32_t sl_cgroup_bpf_mode(const struct sl *p);
 uint32_t sl_cgroup_bpf_max(const struct sl *p);
-/* The loaded map and the .bss overflow counter. */
-void sl_cgroup_started(struct sl *p, int map_fd, __u64 *overflow);
+/* The loaded maps (struct sl_cg_stats by slot, cgroup id -> slot, free
+ * slots) and the .bss overflow counter, before the programs attach: queues
+ * every slot as free. */
+void sl_cgroup_started(struct sl *p, int stats_fd, int slots_fd, int free_fd, __u64 *overflow);
 /* Read the map into the series (from sl_tick_now). */
 void sl_cgroup_tick(struct sl *p, uint64_t now_ns);
 /* The series (key: cgroup id; SLG_N counters, one histogram), or NULL. */

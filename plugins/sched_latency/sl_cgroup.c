@@ -67,7 +67,8 @@ struct sl_cgroup {
 	char real[256];   /* the same as /proc/self/fd names it */
 	char reason[256];
 	int mount_fd;
-	int map_fd;
+	int map_fd, slots_fd, free_fd; /* cg_stats, cg_slots, cg_free */
+	uint32_t *slot; /* max: the slot of in[i] */
 	__u64 *overflow; /* the BPF .bss counter */
 	size_t max, n;
 	struct sl_cg_stats *vals; /* ncpus */
@@ -240,7 +241,7 @@ int sl_cgroup_init(struct sl *p, const char *want)
 
 	if (!g)
 		return -ENOMEM;
-	g->mount_fd = g->map_fd = -1;
+	g->mount_fd = g->map_fd = g->slots_fd = g->free_fd = -1;
 	p->cg = g;
 	choose(p, g, want);
 	if (g->hier == SL_CG_OFF)
@@ -257,18 +258,30 @@ int sl_cgroup_init(struct sl *p, const char *want)
 	g->c = calloc(g->max, SLG_N * sizeof(uint64_t));
 	g->h = calloc(g->max, SL_NB * sizeof(uint64_t));
 	g->in = calloc(g->max, sizeof(*g->in));
+	g->slot = calloc(g->max, sizeof(*g->slot));
 	g->names = calloc(cap, sizeof(*g->names));
-	if (!g->vals || !g->c || !g->h || !g->in || !g->names)
+	if (!g->vals || !g->c || !g->h || !g->in || !g->slot || !g->names)
 		return -ENOMEM;
 	return sl_window_init(&g->w, SLG_N, 1, g->max, 128 * 1024);
 }
 
-void sl_cgroup_started(struct sl *p, int map_fd, __u64 *overflow)
+void sl_cgroup_started(struct sl *p, int stats_fd, int slots_fd, int free_fd, __u64 *overflow)
 {
-	if (!p->cg || p->cg->hier == SL_CG_OFF)
+	struct sl_cgroup *g = p->cg;
+
+	if (!g || g->hier == SL_CG_OFF)
 		return;
-	p->cg->map_fd = map_fd;
-	p->cg->overflow = overflow;
+	for (uint32_t s = 0; s < g->max; s++)
+		if (bpf_map_update_elem(free_fd, NULL, &s, BPF_ANY)) {
+			snprintf(g->reason, sizeof(g->reason),
+				 "the free cgroup slots cannot be queued: %s", strerror(errno));
+			g->hier = SL_CG_OFF;
+			return;
+		}
+	g->map_fd = stats_fd;
+	g->slots_fd = slots_fd;
+	g->free_fd = free_fd;
+	g->overflow = overflow;
 }
 
 static void walk_close(struct sl_cgroup *g)
@@ -291,6 +304,7 @@ void sl_cgroup_fini(struct sl *p)
 	free(g->c);
 	free(g->h);
 	free(g->in);
+	free(g->slot);
 	free(g->names);
 	free(g);
 	p->cg = NULL;
@@ -501,13 +515,16 @@ static void read_map(struct sl *p, struct sl_cgroup *g)
 	bool first = true;
 	size_t n = 0;
 
-	while (n < g->max && bpf_map_get_next_key(g->map_fd, first ? NULL : &key, &next) == 0) {
+	while (n < g->max && bpf_map_get_next_key(g->slots_fd, first ? NULL : &key, &next) == 0) {
 		uint64_t *c = g->c + n * SLG_N, *h = g->h + n * SL_NB;
+		uint32_t slot;
 
 		first = false;
 		key = next;
-		if (bpf_map_lookup_elem(g->map_fd, &key, g->vals))
+		if (bpf_map_lookup_elem(g->slots_fd, &key, &slot) ||
+		    bpf_map_lookup_elem(g->map_fd, &slot, g->vals))
 			continue; /* deleted meanwhile */
+		g->slot[n] = slot;
 		memset(c, 0, SLG_N * sizeof(*c));
 		memset(h, 0, SL_NB * sizeof(*h));
 		for (int cpu = 0; cpu < p->ncpus; cpu++) {
@@ -527,15 +544,23 @@ static void read_map(struct sl *p, struct sl_cgroup *g)
 	g->n = n;
 }
 
-/* Drop the map entries of cgroups that are gone: their counts are in the
- * series already, and their slots are needed for new cgroups. */
-static void drop_gone(struct sl_cgroup *g)
+/* Give back the slots of cgroups that are gone: their counts are in the
+ * series already, and their slots are needed for new cgroups. Zeroed
+ * before they are queued again. */
+static void drop_gone(struct sl *p, struct sl_cgroup *g)
 {
+	bool zeroed = false;
+
 	for (size_t i = 0; i < g->n; i++) {
 		struct cg_name *e = name_slot(g, g->in[i].key, false);
 
 		if (e && e->state == NM_GONE) {
-			(void)bpf_map_delete_elem(g->map_fd, &e->id);
+			if (!zeroed)
+				memset(g->vals, 0, (size_t)p->ncpus * sizeof(*g->vals));
+			zeroed = true;
+			if (bpf_map_delete_elem(g->slots_fd, &e->id) == 0 &&
+			    bpf_map_update_elem(g->map_fd, &g->slot[i], g->vals, BPF_ANY) == 0)
+				(void)bpf_map_update_elem(g->free_fd, NULL, &g->slot[i], BPF_ANY);
 			e->state = NM_PENDING; /* re-resolved should the id come back */
 			e->retry_tick = g->ticks + RETRY_TICKS;
 		}
@@ -552,7 +577,7 @@ void sl_cgroup_tick(struct sl *p, uint64_t now_ns)
 	read_map(p, g);
 	(void)sl_window_tick(&g->w, now_ns, g->in, g->n, p->start_ns);
 	resolve_pending(g);
-	drop_gone(g);
+	drop_gone(p, g);
 }
 
 const struct sl_window_series *sl_cgroup_series(const struct sl *p)

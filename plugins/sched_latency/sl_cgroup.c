@@ -78,6 +78,7 @@ struct sl_cgroup {
 	struct cg_name *names;
 	size_t names_cap, names_used; /* cap: a power of two, >= 2 * max */
 	uint64_t ticks;
+	size_t verify_at; /* the next index of in[] whose name is checked again */
 	int handle_err; /* the last error of open_by_handle_at other than ESTALE */
 	bool no_handles; /* open_by_handle_at is refused: walk instead */
 	struct {
@@ -507,6 +508,24 @@ static void resolve_pending(struct sl_cgroup *g)
 		walk_step(g);
 }
 
+/* A named cgroup can be removed (once its tasks left): check a few names a
+ * tick, round robin, that the directory is still there with the same id. */
+static void verify_names(struct sl_cgroup *g)
+{
+	for (unsigned k = 0; k < RESOLVE_PER_TICK && g->n; k++) {
+		struct cg_name *e;
+		struct stat st;
+
+		g->verify_at = g->verify_at < g->n ? g->verify_at : 0;
+		e = name_slot(g, g->in[g->verify_at++].key, false);
+		if (!e || e->state != NM_OK || strcmp(e->path, "/") == 0)
+			continue;
+		if (fstatat(g->mount_fd, e->path + 1, &st, AT_SYMLINK_NOFOLLOW) ?
+			    errno == ENOENT : (uint64_t)st.st_ino != e->id)
+			e->state = NM_GONE;
+	}
+}
+
 /* ----------------------------------------------------------------- tick */
 
 static void read_map(struct sl *p, struct sl_cgroup *g)
@@ -577,6 +596,7 @@ void sl_cgroup_tick(struct sl *p, uint64_t now_ns)
 	read_map(p, g);
 	(void)sl_window_tick(&g->w, now_ns, g->in, g->n, p->start_ns);
 	resolve_pending(g);
+	verify_names(g);
 	drop_gone(p, g);
 }
 

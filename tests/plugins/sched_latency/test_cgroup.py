@@ -58,6 +58,16 @@ def start_in(cgdir, *args):
     return proc, [proc.pid] + [p for p in pids if p != proc.pid]
 
 
+def rmdir(cgdir):
+    """A cgroup empties once its exited tasks are reaped: retry a moment."""
+    for _ in range(50):
+        try:
+            os.rmdir(cgdir)
+            return
+        except OSError:
+            time.sleep(0.1)
+
+
 def cgroup_row(d, path):
     res = d.read_json("stats://aggregated/cgroup")
     for r in res["top_since_start"]["longest_waiting"] + res["top_since_start"]["busiest"]:
@@ -127,6 +137,17 @@ def run(ck, hierarchy):
         ck.check(series and count > 0,
               f"{hierarchy}: sched_cgroup_runq_latency_ns{{cgroup={path}}} has samples: "
               f"{count} in {len(series)} series")
+        # removed, the cgroup gives its slot back within a few ticks
+        before = d.read_json("stats://aggregated/cgroup")["tracked"]["cgroups"]
+        rmdir(cgdir)
+        cgdir = None
+        for _ in range(40):
+            time.sleep(0.25)
+            if cgroup_row(d, path) is None:
+                break
+        after = d.read_json("stats://aggregated/cgroup")["tracked"]["cgroups"]
+        ck.check(cgroup_row(d, path) is None and after < before,
+                 f"{hierarchy}: a removed cgroup leaves the map: tracked {before} -> {after}")
         return None
     finally:
         for p in procs:
@@ -135,12 +156,7 @@ def run(ck, hierarchy):
                 p.wait()
         d.close()
         if cgdir:
-            for _ in range(50):
-                try:
-                    os.rmdir(cgdir)
-                    break
-                except OSError:
-                    time.sleep(0.1)
+            rmdir(cgdir)
 
 
 def main():

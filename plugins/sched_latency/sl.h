@@ -76,6 +76,7 @@ struct sl_cfg {
 	int64_t max_threads, max_procs, ring_kb, stream_rate, latency_per_cpu_max;
 	int64_t cgroup_max; /* per-cgroup latency map entries; 0: off */
 	bool stream_at_start, dsq, waker_cpu;
+	bool ktime_clock; /* latency_clock = ktime */
 	enum sl_programs programs;
 };
 
@@ -114,6 +115,7 @@ struct sl {
 	bool running;           /* the main BPF object is attached */
 	char reason[512];       /* why not, when !running */
 	const char *mode;       /* "tp_btf" or "raw_tp" */
+	const char *clock;      /* "kernel" or "ktime": how run-queue latency is timed */
 	int ncpus;              /* possible CPUs, as the per-CPU maps see them */
 	struct sl_bpf *bpf;
 	struct sl_topo topo;

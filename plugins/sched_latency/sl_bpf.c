@@ -201,7 +201,8 @@ int sl_bpf_start(struct sl *p)
 		err = -ENOMEM;
 		goto out;
 	}
-	p->bpf->rq_clock = kernel_rq_clock();
+	p->bpf->rq_clock = !p->cfg.ktime_clock && kernel_rq_clock();
+	p->clock = p->bpf->rq_clock ? "kernel" : "ktime";
 	err_btf = p->cfg.programs == SL_PROGS_RAW_TP ? -ENOTSUP : try_load(p, true, &skel);
 	p->mode = "tp_btf";
 	if (err_btf && p->cfg.programs == SL_PROGS_TP_BTF) {

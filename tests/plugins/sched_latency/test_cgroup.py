@@ -59,13 +59,19 @@ def start_in(cgdir, *args):
 
 
 def rmdir(cgdir):
-    """A cgroup empties once its exited tasks are reaped: retry a moment."""
-    for _ in range(50):
+    """A cgroup empties once its exited tasks are reaped: retry a moment.
+    The error when it never does."""
+    err = None
+    for _ in range(100):
         try:
             os.rmdir(cgdir)
-            return
-        except OSError:
+            return None
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            err = e
             time.sleep(0.1)
+    return err
 
 
 def cgroup_row(d, path):
@@ -139,13 +145,15 @@ def run(ck, hierarchy):
               f"{count} in {len(series)} series")
         # removed, the cgroup gives its slot back within a few ticks
         before = d.read_json("stats://aggregated/cgroup")["tracked"]["cgroups"]
-        rmdir(cgdir)
-        cgdir = None
+        err = rmdir(cgdir)
+        ck.check(err is None, f"{hierarchy}: the cgroup is removed: {err}")
+        if err is None:
+            cgdir = None
         for _ in range(40):
             time.sleep(0.25)
-            if cgroup_row(d, path) is None:
+            after = d.read_json("stats://aggregated/cgroup")["tracked"]["cgroups"]
+            if cgroup_row(d, path) is None and after < before:
                 break
-        after = d.read_json("stats://aggregated/cgroup")["tracked"]["cgroups"]
         ck.check(cgroup_row(d, path) is None and after < before,
                  f"{hierarchy}: a removed cgroup leaves the map: tracked {before} -> {after}")
         return None

@@ -274,7 +274,7 @@ void sl_numa_fini(struct sl *p);
 
 /* ------------------------------------------------------------- sl_cgroup.c */
 
-/* Counters of the cgroup series (struct sl_cg_stats), in this order. */
+/* Counters of the cgroup series (from struct sl_measure), in this order. */
 enum { SLG_SWITCHES, SLG_WAITS, SLG_WAIT_NS, SLG_WAIT_MAX, SLG_N };
 
 /* Choose the hierarchy (want: auto, v1, v2, off) before BPF loads; -ENOMEM

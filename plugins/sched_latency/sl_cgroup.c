@@ -71,7 +71,7 @@ struct sl_cgroup {
 	uint32_t *slot; /* max: the slot of in[i] */
 	__u64 *overflow; /* the BPF .bss counter */
 	size_t max, n;
-	struct sl_cg_stats *vals; /* ncpus */
+	struct sl_measure *vals; /* ncpus */
 	uint64_t *c, *h;          /* max * SLG_N, max * SL_NB: cumulative sums */
 	struct sl_window_input *in;
 	struct sl_window_series w;
@@ -547,9 +547,9 @@ static void read_map(struct sl *p, struct sl_cgroup *g)
 		memset(c, 0, SLG_N * sizeof(*c));
 		memset(h, 0, SL_NB * sizeof(*h));
 		for (int cpu = 0; cpu < p->ncpus; cpu++) {
-			const struct sl_cg_stats *v = &g->vals[cpu];
+			const struct sl_measure *v = &g->vals[cpu];
 
-			c[SLG_SWITCHES] += v->switches;
+			c[SLG_SWITCHES] += v->switches_in;
 			c[SLG_WAITS] += v->waits;
 			c[SLG_WAIT_NS] += v->wait_ns;
 			if (v->wait_max_ns > c[SLG_WAIT_MAX])

@@ -209,8 +209,10 @@ def run_phase(a, ours_first, cgroup=True):
     o_sw, o_wk, o_wking = o.get("sl_switch", z), o.get("sl_wakeup", z), o.get("sl_waking", z)
     r_sw = next((v for k, v in r.items() if PEER[k] == "switch"), z)
     r_wk = next((v for k, v in r.items() if PEER[k] == "wakeup"), z)
-    # a wakeup costs us sched_waking plus sched_wakeup; runqlat only sched_wakeup
-    ours_wake = (o_wk[0] + o_wking[0], o_wk[1])
+    # a wakeup costs us sched_waking plus sched_wakeup (none of them with
+    # latency_clock = kernel: then 0 per wakeup); runqlat only sched_wakeup.
+    # runqlat's sched_wakeup count is the number of wakeups for both.
+    ours_wake = (o_wk[0] + o_wking[0], r_wk[1])
     elapsed = t1 - t0
     return {
         "first_on_tracepoints": "sched_latency" if ours_first else "runqlat",
@@ -229,7 +231,7 @@ def run_phase(a, ours_first, cgroup=True):
             "runqlat": round(sum(v[0] for v in r.values()) / r_sw[1], 1) if r_sw[1]
             else float("nan")},
         "ns_per_sched_event": {
-            "sched_latency": round(sum(v[0] for v in o.values()) / (o_sw[1] + o_wk[1]), 1),
+            "sched_latency": round(sum(v[0] for v in o.values()) / (o_sw[1] + r_wk[1]), 1),
             "runqlat": round(sum(v[0] for v in r.values()) / (r_sw[1] + r_wk[1]), 1)},
         "programs": {k: {"ns_per_call": round(per(v), 1), "calls": v[1]}
                      for k, v in sorted({**{"sched_latency." + k: v for k, v in o.items()},

@@ -41,6 +41,7 @@ SRC = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(SRC, "tests", "lib"))
 os.environ.setdefault("SMCP_BUILD_DIR", os.path.join(SRC, "build"))
 import mcp_client  # noqa: E402
+import smcp_test  # noqa: E402
 
 OURS = ("sl_switch", "sl_waking", "sl_wakeup", "sl_wakeup_new", "sl_migrate", "sl_exit")
 # runqlat's program names as the kernel keeps them (15 characters at most)
@@ -170,7 +171,10 @@ def run_phase(a, ours_first, cgroup=True):
             client.call_tool("control_event_tracking", {"action": "enable", "pid": 4194303})
         time.sleep(0.5)
         after_ours = progs()
-        ours = {i: p for i, p in after_ours.items() if i not in before and p.get("name") in OURS}
+        # only this daemon's: other daemons on the machine load the same names
+        held = smcp_test.bpf_prog_ids(client.proc.pid)
+        ours = {i: p for i, p in after_ours.items()
+                if i in held and i not in before and p.get("name") in OURS}
         if ours_first:
             runq, peer = start_runqlat(set(after_ours))
             if not peer:
@@ -194,6 +198,8 @@ def run_phase(a, ours_first, cgroup=True):
     def cost(ids):
         res = {}
         for i in ids:
+            if i not in s0 or i not in s1:
+                continue  # unloaded meanwhile: not one of the tool's own
             name = s1[i]["name"]
             dt = s1[i].get("run_time_ns", 0) - s0[i].get("run_time_ns", 0)
             dn = s1[i].get("run_cnt", 0) - s0[i].get("run_cnt", 0)

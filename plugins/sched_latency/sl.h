@@ -295,6 +295,10 @@ const struct sl_window_series *sl_cgroup_series(const struct sl *p);
 /* The resolved path of id, or NULL (not yet, gone, or not tracking). */
 const char *sl_cgroup_path(struct sl *p, uint64_t id);
 int sl_cgroup_register(struct sl *p);
+/* The label value of path in sched_cgroup_runq_latency_ns: the path, or
+ * "..." and its last bytes when longer than a label value may be
+ * (SMCP_METRIC_VALUE_MAX). buf: SMCP_METRIC_VALUE_MAX + 1 bytes. */
+const char *sl_cgroup_label(const char *path, char *buf);
 
 /* ------------------------------------------------------------ sl_notable.c */
 

@@ -807,6 +807,16 @@ int sl_cgroup_top(struct sl *p, unsigned window_s, enum sl_cg_sort sort, size_t 
 
 /* ------------------------------------------------------------- resource */
 
+const char *sl_cgroup_label(const char *path, char *buf)
+{
+	size_t n = strlen(path);
+
+	if (n <= SMCP_METRIC_VALUE_MAX)
+		return path;
+	snprintf(buf, SMCP_METRIC_VALUE_MAX + 1, "...%s", path + n - (SMCP_METRIC_VALUE_MAX - 3));
+	return buf;
+}
+
 static void emit_rows(struct sl *p, struct smcp_json *j, const char *key,
 		      const struct sl_cg_summary *s, size_t n)
 {
@@ -819,6 +829,11 @@ static void emit_rows(struct sl *p, struct smcp_json *j, const char *key,
 			api->json_string(j, "cgroup", s[i].path);
 		else
 			api->json_null(j, "cgroup");
+		if (strlen(s[i].path) > SMCP_METRIC_VALUE_MAX) {
+			char label[SMCP_METRIC_VALUE_MAX + 1];
+
+			api->json_string(j, "metric_label", sl_cgroup_label(s[i].path, label));
+		}
 		api->json_uint(j, "id", s[i].id);
 		api->json_uint(j, "switches", s[i].switches);
 		api->json_uint(j, "waits", s[i].count);

@@ -105,6 +105,8 @@ def run(ck, hierarchy):
             return f"{hierarchy}: {info.get('reason')}"
         ck.check(info["hierarchy"] in ("v1-cpu", "v2"), f"hierarchy named: {info['hierarchy']}")
         name = f"smcp-cgtest-{os.getpid()}-{hierarchy}"
+        if hierarchy == "v2":  # longer than a label value: labelled by its tail
+            name += "-" + "x" * 60
         cgdir = os.path.join(info["mount"], name)
         os.mkdir(cgdir)
         path = "/" + name
@@ -136,12 +138,15 @@ def run(ck, hierarchy):
                   f"{hierarchy}: p99 within one bucket of its members': bucket {b_ours} "
                   f"({row['p99_us']} us) vs {b_peer} ({p99_peer:.1f} us)")
         time.sleep(1.5)  # the next history step publishes the series
+        label = path if len(path) <= 63 else "..." + path[-60:]
+        ck.check(row.get("metric_label", path) == label,
+                 f"{hierarchy}: metric label {row.get('metric_label')} for {path}")
         h = d.structured("query_history", {"metric": "sched_cgroup_runq_latency_ns",
-                                           "labels": f"cgroup={path}", "start": "-60s"})
+                                           "labels": f"cgroup={label}", "start": "-60s"})
         series = h.get("series", [])
         count = sum((s.get("summary") or {}).get("count") or 0 for s in series)
         ck.check(series and count > 0,
-              f"{hierarchy}: sched_cgroup_runq_latency_ns{{cgroup={path}}} has samples: "
+              f"{hierarchy}: sched_cgroup_runq_latency_ns{{cgroup={label}}} has samples: "
               f"{count} in {len(series)} series")
         # removed, the cgroup gives its slot back within a few ticks
         before = d.read_json("stats://aggregated/cgroup")["tracked"]["cgroups"]

@@ -43,7 +43,8 @@ os.environ.setdefault("SMCP_BUILD_DIR", os.path.join(SRC, "build"))
 import mcp_client  # noqa: E402
 import smcp_test  # noqa: E402
 
-OURS = ("sl_switch", "sl_waking", "sl_wakeup", "sl_wakeup_new", "sl_migrate", "sl_exit")
+OURS = ("sl_switch", "sl_waking", "sl_wakeup", "sl_wakeup_new", "sl_migrate", "sl_exit",
+        "sl_cg_attach", "sl_cg_transfer")
 # runqlat's program names as the kernel keeps them (15 characters at most)
 PEER = {"sched_swith": "switch", "sched_switch": "switch", "sched_wakeup": "wakeup",
         "sched_wakeup_ne": "wakeup_new", "sched_wakeup_new": "wakeup_new"}

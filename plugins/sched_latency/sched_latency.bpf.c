@@ -63,6 +63,9 @@ __u32 dsq_hooked = 0;
 
 /* Switch-ins not counted per cgroup: cg_stats was full. */
 __u64 cg_overflow = 0;
+/* Bumped whenever tasks move between cgroups: a task's cached cgroup slot
+ * is good while no move happened since it was taken. */
+__u64 cg_epoch = 0;
 
 static struct sl_task zero_task;
 static struct sl_wake_val zero_wake;
@@ -293,16 +296,18 @@ static __always_inline int cg_slot_of(__u64 id)
 }
 
 /* Count a switch-in of t (state nt; and its wait, when have) for its
- * cgroup. The slot is cached in nt while t's css_set stays the same: the
- * common path is one load and an array lookup. */
+ * cgroup. The slot is cached in nt while no task moved between cgroups
+ * (cg_epoch, from the cgroup_attach_task and cgroup_transfer_tasks
+ * tracepoints, which fire once a move is done): the common path touches
+ * nothing of the task_struct and is an array lookup. */
 static __always_inline void cg_account(struct task_struct *t, struct sl_task *nt, bool btf,
 				       bool have, __u64 lat, __u32 b)
 {
-	__u64 set = btf ? (__u64)t->cgroups : (__u64)BPF_CORE_READ(t, cgroups);
+	__u64 epoch = *(volatile __u64 *)&cg_epoch; /* before the cgroup is read */
 	struct sl_measure *c;
 	__u32 slot;
 
-	if (nt->cg_slot && nt->cg_set == set && ++nt->cg_checks % SL_CG_RECHECK) {
+	if (nt->cg_slot && nt->cg_epoch == epoch && ++nt->cg_checks % SL_CG_RECHECK) {
 		slot = nt->cg_slot - 1;
 	} else {
 		__u64 id = task_cg_id(t, btf);
@@ -316,7 +321,7 @@ static __always_inline void cg_account(struct task_struct *t, struct sl_task *nt
 			return;
 		}
 		slot = (__u32)s;
-		nt->cg_set = set;
+		nt->cg_epoch = epoch;
 		nt->cg_slot = slot + 1;
 	}
 	c = bpf_map_lookup_elem(&cg_stats, &slot);
@@ -934,6 +939,35 @@ SEC("raw_tp/softirq_exit")
 int BPF_PROG(sl_sirq_exit_raw, unsigned int vec)
 {
 	return on_softirq_exit(vec);
+}
+
+/* Tasks moved between cgroups (attached only while cg_mode is on). */
+SEC("tp_btf/cgroup_attach_task")
+int BPF_PROG(sl_cg_attach)
+{
+	__sync_fetch_and_add(&cg_epoch, 1);
+	return 0;
+}
+
+SEC("tp_btf/cgroup_transfer_tasks")
+int BPF_PROG(sl_cg_transfer)
+{
+	__sync_fetch_and_add(&cg_epoch, 1);
+	return 0;
+}
+
+SEC("raw_tp/cgroup_attach_task")
+int BPF_PROG(sl_cg_attach_raw)
+{
+	__sync_fetch_and_add(&cg_epoch, 1);
+	return 0;
+}
+
+SEC("raw_tp/cgroup_transfer_tasks")
+int BPF_PROG(sl_cg_transfer_raw)
+{
+	__sync_fetch_and_add(&cg_epoch, 1);
+	return 0;
 }
 
 SEC("tp_btf/sched_switch")

@@ -143,12 +143,12 @@ struct sl_task {
 	 * whether these baselines are set */
 	__u32 nvcsw, nivcsw, based;
 	/* per-cgroup latency: the slot of cg_stats of its cgroup (+ 1; 0: none)
-	 * while its css_set is cg_set, checked against the cgroup id every
-	 * SL_CG_RECHECK switch-ins (a freed css_set's address can come back);
-	 * kept before st, on the lines a switch-in touches anyway */
+	 * while no task moved between cgroups since cg_epoch, and checked
+	 * against its cgroup id every SL_CG_RECHECK switch-ins anyway; kept
+	 * before st, on the lines a switch-in touches anyway */
 	__u32 cg_slot;
 	__u32 cg_checks;
-	__u64 cg_set;
+	__u64 cg_epoch;
 	struct sl_task_stats st;
 };
 #define SL_CG_RECHECK 64

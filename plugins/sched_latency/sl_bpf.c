@@ -286,6 +286,10 @@ void sl_bpf_optional_update(struct sl *p)
 	waking = p->cfg.waker_cpu || p->stream.ctl.enabled || s->bss->track_wakers;
 	/* with the kernel's clock, wakeups only name wakers and make events */
 	wakeup = !p->bpf->rq_clock || p->stream.ctl.enabled || s->bss->track_wakers;
+	optional(s->progs.sl_cg_attach, &s->links.sl_cg_attach, s->rodata->cg_mode);
+	optional(s->progs.sl_cg_attach_raw, &s->links.sl_cg_attach_raw, s->rodata->cg_mode);
+	optional(s->progs.sl_cg_transfer, &s->links.sl_cg_transfer, s->rodata->cg_mode);
+	optional(s->progs.sl_cg_transfer_raw, &s->links.sl_cg_transfer_raw, s->rodata->cg_mode);
 	optional(s->progs.sl_wakeup, &s->links.sl_wakeup, wakeup);
 	optional(s->progs.sl_wakeup_raw, &s->links.sl_wakeup_raw, wakeup);
 	optional(s->progs.sl_wakeup_new, &s->links.sl_wakeup_new, wakeup);

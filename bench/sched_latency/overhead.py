@@ -41,8 +41,10 @@ SRC = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(SRC, "tests", "lib"))
 os.environ.setdefault("SMCP_BUILD_DIR", os.path.join(SRC, "build"))
 import mcp_client  # noqa: E402
+import smcp_test  # noqa: E402
 
-OURS = ("sl_switch", "sl_waking", "sl_wakeup", "sl_wakeup_new", "sl_migrate", "sl_exit")
+OURS = ("sl_switch", "sl_waking", "sl_wakeup", "sl_wakeup_new", "sl_migrate", "sl_exit",
+        "sl_cg_attach", "sl_cg_transfer")
 # runqlat's program names as the kernel keeps them (15 characters at most)
 PEER = {"sched_swith": "switch", "sched_switch": "switch", "sched_wakeup": "wakeup",
         "sched_wakeup_ne": "wakeup_new", "sched_wakeup_new": "wakeup_new"}
@@ -170,7 +172,10 @@ def run_phase(a, ours_first, cgroup=True):
             client.call_tool("control_event_tracking", {"action": "enable", "pid": 4194303})
         time.sleep(0.5)
         after_ours = progs()
-        ours = {i: p for i, p in after_ours.items() if i not in before and p.get("name") in OURS}
+        # only this daemon's: other daemons on the machine load the same names
+        held = smcp_test.bpf_prog_ids(client.proc.pid)
+        ours = {i: p for i, p in after_ours.items()
+                if i in held and i not in before and p.get("name") in OURS}
         if ours_first:
             runq, peer = start_runqlat(set(after_ours))
             if not peer:
@@ -194,6 +199,8 @@ def run_phase(a, ours_first, cgroup=True):
     def cost(ids):
         res = {}
         for i in ids:
+            if i not in s0 or i not in s1:
+                continue  # unloaded meanwhile: not one of the tool's own
             name = s1[i]["name"]
             dt = s1[i].get("run_time_ns", 0) - s0[i].get("run_time_ns", 0)
             dn = s1[i].get("run_cnt", 0) - s0[i].get("run_cnt", 0)
@@ -209,8 +216,10 @@ def run_phase(a, ours_first, cgroup=True):
     o_sw, o_wk, o_wking = o.get("sl_switch", z), o.get("sl_wakeup", z), o.get("sl_waking", z)
     r_sw = next((v for k, v in r.items() if PEER[k] == "switch"), z)
     r_wk = next((v for k, v in r.items() if PEER[k] == "wakeup"), z)
-    # a wakeup costs us sched_waking plus sched_wakeup; runqlat only sched_wakeup
-    ours_wake = (o_wk[0] + o_wking[0], o_wk[1])
+    # a wakeup costs us sched_waking plus sched_wakeup (none of them with
+    # latency_clock = kernel: then 0 per wakeup); runqlat only sched_wakeup.
+    # runqlat's sched_wakeup count is the number of wakeups for both.
+    ours_wake = (o_wk[0] + o_wking[0], r_wk[1])
     elapsed = t1 - t0
     return {
         "first_on_tracepoints": "sched_latency" if ours_first else "runqlat",
@@ -229,7 +238,7 @@ def run_phase(a, ours_first, cgroup=True):
             "runqlat": round(sum(v[0] for v in r.values()) / r_sw[1], 1) if r_sw[1]
             else float("nan")},
         "ns_per_sched_event": {
-            "sched_latency": round(sum(v[0] for v in o.values()) / (o_sw[1] + o_wk[1]), 1),
+            "sched_latency": round(sum(v[0] for v in o.values()) / (o_sw[1] + r_wk[1]), 1),
             "runqlat": round(sum(v[0] for v in r.values()) / (r_sw[1] + r_wk[1]), 1)},
         "programs": {k: {"ns_per_call": round(per(v), 1), "calls": v[1]}
                      for k, v in sorted({**{"sched_latency." + k: v for k, v in o.items()},

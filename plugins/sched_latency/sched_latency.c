@@ -57,6 +57,11 @@ static const struct smcp_config_key config_keys[] = {
 	  "auto (tp_btf, else raw_tp), tp_btf or raw_tp", 0, 0 },
 	{ sizeof(struct smcp_config_key), "dsq", SMCP_CONFIG_BOOL, "true",
 	  "hook the sched_ext DSQ kfuncs when the kernel has them", 0, 0 },
+	{ sizeof(struct smcp_config_key), "latency_clock", SMCP_CONFIG_STRING, "kernel",
+	  "kernel: run-queue latency from the scheduler's own bookkeeping (no program on "
+	  "wakeups; where the kernel has it, else ktime); ktime: stamped at sched_wakeup as "
+	  "runqlat does (exact to the ns, a program and a clock read more per wakeup)",
+	  0, 0 },
 	{ sizeof(struct smcp_config_key), "cgroup_max", SMCP_CONFIG_INT, "256",
 	  "cgroups whose run-queue latency BPF keeps (a histogram of ~0.9 KiB per cgroup and "
 	  "CPU); more are counted as not tracked; 0: per-cgroup latency off",
@@ -266,6 +271,13 @@ static int sl_init(struct smcp_host *h, const struct smcp_host_api *api)
 		err = sl_cgroup_init(p, v ? v : "auto");
 		if (err)
 			return err;
+		v = NULL;
+		(void)api->config_string(h, "latency_clock", &v);
+		if (v && strcmp(v, "kernel") && strcmp(v, "ktime")) {
+			api->set_status(h, true, "latency_clock must be kernel or ktime");
+			return -EINVAL;
+		}
+		p->cfg.ktime_clock = v && strcmp(v, "ktime") == 0;
 	}
 	if (!p->reason[0] && sl_bpf_start(p) == 0)
 		p->running = true;

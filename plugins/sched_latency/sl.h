@@ -76,6 +76,7 @@ struct sl_cfg {
 	int64_t max_threads, max_procs, ring_kb, stream_rate, latency_per_cpu_max;
 	int64_t cgroup_max; /* per-cgroup latency map entries; 0: off */
 	bool stream_at_start, dsq, waker_cpu;
+	bool ktime_clock; /* latency_clock = ktime */
 	enum sl_programs programs;
 };
 
@@ -114,6 +115,7 @@ struct sl {
 	bool running;           /* the main BPF object is attached */
 	char reason[512];       /* why not, when !running */
 	const char *mode;       /* "tp_btf" or "raw_tp" */
+	const char *clock;      /* "kernel" or "ktime": how run-queue latency is timed */
 	int ncpus;              /* possible CPUs, as the per-CPU maps see them */
 	struct sl_bpf *bpf;
 	struct sl_topo topo;
@@ -272,7 +274,7 @@ void sl_numa_fini(struct sl *p);
 
 /* ------------------------------------------------------------- sl_cgroup.c */
 
-/* Counters of the cgroup series (struct sl_cg_stats), in this order. */
+/* Counters of the cgroup series (from struct sl_measure), in this order. */
 enum { SLG_SWITCHES, SLG_WAITS, SLG_WAIT_NS, SLG_WAIT_MAX, SLG_N };
 
 /* Choose the hierarchy (want: auto, v1, v2, off) before BPF loads; -ENOMEM
@@ -282,8 +284,10 @@ void sl_cgroup_fini(struct sl *p);
 /* For the loader: enum sl_cg_mode and the map size. */
 uint32_t sl_cgroup_bpf_mode(const struct sl *p);
 uint32_t sl_cgroup_bpf_max(const struct sl *p);
-/* The loaded map and the .bss overflow counter. */
-void sl_cgroup_started(struct sl *p, int map_fd, __u64 *overflow);
+/* The loaded maps (struct sl_cg_stats by slot, cgroup id -> slot, free
+ * slots) and the .bss overflow counter, before the programs attach: queues
+ * every slot as free. */
+void sl_cgroup_started(struct sl *p, int stats_fd, int slots_fd, int free_fd, __u64 *overflow);
 /* Read the map into the series (from sl_tick_now). */
 void sl_cgroup_tick(struct sl *p, uint64_t now_ns);
 /* The series (key: cgroup id; SLG_N counters, one histogram), or NULL. */
@@ -291,6 +295,10 @@ const struct sl_window_series *sl_cgroup_series(const struct sl *p);
 /* The resolved path of id, or NULL (not yet, gone, or not tracking). */
 const char *sl_cgroup_path(struct sl *p, uint64_t id);
 int sl_cgroup_register(struct sl *p);
+/* The label value of path in sched_cgroup_runq_latency_ns: the path, or
+ * "..." and its last bytes when longer than a label value may be
+ * (SMCP_METRIC_VALUE_MAX). buf: SMCP_METRIC_VALUE_MAX + 1 bytes. */
+const char *sl_cgroup_label(const char *path, char *buf);
 
 /* ------------------------------------------------------------ sl_notable.c */
 

@@ -122,6 +122,10 @@ static int try_load(struct sl *p, bool btf, struct sched_latency_bpf **ret)
 		err = bpf_map__set_max_entries(skel->maps.events, ring_bytes(p));
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.cg_stats, sl_cgroup_bpf_max(p));
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.cg_slots, sl_cgroup_bpf_max(p));
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.cg_free, sl_cgroup_bpf_max(p));
 	if (err)
 		goto fail;
 	skel->rodata->rb_wakeup_bytes = sl_bpf_rb_wakeup_bytes(p);
@@ -197,7 +201,8 @@ int sl_bpf_start(struct sl *p)
 		err = -ENOMEM;
 		goto out;
 	}
-	p->bpf->rq_clock = kernel_rq_clock();
+	p->bpf->rq_clock = !p->cfg.ktime_clock && kernel_rq_clock();
+	p->clock = p->bpf->rq_clock ? "kernel" : "ktime";
 	err_btf = p->cfg.programs == SL_PROGS_RAW_TP ? -ENOTSUP : try_load(p, true, &skel);
 	p->mode = "tp_btf";
 	if (err_btf && p->cfg.programs == SL_PROGS_TP_BTF) {
@@ -212,6 +217,9 @@ int sl_bpf_start(struct sl *p)
 		goto out;
 	}
 	p->bpf->skel = skel;
+	/* the free cgroup slots are queued before the programs run */
+	sl_cgroup_started(p, bpf_map__fd(skel->maps.cg_stats), bpf_map__fd(skel->maps.cg_slots),
+			  bpf_map__fd(skel->maps.cg_free), &skel->bss->cg_overflow);
 	err = sched_latency_bpf__attach(skel);
 	if (err) {
 		snprintf(p->reason, sizeof(p->reason), "attaching the %s programs failed: %s",
@@ -222,7 +230,6 @@ int sl_bpf_start(struct sl *p)
 		p->api->log(p->h, SMCP_LOG_NOTICE,
 			    "tp_btf programs refused (%s); using raw_tp", strerror(-err_btf));
 	sl_bpf_optional_update(p);
-	sl_cgroup_started(p, bpf_map__fd(skel->maps.cg_stats), &skel->bss->cg_overflow);
 	p->bpf->exits = ring_buffer__new(bpf_map__fd(skel->maps.exits), on_exit_record, p, NULL);
 	if (!p->bpf->exits) {
 		err = -errno;
@@ -279,6 +286,10 @@ void sl_bpf_optional_update(struct sl *p)
 	waking = p->cfg.waker_cpu || p->stream.ctl.enabled || s->bss->track_wakers;
 	/* with the kernel's clock, wakeups only name wakers and make events */
 	wakeup = !p->bpf->rq_clock || p->stream.ctl.enabled || s->bss->track_wakers;
+	optional(s->progs.sl_cg_attach, &s->links.sl_cg_attach, s->rodata->cg_mode);
+	optional(s->progs.sl_cg_attach_raw, &s->links.sl_cg_attach_raw, s->rodata->cg_mode);
+	optional(s->progs.sl_cg_transfer, &s->links.sl_cg_transfer, s->rodata->cg_mode);
+	optional(s->progs.sl_cg_transfer_raw, &s->links.sl_cg_transfer_raw, s->rodata->cg_mode);
 	optional(s->progs.sl_wakeup, &s->links.sl_wakeup, wakeup);
 	optional(s->progs.sl_wakeup_raw, &s->links.sl_wakeup_raw, wakeup);
 	optional(s->progs.sl_wakeup_new, &s->links.sl_wakeup_new, wakeup);

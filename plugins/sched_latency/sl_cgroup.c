@@ -67,16 +67,18 @@ struct sl_cgroup {
 	char real[256];   /* the same as /proc/self/fd names it */
 	char reason[256];
 	int mount_fd;
-	int map_fd;
+	int map_fd, slots_fd, free_fd; /* cg_stats, cg_slots, cg_free */
+	uint32_t *slot; /* max: the slot of in[i] */
 	__u64 *overflow; /* the BPF .bss counter */
 	size_t max, n;
-	struct sl_cg_stats *vals; /* ncpus */
+	struct sl_measure *vals; /* ncpus */
 	uint64_t *c, *h;          /* max * SLG_N, max * SL_NB: cumulative sums */
 	struct sl_window_input *in;
 	struct sl_window_series w;
 	struct cg_name *names;
 	size_t names_cap, names_used; /* cap: a power of two, >= 2 * max */
 	uint64_t ticks;
+	size_t verify_at; /* the next index of in[] whose name is checked again */
 	int handle_err; /* the last error of open_by_handle_at other than ESTALE */
 	bool no_handles; /* open_by_handle_at is refused: walk instead */
 	struct {
@@ -240,7 +242,7 @@ int sl_cgroup_init(struct sl *p, const char *want)
 
 	if (!g)
 		return -ENOMEM;
-	g->mount_fd = g->map_fd = -1;
+	g->mount_fd = g->map_fd = g->slots_fd = g->free_fd = -1;
 	p->cg = g;
 	choose(p, g, want);
 	if (g->hier == SL_CG_OFF)
@@ -257,18 +259,30 @@ int sl_cgroup_init(struct sl *p, const char *want)
 	g->c = calloc(g->max, SLG_N * sizeof(uint64_t));
 	g->h = calloc(g->max, SL_NB * sizeof(uint64_t));
 	g->in = calloc(g->max, sizeof(*g->in));
+	g->slot = calloc(g->max, sizeof(*g->slot));
 	g->names = calloc(cap, sizeof(*g->names));
-	if (!g->vals || !g->c || !g->h || !g->in || !g->names)
+	if (!g->vals || !g->c || !g->h || !g->in || !g->slot || !g->names)
 		return -ENOMEM;
 	return sl_window_init(&g->w, SLG_N, 1, g->max, 128 * 1024);
 }
 
-void sl_cgroup_started(struct sl *p, int map_fd, __u64 *overflow)
+void sl_cgroup_started(struct sl *p, int stats_fd, int slots_fd, int free_fd, __u64 *overflow)
 {
-	if (!p->cg || p->cg->hier == SL_CG_OFF)
+	struct sl_cgroup *g = p->cg;
+
+	if (!g || g->hier == SL_CG_OFF)
 		return;
-	p->cg->map_fd = map_fd;
-	p->cg->overflow = overflow;
+	for (uint32_t s = 0; s < g->max; s++)
+		if (bpf_map_update_elem(free_fd, NULL, &s, BPF_ANY)) {
+			snprintf(g->reason, sizeof(g->reason),
+				 "the free cgroup slots cannot be queued: %s", strerror(errno));
+			g->hier = SL_CG_OFF;
+			return;
+		}
+	g->map_fd = stats_fd;
+	g->slots_fd = slots_fd;
+	g->free_fd = free_fd;
+	g->overflow = overflow;
 }
 
 static void walk_close(struct sl_cgroup *g)
@@ -291,6 +305,7 @@ void sl_cgroup_fini(struct sl *p)
 	free(g->c);
 	free(g->h);
 	free(g->in);
+	free(g->slot);
 	free(g->names);
 	free(g);
 	p->cg = NULL;
@@ -493,6 +508,24 @@ static void resolve_pending(struct sl_cgroup *g)
 		walk_step(g);
 }
 
+/* A named cgroup can be removed (once its tasks left): check a few names a
+ * tick, round robin, that the directory is still there with the same id. */
+static void verify_names(struct sl_cgroup *g)
+{
+	for (unsigned k = 0; k < RESOLVE_PER_TICK && g->n; k++) {
+		struct cg_name *e;
+		struct stat st;
+
+		g->verify_at = g->verify_at < g->n ? g->verify_at : 0;
+		e = name_slot(g, g->in[g->verify_at++].key, false);
+		if (!e || e->state != NM_OK || strcmp(e->path, "/") == 0)
+			continue;
+		if (fstatat(g->mount_fd, e->path + 1, &st, AT_SYMLINK_NOFOLLOW) ?
+			    errno == ENOENT : (uint64_t)st.st_ino != e->id)
+			e->state = NM_GONE;
+	}
+}
+
 /* ----------------------------------------------------------------- tick */
 
 static void read_map(struct sl *p, struct sl_cgroup *g)
@@ -501,19 +534,22 @@ static void read_map(struct sl *p, struct sl_cgroup *g)
 	bool first = true;
 	size_t n = 0;
 
-	while (n < g->max && bpf_map_get_next_key(g->map_fd, first ? NULL : &key, &next) == 0) {
+	while (n < g->max && bpf_map_get_next_key(g->slots_fd, first ? NULL : &key, &next) == 0) {
 		uint64_t *c = g->c + n * SLG_N, *h = g->h + n * SL_NB;
+		uint32_t slot;
 
 		first = false;
 		key = next;
-		if (bpf_map_lookup_elem(g->map_fd, &key, g->vals))
+		if (bpf_map_lookup_elem(g->slots_fd, &key, &slot) ||
+		    bpf_map_lookup_elem(g->map_fd, &slot, g->vals))
 			continue; /* deleted meanwhile */
+		g->slot[n] = slot;
 		memset(c, 0, SLG_N * sizeof(*c));
 		memset(h, 0, SL_NB * sizeof(*h));
 		for (int cpu = 0; cpu < p->ncpus; cpu++) {
-			const struct sl_cg_stats *v = &g->vals[cpu];
+			const struct sl_measure *v = &g->vals[cpu];
 
-			c[SLG_SWITCHES] += v->switches;
+			c[SLG_SWITCHES] += v->switches_in;
 			c[SLG_WAITS] += v->waits;
 			c[SLG_WAIT_NS] += v->wait_ns;
 			if (v->wait_max_ns > c[SLG_WAIT_MAX])
@@ -527,15 +563,23 @@ static void read_map(struct sl *p, struct sl_cgroup *g)
 	g->n = n;
 }
 
-/* Drop the map entries of cgroups that are gone: their counts are in the
- * series already, and their slots are needed for new cgroups. */
-static void drop_gone(struct sl_cgroup *g)
+/* Give back the slots of cgroups that are gone: their counts are in the
+ * series already, and their slots are needed for new cgroups. Zeroed
+ * before they are queued again. */
+static void drop_gone(struct sl *p, struct sl_cgroup *g)
 {
+	bool zeroed = false;
+
 	for (size_t i = 0; i < g->n; i++) {
 		struct cg_name *e = name_slot(g, g->in[i].key, false);
 
 		if (e && e->state == NM_GONE) {
-			(void)bpf_map_delete_elem(g->map_fd, &e->id);
+			if (!zeroed)
+				memset(g->vals, 0, (size_t)p->ncpus * sizeof(*g->vals));
+			zeroed = true;
+			if (bpf_map_delete_elem(g->slots_fd, &e->id) == 0 &&
+			    bpf_map_update_elem(g->map_fd, &g->slot[i], g->vals, BPF_ANY) == 0)
+				(void)bpf_map_update_elem(g->free_fd, NULL, &g->slot[i], BPF_ANY);
 			e->state = NM_PENDING; /* re-resolved should the id come back */
 			e->retry_tick = g->ticks + RETRY_TICKS;
 		}
@@ -552,7 +596,8 @@ void sl_cgroup_tick(struct sl *p, uint64_t now_ns)
 	read_map(p, g);
 	(void)sl_window_tick(&g->w, now_ns, g->in, g->n, p->start_ns);
 	resolve_pending(g);
-	drop_gone(g);
+	verify_names(g);
+	drop_gone(p, g);
 }
 
 const struct sl_window_series *sl_cgroup_series(const struct sl *p)
@@ -762,6 +807,16 @@ int sl_cgroup_top(struct sl *p, unsigned window_s, enum sl_cg_sort sort, size_t 
 
 /* ------------------------------------------------------------- resource */
 
+const char *sl_cgroup_label(const char *path, char *buf)
+{
+	size_t n = strlen(path);
+
+	if (n <= SMCP_METRIC_VALUE_MAX)
+		return path;
+	snprintf(buf, SMCP_METRIC_VALUE_MAX + 1, "...%s", path + n - (SMCP_METRIC_VALUE_MAX - 3));
+	return buf;
+}
+
 static void emit_rows(struct sl *p, struct smcp_json *j, const char *key,
 		      const struct sl_cg_summary *s, size_t n)
 {
@@ -774,6 +829,11 @@ static void emit_rows(struct sl *p, struct smcp_json *j, const char *key,
 			api->json_string(j, "cgroup", s[i].path);
 		else
 			api->json_null(j, "cgroup");
+		if (strlen(s[i].path) > SMCP_METRIC_VALUE_MAX) {
+			char label[SMCP_METRIC_VALUE_MAX + 1];
+
+			api->json_string(j, "metric_label", sl_cgroup_label(s[i].path, label));
+		}
 		api->json_uint(j, "id", s[i].id);
 		api->json_uint(j, "switches", s[i].switches);
 		api->json_uint(j, "waits", s[i].count);

@@ -26,6 +26,10 @@
  * (no walk of the cgroup filesystem beyond a small bound per call) and
  * allocate nothing the caller must free.
  *
+ * A cgroup's numbers are those of the tasks directly in it, not of its
+ * descendants (unlike cpu.stat, which is hierarchical): for a slice or a
+ * pod, add up the rows of sl_cgroup_top() whose paths are below it.
+ *
  * Windows are those of the plugin's other series: 1, 10 or 60 seconds
  * (the last that many seconds of one-second ticks), or 0 for "since the
  * BPF programs loaded". Counts and sums are exact; percentiles come from

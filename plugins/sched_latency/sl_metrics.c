@@ -319,6 +319,7 @@ static void publish_cg(void *ctx, const struct sl_window_change *ch)
 	struct publish_ctx *c = ctx;
 	struct sl_metrics *m = c->m;
 	const char *path, *lv[1];
+	char label[SMCP_METRIC_VALUE_MAX + 1];
 
 	if (!ch->dc[SLG_WAITS] || !top_has(m->top_cg, m->ntop_cg, ch->key))
 		return;
@@ -327,7 +328,7 @@ static void publish_cg(void *ctx, const struct sl_window_change *ch)
 		m->cg_unnamed++;
 		return;
 	}
-	lv[0] = path;
+	lv[0] = sl_cgroup_label(path, label);
 	change_hist(m, ch);
 	(void)c->p->api->metric_hist(c->p->h, m->m_cg_lat, lv, m->hist, SL_NB,
 				     (double)ch->dc[SLG_WAIT_NS], SMCP_HIST_DELTA);

@@ -18,7 +18,8 @@ SKIP = smcp_test.SKIP
 OUR_PROGS = {"sl_switch", "sl_waking", "sl_wakeup", "sl_wakeup_new", "sl_migrate", "sl_exit",
              "sl_dump", "sl_switch_raw", "sl_waking_raw", "sl_wakeup_raw", "sl_wakeup_new_r",
              "sl_migrate_raw", "sl_exit_raw", "sl_sirq_entry", "sl_sirq_exit", "sl_sirq_entry_r",
-             "sl_sirq_exit_ra"}
+             "sl_sirq_exit_ra", "sl_cg_attach", "sl_cg_transfer", "sl_cg_attach_ra",
+             "sl_cg_transfer_"}
 
 
 # counted checks with meson's exit codes, named after the script

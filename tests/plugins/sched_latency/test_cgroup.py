@@ -58,6 +58,22 @@ def start_in(cgdir, *args):
     return proc, [proc.pid] + [p for p in pids if p != proc.pid]
 
 
+def rmdir(cgdir):
+    """A cgroup empties once its exited tasks are reaped: retry a moment.
+    The error when it never does."""
+    err = None
+    for _ in range(100):
+        try:
+            os.rmdir(cgdir)
+            return None
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            err = e
+            time.sleep(0.1)
+    return err
+
+
 def cgroup_row(d, path):
     res = d.read_json("stats://aggregated/cgroup")
     for r in res["top_since_start"]["longest_waiting"] + res["top_since_start"]["busiest"]:
@@ -89,6 +105,8 @@ def run(ck, hierarchy):
             return f"{hierarchy}: {info.get('reason')}"
         ck.check(info["hierarchy"] in ("v1-cpu", "v2"), f"hierarchy named: {info['hierarchy']}")
         name = f"smcp-cgtest-{os.getpid()}-{hierarchy}"
+        if hierarchy == "v2":  # longer than a label value: labelled by its tail
+            name += "-" + "x" * 60
         cgdir = os.path.join(info["mount"], name)
         os.mkdir(cgdir)
         path = "/" + name
@@ -120,13 +138,29 @@ def run(ck, hierarchy):
                   f"{hierarchy}: p99 within one bucket of its members': bucket {b_ours} "
                   f"({row['p99_us']} us) vs {b_peer} ({p99_peer:.1f} us)")
         time.sleep(1.5)  # the next history step publishes the series
+        label = path if len(path) <= 63 else "..." + path[-60:]
+        ck.check(row.get("metric_label", path) == label,
+                 f"{hierarchy}: metric label {row.get('metric_label')} for {path}")
         h = d.structured("query_history", {"metric": "sched_cgroup_runq_latency_ns",
-                                           "labels": f"cgroup={path}", "start": "-60s"})
+                                           "labels": f"cgroup={label}", "start": "-60s"})
         series = h.get("series", [])
         count = sum((s.get("summary") or {}).get("count") or 0 for s in series)
         ck.check(series and count > 0,
-              f"{hierarchy}: sched_cgroup_runq_latency_ns{{cgroup={path}}} has samples: "
+              f"{hierarchy}: sched_cgroup_runq_latency_ns{{cgroup={label}}} has samples: "
               f"{count} in {len(series)} series")
+        # removed, the cgroup gives its slot back within a few ticks
+        before = d.read_json("stats://aggregated/cgroup")["tracked"]["cgroups"]
+        err = rmdir(cgdir)
+        ck.check(err is None, f"{hierarchy}: the cgroup is removed: {err}")
+        if err is None:
+            cgdir = None
+        for _ in range(40):
+            time.sleep(0.25)
+            after = d.read_json("stats://aggregated/cgroup")["tracked"]["cgroups"]
+            if cgroup_row(d, path) is None and after < before:
+                break
+        ck.check(cgroup_row(d, path) is None and after < before,
+                 f"{hierarchy}: a removed cgroup leaves the map: tracked {before} -> {after}")
         return None
     finally:
         for p in procs:
@@ -135,12 +169,7 @@ def run(ck, hierarchy):
                 p.wait()
         d.close()
         if cgdir:
-            for _ in range(50):
-                try:
-                    os.rmdir(cgdir)
-                    break
-                except OSError:
-                    time.sleep(0.1)
+            rmdir(cgdir)
 
 
 def main():

@@ -122,6 +122,10 @@ RECORDED = {
         "offset": {"type": "integer", "minimum": 0},
         "histogram": {"type": "boolean"},
     }),
+    "diagnose_cgroup": ({"additionalProperties": False, "required": ["cgroup"]}, {
+        "cgroup": {"type": "string", "maxLength": 511},
+        "duration_s": {"type": "integer", "minimum": 1, "maximum": 30},
+    }),
     "control_event_tracking": ({"additionalProperties": False, "required": ["action"]}, {
         "action": {"type": "string", "enum": ["enable", "disable", "status"]},
         "types": {"type": "string", "maxLength": 100},

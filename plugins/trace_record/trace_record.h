@@ -55,4 +55,10 @@ struct tr_cpu_stats {
 	__u64 lost[TR_NTYPES];	/* ... that found the ring buffer full */
 };
 
+/* One CPU's counters, padded to four cache lines (array "stats" in .bss). */
+struct tr_cpu_slot {
+	struct tr_cpu_stats s;
+	__u8 pad[256 - sizeof(struct tr_cpu_stats)];
+};
+
 #endif

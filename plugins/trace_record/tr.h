@@ -53,6 +53,11 @@ struct tr_cpu_buf {
 	uint64_t lost_buffer; /* dropped: this CPU's pending buffer was full */
 };
 
+/* The three clocks read together, for a ClockSnapshot. */
+struct clocks {
+	uint64_t boot, mono, real;
+};
+
 struct trace_record_bpf;
 struct ring_buffer;
 struct bpf_link;
@@ -89,6 +94,7 @@ struct tr_rec {
 	uint8_t *chunk;
 	struct tr_out out;
 	uint64_t start_boot_ns, end_boot_ns;
+	struct clocks end_clocks;	/* read by the loop when it stops */
 	uint64_t written[TR_NTYPES];	/* events written, by type */
 	uint64_t seen[TR_NTYPES], lost_ring[TR_NTYPES];	/* from the BPF counters */
 	uint64_t late;		/* reached us after later events were written */
@@ -97,6 +103,7 @@ struct tr_rec {
 	int err;		/* a job's failure, -errno, with why */
 	char why[200];
 	int (*job)(void *);	/* the job in flight */
+	uint64_t job_t0_ns, job_max_ns;	/* when it was submitted; the longest */
 
 	/* the loop's copy of the counters, taken when a job ends */
 	struct tr_snap {

@@ -71,11 +71,6 @@ static void set_why(struct tr_rec *r, int err, const char *what)
 		res_ == TR_OUT_KEPT;                                                    \
 	})
 
-/* The three clocks read together, for a ClockSnapshot. */
-struct clocks {
-	uint64_t boot, mono, real;
-};
-
 static void read_clocks(struct clocks *c)
 {
 	c->boot = clock_ns(CLOCK_BOOTTIME);
@@ -328,9 +323,10 @@ static int finish_job(void *data)
 {
 	struct tr_rec *r = data;
 	struct tr_cpu_totals *tot;
-	struct clocks end;
+	struct clocks end = r->end_clocks;
 
-	read_clocks(&end);
+	if (!end.boot) /* the start failed, or fini stops it */
+		read_clocks(&end);
 	r->end_boot_ns = end.boot;
 	if (r->skel) {
 		detach(r);
@@ -391,6 +387,7 @@ static void submit(struct tr_rec *r, int (*fn)(void *))
 {
 	int err;
 
+	r->job_t0_ns = r->p->api->now_ns(r->p->h);
 	r->busy = true;
 	r->job = fn;
 	err = r->p->api->work_submit(r->p->h, fn, job_done, r);
@@ -496,6 +493,15 @@ static void job_done(void *data, int result)
 	r->busy = false;
 	r->job = NULL;
 	take_snapshot(r);
+	{
+		uint64_t ns = r->p->api->now_ns(r->p->h) - r->job_t0_ns;
+
+		if (ns > r->job_max_ns)
+			r->job_max_ns = ns;
+		r->p->api->log(r->p->h, SMCP_LOG_DEBUG, "%s job took %.1f ms",
+			       job == start_job ? "start" : job == drain_job ? "drain" : "finish",
+			       (double)ns / 1e6);
+	}
 	if (job == finish_job) {
 		remove_timers(r);
 		r->elapsed_ns = r->p->api->now_ns(r->p->h) - r->t0_ns;
@@ -518,8 +524,15 @@ static void job_done(void *data, int result)
 		tr_plugin_finished(r->p, r);
 		return;
 	}
-	if (job == start_job && !result)
+	if (job == start_job && !result && r->state == TR_STARTING) {
+		/* the duration counts from the moment every program is attached */
 		r->state = TR_RUNNING;
+		if (r->duration_ms) {
+			int tid = r->p->api->timer_add(r->p->h, r->duration_ms, false, on_end_timer, r);
+
+			r->timer_end = tid > 0 ? tid : 0;
+		}
+	}
 	if (result || r->err)
 		tr_rec_stop(r, r->why);
 	else if (r->size_reached)
@@ -532,6 +545,10 @@ void tr_rec_stop(struct tr_rec *r, const char *reason)
 {
 	if (r->state != TR_STARTING && r->state != TR_RUNNING)
 		return;
+	/* the window ends now: a loaded machine may start the job much later,
+	 * and everything up to now is in the file once the programs detach */
+	if (r->state == TR_RUNNING)
+		read_clocks(&r->end_clocks);
 	r->state = TR_STOPPING;
 	r->stop_wanted = true;
 	snprintf(r->reason, sizeof(r->reason), "%s", reason);
@@ -608,10 +625,6 @@ int tr_rec_start(struct tr_plugin *p, const char *id, int fd, uint64_t duration_
 	snprintf(r->reason, sizeof(r->reason), "recording");
 	tid = p->api->timer_add(p->h, (uint64_t)p->cfg.drain_ms, true, on_drain_timer, r);
 	r->timer_drain = tid > 0 ? tid : 0;
-	if (duration_ms) {
-		tid = p->api->timer_add(p->h, duration_ms, false, on_end_timer, r);
-		r->timer_end = tid > 0 ? tid : 0;
-	}
 	submit(r, start_job);
 	if (!r->busy) {
 		remove_timers(r);
@@ -711,6 +724,13 @@ void tr_rec_json(const struct tr_rec *r, struct smcp_json *j)
 	}
 	api->json_end(j);
 	api->json_uint(j, "events_total", total);
+	{
+		uint64_t seen = 0;
+
+		for (int t = 1; t < TR_NTYPES; t++)
+			seen += s->seen[t];
+		api->json_uint(j, "events_seen_by_bpf", seen);
+	}
 	if (s->bytes && total)
 		api->json_double(j, "bytes_per_event", (double)s->bytes / (double)total);
 	api->json_object(j, "lost");
@@ -725,4 +745,5 @@ void tr_rec_json(const struct tr_rec *r, struct smcp_json *j)
 	api->json_uint(j, "bundles_dropped_at_size_cap", s->packets_dropped_cap);
 	api->json_end(j);
 	api->json_uint(j, "reordered_late", s->late);
+	api->json_double(j, "longest_job_ms", (double)r->job_max_ns / 1e6);
 }

@@ -100,6 +100,7 @@ struct tr_rec {
 	uint64_t late;		/* reached us after later events were written */
 	uint64_t recursion_misses;	/* program runs the kernel skipped */
 	bool size_reached;
+	bool consume_stopped;	/* a CPU's pending buffer filled during a consume */
 	int err;		/* a job's failure, -errno, with why */
 	char why[200];
 	int (*job)(void *);	/* the job in flight */

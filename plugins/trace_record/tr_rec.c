@@ -101,7 +101,8 @@ static int on_record(void *ctx, void *data, size_t size)
 		if (cap > r->cpu_cap_events ||
 		    !(ev = realloc(c->ev, (size_t)cap * sizeof(*ev)))) {
 			c->lost_buffer++;
-			return 0;
+			r->consume_stopped = c->n > 0;
+			return c->n > 0 ? -E2BIG : 0;
 		}
 		c->ev = ev;
 		c->cap = cap;
@@ -112,6 +113,12 @@ static int on_record(void *ctx, void *data, size_t size)
 	if (size < sizeof(struct tr_event))
 		memset((char *)&c->ev[c->n] + size, 0, sizeof(struct tr_event) - size);
 	c->n++;
+	/* this CPU's buffer is full: stop consuming (this record is kept),
+	 * write what is there, then go on (drain) */
+	if (c->n == c->cap && c->cap * 2 > r->cpu_cap_events) {
+		r->consume_stopped = true;
+		return -E2BIG;
+	}
 	return 0;
 }
 
@@ -213,10 +220,17 @@ static void drain(struct tr_rec *r, bool all)
 {
 	uint64_t watermark = all ? UINT64_MAX : clock_ns(CLOCK_BOOTTIME) - HOLDBACK_NS;
 
-	if (r->rb)
-		(void)ring_buffer__consume(r->rb);
-	for (uint32_t c = 0; c < r->ncpus; c++)
-		write_cpu(r, c, watermark);
+	/* bounded: records younger than the watermark can fill a buffer that
+	 * a write then cannot empty */
+	for (int round = 0; round < 64; round++) {
+		r->consume_stopped = false;
+		if (r->rb)
+			(void)ring_buffer__consume(r->rb);
+		for (uint32_t c = 0; c < r->ncpus; c++)
+			write_cpu(r, c, watermark);
+		if (!r->consume_stopped || r->size_reached || r->out.err)
+			break;
+	}
 	(void)tr_out_flush(&r->out);
 	if (r->out.err)
 		set_why(r, r->out.err, "writing the trace failed");

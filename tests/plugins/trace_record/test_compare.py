@@ -43,13 +43,19 @@ def main():
     tdir = trtest.trace_dir()
     work = tempfile.mkdtemp(prefix="smcp-trcmp-")
     inst = trtest.FtraceInstance(f"smcp_trace_record_{os.getpid()}")
+    t_start = time.monotonic()
     d = trtest.start_loaded(tdir)
     procs = []
+
+    def phase(what):
+        print(f"{time.monotonic() - t_start:6.1f} s: {what}")
+    phase("daemon up")
     try:
         inst.on(True)
         procs = workload(4)
         time.sleep(0.3)
-        r = d.structured("trace_record", {"duration_s": 2}, timeout=60)
+        r = d.structured("trace_record", {"duration_s": 2}, timeout=90)
+        phase("recorded")
         for p in procs:
             p.kill()
             p.wait()
@@ -82,7 +88,9 @@ def main():
         ck.eq(disorder, 0, "each CPU's bundles follow each other in time")
         ck.eq(r["reordered_late"], 0, "no record came after later ones were written")
 
+        phase("decoded")
         ftrace = trtest.instance_events(inst)
+        phase("ftrace read")
         ck.check(ftrace, "the instance's buffers hold events")
         kinds = set(inst.events)
         ours_ev = [(cpu, ts, name, body) for cpu, _, evs in ours["bundles"]

@@ -65,6 +65,24 @@ def main():
         ck.check((st["end_ns"] - st["start_ns"]) / 1e9 < 7, "stopped before the duration")
         print(f"stop answered in {time.time() - t0:.2f} s")
 
+        # a cancelled record call stops its recording; progress came meanwhile
+        d.send({"jsonrpc": "2.0", "id": "rec-1", "method": "tools/call",
+                "params": {"name": "trace_record", "arguments": {"duration_s": 8},
+                           "_meta": {"progressToken": "p1"}}})
+        def progressed():
+            d.recv(0.2)  # keeps what arrives in d.messages
+            return any(m.get("method") == "notifications/progress" for m in d.messages)
+        ok = trtest.smcp_test.wait_until(progressed, timeout=30)
+        ck.check(ok, "progress notifications while it records")
+        d.notify("notifications/cancelled", {"requestId": "rec-1", "reason": "test"})
+        trtest.smcp_test.wait_until(lambda: d.structured(
+            "trace_record", {"action": "status"})["state"] == "done", timeout=30)
+        st = d.structured("trace_record", {"action": "status"})
+        ck.check(st["state"] == "done" and "cancelled" in st["reason"],
+                 f"cancelling the call stopped the recording: {st}")
+        ck.check(not any(m.get("id") == "rec-1" for m in d.messages),
+                 "no answer to the cancelled call")
+
         # size: 1 MiB under a busy workload
         if trtest.shutil.which("hackbench"):
             hb = subprocess.Popen(["hackbench", "-p", "-g", "1", "-f", "2", "-l", "2000000"],
@@ -84,7 +102,7 @@ def main():
 
         # the directory: regular 0640 files named by id, nothing else
         names = sorted(os.listdir(tdir))
-        ck.check(len(names) == 3 and all(n.endswith(".perfetto-trace") for n in names),
+        ck.check(len(names) == 4 and all(n.endswith(".perfetto-trace") for n in names),
                  f"only our recordings: {names}")
         for n in names:
             st_ = os.lstat(os.path.join(tdir, n))
@@ -98,11 +116,11 @@ def main():
         ck.check(t and "no recording" in t, f"a symlink is no recording: {t}")
         lst = d.read_json("traces://recordings")
         ids = [x["id"] for x in lst["recordings"]]
-        ck.check(planted not in ids and len(ids) == 3, f"the listing skips it: {ids}")
+        ck.check(planted not in ids and len(ids) == 4, f"the listing skips it: {ids}")
         ck.check(ids == sorted(ids, reverse=True), "newest first")
 
-        # the file count cap: 3 recordings + 2 more files reach max_files = 5
-        for k in range(2):
+        # the file count cap: 4 recordings + 1 more file reach max_files = 5
+        for k in range(1):
             open(os.path.join(tdir, f"20200101-00000{k}-0000.perfetto-trace"), "w").close()
         t = err_text(d, {"action": "start"})
         ck.check(t and "max_files" in t, f"a full directory refuses another: {t}")

@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -674,13 +675,23 @@ void tr_rec_free(struct tr_rec *r)
 	free(r);
 }
 
+/* libbpf's messages while probing: the reason says what failed; the
+ * loader's warnings would only repeat it on stderr. */
+static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level, (void)fmt, (void)ap;
+	return 0;
+}
+
 int tr_rec_probe(struct tr_plugin *p, char *why, size_t len)
 {
+	libbpf_print_fn_t old = libbpf_set_print(quiet);
 	struct trace_record_bpf *skel = trace_record_bpf__open();
 	int err;
 
 	(void)p;
 	if (!skel) {
+		libbpf_set_print(old);
 		err = -errno;
 		snprintf(why, len, "cannot open the BPF object: %s", strerror(-err));
 		return err;
@@ -688,6 +699,7 @@ int tr_rec_probe(struct tr_plugin *p, char *why, size_t len)
 	(void)bpf_map__set_max_entries(skel->maps.events, 4096);
 	err = trace_record_bpf__load(skel);
 	trace_record_bpf__destroy(skel);
+	libbpf_set_print(old);
 	if (err)
 		snprintf(why, len,
 			 "the kernel refused the BPF programs (%s): recording needs root (CAP_BPF "

@@ -44,6 +44,7 @@ def trace_dir():
 class Daemon(mcp_client.Client):
     def __init__(self, tdir, extra_config="", **kw):
         cfg = smcp_test.write_config(f"[plugin trace_record]\ndir = {tdir}\n{extra_config}")
+        os.chmod(cfg, 0o644)  # also for a daemon run as nobody
         kw.setdefault("plugin_dir_", mcp_client.plugin_dir())
         super().__init__(args=["--enable", "trace_record", "--config", cfg], **kw)
         self.tdir = tdir

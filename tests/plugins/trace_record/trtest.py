@@ -222,6 +222,15 @@ class FtraceInstance:
             subprocess.run(["mount", "-t", "tracefs", "nodev", TRACEFS], capture_output=True)
         if not os.path.isdir(TRACEFS + "/instances"):
             skip("tracefs instances are not available")
+        # instances of earlier runs that were killed before cleaning up
+        for old in os.listdir(TRACEFS + "/instances"):
+            pid = old.rsplit("_", 1)[-1]
+            if old.startswith("smcp_trace_record_") and pid.isdigit() and \
+                    not os.path.exists(f"/proc/{pid}"):
+                try:
+                    os.rmdir(f"{TRACEFS}/instances/{old}")
+                except OSError:
+                    pass
         self.name = name
         self.path = f"{TRACEFS}/instances/{name}"
         if os.path.isdir(self.path):

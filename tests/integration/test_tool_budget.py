@@ -56,6 +56,12 @@ RECORDED = {
         "min_samples": {"type": "integer", "minimum": 1, "maximum": 1000000, "default": 20},
         "name": {"type": "string", "maxLength": 60},
     }),
+    "trace_record": ({"additionalProperties": False}, {
+        "action": {"enum": ["record", "start", "stop", "status"]},
+        "id": {"type": "string", "maxLength": 64},
+        "duration_s": {"type": "integer", "minimum": 1, "maximum": 3600},
+        "max_mb": {"type": "integer", "minimum": 1, "maximum": 65536},
+    }),
     "watch_delete": ({"required": ["id"], "additionalProperties": False}, {
         "id": {"type": "integer", "minimum": 1},
     }),

@@ -68,7 +68,6 @@ struct sl_cgroup {
 	char reason[256];
 	int mount_fd;
 	int map_fd, slots_fd, free_fd; /* cg_stats, cg_slots, cg_free */
-	uint32_t *slot; /* max: the slot of in[i] */
 	__u64 *overflow; /* the BPF .bss counter */
 	size_t max, n;
 	struct sl_measure *vals; /* ncpus */
@@ -259,9 +258,8 @@ int sl_cgroup_init(struct sl *p, const char *want)
 	g->c = calloc(g->max, SLG_N * sizeof(uint64_t));
 	g->h = calloc(g->max, SL_NB * sizeof(uint64_t));
 	g->in = calloc(g->max, sizeof(*g->in));
-	g->slot = calloc(g->max, sizeof(*g->slot));
 	g->names = calloc(cap, sizeof(*g->names));
-	if (!g->vals || !g->c || !g->h || !g->in || !g->slot || !g->names)
+	if (!g->vals || !g->c || !g->h || !g->in || !g->names)
 		return -ENOMEM;
 	return sl_window_init(&g->w, SLG_N, 1, g->max, 128 * 1024);
 }
@@ -305,7 +303,6 @@ void sl_cgroup_fini(struct sl *p)
 	free(g->c);
 	free(g->h);
 	free(g->in);
-	free(g->slot);
 	free(g->names);
 	free(g);
 	p->cg = NULL;
@@ -543,7 +540,6 @@ static void read_map(struct sl *p, struct sl_cgroup *g)
 		if (bpf_map_lookup_elem(g->slots_fd, &key, &slot) ||
 		    bpf_map_lookup_elem(g->map_fd, &slot, g->vals))
 			continue; /* deleted meanwhile */
-		g->slot[n] = slot;
 		memset(c, 0, SLG_N * sizeof(*c));
 		memset(h, 0, SL_NB * sizeof(*h));
 		for (int cpu = 0; cpu < p->ncpus; cpu++) {
@@ -573,13 +569,17 @@ static void drop_gone(struct sl *p, struct sl_cgroup *g)
 	for (size_t i = 0; i < g->n; i++) {
 		struct cg_name *e = name_slot(g, g->in[i].key, false);
 
+		uint32_t slot;
+
 		if (e && e->state == NM_GONE) {
 			if (!zeroed)
 				memset(g->vals, 0, (size_t)p->ncpus * sizeof(*g->vals));
 			zeroed = true;
-			if (bpf_map_delete_elem(g->slots_fd, &e->id) == 0 &&
-			    bpf_map_update_elem(g->map_fd, &g->slot[i], g->vals, BPF_ANY) == 0)
-				(void)bpf_map_update_elem(g->free_fd, NULL, &g->slot[i], BPF_ANY);
+			/* in[] is sorted by the series' tick: the slot from the map */
+			if (bpf_map_lookup_elem(g->slots_fd, &e->id, &slot) == 0 &&
+			    bpf_map_delete_elem(g->slots_fd, &e->id) == 0 &&
+			    bpf_map_update_elem(g->map_fd, &slot, g->vals, BPF_ANY) == 0)
+				(void)bpf_map_update_elem(g->free_fd, NULL, &slot, BPF_ANY);
 			e->state = NM_PENDING; /* re-resolved should the id come back */
 			e->retry_tick = g->ticks + RETRY_TICKS;
 		}

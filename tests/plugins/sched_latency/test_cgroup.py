@@ -150,6 +150,7 @@ def run(ck, hierarchy):
               f"{count} in {len(series)} series")
         # removed, the cgroup gives its slot back within a few ticks
         before = d.read_json("stats://aggregated/cgroup")["tracked"]["cgroups"]
+        root_before = (cgroup_row(d, "/") or {}).get("switches", 0)
         err = rmdir(cgdir)
         ck.check(err is None, f"{hierarchy}: the cgroup is removed: {err}")
         if err is None:
@@ -161,6 +162,10 @@ def run(ck, hierarchy):
                 break
         ck.check(cgroup_row(d, path) is None and after < before,
                  f"{hierarchy}: a removed cgroup leaves the map: tracked {before} -> {after}")
+        # the slot given back is the removed cgroup's, not another's
+        root_after = (cgroup_row(d, "/") or {}).get("switches", 0)
+        ck.check(root_after >= root_before or not root_before,
+                 f"{hierarchy}: the root cgroup keeps its counts: {root_before} -> {root_after}")
         return None
     finally:
         for p in procs:
@@ -172,9 +177,29 @@ def run(ck, hierarchy):
             rmdir(cgdir)
 
 
+def no_cpu_controller(ck):
+    """A host whose layouts have no cpu controller (a fixture mountinfo under
+    --fs-root): per-cgroup latency is off and says why."""
+    root = os.path.join(os.environ.get("SL_FIXTURES", ""), "cgroup-nocpu")
+    if not os.path.isdir(root):
+        return
+    d = sltest.start_loaded(ck, extra_args=["--fs-root", root])
+    try:
+        info = d.read_json("stats://aggregated/cgroup")
+        ck.check(info.get("available") is False and
+                 "no cpu controller" in (info.get("reason") or ""),
+                 f"no cpu controller: off with the reason: {info}")
+        names = {m["name"] for m in d.structured("query_history")["metrics"]}
+        ck.check("sched_cgroup_runq_latency_ns" not in names,
+                 "no cpu controller: no per-cgroup metric")
+    finally:
+        d.close()
+
+
 def main():
     sltest.need_root()
     ck = sltest.Checker()
+    no_cpu_controller(ck)
     skipped = [run(ck, "auto")]
     if any(line.split()[2] == "cgroup2" for line in open("/proc/self/mounts")):
         skipped.append(run(ck, "v2"))

@@ -8,7 +8,7 @@
  * auto takes cgroup v2 when its root lists the cpu controller (a unified
  * host), else the v1 hierarchy the cpu controller is mounted in (a hybrid
  * host), else nothing (degraded, with the reason). Both are read from
- * /proc/self/mountinfo.
+ * /proc/self/mounts (sl_cgfs_detect, shared with diagnose_cgroup).
  *
  * Ids to paths: the id is the kernfs node id, which is also the inode
  * number readdir() gives for the cgroup's directory, and which the cgroup
@@ -39,6 +39,7 @@
 
 #include "sl.h"
 #include "sl_cgroup.h"
+#include "sl_cgfs.h"
 
 #define CGROUP_SUPER_MAGIC 0x27e0eb
 #define CGROUP2_SUPER_MAGIC 0x63677270
@@ -47,7 +48,6 @@
 #define WALK_PER_TICK 512
 #define WALK_DEPTH 16
 #define RETRY_TICKS 10
-#define MOUNTINFO_MAX (256 * 1024)
 #define TOP_ROWS 20
 #define TOP_SINCE_START_ROWS 10
 
@@ -93,69 +93,11 @@ static const char *const hier_names[] = { "off", "v2", "v1-cpu" };
 
 /* ------------------------------------------------------------ detection */
 
-/* Whether the comma-separated list has word. */
-static bool has_word(const char *list, const char *word)
-{
-	size_t n = strlen(word);
-
-	for (const char *s = list; s && *s;) {
-		const char *e = strchr(s, ',');
-		size_t len = e ? (size_t)(e - s) : strlen(s);
-
-		if (len == n && strncmp(s, word, n) == 0)
-			return true;
-		s = e ? e + 1 : NULL;
-	}
-	return false;
-}
-
-/* The mount points of cgroup2 and of the v1 hierarchy with the cpu
- * controller, from mountinfo (fields: ... mountpoint ... - fstype src opts). */
-static void find_mounts(const char *root, char *v2, size_t v2len, char *v1cpu, size_t v1len)
-{
-	char *buf = NULL, *save = NULL;
-	size_t cap = 0;
-	ssize_t n;
-
-	v2[0] = v1cpu[0] = '\0';
-	n = smcp_read_all(root, "/proc/self/mountinfo", MOUNTINFO_MAX, &buf, &cap);
-	if (n <= 0) {
-		free(buf);
-		return;
-	}
-	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char mnt[256], type[32], opts[512];
-		const char *dash = strstr(line, " - ");
-
-		if (!dash || sscanf(line, "%*s %*s %*s %*s %255s", mnt) != 1 ||
-		    sscanf(dash + 3, "%31s %*s %511s", type, opts) != 2)
-			continue;
-		if (strcmp(type, "cgroup2") == 0 && !v2[0])
-			snprintf(v2, v2len, "%s", mnt);
-		else if (strcmp(type, "cgroup") == 0 && !v1cpu[0] && has_word(opts, "cpu"))
-			snprintf(v1cpu, v1len, "%s", mnt);
-	}
-	free(buf);
-}
-
-static bool v2_has_cpu(const char *root, const char *mnt)
-{
-	char path[512], buf[512];
-
-	snprintf(path, sizeof(path), "%s/cgroup.controllers", mnt);
-	if (smcp_read_file(root, path, buf, sizeof(buf)) < 0)
-		return false;
-	for (char *s = strtok(buf, " \n"); s; s = strtok(NULL, " \n"))
-		if (strcmp(s, "cpu") == 0)
-			return true;
-	return false;
-}
-
 static void choose(struct sl *p, struct sl_cgroup *g, const char *want)
 {
 	const char *root = p->api->fs_root(p->h);
-	char v2[256], v1[256];
-	bool v2cpu;
+	struct sl_cgfs fs;
+	int err;
 
 	if (strcmp(want, "off") == 0 || p->cfg.cgroup_max == 0) {
 		snprintf(g->reason, sizeof(g->reason),
@@ -163,27 +105,25 @@ static void choose(struct sl *p, struct sl_cgroup *g, const char *want)
 			 "cgroup_hierarchy = off or cgroup_max = 0)");
 		return;
 	}
-	find_mounts(root, v2, sizeof(v2), v1, sizeof(v1));
-	v2cpu = v2[0] && v2_has_cpu(root, v2);
-	if (strcmp(want, "v2") == 0 || (strcmp(want, "auto") == 0 && v2cpu)) {
-		if (!v2[0]) {
+	/* the layout as diagnose_cgroup and the throttling watcher see it */
+	err = sl_cgfs_detect(root, &fs);
+	if (err) {
+		snprintf(g->reason, sizeof(g->reason), "cannot read /proc/self/mounts: %s",
+			 strerror(-err));
+		return;
+	}
+	if (strcmp(want, "v2") == 0 || (strcmp(want, "auto") == 0 && fs.layout == SL_CGL_V2)) {
+		if (!fs.v2_root[0]) {
 			snprintf(g->reason, sizeof(g->reason), "no cgroup2 file system is mounted");
 			return;
 		}
 		g->hier = SL_CG_V2;
-		snprintf(g->mount, sizeof(g->mount), "%s%s", root, v2);
-	} else if (v1[0] && strcmp(want, "v2") != 0) {
+		snprintf(g->mount, sizeof(g->mount), "%s%s", root, fs.v2_root);
+	} else if (fs.layout == SL_CGL_V1 || fs.layout == SL_CGL_HYBRID) {
 		g->hier = SL_CG_V1_CPU;
-		snprintf(g->mount, sizeof(g->mount), "%s%s", root, v1);
+		snprintf(g->mount, sizeof(g->mount), "%s%s", root, fs.cpu_root);
 	} else {
-		snprintf(g->reason, sizeof(g->reason),
-			 "no cpu controller in either cgroup layout: cgroup2 %s%s, and no v1 "
-			 "hierarchy has the cpu controller",
-			 v2[0] ? "at " : "is not mounted", v2[0] ? v2 : "");
-		if (v2[0] && strcmp(want, "auto") == 0)
-			snprintf(g->reason + strlen(g->reason), sizeof(g->reason) - strlen(g->reason),
-				 " (its root's cgroup.controllers lacks cpu)");
-		return;
+		snprintf(g->reason, sizeof(g->reason), "%s", fs.reason);
 	}
 }
 

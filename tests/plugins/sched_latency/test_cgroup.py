@@ -178,7 +178,7 @@ def run(ck, hierarchy):
 
 
 def no_cpu_controller(ck):
-    """A host whose layouts have no cpu controller (a fixture mountinfo under
+    """A host whose layouts have no cpu controller (a fixture mount table under
     --fs-root): per-cgroup latency is off and says why."""
     root = os.path.join(os.environ.get("SL_FIXTURES", ""), "cgroup-nocpu")
     if not os.path.isdir(root):

@@ -85,7 +85,7 @@ static int add_file(struct draw_flame *f, const char *path, int which)
 	return err;
 }
 
-int cli_flamegraph(const struct daemon_opts *o)
+int cli_draw_flamegraph(const struct daemon_opts *o)
 {
 	struct draw_flame_opts fo = { .title = o->title };
 	struct draw_flame f;

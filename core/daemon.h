@@ -138,7 +138,7 @@ char *report_html_profile(const struct daemon_opts *o, char *err, size_t err_len
 int report_html_write(const char *path, const struct cJSON *sections, const char *folded,
 		      const char *profile_err);
 /* schedmcp flamegraph (core/cli_draw.c): stdin to stdout; the exit code. */
-int cli_flamegraph(const struct daemon_opts *o);
+int cli_draw_flamegraph(const struct daemon_opts *o);
 /*
  * Whether an MCP client starting schedmcp with these options gets a bridge
  * to a running service (true; *ret_fd is the connected, probed socket) or

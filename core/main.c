@@ -306,7 +306,7 @@ int main(int argc, char **argv)
 		cli_help_config();
 		return 0;
 	case MODE_FLAMEGRAPH:
-		return cli_flamegraph(&o); /* a filter: no config, no plugins */
+		return cli_draw_flamegraph(&o); /* a filter: no config, no plugins */
 	default:
 		break;
 	}

@@ -467,15 +467,15 @@ static void verify_names(struct sl_cgroup *g)
 
 static void read_map(struct sl *p, struct sl_cgroup *g)
 {
-	uint64_t key, next;
-	bool first = true;
+	/* no cgroup has id 0, so the first call answers the first key (and
+	 * valgrind, which cannot read a NULL key, sees a real one) */
+	uint64_t key = 0, next;
 	size_t n = 0;
 
-	while (n < g->max && bpf_map_get_next_key(g->slots_fd, first ? NULL : &key, &next) == 0) {
+	while (n < g->max && bpf_map_get_next_key(g->slots_fd, &key, &next) == 0) {
 		uint64_t *c = g->c + n * SLG_N, *h = g->h + n * SL_NB;
 		uint32_t slot;
 
-		first = false;
 		key = next;
 		if (bpf_map_lookup_elem(g->slots_fd, &key, &slot) ||
 		    bpf_map_lookup_elem(g->map_fd, &slot, g->vals))

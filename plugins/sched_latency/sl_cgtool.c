@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * diagnose_cgroup and stats://cgroup/{+path}: why a cgroup waits for a CPU.
+ * diagnose_cgroup and stats://cgroup/{+cgroup}: why a cgroup waits for a CPU.
  * Two samples of its cgroupfs files (sl_cgfs.c) and of its siblings' usage
  * and weight, duration_s apart on the loop's timer (never a sleep), and
  * the run-queue waits of its member processes and of the machine from the
@@ -650,7 +650,7 @@ static int read_cgroup(void *data, struct smcp_call *call, const char *uri,
 	const char *path = NULL;
 	char input[SL_CGFS_PATH_MAX + 1];
 
-	if (p->api->arg_string(vars, "path", &path) || !path[0])
+	if (p->api->arg_string(vars, "cgroup", &path) || !path[0])
 		return -ENOENT;
 	/* stats://cgroup/system.slice/x.service is the path /system.slice/x.service;
 	 * a single word is a name (unit, container id, pod uid) */
@@ -676,7 +676,7 @@ int sl_cgtool_register(struct sl *p)
 		.data = p,
 	};
 	const struct smcp_resource_desc res = {
-		SMCP_RESOURCE("stats://cgroup/{+path}"),
+		SMCP_RESOURCE("stats://cgroup/{+cgroup}"),
 		.name = "cgroup",
 		.title = "One cgroup's CPU",
 		.description = "A cgroup (path, unit or container id) over 1 s: quota, throttling, "

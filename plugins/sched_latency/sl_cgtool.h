@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * diagnose_cgroup and stats://cgroup/{+path} (sl_cgtool.c), and the
+ * diagnose_cgroup and stats://cgroup/{+cgroup} (sl_cgtool.c), and the
  * throttling notable events (sl_cgnotable.c), and their prompt steps
  * (sl_cgsteps.c).
  */

@@ -2,7 +2,7 @@
 """Every function or variable a core file or a plugin file shares with other
 files carries its file's prefix (STYLE.md: <file>_<verb> in the core), so a
 reader who meets qacc_add or round_sig knows where to look. Plugins may use
-their plugin's prefix instead (pp_, sl_, sx_, inv_, el_), which their files
+their plugin's prefix instead (pp_, sl_, sx_, inv_, el_, tr_, ta_), which their files
 share.
 
 Reads the global symbols of the objects meson built: the core library's and
@@ -28,6 +28,8 @@ PLUGIN_PREFIX = {
     "scx_stats": "sx_",
     "bpf_inventory": "inv_",
     "event_lister": "el_",
+    "trace_record": "tr_",
+    "trace_analysis": "ta_",
 }
 
 # Names waiting for a rename, by file: empty since issue 17's renames; a

@@ -37,7 +37,7 @@ KEEPS = {
                       "checkpoint_restore", "syslog"],
     "sched_latency": ["bpf", "sys_ptrace"],
     "scheduler": [], "scx_stats": ["dac_override"],
-    "sysstat": [], "topology": [],
+    "sysstat": [], "topology": [], "trace_record": ["bpf", "perfmon"],
 }
 NEVER = ["chown", "fowner", "kill", "setuid", "setgid", "setpcap", "net_admin",
          "net_raw", "sys_module", "sys_rawio", "sys_boot", "sys_time", "mknod"]

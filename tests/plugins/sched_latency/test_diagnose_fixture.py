@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""diagnose_cgroup, stats://cgroup/{+path} and notable.throttling on a
+"""diagnose_cgroup, stats://cgroup/{+cgroup} and notable.throttling on a
 fixture cgroup2 tree (--fs-root), with or without privileges: the layout is
 named, names resolve (unit, container id prefix: a guess), bad input is a
 clear error, the numbers over the window are the differences of what the

@@ -1,0 +1,197 @@
+"""trace_analysis on synthetic traces with hand-computed answers: task
+states of two threads on one CPU (per-event FtraceEvents), a wakeup chain
+across three threads on two CPUs (compact_sched, delta-encoded, interned
+comms, split over bundles out of order), and a trace of track events
+(slices, counters, a DSQ counter track). Suite 'plugins', unprivileged."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tatest as TA  # noqa: E402
+from smcp_test import Checker  # noqa: E402
+
+C = Checker("trace_analysis/synthetic")
+check, eq = C.check, C.eq
+
+# One CPU. A (100) runs, is preempted by B (200), runs again, blocks (D);
+# B sleeps (S), A wakes B, B wakes A, A runs to the end.
+STATES = TA.bundle(0, "".join([
+    TA.switch(1000, 0, 0, 100, "swapper/0", "A"),
+    TA.switch(2000, 100, 0, 200, "A", "B"),            # A preempted (R) by B
+    TA.switch(3000, 200, 1, 100, "B", "A"),            # B sleeps (S)
+    TA.waking(4000, 200, "B", 0, cur=100),             # A wakes B
+    TA.switch(5000, 100, 2, 200, "A", "B"),            # A blocks (D)
+    TA.waking(7000, 100, "A", 0, cur=200),             # B wakes A
+    TA.switch(8000, 200, 1, 100, "B", "A"),            # B sleeps
+    TA.switch(10000, 100, 0, 0, "A", "swapper/0"),     # A preempted by idle at the end
+]))
+
+# Two CPUs, compact_sched. CPU 1: Y(400) runs, sleeps; Z(500) runs,
+# sleeps; idle; Y runs (woken by X on CPU 0 at 2000), wakes Z at 3000,
+# sleeps at 3500; Z runs to 5000. CPU 0: X(300) runs from 50.
+# The second CPU-1 bundle comes first in the file (order across bundles is
+# by timestamp, not by file position).
+CHAIN = """
+packet { ftrace_events { cpu: 1 compact_sched {
+  intern_table: "swapper/1" intern_table: "Y" intern_table: "Z"
+  switch_timestamp: [2500, 1000, 1500]
+  switch_prev_state: [0, 1, 1]
+  switch_next_pid: [400, 500, 0]
+  switch_next_prio: [120, 120, 120]
+  switch_next_comm_index: [1, 2, 0]
+  waking_timestamp: [3000]
+  waking_pid: [500]
+  waking_target_cpu: [1]
+  waking_prio: [120]
+  waking_comm_index: [2]
+} } }
+packet { ftrace_events { cpu: 1 compact_sched {
+  intern_table: "Y" intern_table: "Z" intern_table: "swapper/1"
+  switch_timestamp: [100, 100, 300]
+  switch_prev_state: [0, 1, 1]
+  switch_next_pid: [400, 500, 0]
+  switch_next_prio: [120, 120, 120]
+  switch_next_comm_index: [0, 1, 2]
+} } }
+packet { ftrace_events { cpu: 0 compact_sched {
+  intern_table: "X" intern_table: "Y"
+  switch_timestamp: [50]
+  switch_prev_state: [0]
+  switch_next_pid: [300]
+  switch_next_prio: [120]
+  switch_next_comm_index: [0]
+  waking_timestamp: [2000]
+  waking_pid: [400]
+  waking_target_cpu: [1]
+  waking_prio: [120]
+  waking_comm_index: [1]
+} } }
+packet { process_tree { processes { pid: 300 ppid: 1 cmdline: "/usr/bin/xproc" }
+                        threads { tid: 400 tgid: 300 name: "Y" } } }
+"""
+
+TRACKS = """
+packet { track_descriptor { uuid: 11 name: "slices" } }
+packet { track_descriptor { uuid: 12 name: "DSQ 0 depth" counter { } } }
+packet { timestamp: 100 track_event { type: TYPE_SLICE_BEGIN track_uuid: 11 name: "work" } }
+packet { timestamp: 200 track_event { type: TYPE_SLICE_END track_uuid: 11 } }
+packet { timestamp: 300 track_event { type: TYPE_SLICE_BEGIN track_uuid: 11 name: "more" } }
+packet { timestamp: 400 track_event { type: TYPE_SLICE_END track_uuid: 11 } }
+packet { timestamp: 500 track_event { type: TYPE_INSTANT track_uuid: 11 name: "mark" } }
+packet { timestamp: 600 track_event { type: TYPE_COUNTER track_uuid: 12 counter_value: 4 } }
+packet { timestamp: 700 track_event { type: TYPE_COUNTER track_uuid: 12 counter_value: 2 } }
+packet { timestamp: 800 track_event { type: TYPE_COUNTER track_uuid: 12 counter_value: 6 } }
+"""
+
+
+def by_tid(rows):
+    return {r["tid"]: r for r in rows if "tid" in r}
+
+
+@C.case
+def test_task_states():
+    d = TA.trace_dir()
+    TA.write(d, "states.pftrace", TA.encode(STATES))
+    with TA.daemon(d) as c:
+        r = TA.load(c, "states.pftrace")
+        check(not r.get("isError"), f"loaded: {r}")
+        s = TA.analyze(c, "states.pftrace", "summary")
+        eq(s["first_ts_ns"], 1000, "first event")
+        eq(s["last_ts_ns"], 10000, "last event")
+        counts = {x["event"]: x["count"] for x in s["rows"]}
+        eq(counts["sched_switch"], 6, "switches")
+        eq(counts["sched_waking"], 2, "wakings")
+        rows, _ = TA.all_rows(c, "states.pftrace", "states")
+        t = by_tid(rows)
+        a, b = t[100], t[200]
+        eq(a["comm"], "A", "A's name")
+        # A: run 1000-2000, 3000-5000, 8000-10000; runnable 2000-3000 and
+        # 7000-8000; blocked 5000-7000
+        eq(a["running_ns"], 5000, "A running")
+        eq(a["runnable_ns"], 2000, "A runnable")
+        eq(a["blocked_ns"], 2000, "A blocked (D)")
+        eq(a["sleeping_ns"], 0, "A sleeping")
+        eq(a["observed_ns"], 9000, "A observed")
+        eq(a["preempted"], 2, "A preempted twice")
+        # B: first seen at 2000; run 2000-3000, 5000-8000; sleep 3000-4000,
+        # 8000-10000; runnable 4000-5000
+        eq(b["running_ns"], 4000, "B running")
+        eq(b["sleeping_ns"], 3000, "B sleeping")
+        eq(b["runnable_ns"], 1000, "B runnable")
+        eq(b["blocked_ns"], 0, "B blocked")
+        check(abs(a["running_pct"] - 100 * 5000 / 9000) < 0.01, f"A running % {a['running_pct']}")
+        check(a["iowait_ns"] is None, "iowait is said to be unknown")
+        lat, _ = TA.all_rows(c, "states.pftrace", "latency", group="thread")
+        lt = by_tid(lat)
+        eq(lt[100]["samples"], 2, "A's delays")
+        eq(lt[100]["after_wakeup_delay_ns"], 1000, "A woken 7000, ran 8000")
+        eq(lt[100]["after_preemption_delay_ns"], 1000, "A preempted 2000, ran 3000")
+        eq(lt[200]["after_wakeup_delay_ns"], 1000, "B woken 4000, ran 5000")
+        eq(lt[200]["p99_ns"], 1000, "B's p99")
+        pre, _ = TA.all_rows(c, "states.pftrace", "preemptions")
+        eq([(p["preempter_tid"], p["victim_tid"], p["count"]) for p in pre], [(200, 100, 1)],
+           "B preempted A once")
+        wk, _ = TA.all_rows(c, "states.pftrace", "wakeups")
+        eq(sorted((w["waker_tid"], w["wakee_tid"], w["count"]) for w in wk),
+           [(100, 200, 1), (200, 100, 1)], "A woke B, B woke A")
+        w = TA.analyze(c, "states.pftrace", "thread_window", tid=100, t1_ns=500, t2_ns=3500)
+        eq([(x["start_ns"], x["dur_ns"], x["state"]) for x in w["rows"]],
+           [(500, 500, "running"), (1000, 1000, "runnable"), (2000, 1500, "running")],
+           "what A did between 500 and 3500 ns from the start")
+        eq(w["running_ns"], 2000, "A's running time in the window")
+        tl = TA.analyze(c, "states.pftrace", "timeline", cpu=0)
+        eq([x["tid"] for x in tl["rows"]], [100, 200, 100, 200, 100], "what ran on CPU 0")
+        dsq = TA.analyze(c, "states.pftrace", "dsq")
+        check("not applicable" in dsq.get("note", ""), f"dsq not applicable: {dsq}")
+
+
+@C.case
+def test_wakeup_chain():
+    d = TA.trace_dir()
+    TA.write(d, "sub/chain.pftrace", TA.encode(CHAIN))
+    with TA.daemon(d) as c:
+        r = TA.load(c, "sub/chain.pftrace")
+        check(not r.get("isError"), f"loaded: {r}")
+        s = TA.analyze(c, "sub/chain.pftrace", "summary")
+        eq(s["first_ts_ns"], 50, "first event")
+        eq(s["last_ts_ns"], 5000, "last event")
+        check(s["reordered_events"] > 0, "the bundles out of order were sorted")
+        rows, _ = TA.all_rows(c, "sub/chain.pftrace", "states")
+        t = by_tid(rows)
+        eq(t[400]["pid"], 300, "Y's process from the process tree")
+        eq(t[300]["comm"], "X", "X's name from the intern table")
+        eq(t[500]["sleeping_ns"], 2500, "Z slept 500-3000")
+        eq(t[500]["running_ns"], 300 + 1500, "Z ran 200-500 and 3500-5000")
+        eq(t[400]["sleeping_ns"], 1800 + 1500, "Y slept 200-2000 and 3500-5000")
+        cp = TA.analyze(c, "sub/chain.pftrace", "critical_path", tid=500)
+        got = [(x["tid"], x["state"], x["start_ns"] + 50, x["dur_ns"], x.get("by_tid"))
+               for x in cp["rows"]]
+        want = [(500, "running", 3500, 1500, None), (500, "runnable", 3000, 500, None),
+                (500, "sleeping", 500, 2500, 400), (400, "running", 2500, 500, None),
+                (400, "runnable", 2000, 500, None), (400, "sleeping", 200, 1800, 300),
+                (300, "running", 50, 1950, None)]
+        eq(got, want, "Z's critical path: Z <- Y <- X")
+        wk, _ = TA.all_rows(c, "sub/chain.pftrace", "wakeups")
+        eq(sorted((w["waker_tid"], w["wakee_tid"]) for w in wk), [(300, 400), (400, 500)],
+           "X woke Y, Y woke Z")
+
+
+@C.case
+def test_track_events():
+    d = TA.trace_dir()
+    TA.write(d, "tracks.pftrace", TA.encode(TRACKS))
+    with TA.daemon(d) as c:
+        check(not TA.load(c, "tracks.pftrace").get("isError"), "loaded")
+        s = TA.analyze(c, "tracks.pftrace", "summary")
+        eq(s["track_slices"], 2, "slices")
+        eq(s["track_instants"], 1, "instants")
+        eq(s["track_counters"], 3, "counter values")
+        dsq = TA.analyze(c, "tracks.pftrace", "dsq")
+        eq(len(dsq["rows"]), 1, "one DSQ track")
+        r = dsq["rows"][0]
+        eq((r["track"], r["values"], r["min"], r["max"]), ("DSQ 0 depth", 3, 2, 6), "its values")
+        check(abs(r["mean"] - 4) < 1e-9, "mean depth 4")
+
+
+if __name__ == "__main__":
+    C.main()

@@ -145,6 +145,18 @@ static int on_record(struct tracecmd_input *h, struct tep_record *rec, int cpu, 
 	return d->err ? -1 : 0; /* non-zero stops the iteration */
 }
 
+static int read_handle(struct dat *d, struct tracecmd_input *h, const char *const (*names)[2])
+{
+	d->tep = tracecmd_get_tep(h);
+	for (int k = 0; k < K_N; k++) {
+		d->ev[k] = d->tep ? tep_find_event_by_name(d->tep, names[k][0], names[k][1]) : NULL;
+		d->id[k] = d->ev[k] ? d->ev[k]->id : -1;
+	}
+	if (tracecmd_iterate_events(h, NULL, 0, on_record, d) < 0 && !d->err)
+		return -EPROTO;
+	return d->err;
+}
+
 int ta_read_tracedat(struct ta_trace *t, int fd, char *err, size_t err_len)
 {
 	static const char *const names[K_N][2] = {
@@ -169,13 +181,17 @@ int ta_read_tracedat(struct ta_trace *t, int fd, char *err, size_t err_len)
 		snprintf(err, err_len, "libtracecmd cannot read this trace.dat (truncated or corrupt)");
 		return -EPROTO;
 	}
-	d.tep = tracecmd_get_tep(h);
-	for (int k = 0; k < K_N; k++) {
-		d.ev[k] = d.tep ? tep_find_event_by_name(d.tep, names[k][0], names[k][1]) : NULL;
-		d.id[k] = d.ev[k] ? d.ev[k]->id : -1;
+	/* the top buffer and every instance (trace-cmd extract -B NAME puts
+	 * the instance's events in a buffer of that name) */
+	rc = read_handle(&d, h, names);
+	for (int i = 0, n = tracecmd_buffer_instances(h); !rc && i < n && i < 64; i++) {
+		struct tracecmd_input *b = tracecmd_buffer_instance_handle(h, i);
+
+		if (!b)
+			continue;
+		rc = read_handle(&d, b, names);
+		tracecmd_close(b);
 	}
-	if (tracecmd_iterate_events(h, NULL, 0, on_record, &d) < 0 && !d.err)
-		rc = -EPROTO;
 	if (d.err == -EFBIG)
 		snprintf(err, err_len, "trace larger than the memory bound");
 	else if (d.err)
@@ -184,7 +200,7 @@ int ta_read_tracedat(struct ta_trace *t, int fd, char *err, size_t err_len)
 	else if (rc)
 		snprintf(err, err_len, "libtracecmd stopped reading events (corrupt data)");
 	t->lost_events += d.missed;
-	t->producer_cpus = (uint32_t)tep_get_cpus(d.tep);
+	t->producer_cpus = d.tep ? (uint32_t)tep_get_cpus(d.tep) : 0;
 	tracecmd_close(h);
 	return d.err ? d.err : rc;
 }

@@ -59,9 +59,14 @@ struct ta_answer {
 
 /* The analyses' names, NULL-terminated. */
 extern const char *const ta_analyses[];
-/* Run q on t into a (allocated rows; free with ta_answer_free). 0, or -errno
- * with a->errmsg for the client (-EINVAL: a bad query). */
-int ta_analyze(const struct ta_trace *t, const struct ta_query *q, struct ta_answer *a);
+struct ta_replay;
+/* Run q on t into a (allocated rows; free with ta_answer_free). shared: a
+ * replay of t made before (read only, may be NULL: one is made, and handed
+ * to *ret_rp when ret_rp is not NULL, for the caller to keep or free with
+ * ta_replay_free and free). 0, or -errno with a->errmsg for the client
+ * (-EINVAL: a bad query). */
+int ta_analyze(const struct ta_trace *t, const struct ta_replay *shared, const struct ta_query *q,
+	       struct ta_answer *a, struct ta_replay **ret_rp);
 void ta_answer_free(struct ta_answer *a);
 
 void ta_cell_int(struct ta_row *r, const char *key, int64_t v);

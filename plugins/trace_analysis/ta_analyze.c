@@ -249,7 +249,7 @@ static uint64_t q_at(const struct ta_lat *l, size_t n, double p)
 struct lgroup {
 	uint32_t key, first;
 	size_t n;
-	uint64_t sum, wake_n, wake_sum, pre_n, pre_sum;
+	uint64_t sum, wake_n, wake_sum, pre_n, pre_sum, wake_max, pre_max;
 };
 
 static int by_sum_desc(const void *x, const void *y)
@@ -296,9 +296,13 @@ static int an_latency(const struct ta_trace *t, const struct ta_query *q, struct
 		if (l[i].kind == TA_LAT_WAKE) {
 			g[ng - 1].wake_n++;
 			g[ng - 1].wake_sum += l[i].ns;
+			if (l[i].ns > g[ng - 1].wake_max)
+				g[ng - 1].wake_max = l[i].ns;
 		} else {
 			g[ng - 1].pre_n++;
 			g[ng - 1].pre_sum += l[i].ns;
+			if (l[i].ns > g[ng - 1].pre_max)
+				g[ng - 1].pre_max = l[i].ns;
 		}
 	}
 	if (ng)
@@ -328,8 +332,10 @@ static int an_latency(const struct ta_trace *t, const struct ta_query *q, struct
 		ta_cell_uint(r, "max_ns", s[g[k].n - 1].ns);
 		ta_cell_uint(r, "after_wakeup", g[k].wake_n);
 		ta_cell_uint(r, "after_wakeup_delay_ns", g[k].wake_sum);
+		ta_cell_uint(r, "after_wakeup_max_ns", g[k].wake_max);
 		ta_cell_uint(r, "after_preemption", g[k].pre_n);
 		ta_cell_uint(r, "after_preemption_delay_ns", g[k].pre_sum);
+		ta_cell_uint(r, "after_preemption_max_ns", g[k].pre_max);
 	}
 	snprintf(a->method, sizeof(a->method),
 		 "scheduling delay per switch-in: from sched_waking/wakeup_new (after_wakeup) or "
@@ -406,17 +412,11 @@ static void put_ival(struct ta_row *r, const struct ta_trace *t, const struct ta
 	}
 }
 
-static int ival_start_cmp(const void *x, const void *y)
-{
-	const struct ta_ival *a = x, *b = y;
-
-	return a->start < b->start ? -1 : a->start > b->start;
-}
-
 /* timeline (cpu or pid given) and thread_window (tid given): the intervals
- * that overlap [t1, t2], clipped, in time order. */
+ * that overlap [t1, t2], clipped, in the order they ended (time order
+ * for one thread or one CPU). */
 static int an_window(const struct ta_trace *t, const struct ta_query *q, struct ta_answer *a,
-		     struct ta_replay *rp, bool thread_window)
+		     const struct ta_replay *rp, bool thread_window)
 {
 	uint64_t t1 = q->t1_ns >= 0 ? t->first_ts + (uint64_t)q->t1_ns : t->first_ts;
 	uint64_t t2 = q->t2_ns >= 0 ? t->first_ts + (uint64_t)q->t2_ns : t->last_ts;
@@ -426,7 +426,6 @@ static int an_window(const struct ta_trace *t, const struct ta_query *q, struct 
 		return bad(a, "thread_window needs tid (and t1_ns, t2_ns: ns from the trace's start)");
 	if (!thread_window && q->cpu < 0 && q->pid < 0 && q->tid < 0)
 		return bad(a, "timeline needs cpu, pid or tid");
-	qsort(rp->iv, rp->n_iv, sizeof(*rp->iv), ival_start_cmp);
 	for (size_t i = 0; i < rp->n_iv; i++) {
 		struct ta_ival v = rp->iv[i];
 		struct ta_row *r;
@@ -462,7 +461,7 @@ static int an_window(const struct ta_trace *t, const struct ta_query *q, struct 
 /* critical_path: from the thread's last moment back, what it waited for:
  * running -> itself; runnable -> the CPU; sleeping -> follow the waker. */
 static int an_critical(const struct ta_trace *t, const struct ta_query *q, struct ta_answer *a,
-		       struct ta_replay *rp)
+		       const struct ta_replay *rp)
 {
 	uint32_t th = ta_thread_index(t, (int32_t)q->tid);
 	uint64_t at = q->t2_ns >= 0 ? t->first_ts + (uint64_t)q->t2_ns : t->last_ts;
@@ -480,7 +479,6 @@ static int an_critical(const struct ta_trace *t, const struct ta_query *q, struc
 		free(next);
 		return -ENOMEM;
 	}
-	qsort(rp->iv, rp->n_iv, sizeof(*rp->iv), ival_start_cmp);
 	for (size_t i = 0; i < t->n_th; i++)
 		first[i] = SIZE_MAX;
 	for (size_t i = 0; i < rp->n_iv; i++) {
@@ -492,8 +490,11 @@ static int an_critical(const struct ta_trace *t, const struct ta_query *q, struc
 		struct ta_ival v;
 		struct ta_row *r;
 
+		/* at never grows, so what was skipped stays skipped: first[]
+		 * moves down each list, and the walk is linear */
 		while (i != SIZE_MAX && rp->iv[i].start >= at)
 			i = next[i];
+		first[th] = i;
 		if (i == SIZE_MAX)
 			break;
 		v = rp->iv[i];
@@ -706,13 +707,13 @@ static int an_dsq(const struct ta_trace *t, const struct ta_query *q, struct ta_
 	return 0;
 }
 
-int ta_analyze(const struct ta_trace *t, const struct ta_query *q, struct ta_answer *a)
+int ta_analyze(const struct ta_trace *t, const struct ta_replay *shared, const struct ta_query *q,
+	       struct ta_answer *a, struct ta_replay **ret_rp)
 {
 	const char *n = q->analysis;
-	bool iv = !strcmp(n, "timeline") || !strcmp(n, "thread_window") ||
-		  !strcmp(n, "critical_path");
-	struct ta_replay rp;
-	int err;
+	struct ta_replay *own = NULL;
+	const struct ta_replay *rp = shared;
+	int err = 0;
 
 	memset(a, 0, sizeof(*a));
 	a->rows = calloc(TA_MAX_ROWS, sizeof(*a->rows));
@@ -724,34 +725,49 @@ int ta_analyze(const struct ta_trace *t, const struct ta_query *q, struct ta_ans
 		return an_migrations(t, q, a);
 	if (!strcmp(n, "dsq"))
 		return an_dsq(t, q, a);
-	err = ta_replay_run(&rp, t, iv);
-	if (err)
-		return err;
+	if (!rp) {
+		own = malloc(sizeof(*own));
+		if (!own)
+			return -ENOMEM;
+		err = ta_replay_run(own, t, true);
+		if (err) {
+			free(own);
+			return err;
+		}
+		rp = own;
+	}
 	if (!strcmp(n, "states"))
-		err = an_states(t, q, a, &rp);
+		err = an_states(t, q, a, rp);
 	else if (!strcmp(n, "latency"))
-		err = an_latency(t, q, a, &rp);
+		err = an_latency(t, q, a, rp);
 	else if (!strcmp(n, "preemptions")) {
-		err = an_pairs(t, q, a, &rp.pairs, "preempter_tid", "victim_tid");
+		err = an_pairs(t, q, a, &rp->pairs, "preempter_tid", "victim_tid");
 		snprintf(a->method, sizeof(a->method), "switches whose prev_state was R: the "
 			 "next task (preempter, comm) took the CPU from the previous (victim, comm2)");
 	} else if (!strcmp(n, "wakeups")) {
-		err = an_pairs(t, q, a, &rp.wakes, "waker_tid", "wakee_tid");
+		err = an_pairs(t, q, a, &rp->wakes, "waker_tid", "wakee_tid");
 		snprintf(a->method, sizeof(a->method), "sched_waking of a sleeping thread: the "
 			 "waker (comm) is the task running on the waking CPU, the wakee is comm2; "
 			 "critical_path follows the chain of one thread");
 	} else if (!strcmp(n, "critical_path"))
-		err = an_critical(t, q, a, &rp);
+		err = an_critical(t, q, a, rp);
 	else if (!strcmp(n, "timeline"))
-		err = an_window(t, q, a, &rp, false);
+		err = an_window(t, q, a, rp, false);
 	else if (!strcmp(n, "thread_window"))
-		err = an_window(t, q, a, &rp, true);
+		err = an_window(t, q, a, rp, true);
 	else if (!strcmp(n, "fairness"))
-		err = an_fairness(t, q, a, &rp);
+		err = an_fairness(t, q, a, rp);
 	else if (!strcmp(n, "outliers"))
-		err = an_outliers(t, q, a, &rp);
+		err = an_outliers(t, q, a, rp);
 	else
 		err = bad(a, "unknown analysis");
-	ta_replay_free(&rp);
+	if (own && ret_rp && !err) {
+		*ret_rp = own; /* the caller may keep it for the next analyses */
+		own = NULL;
+	}
+	if (own) {
+		ta_replay_free(own);
+		free(own);
+	}
 	return err;
 }

@@ -4,6 +4,14 @@
  * library parses the file (from the fd we opened), we keep the sched,
  * irq and softirq events in the model. Built only with TA_HAVE_TRACECMD
  * (meson: libtracecmd found).
+ *
+ * libtracecmd is not hardened against hostile files: 3.1.6 crashes in
+ * tracecmd_open_fd's error path on a truncated trace.dat (the fuzz
+ * target's corpus/tracedat/truncated). So it runs in a child process that
+ * streams records (events, thread names, the result) through a pipe; the
+ * worker thread adds them to the model under its memory bound, and a
+ * child killed by a signal is a file that could not be read, not a daemon
+ * that died.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -37,8 +45,27 @@ int ta_read_tracedat(struct ta_trace *t, int fd, char *err, size_t err_len)
 
 #else
 
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
 #include <trace-cmd/trace-cmd.h>
 #include <traceevent/event-parse.h>
+
+/* Records the child sends: a kind byte, then its body. */
+enum { REC_EVENT = 1, REC_THREAD, REC_END };
+
+struct rec_thread {
+	int32_t tid;
+	char comm[20];
+};
+
+struct rec_end {
+	int32_t rc;
+	uint32_t producer_cpus;
+	uint64_t missed;
+	char msg[200];
+};
 
 const char *ta_tracedat_unavailable(void)
 {
@@ -50,13 +77,42 @@ enum { K_SWITCH, K_WAKING, K_WAKEUP_NEW, K_MIGRATE, K_IRQ_IN, K_IRQ_OUT, K_SI_IN
        K_FORK, K_EXIT, K_N };
 
 struct dat {
-	struct ta_trace *t;
+	int out; /* the pipe to the parent */
+	size_t wn;
+	uint8_t wbuf[65536];
 	struct tep_handle *tep;
 	int id[K_N];
 	struct tep_event *ev[K_N];
 	int err;
 	uint64_t missed;
 };
+
+static int flush(struct dat *d)
+{
+	size_t at = 0;
+
+	while (at < d->wn) {
+		ssize_t w = write(d->out, d->wbuf + at, d->wn - at);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -EPIPE;
+		at += (size_t)w;
+	}
+	d->wn = 0;
+	return 0;
+}
+
+static int emit(struct dat *d, uint8_t kind, const void *body, size_t n)
+{
+	if (d->wn + 1 + n > sizeof(d->wbuf) && flush(d))
+		return -EPIPE;
+	d->wbuf[d->wn++] = kind;
+	memcpy(d->wbuf + d->wn, body, n);
+	d->wn += n;
+	return 0;
+}
 
 static int64_t num(struct tep_event *e, struct tep_record *rec, const char *name, int64_t def)
 {
@@ -73,10 +129,16 @@ static void comm(struct dat *d, struct tep_event *e, struct tep_record *rec, con
 {
 	struct tep_format_field *f = tep_find_field(e, name);
 
-	if (!f || pid < 0 || f->offset < 0 || f->size <= 0 || f->offset + f->size > rec->size)
+	struct rec_thread th = { .tid = pid };
+	size_t n;
+
+	if (!f || pid <= 0 || f->offset < 0 || f->size <= 0 || f->offset + f->size > rec->size)
 		return;
-	(void)ta_trace_thread(d->t, pid, 0, (const char *)rec->data + f->offset, (size_t)f->size,
-			      false);
+	n = strnlen((const char *)rec->data + f->offset, (size_t)f->size);
+	if (!n)
+		return;
+	memcpy(th.comm, (const char *)rec->data + f->offset, n < 19 ? n : 19);
+	(void)emit(d, REC_THREAD, &th, sizeof(th));
 }
 
 static int on_record(struct tracecmd_input *h, struct tep_record *rec, int cpu, void *data)
@@ -141,7 +203,14 @@ static int on_record(struct tracecmd_input *h, struct tep_record *rec, int cpu, 
 		ev.a = (int32_t)num(e, rec, "pid", 0);
 		break;
 	}
-	d->err = ta_trace_add(d->t, (uint32_t)cpu, &ev);
+	{
+		uint8_t body[sizeof(uint32_t) + sizeof(ev)];
+		uint32_t c = (uint32_t)cpu;
+
+		memcpy(body, &c, sizeof(c));
+		memcpy(body + sizeof(c), &ev, sizeof(ev));
+		d->err = emit(d, REC_EVENT, body, sizeof(body));
+	}
 	return d->err ? -1 : 0; /* non-zero stops the iteration */
 }
 
@@ -157,7 +226,8 @@ static int read_handle(struct dat *d, struct tracecmd_input *h, const char *cons
 	return d->err;
 }
 
-int ta_read_tracedat(struct ta_trace *t, int fd, char *err, size_t err_len)
+/* The child: parse the file, stream the records, end with the result. */
+static void child_read(int fd, int out)
 {
 	static const char *const names[K_N][2] = {
 		{ "sched", "sched_switch" },	  { "sched", "sched_waking" },
@@ -166,43 +236,137 @@ int ta_read_tracedat(struct ta_trace *t, int fd, char *err, size_t err_len)
 		{ "irq", "softirq_entry" },	  { "irq", "softirq_exit" },
 		{ "sched", "sched_process_fork" }, { "sched", "sched_process_exit" },
 	};
-	struct dat d = { .t = t };
+	struct dat *d = calloc(1, sizeof(*d));
+	struct rec_end end = { 0 };
 	struct tracecmd_input *h;
 	int rc = 0;
 
+	if (!d)
+		_exit(3);
+	d->out = out;
 	tracecmd_set_loglevel(TEP_LOG_NONE);
-	/* tracecmd_close closes the fd: hand it a duplicate */
-	fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	if (fd < 0)
-		return -errno;
 	h = tracecmd_open_fd(fd, TRACECMD_FL_LOAD_NO_PLUGINS | TRACECMD_FL_LOAD_NO_SYSTEM_PLUGINS);
 	if (!h) {
-		close(fd);
-		snprintf(err, err_len, "libtracecmd cannot read this trace.dat (truncated or corrupt)");
-		return -EPROTO;
-	}
-	/* the top buffer and every instance (trace-cmd extract -B NAME puts
-	 * the instance's events in a buffer of that name) */
-	rc = read_handle(&d, h, names);
-	for (int i = 0, n = tracecmd_buffer_instances(h); !rc && i < n && i < 64; i++) {
-		struct tracecmd_input *b = tracecmd_buffer_instance_handle(h, i);
+		end.rc = -EPROTO;
+		snprintf(end.msg, sizeof(end.msg), "libtracecmd cannot read this trace.dat "
+			 "(truncated or corrupt)");
+	} else {
+		/* the top buffer and every instance (trace-cmd extract -B NAME puts
+		 * the instance's events in a buffer of that name) */
+		rc = read_handle(d, h, names);
+		for (int i = 0, n = tracecmd_buffer_instances(h); !rc && i < n && i < 64; i++) {
+			struct tracecmd_input *b = tracecmd_buffer_instance_handle(h, i);
 
-		if (!b)
-			continue;
-		rc = read_handle(&d, b, names);
-		tracecmd_close(b);
+			if (!b)
+				continue;
+			rc = read_handle(d, b, names);
+			tracecmd_close(b);
+		}
+		end.rc = d->err ? d->err : rc;
+		if (end.rc)
+			snprintf(end.msg, sizeof(end.msg), "libtracecmd stopped reading events "
+				 "(corrupt data)");
+		end.missed = d->missed;
+		end.producer_cpus = d->tep ? (uint32_t)tep_get_cpus(d->tep) : 0;
 	}
-	if (d.err == -EFBIG)
+	if (emit(d, REC_END, &end, sizeof(end)) || flush(d))
+		_exit(2);
+	_exit(0); /* no atexit handlers, no tracecmd_close: the process ends */
+}
+
+int ta_read_tracedat(struct ta_trace *t, int fd, char *err, size_t err_len)
+{
+	int pfd[2], status = 0, rc = 0;
+	bool ended = false;
+	FILE *in;
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		rc = -errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		snprintf(err, err_len, "cannot start the trace.dat reader: %s", strerror(-rc));
+		return rc;
+	}
+	if (pid == 0) {
+		close(pfd[0]);
+		child_read(fd, pfd[1]);
+	}
+	close(pfd[1]);
+	in = fdopen(pfd[0], "r");
+	if (!in) {
+		close(pfd[0]);
+		rc = -ENOMEM;
+	}
+	while (!rc && !ended) {
+		int kind = fgetc(in);
+		uint8_t body[sizeof(uint32_t) + sizeof(struct ta_ev)];
+		struct rec_thread th;
+		struct rec_end end;
+		struct ta_ev ev;
+		uint32_t cpu;
+
+		if (kind == EOF)
+			break;
+		switch (kind) {
+		case REC_EVENT:
+			if (fread(body, sizeof(body), 1, in) != 1) {
+				rc = -EPIPE;
+				break;
+			}
+			memcpy(&cpu, body, sizeof(cpu));
+			memcpy(&ev, body + sizeof(cpu), sizeof(ev));
+			rc = ta_trace_add(t, cpu, &ev);
+			break;
+		case REC_THREAD:
+			if (fread(&th, sizeof(th), 1, in) != 1) {
+				rc = -EPIPE;
+				break;
+			}
+			th.comm[sizeof(th.comm) - 1] = '\0';
+			if (!ta_trace_thread(t, th.tid, 0, th.comm, sizeof(th.comm), false))
+				rc = -EFBIG;
+			break;
+		case REC_END:
+			if (fread(&end, sizeof(end), 1, in) != 1) {
+				rc = -EPIPE;
+				break;
+			}
+			end.msg[sizeof(end.msg) - 1] = '\0';
+			ended = true;
+			rc = end.rc;
+			if (rc)
+				snprintf(err, err_len, "%s", end.msg);
+			t->lost_events += end.missed;
+			t->producer_cpus = end.producer_cpus;
+			break;
+		default:
+			rc = -EPROTO;
+			break;
+		}
+	}
+	if (in)
+		fclose(in);
+	if (rc || !ended)
+		(void)kill(pid, SIGKILL); /* over the bound, or the child went wrong */
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (rc == -EFBIG)
 		snprintf(err, err_len, "trace larger than the memory bound");
-	else if (d.err)
-		snprintf(err, err_len, "%s", d.err == -EINVAL ? "CPU number beyond 4095" :
-					     "out of memory");
-	else if (rc)
-		snprintf(err, err_len, "libtracecmd stopped reading events (corrupt data)");
-	t->lost_events += d.missed;
-	t->producer_cpus = d.tep ? (uint32_t)tep_get_cpus(d.tep) : 0;
-	tracecmd_close(h);
-	return d.err ? d.err : rc;
+	else if (rc == -EINVAL)
+		snprintf(err, err_len, "CPU number beyond 4095");
+	else if (!ended && WIFSIGNALED(status)) {
+		rc = -EPROTO;
+		snprintf(err, err_len, "libtracecmd crashed reading this trace.dat (signal %d): "
+			 "it is truncated or corrupt", WTERMSIG(status));
+	} else if (!ended || (rc && !err[0])) {
+		rc = rc ? rc : -EPROTO;
+		snprintf(err, err_len, "the trace.dat reader failed (%s)", strerror(-rc));
+	}
+	return rc;
 }
 
 #endif

@@ -145,6 +145,13 @@ static int on_waking(struct ta_replay *r, const struct ta_ev *e, uint32_t cpu,
 	return err ?: count_pair(&r->wakes, waker, th);
 }
 
+size_t ta_replay_mem(const struct ta_replay *r)
+{
+	return sizeof(*r) + r->t->n_th * sizeof(*r->ts) + r->cap_lat * sizeof(*r->lat) +
+	       r->cap_iv * sizeof(*r->iv) + smcp_hashmap_bytes(&r->pairs) +
+	       smcp_hashmap_bytes(&r->wakes) + r->t->n_cpus * sizeof(*r->cpu_busy_ns);
+}
+
 int ta_replay_run(struct ta_replay *r, const struct ta_trace *t, bool with_intervals)
 {
 	struct ta_merge m;
@@ -206,6 +213,7 @@ int ta_replay_run(struct ta_replay *r, const struct ta_trace *t, bool with_inter
 	}
 	for (size_t i = 0; !err && i < t->n_th; i++)
 		err = close_state(r, (uint32_t)i, t->last_ts, UINT32_MAX, true);
+
 out:
 	ta_merge_free(&m);
 	free(cur);

@@ -53,10 +53,14 @@ struct ta_replay {
 	uint64_t irq_ns, softirq_ns;
 };
 
-/* Replay t; with_intervals keeps every interval (critical path, timelines).
- * 0 or -ENOMEM. */
+/* Replay t; with_intervals keeps every interval (critical path, timelines),
+ * in the order they ended: one thread's, or one CPU's running ones, are
+ * then in time order too. 0 or -ENOMEM. Read-only afterwards: analyses on several
+ * workers may share it. */
 int ta_replay_run(struct ta_replay *r, const struct ta_trace *t, bool with_intervals);
 void ta_replay_free(struct ta_replay *r);
+/* Bytes a replay holds. */
+size_t ta_replay_mem(const struct ta_replay *r);
 uint32_t ta_thread_index(const struct ta_trace *t, int32_t tid);
 const char *ta_tstate_name(int st);
 

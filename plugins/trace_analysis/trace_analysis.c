@@ -27,9 +27,11 @@
 
 #include "ta.h"
 #include "ta_an.h"
+#include "ta_replay.h"
 
 struct entry {
 	struct ta_trace *t;
+	struct ta_replay *rp; /* kept after the first analysis that needed it */
 	uint64_t last_used;
 	int refs;
 	bool dead; /* unloaded or evicted while a job held it */
@@ -74,18 +76,32 @@ static struct entry *find(const char *name)
 	return NULL;
 }
 
+static size_t entry_mem(const struct entry *e)
+{
+	return ta_trace_mem(e->t) + (e->rp ? ta_replay_mem(e->rp) : 0);
+}
+
+static void replay_free(struct ta_replay *rp)
+{
+	if (rp) {
+		ta_replay_free(rp);
+		free(rp);
+	}
+}
+
 static size_t cache_used(void)
 {
 	size_t n = 0;
 
 	for (struct entry *e = P.cache; e; e = e->next)
-		n += ta_trace_mem(e->t);
+		n += entry_mem(e);
 	return n;
 }
 
 static void entry_put(struct entry *e)
 {
 	if (--e->refs <= 0 && e->dead) {
+		replay_free(e->rp);
 		ta_trace_free(e->t);
 		free(e);
 	}
@@ -278,7 +294,7 @@ static void load_done(void *data, int rc)
 			at += (size_t)snprintf(evicted + at, sizeof(evicted) - at, "%s%s",
 					       at ? ", " : "", lru->t->name);
 		api->log(P.h, SMCP_LOG_NOTICE, "evicted trace %s (%zu bytes) to load %s",
-			 lru->t->name, ta_trace_mem(lru->t), j->name);
+			 lru->t->name, entry_mem(lru), j->name);
 		cache_remove(lru);
 	}
 	e = calloc(1, sizeof(*e));
@@ -378,6 +394,8 @@ struct an_job {
 	struct entry *e;
 	struct ta_query q;
 	struct ta_answer a;
+	const struct ta_replay *shared; /* the entry's, when it had one */
+	struct ta_replay *made;         /* made by this job */
 	int err;
 };
 
@@ -385,7 +403,23 @@ static int an_work(void *data)
 {
 	struct an_job *j = data;
 
-	return ta_analyze(j->e->t, &j->q, &j->a);
+	return ta_analyze(j->e->t, j->shared, &j->q, &j->a, &j->made);
+}
+
+/* Keep a replay a job made, when its trace is still cached and it fits
+ * the bound (else it goes: the next analysis makes it again). */
+static void keep_replay(struct an_job *j)
+{
+	struct entry *e = j->e;
+
+	if (!j->made)
+		return;
+	if (!e->dead && !e->rp && cache_used() + ta_replay_mem(j->made) <= P.cache_bytes) {
+		e->rp = j->made;
+		j->made = NULL;
+	}
+	replay_free(j->made);
+	j->made = NULL;
 }
 
 static void put_cell(struct smcp_json *js, const struct ta_cell *c)
@@ -418,6 +452,7 @@ static void an_done(void *data, int rc)
 	struct smcp_json *js;
 	uint32_t n = 0;
 
+	keep_replay(j);
 	if (j->cancelled)
 		goto out;
 	if (rc) {
@@ -512,6 +547,7 @@ static int tool_analyze(void *data, struct smcp_call *call, const struct smcp_ar
 			"machine (kernel and CPU count), so its topology is unknown" : P.topo_why;
 	e->last_used = ++P.tick;
 	e->refs++;
+	j->shared = e->rp;
 	err = api->work_submit(P.h, an_work, an_done, j);
 	if (err) {
 		entry_put(e);
@@ -544,6 +580,7 @@ static int read_loaded(void *data, struct smcp_call *call, const char *uri,
 		smcp_json_item_begin(api, js);
 		api->json_object(js, NULL);
 		put_brief(js, e->t);
+		api->json_uint(js, "replay_bytes", e->rp ? ta_replay_mem(e->rp) : 0);
 		api->json_uint(js, "lru_age", P.tick - e->last_used);
 		api->json_end(js);
 		if (!smcp_json_item_fits(api, js))

@@ -22,7 +22,7 @@ void ta_fuzz_analyses(const struct ta_trace *t)
 			q.tid = t->th[t->n_th - 1].tid;
 		if (!strcmp(ta_analyses[i], "timeline"))
 			q.cpu = 0;
-		if (ta_analyze(t, &q, &a) == 0 && a.n_rows > q.limit)
+		if (ta_analyze(t, NULL, &q, &a, NULL) == 0 && a.n_rows > q.limit)
 			abort();
 		ta_answer_free(&a);
 	}

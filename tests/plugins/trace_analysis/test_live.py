@@ -44,7 +44,7 @@ def put(path, text):
 
 def record(d):
     """Runs the workload with the instance and perf sched recording; returns
-    whether perf sched record worked."""
+    whether perf sched record worked and lost nothing (None: refused)."""
     inst = os.path.join(TRACEFS, "instances", f"smcp_ta_{os.getpid()}")
     os.mkdir(inst)
     try:
@@ -52,7 +52,8 @@ def record(d):
         for e in EVENTS:
             put(os.path.join(inst, "events", "sched", e, "enable"), "1")
         put(os.path.join(inst, "tracing_on"), "1")
-        bench = ["perf", "bench", "sched", "pipe", "-l", "20000"]
+        # -T: two threads, both born inside both recording windows
+        bench = ["perf", "bench", "sched", "pipe", "-T", "-l", "20000"]
         r = subprocess.run(["perf", "sched", "record", "-o", os.path.join(d, "perf.data"),
                             "--"] + bench, capture_output=True, text=True, timeout=60)
         perf_ok = r.returncode == 0
@@ -60,6 +61,11 @@ def record(d):
             print(f"perf sched record refused ({r.stderr.strip()[-200:]}): comparing with "
                   "trace-cmd report only", flush=True)
             subprocess.run(bench, capture_output=True, timeout=60)
+            perf_ok = None
+        elif re.search(r"lost|LOST", r.stderr):
+            # perf's buffers overflowed on a loaded machine: its delays are wrong
+            print(f"perf lost events: {r.stderr.strip()[-200:]}", flush=True)
+            perf_ok = False
         put(os.path.join(inst, "tracing_on"), "0")
         r = subprocess.run(["trace-cmd", "extract", "-B", os.path.basename(inst), "-o",
                             os.path.join(d, "trace.dat")], capture_output=True, text=True,
@@ -119,8 +125,12 @@ def near(a, b, rel, slack):
 @C.case
 def test_trace_dat_against_peers():
     need()
-    d = TA.trace_dir()
-    perf_ok = record(d)
+    # a recording where perf lost events is no peer: try again with fresh load
+    for attempt in range(3):
+        d = TA.trace_dir()
+        perf_ok = record(d)
+        if perf_ok is not False:
+            break
     want, run_us = report(os.path.join(d, "trace.dat"))
     check(sum(v for (cpu, e), v in want.items() if e == "sched_switch") > 1000,
           f"the workload switched: {want}")
@@ -135,8 +145,11 @@ def test_trace_dat_against_peers():
                   f"{sum(v for (cpu, ev), v in want.items() if ev == e)}")
         states, _ = TA.all_rows(c, "trace.dat", "states", limit=500)
         lat, _ = TA.all_rows(c, "trace.dat", "latency", group="thread", limit=500)
-    if not perf_ok:
+    if perf_ok is None:
         return
+    if perf_ok is False:
+        raise T.Skip("perf sched record lost events in 3 attempts (a loaded machine): "
+                     "no peer for the delays")
     # perf sched latency (perf 6.1) counts as delays the waits that began
     # with a preemption (switch-out in state R): the peer of our
     # after_preemption figures; its run time comes from sched_stat_runtime.
@@ -145,7 +158,8 @@ def test_trace_dat_against_peers():
     compared = 0
     for st in states:
         tid = st["tid"]
-        if st["switches"] < 100 or tid not in peer or peer[tid][1] < 100:
+        if (st["switches"] < 100 or tid not in peer or peer[tid][1] < 100
+                or st["comm"] != "sched-pipe"):
             continue
         run_p, n_p, avg_p, max_p = peer[tid]
         o = ours_lat.get(tid, {})
@@ -153,7 +167,8 @@ def test_trace_dat_against_peers():
         avg_o = o.get("after_preemption_delay_ns", 0) / n_o if n_o else 0
         compared += 1
         print(f"  tid {tid} {st['comm']}: run {st['running_ns']} vs perf {run_p}; delays "
-              f"{n_o} vs {n_p}; avg {avg_o:.0f} vs {avg_p}; max {o.get('max_ns')} vs {max_p}",
+              f"{n_o} vs {n_p}; avg {avg_o:.0f} vs {avg_p}; max {o.get('after_preemption_max_ns')} "
+              f"vs {max_p}",
               flush=True)
         # perf's run time (sched_stat_runtime) is printed, not checked: it
         # moved 0.4 % to 7 % from the switch intervals between runs on a
@@ -163,8 +178,8 @@ def test_trace_dat_against_peers():
               f"{run_us[tid] * 1000}")
         check(near(n_o, n_p, 0.05, 0), f"tid {tid} delays within 5 %: {n_o} vs {n_p}")
         check(near(avg_o, avg_p, 0.05, 600), f"tid {tid} mean delay within 5 %: {avg_o} vs {avg_p}")
-        check(near(o.get("max_ns", 0), max_p, 0.05, 600),
-              f"tid {tid} max delay within 5 %: {o.get('max_ns')} vs {max_p}")
+        check(near(o.get("after_preemption_max_ns", 0), max_p, 0.05, 600),
+              f"tid {tid} max delay within 5 %: {o.get('after_preemption_max_ns')} vs {max_p}")
     check(compared >= 2, f"the two sched-pipe tasks were compared ({compared})")
 
 

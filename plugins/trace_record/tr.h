@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The trace_record plugin's user side: one context shared by its files.
+ *
+ *   trace_record.c   entry, config, the trace directory, the tool and resource
+ *   tr_rec.c         one recording: BPF load/attach/detach on workers, the
+ *                    drain (ring buffer -> per-CPU sort -> Perfetto packets ->
+ *                    file), caps, finish
+ *   tr_proc.c        the ProcessTree packet from /proc at the start
+ *   tr_enc.c         Perfetto packets from records (pure; unit-tested)
+ *   tr_pb.c          the streaming protobuf encoder's file side
+ *   trace_record.bpf.c / trace_record.h   the kernel side and its record
+ *
+ * Threads: the loop owns struct tr_plugin and the loop-side fields of
+ * struct tr_rec; at most one work job per recording is in flight, and while
+ * it is (rec->busy) the job alone touches the worker-side fields.
+ */
+#ifndef TR_H
+#define TR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <schedmcp/plugin.h>
+
+#include "tr_enc.h"
+#include "trace_record.h"
+
+#define TR_ID_LEN 20 /* "YYYYMMDD-HHMMSS-xxxx" */
+#define TR_SUFFIX ".perfetto-trace"
+
+/* The file of a recording: "<id>.perfetto-trace". */
+#define TR_FILE_LEN (TR_ID_LEN + sizeof(TR_SUFFIX))
+static inline void tr_file_name(char *buf, size_t n, const char *id)
+{
+	snprintf(buf, n, "%s%s", id, TR_SUFFIX);
+}
+
+struct tr_cfg {
+	const char *dir, *owner;
+	int64_t max_duration_s, default_duration_s, max_mb, ring_mb, max_files, drain_ms;
+};
+
+enum tr_state { TR_STARTING, TR_RUNNING, TR_STOPPING, TR_DONE, TR_FAILED };
+
+struct tr_cpu_buf {
+	struct tr_event *ev; /* in arrival order */
+	uint32_t n, cap;
+	uint64_t last_ts;     /* newest timestamp written for this CPU */
+	uint64_t written;     /* events written */
+	uint64_t lost_seen;   /* BPF lost count already flagged in a bundle */
+	uint64_t lost_buffer; /* dropped: this CPU's pending buffer was full */
+};
+
+struct trace_record_bpf;
+struct ring_buffer;
+struct bpf_link;
+
+struct tr_rec {
+	struct tr_plugin *p;
+	char id[TR_ID_LEN + 1];
+	int fd;
+
+	/* loop side */
+	enum tr_state state;
+	char reason[200];	/* why it stopped, or failed */
+	uint64_t max_bytes;
+	uint64_t duration_ms;
+	uint64_t t0_ns;		/* loop clock at start */
+	uint64_t elapsed_ns;	/* at stop */
+	int timer_drain, timer_end, timer_progress;
+	bool busy;		/* a job is in flight */
+	bool stop_wanted;
+	struct smcp_call *call;	/* a call waiting for the end (record, stop) */
+	struct smcp_result *res;
+
+	/* worker side (touched by jobs only while busy, by the loop otherwise) */
+	struct trace_record_bpf *skel;
+	struct bpf_link **links;
+	int nlinks;
+	struct ring_buffer *rb;
+	uint32_t ncpus;
+	struct tr_cpu_buf *cpu;
+	uint32_t cpu_cap_events;	/* per-CPU pending bound */
+	const struct tr_event **sorted;
+	uint32_t sorted_cap;
+	struct tr_intern *intern;
+	uint8_t *chunk;
+	struct tr_out out;
+	uint64_t start_boot_ns, end_boot_ns;
+	uint64_t written[TR_NTYPES];	/* events written, by type */
+	uint64_t seen[TR_NTYPES], lost_ring[TR_NTYPES];	/* from the BPF counters */
+	uint64_t late;		/* reached us after later events were written */
+	uint64_t recursion_misses;	/* program runs the kernel skipped */
+	bool size_reached;
+	int err;		/* a job's failure, -errno, with why */
+	char why[200];
+	int (*job)(void *);	/* the job in flight */
+
+	/* the loop's copy of the counters, taken when a job ends */
+	struct tr_snap {
+		uint64_t bytes, late, recursion_misses, lost_buffer, packets_dropped_cap;
+		uint64_t written[TR_NTYPES], seen[TR_NTYPES], lost_ring[TR_NTYPES];
+		uint64_t start_boot_ns, end_boot_ns;
+	} snap;
+};
+
+struct tr_plugin {
+	struct smcp_host *h;
+	const struct smcp_host_api *api;
+	struct tr_cfg cfg;
+	int dirfd;
+	uint32_t ncpus;
+	char reason[256];	/* why recording cannot work here, "" when it can */
+	struct tr_rec *rec;	/* the running recording, or the last one */
+};
+
+/* tr_rec.c */
+int tr_rec_start(struct tr_plugin *p, const char *id, int fd, uint64_t duration_ms,
+		 uint64_t max_bytes, struct tr_rec **ret);
+void tr_rec_stop(struct tr_rec *r, const char *reason);
+/* Answer call (pending) with the recording's summary when it ends; a
+ * cancelled call stops the recording when stop_on_cancel. */
+void tr_rec_wait(struct tr_rec *r, struct smcp_call *call, struct smcp_result *res,
+		 bool stop_on_cancel);
+/* Probe at init whether the BPF object loads here; "" or a reason. */
+int tr_rec_probe(struct tr_plugin *p, char *why, size_t len);
+/* At fini: finish a running recording synchronously, free it. */
+void tr_rec_free(struct tr_rec *r);
+/* The recording as JSON members of the open object j. */
+void tr_rec_json(const struct tr_rec *r, struct smcp_json *j);
+/* Called by tr_rec.c when a recording reached DONE or FAILED. */
+void tr_plugin_finished(struct tr_plugin *p, struct tr_rec *r);
+
+/* tr_proc.c: a ProcessTree packet of every process and thread under
+ * root/proc (at most max_threads threads); returns threads written. */
+int tr_proc_tree(struct tr_out *out, const char *root, uint64_t boot_ns, uint32_t max_threads);
+
+#endif

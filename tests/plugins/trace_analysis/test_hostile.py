@@ -1,14 +1,17 @@
 """trace_analysis with files a hostile local user controls, and the cache's
 memory bound: truncated files and huge lengths read as errors with the
-offset; symlinks, FIFOs, paths leaving the trace directory and files over
+offset (a truncated trace.dat, which crashes libtracecmd, too); symlinks, FIFOs, paths leaving the trace directory and files over
 max_file_mb are refused; the least recently used trace is evicted (and
 named) when a new one would pass cache_mb. Suite 'plugins'."""
 import os
 import random
+import shutil
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tatest as TA  # noqa: E402
+import smcp_test as T  # noqa: E402
 from smcp_test import Checker  # noqa: E402
 import test_synthetic as S  # noqa: E402
 
@@ -83,6 +86,35 @@ def test_bad_files():
         check(not r.get("isError") and "unloaded" in r["content"][0]["text"], f"unload: {r}")
         r = c.tool("trace_analyze", {"file": "states.pftrace", "analysis": "summary"})
         check(r.get("isError"), "an unloaded trace is not analysed")
+
+
+@C.case
+def test_tracedat():
+    """trace.dat through libtracecmd: the committed seed reads with the
+    counts trace-cmd report gives; a truncated copy (which crashes
+    libtracecmd 3.1.6) is an error, and the daemon lives on."""
+    seeds = os.path.join(TA.SRC, "tests", "fuzz", "corpus", "tracedat")
+    d = TA.trace_dir()
+    for name in ("sched-2cpu", "truncated", "flipped"):
+        with open(os.path.join(seeds, name), "rb") as f:
+            TA.write(d, name + ".dat", f.read())
+    with TA.daemon(d) as c:
+        st = c.read_json("traces://loaded")
+        if st["trace_dat"] != "supported":
+            raise T.Skip(st["trace_dat"])
+        r = TA.load(c, "truncated.dat")
+        check(err_text(r), f"truncated trace.dat refused: {r}")
+        TA.load(c, "flipped.dat")  # may read or not; must not kill the daemon
+        r = c.structured("trace_load", {"file": "sched-2cpu.dat"})
+        eq(r["format"], "trace.dat", "format")
+        s = TA.analyze(c, "sched-2cpu.dat", "summary")
+        counts = {x["event"]: x["count"] for x in s["rows"]}
+        if shutil.which("trace-cmd"):
+            out = subprocess.run(["trace-cmd", "report", "-i", os.path.join(d, "sched-2cpu.dat")],
+                                 capture_output=True, text=True, timeout=30).stdout
+            for e in ("sched_switch", "sched_waking"):
+                eq(counts[e], out.count(f" {e}: "), f"{e} as trace-cmd report counts")
+        check(counts["sched_switch"] > 50, f"switches read: {counts}")
 
 
 @C.case

@@ -82,7 +82,8 @@ int ta_trace_add(struct ta_trace *t, uint32_t cpu, const struct ta_ev *ev)
 	c->ev[c->n++] = *ev;
 	if (ev->type < TA_EV_N)
 		t->counts[ev->type]++;
-	t->n_events++;
+	/* read by the loop's progress timer while a worker loads */
+	__atomic_store_n(&t->n_events, t->n_events + 1, __ATOMIC_RELAXED);
 	return 0;
 }
 

@@ -122,14 +122,35 @@ static void cache_remove(struct entry *e)
 /* ------------------------------------------------------------------ load */
 
 struct load_job {
+	bool cancelled; /* first: on_cancel */
 	struct smcp_call *call;
 	struct smcp_result *res;
-	bool cancelled;
+	int timer;      /* progress, every PROGRESS_MS */
+	uint64_t size;  /* of the file, once the worker knows it (atomic) */
 	char name[256];
 	struct ta_trace *t;
 	int err;
 	char msg[320];
 };
+
+#define PROGRESS_MS 500
+
+/* Progress of a load: events read so far (the worker writes the counter
+ * with relaxed atomics), against the file's size in bytes as the total is
+ * unknown until the end. */
+static void on_load_progress(void *data)
+{
+	struct load_job *j = data;
+	uint64_t n = j->t ? __atomic_load_n(&j->t->n_events, __ATOMIC_RELAXED) : 0;
+	char msg[96];
+
+	if (j->cancelled)
+		return;
+	snprintf(msg, sizeof(msg), "%llu events read of a %llu-byte file",
+		 (unsigned long long)n,
+		 (unsigned long long)__atomic_load_n(&j->size, __ATOMIC_RELAXED));
+	(void)P.api->call_progress(j->call, (double)n, 0, msg);
+}
 
 static bool name_ok(const char *s)
 {
@@ -180,6 +201,10 @@ static int load_work(void *data)
 			 "(refused)" : strerror(-fd));
 		return fd;
 	}
+	if (!j->t) {
+		close(fd);
+		return -ENOMEM;
+	}
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
 		err = -EINVAL;
 		snprintf(j->msg, sizeof(j->msg), "%s is not a regular file", j->name);
@@ -191,6 +216,7 @@ static int load_work(void *data)
 			 j->name, (long long)st.st_size, P.max_file_bytes >> 20);
 		goto out;
 	}
+	__atomic_store_n(&j->size, (uint64_t)st.st_size, __ATOMIC_RELAXED);
 	buf = malloc((size_t)st.st_size + 16);
 	if (!buf) {
 		err = -ENOMEM;
@@ -203,12 +229,8 @@ static int load_work(void *data)
 		snprintf(j->msg, sizeof(j->msg), "read %s: %s", j->name, strerror(-err));
 		goto out;
 	}
-	j->t = ta_trace_new(j->name, ta_is_tracedat(buf, (size_t)got) ? "trace.dat" : "perfetto",
-			    P.cache_bytes);
-	if (!j->t) {
-		err = -ENOMEM;
-		goto out;
-	}
+	snprintf(j->t->format, sizeof(j->t->format), "%s",
+		 ta_is_tracedat(buf, (size_t)got) ? "trace.dat" : "perfetto");
 	j->t->file_bytes = (uint64_t)st.st_size;
 	if (ta_is_tracedat(buf, (size_t)got)) {
 		if (lseek(fd, 0, SEEK_SET) < 0) {
@@ -234,11 +256,7 @@ static int load_work(void *data)
 out:
 	free(buf);
 	close(fd);
-	if (err) {
-		ta_trace_free(j->t);
-		j->t = NULL;
-	}
-	return err;
+	return err; /* done frees the trace on an error: the timer may read it */
 }
 
 static void put_brief(struct smcp_json *j, const struct ta_trace *t)
@@ -273,6 +291,8 @@ static void load_done(void *data, int rc)
 	char evicted[512] = "";
 	size_t need, at = 0;
 
+	if (j->timer > 0)
+		(void)api->timer_remove(P.h, j->timer);
 	if (rc || !j->t) {
 		api->log(P.h, SMCP_LOG_INFO, "trace_load %s: %s", j->name, j->msg);
 		if (!j->cancelled) {
@@ -357,14 +377,17 @@ static int tool_load(void *data, struct smcp_call *call, const struct smcp_args 
 	j->call = call;
 	j->res = res;
 	snprintf(j->name, sizeof(j->name), "%s", name);
-	(void)api->call_progress(call, 0, 1, "loading");
+	j->t = ta_trace_new(name, "", P.cache_bytes);
+	(void)api->call_progress(call, 0, 0, "loading");
 	err = api->work_submit(P.h, load_work, load_done, j);
 	if (err) {
+		ta_trace_free(j->t);
 		free(j);
 		return api->result_error(res, "cannot start the load now (%s): try again",
 					 strerror(-err)), 0;
 	}
 	(void)api->call_on_cancel(call, on_cancel, &j->cancelled);
+	j->timer = api->timer_add(P.h, PROGRESS_MS, true, on_load_progress, j);
 	return SMCP_PENDING;
 }
 

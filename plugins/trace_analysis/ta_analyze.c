@@ -458,6 +458,8 @@ static int an_window(const struct ta_trace *t, const struct ta_query *q, struct 
 	return 0;
 }
 
+#define TA_PATH_STEPS 10000
+
 /* critical_path: from the thread's last moment back, what it waited for:
  * running -> itself; runnable -> the CPU; sleeping -> follow the waker. */
 static int an_critical(const struct ta_trace *t, const struct ta_query *q, struct ta_answer *a,
@@ -466,36 +468,28 @@ static int an_critical(const struct ta_trace *t, const struct ta_query *q, struc
 	uint32_t th = ta_thread_index(t, (int32_t)q->tid);
 	uint64_t at = q->t2_ns >= 0 ? t->first_ts + (uint64_t)q->t2_ns : t->last_ts;
 	uint64_t lo = q->t1_ns >= 0 ? t->first_ts + (uint64_t)q->t1_ns : t->first_ts, k = 0;
-	size_t *first = NULL, *next = NULL;
+	uint32_t *first = NULL;
 	int steps = 0;
 
 	if (q->tid < 0 || th == UINT32_MAX)
 		return bad(a, "critical_path needs tid, a thread of the trace");
-	/* per thread, its intervals newest first: a linked list by index */
+	/* per thread, its intervals newest first (the replay's lists); where
+	 * each thread's walk has got to */
 	first = malloc((t->n_th + 1) * sizeof(*first));
-	next = malloc((rp->n_iv + 1) * sizeof(*next));
-	if (!first || !next) {
-		free(first);
-		free(next);
+	if (!first)
 		return -ENOMEM;
-	}
-	for (size_t i = 0; i < t->n_th; i++)
-		first[i] = SIZE_MAX;
-	for (size_t i = 0; i < rp->n_iv; i++) {
-		next[i] = first[rp->iv[i].th];
-		first[rp->iv[i].th] = i;
-	}
-	while (at > lo && steps++ < 100000) {
-		size_t i = first[th];
+	memcpy(first, rp->iv_last, t->n_th * sizeof(*first));
+	while (at > lo && steps++ < TA_PATH_STEPS) {
+		uint32_t i = first[th];
 		struct ta_ival v;
 		struct ta_row *r;
 
 		/* at never grows, so what was skipped stays skipped: first[]
 		 * moves down each list, and the walk is linear */
-		while (i != SIZE_MAX && rp->iv[i].start >= at)
-			i = next[i];
+		while (i != UINT32_MAX && rp->iv[i].start >= at)
+			i = rp->iv_prev[i];
 		first[th] = i;
-		if (i == SIZE_MAX)
+		if (i == UINT32_MAX)
 			break;
 		v = rp->iv[i];
 		if (v.end > at)
@@ -513,11 +507,11 @@ static int an_critical(const struct ta_trace *t, const struct ta_query *q, struc
 		}
 	}
 	free(first);
-	free(next);
 	snprintf(a->method, sizeof(a->method),
 		 "walked back from t2_ns (default: the end): running and runnable time is the "
 		 "thread's own; a sleep ended by a wakeup continues on the waker before that "
-		 "moment (wakeup chain); rows newest first");
+		 "moment (wakeup chain); rows newest first; at most %d steps (narrow with "
+		 "t1_ns, t2_ns)", TA_PATH_STEPS);
 	return 0;
 }
 

@@ -44,8 +44,12 @@ static int close_state(struct ta_replay *r, uint32_t th, uint64_t now, uint32_t 
 		if (s->st == TS_RUNNING && s->cpu >= 0 && (uint32_t)s->cpu < r->t->n_cpus)
 			r->cpu_busy_ns[s->cpu] += now - s->since;
 		if (keep && r->iv) {
-			if (smcp_array_grow(&r->iv, &r->cap_iv, r->n_iv, sizeof(*r->iv), 4096))
+			if (smcp_array_grow(&r->iv, &r->cap_iv, r->n_iv, sizeof(*r->iv), 4096) ||
+			    smcp_array_grow(&r->iv_prev, &r->cap_prev, r->n_iv, sizeof(*r->iv_prev),
+					    4096) || r->n_iv >= UINT32_MAX)
 				return -ENOMEM;
+			r->iv_prev[r->n_iv] = r->iv_last[th];
+			r->iv_last[th] = (uint32_t)r->n_iv;
 			r->iv[r->n_iv++] = (struct ta_ival){ s->since, now, th, other,
 							    (uint16_t)(s->cpu & 0xffff), s->st };
 		}
@@ -148,7 +152,8 @@ static int on_waking(struct ta_replay *r, const struct ta_ev *e, uint32_t cpu,
 size_t ta_replay_mem(const struct ta_replay *r)
 {
 	return sizeof(*r) + r->t->n_th * sizeof(*r->ts) + r->cap_lat * sizeof(*r->lat) +
-	       r->cap_iv * sizeof(*r->iv) + smcp_hashmap_bytes(&r->pairs) +
+	       r->cap_iv * sizeof(*r->iv) + r->cap_prev * sizeof(*r->iv_prev) +
+	       (r->iv_last ? r->t->n_th * sizeof(*r->iv_last) : 0) + smcp_hashmap_bytes(&r->pairs) +
 	       smcp_hashmap_bytes(&r->wakes) + r->t->n_cpus * sizeof(*r->cpu_busy_ns);
 }
 
@@ -169,10 +174,14 @@ int ta_replay_run(struct ta_replay *r, const struct ta_trace *t, bool with_inter
 	cur = calloc(t->n_cpus ? t->n_cpus : 1, sizeof(*cur));
 	irq_since = calloc(t->n_cpus ? t->n_cpus : 1, sizeof(*irq_since));
 	r->cpu_busy_ns = calloc(t->n_cpus ? t->n_cpus : 1, sizeof(*r->cpu_busy_ns));
-	if (with_intervals)
+	if (with_intervals) {
 		r->iv = malloc(sizeof(*r->iv) * (r->cap_iv = 4096));
+		r->iv_last = malloc((t->n_th ? t->n_th : 1) * sizeof(*r->iv_last));
+		if (r->iv_last)
+			memset(r->iv_last, 0xff, (t->n_th ? t->n_th : 1) * sizeof(*r->iv_last));
+	}
 	err = ta_merge_init(&m, t);
-	if (err || !r->ts || !cur || !irq_since || !r->cpu_busy_ns || (with_intervals && !r->iv)) {
+	if (err || !r->ts || !cur || !irq_since || !r->cpu_busy_ns || (with_intervals && (!r->iv || !r->iv_last))) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -228,6 +237,8 @@ void ta_replay_free(struct ta_replay *r)
 	free(r->ts);
 	free(r->lat);
 	free(r->iv);
+	free(r->iv_prev);
+	free(r->iv_last);
 	free(r->cpu_busy_ns);
 	smcp_hashmap_free(&r->pairs);
 	smcp_hashmap_free(&r->wakes);

@@ -47,6 +47,10 @@ struct ta_replay {
 	size_t n_lat, cap_lat;
 	struct ta_ival *iv; /* when asked for */
 	size_t n_iv, cap_iv;
+	/* each thread's intervals as a list, newest first: iv_last[thread] is
+	 * its newest, iv_prev[i] the one before interval i (UINT32_MAX: none) */
+	uint32_t *iv_prev, *iv_last;
+	size_t cap_prev;
 	struct smcp_hashmap pairs; /* preempter<<32|victim -> count */
 	struct smcp_hashmap wakes; /* waker<<32|wakee -> count */
 	uint64_t *cpu_busy_ns;

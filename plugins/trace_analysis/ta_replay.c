@@ -144,7 +144,7 @@ static int on_waking(struct ta_replay *r, const struct ta_ev *e, uint32_t cpu,
 	s->st = TS_RUNNABLE;
 	s->since = e->ts;
 	s->woken = 1;
-	s->waker = (int32_t)waker == -1 ? -1 : (int32_t)waker;
+	s->waker = waker == UINT32_MAX ? -1 : (int32_t)waker;
 	s->wakeups++;
 	return err ?: count_pair(&r->wakes, waker, th);
 }

@@ -193,5 +193,34 @@ def test_track_events():
         check(abs(r["mean"] - 4) < 1e-9, "mean depth 4")
 
 
+@C.case
+def test_paging():
+    """300 threads: states pages follow next_cursor to every thread once,
+    and a small max_result_bytes cuts a page early (saying so) without
+    losing rows."""
+    n = 300
+    pids = ", ".join(str(1000 + i) for i in range(n))
+    text = (f"packet {{ ftrace_events {{ cpu: 0 compact_sched {{ "
+            f"switch_timestamp: [{', '.join(['1000'] * n)}] "
+            f"switch_prev_state: [{', '.join(['1'] * n)}] switch_next_pid: [{pids}] }} }} }}\n")
+    d = TA.trace_dir()
+    TA.write(d, "many.pftrace", TA.encode(text))
+    for extra, cut in (("", False), ("[core]\nmax_result_bytes = 8192\n", True)):
+        cfg = extra
+        so = os.path.join(TA.T.BUILD, "plugins", "trace_analysis", "trace_analysis.so")
+        conf = TA.T.write_config(f"{cfg}[plugin trace_analysis]\ndir = {d}\n")
+        with TA.T.Daemon(["--enable", "trace_analysis", "--log-level", "error", "--config",
+                          conf], plugin_dir_=TA.T.plugin_dir(nested=[so])) as c:
+            TA.load(c, "many.pftrace")
+            first = TA.analyze(c, "many.pftrace", "states", limit=500)
+            eq(first["page"]["total"], n - 1, "threads that ran (the last never switched out)")
+            if cut:
+                check(first["page"]["returned"] < 500 and "max_result_bytes" in
+                      first["page"].get("how", ""), f"cut and said so: {first['page']}")
+            rows, _ = TA.all_rows(c, "many.pftrace", "states", limit=500)
+            eq(sorted(r["tid"] for r in rows), list(range(1000, 1000 + n - 1)),
+               f"every thread once over the pages (cut={cut})")
+
+
 if __name__ == "__main__":
     C.main()

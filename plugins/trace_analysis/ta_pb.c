@@ -260,6 +260,9 @@ static int vec_add(struct rd *r, struct vec *v, struct pb_field *f)
 	if (f->wt != 2)
 		return fail(r, f->sub.p, -EPROTO, "compact_sched field of a wrong type");
 	while (b.p < b.end) {
+		/* 8 bytes a value from 1 byte of file: bounded like the trace */
+		if (r->t->mem_limit && v->n >= r->t->mem_limit / sizeof(*v->v))
+			return fail(r, b.p, -EFBIG, "compact_sched bundle larger than the memory bound");
 		err = varint(r, &b, &x);
 		if (err)
 			return err;
@@ -289,6 +292,10 @@ static int compact_sched(struct rd *r, uint32_t cpu, struct pb b)
 
 	while ((rc = next_field(r, &b, &f)) == 1) {
 		if (f.no == 5 && f.wt == 2) {
+			if (r->t->mem_limit && n_intern >= r->t->mem_limit / sizeof(*intern)) {
+				err = fail(r, f.sub.p, -EFBIG, "intern table larger than the memory bound");
+				goto out;
+			}
 			if (smcp_array_grow(&intern, &cap_intern, n_intern, sizeof(*intern), 32)) {
 				err = -ENOMEM;
 				goto out;

@@ -194,6 +194,11 @@ def test_track_events():
 
 
 @C.case
+def test_exports():
+    C.entry_only(os.path.join(TA.T.BUILD, "plugins", "trace_analysis", "trace_analysis.so"))
+
+
+@C.case
 def test_paging():
     """300 threads: states pages follow next_cursor to every thread once,
     and a small max_result_bytes cuts a page early (saying so) without

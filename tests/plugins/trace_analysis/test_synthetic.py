@@ -193,6 +193,66 @@ def test_track_events():
         check(abs(r["mean"] - 4) < 1e-9, "mean depth 4")
 
 
+def sys_read(path):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def expected_class(a, b):
+    """How /sys relates CPUs a and b: same_core, same_llc, same_node or
+    cross_node (what the plugin should say for a trace of this machine)."""
+    def topo(c, leaf):
+        return sys_read(f"/sys/devices/system/cpu/cpu{c}/topology/{leaf}")
+
+    def llc(c):
+        for i in (3, 2):
+            v = sys_read(f"/sys/devices/system/cpu/cpu{c}/cache/index{i}/id")
+            if v is not None:
+                return (topo(c, "physical_package_id"), v)
+        return None
+
+    def node(c):
+        d = f"/sys/devices/system/cpu/cpu{c}"
+        return next((n for n in sorted(os.listdir(d)) if n.startswith("node")), "node0")
+
+    if (topo(a, "physical_package_id"), topo(a, "core_id")) == \
+            (topo(b, "physical_package_id"), topo(b, "core_id")) and topo(a, "core_id"):
+        return "same_core"
+    if llc(a) and llc(a) == llc(b):
+        return "same_llc"
+    return "same_node" if node(a) == node(b) else "cross_node"
+
+
+@C.case
+def test_migrations():
+    """Classes from this machine's topology when the trace says it comes
+    from this kernel and CPU count; unknown otherwise."""
+    ncpu = os.cpu_count()
+    if ncpu < 2:
+        raise TA.T.Skip("one CPU: no migration between two")
+    u = os.uname()
+    mig = TA.bundle(0, "".join(
+        TA.ev(1000 + i, 0, f'sched_migrate_task {{ comm: "m" pid: 77 prio: 120 '
+                           f"orig_cpu: {i % 2} dest_cpu: {(i + 1) % 2} }}") for i in range(3)))
+    info = (f'packet {{ system_info {{ utsname {{ sysname: "{u.sysname}" version: "{u.version}" '
+            f'release: "{u.release}" machine: "{u.machine}" }} num_cpus: {ncpu} }} }}\n')
+    d = TA.trace_dir()
+    TA.write(d, "here.pftrace", TA.encode(info + mig))
+    TA.write(d, "elsewhere.pftrace", TA.encode(mig))
+    want = expected_class(0, 1)
+    with TA.daemon(d) as c:
+        for name, cls in (("here.pftrace", want), ("elsewhere.pftrace", "unknown")):
+            TA.load(c, name)
+            r = TA.analyze(c, name, "migrations")
+            got = {x["class"]: x["count"] for x in r["rows"]}
+            eq(got[cls], 3, f"{name}: all three migrations are {cls} ({got})")
+        r = TA.analyze(c, "elsewhere.pftrace", "migrations")
+        check("does not say" in r["method"], f"unknown says why: {r['method']}")
+
+
 @C.case
 def test_exports():
     C.entry_only(os.path.join(TA.T.BUILD, "plugins", "trace_analysis", "trace_analysis.so"))

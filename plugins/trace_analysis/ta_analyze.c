@@ -134,7 +134,26 @@ static int an_summary(const struct ta_trace *t, const struct ta_query *q, struct
 	ta_cell_uint(h, "track_counters", t->track_counters);
 	ta_cell_uint(h, "counter_tracks", t->n_ctracks);
 	ta_cell_str(h, "producer", t->uname[0] ? t->uname : NULL);
-	for (int e = 1; e < TA_EV_N; e++) {
+	if (q->cpu >= 0) { /* that CPU's events only */
+		uint64_t n[TA_EV_N] = { 0 };
+
+		if ((uint64_t)q->cpu < t->n_cpus) {
+			for (size_t k = 0; k < t->cpus[q->cpu].n; k++)
+				if (t->cpus[q->cpu].ev[k].type < TA_EV_N)
+					n[t->cpus[q->cpu].ev[k].type]++;
+			ta_cell_uint(h, "cpu_lost_events", t->cpus[q->cpu].lost);
+		}
+		ta_cell_int(h, "cpu", q->cpu);
+		for (int e = 1; e < TA_EV_N; e++) {
+			struct ta_row *r = page_row(a, q, i++);
+
+			if (!r)
+				continue;
+			ta_cell_str(r, "event", ta_ev_name(e));
+			ta_cell_uint(r, "count", n[e]);
+		}
+	}
+	for (int e = 1; q->cpu < 0 && e < TA_EV_N; e++) {
 		struct ta_row *r = page_row(a, q, i++);
 
 		if (!r)

@@ -2,8 +2,8 @@
 tracefs instance of our own (`trace-cmd record` is refused on these
 machines), a ping-pong workload (`perf bench sched pipe`) run under
 `perf sched record` in the same window, `trace-cmd extract -B` of the
-instance. Checks: the counts of each sched event equal `trace-cmd
-report`'s; per-task run time, number of delays, mean and max delay agree
+instance. Checks: the counts of each sched event, per CPU, equal
+`trace-cmd report`'s; per-task run time, number of delays, mean and max delay agree
 with `perf sched latency -p` within 5 % (or its microsecond rounding) for
 tasks with 100+ switches (the workload's); run time equals trace-cmd
 report's switch intervals within 1 %. Needs root
@@ -21,7 +21,7 @@ import tatest as TA  # noqa: E402
 import smcp_test as T  # noqa: E402
 
 C = T.Checker("trace_analysis/live")
-check = C.check
+check, eq = C.check, C.eq
 TRACEFS = "/sys/kernel/tracing"
 EVENTS = ["sched_switch", "sched_waking", "sched_wakeup_new", "sched_migrate_task"]
 
@@ -154,6 +154,11 @@ def test_trace_dat_against_peers():
             check(counts.get(e, 0) == sum(v for (cpu, ev), v in want.items() if ev == e),
                   f"{e}: ours {counts.get(e)} vs trace-cmd report "
                   f"{sum(v for (cpu, ev), v in want.items() if ev == e)}")
+        for cpu in range(s["cpus"]):  # and per CPU, exactly
+            per = TA.analyze(c, "trace.dat", "summary", cpu=cpu)
+            got = {x["event"]: x["count"] for x in per["rows"]}
+            for e in EVENTS:
+                eq(got.get(e, 0), want.get((cpu, e), 0), f"CPU {cpu} {e}")
         states, _ = TA.all_rows(c, "trace.dat", "states", limit=500)
         lat, _ = TA.all_rows(c, "trace.dat", "latency", group="thread", limit=500)
     if perf_ok is None:

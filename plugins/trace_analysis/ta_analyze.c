@@ -239,6 +239,8 @@ static int an_states(const struct ta_trace *t, const struct ta_query *q, struct 
 		ta_cell_uint(r, "wakeups", s->wakeups);
 	}
 	free(idx);
+	ta_cell_uint(&a->head, "irq_ns", rp->irq_ns);
+	ta_cell_uint(&a->head, "softirq_ns", rp->softirq_ns);
 	snprintf(a->method, sizeof(a->method),
 		 "state from sched_switch prev_state (R runnable, S/I sleeping, D blocked) and "
 		 "sched_waking; time counted from each thread's first event; iowait is null: "
@@ -334,6 +336,9 @@ static int an_latency(const struct ta_trace *t, const struct ta_query *q, struct
 			continue;
 		if (by_cpu) {
 			ta_cell_uint(r, "cpu", g[k].key);
+			if (g[k].key < t->n_cpus)
+				ta_cell_dbl(r, "busy_pct", pct(rp->cpu_busy_ns[g[k].key],
+							       t->last_ts - t->first_ts));
 		} else {
 			uint32_t th = ta_thread_index(t, (int32_t)g[k].key);
 

@@ -181,7 +181,8 @@ int ta_replay_run(struct ta_replay *r, const struct ta_trace *t, bool with_inter
 			memset(r->iv_last, 0xff, (t->n_th ? t->n_th : 1) * sizeof(*r->iv_last));
 	}
 	err = ta_merge_init(&m, t);
-	if (err || !r->ts || !cur || !irq_since || !r->cpu_busy_ns || (with_intervals && (!r->iv || !r->iv_last))) {
+	if (err || !r->ts || !cur || !irq_since || !r->cpu_busy_ns ||
+	    (with_intervals && (!r->iv || !r->iv_last))) {
 		err = -ENOMEM;
 		goto out;
 	}

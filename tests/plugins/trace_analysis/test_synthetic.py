@@ -81,6 +81,11 @@ packet { timestamp: 500 track_event { type: TYPE_INSTANT track_uuid: 11 name: "m
 packet { timestamp: 600 track_event { type: TYPE_COUNTER track_uuid: 12 counter_value: 4 } }
 packet { timestamp: 700 track_event { type: TYPE_COUNTER track_uuid: 12 counter_value: 2 } }
 packet { timestamp: 800 track_event { type: TYPE_COUNTER track_uuid: 12 counter_value: 6 } }
+packet { ftrace_events { cpu: 1
+  event { timestamp: 100 pid: 0 irq_handler_entry { irq: 24 name: "virtio" } }
+  event { timestamp: 150 pid: 0 irq_handler_exit { irq: 24 ret: 1 } }
+  event { timestamp: 200 pid: 0 softirq_entry { vec: 3 } }
+  event { timestamp: 260 pid: 0 softirq_exit { vec: 3 } } } }
 """
 
 
@@ -128,6 +133,9 @@ def test_task_states():
         eq(lt[100]["after_preemption_delay_ns"], 1000, "A preempted 2000, ran 3000")
         eq(lt[200]["after_wakeup_delay_ns"], 1000, "B woken 4000, ran 5000")
         eq(lt[200]["p99_ns"], 1000, "B's p99")
+        cpu = TA.analyze(c, "states.pftrace", "latency", group="cpu")["rows"][0]
+        eq((cpu["cpu"], cpu["samples"], cpu["total_delay_ns"]), (0, 3, 3000), "CPU 0's delays")
+        check(abs(cpu["busy_pct"] - 100) < 1e-6, f"CPU 0 busy all the time: {cpu}")
         pre, _ = TA.all_rows(c, "states.pftrace", "preemptions")
         eq([(p["preempter_tid"], p["victim_tid"], p["count"]) for p in pre], [(200, 100, 1)],
            "B preempted A once")
@@ -191,6 +199,8 @@ def test_track_events():
         r = dsq["rows"][0]
         eq((r["track"], r["values"], r["min"], r["max"]), ("DSQ 0 depth", 3, 2, 6), "its values")
         check(abs(r["mean"] - 4) < 1e-9, "mean depth 4")
+        st = TA.analyze(c, "tracks.pftrace", "states")
+        eq((st["irq_ns"], st["softirq_ns"]), (50, 60), "time in irq and softirq handlers")
 
 
 def sys_read(path):

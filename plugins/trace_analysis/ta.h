@@ -37,6 +37,7 @@ enum ta_ev_type {
 	TA_EV_SOFTIRQ_EXIT,
 	TA_EV_FORK, /* a parent, b child */
 	TA_EV_EXIT, /* a pid */
+	TA_EV_WAKEUP, /* a pid, b target cpu, c prio: the task is on a run queue */
 	TA_EV_N,
 };
 

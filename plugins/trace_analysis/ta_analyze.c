@@ -271,6 +271,7 @@ struct lgroup {
 	uint32_t key, first;
 	size_t n;
 	uint64_t sum, wake_n, wake_sum, pre_n, pre_sum, wake_max, pre_max;
+	uint64_t enq_n, enq_sum; /* wakes with a sched_wakeup: waking -> enqueue */
 };
 
 static int by_sum_desc(const void *x, const void *y)
@@ -319,6 +320,10 @@ static int an_latency(const struct ta_trace *t, const struct ta_query *q, struct
 			g[ng - 1].wake_sum += l[i].ns;
 			if (l[i].ns > g[ng - 1].wake_max)
 				g[ng - 1].wake_max = l[i].ns;
+			if (l[i].enq_ns != UINT32_MAX) {
+				g[ng - 1].enq_n++;
+				g[ng - 1].enq_sum += l[i].enq_ns;
+			}
 		} else {
 			g[ng - 1].pre_n++;
 			g[ng - 1].pre_sum += l[i].ns;
@@ -357,15 +362,19 @@ static int an_latency(const struct ta_trace *t, const struct ta_query *q, struct
 		ta_cell_uint(r, "after_wakeup", g[k].wake_n);
 		ta_cell_uint(r, "after_wakeup_delay_ns", g[k].wake_sum);
 		ta_cell_uint(r, "after_wakeup_max_ns", g[k].wake_max);
+		if (g[k].enq_n) {
+			ta_cell_uint(r, "wakeups_with_enqueue", g[k].enq_n);
+			ta_cell_uint(r, "waking_to_runnable_ns", g[k].enq_sum);
+		}
 		ta_cell_uint(r, "after_preemption", g[k].pre_n);
 		ta_cell_uint(r, "after_preemption_delay_ns", g[k].pre_sum);
 		ta_cell_uint(r, "after_preemption_max_ns", g[k].pre_max);
 	}
 	snprintf(a->method, sizeof(a->method),
 		 "scheduling delay per switch-in: from sched_waking/wakeup_new (after_wakeup) or "
-		 "from a preempted switch-out (after_preemption) to the switch-in; the waking is "
-		 "taken as the moment the task became runnable (no separate enqueue event); "
-		 "exact percentiles over all samples, grouped by %s", by_cpu ? "cpu" :
+		 "from a preempted switch-out (after_preemption) to the switch-in; where the trace "
+		 "has sched_wakeup, waking_to_runnable_ns sums waking -> enqueue of those wakes "
+		 "(the rest of their delay is runnable -> running); exact percentiles over all samples, grouped by %s", by_cpu ? "cpu" :
 		 by_thread ? "thread" : "process");
 out:
 	free(l);

@@ -74,7 +74,7 @@ const char *ta_tracedat_unavailable(void)
 
 /* The events we keep: their ids and fields, looked up once per file. */
 enum { K_SWITCH, K_WAKING, K_WAKEUP_NEW, K_MIGRATE, K_IRQ_IN, K_IRQ_OUT, K_SI_IN, K_SI_OUT,
-       K_FORK, K_EXIT, K_N };
+       K_FORK, K_EXIT, K_WAKEUP, K_N };
 
 struct dat {
 	int out; /* the pipe to the parent */
@@ -169,7 +169,9 @@ static int on_record(struct tracecmd_input *h, struct tep_record *rec, int cpu, 
 		break;
 	case K_WAKING:
 	case K_WAKEUP_NEW:
-		ev.type = k == K_WAKING ? TA_EV_WAKING : TA_EV_WAKEUP_NEW;
+	case K_WAKEUP:
+		ev.type = k == K_WAKING ? TA_EV_WAKING : k == K_WAKEUP ? TA_EV_WAKEUP :
+			  TA_EV_WAKEUP_NEW;
 		ev.a = (int32_t)num(e, rec, "pid", 0);
 		ev.b = (int32_t)num(e, rec, "target_cpu", cpu);
 		ev.c = (int32_t)num(e, rec, "prio", 120);
@@ -235,6 +237,7 @@ static void child_read(int fd, int out)
 		{ "irq", "irq_handler_entry" },	  { "irq", "irq_handler_exit" },
 		{ "irq", "softirq_entry" },	  { "irq", "softirq_exit" },
 		{ "sched", "sched_process_fork" }, { "sched", "sched_process_exit" },
+		{ "sched", "sched_wakeup" },
 	};
 	struct dat *d = calloc(1, sizeof(*d));
 	struct rec_end end = { 0 };

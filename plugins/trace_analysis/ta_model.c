@@ -183,7 +183,8 @@ int ta_trace_finish(struct ta_trace *t)
 				pb = cur = e->b;
 			} else if (e->type == TA_EV_FORK) {
 				pb = e->b;
-			} else if (e->type > TA_EV_MIGRATE && e->type != TA_EV_EXIT) {
+			} else if (e->type > TA_EV_MIGRATE && e->type != TA_EV_EXIT &&
+				   e->type != TA_EV_WAKEUP) {
 				continue;
 			}
 			/* every pid an event names has a thread (the replay only looks up) */
@@ -226,6 +227,7 @@ const char *ta_ev_name(int type)
 		[TA_EV_IRQ_ENTRY] = "irq_handler_entry", [TA_EV_IRQ_EXIT] = "irq_handler_exit",
 		[TA_EV_SOFTIRQ_ENTRY] = "softirq_entry", [TA_EV_SOFTIRQ_EXIT] = "softirq_exit",
 		[TA_EV_FORK] = "sched_process_fork",	 [TA_EV_EXIT] = "sched_process_exit",
+		[TA_EV_WAKEUP] = "sched_wakeup",
 	};
 
 	return type > 0 && type < TA_EV_N ? names[type] : "unknown";

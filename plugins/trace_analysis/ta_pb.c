@@ -193,9 +193,11 @@ static int ftrace_event(struct rd *r, uint32_t cpu, struct pb b)
 		ev.state = ta_pstate_of(m.v[4]);
 		err = name_thread(r, ev.a, 0, m.s[1], false) ?: name_thread(r, ev.b, 0, m.s[5], false);
 		break;
+	case 17:  /* sched_wakeup */
 	case 20:  /* sched_waking */
 	case 114: /* sched_wakeup_new */
-		ev.type = payload.no == 20 ? TA_EV_WAKING : TA_EV_WAKEUP_NEW;
+		ev.type = payload.no == 20 ? TA_EV_WAKING : payload.no == 17 ? TA_EV_WAKEUP :
+			  TA_EV_WAKEUP_NEW;
 		ev.a = i32(&m, 2, 0);
 		ev.b = i32(&m, 5, (int32_t)cpu);
 		ev.c = i32(&m, 3, 120);

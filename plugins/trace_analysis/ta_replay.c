@@ -58,11 +58,13 @@ static int close_state(struct ta_replay *r, uint32_t th, uint64_t now, uint32_t 
 }
 
 static int add_lat(struct ta_replay *r, uint32_t th, uint64_t ns, uint64_t at, uint32_t cpu,
-		   uint8_t kind)
+		   uint8_t kind, uint64_t enq_ns)
 {
 	if (smcp_array_grow(&r->lat, &r->cap_lat, r->n_lat, sizeof(*r->lat), 4096))
 		return -ENOMEM;
-	r->lat[r->n_lat++] = (struct ta_lat){ ns, at, th, (uint16_t)cpu, kind };
+	r->lat[r->n_lat++] = (struct ta_lat){ .ns = ns, .at = at, .th = th,
+					      .enq_ns = enq_ns < UINT32_MAX ? (uint32_t)enq_ns :
+					      UINT32_MAX, .cpu = (uint16_t)cpu, .kind = kind };
 	if (ns > r->ts[th].max_wait_ns)
 		r->ts[th].max_wait_ns = ns;
 	return 0;
@@ -116,7 +118,9 @@ static int on_switch(struct ta_replay *r, const struct ta_ev *e, uint32_t cpu, i
 
 		if (s->st == TS_RUNNABLE && e->ts >= s->since)
 			err = add_lat(r, next, e->ts - s->since, e->ts, cpu,
-				      s->woken ? TA_LAT_WAKE : TA_LAT_PREEMPT);
+				      s->woken ? TA_LAT_WAKE : TA_LAT_PREEMPT,
+				      s->woken && s->enq_ts >= s->since ? s->enq_ts - s->since :
+				      UINT32_MAX);
 		err = err ?: close_state(r, next, e->ts, other, true);
 		s->st = TS_RUNNING;
 		s->since = e->ts;
@@ -144,6 +148,7 @@ static int on_waking(struct ta_replay *r, const struct ta_ev *e, uint32_t cpu,
 	s->st = TS_RUNNABLE;
 	s->since = e->ts;
 	s->woken = 1;
+	s->enq_ts = 0;
 	s->waker = waker == UINT32_MAX ? -1 : (int32_t)waker;
 	s->wakeups++;
 	return err ?: count_pair(&r->wakes, waker, th);
@@ -199,6 +204,21 @@ int ta_replay_run(struct ta_replay *r, const struct ta_trace *t, bool with_inter
 		case TA_EV_WAKEUP_NEW:
 			err = on_waking(r, e, cpu, cur);
 			break;
+		case TA_EV_WAKEUP: {
+			uint32_t th = ta_thread_index(t, e->a);
+
+			/* the enqueue after a waking; a wakeup with no waking
+			 * before it (not recorded) wakes the task itself */
+			if (th != UINT32_MAX && r->ts[th].st == TS_RUNNABLE && r->ts[th].woken) {
+				if (!r->ts[th].enq_ts)
+					r->ts[th].enq_ts = e->ts;
+			} else {
+				err = on_waking(r, e, cpu, cur);
+				if (!err && th != UINT32_MAX && r->ts[th].st == TS_RUNNABLE)
+					r->ts[th].enq_ts = e->ts;
+			}
+			break;
+		}
 		case TA_EV_MIGRATE: {
 			uint32_t th = ta_thread_index(t, e->a);
 

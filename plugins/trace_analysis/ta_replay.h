@@ -18,6 +18,7 @@ struct ta_tstat {
 	uint8_t st, woken;
 	int32_t cpu, waker;
 	uint64_t since;
+	uint64_t enq_ts; /* sched_wakeup after the waking: on a run queue */
 };
 
 enum ta_lat_kind { TA_LAT_WAKE = 0, TA_LAT_PREEMPT = 1 };
@@ -26,6 +27,9 @@ struct ta_lat {
 	uint64_t ns;
 	uint64_t at; /* when it ended (switch-in) */
 	uint32_t th;
+	/* wake: ns from the waking to sched_wakeup (the enqueue); UINT32_MAX
+	 * when the trace has no sched_wakeup for it */
+	uint32_t enq_ns;
 	uint16_t cpu;
 	uint8_t kind;
 };

@@ -23,7 +23,8 @@ import smcp_test as T  # noqa: E402
 C = T.Checker("trace_analysis/live")
 check, eq = C.check, C.eq
 TRACEFS = "/sys/kernel/tracing"
-EVENTS = ["sched_switch", "sched_waking", "sched_wakeup_new", "sched_migrate_task"]
+EVENTS = ["sched_switch", "sched_waking", "sched_wakeup", "sched_wakeup_new",
+          "sched_migrate_task"]
 
 
 def need():

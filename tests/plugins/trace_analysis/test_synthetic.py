@@ -20,6 +20,8 @@ STATES = TA.bundle(0, "".join([
     TA.switch(2000, 100, 0, 200, "A", "B"),            # A preempted (R) by B
     TA.switch(3000, 200, 1, 100, "B", "A"),            # B sleeps (S)
     TA.waking(4000, 200, "B", 0, cur=100),             # A wakes B
+    TA.ev(4300, 100, 'sched_wakeup { comm: "B" pid: 200 prio: 120 success: 1 '
+                     'target_cpu: 0 }'),                 # B on the run queue 300 ns later
     TA.switch(5000, 100, 2, 200, "A", "B"),            # A blocks (D)
     TA.waking(7000, 100, "A", 0, cur=200),             # B wakes A
     TA.switch(8000, 200, 1, 100, "B", "A"),            # B sleeps
@@ -133,6 +135,9 @@ def test_task_states():
         eq(lt[100]["after_preemption_delay_ns"], 1000, "A preempted 2000, ran 3000")
         eq(lt[200]["after_wakeup_delay_ns"], 1000, "B woken 4000, ran 5000")
         eq(lt[200]["p99_ns"], 1000, "B's p99")
+        eq((lt[200]["wakeups_with_enqueue"], lt[200]["waking_to_runnable_ns"]), (1, 300),
+           "B: waking -> runnable 300 ns (then runnable -> running 700)")
+        check("waking_to_runnable_ns" not in lt[100], "A's wakes had no sched_wakeup")
         cpu = TA.analyze(c, "states.pftrace", "latency", group="cpu")["rows"][0]
         eq((cpu["cpu"], cpu["samples"], cpu["total_delay_ns"]), (0, 3, 3000), "CPU 0's delays")
         check(abs(cpu["busy_pct"] - 100) < 1e-6, f"CPU 0 busy all the time: {cpu}")

@@ -188,9 +188,17 @@ int ta_trace_finish(struct ta_trace *t)
 				continue;
 			}
 			/* every pid an event names has a thread (the replay only looks up) */
-			if ((pa > 0 && !ta_trace_thread(t, pa, 0, NULL, 0, false)) ||
-			    (pb > 0 && !ta_trace_thread(t, pb, 0, NULL, 0, false)))
+			struct ta_thread *ta = pa > 0 ? ta_trace_thread(t, pa, 0, NULL, 0, false) : NULL;
+			struct ta_thread *tb = pb > 0 ? ta_trace_thread(t, pb, 0, NULL, 0, false) : NULL;
+
+			if ((pa > 0 && !ta) || (pb > 0 && !tb))
 				return -EFBIG;
+			/* the latest priority seen: a switch's next_prio, a wakeup's prio */
+			if (e->type == TA_EV_SWITCH && tb)
+				tb->prio = e->c;
+			else if (ta && e->type != TA_EV_MIGRATE && e->type != TA_EV_EXIT &&
+				 e->type != TA_EV_FORK)
+				ta->prio = e->c;
 		}
 		if (cp->n) {
 			if (!any || cp->ev[0].ts < t->first_ts)

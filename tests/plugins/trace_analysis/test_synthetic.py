@@ -269,6 +269,33 @@ def test_migrations():
 
 
 @C.case
+def test_fairness():
+    """H (prio 100, nice -20) and L (prio 139, nice 19) take turns on one
+    CPU, each preempting the other: H runs 6000 of 8000 ns."""
+    text = TA.bundle(0, "".join([
+        TA.switch(0, 0, 0, 10, "swapper/0", "H", prio=100),
+        TA.switch(3000, 10, 0, 11, "H", "L", prio=139),
+        TA.switch(4000, 11, 0, 10, "L", "H", prio=100),
+        TA.switch(7000, 10, 0, 11, "H", "L", prio=139),
+        TA.switch(8000, 11, 0, 10, "L", "H", prio=100),
+    ]))
+    d = TA.trace_dir()
+    TA.write(d, "fair.pftrace", TA.encode(text))
+    with TA.daemon(d) as c:
+        TA.load(c, "fair.pftrace")
+        r = TA.analyze(c, "fair.pftrace", "fairness")
+        eq([x["tid"] for x in r["rows"]], [11, 10], "least served first")
+        lo, hi = r["rows"]
+        eq((lo["weight"], hi["weight"]), (15, 88761), "weights from the nice table")
+        check(abs(hi["cpu_share_pct"] - 75) < 1e-6 and abs(lo["cpu_share_pct"] - 25) < 1e-6,
+              f"CPU shares: {hi['cpu_share_pct']}, {lo['cpu_share_pct']}")
+        check(abs(hi["served_pct"] - 75) < 1e-6 and abs(lo["served_pct"] - 40) < 1e-6,
+              f"served: H 6000/8000, L 2000/5000: {hi['served_pct']}, {lo['served_pct']}")
+        eq((lo["max_wait_ns"], hi["max_wait_ns"]), (3000, 1000), "longest waits")
+        eq(r["starved_threads"], 0, "nobody waited 50 ms")
+
+
+@C.case
 def test_exports():
     C.entry_only(os.path.join(TA.T.BUILD, "plugins", "trace_analysis", "trace_analysis.so"))
 

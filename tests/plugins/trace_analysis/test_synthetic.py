@@ -296,6 +296,28 @@ def test_fairness():
 
 
 @C.case
+def test_outliers():
+    """20 wakeups of X run 100 ns after the waking, one 100 us after: that
+    one is above Tukey's far-out fence, the rest are not."""
+    evs, t = [], 1000
+    for i in range(21):
+        delay = 100000 if i == 13 else 100
+        evs += [TA.waking(t, 50, "X", 0), TA.switch(t + delay, 0, 0, 50, "swapper/0", "X"),
+                TA.switch(t + delay + 500, 50, 1, 0, "X", "swapper/0")]
+        t += delay + 1000
+    d = TA.trace_dir()
+    TA.write(d, "out.pftrace", TA.encode(TA.bundle(0, "".join(evs))))
+    with TA.daemon(d) as c:
+        TA.load(c, "out.pftrace")
+        r = TA.analyze(c, "out.pftrace", "outliers")
+        eq([(x["tid"], x["delay_ns"], x["after"]) for x in r["rows"]], [(50, 100000, "wakeup")],
+           "the one slow wakeup")
+        eq((r["samples"], r["q1_ns"], r["q3_ns"], r["fence_ns"]), (21, 100, 100, 100),
+           "the fence and what it came from")
+        check("Tukey" in r["method"], "the method is stated")
+
+
+@C.case
 def test_exports():
     C.entry_only(os.path.join(TA.T.BUILD, "plugins", "trace_analysis", "trace_analysis.so"))
 

@@ -154,6 +154,11 @@ def test_task_states():
         eq(w["running_ns"], 2000, "A's running time in the window")
         tl = TA.analyze(c, "states.pftrace", "timeline", cpu=0)
         eq([x["tid"] for x in tl["rows"]], [100, 200, 100, 200, 100], "what ran on CPU 0")
+        tp = TA.analyze(c, "states.pftrace", "timeline", pid=100)
+        eq([(x["start_ns"], x["dur_ns"], x["state"]) for x in tp["rows"]],
+           [(0, 1000, "running"), (1000, 1000, "runnable"), (2000, 2000, "running"),
+            (6000, 1000, "runnable"), (7000, 2000, "running")], "process 100's timeline")
+        eq(tp["rows"][1].get("preempted_by"), "B", "who preempted it")
         dsq = TA.analyze(c, "states.pftrace", "dsq")
         check("not applicable" in dsq.get("note", ""), f"dsq not applicable: {dsq}")
 

@@ -179,8 +179,20 @@ int ta_replay_run(struct ta_replay *r, const struct ta_trace *t, bool with_inter
 	cur = calloc(t->n_cpus ? t->n_cpus : 1, sizeof(*cur));
 	irq_since = calloc(t->n_cpus ? t->n_cpus : 1, sizeof(*irq_since));
 	r->cpu_busy_ns = calloc(t->n_cpus ? t->n_cpus : 1, sizeof(*r->cpu_busy_ns));
+	/* sized once from the counts (a switch closes at most two intervals, a
+	 * waking one; each switch-in may be a delay): no regrowth, no copies */
+	r->cap_lat = t->counts[TA_EV_SWITCH] + 16;
+	r->lat = malloc(r->cap_lat * sizeof(*r->lat));
+	if (!r->lat)
+		r->cap_lat = 0;
 	if (with_intervals) {
-		r->iv = malloc(sizeof(*r->iv) * (r->cap_iv = 4096));
+		r->cap_iv = 2 * t->counts[TA_EV_SWITCH] + t->counts[TA_EV_WAKING] +
+			    t->counts[TA_EV_WAKEUP_NEW] + t->counts[TA_EV_WAKEUP] + t->n_th + 16;
+		r->iv = malloc(sizeof(*r->iv) * r->cap_iv);
+		r->cap_prev = r->cap_iv;
+		r->iv_prev = malloc(sizeof(*r->iv_prev) * r->cap_prev);
+		if (!r->iv_prev)
+			r->cap_prev = 0;
 		r->iv_last = malloc((t->n_th ? t->n_th : 1) * sizeof(*r->iv_last));
 		if (r->iv_last)
 			memset(r->iv_last, 0xff, (t->n_th ? t->n_th : 1) * sizeof(*r->iv_last));

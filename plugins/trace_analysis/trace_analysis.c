@@ -126,6 +126,7 @@ struct load_job {
 	struct smcp_call *call;
 	struct smcp_result *res;
 	int timer;      /* progress, every PROGRESS_MS */
+	struct ta_replay *rp; /* made after the load, so analyses start from it */
 	uint64_t size;  /* of the file, once the worker knows it (atomic) */
 	char name[256];
 	struct ta_trace *t;
@@ -251,6 +252,12 @@ static int load_work(void *data)
 	}
 	if (!err)
 		err = ta_trace_finish(j->t);
+	/* the replay every state-based analysis needs, made now while the
+	 * client waits for the load anyway (it is dropped if it does not fit) */
+	if (!err && (j->rp = malloc(sizeof(*j->rp))) && ta_replay_run(j->rp, j->t, true)) {
+		free(j->rp);
+		j->rp = NULL;
+	}
 	if (err == -EFBIG && !strstr(j->msg, "memory"))
 		snprintf(j->msg, sizeof(j->msg), "trace larger than the memory bound (cache_mb)");
 out:
@@ -302,6 +309,12 @@ static void load_done(void *data, int rc)
 		goto out;
 	}
 	need = ta_trace_mem(j->t);
+	if (j->rp && need + ta_replay_mem(j->rp) <= P.cache_bytes)
+		need += ta_replay_mem(j->rp);
+	else {
+		replay_free(j->rp);
+		j->rp = NULL;
+	}
 	if ((e = find(j->name)))
 		cache_remove(e); /* loaded again meanwhile: the newer wins */
 	while (P.cache && cache_used() + need > P.cache_bytes) {
@@ -324,6 +337,8 @@ static void load_done(void *data, int rc)
 		goto out;
 	}
 	e->t = j->t;
+	e->rp = j->rp;
+	j->rp = NULL;
 	e->last_used = ++P.tick;
 	e->next = P.cache;
 	P.cache = e;
@@ -342,6 +357,7 @@ static void load_done(void *data, int rc)
 	}
 	api->call_complete(j->call, js ? 0 : -ENOMEM);
 out:
+	replay_free(j->rp);
 	ta_trace_free(j->t);
 	free(j);
 }

@@ -27,8 +27,11 @@ static const char usage[] =
 	"       schedmcp serve [OPTIONS]      run the service: plugins, history and watches that\n"
 	"                                     outlive conversations, sessions on a unix socket\n"
 	"       schedmcp status [OPTIONS]     which of the two an MCP client gets here, and why\n"
-	"       schedmcp report [--json] [OPTIONS]\n"
+	"       schedmcp report [--json] [--html FILE] [OPTIONS]\n"
 	"                                     print a summary of this machine's scheduler\n"
+	"       schedmcp flamegraph [--diff OLD] [--png] < FOLDED > OUT\n"
+	"                                     draw folded stacks (the profiler's folded\n"
+	"                                     format) as an SVG or PNG flame graph\n"
 	"\n"
 	"Options:\n"
 	"  -c, --config FILE      config file (default " SMCP_DEFAULT_CONFIG " if it exists)\n"
@@ -48,6 +51,12 @@ static const char usage[] =
 	"      --list-surface     print the resources, templates, tools and prompts as Markdown\n"
 	"      --json             machine-readable output for report and --list-plugins\n"
 	"      --interval SECS    report: sample for SECS before printing (default 1)\n"
+	"      --html FILE        report: also write one self-contained HTML page with\n"
+	"                         the tables, a flame graph and heat maps to FILE\n"
+	"      --diff OLD         flamegraph: differential against the folded stacks in\n"
+	"                         OLD (red: grew, blue: shrank)\n"
+	"      --png              flamegraph: a PNG (at most 1200x700) instead of SVG\n"
+	"      --title TEXT       flamegraph: the picture's title\n"
 	"      --log-level LEVEL  stderr log level (debug, info, warning, error, ...)\n"
 	"      --socket PATH      the service's socket (default " SMCP_SOCKET_PATH ")\n"
 	"      --standalone       serve in-process even when a service answers\n"
@@ -104,7 +113,8 @@ int cli_parse_args(int argc, char **argv, const struct cli_alias *aliases, struc
 {
 	enum { OPT_LIST = 256, OPT_CHECK, OPT_HELP_CONFIG, OPT_JSON, OPT_LOG, OPT_DAEMON,
 	       OPT_ROOT, OPT_INTERVAL, OPT_SURFACE, OPT_SOCKET, OPT_STANDALONE,
-	       OPT_STATE_DIR, OPT_NO_DEFAULT_PLUGINS, OPT_ALIAS };
+	       OPT_STATE_DIR, OPT_NO_DEFAULT_PLUGINS, OPT_HTML, OPT_DIFF, OPT_PNG, OPT_TITLE,
+	       OPT_ALIAS };
 	static const struct {
 		const char *name;
 		enum daemon_mode mode;
@@ -113,6 +123,7 @@ int cli_parse_args(int argc, char **argv, const struct cli_alias *aliases, struc
 		{ "serve", MODE_SERVICE },
 		{ "status", MODE_STATUS },
 		{ "mcp", MODE_SERVE },
+		{ "flamegraph", MODE_FLAMEGRAPH },
 	};
 	static const struct option fixed[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -127,6 +138,10 @@ int cli_parse_args(int argc, char **argv, const struct cli_alias *aliases, struc
 		{ "list-surface", no_argument, NULL, OPT_SURFACE },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "interval", required_argument, NULL, OPT_INTERVAL },
+		{ "html", required_argument, NULL, OPT_HTML },
+		{ "diff", required_argument, NULL, OPT_DIFF },
+		{ "png", no_argument, NULL, OPT_PNG },
+		{ "title", required_argument, NULL, OPT_TITLE },
 		{ "log-level", required_argument, NULL, OPT_LOG },
 		{ "daemon", no_argument, NULL, OPT_DAEMON },
 		{ "fs-root", required_argument, NULL, OPT_ROOT },
@@ -239,6 +254,18 @@ int cli_parse_args(int argc, char **argv, const struct cli_alias *aliases, struc
 					optarg);
 				return -EINVAL;
 			}
+			break;
+		case OPT_HTML:
+			o->html_path = optarg;
+			break;
+		case OPT_DIFF:
+			o->diff_path = optarg;
+			break;
+		case OPT_PNG:
+			o->png = true;
+			break;
+		case OPT_TITLE:
+			o->title = optarg;
 			break;
 		case OPT_LOG:
 			o->log_level = optarg;

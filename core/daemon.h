@@ -22,6 +22,14 @@ enum daemon_mode {
 	MODE_VERSION,
 	MODE_HELP_CONFIG,
 	MODE_LIST_SURFACE,
+	MODE_FLAMEGRAPH, /* schedmcp flamegraph: folded stacks to a picture */
+};
+
+/* Two tool calls that give folded stacks: start (waits while it samples
+ * for ${secs} seconds, which the report replaces), then the stacks. */
+struct report_profile {
+	const char *start_tool, *start_args; /* args: JSON, ${secs}: the seconds */
+	const char *folded_tool, *folded_args;
 };
 
 struct daemon_opts {
@@ -39,6 +47,13 @@ struct daemon_opts {
 	const char *log_level;
 	bool json;
 	double report_interval_s;
+	const char *html_path; /* report --html FILE */
+	const char *diff_path; /* flamegraph --diff OLD */
+	const char *title;     /* flamegraph --title TEXT */
+	bool png;	       /* flamegraph --png */
+	/* report --html: how to take a short profile for its flame graph (the
+	 * wiring in main.c names the tools, the core does not); NULL: none */
+	const struct report_profile *profile;
 	/* --set SECTION.KEY=VALUE and the options that are shorthands for one */
 #define DAEMON_MAX_SETS 64
 	const char *sets[DAEMON_MAX_SETS];
@@ -103,6 +118,27 @@ int cli_list_surface(void);
 int cli_check_config(const struct config *cfg, const char *search_path);
 void cli_print_errors(const struct config *cfg);
 int report_run(const struct daemon_opts *o);
+/* In-process tool call for the report: the content items (a cJSON array
+ * the caller frees), or NULL with err set (the tool's error, no such tool,
+ * no answer within timeout_ms). */
+struct cJSON;
+/* How the report shows a value: scalars inline; an array of objects whose
+ * members are all scalars as a table. */
+bool report_is_scalar(const struct cJSON *v);
+bool report_tabular(const struct cJSON *arr);
+/* Run the loop for seconds (the report's sampling window). */
+void report_wait(double seconds);
+struct cJSON *report_call_tool(const char *name, const char *args_json, uint64_t timeout_ms,
+			       char *err, size_t err_len);
+/* report --html (core/report_html.c): sample for the page (profiling when
+ * o->profile names how), returning the profile's folded stacks (or NULL,
+ * err saying why); then write the page from sections ([{title, uri, body |
+ * error}]). 0 or -errno. */
+char *report_html_profile(const struct daemon_opts *o, char *err, size_t err_len);
+int report_html_write(const char *path, const struct cJSON *sections, const char *folded,
+		      const char *profile_err);
+/* schedmcp flamegraph (core/cli_draw.c): stdin to stdout; the exit code. */
+int cli_flamegraph(const struct daemon_opts *o);
 /*
  * Whether an MCP client starting schedmcp with these options gets a bridge
  * to a running service (true; *ret_fd is the connected, probed socket) or

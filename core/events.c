@@ -278,12 +278,7 @@ static const char poll_schema[] =
 	"},\"additionalProperties\":false}";
 
 static const char poll_output[] =
-	"{\"type\":\"object\",\"properties\":{"
-	"\"events\":{\"type\":\"array\",\"items\":{\"type\":\"object\"}},"
-	"\"next_cursor\":{\"type\":\"integer\"},\"has_more\":{\"type\":\"boolean\"},"
-	"\"missed\":{\"type\":\"integer\"},\"published_total\":{\"type\":\"integer\"},"
-	"\"evicted_total\":{\"type\":\"integer\"}},"
-	"\"required\":[\"events\",\"next_cursor\",\"has_more\",\"missed\"]}";
+	"{\"type\":\"object\",\"required\":[\"events\",\"next_cursor\",\"has_more\",\"missed\"]}";
 
 int events_init(struct smcp_host *core, const struct smcp_host_api *api, uint32_t capacity)
 {

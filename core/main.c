@@ -39,6 +39,14 @@ static const struct cli_alias aliases[] = {
 	{ 0 },
 };
 
+/* The report's short profile for its HTML page's flame graph: the one
+ * place that knows which plugin profiles (tests/docs/layering.py). */
+static const struct report_profile report_profile = {
+	"start_perf_profiling",
+	"{\"duration_secs\": ${secs}, \"wait\": true, \"frequency_hz\": 199}",
+	"get_perf_results", "{\"format\": \"folded\", \"limit\": 500}",
+};
+
 static void on_signal(void *data, int fd, uint32_t revents)
 {
 	struct signalfd_siginfo si;
@@ -276,6 +284,7 @@ int main(int argc, char **argv)
 
 	if (cli_parse_args(argc, argv, aliases, &o))
 		return 2;
+	o.profile = &report_profile;
 	if (o.log_level) {
 		if (log_level_parse(o.log_level, &lvl)) {
 			log_err("--log-level: unknown level '%s'", o.log_level);
@@ -296,6 +305,8 @@ int main(int argc, char **argv)
 	case MODE_HELP_CONFIG:
 		cli_help_config();
 		return 0;
+	case MODE_FLAMEGRAPH:
+		return cli_flamegraph(&o); /* a filter: no config, no plugins */
 	default:
 		break;
 	}

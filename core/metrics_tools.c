@@ -11,6 +11,7 @@
 
 #include "host.h"
 #include "metrics.h"
+#include "metrics_heat.h"
 #include "metrics_query.h"
 
 #define CATALOG_MAX 200
@@ -20,6 +21,7 @@
 #define MAX_COLS 6
 
 static const struct smcp_host_api *api;
+static struct smcp_host *core_host; /* owner of the drawing jobs */
 
 /* ---------------------------------------------------------------- catalog */
 
@@ -598,9 +600,86 @@ static void unknown_metric(struct smcp_result *res, const char *name)
 			  name, *near ? ". Similar: " : "", near);
 }
 
+/* ------------------------------------------------------- the PNG answer */
+
+/* A heat map drawn on a worker: built from the store on the loop (the
+ * store is the loop's), then only pixels off it. */
+struct heat_job {
+	struct heat_map h;
+	struct smcp_call *call;
+	struct smcp_result *res;
+	unsigned char *png;
+	size_t png_len;
+	bool cancelled;
+};
+
+static int heat_job_draw(void *data)
+{
+	struct heat_job *job = data;
+
+	return draw_heat_png(&job->h.d, DRAW_PNG_TOOL_BYTES, &job->png, &job->png_len);
+}
+
+static void heat_job_done(void *data, int result)
+{
+	struct heat_job *job = data;
+	int err = result;
+
+	if (!job->cancelled) {
+		if (!err)
+			err = api->result_text(job->res, job->h.summary);
+		if (!err)
+			err = api->result_image(job->res, "image/png", job->png, job->png_len);
+		if (err == -E2BIG)
+			err = api->result_error(job->res, "the picture did not fit in %u KiB: "
+							 "a shorter range or fewer series",
+						 DRAW_PNG_TOOL_BYTES / 1024);
+		(void)api->call_complete(job->call, err);
+	}
+	metrics_heat_free(&job->h);
+	free(job->png);
+	free(job);
+}
+
+static void heat_job_cancel(void *data, struct smcp_call *call)
+{
+	((struct heat_job *)data)->cancelled = true; /* done frees it */
+}
+
+static int query_png(struct smcp_call *call, struct qparams *q, const char *labels,
+		     struct smcp_result *res)
+{
+	struct heat_job *job;
+	char err[400];
+	int ret;
+
+	if (draw_png_missing())
+		return api->result_error(res, "%s", draw_png_missing());
+	job = calloc(1, sizeof(*job));
+	if (!job)
+		return -ENOMEM;
+	ret = metrics_heat_build(q->m, &q->sel, labels, q->start_ms, q->end_ms, &job->h, err,
+				 sizeof(err));
+	if (ret) {
+		free(job);
+		return ret == -ENODATA ? api->result_error(res, "%s", err) : ret;
+	}
+	job->call = call;
+	job->res = res;
+	ret = api->work_submit(core_host, heat_job_draw, heat_job_done, job);
+	if (ret) {
+		metrics_heat_free(&job->h);
+		free(job);
+		return ret == -EBUSY ? api->result_error(res, "busy drawing: try again") : ret;
+	}
+	(void)api->call_on_cancel(call, heat_job_cancel, job);
+	return SMCP_PENDING;
+}
+
 static int tool_query(void *data, struct smcp_call *call, const struct smcp_args *args,
 		      struct smcp_result *res)
 {
+	const char *format = NULL;
 	const char *metric = NULL, *labels = NULL, *group_by = NULL, *agg = NULL, *stats = NULL;
 	int64_t limit = 10, now = metrics_now_unix_ms(), step_ms = 0;
 	struct qparams q = { 0 };
@@ -640,6 +719,8 @@ static int tool_query(void *data, struct smcp_call *call, const struct smcp_args
 	if (q.end_ms <= q.start_ms)
 		return api->result_error(res, "end must be after start");
 	q.step_secs = (double)step_ms / 1000;
+	if (api->arg_string(args, "format", &format) == 0 && strcmp(format, "png") == 0)
+		return query_png(call, &q, labels, res);
 	j = api->result_json(res);
 	if (!j)
 		return -ENOMEM;
@@ -706,7 +787,8 @@ static const char query_schema[] =
 	"\"step\":{\"type\":[\"string\",\"number\"]},"
 	"\"stats\":{\"type\":\"string\",\"maxLength\":60,\"description\":\"e.g. 'p99,count'\"},"
 	"\"agg\":{\"type\":\"string\",\"enum\":[\"sum\",\"avg\",\"max\",\"min\"]},"
-	"\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":50,\"default\":10}"
+	"\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":50,\"default\":10},"
+	"\"format\":{\"type\":\"string\",\"enum\":[\"png\"],\"description\":\"heat map image\"}"
 	"},\"additionalProperties\":false}";
 
 int metrics_tools_init(struct smcp_host *core, const struct smcp_host_api *a)
@@ -745,6 +827,7 @@ int metrics_tools_init(struct smcp_host *core, const struct smcp_host_api *a)
 	int err;
 
 	api = a;
+	core_host = core;
 	/* said once here rather than in each of the three tools' schemas: a
 	 * model reads tools/list before every conversation */
 	err = api->add_instructions(core, "query_history, what_changed and watch_create take "

@@ -14,6 +14,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "loop.h"
+#include "privs.h"
 #include "registry.h"
 #include "result.h"
 
@@ -44,6 +45,25 @@ static void stop_waiting(void *data)
 	loop_break();
 }
 
+/* Wait for a call a handler kept (SMCP_PENDING), up to timeout_ms; 0 or
+ * -ETIMEDOUT (the call is then cancelled). */
+static int wait_call(struct report_call *rc, uint64_t timeout_ms)
+{
+	bool expired = false;
+	int t = loop_timer_add(timeout_ms, false, stop_waiting, &expired, rc);
+
+	rc->call.pending = true;
+	while (!rc->done && !expired && !loop_quitting())
+		(void)loop_run();
+	if (t > 0)
+		(void)loop_timer_remove(t);
+	if (rc->done)
+		return 0;
+	if (rc->call.cancel_cb)
+		rc->call.cancel_cb(rc->call.cancel_data, &rc->call);
+	return -ETIMEDOUT;
+}
+
 /* Read one resource; returns its JSON body (or text as a string). */
 static cJSON *read_resource(struct reg_resource *r, char *err, size_t err_len)
 {
@@ -58,17 +78,7 @@ static cJSON *read_resource(struct reg_resource *r, char *err, size_t err_len)
 	result_init(&rc.call.result, RESULT_READ, r->uri, r->mime_type);
 	ret = r->read(r->data, &rc.call, r->uri, &none, &rc.call.result);
 	if (ret == SMCP_PENDING) {
-		bool expired = false;
-		int t = loop_timer_add(READ_TIMEOUT_MS, false, stop_waiting, &expired, &rc);
-
-		rc.call.pending = true;
-		while (!rc.done && !expired && !loop_quitting())
-			(void)loop_run();
-		if (t > 0)
-			(void)loop_timer_remove(t);
-		if (!rc.done) {
-			if (rc.call.cancel_cb)
-				rc.call.cancel_cb(rc.call.cancel_data, &rc.call);
+		if (wait_call(&rc, READ_TIMEOUT_MS)) {
 			snprintf(err, err_len, "no answer within %d s", READ_TIMEOUT_MS / 1000);
 			goto out;
 		}
@@ -94,6 +104,53 @@ out:
 	return out;
 }
 
+cJSON *report_call_tool(const char *name, const char *args_json, uint64_t timeout_ms, char *err,
+			size_t err_len)
+{
+	struct reg_tool *t = registry_find_tool(name);
+	struct report_call rc = { 0 };
+	struct smcp_args args = { 0 };
+	cJSON *out = NULL;
+	uint64_t caps;
+	int ret;
+
+	if (!t) {
+		snprintf(err, err_len, "no tool %s here", name);
+		return NULL;
+	}
+	args.obj = cJSON_Parse(args_json ? args_json : "{}");
+	if (!args.obj) {
+		snprintf(err, err_len, "bad arguments for %s", name);
+		return NULL;
+	}
+	rc.call.ops = &report_ops;
+	rc.call.ctx = &rc;
+	rc.call.owner = t->owner;
+	result_init(&rc.call.result, RESULT_TOOL, NULL, NULL);
+	caps = privs_enter(t->owner);
+	ret = t->call(t->data, &rc.call, &args, &rc.call.result);
+	privs_leave(caps);
+	if (ret == SMCP_PENDING) {
+		if (wait_call(&rc, timeout_ms)) {
+			snprintf(err, err_len, "%s: no answer within %llu s", name,
+				 (unsigned long long)(timeout_ms / 1000));
+			goto out;
+		}
+		ret = rc.err;
+	}
+	if (ret < 0 || result_status(&rc.call.result) || rc.call.result.is_error) {
+		snprintf(err, err_len, "%s: %s", name,
+			 rc.call.result.error ? rc.call.result.error
+					      : strerror(ret < 0 ? -ret : -result_status(&rc.call.result)));
+		goto out;
+	}
+	out = result_take_items(&rc.call.result);
+out:
+	result_release(&rc.call.result);
+	cJSON_Delete(args.obj);
+	return out;
+}
+
 /* ------------------------------------------------------- human rendering */
 
 static void print_scalar(const cJSON *v)
@@ -116,13 +173,12 @@ static void print_scalar(const cJSON *v)
 	}
 }
 
-static bool is_scalar(const cJSON *v)
+bool report_is_scalar(const cJSON *v)
 {
 	return !cJSON_IsObject(v) && !cJSON_IsArray(v);
 }
 
-/* An array of objects whose members are all scalars prints as a table. */
-static bool tabular(const cJSON *arr)
+bool report_tabular(const cJSON *arr)
 {
 	const cJSON *row, *m;
 
@@ -132,7 +188,7 @@ static bool tabular(const cJSON *arr)
 		if (!cJSON_IsObject(row))
 			return false;
 		cJSON_ArrayForEach(m, row)
-			if (!is_scalar(m))
+			if (!report_is_scalar(m))
 				return false;
 	}
 	return true;
@@ -211,7 +267,7 @@ static void print_table(const cJSON *arr, int indent)
 
 static void print_value(const char *key, const cJSON *v, int indent)
 {
-	if (is_scalar(v)) {
+	if (report_is_scalar(v)) {
 		printf("%*s%s: ", indent, "", key);
 		print_scalar(v);
 		printf("\n");
@@ -223,7 +279,7 @@ static void print_value(const char *key, const cJSON *v, int indent)
 		bool scalars = true;
 
 		cJSON_ArrayForEach(e, v)
-			scalars &= is_scalar(e);
+			scalars &= report_is_scalar(e);
 		if (scalars) {
 			printf("%*s%s: ", indent, "", key);
 			cJSON_ArrayForEach(e, v) {
@@ -239,7 +295,7 @@ static void print_value(const char *key, const cJSON *v, int indent)
 			return;
 		}
 		printf("%*s%s:\n", indent, "", key);
-		if (tabular(v)) {
+		if (report_tabular(v)) {
 			print_table(v, indent + 2);
 			return;
 		}
@@ -276,14 +332,14 @@ static void print_section(const struct reg_resource *r, const cJSON *body, const
 	printf("\n");
 }
 
-static void wait_interval(double seconds)
+void report_wait(double seconds)
 {
 	uint64_t ms = (uint64_t)(seconds * 1000.0 + 0.5);
 	bool expired = false;
 
 	if (!ms)
 		return;
-	if (loop_timer_add(ms, false, stop_waiting, &expired, &wait_interval) > 0)
+	if (loop_timer_add(ms, false, stop_waiting, &expired, &report_wait) > 0)
 		while (!expired && !loop_quitting())
 			(void)loop_run();
 }
@@ -291,10 +347,17 @@ static void wait_interval(double seconds)
 int report_run(const struct daemon_opts *o)
 {
 	cJSON *all = o->json ? cJSON_CreateObject() : NULL;
-	int shown = 0;
+	cJSON *page = o->html_path ? cJSON_CreateArray() : NULL;
+	char *folded = NULL, perr[400] = "";
+	int shown = 0, rc = 0;
 
-	/* let the plugins' samplers fill a first window */
-	wait_interval(o->report_interval_s);
+	/* let the plugins' samplers fill a first window; for a page, a longer
+	 * one (its heat maps have a column per history step), spent profiling
+	 * when the wiring names a profiler */
+	if (page)
+		folded = report_html_profile(o, perr, sizeof(perr));
+	else
+		report_wait(o->report_interval_s);
 	/* plugins first, the core's own status last */
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < registry_view()->n_resources; i++) {
@@ -306,6 +369,17 @@ int report_run(const struct daemon_opts *o)
 			if (r->is_template || !(r->flags & SMCP_RESOURCE_REPORT) || core != (pass == 1))
 				continue;
 			body = read_resource(r, err, sizeof(err));
+			if (page) {
+				cJSON *sec = cJSON_CreateObject();
+
+				cJSON_AddStringToObject(sec, "title", r->title ? r->title : r->name);
+				cJSON_AddStringToObject(sec, "uri", r->uri);
+				if (body)
+					cJSON_AddItemToObject(sec, "body", cJSON_Duplicate(body, true));
+				else
+					cJSON_AddStringToObject(sec, "error", err);
+				cJSON_AddItemToArray(page, sec);
+			}
 			if (all) {
 				if (body)
 					cJSON_AddItemToObject(all, r->uri, body);
@@ -330,5 +404,16 @@ int report_run(const struct daemon_opts *o)
 	}
 	if (!shown)
 		fprintf(stderr, "schedmcp report: no plugin offers a report section\n");
-	return 0;
+	if (page) {
+		int err = report_html_write(o->html_path, page, folded, perr);
+
+		if (err) {
+			fprintf(stderr, "schedmcp report: cannot write %s: %s\n", o->html_path,
+				strerror(-err));
+			rc = 1;
+		}
+		cJSON_Delete(page);
+		free(folded);
+	}
+	return rc;
 }

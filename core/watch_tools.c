@@ -267,11 +267,7 @@ static const char status_schema[] =
 	"},\"additionalProperties\":false}";
 
 static const char status_output[] =
-	"{\"type\":\"object\",\"properties\":{"
-	"\"watches\":{\"type\":\"array\",\"items\":{\"type\":\"object\"}},"
-	"\"events\":{\"type\":\"array\",\"items\":{\"type\":\"object\"}},"
-	"\"next_cursor\":{\"type\":\"integer\"},\"has_more\":{\"type\":\"boolean\"},"
-	"\"missed\":{\"type\":\"integer\"}},"
+	"{\"type\":\"object\","
 	"\"required\":[\"watches\",\"events\",\"next_cursor\",\"has_more\",\"missed\"]}";
 
 int watch_tools_init(struct smcp_host *core, const struct smcp_host_api *api)

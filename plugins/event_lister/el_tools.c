@@ -17,14 +17,7 @@ static const char subsystems_input[] =
 	"\"kprobe\"]}}}";
 
 static const char subsystems_output[] =
-	"{\"type\":\"object\",\"properties\":{"
-	"\"perf_subsystems\":{\"type\":\"object\",\"properties\":{"
-	"\"count\":{\"type\":\"integer\"},\"total_events\":{\"type\":\"integer\"},"
-	"\"subsystems\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
-	"\"event_counts\":{\"type\":\"object\"},\"error\":{\"type\":\"string\"}}},"
-	"\"kprobe_info\":{\"type\":\"object\",\"properties\":{"
-	"\"total_functions\":{\"type\":\"integer\"},\"modules\":{\"type\":\"array\"},"
-	"\"function_counts\":{\"type\":\"object\"},\"error\":{\"type\":\"string\"}}}}}";
+	"{\"type\":\"object\",\"required\":[\"perf_subsystems\",\"kprobe_info\"]}";
 
 static const char events_input[] =
 	"{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
@@ -37,15 +30,7 @@ static const char events_input[] =
 
 static const char events_output[] =
 	"{\"type\":\"object\",\"required\":[\"event_type\",\"total_count\",\"returned_count\","
-	"\"offset\",\"limit\",\"has_more\",\"events\"],\"properties\":{"
-	"\"event_type\":{\"type\":\"string\"},\"subsystem\":{\"type\":[\"string\",\"null\"]},"
-	"\"filter_applied\":{\"type\":[\"string\",\"null\"]},"
-	"\"total_count\":{\"type\":\"integer\"},\"returned_count\":{\"type\":\"integer\"},"
-	"\"offset\":{\"type\":\"integer\"},\"limit\":{\"type\":\"integer\"},"
-	"\"has_more\":{\"type\":\"boolean\"},\"next_offset\":{\"type\":\"integer\"},"
-	"\"events\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
-	"\"formats\":{\"type\":\"array\"},\"source\":{\"type\":\"object\"},"
-	"\"note\":{\"type\":\"string\"}}}";
+	"\"offset\",\"limit\",\"has_more\",\"events\"]}";
 
 /* --------------------------------------------------------------- helpers */
 

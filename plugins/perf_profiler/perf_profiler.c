@@ -78,7 +78,7 @@ static const char results_schema[] =
 	"\"offset\":{\"type\":\"integer\",\"minimum\":0},"
 	"\"include_stacks\":{\"type\":\"boolean\"},"
 	"\"group_by\":{\"type\":\"string\",\"enum\":[\"symbol\",\"stack\",\"process\",\"cpu\"]},"
-	"\"format\":{\"type\":\"string\",\"enum\":[\"json\",\"folded\"]},"
+	"\"format\":{\"type\":\"string\",\"enum\":[\"json\",\"folded\",\"png\"]},"
 	"\"pid\":{\"type\":\"integer\"},"
 	"\"symbol\":{\"type\":\"string\"},"
 	"\"wait\":{\"type\":\"boolean\"}}}";
@@ -343,6 +343,10 @@ static int parse_report(struct pp_plugin *pp, const struct smcp_args *args,
 			   strcmp(s, "cpu") == 0 ? PP_GROUP_CPU : PP_GROUP_SYMBOL;
 	if (api->arg_string(args, "format", &s) == 0 && strcmp(s, "folded") == 0) {
 		o->folded = true;
+		o->group = PP_GROUP_STACK;
+	}
+	if (api->arg_string(args, "format", &s) == 0 && strcmp(s, "png") == 0) {
+		o->png = true;
 		o->group = PP_GROUP_STACK;
 	}
 	return 0;

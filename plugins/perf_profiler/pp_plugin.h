@@ -69,6 +69,7 @@ struct pp_report_opts {
 	uint32_t limit, offset;
 	bool include_stacks;
 	bool folded;
+	bool png; /* a flame graph picture (results_png.c) */
 	int32_t pid; /* -1: all */
 	char symbol[256]; /* "": none; else its callers and callees */
 };

@@ -24,7 +24,7 @@ static const struct smcp_prompt_step steps[] = {
 		  "and `module`; then get_perf_results {\"group_by\": \"process\", \"limit\": "
 		  "10}, and get_perf_results {\"include_stacks\": true, \"limit\": 5} for the "
 		  "call paths into the top functions ({\"format\": \"folded\"} gives flame-graph "
-		  "input)." },
+		  "input, {\"format\": \"png\"} the flame graph as an image)." },
 	{ SMCP_STEP("profile.hint", 10), .needs = "start_perf_profiling",
 	  .text = "To see where CPU time goes, use the profile_system prompt, or call "
 		  "start_perf_profiling {\"duration_secs\": 10, \"wait\": true}." },

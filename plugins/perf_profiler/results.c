@@ -342,6 +342,10 @@ struct pp_answer *pp_out_prepare(struct pp_plugin *pp, const struct pp_job *job,
 		ans->err = pp_tree_plan(pp, ans, o);
 		return ans;
 	}
+	if (o->png) {
+		ans->err = pp_png_plan(pp, ans, o);
+		return ans;
+	}
 	if (o->folded) {
 		ans->err = plan_folded(pp, ans, o);
 		return ans;
@@ -368,6 +372,7 @@ void pp_answer_free(struct pp_answer *ans)
 		free(ans->rows[i].folded);
 	free(ans->rows);
 	free(ans->text);
+	free(ans->png);
 	pp_tree_free_answer(ans);
 	if (ans->have_agg)
 		pp_agg_free(&ans->agg);
@@ -526,6 +531,12 @@ int pp_out_results(struct pp_plugin *pp, struct smcp_result *res, const struct p
 		return ans->err;
 	if (ans->tree)
 		return pp_tree_out(pp, res, ans, o);
+	if (o->png) {
+		if (ans->err_text)
+			return api->result_error(res, "%s", ans->err_text);
+		err = api->result_text(res, ans->text);
+		return err ? err : api->result_image(res, "image/png", ans->png, ans->png_len);
+	}
 	if (o->folded) {
 		err = api->result_text(res, ans->text);
 		return err ? err : api->result_text(res, ans->trailer);
@@ -590,7 +601,8 @@ int pp_out_results(struct pp_plugin *pp, struct smcp_result *res, const struct p
 	if (o->group == PP_GROUP_SYMBOL)
 		api->json_string(j, NULL,
 				 "self: samples with the symbol as leaf; total: samples with it "
-				 "anywhere on the stack. format folded gives flame-graph input");
+				 "anywhere on the stack. format folded gives flame-graph input, "
+				 "format png the flame graph itself");
 	api->json_end(j);
 	return 0;
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "draw.h"
 #include "pp_plugin.h"
 
 #define TOP_MAX 3 /* the larger of TOP_PER_GROUP and STACKS_PER_SYMBOL */
@@ -61,7 +62,10 @@ struct pp_answer {
 	uint32_t n_rows;
 	size_t total_rows;
 	struct budget b; /* after the rows: the rest of the answer goes on from it */
-	char *text;      /* folded: the lines */
+	char *text;      /* folded: the lines; png: the summary */
+	unsigned char *png; /* png: the picture */
+	size_t png_len;
+	const char *err_text; /* png: why there is no picture (an error answer) */
 	char trailer[320];
 };
 
@@ -104,6 +108,8 @@ static inline size_t row_cost(const struct pp_symrow *r)
 /* results_tree.c */
 /* Build the callers and callees of o->symbol into ans (job). 0 or -ENOMEM. */
 int pp_tree_plan(struct pp_plugin *pp, struct pp_answer *ans, const struct pp_report_opts *o);
+/* format png (results_png.c, job): the flame graph and its summary. */
+int pp_png_plan(struct pp_plugin *pp, struct pp_answer *ans, const struct pp_report_opts *o);
 /* Write them into res (loop). */
 int pp_tree_out(struct pp_plugin *pp, struct smcp_result *res, const struct pp_answer *ans,
 		const struct pp_report_opts *o);

@@ -37,6 +37,20 @@
 const volatile __u16 cpu_llc[SL_MAX_CPUS] = {};
 const volatile __u16 cpu_node[SL_MAX_CPUS] = {};
 const volatile bool have_topology = false;
+/*
+ * The kernel's clock: run-queue latency from the scheduler's own
+ * bookkeeping (CONFIG_SCHED_INFO: task->sched_info.last_queued is the rq
+ * clock when the task was queued, run_delay the waits it finished) and the
+ * rq clock __schedule() just updated (reached through prev's cfs_rq, as
+ * the per-CPU runqueues are not always in kallsyms), instead of a timestamp
+ * taken by a sched_wakeup program: no program runs on wakeups, and the
+ * switch reads no clock. User space sets it when the kernel's BTF has
+ * sched_info.last_queued, sched_entity.cfs_rq and cfs_rq.rq
+ * (CONFIG_FAIR_GROUP_SCHED).
+ */
+const volatile bool rq_clock = false;
+/* enum sl_cg_mode: the hierarchy per-cgroup latency is keyed by. */
+const volatile __u32 cg_mode = SL_CGM_OFF;
 
 /* Changed by user space at run time through the mmapped .bss. */
 struct sl_measure_ctl measure[SL_MEASURE_SLOTS] = {};
@@ -46,6 +60,12 @@ __u32 track_softirq = 0;
 /* Set while the sched_ext DSQ hooks are attached (sl_dsq.c): only then do
  * stream events look up the task's DSQ state. */
 __u32 dsq_hooked = 0;
+
+/* Switch-ins not counted per cgroup: cg_stats was full. */
+__u64 cg_overflow = 0;
+/* Bumped whenever tasks move between cgroups: a task's cached cgroup slot
+ * is good while no move happened since it was taken. */
+__u64 cg_epoch = 0;
 
 static struct sl_task zero_task;
 static struct sl_wake_val zero_wake;
@@ -63,6 +83,28 @@ struct {
 	__type(key, int);
 	__type(value, struct sl_task);
 } task_store SEC(".maps");
+
+/* Per-cgroup latency (sched_latency.h); all three sized by user space
+ * (cgroup_max) when cg_mode is on. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sl_measure);
+} cg_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u64);
+	__type(value, __u32);
+} cg_slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, 1);
+	__type(value, __u32);
+} cg_free SEC(".maps");
 
 /* raw_tp fallback only: sized by user space when used. */
 struct {
@@ -205,6 +247,88 @@ static __always_inline __u64 task_cgroup_at(struct task_struct *t, __u32 level)
 	return anc ? BPF_CORE_READ(anc, kn, id) : 0;
 }
 
+/* The id of t's cgroup in the hierarchy cg_mode names (its kernfs id, the
+ * directory's inode number); 0 when unknown. tp_btf loads the pointers
+ * directly (a NULL on the way reads as 0). */
+static __always_inline __u64 task_cg_id(struct task_struct *t, bool btf)
+{
+	int i;
+
+	if (cg_mode == SL_CGM_V2)
+		return btf ? t->cgroups->dfl_cgrp->kn->id
+			   : BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
+	if (!bpf_core_enum_value_exists(enum cgroup_subsys_id, cpu_cgrp_id))
+		return 0;
+	i = bpf_core_enum_value(enum cgroup_subsys_id, cpu_cgrp_id);
+	return btf ? t->cgroups->subsys[i]->cgroup->kn->id
+		   : BPF_CORE_READ(t, cgroups, subsys[i], cgroup, kn, id);
+}
+
+/* Count a switch-in into h, and its wait when have (this CPU's own copy). */
+static __always_inline void lat_add(struct sl_measure *h, bool have, __u64 lat, __u32 b)
+{
+	h->switches_in++;
+	if (!have)
+		return;
+	h->waits++;
+	h->wait_ns += lat;
+	if (lat > h->wait_max_ns)
+		h->wait_max_ns = lat;
+	h->hist[sl_hidx(b)]++;
+}
+
+/* The cg_stats slot of id, taken from cg_free when new; -1 when none is
+ * left (user space gives back the slots of removed cgroups). */
+static __always_inline int cg_slot_of(__u64 id)
+{
+	__u32 *s = bpf_map_lookup_elem(&cg_slots, &id), fresh;
+
+	if (s)
+		return (int)*s;
+	if (bpf_map_pop_elem(&cg_free, &fresh))
+		return -1;
+	if (!bpf_map_update_elem(&cg_slots, &id, &fresh, BPF_NOEXIST))
+		return (int)fresh;
+	/* another CPU added it first (or the map is full): give it back */
+	bpf_map_push_elem(&cg_free, &fresh, 0);
+	s = bpf_map_lookup_elem(&cg_slots, &id);
+	return s ? (int)*s : -1;
+}
+
+/* Count a switch-in of t (state nt; and its wait, when have) for its
+ * cgroup. The slot is cached in nt while no task moved between cgroups
+ * (cg_epoch, from the cgroup_attach_task and cgroup_transfer_tasks
+ * tracepoints, which fire once a move is done): the common path touches
+ * nothing of the task_struct and is an array lookup. */
+static __always_inline void cg_account(struct task_struct *t, struct sl_task *nt, bool btf,
+				       bool have, __u64 lat, __u32 b)
+{
+	__u64 epoch = *(volatile __u64 *)&cg_epoch; /* before the cgroup is read */
+	struct sl_measure *c;
+	__u32 slot;
+
+	if (nt->cg_slot && nt->cg_epoch == epoch && ++nt->cg_checks % SL_CG_RECHECK) {
+		slot = nt->cg_slot - 1;
+	} else {
+		__u64 id = task_cg_id(t, btf);
+		int s = id ? cg_slot_of(id) : -1;
+
+		nt->cg_checks = 0;
+		if (s < 0) {
+			nt->cg_slot = 0;
+			if (id)
+				__sync_fetch_and_add(&cg_overflow, 1);
+			return;
+		}
+		slot = (__u32)s;
+		nt->cg_epoch = epoch;
+		nt->cg_slot = slot + 1;
+	}
+	c = bpf_map_lookup_elem(&cg_stats, &slot);
+	if (c)
+		lat_add(c, have, lat, b);
+}
+
 /* ---------------------------------------------------------- aggregation */
 
 static __always_inline void measure_add(struct task_struct *next, __u32 pid, __u32 tgid,
@@ -233,16 +357,8 @@ static __always_inline void measure_add(struct task_struct *next, __u32 pid, __u
 				continue;
 		}
 		h = bpf_map_lookup_elem(&measure_hist, &key);
-		if (!h)
-			continue;
-		h->switches_in++;
-		if (!have)
-			continue;
-		h->waits++;
-		h->wait_ns += lat;
-		if (lat > h->wait_max_ns)
-			h->wait_max_ns = lat;
-		h->hist[sl_hidx(b)]++;
+		if (h)
+			lat_add(h, have, lat, b);
 	}
 }
 
@@ -321,42 +437,65 @@ static __always_inline void count_migration(struct sl_cpu_stats *cs, struct sl_t
 		__sync_fetch_and_add(&r->migrations_out_xnode, 1);
 }
 
+/* A time slice that ended on this CPU. */
+static __always_inline void slice_add(struct sl_cpu_stats *cs, __u64 ran)
+{
+	cs->slices++;
+	cs->run_ns += ran;
+	cs->slice_hist[sl_hidx(sl_bucket(ran))]++;
+}
+
 static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 				     struct task_struct *next, bool btf)
 {
 	__u32 prev_pid = TREAD(btf, prev, pid), next_pid = TREAD(btf, next, pid);
 	__u32 cpu = bpf_get_smp_processor_id(), prev_state, next_tgid, b = 0, reason;
-	__u64 now = bpf_ktime_get_ns(), lat = 0, enq = 0;
+	__u64 now, lat = 0, enq = 0;
 	struct sl_cpu_stats *cs = this_cpu_stats();
 	struct sl_task *pt, *nt;
 	bool runnable, have = false;
 
 	if (!cs)
 		return 0;
+	if (rq_clock) /* prev is this rq's current task */
+		now = btf ? prev->se.cfs_rq->rq->clock : BPF_CORE_READ(prev, se.cfs_rq, rq, clock);
+	else
+		now = bpf_ktime_get_ns();
 	prev_state = task_state(prev, btf);
 	runnable = preempt || prev_state == 0;
 	cs->switches++;
 	if (!next_pid)
 		cs->switches_to_idle++;
 
-	pt = prev_pid ? task_get(prev, btf) : NULL; /* never the idle task */
+	if (prev_pid) { /* never the idle task */
+		if (runnable)
+			cs->switches_involuntary++;
+		else
+			cs->switches_voluntary++;
+	}
+	/*
+	 * With the kernel's clock prev's task storage is not needed: its slice
+	 * is timed per CPU here, and its per-thread counters (voluntary and
+	 * involuntary switches, CPU time, the run_delay baseline) are taken
+	 * from the kernel's own counts at its next switch-in.
+	 */
+	if (rq_clock) {
+		if (prev_pid && cs->oncpu_ts && now > cs->oncpu_ts)
+			slice_add(cs, now - cs->oncpu_ts);
+		cs->oncpu_ts = now;
+	}
+	pt = prev_pid && !rq_clock ? task_get(prev, btf) : NULL;
 	if (pt) {
 		if (runnable) {
-			cs->switches_involuntary++;
 			pt->st.switches_involuntary++;
 			pt->enq_ts = now;
 			pt->enq_reason = SL_ENQ_PREEMPT;
 		} else {
-			cs->switches_voluntary++;
 			pt->st.switches_voluntary++;
 		}
 		if (pt->oncpu_ts && now > pt->oncpu_ts) {
-			__u64 ran = now - pt->oncpu_ts;
-
-			cs->slices++;
-			cs->run_ns += ran;
-			cs->slice_hist[sl_hidx(sl_bucket(ran))]++;
-			pt->st.run_ns += ran;
+			slice_add(cs, now - pt->oncpu_ts);
+			pt->st.run_ns += now - pt->oncpu_ts;
 		}
 		pt->oncpu_ts = 0;
 		pt->gen++;
@@ -365,17 +504,57 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 	nt = next_pid ? task_get(next, btf) : NULL;
 	if (!nt)
 		goto stream;
+	if (rq_clock) {
+		/*
+		 * Queued since last_queued on this rq, plus what run_delay gained
+		 * since it last ran (a wait on another rq it was migrated from).
+		 * One switch-out happened since its last switch-in: nvcsw moved if
+		 * it blocked (so this run follows a wakeup), else nivcsw. A thread
+		 * first seen now has no baselines: a new one if it never ran.
+		 */
+		__u64 lq = TREAD(btf, next, sched_info.last_queued);
+		__u64 rd = TREAD(btf, next, sched_info.run_delay);
+		__u64 sum = TREAD(btf, next, se.sum_exec_runtime);
+		__u32 nv = TREAD(btf, next, nvcsw), niv = TREAD(btf, next, nivcsw);
+		bool woke;
+
+		lat = lq && now > lq ? now - lq : 0;
+		if (nt->based) {
+			woke = nv != nt->nvcsw;
+			nt->st.switches_voluntary += nv - nt->nvcsw;
+			nt->st.switches_involuntary += niv - nt->nivcsw;
+			if (sum > nt->oncpu_ts)
+				nt->st.run_ns += sum - nt->oncpu_ts;
+			if (rd > nt->enq_ts)
+				lat += rd - nt->enq_ts;
+			nt->enq_reason = woke ? SL_ENQ_SLEPT : SL_ENQ_PREEMPT;
+		} else {
+			woke = !TREAD(btf, next, sched_info.pcount);
+			nt->enq_reason = woke ? SL_ENQ_WAKEUP_NEW : SL_ENQ_NONE;
+		}
+		nt->based = 1;
+		nt->nvcsw = nv;
+		nt->nivcsw = niv;
+		nt->oncpu_ts = sum; /* CPU time so far */
+		/* run_delay once the kernel books this wait */
+		nt->enq_ts = rd + (lq && now > lq ? now - lq : 0);
+		nt->wakeups += woke;
+		have = lq || lat;
+	} else {
+		nt->oncpu_ts = now;
+		enq = nt->enq_ts;
+		if (enq && now > enq) {
+			lat = now - enq;
+			have = true;
+		}
+	}
 	next_tgid = nt->st.tgid;
-	nt->oncpu_ts = now;
 	if (nt->ran_on && nt->ran_on != cpu + 1)
 		count_migration(cs, nt, nt->ran_on - 1, cpu);
 	nt->ran_on = cpu + 1; /* st.last_cpu is set from this at export */
 	nt->gen++;
-	enq = nt->enq_ts;
-	if (nt->enq_ts && now > nt->enq_ts) {
-		lat = now - nt->enq_ts;
+	if (have) {
 		b = sl_bucket(lat);
-		have = true;
 		cs->waits++;
 		cs->wait_ns += lat;
 		if (lat > cs->wait_max_ns)
@@ -388,15 +567,20 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 		nt->st.hist[sl_hidx(b)]++;
 	}
 	reason = nt->enq_reason;
-	if (reason == SL_ENQ_WAKEUP || reason == SL_ENQ_WAKEUP_NEW)
+	if (reason == SL_ENQ_WAKEUP || reason == SL_ENQ_WAKEUP_NEW || reason == SL_ENQ_SLEPT)
 		cs->wakeups_target++;
 	nt->st.wakeups += nt->wakeups;
 	nt->wakeups = 0;
-	nt->enq_ts = 0;
-	nt->enq_reason = SL_ENQ_NONE;
+	if (!rq_clock) {
+		nt->enq_ts = 0;
+		nt->enq_reason = SL_ENQ_NONE;
+	}
+	if (cg_mode != SL_CGM_OFF)
+		cg_account(next, nt, btf, have, lat, b);
 	if (measure_active)
 		measure_add(next, next_pid, next_tgid, cpu, have, lat, b);
-	if (track_wakers && have && reason == SL_ENQ_WAKEUP && nt->waker_pid) {
+	if (track_wakers && have && (reason == SL_ENQ_WAKEUP || reason == SL_ENQ_SLEPT) &&
+	    nt->waker_pid) {
 		struct sl_wake_key k = { nt->waker_pid, next_pid };
 		struct sl_wake_val *w = bpf_map_lookup_elem(&wake_pairs, &k);
 
@@ -417,6 +601,12 @@ stream:
 		next_tgid = TREAD(btf, next, tgid);
 		if (!stream_wants(SL_EV_SWITCH, cpu, next_pid, next_tgid, prev_pid, prev_tgid))
 			return 0;
+		if (rq_clock) { /* events and DSQ stamps are in ktime */
+			__u64 kt = bpf_ktime_get_ns();
+
+			enq = have ? kt - lat : 0;
+			now = kt;
+		}
 		e = stream_reserve(cs, now);
 		if (!e)
 			return 0;
@@ -478,10 +668,12 @@ static __always_inline int on_wakeup(struct task_struct *p, bool btf, bool is_ne
 	if (!t)
 		return 0;
 	now = bpf_ktime_get_ns();
-	t->enq_ts = now;
-	t->enq_reason = is_new ? SL_ENQ_WAKEUP_NEW : SL_ENQ_WAKEUP;
-	t->wakeups++;
-	t->gen++;
+	if (!rq_clock) { /* else the switch-in measures and counts it */
+		t->enq_ts = now;
+		t->wakeups++;
+		t->gen++;
+		t->enq_reason = is_new ? SL_ENQ_WAKEUP_NEW : SL_ENQ_WAKEUP;
+	} /* else the switch-in tells a wakeup from the kernel's counts */
 	if (is_new)
 		t->waker_pid = t->waker_tgid = 0;
 	if (!track_wakers && !stream.enabled)
@@ -612,6 +804,19 @@ static __always_inline int on_exit(struct task_struct *p, bool btf)
 		return 0;
 	t = btf ? bpf_task_storage_get(&task_store, p, 0, 0)
 		: bpf_map_lookup_elem(&task_hash, &pid);
+	if (rq_clock && t && t->based) { /* its last slice, which no switch-in books */
+		__u64 sum = TREAD(btf, p, se.sum_exec_runtime);
+		__u32 nv = TREAD(btf, p, nvcsw), niv = TREAD(btf, p, nivcsw);
+
+		t->st.switches_voluntary += nv - t->nvcsw;
+		t->st.switches_involuntary += niv - t->nivcsw;
+		if (sum > t->oncpu_ts)
+			t->st.run_ns += sum - t->oncpu_ts;
+		t->nvcsw = nv;
+		t->nivcsw = niv;
+		t->oncpu_ts = sum;
+		t->gen++;
+	}
 	if (t && t->gen != t->exported) {
 		t->exported = t->gen;
 		t->st.wakeups += t->wakeups;
@@ -734,6 +939,35 @@ SEC("raw_tp/softirq_exit")
 int BPF_PROG(sl_sirq_exit_raw, unsigned int vec)
 {
 	return on_softirq_exit(vec);
+}
+
+/* Tasks moved between cgroups (attached only while cg_mode is on). */
+SEC("tp_btf/cgroup_attach_task")
+int BPF_PROG(sl_cg_attach)
+{
+	__sync_fetch_and_add(&cg_epoch, 1);
+	return 0;
+}
+
+SEC("tp_btf/cgroup_transfer_tasks")
+int BPF_PROG(sl_cg_transfer)
+{
+	__sync_fetch_and_add(&cg_epoch, 1);
+	return 0;
+}
+
+SEC("raw_tp/cgroup_attach_task")
+int BPF_PROG(sl_cg_attach_raw)
+{
+	__sync_fetch_and_add(&cg_epoch, 1);
+	return 0;
+}
+
+SEC("raw_tp/cgroup_transfer_tasks")
+int BPF_PROG(sl_cg_transfer_raw)
+{
+	__sync_fetch_and_add(&cg_epoch, 1);
+	return 0;
 }
 
 SEC("tp_btf/sched_switch")

@@ -22,6 +22,7 @@
 #include <linux/capability.h>
 
 #include "sl.h"
+#include "sl_cgtool.h"
 #include "sl_steps.h"
 
 #define MIN_TICK_GAP_NS 50000000ull
@@ -56,6 +57,19 @@ static const struct smcp_config_key config_keys[] = {
 	  "auto (tp_btf, else raw_tp), tp_btf or raw_tp", 0, 0 },
 	{ sizeof(struct smcp_config_key), "dsq", SMCP_CONFIG_BOOL, "true",
 	  "hook the sched_ext DSQ kfuncs when the kernel has them", 0, 0 },
+	{ sizeof(struct smcp_config_key), "latency_clock", SMCP_CONFIG_STRING, "kernel",
+	  "kernel: run-queue latency from the scheduler's own bookkeeping (no program on "
+	  "wakeups; where the kernel has it, else ktime); ktime: stamped at sched_wakeup as "
+	  "runqlat does (exact to the ns, a program and a clock read more per wakeup)",
+	  0, 0 },
+	{ sizeof(struct smcp_config_key), "cgroup_max", SMCP_CONFIG_INT, "256",
+	  "cgroups whose run-queue latency BPF keeps (a histogram of ~0.9 KiB per cgroup and "
+	  "CPU); more are counted as not tracked; 0: per-cgroup latency off",
+	  0, 65536 },
+	{ sizeof(struct smcp_config_key), "cgroup_hierarchy", SMCP_CONFIG_STRING, "auto",
+	  "the hierarchy per-cgroup latency is keyed by: auto (cgroup v2 when it has the cpu "
+	  "controller, else the v1 cpu hierarchy), v1, v2 or off",
+	  0, 0 },
 	{ 0 },
 };
 
@@ -113,6 +127,7 @@ void sl_tick_now(struct sl *p)
 	 * the next: its last change is recorded (sl_tasks_series_inputs) */
 	p->series_fed = p->tasks.tick;
 	sl_dsq_tick(p, now);
+	sl_cgroup_tick(p, now);
 	p->ticks++;
 	p->tick_cost_ns = cost_clock_ns() - t0;
 }
@@ -126,9 +141,11 @@ static void sl_fini(struct smcp_host *h)
 	sl_calls_fini(p);
 	sl_metrics_fini(p);
 	sl_numa_fini(p);
+	sl_cgnotable_fini(p);
 	sl_stream_fini(p);
 	sl_dsq_fini(p);
 	sl_bpf_stop(p);
+	sl_cgroup_fini(p);
 	sl_window_free(&p->w_cpu);
 	sl_window_free(&p->w_thread);
 	sl_window_free(&p->w_proc);
@@ -169,6 +186,7 @@ static int sl_init(struct smcp_host *h, const struct smcp_host_api *api)
 	static int (*const registers[])(struct sl *) = {
 		sl_resources_register, sl_measure_register, sl_stream_register,
 		sl_wakers_register, sl_softirq_register, sl_numa_register, register_hints,
+		sl_cgroup_register, sl_cgtool_register,
 	};
 	struct sl *p = &plugin;
 	size_t cpu_cap;
@@ -196,6 +214,7 @@ static int sl_init(struct smcp_host *h, const struct smcp_host_api *api)
 	p->cfg.dsq = smcp_config_bool_or(h, api, "dsq", true);
 	p->cfg.waker_cpu = smcp_config_bool_or(h, api, "waker_cpu", false);
 	p->cfg.latency_per_cpu_max = smcp_config_int_or(h, api, "latency_per_cpu_max_cpus", 64);
+	p->cfg.cgroup_max = smcp_config_int_or(h, api, "cgroup_max", 256);
 	{
 		const char *v = NULL;
 
@@ -241,6 +260,25 @@ static int sl_init(struct smcp_host *h, const struct smcp_host_api *api)
 	if (err)
 		return err;
 
+	if (!err) {
+		const char *v = NULL;
+
+		(void)api->config_string(h, "cgroup_hierarchy", &v);
+		if (v && strcmp(v, "auto") && strcmp(v, "v1") && strcmp(v, "v2") && strcmp(v, "off")) {
+			api->set_status(h, true, "cgroup_hierarchy must be auto, v1, v2 or off");
+			return -EINVAL;
+		}
+		err = sl_cgroup_init(p, v ? v : "auto");
+		if (err)
+			return err;
+		v = NULL;
+		(void)api->config_string(h, "latency_clock", &v);
+		if (v && strcmp(v, "kernel") && strcmp(v, "ktime")) {
+			api->set_status(h, true, "latency_clock must be kernel or ktime");
+			return -EINVAL;
+		}
+		p->cfg.ktime_clock = v && strcmp(v, "ktime") == 0;
+	}
 	if (!p->reason[0] && sl_bpf_start(p) == 0)
 		p->running = true;
 	p->start_ns = api->now_ns(h); /* the counters start at attach */
@@ -276,6 +314,8 @@ static int sl_init(struct smcp_host *h, const struct smcp_host_api *api)
 			return err;
 	}
 	err = sl_numa_init(p);
+	if (!err)
+		err = sl_cgnotable_init(p);
 	if (err)
 		return err;
 	if (p->running)

@@ -52,6 +52,8 @@ enum sl_enq_reason {
 	SL_ENQ_WAKEUP,
 	SL_ENQ_WAKEUP_NEW,
 	SL_ENQ_PREEMPT, /* switched out while still runnable */
+	SL_ENQ_SLEPT,   /* switched out blocked: its next switch-in follows a wakeup
+			 * (the kernel's clock: no wakeup program needed) */
 };
 
 /*
@@ -79,6 +81,8 @@ struct sl_cpu_stats {
 	__u64 ev_rate_limited;      /* stream events over the rate limit */
 	__u64 rl_window_ns;         /* rate limiter: start of the current 100 ms */
 	__u64 rl_count;             /* rate limiter: events in it */
+	__u64 oncpu_ts;             /* the kernel's clock: when the current task got
+				     * this CPU (its slice is timed here) */
 	__u64 wait_hist[SL_HIST_BUCKETS];
 	__u64 slice_hist[SL_HIST_BUCKETS];
 };
@@ -123,8 +127,10 @@ struct sl_task_stats {
 /* Scheduling state of one task (task storage, or an LRU hash by tid). */
 struct sl_task {
 	/* the first 56 bytes are all a wakeup touches */
-	__u64 enq_ts;      /* when it last became runnable; 0 = not known */
-	__u64 oncpu_ts;    /* when it last switched in; 0 = not known */
+	__u64 enq_ts;      /* when it last became runnable; 0 = not known (the
+			    * kernel's clock: sched_info.run_delay after its last wait) */
+	__u64 oncpu_ts;    /* when it last switched in; 0 = not known (the kernel's
+			    * clock: se.sum_exec_runtime at its last switch-in) */
 	__u64 gen;         /* bumped on every change of st */
 	__u64 exported;    /* gen at the last export */
 	__u32 waker_pid, waker_tgid; /* who woke it last (while someone looks) */
@@ -133,8 +139,19 @@ struct sl_task {
 	__u32 ran_on;      /* CPU + 1 it last ran on; 0 = not seen running */
 	__u32 wakeups;     /* wakeups not yet added to st.wakeups */
 	__u32 inited;      /* st.tid and st.tgid are set */
+	/* the kernel's clock: nvcsw and nivcsw at its last switch-in, and
+	 * whether these baselines are set */
+	__u32 nvcsw, nivcsw, based;
+	/* per-cgroup latency: the slot of cg_stats of its cgroup (+ 1; 0: none)
+	 * while no task moved between cgroups since cg_epoch, and checked
+	 * against its cgroup id every SL_CG_RECHECK switch-ins anyway; kept
+	 * before st, on the lines a switch-in touches anyway */
+	__u32 cg_slot;
+	__u32 cg_checks;
+	__u64 cg_epoch;
 	struct sl_task_stats st;
 };
+#define SL_CG_RECHECK 64
 
 /* Event stream filter, in .bss so user space changes it at run time. */
 struct sl_stream_ctl {
@@ -180,6 +197,20 @@ struct sl_measure {
 	__u64 wait_max_ns;
 	__u64 switches_in; /* switch-ins of matching tasks, with or without a sample */
 	__u64 hist[SL_HIST_BUCKETS];
+};
+
+/*
+ * Per-cgroup run-queue latency (cumulative since load), keyed by the cgroup
+ * id of the task that gets the CPU: cg_slots maps the id to a slot of the
+ * PERCPU_ARRAY cg_stats (struct sl_measure, as a measurement slot's),
+ * taken from the cg_free queue the first time; user
+ * space gives the slots of removed cgroups back. Which hierarchy the id
+ * comes from is chosen by user space before load (enum sl_cg_mode).
+ */
+enum sl_cg_mode {
+	SL_CGM_OFF = 0,
+	SL_CGM_V2 = 1,     /* task->cgroups->dfl_cgrp->kn->id */
+	SL_CGM_V1_CPU = 2, /* task->cgroups->subsys[cpu_cgrp_id]->cgroup->kn->id */
 };
 
 /* Waker -> wakee pairs while analyze_waker_wakee runs (LRU hash). */

@@ -74,7 +74,9 @@ enum sl_programs { SL_PROGS_AUTO, SL_PROGS_TP_BTF, SL_PROGS_RAW_TP };
 
 struct sl_cfg {
 	int64_t max_threads, max_procs, ring_kb, stream_rate, latency_per_cpu_max;
+	int64_t cgroup_max; /* per-cgroup latency map entries; 0: off */
 	bool stream_at_start, dsq, waker_cpu;
+	bool ktime_clock; /* latency_clock = ktime */
 	enum sl_programs programs;
 };
 
@@ -103,6 +105,7 @@ struct bpf_object;
 struct sl_metrics;
 struct sl_numa;
 struct sl_notable;
+struct sl_cgroup;
 
 struct sl {
 	struct smcp_host *h;
@@ -112,6 +115,7 @@ struct sl {
 	bool running;           /* the main BPF object is attached */
 	char reason[512];       /* why not, when !running */
 	const char *mode;       /* "tp_btf" or "raw_tp" */
+	const char *clock;      /* "kernel" or "ktime": how run-queue latency is timed */
 	int ncpus;              /* possible CPUs, as the per-CPU maps see them */
 	struct sl_bpf *bpf;
 	struct sl_topo topo;
@@ -127,6 +131,7 @@ struct sl {
 	struct sl_metrics *metrics; /* NULL: the host keeps no history, or BPF is off */
 	struct sl_numa *numa;       /* numastat metrics and the nodes that have them */
 	struct sl_notable *notable; /* NULL: as metrics */
+	struct sl_cgroup *cg;       /* per-cgroup latency (sl_cgroup.c) */
 };
 
 /* ---------------------------------------------------------------- sl_bpf.c */
@@ -267,6 +272,34 @@ int sl_numa_register(struct sl *p);
 int sl_numa_init(struct sl *p);
 void sl_numa_fini(struct sl *p);
 
+/* ------------------------------------------------------------- sl_cgroup.c */
+
+/* Counters of the cgroup series (from struct sl_measure), in this order. */
+enum { SLG_SWITCHES, SLG_WAITS, SLG_WAIT_NS, SLG_WAIT_MAX, SLG_N };
+
+/* Choose the hierarchy (want: auto, v1, v2, off) before BPF loads; -ENOMEM
+ * only (a missing controller leaves it off, with the reason). */
+int sl_cgroup_init(struct sl *p, const char *want);
+void sl_cgroup_fini(struct sl *p);
+/* For the loader: enum sl_cg_mode and the map size. */
+uint32_t sl_cgroup_bpf_mode(const struct sl *p);
+uint32_t sl_cgroup_bpf_max(const struct sl *p);
+/* The loaded maps (struct sl_cg_stats by slot, cgroup id -> slot, free
+ * slots) and the .bss overflow counter, before the programs attach: queues
+ * every slot as free. */
+void sl_cgroup_started(struct sl *p, int stats_fd, int slots_fd, int free_fd, __u64 *overflow);
+/* Read the map into the series (from sl_tick_now). */
+void sl_cgroup_tick(struct sl *p, uint64_t now_ns);
+/* The series (key: cgroup id; SLG_N counters, one histogram), or NULL. */
+const struct sl_window_series *sl_cgroup_series(const struct sl *p);
+/* The resolved path of id, or NULL (not yet, gone, or not tracking). */
+const char *sl_cgroup_path(struct sl *p, uint64_t id);
+int sl_cgroup_register(struct sl *p);
+/* The label value of path in sched_cgroup_runq_latency_ns: the path, or
+ * "..." and its last bytes when longer than a label value may be
+ * (SMCP_METRIC_VALUE_MAX). buf: SMCP_METRIC_VALUE_MAX + 1 bytes. */
+const char *sl_cgroup_label(const char *path, char *buf);
+
 /* ------------------------------------------------------------ sl_notable.c */
 
 /* State for notable events (allocated once: the step allocates nothing).
@@ -277,6 +310,13 @@ void sl_notable_fini(struct sl *p);
  * (cumulative): judge latency outliers per CPU and migration bursts, and
  * publish notable.* events. now_ns 0: set the baseline only. */
 void sl_notable_step(struct sl *p, const struct sl_cpu_stats *v, uint64_t now_ns);
+/* Once per history step for each sched_ext DSQ the metrics publish, with its
+ * cumulative wait histogram (hist, SL_NB) and depth (< 0: unknown): judge
+ * its tail against its own usual one (judge: that DSQ's state, kept by the
+ * caller) and publish notable.dsq_latency. */
+struct sl_judge;
+void sl_notable_dsq(struct sl *p, struct sl_judge *judge, const char *dsq, const uint64_t *hist,
+		    int64_t depth, uint64_t now_ns);
 
 /* ------------------------------------- sl_measure.c, sl_wakers.c, sl_call.c */
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "sl.h"
@@ -26,6 +27,8 @@ struct sl_bpf {
 	uint64_t collected_ns;
 	bool slot_busy[SL_MEASURE_SLOTS];
 	void *cpu_buf; /* ncpus * sizeof(struct sl_cpu_stats) */
+	bool rq_clock; /* measured from the kernel's bookkeeping: sched_wakeup
+			* programs attached only while needed */
 	struct sl_task *hash_buf; /* raw_tp: a copy of task_hash */
 	__u32 *hash_keys;
 };
@@ -72,6 +75,35 @@ uint64_t sl_bpf_rb_wakeup_bytes(const struct sl *p)
 	return ring_bytes(p) / 8;
 }
 
+static bool has_member(const struct btf *btf, const char *type, const char *member)
+{
+	int id = btf__find_by_name_kind(btf, type, BTF_KIND_STRUCT);
+	const struct btf_type *t = id > 0 ? btf__type_by_id(btf, (__u32)id) : NULL;
+	const struct btf_member *m = t ? btf_members(t) : NULL;
+
+	for (unsigned i = 0; t && i < btf_vlen(t); i++)
+		if (strcmp(btf__name_by_offset(btf, m[i].name_off), member) == 0)
+			return true;
+	return false;
+}
+
+/* Whether the kernel keeps the run-queue bookkeeping the BPF programs can
+ * measure from without a wakeup program (rq_clock in sched_latency.bpf.c):
+ * task->sched_info.last_queued (CONFIG_SCHED_INFO) and the rq clock through
+ * task->se.cfs_rq->rq (CONFIG_FAIR_GROUP_SCHED). */
+static bool kernel_rq_clock(void)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	bool ok;
+
+	if (!btf)
+		return false;
+	ok = has_member(btf, "sched_info", "last_queued") &&
+	     has_member(btf, "sched_entity", "cfs_rq") && has_member(btf, "cfs_rq", "rq");
+	btf__free(btf);
+	return ok;
+}
+
 static int try_load(struct sl *p, bool btf, struct sched_latency_bpf **ret)
 {
 	struct sched_latency_bpf *skel = sched_latency_bpf__open();
@@ -88,9 +120,17 @@ static int try_load(struct sl *p, bool btf, struct sched_latency_bpf **ret)
 					       (uint32_t)p->cfg.max_threads * 2);
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.events, ring_bytes(p));
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.cg_stats, sl_cgroup_bpf_max(p));
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.cg_slots, sl_cgroup_bpf_max(p));
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.cg_free, sl_cgroup_bpf_max(p));
 	if (err)
 		goto fail;
 	skel->rodata->rb_wakeup_bytes = sl_bpf_rb_wakeup_bytes(p);
+	skel->rodata->cg_mode = sl_cgroup_bpf_mode(p);
+	skel->rodata->rq_clock = p->bpf->rq_clock;
 	if (p->topo_ok) {
 		skel->rodata->have_topology = true;
 		for (int c = 0; c < p->topo.ncpus && c < SL_MAX_CPUS; c++) {
@@ -161,6 +201,8 @@ int sl_bpf_start(struct sl *p)
 		err = -ENOMEM;
 		goto out;
 	}
+	p->bpf->rq_clock = !p->cfg.ktime_clock && kernel_rq_clock();
+	p->clock = p->bpf->rq_clock ? "kernel" : "ktime";
 	err_btf = p->cfg.programs == SL_PROGS_RAW_TP ? -ENOTSUP : try_load(p, true, &skel);
 	p->mode = "tp_btf";
 	if (err_btf && p->cfg.programs == SL_PROGS_TP_BTF) {
@@ -175,6 +217,9 @@ int sl_bpf_start(struct sl *p)
 		goto out;
 	}
 	p->bpf->skel = skel;
+	/* the free cgroup slots are queued before the programs run */
+	sl_cgroup_started(p, bpf_map__fd(skel->maps.cg_stats), bpf_map__fd(skel->maps.cg_slots),
+			  bpf_map__fd(skel->maps.cg_free), &skel->bss->cg_overflow);
 	err = sched_latency_bpf__attach(skel);
 	if (err) {
 		snprintf(p->reason, sizeof(p->reason), "attaching the %s programs failed: %s",
@@ -233,12 +278,22 @@ static void optional(struct bpf_program *prog, struct bpf_link **link, bool want
 void sl_bpf_optional_update(struct sl *p)
 {
 	struct sched_latency_bpf *s;
-	bool waking, migrate;
+	bool waking, migrate, wakeup;
 
 	if (!p->bpf || !p->bpf->skel)
 		return;
 	s = p->bpf->skel;
 	waking = p->cfg.waker_cpu || p->stream.ctl.enabled || s->bss->track_wakers;
+	/* with the kernel's clock, wakeups only name wakers and make events */
+	wakeup = !p->bpf->rq_clock || p->stream.ctl.enabled || s->bss->track_wakers;
+	optional(s->progs.sl_cg_attach, &s->links.sl_cg_attach, s->rodata->cg_mode);
+	optional(s->progs.sl_cg_attach_raw, &s->links.sl_cg_attach_raw, s->rodata->cg_mode);
+	optional(s->progs.sl_cg_transfer, &s->links.sl_cg_transfer, s->rodata->cg_mode);
+	optional(s->progs.sl_cg_transfer_raw, &s->links.sl_cg_transfer_raw, s->rodata->cg_mode);
+	optional(s->progs.sl_wakeup, &s->links.sl_wakeup, wakeup);
+	optional(s->progs.sl_wakeup_raw, &s->links.sl_wakeup_raw, wakeup);
+	optional(s->progs.sl_wakeup_new, &s->links.sl_wakeup_new, wakeup);
+	optional(s->progs.sl_wakeup_new_raw, &s->links.sl_wakeup_new_raw, wakeup);
 	migrate = p->stream.ctl.enabled && (p->stream.ctl.type_mask & SL_EV_MIGRATE);
 	optional(s->progs.sl_waking, &s->links.sl_waking, waking);
 	optional(s->progs.sl_waking_raw, &s->links.sl_waking_raw, waking);

@@ -41,6 +41,7 @@ struct sl_call {
 	int wake_mode;
 	bool kernel_base_ok;
 	uint64_t kernel_base[SL_NR_SOFTIRQS]; /* /proc/softirqs when tracking began */
+	void *priv; /* the tool's own state, freed by its cleanup */
 };
 
 /* A call with the arguments every timed tool shares (duration_s, pid,

@@ -36,10 +36,13 @@
 #include <bpf/bpf.h>
 
 #include "sl.h"
+#include "sl_judge.h"
 
 /* Processes offered to the core per step; more than [core] metrics_top_n
  * (20) so that a newcomer can displace a fading series. */
 #define TOP_PROCS 32
+/* Cgroups offered per step, as TOP_PROCS. */
+#define TOP_CGROUPS 32
 #define LABEL_LEN 12
 #define CPULIST_LEN 64 /* the cpu label of an LLC group: its CPUs */
 /* DSQs published per step: each latency series may keep ~0.5 MiB of
@@ -71,6 +74,7 @@ struct dsq_known {
 	uint32_t idle; /* steps since act last changed */
 	bool pub;      /* holds a publishing slot */
 	bool based;    /* its series got their zero baseline */
+	struct sl_judge *judge; /* notable.dsq_latency's state while published */
 };
 
 struct top_proc {
@@ -91,6 +95,11 @@ struct sl_metrics {
 	uint64_t proc_tick;   /* the process series' tick published last */
 	struct top_proc top[TOP_PROCS];
 	unsigned ntop;
+	/* cgroups: m_cg_lat is 0 when per-cgroup latency is off */
+	int m_cg_lat;
+	uint64_t cg_tick, cg_unnamed;
+	struct top_proc top_cg[TOP_CGROUPS];
+	unsigned ntop_cg;
 	uint64_t hist[SL_NB]; /* one process's delta, expanded */
 	/* sched_ext DSQs; m_dsq_lat is 0 when the DSQ object is not loaded */
 	int m_dsq_lat, m_dsq_depth, m_dsq_omitted, m_dsq[M_DSQ_N];
@@ -117,27 +126,57 @@ static const struct {
 			       "tasks that ran on this CPU after last running on another", "1" },
 };
 
+/* Keep key among the cap entries of top that waited longest. */
+static void top_add(struct top_proc *top, unsigned *n, unsigned cap, uint64_t key, uint64_t w)
+{
+	unsigned min = 0;
+
+	/* an entity in several new slots (a late step) adds up */
+	for (unsigned i = 0; i < *n; i++) {
+		if (top[i].key == key) {
+			top[i].wait_ns += w;
+			return;
+		}
+		if (top[i].wait_ns < top[min].wait_ns)
+			min = i;
+	}
+	if (*n < cap)
+		top[(*n)++] = (struct top_proc){ key, w };
+	else if (w > top[min].wait_ns)
+		top[min] = (struct top_proc){ key, w };
+}
+
+static bool top_has(const struct top_proc *top, unsigned n, uint64_t key)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (top[i].key == key)
+			return true;
+	return false;
+}
+
 static void pick_top(void *ctx, const struct sl_window_change *ch)
 {
 	struct sl_metrics *m = ctx;
-	uint64_t w = ch->dc[SLT_WAIT_NS];
-	unsigned min = 0;
 
-	if (!ch->dc[SLT_WAITS])
-		return;
-	/* a process in several new slots (a late step) adds up */
-	for (unsigned i = 0; i < m->ntop; i++) {
-		if (m->top[i].key == ch->key) {
-			m->top[i].wait_ns += w;
-			return;
-		}
-		if (m->top[i].wait_ns < m->top[min].wait_ns)
-			min = i;
-	}
-	if (m->ntop < TOP_PROCS)
-		m->top[m->ntop++] = (struct top_proc){ ch->key, w };
-	else if (w > m->top[min].wait_ns)
-		m->top[min] = (struct top_proc){ ch->key, w };
+	if (ch->dc[SLT_WAITS])
+		top_add(m->top, &m->ntop, TOP_PROCS, ch->key, ch->dc[SLT_WAIT_NS]);
+}
+
+static void pick_top_cg(void *ctx, const struct sl_window_change *ch)
+{
+	struct sl_metrics *m = ctx;
+
+	if (ch->dc[SLG_WAITS])
+		top_add(m->top_cg, &m->ntop_cg, TOP_CGROUPS, ch->key, ch->dc[SLG_WAIT_NS]);
+}
+
+/* Expand a change's histogram pairs into m->hist. */
+static void change_hist(struct sl_metrics *m, const struct sl_window_change *ch)
+{
+	memset(m->hist, 0, sizeof(m->hist));
+	for (uint32_t i = 0; i < ch->npairs; i++)
+		if (SLW_PAIR_BUCKET(ch->pairs[i]) < SL_NB)
+			m->hist[SLW_PAIR_BUCKET(ch->pairs[i])] += SLW_PAIR_COUNT(ch->pairs[i]);
 }
 
 static const struct {
@@ -166,7 +205,7 @@ static struct dsq_known *dsq_find(struct sl_metrics *m, uint64_t id)
  * hooks are attached. The map is created with the plugin, so its counts
  * are all since load: a DSQ's series start from a zero baseline.
  */
-static void collect_dsq(struct sl *p, struct sl_metrics *m)
+static void collect_dsq(struct sl *p, struct sl_metrics *m, uint64_t now_ns)
 {
 	const struct smcp_host_api *api = p->api;
 	int fd = sl_dsq_stats_fd(p), err;
@@ -210,6 +249,8 @@ static void collect_dsq(struct sl *p, struct sl_metrics *m)
 		if (e->pub && e->idle >= DSQ_IDLE_STEPS) {
 			e->pub = false;
 			m->n_dsq_pub--;
+			free(e->judge);
+			e->judge = NULL;
 		} else if (!e->pub && e->idle < DSQ_IDLE_STEPS) {
 			if (m->n_dsq_pub < DSQ_PUBLISH_MAX) {
 				e->pub = true;
@@ -246,6 +287,12 @@ static void collect_dsq(struct sl *p, struct sl_metrics *m)
 		(void)api->metric_set(p->h, m->m_dsq[M_DSQ_RAN], lv, (double)v->ran);
 		if (sl_dsq_depth_of(p, e->id, &depth))
 			(void)api->metric_set(p->h, m->m_dsq_depth, lv, (double)depth);
+		else
+			depth = -1;
+		if (!e->judge)
+			e->judge = calloc(1, sizeof(*e->judge)); /* NULL: judged from the next step */
+		if (e->judge)
+			sl_notable_dsq(p, e->judge, name, (const uint64_t *)v->hist, depth, now_ns);
 	}
 	(void)api->metric_set(p->h, m->m_dsq_omitted, NULL, (double)omitted);
 }
@@ -261,18 +308,10 @@ static void publish_proc(void *ctx, const struct sl_window_change *ch)
 	struct sl_metrics *m = c->m;
 	char pid[LABEL_LEN], comm[SLW_COMM_LEN + 1];
 	const char *lv[2] = { pid, comm };
-	bool top = false;
 
-	if (!ch->dc[SLT_WAITS])
+	if (!ch->dc[SLT_WAITS] || !top_has(m->top, m->ntop, ch->key))
 		return;
-	for (unsigned i = 0; i < m->ntop && !top; i++)
-		top = m->top[i].key == ch->key;
-	if (!top)
-		return;
-	memset(m->hist, 0, sizeof(m->hist));
-	for (uint32_t i = 0; i < ch->npairs; i++)
-		if (SLW_PAIR_BUCKET(ch->pairs[i]) < SL_NB)
-			m->hist[SLW_PAIR_BUCKET(ch->pairs[i])] += SLW_PAIR_COUNT(ch->pairs[i]);
+	change_hist(m, ch);
 	snprintf(pid, sizeof(pid), "%llu", (unsigned long long)ch->key);
 	memcpy(comm, ch->meta->comm, SLW_COMM_LEN);
 	comm[SLW_COMM_LEN] = '\0';
@@ -283,6 +322,28 @@ static void publish_proc(void *ctx, const struct sl_window_change *ch)
 				     (double)ch->dc[SLT_WAIT_NS], SMCP_HIST_DELTA);
 }
 
+/* A cgroup's series is named by its path: one not resolved yet is left
+ * out of this step (a watch names paths; ids would churn). */
+static void publish_cg(void *ctx, const struct sl_window_change *ch)
+{
+	struct publish_ctx *c = ctx;
+	struct sl_metrics *m = c->m;
+	const char *path, *lv[1];
+	char label[SMCP_METRIC_VALUE_MAX + 1];
+
+	if (!ch->dc[SLG_WAITS] || !top_has(m->top_cg, m->ntop_cg, ch->key))
+		return;
+	path = sl_cgroup_path(c->p, ch->key);
+	if (!path) {
+		m->cg_unnamed++;
+		return;
+	}
+	lv[0] = sl_cgroup_label(path, label);
+	change_hist(m, ch);
+	(void)c->p->api->metric_hist(c->p->h, m->m_cg_lat, lv, m->hist, SL_NB,
+				     (double)ch->dc[SLG_WAIT_NS], SMCP_HIST_DELTA);
+}
+
 static void collect(void *data, uint64_t now_ns)
 {
 	struct sl *p = data;
@@ -290,6 +351,7 @@ static void collect(void *data, uint64_t now_ns)
 	const struct smcp_host_api *api = p->api;
 	const struct sl_cpu_stats *v;
 	struct publish_ctx pc = { p, m };
+	const struct sl_window_series *cg;
 	uint64_t dropped = 0;
 
 	if (!p->running || !m)
@@ -335,7 +397,14 @@ static void collect(void *data, uint64_t now_ns)
 	(void)sl_window_visit_since(&p->w_proc, m->proc_tick, pick_top, m);
 	(void)sl_window_visit_since(&p->w_proc, m->proc_tick, publish_proc, &pc);
 	m->proc_tick = p->w_proc.ticks;
-	collect_dsq(p, m);
+	cg = sl_cgroup_series(p);
+	if (cg && m->m_cg_lat) {
+		m->ntop_cg = 0;
+		(void)sl_window_visit_since(cg, m->cg_tick, pick_top_cg, m);
+		(void)sl_window_visit_since(cg, m->cg_tick, publish_cg, &pc);
+		m->cg_tick = cg->ticks;
+	}
+	collect_dsq(p, m, now_ns);
 }
 
 /* The core's step: the plugin's only tick, then the metrics. */
@@ -456,6 +525,7 @@ int sl_metrics_init(struct sl *p)
 	static const char *const llc_labels[] = { "node", "llc", "cpu" };
 	static const char *const proc_labels[] = { "pid", "comm" };
 	static const char *const cpu_labels[] = { "cpu" };
+	static const char *const cg_labels[] = { "cgroup" };
 	const struct smcp_host_api *api = p->api;
 	struct sl_metrics *m;
 	int err;
@@ -517,6 +587,21 @@ int sl_metrics_init(struct sl *p)
 			.unit = "1",
 			.type = SMCP_METRIC_COUNTER,
 		}, &m->m_dropped);
+	if (!err && sl_cgroup_series(p))
+		err = reg(p, &(struct smcp_metric_desc){
+			.sz = sizeof(struct smcp_metric_desc),
+			.name = "sched_cgroup_runq_latency_ns",
+			.help = "run-queue latency of the tasks of each cgroup (path below the "
+				"hierarchy's mount: stats://aggregated/cgroup), the cgroups that "
+				"waited longest",
+			.unit = "ns",
+			.type = SMCP_METRIC_HISTOGRAM,
+			.flags = SMCP_METRIC_TOP_N | SMCP_METRIC_CONTEXT,
+			.labels = cg_labels,
+			.n_labels = 1,
+			.bucket_bounds = m->bounds,
+			.n_buckets = SL_NB,
+		}, &m->m_cg_lat);
 	if (!err && sl_dsq_stats_fd(p) >= 0)
 		err = dsq_metrics_init(p, m);
 	if (err)
@@ -541,6 +626,8 @@ void sl_metrics_fini(struct sl *p)
 	free(m->group_cpus);
 	free(m->group_hist);
 	free(m->group_sum);
+	for (unsigned i = 0; m->dsq && i < m->n_dsq; i++)
+		free(m->dsq[i].judge);
 	free(m->dsq);
 	free(m);
 	p->metrics = NULL;

@@ -8,6 +8,10 @@
  *                            20th longest wait on a CPU with many waits) over
  *                            the last step is far above its own usual tail
  *   notable.migration_burst  migrations across the machine far above usual
+ *   notable.dsq_latency      a sched_ext DSQ whose wait tail (insert to
+ *                            run) over the last step is far above its own
+ *                            usual tail (sl_notable_dsq, from the metrics'
+ *                            DSQ collect)
  *
  * Judged once per history step (from sl_metrics.c's collect, on the per-CPU
  * map it already read), never per scheduler event: BPF keeps aggregating in
@@ -31,29 +35,19 @@
 #include <string.h>
 
 #include "sl.h"
+#include "sl_judge.h"
 
-#define WARMUP_STEPS 3         /* steps of baseline before anything is judged */
-#define MIN_WAITS 20           /* a step tail of fewer waits says nothing */
-#define TAIL_RANK 20           /* past TAIL_RANK * 100 waits: the 20th longest */
-#define MIN_LONG 3             /* waits over the floor needed: one is noise */
-#define LAT_FLOOR_US 1000.0    /* never notable below 1 ms */
-#define LAT_BASE_MIN_US 100.0  /* the baseline used is at least this */
-#define LAT_FACTOR 4.0         /* notable at this multiple of the baseline */
 #define MIG_FLOOR_PER_S 300.0  /* migration bursts below this are not notable */
 #define MIG_BASE_MIN_PER_S 20.0
 #define MIG_FACTOR 4.0
-#define EWMA_ALPHA 0.1         /* ~10 steps to follow a new normal */
-#define COOLDOWN_NS (30ull * 1000000000ull) /* per CPU, and for bursts */
+#define COOLDOWN_NS SL_JUDGE_COOLDOWN_NS /* for bursts, as for each CPU and DSQ */
 #define BUDGET_WINDOW_NS (60ull * 1000000000ull)
 #define NOTABLE_BUDGET 10      /* notable events a minute, machine-wide */
 #define MAX_CAND 8             /* CPUs reported in one step */
 
 struct nt_cpu {
-	uint64_t hist[SL_NB]; /* cumulative wait histogram at the last step */
-	double ewma_tail_us;
-	uint32_t steps;       /* steps with enough waits to judge */
-	uint64_t last_ns;     /* last event for this CPU */
-	uint64_t mig_in;      /* cumulative migrations in at the last step */
+	struct sl_judge judge;
+	uint64_t mig_in; /* cumulative migrations in at the last step */
 };
 
 struct nt_who {
@@ -64,8 +58,7 @@ struct nt_who {
 
 struct nt_cand {
 	int cpu;
-	double p99_us, tail_us, base_us;
-	uint64_t waits, long_waits;
+	struct sl_verdict v; /* for a migration burst: base_us and waits only */
 	struct nt_who waiter, runner, migrator;
 };
 
@@ -82,7 +75,7 @@ struct sl_notable {
 	uint64_t suppressed; /* held back by the budget since the last event */
 	struct nt_cand cand[MAX_CAND];
 	unsigned ncand;
-	uint64_t hist[SL_NB]; /* one CPU's delta */
+	uint64_t hist[SL_NB]; /* one series' delta */
 	uint64_t published;
 };
 
@@ -198,20 +191,20 @@ static void publish_latency(struct sl *p, const struct nt_cand *c, double step_s
 	if (!j)
 		return;
 	api->json_int(j, "cpu", c->cpu);
-	api->json_double(j, "tail_us", sig4(c->tail_us));
-	api->json_string(j, "tail", c->waits > TAIL_RANK * 100 ? "20th longest wait" : "p99");
-	api->json_double(j, "baseline_tail_us", sig4(c->base_us));
-	api->json_double(j, "p99_us", sig4(c->p99_us));
-	api->json_uint(j, "waits", c->waits);
-	api->json_uint(j, "waits_over_1ms", c->long_waits);
+	api->json_double(j, "tail_us", sig4(c->v.tail_us));
+	api->json_string(j, "tail", c->v.rank20 ? "20th longest wait" : "p99");
+	api->json_double(j, "baseline_tail_us", sig4(c->v.base_us));
+	api->json_double(j, "p99_us", sig4(c->v.p99_us));
+	api->json_uint(j, "waits", c->v.waits);
+	api->json_uint(j, "waits_over_1ms", c->v.long_waits);
 	api->json_double(j, "window_s", sig4(step_s));
 	emit_who(api, j, "longest_waiter", &c->waiter, "wait_ms");
 	emit_who(api, j, "top_runner", &c->runner, "run_ms");
 	len = snprintf(summary, sizeof(summary),
 		       "CPU %d run-queue latency tail %.4g us over the last %.3g s (%llu waits "
 		       "over 1 ms), %.3gx its usual %.4g us",
-		       c->cpu, c->tail_us, step_s, (unsigned long long)c->long_waits,
-		       c->tail_us / c->base_us, c->base_us);
+		       c->cpu, c->v.tail_us, step_s, (unsigned long long)c->v.long_waits,
+		       c->v.tail_us / c->v.base_us, c->v.base_us);
 	if (c->runner.pid && len > 0 && (size_t)len < sizeof(summary))
 		len += snprintf(summary + len, sizeof(summary) - (size_t)len,
 				"; ran most: %s (pid %u, %.4g ms)", c->runner.comm, c->runner.pid,
@@ -233,8 +226,8 @@ static void publish_burst(struct sl *p, const struct nt_cand *c, int top_cpu, ui
 
 	if (!j)
 		return;
-	api->json_double(j, "migrations_per_s", sig4((double)c->waits / step_s));
-	api->json_double(j, "baseline_per_s", sig4(c->base_us));
+	api->json_double(j, "migrations_per_s", sig4((double)c->v.waits / step_s));
+	api->json_double(j, "baseline_per_s", sig4(c->v.base_us));
 	api->json_double(j, "window_s", sig4(step_s));
 	api->json_int(j, "cpu", top_cpu);
 	api->json_uint(j, "cpu_migrations_in", top_n);
@@ -249,31 +242,13 @@ static void publish_burst(struct sl *p, const struct nt_cand *c, int top_cpu, ui
 	len = snprintf(summary, sizeof(summary),
 		       "%.4g migrations/s over the last %.3g s, %.3gx the usual %.4g/s; most "
 		       "into CPU %d",
-		       (double)c->waits / step_s, step_s, (double)c->waits / step_s / c->base_us,
-		       c->base_us, top_cpu);
+		       (double)c->v.waits / step_s, step_s, (double)c->v.waits / step_s / c->v.base_us,
+		       c->v.base_us, top_cpu);
 	if (c->migrator.pid && len > 0 && (size_t)len < sizeof(summary))
 		(void)snprintf(summary + len, sizeof(summary) - (size_t)len,
 			       "; moved most: %s (pid %u, %llu times)", c->migrator.comm,
 			       c->migrator.pid, (unsigned long long)c->migrator.v);
 	finish(p, j, summary);
-}
-
-static double tail_q(uint64_t waits)
-{
-	return waits > TAIL_RANK * 100 ? 1.0 - (double)TAIL_RANK / (double)waits : 0.99;
-}
-
-/* The baseline after one more step of value v: the least value seen while
- * warming up (the daemon often starts in a busy moment), then an EWMA that
- * takes a step at most twice the baseline, so one burst does not lift it
- * far and a new normal is still followed (10 % a step). */
-static double baseline(double prev, double v, uint32_t steps, double floor)
-{
-	if (!steps)
-		return v;
-	if (steps < WARMUP_STEPS)
-		return fmin(prev, v);
-	return prev + EWMA_ALPHA * (fmin(v, 2 * fmax(prev, floor)) - prev);
 }
 
 void sl_notable_step(struct sl *p, const struct sl_cpu_stats *v, uint64_t now_ns)
@@ -291,14 +266,9 @@ void sl_notable_step(struct sl *p, const struct sl_cpu_stats *v, uint64_t now_ns
 			 0;
 	for (int cpu = 0; cpu < p->ncpus; cpu++) {
 		struct nt_cpu *c = &n->cpu[cpu];
-		uint64_t waits = 0, long_waits, dm;
-		double tail, base;
+		struct sl_verdict verdict;
+		uint64_t dm;
 
-		for (int b = 0; b < SL_NB; b++) {
-			n->hist[b] = v[cpu].wait_hist[b] - c->hist[b];
-			waits += n->hist[b];
-		}
-		memcpy(c->hist, v[cpu].wait_hist, sizeof(c->hist));
 		dm = v[cpu].migrations_in - c->mig_in;
 		c->mig_in = v[cpu].migrations_in;
 		mig += v[cpu].migrations_in;
@@ -306,48 +276,23 @@ void sl_notable_step(struct sl *p, const struct sl_cpu_stats *v, uint64_t now_ns
 			top_n = dm;
 			top_cpu = cpu;
 		}
-		if (step_s <= 0 || waits < MIN_WAITS)
-			continue;
-		/* the tail judged: p99, but on a CPU with many short waits (a
-		 * ping-pong makes 100k a second) the 20th longest, so a few hundred
-		 * long waits behind CPU hogs are not hidden under the 1 % */
-		tail = sl_hist_quantile_us(n->hist, tail_q(waits), NULL);
-		if (isnan(tail))
-			continue;
-		long_waits = 0;
-		for (int b = SL_NB - 1; b >= 0 && sl_hist_lo_ns((unsigned)b) >= LAT_FLOOR_US * 1000;
-		     b--)
-			long_waits += n->hist[b];
-		base = fmax(c->ewma_tail_us, LAT_BASE_MIN_US);
-		if (c->steps >= WARMUP_STEPS && tail >= LAT_FLOOR_US && tail >= LAT_FACTOR * base &&
-		    long_waits >= MIN_LONG && now_ns - c->last_ns >= COOLDOWN_NS &&
-		    n->ncand < MAX_CAND) {
-			n->cand[n->ncand++] = (struct nt_cand){
-				.cpu = cpu,
-				.p99_us = sl_hist_quantile_us(n->hist, 0.99, NULL),
-				.tail_us = tail,
-				.base_us = base,
-				.waits = waits,
-				.long_waits = long_waits,
-			};
-			c->last_ns = now_ns;
-		}
-		c->ewma_tail_us = baseline(c->ewma_tail_us, tail, c->steps, LAT_BASE_MIN_US);
-		c->steps++;
+		if (sl_judge_step(&c->judge, (const uint64_t *)v[cpu].wait_hist, now_ns, n->ncand < MAX_CAND,
+				  n->hist, &verdict))
+			n->cand[n->ncand++] = (struct nt_cand){ .cpu = cpu, .v = verdict };
 	}
 	if (step_s > 0 && n->mig_prev) {
 		uint64_t d = mig - n->mig_prev;
 		double rate = (double)d / step_s, base = fmax(n->mig_ewma, MIG_BASE_MIN_PER_S);
 
-		if (n->mig_steps >= WARMUP_STEPS && rate >= MIG_FLOOR_PER_S &&
+		if (n->mig_steps >= SL_JUDGE_WARMUP_STEPS && rate >= MIG_FLOOR_PER_S &&
 		    rate >= MIG_FACTOR * base && now_ns - n->mig_last_ns >= COOLDOWN_NS &&
 		    n->ncand < MAX_CAND) {
 			/* cpu -1: the machine; waits holds the migrations */
-			n->cand[n->ncand++] = (struct nt_cand){ .cpu = -1, .base_us = base,
-								 .waits = d };
+			n->cand[n->ncand++] = (struct nt_cand){ .cpu = -1,
+								 .v = { .base_us = base, .waits = d } };
 			n->mig_last_ns = now_ns;
 		}
-		n->mig_ewma = baseline(n->mig_ewma, rate, n->mig_steps, MIG_BASE_MIN_PER_S);
+		n->mig_ewma = sl_judge_baseline(n->mig_ewma, rate, n->mig_steps, MIG_BASE_MIN_PER_S);
 		n->mig_steps++;
 	}
 	n->mig_prev = mig;
@@ -366,4 +311,41 @@ void sl_notable_step(struct sl *p, const struct sl_cpu_stats *v, uint64_t now_ns
 		else
 			publish_burst(p, &n->cand[i], top_cpu, top_n, step_s);
 	}
+}
+
+void sl_notable_dsq(struct sl *p, struct sl_judge *judge, const char *dsq, const uint64_t *hist,
+		    int64_t depth, uint64_t now_ns)
+{
+	const struct smcp_host_api *api = p->api;
+	struct sl_notable *n = p->notable;
+	struct sl_verdict v;
+	struct smcp_json *j;
+	char summary[256];
+	int len;
+
+	if (!n || !sl_judge_step(judge, hist, now_ns, true, n->hist, &v) ||
+	    !budget_ok(n, now_ns))
+		return;
+	j = api->event_begin(p->h, "notable.dsq_latency");
+	if (!j)
+		return;
+	api->json_string(j, "dsq", dsq);
+	api->json_double(j, "tail_us", sig4(v.tail_us));
+	api->json_string(j, "tail", v.rank20 ? "20th longest wait" : "p99");
+	api->json_double(j, "baseline_tail_us", sig4(v.base_us));
+	api->json_double(j, "p99_us", sig4(v.p99_us));
+	api->json_uint(j, "waits", v.waits);
+	api->json_uint(j, "waits_over_1ms", v.long_waits);
+	api->json_double(j, "window_s", sig4(v.step_s));
+	if (depth >= 0)
+		api->json_int(j, "depth", depth);
+	len = snprintf(summary, sizeof(summary),
+		       "DSQ %s wait tail %.4g us (insert to run) over the last %.3g s (%llu waits "
+		       "over 1 ms), %.3gx its usual %.4g us",
+		       dsq, v.tail_us, v.step_s, (unsigned long long)v.long_waits,
+		       v.tail_us / v.base_us, v.base_us);
+	if (depth >= 0 && len > 0 && (size_t)len < sizeof(summary))
+		(void)snprintf(summary + len, sizeof(summary) - (size_t)len, "; %lld queued now",
+			       (long long)depth);
+	finish(p, j, summary);
 }

@@ -42,6 +42,7 @@ static void header(struct sl *p, struct smcp_json *j)
 	api->json_bool(j, "available", true);
 	api->json_object(j, "source");
 	api->json_string(j, "programs", p->mode);
+	api->json_string(j, "latency_clock", p->clock);
 	api->json_string(j, "counting",
 			 "exact: every sched_switch, sched_waking/wakeup and migration is counted "
 			 "in the kernel; nothing is sampled");

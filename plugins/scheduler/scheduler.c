@@ -31,14 +31,7 @@ static const char query_stats_input[] =
 	"\"bpf\",\"profiling\"]}}}";
 
 static const char query_stats_output[] =
-	"{\"type\":\"object\",\"required\":[\"stat_type\",\"resources\"],\"properties\":{"
-	"\"stat_type\":{\"type\":\"string\"},"
-	"\"resources\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{"
-	"\"uri\":{\"type\":\"string\"},\"description\":{\"type\":\"string\"},"
-	"\"plugin\":{\"type\":[\"string\",\"null\"]},"
-	"\"available\":{\"type\":[\"boolean\",\"null\"]},"
-	"\"tool\":{\"type\":[\"string\",\"null\"]}}}},"
-	"\"how_to_read\":{\"type\":\"string\"},\"notes\":{\"type\":\"array\"}}}";
+	"{\"type\":\"object\",\"required\":[\"stat_type\",\"resources\"]}";
 
 struct sched_plugin {
 	struct smcp_host *host;

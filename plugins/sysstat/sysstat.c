@@ -31,12 +31,7 @@ static const char get_system_stats_input[] =
 	"\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":128}}}";
 
 static const char get_system_stats_output[] =
-	"{\"type\":\"object\",\"properties\":{"
-	"\"kind\":{\"type\":\"string\"},\"window\":{\"type\":\"object\"},"
-	"\"cpus\":{\"type\":\"array\"},\"interfaces\":{\"type\":\"array\"},"
-	"\"windows\":{\"type\":\"array\"},\"page\":{\"type\":\"object\"},"
-	"\"now\":{\"type\":\"object\"},\"sampling\":{\"type\":\"object\"},"
-	"\"notes\":{\"type\":\"array\"},\"truncated\":{\"type\":\"boolean\"}}}";
+	"{\"type\":\"object\",\"required\":[\"kind\"]}";
 
 struct sysstat {
 	struct smcp_host *host;

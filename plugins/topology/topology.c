@@ -29,13 +29,7 @@ static const char get_topology_input[] =
 	"\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":128}}}";
 
 static const char get_topology_output[] =
-	"{\"type\":\"object\",\"required\":[\"summary\",\"packages\",\"llcs\",\"nodes\"],"
-	"\"properties\":{"
-	"\"summary\":{\"type\":\"object\"},"
-	"\"packages\":{\"type\":\"array\"},\"llcs\":{\"type\":\"array\"},"
-	"\"nodes\":{\"type\":\"array\"},\"cpus\":{\"type\":\"array\"},"
-	"\"cores\":{\"type\":\"array\"},\"page\":{\"type\":\"object\"},"
-	"\"notes\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}}}}";
+	"{\"type\":\"object\",\"required\":[\"summary\",\"packages\",\"llcs\",\"nodes\"]}";
 
 struct topo_plugin {
 	struct smcp_host *host;

@@ -700,13 +700,13 @@ static void topo_read(void)
 
 static const struct smcp_tool_desc tools[] = {
 	{ SMCP_TOOL("trace_load"), .title = "Load a trace",
-	  .description = "Load a Perfetto or trace.dat file of the trace directory into the cache.",
+	  .description = "Load a Perfetto or trace.dat file of the trace directory.",
 	  .input_schema = "{\"type\":\"object\",\"properties\":{\"file\":{\"type\":\"string\","
 			  "\"maxLength\":255,\"description\":\"relative to the trace dir\"}},"
 			  "\"required\":[\"file\"],\"additionalProperties\":false}",
 	  .flags = SMCP_TOOL_READ_ONLY | SMCP_TOOL_IDEMPOTENT, .call = tool_load },
 	{ SMCP_TOOL("trace_unload"), .title = "Unload a trace",
-	  .description = "Drop a loaded trace from the cache.",
+	  .description = "Unload a trace.",
 	  .input_schema = "{\"type\":\"object\",\"properties\":{\"file\":{\"type\":\"string\","
 			  "\"maxLength\":255}},\"required\":[\"file\"],"
 			  "\"additionalProperties\":false}",

@@ -3,9 +3,11 @@
  * The trace_record plugin's user side: one context shared by its files.
  *
  *   trace_record.c   entry, config, the trace directory, the tool and resource
- *   tr_rec.c         one recording: BPF load/attach/detach on workers, the
- *                    drain (ring buffer -> per-CPU sort -> Perfetto packets ->
- *                    file), caps, finish
+ *   tr_rec.c         one recording on the loop: start, drain timer, caps,
+ *                    stop, the calls that wait, its JSON
+ *   tr_jobs.c        its work jobs: BPF load/attach/detach, the drain (ring
+ *                    buffer -> per-CPU sort -> Perfetto packets -> file),
+ *                    finish; the probe at init
  *   tr_proc.c        the ProcessTree packet from /proc at the start
  *   tr_enc.c         Perfetto packets from records (pure; unit-tested)
  *   tr_pb.c          the streaming protobuf encoder's file side
@@ -53,6 +55,11 @@ struct tr_cpu_buf {
 	uint64_t lost_buffer; /* dropped: this CPU's pending buffer was full */
 };
 
+/* The three clocks read together, for a ClockSnapshot. */
+struct clocks {
+	uint64_t boot, mono, real;
+};
+
 struct trace_record_bpf;
 struct ring_buffer;
 struct bpf_link;
@@ -89,14 +96,17 @@ struct tr_rec {
 	uint8_t *chunk;
 	struct tr_out out;
 	uint64_t start_boot_ns, end_boot_ns;
+	struct clocks end_clocks;	/* read by the loop when it stops */
 	uint64_t written[TR_NTYPES];	/* events written, by type */
 	uint64_t seen[TR_NTYPES], lost_ring[TR_NTYPES];	/* from the BPF counters */
 	uint64_t late;		/* reached us after later events were written */
 	uint64_t recursion_misses;	/* program runs the kernel skipped */
 	bool size_reached;
+	bool consume_stopped;	/* a CPU's pending buffer filled during a consume */
 	int err;		/* a job's failure, -errno, with why */
 	char why[200];
 	int (*job)(void *);	/* the job in flight */
+	uint64_t job_t0_ns, job_max_ns;	/* when it was submitted; the longest */
 
 	/* the loop's copy of the counters, taken when a job ends */
 	struct tr_snap {
@@ -116,6 +126,15 @@ struct tr_plugin {
 	struct tr_rec *rec;	/* the running recording, or the last one */
 };
 
+#define TR_CHUNK_BYTES (4u << 20)	/* the output chunk */
+#define TR_CPU_PENDING_MAX (256u << 10)	/* pending records per CPU, at most */
+
+/* tr_jobs.c: work jobs (data: the struct tr_rec); 0 or -errno, with why */
+int tr_job_start(void *data);
+int tr_job_drain(void *data);
+int tr_job_finish(void *data);
+void tr_read_clocks(struct clocks *c);
+
 /* tr_rec.c */
 int tr_rec_start(struct tr_plugin *p, const char *id, int fd, uint64_t duration_ms,
 		 uint64_t max_bytes, struct tr_rec **ret);
@@ -124,7 +143,8 @@ void tr_rec_stop(struct tr_rec *r, const char *reason);
  * cancelled call stops the recording when stop_on_cancel. */
 void tr_rec_wait(struct tr_rec *r, struct smcp_call *call, struct smcp_result *res,
 		 bool stop_on_cancel);
-/* Probe at init whether the BPF object loads here; "" or a reason. */
+/* tr_jobs.c: probe at init whether the BPF object loads here; 0, or
+ * -errno with a reason in why. */
 int tr_rec_probe(struct tr_plugin *p, char *why, size_t len);
 /* At fini: finish a running recording synchronously, free it. */
 void tr_rec_free(struct tr_rec *r);

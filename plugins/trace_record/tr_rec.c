@@ -1,371 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * One recording. The loop starts it, drains it on a timer and stops it;
- * every step that touches the kernel or the file runs as a work job:
- *
- *   start   load the BPF object, attach, write the header packets
- *           (ClockSnapshot, SystemInfo, ProcessTree)
- *   drain   consume the ring buffer into per-CPU buffers, sort each CPU's
- *           records by time, write those older than a hold-back margin as
- *           ftrace bundles (one CPU per bundle, in time order)
- *   finish  take the end ClockSnapshot, detach (waits for the programs to
- *           finish), drain everything, write the statistics, close
- *
- * At most one job is in flight (rec->busy): the next drain waits for it, so
- * a slow disk makes the ring buffer fill and the kernel side count losses
- * rather than jobs pile up. Size and duration caps end the recording.
+ * One recording, on the loop: start it, drain it on a timer, stop it at a
+ * cap or when asked, answer the calls that wait for it. Every step that
+ * touches the kernel or the file is a job of tr_jobs.c, at most one in
+ * flight (rec->busy): the next drain waits for it, so a slow disk makes the
+ * ring buffer fill and the kernel side count losses rather than jobs pile
+ * up. Size and duration caps end the recording.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
-
 #include "tr.h"
-#include "trace_record.skel.h"
-
-#define CHUNK_BYTES (4u << 20)
-#define HOLDBACK_NS 5000000ull	/* records younger than this wait a drain */
-#define CPU_PENDING_MAX (256u << 10)	/* pending records per CPU, at most */
-#define PROC_THREADS_MAX 65536
-#define SEQ 1
-
-static uint64_t clock_ns(clockid_t c)
-{
-	struct timespec ts;
-
-	clock_gettime(c, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* The first failure of a job, and why ("doing X failed: strerror"). */
-static void set_why(struct tr_rec *r, int err, const char *what)
-{
-	if (r->err)
-		return;
-	r->err = err;
-	snprintf(r->why, sizeof(r->why), "%s: %s", what, strerror(-err));
-}
-
-/* ---------------------------------------------------------------- packets */
-
-/* Write one packet produced by fn into the file, retrying once after a
- * flush. Returns false when it was dropped (size cap, write error). */
-#define EMIT(r, call)                                                                   \
-	({                                                                              \
-		enum tr_out_result res_ = TR_OUT_DROPPED;                               \
-		for (int try_ = 0; try_ < 2; try_++) {                                  \
-			struct tr_pb *pb = tr_out_packet_begin(&(r)->out);              \
-			(void)pb;                                                       \
-			call;                                                           \
-			res_ = tr_out_packet_end(&(r)->out);                            \
-			if (res_ != TR_OUT_RETRY)                                       \
-				break;                                                  \
-		}                                                                       \
-		res_ == TR_OUT_KEPT;                                                    \
-	})
-
-/* The three clocks read together, for a ClockSnapshot. */
-struct clocks {
-	uint64_t boot, mono, real;
-};
-
-static void read_clocks(struct clocks *c)
-{
-	c->boot = clock_ns(CLOCK_BOOTTIME);
-	c->mono = clock_ns(CLOCK_MONOTONIC);
-	c->real = clock_ns(CLOCK_REALTIME);
-}
-
-static void write_clocks(struct tr_rec *r, const struct clocks *c)
-{
-	(void)EMIT(r, tr_enc_clocks(pb, c->boot, c->mono, c->real, SEQ));
-}
-
-/* ------------------------------------------------------------------ drain */
-
-static int on_record(void *ctx, void *data, size_t size)
-{
-	struct tr_rec *r = ctx;
-	const struct tr_event *e = data;
-	struct tr_cpu_buf *c;
-
-	if (size < TR_EV_SMALL || e->cpu >= r->ncpus || e->type >= TR_NTYPES)
-		return 0;
-	c = &r->cpu[e->cpu];
-	if (c->n == c->cap) {
-		uint32_t cap = c->cap ? c->cap * 2 : 4096;
-		struct tr_event *ev;
-
-		if (cap > r->cpu_cap_events ||
-		    !(ev = realloc(c->ev, (size_t)cap * sizeof(*ev)))) {
-			c->lost_buffer++;
-			return 0;
-		}
-		c->ev = ev;
-		c->cap = cap;
-	}
-	if (size > sizeof(struct tr_event))
-		size = sizeof(struct tr_event);
-	memcpy(&c->ev[c->n], e, size);
-	if (size < sizeof(struct tr_event))
-		memset((char *)&c->ev[c->n] + size, 0, sizeof(struct tr_event) - size);
-	c->n++;
-	return 0;
-}
-
-static int by_time(const void *a, const void *b)
-{
-	const struct tr_event *x = *(const struct tr_event *const *)a;
-	const struct tr_event *y = *(const struct tr_event *const *)b;
-
-	if (x->ts_ns != y->ts_ns)
-		return x->ts_ns < y->ts_ns ? -1 : 1;
-	return x < y ? -1 : x > y; /* arrival order */
-}
-
-static void read_bpf_counters(struct tr_rec *r)
-{
-	memset(r->seen, 0, sizeof(r->seen));
-	memset(r->lost_ring, 0, sizeof(r->lost_ring));
-	for (uint32_t c = 0; c < r->ncpus && c < 1024; c++)
-		for (int t = 0; t < TR_NTYPES; t++) {
-			r->seen[t] += r->skel->bss->stats[c].s.seen[t];
-			r->lost_ring[t] += r->skel->bss->stats[c].s.lost[t];
-		}
-}
-
-static uint64_t cpu_lost(const struct tr_rec *r, uint32_t c)
-{
-	uint64_t n = r->cpu[c].lost_buffer;
-
-	if (c < 1024)
-		for (int t = 0; t < TR_NTYPES; t++)
-			n += r->skel->bss->stats[c].s.lost[t];
-	return n;
-}
-
-/* Write CPU c's records up to watermark. */
-static void write_cpu(struct tr_rec *r, uint32_t c, uint64_t watermark)
-{
-	struct tr_cpu_buf *b = &r->cpu[c];
-	uint32_t n = 0, i = 0, rest;
-
-	if (!b->n)
-		return;
-	if (b->n > r->sorted_cap) {
-		const struct tr_event **s = realloc(r->sorted, b->n * sizeof(*s));
-
-		if (!s) {
-			b->lost_buffer += b->n;
-			b->n = 0;
-			return;
-		}
-		r->sorted = s;
-		r->sorted_cap = b->n;
-	}
-	for (uint32_t k = 0; k < b->n; k++)
-		r->sorted[k] = &b->ev[k];
-	qsort(r->sorted, b->n, sizeof(*r->sorted), by_time);
-	while (n < b->n && r->sorted[n]->ts_ns <= watermark)
-		n++;
-	while (i < n && !r->out.err && !r->size_reached) {
-		uint64_t lost = cpu_lost(r, c);
-		bool flag = lost != b->lost_seen;
-		size_t used = 0;
-		bool kept;
-
-		kept = EMIT(r, used = tr_enc_bundle(pb, r->intern, c, r->sorted + i, n - i, flag));
-		if (!kept) {
-			if (r->out.packets_dropped_cap)
-				r->size_reached = true;
-			break;
-		}
-		b->lost_seen = lost;
-		for (size_t k = i; k < i + used; k++) {
-			const struct tr_event *e = r->sorted[k];
-
-			if (e->ts_ns < b->last_ts)
-				r->late++;
-			else
-				b->last_ts = e->ts_ns;
-			r->written[e->type]++;
-		}
-		b->written += used;
-		i += (uint32_t)used;
-	}
-	/* what was not written waits (newer than the watermark) or is dropped
-	 * (caps): keep the former, in arrival order, at the front */
-	rest = 0;
-	if (!r->size_reached && !r->out.err) {
-		/* mark the written ones, then compact */
-		for (uint32_t k = 0; k < i; k++)
-			((struct tr_event *)r->sorted[k])->type = 0;
-		for (uint32_t k = 0; k < b->n; k++)
-			if (b->ev[k].type)
-				b->ev[rest++] = b->ev[k];
-	}
-	b->n = rest;
-}
-
-static void drain(struct tr_rec *r, bool all)
-{
-	uint64_t watermark = all ? UINT64_MAX : clock_ns(CLOCK_BOOTTIME) - HOLDBACK_NS;
-
-	if (r->rb)
-		(void)ring_buffer__consume(r->rb);
-	for (uint32_t c = 0; c < r->ncpus; c++)
-		write_cpu(r, c, watermark);
-	(void)tr_out_flush(&r->out);
-	if (r->out.err)
-		set_why(r, r->out.err, "writing the trace failed");
-	if (r->skel)
-		read_bpf_counters(r);
-}
-
-/* ------------------------------------------------------------------- jobs */
-
-static int start_job(void *data)
-{
-	struct tr_rec *r = data;
-	struct trace_record_bpf *skel;
-	struct bpf_program *prog;
-	struct utsname u;
-	struct clocks now;
-	uint32_t ring = 4096;
-	int err;
-
-	skel = trace_record_bpf__open();
-	if (!skel) {
-		set_why(r, -errno, "opening the BPF object failed");
-		return r->err;
-	}
-	while (ring < (uint64_t)r->p->cfg.ring_mb << 20 && ring < (1u << 30))
-		ring <<= 1;
-	err = bpf_map__set_max_entries(skel->maps.events, ring);
-	if (!err)
-		err = trace_record_bpf__load(skel);
-	if (err) {
-		trace_record_bpf__destroy(skel);
-		set_why(r, err, "loading the BPF programs failed");
-		return r->err;
-	}
-	r->skel = skel;
-	r->rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_record, r, NULL);
-	if (!r->rb) {
-		set_why(r, -errno, "the ring buffer reader failed");
-		return r->err;
-	}
-	r->links = calloc(16, sizeof(*r->links));
-	if (!r->links) {
-		set_why(r, -ENOMEM, "out of memory");
-		return r->err;
-	}
-	bpf_object__for_each_program(prog, skel->obj) {
-		struct bpf_link *l = bpf_program__attach(prog);
-
-		if (!l) {
-			char what[96];
-
-			snprintf(what, sizeof(what), "attaching %s failed", bpf_program__name(prog));
-			set_why(r, -errno, what);
-			return r->err;
-		}
-		if (r->nlinks < 16)
-			r->links[r->nlinks++] = l;
-	}
-	read_clocks(&now);
-	r->start_boot_ns = now.boot;
-	write_clocks(r, &now);
-	if (uname(&u) == 0)
-		(void)EMIT(r, tr_enc_system_info(pb, u.sysname, u.release, u.version, u.machine,
-						 r->ncpus, SEQ));
-	(void)tr_proc_tree(&r->out, r->p->api->fs_root(r->p->h), clock_ns(CLOCK_BOOTTIME),
-			   PROC_THREADS_MAX);
-	drain(r, false);
-	return r->err;
-}
-
-static int drain_job(void *data)
-{
-	struct tr_rec *r = data;
-
-	drain(r, false);
-	return r->err;
-}
-
-static void detach(struct tr_rec *r)
-{
-	for (int i = 0; i < r->nlinks; i++) {
-		bpf_link__destroy(r->links[i]);
-		r->links[i] = NULL;
-	}
-	r->nlinks = 0;
-}
-
-static void read_misses(struct tr_rec *r)
-{
-	struct bpf_program *prog;
-
-	r->recursion_misses = 0;
-	bpf_object__for_each_program(prog, r->skel->obj) {
-		struct bpf_prog_info info;
-		uint32_t len = sizeof(info);
-
-		memset(&info, 0, sizeof(info));
-		if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) == 0)
-			r->recursion_misses += info.recursion_misses;
-	}
-}
-
-static int finish_job(void *data)
-{
-	struct tr_rec *r = data;
-	struct tr_cpu_totals *tot;
-	struct clocks end;
-
-	read_clocks(&end);
-	r->end_boot_ns = end.boot;
-	if (r->skel) {
-		detach(r);
-		/* a program that began before the detach may still be writing:
-		 * give it a moment, then take everything */
-		usleep(20000);
-		read_misses(r);
-	}
-	drain(r, true);
-	tot = calloc(r->ncpus ? r->ncpus : 1, sizeof(*tot));
-	if (tot) {
-		for (uint32_t c = 0; c < r->ncpus; c++) {
-			tot[c].entries = r->cpu[c].written;
-			tot[c].lost = r->skel ? cpu_lost(r, c) : r->cpu[c].lost_buffer;
-		}
-	}
-	/* the statistics and the end snapshot go in even at the size cap:
-	 * the cap holds back bundles early enough to leave room for them */
-	r->out.max_bytes = r->out.max_bytes ? r->out.max_bytes + 64 * 1024 : 0;
-	if (tot)
-		(void)EMIT(r, tr_enc_stats(pb, tot, r->ncpus, tr_out_size(&r->out),
-					   r->out.packets_dropped_cap, SEQ));
-	write_clocks(r, &end);
-	(void)tr_out_flush(&r->out);
-	free(tot);
-	if (r->out.err)
-		set_why(r, r->out.err, "writing the trace failed");
-	if (fsync(r->fd) < 0 && !r->err)
-		set_why(r, -errno, "fsync of the trace failed");
-	ring_buffer__free(r->rb);
-	r->rb = NULL;
-	trace_record_bpf__destroy(r->skel);
-	r->skel = NULL;
-	return r->err;
-}
 
 /* ------------------------------------------------------------- loop side */
 
@@ -391,6 +39,7 @@ static void submit(struct tr_rec *r, int (*fn)(void *))
 {
 	int err;
 
+	r->job_t0_ns = r->p->api->now_ns(r->p->h);
 	r->busy = true;
 	r->job = fn;
 	err = r->p->api->work_submit(r->p->h, fn, job_done, r);
@@ -439,9 +88,9 @@ static void on_drain_timer(void *data)
 	if (r->busy)
 		return;
 	if (r->stop_wanted)
-		submit(r, finish_job);
+		submit(r, tr_job_finish);
 	else
-		submit(r, drain_job);
+		submit(r, tr_job_drain);
 }
 
 static void on_end_timer(void *data)
@@ -496,7 +145,16 @@ static void job_done(void *data, int result)
 	r->busy = false;
 	r->job = NULL;
 	take_snapshot(r);
-	if (job == finish_job) {
+	{
+		uint64_t ns = r->p->api->now_ns(r->p->h) - r->job_t0_ns;
+
+		if (ns > r->job_max_ns)
+			r->job_max_ns = ns;
+		r->p->api->log(r->p->h, SMCP_LOG_DEBUG, "%s job took %.1f ms",
+			       job == tr_job_start ? "start" : job == tr_job_drain ? "drain" : "finish",
+			       (double)ns / 1e6);
+	}
+	if (job == tr_job_finish) {
 		remove_timers(r);
 		r->elapsed_ns = r->p->api->now_ns(r->p->h) - r->t0_ns;
 		close(r->fd);
@@ -518,20 +176,31 @@ static void job_done(void *data, int result)
 		tr_plugin_finished(r->p, r);
 		return;
 	}
-	if (job == start_job && !result)
+	if (job == tr_job_start && !result && r->state == TR_STARTING) {
+		/* the duration counts from the moment every program is attached */
 		r->state = TR_RUNNING;
+		if (r->duration_ms) {
+			int tid = r->p->api->timer_add(r->p->h, r->duration_ms, false, on_end_timer, r);
+
+			r->timer_end = tid > 0 ? tid : 0;
+		}
+	}
 	if (result || r->err)
 		tr_rec_stop(r, r->why);
 	else if (r->size_reached)
 		tr_rec_stop(r, "size cap reached");
 	if (r->stop_wanted && !r->busy)
-		submit(r, finish_job);
+		submit(r, tr_job_finish);
 }
 
 void tr_rec_stop(struct tr_rec *r, const char *reason)
 {
 	if (r->state != TR_STARTING && r->state != TR_RUNNING)
 		return;
+	/* the window ends now: a loaded machine may start the job much later,
+	 * and everything up to now is in the file once the programs detach */
+	if (r->state == TR_RUNNING)
+		tr_read_clocks(&r->end_clocks);
 	r->state = TR_STOPPING;
 	r->stop_wanted = true;
 	snprintf(r->reason, sizeof(r->reason), "%s", reason);
@@ -539,7 +208,7 @@ void tr_rec_stop(struct tr_rec *r, const char *reason)
 		(void)r->p->api->timer_remove(r->p->h, r->timer_end);
 	r->timer_end = 0;
 	if (!r->busy)
-		submit(r, finish_job);
+		submit(r, tr_job_finish);
 	/* else job_done submits it; the drain timer retries a refused submit */
 }
 
@@ -589,10 +258,10 @@ int tr_rec_start(struct tr_plugin *p, const char *id, int fd, uint64_t duration_
 	r->duration_ms = duration_ms;
 	r->max_bytes = max_bytes;
 	r->ncpus = p->ncpus;
-	r->cpu_cap_events = CPU_PENDING_MAX;
+	r->cpu_cap_events = TR_CPU_PENDING_MAX;
 	r->cpu = calloc(p->ncpus, sizeof(*r->cpu));
 	r->intern = malloc(sizeof(*r->intern));
-	r->chunk = malloc(CHUNK_BYTES);
+	r->chunk = malloc(TR_CHUNK_BYTES);
 	if (!r->cpu || !r->intern || !r->chunk) {
 		free(r->cpu);
 		free(r->intern);
@@ -601,18 +270,14 @@ int tr_rec_start(struct tr_plugin *p, const char *id, int fd, uint64_t duration_
 		return -ENOMEM;
 	}
 	/* bundles stop 64 KiB short of the cap: room for the statistics */
-	tr_out_init(&r->out, fd, r->chunk, CHUNK_BYTES,
+	tr_out_init(&r->out, fd, r->chunk, TR_CHUNK_BYTES,
 		    max_bytes > (128u << 10) ? max_bytes - (64u << 10) : max_bytes / 2);
 	r->t0_ns = p->api->now_ns(p->h);
 	r->state = TR_STARTING;
 	snprintf(r->reason, sizeof(r->reason), "recording");
 	tid = p->api->timer_add(p->h, (uint64_t)p->cfg.drain_ms, true, on_drain_timer, r);
 	r->timer_drain = tid > 0 ? tid : 0;
-	if (duration_ms) {
-		tid = p->api->timer_add(p->h, duration_ms, false, on_end_timer, r);
-		r->timer_end = tid > 0 ? tid : 0;
-	}
-	submit(r, start_job);
+	submit(r, tr_job_start);
 	if (!r->busy) {
 		remove_timers(r);
 		free(r->cpu);
@@ -632,7 +297,7 @@ void tr_rec_free(struct tr_rec *r)
 	if (r->state == TR_STARTING || r->state == TR_RUNNING || r->state == TR_STOPPING) {
 		/* at shutdown (no job in flight: the host drained them) */
 		remove_timers(r);
-		(void)finish_job(r);
+		(void)tr_job_finish(r);
 		r->state = r->err ? TR_FAILED : TR_DONE;
 	}
 	if (r->fd >= 0)
@@ -645,28 +310,6 @@ void tr_rec_free(struct tr_rec *r)
 	free(r->intern);
 	free(r->chunk);
 	free(r);
-}
-
-int tr_rec_probe(struct tr_plugin *p, char *why, size_t len)
-{
-	struct trace_record_bpf *skel = trace_record_bpf__open();
-	int err;
-
-	(void)p;
-	if (!skel) {
-		err = -errno;
-		snprintf(why, len, "cannot open the BPF object: %s", strerror(-err));
-		return err;
-	}
-	(void)bpf_map__set_max_entries(skel->maps.events, 4096);
-	err = trace_record_bpf__load(skel);
-	trace_record_bpf__destroy(skel);
-	if (err)
-		snprintf(why, len,
-			 "the kernel refused the BPF programs (%s): recording needs root (CAP_BPF "
-			 "and CAP_PERFMON) and a kernel with BTF (tp_btf)",
-			 strerror(-err));
-	return err;
 }
 
 static const char *state_name(enum tr_state s)
@@ -711,6 +354,13 @@ void tr_rec_json(const struct tr_rec *r, struct smcp_json *j)
 	}
 	api->json_end(j);
 	api->json_uint(j, "events_total", total);
+	{
+		uint64_t seen = 0;
+
+		for (int t = 1; t < TR_NTYPES; t++)
+			seen += s->seen[t];
+		api->json_uint(j, "events_seen_by_bpf", seen);
+	}
 	if (s->bytes && total)
 		api->json_double(j, "bytes_per_event", (double)s->bytes / (double)total);
 	api->json_object(j, "lost");
@@ -725,4 +375,5 @@ void tr_rec_json(const struct tr_rec *r, struct smcp_json *j)
 	api->json_uint(j, "bundles_dropped_at_size_cap", s->packets_dropped_cap);
 	api->json_end(j);
 	api->json_uint(j, "reordered_late", s->late);
+	api->json_double(j, "longest_job_ms", (double)r->job_max_ns / 1e6);
 }

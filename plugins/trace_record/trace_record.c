@@ -213,8 +213,7 @@ out:
 
 static const char tool_schema[] =
 	"{\"type\":\"object\",\"properties\":{"
-	"\"action\":{\"type\":\"string\",\"enum\":[\"record\",\"start\",\"stop\",\"status\"],"
-	"\"default\":\"record\"},"
+	"\"action\":{\"enum\":[\"record\",\"start\",\"stop\",\"status\"]},"
 	"\"id\":{\"type\":\"string\",\"maxLength\":64},"
 	"\"duration_s\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":3600},"
 	"\"max_mb\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":65536}"
@@ -350,8 +349,8 @@ static int call_tool(void *data, struct smcp_call *call, const struct smcp_args 
 
 static const struct smcp_tool_desc tools[] = { {
 	SMCP_TOOL("trace_record"),
-	.description = "Record a Perfetto trace of the scheduler (ui.perfetto.dev). "
-		       "action record (waits duration_s), start, stop or status by id.",
+	.description = "Perfetto trace of the scheduler: action record (waits), start, stop, "
+		       "status (id).",
 	.input_schema = tool_schema,
 	.call = call_tool,
 	.data = &plugin,

@@ -35,6 +35,7 @@ RECORDED = {
         "stats": {"type": "string", "maxLength": 60},
         "agg": {"type": "string", "enum": ["sum", "avg", "max", "min"]},
         "limit": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10},
+        "format": {"type": "string", "enum": ["png"]},
     }),
     "what_changed": ({"additionalProperties": False}, {
         "window": {"type": ["string", "number"], "default": "5m"},
@@ -54,6 +55,12 @@ RECORDED = {
         "hysteresis_pct": {"type": "number", "minimum": 0, "maximum": 100, "default": 10},
         "min_samples": {"type": "integer", "minimum": 1, "maximum": 1000000, "default": 20},
         "name": {"type": "string", "maxLength": 60},
+    }),
+    "trace_record": ({"additionalProperties": False}, {
+        "action": {"enum": ["record", "start", "stop", "status"]},
+        "id": {"type": "string", "maxLength": 64},
+        "duration_s": {"type": "integer", "minimum": 1, "maximum": 3600},
+        "max_mb": {"type": "integer", "minimum": 1, "maximum": 65536},
     }),
     "watch_delete": ({"required": ["id"], "additionalProperties": False}, {
         "id": {"type": "integer", "minimum": 1},
@@ -96,7 +103,7 @@ RECORDED = {
         "offset": {"type": "integer", "minimum": 0},
         "include_stacks": {"type": "boolean"},
         "group_by": {"type": "string", "enum": ["symbol", "stack", "process", "cpu"]},
-        "format": {"type": "string", "enum": ["json", "folded"]},
+        "format": {"type": "string", "enum": ["json", "folded", "png"]},
         "pid": {"type": "integer"},
         "symbol": {"type": "string"},
         "wait": {"type": "boolean"},
@@ -120,6 +127,10 @@ RECORDED = {
         "limit": {"type": "integer", "minimum": 1, "maximum": 100},
         "offset": {"type": "integer", "minimum": 0},
         "histogram": {"type": "boolean"},
+    }),
+    "diagnose_cgroup": ({"additionalProperties": False, "required": ["cgroup"]}, {
+        "cgroup": {"type": "string", "maxLength": 511},
+        "duration_s": {"type": "integer", "minimum": 1, "maximum": 30},
     }),
     "control_event_tracking": ({"additionalProperties": False, "required": ["action"]}, {
         "action": {"type": "string", "enum": ["enable", "disable", "status"]},

@@ -28,6 +28,9 @@ SCHED_LATENCY = {
     "sched_cpu_wakeups_total": ("counter", "1", ["cpu"], False, False),
     "sched_cpu_migrations_total": ("counter", "1", ["cpu"], False, False),
     "sched_events_dropped_total": ("counter", "1", [], False, False),
+    # where a cpu controller is mounted (both layouts; the build machines have v1)
+    "sched_cgroup_throttled_periods_total": ("counter", "1", ["cgroup"], True, False),
+    "sched_cgroup_throttled_ns_total": ("counter", "ns", ["cgroup"], True, False),
 }
 
 # three processes on one CPU: two hogs that wait a slice for each other

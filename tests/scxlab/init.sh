@@ -7,6 +7,8 @@
 export PATH=/usr/bin:/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
+# cgroup2 with every controller (the cpu one for diagnose_cgroup's v2 proof)
+mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
 mount -t devtmpfs devtmpfs /dev
 mkdir -p /tmp /run /sys/kernel/debug /sys/kernel/tracing /sys/fs/bpf
 mount -t tmpfs tmpfs /tmp

@@ -33,6 +33,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -40,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1393,6 +1395,71 @@ static void check_stream(struct lab *L, const struct sched_def *d)
 		       s.with_dsq, s.events, types, s.sample);
 }
 
+/* notable.dsq_latency: with nothing enabled for it, a flood of spinners in
+ * the scheduler's DSQs (its waits jump from a slice behind one spinner to
+ * many slices) is named on the stream within 12 s, by DSQ. */
+struct notable_scan {
+	const struct sched_def *d;
+	bool found;
+	int seen;
+	char sample[384], other[384];
+};
+
+static void scan_notable(const cJSON *ev, void *arg)
+{
+	struct notable_scan *s = arg;
+	const char *type = or(jstr(ev, "type"), "?");
+	const char *summary = or(jstr(ev, "summary"), "");
+
+	s->seen++;
+	if (strcmp(type, "notable.dsq_latency") == 0 &&
+	    value_names_dsq(cJSON_GetObjectItemCaseSensitive(ev, "dsq"), s->d)) {
+		if (!s->found)
+			snprintf(s->sample, sizeof(s->sample), "%s", summary);
+		s->found = true;
+	} else if (!s->other[0]) {
+		snprintf(s->other, sizeof(s->other), "%s: %s", type, summary);
+	}
+}
+
+static void check_dsq_notable(struct lab *L, const struct sched_def *d)
+{
+	struct notable_scan s = { .d = d };
+	char err[512] = "";
+	char *argv[6] = { (char *)L->load_path, "0", "24", "10", "0", NULL };
+	int cursor = 0;
+	double t0;
+	pid_t lp;
+
+	if (!L->have_sl) {
+		result(d->ops, "dsq_notable", "SKIP", "sched_latency not loaded: %s", L->sl_reason);
+		return;
+	}
+	skip_to_present(L, &cursor);
+	lp = spawn(argv, "/tmp/scxlab-flood.log");
+	t0 = now_s();
+	while (!s.found && now_s() - t0 < 12) {
+		pump(&L->c, 500);
+		if (poll_all(L, "notable.", &cursor, 4, scan_notable, &s, err, sizeof(err)) < 0)
+			break;
+	}
+	kill(lp, SIGTERM);
+	if (wait_exit(lp, 10) < 0) {
+		kill(lp, SIGKILL);
+		wait_exit(lp, 10);
+	}
+	if (err[0])
+		result(d->ops, "dsq_notable", "FAIL", "poll_events failed: %s", err);
+	else if (s.found)
+		result(d->ops, "dsq_notable", "PASS", "after %.1f s of 24 spinners: %s", now_s() - t0,
+		       s.sample);
+	else
+		result(d->ops, "dsq_notable", "FAIL",
+		       "no notable.dsq_latency naming its DSQs within 12 s of 24 spinners (%d notable "
+		       "events; first: %s)",
+		       s.seen, s.other[0] ? s.other : "none");
+}
+
 /* Unload while measure_latency collects; then the daemon must still serve. */
 static void unload_mid_collection(struct lab *L, const struct sched_def *d, pid_t sp,
 				  const char *sched_log)
@@ -1555,12 +1622,205 @@ static void run_one(struct lab *L, struct sched_def *d, struct report *rep)
 	check_dsq(L, d, rep, sp, log);
 	check_dsq_metrics(L, d, t_enabled);
 	check_stream(L, d);
+	check_dsq_notable(L, d);
 	before = L->c.sched_updates;
 	unload_mid_collection(L, d, sp, log);
 	check_change(L, d->ops, "unload", before, NULL, "fair");
 }
 
 /* What schedmcp://plugins says about sched_latency. */
+/* ------------------------------------------------------------ cgroup v2 */
+
+static int put(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), n;
+
+	if (fd < 0)
+		return -errno;
+	n = (int)write(fd, text, strlen(text));
+	n = n < 0 ? -errno : 0;
+	close(fd);
+	return n;
+}
+
+/* word is one of the space-separated words of text */
+static bool has_word(const char *text, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = strstr(text, word); p; p = strstr(p + 1, word))
+		if ((p == text || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' ' || p[n] == '\n'))
+			return true;
+	return false;
+}
+
+static long long stat_field(const char *file, const char *key)
+{
+	char buf[1024], *p;
+	size_t n = strlen(key);
+
+	if (read_file(file, buf, sizeof(buf)) < 0)
+		return -1;
+	for (p = buf; p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, key, n) == 0 && p[n] == ' ')
+			return atoll(p + n + 1);
+	return -1;
+}
+
+/* A child in cgroup dir (cgroup.procs), pinned to cpu (-1: not), that spins,
+ * or with sleep_us sleeps that long in a loop. */
+static pid_t cg_child(const char *dir, int cpu, int sleep_us)
+{
+	char procs[256];
+	pid_t pid = fork();
+
+	if (pid != 0)
+		return pid;
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
+	if (put(procs, "0"))
+		_exit(1);
+	if (cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(cpu, &set);
+		(void)sched_setaffinity(0, sizeof(set), &set);
+	}
+	for (;;)
+		if (sleep_us)
+			usleep((useconds_t)sleep_us);
+	return 0;
+}
+
+/*
+ * B of issue 18 on the unified hierarchy: two hogs and a pinger (sleeps
+ * 1 ms in a loop) pinned to CPU 0 in one cgroup: diagnose_cgroup must call
+ * it contention, not throttled, with the pinger among its waiters.
+ */
+static void check_cgroup_v2_contention(struct lab *L, const char *top)
+{
+	char b[128], err[512], detail[1024] = "";
+	const char *verdict = NULL;
+	pid_t kids[3];
+	bool is_error = false, pinger_seen = false;
+	cJSON *r;
+
+	snprintf(b, sizeof(b), "%s/B", top);
+	if (mkdir(b, 0755) && errno != EEXIST) {
+		result("lab", "cgroup_v2_contention", "FAIL", "cannot make %s: %s", b,
+		       strerror(errno));
+		return;
+	}
+	kids[0] = cg_child(b, 0, 0);
+	kids[1] = cg_child(b, 0, 0);
+	kids[2] = cg_child(b, 0, 1000);
+	usleep(500 * 1000);
+	r = call_tool(&L->c, "diagnose_cgroup",
+		      cJSON_Parse("{\"cgroup\": \"/scxlab/B\", \"duration_s\": 3}"), &is_error,
+		      err, sizeof(err));
+	for (int i = 0; i < 3; i++) {
+		kill(kids[i], SIGKILL);
+		wait_exit(kids[i], 5);
+	}
+	if (!r || is_error) {
+		result("lab", "cgroup_v2_contention", "FAIL", "diagnose_cgroup: %s", err);
+		goto out;
+	}
+	verdict = jstr(r, "verdict");
+	{
+		const cJSON *top_rows = cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(r, "members"), "top_by_p99");
+		const cJSON *row;
+		double pid;
+
+		cJSON_ArrayForEach(row, top_rows)
+			if (jnum(row, "pid", &pid) && (pid_t)pid == kids[2])
+				pinger_seen = true;
+	}
+	appendf(detail, sizeof(detail), "verdict %s, pinger %d %s among the waiters; %s",
+		or(verdict, "?"), (int)kids[2], pinger_seen ? "listed" : "not listed",
+		or(jstr(r, "summary"), ""));
+	result("lab", "cgroup_v2_contention",
+	       verdict && strcmp(verdict, "contention") == 0 && pinger_seen ? "PASS" : "FAIL", "%s",
+	       detail);
+out:
+	cJSON_Delete(r);
+	rmdir(b);
+}
+
+/*
+ * Issue 18's proof on the unified hierarchy (the build machines have only
+ * the v1 cpu hierarchy): a cgroup with a 20 % cpu.max running a hog is
+ * called throttled by diagnose_cgroup, layout v2, with nr_throttled rising
+ * inside what cpu.stat says around the call. Before any test scheduler.
+ */
+static void check_cgroup_v2(struct lab *L)
+{
+	static const char top[] = "/sys/fs/cgroup/scxlab", a[] = "/sys/fs/cgroup/scxlab/A";
+	char buf[512], err[512], detail[1024] = "";
+	long long before, after;
+	double start = -1, end = -1, span = 0;
+	const char *verdict = NULL, *layout = NULL;
+	cJSON *args, *r;
+	bool is_error = false;
+	pid_t hog;
+
+	if (!L->have_sl) {
+		result("lab", "cgroup_v2", "SKIP", "sched_latency not loaded: %s", L->sl_reason);
+		return;
+	}
+	if (read_file("/sys/fs/cgroup/cgroup.controllers", buf, sizeof(buf)) < 0 ||
+	    !has_word(buf, "cpu")) {
+		result("lab", "cgroup_v2", "SKIP", "no cgroup2 with the cpu controller at "
+						    "/sys/fs/cgroup (controllers: %s)", buf);
+		return;
+	}
+	if (put("/sys/fs/cgroup/cgroup.subtree_control", "+cpu") ||
+	    (mkdir(top, 0755) && errno != EEXIST) ||
+	    put("/sys/fs/cgroup/scxlab/cgroup.subtree_control", "+cpu") ||
+	    (mkdir(a, 0755) && errno != EEXIST) ||
+	    put("/sys/fs/cgroup/scxlab/A/cpu.max", "20000 100000")) {
+		result("lab", "cgroup_v2", "FAIL", "cannot make %s with a 20%% cpu.max: %s", a,
+		       strerror(errno));
+		goto out;
+	}
+	hog = cg_child(a, -1, 0);
+	usleep(500 * 1000);
+	before = stat_field("/sys/fs/cgroup/scxlab/A/cpu.stat", "nr_throttled");
+	args = cJSON_Parse("{\"cgroup\": \"/scxlab/A\", \"duration_s\": 3}");
+	r = call_tool(&L->c, "diagnose_cgroup", args, &is_error, err, sizeof(err));
+	after = stat_field("/sys/fs/cgroup/scxlab/A/cpu.stat", "nr_throttled");
+	kill(hog, SIGKILL);
+	wait_exit(hog, 5);
+	if (!r || is_error) {
+		result("lab", "cgroup_v2", "FAIL", "diagnose_cgroup: %s", err);
+		cJSON_Delete(r);
+		goto out;
+	}
+	verdict = jstr(r, "verdict");
+	layout = jstr(cJSON_GetObjectItemCaseSensitive(r, "cgroup"), "layout");
+	{
+		const cJSON *q = cJSON_GetObjectItemCaseSensitive(r, "quota");
+
+		(void)jnum(q, "nr_throttled_start", &start);
+		(void)jnum(q, "nr_throttled_end", &end);
+		(void)jnum(cJSON_GetObjectItemCaseSensitive(r, "window"), "span_s", &span);
+	}
+	appendf(detail, sizeof(detail), "verdict %s, layout %s, nr_throttled %.0f -> %.0f in %.1f s "
+		"(cpu.stat around the call: %lld -> %lld); %s", or(verdict, "?"), or(layout, "?"),
+		start, end, span, before, after, or(jstr(r, "summary"), ""));
+	if (verdict && strcmp(verdict, "throttled") == 0 && layout && strcmp(layout, "v2") == 0 &&
+	    end > start && before >= 0 && before <= start && end <= after)
+		result("lab", "cgroup_v2", "PASS", "%s", detail);
+	else
+		result("lab", "cgroup_v2", "FAIL", "%s", detail);
+	cJSON_Delete(r);
+	check_cgroup_v2_contention(L, top);
+out:
+	rmdir(a);
+	rmdir(top);
+}
+
 static void plugin_status(struct lab *L)
 {
 	char err[512];
@@ -1738,6 +1998,7 @@ int main(int argc, char **argv)
 		cJSON_Delete(cur);
 	}
 	enable_stream(&L);
+	check_cgroup_v2(&L);
 
 	load_argv[0] = (char *)L.load_path;
 	load_argv[1] = "4";

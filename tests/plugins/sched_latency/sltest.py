@@ -18,7 +18,8 @@ SKIP = smcp_test.SKIP
 OUR_PROGS = {"sl_switch", "sl_waking", "sl_wakeup", "sl_wakeup_new", "sl_migrate", "sl_exit",
              "sl_dump", "sl_switch_raw", "sl_waking_raw", "sl_wakeup_raw", "sl_wakeup_new_r",
              "sl_migrate_raw", "sl_exit_raw", "sl_sirq_entry", "sl_sirq_exit", "sl_sirq_entry_r",
-             "sl_sirq_exit_ra"}
+             "sl_sirq_exit_ra", "sl_cg_attach", "sl_cg_transfer", "sl_cg_attach_ra",
+             "sl_cg_transfer_"}
 
 
 # counted checks with meson's exit codes, named after the script
@@ -66,6 +67,19 @@ def start_loaded(checker, **kw):
         d.close()
         skip(f"sched_latency did not load here: {st}")
     return d
+
+
+def poll_events(d, cursor, type_=None):
+    """Every event after cursor (poll_events, all pages), and the next cursor."""
+    events, args = [], {"limit": 100}
+    if type_:
+        args["type"] = type_
+    while True:
+        r = d.structured("poll_events", dict(args, cursor=cursor))
+        events += r["events"]
+        cursor = r["next_cursor"]
+        if not r["has_more"]:
+            return events, cursor
 
 
 def _progs():

@@ -13,7 +13,8 @@ import sltest  # noqa: E402
 from sltest import mcp_client  # noqa: E402
 
 RESOURCES = ["stats://aggregated/cpu", "stats://aggregated/llc", "stats://aggregated/node",
-             "stats://aggregated/process", "stats://aggregated/thread"]
+             "stats://aggregated/process", "stats://aggregated/thread",
+             "stats://aggregated/cgroup"]
 
 
 def main():

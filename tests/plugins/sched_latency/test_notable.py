@@ -32,19 +32,26 @@ def target_cpu():
 
 
 def busy():
-    """Other work on this shared machine (load over 2 a CPU) makes a
-    background whose tail no hog can stand out from; measured: a 270 ms
-    baseline at load 40."""
-    load = os.getloadavg()[0]
-    return load if load > 2 * len(os.sched_getaffinity(0)) else None
+    """Other work on this shared machine running now (over 90 % of its CPUs
+    busy over a second, from /proc/stat: a reading of now, where the load
+    average would still carry the previous test's minute) makes a background
+    whose tail no hog can stand out from; measured: a 270 ms baseline at load
+    40. Returns the busy fraction, or None when quiet enough."""
+    def sample():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return sum(v), v[3] + v[4]
+    t0, i0 = sample()
+    time.sleep(1.0)
+    t1, i1 = sample()
+    frac = 1.0 - (i1 - i0) / max(1, t1 - t0)
+    return frac if frac > 0.9 else None
 
 
-@C.case
-def test_spike():
-    sltest.need_root()
-    cpu = target_cpu()
-    if busy():
-        raise sltest.smcp_test.Skip(f"machine busy (load {busy():.1f}): no quiet CPU to spike")
+def spike_once(cpu, last):
+    """One attempt: a fresh daemon, a pinger for the baseline, then eight
+    hogs on its CPU. Returns the notable event that names the CPU and a hog,
+    or None (the last attempt says what it saw)."""
     d = sltest.start_loaded(C)
     work = []
     try:
@@ -73,9 +80,8 @@ def test_spike():
                 if who & hog_pids:
                     found = e
         took = time.monotonic() - t0
-        C.check(found is not None,
-                f"a notable.runq_latency naming CPU {cpu} and a hog {sorted(hog_pids)} "
-                f"within 5 s: {[e for e in seen if e['type'].startswith('notable.')]}")
+        raw = [e for e in seen if e["type"] in RAW]
+        C.check(not raw, f"raw sched events stay off without control_event_tracking: {raw[:2]}")
         if found:
             print(f"spike reported after {took:.2f} s: {found['summary']}")
             C.check(found["tail_us"] >= 1000 and found["tail_us"] > found["baseline_tail_us"]
@@ -84,20 +90,42 @@ def test_spike():
             runner = found.get("top_runner") or found.get("longest_waiter")
             C.check(runner.get("comm") == "sl-workload", f"names the process: {runner}")
             C.check(str(cpu) in found["summary"], f"the summary names the CPU: {found}")
-        if not found:
+            return found
+        print(f"no notable.runq_latency naming CPU {cpu} and a hog {sorted(hog_pids)} "
+              f"within 5 s: {[e for e in seen if e['type'].startswith('notable.')]}, "
+              f"load {os.getloadavg()}")
+        if last:
             print(d.stderr_text()[-5000:])
-            print("all events:", poll_all(d, 0)[0][-20:], "load:", os.getloadavg())
-        raw = [e for e in seen if e["type"] in RAW]
-        C.check(not raw, f"raw sched events stay off without control_event_tracking: {raw[:2]}")
+        return None
     finally:
         sltest.stop(d, work)
 
 
 @C.case
+def test_spike():
+    sltest.need_root()
+    cpu = target_cpu()
+    # two attempts, each with its own daemon and load: a burst of other work
+    # on a shared machine can raise one attempt's baseline
+    found = None
+    for attempt in (1, 2):
+        frac = busy()
+        if frac:
+            raise sltest.smcp_test.Skip(f"machine busy ({100 * frac:.0f} % of its CPUs "
+                                        "over a second): no quiet CPU to spike")
+        found = spike_once(cpu, attempt == 2)
+        if found:
+            break
+    C.check(found is not None, f"a notable.runq_latency naming CPU {cpu} and a hog within 5 s")
+
+
+@C.case
 def test_idle():
     sltest.need_root()
-    if busy():
-        raise sltest.smcp_test.Skip(f"machine busy (load {busy():.1f}): not idle")
+    frac = busy()
+    if frac:
+        raise sltest.smcp_test.Skip(f"machine busy ({100 * frac:.0f} % of its CPUs over a "
+                                    "second): not idle")
     d = sltest.start_loaded(C)
     try:
         _, cursor = poll_all(d, 0)

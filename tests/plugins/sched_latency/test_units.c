@@ -19,6 +19,7 @@
 #include "sl_common.bpf.h"
 #include "sl_dsq_hooks.h"
 #include "sl_hist.h"
+#include "sl_judge.h"
 #include "sl_tasks.h"
 #include "sl_numa.h"
 #include "sl_topo.h"
@@ -584,6 +585,77 @@ out:
 	free(b);
 }
 
+/* --------------------------------------------------------------- judge */
+
+/* add n waits of us microseconds to a cumulative histogram */
+static void waits_of(uint64_t *cum, uint64_t n, uint64_t us)
+{
+	cum[sl_hist_bucket(us * 1000)] += n;
+}
+
+static void test_judge(void)
+{
+	static uint64_t cum[SL_NB], delta[SL_NB];
+	struct sl_judge j = { 0 };
+	struct sl_verdict v;
+	uint64_t t = 1000000000ull, step = 1000000000ull;
+	int notable = 0;
+
+	/* the first step only records: 500 long waits from before the daemon */
+	waits_of(cum, 500, 20000);
+	CHECK(!sl_judge_step(&j, cum, t, true, delta, &v), "the first step is never judged");
+	/* ten quiet steps: 200 waits of 50 us each */
+	for (int i = 0; i < 10; i++) {
+		waits_of(cum, 200, 50);
+		t += step;
+		notable += sl_judge_step(&j, cum, t, true, delta, &v);
+	}
+	CHECK(notable == 0, "quiet steps are not notable (%d)", notable);
+	CHECK(j.ewma_tail_us > 40 && j.ewma_tail_us < 70, "the baseline follows the tail: %g",
+	      j.ewma_tail_us);
+	/* a spike: 200 short waits and 30 of 8 ms */
+	waits_of(cum, 200, 50);
+	waits_of(cum, 30, 8000);
+	t += step;
+	CHECK(sl_judge_step(&j, cum, t, true, delta, &v), "a 8 ms tail over a 50 us usual one");
+	CHECK(v.tail_us >= 6000 && v.tail_us <= 10000 && v.long_waits == 30 && v.waits == 230 &&
+		      v.base_us == 100.0 && fabs(v.step_s - 1.0) < 1e-9 && !v.rank20,
+	      "the verdict: tail %g long %llu waits %llu base %g step %g", v.tail_us,
+	      (unsigned long long)v.long_waits, (unsigned long long)v.waits, v.base_us, v.step_s);
+	/* the same spike again within the cooldown: not reported twice */
+	waits_of(cum, 200, 50);
+	waits_of(cum, 30, 8000);
+	t += step;
+	CHECK(!sl_judge_step(&j, cum, t, true, delta, &v), "cooldown: one event per spike");
+	/* the baseline moved at most twice itself a step: still far below 8 ms */
+	CHECK(j.ewma_tail_us < 400, "one burst does not lift the baseline far: %g",
+	      j.ewma_tail_us);
+	/* after the cooldown, with no room to report: learns, reports nothing */
+	t += SL_JUDGE_COOLDOWN_NS;
+	waits_of(cum, 200, 50);
+	waits_of(cum, 30, 8000);
+	CHECK(!sl_judge_step(&j, cum, t, false, delta, &v), "no room: not reported");
+	/* below the 1 ms floor: never notable, however far above the baseline */
+	memset(&j, 0, sizeof(j));
+	memset(cum, 0, sizeof(cum));
+	for (int i = 0; i < 6; i++) {
+		waits_of(cum, 100, i < 5 ? 2 : 900);
+		t += step;
+		notable = sl_judge_step(&j, cum, t, true, delta, &v);
+	}
+	CHECK(!notable, "900 us over a 2 us baseline: under the floor");
+	/* too few waits to say anything */
+	waits_of(cum, 5, 50000);
+	t += step;
+	CHECK(!sl_judge_step(&j, cum, t, true, delta, &v), "5 waits: too few to judge");
+	/* a series whose counts went back (recreated) starts over, no wrap */
+	memset(cum, 0, sizeof(cum));
+	waits_of(cum, 100, 50);
+	t += step;
+	CHECK(!sl_judge_step(&j, cum, t, true, delta, &v) && delta[sl_hist_bucket(50000)] == 100,
+	      "counts that went back are read as this step's");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -599,6 +671,7 @@ int main(int argc, char **argv)
 	test_dsq_choice();
 	test_topo(argv[1]);
 	test_numa();
+	test_judge();
 	printf("%d checks, %d failed\n", checks, failures);
 	return failures ? 1 : 0;
 }

@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: MIT */
+#include "sl_cgnames.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <schedmcp/fsread.h>
+
+#define ID_MIN 12
+#define ID_MAX 64
+#define UID_LEN 36
+
+static const char *const GUESS_CGROUPFS =
+	"read from a directory name (a cgroupfs driver's layout), not from a systemd unit";
+static const char *const GUESS_MATCH = "matched by a prefix or a derived name, not the exact name";
+
+/* Runtimes' scopes under systemd: prefix -> kind. */
+static const struct {
+	const char *prefix, *kind;
+} scopes[] = {
+	{ "docker-", "docker container" },
+	{ "cri-containerd-", "containerd container" },
+	{ "crio-", "cri-o container" },
+	{ "libpod-", "podman container" },
+};
+
+static bool is_hex(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+static bool ends_with(const char *s, size_t n, const char *suffix)
+{
+	size_t k = strlen(suffix);
+
+	return n >= k && memcmp(s + n - k, suffix, k) == 0;
+}
+
+/* base is PREFIX<hex id>.scope: the id's start and length, else false. */
+static bool scope_id(const char *base, size_t n, const char *prefix, const char **id,
+		     size_t *id_len)
+{
+	size_t k = strlen(prefix);
+
+	if (n <= k + 6 || strncmp(base, prefix, k) != 0 || !ends_with(base, n, ".scope"))
+		return false;
+	*id = base + k;
+	*id_len = n - k - 6;
+	return *id_len >= ID_MIN && *id_len <= ID_MAX && is_hex(*id, *id_len);
+}
+
+/* "pod" + uid (with '-' or '_'), written with dashes into out. */
+static bool pod_uid(const char *s, size_t n, char *out, size_t len)
+{
+	if (n != 3 + UID_LEN || strncmp(s, "pod", 3) != 0 || len <= UID_LEN)
+		return false;
+	for (size_t i = 0; i < UID_LEN; i++) {
+		char c = s[3 + i];
+
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (c != '-' && c != '_')
+				return false;
+			c = '-';
+		} else if (!is_hex(&c, 1)) {
+			return false;
+		}
+		out[i] = c;
+	}
+	out[UID_LEN] = '\0';
+	return true;
+}
+
+/* kubepods[-qos]-pod<uid>.slice (systemd driver) */
+static bool pod_slice(const char *base, size_t n, struct sl_cg_name *out)
+{
+	const char *pod;
+
+	if (strncmp(base, "kubepods-", 9) != 0 || !ends_with(base, n, ".slice") || n < 9 + 6)
+		return false;
+	pod = base + n - 6 - (3 + UID_LEN);
+	if (pod < base + 9 || pod[-1] != '-' || !pod_uid(pod, 3 + UID_LEN, out->pod_uid,
+							   sizeof(out->pod_uid)))
+		return false;
+	if (pod - 1 == base + 8)
+		snprintf(out->qos, sizeof(out->qos), "guaranteed");
+	else
+		snprintf(out->qos, sizeof(out->qos), "%.*s", (int)(pod - 1 - (base + 9)),
+			 base + 9);
+	return true;
+}
+
+void sl_cgname_of_path(const char *path, struct sl_cg_name *out)
+{
+	const char *comp[SL_CG_WALK_DEPTH * 4];
+	size_t clen[SL_CG_WALK_DEPTH * 4], nc = 0;
+	const char *base, *id;
+	size_t n, id_len;
+
+	memset(out, 0, sizeof(*out));
+	out->kind = "cgroup";
+	for (const char *s = path; s && *s && nc < SL_CG_WALK_DEPTH * 4;) {
+		const char *e;
+
+		while (*s == '/')
+			s++;
+		if (!*s)
+			break;
+		e = strchr(s, '/');
+		comp[nc] = s;
+		clen[nc++] = e ? (size_t)(e - s) : strlen(s);
+		s = e;
+	}
+	if (nc == 0)
+		return;
+	/* the pod, from any component */
+	for (size_t i = 0; i < nc; i++) {
+		if (pod_slice(comp[i], clen[i], out))
+			break;
+		if (i > 0 && strncmp(comp[0], "kubepods", clen[0]) == 0 && clen[0] == 8 &&
+		    pod_uid(comp[i], clen[i], out->pod_uid, sizeof(out->pod_uid))) {
+			if (i == 2)
+				snprintf(out->qos, sizeof(out->qos), "%.*s", (int)clen[1], comp[1]);
+			else
+				snprintf(out->qos, sizeof(out->qos), "guaranteed");
+			out->guess = true;
+			out->why = GUESS_CGROUPFS;
+			break;
+		}
+	}
+	base = comp[nc - 1];
+	n = clen[nc - 1];
+	for (size_t i = 0; i < sizeof(scopes) / sizeof(scopes[0]); i++)
+		if (scope_id(base, n, scopes[i].prefix, &id, &id_len)) {
+			out->kind = scopes[i].kind;
+			snprintf(out->container, sizeof(out->container), "%.*s", (int)id_len, id);
+			snprintf(out->unit, sizeof(out->unit), "%.*s", (int)n, base);
+			return;
+		}
+	if (ends_with(base, n, ".service") || ends_with(base, n, ".scope") ||
+	    ends_with(base, n, ".slice")) {
+		snprintf(out->unit, sizeof(out->unit), "%.*s", (int)n, base);
+		out->kind = out->pod_uid[0] && pod_slice(base, n, out) ? "kubernetes pod"
+			    : ends_with(base, n, ".service")	  ? "systemd service"
+			    : ends_with(base, n, ".scope")		  ? "systemd scope"
+									  : "systemd slice";
+		return;
+	}
+	if (n >= ID_MIN && n <= ID_MAX && is_hex(base, n) && nc >= 2) {
+		const char *parent = comp[nc - 2];
+		size_t pn = clen[nc - 2];
+
+		if (pn == 6 && strncmp(parent, "docker", 6) == 0)
+			out->kind = "docker container";
+		else if (out->pod_uid[0])
+			out->kind = "container";
+		else
+			return;
+		snprintf(out->container, sizeof(out->container), "%.*s", (int)n, base);
+		out->guess = true;
+		out->why = GUESS_CGROUPFS;
+		return;
+	}
+	if (out->pod_uid[0] && pod_uid(base, n, out->pod_uid, sizeof(out->pod_uid)))
+		out->kind = "kubernetes pod";
+}
+
+/* ------------------------------------------------------------ resolving */
+
+enum want { W_EXACT, W_ID, W_POD };
+
+struct walk {
+	enum want want;
+	const char *input;
+	size_t input_len;
+	char uid_us[UID_LEN + 1]; /* W_POD: the uid with '_' (systemd's) */
+	unsigned found;
+	char first[SL_CGFS_PATH_MAX], second[SL_CGFS_PATH_MAX];
+};
+
+static bool matches(const struct walk *w, const char *base)
+{
+	size_t n = strlen(base);
+	const char *id;
+	size_t id_len;
+
+	switch (w->want) {
+	case W_EXACT:
+		return strcmp(base, w->input) == 0;
+	case W_ID:
+		for (size_t i = 0; i < sizeof(scopes) / sizeof(scopes[0]); i++)
+			if (scope_id(base, n, scopes[i].prefix, &id, &id_len))
+				return id_len >= w->input_len &&
+				       strncmp(id, w->input, w->input_len) == 0;
+		return n >= w->input_len && n <= ID_MAX && is_hex(base, n) &&
+		       strncmp(base, w->input, w->input_len) == 0;
+	case W_POD:
+		/* "kubepods" has a "pod" too: try each */
+		for (const char *p = strstr(base, "pod"); p; p = strstr(p + 1, "pod"))
+			if ((strncmp(p + 3, w->input, UID_LEN) == 0 ||
+			     strncmp(p + 3, w->uid_us, UID_LEN) == 0) &&
+			    (p[3 + UID_LEN] == '\0' || strcmp(p + 3 + UID_LEN, ".slice") == 0))
+				return true;
+		return false;
+	}
+	return false;
+}
+
+static bool visit(void *ctx, const char *path, const char *name)
+{
+	struct walk *w = ctx;
+
+	if (matches(w, name)) {
+		if (w->found++ == 0)
+			snprintf(w->first, sizeof(w->first), "%s", path);
+		else if (w->found == 2)
+			snprintf(w->second, sizeof(w->second), "%s", path);
+	}
+	return false;
+}
+
+static int search(const struct sl_cgfs *fs, struct walk *w, char *out, size_t len, char *why,
+		  size_t why_len)
+{
+	int err = sl_cgfs_walk(fs, SL_CG_WALK_MAX, SL_CG_WALK_DEPTH, visit, w);
+
+	if (err == -E2BIG) {
+		snprintf(why, why_len, "stopped after %d cgroups without a single match; give "
+				       "the path",
+			 SL_CG_WALK_MAX);
+		if (w->found != 1)
+			return err;
+	} else if (err < 0) {
+		return err;
+	}
+	if (w->found == 0)
+		return -ENOENT;
+	if (w->found > 1) {
+		snprintf(why, why_len, "%u cgroups match, e.g. %s and %s: give the path", w->found,
+			 w->first, w->second);
+		return -EEXIST;
+	}
+	if (strlen(w->first) >= len)
+		return -ENAMETOOLONG;
+	snprintf(out, len, "%s", w->first);
+	return 0;
+}
+
+static bool looks_like_uid(const char *s)
+{
+	char tmp[UID_LEN + 4], out[UID_LEN + 1];
+
+	if (strlen(s) != UID_LEN)
+		return false;
+	snprintf(tmp, sizeof(tmp), "pod%s", s);
+	return pod_uid(tmp, 3 + UID_LEN, out, sizeof(out));
+}
+
+int sl_cgname_resolve(const struct sl_cgfs *fs, const char *input, char *path, size_t len,
+		      bool *guess, char *why, size_t why_len)
+{
+	struct walk *w;
+	size_t n = input ? strlen(input) : 0;
+	int err;
+
+	*guess = false;
+	why[0] = '\0';
+	if (n == 0 || n >= SL_CGFS_PATH_MAX) {
+		snprintf(why, why_len, "cgroup must be 1 to %d characters", SL_CGFS_PATH_MAX - 1);
+		return -EINVAL;
+	}
+	if (input[0] == '/') {
+		if (!sl_cgfs_path_ok(input)) {
+			snprintf(why, why_len, "a cgroup path has no empty, '.' or '..' component, "
+					       "e.g. /system.slice/cron.service");
+			return -EINVAL;
+		}
+		if (n >= len)
+			return -ENAMETOOLONG;
+		snprintf(path, len, "%s", input);
+		return 0;
+	}
+	if (strchr(input, '/') || strcmp(input, ".") == 0 || strcmp(input, "..") == 0) {
+		snprintf(why, why_len, "give a path starting with '/', a unit name, a container "
+				       "id or a pod uid");
+		return -EINVAL;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->input = input;
+	w->input_len = n;
+	if (n >= ID_MIN && n <= ID_MAX && is_hex(input, n)) {
+		w->want = W_ID;
+	} else if (looks_like_uid(input)) {
+		w->want = W_POD;
+		for (size_t i = 0; i <= UID_LEN; i++)
+			w->uid_us[i] = input[i] == '-' ? '_' : input[i];
+	} else {
+		w->want = W_EXACT;
+	}
+	err = search(fs, w, path, len, why, why_len);
+	if (w->want == W_ID || w->want == W_POD)
+		*guess = n < ID_MAX && w->want == W_ID;
+	if (err == -ENOENT && w->want == W_EXACT && !strchr(input, '.') && n + 9 < SL_CGFS_PATH_MAX) {
+		char unit[SL_CGFS_PATH_MAX];
+
+		snprintf(unit, sizeof(unit), "%s.service", input);
+		memset(w, 0, sizeof(*w));
+		w->input = unit;
+		w->input_len = strlen(unit);
+		w->want = W_EXACT;
+		err = search(fs, w, path, len, why, why_len);
+		*guess = true;
+	}
+	if (!err && *guess)
+		snprintf(why, why_len, "%s", GUESS_MATCH);
+	if (err == -ENOENT)
+		snprintf(why, why_len, "no cgroup named %s in the cpu hierarchy (%s); give a path, "
+				       "a unit, a container id (12+ hex digits) or a pod uid",
+			 input, fs->cpu_root);
+	free(w);
+	return err;
+}

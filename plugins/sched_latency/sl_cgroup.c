@@ -1,0 +1,870 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Per-cgroup run-queue latency (sl_cgroup.h): the hierarchy the BPF side
+ * keys by, the cumulative per-cgroup map read once per tick into a window
+ * series, cgroup ids resolved to paths, and stats://aggregated/cgroup.
+ *
+ * Hierarchy (chosen before load, [plugin sched_latency] cgroup_hierarchy):
+ * auto takes cgroup v2 when its root lists the cpu controller (a unified
+ * host), else the v1 hierarchy the cpu controller is mounted in (a hybrid
+ * host), else nothing (degraded, with the reason). Both are read from
+ * /proc/self/mounts (sl_cgfs_detect, shared with diagnose_cgroup).
+ *
+ * Ids to paths: the id is the kernfs node id, which is also the inode
+ * number readdir() gives for the cgroup's directory, and which the cgroup
+ * file systems (v1 and v2) accept as a file handle (FILEID_KERNFS, 8 bytes).
+ * With CAP_DAC_READ_SEARCH (running as root, during init) open_by_handle_at()
+ * on the mount opens the directory and /proc/self/fd names it: at most
+ * RESOLVE_PER_TICK ids per tick. Without it (the daemon keeps no such
+ * capability after start-up: SECURITY.md) a walk of the hierarchy, which is
+ * world-readable, names the ids still unknown: at most WALK_PER_TICK
+ * directories per tick, WALK_DEPTH deep, resumed at the next tick, and
+ * walked again while ids are unknown. An id the
+ * handle says is stale, or a whole walk did not find, is gone: its map entry
+ * is removed once its last counts are in the series, to make room.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <dirent.h>
+
+#include <bpf/bpf.h>
+#include <schedmcp/fsread.h>
+
+#include "sl.h"
+#include "sl_cgroup.h"
+#include "sl_cgfs.h"
+
+#define CGROUP_SUPER_MAGIC 0x27e0eb
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#define FILEID_KERNFS 0xfe
+#define RESOLVE_PER_TICK 32
+#define WALK_PER_TICK 512
+#define WALK_DEPTH 16
+#define RETRY_TICKS 10
+#define TOP_ROWS 20
+#define TOP_SINCE_START_ROWS 10
+
+enum name_state { NM_EMPTY, NM_OK, NM_PENDING, NM_GONE };
+
+struct cg_name {
+	uint64_t id;
+	uint64_t retry_tick; /* NM_PENDING: try again at this tick */
+	uint64_t added_tick; /* NM_PENDING: when it became pending */
+	uint8_t state;
+	char path[SL_CG_PATH_MAX];
+};
+
+struct sl_cgroup {
+	enum sl_cg_hier hier;
+	char mount[256];  /* where we open it (fs root + mount point) */
+	char real[256];   /* the same as /proc/self/fd names it */
+	char reason[256];
+	int mount_fd;
+	int map_fd, slots_fd, free_fd; /* cg_stats, cg_slots, cg_free */
+	__u64 *overflow; /* the BPF .bss counter */
+	size_t max, n;
+	struct sl_measure *vals; /* ncpus */
+	uint64_t *c, *h;          /* max * SLG_N, max * SL_NB: cumulative sums */
+	struct sl_window_input *in;
+	struct sl_window_series w;
+	struct cg_name *names;
+	size_t names_cap, names_used; /* cap: a power of two, >= 2 * max */
+	uint64_t ticks;
+	size_t verify_at; /* the next index of in[] whose name is checked again */
+	int handle_err; /* the last error of open_by_handle_at other than ESTALE */
+	bool no_handles; /* open_by_handle_at is refused: walk instead */
+	struct {
+		DIR *d[WALK_DEPTH];
+		size_t len[WALK_DEPTH]; /* path length at each level */
+		int depth;              /* 0: no walk under way */
+		uint64_t start_tick;
+		char path[SL_CG_PATH_MAX];
+	} walk;
+};
+
+static const char *const hier_names[] = { "off", "v2", "v1-cpu" };
+
+/* ------------------------------------------------------------ detection */
+
+static void choose(struct sl *p, struct sl_cgroup *g, const char *want)
+{
+	const char *root = p->api->fs_root(p->h);
+	struct sl_cgfs fs;
+	int err;
+
+	if (strcmp(want, "off") == 0 || p->cfg.cgroup_max == 0) {
+		snprintf(g->reason, sizeof(g->reason),
+			 "per-cgroup latency is off in the configuration ([plugin sched_latency] "
+			 "cgroup_hierarchy = off or cgroup_max = 0)");
+		return;
+	}
+	/* the layout as diagnose_cgroup and the throttling watcher see it */
+	err = sl_cgfs_detect(root, &fs);
+	if (err) {
+		snprintf(g->reason, sizeof(g->reason), "cannot read /proc/self/mounts: %s",
+			 strerror(-err));
+		return;
+	}
+	if (strcmp(want, "v2") == 0 || (strcmp(want, "auto") == 0 && fs.layout == SL_CGL_V2)) {
+		if (!fs.v2_root[0]) {
+			snprintf(g->reason, sizeof(g->reason), "no cgroup2 file system is mounted");
+			return;
+		}
+		g->hier = SL_CG_V2;
+		snprintf(g->mount, sizeof(g->mount), "%s%s", root, fs.v2_root);
+	} else if (fs.layout == SL_CGL_V1 || fs.layout == SL_CGL_HYBRID) {
+		g->hier = SL_CG_V1_CPU;
+		snprintf(g->mount, sizeof(g->mount), "%s%s", root, fs.cpu_root);
+	} else {
+		snprintf(g->reason, sizeof(g->reason), "%s", fs.reason);
+	}
+}
+
+static int open_mount(struct sl_cgroup *g)
+{
+	char link[64];
+	struct statfs sfs;
+	ssize_t n;
+
+	g->mount_fd = open(g->mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (g->mount_fd < 0) {
+		snprintf(g->reason, sizeof(g->reason), "cannot open %s: %s", g->mount,
+			 strerror(errno));
+		return -errno;
+	}
+	if (fstatfs(g->mount_fd, &sfs) ||
+	    (sfs.f_type != CGROUP_SUPER_MAGIC && sfs.f_type != CGROUP2_SUPER_MAGIC)) {
+		snprintf(g->reason, sizeof(g->reason), "%s is no cgroup file system", g->mount);
+		return -ENOTSUP;
+	}
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", g->mount_fd);
+	n = readlink(link, g->real, sizeof(g->real) - 1);
+	g->real[n > 0 ? n : 0] = '\0';
+	return 0;
+}
+
+/* ---------------------------------------------------------------- setup */
+
+static enum sl_cg_hier mode_of(const struct sl *p)
+{
+	return p->cg ? p->cg->hier : SL_CG_OFF;
+}
+
+uint32_t sl_cgroup_bpf_mode(const struct sl *p)
+{
+	switch (mode_of(p)) {
+	case SL_CG_V2:
+		return SL_CGM_V2;
+	case SL_CG_V1_CPU:
+		return SL_CGM_V1_CPU;
+	default:
+		return SL_CGM_OFF;
+	}
+}
+
+uint32_t sl_cgroup_bpf_max(const struct sl *p)
+{
+	return p->cg && p->cg->hier != SL_CG_OFF ? (uint32_t)p->cg->max : 1;
+}
+
+int sl_cgroup_init(struct sl *p, const char *want)
+{
+	struct sl_cgroup *g = calloc(1, sizeof(*g));
+	size_t cap = 16;
+
+	if (!g)
+		return -ENOMEM;
+	g->mount_fd = g->map_fd = g->slots_fd = g->free_fd = -1;
+	p->cg = g;
+	choose(p, g, want);
+	if (g->hier == SL_CG_OFF)
+		return 0;
+	if (open_mount(g)) {
+		g->hier = SL_CG_OFF;
+		return 0;
+	}
+	g->max = (size_t)p->cfg.cgroup_max;
+	while (cap < g->max * 2)
+		cap *= 2;
+	g->names_cap = cap;
+	g->vals = calloc((size_t)p->ncpus, sizeof(*g->vals));
+	g->c = calloc(g->max, SLG_N * sizeof(uint64_t));
+	g->h = calloc(g->max, SL_NB * sizeof(uint64_t));
+	g->in = calloc(g->max, sizeof(*g->in));
+	g->names = calloc(cap, sizeof(*g->names));
+	if (!g->vals || !g->c || !g->h || !g->in || !g->names)
+		return -ENOMEM;
+	return sl_window_init(&g->w, SLG_N, 1, g->max, 128 * 1024);
+}
+
+void sl_cgroup_started(struct sl *p, int stats_fd, int slots_fd, int free_fd, __u64 *overflow)
+{
+	struct sl_cgroup *g = p->cg;
+
+	if (!g || g->hier == SL_CG_OFF)
+		return;
+	for (uint32_t s = 0; s < g->max; s++)
+		if (bpf_map_update_elem(free_fd, NULL, &s, BPF_ANY)) {
+			snprintf(g->reason, sizeof(g->reason),
+				 "the free cgroup slots cannot be queued: %s", strerror(errno));
+			g->hier = SL_CG_OFF;
+			return;
+		}
+	g->map_fd = stats_fd;
+	g->slots_fd = slots_fd;
+	g->free_fd = free_fd;
+	g->overflow = overflow;
+}
+
+static void walk_close(struct sl_cgroup *g)
+{
+	while (g->walk.depth > 0)
+		closedir(g->walk.d[--g->walk.depth]);
+}
+
+void sl_cgroup_fini(struct sl *p)
+{
+	struct sl_cgroup *g = p->cg;
+
+	if (!g)
+		return;
+	walk_close(g);
+	if (g->mount_fd >= 0)
+		close(g->mount_fd);
+	sl_window_free(&g->w);
+	free(g->vals);
+	free(g->c);
+	free(g->h);
+	free(g->in);
+	free(g->names);
+	free(g);
+	p->cg = NULL;
+}
+
+static bool tracking(const struct sl *p)
+{
+	return p->running && p->cg && p->cg->hier != SL_CG_OFF && p->cg->map_fd >= 0;
+}
+
+/* ---------------------------------------------------------------- names */
+
+static struct cg_name *name_slot(struct sl_cgroup *g, uint64_t id, bool add)
+{
+	size_t mask = g->names_cap - 1, i = (size_t)(id * 0x9E3779B97F4A7C15ull) & mask;
+
+	for (size_t k = 0; k < g->names_cap; k++, i = (i + 1) & mask) {
+		struct cg_name *e = &g->names[i];
+
+		if (e->state != NM_EMPTY && e->id == id)
+			return e;
+		if (e->state == NM_EMPTY) {
+			if (!add || g->names_used >= g->names_cap * 3 / 4)
+				return NULL;
+			e->id = id;
+			e->state = NM_PENDING;
+			e->retry_tick = 0;
+			e->added_tick = g->ticks;
+			e->path[0] = '\0';
+			g->names_used++;
+			return e;
+		}
+	}
+	return NULL;
+}
+
+/* Keep only the names of the ids in the map now (the table has no
+ * deletion: it is rebuilt once it fills up). */
+static void names_compact(struct sl_cgroup *g)
+{
+	struct cg_name *old = g->names;
+	size_t cap = g->names_cap;
+
+	g->names = calloc(cap, sizeof(*g->names));
+	if (!g->names) {
+		g->names = old;
+		return;
+	}
+	g->names_used = 0;
+	for (size_t i = 0; i < g->n; i++) {
+		struct cg_name *e = NULL;
+
+		for (size_t k = 0; k < cap && !e; k++)
+			if (old[k].state != NM_EMPTY && old[k].id == g->in[i].key)
+				e = &old[k];
+		if (e) {
+			struct cg_name *d = name_slot(g, e->id, true);
+
+			if (d)
+				*d = *e;
+		}
+	}
+	free(old);
+}
+
+/* Resolve through a file handle: 0, -ESTALE (gone) or another -errno. */
+static int resolve(struct sl_cgroup *g, uint64_t id, char *out, size_t len)
+{
+	struct {
+		struct file_handle fh;
+		unsigned char id[8];
+	} h;
+	char link[64], buf[SL_CG_PATH_MAX + 256];
+	size_t rl = strlen(g->real);
+	ssize_t n;
+	int fd;
+
+	h.fh.handle_bytes = sizeof(id);
+	h.fh.handle_type = FILEID_KERNFS;
+	memcpy(h.fh.f_handle, &id, sizeof(id));
+	fd = open_by_handle_at(g->mount_fd, &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESTALE : -errno;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = '\0';
+	if (strncmp(buf, g->real, rl) != 0 || (buf[rl] != '/' && buf[rl] != '\0'))
+		return -EXDEV; /* another mount namespace's view */
+	if (strlen(buf + rl) + 2 > len)
+		return -ENAMETOOLONG;
+	snprintf(out, len, "%s", buf[rl] ? buf + rl : "/");
+	return 0;
+}
+
+static bool walk_push(struct sl_cgroup *g, int dirfd_, const char *name, size_t len)
+{
+	int fd = openat(dirfd_, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	g->walk.d[g->walk.depth] = d;
+	g->walk.len[g->walk.depth] = len;
+	g->walk.depth++;
+	return true;
+}
+
+/* Name the pending ids by a walk of the hierarchy, WALK_PER_TICK
+ * directories at a time; the ids pending since before a complete walk
+ * began and not found by it are gone. */
+static void walk_step(struct sl_cgroup *g)
+{
+	unsigned budget = WALK_PER_TICK;
+
+	if (!g->walk.depth) {
+		struct stat st;
+		struct cg_name *root;
+
+		if (!fstat(g->mount_fd, &st) && (root = name_slot(g, (uint64_t)st.st_ino, false)) &&
+		    root->state == NM_PENDING) {
+			snprintf(root->path, sizeof(root->path), "/");
+			root->state = NM_OK;
+		}
+		g->walk.path[0] = '\0';
+		g->walk.start_tick = g->ticks;
+		if (!walk_push(g, g->mount_fd, ".", 0))
+			return;
+	}
+	while (budget && g->walk.depth) {
+		int top = g->walk.depth - 1;
+		size_t len = g->walk.len[top], nl;
+		struct dirent *de = readdir(g->walk.d[top]);
+		struct cg_name *e;
+
+		if (!de) {
+			closedir(g->walk.d[top]);
+			g->walk.depth--;
+			continue;
+		}
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		budget--;
+		nl = strlen(de->d_name);
+		if (len + 1 + nl >= sizeof(g->walk.path))
+			continue;
+		g->walk.path[len] = '/';
+		memcpy(g->walk.path + len + 1, de->d_name, nl + 1);
+		e = name_slot(g, (uint64_t)de->d_ino, false);
+		if (e && e->state != NM_OK) {
+			memcpy(e->path, g->walk.path, len + nl + 2);
+			e->state = NM_OK;
+		}
+		if (g->walk.depth < WALK_DEPTH)
+			(void)walk_push(g, dirfd(g->walk.d[top]), de->d_name, len + 1 + nl);
+	}
+	if (g->walk.depth)
+		return;
+	for (size_t i = 0; i < g->names_cap; i++)
+		if (g->names[i].state == NM_PENDING && g->names[i].added_tick < g->walk.start_tick)
+			g->names[i].state = NM_GONE;
+}
+
+static void resolve_pending(struct sl_cgroup *g)
+{
+	unsigned budget = RESOLVE_PER_TICK;
+	bool pending = false;
+
+	for (size_t i = 0; i < g->n && budget; i++) {
+		struct cg_name *e = name_slot(g, g->in[i].key, true);
+		int err;
+
+		if (!e && g->names_used >= g->names_cap * 3 / 4) {
+			names_compact(g);
+			e = name_slot(g, g->in[i].key, true);
+		}
+		if (!e || e->state != NM_PENDING)
+			continue;
+		pending = true;
+		if (g->no_handles || e->retry_tick > g->ticks)
+			continue;
+		budget--;
+		err = resolve(g, e->id, e->path, sizeof(e->path));
+		if (err == 0) {
+			e->state = NM_OK;
+		} else if (err == -ESTALE) {
+			e->state = NM_GONE;
+		} else {
+			g->handle_err = -err;
+			g->no_handles = err == -EPERM || err == -EOPNOTSUPP || err == -ENOSYS;
+			e->retry_tick = g->ticks + RETRY_TICKS;
+		}
+	}
+	if (g->no_handles && (pending || g->walk.depth))
+		walk_step(g);
+}
+
+/* A named cgroup can be removed (once its tasks left): check a few names a
+ * tick, round robin, that the directory is still there with the same id. */
+static void verify_names(struct sl_cgroup *g)
+{
+	for (unsigned k = 0; k < RESOLVE_PER_TICK && g->n; k++) {
+		struct cg_name *e;
+		struct stat st;
+
+		g->verify_at = g->verify_at < g->n ? g->verify_at : 0;
+		e = name_slot(g, g->in[g->verify_at++].key, false);
+		if (!e || e->state != NM_OK || strcmp(e->path, "/") == 0)
+			continue;
+		if (fstatat(g->mount_fd, e->path + 1, &st, AT_SYMLINK_NOFOLLOW) ?
+			    errno == ENOENT : (uint64_t)st.st_ino != e->id)
+			e->state = NM_GONE;
+	}
+}
+
+/* ----------------------------------------------------------------- tick */
+
+static void read_map(struct sl *p, struct sl_cgroup *g)
+{
+	uint64_t key, next;
+	bool first = true;
+	size_t n = 0;
+
+	while (n < g->max && bpf_map_get_next_key(g->slots_fd, first ? NULL : &key, &next) == 0) {
+		uint64_t *c = g->c + n * SLG_N, *h = g->h + n * SL_NB;
+		uint32_t slot;
+
+		first = false;
+		key = next;
+		if (bpf_map_lookup_elem(g->slots_fd, &key, &slot) ||
+		    bpf_map_lookup_elem(g->map_fd, &slot, g->vals))
+			continue; /* deleted meanwhile */
+		memset(c, 0, SLG_N * sizeof(*c));
+		memset(h, 0, SL_NB * sizeof(*h));
+		for (int cpu = 0; cpu < p->ncpus; cpu++) {
+			const struct sl_measure *v = &g->vals[cpu];
+
+			c[SLG_SWITCHES] += v->switches_in;
+			c[SLG_WAITS] += v->waits;
+			c[SLG_WAIT_NS] += v->wait_ns;
+			if (v->wait_max_ns > c[SLG_WAIT_MAX])
+				c[SLG_WAIT_MAX] = v->wait_max_ns;
+			for (unsigned b = 0; b < SL_NB; b++)
+				h[b] += v->hist[b];
+		}
+		g->in[n] = (struct sl_window_input){ .key = key, .c = c, .h = h };
+		n++;
+	}
+	g->n = n;
+}
+
+/* Give back the slots of cgroups that are gone: their counts are in the
+ * series already, and their slots are needed for new cgroups. Zeroed
+ * before they are queued again. */
+static void drop_gone(struct sl *p, struct sl_cgroup *g)
+{
+	bool zeroed = false;
+
+	for (size_t i = 0; i < g->n; i++) {
+		struct cg_name *e = name_slot(g, g->in[i].key, false);
+
+		uint32_t slot;
+
+		if (e && e->state == NM_GONE) {
+			if (!zeroed)
+				memset(g->vals, 0, (size_t)p->ncpus * sizeof(*g->vals));
+			zeroed = true;
+			/* in[] is sorted by the series' tick: the slot from the map */
+			if (bpf_map_lookup_elem(g->slots_fd, &e->id, &slot) == 0 &&
+			    bpf_map_delete_elem(g->slots_fd, &e->id) == 0 &&
+			    bpf_map_update_elem(g->map_fd, &slot, g->vals, BPF_ANY) == 0)
+				(void)bpf_map_update_elem(g->free_fd, NULL, &slot, BPF_ANY);
+			e->state = NM_PENDING; /* re-resolved should the id come back */
+			e->retry_tick = g->ticks + RETRY_TICKS;
+		}
+	}
+}
+
+void sl_cgroup_tick(struct sl *p, uint64_t now_ns)
+{
+	struct sl_cgroup *g = p->cg;
+
+	if (!tracking(p))
+		return;
+	g->ticks++;
+	read_map(p, g);
+	(void)sl_window_tick(&g->w, now_ns, g->in, g->n, p->start_ns);
+	resolve_pending(g);
+	verify_names(g);
+	drop_gone(p, g);
+}
+
+const struct sl_window_series *sl_cgroup_series(const struct sl *p)
+{
+	return tracking(p) ? &p->cg->w : NULL;
+}
+
+const char *sl_cgroup_path(struct sl *p, uint64_t id)
+{
+	struct cg_name *e = tracking(p) ? name_slot(p->cg, id, false) : NULL;
+
+	return e && e->state == NM_OK ? e->path : NULL;
+}
+
+/* ------------------------------------------------------------------ API */
+
+void sl_cgroup_info(struct sl *p, struct sl_cg_info *out)
+{
+	struct sl_cgroup *g = p->cg;
+
+	memset(out, 0, sizeof(*out));
+	out->hier = tracking(p) ? g->hier : SL_CG_OFF;
+	out->name = hier_names[out->hier];
+	if (!g) {
+		snprintf(out->reason, sizeof(out->reason), "sched_latency is not initialized");
+		return;
+	}
+	out->max_cgroups = (uint64_t)p->cfg.cgroup_max;
+	if (out->hier == SL_CG_OFF) {
+		snprintf(out->reason, sizeof(out->reason), "%s",
+			 g->reason[0] ? g->reason : p->reason[0] ? p->reason
+								 : "the BPF programs are not running");
+		return;
+	}
+	snprintf(out->mount, sizeof(out->mount), "%s", g->mount);
+	out->tracked = g->n;
+	out->overflow = g->overflow ? __atomic_load_n(g->overflow, __ATOMIC_RELAXED) : 0;
+}
+
+static int window_result(struct sl *p, unsigned window_s, struct sl_window_result *r)
+{
+	struct sl_cgroup *g = p->cg;
+
+	if (window_s != 0 && window_s != 1 && window_s != 10 && window_s != 60)
+		return -EINVAL;
+	if (!tracking(p))
+		return -ENODATA;
+	sl_tick_now(p);
+	if (window_s == 0)
+		return sl_window_result_from_inputs(SLG_N, 1, g->in, g->n, r);
+	return sl_window_window_last(&g->w, (uint64_t)window_s * 1000000000ull, r);
+}
+
+static void fill(struct sl *p, const struct sl_window_row *row, uint64_t id, bool since_start,
+		 const struct sl_window_result *r, struct sl_cg_summary *out)
+{
+	const char *path = sl_cgroup_path(p, id);
+
+	memset(out, 0, sizeof(*out));
+	out->id = id;
+	snprintf(out->path, sizeof(out->path), "%s", path ? path : "");
+	out->start_ns = since_start ? p->start_ns : r->start_ns;
+	out->end_ns = since_start ? p->api->now_ns(p->h) : r->end_ns;
+	out->truncated = r->truncated;
+	if (!row)
+		return;
+	out->switches = row->c[SLG_SWITCHES];
+	out->count = row->c[SLG_WAITS];
+	out->sum_ns = row->c[SLG_WAIT_NS];
+	if (!out->count)
+		return;
+	out->p50_ns = (uint64_t)(sl_hist_quantile_us(row->h, 0.50, NULL) * 1000.0);
+	out->p90_ns = (uint64_t)(sl_hist_quantile_us(row->h, 0.90, NULL) * 1000.0);
+	out->p99_ns = (uint64_t)(sl_hist_quantile_us(row->h, 0.99, NULL) * 1000.0);
+	if (since_start) {
+		out->max_ns = row->c[SLG_WAIT_MAX];
+	} else {
+		for (unsigned b = SL_NB; b-- > 0;)
+			if (row->h[b]) {
+				out->max_ns = sl_hist_hi_ns(b);
+				break;
+			}
+	}
+	if (out->max_ns) { /* interpolation inside the top bucket can pass it */
+		out->p50_ns = out->p50_ns > out->max_ns ? out->max_ns : out->p50_ns;
+		out->p90_ns = out->p90_ns > out->max_ns ? out->max_ns : out->p90_ns;
+		out->p99_ns = out->p99_ns > out->max_ns ? out->max_ns : out->p99_ns;
+	}
+}
+
+int sl_cgroup_summary_by_id(struct sl *p, uint64_t id, unsigned window_s,
+			    struct sl_cg_summary *out)
+{
+	struct sl_window_result r;
+	int err = window_result(p, window_s, &r);
+
+	if (err)
+		return err;
+	if (!sl_cgroup_path(p, id)) { /* not seen yet: resolve it now */
+		struct cg_name *e = name_slot(p->cg, id, true);
+
+		if (e && e->state == NM_PENDING && !p->cg->no_handles &&
+		    resolve(p->cg, id, e->path, sizeof(e->path)) == 0)
+			e->state = NM_OK;
+	}
+	fill(p, sl_window_result_find(&r, id), id, window_s == 0, &r, out);
+	sl_window_result_free(&r);
+	return 0;
+}
+
+int sl_cgroup_id_of_path(struct sl *p, const char *path, uint64_t *id)
+{
+	struct sl_cgroup *g = p->cg;
+	size_t ml;
+	struct stat st;
+	const char *rel;
+	int fd;
+
+	if (!tracking(p))
+		return -ENODATA;
+	if (!path || path[0] != '/' || strlen(path) >= SL_CG_PATH_MAX || strstr(path, "/..") ||
+	    strstr(path, "//") || strchr(path, '\n'))
+		return -EINVAL;
+	/* the mount point itself as a prefix (as configured, or as named) */
+	rel = path;
+	ml = strlen(g->mount);
+	if (strncmp(path, g->mount, ml) == 0 && (path[ml] == '/' || !path[ml]))
+		rel = path + ml;
+	ml = strlen(g->real);
+	if (rel == path && strncmp(path, g->real, ml) == 0 && (path[ml] == '/' || !path[ml]))
+		rel = path + ml;
+	while (*rel == '/')
+		rel++;
+	fd = openat(g->mount_fd, *rel ? rel : ".",
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return errno == ENOTDIR || errno == ELOOP ? -ENOENT : -errno;
+	if (fstat(fd, &st) || !S_ISDIR(st.st_mode)) {
+		close(fd);
+		return -ENOENT;
+	}
+	close(fd);
+	*id = (uint64_t)st.st_ino;
+	return 0;
+}
+
+int sl_cgroup_summary_by_path(struct sl *p, const char *path, unsigned window_s,
+			      struct sl_cg_summary *out)
+{
+	uint64_t id;
+	int err;
+
+	if (window_s != 0 && window_s != 1 && window_s != 10 && window_s != 60)
+		return -EINVAL;
+	err = sl_cgroup_id_of_path(p, path, &id);
+	if (err)
+		return err;
+	return sl_cgroup_summary_by_id(p, id, window_s, out);
+}
+
+static uint64_t sort_key(const struct sl_cg_summary *s, enum sl_cg_sort by)
+{
+	return by == SL_CG_SORT_SWITCHES ? s->switches : by == SL_CG_SORT_P99 ? s->p99_ns
+										: s->sum_ns;
+}
+
+static enum sl_cg_sort sort_by;
+
+static int cmp_summary(const void *a, const void *b)
+{
+	const struct sl_cg_summary *x = a, *y = b;
+	uint64_t kx = sort_key(x, sort_by), ky = sort_key(y, sort_by);
+
+	if (kx != ky)
+		return kx < ky ? 1 : -1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+int sl_cgroup_top(struct sl *p, unsigned window_s, enum sl_cg_sort sort, size_t offset,
+		  struct sl_cg_summary *out, size_t max, size_t *total)
+{
+	struct sl_window_result r;
+	struct sl_cg_summary *all;
+	size_t n = 0;
+	int err = window_result(p, window_s, &r);
+
+	*total = 0;
+	if (err)
+		return err;
+	all = calloc(r.n ? r.n : 1, sizeof(*all));
+	if (!all) {
+		sl_window_result_free(&r);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < r.n; i++)
+		if (r.rows[i].c[SLG_SWITCHES])
+			fill(p, &r.rows[i], r.rows[i].key, window_s == 0, &r, &all[n++]);
+	sort_by = sort; /* event loop only */
+	qsort(all, n, sizeof(*all), cmp_summary);
+	for (size_t i = offset; i < n && i - offset < max; i++)
+		out[i - offset] = all[i];
+	*total = n;
+	free(all);
+	sl_window_result_free(&r);
+	return 0;
+}
+
+/* ------------------------------------------------------------- resource */
+
+const char *sl_cgroup_label(const char *path, char *buf)
+{
+	size_t n = strlen(path);
+
+	if (n <= SMCP_METRIC_VALUE_MAX)
+		return path;
+	snprintf(buf, SMCP_METRIC_VALUE_MAX + 1, "...%s", path + n - (SMCP_METRIC_VALUE_MAX - 3));
+	return buf;
+}
+
+static void emit_rows(struct sl *p, struct smcp_json *j, const char *key,
+		      const struct sl_cg_summary *s, size_t n)
+{
+	const struct smcp_host_api *api = p->api;
+
+	api->json_array(j, key);
+	for (size_t i = 0; i < n; i++) {
+		api->json_object(j, NULL);
+		if (s[i].path[0])
+			api->json_string(j, "cgroup", s[i].path);
+		else
+			api->json_null(j, "cgroup");
+		if (strlen(s[i].path) > SMCP_METRIC_VALUE_MAX) {
+			char label[SMCP_METRIC_VALUE_MAX + 1];
+
+			api->json_string(j, "metric_label", sl_cgroup_label(s[i].path, label));
+		}
+		api->json_uint(j, "id", s[i].id);
+		api->json_uint(j, "switches", s[i].switches);
+		api->json_uint(j, "waits", s[i].count);
+		api->json_double(j, "wait_total_ms", (double)(s[i].sum_ns / 1000) / 1000.0);
+		if (s[i].count) {
+			api->json_double(j, "p50_us", (double)(s[i].p50_ns / 100) / 10.0);
+			api->json_double(j, "p90_us", (double)(s[i].p90_ns / 100) / 10.0);
+			api->json_double(j, "p99_us", (double)(s[i].p99_ns / 100) / 10.0);
+			api->json_double(j, "max_us", (double)(s[i].max_ns / 100) / 10.0);
+		}
+		api->json_end(j);
+	}
+	api->json_end(j);
+}
+
+static void emit_top(struct sl *p, struct smcp_json *j, const char *key, unsigned window_s,
+		     size_t rows)
+{
+	const struct smcp_host_api *api = p->api;
+	struct sl_cg_summary s[TOP_ROWS];
+	size_t total = 0;
+	int err;
+
+	api->json_object(j, key);
+	api->json_string(j, "window", window_s ? "10s" : "since_start");
+	err = sl_cgroup_top(p, window_s, SL_CG_SORT_WAIT_TIME, 0, s, rows, &total);
+	if (err) {
+		api->json_string(j, "error", strerror(-err));
+		api->json_end(j);
+		return;
+	}
+	api->json_uint(j, "cgroups", total);
+	emit_rows(p, j, "longest_waiting", s, total < rows ? total : rows);
+	(void)sl_cgroup_top(p, window_s, SL_CG_SORT_SWITCHES, 0, s, rows, &total);
+	emit_rows(p, j, "busiest", s, total < rows ? total : rows);
+	api->json_end(j);
+}
+
+static int read_cgroups(void *data, struct smcp_call *call, const char *uri,
+			const struct smcp_args *vars, struct smcp_result *res)
+{
+	struct sl *p = data;
+	const struct smcp_host_api *api = p->api;
+	struct sl_cg_info info;
+	struct smcp_json *j;
+
+	sl_cgroup_info(p, &info);
+	j = api->result_json(res);
+	if (!j)
+		return -ENOMEM;
+	api->json_bool(j, "available", info.hier != SL_CG_OFF);
+	api->json_string(j, "hierarchy", info.name);
+	if (info.hier == SL_CG_OFF) {
+		api->json_string(j, "reason", info.reason);
+		return 0;
+	}
+	api->json_string(j, "mount", info.mount);
+	api->json_string(j, "keyed_by",
+			 info.hier == SL_CG_V2
+				 ? "the cgroup v2 cgroup of the task that got the CPU "
+				   "(task->cgroups->dfl_cgrp), as runqlat -c"
+				 : "the cgroup of the v1 cpu hierarchy of the task that got the CPU "
+				   "(task->cgroups->subsys[cpu]->cgroup)");
+	api->json_string(j, "paths", "relative to mount; null: not resolved (yet)");
+	emit_top(p, j, "top_10s", 10, TOP_ROWS);
+	emit_top(p, j, "top_since_start", 0, TOP_SINCE_START_ROWS);
+	api->json_object(j, "tracked");
+	api->json_uint(j, "cgroups", info.tracked);
+	api->json_uint(j, "capacity", info.max_cgroups);
+	api->json_uint(j, "switches_not_counted_map_full", info.overflow);
+	api->json_string(j, "path_resolution",
+			 p->cg->no_handles ? "a bounded walk of the hierarchy (file handles refused)"
+					   : "file handles (open_by_handle_at)");
+	api->json_end(j);
+	api->json_string(j, "more", "metric sched_cgroup_runq_latency_ns{cgroup} keeps the "
+				    "history of the top cgroups (watches take it)");
+	return 0;
+}
+
+int sl_cgroup_register(struct sl *p)
+{
+	const struct smcp_resource_desc res[] = { {
+		SMCP_RESOURCE("stats://aggregated/cgroup"),
+		.name = "sched_cgroup",
+		.title = "Run-queue latency per cgroup",
+		.description = "Cgroups whose tasks waited longest for a CPU and the busiest ones, "
+			       "last 10 s and since start: switches, wait, p50/p90/p99/max.",
+		.mime_type = "application/json",
+		.read = read_cgroups,
+		.data = p,
+	} };
+
+	return smcp_register_resources(p->h, p->api, res, SMCP_COUNT(res));
+}

@@ -1,0 +1,178 @@
+"""trace_record against the kernel's own ftrace buffer of the same window
+(root). A private tracefs instance (boot clock, the same events) records
+while trace_record does, under a workload of switches, wakeups, forks, execs
+and exits; its per-CPU buffers are read as text (see trtest.instance_events
+for why not trace-cmd extract). Then:
+- protoc decodes our file against tests/traces/perfetto.proto;
+- within the window our two ClockSnapshots bound, the per-CPU count of every
+  event type is the same in both, apart from losses each side counted (and
+  events within 100 us of the window's edges, where the two probes' clock
+  reads can fall on either side);
+- each CPU's events are in time order across the whole file;
+- the per-CPU sequence of switched-in pids and prev_state values is ftrace's.
+"""
+import collections
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import trtest  # noqa: E402
+
+EDGE_NS = 100000
+
+
+def workload():
+    """Switches and wakeups (hackbench, or a pipe ping-pong), and forks,
+    execs and exits (a shell running /bin/true)."""
+    procs = []
+    if trtest.shutil.which("hackbench"):
+        # few tasks: a loaded machine starves the daemon's workers less
+        procs.append(subprocess.Popen(["hackbench", "-p", "-g", "1", "-f", "2", "-l", "2000000"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    # until killed: loading the programs may take seconds on a loaded machine
+    procs.append(subprocess.Popen(["sh", "-c", "while :; do /bin/true; done"]))
+    return procs
+
+
+def main():
+    trtest.need_root()
+    ck = trtest.smcp_test.Checker("plugins/trace_record/compare")
+    tdir = trtest.trace_dir()
+    work = tempfile.mkdtemp(prefix="smcp-trcmp-")
+    inst = trtest.FtraceInstance(f"smcp_trace_record_{os.getpid()}")
+    t_start = time.monotonic()
+    d = trtest.start_loaded(tdir)
+    procs = []
+
+    def phase(what):
+        print(f"{time.monotonic() - t_start:6.1f} s: {what}")
+    phase("daemon up")
+    try:
+        inst.on(True)
+        procs = workload()
+        time.sleep(0.3)
+        r = d.structured("trace_record", {"duration_s": 2}, timeout=90)
+        phase("recorded")
+        for p in procs:
+            p.kill()
+            p.wait()
+        procs = []
+        inst.on(False)
+        ck.check(r["state"] == "done", f"the recording ended: {r}")
+        path = os.path.join(tdir, r["file"])
+        lost_ftrace = inst.lost()
+
+        text = trtest.protoc_decode(path)
+        ck.check("compact_sched" in text and "clock_snapshot" in text and
+                 "process_tree" in text and "ftrace_stats" in text,
+                 "protoc reads the packets we write")
+
+        ours = trtest.parse_trace(path)
+        ck.check(len(ours["clocks"]) == 2, f"a ClockSnapshot at each end: {ours['clocks']}")
+        t0, t1 = ours["clocks"][0], ours["clocks"][-1]
+        ck.check(t0 == r["start_ns"] and t1 == r["end_ns"],
+                 "the snapshots are the window the tool reports")
+        ck.check(ours["threads"], "the process tree names threads")
+
+        # every CPU in time order, across bundles
+        last = {}
+        disorder = 0
+        for cpu, _, evs in ours["bundles"]:
+            for ts, _, _ in sorted(evs, key=lambda e: e[0]):
+                if ts < last.get(cpu, 0):
+                    disorder += 1
+                last[cpu] = max(last.get(cpu, 0), ts)
+        ck.eq(disorder, 0, "each CPU's bundles follow each other in time")
+        ck.eq(r["reordered_late"], 0, "no record came after later ones were written")
+
+        phase("decoded")
+        ftrace = trtest.instance_events(inst)
+        phase("ftrace read")
+        ck.check(ftrace, "the instance's buffers hold events")
+        kinds = set(inst.events)
+        ours_ev = [(cpu, ts, name, body) for cpu, _, evs in ours["bundles"]
+                   for ts, name, body in evs if name in kinds]
+
+        def counts(evs):
+            c, edge = collections.Counter(), collections.Counter()
+            for cpu, ts, name, _ in evs:
+                if t0 <= ts <= t1:
+                    c[(cpu, name)] += 1
+                if abs(ts - t0) < EDGE_NS or abs(ts - t1) < EDGE_NS:
+                    edge[(cpu, name)] += 1
+            return c, edge
+
+        mine, my_edge = counts(ours_ev)
+        theirs, their_edge = counts(ftrace)
+        lost_ours = sum(r["lost"][k] for k in ("ring_buffer_full", "pending_buffer_full",
+                                               "kernel_skipped_recursion"))
+        # Open issue (docs/plugins/trace_record.md): on this shared VM a few
+        # events (irq, softirq, wakeups, now and then a migration) reach
+        # ftrace's probe but not ours, though our programs write every event
+        # they see and the kernel counts no recursion miss. In all at most
+        # 0.5 % of the events (at least 5) may be missing, printed; never an
+        # event of ours that ftrace lacks; sched_switch must match exactly
+        # (and its sequences are compared below).
+        bad, unexplained, short = [], 0, {}
+        for key in sorted(set(mine) | set(theirs)):
+            diff = abs(mine[key] - theirs[key])
+            allowed = my_edge[key] + their_edge[key] + lost_ours + lost_ftrace.get(key[0], 0)
+            if diff > allowed:
+                unexplained += diff - allowed
+                short[f"{key[1]}@{key[0]}"] = diff - allowed
+                if key[1] == "sched_switch" or mine[key] > theirs[key]:
+                    bad.append((key, mine[key], theirs[key], allowed))
+        total = sum(mine.values())
+        exact = sum(1 for k in set(mine) | set(theirs) if mine[k] == theirs[k])
+        print(f"window {(t1 - t0) / 1e9:.3f} s: {total} events ours, {sum(theirs.values())} "
+              f"ftrace; {exact}/{len(set(mine) | set(theirs))} (cpu, type) counts equal; "
+              f"lost ours {lost_ours} ftrace {sum(lost_ftrace.values())}; unexplained "
+              f"{unexplained}; BPF saw {r['events_seen_by_bpf']}, wrote {r['events_total']}")
+        if short:
+            print(f"missing from ours, per type@cpu: {short}")
+        ck.check(not bad, f"per-CPU counts match ftrace's: {bad}")
+        ck.check(unexplained <= max(5, sum(theirs.values()) // 200),
+                 f"few events missing for no counted reason: {unexplained}")
+        ck.check(mine[(0, "sched_switch")] + mine[(1, "sched_switch")] > 1000,
+                 f"the workload switched: {dict(mine)}")
+        for k in ("sched_process_fork", "sched_process_exec", "sched_process_exit"):
+            ck.check(sum(v for (c, n), v in mine.items() if n == k) > 10, f"{k} recorded")
+
+        # the switch sequences themselves: ftrace's, away from the edges, is a
+        # run of ours taken over a slightly wider window
+        def switches(evs, pid_key, state_key, edge):
+            out = collections.defaultdict(list)
+            for cpu, ts, name, body in evs:
+                if name == "sched_switch" and t0 + edge < ts < t1 - edge:
+                    out[cpu].append((int(body[pid_key]), int(body[state_key])))
+            return out
+        a = switches(ours_ev, "next_pid", "prev_state", EDGE_NS // 2)
+        b = switches(ftrace, "next_pid", "prev_state", EDGE_NS)
+        if lost_ours == 0 and sum(lost_ftrace.values()) == 0:
+            for cpu in sorted(set(a) | set(b)):
+                mine_, theirs_ = a[cpu], b[cpu]
+                starts = [i for i in range(min(len(mine_), 50)) if mine_[i:i + 8] == theirs_[:8]]
+                same = any(mine_[i:i + len(theirs_)] == theirs_ for i in starts)
+                if not same:
+                    i = starts[0] if starts else 0
+                    first = next((k for k, (x, y) in enumerate(zip(mine_[i:], theirs_)) if x != y),
+                                 None)
+                    print(f"cpu {cpu}: offset {i}, first difference at {first}")
+                ck.check(same, f"cpu {cpu}: the switched-in pids and prev_state are ftrace's "
+                         f"({len(theirs_)} switches)")
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+        inst.close()
+        d.close()
+        trtest.smcp_test.remove_dir(work)
+        trtest.smcp_test.remove_dir(tdir)
+    sys.exit(ck.done())
+
+
+if __name__ == "__main__":
+    main()

@@ -177,6 +177,27 @@ RECORDED = {
         "offset": {"type": "integer", "minimum": 0},
         "limit": {"type": "integer", "minimum": 1, "maximum": 128},
     }),
+    "trace_load": ({"required": ["file"], "additionalProperties": False}, {
+        "file": {"type": "string", "maxLength": 255},
+    }),
+    "trace_unload": ({"required": ["file"], "additionalProperties": False}, {
+        "file": {"type": "string", "maxLength": 255},
+    }),
+    "trace_analyze": ({"required": ["file"], "additionalProperties": False}, {
+        "file": {"type": "string", "maxLength": 255},
+        "analysis": {"type": "string",
+                     "enum": ["summary", "states", "latency", "preemptions", "wakeups",
+                              "critical_path", "migrations", "timeline", "thread_window",
+                              "fairness", "outliers", "dsq"]},
+        "tid": {"type": "integer", "minimum": 1},
+        "pid": {"type": "integer", "minimum": 1},
+        "cpu": {"type": "integer", "minimum": 0, "maximum": 4095},
+        "t1_ns": {"type": "integer", "minimum": 0},
+        "t2_ns": {"type": "integer", "minimum": 0},
+        "group": {"type": "string", "enum": ["process", "thread", "cpu"]},
+        "cursor": {"type": "integer", "minimum": 0},
+        "limit": {"type": "integer", "minimum": 1, "maximum": 500},
+    }),
     "get_topology": ({"additionalProperties": False}, {
         "detail_level": {"type": "string", "enum": ["summary", "full"]},
         "include_offline": {"type": "boolean"},

@@ -336,11 +336,7 @@ static const char measure_schema[] =
 	"\"histogram\":{\"type\":\"boolean\"}}}";
 
 static const char measure_output[] =
-	"{\"type\":\"object\",\"properties\":{\"window\":{\"type\":\"object\"},"
-	"\"filter\":{\"type\":\"object\"},\"run_queue_latency\":{\"type\":\"object\"},"
-	"\"histogram\":{\"type\":\"object\"},\"rows\":{\"type\":\"array\"},"
-	"\"group_by\":{\"type\":\"string\"},\"truncated\":{\"type\":\"string\"}},"
-	"\"required\":[\"window\"]}";
+	"{\"type\":\"object\",\"required\":[\"window\"]}";
 
 int sl_measure_register(struct sl *p)
 {

@@ -444,10 +444,7 @@ static const char softirq_schema[] =
 	"\"offset\":{\"type\":\"integer\",\"minimum\":0}}}";
 
 static const char softirq_output[] =
-	"{\"type\":\"object\",\"properties\":{\"total\":{\"type\":\"object\"},"
-	"\"softirqs\":{\"type\":\"array\"},\"cpus\":{\"type\":\"array\"},"
-	"\"processes\":{\"type\":\"array\"},\"window\":{\"type\":\"object\"}},"
-	"\"required\":[\"total\",\"window\"]}";
+	"{\"type\":\"object\",\"required\":[\"total\",\"window\"]}";
 
 int sl_softirq_register(struct sl *p)
 {

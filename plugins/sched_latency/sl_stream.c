@@ -363,10 +363,7 @@ static const char control_schema[] =
 	"\"max_events_per_s\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100000}}}";
 
 static const char control_output[] =
-	"{\"type\":\"object\",\"properties\":{\"enabled\":{\"type\":\"boolean\"},"
-	"\"filter\":{\"type\":\"object\"},\"max_events_per_s\":{\"type\":\"integer\"},"
-	"\"dsq_fields\":{\"type\":\"boolean\"},"
-	"\"counters_since_start\":{\"type\":\"object\"}},\"required\":[\"enabled\"]}";
+	"{\"type\":\"object\",\"required\":[\"enabled\"]}";
 
 int sl_stream_register(struct sl *p)
 {

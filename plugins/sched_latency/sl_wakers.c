@@ -492,8 +492,7 @@ static const char wakers_schema[] =
 	"\"offset\":{\"type\":\"integer\",\"minimum\":0}}}";
 
 static const char wakers_output[] =
-	"{\"type\":\"object\",\"properties\":{\"pairs\":{\"type\":\"array\"},"
-	"\"wakeups_total\":{\"type\":\"integer\"},\"window\":{\"type\":\"object\"}}}";
+	"{\"type\":\"object\",\"required\":[\"window\",\"wakeups_total\"]}";
 
 int sl_wakers_register(struct sl *p)
 {

@@ -187,64 +187,127 @@ static bool in_scope(const struct ta_trace *t, const struct ta_query *q, uint32_
 
 
 
+/* The query's window in trace time: [*lo, *hi]; false when none was asked
+ * (the whole trace). */
+static bool q_window(const struct ta_trace *t, const struct ta_query *q, uint64_t *lo,
+		     uint64_t *hi)
+{
+	*lo = q->t1_ns >= 0 ? t->first_ts + (uint64_t)q->t1_ns : t->first_ts;
+	*hi = q->t2_ns >= 0 ? t->first_ts + (uint64_t)q->t2_ns : t->last_ts;
+	return q->t1_ns >= 0 || q->t2_ns >= 0;
+}
+
+static void put_window(struct ta_answer *a, const struct ta_trace *t, uint64_t lo, uint64_t hi)
+{
+	ta_cell_uint(&a->head, "t1_ns", rel(t, lo));
+	ta_cell_uint(&a->head, "t2_ns", rel(t, hi));
+}
+
 static int by_total_desc(const void *x, const void *y, void *ctx)
 {
-	const struct ta_tstat *a = &((const struct ta_replay *)ctx)->ts[*(const uint32_t *)x];
-	const struct ta_tstat *b = &((const struct ta_replay *)ctx)->ts[*(const uint32_t *)y];
-	uint64_t ta = a->ns[TS_RUNNING] + a->ns[TS_RUNNABLE], tb = b->ns[TS_RUNNING] + b->ns[TS_RUNNABLE];
+	const uint64_t *a = (const uint64_t *)ctx + (size_t)*(const uint32_t *)x * TS_N;
+	const uint64_t *b = (const uint64_t *)ctx + (size_t)*(const uint32_t *)y * TS_N;
+	uint64_t ta = a[TS_RUNNING] + a[TS_RUNNABLE], tb = b[TS_RUNNING] + b[TS_RUNNABLE];
 
 	return ta < tb ? 1 : ta > tb ? -1 : 0;
+}
+
+/* Each thread's time in each state (TS_N per thread) and switches in:
+ * the replay's totals, or within [lo, hi] from its intervals, clipped. */
+static int state_times(const struct ta_trace *t, const struct ta_replay *rp, bool windowed,
+		       uint64_t lo, uint64_t hi, uint64_t *ns, uint64_t *sw)
+{
+	if (!windowed) {
+		for (uint32_t i = 0; i < t->n_th; i++) {
+			memcpy(ns + (size_t)i * TS_N, rp->ts[i].ns, sizeof(rp->ts[i].ns));
+			sw[i] = rp->ts[i].switches_in;
+		}
+		return 0;
+	}
+	if (!rp->iv)
+		return -ENOTSUP;
+	for (size_t k = 0; k < rp->n_iv; k++) {
+		const struct ta_ival *v = &rp->iv[k];
+		uint64_t b = v->start > lo ? v->start : lo, e = v->end < hi ? v->end : hi;
+
+		if (v->th >= t->n_th || v->state >= TS_N || e <= b)
+			continue;
+		ns[(size_t)v->th * TS_N + v->state] += e - b;
+		if (v->state == TS_RUNNING && v->start >= lo)
+			sw[v->th]++;
+	}
+	return 0;
 }
 
 static int an_states(const struct ta_trace *t, const struct ta_query *q, struct ta_answer *a,
 		     const struct ta_replay *rp)
 {
 	uint32_t *idx = malloc((t->n_th + 1) * sizeof(*idx));
+	uint64_t *ns = calloc((size_t)t->n_th * TS_N + 1, sizeof(*ns));
+	uint64_t *sw = calloc((size_t)t->n_th + 1, sizeof(*sw)), lo, hi;
+	bool windowed = q_window(t, q, &lo, &hi);
 	size_t n = 0;
+	int err;
 
-	if (!idx)
-		return -ENOMEM;
+	err = !idx || !ns || !sw ? -ENOMEM : state_times(t, rp, windowed, lo, hi, ns, sw);
+	if (err) {
+		free(idx);
+		free(ns);
+		free(sw);
+		return err == -ENOTSUP ? bad(a, "this trace's replay kept no intervals: no window")
+				       : err;
+	}
 	for (uint32_t i = 0; i < t->n_th; i++) {
 		uint64_t sum = 0;
 
-		for (int s = 1; s < TS_N; s++)
-			sum += rp->ts[i].ns[s];
+		for (int st = 1; st < TS_N; st++)
+			sum += ns[(size_t)i * TS_N + st];
 		if (sum && in_scope(t, q, i))
 			idx[n++] = i;
 	}
-	qsort_r(idx, n, sizeof(*idx), by_total_desc, (void *)rp);
+	qsort_r(idx, n, sizeof(*idx), by_total_desc, ns);
 	for (size_t k = 0; k < n; k++) {
 		const struct ta_tstat *s = &rp->ts[idx[k]];
+		const uint64_t *v = ns + (size_t)idx[k] * TS_N;
 		struct ta_row *r = page_row(a, q, k);
 		uint64_t sum = 0;
 
 		if (!r)
 			continue;
 		for (int st = 1; st < TS_N; st++)
-			sum += s->ns[st];
+			sum += v[st];
 		put_thread(r, t, idx[k]);
 		ta_cell_uint(r, "observed_ns", sum);
-		ta_cell_uint(r, "running_ns", s->ns[TS_RUNNING]);
-		ta_cell_dbl(r, "running_pct", pct(s->ns[TS_RUNNING], sum));
-		ta_cell_uint(r, "runnable_ns", s->ns[TS_RUNNABLE]);
-		ta_cell_dbl(r, "runnable_pct", pct(s->ns[TS_RUNNABLE], sum));
-		ta_cell_uint(r, "sleeping_ns", s->ns[TS_SLEEP]);
-		ta_cell_dbl(r, "sleeping_pct", pct(s->ns[TS_SLEEP], sum));
-		ta_cell_uint(r, "blocked_ns", s->ns[TS_BLOCKED]);
-		ta_cell_dbl(r, "blocked_pct", pct(s->ns[TS_BLOCKED], sum));
-		ta_cell_uint(r, "other_ns", s->ns[TS_OTHER] + s->ns[TS_DEAD]);
+		ta_cell_uint(r, "running_ns", v[TS_RUNNING]);
+		ta_cell_dbl(r, "running_pct", pct(v[TS_RUNNING], sum));
+		ta_cell_uint(r, "runnable_ns", v[TS_RUNNABLE]);
+		ta_cell_dbl(r, "runnable_pct", pct(v[TS_RUNNABLE], sum));
+		ta_cell_uint(r, "sleeping_ns", v[TS_SLEEP]);
+		ta_cell_dbl(r, "sleeping_pct", pct(v[TS_SLEEP], sum));
+		ta_cell_uint(r, "blocked_ns", v[TS_BLOCKED]);
+		ta_cell_dbl(r, "blocked_pct", pct(v[TS_BLOCKED], sum));
+		ta_cell_uint(r, "other_ns", v[TS_OTHER] + v[TS_DEAD]);
 		ta_cell_str(r, "iowait_ns", NULL);
-		ta_cell_uint(r, "switches", s->switches_in);
-		ta_cell_uint(r, "preempted", s->preempted);
-		ta_cell_uint(r, "wakeups", s->wakeups);
+		ta_cell_uint(r, "switches", sw[idx[k]]);
+		if (!windowed) { /* the replay counts these over the whole trace only */
+			ta_cell_uint(r, "preempted", s->preempted);
+			ta_cell_uint(r, "wakeups", s->wakeups);
+		}
 	}
 	free(idx);
-	ta_cell_uint(&a->head, "irq_ns", rp->irq_ns);
-	ta_cell_uint(&a->head, "softirq_ns", rp->softirq_ns);
+	free(ns);
+	free(sw);
+	if (windowed) {
+		put_window(a, t, lo, hi);
+	} else {
+		ta_cell_uint(&a->head, "irq_ns", rp->irq_ns);
+		ta_cell_uint(&a->head, "softirq_ns", rp->softirq_ns);
+	}
 	snprintf(a->method, sizeof(a->method),
 		 "state from sched_switch prev_state (R runnable, S/I sleeping, D blocked) and "
-		 "sched_waking; time counted from each thread's first event; iowait is null: "
-		 "these events do not say which D sleeps wait for I/O");
+		 "sched_waking; time counted from each thread's first event%s; iowait is null: "
+		 "these events do not say which D sleeps wait for I/O",
+		 windowed ? ", within [t1_ns, t2_ns] (switches: switch-ins in it)" : "");
 	return 0;
 }
 
@@ -290,14 +353,21 @@ static int an_latency(const struct ta_trace *t, const struct ta_query *q, struct
 	size_t n = 0, ng = 0, cap = 0;
 	int err = 0;
 
+	uint64_t lo, hi;
+	bool windowed = q_window(t, q, &lo, &hi);
+
 	if (!l)
 		return -ENOMEM;
+	if (windowed)
+		put_window(a, t, lo, hi);
 	for (size_t i = 0; i < rp->n_lat; i++) {
 		struct ta_lat x = rp->lat[i];
 		const struct ta_thread *th = &t->th[x.th];
 
 		if (!in_scope(t, q, x.th) || (q->cpu >= 0 && x.cpu != q->cpu))
 			continue;
+		if (windowed && (x.at < lo || x.at > hi))
+			continue; /* a wait counts where it ended */
 		x.th = by_cpu ? x.cpu : by_thread ? (uint32_t)th->tid :
 			(uint32_t)(th->tgid ? th->tgid : th->tid);
 		l[n++] = x;
@@ -374,7 +444,9 @@ static int an_latency(const struct ta_trace *t, const struct ta_query *q, struct
 		 "scheduling delay per switch-in: from sched_waking/wakeup_new (after_wakeup) or "
 		 "from a preempted switch-out (after_preemption) to the switch-in; where the trace "
 		 "has sched_wakeup, waking_to_runnable_ns sums waking -> enqueue of those wakes "
-		 "(the rest of their delay is runnable -> running); exact percentiles over all samples, grouped by %s", by_cpu ? "cpu" :
+		 "(the rest of their delay is runnable -> running); exact percentiles over all "
+		 "samples%s, grouped by %s",
+		 windowed ? " that ended within [t1_ns, t2_ns]" : "", by_cpu ? "cpu" :
 		 by_thread ? "thread" : "process");
 out:
 	free(l);

@@ -152,6 +152,19 @@ def test_task_states():
            [(500, 500, "running"), (1000, 1000, "runnable"), (2000, 1500, "running")],
            "what A did between 500 and 3500 ns from the start")
         eq(w["running_ns"], 2000, "A's running time in the window")
+        # states and latency over a window: 2500-6500 (1500-5500 from the start)
+        ws = by_tid(TA.all_rows(c, "states.pftrace", "states", t1_ns=1500, t2_ns=5500)[0])
+        eq((ws[100]["running_ns"], ws[100]["runnable_ns"], ws[100]["blocked_ns"],
+            ws[100]["switches"]), (2000, 500, 1500, 1),
+           "A in the window: runnable 2500-3000, runs 3000-5000, blocked 5000-6500")
+        eq((ws[200]["running_ns"], ws[200]["sleeping_ns"], ws[200]["runnable_ns"],
+            ws[200]["switches"]), (2000, 1000, 1000, 1),
+           "B in the window: runs 2500-3000 and 5000-6500, sleeps 3000-4000, runnable "
+           "4000-5000, switched in once (at 5000)")
+        wl = by_tid(TA.all_rows(c, "states.pftrace", "latency", group="thread",
+                                t1_ns=1500, t2_ns=5500)[0])
+        eq((wl[100]["samples"], wl[100]["after_preemption"], wl[200]["samples"]), (1, 1, 1),
+           "the waits that ended in the window: A's after its preemption, B's wake")
         tl = TA.analyze(c, "states.pftrace", "timeline", cpu=0)
         eq([x["tid"] for x in tl["rows"]], [100, 200, 100, 200, 100], "what ran on CPU 0")
         tp = TA.analyze(c, "states.pftrace", "timeline", pid=100)

@@ -699,19 +699,19 @@ static void topo_read(void)
 	"\"outliers\",\"dsq\"]"
 
 static const struct smcp_tool_desc tools[] = {
-	{ SMCP_TOOL("trace_load"), .title = "Load a trace",
+	{ SMCP_TOOL("trace_load"),
 	  .description = "Load a Perfetto or trace.dat file of the trace directory.",
 	  .input_schema = "{\"type\":\"object\",\"properties\":{\"file\":{\"type\":\"string\","
 			  "\"maxLength\":255,\"description\":\"relative to the trace dir\"}},"
 			  "\"required\":[\"file\"],\"additionalProperties\":false}",
 	  .flags = SMCP_TOOL_READ_ONLY | SMCP_TOOL_IDEMPOTENT, .call = tool_load },
-	{ SMCP_TOOL("trace_unload"), .title = "Unload a trace",
+	{ SMCP_TOOL("trace_unload"),
 	  .description = "Unload a trace.",
 	  .input_schema = "{\"type\":\"object\",\"properties\":{\"file\":{\"type\":\"string\","
 			  "\"maxLength\":255}},\"required\":[\"file\"],"
 			  "\"additionalProperties\":false}",
 	  .flags = SMCP_TOOL_IDEMPOTENT, .call = tool_unload },
-	{ SMCP_TOOL("trace_analyze"), .title = "Analyse a loaded trace",
+	{ SMCP_TOOL("trace_analyze"),
 	  .description = "Analyse a loaded trace; paged (cursor). Times in ns from its start.",
 	  .input_schema = "{\"type\":\"object\",\"properties\":{"
 			  "\"file\":{\"type\":\"string\",\"maxLength\":255},"

@@ -30,6 +30,11 @@ ALLOWED = {
     "measure_latency.cgroup": "a cgroup v2 path: refused unless absolute, without '..' or '//', "
                               "and only stat()ed below /sys/fs/cgroup",
     "analyze_waker_wakee.cgroup": "as measure_latency.cgroup",
+    "trace_load.file": "a name inside [plugin trace_analysis] dir, opened beneath that "
+                       "directory's fd (RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS): absolute "
+                       "paths, '..' and symlinks refused (trace_analysis/test_hostile.py)",
+    "trace_unload.file": "names a loaded trace (traces://loaded); opens nothing",
+    "trace_analyze.file": "as trace_unload.file",
 }
 MARK = "zq9CANARYq9z"
 

@@ -49,9 +49,13 @@ static int new_node(struct draw_flame *f, uint32_t parent, const char *name, siz
 		return -ENOMEM;
 	n = &f->nodes[f->n];
 	memset(n, 0, sizeof(*n));
-	n->name = strndup(name, len);
+	/* name is a slice of the caller's text, not a string: copy len bytes
+	 * (strndup may read on to a NUL past the slice) */
+	n->name = malloc(len + 1);
 	if (!n->name)
 		return -ENOMEM;
+	memcpy(n->name, name, len);
+	n->name[len] = '\0';
 	n->parent = parent;
 	n->first_child = n->next_sibling = UINT32_MAX;
 	if (f->n) {
@@ -216,7 +220,8 @@ void draw_flame_layout(struct draw_flame *f)
 			}
 			kids[k++] = c;
 		}
-		qsort_r(kids, k, sizeof(*kids), by_name, f->nodes);
+		if (k > 1) /* kids is NULL until a node has children */
+			qsort_r(kids, k, sizeof(*kids), by_name, f->nodes);
 		n->first_child = k ? kids[0] : UINT32_MAX;
 		for (size_t j = 0; j < k; j++) {
 			struct draw_node *c = &f->nodes[kids[j]];

@@ -81,7 +81,8 @@ static int render_top(void *data, const struct smcp_args *args, char *buf, size_
 
 	if (!P->running || !detect(&fs) || sl_window_rows(P, "process", SL_W10, &r))
 		return 0;
-	qsort(r.rows, r.n, sizeof(r.rows[0]), cmp_wait);
+	if (r.n > 1)
+		qsort(r.rows, r.n, sizeof(r.rows[0]), cmp_wait);
 	for (size_t i = 0; i < r.n && i < TOP && nnamed < MAX_NAMED; i++) {
 		char path[SL_CGFS_PATH_MAX], desc[320];
 		bool seen = false;

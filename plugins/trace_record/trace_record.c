@@ -146,7 +146,8 @@ static int list_files(struct tr_plugin *p, struct tr_file **ret)
 		n++;
 	}
 	closedir(d);
-	qsort(v, n, sizeof(*v), newest_first);
+	if (n) /* v is NULL when the directory holds none */
+		qsort(v, n, sizeof(*v), newest_first);
 	*ret = v;
 	return (int)n;
 }

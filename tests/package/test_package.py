@@ -38,7 +38,8 @@ ARCH = subprocess.run(["dpkg-architecture", "-qDEB_HOST_MULTIARCH"], capture_out
                       text=True).stdout.strip() if shutil.which("dpkg-architecture") else ""
 PLUGINDIR = f"/usr/lib/{ARCH}/schedmcp/plugins"
 PLUGINS = ["bpf_inventory", "event_lister", "fleet", "perf_profiler", "sched_latency",
-           "scheduler", "scx_stats", "sysstat", "topology", "trace_analysis"]
+           "scheduler", "scx_stats", "sysstat", "topology", "trace_analysis",
+           "trace_record"]
 CHROOT = shutil.which("chroot") or "/usr/sbin/chroot"
 MARK = "schedmcp daemon (Debian package)"  # debian/schedmcp.postinst's GECOS
 # What an install and purge may leave changed in the throwaway root without

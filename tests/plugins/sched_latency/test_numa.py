@@ -48,10 +48,12 @@ def proc_cpu_s(pid):
 def share_ok(ck, doc, row, pid, what):
     """pid's cpu_pct over the window matches its CPU time from /proc: the
     hog started inside the window, so all its time but what it ran since
-    the window's end (under 1 s; other tenants share the CPU) is in it."""
+    the window's end (ends_ms_ago, up to a step; other tenants share the
+    CPU, hence half) is in it."""
     total = proc_cpu_s(pid)
+    after = doc["window"].get("ends_ms_ago", 0) / 1000
     got = row["cpu_pct"] / 100 * doc["window"]["span_s"]
-    ck.check(0.5 * total - 0.1 <= got <= total + 0.1,
+    ck.check(0.5 * (total - after) - 0.1 <= got <= total + 0.1,
              f"{what}: {row['cpu_pct']} % of {doc['window']['span_s']} s = {got:.2f} s, "
              f"/proc says {total:.2f} s")
 

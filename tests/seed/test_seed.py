@@ -261,7 +261,6 @@ def test_seed_examples():
         F.fact(ex, "subscribe events://stream: what it carries",
                lambda: stream["note"] if "notable" in stream["note"] else None)
         cursor = tool_json(d.tool("poll_events", {"cursor": 0, "limit": 1}))["next_cursor"]
-        updated = [m for m in d.messages if m.get("method") == "notifications/resources/updated"]
         seen = []
         quiet = cpu_busy(0.5) < 0.9
         hogs = [spawn(slw, "hog", 25, spike_cpu) for _ in range(8)]

@@ -62,11 +62,11 @@ def same_bucket(a, b):
         return True
     lo, hi = min(a, b), max(a, b)
     edge = 1 << log2_bucket(hi)  # the edge between their buckets
-    return log2_bucket(hi) - log2_bucket(lo) == 1 and hi - edge <= 0.1 * edge or \
-        edge - lo <= 0.1 * edge
+    return log2_bucket(hi) - log2_bucket(lo) == 1 and \
+        (hi - edge <= 0.1 * edge or edge - lo <= 0.1 * edge)
 
 
-def record(c, d, inst, work):
+def record(c, inst, work):
     """Our recording around the instance's, the workload started once ours
     runs (loading the programs needs CPU time the workload would take);
     returns our file."""
@@ -126,7 +126,7 @@ def test_analyses_agree():
             st = c.plugin_state("trace_record")
             if not st or st.get("state") != "loaded":
                 raise T.Skip(f"trace_record cannot record here: {st}")
-            ours = record(c, d, inst, work)
+            ours = record(c, inst, work)
             for w in work:
                 w.kill()
                 w.wait()

@@ -17,9 +17,14 @@
 #include <stdio.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "ta.h"
+
+/* the reader child's bounds (child_limits) */
+#define TA_DAT_CHILD_MAP_BYTES (512ull << 20)
+#define TA_DAT_CHILD_CPU_S 600
 
 bool ta_is_tracedat(const uint8_t *buf, size_t len)
 {
@@ -228,6 +233,43 @@ static int read_handle(struct dat *d, struct tracecmd_input *h, const char *cons
 	return d->err;
 }
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TA_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define TA_ASAN 1
+#endif
+
+/* The child's own bounds: what libtracecmd may map beyond what the child
+ * inherited, and its CPU time. A hostile file that makes it allocate
+ * without end or loop forever ends the child (ENOMEM, SIGXCPU/SIGKILL),
+ * not the daemon's memory or one of its workers. ASan reserves terabytes
+ * of shadow address space, so a sanitized build keeps only the CPU bound. */
+static void child_limits(void)
+{
+	struct rlimit cpu = { TA_DAT_CHILD_CPU_S, TA_DAT_CHILD_CPU_S + 5 };
+#ifndef TA_ASAN
+	unsigned long long vm_pages = 0;
+	FILE *f = fopen("/proc/self/statm", "re");
+
+	if (f) {
+		if (fscanf(f, "%llu", &vm_pages) != 1)
+			vm_pages = 0;
+		fclose(f);
+	}
+	if (vm_pages) {
+		rlim_t as = (rlim_t)vm_pages * (rlim_t)sysconf(_SC_PAGESIZE) +
+			    TA_DAT_CHILD_MAP_BYTES;
+		struct rlimit lim = { as, as };
+
+		(void)setrlimit(RLIMIT_AS, &lim);
+	}
+#endif
+	(void)setrlimit(RLIMIT_CPU, &cpu);
+}
+
 /* The child: parse the file, stream the records, end with the result. */
 static void child_read(int fd, int out)
 {
@@ -252,6 +294,7 @@ static void child_read(int fd, int out)
 	(void)signal(SIGBUS, SIG_DFL);
 	(void)signal(SIGFPE, SIG_DFL);
 	(void)signal(SIGILL, SIG_DFL);
+	child_limits();
 	d->out = out;
 	tracecmd_set_loglevel(TEP_LOG_NONE);
 	h = tracecmd_open_fd(fd, TRACECMD_FL_LOAD_NO_PLUGINS | TRACECMD_FL_LOAD_NO_SYSTEM_PLUGINS);
@@ -367,7 +410,11 @@ int ta_read_tracedat(struct ta_trace *t, int fd, char *err, size_t err_len)
 		snprintf(err, err_len, "trace larger than the memory bound");
 	else if (rc == -EINVAL)
 		snprintf(err, err_len, "CPU number beyond 4095");
-	else if (!ended && WIFSIGNALED(status)) {
+	else if (!ended && WIFSIGNALED(status) && WTERMSIG(status) == SIGXCPU) {
+		rc = -ETIME;
+		snprintf(err, err_len, "reading this trace.dat took over %d s of CPU, the reader's "
+			 "bound: it is corrupt or too large", TA_DAT_CHILD_CPU_S);
+	} else if (!ended && WIFSIGNALED(status)) {
 		rc = -EPROTO;
 		snprintf(err, err_len, "libtracecmd crashed reading this trace.dat (signal %d): "
 			 "it is truncated or corrupt", WTERMSIG(status));

@@ -92,12 +92,18 @@ def test_bad_files():
 def test_tracedat():
     """trace.dat through libtracecmd: the committed seed reads with the
     counts trace-cmd report gives; a truncated copy (which crashes
-    libtracecmd 3.1.6) is an error, and the daemon lives on."""
+    libtracecmd 3.1.6) is an error, and the daemon lives on; so is a
+    header that makes libtracecmd allocate 4 GiB (a fuzz finding), which
+    the reader child's address-space bound refuses."""
     seeds = os.path.join(TA.SRC, "tests", "fuzz", "corpus", "tracedat")
     d = TA.trace_dir()
     for name in ("sched-2cpu", "truncated", "flipped"):
         with open(os.path.join(seeds, name), "rb") as f:
             TA.write(d, name + ".dat", f.read())
+    # not in the fuzz corpus: every mutation of it would stop a reader
+    # child at libFuzzer's malloc limit
+    with open(os.path.join(TA.SRC, "tests", "traces", "tracedat-alloc-4g"), "rb") as f:
+        TA.write(d, "alloc-4g.dat", f.read())
     with TA.daemon(d) as c:
         st = c.read_json("traces://loaded")
         if st["trace_dat"] != "supported":
@@ -105,6 +111,8 @@ def test_tracedat():
         r = TA.load(c, "truncated.dat")
         check(err_text(r), f"truncated trace.dat refused: {r}")
         TA.load(c, "flipped.dat")  # may read or not; must not kill the daemon
+        r = TA.load(c, "alloc-4g.dat")
+        check(err_text(r), f"a trace.dat asking for 4 GiB refused: {r}")
         r = c.structured("trace_load", {"file": "sched-2cpu.dat"})
         eq(r["format"], "trace.dat", "format")
         s = TA.analyze(c, "sched-2cpu.dat", "summary")

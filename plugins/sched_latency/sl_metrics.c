@@ -82,8 +82,23 @@ struct top_proc {
 	uint64_t wait_ns;
 };
 
+struct top_pub;
+
+/* A window series (processes, cgroups) published as one top-N histogram
+ * metric: each step, the entities of the slots recorded since the last
+ * step that waited longest, one series each. */
+struct top_series {
+	int metric;		/* 0: not published */
+	unsigned waits, wait_ns; /* the counters' indexes in a change */
+	uint64_t tick;		/* the series' tick published last */
+	struct top_proc *top;
+	unsigned ntop, cap;
+	/* the label values of ch's entity; false leaves it out of this step */
+	bool (*labels)(struct top_pub *c, const struct sl_window_change *ch, const char **lv);
+};
+
 struct sl_metrics {
-	int m_lat, m_proc_lat, m_dropped, m_cpu[M_CPU_N];
+	int m_lat, m_dropped, m_cpu[M_CPU_N];
 	double bounds[SL_NB];
 	/* latency groups: one per CPU, or per LLC plus one for CPUs of unknown LLC */
 	int ngroups;
@@ -92,14 +107,12 @@ struct sl_metrics {
 	char (*cpu_label)[LABEL_LEN]; /* ncpus */
 	uint64_t *group_hist; /* ngroups * SL_NB */
 	uint64_t *group_sum;  /* ngroups */
-	uint64_t proc_tick;   /* the process series' tick published last */
+	struct top_series procs;
 	struct top_proc top[TOP_PROCS];
-	unsigned ntop;
-	/* cgroups: m_cg_lat is 0 when per-cgroup latency is off */
-	int m_cg_lat;
-	uint64_t cg_tick, cg_unnamed;
+	/* cgroups: cgroups.metric is 0 when per-cgroup latency is off */
+	struct top_series cgroups;
 	struct top_proc top_cg[TOP_CGROUPS];
-	unsigned ntop_cg;
+	uint64_t cg_unnamed;
 	uint64_t hist[SL_NB]; /* one process's delta, expanded */
 	/* sched_ext DSQs; m_dsq_lat is 0 when the DSQ object is not loaded */
 	int m_dsq_lat, m_dsq_depth, m_dsq_omitted, m_dsq[M_DSQ_N];
@@ -154,20 +167,19 @@ static bool top_has(const struct top_proc *top, unsigned n, uint64_t key)
 	return false;
 }
 
+struct top_pub {
+	struct sl *p;
+	struct sl_metrics *m;
+	struct top_series *s;
+	char buf[2][SMCP_METRIC_VALUE_MAX + 1];
+};
+
 static void pick_top(void *ctx, const struct sl_window_change *ch)
 {
-	struct sl_metrics *m = ctx;
+	struct top_series *s = ((struct top_pub *)ctx)->s;
 
-	if (ch->dc[SLT_WAITS])
-		top_add(m->top, &m->ntop, TOP_PROCS, ch->key, ch->dc[SLT_WAIT_NS]);
-}
-
-static void pick_top_cg(void *ctx, const struct sl_window_change *ch)
-{
-	struct sl_metrics *m = ctx;
-
-	if (ch->dc[SLG_WAITS])
-		top_add(m->top_cg, &m->ntop_cg, TOP_CGROUPS, ch->key, ch->dc[SLG_WAIT_NS]);
+	if (ch->dc[s->waits])
+		top_add(s->top, &s->ntop, s->cap, ch->key, ch->dc[s->wait_ns]);
 }
 
 /* Expand a change's histogram pairs into m->hist. */
@@ -297,51 +309,62 @@ static void collect_dsq(struct sl *p, struct sl_metrics *m, uint64_t now_ns)
 	(void)api->metric_set(p->h, m->m_dsq_omitted, NULL, (double)omitted);
 }
 
-struct publish_ctx {
-	struct sl *p;
-	struct sl_metrics *m;
-};
-
-static void publish_proc(void *ctx, const struct sl_window_change *ch)
+static bool proc_series_labels(struct top_pub *c, const struct sl_window_change *ch,
+			       const char **lv)
 {
-	struct publish_ctx *c = ctx;
-	struct sl_metrics *m = c->m;
-	char pid[LABEL_LEN], comm[SLW_COMM_LEN + 1];
-	const char *lv[2] = { pid, comm };
+	char *comm = c->buf[1];
 
-	if (!ch->dc[SLT_WAITS] || !top_has(m->top, m->ntop, ch->key))
-		return;
-	change_hist(m, ch);
-	snprintf(pid, sizeof(pid), "%llu", (unsigned long long)ch->key);
+	snprintf(c->buf[0], sizeof(c->buf[0]), "%llu", (unsigned long long)ch->key);
 	memcpy(comm, ch->meta->comm, SLW_COMM_LEN);
 	comm[SLW_COMM_LEN] = '\0';
 	if (!comm[0])
 		strcpy(comm, "?");
-	/* -ENOSPC (not among the core's top N) is normal */
-	(void)c->p->api->metric_hist(c->p->h, m->m_proc_lat, lv, m->hist, SL_NB,
-				     (double)ch->dc[SLT_WAIT_NS], SMCP_HIST_DELTA);
+	lv[0] = c->buf[0];
+	lv[1] = comm;
+	return true;
 }
 
 /* A cgroup's series is named by its path: one not resolved yet is left
  * out of this step (a watch names paths; ids would churn). */
-static void publish_cg(void *ctx, const struct sl_window_change *ch)
+static bool cg_series_labels(struct top_pub *c, const struct sl_window_change *ch,
+			     const char **lv)
 {
-	struct publish_ctx *c = ctx;
-	struct sl_metrics *m = c->m;
-	const char *path, *lv[1];
-	char label[SMCP_METRIC_VALUE_MAX + 1];
+	const char *path = sl_cgroup_path(c->p, ch->key);
 
-	if (!ch->dc[SLG_WAITS] || !top_has(m->top_cg, m->ntop_cg, ch->key))
-		return;
-	path = sl_cgroup_path(c->p, ch->key);
 	if (!path) {
-		m->cg_unnamed++;
-		return;
+		c->m->cg_unnamed++;
+		return false;
 	}
-	lv[0] = sl_cgroup_label(path, label);
-	change_hist(m, ch);
-	(void)c->p->api->metric_hist(c->p->h, m->m_cg_lat, lv, m->hist, SL_NB,
-				     (double)ch->dc[SLG_WAIT_NS], SMCP_HIST_DELTA);
+	lv[0] = sl_cgroup_label(path, c->buf[0]);
+	return true;
+}
+
+static void publish_one(void *ctx, const struct sl_window_change *ch)
+{
+	struct top_pub *c = ctx;
+	struct top_series *s = c->s;
+	const char *lv[2];
+
+	if (!ch->dc[s->waits] || !top_has(s->top, s->ntop, ch->key) || !s->labels(c, ch, lv))
+		return;
+	change_hist(c->m, ch);
+	/* -ENOSPC (not among the core's top N) is normal */
+	(void)c->p->api->metric_hist(c->p->h, s->metric, lv, c->m->hist, SL_NB,
+				     (double)ch->dc[s->wait_ns], SMCP_HIST_DELTA);
+}
+
+/* Publish the slots w recorded since the previous step, each exactly
+ * once: this step's tick and any measure_latency forced in between. */
+static void publish_top(struct sl *p, const struct sl_window_series *w, struct top_series *s)
+{
+	struct top_pub c = { .p = p, .m = p->metrics, .s = s };
+
+	if (!w || !s->metric)
+		return;
+	s->ntop = 0;
+	(void)sl_window_visit_since(w, s->tick, pick_top, &c);
+	(void)sl_window_visit_since(w, s->tick, publish_one, &c);
+	s->tick = w->ticks;
 }
 
 static void collect(void *data, uint64_t now_ns)
@@ -350,8 +373,6 @@ static void collect(void *data, uint64_t now_ns)
 	struct sl_metrics *m = p->metrics;
 	const struct smcp_host_api *api = p->api;
 	const struct sl_cpu_stats *v;
-	struct publish_ctx pc = { p, m };
-	const struct sl_window_series *cg;
 	uint64_t dropped = 0;
 
 	if (!p->running || !m)
@@ -390,20 +411,8 @@ static void collect(void *data, uint64_t now_ns)
 		(void)api->metric_set(p->h, m->m_dropped, NULL, (double)dropped);
 	}
 	sl_notable_step(p, v, now_ns);
-	/* publish the slots the process series recorded since the previous
-	 * step, each exactly once: this step's tick and any measure_latency
-	 * forced in between */
-	m->ntop = 0;
-	(void)sl_window_visit_since(&p->w_proc, m->proc_tick, pick_top, m);
-	(void)sl_window_visit_since(&p->w_proc, m->proc_tick, publish_proc, &pc);
-	m->proc_tick = p->w_proc.ticks;
-	cg = sl_cgroup_series(p);
-	if (cg && m->m_cg_lat) {
-		m->ntop_cg = 0;
-		(void)sl_window_visit_since(cg, m->cg_tick, pick_top_cg, m);
-		(void)sl_window_visit_since(cg, m->cg_tick, publish_cg, &pc);
-		m->cg_tick = cg->ticks;
-	}
+	publish_top(p, &p->w_proc, &m->procs);
+	publish_top(p, sl_cgroup_series(p), &m->cgroups);
 	collect_dsq(p, m, now_ns);
 }
 
@@ -534,6 +543,11 @@ int sl_metrics_init(struct sl *p)
 	if (!m)
 		return -ENOMEM;
 	p->metrics = m;
+	m->procs = (struct top_series){ .waits = SLT_WAITS, .wait_ns = SLT_WAIT_NS, .top = m->top,
+					.cap = TOP_PROCS, .labels = proc_series_labels };
+	m->cgroups = (struct top_series){ .waits = SLG_WAITS, .wait_ns = SLG_WAIT_NS,
+					  .top = m->top_cg, .cap = TOP_CGROUPS,
+					  .labels = cg_series_labels };
 	err = sl_notable_init(p);
 	if (err)
 		return err;
@@ -568,7 +582,7 @@ int sl_metrics_init(struct sl *p)
 			.n_labels = 2,
 			.bucket_bounds = m->bounds,
 			.n_buckets = SL_NB,
-		}, &m->m_proc_lat);
+		}, &m->procs.metric);
 	for (int k = 0; !err && k < M_CPU_N; k++)
 		err = reg(p, &(struct smcp_metric_desc){
 			.sz = sizeof(struct smcp_metric_desc),
@@ -601,7 +615,7 @@ int sl_metrics_init(struct sl *p)
 			.n_labels = 1,
 			.bucket_bounds = m->bounds,
 			.n_buckets = SL_NB,
-		}, &m->m_cg_lat);
+		}, &m->cgroups.metric);
 	if (!err && sl_dsq_stats_fd(p) >= 0)
 		err = dsq_metrics_init(p, m);
 	if (err)

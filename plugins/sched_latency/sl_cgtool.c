@@ -437,8 +437,9 @@ static void diag_finish(struct sl_call *c)
 		have_waits = true;
 	have_cg = p->running && cg_read(c, d, &cg_n, &cg_sum);
 	if (have_cg && cg_n && (!have_waits || !w.waits)) {
-		/* no member process in the series (threads of processes
-		 * elsewhere): the cgroup's own series stands in */
+		/* no member process in the series (a slice, whose tasks are
+		 * in its children; threads of processes elsewhere): the
+		 * cgroup's subtree stands in */
 		w.waits = cg_n;
 		w.mean_us = (double)cg_sum / (double)cg_n / 1000.0;
 		w.p99_us = (double)d->tw.all.p99_ns / 1000.0;

@@ -163,9 +163,11 @@ def main():
         info = d.read_json("stats://aggregated/cgroup")
         if not info.get("available") or info.get("hierarchy") != "v2":
             sltest.skip(f"per-cgroup latency keyed by cgroup v2 is off: {info.get('reason')}")
-        # a boundary case can move one quantile across a slot edge: the claim
-        # is that both see the same distribution, so one more run is allowed
-        for attempt in range(2):
+        # a boundary case can move one quantile across a slot edge, and on a
+        # shared machine others' tasks on CPU 0 move our tail (see above):
+        # the claim is that both see the same distribution, so up to two more
+        # runs are allowed (7-8 s each)
+        for attempt in range(3):
             name = f"smcp-rqc-{os.getpid()}-{attempt}"
             dirs = [os.path.join(v2, name)] + ([] if v2_has_cpu else [os.path.join(cpu, name)])
             for x in dirs:

@@ -18,7 +18,13 @@
  *                    and the tick: the core's collect callback, once per step
  *   sl_steps.c       its steps in the core's workflow prompts
  *   sl_notable.c     notable.* events judged once per step (no setup needed)
- *   sl_hist.c, sl_window.c, sl_topo.c, sl_tasks.c  pure helpers (unit-tested)
+ *   sl_cgroup.c      per-cgroup latency: the BPF map read into a series, ids
+ *                    named, stats://aggregated/cgroup (sl_cgroup.h); a
+ *                    cgroup's subtree summed by sl_cgtree.c
+ *   sl_cgtool.c      diagnose_cgroup, stats://cgroup/{+cgroup} (sl_cgfs.c,
+ *                    sl_cgnames.c: cgroupfs files and names)
+ *   sl_hist.c, sl_window.c, sl_topo.c, sl_tasks.c, sl_cgtree.c  pure helpers
+ *                    (unit-tested)
  *
  * Private to the plugin: nothing here is exported (-fvisibility=hidden).
  */

@@ -40,6 +40,7 @@
 #include "sl.h"
 #include "sl_cgroup.h"
 #include "sl_cgfs.h"
+#include "sl_cgtree.h"
 
 #define CGROUP_SUPER_MAGIC 0x27e0eb
 #define CGROUP2_SUPER_MAGIC 0x63677270
@@ -591,8 +592,10 @@ static int window_result(struct sl *p, unsigned window_s, struct sl_window_resul
 	return sl_window_window_last(&g->w, (uint64_t)window_s * 1000000000ull, r);
 }
 
-static void fill(struct sl *p, const struct sl_window_row *row, uint64_t id, bool since_start,
-		 const struct sl_window_result *r, struct sl_cg_summary *out)
+/* A summary from a row's counters c (SLG_N) and histogram h (NULL: no
+ * row, zeros). */
+static void fill_from(struct sl *p, const uint64_t *c, const uint64_t *h, uint64_t id,
+		      bool since_start, const struct sl_window_result *r, struct sl_cg_summary *out)
 {
 	const char *path = sl_cgroup_path(p, id);
 
@@ -602,21 +605,21 @@ static void fill(struct sl *p, const struct sl_window_row *row, uint64_t id, boo
 	out->start_ns = since_start ? p->start_ns : r->start_ns;
 	out->end_ns = since_start ? p->api->now_ns(p->h) : r->end_ns;
 	out->truncated = r->truncated;
-	if (!row)
+	if (!c)
 		return;
-	out->switches = row->c[SLG_SWITCHES];
-	out->count = row->c[SLG_WAITS];
-	out->sum_ns = row->c[SLG_WAIT_NS];
+	out->switches = c[SLG_SWITCHES];
+	out->count = c[SLG_WAITS];
+	out->sum_ns = c[SLG_WAIT_NS];
 	if (!out->count)
 		return;
-	out->p50_ns = (uint64_t)(sl_hist_quantile_us(row->h, 0.50, NULL) * 1000.0);
-	out->p90_ns = (uint64_t)(sl_hist_quantile_us(row->h, 0.90, NULL) * 1000.0);
-	out->p99_ns = (uint64_t)(sl_hist_quantile_us(row->h, 0.99, NULL) * 1000.0);
+	out->p50_ns = (uint64_t)(sl_hist_quantile_us(h, 0.50, NULL) * 1000.0);
+	out->p90_ns = (uint64_t)(sl_hist_quantile_us(h, 0.90, NULL) * 1000.0);
+	out->p99_ns = (uint64_t)(sl_hist_quantile_us(h, 0.99, NULL) * 1000.0);
 	if (since_start) {
-		out->max_ns = row->c[SLG_WAIT_MAX];
+		out->max_ns = c[SLG_WAIT_MAX];
 	} else {
 		for (unsigned b = SL_NB; b-- > 0;)
-			if (row->h[b]) {
+			if (h[b]) {
 				out->max_ns = sl_hist_hi_ns(b);
 				break;
 			}
@@ -628,6 +631,25 @@ static void fill(struct sl *p, const struct sl_window_row *row, uint64_t id, boo
 	}
 }
 
+static void fill(struct sl *p, const struct sl_window_row *row, uint64_t id, bool since_start,
+		 const struct sl_window_result *r, struct sl_cg_summary *out)
+{
+	fill_from(p, row ? row->c : NULL, row ? row->h : NULL, id, since_start, r, out);
+}
+
+/* A cgroup asked for by id that no tick named yet: try a handle now. */
+static void resolve_now(struct sl *p, uint64_t id)
+{
+	struct cg_name *e;
+
+	if (sl_cgroup_path(p, id))
+		return;
+	e = name_slot(p->cg, id, true);
+	if (e && e->state == NM_PENDING && !p->cg->no_handles &&
+	    resolve(p->cg, id, e->path, sizeof(e->path)) == 0)
+		e->state = NM_OK;
+}
+
 int sl_cgroup_summary_by_id(struct sl *p, uint64_t id, unsigned window_s,
 			    struct sl_cg_summary *out)
 {
@@ -636,39 +658,43 @@ int sl_cgroup_summary_by_id(struct sl *p, uint64_t id, unsigned window_s,
 
 	if (err)
 		return err;
-	if (!sl_cgroup_path(p, id)) { /* not seen yet: resolve it now */
-		struct cg_name *e = name_slot(p->cg, id, true);
-
-		if (e && e->state == NM_PENDING && !p->cg->no_handles &&
-		    resolve(p->cg, id, e->path, sizeof(e->path)) == 0)
-			e->state = NM_OK;
-	}
+	resolve_now(p, id);
 	fill(p, sl_window_result_find(&r, id), id, window_s == 0, &r, out);
 	sl_window_result_free(&r);
 	return 0;
 }
 
-int sl_cgroup_id_of_path(struct sl *p, const char *path, uint64_t *id)
+/* path without the mount point (as configured, or as named) when it
+ * begins with it: "" for the mount itself. NULL for a malformed path. */
+static const char *rel_path(const struct sl_cgroup *g, const char *path)
 {
-	struct sl_cgroup *g = p->cg;
+	const char *rel = path;
 	size_t ml;
-	struct stat st;
-	const char *rel;
-	int fd;
 
-	if (!tracking(p))
-		return -ENODATA;
 	if (!path || path[0] != '/' || strlen(path) >= SL_CG_PATH_MAX || strstr(path, "/..") ||
 	    strstr(path, "//") || strchr(path, '\n'))
-		return -EINVAL;
-	/* the mount point itself as a prefix (as configured, or as named) */
-	rel = path;
+		return NULL;
 	ml = strlen(g->mount);
 	if (strncmp(path, g->mount, ml) == 0 && (path[ml] == '/' || !path[ml]))
 		rel = path + ml;
 	ml = strlen(g->real);
 	if (rel == path && strncmp(path, g->real, ml) == 0 && (path[ml] == '/' || !path[ml]))
 		rel = path + ml;
+	return rel;
+}
+
+int sl_cgroup_id_of_path(struct sl *p, const char *path, uint64_t *id)
+{
+	struct sl_cgroup *g = p->cg;
+	struct stat st;
+	const char *rel;
+	int fd;
+
+	if (!tracking(p))
+		return -ENODATA;
+	rel = rel_path(g, path);
+	if (!rel)
+		return -EINVAL;
 	while (*rel == '/')
 		rel++;
 	fd = openat(g->mount_fd, *rel ? rel : ".",
@@ -696,6 +722,90 @@ int sl_cgroup_summary_by_path(struct sl *p, const char *path, unsigned window_s,
 	if (err)
 		return err;
 	return sl_cgroup_summary_by_id(p, id, window_s, out);
+}
+
+/* The path a row is summed under: the resolved one, or the last known one
+ * of a cgroup removed since (its counts stay in the windows a while). */
+static const char *tree_path(void *ctx, uint64_t id)
+{
+	struct sl *p = ctx;
+	struct cg_name *e = name_slot(p->cg, id, false);
+
+	return e && e->state != NM_EMPTY && e->path[0] == '/' ? e->path : NULL;
+}
+
+int sl_cgroup_subtree_by_id(struct sl *p, uint64_t id, const char *rel, unsigned window_s,
+			    struct sl_cg_subtree *out)
+{
+	struct sl_window_result r;
+	struct sl_cgtree_sum *t;
+	const char *base;
+	int err = window_result(p, window_s, &r);
+
+	memset(out, 0, sizeof(*out));
+	if (err)
+		return err;
+	t = malloc(sizeof(*t));
+	if (!t) {
+		sl_window_result_free(&r);
+		return -ENOMEM;
+	}
+	resolve_now(p, id);
+	base = rel && rel[0] == '/' ? rel : sl_cgroup_path(p, id);
+	fill(p, sl_window_result_find(&r, id), id, window_s == 0, &r, &out->own);
+	if (base && !out->own.path[0])
+		snprintf(out->own.path, sizeof(out->own.path), "%s", base);
+	if (base) {
+		err = sl_cgtree_sum(&r, id, base, tree_path, p, SLG_WAIT_MAX, SLG_WAITS, t);
+	} else { /* without its path, only its own row is known to be its */
+		const struct sl_window_row *row = sl_window_result_find(&r, id);
+
+		memset(t, 0, sizeof(*t));
+		if (row) {
+			t->summed = 1;
+			t->has_base = true;
+			memcpy(t->c, row->c, SLG_N * sizeof(*t->c));
+			memcpy(t->h, row->h, sizeof(t->h));
+		}
+	}
+	if (!err) {
+		fill_from(p, t->c, t->h, id, window_s == 0, &r, &out->all);
+		snprintf(out->all.path, sizeof(out->all.path), "%s", out->own.path);
+		memcpy(out->hist, t->h, sizeof(out->hist));
+		out->cgroups_summed = t->summed;
+		out->descendants = t->summed - (t->has_base ? 1 : 0);
+		out->unresolved = t->unresolved;
+		out->nparts = t->nparts < SL_CG_SUBTREE_PARTS ? t->nparts : SL_CG_SUBTREE_PARTS;
+		for (size_t i = 0; i < out->nparts; i++) {
+			const char *pp = tree_path(p, t->parts[i].id);
+
+			out->parts[i].id = t->parts[i].id;
+			out->parts[i].count = t->parts[i].rank;
+			snprintf(out->parts[i].path, sizeof(out->parts[i].path), "%s", pp ? pp : "");
+		}
+	}
+	free(t);
+	sl_window_result_free(&r);
+	return err;
+}
+
+int sl_cgroup_subtree_by_path(struct sl *p, const char *path, unsigned window_s,
+			      struct sl_cg_subtree *out)
+{
+	char rel[SL_CG_PATH_MAX];
+	const char *r;
+	uint64_t id;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	if (window_s != 0 && window_s != 1 && window_s != 10 && window_s != 60)
+		return -EINVAL;
+	err = sl_cgroup_id_of_path(p, path, &id);
+	if (err)
+		return err;
+	r = rel_path(p->cg, path);
+	snprintf(rel, sizeof(rel), "%s", r && r[0] ? r : "/");
+	return sl_cgroup_subtree_by_id(p, id, rel, window_s, out);
 }
 
 static uint64_t sort_key(const struct sl_cg_summary *s, enum sl_cg_sort by)
@@ -838,6 +948,10 @@ static int read_cgroups(void *data, struct smcp_call *call, const char *uri,
 				 : "the cgroup of the v1 cpu hierarchy of the task that got the CPU "
 				   "(task->cgroups->subsys[cpu]->cgroup)");
 	api->json_string(j, "paths", "relative to mount; null: not resolved (yet)");
+	api->json_string(j, "scope", "own");
+	api->json_string(j, "scope_note",
+			 "each row counts the tasks directly in that cgroup, not its descendants; "
+			 "stats://cgroup/{path} and diagnose_cgroup add up a cgroup's subtree");
 	emit_top(p, j, "top_10s", 10, TOP_ROWS);
 	emit_top(p, j, "top_since_start", 0, TOP_SINCE_START_ROWS);
 	api->json_object(j, "tracked");

@@ -26,9 +26,11 @@
  * (no walk of the cgroup filesystem beyond a small bound per call) and
  * allocate nothing the caller must free.
  *
- * A cgroup's numbers are those of the tasks directly in it, not of its
- * descendants (unlike cpu.stat, which is hierarchical): for a slice or a
- * pod, add up the rows of sl_cgroup_top() whose paths are below it.
+ * A cgroup's row (sl_cgroup_summary_*, sl_cgroup_top) counts the tasks
+ * directly in it, not those of its descendants (unlike cpu.stat and
+ * cpuacct.usage, which the kernel keeps hierarchically). For a slice, a pod
+ * or a user slice, sl_cgroup_subtree_*() adds up the rows of every tracked
+ * cgroup at or below its path (sl_cgtree.c), with its own numbers beside.
  *
  * Windows are those of the plugin's other series: 1, 10 or 60 seconds
  * (the last that many seconds of one-second ticks), or 0 for "since the
@@ -42,6 +44,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "sl_hist.h"
 
 struct sl;
 
@@ -115,5 +119,37 @@ enum sl_cg_sort {
  */
 int sl_cgroup_top(struct sl *p, unsigned window_s, enum sl_cg_sort sort, size_t offset,
 		  struct sl_cg_summary *out, size_t max, size_t *total);
+
+#define SL_CG_SUBTREE_PARTS 8
+
+/* A cgroup and everything tracked below it, from one reading of the
+ * series (the sum and its parts are the same snapshot). */
+struct sl_cg_subtree {
+	struct sl_cg_summary own; /* the tasks directly in it; own.path: its path */
+	struct sl_cg_summary all; /* it and its descendants; all.id == own.id */
+	uint64_t hist[SL_NB];     /* all's histogram */
+	size_t cgroups_summed;    /* rows in all: its own (when its tasks ran) and its
+				   * descendants' */
+	size_t descendants;       /* of them, the descendants' */
+	size_t unresolved;        /* tracked cgroups whose path is not known yet:
+				   * they may be below it, and are in no sum */
+	struct {                  /* the descendants with the most waits (not itself) */
+		uint64_t id;
+		uint64_t count;
+		char path[SL_CG_PATH_MAX];
+	} parts[SL_CG_SUBTREE_PARTS];
+	size_t nparts;
+};
+
+/*
+ * The subtree of path (as sl_cgroup_summary_by_path takes it) or of id,
+ * whose path relative to the mount is rel (NULL: the resolved one; a cgroup
+ * whose path is not known has only its own row), over window_s as above.
+ * Returns what sl_cgroup_summary_by_* return.
+ */
+int sl_cgroup_subtree_by_path(struct sl *p, const char *path, unsigned window_s,
+			      struct sl_cg_subtree *out);
+int sl_cgroup_subtree_by_id(struct sl *p, uint64_t id, const char *rel, unsigned window_s,
+			    struct sl_cg_subtree *out);
 
 #endif

@@ -42,7 +42,9 @@ struct cg_diag {
 	int resolve_err;
 	char why[256];  /* what resolving said */
 	bool cancelled; /* while the name was resolved on a worker */
-	struct sl_cg_summary c0, c1, cw;
+	/* the cgroup and its descendants (sl_cgroup_subtree_*): since load at
+	 * the start and the end, and the window of cg_window() */
+	struct sl_cg_subtree t0, t1, tw;
 };
 
 static double r2(double v)
@@ -178,6 +180,7 @@ static void waits_emit(struct sl *p, struct smcp_json *j, const struct waits *o)
 	const struct smcp_host_api *api = p->api;
 
 	api->json_object(j, "members");
+	api->json_string(j, "scope", "own (the processes in its cgroup.procs)");
 	api->json_int(j, "processes", o->nprocs < 0 ? 0 : o->nprocs);
 	api->json_int(j, "processes_that_ran", o->nran);
 	sl_emit_latency(p, j, "run_queue_latency", o->h, o->wait_ns, -1);
@@ -204,10 +207,11 @@ static void waits_emit(struct sl *p, struct smcp_json *j, const struct waits *o)
 	api->json_end(j);
 }
 
-/* The cgroup's own BPF series (keyed by each task's cgroup, threads in
- * other cgroups than their process included): exact counts over the
- * window from two since-load readings (d->c0, d->c1), percentiles from the
- * shortest window of the series that covers it (d->cw, ws seconds). */
+/* The cgroup's BPF series (keyed by each task's cgroup, threads in other
+ * cgroups than their process included), summed over its subtree with its
+ * own numbers beside: exact counts over the window from two since-load
+ * readings (d->t0, d->t1), percentiles from the shortest window of the
+ * series that covers it (d->tw, ws seconds). */
 static unsigned cg_window(const struct sl_call *c)
 {
 	return c->duration_s <= 1 ? 1 : c->duration_s <= 10 ? 10 : 60;
@@ -215,12 +219,30 @@ static unsigned cg_window(const struct sl_call *c)
 
 static bool cg_read(struct sl_call *c, struct cg_diag *d, uint64_t *n, uint64_t *sum)
 {
-	if (!d->bpf_cg || sl_cgroup_summary_by_id(c->p, d->c0.id, 0, &d->c1) ||
-	    sl_cgroup_summary_by_id(c->p, d->c0.id, cg_window(c), &d->cw))
+	const char *rel = d->t0.own.path[0] ? d->t0.own.path : NULL;
+
+	if (!d->bpf_cg || sl_cgroup_subtree_by_id(c->p, d->t0.own.id, rel, 0, &d->t1) ||
+	    sl_cgroup_subtree_by_id(c->p, d->t0.own.id, rel, cg_window(c), &d->tw))
 		return false;
-	*n = d->c1.count > d->c0.count ? d->c1.count - d->c0.count : 0;
-	*sum = d->c1.sum_ns > d->c0.sum_ns ? d->c1.sum_ns - d->c0.sum_ns : 0;
+	*n = d->t1.all.count > d->t0.all.count ? d->t1.all.count - d->t0.all.count : 0;
+	*sum = d->t1.all.sum_ns > d->t0.all.sum_ns ? d->t1.all.sum_ns - d->t0.all.sum_ns : 0;
 	return true;
+}
+
+static uint64_t grew(uint64_t a, uint64_t b)
+{
+	return b > a ? b - a : 0;
+}
+
+static void cg_pct(const struct smcp_host_api *api, struct smcp_json *j,
+		   const struct sl_cg_summary *s)
+{
+	api->json_uint(j, "waits", s->count);
+	if (s->count) {
+		api->json_double(j, "p50_us", r2((double)s->p50_ns / 1000.0));
+		api->json_double(j, "p90_us", r2((double)s->p90_ns / 1000.0));
+		api->json_double(j, "p99_us", r2((double)s->p99_ns / 1000.0));
+	}
 }
 
 static void cg_emit(struct sl_call *c, struct cg_diag *d, struct smcp_json *j, uint64_t n,
@@ -234,22 +256,44 @@ static void cg_emit(struct sl_call *c, struct cg_diag *d, struct smcp_json *j, u
 	sl_cgroup_info(p, &info);
 	api->json_object(j, "cgroup_waits");
 	api->json_string(j, "source", info.name);
-	api->json_uint(j, "id", d->c0.id);
+	api->json_uint(j, "id", d->t0.own.id);
+	api->json_string(j, "scope", "subtree");
+	api->json_string(j, "scope_note", "the cgroup and every tracked cgroup below it, summed; "
+					  "own: the tasks directly in it");
+	api->json_uint(j, "cgroups_summed", d->tw.cgroups_summed);
+	if (d->tw.unresolved)
+		api->json_uint(j, "cgroups_unresolved", d->tw.unresolved);
 	api->json_uint(j, "waits", n);
 	if (n)
 		api->json_double(j, "mean_us", r2((double)sum / (double)n / 1000.0));
-	api->json_uint(j, "switches",
-		       d->c1.switches > d->c0.switches ? d->c1.switches - d->c0.switches : 0);
+	api->json_uint(j, "switches", grew(d->t0.all.switches, d->t1.all.switches));
 	snprintf(key, sizeof(key), "last_%us", cg_window(c));
 	api->json_object(j, key);
-	api->json_uint(j, "waits", d->cw.count);
-	if (d->cw.count) {
-		api->json_double(j, "p50_us", r2((double)d->cw.p50_ns / 1000.0));
-		api->json_double(j, "p90_us", r2((double)d->cw.p90_ns / 1000.0));
-		api->json_double(j, "p99_us", r2((double)d->cw.p99_ns / 1000.0));
+	cg_pct(api, j, &d->tw.all);
+	if (d->tw.all.count)
+		sl_emit_histogram(p, j, "histogram", d->tw.hist);
+	/* the parts, from the same reading as the sum */
+	api->json_array(j, "descendants");
+	for (size_t i = 0; i < d->tw.nparts; i++) {
+		api->json_object(j, NULL);
+		if (d->tw.parts[i].path[0])
+			api->json_string(j, "cgroup", d->tw.parts[i].path);
+		api->json_uint(j, "id", d->tw.parts[i].id);
+		api->json_uint(j, "waits", d->tw.parts[i].count);
+		api->json_end(j);
 	}
-	if (d->cw.truncated)
+	api->json_end(j);
+	if (d->tw.descendants > d->tw.nparts)
+		api->json_uint(j, "descendants_not_listed", d->tw.descendants - d->tw.nparts);
+	if (d->tw.all.truncated)
 		api->json_bool(j, "incomplete", true);
+	api->json_end(j);
+	api->json_object(j, "own");
+	api->json_uint(j, "waits", grew(d->t0.own.count, d->t1.own.count));
+	api->json_uint(j, "switches", grew(d->t0.own.switches, d->t1.own.switches));
+	api->json_object(j, key);
+	cg_pct(api, j, &d->tw.own);
+	api->json_end(j);
 	api->json_end(j);
 	api->json_end(j);
 }
@@ -393,11 +437,12 @@ static void diag_finish(struct sl_call *c)
 		have_waits = true;
 	have_cg = p->running && cg_read(c, d, &cg_n, &cg_sum);
 	if (have_cg && cg_n && (!have_waits || !w.waits)) {
-		/* no member process in the series (threads of processes
-		 * elsewhere): the cgroup's own series stands in */
+		/* no member process in the series (a slice, whose tasks are
+		 * in its children; threads of processes elsewhere): the
+		 * cgroup's subtree stands in */
 		w.waits = cg_n;
 		w.mean_us = (double)cg_sum / (double)cg_n / 1000.0;
-		w.p99_us = (double)d->cw.p99_ns / 1000.0;
+		w.p99_us = (double)d->tw.all.p99_ns / 1000.0;
 		have_waits = true;
 	}
 	if (have_waits && wt->nprocs > 0) {
@@ -420,6 +465,7 @@ static void diag_finish(struct sl_call *c)
 	api->json_end(j);
 
 	api->json_object(j, "quota");
+	api->json_string(j, "scope", "subtree (cpu.stat: the kernel's counters are hierarchical)");
 	if (d->b.has_limit && d->b.quota_us > 0) {
 		api->json_int(j, "quota_us", d->b.quota_us);
 		api->json_uint(j, "period_us", d->b.period_us);
@@ -440,6 +486,7 @@ static void diag_finish(struct sl_call *c)
 	api->json_end(j);
 
 	api->json_object(j, "usage");
+	api->json_string(j, "scope", "subtree (the kernel's usage counters are hierarchical)");
 	if (dl.has_usage) {
 		api->json_double(j, "cpus", r2(dl.cpus_used));
 		api->json_double(j, "machine_pct", r2(dl.machine_pct));
@@ -545,7 +592,7 @@ static int diag_begin(struct sl_call *c)
 	if (p->running) {
 		sl_tick_now(p);
 		c->since_ns = p->w_cpu.last_tick_ns;
-		d->bpf_cg = sl_cgroup_summary_by_path(p, d->path, 0, &d->c0) == 0;
+		d->bpf_cg = sl_cgroup_subtree_by_path(p, d->path, 0, &d->t0) == 0;
 	}
 	err = sl_call_go(c);
 	if (err == SMCP_PENDING)

@@ -3,8 +3,8 @@
  * Unit tests of the sched_latency plugin's pure parts: the histogram layout
  * (user space against the BPF side's bucket function), percentiles, rolling
  * windows, the thread/process tables, the sched_ext kfunc choice for each
- * kernel generation, and the CPU -> LLC/node mapping read from fixture
- * sysfs trees.
+ * kernel generation, the CPU -> LLC/node mapping read from fixture
+ * sysfs trees, and a cgroup's subtree summed from per-cgroup rows.
  *
  *   test-sched-latency-units FIXTURES_DIR
  */
@@ -17,6 +17,7 @@
 
 #include "sched_latency.h"
 #include "sl_common.bpf.h"
+#include "sl_cgtree.h"
 #include "sl_dsq_hooks.h"
 #include "sl_hist.h"
 #include "sl_judge.h"
@@ -656,6 +657,147 @@ static void test_judge(void)
 	      "counts that went back are read as this step's");
 }
 
+/* ------------------------------------------------------- cgroup subtrees */
+
+struct cgt_fixture {
+	uint64_t id;
+	const char *path; /* NULL: not resolved */
+};
+
+static const struct cgt_fixture cgt_rows[] = {
+	{ 1, "/" },
+	{ 10, "/system.slice" },
+	{ 11, "/system.slice/a.service" },
+	{ 12, "/system.slice/b.service" },
+	{ 13, "/system.slice/b.service/worker" },
+	{ 14, "/system.slice-other" }, /* a prefix of the string, not below it */
+	{ 20, "/user.slice/user-1000.slice" },
+	{ 30, NULL },
+};
+
+static const char *cgt_path(void *ctx, uint64_t id)
+{
+	(void)ctx;
+	for (size_t i = 0; i < sizeof(cgt_rows) / sizeof(cgt_rows[0]); i++)
+		if (cgt_rows[i].id == id)
+			return cgt_rows[i].path;
+	return NULL;
+}
+
+static void test_cgtree(void)
+{
+	enum { SW, WAITS, NS, MAX, NC };
+	size_t n = sizeof(cgt_rows) / sizeof(cgt_rows[0]);
+	struct sl_window_result r;
+	struct sl_cgtree_sum t;
+	uint64_t want_waits = 0, want_ns = 0, want_h[SL_NB] = { 0 };
+
+	CHECK(sl_cgtree_under("/a/b", "/a") && sl_cgtree_under("/a", "/a") &&
+		      sl_cgtree_under("/x", "/") && sl_cgtree_under("/", "/"),
+	      "under");
+	CHECK(!sl_cgtree_under("/ab", "/a") && !sl_cgtree_under("/a", "/a/b") &&
+		      !sl_cgtree_under(NULL, "/") && !sl_cgtree_under("a", "/") &&
+		      !sl_cgtree_under("/", "/a"),
+	      "not under");
+
+	CHECK(sl_window_result_alloc(&r, NC, 1, n) == 0, "alloc");
+	for (size_t i = 0; i < n; i++) {
+		uint64_t id = cgt_rows[i].id;
+
+		r.rows[i].key = id;
+		r.rows[i].c[SW] = id * 3;
+		r.rows[i].c[WAITS] = id * 2;
+		r.rows[i].c[NS] = id * 1000;
+		r.rows[i].c[MAX] = 100 + id;
+		r.rows[i].h[id % SL_NB] = id * 2; /* waits spread over buckets */
+		r.rows[i].h[(id * 7) % SL_NB] += 1;
+	}
+	r.n = n;
+	sl_window_result_sort(&r);
+
+	/* a slice: itself, two services and a service's child, not its
+	 * look-alike sibling, nor the unresolved row */
+	CHECK(sl_cgtree_sum(&r, 10, "/system.slice", cgt_path, NULL, MAX, WAITS, &t) == 0, "sum");
+	for (uint64_t id = 10; id <= 13; id++) {
+		want_waits += id * 2;
+		want_ns += id * 1000;
+		want_h[id % SL_NB] += id * 2;
+		want_h[(id * 7) % SL_NB] += 1;
+	}
+	CHECK(t.summed == 4 && t.has_base && t.unresolved == 1, "summed %zu unresolved %zu",
+	      t.summed, t.unresolved);
+	CHECK(t.c[WAITS] == want_waits && t.c[NS] == want_ns && t.c[SW] == 3 * (10 + 11 + 12 + 13),
+	      "counters %llu %llu", (unsigned long long)t.c[WAITS], (unsigned long long)t.c[NS]);
+	CHECK(t.c[MAX] == 113, "the max counter is the largest: %llu",
+	      (unsigned long long)t.c[MAX]);
+	CHECK(memcmp(t.h, want_h, sizeof(want_h)) == 0, "histograms summed bucket by bucket");
+	CHECK(sl_hist_total(t.h) == want_waits + 4, "histogram total %llu",
+	      (unsigned long long)sl_hist_total(t.h));
+	CHECK(t.nparts == 3 && t.parts[0].id == 13 && t.parts[1].id == 12 && t.parts[2].id == 11 &&
+		      t.parts[0].rank == 26,
+	      "descendants by waits: %zu first %llu", t.nparts, (unsigned long long)t.parts[0].id);
+
+	/* a leaf: its own row only */
+	CHECK(sl_cgtree_sum(&r, 11, "/system.slice/a.service", cgt_path, NULL, MAX, WAITS, &t) == 0 &&
+		      t.summed == 1 && t.has_base && t.nparts == 0 && t.c[WAITS] == 22,
+	      "leaf: summed %zu waits %llu", t.summed, (unsigned long long)t.c[WAITS]);
+
+	/* a slice with no tasks of its own (no row): its children only */
+	CHECK(sl_cgtree_sum(&r, 99, "/user.slice", cgt_path, NULL, MAX, WAITS, &t) == 0 &&
+		      t.summed == 1 && !t.has_base && t.nparts == 1 && t.c[WAITS] == 40,
+	      "empty slice: summed %zu waits %llu", t.summed, (unsigned long long)t.c[WAITS]);
+
+	/* the root: every resolved row */
+	CHECK(sl_cgtree_sum(&r, 1, "/", cgt_path, NULL, MAX, WAITS, &t) == 0 &&
+		      t.summed == n - 1 && t.unresolved == 1 && t.nparts == n - 2,
+	      "root: summed %zu", t.summed);
+
+	/* the row of the base counts as its own even without a known path */
+	CHECK(sl_cgtree_sum(&r, 30, "/lost", cgt_path, NULL, MAX, WAITS, &t) == 0 &&
+		      t.summed == 1 && t.has_base && t.unresolved == 0 && t.c[WAITS] == 60,
+	      "unresolved base: summed %zu", t.summed);
+
+	CHECK(sl_cgtree_sum(&r, 1, "relative", cgt_path, NULL, MAX, WAITS, &t) == -EINVAL &&
+		      sl_cgtree_sum(&r, 1, "/", NULL, NULL, MAX, WAITS, &t) == -EINVAL &&
+		      sl_cgtree_sum(&r, 1, "/", cgt_path, NULL, MAX, NC, &t) == -EINVAL,
+	      "bad arguments refused");
+	sl_window_result_free(&r);
+}
+
+static const char *parts_path(void *ctx, uint64_t id)
+{
+	return ((char (*)[32])ctx)[id - 100];
+}
+
+static void test_cgtree_parts(void)
+{
+	/* more descendants than parts: the largest kept, in order */
+	enum { NROWS = 3 * SL_CGTREE_PARTS };
+	struct sl_window_result r;
+	struct sl_cgtree_sum t;
+	static char paths[NROWS][32];
+	bool ordered = true;
+
+	CHECK(sl_window_result_alloc(&r, 2, 1, NROWS) == 0, "alloc");
+	for (size_t i = 0; i < NROWS; i++) {
+		r.rows[i].key = 100 + i;
+		r.rows[i].c[1] = (i * 37) % NROWS + 1; /* a permutation of 1..NROWS */
+		snprintf(paths[i], sizeof(paths[i]), "/p/c%zu", i);
+	}
+	r.n = NROWS;
+	CHECK(sl_cgtree_sum(&r, 1, "/p", parts_path, paths, -1, 1, &t) == 0, "sum");
+	CHECK(t.summed == NROWS && !t.has_base && t.nparts == SL_CGTREE_PARTS, "parts %zu",
+	      t.nparts);
+	for (size_t i = 0; i < t.nparts; i++)
+		ordered = ordered && t.parts[i].rank == NROWS - i;
+	CHECK(ordered, "the %d largest, descending: first %llu last %llu", SL_CGTREE_PARTS,
+	      (unsigned long long)t.parts[0].rank,
+	      (unsigned long long)t.parts[t.nparts - 1].rank);
+	CHECK(t.c[1] == (uint64_t)NROWS * (NROWS + 1) / 2, "sum of all rows: %llu",
+	      (unsigned long long)t.c[1]);
+	sl_window_result_free(&r);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -672,6 +814,8 @@ int main(int argc, char **argv)
 	test_topo(argv[1]);
 	test_numa();
 	test_judge();
+	test_cgtree();
+	test_cgtree_parts();
 	printf("%d checks, %d failed\n", checks, failures);
 	return failures ? 1 : 0;
 }

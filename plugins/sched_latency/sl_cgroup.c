@@ -974,7 +974,8 @@ int sl_cgroup_register(struct sl *p)
 		.name = "sched_cgroup",
 		.title = "Run-queue latency per cgroup",
 		.description = "Cgroups whose tasks waited longest for a CPU and the busiest ones, "
-			       "last 10 s and since start: switches, wait, p50/p90/p99/max.",
+			       "last 10 s and since start: switches, wait, p50/p90/p99/max of each "
+			       "cgroup's own tasks (stats://cgroup/{path}: a subtree).",
 		.mime_type = "application/json",
 		.read = read_cgroups,
 		.data = p,

@@ -454,6 +454,14 @@ def stop_process(proc, sig=signal.SIGTERM, timeout=20):
         return proc.wait()
 
 
+def kill_all(procs):
+    """SIGKILL each process of procs that still runs, and reap them all."""
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+        p.wait()
+
+
 def file_text(f):
     """All that was written so far to f, a file open for writing (a child's
     stderr)."""

@@ -24,7 +24,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from smcp_test import BUILD, SKIP, Checker, Daemon  # noqa: E402
+from smcp_test import BUILD, SKIP, Checker, Daemon, kill_all  # noqa: E402
 
 T = Checker("seed/examples")
 PLUGINS = os.path.join(BUILD, "plugins")
@@ -405,10 +405,7 @@ def test_seed_examples():
                     f"each caller's share is its samples of schedule's: {str(res2)[:400]}")
         F.table()
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        kill_all(procs)
         d.close()
 
 

@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 
 SRC = os.environ.get("SMCP_SOURCE_DIR",
                      os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
@@ -144,6 +145,25 @@ def stop(d, workloads):
 def runqlat_path():
     return shutil.which("runqlat") or ("/usr/sbin/runqlat"
                                        if os.path.exists("/usr/sbin/runqlat") else None)
+
+
+def start_runqlat(*args):
+    """runqlat ARGS with its stdout piped, returned once it is attached.
+    It block-buffers its "Tracing" line when piped: stdbuf line-buffers
+    it, so that what is compared with it starts the moment it is
+    attached (a second's sleep without stdbuf)."""
+    cmd = [runqlat_path(), *map(str, args)]
+    stdbuf = shutil.which("stdbuf")
+    rq = subprocess.Popen(([stdbuf, "-oL"] if stdbuf else []) + cmd, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
+    if stdbuf:
+        while True:
+            line = rq.stdout.readline()
+            if not line or "Tracing" in line:
+                break
+    else:
+        time.sleep(1.0)
+    return rq
 
 
 def parse_runqlat(text):

@@ -176,10 +176,7 @@ def run(ck, hierarchy):
                  f"{hierarchy}: the root cgroup keeps its counts: {root_before} -> {root_after}")
         return None
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        sltest.smcp_test.kill_all(procs)
         d.close()
         if cgdir:
             rmdir(cgdir)
@@ -251,10 +248,7 @@ def subtree(ck):
                  last10.get("waits"), "subtree: the histogram holds the summed waits")
         return None
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        sltest.smcp_test.kill_all(procs)
         d.close()
         if top:
             for child in ("a", "b"):

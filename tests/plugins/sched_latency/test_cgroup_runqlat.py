@@ -40,7 +40,6 @@ hierarchy, where diagnose_cgroup reads cgroupfs; the latency is keyed by the
 v2 cgroup. Suite 'bpf'; exits 77 with the reason without runqlat, without a
 writable cgroup2, or without BPF."""
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -85,23 +84,8 @@ def start_in(dirs, *args):
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
 
 
-def runqlat_started(v2dir):
-    cmd = [sltest.runqlat_path(), "-c", v2dir, str(SPAN), "1"]
-    stdbuf = shutil.which("stdbuf")
-    rq = subprocess.Popen(([stdbuf, "-oL"] if stdbuf else []) + cmd, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True)
-    if stdbuf:
-        while True:
-            line = rq.stdout.readline()
-            if not line or "Tracing" in line:
-                break
-    else:
-        time.sleep(1.0)
-    return rq
-
-
 def run_once(d, dirs, path):
-    rq = runqlat_started(dirs[0])
+    rq = sltest.start_runqlat("-c", dirs[0], SPAN, 1)
     result = {}
 
     def diagnose():
@@ -123,10 +107,7 @@ def run_once(d, dirs, path):
         rq.wait(timeout=SPAN + 20)
         t.join(SPAN + 30)
     finally:
-        for p in loads + [rq]:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        sltest.smcp_test.kill_all(loads + [rq])
     if "err" in result:
         raise result["err"]
     return sltest.parse_runqlat(out), result.get("r", {}), out

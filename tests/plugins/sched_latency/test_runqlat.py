@@ -4,8 +4,6 @@ free to move), measure_latency and runqlat run over the same period; the
 p50 and p99 of both fall in the same log2 microsecond bucket, and the
 sample counts agree. Suite 'bpf'; exits 77 without runqlat."""
 import os
-import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -17,19 +15,7 @@ SECONDS = 8
 
 
 def run_once(ck, d):
-    # runqlat block-buffers its "Tracing" line when piped: line-buffer it so
-    # that ours starts the moment runqlat is attached
-    cmd = [sltest.runqlat_path(), str(SECONDS), "1"]
-    stdbuf = shutil.which("stdbuf")
-    rq = subprocess.Popen(([stdbuf, "-oL"] if stdbuf else []) + cmd, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True)
-    if stdbuf:
-        while True:
-            line = rq.stdout.readline()
-            if not line or "Tracing" in line:
-                break
-    else:
-        time.sleep(1.0)
+    rq = sltest.start_runqlat(SECONDS, 1)
     result = {}
 
     def measure():

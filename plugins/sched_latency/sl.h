@@ -18,9 +18,10 @@
  *                    and the tick: the core's collect callback, once per step
  *   sl_steps.c       its steps in the core's workflow prompts
  *   sl_notable.c     notable.* events judged once per step (no setup needed)
- *   sl_cgroup.c      per-cgroup latency: the BPF map read into a series, ids
- *                    named, stats://aggregated/cgroup (sl_cgroup.h); a
- *                    cgroup's subtree summed by sl_cgtree.c
+ *   sl_cgroup.c      per-cgroup latency: the BPF map read into a series,
+ *                    stats://aggregated/cgroup (sl_cgroup.h); a cgroup's
+ *                    subtree summed by sl_cgtree.c; ids named by
+ *                    sl_cgpaths.c (state shared in sl_cgroup_priv.h)
  *   sl_cgtool.c      diagnose_cgroup, stats://cgroup/{+cgroup} (sl_cgfs.c,
  *                    sl_cgnames.c: cgroupfs files and names)
  *   sl_hist.c, sl_window.c, sl_topo.c, sl_tasks.c, sl_cgtree.c  pure helpers

@@ -41,54 +41,12 @@
 #include "sl_cgroup.h"
 #include "sl_cgfs.h"
 #include "sl_cgtree.h"
+#include "sl_cgroup_priv.h"
 
 #define CGROUP_SUPER_MAGIC 0x27e0eb
 #define CGROUP2_SUPER_MAGIC 0x63677270
-#define FILEID_KERNFS 0xfe
-#define RESOLVE_PER_TICK 32
-#define WALK_PER_TICK 512
-#define WALK_DEPTH 16
-#define RETRY_TICKS 10
 #define TOP_ROWS 20
 #define TOP_SINCE_START_ROWS 10
-
-enum name_state { NM_EMPTY, NM_OK, NM_PENDING, NM_GONE };
-
-struct cg_name {
-	uint64_t id;
-	uint64_t retry_tick; /* NM_PENDING: try again at this tick */
-	uint64_t added_tick; /* NM_PENDING: when it became pending */
-	uint8_t state;
-	char path[SL_CG_PATH_MAX];
-};
-
-struct sl_cgroup {
-	enum sl_cg_hier hier;
-	char mount[256];  /* where we open it (fs root + mount point) */
-	char real[256];   /* the same as /proc/self/fd names it */
-	char reason[256];
-	int mount_fd;
-	int map_fd, slots_fd, free_fd; /* cg_stats, cg_slots, cg_free */
-	__u64 *overflow; /* the BPF .bss counter */
-	size_t max, n;
-	struct sl_measure *vals; /* ncpus */
-	uint64_t *c, *h;          /* max * SLG_N, max * SL_NB: cumulative sums */
-	struct sl_window_input *in;
-	struct sl_window_series w;
-	struct cg_name *names;
-	size_t names_cap, names_used; /* cap: a power of two, >= 2 * max */
-	uint64_t ticks;
-	size_t verify_at; /* the next index of in[] whose name is checked again */
-	int handle_err; /* the last error of open_by_handle_at other than ESTALE */
-	bool no_handles; /* open_by_handle_at is refused: walk instead */
-	struct {
-		DIR *d[WALK_DEPTH];
-		size_t len[WALK_DEPTH]; /* path length at each level */
-		int depth;              /* 0: no walk under way */
-		uint64_t start_tick;
-		char path[SL_CG_PATH_MAX];
-	} walk;
-};
 
 static const char *const hier_names[] = { "off", "v2", "v1-cpu" };
 
@@ -224,19 +182,13 @@ void sl_cgroup_started(struct sl *p, int stats_fd, int slots_fd, int free_fd, __
 	g->overflow = overflow;
 }
 
-static void walk_close(struct sl_cgroup *g)
-{
-	while (g->walk.depth > 0)
-		closedir(g->walk.d[--g->walk.depth]);
-}
-
 void sl_cgroup_fini(struct sl *p)
 {
 	struct sl_cgroup *g = p->cg;
 
 	if (!g)
 		return;
-	walk_close(g);
+	sl_cgpath_walk_close(g);
 	if (g->mount_fd >= 0)
 		close(g->mount_fd);
 	sl_window_free(&g->w);
@@ -252,216 +204,6 @@ void sl_cgroup_fini(struct sl *p)
 static bool tracking(const struct sl *p)
 {
 	return p->running && p->cg && p->cg->hier != SL_CG_OFF && p->cg->map_fd >= 0;
-}
-
-/* ---------------------------------------------------------------- names */
-
-static struct cg_name *name_slot(struct sl_cgroup *g, uint64_t id, bool add)
-{
-	size_t mask = g->names_cap - 1, i = (size_t)(id * 0x9E3779B97F4A7C15ull) & mask;
-
-	for (size_t k = 0; k < g->names_cap; k++, i = (i + 1) & mask) {
-		struct cg_name *e = &g->names[i];
-
-		if (e->state != NM_EMPTY && e->id == id)
-			return e;
-		if (e->state == NM_EMPTY) {
-			if (!add || g->names_used >= g->names_cap * 3 / 4)
-				return NULL;
-			e->id = id;
-			e->state = NM_PENDING;
-			e->retry_tick = 0;
-			e->added_tick = g->ticks;
-			e->path[0] = '\0';
-			g->names_used++;
-			return e;
-		}
-	}
-	return NULL;
-}
-
-/* Keep only the names of the ids in the map now (the table has no
- * deletion: it is rebuilt once it fills up). */
-static void names_compact(struct sl_cgroup *g)
-{
-	struct cg_name *old = g->names;
-	size_t cap = g->names_cap;
-
-	g->names = calloc(cap, sizeof(*g->names));
-	if (!g->names) {
-		g->names = old;
-		return;
-	}
-	g->names_used = 0;
-	for (size_t i = 0; i < g->n; i++) {
-		struct cg_name *e = NULL;
-
-		for (size_t k = 0; k < cap && !e; k++)
-			if (old[k].state != NM_EMPTY && old[k].id == g->in[i].key)
-				e = &old[k];
-		if (e) {
-			struct cg_name *d = name_slot(g, e->id, true);
-
-			if (d)
-				*d = *e;
-		}
-	}
-	free(old);
-}
-
-/* Resolve through a file handle: 0, -ESTALE (gone) or another -errno. */
-static int resolve(struct sl_cgroup *g, uint64_t id, char *out, size_t len)
-{
-	struct {
-		struct file_handle fh;
-		unsigned char id[8];
-	} h;
-	char link[64], buf[SL_CG_PATH_MAX + 256];
-	size_t rl = strlen(g->real);
-	ssize_t n;
-	int fd;
-
-	h.fh.handle_bytes = sizeof(id);
-	h.fh.handle_type = FILEID_KERNFS;
-	memcpy(h.fh.f_handle, &id, sizeof(id));
-	fd = open_by_handle_at(g->mount_fd, &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? -ESTALE : -errno;
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	n = readlink(link, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EIO;
-	buf[n] = '\0';
-	if (strncmp(buf, g->real, rl) != 0 || (buf[rl] != '/' && buf[rl] != '\0'))
-		return -EXDEV; /* another mount namespace's view */
-	if (strlen(buf + rl) + 2 > len)
-		return -ENAMETOOLONG;
-	snprintf(out, len, "%s", buf[rl] ? buf + rl : "/");
-	return 0;
-}
-
-static bool walk_push(struct sl_cgroup *g, int dirfd_, const char *name, size_t len)
-{
-	int fd = openat(dirfd_, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		return false;
-	}
-	g->walk.d[g->walk.depth] = d;
-	g->walk.len[g->walk.depth] = len;
-	g->walk.depth++;
-	return true;
-}
-
-/* Name the pending ids by a walk of the hierarchy, WALK_PER_TICK
- * directories at a time; the ids pending since before a complete walk
- * began and not found by it are gone. */
-static void walk_step(struct sl_cgroup *g)
-{
-	unsigned budget = WALK_PER_TICK;
-
-	if (!g->walk.depth) {
-		struct stat st;
-		struct cg_name *root;
-
-		if (!fstat(g->mount_fd, &st) && (root = name_slot(g, (uint64_t)st.st_ino, false)) &&
-		    root->state == NM_PENDING) {
-			snprintf(root->path, sizeof(root->path), "/");
-			root->state = NM_OK;
-		}
-		g->walk.path[0] = '\0';
-		g->walk.start_tick = g->ticks;
-		if (!walk_push(g, g->mount_fd, ".", 0))
-			return;
-	}
-	while (budget && g->walk.depth) {
-		int top = g->walk.depth - 1;
-		size_t len = g->walk.len[top], nl;
-		struct dirent *de = readdir(g->walk.d[top]);
-		struct cg_name *e;
-
-		if (!de) {
-			closedir(g->walk.d[top]);
-			g->walk.depth--;
-			continue;
-		}
-		if (de->d_type != DT_DIR || de->d_name[0] == '.')
-			continue;
-		budget--;
-		nl = strlen(de->d_name);
-		if (len + 1 + nl >= sizeof(g->walk.path))
-			continue;
-		g->walk.path[len] = '/';
-		memcpy(g->walk.path + len + 1, de->d_name, nl + 1);
-		e = name_slot(g, (uint64_t)de->d_ino, false);
-		if (e && e->state != NM_OK) {
-			memcpy(e->path, g->walk.path, len + nl + 2);
-			e->state = NM_OK;
-		}
-		if (g->walk.depth < WALK_DEPTH)
-			(void)walk_push(g, dirfd(g->walk.d[top]), de->d_name, len + 1 + nl);
-	}
-	if (g->walk.depth)
-		return;
-	for (size_t i = 0; i < g->names_cap; i++)
-		if (g->names[i].state == NM_PENDING && g->names[i].added_tick < g->walk.start_tick)
-			g->names[i].state = NM_GONE;
-}
-
-static void resolve_pending(struct sl_cgroup *g)
-{
-	unsigned budget = RESOLVE_PER_TICK;
-	bool pending = false;
-
-	for (size_t i = 0; i < g->n && budget; i++) {
-		struct cg_name *e = name_slot(g, g->in[i].key, true);
-		int err;
-
-		if (!e && g->names_used >= g->names_cap * 3 / 4) {
-			names_compact(g);
-			e = name_slot(g, g->in[i].key, true);
-		}
-		if (!e || e->state != NM_PENDING)
-			continue;
-		pending = true;
-		if (g->no_handles || e->retry_tick > g->ticks)
-			continue;
-		budget--;
-		err = resolve(g, e->id, e->path, sizeof(e->path));
-		if (err == 0) {
-			e->state = NM_OK;
-		} else if (err == -ESTALE) {
-			e->state = NM_GONE;
-		} else {
-			g->handle_err = -err;
-			g->no_handles = err == -EPERM || err == -EOPNOTSUPP || err == -ENOSYS;
-			e->retry_tick = g->ticks + RETRY_TICKS;
-		}
-	}
-	if (g->no_handles && (pending || g->walk.depth))
-		walk_step(g);
-}
-
-/* A named cgroup can be removed (once its tasks left): check a few names a
- * tick, round robin, that the directory is still there with the same id. */
-static void verify_names(struct sl_cgroup *g)
-{
-	for (unsigned k = 0; k < RESOLVE_PER_TICK && g->n; k++) {
-		struct cg_name *e;
-		struct stat st;
-
-		g->verify_at = g->verify_at < g->n ? g->verify_at : 0;
-		e = name_slot(g, g->in[g->verify_at++].key, false);
-		if (!e || e->state != NM_OK || strcmp(e->path, "/") == 0)
-			continue;
-		if (fstatat(g->mount_fd, e->path + 1, &st, AT_SYMLINK_NOFOLLOW) ?
-			    errno == ENOENT : (uint64_t)st.st_ino != e->id)
-			e->state = NM_GONE;
-	}
 }
 
 /* ----------------------------------------------------------------- tick */
@@ -508,7 +250,7 @@ static void drop_gone(struct sl *p, struct sl_cgroup *g)
 	bool zeroed = false;
 
 	for (size_t i = 0; i < g->n; i++) {
-		struct cg_name *e = name_slot(g, g->in[i].key, false);
+		struct cg_name *e = sl_cgpath_slot(g, g->in[i].key, false);
 
 		uint32_t slot;
 
@@ -536,8 +278,7 @@ void sl_cgroup_tick(struct sl *p, uint64_t now_ns)
 	g->ticks++;
 	read_map(p, g);
 	(void)sl_window_tick(&g->w, now_ns, g->in, g->n, p->start_ns);
-	resolve_pending(g);
-	verify_names(g);
+	sl_cgpath_tick(g);
 	drop_gone(p, g);
 }
 
@@ -548,7 +289,7 @@ const struct sl_window_series *sl_cgroup_series(const struct sl *p)
 
 const char *sl_cgroup_path(struct sl *p, uint64_t id)
 {
-	struct cg_name *e = tracking(p) ? name_slot(p->cg, id, false) : NULL;
+	struct cg_name *e = tracking(p) ? sl_cgpath_slot(p->cg, id, false) : NULL;
 
 	return e && e->state == NM_OK ? e->path : NULL;
 }
@@ -640,14 +381,9 @@ static void fill(struct sl *p, const struct sl_window_row *row, uint64_t id, boo
 /* A cgroup asked for by id that no tick named yet: try a handle now. */
 static void resolve_now(struct sl *p, uint64_t id)
 {
-	struct cg_name *e;
-
 	if (sl_cgroup_path(p, id))
 		return;
-	e = name_slot(p->cg, id, true);
-	if (e && e->state == NM_PENDING && !p->cg->no_handles &&
-	    resolve(p->cg, id, e->path, sizeof(e->path)) == 0)
-		e->state = NM_OK;
+	sl_cgpath_resolve_now(p->cg, id);
 }
 
 int sl_cgroup_summary_by_id(struct sl *p, uint64_t id, unsigned window_s,
@@ -729,7 +465,7 @@ int sl_cgroup_summary_by_path(struct sl *p, const char *path, unsigned window_s,
 static const char *tree_path(void *ctx, uint64_t id)
 {
 	struct sl *p = ctx;
-	struct cg_name *e = name_slot(p->cg, id, false);
+	struct cg_name *e = sl_cgpath_slot(p->cg, id, false);
 
 	return e && e->state != NM_EMPTY && e->path[0] == '/' ? e->path : NULL;
 }

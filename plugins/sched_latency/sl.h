@@ -82,6 +82,7 @@ enum sl_programs { SL_PROGS_AUTO, SL_PROGS_TP_BTF, SL_PROGS_RAW_TP };
 struct sl_cfg {
 	int64_t max_threads, max_procs, ring_kb, stream_rate, latency_per_cpu_max;
 	int64_t cgroup_max; /* per-cgroup latency map entries; 0: off */
+	char container_state_root[256]; /* runtimes' state (tests); "": the fs root */
 	bool stream_at_start, dsq, waker_cpu;
 	bool ktime_clock; /* latency_clock = ktime */
 	enum sl_programs programs;

@@ -205,9 +205,10 @@ static bool matches(const struct walk *w, const char *base)
 	case W_POD:
 		/* "kubepods" has a "pod" too: try each */
 		for (const char *p = strstr(base, "pod"); p; p = strstr(p + 1, "pod"))
-			if ((strncmp(p + 3, w->input, UID_LEN) == 0 ||
-			     strncmp(p + 3, w->uid_us, UID_LEN) == 0) &&
-			    (p[3 + UID_LEN] == '\0' || strcmp(p + 3 + UID_LEN, ".slice") == 0))
+			if ((strncmp(p + 3, w->input, w->input_len) == 0 ||
+			     strncmp(p + 3, w->uid_us, w->input_len) == 0) &&
+			    (p[3 + w->input_len] == '\0' ||
+			     strcmp(p + 3 + w->input_len, ".slice") == 0))
 				return true;
 		return false;
 	}
@@ -424,9 +425,10 @@ int sl_cgname_find(const struct sl_cgfs *fs, const char *state_root, const char 
 			w->want = W_ID;
 			w->input = h->id;
 		} else {
+			/* a UUID, or a static pod's 32-hex config hash */
 			w->want = W_POD;
 			w->input = h->pod_uid;
-			for (size_t k = 0; k <= UID_LEN; k++)
+			for (size_t k = 0; k <= UID_LEN && k <= strlen(h->pod_uid); k++)
 				w->uid_us[k] = h->pod_uid[k] == '-' ? '_' : h->pod_uid[k];
 		}
 		w->input_len = strlen(w->input);

@@ -48,6 +48,12 @@ static bool is_uuid(const char *s, size_t n)
 	return true;
 }
 
+/* A static pod's uid: the 32-hex hash of its manifest (the kubelet's). */
+static bool is_hash(const char *s)
+{
+	return strlen(s) == 32 && strspn(s, "0123456789abcdef") == 32;
+}
+
 /* A Kubernetes object name: lower-case alphanumerics, '-' and '.', 1..max. */
 static bool k8s_name(const char *s, size_t n, size_t max)
 {
@@ -166,7 +172,8 @@ bool sl_cgstate_pod_dir(const char *entry, char *ns, char *pod, char *uid)
 	const char *a = strchr(entry, '_'), *b = a ? strchr(a + 1, '_') : NULL;
 
 	if (!a || !b || strchr(b + 1, '_') || !k8s_name(entry, (size_t)(a - entry), 63) ||
-	    !k8s_name(a + 1, (size_t)(b - a - 1), 253) || !is_uuid(b + 1, strlen(b + 1)))
+	    !k8s_name(a + 1, (size_t)(b - a - 1), 253) ||
+	    !(is_uuid(b + 1, strlen(b + 1)) || is_hash(b + 1)))
 		return false;
 	snprintf(ns, 64, "%.*s", (int)(a - entry), entry);
 	snprintf(pod, 254, "%.*s", (int)(b - a - 1), a + 1);

@@ -71,8 +71,9 @@ int sl_cgstate_docker_parse(const char *buf, size_t len, char *name, size_t name
 int sl_cgstate_podman_parse(const char *buf, size_t len, const char *want,
 			    struct sl_cgstate_result *r);
 
-/* Split a /var/log/pods entry "<namespace>_<pod>_<uid>" (uid a UUID, with
- * dashes): true, with the parts (ns 64, pod 254, uid 37 bytes). */
+/* Split a /var/log/pods entry "<namespace>_<pod>_<uid>" (uid a UUID with
+ * dashes, or a static pod's 32-hex hash): true, with the parts (ns 64,
+ * pod 254, uid 37 bytes). */
 bool sl_cgstate_pod_dir(const char *entry, char *ns, char *pod, char *uid);
 
 /* Whether a /var/log/containers entry is "<pod>_<ns>_<container>-<id>.log"

@@ -428,6 +428,10 @@ static void test_cgstate_parse(void)
 				  uid));
 	CHECK(!sl_cgstate_pod_dir("Shop_front_1234abcd-12ab-34cd-56ef-1234567890ab", ns, pod, uid));
 	CHECK(!sl_cgstate_pod_dir("shop_front_1234abcd", ns, pod, uid));
+	/* a static pod: the 32-hex hash of its manifest */
+	CHECK(sl_cgstate_pod_dir("kube-system_etcd-n1_0f1e2d3c4b5a69788796a5b4c3d2e1f0", ns, pod,
+				 uid) &&
+	      strcmp(uid, "0f1e2d3c4b5a69788796a5b4c3d2e1f0") == 0);
 	snprintf(buf, sizeof(buf), "front-1_shop_app-%s.log", id);
 	CHECK(sl_cgstate_container_log(buf, "front-1", "shop", "app", got) &&
 	      strcmp(got, id) == 0);

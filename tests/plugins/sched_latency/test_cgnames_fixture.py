@@ -108,6 +108,17 @@ def test_names():
                 cg["container_id"] == CID and cg.get("name") == "shop/frontend-7d9f/app",
                 f"pod container: {cg}")
 
+        # a static pod: its uid is its manifest's 32-hex hash
+        h = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+        os.makedirs(os.path.join(root, "var/log/pods", f"kube-system_kube-apiserver-n1_{h}"))
+        sp = os.path.join(root, "sys/fs/cgroup/kubepods.slice/kubepods-burstable.slice",
+                          f"kubepods-burstable-pod{h}.slice")
+        os.makedirs(sp)
+        open(os.path.join(sp, "cgroup.procs"), "w").close()
+        cg = cg_of(d, "kube-system/kube-apiserver-n1")
+        C.check(cg["path"].endswith(f"/kubepods-burstable-pod{h}.slice") and
+                cg.get("resolved_from") == "kubelet pod logs", f"static pod: {cg}")
+
         cg = cg_of(d, "3f4e5d6c7b8a")
         C.check(cg["path"] == f"/system.slice/docker-{DID}.scope" and cg.get("guess") is True
                 and "prefix" in cg.get("guess_why", "") and "resolved_from" not in cg,
@@ -125,7 +136,7 @@ def test_names():
         bad, text = err_of(d, "nosuchthing")
         C.check(bad and "no cgroup or container named nosuchthing" in text and
                 "NAME.service" in text and "docker state: 3 containers read" in text and
-                "podman state: 4 containers read" in text and "kubelet pod logs: 2 pods" in text
+                "podman state: 4 containers read" in text and "kubelet pod logs: 3 pods" in text
                 and "stats://aggregated/cgroup" in text, f"unknown name: {text}")
         bad, text = err_of(d, "shop/nosuch")
         C.check(bad and "no cgroup or container named shop/nosuch" in text, f"no pod: {text}")

@@ -738,10 +738,11 @@ int sl_cgtool_register(struct sl *p)
 {
 	const struct smcp_tool_desc tool = {
 		SMCP_TOOL("diagnose_cgroup"),
-		.description = "Why a cgroup waits for CPU: its quota, contention or a full "
-			       "machine. cgroup: a path (/system.slice/web.service), a systemd unit, "
-			       "a container id (12+ hex) or name (my-nginx, Docker or Podman), a "
-			       "pod uid, pod name, namespace/pod or namespace/pod/container.",
+		.description = "Why a cgroup (path, unit or container id) waits for CPU: its "
+			       "quota, contention or a full machine. cgroup: a path "
+			       "(/system.slice/web.service), a systemd unit, a container id (12+ "
+			       "hex) or name (my-nginx: Docker or Podman), a pod uid, a pod name, "
+			       "namespace/pod or namespace/pod/container.",
 		.input_schema = diag_schema,
 		.flags = SMCP_TOOL_READ_ONLY,
 		.call = diagnose_cgroup,
@@ -751,9 +752,10 @@ int sl_cgtool_register(struct sl *p)
 		SMCP_RESOURCE("stats://cgroup/{+cgroup}"),
 		.name = "cgroup",
 		.title = "One cgroup's CPU",
-		.description = "A cgroup (path, unit, container id or name, pod) over 1 s: quota, throttling, "
+		.description = "A cgroup (path, unit or container id) over 1 s: quota, throttling, "
 			       "usage, weight, pressure, its tasks' run-queue waits and the "
-			       "diagnose_cgroup verdict.",
+			       "diagnose_cgroup verdict. Also a container or pod name "
+			       "(stats://cgroup/my-nginx).",
 		.mime_type = "application/json",
 		.read = read_cgroup,
 		.data = p,

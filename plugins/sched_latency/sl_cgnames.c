@@ -327,9 +327,17 @@ static int resolve(const struct sl_cgfs *fs, const char *input, char *path, size
 	if (!err && *guess)
 		snprintf(why, why_len, "%s", GUESS_MATCH);
 	if (err == -ENOENT)
-		snprintf(why, why_len, "no cgroup named %s in the cpu hierarchy (%s); give a path, "
-				       "a unit, a container id (12+ hex digits) or a pod uid",
-			 input, fs->cpu_root);
+		snprintf(why, why_len,
+			 "no cgroup named %s in the cpu hierarchy (%s); tried: %s%s; give a path, "
+			 "a unit, a container id (12+ hex digits) or a pod uid; "
+			 "stats://aggregated/cgroup lists the cgroups",
+			 input, fs->cpu_root,
+			 w->want == W_ID	? "a cgroup whose name holds a container id starting "
+						  "with it"
+			 : w->want == W_POD ? "a pod's cgroup with that uid"
+					    : "a cgroup of that name",
+			 w->want == W_EXACT && service && !strchr(input, '.') ? " and NAME.service"
+									     : "");
 	free(w);
 	return err;
 }
@@ -373,11 +381,11 @@ static void not_found(const struct sl_cgfs *fs, const char *input, bool service,
 		      const struct sl_cgstate_result *st, char *why, size_t why_len)
 {
 	snprintf(why, why_len,
-		 "no cgroup or container named %s in the cpu hierarchy (%s); tried: a cgroup "
-		 "of that name%s%s, %s; list the cgroups with stats://aggregated/cgroup, or give "
-		 "a path, a unit, a container id (12+ hex digits) or a pod uid",
-		 input, fs->cpu_root, service ? ", " : "", service ? "NAME.service" : "",
-		 st->tried[0] ? st->tried : "no runtime state");
+		 "no cgroup or container named %s in the cpu hierarchy (%s); tried: %s%s%s; "
+		 "list the cgroups with stats://aggregated/cgroup, or give a path, a unit, a "
+		 "container id (12+ hex digits) or a pod uid",
+		 input, fs->cpu_root, strchr(input, '/') ? "" : "a cgroup of that name, ",
+		 service ? "NAME.service, " : "", st->tried[0] ? st->tried : "no runtime state");
 }
 
 int sl_cgname_find(const struct sl_cgfs *fs, const char *state_root, const char *input,

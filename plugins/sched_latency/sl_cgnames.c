@@ -455,6 +455,14 @@ int sl_cgname_find(const struct sl_cgfs *fs, const char *state_root, const char 
 	if (err < 0 && err != -E2BIG)
 		goto out;
 	for (unsigned i = 0; i < m->n; i++) {
+		bool again = false;
+
+		/* two names of one container (or a pod's two entries) find the
+		 * same cgroup: one match */
+		for (unsigned k = 0; k < i && m->w[i].found == 1; k++)
+			again |= m->w[k].found == 1 && strcmp(m->w[k].first, m->w[i].first) == 0;
+		if (again)
+			m->w[i].found = 0;
 		total += m->w[i].found;
 		if (m->w[i].found && chosen < 0)
 			chosen = (int)i;

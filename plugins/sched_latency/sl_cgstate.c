@@ -499,7 +499,14 @@ static void kubelet(const char *root, const char *ns, const char *pod, const cha
 		char ens[64], epod[254], uid[UID_LEN + 1], name[320], shown[320];
 		int pfd, cfd;
 
-		if (!sl_cgstate_pod_dir(e->d_name, ens, epod, uid))
+		struct stat est;
+
+		/* the kubelet makes directories: anything else there is not its */
+		if (!sl_cgstate_pod_dir(e->d_name, ens, epod, uid) ||
+		    (e->d_type != DT_DIR &&
+		     (e->d_type != DT_UNKNOWN ||
+		      fstatat(dirfd(d), e->d_name, &est, AT_SYMLINK_NOFOLLOW) != 0 ||
+		      !S_ISDIR(est.st_mode))))
 			continue;
 		if (seen++ >= SL_CGSTATE_ENTRIES) {
 			note(r, "%s: stopped after %d pods", SRC_KUBELET, SL_CGSTATE_ENTRIES);

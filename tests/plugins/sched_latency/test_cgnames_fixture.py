@@ -90,6 +90,11 @@ def test_names():
                 cg["container_id"] == DID and not cg.get("guess") and
                 cg["input"] == "my-nginx", f"docker name: {cg}")
 
+        body = d.read_json("stats://cgroup/my-nginx")
+        C.check(body.get("cgroup", {}).get("resolved_from") == "docker state" and
+                body["cgroup"]["path"] == f"/system.slice/docker-{DID}.scope",
+                f"the resource resolves names too: {str(body)[:300]}")
+
         cg = cg_of(d, "pm-db")
         C.check(cg["path"] == f"/machine.slice/libpod-{PID}.scope" and
                 cg.get("resolved_from") == "podman state" and
@@ -140,6 +145,13 @@ def test_names():
                 and "stats://aggregated/cgroup" in text, f"unknown name: {text}")
         bad, text = err_of(d, "shop/nosuch")
         C.check(bad and "no cgroup or container named shop/nosuch" in text, f"no pod: {text}")
+        # a pod entry that is a symlink (the kubelet makes directories) names nothing
+        os.symlink(f"shop_frontend-7d9f_{UID}",
+                   os.path.join(root, "var/log/pods", f"fake_alias_{UID}"))
+        bad, text = err_of(d, "fake/alias")
+        C.check(bad and "no cgroup or container named fake/alias" in text,
+                f"symlinked pod entry ignored: {text}")
+        os.unlink(os.path.join(root, "var/log/pods", f"fake_alias_{UID}"))
         bad, text = err_of(d, "Shop/Upper")
         C.check(bad and "not namespace/pod" in text, f"not a k8s name: {text}")
 

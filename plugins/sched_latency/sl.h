@@ -23,7 +23,8 @@
  *                    subtree summed by sl_cgtree.c; ids named by
  *                    sl_cgpaths.c (state shared in sl_cgroup_priv.h)
  *   sl_cgtool.c      diagnose_cgroup, stats://cgroup/{+cgroup} (sl_cgfs.c,
- *                    sl_cgnames.c: cgroupfs files and names)
+ *                    sl_cgnames.c: cgroupfs files and names; sl_cgstate.c:
+ *                    container and pod names from the runtimes' state on disk)
  *   sl_hist.c, sl_window.c, sl_topo.c, sl_tasks.c, sl_cgtree.c  pure helpers
  *                    (unit-tested)
  *

@@ -7,8 +7,10 @@ where the kernel has no sched_ext (every build machine), traces://recordings
 and, as root, a recording say that DSQ tracks are absent and why.
 Suite plugins (the recording part needs root and is skipped without it)."""
 import os
+import shutil
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "trace_analysis"))
@@ -109,7 +111,21 @@ def test_host_says_why():
         check("sched_ext" in why and "not loaded" in why, f"and why: {why!r}")
         if os.geteuid() != 0 or not lst.get("available"):
             return
-        r = d.structured("trace_record", {"duration_s": 1}, timeout=60)
+        r = d.structured("trace_record", {"action": "start", "duration_s": 2})
+        t0 = time.monotonic()
+        while d.structured("trace_record", {"action": "status"})["state"] == "starting":
+            check(time.monotonic() - t0 < 30, "the recording started")
+            time.sleep(0.1)
+        if shutil.which("bpftool"):
+            # zero cost: the DSQ object is not even loaded while recording
+            out = subprocess.run(["bpftool", "prog", "show"], capture_output=True,
+                                 text=True, timeout=30).stdout
+            check(" name tr_switch " in out, "bpftool sees the recording's programs")
+            check(" name tr_dsq_" not in out, "and none of the DSQ object's")
+        while d.structured("trace_record", {"action": "status"})["state"] != "done":
+            check(time.monotonic() - t0 < 60, "the recording ended")
+            time.sleep(0.2)
+        r = d.structured("trace_record", {"action": "status"})
         eq(r["dsq"]["tracks"], False, "the recording has no DSQ tracks")
         check("sched_ext" in r["dsq"].get("reason", ""), f"and says why: {r['dsq']}")
         check("dsq_insert" not in r["lost"], "no DSQ losses counted where nothing was hooked")

@@ -29,6 +29,7 @@
 
 #include <schedmcp/plugin.h>
 
+#include "scx_dsq_hooks.h"
 #include "tr_enc.h"
 #include "trace_record.h"
 
@@ -149,7 +150,7 @@ struct tr_plugin {
 	uint32_t ncpus;
 	char reason[256];	/* why recording cannot work here, "" when it can */
 	bool dsq_kernel;	/* the kernel has sched_ext (tr_dsq_probe) */
-	bool dsq_chosen[13];	/* SCX_DSQ_NHOOKS: the kfuncs to hook */
+	bool dsq_chosen[SCX_DSQ_NHOOKS]; /* the kfuncs to hook */
 	char dsq_why[320];	/* why recordings have no DSQ tracks, "" when they can */
 	struct tr_rec *rec;	/* the running recording, or the last one */
 };

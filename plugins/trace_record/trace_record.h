@@ -39,7 +39,7 @@ enum tr_dsq_how {
 };
 
 /* TR_DSQ_DISPATCH's insert -> dispatch latency in ns: d high, e low half. */
-#define TR_DSQ_LAT(e) ((__u64)(__u32)(e)->d << 32 | (__u64)(__u32)(e)->e)
+#define TR_DSQ_LAT(ev) ((__u64)(__u32)(ev)->d << 32 | (__u64)(__u32)(ev)->e)
 
 #define TR_COMM_LEN 16
 #define TR_STR_LEN 64

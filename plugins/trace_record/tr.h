@@ -27,6 +27,7 @@
 #include <schedmcp/plugin.h>
 
 #include "tr_enc.h"
+#include "tr_stacks.h"
 #include "trace_record.h"
 
 #define TR_ID_LEN 20 /* "YYYYMMDD-HHMMSS-xxxx" */
@@ -42,6 +43,7 @@ static inline void tr_file_name(char *buf, size_t n, const char *id)
 struct tr_cfg {
 	const char *dir, *owner;
 	int64_t max_duration_s, default_duration_s, max_mb, ring_mb, max_files, drain_ms;
+	int64_t max_stack_hz;	/* cap of stack_hz (tr_stacks.c) */
 };
 
 enum tr_state { TR_STARTING, TR_RUNNING, TR_STOPPING, TR_DONE, TR_FAILED };
@@ -114,6 +116,11 @@ struct tr_rec {
 		uint64_t written[TR_NTYPES], seen[TR_NTYPES], lost_ring[TR_NTYPES];
 		uint64_t start_boot_ns, end_boot_ns;
 	} snap;
+
+	/* stack samples (tr_stacks.c): worker side, and the loop's copy */
+	uint32_t stack_hz;
+	struct tr_stacks *stacks;
+	struct tr_stacks_snap stacks_snap;
 };
 
 struct tr_plugin {
@@ -124,6 +131,7 @@ struct tr_plugin {
 	uint32_t ncpus;
 	char reason[256];	/* why recording cannot work here, "" when it can */
 	struct tr_rec *rec;	/* the running recording, or the last one */
+	uint32_t next_stack_hz;	/* stack_hz of the recording being started */
 };
 
 #define TR_CHUNK_BYTES (4u << 20)	/* the output chunk */
@@ -150,6 +158,8 @@ int tr_rec_probe(struct tr_plugin *p, char *why, size_t len);
 void tr_rec_free(struct tr_rec *r);
 /* The recording as JSON members of the open object j. */
 void tr_rec_json(const struct tr_rec *r, struct smcp_json *j);
+/* The stack samples' part of it (an object "stacks" when stack_hz > 0). */
+void tr_rec_stacks_json(const struct tr_rec *r, struct smcp_json *j);
 /* Called by tr_rec.c when a recording reached DONE or FAILED. */
 void tr_plugin_finished(struct tr_plugin *p, struct tr_rec *r);
 

@@ -229,6 +229,8 @@ static void drain(struct tr_rec *r, bool all)
 		if (!r->consume_stopped || r->size_reached || r->out.err)
 			break;
 	}
+	if (r->stacks && !r->size_reached && !r->out.err)
+		(void)tr_stacks_drain(r->stacks, &r->out, all);
 	(void)tr_out_flush(&r->out);
 	if (r->out.err)
 		set_why(r, r->out.err, "writing the trace failed");
@@ -295,6 +297,11 @@ int tr_job_start(void *data)
 						 r->ncpus, SEQ));
 	(void)tr_proc_tree(&r->out, r->p->api->fs_root(r->p->h), clock_ns(CLOCK_BOOTTIME),
 			   PROC_THREADS_MAX);
+	if (r->stack_hz &&
+	    tr_stacks_open(&r->stacks, r->ncpus, r->stack_hz, r->p->api->fs_root(r->p->h))) {
+		set_why(r, -ENOMEM, "out of memory for the stack samples");
+		return r->err;
+	}
 	drain(r, false);
 	return r->err;
 }
@@ -347,6 +354,7 @@ int tr_job_finish(void *data)
 		usleep(20000);
 		read_misses(r);
 	}
+	tr_stacks_stop(r->stacks);
 	drain(r, true);
 	tot = calloc(r->ncpus ? r->ncpus : 1, sizeof(*tot));
 	if (tot) {

@@ -66,6 +66,7 @@ static void take_snapshot(struct tr_rec *r)
 	memcpy(s->lost_ring, r->lost_ring, sizeof(s->lost_ring));
 	s->start_boot_ns = r->start_boot_ns;
 	s->end_boot_ns = r->end_boot_ns;
+	tr_stacks_snap(r->stacks, &r->stacks_snap);
 }
 
 static void remove_timers(struct tr_rec *r)
@@ -258,6 +259,7 @@ int tr_rec_start(struct tr_plugin *p, const char *id, int fd, uint64_t duration_
 	r->duration_ms = duration_ms;
 	r->max_bytes = max_bytes;
 	r->ncpus = p->ncpus;
+	r->stack_hz = r->stacks_snap.hz = p->next_stack_hz;
 	r->cpu_cap_events = TR_CPU_PENDING_MAX;
 	r->cpu = calloc(p->ncpus, sizeof(*r->cpu));
 	r->intern = malloc(sizeof(*r->intern));
@@ -306,6 +308,7 @@ void tr_rec_free(struct tr_rec *r)
 		free(r->cpu[c].ev);
 	free(r->cpu);
 	free(r->links);
+	tr_stacks_free(r->stacks);
 	free(r->sorted);
 	free(r->intern);
 	free(r->chunk);
@@ -376,4 +379,29 @@ void tr_rec_json(const struct tr_rec *r, struct smcp_json *j)
 	api->json_end(j);
 	api->json_uint(j, "reordered_late", s->late);
 	api->json_double(j, "longest_job_ms", (double)r->job_max_ns / 1e6);
+	tr_rec_stacks_json(r, j);
+}
+
+void tr_rec_stacks_json(const struct tr_rec *r, struct smcp_json *j)
+{
+	const struct smcp_host_api *api = r->p->api;
+	const struct tr_stacks_snap *s = &r->stacks_snap;
+
+	if (!s->hz)
+		return;
+	api->json_object(j, "stacks");
+	api->json_uint(j, "stack_hz", s->hz);
+	api->json_bool(j, "sampling", s->sampling);
+	if (s->why[0])
+		api->json_string(j, "why", s->why);
+	api->json_uint(j, "samples", s->samples);
+	api->json_uint(j, "lost_by_kernel", s->lost_kernel);
+	api->json_uint(j, "dropped_at_caps", s->dropped_cap);
+	api->json_uint(j, "callstacks", s->callstacks);
+	api->json_uint(j, "frames", s->frames);
+	api->json_uint(j, "function_names", s->names);
+	api->json_uint(j, "mappings", s->mappings);
+	api->json_uint(j, "user_frames", s->user_frames);
+	api->json_uint(j, "user_frames_named", s->user_named);
+	api->json_end(j);
 }

@@ -74,4 +74,10 @@ void ta_cell_uint(struct ta_row *r, const char *key, uint64_t v);
 void ta_cell_dbl(struct ta_row *r, const char *key, double v);
 void ta_cell_str(struct ta_row *r, const char *key, const char *v);
 
+/* Row i of an answer's page (NULL when i is outside it): counts a->total. */
+struct ta_row *ta_answer_row(struct ta_answer *a, const struct ta_query *q, uint64_t i);
+/* ta_stacks.c: top functions (group "function") or stacks ("stack") of the
+ * stack samples in the query's scope (tid, pid, cpu, t1_ns..t2_ns). */
+int ta_an_samples(const struct ta_trace *t, const struct ta_query *q, struct ta_answer *a);
+
 #endif

@@ -9,6 +9,7 @@
 #include <schedmcp/array.h>
 
 #include "ta.h"
+#include "ta_stacks.h"
 
 #define TA_MAX_CPUS 4096
 
@@ -34,6 +35,7 @@ void ta_trace_free(struct ta_trace *t)
 	free(t->cpus);
 	free(t->th);
 	free(t->ctracks);
+	ta_stacks_free(t->stacks);
 	smcp_hashmap_free(&t->th_idx);
 	free(t);
 }
@@ -45,7 +47,7 @@ size_t ta_trace_mem(const struct ta_trace *t)
 
 	for (uint32_t i = 0; i < t->n_cpus; i++)
 		m += t->cpus[i].cap * sizeof(struct ta_ev);
-	return m;
+	return m + ta_stacks_mem(t->stacks);
 }
 
 /* Whether growing by add bytes stays within the limit. */

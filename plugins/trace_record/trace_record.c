@@ -454,8 +454,18 @@ static int init(struct smcp_host *h, const struct smcp_host_api *api)
 		p->reason[0] = 0;
 		(void)tr_rec_probe(p, p->reason, sizeof(p->reason));
 	}
-	/* load and attach the programs per recording, after the drop */
-	err = api->keep_capabilities(h, 1ull << CAP_BPF | 1ull << CAP_PERFMON);
+	/* load and attach the programs per recording, after the drop; with
+	 * stack samples allowed (max_stack_hz > 0), what perf_profiler keeps
+	 * to name their frames: kernel addresses in /proc/kallsyms (SYSLOG),
+	 * /proc/PID/maps and map_files of every user's processes (SYS_PTRACE,
+	 * CHECKPOINT_RESTORE), binaries only their owner may read
+	 * (DAC_READ_SEARCH) */
+	err = api->keep_capabilities(h, 1ull << CAP_BPF | 1ull << CAP_PERFMON |
+					(p->cfg.max_stack_hz > 0
+						 ? 1ull << CAP_SYSLOG | 1ull << CAP_SYS_PTRACE |
+							   1ull << CAP_CHECKPOINT_RESTORE |
+							   1ull << CAP_DAC_READ_SEARCH
+						 : 0));
 	if (err)
 		return err;
 	err = smcp_register_tools(h, api, tools, SMCP_COUNT(tools));

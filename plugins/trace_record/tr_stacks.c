@@ -83,6 +83,9 @@ struct stack_probe {
 	uint32_t n;
 };
 
+struct tr_stacks;
+static void write_first(struct tr_stacks *s);
+
 struct tr_stacks {
 	struct cpu_ring *ring;
 	uint32_t ncpus;
@@ -214,6 +217,7 @@ int tr_stacks_open(struct tr_stacks **ret, uint32_t ncpus, uint32_t hz, const ch
 		goto fail;
 	for (uint32_t c = 0; c < ncpus; c++)
 		s->ring[c].fd = -1;
+	tr_pb_init(&s->in, s->scratch, INTERN_BYTES);
 	if (pp_elf_cache_init(&s->cache, "/usr/lib/debug", 256) == 0) {
 		if (pp_procs_init(&s->procs, root, &s->cache) == 0)
 			s->have_procs = true;
@@ -496,6 +500,48 @@ static void on_sample(struct tr_stacks *s, const uint8_t *p, size_t len)
 	s->n_batch++;
 }
 
+/* One record of CPU c's ring (h its header, rec the whole record). */
+static void on_record(struct tr_stacks *s, const struct perf_event_header *h, const uint8_t *rec,
+		      uint32_t c)
+{
+	if (h->type == PERF_RECORD_SAMPLE) {
+		on_sample(s, rec + sizeof(*h), h->size - sizeof(*h));
+	} else if (h->type == PERF_RECORD_LOST && h->size >= sizeof(*h) + 16) {
+		uint64_t n;
+		struct sample *b = &s->batch[s->n_batch++];
+
+		memcpy(&n, rec + sizeof(*h) + 8, 8);
+		s->st.lost_kernel += n;
+		memset(b, 0, sizeof(*b));
+		b->cpu = c;
+		b->lost = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+		b->ts = now_boot_ns();
+	}
+}
+
+static bool batch_room(const struct tr_stacks *s)
+{
+	return s->n_batch < DRAIN_SAMPLES && s->in.cap - s->in.len > INTERN_ROOM &&
+	       tr_pb_ok(&s->in);
+}
+
+int tr_stacks_inject(struct tr_stacks *s, const void *rec, size_t len, uint32_t cpu)
+{
+	struct perf_event_header h;
+
+	if (len < sizeof(h))
+		return -EINVAL;
+	memcpy(&h, rec, sizeof(h));
+	if (h.size != len || cpu >= s->ncpus)
+		return -EINVAL;
+	if (!batch_room(s))
+		return -ENOSPC;
+	if (!s->started && !s->in.len)
+		write_first(s);
+	on_record(s, &h, rec, cpu);
+	return 0;
+}
+
 /* Consume CPU c's ring into the batch; stops when the batch or the
  * interned data is full. */
 static void read_ring(struct tr_stacks *s, uint32_t c)
@@ -509,8 +555,7 @@ static void read_ring(struct tr_stacks *s, uint32_t c)
 		return;
 	head = __atomic_load_n(&pg->data_head, __ATOMIC_ACQUIRE);
 	tail = pg->data_tail;
-	while (tail < head && s->n_batch < DRAIN_SAMPLES &&
-	       s->in.cap - s->in.len > INTERN_ROOM && tr_pb_ok(&s->in)) {
+	while (tail < head && batch_room(s)) {
 		struct perf_event_header h;
 		const uint8_t *rec;
 		size_t off = tail & mask;
@@ -527,19 +572,7 @@ static void read_ring(struct tr_stacks *s, uint32_t c)
 			memcpy(s->rec + first, data, h.size - first);
 			rec = s->rec;
 		}
-		if (h.type == PERF_RECORD_SAMPLE) {
-			on_sample(s, rec + sizeof(h), h.size - sizeof(h));
-		} else if (h.type == PERF_RECORD_LOST && h.size >= sizeof(h) + 16) {
-			uint64_t n;
-			struct sample *b = &s->batch[s->n_batch++];
-
-			memcpy(&n, rec + sizeof(h) + 8, 8);
-			s->st.lost_kernel += n;
-			memset(b, 0, sizeof(*b));
-			b->cpu = c;
-			b->lost = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
-			b->ts = now_boot_ns();
-		}
+		on_record(s, &h, rec, c);
 		tail += h.size;
 	}
 	__atomic_store_n(&pg->data_tail, tail, __ATOMIC_RELEASE);
@@ -601,9 +634,7 @@ uint64_t tr_stacks_drain(struct tr_stacks *s, struct tr_out *out, bool all)
 	for (int round = 0; round < (all ? 4096 : 1); round++) {
 		bool more = false;
 
-		tr_pb_init(&s->in, s->scratch, INTERN_BYTES);
-		s->n_batch = 0;
-		if (!s->started)
+		if (!s->started && !s->in.len)
 			write_first(s);
 		for (uint32_t c = 0; c < s->ncpus; c++)
 			read_ring(s, c);
@@ -629,6 +660,8 @@ uint64_t tr_stacks_drain(struct tr_stacks *s, struct tr_out *out, bool all)
 				s->st.samples++;
 			}
 		}
+		tr_pb_init(&s->in, s->scratch, INTERN_BYTES);
+		s->n_batch = 0;
 		for (uint32_t c = 0; c < s->ncpus; c++) {
 			struct perf_event_mmap_page *pg = s->ring[c].base;
 

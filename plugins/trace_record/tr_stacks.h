@@ -49,6 +49,10 @@ int tr_stacks_open(struct tr_stacks **ret, uint32_t ncpus, uint32_t hz, const ch
  * a call unless all); the first call writes the sequence's first packet.
  * Returns samples written. */
 uint64_t tr_stacks_drain(struct tr_stacks *s, struct tr_out *out, bool all);
+/* For tests: one perf record (header included, as the ring holds it) of
+ * CPU cpu, as if read from its ring; written by the next drain. 0, -EINVAL
+ * (malformed), -ENOSPC (drain first). */
+int tr_stacks_inject(struct tr_stacks *s, const void *rec, size_t len, uint32_t cpu);
 /* Stop sampling (the last drain follows). */
 void tr_stacks_stop(struct tr_stacks *s);
 void tr_stacks_snap(const struct tr_stacks *s, struct tr_stacks_snap *ret);

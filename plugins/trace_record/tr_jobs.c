@@ -356,6 +356,7 @@ int tr_job_finish(void *data)
 	}
 	tr_stacks_stop(r->stacks);
 	drain(r, true);
+	tr_stacks_release(r->stacks);
 	tot = calloc(r->ncpus ? r->ncpus : 1, sizeof(*tot));
 	if (tot) {
 		for (uint32_t c = 0; c < r->ncpus; c++) {

@@ -236,14 +236,14 @@ fail:
 
 void tr_stacks_stop(struct tr_stacks *s)
 {
-	if (!s)
+	if (!s || !s->ring)
 		return;
 	for (uint32_t c = 0; c < s->ncpus; c++)
 		if (s->ring[c].fd >= 0)
 			(void)ioctl(s->ring[c].fd, PERF_EVENT_IOC_DISABLE, 0);
 }
 
-void tr_stacks_free(struct tr_stacks *s)
+void tr_stacks_release(struct tr_stacks *s)
 {
 	if (!s)
 		return;
@@ -255,8 +255,12 @@ void tr_stacks_free(struct tr_stacks *s)
 	}
 	if (s->have_procs)
 		pp_procs_free(&s->procs);
+	s->have_procs = false;
 	pp_elf_cache_fini(&s->cache);
+	memset(&s->cache, 0, sizeof(s->cache));
 	pp_kallsyms_free(&s->ks);
+	memset(&s->ks, 0, sizeof(s->ks));
+	s->have_ks = false;
 	smcp_hashmap_free(&s->frames);
 	smcp_hashmap_free(&s->names);
 	smcp_hashmap_free(&s->stacks);
@@ -268,6 +272,18 @@ void tr_stacks_free(struct tr_stacks *s)
 	free(s->st_len);
 	free(s->ids);
 	free(s->mapping);
+	s->ring = NULL;
+	s->rec = s->scratch = NULL;
+	s->batch = NULL;
+	s->st_off = s->st_len = s->mapping = NULL;
+	s->ids = NULL;
+	s->dead = true; /* nothing more is read or written */
+	s->st.sampling = false;
+}
+
+void tr_stacks_free(struct tr_stacks *s)
+{
+	tr_stacks_release(s);
 	free(s);
 }
 
@@ -529,6 +545,8 @@ int tr_stacks_inject(struct tr_stacks *s, const void *rec, size_t len, uint32_t 
 {
 	struct perf_event_header h;
 
+	if (s->dead)
+		return -ENOSPC;
 	if (len < sizeof(h))
 		return -EINVAL;
 	memcpy(&h, rec, sizeof(h));

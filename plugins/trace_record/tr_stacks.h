@@ -55,6 +55,9 @@ uint64_t tr_stacks_drain(struct tr_stacks *s, struct tr_out *out, bool all);
 int tr_stacks_inject(struct tr_stacks *s, const void *rec, size_t len, uint32_t cpu);
 /* Stop sampling (the last drain follows). */
 void tr_stacks_stop(struct tr_stacks *s);
+/* After the last drain: close the events, free the tables; the counters
+ * stay for tr_stacks_snap(). */
+void tr_stacks_release(struct tr_stacks *s);
 void tr_stacks_snap(const struct tr_stacks *s, struct tr_stacks_snap *ret);
 void tr_stacks_free(struct tr_stacks *s);
 

@@ -271,6 +271,13 @@ int tr_job_start(void *data)
 		set_why(r, -errno, "the ring buffer reader failed");
 		return r->err;
 	}
+	/* the samples begin before the sched events (kallsyms and the tables
+	 * take a while): they cover the whole window */
+	if (r->stack_hz &&
+	    tr_stacks_open(&r->stacks, r->ncpus, r->stack_hz, r->p->api->fs_root(r->p->h))) {
+		set_why(r, -ENOMEM, "out of memory for the stack samples");
+		return r->err;
+	}
 	r->links = calloc(16, sizeof(*r->links));
 	if (!r->links) {
 		set_why(r, -ENOMEM, "out of memory");
@@ -297,11 +304,6 @@ int tr_job_start(void *data)
 						 r->ncpus, SEQ));
 	(void)tr_proc_tree(&r->out, r->p->api->fs_root(r->p->h), clock_ns(CLOCK_BOOTTIME),
 			   PROC_THREADS_MAX);
-	if (r->stack_hz &&
-	    tr_stacks_open(&r->stacks, r->ncpus, r->stack_hz, r->p->api->fs_root(r->p->h))) {
-		set_why(r, -ENOMEM, "out of memory for the stack samples");
-		return r->err;
-	}
 	drain(r, false);
 	return r->err;
 }

@@ -278,7 +278,6 @@ void tr_stacks_release(struct tr_stacks *s)
 	s->st_off = s->st_len = s->mapping = NULL;
 	s->ids = NULL;
 	s->dead = true; /* nothing more is read or written */
-	s->st.sampling = false;
 }
 
 void tr_stacks_free(struct tr_stacks *s)

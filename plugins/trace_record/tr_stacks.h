@@ -29,7 +29,7 @@
 /* What the loop shows (a copy taken when a job ends). */
 struct tr_stacks_snap {
 	uint32_t hz;		/* asked for; 0: off */
-	bool sampling;		/* the events are open */
+	bool sampling;		/* the events were opened */
 	char why[200];		/* why there are no samples ("" when there are) */
 	uint64_t samples;	/* PerfSample packets with a callstack written */
 	uint64_t lost_kernel;	/* PERF_RECORD_LOST counts */

@@ -103,24 +103,35 @@ def main():
         ck.eq(len(seqs), 1, "the samples have one sequence of their own")
         ck.eq(len(samples), s["samples"], "every sample the answer counts is in the file")
         ck.eq(lost, s["lost_by_kernel"], "lost samples: the file's count is the answer's")
-        mine = [x for x in samples if x[3] == wpid]
-        ck.check(all(x[2] == wpid for x in mine), "the workload's samples carry its pid")
-        ck.check(all(r["start_ns"] - 10**8 <= x[0] <= r["end_ns"] + 10**8 for x in samples),
-                 "sample times are the trace's clock (CLOCK_BOOTTIME, in the window)")
-
         d.structured("trace_load", {"file": r["file"]}, timeout=60)
+        summ = d.structured("trace_analyze", {"file": r["file"], "analysis": "summary"},
+                            timeout=60)
+        # the window both the samples and the sched events cover
+        lo = max(summ["first_ts_ns"], min(x[0] for x in samples))
+        hi = min(summ["last_ts_ns"], max(x[0] for x in samples))
+        mine_all = [x for x in samples if x[3] == wpid]
+        mine = [x for x in mine_all if lo <= x[0] <= hi]
+        ck.check(all(x[2] == wpid for x in mine_all), "the workload's samples carry its pid")
+        ts = sorted(x[0] for x in samples)
+        ck.check(r["start_ns"] - 10**10 <= ts[0] and ts[-1] <= r["end_ns"] + 10**10 and
+                 r["start_ns"] <= ts[len(ts) // 2] <= r["end_ns"],
+                 "sample times are the trace's clock (CLOCK_BOOTTIME, about the window)")
+
+        t1, t2 = lo - summ["first_ts_ns"], hi - summ["first_ts_ns"]
         states = d.structured("trace_analyze", {"file": r["file"], "analysis": "states",
-                                                "tid": wpid}, timeout=60)
+                                                "tid": wpid, "t1_ns": t1, "t2_ns": t2},
+                              timeout=60)
         running_s = states["rows"][0]["running_ns"] / 1e9
         want = HZ * running_s
-        print(f"workload {wpid}: {len(mine)} samples, ran {running_s:.3f} s: "
+        print(f"window {(hi - lo) / 1e9:.3f} s; "
+              f"workload {wpid}: {len(mine)} samples, ran {running_s:.3f} s: "
               f"{len(mine) / running_s if running_s else 0:.1f}/s (asked {HZ})", flush=True)
         ck.check(running_s > 0.5, f"the workload ran in the window ({running_s:.3f} s)")
         ck.check(abs(len(mine) - want) <= 0.25 * want,
                  f"{len(mine)} samples within 25 % of {HZ} x {running_s:.3f} s = {want:.0f}")
 
         a = d.structured("trace_analyze", {"file": r["file"], "analysis": "samples",
-                                           "tid": wpid}, timeout=60)
+                                           "tid": wpid, "t1_ns": t1, "t2_ns": t2}, timeout=60)
         print("top functions:", [(x["function"], x["self"], x["total"]) for x in a["rows"][:6]],
               flush=True)
         ck.eq(a["samples"], len(mine),

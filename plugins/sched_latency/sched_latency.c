@@ -70,6 +70,11 @@ static const struct smcp_config_key config_keys[] = {
 	  "the hierarchy per-cgroup latency is keyed by: auto (cgroup v2 when it has the cpu "
 	  "controller, else the v1 cpu hierarchy), v1, v2 or off",
 	  0, 0 },
+	{ sizeof(struct smcp_config_key), "container_state_root", SMCP_CONFIG_STRING, NULL,
+	  "for tests only: the directory below which the container runtimes' state "
+	  "(var/lib/docker, var/lib/containers, var/log/pods) is read to resolve container and "
+	  "pod names; unset: the daemon's fs root (/ on a live host)",
+	  0, 0 },
 	{ 0 },
 };
 
@@ -261,8 +266,16 @@ static int sl_init(struct smcp_host *h, const struct smcp_host_api *api)
 		return err;
 
 	if (!err) {
-		const char *v = NULL;
+		const char *v = NULL, *root = NULL;
 
+		(void)api->config_string(h, "container_state_root", &root);
+		if (root && (root[0] != '/' || strlen(root) >= sizeof(p->cfg.container_state_root))) {
+			api->set_status(h, true, "container_state_root must be an absolute path "
+						 "shorter than 256 bytes");
+			return -EINVAL;
+		}
+		snprintf(p->cfg.container_state_root, sizeof(p->cfg.container_state_root), "%s",
+			 root ? root : "");
 		(void)api->config_string(h, "cgroup_hierarchy", &v);
 		if (v && strcmp(v, "auto") && strcmp(v, "v1") && strcmp(v, "v2") && strcmp(v, "off")) {
 			api->set_status(h, true, "cgroup_hierarchy must be auto, v1, v2 or off");

@@ -23,7 +23,8 @@
  *                    subtree summed by sl_cgtree.c; ids named by
  *                    sl_cgpaths.c (state shared in sl_cgroup_priv.h)
  *   sl_cgtool.c      diagnose_cgroup, stats://cgroup/{+cgroup} (sl_cgfs.c,
- *                    sl_cgnames.c: cgroupfs files and names)
+ *                    sl_cgnames.c: cgroupfs files and names; sl_cgstate.c:
+ *                    container and pod names from the runtimes' state on disk)
  *   sl_hist.c, sl_window.c, sl_topo.c, sl_tasks.c, sl_cgtree.c  pure helpers
  *                    (unit-tested)
  *
@@ -82,6 +83,7 @@ enum sl_programs { SL_PROGS_AUTO, SL_PROGS_TP_BTF, SL_PROGS_RAW_TP };
 struct sl_cfg {
 	int64_t max_threads, max_procs, ring_kb, stream_rate, latency_per_cpu_max;
 	int64_t cgroup_max; /* per-cgroup latency map entries; 0: off */
+	char container_state_root[256]; /* runtimes' state (tests); "": the fs root */
 	bool stream_at_start, dsq, waker_cpu;
 	bool ktime_clock; /* latency_clock = ktime */
 	enum sl_programs programs;

@@ -10,6 +10,8 @@
 
 #include <schedmcp/fsread.h>
 
+#include "sl_cgstate.h"
+
 #define ID_MIN 12
 #define ID_MAX 64
 #define UID_LEN 36
@@ -203,9 +205,10 @@ static bool matches(const struct walk *w, const char *base)
 	case W_POD:
 		/* "kubepods" has a "pod" too: try each */
 		for (const char *p = strstr(base, "pod"); p; p = strstr(p + 1, "pod"))
-			if ((strncmp(p + 3, w->input, UID_LEN) == 0 ||
-			     strncmp(p + 3, w->uid_us, UID_LEN) == 0) &&
-			    (p[3 + UID_LEN] == '\0' || strcmp(p + 3 + UID_LEN, ".slice") == 0))
+			if ((strncmp(p + 3, w->input, w->input_len) == 0 ||
+			     strncmp(p + 3, w->uid_us, w->input_len) == 0) &&
+			    (p[3 + w->input_len] == '\0' ||
+			     strcmp(p + 3 + w->input_len, ".slice") == 0))
 				return true;
 		return false;
 	}
@@ -262,8 +265,9 @@ static bool looks_like_uid(const char *s)
 	return pod_uid(tmp, 3 + UID_LEN, out, sizeof(out));
 }
 
-int sl_cgname_resolve(const struct sl_cgfs *fs, const char *input, char *path, size_t len,
-		      bool *guess, char *why, size_t why_len)
+/* service: try NAME.service when no cgroup has the exact name. */
+static int resolve(const struct sl_cgfs *fs, const char *input, char *path, size_t len,
+		   bool *guess, char *why, size_t why_len, bool service)
 {
 	struct walk *w;
 	size_t n = input ? strlen(input) : 0;
@@ -308,7 +312,8 @@ int sl_cgname_resolve(const struct sl_cgfs *fs, const char *input, char *path, s
 	err = search(fs, w, path, len, why, why_len);
 	if (w->want == W_ID || w->want == W_POD)
 		*guess = n < ID_MAX && w->want == W_ID;
-	if (err == -ENOENT && w->want == W_EXACT && !strchr(input, '.') && n + 9 < SL_CGFS_PATH_MAX) {
+	if (service && err == -ENOENT && w->want == W_EXACT && !strchr(input, '.') &&
+	    n + 9 < SL_CGFS_PATH_MAX) {
 		char unit[SL_CGFS_PATH_MAX];
 
 		snprintf(unit, sizeof(unit), "%s.service", input);
@@ -322,9 +327,201 @@ int sl_cgname_resolve(const struct sl_cgfs *fs, const char *input, char *path, s
 	if (!err && *guess)
 		snprintf(why, why_len, "%s", GUESS_MATCH);
 	if (err == -ENOENT)
-		snprintf(why, why_len, "no cgroup named %s in the cpu hierarchy (%s); give a path, "
-				       "a unit, a container id (12+ hex digits) or a pod uid",
-			 input, fs->cpu_root);
+		snprintf(why, why_len,
+			 "no cgroup named %s in the cpu hierarchy (%s); tried: %s%s; give a path, "
+			 "a unit, a container id (12+ hex digits) or a pod uid; "
+			 "stats://aggregated/cgroup lists the cgroups",
+			 input, fs->cpu_root,
+			 w->want == W_ID	? "a cgroup whose name holds a container id starting "
+						  "with it"
+			 : w->want == W_POD ? "a pod's cgroup with that uid"
+					    : "a cgroup of that name",
+			 w->want == W_EXACT && service && !strchr(input, '.') ? " and NAME.service"
+									     : "");
 	free(w);
+	return err;
+}
+
+int sl_cgname_resolve(const struct sl_cgfs *fs, const char *input, char *path, size_t len,
+		      bool *guess, char *why, size_t why_len)
+{
+	return resolve(fs, input, path, len, guess, why, why_len, true);
+}
+
+/* ------------------------------------------------------------ runtime names */
+
+/* One walk for every id or pod uid the runtimes named, and NAME.service. */
+struct multi {
+	struct walk w[SL_CGSTATE_HITS + 1];
+	const struct sl_cgstate_hit *hit[SL_CGSTATE_HITS + 1]; /* NULL: NAME.service */
+	unsigned n;
+};
+
+static bool visit_multi(void *ctx, const char *path, const char *name)
+{
+	struct multi *m = ctx;
+
+	for (unsigned i = 0; i < m->n; i++)
+		(void)visit(&m->w[i], path, name);
+	return false;
+}
+
+static void hit_label(char *buf, size_t len, const struct sl_cgstate_hit *h, const char *input)
+{
+	if (!h)
+		snprintf(buf, len, "%s.service", input);
+	else if (h->id[0])
+		snprintf(buf, len, "%s %s (%s, id %.12s)", h->kind, h->name, h->source, h->id);
+	else
+		snprintf(buf, len, "%s %s (%s, uid %s)", h->kind, h->name, h->source, h->pod_uid);
+}
+
+/* Why nothing was found: what was tried, and where the cgroups are listed. */
+static void not_found(const struct sl_cgfs *fs, const char *input, bool service,
+		      const struct sl_cgstate_result *st, char *why, size_t why_len)
+{
+	snprintf(why, why_len,
+		 "no cgroup or container named %s in the cpu hierarchy (%s); tried: %s%s%s; "
+		 "list the cgroups with stats://aggregated/cgroup, or give a path, a unit, a "
+		 "container id (12+ hex digits) or a pod uid",
+		 input, fs->cpu_root, strchr(input, '/') ? "" : "a cgroup of that name, ",
+		 service ? "NAME.service, " : "", st->tried[0] ? st->tried : "no runtime state");
+}
+
+int sl_cgname_find(const struct sl_cgfs *fs, const char *state_root, const char *input,
+		   struct sl_cg_found *out)
+{
+	struct sl_cgstate_result *st = NULL;
+	struct multi *m = NULL;
+	bool k8s_path, service;
+	unsigned total = 0;
+	int err, chosen = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (!input)
+		return -EINVAL;
+	k8s_path = state_root && input[0] != '/' && strchr(input, '/');
+	if (!k8s_path) {
+		err = resolve(fs, input, out->path, sizeof(out->path), &out->guess, out->why,
+			      sizeof(out->why), !state_root);
+		/* a path, an id, a uid, an exact name, or a refused input:
+		 * the runtimes have nothing to add */
+		if (err != -ENOENT || !state_root || input[0] == '/' ||
+		    (strlen(input) >= ID_MIN && strlen(input) <= ID_MAX &&
+		     is_hex(input, strlen(input))) ||
+		    looks_like_uid(input))
+			return err;
+	}
+	st = calloc(1, sizeof(*st));
+	m = calloc(1, sizeof(*m));
+	if (!st || !m) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (sl_cgstate_lookup(state_root, input, st) == -EINVAL && k8s_path) {
+		snprintf(out->why, sizeof(out->why), "%s; give a path starting with '/', a unit, a "
+						     "container id or name, a pod uid or "
+						     "namespace/pod", st->tried);
+		err = -EINVAL;
+		goto out;
+	}
+	for (int i = 0; i < st->n && i < SL_CGSTATE_HITS; i++) {
+		const struct sl_cgstate_hit *h = &st->hits[i];
+		struct walk *w = &m->w[m->n];
+
+		if (h->id[0]) {
+			w->want = W_ID;
+			w->input = h->id;
+		} else {
+			/* a UUID, or a static pod's 32-hex config hash */
+			w->want = W_POD;
+			w->input = h->pod_uid;
+			for (size_t k = 0; k <= UID_LEN && k <= strlen(h->pod_uid); k++)
+				w->uid_us[k] = h->pod_uid[k] == '-' ? '_' : h->pod_uid[k];
+		}
+		w->input_len = strlen(w->input);
+		m->hit[m->n++] = h;
+	}
+	service = !k8s_path && !strchr(input, '.') && strlen(input) + 9 < sizeof(out->name);
+	if (service) {
+		/* out->name holds the unit's name until the end */
+		snprintf(out->name, sizeof(out->name), "%s.service", input);
+		m->w[m->n].want = W_EXACT;
+		m->w[m->n].input = out->name;
+		m->w[m->n].input_len = strlen(out->name);
+		m->hit[m->n++] = NULL;
+	}
+	err = m->n ? sl_cgfs_walk(fs, SL_CG_WALK_MAX, SL_CG_WALK_DEPTH, visit_multi, m) : 0;
+	if (err < 0 && err != -E2BIG)
+		goto out;
+	for (unsigned i = 0; i < m->n; i++) {
+		bool again = false;
+
+		/* two names of one container (or a pod's two entries) find the
+		 * same cgroup: one match */
+		for (unsigned k = 0; k < i && m->w[i].found == 1; k++)
+			again |= m->w[k].found == 1 && strcmp(m->w[k].first, m->w[i].first) == 0;
+		if (again)
+			m->w[i].found = 0;
+		total += m->w[i].found;
+		if (m->w[i].found && chosen < 0)
+			chosen = (int)i;
+	}
+	if (total == 0) {
+		if (err == -E2BIG) {
+			snprintf(out->why, sizeof(out->why), "stopped after %d cgroups without a "
+							     "match; give the path",
+				 SL_CG_WALK_MAX);
+		} else if (st->n > 0) {
+			char label[512];
+
+			hit_label(label, sizeof(label), &st->hits[0], input);
+			snprintf(out->why, sizeof(out->why),
+				 "%s has no cgroup in the cpu hierarchy (%s): is it running? "
+				 "(stats://aggregated/cgroup lists the cgroups)",
+				 label, fs->cpu_root);
+			err = -ENOENT;
+		} else {
+			not_found(fs, input, service, st, out->why, sizeof(out->why));
+			err = -ENOENT;
+		}
+		goto out;
+	}
+	if (total > 1) {
+		size_t at = (size_t)snprintf(out->why, sizeof(out->why), "%u cgroups match %s:",
+					     total, input);
+
+		for (unsigned i = 0; i < m->n && at < sizeof(out->why); i++) {
+			char label[512];
+
+			if (!m->w[i].found)
+				continue;
+			hit_label(label, sizeof(label), m->hit[i], input);
+			at += (size_t)snprintf(out->why + at, sizeof(out->why) - at, " %s at %s%s;",
+					       label, m->w[i].first,
+					       m->w[i].found > 1 ? " and more" : "");
+		}
+		if (at < sizeof(out->why))
+			snprintf(out->why + at, sizeof(out->why) - at,
+				 " give the path or the container id");
+		err = -EEXIST;
+		goto out;
+	}
+	err = 0;
+	snprintf(out->path, sizeof(out->path), "%s", m->w[chosen].first);
+	out->why[0] = '\0';
+	out->guess = false;
+	if (m->hit[chosen]) {
+		out->from = m->hit[chosen]->source;
+		out->kind = m->hit[chosen]->kind;
+		snprintf(out->name, sizeof(out->name), "%s", m->hit[chosen]->name);
+	} else {
+		out->name[0] = '\0';
+		out->guess = true;
+		snprintf(out->why, sizeof(out->why), "%s", GUESS_MATCH);
+	}
+out:
+	free(st);
+	free(m);
 	return err;
 }

@@ -54,4 +54,31 @@ void sl_cgname_of_path(const char *path, struct sl_cg_name *out);
 int sl_cgname_resolve(const struct sl_cgfs *fs, const char *input, char *path, size_t len,
 		      bool *guess, char *why, size_t why_len);
 
+/* What sl_cgname_find found. */
+struct sl_cg_found {
+	char path[SL_CGFS_PATH_MAX];
+	bool guess;         /* matched by a prefix or a derived name (why says) */
+	char why[1024];     /* the guess's reason, or the error's */
+	const char *from;   /* resolved through a runtime's state: "docker state",
+			     * "podman state", "kubelet pod logs"; NULL otherwise */
+	const char *kind;   /* with from: "docker container", "podman container",
+			     * "kubernetes pod", "kubernetes container" */
+	char name[320];     /* with from: the name as the runtime has it */
+};
+
+/*
+ * sl_cgname_resolve, and then the names people type for containers, from
+ * the runtimes' state below state_root (sl_cgstate.h; NULL: none, as
+ * sl_cgname_resolve): when no cgroup has the exact name given, a Docker or
+ * Podman container name, a pod name, "namespace/pod" or
+ * "namespace/pod/container" is looked up there and its id (or pod uid)
+ * found in the cpu hierarchy, in the same walk as the NAME.service guess.
+ * Since sched_latency's cgroup names (issue 18).
+ * 0 with out filled; -EINVAL, -ENOENT (why says what was tried and how
+ * to list the cgroups), -EEXIST (more than one match: why lists them),
+ * -E2BIG, or -errno.
+ */
+int sl_cgname_find(const struct sl_cgfs *fs, const char *state_root, const char *input,
+		   struct sl_cg_found *out);
+
 #endif

@@ -40,7 +40,10 @@ struct cg_diag {
 	bool resource;
 	bool bpf_cg; /* the per-cgroup BPF series has it: c0 since load at the start */
 	int resolve_err;
-	char why[256];  /* what resolving said */
+	char why[1024]; /* what resolving said */
+	char state_root[256]; /* where the runtimes' state is read (sl_cgstate.h) */
+	const char *from, *rt_kind; /* resolved through a runtime's state */
+	char rt_name[320];
 	bool cancelled; /* while the name was resolved on a worker */
 	/* the cgroup and its descendants (sl_cgroup_subtree_*): since load at
 	 * the start and the end, and the window of cg_window() */
@@ -308,6 +311,11 @@ static void emit_name(const struct smcp_host_api *api, struct smcp_json *j, stru
 	if (strcmp(d->input, d->path) != 0)
 		api->json_string(j, "input", d->input);
 	api->json_string(j, "kind", n.kind);
+	if (d->from) {
+		api->json_string(j, "resolved_from", d->from);
+		api->json_string(j, "runtime_kind", d->rt_kind);
+		api->json_string(j, "name", d->rt_name);
+	}
 	if (n.unit[0])
 		api->json_string(j, "unit", n.unit);
 	if (n.container[0])
@@ -608,9 +616,20 @@ static int resolve_work(void *data)
 {
 	struct sl_call *c = data;
 	struct cg_diag *d = c->priv;
+	struct sl_cg_found *f = malloc(sizeof(*f));
 
-	d->resolve_err = sl_cgname_resolve(&d->fs, d->input, d->path, sizeof(d->path), &d->guess,
-					   d->why, sizeof(d->why));
+	if (!f) {
+		d->resolve_err = -ENOMEM;
+		return 0;
+	}
+	d->resolve_err = sl_cgname_find(&d->fs, d->state_root, d->input, f);
+	snprintf(d->path, sizeof(d->path), "%s", f->path);
+	snprintf(d->why, sizeof(d->why), "%s", f->why);
+	snprintf(d->rt_name, sizeof(d->rt_name), "%s", f->name);
+	d->guess = f->guess;
+	d->from = f->from;
+	d->rt_kind = f->kind;
+	free(f);
 	return 0;
 }
 
@@ -660,6 +679,9 @@ static int diag_start(struct sl *p, struct smcp_call *call, const struct smcp_ar
 	c->duration_s = duration_s;
 	d->resource = resource;
 	snprintf(d->input, sizeof(d->input), "%s", input);
+	snprintf(d->state_root, sizeof(d->state_root), "%s",
+		 p->cfg.container_state_root[0] ? p->cfg.container_state_root
+						: api->fs_root(p->h) ? api->fs_root(p->h) : "");
 	/* the layout can change (a cgroup2 mount added): look again, cheaply */
 	if (sl_cgfs_detect(api->fs_root(p->h), &d->fs) || d->fs.layout == SL_CGL_NONE) {
 		snprintf(d->why, sizeof(d->why), "cgroups: %s",
@@ -685,7 +707,8 @@ static int diagnose_cgroup(void *data, struct smcp_call *call, const struct smcp
 	int64_t v = SL_DEFAULT_DURATION_S;
 
 	if (p->api->arg_string(args, "cgroup", &input))
-		return p->api->result_error(res, "cgroup is required: a path, unit or container id");
+		return p->api->result_error(res, "cgroup is required: a path, unit, container id or "
+						 "name, or pod");
 	(void)p->api->arg_int(args, "duration_s", &v);
 	return diag_start(p, call, args, res, input, (unsigned)v, false);
 }
@@ -716,7 +739,10 @@ int sl_cgtool_register(struct sl *p)
 	const struct smcp_tool_desc tool = {
 		SMCP_TOOL("diagnose_cgroup"),
 		.description = "Why a cgroup (path, unit or container id) waits for CPU: its "
-			       "quota, contention or a full machine.",
+			       "quota, contention or a full machine. cgroup: a path "
+			       "(/system.slice/web.service), a systemd unit, a container id (12+ "
+			       "hex) or name (my-nginx: Docker or Podman), a pod uid, a pod name, "
+			       "namespace/pod or namespace/pod/container.",
 		.input_schema = diag_schema,
 		.flags = SMCP_TOOL_READ_ONLY,
 		.call = diagnose_cgroup,
@@ -728,7 +754,8 @@ int sl_cgtool_register(struct sl *p)
 		.title = "One cgroup's CPU",
 		.description = "A cgroup (path, unit or container id) over 1 s: quota, throttling, "
 			       "usage, weight, pressure, its tasks' run-queue waits and the "
-			       "diagnose_cgroup verdict.",
+			       "diagnose_cgroup verdict. Also a container or pod name "
+			       "(stats://cgroup/my-nginx).",
 		.mime_type = "application/json",
 		.read = read_cgroup,
 		.data = p,

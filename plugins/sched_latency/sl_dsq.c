@@ -20,14 +20,14 @@
 
 #include "sl.h"
 #include "sched_latency_dsq.skel.h"
-#include "sl_dsq_hooks.h"
+#include "scx_dsq_hooks.h"
 
 #define MAX_LINKS 16
 #define DSQ_ROWS 32
 
 struct sl_dsq {
 	bool kernel_has_scx;
-	bool present[SL_DSQ_NHOOKS], chosen[SL_DSQ_NHOOKS];
+	bool present[SCX_DSQ_NHOOKS], chosen[SCX_DSQ_NHOOKS];
 	struct sched_latency_dsq_bpf *skel;
 	bool depth_ok;
 	bool shared; /* uses the main object's stream maps (sl_bpf_share) */
@@ -53,8 +53,8 @@ static struct bpf_program *prog_of(struct sched_latency_dsq_bpf *s, size_t i)
 		s->progs.sl_dsq_depth,
 	};
 
-	_Static_assert(SMCP_COUNT(progs) == SL_DSQ_NHOOKS, "one program per hook");
-	return i < SL_DSQ_NHOOKS ? progs[i] : NULL;
+	_Static_assert(SMCP_COUNT(progs) == SCX_DSQ_NHOOKS, "one program per hook");
+	return i < SCX_DSQ_NHOOKS ? progs[i] : NULL;
 }
 
 static bool btf_has(void *ctx, const char *kfunc)
@@ -73,13 +73,13 @@ static int load(struct sl *p, struct sl_dsq *d, bool with_depth)
 	 * the stream's DSQ fields and dsq_insert events are lost */
 	d->shared = sl_bpf_share(p, s->obj) == 0;
 	s->rodata->rb_wakeup_bytes = sl_bpf_rb_wakeup_bytes(p);
-	for (size_t i = 0; i < SL_DSQ_NHOOKS; i++) {
-		const struct sl_dsq_hook *h = &sl_dsq_hooks[i];
+	for (size_t i = 0; i < SCX_DSQ_NHOOKS; i++) {
+		const struct scx_dsq_hook *h = &scx_dsq_hooks[i];
 		struct bpf_program *prog = prog_of(s, i);
-		bool on = d->chosen[i] && (h->group != SL_DSQ_DEPTH || with_depth);
+		bool on = d->chosen[i] && (h->group != SCX_DSQ_DEPTH || with_depth);
 
 		bpf_program__set_autoload(prog, on);
-		if (on && h->group != SL_DSQ_DEPTH)
+		if (on && h->group != SCX_DSQ_DEPTH)
 			bpf_program__set_attach_target(prog, 0, h->kfunc);
 	}
 	bpf_program__set_autoload(s->progs.sl_dsq_switch, true);
@@ -89,7 +89,7 @@ static int load(struct sl *p, struct sl_dsq *d, bool with_depth)
 		return err;
 	}
 	d->skel = s;
-	d->depth_ok = with_depth && d->chosen[SL_DSQ_NHOOKS - 1];
+	d->depth_ok = with_depth && d->chosen[SCX_DSQ_NHOOKS - 1];
 	return 0;
 }
 
@@ -114,7 +114,7 @@ int sl_dsq_init(struct sl *p)
 			strerror(errno));
 		return 0;
 	}
-	d->kernel_has_scx = sl_dsq_choose(btf_has, btf, d->present, d->chosen);
+	d->kernel_has_scx = scx_dsq_choose(btf_has, btf, d->present, d->chosen);
 	btf__free(btf);
 	if (!d->kernel_has_scx) {
 		snprintf(d->reason, sizeof(d->reason),
@@ -448,9 +448,9 @@ int sl_dsq_emit(struct sl *p, struct smcp_json *j)
 				 "no BPF scheduler is enabled: the DSQ hooks attach when one is, "
 				 "and the counters below are from earlier runs");
 	api->json_array(j, "kfuncs_hooked");
-	for (size_t i = 0; i < SL_DSQ_NHOOKS; i++)
-		if (d->chosen[i] && (sl_dsq_hooks[i].group != SL_DSQ_DEPTH || d->depth_ok))
-			api->json_string(j, NULL, sl_dsq_hooks[i].kfunc);
+	for (size_t i = 0; i < SCX_DSQ_NHOOKS; i++)
+		if (d->chosen[i] && (scx_dsq_hooks[i].group != SCX_DSQ_DEPTH || d->depth_ok))
+			api->json_string(j, NULL, scx_dsq_hooks[i].kfunc);
 	api->json_end(j);
 	api->json_bool(j, "depth_available", d->depth_ok);
 	{

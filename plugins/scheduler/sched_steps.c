@@ -18,6 +18,7 @@ static struct {
 	struct smcp_host *host;
 	const struct smcp_host_api *api;
 	const struct kernel_release *kernel;
+	const char *debug; /* the plugin's sched debugfs path */
 } S;
 
 static const char *root(void)
@@ -165,11 +166,20 @@ static const char scx_kernel_text[] =
 	"another); `nr_rejected` over 0: tasks the scheduler refused; `enable_seq` counts loads "
 	"(a rising value: it restarts). Read `debug_dump` when readable.";
 
-static const char fair_text[] =
-	"From scheduler://current, `fair`.`tunables`: `base_slice_ms` (the slice EEVDF gives a "
-	"task before others are eligible; shorter: lower latency, more switches), and the other "
-	"tunables with their sources. EEVDF picks the eligible task with the earliest virtual "
-	"deadline; a waking task preempts only when it is eligible earlier.";
+static const char fair_eevdf_text[] =
+	"EEVDF picks the eligible task with the earliest virtual deadline; a waking task "
+	"preempts only when it is eligible earlier.";
+
+/* The name this kernel's base slice has in `tunables` (debugfs or the
+ * sched/debug summary), or NULL when debugfs shows none. */
+static const char *base_slice_name(struct fair_state *f)
+{
+	sched_read_fair(root(), S.debug ? S.debug : "", f);
+	for (int i = 0; i < f->n; i++)
+		if (!strncmp(f->t[i].name, "base_slice", 10))
+			return f->t[i].name;
+	return NULL;
+}
 
 static int render_scx_kernel(void *data, const struct smcp_args *args, char *buf, size_t len)
 {
@@ -193,8 +203,20 @@ static int render_notes(void *data, const struct smcp_args *args, char *buf, siz
 static int render_fair(void *data, const struct smcp_args *args, char *buf, size_t len)
 {
 	struct scx_state st;
+	struct fair_state f;
+	const char *slice;
 
-	return scx_running(&st) ? 0 : copy(buf, len, fair_text);
+	if (scx_running(&st))
+		return 0;
+	slice = base_slice_name(&f);
+	if (slice)
+		return snprintf(buf, len, "From scheduler://current, `fair`.`tunables`: `%s` (the "
+				"slice EEVDF gives a task before others are eligible; shorter: lower "
+				"latency, more switches), and the other tunables with their sources. %s",
+				slice, fair_eevdf_text);
+	return snprintf(buf, len, "From scheduler://current, `fair`.`tunables` and their "
+			"sources (the base slice is not among them here: `debugfs` says why). %s",
+			fair_eevdf_text);
 }
 
 static int render_tuning(void *data, const struct smcp_args *args, char *buf, size_t len)
@@ -205,9 +227,14 @@ static int render_tuning(void *data, const struct smcp_args *args, char *buf, si
 		return copy(buf, len, "The tuning options for a sched_ext scheduler: its "
 				      "command-line knobs, or another sched_ext scheduler better "
 				      "suited to the workload.");
-	return copy(buf, len, "The tuning options for the fair class: base_slice_ms, nice and "
-			      "cgroup cpu.weight, SCHED_BATCH or SCHED_IDLE for background work, "
-			      "or a sched_ext scheduler.");
+	{
+		struct fair_state f;
+		const char *slice = base_slice_name(&f);
+
+		return snprintf(buf, len, "The tuning options for the fair class: %s%snice and "
+				"cgroup cpu.weight, SCHED_BATCH or SCHED_IDLE for background work, "
+				"or a sched_ext scheduler.", slice ? slice : "", slice ? ", " : "");
+	}
 }
 
 /* ------------------------------------------------------------- completion */
@@ -249,7 +276,7 @@ static const char scheduler_text[] =
 	"and `nr_rejected`; for the fair class `fair`.`algorithm` (EEVDF or CFS).";
 
 int sched_steps_register(struct smcp_host *host, const struct smcp_host_api *api,
-			 const struct kernel_release *kernel)
+			 const struct kernel_release *kernel, const char *debug)
 {
 	static const char which[] = "which scheduler runs (sched_ext or the fair class)";
 	static const struct smcp_prompt_step steps[] = {
@@ -280,6 +307,7 @@ int sched_steps_register(struct smcp_host *host, const struct smcp_host_api *api
 	S.host = host;
 	S.api = api;
 	S.kernel = kernel;
+	S.debug = debug;
 	err = smcp_register_prompt_steps(host, api, steps, SMCP_COUNT(steps));
 	if (!err)
 		err = api->register_prompt_completion(host, "pid", complete_pid, NULL);

@@ -17,9 +17,10 @@
 #include "sched_read.h"
 
 /* Register the steps and completions (in init); 0 on a host without them
- * (before ABI 1.2). kernel stays the plugin's, read by the steps. */
+ * (before ABI 1.2). kernel and debug (the sched debugfs path) stay the
+ * plugin's, read by the steps. */
 int sched_steps_register(struct smcp_host *host, const struct smcp_host_api *api,
-			 const struct kernel_release *kernel);
+			 const struct kernel_release *kernel, const char *debug);
 
 struct task_info {
 	int64_t tgid;        /* its process */

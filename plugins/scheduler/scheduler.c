@@ -298,7 +298,7 @@ static int sched_init(struct smcp_host *host, const struct smcp_host_api *api)
 	if (!err)
 		err = smcp_register_tools(host, api, sched_tools, SMCP_COUNT(sched_tools));
 	if (!err)
-		err = sched_steps_register(host, api, &p->kernel);
+		err = sched_steps_register(host, api, &p->kernel, p->debug);
 	if (err)
 		return err;
 	err = api->timer_add(host, POLL_MS, true, sched_poll, p);

@@ -73,12 +73,22 @@ struct ta_thread {
 	char comm[20];
 };
 
-/* A counter track of a Perfetto trace (DSQ depth and latency, frequency). */
+/* One value of a counter track, at its packet's timestamp. */
+struct ta_csample {
+	uint64_t ts;
+	double v;
+};
+
+/* A counter track of a Perfetto trace (DSQ depth and latency, frequency):
+ * its values summarised, and each kept (s[0..ns), file order) for the
+ * analyses that window or rank them (the dsq analysis). */
 struct ta_ctrack {
-	uint64_t uuid;
+	uint64_t uuid, parent_uuid;
 	char name[48];
 	uint64_t n;
 	double sum, min, max, last;
+	struct ta_csample *s;
+	size_t ns, cap_s;
 };
 #define TA_MAX_CTRACKS 256
 
@@ -122,6 +132,9 @@ int ta_trace_add(struct ta_trace *t, uint32_t cpu, const struct ta_ev *ev);
 struct ta_thread *ta_trace_thread(struct ta_trace *t, int32_t tid, int32_t tgid,
 				  const char *comm, size_t comm_len, bool overwrite);
 const struct ta_thread *ta_trace_find(const struct ta_trace *t, int32_t tid);
+/* Keep one value of counter track c (memory counted): 0, -EFBIG (past the
+ * memory limit), -ENOMEM. */
+int ta_trace_csample(struct ta_trace *t, struct ta_ctrack *c, uint64_t ts, double v);
 /* After reading: sort each CPU's events by time (stable), fill in the
  * implied previous task of compact switches, set first/last timestamps. */
 int ta_trace_finish(struct ta_trace *t);

@@ -74,8 +74,16 @@ void ta_cell_uint(struct ta_row *r, const char *key, uint64_t v);
 void ta_cell_dbl(struct ta_row *r, const char *key, double v);
 void ta_cell_str(struct ta_row *r, const char *key, const char *v);
 
-/* Row i of an answer's page (NULL when i is outside it): counts a->total. */
-struct ta_row *ta_answer_row(struct ta_answer *a, const struct ta_query *q, uint64_t i);
+/* Shared by the analyses' files (ta_analyze.c). The row i of the answer
+ * when it falls in the query's page (NULL otherwise; a->total counts it). */
+struct ta_row *ta_an_page_row(struct ta_answer *a, const struct ta_query *q, uint64_t i);
+/* The query's window in trace time [*lo, *hi]; false: none was asked. */
+bool ta_an_window(const struct ta_trace *t, const struct ta_query *q, uint64_t *lo, uint64_t *hi);
+/* t1_ns, t2_ns of the window into the answer's head. */
+void ta_an_put_window(struct ta_answer *a, const struct ta_trace *t, uint64_t lo, uint64_t hi);
+
+/* ta_dsq.c: the dsq analysis. */
+int ta_an_dsq(const struct ta_trace *t, const struct ta_query *q, struct ta_answer *a);
 /* ta_stacks.c: top functions (group "function") or stacks ("stack") of the
  * stack samples in the query's scope (tid, pid, cpu, t1_ns..t2_ns). */
 int ta_an_samples(const struct ta_trace *t, const struct ta_query *q, struct ta_answer *a);

@@ -72,7 +72,7 @@ void ta_answer_free(struct ta_answer *a)
 }
 
 /* A page of rows: row(i) for i in [cursor, cursor + limit) of total. */
-static struct ta_row *page_row(struct ta_answer *a, const struct ta_query *q, uint64_t i)
+struct ta_row *ta_an_page_row(struct ta_answer *a, const struct ta_query *q, uint64_t i)
 {
 	struct ta_row *r;
 
@@ -146,7 +146,7 @@ static int an_summary(const struct ta_trace *t, const struct ta_query *q, struct
 		}
 		ta_cell_int(h, "cpu", q->cpu);
 		for (int e = 1; e < TA_EV_N; e++) {
-			struct ta_row *r = page_row(a, q, i++);
+			struct ta_row *r = ta_an_page_row(a, q, i++);
 
 			if (!r)
 				continue;
@@ -155,7 +155,7 @@ static int an_summary(const struct ta_trace *t, const struct ta_query *q, struct
 		}
 	}
 	for (int e = 1; q->cpu < 0 && e < TA_EV_N; e++) {
-		struct ta_row *r = page_row(a, q, i++);
+		struct ta_row *r = ta_an_page_row(a, q, i++);
 
 		if (!r)
 			continue;
@@ -191,7 +191,7 @@ static bool in_scope(const struct ta_trace *t, const struct ta_query *q, uint32_
 
 /* The query's window in trace time: [*lo, *hi]; false when none was asked
  * (the whole trace). */
-static bool q_window(const struct ta_trace *t, const struct ta_query *q, uint64_t *lo,
+bool ta_an_window(const struct ta_trace *t, const struct ta_query *q, uint64_t *lo,
 		     uint64_t *hi)
 {
 	*lo = q->t1_ns >= 0 ? t->first_ts + (uint64_t)q->t1_ns : t->first_ts;
@@ -199,7 +199,7 @@ static bool q_window(const struct ta_trace *t, const struct ta_query *q, uint64_
 	return q->t1_ns >= 0 || q->t2_ns >= 0;
 }
 
-static void put_window(struct ta_answer *a, const struct ta_trace *t, uint64_t lo, uint64_t hi)
+void ta_an_put_window(struct ta_answer *a, const struct ta_trace *t, uint64_t lo, uint64_t hi)
 {
 	ta_cell_uint(&a->head, "t1_ns", rel(t, lo));
 	ta_cell_uint(&a->head, "t2_ns", rel(t, hi));
@@ -247,7 +247,7 @@ static int an_states(const struct ta_trace *t, const struct ta_query *q, struct 
 	uint32_t *idx = malloc((t->n_th + 1) * sizeof(*idx));
 	uint64_t *ns = calloc((size_t)t->n_th * TS_N + 1, sizeof(*ns));
 	uint64_t *sw = calloc((size_t)t->n_th + 1, sizeof(*sw)), lo, hi;
-	bool windowed = q_window(t, q, &lo, &hi);
+	bool windowed = ta_an_window(t, q, &lo, &hi);
 	size_t n = 0;
 	int err;
 
@@ -271,7 +271,7 @@ static int an_states(const struct ta_trace *t, const struct ta_query *q, struct 
 	for (size_t k = 0; k < n; k++) {
 		const struct ta_tstat *s = &rp->ts[idx[k]];
 		const uint64_t *v = ns + (size_t)idx[k] * TS_N;
-		struct ta_row *r = page_row(a, q, k);
+		struct ta_row *r = ta_an_page_row(a, q, k);
 		uint64_t sum = 0;
 
 		if (!r)
@@ -300,7 +300,7 @@ static int an_states(const struct ta_trace *t, const struct ta_query *q, struct 
 	free(ns);
 	free(sw);
 	if (windowed) {
-		put_window(a, t, lo, hi);
+		ta_an_put_window(a, t, lo, hi);
 	} else {
 		ta_cell_uint(&a->head, "irq_ns", rp->irq_ns);
 		ta_cell_uint(&a->head, "softirq_ns", rp->softirq_ns);
@@ -356,12 +356,12 @@ static int an_latency(const struct ta_trace *t, const struct ta_query *q, struct
 	int err = 0;
 
 	uint64_t lo, hi;
-	bool windowed = q_window(t, q, &lo, &hi);
+	bool windowed = ta_an_window(t, q, &lo, &hi);
 
 	if (!l)
 		return -ENOMEM;
 	if (windowed)
-		put_window(a, t, lo, hi);
+		ta_an_put_window(a, t, lo, hi);
 	for (size_t i = 0; i < rp->n_lat; i++) {
 		struct ta_lat x = rp->lat[i];
 		const struct ta_thread *th = &t->th[x.th];
@@ -406,7 +406,7 @@ static int an_latency(const struct ta_trace *t, const struct ta_query *q, struct
 	if (ng)
 		qsort(g, ng, sizeof(*g), by_sum_desc);
 	for (size_t k = 0; k < ng; k++) {
-		struct ta_row *r = page_row(a, q, k);
+		struct ta_row *r = ta_an_page_row(a, q, k);
 		const struct ta_lat *s = &l[g[k].first];
 
 		if (!r)
@@ -489,7 +489,7 @@ static int an_pairs(const struct ta_trace *t, const struct ta_query *q, struct t
 	}
 	qsort(p, n, sizeof(*p), pair_cmp);
 	for (size_t k = 0; k < n; k++) {
-		struct ta_row *r = page_row(a, q, k);
+		struct ta_row *r = ta_an_page_row(a, q, k);
 
 		if (!r)
 			continue;
@@ -547,7 +547,7 @@ static int an_window(const struct ta_trace *t, const struct ta_query *q, struct 
 		v.start = v.start < t1 ? t1 : v.start;
 		v.end = v.end > t2 ? t2 : v.end;
 		in_state[v.state] += v.end - v.start;
-		r = page_row(a, q, k++);
+		r = ta_an_page_row(a, q, k++);
 		if (r)
 			put_ival(r, t, &v);
 	}
@@ -603,7 +603,7 @@ static int an_critical(const struct ta_trace *t, const struct ta_query *q, struc
 			v.end = at;
 		if (v.start < lo)
 			v.start = lo;
-		r = page_row(a, q, k++);
+		r = ta_an_page_row(a, q, k++);
 		if (r)
 			put_ival(r, t, &v);
 		at = v.start;
@@ -651,7 +651,7 @@ static int an_migrations(const struct ta_trace *t, const struct ta_query *q,
 			n[k]++;
 		}
 	for (int k = 0; k < 5; k++) {
-		struct ta_row *r = page_row(a, q, (uint64_t)k);
+		struct ta_row *r = ta_an_page_row(a, q, (uint64_t)k);
 
 		if (!r)
 			continue;
@@ -707,7 +707,7 @@ static int an_fairness(const struct ta_trace *t, const struct ta_query *q, struc
 		int p = t->th[idx[k]].prio;
 		uint64_t w = p >= 100 && p < 140 ? (uint64_t)prio_weight[p - 100] : 1024;
 		bool st = s->max_wait_ns >= 50000000ull;
-		struct ta_row *r = page_row(a, q, k);
+		struct ta_row *r = ta_an_page_row(a, q, k);
 
 		starved += st;
 		if (!r)
@@ -759,7 +759,7 @@ static int an_outliers(const struct ta_trace *t, const struct ta_query *q, struc
 	q3 = n ? l[n / 4].ns : 0;
 	fence = q3 + 3 * (q3 - q1);
 	for (size_t i = 0; i < n && l[i].ns > fence; i++) {
-		struct ta_row *r = page_row(a, q, out++);
+		struct ta_row *r = ta_an_page_row(a, q, out++);
 
 		if (!r)
 			continue;
@@ -780,34 +780,6 @@ static int an_outliers(const struct ta_trace *t, const struct ta_query *q, struc
 	return 0;
 }
 
-static int an_dsq(const struct ta_trace *t, const struct ta_query *q, struct ta_answer *a)
-{
-	uint64_t k = 0;
-
-	for (uint32_t i = 0; i < t->n_ctracks; i++) {
-		const struct ta_ctrack *c = &t->ctracks[i];
-		struct ta_row *r;
-		bool dsq = false;
-
-		for (const char *s = c->name; *s && !dsq; s++)
-			dsq = (s[0] | 32) == 'd' && (s[1] | 32) == 's' && (s[2] | 32) == 'q';
-		if (!dsq || !(r = page_row(a, q, k++)))
-			continue;
-		ta_cell_str(r, "track", c->name);
-		ta_cell_uint(r, "values", c->n);
-		ta_cell_dbl(r, "mean", c->n ? c->sum / (double)c->n : 0);
-		ta_cell_dbl(r, "min", c->min);
-		ta_cell_dbl(r, "max", c->max);
-	}
-	if (!k)
-		snprintf(a->note, sizeof(a->note), "not applicable: the trace has no sched_ext DSQ "
-			 "counter tracks (recorded without sched_ext, or by a producer that does "
-			 "not write them)");
-	snprintf(a->method, sizeof(a->method), "counter tracks whose name holds \"dsq\": the "
-		 "values recorded (depth, latency), summarised");
-	return 0;
-}
-
 int ta_analyze(const struct ta_trace *t, const struct ta_replay *shared, const struct ta_query *q,
 	       struct ta_answer *a, struct ta_replay **ret_rp)
 {
@@ -825,7 +797,7 @@ int ta_analyze(const struct ta_trace *t, const struct ta_replay *shared, const s
 	if (!strcmp(n, "migrations"))
 		return an_migrations(t, q, a);
 	if (!strcmp(n, "dsq"))
-		return an_dsq(t, q, a);
+		return ta_an_dsq(t, q, a);
 	if (!strcmp(n, "samples"))
 		return ta_an_samples(t, q, a);
 	if (!rp) {
@@ -873,9 +845,4 @@ int ta_analyze(const struct ta_trace *t, const struct ta_replay *shared, const s
 		free(own);
 	}
 	return err;
-}
-
-struct ta_row *ta_answer_row(struct ta_answer *a, const struct ta_query *q, uint64_t i)
-{
-	return page_row(a, q, i);
 }

@@ -34,6 +34,8 @@ void ta_trace_free(struct ta_trace *t)
 		free(t->cpus[i].ev);
 	free(t->cpus);
 	free(t->th);
+	for (uint32_t i = 0; i < t->n_ctracks; i++)
+		free(t->ctracks[i].s);
 	free(t->ctracks);
 	ta_stacks_free(t->stacks);
 	smcp_hashmap_free(&t->th_idx);
@@ -47,6 +49,9 @@ size_t ta_trace_mem(const struct ta_trace *t)
 
 	for (uint32_t i = 0; i < t->n_cpus; i++)
 		m += t->cpus[i].cap * sizeof(struct ta_ev);
+	m += t->n_ctracks * sizeof(struct ta_ctrack);
+	for (uint32_t i = 0; i < t->n_ctracks; i++)
+		m += t->ctracks[i].cap_s * sizeof(struct ta_csample);
 	return m + ta_stacks_mem(t->stacks);
 }
 
@@ -54,6 +59,25 @@ size_t ta_trace_mem(const struct ta_trace *t)
 static bool fits(const struct ta_trace *t, size_t add)
 {
 	return !t->mem_limit || ta_trace_mem(t) + add <= t->mem_limit;
+}
+
+int ta_trace_csample(struct ta_trace *t, struct ta_ctrack *c, uint64_t ts, double v)
+{
+	if (c->ns == c->cap_s) {
+		size_t cap = c->cap_s ? c->cap_s * 2 : 256;
+		struct ta_csample *ns;
+
+		if (!fits(t, (cap - c->cap_s) * sizeof(*ns)))
+			return -EFBIG;
+		ns = realloc(c->s, cap * sizeof(*ns));
+		if (!ns)
+			return -ENOMEM;
+		c->s = ns;
+		c->cap_s = cap;
+	}
+	c->s[c->ns].ts = ts;
+	c->s[c->ns++].v = v;
+	return 0;
 }
 
 int ta_trace_add(struct ta_trace *t, uint32_t cpu, const struct ta_ev *ev)

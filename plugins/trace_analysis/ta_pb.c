@@ -446,7 +446,7 @@ static int track_descriptor(struct rd *r, struct pb b)
 {
 	struct pb_field f;
 	struct small m;
-	uint64_t uuid = 0;
+	uint64_t uuid = 0, parent = 0;
 	struct pb name = { 0 };
 	bool counter = false;
 	int rc, err;
@@ -454,6 +454,8 @@ static int track_descriptor(struct rd *r, struct pb b)
 	while ((rc = next_field(r, &b, &f)) == 1) {
 		if (f.no == 1 && f.wt == 0)
 			uuid = f.v;
+		else if (f.no == 5 && f.wt == 0)
+			parent = f.v;
 		else if ((f.no == 2 || f.no == 10) && f.wt == 2)
 			name = f.sub;
 		else if (f.no == 8 && f.wt == 2)
@@ -485,6 +487,7 @@ static int track_descriptor(struct rd *r, struct pb b)
 		c = &nc[r->t->n_ctracks++];
 		memset(c, 0, sizeof(*c));
 		c->uuid = uuid;
+		c->parent_uuid = parent;
 		if (n >= sizeof(c->name))
 			n = sizeof(c->name) - 1;
 		if (n)
@@ -496,7 +499,8 @@ static int track_descriptor(struct rd *r, struct pb b)
 	return 0;
 }
 
-static int track_event(struct rd *r, struct pb b)
+/* ts: the packet's timestamp (TracePacket.timestamp, trace clock). */
+static int track_event(struct rd *r, struct pb b, uint64_t ts)
 {
 	struct pb_field f;
 	uint64_t type = 0, uuid = 0;
@@ -537,6 +541,7 @@ static int track_event(struct rd *r, struct pb b)
 		c->n++;
 		c->sum += val;
 		c->last = val;
+		return ta_trace_csample(r->t, c, ts, val);
 	} else if (type != 2) {
 		r->t->track_other++;
 	}
@@ -632,9 +637,18 @@ static int packet(struct rd *r, struct pb b)
 {
 	struct pb_field f;
 	struct small m;
+	struct pb scan = b;
+	uint64_t ts = 0;
 	int rc, err = 0;
 
 	err = stacks_packet(r, b);
+	/* the timestamp may follow the payload: one shallow pass first */
+	while ((rc = next_field(r, &scan, &f)) == 1)
+		if (f.no == 8 && f.wt == 0)
+			ts = f.v;
+	if (rc < 0)
+		return rc;
+
 	while (!err && (rc = next_field(r, &b, &f)) == 1) {
 		if (f.wt != 2)
 			continue;
@@ -646,7 +660,7 @@ static int packet(struct rd *r, struct pb b)
 			err = process_tree(r, f.sub);
 			break;
 		case 11:
-			err = track_event(r, f.sub);
+			err = track_event(r, f.sub, ts);
 			break;
 		case 34:
 			err = ftrace_stats(r, f.sub);

@@ -387,7 +387,7 @@ int ta_an_samples(const struct ta_trace *t, const struct ta_query *q, struct ta_
 			break;
 		if (by_stack ? !tl[i].self : false)
 			break;
-		r = ta_answer_row(a, q, k++);
+		r = ta_an_page_row(a, q, k++);
 		if (!r)
 			continue;
 		if (by_stack) {

@@ -9,6 +9,9 @@
  *                    buffer -> per-CPU sort -> Perfetto packets -> file),
  *                    finish; the probe at init
  *   tr_proc.c        the ProcessTree packet from /proc at the start
+ *   tr_dsq.c         sched_ext: whether the kernel has it, the DSQ object
+ *                    (trace_record_dsq.bpf.c) per recording, its records
+ *                    in one time order into counter tracks
  *   tr_enc.c         Perfetto packets from records (pure; unit-tested)
  *   tr_pb.c          the streaming protobuf encoder's file side
  *   trace_record.bpf.c / trace_record.h   the kernel side and its record
@@ -26,6 +29,7 @@
 
 #include <schedmcp/plugin.h>
 
+#include "scx_dsq_hooks.h"
 #include "tr_enc.h"
 #include "tr_stacks.h"
 #include "trace_record.h"
@@ -63,8 +67,25 @@ struct clocks {
 };
 
 struct trace_record_bpf;
+struct trace_record_dsq_bpf;
 struct ring_buffer;
 struct bpf_link;
+
+#define TR_DSQ_LINKS 16
+
+/* A recording's sched_ext DSQ part (worker side, like the ring buffer). */
+struct tr_dsq_rec {
+	struct trace_record_dsq_bpf *skel; /* NULL: no DSQ tracks (why says why) */
+	struct bpf_link *links[TR_DSQ_LINKS];
+	int nlinks;
+	struct tr_event *ev;	/* pending, in arrival order */
+	uint32_t n, cap;
+	const struct tr_event **sorted;
+	uint32_t sorted_cap;
+	struct tr_dsq_state st;	/* depth per DSQ, tracks described */
+	uint64_t last_ts, late, lost_buffer;
+	char why[320];
+};
 
 struct tr_rec {
 	struct tr_plugin *p;
@@ -107,6 +128,7 @@ struct tr_rec {
 	bool consume_stopped;	/* a CPU's pending buffer filled during a consume */
 	int err;		/* a job's failure, -errno, with why */
 	char why[200];
+	struct tr_dsq_rec dsq;
 	int (*job)(void *);	/* the job in flight */
 	uint64_t job_t0_ns, job_max_ns;	/* when it was submitted; the longest */
 
@@ -115,6 +137,10 @@ struct tr_rec {
 		uint64_t bytes, late, recursion_misses, lost_buffer, packets_dropped_cap;
 		uint64_t written[TR_NTYPES], seen[TR_NTYPES], lost_ring[TR_NTYPES];
 		uint64_t start_boot_ns, end_boot_ns;
+		uint64_t dsq_late, dsq_lost_buffer, dsq_untracked;
+		uint32_t dsq_n;
+		bool dsq_on;
+		char dsq_why[320];
 	} snap;
 
 	/* stack samples (tr_stacks.c): worker side, and the loop's copy */
@@ -130,6 +156,9 @@ struct tr_plugin {
 	int dirfd;
 	uint32_t ncpus;
 	char reason[256];	/* why recording cannot work here, "" when it can */
+	bool dsq_kernel;	/* the kernel has sched_ext (tr_dsq_probe) */
+	bool dsq_chosen[SCX_DSQ_NHOOKS]; /* the kfuncs to hook */
+	char dsq_why[320];	/* why recordings have no DSQ tracks, "" when they can */
 	struct tr_rec *rec;	/* the running recording, or the last one */
 	uint32_t next_stack_hz;	/* stack_hz of the recording being started */
 };
@@ -162,6 +191,24 @@ void tr_rec_json(const struct tr_rec *r, struct smcp_json *j);
 void tr_rec_stacks_json(const struct tr_rec *r, struct smcp_json *j);
 /* Called by tr_rec.c when a recording reached DONE or FAILED. */
 void tr_plugin_finished(struct tr_plugin *p, struct tr_rec *r);
+
+/* tr_dsq.c (worker side but tr_dsq_probe, at init) */
+void tr_dsq_probe(struct tr_plugin *p);
+/* Load and attach the DSQ object into r's ring buffer; on failure r->dsq.why
+ * says why and the recording goes on without it. */
+void tr_dsq_start(struct tr_rec *r);
+bool tr_dsq_is(const struct tr_event *e);
+/* Keep one DSQ record (dropped, counted, past the pending bound). */
+void tr_dsq_record(struct tr_rec *r, const struct tr_event *e);
+/* Write the pending records up to watermark, in time order. */
+void tr_dsq_write(struct tr_rec *r, uint64_t watermark);
+/* The BPF counters of the DSQ types into r->seen and r->lost_ring. */
+void tr_dsq_counters(struct tr_rec *r);
+uint64_t tr_dsq_misses(struct tr_rec *r);
+void tr_dsq_detach(struct tr_rec *r);
+void tr_dsq_free(struct tr_rec *r);
+/* tr_jobs.c: one step's packets into the file; false when dropped. */
+bool tr_jobs_emit_dsq(struct tr_rec *r, const struct tr_dsq_step *s);
 
 /* tr_proc.c: a ProcessTree packet of every process and thread under
  * root/proc (at most max_threads threads); returns threads written. */

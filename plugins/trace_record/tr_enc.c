@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Perfetto packets from tr_event records; see tr_enc.h. */
+#include <stdio.h>
 #include <string.h>
 
 #include "tr_enc.h"
@@ -11,6 +12,22 @@
 #define TP_FTRACE_STATS 34
 #define TP_TRACE_STATS 35
 #define TP_SYSTEM_INFO 45
+#define TP_TIMESTAMP 8
+#define TP_TRACK_EVENT 11
+#define TP_TRACK_DESCRIPTOR 60
+
+/* TrackDescriptor, CounterDescriptor, TrackEvent */
+#define TD_UUID 1
+#define TD_NAME 2
+#define TD_PARENT_UUID 5
+#define TD_COUNTER 8
+#define CD_UNIT 3
+#define CD_UNIT_TIME_NS 1
+#define CD_UNIT_COUNT 2
+#define TE_TYPE 9
+#define TE_TYPE_COUNTER 4
+#define TE_TRACK_UUID 11
+#define TE_COUNTER_VALUE 30
 
 /* FtraceEventBundle and its CompactSched */
 #define FB_CPU 1
@@ -314,4 +331,112 @@ void tr_enc_stats(struct tr_pb *pb, const struct tr_cpu_totals *cpus, uint32_t n
 	tr_pb_end(pb, fs);
 	tr_pb_uint(pb, TP_SEQ_ID, seq);
 	tr_pb_end(pb, pkt);
+}
+
+/* ------------------------------------------------------ sched_ext DSQs */
+
+void tr_dsq_name(char *buf, size_t n, uint64_t id)
+{
+	const uint64_t builtin = 1ull << 63, local_on = 1ull << 62;
+
+	if (!(id & builtin))
+		snprintf(buf, n, "%llu", (unsigned long long)id);
+	else if ((id & local_on) == local_on)
+		snprintf(buf, n, "local_on:%u", (unsigned)(id & 0xffffffffu));
+	else if (id == (builtin | 1))
+		snprintf(buf, n, "global");
+	else if (id == (builtin | 2))
+		snprintf(buf, n, "local");
+	else
+		snprintf(buf, n, "0x%llx", (unsigned long long)id);
+}
+
+bool tr_dsq_step(struct tr_dsq_state *st, const struct tr_event *e, struct tr_dsq_step *out)
+{
+	uint64_t id = (uint64_t)e->a;
+	uint32_t i;
+
+	if (e->type != TR_DSQ_INSERT && e->type != TR_DSQ_DISPATCH)
+		return false;
+	for (i = 0; i < st->n && st->id[i] != id; i++)
+		;
+	memset(out, 0, sizeof(*out));
+	if (i == st->n) {
+		if (st->n >= TR_DSQ_MAX) {
+			st->untracked++;
+			return false;
+		}
+		st->id[st->n] = id;
+		st->depth[st->n++] = 0;
+		out->describe = true;
+		out->parent = !st->parent_written;
+		st->parent_written = true;
+	}
+	if (e->type == TR_DSQ_INSERT) {
+		st->depth[i]++;
+	} else {
+		if (st->depth[i] > 0)
+			st->depth[i]--;
+		out->dispatch = true;
+		out->lat_ns = TR_DSQ_LAT(e);
+	}
+	out->ts = e->ts_ns;
+	out->dsq_id = id;
+	out->idx = i;
+	out->depth = st->depth[i];
+	return true;
+}
+
+static void track_descriptor(struct tr_pb *pb, uint64_t uuid, uint64_t parent, const char *name,
+			     int unit)
+{
+	size_t pkt = tr_pb_begin(pb, 1), td = tr_pb_begin(pb, TP_TRACK_DESCRIPTOR);
+
+	tr_pb_uint(pb, TD_UUID, uuid);
+	if (parent)
+		tr_pb_uint(pb, TD_PARENT_UUID, parent);
+	tr_pb_strn(pb, TD_NAME, name, 64);
+	if (unit) {
+		size_t cd = tr_pb_begin(pb, TD_COUNTER);
+
+		tr_pb_uint(pb, CD_UNIT, (uint64_t)unit);
+		tr_pb_end(pb, cd);
+	}
+	tr_pb_end(pb, td);
+	tr_pb_uint(pb, TP_SEQ_ID, TR_DSQ_SEQ);
+	tr_pb_end(pb, pkt);
+}
+
+static void counter_value(struct tr_pb *pb, uint64_t ts, uint64_t uuid, int64_t v)
+{
+	size_t pkt = tr_pb_begin(pb, 1), te;
+
+	tr_pb_uint(pb, TP_TIMESTAMP, ts);
+	te = tr_pb_begin(pb, TP_TRACK_EVENT);
+	tr_pb_uint(pb, TE_TYPE, TE_TYPE_COUNTER);
+	tr_pb_uint(pb, TE_TRACK_UUID, uuid);
+	tr_pb_int(pb, TE_COUNTER_VALUE, v);
+	tr_pb_end(pb, te);
+	tr_pb_uint(pb, TP_SEQ_ID, TR_DSQ_SEQ);
+	tr_pb_end(pb, pkt);
+}
+
+void tr_enc_dsq(struct tr_pb *pb, const struct tr_dsq_step *s)
+{
+	uint64_t depth_uuid = TR_DSQ_UUID + 1 + 2ull * s->idx, lat_uuid = depth_uuid + 1;
+
+	if (s->parent)
+		track_descriptor(pb, TR_DSQ_UUID, 0, "sched_ext DSQs", 0);
+	if (s->describe) {
+		char id[32], name[64];
+
+		tr_dsq_name(id, sizeof(id), s->dsq_id);
+		snprintf(name, sizeof(name), "dsq %s depth", id);
+		track_descriptor(pb, depth_uuid, TR_DSQ_UUID, name, CD_UNIT_COUNT);
+		snprintf(name, sizeof(name), "dsq %s latency", id);
+		track_descriptor(pb, lat_uuid, TR_DSQ_UUID, name, CD_UNIT_TIME_NS);
+	}
+	counter_value(pb, s->ts, depth_uuid, s->depth);
+	if (s->dispatch)
+		counter_value(pb, s->ts, lat_uuid, (int64_t)s->lat_ns);
 }

@@ -59,4 +59,51 @@ struct tr_cpu_totals {
 void tr_enc_stats(struct tr_pb *pb, const struct tr_cpu_totals *cpus, uint32_t ncpus,
 		  uint64_t bytes_written, uint64_t packets_lost, uint32_t seq);
 
+/*
+ * sched_ext DSQ counter tracks, from TR_DSQ_INSERT and TR_DSQ_DISPATCH
+ * records taken in time order (across CPUs). Under a parent track
+ * "sched_ext DSQs", each DSQ gets two counter tracks (TrackDescriptor with a
+ * CounterDescriptor), described before their first value:
+ *   "dsq <name> depth"    tasks queued after each insert or dispatch (UNIT_COUNT),
+ *                         counted from the records: relative to the start, the
+ *                         tasks already queued then are not counted
+ *   "dsq <name> latency"  each dispatch's insert -> dispatch time (UNIT_TIME_NS)
+ * <name>: a user DSQ's id in decimal; built-in ones "global", "local",
+ * "local_on:<cpu>", else the id in hex. Track uuids: TR_DSQ_UUID for the
+ * parent, + 1 + 2i and + 2 + 2i for the i-th DSQ seen. The state is updated
+ * by tr_dsq_step() once per record, and its result written (and rewritten,
+ * when a packet must be retried) by tr_enc_dsq().
+ */
+#define TR_DSQ_MAX 256
+#define TR_DSQ_UUID 0x5c4e0d5100000000ull
+#define TR_DSQ_SEQ 2 /* the DSQ packets' trusted_packet_sequence_id */
+
+struct tr_dsq_state {
+	uint32_t n;
+	bool parent_written;
+	uint64_t untracked; /* records of DSQs past TR_DSQ_MAX, not written */
+	uint64_t id[TR_DSQ_MAX];
+	int64_t depth[TR_DSQ_MAX];
+};
+
+struct tr_dsq_step {
+	uint64_t ts, dsq_id, lat_ns;
+	int64_t depth;
+	uint32_t idx;
+	bool parent, describe, dispatch;
+};
+
+/* Apply record e (TR_DSQ_INSERT or TR_DSQ_DISPATCH) to st and say what to
+ * write in *out; false (nothing to write) for another type or a DSQ past
+ * TR_DSQ_MAX (counted in st->untracked). A dispatch at depth 0 (its insert
+ * was lost) leaves the depth at 0. */
+bool tr_dsq_step(struct tr_dsq_state *st, const struct tr_event *e, struct tr_dsq_step *out);
+
+/* The packets of one step: the descriptors it needs, then the depth value
+ * and, for a dispatch, the latency value. */
+void tr_enc_dsq(struct tr_pb *pb, const struct tr_dsq_step *s);
+
+/* A DSQ's name in its tracks' names (see above); buf of at least 32 bytes. */
+void tr_dsq_name(char *buf, size_t n, uint64_t id);
+
 #endif

@@ -91,6 +91,10 @@ static int on_record(void *ctx, void *data, size_t size)
 
 	if (size < TR_EV_SMALL || e->cpu >= r->ncpus || e->type >= TR_NTYPES)
 		return 0;
+	if (tr_dsq_is(e)) {
+		tr_dsq_record(r, e);
+		return 0;
+	}
 	c = &r->cpu[e->cpu];
 	if (c->n == c->cap) {
 		uint32_t cap = c->cap ? c->cap * 2 : 4096;
@@ -139,6 +143,12 @@ static void read_bpf_counters(struct tr_rec *r)
 			r->seen[t] += r->skel->bss->stats[c].s.seen[t];
 			r->lost_ring[t] += r->skel->bss->stats[c].s.lost[t];
 		}
+	tr_dsq_counters(r);
+}
+
+bool tr_jobs_emit_dsq(struct tr_rec *r, const struct tr_dsq_step *s)
+{
+	return EMIT(r, tr_enc_dsq(pb, s));
 }
 
 static uint64_t cpu_lost(const struct tr_rec *r, uint32_t c)
@@ -226,6 +236,7 @@ static void drain(struct tr_rec *r, bool all)
 			(void)ring_buffer__consume(r->rb);
 		for (uint32_t c = 0; c < r->ncpus; c++)
 			write_cpu(r, c, watermark);
+		tr_dsq_write(r, watermark);
 		if (!r->consume_stopped || r->size_reached || r->out.err)
 			break;
 	}
@@ -296,6 +307,7 @@ int tr_job_start(void *data)
 		if (r->nlinks < 16)
 			r->links[r->nlinks++] = l;
 	}
+	tr_dsq_start(r); /* after the main programs: a dispatch needs its insert */
 	tr_read_clocks(&now);
 	r->start_boot_ns = now.boot;
 	write_clocks(r, &now);
@@ -318,6 +330,7 @@ int tr_job_drain(void *data)
 
 static void detach(struct tr_rec *r)
 {
+	tr_dsq_detach(r);
 	for (int i = 0; i < r->nlinks; i++) {
 		bpf_link__destroy(r->links[i]);
 		r->links[i] = NULL;
@@ -338,6 +351,7 @@ static void read_misses(struct tr_rec *r)
 		if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) == 0)
 			r->recursion_misses += info.recursion_misses;
 	}
+	r->recursion_misses += tr_dsq_misses(r);
 }
 
 int tr_job_finish(void *data)
@@ -381,6 +395,7 @@ int tr_job_finish(void *data)
 		set_why(r, -errno, "fsync of the trace failed");
 	ring_buffer__free(r->rb);
 	r->rb = NULL;
+	tr_dsq_free(r);
 	trace_record_bpf__destroy(r->skel);
 	r->skel = NULL;
 	return r->err;

@@ -31,6 +31,8 @@ static const char *const type_names[TR_NTYPES] = {
 	[TR_SOFTIRQ_EXIT] = "softirq_exit",
 	[TR_CPU_FREQ] = "cpu_frequency",
 	[TR_CPU_IDLE] = "cpu_idle",
+	[TR_DSQ_INSERT] = "dsq_insert",
+	[TR_DSQ_DISPATCH] = "dsq_dispatch",
 };
 
 static void job_done(void *data, int result);
@@ -66,6 +68,13 @@ static void take_snapshot(struct tr_rec *r)
 	memcpy(s->lost_ring, r->lost_ring, sizeof(s->lost_ring));
 	s->start_boot_ns = r->start_boot_ns;
 	s->end_boot_ns = r->end_boot_ns;
+	s->dsq_late = r->dsq.late;
+	s->dsq_lost_buffer = r->dsq.lost_buffer;
+	s->dsq_untracked = r->dsq.st.untracked;
+	s->dsq_n = r->dsq.st.n;
+	/* the object goes at finish: once it was on, the recording has it */
+	s->dsq_on = s->dsq_on || r->dsq.skel;
+	snprintf(s->dsq_why, sizeof(s->dsq_why), "%s", r->dsq.why);
 	tr_stacks_snap(r->stacks, &r->stacks_snap);
 }
 
@@ -306,6 +315,7 @@ void tr_rec_free(struct tr_rec *r)
 		close(r->fd);
 	for (uint32_t c = 0; c < r->ncpus; c++)
 		free(r->cpu[c].ev);
+	tr_dsq_free(r);
 	free(r->cpu);
 	free(r->links);
 	tr_stacks_free(r->stacks);
@@ -378,6 +388,19 @@ void tr_rec_json(const struct tr_rec *r, struct smcp_json *j)
 	api->json_uint(j, "bundles_dropped_at_size_cap", s->packets_dropped_cap);
 	api->json_end(j);
 	api->json_uint(j, "reordered_late", s->late);
+	api->json_object(j, "dsq");
+	api->json_bool(j, "tracks", s->dsq_on);
+	if (s->dsq_on) {
+		api->json_uint(j, "dsqs", s->dsq_n);
+		api->json_string(j, "depth", "relative: tasks inserted since the recording "
+				 "started and not yet dispatched (those queued before are not counted)");
+		api->json_uint(j, "late", s->dsq_late);
+		api->json_uint(j, "pending_buffer_full", s->dsq_lost_buffer);
+		api->json_uint(j, "past_dsq_limit", s->dsq_untracked);
+	} else if (s->dsq_why[0]) {
+		api->json_string(j, "reason", s->dsq_why);
+	}
+	api->json_end(j);
 	api->json_double(j, "longest_job_ms", (double)r->job_max_ns / 1e6);
 	tr_rec_stacks_json(r, j);
 }

@@ -173,6 +173,9 @@ static int read_recordings(void *data, struct smcp_call *call, const char *uri,
 	if (p->reason[0])
 		api->json_string(j, "reason", p->reason);
 	api->json_string(j, "dir", p->cfg.dir);
+	api->json_bool(j, "dsq_tracks", !p->reason[0] && p->dsq_kernel);
+	if (!p->dsq_kernel)
+		api->json_string(j, "dsq_reason", p->dsq_why);
 	if (p->rec) {
 		api->json_object(j, "current");
 		tr_rec_json(p->rec, j);
@@ -454,6 +457,7 @@ static int init(struct smcp_host *h, const struct smcp_host_api *api)
 		p->reason[0] = 0;
 		(void)tr_rec_probe(p, p->reason, sizeof(p->reason));
 	}
+	tr_dsq_probe(p);
 	/* load and attach the programs per recording, after the drop; with
 	 * stack samples allowed (max_stack_hz > 0), what perf_profiler keeps
 	 * to name their frames: kernel addresses in /proc/kallsyms (SYSLOG),

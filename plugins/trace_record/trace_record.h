@@ -25,8 +25,21 @@ enum tr_type {
 	TR_SOFTIRQ_EXIT,   /* b vec */
 	TR_CPU_FREQ,	   /* b state (kHz), c cpu_id */
 	TR_CPU_IDLE,	   /* b state, c cpu_id */
+	/* sched_ext, from trace_record_dsq.bpf.c (loaded only where the kernel
+	 * has sched_ext): a dsq_id (u64 as s64), b the task's pid, comm */
+	TR_DSQ_INSERT,	   /* c 1 when a move brought it from another DSQ */
+	TR_DSQ_DISPATCH,   /* c how it left (enum tr_dsq_how), latency in d:e */
 	TR_NTYPES
 };
+
+/* How a task left the DSQ of its insert (TR_DSQ_DISPATCH c). */
+enum tr_dsq_how {
+	TR_DSQ_RAN = 0,	     /* it ran: ts is the consume that took it, or the switch */
+	TR_DSQ_MOVED = 1,    /* scx_bpf_dsq_move* took it to another DSQ */
+};
+
+/* TR_DSQ_DISPATCH's insert -> dispatch latency in ns: d high, e low half. */
+#define TR_DSQ_LAT(ev) ((__u64)(__u32)(ev)->d << 32 | (__u64)(__u32)(ev)->e)
 
 #define TR_COMM_LEN 16
 #define TR_STR_LEN 64
@@ -55,10 +68,18 @@ struct tr_cpu_stats {
 	__u64 lost[TR_NTYPES];	/* ... that found the ring buffer full */
 };
 
-/* One CPU's counters, padded to four cache lines (array "stats" in .bss). */
+/* One CPU's counters, padded to five cache lines (array "stats" in .bss;
+ * trace_record_dsq.bpf.c has its own, counting its two types). */
 struct tr_cpu_slot {
 	struct tr_cpu_stats s;
-	__u8 pad[256 - sizeof(struct tr_cpu_stats)];
+	__u8 pad[320 - sizeof(struct tr_cpu_stats)];
+};
+
+/* One CPU's counters of the DSQ object (array "dsq_stats" in its .bss):
+ * index 0 inserts, 1 dispatches; a cache line. */
+struct tr_dsq_slot {
+	__u64 seen[2], lost[2];
+	__u64 pad[4];
 };
 
 #endif

@@ -71,6 +71,9 @@ def lockdown_check(m, root):
     ck.eq(t.get("features"), 99674079, "sched/debug: features bitmask")
     ck.eq(cur["fair"]["tunable_sources"]["base_slice_ms"], "sched/debug", "sched/debug: source")
     ck.check("sched/debug" in cur["fair"]["debugfs"], "sched/debug: says where values come from")
+    ck.check("`base_slice_ms`" in m.step_text("sched.fair"),
+             "steps: the base slice by the name the tunables give it")
+    ck.check("base_slice_ms, nice" in m.step_text("sched.tuning"), "steps: fair tuning names it")
 
 
 with_copy("vm-2cpu", lockdown, lockdown_check)
@@ -215,8 +218,11 @@ with Mock("scheduler", fixture("vm-2cpu")) as m:
     ck.check("cannot run here" in ctx, "steps: an scx scheduler asked about cannot run")
     ck.eq(m.step_text("scx.kernel"), "", "steps: no sched_ext, no kernel counters")
     ck.eq(m.step_text("scx.scheduler"), "", "steps: no sched_ext, no scheduler notes")
-    ck.check("`base_slice_ms`" in m.step_text("sched.fair"), "steps: the fair class's tunables")
-    ck.check("SCHED_BATCH" in m.step_text("sched.tuning"), "steps: fair tuning")
+    fair = m.step_text("sched.fair")
+    ck.check("`fair`.`tunables`" in fair and "base_slice" not in fair and "`debugfs` says why"
+             in fair, f"steps: no debugfs, the tunables without a base slice: {fair}")
+    ck.check("SCHED_BATCH" in m.step_text("sched.tuning") and
+             "base_slice" not in m.step_text("sched.tuning"), "steps: fair tuning")
     ck.check("Read scheduler://current" in m.step_text("sched.current"),
              "steps: which scheduler")
     ck.eq(m.step_text("context.task"), "", "steps: no pid, no task")

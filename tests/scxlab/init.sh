@@ -16,6 +16,8 @@ mount -t tmpfs tmpfs /run
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 mount -t bpf bpf /sys/fs/bpf 2>/dev/null
+# where trace_record writes and trace_analysis reads (their default dir)
+mkdir -p /var/lib/schedmcp/traces && chmod 0750 /var/lib/schedmcp/traces
 ip link set lo up 2>/dev/null
 
 out=/dev/null

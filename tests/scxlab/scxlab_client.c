@@ -16,6 +16,10 @@
  *                   it (label dsq=user:ID) with samples and ordered, plausible
  *                   percentiles; sched_dsq_ran_total agrees with the count
  *   dsq_watch       watch_create on sched_dsq_latency_ns for one of its DSQs works
+ *   trace_dsq       trace_record records 2 s under the load with its DSQ tracks;
+ *                   trace_load + trace_analyze analysis=dsq find each of its DSQs
+ *                   with inserts and a non-zero latency p99, and insert counts
+ *                   that agree with the scheduler's own over the recording
  *   unload          unloading it while measure_latency collects leaves the daemon
  *                   serving: the call completes, ping answers, scheduler://current
  *                   says fair again, stats://aggregated/dsq still reads
@@ -576,6 +580,8 @@ struct lab {
 	double collect_s;
 	bool have_sl;           /* sched_latency loaded */
 	char sl_reason[512];    /* why not, or what it said */
+	bool have_tr, have_ta;  /* trace_record, trace_analysis serve */
+	char tr_reason[512];    /* why not */
 	bool stream_on;
 	char stream_reason[512];
 	int sched_cursor;       /* poll_events cursors */
@@ -1426,7 +1432,7 @@ static void check_dsq_notable(struct lab *L, const struct sched_def *d)
 {
 	struct notable_scan s = { .d = d };
 	char err[512] = "";
-	char *argv[6] = { (char *)L->load_path, "0", "24", "10", "0", NULL };
+	char *argv[6] = { (char *)L->load_path, "0", "24", "75", "0", NULL };
 	int cursor = 0;
 	double t0;
 	pid_t lp;
@@ -1438,7 +1444,11 @@ static void check_dsq_notable(struct lab *L, const struct sched_def *d)
 	skip_to_present(L, &cursor);
 	lp = spawn(argv, "/tmp/scxlab-flood.log");
 	t0 = now_s();
-	while (!s.found && now_s() - t0 < 12) {
+	/* 12 s is the goal; past it the flood goes on for up to a minute more,
+	 * the machine-wide notable budget's window and the per-series cooldown
+	 * (earlier checks' events may hold this one back), and the line says
+	 * how late it came */
+	while (!s.found && now_s() - t0 < 72) {
 		pump(&L->c, 500);
 		if (poll_all(L, "notable.", &cursor, 4, scan_notable, &s, err, sizeof(err)) < 0)
 			break;
@@ -1451,13 +1461,156 @@ static void check_dsq_notable(struct lab *L, const struct sched_def *d)
 	if (err[0])
 		result(d->ops, "dsq_notable", "FAIL", "poll_events failed: %s", err);
 	else if (s.found)
-		result(d->ops, "dsq_notable", "PASS", "after %.1f s of 24 spinners: %s", now_s() - t0,
+		result(d->ops, "dsq_notable", "PASS", "after %.1f s of 24 spinners%s: %s",
+		       now_s() - t0,
+		       now_s() - t0 > 12 ? " (late: held back by the budget or a cooldown)" : "",
 		       s.sample);
 	else
 		result(d->ops, "dsq_notable", "FAIL",
-		       "no notable.dsq_latency naming its DSQs within 12 s of 24 spinners (%d notable "
+		       "no notable.dsq_latency naming its DSQs within 72 s of 24 spinners (%d notable "
 		       "events; first: %s)",
 		       s.seen, s.other[0] ? s.other : "none");
+}
+
+/*
+ * trace_record's DSQ tracks: record 2 s under the load, then trace_load and
+ * trace_analyze analysis=dsq. Each of the scheduler's DSQs must be there
+ * with inserts and a non-zero latency p99, and its inserts must agree with
+ * what the scheduler itself counted, read just before and after the
+ * recording, with dsq_truth's tolerance: never more (x1.05 + 10), at least
+ * half of what it inserted while the trace's window was open (its share of
+ * the truth's window: loading the programs under TCG takes part of it).
+ */
+static void check_trace_dsq(struct lab *L, const struct sched_def *d, pid_t sp, const char *log)
+{
+	int nslots = d->ndsq < SCXLAB_NDSQ ? d->ndsq : SCXLAB_NDSQ, good = 0, compared = 0;
+	char err[512], file[128], msg[2048] = "", bad[1024] = "";
+	double t_call, elapsed, start_ns = 0, end_ns = 0, share;
+	struct truth t0, t1;
+	bool have_truth, is_err = false;
+	const cJSON *dsq, *rows, *row;
+	cJSON *a, *r, *rl, *ra;
+
+	if (!L->have_tr || !L->have_ta) {
+		result(d->ops, "trace_dsq", "SKIP", "%s", L->tr_reason[0] ? L->tr_reason
+				: "trace_record or trace_analysis not listed (not built?)");
+		return;
+	}
+	have_truth = sched_truth(L, sp, log, nslots, &t0);
+	a = cJSON_CreateObject();
+	cJSON_AddNumberToObject(a, "duration_s", 2);
+	t_call = now_s();
+	r = call_tool(&L->c, "trace_record", a, &is_err, err, sizeof(err));
+	elapsed = now_s() - t_call;
+	have_truth = sched_truth(L, sp, log, nslots, &t1) && have_truth;
+	if (!r || is_err) {
+		char *t = r ? cJSON_PrintUnformatted(r) : NULL;
+
+		result(d->ops, "trace_dsq", "FAIL", "trace_record: %.400s", t ? t : err);
+		free(t);
+		cJSON_Delete(r);
+		return;
+	}
+	dsq = cJSON_GetObjectItemCaseSensitive(r, "dsq");
+	snprintf(file, sizeof(file), "%s", or(jstr(r, "file"), ""));
+	(void)jnum(r, "start_ns", &start_ns);
+	(void)jnum(r, "end_ns", &end_ns);
+	{
+		char *t = cJSON_PrintUnformatted(dsq);
+
+		info("%s: trace_record took %.1f s, window %.2f s, file %s, dsq %s", d->ops, elapsed,
+		     (end_ns - start_ns) / 1e9, file, t ? t : "null");
+		free(t);
+	}
+	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(dsq, "tracks"))) {
+		result(d->ops, "trace_dsq", "FAIL", "the recording has no DSQ tracks: %s",
+		       or(jstr(dsq, "reason"), "(no reason)"));
+		cJSON_Delete(r);
+		return;
+	}
+	cJSON_Delete(r);
+	a = cJSON_CreateObject();
+	cJSON_AddStringToObject(a, "file", file);
+	rl = call_tool(&L->c, "trace_load", a, &is_err, err, sizeof(err));
+	if (!rl || is_err) {
+		char *t = rl ? cJSON_PrintUnformatted(rl) : NULL;
+
+		result(d->ops, "trace_dsq", "FAIL", "trace_load %s: %.400s", file, t ? t : err);
+		free(t);
+		cJSON_Delete(rl);
+		return;
+	}
+	cJSON_Delete(rl);
+	a = cJSON_CreateObject();
+	cJSON_AddStringToObject(a, "file", file);
+	cJSON_AddStringToObject(a, "analysis", "dsq");
+	cJSON_AddNumberToObject(a, "limit", 100);
+	ra = call_tool(&L->c, "trace_analyze", a, &is_err, err, sizeof(err));
+	rows = ra ? cJSON_GetObjectItemCaseSensitive(ra, "rows") : NULL;
+	if (!ra || is_err || !cJSON_IsArray(rows)) {
+		char *t = ra ? cJSON_PrintUnformatted(ra) : NULL;
+
+		result(d->ops, "trace_dsq", "FAIL", "trace_analyze dsq: %.400s", t ? t : err);
+		free(t);
+		cJSON_Delete(ra);
+		return;
+	}
+	info("%s: trace_analyze dsq note: %s", d->ops, or(jstr(ra, "note"), ""));
+	/* the share of the truth's window the trace covered */
+	share = elapsed > 0 ? (end_ns - start_ns) / 1e9 / elapsed : 0;
+	if (share > 1)
+		share = 1;
+	for (int i = 0; i < d->ndsq; i++) {
+		char want[16];
+		double ins = 0, disp = 0, p99 = 0, p50 = 0, dmax = 0;
+		bool ok;
+
+		snprintf(want, sizeof(want), "%u", d->dsq[i]);
+		row = NULL;
+		cJSON_ArrayForEach(row, rows) {
+			const char *k = jstr(row, "dsq");
+
+			if (k && strcmp(k, want) == 0)
+				break;
+		}
+		if (!row) {
+			appendf(bad, sizeof(bad), "DSQ %u missing", d->dsq[i]);
+			continue;
+		}
+		(void)jnum(row, "inserts", &ins);
+		(void)jnum(row, "dispatches", &disp);
+		(void)jnum(row, "latency_p50_ns", &p50);
+		(void)jnum(row, "latency_p99_ns", &p99);
+		(void)jnum(row, "depth_max", &dmax);
+		ok = ins > 0 && p99 > 0;
+		if (!ok)
+			appendf(bad, sizeof(bad), "DSQ %u: inserts %.0f, p99 %.0f ns",
+				d->dsq[i], ins, p99);
+		if (have_truth && i < t0.n && !(d->ndsq > SCXLAB_NDSQ && i == SCXLAB_NDSQ - 1)) {
+			double delta = (double)(t1.ins[i] - t0.ins[i]);
+			bool ok_t = ins <= delta * 1.05 + 10 && ins >= 0.5 * delta * share;
+
+			compared++;
+			ok = ok && ok_t;
+			appendf(msg, sizeof(msg),
+				"DSQ %u: trace inserted %.0f%s (scheduler %.0f over %.1f s, the trace's "
+				"share %.2f), dispatched %.0f, p50 %.1f us, p99 %.1f us, depth max %.0f",
+				d->dsq[i], ins, ok_t ? "" : " (WRONG)", delta, elapsed,
+				share, disp, p50 / 1e3, p99 / 1e3, dmax);
+		} else {
+			appendf(msg, sizeof(msg), "DSQ %u: trace inserted %.0f, dispatched %.0f, p99 %.1f us",
+				d->dsq[i], ins, disp, p99 / 1e3);
+		}
+		good += ok;
+	}
+	if (good == d->ndsq && (!have_truth || compared > 0))
+		result(d->ops, "trace_dsq", "PASS", "%d DSQs in the trace%s: %s", good,
+		       have_truth ? ", inserts agree with the scheduler's own" : "", msg);
+	else
+		result(d->ops, "trace_dsq", "FAIL", "%d/%d DSQs as expected%s%s; %s%s", good, d->ndsq,
+		       bad[0] ? ": " : "", bad, msg,
+		       have_truth ? "" : " (scxlab-sched did not report its own counts)");
+	cJSON_Delete(ra);
 }
 
 /* Unload while measure_latency collects; then the daemon must still serve. */
@@ -1623,6 +1776,12 @@ static void run_one(struct lab *L, struct sched_def *d, struct report *rep)
 	check_dsq_metrics(L, d, t_enabled);
 	check_stream(L, d);
 	check_dsq_notable(L, d);
+	{
+		double t_tr = now_s();
+
+		check_trace_dsq(L, d, sp, log);
+		info("%s: trace_dsq took %.1f s", d->ops, now_s() - t_tr);
+	}
 	before = L->c.sched_updates;
 	unload_mid_collection(L, d, sp, log);
 	check_change(L, d->ops, "unload", before, NULL, "fair");
@@ -1841,6 +2000,20 @@ static void plugin_status(struct lab *L)
 		char *t = cJSON_PrintUnformatted(p);
 
 		info("plugin %s", t ? t : "?");
+		if (name && (strcmp(name, "trace_record") == 0 ||
+			     strcmp(name, "trace_analysis") == 0)) {
+			bool ok = state && strcmp(state, "loaded") == 0;
+			size_t n = strlen(L->tr_reason);
+
+			if (name[6] == 'r')
+				L->have_tr = ok;
+			else
+				L->have_ta = ok;
+			if (!ok)
+				snprintf(L->tr_reason + n, sizeof(L->tr_reason) - n, "%s%s: state %s%s%s",
+					 n ? "; " : "", name, or(state, "?"),
+					 jstr(p, "reason") ? ": " : "", or(jstr(p, "reason"), ""));
+		}
 		if (name && strcmp(name, "sched_latency") == 0) {
 			const char *reason = jstr(p, "reason");
 

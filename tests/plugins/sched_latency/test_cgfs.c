@@ -17,6 +17,7 @@
 #include "sl_cgfs.h"
 #include "unit.h"
 #include "sl_cgnames.h"
+#include "sl_cgstate.h"
 
 static void root_of(char *buf, size_t len, const char *fixtures, const char *name)
 {
@@ -393,6 +394,52 @@ static void test_resolve(const char *fixtures)
 	expect_resolve(&fs, "", -EINVAL, NULL, false);
 }
 
+/* The runtimes' state parsers (sl_cgstate.c); the readers are run on
+ * fixture trees by test_cgnames_fixture.py. */
+static void test_cgstate_parse(void)
+{
+	static const char id[] = "3f4e5d6c7b8a99887766554433221100ffeeddccbbaa00112233445566778899";
+	char name[256], got[65], ns[64], pod[254], uid[37], buf[512];
+	struct sl_cgstate_result *r = calloc(1, sizeof(*r));
+
+	snprintf(buf, sizeof(buf), "{\"ID\":\"%s\",\"Name\":\"/my-nginx\"}", id);
+	CHECK(sl_cgstate_docker_parse(buf, strlen(buf), name, sizeof(name), got, sizeof(got)) == 0);
+	CHECK(strcmp(name, "my-nginx") == 0 && strcmp(got, id) == 0);
+	/* no leading '/', a short id, a name outside Docker's alphabet, not JSON */
+	snprintf(buf, sizeof(buf), "{\"ID\":\"%s\",\"Name\":\"my-nginx\"}", id);
+	CHECK(sl_cgstate_docker_parse(buf, strlen(buf), name, sizeof(name), got, sizeof(got)));
+	snprintf(buf, sizeof(buf), "{\"ID\":\"3f4e\",\"Name\":\"/a\"}");
+	CHECK(sl_cgstate_docker_parse(buf, strlen(buf), name, sizeof(name), got, sizeof(got)));
+	snprintf(buf, sizeof(buf), "{\"ID\":\"%s\",\"Name\":\"/a b\"}", id);
+	CHECK(sl_cgstate_docker_parse(buf, strlen(buf), name, sizeof(name), got, sizeof(got)));
+	CHECK(sl_cgstate_docker_parse("{", 1, name, sizeof(name), got, sizeof(got)) == -EINVAL);
+
+	snprintf(buf, sizeof(buf), "[{\"id\":\"%s\",\"names\":[\"db\",\"web\"]},"
+				   "{\"id\":\"x\",\"names\":[\"web\"]},{\"names\":1},2]", id);
+	CHECK(r && sl_cgstate_podman_parse(buf, strlen(buf), "web", r) == 4);
+	CHECK(r && r->n == 1 && strcmp(r->hits[0].id, id) == 0 &&
+	      strcmp(r->hits[0].source, "podman state") == 0);
+	CHECK(r && sl_cgstate_podman_parse("{}", 2, "web", r) == -EINVAL);
+
+	CHECK(sl_cgstate_pod_dir("shop_front-1_1234abcd-12ab-34cd-56ef-1234567890ab", ns, pod, uid));
+	CHECK(strcmp(ns, "shop") == 0 && strcmp(pod, "front-1") == 0 &&
+	      strcmp(uid, "1234abcd-12ab-34cd-56ef-1234567890ab") == 0);
+	CHECK(!sl_cgstate_pod_dir("shop_front_1_1234abcd-12ab-34cd-56ef-1234567890ab", ns, pod,
+				  uid));
+	CHECK(!sl_cgstate_pod_dir("Shop_front_1234abcd-12ab-34cd-56ef-1234567890ab", ns, pod, uid));
+	CHECK(!sl_cgstate_pod_dir("shop_front_1234abcd", ns, pod, uid));
+	/* a static pod: the 32-hex hash of its manifest */
+	CHECK(sl_cgstate_pod_dir("kube-system_etcd-n1_0f1e2d3c4b5a69788796a5b4c3d2e1f0", ns, pod,
+				 uid) &&
+	      strcmp(uid, "0f1e2d3c4b5a69788796a5b4c3d2e1f0") == 0);
+	snprintf(buf, sizeof(buf), "front-1_shop_app-%s.log", id);
+	CHECK(sl_cgstate_container_log(buf, "front-1", "shop", "app", got) &&
+	      strcmp(got, id) == 0);
+	CHECK(!sl_cgstate_container_log(buf, "front-1", "shop", "ap", got));
+	CHECK(!sl_cgstate_container_log(buf, "front", "shop", "app", got));
+	free(r);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -407,5 +454,6 @@ int main(int argc, char **argv)
 	test_walk(argv[1]);
 	test_names();
 	test_resolve(argv[1]);
+	test_cgstate_parse();
 	return unit_done("test-sched-latency-cgfs");
 }

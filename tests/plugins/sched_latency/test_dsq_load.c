@@ -20,7 +20,7 @@
 #include "sched_latency.h"
 #include "sched_latency.skel.h"
 #include "sched_latency_dsq.skel.h"
-#include "sl_dsq_hooks.h"
+#include "scx_dsq_hooks.h"
 
 static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -34,7 +34,7 @@ static bool btf_has(void *ctx, const char *kfunc)
 
 /* Load the DSQ object with the hooks chosen for this kernel; with main_obj,
  * its shared maps are main's. 0 or -errno; *hooked: kfunc programs loaded. */
-static int load_dsq(const bool chosen[SL_DSQ_NHOOKS], struct bpf_object *main_obj, int *hooked)
+static int load_dsq(const bool chosen[SCX_DSQ_NHOOKS], struct bpf_object *main_obj, int *hooked)
 {
 	static const char *const shared[] = { "cpu_stats", "dsq_task", "events" };
 	struct sched_latency_dsq_bpf *s = sched_latency_dsq_bpf__open();
@@ -49,10 +49,10 @@ static int load_dsq(const bool chosen[SL_DSQ_NHOOKS], struct bpf_object *main_ob
 		const char *sec = bpf_program__section_name(prog);
 
 		bpf_program__set_autoload(prog, false);
-		for (int i = 0; i < SL_DSQ_NHOOKS; i++) {
-			const char *k = sl_dsq_hooks[i].kfunc, *tail = strrchr(sec, '/');
+		for (int i = 0; i < SCX_DSQ_NHOOKS; i++) {
+			const char *k = scx_dsq_hooks[i].kfunc, *tail = strrchr(sec, '/');
 
-			if (chosen[i] && sl_dsq_hooks[i].group != SL_DSQ_DEPTH && tail &&
+			if (chosen[i] && scx_dsq_hooks[i].group != SCX_DSQ_DEPTH && tail &&
 			    strcmp(tail + 1, k) == 0) {
 				bpf_program__set_autoload(prog, true);
 				(*hooked)++;
@@ -81,7 +81,7 @@ out:
 
 int main(void)
 {
-	bool present[SL_DSQ_NHOOKS], chosen[SL_DSQ_NHOOKS], scx;
+	bool present[SCX_DSQ_NHOOKS], chosen[SCX_DSQ_NHOOKS], scx;
 	struct sched_latency_bpf *m;
 	struct bpf_program *prog;
 	struct btf *btf;
@@ -97,7 +97,7 @@ int main(void)
 		printf("SKIP: no kernel BTF\n");
 		return 77;
 	}
-	scx = sl_dsq_choose(btf_has, btf, present, chosen);
+	scx = scx_dsq_choose(btf_has, btf, present, chosen);
 	btf__free(btf);
 	err = load_dsq(chosen, NULL, &hooked);
 	if (err) {

@@ -17,8 +17,8 @@
 
 #include "sched_latency.h"
 #include "sl_common.bpf.h"
+#include "scx_dsq_hooks.h"
 #include "sl_cgtree.h"
-#include "sl_dsq_hooks.h"
 #include "sl_hist.h"
 #include "sl_judge.h"
 #include "sl_tasks.h"
@@ -486,13 +486,13 @@ static bool in_list(void *ctx, const char *name)
 
 static void expect_chosen(const char *kernel, const char *const *have, const char *const *want)
 {
-	bool present[SL_DSQ_NHOOKS], chosen[SL_DSQ_NHOOKS];
-	bool scx = sl_dsq_choose(in_list, (void *)have, present, chosen);
+	bool present[SCX_DSQ_NHOOKS], chosen[SCX_DSQ_NHOOKS];
+	bool scx = scx_dsq_choose(in_list, (void *)have, present, chosen);
 
 	CHECK(scx == (want[0] != NULL), "%s: sched_ext present", kernel);
-	for (int i = 0; i < SL_DSQ_NHOOKS; i++)
-		CHECK(chosen[i] == in_list((void *)want, sl_dsq_hooks[i].kfunc), "%s: %s %s", kernel,
-		      sl_dsq_hooks[i].kfunc, chosen[i] ? "hooked" : "not hooked");
+	for (int i = 0; i < SCX_DSQ_NHOOKS; i++)
+		CHECK(chosen[i] == in_list((void *)want, scx_dsq_hooks[i].kfunc), "%s: %s %s", kernel,
+		      scx_dsq_hooks[i].kfunc, chosen[i] ? "hooked" : "not hooked");
 }
 
 static void test_dsq_choice(void)

@@ -41,7 +41,7 @@ int main(int argc, char **argv)
 
 		e->ts_ns = 5000000000ull + (uint64_t)i * 1000 + (i % 7) * 3;
 		e->cpu = 3;
-		e->type = (uint16_t)(1 + i % (TR_NTYPES - 1));
+		e->type = (uint16_t)(1 + i % TR_CPU_IDLE); /* the ftrace kinds */
 		if (i % 5 < 3) /* mostly the compact kinds */
 			e->type = i % 2 ? TR_SWITCH : TR_WAKING;
 		e->pid = 100 + i % 50;

@@ -14,6 +14,9 @@
  *                    in one time order into counter tracks
  *   tr_enc.c         Perfetto packets from records (pure; unit-tested)
  *   tr_pb.c          the streaming protobuf encoder's file side
+ *   tr_stacks.c      stack samples (stack_hz): perf events, their rings,
+ *                    PerfSample packets; tr_stacks_intern.c their interned
+ *                    callstacks, frames, names, mappings (tr_stacks_int.h)
  *   trace_record.bpf.c / trace_record.h   the kernel side and its record
  *
  * Threads: the loop owns struct tr_plugin and the loop-side fields of

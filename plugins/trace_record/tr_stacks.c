@@ -11,131 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <schedmcp/hashmap.h>
-
-#include "elf_cache.h"
-#include "kallsyms.h"
-#include "procmap.h"
-#include "tr_stacks.h"
-
-#define RING_PAGES 64			/* data pages per CPU ring (256 KiB) */
-#define DRAIN_SAMPLES 8192		/* samples per drain call, unless all */
-#define INTERN_BYTES (2u << 20)		/* new interned data per drain, at most */
-#define INTERN_ROOM (64u << 10)		/* room a sample may need in it */
-#define MAX_FRAMES 65536
-#define MAX_NAMES 65536
-#define MAX_STACKS 65536
-#define MAX_STACK_IDS (1u << 20)	/* frame ids of all callstacks */
-#define MAX_MAPPINGS 4096
-#define KERNEL_MAPPING 1		/* iid of the kernel's mapping */
-
-/* TracePacket */
-#define TP_TIMESTAMP 8
-#define TP_SEQ_ID 10
-#define TP_INTERNED 12
-#define TP_SEQ_FLAGS 13
-#define TP_PERF_SAMPLE 66
-#define SEQ_CLEARED 1
-#define SEQ_NEEDS 2
-/* PerfSample */
-#define PS_CPU 1
-#define PS_PID 2
-#define PS_TID 3
-#define PS_CALLSTACK 4
-#define PS_LOST 17
-/* InternedData */
-#define ID_FUNCTION_NAMES 5
-#define ID_FRAMES 6
-#define ID_CALLSTACKS 7
-#define ID_BUILD_IDS 16
-#define ID_MAPPING_PATHS 17
-#define ID_MAPPINGS 19
-/* InternedString, Frame, Callstack, Mapping */
-#define IS_IID 1
-#define IS_STR 2
-#define FR_IID 1
-#define FR_NAME 2
-#define FR_MAPPING 3
-#define FR_REL_PC 4
-#define CS_IID 1
-#define CS_FRAMES 2
-#define MP_IID 1
-#define MP_BUILD_ID 2
-#define MP_START_OFFSET 3
-#define MP_START 4
-#define MP_END 5
-#define MP_PATH 7
-#define MP_EXACT_OFFSET 8
-
-struct cpu_ring {
-	int fd;
-	void *base;
-	size_t len;
-};
-
-struct sample {
-	uint64_t ts, callstack;	/* callstack 0: a lost-records packet */
-	uint32_t pid, tid, cpu, lost;
-};
-
-struct stack_probe {
-	const uint64_t *ids;
-	uint32_t n;
-};
-
-struct tr_stacks;
-static void write_first(struct tr_stacks *s);
-
-struct tr_stacks {
-	struct cpu_ring *ring;
-	uint32_t ncpus;
-	size_t page, data_len;
-	uint8_t *rec;		/* one record, copied when it wraps */
-	struct sample *batch;
-	uint32_t n_batch;
-	uint8_t *scratch;	/* this drain's new interned data */
-	struct tr_pb in;
-	bool started, dead;
-
-	struct pp_kallsyms ks;
-	bool have_ks;
-	struct pp_elf_cache cache;
-	struct pp_procs procs;
-	bool have_procs;
-
-	struct smcp_hashmap frames;	/* pp frame value -> iid */
-	struct smcp_hashmap names;	/* name text -> iid */
-	struct smcp_hashmap stacks;	/* index into st_* -> iid */
-	uint32_t *st_off, *st_len;	/* callstack i: ids[st_off[i] .. +st_len[i]) */
-	uint64_t *ids;
-	uint32_t n_stacks, n_ids;
-	uint32_t *mapping;	/* pp module id -> mapping iid, 0 not yet */
-	uint64_t next_iid;	/* strings, frames, mappings, stacks share one counter */
-
-	struct tr_stacks_snap st;
-};
-
-static uint64_t now_boot_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint32_t stack_hash(const uint64_t *ids, uint32_t n)
-{
-	return smcp_hash_bytes(ids, n * sizeof(*ids));
-}
-
-static bool stack_equal(uint64_t stored, uint64_t key, void *ctx)
-{
-	const struct tr_stacks *s = ctx;
-	const struct stack_probe *p = (const struct stack_probe *)(uintptr_t)key;
-
-	return s->st_len[stored] == p->n &&
-	       !memcmp(s->ids + s->st_off[stored], p->ids, p->n * sizeof(*p->ids));
-}
+#include "tr_stacks_int.h"
 
 static void open_events(struct tr_stacks *s, uint32_t hz)
 {
@@ -198,7 +74,7 @@ int tr_stacks_open(struct tr_stacks **ret, uint32_t ncpus, uint32_t hz, const ch
 	s->next_iid = KERNEL_MAPPING + 1;
 	smcp_hashmap_init(&s->frames, NULL, NULL, NULL, MAX_FRAMES);
 	smcp_hashmap_init(&s->names, smcp_hashmap_str_hash, smcp_hashmap_str_equal, NULL, MAX_NAMES);
-	smcp_hashmap_init(&s->stacks, NULL, stack_equal, s, MAX_STACKS);
+	smcp_hashmap_init(&s->stacks, NULL, tr_stacks_stack_equal, s, MAX_STACKS);
 	s->ring = calloc(ncpus ? ncpus : 1, sizeof(*s->ring));
 	s->rec = malloc(1u << 16);
 	s->batch = calloc(DRAIN_SAMPLES, sizeof(*s->batch));
@@ -207,8 +83,9 @@ int tr_stacks_open(struct tr_stacks **ret, uint32_t ncpus, uint32_t hz, const ch
 	s->st_len = calloc(MAX_STACKS, sizeof(*s->st_len));
 	s->ids = calloc(MAX_STACK_IDS, sizeof(*s->ids));
 	s->mapping = calloc(PP_MOD_MAX + 1, sizeof(*s->mapping));
+	s->bid_hex = calloc(MAX_MAPPINGS, sizeof(*s->bid_hex));
 	if (!s->ring || !s->rec || !s->batch || !s->scratch || !s->st_off || !s->st_len ||
-	    !s->ids || !s->mapping)
+	    !s->ids || !s->mapping || !s->bid_hex)
 		goto fail;
 	/* the tables never grow while sampling */
 	if (smcp_hashmap_reserve(&s->frames, MAX_FRAMES) < 0 ||
@@ -272,6 +149,8 @@ void tr_stacks_release(struct tr_stacks *s)
 	free(s->st_len);
 	free(s->ids);
 	free(s->mapping);
+	free(s->bid_hex);
+	s->bid_hex = NULL;
 	s->ring = NULL;
 	s->rec = s->scratch = NULL;
 	s->batch = NULL;
@@ -292,203 +171,6 @@ void tr_stacks_snap(const struct tr_stacks *s, struct tr_stacks_snap *ret)
 		*ret = s->st;
 }
 
-/* ------------------------------------------------------------- interning */
-
-static uint64_t intern_str(struct tr_stacks *s, uint32_t field, const char *str)
-{
-	struct smcp_hashmap_entry *e;
-	int r;
-
-	if (!str || !*str)
-		return 0;
-	r = smcp_hashmap_insert(&s->names, (uint64_t)(uintptr_t)str, 0, &e);
-	if (r < 0)
-		return 0;
-	if (r == 1) {
-		size_t m;
-
-		e->value = s->next_iid++;
-		m = tr_pb_begin(&s->in, field);
-		tr_pb_uint(&s->in, IS_IID, e->value);
-		tr_pb_bytes(&s->in, IS_STR, str, strnlen(str, 1024));
-		tr_pb_end(&s->in, m);
-		s->st.names++;
-	}
-	return e->value;
-}
-
-static uint64_t intern_mapping(struct tr_stacks *s, const struct pp_map *m, struct pp_elf *elf)
-{
-	const struct pp_module *mod = &s->procs.mods[m->module];
-	char hex[2 * PP_BUILD_ID_MAX + 1];
-	const uint8_t *bid = elf && elf->build_id_len ? elf->build_id : mod->build_id;
-	size_t bid_len = elf && elf->build_id_len ? elf->build_id_len : mod->build_id_len;
-	uint64_t path, build = 0;
-	size_t mk;
-
-	if (s->mapping[m->module])
-		return s->mapping[m->module];
-	if (s->st.mappings >= MAX_MAPPINGS)
-		return 0;
-	path = intern_str(s, ID_MAPPING_PATHS, mod->path);
-	if (bid_len) {
-		for (size_t i = 0; i < bid_len && i < PP_BUILD_ID_MAX; i++)
-			snprintf(hex + 2 * i, 3, "%02x", bid[i]);
-		/* build ids are few: the hex text is kept in the ELF's names */
-		build = elf ? intern_str(s, ID_BUILD_IDS,
-					 pp_arena_strdup(&elf->names, hex)) : 0;
-	}
-	s->mapping[m->module] = (uint32_t)s->next_iid++;
-	mk = tr_pb_begin(&s->in, ID_MAPPINGS);
-	tr_pb_uint(&s->in, MP_IID, s->mapping[m->module]);
-	if (build)
-		tr_pb_uint(&s->in, MP_BUILD_ID, build);
-	tr_pb_uint(&s->in, MP_EXACT_OFFSET, m->pgoff);
-	tr_pb_uint(&s->in, MP_START_OFFSET, m->pgoff);
-	tr_pb_uint(&s->in, MP_START, m->start);
-	tr_pb_uint(&s->in, MP_END, m->end);
-	if (path)
-		tr_pb_uint(&s->in, MP_PATH, path);
-	tr_pb_end(&s->in, mk);
-	s->st.mappings++;
-	return s->mapping[m->module];
-}
-
-static void write_frame(struct tr_stacks *s, uint64_t iid, uint64_t name, uint64_t mapping,
-			uint64_t rel_pc)
-{
-	size_t m = tr_pb_begin(&s->in, ID_FRAMES);
-
-	tr_pb_uint(&s->in, FR_IID, iid);
-	if (name)
-		tr_pb_uint(&s->in, FR_NAME, name);
-	if (mapping)
-		tr_pb_uint(&s->in, FR_MAPPING, mapping);
-	tr_pb_uint(&s->in, FR_REL_PC, rel_pc);
-	tr_pb_end(&s->in, m);
-	s->st.frames++;
-}
-
-static uint64_t kernel_frame(struct tr_stacks *s, uint64_t addr)
-{
-	uint64_t key = pp_frame_make(PP_MOD_KERNEL, addr), off;
-	struct smcp_hashmap_entry *e = smcp_hashmap_find(&s->frames, key);
-	const struct pp_ksym *k;
-
-	if (e)
-		return e->value;
-	if (s->frames.n >= MAX_FRAMES)
-		return 0;
-	k = s->have_ks ? pp_kallsyms_lookup(&s->ks, addr, &off) : NULL;
-	if (smcp_hashmap_insert(&s->frames, key, s->next_iid, &e) < 0)
-		return 0;
-	s->next_iid++;
-	write_frame(s, e->value, k ? intern_str(s, ID_FUNCTION_NAMES, k->name) : 0, KERNEL_MAPPING,
-		    addr);
-	return e->value;
-}
-
-/* A user frame of pid at addr (a return address unless leaf). */
-static uint64_t user_frame(struct tr_stacks *s, uint32_t pid, uint64_t addr, bool leaf)
-{
-	struct pp_proc *p = s->have_procs ? pp_proc_get(&s->procs, (int32_t)pid, true) : NULL;
-	const struct pp_map *m = NULL;
-	struct smcp_hashmap_entry *e;
-	struct pp_elf *elf = NULL;
-	const struct pp_sym *sym = NULL;
-	uint64_t key, name = 0, mapping = 0, rel_pc = addr, vaddr;
-
-	if (p) {
-		if (!p->maps_read || !pp_proc_find_map(p, addr))
-			(void)pp_proc_read(&s->procs, p, now_boot_ns());
-		m = pp_proc_find_map(p, addr);
-	}
-	if (m && m->module != PP_MOD_UNKNOWN && m->module != PP_MOD_KERNEL)
-		key = pp_frame_make(m->module, rel_pc = addr - m->start + m->pgoff);
-	else
-		key = pp_frame_make(PP_MOD_UNKNOWN, addr); /* JIT, anonymous: no mapping */
-	e = smcp_hashmap_find(&s->frames, key);
-	if (e)
-		return e->value;
-	if (s->frames.n >= MAX_FRAMES)
-		return 0;
-	if (m && m->module != PP_MOD_UNKNOWN && m->module != PP_MOD_KERNEL) {
-		elf = pp_map_elf(&s->procs, p, m);
-		/* a caller's return address is past its call: look up the call */
-		if (elf && pp_elf_off_to_vaddr(elf, leaf ? rel_pc : rel_pc - 1, &vaddr))
-			sym = pp_elf_symbol(elf, s->cache.debug_dir, vaddr);
-		mapping = intern_mapping(s, m, elf);
-	}
-	if (smcp_hashmap_insert(&s->frames, key, s->next_iid, &e) < 0)
-		return 0;
-	s->next_iid++;
-	if (sym)
-		name = intern_str(s, ID_FUNCTION_NAMES, sym->name);
-	write_frame(s, e->value, name, mapping, rel_pc);
-	s->st.user_frames++;
-	s->st.user_named += name != 0;
-	return e->value;
-}
-
-/* The callstack iid of a perf callchain (leaf first), or 0 at a cap. */
-static uint64_t intern_stack(struct tr_stacks *s, uint32_t pid, const uint64_t *ips, uint64_t nr)
-{
-	uint64_t ids[2 * TR_STACKS_MAX_DEPTH + 8];
-	uint32_t n = 0;
-	bool user = false, leaf = true;
-	struct stack_probe probe;
-	struct smcp_hashmap_entry *e;
-	uint32_t h;
-
-	/* Perfetto wants the outermost frame first: walk the chain backwards,
-	 * so the leaf is found last */
-	for (uint64_t i = 0; i < nr && n < sizeof(ids) / sizeof(ids[0]); i++) {
-		uint64_t ip = ips[i], id;
-
-		if (ip >= (uint64_t)PERF_CONTEXT_MAX) {
-			user = ip == (uint64_t)PERF_CONTEXT_USER;
-			continue;
-		}
-		id = user ? user_frame(s, pid, ip, leaf) : kernel_frame(s, ip);
-		leaf = false;
-		if (!id)
-			return 0;
-		ids[n++] = id;
-	}
-	for (uint32_t i = 0; i < n / 2; i++) {
-		uint64_t t = ids[i];
-
-		ids[i] = ids[n - 1 - i];
-		ids[n - 1 - i] = t;
-	}
-	probe.ids = ids;
-	probe.n = n;
-	h = stack_hash(ids, n);
-	e = smcp_hashmap_find_hashed(&s->stacks, (uint64_t)(uintptr_t)&probe, h);
-	if (e)
-		return e->value;
-	if (s->n_stacks >= MAX_STACKS || s->n_ids + n > MAX_STACK_IDS)
-		return 0;
-	s->st_off[s->n_stacks] = s->n_ids;
-	s->st_len[s->n_stacks] = n;
-	memcpy(s->ids + s->n_ids, ids, n * sizeof(*ids));
-	/* the key is the index: the frames live in ids[] */
-	if (smcp_hashmap_add_hashed(&s->stacks, s->n_stacks, h, s->next_iid, &e) < 0)
-		return 0;
-	s->n_ids += n;
-	s->n_stacks++;
-	{
-		size_t m = tr_pb_begin(&s->in, ID_CALLSTACKS);
-
-		tr_pb_uint(&s->in, CS_IID, s->next_iid);
-		for (uint32_t i = 0; i < n; i++)
-			tr_pb_uint(&s->in, CS_FRAMES, ids[i]);
-		tr_pb_end(&s->in, m);
-	}
-	s->st.callstacks++;
-	return s->next_iid++;
-}
-
 /* ----------------------------------------------------------------- rings */
 
 static void on_sample(struct tr_stacks *s, const uint8_t *p, size_t len)
@@ -507,7 +189,7 @@ static void on_sample(struct tr_stacks *s, const uint8_t *p, size_t len)
 	if (nr > (len - 32) / 8)
 		return;
 	b->lost = 0;
-	b->callstack = intern_stack(s, b->pid, (const uint64_t *)(const void *)(p + 32), nr);
+	b->callstack = tr_stacks_intern(s, b->pid, (const uint64_t *)(const void *)(p + 32), nr);
 	if (!b->callstack) {
 		s->st.dropped_cap++;
 		return;
@@ -530,7 +212,7 @@ static void on_record(struct tr_stacks *s, const struct perf_event_header *h, co
 		memset(b, 0, sizeof(*b));
 		b->cpu = c;
 		b->lost = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
-		b->ts = now_boot_ns();
+		b->ts = tr_stacks_now_ns();
 	}
 }
 
@@ -554,7 +236,7 @@ int tr_stacks_inject(struct tr_stacks *s, const void *rec, size_t len, uint32_t 
 	if (!batch_room(s))
 		return -ENOSPC;
 	if (!s->started && !s->in.len)
-		write_first(s);
+		tr_stacks_write_first(s);
 	on_record(s, &h, rec, cpu);
 	return 0;
 }
@@ -631,17 +313,6 @@ static bool emit_begin_end(struct tr_out *out, const struct sample *b, bool inte
 	return false;
 }
 
-static void write_first(struct tr_stacks *s)
-{
-	size_t m;
-
-	/* the kernel's mapping, which every kernel frame names */
-	m = tr_pb_begin(&s->in, ID_MAPPINGS);
-	tr_pb_uint(&s->in, MP_IID, KERNEL_MAPPING);
-	tr_pb_uint(&s->in, MP_PATH, intern_str(s, ID_MAPPING_PATHS, "[kernel.kallsyms]"));
-	tr_pb_end(&s->in, m);
-}
-
 uint64_t tr_stacks_drain(struct tr_stacks *s, struct tr_out *out, bool all)
 {
 	uint64_t written = 0;
@@ -652,7 +323,7 @@ uint64_t tr_stacks_drain(struct tr_stacks *s, struct tr_out *out, bool all)
 		bool more = false;
 
 		if (!s->started && !s->in.len)
-			write_first(s);
+			tr_stacks_write_first(s);
 		for (uint32_t c = 0; c < s->ncpus; c++)
 			read_ring(s, c);
 		if (!s->started || s->in.len) {

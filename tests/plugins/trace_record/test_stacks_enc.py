@@ -90,6 +90,28 @@ def main():
         w = TA.analyze(c, "stacks.pftrace", "samples", t1_ns=base + 30000000,
                        t2_ns=base + 41000000)
         ck.eq(w["samples"], 12, f"a window holds its samples only: {w.get('t1_ns')}")
+
+    # refused events: no samples, and the reason (run without privilege)
+    with open("/proc/sys/kernel/perf_event_paranoid") as f:
+        paranoid = int(f.read())
+    if paranoid < 0:
+        print("perf_event_paranoid < 0 lets anyone open CPU-wide events: "
+              "the refusal is not checked here", flush=True)
+    else:
+        def drop():
+            if os.geteuid() == 0:
+                os.setgroups([])
+                os.setgid(65534)
+                os.setuid(65534)
+        out = os.path.join(tempfile.mkdtemp(prefix="smcp-trs-"), "refused.pftrace")
+        os.chmod(os.path.dirname(out), 0o777)
+        p = subprocess.run([fixture, out, root, "open"], capture_output=True, text=True,
+                           timeout=30, preexec_fn=drop)
+        print(p.stdout.strip(), flush=True)
+        ck.eq(p.returncode, 0, f"the refused open ran on: {p.stderr}")
+        ck.check(p.stdout.startswith("sampling 0 why perf_event_open (software cpu-clock, CPU 0)"
+                                     " failed: ") and "CAP_PERFMON" in p.stdout,
+                 "refused events say why, and what would allow them")
     sys.exit(ck.done())
 
 

@@ -6,6 +6,10 @@
  * writes them), in two drains so the second interned packet adds to the
  * first. test_stacks_enc.py knows the samples below and checks what protoc
  * and trace_analysis's decoder read back.
+ *
+ * With argv[3] "open": opens real events at 99 Hz on every CPU instead,
+ * drains once and prints "sampling 0|1 why <text>" (the test runs it
+ * without privilege: the events are refused and the reason is given).
  */
 #include <fcntl.h>
 #include <linux/perf_event.h>
@@ -75,6 +79,23 @@ int main(int argc, char **argv)
 	if (fd < 0 || tr_stacks_open(&s, 2, 0, argv[2]))
 		return 2;
 	tr_out_init(&o, fd, chunk, 1 << 20, 0);
+	if (argc > 3 && !strcmp(argv[3], "open")) {
+		long n = sysconf(_SC_NPROCESSORS_CONF);
+		struct tr_stacks *e;
+
+		tr_stacks_free(s);
+		if (tr_stacks_open(&e, n > 0 ? (uint32_t)n : 1, 99, "/"))
+			return 2;
+		usleep(50000);
+		(void)tr_stacks_drain(e, &o, true);
+		err = tr_out_flush(&o);
+		tr_stacks_snap(e, &st);
+		printf("sampling %d why %s\n", st.sampling, st.why);
+		tr_stacks_free(e);
+		close(fd);
+		free(chunk);
+		return err ? 1 : 0;
+	}
 	for (int i = 0; i < 30 && !err; i++)
 		err = sample(s, 0, 4242, 4243, a, 6);
 	for (int i = 0; i < 12 && !err; i++)

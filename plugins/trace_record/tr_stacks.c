@@ -83,9 +83,8 @@ int tr_stacks_open(struct tr_stacks **ret, uint32_t ncpus, uint32_t hz, const ch
 	s->st_len = calloc(MAX_STACKS, sizeof(*s->st_len));
 	s->ids = calloc(MAX_STACK_IDS, sizeof(*s->ids));
 	s->mapping = calloc(PP_MOD_MAX + 1, sizeof(*s->mapping));
-	s->bid_hex = calloc(MAX_MAPPINGS, sizeof(*s->bid_hex));
 	if (!s->ring || !s->rec || !s->batch || !s->scratch || !s->st_off || !s->st_len ||
-	    !s->ids || !s->mapping || !s->bid_hex)
+	    !s->ids || !s->mapping)
 		goto fail;
 	/* the tables never grow while sampling */
 	if (smcp_hashmap_reserve(&s->frames, MAX_FRAMES) < 0 ||
@@ -149,8 +148,6 @@ void tr_stacks_release(struct tr_stacks *s)
 	free(s->st_len);
 	free(s->ids);
 	free(s->mapping);
-	free(s->bid_hex);
-	s->bid_hex = NULL;
 	s->ring = NULL;
 	s->rec = s->scratch = NULL;
 	s->batch = NULL;

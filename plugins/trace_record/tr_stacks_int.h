@@ -67,7 +67,6 @@
 #define MP_END 5
 #define MP_PATH 7
 #define MP_EXACT_OFFSET 8
-#define BUILD_ID_HEX (2 * PP_BUILD_ID_MAX + 1)
 
 struct cpu_ring {
 	int fd;
@@ -109,7 +108,6 @@ struct tr_stacks {
 	uint64_t *ids;
 	uint32_t n_stacks, n_ids;
 	uint32_t *mapping;	/* pp module id -> mapping iid, 0 not yet */
-	char (*bid_hex)[BUILD_ID_HEX];	/* mapping i's build id as text */
 	uint64_t next_iid;	/* strings, frames, mappings, stacks share one counter */
 
 	struct tr_stacks_snap st;

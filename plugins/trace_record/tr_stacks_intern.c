@@ -57,7 +57,6 @@ static uint64_t intern_str(struct tr_stacks *s, uint32_t field, const char *str)
 static uint64_t intern_mapping(struct tr_stacks *s, const struct pp_map *m, struct pp_elf *elf)
 {
 	const struct pp_module *mod = &s->procs.mods[m->module];
-	char *hex = s->bid_hex[s->st.mappings]; /* kept: the names map points at it */
 	const uint8_t *bid = elf && elf->build_id_len ? elf->build_id : mod->build_id;
 	size_t bid_len = elf && elf->build_id_len ? elf->build_id_len : mod->build_id_len;
 	uint64_t path, build = 0;
@@ -69,9 +68,15 @@ static uint64_t intern_mapping(struct tr_stacks *s, const struct pp_map *m, stru
 		return 0;
 	path = intern_str(s, ID_MAPPING_PATHS, mod->path);
 	if (bid_len) {
-		for (size_t i = 0; i < bid_len && i < PP_BUILD_ID_MAX; i++)
-			snprintf(hex + 2 * i, 3, "%02x", bid[i]);
-		build = intern_str(s, ID_BUILD_IDS, hex);
+		/* the raw bytes of the note, as Perfetto's producers write
+		 * them (its importer takes them raw); one per mapping, as
+		 * the module is */
+		size_t bk = tr_pb_begin(&s->in, ID_BUILD_IDS);
+
+		build = s->next_iid++;
+		tr_pb_uint(&s->in, IS_IID, build);
+		tr_pb_bytes(&s->in, IS_STR, bid, bid_len < PP_BUILD_ID_MAX ? bid_len : PP_BUILD_ID_MAX);
+		tr_pb_end(&s->in, bk);
 	}
 	s->mapping[m->module] = (uint32_t)s->next_iid++;
 	mk = tr_pb_begin(&s->in, ID_MAPPINGS);
@@ -226,11 +231,14 @@ uint64_t tr_stacks_intern(struct tr_stacks *s, uint32_t pid, const uint64_t *ips
 
 void tr_stacks_write_first(struct tr_stacks *s)
 {
+	/* the path first: nothing may be interned inside an open message */
+	uint64_t path = intern_str(s, ID_MAPPING_PATHS, "[kernel.kallsyms]");
 	size_t m;
 
 	/* the kernel's mapping, which every kernel frame names */
 	m = tr_pb_begin(&s->in, ID_MAPPINGS);
 	tr_pb_uint(&s->in, MP_IID, KERNEL_MAPPING);
-	tr_pb_uint(&s->in, MP_PATH, intern_str(s, ID_MAPPING_PATHS, "[kernel.kallsyms]"));
+	if (path)
+		tr_pb_uint(&s->in, MP_PATH, path);
 	tr_pb_end(&s->in, m);
 }

@@ -55,6 +55,34 @@ def read_samples(path):
     return samples, seqs, names, lost
 
 
+def read_mappings(path):
+    """{mapping path: build id bytes or None} from the interned data."""
+    with open(path, "rb") as f:
+        data = f.read()
+    paths, builds, maps = {}, {}, []
+    for no, _, pkt in trtest.fields(data):
+        if no != 1:
+            continue
+        for f, w, v in trtest.fields(pkt):
+            if f != 12:
+                continue
+            for g, _, x in trtest.fields(v):
+                if g in (16, 17):
+                    s = {a: b for a, _, b in trtest.fields(x)}
+                    (builds if g == 16 else paths)[s[1]] = s.get(2, b"")
+                elif g == 19:
+                    maps.append({a: b for a, _, b in trtest.fields(x)})
+    return {paths[m[7]].decode(): builds.get(m.get(2)) for m in maps if 7 in m}
+
+
+def elf_build_id(path):
+    out = subprocess.run(["readelf", "-n", path], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if "Build ID:" in line:
+            return bytes.fromhex(line.split("Build ID:")[1].strip())
+    return None
+
+
 def kallsyms_text():
     out = set()
     with open("/proc/kallsyms") as f:
@@ -151,6 +179,12 @@ def main():
         row = stk["rows"][0]
         ck.check(row["f0"] == "leaf_a" and row["f1"] == "caller_a",
                  f"the commonest stack is leaf_a <- caller_a: {row}")
+
+        maps = read_mappings(path)
+        want_bid = elf_build_id(work)
+        got = [b for p, b in maps.items() if p.endswith("/pp-workload-fp")]
+        ck.check(got and want_bid and got[0] == want_bid,
+                 f"the workload's mapping carries its build id, raw: {got} {want_bid}")
 
         ks = kallsyms_text()
         knamed = [n for n in names.values() if n in ks]

@@ -51,6 +51,9 @@ def main():
     for want in ('str: "fx_kleaf"', 'str: "/nonexistent/libfx.so"', "exact_offset: 8192",
                  "start: 139637976727552", "kernel_records_lost: 7", "rel_pc: 10121"):
         ck.check(want in text, f"protoc finds {want}")
+    ck.eq(test_stacks.read_mappings(path),
+          {"[kernel.kallsyms]": None, "/nonexistent/libfx.so": None},
+          "the kernel's and the library's mappings, with their paths")
     samples, seqs, names, lost = test_stacks.read_samples(path)
     ck.eq(len(samples), 50, "50 samples on the wire")
     ck.eq(lost, 7, "7 lost on the wire")

@@ -74,6 +74,8 @@ int tr_stacks_open(struct tr_stacks **ret, uint32_t ncpus, uint32_t hz, const ch
 	s->next_iid = KERNEL_MAPPING + 1;
 	smcp_hashmap_init(&s->frames, NULL, NULL, NULL, MAX_FRAMES);
 	smcp_hashmap_init(&s->names, smcp_hashmap_str_hash, smcp_hashmap_str_equal, NULL, MAX_NAMES);
+	smcp_hashmap_init(&s->paths, smcp_hashmap_str_hash, smcp_hashmap_str_equal, NULL,
+			  MAX_MAPPINGS + 1);
 	smcp_hashmap_init(&s->stacks, NULL, tr_stacks_stack_equal, s, MAX_STACKS);
 	s->ring = calloc(ncpus ? ncpus : 1, sizeof(*s->ring));
 	s->rec = malloc(1u << 16);
@@ -89,6 +91,7 @@ int tr_stacks_open(struct tr_stacks **ret, uint32_t ncpus, uint32_t hz, const ch
 	/* the tables never grow while sampling */
 	if (smcp_hashmap_reserve(&s->frames, MAX_FRAMES) < 0 ||
 	    smcp_hashmap_reserve(&s->names, MAX_NAMES) < 0 ||
+	    smcp_hashmap_reserve(&s->paths, MAX_MAPPINGS + 1) < 0 ||
 	    smcp_hashmap_reserve(&s->stacks, MAX_STACKS) < 0)
 		goto fail;
 	for (uint32_t c = 0; c < ncpus; c++)
@@ -139,6 +142,7 @@ void tr_stacks_release(struct tr_stacks *s)
 	s->have_ks = false;
 	smcp_hashmap_free(&s->frames);
 	smcp_hashmap_free(&s->names);
+	smcp_hashmap_free(&s->paths);
 	smcp_hashmap_free(&s->stacks);
 	free(s->ring);
 	free(s->rec);

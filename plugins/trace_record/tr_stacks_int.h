@@ -65,6 +65,7 @@
 #define MP_START_OFFSET 3
 #define MP_START 4
 #define MP_END 5
+#define MP_LOAD_BIAS 6
 #define MP_PATH 7
 #define MP_EXACT_OFFSET 8
 
@@ -102,7 +103,8 @@ struct tr_stacks {
 	bool have_procs;
 
 	struct smcp_hashmap frames;	/* pp frame value -> iid */
-	struct smcp_hashmap names;	/* name text -> iid */
+	struct smcp_hashmap names;	/* function name text -> iid */
+	struct smcp_hashmap paths;	/* mapping path text -> iid */
 	struct smcp_hashmap stacks;	/* index into st_* -> iid */
 	uint32_t *st_off, *st_len;	/* callstack i: ids[st_off[i] .. +st_len[i]) */
 	uint64_t *ids;

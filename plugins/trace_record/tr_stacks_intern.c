@@ -38,7 +38,9 @@ static uint64_t intern_str(struct tr_stacks *s, uint32_t field, const char *str)
 
 	if (!str || !*str)
 		return 0;
-	r = smcp_hashmap_insert(&s->names, (uint64_t)(uintptr_t)str, 0, &e);
+	/* each kind of string has its own iids: a path is never a name's */
+	r = smcp_hashmap_insert(field == ID_MAPPING_PATHS ? &s->paths : &s->names,
+				(uint64_t)(uintptr_t)str, 0, &e);
 	if (r < 0)
 		return 0;
 	if (r == 1) {
@@ -49,7 +51,7 @@ static uint64_t intern_str(struct tr_stacks *s, uint32_t field, const char *str)
 		tr_pb_uint(&s->in, IS_IID, e->value);
 		tr_pb_bytes(&s->in, IS_STR, str, strnlen(str, 1024));
 		tr_pb_end(&s->in, m);
-		s->st.names++;
+		s->st.names += field != ID_MAPPING_PATHS;
 	}
 	return e->value;
 }
@@ -59,7 +61,7 @@ static uint64_t intern_mapping(struct tr_stacks *s, const struct pp_map *m, stru
 	const struct pp_module *mod = &s->procs.mods[m->module];
 	const uint8_t *bid = elf && elf->build_id_len ? elf->build_id : mod->build_id;
 	size_t bid_len = elf && elf->build_id_len ? elf->build_id_len : mod->build_id_len;
-	uint64_t path, build = 0;
+	uint64_t path, build = 0, vaddr;
 	size_t mk;
 
 	if (s->mapping[m->module])
@@ -83,8 +85,13 @@ static uint64_t intern_mapping(struct tr_stacks *s, const struct pp_map *m, stru
 	tr_pb_uint(&s->in, MP_IID, s->mapping[m->module]);
 	if (build)
 		tr_pb_uint(&s->in, MP_BUILD_ID, build);
+	/* the mapping's offset in the file; the ELF starts at the file's
+	 * start (start_offset 0: no ELF inside an archive here); the load
+	 * bias is the link-time address of that offset less the offset */
 	tr_pb_uint(&s->in, MP_EXACT_OFFSET, m->pgoff);
-	tr_pb_uint(&s->in, MP_START_OFFSET, m->pgoff);
+	tr_pb_uint(&s->in, MP_START_OFFSET, 0);
+	if (elf && pp_elf_off_to_vaddr(elf, m->pgoff, &vaddr))
+		tr_pb_uint(&s->in, MP_LOAD_BIAS, vaddr - m->pgoff);
 	tr_pb_uint(&s->in, MP_START, m->start);
 	tr_pb_uint(&s->in, MP_END, m->end);
 	if (path)
@@ -157,6 +164,11 @@ static uint64_t user_frame(struct tr_stacks *s, uint32_t pid, uint64_t addr, boo
 		/* a caller's return address is past its call: look up the call */
 		if (elf && pp_elf_off_to_vaddr(elf, leaf ? rel_pc : rel_pc - 1, &vaddr))
 			sym = pp_elf_symbol(elf, s->cache.debug_dir, vaddr);
+		/* Perfetto's rel_pc is the ELF's link-time address (what its
+		 * symbolizer hands llvm-symbolizer); without the ELF, the file
+		 * offset (its symbolizer corrects it from exact_offset) */
+		if (elf && pp_elf_off_to_vaddr(elf, rel_pc, &vaddr))
+			rel_pc = vaddr;
 		mapping = intern_mapping(s, m, elf);
 	}
 	if (smcp_hashmap_insert(&s->frames, key, s->next_iid, &e) < 0)
@@ -232,10 +244,12 @@ uint64_t tr_stacks_intern(struct tr_stacks *s, uint32_t pid, const uint64_t *ips
 void tr_stacks_write_first(struct tr_stacks *s)
 {
 	/* the path first: nothing may be interned inside an open message */
-	uint64_t path = intern_str(s, ID_MAPPING_PATHS, "[kernel.kallsyms]");
+	uint64_t path = intern_str(s, ID_MAPPING_PATHS, "kernel");
 	size_t m;
 
-	/* the kernel's mapping, which every kernel frame names */
+	/* the kernel's mapping, which every kernel frame names: as Perfetto's
+	 * own profiler writes it (start, end, offset 0, no build id, path
+	 * "kernel"), which its importer takes for the kernel */
 	m = tr_pb_begin(&s->in, ID_MAPPINGS);
 	tr_pb_uint(&s->in, MP_IID, KERNEL_MAPPING);
 	if (path)

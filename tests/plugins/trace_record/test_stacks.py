@@ -75,6 +75,36 @@ def read_mappings(path):
     return {paths[m[7]].decode(): builds.get(m.get(2)) for m in maps if 7 in m}
 
 
+def named_frames(path):
+    """[(function name, rel_pc)] of the frames that have a name."""
+    with open(path, "rb") as f:
+        data = f.read()
+    names, frames = {}, []
+    for no, _, pkt in trtest.fields(data):
+        if no != 1:
+            continue
+        for f, w, v in trtest.fields(pkt):
+            if f != 12:
+                continue
+            for g, _, x in trtest.fields(v):
+                s = {a: b for a, _, b in trtest.fields(x)}
+                if g == 5:
+                    names[s[1]] = s[2].decode()
+                elif g == 6 and s.get(2):
+                    frames.append((s[2], s.get(4, 0)))
+    return [(names.get(n), pc) for n, pc in frames]
+
+
+def elf_symbol(path, name):
+    """(address, size) of a function in the ELF's symbol table."""
+    out = subprocess.run(["nm", "-S", path], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        p = line.split()
+        if len(p) == 4 and p[3] == name:
+            return int(p[0], 16), int(p[1], 16)
+    return None
+
+
 def elf_build_id(path):
     out = subprocess.run(["readelf", "-n", path], capture_output=True, text=True).stdout
     for line in out.splitlines():
@@ -185,6 +215,12 @@ def main():
         got = [b for p, b in maps.items() if p.endswith("/pp-workload-fp")]
         ck.check(got and want_bid and got[0] == want_bid,
                  f"the workload's mapping carries its build id, raw: {got} {want_bid}")
+
+        sym = elf_symbol(work, "leaf_a")
+        pcs = [pc for n, pc in named_frames(path) if n == "leaf_a"]
+        ck.check(sym and pcs and all(sym[0] <= pc < sym[0] + sym[1] for pc in pcs),
+                 f"leaf_a's frames have rel_pc inside its link-time range {sym}: "
+                 f"{[hex(x) for x in pcs[:4]]}")
 
         ks = kallsyms_text()
         knamed = [n for n in names.values() if n in ks]

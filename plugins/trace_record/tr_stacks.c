@@ -325,8 +325,11 @@ uint64_t tr_stacks_drain(struct tr_stacks *s, struct tr_out *out, bool all)
 
 		if (!s->started && !s->in.len)
 			tr_stacks_write_first(s);
-		for (uint32_t c = 0; c < s->ncpus; c++)
-			read_ring(s, c);
+		/* a full batch ends a round: start each at the next CPU, so
+		 * none is always last */
+		for (uint32_t k = 0; k < s->ncpus; k++)
+			read_ring(s, (s->first_cpu + k) % s->ncpus);
+		s->first_cpu = s->ncpus ? (s->first_cpu + 1) % s->ncpus : 0;
 		if (!s->started || s->in.len) {
 			if (!tr_pb_ok(&s->in) || !emit_begin_end(out, NULL, true, s)) {
 				/* the samples would name what the file lacks */

@@ -92,6 +92,7 @@ struct tr_stacks {
 	uint8_t *rec;		/* one record, copied when it wraps */
 	struct sample *batch;
 	uint32_t n_batch;
+	uint32_t first_cpu;	/* the ring read first in the next round */
 	uint8_t *scratch;	/* this drain's new interned data */
 	struct tr_pb in;
 	bool started, dead;

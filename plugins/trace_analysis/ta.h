@@ -12,6 +12,7 @@
  *                      state (running, runnable, sleeping, blocked) and the
  *                      latency samples the analyses share
  *   ta_analyze.c       the analyses: rows of JSON text, sorted, paged later
+ *   ta_stacks.c        stack samples (PerfSample) and the `samples` analysis
  *   trace_analysis.c   the plugin: config, cache (memory bound, LRU), tools
  *
  * Memory: one event is 24 bytes (struct ta_ev); a thread 32 bytes plus 20
@@ -114,6 +115,7 @@ struct ta_trace {
 	uint64_t counters_untracked; /* counter values on tracks not described before */
 	uint32_t producer_cpus;    /* SystemInfo.num_cpus / the file's CPU count */
 	size_t mem_limit;          /* a reader stops past this (-EFBIG) */
+	struct ta_stacks *stacks;  /* stack samples (ta_stacks.h), NULL when none */
 };
 
 /* A new empty trace (NULL on -ENOMEM) that may grow to mem_limit bytes. */

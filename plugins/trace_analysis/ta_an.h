@@ -84,5 +84,8 @@ void ta_an_put_window(struct ta_answer *a, const struct ta_trace *t, uint64_t lo
 
 /* ta_dsq.c: the dsq analysis. */
 int ta_an_dsq(const struct ta_trace *t, const struct ta_query *q, struct ta_answer *a);
+/* ta_stacks.c: top functions (group "function") or stacks ("stack") of the
+ * stack samples in the query's scope (tid, pid, cpu, t1_ns..t2_ns). */
+int ta_an_samples(const struct ta_trace *t, const struct ta_query *q, struct ta_answer *a);
 
 #endif

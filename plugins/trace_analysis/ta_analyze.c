@@ -14,11 +14,12 @@
 
 #include "ta_an.h"
 #include "ta_replay.h"
+#include "ta_stacks.h"
 
 const char *const ta_analyses[] = { "summary",	   "states",	"latency",  "preemptions",
 				    "wakeups",	   "critical_path", "migrations", "timeline",
 				    "thread_window", "fairness",	"outliers", "dsq",
-				    NULL };
+				    "samples", NULL };
 
 static struct ta_cell *cell(struct ta_row *r, const char *key, uint8_t kind)
 {
@@ -162,7 +163,8 @@ static int an_summary(const struct ta_trace *t, const struct ta_query *q, struct
 		ta_cell_uint(r, "count", t->counts[e]);
 	}
 	snprintf(a->note, sizeof(a->note),
-		 "applies: %s%s%s%s%s%s", t->counts[TA_EV_SWITCH] ? "states latency preemptions "
+		 "applies: %s%s%s%s%s%s%s", t->stacks && t->stacks->n_s ? "samples " : "",
+		 t->counts[TA_EV_SWITCH] ? "states latency preemptions "
 		 "timeline thread_window fairness outliers critical_path " : "",
 		 t->counts[TA_EV_WAKING] + t->counts[TA_EV_WAKEUP_NEW] ? "wakeups " : "",
 		 t->counts[TA_EV_MIGRATE] ? "migrations " : "",
@@ -796,6 +798,8 @@ int ta_analyze(const struct ta_trace *t, const struct ta_replay *shared, const s
 		return an_migrations(t, q, a);
 	if (!strcmp(n, "dsq"))
 		return ta_an_dsq(t, q, a);
+	if (!strcmp(n, "samples"))
+		return ta_an_samples(t, q, a);
 	if (!rp) {
 		own = malloc(sizeof(*own));
 		if (!own)

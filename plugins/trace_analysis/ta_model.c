@@ -9,6 +9,7 @@
 #include <schedmcp/array.h>
 
 #include "ta.h"
+#include "ta_stacks.h"
 
 #define TA_MAX_CPUS 4096
 
@@ -36,6 +37,7 @@ void ta_trace_free(struct ta_trace *t)
 	for (uint32_t i = 0; i < t->n_ctracks; i++)
 		free(t->ctracks[i].s);
 	free(t->ctracks);
+	ta_stacks_free(t->stacks);
 	smcp_hashmap_free(&t->th_idx);
 	free(t);
 }
@@ -50,7 +52,7 @@ size_t ta_trace_mem(const struct ta_trace *t)
 	m += t->n_ctracks * sizeof(struct ta_ctrack);
 	for (uint32_t i = 0; i < t->n_ctracks; i++)
 		m += t->ctracks[i].cap_s * sizeof(struct ta_csample);
-	return m;
+	return m + ta_stacks_mem(t->stacks);
 }
 
 /* Whether growing by add bytes stays within the limit. */

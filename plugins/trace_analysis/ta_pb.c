@@ -17,6 +17,7 @@
 #include <schedmcp/array.h>
 
 #include "ta.h"
+#include "ta_stacks.h"
 
 struct pb {
 	const uint8_t *p, *end;
@@ -630,6 +631,8 @@ static int system_info(struct rd *r, struct pb b)
 	return rc < 0 ? rc : 0;
 }
 
+static int stacks_packet(struct rd *r, struct pb b);
+
 static int packet(struct rd *r, struct pb b)
 {
 	struct pb_field f;
@@ -638,6 +641,7 @@ static int packet(struct rd *r, struct pb b)
 	uint64_t ts = 0;
 	int rc, err = 0;
 
+	err = stacks_packet(r, b);
 	/* the timestamp may follow the payload: one shallow pass first */
 	while ((rc = next_field(r, &scan, &f)) == 1)
 		if (f.no == 8 && f.wt == 0)
@@ -710,4 +714,166 @@ int ta_read_perfetto(struct ta_trace *t, const uint8_t *buf, size_t len, char *e
 	if (e == -ENOMEM && err && err_len && !err[0])
 		snprintf(err, err_len, "out of memory");
 	return e;
+}
+
+/* -------------------------------------------- stack samples (ta_stacks.h) */
+
+static int stacks_err(struct rd *r, const uint8_t *at, int err)
+{
+	if (err == -EFBIG)
+		return fail(r, at, err, "stack samples larger than the memory bound");
+	return err ? fail(r, at, err, "out of memory") : 0;
+}
+
+/* One message of the interned data of kind no (InternedData field). */
+static int interned_one(struct rd *r, uint32_t gen, uint32_t no, struct pb b)
+{
+	uint64_t ids[1024];
+	size_t n = 0;
+	struct pb_field f;
+	struct small m;
+	int rc, err;
+
+	if (no == 7) { /* Callstack: iid 1, frame_ids 2 (repeated, packed or not) */
+		uint64_t iid = 0;
+
+		while ((rc = next_field(r, &b, &f)) == 1) {
+			if (f.no == 1 && f.wt == 0)
+				iid = f.v;
+			else if (f.no == 2 && f.wt == 0 && n < 1024)
+				ids[n++] = f.v;
+			else if (f.no == 2 && f.wt == 2) {
+				while (f.sub.p < f.sub.end && n < 1024) {
+					err = varint(r, &f.sub, &ids[n]);
+					if (err)
+						return err;
+					n++;
+				}
+			}
+		}
+		if (rc < 0)
+			return rc;
+		return stacks_err(r, b.p, ta_stacks_callstack(r->t, gen, iid, ids, n));
+	}
+	err = small_read(r, b, &m);
+	if (err)
+		return err;
+	switch (no) {
+	case 5:  /* function_names */
+	case 16: /* build_ids */
+	case 17: /* mapping_paths: InternedString iid 1, str 2 */
+		err = ta_stacks_string(r->t, gen, no == 5 ? TA_IN_FUNCTION : no == 16 ? TA_IN_BUILD_ID
+										: TA_IN_PATH,
+				       (uint64_t)m.v[1], m.s[2].p, (size_t)(m.s[2].end - m.s[2].p));
+		break;
+	case 19: /* Mapping: iid 1, build_id 2, path_string_ids 7 (the first kept) */
+		err = ta_stacks_mapping(r->t, gen, (uint64_t)m.v[1], (uint64_t)m.v[2],
+					(uint64_t)m.v[7]);
+		break;
+	case 6: /* Frame: iid 1, function_name_id 2, mapping_id 3, rel_pc 4 */
+		err = ta_stacks_frame(r->t, gen, (uint64_t)m.v[1], (uint64_t)m.v[2],
+				      (uint64_t)m.v[3], (uint64_t)m.v[4]);
+		break;
+	default:
+		return 0;
+	}
+	return stacks_err(r, b.p, err);
+}
+
+/* InternedData: what others name first (strings, then mappings, frames,
+ * callstacks), whatever the order of the fields in the message. */
+static int interned_data(struct rd *r, uint32_t gen, struct pb b)
+{
+	static const uint32_t order[][3] = { { 5, 16, 17 }, { 19, 19, 19 }, { 6, 6, 6 },
+					     { 7, 7, 7 } };
+	struct pb_field f;
+	int rc = 0, err;
+
+	for (size_t pass = 0; pass < sizeof(order) / sizeof(order[0]); pass++) {
+		struct pb scan = b;
+
+		while ((rc = next_field(r, &scan, &f)) == 1) {
+			if (f.wt != 2 || (f.no != order[pass][0] && f.no != order[pass][1] &&
+					  f.no != order[pass][2]))
+				continue;
+			err = interned_one(r, gen, f.no, f.sub);
+			if (err)
+				return err;
+		}
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int perf_sample(struct rd *r, uint32_t gen, uint64_t ts, struct pb b)
+{
+	uint64_t v[18] = { 0 };
+	struct pb_field f;
+	int rc;
+
+	while ((rc = next_field(r, &b, &f)) == 1)
+		if (f.wt == 0 && f.no < 18)
+			v[f.no] = f.v;
+	if (rc < 0)
+		return rc;
+	if (v[17]) { /* kernel_records_lost: a packet of its own */
+		if (r->t->stacks) /* made by the clear that gave gen */
+			r->t->stacks->lost_kernel += v[17];
+		return 0;
+	}
+	return stacks_err(r, b.p, ta_stacks_sample(r->t, gen, ts, (uint32_t)v[1] & 0xffff,
+						 (int32_t)v[2], (int32_t)v[3], v[4]));
+}
+
+/*
+ * The stack-sample part of a packet: its sequence (10), flags (13,
+ * incremental_state_cleared 41), timestamp (8), interned data (12) and
+ * PerfSample (66). Other packets pass at the cost of one scan.
+ */
+static int stacks_packet(struct rd *r, struct pb b)
+{
+	struct pb scan = b, interned = { 0 }, sample = { 0 };
+	uint64_t seq = 0, flags = 0, ts = 0;
+	bool cleared = false, have_i = false, have_s = false;
+	struct pb_field f;
+	uint32_t gen;
+	int rc, err;
+
+	while ((rc = next_field(r, &scan, &f)) == 1) {
+		if (f.no == 10 && f.wt == 0)
+			seq = f.v;
+		else if (f.no == 13 && f.wt == 0)
+			flags = f.v;
+		else if (f.no == 41 && f.wt == 0)
+			cleared = f.v != 0;
+		else if (f.no == 8 && f.wt == 0)
+			ts = f.v;
+		else if (f.no == 12 && f.wt == 2)
+			interned = f.sub, have_i = true;
+		else if (f.no == 66 && f.wt == 2)
+			sample = f.sub, have_s = true;
+	}
+	if (rc < 0)
+		return rc;
+	if (!have_i && !have_s)
+		return 0;
+	if ((flags & 1) || cleared) {
+		err = ta_stacks_clear(r->t, (uint32_t)seq);
+		if (err == -ENOMEM)
+			return stacks_err(r, b.p, err);
+	}
+	gen = ta_stacks_gen(r->t, (uint32_t)seq);
+	if (gen == TA_NONE) {
+		/* Perfetto drops these too: their iids name nothing yet */
+		if (r->t->stacks)
+			r->t->stacks->no_state++;
+		return 0;
+	}
+	if (have_i) {
+		err = interned_data(r, gen, interned);
+		if (err)
+			return err;
+	}
+	return have_s ? perf_sample(r, gen, ts, sample) : 0;
 }

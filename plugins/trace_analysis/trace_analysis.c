@@ -696,7 +696,7 @@ static void topo_read(void)
 
 #define ANALYSES "[\"summary\",\"states\",\"latency\",\"preemptions\",\"wakeups\"," \
 	"\"critical_path\",\"migrations\",\"timeline\",\"thread_window\",\"fairness\"," \
-	"\"outliers\",\"dsq\"]"
+	"\"outliers\",\"dsq\",\"samples\"]"
 
 static const struct smcp_tool_desc tools[] = {
 	{ SMCP_TOOL("trace_load"),
@@ -721,7 +721,8 @@ static const struct smcp_tool_desc tools[] = {
 			  "\"cpu\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":4095},"
 			  "\"t1_ns\":{\"type\":\"integer\",\"minimum\":0},"
 			  "\"t2_ns\":{\"type\":\"integer\",\"minimum\":0},"
-			  "\"group\":{\"type\":\"string\",\"enum\":[\"process\",\"thread\",\"cpu\"]},"
+			  "\"group\":{\"type\":\"string\",\"enum\":[\"process\",\"thread\",\"cpu\","
+			  "\"function\",\"stack\"]},"
 			  "\"cursor\":{\"type\":\"integer\",\"minimum\":0},"
 			  "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":500}},"
 			  "\"required\":[\"file\"],\"additionalProperties\":false}",

@@ -14,6 +14,9 @@
  *                    in one time order into counter tracks
  *   tr_enc.c         Perfetto packets from records (pure; unit-tested)
  *   tr_pb.c          the streaming protobuf encoder's file side
+ *   tr_stacks.c      stack samples (stack_hz): perf events, their rings,
+ *                    PerfSample packets; tr_stacks_intern.c their interned
+ *                    callstacks, frames, names, mappings (tr_stacks_int.h)
  *   trace_record.bpf.c / trace_record.h   the kernel side and its record
  *
  * Threads: the loop owns struct tr_plugin and the loop-side fields of
@@ -31,6 +34,7 @@
 
 #include "scx_dsq_hooks.h"
 #include "tr_enc.h"
+#include "tr_stacks.h"
 #include "trace_record.h"
 
 #define TR_ID_LEN 20 /* "YYYYMMDD-HHMMSS-xxxx" */
@@ -46,6 +50,7 @@ static inline void tr_file_name(char *buf, size_t n, const char *id)
 struct tr_cfg {
 	const char *dir, *owner;
 	int64_t max_duration_s, default_duration_s, max_mb, ring_mb, max_files, drain_ms;
+	int64_t max_stack_hz;	/* cap of stack_hz (tr_stacks.c) */
 };
 
 enum tr_state { TR_STARTING, TR_RUNNING, TR_STOPPING, TR_DONE, TR_FAILED };
@@ -140,6 +145,11 @@ struct tr_rec {
 		bool dsq_on;
 		char dsq_why[320];
 	} snap;
+
+	/* stack samples (tr_stacks.c): worker side, and the loop's copy */
+	uint32_t stack_hz;
+	struct tr_stacks *stacks;
+	struct tr_stacks_snap stacks_snap;
 };
 
 struct tr_plugin {
@@ -153,6 +163,7 @@ struct tr_plugin {
 	bool dsq_chosen[SCX_DSQ_NHOOKS]; /* the kfuncs to hook */
 	char dsq_why[320];	/* why recordings have no DSQ tracks, "" when they can */
 	struct tr_rec *rec;	/* the running recording, or the last one */
+	uint32_t next_stack_hz;	/* stack_hz of the recording being started */
 };
 
 #define TR_CHUNK_BYTES (4u << 20)	/* the output chunk */
@@ -179,6 +190,8 @@ int tr_rec_probe(struct tr_plugin *p, char *why, size_t len);
 void tr_rec_free(struct tr_rec *r);
 /* The recording as JSON members of the open object j. */
 void tr_rec_json(const struct tr_rec *r, struct smcp_json *j);
+/* The stack samples' part of it (an object "stacks" when stack_hz > 0). */
+void tr_rec_stacks_json(const struct tr_rec *r, struct smcp_json *j);
 /* Called by tr_rec.c when a recording reached DONE or FAILED. */
 void tr_plugin_finished(struct tr_plugin *p, struct tr_rec *r);
 

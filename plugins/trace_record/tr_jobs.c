@@ -240,6 +240,8 @@ static void drain(struct tr_rec *r, bool all)
 		if (!r->consume_stopped || r->size_reached || r->out.err)
 			break;
 	}
+	if (r->stacks && !r->size_reached && !r->out.err)
+		(void)tr_stacks_drain(r->stacks, &r->out, all);
 	(void)tr_out_flush(&r->out);
 	if (r->out.err)
 		set_why(r, r->out.err, "writing the trace failed");
@@ -278,6 +280,13 @@ int tr_job_start(void *data)
 	r->rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_record, r, NULL);
 	if (!r->rb) {
 		set_why(r, -errno, "the ring buffer reader failed");
+		return r->err;
+	}
+	/* the samples begin before the sched events (kallsyms and the tables
+	 * take a while): they cover the whole window */
+	if (r->stack_hz &&
+	    tr_stacks_open(&r->stacks, r->ncpus, r->stack_hz, r->p->api->fs_root(r->p->h))) {
+		set_why(r, -ENOMEM, "out of memory for the stack samples");
 		return r->err;
 	}
 	r->links = calloc(16, sizeof(*r->links));
@@ -361,7 +370,9 @@ int tr_job_finish(void *data)
 		usleep(20000);
 		read_misses(r);
 	}
+	tr_stacks_stop(r->stacks);
 	drain(r, true);
+	tr_stacks_release(r->stacks);
 	tot = calloc(r->ncpus ? r->ncpus : 1, sizeof(*tot));
 	if (tot) {
 		for (uint32_t c = 0; c < r->ncpus; c++) {

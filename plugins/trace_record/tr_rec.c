@@ -75,6 +75,7 @@ static void take_snapshot(struct tr_rec *r)
 	/* the object goes at finish: once it was on, the recording has it */
 	s->dsq_on = s->dsq_on || r->dsq.skel;
 	snprintf(s->dsq_why, sizeof(s->dsq_why), "%s", r->dsq.why);
+	tr_stacks_snap(r->stacks, &r->stacks_snap);
 }
 
 static void remove_timers(struct tr_rec *r)
@@ -267,6 +268,7 @@ int tr_rec_start(struct tr_plugin *p, const char *id, int fd, uint64_t duration_
 	r->duration_ms = duration_ms;
 	r->max_bytes = max_bytes;
 	r->ncpus = p->ncpus;
+	r->stack_hz = r->stacks_snap.hz = p->next_stack_hz;
 	r->cpu_cap_events = TR_CPU_PENDING_MAX;
 	r->cpu = calloc(p->ncpus, sizeof(*r->cpu));
 	r->intern = malloc(sizeof(*r->intern));
@@ -316,6 +318,7 @@ void tr_rec_free(struct tr_rec *r)
 	tr_dsq_free(r);
 	free(r->cpu);
 	free(r->links);
+	tr_stacks_free(r->stacks);
 	free(r->sorted);
 	free(r->intern);
 	free(r->chunk);
@@ -399,4 +402,29 @@ void tr_rec_json(const struct tr_rec *r, struct smcp_json *j)
 	}
 	api->json_end(j);
 	api->json_double(j, "longest_job_ms", (double)r->job_max_ns / 1e6);
+	tr_rec_stacks_json(r, j);
+}
+
+void tr_rec_stacks_json(const struct tr_rec *r, struct smcp_json *j)
+{
+	const struct smcp_host_api *api = r->p->api;
+	const struct tr_stacks_snap *s = &r->stacks_snap;
+
+	if (!s->hz)
+		return;
+	api->json_object(j, "stacks");
+	api->json_uint(j, "stack_hz", s->hz);
+	api->json_bool(j, "sampling", s->sampling);
+	if (s->why[0])
+		api->json_string(j, "why", s->why);
+	api->json_uint(j, "samples", s->samples);
+	api->json_uint(j, "lost_by_kernel", s->lost_kernel);
+	api->json_uint(j, "dropped_at_caps", s->dropped_cap);
+	api->json_uint(j, "callstacks", s->callstacks);
+	api->json_uint(j, "frames", s->frames);
+	api->json_uint(j, "function_names", s->names);
+	api->json_uint(j, "mappings", s->mappings);
+	api->json_uint(j, "user_frames", s->user_frames);
+	api->json_uint(j, "user_frames_named", s->user_named);
+	api->json_end(j);
 }

@@ -46,6 +46,9 @@ static const struct smcp_config_key config_keys[] = {
 	  "recordings kept in the directory at most; starting another is refused", 1, 100000 },
 	{ sizeof(struct smcp_config_key), "drain_ms", SMCP_CONFIG_INT, "50",
 	  "how often the ring buffer is drained into the file, ms", 10, 1000 },
+	{ sizeof(struct smcp_config_key), "max_stack_hz", SMCP_CONFIG_INT, "1000",
+	  "cap of the tool's stack_hz (stack samples per second per CPU; 0 forbids them)", 0,
+	  1000 },
 	{ 0 },
 };
 
@@ -220,7 +223,8 @@ static const char tool_schema[] =
 	"\"action\":{\"enum\":[\"record\",\"start\",\"stop\",\"status\"]},"
 	"\"id\":{\"type\":\"string\",\"maxLength\":64},"
 	"\"duration_s\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":3600},"
-	"\"max_mb\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":65536}"
+	"\"max_mb\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":65536},"
+	"\"stack_hz\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":1000}"
 	"},\"additionalProperties\":false}";
 
 static int answer_rec(struct tr_plugin *p, struct tr_rec *r, struct smcp_result *res)
@@ -258,7 +262,7 @@ static int start(struct tr_plugin *p, bool wait, struct smcp_call *call, const s
 		 struct smcp_result *res)
 {
 	const struct smcp_host_api *api = p->api;
-	int64_t dur = p->cfg.default_duration_s, mb = p->cfg.max_mb;
+	int64_t dur = p->cfg.default_duration_s, mb = p->cfg.max_mb, hz = 0;
 	struct tr_file *files = NULL;
 	char id[TR_ID_LEN + 1], file[TR_FILE_LEN];
 	struct tr_rec *r;
@@ -273,6 +277,9 @@ static int start(struct tr_plugin *p, bool wait, struct smcp_call *call, const s
 					 p->rec->id, p->rec->id);
 	(void)api->arg_int(args, "duration_s", &dur);
 	(void)api->arg_int(args, "max_mb", &mb);
+	if (api->arg_int(args, "stack_hz", &hz) == 0 && hz > p->cfg.max_stack_hz)
+		return api->result_error(res, "stack_hz %lld is over this server's cap of %lld",
+					 (long long)hz, (long long)p->cfg.max_stack_hz);
 	if (dur > p->cfg.max_duration_s)
 		return api->result_error(res, "duration_s %lld is over this server's cap of %lld s",
 					 (long long)dur, (long long)p->cfg.max_duration_s);
@@ -297,6 +304,7 @@ static int start(struct tr_plugin *p, bool wait, struct smcp_call *call, const s
 					 err == -EACCES ? " (the daemon's account must own the directory)"
 							: "");
 	}
+	p->next_stack_hz = hz > 0 ? (uint32_t)hz : 0;
 	err = tr_rec_start(p, id, fd, (uint64_t)dur * 1000, (uint64_t)mb << 20, &r);
 	if (err) {
 		close(fd);
@@ -435,6 +443,9 @@ static int init(struct smcp_host *h, const struct smcp_host_api *api)
 	p->cfg.ring_mb = smcp_config_int_or(h, api, "ring_mb", 16);
 	p->cfg.max_files = smcp_config_int_or(h, api, "max_files", 64);
 	p->cfg.drain_ms = smcp_config_int_or(h, api, "drain_ms", 50);
+	p->cfg.max_stack_hz = smcp_config_int_or(h, api, "max_stack_hz", TR_STACKS_MAX_HZ);
+	if (p->cfg.max_stack_hz < 0 || p->cfg.max_stack_hz > TR_STACKS_MAX_HZ)
+		p->cfg.max_stack_hz = TR_STACKS_MAX_HZ;
 	if (p->cfg.default_duration_s > p->cfg.max_duration_s)
 		p->cfg.default_duration_s = p->cfg.max_duration_s;
 	n = sysconf(_SC_NPROCESSORS_CONF);
@@ -447,8 +458,18 @@ static int init(struct smcp_host *h, const struct smcp_host_api *api)
 		(void)tr_rec_probe(p, p->reason, sizeof(p->reason));
 	}
 	tr_dsq_probe(p);
-	/* load and attach the programs per recording, after the drop */
-	err = api->keep_capabilities(h, 1ull << CAP_BPF | 1ull << CAP_PERFMON);
+	/* load and attach the programs per recording, after the drop; with
+	 * stack samples allowed (max_stack_hz > 0), what perf_profiler keeps
+	 * to name their frames: kernel addresses in /proc/kallsyms (SYSLOG),
+	 * /proc/PID/maps and map_files of every user's processes (SYS_PTRACE,
+	 * CHECKPOINT_RESTORE), binaries only their owner may read
+	 * (DAC_READ_SEARCH) */
+	err = api->keep_capabilities(h, 1ull << CAP_BPF | 1ull << CAP_PERFMON |
+					(p->cfg.max_stack_hz > 0
+						 ? 1ull << CAP_SYSLOG | 1ull << CAP_SYS_PTRACE |
+							   1ull << CAP_CHECKPOINT_RESTORE |
+							   1ull << CAP_DAC_READ_SEARCH
+						 : 0));
 	if (err)
 		return err;
 	err = smcp_register_tools(h, api, tools, SMCP_COUNT(tools));

@@ -37,7 +37,10 @@ KEEPS = {
                       "checkpoint_restore", "syslog"],
     "sched_latency": ["bpf", "sys_ptrace"],
     "scheduler": [], "scx_stats": ["dac_override"],
-    "sysstat": [], "topology": [], "trace_record": ["bpf", "perfmon"],
+    "sysstat": [], "topology": [],
+    # with max_stack_hz > 0 (the default), what names stack samples' frames
+    "trace_record": ["bpf", "perfmon", "syslog", "sys_ptrace", "checkpoint_restore",
+                     "dac_read_search"],
 }
 NEVER = ["chown", "fowner", "kill", "setuid", "setgid", "setpcap", "net_admin",
          "net_raw", "sys_module", "sys_rawio", "sys_boot", "sys_time", "mknod"]

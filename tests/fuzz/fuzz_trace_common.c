@@ -26,4 +26,14 @@ void ta_fuzz_analyses(const struct ta_trace *t)
 			abort();
 		ta_answer_free(&a);
 	}
+	{
+		/* the stack samples' other grouping, over the whole trace */
+		struct ta_query q = { .tid = -1, .pid = -1, .cpu = -1, .t1_ns = -1, .t2_ns = -1,
+				      .limit = 20, .group = "stack", .analysis = "samples" };
+		struct ta_answer a;
+
+		if (ta_analyze(t, NULL, &q, &a, NULL) == 0 && a.n_rows > q.limit)
+			abort();
+		ta_answer_free(&a);
+	}
 }

@@ -180,39 +180,21 @@ void tr_dsq_record(struct tr_rec *r, const struct tr_event *e)
 	d->n++;
 }
 
-static int by_time(const void *a, const void *b)
-{
-	const struct tr_event *x = *(const struct tr_event *const *)a;
-	const struct tr_event *y = *(const struct tr_event *const *)b;
-
-	if (x->ts_ns != y->ts_ns)
-		return x->ts_ns < y->ts_ns ? -1 : 1;
-	return x < y ? -1 : x > y; /* arrival order */
-}
-
 void tr_dsq_write(struct tr_rec *r, uint64_t watermark)
 {
 	struct tr_dsq_rec *d = &r->dsq;
-	uint32_t n = 0, i, rest = 0;
+	uint32_t n, i, rest = 0;
+	int64_t due;
 
 	if (!d->n)
 		return;
-	if (d->n > d->sorted_cap) {
-		const struct tr_event **s = realloc(d->sorted, d->n * sizeof(*s));
-
-		if (!s) {
-			d->lost_buffer += d->n;
-			d->n = 0;
-			return;
-		}
-		d->sorted = s;
-		d->sorted_cap = d->n;
+	due = tr_pending_sort(d->ev, d->n, &d->sorted, &d->sorted_cap, watermark);
+	if (due < 0) {
+		d->lost_buffer += d->n;
+		d->n = 0;
+		return;
 	}
-	for (i = 0; i < d->n; i++)
-		d->sorted[i] = &d->ev[i];
-	qsort(d->sorted, d->n, sizeof(*d->sorted), by_time);
-	while (n < d->n && d->sorted[n]->ts_ns <= watermark)
-		n++;
+	n = (uint32_t)due;
 	for (i = 0; i < n && !r->out.err && !r->size_reached; i++) {
 		const struct tr_event *e = d->sorted[i];
 		struct tr_dsq_step step;
@@ -231,13 +213,8 @@ void tr_dsq_write(struct tr_rec *r, uint64_t watermark)
 		}
 	}
 	/* the written ones out, the rest (newer than the watermark) kept */
-	if (!r->size_reached && !r->out.err) {
-		for (uint32_t k = 0; k < i; k++)
-			((struct tr_event *)d->sorted[k])->type = 0;
-		for (uint32_t k = 0; k < d->n; k++)
-			if (d->ev[k].type)
-				d->ev[rest++] = d->ev[k];
-	}
+	if (!r->size_reached && !r->out.err)
+		rest = tr_pending_keep(d->ev, d->n, d->sorted, i);
 	d->n = rest;
 }
 

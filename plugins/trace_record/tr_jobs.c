@@ -161,30 +161,57 @@ static uint64_t cpu_lost(const struct tr_rec *r, uint32_t c)
 	return n;
 }
 
+int64_t tr_pending_sort(struct tr_event *ev, uint32_t n, const struct tr_event ***sorted,
+			uint32_t *cap, uint64_t watermark)
+{
+	uint32_t k = 0;
+
+	if (n > *cap) {
+		const struct tr_event **s = realloc(*sorted, n * sizeof(*s));
+
+		if (!s)
+			return -1;
+		*sorted = s;
+		*cap = n;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		(*sorted)[i] = &ev[i];
+	qsort(*sorted, n, sizeof(**sorted), by_time);
+	while (k < n && (*sorted)[k]->ts_ns <= watermark)
+		k++;
+	return k;
+}
+
+uint32_t tr_pending_keep(struct tr_event *ev, uint32_t n, const struct tr_event **sorted,
+			 uint32_t done)
+{
+	uint32_t rest = 0;
+
+	/* mark the written ones, then compact */
+	for (uint32_t k = 0; k < done; k++)
+		((struct tr_event *)sorted[k])->type = 0;
+	for (uint32_t k = 0; k < n; k++)
+		if (ev[k].type)
+			ev[rest++] = ev[k];
+	return rest;
+}
+
 /* Write CPU c's records up to watermark. */
 static void write_cpu(struct tr_rec *r, uint32_t c, uint64_t watermark)
 {
 	struct tr_cpu_buf *b = &r->cpu[c];
-	uint32_t n = 0, i = 0, rest;
+	uint32_t n, i = 0, rest;
+	int64_t due;
 
 	if (!b->n)
 		return;
-	if (b->n > r->sorted_cap) {
-		const struct tr_event **s = realloc(r->sorted, b->n * sizeof(*s));
-
-		if (!s) {
-			b->lost_buffer += b->n;
-			b->n = 0;
-			return;
-		}
-		r->sorted = s;
-		r->sorted_cap = b->n;
+	due = tr_pending_sort(b->ev, b->n, &r->sorted, &r->sorted_cap, watermark);
+	if (due < 0) {
+		b->lost_buffer += b->n;
+		b->n = 0;
+		return;
 	}
-	for (uint32_t k = 0; k < b->n; k++)
-		r->sorted[k] = &b->ev[k];
-	qsort(r->sorted, b->n, sizeof(*r->sorted), by_time);
-	while (n < b->n && r->sorted[n]->ts_ns <= watermark)
-		n++;
+	n = (uint32_t)due;
 	while (i < n && !r->out.err && !r->size_reached) {
 		uint64_t lost = cpu_lost(r, c);
 		bool flag = lost != b->lost_seen;
@@ -213,14 +240,8 @@ static void write_cpu(struct tr_rec *r, uint32_t c, uint64_t watermark)
 	/* what was not written waits (newer than the watermark) or is dropped
 	 * (caps): keep the former, in arrival order, at the front */
 	rest = 0;
-	if (!r->size_reached && !r->out.err) {
-		/* mark the written ones, then compact */
-		for (uint32_t k = 0; k < i; k++)
-			((struct tr_event *)r->sorted[k])->type = 0;
-		for (uint32_t k = 0; k < b->n; k++)
-			if (b->ev[k].type)
-				b->ev[rest++] = b->ev[k];
-	}
+	if (!r->size_reached && !r->out.err)
+		rest = tr_pending_keep(b->ev, b->n, r->sorted, i);
 	b->n = rest;
 }
 

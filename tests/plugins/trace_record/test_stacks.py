@@ -55,43 +55,38 @@ def read_samples(path):
     return samples, seqs, names, lost
 
 
-def read_mappings(path):
-    """{mapping path: build id bytes or None} from the interned data."""
+def interned(path):
+    """(InternedData field, {its fields}) of every interned entry in the file."""
     with open(path, "rb") as f:
         data = f.read()
-    paths, builds, maps = {}, {}, []
     for no, _, pkt in trtest.fields(data):
         if no != 1:
             continue
         for f, w, v in trtest.fields(pkt):
-            if f != 12:
-                continue
-            for g, _, x in trtest.fields(v):
-                if g in (16, 17):
-                    s = {a: b for a, _, b in trtest.fields(x)}
-                    (builds if g == 16 else paths)[s[1]] = s.get(2, b"")
-                elif g == 19:
-                    maps.append({a: b for a, _, b in trtest.fields(x)})
+            if f == 12:
+                for g, _, x in trtest.fields(v):
+                    yield g, {a: b for a, _, b in trtest.fields(x)}
+
+
+def read_mappings(path):
+    """{mapping path: build id bytes or None} from the interned data."""
+    paths, builds, maps = {}, {}, []
+    for g, s in interned(path):
+        if g in (16, 17):
+            (builds if g == 16 else paths)[s[1]] = s.get(2, b"")
+        elif g == 19:
+            maps.append(s)
     return {paths[m[7]].decode(): builds.get(m.get(2)) for m in maps if 7 in m}
 
 
 def named_frames(path):
     """[(function name, rel_pc)] of the frames that have a name."""
-    with open(path, "rb") as f:
-        data = f.read()
     names, frames = {}, []
-    for no, _, pkt in trtest.fields(data):
-        if no != 1:
-            continue
-        for f, w, v in trtest.fields(pkt):
-            if f != 12:
-                continue
-            for g, _, x in trtest.fields(v):
-                s = {a: b for a, _, b in trtest.fields(x)}
-                if g == 5:
-                    names[s[1]] = s[2].decode()
-                elif g == 6 and s.get(2):
-                    frames.append((s[2], s.get(4, 0)))
+    for g, s in interned(path):
+        if g == 5:
+            names[s[1]] = s[2].decode()
+        elif g == 6 and s.get(2):
+            frames.append((s[2], s.get(4, 0)))
     return [(names.get(n), pc) for n, pc in frames]
 
 

@@ -248,11 +248,12 @@ static void read_ring(struct tr_stacks *s, uint32_t c)
 {
 	struct cpu_ring *r = &s->ring[c];
 	struct perf_event_mmap_page *pg = r->base;
-	const uint8_t *data = (const uint8_t *)r->base + s->page;
+	const uint8_t *data;
 	uint64_t mask = s->data_len - 1, head, tail;
 
 	if (!pg)
-		return;
+		return; /* this CPU's event did not open */
+	data = (const uint8_t *)r->base + s->page;
 	head = __atomic_load_n(&pg->data_head, __ATOMIC_ACQUIRE);
 	tail = pg->data_tail;
 	while (tail < head && batch_room(s)) {

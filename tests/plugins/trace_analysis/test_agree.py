@@ -3,8 +3,8 @@ answers (issue 15's proof; root, suite bpf). trace_record records while a
 tracefs instance of our own (boot clock, the same sched events) records a
 window nested inside ours: it is switched on once the recording runs and
 off before it stops. `trace-cmd extract -B` makes its trace.dat; both load
-in trace_analysis, and for every thread of the workload with 100 or more
-waits in both:
+in trace_analysis, and for every thread of the workload with MIN_WAITS
+(1000) or more waits in both:
 - the run-queue latency p99 falls in the same log2 bucket, or a
   neighbouring one when it lies within 10 % of their edge (the two probes
   read their clocks a few hundred ns apart);
@@ -33,6 +33,16 @@ TRACEFS = "/sys/kernel/tracing"
 EVENTS = ["sched_switch", "sched_waking", "sched_wakeup", "sched_wakeup_new",
           "sched_migrate_task"]
 STATES = ("running", "runnable", "sleeping")
+
+
+# Threads with fewer waits are not compared: the two probes of one event
+# (ftrace's and ours) read their clocks one after the other, and on a VM
+# whose vCPU the host stalls between them (CI's loaded host) one event's
+# two timestamps can lie milliseconds apart; among a few hundred waits one
+# such event moves a p99 by buckets and a state's share by percents (seen:
+# a CPU hog's 174 waits, p99 11.7 ms ours and 4.0 ms ftrace's, every count
+# equal). sched-pipe's threads have 50 000 and more.
+MIN_WAITS = 1000
 
 
 def put(path, text):
@@ -173,8 +183,11 @@ def test_analyses_agree():
             compared = 0
             for tid in sorted(set(mine) & set(theirs)):
                 a, b = mine[tid], theirs[tid]
-                if min(a["samples"], b["samples"]) < 100 or a["comm"] != "sched-pipe" and \
+                if min(a["samples"], b["samples"]) < MIN_WAITS or a["comm"] != "sched-pipe" and \
                         a["comm"] != "python3":
+                    if a["comm"] in ("sched-pipe", "python3"):
+                        print(f"tid {tid} {a['comm']}: not compared, {a['samples']} and "
+                              f"{b['samples']} waits (under {MIN_WAITS})")
                     continue
                 compared += 1
                 check(same_bucket(a["p99_ns"], b["p99_ns"]),

@@ -198,7 +198,12 @@ def test_trace_dat_against_peers():
         # the max is one wait: printed above, not checked (seen under load:
         # 826 us ours vs 3369 us perf's, every count and mean agreeing, as
         # perf also ends a wait at a migration's switch-in elsewhere)
-    check(compared >= 2, f"the two sched-pipe tasks were compared ({compared})")
+    # the rule: tasks with 100+ switches; perf counts only the waits
+    # after a preemption, and under some loads one of the two tasks has
+    # fewer than 100 of those (seen in CI)
+    check(compared >= 1, f"a sched-pipe task with 100+ preemption delays was compared "
+                         f"({compared}; perf's delays per sched-pipe task: "
+                         f"{ {x['tid']: peer.get(x['tid'], (0, 0))[1] for x in states if x['comm'] == 'sched-pipe'} })")
 
 
 if __name__ == "__main__":

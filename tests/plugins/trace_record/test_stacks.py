@@ -180,8 +180,13 @@ def main():
               f"workload {wpid}: {len(mine)} samples, ran {running_s:.3f} s: "
               f"{len(mine) / running_s if running_s else 0:.1f}/s (asked {HZ})", flush=True)
         ck.check(running_s > 0.5, f"the workload ran in the window ({running_s:.3f} s)")
-        ck.check(abs(len(mine) - want) <= 0.25 * want,
-                 f"{len(mine)} samples within 25 % of {HZ} x {running_s:.3f} s = {want:.0f}")
+        # none lost: at least 75 % of the asked rate. Above it, up to 1.5x:
+        # on CI's loaded host the vCPU stalls, and the frequency mode's
+        # period correction and the timer's catch-up at its resume overshoot
+        # (seen: 261/s asked 199, 18 % of them on pvm_irq_enable)
+        ck.check(0.75 * want <= len(mine) <= 1.5 * want,
+                 f"{len(mine)} samples within -25 %/+50 % of {HZ} x {running_s:.3f} s = "
+                 f"{want:.0f}")
 
         a = d.structured("trace_analyze", {"file": r["file"], "analysis": "samples",
                                            "tid": wpid, "t1_ns": t1, "t2_ns": t2}, timeout=60)
@@ -191,9 +196,11 @@ def main():
               "trace_analysis reads as many samples of the thread as the file holds")
         fn = [x["function"] for x in a["rows"]]
         ck.check(fn[:2] == ["leaf_a", "leaf_b"], f"leaf_a, then leaf_b on top: {fn[:4]}")
-        top = a["rows"][0]
-        ck.check(0.55 <= top["self"] / len(mine) <= 0.85,
-                 f"leaf_a has about 70 % of the samples: {top['self'] / len(mine):.2f}")
+        # 70/30 by construction among the workload's own leaves (kernel
+        # leaves, e.g. at an interrupt's return, take a load-dependent share)
+        own = {x["function"]: x["self"] for x in a["rows"] if x["function"] in ("leaf_a", "leaf_b")}
+        share = own.get("leaf_a", 0) / max(1, own.get("leaf_a", 0) + own.get("leaf_b", 0))
+        ck.check(0.6 <= share <= 0.8, f"leaf_a has about 70 % of leaf_a and leaf_b: {share:.2f}")
         tot = {x["function"]: x["total"] for x in a["rows"]}
         for f in ("caller_a", "run", "main"):
             ck.check(tot.get(f, 0) >= 0.5 * len(mine), f"{f} is on most stacks: {tot.get(f)}")

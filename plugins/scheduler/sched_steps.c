@@ -18,7 +18,7 @@ static struct {
 	struct smcp_host *host;
 	const struct smcp_host_api *api;
 	const struct kernel_release *kernel;
-	const char *debug; /* the plugin's sched debugfs path */
+	const struct fair_state *(*fair)(void); /* the plugin's, cached */
 } S;
 
 static const char *root(void)
@@ -172,9 +172,10 @@ static const char fair_eevdf_text[] =
 
 /* The name this kernel's base slice has in `tunables` (debugfs or the
  * sched/debug summary), or NULL when debugfs shows none. */
-static const char *base_slice_name(struct fair_state *f)
+static const char *base_slice_name(void)
 {
-	sched_read_fair(root(), S.debug ? S.debug : "", f);
+	const struct fair_state *f = S.fair();
+
 	for (int i = 0; i < f->n; i++)
 		if (!strncmp(f->t[i].name, "base_slice", 10))
 			return f->t[i].name;
@@ -203,12 +204,11 @@ static int render_notes(void *data, const struct smcp_args *args, char *buf, siz
 static int render_fair(void *data, const struct smcp_args *args, char *buf, size_t len)
 {
 	struct scx_state st;
-	struct fair_state f;
 	const char *slice;
 
 	if (scx_running(&st))
 		return 0;
-	slice = base_slice_name(&f);
+	slice = base_slice_name();
 	if (slice)
 		return snprintf(buf, len, "From scheduler://current, `fair`.`tunables`: `%s` (the "
 				"slice EEVDF gives a task before others are eligible; shorter: lower "
@@ -222,19 +222,16 @@ static int render_fair(void *data, const struct smcp_args *args, char *buf, size
 static int render_tuning(void *data, const struct smcp_args *args, char *buf, size_t len)
 {
 	struct scx_state st;
+	const char *slice;
 
 	if (scx_running(&st))
 		return copy(buf, len, "The tuning options for a sched_ext scheduler: its "
 				      "command-line knobs, or another sched_ext scheduler better "
 				      "suited to the workload.");
-	{
-		struct fair_state f;
-		const char *slice = base_slice_name(&f);
-
-		return snprintf(buf, len, "The tuning options for the fair class: %s%snice and "
-				"cgroup cpu.weight, SCHED_BATCH or SCHED_IDLE for background work, "
-				"or a sched_ext scheduler.", slice ? slice : "", slice ? ", " : "");
-	}
+	slice = base_slice_name();
+	return snprintf(buf, len, "The tuning options for the fair class: %s%snice and "
+			"cgroup cpu.weight, SCHED_BATCH or SCHED_IDLE for background work, "
+			"or a sched_ext scheduler.", slice ? slice : "", slice ? ", " : "");
 }
 
 /* ------------------------------------------------------------- completion */
@@ -276,7 +273,8 @@ static const char scheduler_text[] =
 	"and `nr_rejected`; for the fair class `fair`.`algorithm` (EEVDF or CFS).";
 
 int sched_steps_register(struct smcp_host *host, const struct smcp_host_api *api,
-			 const struct kernel_release *kernel, const char *debug)
+			 const struct kernel_release *kernel,
+			 const struct fair_state *(*fair)(void))
 {
 	static const char which[] = "which scheduler runs (sched_ext or the fair class)";
 	static const struct smcp_prompt_step steps[] = {
@@ -307,7 +305,7 @@ int sched_steps_register(struct smcp_host *host, const struct smcp_host_api *api
 	S.host = host;
 	S.api = api;
 	S.kernel = kernel;
-	S.debug = debug;
+	S.fair = fair;
 	err = smcp_register_prompt_steps(host, api, steps, SMCP_COUNT(steps));
 	if (!err)
 		err = api->register_prompt_completion(host, "pid", complete_pid, NULL);

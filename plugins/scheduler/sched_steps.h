@@ -17,10 +17,11 @@
 #include "sched_read.h"
 
 /* Register the steps and completions (in init); 0 on a host without them
- * (before ABI 1.2). kernel and debug (the sched debugfs path) stay the
- * plugin's, read by the steps. */
+ * (before ABI 1.2). kernel stays the plugin's, read by the steps; fair
+ * gives the plugin's current fair-class state (cached). */
 int sched_steps_register(struct smcp_host *host, const struct smcp_host_api *api,
-			 const struct kernel_release *kernel, const char *debug);
+			 const struct kernel_release *kernel,
+			 const struct fair_state *(*fair)(void));
 
 struct task_info {
 	int64_t tgid;        /* its process */

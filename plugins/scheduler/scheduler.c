@@ -54,17 +54,25 @@ static const char *root(const struct sched_plugin *p)
 	return p->api->fs_root(p->host);
 }
 
-static void view(struct sched_plugin *p, struct sched_view *v)
+/* The fair class's tunables, read again at most every FAIR_TTL_NS: what
+ * scheduler://current and the prompt steps show. */
+static const struct fair_state *fair_now(void)
 {
+	struct sched_plugin *p = &plugin;
 	uint64_t now = p->api->now_ns(p->host);
 
 	if (!p->fair_read_ns || now - p->fair_read_ns >= FAIR_TTL_NS) {
 		sched_read_fair(root(p), p->debug, &p->fair);
 		p->fair_read_ns = now ? now : 1;
 	}
+	return &p->fair;
+}
+
+static void view(struct sched_plugin *p, struct sched_view *v)
+{
+	v->fair = fair_now();
 	sched_read_scx(root(p), true, &v->scx);
 	v->kernel = p->kernel;
-	v->fair = &p->fair;
 	v->root = root(p);
 	v->debug = p->debug;
 }
@@ -298,7 +306,7 @@ static int sched_init(struct smcp_host *host, const struct smcp_host_api *api)
 	if (!err)
 		err = smcp_register_tools(host, api, sched_tools, SMCP_COUNT(sched_tools));
 	if (!err)
-		err = sched_steps_register(host, api, &p->kernel, p->debug);
+		err = sched_steps_register(host, api, &p->kernel, fair_now);
 	if (err)
 		return err;
 	err = api->timer_add(host, POLL_MS, true, sched_poll, p);

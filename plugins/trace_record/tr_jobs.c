@@ -247,11 +247,15 @@ static void write_cpu(struct tr_rec *r, uint32_t c, uint64_t watermark)
 
 static void drain(struct tr_rec *r, bool all)
 {
-	uint64_t watermark = all ? UINT64_MAX : clock_ns(CLOCK_BOOTTIME) - HOLDBACK_NS;
+	uint64_t watermark;
 
 	/* bounded: records younger than the watermark can fill a buffer that
-	 * a write then cannot empty */
+	 * a write then cannot empty. The watermark is taken anew each round:
+	 * a drain that a loaded machine slowed down consumes records made
+	 * while it ran, and those are old enough to write by the next round
+	 * (once taken at the start, they filled a CPU's buffer and were lost) */
 	for (int round = 0; round < 64; round++) {
+		watermark = all ? UINT64_MAX : clock_ns(CLOCK_BOOTTIME) - HOLDBACK_NS;
 		r->consume_stopped = false;
 		if (r->rb)
 			(void)ring_buffer__consume(r->rb);

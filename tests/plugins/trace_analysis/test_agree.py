@@ -13,6 +13,10 @@ in trace_analysis, and for every thread of the workload with MIN_WAITS
   before it ftrace's trace cannot know the thread's state).
 Both are read over the window both traces hold (both clocks are
 CLOCK_BOOTTIME; t1_ns and t2_ns of each trace's own origin).
+Events our recording lost (counted per type: the ring buffer was full while
+a loaded host starved the drain) leave holes the analyses cannot agree
+across; such an attempt is reported and recorded again, three times at
+most, with a 64 MiB ring.
 Exits 77 with the reason when either plugin is not built, recording is not
 possible here or trace-cmd is missing."""
 import math
@@ -43,6 +47,7 @@ STATES = ("running", "runnable", "sleeping")
 # a CPU hog's 174 waits, p99 11.7 ms ours and 4.0 ms ftrace's, every count
 # equal). sched-pipe's threads have 50 000 and more.
 MIN_WAITS = 1000
+ATTEMPTS = 3
 
 
 def put(path, text):
@@ -108,7 +113,9 @@ def record(c, inst, work):
         time.sleep(0.1)
         st = c.structured("trace_record", {"action": "status", "id": rid})
     eq(st["state"], "done", f"the recording ended: {st}")
-    return st["file"]
+    print(f"ours: {st['events_total']} events written, {st['events_seen_by_bpf']} seen, "
+          f"lost {st['lost']}, longest job {st['longest_job_ms']} ms")
+    return st
 
 
 @C.case
@@ -123,7 +130,7 @@ def test_analyses_agree():
     so = [os.path.join(T.BUILD, "plugins", n, n + ".so") for n in ("trace_analysis",
                                                                    "trace_record")]
     cfg = T.write_config(f"[plugin trace_analysis]\ndir = {d}\n[plugin trace_record]\n"
-                         f"dir = {d}\n")
+                         f"dir = {d}\nring_mb = 64\n")
     inst = os.path.join(TRACEFS, "instances", f"smcp_agree_{os.getpid()}")
     os.mkdir(inst)
     work = []
@@ -137,11 +144,15 @@ def test_analyses_agree():
             st = c.plugin_state("trace_record")
             if not st or st.get("state") != "loaded":
                 raise T.Skip(f"trace_record cannot record here: {st}")
-            ours = record(c, inst, work)
-            for w in work:
-                w.kill()
-                w.wait()
-            work = []
+            for attempt in range(1, ATTEMPTS + 1):
+                st = record(c, inst, work)
+                lost = {k: v for k, v in st["lost"].items() if v}
+                if not lost:
+                    break
+                print(f"attempt {attempt}: our recording lost events ({lost}); recording again")
+                put(os.path.join(inst, "trace"), "")  # empties the instance's buffer
+            eq(lost, {}, f"our recording kept every event in one of {ATTEMPTS} attempts")
+            ours = st["file"]
             overrun = {}
             for cpu in sorted(os.listdir(os.path.join(inst, "per_cpu"))):
                 with open(os.path.join(inst, "per_cpu", cpu, "stats")) as f:

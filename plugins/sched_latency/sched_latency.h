@@ -149,8 +149,17 @@ struct sl_task {
 	__u32 cg_slot;
 	__u32 cg_checks;
 	__u64 cg_epoch;
+	/* task_slots: the start_time of the thread holding the slot, which
+	 * with st.tid tells it from an earlier thread of the same tid */
+	__u64 slot_start;
+	/* st.tid and st.tgid, one 64-bit word, are a slot's owner tag: 0 while
+	 * the slot is free, claimed with a compare-and-swap (sched_latency.bpf.c) */
 	struct sl_task_stats st;
 };
+_Static_assert(__builtin_offsetof(struct sl_task, st.tid) % 8 == 0 &&
+		       __builtin_offsetof(struct sl_task, st.tgid) ==
+			       __builtin_offsetof(struct sl_task, st.tid) + 4,
+	       "a slot's tag (st.tid, st.tgid) must be one aligned 64-bit word");
 #define SL_CG_RECHECK 64
 
 /* Event stream filter, in .bss so user space changes it at run time. */

@@ -8,11 +8,14 @@
  * set with autoload. Everything is cumulative: user space computes windows
  * from differences, so readers never reset each other.
  *
- * Per-thread counters live in the thread's own task storage, so the hot
- * path touches no hash map: an iter/task program (sl_dump) exports the
- * threads that changed once per user-space tick, and exiting threads send
- * their final counters through the exits ring buffer. Processes are summed
- * from their threads in user space.
+ * Per-thread counters live in a direct-mapped array indexed by tid
+ * (task_slots: one load of the element, where task storage takes three
+ * dependent ones that miss when many tasks take turns), or, for a thread
+ * whose slot another live thread holds, in its own task storage; either
+ * way the hot path touches no hash map. An iter/task program (sl_dump)
+ * exports the threads that changed once per user-space tick, and exiting
+ * threads send their final counters through the exits ring buffer.
+ * Processes are summed from their threads in user space.
  *
  * Run-queue latency is the time from a task becoming runnable (sched_wakeup,
  * sched_wakeup_new, or being switched out while still runnable) to its next
@@ -49,6 +52,10 @@ const volatile bool have_topology = false;
  * (CONFIG_FAIR_GROUP_SCHED).
  */
 const volatile bool rq_clock = false;
+/* task_slots: on (tp_btf) when user space sized it; its entries - 1 (a
+ * power of two minus one). */
+const volatile bool slots_on = false;
+const volatile __u32 slot_mask = 0;
 /* enum sl_cg_mode: the hierarchy per-cgroup latency is keyed by. */
 const volatile __u32 cg_mode = SL_CGM_OFF;
 
@@ -61,6 +68,9 @@ __u32 track_softirq = 0;
  * stream events look up the task's DSQ state. */
 __u32 dsq_hooked = 0;
 
+/* Threads kept in task storage because another live thread held their
+ * slot (counted once, when the storage is created). */
+__u64 slot_fallbacks = 0;
 /* Switch-ins not counted per cgroup: cg_stats was full. */
 __u64 cg_overflow = 0;
 /* Bumped whenever tasks move between cgroups: a task's cached cgroup slot
@@ -83,6 +93,24 @@ struct {
 	__type(key, int);
 	__type(value, struct sl_task);
 } task_store SEC(".maps");
+
+/*
+ * Per-thread state, direct-mapped: slot tid & slot_mask, sized by user
+ * space (task_slots, at most the next power of two over pid_max). A slot
+ * is free while its tag (st.tid and st.tgid as one word) is 0, claimed
+ * with a compare-and-swap, and given back (zeroed, then the tag cleared)
+ * at the thread's last switch-out (TASK_DEAD), after which it never runs:
+ * not at sched_process_exit, after which an exiting thread can still sleep
+ * and run. slot_start (the thread's start_time) tells a slot left by an
+ * earlier thread of the same tid (a tid that changed at exec from a
+ * non-leader thread) from the current one's.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sl_task);
+} task_slots SEC(".maps");
 
 /* Per-cgroup latency (sched_latency.h); all three sized by user space
  * (cgroup_max) when cg_mode is on. */
@@ -196,23 +224,94 @@ static __always_inline __u32 task_cpu(struct task_struct *t, bool btf)
 	return BPF_CORE_READ((struct task_struct___cpu *)t, cpu);
 }
 
-/* The task's state, created on first use. With tp_btf the pid is read
- * only then, keeping the hot path to the storage lookup. */
-static __always_inline struct sl_task *task_get(struct task_struct *t, bool btf)
-{
-	struct sl_task *v;
-	__u32 pid;
+#define SL_TASK_DEAD 0x80 /* TASK_DEAD: its last switch-out */
 
-	if (btf) {
-		v = bpf_task_storage_get(&task_store, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-		if (v && !v->inited) {
-			v->st.tid = t->pid;
-			v->st.tgid = t->tgid;
-			v->inited = 1;
+static __always_inline __u64 *slot_tag(struct sl_task *v)
+{
+	return (__u64 *)&v->st.tid; /* with st.tgid: one aligned word */
+}
+
+/* Everything of a slot but its tag. */
+static __always_inline void slot_zero(struct sl_task *v)
+{
+	__builtin_memset(v, 0, __builtin_offsetof(struct sl_task, st.tid));
+	__builtin_memset(&v->st.last_cpu, 0,
+			 sizeof(*v) - __builtin_offsetof(struct sl_task, st.last_cpu));
+}
+
+/* t's state (tp_btf), pid being t->pid: its slot when it holds it, else
+ * its task storage; with create, a free slot (or one an earlier thread of
+ * this tid left) is claimed, else task storage created. A thread that has
+ * task storage keeps it, so each thread's counts stay in one place. */
+static __always_inline struct sl_task *task_get_btf(struct task_struct *t, __u32 pid,
+						    bool create)
+{
+	struct sl_task *v = NULL;
+	__u64 start = 0;
+	__u32 idx = pid & slot_mask;
+
+	if (slots_on) {
+		v = bpf_map_lookup_elem(&task_slots, &idx);
+		start = t->start_time;
+		if (v && v->st.tid == pid && v->slot_start == start)
+			return v;
+	}
+	if (!create)
+		return bpf_task_storage_get(&task_store, t, 0, 0);
+	if (v) {
+		struct sl_task *s = bpf_task_storage_get(&task_store, t, 0, 0);
+		__u64 mine = pid | (__u64)t->tgid << 32, tag = *(volatile __u64 *)slot_tag(v);
+
+		if (s)
+			return s;
+		if ((__u32)tag == pid) {
+			/* an earlier thread of this tid left it (it is dead: a
+			 * live thread has a tid of its own): ours now */
+			slot_zero(v);
+			v->st.tgid = mine >> 32;
+		} else if (tag || __sync_val_compare_and_swap(slot_tag(v), 0, mine)) {
+			goto storage; /* another live thread holds it */
 		}
+		v->slot_start = start;
+		v->st.tid = pid;
+		v->inited = 1;
 		return v;
 	}
-	pid = BPF_CORE_READ(t, pid);
+storage:
+	v = bpf_task_storage_get(&task_store, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (v && !v->inited) {
+		v->st.tid = pid;
+		v->st.tgid = t->tgid;
+		v->inited = 1;
+		if (slots_on)
+			__sync_fetch_and_add(&slot_fallbacks, 1);
+	}
+	return v;
+}
+
+/* A thread switched out for the last time gives its slot back: zeroed
+ * first, so that the next holder starts clean. */
+static __always_inline void slot_release(struct task_struct *t, __u32 pid)
+{
+	__u32 idx = pid & slot_mask;
+	struct sl_task *v = bpf_map_lookup_elem(&task_slots, &idx);
+	__u64 tag;
+
+	if (!v || v->st.tid != pid || v->slot_start != t->start_time)
+		return;
+	tag = *(volatile __u64 *)slot_tag(v);
+	slot_zero(v);
+	/* a full barrier: the zeroes are seen before the slot is free */
+	(void)__sync_val_compare_and_swap(slot_tag(v), tag, 0);
+}
+
+/* The task's state, created on first use (pid is t->pid). */
+static __always_inline struct sl_task *task_get(struct task_struct *t, __u32 pid, bool btf)
+{
+	struct sl_task *v;
+
+	if (btf)
+		return task_get_btf(t, pid, true);
 	v = bpf_map_lookup_elem(&task_hash, &pid);
 	if (v)
 		return v;
@@ -484,7 +583,7 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 			slice_add(cs, now - cs->oncpu_ts);
 		cs->oncpu_ts = now;
 	}
-	pt = prev_pid && !rq_clock ? task_get(prev, btf) : NULL;
+	pt = prev_pid && !rq_clock ? task_get(prev, prev_pid, btf) : NULL;
 	if (pt) {
 		if (runnable) {
 			pt->st.switches_involuntary++;
@@ -501,7 +600,10 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 		pt->gen++;
 	}
 
-	nt = next_pid ? task_get(next, btf) : NULL;
+	if (slots_on && btf && prev_pid && (prev_state & SL_TASK_DEAD))
+		slot_release(prev, prev_pid);
+
+	nt = next_pid ? task_get(next, next_pid, btf) : NULL;
 	if (!nt)
 		goto stream;
 	if (rq_clock) {
@@ -643,7 +745,7 @@ static __always_inline int on_waking(struct task_struct *p, bool btf)
 	/* who woke whom costs a task lookup: only while someone looks */
 	if (!stream.enabled && !track_wakers)
 		return 0;
-	t = task_get(p, btf);
+	t = task_get(p, TREAD(btf, p, pid), btf);
 	if (!t)
 		return 0;
 	id = bpf_get_current_pid_tgid();
@@ -664,7 +766,7 @@ static __always_inline int on_wakeup(struct task_struct *p, bool btf, bool is_ne
 	__u64 now;
 
 	/* the target CPU is counted when the task runs (sl_switch) */
-	t = task_get(p, btf);
+	t = task_get(p, TREAD(btf, p, pid), btf);
 	if (!t)
 		return 0;
 	now = bpf_ktime_get_ns();
@@ -802,8 +904,7 @@ static __always_inline int on_exit(struct task_struct *p, bool btf)
 
 	if (!pid)
 		return 0;
-	t = btf ? bpf_task_storage_get(&task_store, p, 0, 0)
-		: bpf_map_lookup_elem(&task_hash, &pid);
+	t = btf ? task_get_btf(p, pid, false) : bpf_map_lookup_elem(&task_hash, &pid);
 	if (rq_clock && t && t->based) { /* its last slice, which no switch-in books */
 		__u64 sum = TREAD(btf, p, se.sum_exec_runtime);
 		__u32 nv = TREAD(btf, p, nvcsw), niv = TREAD(btf, p, nivcsw);
@@ -847,7 +948,7 @@ int sl_dump(struct bpf_iter__task *ctx)
 
 	if (!task)
 		return 0;
-	t = bpf_task_storage_get(&task_store, task, 0, 0);
+	t = task_get_btf(task, task->pid, false);
 	if (!t || t->gen == t->exported)
 		return 0;
 	was = t->exported;

@@ -66,6 +66,12 @@ static const struct smcp_config_key config_keys[] = {
 	  "cgroups whose run-queue latency BPF keeps (a histogram of ~0.9 KiB per cgroup and "
 	  "CPU); more are counted as not tracked; 0: per-cgroup latency off",
 	  0, 65536 },
+	{ sizeof(struct smcp_config_key), "task_slots", SMCP_CONFIG_INT, "8192",
+	  "per-thread state slots BPF indexes by thread id (608 B of kernel memory each, "
+	  "rounded down to a power of two, at most the next power of two over pid_max); a "
+	  "thread whose slot another holds is kept in task storage, slower; 0: task storage "
+	  "only",
+	  0, 1 << 18 },
 	{ sizeof(struct smcp_config_key), "cgroup_hierarchy", SMCP_CONFIG_STRING, "auto",
 	  "the hierarchy per-cgroup latency is keyed by: auto (cgroup v2 when it has the cpu "
 	  "controller, else the v1 cpu hierarchy), v1, v2 or off",
@@ -220,6 +226,7 @@ static int sl_init(struct smcp_host *h, const struct smcp_host_api *api)
 	p->cfg.waker_cpu = smcp_config_bool_or(h, api, "waker_cpu", false);
 	p->cfg.latency_per_cpu_max = smcp_config_int_or(h, api, "latency_per_cpu_max_cpus", 64);
 	p->cfg.cgroup_max = smcp_config_int_or(h, api, "cgroup_max", 256);
+	p->cfg.task_slots = smcp_config_int_or(h, api, "task_slots", 8192);
 	{
 		const char *v = NULL;
 

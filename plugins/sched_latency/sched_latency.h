@@ -99,10 +99,10 @@ struct sl_cpu_remote {
 };
 
 /*
- * Cumulative statistics of one thread, kept in its task storage (or, with
- * raw_tp, in a tid-keyed LRU hash) and exported as is: by an iter/task
- * program for threads that changed, and through the exits ring buffer when
- * a thread exits. Processes are folded from their threads in user space.
+ * Cumulative statistics of one thread, kept in its slot of task_slots or its
+ * task storage (or, with raw_tp, in a tid-keyed LRU hash) and exported as
+ * is: by an iter/task program for threads that changed, and through the
+ * exits ring buffer when a thread exits. Processes are folded from their threads in user space.
  * Written only by the CPU the thread is switching on or being woken by, so
  * plain increments. hist counts are 32-bit and wrap; user space diffs them
  * modulo 2^32.
@@ -124,7 +124,8 @@ struct sl_task_stats {
 	__u32 hist[SL_HIST_BUCKETS];
 };
 
-/* Scheduling state of one task (task storage, or an LRU hash by tid). */
+/* Scheduling state of one task (a slot of task_slots, task storage, or an LRU
+ * hash by tid). */
 struct sl_task {
 	/* the first 56 bytes are all a wakeup touches */
 	__u64 enq_ts;      /* when it last became runnable; 0 = not known (the
@@ -149,8 +150,17 @@ struct sl_task {
 	__u32 cg_slot;
 	__u32 cg_checks;
 	__u64 cg_epoch;
+	/* task_slots: the start_time of the thread holding the slot, which
+	 * with st.tid tells it from an earlier thread of the same tid */
+	__u64 slot_start;
+	/* st.tid and st.tgid, one 64-bit word, are a slot's owner tag: 0 while
+	 * the slot is free, claimed with a compare-and-swap (sched_latency.bpf.c) */
 	struct sl_task_stats st;
 };
+_Static_assert(__builtin_offsetof(struct sl_task, st.tid) % 8 == 0 &&
+		       __builtin_offsetof(struct sl_task, st.tgid) ==
+			       __builtin_offsetof(struct sl_task, st.tid) + 4,
+	       "a slot's tag (st.tid, st.tgid) must be one aligned 64-bit word");
 #define SL_CG_RECHECK 64
 
 /* Event stream filter, in .bss so user space changes it at run time. */

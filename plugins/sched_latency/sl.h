@@ -83,6 +83,7 @@ enum sl_programs { SL_PROGS_AUTO, SL_PROGS_TP_BTF, SL_PROGS_RAW_TP };
 struct sl_cfg {
 	int64_t max_threads, max_procs, ring_kb, stream_rate, latency_per_cpu_max;
 	int64_t cgroup_max; /* per-cgroup latency map entries; 0: off */
+	int64_t task_slots; /* most per-thread slot entries (tp_btf); 0: task storage only */
 	char container_state_root[256]; /* runtimes' state (tests); "": the fs root */
 	bool stream_at_start, dsq, waker_cpu;
 	bool ktime_clock; /* latency_clock = ktime */
@@ -157,6 +158,9 @@ const struct sl_cpu_stats *sl_bpf_cpu_stats(struct sl *p);
 /* Feed p->tasks with the threads that changed and those that exited. */
 int sl_bpf_collect_tasks(struct sl *p);
 uint64_t sl_bpf_exits_lost(struct sl *p);
+/* Per-thread slots in use (0: task storage only) and the threads kept in
+ * task storage because their slot was held (cumulative). */
+void sl_bpf_slot_info(struct sl *p, uint32_t *entries, uint64_t *fallbacks);
 uint64_t sl_bpf_collected_ns(struct sl *p);
 int sl_bpf_events_fd(struct sl *p);
 /* Push p->stream.ctl into BPF: the main object and the DSQ object. */

@@ -17,6 +17,8 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include <schedmcp/fsread.h>
+
 #include "sl.h"
 #include "sched_latency.skel.h"
 
@@ -29,6 +31,7 @@ struct sl_bpf {
 	void *cpu_buf; /* ncpus * sizeof(struct sl_cpu_stats) */
 	bool rq_clock; /* measured from the kernel's bookkeeping: sched_wakeup
 			* programs attached only while needed */
+	uint32_t slots; /* task_slots entries; 0: task storage only */
 	struct sl_task *hash_buf; /* raw_tp: a copy of task_hash */
 	__u32 *hash_keys;
 };
@@ -104,6 +107,34 @@ static bool kernel_rq_clock(void)
 	return ok;
 }
 
+/*
+ * Entries of task_slots (tp_btf): slot tid & (entries - 1). The next power
+ * of two at or over pid_max gives every thread a slot of its own; the
+ * configured task_slots (rounded down to a power of two) caps the kernel
+ * memory, and threads whose slot another live thread holds use task storage.
+ * pid_max is the real one (tids are), not read under --fs-root.
+ */
+static uint32_t slot_entries(const struct sl *p)
+{
+	uint64_t pid_max = 1u << 22, cap = 1, want = 1; /* PID_MAX_LIMIT */
+	char buf[32];
+
+	if (p->cfg.task_slots <= 0)
+		return 0;
+	if (smcp_read_file(NULL, "/proc/sys/kernel/pid_max", buf, sizeof(buf)) > 0) {
+		char *end;
+		unsigned long long v = strtoull(buf, &end, 10);
+
+		if (end != buf && v > 0 && v <= 1u << 22)
+			pid_max = v;
+	}
+	while (cap * 2 <= (uint64_t)p->cfg.task_slots)
+		cap *= 2;
+	while (want < pid_max)
+		want *= 2;
+	return (uint32_t)(want < cap ? want : cap);
+}
+
 static int try_load(struct sl *p, bool btf, struct sched_latency_bpf **ret)
 {
 	struct sched_latency_bpf *skel = sched_latency_bpf__open();
@@ -126,8 +157,13 @@ static int try_load(struct sl *p, bool btf, struct sched_latency_bpf **ret)
 		err = bpf_map__set_max_entries(skel->maps.cg_slots, sl_cgroup_bpf_max(p));
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.cg_free, sl_cgroup_bpf_max(p));
+	p->bpf->slots = btf ? slot_entries(p) : 0;
+	if (!err && p->bpf->slots)
+		err = bpf_map__set_max_entries(skel->maps.task_slots, p->bpf->slots);
 	if (err)
 		goto fail;
+	skel->rodata->slots_on = p->bpf->slots > 0;
+	skel->rodata->slot_mask = p->bpf->slots ? p->bpf->slots - 1 : 0;
 	skel->rodata->rb_wakeup_bytes = sl_bpf_rb_wakeup_bytes(p);
 	skel->rodata->cg_mode = sl_cgroup_bpf_mode(p);
 	skel->rodata->rq_clock = p->bpf->rq_clock;
@@ -486,6 +522,14 @@ uint64_t sl_bpf_collected_ns(struct sl *p)
 uint64_t sl_bpf_exits_lost(struct sl *p)
 {
 	return p->bpf ? p->bpf->skel->bss->exits_lost : 0;
+}
+
+void sl_bpf_slot_info(struct sl *p, uint32_t *entries, uint64_t *fallbacks)
+{
+	bool on = p->bpf && p->bpf->skel;
+
+	*entries = on ? p->bpf->slots : 0;
+	*fallbacks = on ? p->bpf->skel->bss->slot_fallbacks : 0;
 }
 
 int sl_bpf_events_fd(struct sl *p)

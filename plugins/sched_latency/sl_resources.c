@@ -198,6 +198,14 @@ static int read_tasks(struct sl *p, struct smcp_result *res, bool threads)
 		api->json_uint(j, "evicted", threads ? p->tasks.evicted_threads
 						     : p->tasks.evicted_procs);
 		api->json_uint(j, "exit_records_lost", sl_bpf_exits_lost(p));
+		if (threads) {
+			uint32_t slots;
+			uint64_t fallbacks;
+
+			sl_bpf_slot_info(p, &slots, &fallbacks);
+			api->json_uint(j, "task_slots", slots);
+			api->json_uint(j, "task_slot_fallbacks", fallbacks);
+		}
 		api->json_string(
 			j, "policy",
 			threads ? "exited threads stay until room is needed; the least "

@@ -10,10 +10,20 @@
  *                                        after another; prints "spawned N"
  *   sl-workload sleeper SECONDS          sleeps (a process that exists but
  *                                        hardly runs)
+ *   sl-workload threads N ROUNDS HOLD_S  N threads (N even, at most 4096)
+ *                                        ping-pong ROUNDS round trips in pairs,
+ *                                        then block; prints "pids PID", "tids
+ *                                        T...", "parked" once all are blocked
+ *                                        (give them a moment), holds them
+ *                                        HOLD_S seconds, lets them exit, joins
+ *                                        them, prints "joined", holds HOLD_S
+ *                                        seconds more
  */
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +123,83 @@ static int spawn(long n)
 	return done == n ? 0 : 1;
 }
 
+#define MAX_THREADS 4096
+
+struct worker {
+	pthread_t th;
+	int rd, wr; /* this thread's end of its pair's two pipes */
+	bool first; /* writes first */
+	long rounds;
+	int park; /* read end that blocks until the test is done */
+	volatile pid_t tid;
+};
+
+static volatile int workers_parked;
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	char c = 'x';
+
+	w->tid = gettid();
+	for (long i = 0; i < w->rounds; i++) {
+		if (w->first && write(w->wr, &c, 1) != 1)
+			break;
+		if (read(w->rd, &c, 1) != 1)
+			break;
+		if (!w->first && write(w->wr, &c, 1) != 1)
+			break;
+	}
+	__sync_fetch_and_add(&workers_parked, 1);
+	/* blocks until main closes the other end */
+	while (read(w->park, &c, 1) > 0)
+		;
+	return NULL;
+}
+
+static int threads(long n, long rounds, unsigned hold)
+{
+	static struct worker w[MAX_THREADS];
+	int park[2];
+
+	if (n < 2 || n > MAX_THREADS || n % 2 || pipe(park))
+		return 2;
+	printf("pids %d\n", (int)getpid());
+	for (long i = 0; i < n; i += 2) {
+		int ab[2], ba[2];
+
+		if (pipe(ab) || pipe(ba)) {
+			perror("pipe");
+			return 1;
+		}
+		w[i] = (struct worker){ .rd = ba[0], .wr = ab[1], .first = true, .rounds = rounds,
+					.park = park[0] };
+		w[i + 1] = (struct worker){ .rd = ab[0], .wr = ba[1], .first = false,
+					    .rounds = rounds, .park = park[0] };
+	}
+	for (long i = 0; i < n; i++) {
+		if (pthread_create(&w[i].th, NULL, worker_main, &w[i])) {
+			fprintf(stderr, "pthread_create failed at %ld\n", i);
+			return 1;
+		}
+	}
+	while (workers_parked < n)
+		usleep(10000);
+	printf("tids");
+	for (long i = 0; i < n; i++)
+		printf(" %d", (int)w[i].tid);
+	printf("\nparked\n");
+	fflush(stdout);
+	sleep(hold);
+	close(park[1]);
+	for (long i = 0; i < n; i++)
+		pthread_join(w[i].th, NULL);
+	printf("joined\n");
+	fflush(stdout);
+	sleep(hold);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 3 && strcmp(argv[1], "pingpong") == 0)
@@ -127,7 +214,9 @@ int main(int argc, char **argv)
 		sleep((unsigned)atoi(argv[2]));
 		return 0;
 	}
+	if (argc >= 5 && strcmp(argv[1], "threads") == 0)
+		return threads(atol(argv[2]), atol(argv[3]), (unsigned)atoi(argv[4]));
 	fprintf(stderr, "usage: sl-workload pingpong SECONDS [CPU] | hog SECONDS CPU | spawn N | "
-			"sleeper SECONDS\n");
+			"sleeper SECONDS | threads N ROUNDS HOLD_S\n");
 	return 2;
 }

@@ -52,6 +52,9 @@ const volatile bool have_topology = false;
  * (CONFIG_FAIR_GROUP_SCHED).
  */
 const volatile bool rq_clock = false;
+/* CLOCK_MONOTONIC ns before the programs were loaded: a thread started
+ * later (task->start_time) has had its whole life in view. */
+const volatile __u64 load_mono_ns = 0;
 /* task_slots: on (tp_btf) when user space sized it; its entries - 1 (a
  * power of two minus one). */
 const volatile bool slots_on = false;
@@ -71,6 +74,10 @@ __u32 dsq_hooked = 0;
 /* Threads kept in task storage because another live thread held their
  * slot (counted once, when the storage is created). */
 __u64 slot_fallbacks = 0;
+/* Switch-ins and wakeups of threads whose task storage could not be made
+ * (the kernel's allocator for it ran dry, or another program held it on
+ * this CPU): counted, and their counters caught up at the next one. */
+__u64 task_state_failed = 0;
 /* Switch-ins not counted per cgroup: cg_stats was full. */
 __u64 cg_overflow = 0;
 /* Bumped whenever tasks move between cgroups: a task's cached cgroup slot
@@ -101,9 +108,11 @@ struct {
  * with a compare-and-swap, and given back (zeroed, then the tag cleared)
  * at the thread's last switch-out (TASK_DEAD), after which it never runs:
  * not at sched_process_exit, after which an exiting thread can still sleep
- * and run. slot_start (the thread's start_time) tells a slot left by an
- * earlier thread of the same tid (a tid that changed at exec from a
- * non-leader thread) from the current one's.
+ * and run. slot_task (the holder's task_struct address) tells a slot left
+ * by an earlier thread of the same tid from the current one's: exec from a
+ * non-leader thread gives it the leader's tid and start_time (de_thread),
+ * so neither tells the two apart, and the old leader may not have switched
+ * out for the last time yet.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -247,13 +256,12 @@ static __always_inline struct sl_task *task_get_btf(struct task_struct *t, __u32
 						    bool create)
 {
 	struct sl_task *v = NULL;
-	__u64 start = 0;
+	__u64 me = (__u64)t; /* compared, never dereferenced */
 	__u32 idx = pid & slot_mask;
 
 	if (slots_on) {
 		v = bpf_map_lookup_elem(&task_slots, &idx);
-		start = t->start_time;
-		if (v && v->st.tid == pid && v->slot_start == start)
+		if (v && v->st.tid == pid && v->slot_task == me)
 			return v;
 	}
 	if (!create)
@@ -265,20 +273,28 @@ static __always_inline struct sl_task *task_get_btf(struct task_struct *t, __u32
 		if (s)
 			return s;
 		if ((__u32)tag == pid) {
-			/* an earlier thread of this tid left it (it is dead: a
-			 * live thread has a tid of its own): ours now */
+			/* an earlier thread of this tid left it (it is dead, or
+			 * gave this tid up at exec): ours now */
 			slot_zero(v);
 			v->st.tgid = mine >> 32;
-		} else if (tag || __sync_val_compare_and_swap(slot_tag(v), 0, mine)) {
+		} else if (tag) {
 			goto storage; /* another live thread holds it */
+		} else {
+			tag = __sync_val_compare_and_swap(slot_tag(v), 0, mine);
+			if (tag == mine) /* this thread's wakeup and switch-in at once */
+				return v;
+			if (tag)
+				goto storage;
 		}
-		v->slot_start = start;
+		v->slot_task = me;
 		v->st.tid = pid;
 		v->inited = 1;
 		return v;
 	}
 storage:
 	v = bpf_task_storage_get(&task_store, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!v)
+		__sync_fetch_and_add(&task_state_failed, 1);
 	if (v && !v->inited) {
 		v->st.tid = pid;
 		v->st.tgid = t->tgid;
@@ -297,7 +313,7 @@ static __always_inline void slot_release(struct task_struct *t, __u32 pid)
 	struct sl_task *v = bpf_map_lookup_elem(&task_slots, &idx);
 	__u64 tag;
 
-	if (!v || v->st.tid != pid || v->slot_start != t->start_time)
+	if (!v || v->st.tid != pid || v->slot_task != (__u64)t)
 		return;
 	tag = *(volatile __u64 *)slot_tag(v);
 	slot_zero(v);
@@ -630,9 +646,26 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 			if (rd > nt->enq_ts)
 				lat += rd - nt->enq_ts;
 			nt->enq_reason = woke ? SL_ENQ_SLEPT : SL_ENQ_PREEMPT;
+		} else if (!TREAD(btf, next, sched_info.pcount)) {
+			woke = true; /* its first run */
+			nt->enq_reason = SL_ENQ_WAKEUP_NEW;
+		} else if (TREAD(btf, next, start_time) > load_mono_ns) {
+			/*
+			 * It ran before, unseen, though it started after the
+			 * programs were loaded: its state could not be made then
+			 * (task_state_failed). Its counters since birth are the
+			 * kernel's: every block was followed by a wakeup (its
+			 * first run one too). Missed waits stay missed.
+			 */
+			woke = nv != 0;
+			nt->st.switches_voluntary += nv;
+			nt->st.switches_involuntary += niv;
+			nt->st.run_ns += sum;
+			nt->wakeups += nv + 1 - woke;
+			nt->enq_reason = woke ? SL_ENQ_SLEPT : SL_ENQ_PREEMPT;
 		} else {
-			woke = !TREAD(btf, next, sched_info.pcount);
-			nt->enq_reason = woke ? SL_ENQ_WAKEUP_NEW : SL_ENQ_NONE;
+			woke = false; /* older than the programs: from now on */
+			nt->enq_reason = SL_ENQ_NONE;
 		}
 		nt->based = 1;
 		nt->nvcsw = nv;
@@ -654,7 +687,6 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 	if (nt->ran_on && nt->ran_on != cpu + 1)
 		count_migration(cs, nt, nt->ran_on - 1, cpu);
 	nt->ran_on = cpu + 1; /* st.last_cpu is set from this at export */
-	nt->gen++;
 	if (have) {
 		b = sl_bucket(lat);
 		cs->waits++;
@@ -673,6 +705,11 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 		cs->wakeups_target++;
 	nt->st.wakeups += nt->wakeups;
 	nt->wakeups = 0;
+	/* last, after every change of st: an export on another CPU that
+	 * sees the new gen sees them too (else a thread that then sleeps for
+	 * good would keep its last wait unexported) */
+	asm volatile("" ::: "memory");
+	nt->gen++;
 	if (!rq_clock) {
 		nt->enq_ts = 0;
 		nt->enq_reason = SL_ENQ_NONE;

@@ -150,9 +150,9 @@ struct sl_task {
 	__u32 cg_slot;
 	__u32 cg_checks;
 	__u64 cg_epoch;
-	/* task_slots: the start_time of the thread holding the slot, which
+	/* task_slots: the address of the task_struct holding the slot, which
 	 * with st.tid tells it from an earlier thread of the same tid */
-	__u64 slot_start;
+	__u64 slot_task;
 	/* st.tid and st.tgid, one 64-bit word, are a slot's owner tag: 0 while
 	 * the slot is free, claimed with a compare-and-swap (sched_latency.bpf.c) */
 	struct sl_task_stats st;

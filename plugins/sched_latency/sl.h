@@ -160,7 +160,8 @@ int sl_bpf_collect_tasks(struct sl *p);
 uint64_t sl_bpf_exits_lost(struct sl *p);
 /* Per-thread slots in use (0: task storage only) and the threads kept in
  * task storage because their slot was held (cumulative). */
-void sl_bpf_slot_info(struct sl *p, uint32_t *entries, uint64_t *fallbacks);
+void sl_bpf_slot_info(struct sl *p, uint32_t *entries, uint64_t *fallbacks,
+		      uint64_t *failed);
 uint64_t sl_bpf_collected_ns(struct sl *p);
 int sl_bpf_events_fd(struct sl *p);
 /* Push p->stream.ctl into BPF: the main object and the DSQ object. */

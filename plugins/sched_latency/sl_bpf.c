@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -167,6 +168,13 @@ static int try_load(struct sl *p, bool btf, struct sched_latency_bpf **ret)
 	skel->rodata->rb_wakeup_bytes = sl_bpf_rb_wakeup_bytes(p);
 	skel->rodata->cg_mode = sl_cgroup_bpf_mode(p);
 	skel->rodata->rq_clock = p->bpf->rq_clock;
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		skel->rodata->load_mono_ns = (uint64_t)ts.tv_sec * 1000000000ull +
+					     (uint64_t)ts.tv_nsec;
+	}
 	if (p->topo_ok) {
 		skel->rodata->have_topology = true;
 		for (int c = 0; c < p->topo.ncpus && c < SL_MAX_CPUS; c++) {
@@ -524,12 +532,14 @@ uint64_t sl_bpf_exits_lost(struct sl *p)
 	return p->bpf ? p->bpf->skel->bss->exits_lost : 0;
 }
 
-void sl_bpf_slot_info(struct sl *p, uint32_t *entries, uint64_t *fallbacks)
+void sl_bpf_slot_info(struct sl *p, uint32_t *entries, uint64_t *fallbacks,
+		      uint64_t *failed)
 {
 	bool on = p->bpf && p->bpf->skel;
 
 	*entries = on ? p->bpf->slots : 0;
 	*fallbacks = on ? p->bpf->skel->bss->slot_fallbacks : 0;
+	*failed = on ? p->bpf->skel->bss->task_state_failed : 0;
 }
 
 int sl_bpf_events_fd(struct sl *p)

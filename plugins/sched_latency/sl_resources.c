@@ -200,11 +200,12 @@ static int read_tasks(struct sl *p, struct smcp_result *res, bool threads)
 		api->json_uint(j, "exit_records_lost", sl_bpf_exits_lost(p));
 		if (threads) {
 			uint32_t slots;
-			uint64_t fallbacks;
+			uint64_t fallbacks, failed;
 
-			sl_bpf_slot_info(p, &slots, &fallbacks);
+			sl_bpf_slot_info(p, &slots, &fallbacks, &failed);
 			api->json_uint(j, "task_slots", slots);
 			api->json_uint(j, "task_slot_fallbacks", fallbacks);
+			api->json_uint(j, "task_state_failures", failed);
 		}
 		api->json_string(
 			j, "policy",

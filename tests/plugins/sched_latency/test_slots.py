@@ -101,7 +101,8 @@ def main():
         tracked = d.read_json("stats://aggregated/thread")["tracked"]
         fallbacks = tracked.get("task_slot_fallbacks", 0) - fb0
         print(f"{len(held)} of {THREADS} threads hold a slot; task storage for "
-              f"{fallbacks} threads since the load began")
+              f"{fallbacks} threads since the load began; state not made "
+              f"{tracked.get('task_state_failures')} times")
         ck.check(0 < len(held) <= SLOTS, f"some threads hold slots: {len(held)}")
         ck.check(fallbacks >= THREADS - len(held),
                  f"the others were kept in task storage: {fallbacks} >= {THREADS - len(held)}")

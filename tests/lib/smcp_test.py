@@ -561,11 +561,10 @@ def bpftool_programs():
         return None
 
 
-def bpf_prog_ids(pid, attached_only=False):
-    """The ids of the BPF programs process pid holds an fd of, a program's
-    or a link's (from /proc/PID/fdinfo: bpftool cannot tell which process
-    holds what); with attached_only, only those behind its link fds, that
-    is attached now. Ids are never reused."""
+def fdinfo_ids(pid, key, only_if=None):
+    """The values of `key:` lines (prog_id, map_id) in process pid's
+    /proc/PID/fdinfo, of the fds whose fdinfo has only_if when given:
+    bpftool cannot tell which process holds what."""
     ids = set()
     d = f"/proc/{pid}/fdinfo"
     for fd in os.listdir(d):
@@ -574,9 +573,16 @@ def bpf_prog_ids(pid, attached_only=False):
                 text = f.read()
         except OSError:
             continue
-        if attached_only and "link_type:" not in text:
+        if only_if and only_if not in text:
             continue
         for line in text.splitlines():
-            if line.startswith("prog_id:"):
+            if line.startswith(key + ":"):
                 ids.add(int(line.split()[1]))
     return ids
+
+
+def bpf_prog_ids(pid, attached_only=False):
+    """The ids of the BPF programs process pid holds an fd of, a program's
+    or a link's; with attached_only, only those behind its link fds, that
+    is attached now. Ids are never reused."""
+    return fdinfo_ids(pid, "prog_id", "link_type:" if attached_only else None)

@@ -15,6 +15,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sltest  # noqa: E402
+import smcp_test as T  # noqa: E402
 
 SLOTS = 64
 THREADS = 256
@@ -23,20 +24,11 @@ CONFIG = f"[plugin sched_latency]\ntask_slots = {SLOTS}\n"
 
 def map_id(pid, name):
     """The id of the BPF map called name that process pid holds an fd of."""
-    d = f"/proc/{pid}/fdinfo"
-    for fd in os.listdir(d):
-        try:
-            with open(os.path.join(d, fd)) as f:
-                text = f.read()
-        except OSError:
-            continue
-        for line in text.splitlines():
-            if line.startswith("map_id:"):
-                mid = int(line.split()[1])
-                out = subprocess.run(["bpftool", "map", "show", "id", str(mid), "-j"],
-                                     capture_output=True, text=True)
-                if out.returncode == 0 and json.loads(out.stdout).get("name") == name:
-                    return mid
+    for mid in sorted(T.fdinfo_ids(pid, "map_id")):
+        out = subprocess.run(["bpftool", "map", "show", "id", str(mid), "-j"],
+                             capture_output=True, text=True)
+        if out.returncode == 0 and json.loads(out.stdout).get("name") == name:
+            return mid
     return None
 
 

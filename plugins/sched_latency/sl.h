@@ -158,8 +158,9 @@ const struct sl_cpu_stats *sl_bpf_cpu_stats(struct sl *p);
 /* Feed p->tasks with the threads that changed and those that exited. */
 int sl_bpf_collect_tasks(struct sl *p);
 uint64_t sl_bpf_exits_lost(struct sl *p);
-/* Per-thread slots in use (0: task storage only) and the threads kept in
- * task storage because their slot was held (cumulative). */
+/* Per-thread slots in use (0: task storage only), the threads kept in task
+ * storage because their slot was held, and the switch-ins and wakeups whose
+ * thread had no state and none could be made (both cumulative). */
 void sl_bpf_slot_info(struct sl *p, uint32_t *entries, uint64_t *fallbacks,
 		      uint64_t *failed);
 uint64_t sl_bpf_collected_ns(struct sl *p);

@@ -44,6 +44,7 @@
 #define BUDGET_WINDOW_NS (60ull * 1000000000ull)
 #define NOTABLE_BUDGET 10      /* notable events a minute, machine-wide */
 #define MAX_CAND 8             /* CPUs reported in one step */
+#define NT_RUNNERS 3           /* threads named as the CPU's busiest */
 
 struct nt_cpu {
 	struct sl_judge judge;
@@ -59,7 +60,8 @@ struct nt_who {
 struct nt_cand {
 	int cpu;
 	struct sl_verdict v; /* for a migration burst: base_us and waits only */
-	struct nt_who waiter, runner, migrator;
+	struct nt_who waiter, migrator;
+	struct nt_who runners[NT_RUNNERS]; /* most run time first */
 };
 
 struct sl_notable {
@@ -114,6 +116,34 @@ static void take(struct nt_who *w, const struct sl_window_change *ch, uint64_t v
 	w->comm[SLW_COMM_LEN] = '\0';
 }
 
+/* Keep the NT_RUNNERS largest v in w, largest first, one entry a thread:
+ * the window that catches a spike may have started before the threads
+ * causing it did, and the thread that ran most in it is then not one of
+ * them. */
+static void take_top(struct nt_who *w, const struct sl_window_change *ch, uint64_t v)
+{
+	unsigned i = 0, at;
+	struct nt_who t;
+
+	if (!v)
+		return;
+	while (i < NT_RUNNERS && w[i].pid && w[i].pid != (uint32_t)ch->key)
+		i++;
+	if (i == NT_RUNNERS) { /* full and not among them: replaces the last */
+		i = NT_RUNNERS - 1;
+		if (v <= w[i].v)
+			return;
+		w[i].pid = 0;
+	}
+	if (w[i].pid && v <= w[i].v)
+		return;
+	take(&w[i], ch, v);
+	t = w[i];
+	for (at = i; at > 0 && w[at - 1].v < t.v; at--)
+		w[at] = w[at - 1];
+	w[at] = t;
+}
+
 /* Visit callback: the threads that ran last on a candidate CPU. */
 static void pick_threads(void *ctx, const struct sl_window_change *ch)
 {
@@ -129,7 +159,7 @@ static void pick_threads(void *ctx, const struct sl_window_change *ch)
 			continue;
 		}
 		take(&c->waiter, ch, ch->dc[SLT_WAIT_NS]);
-		take(&c->runner, ch, ch->dc[SLT_RUN_NS]);
+		take_top(c->runners, ch, ch->dc[SLT_RUN_NS]);
 	}
 }
 
@@ -185,7 +215,7 @@ static void publish_latency(struct sl *p, const struct nt_cand *c, double step_s
 {
 	const struct smcp_host_api *api = p->api;
 	struct smcp_json *j = api->event_begin(p->h, "notable.runq_latency");
-	char summary[256];
+	char summary[384];
 	int len;
 
 	if (!j)
@@ -199,16 +229,24 @@ static void publish_latency(struct sl *p, const struct nt_cand *c, double step_s
 	api->json_uint(j, "waits_over_1ms", c->v.long_waits);
 	api->json_double(j, "window_s", sig4(step_s));
 	emit_who(api, j, "longest_waiter", &c->waiter, "wait_ms");
-	emit_who(api, j, "top_runner", &c->runner, "run_ms");
+	emit_who(api, j, "top_runner", &c->runners[0], "run_ms");
+	if (c->runners[0].pid) {
+		api->json_array(j, "top_runners");
+		for (unsigned i = 0; i < NT_RUNNERS && c->runners[i].pid; i++)
+			emit_who(api, j, NULL, &c->runners[i], "run_ms");
+		api->json_end(j);
+	}
 	len = snprintf(summary, sizeof(summary),
 		       "CPU %d run-queue latency tail %.4g us over the last %.3g s (%llu waits "
 		       "over 1 ms), %.3gx its usual %.4g us",
 		       c->cpu, c->v.tail_us, step_s, (unsigned long long)c->v.long_waits,
 		       c->v.tail_us / c->v.base_us, c->v.base_us);
-	if (c->runner.pid && len > 0 && (size_t)len < sizeof(summary))
-		len += snprintf(summary + len, sizeof(summary) - (size_t)len,
-				"; ran most: %s (pid %u, %.4g ms)", c->runner.comm, c->runner.pid,
-				(double)c->runner.v / 1e6);
+	for (unsigned i = 0; i < NT_RUNNERS && c->runners[i].pid; i++)
+		if (len > 0 && (size_t)len < sizeof(summary))
+			len += snprintf(summary + len, sizeof(summary) - (size_t)len,
+					"%s%s (pid %u, %.4g ms)", i ? ", " : "; ran most: ",
+					c->runners[i].comm, c->runners[i].pid,
+					(double)c->runners[i].v / 1e6);
 	if (c->waiter.pid && len > 0 && (size_t)len < sizeof(summary))
 		(void)snprintf(summary + len, sizeof(summary) - (size_t)len,
 			       "; waited most: %s (pid %u, %.4g ms)", c->waiter.comm,

@@ -76,7 +76,8 @@ def spike_once(cpu, last):
             for e in events:
                 if e["type"] != "notable.runq_latency" or e.get("cpu") != cpu:
                     continue
-                who = {e.get(k, {}).get("pid") for k in ("top_runner", "longest_waiter")}
+                who = {e.get("longest_waiter", {}).get("pid")} | \
+                    {r["pid"] for r in e.get("top_runners", [])}
                 if who & hog_pids:
                     found = e
         took = time.monotonic() - t0
@@ -89,6 +90,13 @@ def spike_once(cpu, last):
                     f"the tail over the floor and the baseline: {found}")
             runner = found.get("top_runner") or found.get("longest_waiter")
             C.check(runner.get("comm") == "sl-workload", f"names the process: {runner}")
+            runners = found.get("top_runners", [])
+            C.check(runners and runners[0] == found.get("top_runner") and
+                    all(a["run_ms"] >= b["run_ms"] for a, b in zip(runners, runners[1:])) and
+                    len({r["pid"] for r in runners}) == len(runners) <= 3,
+                    f"top_runners: at most 3 threads, busiest first, top_runner first: {runners}")
+            C.check(all(r["comm"] in found["summary"] for r in runners),
+                    f"the summary names the runners: {found['summary']}")
             C.check(str(cpu) in found["summary"], f"the summary names the CPU: {found}")
             return found
         print(f"no notable.runq_latency naming CPU {cpu} and a hog {sorted(hog_pids)} "

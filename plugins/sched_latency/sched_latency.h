@@ -99,10 +99,11 @@ struct sl_cpu_remote {
 };
 
 /*
- * Cumulative statistics of one thread, kept in its slot of task_slots or its
- * task storage (or, with raw_tp, in a tid-keyed LRU hash) and exported as
- * is: by an iter/task program for threads that changed, and through the
- * exits ring buffer when a thread exits. Processes are folded from their threads in user space.
+ * Cumulative statistics of one thread, kept in its slot of task_slots or
+ * its task storage (or, with raw_tp, in a tid-keyed LRU hash) and exported
+ * as is: by an iter/task program for threads that changed, and through the
+ * exits ring buffer when a thread exits. Processes are folded from their
+ * threads in user space.
  * Written only by the CPU the thread is switching on or being woken by, so
  * plain increments. hist counts are 32-bit and wrap; user space diffs them
  * modulo 2^32.

@@ -212,11 +212,12 @@ void tr_dsq_detach(struct tr_rec *r);
 void tr_dsq_free(struct tr_rec *r);
 /* tr_jobs.c: one step's packets into the file; false when dropped. */
 bool tr_jobs_emit_dsq(struct tr_rec *r, const struct tr_dsq_step *s);
-/* Pending records (ev[0..n), arrival order) sorted by time into *sorted
- * (grown to n, *cap its size): how many are at or before watermark, or -1
- * when it cannot grow (the caller counts the n records lost). */
-int64_t tr_pending_sort(struct tr_event *ev, uint32_t n, const struct tr_event ***sorted,
-			uint32_t *cap, uint64_t watermark);
+/* Pending records (ev[0..*n), arrival order) sorted by time into *sorted
+ * (grown to *n, *cap its size): how many are at or before watermark. When
+ * *sorted cannot grow, the *n records are dropped, added to *lost, and 0
+ * returned. */
+uint32_t tr_pending_sort(struct tr_event *ev, uint32_t *n, const struct tr_event ***sorted,
+			 uint32_t *cap, uint64_t watermark, uint64_t *lost);
 /* Drop the first done records of sorted (written) from ev, keeping the
  * others in arrival order: the new count. */
 uint32_t tr_pending_keep(struct tr_event *ev, uint32_t n, const struct tr_event **sorted,

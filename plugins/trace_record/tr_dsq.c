@@ -184,17 +184,11 @@ void tr_dsq_write(struct tr_rec *r, uint64_t watermark)
 {
 	struct tr_dsq_rec *d = &r->dsq;
 	uint32_t n, i, rest = 0;
-	int64_t due;
 
 	if (!d->n)
 		return;
-	due = tr_pending_sort(d->ev, d->n, &d->sorted, &d->sorted_cap, watermark);
-	if (due < 0) {
-		d->lost_buffer += d->n;
-		d->n = 0;
-		return;
-	}
-	n = (uint32_t)due;
+	n = tr_pending_sort(d->ev, &d->n, &d->sorted, &d->sorted_cap, watermark,
+			    &d->lost_buffer);
 	for (i = 0; i < n && !r->out.err && !r->size_reached; i++) {
 		const struct tr_event *e = d->sorted[i];
 		struct tr_dsq_step step;

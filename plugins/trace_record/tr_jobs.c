@@ -161,23 +161,26 @@ static uint64_t cpu_lost(const struct tr_rec *r, uint32_t c)
 	return n;
 }
 
-int64_t tr_pending_sort(struct tr_event *ev, uint32_t n, const struct tr_event ***sorted,
-			uint32_t *cap, uint64_t watermark)
+uint32_t tr_pending_sort(struct tr_event *ev, uint32_t *n, const struct tr_event ***sorted,
+			 uint32_t *cap, uint64_t watermark, uint64_t *lost)
 {
 	uint32_t k = 0;
 
-	if (n > *cap) {
-		const struct tr_event **s = realloc(*sorted, n * sizeof(*s));
+	if (*n > *cap) {
+		const struct tr_event **s = realloc(*sorted, *n * sizeof(*s));
 
-		if (!s)
-			return -1;
+		if (!s) {
+			*lost += *n;
+			*n = 0;
+			return 0;
+		}
 		*sorted = s;
-		*cap = n;
+		*cap = *n;
 	}
-	for (uint32_t i = 0; i < n; i++)
+	for (uint32_t i = 0; i < *n; i++)
 		(*sorted)[i] = &ev[i];
-	qsort(*sorted, n, sizeof(**sorted), by_time);
-	while (k < n && (*sorted)[k]->ts_ns <= watermark)
+	qsort(*sorted, *n, sizeof(**sorted), by_time);
+	while (k < *n && (*sorted)[k]->ts_ns <= watermark)
 		k++;
 	return k;
 }
@@ -201,17 +204,11 @@ static void write_cpu(struct tr_rec *r, uint32_t c, uint64_t watermark)
 {
 	struct tr_cpu_buf *b = &r->cpu[c];
 	uint32_t n, i = 0, rest;
-	int64_t due;
 
 	if (!b->n)
 		return;
-	due = tr_pending_sort(b->ev, b->n, &r->sorted, &r->sorted_cap, watermark);
-	if (due < 0) {
-		b->lost_buffer += b->n;
-		b->n = 0;
-		return;
-	}
-	n = (uint32_t)due;
+	n = tr_pending_sort(b->ev, &b->n, &r->sorted, &r->sorted_cap, watermark,
+			    &b->lost_buffer);
 	while (i < n && !r->out.err && !r->size_reached) {
 		uint64_t lost = cpu_lost(r, c);
 		bool flag = lost != b->lost_seen;

@@ -51,6 +51,9 @@ def record(d):
     os.mkdir(inst)
     try:
         put(os.path.join(inst, "buffer_size_kb"), "8192")
+        # perf's clock, so both recordings time each event alike: the
+        # default (local) drifts between CPUs by microseconds here
+        put(os.path.join(inst, "trace_clock"), "perf")
         for e in EVENTS:
             put(os.path.join(inst, "events", "sched", e, "enable"), "1")
         put(os.path.join(inst, "tracing_on"), "1")
@@ -135,15 +138,23 @@ def test_trace_dat_against_peers():
     need()
     # a recording where perf lost events is no peer: try again with fresh load
     # and one whose instance kept nothing (another tracefs user reset it)
-    for attempt in range(3):
+    # and one where no workload task was preempted 100 times (the issue's
+    # rule for a comparison; some loads leave both tasks short of it)
+    for attempt in range(4):
         d = TA.trace_dir()
         perf_ok = record(d)
         want, run_us = report(os.path.join(d, "trace.dat"))
         if not want:
             print("the tracefs instance kept no events: trying again", flush=True)
             continue
-        if perf_ok is not False:
-            break
+        if perf_ok is False:
+            continue
+        if perf_ok and attempt < 3 and max(
+                (v[1] for v in perf_latency(os.path.join(d, "perf.data")).values()),
+                default=0) < 100:
+            print("no workload task had 100 delays in perf's view: trying again", flush=True)
+            continue
+        break
     check(sum(v for (cpu, e), v in want.items() if e == "sched_switch") > 1000,
           f"the workload switched: {want}")
     with TA.daemon(d) as c:
@@ -162,14 +173,25 @@ def test_trace_dat_against_peers():
                 eq(got.get(e, 0), want.get((cpu, e), 0), f"CPU {cpu} {e}")
         states, _ = TA.all_rows(c, "trace.dat", "states", limit=500)
         lat, _ = TA.all_rows(c, "trace.dat", "latency", group="thread", limit=500)
+        # perf sched latency also counts one wait after a wakeup: from the
+        # thread's sched_wakeup_new to its first switch-in (it drops the
+        # other wakeups: it handles sched_wakeup, perf records sched_waking).
+        # Ours is the first interval of the thread, runnable from its birth.
+        first_wait = {}
+        for st in states:
+            if st["comm"] == "sched-pipe":
+                w = TA.analyze(c, "trace.dat", "thread_window", tid=st["tid"], limit=1)
+                if w["rows"] and w["rows"][0]["state"] == "runnable":
+                    first_wait[st["tid"]] = w["rows"][0]["dur_ns"]
     if perf_ok is None:
         return
     if perf_ok is False:
         raise T.Skip("perf sched record lost events in 3 attempts (a loaded machine): "
                      "no peer for the delays")
     # perf sched latency (perf 6.1) counts as delays the waits that began
-    # with a preemption (switch-out in state R): the peer of our
-    # after_preemption figures; its run time comes from sched_stat_runtime.
+    # with a preemption (switch-out in state R), and the first wait after
+    # the thread's birth: the peer of our after_preemption figures plus that
+    # first wait; its run time comes from sched_stat_runtime.
     peer = perf_latency(os.path.join(d, "perf.data"))
     ours_lat = {r["tid"]: r for r in lat}
     compared = 0
@@ -180,12 +202,14 @@ def test_trace_dat_against_peers():
             continue
         run_p, n_p, avg_p, max_p = peer[tid]
         o = ours_lat.get(tid, {})
-        n_o = o.get("after_preemption", 0)
-        avg_o = o.get("after_preemption_delay_ns", 0) / n_o if n_o else 0
+        born = first_wait.get(tid)
+        n_o = o.get("after_preemption", 0) + (born is not None)
+        avg_o = (o.get("after_preemption_delay_ns", 0) + (born or 0)) / n_o if n_o else 0
+        max_o = max(o.get("after_preemption_max_ns", 0), born or 0)
         compared += 1
         print(f"  tid {tid} {st['comm']}: run {st['running_ns']} vs perf {run_p}; delays "
-              f"{n_o} vs {n_p}; avg {avg_o:.0f} vs {avg_p}; max {o.get('after_preemption_max_ns')} "
-              f"vs {max_p}",
+              f"{n_o} vs {n_p}; avg {avg_o:.0f} vs {avg_p}; max {max_o} vs {max_p} (first wait "
+              f"{born})",
               flush=True)
         # perf's run time (sched_stat_runtime) is printed, not checked: it
         # moved 0.4 % to 7 % from the switch intervals between runs on a
@@ -195,9 +219,10 @@ def test_trace_dat_against_peers():
               f"{run_us[tid] * 1000}")
         check(near(n_o, n_p, 0.05, 0), f"tid {tid} delays within 5 %: {n_o} vs {n_p}")
         check(near(avg_o, avg_p, 0.05, 600), f"tid {tid} mean delay within 5 %: {avg_o} vs {avg_p}")
-        # the max is one wait: printed above, not checked (seen under load:
-        # 826 us ours vs 3369 us perf's, every count and mean agreeing, as
-        # perf also ends a wait at a migration's switch-in elsewhere)
+        # the max is one wait; it once seemed to differ (144 us perf's, 36 us
+        # ours): that was the first wait, now counted as perf counts it
+        check(near(max_o, max_p, 0.05, 600), f"tid {tid} max delay within 5 %: {max_o} vs "
+                                             f"{max_p}")
     # the rule: tasks with 100+ switches; perf counts only the waits
     # after a preemption, and under some loads one of the two tasks has
     # fewer than 100 of those (seen in CI)

@@ -134,6 +134,32 @@ static int by_time(const void *a, const void *b)
 	return x < y ? -1 : x > y; /* arrival order */
 }
 
+/* A CPU's records arrive almost in time order (only an interrupt between a
+ * program's reservation and its timestamp puts a few out of place), so an
+ * insertion sort is linear here where qsort spent a third of the drain.
+ * Stable, as by_time is. Gives up after 8 moves a record on average
+ * (false; still a permutation) for qsort to finish: never quadratic. */
+static bool sort_nearly_sorted(const struct tr_event **s, uint32_t n)
+{
+	uint64_t budget = 8ull * n + 64;
+
+	for (uint32_t i = 1; i < n; i++) {
+		const struct tr_event *x = s[i];
+		uint32_t j = i;
+
+		while (j > 0 && s[j - 1]->ts_ns > x->ts_ns) {
+			s[j] = s[j - 1];
+			j--;
+			if (!--budget) {
+				s[j] = x;
+				return false;
+			}
+		}
+		s[j] = x;
+	}
+	return true;
+}
+
 static void read_bpf_counters(struct tr_rec *r)
 {
 	memset(r->seen, 0, sizeof(r->seen));
@@ -179,7 +205,8 @@ uint32_t tr_pending_sort(struct tr_event *ev, uint32_t *n, const struct tr_event
 	}
 	for (uint32_t i = 0; i < *n; i++)
 		(*sorted)[i] = &ev[i];
-	qsort(*sorted, *n, sizeof(**sorted), by_time);
+	if (!sort_nearly_sorted(*sorted, *n))
+		qsort(*sorted, *n, sizeof(**sorted), by_time);
 	while (k < *n && (*sorted)[k]->ts_ns <= watermark)
 		k++;
 	return k;

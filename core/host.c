@@ -629,6 +629,12 @@ static int api_work_submit(struct smcp_host *h, smcp_work_fn work, smcp_work_don
 	return h ? work_submit(h, work, done, data) : -EINVAL;
 }
 
+static int api_work_submit_paced(struct smcp_host *h, smcp_work_fn work,
+				 smcp_work_done_fn done, void *data)
+{
+	return h ? work_submit_paced(h, work, done, data) : -EINVAL;
+}
+
 const struct smcp_host_api host_api = {
 	.sz = sizeof(struct smcp_host_api),
 	.register_resource = api_register_resource,
@@ -699,4 +705,5 @@ const struct smcp_host_api host_api = {
 	.json_item_begin = result_api_json_item_begin,
 	.json_item_end = result_api_json_item_end,
 	.resource_owner = api_resource_owner,
+	.work_submit_paced = api_work_submit_paced,
 };

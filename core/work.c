@@ -27,29 +27,43 @@ struct job {
 	int result;
 };
 
-static struct {
-	pthread_mutex_t mu;
-	pthread_cond_t more; /* a job was queued, or stop */
-	pthread_cond_t idle; /* nothing queued or running */
-	struct job *q_head, *q_tail;
-	struct job *d_head, *d_tail; /* finished, done not yet run */
+/* A FIFO of jobs and the threads that run them. Lane 0 is the long work
+ * (nice +10, up to [core] workers threads); lane 1 the paced work
+ * (work_submit_paced: nice 0, one thread, so its jobs also run in order). */
+struct lane {
+	struct job *head, *tail;
 	uint32_t queued, running;
+	pthread_cond_t more; /* a job was queued, or stop */
 	pthread_t th[MAX_THREADS];
 	uint32_t n_threads, max_threads;
+	int nice;
+};
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t idle; /* nothing queued or running */
+	struct lane lane[2];
+	struct job *d_head, *d_tail; /* finished, done not yet run */
 	bool stop;
 	int efd; /* a worker's "something finished" to the loop */
 	struct work_stats st;
 } W = {
 	.mu = PTHREAD_MUTEX_INITIALIZER,
-	.more = PTHREAD_COND_INITIALIZER,
 	.idle = PTHREAD_COND_INITIALIZER,
-	.max_threads = 2,
+	.lane = { { .more = PTHREAD_COND_INITIALIZER, .max_threads = 2, .nice = WORK_NICE },
+		  { .more = PTHREAD_COND_INITIALIZER, .max_threads = 1, .nice = 0 } },
 	.efd = -1,
 };
 
+static bool all_idle(void)
+{
+	return !W.lane[0].queued && !W.lane[0].running && !W.lane[1].queued &&
+	       !W.lane[1].running;
+}
+
 void work_configure(uint32_t threads)
 {
-	W.max_threads = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
+	W.lane[0].max_threads = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
 }
 
 static uint64_t now_ns(void)
@@ -62,25 +76,29 @@ static uint64_t now_ns(void)
 
 static void *worker(void *arg)
 {
+	struct lane *l = arg;
+
 	/* long work yields to the loop, which answers every session: at nice
 	 * +10 a busy worker gets a tenth of the CPU the loop gets when both
-	 * want it (a thread's own nice, Linux only; raising it needs nothing) */
-	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), WORK_NICE);
+	 * want it (a thread's own nice, Linux only; raising it needs nothing).
+	 * Paced work stays at the loop's nice 0: it loses data when it waits */
+	if (l->nice)
+		(void)setpriority(PRIO_PROCESS, (id_t)gettid(), l->nice);
 	pthread_mutex_lock(&W.mu);
 	for (;;) {
 		struct job *j;
 		uint64_t t0, dt, one = 1;
 
-		while (!W.q_head && !W.stop)
-			pthread_cond_wait(&W.more, &W.mu);
-		if (!W.q_head)
+		while (!l->head && !W.stop)
+			pthread_cond_wait(&l->more, &W.mu);
+		if (!l->head)
 			break;
-		j = W.q_head;
-		W.q_head = j->next;
-		if (!W.q_head)
-			W.q_tail = NULL;
-		W.queued--;
-		W.running++;
+		j = l->head;
+		l->head = j->next;
+		if (!l->head)
+			l->tail = NULL;
+		l->queued--;
+		l->running++;
 		pthread_mutex_unlock(&W.mu);
 
 		/* this thread's capabilities: those of the job's plugin */
@@ -90,7 +108,7 @@ static void *worker(void *arg)
 		dt = now_ns() - t0;
 
 		pthread_mutex_lock(&W.mu);
-		W.running--;
+		l->running--;
 		j->next = NULL;
 		if (W.d_tail)
 			W.d_tail->next = j;
@@ -99,7 +117,7 @@ static void *worker(void *arg)
 		W.d_tail = j;
 		if (dt > W.st.longest_ns)
 			W.st.longest_ns = dt;
-		if (!W.queued && !W.running)
+		if (all_idle())
 			pthread_cond_broadcast(&W.idle);
 		(void)!write(W.efd, &one, sizeof(one));
 	}
@@ -136,8 +154,8 @@ static void on_done(void *data, int fd, uint32_t revents)
 	run_done();
 }
 
-int work_submit(const void *owner, int (*fn)(void *data), void (*done)(void *data, int result),
-		void *data)
+static int submit(struct lane *l, const void *owner, int (*fn)(void *data),
+		  void (*done)(void *data, int result), void *data)
 {
 	struct job *j;
 	int err;
@@ -160,34 +178,46 @@ int work_submit(const void *owner, int (*fn)(void *data), void (*done)(void *dat
 		return -ENOMEM;
 	*j = (struct job){ .owner = owner, .fn = fn, .done = done, .data = data };
 	pthread_mutex_lock(&W.mu);
-	if (W.queued >= WORK_MAX_QUEUED) {
+	if (l->queued >= WORK_MAX_QUEUED) {
 		W.st.busy_refused++;
 		pthread_mutex_unlock(&W.mu);
 		free(j);
 		return -EBUSY;
 	}
 	/* one more thread when every one is busy */
-	if (W.n_threads < W.max_threads && W.queued + W.running >= W.n_threads) {
-		err = pthread_create(&W.th[W.n_threads], NULL, worker, NULL);
+	if (l->n_threads < l->max_threads && l->queued + l->running >= l->n_threads) {
+		err = pthread_create(&l->th[l->n_threads], NULL, worker, l);
 		if (!err)
-			W.n_threads++;
-		else if (!W.n_threads) {
+			l->n_threads++;
+		else if (!l->n_threads) {
 			pthread_mutex_unlock(&W.mu);
 			free(j);
 			log_err("cannot start a worker thread: %s", strerror(err));
 			return -err;
 		}
 	}
-	if (W.q_tail)
-		W.q_tail->next = j;
+	if (l->tail)
+		l->tail->next = j;
 	else
-		W.q_head = j;
-	W.q_tail = j;
-	W.queued++;
+		l->head = j;
+	l->tail = j;
+	l->queued++;
 	W.st.submitted++;
-	pthread_cond_signal(&W.more);
+	pthread_cond_signal(&l->more);
 	pthread_mutex_unlock(&W.mu);
 	return 0;
+}
+
+int work_submit(const void *owner, int (*fn)(void *data), void (*done)(void *data, int result),
+		void *data)
+{
+	return submit(&W.lane[0], owner, fn, done, data);
+}
+
+int work_submit_paced(const void *owner, int (*fn)(void *data),
+		      void (*done)(void *data, int result), void *data)
+{
+	return submit(&W.lane[1], owner, fn, done, data);
 }
 
 void work_drain(void)
@@ -196,7 +226,7 @@ void work_drain(void)
 		bool more;
 
 		pthread_mutex_lock(&W.mu);
-		while (W.queued || W.running)
+		while (!all_idle())
 			pthread_cond_wait(&W.idle, &W.mu);
 		more = W.d_head != NULL;
 		pthread_mutex_unlock(&W.mu);
@@ -212,12 +242,14 @@ void work_stop_threads(void)
 	work_drain();
 	pthread_mutex_lock(&W.mu);
 	W.stop = true;
-	pthread_cond_broadcast(&W.more);
+	for (int k = 0; k < 2; k++)
+		pthread_cond_broadcast(&W.lane[k].more);
 	pthread_mutex_unlock(&W.mu);
-	for (uint32_t i = 0; i < W.n_threads; i++)
-		pthread_join(W.th[i], NULL);
+	for (int k = 0; k < 2; k++)
+		for (uint32_t i = 0; i < W.lane[k].n_threads; i++)
+			pthread_join(W.lane[k].th[i], NULL);
 	pthread_mutex_lock(&W.mu);
-	W.n_threads = 0;
+	W.lane[0].n_threads = W.lane[1].n_threads = 0;
 	W.stop = false;
 	pthread_mutex_unlock(&W.mu);
 	if (W.efd >= 0) {
@@ -231,8 +263,8 @@ void work_stats(struct work_stats *ret)
 {
 	pthread_mutex_lock(&W.mu);
 	*ret = W.st;
-	ret->threads = W.n_threads;
-	ret->queued = W.queued;
-	ret->running = W.running;
+	ret->threads = W.lane[0].n_threads + W.lane[1].n_threads;
+	ret->queued = W.lane[0].queued + W.lane[1].queued;
+	ret->running = W.lane[0].running + W.lane[1].running;
 	pthread_mutex_unlock(&W.mu);
 }

@@ -12,8 +12,9 @@
  * has the capabilities its plugin declared (core/privs.h), as the plugin's
  * loop callbacks do.
  *
- * At most [core] workers threads (2 by default), started on first use;
- * jobs wait in a FIFO of at most WORK_MAX_QUEUED. At shutdown and when a
+ * At most [core] workers threads (2 by default), started on first use, at
+ * nice +10; jobs wait in a FIFO of at most WORK_MAX_QUEUED. Paced work
+ * (work_submit_paced) has a FIFO and one thread of its own at nice 0. At shutdown and when a
  * plugin is unloaded, work_drain() waits for every job and runs its done.
  */
 #ifndef SMCP_WORK_H
@@ -30,6 +31,11 @@ void work_configure(uint32_t threads);
  * can be started. done is always called exactly once when 0 is returned. */
 int work_submit(const void *owner, int (*fn)(void *data), void (*done)(void *data, int result),
 		void *data);
+
+/* work_submit for work that loses data when it waits (draining a ring
+ * buffer the kernel fills): one thread of its own at nice 0, in order. */
+int work_submit_paced(const void *owner, int (*fn)(void *data),
+		      void (*done)(void *data, int result), void *data);
 
 /* Wait for every queued and running job and run the done callbacks. */
 void work_drain(void);

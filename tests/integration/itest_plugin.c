@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -86,15 +87,16 @@ static int tool_slow(void *data, struct smcp_call *call, const struct smcp_args 
 
 /* ------------------------------------------------------------ itest_work */
 
-/* A call that burns ms of a worker thread (host API work_submit): the
- * loop must go on serving meanwhile. A cancelled call's job still runs to
- * its end; done then only frees. */
+/* A call that burns ms of a worker thread (host API work_submit, or
+ * work_submit_paced when paced): the loop must go on serving meanwhile. A
+ * cancelled call's job still runs to its end; done then only frees. */
 struct work {
 	struct smcp_call *call;
 	struct smcp_result *res;
 	int64_t ms;
 	bool cancelled;
 	pid_t tid;
+	int nice;
 };
 
 static int work_run(void *data)
@@ -103,6 +105,8 @@ static int work_run(void *data)
 	struct timespec t0, t;
 
 	w->tid = (pid_t)gettid();
+	errno = 0;
+	w->nice = getpriority(PRIO_PROCESS, (id_t)w->tid);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	do { /* busy, as a long computation is, not asleep */
 		clock_gettime(CLOCK_MONOTONIC, &t);
@@ -116,8 +120,8 @@ static void work_done(void *data, int result)
 
 	if (!w->cancelled) {
 		(void)api->result_textf(w->res,
-					"worked %d ms on thread %d (the loop is %d)", result,
-					(int)w->tid, (int)getpid());
+					"worked %d ms on thread %d at nice %d (the loop is %d)",
+					result, (int)w->tid, w->nice, (int)getpid());
 		(void)api->call_complete(w->call, 0);
 		stats.completed++;
 	}
@@ -136,6 +140,7 @@ static int tool_work(void *data, struct smcp_call *call, const struct smcp_args 
 		     struct smcp_result *res)
 {
 	struct work *w = calloc(1, sizeof(*w));
+	bool paced = false;
 	int err;
 
 	if (!w)
@@ -144,7 +149,9 @@ static int tool_work(void *data, struct smcp_call *call, const struct smcp_args 
 	w->res = res;
 	w->ms = 100;
 	(void)api->arg_int(args, "ms", &w->ms);
-	err = api->work_submit(self, work_run, work_done, w);
+	(void)api->arg_bool(args, "paced", &paced);
+	err = paced ? api->work_submit_paced(self, work_run, work_done, w) :
+		      api->work_submit(self, work_run, work_done, w);
 	if (err) {
 		free(w);
 		return err;
@@ -347,7 +354,8 @@ static int itest_init(struct smcp_host *host, const struct smcp_host_api *a)
 		{ .sz = sizeof(struct smcp_tool_desc), .name = "itest_work",
 		  .description = "keeps a worker thread busy for ms, answers when done",
 		  .input_schema = "{\"type\":\"object\",\"properties\":{"
-				  "\"ms\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":10000}},"
+				  "\"ms\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":10000},"
+				  "\"paced\":{\"type\":\"boolean\"}},"
 				  "\"additionalProperties\":false}",
 		  .flags = SMCP_TOOL_READ_ONLY, .call = tool_work },
 		{ .sz = sizeof(struct smcp_tool_desc), .name = "itest_stats",

@@ -360,12 +360,25 @@ def test_long_work_off_the_loop():
                 f"ran on worker threads: {texts}")
         T.check(len({t.split("thread ")[1].split()[0] for t in texts}) == 2,
                 "on two threads at once")
+        T.check(all("at nice 10 " in t for t in texts), f"long work runs at nice 10: {texts}")
         T.check(took < 2.9, f"side by side, not one after the other ({took:.2f} s)")
         # a ping's round trip also waits for a CPU: on a machine busier than
         # its CPUs that alone can take longer than any stall of ours
         busy = os.getloadavg()[0] > os.cpu_count()
         T.check(worst[0] < (250 if SANITIZED or busy else 50),
                 f"the loop kept serving: worst ping {worst[0]:.1f} ms")
+        # paced work (work_submit_paced): a thread of its own at the loop's
+        # nice 0, beside a long job on the workers
+        a.send({"jsonrpc": "2.0", "id": "p1", "method": "tools/call",
+                "params": {"name": "itest_work", "arguments": {"ms": 300}}})
+        paced = tool(a, "itest_work", {"ms": 50, "paced": True})["content"][0]["text"]
+        slow = (next((m for m in a.messages if m.get("id") == "p1"), None) or
+                a.wait_response("p1", timeout=30))["result"]["content"][0]["text"]
+        T.check("at nice 0 " in paced and f"the loop is {svc.proc.pid}" in paced,
+                f"paced work at nice 0 on a worker: {paced}")
+        T.check(paced.split("thread ")[1].split()[0] not in
+                {t.split("thread ")[1].split()[0] for t in texts + [slow]},
+                f"on its own thread: {paced} / {texts + [slow]}")
         # a cancelled call's job runs out and is freed; no answer comes
         a.send({"jsonrpc": "2.0", "id": "w3", "method": "tools/call",
                 "params": {"name": "itest_work", "arguments": {"ms": 500}}})

@@ -43,7 +43,7 @@ extern "C" {
 #endif
 
 #define SMCP_ABI_MAJOR 1
-#define SMCP_ABI_MINOR 2
+#define SMCP_ABI_MINOR 3
 #define SMCP_STR_(x) #x
 #define SMCP_STR(x) SMCP_STR_(x)
 /* "MAJOR.MINOR" of this header. */
@@ -841,6 +841,20 @@ struct smcp_host_api {
 	 */
 	int (*resource_owner)(struct smcp_host *h, const char *uri, const char **ret_plugin,
 			      const char **ret_reason);
+
+	/*
+	 * work_submit for work that loses data while it waits, such as
+	 * draining a BPF ring buffer the kernel fills at its own pace: it runs
+	 * on a worker thread of its own at the loop's priority (nice 0), where
+	 * work_submit's workers run at nice +10 and a machine busy with other
+	 * work can starve them for seconds. The same contract as work_submit
+	 * otherwise; these jobs run one at a time, in submission order. Keep
+	 * each short (tens of milliseconds): it competes with the loop for the
+	 * CPU. Returns 0, -EBUSY, -EINVAL, -ENOMEM. Since: 1.3 (check with
+	 * SMCP_API_HAS; without it, use work_submit).
+	 */
+	int (*work_submit_paced)(struct smcp_host *h, smcp_work_fn work, smcp_work_done_fn done,
+				 void *data);
 };
 
 /* Bytes of body a paged answer keeps for what it writes after its list

@@ -113,6 +113,8 @@ struct tr_rec {
 	struct bpf_link **links;
 	int nlinks;
 	struct ring_buffer *rb;
+	int *ring_fds;		/* one ring buffer per possible CPU */
+	uint32_t n_rings;
 	uint32_t ncpus;
 	struct tr_cpu_buf *cpu;
 	uint32_t cpu_cap_events;	/* per-CPU pending bound */
@@ -168,6 +170,16 @@ struct tr_plugin {
 
 #define TR_CHUNK_BYTES (4u << 20)	/* the output chunk */
 #define TR_CPU_PENDING_MAX (256u << 10)	/* pending records per CPU, at most */
+#define TR_RING_MIN (256u << 10)	/* a CPU's ring buffer, bytes, at least */
+#define TR_RING_MAX (1u << 30)		/* and at most */
+
+/* Each CPU's ring: the largest power of two within ring_mb / ncpus, at
+ * least TR_RING_MIN. */
+uint32_t tr_ring_bytes(int64_t ring_mb, uint32_t ncpus);
+/* Reads ring buffer fd (another object's) with the CPUs' rings: 0, -errno. */
+int tr_ring_add(struct tr_rec *r, int fd);
+/* Closes the CPUs' ring buffers (after ring_buffer__free). */
+void tr_close_rings(struct tr_rec *r);
 
 /* tr_jobs.c: work jobs (data: the struct tr_rec); 0 or -errno, with why */
 int tr_job_start(void *data);

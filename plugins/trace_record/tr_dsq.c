@@ -105,9 +105,12 @@ void tr_dsq_start(struct tr_rec *r)
 		return;
 	}
 	d->skel = s;
-	err = bpf_map__reuse_fd(s->maps.events, bpf_map__fd(r->skel->maps.events));
+	/* a ring of its own, half of ring_mb: the sched events' rings are
+	 * per CPU, and DSQ records are fewer (one insert and one dispatch a
+	 * queued task) */
+	err = bpf_map__set_max_entries(s->maps.events, tr_ring_bytes(p->cfg.ring_mb, 2));
 	if (err) {
-		give_up(r, err, "sharing the ring buffer failed");
+		give_up(r, err, "sizing the DSQ ring buffer failed");
 		return;
 	}
 	for (size_t i = 0; i < SCX_DSQ_NHOOKS; i++) {
@@ -122,6 +125,11 @@ void tr_dsq_start(struct tr_rec *r)
 	err = trace_record_dsq_bpf__load(s);
 	if (err) {
 		give_up(r, err, "the kernel has sched_ext but refused the DSQ programs");
+		return;
+	}
+	err = tr_ring_add(r, bpf_map__fd(s->maps.events));
+	if (err) {
+		give_up(r, err, "reading the DSQ ring buffer failed");
 		return;
 	}
 	/* entries older than this are from an earlier recording (BOOTTIME,

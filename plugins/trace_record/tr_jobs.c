@@ -300,6 +300,33 @@ static void drain(struct tr_rec *r, bool all)
 
 /* ------------------------------------------------------------------- jobs */
 
+uint32_t tr_ring_bytes(int64_t ring_mb, uint32_t ncpus)
+{
+	uint64_t want = ((uint64_t)(ring_mb > 0 ? ring_mb : 1) << 20) / (ncpus ? ncpus : 1);
+	uint32_t ring = TR_RING_MIN;
+
+	/* the largest power of two within the share, at least TR_RING_MIN */
+	while ((uint64_t)ring * 2 <= want && ring < TR_RING_MAX)
+		ring *= 2;
+	return ring;
+}
+
+int tr_ring_add(struct tr_rec *r, int fd)
+{
+	if (!r->rb)
+		return -EINVAL;
+	return ring_buffer__add(r->rb, fd, on_record, r) ? -errno : 0;
+}
+
+void tr_close_rings(struct tr_rec *r)
+{
+	for (uint32_t i = 0; i < r->n_rings; i++)
+		close(r->ring_fds[i]);
+	free(r->ring_fds);
+	r->ring_fds = NULL;
+	r->n_rings = 0;
+}
+
 int tr_job_start(void *data)
 {
 	struct tr_rec *r = data;
@@ -307,7 +334,8 @@ int tr_job_start(void *data)
 	struct bpf_program *prog;
 	struct utsname u;
 	struct clocks now;
-	uint32_t ring = 4096;
+	int n_possible = libbpf_num_possible_cpus();
+	uint32_t ring;
 	int err;
 
 	skel = trace_record_bpf__open();
@@ -315,9 +343,30 @@ int tr_job_start(void *data)
 		set_why(r, -errno, "opening the BPF object failed");
 		return r->err;
 	}
-	while (ring < (uint64_t)r->p->cfg.ring_mb << 20 && ring < (1u << 30))
-		ring <<= 1;
-	err = bpf_map__set_max_entries(skel->maps.events, ring);
+	if (n_possible <= 0)
+		n_possible = (int)r->ncpus;
+	ring = tr_ring_bytes(r->p->cfg.ring_mb, (uint32_t)n_possible);
+	r->ring_fds = malloc((size_t)n_possible * sizeof(*r->ring_fds));
+	if (!r->ring_fds) {
+		trace_record_bpf__destroy(skel);
+		set_why(r, -ENOMEM, "out of memory");
+		return r->err;
+	}
+	for (uint32_t c = 0; c < (uint32_t)n_possible; c++) {
+		int fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "tr_ring", 0, 0, ring, NULL);
+
+		if (fd < 0) {
+			trace_record_bpf__destroy(skel);
+			set_why(r, -errno, "creating a CPU's ring buffer failed");
+			return r->err;
+		}
+		r->ring_fds[r->n_rings++] = fd;
+	}
+	/* the first CPU's ring is the outer map's template (the inner map of
+	 * the object's BTF is not there before load in libbpf 1.1) */
+	err = bpf_map__set_max_entries(skel->maps.rings, (uint32_t)n_possible);
+	if (!err)
+		err = bpf_map__set_inner_map_fd(skel->maps.rings, r->ring_fds[0]);
 	if (!err)
 		err = trace_record_bpf__load(skel);
 	if (err) {
@@ -326,10 +375,23 @@ int tr_job_start(void *data)
 		return r->err;
 	}
 	r->skel = skel;
-	r->rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_record, r, NULL);
-	if (!r->rb) {
-		set_why(r, -errno, "the ring buffer reader failed");
-		return r->err;
+	for (uint32_t c = 0; c < (uint32_t)n_possible; c++) {
+		int fd = r->ring_fds[c];
+
+		if (bpf_map_update_elem(bpf_map__fd(skel->maps.rings), &c, &fd, BPF_ANY)) {
+			set_why(r, -errno, "installing a CPU's ring buffer failed");
+			return r->err;
+		}
+		if (!r->rb) {
+			r->rb = ring_buffer__new(fd, on_record, r, NULL);
+			err = r->rb ? 0 : -errno;
+		} else {
+			err = tr_ring_add(r, fd);
+		}
+		if (err) {
+			set_why(r, err, "the ring buffer reader failed");
+			return r->err;
+		}
 	}
 	/* the samples begin before the sched events (kallsyms and the tables
 	 * take a while): they cover the whole window */
@@ -444,6 +506,7 @@ int tr_job_finish(void *data)
 		set_why(r, -errno, "fsync of the trace failed");
 	ring_buffer__free(r->rb);
 	r->rb = NULL;
+	tr_close_rings(r);
 	tr_dsq_free(r);
 	trace_record_bpf__destroy(r->skel);
 	r->skel = NULL;
@@ -462,7 +525,7 @@ int tr_rec_probe(struct tr_plugin *p, char *why, size_t len)
 {
 	libbpf_print_fn_t old = libbpf_set_print(quiet);
 	struct trace_record_bpf *skel = trace_record_bpf__open();
-	int err;
+	int err, ring;
 
 	(void)p;
 	if (!skel) {
@@ -471,9 +534,13 @@ int tr_rec_probe(struct tr_plugin *p, char *why, size_t len)
 		snprintf(why, len, "cannot open the BPF object: %s", strerror(-err));
 		return err;
 	}
-	(void)bpf_map__set_max_entries(skel->maps.events, 4096);
-	err = trace_record_bpf__load(skel);
+	ring = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "tr_ring", 0, 0, 4096, NULL);
+	err = ring < 0 ? -errno : bpf_map__set_inner_map_fd(skel->maps.rings, ring);
+	if (!err)
+		err = trace_record_bpf__load(skel);
 	trace_record_bpf__destroy(skel);
+	if (ring >= 0)
+		close(ring);
 	libbpf_set_print(old);
 	if (err)
 		snprintf(why, len,

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * trace_record: one record per scheduler event into a ring buffer, for a
+ * trace_record: one record per scheduler event into its CPU's ring buffer, for a
  * Perfetto trace written by user space. Attached only while a recording
  * runs (tr_bpf.c). Nothing is aggregated here: a trace wants every event.
  *
@@ -21,25 +21,41 @@
 
 #define TR_MAX_CPUS 1024
 
-struct {
+/* One ring buffer per CPU, created and put in by user space: records of
+ * one CPU never contend with another's for a ring's lock and producer
+ * position (one shared ring cost 536 ns a switch with both CPUs busy,
+ * 237 ns with one). */
+struct tr_ring {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20); /* set from the config before load */
-} events SEC(".maps");
+	__uint(max_entries, 1 << 20); /* each CPU's size, set before load */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1); /* the possible CPUs, set before load */
+	__type(key, __u32);
+	__array(values, struct tr_ring);
+} rings SEC(".maps");
 
 /* Per-CPU counters; read by user space through .bss. */
 struct tr_cpu_slot stats[TR_MAX_CPUS] = {};
 
 static __always_inline struct tr_event *reserve(__u16 type, __u32 size)
 {
-	__u32 cpu = bpf_get_smp_processor_id();
-	struct tr_event *e;
+	__u32 cpu = bpf_get_smp_processor_id(), key = cpu;
+	struct tr_event *e = NULL;
+	struct tr_cpu_slot *st;
+	void *ring;
 
 	if (cpu >= TR_MAX_CPUS || type >= TR_NTYPES)
 		return NULL;
-	stats[cpu].s.seen[type]++;
-	e = bpf_ringbuf_reserve(&events, size, 0);
+	st = &stats[cpu]; /* before the lookup, which spills its key */
+	st->s.seen[type]++;
+	ring = bpf_map_lookup_elem(&rings, &key);
+	if (ring)
+		e = bpf_ringbuf_reserve(ring, size, 0);
 	if (!e) {
-		stats[cpu].s.lost[type]++;
+		st->s.lost[type]++;
 		return NULL;
 	}
 	e->ts_ns = bpf_ktime_get_boot_ns();

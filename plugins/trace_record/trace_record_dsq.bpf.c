@@ -34,7 +34,8 @@
 #define TR_MAX_CPUS 1024
 #define DEDUP_NS 2000
 
-/* The main object's ring buffer (user space reuses its fd before load). */
+/* A ring buffer of its own (sized by user space before load), read with
+ * the main object's per-CPU rings. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4096);

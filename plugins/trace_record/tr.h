@@ -65,6 +65,11 @@ struct tr_cpu_buf {
 	uint64_t lost_seen;   /* BPF lost count already flagged in a bundle */
 	uint64_t lost_buffer; /* dropped: this CPU's pending buffer was full */
 	uint64_t hidden;      /* irq/softirq entries and exits the kernel ran no BPF for */
+	/* switches written (tr_jobs.c): one whose prev is not the last one's
+	 * next means the CPU ran a task whose switch away no program saw */
+	int32_t last_next;    /* next pid of the last switch written */
+	bool have_next;
+	uint64_t blind;       /* such intervals, counted while the CPU lost nothing */
 };
 
 /* The kernel's per-CPU counts of handled interrupts (times their actions)
@@ -153,7 +158,7 @@ struct tr_rec {
 	struct tr_snap {
 		uint64_t bytes, late, recursion_misses, lost_buffer, packets_dropped_cap;
 		uint64_t written[TR_NTYPES], seen[TR_NTYPES], lost_ring[TR_NTYPES];
-		uint64_t hidden[TR_NTYPES];
+		uint64_t hidden[TR_NTYPES], blind;
 		bool hidden_counted;
 		uint64_t start_boot_ns, end_boot_ns;
 		uint64_t dsq_late, dsq_lost_buffer, dsq_untracked;

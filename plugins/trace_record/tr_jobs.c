@@ -230,6 +230,12 @@ static void write_cpu(struct tr_rec *r, uint32_t c, uint64_t watermark)
 			else
 				b->last_ts = e->ts_ns;
 			r->written[e->type]++;
+			if (e->type == TR_SWITCH) {
+				if (b->have_next && (int32_t)e->pid != b->last_next && !lost)
+					b->blind++;
+				b->last_next = e->b;
+				b->have_next = true;
+			}
 		}
 		b->written += used;
 		i += (uint32_t)used;

@@ -67,6 +67,9 @@ static void take_snapshot(struct tr_rec *r)
 	memcpy(s->seen, r->seen, sizeof(s->seen));
 	memcpy(s->lost_ring, r->lost_ring, sizeof(s->lost_ring));
 	memcpy(s->hidden, r->hidden, sizeof(s->hidden));
+	s->blind = 0;
+	for (uint32_t c = 0; c < r->ncpus; c++)
+		s->blind += r->cpu[c].blind;
 	s->hidden_counted = r->hidden_counted;
 	s->start_boot_ns = r->start_boot_ns;
 	s->end_boot_ns = r->end_boot_ns;
@@ -400,6 +403,7 @@ void tr_rec_json(const struct tr_rec *r, struct smcp_json *j)
 		api->json_end(j);
 		api->json_uint(j, "kernel_ran_no_bpf_total", n);
 	}
+	api->json_uint(j, "switches_not_seen", s->blind);
 	api->json_uint(j, "bundles_dropped_at_size_cap", s->packets_dropped_cap);
 	api->json_end(j);
 	api->json_uint(j, "reordered_late", s->late);

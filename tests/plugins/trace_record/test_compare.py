@@ -172,12 +172,28 @@ def main():
                          f"{t}: counted {counted.get(t, 0)} as run without BPF; ftrace has "
                          f"{short_by_type[t]} more in the window (edges {edges_by_type[t]}), "
                          f"{hidden_later[t]} with a thread of pid 1 current")
+        # the switches away from such a thread that nobody saw: the plugin
+        # counts the breaks in each CPU's switch sequence, ftrace's has as many
+        gaps_in, gaps_later, last_next = 0, 0, {}
+        for cpu, ts, name, body in sorted((e for e in ftrace if e[2] == "sched_switch"),
+                                          key=lambda e: (e[0], e[1])):
+            prev, nxt = int(body["prev_pid"]), int(body["next_pid"])
+            if cpu in last_next and prev != last_next[cpu]:
+                gaps_in += t0 + EDGE_NS <= ts <= t1 - EDGE_NS
+                gaps_later += ts >= t0 - EDGE_NS
+            last_next[cpu] = nxt
+        if lost_ours == 0 and sum(lost_ftrace.values()) == 0:
+            ck.check(gaps_in <= r["lost"]["switches_not_seen"] <= gaps_later,
+                     f"switches not seen: {r['lost']['switches_not_seen']}, ftrace's switch "
+                     f"sequences break {gaps_in} times in the window, {gaps_later} from its "
+                     "start on")
         total = sum(mine.values())
         exact = sum(1 for k in set(mine) | set(theirs) if mine[k] == theirs[k])
         print(f"window {(t1 - t0) / 1e9:.3f} s: {total} events ours, {sum(theirs.values())} "
               f"ftrace; {exact}/{len(set(mine) | set(theirs))} (cpu, type) counts equal; "
               f"lost ours {lost_ours} ftrace {sum(lost_ftrace.values())}; counted as run "
-              f"without BPF {counted}; ftrace's with a thread of pid 1 current "
+              f"without BPF {counted}, switches not seen {r['lost'].get('switches_not_seen')} "
+              f"(ftrace's breaks {gaps_in}); ftrace's with a thread of pid 1 current "
               f"{sum(hidden.values())} {dict(hidden)}; unexplained "
               f"{unexplained}; BPF saw {r['events_seen_by_bpf']}, wrote {r['events_total']}")
         if short:

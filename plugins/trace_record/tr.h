@@ -9,6 +9,8 @@
  *                    buffer -> per-CPU sort -> Perfetto packets -> file),
  *                    finish; the probe at init
  *   tr_proc.c        the ProcessTree packet from /proc at the start
+ *   tr_kstat.c       irq and softirq episodes the kernel ran no BPF program
+ *                    for, counted from /proc/interrupts and /proc/softirqs
  *   tr_dsq.c         sched_ext: whether the kernel has it, the DSQ object
  *                    (trace_record_dsq.bpf.c) per recording, its records
  *                    in one time order into counter tracks
@@ -62,6 +64,20 @@ struct tr_cpu_buf {
 	uint64_t written;     /* events written */
 	uint64_t lost_seen;   /* BPF lost count already flagged in a bundle */
 	uint64_t lost_buffer; /* dropped: this CPU's pending buffer was full */
+	uint64_t hidden;      /* irq/softirq entries and exits the kernel ran no BPF for */
+	/* switches written (tr_jobs.c): one whose prev is not the last one's
+	 * next means the CPU ran a task whose switch away no program saw */
+	int32_t last_next;    /* next pid of the last switch written */
+	bool have_next;
+	uint64_t blind;       /* such intervals, counted while the CPU lost nothing */
+};
+
+/* The kernel's per-CPU counts of handled interrupts (times their actions)
+ * and softirq runs, with our programs' entries seen at the same instant
+ * (tr_kstat.c). One allocation, freed by tr_kstat_free. */
+struct tr_kstat {
+	uint64_t *irq, *soft, *seen_irq, *seen_soft;
+	bool ok;
 };
 
 /* The three clocks read together, for a ClockSnapshot. */
@@ -129,6 +145,9 @@ struct tr_rec {
 	uint64_t seen[TR_NTYPES], lost_ring[TR_NTYPES];	/* from the BPF counters */
 	uint64_t late;		/* reached us after later events were written */
 	uint64_t recursion_misses;	/* program runs the kernel skipped */
+	struct tr_kstat kstat0;		/* at the start, after the attach */
+	uint64_t hidden[TR_NTYPES];	/* the kernel ran no BPF for them (tr_kstat.c) */
+	bool hidden_counted;		/* hidden[] holds a count */
 	bool size_reached;
 	bool consume_stopped;	/* a CPU's pending buffer filled during a consume */
 	int err;		/* a job's failure, -errno, with why */
@@ -141,6 +160,8 @@ struct tr_rec {
 	struct tr_snap {
 		uint64_t bytes, late, recursion_misses, lost_buffer, packets_dropped_cap;
 		uint64_t written[TR_NTYPES], seen[TR_NTYPES], lost_ring[TR_NTYPES];
+		uint64_t hidden[TR_NTYPES], blind;
+		bool hidden_counted;
 		uint64_t start_boot_ns, end_boot_ns;
 		uint64_t dsq_late, dsq_lost_buffer, dsq_untracked;
 		uint32_t dsq_n;
@@ -234,6 +255,14 @@ uint32_t tr_pending_sort(struct tr_event *ev, uint32_t *n, const struct tr_event
  * others in arrival order: the new count. */
 uint32_t tr_pending_keep(struct tr_event *ev, uint32_t n, const struct tr_event **sorted,
 			 uint32_t done);
+
+/* tr_kstat.c: read the kernel's irq and softirq counts and our programs'
+ * seen counters at one instant into k (allocated on first use): 0, -EAGAIN
+ * when events kept coming during every try, or the error reading /proc. */
+int tr_kstat_snap(struct tr_rec *r, struct tr_kstat *k);
+/* From two snapshots: r->hidden[], r->cpu[].hidden, r->hidden_counted. */
+void tr_kstat_count(struct tr_rec *r, const struct tr_kstat *k0, const struct tr_kstat *k1);
+void tr_kstat_free(struct tr_kstat *k);
 
 /* tr_proc.c: a ProcessTree packet of every process and thread under
  * root/proc (at most max_threads threads); returns threads written. */

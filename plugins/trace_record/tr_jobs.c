@@ -257,6 +257,12 @@ static void write_cpu(struct tr_rec *r, uint32_t c, uint64_t watermark)
 			else
 				b->last_ts = e->ts_ns;
 			r->written[e->type]++;
+			if (e->type == TR_SWITCH) {
+				if (b->have_next && (int32_t)e->pid != b->last_next && !lost)
+					b->blind++;
+				b->last_next = e->b;
+				b->have_next = true;
+			}
 		}
 		b->written += used;
 		i += (uint32_t)used;
@@ -419,6 +425,8 @@ int tr_job_start(void *data)
 			r->links[r->nlinks++] = l;
 	}
 	tr_dsq_start(r); /* after the main programs: a dispatch needs its insert */
+	/* no count of hidden episodes (the result says so) if this fails */
+	(void)tr_kstat_snap(r, &r->kstat0);
 	tr_read_clocks(&now);
 	r->start_boot_ns = now.boot;
 	write_clocks(r, &now);
@@ -475,6 +483,11 @@ int tr_job_finish(void *data)
 		tr_read_clocks(&end);
 	r->end_boot_ns = end.boot;
 	if (r->skel) {
+		struct tr_kstat k1 = {0};
+
+		if (r->kstat0.ok && tr_kstat_snap(r, &k1) == 0)
+			tr_kstat_count(r, &r->kstat0, &k1);
+		tr_kstat_free(&k1);
 		detach(r);
 		/* a program that began before the detach may still be writing:
 		 * give it a moment, then take everything */
@@ -488,7 +501,10 @@ int tr_job_finish(void *data)
 	if (tot) {
 		for (uint32_t c = 0; c < r->ncpus; c++) {
 			tot[c].entries = r->cpu[c].written;
-			tot[c].lost = r->skel ? cpu_lost(r, c) : r->cpu[c].lost_buffer;
+			/* with the episodes the kernel ran no BPF for: counted only
+			 * now, so no bundle says where they were */
+			tot[c].lost = (r->skel ? cpu_lost(r, c) : r->cpu[c].lost_buffer) +
+				      r->cpu[c].hidden;
 		}
 	}
 	/* the statistics and the end snapshot go in even at the size cap:

@@ -74,6 +74,11 @@ static void take_snapshot(struct tr_rec *r)
 	memcpy(s->written, r->written, sizeof(s->written));
 	memcpy(s->seen, r->seen, sizeof(s->seen));
 	memcpy(s->lost_ring, r->lost_ring, sizeof(s->lost_ring));
+	memcpy(s->hidden, r->hidden, sizeof(s->hidden));
+	s->blind = 0;
+	for (uint32_t c = 0; c < r->ncpus; c++)
+		s->blind += r->cpu[c].blind;
+	s->hidden_counted = r->hidden_counted;
 	s->start_boot_ns = r->start_boot_ns;
 	s->end_boot_ns = r->end_boot_ns;
 	s->dsq_late = r->dsq.late;
@@ -324,6 +329,7 @@ void tr_rec_free(struct tr_rec *r)
 	for (uint32_t c = 0; c < r->ncpus; c++)
 		free(r->cpu[c].ev);
 	tr_dsq_free(r);
+	tr_kstat_free(&r->kstat0);
 	free(r->cpu);
 	free(r->links);
 	tr_stacks_free(r->stacks);
@@ -393,6 +399,19 @@ void tr_rec_json(const struct tr_rec *r, struct smcp_json *j)
 	api->json_uint(j, "ring_buffer_full", lost);
 	api->json_uint(j, "pending_buffer_full", s->lost_buffer);
 	api->json_uint(j, "kernel_skipped_recursion", s->recursion_misses);
+	if (s->hidden_counted) {
+		uint64_t n = 0;
+
+		api->json_object(j, "kernel_ran_no_bpf");
+		for (int t = 1; t < TR_NTYPES; t++) {
+			n += s->hidden[t];
+			if (s->hidden[t])
+				api->json_uint(j, type_names[t], s->hidden[t]);
+		}
+		api->json_end(j);
+		api->json_uint(j, "kernel_ran_no_bpf_total", n);
+	}
+	api->json_uint(j, "switches_not_seen", s->blind);
 	api->json_uint(j, "bundles_dropped_at_size_cap", s->packets_dropped_cap);
 	api->json_end(j);
 	api->json_uint(j, "reordered_late", s->late);

@@ -283,7 +283,7 @@ def instance_events(inst):
     text buffers (reading them consumes nothing; trace-cmd extract would,
     and it fails whenever /proc/kallsyms changes size, as it does while
     anything loads BPF). Timestamps have microseconds; prev_state letters
-    become ftrace's numbers."""
+    become ftrace's numbers; "common_pid" is the current thread's id."""
     out = []
     for d in sorted(os.listdir(f"{inst.path}/per_cpu")):
         cpu = int(d[3:])
@@ -298,5 +298,6 @@ def instance_events(inst):
                 body = dict(kv.split("=", 1) for kv in m.group(7).split() if "=" in kv)
                 if "prev_state" in body:
                     body["prev_state"] = STATES.get(body["prev_state"], -1)
+                body["common_pid"] = int(m.group(2))
                 out.append((cpu, ts, m.group(6), body))
     return out

@@ -28,8 +28,9 @@ struct job {
 };
 
 /* A FIFO of jobs and the threads that run them. Lane 0 is the long work
- * (nice +10, up to [core] workers threads); lane 1 the paced work
- * (work_submit_paced: nice 0, one thread, so its jobs also run in order). */
+ * (the loop's nice +10, up to [core] workers threads); lane 1 the paced work
+ * (work_submit_paced: the loop's nice, one thread shared by every plugin, so
+ * its jobs also run in order). */
 struct lane {
 	struct job *head, *tail;
 	uint32_t queued, running;
@@ -82,8 +83,17 @@ static void *worker(void *arg)
 	 * +10 a busy worker gets a tenth of the CPU the loop gets when both
 	 * want it (a thread's own nice, Linux only; raising it needs nothing).
 	 * Paced work stays at the loop's nice 0: it loses data when it waits */
-	if (l->nice)
-		(void)setpriority(PRIO_PROCESS, (id_t)gettid(), l->nice);
+	if (l->nice) {
+		/* relative to the nice the thread inherited from the loop's */
+		int base;
+
+		errno = 0;
+		base = getpriority(PRIO_PROCESS, (id_t)gettid());
+		if (errno)
+			base = 0;
+		(void)setpriority(PRIO_PROCESS, (id_t)gettid(),
+				  base + l->nice > 19 ? 19 : base + l->nice);
+	}
 	pthread_mutex_lock(&W.mu);
 	for (;;) {
 		struct job *j;

@@ -105,8 +105,7 @@ static int work_run(void *data)
 	struct timespec t0, t;
 
 	w->tid = (pid_t)gettid();
-	errno = 0;
-	w->nice = getpriority(PRIO_PROCESS, (id_t)w->tid);
+	w->nice = getpriority(PRIO_PROCESS, (id_t)w->tid); /* -1 is a nice here */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	do { /* busy, as a long computation is, not asleep */
 		clock_gettime(CLOCK_MONOTONIC, &t);
@@ -120,8 +119,9 @@ static void work_done(void *data, int result)
 
 	if (!w->cancelled) {
 		(void)api->result_textf(w->res,
-					"worked %d ms on thread %d at nice %d (the loop is %d)",
-					result, (int)w->tid, w->nice, (int)getpid());
+					"worked %d ms on thread %d at nice %d (the loop is %d at "
+					"nice %d)", result, (int)w->tid, w->nice, (int)getpid(),
+					getpriority(PRIO_PROCESS, 0));
 		(void)api->call_complete(w->call, 0);
 		stats.completed++;
 	}

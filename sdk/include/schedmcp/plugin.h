@@ -845,12 +845,13 @@ struct smcp_host_api {
 	/*
 	 * work_submit for work that loses data while it waits, such as
 	 * draining a BPF ring buffer the kernel fills at its own pace: it runs
-	 * on a worker thread of its own at the loop's priority (nice 0), where
-	 * work_submit's workers run at nice +10 and a machine busy with other
-	 * work can starve them for seconds. The same contract as work_submit
-	 * otherwise; these jobs run one at a time, in submission order. Keep
-	 * each short (tens of milliseconds): it competes with the loop for the
-	 * CPU. Returns 0, -EBUSY, -EINVAL, -ENOMEM. Since: 1.3 (check with
+	 * on a worker thread at the loop's priority (the loop's nice), where
+	 * work_submit's workers run 10 nice levels lower and a machine busy
+	 * with other work can starve them for seconds. The same contract as
+	 * work_submit otherwise; these jobs, every plugin's, share that one
+	 * thread and run one at a time, in submission order. Keep each short
+	 * (tens of milliseconds): it competes with the loop for the CPU and
+	 * delays the other plugins' paced jobs. Returns 0, -EBUSY, -EINVAL, -ENOMEM. Since: 1.3 (check with
 	 * SMCP_API_HAS; without it, use work_submit).
 	 */
 	int (*work_submit_paced)(struct smcp_host *h, smcp_work_fn work, smcp_work_done_fn done,

@@ -88,7 +88,7 @@ def mode_ours(d, cmd, tmp):
     r = d.structured("trace_record", {"action": "stop", "id": r["id"]}, timeout=120)
     ns = sum(after[k][0] - before.get(k, (0, 0))[0] for k in after)
     cnt = sum(after[k][1] - before.get(k, (0, 0))[1] for k in after)
-    lost = sum(r["lost"].values()) if isinstance(r.get("lost"), dict) else r.get("lost", 0)
+    lost = r["lost"]["ring_buffer_full"] + r["lost"]["pending_buffer_full"]
     path = os.path.join(d.tdir, r["file"])
     zst = zstd_bytes(path)
     os.unlink(path)

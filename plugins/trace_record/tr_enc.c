@@ -309,8 +309,9 @@ void tr_enc_stats(struct tr_pb *pb, const struct tr_cpu_totals *cpus, uint32_t n
 
 		tr_pb_uint(pb, 1, c);
 		tr_pb_uint(pb, 2, cpus[c].entries);
-		tr_pb_uint(pb, 3, cpus[c].lost); /* overrun */
-		tr_pb_uint(pb, 8, cpus[c].lost); /* dropped_events */
+		/* dropped_events, not also overrun (events overwritten, which a
+		 * BPF ring never does): readers add the two */
+		tr_pb_uint(pb, 8, cpus[c].lost);
 		tr_pb_uint(pb, 9, cpus[c].entries);
 		tr_pb_end(pb, m);
 	}

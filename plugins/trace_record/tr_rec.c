@@ -402,18 +402,21 @@ void tr_rec_json(const struct tr_rec *r, struct smcp_json *j)
 	if (s->hidden_counted) {
 		uint64_t n = 0;
 
-		api->json_object(j, "kernel_ran_no_bpf");
-		for (int t = 1; t < TR_NTYPES; t++) {
+		for (int t = 1; t < TR_NTYPES; t++)
 			n += s->hidden[t];
-			if (s->hidden[t])
-				api->json_uint(j, type_names[t], s->hidden[t]);
-		}
-		api->json_end(j);
-		api->json_uint(j, "kernel_ran_no_bpf_total", n);
+		api->json_uint(j, "kernel_ran_no_bpf", n);
 	}
-	api->json_uint(j, "switches_not_seen", s->blind);
 	api->json_uint(j, "bundles_dropped_at_size_cap", s->packets_dropped_cap);
 	api->json_end(j);
+	/* lost holds counts of events only; these explain them */
+	if (s->hidden_counted) {
+		api->json_object(j, "kernel_ran_no_bpf");
+		for (int t = 1; t < TR_NTYPES; t++)
+			if (s->hidden[t])
+				api->json_uint(j, type_names[t], s->hidden[t]);
+		api->json_end(j);
+	}
+	api->json_uint(j, "switch_gaps", s->blind);
 	api->json_uint(j, "reordered_late", s->late);
 	api->json_object(j, "dsq");
 	api->json_bool(j, "tracks", s->dsq_on);

@@ -146,7 +146,12 @@ def test_analyses_agree():
                 raise T.Skip(f"trace_record cannot record here: {st}")
             for attempt in range(1, ATTEMPTS + 1):
                 st = record(c, inst, work)
-                lost = {k: v for k, v in st["lost"].items() if v}
+                # losses that make the analyses disagree: records dropped on
+                # our side. The interrupts the kernel ran no BPF for are
+                # missing from ftrace's switch and wakeup view alike
+                # (docs/plugins/trace_record.md) and touch no thread state
+                lost = {k: st["lost"][k] for k in ("ring_buffer_full", "pending_buffer_full")
+                        if st["lost"].get(k)}
                 if not lost:
                     break
                 print(f"attempt {attempt}: our recording lost events ({lost}); recording again")

@@ -77,6 +77,7 @@ struct tr_cpu_buf {
  * (tr_kstat.c). One allocation, freed by tr_kstat_free. */
 struct tr_kstat {
 	uint64_t *irq, *soft, *seen_irq, *seen_soft;
+	uint64_t shape_irq, shape_soft;	/* tr_kstat_parse's shapes */
 	bool ok;
 };
 
@@ -129,8 +130,9 @@ struct tr_rec {
 	struct bpf_link **links;
 	int nlinks;
 	struct ring_buffer *rb;
-	int *ring_fds;		/* one ring buffer per possible CPU */
+	int *ring_fds;		/* one ring buffer per CPU online at the start */
 	uint32_t n_rings;
+	bool *online;		/* by possible CPU: had a ring */
 	uint32_t ncpus;
 	struct tr_cpu_buf *cpu;
 	uint32_t cpu_cap_events;	/* per-CPU pending bound */

@@ -18,12 +18,18 @@
  *
  * An irq line with shared handlers runs one handler (one irq_handler_entry)
  * per action per interrupt: its count is multiplied by the actions listed.
- * A handler the kernel counted but did not call (a line disabled meanwhile)
- * would read as hidden: the count errs on the side of a loss.
+ * When the lines or the CPUs differ between the two reads (an irq freed or
+ * requested, a CPU on- or offline) there is no count. The count can be off
+ * by a few either way: a handler the kernel counted but did not call (a line
+ * disabled meanwhile) reads as hidden; an edge irq replayed from its pending
+ * flag runs the handler without a second kernel count and hides one; an
+ * entry between the kernel's count and the tracepoint at the second read is
+ * counted as hidden (at most one a CPU).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <schedmcp/fsread.h>
 
@@ -33,25 +39,22 @@
 
 #define PROC_MAX (16u << 20) /* /proc/interrupts of 1024 CPUs stays far below */
 #define SNAP_TRIES 50
+#define SNAP_NS 50000000ull /* reading at most 50 ms for one snapshot */
 
 static int read_proc(const char *root, const char *path, bool irqs, uint64_t *out,
-		     uint32_t ncpus)
+		     uint32_t ncpus, uint64_t *shape, char **buf, size_t *cap)
 {
-	char *buf;
-	size_t len;
-	int err = smcp_slurp(root, path, PROC_MAX, &buf, &len);
+	ssize_t len = smcp_read_all(root, path, PROC_MAX, buf, cap);
 
-	if (err)
-		return err;
+	if (len < 0)
+		return (int)len;
 	memset(out, 0, ncpus * sizeof(*out));
-	err = tr_kstat_parse(buf, len, irqs, out, ncpus);
-	free(buf);
-	return err;
+	return tr_kstat_parse(*buf, (size_t)len, irqs, out, ncpus, shape);
 }
 
-static void read_seen(const struct tr_rec *r, uint64_t *irq, uint64_t *soft)
+static void read_seen(const struct tr_rec *r, uint32_t n, uint64_t *irq, uint64_t *soft)
 {
-	for (uint32_t c = 0; c < r->ncpus && c < 1024; c++) {
+	for (uint32_t c = 0; c < n; c++) {
 		irq[c] = __atomic_load_n(&r->skel->bss->stats[c].s.seen[TR_IRQ_ENTRY],
 					 __ATOMIC_RELAXED);
 		soft[c] = __atomic_load_n(&r->skel->bss->stats[c].s.seen[TR_SOFTIRQ_ENTRY],
@@ -66,46 +69,105 @@ void tr_kstat_free(struct tr_kstat *k)
 	k->ok = false;
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 int tr_kstat_snap(struct tr_rec *r, struct tr_kstat *k)
 {
 	const char *root = r->p->api->fs_root(r->p->h);
-	uint32_t n = r->ncpus < 1024 ? r->ncpus : 1024;
-	uint64_t *again;
-	int err = -EAGAIN;
+	uint32_t n = r->ncpus < TR_MAX_CPUS ? r->ncpus : TR_MAX_CPUS, left = n;
+	uint64_t *irq, *soft, *s0, *s1, t_end = mono_ns() + SNAP_NS;
+	uint64_t shape_irq = 0, shape_soft = 0;
+	bool *done;
+	char *buf = NULL;
+	size_t cap = 0;
+	int err = 0;
 
 	k->ok = false;
 	if (!k->irq) {
-		k->irq = calloc((size_t)n * 6, sizeof(uint64_t)); /* and a copy of the seen pair */
+		k->irq = calloc((size_t)n * 4, sizeof(uint64_t));
 		if (!k->irq)
 			return -ENOMEM;
 		k->soft = k->irq + n;
 		k->seen_irq = k->soft + n;
 		k->seen_soft = k->seen_irq + n;
 	}
-	again = k->seen_soft + n;
-	/* the pair is one instant when no entry our programs saw happened while
-	 * /proc was read (one that we did not see is the kernel's either way) */
-	for (int t = 0; t < SNAP_TRIES && err == -EAGAIN; t++) {
-		read_seen(r, k->seen_irq, k->seen_soft);
+	irq = calloc((size_t)n * 4, sizeof(uint64_t));
+	done = calloc(n, sizeof(*done));
+	if (!irq || !done) {
+		free(irq);
+		free(done);
+		return -ENOMEM;
+	}
+	soft = irq + n;
+	s0 = soft + n;
+	s1 = s0 + n;
+	/* A CPU's pair is one instant when no entry our programs saw on it
+	 * happened while /proc was read (one that we did not see is the
+	 * kernel's either way). CPUs are taken one by one, from whichever read
+	 * they were quiet in, as long as the lines and CPUs (the shapes) stay
+	 * the same; a busy CPU is retried, for SNAP_TRIES reads and SNAP_NS at
+	 * most. */
+	for (int t = 0; t < SNAP_TRIES && left && mono_ns() < t_end; t++) {
+		uint64_t si, ss;
+
+		read_seen(r, n, s0, s1);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		err = read_proc(root, "/proc/interrupts", true, k->irq, n);
+		err = read_proc(root, "/proc/interrupts", true, irq, n, &si, &buf, &cap);
 		if (!err)
-			err = read_proc(root, "/proc/softirqs", false, k->soft, n);
+			err = read_proc(root, "/proc/softirqs", false, soft, n, &ss, &buf, &cap);
 		if (err)
 			break;
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		read_seen(r, again, again + n);
-		err = memcmp(again, k->seen_irq, n * sizeof(uint64_t)) ||
-		      memcmp(again + n, k->seen_soft, n * sizeof(uint64_t)) ? -EAGAIN : 0;
+		if (left < n && (si != shape_irq || ss != shape_soft)) {
+			memset(done, 0, n * sizeof(*done)); /* lines changed: start over */
+			left = n;
+		}
+		shape_irq = si;
+		shape_soft = ss;
+		for (uint32_t c = 0; c < n; c++) {
+			uint64_t i2 = __atomic_load_n(&r->skel->bss->stats[c].s.seen[TR_IRQ_ENTRY],
+						      __ATOMIC_RELAXED);
+			uint64_t s2 = __atomic_load_n(
+				&r->skel->bss->stats[c].s.seen[TR_SOFTIRQ_ENTRY], __ATOMIC_RELAXED);
+
+			if (done[c] || i2 != s0[c] || s2 != s1[c])
+				continue;
+			k->irq[c] = irq[c];
+			k->soft[c] = soft[c];
+			k->seen_irq[c] = i2;
+			k->seen_soft[c] = s2;
+			done[c] = true;
+			left--;
+		}
 	}
+	k->shape_irq = shape_irq;
+	k->shape_soft = shape_soft;
+	free(buf);
+	free(irq);
+	free(done);
+	if (!err && left)
+		err = -EAGAIN;
 	k->ok = !err;
 	return err;
 }
 
 void tr_kstat_count(struct tr_rec *r, const struct tr_kstat *k0, const struct tr_kstat *k1)
 {
-	uint32_t n = r->ncpus < 1024 ? r->ncpus : 1024;
+	uint32_t n = r->ncpus < TR_MAX_CPUS ? r->ncpus : TR_MAX_CPUS;
 
+	/* other lines or CPUs at the end than at the start: the sums' difference
+	 * would be a line's or a CPU's whole history (or wrap), so no count */
+	if (k0->shape_irq != k1->shape_irq || k0->shape_soft != k1->shape_soft)
+		return;
+	for (uint32_t c = 0; c < n; c++)
+		if (k1->irq[c] < k0->irq[c] || k1->soft[c] < k0->soft[c])
+			return;
 	for (uint32_t c = 0; c < n; c++) {
 		uint64_t dk = k1->irq[c] - k0->irq[c], ds = k1->seen_irq[c] - k0->seen_irq[c];
 		uint64_t hi = dk > ds ? dk - ds : 0, hs;

@@ -31,11 +31,22 @@ static int header_cpus(const char *line, const char *end, int32_t *col, uint32_t
 	return (int)n;
 }
 
-int tr_kstat_parse(const char *buf, size_t len, bool irqs, uint64_t *out, uint32_t ncpus)
+/* FNV-1a, for the text's shape */
+static uint64_t mix(uint64_t h, const void *data, size_t n)
+{
+	const unsigned char *b = data;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
+int tr_kstat_parse(const char *buf, size_t len, bool irqs, uint64_t *out, uint32_t ncpus,
+		   uint64_t *shape)
 {
 	const char *p = buf, *end = buf + len, *nl;
 	int32_t col[1024];
-	uint64_t val[1024];
+	uint64_t val[1024], h = 0xcbf29ce484222325ull;
 	int ncol;
 
 	nl = memchr(p, '\n', (size_t)(end - p));
@@ -44,6 +55,7 @@ int tr_kstat_parse(const char *buf, size_t len, bool irqs, uint64_t *out, uint32
 	ncol = header_cpus(p, nl, col, 1024);
 	if (ncol <= 0)
 		return -EINVAL;
+	h = mix(h, col, (size_t)ncol * sizeof(col[0]));
 	for (p = nl + 1; p < end; p = nl + 1) {
 		const char *q = p, *colon;
 		uint64_t mult = 1;
@@ -76,12 +88,17 @@ int tr_kstat_parse(const char *buf, size_t len, bool irqs, uint64_t *out, uint32
 			val[i] = strtoull(q, &e, 10);
 			q = e;
 		}
+		/* the kernel joins a shared line's actions with ", " */
 		if (irqs)
-			for (const char *c = q; c < nl; c++)
-				mult += *c == ',';
+			for (const char *c = q; c + 1 < nl; c++)
+				mult += c[0] == ',' && c[1] == ' ';
+		h = mix(h, p, (size_t)(colon - p));
+		h = mix(h, &mult, sizeof(mult));
+		h = mix(h, &i, sizeof(i));
 		for (int j = 0; j < i; j++)
 			if (col[j] >= 0 && (uint32_t)col[j] < ncpus)
 				out[col[j]] += val[j] * mult;
 	}
+	*shape = h;
 	return 0;
 }

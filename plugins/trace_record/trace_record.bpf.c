@@ -19,7 +19,6 @@
 
 #include "trace_record.h"
 
-#define TR_MAX_CPUS 1024
 
 /* One ring buffer per CPU, created and put in by user space: records of
  * one CPU never contend with another's for a ring's lock and producer

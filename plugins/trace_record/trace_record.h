@@ -59,6 +59,10 @@ struct tr_event {
 	char str[TR_STR_LEN];
 };
 
+/* CPUs the programs' per-CPU counters cover (a record of a CPU past it is
+ * not written and not counted). */
+#define TR_MAX_CPUS 1024
+
 #define TR_EV_SMALL 56 /* offsetof(struct tr_event, comm2) */
 #define TR_EV_MID 72   /* offsetof(struct tr_event, str) */
 

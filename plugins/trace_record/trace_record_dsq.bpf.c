@@ -31,7 +31,6 @@
 
 #include "trace_record.h"
 
-#define TR_MAX_CPUS 1024
 #define DEDUP_NS 2000
 
 /* A ring buffer of its own (sized by user space before load), read with

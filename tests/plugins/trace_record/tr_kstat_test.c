@@ -16,8 +16,8 @@ static int fails;
 static void expect(const char *what, const char *text, bool irqs, uint32_t ncpus, int ret,
 		   const uint64_t *want)
 {
-	uint64_t out[4] = {0};
-	int r = tr_kstat_parse(text, strlen(text), irqs, out, ncpus);
+	uint64_t out[4] = {0}, shape;
+	int r = tr_kstat_parse(text, strlen(text), irqs, out, ncpus, &shape);
 
 	if (r != ret) {
 		printf("not ok: %s: returned %d, want %d\n", what, r, ret);
@@ -31,6 +31,20 @@ static void expect(const char *what, const char *text, bool irqs, uint32_t ncpus
 			fails++;
 			return;
 		}
+	printf("ok: %s\n", what);
+}
+
+/* Whether two texts parse to the same shape. */
+static void same_shape(const char *what, const char *a, const char *b, bool irqs, bool want)
+{
+	uint64_t out[4] = {0}, sa = 0, sb = 0;
+
+	if (tr_kstat_parse(a, strlen(a), irqs, out, 4, &sa) ||
+	    tr_kstat_parse(b, strlen(b), irqs, out, 4, &sb) || (sa == sb) != want) {
+		printf("not ok: %s: shapes %s\n", what, sa == sb ? "equal" : "differ");
+		fails++;
+		return;
+	}
 	printf("ok: %s\n", what);
 }
 
@@ -67,6 +81,23 @@ int main(void)
 	       2, 0, w2);
 	expect("interrupts: columns by CPU number (CPU1 offline)", gap, true, 4, 0, w3);
 	expect("interrupts: CPUs past ncpus left out", gap, true, 1, 0, w4);
+	/* a comma inside a name is not a second action */
+	expect("interrupts: a comma in a name", "   CPU0\n  7:  5  chip  1-edge  a,b\n", true,
+	       1, 0, (const uint64_t[4]){ 5, 0, 0, 0 });
+	same_shape("the same lines, other counts",
+		   "  CPU0  CPU1\n 10:  1  2  c 1-edge a\n 11:  3  4  c 2-edge b\n",
+		   "  CPU0  CPU1\n 10:  9  8  c 1-edge a\n 11:  7  6  c 2-edge b\n", true, true);
+	same_shape("an irq freed",
+		   "  CPU0  CPU1\n 10:  1  2  c 1-edge a\n 11:  3  4  c 2-edge b\n",
+		   "  CPU0  CPU1\n 10:  9  8  c 1-edge a\n", true, false);
+	same_shape("a CPU offline",
+		   "  CPU0  CPU1\n 10:  1  2  c 1-edge a\n", "  CPU0\n 10:  9  c 1-edge a\n",
+		   true, false);
+	same_shape("a second action on a line",
+		   "  CPU0\n 10:  1  c 1-edge a\n", "  CPU0\n 10:  9  c 1-edge a, b\n", true,
+		   false);
+	same_shape("softirqs: the same rows",
+		   "  CPU0\n HI:  1\n TIMER:  2\n", "  CPU0\n HI:  5\n TIMER:  9\n", false, true);
 	expect("no header line", "  10: 1 2", true, 2, -EINVAL, NULL);
 	expect("a header that is not a CPU list", "IRQ  foo\n 10: 1\n", true, 2, -EINVAL, NULL);
 	expect("an empty text", "", false, 2, -EINVAL, NULL);

@@ -3,7 +3,7 @@
  * sched_ext DSQs in a recording: at init, decide from vmlinux BTF whether
  * the kernel has sched_ext and which kfuncs to hook (the choice
  * sched_latency makes, plugins/common/scx_dsq_hooks.h); per recording,
- * load trace_record_dsq.bpf.c into the main object's ring buffer, attach
+ * load trace_record_dsq.bpf.c with a ring buffer of its own, read with the CPUs' rings, attach
  * it, keep its records apart from the per-CPU ftrace ones (they need one
  * order across CPUs: a DSQ is shared), and write them, sorted by time up
  * to the drain's watermark, as counter tracks (tr_enc.c). Without sched_ext

@@ -24,6 +24,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <schedmcp/cpulist.h>
+#include <schedmcp/fsread.h>
+
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -31,6 +34,7 @@
 #include "trace_record.skel.h"
 
 #define HOLDBACK_NS 5000000ull	/* records younger than this wait a drain */
+#define DRAIN_BUDGET_NS 20000000ull /* a timed drain's rounds, at most */
 #define PROC_THREADS_MAX 65536
 #define SEQ 1
 
@@ -164,7 +168,7 @@ static void read_bpf_counters(struct tr_rec *r)
 {
 	memset(r->seen, 0, sizeof(r->seen));
 	memset(r->lost_ring, 0, sizeof(r->lost_ring));
-	for (uint32_t c = 0; c < r->ncpus && c < 1024; c++)
+	for (uint32_t c = 0; c < r->ncpus && c < TR_MAX_CPUS; c++)
 		for (int t = 0; t < TR_NTYPES; t++) {
 			r->seen[t] += r->skel->bss->stats[c].s.seen[t];
 			r->lost_ring[t] += r->skel->bss->stats[c].s.lost[t];
@@ -181,7 +185,7 @@ static uint64_t cpu_lost(const struct tr_rec *r, uint32_t c)
 {
 	uint64_t n = r->cpu[c].lost_buffer;
 
-	if (c < 1024)
+	if (c < TR_MAX_CPUS)
 		for (int t = 0; t < TR_NTYPES; t++)
 			n += r->skel->bss->stats[c].s.lost[t];
 	return n;
@@ -252,12 +256,15 @@ static void write_cpu(struct tr_rec *r, uint32_t c, uint64_t watermark)
 		for (size_t k = i; k < i + used; k++) {
 			const struct tr_event *e = r->sorted[k];
 
-			if (e->ts_ns < b->last_ts)
+			bool late = e->ts_ns < b->last_ts;
+
+			if (late)
 				r->late++;
 			else
 				b->last_ts = e->ts_ns;
 			r->written[e->type]++;
-			if (e->type == TR_SWITCH) {
+			/* a late record is out of the sequence: no gap of its own */
+			if (e->type == TR_SWITCH && !late) {
 				if (b->have_next && (int32_t)e->pid != b->last_next && !lost)
 					b->blind++;
 				b->last_next = e->b;
@@ -284,7 +291,13 @@ static void drain(struct tr_rec *r, bool all)
 	 * a drain that a loaded machine slowed down consumes records made
 	 * while it ran, and those are old enough to write by the next round
 	 * (once taken at the start, they filled a CPU's buffer and were lost) */
+	uint64_t t0 = clock_ns(CLOCK_MONOTONIC);
+
 	for (int round = 0; round < 64; round++) {
+		/* a timed drain runs at the loop's priority (the paced lane): it
+		 * yields after DRAIN_BUDGET_NS, the next tick goes on */
+		if (!all && round && clock_ns(CLOCK_MONOTONIC) - t0 > DRAIN_BUDGET_NS)
+			break;
 		watermark = all ? UINT64_MAX : clock_ns(CLOCK_BOOTTIME) - HOLDBACK_NS;
 		r->consume_stopped = false;
 		if (r->rb)
@@ -317,6 +330,71 @@ uint32_t tr_ring_bytes(int64_t ring_mb, uint32_t ncpus)
 	return ring;
 }
 
+static int mark_online(void *ctx, int lo, int hi)
+{
+	struct { bool *on; uint32_t n, count; } *o = ctx;
+
+	for (int c = lo; c <= hi && c >= 0 && (uint32_t)c < o->n; c++)
+		if (!o->on[c]) {
+			o->on[c] = true;
+			o->count++;
+		}
+	return 0;
+}
+
+/* on[c] for each CPU online now (all n when the list cannot be read); how
+ * many. */
+static uint32_t online_cpus(const char *root, bool *on, uint32_t n)
+{
+	struct { bool *on; uint32_t n, count; } o = { on, n, 0 };
+	char text[4096];
+
+	if (smcp_read_file(root, "/sys/devices/system/cpu/online", text, sizeof(text)) < 0 ||
+	    smcp_cpulist_parse(text, mark_online, &o) < 0 || !o.count) {
+		for (uint32_t c = 0; c < n; c++)
+			on[c] = true;
+		return n;
+	}
+	return o.count;
+}
+
+/* A ring buffer of bytes for each CPU on[] marks (every one of n when on is
+ * NULL) into fds (*ret_n of them), the first also the template of the
+ * object's array of rings, sized n. 0 or -errno; on failure none is left
+ * open. */
+static int rings_create(struct trace_record_bpf *skel, uint32_t n, uint32_t bytes,
+			const bool *on, int *fds, uint32_t *ret_n)
+{
+	uint32_t k = 0;
+	int err = 0;
+
+	for (uint32_t c = 0; c < n && !err; c++) {
+		int fd;
+
+		if (on && !on[c])
+			continue;
+		fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "tr_ring", 0, 0, bytes, NULL);
+		if (fd < 0)
+			err = fd; /* libbpf 1.x: -errno */
+		else
+			fds[k++] = fd;
+	}
+	/* the first ring is the template (the inner map of the object's BTF
+	 * is not there before load in libbpf 1.1) */
+	if (!err && !k)
+		err = -ENODEV;
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.rings, n);
+	if (!err)
+		err = bpf_map__set_inner_map_fd(skel->maps.rings, fds[0]);
+	if (err) {
+		while (k)
+			close(fds[--k]);
+	}
+	*ret_n = k;
+	return err;
+}
+
 int tr_ring_add(struct tr_rec *r, int fd)
 {
 	if (!r->rb)
@@ -329,7 +407,9 @@ void tr_close_rings(struct tr_rec *r)
 	for (uint32_t i = 0; i < r->n_rings; i++)
 		close(r->ring_fds[i]);
 	free(r->ring_fds);
+	free(r->online);
 	r->ring_fds = NULL;
+	r->online = NULL;
 	r->n_rings = 0;
 }
 
@@ -351,28 +431,20 @@ int tr_job_start(void *data)
 	}
 	if (n_possible <= 0)
 		n_possible = (int)r->ncpus;
-	ring = tr_ring_bytes(r->p->cfg.ring_mb, (uint32_t)n_possible);
+	r->online = calloc((size_t)n_possible, sizeof(*r->online));
 	r->ring_fds = malloc((size_t)n_possible * sizeof(*r->ring_fds));
-	if (!r->ring_fds) {
+	if (!r->online || !r->ring_fds) {
 		trace_record_bpf__destroy(skel);
 		set_why(r, -ENOMEM, "out of memory");
 		return r->err;
 	}
-	for (uint32_t c = 0; c < (uint32_t)n_possible; c++) {
-		int fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "tr_ring", 0, 0, ring, NULL);
-
-		if (fd < 0) {
-			trace_record_bpf__destroy(skel);
-			set_why(r, -errno, "creating a CPU's ring buffer failed");
-			return r->err;
-		}
-		r->ring_fds[r->n_rings++] = fd;
-	}
-	/* the first CPU's ring is the outer map's template (the inner map of
-	 * the object's BTF is not there before load in libbpf 1.1) */
-	err = bpf_map__set_max_entries(skel->maps.rings, (uint32_t)n_possible);
-	if (!err)
-		err = bpf_map__set_inner_map_fd(skel->maps.rings, r->ring_fds[0]);
+	/* rings for the CPUs online now, ring_mb shared among them; a CPU
+	 * brought online later has none, its records counted as lost */
+	ring = tr_ring_bytes(r->p->cfg.ring_mb,
+			     online_cpus(r->p->api->fs_root(r->p->h), r->online,
+					 (uint32_t)n_possible));
+	err = rings_create(skel, (uint32_t)n_possible, ring, r->online, r->ring_fds,
+			   &r->n_rings);
 	if (!err)
 		err = trace_record_bpf__load(skel);
 	if (err) {
@@ -381,9 +453,12 @@ int tr_job_start(void *data)
 		return r->err;
 	}
 	r->skel = skel;
-	for (uint32_t c = 0; c < (uint32_t)n_possible; c++) {
-		int fd = r->ring_fds[c];
+	for (uint32_t c = 0, k = 0; c < (uint32_t)n_possible && k < r->n_rings; c++) {
+		int fd;
 
+		if (!r->online[c])
+			continue;
+		fd = r->ring_fds[k++];
 		if (bpf_map_update_elem(bpf_map__fd(skel->maps.rings), &c, &fd, BPF_ANY)) {
 			set_why(r, -errno, "installing a CPU's ring buffer failed");
 			return r->err;
@@ -541,7 +616,8 @@ int tr_rec_probe(struct tr_plugin *p, char *why, size_t len)
 {
 	libbpf_print_fn_t old = libbpf_set_print(quiet);
 	struct trace_record_bpf *skel = trace_record_bpf__open();
-	int err, ring;
+	uint32_t n = 0;
+	int err, ring = -1;
 
 	(void)p;
 	if (!skel) {
@@ -550,12 +626,12 @@ int tr_rec_probe(struct tr_plugin *p, char *why, size_t len)
 		snprintf(why, len, "cannot open the BPF object: %s", strerror(-err));
 		return err;
 	}
-	ring = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "tr_ring", 0, 0, 4096, NULL);
-	err = ring < 0 ? -errno : bpf_map__set_inner_map_fd(skel->maps.rings, ring);
+	/* TR_RING_MIN: a power of two and whole pages of any size up to 256 KiB */
+	err = rings_create(skel, 1, TR_RING_MIN, NULL, &ring, &n);
 	if (!err)
 		err = trace_record_bpf__load(skel);
 	trace_record_bpf__destroy(skel);
-	if (ring >= 0)
+	if (n)
 		close(ring);
 	libbpf_set_print(old);
 	if (err)

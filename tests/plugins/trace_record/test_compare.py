@@ -7,7 +7,7 @@ for why not trace-cmd extract). Then:
 - within the window our two ClockSnapshots bound, the per-CPU count of every
   event type is the same in both, apart from losses each side counted (ours
   include the irq and softirq episodes the kernel ran no BPF program for,
-  lost.kernel_ran_no_bpf, and that count must be ftrace's shortfall), events
+  kernel_ran_no_bpf, and that count must be ftrace's shortfall), events
   within 100 us of the window's edges (where the two probes' clock reads can
   fall on either side), and the wakeups and migrations ftrace records while
   a thread of pid 1 is current: the sandbox kernel of our development VM runs
@@ -133,15 +133,17 @@ def main():
         # the irq and softirq entries and exits and the wakeups (now and then
         # a migration) made in them. The plugin counts the irq and softirq
         # ones from the kernel's /proc/interrupts and /proc/softirqs
-        # (lost.kernel_ran_no_bpf); the wakeups and migrations in them nobody
+        # (kernel_ran_no_bpf); the wakeups and migrations in them nobody
         # counts, so for those types the events ftrace saw in such a context
         # are what ours may lack. Where the kernel runs BPF there (any other
         # machine) ours has them all and nothing is counted.
         irq_types = ("irq_handler_entry", "irq_handler_exit", "softirq_entry", "softirq_exit")
-        counted = r["lost"].get("kernel_ran_no_bpf")
+        counted = r.get("kernel_ran_no_bpf")
         ck.check(counted is not None, "the kernel's irq and softirq counts were read: "
                  f"{r['lost']}")
         counted = counted or {}
+        ck.eq(r["lost"].get("kernel_ran_no_bpf"), sum(counted.values()),
+              "lost.kernel_ran_no_bpf is the total of the types")
         hidden, hidden_later = collections.Counter(), collections.Counter()
         for cpu, ts, name, body in ftrace:
             if body.get("common_pid") in init_tids and ts >= t0 - EDGE_NS:
@@ -183,8 +185,8 @@ def main():
                 gaps_later += ts >= t0 - EDGE_NS
             last_next[cpu] = nxt
         if lost_ours == 0 and sum(lost_ftrace.values()) == 0:
-            ck.check(gaps_in <= r["lost"]["switches_not_seen"] <= gaps_later,
-                     f"switches not seen: {r['lost']['switches_not_seen']}, ftrace's switch "
+            ck.check(gaps_in <= r["switch_gaps"] <= gaps_later,
+                     f"switch gaps: {r['switch_gaps']}, ftrace's switch "
                      f"sequences break {gaps_in} times in the window, {gaps_later} from its "
                      "start on")
         total = sum(mine.values())
@@ -192,7 +194,7 @@ def main():
         print(f"window {(t1 - t0) / 1e9:.3f} s: {total} events ours, {sum(theirs.values())} "
               f"ftrace; {exact}/{len(set(mine) | set(theirs))} (cpu, type) counts equal; "
               f"lost ours {lost_ours} ftrace {sum(lost_ftrace.values())}; counted as run "
-              f"without BPF {counted}, switches not seen {r['lost'].get('switches_not_seen')} "
+              f"without BPF {counted}, switch gaps {r.get('switch_gaps')} "
               f"(ftrace's breaks {gaps_in}); ftrace's with a thread of pid 1 current "
               f"{sum(hidden.values())} {dict(hidden)}; unexplained "
               f"{unexplained}; BPF saw {r['events_seen_by_bpf']}, wrote {r['events_total']}")

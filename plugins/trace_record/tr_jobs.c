@@ -330,9 +330,14 @@ uint32_t tr_ring_bytes(int64_t ring_mb, uint32_t ncpus)
 	return ring;
 }
 
+struct online_set {
+	bool *on;
+	uint32_t n, count;
+};
+
 static int mark_online(void *ctx, int lo, int hi)
 {
-	struct { bool *on; uint32_t n, count; } *o = ctx;
+	struct online_set *o = ctx;
 
 	for (int c = lo; c <= hi && c >= 0 && (uint32_t)c < o->n; c++)
 		if (!o->on[c]) {
@@ -346,7 +351,7 @@ static int mark_online(void *ctx, int lo, int hi)
  * many. */
 static uint32_t online_cpus(const char *root, bool *on, uint32_t n)
 {
-	struct { bool *on; uint32_t n, count; } o = { on, n, 0 };
+	struct online_set o = { on, n, 0 };
 	char text[4096];
 
 	if (smcp_read_file(root, "/sys/devices/system/cpu/online", text, sizeof(text)) < 0 ||

@@ -79,10 +79,11 @@ static void *worker(void *arg)
 {
 	struct lane *l = arg;
 
-	/* long work yields to the loop, which answers every session: at nice
-	 * +10 a busy worker gets a tenth of the CPU the loop gets when both
-	 * want it (a thread's own nice, Linux only; raising it needs nothing).
-	 * Paced work stays at the loop's nice 0: it loses data when it waits */
+	/* long work yields to the loop, which answers every session: 10 nice
+	 * levels below it a busy worker gets a tenth of the CPU the loop gets
+	 * when both want it (a thread's own nice, Linux only; lowering it needs
+	 * nothing). Paced work stays at the loop's nice: it loses data when it
+	 * waits */
 	if (l->nice) {
 		/* relative to the nice the thread inherited from the loop's */
 		int base;

@@ -19,7 +19,6 @@
 
 #include "trace_record.h"
 
-
 /* One ring buffer per CPU, created and put in by user space: records of
  * one CPU never contend with another's for a ring's lock and producer
  * position (one shared ring cost 536 ns a switch with both CPUs busy,

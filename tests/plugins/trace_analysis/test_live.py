@@ -3,7 +3,7 @@ tracefs instance of our own (`trace-cmd record` is refused on these
 machines), a ping-pong workload (`perf bench sched pipe`) run under
 `perf sched record` in the same window, `trace-cmd extract -B` of the
 instance. Checks: the counts of each sched event, per CPU, equal
-`trace-cmd report`'s; per-task run time, number of delays, mean and max delay agree
+`trace-cmd report`'s; per-task run time, number of delays and mean delay agree
 with `perf sched latency -p` within 5 % (or its microsecond rounding; the max is printed) for
 tasks with 100+ switches (the workload's); run time equals trace-cmd
 report's switch intervals within 1 %. Needs root

@@ -138,12 +138,12 @@ def main():
         # are what ours may lack. Where the kernel runs BPF there (any other
         # machine) ours has them all and nothing is counted.
         irq_types = ("irq_handler_entry", "irq_handler_exit", "softirq_entry", "softirq_exit")
+        # absent when the irq lines or CPUs changed during the recording, or
+        # a CPU took interrupts through every read: then only what ftrace saw
+        # in a pid-1 context may be missing, and the count is not checked
         counted = r.get("kernel_ran_no_bpf")
-        ck.check(counted is not None, "the kernel's irq and softirq counts were read: "
-                 f"{r['lost']}")
-        counted = counted or {}
-        ck.eq(r["lost"].get("kernel_ran_no_bpf"), sum(counted.values()),
-              "lost.kernel_ran_no_bpf is the total of the types")
+        if counted is None:
+            print(f"no count of interrupts run without BPF in this recording: {r['lost']}")
         hidden, hidden_later = collections.Counter(), collections.Counter()
         for cpu, ts, name, body in ftrace:
             if body.get("common_pid") in init_tids and ts >= t0 - EDGE_NS:
@@ -156,7 +156,8 @@ def main():
             edges = my_edge[key] + their_edge[key]
             allowed = edges + lost_ours + lost_ftrace.get(key[0], 0)
             if theirs[key] > mine[key]:
-                allowed += counted.get(key[1], 0) if key[1] in irq_types else hidden[key]
+                allowed += (counted or {}).get(key[1], 0) \
+                    if key[1] in irq_types and counted is not None else hidden[key]
             short_by_type[key[1]] += theirs[key] - mine[key]
             edges_by_type[key[1]] += edges
             diff = abs(mine[key] - theirs[key])
@@ -167,7 +168,9 @@ def main():
         # the count is the shortfall: at least what our window lacks, at most
         # what ftrace saw in that context from the window's start on (the
         # plugin's count ends at the detach, after the window)
-        if lost_ours == 0 and sum(lost_ftrace.values()) == 0:
+        if lost_ours == 0 and sum(lost_ftrace.values()) == 0 and counted is not None:
+            ck.eq(r["lost"].get("kernel_ran_no_bpf"), sum(counted.values()),
+                  "lost.kernel_ran_no_bpf is the total of the types")
             for t in irq_types:
                 ck.check(short_by_type[t] - edges_by_type[t] <= counted.get(t, 0) <=
                          hidden_later[t] + edges_by_type[t],

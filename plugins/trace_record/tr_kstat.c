@@ -81,7 +81,7 @@ int tr_kstat_snap(struct tr_rec *r, struct tr_kstat *k)
 {
 	const char *root = r->p->api->fs_root(r->p->h);
 	uint32_t n = r->ncpus < TR_MAX_CPUS ? r->ncpus : TR_MAX_CPUS, left = n;
-	uint64_t *irq, *soft, *s0, *s1, t_end = mono_ns() + SNAP_NS;
+	uint64_t *irq, *soft, *i0, *s0, *i1, *s1, t_end = mono_ns() + SNAP_NS;
 	uint64_t shape_irq = 0, shape_soft = 0;
 	bool *done;
 	char *buf = NULL;
@@ -97,7 +97,7 @@ int tr_kstat_snap(struct tr_rec *r, struct tr_kstat *k)
 		k->seen_irq = k->soft + n;
 		k->seen_soft = k->seen_irq + n;
 	}
-	irq = calloc((size_t)n * 4, sizeof(uint64_t));
+	irq = calloc((size_t)n * 6, sizeof(uint64_t));
 	done = calloc(n, sizeof(*done));
 	if (!irq || !done) {
 		free(irq);
@@ -105,8 +105,10 @@ int tr_kstat_snap(struct tr_rec *r, struct tr_kstat *k)
 		return -ENOMEM;
 	}
 	soft = irq + n;
-	s0 = soft + n;
-	s1 = s0 + n;
+	i0 = soft + n; /* the programs' counts before the read, and after */
+	s0 = i0 + n;
+	i1 = s0 + n;
+	s1 = i1 + n;
 	/* A CPU's pair is one instant when no entry our programs saw on it
 	 * happened while /proc was read (one that we did not see is the
 	 * kernel's either way). CPUs are taken one by one, from whichever read
@@ -116,7 +118,7 @@ int tr_kstat_snap(struct tr_rec *r, struct tr_kstat *k)
 	for (int t = 0; t < SNAP_TRIES && left && mono_ns() < t_end; t++) {
 		uint64_t si, ss;
 
-		read_seen(r, n, s0, s1);
+		read_seen(r, n, i0, s0);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		err = read_proc(root, "/proc/interrupts", true, irq, n, &si, &buf, &cap);
 		if (!err)
@@ -130,18 +132,14 @@ int tr_kstat_snap(struct tr_rec *r, struct tr_kstat *k)
 		}
 		shape_irq = si;
 		shape_soft = ss;
+		read_seen(r, n, i1, s1);
 		for (uint32_t c = 0; c < n; c++) {
-			uint64_t i2 = __atomic_load_n(&r->skel->bss->stats[c].s.seen[TR_IRQ_ENTRY],
-						      __ATOMIC_RELAXED);
-			uint64_t s2 = __atomic_load_n(
-				&r->skel->bss->stats[c].s.seen[TR_SOFTIRQ_ENTRY], __ATOMIC_RELAXED);
-
-			if (done[c] || i2 != s0[c] || s2 != s1[c])
+			if (done[c] || i1[c] != i0[c] || s1[c] != s0[c])
 				continue;
 			k->irq[c] = irq[c];
 			k->soft[c] = soft[c];
-			k->seen_irq[c] = i2;
-			k->seen_soft[c] = s2;
+			k->seen_irq[c] = i1[c];
+			k->seen_soft[c] = s1[c];
 			done[c] = true;
 			left--;
 		}
